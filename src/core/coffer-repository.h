@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+#include "coffer-category.h"
+#include "coffer-progress.h"
+#include "coffer-secret.h"
+#include "coffer-snapshot.h"
+#include "coffer-store.h"
+#include "coffer-tree.h"
+
+G_BEGIN_DECLS
+
+/* CofferRepository: one backup destination and the keys this session holds
+ * for it. All methods block (they do I/O and crypto); the app calls them
+ * from GTask threads. Thread-safe for concurrent readers. */
+#define COFFER_TYPE_REPOSITORY (coffer_repository_get_type ())
+G_DECLARE_FINAL_TYPE (CofferRepository, coffer_repository, COFFER, REPOSITORY, GObject)
+
+#define COFFER_FORMAT_VERSION 1
+
+/* Creates a repository in an empty store: config, account key, recovery key
+ * envelope, this device's key pair (secret in the keyring, or, without one,
+ * sealed under the password in the local data directory), and its envelope.
+ * password may be NULL (Advanced-only use). Returns the 16-byte recovery key
+ * in out_recovery_key: it exists nowhere else afterwards. */
+CofferRepository *coffer_repository_create (CofferStore        *store,
+                                            const CofferSecret *password,
+                                            const char         *device_name,
+                                            CofferSecret      **out_recovery_key,
+                                            GCancellable       *cancellable,
+                                            GError            **error);
+/* Reads and checks the config (COFFER_REPO_ERROR_NOT_FOUND,
+ * COFFER_REPO_ERROR_UNSUPPORTED_VERSION). Holds no keys yet. */
+CofferRepository *coffer_repository_open   (CofferStore   *store,
+                                            GCancellable  *cancellable,
+                                            GError       **error);
+
+const char  *coffer_repository_get_id     (CofferRepository *self);   /* hex */
+CofferStore *coffer_repository_get_store  (CofferRepository *self);
+char        *coffer_repository_describe   (CofferRepository *self);   /* location for display */
+
+/* ---- Ways in ----
+ * The password is kept (secure memory) and used when a category needs it.
+ * unlock tries, in order: the recovery key if set, this device's key (keyring
+ * or the password-sealed local file). Without the account key only Standard
+ * categories open (through the password). */
+void     coffer_repository_set_password     (CofferRepository *self, const CofferSecret *password);
+void     coffer_repository_set_recovery_key (CofferRepository *self, const CofferSecret *recovery_key);
+gboolean coffer_repository_unlock           (CofferRepository *self, GCancellable *cancellable, GError **error);
+gboolean coffer_repository_has_account_key  (CofferRepository *self);
+/* Opens keys/recovery with the key; COFFER_REPO_ERROR_WRONG_RECOVERY_KEY when
+ * it does not fit. Records the time of the successful test locally. */
+gboolean coffer_repository_verify_recovery_key (CofferRepository *self, const CofferSecret *recovery_key,
+                                                GCancellable *cancellable, GError **error);
+/* Local time (unix seconds) of the last successful recovery key test, or 0. */
+gint64   coffer_repository_get_recovery_key_tested (CofferRepository *self);
+/* Replaces the recovery key (needs the account key). */
+CofferSecret *coffer_repository_replace_recovery_key (CofferRepository *self,
+                                                      GCancellable *cancellable, GError **error);
+
+/* ---- Categories ---- */
+/* Every category in the repository; those whose keys are not available are
+ * returned with unlocked = FALSE. Element type CofferCategory. */
+GPtrArray      *coffer_repository_list_categories (CofferRepository *self, GCancellable *cancellable,
+                                                   GError **error);
+/* By name or id; COFFER_REPO_ERROR_NO_CATEGORY, or
+ * COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY for a locked Advanced category. */
+CofferCategory *coffer_repository_find_category   (CofferRepository *self, const char *name_or_id,
+                                                   GCancellable *cancellable, GError **error);
+/* Needs the account key; Standard needs the password; Advanced needs that
+ * the recovery key has been confirmed (coffer_repository_verify_recovery_key
+ * or creation in this session). */
+CofferCategory *coffer_repository_add_category    (CofferRepository *self, const char *name,
+                                                   CofferLevel level, const char * const *paths,
+                                                   const char * const *excludes,
+                                                   GCancellable *cancellable, GError **error);
+gboolean coffer_repository_update_category (CofferRepository *self, const CofferCategory *category,
+                                            GCancellable *cancellable, GError **error);
+/* Deletes the category and all its backups. */
+gboolean coffer_repository_remove_category (CofferRepository *self, const char *category_id,
+                                            GCancellable *cancellable, GError **error);
+/* Standard -> Advanced: deletes the password envelope and starts a new key
+ * epoch (needs a confirmed recovery key). Advanced -> Standard: writes a
+ * password envelope (needs the password). */
+gboolean coffer_repository_set_level (CofferRepository *self, const char *category_id,
+                                      CofferLevel level, GCancellable *cancellable, GError **error);
+/* Re-wraps every password envelope under the new password. */
+gboolean coffer_repository_change_password (CofferRepository *self, const CofferSecret *new_password,
+                                            GCancellable *cancellable, GError **error);
+
+/* ---- Snapshots ---- */
+/* Snapshots of a category (or of all unlocked categories when category_id is
+ * NULL), oldest first. Element type CofferSnapshot. */
+GPtrArray      *coffer_repository_list_snapshots (CofferRepository *self, const char *category_id,
+                                                  GCancellable *cancellable, GError **error);
+/* snapshot_id: full id, a unique prefix, or "latest". */
+CofferSnapshot *coffer_repository_find_snapshot  (CofferRepository *self, const char *category_id,
+                                                  const char *snapshot_id,
+                                                  GCancellable *cancellable, GError **error);
+/* Entries of the directory at path ("/" or "" = the roots, "/home/me/Pictures")
+ * inside a snapshot. Element type CofferTreeEntry. */
+GPtrArray      *coffer_repository_list_dir       (CofferRepository *self, const char *category_id,
+                                                  const CofferSnapshot *snapshot, const char *path,
+                                                  GCancellable *cancellable, GError **error);
+/* Walks the whole snapshot; func gets the full path of each entry. Return
+ * FALSE from func to stop. */
+typedef gboolean (*CofferWalkFunc) (const char *path, const CofferTreeEntry *entry, gpointer user_data);
+gboolean        coffer_repository_walk           (CofferRepository *self, const char *category_id,
+                                                  const CofferSnapshot *snapshot, const char *path,
+                                                  CofferWalkFunc func, gpointer user_data,
+                                                  GCancellable *cancellable, GError **error);
+
+/* ---- Operations (coffer-backup.c, coffer-restore.c, coffer-check.c, coffer-prune.c) ---- */
+
+/* Backs up one category. Unreadable paths are skipped and listed in
+ * *skipped (strings "path: reason"); the snapshot is then marked partial.
+ * COFFER_REPO_ERROR_BUSY when another backup of this category runs on this
+ * computer. Returns the new snapshot. */
+CofferSnapshot *coffer_backup_run (CofferRepository *self, const char *category_id,
+                                   CofferProgressFunc progress, gpointer progress_data,
+                                   GPtrArray **skipped, GCancellable *cancellable, GError **error);
+
+typedef enum
+{
+  COFFER_RESTORE_DEFAULT   = 0,
+  COFFER_RESTORE_OVERWRITE = 1 << 0,  /* replace existing files even if newer */
+  COFFER_RESTORE_DRY_RUN   = 1 << 1,
+} CofferRestoreFlags;
+
+/* Restores paths (absolute paths inside the snapshot; NULL = everything)
+ * under target (NULL = to the original place). Existing files with the same
+ * content are left alone; an existing file that differs and is newer than
+ * the snapshot's copy is not overwritten without COFFER_RESTORE_OVERWRITE
+ * (it is listed in *conflicts and the call fails with
+ * COFFER_REPO_ERROR_NEWER_FILE after restoring everything else). */
+gboolean coffer_restore_run (CofferRepository *self, const char *category_id,
+                             const CofferSnapshot *snapshot, const char * const *paths,
+                             const char *target, CofferRestoreFlags flags,
+                             CofferProgressFunc progress, gpointer progress_data,
+                             GPtrArray **conflicts, GCancellable *cancellable, GError **error);
+
+/* Checks structure (every snapshot's trees and every referenced blob exist
+ * in the index, every indexed pack exists with the right size) and, with
+ * read_data_percent > 0, downloads that share of the packs and verifies each
+ * pack hash and blob. Problems go to *problems; FALSE when there are any. */
+gboolean coffer_check_run (CofferRepository *self, const char *category_id, gdouble read_data_percent,
+                           CofferProgressFunc progress, gpointer progress_data,
+                           GPtrArray **problems, GCancellable *cancellable, GError **error);
+
+typedef struct
+{
+  guint keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
+} CofferRetention;
+
+/* Deletes the snapshot objects that the retention policy does not keep
+ * (per category). Returns the forgotten snapshots in *forgotten. A policy
+ * with every field 0 is refused (it would forget everything). */
+gboolean coffer_forget_run (CofferRepository *self, const char *category_id,
+                            const CofferRetention *retention, gboolean dry_run,
+                            GPtrArray **forgotten, GCancellable *cancellable, GError **error);
+/* Removes data no snapshot refers to: marks unreferenced packs in a prune
+ * plan, and deletes packs marked by an earlier prune more than grace_seconds
+ * ago that are still unreferenced. */
+gboolean coffer_prune_run (CofferRepository *self, const char *category_id, gint64 grace_seconds,
+                           CofferProgressFunc progress, gpointer progress_data,
+                           guint64 *out_deleted_bytes, GCancellable *cancellable, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* CofferStore: where a repository's objects live. Names are relative
+ * '/'-separated paths ("config", "categories/<cid>/packs/ab/<id>").
+ * All calls are synchronous and may block: call them from worker threads.
+ * Errors are in COFFER_STORE_ERROR. Implementations must be thread-safe. */
+#define COFFER_TYPE_STORE (coffer_store_get_type ())
+G_DECLARE_INTERFACE (CofferStore, coffer_store, COFFER, STORE, GObject)
+
+typedef enum
+{
+  COFFER_PUT_CREATE,   /* fail with COFFER_STORE_ERROR_EXISTS if present; never replace */
+  COFFER_PUT_REPLACE,  /* atomically replace (only for mutable objects) */
+} CofferPutMode;
+
+/* Called for each object under a prefix, in no particular order. Return
+ * FALSE to stop early. name is relative to the store root. */
+typedef gboolean (*CofferStoreListFunc) (const char *name, guint64 size, gpointer user_data);
+
+struct _CofferStoreInterface
+{
+  GTypeInterface parent_iface;
+
+  gboolean (*put)    (CofferStore *self, const char *name, GBytes *data,
+                      CofferPutMode mode, GCancellable *cancellable, GError **error);
+  /* length 0 means to the end */
+  GBytes  *(*get)    (CofferStore *self, const char *name, guint64 offset, guint64 length,
+                      GCancellable *cancellable, GError **error);
+  gboolean (*list)   (CofferStore *self, const char *prefix, CofferStoreListFunc func,
+                      gpointer user_data, GCancellable *cancellable, GError **error);
+  gboolean (*delete) (CofferStore *self, const char *name,
+                      GCancellable *cancellable, GError **error);
+  /* FALSE + COFFER_STORE_ERROR_NOT_FOUND when absent */
+  gboolean (*stat)   (CofferStore *self, const char *name, guint64 *size,
+                      GCancellable *cancellable, GError **error);
+  /* e.g. "/media/disk/backup", "webdavs://cloud.example.org/…" (no credentials) */
+  char    *(*describe) (CofferStore *self);
+};
+
+gboolean coffer_store_put    (CofferStore *self, const char *name, GBytes *data,
+                              CofferPutMode mode, GCancellable *cancellable, GError **error);
+GBytes  *coffer_store_get    (CofferStore *self, const char *name, guint64 offset,
+                              guint64 length, GCancellable *cancellable, GError **error);
+gboolean coffer_store_list   (CofferStore *self, const char *prefix, CofferStoreListFunc func,
+                              gpointer user_data, GCancellable *cancellable, GError **error);
+gboolean coffer_store_delete (CofferStore *self, const char *name,
+                              GCancellable *cancellable, GError **error);
+gboolean coffer_store_stat   (CofferStore *self, const char *name, guint64 *size,
+                              GCancellable *cancellable, GError **error);
+char    *coffer_store_describe (CofferStore *self);
+
+/* Options for opening a store by location. */
+typedef struct
+{
+  const char *s3_endpoint;   /* "https://s3.example.com" or "http://127.0.0.1:9000"; NULL = AWS */
+  const char *s3_region;     /* default "us-east-1" */
+  gboolean    s3_path_style; /* path-style addressing (default for custom endpoints) */
+  guint       max_connections;   /* 0 = backend default */
+  guint64     bandwidth_limit;   /* bytes per second, 0 = unlimited */
+  const char *ca_file;       /* extra CA bundle (tests), NULL = system */
+} CofferStoreOptions;
+
+/* Opens a store for a location: an absolute or relative path or file:// URI
+ * (local), any other GIO URI, webdav:// or webdavs://host[:port]/path,
+ * s3://bucket/prefix. Credentials come from the environment
+ * (COFFER_WEBDAV_USER/COFFER_WEBDAV_PASSWORD, AWS_ACCESS_KEY_ID/
+ * AWS_SECRET_ACCESS_KEY) or the keyring. Remote stores are wrapped in the
+ * retrying transfer layer. Does not contact the server. */
+CofferStore *coffer_store_open (const char *location, const CofferStoreOptions *options,
+                                GError **error);
+
+G_END_DECLS
