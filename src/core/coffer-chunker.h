@@ -22,6 +22,12 @@ typedef struct _CofferChunker CofferChunker;
 CofferChunker *coffer_chunker_new  (const CofferSecret *gear_key,
                                     gsize min_size, gsize avg_size, gsize max_size);
 void           coffer_chunker_free (CofferChunker *chunker);
+/* Whether the sizes can be used (64 <= min <= avg <= max <= 2^31 - 1,
+ * avg < 2^46); repository configs are untrusted, so the engine checks them
+ * with this before coffer_chunker_new (which g_return_if_fails on them).
+ * Error: COFFER_REPO_ERROR_UNSUPPORTED_VERSION. */
+gboolean       coffer_chunker_check_params (gsize min_size, gsize avg_size, gsize max_size,
+                                            GError **error);
 
 /* Chunking is stateless between chunks: buf starts at a chunk boundary.
  * Returns the length of the first chunk in buf[0..len):
