@@ -1,2 +1,836 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: being written */
+/* The local store: a folder on this computer or a removable drive (POSIX
+ * calls), or any other GIO location such as a GVfs mount (GFile calls).
+ *
+ * Writes go to ".tmp-<random>" in the object's directory, are flushed with
+ * fsync and then published: create-only with renameat2(RENAME_NOREPLACE)
+ * (or link()+unlink() where the filesystem lacks it), replace with rename().
+ * The directory is fsynced afterwards so the name survives a power cut. */
+#include "coffer-store-private.h"
+#include "coffer-error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <glib/gstdio.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+struct _CofferStoreLocal
+{
+  GObject parent_instance;
+
+  GFile *root;
+  char *root_path;   /* NULL when the location is not a local path */
+  gboolean use_gio;
+};
+
+static void coffer_store_local_iface_init (CofferStoreInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (CofferStoreLocal, coffer_store_local, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (COFFER_TYPE_STORE,
+                                                      coffer_store_local_iface_init))
+
+/* ---- error mapping ---- */
+
+static void
+set_errno_error (GError **error, int errsv, const char *what, const char *path)
+{
+  int code;
+
+  switch (errsv)
+    {
+    case ENOENT:
+      code = COFFER_STORE_ERROR_NOT_FOUND;
+      break;
+    case EEXIST:
+      code = COFFER_STORE_ERROR_EXISTS;
+      break;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
+                   "There is not enough space to %s “%s”: %s. Free some space on the "
+                   "backup drive or choose another destination.",
+                   what, path, g_strerror (errsv));
+      return;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      code = COFFER_STORE_ERROR_AUTH;
+      break;
+    case EIO:
+    case ENXIO:
+    case ENODEV:
+    case ETIMEDOUT:
+    case EHOSTDOWN:
+    case ENOTCONN:
+    case ESTALE:
+      code = COFFER_STORE_ERROR_NETWORK;
+      break;
+    default:
+      code = COFFER_STORE_ERROR_FAILED;
+      break;
+    }
+  g_set_error (error, COFFER_STORE_ERROR, code, "Could not %s “%s”: %s.",
+               what, path, g_strerror (errsv));
+}
+
+static void
+set_gio_error (GError **error, GError *gerr, const char *what, const char *name)
+{
+  int code;
+
+  if (gerr->domain == G_IO_ERROR && gerr->code == G_IO_ERROR_CANCELLED)
+    {
+      g_propagate_error (error, g_error_copy (gerr));
+      return;
+    }
+  if (gerr->domain != G_IO_ERROR)
+    code = COFFER_STORE_ERROR_FAILED;
+  else
+    switch (gerr->code)
+      {
+      case G_IO_ERROR_NOT_FOUND:
+        code = COFFER_STORE_ERROR_NOT_FOUND;
+        break;
+      case G_IO_ERROR_EXISTS:
+        code = COFFER_STORE_ERROR_EXISTS;
+        break;
+      case G_IO_ERROR_NO_SPACE:
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
+                     "There is not enough space to %s “%s”: %s. Free some space on the "
+                     "destination or choose another one.", what, name, gerr->message);
+        return;
+      case G_IO_ERROR_PERMISSION_DENIED:
+      case G_IO_ERROR_READ_ONLY:
+        code = COFFER_STORE_ERROR_AUTH;
+        break;
+      case G_IO_ERROR_TIMED_OUT:
+      case G_IO_ERROR_HOST_NOT_FOUND:
+      case G_IO_ERROR_HOST_UNREACHABLE:
+      case G_IO_ERROR_NETWORK_UNREACHABLE:
+      case G_IO_ERROR_CONNECTION_REFUSED:
+      case G_IO_ERROR_CONNECTION_CLOSED:
+      case G_IO_ERROR_NOT_CONNECTED:
+      case G_IO_ERROR_BUSY:
+        code = COFFER_STORE_ERROR_NETWORK;
+        break;
+      default:
+        code = COFFER_STORE_ERROR_FAILED;
+        break;
+      }
+  g_set_error (error, COFFER_STORE_ERROR, code, "Could not %s “%s”: %s",
+               what, name, gerr->message);
+}
+
+static gboolean
+native (CofferStoreLocal *self)
+{
+  return self->root_path != NULL && !self->use_gio;
+}
+
+/* ---- POSIX fast path ---- */
+
+static gboolean
+fsync_dir (const char *dir, GError **error)
+{
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (fd < 0)
+    {
+      set_errno_error (error, errno, "open the folder", dir);
+      return FALSE;
+    }
+  /* Some filesystems (e.g. some FUSE ones) refuse fsync on directories. */
+  if (fsync (fd) != 0 && errno != EINVAL && errno != ENOTSUP)
+    {
+      int errsv = errno;
+      close (fd);
+      set_errno_error (error, errsv, "flush the folder", dir);
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
+static gboolean
+write_all (int fd, const guint8 *buf, gsize len, int *errsv)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, buf, MIN (len, (gsize) 1 << 30));
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          *errsv = errno;
+          return FALSE;
+        }
+      buf += n;
+      len -= n;
+    }
+  return TRUE;
+}
+
+/* Create-only publish of tmp as path. Returns 0 or an errno. */
+static int
+publish_noreplace (const char *tmp, const char *path)
+{
+#ifdef SYS_renameat2
+  if (syscall (SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+    return 0;
+  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+    return errno;
+#endif
+  if (link (tmp, path) == 0)
+    {
+      unlink (tmp);
+      return 0;
+    }
+  if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP && errno != EMLINK)
+    return errno;
+  /* No hard links (FAT, exFAT): the best this filesystem allows. */
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    return EEXIST;
+  if (rename (tmp, path) == 0)
+    return 0;
+  return errno;
+}
+
+static gboolean
+local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, CofferPutMode mode,
+                  GError **error)
+{
+  g_autofree char *path = g_build_filename (self->root_path, name, NULL);
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *token = coffer_store_random_token ();
+  g_autofree char *tmp = g_strdup_printf ("%s/" COFFER_STORE_TMP_PREFIX "%s", dir, token);
+  gsize len;
+  const guint8 *buf = g_bytes_get_data (data, &len);
+  int errsv = 0;
+  int fd;
+
+  if (mode == COFFER_PUT_CREATE && g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
+                   "The object “%s” already exists.", name);
+      return FALSE;
+    }
+
+  if (g_mkdir_with_parents (dir, 0777) != 0)
+    {
+      set_errno_error (error, errno, "create the folder", dir);
+      return FALSE;
+    }
+
+  fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0)
+    {
+      set_errno_error (error, errno, "create", tmp);
+      return FALSE;
+    }
+  if (!write_all (fd, buf, len, &errsv) || fsync (fd) != 0)
+    {
+      if (errsv == 0)
+        errsv = errno;
+      close (fd);
+      unlink (tmp);
+      set_errno_error (error, errsv, "write", name);
+      return FALSE;
+    }
+  if (close (fd) != 0)
+    {
+      errsv = errno;
+      unlink (tmp);
+      set_errno_error (error, errsv, "write", name);
+      return FALSE;
+    }
+
+  if (mode == COFFER_PUT_CREATE)
+    errsv = publish_noreplace (tmp, path);
+  else
+    errsv = rename (tmp, path) == 0 ? 0 : errno;
+  if (errsv != 0)
+    {
+      unlink (tmp);
+      if (errsv == EEXIST)
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
+                     "The object “%s” already exists.", name);
+      else
+        set_errno_error (error, errsv, "store", name);
+      return FALSE;
+    }
+  return fsync_dir (dir, error);
+}
+
+static GBytes *
+local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guint64 length,
+                  GCancellable *cancellable, GError **error)
+{
+  g_autofree char *path = g_build_filename (self->root_path, name, NULL);
+  struct stat st;
+  guint8 *buf;
+  guint64 done = 0;
+  int fd;
+
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      int errsv = errno;
+      if (errsv == ENOENT)
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
+                     "The object “%s” does not exist.", name);
+      else
+        set_errno_error (error, errsv, "open", name);
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
+                   "The object “%s” does not exist.", name);
+      return NULL;
+    }
+  if (offset > (guint64) st.st_size || (length > 0 && offset + length > (guint64) st.st_size))
+    {
+      close (fd);
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                   "The object “%s” is %" G_GUINT64_FORMAT " bytes long, shorter than the "
+                   "requested range.", name, (guint64) st.st_size);
+      return NULL;
+    }
+  if (length == 0)
+    length = st.st_size - offset;
+
+  buf = g_malloc (MAX (length, 1));
+  while (done < length)
+    {
+      ssize_t n = pread (fd, buf + done, MIN (length - done, (guint64) 1 << 30),
+                         offset + done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          int errsv = n < 0 ? errno : EIO;
+          g_free (buf);
+          close (fd);
+          if (n == 0)
+            g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                         "The object “%s” became shorter while it was read.", name);
+          else
+            set_errno_error (error, errsv, "read", name);
+          return NULL;
+        }
+      done += n;
+      if (g_cancellable_is_cancelled (cancellable))
+        {
+          g_free (buf);
+          close (fd);
+          g_cancellable_set_error_if_cancelled (cancellable, error);
+          return NULL;
+        }
+    }
+  close (fd);
+  return g_bytes_new_take (buf, length);
+}
+
+typedef struct
+{
+  const char *prefix;
+  CofferStoreListFunc func;
+  gpointer user_data;
+  GCancellable *cancellable;
+  gboolean stopped;
+} ListCtx;
+
+/* Walks dir (relative name rel, "" for the root). */
+static gboolean
+walk_native (int fd0, const char *rel, ListCtx *ctx, GError **error)
+{
+  DIR *d = fdopendir (fd0);
+  struct dirent *de;
+
+  if (d == NULL)
+    {
+      int errsv = errno;
+      close (fd0);
+      set_errno_error (error, errsv, "list", rel);
+      return FALSE;
+    }
+  while (!ctx->stopped && (de = readdir (d)) != NULL)
+    {
+      g_autofree char *child = NULL;
+      struct stat st;
+      gsize plen;
+
+      if (de->d_name[0] == '.' && (de->d_name[1] == '\0'
+                                   || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+        continue;
+      if (g_str_has_prefix (de->d_name, COFFER_STORE_TMP_PREFIX))
+        continue;
+      child = rel[0] ? g_strconcat (rel, "/", de->d_name, NULL) : g_strdup (de->d_name);
+
+      /* Prune subtrees that cannot match the prefix. */
+      plen = strlen (child);
+      if (strncmp (child, ctx->prefix, MIN (plen, strlen (ctx->prefix))) != 0)
+        continue;
+
+      if (fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        {
+          if (errno == ENOENT)
+            continue; /* deleted meanwhile */
+          set_errno_error (error, errno, "list", child);
+          closedir (d);
+          return FALSE;
+        }
+      if (S_ISDIR (st.st_mode))
+        {
+          int fd = openat (dirfd (d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          if (fd < 0)
+            {
+              if (errno == ENOENT)
+                continue;
+              set_errno_error (error, errno, "list", child);
+              closedir (d);
+              return FALSE;
+            }
+          if (!walk_native (fd, child, ctx, error))
+            {
+              closedir (d);
+              return FALSE;
+            }
+        }
+      else if (S_ISREG (st.st_mode) && g_str_has_prefix (child, ctx->prefix))
+        {
+          if (!ctx->func (child, st.st_size, ctx->user_data))
+            ctx->stopped = TRUE;
+        }
+      if (g_cancellable_set_error_if_cancelled (ctx->cancellable, error))
+        {
+          closedir (d);
+          return FALSE;
+        }
+    }
+  closedir (d);
+  return TRUE;
+}
+
+/* The directory part of a prefix: "a/b/c" -> "a/b", "a/b/" -> "a/b", "a" -> "". */
+static char *
+prefix_dir (const char *prefix)
+{
+  const char *slash = strrchr (prefix, '/');
+  return slash ? g_strndup (prefix, slash - prefix) : g_strdup ("");
+}
+
+static gboolean
+local_list_native (CofferStoreLocal *self, const char *prefix, ListCtx *ctx, GError **error)
+{
+  g_autofree char *rel = prefix_dir (prefix);
+  g_autofree char *dir = g_build_filename (self->root_path, rel, NULL);
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (fd < 0)
+    {
+      if (errno == ENOENT || errno == ENOTDIR)
+        return TRUE; /* nothing under this prefix */
+      set_errno_error (error, errno, "list", dir);
+      return FALSE;
+    }
+  return walk_native (fd, rel, ctx, error);
+}
+
+/* ---- GIO path (GVfs and other non-local locations) ---- */
+
+static gboolean
+local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPutMode mode,
+               GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GFile) file = g_file_resolve_relative_path (self->root, name);
+  g_autoptr(GFile) parent = g_file_get_parent (file);
+  g_autofree char *token = coffer_store_random_token ();
+  g_autofree char *tmpname = g_strconcat (COFFER_STORE_TMP_PREFIX, token, NULL);
+  g_autoptr(GFile) tmp = g_file_get_child (parent, tmpname);
+  g_autoptr(GFileOutputStream) out = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gsize len;
+  const guint8 *buf = g_bytes_get_data (data, &len);
+
+  if (mode == COFFER_PUT_CREATE && g_file_query_exists (file, cancellable))
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
+                   "The object “%s” already exists.", name);
+      return FALSE;
+    }
+  if (!g_file_make_directory_with_parents (parent, cancellable, &local_error)
+      && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
+    {
+      set_gio_error (error, local_error, "create the folder for", name);
+      return FALSE;
+    }
+  g_clear_error (&local_error);
+
+  out = g_file_create (tmp, G_FILE_CREATE_NONE, cancellable, &local_error);
+  if (out == NULL
+      || !g_output_stream_write_all (G_OUTPUT_STREAM (out), buf, len, NULL, cancellable,
+                                     &local_error)
+      || !g_output_stream_close (G_OUTPUT_STREAM (out), cancellable, &local_error))
+    {
+      set_gio_error (error, local_error, "write", name);
+      g_file_delete (tmp, NULL, NULL);
+      return FALSE;
+    }
+  if (!g_file_move (tmp, file,
+                    mode == COFFER_PUT_REPLACE ? G_FILE_COPY_OVERWRITE : G_FILE_COPY_NONE,
+                    cancellable, NULL, NULL, &local_error))
+    {
+      g_file_delete (tmp, NULL, NULL);
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
+                     "The object “%s” already exists.", name);
+      else
+        set_gio_error (error, local_error, "store", name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GBytes *
+local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64 length,
+               GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GFile) file = g_file_resolve_relative_path (self->root, name);
+  g_autoptr(GFileInputStream) in = NULL;
+  g_autoptr(GFileInfo) info = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GByteArray) buf = NULL;
+  guint64 size;
+  gsize got = 0;
+
+  in = g_file_read (file, cancellable, &local_error);
+  if (in != NULL)
+    info = g_file_input_stream_query_info (in, G_FILE_ATTRIBUTE_STANDARD_SIZE, cancellable,
+                                           &local_error);
+  if (info == NULL)
+    {
+      set_gio_error (error, local_error, "read", name);
+      return NULL;
+    }
+  size = g_file_info_get_size (info);
+  if (offset > size || (length > 0 && offset + length > size))
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                   "The object “%s” is %" G_GUINT64_FORMAT " bytes long, shorter than the "
+                   "requested range.", name, size);
+      return NULL;
+    }
+  if (length == 0)
+    length = size - offset;
+  if (offset > 0)
+    {
+      if (g_seekable_can_seek (G_SEEKABLE (in)))
+        {
+          if (!g_seekable_seek (G_SEEKABLE (in), offset, G_SEEK_SET, cancellable, &local_error))
+            {
+              set_gio_error (error, local_error, "read", name);
+              return NULL;
+            }
+        }
+      else if (g_input_stream_skip (G_INPUT_STREAM (in), offset, cancellable, &local_error)
+               != (gssize) offset)
+        {
+          if (local_error == NULL)
+            g_set_error (&local_error, G_IO_ERROR, G_IO_ERROR_FAILED, "short read");
+          set_gio_error (error, local_error, "read", name);
+          return NULL;
+        }
+    }
+  buf = g_byte_array_sized_new (length);
+  g_byte_array_set_size (buf, length);
+  if (!g_input_stream_read_all (G_INPUT_STREAM (in), buf->data, length, &got, cancellable,
+                                &local_error))
+    {
+      set_gio_error (error, local_error, "read", name);
+      return NULL;
+    }
+  if (got != length)
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                   "The object “%s” became shorter while it was read.", name);
+      return NULL;
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&buf));
+}
+
+static gboolean
+walk_gio (GFile *dir, const char *rel, ListCtx *ctx, GError **error)
+{
+  g_autoptr(GFileEnumerator) en = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  en = g_file_enumerate_children (dir,
+                                  G_FILE_ATTRIBUTE_STANDARD_NAME ","
+                                  G_FILE_ATTRIBUTE_STANDARD_TYPE ","
+                                  G_FILE_ATTRIBUTE_STANDARD_SIZE,
+                                  G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, ctx->cancellable,
+                                  &local_error);
+  if (en == NULL)
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
+          || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY))
+        return TRUE;
+      set_gio_error (error, local_error, "list", rel[0] ? rel : "/");
+      return FALSE;
+    }
+  while (!ctx->stopped)
+    {
+      GFileInfo *info = NULL;
+      GFile *child_file = NULL;
+      g_autofree char *child = NULL;
+      const char *bn;
+
+      if (!g_file_enumerator_iterate (en, &info, &child_file, ctx->cancellable, &local_error))
+        {
+          set_gio_error (error, local_error, "list", rel[0] ? rel : "/");
+          return FALSE;
+        }
+      if (info == NULL)
+        break;
+      bn = g_file_info_get_name (info);
+      if (g_str_has_prefix (bn, COFFER_STORE_TMP_PREFIX))
+        continue;
+      child = rel[0] ? g_strconcat (rel, "/", bn, NULL) : g_strdup (bn);
+      if (strncmp (child, ctx->prefix, MIN (strlen (child), strlen (ctx->prefix))) != 0)
+        continue;
+      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+        {
+          if (!walk_gio (child_file, child, ctx, error))
+            return FALSE;
+        }
+      else if (g_file_info_get_file_type (info) == G_FILE_TYPE_REGULAR
+               && g_str_has_prefix (child, ctx->prefix))
+        {
+          if (!ctx->func (child, g_file_info_get_size (info), ctx->user_data))
+            ctx->stopped = TRUE;
+        }
+    }
+  return TRUE;
+}
+
+/* ---- interface ---- */
+
+static gboolean
+coffer_store_local_put (CofferStore *store, const char *name, GBytes *data, CofferPutMode mode,
+                        GCancellable *cancellable, GError **error)
+{
+  CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (native (self))
+    return local_put_native (self, name, data, mode, error);
+  return local_put_gio (self, name, data, mode, cancellable, error);
+}
+
+static GBytes *
+coffer_store_local_get (CofferStore *store, const char *name, guint64 offset, guint64 length,
+                        GCancellable *cancellable, GError **error)
+{
+  CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+  if (native (self))
+    return local_get_native (self, name, offset, length, cancellable, error);
+  return local_get_gio (self, name, offset, length, cancellable, error);
+}
+
+static gboolean
+coffer_store_local_list (CofferStore *store, const char *prefix, CofferStoreListFunc func,
+                         gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
+  ListCtx ctx = { prefix, func, user_data, cancellable, FALSE };
+  g_autofree char *rel = NULL;
+  g_autoptr(GFile) dir = NULL;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (native (self))
+    return local_list_native (self, prefix, &ctx, error);
+
+  rel = prefix_dir (prefix);
+  dir = rel[0] ? g_file_resolve_relative_path (self->root, rel) : g_object_ref (self->root);
+  return walk_gio (dir, rel, &ctx, error);
+}
+
+static gboolean
+coffer_store_local_delete (CofferStore *store, const char *name, GCancellable *cancellable,
+                           GError **error)
+{
+  CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (native (self))
+    {
+      g_autofree char *path = g_build_filename (self->root_path, name, NULL);
+      struct stat st;
+
+      if (lstat (path, &st) == 0 && S_ISDIR (st.st_mode))
+        {
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
+                       "The object “%s” does not exist.", name);
+          return FALSE;
+        }
+      if (unlink (path) != 0)
+        {
+          if (errno == ENOENT)
+            g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
+                         "The object “%s” does not exist.", name);
+          else
+            set_errno_error (error, errno, "delete", name);
+          return FALSE;
+        }
+      return TRUE;
+    }
+  else
+    {
+      g_autoptr(GFile) file = g_file_resolve_relative_path (self->root, name);
+      g_autoptr(GError) local_error = NULL;
+
+      if (!g_file_delete (file, cancellable, &local_error))
+        {
+          set_gio_error (error, local_error, "delete", name);
+          return FALSE;
+        }
+      return TRUE;
+    }
+}
+
+static gboolean
+coffer_store_local_stat (CofferStore *store, const char *name, guint64 *size,
+                         GCancellable *cancellable, GError **error)
+{
+  CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (native (self))
+    {
+      g_autofree char *path = g_build_filename (self->root_path, name, NULL);
+      struct stat st;
+
+      int rc = stat (path, &st);
+      int errsv = errno;
+
+      if (rc != 0 || !S_ISREG (st.st_mode))
+        {
+          if (rc == 0 || errsv == ENOENT || errsv == ENOTDIR)
+            g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
+                         "The object “%s” does not exist.", name);
+          else
+            set_errno_error (error, errsv, "look up", name);
+          return FALSE;
+        }
+      if (size)
+        *size = st.st_size;
+      return TRUE;
+    }
+  else
+    {
+      g_autoptr(GFile) file = g_file_resolve_relative_path (self->root, name);
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(GFileInfo) info = NULL;
+
+      info = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_SIZE ","
+                                G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                G_FILE_QUERY_INFO_NONE, cancellable, &local_error);
+      if (info == NULL)
+        {
+          set_gio_error (error, local_error, "look up", name);
+          return FALSE;
+        }
+      if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR)
+        {
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
+                       "The object “%s” does not exist.", name);
+          return FALSE;
+        }
+      if (size)
+        *size = g_file_info_get_size (info);
+      return TRUE;
+    }
+}
+
+static char *
+coffer_store_local_describe (CofferStore *store)
+{
+  CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
+
+  if (self->root_path != NULL)
+    return g_strdup (self->root_path);
+  return g_file_get_uri (self->root);
+}
+
+static void
+coffer_store_local_iface_init (CofferStoreInterface *iface)
+{
+  iface->put = coffer_store_local_put;
+  iface->get = coffer_store_local_get;
+  iface->list = coffer_store_local_list;
+  iface->delete = coffer_store_local_delete;
+  iface->stat = coffer_store_local_stat;
+  iface->describe = coffer_store_local_describe;
+}
+
+static void
+coffer_store_local_finalize (GObject *object)
+{
+  CofferStoreLocal *self = COFFER_STORE_LOCAL (object);
+
+  g_clear_object (&self->root);
+  g_clear_pointer (&self->root_path, g_free);
+  G_OBJECT_CLASS (coffer_store_local_parent_class)->finalize (object);
+}
+
+static void
+coffer_store_local_class_init (CofferStoreLocalClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = coffer_store_local_finalize;
+}
+
+static void
+coffer_store_local_init (CofferStoreLocal *self)
+{
+}
+
+CofferStore *
+coffer_store_local_new (GFile *root)
+{
+  CofferStoreLocal *self;
+
+  g_return_val_if_fail (G_IS_FILE (root), NULL);
+
+  self = g_object_new (COFFER_TYPE_STORE_LOCAL, NULL);
+  self->root = g_object_ref (root);
+  if (g_file_is_native (root))
+    self->root_path = g_file_get_path (root);
+  return COFFER_STORE (self);
+}
+
+void
+coffer_store_local_set_use_gio (CofferStoreLocal *self, gboolean use_gio)
+{
+  g_return_if_fail (COFFER_IS_STORE_LOCAL (self));
+  self->use_gio = use_gio;
+}

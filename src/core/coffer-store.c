@@ -1,2 +1,250 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: being written */
+#include "coffer-store.h"
+#include "coffer-store-private.h"
+#include "coffer-error.h"
+
+#include <string.h>
+
+G_DEFINE_INTERFACE (CofferStore, coffer_store, G_TYPE_OBJECT)
+
+static void
+coffer_store_default_init (CofferStoreInterface *iface)
+{
+}
+
+gboolean
+coffer_store_put (CofferStore *self, const char *name, GBytes *data, CofferPutMode mode,
+                  GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (COFFER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (data != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!coffer_store_check_name (name, error))
+    return FALSE;
+  return COFFER_STORE_GET_IFACE (self)->put (self, name, data, mode, cancellable, error);
+}
+
+GBytes *
+coffer_store_get (CofferStore *self, const char *name, guint64 offset, guint64 length,
+                  GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (COFFER_IS_STORE (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!coffer_store_check_name (name, error))
+    return NULL;
+  return COFFER_STORE_GET_IFACE (self)->get (self, name, offset, length, cancellable, error);
+}
+
+gboolean
+coffer_store_list (CofferStore *self, const char *prefix, CofferStoreListFunc func,
+                   gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (COFFER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (prefix == NULL)
+    prefix = "";
+  if (prefix[0] == '/' || strstr (prefix, "..") != NULL)
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                   "The prefix “%s” is not a valid object name prefix.", prefix);
+      return FALSE;
+    }
+  return COFFER_STORE_GET_IFACE (self)->list (self, prefix, func, user_data, cancellable, error);
+}
+
+gboolean
+coffer_store_delete (CofferStore *self, const char *name, GCancellable *cancellable,
+                     GError **error)
+{
+  g_return_val_if_fail (COFFER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!coffer_store_check_name (name, error))
+    return FALSE;
+  return COFFER_STORE_GET_IFACE (self)->delete (self, name, cancellable, error);
+}
+
+gboolean
+coffer_store_stat (CofferStore *self, const char *name, guint64 *size,
+                   GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (COFFER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!coffer_store_check_name (name, error))
+    return FALSE;
+  return COFFER_STORE_GET_IFACE (self)->stat (self, name, size, cancellable, error);
+}
+
+char *
+coffer_store_describe (CofferStore *self)
+{
+  g_return_val_if_fail (COFFER_IS_STORE (self), NULL);
+
+  return COFFER_STORE_GET_IFACE (self)->describe (self);
+}
+
+/* ---- helpers shared by the backends ---- */
+
+gboolean
+coffer_store_check_name (const char *name, GError **error)
+{
+  g_auto(GStrv) parts = NULL;
+
+  if (name[0] == '\0' || name[0] == '/' || g_str_has_suffix (name, "/"))
+    goto bad;
+  parts = g_strsplit (name, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      if (parts[i][0] == '\0' || g_str_equal (parts[i], ".") || g_str_equal (parts[i], "..")
+          || g_str_has_prefix (parts[i], COFFER_STORE_TMP_PREFIX))
+        goto bad;
+    }
+  if (!g_utf8_validate (name, -1, NULL))
+    goto bad;
+  return TRUE;
+
+bad:
+  g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+               "The object name “%s” is not valid.", name);
+  return FALSE;
+}
+
+char *
+coffer_store_escape_path (const char *path)
+{
+  GString *out = g_string_new (NULL);
+  g_auto(GStrv) parts = g_strsplit (path, "/", -1);
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      g_autofree char *seg = g_uri_escape_string (parts[i], NULL, FALSE);
+      if (i > 0)
+        g_string_append_c (out, '/');
+      g_string_append (out, seg);
+    }
+  return g_string_free (out, FALSE);
+}
+
+char *
+coffer_store_random_token (void)
+{
+  return g_strdup_printf ("%08x%08x%08x", g_random_int (), g_random_int (), g_random_int ());
+}
+
+SoupSession *
+coffer_store_http_session_new (const char *ca_file, guint max_conns, GError **error)
+{
+  g_autoptr(SoupSession) session = NULL;
+
+  if (max_conns == 0)
+    max_conns = 8;
+  session = soup_session_new_with_options ("max-conns", max_conns + 2,
+                                           "max-conns-per-host", max_conns + 2,
+                                           "timeout", 120,
+                                           "idle-timeout", 60,
+                                           "user-agent", "Coffer/" PACKAGE_VERSION " ",
+                                           NULL);
+  if (ca_file != NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(GTlsDatabase) db = g_tls_file_database_new (ca_file, &local_error);
+      if (db == NULL)
+        {
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_TLS,
+                       "Could not load the certificate authorities from “%s”: %s",
+                       ca_file, local_error->message);
+          return NULL;
+        }
+      soup_session_set_tls_database (session, db);
+    }
+  return g_steal_pointer (&session);
+}
+
+GBytes *
+coffer_store_http_send (SoupSession *session, SoupMessage *msg, GCancellable *cancellable,
+                        GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  GBytes *body;
+
+  body = soup_session_send_and_read (session, msg, cancellable, &local_error);
+  if (body != NULL)
+    return body;
+
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (local_error->domain == G_TLS_ERROR
+      || soup_message_get_tls_peer_certificate_errors (msg) != 0)
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_TLS,
+                   "The server’s certificate for %s is not trusted: %s",
+                   g_uri_get_host (soup_message_get_uri (msg)), local_error->message);
+      return NULL;
+    }
+  g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NETWORK,
+               "Could not talk to %s: %s", g_uri_get_host (soup_message_get_uri (msg)),
+               local_error->message);
+  return NULL;
+}
+
+void
+coffer_store_http_set_error (GError **error, SoupMessage *msg, const char *what,
+                             const char *name)
+{
+  guint status = soup_message_get_status (msg);
+  const char *reason = soup_message_get_reason_phrase (msg);
+  const char *host = g_uri_get_host (soup_message_get_uri (msg));
+  int code;
+
+  if (reason == NULL)
+    reason = "";
+  switch (status)
+    {
+    case 401:
+    case 403:
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                   "The server %s refused access to “%s” (HTTP %u %s). Check the user name and password or keys.",
+                   host, name, status, reason);
+      return;
+    case 404:
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
+                   "The object “%s” does not exist on %s.", name, host);
+      return;
+    case 412:
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
+                   "The object “%s” already exists on %s.", name, host);
+      return;
+    case 507:
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
+                   "The server %s has no space left for “%s” (HTTP %u %s).",
+                   host, name, status, reason);
+      return;
+    case 408:
+    case 429:
+      code = COFFER_STORE_ERROR_SERVER;
+      break;
+    default:
+      if (status >= 500)
+        code = COFFER_STORE_ERROR_SERVER;
+      else if (status >= 400)
+        code = COFFER_STORE_ERROR_FAILED;
+      else
+        code = COFFER_STORE_ERROR_INVALID;
+      break;
+    }
+  g_set_error (error, COFFER_STORE_ERROR, code,
+               "Could not %s “%s” on %s: the server answered HTTP %u %s.",
+               what, name, host, status, reason);
+}
