@@ -1,2 +1,1075 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: being written */
+/* The blob index of one category.
+ *
+ * In memory: a table of 48-byte records sorted by blob id (heap memory, or
+ * the memory-mapped cache file right after coffer_index_load) with a fanout
+ * table over the first id bits, plus a hash table of records added since the
+ * last merge.  When that hash table grows past an eighth of the table the two
+ * are merged.  A blob that is also stored in a second pack (two devices
+ * uploaded it at once, or prune repacked it) keeps its first location as the
+ * primary one; the others are remembered in a small "alternates" set so that
+ * removing the primary pack promotes an alternate instead of losing the blob,
+ * and so that serialising only new packs still lists it.
+ *
+ * Formats: docs/FORMAT.md, section "Index". */
+
+#include <string.h>
+#include <sodium.h>
+
+#include "coffer-index.h"
+#include "coffer-error.h"
+
+#define INDEX_VERSION 1
+#define INDEX_TYPE_STRING "(uaaya(ayyuuuu)as)"
+
+#define TYPE_SHIFT 30
+#define PACK_MASK  ((1u << TYPE_SHIFT) - 1)
+#define MAX_PACKS  PACK_MASK   /* pack numbers are < 2^30 */
+
+#define CACHE_MAGIC "COFFERIX"
+#define CACHE_HEADER_SIZE 72
+#define MERGE_MIN_PENDING 8192
+#define FANOUT_MAX_BITS 16
+
+/* One record, as in memory and in the cache file. Integers little-endian. */
+typedef struct
+{
+  guint8  id[COFFER_ID_BYTES];
+  guint32 pack_type;     /* pack number | type << 30 */
+  guint32 offset;
+  guint32 length;
+  guint32 raw_length;
+} Record;
+
+G_STATIC_ASSERT (sizeof (Record) == 48);
+
+struct _CofferIndex
+{
+  GRWLock      lock;
+
+  /* The sorted table: either sorted_heap or a part of map. */
+  const Record *sorted;
+  gsize         n_sorted;
+  Record       *sorted_heap;
+  GMappedFile  *map;
+  guint32      *fanout;      /* (1 << fanout_bits) + 1 start indices */
+  guint         fanout_bits;
+
+  GHashTable   *pending;     /* Record * (owned) -> same; by id */
+  GHashTable   *alternates;  /* Record * (owned) -> same; by (id, pack) */
+
+  GPtrArray    *packs;       /* pack number -> guint8[32] (owned) */
+  GHashTable   *pack_numbers;/* guint8[32] -> GUINT_TO_POINTER (number + 1) */
+};
+
+/* ---- records ---- */
+
+static inline guint32
+record_pack (const Record *r)
+{
+  return GUINT32_FROM_LE (r->pack_type) & PACK_MASK;
+}
+
+static inline guint8
+record_type (const Record *r)
+{
+  return GUINT32_FROM_LE (r->pack_type) >> TYPE_SHIFT;
+}
+
+static inline void
+record_set_pack (Record *r, guint32 pack)
+{
+  r->pack_type = GUINT32_TO_LE (pack | ((guint32) record_type (r) << TYPE_SHIFT));
+}
+
+static void
+record_init (Record       *r,
+             const guint8 *id,
+             guint8        type,
+             guint32       pack,
+             guint32       offset,
+             guint32       length,
+             guint32       raw_length)
+{
+  memcpy (r->id, id, COFFER_ID_BYTES);
+  r->pack_type = GUINT32_TO_LE (pack | ((guint32) type << TYPE_SHIFT));
+  r->offset = GUINT32_TO_LE (offset);
+  r->length = GUINT32_TO_LE (length);
+  r->raw_length = GUINT32_TO_LE (raw_length);
+}
+
+static void
+record_to_entry (const Record *r, CofferIndexEntry *out)
+{
+  memcpy (out->id, r->id, COFFER_ID_BYTES);
+  out->pack = record_pack (r);
+  out->type = record_type (r);
+  out->offset = GUINT32_FROM_LE (r->offset);
+  out->length = GUINT32_FROM_LE (r->length);
+  out->raw_length = GUINT32_FROM_LE (r->raw_length);
+}
+
+static gboolean
+blob_type_valid (guint type)
+{
+  return type == COFFER_BLOB_DATA || type == COFFER_BLOB_TREE;
+}
+
+static int
+record_compare (gconstpointer a, gconstpointer b)
+{
+  return memcmp (((const Record *) a)->id, ((const Record *) b)->id, COFFER_ID_BYTES);
+}
+
+static int
+record_ptr_compare (gconstpointer a, gconstpointer b)
+{
+  const Record *ra = *(const Record * const *) a;
+  const Record *rb = *(const Record * const *) b;
+  int c = memcmp (ra->id, rb->id, COFFER_ID_BYTES);
+
+  if (c != 0)
+    return c;
+  return record_pack (ra) < record_pack (rb) ? -1 : record_pack (ra) > record_pack (rb);
+}
+
+static guint
+id_hash (gconstpointer key)
+{
+  guint32 h;
+
+  /* Ids are keyed hashes: any four bytes are uniformly distributed. */
+  memcpy (&h, key, sizeof h);
+  return h;
+}
+
+static gboolean
+id_equal (gconstpointer a, gconstpointer b)
+{
+  return memcmp (a, b, COFFER_ID_BYTES) == 0;
+}
+
+static guint
+alternate_hash (gconstpointer key)
+{
+  return id_hash (key) ^ (record_pack (key) * 0x9e3779b1u);
+}
+
+static gboolean
+alternate_equal (gconstpointer a, gconstpointer b)
+{
+  return id_equal (a, b) && record_pack (a) == record_pack (b);
+}
+
+static void
+hex_encode (const guint8 *data, gsize len, char *out)
+{
+  static const char digits[] = "0123456789abcdef";
+
+  for (gsize i = 0; i < len; i++)
+    {
+      out[2 * i] = digits[data[i] >> 4];
+      out[2 * i + 1] = digits[data[i] & 0xf];
+    }
+  out[2 * len] = '\0';
+}
+
+/* Names of index objects: 1 to 128 lowercase hex digits (they become
+ * parts of object paths, so nothing else is accepted). */
+static gboolean
+object_name_valid (const char *name)
+{
+  gsize len = 0;
+
+  for (const char *p = name; *p != '\0'; p++, len++)
+    if (!g_ascii_isdigit (*p) && !(*p >= 'a' && *p <= 'f'))
+      return FALSE;
+  return len >= 1 && len <= 128;
+}
+
+/* ---- the sorted table ---- */
+
+static void
+rebuild_fanout_locked (CofferIndex *index)
+{
+  guint bits = CLAMP (g_bit_storage (MAX (index->n_sorted, 1)), 3, FANOUT_MAX_BITS + 2) - 2;
+  guint32 n_buckets = 1u << bits;
+  gsize i = 0;
+
+  g_free (index->fanout);
+  index->fanout = g_new (guint32, n_buckets + 1);
+  index->fanout_bits = bits;
+  for (guint32 b = 0; b < n_buckets; b++)
+    {
+      while (i < index->n_sorted)
+        {
+          const guint8 *id = index->sorted[i].id;
+          guint32 prefix = ((guint32) id[0] << 24 | (guint32) id[1] << 16 |
+                            (guint32) id[2] << 8 | id[3]) >> (32 - bits);
+          if (prefix >= b)
+            break;
+          i++;
+        }
+      index->fanout[b] = i;
+    }
+  index->fanout[n_buckets] = index->n_sorted;
+}
+
+static const Record *
+sorted_find (const CofferIndex *index, const guint8 *id)
+{
+  guint32 prefix;
+  gsize lo, hi;
+
+  if (index->n_sorted == 0)
+    return NULL;
+
+  prefix = ((guint32) id[0] << 24 | (guint32) id[1] << 16 |
+            (guint32) id[2] << 8 | id[3]) >> (32 - index->fanout_bits);
+  lo = index->fanout[prefix];
+  hi = index->fanout[prefix + 1];
+  while (lo < hi)
+    {
+      gsize mid = lo + (hi - lo) / 2;
+      int c = memcmp (index->sorted[mid].id, id, COFFER_ID_BYTES);
+
+      if (c == 0)
+        return &index->sorted[mid];
+      if (c < 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return NULL;
+}
+
+static const Record *
+find_locked (const CofferIndex *index, const guint8 *id)
+{
+  const Record *r = sorted_find (index, id);
+
+  if (r == NULL)
+    r = g_hash_table_lookup (index->pending, id);
+  return r;
+}
+
+static void
+set_sorted_locked (CofferIndex *index, Record *heap, gsize n)
+{
+  g_free (index->sorted_heap);
+  g_clear_pointer (&index->map, g_mapped_file_unref);
+  index->sorted_heap = heap;
+  index->sorted = heap;
+  index->n_sorted = n;
+  rebuild_fanout_locked (index);
+}
+
+/* A second location of a blob that is already indexed at primary. */
+static void
+note_alternate_locked (CofferIndex *index, const Record *primary, const Record *other)
+{
+  if (record_pack (primary) == record_pack (other))
+    return;
+  if (g_hash_table_contains (index->alternates, other))
+    return;
+  {
+    Record *copy = g_memdup2 (other, sizeof *other);
+    g_hash_table_add (index->alternates, copy);
+  }
+}
+
+/* Merges run (sorted by id, may contain equal ids, none of them in pending)
+ * into the sorted table. */
+static void
+merge_run_locked (CofferIndex *index, const Record *run, gsize n_run)
+{
+  Record *out;
+  gsize i = 0, j = 0, o = 0;
+
+  if (n_run == 0)
+    return;
+
+  out = g_new (Record, index->n_sorted + n_run);
+  while (i < index->n_sorted || j < n_run)
+    {
+      const Record *next;
+
+      if (j >= n_run ||
+          (i < index->n_sorted && memcmp (index->sorted[i].id, run[j].id, COFFER_ID_BYTES) <= 0))
+        next = &index->sorted[i++];
+      else
+        next = &run[j++];
+
+      if (o > 0 && memcmp (out[o - 1].id, next->id, COFFER_ID_BYTES) == 0)
+        {
+          note_alternate_locked (index, &out[o - 1], next);
+          continue;
+        }
+      out[o++] = *next;
+    }
+
+  if (o < index->n_sorted + n_run)
+    out = g_renew (Record, out, MAX (o, 1));
+  set_sorted_locked (index, out, o);
+}
+
+static void
+merge_pending_locked (CofferIndex *index)
+{
+  g_autofree Record *run = NULL;
+  GHashTableIter iter;
+  gpointer key;
+  gsize n = g_hash_table_size (index->pending), k = 0;
+
+  if (n == 0)
+    return;
+
+  run = g_new (Record, n);
+  g_hash_table_iter_init (&iter, index->pending);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    run[k++] = *(const Record *) key;
+  g_hash_table_remove_all (index->pending);
+
+  qsort (run, n, sizeof (Record), record_compare);
+  merge_run_locked (index, run, n);
+}
+
+/* ---- packs ---- */
+
+static gboolean
+pack_number_locked (CofferIndex *index, const guint8 *pack_id, guint32 *out)
+{
+  gpointer value = g_hash_table_lookup (index->pack_numbers, pack_id);
+
+  if (value != NULL)
+    {
+      *out = GPOINTER_TO_UINT (value) - 1;
+      return TRUE;
+    }
+  if (index->packs->len >= MAX_PACKS)
+    return FALSE;
+
+  {
+    guint8 *copy = g_memdup2 (pack_id, COFFER_ID_BYTES);
+
+    *out = index->packs->len;
+    g_ptr_array_add (index->packs, copy);
+    g_hash_table_insert (index->pack_numbers, copy, GUINT_TO_POINTER (*out + 1));
+  }
+  return TRUE;
+}
+
+static void
+rebuild_pack_numbers_locked (CofferIndex *index)
+{
+  g_hash_table_remove_all (index->pack_numbers);
+  for (guint i = 0; i < index->packs->len; i++)
+    g_hash_table_insert (index->pack_numbers, index->packs->pdata[i], GUINT_TO_POINTER (i + 1));
+}
+
+/* ---- public API ---- */
+
+CofferIndex *
+coffer_index_new (void)
+{
+  CofferIndex *index = g_new0 (CofferIndex, 1);
+
+  g_rw_lock_init (&index->lock);
+  index->pending = g_hash_table_new_full (id_hash, id_equal, g_free, NULL);
+  index->alternates = g_hash_table_new_full (alternate_hash, alternate_equal, g_free, NULL);
+  index->packs = g_ptr_array_new_with_free_func (g_free);
+  index->pack_numbers = g_hash_table_new (id_hash, id_equal);
+  rebuild_fanout_locked (index);
+  return index;
+}
+
+void
+coffer_index_free (CofferIndex *index)
+{
+  if (index == NULL)
+    return;
+  g_clear_pointer (&index->pending, g_hash_table_unref);
+  g_clear_pointer (&index->alternates, g_hash_table_unref);
+  g_clear_pointer (&index->pack_numbers, g_hash_table_unref);
+  g_clear_pointer (&index->packs, g_ptr_array_unref);
+  g_clear_pointer (&index->map, g_mapped_file_unref);
+  g_free (index->sorted_heap);
+  g_free (index->fanout);
+  g_rw_lock_clear (&index->lock);
+  g_free (index);
+}
+
+static void
+add_locked (CofferIndex *index, const Record *rec)
+{
+  const Record *existing = find_locked (index, rec->id);
+
+  if (existing != NULL)
+    {
+      note_alternate_locked (index, existing, rec);
+      return;
+    }
+
+  {
+    Record *copy = g_memdup2 (rec, sizeof *rec);
+    g_hash_table_add (index->pending, copy);
+  }
+
+  if (g_hash_table_size (index->pending) > MAX (MERGE_MIN_PENDING, index->n_sorted / 8))
+    merge_pending_locked (index);
+}
+
+void
+coffer_index_add (CofferIndex   *index,
+                  const guint8   id[COFFER_ID_BYTES],
+                  CofferBlobType type,
+                  const guint8   pack_id[COFFER_ID_BYTES],
+                  guint32        offset,
+                  guint32        length,
+                  guint32        raw_length)
+{
+  Record rec;
+  guint32 pack;
+
+  g_return_if_fail (index != NULL);
+  g_return_if_fail (id != NULL);
+  g_return_if_fail (pack_id != NULL);
+  g_return_if_fail (blob_type_valid (type));
+
+  g_rw_lock_writer_lock (&index->lock);
+  if (!pack_number_locked (index, pack_id, &pack))
+    {
+      g_rw_lock_writer_unlock (&index->lock);
+      g_critical ("Too many packs in one index");
+      return;
+    }
+  record_init (&rec, id, type, pack, offset, length, raw_length);
+  add_locked (index, &rec);
+  g_rw_lock_writer_unlock (&index->lock);
+}
+
+gboolean
+coffer_index_lookup (CofferIndex      *index,
+                     const guint8      id[COFFER_ID_BYTES],
+                     CofferIndexEntry *out)
+{
+  const Record *r;
+
+  g_return_val_if_fail (index != NULL, FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+
+  g_rw_lock_reader_lock (&index->lock);
+  r = find_locked (index, id);
+  if (r != NULL && out != NULL)
+    record_to_entry (r, out);
+  g_rw_lock_reader_unlock (&index->lock);
+
+  return r != NULL;
+}
+
+gboolean
+coffer_index_contains (CofferIndex  *index,
+                       const guint8  id[COFFER_ID_BYTES])
+{
+  return coffer_index_lookup (index, id, NULL);
+}
+
+const guint8 *
+coffer_index_get_pack_id (CofferIndex *index,
+                          guint32      pack)
+{
+  const guint8 *ret = NULL;
+
+  g_return_val_if_fail (index != NULL, NULL);
+
+  g_rw_lock_reader_lock (&index->lock);
+  if (pack < index->packs->len)
+    ret = index->packs->pdata[pack];
+  g_rw_lock_reader_unlock (&index->lock);
+  return ret;
+}
+
+guint
+coffer_index_get_n_packs (CofferIndex *index)
+{
+  guint n;
+
+  g_return_val_if_fail (index != NULL, 0);
+
+  g_rw_lock_reader_lock (&index->lock);
+  n = index->packs->len;
+  g_rw_lock_reader_unlock (&index->lock);
+  return n;
+}
+
+guint64
+coffer_index_get_n_blobs (CofferIndex *index)
+{
+  guint64 n;
+
+  g_return_val_if_fail (index != NULL, 0);
+
+  g_rw_lock_reader_lock (&index->lock);
+  n = index->n_sorted + g_hash_table_size (index->pending);
+  g_rw_lock_reader_unlock (&index->lock);
+  return n;
+}
+
+void
+coffer_index_remove_packs (CofferIndex *index,
+                           GHashTable  *pack_ids)
+{
+  g_autofree gboolean *removed = NULL;
+  g_autofree guint32 *renumber = NULL;
+  g_autoptr(GPtrArray) new_packs = NULL;
+  g_autoptr(GHashTable) promotable = NULL;
+  GHashTableIter iter;
+  gpointer key;
+  Record *out;
+  gsize o = 0;
+  guint n_packs, n_removed = 0;
+
+  g_return_if_fail (index != NULL);
+  g_return_if_fail (pack_ids != NULL);
+
+  g_rw_lock_writer_lock (&index->lock);
+
+  n_packs = index->packs->len;
+  removed = g_new0 (gboolean, n_packs + 1);
+  renumber = g_new0 (guint32, n_packs + 1);
+  for (guint p = 0; p < n_packs; p++)
+    {
+      char hex[2 * COFFER_ID_BYTES + 1];
+
+      hex_encode (index->packs->pdata[p], COFFER_ID_BYTES, hex);
+      if (g_hash_table_contains (pack_ids, hex))
+        {
+          removed[p] = TRUE;
+          n_removed++;
+        }
+    }
+  if (n_removed == 0)
+    {
+      g_rw_lock_writer_unlock (&index->lock);
+      return;
+    }
+
+  merge_pending_locked (index);
+
+  /* New pack numbers: the remaining packs keep their order. */
+  new_packs = g_ptr_array_new_with_free_func (g_free);
+  for (guint p = 0; p < n_packs; p++)
+    {
+      if (removed[p])
+        continue;
+      renumber[p] = new_packs->len;
+      g_ptr_array_add (new_packs, g_steal_pointer (&index->packs->pdata[p]));
+    }
+
+  /* Alternates in removed packs go; the others are renumbered and can
+   * replace a primary location in a removed pack. */
+  promotable = g_hash_table_new (id_hash, id_equal);
+  {
+    g_autoptr(GPtrArray) keep = g_ptr_array_new ();
+
+    g_hash_table_iter_init (&iter, index->alternates);
+    while (g_hash_table_iter_next (&iter, &key, NULL))
+      {
+        Record *r = key;
+
+        g_hash_table_iter_steal (&iter);
+        if (removed[record_pack (r)])
+          {
+            g_free (r);
+            continue;
+          }
+        record_set_pack (r, renumber[record_pack (r)]);
+        g_ptr_array_add (keep, r);
+      }
+    for (guint k = 0; k < keep->len; k++)
+      {
+        g_hash_table_add (index->alternates, keep->pdata[k]);
+        g_hash_table_insert (promotable, keep->pdata[k], keep->pdata[k]);
+      }
+  }
+
+  out = g_new (Record, MAX (index->n_sorted, 1));
+  for (gsize i = 0; i < index->n_sorted; i++)
+    {
+      const Record *r = &index->sorted[i];
+
+      if (removed[record_pack (r)])
+        {
+          Record *alt = g_hash_table_lookup (promotable, r->id);
+
+          if (alt == NULL)
+            continue;
+          g_hash_table_remove (promotable, alt->id);
+          g_hash_table_steal (index->alternates, alt);
+          out[o++] = *alt;
+          g_free (alt);  /* other alternates of the same blob stay */
+          continue;
+        }
+      out[o] = *r;
+      record_set_pack (&out[o], renumber[record_pack (r)]);
+      o++;
+    }
+
+  g_ptr_array_unref (index->packs);
+  index->packs = g_steal_pointer (&new_packs);
+  rebuild_pack_numbers_locked (index);
+  set_sorted_locked (index, out, o);
+
+  g_rw_lock_writer_unlock (&index->lock);
+}
+
+/* Alternates sorted by (id, pack). */
+static GPtrArray *
+sorted_alternates_locked (CofferIndex *index)
+{
+  GPtrArray *alts = g_ptr_array_sized_new (g_hash_table_size (index->alternates));
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, index->alternates);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (alts, key);
+  g_ptr_array_sort (alts, record_ptr_compare);
+  return alts;
+}
+
+typedef void (*RecordFunc) (const Record *r, gpointer user_data);
+
+/* All records in id order, alternates right after their primary. */
+static void
+walk_locked (CofferIndex *index, RecordFunc func, gpointer user_data)
+{
+  g_autoptr(GPtrArray) alts = sorted_alternates_locked (index);
+  guint a = 0;
+
+  for (gsize i = 0; i < index->n_sorted; i++)
+    {
+      const Record *r = &index->sorted[i];
+
+      func (r, user_data);
+      while (a < alts->len && memcmp (((Record *) alts->pdata[a])->id, r->id, COFFER_ID_BYTES) <= 0)
+        {
+          const Record *alt = alts->pdata[a++];
+
+          if (memcmp (alt->id, r->id, COFFER_ID_BYTES) == 0)
+            func (alt, user_data);
+        }
+    }
+}
+
+typedef struct
+{
+  CofferIndex           *index;
+  CofferIndexForeachFunc func;
+  gpointer               user_data;
+} ForeachData;
+
+static void
+foreach_cb (const Record *r, gpointer user_data)
+{
+  ForeachData *data = user_data;
+  CofferIndexEntry entry;
+
+  record_to_entry (r, &entry);
+  data->func (&entry, data->index->packs->pdata[entry.pack], data->user_data);
+}
+
+void
+coffer_index_foreach (CofferIndex           *index,
+                      CofferIndexForeachFunc func,
+                      gpointer               user_data)
+{
+  ForeachData data = { index, func, user_data };
+
+  g_return_if_fail (index != NULL);
+  g_return_if_fail (func != NULL);
+
+  g_rw_lock_writer_lock (&index->lock);
+  merge_pending_locked (index);
+  g_rw_lock_writer_unlock (&index->lock);
+
+  /* func must not call back into this index (it holds the reader lock). */
+  g_rw_lock_reader_lock (&index->lock);
+  walk_locked (index, foreach_cb, &data);
+  g_rw_lock_reader_unlock (&index->lock);
+}
+
+/* ---- index objects ---- */
+
+typedef struct
+{
+  CofferIndex     *index;
+  const gboolean  *include;     /* per local pack number */
+  gint64          *object_pack; /* local -> object pack number, -1 unset */
+  GVariantBuilder *packs;
+  GVariantBuilder *entries;
+  guint32          n_object_packs;
+} SerializeData;
+
+static void
+serialize_cb (const Record *r, gpointer user_data)
+{
+  SerializeData *data = user_data;
+  guint32 pack = record_pack (r);
+
+  if (!data->include[pack])
+    return;
+  if (data->object_pack[pack] < 0)
+    {
+      data->object_pack[pack] = data->n_object_packs++;
+      g_variant_builder_add_value (data->packs,
+                                   g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE,
+                                                              data->index->packs->pdata[pack],
+                                                              COFFER_ID_BYTES, 1));
+    }
+  g_variant_builder_add (data->entries, "(@ayyuuuu)",
+                         g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, r->id, COFFER_ID_BYTES, 1),
+                         record_type (r),
+                         (guint32) data->object_pack[pack],
+                         GUINT32_FROM_LE (r->offset),
+                         GUINT32_FROM_LE (r->length),
+                         GUINT32_FROM_LE (r->raw_length));
+}
+
+GBytes *
+coffer_index_serialize (CofferIndex        *index,
+                        GHashTable         *only_packs,
+                        const char * const *supersedes)
+{
+  static const char * const none[] = { NULL };
+  g_autofree gboolean *include = NULL;
+  g_autofree gint64 *object_pack = NULL;
+  GVariantBuilder packs, entries;
+  SerializeData data;
+  g_autoptr(GVariant) v = NULL;
+  guint n_packs;
+
+  g_return_val_if_fail (index != NULL, NULL);
+  for (guint i = 0; supersedes != NULL && supersedes[i] != NULL; i++)
+    g_return_val_if_fail (object_name_valid (supersedes[i]), NULL);
+
+  g_rw_lock_writer_lock (&index->lock);
+  merge_pending_locked (index);
+
+  n_packs = index->packs->len;
+  include = g_new0 (gboolean, n_packs + 1);
+  object_pack = g_new (gint64, n_packs + 1);
+  for (guint p = 0; p < n_packs; p++)
+    {
+      object_pack[p] = -1;
+      if (only_packs == NULL)
+        include[p] = TRUE;
+      else
+        {
+          char hex[2 * COFFER_ID_BYTES + 1];
+
+          hex_encode (index->packs->pdata[p], COFFER_ID_BYTES, hex);
+          include[p] = g_hash_table_contains (only_packs, hex);
+        }
+    }
+
+  g_variant_builder_init (&packs, G_VARIANT_TYPE ("aay"));
+  g_variant_builder_init (&entries, G_VARIANT_TYPE ("a(ayyuuuu)"));
+  data = (SerializeData) { index, include, object_pack, &packs, &entries, 0 };
+  walk_locked (index, serialize_cb, &data);
+
+  g_rw_lock_writer_unlock (&index->lock);
+
+  v = g_variant_ref_sink (g_variant_new ("(u@aay@a(ayyuuuu)^as)",
+                                         (guint32) INDEX_VERSION,
+                                         g_variant_builder_end (&packs),
+                                         g_variant_builder_end (&entries),
+                                         supersedes != NULL ? supersedes : none));
+  return g_variant_get_data_as_bytes (v);
+}
+
+static gboolean
+corrupt (GError **error, const char *what)
+{
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+               "An index object of the repository is damaged (%s).", what);
+  return FALSE;
+}
+
+gboolean
+coffer_index_merge (CofferIndex  *index,
+                    GBytes       *plaintext,
+                    char       ***supersedes,
+                    GError      **error)
+{
+  g_autoptr(GVariant) v = NULL;
+  g_autoptr(GVariant) packs = NULL;
+  g_autoptr(GVariant) entries = NULL;
+  g_autoptr(GVariant) names = NULL;
+  g_autofree Record *run = NULL;
+  g_autofree guint32 *local_pack = NULL;
+  g_autoptr(GStrvBuilder) names_builder = NULL;
+  guint32 version;
+  gsize n_packs, n_entries, n_names;
+
+  g_return_val_if_fail (index != NULL, FALSE);
+  g_return_val_if_fail (plaintext != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (supersedes != NULL)
+    *supersedes = NULL;
+
+  v = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (INDEX_TYPE_STRING),
+                                                    plaintext, FALSE));
+  if (!g_variant_is_normal_form (v))
+    return corrupt (error, "not a valid index structure");
+
+  g_variant_get_child (v, 0, "u", &version);
+  if (version != INDEX_VERSION)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_UNSUPPORTED_VERSION,
+                   "An index object has version %u, which this version of Coffer does not support.",
+                   version);
+      return FALSE;
+    }
+
+  packs = g_variant_get_child_value (v, 1);
+  entries = g_variant_get_child_value (v, 2);
+  names = g_variant_get_child_value (v, 3);
+  n_packs = g_variant_n_children (packs);
+  n_entries = g_variant_n_children (entries);
+  n_names = g_variant_n_children (names);
+
+  if (n_packs > MAX_PACKS)
+    return corrupt (error, "too many packs");
+  for (gsize i = 0; i < n_packs; i++)
+    {
+      g_autoptr(GVariant) id = g_variant_get_child_value (packs, i);
+
+      if (g_variant_get_size (id) != COFFER_ID_BYTES)
+        return corrupt (error, "bad pack id");
+    }
+
+  run = g_new (Record, MAX (n_entries, 1));
+  for (gsize i = 0; i < n_entries; i++)
+    {
+      g_autoptr(GVariant) entry = g_variant_get_child_value (entries, i);
+      g_autoptr(GVariant) id = NULL;
+      guint8 type;
+      guint32 pack, offset, length, raw_length;
+
+      g_variant_get (entry, "(@ayyuuuu)", &id, &type, &pack, &offset, &length, &raw_length);
+      if (g_variant_get_size (id) != COFFER_ID_BYTES)
+        return corrupt (error, "bad blob id");
+      if (!blob_type_valid (type))
+        return corrupt (error, "unknown blob type");
+      if (pack >= n_packs)
+        return corrupt (error, "pack number out of range");
+      record_init (&run[i], g_variant_get_data (id), type, pack, offset, length, raw_length);
+    }
+
+  names_builder = g_strv_builder_new ();
+  for (gsize i = 0; i < n_names; i++)
+    {
+      const char *name;
+
+      g_variant_get_child (names, i, "&s", &name);
+      if (!object_name_valid (name))
+        return corrupt (error, "bad object name");
+      g_strv_builder_add (names_builder, name);
+    }
+
+  /* Everything is valid: add it. */
+  g_rw_lock_writer_lock (&index->lock);
+  local_pack = g_new (guint32, MAX (n_packs, 1));
+  for (gsize i = 0; i < n_packs; i++)
+    {
+      g_autoptr(GVariant) id = g_variant_get_child_value (packs, i);
+
+      if (!pack_number_locked (index, g_variant_get_data (id), &local_pack[i]))
+        {
+          g_rw_lock_writer_unlock (&index->lock);
+          return corrupt (error, "too many packs");
+        }
+    }
+  for (gsize i = 0; i < n_entries; i++)
+    record_set_pack (&run[i], local_pack[record_pack (&run[i])]);
+
+  if (n_entries < 1024)
+    {
+      for (gsize i = 0; i < n_entries; i++)
+        add_locked (index, &run[i]);
+    }
+  else
+    {
+      /* Large objects are merged into the sorted table in one pass. */
+      merge_pending_locked (index);
+      qsort (run, n_entries, sizeof (Record), record_compare);
+      merge_run_locked (index, run, n_entries);
+    }
+  g_rw_lock_writer_unlock (&index->lock);
+
+  if (supersedes != NULL)
+    *supersedes = g_strv_builder_end (names_builder);
+  return TRUE;
+}
+
+/* ---- the local cache file ----
+ *
+ * header (72 bytes): "COFFERIX" | u32 version 1 | u32 record size 48 |
+ *   u64 n_packs | u64 n_records | u64 n_alternates |
+ *   BLAKE2b-256 of everything after the header
+ * pack ids (32 bytes each) | records sorted by id | alternate records */
+
+typedef struct
+{
+  char    magic[8];
+  guint32 version;
+  guint32 record_size;
+  guint64 n_packs;
+  guint64 n_records;
+  guint64 n_alternates;
+  guint8  checksum[32];
+} CacheHeader;
+
+G_STATIC_ASSERT (sizeof (CacheHeader) == CACHE_HEADER_SIZE);
+
+gboolean
+coffer_index_save (CofferIndex  *index,
+                   const char   *path,
+                   GError      **error)
+{
+  g_autoptr(GByteArray) buf = NULL;
+  g_autoptr(GPtrArray) alts = NULL;
+  CacheHeader header;
+  gsize body;
+
+  g_return_val_if_fail (index != NULL, FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  g_rw_lock_writer_lock (&index->lock);
+  merge_pending_locked (index);
+
+  alts = sorted_alternates_locked (index);
+  body = (gsize) index->packs->len * COFFER_ID_BYTES +
+         (index->n_sorted + alts->len) * sizeof (Record);
+  buf = g_byte_array_sized_new (CACHE_HEADER_SIZE + body);
+  g_byte_array_set_size (buf, CACHE_HEADER_SIZE);
+  for (guint p = 0; p < index->packs->len; p++)
+    g_byte_array_append (buf, index->packs->pdata[p], COFFER_ID_BYTES);
+  g_byte_array_append (buf, (const guint8 *) index->sorted, index->n_sorted * sizeof (Record));
+  for (guint a = 0; a < alts->len; a++)
+    g_byte_array_append (buf, alts->pdata[a], sizeof (Record));
+
+  memset (&header, 0, sizeof header);
+  memcpy (header.magic, CACHE_MAGIC, sizeof header.magic);
+  header.version = GUINT32_TO_LE (1);
+  header.record_size = GUINT32_TO_LE (sizeof (Record));
+  header.n_packs = GUINT64_TO_LE (index->packs->len);
+  header.n_records = GUINT64_TO_LE (index->n_sorted);
+  header.n_alternates = GUINT64_TO_LE (alts->len);
+  g_rw_lock_writer_unlock (&index->lock);
+
+  crypto_generichash (header.checksum, sizeof header.checksum,
+                      buf->data + CACHE_HEADER_SIZE, buf->len - CACHE_HEADER_SIZE, NULL, 0);
+  memcpy (buf->data, &header, sizeof header);
+
+  return g_file_set_contents_full (path, (const char *) buf->data, buf->len,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+}
+
+static CofferIndex *
+cache_corrupt (const char *path, const char *what, GError **error)
+{
+  g_autofree char *display = g_filename_display_name (path);
+
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+               "The index cache file “%s” is damaged (%s).", display, what);
+  return NULL;
+}
+
+CofferIndex *
+coffer_index_load (const char  *path,
+                   GError     **error)
+{
+  g_autoptr(GMappedFile) map = NULL;
+  g_autoptr(CofferIndex) index = NULL;
+  const guint8 *data;
+  const Record *records, *alts;
+  CacheHeader header;
+  guint8 checksum[32];
+  guint64 n_packs, n_records, n_alts;
+  gsize size, body;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  map = g_mapped_file_new (path, FALSE, error);
+  if (map == NULL)
+    return NULL;
+  data = (const guint8 *) g_mapped_file_get_contents (map);
+  size = g_mapped_file_get_length (map);
+
+  if (size < CACHE_HEADER_SIZE || data == NULL)
+    return cache_corrupt (path, "truncated", error);
+  memcpy (&header, data, sizeof header);
+  if (memcmp (header.magic, CACHE_MAGIC, 8) != 0)
+    return cache_corrupt (path, "not an index cache", error);
+  if (GUINT32_FROM_LE (header.version) != 1 ||
+      GUINT32_FROM_LE (header.record_size) != sizeof (Record))
+    return cache_corrupt (path, "unknown version", error);
+
+  n_packs = GUINT64_FROM_LE (header.n_packs);
+  n_records = GUINT64_FROM_LE (header.n_records);
+  n_alts = GUINT64_FROM_LE (header.n_alternates);
+  body = size - CACHE_HEADER_SIZE;
+  if (n_packs > MAX_PACKS || n_packs > body / COFFER_ID_BYTES ||
+      n_records > body / sizeof (Record) || n_alts > body / sizeof (Record) ||
+      n_packs * COFFER_ID_BYTES + (n_records + n_alts) * sizeof (Record) != body)
+    return cache_corrupt (path, "wrong size", error);
+
+  crypto_generichash (checksum, sizeof checksum, data + CACHE_HEADER_SIZE, body, NULL, 0);
+  if (sodium_memcmp (checksum, header.checksum, sizeof checksum) != 0)
+    return cache_corrupt (path, "checksum mismatch", error);
+
+  index = coffer_index_new ();
+  for (guint64 p = 0; p < n_packs; p++)
+    {
+      const guint8 *id = data + CACHE_HEADER_SIZE + p * COFFER_ID_BYTES;
+      guint32 number;
+
+      if (g_hash_table_contains (index->pack_numbers, id))
+        return cache_corrupt (path, "duplicate pack", error);
+      pack_number_locked (index, id, &number);
+    }
+
+  G_STATIC_ASSERT (CACHE_HEADER_SIZE % 8 == 0);
+  records = (const Record *) (gconstpointer) (data + CACHE_HEADER_SIZE + n_packs * COFFER_ID_BYTES);
+  alts = records + n_records;
+  for (guint64 i = 0; i < n_records; i++)
+    {
+      if (!blob_type_valid (record_type (&records[i])) || record_pack (&records[i]) >= n_packs)
+        return cache_corrupt (path, "bad record", error);
+      if (i > 0 && memcmp (records[i - 1].id, records[i].id, COFFER_ID_BYTES) >= 0)
+        return cache_corrupt (path, "records out of order", error);
+    }
+
+  index->map = g_steal_pointer (&map);
+  index->sorted = records;
+  index->n_sorted = n_records;
+  rebuild_fanout_locked (index);
+
+  for (guint64 i = 0; i < n_alts; i++)
+    {
+      const Record *primary;
+
+      if (!blob_type_valid (record_type (&alts[i])) || record_pack (&alts[i]) >= n_packs)
+        return cache_corrupt (path, "bad record", error);
+      primary = sorted_find (index, alts[i].id);
+      if (primary == NULL)
+        return cache_corrupt (path, "alternate without a primary record", error);
+      note_alternate_locked (index, primary, &alts[i]);
+    }
+
+  return g_steal_pointer (&index);
+}
