@@ -92,6 +92,14 @@ GBytes *coffer_blob_open (const CofferSecret *data_key,
 /* The same into caller buffers, for the hot path. out must hold
  * coffer_blob_sealed_max (len) bytes; returns the sealed length. */
 gsize   coffer_blob_sealed_max (gsize len);
+gsize   coffer_blob_seal_into  (const CofferSecret *data_key,
+                                const guint8        id[COFFER_ID_BYTES],
+                                CofferBlobType      type,
+                                const guint8       *plaintext,
+                                gsize               len,
+                                guint8             *out);
+/* Largest blob payload coffer_blob_open accepts (after decompression). */
+#define COFFER_BLOB_MAX_BYTES (64u * 1024 * 1024)
 
 /* Keyed BLAKE2b-256 of plaintext with the blob-id subkey. */
 void coffer_blob_id (const CofferSecret *blob_id_key,
@@ -114,13 +122,17 @@ typedef struct
 } CofferKdfParams;
 
 /* Fresh random salt, opslimit = crypto_pwhash_OPSLIMIT_MODERATE,
- * memlimit = crypto_pwhash_MEMLIMIT_MODERATE (or the values of the
- * environment variables COFFER_TEST_KDF_OPS / COFFER_TEST_KDF_MEM when set,
- * for tests only: they may only lower it to >= INTERACTIVE/ MIN when
- * COFFER_TESTING=1). */
+ * memlimit = crypto_pwhash_MEMLIMIT_MODERATE. Test-only, and only while the
+ * environment has COFFER_TESTING=1: the fast profile (set with
+ * coffer_kdf_set_test_profile or COFFER_TEST_FAST_KDF=1) uses
+ * crypto_pwhash_OPSLIMIT_MIN / MEMLIMIT_MIN, and COFFER_TEST_KDF_OPS /
+ * COFFER_TEST_KDF_MEM override the values (clamped to [MIN, caps]). */
 void coffer_kdf_params_new (CofferKdfParams *params);
+/* Selects the fast test profile; has no effect unless COFFER_TESTING=1. */
+void coffer_kdf_set_test_profile (gboolean fast);
 /* Refuses (COFFER_CRYPTO_ERROR_UNSUPPORTED) parameters above the caps
- * (memlimit > 1 GiB, opslimit > 20) or below the minimum, so a hostile
+ * (memlimit > 1 GiB, opslimit > 20) or below the minimum (INTERACTIVE;
+ * crypto_pwhash_*_MIN only when COFFER_TESTING=1), so a hostile
  * repository cannot make a client allocate gigabytes. */
 CofferSecret *coffer_kdf_derive (const CofferSecret    *password,
                                  const CofferKdfParams *params,

@@ -1,2 +1,389 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: being written */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "coffer-pack.h"
+#include "coffer-error.h"
+
+#define PACK_MAGIC          "CFP1"
+#define PACK_HEADER_AD      "coffer-pack-header"
+#define PACK_HEADER_VERSION 1
+#define PACK_HEADER_TYPE    "(ua(ayyuuu))"
+#define NONCE_BYTES         crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAG_BYTES           crypto_aead_xchacha20poly1305_ietf_ABYTES
+/* Smallest sealed blob: nonce, a 5-byte frame, tag. */
+#define MIN_SEALED_BLOB     (COFFER_BLOB_OVERHEAD + 5)
+
+typedef struct
+{
+  guint8   id[COFFER_ID_BYTES];
+  guint8   type;
+  guint32  raw_length;
+  GBytes  *sealed;
+} PendingBlob;
+
+struct _CofferPackWriter
+{
+  CofferSecret *data_key;
+  guint32       epoch;
+  GArray       *blobs;   /* PendingBlob */
+  gsize         size;
+  gboolean      finished;
+};
+
+static inline void
+put_u32_le (guint8 *p, guint32 v)
+{
+  p[0] = v & 0xff;
+  p[1] = (v >> 8) & 0xff;
+  p[2] = (v >> 16) & 0xff;
+  p[3] = (v >> 24) & 0xff;
+}
+
+static inline guint32
+get_u32_le (const guint8 *p)
+{
+  return (guint32) p[0] | ((guint32) p[1] << 8) | ((guint32) p[2] << 16) | ((guint32) p[3] << 24);
+}
+
+static void
+header_ad (guint32 epoch,
+           guint8  ad[sizeof PACK_HEADER_AD - 1 + 4])
+{
+  memcpy (ad, PACK_HEADER_AD, sizeof PACK_HEADER_AD - 1);
+  put_u32_le (ad + sizeof PACK_HEADER_AD - 1, epoch);
+}
+
+static void
+pending_blob_clear (gpointer data)
+{
+  PendingBlob *blob = data;
+
+  g_clear_pointer (&blob->sealed, g_bytes_unref);
+}
+
+CofferPackWriter *
+coffer_pack_writer_new (const CofferSecret *data_key,
+                        guint32             epoch)
+{
+  CofferPackWriter *writer;
+
+  g_return_val_if_fail (data_key != NULL, NULL);
+  g_return_val_if_fail (data_key->len == COFFER_KEY_BYTES, NULL);
+
+  writer = g_new0 (CofferPackWriter, 1);
+  writer->data_key = coffer_secret_dup (data_key);
+  writer->epoch = epoch;
+  writer->blobs = g_array_new (FALSE, TRUE, sizeof (PendingBlob));
+  g_array_set_clear_func (writer->blobs, pending_blob_clear);
+  return writer;
+}
+
+void
+coffer_pack_writer_free (CofferPackWriter *writer)
+{
+  if (writer == NULL)
+    return;
+
+  g_clear_pointer (&writer->data_key, coffer_secret_free);
+  g_clear_pointer (&writer->blobs, g_array_unref);
+  g_free (writer);
+}
+
+void
+coffer_pack_writer_add (CofferPackWriter *writer,
+                        const guint8      id[COFFER_ID_BYTES],
+                        CofferBlobType    type,
+                        GBytes           *sealed,
+                        guint32           raw_length)
+{
+  PendingBlob blob = { { 0 }, 0, 0, NULL };
+
+  g_return_if_fail (writer != NULL);
+  g_return_if_fail (!writer->finished);
+  g_return_if_fail (id != NULL);
+  g_return_if_fail (type == COFFER_BLOB_DATA || type == COFFER_BLOB_TREE);
+  g_return_if_fail (sealed != NULL);
+  g_return_if_fail (g_bytes_get_size (sealed) >= MIN_SEALED_BLOB);
+  g_return_if_fail (writer->size + g_bytes_get_size (sealed) < G_MAXUINT32 / 2);
+
+  memcpy (blob.id, id, COFFER_ID_BYTES);
+  blob.type = (guint8) type;
+  blob.raw_length = raw_length;
+  blob.sealed = g_bytes_ref (sealed);
+  g_array_append_val (writer->blobs, blob);
+  writer->size += g_bytes_get_size (sealed);
+}
+
+gsize
+coffer_pack_writer_get_size (CofferPackWriter *writer)
+{
+  g_return_val_if_fail (writer != NULL, 0);
+
+  return writer->size;
+}
+
+guint
+coffer_pack_writer_get_count (CofferPackWriter *writer)
+{
+  g_return_val_if_fail (writer != NULL, 0);
+
+  return writer->blobs->len;
+}
+
+GBytes *
+coffer_pack_writer_finish (CofferPackWriter *writer,
+                           guint8            out_id[COFFER_ID_BYTES],
+                           GArray          **entries)
+{
+  g_autoptr(GArray) result = NULL;
+  g_autoptr(GVariantBuilder) builder = NULL;
+  g_autoptr(GVariant) header = NULL;
+  g_autoptr(GByteArray) pack = NULL;
+  guint8 ad[sizeof PACK_HEADER_AD - 1 + 4];
+  unsigned long long clen = 0;
+  gsize header_plain_len;
+  gsize blob_area;
+  guint n;
+
+  g_return_val_if_fail (writer != NULL, NULL);
+  g_return_val_if_fail (!writer->finished, NULL);
+  g_return_val_if_fail (out_id != NULL, NULL);
+
+  coffer_core_init ();
+  writer->finished = TRUE;
+  n = writer->blobs->len;
+
+  /* Fisher-Yates with an unbiased CSPRNG: the order in the pack says
+   * nothing about the order of the data. */
+  for (guint i = n; i > 1; i--)
+    {
+      guint j = randombytes_uniform (i);
+      PendingBlob tmp = g_array_index (writer->blobs, PendingBlob, i - 1);
+
+      g_array_index (writer->blobs, PendingBlob, i - 1) = g_array_index (writer->blobs, PendingBlob, j);
+      g_array_index (writer->blobs, PendingBlob, j) = tmp;
+    }
+
+  pack = g_byte_array_sized_new (writer->size + 1024 + n * 64);
+  result = g_array_sized_new (FALSE, TRUE, sizeof (CofferPackEntry), n);
+  builder = g_variant_builder_new (G_VARIANT_TYPE ("a(ayyuuu)"));
+
+  for (guint i = 0; i < n; i++)
+    {
+      PendingBlob *blob = &g_array_index (writer->blobs, PendingBlob, i);
+      CofferPackEntry entry;
+      gsize len;
+      const guint8 *data = g_bytes_get_data (blob->sealed, &len);
+
+      memcpy (entry.id, blob->id, COFFER_ID_BYTES);
+      entry.type = blob->type;
+      entry.offset = pack->len;
+      entry.length = len;
+      entry.raw_length = blob->raw_length;
+      g_array_append_val (result, entry);
+
+      g_byte_array_append (pack, data, len);
+      g_variant_builder_add (builder, "(@ayyuuu)",
+                             g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, entry.id,
+                                                        COFFER_ID_BYTES, 1),
+                             entry.type, entry.offset, entry.length, entry.raw_length);
+    }
+  blob_area = pack->len;
+  g_array_set_size (writer->blobs, 0);
+
+  header = g_variant_ref_sink (g_variant_new ("(ua(ayyuuu))", PACK_HEADER_VERSION, builder));
+  header_plain_len = g_variant_get_size (header);
+
+  /* nonce | ciphertext | tag */
+  g_byte_array_set_size (pack, blob_area + NONCE_BYTES + header_plain_len + TAG_BYTES);
+  randombytes_buf (pack->data + blob_area, NONCE_BYTES);
+  header_ad (writer->epoch, ad);
+  crypto_aead_xchacha20poly1305_ietf_encrypt (pack->data + blob_area + NONCE_BYTES, &clen,
+                                              g_variant_get_data (header), header_plain_len,
+                                              ad, sizeof ad, NULL,
+                                              pack->data + blob_area, writer->data_key->data);
+  g_assert (clen == header_plain_len + TAG_BYTES);
+
+  {
+    guint8 trailer[COFFER_PACK_TRAILER_BYTES];
+
+    put_u32_le (trailer, NONCE_BYTES + header_plain_len + TAG_BYTES);
+    put_u32_le (trailer + 4, writer->epoch);
+    memcpy (trailer + 8, PACK_MAGIC, 4);
+    g_byte_array_append (pack, trailer, sizeof trailer);
+  }
+
+  coffer_hash (pack->data, pack->len, out_id);
+
+  if (entries != NULL)
+    *entries = g_steal_pointer (&result);
+
+  return g_byte_array_free_to_bytes (g_steal_pointer (&pack));
+}
+
+gboolean
+coffer_pack_parse_trailer (const guint8  *trailer,
+                           guint64        pack_size,
+                           guint32       *header_len,
+                           guint32       *epoch,
+                           GError       **error)
+{
+  guint32 len;
+
+  g_return_val_if_fail (trailer != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (pack_size < COFFER_PACK_TRAILER_BYTES + NONCE_BYTES + TAG_BYTES ||
+      memcmp (trailer + 8, PACK_MAGIC, 3) != 0)
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+                   "The pack is damaged: it does not end with a Coffer pack trailer.");
+      return FALSE;
+    }
+  if (trailer[11] != PACK_MAGIC[3])
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_UNSUPPORTED,
+                   "The pack uses a format this version of Coffer does not know.");
+      return FALSE;
+    }
+
+  len = get_u32_le (trailer);
+  if (len < NONCE_BYTES + TAG_BYTES || len > pack_size - COFFER_PACK_TRAILER_BYTES)
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+                   "The pack is damaged: its header length does not fit its size.");
+      return FALSE;
+    }
+
+  if (header_len != NULL)
+    *header_len = len;
+  if (epoch != NULL)
+    *epoch = get_u32_le (trailer + 4);
+  return TRUE;
+}
+
+static int
+compare_entry_offset (gconstpointer a,
+                      gconstpointer b)
+{
+  const CofferPackEntry *ea = a;
+  const CofferPackEntry *eb = b;
+
+  return (ea->offset > eb->offset) - (ea->offset < eb->offset);
+}
+
+GArray *
+coffer_pack_read_header (const CofferSecret  *data_key,
+                         guint32              epoch,
+                         const guint8        *header,
+                         gsize                header_len,
+                         guint64              pack_size,
+                         GError             **error)
+{
+  g_autoptr(GArray) entries = NULL;
+  g_autoptr(GArray) sorted = NULL;
+  g_autoptr(GVariant) variant = NULL;
+  g_autoptr(GVariantIter) iter = NULL;
+  g_autoptr(GBytes) plain = NULL;
+  guint8 ad[sizeof PACK_HEADER_AD - 1 + 4];
+  unsigned long long mlen = 0;
+  guint64 blob_area;
+  GVariant *id_variant;
+  guint8 *buffer;
+  guint32 version;
+  guint8 type;
+  guint32 offset, length, raw_length;
+
+  g_return_val_if_fail (data_key != NULL && data_key->len == COFFER_KEY_BYTES, NULL);
+  g_return_val_if_fail (header != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  coffer_core_init ();
+
+  if (header_len < NONCE_BYTES + TAG_BYTES ||
+      pack_size < COFFER_PACK_TRAILER_BYTES ||
+      header_len > pack_size - COFFER_PACK_TRAILER_BYTES)
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+                   "The pack is damaged: its header length does not fit its size.");
+      return NULL;
+    }
+  blob_area = pack_size - COFFER_PACK_TRAILER_BYTES - header_len;
+
+  header_ad (epoch, ad);
+  buffer = g_malloc (MAX (header_len - NONCE_BYTES - TAG_BYTES, 1));
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt (buffer, &mlen, NULL,
+                                                  header + NONCE_BYTES, header_len - NONCE_BYTES,
+                                                  ad, sizeof ad, header, data_key->data) != 0)
+    {
+      g_free (buffer);
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+                   "The pack header is damaged or was modified: it failed authentication.");
+      return NULL;
+    }
+  plain = g_bytes_new_take (buffer, mlen);
+
+  variant = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (PACK_HEADER_TYPE), plain, FALSE));
+  if (!g_variant_is_normal_form (variant))
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+                   "The pack header is damaged: it is not in the expected format.");
+      return NULL;
+    }
+
+  g_variant_get (variant, "(ua(ayyuuu))", &version, &iter);
+  if (version != PACK_HEADER_VERSION)
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_UNSUPPORTED,
+                   "The pack header has version %u, which this version of Coffer does not know.",
+                   version);
+      return NULL;
+    }
+
+  entries = g_array_sized_new (FALSE, TRUE, sizeof (CofferPackEntry), g_variant_iter_n_children (iter));
+  while (g_variant_iter_next (iter, "(@ayyuuu)", &id_variant, &type, &offset, &length, &raw_length))
+    {
+      g_autoptr(GVariant) owned_id = id_variant;
+      CofferPackEntry entry;
+      gsize id_len = 0;
+      const guint8 *id = g_variant_get_fixed_array (owned_id, &id_len, 1);
+
+      if (id_len != COFFER_ID_BYTES ||
+          (type != COFFER_BLOB_DATA && type != COFFER_BLOB_TREE) ||
+          length < MIN_SEALED_BLOB ||
+          (guint64) offset + length > blob_area ||
+          raw_length > COFFER_BLOB_MAX_BYTES)
+        {
+          g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+                       "The pack header is damaged: entry %u is out of bounds or malformed.",
+                       entries->len + 1);
+          return NULL;
+        }
+
+      memcpy (entry.id, id, COFFER_ID_BYTES);
+      entry.type = type;
+      entry.offset = offset;
+      entry.length = length;
+      entry.raw_length = raw_length;
+      g_array_append_val (entries, entry);
+    }
+
+  sorted = g_array_copy (entries);
+  g_array_sort (sorted, compare_entry_offset);
+  for (guint i = 1; i < sorted->len; i++)
+    {
+      const CofferPackEntry *prev = &g_array_index (sorted, CofferPackEntry, i - 1);
+      const CofferPackEntry *cur = &g_array_index (sorted, CofferPackEntry, i);
+
+      if ((guint64) prev->offset + prev->length > cur->offset)
+        {
+          g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+                       "The pack header is damaged: two entries overlap.");
+          return NULL;
+        }
+    }
+
+  return g_steal_pointer (&entries);
+}
