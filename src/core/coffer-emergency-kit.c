@@ -1,2 +1,446 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: being written */
+#define _GNU_SOURCE 1   /* renameat2 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cairo.h>
+#include <cairo-pdf.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <sodium.h>
+
+#include "coffer-emergency-kit.h"
+
+/* A4 in PostScript points */
+#define PAGE_WIDTH    595.276
+#define PAGE_HEIGHT   841.890
+#define MARGIN        56.0
+#define TEXT_WIDTH    (PAGE_WIDTH - 2 * MARGIN)
+
+#define SANS_FONT     "Sans"
+#define MONO_FONT     "Monospace"
+
+#define KEY_GROUPS    7
+#define GROUP_CHARS   4
+
+typedef struct
+{
+  int fd;
+  int error;   /* errno of the first failed write, or 0 */
+} StreamTarget;
+
+static cairo_status_t
+write_to_fd (void                *closure,
+             const unsigned char *data,
+             unsigned int         length)
+{
+  StreamTarget *target = closure;
+
+  while (length > 0 && target->error == 0)
+    {
+      ssize_t n = write (target->fd, data, length);
+
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          target->error = errno;
+          break;
+        }
+      data += n;
+      length -= (unsigned int) n;
+    }
+  return target->error == 0 ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+}
+
+/* Splits the formatted key into its groups of four characters, ignoring
+ * dashes and spaces. FALSE when it is not 7 groups of 4. */
+static gboolean
+split_key (const CofferSecret *key,
+           char                groups[KEY_GROUPS][GROUP_CHARS + 1])
+{
+  gsize n = 0;
+
+  for (gsize i = 0; i < key->len && key->data[i] != '\0'; i++)
+    {
+      char c = (char) key->data[i];
+
+      if (c == '-' || c == ' ')
+        continue;
+      if (!g_ascii_isalnum (c) || n >= KEY_GROUPS * GROUP_CHARS)
+        return FALSE;
+      groups[n / GROUP_CHARS][n % GROUP_CHARS] = c;
+      groups[n / GROUP_CHARS][GROUP_CHARS] = '\0';
+      n++;
+    }
+  return n == KEY_GROUPS * GROUP_CHARS;
+}
+
+static void
+set_font (cairo_t    *cr,
+          const char *family,
+          gboolean    bold,
+          double      size)
+{
+  cairo_select_font_face (cr, family, CAIRO_FONT_SLANT_NORMAL,
+                          bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size (cr, size);
+}
+
+static double
+text_width (cairo_t    *cr,
+            const char *text)
+{
+  cairo_text_extents_t extents;
+
+  cairo_text_extents (cr, text, &extents);
+  return extents.x_advance;
+}
+
+static void
+show_line (cairo_t    *cr,
+           double      x,
+           double      y,
+           const char *text)
+{
+  cairo_move_to (cr, x, y);
+  cairo_show_text (cr, text);
+}
+
+/* Draws text wrapped at spaces into lines of at most width; a word longer
+ * than a line (a URL) is broken between characters. Returns the baseline
+ * of the line after the last one drawn. */
+static double
+draw_wrapped (cairo_t    *cr,
+              const char *text,
+              double      x,
+              double      y,
+              double      width,
+              double      line_height)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+  g_auto(GStrv) words = g_strsplit (text, " ", -1);
+
+  for (guint i = 0; words[i] != NULL; i++)
+    {
+      const char *word = words[i];
+      g_autofree char *candidate = NULL;
+
+      if (*word == '\0')
+        continue;
+      candidate = line->len > 0 ? g_strconcat (line->str, " ", word, NULL) : g_strdup (word);
+      if (text_width (cr, candidate) <= width)
+        {
+          g_string_assign (line, candidate);
+          continue;
+        }
+      if (line->len > 0)
+        {
+          show_line (cr, x, y, line->str);
+          y += line_height;
+          g_string_truncate (line, 0);
+        }
+      /* The word alone: break it when it does not fit on a line. */
+      for (const char *p = word; *p; p = g_utf8_next_char (p))
+        {
+          gsize before = line->len;
+
+          g_string_append_len (line, p, g_utf8_next_char (p) - p);
+          if (before > 0 && text_width (cr, line->str) > width)
+            {
+              g_string_truncate (line, before);
+              show_line (cr, x, y, line->str);
+              y += line_height;
+              g_string_truncate (line, 0);
+              g_string_append_len (line, p, g_utf8_next_char (p) - p);
+            }
+        }
+    }
+  if (line->len > 0)
+    {
+      show_line (cr, x, y, line->str);
+      y += line_height;
+    }
+  return y;
+}
+
+static double
+draw_heading (cairo_t    *cr,
+              const char *text,
+              double      y)
+{
+  set_font (cr, SANS_FONT, TRUE, 13.0);
+  show_line (cr, MARGIN, y, text);
+  return y + 19.0;
+}
+
+static double
+draw_paragraph (cairo_t    *cr,
+                const char *text,
+                double      y)
+{
+  set_font (cr, SANS_FONT, FALSE, 10.5);
+  return draw_wrapped (cr, text, MARGIN, y, TEXT_WIDTH, 14.5) + 8.0;
+}
+
+static void
+draw_page (cairo_t    *cr,
+           char        groups[KEY_GROUPS][GROUP_CHARS + 1],
+           const char *location,
+           const char *repository_id,
+           const char *date_text)
+{
+  double y = MARGIN + 24.0;
+  double key_size = 26.0;
+  double key_width = 0.0;
+  double gap, x, box_height;
+
+  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_paint (cr);
+  cairo_set_source_rgb (cr, 0, 0, 0);
+
+  set_font (cr, SANS_FONT, TRUE, 26.0);
+  show_line (cr, MARGIN, y, "Coffer Emergency Kit");
+  y += 22.0;
+  set_font (cr, SANS_FONT, FALSE, 11.0);
+  y = draw_wrapped (cr, date_text, MARGIN, y, TEXT_WIDTH, 15.0) + 18.0;
+
+  y = draw_heading (cr, "Your recovery key", y);
+
+  /* The seven groups on one line, in a monospace font that fits the box. */
+  set_font (cr, MONO_FONT, TRUE, key_size);
+  for (int i = 0; i < KEY_GROUPS; i++)
+    key_width += text_width (cr, groups[i]);
+  gap = text_width (cr, "  ");
+  if (key_width + gap * (KEY_GROUPS - 1) > TEXT_WIDTH - 32.0)
+    {
+      key_size *= (TEXT_WIDTH - 32.0) / (key_width + gap * (KEY_GROUPS - 1));
+      set_font (cr, MONO_FONT, TRUE, key_size);
+      key_width = 0.0;
+      for (int i = 0; i < KEY_GROUPS; i++)
+        key_width += text_width (cr, groups[i]);
+      gap = text_width (cr, "  ");
+    }
+  box_height = key_size * 2.2;
+  cairo_set_line_width (cr, 1.5);
+  cairo_rectangle (cr, MARGIN, y, TEXT_WIDTH, box_height);
+  cairo_stroke (cr);
+  x = MARGIN + (TEXT_WIDTH - key_width - gap * (KEY_GROUPS - 1)) / 2.0;
+  for (int i = 0; i < KEY_GROUPS; i++)
+    {
+      show_line (cr, x, y + box_height / 2.0 + key_size * 0.35, groups[i]);
+      x += text_width (cr, groups[i]) + gap;
+    }
+  y += box_height + 26.0;
+
+  y = draw_heading (cr, "Your backups", y);
+  set_font (cr, SANS_FONT, FALSE, 10.5);
+  {
+    g_autofree char *loc_line = g_strconcat ("Location: ", location, NULL);
+    g_autofree char *id_line = g_strconcat ("Repository id: ", repository_id, NULL);
+
+    y = draw_wrapped (cr, loc_line, MARGIN, y, TEXT_WIDTH, 14.5);
+    y = draw_wrapped (cr, id_line, MARGIN, y, TEXT_WIDTH, 14.5) + 18.0;
+  }
+
+  y = draw_heading (cr, "What this is", y);
+  y = draw_paragraph (cr,
+                      "This page holds the recovery key of your Coffer backups. With it, "
+                      "you can open every backup at the location above on any computer, "
+                      "including the categories with Advanced protection.", y);
+  y += 8.0;
+
+  y = draw_heading (cr, "Keep it offline and safe", y);
+  y = draw_paragraph (cr,
+                      "Print this page, or keep this file offline, for example on a USB "
+                      "stick in a drawer or in a safe. Do not keep it in the same cloud as "
+                      "your backups and do not send it to anyone: whoever has this key and "
+                      "a copy of your backups can read them.", y);
+  y += 8.0;
+
+  y = draw_heading (cr, "Restoring on a new computer", y);
+  y = draw_paragraph (cr,
+                      "Install Coffer, choose \"Restore with recovery key\", enter the "
+                      "location above and type the key. The groups may be typed in any "
+                      "case, with or without spaces or dashes. In a terminal, save the key "
+                      "in a text file and run:", y);
+  set_font (cr, MONO_FONT, FALSE, 10.0);
+  y = draw_wrapped (cr, "coffer restore --repo LOCATION --recovery-key-file FILE",
+                    MARGIN + 16.0, y, TEXT_WIDTH - 16.0, 14.0) + 16.0;
+
+  y = draw_heading (cr, "If this key is lost", y);
+  y = draw_paragraph (cr,
+                      "Without this key, and without a computer that is still trusted, "
+                      "the data in categories with Advanced protection cannot be recovered "
+                      "by anyone, not even by the makers of Coffer. If you think someone "
+                      "else has seen this key, replace it in Coffer's preferences.", y);
+
+  set_font (cr, SANS_FONT, FALSE, 8.0);
+  show_line (cr, MARGIN, PAGE_HEIGHT - MARGIN / 2.0,
+             "Coffer \xe2\x80\x94 private, encrypted backups (io.github.cofferapp.Coffer)");
+  (void) y;
+}
+
+/* Renames tmp to path unless path exists. */
+static gboolean
+rename_no_replace (const char  *tmp,
+                   const char  *path,
+                   GError     **error)
+{
+  int saved;
+
+#ifdef RENAME_NOREPLACE
+  if (renameat2 (AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+    return TRUE;
+  saved = errno;
+  if (saved != EINVAL && saved != ENOSYS && saved != ENOTSUP)
+    goto fail;
+#endif
+
+  /* Filesystems without RENAME_NOREPLACE: a hard link is create-only. */
+  if (link (tmp, path) == 0)
+    {
+      g_unlink (tmp);
+      return TRUE;
+    }
+  saved = errno;
+  if (saved == EEXIST)
+    goto fail;
+
+  /* No hard links either (FAT): check, then rename. */
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      saved = EEXIST;
+      goto fail;
+    }
+  if (g_rename (tmp, path) == 0)
+    return TRUE;
+  saved = errno;
+
+fail:
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+               "The emergency kit cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: %s.",
+               path, saved == EEXIST ? "a file with that name already exists" : g_strerror (saved));
+  return FALSE;
+}
+
+gboolean
+coffer_emergency_kit_write_pdf (const char         *path,
+                                const CofferSecret *formatted_recovery_key,
+                                const char         *repository_location,
+                                const char         *repository_id,
+                                GDateTime          *date,
+                                GError            **error)
+{
+  char groups[KEY_GROUPS][GROUP_CHARS + 1];
+  g_autofree char *dir = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *day = NULL;
+  g_autofree char *date_text = NULL;
+  StreamTarget target = { -1, 0 };
+  cairo_surface_t *surface;
+  cairo_t *cr;
+  cairo_status_t status;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (formatted_recovery_key != NULL, FALSE);
+  g_return_val_if_fail (repository_location != NULL, FALSE);
+  g_return_val_if_fail (repository_id != NULL, FALSE);
+  g_return_val_if_fail (date != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!split_key (formatted_recovery_key, groups))
+    {
+      sodium_memzero (groups, sizeof groups);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The recovery key is not in its printed form of seven groups of four characters.");
+      return FALSE;
+    }
+
+  if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      sodium_memzero (groups, sizeof groups);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                   "The emergency kit cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: a file with that name already exists.",
+                   path);
+      return FALSE;
+    }
+
+  dir = g_path_get_dirname (path);
+  base = g_path_get_basename (path);
+  tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
+  target.fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0600);
+  if (target.fd < 0)
+    {
+      int saved = errno;
+
+      sodium_memzero (groups, sizeof groups);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "The emergency kit cannot be saved in \xe2\x80\x9c%s\xe2\x80\x9d: %s.",
+                   dir, g_strerror (saved));
+      return FALSE;
+    }
+
+  day = g_date_time_format (date, "%Y-%m-%d");
+  date_text = g_strdup_printf ("Created on %s. Keep this page with your important papers.", day);
+
+  surface = cairo_pdf_surface_create_for_stream (write_to_fd, &target, PAGE_WIDTH, PAGE_HEIGHT);
+  cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_TITLE, "Coffer Emergency Kit");
+  cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_CREATOR, "Coffer");
+  cr = cairo_create (surface);
+  draw_page (cr, groups, repository_location, repository_id, date_text);
+  cairo_show_page (cr);
+  status = cairo_status (cr);
+  cairo_destroy (cr);
+  cairo_surface_finish (surface);
+  if (status == CAIRO_STATUS_SUCCESS)
+    status = cairo_surface_status (surface);
+  cairo_surface_destroy (surface);
+  sodium_memzero (groups, sizeof groups);
+
+  if (target.error != 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (target.error),
+                   "The emergency kit cannot be written: %s.", g_strerror (target.error));
+      goto out;
+    }
+  if (status != CAIRO_STATUS_SUCCESS)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "The emergency kit cannot be drawn: %s.", cairo_status_to_string (status));
+      goto out;
+    }
+  if (fsync (target.fd) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "The emergency kit cannot be written to disk: %s.", g_strerror (saved));
+      goto out;
+    }
+  if (close (target.fd) != 0)
+    {
+      int saved = errno;
+
+      target.fd = -1;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "The emergency kit cannot be written to disk: %s.", g_strerror (saved));
+      goto out;
+    }
+  target.fd = -1;
+
+  ok = rename_no_replace (tmp, path, error);
+
+out:
+  if (target.fd >= 0)
+    close (target.fd);
+  if (!ok)
+    g_unlink (tmp);
+  return ok;
+}
