@@ -1,0 +1,1080 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* coffer-cli-data.c: commands about backed-up data: backup, snapshots, ls,
+ * find, restore, check, forget, prune. */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "coffer-cli-private.h"
+
+/* ---- backup ---- */
+
+int
+coffer_cli_cmd_backup (CofferCli  *cli,
+                       int         argc,
+                       char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) names = NULL;
+  g_autoptr(GPtrArray) categories = NULL;
+  int status;
+  int failure = COFFER_EXIT_OK;
+  gboolean any_skipped = FALSE;
+  GOptionEntry entries[] = {
+    { "category", 'c', 0, G_OPTION_ARG_STRING_ARRAY, &names,
+      N_("Back up only this category (repeatable; default: every unlocked category)"), N_("NAME") },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, NULL, _("Back up categories."),
+                             _("Prints a summary per category. Paths that could not be read are listed "
+                               "on stderr and the exit status is 3 (the snapshot is still written). "
+                               "Ctrl+C stops cleanly; the next backup resumes without uploading "
+                               "again what already landed."), &argc, &argv);
+  if (status != -1)
+    return status;
+  if (argc > 1)
+    {
+      g_autofree char *shown = coffer_cli_display_name (argv[1]);
+      coffer_cli_error (cli, _("Unexpected argument “%s”."), shown);
+      coffer_cli_hint (cli, "%s", _("Folders are added with 'coffer category add' or 'coffer category set'."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+
+  categories = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_free);
+  if (names != NULL)
+    {
+      for (guint i = 0; names[i] != NULL; i++)
+        {
+          CofferCategory *c = coffer_cli_find_category (cli, names[i], &status);
+          if (c == NULL)
+            return status;
+          g_ptr_array_add (categories, c);
+        }
+    }
+  else
+    {
+      g_autoptr(GPtrArray) all = coffer_repository_list_categories (cli->repository, cli->cancellable, &error);
+
+      if (all == NULL)
+        return coffer_cli_report_error (cli, error);
+      for (guint i = 0; i < all->len; i++)
+        {
+          const CofferCategory *c = all->pdata[i];
+
+          if (c->unlocked)
+            g_ptr_array_add (categories, coffer_category_copy (c));
+          else
+            coffer_cli_warning (cli, _("A category (id %s) stays locked and is not backed up: "
+                                       "Advanced protection needs the recovery key or a trusted "
+                                       "device's key."), c->id);
+        }
+      if (all->len == 0)
+        {
+          coffer_cli_error (cli, "%s", _("The repository has no categories yet."));
+          coffer_cli_hint (cli, "%s", _("Add one with 'coffer category add NAME PATH…'."));
+          return COFFER_EXIT_FAILURE;
+        }
+    }
+
+  for (guint i = 0; i < categories->len; i++)
+    {
+      const CofferCategory *c = categories->pdata[i];
+      g_autoptr(GPtrArray) skipped = NULL;
+      g_autoptr(CofferSnapshot) snapshot = NULL;
+      gint64 start = g_get_monotonic_time ();
+
+      g_clear_error (&error);
+      coffer_cli_progress_reset ();
+      snapshot = coffer_backup_run (cli->repository, c->id, coffer_cli_progress_cb, cli,
+                                    &skipped, cli->cancellable, &error);
+      coffer_cli_progress_clear ();
+
+      for (guint j = 0; skipped != NULL && j < skipped->len; j++)
+        {
+          g_autofree char *shown = coffer_cli_display_name (skipped->pdata[j]);
+          coffer_cli_error (cli, _("skipped %s"), shown);
+        }
+
+      if (snapshot == NULL)
+        {
+          int s = coffer_cli_report_error (cli, error);
+
+          if (s == COFFER_EXIT_CANCELLED)
+            {
+              coffer_cli_hint (cli, "%s", _("The next backup continues where this one stopped."));
+              return s;
+            }
+          if (failure == COFFER_EXIT_OK)
+            failure = s;
+          continue;
+        }
+
+      if (cli->json)
+        {
+          g_autoptr(GString) out = g_string_new ("{\"category\":");
+          coffer_cli_json_string (out, c->name);
+          g_string_append (out, ",\"snapshot\":");
+          coffer_cli_json_string (out, snapshot->id);
+          g_string_append_printf (out, ",\"files\":%" G_GUINT64_FORMAT ",\"bytes\":%" G_GUINT64_FORMAT
+                                  ",\"added_bytes\":%" G_GUINT64_FORMAT ",\"skipped\":%u"
+                                  ",\"duration\":%.3f}\n",
+                                  snapshot->files, snapshot->bytes, snapshot->added_bytes,
+                                  skipped != NULL ? skipped->len : 0,
+                                  (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC);
+          fputs (out->str, stdout);
+        }
+      else
+        {
+          g_autofree char *size = g_format_size_full (snapshot->bytes, G_FORMAT_SIZE_IEC_UNITS);
+          g_autofree char *added = g_format_size_full (snapshot->added_bytes, G_FORMAT_SIZE_IEC_UNITS);
+          g_autofree char *took = coffer_cli_format_duration ((g_get_monotonic_time () - start) /
+                                                              (double) G_USEC_PER_SEC);
+          g_autofree char *short_id = coffer_cli_short_id (snapshot->id);
+
+          coffer_cli_info (cli, _("%s: %" G_GUINT64_FORMAT " files, %s, %s new, %s, snapshot %s"),
+                           c->name, snapshot->files, size, added, took, short_id);
+        }
+
+      if (skipped != NULL && skipped->len > 0)
+        {
+          coffer_cli_warning (cli, _("%u path(s) of “%s” could not be read; the snapshot was written "
+                                     "without them."), skipped->len, c->name);
+          any_skipped = TRUE;
+        }
+    }
+
+  if (failure != COFFER_EXIT_OK)
+    return failure;
+  return any_skipped ? COFFER_EXIT_SKIPPED : COFFER_EXIT_OK;
+}
+
+/* ---- snapshots ---- */
+
+static void
+snapshot_json (GString              *out,
+               const CofferSnapshot *s)
+{
+  g_autofree char *time = coffer_cli_format_iso (s->time / G_USEC_PER_SEC);
+  g_autofree char *end = coffer_cli_format_iso (s->end_time / G_USEC_PER_SEC);
+  g_autofree char *tree = coffer_hex_encode (s->tree, COFFER_ID_BYTES);
+
+  g_string_append (out, "{\"id\":");
+  coffer_cli_json_string (out, s->id);
+  g_string_append (out, ",\"time\":");
+  coffer_cli_json_string (out, time);
+  g_string_append_printf (out, ",\"time_us\":%" G_GINT64_FORMAT ",\"end_time\":", s->time);
+  coffer_cli_json_string (out, end);
+  g_string_append_printf (out, ",\"end_time_us\":%" G_GINT64_FORMAT ",\"device_id\":", s->end_time);
+  coffer_cli_json_string (out, s->device_id);
+  g_string_append (out, ",\"hostname\":");
+  coffer_cli_json_string (out, s->hostname);
+  g_string_append (out, ",\"category_id\":");
+  coffer_cli_json_string (out, s->category_id);
+  g_string_append (out, ",\"category\":");
+  coffer_cli_json_string (out, s->category_name);
+  g_string_append (out, ",\"paths\":[");
+  for (guint i = 0; s->paths != NULL && s->paths[i] != NULL; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      coffer_cli_json_string (out, s->paths[i]);
+    }
+  g_string_append (out, "],\"tree\":");
+  coffer_cli_json_string (out, tree);
+  g_string_append (out, ",\"parent\":");
+  coffer_cli_json_string (out, s->parent);
+  g_string_append_printf (out, ",\"seq\":%" G_GUINT64_FORMAT ",\"epoch\":%u,\"files\":%" G_GUINT64_FORMAT
+                          ",\"dirs\":%" G_GUINT64_FORMAT ",\"bytes\":%" G_GUINT64_FORMAT
+                          ",\"added_bytes\":%" G_GUINT64_FORMAT ",\"skipped\":%" G_GUINT64_FORMAT
+                          ",\"partial\":%s}",
+                          s->seq, s->epoch, s->files, s->dirs, s->bytes, s->added_bytes, s->skipped,
+                          s->partial ? "true" : "false");
+}
+
+int
+coffer_cli_cmd_snapshots (CofferCli  *cli,
+                          int         argc,
+                          char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  g_autoptr(CofferCategory) category = NULL;
+  g_autoptr(GPtrArray) snapshots = NULL;
+  int status;
+  GOptionEntry entries[] = {
+    { "category", 'c', 0, G_OPTION_ARG_STRING, &name,
+      N_("Only the snapshots of this category"), N_("NAME") },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, NULL, _("List the snapshots, oldest first."),
+                             _("Columns: id (first 8 characters; any unique prefix works), local time, "
+                               "category, files, size, computer. --json prints every field."),
+                             &argc, &argv);
+  if (status != -1)
+    return status;
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  if (name != NULL)
+    {
+      category = coffer_cli_find_category (cli, name, &status);
+      if (category == NULL)
+        return status;
+    }
+
+  snapshots = coffer_repository_list_snapshots (cli->repository, category ? category->id : NULL,
+                                                cli->cancellable, &error);
+  if (snapshots == NULL)
+    return coffer_cli_report_error (cli, error);
+
+  if (cli->json)
+    {
+      g_autoptr(GString) out = g_string_new ("[");
+
+      for (guint i = 0; i < snapshots->len; i++)
+        {
+          if (i > 0)
+            g_string_append_c (out, ',');
+          snapshot_json (out, snapshots->pdata[i]);
+        }
+      g_string_append (out, "]\n");
+      fputs (out->str, stdout);
+      return COFFER_EXIT_OK;
+    }
+
+  if (snapshots->len == 0)
+    {
+      coffer_cli_info (cli, "%s", _("There are no snapshots yet."));
+      return COFFER_EXIT_OK;
+    }
+
+  printf ("%-8s  %-19s  %-16s  %9s  %10s  %s\n", _("ID"), _("Time"), _("Category"), _("Files"),
+          _("Size"), _("Computer"));
+  for (guint i = 0; i < snapshots->len; i++)
+    {
+      const CofferSnapshot *s = snapshots->pdata[i];
+      g_autofree char *short_id = coffer_cli_short_id (s->id);
+      g_autofree char *time = coffer_cli_format_time (s->time / G_USEC_PER_SEC);
+      g_autofree char *size = g_format_size_full (s->bytes, G_FORMAT_SIZE_IEC_UNITS);
+
+      printf ("%-8s  %-19s  %-16s  %9" G_GUINT64_FORMAT "  %10s  %s%s\n", short_id, time,
+              s->category_name ? s->category_name : "?", s->files, size,
+              s->hostname ? s->hostname : "", s->partial ? _(" (partial)") : "");
+    }
+  return COFFER_EXIT_OK;
+}
+
+/* ---- ls / find ---- */
+
+static const char *
+type_name (CofferNodeType type)
+{
+  switch (type)
+    {
+    case COFFER_NODE_FILE: return "file";
+    case COFFER_NODE_DIR: return "dir";
+    case COFFER_NODE_SYMLINK: return "symlink";
+    case COFFER_NODE_FIFO: return "fifo";
+    case COFFER_NODE_CHARDEV: return "chardev";
+    case COFFER_NODE_BLOCKDEV: return "blockdev";
+    case COFFER_NODE_SOCKET: return "socket";
+    default: return "unknown";
+    }
+}
+
+static void
+mode_string (const CofferTreeEntry *e,
+             char                   out[11])
+{
+  static const char bits[] = "rwxrwxrwx";
+
+  out[0] = e->type == COFFER_NODE_FILE ? '-' : (char) e->type;
+  for (int i = 0; i < 9; i++)
+    out[i + 1] = (e->mode & (1u << (8 - i))) ? bits[i] : '-';
+  if (e->mode & S_ISUID)
+    out[3] = (e->mode & S_IXUSR) ? 's' : 'S';
+  if (e->mode & S_ISGID)
+    out[6] = (e->mode & S_IXGRP) ? 's' : 'S';
+  if (e->mode & S_ISVTX)
+    out[9] = (e->mode & S_IXOTH) ? 't' : 'T';
+  out[10] = '\0';
+}
+
+typedef struct
+{
+  CofferCli *cli;
+  gboolean   long_format;
+  GString   *json;
+  guint      count;
+  const char *pattern;
+  gboolean   pattern_has_slash;
+} ListState;
+
+static void
+print_entry (ListState             *state,
+             const char            *path,
+             const CofferTreeEntry *e)
+{
+  if (state->json != NULL)
+    {
+      if (state->count > 0)
+        g_string_append_c (state->json, ',');
+      g_string_append_c (state->json, '{');
+      coffer_cli_json_name (state->json, "path", path);
+      g_string_append_c (state->json, ',');
+      coffer_cli_json_name (state->json, "name", e->name);
+      g_string_append (state->json, ",\"type\":");
+      coffer_cli_json_string (state->json, type_name (e->type));
+      g_string_append_printf (state->json, ",\"mode\":%u,\"uid\":%u,\"gid\":%u,\"size\":%" G_GUINT64_FORMAT
+                              ",\"mtime_ns\":%" G_GINT64_FORMAT,
+                              e->mode, e->uid, e->gid, e->size, e->mtime_ns);
+      if (e->link_target != NULL)
+        {
+          g_string_append_c (state->json, ',');
+          coffer_cli_json_name (state->json, "link_target", e->link_target);
+        }
+      g_string_append_c (state->json, '}');
+    }
+  else if (state->long_format)
+    {
+      char mode[11];
+      g_autofree char *when = coffer_cli_format_time (e->mtime_ns / 1000000000);
+
+      mode_string (e, mode);
+      printf ("%s %6u %6u %12" G_GUINT64_FORMAT " %s ", mode, e->uid, e->gid, e->size, when);
+      coffer_cli_print_raw (stdout, path);
+      if (e->type == COFFER_NODE_SYMLINK && e->link_target != NULL)
+        {
+          fputs (" -> ", stdout);
+          coffer_cli_print_raw (stdout, e->link_target);
+        }
+      if (e->type == COFFER_NODE_DIR)
+        putchar ('/');
+      putchar ('\n');
+    }
+  else
+    {
+      coffer_cli_print_raw (stdout, path);
+      if (e->type == COFFER_NODE_DIR)
+        putchar ('/');
+      putchar ('\n');
+    }
+  state->count++;
+}
+
+static gboolean
+list_walk_cb (const char            *path,
+              const CofferTreeEntry *entry,
+              gpointer               user_data)
+{
+  ListState *state = user_data;
+
+  if (g_cancellable_is_cancelled (state->cli->cancellable))
+    return FALSE;
+  print_entry (state, path, entry);
+  return TRUE;
+}
+
+static gboolean
+find_walk_cb (const char            *path,
+              const CofferTreeEntry *entry,
+              gpointer               user_data)
+{
+  ListState *state = user_data;
+  const char *subject = state->pattern_has_slash ? path : entry->name;
+
+  if (g_cancellable_is_cancelled (state->cli->cancellable))
+    return FALSE;
+  if (fnmatch (state->pattern, subject, state->pattern_has_slash ? FNM_PATHNAME : 0) == 0)
+    print_entry (state, path, entry);
+  return TRUE;
+}
+
+static CofferSnapshot *
+find_snapshot (CofferCli            *cli,
+               const CofferCategory *category,
+               const char           *snapshot_id,
+               int                  *status)
+{
+  g_autoptr(GError) error = NULL;
+  CofferSnapshot *snapshot;
+
+  snapshot = coffer_repository_find_snapshot (cli->repository, category->id,
+                                              snapshot_id ? snapshot_id : "latest",
+                                              cli->cancellable, &error);
+  if (snapshot == NULL)
+    {
+      if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_SNAPSHOT) &&
+          (snapshot_id == NULL || g_str_equal (snapshot_id, "latest")))
+        {
+          coffer_cli_error (cli, _("The category “%s” has no snapshots yet."), category->name);
+          coffer_cli_hint (cli, "%s", _("Run 'coffer backup' first."));
+          *status = COFFER_EXIT_FAILURE;
+          return NULL;
+        }
+      *status = coffer_cli_report_error (cli, error);
+    }
+  return snapshot;
+}
+
+static char *
+snapshot_path (const char *arg)
+{
+  if (arg == NULL || arg[0] == '\0' || g_str_equal (arg, "/"))
+    return g_strdup ("/");
+  return g_canonicalize_filename (arg, NULL);
+}
+
+int
+coffer_cli_cmd_ls (CofferCli  *cli,
+                   int         argc,
+                   char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *snapshot_id = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(CofferCategory) category = NULL;
+  g_autoptr(CofferSnapshot) snapshot = NULL;
+  gboolean long_format = FALSE, recursive = FALSE;
+  ListState state = { 0 };
+  int status;
+  GOptionEntry entries[] = {
+    { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("The category (may be left out when there is only one)"), N_("NAME") },
+    { "snapshot", 's', 0, G_OPTION_ARG_STRING, &snapshot_id, N_("Snapshot id, unique prefix or 'latest' (default)"), N_("ID") },
+    { "long", 'l', 0, G_OPTION_ARG_NONE, &long_format, N_("Show mode, owner, size and time"), NULL },
+    { "recursive", 'R', 0, G_OPTION_ARG_NONE, &recursive, N_("List the whole tree below PATH"), NULL },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, _("[PATH]"), _("List the files in a snapshot."),
+                             _("PATH is a folder as it was on the backed-up computer (relative paths are "
+                               "taken from the current folder); without it the backed-up folders are "
+                               "listed. Names are printed as raw bytes; in --json, names that are not "
+                               "UTF-8 carry an extra \"name_raw\"/\"path_raw\" field in base64."),
+                             &argc, &argv);
+  if (status != -1)
+    return status;
+  if (argc > 2)
+    {
+      coffer_cli_error (cli, "%s", _("Give at most one path."));
+      return COFFER_EXIT_USAGE;
+    }
+  path = snapshot_path (argc == 2 ? argv[1] : NULL);
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  category = coffer_cli_find_category (cli, name, &status);
+  if (category == NULL)
+    return status;
+  snapshot = find_snapshot (cli, category, snapshot_id, &status);
+  if (snapshot == NULL)
+    return status;
+
+  state.cli = cli;
+  state.long_format = long_format;
+  if (cli->json)
+    state.json = g_string_new ("[");
+
+  if (recursive)
+    {
+      if (!coffer_repository_walk (cli->repository, category->id, snapshot, path, list_walk_cb, &state,
+                                   cli->cancellable, &error))
+        {
+          if (state.json)
+            g_string_free (state.json, TRUE);
+          return coffer_cli_report_error (cli, error);
+        }
+    }
+  else
+    {
+      g_autoptr(GPtrArray) list = coffer_repository_list_dir (cli->repository, category->id, snapshot, path,
+                                                              cli->cancellable, &error);
+      if (list == NULL)
+        {
+          if (state.json)
+            g_string_free (state.json, TRUE);
+          return coffer_cli_report_error (cli, error);
+        }
+      for (guint i = 0; i < list->len; i++)
+        {
+          const CofferTreeEntry *e = list->pdata[i];
+          g_autofree char *full = NULL;
+
+          /* At the top level the entries are the backed-up folders. */
+          if (g_str_equal (path, "/") && e->name[0] == '/')
+            full = g_strdup (e->name);
+          else
+            full = g_build_filename (path, e->name, NULL);
+          print_entry (&state, full, e);
+        }
+    }
+
+  if (state.json)
+    {
+      g_string_append (state.json, "]\n");
+      fputs (state.json->str, stdout);
+      g_string_free (state.json, TRUE);
+    }
+  return COFFER_EXIT_OK;
+}
+
+int
+coffer_cli_cmd_find (CofferCli  *cli,
+                     int         argc,
+                     char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *snapshot_id = NULL;
+  g_autoptr(CofferCategory) category = NULL;
+  g_autoptr(CofferSnapshot) snapshot = NULL;
+  gboolean long_format = FALSE;
+  ListState state = { 0 };
+  int status;
+  GOptionEntry entries[] = {
+    { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("The category (may be left out when there is only one)"), N_("NAME") },
+    { "snapshot", 's', 0, G_OPTION_ARG_STRING, &snapshot_id, N_("Snapshot id, unique prefix or 'latest' (default)"), N_("ID") },
+    { "long", 'l', 0, G_OPTION_ARG_NONE, &long_format, N_("Show mode, owner, size and time"), NULL },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, _("PATTERN"), _("Search a snapshot for files by name."),
+                             _("PATTERN is a shell glob (*, ?, [abc]; quote it) matched against file "
+                               "names, or against the full path when it contains a '/'. Example: "
+                               "coffer find --category Photos '*.jpg'"),
+                             &argc, &argv);
+  if (status != -1)
+    return status;
+  if (argc != 2)
+    {
+      coffer_cli_error (cli, "%s", _("Give one pattern to search for."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  category = coffer_cli_find_category (cli, name, &status);
+  if (category == NULL)
+    return status;
+  snapshot = find_snapshot (cli, category, snapshot_id, &status);
+  if (snapshot == NULL)
+    return status;
+
+  state.cli = cli;
+  state.long_format = long_format;
+  state.pattern = argv[1];
+  state.pattern_has_slash = strchr (argv[1], '/') != NULL;
+  if (cli->json)
+    state.json = g_string_new ("[");
+
+  if (!coffer_repository_walk (cli->repository, category->id, snapshot, "/", find_walk_cb, &state,
+                               cli->cancellable, &error))
+    {
+      if (state.json)
+        g_string_free (state.json, TRUE);
+      return coffer_cli_report_error (cli, error);
+    }
+  if (state.json)
+    {
+      g_string_append (state.json, "]\n");
+      fputs (state.json->str, stdout);
+      g_string_free (state.json, TRUE);
+    }
+  else if (state.count == 0)
+    {
+      coffer_cli_info (cli, "%s", _("No files match."));
+    }
+  return COFFER_EXIT_OK;
+}
+
+/* ---- restore ---- */
+
+int
+coffer_cli_cmd_restore (CofferCli  *cli,
+                        int         argc,
+                        char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *snapshot_id = NULL;
+  g_autofree char *target = NULL;
+  g_autofree char *abs_target = NULL;
+  g_autoptr(CofferCategory) category = NULL;
+  g_autoptr(CofferSnapshot) snapshot = NULL;
+  g_autoptr(GPtrArray) paths = NULL;
+  g_autoptr(GPtrArray) conflicts = NULL;
+  gboolean overwrite = FALSE, dry_run = FALSE, yes = FALSE;
+  CofferRestoreFlags flags = COFFER_RESTORE_DEFAULT;
+  g_autofree char *short_id = NULL;
+  guint64 files = 0, bytes = 0;
+  gboolean ok;
+  int status;
+  GOptionEntry entries[] = {
+    { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("The category (may be left out when there is only one)"), N_("NAME") },
+    { "snapshot", 's', 0, G_OPTION_ARG_STRING, &snapshot_id, N_("Snapshot id, unique prefix or 'latest' (default)"), N_("ID") },
+    { "target", 't', 0, G_OPTION_ARG_FILENAME, &target,
+      N_("Restore under DIR (DIR/home/me/Pictures/…) instead of to the original place"), N_("DIR") },
+    { "overwrite", 0, 0, G_OPTION_ARG_NONE, &overwrite, N_("Replace existing files even when they are newer"), NULL },
+    { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, N_("Show what would happen; write nothing"), NULL },
+    { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Do not ask before restoring to the original place"), NULL },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, _("[PATH…]"), _("Restore files from a snapshot."),
+                             _("Without PATH the whole snapshot is restored; a PATH (a folder or file "
+                               "as it was on the backed-up computer) restores just that. Without "
+                               "--target files go back to where they were (asked on a terminal, "
+                               "--yes needed otherwise). Files with the same content are left alone; "
+                               "an existing file that is newer than the backup is never replaced "
+                               "without --overwrite: such conflicts are listed on stderr and the exit "
+                               "status is 4."),
+                             &argc, &argv);
+  if (status != -1)
+    return status;
+
+  if (argc > 1)
+    {
+      paths = g_ptr_array_new_with_free_func (g_free);
+      for (int i = 1; i < argc; i++)
+        g_ptr_array_add (paths, g_canonicalize_filename (argv[i], NULL));
+      g_ptr_array_add (paths, NULL);
+    }
+  if (target != NULL)
+    abs_target = g_canonicalize_filename (target, NULL);
+
+  if (target == NULL && !yes && !dry_run && !coffer_cli_have_terminal ())
+    {
+      coffer_cli_error (cli, "%s", _("Restoring to the original place needs --yes when not run on a terminal."));
+      coffer_cli_hint (cli, "%s", _("Or restore somewhere else with --target DIR."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  category = coffer_cli_find_category (cli, name, &status);
+  if (category == NULL)
+    return status;
+  snapshot = find_snapshot (cli, category, snapshot_id, &status);
+  if (snapshot == NULL)
+    return status;
+  short_id = coffer_cli_short_id (snapshot->id);
+
+  if (target == NULL && !yes && !dry_run)
+    {
+      g_autofree char *when = coffer_cli_format_time (snapshot->time / G_USEC_PER_SEC);
+      g_autofree char *question =
+        g_strdup_printf (_("Restore “%s” from %s (snapshot %s) to its original place? Files that "
+                           "differ are replaced unless they are newer."), category->name, when, short_id);
+
+      if (!coffer_cli_confirm (cli, question))
+        {
+          coffer_cli_error (cli, "%s", _("Cancelled; nothing was restored."));
+          return COFFER_EXIT_FAILURE;
+        }
+    }
+
+  if (overwrite)
+    flags |= COFFER_RESTORE_OVERWRITE;
+  if (dry_run)
+    flags |= COFFER_RESTORE_DRY_RUN;
+
+  coffer_cli_progress_reset ();
+  ok = coffer_restore_run (cli->repository, category->id, snapshot,
+                           paths ? (const char * const *) paths->pdata : NULL,
+                           abs_target, flags, coffer_cli_progress_cb, cli,
+                           &conflicts, cli->cancellable, &error);
+  coffer_cli_progress_clear ();
+  coffer_cli_progress_last (&files, &bytes);
+
+  if (conflicts != NULL && conflicts->len > 0)
+    {
+      for (guint i = 0; i < conflicts->len; i++)
+        {
+          g_autofree char *shown = coffer_cli_display_name (conflicts->pdata[i]);
+          coffer_cli_error (cli, _("kept newer file %s"), shown);
+        }
+    }
+
+  if (!ok)
+    {
+      if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE) ||
+          (conflicts != NULL && conflicts->len > 0 && error == NULL))
+        {
+          coffer_cli_error (cli, _("%u file(s) were not restored because the existing copy is newer "
+                                   "than the backup; everything else was restored."),
+                            conflicts ? conflicts->len : 0);
+          coffer_cli_hint (cli, "%s", _("Use --overwrite to replace them, or --target DIR to restore "
+                                        "beside them."));
+          return COFFER_EXIT_CONFLICTS;
+        }
+      return coffer_cli_report_error (cli, error);
+    }
+
+  {
+    g_autofree char *size = g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+    g_autofree char *where = abs_target ? coffer_cli_display_name (abs_target)
+                                        : g_strdup (_("the original place"));
+
+    if (dry_run)
+      coffer_cli_info (cli, _("Dry run: would restore snapshot %s of “%s” to %s (%" G_GUINT64_FORMAT
+                              " files, %s); nothing was written."), short_id, category->name, where, files, size);
+    else
+      coffer_cli_info (cli, _("Restored snapshot %s of “%s” to %s (%" G_GUINT64_FORMAT " files, %s)."),
+                       short_id, category->name, where, files, size);
+  }
+  if (conflicts != NULL && conflicts->len > 0)
+    return COFFER_EXIT_CONFLICTS;
+  return COFFER_EXIT_OK;
+}
+
+/* ---- check ---- */
+
+static gdouble read_data_percent = 0;
+
+static gboolean
+parse_read_data (const char  *option_name,
+                 const char  *value,
+                 gpointer     data,
+                 GError     **error)
+{
+  char *end = NULL;
+  gdouble v;
+
+  if (value == NULL)
+    {
+      read_data_percent = 100;
+      return TRUE;
+    }
+  v = g_ascii_strtod (value, &end);
+  if (end != NULL && *end == '%')
+    end++;
+  if (end == value || *end != '\0' || v <= 0 || v > 100)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--read-data takes a percentage between 0 and 100, not “%s”."), value);
+      return FALSE;
+    }
+  read_data_percent = v;
+  return TRUE;
+}
+
+static GPtrArray *
+categories_to_process (CofferCli  *cli,
+                       const char *name,
+                       int        *status)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) result = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_free);
+
+  if (name != NULL)
+    {
+      CofferCategory *c = coffer_cli_find_category (cli, name, status);
+      if (c == NULL)
+        return NULL;
+      g_ptr_array_add (result, c);
+    }
+  else
+    {
+      g_autoptr(GPtrArray) all = coffer_repository_list_categories (cli->repository, cli->cancellable, &error);
+
+      if (all == NULL)
+        {
+          *status = coffer_cli_report_error (cli, error);
+          return NULL;
+        }
+      for (guint i = 0; i < all->len; i++)
+        {
+          const CofferCategory *c = all->pdata[i];
+
+          if (c->unlocked)
+            g_ptr_array_add (result, coffer_category_copy (c));
+          else
+            coffer_cli_warning (cli, _("A locked category (id %s) is left out."), c->id);
+        }
+    }
+  return g_steal_pointer (&result);
+}
+
+int
+coffer_cli_cmd_check (CofferCli  *cli,
+                      int         argc,
+                      char      **argv)
+{
+  g_autofree char *name = NULL;
+  g_autoptr(GPtrArray) categories = NULL;
+  guint total_problems = 0;
+  int result = COFFER_EXIT_OK;
+  int status;
+  GOptionEntry entries[] = {
+    { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("Check only this category"), N_("NAME") },
+    { "read-data", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, (gpointer) parse_read_data,
+      N_("Also download and verify PERCENT of the data (100 when no value is given)"), N_("PERCENT") },
+    { NULL }
+  };
+
+  read_data_percent = 0;
+  status = coffer_cli_parse (cli, entries, NULL, _("Check the repository for damage."),
+                             _("Checks that every snapshot's folders and file data are present and "
+                               "the right size. --read-data[=PERCENT] also downloads that share of "
+                               "the data and verifies it. The exit status is 1 when problems are found; "
+                               "they are listed on stderr."), &argc, &argv);
+  if (status != -1)
+    return status;
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  categories = categories_to_process (cli, name, &status);
+  if (categories == NULL)
+    return status;
+
+  for (guint i = 0; i < categories->len; i++)
+    {
+      const CofferCategory *c = categories->pdata[i];
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GPtrArray) problems = NULL;
+      gboolean ok;
+
+      ok = coffer_check_run (cli->repository, c->id, read_data_percent, coffer_cli_progress_cb, cli,
+                             &problems, cli->cancellable, &error);
+      coffer_cli_progress_clear ();
+      if (error != NULL)
+        {
+          int s = coffer_cli_report_error (cli, error);
+          if (s == COFFER_EXIT_CANCELLED)
+            return s;
+          result = MAX (result, s);
+          continue;
+        }
+      if (!ok || (problems != NULL && problems->len > 0))
+        {
+          guint n = problems ? problems->len : 0;
+
+          coffer_cli_error (cli, _("“%s”: %u problem(s) found:"), c->name, n);
+          for (guint j = 0; j < n; j++)
+            {
+              g_autofree char *shown = coffer_cli_display_name (problems->pdata[j]);
+              fprintf (stderr, "  %s\n", shown);
+            }
+          total_problems += MAX (n, 1);
+          result = MAX (result, COFFER_EXIT_FAILURE);
+          continue;
+        }
+      if (read_data_percent > 0)
+        coffer_cli_info (cli, _("“%s”: no problems found (%g%% of the data read back)."), c->name,
+                         read_data_percent);
+      else
+        coffer_cli_info (cli, _("“%s”: no problems found."), c->name);
+    }
+
+  if (total_problems > 0)
+    coffer_cli_hint (cli, "%s", _("Run a new backup to replace missing data, then check again."));
+  return result;
+}
+
+/* ---- forget / prune ---- */
+
+static int
+run_prune (CofferCli            *cli,
+           const CofferCategory *c,
+           gint64                grace)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 deleted = 0;
+  g_autofree char *size = NULL;
+
+  if (!coffer_prune_run (cli->repository, c->id, grace, coffer_cli_progress_cb, cli, &deleted,
+                         cli->cancellable, &error))
+    {
+      coffer_cli_progress_clear ();
+      return coffer_cli_report_error (cli, error);
+    }
+  coffer_cli_progress_clear ();
+  size = g_format_size_full (deleted, G_FORMAT_SIZE_IEC_UNITS);
+  coffer_cli_info (cli, _("“%s”: deleted %s of unreferenced data; data that became unreferenced "
+                          "just now is deleted by a later prune after the grace period."),
+                   c->name, size);
+  return COFFER_EXIT_OK;
+}
+
+int
+coffer_cli_cmd_forget (CofferCli  *cli,
+                       int         argc,
+                       char      **argv)
+{
+  g_autofree char *name = NULL;
+  g_autoptr(GPtrArray) categories = NULL;
+  gint keep[6] = { 0 };
+  gboolean dry_run = FALSE, prune = FALSE;
+  CofferRetention retention = { 0 };
+  g_autoptr(GString) json = NULL;
+  guint json_count = 0;
+  int result = COFFER_EXIT_OK;
+  int status;
+  GOptionEntry entries[] = {
+    { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("Only this category (default: all unlocked)"), N_("NAME") },
+    { "keep-last", 0, 0, G_OPTION_ARG_INT, &keep[0], N_("Keep the N newest snapshots"), "N" },
+    { "keep-hourly", 0, 0, G_OPTION_ARG_INT, &keep[1], N_("Keep the newest snapshot of each of the last N hours"), "N" },
+    { "keep-daily", 0, 0, G_OPTION_ARG_INT, &keep[2], N_("Keep the newest snapshot of each of the last N days"), "N" },
+    { "keep-weekly", 0, 0, G_OPTION_ARG_INT, &keep[3], N_("Keep the newest snapshot of each of the last N weeks"), "N" },
+    { "keep-monthly", 0, 0, G_OPTION_ARG_INT, &keep[4], N_("Keep the newest snapshot of each of the last N months"), "N" },
+    { "keep-yearly", 0, 0, G_OPTION_ARG_INT, &keep[5], N_("Keep the newest snapshot of each of the last N years"), "N" },
+    { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, N_("Show what would be forgotten; change nothing"), NULL },
+    { "prune", 0, 0, G_OPTION_ARG_NONE, &prune, N_("Run 'coffer prune' afterwards"), NULL },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, NULL, _("Forget snapshots that a retention policy does not keep."),
+                             _("A snapshot is kept when any rule keeps it. Forgetting removes the snapshot "
+                               "only; 'coffer prune' (or --prune) later frees the data no snapshot needs. "
+                               "At least one --keep-… option is required."), &argc, &argv);
+  if (status != -1)
+    return status;
+  for (int i = 0; i < 6; i++)
+    if (keep[i] < 0)
+      {
+        coffer_cli_error (cli, "%s", _("--keep-… values cannot be negative."));
+        return COFFER_EXIT_USAGE;
+      }
+  retention.keep_last = keep[0];
+  retention.keep_hourly = keep[1];
+  retention.keep_daily = keep[2];
+  retention.keep_weekly = keep[3];
+  retention.keep_monthly = keep[4];
+  retention.keep_yearly = keep[5];
+  if (keep[0] + keep[1] + keep[2] + keep[3] + keep[4] + keep[5] == 0)
+    {
+      coffer_cli_error (cli, "%s", _("Give at least one --keep-… option: a policy that keeps nothing "
+                                     "would forget every snapshot."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  categories = categories_to_process (cli, name, &status);
+  if (categories == NULL)
+    return status;
+
+  if (cli->json)
+    json = g_string_new ("[");
+
+  for (guint i = 0; i < categories->len; i++)
+    {
+      const CofferCategory *c = categories->pdata[i];
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GPtrArray) forgotten = NULL;
+
+      if (!coffer_forget_run (cli->repository, c->id, &retention, dry_run, &forgotten,
+                              cli->cancellable, &error))
+        {
+          int s = coffer_cli_report_error (cli, error);
+          if (s == COFFER_EXIT_CANCELLED)
+            return s;
+          result = MAX (result, s);
+          continue;
+        }
+
+      for (guint j = 0; forgotten != NULL && j < forgotten->len; j++)
+        {
+          const CofferSnapshot *s = forgotten->pdata[j];
+
+          if (json != NULL)
+            {
+              if (json_count++ > 0)
+                g_string_append_c (json, ',');
+              snapshot_json (json, s);
+            }
+          else
+            {
+              g_autofree char *short_id = coffer_cli_short_id (s->id);
+              g_autofree char *when = coffer_cli_format_time (s->time / G_USEC_PER_SEC);
+
+              coffer_cli_info (cli, dry_run ? _("would forget %s  %s  %s") : _("forgot %s  %s  %s"),
+                               short_id, when, c->name);
+            }
+        }
+      if (json == NULL)
+        coffer_cli_info (cli, dry_run ? _("“%s”: %u snapshot(s) would be forgotten.")
+                                      : _("“%s”: %u snapshot(s) forgotten."),
+                         c->name, forgotten ? forgotten->len : 0);
+
+      if (prune && !dry_run)
+        {
+          int s = run_prune (cli, c, 86400);
+          if (s == COFFER_EXIT_CANCELLED)
+            return s;
+          result = MAX (result, s == -1 ? 0 : s);
+        }
+    }
+
+  if (json != NULL)
+    {
+      g_string_append (json, "]\n");
+      fputs (json->str, stdout);
+    }
+  return result;
+}
+
+int
+coffer_cli_cmd_prune (CofferCli  *cli,
+                      int         argc,
+                      char      **argv)
+{
+  g_autofree char *name = NULL;
+  g_autoptr(GPtrArray) categories = NULL;
+  gint64 grace = 86400;
+  int result = COFFER_EXIT_OK;
+  int status;
+  GOptionEntry entries[] = {
+    { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("Only this category (default: all unlocked)"), N_("NAME") },
+    { "grace", 0, 0, G_OPTION_ARG_INT64, &grace,
+      N_("Delete data only when it has been unreferenced for SECONDS (default 86400)"), N_("SECONDS") },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, NULL, _("Remove data that no snapshot refers to."),
+                             _("Prune works in two phases without locks: a run marks unreferenced data, "
+                               "and a later run deletes what is still unreferenced once the grace period "
+                               "has passed, so a backup running meanwhile on another computer is safe. "
+                               "The grace period must be longer than any backup takes."), &argc, &argv);
+  if (status != -1)
+    return status;
+  if (grace < 0)
+    {
+      coffer_cli_error (cli, "%s", _("--grace cannot be negative."));
+      return COFFER_EXIT_USAGE;
+    }
+  if (grace == 0)
+    coffer_cli_warning (cli, "%s", _("--grace 0 deletes marked data at once: a backup running at the "
+                                     "same time (on any computer) could lose data it has just uploaded."));
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  categories = categories_to_process (cli, name, &status);
+  if (categories == NULL)
+    return status;
+
+  for (guint i = 0; i < categories->len; i++)
+    {
+      int s = run_prune (cli, categories->pdata[i], grace);
+
+      if (s == COFFER_EXIT_CANCELLED)
+        return s;
+      result = MAX (result, s);
+    }
+  return result;
+}

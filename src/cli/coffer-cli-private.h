@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib/gi18n.h>
+#include <gio/gio.h>
+
+#include "coffer-cli.h"
+#include "coffer-repository.h"
+#include "coffer-recovery-key.h"
+#include "coffer-error.h"
+
+G_BEGIN_DECLS
+
+/* State shared by all commands of one run. */
+typedef struct
+{
+  /* Global options (every command accepts them). */
+  char     *repo_location;
+  char     *password_file;
+  char     *recovery_key_file;
+  gboolean  json;
+  gboolean  quiet;
+  gboolean  verbose;
+  char     *s3_endpoint;
+  char     *s3_region;
+  gboolean  s3_path_style;
+  gint64    limit_upload_kbps;
+  gboolean  help;
+
+  /* "backup", "category add", ... */
+  char     *command;
+
+  /* Secrets taken from the environment at start (and wiped there). */
+  CofferSecret *env_password;
+  CofferSecret *env_recovery_key;     /* text, as typed */
+  CofferSecret *env_new_password;
+
+  /* The password actually used for this run (for re-use, e.g. init). */
+  CofferSecret *password;
+
+  GCancellable     *cancellable;
+  CofferStore      *store;
+  CofferRepository *repository;
+
+  gboolean  stdin_tty;
+  gboolean  stderr_tty;
+} CofferCli;
+
+typedef int (*CofferCliCommandFunc) (CofferCli *cli, int argc, char **argv);
+
+/* ---- coffer-cli.c ---- */
+/* Parses argv (argv[0] is the program name) with the command's entries plus
+ * the global options. Returns -1 to go on, or an exit status (help printed:
+ * 0, usage error: 2). */
+int   coffer_cli_parse (CofferCli *cli, GOptionEntry *entries, const char *parameter_string,
+                        const char *summary, const char *description, int *argc, char ***argv);
+void  coffer_cli_error (CofferCli *cli, const char *format, ...) G_GNUC_PRINTF (2, 3);
+void  coffer_cli_hint  (CofferCli *cli, const char *format, ...) G_GNUC_PRINTF (2, 3);
+void  coffer_cli_warning (CofferCli *cli, const char *format, ...) G_GNUC_PRINTF (2, 3);
+void  coffer_cli_info  (CofferCli *cli, const char *format, ...) G_GNUC_PRINTF (2, 3);
+/* Prints error (and a hint for the common cases) and returns the exit
+ * status that fits it. */
+int   coffer_cli_report_error (CofferCli *cli, const GError *error);
+int   coffer_cli_status_for_error (const GError *error);
+/* Marks a blocking prompt as running: SIGINT then exits at once (130) after
+ * restoring the terminal. */
+void  coffer_cli_prompt_begin (int fd, const void *saved_termios);
+void  coffer_cli_prompt_end   (void);
+
+/* ---- coffer-cli-util.c ---- */
+gboolean      coffer_cli_have_terminal (void);
+/* Reads a line from the terminal without echo into secure memory. */
+CofferSecret *coffer_cli_prompt_secret (const char *prompt, GError **error);
+/* Asks a yes/no question on the terminal (default no). */
+gboolean      coffer_cli_confirm (CofferCli *cli, const char *question);
+/* Password from COFFER_PASSWORD, --password-file, or (prompt = TRUE and a
+ * terminal) a no-echo prompt. NULL without error when none was given. */
+CofferSecret *coffer_cli_get_password (CofferCli *cli, gboolean prompt, GError **error);
+/* A new password from env_new (COFFER_NEW_PASSWORD), file, or asked twice. */
+CofferSecret *coffer_cli_get_new_password (CofferCli *cli, const char *file, gboolean allow_empty,
+                                           GError **error);
+/* Recovery key (16 bytes) from COFFER_RECOVERY_KEY, --recovery-key-file or
+ * a prompt; parse errors (typo, invalid) are returned as they are. NULL
+ * without error when none was given and prompting is off or impossible. */
+CofferSecret *coffer_cli_get_recovery_key (CofferCli *cli, gboolean prompt, GError **error);
+gboolean      coffer_cli_recovery_key_available (CofferCli *cli);
+
+/* Opens the store and repository (no keys). Returns an exit status, -1 on
+ * success. */
+int   coffer_cli_open_repository (CofferCli *cli);
+/* Opens and unlocks. Returns -1 on success. */
+int   coffer_cli_unlock_repository (CofferCli *cli);
+/* The category named by name (or the only one when name is NULL). */
+CofferCategory *coffer_cli_find_category (CofferCli *cli, const char *name, int *status);
+
+const char *coffer_cli_get_location (CofferCli *cli);
+CofferStoreOptions coffer_cli_store_options (CofferCli *cli);
+
+/* Progress on stderr (a terminal, not --quiet). */
+void  coffer_cli_progress_cb (const CofferProgress *progress, gpointer user_data);
+void  coffer_cli_progress_clear (void);
+void  coffer_cli_progress_last (guint64 *files, guint64 *bytes);
+void  coffer_cli_progress_reset (void);
+
+/* Output helpers. */
+void  coffer_cli_json_string (GString *out, const char *str);
+/* "key": "value" for a raw byte string (file name); adds "key_raw": base64
+ * when it is not valid UTF-8. No leading comma. */
+void  coffer_cli_json_name   (GString *out, const char *key, const char *raw);
+char *coffer_cli_display_name (const char *raw);
+char *coffer_cli_format_time  (gint64 unix_seconds);
+char *coffer_cli_format_iso   (gint64 unix_seconds);
+char *coffer_cli_format_duration (gdouble seconds);
+char *coffer_cli_short_id (const char *id);
+void  coffer_cli_print_raw (FILE *stream, const char *str);
+
+/* ---- commands ---- */
+int coffer_cli_cmd_init        (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_category    (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_protect     (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_password    (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_recovery_key (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_backup      (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_snapshots   (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_ls          (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_find        (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_restore     (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_check       (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_forget      (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_prune       (CofferCli *cli, int argc, char **argv);
+
+/* Finds the first positional argument of argv (skipping the values of
+ * options that take one), removes it from argv and returns it (or NULL). */
+char *coffer_cli_take_positional (int *argc, char **argv);
+
+G_END_DECLS

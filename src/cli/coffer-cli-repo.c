@@ -1,0 +1,1045 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* coffer-cli-repo.c: commands about the repository and its keys:
+ * init, category, protect, password, recovery-key. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "coffer-cli-private.h"
+
+static const char *
+level_label (CofferLevel level)
+{
+  return level == COFFER_LEVEL_ADVANCED ? _("Advanced") : _("Standard");
+}
+
+/* Opens FILE for a new recovery key: create-only, mode 0600. */
+static int
+open_key_file (CofferCli  *cli,
+               const char *path)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_autofree char *shown = coffer_cli_display_name (path);
+
+      if (saved == EEXIST)
+        {
+          coffer_cli_error (cli, _("%s already exists; a recovery key is never written over "
+                                   "another file."), shown);
+          coffer_cli_hint (cli, "%s", _("Give the name of a file that does not exist yet."));
+        }
+      else
+        coffer_cli_error (cli, _("Could not create %s: %s"), shown, g_strerror (saved));
+    }
+  return fd;
+}
+
+static gboolean
+write_key_file (CofferCli          *cli,
+                int                 fd,
+                const char         *path,
+                const CofferSecret *formatted)
+{
+  const char *header = "# Coffer recovery key. Keep this file offline; whoever has it can open "
+                       "every category of the backup.\n";
+  gboolean ok;
+
+  ok = write (fd, header, strlen (header)) == (ssize_t) strlen (header) &&
+       write (fd, formatted->data, formatted->len) == (ssize_t) formatted->len &&
+       write (fd, "\n", 1) == 1 &&
+       fsync (fd) == 0;
+  if (close (fd) != 0)
+    ok = FALSE;
+  if (!ok)
+    {
+      g_autofree char *shown = coffer_cli_display_name (path);
+      coffer_cli_error (cli, _("Could not write the recovery key to %s: %s"), shown, g_strerror (errno));
+    }
+  return ok;
+}
+
+static void
+show_recovery_key (CofferCli          *cli,
+                   const CofferSecret *formatted)
+{
+  /* Shown even with --quiet: this is the only time it exists anywhere. */
+  printf ("\n%s\n\n    %s\n\n", _("Your recovery key:"), (const char *) formatted->data);
+  printf ("%s\n", _("This key opens every category of this backup, including Advanced ones.\n"
+                    "If you lose all your computers, nobody — not you, not the Coffer developers, "
+                    "not your storage provider — can recover Advanced data without it.\n"
+                    "Write it down or print it, and keep it offline in a safe place (not on this "
+                    "computer and not inside the backup). It will not be shown again.\n"
+                    "Test it from time to time with 'coffer recovery-key verify'."));
+  fflush (stdout);
+}
+
+/* ---- init ---- */
+
+int
+coffer_cli_cmd_init (CofferCli  *cli,
+                     int         argc,
+                     char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *device_name = NULL;
+  g_autoptr(CofferSecret) password = NULL;
+  g_autoptr(CofferSecret) recovery_key = NULL;
+  g_autoptr(CofferSecret) formatted = NULL;
+  g_autoptr(CofferRepository) repository = NULL;
+  g_autofree char *described = NULL;
+  gboolean no_password = FALSE;
+  CofferStoreOptions options;
+  const char *location;
+  int key_fd = -1;
+  int status;
+  GOptionEntry entries[] = {
+    { "device-name", 0, 0, G_OPTION_ARG_STRING, &device_name,
+      N_("Name of this computer as other devices see it (default: the host name)"), N_("NAME") },
+    { "no-password", 0, 0, G_OPTION_ARG_NONE, &no_password,
+      N_("Create the repository without a backup password (only Advanced categories can then be used)"),
+      NULL },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, NULL, _("Create a new, empty repository."),
+                             _("The repository is created at --repo (or COFFER_REPO). A recovery key is "
+                               "made and shown once, or written to --recovery-key-file FILE (mode 0600; an "
+                               "existing file is never overwritten). The backup password, needed for "
+                               "Standard categories, comes from COFFER_PASSWORD, --password-file or a "
+                               "prompt."),
+                             &argc, &argv);
+  if (status != -1)
+    return status;
+  if (argc > 1)
+    {
+      g_autofree char *shown = coffer_cli_display_name (argv[1]);
+      coffer_cli_error (cli, _("Unexpected argument “%s”."), shown);
+      coffer_cli_hint (cli, "%s", _("The location is given with --repo LOCATION."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  location = coffer_cli_get_location (cli);
+  if (location == NULL)
+    {
+      coffer_cli_error (cli, "%s", _("No repository location given."));
+      coffer_cli_hint (cli, "%s", _("Use --repo LOCATION or set the COFFER_REPO environment variable."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  if (!no_password)
+    {
+      password = coffer_cli_get_password (cli, FALSE, &error);
+      if (error != NULL)
+        return coffer_cli_report_error (cli, error);
+      if (password == NULL)
+        {
+          if (!coffer_cli_have_terminal ())
+            {
+              coffer_cli_error (cli, "%s", _("No backup password given."));
+              coffer_cli_hint (cli, "%s", _("Give it in COFFER_PASSWORD or with --password-file FILE, "
+                                            "or use --no-password for an Advanced-only repository."));
+              return COFFER_EXIT_USAGE;
+            }
+          fprintf (stderr, "%s\n", _("Choose a backup password. It opens Standard categories, for "
+                                     "example on a new computer. Leave it empty to use only "
+                                     "Advanced protection."));
+          password = coffer_cli_get_new_password (cli, NULL, TRUE, &error);
+          if (password == NULL)
+            return coffer_cli_report_error (cli, error);
+          if (password->len == 0)
+            {
+              if (!coffer_cli_confirm (cli, _("Create the repository without a password? Only "
+                                              "Advanced categories, opened by your devices and the "
+                                              "recovery key, can then be used.")))
+                {
+                  coffer_cli_error (cli, "%s", _("Cancelled; nothing was created."));
+                  return COFFER_EXIT_FAILURE;
+                }
+              g_clear_pointer (&password, coffer_secret_free);
+            }
+        }
+    }
+
+  if (cli->recovery_key_file != NULL)
+    {
+      key_fd = open_key_file (cli, cli->recovery_key_file);
+      if (key_fd < 0)
+        return COFFER_EXIT_FAILURE;
+    }
+
+  if (device_name == NULL)
+    device_name = g_strdup (g_get_host_name ());
+
+  options = coffer_cli_store_options (cli);
+  cli->store = coffer_store_open (location, &options, &error);
+  if (cli->store != NULL)
+    repository = coffer_repository_create (cli->store, password, device_name, &recovery_key,
+                                           cli->cancellable, &error);
+  if (repository == NULL)
+    {
+      if (key_fd >= 0)
+        {
+          close (key_fd);
+          g_unlink (cli->recovery_key_file);
+        }
+      if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS))
+        {
+          coffer_cli_error (cli, "%s", error->message);
+          coffer_cli_hint (cli, "%s", _("Use the existing repository, or choose another location."));
+          return COFFER_EXIT_FAILURE;
+        }
+      return coffer_cli_report_error (cli, error);
+    }
+
+  formatted = coffer_recovery_key_format (recovery_key);
+  described = coffer_repository_describe (repository);
+  coffer_cli_info (cli, _("Created a Coffer repository at %s."), described);
+
+  if (key_fd >= 0)
+    {
+      g_autofree char *shown = coffer_cli_display_name (cli->recovery_key_file);
+
+      if (!write_key_file (cli, key_fd, cli->recovery_key_file, formatted))
+        {
+          /* The repository exists; the key must not be lost: show it. */
+          show_recovery_key (cli, formatted);
+          return COFFER_EXIT_FAILURE;
+        }
+      coffer_cli_info (cli, _("The recovery key was written to %s. Move it somewhere safe and "
+                              "offline: it opens every category of this backup, and Advanced data "
+                              "cannot be recovered without it."), shown);
+    }
+  else
+    {
+      show_recovery_key (cli, formatted);
+    }
+
+  if (password == NULL)
+    coffer_cli_info (cli, "%s", _("No backup password was set: only Advanced categories can be added."));
+  coffer_cli_info (cli, "%s", _("Next: add a category with 'coffer category add NAME PATH…'."));
+  return COFFER_EXIT_OK;
+}
+
+/* ---- category ---- */
+
+static char **
+absolute_paths (CofferCli  *cli,
+                int         argc,
+                char      **argv,
+                int         first,
+                gboolean    warn_missing)
+{
+  g_autoptr(GPtrArray) paths = g_ptr_array_new ();
+
+  for (int i = first; i < argc; i++)
+    {
+      char *path = g_canonicalize_filename (argv[i], NULL);
+
+      if (warn_missing && !g_file_test (path, G_FILE_TEST_EXISTS))
+        {
+          g_autofree char *shown = coffer_cli_display_name (path);
+          coffer_cli_warning (cli, _("%s does not exist (yet); it is backed up once it does."), shown);
+        }
+      g_ptr_array_add (paths, path);
+    }
+  g_ptr_array_add (paths, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&paths), FALSE);
+}
+
+static int
+category_add (CofferCli  *cli,
+              int         argc,
+              char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *level_str = NULL;
+  g_auto(GStrv) excludes = NULL;
+  g_auto(GStrv) paths = NULL;
+  g_autoptr(CofferCategory) category = NULL;
+  CofferLevel level = COFFER_LEVEL_STANDARD;
+  int status;
+  GOptionEntry entries[] = {
+    { "level", 'l', 0, G_OPTION_ARG_STRING, &level_str,
+      N_("Protection: standard (the password also opens it) or advanced (only your devices and "
+         "the recovery key); default standard"), N_("LEVEL") },
+    { "exclude", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &excludes,
+      N_("Leave out files matching PATTERN (a glob on the full path or the file name; repeatable)"),
+      N_("PATTERN") },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, _("NAME PATH…"), _("Add a category: a name and the folders it backs up."),
+                             _("Relative paths are made absolute. Advanced protection needs a recovery "
+                               "key that has been confirmed: give it in COFFER_RECOVERY_KEY, with "
+                               "--recovery-key-file or type it when asked."),
+                             &argc, &argv);
+  if (status != -1)
+    return status;
+
+  if (argc < 3)
+    {
+      coffer_cli_error (cli, "%s", argc < 2 ? _("The category needs a name and at least one folder.")
+                                            : _("The category needs at least one folder."));
+      coffer_cli_hint (cli, "%s", _("Usage: coffer category add NAME [--level standard|advanced] PATH…"));
+      return COFFER_EXIT_USAGE;
+    }
+  if (level_str != NULL && !coffer_level_from_string (level_str, &level))
+    {
+      coffer_cli_error (cli, _("Unknown protection level “%s”."), level_str);
+      coffer_cli_hint (cli, "%s", _("Use --level standard or --level advanced."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  paths = absolute_paths (cli, argc, argv, 2, TRUE);
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+
+  if (level == COFFER_LEVEL_ADVANCED)
+    {
+      g_autoptr(CofferSecret) rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
+
+      if (error != NULL)
+        return coffer_cli_report_error (cli, error);
+      if (rk != NULL &&
+          !coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &error))
+        return coffer_cli_report_error (cli, error);
+    }
+
+  category = coffer_repository_add_category (cli->repository, argv[1], level,
+                                             (const char * const *) paths,
+                                             (const char * const *) excludes,
+                                             cli->cancellable, &error);
+  if (category == NULL)
+    return coffer_cli_report_error (cli, error);
+
+  coffer_cli_info (cli, _("Added the %s category “%s” with %u folder(s)."),
+                   level_label (level), category->name, g_strv_length (paths));
+  return COFFER_EXIT_OK;
+}
+
+static void
+category_json (GString              *out,
+               const CofferCategory *category)
+{
+  g_string_append (out, "{\"id\":");
+  coffer_cli_json_string (out, category->id);
+  g_string_append (out, ",\"name\":");
+  coffer_cli_json_string (out, category->name);
+  g_string_append (out, ",\"level\":");
+  coffer_cli_json_string (out, coffer_level_to_string (category->level));
+  g_string_append_printf (out, ",\"unlocked\":%s,\"epoch\":%u,\"paths\":[",
+                          category->unlocked ? "true" : "false", category->epoch);
+  for (guint i = 0; category->paths != NULL && category->paths[i] != NULL; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      coffer_cli_json_string (out, category->paths[i]);
+    }
+  g_string_append (out, "],\"excludes\":[");
+  for (guint i = 0; category->excludes != NULL && category->excludes[i] != NULL; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      coffer_cli_json_string (out, category->excludes[i]);
+    }
+  g_string_append (out, "]}");
+}
+
+static int
+category_list (CofferCli  *cli,
+               int         argc,
+               char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) categories = NULL;
+  int status;
+
+  status = coffer_cli_parse (cli, NULL, NULL, _("List the categories."),
+                             _("Categories whose keys cannot be opened with what was given are shown "
+                               "as locked, without their name."), &argc, &argv);
+  if (status != -1)
+    return status;
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+
+  categories = coffer_repository_list_categories (cli->repository, cli->cancellable, &error);
+  if (categories == NULL)
+    return coffer_cli_report_error (cli, error);
+
+  if (cli->json)
+    {
+      g_autoptr(GString) out = g_string_new ("[");
+
+      for (guint i = 0; i < categories->len; i++)
+        {
+          if (i > 0)
+            g_string_append_c (out, ',');
+          category_json (out, categories->pdata[i]);
+        }
+      g_string_append (out, "]\n");
+      fputs (out->str, stdout);
+      return COFFER_EXIT_OK;
+    }
+
+  if (categories->len == 0)
+    {
+      coffer_cli_info (cli, "%s", _("There are no categories yet. Add one with 'coffer category add NAME PATH…'."));
+      return COFFER_EXIT_OK;
+    }
+
+  for (guint i = 0; i < categories->len; i++)
+    {
+      const CofferCategory *c = categories->pdata[i];
+
+      if (!c->unlocked)
+        {
+          printf ("%-20s %-9s %s %s\n", _("(locked)"), coffer_level_to_string (c->level), c->id,
+                  _("needs the recovery key or a trusted device"));
+          continue;
+        }
+      printf ("%-20s %-9s", c->name, coffer_level_to_string (c->level));
+      for (guint j = 0; c->paths != NULL && c->paths[j] != NULL; j++)
+        {
+          g_autofree char *shown = coffer_cli_display_name (c->paths[j]);
+          printf (" %s", shown);
+        }
+      if (c->excludes != NULL && c->excludes[0] != NULL)
+        {
+          g_autofree char *joined = g_strjoinv (", ", c->excludes);
+          printf ("  (%s %s)", _("excluding"), joined);
+        }
+      putchar ('\n');
+    }
+  return COFFER_EXIT_OK;
+}
+
+static int
+category_remove (CofferCli  *cli,
+                 int         argc,
+                 char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferCategory) category = NULL;
+  gboolean yes = FALSE;
+  int status;
+  GOptionEntry entries[] = {
+    { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Do not ask for confirmation"), NULL },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, _("NAME"),
+                             _("Remove a category and delete all its backups."),
+                             _("Asks for confirmation on a terminal; elsewhere --yes is required. "
+                               "Run 'coffer prune' afterwards to free the space."),
+                             &argc, &argv);
+  if (status != -1)
+    return status;
+  if (argc != 2)
+    {
+      coffer_cli_error (cli, "%s", _("Give exactly one category name."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  category = coffer_cli_find_category (cli, argv[1], &status);
+  if (category == NULL)
+    return status;
+
+  if (!yes)
+    {
+      g_autofree char *question = NULL;
+
+      if (!coffer_cli_have_terminal ())
+        {
+          coffer_cli_error (cli, "%s", _("Removing a category deletes all its backups; confirm with --yes."));
+          return COFFER_EXIT_USAGE;
+        }
+      question = g_strdup_printf (_("Remove the category “%s” and delete all its backups? This "
+                                    "cannot be undone."), category->name);
+      if (!coffer_cli_confirm (cli, question))
+        {
+          coffer_cli_error (cli, "%s", _("Cancelled; nothing was removed."));
+          return COFFER_EXIT_FAILURE;
+        }
+    }
+
+  if (!coffer_repository_remove_category (cli->repository, category->id, cli->cancellable, &error))
+    return coffer_cli_report_error (cli, error);
+  coffer_cli_info (cli, _("Removed the category “%s”. Run 'coffer prune' to free its space."),
+                   category->name);
+  return COFFER_EXIT_OK;
+}
+
+static char **
+strv_remove (char       **strv,
+             const char  *value,
+             gboolean    *found)
+{
+  g_autoptr(GPtrArray) out = g_ptr_array_new ();
+
+  for (guint i = 0; strv != NULL && strv[i] != NULL; i++)
+    {
+      if (g_str_equal (strv[i], value))
+        *found = TRUE;
+      else
+        g_ptr_array_add (out, g_strdup (strv[i]));
+    }
+  g_ptr_array_add (out, NULL);
+  g_strfreev (strv);
+  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+}
+
+static char **
+strv_add (char       **strv,
+          const char  *value)
+{
+  guint n = strv ? g_strv_length (strv) : 0;
+
+  if (strv != NULL && g_strv_contains ((const char * const *) strv, value))
+    return strv;
+  strv = g_renew (char *, strv, n + 2);
+  strv[n] = g_strdup (value);
+  strv[n + 1] = NULL;
+  return strv;
+}
+
+static int
+category_set (CofferCli  *cli,
+              int         argc,
+              char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) add_paths = NULL;
+  g_auto(GStrv) remove_paths = NULL;
+  g_auto(GStrv) add_excludes = NULL;
+  g_auto(GStrv) remove_excludes = NULL;
+  g_autoptr(CofferCategory) category = NULL;
+  int status;
+  GOptionEntry entries[] = {
+    { "add-path", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &add_paths,
+      N_("Back up this folder too (repeatable)"), N_("PATH") },
+    { "remove-path", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &remove_paths,
+      N_("Stop backing up this folder (repeatable; its old backups stay)"), N_("PATH") },
+    { "exclude", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &add_excludes,
+      N_("Add an exclusion pattern (repeatable)"), N_("PATTERN") },
+    { "no-exclude", 0, 0, G_OPTION_ARG_STRING_ARRAY, &remove_excludes,
+      N_("Remove an exclusion pattern (repeatable)"), N_("PATTERN") },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, _("NAME"), _("Change the folders or exclusions of a category."),
+                             NULL, &argc, &argv);
+  if (status != -1)
+    return status;
+  if (argc != 2)
+    {
+      coffer_cli_error (cli, "%s", _("Give exactly one category name."));
+      return COFFER_EXIT_USAGE;
+    }
+  if (add_paths == NULL && remove_paths == NULL && add_excludes == NULL && remove_excludes == NULL)
+    {
+      coffer_cli_error (cli, "%s", _("Nothing to change."));
+      coffer_cli_hint (cli, "%s", _("Use --add-path, --remove-path, --exclude or --no-exclude."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  category = coffer_cli_find_category (cli, argv[1], &status);
+  if (category == NULL)
+    return status;
+
+  for (guint i = 0; add_paths != NULL && add_paths[i] != NULL; i++)
+    {
+      g_autofree char *abs = g_canonicalize_filename (add_paths[i], NULL);
+
+      if (!g_file_test (abs, G_FILE_TEST_EXISTS))
+        {
+          g_autofree char *shown = coffer_cli_display_name (abs);
+          coffer_cli_warning (cli, _("%s does not exist (yet); it is backed up once it does."), shown);
+        }
+      category->paths = strv_add (category->paths, abs);
+    }
+  for (guint i = 0; remove_paths != NULL && remove_paths[i] != NULL; i++)
+    {
+      g_autofree char *abs = g_canonicalize_filename (remove_paths[i], NULL);
+      gboolean found = FALSE;
+
+      category->paths = strv_remove (category->paths, abs, &found);
+      if (!found)
+        {
+          g_autofree char *shown = coffer_cli_display_name (abs);
+          coffer_cli_error (cli, _("%s is not a folder of this category."), shown);
+          return COFFER_EXIT_USAGE;
+        }
+    }
+  for (guint i = 0; add_excludes != NULL && add_excludes[i] != NULL; i++)
+    category->excludes = strv_add (category->excludes, add_excludes[i]);
+  for (guint i = 0; remove_excludes != NULL && remove_excludes[i] != NULL; i++)
+    {
+      gboolean found = FALSE;
+
+      category->excludes = strv_remove (category->excludes, remove_excludes[i], &found);
+      if (!found)
+        {
+          coffer_cli_error (cli, _("“%s” is not an exclusion of this category."), remove_excludes[i]);
+          return COFFER_EXIT_USAGE;
+        }
+    }
+  if (category->paths == NULL || category->paths[0] == NULL)
+    {
+      coffer_cli_error (cli, "%s", _("A category needs at least one folder."));
+      coffer_cli_hint (cli, "%s", _("To stop backing it up altogether, use 'coffer category remove'."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  if (!coffer_repository_update_category (cli->repository, category, cli->cancellable, &error))
+    return coffer_cli_report_error (cli, error);
+  coffer_cli_info (cli, _("Updated the category “%s”."), category->name);
+  return COFFER_EXIT_OK;
+}
+
+int
+coffer_cli_cmd_category (CofferCli  *cli,
+                         int         argc,
+                         char      **argv)
+{
+  static const struct { const char *name; int (*func) (CofferCli *, int, char **); } subs[] = {
+    { "add", category_add },
+    { "list", category_list },
+    { "remove", category_remove },
+    { "set", category_set },
+  };
+  const char *sub = coffer_cli_take_positional (&argc, argv);
+
+  if (sub == NULL)
+    {
+      gboolean help = FALSE;
+
+      for (int i = 1; i < argc; i++)
+        if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
+          help = TRUE;
+      printf ("%s\n  coffer category add NAME [--level standard|advanced] [--exclude PATTERN]… PATH…\n"
+              "  coffer category list [--json]\n"
+              "  coffer category remove NAME [--yes]\n"
+              "  coffer category set NAME [--add-path P]… [--remove-path P]… [--exclude P]… "
+              "[--no-exclude P]…\n\n%s\n",
+              _("Usage:"), _("Run 'coffer category SUBCOMMAND --help' for details."));
+      if (help)
+        return COFFER_EXIT_OK;
+      coffer_cli_error (cli, "%s", _("No category subcommand given (add, list, remove or set)."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  for (gsize i = 0; i < G_N_ELEMENTS (subs); i++)
+    {
+      if (g_str_equal (sub, subs[i].name))
+        {
+          g_autofree char *prog = g_strdup_printf ("coffer category %s", sub);
+
+          g_free (cli->command);
+          cli->command = g_strdup_printf ("category %s", sub);
+          argv[0] = prog;
+          return subs[i].func (cli, argc, argv);
+        }
+    }
+
+  {
+    g_autofree char *shown = coffer_cli_display_name (sub);
+    coffer_cli_error (cli, _("“%s” is not a category subcommand."), shown);
+    coffer_cli_hint (cli, "%s", _("Use add, list, remove or set."));
+  }
+  return COFFER_EXIT_USAGE;
+}
+
+/* ---- protect ---- */
+
+int
+coffer_cli_cmd_protect (CofferCli  *cli,
+                        int         argc,
+                        char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferCategory) category = NULL;
+  gboolean advanced = FALSE, standard = FALSE;
+  CofferLevel level;
+  int status;
+  GOptionEntry entries[] = {
+    { "advanced", 0, 0, G_OPTION_ARG_NONE, &advanced,
+      N_("End-to-end: only your trusted devices and the recovery key can open the category"), NULL },
+    { "standard", 0, 0, G_OPTION_ARG_NONE, &standard,
+      N_("The backup password can open the category too (e.g. on a new computer)"), NULL },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, _("NAME --advanced|--standard"),
+                             _("Switch a category between Standard and Advanced protection."),
+                             _("--advanced needs the recovery key (COFFER_RECOVERY_KEY, "
+                               "--recovery-key-file or typed when asked), which is checked first. "
+                               "--standard needs the backup password."),
+                             &argc, &argv);
+  if (status != -1)
+    return status;
+  if (argc != 2 || advanced == standard)
+    {
+      coffer_cli_error (cli, "%s", _("Give one category name and either --advanced or --standard."));
+      return COFFER_EXIT_USAGE;
+    }
+  level = advanced ? COFFER_LEVEL_ADVANCED : COFFER_LEVEL_STANDARD;
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  category = coffer_cli_find_category (cli, argv[1], &status);
+  if (category == NULL)
+    return status;
+
+  if (category->level == level)
+    {
+      coffer_cli_info (cli, _("The category “%s” already has %s protection."), category->name,
+                       level_label (level));
+      return COFFER_EXIT_OK;
+    }
+
+  if (level == COFFER_LEVEL_ADVANCED)
+    {
+      g_autoptr(CofferSecret) rk = NULL;
+
+      if (!coffer_cli_recovery_key_available (cli) && coffer_cli_have_terminal ())
+        fprintf (stderr, "%s\n", _("Advanced protection leaves the recovery key as the only way in "
+                                   "besides your devices, so type it to show that you have it."));
+      rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
+      if (rk == NULL && error == NULL)
+        {
+          coffer_cli_error (cli, "%s", _("Advanced protection needs a confirmed recovery key."));
+          coffer_cli_hint (cli, "%s", _("Give it in COFFER_RECOVERY_KEY or with --recovery-key-file FILE, "
+                                        "or run this on a terminal to type it."));
+          return COFFER_EXIT_USAGE;
+        }
+      if (rk == NULL)
+        return coffer_cli_report_error (cli, error);
+      if (!coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &error))
+        return coffer_cli_report_error (cli, error);
+    }
+  else
+    {
+      g_autoptr(CofferSecret) password = coffer_cli_get_password (cli, TRUE, &error);
+
+      if (password == NULL)
+        {
+          if (error != NULL)
+            return coffer_cli_report_error (cli, error);
+          coffer_cli_error (cli, "%s", _("Standard protection needs the backup password."));
+          coffer_cli_hint (cli, "%s", _("Give it in COFFER_PASSWORD or with --password-file FILE."));
+          return COFFER_EXIT_USAGE;
+        }
+      coffer_repository_set_password (cli->repository, password);
+    }
+
+  if (!coffer_repository_set_level (cli->repository, category->id, level, cli->cancellable, &error))
+    return coffer_cli_report_error (cli, error);
+
+  if (level == COFFER_LEVEL_ADVANCED)
+    coffer_cli_info (cli, _("“%s” now has Advanced protection: from now on only your trusted "
+                            "devices and the recovery key can open it, not the backup password. "
+                            "Older backups stay readable with the password from an old copy of "
+                            "its envelope (for example in your provider's file history) until "
+                            "they are re-encrypted."), category->name);
+  else
+    coffer_cli_info (cli, _("“%s” now has Standard protection: the backup password can open it "
+                            "too, for example to restore on a new computer."), category->name);
+  return COFFER_EXIT_OK;
+}
+
+/* ---- password ---- */
+
+int
+coffer_cli_cmd_password (CofferCli  *cli,
+                         int         argc,
+                         char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) new_password = NULL;
+  g_autofree char *new_password_file = NULL;
+  int status;
+  GOptionEntry entries[] = {
+    { "new-password-file", 0, 0, G_OPTION_ARG_FILENAME, &new_password_file,
+      N_("Read the new password from the first line of FILE (or COFFER_NEW_PASSWORD)"), N_("FILE") },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, NULL, _("Change the backup password."),
+                             _("The current password (or the recovery key) opens the repository; "
+                               "the new one is asked twice on a terminal, or read from "
+                               "COFFER_NEW_PASSWORD or --new-password-file."), &argc, &argv);
+  if (status != -1)
+    return status;
+  if (argc > 1)
+    {
+      coffer_cli_error (cli, "%s", _("'coffer password' takes no arguments."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+
+  new_password = coffer_cli_get_new_password (cli, new_password_file, FALSE, &error);
+  if (new_password == NULL)
+    return coffer_cli_report_error (cli, error);
+  if (new_password->len == 0)
+    {
+      coffer_cli_error (cli, "%s", _("The new password is empty."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  if (!coffer_repository_change_password (cli->repository, new_password, cli->cancellable, &error))
+    return coffer_cli_report_error (cli, error);
+  coffer_cli_info (cli, "%s", _("The backup password was changed. The old one no longer opens "
+                                "this repository."));
+  return COFFER_EXIT_OK;
+}
+
+/* ---- recovery-key ---- */
+
+static int
+recovery_key_verify (CofferCli  *cli,
+                     int         argc,
+                     char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) rk = NULL;
+  int status;
+
+  status = coffer_cli_parse (cli, NULL, NULL, _("Check that you have the right recovery key."),
+                             _("The key is read from COFFER_RECOVERY_KEY, --recovery-key-file or "
+                               "a prompt. A typo is told apart from a wrong key."), &argc, &argv);
+  if (status != -1)
+    return status;
+
+  status = coffer_cli_open_repository (cli);
+  if (status != -1)
+    return status;
+
+  rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
+  if (rk == NULL && error == NULL)
+    {
+      coffer_cli_error (cli, "%s", _("No recovery key given."));
+      coffer_cli_hint (cli, "%s", _("Give it in COFFER_RECOVERY_KEY or with --recovery-key-file FILE, "
+                                    "or run this on a terminal to type it."));
+      return COFFER_EXIT_USAGE;
+    }
+  if (rk == NULL)
+    {
+      if (g_error_matches (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO))
+        {
+          coffer_cli_error (cli, _("The recovery key has a typo: %s"), error->message);
+          coffer_cli_hint (cli, "%s", _("Compare it character by character with your copy."));
+          return COFFER_EXIT_USAGE;
+        }
+      if (g_error_matches (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID))
+        {
+          coffer_cli_error (cli, _("That is not a recovery key: %s"), error->message);
+          coffer_cli_hint (cli, "%s", _("A recovery key has 28 characters in 7 groups of 4, "
+                                        "like ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345."));
+          return COFFER_EXIT_USAGE;
+        }
+      return coffer_cli_report_error (cli, error);
+    }
+
+  if (!coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &error))
+    {
+      if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY) ||
+          g_error_matches (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+        {
+          coffer_cli_error (cli, "%s", _("This is a valid recovery key, but not the one of this "
+                                         "repository (there is no typo in it)."));
+          coffer_cli_hint (cli, "%s", _("Look for the key that was shown when this repository was "
+                                        "created or when its key was last replaced."));
+          return COFFER_EXIT_USAGE;
+        }
+      return coffer_cli_report_error (cli, error);
+    }
+
+  coffer_cli_info (cli, "%s", _("The recovery key is correct: it opens this repository."));
+  return COFFER_EXIT_OK;
+}
+
+static int
+recovery_key_replace (CofferCli  *cli,
+                      int         argc,
+                      char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) rk = NULL;
+  g_autoptr(CofferSecret) formatted = NULL;
+  g_autofree char *out_file = NULL;
+  int key_fd = -1;
+  int status;
+
+  status = coffer_cli_parse (cli, NULL, NULL, _("Make a new recovery key; the old one stops working."),
+                             _("With --recovery-key-file FILE the new key is written to FILE (mode "
+                               "0600, never over an existing file) instead of being shown. The "
+                               "repository is opened with the password or this device's key."),
+                             &argc, &argv);
+  if (status != -1)
+    return status;
+
+  /* Here --recovery-key-file names the output: do not read a key from it. */
+  out_file = g_steal_pointer (&cli->recovery_key_file);
+  if (out_file != NULL)
+    {
+      key_fd = open_key_file (cli, out_file);
+      if (key_fd < 0)
+        return COFFER_EXIT_FAILURE;
+    }
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status == -1 && !coffer_repository_has_account_key (cli->repository))
+    {
+      coffer_cli_error (cli, "%s", _("Replacing the recovery key needs this device's key or the "
+                                     "current recovery key."));
+      status = COFFER_EXIT_USAGE;
+    }
+  if (status == -1)
+    {
+      rk = coffer_repository_replace_recovery_key (cli->repository, cli->cancellable, &error);
+      if (rk == NULL)
+        status = coffer_cli_report_error (cli, error);
+    }
+  if (status != -1)
+    {
+      if (key_fd >= 0)
+        {
+          close (key_fd);
+          g_unlink (out_file);
+        }
+      return status;
+    }
+
+  formatted = coffer_recovery_key_format (rk);
+  if (key_fd >= 0)
+    {
+      g_autofree char *shown = coffer_cli_display_name (out_file);
+
+      if (!write_key_file (cli, key_fd, out_file, formatted))
+        {
+          show_recovery_key (cli, formatted);
+          return COFFER_EXIT_FAILURE;
+        }
+      coffer_cli_info (cli, _("The new recovery key was written to %s. Move it somewhere safe and "
+                              "offline. The old key no longer works."), shown);
+    }
+  else
+    {
+      show_recovery_key (cli, formatted);
+      coffer_cli_info (cli, "%s", _("The old recovery key no longer works."));
+    }
+  return COFFER_EXIT_OK;
+}
+
+static int
+recovery_key_status (CofferCli  *cli,
+                     int         argc,
+                     char      **argv)
+{
+  gint64 tested;
+  int status;
+
+  status = coffer_cli_parse (cli, NULL, NULL, _("Show when the recovery key was last tested on this computer."),
+                             NULL, &argc, &argv);
+  if (status != -1)
+    return status;
+  status = coffer_cli_open_repository (cli);
+  if (status != -1)
+    return status;
+
+  tested = coffer_repository_get_recovery_key_tested (cli->repository);
+  if (cli->json)
+    {
+      g_autofree char *iso = tested > 0 ? coffer_cli_format_iso (tested) : NULL;
+      g_autoptr(GString) out = g_string_new ("{\"last_tested\":");
+
+      coffer_cli_json_string (out, iso);
+      g_string_append (out, "}\n");
+      fputs (out->str, stdout);
+      return COFFER_EXIT_OK;
+    }
+  if (tested > 0)
+    {
+      g_autofree char *when = coffer_cli_format_time (tested);
+      gint64 days = (g_get_real_time () / G_USEC_PER_SEC - tested) / 86400;
+
+      printf (_("The recovery key was last tested on %s.\n"), when);
+      if (days > 180)
+        printf ("%s\n", _("That was a long time ago: test it again with 'coffer recovery-key verify'."));
+    }
+  else
+    {
+      printf ("%s\n", _("The recovery key has never been tested on this computer. Test it with "
+                        "'coffer recovery-key verify'."));
+    }
+  return COFFER_EXIT_OK;
+}
+
+int
+coffer_cli_cmd_recovery_key (CofferCli  *cli,
+                             int         argc,
+                             char      **argv)
+{
+  static const struct { const char *name; int (*func) (CofferCli *, int, char **); } subs[] = {
+    { "verify", recovery_key_verify },
+    { "replace", recovery_key_replace },
+    { "status", recovery_key_status },
+  };
+  const char *sub = coffer_cli_take_positional (&argc, argv);
+
+  if (sub == NULL)
+    {
+      gboolean help = FALSE;
+
+      for (int i = 1; i < argc; i++)
+        if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
+          help = TRUE;
+      printf ("%s\n  coffer recovery-key verify\n  coffer recovery-key replace [--recovery-key-file FILE]\n"
+              "  coffer recovery-key status\n\n%s\n",
+              _("Usage:"), _("Run 'coffer recovery-key SUBCOMMAND --help' for details."));
+      if (help)
+        return COFFER_EXIT_OK;
+      coffer_cli_error (cli, "%s", _("No recovery-key subcommand given (verify, replace or status)."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  for (gsize i = 0; i < G_N_ELEMENTS (subs); i++)
+    {
+      if (g_str_equal (sub, subs[i].name))
+        {
+          g_autofree char *prog = g_strdup_printf ("coffer recovery-key %s", sub);
+
+          g_free (cli->command);
+          cli->command = g_strdup_printf ("recovery-key %s", sub);
+          argv[0] = prog;
+          return subs[i].func (cli, argc, argv);
+        }
+    }
+
+  {
+    g_autofree char *shown = coffer_cli_display_name (sub);
+    coffer_cli_error (cli, _("“%s” is not a recovery-key subcommand."), shown);
+    coffer_cli_hint (cli, "%s", _("Use verify, replace or status."));
+  }
+  return COFFER_EXIT_USAGE;
+}

@@ -1,0 +1,772 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* coffer-cli-util.c: secrets and prompts, opening the repository,
+ * progress display and output formatting for the `coffer` tool. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "coffer-cli-private.h"
+
+#define MAX_SECRET_LEN 1024
+
+/* ---- Terminal ---- */
+
+static int
+open_tty (gboolean *opened)
+{
+  int fd = open ("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+  *opened = fd >= 0;
+  if (fd >= 0)
+    return fd;
+  if (isatty (STDIN_FILENO))
+    return STDIN_FILENO;
+  return -1;
+}
+
+/* A terminal is used for questions only when stdin is one: a script that
+ * pipes input or runs from cron must never hang on a prompt. */
+gboolean
+coffer_cli_have_terminal (void)
+{
+  if (!isatty (STDIN_FILENO))
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+read_line_secure (int            fd,
+                  CofferSecret  *buf,
+                  gsize         *len,
+                  GError       **error)
+{
+  *len = 0;
+  for (;;)
+    {
+      char c;
+      ssize_t n = read (fd, &c, 1);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                       _("Could not read from the terminal: %s"), g_strerror (saved));
+          return FALSE;
+        }
+      if (n == 0 || c == '\n' || c == '\r')
+        break;
+      if (*len + 1 >= buf->len)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       _("The input is too long (at most %d characters)."), MAX_SECRET_LEN - 1);
+          return FALSE;
+        }
+      buf->data[(*len)++] = (guint8) c;
+    }
+  buf->data[*len] = '\0';
+  return TRUE;
+}
+
+CofferSecret *
+coffer_cli_prompt_secret (const char  *prompt,
+                          GError     **error)
+{
+  g_autoptr(CofferSecret) buf = NULL;
+  struct termios saved, noecho;
+  gboolean opened = FALSE;
+  gboolean have_termios;
+  gsize len = 0;
+  gboolean ok;
+  int fd;
+
+  fd = open_tty (&opened);
+  if (fd < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "%s", _("There is no terminal to ask for the secret on."));
+      return NULL;
+    }
+
+  coffer_cli_progress_clear ();
+  if (write (fd, prompt, strlen (prompt)) < 0)
+    {
+      /* ignore: the read below reports a broken terminal */
+    }
+
+  have_termios = tcgetattr (fd, &saved) == 0;
+  if (have_termios)
+    {
+      noecho = saved;
+      noecho.c_lflag &= ~(ECHO | ECHONL);
+      noecho.c_lflag |= ICANON;
+      tcsetattr (fd, TCSAFLUSH, &noecho);
+    }
+  coffer_cli_prompt_begin (fd, have_termios ? &saved : NULL);
+
+  buf = coffer_secret_new (MAX_SECRET_LEN);
+  ok = read_line_secure (fd, buf, &len, error);
+
+  if (have_termios)
+    tcsetattr (fd, TCSAFLUSH, &saved);
+  coffer_cli_prompt_end ();
+  if (write (fd, "\n", 1) < 0)
+    {
+      /* nothing useful to do */
+    }
+  if (opened)
+    close (fd);
+
+  if (!ok)
+    return NULL;
+  {
+    CofferSecret *secret = coffer_secret_new_from_string ((const char *) buf->data);
+    return secret;
+  }
+}
+
+gboolean
+coffer_cli_confirm (CofferCli  *cli,
+                    const char *question)
+{
+  g_autofree char *prompt = g_strdup_printf ("%s [y/N] ", question);
+  char answer[16] = { 0 };
+  gsize len = 0;
+  gboolean opened = FALSE;
+  int fd;
+
+  if (!coffer_cli_have_terminal ())
+    return FALSE;
+  fd = open_tty (&opened);
+  if (fd < 0)
+    return FALSE;
+
+  coffer_cli_progress_clear ();
+  if (write (fd, prompt, strlen (prompt)) < 0)
+    {
+      /* ignored */
+    }
+  coffer_cli_prompt_begin (fd, NULL);
+  for (;;)
+    {
+      char c;
+      ssize_t n = read (fd, &c, 1);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0 || c == '\n')
+        break;
+      if (len + 1 < sizeof answer)
+        answer[len++] = c;
+    }
+  coffer_cli_prompt_end ();
+  if (opened)
+    close (fd);
+
+  g_strstrip (answer);
+  /* Accept the English answers and their translation. */
+  return g_ascii_strcasecmp (answer, "y") == 0 || g_ascii_strcasecmp (answer, "yes") == 0 ||
+         g_strcmp0 (answer, C_("answer", "y")) == 0 || g_strcmp0 (answer, C_("answer", "yes")) == 0;
+}
+
+/* ---- Secrets ---- */
+
+CofferSecret *
+coffer_cli_get_password (CofferCli  *cli,
+                         gboolean    prompt,
+                         GError    **error)
+{
+  if (cli->password != NULL)
+    return coffer_secret_dup (cli->password);
+
+  if (cli->password_file != NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+      CofferSecret *secret = coffer_secret_new_from_file (cli->password_file, &local_error);
+
+      if (secret == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       _("Could not read the password file: %s"), local_error->message);
+          return NULL;
+        }
+      cli->password = coffer_secret_dup (secret);
+      return secret;
+    }
+
+  if (cli->env_password != NULL)
+    {
+      cli->password = coffer_secret_dup (cli->env_password);
+      return coffer_secret_dup (cli->env_password);
+    }
+
+  if (prompt && coffer_cli_have_terminal ())
+    {
+      CofferSecret *secret = coffer_cli_prompt_secret (_("Backup password: "), error);
+
+      if (secret != NULL)
+        cli->password = coffer_secret_dup (secret);
+      return secret;
+    }
+
+  return NULL;
+}
+
+CofferSecret *
+coffer_cli_get_new_password (CofferCli   *cli,
+                             const char  *file,
+                             gboolean     allow_empty,
+                             GError     **error)
+{
+  g_autoptr(CofferSecret) first = NULL;
+  g_autoptr(CofferSecret) second = NULL;
+
+  if (file != NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+      CofferSecret *secret = coffer_secret_new_from_file (file, &local_error);
+
+      if (secret == NULL)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                     _("Could not read the new password file: %s"), local_error->message);
+      return secret;
+    }
+  if (cli->env_new_password != NULL)
+    return coffer_secret_dup (cli->env_new_password);
+
+  if (!coffer_cli_have_terminal ())
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "%s",
+                   _("No new password was given. Put it in COFFER_NEW_PASSWORD or a file given "
+                     "with --new-password-file, or run this on a terminal."));
+      return NULL;
+    }
+
+  for (;;)
+    {
+      g_clear_pointer (&first, coffer_secret_free);
+      g_clear_pointer (&second, coffer_secret_free);
+      first = coffer_cli_prompt_secret (_("New backup password: "), error);
+      if (first == NULL)
+        return NULL;
+      if (first->len == 0 && !allow_empty)
+        {
+          fprintf (stderr, "%s\n", _("The password cannot be empty. Try again."));
+          continue;
+        }
+      second = coffer_cli_prompt_secret (_("Type it again: "), error);
+      if (second == NULL)
+        return NULL;
+      if (!coffer_secret_equal (first, second))
+        {
+          fprintf (stderr, "%s\n", _("The two passwords differ. Try again."));
+          continue;
+        }
+      if (first->len > 0 && g_utf8_strlen ((const char *) first->data, -1) < 10)
+        fprintf (stderr, "%s\n",
+                 _("Note: a short password can be guessed by anyone who gets hold of the backup. "
+                   "Several unusual words make a better one."));
+      return g_steal_pointer (&first);
+    }
+}
+
+gboolean
+coffer_cli_recovery_key_available (CofferCli *cli)
+{
+  return cli->env_recovery_key != NULL || cli->recovery_key_file != NULL;
+}
+
+CofferSecret *
+coffer_cli_get_recovery_key (CofferCli  *cli,
+                             gboolean    prompt,
+                             GError    **error)
+{
+  g_autoptr(CofferSecret) text = NULL;
+
+  if (cli->recovery_key_file != NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(CofferSecret) raw = coffer_secret_new_from_file (cli->recovery_key_file, &local_error);
+
+      if (raw == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       _("Could not read the recovery key file: %s"), local_error->message);
+          return NULL;
+        }
+      /* Make sure the text is NUL-terminated, in secure memory. */
+      text = coffer_secret_new (raw->len + 1);
+      memcpy (text->data, raw->data, raw->len);
+      text->data[raw->len] = '\0';
+    }
+  else if (cli->env_recovery_key != NULL)
+    {
+      text = coffer_secret_dup (cli->env_recovery_key);
+    }
+  else if (prompt && coffer_cli_have_terminal ())
+    {
+      text = coffer_cli_prompt_secret (_("Recovery key: "), error);
+      if (text == NULL)
+        return NULL;
+    }
+  else
+    {
+      return NULL;
+    }
+
+  return coffer_recovery_key_parse ((const char *) text->data, error);
+}
+
+/* ---- Repository ---- */
+
+const char *
+coffer_cli_get_location (CofferCli *cli)
+{
+  if (cli->repo_location != NULL && cli->repo_location[0] != '\0')
+    return cli->repo_location;
+  if (g_getenv ("COFFER_REPO") != NULL && g_getenv ("COFFER_REPO")[0] != '\0')
+    return g_getenv ("COFFER_REPO");
+  return NULL;
+}
+
+CofferStoreOptions
+coffer_cli_store_options (CofferCli *cli)
+{
+  CofferStoreOptions options = { 0 };
+
+  options.s3_endpoint = cli->s3_endpoint;
+  options.s3_region = cli->s3_region;
+  options.s3_path_style = cli->s3_path_style;
+  options.bandwidth_limit = (guint64) cli->limit_upload_kbps * 1024;
+  return options;
+}
+
+int
+coffer_cli_open_repository (CofferCli *cli)
+{
+  g_autoptr(GError) error = NULL;
+  CofferStoreOptions options;
+  const char *location = coffer_cli_get_location (cli);
+
+  if (cli->repository != NULL)
+    return -1;
+
+  if (location == NULL)
+    {
+      coffer_cli_error (cli, "%s", _("No repository given."));
+      coffer_cli_hint (cli, "%s", _("Use --repo LOCATION or set the COFFER_REPO environment variable."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  options = coffer_cli_store_options (cli);
+  cli->store = coffer_store_open (location, &options, &error);
+  if (cli->store == NULL)
+    return coffer_cli_report_error (cli, error);
+
+  cli->repository = coffer_repository_open (cli->store, cli->cancellable, &error);
+  if (cli->repository == NULL)
+    {
+      if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND) ||
+          g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        {
+          g_autofree char *shown = coffer_cli_display_name (location);
+
+          coffer_cli_error (cli, _("There is no Coffer repository at %s."), shown);
+          coffer_cli_hint (cli, _("Check the location, or create one with 'coffer init --repo %s'."),
+                           shown);
+          return COFFER_EXIT_FAILURE;
+        }
+      return coffer_cli_report_error (cli, error);
+    }
+
+  return -1;
+}
+
+int
+coffer_cli_unlock_repository (CofferCli *cli)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) password = NULL;
+  g_autoptr(CofferSecret) recovery_key = NULL;
+  int status;
+
+  status = coffer_cli_open_repository (cli);
+  if (status != -1)
+    return status;
+
+  password = coffer_cli_get_password (cli, FALSE, &error);
+  if (error != NULL)
+    return coffer_cli_report_error (cli, error);
+  recovery_key = coffer_cli_get_recovery_key (cli, FALSE, &error);
+  if (error != NULL)
+    return coffer_cli_report_error (cli, error);
+
+  if (password != NULL)
+    coffer_repository_set_password (cli->repository, password);
+  if (recovery_key != NULL)
+    coffer_repository_set_recovery_key (cli->repository, recovery_key);
+
+  if (coffer_repository_unlock (cli->repository, cli->cancellable, &error))
+    return -1;
+
+  /* Nothing was given and the keyring did not help: ask on a terminal. */
+  if (password == NULL && recovery_key == NULL && coffer_cli_have_terminal () &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_clear_error (&error);
+      password = coffer_cli_get_password (cli, TRUE, &error);
+      if (password == NULL)
+        return error != NULL ? coffer_cli_report_error (cli, error) : COFFER_EXIT_USAGE;
+      coffer_repository_set_password (cli->repository, password);
+      if (coffer_repository_unlock (cli->repository, cli->cancellable, &error))
+        return -1;
+    }
+
+  if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD))
+    {
+      coffer_cli_error (cli, "%s", error->message);
+      coffer_cli_hint (cli, "%s", _("Check the backup password (COFFER_PASSWORD or --password-file). "
+                                    "If it is lost, the recovery key still opens the backup."));
+      return COFFER_EXIT_USAGE;
+    }
+  return coffer_cli_report_error (cli, error);
+}
+
+CofferCategory *
+coffer_cli_find_category (CofferCli  *cli,
+                          const char *name,
+                          int        *status)
+{
+  g_autoptr(GError) error = NULL;
+  CofferCategory *category;
+
+  if (name == NULL)
+    {
+      g_autoptr(GPtrArray) all = coffer_repository_list_categories (cli->repository,
+                                                                     cli->cancellable, &error);
+      if (all == NULL)
+        {
+          *status = coffer_cli_report_error (cli, error);
+          return NULL;
+        }
+      if (all->len == 1 && ((CofferCategory *) all->pdata[0])->unlocked)
+        return coffer_category_copy (all->pdata[0]);
+      coffer_cli_error (cli, "%s", _("Which category? Give it with --category NAME."));
+      coffer_cli_hint (cli, "%s", _("Run 'coffer category list' to see the categories."));
+      *status = COFFER_EXIT_USAGE;
+      return NULL;
+    }
+
+  category = coffer_repository_find_category (cli->repository, name, cli->cancellable, &error);
+  if (category == NULL)
+    {
+      *status = coffer_cli_report_error (cli, error);
+      return NULL;
+    }
+  if (!category->unlocked)
+    {
+      g_autofree char *shown = coffer_cli_display_name (name);
+
+      coffer_cli_error (cli, _("The category “%s” stays locked: Advanced protection needs the "
+                               "recovery key or a trusted device's key."), shown);
+      coffer_cli_hint (cli, "%s", _("Give the recovery key in COFFER_RECOVERY_KEY or with "
+                                    "--recovery-key-file FILE."));
+      coffer_category_free (category);
+      *status = COFFER_EXIT_USAGE;
+      return NULL;
+    }
+  return category;
+}
+
+/* ---- Progress ---- */
+
+static GMutex   progress_mutex;
+static gboolean progress_shown;
+static guint64  progress_files;
+static guint64  progress_bytes;
+static gboolean progress_enabled = TRUE;
+
+static int
+terminal_width (void)
+{
+  struct winsize ws;
+
+  if (ioctl (STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+    return ws.ws_col;
+  return 80;
+}
+
+static char *
+format_bytes (guint64 bytes)
+{
+  return g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+}
+
+void
+coffer_cli_progress_cb (const CofferProgress *progress,
+                        gpointer              user_data)
+{
+  CofferCli *cli = user_data;
+  g_autoptr(GString) line = NULL;
+  g_autofree char *done = NULL;
+  int width;
+
+  g_mutex_lock (&progress_mutex);
+  progress_files = progress->files_done;
+  progress_bytes = progress->bytes_done;
+
+  if (cli == NULL || cli->quiet || !cli->stderr_tty || !progress_enabled)
+    {
+      g_mutex_unlock (&progress_mutex);
+      return;
+    }
+
+  if (progress->finished)
+    {
+      if (progress_shown)
+        fputs ("\r\033[K", stderr);
+      progress_shown = FALSE;
+      fflush (stderr);
+      g_mutex_unlock (&progress_mutex);
+      return;
+    }
+
+  line = g_string_new (NULL);
+  g_string_append_printf (line, "%s %s", progress->operation ? progress->operation : "",
+                          progress->category ? progress->category : "");
+  if (progress->files_total > 0)
+    g_string_append_printf (line, "  %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " %s",
+                            progress->files_done, progress->files_total, _("files"));
+  else
+    g_string_append_printf (line, "  %" G_GUINT64_FORMAT " %s", progress->files_done, _("files"));
+  done = format_bytes (progress->bytes_done);
+  if (progress->bytes_total > 0)
+    {
+      g_autofree char *total = format_bytes (progress->bytes_total);
+      g_string_append_printf (line, "  %s/%s", done, total);
+    }
+  else
+    g_string_append_printf (line, "  %s", done);
+  if (progress->rate > 0)
+    {
+      g_autofree char *rate = format_bytes ((guint64) progress->rate);
+      g_string_append_printf (line, "  %s/s", rate);
+    }
+  if (progress->eta_seconds >= 0)
+    {
+      g_autofree char *eta = coffer_cli_format_duration (progress->eta_seconds);
+      g_string_append_printf (line, "  %s %s", _("ETA"), eta);
+    }
+  if (progress->current_file != NULL)
+    {
+      g_autofree char *shown = coffer_cli_display_name (progress->current_file);
+      g_string_append_printf (line, "  %s", shown);
+    }
+
+  width = terminal_width () - 1;
+  if (g_utf8_strlen (line->str, -1) > width)
+    {
+      /* Keep the end of the line (the file name's tail is the telling part)
+       * only when the fixed part fits; otherwise cut at the width. */
+      const char *cut = g_utf8_offset_to_pointer (line->str, width - 1);
+      g_string_truncate (line, cut - line->str);
+      g_string_append (line, "…");
+    }
+
+  fputs ("\r\033[K", stderr);
+  fputs (line->str, stderr);
+  fflush (stderr);
+  progress_shown = TRUE;
+  g_mutex_unlock (&progress_mutex);
+}
+
+void
+coffer_cli_progress_clear (void)
+{
+  g_mutex_lock (&progress_mutex);
+  if (progress_shown)
+    {
+      fputs ("\r\033[K", stderr);
+      fflush (stderr);
+      progress_shown = FALSE;
+    }
+  g_mutex_unlock (&progress_mutex);
+}
+
+void
+coffer_cli_progress_last (guint64 *files,
+                          guint64 *bytes)
+{
+  g_mutex_lock (&progress_mutex);
+  if (files)
+    *files = progress_files;
+  if (bytes)
+    *bytes = progress_bytes;
+  g_mutex_unlock (&progress_mutex);
+}
+
+void
+coffer_cli_progress_reset (void)
+{
+  g_mutex_lock (&progress_mutex);
+  progress_files = 0;
+  progress_bytes = 0;
+  g_mutex_unlock (&progress_mutex);
+}
+
+/* ---- Output ---- */
+
+/* Writes str as a JSON string literal. Bytes that are not valid UTF-8 are
+ * written as U+FFFD (see coffer_cli_json_name for the lossless form). */
+void
+coffer_cli_json_string (GString    *out,
+                        const char *str)
+{
+  const char *p = str;
+  const char *end;
+
+  if (str == NULL)
+    {
+      g_string_append (out, "null");
+      return;
+    }
+
+  end = str + strlen (str);
+  g_string_append_c (out, '"');
+  while (p < end)
+    {
+      gunichar c = g_utf8_get_char_validated (p, end - p);
+
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append (out, "\\ufffd");
+          p++;
+          continue;
+        }
+      switch (c)
+        {
+        case '"':  g_string_append (out, "\\\""); break;
+        case '\\': g_string_append (out, "\\\\"); break;
+        case '\b': g_string_append (out, "\\b"); break;
+        case '\f': g_string_append (out, "\\f"); break;
+        case '\n': g_string_append (out, "\\n"); break;
+        case '\r': g_string_append (out, "\\r"); break;
+        case '\t': g_string_append (out, "\\t"); break;
+        default:
+          if (c < 0x20 || c == 0x7f || c == 0x2028 || c == 0x2029)
+            g_string_append_printf (out, "\\u%04x", c);
+          else
+            g_string_append_len (out, p, g_utf8_next_char (p) - p);
+          break;
+        }
+      p = g_utf8_next_char (p);
+    }
+  g_string_append_c (out, '"');
+}
+
+void
+coffer_cli_json_name (GString    *out,
+                      const char *key,
+                      const char *raw)
+{
+  coffer_cli_json_string (out, key);
+  g_string_append_c (out, ':');
+  coffer_cli_json_string (out, raw);
+  if (raw != NULL && !g_utf8_validate (raw, -1, NULL))
+    {
+      g_autofree char *b64 = g_base64_encode ((const guchar *) raw, strlen (raw));
+      g_autofree char *rawkey = g_strconcat (key, "_raw", NULL);
+
+      g_string_append_c (out, ',');
+      coffer_cli_json_string (out, rawkey);
+      g_string_append_c (out, ':');
+      coffer_cli_json_string (out, b64);
+    }
+}
+
+/* A name for messages: invalid UTF-8 bytes shown as \xNN. */
+char *
+coffer_cli_display_name (const char *raw)
+{
+  GString *out;
+  const char *p, *end;
+
+  if (raw == NULL)
+    return g_strdup ("");
+  if (g_utf8_validate (raw, -1, NULL))
+    return g_strdup (raw);
+
+  out = g_string_new (NULL);
+  p = raw;
+  end = raw + strlen (raw);
+  while (p < end)
+    {
+      gunichar c = g_utf8_get_char_validated (p, end - p);
+
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append_printf (out, "\\x%02x", (guint8) *p);
+          p++;
+        }
+      else
+        {
+          g_string_append_len (out, p, g_utf8_next_char (p) - p);
+          p = g_utf8_next_char (p);
+        }
+    }
+  return g_string_free (out, FALSE);
+}
+
+char *
+coffer_cli_format_time (gint64 unix_seconds)
+{
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (unix_seconds);
+
+  if (dt == NULL)
+    return g_strdup ("?");
+  return g_date_time_format (dt, "%Y-%m-%d %H:%M:%S");
+}
+
+char *
+coffer_cli_format_iso (gint64 unix_seconds)
+{
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (unix_seconds);
+
+  if (dt == NULL)
+    return g_strdup ("");
+  return g_date_time_format_iso8601 (dt);
+}
+
+char *
+coffer_cli_format_duration (gdouble seconds)
+{
+  guint64 s;
+
+  if (seconds < 10)
+    return g_strdup_printf ("%.1f s", seconds);
+  s = (guint64) (seconds + 0.5);
+  if (s < 3600)
+    return g_strdup_printf ("%u:%02u", (guint) (s / 60), (guint) (s % 60));
+  return g_strdup_printf ("%u:%02u:%02u", (guint) (s / 3600), (guint) (s / 60 % 60), (guint) (s % 60));
+}
+
+char *
+coffer_cli_short_id (const char *id)
+{
+  return g_strndup (id != NULL ? id : "", 8);
+}
+
+/* Writes a string as raw bytes, without GLib's charset conversion (file
+ * names are bytes). */
+void
+coffer_cli_print_raw (FILE       *stream,
+                      const char *str)
+{
+  fputs (str, stream);
+}
