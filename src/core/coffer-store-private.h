@@ -45,6 +45,10 @@ CofferStore *coffer_store_s3_new (const char *endpoint, const char *region, gboo
 /* Objects larger than part_size are sent as multipart uploads of part_size
  * parts (S3 needs parts of at least 5 MiB except the last). */
 void coffer_store_s3_set_part_size (CofferStoreS3 *self, guint64 part_size);
+/* Deletes many objects with DeleteObjects (1000 per request), or one by one
+ * where the provider lacks it. */
+gboolean coffer_store_s3_delete_many (CofferStoreS3 *self, const char * const *names,
+                                      GCancellable *cancellable, GError **error);
 
 /* The transfer layer: retries, concurrency, bandwidth. */
 #define COFFER_TYPE_STORE_RETRY (coffer_store_retry_get_type ())
