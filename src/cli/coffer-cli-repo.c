@@ -865,8 +865,8 @@ recovery_key_verify (CofferCli  *cli,
       if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY) ||
           g_error_matches (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
         {
-          coffer_cli_error (cli, "%s", _("This is a valid recovery key, but not the one of this "
-                                         "repository (there is no typo in it)."));
+          coffer_cli_error (cli, "%s", _("This is a well-formed recovery key, but not the one of "
+                                         "this repository."));
           coffer_cli_hint (cli, "%s", _("Look for the key that was shown when this repository was "
                                         "created or when its key was last replaced."));
           return COFFER_EXIT_USAGE;

@@ -464,6 +464,31 @@ coffer_cli_find_category (CofferCli  *cli,
     }
 
   category = coffer_repository_find_category (cli->repository, name, cli->cancellable, &error);
+  if (category == NULL &&
+      g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_CATEGORY))
+    {
+      /* The names of locked categories are encrypted: the one asked for
+       * may be among them. Say so rather than "no such category". */
+      g_autoptr(GPtrArray) all = coffer_repository_list_categories (cli->repository,
+                                                                     cli->cancellable, NULL);
+      guint locked = 0;
+
+      for (guint i = 0; all != NULL && i < all->len; i++)
+        if (!((CofferCategory *) all->pdata[i])->unlocked)
+          locked++;
+      if (locked > 0)
+        {
+          g_autofree char *shown = coffer_cli_display_name (name);
+
+          coffer_cli_error (cli, _("No open category is called “%s”; %u category(ies) stay locked "
+                                   "because Advanced protection needs the recovery key or a trusted "
+                                   "device's key."), shown, locked);
+          coffer_cli_hint (cli, "%s", _("Give the recovery key in COFFER_RECOVERY_KEY or with "
+                                        "--recovery-key-file FILE."));
+          *status = COFFER_EXIT_USAGE;
+          return NULL;
+        }
+    }
   if (category == NULL)
     {
       *status = coffer_cli_report_error (cli, error);
