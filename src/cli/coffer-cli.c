@@ -141,6 +141,8 @@ setup_signals (GCancellable *cancellable)
 
 /* ---- Messages ---- */
 
+static void print_prefixed (const char *prefix, const char *format, va_list args) G_GNUC_PRINTF (2, 0);
+
 static void
 print_prefixed (const char *prefix, const char *format, va_list args)
 {
