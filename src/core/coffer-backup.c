@@ -1,2 +1,1045 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: being written */
+/* The backup pipeline.
+ *
+ *   walker (calling thread) ── file jobs ──▶ workers (one per core):
+ *        read → chunk → blob id → dedup → seal ──▶ pack writers
+ *   pack writers ── full packs ──▶ uploaders (bounded) ──▶ store, index
+ *
+ * Directories complete bottom-up: each DirNode counts its unfinished
+ * children; the thread that finishes the last one serialises the tree blob
+ * and reports to the parent. Memory stays bounded: at most MAX_JOBS files
+ * in flight, one data and one tree pack being filled, MAX_UPLOADS packs
+ * being uploaded. Commit order: packs, then the index delta, then the
+ * snapshot (docs/FORMAT.md "Commit order"). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <sodium.h>
+#include <glib/gstdio.h>
+
+#include "coffer-chunker.h"
+#include "coffer-error.h"
+#include "coffer-files-cache.h"
+#include "coffer-pack.h"
+#include "coffer-repository-private.h"
+
+#define PACK_TARGET_SIZE   (16 * 1024 * 1024)
+#define TREE_PACK_TARGET   (4 * 1024 * 1024)
+#define MAX_UPLOADS        2
+#define CHECKPOINT_PACKS   32
+#define CACHE_COMMIT_EVERY (30 * G_USEC_PER_SEC)
+#define MAX_XATTR_SIZE     (64 * 1024)
+
+typedef struct _DirNode DirNode;
+
+typedef struct
+{
+  CofferRepository   *repo;
+  CofferCategoryKeys *keys;
+  CofferEpochKeys    *ek;
+  CofferIndex        *index;       /* everything committed (loaded + uploaded this run) */
+  CofferIndex        *delta;       /* uploaded this run, not yet in an index object */
+  CofferChunker      *chunker;
+  CofferFilesCache   *cache;
+  CofferProgressMeter *meter;
+  GCancellable       *cancellable;
+  CofferStore        *store;
+  gint64              trust_before_ns;  /* files modified later are not cached */
+  guint               max_jobs;
+
+  GMutex              lock;        /* pack writers, pending set, error, skipped */
+  GCond               cond;
+  CofferPackWriter   *data_pack;
+  CofferPackWriter   *tree_pack;
+  GHashTable         *pending;     /* blob ids (32 bytes) sealed but not uploaded */
+  guint               uploads;     /* packs being uploaded */
+  guint               jobs;        /* files being processed */
+  GError             *error;
+  GPtrArray          *skipped;
+  GPtrArray           *index_names; /* index objects written this run */
+  guint               packs_since_checkpoint;
+
+  GThreadPool        *workers;
+  GThreadPool        *uploaders;
+
+  guint8              root_tree[COFFER_ID_BYTES];
+  gboolean            have_root;
+
+  /* statistics (atomic) */
+  gint64              files;
+  gint64              dirs;
+  gint64              bytes;
+  gint64              added;
+  gint64              last_commit;
+} Backup;
+
+struct _DirNode
+{
+  DirNode         *parent;
+  CofferTreeEntry *entry;      /* this directory's entry in the parent (NULL for the root) */
+  GPtrArray       *entries;    /* CofferTreeEntry */
+  gint             pending;    /* unfinished children + 1 while listing */
+};
+
+typedef struct
+{
+  DirNode         *dir;
+  CofferTreeEntry *entry;
+  char            *path;
+  struct stat      st;
+} FileJob;
+
+typedef struct
+{
+  GBytes *pack;
+  guint8  id[COFFER_ID_BYTES];
+  GArray *entries;
+} UploadJob;
+
+static void dir_child_done (Backup *b, DirNode *dir);
+
+static guint
+id_hash (gconstpointer key)
+{
+  guint h;
+
+  memcpy (&h, key, sizeof h);
+  return h;
+}
+
+static gboolean
+id_equal (gconstpointer a, gconstpointer b)
+{
+  return memcmp (a, b, COFFER_ID_BYTES) == 0;
+}
+
+static gboolean
+failed (Backup *b)
+{
+  gboolean ret;
+
+  g_mutex_lock (&b->lock);
+  ret = b->error != NULL;
+  g_mutex_unlock (&b->lock);
+  return ret || g_cancellable_is_cancelled (b->cancellable);
+}
+
+static void
+set_error (Backup *b, GError *error)
+{
+  g_mutex_lock (&b->lock);
+  if (b->error == NULL)
+    b->error = error;
+  else
+    g_error_free (error);
+  g_cond_broadcast (&b->cond);
+  g_mutex_unlock (&b->lock);
+}
+
+static void
+add_skipped (Backup *b, const char *path, const char *reason)
+{
+  g_autofree char *display = g_filename_display_name (path);
+
+  g_mutex_lock (&b->lock);
+  g_ptr_array_add (b->skipped, g_strdup_printf ("%s: %s", display, reason));
+  g_mutex_unlock (&b->lock);
+}
+
+/* ---- packs and uploads ---- */
+
+static void
+upload_func (gpointer data, gpointer user_data)
+{
+  UploadJob *job = data;
+  Backup *b = user_data;
+  g_autofree char *name = _coffer_pack_name (b->keys->id, job->id);
+  g_autoptr(GError) error = NULL;
+  guint64 size = 0;
+  gsize len = g_bytes_get_size (job->pack);
+
+  if (!failed (b))
+    {
+      if (!coffer_store_put (b->store, name, job->pack, COFFER_PUT_CREATE, b->cancellable, &error)
+          && g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS))
+        g_clear_error (&error);   /* same name = same bytes: it landed earlier */
+      /* Verify what landed before anything refers to it. */
+      if (error == NULL && coffer_store_stat (b->store, name, &size, b->cancellable, &error)
+          && size != len)
+        g_set_error (&error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_FAILED,
+                     "The destination stored %" G_GUINT64_FORMAT " bytes of %s instead of %" G_GSIZE_FORMAT ".",
+                     size, name, len);
+      if (error == NULL)
+        {
+          g_mutex_lock (&b->lock);
+          for (guint i = 0; i < job->entries->len; i++)
+            {
+              CofferPackEntry *e = &g_array_index (job->entries, CofferPackEntry, i);
+              coffer_index_add (b->index, e->id, e->type, job->id, e->offset, e->length, e->raw_length);
+              coffer_index_add (b->delta, e->id, e->type, job->id, e->offset, e->length, e->raw_length);
+            }
+          g_mutex_unlock (&b->lock);
+          coffer_progress_meter_add (b->meter, 0, 0, len, NULL);
+          __atomic_fetch_add (&b->added, (gint64) len, __ATOMIC_RELAXED);
+        }
+      else
+        set_error (b, g_steal_pointer (&error));
+    }
+
+  g_mutex_lock (&b->lock);
+  for (guint i = 0; i < job->entries->len; i++)
+    g_hash_table_remove (b->pending, g_array_index (job->entries, CofferPackEntry, i).id);
+  b->uploads--;
+  b->packs_since_checkpoint++;
+  g_cond_broadcast (&b->cond);
+  g_mutex_unlock (&b->lock);
+
+  g_bytes_unref (job->pack);
+  g_array_unref (job->entries);
+  g_free (job);
+}
+
+/* Called with b->lock held; releases it while waiting for upload room. */
+static void
+flush_pack_locked (Backup *b, CofferPackWriter **writer)
+{
+  UploadJob *job;
+
+  if (*writer == NULL || coffer_pack_writer_get_count (*writer) == 0)
+    return;
+  job = g_new0 (UploadJob, 1);
+  job->pack = coffer_pack_writer_finish (*writer, job->id, &job->entries);
+  coffer_pack_writer_free (*writer);
+  *writer = NULL;
+  while (b->uploads >= MAX_UPLOADS && b->error == NULL)
+    g_cond_wait (&b->cond, &b->lock);
+  b->uploads++;
+  g_thread_pool_push (b->uploaders, job, NULL);
+}
+
+/* Stores a blob unless the repository or this run already has it. */
+static void
+store_blob (Backup *b, CofferBlobType type, const guint8 *data, gsize len, guint8 id[COFFER_ID_BYTES])
+{
+  g_autoptr(GBytes) sealed = NULL;
+  CofferPackWriter **writer;
+  gsize target;
+
+  coffer_blob_id (b->ek->blob_id_key, data, len, id);
+  if (coffer_index_contains (b->index, id))
+    return;
+  g_mutex_lock (&b->lock);
+  if (g_hash_table_contains (b->pending, id))
+    {
+      g_mutex_unlock (&b->lock);
+      return;
+    }
+  g_hash_table_add (b->pending, g_memdup2 (id, COFFER_ID_BYTES));
+  g_mutex_unlock (&b->lock);
+
+  /* Sealing (compression + encryption) runs outside the lock. */
+  sealed = coffer_blob_seal (b->ek->data_key, id, type, data, len);
+
+  g_mutex_lock (&b->lock);
+  writer = type == COFFER_BLOB_TREE ? &b->tree_pack : &b->data_pack;
+  target = type == COFFER_BLOB_TREE ? TREE_PACK_TARGET : PACK_TARGET_SIZE;
+  if (*writer == NULL)
+    *writer = coffer_pack_writer_new (b->ek->data_key, b->ek->epoch);
+  coffer_pack_writer_add (*writer, id, type, sealed, len);
+  if (coffer_pack_writer_get_size (*writer) >= target)
+    flush_pack_locked (b, writer);
+  g_mutex_unlock (&b->lock);
+}
+
+/* ---- directories ---- */
+
+static DirNode *
+dir_node_new (DirNode *parent, CofferTreeEntry *entry)
+{
+  DirNode *dir = g_new0 (DirNode, 1);
+
+  dir->parent = parent;
+  dir->entry = entry;
+  dir->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_tree_entry_free);
+  dir->pending = 1;
+  return dir;
+}
+
+static void
+dir_finish (Backup *b, DirNode *dir)
+{
+  g_autoptr(GBytes) data = NULL;
+  guint8 id[COFFER_ID_BYTES];
+  DirNode *parent = dir->parent;
+
+  /* Entries whose file failed to read were marked with type 0: drop them. */
+  for (guint i = dir->entries->len; i > 0; i--)
+    {
+      CofferTreeEntry *e = g_ptr_array_index (dir->entries, i - 1);
+      if (e->type == 0)
+        g_ptr_array_remove_index (dir->entries, i - 1);
+    }
+  data = coffer_tree_serialize (dir->entries);
+  store_blob (b, COFFER_BLOB_TREE, g_bytes_get_data (data, NULL), g_bytes_get_size (data), id);
+  __atomic_fetch_add (&b->dirs, 1, __ATOMIC_RELAXED);
+
+  if (dir->entry != NULL)
+    {
+      g_byte_array_set_size (dir->entry->content, 0);
+      g_byte_array_append (dir->entry->content, id, COFFER_ID_BYTES);
+    }
+  else
+    {
+      memcpy (b->root_tree, id, COFFER_ID_BYTES);
+      b->have_root = TRUE;
+    }
+  g_ptr_array_unref (dir->entries);
+  g_free (dir);
+  if (parent != NULL)
+    dir_child_done (b, parent);
+}
+
+static void
+dir_child_done (Backup *b, DirNode *dir)
+{
+  if (g_atomic_int_dec_and_test (&dir->pending))
+    dir_finish (b, dir);
+}
+
+/* ---- files ---- */
+
+static void
+read_xattrs (const char *path, CofferTreeEntry *entry)
+{
+  char list[4096];
+  ssize_t n = llistxattr (path, list, sizeof list);
+
+  for (ssize_t off = 0; n > 0 && off < n; off += strlen (list + off) + 1)
+    {
+      const char *name = list + off;
+      g_autofree guint8 *value = NULL;
+      ssize_t vlen = lgetxattr (path, name, NULL, 0);
+
+      if (vlen < 0 || vlen > MAX_XATTR_SIZE)
+        continue;
+      value = g_malloc (MAX (vlen, 1));
+      vlen = lgetxattr (path, name, value, vlen);
+      if (vlen >= 0)
+        {
+          g_autoptr(GBytes) bytes = g_bytes_new (value, vlen);
+          coffer_tree_entry_add_xattr (entry, name, bytes);
+        }
+    }
+}
+
+static CofferTreeEntry *
+entry_from_stat (const char *name, const char *path, const struct stat *st)
+{
+  CofferNodeType type;
+  CofferTreeEntry *e;
+
+  if (S_ISREG (st->st_mode))
+    type = COFFER_NODE_FILE;
+  else if (S_ISDIR (st->st_mode))
+    type = COFFER_NODE_DIR;
+  else if (S_ISLNK (st->st_mode))
+    type = COFFER_NODE_SYMLINK;
+  else if (S_ISFIFO (st->st_mode))
+    type = COFFER_NODE_FIFO;
+  else if (S_ISCHR (st->st_mode))
+    type = COFFER_NODE_CHARDEV;
+  else if (S_ISBLK (st->st_mode))
+    type = COFFER_NODE_BLOCKDEV;
+  else if (S_ISSOCK (st->st_mode))
+    type = COFFER_NODE_SOCKET;
+  else
+    return NULL;
+
+  e = coffer_tree_entry_new (name, type);
+  e->mode = st->st_mode & 07777;
+  e->uid = st->st_uid;
+  e->gid = st->st_gid;
+  e->size = S_ISREG (st->st_mode) ? (guint64) st->st_size : 0;
+  e->mtime_ns = (gint64) st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+  e->ctime_ns = (gint64) st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+  e->inode = st->st_ino;
+  e->rdev = st->st_rdev;
+  if (type == COFFER_NODE_SYMLINK)
+    {
+      g_autofree char *target = g_malloc (st->st_size + 2 > 2 ? st->st_size + 2 : 4096);
+      gsize cap = st->st_size + 2 > 2 ? st->st_size + 2 : 4096;
+      ssize_t n = readlink (path, target, cap - 1);
+      if (n >= 0)
+        {
+          target[n] = '\0';
+          e->link_target = g_steal_pointer (&target);
+        }
+      else
+        e->link_target = g_strdup ("");
+    }
+  if (type != COFFER_NODE_SYMLINK)
+    read_xattrs (path, e);
+  return e;
+}
+
+/* Reads, chunks and stores one file; fills entry->content. */
+static gboolean
+process_file (Backup *b, FileJob *job, GError **error)
+{
+  gsize max = coffer_chunker_get_max_size (b->chunker);
+  gsize cap = MIN ((gsize) job->st.st_size + 1, 2 * max);
+  g_autofree guint8 *buf = NULL;
+  gsize start = 0, filled = 0;
+  gboolean eof = FALSE;
+  guint64 total = 0;
+  int fd;
+
+  fd = open (job->path, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == EPERM)
+    fd = open (job->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error_literal (error, G_IO_ERROR, g_io_error_from_errno (saved), g_strerror (saved));
+      return FALSE;
+    }
+  posix_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  buf = g_malloc (MAX (cap, 1));
+  g_byte_array_set_size (job->entry->content, 0);
+
+  for (;;)
+    {
+      gsize avail = filled - start, cut;
+      guint8 id[COFFER_ID_BYTES];
+
+      if (avail < max && !eof)
+        {
+          if (start > 0)
+            {
+              memmove (buf, buf + start, avail);
+              filled = avail;
+              start = 0;
+            }
+          if (filled == cap && cap < 2 * max)
+            {
+              cap = 2 * max;
+              buf = g_realloc (buf, cap);
+            }
+          while (filled < cap && !eof)
+            {
+              ssize_t n = read (fd, buf + filled, cap - filled);
+              if (n < 0 && errno == EINTR)
+                continue;
+              if (n < 0)
+                {
+                  int saved = errno;
+                  close (fd);
+                  g_set_error_literal (error, G_IO_ERROR, g_io_error_from_errno (saved), g_strerror (saved));
+                  return FALSE;
+                }
+              if (n == 0)
+                eof = TRUE;
+              filled += n;
+            }
+          avail = filled - start;
+        }
+      if (avail == 0)
+        break;
+      if (failed (b))
+        break;
+      cut = coffer_chunker_cut (b->chunker, buf + start, avail, eof);
+      if (cut == 0)
+        continue;
+      store_blob (b, COFFER_BLOB_DATA, buf + start, cut, id);
+      g_byte_array_append (job->entry->content, id, COFFER_ID_BYTES);
+      start += cut;
+      total += cut;
+      coffer_progress_meter_add (b->meter, 0, cut, 0, NULL);
+      coffer_progress_meter_report (b->meter, FALSE);
+    }
+  close (fd);
+  /* The file may have changed while it was read: record what was read. */
+  job->entry->size = total;
+  return TRUE;
+}
+
+static void
+worker_func (gpointer data, gpointer user_data)
+{
+  FileJob *job = data;
+  Backup *b = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!failed (b))
+    {
+      coffer_progress_meter_add (b->meter, 0, 0, 0, job->path);
+      if (process_file (b, job, &error))
+        {
+          __atomic_fetch_add (&b->files, 1, __ATOMIC_RELAXED);
+          __atomic_fetch_add (&b->bytes, (gint64) job->entry->size, __ATOMIC_RELAXED);
+          coffer_progress_meter_add (b->meter, 1, 0, 0, NULL);
+          if ((gint64) job->st.st_mtim.tv_sec * 1000000000 + job->st.st_mtim.tv_nsec < b->trust_before_ns
+              && (guint64) job->st.st_size == job->entry->size && !failed (b))
+            coffer_files_cache_store (b->cache, job->path, &job->st, b->ek->epoch, job->entry->content);
+        }
+      else if (!failed (b))
+        {
+          add_skipped (b, job->path, error->message);
+          job->entry->type = 0;   /* dropped by dir_finish */
+        }
+    }
+  dir_child_done (b, job->dir);
+
+  g_mutex_lock (&b->lock);
+  b->jobs--;
+  g_cond_broadcast (&b->cond);
+  g_mutex_unlock (&b->lock);
+  g_free (job->path);
+  g_free (job);
+}
+
+/* Every blob of a cached file must still be in the index. */
+static gboolean
+cached_content_valid (Backup *b, GByteArray *content)
+{
+  for (guint off = 0; off < content->len; off += COFFER_ID_BYTES)
+    if (!coffer_index_contains (b->index, content->data + off))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+submit_file (Backup *b, DirNode *dir, CofferTreeEntry *entry, const char *path, const struct stat *st)
+{
+  GByteArray *cached = coffer_files_cache_lookup (b->cache, path, st, b->ek->epoch);
+  FileJob *job;
+
+  if (cached != NULL && cached_content_valid (b, cached))
+    {
+      g_byte_array_set_size (entry->content, 0);
+      g_byte_array_append (entry->content, cached->data, cached->len);
+      g_byte_array_unref (cached);
+      __atomic_fetch_add (&b->files, 1, __ATOMIC_RELAXED);
+      __atomic_fetch_add (&b->bytes, (gint64) st->st_size, __ATOMIC_RELAXED);
+      coffer_progress_meter_add (b->meter, 1, st->st_size, 0, NULL);
+      return;
+    }
+  g_clear_pointer (&cached, g_byte_array_unref);
+
+  job = g_new0 (FileJob, 1);
+  job->dir = dir;
+  job->entry = entry;
+  job->path = g_strdup (path);
+  job->st = *st;
+  g_atomic_int_inc (&dir->pending);
+
+  g_mutex_lock (&b->lock);
+  while (b->jobs >= b->max_jobs && b->error == NULL)
+    g_cond_wait (&b->cond, &b->lock);
+  b->jobs++;
+  g_mutex_unlock (&b->lock);
+  g_thread_pool_push (b->workers, job, NULL);
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+static void walk_dir (Backup *b, DirNode *dir, const char *path);
+static void maybe_checkpoint (Backup *b);
+
+/* Adds the entry for path (already lstat'ed) to dir, descending into folders. */
+static void
+add_path (Backup *b, DirNode *dir, const char *name, const char *path, const struct stat *st)
+{
+  CofferTreeEntry *entry;
+
+  if (b->keys->info->excludes != NULL && coffer_category_is_excluded (b->keys->info, path, name))
+    return;
+  entry = entry_from_stat (name, path, st);
+  if (entry == NULL)
+    return;
+  g_ptr_array_add (dir->entries, entry);
+  if (entry->type == COFFER_NODE_DIR)
+    {
+      DirNode *child = dir_node_new (dir, entry);
+      g_atomic_int_inc (&dir->pending);
+      walk_dir (b, child, path);
+      dir_child_done (b, child);
+    }
+  else if (entry->type == COFFER_NODE_FILE)
+    submit_file (b, dir, entry, path, st);
+}
+
+static void
+walk_dir (Backup *b, DirNode *dir, const char *path)
+{
+  DIR *d;
+  struct dirent *de;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  int dfd;
+
+  if (failed (b))
+    return;
+  d = opendir (path);
+  if (d == NULL)
+    {
+      add_skipped (b, path, g_strerror (errno));
+      return;
+    }
+  dfd = dirfd (d);
+  while ((de = readdir (d)) != NULL)
+    {
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      g_ptr_array_add (names, g_strdup (de->d_name));
+    }
+  g_ptr_array_sort (names, compare_names);
+  for (guint i = 0; i < names->len && !failed (b); i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      struct stat st;
+
+      if (fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        {
+          add_skipped (b, child, g_strerror (errno));
+          continue;
+        }
+      add_path (b, dir, name, child, &st);
+      maybe_checkpoint (b);
+    }
+  closedir (d);
+}
+
+/* The category's paths as a tree of their components from "/". */
+typedef struct _RootNode
+{
+  char       *name;
+  GHashTable *children;  /* name -> RootNode */
+  gboolean    selected;  /* a backed-up path ends here */
+} RootNode;
+
+static void
+root_node_free (gpointer data)
+{
+  RootNode *n = data;
+
+  g_free (n->name);
+  g_hash_table_unref (n->children);
+  g_free (n);
+}
+
+static RootNode *
+root_node_new (const char *name)
+{
+  RootNode *n = g_new0 (RootNode, 1);
+
+  n->name = g_strdup (name);
+  n->children = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, root_node_free);
+  return n;
+}
+
+static void
+walk_root (Backup *b, DirNode *dir, RootNode *node, const char *path)
+{
+  g_autoptr(GList) keys = g_hash_table_get_keys (node->children);
+
+  keys = g_list_sort (keys, (GCompareFunc) strcmp);
+  for (GList *l = keys; l != NULL && !failed (b); l = l->next)
+    {
+      RootNode *child = g_hash_table_lookup (node->children, l->data);
+      g_autofree char *child_path = g_build_filename (path, child->name, NULL);
+      struct stat st;
+
+      if (lstat (child_path, &st) != 0)
+        {
+          add_skipped (b, child_path, g_strerror (errno));
+          continue;
+        }
+      if (child->selected)
+        add_path (b, dir, child->name, child_path, &st);
+      else if (S_ISDIR (st.st_mode))
+        {
+          /* A folder on the way to a backed-up path: keep its metadata,
+           * but only the children that lead somewhere. */
+          CofferTreeEntry *entry = entry_from_stat (child->name, child_path, &st);
+          DirNode *sub = dir_node_new (dir, entry);
+          g_ptr_array_add (dir->entries, entry);
+          g_atomic_int_inc (&dir->pending);
+          walk_root (b, sub, child, child_path);
+          dir_child_done (b, sub);
+        }
+      else
+        add_skipped (b, child_path, "not a folder");
+    }
+}
+
+static RootNode *
+build_roots (char **paths)
+{
+  RootNode *root = root_node_new ("/");
+
+  for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (paths[i], "/", -1);
+      RootNode *node = root;
+
+      for (guint j = 0; parts[j] != NULL; j++)
+        {
+          RootNode *next;
+          if (parts[j][0] == '\0' || strcmp (parts[j], ".") == 0)
+            continue;
+          next = g_hash_table_lookup (node->children, parts[j]);
+          if (next == NULL)
+            {
+              next = root_node_new (parts[j]);
+              g_hash_table_insert (node->children, next->name, next);
+            }
+          node = next;
+        }
+      node->selected = TRUE;
+      /* Everything below a selected folder is backed up anyway. */
+      g_hash_table_remove_all (node->children);
+    }
+  return root;
+}
+
+static void
+clear_selected_children (RootNode *node)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  if (node->selected)
+    {
+      g_hash_table_remove_all (node->children);
+      return;
+    }
+  g_hash_table_iter_init (&iter, node->children);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    clear_selected_children (value);
+}
+
+/* ---- resuming: packs that landed but never made it into an index ---- */
+
+typedef struct
+{
+  Backup    *b;
+  GPtrArray *orphans;
+} OrphanScan;
+
+static gboolean
+collect_orphan (const char *name, guint64 size, gpointer user_data)
+{
+  OrphanScan *scan = user_data;
+  const char *base = strrchr (name, '/');
+  guint8 id[COFFER_ID_BYTES];
+
+  base = base ? base + 1 : name;
+  if (strlen (base) != 64 || !coffer_hex_decode (base, id, sizeof id))
+    return TRUE;
+  g_ptr_array_add (scan->orphans, g_strdup (name));
+  return TRUE;
+}
+
+static void
+recover_orphan_packs (Backup *b)
+{
+  g_autofree char *prefix = g_strdup_printf ("categories/%s/packs/", b->keys->id);
+  OrphanScan scan = { b, g_ptr_array_new_with_free_func (g_free) };
+  g_autoptr(GHashTable) known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  guint recovered = 0;
+
+  for (guint i = 0; i < coffer_index_get_n_packs (b->index); i++)
+    g_hash_table_add (known, coffer_hex_encode (coffer_index_get_pack_id (b->index, i), COFFER_ID_BYTES));
+  if (!coffer_store_list (b->store, prefix, collect_orphan, &scan, b->cancellable, NULL))
+    goto out;
+  for (guint i = 0; i < scan.orphans->len; i++)
+    {
+      const char *name = g_ptr_array_index (scan.orphans, i);
+      const char *base = strrchr (name, '/') + 1;
+      guint64 size;
+      g_autoptr(GBytes) trailer = NULL;
+      g_autoptr(GBytes) header = NULL;
+      g_autoptr(GArray) entries = NULL;
+      guint32 header_len, epoch;
+      CofferEpochKeys *ek;
+      guint8 pack_id[COFFER_ID_BYTES];
+
+      if (g_hash_table_contains (known, base))
+        continue;
+      if (!coffer_store_stat (b->store, name, &size, b->cancellable, NULL) || size < COFFER_PACK_TRAILER_BYTES)
+        continue;
+      trailer = coffer_store_get (b->store, name, size - COFFER_PACK_TRAILER_BYTES, COFFER_PACK_TRAILER_BYTES,
+                                  b->cancellable, NULL);
+      if (trailer == NULL
+          || !coffer_pack_parse_trailer (g_bytes_get_data (trailer, NULL), size, &header_len, &epoch, NULL)
+          || (ek = coffer_category_keys_epoch (b->keys, epoch)) == NULL)
+        continue;
+      header = coffer_store_get (b->store, name, size - COFFER_PACK_TRAILER_BYTES - header_len, header_len,
+                                 b->cancellable, NULL);
+      if (header == NULL)
+        continue;
+      entries = coffer_pack_read_header (ek->data_key, epoch, g_bytes_get_data (header, NULL), header_len, size, NULL);
+      if (entries == NULL)
+        continue;
+      coffer_hex_decode (base, pack_id, sizeof pack_id);
+      for (guint j = 0; j < entries->len; j++)
+        {
+          CofferPackEntry *e = &g_array_index (entries, CofferPackEntry, j);
+          coffer_index_add (b->index, e->id, e->type, pack_id, e->offset, e->length, e->raw_length);
+          coffer_index_add (b->delta, e->id, e->type, pack_id, e->offset, e->length, e->raw_length);
+        }
+      recovered++;
+    }
+  g_debug ("recovered %u packs from an interrupted backup", recovered);
+out:
+  g_ptr_array_unref (scan.orphans);
+}
+
+/* ---- index checkpoints ---- */
+
+/* Writes the entries of every pack uploaded since the last call as an
+ * index object (only packs that have landed are ever in the delta). */
+static gboolean
+write_delta (Backup *b, GError **error)
+{
+  g_autofree char *name = NULL;
+  g_autoptr(CofferIndex) delta = NULL;
+
+  g_mutex_lock (&b->lock);
+  delta = b->delta;
+  b->delta = coffer_index_new ();
+  b->packs_since_checkpoint = 0;
+  g_mutex_unlock (&b->lock);
+  if (coffer_index_get_n_blobs (delta) == 0)
+    return TRUE;
+  if (!_coffer_repository_write_index (b->repo, b->keys, delta, NULL, NULL, &name, NULL, error))
+    return FALSE;
+  g_ptr_array_add (b->index_names, g_steal_pointer (&name));
+  return TRUE;
+}
+
+static void
+maybe_checkpoint (Backup *b)
+{
+  gboolean due;
+  gint64 now = g_get_monotonic_time ();
+
+  g_mutex_lock (&b->lock);
+  due = b->packs_since_checkpoint >= CHECKPOINT_PACKS;
+  g_mutex_unlock (&b->lock);
+  if (due)
+    {
+      g_autoptr(GError) error = NULL;
+      if (!write_delta (b, &error))
+        set_error (b, g_steal_pointer (&error));
+    }
+  if (now - b->last_commit > CACHE_COMMIT_EVERY)
+    {
+      coffer_files_cache_commit (b->cache, NULL);
+      b->last_commit = now;
+    }
+}
+
+/* ---- the operation ---- */
+
+static char *
+running_marker (Backup *b)
+{
+  g_autofree char *dir = coffer_state_get_cache_dir (_coffer_repository_get_state (b->repo), b->keys->id);
+  return g_build_filename (dir, "backup-running", NULL);
+}
+
+static void
+progress_totals_from (Backup *b, GPtrArray *snapshots)
+{
+  if (snapshots->len > 0)
+    {
+      CofferSnapshot *last = g_ptr_array_index (snapshots, snapshots->len - 1);
+      coffer_progress_meter_set_totals (b->meter, last->files, last->bytes);
+    }
+}
+
+CofferSnapshot *
+coffer_backup_run (CofferRepository *self, const char *category_id,
+                   CofferProgressFunc progress, gpointer progress_data,
+                   GPtrArray **skipped, GCancellable *cancellable, GError **error)
+{
+  Backup bk = { 0 };
+  Backup *b = &bk;
+  g_autoptr(GPtrArray) snapshots = NULL;
+  g_autoptr(CofferSnapshot) snap = NULL;
+  g_autofree char *cache_dir = NULL;
+  g_autofree char *cache_path = NULL;
+  g_autofree char *marker = NULL;
+  RootNode *roots = NULL;
+  DirNode *root;
+  int lock_fd = -1;
+  guint n_workers;
+  gint64 start_time = g_get_real_time ();
+  CofferSnapshot *result = NULL;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
+  g_return_val_if_fail (category_id != NULL, NULL);
+
+  b->repo = self;
+  b->store = coffer_repository_get_store (self);
+  b->cancellable = cancellable;
+  b->keys = _coffer_repository_get_category (self, category_id, cancellable, error);
+  if (b->keys == NULL)
+    return NULL;
+  if (b->keys->info->paths == NULL || b->keys->info->paths[0] == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "The category “%s” has no folders to back up.", b->keys->info->name);
+      return NULL;
+    }
+  lock_fd = coffer_state_lock_category (_coffer_repository_get_state (self), b->keys->id, error);
+  if (lock_fd < 0)
+    return NULL;
+
+  g_mutex_init (&b->lock);
+  g_cond_init (&b->cond);
+  b->ek = coffer_category_keys_newest (b->keys);
+  b->pending = g_hash_table_new_full (id_hash, id_equal, g_free, NULL);
+  b->skipped = g_ptr_array_new_with_free_func (g_free);
+  b->index_names = g_ptr_array_new_with_free_func (g_free);
+  b->delta = coffer_index_new ();
+  b->meter = coffer_progress_meter_new ("backup", b->keys->info->name, progress, progress_data);
+  b->last_commit = g_get_monotonic_time ();
+  /* Timestamps are trusted to the cache only when clearly older than the
+   * scan start (a file modified in the same clock tick could change again
+   * without its mtime moving). */
+  b->trust_before_ns = (start_time / G_USEC_PER_SEC - 2) * G_GINT64_CONSTANT (1000000000);
+
+  snapshots = _coffer_repository_load_snapshots (self, b->keys, cancellable, &b->error);
+  if (snapshots == NULL)
+    goto out;
+  progress_totals_from (b, snapshots);
+
+  /* Our own index object of this run must not be confused with the loaded
+   * one: the run keeps adding to b->index (the loaded index). */
+  b->index = _coffer_repository_get_index (self, b->keys, cancellable, &b->error);
+  if (b->index == NULL)
+    goto out;
+
+  cache_dir = coffer_state_get_cache_dir (_coffer_repository_get_state (self), b->keys->id);
+  cache_path = g_build_filename (cache_dir, "files.sqlite", NULL);
+  b->cache = coffer_files_cache_open (cache_path, &b->error);
+  if (b->cache == NULL)
+    goto out;
+  b->chunker = coffer_chunker_new (b->ek->gear_key, COFFER_CHUNK_MIN, COFFER_CHUNK_AVG, COFFER_CHUNK_MAX);
+
+  marker = running_marker (b);
+  if (g_file_test (marker, G_FILE_TEST_EXISTS))
+    recover_orphan_packs (b);
+  g_file_set_contents (marker, "", 0, NULL);
+
+  n_workers = MAX (2, g_get_num_processors ());
+  b->max_jobs = n_workers * 4;
+  b->workers = g_thread_pool_new (worker_func, b, n_workers, FALSE, NULL);
+  b->uploaders = g_thread_pool_new (upload_func, b, MAX_UPLOADS, FALSE, NULL);
+
+  roots = build_roots (b->keys->info->paths);
+  clear_selected_children (roots);
+  root = dir_node_new (NULL, NULL);
+  walk_root (b, root, roots, "");
+  /* Drain: files, then the root, then packs. */
+  g_thread_pool_free (b->workers, FALSE, TRUE);
+  b->workers = NULL;
+  dir_child_done (b, root);
+  g_mutex_lock (&b->lock);
+  flush_pack_locked (b, &b->data_pack);
+  flush_pack_locked (b, &b->tree_pack);
+  g_mutex_unlock (&b->lock);
+  g_thread_pool_free (b->uploaders, FALSE, TRUE);
+  b->uploaders = NULL;
+
+  /* Even after a failure or cancellation, record what landed so the next
+   * run does not upload it again. */
+  {
+    g_autoptr(GError) delta_error = NULL;
+    if (!write_delta (b, &delta_error) && b->error == NULL)
+      b->error = g_steal_pointer (&delta_error);
+  }
+  if (b->error == NULL && g_cancellable_set_error_if_cancelled (cancellable, &b->error))
+    goto out;
+  if (b->error != NULL)
+    goto out;
+  g_assert (b->have_root);
+
+  snap = coffer_snapshot_new ();
+  snap->time = start_time;
+  snap->end_time = g_get_real_time ();
+  snap->device_id = g_strdup (_coffer_repository_get_device_id (self) ? _coffer_repository_get_device_id (self) : "");
+  snap->hostname = g_strdup (g_get_host_name ());
+  snap->category_id = g_strdup (b->keys->id);
+  snap->category_name = g_strdup (b->keys->info->name);
+  snap->paths = g_strdupv (b->keys->info->paths);
+  memcpy (snap->tree, b->root_tree, COFFER_ID_BYTES);
+  if (snapshots->len > 0)
+    {
+      CofferSnapshot *last = g_ptr_array_index (snapshots, snapshots->len - 1);
+      snap->parent = g_strdup (last->id);
+    }
+  {
+    g_autofree char *group = g_strdup_printf ("category %s", b->keys->id);
+    guint64 seq = coffer_state_get_uint (_coffer_repository_get_state (self), group, "seq");
+    for (guint i = 0; i < snapshots->len; i++)
+      seq = MAX (seq, ((CofferSnapshot *) g_ptr_array_index (snapshots, i))->seq);
+    snap->seq = seq + 1;
+  }
+  snap->epoch = b->ek->epoch;
+  snap->files = b->files;
+  snap->dirs = b->dirs;
+  snap->bytes = b->bytes;
+  snap->added_bytes = b->added;
+  snap->skipped = b->skipped->len;
+  snap->partial = b->skipped->len > 0;
+
+  if (_coffer_repository_write_snapshot (self, b->keys, snap, cancellable, &b->error) == NULL)
+    goto out;
+  coffer_files_cache_commit (b->cache, NULL);
+  g_unlink (marker);
+  coffer_progress_meter_finish (b->meter);
+  result = g_steal_pointer (&snap);
+
+out:
+  if (b->workers != NULL)
+    g_thread_pool_free (b->workers, FALSE, TRUE);
+  if (b->uploaders != NULL)
+    g_thread_pool_free (b->uploaders, FALSE, TRUE);
+  g_clear_pointer (&roots, root_node_free);
+  g_clear_pointer (&b->data_pack, coffer_pack_writer_free);
+  g_clear_pointer (&b->tree_pack, coffer_pack_writer_free);
+  g_clear_pointer (&b->cache, coffer_files_cache_free);
+  g_clear_pointer (&b->chunker, coffer_chunker_free);
+  g_clear_pointer (&b->delta, coffer_index_free);
+  g_clear_pointer (&b->pending, g_hash_table_unref);
+  g_clear_pointer (&b->index_names, g_ptr_array_unref);
+  g_clear_pointer (&b->meter, coffer_progress_meter_free);
+  if (skipped != NULL)
+    *skipped = g_steal_pointer (&b->skipped);
+  g_clear_pointer (&b->skipped, g_ptr_array_unref);
+  if (b->error != NULL)
+    {
+      /* The index cache may now lag behind objects written this run. */
+      _coffer_repository_drop_index (self, b->keys);
+      g_propagate_error (error, b->error);
+    }
+  else if (result != NULL)
+    _coffer_repository_drop_index (self, b->keys);
+  g_mutex_clear (&b->lock);
+  g_cond_clear (&b->cond);
+  coffer_state_unlock_category (lock_fd);
+  return result;
+}

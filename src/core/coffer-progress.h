@@ -32,6 +32,8 @@ void                 coffer_progress_meter_free   (CofferProgressMeter *meter);
 void coffer_progress_meter_set_totals (CofferProgressMeter *meter, guint64 files, guint64 bytes);
 void coffer_progress_meter_add        (CofferProgressMeter *meter, guint64 files, guint64 bytes,
                                        guint64 uploaded, const char *current_file);
+/* Marks the operation finished and reports once more. */
+void coffer_progress_meter_finish     (CofferProgressMeter *meter);
 /* Calls func if enough time has passed (or force). */
 void coffer_progress_meter_report     (CofferProgressMeter *meter, gboolean force);
 

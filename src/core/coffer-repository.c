@@ -1,2 +1,832 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: being written */
+/* CofferRepository: the config, the account key and the ways in (recovery
+ * key, this device's key, the password). Categories live in
+ * coffer-repository-categories.c, object I/O in coffer-repository-objects.c. */
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+#include <glib/gstdio.h>
+
+#include "coffer-chunker.h"
+#include "coffer-device.h"
+#include "coffer-error.h"
+#include "coffer-keyring.h"
+#include "coffer-recovery-key.h"
+#include "coffer-repository-private.h"
+
+#define CONFIG_NAME "config"
+#define RECOVERY_NAME "keys/recovery"
+#define DEVICE_KEY_FILE "device.key"
+
+struct _CofferRepository
+{
+  GObject       parent_instance;
+
+  CofferStore  *store;
+  guint8        raw_id[COFFER_REPO_ID_BYTES];
+  char         *id;
+  CofferState  *state;
+
+  GRecMutex     lock;
+  CofferSecret *password;
+  CofferSecret *recovery_key;
+  CofferSecret *account_key;
+  gboolean      recovery_confirmed;
+  char         *device_id;
+
+  /* password key cache: "salt-hex:ops:mem" -> CofferSecret */
+  GHashTable   *password_keys;
+  /* category id -> CofferCategoryKeys */
+  GHashTable   *categories;
+};
+
+G_DEFINE_FINAL_TYPE (CofferRepository, coffer_repository, G_TYPE_OBJECT)
+
+
+static void
+coffer_repository_finalize (GObject *object)
+{
+  CofferRepository *self = COFFER_REPOSITORY (object);
+
+  g_clear_object (&self->store);
+  g_clear_pointer (&self->id, g_free);
+  g_clear_pointer (&self->state, coffer_state_free);
+  g_clear_pointer (&self->password, coffer_secret_free);
+  g_clear_pointer (&self->recovery_key, coffer_secret_free);
+  g_clear_pointer (&self->account_key, coffer_secret_free);
+  g_clear_pointer (&self->device_id, g_free);
+  g_clear_pointer (&self->password_keys, g_hash_table_unref);
+  g_clear_pointer (&self->categories, g_hash_table_unref);
+  g_rec_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (coffer_repository_parent_class)->finalize (object);
+}
+
+static void
+coffer_repository_class_init (CofferRepositoryClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = coffer_repository_finalize;
+}
+
+static void
+coffer_repository_init (CofferRepository *self)
+{
+  g_rec_mutex_init (&self->lock);
+  self->password_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                               (GDestroyNotify) coffer_secret_free);
+  self->categories = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                            _coffer_category_keys_free);
+}
+
+/* ---- small internals shared with the other repository files ---- */
+
+const guint8 *
+_coffer_repository_get_raw_id (CofferRepository *self)
+{
+  return self->raw_id;
+}
+
+CofferState *
+_coffer_repository_get_state (CofferRepository *self)
+{
+  return self->state;
+}
+
+GRecMutex *
+_coffer_repository_get_lock (CofferRepository *self)
+{
+  return &self->lock;
+}
+
+GHashTable *
+_coffer_repository_get_category_table (CofferRepository *self)
+{
+  return self->categories;
+}
+
+const CofferSecret *
+_coffer_repository_get_account_key (CofferRepository *self)
+{
+  return self->account_key;
+}
+
+const CofferSecret *
+_coffer_repository_get_password (CofferRepository *self)
+{
+  return self->password;
+}
+
+gboolean
+_coffer_repository_recovery_confirmed (CofferRepository *self)
+{
+  return self->recovery_confirmed;
+}
+
+const char *
+_coffer_repository_get_device_id (CofferRepository *self)
+{
+  return self->device_id;
+}
+
+/* Derives (or returns the cached) password key for a set of KDF parameters. */
+const CofferSecret *
+_coffer_repository_password_key (CofferRepository *self, const CofferKdfParams *params, GError **error)
+{
+  g_autofree char *salt = coffer_hex_encode (params->salt, sizeof params->salt);
+  g_autofree char *cache_key = g_strdup_printf ("%s:%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
+                                                salt, params->opslimit, params->memlimit);
+  CofferSecret *key;
+
+  if (self->password == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                   "A backup password is needed.");
+      return NULL;
+    }
+  g_rec_mutex_lock (&self->lock);
+  key = g_hash_table_lookup (self->password_keys, cache_key);
+  if (key == NULL)
+    {
+      key = coffer_kdf_derive (self->password, params, error);
+      if (key != NULL)
+        g_hash_table_insert (self->password_keys, g_steal_pointer (&cache_key), key);
+    }
+  g_rec_mutex_unlock (&self->lock);
+  return key;
+}
+
+/* The repository-wide KDF parameters for new password envelopes: reused
+ * so that one derivation opens every Standard category. */
+gboolean
+_coffer_repository_get_kdf_params (CofferRepository *self, CofferKdfParams *params)
+{
+  g_autofree char *salt = coffer_state_get_string (self->state, "password", "salt");
+  guint64 ops = coffer_state_get_uint (self->state, "password", "opslimit");
+  guint64 mem = coffer_state_get_uint (self->state, "password", "memlimit");
+
+  if (salt == NULL || !coffer_hex_decode (salt, params->salt, sizeof params->salt) || ops == 0 || mem == 0)
+    {
+      g_autofree char *hex = NULL;
+
+      coffer_kdf_params_new (params);
+      hex = coffer_hex_encode (params->salt, sizeof params->salt);
+      coffer_state_set_string (self->state, "password", "salt", hex);
+      coffer_state_set_uint (self->state, "password", "opslimit", params->opslimit);
+      coffer_state_set_uint (self->state, "password", "memlimit", params->memlimit);
+      coffer_state_save (self->state, NULL);
+      return TRUE;
+    }
+  params->opslimit = ops;
+  params->memlimit = mem;
+  return TRUE;
+}
+
+void
+_coffer_repository_set_kdf_params (CofferRepository *self, const CofferKdfParams *params)
+{
+  g_autofree char *hex = coffer_hex_encode (params->salt, sizeof params->salt);
+
+  coffer_state_set_string (self->state, "password", "salt", hex);
+  coffer_state_set_uint (self->state, "password", "opslimit", params->opslimit);
+  coffer_state_set_uint (self->state, "password", "memlimit", params->memlimit);
+  coffer_state_save (self->state, NULL);
+}
+
+/* ---- config ---- */
+
+static GBytes *
+config_serialize (const guint8 raw_id[COFFER_REPO_ID_BYTES])
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autofree char *id = coffer_hex_encode (raw_id, COFFER_REPO_ID_BYTES);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *created = g_date_time_format_iso8601 (now);
+  char *data;
+  gsize len;
+
+  g_key_file_set_string (kf, "repository", "format", "coffer");
+  g_key_file_set_integer (kf, "repository", "version", COFFER_FORMAT_VERSION);
+  g_key_file_set_string (kf, "repository", "id", id);
+  g_key_file_set_string (kf, "repository", "created", created);
+  g_key_file_set_string (kf, "chunker", "algorithm", "fastcdc");
+  g_key_file_set_uint64 (kf, "chunker", "min-size", COFFER_CHUNK_MIN);
+  g_key_file_set_uint64 (kf, "chunker", "avg-size", COFFER_CHUNK_AVG);
+  g_key_file_set_uint64 (kf, "chunker", "max-size", COFFER_CHUNK_MAX);
+  data = g_key_file_to_data (kf, &len, NULL);
+  return g_bytes_new_take (data, len);
+}
+
+static gboolean
+config_parse (CofferRepository *self, GBytes *bytes, GError **error)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autofree char *format = NULL;
+  g_autofree char *id = NULL;
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+  gint64 version;
+
+  if (!g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, NULL)
+      || (format = g_key_file_get_string (kf, "repository", "format", NULL)) == NULL
+      || strcmp (format, "coffer") != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The repository configuration is not readable: this does not look like a Coffer repository.");
+      return FALSE;
+    }
+  version = g_key_file_get_int64 (kf, "repository", "version", NULL);
+  if (version != COFFER_FORMAT_VERSION)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_UNSUPPORTED_VERSION,
+                   "The repository uses format version %" G_GINT64_FORMAT
+                   ", but this version of Coffer only knows version %d. Install a newer Coffer to use it.",
+                   version, COFFER_FORMAT_VERSION);
+      return FALSE;
+    }
+  id = g_key_file_get_string (kf, "repository", "id", NULL);
+  if (id == NULL || strlen (id) != 2 * COFFER_REPO_ID_BYTES
+      || !coffer_hex_decode (id, self->raw_id, COFFER_REPO_ID_BYTES))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The repository configuration has no valid repository id.");
+      return FALSE;
+    }
+  /* The chunker parameters are fixed in format version 1; a config that
+   * names others was not written by Coffer and is refused rather than
+   * trusted (it is not authenticated). */
+  if (g_key_file_get_uint64 (kf, "chunker", "min-size", NULL) != COFFER_CHUNK_MIN
+      || g_key_file_get_uint64 (kf, "chunker", "avg-size", NULL) != COFFER_CHUNK_AVG
+      || g_key_file_get_uint64 (kf, "chunker", "max-size", NULL) != COFFER_CHUNK_MAX)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The repository configuration names chunker parameters that format version 1 does not allow.");
+      return FALSE;
+    }
+  self->id = g_steal_pointer (&id);
+  return TRUE;
+}
+
+/* ---- device key: keyring, or sealed under the password in a local file ---- */
+
+static char *
+device_key_path (CofferRepository *self)
+{
+  return g_build_filename (coffer_state_get_data_dir (self->state), DEVICE_KEY_FILE, NULL);
+}
+
+/* File layout: "CFDK" | version 1 | 3 zero | salt 16 | ops u64 | mem u64 | envelope */
+static gboolean
+device_key_save (CofferRepository *self, const CofferSecret *device_sk, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (coffer_keyring_is_available ())
+    {
+      g_autofree char *label = g_strdup_printf ("Coffer device key for repository %s", self->id);
+      if (coffer_keyring_store_sync (self->id, COFFER_KEY_KIND_DEVICE, label, device_sk, NULL, &local_error))
+        {
+          coffer_state_set_string (self->state, "device", "storage", "keyring");
+          return TRUE;
+        }
+      g_debug ("keyring store failed: %s", local_error->message);
+      g_clear_error (&local_error);
+    }
+
+  if (self->password != NULL)
+    {
+      CofferKdfParams params;
+      const CofferSecret *pkey;
+      g_autoptr(GBytes) env = NULL;
+      g_autoptr(GByteArray) file = g_byte_array_new ();
+      g_autofree char *path = device_key_path (self);
+      static const guint8 head[8] = { 'C', 'F', 'D', 'K', 1, 0, 0, 0 };
+      guint64 le;
+
+      _coffer_repository_get_kdf_params (self, &params);
+      pkey = _coffer_repository_password_key (self, &params, error);
+      if (pkey == NULL)
+        return FALSE;
+      env = coffer_envelope_seal (pkey, self->raw_id, COFFER_OBJECT_DEVICE_ENVELOPE,
+                                  "local/device.key", device_sk->data, device_sk->len);
+      g_byte_array_append (file, head, sizeof head);
+      g_byte_array_append (file, params.salt, sizeof params.salt);
+      le = GUINT64_TO_LE (params.opslimit);
+      g_byte_array_append (file, (guint8 *) &le, 8);
+      le = GUINT64_TO_LE (params.memlimit);
+      g_byte_array_append (file, (guint8 *) &le, 8);
+      g_byte_array_append (file, g_bytes_get_data (env, NULL), g_bytes_get_size (env));
+      if (!g_file_set_contents_full (path, (const char *) file->data, file->len,
+                                     G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                     0600, error))
+        return FALSE;
+      coffer_state_set_string (self->state, "device", "storage", "file");
+      return TRUE;
+    }
+
+  g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_UNAVAILABLE,
+               "No keyring is available and no password was given, so this computer cannot remember its key.");
+  return FALSE;
+}
+
+static CofferSecret *
+device_key_load (CofferRepository *self, GError **error)
+{
+  g_autofree char *storage = coffer_state_get_string (self->state, "device", "storage");
+
+  if (g_strcmp0 (storage, "keyring") == 0)
+    return coffer_keyring_lookup_sync (self->id, COFFER_KEY_KIND_DEVICE, NULL, error);
+
+  if (g_strcmp0 (storage, "file") == 0)
+    {
+      g_autofree char *path = device_key_path (self);
+      g_autofree char *contents = NULL;
+      gsize len;
+      CofferKdfParams params;
+      const CofferSecret *pkey;
+      g_autoptr(GBytes) env = NULL;
+      g_autoptr(GError) local_error = NULL;
+      CofferSecret *sk;
+
+      if (!g_file_get_contents (path, &contents, &len, error))
+        return NULL;
+      if (len < 40 || memcmp (contents, "CFDK\1", 5) != 0)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The local device key file %s is damaged.", path);
+          return NULL;
+        }
+      memcpy (params.salt, contents + 8, 16);
+      memcpy (&params.opslimit, contents + 24, 8);
+      memcpy (&params.memlimit, contents + 32, 8);
+      params.opslimit = GUINT64_FROM_LE (params.opslimit);
+      params.memlimit = GUINT64_FROM_LE (params.memlimit);
+      pkey = _coffer_repository_password_key (self, &params, error);
+      if (pkey == NULL)
+        return NULL;
+      env = g_bytes_new (contents + 40, len - 40);
+      sk = coffer_envelope_open (pkey, self->raw_id, COFFER_OBJECT_DEVICE_ENVELOPE,
+                                 "local/device.key", env, &local_error);
+      if (sk == NULL)
+        {
+          if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD,
+                         "The password is wrong.");
+          else
+            g_propagate_error (error, g_steal_pointer (&local_error));
+        }
+      return sk;
+    }
+
+  g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_NOT_FOUND,
+               "This computer is not a trusted device of this repository.");
+  return NULL;
+}
+
+static gboolean
+check_account_key_id (CofferRepository *self, const CofferSecret *ak, GError **error)
+{
+  guint8 akid[COFFER_ACCOUNT_KEY_ID_BYTES];
+  g_autofree char *hex = NULL;
+  g_autofree char *known = coffer_state_get_string (self->state, "account", "key-id");
+
+  coffer_account_key_id (ak, akid);
+  hex = coffer_hex_encode (akid, sizeof akid);
+  if (known != NULL && strcmp (known, hex) != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The repository offers an account key that this computer has never seen. "
+                   "It may have been tampered with; nothing was read or written.");
+      return FALSE;
+    }
+  if (known == NULL)
+    {
+      coffer_state_set_string (self->state, "account", "key-id", hex);
+      coffer_state_save (self->state, NULL);
+    }
+  return TRUE;
+}
+
+/* Takes ownership of ak. */
+static gboolean
+set_account_key (CofferRepository *self, CofferSecret *ak, GError **error)
+{
+  if (!check_account_key_id (self, ak, error))
+    {
+      coffer_secret_free (ak);
+      return FALSE;
+    }
+  g_rec_mutex_lock (&self->lock);
+  g_clear_pointer (&self->account_key, coffer_secret_free);
+  self->account_key = ak;
+  g_rec_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+static CofferSecret *
+recovery_wrap_key (CofferRepository *self, const CofferSecret *rk)
+{
+  CofferSecret *key = coffer_secret_new (COFFER_KEY_BYTES);
+  crypto_generichash_state st;
+  static const char domain[] = "coffer-recovery-wrap";
+
+  crypto_generichash_init (&st, rk->data, rk->len, COFFER_KEY_BYTES);
+  crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
+  crypto_generichash_update (&st, self->raw_id, COFFER_REPO_ID_BYTES);
+  crypto_generichash_final (&st, key->data, COFFER_KEY_BYTES);
+  sodium_memzero (&st, sizeof st);
+  return key;
+}
+
+static gboolean
+write_recovery_envelope (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak,
+                         CofferPutMode mode, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) wrap = recovery_wrap_key (self, rk);
+  g_autoptr(GBytes) env = coffer_envelope_seal (wrap, self->raw_id, COFFER_OBJECT_RECOVERY_ENVELOPE,
+                                                RECOVERY_NAME, ak->data, ak->len);
+
+  return coffer_store_put (self->store, RECOVERY_NAME, env, mode, cancellable, error);
+}
+
+static CofferSecret *
+open_recovery_envelope (CofferRepository *self, const CofferSecret *rk,
+                        GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(CofferSecret) wrap = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CofferSecret *ak;
+
+  env = coffer_store_get (self->store, RECOVERY_NAME, 0, 0, cancellable, &local_error);
+  if (env == NULL)
+    {
+      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "The repository has no recovery key envelope (keys/recovery is missing).");
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  wrap = recovery_wrap_key (self, rk);
+  ak = coffer_envelope_open (wrap, self->raw_id, COFFER_OBJECT_RECOVERY_ENVELOPE,
+                             RECOVERY_NAME, env, &local_error);
+  if (ak == NULL)
+    {
+      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
+                     "This recovery key does not belong to this repository.");
+      else
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "The recovery key envelope is damaged: %s", local_error->message);
+      return NULL;
+    }
+  return ak;
+}
+
+static gboolean
+write_device_envelope (CofferRepository *self, const char *device_id, const guint8 pk[32],
+                       const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *obj = g_strdup_printf ("keys/devices/%s", device_id);
+  g_autoptr(GBytes) env = coffer_device_envelope_seal (pk, self->account_key, self->raw_id, device_id, name);
+
+  if (env == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "The device name is not valid.");
+      return FALSE;
+    }
+  return coffer_store_put (self->store, obj, env, COFFER_PUT_REPLACE, cancellable, error);
+}
+
+static char *
+default_device_name (void)
+{
+  const char *host = g_get_host_name ();
+  return g_strdup (host != NULL && *host ? host : "Computer");
+}
+
+/* ---- public API ---- */
+
+static CofferRepository *
+repository_new (CofferStore *store)
+{
+  CofferRepository *self = g_object_new (COFFER_TYPE_REPOSITORY, NULL);
+
+  self->store = g_object_ref (store);
+  return self;
+}
+
+CofferRepository *
+coffer_repository_create (CofferStore        *store,
+                          const CofferSecret *password,
+                          const char         *device_name,
+                          CofferSecret      **out_recovery_key,
+                          GCancellable       *cancellable,
+                          GError            **error)
+{
+  g_autoptr(CofferRepository) self = NULL;
+  g_autoptr(GBytes) config = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(CofferSecret) rk = NULL;
+  g_autoptr(CofferSecret) device_sk = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *pk_hex = NULL;
+  guint8 pk[32];
+
+  g_return_val_if_fail (COFFER_IS_STORE (store), NULL);
+  g_return_val_if_fail (out_recovery_key != NULL, NULL);
+
+  coffer_core_init ();
+  if (coffer_store_stat (store, CONFIG_NAME, NULL, cancellable, &local_error))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS,
+                   "There is already a repository at this location.");
+      return NULL;
+    }
+  if (!g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  g_clear_error (&local_error);
+
+  self = repository_new (store);
+  randombytes_buf (self->raw_id, sizeof self->raw_id);
+  self->id = coffer_hex_encode (self->raw_id, sizeof self->raw_id);
+  self->state = coffer_state_new (self->id);
+  if (password != NULL && password->len > 0)
+    self->password = coffer_secret_dup (password);
+
+  self->account_key = coffer_secret_new_random (COFFER_KEY_BYTES);
+  {
+    guint8 akid[COFFER_ACCOUNT_KEY_ID_BYTES];
+    g_autofree char *hex = NULL;
+    coffer_account_key_id (self->account_key, akid);
+    hex = coffer_hex_encode (akid, sizeof akid);
+    coffer_state_set_string (self->state, "account", "key-id", hex);
+  }
+  rk = coffer_recovery_key_generate ();
+  self->recovery_confirmed = TRUE;   /* shown to the user in this session */
+
+  /* The recovery envelope first, then this device, then the config: a
+   * repository without config is not a repository, so a crash before the
+   * config leaves nothing that could be mistaken for one. */
+  if (!write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_CREATE, cancellable, error))
+    return NULL;
+
+  self->device_id = coffer_device_id_new ();
+  device_sk = coffer_device_keypair_new (pk);
+  name = device_name != NULL ? g_strdup (device_name) : default_device_name ();
+  if (!write_device_envelope (self, self->device_id, pk, name, cancellable, error))
+    return NULL;
+  coffer_state_set_string (self->state, "device", "id", self->device_id);
+  pk_hex = coffer_hex_encode (pk, sizeof pk);
+  coffer_state_set_string (self->state, "device", "public-key", pk_hex);
+  if (!device_key_save (self, device_sk, &local_error))
+    {
+      g_message ("%s Use the recovery key to unlock this repository.", local_error->message);
+      g_clear_error (&local_error);
+    }
+
+  config = config_serialize (self->raw_id);
+  if (!coffer_store_put (store, CONFIG_NAME, config, COFFER_PUT_CREATE, cancellable, error))
+    return NULL;
+  if (!coffer_state_save (self->state, error))
+    return NULL;
+
+  *out_recovery_key = g_steal_pointer (&rk);
+  return g_steal_pointer (&self);
+}
+
+CofferRepository *
+coffer_repository_open (CofferStore *store, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferRepository) self = NULL;
+  g_autoptr(GBytes) config = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (COFFER_IS_STORE (store), NULL);
+
+  coffer_core_init ();
+  config = coffer_store_get (store, CONFIG_NAME, 0, 0, cancellable, &local_error);
+  if (config == NULL)
+    {
+      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        {
+          g_autofree char *where = coffer_store_describe (store);
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND,
+                       "There is no Coffer repository at %s. Create one with “coffer init”.", where);
+        }
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (g_bytes_get_size (config) > 64 * 1024)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The repository configuration is too large to be genuine.");
+      return NULL;
+    }
+  self = repository_new (store);
+  if (!config_parse (self, config, error))
+    return NULL;
+  self->state = coffer_state_new (self->id);
+  self->device_id = coffer_state_get_string (self->state, "device", "id");
+  return g_steal_pointer (&self);
+}
+
+const char *
+coffer_repository_get_id (CofferRepository *self)
+{
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
+  return self->id;
+}
+
+CofferStore *
+coffer_repository_get_store (CofferRepository *self)
+{
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
+  return self->store;
+}
+
+char *
+coffer_repository_describe (CofferRepository *self)
+{
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
+  return coffer_store_describe (self->store);
+}
+
+void
+coffer_repository_set_password (CofferRepository *self, const CofferSecret *password)
+{
+  g_return_if_fail (COFFER_IS_REPOSITORY (self));
+  g_rec_mutex_lock (&self->lock);
+  g_clear_pointer (&self->password, coffer_secret_free);
+  if (password != NULL && password->len > 0)
+    self->password = coffer_secret_dup (password);
+  g_hash_table_remove_all (self->password_keys);
+  g_rec_mutex_unlock (&self->lock);
+}
+
+void
+coffer_repository_set_recovery_key (CofferRepository *self, const CofferSecret *recovery_key)
+{
+  g_return_if_fail (COFFER_IS_REPOSITORY (self));
+  g_rec_mutex_lock (&self->lock);
+  g_clear_pointer (&self->recovery_key, coffer_secret_free);
+  if (recovery_key != NULL)
+    self->recovery_key = coffer_secret_dup (recovery_key);
+  g_rec_mutex_unlock (&self->lock);
+}
+
+gboolean
+coffer_repository_has_account_key (CofferRepository *self)
+{
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  return self->account_key != NULL;
+}
+
+static gboolean
+unlock_with_device (CofferRepository *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) sk = NULL;
+  g_autoptr(GBytes) env = NULL;
+  g_autofree char *obj = NULL;
+  g_autofree char *pk_hex = NULL;
+  guint8 pk[32];
+  CofferSecret *ak;
+  g_autoptr(GError) local_error = NULL;
+
+  if (self->device_id == NULL)
+    {
+      g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_NOT_FOUND,
+                   "This computer is not a trusted device of this repository.");
+      return FALSE;
+    }
+  sk = device_key_load (self, error);
+  if (sk == NULL)
+    return FALSE;
+  coffer_device_public_key (sk, pk);
+  obj = g_strdup_printf ("keys/devices/%s", self->device_id);
+  env = coffer_store_get (self->store, obj, 0, 0, cancellable, &local_error);
+  if (env == NULL)
+    {
+      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                     "This computer was removed from the trusted devices of this repository.");
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  ak = coffer_device_envelope_open (sk, pk, self->raw_id, self->device_id, env, NULL, &local_error);
+  if (ak == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "This computer's key envelope could not be opened: %s", local_error->message);
+      return FALSE;
+    }
+  return set_account_key (self, ak, error);
+}
+
+gboolean
+coffer_repository_unlock (CofferRepository *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GError) device_error = NULL;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  if (self->account_key != NULL)
+    return TRUE;
+
+  if (self->recovery_key != NULL)
+    {
+      CofferSecret *ak = open_recovery_envelope (self, self->recovery_key, cancellable, error);
+      if (ak == NULL)
+        return FALSE;
+      self->recovery_confirmed = TRUE;
+      return set_account_key (self, ak, error);
+    }
+
+  if (unlock_with_device (self, cancellable, &device_error))
+    return TRUE;
+
+  /* A wrong password or a tampered repository is an error; a computer that
+   * simply is not a trusted device can still open Standard categories with
+   * the password. */
+  if (device_error->domain == COFFER_REPO_ERROR
+      && (device_error->code == COFFER_REPO_ERROR_WRONG_PASSWORD
+          || device_error->code == COFFER_REPO_ERROR_CORRUPT))
+    {
+      g_propagate_error (error, g_steal_pointer (&device_error));
+      return FALSE;
+    }
+  g_debug ("device unlock: %s", device_error->message);
+  if (self->password != NULL)
+    return TRUE;
+
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+               "No way to unlock the repository was given: %s "
+               "Give the backup password or the recovery key.", device_error->message);
+  return FALSE;
+}
+
+gboolean
+coffer_repository_verify_recovery_key (CofferRepository *self, const CofferSecret *recovery_key,
+                                       GCancellable *cancellable, GError **error)
+{
+  CofferSecret *ak;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  g_return_val_if_fail (recovery_key != NULL, FALSE);
+
+  ak = open_recovery_envelope (self, recovery_key, cancellable, error);
+  if (ak == NULL)
+    return FALSE;
+  if (self->account_key != NULL && !coffer_secret_equal (ak, self->account_key))
+    {
+      coffer_secret_free (ak);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The recovery key opens a different account key than this computer uses.");
+      return FALSE;
+    }
+  if (self->account_key == NULL)
+    {
+      if (!set_account_key (self, ak, error))
+        return FALSE;
+    }
+  else
+    coffer_secret_free (ak);
+  self->recovery_confirmed = TRUE;
+  coffer_state_set_uint (self->state, "recovery-key", "tested", (guint64) (g_get_real_time () / G_USEC_PER_SEC));
+  coffer_state_save (self->state, NULL);
+  return TRUE;
+}
+
+gint64
+coffer_repository_get_recovery_key_tested (CofferRepository *self)
+{
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), 0);
+  return (gint64) coffer_state_get_uint (self->state, "recovery-key", "tested");
+}
+
+CofferSecret *
+coffer_repository_replace_recovery_key (CofferRepository *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) rk = NULL;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
+  if (self->account_key == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                   "Replacing the recovery key needs a trusted device or the current recovery key.");
+      return NULL;
+    }
+  rk = coffer_recovery_key_generate ();
+  if (!write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_REPLACE, cancellable, error))
+    return NULL;
+  self->recovery_confirmed = TRUE;
+  coffer_state_remove (self->state, "recovery-key", "tested");
+  coffer_state_save (self->state, NULL);
+  return g_steal_pointer (&rk);
+}

@@ -1,2 +1,579 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: being written */
+/* Restore: walks a snapshot's trees and writes files through a worker pool.
+ * Every blob is authenticated and its id re-computed before a byte is
+ * written; files are written to a temporary name beside the target and
+ * renamed into place; modes, owners (when permitted), times and extended
+ * attributes follow; folder times are set last, deepest first. An existing
+ * file is never replaced by an older copy without COFFER_RESTORE_OVERWRITE. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/time.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "coffer-error.h"
+#include "coffer-repository-private.h"
+
+typedef struct
+{
+  CofferRepository   *repo;
+  CofferCategoryKeys *keys;
+  const CofferSnapshot *snapshot;
+  const char         *target;     /* NULL = original place */
+  CofferRestoreFlags  flags;
+  GCancellable       *cancellable;
+  CofferProgressMeter *meter;
+  GThreadPool        *workers;
+  GMutex              lock;
+  GCond               cond;
+  guint               jobs;
+  guint               max_jobs;
+  GError             *error;
+  GPtrArray          *conflicts;
+  GPtrArray          *dirs;       /* DirTimes, set after all files */
+  gboolean            is_root;
+} Restore;
+
+typedef struct
+{
+  char            *path;
+  CofferTreeEntry *entry;
+} FileJob;
+
+typedef struct
+{
+  char   *path;
+  guint32 mode;
+  gint64  mtime_ns;
+  guint32 uid, gid;
+} DirTimes;
+
+static gboolean
+failed (Restore *r)
+{
+  gboolean ret;
+
+  g_mutex_lock (&r->lock);
+  ret = r->error != NULL;
+  g_mutex_unlock (&r->lock);
+  return ret || g_cancellable_is_cancelled (r->cancellable);
+}
+
+static void
+set_error (Restore *r, GError *error)
+{
+  g_mutex_lock (&r->lock);
+  if (r->error == NULL)
+    r->error = error;
+  else
+    g_error_free (error);
+  g_mutex_unlock (&r->lock);
+}
+
+static void
+set_errno_error (GError **error, int saved, const char *what, const char *path)
+{
+  g_autofree char *display = g_filename_display_name (path);
+
+  if (saved == ENOSPC || saved == EDQUOT)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                 "The disk is full while restoring %s.", display);
+  else
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                 "Could not %s %s: %s", what, display, g_strerror (saved));
+}
+
+static void
+apply_metadata (Restore *r, int fd, const char *path, const CofferTreeEntry *e)
+{
+  struct timespec times[2];
+
+  if (r->is_root)
+    {
+      /* Best effort: ownership may not be ours to give. */
+      if (fd >= 0 ? fchown (fd, e->uid, e->gid) : lchown (path, e->uid, e->gid))
+        g_debug ("could not restore the owner of %s", path);
+    }
+  if (e->type != COFFER_NODE_SYMLINK)
+    {
+      if (fd >= 0)
+        fchmod (fd, e->mode);
+      else
+        chmod (path, e->mode);
+      for (guint i = 0; e->xattrs != NULL && i + 1 < e->xattrs->len; i += 2)
+        {
+          const char *name = g_ptr_array_index (e->xattrs, i);
+          GBytes *value = g_ptr_array_index (e->xattrs, i + 1);
+          gsize len;
+          const void *data = g_bytes_get_data (value, &len);
+          if (fd >= 0)
+            fsetxattr (fd, name, data, len, 0);
+          else
+            lsetxattr (path, name, data, len, 0);
+        }
+    }
+  times[0].tv_sec = e->mtime_ns / 1000000000;
+  times[0].tv_nsec = e->mtime_ns % 1000000000;
+  times[1] = times[0];
+  if (fd >= 0)
+    futimens (fd, times);
+  else
+    utimensat (AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW);
+}
+
+/* TRUE when the file at path should be left alone. */
+static gboolean
+keep_existing (Restore *r, const char *path, const CofferTreeEntry *e)
+{
+  struct stat st;
+  gint64 mtime;
+
+  if (lstat (path, &st) != 0)
+    return FALSE;
+  mtime = (gint64) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+  if (S_ISREG (st.st_mode) && (guint64) st.st_size == e->size && mtime == e->mtime_ns)
+    return TRUE;  /* same file */
+  if ((r->flags & COFFER_RESTORE_OVERWRITE) == 0 && mtime > e->mtime_ns)
+    {
+      g_autofree char *display = g_filename_display_name (path);
+      g_mutex_lock (&r->lock);
+      g_ptr_array_add (r->conflicts, g_strdup (display));
+      g_mutex_unlock (&r->lock);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+is_zero (const guint8 *data, gsize len)
+{
+  return len > 0 && data[0] == 0 && memcmp (data, data + 1, len - 1) == 0;
+}
+
+static gboolean
+restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *tmp = NULL;
+  guint64 written = 0;
+  gboolean sparse = FALSE;
+  int fd;
+
+  if (keep_existing (r, path, e))
+    {
+      coffer_progress_meter_add (r->meter, 1, e->size, 0, NULL);
+      return TRUE;
+    }
+  if (r->flags & COFFER_RESTORE_DRY_RUN)
+    {
+      coffer_progress_meter_add (r->meter, 1, e->size, 0, path);
+      return TRUE;
+    }
+  tmp = g_strdup_printf ("%s/.coffer-restore-%s-XXXXXX", dir, base);
+  if (strlen (base) > 180)
+    {
+      g_free (tmp);
+      tmp = g_strdup_printf ("%s/.coffer-restore-XXXXXX", dir);
+    }
+  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      set_errno_error (error, errno, "create", path);
+      return FALSE;
+    }
+  for (guint off = 0; e->content != NULL && off < e->content->len; off += COFFER_ID_BYTES)
+    {
+      g_autoptr(GBytes) blob = NULL;
+      const guint8 *data;
+      gsize len;
+
+      if (failed (r))
+        goto fail_quiet;
+      blob = _coffer_repository_read_blob (r->repo, r->keys, e->content->data + off, COFFER_BLOB_DATA,
+                                           r->cancellable, error);
+      if (blob == NULL)
+        goto fail;
+      data = g_bytes_get_data (blob, &len);
+      if (len >= 4096 && is_zero (data, len))
+        {
+          /* Leave holes where the original had zeros. */
+          sparse = TRUE;
+          if (lseek (fd, len, SEEK_CUR) < 0)
+            {
+              set_errno_error (error, errno, "write", path);
+              goto fail;
+            }
+        }
+      else
+        {
+          gsize done = 0;
+          while (done < len)
+            {
+              ssize_t n = write (fd, data + done, len - done);
+              if (n < 0 && errno == EINTR)
+                continue;
+              if (n < 0)
+                {
+                  set_errno_error (error, errno, "write", path);
+                  goto fail;
+                }
+              done += n;
+            }
+        }
+      written += len;
+      coffer_progress_meter_add (r->meter, 0, len, 0, path);
+      coffer_progress_meter_report (r->meter, FALSE);
+    }
+  if (sparse && ftruncate (fd, written) != 0)
+    {
+      set_errno_error (error, errno, "write", path);
+      goto fail;
+    }
+  if (written != e->size)
+    {
+      g_autofree char *display = g_filename_display_name (path);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The backup of %s is inconsistent (%" G_GUINT64_FORMAT " bytes instead of %" G_GUINT64_FORMAT ").",
+                   display, written, e->size);
+      goto fail;
+    }
+  if (fdatasync (fd) != 0)
+    {
+      set_errno_error (error, errno, "write", path);
+      goto fail;
+    }
+  apply_metadata (r, fd, tmp, e);
+  close (fd);
+  if (rename (tmp, path) != 0)
+    {
+      set_errno_error (error, errno, "replace", path);
+      g_unlink (tmp);
+      return FALSE;
+    }
+  coffer_progress_meter_add (r->meter, 1, 0, 0, NULL);
+  return TRUE;
+
+fail:
+fail_quiet:
+  close (fd);
+  g_unlink (tmp);
+  return FALSE;
+}
+
+static void
+worker_func (gpointer data, gpointer user_data)
+{
+  FileJob *job = data;
+  Restore *r = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!failed (r) && !restore_file (r, job->path, job->entry, &error) && error != NULL)
+    set_error (r, g_steal_pointer (&error));
+
+  g_mutex_lock (&r->lock);
+  r->jobs--;
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+  g_free (job->path);
+  coffer_tree_entry_free (job->entry);
+  g_free (job);
+}
+
+static CofferTreeEntry *
+entry_copy (const CofferTreeEntry *e)
+{
+  CofferTreeEntry *c = coffer_tree_entry_new (e->name, e->type);
+
+  c->mode = e->mode;
+  c->uid = e->uid;
+  c->gid = e->gid;
+  c->size = e->size;
+  c->mtime_ns = e->mtime_ns;
+  c->ctime_ns = e->ctime_ns;
+  c->rdev = e->rdev;
+  c->link_target = g_strdup (e->link_target);
+  if (e->content != NULL)
+    g_byte_array_append (c->content, e->content->data, e->content->len);
+  for (guint i = 0; e->xattrs != NULL && i + 1 < e->xattrs->len; i += 2)
+    coffer_tree_entry_add_xattr (c, g_ptr_array_index (e->xattrs, i), g_ptr_array_index (e->xattrs, i + 1));
+  return c;
+}
+
+/* *created tells whether the folder is new: when restoring to the original
+ * place, existing folders keep their own permissions and times. */
+static gboolean
+ensure_dir (Restore *r, const char *path, const CofferTreeEntry *e, gboolean *created, GError **error)
+{
+  struct stat st;
+
+  *created = FALSE;
+  if (r->flags & COFFER_RESTORE_DRY_RUN)
+    return TRUE;
+  if (lstat (path, &st) == 0)
+    {
+      if (S_ISDIR (st.st_mode))
+        return TRUE;
+      if ((r->flags & COFFER_RESTORE_OVERWRITE) == 0)
+        {
+          g_autofree char *display = g_filename_display_name (path);
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE,
+                       "%s exists and is not a folder; it was left alone.", display);
+          return FALSE;
+        }
+      g_unlink (path);
+    }
+  if (g_mkdir_with_parents (path, 0700) != 0)
+    {
+      set_errno_error (error, errno, "create the folder", path);
+      return FALSE;
+    }
+  *created = TRUE;
+  return TRUE;
+}
+
+static gboolean
+restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError **error)
+{
+  struct stat st;
+
+  if (r->flags & COFFER_RESTORE_DRY_RUN)
+    return TRUE;
+  if (lstat (path, &st) == 0)
+    {
+      if (S_ISLNK (st.st_mode) && e->type == COFFER_NODE_SYMLINK)
+        {
+          g_autofree char *target = g_file_read_link (path, NULL);
+          if (g_strcmp0 (target, e->link_target) == 0)
+            return TRUE;
+        }
+      if (keep_existing (r, path, e))
+        return TRUE;
+      g_unlink (path);
+    }
+  switch (e->type)
+    {
+    case COFFER_NODE_SYMLINK:
+      if (symlink (e->link_target ? e->link_target : "", path) != 0)
+        {
+          set_errno_error (error, errno, "create the link", path);
+          return FALSE;
+        }
+      break;
+    case COFFER_NODE_FIFO:
+      if (mkfifo (path, e->mode) != 0)
+        {
+          set_errno_error (error, errno, "create", path);
+          return FALSE;
+        }
+      break;
+    case COFFER_NODE_CHARDEV:
+    case COFFER_NODE_BLOCKDEV:
+      if (!r->is_root)
+        return TRUE;   /* device nodes need privileges; skip them quietly */
+      if (mknod (path, e->mode | (e->type == COFFER_NODE_CHARDEV ? S_IFCHR : S_IFBLK), e->rdev) != 0)
+        {
+          set_errno_error (error, errno, "create", path);
+          return FALSE;
+        }
+      break;
+    case COFFER_NODE_SOCKET:
+    case COFFER_NODE_FILE:
+    case COFFER_NODE_DIR:
+    default:
+      return TRUE;
+    }
+  apply_metadata (r, -1, path, e);
+  return TRUE;
+}
+
+static void
+submit (Restore *r, const char *path, const CofferTreeEntry *e)
+{
+  FileJob *job = g_new0 (FileJob, 1);
+
+  job->path = g_strdup (path);
+  job->entry = entry_copy (e);
+  g_mutex_lock (&r->lock);
+  while (r->jobs >= r->max_jobs && r->error == NULL)
+    g_cond_wait (&r->cond, &r->lock);
+  r->jobs++;
+  g_mutex_unlock (&r->lock);
+  g_thread_pool_push (r->workers, job, NULL);
+}
+
+/* path_in_snapshot: "/home/me"; selected: does everything below count? */
+static gboolean
+restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
+              const char * const *paths, GError **error)
+{
+  for (guint i = 0; i < tree->len && !failed (r); i++)
+    {
+      const CofferTreeEntry *e = g_ptr_array_index (tree, i);
+      g_autofree char *snap_path = g_strconcat (path_in_snapshot, "/", e->name, NULL);
+      g_autofree char *dest = r->target ? g_build_filename (r->target, snap_path, NULL) : g_strdup (snap_path);
+      gboolean selected = paths == NULL;
+      gboolean on_the_way = FALSE;
+
+      for (guint j = 0; paths != NULL && paths[j] != NULL; j++)
+        {
+          gsize n = strlen (snap_path);
+          if (g_str_has_prefix (snap_path, paths[j])
+              && (snap_path[strlen (paths[j])] == '/' || snap_path[strlen (paths[j])] == '\0'
+                  || g_str_has_suffix (paths[j], "/")))
+            selected = TRUE;
+          else if (strncmp (paths[j], snap_path, n) == 0 && paths[j][n] == '/')
+            on_the_way = TRUE;
+        }
+      if (!selected && !on_the_way)
+        continue;
+
+      if (e->type == COFFER_NODE_DIR)
+        {
+          g_autoptr(GPtrArray) sub = NULL;
+          DirTimes *dt;
+          gboolean created;
+
+          if (!ensure_dir (r, dest, e, &created, error))
+            return FALSE;
+          sub = _coffer_repository_read_tree (r->repo, r->keys, e->content->data, r->cancellable, error);
+          if (sub == NULL)
+            return FALSE;
+          if (!restore_tree (r, sub, snap_path, selected ? NULL : paths, error))
+            return FALSE;
+          if (!created && r->target == NULL)
+            continue;
+          dt = g_new0 (DirTimes, 1);
+          dt->path = g_steal_pointer (&dest);
+          dt->mode = e->mode;
+          dt->mtime_ns = e->mtime_ns;
+          dt->uid = e->uid;
+          dt->gid = e->gid;
+          g_ptr_array_add (r->dirs, dt);
+        }
+      else if (!selected)
+        continue;
+      else if (e->type == COFFER_NODE_FILE)
+        submit (r, dest, e);
+      else if (!restore_special (r, dest, e, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+dir_times_free (gpointer data)
+{
+  DirTimes *dt = data;
+
+  g_free (dt->path);
+  g_free (dt);
+}
+
+gboolean
+coffer_restore_run (CofferRepository *self, const char *category_id,
+                    const CofferSnapshot *snapshot, const char * const *paths,
+                    const char *target, CofferRestoreFlags flags,
+                    CofferProgressFunc progress, gpointer progress_data,
+                    GPtrArray **conflicts, GCancellable *cancellable, GError **error)
+{
+  Restore rs = { 0 };
+  Restore *r = &rs;
+  g_autoptr(GPtrArray) tree = NULL;
+  g_autoptr(GError) walk_error = NULL;
+  g_auto(GStrv) norm_paths = NULL;
+  guint n_workers;
+  gboolean ok;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  g_return_val_if_fail (snapshot != NULL, FALSE);
+
+  r->keys = _coffer_repository_get_category (self, category_id, cancellable, error);
+  if (r->keys == NULL)
+    return FALSE;
+  if (target != NULL && g_mkdir_with_parents (target, 0700) != 0)
+    {
+      set_errno_error (error, errno, "create the folder", target);
+      return FALSE;
+    }
+  if (paths != NULL)
+    {
+      guint n = g_strv_length ((char **) paths);
+      norm_paths = g_new0 (char *, n + 1);
+      for (guint i = 0; i < n; i++)
+        {
+          char *p = g_strdup (paths[i]);
+          while (strlen (p) > 1 && g_str_has_suffix (p, "/"))
+            p[strlen (p) - 1] = '\0';
+          norm_paths[i] = p;
+        }
+    }
+
+  r->repo = self;
+  r->snapshot = snapshot;
+  r->target = target;
+  r->flags = flags;
+  r->cancellable = cancellable;
+  r->is_root = geteuid () == 0;
+  r->conflicts = g_ptr_array_new_with_free_func (g_free);
+  r->dirs = g_ptr_array_new_with_free_func (dir_times_free);
+  r->meter = coffer_progress_meter_new ("restore", r->keys->info->name, progress, progress_data);
+  coffer_progress_meter_set_totals (r->meter, snapshot->files, snapshot->bytes);
+  g_mutex_init (&r->lock);
+  g_cond_init (&r->cond);
+  n_workers = MAX (2, g_get_num_processors ());
+  r->max_jobs = n_workers * 4;
+  r->workers = g_thread_pool_new (worker_func, r, n_workers, FALSE, NULL);
+
+  if (_coffer_repository_get_index (self, r->keys, cancellable, &walk_error) != NULL)
+    {
+      tree = _coffer_repository_read_tree (self, r->keys, snapshot->tree, cancellable, &walk_error);
+      if (tree != NULL)
+        restore_tree (r, tree, "", (const char * const *) norm_paths, &walk_error);
+    }
+  g_thread_pool_free (r->workers, FALSE, TRUE);
+  if (walk_error != NULL)
+    set_error (r, g_steal_pointer (&walk_error));
+
+  /* Folder metadata last, deepest first, so writing files does not change
+   * their times again. */
+  if (r->error == NULL && (flags & COFFER_RESTORE_DRY_RUN) == 0)
+    for (guint i = r->dirs->len; i > 0; i--)
+      {
+        DirTimes *dt = g_ptr_array_index (r->dirs, i - 1);
+        struct timespec times[2];
+
+        if (r->is_root && lchown (dt->path, dt->uid, dt->gid) != 0)
+          g_debug ("could not restore the owner of %s", dt->path);
+        chmod (dt->path, dt->mode);
+        times[0].tv_sec = dt->mtime_ns / 1000000000;
+        times[0].tv_nsec = dt->mtime_ns % 1000000000;
+        times[1] = times[0];
+        utimensat (AT_FDCWD, dt->path, times, 0);
+      }
+
+  if (r->error == NULL)
+    g_cancellable_set_error_if_cancelled (cancellable, &r->error);
+  coffer_progress_meter_finish (r->meter);
+  ok = r->error == NULL;
+  if (!ok)
+    g_propagate_error (error, r->error);
+  else if (r->conflicts->len > 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE,
+                   "%u files were not restored because the copies on disk are newer.", r->conflicts->len);
+      ok = FALSE;
+    }
+  if (conflicts != NULL)
+    *conflicts = g_steal_pointer (&r->conflicts);
+  g_clear_pointer (&r->conflicts, g_ptr_array_unref);
+  g_ptr_array_unref (r->dirs);
+  coffer_progress_meter_free (r->meter);
+  g_mutex_clear (&r->lock);
+  g_cond_clear (&r->cond);
+  return ok;
+}

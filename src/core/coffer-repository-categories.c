@@ -1,0 +1,911 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Categories: their key sets (account and password envelopes), their
+ * metadata, and the protection level. */
+#include <string.h>
+#include <sodium.h>
+
+#include "coffer-error.h"
+#include "coffer-repository-private.h"
+
+#define KEYSET_MAGIC "CKS1"
+#define PASSWORD_MAGIC "CFPW"
+#define PASSWORD_HEADER_BYTES (8 + COFFER_SALT_BYTES + 16)
+#define MAX_EPOCHS 4096
+
+/* ---- key sets ---- */
+
+static void
+epoch_keys_free (gpointer data)
+{
+  CofferEpochKeys *ek = data;
+
+  coffer_secret_free (ek->key);
+  coffer_secret_free (ek->data_key);
+  coffer_secret_free (ek->blob_id_key);
+  coffer_secret_free (ek->gear_key);
+  coffer_secret_free (ek->meta_key);
+  g_free (ek);
+}
+
+static CofferEpochKeys *
+epoch_keys_new (guint32 epoch, CofferSecret *key)
+{
+  CofferEpochKeys *ek = g_new0 (CofferEpochKeys, 1);
+
+  ek->epoch = epoch;
+  ek->key = key;
+  ek->data_key = coffer_crypto_derive_subkey (key, COFFER_SUBKEY_DATA);
+  ek->blob_id_key = coffer_crypto_derive_subkey (key, COFFER_SUBKEY_BLOB_ID);
+  ek->gear_key = coffer_crypto_derive_subkey (key, COFFER_SUBKEY_GEAR);
+  ek->meta_key = coffer_crypto_derive_subkey (key, COFFER_SUBKEY_META);
+  return ek;
+}
+
+void
+_coffer_category_keys_free (gpointer data)
+{
+  CofferCategoryKeys *keys = data;
+
+  if (keys == NULL)
+    return;
+  g_free (keys->id);
+  g_clear_pointer (&keys->epochs, g_ptr_array_unref);
+  g_clear_pointer (&keys->info, coffer_category_free);
+  g_clear_pointer (&keys->index, coffer_index_free);
+  g_clear_pointer (&keys->index_names, g_ptr_array_unref);
+  g_free (keys);
+}
+
+CofferEpochKeys *
+coffer_category_keys_newest (CofferCategoryKeys *keys)
+{
+  g_assert (keys->epochs->len > 0);
+  return g_ptr_array_index (keys->epochs, keys->epochs->len - 1);
+}
+
+CofferEpochKeys *
+coffer_category_keys_epoch (CofferCategoryKeys *keys, guint32 epoch)
+{
+  for (guint i = 0; i < keys->epochs->len; i++)
+    {
+      CofferEpochKeys *ek = g_ptr_array_index (keys->epochs, i);
+      if (ek->epoch == epoch)
+        return ek;
+    }
+  return NULL;
+}
+
+/* "CKS1" | count (u32 LE) | count x (epoch u32 LE | key 32), in secure memory */
+static CofferSecret *
+keyset_serialize (GPtrArray *epochs)
+{
+  CofferSecret *out = coffer_secret_new (8 + epochs->len * (4 + COFFER_KEY_BYTES));
+  guint32 le = GUINT32_TO_LE (epochs->len);
+  guint8 *p = out->data;
+
+  memcpy (p, KEYSET_MAGIC, 4);
+  memcpy (p + 4, &le, 4);
+  p += 8;
+  for (guint i = 0; i < epochs->len; i++)
+    {
+      CofferEpochKeys *ek = g_ptr_array_index (epochs, i);
+      le = GUINT32_TO_LE (ek->epoch);
+      memcpy (p, &le, 4);
+      memcpy (p + 4, ek->key->data, COFFER_KEY_BYTES);
+      p += 4 + COFFER_KEY_BYTES;
+    }
+  return out;
+}
+
+static GPtrArray *
+keyset_parse (const CofferSecret *plain, GError **error)
+{
+  g_autoptr(GPtrArray) epochs = g_ptr_array_new_with_free_func (epoch_keys_free);
+  guint32 count;
+  const guint8 *p = plain->data;
+
+  if (plain->len < 8 || memcmp (p, KEYSET_MAGIC, 4) != 0)
+    goto corrupt;
+  memcpy (&count, p + 4, 4);
+  count = GUINT32_FROM_LE (count);
+  if (count == 0 || count > MAX_EPOCHS || plain->len != 8 + (gsize) count * (4 + COFFER_KEY_BYTES))
+    goto corrupt;
+  p += 8;
+  for (guint i = 0; i < count; i++)
+    {
+      guint32 epoch;
+      memcpy (&epoch, p, 4);
+      epoch = GUINT32_FROM_LE (epoch);
+      if (i > 0 && epoch <= ((CofferEpochKeys *) g_ptr_array_index (epochs, i - 1))->epoch)
+        goto corrupt;
+      g_ptr_array_add (epochs, epoch_keys_new (epoch, coffer_secret_new_from_data (p + 4, COFFER_KEY_BYTES)));
+      p += 4 + COFFER_KEY_BYTES;
+    }
+  return g_steal_pointer (&epochs);
+
+corrupt:
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+               "A category key set is malformed.");
+  return NULL;
+}
+
+static GPtrArray *
+keyset_copy (GPtrArray *epochs)
+{
+  GPtrArray *copy = g_ptr_array_new_with_free_func (epoch_keys_free);
+
+  for (guint i = 0; i < epochs->len; i++)
+    {
+      CofferEpochKeys *ek = g_ptr_array_index (epochs, i);
+      g_ptr_array_add (copy, epoch_keys_new (ek->epoch, coffer_secret_dup (ek->key)));
+    }
+  return copy;
+}
+
+/* ---- object names ---- */
+
+static char *
+account_name (const char *cid)
+{
+  return g_strdup_printf ("categories/%s/keys/account", cid);
+}
+
+static char *
+password_name (const char *cid)
+{
+  return g_strdup_printf ("categories/%s/keys/password", cid);
+}
+
+static char *
+meta_name (const char *cid)
+{
+  return g_strdup_printf ("meta/%s", cid);
+}
+
+static gboolean
+is_category_id (const char *str)
+{
+  if (strlen (str) != 32)
+    return FALSE;
+  for (const char *p = str; *p; p++)
+    if (!g_ascii_isxdigit (*p) || g_ascii_isupper (*p))
+      return FALSE;
+  return TRUE;
+}
+
+/* ---- envelopes ---- */
+
+static gboolean
+write_account_envelope (CofferRepository *self, const char *cid, GPtrArray *epochs,
+                        CofferPutMode mode, GCancellable *cancellable, GError **error)
+{
+  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  g_autofree char *name = account_name (cid);
+  g_autoptr(CofferSecret) plain = keyset_serialize (epochs);
+  g_autoptr(GBytes) env = NULL;
+
+  g_assert (ak != NULL);
+  env = coffer_envelope_seal (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_ACCOUNT,
+                              name, plain->data, plain->len);
+  return coffer_store_put (coffer_repository_get_store (self), name, env, mode, cancellable, error);
+}
+
+static gboolean
+write_password_envelope (CofferRepository *self, const char *cid, GPtrArray *epochs,
+                         const CofferKdfParams *params, CofferPutMode mode,
+                         GCancellable *cancellable, GError **error)
+{
+  g_autofree char *name = password_name (cid);
+  g_autoptr(CofferSecret) plain = keyset_serialize (epochs);
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(GByteArray) obj = g_byte_array_new ();
+  g_autoptr(GBytes) bytes = NULL;
+  const CofferSecret *pkey = _coffer_repository_password_key (self, params, error);
+  static const guint8 head[8] = { 'C', 'F', 'P', 'W', 1, 0, 0, 0 };
+  guint64 le;
+
+  if (pkey == NULL)
+    return FALSE;
+  env = coffer_envelope_seal (pkey, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_PASSWORD,
+                              name, plain->data, plain->len);
+  g_byte_array_append (obj, head, sizeof head);
+  g_byte_array_append (obj, params->salt, COFFER_SALT_BYTES);
+  le = GUINT64_TO_LE (params->opslimit);
+  g_byte_array_append (obj, (guint8 *) &le, 8);
+  le = GUINT64_TO_LE (params->memlimit);
+  g_byte_array_append (obj, (guint8 *) &le, 8);
+  g_byte_array_append (obj, g_bytes_get_data (env, NULL), g_bytes_get_size (env));
+  bytes = g_byte_array_free_to_bytes (g_steal_pointer (&obj));
+  return coffer_store_put (coffer_repository_get_store (self), name, bytes, mode, cancellable, error);
+}
+
+static GPtrArray *
+open_account_envelope (CofferRepository *self, const char *cid, GCancellable *cancellable, GError **error)
+{
+  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  g_autofree char *name = account_name (cid);
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(CofferSecret) plain = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  env = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, &local_error);
+  if (env == NULL)
+    {
+      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "The account key envelope of a category is missing (%s).", name);
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_ACCOUNT,
+                                name, env, &local_error);
+  if (plain == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The account key envelope %s cannot be opened: %s", name, local_error->message);
+      return NULL;
+    }
+  return keyset_parse (plain, error);
+}
+
+/* NULL with NOT_FOUND (store error) when the category has no password envelope. */
+static GPtrArray *
+open_password_envelope (CofferRepository *self, const char *cid, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *name = password_name (cid);
+  g_autoptr(GBytes) obj = NULL;
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(CofferSecret) plain = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CofferKdfParams params;
+  const CofferSecret *pkey;
+  const guint8 *data;
+  gsize len;
+
+  obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+  if (obj == NULL)
+    return NULL;
+  data = g_bytes_get_data (obj, &len);
+  if (len < PASSWORD_HEADER_BYTES || memcmp (data, PASSWORD_MAGIC "\1", 5) != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The password envelope %s is malformed.", name);
+      return NULL;
+    }
+  memcpy (params.salt, data + 8, COFFER_SALT_BYTES);
+  memcpy (&params.opslimit, data + 8 + COFFER_SALT_BYTES, 8);
+  memcpy (&params.memlimit, data + 16 + COFFER_SALT_BYTES, 8);
+  params.opslimit = GUINT64_FROM_LE (params.opslimit);
+  params.memlimit = GUINT64_FROM_LE (params.memlimit);
+  pkey = _coffer_repository_password_key (self, &params, error);
+  if (pkey == NULL)
+    return NULL;
+  env = g_bytes_new_from_bytes (obj, PASSWORD_HEADER_BYTES, len - PASSWORD_HEADER_BYTES);
+  plain = coffer_envelope_open (pkey, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_PASSWORD,
+                                name, env, &local_error);
+  if (plain == NULL)
+    {
+      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD,
+                     "The password is wrong.");
+      else
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "The password envelope %s is damaged: %s", name, local_error->message);
+      return NULL;
+    }
+  return keyset_parse (plain, error);
+}
+
+/* ---- metadata: meta/<cid> ---- */
+
+static GBytes *
+meta_serialize (const CofferCategory *info)
+{
+  GVariantBuilder b;
+  const char *empty[] = { NULL };
+  g_autoptr(GVariant) v = NULL;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "version", g_variant_new_uint32 (1));
+  g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (info->name));
+  g_variant_builder_add (&b, "{sv}", "level", g_variant_new_string (coffer_level_to_string (info->level)));
+  g_variant_builder_add (&b, "{sv}", "paths",
+                         g_variant_new_strv ((const char * const *) (info->paths ? info->paths : (char **) empty), -1));
+  g_variant_builder_add (&b, "{sv}", "excludes",
+                         g_variant_new_strv ((const char * const *) (info->excludes ? info->excludes : (char **) empty), -1));
+  v = g_variant_ref_sink (g_variant_builder_end (&b));
+  return g_variant_get_data_as_bytes (v);
+}
+
+static gboolean
+meta_parse (GBytes *bytes, CofferCategory *info, GError **error)
+{
+  g_autoptr(GVariant) v = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, bytes, FALSE));
+  g_autoptr(GVariantDict) dict = NULL;
+  const char *name = NULL, *level = NULL;
+  g_autofree const char **paths = NULL;
+  g_autofree const char **excludes = NULL;
+
+  if (!g_variant_is_normal_form (v))
+    goto corrupt;
+  dict = g_variant_dict_new (v);
+  if (!g_variant_dict_lookup (dict, "name", "&s", &name)
+      || !g_variant_dict_lookup (dict, "level", "&s", &level)
+      || !g_variant_dict_lookup (dict, "paths", "^a&s", &paths)
+      || !coffer_level_from_string (level, &info->level))
+    goto corrupt;
+  g_variant_dict_lookup (dict, "excludes", "^a&s", &excludes);
+  info->name = g_strdup (name);
+  info->paths = g_strdupv ((char **) paths);
+  info->excludes = excludes ? g_strdupv ((char **) excludes) : g_new0 (char *, 1);
+  return TRUE;
+
+corrupt:
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+               "The description of a category is malformed.");
+  return FALSE;
+}
+
+static gboolean
+write_meta (CofferRepository *self, CofferCategoryKeys *keys, CofferPutMode mode,
+            GCancellable *cancellable, GError **error)
+{
+  g_autofree char *name = meta_name (keys->id);
+  g_autoptr(GBytes) plain = meta_serialize (keys->info);
+  g_autoptr(GBytes) obj = _coffer_repository_seal_object (self, keys, COFFER_OBJECT_CATEGORY_META, name,
+                                                          g_bytes_get_data (plain, NULL),
+                                                          g_bytes_get_size (plain));
+
+  return coffer_store_put (coffer_repository_get_store (self), name, obj, mode, cancellable, error);
+}
+
+static gboolean
+read_meta (CofferRepository *self, CofferCategoryKeys *keys, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *name = meta_name (keys->id);
+  g_autoptr(GBytes) obj = NULL;
+  g_autoptr(GBytes) plain = NULL;
+  CofferCategory *info;
+
+  obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+  if (obj == NULL)
+    return FALSE;
+  plain = _coffer_repository_open_object (self, keys, COFFER_OBJECT_CATEGORY_META, name, obj, error);
+  if (plain == NULL)
+    return FALSE;
+  info = g_new0 (CofferCategory, 1);
+  if (!meta_parse (plain, info, error))
+    {
+      coffer_category_free (info);
+      return FALSE;
+    }
+  info->id = g_strdup (keys->id);
+  info->unlocked = TRUE;
+  info->epoch = coffer_category_keys_newest (keys)->epoch;
+  g_clear_pointer (&keys->info, coffer_category_free);
+  keys->info = info;
+  return TRUE;
+}
+
+/* ---- loading ---- */
+
+static gboolean
+check_epoch_rollback (CofferRepository *self, CofferCategoryKeys *keys, GError **error)
+{
+  CofferState *state = _coffer_repository_get_state (self);
+  g_autofree char *group = g_strdup_printf ("category %s", keys->id);
+  guint64 known = coffer_state_get_uint (state, group, "epoch");
+  guint32 newest = coffer_category_keys_newest (keys)->epoch;
+
+  if (newest < known)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
+                   "The keys of category %s are older than the ones this computer has seen "
+                   "(epoch %u < %" G_GUINT64_FORMAT "): the repository was rolled back or tampered with.",
+                   keys->info ? keys->info->name : keys->id, newest, known);
+      return FALSE;
+    }
+  if (newest > known)
+    {
+      coffer_state_set_uint (state, group, "epoch", newest);
+      coffer_state_save (state, NULL);
+    }
+  return TRUE;
+}
+
+static CofferCategoryKeys *
+load_category (CofferRepository *self, const char *cid, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) epochs = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CofferCategoryKeys *keys;
+  gboolean via_password = FALSE;
+
+  if (_coffer_repository_get_account_key (self) != NULL)
+    epochs = open_account_envelope (self, cid, cancellable, error);
+  else
+    {
+      if (_coffer_repository_get_password (self) == NULL)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                       "This category can be opened with the backup password, the recovery key, or on a trusted device; none was given.");
+          return NULL;
+        }
+      epochs = open_password_envelope (self, cid, cancellable, &local_error);
+      if (epochs == NULL)
+        {
+          if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
+                         "This category has Advanced protection: only the recovery key or a trusted device can open it, not the backup password.");
+          else
+            g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      via_password = TRUE;
+    }
+  if (epochs == NULL)
+    return NULL;
+
+  keys = g_new0 (CofferCategoryKeys, 1);
+  keys->id = g_strdup (cid);
+  coffer_hex_decode (cid, keys->raw_id, sizeof keys->raw_id);
+  keys->epochs = g_steal_pointer (&epochs);
+  if (!read_meta (self, keys, cancellable, error) || !check_epoch_rollback (self, keys, error))
+    {
+      _coffer_category_keys_free (keys);
+      return NULL;
+    }
+  if (via_password && keys->info->level == COFFER_LEVEL_ADVANCED)
+    {
+      /* An Advanced category must not have a password envelope; one that
+       * appears anyway was not written by Coffer. */
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
+                   "This category has Advanced protection: only the recovery key or a trusted device can open it, not the backup password.");
+      _coffer_category_keys_free (keys);
+      return NULL;
+    }
+  return keys;
+}
+
+static CofferCategoryKeys *
+get_by_id (CofferRepository *self, const char *cid, GCancellable *cancellable, GError **error)
+{
+  GHashTable *table = _coffer_repository_get_category_table (self);
+  GRecMutex *lock = _coffer_repository_get_lock (self);
+  CofferCategoryKeys *keys;
+
+  g_rec_mutex_lock (lock);
+  keys = g_hash_table_lookup (table, cid);
+  if (keys == NULL)
+    {
+      keys = load_category (self, cid, cancellable, error);
+      if (keys != NULL)
+        g_hash_table_insert (table, g_strdup (cid), keys);
+    }
+  g_rec_mutex_unlock (lock);
+  return keys;
+}
+
+typedef struct
+{
+  GPtrArray *ids;
+} ListIds;
+
+static gboolean
+collect_meta (const char *name, guint64 size, gpointer user_data)
+{
+  ListIds *l = user_data;
+  const char *cid = name + strlen ("meta/");
+
+  if (g_str_has_prefix (name, "meta/") && is_category_id (cid))
+    g_ptr_array_add (l->ids, g_strdup (cid));
+  return TRUE;
+}
+
+static GPtrArray *
+list_category_ids (CofferRepository *self, GCancellable *cancellable, GError **error)
+{
+  ListIds l = { g_ptr_array_new_with_free_func (g_free) };
+
+  if (!coffer_store_list (coffer_repository_get_store (self), "meta/", collect_meta, &l, cancellable, error))
+    {
+      g_ptr_array_unref (l.ids);
+      return NULL;
+    }
+  g_ptr_array_sort (l.ids, (GCompareFunc) g_strcmp0);
+  return l.ids;
+}
+
+CofferCategoryKeys *
+_coffer_repository_get_category (CofferRepository *self, const char *id_or_name,
+                                 GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autoptr(GError) first_error = NULL;
+
+  if (is_category_id (id_or_name))
+    {
+      g_autofree char *name = meta_name (id_or_name);
+      GHashTable *table = _coffer_repository_get_category_table (self);
+      if (g_hash_table_contains (table, id_or_name)
+          || coffer_store_stat (coffer_repository_get_store (self), name, NULL, cancellable, NULL))
+        return get_by_id (self, id_or_name, cancellable, error);
+    }
+
+  ids = list_category_ids (self, cancellable, error);
+  if (ids == NULL)
+    return NULL;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      CofferCategoryKeys *keys = get_by_id (self, g_ptr_array_index (ids, i), cancellable, &local_error);
+
+      if (keys != NULL && g_strcmp0 (keys->info->name, id_or_name) == 0)
+        return keys;
+      if (keys == NULL)
+        {
+          if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD)
+              || g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY)
+              || g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK)
+              || !g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY))
+            {
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return NULL;
+            }
+          if (first_error == NULL)
+            first_error = g_steal_pointer (&local_error);
+        }
+    }
+  if (first_error != NULL)
+    {
+      /* A locked Advanced category might be the one asked for. */
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
+                   "There is no category “%s” among those the password opens. "
+                   "Categories with Advanced protection need the recovery key or a trusted device.",
+                   id_or_name);
+      return NULL;
+    }
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_CATEGORY,
+               "There is no category “%s” in this repository.", id_or_name);
+  return NULL;
+}
+
+/* ---- public API ---- */
+
+GPtrArray *
+coffer_repository_list_categories (CofferRepository *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autoptr(GPtrArray) result = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_free);
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
+
+  ids = list_category_ids (self, cancellable, error);
+  if (ids == NULL)
+    return NULL;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      const char *cid = g_ptr_array_index (ids, i);
+      g_autoptr(GError) local_error = NULL;
+      CofferCategoryKeys *keys = get_by_id (self, cid, cancellable, &local_error);
+
+      if (keys != NULL)
+        g_ptr_array_add (result, coffer_category_copy (keys->info));
+      else if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY))
+        {
+          CofferCategory *locked = g_new0 (CofferCategory, 1);
+          locked->id = g_strdup (cid);
+          locked->level = COFFER_LEVEL_ADVANCED;
+          locked->unlocked = FALSE;
+          g_ptr_array_add (result, locked);
+        }
+      else
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&result);
+}
+
+CofferCategory *
+coffer_repository_find_category (CofferRepository *self, const char *name_or_id,
+                                 GCancellable *cancellable, GError **error)
+{
+  CofferCategoryKeys *keys;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
+  g_return_val_if_fail (name_or_id != NULL, NULL);
+
+  keys = _coffer_repository_get_category (self, name_or_id, cancellable, error);
+  return keys != NULL ? coffer_category_copy (keys->info) : NULL;
+}
+
+static gboolean
+require_account_key (CofferRepository *self, const char *what, GError **error)
+{
+  if (_coffer_repository_get_account_key (self) != NULL)
+    return TRUE;
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+               "%s needs a trusted device or the recovery key; the backup password alone is not enough.", what);
+  return FALSE;
+}
+
+static gboolean
+require_confirmed_recovery_key (CofferRepository *self, GError **error)
+{
+  if (_coffer_repository_recovery_confirmed (self))
+    return TRUE;
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
+               "Advanced protection needs a recovery key that you have confirmed: "
+               "enter your recovery key first, so that you know you can still get your data back.");
+  return FALSE;
+}
+
+static gboolean
+valid_name (const char *name, GError **error)
+{
+  if (name == NULL || *name == '\0' || !g_utf8_validate (name, -1, NULL) || strlen (name) > 200
+      || strchr (name, '/') != NULL || is_category_id (name))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "“%s” is not a valid category name: use up to 200 characters of text, without “/”.",
+                   name ? name : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+CofferCategory *
+coffer_repository_add_category (CofferRepository *self, const char *name, CofferLevel level,
+                                const char * const *paths, const char * const *excludes,
+                                GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+  CofferCategoryKeys *keys;
+  guint8 raw[16];
+  CofferKdfParams params;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
+
+  if (!valid_name (name, error) || !require_account_key (self, "Adding a category", error))
+    return NULL;
+  if (level == COFFER_LEVEL_ADVANCED && !require_confirmed_recovery_key (self, error))
+    return NULL;
+  if (level == COFFER_LEVEL_STANDARD && _coffer_repository_get_password (self) == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                   "Standard protection needs a backup password; give one, or choose Advanced protection.");
+      return NULL;
+    }
+  ids = list_category_ids (self, cancellable, error);
+  if (ids == NULL)
+    return NULL;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      CofferCategoryKeys *other = get_by_id (self, g_ptr_array_index (ids, i), cancellable, NULL);
+      if (other != NULL && g_strcmp0 (other->info->name, name) == 0)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS,
+                       "There is already a category named “%s”.", name);
+          return NULL;
+        }
+    }
+
+  keys = g_new0 (CofferCategoryKeys, 1);
+  randombytes_buf (raw, sizeof raw);
+  memcpy (keys->raw_id, raw, sizeof raw);
+  keys->id = coffer_hex_encode (raw, sizeof raw);
+  keys->epochs = g_ptr_array_new_with_free_func (epoch_keys_free);
+  g_ptr_array_add (keys->epochs, epoch_keys_new (0, coffer_secret_new_random (COFFER_KEY_BYTES)));
+  keys->info = g_new0 (CofferCategory, 1);
+  keys->info->id = g_strdup (keys->id);
+  keys->info->name = g_strdup (name);
+  keys->info->level = level;
+  keys->info->paths = g_strdupv ((char **) paths);
+  keys->info->excludes = excludes ? g_strdupv ((char **) excludes) : g_new0 (char *, 1);
+  keys->info->unlocked = TRUE;
+  if (keys->info->paths == NULL)
+    keys->info->paths = g_new0 (char *, 1);
+
+  /* Envelopes first; meta/<cid> last, because it is what makes the
+   * category visible. */
+  if (!write_account_envelope (self, keys->id, keys->epochs, COFFER_PUT_CREATE, cancellable, error)
+      || (level == COFFER_LEVEL_STANDARD
+          && (!_coffer_repository_get_kdf_params (self, &params)
+              || !write_password_envelope (self, keys->id, keys->epochs, &params, COFFER_PUT_CREATE,
+                                           cancellable, error)))
+      || !write_meta (self, keys, COFFER_PUT_CREATE, cancellable, error))
+    {
+      _coffer_category_keys_free (keys);
+      return NULL;
+    }
+  g_rec_mutex_lock (_coffer_repository_get_lock (self));
+  g_hash_table_insert (_coffer_repository_get_category_table (self), g_strdup (keys->id), keys);
+  g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+  return coffer_category_copy (keys->info);
+}
+
+gboolean
+coffer_repository_update_category (CofferRepository *self, const CofferCategory *category,
+                                   GCancellable *cancellable, GError **error)
+{
+  CofferCategoryKeys *keys;
+  CofferCategory *info;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  g_return_val_if_fail (category != NULL && category->id != NULL, FALSE);
+
+  if (!valid_name (category->name, error))
+    return FALSE;
+  keys = _coffer_repository_get_category (self, category->id, cancellable, error);
+  if (keys == NULL)
+    return FALSE;
+  info = coffer_category_copy (keys->info);
+  g_free (info->name);
+  info->name = g_strdup (category->name);
+  g_strfreev (info->paths);
+  info->paths = g_strdupv (category->paths);
+  g_strfreev (info->excludes);
+  info->excludes = category->excludes ? g_strdupv (category->excludes) : g_new0 (char *, 1);
+  coffer_category_free (keys->info);
+  keys->info = info;
+  return write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error);
+}
+
+typedef struct
+{
+  GPtrArray *names;
+} Collect;
+
+static gboolean
+collect_names (const char *name, guint64 size, gpointer user_data)
+{
+  g_ptr_array_add (((Collect *) user_data)->names, g_strdup (name));
+  return TRUE;
+}
+
+gboolean
+coffer_repository_remove_category (CofferRepository *self, const char *category_id,
+                                   GCancellable *cancellable, GError **error)
+{
+  CofferCategoryKeys *keys;
+  CofferStore *store = coffer_repository_get_store (self);
+  g_autofree char *meta = NULL;
+  g_autofree char *prefix = NULL;
+  g_autofree char *cid = NULL;
+  Collect c = { NULL };
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  keys = _coffer_repository_get_category (self, category_id, cancellable, error);
+  if (keys == NULL)
+    return FALSE;
+  cid = g_strdup (keys->id);
+  meta = meta_name (cid);
+  /* Invisible first, then everything below it. */
+  if (!coffer_store_delete (store, meta, cancellable, error))
+    return FALSE;
+  g_rec_mutex_lock (_coffer_repository_get_lock (self));
+  g_hash_table_remove (_coffer_repository_get_category_table (self), cid);
+  g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+
+  prefix = g_strdup_printf ("categories/%s/", cid);
+  c.names = g_ptr_array_new_with_free_func (g_free);
+  if (!coffer_store_list (store, prefix, collect_names, &c, cancellable, error))
+    ok = FALSE;
+  for (guint i = 0; ok && i < c.names->len; i++)
+    ok = coffer_store_delete (store, g_ptr_array_index (c.names, i), cancellable, error);
+  g_ptr_array_unref (c.names);
+  return ok;
+}
+
+gboolean
+coffer_repository_set_level (CofferRepository *self, const char *category_id, CofferLevel level,
+                             GCancellable *cancellable, GError **error)
+{
+  CofferCategoryKeys *keys;
+  g_autofree char *pw_name = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CofferKdfParams params;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  keys = _coffer_repository_get_category (self, category_id, cancellable, error);
+  if (keys == NULL)
+    return FALSE;
+  if (keys->info->level == level)
+    return TRUE;
+  if (!require_account_key (self, "Changing the protection level", error))
+    return FALSE;
+  pw_name = password_name (keys->id);
+
+  if (level == COFFER_LEVEL_ADVANCED)
+    {
+      g_autoptr(GPtrArray) epochs = NULL;
+      CofferEpochKeys *newest = coffer_category_keys_newest (keys);
+      CofferState *state = _coffer_repository_get_state (self);
+      g_autofree char *group = g_strdup_printf ("category %s", keys->id);
+
+      if (!require_confirmed_recovery_key (self, error))
+        return FALSE;
+      /* New data gets a key the password envelope never held. */
+      epochs = keyset_copy (keys->epochs);
+      g_ptr_array_add (epochs, epoch_keys_new (newest->epoch + 1, coffer_secret_new_random (COFFER_KEY_BYTES)));
+      if (!write_account_envelope (self, keys->id, epochs, COFFER_PUT_REPLACE, cancellable, error))
+        return FALSE;
+      g_ptr_array_unref (keys->epochs);
+      keys->epochs = g_steal_pointer (&epochs);
+      keys->info->level = COFFER_LEVEL_ADVANCED;
+      keys->info->epoch = coffer_category_keys_newest (keys)->epoch;
+      coffer_state_set_uint (state, group, "epoch", keys->info->epoch);
+      coffer_state_save (state, NULL);
+      if (!write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error))
+        return FALSE;
+      if (!coffer_store_delete (coffer_repository_get_store (self), pw_name, cancellable, &local_error)
+          && !g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      return TRUE;
+    }
+
+  if (_coffer_repository_get_password (self) == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                   "Standard protection needs a backup password.");
+      return FALSE;
+    }
+  _coffer_repository_get_kdf_params (self, &params);
+  if (!write_password_envelope (self, keys->id, keys->epochs, &params, COFFER_PUT_REPLACE, cancellable, error))
+    return FALSE;
+  keys->info->level = COFFER_LEVEL_STANDARD;
+  return write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error);
+}
+
+gboolean
+coffer_repository_change_password (CofferRepository *self, const CofferSecret *new_password,
+                                   GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autoptr(GPtrArray) standard = g_ptr_array_new ();
+  CofferKdfParams params;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  g_return_val_if_fail (new_password != NULL && new_password->len > 0, FALSE);
+
+  /* Open every Standard category with what we hold now. */
+  ids = list_category_ids (self, cancellable, error);
+  if (ids == NULL)
+    return FALSE;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      CofferCategoryKeys *keys = get_by_id (self, g_ptr_array_index (ids, i), cancellable, &local_error);
+
+      if (keys == NULL)
+        {
+          if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY))
+            continue;
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      if (keys->info->level == COFFER_LEVEL_STANDARD)
+        g_ptr_array_add (standard, keys);
+    }
+
+  coffer_repository_set_password (self, new_password);
+  coffer_kdf_params_new (&params);
+  for (guint i = 0; i < standard->len; i++)
+    {
+      CofferCategoryKeys *keys = g_ptr_array_index (standard, i);
+      if (!write_password_envelope (self, keys->id, keys->epochs, &params, COFFER_PUT_REPLACE,
+                                    cancellable, error))
+        return FALSE;
+    }
+  _coffer_repository_set_kdf_params (self, &params);
+  return TRUE;
+}

@@ -1,0 +1,692 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Category objects: sealing, the index, snapshots, blobs, trees, browsing. */
+#include <string.h>
+#include <sodium.h>
+#include <zstd.h>
+#include <glib/gstdio.h>
+
+#include "coffer-error.h"
+#include "coffer-pack.h"
+#include "coffer-repository-private.h"
+
+#define OBJECT_MAGIC "CFO1"
+#define MAX_INDEX_OBJECT (512 * 1024 * 1024)
+
+char *
+_coffer_random_name (void)
+{
+  guint8 raw[16];
+
+  randombytes_buf (raw, sizeof raw);
+  return coffer_hex_encode (raw, sizeof raw);
+}
+
+char *
+_coffer_pack_name (const char *category_id, const guint8 pack_id[COFFER_ID_BYTES])
+{
+  g_autofree char *hex = coffer_hex_encode (pack_id, COFFER_ID_BYTES);
+
+  return g_strdup_printf ("categories/%s/packs/%.2s/%s", category_id, hex, hex);
+}
+
+/* ---- sealed category objects ---- */
+
+GBytes *
+_coffer_repository_seal_object (CofferRepository *self, CofferCategoryKeys *keys,
+                                CofferObjectType type, const char *name,
+                                const guint8 *plaintext, gsize len)
+{
+  CofferEpochKeys *ek = coffer_category_keys_newest (keys);
+  g_autoptr(GBytes) env = coffer_envelope_seal (ek->meta_key, _coffer_repository_get_raw_id (self),
+                                                type, name, plaintext, len);
+  GByteArray *out = g_byte_array_sized_new (8 + g_bytes_get_size (env));
+  guint32 le = GUINT32_TO_LE (ek->epoch);
+
+  g_byte_array_append (out, (const guint8 *) OBJECT_MAGIC, 4);
+  g_byte_array_append (out, (const guint8 *) &le, 4);
+  g_byte_array_append (out, g_bytes_get_data (env, NULL), g_bytes_get_size (env));
+  return g_byte_array_free_to_bytes (out);
+}
+
+GBytes *
+_coffer_repository_open_object (CofferRepository *self, CofferCategoryKeys *keys,
+                                CofferObjectType type, const char *name,
+                                GBytes *object, GError **error)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (object, &len);
+  guint32 epoch;
+  CofferEpochKeys *ek;
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(CofferSecret) plain = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (len < 8 || memcmp (data, OBJECT_MAGIC, 4) != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The object %s is damaged (bad header).", name);
+      return NULL;
+    }
+  memcpy (&epoch, data + 4, 4);
+  epoch = GUINT32_FROM_LE (epoch);
+  ek = coffer_category_keys_epoch (keys, epoch);
+  if (ek == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The object %s names a key epoch (%u) this category does not have.", name, epoch);
+      return NULL;
+    }
+  env = g_bytes_new_from_bytes (object, 8, len - 8);
+  plain = coffer_envelope_open (ek->meta_key, _coffer_repository_get_raw_id (self), type, name, env, &local_error);
+  if (plain == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The object %s is damaged or was tampered with: %s", name, local_error->message);
+      return NULL;
+    }
+  /* Metadata (snapshots, index, names) is not key material: ordinary memory. */
+  return g_bytes_new (plain->data, plain->len);
+}
+
+GBytes *
+_coffer_compress (GBytes *data)
+{
+  gsize len;
+  const void *src = g_bytes_get_data (data, &len);
+  gsize bound = ZSTD_compressBound (len);
+  guint8 *out = g_malloc (bound);
+  gsize n = ZSTD_compress (out, bound, src, len, 3);
+
+  g_assert (!ZSTD_isError (n));
+  return g_bytes_new_take (g_realloc (out, MAX (n, 1)), n);
+}
+
+GBytes *
+_coffer_decompress (GBytes *data, gsize max_size, GError **error)
+{
+  gsize len;
+  const void *src = g_bytes_get_data (data, &len);
+  unsigned long long size = ZSTD_getFrameContentSize (src, len);
+  guint8 *out;
+  gsize n;
+
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_size)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "A compressed object is malformed or too large.");
+      return NULL;
+    }
+  out = g_malloc (MAX (size, 1));
+  n = ZSTD_decompress (out, size, src, len);
+  if (ZSTD_isError (n) || n != size)
+    {
+      g_free (out);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "A compressed object is damaged.");
+      return NULL;
+    }
+  return g_bytes_new_take (out, n);
+}
+
+/* ---- index ---- */
+
+static gboolean
+collect_name (const char *name, guint64 size, gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_strdup (name));
+  return TRUE;
+}
+
+static GPtrArray *
+list_names (CofferRepository *self, const char *prefix, GCancellable *cancellable, GError **error)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+
+  if (!coffer_store_list (coffer_repository_get_store (self), prefix, collect_name, names, cancellable, error))
+    {
+      g_ptr_array_unref (names);
+      return NULL;
+    }
+  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+  return names;
+}
+
+static int
+compare_snapshot_ptrs (gconstpointer a, gconstpointer b)
+{
+  return coffer_snapshot_compare (*(CofferSnapshot * const *) a, *(CofferSnapshot * const *) b);
+}
+
+static char *
+names_digest (GPtrArray *names)
+{
+  crypto_generichash_state st;
+  guint8 out[32];
+
+  crypto_generichash_init (&st, NULL, 0, sizeof out);
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *n = g_ptr_array_index (names, i);
+      crypto_generichash_update (&st, (const guint8 *) n, strlen (n) + 1);
+    }
+  crypto_generichash_final (&st, out, sizeof out);
+  return coffer_hex_encode (out, sizeof out);
+}
+
+CofferIndex *
+_coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
+                              GCancellable *cancellable, GError **error)
+{
+  GRecMutex *lock = _coffer_repository_get_lock (self);
+  g_autofree char *prefix = NULL;
+  g_autoptr(GPtrArray) names = NULL;
+  g_autoptr(GPtrArray) plains = NULL;
+  g_autoptr(GHashTable) superseded = NULL;
+  g_autoptr(GPtrArray) live = NULL;
+  g_autofree char *cache_dir = NULL;
+  g_autofree char *cache_path = NULL;
+  g_autofree char *digest_path = NULL;
+  g_autofree char *digest = NULL;
+  g_autofree char *cached_digest = NULL;
+  CofferIndex *index = NULL;
+
+  g_rec_mutex_lock (lock);
+  if (keys->index != NULL)
+    {
+      g_rec_mutex_unlock (lock);
+      return keys->index;
+    }
+
+  prefix = g_strdup_printf ("categories/%s/index/", keys->id);
+  names = list_names (self, prefix, cancellable, error);
+  if (names == NULL)
+    goto out;
+
+  /* The local cache is valid when it was built from exactly these objects. */
+  cache_dir = coffer_state_get_cache_dir (_coffer_repository_get_state (self), keys->id);
+  cache_path = g_build_filename (cache_dir, "index.cache", NULL);
+  digest_path = g_build_filename (cache_dir, "index.names", NULL);
+  digest = names_digest (names);
+  if (g_file_get_contents (digest_path, &cached_digest, NULL, NULL)
+      && g_str_has_prefix (cached_digest, digest))
+    {
+      g_autoptr(GError) cache_error = NULL;
+      index = coffer_index_load (cache_path, &cache_error);
+      if (index != NULL)
+        {
+          g_auto(GStrv) lines = g_strsplit (cached_digest, "\n", -1);
+          keys->index_names = g_ptr_array_new_with_free_func (g_free);
+          for (guint i = 1; lines[i] != NULL; i++)
+            if (*lines[i])
+              g_ptr_array_add (keys->index_names, g_strdup (lines[i]));
+          keys->index = index;
+          goto out;
+        }
+      g_debug ("index cache unusable, rebuilding: %s", cache_error->message);
+    }
+
+  plains = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  superseded = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+      g_autoptr(GBytes) obj = NULL;
+      g_autoptr(GBytes) sealed = NULL;
+      g_autoptr(GBytes) plain = NULL;
+      g_autoptr(CofferIndex) probe = coffer_index_new ();
+      g_auto(GStrv) sup = NULL;
+
+      obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+      if (obj == NULL)
+        goto out;
+      sealed = _coffer_repository_open_object (self, keys, COFFER_OBJECT_INDEX, name, obj, error);
+      if (sealed == NULL)
+        goto out;
+      plain = _coffer_decompress (sealed, MAX_INDEX_OBJECT, error);
+      if (plain == NULL)
+        goto out;
+      /* First pass only for the supersedes list. */
+      if (!coffer_index_merge (probe, plain, &sup, error))
+        goto out;
+      for (guint j = 0; sup != NULL && sup[j] != NULL; j++)
+        g_hash_table_add (superseded, g_strdup_printf ("%s%s", prefix, sup[j]));
+      g_ptr_array_add (plains, g_steal_pointer (&plain));
+    }
+
+  index = coffer_index_new ();
+  live = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+      g_auto(GStrv) sup = NULL;
+
+      if (g_hash_table_contains (superseded, name))
+        continue;
+      if (!coffer_index_merge (index, g_ptr_array_index (plains, i), &sup, error))
+        {
+          g_clear_pointer (&index, coffer_index_free);
+          goto out;
+        }
+      g_ptr_array_add (live, g_strdup (name + strlen (prefix)));
+    }
+  keys->index = index;
+  keys->index_names = g_steal_pointer (&live);
+
+  /* Best effort: a failing cache only costs time next run. */
+  if (coffer_index_save (index, cache_path, NULL))
+    {
+      GString *s = g_string_new (digest);
+      g_string_append_c (s, '\n');
+      for (guint i = 0; i < keys->index_names->len; i++)
+        g_string_append_printf (s, "%s\n", (char *) g_ptr_array_index (keys->index_names, i));
+      g_file_set_contents (digest_path, s->str, s->len, NULL);
+      g_string_free (s, TRUE);
+    }
+
+out:
+  g_rec_mutex_unlock (lock);
+  return index;
+}
+
+void
+_coffer_repository_drop_index (CofferRepository *self, CofferCategoryKeys *keys)
+{
+  GRecMutex *lock = _coffer_repository_get_lock (self);
+
+  g_rec_mutex_lock (lock);
+  g_clear_pointer (&keys->index, coffer_index_free);
+  g_clear_pointer (&keys->index_names, g_ptr_array_unref);
+  g_rec_mutex_unlock (lock);
+}
+
+gboolean
+_coffer_repository_write_index (CofferRepository *self, CofferCategoryKeys *keys,
+                                CofferIndex *delta, GHashTable *only_packs,
+                                const char * const *supersedes, char **out_name,
+                                GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GBytes) plain = coffer_index_serialize (delta, only_packs, supersedes);
+  g_autoptr(GBytes) packed = _coffer_compress (plain);
+  g_autofree char *id = _coffer_random_name ();
+  g_autofree char *name = g_strdup_printf ("categories/%s/index/%s", keys->id, id);
+  g_autoptr(GBytes) obj = _coffer_repository_seal_object (self, keys, COFFER_OBJECT_INDEX, name,
+                                                          g_bytes_get_data (packed, NULL),
+                                                          g_bytes_get_size (packed));
+
+  if (!coffer_store_put (coffer_repository_get_store (self), name, obj, COFFER_PUT_CREATE, cancellable, error))
+    return FALSE;
+  if (out_name != NULL)
+    *out_name = g_steal_pointer (&id);
+  return TRUE;
+}
+
+/* ---- snapshots ---- */
+
+static void
+snapshot_free (gpointer data)
+{
+  coffer_snapshot_free (data);
+}
+
+GPtrArray *
+_coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *keys,
+                                   GCancellable *cancellable, GError **error)
+{
+  g_autofree char *prefix = g_strdup_printf ("categories/%s/snapshots/", keys->id);
+  g_autoptr(GPtrArray) names = list_names (self, prefix, cancellable, error);
+  g_autoptr(GPtrArray) result = NULL;
+  CofferState *state = _coffer_repository_get_state (self);
+  g_autofree char *group = g_strdup_printf ("category %s", keys->id);
+  guint64 known, highest = 0;
+
+  if (names == NULL)
+    return NULL;
+  result = g_ptr_array_new_with_free_func (snapshot_free);
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+      g_autoptr(GBytes) obj = NULL;
+      g_autoptr(GBytes) plain = NULL;
+      CofferSnapshot *snap;
+
+      if (g_str_has_prefix (name + strlen (prefix), "."))
+        continue;
+      obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+      if (obj == NULL)
+        return NULL;
+      plain = _coffer_repository_open_object (self, keys, COFFER_OBJECT_SNAPSHOT, name, obj, error);
+      if (plain == NULL)
+        return NULL;
+      snap = coffer_snapshot_parse (plain, error);
+      if (snap == NULL)
+        return NULL;
+      if (g_strcmp0 (snap->category_id, keys->id) != 0)
+        {
+          coffer_snapshot_free (snap);
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The snapshot %s belongs to another category.", name);
+          return NULL;
+        }
+      g_free (snap->id);
+      snap->id = g_strdup (name + strlen (prefix));
+      highest = MAX (highest, snap->seq);
+      g_ptr_array_add (result, snap);
+    }
+  g_ptr_array_sort (result, compare_snapshot_ptrs);
+
+  /* Forget never removes the newest snapshot, so the highest sequence
+   * number can only grow: if it shrank, someone removed backups. */
+  known = coffer_state_get_uint (state, group, "seq");
+  if (highest < known)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
+                   "The newest backups of category “%s” are missing from the repository "
+                   "(this computer has seen backup number %" G_GUINT64_FORMAT ", the repository ends at %" G_GUINT64_FORMAT "). "
+                   "The storage may have been rolled back or tampered with.",
+                   keys->info->name, known, highest);
+      return NULL;
+    }
+  if (highest > known)
+    {
+      coffer_state_set_uint (state, group, "seq", highest);
+      coffer_state_save (state, NULL);
+    }
+  return g_steal_pointer (&result);
+}
+
+char *
+_coffer_repository_write_snapshot (CofferRepository *self, CofferCategoryKeys *keys,
+                                   CofferSnapshot *snapshot, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *id = _coffer_random_name ();
+  g_autofree char *name = g_strdup_printf ("categories/%s/snapshots/%s", keys->id, id);
+  g_autoptr(GBytes) plain = coffer_snapshot_serialize (snapshot);
+  g_autoptr(GBytes) obj = _coffer_repository_seal_object (self, keys, COFFER_OBJECT_SNAPSHOT, name,
+                                                          g_bytes_get_data (plain, NULL),
+                                                          g_bytes_get_size (plain));
+  CofferState *state = _coffer_repository_get_state (self);
+  g_autofree char *group = g_strdup_printf ("category %s", keys->id);
+
+  if (!coffer_store_put (coffer_repository_get_store (self), name, obj, COFFER_PUT_CREATE, cancellable, error))
+    return NULL;
+  if (snapshot->seq > coffer_state_get_uint (state, group, "seq"))
+    {
+      coffer_state_set_uint (state, group, "seq", snapshot->seq);
+      coffer_state_save (state, NULL);
+    }
+  g_free (snapshot->id);
+  snapshot->id = g_strdup (id);
+  return g_steal_pointer (&id);
+}
+
+GPtrArray *
+coffer_repository_list_snapshots (CofferRepository *self, const char *category_id,
+                                  GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) all = NULL;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
+
+  if (category_id != NULL)
+    {
+      CofferCategoryKeys *keys = _coffer_repository_get_category (self, category_id, cancellable, error);
+      return keys != NULL ? _coffer_repository_load_snapshots (self, keys, cancellable, error) : NULL;
+    }
+
+  {
+    g_autoptr(GPtrArray) cats = coffer_repository_list_categories (self, cancellable, error);
+    if (cats == NULL)
+      return NULL;
+    all = g_ptr_array_new_with_free_func (snapshot_free);
+    for (guint i = 0; i < cats->len; i++)
+      {
+        CofferCategory *cat = g_ptr_array_index (cats, i);
+        CofferCategoryKeys *keys;
+        g_autoptr(GPtrArray) snaps = NULL;
+
+        if (!cat->unlocked)
+          continue;
+        keys = _coffer_repository_get_category (self, cat->id, cancellable, error);
+        if (keys == NULL)
+          return NULL;
+        snaps = _coffer_repository_load_snapshots (self, keys, cancellable, error);
+        if (snaps == NULL)
+          return NULL;
+        while (snaps->len > 0)
+          g_ptr_array_add (all, g_ptr_array_steal_index (snaps, 0));
+      }
+    g_ptr_array_sort (all, compare_snapshot_ptrs);
+  }
+  return g_steal_pointer (&all);
+}
+
+CofferSnapshot *
+coffer_repository_find_snapshot (CofferRepository *self, const char *category_id,
+                                 const char *snapshot_id, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) snaps = NULL;
+  CofferSnapshot *found = NULL;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
+  g_return_val_if_fail (category_id != NULL, NULL);
+
+  snaps = coffer_repository_list_snapshots (self, category_id, cancellable, error);
+  if (snaps == NULL)
+    return NULL;
+  if (snapshot_id == NULL || g_strcmp0 (snapshot_id, "latest") == 0)
+    {
+      if (snaps->len > 0)
+        return g_ptr_array_steal_index (snaps, snaps->len - 1);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_SNAPSHOT,
+                   "This category has no backups yet.");
+      return NULL;
+    }
+  for (guint i = 0; i < snaps->len; i++)
+    {
+      CofferSnapshot *s = g_ptr_array_index (snaps, i);
+      if (g_str_has_prefix (s->id, snapshot_id))
+        {
+          if (found != NULL)
+            {
+              g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                           "“%s” matches more than one backup; give more characters of its id.", snapshot_id);
+              return NULL;
+            }
+          found = s;
+        }
+    }
+  if (found == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_SNAPSHOT,
+                   "There is no backup with the id “%s” in this category.", snapshot_id);
+      return NULL;
+    }
+  for (guint i = 0; i < snaps->len; i++)
+    if (g_ptr_array_index (snaps, i) == found)
+      return g_ptr_array_steal_index (snaps, i);
+  g_assert_not_reached ();
+}
+
+/* ---- blobs and trees ---- */
+
+GBytes *
+_coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys,
+                              const guint8 id[COFFER_ID_BYTES], CofferBlobType type,
+                              GCancellable *cancellable, GError **error)
+{
+  CofferIndex *index = _coffer_repository_get_index (self, keys, cancellable, error);
+  CofferIndexEntry entry;
+  g_autofree char *pack = NULL;
+  g_autoptr(GBytes) sealed = NULL;
+  g_autoptr(GError) last_error = NULL;
+
+  if (index == NULL)
+    return NULL;
+  if (!coffer_index_lookup (index, id, &entry) || entry.type != type)
+    {
+      g_autofree char *hex = coffer_hex_encode (id, COFFER_ID_BYTES);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The repository is missing a piece of data (blob %.16s).", hex);
+      return NULL;
+    }
+  pack = _coffer_pack_name (keys->id, coffer_index_get_pack_id (index, entry.pack));
+  sealed = coffer_store_get (coffer_repository_get_store (self), pack, entry.offset, entry.length,
+                             cancellable, error);
+  if (sealed == NULL)
+    return NULL;
+  if (g_bytes_get_size (sealed) != entry.length)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The pack %s is truncated.", pack);
+      return NULL;
+    }
+  /* Blobs are sealed with the key of the epoch that wrote them: the newest
+   * first, since that is where most data is. */
+  for (gint i = keys->epochs->len - 1; i >= 0; i--)
+    {
+      CofferEpochKeys *ek = g_ptr_array_index (keys->epochs, i);
+      g_autoptr(GBytes) plain = NULL;
+      guint8 check[COFFER_ID_BYTES];
+      gsize len;
+      const guint8 *data;
+
+      g_clear_error (&last_error);
+      plain = coffer_blob_open (ek->data_key, id, type, g_bytes_get_data (sealed, NULL), entry.length, &last_error);
+      if (plain == NULL)
+        continue;
+      data = g_bytes_get_data (plain, &len);
+      coffer_blob_id (ek->blob_id_key, data, len, check);
+      if (sodium_memcmp (check, id, COFFER_ID_BYTES) != 0)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "A piece of data in %s does not match its id.", pack);
+          return NULL;
+        }
+      return g_steal_pointer (&plain);
+    }
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+               "A piece of data in %s is damaged or was tampered with: %s", pack,
+               last_error ? last_error->message : "no key");
+  return NULL;
+}
+
+GPtrArray *
+_coffer_repository_read_tree (CofferRepository *self, CofferCategoryKeys *keys,
+                              const guint8 id[COFFER_ID_BYTES], GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GBytes) data = _coffer_repository_read_blob (self, keys, id, COFFER_BLOB_TREE, cancellable, error);
+
+  if (data == NULL)
+    return NULL;
+  return coffer_tree_parse (data, error);
+}
+
+static const CofferTreeEntry *
+find_entry (GPtrArray *entries, const char *name)
+{
+  for (guint i = 0; i < entries->len; i++)
+    {
+      const CofferTreeEntry *e = g_ptr_array_index (entries, i);
+      if (strcmp (e->name, name) == 0)
+        return e;
+    }
+  return NULL;
+}
+
+/* The tree (entries) of the directory at path inside a snapshot. */
+static GPtrArray *
+tree_at (CofferRepository *self, CofferCategoryKeys *keys, const CofferSnapshot *snapshot,
+         const char *path, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) tree = _coffer_repository_read_tree (self, keys, snapshot->tree, cancellable, error);
+  g_auto(GStrv) parts = NULL;
+
+  if (tree == NULL)
+    return NULL;
+  parts = g_strsplit (path ? path : "", "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      const CofferTreeEntry *e;
+
+      if (parts[i][0] == '\0' || strcmp (parts[i], ".") == 0)
+        continue;
+      e = find_entry (tree, parts[i]);
+      if (e == NULL || e->type != COFFER_NODE_DIR || e->content == NULL || e->content->len != COFFER_ID_BYTES)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                       "There is no folder “%s” in this backup.", path);
+          return NULL;
+        }
+      {
+        GPtrArray *next = _coffer_repository_read_tree (self, keys, e->content->data, cancellable, error);
+        if (next == NULL)
+          return NULL;
+        g_ptr_array_unref (tree);
+        tree = next;
+      }
+    }
+  return g_steal_pointer (&tree);
+}
+
+GPtrArray *
+coffer_repository_list_dir (CofferRepository *self, const char *category_id,
+                            const CofferSnapshot *snapshot, const char *path,
+                            GCancellable *cancellable, GError **error)
+{
+  CofferCategoryKeys *keys;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
+  g_return_val_if_fail (snapshot != NULL, NULL);
+
+  keys = _coffer_repository_get_category (self, category_id, cancellable, error);
+  if (keys == NULL)
+    return NULL;
+  return tree_at (self, keys, snapshot, path, cancellable, error);
+}
+
+static gboolean
+walk_tree (CofferRepository *self, CofferCategoryKeys *keys, GPtrArray *tree, const char *prefix,
+           CofferWalkFunc func, gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  for (guint i = 0; i < tree->len; i++)
+    {
+      const CofferTreeEntry *e = g_ptr_array_index (tree, i);
+      g_autofree char *path = g_strconcat (prefix, "/", e->name, NULL);
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      if (!func (path, e, user_data))
+        return TRUE;
+      if (e->type == COFFER_NODE_DIR && e->content != NULL && e->content->len == COFFER_ID_BYTES)
+        {
+          g_autoptr(GPtrArray) sub = _coffer_repository_read_tree (self, keys, e->content->data, cancellable, error);
+          if (sub == NULL || !walk_tree (self, keys, sub, path, func, user_data, cancellable, error))
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+coffer_repository_walk (CofferRepository *self, const char *category_id, const CofferSnapshot *snapshot,
+                        const char *path, CofferWalkFunc func, gpointer user_data,
+                        GCancellable *cancellable, GError **error)
+{
+  CofferCategoryKeys *keys;
+  g_autoptr(GPtrArray) tree = NULL;
+  g_autofree char *prefix = NULL;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+
+  keys = _coffer_repository_get_category (self, category_id, cancellable, error);
+  if (keys == NULL)
+    return FALSE;
+  tree = tree_at (self, keys, snapshot, path, cancellable, error);
+  if (tree == NULL)
+    return FALSE;
+  prefix = g_strdup (path ? path : "");
+  while (g_str_has_suffix (prefix, "/"))
+    prefix[strlen (prefix) - 1] = '\0';
+  return walk_tree (self, keys, tree, prefix, func, user_data, cancellable, error);
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "coffer-crypto.h"
+#include "coffer-index.h"
+#include "coffer-repository.h"
+#include "coffer-state.h"
+
+G_BEGIN_DECLS
+
+/* One epoch of a category's keys, with its derived subkeys. */
+typedef struct
+{
+  guint32       epoch;
+  CofferSecret *key;
+  CofferSecret *data_key;
+  CofferSecret *blob_id_key;
+  CofferSecret *gear_key;
+  CofferSecret *meta_key;
+} CofferEpochKeys;
+
+/* Everything this session holds for one unlocked category. */
+typedef struct
+{
+  char            *id;
+  guint8           raw_id[16];
+  GPtrArray       *epochs;     /* CofferEpochKeys, ascending by epoch */
+  CofferCategory  *info;       /* name, level, paths, excludes */
+  CofferIndex     *index;      /* loaded lazily, under the repository lock */
+  GPtrArray       *index_names; /* names of the live index objects merged into index */
+} CofferCategoryKeys;
+
+CofferEpochKeys *coffer_category_keys_newest (CofferCategoryKeys *keys);
+CofferEpochKeys *coffer_category_keys_epoch  (CofferCategoryKeys *keys, guint32 epoch);
+
+
+/* Accessors shared by the repository files (coffer-repository.c) */
+GRecMutex *_coffer_repository_get_lock (CofferRepository *self);
+GHashTable *_coffer_repository_get_category_table (CofferRepository *self);
+const CofferSecret *_coffer_repository_get_account_key (CofferRepository *self);
+const CofferSecret *_coffer_repository_get_password (CofferRepository *self);
+gboolean _coffer_repository_recovery_confirmed (CofferRepository *self);
+const char *_coffer_repository_get_device_id (CofferRepository *self);
+const CofferSecret *_coffer_repository_password_key (CofferRepository *self,
+                                                     const CofferKdfParams *params,
+                                                     GError **error);
+gboolean _coffer_repository_get_kdf_params (CofferRepository *self, CofferKdfParams *params);
+void _coffer_repository_set_kdf_params (CofferRepository *self, const CofferKdfParams *params);
+/* defined in coffer-repository-categories.c */
+void _coffer_category_keys_free (gpointer data);
+
+/* Categories and keys (coffer-repository-categories.c) */
+const guint8  *_coffer_repository_get_raw_id (CofferRepository *self);
+CofferState   *_coffer_repository_get_state  (CofferRepository *self);
+/* Returns the keys of an unlocked category (owned by the repository) or
+ * NULL with NEEDS_RECOVERY_KEY / WRONG_PASSWORD / NO_CATEGORY ... */
+CofferCategoryKeys *_coffer_repository_get_category (CofferRepository *self, const char *id_or_name,
+                                                     GCancellable *cancellable, GError **error);
+/* Loads (or returns the loaded) merged index of a category. */
+CofferIndex   *_coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
+                                            GCancellable *cancellable, GError **error);
+/* Forget the loaded index so the next call re-reads it. */
+void           _coffer_repository_drop_index (CofferRepository *self, CofferCategoryKeys *keys);
+
+/* Category objects (meta, index, snapshot, prune plan): "CFO1" | epoch (u32 LE) |
+ * envelope under the meta subkey of that epoch. */
+GBytes *_coffer_repository_seal_object (CofferRepository *self, CofferCategoryKeys *keys,
+                                        CofferObjectType type, const char *name,
+                                        const guint8 *plaintext, gsize len);
+GBytes *_coffer_repository_open_object (CofferRepository *self, CofferCategoryKeys *keys,
+                                        CofferObjectType type, const char *name,
+                                        GBytes *object, GError **error);
+/* zstd helpers for index objects */
+GBytes *_coffer_compress   (GBytes *data);
+GBytes *_coffer_decompress (GBytes *data, gsize max_size, GError **error);
+
+/* Blob access for restore/check/ls: reads, decrypts and verifies one blob. */
+GBytes *_coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys,
+                                      const guint8 id[COFFER_ID_BYTES], CofferBlobType type,
+                                      GCancellable *cancellable, GError **error);
+GPtrArray *_coffer_repository_read_tree (CofferRepository *self, CofferCategoryKeys *keys,
+                                         const guint8 id[COFFER_ID_BYTES],
+                                         GCancellable *cancellable, GError **error);
+
+/* Writing snapshots/index (coffer-backup.c, coffer-prune.c) */
+gboolean _coffer_repository_write_index (CofferRepository *self, CofferCategoryKeys *keys,
+                                         CofferIndex *delta, GHashTable *only_packs,
+                                         const char * const *supersedes, char **out_name,
+                                         GCancellable *cancellable, GError **error);
+char    *_coffer_repository_write_snapshot (CofferRepository *self, CofferCategoryKeys *keys,
+                                            CofferSnapshot *snapshot,
+                                            GCancellable *cancellable, GError **error);
+GPtrArray *_coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *keys,
+                                              GCancellable *cancellable, GError **error);
+
+/* Object names */
+char *_coffer_pack_name     (const char *category_id, const guint8 pack_id[COFFER_ID_BYTES]);
+char *_coffer_random_name   (void);   /* 32 hex characters */
+
+G_END_DECLS
