@@ -632,7 +632,7 @@ coffer_cli_cmd_category (CofferCli  *cli,
       for (int i = 1; i < argc; i++)
         if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
           help = TRUE;
-      printf ("%s\n  coffer category add NAME [--level standard|advanced] [--exclude PATTERN]… PATH…\n"
+      fprintf (help ? stdout : stderr, "%s\n  coffer category add NAME [--level standard|advanced] [--exclude PATTERN]… PATH…\n"
               "  coffer category list [--json]\n"
               "  coffer category remove NAME [--yes]\n"
               "  coffer category set NAME [--add-path P]… [--remove-path P]… [--exclude P]… "
@@ -1014,7 +1014,7 @@ coffer_cli_cmd_recovery_key (CofferCli  *cli,
       for (int i = 1; i < argc; i++)
         if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
           help = TRUE;
-      printf ("%s\n  coffer recovery-key verify\n  coffer recovery-key replace [--recovery-key-file FILE]\n"
+      fprintf (help ? stdout : stderr, "%s\n  coffer recovery-key verify\n  coffer recovery-key replace [--recovery-key-file FILE]\n"
               "  coffer recovery-key status\n\n%s\n",
               _("Usage:"), _("Run 'coffer recovery-key SUBCOMMAND --help' for details."));
       if (help)

@@ -42,7 +42,7 @@ static const char * const value_options[] = {
   "--limit-upload", "--device-name", "--level", "--exclude", "--add-path", "--remove-path",
   "--no-exclude", "--category", "--snapshot", "--target", "--keep-last", "--keep-hourly",
   "--keep-daily", "--keep-weekly", "--keep-monthly", "--keep-yearly", "--grace",
-  "--new-password-file", "-c", "-s", "-t", NULL,
+  "--new-password-file", "-c", "-s", "-t", "-e", NULL,
 };
 
 /* ---- Signals ----
@@ -329,7 +329,9 @@ coffer_cli_parse (CofferCli     *cli,
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *full_description = NULL;
+  g_autofree char *prgname = NULL;
   GOptionGroup *group;
+  gboolean ok;
   GOptionEntry global_entries[] = {
     { "repo", 0, 0, G_OPTION_ARG_FILENAME, &cli->repo_location,
       N_("Repository: a folder, a GIO URI, webdav(s)://… or s3://bucket/prefix (or COFFER_REPO)"),
@@ -367,12 +369,20 @@ coffer_cli_parse (CofferCli     *cli,
                                   description != NULL ? "\n\n" : "",
                                   _("Secrets are never taken from arguments: use COFFER_PASSWORD, "
                                     "--password-file, COFFER_RECOVERY_KEY, --recovery-key-file, or "
-                                    "type them when asked on a terminal. See 'man coffer' or "
+                                    "type them when asked on a terminal. See "
                                     "docs/CLI.md for exit statuses."),
                                   NULL);
   g_option_context_set_description (context, full_description);
+  /* The command's options and the global ones as two groups, in that
+   * order (the main group would be printed last). */
   if (entries != NULL)
-    g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+    {
+      GOptionGroup *own = g_option_group_new ("command", _("Options:"), _("Show the command's options"),
+                                              cli, NULL);
+      g_option_group_add_entries (own, entries);
+      g_option_group_set_translation_domain (own, GETTEXT_PACKAGE);
+      g_option_context_add_group (context, own);
+    }
 
   group = g_option_group_new ("global", _("Global options (every command):"),
                               _("Show the global options"), cli, NULL);
@@ -380,7 +390,11 @@ coffer_cli_parse (CofferCli     *cli,
   g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
   g_option_context_add_group (context, group);
 
-  if (!g_option_context_parse (context, argc, argv, &error))
+  prgname = g_strdup_printf ("coffer %s", cli->command);
+  g_set_prgname (prgname);
+  ok = g_option_context_parse (context, argc, argv, &error);
+  g_set_prgname ("coffer");
+  if (!ok)
     {
       coffer_cli_error (cli, "%s", error->message);
       coffer_cli_hint (cli, _("Run 'coffer %s --help' to see its options."), cli->command);
@@ -389,8 +403,11 @@ coffer_cli_parse (CofferCli     *cli,
 
   if (cli->help)
     {
-      g_autofree char *help = g_option_context_get_help (context, FALSE, NULL);
+      g_autofree char *help = NULL;
 
+      g_set_prgname (prgname);
+      help = g_option_context_get_help (context, FALSE, NULL);
+      g_set_prgname ("coffer");
       fputs (help, stdout);
       return COFFER_EXIT_OK;
     }

@@ -94,6 +94,7 @@ run_full (const char         *home_dir,
   g_autoptr(GSubprocessLauncher) launcher = make_launcher (home_dir, env);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GBytes) stdin_bytes = NULL;
   g_autoptr(GBytes) out = NULL;
   g_autoptr(GBytes) err = NULL;
   g_autoptr(GError) error = NULL;
@@ -112,12 +113,13 @@ run_full (const char         *home_dir,
 
   proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
-  g_subprocess_communicate (proc, NULL, NULL, &out, &err, &error);
+  stdin_bytes = g_bytes_new (NULL, 0);
+  g_subprocess_communicate (proc, stdin_bytes, NULL, &out, &err, &error);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_get_if_exited (proc));
   r->status = g_subprocess_get_exit_status (proc);
-  r->out = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
-  r->err = g_strndup (g_bytes_get_data (err, NULL), g_bytes_get_size (err));
+  r->out = g_strndup (g_bytes_get_size (out) ? g_bytes_get_data (out, NULL) : "", g_bytes_get_size (out));
+  r->err = g_strndup (g_bytes_get_size (err) ? g_bytes_get_data (err, NULL) : "", g_bytes_get_size (err));
   if (record_output)
     {
       g_string_append (all_output, r->out);
