@@ -656,7 +656,7 @@ walk_root (Backup *b, DirNode *dir, RootNode *node, const char *path)
   for (GList *l = keys; l != NULL && !failed (b); l = l->next)
     {
       RootNode *child = g_hash_table_lookup (node->children, l->data);
-      g_autofree char *child_path = g_build_filename (path, child->name, NULL);
+      g_autofree char *child_path = g_strconcat (path, "/", child->name, NULL);
       struct stat st;
 
       if (lstat (child_path, &st) != 0)
