@@ -394,7 +394,7 @@ make_text (gsize len)
   return buf;
 }
 
-typedef enum { RAW, HALF, SMALLER } Expect;
+typedef enum { RAW, HALF, SMALLER, SHRUNK } Expect;
 
 static void
 blob_round_trip (const CofferSecret *key,
@@ -416,6 +416,8 @@ blob_round_trip (const CofferSecret *key,
     g_assert_cmpuint (sealed_len, <, len / 2);
   else if (expect == SMALLER)
     g_assert_cmpuint (sealed_len, <, coffer_blob_sealed_max (len) * 9 / 10);
+  else if (expect == SHRUNK)
+    g_assert_cmpuint (sealed_len, <, coffer_blob_sealed_max (len));
   else
     g_assert_cmpuint (sealed_len, ==, coffer_blob_sealed_max (len));
   /* The frame is always a Padmé length. */
@@ -448,6 +450,25 @@ test_blob_round_trip (void)
   memcpy (mixed, random, 1 << 18);
   memcpy (mixed + (1 << 18), text, (1 << 20) - (1 << 18));
   blob_round_trip (key, mixed, 1 << 20, SMALLER);
+
+  /* The documented sampling rule: four 16 KiB pieces at 0, 1/3, 2/3 and the
+   * end decide. Random there and zeros elsewhere is stored raw, although
+   * the whole blob would compress; the reverse is compressed (a little). */
+  {
+    gsize len = 1 << 20, span = len - 16384;
+    g_autofree guint8 *holes = g_malloc0 (len);
+    g_autofree guint8 *islands = g_malloc (len);
+    gsize offsets[4] = { 0, span / 3, span / 3 * 2, span };
+
+    memcpy (islands, random, len);
+    for (guint i = 0; i < 4; i++)
+      {
+        memcpy (holes + offsets[i], random + offsets[i], 16384);
+        memset (islands + offsets[i], 'a', 16384);
+      }
+    blob_round_trip (key, holes, len, RAW);
+    blob_round_trip (key, islands, len, SHRUNK);
+  }
 
   /* Sizes around the sample and padding boundaries */
   for (gsize len = 65530; len < 65545; len++)
@@ -631,17 +652,26 @@ test_blob_hostile_frames (void)
     expect_hostile (key, id, frame, flen, "no valid size");
   }
 
-  /* Trailing bytes after the zstd frame, inside the payload */
+  /* Trailing bytes after the zstd frame, inside the payload: junk, and a
+   * skippable frame that zstd itself would accept. */
   {
+    static const guint8 skippable[12] = { 0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 'j', 'u', 'n', 'k' };
     guint8 out[256];
-    gsize n = ZSTD_compress (out, sizeof out - 4, small, sizeof small, 3);
+    gsize n = ZSTD_compress (out, sizeof out - 16, small, sizeof small, 3);
     gsize flen;
     g_autofree guint8 *frame = NULL;
+    g_autofree guint8 *frame2 = NULL;
 
+    g_assert_false (ZSTD_isError (n));
     memcpy (out + n, "junk", 4);
     flen = coffer_padme_length (5 + n + 4);
     frame = make_frame (1, out, n + 4, flen);
     expect_hostile (key, id, frame, flen, "malformed");
+
+    memcpy (out + n, skippable, sizeof skippable);
+    flen = coffer_padme_length (5 + n + sizeof skippable);
+    frame2 = make_frame (1, out, n + sizeof skippable, flen);
+    expect_hostile (key, id, frame2, flen, "malformed");
   }
 
   /* Non-zero padding */
