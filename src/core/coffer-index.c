@@ -18,6 +18,7 @@
 
 #include "coffer-index.h"
 #include "coffer-error.h"
+#include "coffer-variant-private.h"
 
 #define INDEX_VERSION 1
 #define INDEX_TYPE_STRING "(uaaya(ayyuuuu)as)"
@@ -746,7 +747,6 @@ coffer_index_serialize (CofferIndex        *index,
   g_autofree gint64 *object_pack = NULL;
   GVariantBuilder packs, entries;
   SerializeData data;
-  g_autoptr(GVariant) v = NULL;
   guint n_packs;
 
   g_return_val_if_fail (index != NULL, NULL);
@@ -780,12 +780,11 @@ coffer_index_serialize (CofferIndex        *index,
 
   g_rw_lock_writer_unlock (&index->lock);
 
-  v = g_variant_ref_sink (g_variant_new ("(u@aay@a(ayyuuuu)^as)",
-                                         (guint32) INDEX_VERSION,
-                                         g_variant_builder_end (&packs),
-                                         g_variant_builder_end (&entries),
-                                         supersedes != NULL ? supersedes : none));
-  return g_variant_get_data_as_bytes (v);
+  return _coffer_variant_to_bytes (g_variant_new ("(u@aay@a(ayyuuuu)^as)",
+                                                  (guint32) INDEX_VERSION,
+                                                  g_variant_builder_end (&packs),
+                                                  g_variant_builder_end (&entries),
+                                                  supersedes != NULL ? supersedes : none));
 }
 
 static gboolean
@@ -819,9 +818,8 @@ coffer_index_merge (CofferIndex  *index,
   if (supersedes != NULL)
     *supersedes = NULL;
 
-  v = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (INDEX_TYPE_STRING),
-                                                    plaintext, FALSE));
-  if (!g_variant_is_normal_form (v))
+  v = _coffer_variant_new_untrusted (G_VARIANT_TYPE (INDEX_TYPE_STRING), plaintext);
+  if (v == NULL)
     return corrupt (error, "not a valid index structure");
 
   g_variant_get_child (v, 0, "u", &version);

@@ -6,6 +6,7 @@
 
 #include "coffer-snapshot.h"
 #include "coffer-error.h"
+#include "coffer-variant-private.h"
 
 #define SNAPSHOT_VERSION 1
 #define MAX_HEX_ID 128
@@ -83,7 +84,6 @@ GBytes *
 coffer_snapshot_serialize (const CofferSnapshot *snapshot)
 {
   GVariantBuilder builder, paths, raw_paths;
-  g_autoptr(GVariant) v = NULL;
   gboolean need_raw = FALSE;
 
   g_return_val_if_fail (snapshot != NULL, NULL);
@@ -133,15 +133,7 @@ coffer_snapshot_serialize (const CofferSnapshot *snapshot)
   g_variant_builder_add (&builder, "{sv}", "skipped", g_variant_new_uint64 (snapshot->skipped));
   g_variant_builder_add (&builder, "{sv}", "partial", g_variant_new_boolean (snapshot->partial));
 
-  v = g_variant_ref_sink (g_variant_builder_end (&builder));
-  if (G_BYTE_ORDER == G_BIG_ENDIAN)
-    {
-      GVariant *swapped = g_variant_byteswap (v);
-
-      g_variant_unref (v);
-      v = swapped;
-    }
-  return g_variant_get_data_as_bytes (v);
+  return _coffer_variant_to_bytes (g_variant_builder_end (&builder));
 }
 
 static CofferSnapshot *
@@ -205,16 +197,9 @@ coffer_snapshot_parse (GBytes  *data,
   g_return_val_if_fail (data != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  v = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, data, FALSE));
-  if (!g_variant_is_normal_form (v))
+  v = _coffer_variant_new_untrusted (G_VARIANT_TYPE_VARDICT, data);
+  if (v == NULL)
     return snapshot_corrupt (error, "", "not a valid dictionary");
-  if (G_BYTE_ORDER == G_BIG_ENDIAN)
-    {
-      GVariant *swapped = g_variant_byteswap (v);
-
-      g_variant_unref (v);
-      v = swapped;
-    }
 
   dict = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) g_variant_unref);
   g_variant_iter_init (&iter, v);

@@ -6,6 +6,7 @@
 
 #include "coffer-tree.h"
 #include "coffer-error.h"
+#include "coffer-variant-private.h"
 
 #define TREE_VERSION 1
 #define TREE_TYPE_STRING "(ua(ayyuuutxxttaya(ayay)aya(tt)))"
@@ -164,7 +165,6 @@ GBytes *
 coffer_tree_serialize (GPtrArray *entries)
 {
   g_autoptr(GPtrArray) sorted = NULL;
-  g_autoptr(GVariant) v = NULL;
   GVariantBuilder builder;
 
   g_return_val_if_fail (entries != NULL, NULL);
@@ -232,17 +232,9 @@ coffer_tree_serialize (GPtrArray *entries)
                                                         2 * sizeof (guint64)));
     }
 
-  v = g_variant_ref_sink (g_variant_new ("(u@a" ENTRY_TYPE_STRING ")",
-                                         (guint32) TREE_VERSION,
-                                         g_variant_builder_end (&builder)));
-  if (G_BYTE_ORDER == G_BIG_ENDIAN)
-    {
-      GVariant *swapped = g_variant_byteswap (v);
-
-      g_variant_unref (v);
-      v = swapped;
-    }
-  return g_variant_get_data_as_bytes (v);
+  return _coffer_variant_to_bytes (g_variant_new ("(u@a" ENTRY_TYPE_STRING ")",
+                                                  (guint32) TREE_VERSION,
+                                                  g_variant_builder_end (&builder)));
 }
 
 static GPtrArray *
@@ -268,16 +260,9 @@ coffer_tree_parse (GBytes  *data,
   g_return_val_if_fail (data != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  v = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (TREE_TYPE_STRING), data, FALSE));
-  if (!g_variant_is_normal_form (v))
+  v = _coffer_variant_new_untrusted (G_VARIANT_TYPE (TREE_TYPE_STRING), data);
+  if (v == NULL)
     return tree_corrupt (error, 0, "not a valid folder listing");
-  if (G_BYTE_ORDER == G_BIG_ENDIAN)
-    {
-      GVariant *swapped = g_variant_byteswap (v);
-
-      g_variant_unref (v);
-      v = swapped;
-    }
 
   g_variant_get_child (v, 0, "u", &version);
   if (version != TREE_VERSION)
