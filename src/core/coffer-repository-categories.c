@@ -872,6 +872,7 @@ coffer_repository_change_password (CofferRepository *self, const CofferSecret *n
 {
   g_autoptr(GPtrArray) ids = NULL;
   g_autoptr(GPtrArray) standard = g_ptr_array_new ();
+  g_autoptr(CofferSecret) device_sk = NULL;
   CofferKdfParams params;
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
@@ -897,6 +898,15 @@ coffer_repository_change_password (CofferRepository *self, const CofferSecret *n
         g_ptr_array_add (standard, keys);
     }
 
+  {
+    g_autoptr(GError) local_error = NULL;
+    device_sk = _coffer_repository_load_local_device_key (self, &local_error);
+    if (device_sk == NULL && local_error != NULL)
+      {
+        g_propagate_error (error, g_steal_pointer (&local_error));
+        return FALSE;
+      }
+  }
   coffer_repository_set_password (self, new_password);
   coffer_kdf_params_new (&params);
   for (guint i = 0; i < standard->len; i++)
@@ -907,5 +917,8 @@ coffer_repository_change_password (CofferRepository *self, const CofferSecret *n
         return FALSE;
     }
   _coffer_repository_set_kdf_params (self, &params);
+  /* The local device key file is sealed under the password too. */
+  if (device_sk != NULL && !_coffer_repository_save_local_device_key (self, device_sk, error))
+    return FALSE;
   return TRUE;
 }

@@ -46,6 +46,11 @@ const CofferSecret *_coffer_repository_password_key (CofferRepository *self,
                                                      GError **error);
 gboolean _coffer_repository_get_kdf_params (CofferRepository *self, CofferKdfParams *params);
 void _coffer_repository_set_kdf_params (CofferRepository *self, const CofferKdfParams *params);
+/* The device key in the password-sealed local file (NULL when the keyring
+ * holds it), and saving it (keyring first, else the file). */
+CofferSecret *_coffer_repository_load_local_device_key (CofferRepository *self, GError **error);
+gboolean      _coffer_repository_save_local_device_key (CofferRepository *self, const CofferSecret *device_sk,
+                                                        GError **error);
 /* defined in coffer-repository-categories.c */
 void _coffer_category_keys_free (gpointer data);
 

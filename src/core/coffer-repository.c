@@ -830,3 +830,22 @@ coffer_repository_replace_recovery_key (CofferRepository *self, GCancellable *ca
   coffer_state_save (self->state, NULL);
   return g_steal_pointer (&rk);
 }
+
+/* After a password change the local device key file (used when there is no
+ * keyring) must be sealed under the new password. old_sk is the device key
+ * loaded with the old password, or NULL when it is kept elsewhere. */
+CofferSecret *
+_coffer_repository_load_local_device_key (CofferRepository *self, GError **error)
+{
+  g_autofree char *storage = coffer_state_get_string (self->state, "device", "storage");
+
+  if (g_strcmp0 (storage, "file") != 0)
+    return NULL;
+  return device_key_load (self, error);
+}
+
+gboolean
+_coffer_repository_save_local_device_key (CofferRepository *self, const CofferSecret *device_sk, GError **error)
+{
+  return device_key_save (self, device_sk, error);
+}
