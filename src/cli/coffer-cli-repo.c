@@ -46,13 +46,13 @@ write_key_file (CofferCli          *cli,
                 const char         *path,
                 const CofferSecret *formatted)
 {
-  const char *header = "# Coffer recovery key. Keep this file offline; whoever has it can open "
-                       "every category of the backup.\n";
+  /* The key is the first line, so that --recovery-key-file reads it back. */
+  const char *note = "\nThis is the recovery key of a Coffer backup. Whoever has it can open every\n"
+                     "category of the backup. Keep it offline, somewhere safe.\n";
   gboolean ok;
 
-  ok = write (fd, header, strlen (header)) == (ssize_t) strlen (header) &&
-       write (fd, formatted->data, formatted->len) == (ssize_t) formatted->len &&
-       write (fd, "\n", 1) == 1 &&
+  ok = write (fd, formatted->data, formatted->len) == (ssize_t) formatted->len &&
+       write (fd, note, strlen (note)) == (ssize_t) strlen (note) &&
        fsync (fd) == 0;
   if (close (fd) != 0)
     ok = FALSE;

@@ -287,27 +287,24 @@ coffer_cli_get_recovery_key (CofferCli  *cli,
                              gboolean    prompt,
                              GError    **error)
 {
+  g_autoptr(CofferSecret) raw = NULL;
   g_autoptr(CofferSecret) text = NULL;
 
   if (cli->recovery_key_file != NULL)
     {
       g_autoptr(GError) local_error = NULL;
-      g_autoptr(CofferSecret) raw = coffer_secret_new_from_file (cli->recovery_key_file, &local_error);
 
+      raw = coffer_secret_new_from_file (cli->recovery_key_file, &local_error);
       if (raw == NULL)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                        _("Could not read the recovery key file: %s"), local_error->message);
           return NULL;
         }
-      /* Make sure the text is NUL-terminated, in secure memory. */
-      text = coffer_secret_new (raw->len + 1);
-      memcpy (text->data, raw->data, raw->len);
-      text->data[raw->len] = '\0';
     }
   else if (cli->env_recovery_key != NULL)
     {
-      text = coffer_secret_dup (cli->env_recovery_key);
+      raw = coffer_secret_dup (cli->env_recovery_key);
     }
   else if (prompt && coffer_cli_have_terminal ())
     {
@@ -318,6 +315,15 @@ coffer_cli_get_recovery_key (CofferCli  *cli,
   else
     {
       return NULL;
+    }
+
+  if (raw != NULL)
+    {
+      /* A NUL-terminated copy, still in secure memory (a duplicated
+       * secret is not guaranteed to be terminated). */
+      text = coffer_secret_new (raw->len + 1);
+      memcpy (text->data, raw->data, raw->len);
+      text->data[raw->len] = '\0';
     }
 
   return coffer_recovery_key_parse ((const char *) text->data, error);

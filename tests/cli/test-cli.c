@@ -17,7 +17,9 @@
 #include "test-utils.h"
 
 #define PASSWORD     "Tr0ub4dor-and-3-horses"
+#ifndef NEW_PASSWORD
 #define NEW_PASSWORD "correct horse battery staple 77"
+#endif
 
 static char *cli_path;
 static char *tmp_dir;
@@ -458,7 +460,7 @@ test_ls (void)
   g_autoptr(Result) j = run (pw_env, ARGS ("ls", "--repo", repo, "--category", "Docs", docs, "--json"));
   g_autoptr(Result) l = run (pw_env, ARGS ("ls", "--repo", repo, "--category", "Docs", docs, "--long"));
   g_autoptr(Result) f = run (pw_env, ARGS ("find", "--repo", repo, "--category", "Docs", "deep*"));
-  g_autofree char *b64 = g_base64_encode ((const guchar *) "caf\xe9-latin1.txt", 16);
+  g_autofree char *b64 = g_base64_encode ((const guchar *) "caf\xe9-latin1.txt", strlen ("caf\xe9-latin1.txt"));
 
   assert_status (r, 0);
   assert_contains (r->out, "notes.txt");
@@ -866,10 +868,13 @@ test_secrets_not_in_process (void)
   cmdline_path = g_strdup_printf ("/proc/%s/cmdline", g_subprocess_get_identifier (proc));
   g_assert_true (g_file_get_contents (environ_path, &env_data, &env_len, NULL));
   g_assert_true (g_file_get_contents (cmdline_path, &cmd_data, &cmd_len, NULL));
-  g_assert_null (g_strstr_len (env_data, env_len, NEW_PASSWORD));
-  g_assert_null (g_strstr_len (cmd_data, cmd_len, NEW_PASSWORD));
-  /* the variable itself was there (the hold worked on a real secret) */
-  g_assert_nonnull (g_strstr_len (env_data, env_len, "COFFER_TEST_HOLD=1"));
+  /* memmem, not g_strstr_len: the blocks are NUL-separated */
+  g_assert_null (memmem (env_data, env_len, NEW_PASSWORD, strlen (NEW_PASSWORD)));
+  g_assert_null (memmem (cmd_data, cmd_len, NEW_PASSWORD, strlen (NEW_PASSWORD)));
+  /* the block was read whole, and the variable was there but is wiped */
+  g_assert_nonnull (memmem (env_data, env_len, "COFFER_TEST_HOLD=1", 18));
+  g_assert_nonnull (memmem (env_data, env_len, "COFFER_PASSWORD=", 16));
+  g_assert_nonnull (memmem (cmd_data, cmd_len, "snapshots", 9));
 
   g_output_stream_close (g_subprocess_get_stdin_pipe (proc), NULL, NULL);
   g_subprocess_wait_check (proc, NULL, &error);
