@@ -764,6 +764,25 @@ test_kdf (void)
 }
 
 static void
+test_kdf_known_answer (void)
+{
+  /* Argon2id v1.3, t = 2, m = 64 MiB, p = 1, 32 bytes; checked with the
+   * reference implementation: echo -n 'correct horse battery staple' |
+   *   argon2 ABCDEFGHIJKLMNOP -id -t 2 -k 65536 -p 1 -l 32 -r */
+  g_autoptr(CofferSecret) password = coffer_secret_new_from_string ("correct horse battery staple");
+  g_autoptr(CofferSecret) key = NULL;
+  g_autoptr(GError) error = NULL;
+  CofferKdfParams params;
+
+  memcpy (params.salt, "ABCDEFGHIJKLMNOP", 16);
+  params.opslimit = 2;
+  params.memlimit = 64 * 1024 * 1024;
+  key = coffer_kdf_derive (password, &params, &error);
+  g_assert_no_error (error);
+  assert_hex (key->data, key->len, "853ef402bce49c5cc98f9b27cf5c20a21fb95e1cf2b7bdbc52e2a3bf3fb0d313");
+}
+
+static void
 test_kdf_test_switch_needs_testing (void)
 {
   CofferKdfParams params;
@@ -865,6 +884,7 @@ main (int argc, char **argv)
   g_test_add_func ("/crypto/blob/tamper", test_blob_tamper);
   g_test_add_func ("/crypto/blob/hostile-frames", test_blob_hostile_frames);
   g_test_add_func ("/crypto/kdf/derive", test_kdf);
+  g_test_add_func ("/crypto/kdf/known-answer", test_kdf_known_answer);
   g_test_add_func ("/crypto/kdf/caps", test_kdf_caps);
   g_test_add_func ("/crypto/kdf/test-switch-needs-testing", test_kdf_test_switch_needs_testing);
 
