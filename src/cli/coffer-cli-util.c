@@ -125,10 +125,7 @@ coffer_cli_prompt_secret (const char  *prompt,
 
   if (!ok)
     return NULL;
-  {
-    CofferSecret *secret = coffer_secret_new_from_string ((const char *) buf->data);
-    return secret;
-  }
+  return coffer_secret_new_from_string ((const char *) buf->data);
 }
 
 gboolean
@@ -419,7 +416,19 @@ coffer_cli_unlock_repository (CofferCli *cli)
     coffer_repository_set_recovery_key (cli->repository, recovery_key);
 
   if (coffer_repository_unlock (cli->repository, cli->cancellable, &error))
-    return -1;
+    {
+      if (cli->verbose)
+        {
+          g_autofree char *where = coffer_repository_describe (cli->repository);
+
+          fprintf (stderr, _("coffer: opened repository %s (id %s) %s\n"), where,
+                   coffer_repository_get_id (cli->repository),
+                   coffer_repository_has_account_key (cli->repository)
+                     ? _("with the account key: every category is open")
+                     : _("with the password: only Standard categories are open"));
+        }
+      return -1;
+    }
 
   /* Nothing was given and the keyring did not help: ask on a terminal. */
   if (password == NULL && recovery_key == NULL && coffer_cli_have_terminal () &&
