@@ -45,3 +45,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The S3 test server (an npm package that verifies SigV4), pinned by
+# tests/integration/package-lock.json.
+if [ "$what" = test ] || [ "$what" = all ]; then
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  if [ ! -d "$here/tests/integration/node_modules/@20minutes/s3rver" ]; then
+    npm ci --prefix "$here/tests/integration" --no-audit --no-fund
+  fi
+fi

@@ -178,7 +178,24 @@ coffer_store_http_send (SoupSession *session, SoupMessage *msg, GCancellable *ca
 
   body = soup_session_send_and_read (session, msg, cancellable, &local_error);
   if (body != NULL)
-    return body;
+    {
+      SoupMessageHeaders *h = soup_message_get_response_headers (msg);
+      guint status = soup_message_get_status (msg);
+
+      /* A connection cut off mid-body can reach us as a short body without
+       * an error: treat it as the network failure it is. */
+      if (g_strcmp0 (soup_message_get_method (msg), "HEAD") != 0 && status != 204
+          && status != 304 && soup_message_headers_get_encoding (h) == SOUP_ENCODING_CONTENT_LENGTH
+          && (goffset) g_bytes_get_size (body) != soup_message_headers_get_content_length (h))
+        {
+          g_bytes_unref (body);
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NETWORK,
+                       "The connection to %s was cut off during a response.",
+                       g_uri_get_host (soup_message_get_uri (msg)));
+          return NULL;
+        }
+      return body;
+    }
 
   if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
