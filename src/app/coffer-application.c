@@ -1,0 +1,765 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "coffer-app"
+
+#include <glib/gi18n.h>
+
+#include "coffer-application.h"
+#include "coffer-category-item.h"
+#include "coffer-error.h"
+#include "coffer-keyring.h"
+#include "coffer-preferences-window.h"
+#include "coffer-restore-window.h"
+#include "coffer-setup-assistant.h"
+#include "coffer-window.h"
+
+struct _CofferApplication
+{
+  AdwApplication     parent_instance;
+
+  GSettings         *settings;
+  CofferEngine      *engine;
+  GListStore        *categories;
+  CofferHistory     *history;
+  CofferDestination *destination;     /* credentials of this session */
+  GCancellable      *cancellable;
+
+  CofferAppState     state;
+  char              *state_message;
+
+  guint              schedule_source;
+  guint              inhibit_cookie;
+  guint              held : 1;
+  guint              pending_backup : 1;
+  guint              scheduled_run : 1;
+};
+
+G_DEFINE_FINAL_TYPE (CofferApplication, coffer_application, ADW_TYPE_APPLICATION)
+
+enum { PROP_0, PROP_STATE, N_PROPS };
+static GParamSpec *properties[N_PROPS];
+
+static void reschedule (CofferApplication *self);
+
+/* ---- accessors ---- */
+
+GSettings *coffer_application_get_settings (CofferApplication *self) { return self->settings; }
+CofferEngine *coffer_application_get_engine (CofferApplication *self) { return self->engine; }
+GListStore *coffer_application_get_categories (CofferApplication *self) { return self->categories; }
+CofferHistory *coffer_application_get_history (CofferApplication *self) { return self->history; }
+CofferAppState coffer_application_get_state (CofferApplication *self) { return self->state; }
+const char *coffer_application_get_state_message (CofferApplication *self) { return self->state_message; }
+
+static void
+set_state (CofferApplication *self, CofferAppState state, const char *message)
+{
+  g_free (self->state_message);
+  self->state_message = g_strdup (message);
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+CofferDestination *
+coffer_application_dup_destination (CofferApplication *self)
+{
+  g_autofree char *location = g_settings_get_string (self->settings, "destination");
+  CofferDestination *dest;
+
+  if (self->destination != NULL && g_strcmp0 (self->destination->location, location) == 0)
+    dest = coffer_destination_copy (self->destination);
+  else
+    {
+      dest = coffer_destination_new (location);
+      dest->user = g_settings_get_string (self->settings, "destination-user");
+      dest->s3_endpoint = g_settings_get_string (self->settings, "s3-endpoint");
+      dest->s3_region = g_settings_get_string (self->settings, "s3-region");
+    }
+  dest->bandwidth_limit = (guint64) g_settings_get_uint (self->settings, "bandwidth-limit") * 1024;
+  return dest;
+}
+
+void
+coffer_application_save_categories (CofferApplication *self)
+{
+  coffer_category_items_save (self->settings, G_LIST_MODEL (self->categories));
+}
+
+static CofferWindow *
+get_main_window (CofferApplication *self)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
+    if (COFFER_IS_WINDOW (l->data))
+      return l->data;
+  return NULL;
+}
+
+static gboolean
+window_is_visible (CofferApplication *self)
+{
+  CofferWindow *window = get_main_window (self);
+  return window != NULL && gtk_widget_get_visible (GTK_WIDGET (window)) &&
+         gtk_window_is_active (GTK_WINDOW (window));
+}
+
+/* ---- opening the repository ---- */
+
+static void
+credentials_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!coffer_engine_open_finish (self->engine, result, &error))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      g_debug ("Opening the repository failed: %s", error->message);
+      if (error->domain == COFFER_REPO_ERROR &&
+          (error->code == COFFER_REPO_ERROR_NO_KEY || error->code == COFFER_REPO_ERROR_WRONG_PASSWORD))
+        set_state (self, COFFER_APP_STATE_LOCKED,
+                   error->code == COFFER_REPO_ERROR_WRONG_PASSWORD ? message : NULL);
+      else if (error->domain == COFFER_KEYRING_ERROR)
+        set_state (self, COFFER_APP_STATE_LOCKED, NULL);
+      else
+        set_state (self, COFFER_APP_STATE_ERROR, message);
+      return;
+    }
+  set_state (self, COFFER_APP_STATE_READY, NULL);
+  if (self->pending_backup)
+    {
+      self->pending_backup = FALSE;
+      coffer_application_start_backup (self, self->scheduled_run);
+    }
+}
+
+void
+coffer_application_open_repository (CofferApplication *self, const CofferSecret *password)
+{
+  g_autoptr(CofferDestination) dest = NULL;
+
+  g_return_if_fail (COFFER_IS_APPLICATION (self));
+  if (!g_settings_get_boolean (self->settings, "setup-done"))
+    {
+      set_state (self, COFFER_APP_STATE_NOT_SET_UP, NULL);
+      return;
+    }
+  dest = coffer_application_dup_destination (self);
+  set_state (self, COFFER_APP_STATE_OPENING, NULL);
+
+  /* Remote credentials come from the keyring on the first open. */
+  if (password == NULL && dest->secret == NULL && !g_str_has_prefix (dest->location, "/") &&
+      (g_str_has_prefix (dest->location, "webdav") || g_str_has_prefix (dest->location, "s3://")))
+    {
+      coffer_keyring_lookup_async (dest->location,
+                                   g_str_has_prefix (dest->location, "s3://") ? COFFER_KEY_KIND_S3
+                                                                              : COFFER_KEY_KIND_WEBDAV,
+                                   self->cancellable, credentials_lookup_cb, g_object_ref (self));
+      return;
+    }
+  coffer_engine_open_async (self->engine, dest, password, self->cancellable, open_cb, g_object_ref (self));
+}
+
+static void
+credentials_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferApplication) self = user_data;
+  g_autoptr(CofferDestination) dest = coffer_application_dup_destination (self);
+  g_autoptr(GError) error = NULL;
+  CofferSecret *secret = coffer_keyring_lookup_finish (result, &error);
+
+  if (secret == NULL)
+    g_debug ("No credentials in the keyring: %s", error->message);
+  dest->secret = secret;
+  g_clear_pointer (&self->destination, coffer_destination_free);
+  self->destination = coffer_destination_copy (dest);
+  coffer_engine_open_async (self->engine, dest, NULL, self->cancellable, open_cb, g_object_ref (self));
+}
+
+/* ---- background portal ---- */
+
+static void
+request_background_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GVariant) ret = NULL;
+  g_autoptr(GError) error = NULL;
+
+  ret = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (ret == NULL)
+    g_debug ("The Background portal is not available: %s", error->message);
+}
+
+static void
+request_background (CofferApplication *self)
+{
+  GDBusConnection *bus = g_application_get_dbus_connection (G_APPLICATION (self));
+  GVariantBuilder options;
+  const char *commandline[] = { "coffer-app", "--background", NULL };
+
+  if (bus == NULL || g_getenv ("COFFER_TESTING") != NULL)
+    return;
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&options, "{sv}", "reason",
+                         g_variant_new_string (_("Coffer backs up your files on a schedule.")));
+  g_variant_builder_add (&options, "{sv}", "autostart", g_variant_new_boolean (TRUE));
+  g_variant_builder_add (&options, "{sv}", "commandline", g_variant_new_strv (commandline, -1));
+  g_variant_builder_add (&options, "{sv}", "dbus-activatable", g_variant_new_boolean (FALSE));
+  g_dbus_connection_call (bus, "org.freedesktop.portal.Desktop", "/org/freedesktop/portal/desktop",
+                          "org.freedesktop.portal.Background", "RequestBackground",
+                          g_variant_new ("(sa{sv})", "", &options), NULL, G_DBUS_CALL_FLAGS_NONE,
+                          -1, NULL, request_background_cb, NULL);
+  g_settings_set_boolean (self->settings, "background-requested", TRUE);
+}
+
+/* ---- setup ---- */
+
+void
+coffer_application_finish_setup (CofferApplication *self, const CofferDestination *dest,
+                                 gboolean start_backup)
+{
+  g_return_if_fail (COFFER_IS_APPLICATION (self));
+
+  g_clear_pointer (&self->destination, coffer_destination_free);
+  self->destination = coffer_destination_copy (dest);
+  g_settings_set_string (self->settings, "destination", dest->location);
+  g_settings_set_string (self->settings, "destination-user", dest->user ? dest->user : "");
+  g_settings_set_string (self->settings, "s3-endpoint", dest->s3_endpoint ? dest->s3_endpoint : "");
+  g_settings_set_string (self->settings, "s3-region", dest->s3_region ? dest->s3_region : "");
+  if (dest->secret != NULL)
+    coffer_keyring_store_async (dest->location,
+                                g_str_has_prefix (dest->location, "s3://") ? COFFER_KEY_KIND_S3
+                                                                           : COFFER_KEY_KIND_WEBDAV,
+                                _("Coffer backup location"), dest->secret, NULL, NULL, NULL);
+  coffer_application_save_categories (self);
+  g_settings_set_boolean (self->settings, "setup-done", TRUE);
+  set_state (self, COFFER_APP_STATE_READY, NULL);
+  request_background (self);
+  reschedule (self);
+
+  g_application_activate (G_APPLICATION (self));
+  if (start_backup)
+    coffer_application_start_backup (self, FALSE);
+}
+
+/* ---- backups ---- */
+
+static void
+notify_result (CofferApplication *self, gboolean success, const char *title, const char *body)
+{
+  CofferWindow *window = get_main_window (self);
+
+  if (window_is_visible (self))
+    {
+      coffer_window_show_toast (window, title);
+      return;
+    }
+  {
+    g_autoptr(GNotification) notification = g_notification_new (title);
+    g_autoptr(GIcon) icon = g_themed_icon_new (success ? APP_ID "-symbolic" : "dialog-warning-symbolic");
+    if (body != NULL)
+      g_notification_set_body (notification, body);
+    g_notification_set_icon (notification, icon);
+    g_notification_set_default_action (notification, "app.show");
+    g_application_send_notification (G_APPLICATION (self), "backup-result", notification);
+  }
+}
+
+static void
+uninhibit (CofferApplication *self)
+{
+  if (self->inhibit_cookie != 0)
+    {
+      gtk_application_uninhibit (GTK_APPLICATION (self), self->inhibit_cookie);
+      self->inhibit_cookie = 0;
+    }
+}
+
+static void
+backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferApplication) self = user_data;
+  g_autoptr(CofferBackupReport) report = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *summary = NULL;
+  g_autofree char *details = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  uninhibit (self);
+  g_application_release (G_APPLICATION (self));
+  report = coffer_engine_backup_finish (self->engine, result, &error);
+  if (report == NULL)
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          coffer_history_add (self->history, now, now, FALSE, _("Backup cancelled"), NULL);
+          return;
+        }
+      coffer_history_add (self->history, now, now, FALSE, _("Backup failed"), message);
+      notify_result (self, FALSE, _("Backup failed"), message);
+      return;
+    }
+
+  /* Remember per category when it was last backed up and how big it is. */
+  for (guint i = 0; i < report->snapshots->len; i++)
+    {
+      const CofferSnapshot *snapshot = g_ptr_array_index (report->snapshots, i);
+      for (guint j = 0; j < g_list_model_get_n_items (G_LIST_MODEL (self->categories)); j++)
+        {
+          g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (self->categories), j);
+          if (g_strcmp0 (coffer_category_item_get_id (item), snapshot->category_id) == 0)
+            coffer_category_item_set_last_backup (item, snapshot->end_time / G_USEC_PER_SEC
+                                                        ? snapshot->end_time / G_USEC_PER_SEC : now,
+                                                  snapshot->bytes);
+        }
+    }
+  coffer_application_save_categories (self);
+
+  {
+    g_autofree char *size = g_format_size (report->bytes);
+    g_autofree char *added = g_format_size (report->added_bytes);
+    summary = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                            "Backed up %u category: %s, %s uploaded",
+                                            "Backed up %u categories: %s, %s uploaded",
+                                            report->n_ok),
+                               report->n_ok, size, added);
+  }
+  g_ptr_array_add (report->messages, NULL);
+  details = g_strjoinv ("\n", (char **) report->messages->pdata);
+  g_ptr_array_remove_index (report->messages, report->messages->len - 1);
+
+  if (report->n_failed == 0)
+    {
+      g_settings_set_int64 (self->settings, "last-backup", now);
+      coffer_history_add (self->history, report->start_time, report->end_time, TRUE, summary, details);
+      notify_result (self, TRUE, _("Backup finished"), summary);
+    }
+  else
+    {
+      coffer_history_add (self->history, report->start_time, report->end_time, FALSE, summary, details);
+      notify_result (self, FALSE, _("Some categories could not be backed up"), details);
+    }
+  reschedule (self);
+}
+
+void
+coffer_application_start_backup (CofferApplication *self, gboolean scheduled)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new ();
+  CofferWindow *window;
+
+  g_return_if_fail (COFFER_IS_APPLICATION (self));
+
+  if (coffer_engine_get_busy (self->engine))
+    return;
+  if (self->state == COFFER_APP_STATE_OPENING)
+    {
+      self->pending_backup = TRUE;
+      self->scheduled_run = scheduled;
+      return;
+    }
+  if (self->state != COFFER_APP_STATE_READY)
+    {
+      if (scheduled)
+        notify_result (self, FALSE, _("Backup skipped"),
+                       _("Open Coffer and enter your backup password to continue backing up."));
+      return;
+    }
+  if (scheduled)
+    {
+      GNetworkMonitor *network = g_network_monitor_get_default ();
+      GPowerProfileMonitor *power = g_power_profile_monitor_dup_default ();
+      gboolean saver = power != NULL && g_power_profile_monitor_get_power_saver_enabled (power);
+
+      g_clear_object (&power);
+      if (g_settings_get_boolean (self->settings, "skip-metered") &&
+          g_network_monitor_get_network_metered (network))
+        {
+          g_debug ("Scheduled backup skipped: metered network");
+          return;
+        }
+      if (g_settings_get_boolean (self->settings, "skip-power-saver") && saver)
+        {
+          g_debug ("Scheduled backup skipped: power saver");
+          return;
+        }
+    }
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->categories)); i++)
+    {
+      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (self->categories), i);
+      if (coffer_category_item_get_enabled (item) && coffer_category_item_get_id (item) != NULL)
+        g_ptr_array_add (ids, (gpointer) coffer_category_item_get_id (item));
+    }
+  if (ids->len == 0)
+    {
+      window = get_main_window (self);
+      if (window != NULL)
+        coffer_window_show_toast (window, _("Turn on a category to back it up"));
+      return;
+    }
+  g_ptr_array_add (ids, NULL);
+
+  window = get_main_window (self);
+  self->inhibit_cookie = gtk_application_inhibit (GTK_APPLICATION (self),
+                                                  window ? GTK_WINDOW (window) : NULL,
+                                                  GTK_APPLICATION_INHIBIT_SUSPEND,
+                                                  _("Backing up your files"));
+  {
+    CofferRetention retention = {
+      .keep_last = g_settings_get_uint (self->settings, "retention-keep-last"),
+      .keep_daily = g_settings_get_uint (self->settings, "retention-keep-daily"),
+      .keep_weekly = g_settings_get_uint (self->settings, "retention-keep-weekly"),
+      .keep_monthly = g_settings_get_uint (self->settings, "retention-keep-monthly"),
+      .keep_yearly = g_settings_get_uint (self->settings, "retention-keep-yearly"),
+    };
+    coffer_engine_set_retention (self->engine, &retention);
+  }
+
+  /* Keep running (without a window) until the backup is done. */
+  g_application_hold (G_APPLICATION (self));
+  coffer_engine_backup_async (self->engine, (const char * const *) ids->pdata, backup_cb,
+                              g_object_ref (self));
+}
+
+/* ---- schedule ---- */
+
+gint64
+coffer_application_get_next_backup (CofferApplication *self)
+{
+  int schedule = g_settings_get_enum (self->settings, "schedule");
+  gint64 last = g_settings_get_int64 (self->settings, "last-backup");
+  guint minutes = g_settings_get_uint (self->settings, "schedule-time");
+  guint weekday = g_settings_get_uint (self->settings, "schedule-weekday");
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr(GDateTime) last_dt = NULL;
+  g_autoptr(GDateTime) today = NULL;
+  g_autoptr(GDateTime) due = NULL;
+
+  switch (schedule)
+    {
+    case 1: /* hourly */
+      return last > 0 ? last + 3600 : g_date_time_to_unix (now);
+    case 2: /* daily */
+    case 3: /* weekly */
+      today = g_date_time_new_local (g_date_time_get_year (now), g_date_time_get_month (now),
+                                     g_date_time_get_day_of_month (now), minutes / 60, minutes % 60, 0);
+      if (schedule == 3)
+        due = g_date_time_add_days (today, ((int) weekday - g_date_time_get_day_of_week (today) + 7) % 7);
+      else
+        due = g_date_time_ref (today);
+      /* Already done after that time: the next day (week). */
+      if (last >= g_date_time_to_unix (due))
+        {
+          GDateTime *next = g_date_time_add_days (due, schedule == 3 ? 7 : 1);
+          g_date_time_unref (due);
+          due = next;
+        }
+      else if (schedule == 3 && g_date_time_compare (due, now) > 0)
+        {
+          /* This week's slot is still ahead, but a missed earlier week is due now. */
+          last_dt = g_date_time_add_days (due, -7);
+          if (last < g_date_time_to_unix (last_dt))
+            return g_date_time_to_unix (now);
+        }
+      return g_date_time_to_unix (due);
+    default:
+      return 0;
+    }
+}
+
+static gboolean
+schedule_cb (gpointer user_data)
+{
+  CofferApplication *self = user_data;
+  gint64 next = coffer_application_get_next_backup (self);
+
+  self->schedule_source = 0;
+  if (next != 0 && next <= g_get_real_time () / G_USEC_PER_SEC)
+    coffer_application_start_backup (self, TRUE);
+  reschedule (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+reschedule (CofferApplication *self)
+{
+  gint64 next, now = g_get_real_time () / G_USEC_PER_SEC;
+
+  g_clear_handle_id (&self->schedule_source, g_source_remove);
+  if (!g_settings_get_boolean (self->settings, "setup-done"))
+    return;
+  next = coffer_application_get_next_backup (self);
+  if (next == 0)
+    return;
+  /* Wake at least every hour: suspend makes long timeouts late. */
+  self->schedule_source = g_timeout_add_seconds ((guint) CLAMP (next - now, 60, 3600), schedule_cb, self);
+}
+
+/* ---- actions ---- */
+
+static void
+backup_now_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  coffer_application_start_backup (COFFER_APPLICATION (user_data), FALSE);
+}
+
+static void
+cancel_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  coffer_engine_cancel (COFFER_APPLICATION (user_data)->engine);
+}
+
+static void
+show_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  g_application_activate (G_APPLICATION (user_data));
+}
+
+static void
+preferences_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  CofferApplication *self = user_data;
+  CofferPreferencesWindow *prefs = coffer_preferences_window_new (self);
+
+  gtk_window_set_transient_for (GTK_WINDOW (prefs), GTK_WINDOW (get_main_window (self)));
+  gtk_window_present (GTK_WINDOW (prefs));
+}
+
+static void
+restore_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  CofferApplication *self = user_data;
+  CofferRestoreWindow *window = coffer_restore_window_new (self);
+
+  gtk_window_set_transient_for (GTK_WINDOW (window), GTK_WINDOW (get_main_window (self)));
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static void
+about_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  CofferApplication *self = user_data;
+  const char *developers[] = { "The Coffer developers", NULL };
+  GtkWidget *about;
+
+  about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
+                        "transient-for", get_main_window (self),
+                        "application-icon", APP_ID,
+                        "application-name", _("Coffer"),
+                        "developer-name", _("The Coffer developers"),
+                        "version", PACKAGE_VERSION,
+                        "website", "https://github.com/cofferapp/coffer",
+                        "issue-url", "https://github.com/cofferapp/coffer/issues",
+                        "license-type", GTK_LICENSE_GPL_3_0,
+                        "developers", developers,
+                        /* Translators: your name and e-mail, one a line */
+                        "translator-credits", _("translator-credits"),
+                        NULL);
+  gtk_window_present (GTK_WINDOW (about));
+}
+
+static void
+quit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  CofferApplication *self = user_data;
+
+  if (self->held)
+    {
+      self->held = FALSE;
+      g_application_release (G_APPLICATION (self));
+    }
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
+    gtk_window_destroy (l->data);
+}
+
+static const GActionEntry app_actions[] = {
+  { "backup-now", backup_now_activated },
+  { "cancel", cancel_activated },
+  { "show", show_activated },
+  { "preferences", preferences_activated },
+  { "restore", restore_activated },
+  { "about", about_activated },
+  { "quit", quit_activated },
+};
+
+static void
+engine_busy_cb (CofferApplication *self)
+{
+  gboolean busy = coffer_engine_get_busy (self->engine);
+  GAction *action;
+
+  action = g_action_map_lookup_action (G_ACTION_MAP (self), "backup-now");
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (action), !busy && self->state == COFFER_APP_STATE_READY);
+  action = g_action_map_lookup_action (G_ACTION_MAP (self), "cancel");
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (action), busy);
+  action = g_action_map_lookup_action (G_ACTION_MAP (self), "restore");
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (action), self->state == COFFER_APP_STATE_READY);
+}
+
+/* ---- GApplication ---- */
+
+static void
+coffer_application_startup (GApplication *app)
+{
+  CofferApplication *self = COFFER_APPLICATION (app);
+  static const char *quit_accels[] = { "<primary>q", NULL };
+  static const char *backup_accels[] = { "<primary>b", NULL };
+  static const char *prefs_accels[] = { "<primary>comma", NULL };
+  static const char *restore_accels[] = { "<primary>r", NULL };
+
+  G_APPLICATION_CLASS (coffer_application_parent_class)->startup (app);
+
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
+  g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions), self);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.backup-now", backup_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences", prefs_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.restore", restore_accels);
+
+  self->settings = g_settings_new (APP_ID);
+  self->engine = coffer_engine_new ();
+  self->categories = g_list_store_new (COFFER_TYPE_CATEGORY_ITEM);
+  self->history = coffer_history_new (NULL);
+  self->cancellable = g_cancellable_new ();
+  coffer_category_items_load (self->settings, self->categories);
+
+  g_signal_connect_swapped (self->engine, "notify::busy", G_CALLBACK (engine_busy_cb), self);
+  g_signal_connect_swapped (self, "notify::state", G_CALLBACK (engine_busy_cb), self);
+  g_signal_connect_swapped (self->settings, "changed::schedule", G_CALLBACK (reschedule), self);
+  g_signal_connect_swapped (self->settings, "changed::schedule-time", G_CALLBACK (reschedule), self);
+  g_signal_connect_swapped (self->settings, "changed::schedule-weekday", G_CALLBACK (reschedule), self);
+  engine_busy_cb (self);
+
+  coffer_application_open_repository (self, NULL);
+  reschedule (self);
+}
+
+static void
+coffer_application_activate (GApplication *app)
+{
+  CofferApplication *self = COFFER_APPLICATION (app);
+  CofferWindow *window;
+
+  if (!g_settings_get_boolean (self->settings, "setup-done"))
+    {
+      for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
+        if (COFFER_IS_SETUP_ASSISTANT (l->data))
+          {
+            gtk_window_present (l->data);
+            return;
+          }
+      gtk_window_present (GTK_WINDOW (coffer_setup_assistant_new (self)));
+      return;
+    }
+
+  window = get_main_window (self);
+  if (window == NULL)
+    window = coffer_window_new (self);
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static int
+coffer_application_command_line (GApplication *app, GApplicationCommandLine *cmdline)
+{
+  CofferApplication *self = COFFER_APPLICATION (app);
+  GVariantDict *options = g_application_command_line_get_options_dict (cmdline);
+
+  if (g_variant_dict_contains (options, "background"))
+    {
+      /* Service mode: no window; the schedule keeps running. */
+      if (!self->held)
+        {
+          self->held = TRUE;
+          g_application_hold (app);
+        }
+      return 0;
+    }
+  g_application_activate (app);
+  return 0;
+}
+
+static void
+coffer_application_shutdown (GApplication *app)
+{
+  CofferApplication *self = COFFER_APPLICATION (app);
+
+  g_cancellable_cancel (self->cancellable);
+  if (self->engine != NULL)
+    coffer_engine_close (self->engine);
+  g_clear_handle_id (&self->schedule_source, g_source_remove);
+  G_APPLICATION_CLASS (coffer_application_parent_class)->shutdown (app);
+}
+
+static void
+coffer_application_dispose (GObject *object)
+{
+  CofferApplication *self = COFFER_APPLICATION (object);
+
+  g_clear_object (&self->settings);
+  g_clear_object (&self->engine);
+  g_clear_object (&self->categories);
+  g_clear_object (&self->history);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->destination, coffer_destination_free);
+  g_clear_pointer (&self->state_message, g_free);
+  G_OBJECT_CLASS (coffer_application_parent_class)->dispose (object);
+}
+
+static void
+coffer_application_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_STATE:
+      g_value_set_int (value, COFFER_APPLICATION (object)->state);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+coffer_application_class_init (CofferApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  object_class->dispose = coffer_application_dispose;
+  object_class->get_property = coffer_application_get_property;
+  app_class->startup = coffer_application_startup;
+  app_class->activate = coffer_application_activate;
+  app_class->command_line = coffer_application_command_line;
+  app_class->shutdown = coffer_application_shutdown;
+
+  properties[PROP_STATE] =
+    g_param_spec_int ("state", NULL, NULL, 0, COFFER_APP_STATE_ERROR, 0,
+                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+coffer_application_init (CofferApplication *self)
+{
+  const GOptionEntry options[] = {
+    { "background", 0, 0, G_OPTION_ARG_NONE, NULL,
+      N_("Run without a window and back up on schedule"), NULL },
+    { NULL }
+  };
+
+  g_application_add_main_option_entries (G_APPLICATION (self), options);
+}
+
+CofferApplication *
+coffer_application_new (void)
+{
+  return g_object_new (COFFER_TYPE_APPLICATION,
+                       "application-id", APP_ID,
+                       "flags", G_APPLICATION_HANDLES_COMMAND_LINE,
+                       "resource-base-path", "/io/github/cofferapp/Coffer",
+                       NULL);
+}

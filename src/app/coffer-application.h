@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <adwaita.h>
+#include "coffer-engine.h"
+#include "coffer-history.h"
+
+G_BEGIN_DECLS
+
+#define COFFER_TYPE_APPLICATION (coffer_application_get_type ())
+G_DECLARE_FINAL_TYPE (CofferApplication, coffer_application, COFFER, APPLICATION, AdwApplication)
+
+typedef enum
+{
+  COFFER_APP_STATE_NOT_SET_UP,   /* the assistant has not finished */
+  COFFER_APP_STATE_OPENING,
+  COFFER_APP_STATE_LOCKED,       /* needs the backup password */
+  COFFER_APP_STATE_READY,
+  COFFER_APP_STATE_ERROR,        /* the destination could not be opened */
+} CofferAppState;
+
+CofferApplication *coffer_application_new (void);
+
+GSettings     *coffer_application_get_settings   (CofferApplication *self);
+CofferEngine  *coffer_application_get_engine     (CofferApplication *self);
+GListStore    *coffer_application_get_categories (CofferApplication *self);
+CofferHistory *coffer_application_get_history    (CofferApplication *self);
+CofferAppState coffer_application_get_state      (CofferApplication *self);
+const char    *coffer_application_get_state_message (CofferApplication *self);
+/* The destination from the settings plus the credentials held this session. */
+CofferDestination *coffer_application_dup_destination (CofferApplication *self);
+
+/* Writes the category list back to GSettings. */
+void coffer_application_save_categories (CofferApplication *self);
+/* Opens the repository (again), optionally with the backup password. */
+void coffer_application_open_repository (CofferApplication *self, const CofferSecret *password);
+/* Called by the assistant when the repository exists and its categories were
+ * added: remembers the destination and credentials, marks setup done and
+ * shows the main window. */
+void coffer_application_finish_setup (CofferApplication *self, const CofferDestination *dest,
+                                      gboolean start_backup);
+/* Backs up every enabled category. scheduled: honours the metered and
+ * power-saver preferences and notifies instead of toasting. */
+void coffer_application_start_backup (CofferApplication *self, gboolean scheduled);
+/* Time of the next scheduled backup (unix seconds), 0 when off. */
+gint64 coffer_application_get_next_backup (CofferApplication *self);
+
+G_END_DECLS

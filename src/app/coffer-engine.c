@@ -1,0 +1,1223 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "coffer-engine"
+
+#include <string.h>
+#include <glib/gi18n.h>
+
+#include "coffer-engine.h"
+#include "coffer-error.h"
+#include "coffer-recovery-key.h"
+
+struct _CofferEngine
+{
+  GObject           parent_instance;
+
+  GMainContext     *context;
+  CofferRepository *repository;
+  CofferSecret     *password;
+  GCancellable     *operation_cancellable;   /* backup or restore */
+  CofferRetention   retention;
+  guint             busy : 1;
+};
+
+G_DEFINE_FINAL_TYPE (CofferEngine, coffer_engine, G_TYPE_OBJECT)
+
+enum { PROP_0, PROP_BUSY, PROP_REPOSITORY, N_PROPS };
+static GParamSpec *properties[N_PROPS];
+
+enum { SIGNAL_PROGRESS, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+/* ---- destinations and reports ---- */
+
+CofferDestination *
+coffer_destination_new (const char *location)
+{
+  CofferDestination *dest = g_new0 (CofferDestination, 1);
+  dest->location = g_strdup (location);
+  return dest;
+}
+
+CofferDestination *
+coffer_destination_copy (const CofferDestination *dest)
+{
+  CofferDestination *copy = coffer_destination_new (dest->location);
+  copy->user = g_strdup (dest->user);
+  copy->secret = dest->secret ? coffer_secret_dup (dest->secret) : NULL;
+  copy->s3_endpoint = g_strdup (dest->s3_endpoint);
+  copy->s3_region = g_strdup (dest->s3_region);
+  copy->bandwidth_limit = dest->bandwidth_limit;
+  return copy;
+}
+
+void
+coffer_destination_free (CofferDestination *dest)
+{
+  if (dest == NULL)
+    return;
+  g_free (dest->location);
+  g_free (dest->user);
+  g_clear_pointer (&dest->secret, coffer_secret_free);
+  g_free (dest->s3_endpoint);
+  g_free (dest->s3_region);
+  g_free (dest);
+}
+
+void
+coffer_backup_report_free (CofferBackupReport *report)
+{
+  if (report == NULL)
+    return;
+  g_clear_pointer (&report->snapshots, g_ptr_array_unref);
+  g_clear_pointer (&report->messages, g_ptr_array_unref);
+  g_free (report);
+}
+
+/* ---- jobs: one struct carries the arguments of every operation ---- */
+
+typedef struct
+{
+  CofferEngine      *engine;          /* strong */
+  CofferRepository  *repository;      /* strong, may be NULL */
+  CofferDestination *dest;
+  CofferSecret      *secret;          /* password or key, depending on the job */
+  char              *category_id;
+  char              *name;
+  char              *text;
+  char              *target;
+  char             **strv;
+  char             **strv2;
+  CofferSnapshot    *snapshot;
+  CofferLevel        level;
+  CofferRestoreFlags flags;
+  guint              max_results;
+  GPtrArray         *results;         /* search */
+  GPtrArray         *conflicts;       /* restore */
+  CofferRetention    retention;
+} Job;
+
+static void
+job_free (Job *job)
+{
+  g_clear_object (&job->engine);
+  g_clear_object (&job->repository);
+  g_clear_pointer (&job->dest, coffer_destination_free);
+  g_clear_pointer (&job->secret, coffer_secret_free);
+  g_free (job->category_id);
+  g_free (job->name);
+  g_free (job->text);
+  g_free (job->target);
+  g_strfreev (job->strv);
+  g_strfreev (job->strv2);
+  g_clear_pointer (&job->snapshot, coffer_snapshot_free);
+  g_clear_pointer (&job->results, g_ptr_array_unref);
+  g_clear_pointer (&job->conflicts, g_ptr_array_unref);
+  g_free (job);
+}
+
+static CofferSnapshot *
+snapshot_copy (const CofferSnapshot *snapshot)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  CofferSnapshot *copy;
+
+  if (snapshot == NULL)
+    return NULL;
+  bytes = coffer_snapshot_serialize (snapshot);
+  copy = coffer_snapshot_parse (bytes, NULL);
+  if (copy != NULL)
+    copy->id = g_strdup (snapshot->id);
+  return copy;
+}
+
+static GTask *
+job_task_new (CofferEngine *self, gpointer source_tag, gboolean needs_repository,
+              GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data,
+              Job **out_job)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  Job *job = g_new0 (Job, 1);
+
+  g_task_set_source_tag (task, source_tag);
+  job->engine = g_object_ref (self);
+  if (self->repository != NULL)
+    job->repository = g_object_ref (self->repository);
+  g_task_set_task_data (task, job, (GDestroyNotify) job_free);
+  *out_job = job;
+
+  if (needs_repository && self->repository == NULL)
+    {
+      g_task_return_new_error (task, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND,
+                               "%s", _("The backup location is not open yet."));
+      g_object_unref (task);
+      return NULL;
+    }
+  return task;
+}
+
+/* ---- progress, marshalled to the engine's main context ---- */
+
+typedef struct
+{
+  CofferEngine  *engine;
+  CofferProgress progress;
+  char          *operation;
+  char          *category;
+  char          *current_file;
+} ProgressIdle;
+
+static void
+progress_idle_free (gpointer data)
+{
+  ProgressIdle *idle = data;
+  g_object_unref (idle->engine);
+  g_free (idle->operation);
+  g_free (idle->category);
+  g_free (idle->current_file);
+  g_free (idle);
+}
+
+static gboolean
+progress_idle_cb (gpointer data)
+{
+  ProgressIdle *idle = data;
+  g_signal_emit (idle->engine, signals[SIGNAL_PROGRESS], 0, &idle->progress);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+engine_progress_cb (const CofferProgress *progress, gpointer user_data)
+{
+  CofferEngine *self = user_data;
+  ProgressIdle *idle = g_new0 (ProgressIdle, 1);
+
+  idle->engine = g_object_ref (self);
+  idle->progress = *progress;
+  idle->operation = g_strdup (progress->operation);
+  idle->category = g_strdup (progress->category);
+  idle->current_file = g_strdup (progress->current_file);
+  idle->progress.operation = idle->operation;
+  idle->progress.category = idle->category;
+  idle->progress.current_file = idle->current_file;
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, progress_idle_cb, idle,
+                              progress_idle_free);
+}
+
+/* ---- store opening ---- */
+
+G_LOCK_DEFINE_STATIC (environment);
+
+static CofferStore *
+open_store (const CofferDestination *dest, GError **error)
+{
+  CofferStoreOptions options = { 0 };
+  CofferStore *store;
+  const char *user_var = NULL, *secret_var = NULL;
+
+  options.s3_endpoint = dest->s3_endpoint && *dest->s3_endpoint ? dest->s3_endpoint : NULL;
+  options.s3_region = dest->s3_region && *dest->s3_region ? dest->s3_region : NULL;
+  options.s3_path_style = options.s3_endpoint != NULL;
+  options.bandwidth_limit = dest->bandwidth_limit;
+
+  if (g_str_has_prefix (dest->location, "webdav"))
+    user_var = "COFFER_WEBDAV_USER", secret_var = "COFFER_WEBDAV_PASSWORD";
+  else if (g_str_has_prefix (dest->location, "s3://"))
+    user_var = "AWS_ACCESS_KEY_ID", secret_var = "AWS_SECRET_ACCESS_KEY";
+
+  /* The core reads remote credentials from the environment when the store
+   * is opened; hand them over for just that moment. */
+  G_LOCK (environment);
+  if (user_var != NULL && dest->user != NULL && *dest->user)
+    g_setenv (user_var, dest->user, TRUE);
+  if (secret_var != NULL && dest->secret != NULL)
+    g_setenv (secret_var, (const char *) dest->secret->data, TRUE);
+  store = coffer_store_open (dest->location, &options, error);
+  if (secret_var != NULL && dest->secret != NULL)
+    g_unsetenv (secret_var);
+  G_UNLOCK (environment);
+
+  return store;
+}
+
+/* ---- GObject ---- */
+
+static void
+coffer_engine_dispose (GObject *object)
+{
+  CofferEngine *self = COFFER_ENGINE (object);
+
+  if (self->operation_cancellable != NULL)
+    g_cancellable_cancel (self->operation_cancellable);
+  g_clear_object (&self->operation_cancellable);
+  g_clear_object (&self->repository);
+  g_clear_pointer (&self->password, coffer_secret_free);
+  g_clear_pointer (&self->context, g_main_context_unref);
+
+  G_OBJECT_CLASS (coffer_engine_parent_class)->dispose (object);
+}
+
+static void
+coffer_engine_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  CofferEngine *self = COFFER_ENGINE (object);
+
+  switch (prop_id)
+    {
+    case PROP_BUSY:
+      g_value_set_boolean (value, self->busy);
+      break;
+    case PROP_REPOSITORY:
+      g_value_set_object (value, self->repository);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+coffer_engine_class_init (CofferEngineClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = coffer_engine_dispose;
+  object_class->get_property = coffer_engine_get_property;
+
+  properties[PROP_BUSY] =
+    g_param_spec_boolean ("busy", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_REPOSITORY] =
+    g_param_spec_object ("repository", NULL, NULL, COFFER_TYPE_REPOSITORY,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* (const CofferProgress *progress): valid only during the emission. */
+  signals[SIGNAL_PROGRESS] =
+    g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+}
+
+static void
+coffer_engine_init (CofferEngine *self)
+{
+  self->context = g_main_context_ref_thread_default ();
+}
+
+CofferEngine *
+coffer_engine_new (void)
+{
+  return g_object_new (COFFER_TYPE_ENGINE, NULL);
+}
+
+CofferRepository *
+coffer_engine_get_repository (CofferEngine *self)
+{
+  g_return_val_if_fail (COFFER_IS_ENGINE (self), NULL);
+  return self->repository;
+}
+
+gboolean
+coffer_engine_get_busy (CofferEngine *self)
+{
+  g_return_val_if_fail (COFFER_IS_ENGINE (self), FALSE);
+  return self->busy;
+}
+
+static void
+set_busy (CofferEngine *self, gboolean busy)
+{
+  if (self->busy == !!busy)
+    return;
+  self->busy = !!busy;
+  if (!busy)
+    g_clear_object (&self->operation_cancellable);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
+}
+
+static void
+set_repository (CofferEngine *self, CofferRepository *repository)
+{
+  if (g_set_object (&self->repository, repository))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REPOSITORY]);
+}
+
+void
+coffer_engine_cancel (CofferEngine *self)
+{
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  if (self->operation_cancellable != NULL)
+    g_cancellable_cancel (self->operation_cancellable);
+}
+
+void
+coffer_engine_set_password (CofferEngine *self, const CofferSecret *password)
+{
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  g_clear_pointer (&self->password, coffer_secret_free);
+  if (password != NULL)
+    {
+      self->password = coffer_secret_dup (password);
+      if (self->repository != NULL)
+        coffer_repository_set_password (self->repository, password);
+    }
+}
+
+void
+coffer_engine_set_retention (CofferEngine *self, const CofferRetention *retention)
+{
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  if (retention != NULL)
+    self->retention = *retention;
+  else
+    memset (&self->retention, 0, sizeof self->retention);
+}
+
+static gboolean
+retention_is_set (const CofferRetention *r)
+{
+  return r->keep_last || r->keep_hourly || r->keep_daily || r->keep_weekly || r->keep_monthly || r->keep_yearly;
+}
+
+void
+coffer_engine_close (CofferEngine *self)
+{
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  coffer_engine_cancel (self);
+  set_repository (self, NULL);
+}
+
+/* ---- test connection ---- */
+
+typedef struct { gboolean any; } ListProbe;
+
+static gboolean
+probe_list_cb (const char *name, guint64 size, gpointer user_data)
+{
+  ((ListProbe *) user_data)->any = TRUE;
+  return FALSE;
+}
+
+static void
+test_connection_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  g_autoptr(CofferStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  ListProbe probe = { FALSE };
+  guint64 size = 0;
+
+  store = open_store (job->dest, &error);
+  if (store == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (coffer_store_stat (store, "config", &size, cancellable, &error))
+    {
+      g_task_return_int (task, 1);
+      return;
+    }
+  if (!g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_clear_error (&error);
+  /* Listing proves that the location exists and that we may read it; a
+   * missing local folder is fine (it is created), so only errors other than
+   * "not found" count. */
+  if (!coffer_store_list (store, "", probe_list_cb, &probe, cancellable, &error) &&
+      !g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_int (task, 0);
+}
+
+void
+coffer_engine_test_connection_async (CofferEngine *self, const CofferDestination *dest,
+                                     GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_test_connection_async, FALSE, cancellable, callback,
+                       user_data, &job);
+  job->dest = coffer_destination_copy (dest);
+  g_task_run_in_thread (task, test_connection_thread);
+}
+
+gboolean
+coffer_engine_test_connection_finish (CofferEngine *self, GAsyncResult *result,
+                                      gboolean *out_has_repository, GError **error)
+{
+  gssize ret = g_task_propagate_int (G_TASK (result), error);
+  if (ret < 0)
+    return FALSE;
+  if (out_has_repository != NULL)
+    *out_has_repository = ret == 1;
+  return TRUE;
+}
+
+/* ---- create / open ---- */
+
+static void
+create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  g_autoptr(CofferStore) store = NULL;
+  g_autoptr(CofferRepository) repository = NULL;
+  g_autoptr(GError) error = NULL;
+  CofferSecret *recovery_key = NULL;
+
+  store = open_store (job->dest, &error);
+  if (store != NULL)
+    repository = coffer_repository_create (store, job->secret, g_get_host_name (), &recovery_key,
+                                           cancellable, &error);
+  if (repository == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (job->secret != NULL)
+    coffer_repository_set_password (repository, job->secret);
+  job->repository = g_steal_pointer (&repository);
+  g_task_return_pointer (task, recovery_key, (GDestroyNotify) coffer_secret_free);
+}
+
+void
+coffer_engine_create_async (CofferEngine *self, const CofferDestination *dest,
+                            const CofferSecret *password, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_create_async, FALSE, cancellable, callback, user_data, &job);
+  g_clear_object (&job->repository);
+  job->dest = coffer_destination_copy (dest);
+  job->secret = password ? coffer_secret_dup (password) : NULL;
+  if (password != NULL)
+    coffer_engine_set_password (self, password);
+  g_task_run_in_thread (task, create_thread);
+}
+
+CofferSecret *
+coffer_engine_create_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  Job *job = g_task_get_task_data (G_TASK (result));
+  CofferSecret *key = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (key != NULL)
+    set_repository (self, job->repository);
+  return key;
+}
+
+static void
+open_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  g_autoptr(CofferStore) store = NULL;
+  g_autoptr(CofferRepository) repository = NULL;
+  g_autoptr(GError) error = NULL;
+
+  store = open_store (job->dest, &error);
+  if (store != NULL)
+    repository = coffer_repository_open (store, cancellable, &error);
+  if (repository == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (job->secret != NULL)
+    coffer_repository_set_password (repository, job->secret);
+  if (!coffer_repository_unlock (repository, cancellable, &error))
+    {
+      /* Without the account key Standard categories still open through the
+       * password; only fail when no way in was given at all. */
+      if (job->secret == NULL)
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      g_debug ("Unlocking with the device key failed: %s", error->message);
+      g_clear_error (&error);
+    }
+  job->repository = g_steal_pointer (&repository);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+coffer_engine_open_async (CofferEngine *self, const CofferDestination *dest,
+                          const CofferSecret *password, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_open_async, FALSE, cancellable, callback, user_data, &job);
+  g_clear_object (&job->repository);
+  job->dest = coffer_destination_copy (dest);
+  if (password == NULL && self->password != NULL)
+    password = self->password;
+  job->secret = password ? coffer_secret_dup (password) : NULL;
+  if (password != NULL && password != self->password)
+    coffer_engine_set_password (self, password);
+  g_task_run_in_thread (task, open_thread);
+}
+
+gboolean
+coffer_engine_open_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  Job *job = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+  set_repository (self, job->repository);
+  return TRUE;
+}
+
+/* ---- categories ---- */
+
+static void
+add_category_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  g_autoptr(CofferCategory) category = NULL;
+  GError *error = NULL;
+
+  category = coffer_repository_add_category (job->repository, job->name, job->level,
+                                             (const char * const *) job->strv,
+                                             (const char * const *) job->strv2,
+                                             cancellable, &error);
+  if (category == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, g_strdup (category->id), g_free);
+}
+
+void
+coffer_engine_add_category_async (CofferEngine *self, const char *name, CofferLevel level,
+                                  const char * const *paths, const char * const *excludes,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_add_category_async, TRUE, cancellable, callback,
+                       user_data, &job);
+  if (task == NULL)
+    return;
+  job->name = g_strdup (name);
+  job->level = level;
+  job->strv = g_strdupv ((char **) paths);
+  job->strv2 = excludes ? g_strdupv ((char **) excludes) : g_new0 (char *, 1);
+  g_task_run_in_thread (task, add_category_thread);
+  g_object_unref (task);
+}
+
+char *
+coffer_engine_add_category_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+update_category_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  g_autoptr(CofferCategory) category = NULL;
+  GError *error = NULL;
+
+  category = coffer_repository_find_category (job->repository, job->category_id, cancellable, &error);
+  if (category == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_free (category->name);
+  category->name = g_strdup (job->name);
+  g_strfreev (category->paths);
+  category->paths = g_strdupv (job->strv);
+  g_strfreev (category->excludes);
+  category->excludes = g_strdupv (job->strv2);
+  if (!coffer_repository_update_category (job->repository, category, cancellable, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+coffer_engine_update_category_async (CofferEngine *self, const char *category_id,
+                                     const char *name, const char * const *paths,
+                                     const char * const *excludes, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_update_category_async, TRUE, cancellable, callback,
+                       user_data, &job);
+  if (task == NULL)
+    return;
+  job->category_id = g_strdup (category_id);
+  job->name = g_strdup (name);
+  job->strv = g_strdupv ((char **) paths);
+  job->strv2 = excludes ? g_strdupv ((char **) excludes) : g_new0 (char *, 1);
+  g_task_run_in_thread (task, update_category_thread);
+  g_object_unref (task);
+}
+
+gboolean
+coffer_engine_update_category_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+set_level_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  GError *error = NULL;
+
+  if (!coffer_repository_set_level (job->repository, job->category_id, job->level, cancellable, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+coffer_engine_set_level_async (CofferEngine *self, const char *category_id, CofferLevel level,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_set_level_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job->category_id = g_strdup (category_id);
+  job->level = level;
+  g_task_run_in_thread (task, set_level_thread);
+  g_object_unref (task);
+}
+
+gboolean
+coffer_engine_set_level_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- recovery key and password ---- */
+
+static void
+verify_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  g_autoptr(CofferSecret) key = NULL;
+  GError *error = NULL;
+
+  key = coffer_recovery_key_parse (job->text, &error);
+  if (key == NULL ||
+      !coffer_repository_verify_recovery_key (job->repository, key, cancellable, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+coffer_engine_verify_recovery_key_async (CofferEngine *self, const char *text,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_verify_recovery_key_async, TRUE, cancellable, callback,
+                       user_data, &job);
+  if (task == NULL)
+    return;
+  job->text = g_strdup (text);
+  g_task_run_in_thread (task, verify_thread);
+  g_object_unref (task);
+}
+
+gboolean
+coffer_engine_verify_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+gint64
+coffer_engine_get_recovery_key_tested (CofferEngine *self)
+{
+  g_return_val_if_fail (COFFER_IS_ENGINE (self), 0);
+  if (self->repository == NULL)
+    return 0;
+  return coffer_repository_get_recovery_key_tested (self->repository);
+}
+
+static void
+replace_key_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  CofferSecret *key;
+  GError *error = NULL;
+
+  key = coffer_repository_replace_recovery_key (job->repository, cancellable, &error);
+  if (key == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, key, (GDestroyNotify) coffer_secret_free);
+}
+
+void
+coffer_engine_replace_recovery_key_async (CofferEngine *self, GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_replace_recovery_key_async, TRUE, cancellable, callback,
+                       user_data, &job);
+  if (task == NULL)
+    return;
+  g_task_run_in_thread (task, replace_key_thread);
+  g_object_unref (task);
+}
+
+CofferSecret *
+coffer_engine_replace_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+change_password_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  GError *error = NULL;
+
+  if (!coffer_repository_change_password (job->repository, job->secret, cancellable, &error))
+    g_task_return_error (task, error);
+  else
+    {
+      coffer_repository_set_password (job->repository, job->secret);
+      g_task_return_boolean (task, TRUE);
+    }
+}
+
+void
+coffer_engine_change_password_async (CofferEngine *self, const CofferSecret *password,
+                                     GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  g_return_if_fail (password != NULL);
+  task = job_task_new (self, coffer_engine_change_password_async, TRUE, cancellable, callback,
+                       user_data, &job);
+  if (task == NULL)
+    return;
+  job->secret = coffer_secret_dup (password);
+  g_task_run_in_thread (task, change_password_thread);
+  g_object_unref (task);
+}
+
+gboolean
+coffer_engine_change_password_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  Job *job = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+  coffer_engine_set_password (self, job->secret);
+  return TRUE;
+}
+
+/* ---- backup ---- */
+
+static void
+backup_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  CofferBackupReport *report = g_new0 (CofferBackupReport, 1);
+
+  report->start_time = g_get_real_time () / G_USEC_PER_SEC;
+  report->snapshots = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_snapshot_free);
+  report->messages = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; job->strv[i] != NULL; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GPtrArray) skipped = NULL;
+      CofferSnapshot *snapshot;
+
+      if (g_cancellable_is_cancelled (cancellable))
+        break;
+      snapshot = coffer_backup_run (job->repository, job->strv[i], engine_progress_cb, job->engine,
+                                    &skipped, cancellable, &error);
+      if (snapshot == NULL)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            {
+              coffer_backup_report_free (report);
+              g_task_return_error (task, g_steal_pointer (&error));
+              return;
+            }
+          report->n_failed++;
+          g_ptr_array_add (report->messages, coffer_engine_describe_error (error));
+          continue;
+        }
+      report->n_ok++;
+      report->bytes += snapshot->bytes;
+      report->added_bytes += snapshot->added_bytes;
+      report->files += snapshot->files;
+      if (skipped != NULL)
+        for (guint j = 0; j < skipped->len && j < 20; j++)
+          g_ptr_array_add (report->messages,
+                           g_strdup_printf (_("Skipped %s"), (const char *) g_ptr_array_index (skipped, j)));
+      g_ptr_array_add (report->snapshots, snapshot);
+
+      if (retention_is_set (&job->retention))
+        {
+          g_autoptr(GPtrArray) forgotten = NULL;
+          g_autoptr(GError) forget_error = NULL;
+
+          if (!coffer_forget_run (job->repository, job->strv[i], &job->retention, FALSE, &forgotten,
+                                  cancellable, &forget_error))
+            g_ptr_array_add (report->messages,
+                             g_strdup_printf (_("Old backups could not be removed: %s"), forget_error->message));
+        }
+    }
+  report->end_time = g_get_real_time () / G_USEC_PER_SEC;
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      coffer_backup_report_free (report);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s", _("The backup was cancelled."));
+      return;
+    }
+  g_task_return_pointer (task, report, (GDestroyNotify) coffer_backup_report_free);
+}
+
+void
+coffer_engine_backup_async (CofferEngine *self, const char * const *category_ids,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  g_return_if_fail (category_ids != NULL);
+
+  if (self->busy)
+    {
+      g_task_report_new_error (self, callback, user_data, coffer_engine_backup_async,
+                               COFFER_REPO_ERROR, COFFER_REPO_ERROR_BUSY, "%s",
+                               _("A backup or restore is already running."));
+      return;
+    }
+  g_set_object (&self->operation_cancellable, g_cancellable_new ());
+  g_object_unref (self->operation_cancellable);
+  task = job_task_new (self, coffer_engine_backup_async, TRUE, self->operation_cancellable,
+                       callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job->strv = g_strdupv ((char **) category_ids);
+  job->retention = self->retention;
+  set_busy (self, TRUE);
+  g_task_run_in_thread (task, backup_thread);
+  g_object_unref (task);
+}
+
+CofferBackupReport *
+coffer_engine_backup_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  /* A task reported early (busy) carries no job and must not clear busy. */
+  if (g_task_get_task_data (G_TASK (result)) != NULL)
+    set_busy (self, FALSE);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- snapshots and browsing ---- */
+
+static void
+list_snapshots_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  GPtrArray *snapshots;
+  GError *error = NULL;
+
+  snapshots = coffer_repository_list_snapshots (job->repository, job->category_id, cancellable, &error);
+  if (snapshots == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* newest first */
+  for (guint i = 0; i < snapshots->len / 2; i++)
+    {
+      gpointer tmp = snapshots->pdata[i];
+      snapshots->pdata[i] = snapshots->pdata[snapshots->len - 1 - i];
+      snapshots->pdata[snapshots->len - 1 - i] = tmp;
+    }
+  g_task_return_pointer (task, snapshots, (GDestroyNotify) g_ptr_array_unref);
+}
+
+void
+coffer_engine_list_snapshots_async (CofferEngine *self, const char *category_id,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_list_snapshots_async, TRUE, cancellable, callback,
+                       user_data, &job);
+  if (task == NULL)
+    return;
+  job->category_id = g_strdup (category_id);
+  g_task_run_in_thread (task, list_snapshots_thread);
+  g_object_unref (task);
+}
+
+GPtrArray *
+coffer_engine_list_snapshots_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+list_dir_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  GPtrArray *entries;
+  GError *error = NULL;
+
+  entries = coffer_repository_list_dir (job->repository, job->category_id, job->snapshot, job->text,
+                                        cancellable, &error);
+  if (entries == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, entries, (GDestroyNotify) g_ptr_array_unref);
+}
+
+void
+coffer_engine_list_dir_async (CofferEngine *self, const char *category_id,
+                              const CofferSnapshot *snapshot, const char *path,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_list_dir_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job->category_id = g_strdup (category_id);
+  job->snapshot = snapshot_copy (snapshot);
+  job->text = g_strdup (path);
+  g_task_run_in_thread (task, list_dir_thread);
+  g_object_unref (task);
+}
+
+GPtrArray *
+coffer_engine_list_dir_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static gboolean
+search_walk_cb (const char *path, const CofferTreeEntry *entry, gpointer user_data)
+{
+  Job *job = user_data;
+  g_autofree char *name = g_utf8_make_valid (entry->name, -1);
+  g_autofree char *folded = g_utf8_casefold (name, -1);
+
+  if (strstr (folded, job->name) != NULL)
+    g_ptr_array_add (job->results, g_strdup (path));
+  return job->results->len < job->max_results;
+}
+
+static void
+search_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  GError *error = NULL;
+
+  job->results = g_ptr_array_new_with_free_func (g_free);
+  if (!coffer_repository_walk (job->repository, job->category_id, job->snapshot, "/",
+                               search_walk_cb, job, cancellable, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, g_ptr_array_ref (job->results), (GDestroyNotify) g_ptr_array_unref);
+}
+
+void
+coffer_engine_search_async (CofferEngine *self, const char *category_id,
+                            const CofferSnapshot *snapshot, const char *query,
+                            guint max_results, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_search_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job->category_id = g_strdup (category_id);
+  job->snapshot = snapshot_copy (snapshot);
+  job->name = g_utf8_casefold (query, -1);
+  job->max_results = MAX (max_results, 1);
+  g_task_run_in_thread (task, search_thread);
+  g_object_unref (task);
+}
+
+GPtrArray *
+coffer_engine_search_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- restore ---- */
+
+static void
+restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  GError *error = NULL;
+  GPtrArray *conflicts = NULL;
+
+  if (!coffer_restore_run (job->repository, job->category_id, job->snapshot,
+                           (const char * const *) job->strv, job->target, job->flags,
+                           engine_progress_cb, job->engine, &conflicts, cancellable, &error))
+    {
+      job->conflicts = conflicts;
+      g_task_return_error (task, error);
+      return;
+    }
+  g_clear_pointer (&conflicts, g_ptr_array_unref);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+coffer_engine_restore_async (CofferEngine *self, const char *category_id,
+                             const CofferSnapshot *snapshot, const char * const *paths,
+                             const char *target, CofferRestoreFlags flags,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  if (self->busy)
+    {
+      g_task_report_new_error (self, callback, user_data, coffer_engine_restore_async,
+                               COFFER_REPO_ERROR, COFFER_REPO_ERROR_BUSY, "%s",
+                               _("A backup or restore is already running."));
+      return;
+    }
+  g_set_object (&self->operation_cancellable, g_cancellable_new ());
+  g_object_unref (self->operation_cancellable);
+  task = job_task_new (self, coffer_engine_restore_async, TRUE, self->operation_cancellable,
+                       callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job->category_id = g_strdup (category_id);
+  job->snapshot = snapshot_copy (snapshot);
+  job->strv = paths ? g_strdupv ((char **) paths) : NULL;
+  job->target = g_strdup (target);
+  job->flags = flags;
+  set_busy (self, TRUE);
+  g_task_run_in_thread (task, restore_thread);
+  g_object_unref (task);
+}
+
+gboolean
+coffer_engine_restore_finish (CofferEngine *self, GAsyncResult *result,
+                              GPtrArray **out_conflicts, GError **error)
+{
+  Job *job = g_task_get_task_data (G_TASK (result));
+
+  if (job != NULL)
+    set_busy (self, FALSE);
+  if (out_conflicts != NULL)
+    *out_conflicts = job && job->conflicts ? g_ptr_array_ref (job->conflicts) : NULL;
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- errors ---- */
+
+char *
+coffer_engine_describe_error (const GError *error)
+{
+  if (error == NULL)
+    return g_strdup (_("An unknown error occurred."));
+
+  if (error->domain == COFFER_STORE_ERROR)
+    {
+      switch ((CofferStoreError) error->code)
+        {
+        case COFFER_STORE_ERROR_AUTH:
+          return g_strdup_printf (_("The server refused the user name or password: %s"), error->message);
+        case COFFER_STORE_ERROR_NO_SPACE:
+          return g_strdup_printf (_("There is no space left at the backup location: %s"), error->message);
+        case COFFER_STORE_ERROR_NETWORK:
+          return g_strdup_printf (_("The backup location could not be reached: %s"), error->message);
+        case COFFER_STORE_ERROR_TLS:
+          return g_strdup_printf (_("The server’s certificate is not trusted: %s"), error->message);
+        case COFFER_STORE_ERROR_NOT_FOUND:
+        case COFFER_STORE_ERROR_EXISTS:
+        case COFFER_STORE_ERROR_SERVER:
+        case COFFER_STORE_ERROR_INVALID:
+        case COFFER_STORE_ERROR_FAILED:
+        default:
+          break;
+        }
+    }
+  else if (error->domain == COFFER_REPO_ERROR)
+    {
+      switch ((CofferRepoError) error->code)
+        {
+        case COFFER_REPO_ERROR_WRONG_PASSWORD:
+          return g_strdup (_("The backup password is not correct."));
+        case COFFER_REPO_ERROR_WRONG_RECOVERY_KEY:
+          return g_strdup (_("This is not the recovery key of this backup."));
+        case COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY:
+          return g_strdup (_("This category has Advanced protection: it opens only on a trusted computer or with the recovery key."));
+        case COFFER_REPO_ERROR_BUSY:
+          return g_strdup (_("Another backup of this category is running on this computer."));
+        case COFFER_REPO_ERROR_NOT_FOUND:
+        case COFFER_REPO_ERROR_EXISTS:
+        case COFFER_REPO_ERROR_UNSUPPORTED_VERSION:
+        case COFFER_REPO_ERROR_NO_KEY:
+        case COFFER_REPO_ERROR_CORRUPT:
+        case COFFER_REPO_ERROR_NO_CATEGORY:
+        case COFFER_REPO_ERROR_NO_SNAPSHOT:
+        case COFFER_REPO_ERROR_ROLLED_BACK:
+        case COFFER_REPO_ERROR_INVALID:
+        case COFFER_REPO_ERROR_NEWER_FILE:
+        case COFFER_REPO_ERROR_FAILED:
+        default:
+          break;
+        }
+    }
+  /* The core writes complete sentences. */
+  return g_strdup (error->message);
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+#include "coffer-repository.h"
+
+G_BEGIN_DECLS
+
+/* CofferEngine: the app's asynchronous face of the blocking core. It owns the
+ * open CofferRepository and runs every repository, crypto and network call in
+ * a GTask thread; results and progress arrive on the main context of the
+ * thread that created the engine. */
+#define COFFER_TYPE_ENGINE (coffer_engine_get_type ())
+G_DECLARE_FINAL_TYPE (CofferEngine, coffer_engine, COFFER, ENGINE, GObject)
+
+/* Where to back up, as the user entered it. Credentials are held only for
+ * the lifetime of the object (and in the keyring). */
+typedef struct
+{
+  char         *location;     /* path, webdav(s)://, s3:// */
+  char         *user;         /* WebDAV user or S3 access key id, may be NULL */
+  CofferSecret *secret;       /* WebDAV password or S3 secret key, may be NULL */
+  char         *s3_endpoint;
+  char         *s3_region;
+  guint64       bandwidth_limit;
+} CofferDestination;
+
+CofferDestination *coffer_destination_new  (const char *location);
+CofferDestination *coffer_destination_copy (const CofferDestination *dest);
+void               coffer_destination_free (CofferDestination *dest);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CofferDestination, coffer_destination_free)
+
+/* One backup run over several categories. */
+typedef struct
+{
+  gint64     start_time;     /* unix seconds */
+  gint64     end_time;
+  guint      n_ok;
+  guint      n_failed;
+  guint64    bytes;          /* file bytes in the new snapshots */
+  guint64    added_bytes;    /* uploaded */
+  guint64    files;
+  GPtrArray *snapshots;      /* CofferSnapshot, one per category that succeeded */
+  GPtrArray *messages;       /* char *, readable problems ("Photos: …") */
+} CofferBackupReport;
+
+void coffer_backup_report_free (CofferBackupReport *report);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CofferBackupReport, coffer_backup_report_free)
+
+CofferEngine     *coffer_engine_new             (void);
+CofferRepository *coffer_engine_get_repository  (CofferEngine *self);
+gboolean          coffer_engine_get_busy        (CofferEngine *self);
+/* Cancels the running backup or restore. */
+void              coffer_engine_cancel          (CofferEngine *self);
+/* Keeps a copy of the password for later calls (e.g. set_level to Standard). */
+void              coffer_engine_set_password    (CofferEngine *self, const CofferSecret *password);
+void              coffer_engine_close           (CofferEngine *self);
+/* Retention applied (coffer_forget_run) after each successful backup;
+ * NULL or all zero = keep everything. */
+void              coffer_engine_set_retention   (CofferEngine *self, const CofferRetention *retention);
+
+/* Opens the store and checks that it can be reached and written to. The
+ * result is TRUE with *out_has_repository telling whether a Coffer
+ * repository is already there. */
+void     coffer_engine_test_connection_async  (CofferEngine *self, const CofferDestination *dest,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_test_connection_finish (CofferEngine *self, GAsyncResult *result,
+                                               gboolean *out_has_repository, GError **error);
+
+/* Creates a repository; the result is the recovery key (caller frees). */
+void          coffer_engine_create_async  (CofferEngine *self, const CofferDestination *dest,
+                                           const CofferSecret *password, GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+CofferSecret *coffer_engine_create_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* Opens and unlocks an existing repository (password may be NULL: the
+ * device key from the keyring is tried). */
+void     coffer_engine_open_async  (CofferEngine *self, const CofferDestination *dest,
+                                    const CofferSecret *password, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_open_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* Adds a category; result is its id. */
+void  coffer_engine_add_category_async  (CofferEngine *self, const char *name, CofferLevel level,
+                                         const char * const *paths, const char * const *excludes,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+char *coffer_engine_add_category_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* Updates name, paths and excludes of an existing category. */
+void     coffer_engine_update_category_async  (CofferEngine *self, const char *category_id,
+                                               const char *name, const char * const *paths,
+                                               const char * const *excludes, GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_update_category_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+void     coffer_engine_set_level_async  (CofferEngine *self, const char *category_id, CofferLevel level,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_set_level_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* Parses the typed key (COFFER_CRYPTO_ERROR_TYPO / _INVALID) and opens the
+ * account key with it (COFFER_REPO_ERROR_WRONG_RECOVERY_KEY). */
+void     coffer_engine_verify_recovery_key_async  (CofferEngine *self, const char *text,
+                                                   GCancellable *cancellable,
+                                                   GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_verify_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+gint64   coffer_engine_get_recovery_key_tested    (CofferEngine *self);
+
+void          coffer_engine_replace_recovery_key_async  (CofferEngine *self, GCancellable *cancellable,
+                                                         GAsyncReadyCallback callback, gpointer user_data);
+CofferSecret *coffer_engine_replace_recovery_key_finish (CofferEngine *self, GAsyncResult *result,
+                                                         GError **error);
+
+void     coffer_engine_change_password_async  (CofferEngine *self, const CofferSecret *password,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_change_password_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* Backs up the given categories one after the other, emitting ::progress. */
+void                coffer_engine_backup_async  (CofferEngine *self, const char * const *category_ids,
+                                                 GAsyncReadyCallback callback, gpointer user_data);
+CofferBackupReport *coffer_engine_backup_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* Element type CofferSnapshot, newest first. */
+void       coffer_engine_list_snapshots_async  (CofferEngine *self, const char *category_id,
+                                                GCancellable *cancellable,
+                                                GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *coffer_engine_list_snapshots_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* Element type CofferTreeEntry. */
+void       coffer_engine_list_dir_async  (CofferEngine *self, const char *category_id,
+                                          const CofferSnapshot *snapshot, const char *path,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *coffer_engine_list_dir_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* Full paths of entries whose name contains query (case-insensitive),
+ * at most max_results. Element type char *. */
+void       coffer_engine_search_async  (CofferEngine *self, const char *category_id,
+                                        const CofferSnapshot *snapshot, const char *query,
+                                        guint max_results, GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *coffer_engine_search_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* Restores; on COFFER_REPO_ERROR_NEWER_FILE *out_conflicts lists the files
+ * that were left alone. */
+void     coffer_engine_restore_async  (CofferEngine *self, const char *category_id,
+                                       const CofferSnapshot *snapshot, const char * const *paths,
+                                       const char *target, CofferRestoreFlags flags,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_restore_finish (CofferEngine *self, GAsyncResult *result,
+                                       GPtrArray **out_conflicts, GError **error);
+
+/* A readable sentence for an error from the engine, for the UI. */
+char *coffer_engine_describe_error (const GError *error);
+
+G_END_DECLS

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "coffer-preferences"
+
+#include <glib/gi18n.h>
+
+#include "coffer-category-item.h"
+#include "coffer-password-strength.h"
+#include "coffer-preferences-window.h"
+#include "coffer-recovery-wizard.h"
+
+struct _CofferPreferencesWindow
+{
+  AdwPreferencesWindow parent_instance;
+
+  CofferApplication   *app;
+  GSettings           *settings;
+
+  AdwActionRow        *destination_row;
+  AdwComboRow         *schedule_row;
+  AdwComboRow         *weekday_row;
+  AdwActionRow        *time_row;
+  GtkSpinButton       *hour_spin;
+  GtkSpinButton       *minute_spin;
+  GtkSwitch           *metered_switch;
+  GtkSwitch           *power_switch;
+  GtkSpinButton       *bandwidth_spin;
+  GtkSpinButton       *keep_last_spin;
+  GtkSpinButton       *keep_daily_spin;
+  GtkSpinButton       *keep_weekly_spin;
+  GtkSpinButton       *keep_monthly_spin;
+  GtkSpinButton       *keep_yearly_spin;
+  GtkListBox          *excludes_list;
+  AdwEntryRow         *exclude_entry;
+  AdwPasswordEntryRow *new_password;
+  AdwPasswordEntryRow *new_password_confirm;
+  AdwActionRow        *recovery_row;
+  GtkListBox          *devices_list;
+};
+
+G_DEFINE_FINAL_TYPE (CofferPreferencesWindow, coffer_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
+
+static void
+toast (CofferPreferencesWindow *self, const char *message)
+{
+  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (message));
+}
+
+/* ---- schedule ---- */
+
+static gboolean
+enum_to_selected (GValue *value, GVariant *variant, gpointer user_data)
+{
+  const char *nick = g_variant_get_string (variant, NULL);
+  static const char * const nicks[] = { "off", "hourly", "daily", "weekly", NULL };
+
+  for (guint i = 0; nicks[i]; i++)
+    if (g_str_equal (nick, nicks[i]))
+      {
+        g_value_set_uint (value, i);
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static GVariant *
+selected_to_enum (const GValue *value, const GVariantType *type, gpointer user_data)
+{
+  static const char * const nicks[] = { "off", "hourly", "daily", "weekly" };
+  guint i = g_value_get_uint (value);
+  return g_variant_new_string (nicks[MIN (i, 3)]);
+}
+
+static gboolean
+weekday_to_selected (GValue *value, GVariant *variant, gpointer user_data)
+{
+  g_value_set_uint (value, g_variant_get_uint32 (variant) - 1);
+  return TRUE;
+}
+
+static GVariant *
+selected_to_weekday (const GValue *value, const GVariantType *type, gpointer user_data)
+{
+  return g_variant_new_uint32 (MIN (g_value_get_uint (value), 6) + 1);
+}
+
+static void
+schedule_changed_cb (CofferPreferencesWindow *self)
+{
+  guint schedule = adw_combo_row_get_selected (self->schedule_row);
+  guint minutes = g_settings_get_uint (self->settings, "schedule-time");
+
+  gtk_widget_set_visible (GTK_WIDGET (self->weekday_row), schedule == 3);
+  gtk_widget_set_visible (GTK_WIDGET (self->time_row), schedule >= 2);
+  gtk_spin_button_set_value (self->hour_spin, minutes / 60);
+  gtk_spin_button_set_value (self->minute_spin, minutes % 60);
+}
+
+static void
+time_changed_cb (CofferPreferencesWindow *self)
+{
+  guint minutes = gtk_spin_button_get_value_as_int (self->hour_spin) * 60 +
+                  gtk_spin_button_get_value_as_int (self->minute_spin);
+  if (minutes != g_settings_get_uint (self->settings, "schedule-time"))
+    g_settings_set_uint (self->settings, "schedule-time", minutes);
+}
+
+static gboolean
+time_output_cb (GtkSpinButton *spin, gpointer user_data)
+{
+  g_autofree char *text = g_strdup_printf ("%02d", gtk_spin_button_get_value_as_int (spin));
+  gtk_editable_set_text (GTK_EDITABLE (spin), text);
+  return TRUE;
+}
+
+/* ---- exclusions ---- */
+
+static void fill_excludes (CofferPreferencesWindow *self);
+
+static void
+remove_exclude_cb (GtkButton *button, CofferPreferencesWindow *self)
+{
+  const char *pattern = g_object_get_data (G_OBJECT (button), "pattern");
+  g_auto(GStrv) excludes = g_settings_get_strv (self->settings, "global-excludes");
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) result = NULL;
+
+  for (guint i = 0; excludes[i]; i++)
+    if (g_strcmp0 (excludes[i], pattern) != 0)
+      g_strv_builder_add (builder, excludes[i]);
+  result = g_strv_builder_end (builder);
+  g_settings_set_strv (self->settings, "global-excludes", (const char * const *) result);
+}
+
+static void
+add_exclude (CofferPreferencesWindow *self, const char *pattern)
+{
+  g_auto(GStrv) excludes = g_settings_get_strv (self->settings, "global-excludes");
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) result = NULL;
+
+  if (pattern == NULL || *pattern == '\0' || g_strv_contains ((const char * const *) excludes, pattern))
+    return;
+  g_strv_builder_addv (builder, (const char **) excludes);
+  g_strv_builder_add (builder, pattern);
+  result = g_strv_builder_end (builder);
+  g_settings_set_strv (self->settings, "global-excludes", (const char * const *) result);
+}
+
+static void
+fill_excludes (CofferPreferencesWindow *self)
+{
+  g_auto(GStrv) excludes = g_settings_get_strv (self->settings, "global-excludes");
+  GtkWidget *child;
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->excludes_list))))
+    gtk_list_box_remove (self->excludes_list, child);
+  for (guint i = 0; excludes[i]; i++)
+    {
+      GtkWidget *row = adw_action_row_new ();
+      GtkWidget *button = gtk_button_new_from_icon_name ("list-remove-symbolic");
+      g_autofree char *tip = g_strdup_printf (_("Back up %s again"), excludes[i]);
+
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), excludes[i]);
+      gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+      gtk_widget_add_css_class (button, "flat");
+      gtk_widget_set_tooltip_text (button, tip);
+      g_object_set_data_full (G_OBJECT (button), "pattern", g_strdup (excludes[i]), g_free);
+      g_signal_connect (button, "clicked", G_CALLBACK (remove_exclude_cb), self);
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
+      gtk_list_box_append (self->excludes_list, row);
+    }
+}
+
+static void
+exclude_apply_cb (CofferPreferencesWindow *self)
+{
+  add_exclude (self, gtk_editable_get_text (GTK_EDITABLE (self->exclude_entry)));
+  gtk_editable_set_text (GTK_EDITABLE (self->exclude_entry), "");
+}
+
+static void
+exclude_folder_response_cb (GtkNativeDialog *dialog, int response, CofferPreferencesWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file ? g_file_get_path (file) : NULL;
+      add_exclude (self, path);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+exclude_folder_cb (CofferPreferencesWindow *self)
+{
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (_("Exclude a Folder"), GTK_WINDOW (self),
+                                                               GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                                               _("_Exclude"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (exclude_folder_response_cb), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+/* ---- security ---- */
+
+static void
+update_recovery_row (CofferPreferencesWindow *self)
+{
+  gint64 tested = coffer_engine_get_recovery_key_tested (coffer_application_get_engine (self->app));
+  g_autofree char *ago = coffer_format_time_ago (tested);
+
+  adw_action_row_set_subtitle (self->recovery_row, tested > 0 ? ago : _("Not tested on this computer yet"));
+}
+
+static void
+change_password_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferPreferencesWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "prefs.change-password", TRUE);
+  if (!coffer_engine_change_password_finish (COFFER_ENGINE (source), result, &error))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      toast (self, message);
+      return;
+    }
+  gtk_editable_set_text (GTK_EDITABLE (self->new_password), "");
+  gtk_editable_set_text (GTK_EDITABLE (self->new_password_confirm), "");
+  toast (self, _("Backup password changed"));
+}
+
+static void
+change_password_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferPreferencesWindow *self = COFFER_PREFERENCES_WINDOW (widget);
+  const char *password = gtk_editable_get_text (GTK_EDITABLE (self->new_password));
+  const char *confirm = gtk_editable_get_text (GTK_EDITABLE (self->new_password_confirm));
+  g_autoptr(CofferSecret) secret = NULL;
+
+  if (coffer_password_strength (password, NULL) < COFFER_PASSWORD_MIN_BITS)
+    {
+      toast (self, _("This password is too easy to guess. Add more words or characters."));
+      return;
+    }
+  if (g_strcmp0 (password, confirm) != 0)
+    {
+      toast (self, _("The passwords do not match."));
+      return;
+    }
+  secret = coffer_secret_new_from_string (password);
+  gtk_widget_action_set_enabled (widget, "prefs.change-password", FALSE);
+  coffer_engine_change_password_async (coffer_application_get_engine (self->app), secret, NULL,
+                                       change_password_cb, g_object_ref (self));
+}
+
+static void
+test_recovery_key_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferPreferencesWindow *self = COFFER_PREFERENCES_WINDOW (widget);
+  CofferRecoveryWizard *wizard = NULL;
+
+  coffer_recovery_wizard_present_dialog (GTK_WINDOW (self), self->app, COFFER_RECOVERY_WIZARD_TEST, &wizard);
+  g_signal_connect_object (wizard, "confirmed", G_CALLBACK (update_recovery_row), self, G_CONNECT_SWAPPED);
+}
+
+static void
+replace_recovery_key_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferPreferencesWindow *self = COFFER_PREFERENCES_WINDOW (widget);
+  CofferRecoveryWizard *wizard = NULL;
+
+  coffer_recovery_wizard_present_dialog (GTK_WINDOW (self), self->app, COFFER_RECOVERY_WIZARD_REPLACE, &wizard);
+  g_signal_connect_object (wizard, "confirmed", G_CALLBACK (update_recovery_row), self, G_CONNECT_SWAPPED);
+}
+
+static void
+fill_devices (CofferPreferencesWindow *self)
+{
+  /* The core has no device listing yet (coffer_repository_list_devices);
+   * until then the list shows this computer. */
+  GtkWidget *row = adw_action_row_new ();
+
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), g_get_host_name ());
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), _("This computer"));
+  adw_action_row_add_prefix (ADW_ACTION_ROW (row), gtk_image_new_from_icon_name ("computer-symbolic"));
+  gtk_list_box_append (self->devices_list, row);
+}
+
+/* ---- GObject ---- */
+
+static void
+coffer_preferences_window_dispose (GObject *object)
+{
+  CofferPreferencesWindow *self = COFFER_PREFERENCES_WINDOW (object);
+
+  g_clear_object (&self->settings);
+  gtk_widget_dispose_template (GTK_WIDGET (self), COFFER_TYPE_PREFERENCES_WINDOW);
+  G_OBJECT_CLASS (coffer_preferences_window_parent_class)->dispose (object);
+}
+
+static void
+coffer_preferences_window_class_init (CofferPreferencesWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = coffer_preferences_window_dispose;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/cofferapp/Coffer/coffer-preferences-window.ui");
+#define BIND(name) gtk_widget_class_bind_template_child (widget_class, CofferPreferencesWindow, name)
+  BIND (destination_row); BIND (schedule_row); BIND (weekday_row); BIND (time_row); BIND (hour_spin);
+  BIND (minute_spin); BIND (metered_switch); BIND (power_switch); BIND (bandwidth_spin); BIND (keep_last_spin);
+  BIND (keep_daily_spin); BIND (keep_weekly_spin); BIND (keep_monthly_spin); BIND (keep_yearly_spin);
+  BIND (excludes_list); BIND (exclude_entry); BIND (new_password); BIND (new_password_confirm);
+  BIND (recovery_row); BIND (devices_list);
+#undef BIND
+  gtk_widget_class_bind_template_callback (widget_class, exclude_apply_cb);
+  gtk_widget_class_bind_template_callback (widget_class, exclude_folder_cb);
+
+  gtk_widget_class_install_action (widget_class, "prefs.change-password", NULL, change_password_activated);
+  gtk_widget_class_install_action (widget_class, "prefs.test-recovery-key", NULL, test_recovery_key_activated);
+  gtk_widget_class_install_action (widget_class, "prefs.replace-recovery-key", NULL, replace_recovery_key_activated);
+}
+
+static void
+coffer_preferences_window_init (CofferPreferencesWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+CofferPreferencesWindow *
+coffer_preferences_window_new (CofferApplication *app)
+{
+  CofferPreferencesWindow *self = g_object_new (COFFER_TYPE_PREFERENCES_WINDOW, NULL);
+  g_autofree char *destination = NULL;
+  CofferRepository *repository;
+
+  self->app = app;
+  self->settings = g_object_ref (coffer_application_get_settings (app));
+
+  repository = coffer_engine_get_repository (coffer_application_get_engine (app));
+  destination = repository ? coffer_repository_describe (repository)
+                           : g_settings_get_string (self->settings, "destination");
+  adw_action_row_set_subtitle (self->destination_row, destination);
+
+  g_settings_bind_with_mapping (self->settings, "schedule", self->schedule_row, "selected",
+                                G_SETTINGS_BIND_DEFAULT, enum_to_selected, selected_to_enum, NULL, NULL);
+  g_settings_bind_with_mapping (self->settings, "schedule-weekday", self->weekday_row, "selected",
+                                G_SETTINGS_BIND_DEFAULT, weekday_to_selected, selected_to_weekday, NULL, NULL);
+  g_settings_bind (self->settings, "skip-metered", self->metered_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "skip-power-saver", self->power_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "bandwidth-limit", self->bandwidth_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "retention-keep-last", self->keep_last_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "retention-keep-daily", self->keep_daily_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "retention-keep-weekly", self->keep_weekly_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "retention-keep-monthly", self->keep_monthly_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "retention-keep-yearly", self->keep_yearly_spin, "value", G_SETTINGS_BIND_DEFAULT);
+
+  g_signal_connect_object (self->schedule_row, "notify::selected", G_CALLBACK (schedule_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  schedule_changed_cb (self);
+  g_signal_connect_object (self->hour_spin, "value-changed", G_CALLBACK (time_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->minute_spin, "value-changed", G_CALLBACK (time_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect (self->hour_spin, "output", G_CALLBACK (time_output_cb), NULL);
+  g_signal_connect (self->minute_spin, "output", G_CALLBACK (time_output_cb), NULL);
+  g_signal_connect_object (self->settings, "changed::global-excludes", G_CALLBACK (fill_excludes), self,
+                           G_CONNECT_SWAPPED);
+  fill_excludes (self);
+  update_recovery_row (self);
+  fill_devices (self);
+  return self;
+}

@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "coffer-restore"
+
+#include <glib/gi18n.h>
+
+#include "coffer-category-item.h"
+#include "coffer-error.h"
+#include "coffer-file-item.h"
+#include "coffer-restore-window.h"
+
+struct _CofferRestoreWindow
+{
+  AdwWindow           parent_instance;
+
+  CofferApplication  *app;
+  CofferEngine       *engine;
+  GCancellable       *cancellable;     /* browsing; replaced on each navigation */
+  GPtrArray          *category_ids;
+  GPtrArray          *snapshots;       /* CofferSnapshot, newest first */
+  GListStore         *files;
+  GtkMultiSelection  *selection;
+  char               *path;
+  char               *result;
+  GtkWidget          *dialog;
+  char               *last_target;
+  gboolean            loading;
+  gboolean            auto_descend;
+
+  AdwToastOverlay    *toast_overlay;
+  AdwWindowTitle     *window_title;
+  GtkSearchBar       *search_bar;
+  GtkSearchEntry     *search_entry;
+  GtkDropDown        *category_dropdown;
+  GtkDropDown        *snapshot_dropdown;
+  GtkLabel           *path_label;
+  GtkStack           *stack;
+  GtkColumnView      *column_view;
+  GtkSpinner         *loading_spinner;
+  AdwStatusPage      *empty_page;
+  GtkLabel           *status_label;
+  GtkProgressBar     *progress_bar;
+  GtkWidget          *cancel_button;
+};
+
+G_DEFINE_FINAL_TYPE (CofferRestoreWindow, coffer_restore_window, ADW_TYPE_WINDOW)
+
+static void toast (CofferRestoreWindow *self, const char *message)
+{
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+}
+
+static const char *
+current_category (CofferRestoreWindow *self)
+{
+  guint i = gtk_drop_down_get_selected (self->category_dropdown);
+  return i < self->category_ids->len ? g_ptr_array_index (self->category_ids, i) : NULL;
+}
+
+static const CofferSnapshot *
+current_snapshot (CofferRestoreWindow *self)
+{
+  guint i = gtk_drop_down_get_selected (self->snapshot_dropdown);
+  return self->snapshots && i < self->snapshots->len ? g_ptr_array_index (self->snapshots, i) : NULL;
+}
+
+static void
+set_loading (CofferRestoreWindow *self, gboolean loading)
+{
+  self->loading = loading;
+  if (loading)
+    {
+      gtk_spinner_start (self->loading_spinner);
+      gtk_stack_set_visible_child_name (self->stack, "loading");
+    }
+  else
+    gtk_spinner_stop (self->loading_spinner);
+}
+
+static GCancellable *
+new_cancellable (CofferRestoreWindow *self)
+{
+  if (self->cancellable)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  return self->cancellable;
+}
+
+static void
+show_error (CofferRestoreWindow *self, const GError *error)
+{
+  g_autofree char *message = coffer_engine_describe_error (error);
+
+  adw_status_page_set_icon_name (self->empty_page, "dialog-warning-symbolic");
+  adw_status_page_set_title (self->empty_page, _("This Backup Cannot Be Shown"));
+  adw_status_page_set_description (self->empty_page, message);
+  gtk_stack_set_visible_child_name (self->stack, "empty");
+}
+
+/* ---- browsing ---- */
+
+static void
+list_dir_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferRestoreWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) entries = coffer_engine_list_dir_finish (COFFER_ENGINE (source), result, &error);
+  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  set_loading (self, FALSE);
+  if (entries == NULL)
+    {
+      show_error (self, error);
+      return;
+    }
+
+  /* Skip the folders above the backed-up ones ("/", "home", "me"). */
+  if (self->auto_descend && entries->len == 1 &&
+      ((CofferTreeEntry *) g_ptr_array_index (entries, 0))->type == COFFER_NODE_DIR)
+    {
+      const CofferTreeEntry *only = g_ptr_array_index (entries, 0);
+      g_autofree char *child = g_build_filename (self->path, only->name, NULL);
+      const CofferSnapshot *snapshot = current_snapshot (self);
+      gboolean is_root = FALSE;
+
+      for (guint i = 0; snapshot && snapshot->paths && snapshot->paths[i]; i++)
+        if (g_str_equal (snapshot->paths[i], self->path))
+          is_root = TRUE;
+      if (!is_root)
+        {
+          coffer_restore_window_open_folder (self, child);
+          return;
+        }
+    }
+  self->auto_descend = FALSE;
+
+  for (guint i = 0; i < entries->len; i++)
+    {
+      const CofferTreeEntry *entry = g_ptr_array_index (entries, i);
+      g_autofree char *path = g_build_filename (self->path, entry->name, NULL);
+      g_ptr_array_add (items, coffer_file_item_new (path, entry));
+    }
+  g_list_store_splice (self->files, 0, g_list_model_get_n_items (G_LIST_MODEL (self->files)),
+                       items->pdata, items->len);
+  gtk_stack_set_visible_child_name (self->stack, "files");
+}
+
+void
+coffer_restore_window_open_folder (CofferRestoreWindow *self, const char *path)
+{
+  g_autofree char *display = NULL;
+  const CofferSnapshot *snapshot = current_snapshot (self);
+
+  g_return_if_fail (COFFER_IS_RESTORE_WINDOW (self));
+  if (snapshot == NULL)
+    return;
+  g_free (self->path);
+  self->path = g_strdup (path && *path ? path : "/");
+  display = g_filename_display_name (self->path);
+  gtk_label_set_text (self->path_label, display);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.up", !g_str_equal (self->path, "/"));
+  set_loading (self, TRUE);
+  coffer_engine_list_dir_async (self->engine, current_category (self), snapshot, self->path,
+                                new_cancellable (self), list_dir_cb, g_object_ref (self));
+}
+
+static void
+up_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferRestoreWindow *self = COFFER_RESTORE_WINDOW (widget);
+  g_autofree char *parent = g_path_get_dirname (self->path);
+
+  self->auto_descend = FALSE;
+  coffer_restore_window_open_folder (self, parent);
+}
+
+static void
+row_activated_cb (CofferRestoreWindow *self, guint position)
+{
+  g_autoptr(CofferFileItem) item = g_list_model_get_item (G_LIST_MODEL (self->files), position);
+
+  if (item == NULL)
+    return;
+  if (coffer_file_item_is_dir (item))
+    {
+      gtk_search_bar_set_search_mode (self->search_bar, FALSE);
+      coffer_restore_window_open_folder (self, coffer_file_item_get_path (item));
+    }
+  else
+    {
+      g_autofree char *parent = g_path_get_dirname (coffer_file_item_get_path (item));
+      if (!g_str_equal (parent, self->path))
+        coffer_restore_window_open_folder (self, parent);
+    }
+}
+
+static void
+search_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferRestoreWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) paths = coffer_engine_search_finish (COFFER_ENGINE (source), result, &error);
+  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  set_loading (self, FALSE);
+  if (paths == NULL)
+    {
+      show_error (self, error);
+      return;
+    }
+  for (guint i = 0; i < paths->len; i++)
+    g_ptr_array_add (items, coffer_file_item_new_for_path (g_ptr_array_index (paths, i)));
+  g_list_store_splice (self->files, 0, g_list_model_get_n_items (G_LIST_MODEL (self->files)),
+                       items->pdata, items->len);
+  if (paths->len == 0)
+    {
+      adw_status_page_set_icon_name (self->empty_page, "system-search-symbolic");
+      adw_status_page_set_title (self->empty_page, _("No Files Found"));
+      adw_status_page_set_description (self->empty_page, _("No file or folder in this backup has that name."));
+      gtk_stack_set_visible_child_name (self->stack, "empty");
+    }
+  else
+    gtk_stack_set_visible_child_name (self->stack, "files");
+}
+
+static void
+search_changed_cb (CofferRestoreWindow *self)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->search_entry));
+  const CofferSnapshot *snapshot = current_snapshot (self);
+
+  if (snapshot == NULL)
+    return;
+  if (text == NULL || *text == '\0')
+    {
+      coffer_restore_window_open_folder (self, self->path);
+      return;
+    }
+  set_loading (self, TRUE);
+  coffer_engine_search_async (self->engine, current_category (self), snapshot, text, 500,
+                              new_cancellable (self), search_cb, g_object_ref (self));
+}
+
+/* ---- snapshots ---- */
+
+static void
+snapshot_selected_cb (CofferRestoreWindow *self)
+{
+  const CofferSnapshot *snapshot = current_snapshot (self);
+
+  if (snapshot == NULL)
+    return;
+  self->auto_descend = TRUE;
+  coffer_restore_window_open_folder (self, "/");
+}
+
+static void
+list_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferRestoreWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *snapshots = coffer_engine_list_snapshots_finish (COFFER_ENGINE (source), result, &error);
+  g_autoptr(GtkStringList) names = gtk_string_list_new (NULL);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  set_loading (self, FALSE);
+  g_clear_pointer (&self->snapshots, g_ptr_array_unref);
+  self->snapshots = snapshots;
+  if (snapshots == NULL)
+    {
+      gtk_drop_down_set_model (self->snapshot_dropdown, NULL);
+      show_error (self, error);
+      return;
+    }
+  for (guint i = 0; i < snapshots->len; i++)
+    {
+      const CofferSnapshot *snapshot = g_ptr_array_index (snapshots, i);
+      g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (snapshot->time / G_USEC_PER_SEC);
+      g_autofree char *when = g_date_time_format (dt, "%x %H:%M");
+      g_autofree char *label = i == 0 ? g_strdup_printf (_("%s (latest)"), when) : g_strdup (when);
+      gtk_string_list_append (names, label);
+    }
+  if (snapshots->len == 0)
+    {
+      gtk_drop_down_set_model (self->snapshot_dropdown, NULL);
+      g_list_store_remove_all (self->files);
+      adw_status_page_set_icon_name (self->empty_page, "document-open-recent-symbolic");
+      adw_status_page_set_title (self->empty_page, _("No Backups Yet"));
+      adw_status_page_set_description (self->empty_page,
+                                       _("When this category has been backed up, its files can be restored from here."));
+      gtk_stack_set_visible_child_name (self->stack, "empty");
+      return;
+    }
+  gtk_drop_down_set_model (self->snapshot_dropdown, G_LIST_MODEL (names));
+  gtk_drop_down_set_selected (self->snapshot_dropdown, 0);
+  snapshot_selected_cb (self);
+}
+
+static void
+category_selected_cb (CofferRestoreWindow *self)
+{
+  const char *id = current_category (self);
+
+  if (id == NULL)
+    return;
+  set_loading (self, TRUE);
+  coffer_engine_list_snapshots_async (self->engine, id, new_cancellable (self), list_snapshots_cb,
+                                      g_object_ref (self));
+}
+
+/* ---- restoring ---- */
+
+static void restore_with_flags (CofferRestoreWindow *self, const char * const *paths, const char *target,
+                                CofferRestoreFlags flags);
+
+static void
+conflict_response_cb (AdwMessageDialog *dialog, const char *response, CofferRestoreWindow *self)
+{
+  const char * const *conflicts = g_object_get_data (G_OBJECT (dialog), "conflicts");
+
+  self->dialog = NULL;
+  if (g_strcmp0 (response, "replace") == 0)
+    restore_with_flags (self, conflicts, self->last_target, COFFER_RESTORE_OVERWRITE);
+  else
+    {
+      g_free (self->result);
+      self->result = g_strdup ("");
+      toast (self, _("Restored. Newer files on this computer were kept."));
+    }
+}
+
+static void
+restore_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferRestoreWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) conflicts = NULL;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), FALSE);
+  gtk_widget_set_visible (self->cancel_button, FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore", TRUE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore-to", TRUE);
+  gtk_label_set_text (self->status_label, "");
+
+  if (coffer_engine_restore_finish (COFFER_ENGINE (source), result, &conflicts, &error))
+    {
+      g_free (self->result);
+      self->result = g_strdup ("");
+      toast (self, _("Files restored"));
+      return;
+    }
+  if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE) && conflicts && conflicts->len > 0)
+    {
+      g_autoptr(GString) body = g_string_new (_("These files were changed on this computer after the backup. "
+                                                "Everything else has been restored.\n"));
+      GtkWidget *dialog;
+
+      for (guint i = 0; i < conflicts->len && i < 8; i++)
+        {
+          g_autofree char *name = g_filename_display_name (g_ptr_array_index (conflicts, i));
+          g_string_append_printf (body, "\n%s", name);
+        }
+      if (conflicts->len > 8)
+        g_string_append_printf (body, g_dngettext (GETTEXT_PACKAGE, "\n…and %u more file", "\n…and %u more files",
+                                                   conflicts->len - 8), conflicts->len - 8);
+      dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Keep the Newer Files?"), body->str);
+      adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                        "keep", _("_Keep Newer Files"),
+                                        "replace", _("_Replace with Backup"), NULL);
+      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "replace", ADW_RESPONSE_DESTRUCTIVE);
+      adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+      adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+      g_ptr_array_add (conflicts, NULL);
+      g_object_set_data_full (G_OBJECT (dialog), "conflicts", g_strdupv ((char **) conflicts->pdata),
+                              (GDestroyNotify) g_strfreev);
+      g_signal_connect (dialog, "response", G_CALLBACK (conflict_response_cb), self);
+      self->dialog = dialog;
+      gtk_window_present (GTK_WINDOW (dialog));
+      return;
+    }
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      g_autofree char *text = g_strdup_printf (_("Restoring failed: %s"), message);
+      g_free (self->result);
+      self->result = g_strdup (message);
+      toast (self, text);
+    }
+  else
+    {
+      g_free (self->result);
+      self->result = g_strdup (_("Cancelled"));
+    }
+}
+
+static void
+progress_cb (CofferRestoreWindow *self, const CofferProgress *progress)
+{
+  g_autofree char *done = g_format_size (progress->bytes_done);
+  g_autofree char *text = NULL;
+
+  if (g_strcmp0 (progress->operation, "restore") != 0)
+    return;
+  if (progress->bytes_total > 0)
+    {
+      g_autofree char *total = g_format_size (progress->bytes_total);
+      gtk_progress_bar_set_fraction (self->progress_bar, (double) progress->bytes_done / progress->bytes_total);
+      /* Translators: "Restoring 1.2 MB of 4.5 MB" */
+      text = g_strdup_printf (_("Restoring %s of %s"), done, total);
+    }
+  else
+    {
+      gtk_progress_bar_pulse (self->progress_bar);
+      text = g_strdup_printf (_("Restoring %s"), done);
+    }
+  gtk_label_set_text (self->status_label, text);
+}
+
+static void
+restore_with_flags (CofferRestoreWindow *self, const char * const *paths, const char *target,
+                    CofferRestoreFlags flags)
+{
+  const CofferSnapshot *snapshot = current_snapshot (self);
+
+  if (snapshot == NULL)
+    return;
+  g_clear_pointer (&self->result, g_free);
+  if (target != self->last_target)
+    {
+      g_free (self->last_target);
+      self->last_target = g_strdup (target);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), TRUE);
+  gtk_widget_set_visible (self->cancel_button, TRUE);
+  gtk_progress_bar_set_fraction (self->progress_bar, 0);
+  gtk_label_set_text (self->status_label, _("Preparing…"));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore-to", FALSE);
+  coffer_engine_restore_async (self->engine, current_category (self), snapshot, paths, target, flags,
+                               restore_cb, g_object_ref (self));
+}
+
+static GStrv
+selected_paths (CofferRestoreWindow *self)
+{
+  g_autoptr(GtkBitset) selected = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->selection));
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  GtkBitsetIter iter;
+  guint position;
+
+  if (gtk_bitset_iter_init_first (&iter, selected, &position))
+    do
+      {
+        g_autoptr(CofferFileItem) item = g_list_model_get_item (G_LIST_MODEL (self->files), position);
+        g_strv_builder_add (builder, coffer_file_item_get_path (item));
+      }
+    while (gtk_bitset_iter_next (&iter, &position));
+  return g_strv_builder_end (builder);
+}
+
+void
+coffer_restore_window_restore (CofferRestoreWindow *self, const char * const *paths, const char *target)
+{
+  g_auto(GStrv) selection = NULL;
+  const char *current[] = { self->path, NULL };
+
+  g_return_if_fail (COFFER_IS_RESTORE_WINDOW (self));
+  if (paths == NULL)
+    {
+      selection = selected_paths (self);
+      if (selection[0] != NULL)
+        paths = (const char * const *) selection;
+      else if (self->path != NULL && !g_str_equal (self->path, "/"))
+        paths = current;
+    }
+  restore_with_flags (self, paths, target, COFFER_RESTORE_DEFAULT);
+}
+
+static void
+restore_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  coffer_restore_window_restore (COFFER_RESTORE_WINDOW (widget), NULL, NULL);
+}
+
+static void
+target_response_cb (GtkNativeDialog *dialog, int response, CofferRestoreWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file ? g_file_get_path (file) : NULL;
+      if (path != NULL)
+        coffer_restore_window_restore (self, NULL, path);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+  g_object_unref (self);
+}
+
+static void
+restore_to_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  GtkFileChooserNative *chooser;
+
+  chooser = gtk_file_chooser_native_new (_("Restore Into a Folder"), GTK_WINDOW (widget),
+                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Restore Here"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (target_response_cb), g_object_ref (widget));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+/* ---- columns ---- */
+
+static void
+setup_name_cb (GtkSignalListItemFactory *factory, GtkListItem *list_item)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+  GtkWidget *label = gtk_label_new (NULL);
+
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_box_append (GTK_BOX (box), gtk_image_new ());
+  gtk_box_append (GTK_BOX (box), label);
+  gtk_list_item_set_child (list_item, box);
+}
+
+static void
+bind_name_cb (GtkSignalListItemFactory *factory, GtkListItem *list_item)
+{
+  CofferFileItem *item = gtk_list_item_get_item (list_item);
+  GtkWidget *box = gtk_list_item_get_child (list_item);
+  g_autoptr(GIcon) icon = coffer_file_item_get_icon (item);
+
+  gtk_image_set_from_gicon (GTK_IMAGE (gtk_widget_get_first_child (box)), icon);
+  gtk_label_set_text (GTK_LABEL (gtk_widget_get_last_child (box)), coffer_file_item_get_name (item));
+}
+
+static void
+setup_text_cb (GtkSignalListItemFactory *factory, GtkListItem *list_item)
+{
+  GtkWidget *label = gtk_label_new (NULL);
+  gtk_label_set_xalign (GTK_LABEL (label), 1);
+  gtk_widget_add_css_class (label, "numeric");
+  gtk_widget_add_css_class (label, "dim-label");
+  gtk_list_item_set_child (list_item, label);
+}
+
+static void
+bind_size_cb (GtkSignalListItemFactory *factory, GtkListItem *list_item)
+{
+  g_autofree char *text = coffer_file_item_describe_size (gtk_list_item_get_item (list_item));
+  gtk_label_set_text (GTK_LABEL (gtk_list_item_get_child (list_item)), text);
+}
+
+static void
+bind_mtime_cb (GtkSignalListItemFactory *factory, GtkListItem *list_item)
+{
+  g_autofree char *text = coffer_file_item_describe_mtime (gtk_list_item_get_item (list_item));
+  gtk_label_set_text (GTK_LABEL (gtk_list_item_get_child (list_item)), text);
+}
+
+static void
+add_column (CofferRestoreWindow *self, const char *title, GCallback setup, GCallback bind, gboolean expand)
+{
+  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+  GtkColumnViewColumn *column;
+
+  g_signal_connect (factory, "setup", setup, NULL);
+  g_signal_connect (factory, "bind", bind, NULL);
+  column = gtk_column_view_column_new (title, factory);
+  gtk_column_view_column_set_expand (column, expand);
+  gtk_column_view_column_set_resizable (column, TRUE);
+  gtk_column_view_append_column (self->column_view, column);
+  g_object_unref (column);
+}
+
+/* ---- public ---- */
+
+gboolean coffer_restore_window_get_loading (CofferRestoreWindow *self) { return self->loading; }
+guint coffer_restore_window_get_n_snapshots (CofferRestoreWindow *self) { return self->snapshots ? self->snapshots->len : 0; }
+GListModel *coffer_restore_window_get_files (CofferRestoreWindow *self) { return G_LIST_MODEL (self->files); }
+const char *coffer_restore_window_get_path (CofferRestoreWindow *self) { return self->path; }
+GtkWidget *coffer_restore_window_get_dialog (CofferRestoreWindow *self) { return self->dialog; }
+const char *coffer_restore_window_get_result (CofferRestoreWindow *self) { return self->result; }
+
+/* ---- GObject ---- */
+
+static void
+coffer_restore_window_dispose (GObject *object)
+{
+  CofferRestoreWindow *self = COFFER_RESTORE_WINDOW (object);
+
+  if (self->cancellable)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->engine);
+  g_clear_object (&self->files);
+  g_clear_object (&self->selection);
+  g_clear_pointer (&self->category_ids, g_ptr_array_unref);
+  g_clear_pointer (&self->snapshots, g_ptr_array_unref);
+  g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->result, g_free);
+  g_clear_pointer (&self->last_target, g_free);
+  gtk_widget_dispose_template (GTK_WIDGET (self), COFFER_TYPE_RESTORE_WINDOW);
+  G_OBJECT_CLASS (coffer_restore_window_parent_class)->dispose (object);
+}
+
+static void
+coffer_restore_window_class_init (CofferRestoreWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = coffer_restore_window_dispose;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/cofferapp/Coffer/coffer-restore-window.ui");
+#define BIND(name) gtk_widget_class_bind_template_child (widget_class, CofferRestoreWindow, name)
+  BIND (toast_overlay); BIND (window_title); BIND (search_bar); BIND (search_entry); BIND (category_dropdown);
+  BIND (snapshot_dropdown); BIND (path_label); BIND (stack); BIND (column_view); BIND (loading_spinner);
+  BIND (empty_page); BIND (status_label); BIND (progress_bar); BIND (cancel_button);
+#undef BIND
+  gtk_widget_class_bind_template_callback (widget_class, search_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, category_selected_cb);
+  gtk_widget_class_bind_template_callback (widget_class, snapshot_selected_cb);
+  gtk_widget_class_bind_template_callback (widget_class, row_activated_cb);
+
+  gtk_widget_class_install_action (widget_class, "restore.up", NULL, up_activated);
+  gtk_widget_class_install_action (widget_class, "restore.restore", NULL, restore_activated);
+  gtk_widget_class_install_action (widget_class, "restore.restore-to", NULL, restore_to_activated);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Up, GDK_ALT_MASK, "restore.up", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
+}
+
+static void
+coffer_restore_window_init (CofferRestoreWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->files = g_list_store_new (COFFER_TYPE_FILE_ITEM);
+  self->selection = gtk_multi_selection_new (G_LIST_MODEL (g_object_ref (self->files)));
+  self->category_ids = g_ptr_array_new_with_free_func (g_free);
+  self->path = g_strdup ("/");
+  gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
+  add_column (self, _("Name"), G_CALLBACK (setup_name_cb), G_CALLBACK (bind_name_cb), TRUE);
+  add_column (self, _("Size"), G_CALLBACK (setup_text_cb), G_CALLBACK (bind_size_cb), FALSE);
+  add_column (self, _("Modified"), G_CALLBACK (setup_text_cb), G_CALLBACK (bind_mtime_cb), FALSE);
+  gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
+  gtk_search_bar_set_key_capture_widget (self->search_bar, GTK_WIDGET (self));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.up", FALSE);
+}
+
+CofferRestoreWindow *
+coffer_restore_window_new (CofferApplication *app)
+{
+  CofferRestoreWindow *self = g_object_new (COFFER_TYPE_RESTORE_WINDOW, "application", app, NULL);
+  GListModel *categories = G_LIST_MODEL (coffer_application_get_categories (app));
+  g_autoptr(GtkStringList) names = gtk_string_list_new (NULL);
+
+  self->app = app;
+  self->engine = g_object_ref (coffer_application_get_engine (app));
+  g_signal_connect_object (self->engine, "progress", G_CALLBACK (progress_cb), self, G_CONNECT_SWAPPED);
+
+  for (guint i = 0; i < g_list_model_get_n_items (categories); i++)
+    {
+      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (categories, i);
+      if (coffer_category_item_get_id (item) == NULL)
+        continue;
+      g_ptr_array_add (self->category_ids, g_strdup (coffer_category_item_get_id (item)));
+      gtk_string_list_append (names, coffer_category_item_get_name (item));
+    }
+  if (self->category_ids->len == 0)
+    gtk_stack_set_visible_child_name (self->stack, "empty");
+  gtk_drop_down_set_model (self->category_dropdown, G_LIST_MODEL (names));
+  if (self->category_ids->len > 0)
+    {
+      gtk_drop_down_set_selected (self->category_dropdown, 0);
+      category_selected_cb (self);
+    }
+  return self;
+}

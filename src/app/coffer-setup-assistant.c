@@ -1,0 +1,891 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "coffer-setup"
+
+#include <glib/gi18n.h>
+
+#include "coffer-category-item.h"
+#include "coffer-error.h"
+#include "coffer-password-strength.h"
+#include "coffer-setup-assistant.h"
+
+struct _CofferSetupAssistant
+{
+  AdwApplicationWindow  parent_instance;
+
+  CofferApplication    *app;
+  GListStore           *categories;
+  GCancellable         *cancellable;
+  char                 *folder;
+  CofferSecret         *recovery_key;
+  GPtrArray            *history;           /* page names visited, for Back */
+  guint                 pending_adds;
+  guint                 busy : 1;
+  guint                 connection_ok : 1;
+  guint                 has_repository : 1;
+  guint                 repository_ready : 1;
+  guint                 add_failed : 1;
+
+  AdwWindowTitle       *window_title;
+  GtkWidget            *back_button;
+  GtkButton            *next_button;
+  AdwToastOverlay      *toast_overlay;
+  GtkStack             *stack;
+  GtkCheckButton       *kind_local;
+  GtkCheckButton       *kind_webdav;
+  GtkCheckButton       *kind_s3;
+  GtkWidget            *local_group;
+  GtkWidget            *webdav_group;
+  GtkWidget            *s3_group;
+  AdwActionRow         *folder_row;
+  AdwEntryRow          *webdav_url;
+  AdwEntryRow          *webdav_user;
+  AdwPasswordEntryRow  *webdav_password;
+  AdwEntryRow          *s3_endpoint;
+  AdwEntryRow          *s3_bucket;
+  AdwEntryRow          *s3_region;
+  AdwEntryRow          *s3_access_key;
+  AdwPasswordEntryRow  *s3_secret;
+  AdwActionRow         *test_row;
+  GtkImage             *test_icon;
+  GtkSpinner           *test_spinner;
+  GtkListBox           *categories_list;
+  GtkListBox           *levels_list;
+  AdwPreferencesGroup  *password_group;
+  AdwPasswordEntryRow  *password_entry;
+  AdwPasswordEntryRow  *password_confirm;
+  GtkLevelBar          *strength_bar;
+  GtkLabel             *strength_label;
+  AdwStatusPage        *working_page;
+  GtkSpinner           *working_spinner;
+  AdwBin               *recovery_bin;
+  CofferRecoveryWizard *wizard;
+};
+
+G_DEFINE_FINAL_TYPE (CofferSetupAssistant, coffer_setup_assistant, ADW_TYPE_APPLICATION_WINDOW)
+
+static void update_buttons (CofferSetupAssistant *self);
+
+static void
+toast (CofferSetupAssistant *self, const char *message)
+{
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+}
+
+static const char *
+page (CofferSetupAssistant *self)
+{
+  return gtk_stack_get_visible_child_name (self->stack);
+}
+
+static void
+set_busy (CofferSetupAssistant *self, gboolean busy)
+{
+  self->busy = !!busy;
+  update_buttons (self);
+}
+
+static gboolean
+any_level (CofferSetupAssistant *self, CofferLevel level)
+{
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->categories)); i++)
+    {
+      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (self->categories), i);
+      if (coffer_category_item_get_enabled (item) && coffer_category_item_get_level (item) == level)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+update_buttons (CofferSetupAssistant *self)
+{
+  const char *name = page (self);
+  static const char * const order[] = { "welcome", "destination", "categories", "protection", "password",
+                                        "recovery", "done", NULL };
+  guint step = 1, total = 4;
+  g_autofree char *subtitle = NULL;
+
+  for (guint i = 0; order[i] != NULL; i++)
+    if (g_str_equal (order[i], name))
+      step = i + 1;
+  total = 5 + (any_level (self, COFFER_LEVEL_STANDARD) || self->has_repository) +
+          any_level (self, COFFER_LEVEL_ADVANCED);
+  step = MIN (step, total);
+  /* Translators: progress through the setup assistant */
+  subtitle = g_strdup_printf (_("Step %u of %u"), step, total);
+  adw_window_title_set_subtitle (self->window_title, subtitle);
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "assistant.back",
+                                 !self->busy && self->history->len > 0 && !self->repository_ready);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "assistant.next",
+                                 !self->busy && !g_str_equal (name, "working") &&
+                                 (!g_str_equal (name, "recovery") ||
+                                  (self->wizard && coffer_recovery_wizard_get_confirmed (self->wizard))));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "assistant.test-connection", !self->busy);
+  gtk_button_set_label (self->next_button, g_str_equal (name, "done") ? _("_Start Backup")
+                                          : g_str_equal (name, "welcome") ? _("_Get Started") : _("_Next"));
+  gtk_widget_set_visible (self->back_button, !g_str_equal (name, "welcome") && !self->repository_ready);
+}
+
+static void
+show_page (CofferSetupAssistant *self, const char *name, gboolean remember)
+{
+  if (remember)
+    g_ptr_array_add (self->history, g_strdup (page (self)));
+  gtk_stack_set_visible_child_name (self->stack, name);
+  update_buttons (self);
+}
+
+/* ---- destination ---- */
+
+static CofferDestination *
+build_destination (CofferSetupAssistant *self, GError **error)
+{
+  CofferDestination *dest = NULL;
+
+  if (gtk_check_button_get_active (self->kind_local))
+    {
+      if (self->folder == NULL)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "%s", _("Choose a folder first."));
+          return NULL;
+        }
+      dest = coffer_destination_new (self->folder);
+    }
+  else if (gtk_check_button_get_active (self->kind_webdav))
+    {
+      const char *url = gtk_editable_get_text (GTK_EDITABLE (self->webdav_url));
+      const char *password = gtk_editable_get_text (GTK_EDITABLE (self->webdav_password));
+      g_autofree char *location = NULL;
+
+      if (url == NULL || *url == '\0')
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "%s", _("Enter the server address."));
+          return NULL;
+        }
+      if (g_str_has_prefix (url, "https://"))
+        location = g_strconcat ("webdavs://", url + 8, NULL);
+      else if (g_str_has_prefix (url, "http://"))
+        location = g_strconcat ("webdav://", url + 7, NULL);
+      else if (g_str_has_prefix (url, "webdav"))
+        location = g_strdup (url);
+      else
+        location = g_strconcat ("webdavs://", url, NULL);
+      dest = coffer_destination_new (location);
+      dest->user = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->webdav_user)));
+      if (password != NULL && *password)
+        dest->secret = coffer_secret_new_from_string (password);
+    }
+  else
+    {
+      const char *bucket = gtk_editable_get_text (GTK_EDITABLE (self->s3_bucket));
+      const char *secret = gtk_editable_get_text (GTK_EDITABLE (self->s3_secret));
+
+      if (bucket == NULL || *bucket == '\0')
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "%s", _("Enter the bucket name."));
+          return NULL;
+        }
+      dest = coffer_destination_new (NULL);
+      dest->location = g_str_has_prefix (bucket, "s3://") ? g_strdup (bucket) : g_strconcat ("s3://", bucket, NULL);
+      dest->s3_endpoint = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->s3_endpoint)));
+      dest->s3_region = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->s3_region)));
+      dest->user = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->s3_access_key)));
+      if (secret != NULL && *secret)
+        dest->secret = coffer_secret_new_from_string (secret);
+    }
+  return dest;
+}
+
+static void
+set_test_result (CofferSetupAssistant *self, const char *icon, const char *css, const char *message)
+{
+  gtk_image_set_from_icon_name (self->test_icon, icon);
+  gtk_widget_remove_css_class (GTK_WIDGET (self->test_icon), "success");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->test_icon), "error");
+  if (css != NULL)
+    gtk_widget_add_css_class (GTK_WIDGET (self->test_icon), css);
+  adw_action_row_set_subtitle (self->test_row, message);
+}
+
+static void
+destination_changed_cb (CofferSetupAssistant *self)
+{
+  self->connection_ok = FALSE;
+  set_test_result (self, "network-server-symbolic", NULL, _("Not tested yet"));
+}
+
+static void
+kind_toggled_cb (CofferSetupAssistant *self)
+{
+  gtk_widget_set_visible (self->local_group, gtk_check_button_get_active (self->kind_local));
+  gtk_widget_set_visible (self->webdav_group, gtk_check_button_get_active (self->kind_webdav));
+  gtk_widget_set_visible (self->s3_group, gtk_check_button_get_active (self->kind_s3));
+  destination_changed_cb (self);
+}
+
+void
+coffer_setup_assistant_set_folder (CofferSetupAssistant *self, const char *path)
+{
+  g_return_if_fail (COFFER_IS_SETUP_ASSISTANT (self));
+  g_free (self->folder);
+  self->folder = g_strdup (path);
+  adw_action_row_set_subtitle (self->folder_row, path);
+  gtk_check_button_set_active (self->kind_local, TRUE);
+  destination_changed_cb (self);
+}
+
+static void
+folder_response_cb (GtkNativeDialog *dialog, int response, CofferSetupAssistant *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file ? g_file_get_path (file) : NULL;
+      if (path != NULL)
+        coffer_setup_assistant_set_folder (self, path);
+      else if (file != NULL)
+        {
+          g_autofree char *uri = g_file_get_uri (file);
+          coffer_setup_assistant_set_folder (self, uri);
+        }
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+choose_folder_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  GtkFileChooserNative *chooser;
+
+  chooser = gtk_file_chooser_native_new (_("Choose the Backup Folder"), GTK_WINDOW (widget),
+                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Select"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (folder_response_cb), widget);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void go_next (CofferSetupAssistant *self);
+
+static void
+test_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferSetupAssistant) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean has_repository = FALSE;
+  gboolean proceed = GPOINTER_TO_UINT (g_object_steal_data (G_OBJECT (self), "proceed"));
+
+  gtk_spinner_stop (self->test_spinner);
+  set_busy (self, FALSE);
+  if (!coffer_engine_test_connection_finish (COFFER_ENGINE (source), result, &has_repository, &error))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      self->connection_ok = FALSE;
+      set_test_result (self, "dialog-error-symbolic", "error", message);
+      return;
+    }
+  self->connection_ok = TRUE;
+  self->has_repository = has_repository;
+  set_test_result (self, "emblem-ok-symbolic", "success",
+                   has_repository ? _("Connected. A Coffer backup is already here: you will need its password.")
+                                  : _("Connected. Coffer can back up here."));
+  if (proceed)
+    go_next (self);
+}
+
+static void
+start_test (CofferSetupAssistant *self, gboolean proceed)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferDestination) dest = build_destination (self, &error);
+
+  if (dest == NULL)
+    {
+      set_test_result (self, "dialog-error-symbolic", "error", error->message);
+      return;
+    }
+  g_object_set_data (G_OBJECT (self), "proceed", GUINT_TO_POINTER (proceed));
+  set_test_result (self, "network-server-symbolic", NULL, _("Connecting…"));
+  gtk_spinner_start (self->test_spinner);
+  set_busy (self, TRUE);
+  coffer_engine_test_connection_async (coffer_application_get_engine (self->app), dest, self->cancellable,
+                                       test_cb, g_object_ref (self));
+}
+
+static void
+test_connection_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  start_test (COFFER_SETUP_ASSISTANT (widget), FALSE);
+}
+
+/* ---- categories ---- */
+
+static void
+category_folder_remove_cb (GtkButton *button, CofferCategoryItem *item)
+{
+  const char *path = g_object_get_data (G_OBJECT (button), "path");
+  const char * const *paths = coffer_category_item_get_paths (item);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) result = NULL;
+
+  for (guint i = 0; paths[i]; i++)
+    if (g_strcmp0 (paths[i], path) != 0)
+      g_strv_builder_add (builder, paths[i]);
+  result = g_strv_builder_end (builder);
+  coffer_category_item_set_paths (item, (const char * const *) result);
+}
+
+static void
+category_folder_added_cb (GtkNativeDialog *dialog, int response, CofferCategoryItem *item)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file ? g_file_get_path (file) : NULL;
+      if (path != NULL && !g_strv_contains (coffer_category_item_get_paths (item), path))
+        {
+          g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+          g_auto(GStrv) result = NULL;
+          g_strv_builder_addv (builder, (const char **) coffer_category_item_get_paths (item));
+          g_strv_builder_add (builder, path);
+          result = g_strv_builder_end (builder);
+          coffer_category_item_set_paths (item, (const char * const *) result);
+        }
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+  g_object_unref (item);
+}
+
+static void
+category_add_folder_cb (AdwActionRow *row, CofferCategoryItem *item)
+{
+  GtkFileChooserNative *chooser;
+
+  chooser = gtk_file_chooser_native_new (_("Add a Folder"), GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (row))),
+                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Add"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (category_folder_added_cb), g_object_ref (item));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void fill_category_row (AdwExpanderRow *row, CofferCategoryItem *item);
+
+static void
+category_paths_changed_cb (CofferCategoryItem *item, GParamSpec *pspec, AdwExpanderRow *row)
+{
+  fill_category_row (row, item);
+}
+
+static void
+fill_category_row (AdwExpanderRow *row, CofferCategoryItem *item)
+{
+  GPtrArray *children = g_object_get_data (G_OBJECT (row), "children");
+  const char * const *paths = coffer_category_item_get_paths (item);
+  GtkWidget *add_row;
+  g_autofree char *subtitle = NULL;
+
+  for (guint i = 0; i < children->len; i++)
+    adw_expander_row_remove (row, g_ptr_array_index (children, i));
+  g_ptr_array_set_size (children, 0);
+
+  subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u folder", "%u folders", g_strv_length ((char **) paths)),
+                              g_strv_length ((char **) paths));
+  adw_expander_row_set_subtitle (row, subtitle);
+
+  for (guint i = 0; paths[i] != NULL; i++)
+    {
+      GtkWidget *folder = adw_action_row_new ();
+      GtkWidget *remove = gtk_button_new_from_icon_name ("list-remove-symbolic");
+      g_autofree char *tip = g_strdup_printf (_("Remove %s"), paths[i]);
+
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (folder), FALSE);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (folder), paths[i]);
+      adw_action_row_add_prefix (ADW_ACTION_ROW (folder), gtk_image_new_from_icon_name ("folder-symbolic"));
+      gtk_widget_set_valign (remove, GTK_ALIGN_CENTER);
+      gtk_widget_add_css_class (remove, "flat");
+      gtk_widget_set_tooltip_text (remove, tip);
+      g_object_set_data_full (G_OBJECT (remove), "path", g_strdup (paths[i]), g_free);
+      g_signal_connect (remove, "clicked", G_CALLBACK (category_folder_remove_cb), item);
+      adw_action_row_add_suffix (ADW_ACTION_ROW (folder), remove);
+      adw_expander_row_add_row (row, folder);
+      g_ptr_array_add (children, folder);
+    }
+  add_row = adw_action_row_new ();
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (add_row), _("Add Folder…"));
+  adw_action_row_add_prefix (ADW_ACTION_ROW (add_row), gtk_image_new_from_icon_name ("list-add-symbolic"));
+  gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (add_row), TRUE);
+  g_signal_connect (add_row, "activated", G_CALLBACK (category_add_folder_cb), item);
+  adw_expander_row_add_row (row, add_row);
+  g_ptr_array_add (children, add_row);
+}
+
+static GtkWidget *
+create_category_row (gpointer object, gpointer user_data)
+{
+  CofferCategoryItem *item = object;
+  GtkWidget *row = adw_expander_row_new ();
+  g_autofree char *label = g_strdup_printf (_("Back up %s"), coffer_category_item_get_name (item));
+
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), coffer_category_item_get_name (item));
+  adw_expander_row_set_show_enable_switch (ADW_EXPANDER_ROW (row), TRUE);
+  g_object_bind_property (item, "enabled", row, "enable-expansion", G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
+  gtk_widget_set_tooltip_text (row, label);
+  g_object_set_data_full (G_OBJECT (row), "children", g_ptr_array_new (), (GDestroyNotify) g_ptr_array_unref);
+  fill_category_row (ADW_EXPANDER_ROW (row), item);
+  g_signal_connect_object (item, "notify::paths", G_CALLBACK (category_paths_changed_cb), row, 0);
+  return row;
+}
+
+/* ---- protection ---- */
+
+static void
+level_selected_cb (AdwComboRow *row, GParamSpec *pspec, CofferCategoryItem *item)
+{
+  coffer_category_item_set_level (item, adw_combo_row_get_selected (row));
+}
+
+static void
+fill_levels (CofferSetupAssistant *self)
+{
+  GtkWidget *child;
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->levels_list))))
+    gtk_list_box_remove (self->levels_list, child);
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->categories)); i++)
+    {
+      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (self->categories), i);
+      const char *levels[] = { _("Standard"), _("Advanced"), NULL };
+      GtkWidget *row;
+
+      if (!coffer_category_item_get_enabled (item))
+        continue;
+      row = adw_combo_row_new ();
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), coffer_category_item_get_name (item));
+      adw_combo_row_set_model (ADW_COMBO_ROW (row), G_LIST_MODEL (gtk_string_list_new (levels)));
+      adw_combo_row_set_selected (ADW_COMBO_ROW (row), coffer_category_item_get_level (item));
+      g_signal_connect_object (row, "notify::selected", G_CALLBACK (level_selected_cb), item, 0);
+      gtk_widget_set_name (row, coffer_category_item_get_name (item));
+      gtk_list_box_append (self->levels_list, row);
+    }
+}
+
+/* ---- password ---- */
+
+static void
+password_changed_cb (CofferSetupAssistant *self)
+{
+  const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_entry));
+  const char *label = NULL;
+  double bits = coffer_password_strength (password, &label);
+
+  gtk_level_bar_set_value (self->strength_bar, bits <= 0 ? 0 : bits < 35 ? 1 : bits < COFFER_PASSWORD_MIN_BITS ? 1.5
+                                               : bits < COFFER_PASSWORD_GOOD_BITS ? 2.5 : bits < 90 ? 3 : 4);
+  gtk_label_set_text (self->strength_label, label);
+  gtk_widget_remove_css_class (GTK_WIDGET (self->password_confirm), "error");
+}
+
+static gboolean
+check_password (CofferSetupAssistant *self)
+{
+  const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_entry));
+  const char *confirm = gtk_editable_get_text (GTK_EDITABLE (self->password_confirm));
+
+  if (self->has_repository)
+    {
+      if (password == NULL || *password == '\0')
+        {
+          toast (self, _("Enter the password of the existing backup."));
+          return FALSE;
+        }
+      return TRUE;
+    }
+  if (coffer_password_strength (password, NULL) < COFFER_PASSWORD_MIN_BITS)
+    {
+      toast (self, _("This password is too easy to guess. Add more words or characters."));
+      return FALSE;
+    }
+  if (g_strcmp0 (password, confirm) != 0)
+    {
+      gtk_widget_add_css_class (GTK_WIDGET (self->password_confirm), "error");
+      toast (self, _("The passwords do not match."));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- repository creation and categories ---- */
+
+static void
+finish_categories (CofferSetupAssistant *self)
+{
+  CofferCategoryItem **items;
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->categories));
+  GListStore *app_categories = coffer_application_get_categories (self->app);
+
+  items = g_new0 (CofferCategoryItem *, n + 1);
+  for (guint i = 0; i < n; i++)
+    items[i] = g_list_model_get_item (G_LIST_MODEL (self->categories), i);
+  g_list_store_splice (app_categories, 0, g_list_model_get_n_items (G_LIST_MODEL (app_categories)),
+                       (gpointer *) items, n);
+  for (guint i = 0; i < n; i++)
+    g_object_unref (items[i]);
+  g_free (items);
+
+  set_busy (self, FALSE);
+  g_ptr_array_set_size (self->history, 0);
+  show_page (self, "done", FALSE);
+}
+
+static void
+add_category_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CofferCategoryItem *item = user_data;
+  CofferSetupAssistant *self = g_object_steal_data (G_OBJECT (item), "assistant");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = coffer_engine_add_category_finish (COFFER_ENGINE (source), result, &error);
+
+  if (id == NULL)
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      g_autofree char *text = g_strdup_printf (_("%s could not be added: %s"),
+                                               coffer_category_item_get_name (item), message);
+      self->add_failed = TRUE;
+      toast (self, text);
+    }
+  else
+    coffer_category_item_set_id (item, id);
+  g_object_unref (item);
+
+  if (--self->pending_adds == 0)
+    {
+      if (self->add_failed)
+        {
+          /* Let the user try again from the same page. */
+          self->add_failed = FALSE;
+          set_busy (self, FALSE);
+        }
+      else
+        finish_categories (self);
+    }
+  g_object_unref (self);
+}
+
+static void
+add_categories (CofferSetupAssistant *self)
+{
+  CofferEngine *engine = coffer_application_get_engine (self->app);
+
+  set_busy (self, TRUE);
+  self->pending_adds = 1;   /* guard while starting */
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->categories)); i++)
+    {
+      CofferCategoryItem *item = g_list_model_get_item (G_LIST_MODEL (self->categories), i);
+
+      if (!coffer_category_item_get_enabled (item) || coffer_category_item_get_id (item) != NULL)
+        {
+          g_object_unref (item);
+          continue;
+        }
+      self->pending_adds++;
+      g_object_set_data (G_OBJECT (item), "assistant", g_object_ref (self));
+      coffer_engine_add_category_async (engine, coffer_category_item_get_name (item),
+                                        coffer_category_item_get_level (item),
+                                        coffer_category_item_get_paths (item),
+                                        coffer_category_item_get_excludes (item), NULL,
+                                        add_category_cb, item);
+    }
+  if (--self->pending_adds == 0)
+    finish_categories (self);
+}
+
+static void
+wizard_confirmed_cb (CofferSetupAssistant *self)
+{
+  update_buttons (self);
+}
+
+static void
+after_repository (CofferSetupAssistant *self)
+{
+  self->repository_ready = TRUE;
+  set_busy (self, FALSE);
+  gtk_spinner_stop (self->working_spinner);
+  if (any_level (self, COFFER_LEVEL_ADVANCED))
+    {
+      coffer_recovery_wizard_start (self->wizard,
+                                    self->recovery_key ? COFFER_RECOVERY_WIZARD_NEW : COFFER_RECOVERY_WIZARD_TEST,
+                                    self->recovery_key);
+      g_clear_pointer (&self->recovery_key, coffer_secret_free);
+      show_page (self, "recovery", FALSE);
+    }
+  else
+    {
+      g_clear_pointer (&self->recovery_key, coffer_secret_free);
+      add_categories (self);
+    }
+}
+
+static void
+repository_failed (CofferSetupAssistant *self, GError *error)
+{
+  g_autofree char *message = coffer_engine_describe_error (error);
+
+  gtk_spinner_stop (self->working_spinner);
+  set_busy (self, FALSE);
+  if (self->history->len > 0)
+    {
+      g_autofree char *previous = g_ptr_array_steal_index (self->history, self->history->len - 1);
+      show_page (self, previous, FALSE);
+    }
+  toast (self, message);
+}
+
+static void
+create_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferSetupAssistant) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->recovery_key = coffer_engine_create_finish (COFFER_ENGINE (source), result, &error);
+  if (self->recovery_key == NULL)
+    {
+      repository_failed (self, error);
+      return;
+    }
+  after_repository (self);
+}
+
+static void
+open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferSetupAssistant) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!coffer_engine_open_finish (COFFER_ENGINE (source), result, &error))
+    {
+      repository_failed (self, error);
+      return;
+    }
+  after_repository (self);
+}
+
+static void
+make_repository (CofferSetupAssistant *self)
+{
+  g_autoptr(CofferDestination) dest = build_destination (self, NULL);
+  g_autoptr(CofferSecret) password = NULL;
+  CofferEngine *engine = coffer_application_get_engine (self->app);
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->password_entry));
+
+  g_return_if_fail (dest != NULL);
+  if ((any_level (self, COFFER_LEVEL_STANDARD) || self->has_repository) && text != NULL && *text)
+    password = coffer_secret_new_from_string (text);
+
+  adw_status_page_set_title (self->working_page, self->has_repository ? _("Opening Your Backup…")
+                                                                      : _("Setting Up Your Backup…"));
+  show_page (self, "working", TRUE);
+  gtk_spinner_start (self->working_spinner);
+  set_busy (self, TRUE);
+  if (self->has_repository)
+    coffer_engine_open_async (engine, dest, password, self->cancellable, open_cb, g_object_ref (self));
+  else
+    coffer_engine_create_async (engine, dest, password, self->cancellable, create_cb, g_object_ref (self));
+}
+
+/* ---- navigation ---- */
+
+static gboolean
+any_enabled (CofferSetupAssistant *self)
+{
+  return any_level (self, COFFER_LEVEL_STANDARD) || any_level (self, COFFER_LEVEL_ADVANCED);
+}
+
+static void
+go_next (CofferSetupAssistant *self)
+{
+  const char *name = page (self);
+
+  if (self->busy)
+    return;
+  if (g_str_equal (name, "welcome"))
+    show_page (self, "destination", TRUE);
+  else if (g_str_equal (name, "destination"))
+    {
+      if (!self->connection_ok)
+        start_test (self, TRUE);
+      else
+        show_page (self, "categories", TRUE);
+    }
+  else if (g_str_equal (name, "categories"))
+    {
+      if (!any_enabled (self))
+        {
+          toast (self, _("Switch on at least one category."));
+          return;
+        }
+      fill_levels (self);
+      show_page (self, "protection", TRUE);
+    }
+  else if (g_str_equal (name, "protection"))
+    {
+      if (any_level (self, COFFER_LEVEL_STANDARD) || self->has_repository)
+        {
+          adw_preferences_group_set_title (self->password_group,
+                                           self->has_repository ? _("Enter the Backup Password")
+                                                                : _("Choose a Backup Password"));
+          gtk_widget_set_visible (GTK_WIDGET (self->password_confirm), !self->has_repository);
+          show_page (self, "password", TRUE);
+          gtk_widget_grab_focus (GTK_WIDGET (self->password_entry));
+        }
+      else
+        make_repository (self);
+    }
+  else if (g_str_equal (name, "password"))
+    {
+      if (check_password (self))
+        make_repository (self);
+    }
+  else if (g_str_equal (name, "recovery"))
+    {
+      if (coffer_recovery_wizard_get_confirmed (self->wizard))
+        add_categories (self);
+    }
+  else if (g_str_equal (name, "done"))
+    {
+      g_autoptr(CofferDestination) dest = build_destination (self, NULL);
+      coffer_application_finish_setup (self->app, dest, TRUE);
+      gtk_window_destroy (GTK_WINDOW (self));
+    }
+}
+
+static void
+next_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  go_next (COFFER_SETUP_ASSISTANT (widget));
+}
+
+static void
+next_cb (CofferSetupAssistant *self)
+{
+  gtk_widget_activate_action (GTK_WIDGET (self), "assistant.next", NULL);
+}
+
+static void
+back_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferSetupAssistant *self = COFFER_SETUP_ASSISTANT (widget);
+  g_autofree char *previous = NULL;
+
+  if (self->history->len == 0 || self->busy || self->repository_ready)
+    return;
+  previous = g_ptr_array_steal_index (self->history, self->history->len - 1);
+  show_page (self, previous, FALSE);
+}
+
+/* ---- public ---- */
+
+const char *
+coffer_setup_assistant_get_page (CofferSetupAssistant *self)
+{
+  return page (self);
+}
+
+GListStore *
+coffer_setup_assistant_get_categories (CofferSetupAssistant *self)
+{
+  return self->categories;
+}
+
+CofferRecoveryWizard *
+coffer_setup_assistant_get_wizard (CofferSetupAssistant *self)
+{
+  return self->wizard;
+}
+
+gboolean
+coffer_setup_assistant_get_busy (CofferSetupAssistant *self)
+{
+  return self->busy;
+}
+
+/* ---- GObject ---- */
+
+static void
+coffer_setup_assistant_dispose (GObject *object)
+{
+  CofferSetupAssistant *self = COFFER_SETUP_ASSISTANT (object);
+
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->categories);
+  g_clear_pointer (&self->folder, g_free);
+  g_clear_pointer (&self->recovery_key, coffer_secret_free);
+  g_clear_pointer (&self->history, g_ptr_array_unref);
+  gtk_widget_dispose_template (GTK_WIDGET (self), COFFER_TYPE_SETUP_ASSISTANT);
+  G_OBJECT_CLASS (coffer_setup_assistant_parent_class)->dispose (object);
+}
+
+static void
+coffer_setup_assistant_class_init (CofferSetupAssistantClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = coffer_setup_assistant_dispose;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/cofferapp/Coffer/coffer-setup-assistant.ui");
+#define BIND(name) gtk_widget_class_bind_template_child (widget_class, CofferSetupAssistant, name)
+  BIND (window_title); BIND (back_button); BIND (next_button); BIND (toast_overlay); BIND (stack);
+  BIND (kind_local); BIND (kind_webdav); BIND (kind_s3); BIND (local_group); BIND (webdav_group);
+  BIND (s3_group); BIND (folder_row); BIND (webdav_url); BIND (webdav_user); BIND (webdav_password);
+  BIND (s3_endpoint); BIND (s3_bucket); BIND (s3_region); BIND (s3_access_key); BIND (s3_secret);
+  BIND (test_row); BIND (test_icon); BIND (test_spinner); BIND (categories_list); BIND (levels_list);
+  BIND (password_group); BIND (password_entry); BIND (password_confirm); BIND (strength_bar);
+  BIND (strength_label); BIND (working_page); BIND (working_spinner); BIND (recovery_bin);
+#undef BIND
+  gtk_widget_class_bind_template_callback (widget_class, kind_toggled_cb);
+  gtk_widget_class_bind_template_callback (widget_class, destination_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, password_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, next_cb);
+
+  gtk_widget_class_install_action (widget_class, "assistant.next", NULL, next_activated);
+  gtk_widget_class_install_action (widget_class, "assistant.back", NULL, back_activated);
+  gtk_widget_class_install_action (widget_class, "assistant.choose-folder", NULL, choose_folder_activated);
+  gtk_widget_class_install_action (widget_class, "assistant.test-connection", NULL, test_connection_activated);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Left, GDK_ALT_MASK, "assistant.back", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Right, GDK_ALT_MASK, "assistant.next", NULL);
+}
+
+static void
+coffer_setup_assistant_init (CofferSetupAssistant *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->cancellable = g_cancellable_new ();
+  self->history = g_ptr_array_new_with_free_func (g_free);
+  self->categories = coffer_category_items_detect ();
+  gtk_list_box_bind_model (self->categories_list, G_LIST_MODEL (self->categories),
+                           create_category_row, self, NULL);
+  gtk_level_bar_add_offset_value (self->strength_bar, GTK_LEVEL_BAR_OFFSET_LOW, 1.5);
+  gtk_level_bar_add_offset_value (self->strength_bar, GTK_LEVEL_BAR_OFFSET_HIGH, 3);
+  gtk_level_bar_add_offset_value (self->strength_bar, GTK_LEVEL_BAR_OFFSET_FULL, 4);
+  password_changed_cb (self);
+}
+
+CofferSetupAssistant *
+coffer_setup_assistant_new (CofferApplication *app)
+{
+  CofferSetupAssistant *self = g_object_new (COFFER_TYPE_SETUP_ASSISTANT, "application", app, NULL);
+
+  self->app = app;
+  self->wizard = coffer_recovery_wizard_new (app);
+  adw_bin_set_child (self->recovery_bin, GTK_WIDGET (self->wizard));
+  g_signal_connect_object (self->wizard, "confirmed", G_CALLBACK (wizard_confirmed_cb), self, G_CONNECT_SWAPPED);
+  update_buttons (self);
+  return self;
+}

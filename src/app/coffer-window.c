@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "coffer-window"
+
+#include <glib/gi18n.h>
+
+#include "coffer-category-item.h"
+#include "coffer-category-row.h"
+#include "coffer-recovery-wizard.h"
+#include "coffer-window.h"
+
+struct _CofferWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  CofferApplication   *app;
+  GSettings           *settings;
+  gint64               progress_started;
+
+  AdwToastOverlay     *toast_overlay;
+  GtkStack            *stack;
+  AdwPasswordEntryRow *unlock_entry;
+  GtkLabel            *unlock_error;
+  AdwStatusPage       *error_page;
+  AdwPreferencesGroup *progress_group;
+  GtkLabel            *progress_title;
+  GtkLabel            *progress_file;
+  GtkLabel            *progress_details;
+  GtkProgressBar      *progress_bar;
+  AdwActionRow        *status_row;
+  GtkImage            *status_icon;
+  GtkListBox          *categories_list;
+  GtkListBox          *history_list;
+};
+
+G_DEFINE_FINAL_TYPE (CofferWindow, coffer_window, ADW_TYPE_APPLICATION_WINDOW)
+
+void
+coffer_window_show_toast (CofferWindow *self, const char *title)
+{
+  g_return_if_fail (COFFER_IS_WINDOW (self));
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
+}
+
+/* ---- state ---- */
+
+static void
+update_status (CofferWindow *self)
+{
+  gint64 last = g_settings_get_int64 (self->settings, "last-backup");
+  gint64 next = coffer_application_get_next_backup (self->app);
+  g_autofree char *ago = coffer_format_time_ago (last);
+  g_autofree char *subtitle = NULL;
+  g_autofree char *title = NULL;
+
+  if (next > 0)
+    {
+      g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (next);
+      g_autofree char *when = g_date_time_format (dt, "%x %H:%M");
+      /* Translators: time of the next automatic backup */
+      subtitle = g_strdup_printf (_("Next backup: %s"), when);
+    }
+  else
+    subtitle = g_strdup (_("Automatic backups are off"));
+
+  if (last > 0)
+    {
+      /* Translators: "2 hours ago" */
+      title = g_strdup_printf (_("Last backed up %s"), ago);
+      gtk_image_set_from_icon_name (self->status_icon, "emblem-ok-symbolic");
+      gtk_widget_remove_css_class (GTK_WIDGET (self->status_icon), "warning");
+      gtk_widget_add_css_class (GTK_WIDGET (self->status_icon), "success");
+    }
+  else
+    {
+      title = g_strdup (_("Not backed up yet"));
+      gtk_image_set_from_icon_name (self->status_icon, "dialog-warning-symbolic");
+      gtk_widget_remove_css_class (GTK_WIDGET (self->status_icon), "success");
+      gtk_widget_add_css_class (GTK_WIDGET (self->status_icon), "warning");
+    }
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->status_row), title);
+  adw_action_row_set_subtitle (self->status_row, subtitle);
+}
+
+static void
+state_changed_cb (CofferWindow *self)
+{
+  switch (coffer_application_get_state (self->app))
+    {
+    case COFFER_APP_STATE_OPENING:
+      gtk_stack_set_visible_child_name (self->stack, "opening");
+      break;
+    case COFFER_APP_STATE_LOCKED:
+      {
+        const char *message = coffer_application_get_state_message (self->app);
+        gtk_label_set_text (self->unlock_error, message ? message : "");
+        gtk_widget_set_visible (GTK_WIDGET (self->unlock_error), message != NULL);
+        gtk_stack_set_visible_child_name (self->stack, "locked");
+        gtk_widget_grab_focus (GTK_WIDGET (self->unlock_entry));
+      }
+      break;
+    case COFFER_APP_STATE_ERROR:
+      adw_status_page_set_description (self->error_page, coffer_application_get_state_message (self->app));
+      gtk_stack_set_visible_child_name (self->stack, "error");
+      break;
+    case COFFER_APP_STATE_NOT_SET_UP:
+    case COFFER_APP_STATE_READY:
+    default:
+      gtk_stack_set_visible_child_name (self->stack, "main");
+      break;
+    }
+  update_status (self);
+}
+
+static void
+unlock_cb (CofferWindow *self)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->unlock_entry));
+  g_autoptr(CofferSecret) password = NULL;
+
+  if (text == NULL || *text == '\0')
+    return;
+  password = coffer_secret_new_from_string (text);
+  gtk_editable_set_text (GTK_EDITABLE (self->unlock_entry), "");
+  coffer_application_open_repository (self->app, password);
+}
+
+static void
+retry_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferWindow *self = COFFER_WINDOW (widget);
+  coffer_application_open_repository (self->app, NULL);
+}
+
+static void
+recovery_key_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferWindow *self = COFFER_WINDOW (widget);
+  coffer_recovery_wizard_present_dialog (GTK_WINDOW (self), self->app, COFFER_RECOVERY_WIZARD_TEST, NULL);
+}
+
+/* ---- progress ---- */
+
+static char *
+format_duration (gint64 seconds)
+{
+  if (seconds < 60)
+    return g_strdup (_("less than a minute left"));
+  if (seconds < 3600)
+    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d minute left", "%d minutes left",
+                                         (int) (seconds / 60)), (int) (seconds / 60));
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d hour left", "%d hours left",
+                                       (int) (seconds / 3600)), (int) (seconds / 3600));
+}
+
+static void
+progress_cb (CofferWindow *self, const CofferProgress *progress)
+{
+  g_autofree char *title = NULL;
+  g_autofree char *done = g_format_size (progress->bytes_done);
+  g_autofree char *total = g_format_size (progress->bytes_total);
+  g_autofree char *rate = g_format_size ((guint64) progress->rate);
+  g_autofree char *eta = progress->eta_seconds >= 0 ? format_duration (progress->eta_seconds) : NULL;
+  g_autofree char *details = NULL;
+  g_autofree char *file = NULL;
+
+  if (g_strcmp0 (progress->operation, "restore") == 0)
+    title = g_strdup_printf (_("Restoring %s"), progress->category ? progress->category : "");
+  else
+    title = g_strdup_printf (_("Backing up %s"), progress->category ? progress->category : "");
+  gtk_label_set_text (self->progress_title, title);
+
+  if (progress->current_file != NULL)
+    file = g_filename_display_name (progress->current_file);
+  gtk_label_set_text (self->progress_file, file ? file : "");
+
+  if (progress->bytes_total > 0)
+    {
+      gtk_progress_bar_set_fraction (self->progress_bar,
+                                     CLAMP ((double) progress->bytes_done / progress->bytes_total, 0, 1));
+      /* Translators: "1.2 GB of 4.0 GB · 12 MB/s · 5 minutes left" */
+      details = g_strdup_printf (_("%s of %s · %s/s · %s"), done, total, rate,
+                                 eta ? eta : _("estimating time left"));
+    }
+  else
+    {
+      gtk_progress_bar_pulse (self->progress_bar);
+      /* Translators: "120 files, 1.2 GB" while the total is not known yet */
+      details = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u file, %s", "%u files, %s",
+                                              (gulong) progress->files_done),
+                                 (guint) progress->files_done, done);
+    }
+  gtk_label_set_text (self->progress_details, details);
+}
+
+static void
+busy_cb (CofferWindow *self)
+{
+  gboolean busy = coffer_engine_get_busy (coffer_application_get_engine (self->app));
+
+  gtk_widget_set_visible (GTK_WIDGET (self->progress_group), busy);
+  if (busy)
+    {
+      gtk_label_set_text (self->progress_title, _("Preparing…"));
+      gtk_label_set_text (self->progress_file, "");
+      gtk_label_set_text (self->progress_details, "");
+      gtk_progress_bar_set_fraction (self->progress_bar, 0);
+    }
+  update_status (self);
+}
+
+/* ---- categories and history ---- */
+
+static GtkWidget *
+create_category_row (gpointer item, gpointer user_data)
+{
+  CofferWindow *self = user_data;
+  return GTK_WIDGET (coffer_category_row_new (self->app, item));
+}
+
+static void
+history_changed_cb (CofferWindow *self)
+{
+  CofferHistory *history = coffer_application_get_history (self->app);
+  GtkWidget *child;
+  guint n = MIN (coffer_history_get_n_entries (history), 10);
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->history_list))))
+    gtk_list_box_remove (self->history_list, child);
+
+  if (n == 0)
+    {
+      GtkWidget *row = adw_action_row_new ();
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("No backups yet"));
+      gtk_widget_add_css_class (row, "dim-label");
+      gtk_list_box_append (self->history_list, row);
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      const CofferHistoryEntry *entry = coffer_history_get_entry (history, i);
+      g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (entry->start_time);
+      g_autofree char *when = g_date_time_format (dt, "%x %X");
+      GtkWidget *icon = gtk_image_new_from_icon_name (entry->success ? "emblem-ok-symbolic"
+                                                                     : "dialog-warning-symbolic");
+      GtkWidget *row;
+
+      gtk_widget_add_css_class (icon, entry->success ? "success" : "warning");
+      if (entry->details != NULL)
+        {
+          GtkWidget *details = gtk_label_new (entry->details);
+          row = adw_expander_row_new ();
+          adw_expander_row_set_subtitle (ADW_EXPANDER_ROW (row), when);
+          adw_expander_row_add_prefix (ADW_EXPANDER_ROW (row), icon);
+          gtk_label_set_wrap (GTK_LABEL (details), TRUE);
+          gtk_label_set_xalign (GTK_LABEL (details), 0);
+          gtk_label_set_selectable (GTK_LABEL (details), TRUE);
+          gtk_widget_set_margin_top (details, 12);
+          gtk_widget_set_margin_bottom (details, 12);
+          gtk_widget_set_margin_start (details, 12);
+          gtk_widget_set_margin_end (details, 12);
+          adw_expander_row_add_row (ADW_EXPANDER_ROW (row), details);
+        }
+      else
+        {
+          row = adw_action_row_new ();
+          adw_action_row_set_subtitle (ADW_ACTION_ROW (row), when);
+          adw_action_row_add_prefix (ADW_ACTION_ROW (row), icon);
+        }
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), entry->summary);
+      gtk_list_box_append (self->history_list, row);
+    }
+  update_status (self);
+}
+
+/* ---- GObject ---- */
+
+static gboolean
+coffer_window_close_request (GtkWindow *window)
+{
+  CofferWindow *self = COFFER_WINDOW (window);
+  int width, height;
+
+  gtk_window_get_default_size (window, &width, &height);
+  g_settings_set_int (self->settings, "window-width", width);
+  g_settings_set_int (self->settings, "window-height", height);
+  g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
+
+  /* A running backup goes on without the window: the application holds
+   * itself while the engine is busy. */
+  return GTK_WINDOW_CLASS (coffer_window_parent_class)->close_request (window);
+}
+
+static void
+coffer_window_dispose (GObject *object)
+{
+  CofferWindow *self = COFFER_WINDOW (object);
+
+  g_clear_object (&self->settings);
+  gtk_widget_dispose_template (GTK_WIDGET (self), COFFER_TYPE_WINDOW);
+  G_OBJECT_CLASS (coffer_window_parent_class)->dispose (object);
+}
+
+static void
+coffer_window_class_init (CofferWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->dispose = coffer_window_dispose;
+  window_class->close_request = coffer_window_close_request;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/cofferapp/Coffer/coffer-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, stack);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, unlock_entry);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, unlock_error);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, error_page);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, progress_group);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, progress_title);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, progress_file);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, progress_details);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, progress_bar);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, status_row);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, status_icon);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, categories_list);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, history_list);
+  gtk_widget_class_bind_template_callback (widget_class, unlock_cb);
+
+  gtk_widget_class_install_action (widget_class, "win.retry", NULL, retry_activated);
+  gtk_widget_class_install_action (widget_class, "win.recovery-key", NULL, recovery_key_activated);
+}
+
+static void
+coffer_window_init (CofferWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+CofferWindow *
+coffer_window_new (CofferApplication *app)
+{
+  CofferWindow *self = g_object_new (COFFER_TYPE_WINDOW, "application", app, NULL);
+  CofferEngine *engine = coffer_application_get_engine (app);
+
+  self->app = app;
+  self->settings = g_object_ref (coffer_application_get_settings (app));
+  gtk_window_set_default_size (GTK_WINDOW (self),
+                               g_settings_get_int (self->settings, "window-width"),
+                               g_settings_get_int (self->settings, "window-height"));
+  if (g_settings_get_boolean (self->settings, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
+
+  gtk_list_box_bind_model (self->categories_list, G_LIST_MODEL (coffer_application_get_categories (app)),
+                           create_category_row, self, NULL);
+  g_signal_connect_object (app, "notify::state", G_CALLBACK (state_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (engine, "notify::busy", G_CALLBACK (busy_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (engine, "progress", G_CALLBACK (progress_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (coffer_application_get_history (app), "changed",
+                           G_CALLBACK (history_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::last-backup", G_CALLBACK (update_status), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::schedule", G_CALLBACK (update_status), self,
+                           G_CONNECT_SWAPPED);
+  state_changed_cb (self);
+  busy_cb (self);
+  history_changed_cb (self);
+  return self;
+}
