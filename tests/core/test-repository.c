@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The repository and its ways in: create/open, format version, password,
+ * recovery key, Standard vs Advanced on a computer that has never seen the
+ * repository, password change. */
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "coffer-recovery-key.h"
+#include "repo-fixture.h"
+
+#define PASSWORD "correct horse battery staple"
+
+typedef struct
+{
+  char             *store_dir;
+  char             *src;
+  CofferRepository *repo;
+  CofferSecret     *rk;
+} Fixture;
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  f->store_dir = fixture_dir ("store");
+  f->src = fixture_dir ("src");
+  fixture_make_small_tree (f->src, 7);
+  fixture_fresh_computer ();
+  f->repo = fixture_create (f->store_dir, PASSWORD, &f->rk);
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  g_clear_object (&f->repo);
+  g_clear_pointer (&f->rk, coffer_secret_free);
+  g_free (f->store_dir);
+  g_free (f->src);
+}
+
+/* Restores the latest snapshot of cid into a new folder and compares. */
+static void
+assert_restores (CofferRepository *repo, const char *cid, const char *src)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSnapshot) snap = coffer_repository_find_snapshot (repo, cid, "latest", NULL, &error);
+  g_autofree char *target = fixture_dir ("restore");
+  g_autofree char *copy = fixture_restored (target, src);
+
+  g_assert_no_error (error);
+  fixture_restore (repo, cid, snap, target);
+  coffer_test_assert_same_tree (src, copy, TRUE);
+}
+
+static void
+test_create_open (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *empty = fixture_dir ("empty");
+  g_autoptr(CofferStore) empty_store = fixture_store (empty);
+  g_autoptr(CofferStore) store = fixture_store (f->store_dir);
+  g_autoptr(CofferRepository) none = NULL;
+  g_autoptr(CofferRepository) again = NULL;
+  g_autoptr(CofferRepository) twice = NULL;
+  g_autoptr(CofferSecret) rk2 = NULL;
+  g_autoptr(CofferSecret) pw = fixture_secret (PASSWORD);
+  g_autofree char *cid = fixture_add_category (f->repo, "Documents", COFFER_LEVEL_STANDARD, f->src);
+  g_autoptr(CofferSnapshot) snap = fixture_backup (f->repo, cid);
+  g_autoptr(GPtrArray) cats = NULL;
+
+  g_assert_cmpuint (strlen (coffer_repository_get_id (f->repo)), ==, 32);
+  g_assert_true (g_file_test (f->store_dir, G_FILE_TEST_IS_DIR));
+
+  /* An empty folder is not a repository. */
+  none = coffer_repository_open (empty_store, NULL, &error);
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND);
+  g_assert_null (none);
+  g_assert_cmpstr (error->message, !=, "");
+  g_clear_error (&error);
+
+  /* A second create never overwrites. */
+  twice = coffer_repository_create (store, pw, NULL, &rk2, NULL, &error);
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS);
+  g_assert_null (twice);
+  g_assert_null (rk2);
+  g_clear_error (&error);
+
+  /* Reopened on the same computer, the device key (sealed under the
+   * password, no keyring) gives the account key. */
+  again = fixture_open (f->store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (coffer_repository_get_id (again), ==, coffer_repository_get_id (f->repo));
+  g_assert_true (coffer_repository_has_account_key (again));
+  cats = coffer_repository_list_categories (again, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (cats->len, ==, 1);
+  g_assert_cmpstr (((CofferCategory *) g_ptr_array_index (cats, 0))->name, ==, "Documents");
+  assert_restores (again, cid, f->src);
+}
+
+static void
+test_unsupported_version (Fixture *f, gconstpointer data)
+{
+  g_autofree char *config = g_build_filename (f->store_dir, "config", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GString) changed = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferRepository) repo = NULL;
+  g_autoptr(CofferStore) store = fixture_store (f->store_dir);
+
+  g_assert_true (g_file_get_contents (config, &text, NULL, NULL));
+  g_assert_nonnull (strstr (text, "version=1\n"));
+  changed = g_string_new (text);
+  g_string_replace (changed, "version=1\n", "version=2\n", 1);
+  g_chmod (config, 0644);
+  g_assert_true (g_file_set_contents (config, changed->str, changed->len, NULL));
+
+  repo = coffer_repository_open (store, NULL, &error);
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_UNSUPPORTED_VERSION);
+  g_assert_null (repo);
+  /* Names both versions and what to do. */
+  g_assert_nonnull (strstr (error->message, "version 2"));
+  g_assert_nonnull (strstr (error->message, "1"));
+  g_assert_nonnull (strstr (error->message, "newer Coffer"));
+}
+
+static void
+test_wrong_password (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cid = fixture_add_category (f->repo, "Documents", COFFER_LEVEL_STANDARD, f->src);
+  g_autoptr(CofferSnapshot) snap = fixture_backup (f->repo, cid);
+  g_autoptr(CofferRepository) repo = NULL;
+  g_autoptr(CofferCategory) cat = NULL;
+
+  g_clear_object (&f->repo);
+
+  /* This computer: the device key file is sealed under the password. */
+  repo = fixture_open (f->store_dir, "not the password", NULL, &error);
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD);
+  g_assert_null (repo);
+  g_clear_error (&error);
+
+  /* Another computer: the category's password envelope refuses it. */
+  fixture_fresh_computer ();
+  repo = fixture_open (f->store_dir, "not the password", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (coffer_repository_has_account_key (repo));
+  cat = coffer_repository_find_category (repo, cid, NULL, &error);
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD);
+  g_assert_null (cat);
+  g_clear_error (&error);
+  g_assert_null (coffer_repository_list_snapshots (repo, cid, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD);
+}
+
+static void
+test_standard_fresh_computer (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cid = fixture_add_category (f->repo, "Documents", COFFER_LEVEL_STANDARD, f->src);
+  g_autoptr(CofferSnapshot) snap = fixture_backup (f->repo, cid);
+  g_autoptr(CofferRepository) repo = NULL;
+  g_autoptr(GPtrArray) cats = NULL;
+
+  g_clear_object (&f->repo);
+  fixture_fresh_computer ();
+  repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+  /* No device key, no recovery key: only the password. */
+  g_assert_false (coffer_repository_has_account_key (repo));
+  cats = coffer_repository_list_categories (repo, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (cats->len, ==, 1);
+  g_assert_true (((CofferCategory *) g_ptr_array_index (cats, 0))->unlocked);
+  /* By name too. */
+  {
+    g_autoptr(CofferCategory) cat = coffer_repository_find_category (repo, "Documents", NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (cat->id, ==, cid);
+  }
+  assert_restores (repo, cid, f->src);
+  fixture_assert_check_clean (repo, cid, 100);
+}
+
+static void
+test_recovery_key_alone (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *src2 = fixture_dir ("src2");
+  g_autofree char *std = NULL, *adv = NULL;
+  g_autoptr(CofferSnapshot) s1 = NULL, s2 = NULL;
+  g_autoptr(CofferRepository) repo = NULL;
+
+  fixture_make_small_tree (src2, 99);
+  std = fixture_add_category (f->repo, "Standard", COFFER_LEVEL_STANDARD, f->src);
+  adv = fixture_add_category (f->repo, "Advanced", COFFER_LEVEL_ADVANCED, src2);
+  s1 = fixture_backup (f->repo, std);
+  s2 = fixture_backup (f->repo, adv);
+  g_clear_object (&f->repo);
+
+  fixture_fresh_computer ();
+  /* The recovery key as the user types it back (formatted, lower case). */
+  {
+    g_autoptr(CofferSecret) text = coffer_recovery_key_format (f->rk);
+    g_autofree char *lower = g_ascii_strdown ((const char *) text->data, text->len);
+    g_autoptr(CofferSecret) parsed = coffer_recovery_key_parse (lower, &error);
+    g_assert_no_error (error);
+    repo = fixture_open (f->store_dir, NULL, parsed, &error);
+  }
+  g_assert_no_error (error);
+  g_assert_true (coffer_repository_has_account_key (repo));
+  assert_restores (repo, std, f->src);
+  assert_restores (repo, adv, src2);
+}
+
+static void
+test_advanced (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cid = fixture_add_category (f->repo, "Private", COFFER_LEVEL_STANDARD, f->src);
+  g_autoptr(CofferSnapshot) before = fixture_backup (f->repo, cid);
+  g_autoptr(CofferSnapshot) after = NULL;
+  g_autofree char *pw_obj = g_strdup_printf ("%s/categories/%s/keys/password", f->store_dir, cid);
+  g_autofree char *acct_obj = g_strdup_printf ("%s/categories/%s/keys/account", f->store_dir, cid);
+  g_autofree char *extra = g_build_filename (f->src, "after-switch.txt", NULL);
+  g_autoptr(CofferRepository) repo = NULL;
+  g_autoptr(CofferCategory) cat = NULL;
+  g_autoptr(GPtrArray) cats = NULL;
+
+  g_assert_true (g_file_test (pw_obj, G_FILE_TEST_EXISTS));
+  g_assert_true (coffer_repository_set_level (f->repo, cid, COFFER_LEVEL_ADVANCED, NULL, &error));
+  g_assert_no_error (error);
+  /* The password envelope is gone from the store; the account one stays. */
+  g_assert_false (g_file_test (pw_obj, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (acct_obj, G_FILE_TEST_EXISTS));
+  /* New data uses a new key epoch. */
+  g_assert_true (g_file_set_contents (extra, "written after the switch\n", -1, NULL));
+  after = fixture_backup (f->repo, cid);
+  g_assert_cmpuint (after->epoch, >, before->epoch);
+  g_clear_object (&f->repo);
+
+  /* A new computer with only the password cannot open it. */
+  fixture_fresh_computer ();
+  repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+  cat = coffer_repository_find_category (repo, cid, NULL, &error);
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY);
+  g_assert_null (cat);
+  g_assert_nonnull (strstr (error->message, "recovery key"));
+  g_clear_error (&error);
+  cat = coffer_repository_find_category (repo, "Private", NULL, &error);
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY);
+  g_assert_nonnull (strstr (error->message, "recovery key"));
+  g_clear_error (&error);
+  /* Listed, but locked and without its name. */
+  cats = coffer_repository_list_categories (repo, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (cats->len, ==, 1);
+  g_assert_false (((CofferCategory *) g_ptr_array_index (cats, 0))->unlocked);
+  g_assert_null (((CofferCategory *) g_ptr_array_index (cats, 0))->name);
+  g_clear_object (&repo);
+
+  /* The recovery key opens both the old and the new epoch. */
+  fixture_fresh_computer ();
+  repo = fixture_open (f->store_dir, NULL, f->rk, &error);
+  g_assert_no_error (error);
+  {
+    g_autofree char *target = fixture_dir ("restore-before");
+    g_autofree char *copy = fixture_restored (target, f->src);
+    g_autofree char *copy_extra = g_build_filename (copy, "after-switch.txt", NULL);
+
+    fixture_restore (repo, cid, before, target);
+    g_assert_false (g_file_test (copy_extra, G_FILE_TEST_EXISTS));
+  }
+  assert_restores (repo, cid, f->src);
+  fixture_assert_check_clean (repo, cid, 100);
+
+  /* Back to Standard: needs the password, then the password alone opens
+   * every epoch again. */
+  g_assert_false (coffer_repository_set_level (repo, cid, COFFER_LEVEL_STANDARD, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY);
+  g_clear_error (&error);
+  {
+    g_autoptr(CofferSecret) pw = fixture_secret (PASSWORD);
+    coffer_repository_set_password (repo, pw);
+  }
+  g_assert_true (coffer_repository_set_level (repo, cid, COFFER_LEVEL_STANDARD, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (pw_obj, G_FILE_TEST_EXISTS));
+  g_clear_object (&repo);
+  fixture_fresh_computer ();
+  repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+  assert_restores (repo, cid, f->src);
+}
+
+static void
+test_password_change (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cid = fixture_add_category (f->repo, "Documents", COFFER_LEVEL_STANDARD, f->src);
+  g_autoptr(CofferSnapshot) snap = fixture_backup (f->repo, cid);
+  g_autoptr(CofferSecret) new_pw = fixture_secret ("a new and longer password");
+  g_autoptr(CofferRepository) repo = NULL;
+  g_autoptr(CofferCategory) cat = NULL;
+
+  g_assert_true (coffer_repository_change_password (f->repo, new_pw, NULL, &error));
+  g_assert_no_error (error);
+  g_clear_object (&f->repo);
+
+  /* This computer, next session: the new password works, the old one not. */
+  repo = fixture_open (f->store_dir, "a new and longer password", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (coffer_repository_has_account_key (repo));
+  g_clear_object (&repo);
+  repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD);
+  g_assert_null (repo);
+  g_clear_error (&error);
+
+  /* Another computer: the old password fails, the new one restores. */
+  fixture_fresh_computer ();
+  repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+  cat = coffer_repository_find_category (repo, cid, NULL, &error);
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD);
+  g_assert_null (cat);
+  g_clear_error (&error);
+  g_clear_object (&repo);
+
+  fixture_fresh_computer ();
+  repo = fixture_open (f->store_dir, "a new and longer password", NULL, &error);
+  g_assert_no_error (error);
+  assert_restores (repo, cid, f->src);
+}
+
+static void
+test_recovery_key_verify (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) wrong = coffer_recovery_key_generate ();
+  g_autoptr(CofferRepository) repo = NULL;
+  g_autoptr(CofferSecret) replaced = NULL;
+
+  g_assert_false (coffer_repository_verify_recovery_key (f->repo, wrong, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY);
+  g_assert_cmpstr (error->message, !=, "");
+  g_clear_error (&error);
+  g_assert_cmpint (coffer_repository_get_recovery_key_tested (f->repo), ==, 0);
+
+  g_assert_true (coffer_repository_verify_recovery_key (f->repo, f->rk, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (coffer_repository_get_recovery_key_tested (f->repo), >, 0);
+
+  /* A wrong key as the only way in fails to unlock. */
+  g_clear_object (&f->repo);
+  fixture_fresh_computer ();
+  repo = fixture_open (f->store_dir, NULL, wrong, &error);
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY);
+  g_assert_null (repo);
+  g_clear_error (&error);
+
+  /* Replacing the key: the old one stops working, the new one works. */
+  repo = fixture_open (f->store_dir, NULL, f->rk, &error);
+  g_assert_no_error (error);
+  replaced = coffer_repository_replace_recovery_key (repo, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (coffer_repository_verify_recovery_key (repo, f->rk, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY);
+  g_clear_error (&error);
+  g_assert_true (coffer_repository_verify_recovery_key (repo, replaced, NULL, &error));
+  g_assert_no_error (error);
+}
+
+int
+main (int argc, char **argv)
+{
+  fixture_init (&argc, &argv);
+
+#define ADD(path, func) g_test_add (path, Fixture, NULL, setup, func, teardown)
+  ADD ("/repository/create-open", test_create_open);
+  ADD ("/repository/unsupported-version", test_unsupported_version);
+  ADD ("/repository/wrong-password", test_wrong_password);
+  ADD ("/repository/standard-fresh-computer", test_standard_fresh_computer);
+  ADD ("/repository/recovery-key-alone", test_recovery_key_alone);
+  ADD ("/repository/advanced", test_advanced);
+  ADD ("/repository/password-change", test_password_change);
+  ADD ("/repository/recovery-key-verify", test_recovery_key_verify);
+#undef ADD
+  return g_test_run ();
+}
