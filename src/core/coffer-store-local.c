@@ -489,6 +489,24 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
       g_file_delete (tmp, NULL, NULL);
       return FALSE;
     }
+  /* GLocalFile's move without OVERWRITE checks and then renames, which
+   * races; where the location has a path, publish atomically with POSIX. */
+  if (mode == COFFER_PUT_CREATE && g_file_is_native (tmp))
+    {
+      g_autofree char *tmp_path = g_file_get_path (tmp);
+      g_autofree char *path = g_file_get_path (file);
+      int errsv = publish_noreplace (tmp_path, path);
+
+      if (errsv == 0)
+        return TRUE;
+      unlink (tmp_path);
+      if (errsv == EEXIST)
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
+                     "The object “%s” already exists.", name);
+      else
+        set_errno_error (error, errsv, "store", name);
+      return FALSE;
+    }
   if (!g_file_move (tmp, file,
                     mode == COFFER_PUT_REPLACE ? G_FILE_COPY_OVERWRITE : G_FILE_COPY_NONE,
                     cancellable, NULL, NULL, &local_error))
