@@ -922,3 +922,122 @@ coffer_repository_change_password (CofferRepository *self, const CofferSecret *n
     return FALSE;
   return TRUE;
 }
+
+/* ---- key rotation (coffer-repository-devices.c) ---- */
+
+GPtrArray *
+_coffer_repository_list_category_ids (CofferRepository *self, GCancellable *cancellable, GError **error)
+{
+  return list_category_ids (self, cancellable, error);
+}
+
+static GPtrArray *
+open_account_envelope_with (CofferRepository *self, const CofferSecret *ak, const char *cid,
+                            GCancellable *cancellable, GError **error)
+{
+  g_autofree char *name = account_name (cid);
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(CofferSecret) plain = NULL;
+
+  env = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+  if (env == NULL)
+    return NULL;
+  plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_ACCOUNT,
+                                name, env, error);
+  if (plain == NULL)
+    return NULL;
+  return keyset_parse (plain, error);
+}
+
+gboolean
+_coffer_repository_rotate_category (CofferRepository *self, const char *cid,
+                                    const CofferSecret *old_ak, const CofferSecret *new_ak,
+                                    GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) epochs = NULL;
+  g_autofree char *acc_name = account_name (cid);
+  g_autofree char *pw_name = password_name (cid);
+  g_autofree char *group = g_strdup_printf ("category %s", cid);
+  CofferState *state = _coffer_repository_get_state (self);
+  CofferCategoryKeys *keys;
+  gboolean has_password;
+  CofferKdfParams params;
+
+  /* Already re-sealed under the new account key by an interrupted
+   * rotation: only the password envelope and meta are written again. */
+  epochs = open_account_envelope_with (self, new_ak, cid, cancellable, &local_error);
+  if (epochs == NULL)
+    {
+      CofferEpochKeys *newest;
+
+      if (!g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                      "Cannot rotate the keys of category %s: ", cid);
+          return FALSE;
+        }
+      g_clear_error (&local_error);
+      epochs = open_account_envelope_with (self, old_ak, cid, cancellable, &local_error);
+      if (epochs == NULL)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "Cannot rotate the keys of category %s: its account envelope does not open (%s).",
+                       cid, local_error->message);
+          return FALSE;
+        }
+      newest = g_ptr_array_index (epochs, epochs->len - 1);
+      if (newest->epoch == G_MAXUINT32 || epochs->len >= MAX_EPOCHS)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
+                       "Category %s has used up its key epochs; re-encrypt it first.", cid);
+          return FALSE;
+        }
+      g_ptr_array_add (epochs, epoch_keys_new (newest->epoch + 1, coffer_secret_new_random (COFFER_KEY_BYTES)));
+      {
+        g_autoptr(CofferSecret) plain = keyset_serialize (epochs);
+        g_autoptr(GBytes) env = coffer_envelope_seal (new_ak, _coffer_repository_get_raw_id (self),
+                                                      COFFER_OBJECT_CATEGORY_ACCOUNT, acc_name,
+                                                      plain->data, plain->len);
+        if (!coffer_store_put (coffer_repository_get_store (self), acc_name, env, COFFER_PUT_REPLACE,
+                               cancellable, error))
+          return FALSE;
+      }
+    }
+
+  has_password = coffer_store_stat (coffer_repository_get_store (self), pw_name, NULL, cancellable, NULL);
+  if (has_password)
+    {
+      if (_coffer_repository_get_password (self) == NULL)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                       "Rotating the keys of a Standard category needs the backup password.");
+          return FALSE;
+        }
+      _coffer_repository_get_kdf_params (self, &params);
+      if (!write_password_envelope (self, cid, epochs, &params, COFFER_PUT_REPLACE, cancellable, error))
+        return FALSE;
+    }
+
+  /* meta/<cid> is sealed under the newest epoch. */
+  keys = g_new0 (CofferCategoryKeys, 1);
+  keys->id = g_strdup (cid);
+  coffer_hex_decode (cid, keys->raw_id, sizeof keys->raw_id);
+  keys->epochs = g_steal_pointer (&epochs);
+  if (!read_meta (self, keys, cancellable, error))
+    {
+      _coffer_category_keys_free (keys);
+      return FALSE;
+    }
+  if (!write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error))
+    {
+      _coffer_category_keys_free (keys);
+      return FALSE;
+    }
+  coffer_state_set_uint (state, group, "epoch", coffer_category_keys_newest (keys)->epoch);
+  coffer_state_save (state, NULL);
+  g_rec_mutex_lock (_coffer_repository_get_lock (self));
+  g_hash_table_replace (_coffer_repository_get_category_table (self), g_strdup (cid), keys);
+  g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+  return TRUE;
+}

@@ -51,6 +51,40 @@ void _coffer_repository_set_kdf_params (CofferRepository *self, const CofferKdfP
 CofferSecret *_coffer_repository_load_local_device_key (CofferRepository *self, GError **error);
 gboolean      _coffer_repository_save_local_device_key (CofferRepository *self, const CofferSecret *device_sk,
                                                         GError **error);
+/* Devices and rotation (coffer-repository.c, coffer-repository-devices.c) */
+CofferSecret *_coffer_repository_load_device_key (CofferRepository *self, GError **error);
+const CofferSecret *_coffer_repository_get_recovery_key (CofferRepository *self);
+void     _coffer_repository_set_device_id (CofferRepository *self, const char *device_id);
+/* Replaces the account key this session holds and records its id locally. */
+void     _coffer_repository_replace_account_key (CofferRepository *self, const CofferSecret *ak);
+CofferSecret *_coffer_repository_open_recovery (CofferRepository *self, const CofferSecret *rk,
+                                                GCancellable *cancellable, GError **error);
+gboolean _coffer_repository_write_recovery (CofferRepository *self, const CofferSecret *rk,
+                                            const CofferSecret *ak, GCancellable *cancellable,
+                                            GError **error);
+/* Pins the rotation verification key derived from the recovery key. */
+void     _coffer_repository_pin_rotation_key (CofferRepository *self, const CofferSecret *rk);
+/* The recovery key opened ak: pin the rotation key and accept ak's id. */
+void     _coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *rk,
+                                            const CofferSecret *ak);
+/* TRUE when a chain of rotation records signed with the pinned rotation
+ * key leads from the known account key id to the new one. */
+gboolean _coffer_repository_follow_rotation (CofferRepository *self, const char *known_hex,
+                                             const char *new_hex, GCancellable *cancellable,
+                                             GError **error);
+/* keys/device-keys/<id>: the device's public key under the account key. */
+gboolean _coffer_repository_write_device_record (CofferRepository *self, const CofferSecret *ak,
+                                                 const char *device_id, const guint8 pk[32],
+                                                 GCancellable *cancellable, GError **error);
+/* Adds a new key epoch to a category and re-seals its key sets: the
+ * account envelope under new_ak (opened with old_ak, or with new_ak when a
+ * resumed rotation already re-sealed it), the password envelope when it
+ * has one (needs the password). (coffer-repository-categories.c) */
+gboolean _coffer_repository_rotate_category (CofferRepository *self, const char *category_id,
+                                             const CofferSecret *old_ak, const CofferSecret *new_ak,
+                                             GCancellable *cancellable, GError **error);
+GPtrArray *_coffer_repository_list_category_ids (CofferRepository *self, GCancellable *cancellable,
+                                                 GError **error);
 /* defined in coffer-repository-categories.c */
 void _coffer_category_keys_free (gpointer data);
 

@@ -393,6 +393,23 @@ check_account_key_id (CofferRepository *self, const CofferSecret *ak, GError **e
   hex = coffer_hex_encode (akid, sizeof akid);
   if (known != NULL && strcmp (known, hex) != 0)
     {
+      g_autoptr(GError) rotation_error = NULL;
+
+      /* A rotation (a device was removed) is followed only when it is
+       * signed with the rotation key this computer pinned
+       * (coffer-repository-devices.c). */
+      if (_coffer_repository_follow_rotation (self, known, hex, NULL, &rotation_error))
+        {
+          coffer_state_set_string (self->state, "account", "key-id", hex);
+          coffer_state_save (self->state, NULL);
+          return TRUE;
+        }
+      g_debug ("account key rotation not followed: %s", rotation_error->message);
+      if (g_error_matches (rotation_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY))
+        {
+          g_propagate_error (error, g_steal_pointer (&rotation_error));
+          return FALSE;
+        }
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
                    "The repository offers an account key that this computer has never seen. "
                    "It may have been tampered with; nothing was read or written.");
@@ -568,6 +585,7 @@ coffer_repository_create (CofferStore        *store,
   }
   rk = coffer_recovery_key_generate ();
   self->recovery_confirmed = TRUE;   /* shown to the user in this session */
+  _coffer_repository_pin_rotation_key (self, rk);
 
   /* The recovery envelope first, then this device, then the config: a
    * repository without config is not a repository, so a crash before the
@@ -578,7 +596,9 @@ coffer_repository_create (CofferStore        *store,
   self->device_id = coffer_device_id_new ();
   device_sk = coffer_device_keypair_new (pk);
   name = device_name != NULL ? g_strdup (device_name) : default_device_name ();
-  if (!write_device_envelope (self, self->device_id, pk, name, cancellable, error))
+  if (!write_device_envelope (self, self->device_id, pk, name, cancellable, error)
+      || !_coffer_repository_write_device_record (self, self->account_key, self->device_id, pk,
+                                                  cancellable, error))
     return NULL;
   coffer_state_set_string (self->state, "device", "id", self->device_id);
   pk_hex = coffer_hex_encode (pk, sizeof pk);
@@ -745,6 +765,7 @@ coffer_repository_unlock (CofferRepository *self, GCancellable *cancellable, GEr
       if (ak == NULL)
         return FALSE;
       self->recovery_confirmed = TRUE;
+      _coffer_repository_trust_recovery (self, self->recovery_key, ak);
       return set_account_key (self, ak, error);
     }
 
@@ -792,11 +813,15 @@ coffer_repository_verify_recovery_key (CofferRepository *self, const CofferSecre
     }
   if (self->account_key == NULL)
     {
+      _coffer_repository_trust_recovery (self, recovery_key, ak);
       if (!set_account_key (self, ak, error))
         return FALSE;
     }
   else
-    coffer_secret_free (ak);
+    {
+      _coffer_repository_pin_rotation_key (self, recovery_key);
+      coffer_secret_free (ak);
+    }
   self->recovery_confirmed = TRUE;
   coffer_state_set_uint (self->state, "recovery-key", "tested", (guint64) (g_get_real_time () / G_USEC_PER_SEC));
   coffer_state_save (self->state, NULL);
@@ -825,6 +850,7 @@ coffer_repository_replace_recovery_key (CofferRepository *self, GCancellable *ca
   rk = coffer_recovery_key_generate ();
   if (!write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_REPLACE, cancellable, error))
     return NULL;
+  _coffer_repository_pin_rotation_key (self, rk);
   self->recovery_confirmed = TRUE;
   coffer_state_remove (self->state, "recovery-key", "tested");
   coffer_state_save (self->state, NULL);
@@ -848,4 +874,57 @@ gboolean
 _coffer_repository_save_local_device_key (CofferRepository *self, const CofferSecret *device_sk, GError **error)
 {
   return device_key_save (self, device_sk, error);
+}
+
+/* ---- for coffer-repository-devices.c ---- */
+
+CofferSecret *
+_coffer_repository_load_device_key (CofferRepository *self, GError **error)
+{
+  return device_key_load (self, error);
+}
+
+const CofferSecret *
+_coffer_repository_get_recovery_key (CofferRepository *self)
+{
+  return self->recovery_key;
+}
+
+void
+_coffer_repository_set_device_id (CofferRepository *self, const char *device_id)
+{
+  g_rec_mutex_lock (&self->lock);
+  g_free (self->device_id);
+  self->device_id = g_strdup (device_id);
+  g_rec_mutex_unlock (&self->lock);
+}
+
+void
+_coffer_repository_replace_account_key (CofferRepository *self, const CofferSecret *ak)
+{
+  guint8 akid[COFFER_ACCOUNT_KEY_ID_BYTES];
+  g_autofree char *hex = NULL;
+
+  coffer_account_key_id (ak, akid);
+  hex = coffer_hex_encode (akid, sizeof akid);
+  g_rec_mutex_lock (&self->lock);
+  g_clear_pointer (&self->account_key, coffer_secret_free);
+  self->account_key = coffer_secret_dup (ak);
+  coffer_state_set_string (self->state, "account", "key-id", hex);
+  coffer_state_save (self->state, NULL);
+  g_rec_mutex_unlock (&self->lock);
+}
+
+CofferSecret *
+_coffer_repository_open_recovery (CofferRepository *self, const CofferSecret *rk,
+                                  GCancellable *cancellable, GError **error)
+{
+  return open_recovery_envelope (self, rk, cancellable, error);
+}
+
+gboolean
+_coffer_repository_write_recovery (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak,
+                                   GCancellable *cancellable, GError **error)
+{
+  return write_recovery_envelope (self, rk, ak, COFFER_PUT_REPLACE, cancellable, error);
 }

@@ -89,6 +89,78 @@ gboolean coffer_repository_set_level (CofferRepository *self, const char *catego
 gboolean coffer_repository_change_password (CofferRepository *self, const CofferSecret *new_password,
                                             GCancellable *cancellable, GError **error);
 
+/* ---- Devices (coffer-repository-devices.c; docs/SECURITY.md "Devices and
+ * rotation", docs/FORMAT.md "Joining and rotation") ---- */
+
+typedef struct
+{
+  char     *id;
+  char     *name;               /* NULL when the account key is not held */
+  gboolean  is_this_device;
+  gboolean  pending;            /* a join request, not yet trusted */
+  char     *verification_code;  /* pending only: "123 456" once both sides
+                                 * have answered, else NULL */
+  gint64    time;               /* request time, or when it was approved (0 if unknown) */
+} CofferDevice;
+
+#define COFFER_TYPE_DEVICE (coffer_device_info_get_type ())
+GType         coffer_device_info_get_type (void) G_GNUC_CONST;
+CofferDevice *coffer_device_info_copy (const CofferDevice *device);
+void          coffer_device_info_free (CofferDevice *device);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CofferDevice, coffer_device_info_free)
+
+/* Trusted devices and pending join requests. Element type CofferDevice. */
+GPtrArray *coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellable,
+                                           GError **error);
+
+/* Joining is commit-then-reveal (three messages through the storage), so
+ * that an attacker who controls the storage cannot grind keys until the
+ * 6-digit codes match:
+ *   new computer:     coffer_repository_request_join      (request + commitment)
+ *   trusted computer: coffer_repository_get_join_code      (answers with its key and a nonce)
+ *   new computer:     coffer_repository_get_join_status    (reveals its nonce; shows the code)
+ *   trusted computer: coffer_repository_approve_device     (code typed by the user)
+ *   new computer:     coffer_repository_complete_join
+ * Each step can be repeated (polling) until the other side has answered. */
+
+/* On the new computer (repository opened, no keys): creates this device's
+ * key pair, keeps the secret in the keyring (or, without one, sealed under
+ * the password given with coffer_repository_set_password) and writes the
+ * request. *out_code is set to NULL: the code exists only once a trusted
+ * computer has answered (coffer_repository_get_join_status). */
+gboolean coffer_repository_request_join (CofferRepository *self, const char *device_name,
+                                         char **out_device_id, char **out_code,
+                                         GCancellable *cancellable, GError **error);
+/* On the new computer: *out_code is NULL until a trusted computer has
+ * answered; *out_approved is TRUE once the device envelope exists. */
+gboolean coffer_repository_get_join_status (CofferRepository *self, char **out_code,
+                                            gboolean *out_approved,
+                                            GCancellable *cancellable, GError **error);
+/* On a trusted computer (account key held): answers the request (first
+ * call) and returns the code in *out_code once the new computer has
+ * revealed its nonce (NULL until then). */
+gboolean coffer_repository_get_join_code (CofferRepository *self, const char *device_id,
+                                          char **out_code, GCancellable *cancellable, GError **error);
+/* On a trusted computer: checks the code the user typed (read from the new
+ * computer's screen) and writes the device envelope. A wrong code
+ * (COFFER_REPO_ERROR_INVALID) cancels the request. */
+gboolean coffer_repository_approve_device (CofferRepository *self, const char *device_id,
+                                           const char *code_typed_by_user,
+                                           GCancellable *cancellable, GError **error);
+/* On the new computer after approval: checks that the envelope comes from
+ * the trusted computer whose key entered the code, and takes the account
+ * key (later runs unlock through coffer_repository_unlock). */
+gboolean coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellable,
+                                          GError **error);
+/* Removes a trusted device (or a pending request) and rotates the account
+ * key: new account key, new key epoch in every category, every remaining
+ * device re-sealed. Needs the account key, the recovery key
+ * (coffer_repository_set_recovery_key; COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY
+ * otherwise) and, when there are Standard categories, the password.
+ * Resumes an interrupted rotation when called again. */
+gboolean coffer_repository_remove_device (CofferRepository *self, const char *device_id,
+                                          GCancellable *cancellable, GError **error);
+
 /* ---- Snapshots ---- */
 /* Snapshots of a category (or of all unlocked categories when category_id is
  * NULL), oldest first. Element type CofferSnapshot. */

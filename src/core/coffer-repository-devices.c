@@ -1,0 +1,1336 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Trusted devices: joining (commit-then-reveal with a 6-digit code),
+ * listing, removing, and the account key rotation that removal implies.
+ * Object formats: docs/FORMAT.md "Joining and rotation"; reasoning:
+ * docs/SECURITY.md "Devices and rotation". */
+#include <string.h>
+#include <sodium.h>
+
+#include "coffer-device.h"
+#include "coffer-error.h"
+#include "coffer-repository-private.h"
+
+#define NONCE_BYTES 32
+#define MAX_ROTATION_CHAIN 256
+#define MAX_SMALL_OBJECT 4096
+
+/* ---- CofferDevice ---- */
+
+CofferDevice *
+coffer_device_info_copy (const CofferDevice *device)
+{
+  CofferDevice *copy = g_new0 (CofferDevice, 1);
+
+  copy->id = g_strdup (device->id);
+  copy->name = g_strdup (device->name);
+  copy->is_this_device = device->is_this_device;
+  copy->pending = device->pending;
+  copy->verification_code = g_strdup (device->verification_code);
+  copy->time = device->time;
+  return copy;
+}
+
+void
+coffer_device_info_free (CofferDevice *device)
+{
+  if (device == NULL)
+    return;
+  g_free (device->id);
+  g_free (device->name);
+  g_free (device->verification_code);
+  g_free (device);
+}
+
+G_DEFINE_BOXED_TYPE (CofferDevice, coffer_device_info, coffer_device_info_copy, coffer_device_info_free)
+
+/* ---- names ---- */
+
+#define obj_name(fmt, id) g_strdup_printf (fmt, (id))
+#define PENDING_FMT  "keys/pending/%s"
+#define DEVICE_FMT   "keys/devices/%s"
+#define RECORD_FMT   "keys/device-keys/%s"
+#define COMMIT_FMT   "keys/join/%s/commit"
+#define RESPONSE_FMT "keys/join/%s/response"
+#define REVEAL_FMT   "keys/join/%s/reveal"
+#define APPROVAL_FMT "keys/join/%s/approval"
+#define ROTATION_FMT "keys/rotations/%s"
+
+/* ---- small helpers ---- */
+
+static gboolean
+hex_to (const char *hex, guint8 *out, gsize len)
+{
+  return hex != NULL && strlen (hex) == 2 * len && coffer_hex_decode (hex, out, len);
+}
+
+static void
+state_set_hex (CofferState *state, const char *group, const char *key, const guint8 *data, gsize len)
+{
+  g_autofree char *hex = coffer_hex_encode (data, len);
+  coffer_state_set_string (state, group, key, hex);
+}
+
+static gboolean
+state_get_hex (CofferState *state, const char *group, const char *key, guint8 *out, gsize len)
+{
+  g_autofree char *hex = coffer_state_get_string (state, group, key);
+  return hex_to (hex, out, len);
+}
+
+/* Reads a small object; NULL without error (and *missing = TRUE) when it
+ * does not exist. */
+static GBytes *
+get_small (CofferRepository *self, const char *name, gboolean *missing,
+           GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  GBytes *bytes;
+
+  *missing = FALSE;
+  bytes = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, &local_error);
+  if (bytes == NULL)
+    {
+      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        *missing = TRUE;
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (g_bytes_get_size (bytes) > MAX_SMALL_OBJECT)
+    {
+      g_bytes_unref (bytes);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The object %s is too large to be genuine.", name);
+      return NULL;
+    }
+  return bytes;
+}
+
+static gboolean
+put (CofferRepository *self, const char *name, const guint8 *data, gsize len, CofferPutMode mode,
+     GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (data, len);
+  return coffer_store_put (coffer_repository_get_store (self), name, bytes, mode, cancellable, error);
+}
+
+static void
+delete_quietly (CofferRepository *self, const char *name, GCancellable *cancellable)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (!coffer_store_delete (coffer_repository_get_store (self), name, cancellable, &local_error)
+      && !g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+    g_debug ("could not delete %s: %s", name, local_error->message);
+}
+
+/* "MAGIC" | version 1 | 3 zero bytes | fields: fixed-size objects */
+static gboolean
+parse_fixed (GBytes *bytes, const char *magic, gsize body_len, const guint8 **body)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+
+  if (len != 8 + body_len || memcmp (data, magic, 4) != 0 || data[4] != 1
+      || data[5] != 0 || data[6] != 0 || data[7] != 0)
+    return FALSE;
+  *body = data + 8;
+  return TRUE;
+}
+
+static GByteArray *
+fixed_new (const char *magic)
+{
+  GByteArray *out = g_byte_array_new ();
+  static const guint8 v[4] = { 1, 0, 0, 0 };
+
+  g_byte_array_append (out, (const guint8 *) magic, 4);
+  g_byte_array_append (out, v, 4);
+  return out;
+}
+
+static void
+hash_update_str (crypto_generichash_state *st, const char *str)
+{
+  guint8 len = (guint8) strlen (str);   /* device ids are at most 64 bytes */
+  crypto_generichash_update (st, &len, 1);
+  crypto_generichash_update (st, (const guint8 *) str, len);
+}
+
+/* commitment = BLAKE2b-256("coffer-join-commit-v1" || repo id || len || device id || pkN || rN) */
+static void
+join_commitment (const guint8 *repo_id, const char *device_id, const guint8 pk_new[32],
+                 const guint8 r_new[NONCE_BYTES], guint8 out[32])
+{
+  crypto_generichash_state st;
+  static const char domain[] = "coffer-join-commit-v1";
+
+  crypto_generichash_init (&st, NULL, 0, 32);
+  crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
+  crypto_generichash_update (&st, repo_id, COFFER_REPO_ID_BYTES);
+  hash_update_str (&st, device_id);
+  crypto_generichash_update (&st, pk_new, 32);
+  crypto_generichash_update (&st, r_new, NONCE_BYTES);
+  crypto_generichash_final (&st, out, 32);
+}
+
+/* code = first 8 bytes (LE) of BLAKE2b-256("coffer-join-code-v1" || repo id ||
+ * len || device id || pkT || nT || pkN || rN) mod 10^6, written "123 456". */
+static char *
+join_code (const guint8 *repo_id, const char *device_id, const guint8 pk_trusted[32],
+           const guint8 n_trusted[NONCE_BYTES], const guint8 pk_new[32], const guint8 r_new[NONCE_BYTES])
+{
+  crypto_generichash_state st;
+  static const char domain[] = "coffer-join-code-v1";
+  guint8 h[32];
+  guint64 v;
+
+  crypto_generichash_init (&st, NULL, 0, 32);
+  crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
+  crypto_generichash_update (&st, repo_id, COFFER_REPO_ID_BYTES);
+  hash_update_str (&st, device_id);
+  crypto_generichash_update (&st, pk_trusted, 32);
+  crypto_generichash_update (&st, n_trusted, NONCE_BYTES);
+  crypto_generichash_update (&st, pk_new, 32);
+  crypto_generichash_update (&st, r_new, NONCE_BYTES);
+  crypto_generichash_final (&st, h, 32);
+  memcpy (&v, h, 8);
+  v = GUINT64_FROM_LE (v) % 1000000;
+  return g_strdup_printf ("%03u %03u", (guint) (v / 1000), (guint) (v % 1000));
+}
+
+/* approval MAC: key = BLAKE2b-256(key = X25519(sk, pk), "coffer-join-approval-v1" || pkT || pkN);
+ * mac = BLAKE2b-256(key, repo id || len || device id || account key id || rotation key) */
+static gboolean
+approval_mac (const CofferSecret *sk, const guint8 other_pk[32], const guint8 pk_trusted[32],
+              const guint8 pk_new[32], const guint8 *repo_id, const char *device_id,
+              const guint8 akid[32], const guint8 rotation_pk[32], guint8 out[32])
+{
+  guint8 shared[crypto_scalarmult_BYTES];
+  guint8 key[32];
+  crypto_generichash_state st;
+  static const char domain[] = "coffer-join-approval-v1";
+
+  if (crypto_scalarmult (shared, sk->data, other_pk) != 0)
+    return FALSE;
+  crypto_generichash_init (&st, shared, sizeof shared, 32);
+  crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
+  crypto_generichash_update (&st, pk_trusted, 32);
+  crypto_generichash_update (&st, pk_new, 32);
+  crypto_generichash_final (&st, key, 32);
+  sodium_memzero (shared, sizeof shared);
+
+  crypto_generichash_init (&st, key, sizeof key, 32);
+  crypto_generichash_update (&st, repo_id, COFFER_REPO_ID_BYTES);
+  hash_update_str (&st, device_id);
+  crypto_generichash_update (&st, akid, 32);
+  crypto_generichash_update (&st, rotation_pk, 32);
+  crypto_generichash_final (&st, out, 32);
+  sodium_memzero (key, sizeof key);
+  return TRUE;
+}
+
+/* Rotation key pair: Ed25519 from seed = BLAKE2b-256(key = RK,
+ * "coffer-rotation-sign-v1" || repo id). Only recovery key holders can sign. */
+static void
+rotation_keypair (const CofferSecret *rk, const guint8 *repo_id, guint8 pk[crypto_sign_PUBLICKEYBYTES],
+                  CofferSecret **out_sk)
+{
+  g_autoptr(CofferSecret) seed = coffer_secret_new (crypto_sign_SEEDBYTES);
+  g_autoptr(CofferSecret) sk = coffer_secret_new (crypto_sign_SECRETKEYBYTES);
+  crypto_generichash_state st;
+  static const char domain[] = "coffer-rotation-sign-v1";
+
+  crypto_generichash_init (&st, rk->data, rk->len, crypto_sign_SEEDBYTES);
+  crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
+  crypto_generichash_update (&st, repo_id, COFFER_REPO_ID_BYTES);
+  crypto_generichash_final (&st, seed->data, crypto_sign_SEEDBYTES);
+  crypto_sign_seed_keypair (pk, sk->data, seed->data);
+  if (out_sk != NULL)
+    *out_sk = g_steal_pointer (&sk);
+}
+
+/* message = "coffer-rotation-v1" || repo id || old akid || new akid */
+static void
+rotation_message (const guint8 *repo_id, const guint8 old_id[32], const guint8 new_id[32], guint8 out[18 + 16 + 64])
+{
+  memcpy (out, "coffer-rotation-v1", 18);
+  memcpy (out + 18, repo_id, COFFER_REPO_ID_BYTES);
+  memcpy (out + 34, old_id, 32);
+  memcpy (out + 66, new_id, 32);
+}
+
+void
+_coffer_repository_pin_rotation_key (CofferRepository *self, const CofferSecret *rk)
+{
+  guint8 pk[crypto_sign_PUBLICKEYBYTES];
+  CofferState *state = _coffer_repository_get_state (self);
+
+  rotation_keypair (rk, _coffer_repository_get_raw_id (self), pk, NULL);
+  state_set_hex (state, "account", "rotation-key", pk, sizeof pk);
+  coffer_state_save (state, NULL);
+}
+
+void
+_coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak)
+{
+  guint8 akid[COFFER_ACCOUNT_KEY_ID_BYTES];
+  CofferState *state = _coffer_repository_get_state (self);
+
+  /* The recovery envelope is authenticated by the recovery key itself, so
+   * the account key it holds is the current one whatever this computer
+   * saw before. */
+  coffer_account_key_id (ak, akid);
+  state_set_hex (state, "account", "key-id", akid, sizeof akid);
+  _coffer_repository_pin_rotation_key (self, rk);
+}
+
+gboolean
+_coffer_repository_follow_rotation (CofferRepository *self, const char *known_hex, const char *new_hex,
+                                    GCancellable *cancellable, GError **error)
+{
+  CofferState *state = _coffer_repository_get_state (self);
+  const guint8 *repo_id = _coffer_repository_get_raw_id (self);
+  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
+  g_autofree char *cur = g_strdup (new_hex);
+
+  if (!state_get_hex (state, "account", "rotation-key", pinned, sizeof pinned))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
+                   "The account key of this repository was replaced (a device was removed), and this "
+                   "computer has no way to verify the change. Enter the recovery key once, or join "
+                   "this computer again from a trusted one.");
+      return FALSE;
+    }
+  for (guint i = 0; i < MAX_ROTATION_CHAIN; i++)
+    {
+      g_autofree char *name = obj_name (ROTATION_FMT, cur);
+      g_autoptr(GBytes) bytes = NULL;
+      const guint8 *body;
+      guint8 cur_id[32];
+      guint8 msg[98];
+      gboolean missing;
+
+      bytes = get_small (self, name, &missing, cancellable, error);
+      if (bytes == NULL)
+        {
+          if (missing)
+            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                         "The account key changed but there is no record of the change (%s).", name);
+          return FALSE;
+        }
+      /* old akid 32 | new akid 32 | rotation pk 32 | signature 64 */
+      if (!parse_fixed (bytes, "CFRT", 160, &body) || !hex_to (cur, cur_id, 32)
+          || sodium_memcmp (body + 32, cur_id, 32) != 0 || sodium_memcmp (body + 64, pinned, 32) != 0)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The record of an account key change (%s) is not valid.", name);
+          return FALSE;
+        }
+      rotation_message (repo_id, body, body + 32, msg);
+      if (crypto_sign_verify_detached (body + 96, msg, sizeof msg, pinned) != 0)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The record of an account key change (%s) is not signed with this repository's "
+                       "recovery key.", name);
+          return FALSE;
+        }
+      g_free (cur);
+      cur = coffer_hex_encode (body, 32);
+      if (strcmp (cur, known_hex) == 0)
+        return TRUE;
+    }
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+               "The chain of account key changes is too long or loops.");
+  return FALSE;
+}
+
+/* ---- device records: keys/device-keys/<id> = envelope under AK of
+ * "CFDR" | 1 | 0 0 0 | public key 32 | time i64 LE ---- */
+
+gboolean
+_coffer_repository_write_device_record (CofferRepository *self, const CofferSecret *ak,
+                                        const char *device_id, const guint8 pk[32],
+                                        GCancellable *cancellable, GError **error)
+{
+  g_autofree char *name = obj_name (RECORD_FMT, device_id);
+  g_autoptr(GByteArray) plain = fixed_new ("CFDR");
+  g_autoptr(GBytes) env = NULL;
+  gint64 now = GINT64_TO_LE (g_get_real_time () / G_USEC_PER_SEC);
+
+  g_byte_array_append (plain, pk, 32);
+  g_byte_array_append (plain, (const guint8 *) &now, 8);
+  env = coffer_envelope_seal (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
+                              name, plain->data, plain->len);
+  return coffer_store_put (coffer_repository_get_store (self), name, env, COFFER_PUT_REPLACE,
+                           cancellable, error);
+}
+
+static gboolean
+read_device_record (CofferRepository *self, const CofferSecret *ak, const char *device_id,
+                    guint8 pk[32], gint64 *time, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *name = obj_name (RECORD_FMT, device_id);
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(CofferSecret) plain = NULL;
+  gboolean missing;
+  gint64 t;
+
+  env = get_small (self, name, &missing, cancellable, error);
+  if (env == NULL)
+    {
+      if (missing)
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND,
+                     "The repository has no public key record for device %s.", device_id);
+      return FALSE;
+    }
+  plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
+                                name, env, error);
+  if (plain == NULL)
+    return FALSE;
+  if (plain->len != 48 || memcmp (plain->data, "CFDR\1\0\0\0", 8) != 0
+      || !coffer_device_public_key_is_valid (plain->data + 8))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The public key record of device %s is malformed.", device_id);
+      return FALSE;
+    }
+  memcpy (pk, plain->data + 8, 32);
+  memcpy (&t, plain->data + 40, 8);
+  if (time != NULL)
+    *time = GINT64_FROM_LE (t);
+  return TRUE;
+}
+
+/* The device name is the envelope under AK that follows the 240-byte
+ * sealed part of keys/devices/<id> (docs/FORMAT.md "Device envelopes"). */
+static char *
+read_device_name (CofferRepository *self, GBytes *envelope, const CofferSecret *ak, const char *device_id)
+{
+  g_autofree char *name = obj_name (DEVICE_FMT, device_id);
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(CofferSecret) plain = NULL;
+  gsize len = g_bytes_get_size (envelope);
+
+  if (ak == NULL || len <= 240)
+    return NULL;
+  env = g_bytes_new_from_bytes (envelope, 240, len - 240);
+  plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
+                                name, env, NULL);
+  if (plain == NULL)
+    return NULL;
+  {
+    g_autofree char *str = g_strndup ((const char *) plain->data, plain->len);
+    return coffer_device_name_is_valid (str) ? g_steal_pointer (&str) : NULL;
+  }
+}
+
+static gboolean
+collect_names (const char *name, guint64 size, gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_strdup (name));
+  return TRUE;
+}
+
+/* Ids of the objects directly under prefix (keys/devices/, keys/pending/). */
+static GPtrArray *
+list_ids (CofferRepository *self, const char *prefix, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+
+  if (!coffer_store_list (coffer_repository_get_store (self), prefix, collect_names, names,
+                          cancellable, error))
+    {
+      g_ptr_array_unref (ids);
+      return NULL;
+    }
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *id = (const char *) g_ptr_array_index (names, i) + strlen (prefix);
+      if (coffer_device_id_is_valid (id))
+        g_ptr_array_add (ids, g_strdup (id));
+    }
+  g_ptr_array_sort (ids, (GCompareFunc) g_strcmp0);
+  return ids;
+}
+
+/* ---- join: the new computer ---- */
+
+gboolean
+coffer_repository_request_join (CofferRepository *self, const char *device_name,
+                                char **out_device_id, char **out_code,
+                                GCancellable *cancellable, GError **error)
+{
+  CofferState *state;
+  g_autofree char *id = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *obj = NULL;
+  g_autoptr(CofferSecret) sk = NULL;
+  g_autoptr(CofferJoinRequest) request = NULL;
+  g_autoptr(GBytes) req_bytes = NULL;
+  g_autoptr(GByteArray) commit = NULL;
+  guint8 pk[32], r[NONCE_BYTES], c[32];
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  if (out_code != NULL)
+    *out_code = NULL;
+  state = _coffer_repository_get_state (self);
+  name = g_strdup (device_name != NULL ? device_name : g_get_host_name ());
+  if (!coffer_device_name_is_valid (name))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "“%s” is not a valid device name: use up to 256 bytes of text without control characters.",
+                   name);
+      return FALSE;
+    }
+  if (_coffer_repository_get_device_id (self) != NULL)
+    {
+      g_autofree char *env_name = obj_name (DEVICE_FMT, _coffer_repository_get_device_id (self));
+      if (coffer_store_stat (coffer_repository_get_store (self), env_name, NULL, cancellable, NULL))
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS,
+                       "This computer is already a trusted device of this repository.");
+          return FALSE;
+        }
+    }
+
+  id = coffer_device_id_new ();
+  sk = coffer_device_keypair_new (pk);
+  randombytes_buf (r, sizeof r);
+  join_commitment (_coffer_repository_get_raw_id (self), id, pk, r, c);
+
+  /* This computer's key first (a request nobody can complete is harmless;
+   * an approved device that forgot its key is not). */
+  if (!_coffer_repository_save_local_device_key (self, sk, error))
+    return FALSE;
+  coffer_state_set_string (state, "device", "id", id);
+  state_set_hex (state, "device", "public-key", pk, sizeof pk);
+  /* A new join starts from nothing: no account key, no old answers. */
+  coffer_state_remove (state, "account", "key-id");
+  coffer_state_remove (state, "join", "trusted-key");
+  coffer_state_remove (state, "join", "trusted-nonce");
+  state_set_hex (state, "join", "nonce", r, sizeof r);
+  if (!coffer_state_save (state, error))
+    return FALSE;
+  _coffer_repository_set_device_id (self, id);
+
+  commit = fixed_new ("CFJC");
+  g_byte_array_append (commit, c, sizeof c);
+  obj = obj_name (COMMIT_FMT, id);
+  if (!put (self, obj, commit->data, commit->len, COFFER_PUT_CREATE, cancellable, error))
+    return FALSE;
+  request = coffer_join_request_new (id, pk, name, g_get_real_time () / G_USEC_PER_SEC);
+  req_bytes = coffer_join_request_serialize (request);
+  g_free (obj);
+  obj = obj_name (PENDING_FMT, id);
+  if (req_bytes == NULL
+      || !coffer_store_put (coffer_repository_get_store (self), obj, req_bytes, COFFER_PUT_CREATE,
+                            cancellable, error))
+    {
+      if (req_bytes == NULL)
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "The join request is not valid.");
+      return FALSE;
+    }
+  if (out_device_id != NULL)
+    *out_device_id = g_steal_pointer (&id);
+  return TRUE;
+}
+
+static gboolean
+require_join_in_progress (CofferRepository *self, guint8 r[NONCE_BYTES], GError **error)
+{
+  if (_coffer_repository_get_device_id (self) == NULL
+      || !state_get_hex (_coffer_repository_get_state (self), "join", "nonce", r, NONCE_BYTES))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "This computer has not asked to join this repository. Start with “coffer devices join”.");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboolean *out_approved,
+                                   GCancellable *cancellable, GError **error)
+{
+  CofferState *state;
+  const char *id;
+  g_autofree char *obj = NULL;
+  g_autoptr(GBytes) resp = NULL;
+  g_autoptr(GByteArray) reveal = NULL;
+  guint8 r[NONCE_BYTES], pk[32], pk_t[32], n_t[NONCE_BYTES], known[32];
+  const guint8 *body;
+  gboolean missing;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  *out_code = NULL;
+  if (out_approved != NULL)
+    *out_approved = FALSE;
+  if (!require_join_in_progress (self, r, error))
+    return FALSE;
+  state = _coffer_repository_get_state (self);
+  id = _coffer_repository_get_device_id (self);
+  if (!state_get_hex (state, "device", "public-key", pk, sizeof pk))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "This computer's local state has no device public key.");
+      return FALSE;
+    }
+
+  obj = obj_name (DEVICE_FMT, id);
+  if (out_approved != NULL)
+    *out_approved = coffer_store_stat (coffer_repository_get_store (self), obj, NULL, cancellable, NULL);
+
+  g_free (obj);
+  obj = obj_name (RESPONSE_FMT, id);
+  resp = get_small (self, obj, &missing, cancellable, error);
+  if (resp == NULL)
+    {
+      if (!missing)
+        return FALSE;
+      /* The answer is deleted on approval; the code learnt before stays valid. */
+      if (state_get_hex (state, "join", "trusted-key", pk_t, 32)
+          && state_get_hex (state, "join", "trusted-nonce", n_t, NONCE_BYTES))
+        *out_code = join_code (_coffer_repository_get_raw_id (self), id, pk_t, n_t, pk, r);
+      return TRUE;
+    }
+  /* pkT 32 | nT 32 */
+  if (!parse_fixed (resp, "CFJR", 64, &body) || !coffer_device_public_key_is_valid (body))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The trusted computer's answer (%s) is malformed.", obj);
+      return FALSE;
+    }
+  /* The first answer counts: the code shown must not change under the user. */
+  if (state_get_hex (state, "join", "trusted-key", known, 32))
+    {
+      if (memcmp (known, body, 32) != 0
+          || !state_get_hex (state, "join", "trusted-nonce", n_t, NONCE_BYTES)
+          || memcmp (n_t, body + 32, NONCE_BYTES) != 0)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The answer to this computer's join request changed after it was shown. Someone may "
+                       "be interfering with the storage: do not approve, and start again.");
+          return FALSE;
+        }
+    }
+  else
+    {
+      state_set_hex (state, "join", "trusted-key", body, 32);
+      state_set_hex (state, "join", "trusted-nonce", body + 32, NONCE_BYTES);
+      if (!coffer_state_save (state, error))
+        return FALSE;
+    }
+  memcpy (pk_t, body, 32);
+  memcpy (n_t, body + 32, NONCE_BYTES);
+
+  /* Only now, with the trusted side fixed, reveal our nonce. */
+  reveal = fixed_new ("CFJV");
+  g_byte_array_append (reveal, r, sizeof r);
+  g_free (obj);
+  obj = obj_name (REVEAL_FMT, id);
+  if (!put (self, obj, reveal->data, reveal->len, COFFER_PUT_REPLACE, cancellable, error))
+    return FALSE;
+  *out_code = join_code (_coffer_repository_get_raw_id (self), id, pk_t, n_t, pk, r);
+  return TRUE;
+}
+
+/* ---- join: the trusted computer ---- */
+
+typedef struct
+{
+  CofferJoinRequest *request;
+  guint8 commit[32];
+  guint8 n_t[NONCE_BYTES];
+  guint8 r_new[NONCE_BYTES];
+  gboolean revealed;
+} JoinView;
+
+static void
+join_view_clear (JoinView *v)
+{
+  g_clear_pointer (&v->request, coffer_join_request_free);
+}
+
+static CofferSecret *
+own_device_key (CofferRepository *self, guint8 pk[32], GError **error)
+{
+  CofferSecret *sk = _coffer_repository_load_device_key (self, error);
+
+  if (sk != NULL)
+    coffer_device_public_key (sk, pk);
+  return sk;
+}
+
+/* Reads the request and its commitment; answers it when answer is TRUE and
+ * this computer has not yet; reads and checks the reveal. */
+static gboolean
+join_view (CofferRepository *self, const char *device_id, gboolean answer, const guint8 pk_t[32],
+           JoinView *v, GCancellable *cancellable, GError **error)
+{
+  CofferState *state = _coffer_repository_get_state (self);
+  g_autofree char *group = g_strdup_printf ("join %s", device_id);
+  g_autofree char *obj = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  const guint8 *body;
+  guint8 stored[32], check[32];
+  gboolean missing;
+
+  if (!coffer_device_id_is_valid (device_id))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "“%s” is not a device id.", device_id);
+      return FALSE;
+    }
+  obj = obj_name (PENDING_FMT, device_id);
+  bytes = get_small (self, obj, &missing, cancellable, error);
+  if (bytes == NULL)
+    {
+      if (missing)
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                     "There is no join request from a device %s.", device_id);
+      return FALSE;
+    }
+  v->request = coffer_join_request_parse (bytes, device_id, error);
+  if (v->request == NULL)
+    return FALSE;
+
+  g_clear_pointer (&bytes, g_bytes_unref);
+  g_free (obj);
+  obj = obj_name (COMMIT_FMT, device_id);
+  bytes = get_small (self, obj, &missing, cancellable, error);
+  if (bytes == NULL)
+    {
+      if (missing)
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "The join request of device %s has no commitment (%s): it was not made by this "
+                     "version of Coffer, or it was tampered with.", device_id, obj);
+      return FALSE;
+    }
+  if (!parse_fixed (bytes, "CFJC", 32, &body))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The commitment of device %s is malformed.", device_id);
+      return FALSE;
+    }
+
+  /* What this computer saw first is what counts (the storage may change). */
+  if (state_get_hex (state, group, "commit", stored, 32))
+    {
+      guint8 stored_pk[32];
+      if (memcmp (stored, body, 32) != 0
+          || !state_get_hex (state, group, "request-key", stored_pk, 32)
+          || memcmp (stored_pk, v->request->public_key, 32) != 0)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The join request of device %s changed after this computer answered it. Someone may "
+                       "be interfering with the storage: do not approve it.", device_id);
+          return FALSE;
+        }
+      memcpy (v->commit, stored, 32);
+      if (!state_get_hex (state, group, "nonce", v->n_t, NONCE_BYTES))
+        return FALSE;
+    }
+  else if (answer)
+    {
+      memcpy (v->commit, body, 32);
+      randombytes_buf (v->n_t, NONCE_BYTES);
+      state_set_hex (state, group, "commit", v->commit, 32);
+      state_set_hex (state, group, "request-key", v->request->public_key, 32);
+      state_set_hex (state, group, "nonce", v->n_t, NONCE_BYTES);
+      if (!coffer_state_save (state, error))
+        return FALSE;
+    }
+  else
+    return TRUE;   /* not answered by this computer: no code */
+
+  if (answer)
+    {
+      g_autoptr(GByteArray) resp = fixed_new ("CFJR");
+      g_autofree char *resp_name = obj_name (RESPONSE_FMT, device_id);
+
+      g_byte_array_append (resp, pk_t, 32);
+      g_byte_array_append (resp, v->n_t, NONCE_BYTES);
+      if (!put (self, resp_name, resp->data, resp->len, COFFER_PUT_REPLACE, cancellable, error))
+        return FALSE;
+    }
+
+  g_clear_pointer (&bytes, g_bytes_unref);
+  g_free (obj);
+  obj = obj_name (REVEAL_FMT, device_id);
+  bytes = get_small (self, obj, &missing, cancellable, error);
+  if (bytes == NULL)
+    return missing;
+  if (!parse_fixed (bytes, "CFJV", NONCE_BYTES, &body))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The answer of device %s is malformed.", device_id);
+      return FALSE;
+    }
+  join_commitment (_coffer_repository_get_raw_id (self), device_id, v->request->public_key, body, check);
+  if (sodium_memcmp (check, v->commit, 32) != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The answer of device %s does not match what it committed to. Someone may be "
+                   "interfering with the storage: do not approve it.", device_id);
+      return FALSE;
+    }
+  memcpy (v->r_new, body, NONCE_BYTES);
+  v->revealed = TRUE;
+  return TRUE;
+}
+
+static gboolean
+require_account_key (CofferRepository *self, const char *what, GError **error)
+{
+  if (_coffer_repository_get_account_key (self) != NULL)
+    return TRUE;
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+               "%s needs a trusted device or the recovery key.", what);
+  return FALSE;
+}
+
+gboolean
+coffer_repository_get_join_code (CofferRepository *self, const char *device_id, char **out_code,
+                                 GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) sk = NULL;
+  JoinView v = { NULL };
+  guint8 pk_t[32];
+  gboolean ok;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  *out_code = NULL;
+  if (!require_account_key (self, "Approving a device", error))
+    return FALSE;
+  /* The code must use this computer's own key, never one read from storage. */
+  sk = own_device_key (self, pk_t, error);
+  if (sk == NULL)
+    return FALSE;
+  ok = join_view (self, device_id, TRUE, pk_t, &v, cancellable, error);
+  if (ok && v.revealed)
+    *out_code = join_code (_coffer_repository_get_raw_id (self), device_id, pk_t, v.n_t,
+                           v.request->public_key, v.r_new);
+  join_view_clear (&v);
+  return ok;
+}
+
+static char *
+normalise_code (const char *code)
+{
+  GString *out = g_string_new (NULL);
+
+  for (const char *p = code; p != NULL && *p; p++)
+    if (g_ascii_isdigit (*p))
+      g_string_append_c (out, *p);
+    else if (*p != ' ' && *p != '-' && *p != '\t')
+      {
+        g_string_free (out, TRUE);
+        return NULL;
+      }
+  return g_string_free (out, FALSE);
+}
+
+static void
+forget_join (CofferRepository *self, const char *device_id, gboolean with_approval, GCancellable *cancellable)
+{
+  char *objs[] = { obj_name (PENDING_FMT, device_id), obj_name (COMMIT_FMT, device_id),
+                   obj_name (RESPONSE_FMT, device_id), obj_name (REVEAL_FMT, device_id),
+                   obj_name (APPROVAL_FMT, device_id) };
+  CofferState *state = _coffer_repository_get_state (self);
+  g_autofree char *group = g_strdup_printf ("join %s", device_id);
+
+  for (guint i = 0; i < G_N_ELEMENTS (objs); i++)
+    {
+      if (i < G_N_ELEMENTS (objs) - 1 || with_approval)
+        delete_quietly (self, objs[i], cancellable);
+      g_free (objs[i]);
+    }
+  coffer_state_remove (state, group, "commit");
+  coffer_state_remove (state, group, "request-key");
+  coffer_state_remove (state, group, "nonce");
+  coffer_state_save (state, NULL);
+}
+
+gboolean
+coffer_repository_approve_device (CofferRepository *self, const char *device_id,
+                                  const char *code_typed_by_user,
+                                  GCancellable *cancellable, GError **error)
+{
+  const CofferSecret *ak;
+  g_autoptr(CofferSecret) sk = NULL;
+  g_autofree char *code = NULL;
+  g_autofree char *want = NULL;
+  g_autofree char *typed = NULL;
+  g_autofree char *obj = NULL;
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(GByteArray) approval = NULL;
+  JoinView v = { NULL };
+  guint8 pk_t[32], akid[32], rot_pk[32] = { 0 }, mac[32];
+  CofferState *state = _coffer_repository_get_state (self);
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  if (!require_account_key (self, "Approving a device", error))
+    return FALSE;
+  ak = _coffer_repository_get_account_key (self);
+  sk = own_device_key (self, pk_t, error);
+  if (sk == NULL)
+    return FALSE;
+  if (!join_view (self, device_id, TRUE, pk_t, &v, cancellable, error))
+    goto fail;
+  if (!v.revealed)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
+                   "The new computer has not shown its code yet. Keep “coffer devices join” running "
+                   "there (or run “coffer devices join --status”), then try again.");
+      goto fail;
+    }
+  code = join_code (_coffer_repository_get_raw_id (self), device_id, pk_t, v.n_t, v.request->public_key, v.r_new);
+  want = normalise_code (code);
+  typed = normalise_code (code_typed_by_user);
+  if (typed == NULL || strlen (typed) != 6)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "The code is six digits, as shown on the new computer.");
+      goto fail;
+    }
+  if (sodium_memcmp (typed, want, 6) != 0)
+    {
+      /* A request whose code did not match is never approved later. */
+      forget_join (self, device_id, TRUE, cancellable);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "The code does not match the one on this computer, so the device was not approved "
+                   "and its request was cancelled. If you typed it correctly, someone may be interfering "
+                   "with the storage; start the join again on the new computer.");
+      goto fail;
+    }
+
+  coffer_account_key_id (ak, akid);
+  state_get_hex (state, "account", "rotation-key", rot_pk, sizeof rot_pk);
+  if (!approval_mac (sk, v.request->public_key, pk_t, v.request->public_key,
+                     _coffer_repository_get_raw_id (self), device_id, akid, rot_pk, mac))
+    goto invalid;
+
+  /* Record, then the envelope (what makes the device trusted), then the
+   * approval the new computer checks, then the request goes. */
+  if (!_coffer_repository_write_device_record (self, ak, device_id, v.request->public_key,
+                                               cancellable, error))
+    goto fail;
+  env = coffer_device_envelope_seal (v.request->public_key, ak, _coffer_repository_get_raw_id (self),
+                                     device_id, v.request->device_name);
+  if (env == NULL)
+    goto invalid;
+  obj = obj_name (DEVICE_FMT, device_id);
+  if (!coffer_store_put (coffer_repository_get_store (self), obj, env, COFFER_PUT_REPLACE, cancellable, error))
+    goto fail;
+  approval = fixed_new ("CFJA");
+  g_byte_array_append (approval, rot_pk, 32);
+  g_byte_array_append (approval, mac, 32);
+  g_free (obj);
+  obj = obj_name (APPROVAL_FMT, device_id);
+  if (!put (self, obj, approval->data, approval->len, COFFER_PUT_REPLACE, cancellable, error))
+    goto fail;
+  forget_join (self, device_id, FALSE, cancellable);
+  join_view_clear (&v);
+  return TRUE;
+
+invalid:
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+               "The join request of device %s carries an unusable key.", device_id);
+fail:
+  join_view_clear (&v);
+  return FALSE;
+}
+
+gboolean
+coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellable, GError **error)
+{
+  CofferState *state;
+  const char *id;
+  g_autofree char *obj = NULL;
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(GBytes) approval = NULL;
+  g_autoptr(CofferSecret) sk = NULL;
+  g_autoptr(CofferSecret) ak = NULL;
+  g_autoptr(GError) local_error = NULL;
+  guint8 r[NONCE_BYTES], pk[32], pk_t[32], akid[32], mac[32];
+  const guint8 *body;
+  gboolean missing;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  if (!require_join_in_progress (self, r, error))
+    return FALSE;
+  state = _coffer_repository_get_state (self);
+  id = _coffer_repository_get_device_id (self);
+  if (!state_get_hex (state, "join", "trusted-key", pk_t, 32))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                   "No trusted computer has answered this computer's request yet.");
+      return FALSE;
+    }
+  obj = obj_name (DEVICE_FMT, id);
+  env = get_small (self, obj, &missing, cancellable, error);
+  if (env == NULL)
+    {
+      if (missing)
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                     "This computer has not been approved yet. On a trusted computer, run "
+                     "“coffer devices approve %s” and type the code shown here.", id);
+      return FALSE;
+    }
+  g_free (obj);
+  obj = obj_name (APPROVAL_FMT, id);
+  approval = get_small (self, obj, &missing, cancellable, error);
+  if (approval == NULL)
+    {
+      if (missing)
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "The approval of this computer is missing (%s).", obj);
+      return FALSE;
+    }
+  if (!parse_fixed (approval, "CFJA", 64, &body))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The approval of this computer is malformed.");
+      return FALSE;
+    }
+  sk = _coffer_repository_load_device_key (self, error);
+  if (sk == NULL)
+    return FALSE;
+  coffer_device_public_key (sk, pk);
+  ak = coffer_device_envelope_open (sk, pk, _coffer_repository_get_raw_id (self), id, env, NULL, &local_error);
+  if (ak == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "This computer's key envelope could not be opened: %s", local_error->message);
+      return FALSE;
+    }
+  /* The envelope is anonymous (crypto_box_seal): only the MAC under the
+   * key shared with the trusted computer whose key is in the code shows
+   * that the account key comes from it. */
+  coffer_account_key_id (ak, akid);
+  if (!approval_mac (sk, pk_t, pk_t, pk, _coffer_repository_get_raw_id (self), id, akid, body, mac)
+      || sodium_memcmp (mac, body + 32, 32) != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The approval of this computer does not come from the trusted computer that showed "
+                   "the code. Someone may be interfering with the storage; nothing was used.");
+      return FALSE;
+    }
+  if (!sodium_is_zero (body, 32))
+    state_set_hex (state, "account", "rotation-key", body, 32);
+  coffer_state_remove (state, "join", "nonce");
+  coffer_state_remove (state, "join", "trusted-key");
+  coffer_state_remove (state, "join", "trusted-nonce");
+  _coffer_repository_replace_account_key (self, ak);   /* saves the state */
+  delete_quietly (self, obj, cancellable);
+  return TRUE;
+}
+
+/* ---- listing ---- */
+
+GPtrArray *
+coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) result = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_device_info_free);
+  g_autoptr(GPtrArray) trusted = NULL;
+  g_autoptr(GPtrArray) pending = NULL;
+  const CofferSecret *ak;
+  const char *own;
+  guint8 pk_t[32];
+  g_autoptr(CofferSecret) sk = NULL;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
+
+  ak = _coffer_repository_get_account_key (self);
+  own = _coffer_repository_get_device_id (self);
+  trusted = list_ids (self, "keys/devices/", cancellable, error);
+  if (trusted == NULL)
+    return NULL;
+  pending = list_ids (self, "keys/pending/", cancellable, error);
+  if (pending == NULL)
+    return NULL;
+
+  for (guint i = 0; i < trusted->len; i++)
+    {
+      const char *id = g_ptr_array_index (trusted, i);
+      g_autofree char *obj = obj_name (DEVICE_FMT, id);
+      g_autoptr(GBytes) env = NULL;
+      CofferDevice *d = g_new0 (CofferDevice, 1);
+      gboolean missing;
+      guint8 pk[32];
+
+      d->id = g_strdup (id);
+      d->is_this_device = g_strcmp0 (id, own) == 0;
+      env = get_small (self, obj, &missing, cancellable, NULL);
+      if (env != NULL && ak != NULL)
+        {
+          d->name = read_device_name (self, env, ak, id);
+          read_device_record (self, ak, id, pk, &d->time, cancellable, NULL);
+        }
+      g_ptr_array_add (result, d);
+    }
+
+  if (ak != NULL)
+    sk = own_device_key (self, pk_t, NULL);
+  for (guint i = 0; i < pending->len; i++)
+    {
+      const char *id = g_ptr_array_index (pending, i);
+      g_autofree char *obj = obj_name (PENDING_FMT, id);
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(CofferJoinRequest) request = NULL;
+      CofferDevice *d;
+      gboolean missing;
+
+      bytes = get_small (self, obj, &missing, cancellable, NULL);
+      if (bytes == NULL || (request = coffer_join_request_parse (bytes, id, NULL)) == NULL)
+        continue;   /* hostile or half-written: not shown */
+      d = g_new0 (CofferDevice, 1);
+      d->id = g_strdup (id);
+      d->name = g_strdup (request->device_name);
+      d->pending = TRUE;
+      d->time = request->time;
+      d->is_this_device = g_strcmp0 (id, own) == 0;
+      if (sk != NULL)
+        {
+          JoinView v = { NULL };
+          /* Read-only: a code only for requests this computer answered. */
+          if (join_view (self, id, FALSE, pk_t, &v, cancellable, NULL) && v.revealed)
+            d->verification_code = join_code (_coffer_repository_get_raw_id (self), id, pk_t, v.n_t,
+                                              v.request->public_key, v.r_new);
+          join_view_clear (&v);
+        }
+      g_ptr_array_add (result, d);
+    }
+  return g_steal_pointer (&result);
+}
+
+/* ---- removal and rotation ---- */
+
+typedef struct
+{
+  char   *id;
+  guint8  pk[32];
+  char   *name;
+} Remaining;
+
+static void
+remaining_free (gpointer data)
+{
+  Remaining *r = data;
+  g_free (r->id);
+  g_free (r->name);
+  g_free (r);
+}
+
+static gboolean
+write_rotation_record (CofferRepository *self, const CofferSecret *rk, const guint8 old_id[32],
+                       const guint8 new_id[32], GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) sign_sk = NULL;
+  g_autoptr(GByteArray) rec = fixed_new ("CFRT");
+  g_autofree char *new_hex = coffer_hex_encode (new_id, 32);
+  g_autofree char *obj = obj_name (ROTATION_FMT, new_hex);
+  guint8 pk[crypto_sign_PUBLICKEYBYTES], msg[98], sig[crypto_sign_BYTES];
+
+  rotation_keypair (rk, _coffer_repository_get_raw_id (self), pk, &sign_sk);
+  rotation_message (_coffer_repository_get_raw_id (self), old_id, new_id, msg);
+  crypto_sign_detached (sig, NULL, msg, sizeof msg, sign_sk->data);
+  g_byte_array_append (rec, old_id, 32);
+  g_byte_array_append (rec, new_id, 32);
+  g_byte_array_append (rec, pk, sizeof pk);
+  g_byte_array_append (rec, sig, sizeof sig);
+  return put (self, obj, rec->data, rec->len, COFFER_PUT_REPLACE, cancellable, error);
+}
+
+gboolean
+coffer_repository_remove_device (CofferRepository *self, const char *device_id,
+                                 GCancellable *cancellable, GError **error)
+{
+  const CofferSecret *rk;
+  g_autoptr(CofferSecret) old_ak = NULL;
+  g_autoptr(CofferSecret) new_ak = NULL;
+  g_autoptr(CofferSecret) own_sk = NULL;
+  g_autoptr(CofferSecret) from_rk = NULL;
+  g_autoptr(GPtrArray) devices = NULL;
+  g_autoptr(GPtrArray) categories = NULL;
+  g_autoptr(GPtrArray) remaining = g_ptr_array_new_with_free_func (remaining_free);
+  g_autoptr(GString) lost = g_string_new (NULL);
+  g_autofree char *obj = NULL;
+  const char *own;
+  guint8 own_pk[32], old_id[32], new_id[32];
+  gboolean is_trusted = FALSE;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  if (!coffer_device_id_is_valid (device_id))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "“%s” is not a device id.", device_id);
+      return FALSE;
+    }
+  own = _coffer_repository_get_device_id (self);
+  if (g_strcmp0 (own, device_id) == 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "This is the computer you are using; remove it from another trusted computer.");
+      return FALSE;
+    }
+  if (!require_account_key (self, "Removing a device", error))
+    return FALSE;
+
+  obj = obj_name (DEVICE_FMT, device_id);
+  is_trusted = coffer_store_stat (coffer_repository_get_store (self), obj, NULL, cancellable, NULL);
+  if (!is_trusted)
+    {
+      g_autofree char *pending = obj_name (PENDING_FMT, device_id);
+      if (!coffer_store_stat (coffer_repository_get_store (self), pending, NULL, cancellable, NULL))
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                       "There is no device %s in this repository.", device_id);
+          return FALSE;
+        }
+      /* A request that was never approved knows no key: just drop it. */
+      forget_join (self, device_id, TRUE, cancellable);
+      return TRUE;
+    }
+
+  /* The new account key must reach the recovery envelope, which only the
+   * recovery key can write, and the rotation must be signed with the key
+   * derived from it so that the other devices can tell it from a forgery
+   * by the removed device (which knows the old account key). */
+  rk = _coffer_repository_get_recovery_key (self);
+  if (rk == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
+                   "Removing a trusted device needs the recovery key: the account key is replaced so that "
+                   "the removed computer cannot read new backups, and the recovery key must open the new one.");
+      return FALSE;
+    }
+  old_ak = coffer_secret_dup (_coffer_repository_get_account_key (self));
+  from_rk = _coffer_repository_open_recovery (self, rk, cancellable, error);
+  if (from_rk == NULL)
+    return FALSE;
+  coffer_account_key_id (old_ak, old_id);
+  if (coffer_secret_equal (from_rk, old_ak))
+    new_ak = coffer_secret_new_random (COFFER_KEY_BYTES);
+  else
+    {
+      /* An interrupted rotation: the recovery envelope already holds the
+       * new key; go on with it if this computer signed it. */
+      g_autofree char *old_hex = coffer_hex_encode (old_id, 32);
+      g_autofree char *new_hex = NULL;
+      coffer_account_key_id (from_rk, new_id);
+      new_hex = coffer_hex_encode (new_id, 32);
+      _coffer_repository_pin_rotation_key (self, rk);
+      if (!_coffer_repository_follow_rotation (self, old_hex, new_hex, cancellable, error))
+        return FALSE;
+      new_ak = g_steal_pointer (&from_rk);
+    }
+  coffer_account_key_id (new_ak, new_id);
+  _coffer_repository_pin_rotation_key (self, rk);
+
+  categories = _coffer_repository_list_category_ids (self, cancellable, error);
+  if (categories == NULL)
+    return FALSE;
+  if (_coffer_repository_get_password (self) == NULL)
+    for (guint i = 0; i < categories->len; i++)
+      {
+        g_autofree char *pw = g_strdup_printf ("categories/%s/keys/password",
+                                               (char *) g_ptr_array_index (categories, i));
+        if (coffer_store_stat (coffer_repository_get_store (self), pw, NULL, cancellable, NULL))
+          {
+            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                         "Removing a device gives every category a new key, and the Standard categories "
+                         "need the backup password for that. Give the password too.");
+            return FALSE;
+          }
+      }
+
+  /* Who stays, with their public keys and names. */
+  own_sk = own_device_key (self, own_pk, error);
+  if (own_sk == NULL)
+    return FALSE;
+  devices = list_ids (self, "keys/devices/", cancellable, error);
+  if (devices == NULL)
+    return FALSE;
+  for (guint i = 0; i < devices->len; i++)
+    {
+      const char *id = g_ptr_array_index (devices, i);
+      g_autofree char *env_name = obj_name (DEVICE_FMT, id);
+      g_autoptr(GBytes) env = NULL;
+      Remaining *r;
+      gboolean missing;
+
+      if (strcmp (id, device_id) == 0)
+        continue;
+      r = g_new0 (Remaining, 1);
+      r->id = g_strdup (id);
+      env = get_small (self, env_name, &missing, cancellable, NULL);
+      if (env != NULL)
+        {
+          r->name = read_device_name (self, env, old_ak, id);
+          if (r->name == NULL)
+            r->name = read_device_name (self, env, new_ak, id);
+        }
+      if (r->name == NULL)
+        r->name = g_strdup ("Computer");
+      if (g_strcmp0 (id, own) == 0)
+        memcpy (r->pk, own_pk, 32);
+      else if (!read_device_record (self, old_ak, id, r->pk, NULL, cancellable, NULL)
+               && !read_device_record (self, new_ak, id, r->pk, NULL, cancellable, NULL))
+        {
+          g_string_append_printf (lost, "%s%s (%s)", lost->len ? ", " : "", r->name, id);
+          remaining_free (r);
+          continue;
+        }
+      g_ptr_array_add (remaining, r);
+    }
+
+  /* 1. The removed device goes (it no longer gets even the old key). */
+  {
+    g_autofree char *rec = obj_name (RECORD_FMT, device_id);
+    if (!coffer_store_delete (coffer_repository_get_store (self), obj, cancellable, error))
+      return FALSE;
+    delete_quietly (self, rec, cancellable);
+  }
+  /* 2. The signed record of the change, 3. the new key under the recovery
+   * key (from here on the new key is never lost: a crash is resumed). */
+  if (!write_rotation_record (self, rk, old_id, new_id, cancellable, error)
+      || !_coffer_repository_write_recovery (self, rk, new_ak, cancellable, error))
+    return FALSE;
+  /* 4. Every category: a new epoch, key sets re-sealed under the new key. */
+  for (guint i = 0; i < categories->len; i++)
+    if (!_coffer_repository_rotate_category (self, g_ptr_array_index (categories, i), old_ak, new_ak,
+                                             cancellable, error))
+      return FALSE;
+  /* 5. The remaining devices, this one last. */
+  for (guint pass = 0; pass < 2; pass++)
+    for (guint i = 0; i < remaining->len; i++)
+      {
+        Remaining *r = g_ptr_array_index (remaining, i);
+        g_autofree char *env_name = obj_name (DEVICE_FMT, r->id);
+        g_autoptr(GBytes) env = NULL;
+
+        if ((g_strcmp0 (r->id, own) == 0) != (pass == 1))
+          continue;
+        env = coffer_device_envelope_seal (r->pk, new_ak, _coffer_repository_get_raw_id (self), r->id, r->name);
+        if (env == NULL
+            || !_coffer_repository_write_device_record (self, new_ak, r->id, r->pk, cancellable, error)
+            || !coffer_store_put (coffer_repository_get_store (self), env_name, env, COFFER_PUT_REPLACE,
+                                  cancellable, error))
+          {
+            if (env == NULL)
+              g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                           "The key of device %s is not usable.", r->id);
+            return FALSE;
+          }
+      }
+  _coffer_repository_replace_account_key (self, new_ak);
+  if (lost->len > 0)
+    g_message ("These devices have no public key record and must join again: %s", lost->str);
+  return TRUE;
+}
