@@ -548,6 +548,56 @@ test_blob_tamper (void)
   }
 }
 
+typedef struct
+{
+  const CofferSecret *key;
+  const guint8       *text;
+  const guint8       *random;
+  gsize               len;
+} ThreadData;
+
+static gpointer
+blob_thread (gpointer user_data)
+{
+  ThreadData *td = user_data;
+
+  for (guint i = 0; i < 40; i++)
+    {
+      const guint8 *src = (i % 2) ? td->text : td->random;
+      gsize len = td->len - i * 997;
+      guint8 id[32];
+      g_autoptr(GBytes) sealed = NULL;
+      g_autoptr(GBytes) opened = NULL;
+      g_autoptr(GError) error = NULL;
+
+      randombytes_buf (id, sizeof id);
+      sealed = coffer_blob_seal (td->key, id, COFFER_BLOB_DATA, src, len);
+      opened = coffer_blob_open (td->key, id, COFFER_BLOB_DATA, g_bytes_get_data (sealed, NULL),
+                                 g_bytes_get_size (sealed), &error);
+      g_assert_no_error (error);
+      g_assert_cmpmem (g_bytes_get_data (opened, NULL), g_bytes_get_size (opened), src, len);
+    }
+  return NULL;
+}
+
+static void
+test_blob_threads (void)
+{
+  g_autoptr(CofferSecret) key = coffer_secret_new_random (32);
+  gsize len = 256 * 1024;
+  g_autofree guint8 *text = make_text (len);
+  g_autofree guint8 *random = g_malloc (len);
+  ThreadData td = { key, text, random, len };
+  GThread *threads[6];
+
+  randombytes_buf (random, len);
+  /* Each thread gets its own zstd contexts, freed when it exits. */
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("blob", blob_thread, &td);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+}
+
 /* Seals a hand-made frame exactly as coffer_blob_seal would. */
 static GBytes *
 seal_frame (const CofferSecret *key,
@@ -882,6 +932,7 @@ main (int argc, char **argv)
   g_test_add_func ("/crypto/blob/round-trip", test_blob_round_trip);
   g_test_add_func ("/crypto/blob/seal-into", test_blob_seal_into);
   g_test_add_func ("/crypto/blob/tamper", test_blob_tamper);
+  g_test_add_func ("/crypto/blob/threads", test_blob_threads);
   g_test_add_func ("/crypto/blob/hostile-frames", test_blob_hostile_frames);
   g_test_add_func ("/crypto/kdf/derive", test_kdf);
   g_test_add_func ("/crypto/kdf/known-answer", test_kdf_known_answer);
