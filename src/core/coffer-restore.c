@@ -447,6 +447,15 @@ restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
             return FALSE;
           if (!created && r->target == NULL)
             continue;
+          /* Extended attributes do not change the folder's times. */
+          for (guint x = 0; (r->flags & COFFER_RESTORE_DRY_RUN) == 0 && e->xattrs != NULL
+                            && x + 1 < e->xattrs->len; x += 2)
+            {
+              GBytes *value = g_ptr_array_index (e->xattrs, x + 1);
+              if (lsetxattr (dest, g_ptr_array_index (e->xattrs, x), g_bytes_get_data (value, NULL),
+                             g_bytes_get_size (value), 0) != 0)
+                g_debug ("could not restore an extended attribute of %s", dest);
+            }
           dt = g_new0 (DirTimes, 1);
           dt->path = g_steal_pointer (&dest);
           dt->mode = e->mode;
