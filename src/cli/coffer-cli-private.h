@@ -128,6 +128,7 @@ int coffer_cli_cmd_restore     (CofferCli *cli, int argc, char **argv);
 int coffer_cli_cmd_check       (CofferCli *cli, int argc, char **argv);
 int coffer_cli_cmd_forget      (CofferCli *cli, int argc, char **argv);
 int coffer_cli_cmd_prune       (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_devices     (CofferCli *cli, int argc, char **argv);
 
 /* Finds the first positional argument of argv (skipping the values of
  * options that take one), removes it from argv and returns it (or NULL). */

@@ -33,6 +33,7 @@ static const CofferCliCommand commands[] = {
   { "password",     N_("Change the backup password"),                               coffer_cli_cmd_password },
   { "recovery-key", N_("Verify or replace the recovery key, or show when it was last tested"),
                                                                                     coffer_cli_cmd_recovery_key },
+  { "devices",      N_("List, join, approve or remove trusted devices"),            coffer_cli_cmd_devices },
 };
 
 /* Options that take a separate value: used to find the command word in
@@ -42,7 +43,7 @@ static const char * const value_options[] = {
   "--limit-upload", "--device-name", "--level", "--exclude", "--add-path", "--remove-path",
   "--no-exclude", "--category", "--snapshot", "--target", "--keep-last", "--keep-hourly",
   "--keep-daily", "--keep-weekly", "--keep-monthly", "--keep-yearly", "--grace",
-  "--new-password-file", "-c", "-s", "-t", "-e", NULL,
+  "--new-password-file", "--name", "--code", "-c", "-s", "-t", "-e", NULL,
 };
 
 /* ---- Signals ----

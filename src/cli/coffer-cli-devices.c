@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* coffer devices list|join|approve|remove */
+#include <string.h>
+#include <stdio.h>
+
+#include "coffer-cli-private.h"
+
+#define POLL_SECONDS 2
+#define POLL_LIMIT   (15 * 60 / POLL_SECONDS)
+
+static int
+devices_list (CofferCli *cli, int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) devices = NULL;
+  int status;
+
+  status = coffer_cli_parse (cli, NULL, NULL, _("List the trusted devices and join requests."),
+                             NULL, &argc, &argv);
+  if (status != -1)
+    return status;
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  devices = coffer_repository_list_devices (cli->repository, cli->cancellable, &error);
+  if (devices == NULL)
+    return coffer_cli_report_error (cli, error);
+
+  if (cli->json)
+    {
+      g_autoptr(GString) out = g_string_new ("[");
+      for (guint i = 0; i < devices->len; i++)
+        {
+          CofferDevice *d = g_ptr_array_index (devices, i);
+          g_string_append (out, i ? ",{\"id\":" : "{\"id\":");
+          coffer_cli_json_string (out, d->id);
+          g_string_append (out, ",\"name\":");
+          if (d->name)
+            coffer_cli_json_string (out, d->name);
+          else
+            g_string_append (out, "null");
+          g_string_append_printf (out, ",\"this_device\":%s,\"pending\":%s,\"time\":%" G_GINT64_FORMAT,
+                                  d->is_this_device ? "true" : "false", d->pending ? "true" : "false", d->time);
+          g_string_append (out, ",\"verification_code\":");
+          if (d->verification_code)
+            coffer_cli_json_string (out, d->verification_code);
+          else
+            g_string_append (out, "null");
+          g_string_append_c (out, '}');
+        }
+      g_string_append (out, "]\n");
+      fputs (out->str, stdout);
+      return COFFER_EXIT_OK;
+    }
+  for (guint i = 0; i < devices->len; i++)
+    {
+      CofferDevice *d = g_ptr_array_index (devices, i);
+      g_autofree char *when = d->time ? coffer_cli_format_time (d->time) : g_strdup ("");
+
+      printf ("%s  %-8s %s%s  %s", d->id, d->pending ? _("pending") : _("trusted"),
+              d->name ? d->name : _("(name hidden)"), d->is_this_device ? _(" (this computer)") : "", when);
+      if (d->verification_code)
+        printf (_("  code %s"), d->verification_code);
+      printf ("\n");
+    }
+  return COFFER_EXIT_OK;
+}
+
+static int
+show_code (CofferCli *cli, const char *code)
+{
+  if (cli->json)
+    printf ("{\"verification_code\":\"%s\"}\n", code);
+  else
+    printf (_("Verification code: %s\n"), code);
+  fflush (stdout);
+  return COFFER_EXIT_OK;
+}
+
+static int
+devices_join (CofferCli *cli, int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) password = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *code = NULL;
+  gboolean complete = FALSE, show_status = FALSE, no_wait = FALSE, approved = FALSE;
+  int status;
+  GOptionEntry entries[] = {
+    { "name", 0, 0, G_OPTION_ARG_STRING, &name, N_("Name of this computer (default: the host name)"), N_("NAME") },
+    { "status", 0, 0, G_OPTION_ARG_NONE, &show_status, N_("Show the verification code once a trusted computer has answered"), NULL },
+    { "complete", 0, 0, G_OPTION_ARG_NONE, &complete, N_("Finish joining after the approval"), NULL },
+    { "no-wait", 0, 0, G_OPTION_ARG_NONE, &no_wait, N_("Send the request and return at once"), NULL },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, NULL, _("Make this computer a trusted device of a repository."),
+                             _("Sends a join request. On a trusted computer, run “coffer devices approve ID”: "
+                               "both computers then show the same six-digit code, which you type on the "
+                               "trusted one. Without a keyring the device key is sealed under the backup "
+                               "password."), &argc, &argv);
+  if (status != -1)
+    return status;
+  status = coffer_cli_open_repository (cli);
+  if (status != -1)
+    return status;
+  password = coffer_cli_get_password (cli, FALSE, &error);
+  if (error != NULL)
+    return coffer_cli_report_error (cli, error);
+  if (password != NULL)
+    coffer_repository_set_password (cli->repository, password);
+
+  if (!complete && !show_status)
+    {
+      if (!coffer_repository_request_join (cli->repository, name, &id, &code, cli->cancellable, &error))
+        return coffer_cli_report_error (cli, error);
+      if (cli->json)
+        printf ("{\"id\":\"%s\"}\n", id);
+      else
+        {
+          printf (_("Join request sent. This computer's device id is %s\n"), id);
+          printf (_("On a trusted computer, run:\n  coffer devices approve %s\n"), id);
+        }
+      fflush (stdout);
+      if (no_wait || !coffer_cli_have_terminal ())
+        {
+          if (!cli->json)
+            printf ("%s\n", _("Then run “coffer devices join --status” here to see the code, and "
+                              "“coffer devices join --complete” after the approval."));
+          return COFFER_EXIT_OK;
+        }
+    }
+
+  /* Wait for the trusted computer's answer, show the code, wait for the
+   * approval (or just report, with --status). */
+  for (guint i = 0; ; i++)
+    {
+      g_clear_pointer (&code, g_free);
+      if (!coffer_repository_get_join_status (cli->repository, &code, &approved, cli->cancellable, &error))
+        return coffer_cli_report_error (cli, error);
+      if (show_status || complete || approved || i >= POLL_LIMIT)
+        break;
+      if (code != NULL)
+        break;
+      g_usleep (POLL_SECONDS * G_USEC_PER_SEC);
+    }
+  if (show_status)
+    {
+      if (code == NULL)
+        {
+          coffer_cli_info (cli, "%s", _("No trusted computer has answered yet. Run “coffer devices approve ID” on one."));
+          return COFFER_EXIT_FAILURE;
+        }
+      show_code (cli, code);
+      if (approved)
+        coffer_cli_info (cli, "%s", _("The request was approved: run “coffer devices join --complete”."));
+      return COFFER_EXIT_OK;
+    }
+  if (!complete)
+    {
+      if (code == NULL)
+        {
+          coffer_cli_error (cli, "%s", _("No trusted computer answered in time; the request stays open."));
+          return COFFER_EXIT_FAILURE;
+        }
+      show_code (cli, code);
+      coffer_cli_info (cli, "%s", _("Type this code on the trusted computer. Waiting for the approval…"));
+      for (guint i = 0; !approved && i < POLL_LIMIT; i++)
+        {
+          g_clear_pointer (&code, g_free);
+          g_usleep (POLL_SECONDS * G_USEC_PER_SEC);
+          if (!coffer_repository_get_join_status (cli->repository, &code, &approved, cli->cancellable, &error))
+            return coffer_cli_report_error (cli, error);
+        }
+      if (!approved)
+        {
+          coffer_cli_error (cli, "%s", _("Not approved in time. Run “coffer devices join --complete” after the approval."));
+          return COFFER_EXIT_FAILURE;
+        }
+    }
+  if (!coffer_repository_complete_join (cli->repository, cli->cancellable, &error))
+    return coffer_cli_report_error (cli, error);
+  coffer_cli_info (cli, "%s", _("This computer is now a trusted device: it can open every category."));
+  return COFFER_EXIT_OK;
+}
+
+static int
+devices_approve (CofferCli *cli, int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *typed = NULL;
+  g_autofree char *code = NULL;
+  char *id;
+  int status;
+  GOptionEntry entries[] = {
+    { "code", 0, 0, G_OPTION_ARG_STRING, &typed, N_("The code shown on the new computer (asked when omitted)"), N_("CODE") },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, N_("ID"), _("Approve a computer's join request."),
+                             _("Answers the request; once the new computer shows its six-digit code, "
+                               "type it here. A wrong code cancels the request."), &argc, &argv);
+  if (status != -1)
+    return status;
+  id = coffer_cli_take_positional (&argc, argv);
+  if (id == NULL)
+    {
+      coffer_cli_error (cli, "%s", _("Give the id of the device to approve (see “coffer devices list”)."));
+      return COFFER_EXIT_USAGE;
+    }
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+
+  for (guint i = 0; ; i++)
+    {
+      g_clear_pointer (&code, g_free);
+      if (!coffer_repository_get_join_code (cli->repository, id, &code, cli->cancellable, &error))
+        return coffer_cli_report_error (cli, error);
+      if (code != NULL || typed != NULL || !coffer_cli_have_terminal () || i >= POLL_LIMIT)
+        break;
+      if (i == 0)
+        coffer_cli_info (cli, "%s", _("Waiting for the new computer to show its code…"));
+      g_usleep (POLL_SECONDS * G_USEC_PER_SEC);
+    }
+  if (code == NULL && typed == NULL)
+    {
+      coffer_cli_info (cli, "%s", _("The request was answered. When the new computer shows its code, run "
+                                    "this command again with --code CODE."));
+      return COFFER_EXIT_OK;
+    }
+  if (typed == NULL)
+    {
+      char line[64];
+
+      /* The user types what the other screen shows; this screen's code is
+       * not printed, so that the comparison is not skipped. */
+      fprintf (stderr, "%s", _("Type the code shown on the new computer: "));
+      if (fgets (line, sizeof line, stdin) == NULL)
+        return COFFER_EXIT_USAGE;
+      typed = g_strdup (g_strstrip (line));
+    }
+  if (!coffer_repository_approve_device (cli->repository, id, typed, cli->cancellable, &error))
+    return coffer_cli_report_error (cli, error);
+  coffer_cli_info (cli, "%s", _("The device was approved. On it, “coffer devices join” finishes by itself "
+                                "(or run “coffer devices join --complete”)."));
+  return COFFER_EXIT_OK;
+}
+
+static int
+devices_remove (CofferCli *cli, int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) rk = NULL;
+  gboolean yes = FALSE;
+  char *id;
+  int status;
+  GOptionEntry entries[] = {
+    { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Do not ask for confirmation"), NULL },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, N_("ID"), _("Remove a trusted device."),
+                             _("Deletes its key envelope and replaces the account key and every category "
+                               "key for new backups, so the removed computer cannot read anything backed "
+                               "up afterwards. Needs the recovery key, and the backup password when there "
+                               "are Standard categories."), &argc, &argv);
+  if (status != -1)
+    return status;
+  id = coffer_cli_take_positional (&argc, argv);
+  if (id == NULL)
+    {
+      coffer_cli_error (cli, "%s", _("Give the id of the device to remove (see “coffer devices list”)."));
+      return COFFER_EXIT_USAGE;
+    }
+  if (!yes && !coffer_cli_confirm (cli, _("Remove this device? It will not be able to read new backups.")))
+    return COFFER_EXIT_USAGE;
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
+  if (error != NULL)
+    return coffer_cli_report_error (cli, error);
+  if (rk != NULL)
+    coffer_repository_set_recovery_key (cli->repository, rk);
+  if (!coffer_repository_remove_device (cli->repository, id, cli->cancellable, &error))
+    return coffer_cli_report_error (cli, error);
+  coffer_cli_info (cli, "%s", _("The device was removed and the keys were replaced. Backups made from now "
+                                "on cannot be read by it; older backups keep their old keys until they "
+                                "are re-encrypted or pruned."));
+  return COFFER_EXIT_OK;
+}
+
+int
+coffer_cli_cmd_devices (CofferCli *cli, int argc, char **argv)
+{
+  static const struct { const char *name; int (*func) (CofferCli *, int, char **); } subs[] = {
+    { "list", devices_list },
+    { "join", devices_join },
+    { "approve", devices_approve },
+    { "remove", devices_remove },
+  };
+  const char *sub = coffer_cli_take_positional (&argc, argv);
+
+  for (guint i = 0; sub != NULL && i < G_N_ELEMENTS (subs); i++)
+    if (strcmp (sub, subs[i].name) == 0)
+      return subs[i].func (cli, argc, argv);
+  coffer_cli_error (cli, "%s", _("No devices subcommand given (list, join, approve or remove)."));
+  return COFFER_EXIT_USAGE;
+}
