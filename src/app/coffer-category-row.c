@@ -15,6 +15,7 @@ struct _CofferCategoryRow
   CofferApplication  *app;
   CofferCategoryItem *item;
   GPtrArray          *folder_rows;
+  GtkWidget          *add_folder_row_ref;
   GtkWidget          *dialog;
   CofferLevel         requested_level;
   guint               updating : 1;
@@ -54,10 +55,10 @@ update_level_subtitle (CofferCategoryRow *self)
 {
   if (adw_combo_row_get_selected (self->level_row) == COFFER_LEVEL_ADVANCED)
     adw_action_row_set_subtitle (ADW_ACTION_ROW (self->level_row),
-                                 _("End-to-end: only your trusted computers and your recovery key can open it."));
+                                 _("Only your computers and the recovery key open it"));
   else
     adw_action_row_set_subtitle (ADW_ACTION_ROW (self->level_row),
-                                 _("Encrypted, and you can recover it with your backup password alone."));
+                                 _("Your backup password opens it too"));
 }
 
 static void remove_folder_cb (GtkButton *button, CofferCategoryRow *self);
@@ -381,7 +382,7 @@ coffer_category_row_dispose (GObject *object)
 
   g_clear_object (&self->item);
   g_clear_pointer (&self->folder_rows, g_ptr_array_unref);
-  gtk_widget_dispose_template (GTK_WIDGET (self), COFFER_TYPE_CATEGORY_ROW);
+  g_clear_object (&self->add_folder_row_ref);
   G_OBJECT_CLASS (coffer_category_row_parent_class)->dispose (object);
 }
 
@@ -408,6 +409,8 @@ coffer_category_row_init (CofferCategoryRow *self)
 {
   self->folder_rows = g_ptr_array_new ();
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* Kept alive while it is taken out and put back after the folders. */
+  self->add_folder_row_ref = g_object_ref (GTK_WIDGET (self->add_folder_row));
 }
 
 CofferCategoryRow *

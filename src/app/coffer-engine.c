@@ -534,17 +534,13 @@ open_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
     }
   if (job->secret != NULL)
     coffer_repository_set_password (repository, job->secret);
+  /* The core unlocks with this computer's key, or accepts the password for
+   * Standard categories on a computer that is not a trusted device; a wrong
+   * password is an error. */
   if (!coffer_repository_unlock (repository, cancellable, &error))
     {
-      /* Without the account key Standard categories still open through the
-       * password; only fail when no way in was given at all. */
-      if (job->secret == NULL)
-        {
-          g_task_return_error (task, g_steal_pointer (&error));
-          return;
-        }
-      g_debug ("Unlocking with the device key failed: %s", error->message);
-      g_clear_error (&error);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
     }
   job->repository = g_steal_pointer (&repository);
   g_task_return_boolean (task, TRUE);
@@ -574,9 +570,15 @@ gboolean
 coffer_engine_open_finish (CofferEngine *self, GAsyncResult *result, GError **error)
 {
   Job *job = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GError) local_error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), error))
-    return FALSE;
+  if (!g_task_propagate_boolean (G_TASK (result), &local_error))
+    {
+      if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD))
+        g_clear_pointer (&self->password, coffer_secret_free);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
   set_repository (self, job->repository);
   return TRUE;
 }

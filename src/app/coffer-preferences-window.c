@@ -298,7 +298,6 @@ coffer_preferences_window_dispose (GObject *object)
   CofferPreferencesWindow *self = COFFER_PREFERENCES_WINDOW (object);
 
   g_clear_object (&self->settings);
-  gtk_widget_dispose_template (GTK_WIDGET (self), COFFER_TYPE_PREFERENCES_WINDOW);
   G_OBJECT_CLASS (coffer_preferences_window_parent_class)->dispose (object);
 }
 

@@ -25,6 +25,7 @@ struct _CofferRecoveryWizard
   AdwStatusPage            *intro_page;
   GtkButton                *intro_button;
   GtkLabel                 *key_label;
+  GtkWidget                *copy_button;
   AdwEntryRow              *verify_entry;
   GtkLabel                 *verify_error;
   GtkLabel                 *verify_description;
@@ -67,7 +68,7 @@ set_key (CofferRecoveryWizard *self, const CofferSecret *key)
     {
       char c = ((const char *) self->formatted->data)[i];
       if (c == '-')
-        g_string_append (markup, (i == 14 || i == 29) ? "\n" : "  ");
+        g_string_append (markup, i == 19 ? "\n" : " ");
       else
         g_string_append_c (markup, c);
     }
@@ -83,6 +84,11 @@ go_to (CofferRecoveryWizard *self, const char *page)
   gtk_stack_set_visible_child_name (self->stack, page);
   if (g_str_equal (page, "verify"))
     gtk_widget_grab_focus (GTK_WIDGET (self->verify_entry));
+  else if (g_str_equal (page, "key"))
+    {
+      gtk_widget_grab_focus (self->copy_button);
+      gtk_label_select_region (self->key_label, 0, 0);
+    }
 }
 
 static void
@@ -195,8 +201,6 @@ kit_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   toast (self, _("Emergency kit saved"));
 }
-
-void coffer_recovery_wizard_save_kit (CofferRecoveryWizard *self, const char *path);
 
 void
 coffer_recovery_wizard_save_kit (CofferRecoveryWizard *self, const char *path)
@@ -475,7 +479,6 @@ coffer_recovery_wizard_dispose (GObject *object)
     gtk_label_set_text (self->key_label, "");
   g_clear_pointer (&self->formatted, coffer_secret_free);
   g_clear_pointer (&self->error, g_free);
-  gtk_widget_dispose_template (GTK_WIDGET (self), COFFER_TYPE_RECOVERY_WIZARD);
   G_OBJECT_CLASS (coffer_recovery_wizard_parent_class)->dispose (object);
 }
 
@@ -495,6 +498,7 @@ coffer_recovery_wizard_class_init (CofferRecoveryWizardClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, intro_page);
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, intro_button);
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, key_label);
+  gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, copy_button);
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, verify_entry);
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, verify_error);
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, verify_description);

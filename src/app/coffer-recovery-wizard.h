@@ -34,6 +34,10 @@ const char *coffer_recovery_wizard_get_error  (CofferRecoveryWizard *self);
 /* Types into the verify field and checks the key (tests). */
 void        coffer_recovery_wizard_verify     (CofferRecoveryWizard *self, const char *text);
 
+/* Writes the emergency kit PDF to path in a worker thread (what Save
+ * Emergency Kit does once the file chooser answered). */
+void        coffer_recovery_wizard_save_kit   (CofferRecoveryWizard *self, const char *path);
+
 /* Shows the wizard in its own window; returns that window. */
 GtkWindow *coffer_recovery_wizard_present_dialog (GtkWindow *parent, CofferApplication *app,
                                                   CofferRecoveryWizardMode mode,

@@ -606,7 +606,6 @@ coffer_restore_window_dispose (GObject *object)
   g_clear_pointer (&self->path, g_free);
   g_clear_pointer (&self->result, g_free);
   g_clear_pointer (&self->last_target, g_free);
-  gtk_widget_dispose_template (GTK_WIDGET (self), COFFER_TYPE_RESTORE_WINDOW);
   G_OBJECT_CLASS (coffer_restore_window_parent_class)->dispose (object);
 }
 

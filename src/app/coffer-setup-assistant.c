@@ -486,6 +486,7 @@ password_changed_cb (CofferSetupAssistant *self)
   gtk_level_bar_set_value (self->strength_bar, bits <= 0 ? 0 : bits < 35 ? 1 : bits < COFFER_PASSWORD_MIN_BITS ? 1.5
                                                : bits < COFFER_PASSWORD_GOOD_BITS ? 2.5 : bits < 90 ? 3 : 4);
   gtk_label_set_text (self->strength_label, label);
+  gtk_widget_remove_css_class (GTK_WIDGET (self->strength_label), "error");
   gtk_widget_remove_css_class (GTK_WIDGET (self->password_confirm), "error");
 }
 
@@ -506,13 +507,16 @@ check_password (CofferSetupAssistant *self)
     }
   if (coffer_password_strength (password, NULL) < COFFER_PASSWORD_MIN_BITS)
     {
-      toast (self, _("This password is too easy to guess. Add more words or characters."));
+      gtk_label_set_text (self->strength_label,
+                          _("This password is too easy to guess. Add more words or characters."));
+      gtk_widget_add_css_class (GTK_WIDGET (self->strength_label), "error");
       return FALSE;
     }
   if (g_strcmp0 (password, confirm) != 0)
     {
       gtk_widget_add_css_class (GTK_WIDGET (self->password_confirm), "error");
-      toast (self, _("The passwords do not match."));
+      gtk_label_set_text (self->strength_label, _("The passwords do not match."));
+      gtk_widget_add_css_class (GTK_WIDGET (self->strength_label), "error");
       return FALSE;
     }
   return TRUE;
@@ -827,7 +831,6 @@ coffer_setup_assistant_dispose (GObject *object)
   g_clear_pointer (&self->folder, g_free);
   g_clear_pointer (&self->recovery_key, coffer_secret_free);
   g_clear_pointer (&self->history, g_ptr_array_unref);
-  gtk_widget_dispose_template (GTK_WIDGET (self), COFFER_TYPE_SETUP_ASSISTANT);
   G_OBJECT_CLASS (coffer_setup_assistant_parent_class)->dispose (object);
 }
 

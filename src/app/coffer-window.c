@@ -296,7 +296,6 @@ coffer_window_dispose (GObject *object)
   CofferWindow *self = COFFER_WINDOW (object);
 
   g_clear_object (&self->settings);
-  gtk_widget_dispose_template (GTK_WIDGET (self), COFFER_TYPE_WINDOW);
   G_OBJECT_CLASS (coffer_window_parent_class)->dispose (object);
 }
 

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* An existing repository opened by the app (unlocked with the password on
+ * the locked page), a backup started from the window, restored by the CLI
+ * and by the restore window; a newer local file is not silently replaced. */
+#include <glib/gstdio.h>
+
+#include "coffer-category-item.h"
+#include "coffer-repository.h"
+#include "coffer-restore-window.h"
+#include "coffer-window.h"
+#include "test-utils.h"
+#include "ui-test-utils.h"
+
+#define PASSWORD "a long and unusual backup passphrase"
+
+static char *tmp;
+
+static gboolean
+state_is (gpointer data)
+{
+  CofferApplication *app = g_object_get_data (G_OBJECT (data), "app");
+  return coffer_application_get_state (app) == GPOINTER_TO_INT (g_object_get_data (G_OBJECT (data), "state"));
+}
+
+static void
+wait_state (CofferApplication *app, CofferAppState state)
+{
+  g_autoptr(GObject) holder = g_object_new (G_TYPE_OBJECT, NULL);
+  g_object_set_data (holder, "app", app);
+  g_object_set_data (holder, "state", GINT_TO_POINTER (state));
+  ui_test_wait_for (state_is, holder, 60, "application state");
+}
+
+static gboolean
+backup_done (gpointer data)
+{
+  CofferApplication *app = data;
+  return coffer_history_get_n_entries (coffer_application_get_history (app)) > 0 &&
+         !coffer_engine_get_busy (coffer_application_get_engine (app));
+}
+
+static gboolean
+restore_loaded (gpointer data)
+{
+  return !coffer_restore_window_get_loading (data) && coffer_restore_window_get_n_snapshots (data) > 0 &&
+         g_list_model_get_n_items (coffer_restore_window_get_files (data)) > 0;
+}
+
+static gboolean
+restore_finished (gpointer data)
+{
+  return coffer_restore_window_get_result (data) != NULL || coffer_restore_window_get_dialog (data) != NULL;
+}
+
+static char *
+create_repository (const char *repo, const char *source, char **out_id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferStore) store = coffer_store_open (repo, NULL, &error);
+  g_autoptr(CofferSecret) password = coffer_secret_new_from_string (PASSWORD);
+  g_autoptr(CofferSecret) key = NULL;
+  g_autoptr(CofferRepository) repository = NULL;
+  g_autoptr(CofferCategory) category = NULL;
+  const char *paths[] = { source, NULL };
+  const char *excludes[] = { NULL };
+
+  g_assert_no_error (error);
+  repository = coffer_repository_create (store, password, "test", &key, NULL, &error);
+  g_assert_no_error (error);
+  category = coffer_repository_add_category (repository, "Photos", COFFER_LEVEL_STANDARD, paths, excludes,
+                                             NULL, &error);
+  g_assert_no_error (error);
+  *out_id = g_strdup (category->id);
+  return g_strdup (coffer_repository_get_id (repository));
+}
+
+static void
+test_backup_and_restore (void)
+{
+  g_autofree char *repo = g_build_filename (tmp, "repo", NULL);
+  g_autofree char *source = g_build_filename (tmp, "data", "Photos", NULL);
+  g_autofree char *sub = g_build_filename (source, "2024", "Holiday", NULL);
+  g_autofree char *cli_target = g_build_filename (tmp, "cli-restore", NULL);
+  g_autofree char *app_target = g_build_filename (tmp, "app-restore", NULL);
+  g_autofree char *cli_restored = NULL;
+  g_autofree char *app_restored = NULL;
+  g_autofree char *category_id = NULL;
+  g_autofree char *repo_id = NULL;
+  g_autoptr(CofferApplication) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferCategoryItem) item = NULL;
+  CofferRestoreWindow *restore;
+  CofferWindow *window;
+  GSettings *settings;
+  GObject *unlock;
+  const char *paths[] = { source, NULL };
+
+  g_mkdir_with_parents (sub, 0755);
+  for (guint i = 0; i < 8; i++)
+    {
+      g_autofree char *file = g_strdup_printf ("%s/IMG_%04u.jpg", i < 4 ? source : sub, i);
+      coffer_test_write_random (file, 4096 + i * 100003, 100 + i);
+    }
+  repo_id = create_repository (repo, source, &category_id);
+
+  /* The app as it is after setup on this computer. */
+  app = ui_test_app_new ();
+  settings = coffer_application_get_settings (app);
+  item = coffer_category_item_new ("Photos", paths);
+  coffer_category_item_set_id (item, category_id);
+  g_list_store_append (coffer_application_get_categories (app), item);
+  coffer_application_save_categories (app);
+  g_settings_set_string (settings, "destination", repo);
+  g_settings_set_boolean (settings, "setup-done", TRUE);
+  coffer_application_open_repository (app, NULL);
+  g_application_activate (G_APPLICATION (app));
+  window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
+  g_assert_nonnull (window);
+
+  /* Without a keyring the device key is sealed under the password. */
+  wait_state (app, COFFER_APP_STATE_LOCKED);
+  unlock = gtk_widget_get_template_child (GTK_WIDGET (window), COFFER_TYPE_WINDOW, "unlock_entry");
+  gtk_editable_set_text (GTK_EDITABLE (unlock), "not the password at all");
+  ui_test_screenshot (GTK_WIDGET (window), "unlock");
+  g_signal_emit_by_name (unlock, "entry-activated");
+  wait_state (app, COFFER_APP_STATE_LOCKED);
+  while (coffer_application_get_state (app) == COFFER_APP_STATE_OPENING)
+    g_main_context_iteration (NULL, TRUE);
+  gtk_editable_set_text (GTK_EDITABLE (unlock), PASSWORD);
+  g_signal_emit_by_name (unlock, "entry-activated");
+  wait_state (app, COFFER_APP_STATE_READY);
+
+  /* Back Up Now from the window. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.backup-now", NULL));
+  g_assert_true (coffer_engine_get_busy (coffer_application_get_engine (app)));
+  ui_test_screenshot (GTK_WIDGET (window), "backup-progress");
+  ui_test_wait_for (backup_done, app, 120, "backup");
+  {
+    const CofferHistoryEntry *entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
+    if (!entry->success)
+      g_error ("backup failed: %s / %s", entry->summary, entry->details);
+  }
+  ui_test_screenshot (GTK_WIDGET (window), "main-window-after-backup");
+
+  /* The CLI restores that snapshot. */
+  {
+    g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE |
+                                                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+    g_autoptr(GSubprocess) cli = NULL;
+    g_autofree char *output = NULL;
+
+    g_subprocess_launcher_setenv (launcher, "COFFER_REPO", repo, TRUE);
+    g_subprocess_launcher_setenv (launcher, "COFFER_PASSWORD", PASSWORD, TRUE);
+    cli = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("COFFER_CLI"), "restore", "--category", "Photos",
+                                       "--target", cli_target, NULL);
+    g_assert_no_error (error);
+    g_subprocess_communicate_utf8 (cli, NULL, NULL, &output, NULL, &error);
+    g_assert_no_error (error);
+    g_test_message ("coffer restore: %s", output);
+    g_assert_true (g_subprocess_get_successful (cli));
+  }
+  cli_restored = g_build_filename (cli_target, source, NULL);
+  coffer_test_assert_same_tree (source, cli_restored, FALSE);
+
+  /* The restore window: browse, then restore everything into a folder. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.restore", NULL));
+  restore = COFFER_RESTORE_WINDOW (ui_test_find_window (COFFER_TYPE_RESTORE_WINDOW));
+  g_assert_nonnull (restore);
+  ui_test_wait_for (restore_loaded, restore, 60, "snapshot listing");
+  g_assert_cmpstr (coffer_restore_window_get_path (restore), ==, source);
+  ui_test_screenshot (GTK_WIDGET (restore), "restore");
+  coffer_restore_window_open_folder (restore, sub);
+  ui_test_wait_for (restore_loaded, restore, 60, "folder listing");
+  g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 4);
+  coffer_restore_window_open_folder (restore, source);
+  ui_test_wait_for (restore_loaded, restore, 60, "folder listing");
+
+  coffer_restore_window_restore (restore, NULL, app_target);
+  ui_test_wait_for (restore_finished, restore, 120, "restore");
+  g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
+  app_restored = g_build_filename (app_target, source, NULL);
+  coffer_test_assert_same_tree (source, app_restored, FALSE);
+
+  /* To the original place: a file changed since is newer and is kept when
+   * the user says so; a deleted one comes back. */
+  {
+    g_autofree char *changed = g_build_filename (source, "IMG_0001.jpg", NULL);
+    g_autofree char *deleted = g_build_filename (source, "IMG_0002.jpg", NULL);
+    g_autofree char *contents = NULL;
+    const char *everything[] = { source, NULL };
+    gsize len;
+
+    g_assert_true (g_file_set_contents (changed, "edited after the backup", -1, NULL));
+    g_assert_cmpint (g_unlink (deleted), ==, 0);
+    coffer_restore_window_restore (restore, everything, NULL);
+    ui_test_wait_for (restore_finished, restore, 120, "restore to the original place");
+    g_assert_nonnull (coffer_restore_window_get_dialog (restore));
+    ui_test_screenshot (coffer_restore_window_get_dialog (restore), "restore-conflict");
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (coffer_restore_window_get_dialog (restore)), "keep");
+    g_assert_true (g_file_get_contents (changed, &contents, &len, NULL));
+    g_assert_cmpstr (contents, ==, "edited after the backup");
+    g_assert_true (g_file_test (deleted, G_FILE_TEST_EXISTS));
+  }
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+int
+main (int argc, char *argv[])
+{
+  int ret;
+
+  tmp = ui_test_init (&argc, &argv);
+  g_test_add_func ("/ui/backup-restore", test_backup_and_restore);
+  ret = g_test_run ();
+  coffer_test_rmtree (tmp);
+  g_free (tmp);
+  return ret;
+}

@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The setup assistant driven end to end on a real local repository: a
+ * Standard and an Advanced category, the recovery-key wizard refusing a
+ * mistyped and a wrong key, the first backup from the main window, and
+ * switching a category to Advanced, which removes its password envelope. */
+#include <glib/gstdio.h>
+
+#include "coffer-category-item.h"
+#include "coffer-category-row.h"
+#include "coffer-recovery-key.h"
+#include "coffer-setup-assistant.h"
+#include "coffer-window.h"
+#include "test-utils.h"
+#include "ui-test-utils.h"
+
+#define PASSWORD "correct horse battery staple 42"
+
+static char *tmp;
+
+static gboolean
+not_busy (gpointer data)
+{
+  return !coffer_setup_assistant_get_busy (data);
+}
+
+static gboolean
+page_is (CofferSetupAssistant *assistant, const char *name)
+{
+  return g_strcmp0 (coffer_setup_assistant_get_page (assistant), name) == 0;
+}
+
+typedef struct { CofferSetupAssistant *assistant; const char *page; } PageWait;
+
+static gboolean
+on_page (gpointer data)
+{
+  PageWait *w = data;
+  return !coffer_setup_assistant_get_busy (w->assistant) && page_is (w->assistant, w->page);
+}
+
+static void
+wait_page (CofferSetupAssistant *assistant, const char *name)
+{
+  PageWait w = { assistant, name };
+  ui_test_wait_for (on_page, &w, 60, name);
+}
+
+static gboolean
+wizard_idle (gpointer data)
+{
+  CofferRecoveryWizard *wizard = data;
+  GObject *spinner = gtk_widget_get_template_child (GTK_WIDGET (wizard), COFFER_TYPE_RECOVERY_WIZARD,
+                                                      "verify_spinner");
+  return !gtk_spinner_get_spinning (GTK_SPINNER (spinner));
+}
+
+static void
+set_text (GtkWidget *widget, GType type, const char *child, const char *text)
+{
+  GObject *entry = gtk_widget_get_template_child (widget, type, child);
+  g_assert_nonnull (entry);
+  gtk_editable_set_text (GTK_EDITABLE (entry), text);
+}
+
+static char *
+make_source (const char *name, guint n_files)
+{
+  char *dir = g_build_filename (tmp, "src", name, NULL);
+  g_autofree char *sub = g_build_filename (dir, "sub folder", NULL);
+
+  g_mkdir_with_parents (sub, 0755);
+  for (guint i = 0; i < n_files; i++)
+    {
+      g_autofree char *file = g_strdup_printf ("%s/%s-%u.bin", i % 2 ? sub : dir, name, i);
+      coffer_test_write_random (file, 1000 + i * 7919, i + 1);
+    }
+  return dir;
+}
+
+static gboolean
+backup_done (gpointer data)
+{
+  CofferApplication *app = data;
+  return coffer_history_get_n_entries (coffer_application_get_history (app)) > 0 &&
+         !coffer_engine_get_busy (coffer_application_get_engine (app));
+}
+
+typedef struct { CofferCategoryItem *item; CofferLevel level; } LevelWait;
+
+static gboolean
+level_is (gpointer data)
+{
+  LevelWait *w = data;
+  return coffer_category_item_get_level (w->item) == w->level;
+}
+
+static gboolean
+dialog_shown (gpointer data)
+{
+  return coffer_category_row_get_dialog (data) != NULL &&
+         gtk_widget_get_mapped (coffer_category_row_get_dialog (data));
+}
+
+static void
+test_setup_end_to_end (void)
+{
+  g_autoptr(CofferApplication) app = ui_test_app_new ();
+  g_autofree char *repo = g_build_filename (tmp, "repo", NULL);
+  g_autofree char *photos = make_source ("Photos", 6);
+  g_autofree char *docs = make_source ("Documents", 4);
+  g_autofree char *key_text = NULL;
+  g_autofree char *typo = NULL;
+  g_autofree char *password_envelope = NULL;
+  g_autoptr(CofferSecret) other_key = NULL;
+  g_autoptr(CofferSecret) other_text = NULL;
+  CofferSetupAssistant *assistant;
+  CofferRecoveryWizard *wizard;
+  GListStore *categories;
+  CofferWindow *window;
+  GtkWidget *row;
+  const char *photos_paths[] = { photos, NULL };
+  const char *docs_paths[] = { docs, NULL };
+  CofferCategoryItem *photos_item;
+  const char *photos_id;
+
+  g_application_activate (G_APPLICATION (app));
+  assistant = COFFER_SETUP_ASSISTANT (ui_test_find_window (COFFER_TYPE_SETUP_ASSISTANT));
+  g_assert_nonnull (assistant);
+  g_assert_true (page_is (assistant, "welcome"));
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-1-welcome");
+
+  /* Destination: a local folder, then the connection test. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL));
+  g_assert_true (page_is (assistant, "destination"));
+  coffer_setup_assistant_set_folder (assistant, repo);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.test-connection", NULL));
+  ui_test_wait_for (not_busy, assistant, 30, "connection test");
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-2-destination");
+
+  /* Categories: replace what was found with two test folders. */
+  gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
+  wait_page (assistant, "categories");
+  categories = coffer_setup_assistant_get_categories (assistant);
+  {
+    g_autoptr(CofferCategoryItem) p = coffer_category_item_new ("Photos", photos_paths);
+    g_autoptr(CofferCategoryItem) d = coffer_category_item_new ("Documents", docs_paths);
+    g_autoptr(CofferCategoryItem) n = coffer_category_item_new ("Notes", NULL);
+    coffer_category_item_set_enabled (n, FALSE);
+    g_list_store_remove_all (categories);
+    g_list_store_append (categories, p);
+    g_list_store_append (categories, d);
+    g_list_store_append (categories, n);
+  }
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-3-categories");
+
+  /* Protection: Documents Advanced through its combo row. */
+  gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
+  wait_page (assistant, "protection");
+  row = ui_test_find (GTK_WIDGET (assistant), ADW_TYPE_COMBO_ROW, "Documents");
+  g_assert_nonnull (row);
+  adw_combo_row_set_selected (ADW_COMBO_ROW (row), COFFER_LEVEL_ADVANCED);
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-4-protection");
+
+  /* Password: a weak one is refused, a mismatch too. */
+  gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
+  wait_page (assistant, "password");
+  set_text (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "password_entry", "abc");
+  gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
+  g_assert_true (page_is (assistant, "password"));
+  set_text (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "password_entry", PASSWORD);
+  set_text (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "password_confirm", "something else");
+  gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
+  g_assert_true (page_is (assistant, "password"));
+  set_text (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "password_confirm", PASSWORD);
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-5-password");
+  gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
+
+  /* The repository is created; the wizard shows the new key. */
+  wait_page (assistant, "recovery");
+  wizard = coffer_setup_assistant_get_wizard (assistant);
+  g_assert_cmpstr (coffer_recovery_wizard_get_page (wizard), ==, "intro");
+  g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (assistant),
+                                                                                       COFFER_TYPE_SETUP_ASSISTANT,
+                                                                                       "next_button"))));
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-6-recovery-intro");
+  gtk_widget_activate_action (GTK_WIDGET (wizard), "wizard.show-key", NULL);
+  g_assert_cmpstr (coffer_recovery_wizard_get_page (wizard), ==, "key");
+  key_text = g_strdup (coffer_recovery_wizard_get_key_text (wizard));
+  g_assert_cmpuint (strlen (key_text), ==, 34);
+  ui_test_screenshot (GTK_WIDGET (assistant), "recovery-key");
+
+  /* The emergency kit is written (what the Save button does after the chooser). */
+  {
+    g_autofree char *kit = g_build_filename (tmp, "kit.pdf", NULL);
+    coffer_recovery_wizard_save_kit (wizard, kit);
+    while (!g_file_test (kit, G_FILE_TEST_EXISTS))
+      g_main_context_iteration (NULL, TRUE);
+  }
+
+  gtk_widget_activate_action (GTK_WIDGET (wizard), "wizard.to-verify", NULL);
+  g_assert_cmpstr (coffer_recovery_wizard_get_page (wizard), ==, "verify");
+
+  /* A typo: one character changed is reported as a typo. */
+  typo = g_strdup (key_text);
+  typo[7] = typo[7] == 'A' ? 'B' : 'A';
+  coffer_recovery_wizard_verify (wizard, typo);
+  ui_test_wait_for (wizard_idle, wizard, 30, "typo check");
+  g_assert_false (coffer_recovery_wizard_get_confirmed (wizard));
+  g_assert_nonnull (coffer_recovery_wizard_get_error (wizard));
+  g_assert_nonnull (strstr (coffer_recovery_wizard_get_error (wizard), "typo"));
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-7-recovery-typo");
+
+  /* A valid key of another repository: reported as the wrong key. */
+  other_key = coffer_recovery_key_generate ();
+  other_text = coffer_recovery_key_format (other_key);
+  coffer_recovery_wizard_verify (wizard, (const char *) other_text->data);
+  ui_test_wait_for (wizard_idle, wizard, 30, "wrong key check");
+  g_assert_false (coffer_recovery_wizard_get_confirmed (wizard));
+  g_assert_nonnull (strstr (coffer_recovery_wizard_get_error (wizard), "not the one"));
+  g_assert_true (page_is (assistant, "recovery"));
+
+  /* The right key, typed sloppily (lower case, spaces). */
+  {
+    g_autofree char *sloppy = g_ascii_strdown (key_text, -1);
+    g_strdelimit (sloppy, "-", ' ');
+    coffer_recovery_wizard_verify (wizard, sloppy);
+  }
+  ui_test_wait_for (wizard_idle, wizard, 30, "key check");
+  g_assert_true (coffer_recovery_wizard_get_confirmed (wizard));
+  g_assert_cmpstr (coffer_recovery_wizard_get_page (wizard), ==, "done");
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-8-recovery-done");
+
+  /* Categories are added; the last page starts the first backup. */
+  gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
+  wait_page (assistant, "done");
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-9-done");
+  g_object_ref (assistant);
+  gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
+  g_object_unref (assistant);
+
+  window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
+  g_assert_nonnull (window);
+  ui_test_wait_for (backup_done, app, 120, "first backup");
+  {
+    const CofferHistoryEntry *entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
+    if (!entry->success)
+      g_error ("first backup failed: %s / %s", entry->summary, entry->details);
+  }
+  ui_test_screenshot (GTK_WIDGET (window), "main-window");
+
+  /* Both categories have snapshots in the repository. */
+  photos_item = g_list_model_get_item (G_LIST_MODEL (coffer_application_get_categories (app)), 0);
+  g_object_unref (photos_item);
+  photos_id = coffer_category_item_get_id (photos_item);
+  g_assert_nonnull (photos_id);
+  g_assert_cmpint (coffer_category_item_get_last_backup (photos_item), >, 0);
+  password_envelope = g_build_filename (repo, "categories", photos_id, "keys", "password", NULL);
+  g_assert_true (g_file_test (password_envelope, G_FILE_TEST_EXISTS));
+
+  /* Photos → Advanced through its row: confirm in the dialog. */
+  row = ui_test_find (GTK_WIDGET (window), COFFER_TYPE_CATEGORY_ROW, "Photos");
+  g_assert_nonnull (row);
+  adw_expander_row_set_expanded (ADW_EXPANDER_ROW (row), TRUE);
+  adw_combo_row_set_selected (ADW_COMBO_ROW (gtk_widget_get_template_child (row, COFFER_TYPE_CATEGORY_ROW,
+                                                                            "level_row")),
+                              COFFER_LEVEL_ADVANCED);
+  ui_test_wait_for (dialog_shown, row, 10, "level dialog");
+  ui_test_screenshot (coffer_category_row_get_dialog (COFFER_CATEGORY_ROW (row)), "level-dialog");
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (coffer_category_row_get_dialog (COFFER_CATEGORY_ROW (row))),
+                               "change");
+  {
+    LevelWait w = { photos_item, COFFER_LEVEL_ADVANCED };
+    ui_test_wait_for (level_is, &w, 60, "level change");
+  }
+  g_assert_false (g_file_test (password_envelope, G_FILE_TEST_EXISTS));
+  ui_test_screenshot (GTK_WIDGET (window), "main-window-advanced");
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+int
+main (int argc, char *argv[])
+{
+  int ret;
+
+  tmp = ui_test_init (&argc, &argv);
+  g_test_add_func ("/ui/setup/end-to-end", test_setup_end_to_end);
+  ret = g_test_run ();
+  coffer_test_rmtree (tmp);
+  g_free (tmp);
+  return ret;
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <glib/gstdio.h>
+
+#include "coffer-secret.h"
+#include "test-utils.h"
+#include "ui-test-utils.h"
+
+char *
+ui_test_init (int *argc, char ***argv)
+{
+  g_autofree char *tmp = coffer_test_mkdtemp ();
+  const char *dirs[][2] = {
+    { "HOME", "home" }, { "XDG_CONFIG_HOME", "home/.config" }, { "XDG_DATA_HOME", "home/.local/share" },
+    { "XDG_STATE_HOME", "home/.local/state" }, { "XDG_CACHE_HOME", "home/.cache" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
+    {
+      g_autofree char *path = g_build_filename (tmp, dirs[i][1], NULL);
+      g_mkdir_with_parents (path, 0700);
+      g_setenv (dirs[i][0], path, TRUE);
+    }
+  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  g_setenv ("COFFER_TESTING", "1", TRUE);
+  g_setenv ("COFFER_TEST_FAST_KDF", "1", TRUE);
+  g_setenv ("COFFER_KEYRING", "none", TRUE);
+  g_setenv ("GTK_A11Y", "none", FALSE);
+  g_setenv ("NO_AT_BRIDGE", "1", TRUE);
+  g_setenv ("ADW_DISABLE_PORTAL", "1", TRUE);
+  g_setenv ("GDK_DEBUG", "portals", FALSE);
+  g_unsetenv ("DBUS_SESSION_BUS_ADDRESS");
+
+  g_test_init (argc, argv, NULL);
+  coffer_core_init ();
+  gtk_init ();
+  adw_init ();
+  return g_steal_pointer (&tmp);
+}
+
+CofferApplication *
+ui_test_app_new (void)
+{
+  CofferApplication *app = coffer_application_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_application_set_flags (G_APPLICATION (app),
+                           G_APPLICATION_HANDLES_COMMAND_LINE | G_APPLICATION_NON_UNIQUE);
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  return app;
+}
+
+void
+ui_test_wait_for (UiTestCondition cond, gpointer data, guint timeout_s, const char *what)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
+
+  while (!cond (data))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("Timed out after %u s waiting for: %s", timeout_s, what);
+      /* may_block: a worker thread or a timeout wakes the context */
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static gboolean
+tick_cb (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
+{
+  guint *ticks = data;
+  (*ticks)++;
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+ticks_done (gpointer data)
+{
+  return *(guint *) data >= 3;
+}
+
+void
+ui_test_flush (GtkWidget *widget)
+{
+  guint ticks = 0;
+  guint id;
+
+  /* Three frames: layout, a transition start and a paint. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  if (!gtk_widget_get_mapped (widget))
+    return;
+  id = gtk_widget_add_tick_callback (widget, tick_cb, &ticks, NULL);
+  ui_test_wait_for (ticks_done, &ticks, 10, "frames to be drawn");
+  gtk_widget_remove_tick_callback (widget, id);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+static gboolean
+any_transition (GtkWidget *widget)
+{
+  if (GTK_IS_STACK (widget) && gtk_stack_get_transition_running (GTK_STACK (widget)))
+    return TRUE;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    if (any_transition (child))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+transitions_done (gpointer data)
+{
+  return !any_transition (data);
+}
+
+void
+ui_test_screenshot (GtkWidget *widget, const char *name)
+{
+  GtkWidget *root = GTK_WIDGET (gtk_widget_get_root (widget));
+  g_autoptr(GdkPaintable) paintable = NULL;
+  g_autoptr(GtkSnapshot) snapshot = NULL;
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree char *dir = g_build_filename (g_getenv ("G_TEST_BUILDDIR") ? g_getenv ("G_TEST_BUILDDIR") : ".",
+                                           "screenshots", NULL);
+  g_autofree char *file = g_strconcat (name, ".png", NULL);
+  g_autofree char *path = g_build_filename (dir, file, NULL);
+  GskRenderer *renderer;
+  int width, height;
+
+  ui_test_flush (root);
+  ui_test_wait_for (transitions_done, root, 10, "stack transitions");
+  ui_test_flush (root);
+
+  width = gtk_widget_get_width (root);
+  height = gtk_widget_get_height (root);
+  g_assert_cmpint (width, >, 0);
+  paintable = gtk_widget_paintable_new (root);
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  g_assert_nonnull (node);
+  renderer = gtk_native_get_renderer (GTK_NATIVE (root));
+  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_mkdir_with_parents (dir, 0755);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot: %s", path);
+}
+
+static gboolean
+matches (GtkWidget *widget, GType type, const char *text)
+{
+  if (!g_type_is_a (G_OBJECT_TYPE (widget), type))
+    return FALSE;
+  if (text == NULL)
+    return TRUE;
+  if (ADW_IS_PREFERENCES_ROW (widget) &&
+      g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), text) == 0)
+    return TRUE;
+  if (GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), text) == 0)
+    return TRUE;
+  if (GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0)
+    return TRUE;
+  return g_strcmp0 (gtk_widget_get_name (widget), text) == 0;
+}
+
+GtkWidget *
+ui_test_find (GtkWidget *widget, GType type, const char *text)
+{
+  if (matches (widget, type, text))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = ui_test_find (child, type, text);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+GtkWindow *
+ui_test_find_window (GType type)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* transfer none */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWindow) window = g_list_model_get_item (toplevels, i);
+      if (g_type_is_a (G_OBJECT_TYPE (window), type) && gtk_widget_get_visible (GTK_WIDGET (window)))
+        return window;
+    }
+  return NULL;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <adwaita.h>
+#include "coffer-application.h"
+
+G_BEGIN_DECLS
+
+/* Points HOME and the XDG folders into a fresh temporary directory (call
+ * first thing in main), inits GTK/libadwaita and the core. Returns the
+ * directory. */
+char  *ui_test_init (int *argc, char ***argv);
+
+/* A CofferApplication registered (startup done) without a D-Bus name. */
+CofferApplication *ui_test_app_new (void);
+
+typedef gboolean (*UiTestCondition) (gpointer data);
+/* Iterates the main context until cond holds; fails the test after
+ * timeout_s seconds. Never sleeps. */
+void   ui_test_wait_for (UiTestCondition cond, gpointer data, guint timeout_s, const char *what);
+/* Lets pending layout and drawing happen. */
+void   ui_test_flush (GtkWidget *widget);
+/* Saves a PNG of widget's window to $builddir/tests/ui/screenshots/NAME.png. */
+void   ui_test_screenshot (GtkWidget *widget, const char *name);
+/* Finds the first descendant of widget of type, optionally with a title,
+ * label or name equal to text. */
+GtkWidget *ui_test_find (GtkWidget *widget, GType type, const char *text);
+/* Any open window of the type, or NULL. */
+GtkWindow *ui_test_find_window (GType type);
+
+G_END_DECLS
