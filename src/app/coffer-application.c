@@ -573,8 +573,9 @@ quit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
       self->held = FALSE;
       g_application_release (G_APPLICATION (self));
     }
-  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
-    gtk_window_destroy (l->data);
+  /* Each destroyed window leaves the list. */
+  while (gtk_application_get_windows (GTK_APPLICATION (self)) != NULL)
+    gtk_window_destroy (gtk_application_get_windows (GTK_APPLICATION (self))->data);
 }
 
 static const GActionEntry app_actions[] = {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define G_LOG_DOMAIN "coffer-restore"
 
+#include <string.h>
 #include <glib/gi18n.h>
 
 #include "coffer-category-item.h"
@@ -158,7 +159,14 @@ coffer_restore_window_open_folder (CofferRestoreWindow *self, const char *path)
     return;
   g_free (self->path);
   self->path = g_strdup (path && *path ? path : "/");
-  display = g_filename_display_name (self->path);
+  if (g_str_has_prefix (self->path, g_get_home_dir ()) &&
+      (self->path[strlen (g_get_home_dir ())] == '/' || self->path[strlen (g_get_home_dir ())] == '\0'))
+    {
+      g_autofree char *relative = g_strconcat ("~", self->path + strlen (g_get_home_dir ()), NULL);
+      display = g_filename_display_name (relative);
+    }
+  else
+    display = g_filename_display_name (self->path);
   gtk_label_set_text (self->path_label, display);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.up", !g_str_equal (self->path, "/"));
   set_loading (self, TRUE);

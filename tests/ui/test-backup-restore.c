@@ -78,7 +78,7 @@ static void
 test_backup_and_restore (void)
 {
   g_autofree char *repo = g_build_filename (tmp, "repo", NULL);
-  g_autofree char *source = g_build_filename (tmp, "data", "Photos", NULL);
+  g_autofree char *source = g_build_filename (g_get_home_dir (), "Pictures", NULL);
   g_autofree char *sub = g_build_filename (source, "2024", "Holiday", NULL);
   g_autofree char *cli_target = g_build_filename (tmp, "cli-restore", NULL);
   g_autofree char *app_target = g_build_filename (tmp, "app-restore", NULL);
@@ -124,8 +124,8 @@ test_backup_and_restore (void)
   ui_test_screenshot (GTK_WIDGET (window), "unlock");
   g_signal_emit_by_name (unlock, "entry-activated");
   wait_state (app, COFFER_APP_STATE_LOCKED);
-  while (coffer_application_get_state (app) == COFFER_APP_STATE_OPENING)
-    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (coffer_application_get_state_message (app));
+  ui_test_screenshot (GTK_WIDGET (window), "unlock-wrong-password");
   gtk_editable_set_text (GTK_EDITABLE (unlock), PASSWORD);
   g_signal_emit_by_name (unlock, "entry-activated");
   wait_state (app, COFFER_APP_STATE_READY);
@@ -133,6 +133,9 @@ test_backup_and_restore (void)
   /* Back Up Now from the window. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.backup-now", NULL));
   g_assert_true (coffer_engine_get_busy (coffer_application_get_engine (app)));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (window),
+                                                                                    COFFER_TYPE_WINDOW,
+                                                                                    "progress_group"))));
   ui_test_screenshot (GTK_WIDGET (window), "backup-progress");
   ui_test_wait_for (backup_done, app, 120, "backup");
   {
@@ -200,6 +203,15 @@ test_backup_and_restore (void)
     g_assert_true (g_file_get_contents (changed, &contents, &len, NULL));
     g_assert_cmpstr (contents, ==, "edited after the backup");
     g_assert_true (g_file_test (deleted, G_FILE_TEST_EXISTS));
+  }
+
+  /* Preferences show the schedule and the recovery key status. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
+  {
+    GtkWindow *prefs = ui_test_find_window (ADW_TYPE_PREFERENCES_WINDOW);
+    g_assert_nonnull (prefs);
+    ui_test_screenshot (GTK_WIDGET (prefs), "preferences");
+    gtk_window_destroy (prefs);
   }
 
   g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);

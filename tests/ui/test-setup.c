@@ -65,7 +65,7 @@ set_text (GtkWidget *widget, GType type, const char *child, const char *text)
 static char *
 make_source (const char *name, guint n_files)
 {
-  char *dir = g_build_filename (tmp, "src", name, NULL);
+  char *dir = g_build_filename (g_get_home_dir (), name, NULL);
   g_autofree char *sub = g_build_filename (dir, "sub folder", NULL);
 
   g_mkdir_with_parents (sub, 0755);
