@@ -1164,6 +1164,161 @@ coffer_engine_restore_finish (CofferEngine *self, GAsyncResult *result,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* ---- devices ---- */
+
+static void
+list_devices_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  GError *error = NULL;
+  GPtrArray *devices = coffer_repository_list_devices (job->repository, cancellable, &error);
+
+  if (devices == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, devices, (GDestroyNotify) g_ptr_array_unref);
+}
+
+void
+coffer_engine_list_devices_async (CofferEngine *self, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_list_devices_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  g_task_run_in_thread (task, list_devices_thread);
+  g_object_unref (task);
+}
+
+GPtrArray *
+coffer_engine_list_devices_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+answer_join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  g_autofree char *code = NULL;
+  GError *error = NULL;
+
+  if (!coffer_repository_get_join_code (job->repository, job->category_id, &code, cancellable, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+coffer_engine_answer_join_async (CofferEngine *self, const char *device_id, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_answer_join_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job->category_id = g_strdup (device_id);
+  g_task_run_in_thread (task, answer_join_thread);
+  g_object_unref (task);
+}
+
+gboolean
+coffer_engine_answer_join_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+approve_device_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  g_autofree char *code = NULL;
+  GError *error = NULL;
+
+  /* Answers the request first when that has not happened yet. */
+  if (!coffer_repository_get_join_code (job->repository, job->category_id, &code, cancellable, &error) ||
+      !coffer_repository_approve_device (job->repository, job->category_id, job->text, cancellable, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+coffer_engine_approve_device_async (CofferEngine *self, const char *device_id, const char *code,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_approve_device_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job->category_id = g_strdup (device_id);
+  job->text = g_strdup (code);
+  g_task_run_in_thread (task, approve_device_thread);
+  g_object_unref (task);
+}
+
+gboolean
+coffer_engine_approve_device_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+remove_device_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  g_autoptr(CofferSecret) key = NULL;
+  GError *error = NULL;
+
+  key = coffer_recovery_key_parse (job->text, &error);
+  if (key == NULL ||
+      !coffer_repository_verify_recovery_key (job->repository, key, cancellable, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  coffer_repository_set_recovery_key (job->repository, key);
+  if (!coffer_repository_remove_device (job->repository, job->category_id, cancellable, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+coffer_engine_remove_device_async (CofferEngine *self, const char *device_id, const char *recovery_key_text,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_remove_device_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job->category_id = g_strdup (device_id);
+  job->text = g_strdup (recovery_key_text);
+  g_task_run_in_thread (task, remove_device_thread);
+  g_object_unref (task);
+}
+
+gboolean
+coffer_engine_remove_device_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 /* ---- errors ---- */
 
 char *

@@ -153,6 +153,30 @@ void     coffer_engine_restore_async  (CofferEngine *self, const char *category_
 gboolean coffer_engine_restore_finish (CofferEngine *self, GAsyncResult *result,
                                        GPtrArray **out_conflicts, GError **error);
 
+/* Trusted devices and join requests (element type CofferDevice). */
+void       coffer_engine_list_devices_async  (CofferEngine *self, GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *coffer_engine_list_devices_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* On this trusted computer: answers a join request; then checks the code
+ * the user read on the new computer and trusts it. */
+void     coffer_engine_approve_device_async  (CofferEngine *self, const char *device_id, const char *code,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_approve_device_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+/* Answers a join request (first step on the trusted computer). */
+void     coffer_engine_answer_join_async  (CofferEngine *self, const char *device_id,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_answer_join_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* Removes a device and rotates the account key; needs the recovery key
+ * (typed by the user). */
+void     coffer_engine_remove_device_async  (CofferEngine *self, const char *device_id,
+                                             const char *recovery_key_text, GCancellable *cancellable,
+                                             GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_remove_device_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
 /* A readable sentence for an error from the engine, for the UI. */
 char *coffer_engine_describe_error (const GError *error);
 

@@ -276,18 +276,185 @@ replace_recovery_key_activated (GtkWidget *widget, const char *action, GVariant 
   g_signal_connect_object (wizard, "confirmed", G_CALLBACK (update_recovery_row), self, G_CONNECT_SWAPPED);
 }
 
+static void fill_devices (CofferPreferencesWindow *self);
+
+typedef struct
+{
+  CofferPreferencesWindow *self;
+  char                    *device_id;
+  GtkEditable             *entry;
+} DeviceDialog;
+
+static void
+device_dialog_free (DeviceDialog *dd)
+{
+  g_object_unref (dd->self);
+  g_free (dd->device_id);
+  g_free (dd);
+}
+
+static void
+device_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferPreferencesWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  if (g_task_get_source_tag (G_TASK (result)) == coffer_engine_approve_device_async)
+    ok = coffer_engine_approve_device_finish (COFFER_ENGINE (source), result, &error);
+  else
+    ok = coffer_engine_remove_device_finish (COFFER_ENGINE (source), result, &error);
+  if (!ok)
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      toast (self, message);
+    }
+  else
+    toast (self, g_task_get_source_tag (G_TASK (result)) == coffer_engine_approve_device_async
+                 ? _("The computer is now trusted") : _("The computer was removed and the keys were replaced"));
+  fill_devices (self);
+}
+
+static void
+device_dialog_response_cb (AdwMessageDialog *dialog, const char *response, DeviceDialog *dd)
+{
+  CofferEngine *engine = coffer_application_get_engine (dd->self->app);
+  const char *text = gtk_editable_get_text (dd->entry);
+
+  if (g_strcmp0 (response, "approve") == 0)
+    coffer_engine_approve_device_async (engine, dd->device_id, text, NULL, device_done_cb, g_object_ref (dd->self));
+  else if (g_strcmp0 (response, "remove") == 0)
+    coffer_engine_remove_device_async (engine, dd->device_id, text, NULL, device_done_cb, g_object_ref (dd->self));
+  device_dialog_free (dd);
+}
+
+static void
+device_action_cb (GtkButton *button, CofferPreferencesWindow *self)
+{
+  const CofferDevice *device = g_object_get_data (G_OBJECT (button), "device");
+  DeviceDialog *dd = g_new0 (DeviceDialog, 1);
+  GtkWidget *dialog, *entry;
+  g_autofree char *heading = NULL;
+  const char *name = device->name ? device->name : _("Unnamed computer");
+
+  dd->self = g_object_ref (self);
+  dd->device_id = g_strdup (device->id);
+  entry = gtk_entry_new ();
+  dd->entry = GTK_EDITABLE (entry);
+  gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
+  if (device->pending)
+    {
+      heading = g_strdup_printf (_("Trust %s?"), name);
+      dialog = adw_message_dialog_new (GTK_WINDOW (self), heading,
+                                       _("Type the six-digit code that the new computer shows. Approve only a "
+                                         "computer you set up yourself: it will open every category."));
+      gtk_entry_set_placeholder_text (GTK_ENTRY (entry), _("Code, for example 123 456"));
+      gtk_entry_set_input_purpose (GTK_ENTRY (entry), GTK_INPUT_PURPOSE_DIGITS);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (entry), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                      _("Verification code"), -1);
+      adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
+                                        "approve", _("_Trust Computer"), NULL);
+      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "approve", ADW_RESPONSE_SUGGESTED);
+      adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "approve");
+      /* Answer the request now so the new computer can show its code. */
+      coffer_engine_answer_join_async (coffer_application_get_engine (self->app), device->id, NULL, NULL, NULL);
+    }
+  else
+    {
+      heading = g_strdup_printf (_("Remove %s?"), name);
+      dialog = adw_message_dialog_new (GTK_WINDOW (self), heading,
+                                       _("It will no longer open your backups. The keys are replaced, which "
+                                         "needs your recovery key."));
+      gtk_entry_set_placeholder_text (GTK_ENTRY (entry), _("Recovery key"));
+      gtk_accessible_update_property (GTK_ACCESSIBLE (entry), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                      _("Recovery key"), -1);
+      adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
+                                        "remove", _("_Remove"), NULL);
+      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "remove", ADW_RESPONSE_DESTRUCTIVE);
+    }
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), entry);
+  g_signal_connect (dialog, "response", G_CALLBACK (device_dialog_response_cb), dd);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+list_devices_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferPreferencesWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) devices = coffer_engine_list_devices_finish (COFFER_ENGINE (source), result, &error);
+  GtkWidget *child;
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->devices_list))))
+    gtk_list_box_remove (self->devices_list, child);
+
+  if (devices == NULL)
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      GtkWidget *row = adw_action_row_new ();
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), message);
+      gtk_list_box_append (self->devices_list, row);
+      return;
+    }
+  for (guint i = 0; i < devices->len; i++)
+    {
+      const CofferDevice *device = g_ptr_array_index (devices, i);
+      GtkWidget *row = adw_action_row_new ();
+      g_autofree char *subtitle = NULL;
+
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), device->name ? device->name : _("Unnamed computer"));
+      adw_action_row_add_prefix (ADW_ACTION_ROW (row),
+                                 gtk_image_new_from_icon_name (device->pending ? "dialog-question-symbolic"
+                                                                               : "computer-symbolic"));
+      if (device->is_this_device)
+        subtitle = g_strdup (_("This computer"));
+      else if (device->pending)
+        subtitle = g_strdup (_("Asks to be trusted"));
+      else if (device->time > 0)
+        {
+          g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (device->time);
+          g_autofree char *when = g_date_time_format (dt, "%x");
+          /* Translators: date */
+          subtitle = g_strdup_printf (_("Trusted since %s"), when);
+        }
+      if (subtitle != NULL)
+        adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+
+      if (!device->is_this_device)
+        {
+          GtkWidget *button;
+          g_autofree char *tip = NULL;
+
+          if (device->pending)
+            {
+              button = gtk_button_new_with_mnemonic (_("_Approve…"));
+              tip = g_strdup_printf (_("Trust %s"), device->name ? device->name : _("Unnamed computer"));
+            }
+          else
+            {
+              button = gtk_button_new_from_icon_name ("user-trash-symbolic");
+              gtk_widget_add_css_class (button, "flat");
+              tip = g_strdup_printf (_("Remove %s"), device->name ? device->name : _("Unnamed computer"));
+            }
+          gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+          gtk_widget_set_tooltip_text (button, tip);
+          g_object_set_data_full (G_OBJECT (button), "device", coffer_device_info_copy (device),
+                                  (GDestroyNotify) coffer_device_info_free);
+          g_signal_connect (button, "clicked", G_CALLBACK (device_action_cb), self);
+          adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
+        }
+      gtk_list_box_append (self->devices_list, row);
+    }
+}
+
 static void
 fill_devices (CofferPreferencesWindow *self)
 {
-  /* The core has no device listing yet (coffer_repository_list_devices);
-   * until then the list shows this computer. */
-  GtkWidget *row = adw_action_row_new ();
-
-  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), g_get_host_name ());
-  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), _("This computer"));
-  adw_action_row_add_prefix (ADW_ACTION_ROW (row), gtk_image_new_from_icon_name ("computer-symbolic"));
-  gtk_list_box_append (self->devices_list, row);
+  coffer_engine_list_devices_async (coffer_application_get_engine (self->app), NULL, list_devices_cb,
+                                    g_object_ref (self));
 }
 
 /* ---- GObject ---- */

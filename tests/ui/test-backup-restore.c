@@ -6,6 +6,7 @@
 
 #include "coffer-category-item.h"
 #include "coffer-repository.h"
+#include "coffer-preferences-window.h"
 #include "coffer-restore-window.h"
 #include "coffer-window.h"
 #include "test-utils.h"
@@ -50,6 +51,14 @@ static gboolean
 restore_finished (gpointer data)
 {
   return coffer_restore_window_get_result (data) != NULL || coffer_restore_window_get_dialog (data) != NULL;
+}
+
+static gboolean
+devices_listed (gpointer data)
+{
+  GtkWidget *row = gtk_widget_get_first_child (data);
+  return row != NULL && ADW_IS_ACTION_ROW (row) &&
+         g_strcmp0 (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "This computer") == 0;
 }
 
 static char *
@@ -209,8 +218,15 @@ test_backup_and_restore (void)
   g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
   {
     GtkWindow *prefs = ui_test_find_window (ADW_TYPE_PREFERENCES_WINDOW);
+    GObject *devices;
+
     g_assert_nonnull (prefs);
     ui_test_screenshot (GTK_WIDGET (prefs), "preferences");
+    /* The trusted devices list comes from the repository. */
+    devices = gtk_widget_get_template_child (GTK_WIDGET (prefs), COFFER_TYPE_PREFERENCES_WINDOW, "devices_list");
+    ui_test_wait_for (devices_listed, devices, 30, "device list");
+    adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (prefs), "security");
+    ui_test_screenshot (GTK_WIDGET (prefs), "preferences-security");
     gtk_window_destroy (prefs);
   }
 

@@ -247,6 +247,9 @@ test_setup_end_to_end (void)
       g_error ("first backup failed: %s / %s", entry->summary, entry->details);
   }
   ui_test_screenshot (GTK_WIDGET (window), "main-window");
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_FORCE_DARK);
+  ui_test_screenshot (GTK_WIDGET (window), "main-window-dark");
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
 
   /* Both categories have snapshots in the repository. */
   photos_item = g_list_model_get_item (G_LIST_MODEL (coffer_application_get_categories (app)), 0);
