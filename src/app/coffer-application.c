@@ -350,6 +350,9 @@ void
 coffer_application_start_backup (CofferApplication *self, gboolean scheduled)
 {
   g_autoptr(GPtrArray) ids = g_ptr_array_new ();
+  g_autoptr(GHashTable) excludes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                          (GDestroyNotify) g_strfreev);
+  g_auto(GStrv) global_excludes = NULL;
   CofferWindow *window;
 
   g_return_if_fail (COFFER_IS_APPLICATION (self));
@@ -393,7 +396,21 @@ coffer_application_start_backup (CofferApplication *self, gboolean scheduled)
     {
       g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (self->categories), i);
       if (coffer_category_item_get_enabled (item) && coffer_category_item_get_id (item) != NULL)
-        g_ptr_array_add (ids, (gpointer) coffer_category_item_get_id (item));
+        {
+          g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+          const char * const *own = coffer_category_item_get_excludes (item);
+
+          g_ptr_array_add (ids, (gpointer) coffer_category_item_get_id (item));
+          /* The category's own patterns plus those from Preferences. */
+          if (global_excludes == NULL)
+            global_excludes = g_settings_get_strv (self->settings, "global-excludes");
+          g_strv_builder_addv (builder, (const char **) own);
+          for (guint j = 0; global_excludes[j] != NULL; j++)
+            if (!g_strv_contains (own, global_excludes[j]))
+              g_strv_builder_add (builder, global_excludes[j]);
+          g_hash_table_insert (excludes, g_strdup (coffer_category_item_get_id (item)),
+                               g_strv_builder_end (builder));
+        }
     }
   if (ids->len == 0)
     {
@@ -422,7 +439,7 @@ coffer_application_start_backup (CofferApplication *self, gboolean scheduled)
 
   /* Keep running (without a window) until the backup is done. */
   g_application_hold (G_APPLICATION (self));
-  coffer_engine_backup_async (self->engine, (const char * const *) ids->pdata, backup_cb,
+  coffer_engine_backup_async (self->engine, (const char * const *) ids->pdata, excludes, backup_cb,
                               g_object_ref (self));
 }
 

@@ -71,6 +71,7 @@ sync_from_item (CofferCategoryRow *self)
   g_autofree char *switch_label = NULL;
 
   self->updating = TRUE;
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (self), FALSE);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self), coffer_category_item_get_name (self->item));
   adw_expander_row_set_subtitle (ADW_EXPANDER_ROW (self), description);
   gtk_switch_set_active (self->enabled_switch, coffer_category_item_get_enabled (self->item));

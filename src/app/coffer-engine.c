@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "coffer-engine.h"
+#include "coffer-file-item.h"
 #include "coffer-error.h"
 #include "coffer-recovery-key.h"
 
@@ -93,6 +94,7 @@ typedef struct
   guint              max_results;
   GPtrArray         *results;         /* search */
   GPtrArray         *conflicts;       /* restore */
+  GHashTable        *excludes;        /* backup: id -> char ** */
   CofferRetention    retention;
 } Job;
 
@@ -112,6 +114,7 @@ job_free (Job *job)
   g_clear_pointer (&job->snapshot, coffer_snapshot_free);
   g_clear_pointer (&job->results, g_ptr_array_unref);
   g_clear_pointer (&job->conflicts, g_ptr_array_unref);
+  g_clear_pointer (&job->excludes, g_hash_table_unref);
   g_free (job);
 }
 
@@ -852,6 +855,39 @@ coffer_engine_change_password_finish (CofferEngine *self, GAsyncResult *result, 
 
 /* ---- backup ---- */
 
+static gboolean
+same_strv (char **a, char **b)
+{
+  guint n = a ? g_strv_length (a) : 0;
+
+  if (n != (b ? g_strv_length (b) : 0))
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    if (!g_strv_contains ((const char * const *) b, a[i]))
+      return FALSE;
+  return TRUE;
+}
+
+/* Brings the category's stored exclude patterns in line with the app's
+ * (its own plus the global ones from Preferences). */
+static void
+sync_excludes (Job *job, const char *category_id, GCancellable *cancellable)
+{
+  char **wanted = job->excludes ? g_hash_table_lookup (job->excludes, category_id) : NULL;
+  g_autoptr(CofferCategory) category = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (wanted == NULL)
+    return;
+  category = coffer_repository_find_category (job->repository, category_id, cancellable, &error);
+  if (category == NULL || same_strv (category->excludes, wanted))
+    return;
+  g_strfreev (category->excludes);
+  category->excludes = g_strdupv (wanted);
+  if (!coffer_repository_update_category (job->repository, category, cancellable, &error))
+    g_debug ("Could not update the excludes of %s: %s", category_id, error->message);
+}
+
 static void
 backup_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -870,6 +906,7 @@ backup_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
 
       if (g_cancellable_is_cancelled (cancellable))
         break;
+      sync_excludes (job, job->strv[i], cancellable);
       snapshot = coffer_backup_run (job->repository, job->strv[i], engine_progress_cb, job->engine,
                                     &skipped, cancellable, &error);
       if (snapshot == NULL)
@@ -917,6 +954,7 @@ backup_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
 
 void
 coffer_engine_backup_async (CofferEngine *self, const char * const *category_ids,
+                            GHashTable *excludes,
                             GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task;
@@ -940,6 +978,7 @@ coffer_engine_backup_async (CofferEngine *self, const char * const *category_ids
     return;
   job->strv = g_strdupv ((char **) category_ids);
   job->retention = self->retention;
+  job->excludes = excludes ? g_hash_table_ref (excludes) : NULL;
   set_busy (self, TRUE);
   g_task_run_in_thread (task, backup_thread);
   g_object_unref (task);
@@ -1052,7 +1091,7 @@ search_walk_cb (const char *path, const CofferTreeEntry *entry, gpointer user_da
   g_autofree char *folded = g_utf8_casefold (name, -1);
 
   if (strstr (folded, job->name) != NULL)
-    g_ptr_array_add (job->results, g_strdup (path));
+    g_ptr_array_add (job->results, coffer_file_item_new_for_search (path, entry));
   return job->results->len < job->max_results;
 }
 
@@ -1062,7 +1101,7 @@ search_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   Job *job = task_data;
   GError *error = NULL;
 
-  job->results = g_ptr_array_new_with_free_func (g_free);
+  job->results = g_ptr_array_new_with_free_func (g_object_unref);
   if (!coffer_repository_walk (job->repository, job->category_id, job->snapshot, "/",
                                search_walk_cb, job, cancellable, &error))
     g_task_return_error (task, error);
@@ -1162,6 +1201,42 @@ coffer_engine_restore_finish (CofferEngine *self, GAsyncResult *result,
   if (out_conflicts != NULL)
     *out_conflicts = job && job->conflicts ? g_ptr_array_ref (job->conflicts) : NULL;
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- categories ---- */
+
+static void
+list_categories_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  GError *error = NULL;
+  GPtrArray *categories = coffer_repository_list_categories (job->repository, cancellable, &error);
+
+  if (categories == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, categories, (GDestroyNotify) g_ptr_array_unref);
+}
+
+void
+coffer_engine_list_categories_async (CofferEngine *self, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_list_categories_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  g_task_run_in_thread (task, list_categories_thread);
+  g_object_unref (task);
+}
+
+GPtrArray *
+coffer_engine_list_categories_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /* ---- devices ---- */

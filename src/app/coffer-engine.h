@@ -118,8 +118,11 @@ void     coffer_engine_change_password_async  (CofferEngine *self, const CofferS
                                                GAsyncReadyCallback callback, gpointer user_data);
 gboolean coffer_engine_change_password_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 
-/* Backs up the given categories one after the other, emitting ::progress. */
+/* Backs up the given categories one after the other, emitting ::progress.
+ * excludes (nullable) maps a category id to the exclude patterns it should
+ * have (char **); a category whose stored patterns differ is updated first. */
 void                coffer_engine_backup_async  (CofferEngine *self, const char * const *category_ids,
+                                                 GHashTable *excludes,
                                                  GAsyncReadyCallback callback, gpointer user_data);
 CofferBackupReport *coffer_engine_backup_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 
@@ -136,8 +139,8 @@ void       coffer_engine_list_dir_async  (CofferEngine *self, const char *catego
                                           GAsyncReadyCallback callback, gpointer user_data);
 GPtrArray *coffer_engine_list_dir_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 
-/* Full paths of entries whose name contains query (case-insensitive),
- * at most max_results. Element type char *. */
+/* Entries whose name contains query (case-insensitive), at most
+ * max_results. Element type CofferFileItem. */
 void       coffer_engine_search_async  (CofferEngine *self, const char *category_id,
                                         const CofferSnapshot *snapshot, const char *query,
                                         guint max_results, GCancellable *cancellable,
@@ -152,6 +155,11 @@ void     coffer_engine_restore_async  (CofferEngine *self, const char *category_
                                        GAsyncReadyCallback callback, gpointer user_data);
 gboolean coffer_engine_restore_finish (CofferEngine *self, GAsyncResult *result,
                                        GPtrArray **out_conflicts, GError **error);
+
+/* Every category in the repository (element type CofferCategory). */
+void       coffer_engine_list_categories_async  (CofferEngine *self, GCancellable *cancellable,
+                                                 GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *coffer_engine_list_categories_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 
 /* Trusted devices and join requests (element type CofferDevice). */
 void       coffer_engine_list_devices_async  (CofferEngine *self, GCancellable *cancellable,

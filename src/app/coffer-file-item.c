@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define G_LOG_DOMAIN "coffer-file-item"
 
+#include <string.h>
 #include <glib/gi18n.h>
 
 #include "coffer-file-item.h"
@@ -53,14 +54,20 @@ coffer_file_item_new (const char *path, const CofferTreeEntry *entry)
 }
 
 CofferFileItem *
-coffer_file_item_new_for_path (const char *path)
+coffer_file_item_new_for_search (const char *path, const CofferTreeEntry *entry)
 {
-  CofferFileItem *self = g_object_new (COFFER_TYPE_FILE_ITEM, NULL);
-  g_autofree char *base = g_path_get_basename (path);
+  CofferFileItem *self = coffer_file_item_new (path, entry);
+  const char *home = g_get_home_dir ();
+  gsize len = strlen (home);
 
-  self->path = g_strdup (path);
-  self->name = g_filename_display_name (path);
-  (void) base;
+  g_free (self->name);
+  if (g_str_has_prefix (path, home) && path[len] == '/')
+    {
+      g_autofree char *relative = g_strconcat ("~", path + len, NULL);
+      self->name = g_filename_display_name (relative);
+    }
+  else
+    self->name = g_filename_display_name (path);
   return self;
 }
 

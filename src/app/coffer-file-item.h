@@ -11,8 +11,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (CofferFileItem, coffer_file_item, COFFER, FILE_ITEM, GObject)
 
 CofferFileItem *coffer_file_item_new (const char *path, const CofferTreeEntry *entry);
-/* A search result: only the path is known. */
-CofferFileItem *coffer_file_item_new_for_path (const char *path);
+/* A search result: shown with its whole path (home folder as "~"). */
+CofferFileItem *coffer_file_item_new_for_search (const char *path, const CofferTreeEntry *entry);
 
 const char *coffer_file_item_get_path       (CofferFileItem *self);   /* absolute, inside the snapshot */
 const char *coffer_file_item_get_name       (CofferFileItem *self);   /* for display (UTF-8) */

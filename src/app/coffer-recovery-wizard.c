@@ -103,7 +103,10 @@ replace_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_autofree char *message = coffer_engine_describe_error (error);
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        adw_status_page_set_description (self->intro_page, message);
+        {
+          g_autofree char *escaped = g_markup_escape_text (message, -1);
+          adw_status_page_set_description (self->intro_page, escaped);
+        }
       return;
     }
   set_key (self, key);

@@ -30,6 +30,7 @@ struct _CofferRestoreWindow
   AdwToastOverlay    *toast_overlay;
   AdwWindowTitle     *window_title;
   GtkSearchBar       *search_bar;
+  GtkToggleButton    *search_button;
   GtkSearchEntry     *search_entry;
   GtkDropDown        *category_dropdown;
   GtkDropDown        *snapshot_dropdown;
@@ -91,10 +92,11 @@ static void
 show_error (CofferRestoreWindow *self, const GError *error)
 {
   g_autofree char *message = coffer_engine_describe_error (error);
+  g_autofree char *escaped = g_markup_escape_text (message, -1);
 
   adw_status_page_set_icon_name (self->empty_page, "dialog-warning-symbolic");
   adw_status_page_set_title (self->empty_page, _("This Backup Cannot Be Shown"));
-  adw_status_page_set_description (self->empty_page, message);
+  adw_status_page_set_description (self->empty_page, escaped);
   gtk_stack_set_visible_child_name (self->stack, "empty");
 }
 
@@ -157,8 +159,11 @@ coffer_restore_window_open_folder (CofferRestoreWindow *self, const char *path)
   g_return_if_fail (COFFER_IS_RESTORE_WINDOW (self));
   if (snapshot == NULL)
     return;
-  g_free (self->path);
-  self->path = g_strdup (path && *path ? path : "/");
+  {
+    char *copy = g_strdup (path && *path ? path : "/");  /* path may be self->path */
+    g_free (self->path);
+    self->path = copy;
+  }
   if (g_str_has_prefix (self->path, g_get_home_dir ()) &&
       (self->path[strlen (g_get_home_dir ())] == '/' || self->path[strlen (g_get_home_dir ())] == '\0'))
     {
@@ -221,7 +226,7 @@ search_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   for (guint i = 0; i < paths->len; i++)
-    g_ptr_array_add (items, coffer_file_item_new_for_path (g_ptr_array_index (paths, i)));
+    g_ptr_array_add (items, g_object_ref (g_ptr_array_index (paths, i)));
   g_list_store_splice (self->files, 0, g_list_model_get_n_items (G_LIST_MODEL (self->files)),
                        items->pdata, items->len);
   if (paths->len == 0)
@@ -627,7 +632,7 @@ coffer_restore_window_class_init (CofferRestoreWindowClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/cofferapp/Coffer/coffer-restore-window.ui");
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, CofferRestoreWindow, name)
-  BIND (toast_overlay); BIND (window_title); BIND (search_bar); BIND (search_entry); BIND (category_dropdown);
+  BIND (toast_overlay); BIND (window_title); BIND (search_bar); BIND (search_button); BIND (search_entry); BIND (category_dropdown);
   BIND (snapshot_dropdown); BIND (path_label); BIND (stack); BIND (column_view); BIND (loading_spinner);
   BIND (empty_page); BIND (status_label); BIND (progress_bar); BIND (cancel_button);
 #undef BIND

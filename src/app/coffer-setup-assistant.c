@@ -430,6 +430,7 @@ create_category_row (gpointer object, gpointer user_data)
   GtkWidget *row = adw_expander_row_new ();
   g_autofree char *label = g_strdup_printf (_("Back up %s"), coffer_category_item_get_name (item));
 
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), coffer_category_item_get_name (item));
   adw_expander_row_set_show_enable_switch (ADW_EXPANDER_ROW (row), TRUE);
   g_object_bind_property (item, "enabled", row, "enable-expansion", G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
@@ -465,6 +466,7 @@ fill_levels (CofferSetupAssistant *self)
       if (!coffer_category_item_get_enabled (item))
         continue;
       row = adw_combo_row_new ();
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
       adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), coffer_category_item_get_name (item));
       adw_combo_row_set_model (ADW_COMBO_ROW (row), G_LIST_MODEL (gtk_string_list_new (levels)));
       adw_combo_row_set_selected (ADW_COMBO_ROW (row), coffer_category_item_get_level (item));
@@ -664,6 +666,50 @@ create_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   after_repository (self);
 }
 
+/* An existing backup: categories with the same name are joined rather than
+ * created twice, and the others are listed (off) so they can be restored. */
+static void
+existing_categories_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferSetupAssistant) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) categories = coffer_engine_list_categories_finish (COFFER_ENGINE (source), result, &error);
+
+  if (categories == NULL)
+    {
+      repository_failed (self, error);
+      return;
+    }
+  for (guint i = 0; i < categories->len; i++)
+    {
+      const CofferCategory *category = g_ptr_array_index (categories, i);
+      gboolean found = FALSE;
+
+      if (!category->unlocked || category->name == NULL)
+        continue;
+      for (guint j = 0; j < g_list_model_get_n_items (G_LIST_MODEL (self->categories)); j++)
+        {
+          g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (self->categories), j);
+          if (g_strcmp0 (coffer_category_item_get_name (item), category->name) == 0)
+            {
+              coffer_category_item_set_id (item, category->id);
+              coffer_category_item_set_level (item, category->level);
+              found = TRUE;
+            }
+        }
+      if (!found)
+        {
+          g_autoptr(CofferCategoryItem) item = coffer_category_item_new (category->name,
+                                                                         (const char * const *) category->paths);
+          coffer_category_item_set_id (item, category->id);
+          coffer_category_item_set_level (item, category->level);
+          coffer_category_item_set_enabled (item, FALSE);
+          g_list_store_append (self->categories, item);
+        }
+    }
+  after_repository (self);
+}
+
 static void
 open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -675,7 +721,8 @@ open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       repository_failed (self, error);
       return;
     }
-  after_repository (self);
+  coffer_engine_list_categories_async (COFFER_ENGINE (source), self->cancellable, existing_categories_cb,
+                                       g_object_ref (self));
 }
 
 static void

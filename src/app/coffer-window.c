@@ -99,7 +99,11 @@ state_changed_cb (CofferWindow *self)
       }
       break;
     case COFFER_APP_STATE_ERROR:
-      adw_status_page_set_description (self->error_page, coffer_application_get_state_message (self->app));
+      {
+        g_autofree char *escaped = g_markup_escape_text (coffer_application_get_state_message (self->app)
+                                                         ? coffer_application_get_state_message (self->app) : "", -1);
+        adw_status_page_set_description (self->error_page, escaped);
+      }
       gtk_stack_set_visible_child_name (self->stack, "error");
       break;
     case COFFER_APP_STATE_NOT_SET_UP:

@@ -6,6 +6,7 @@
 
 #include "coffer-category-item.h"
 #include "coffer-repository.h"
+#include "coffer-file-item.h"
 #include "coffer-preferences-window.h"
 #include "coffer-restore-window.h"
 #include "coffer-window.h"
@@ -186,6 +187,27 @@ test_backup_and_restore (void)
   g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 4);
   coffer_restore_window_open_folder (restore, source);
   ui_test_wait_for (restore_loaded, restore, 60, "folder listing");
+
+  /* Search walks the snapshot. */
+  {
+    GObject *search = gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW,
+                                                     "search_entry");
+    g_autoptr(CofferFileItem) found = NULL;
+
+    gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (restore),
+                                                                                    COFFER_TYPE_RESTORE_WINDOW,
+                                                                                    "search_button")), TRUE);
+    gtk_editable_set_text (GTK_EDITABLE (search), "img_0006");
+    g_signal_emit_by_name (search, "search-changed");
+    ui_test_wait_for (restore_loaded, restore, 60, "search");
+    g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 1);
+    found = g_list_model_get_item (coffer_restore_window_get_files (restore), 0);
+    g_assert_true (g_str_has_suffix (coffer_file_item_get_path (found), "/2024/Holiday/IMG_0006.jpg"));
+    ui_test_screenshot (GTK_WIDGET (restore), "restore-search");
+    gtk_editable_set_text (GTK_EDITABLE (search), "");
+    g_signal_emit_by_name (search, "search-changed");
+    ui_test_wait_for (restore_loaded, restore, 60, "folder listing");
+  }
 
   coffer_restore_window_restore (restore, NULL, app_target);
   ui_test_wait_for (restore_finished, restore, 120, "restore");
