@@ -531,9 +531,20 @@ _coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys,
     }
   pack = _coffer_pack_name (keys->id, coffer_index_get_pack_id (index, entry.pack));
   sealed = coffer_store_get (coffer_repository_get_store (self), pack, entry.offset, entry.length,
-                             cancellable, error);
+                             cancellable, &last_error);
   if (sealed == NULL)
-    return NULL;
+    {
+      /* A pack that is gone or shorter than the index says is damage to
+       * the repository, not a problem with the connection. */
+      if (g_error_matches (last_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND)
+          || g_error_matches (last_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID))
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "The repository is damaged: a piece of data in %s cannot be read (%s)",
+                     pack, last_error->message);
+      else
+        g_propagate_error (error, g_steal_pointer (&last_error));
+      return NULL;
+    }
   if (g_bytes_get_size (sealed) != entry.length)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
