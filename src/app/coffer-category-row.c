@@ -199,6 +199,14 @@ add_folder_cb (CofferCategoryRow *self)
 
 /* ---- protected switch ---- */
 
+static void add_category (CofferCategoryRow *self);
+
+static void
+add_after_key_cb (CofferRecoveryWizard *wizard, CofferCategoryRow *self)
+{
+  add_category (self);
+}
+
 static void
 add_category_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -206,6 +214,16 @@ add_category_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_autofree char *id = coffer_engine_add_category_finish (COFFER_ENGINE (source), result, &error);
 
+  if (id == NULL && g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY))
+    {
+      /* An Advanced category needs a confirmed recovery key first. */
+      CofferRecoveryWizard *wizard = NULL;
+      sync_from_item (self);
+      coffer_recovery_wizard_present_dialog (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))),
+                                             self->app, COFFER_RECOVERY_WIZARD_TEST, &wizard);
+      g_signal_connect_object (wizard, "confirmed", G_CALLBACK (add_after_key_cb), self, 0);
+      return;
+    }
   if (id == NULL)
     {
       g_autofree char *message = coffer_engine_describe_error (error);
@@ -220,21 +238,26 @@ add_category_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   sync_from_item (self);
 }
 
+static void
+add_category (CofferCategoryRow *self)
+{
+  coffer_engine_add_category_async (coffer_application_get_engine (self->app),
+                                    coffer_category_item_get_name (self->item),
+                                    coffer_category_item_get_level (self->item),
+                                    coffer_category_item_get_paths (self->item),
+                                    coffer_category_item_get_excludes (self->item), NULL,
+                                    add_category_cb, g_object_ref (self));
+}
+
 static gboolean
 enabled_state_set_cb (CofferCategoryRow *self, gboolean state)
 {
-  CofferEngine *engine = coffer_application_get_engine (self->app);
-
   if (self->updating)
     return FALSE;
   if (state && coffer_category_item_get_id (self->item) == NULL)
     {
       /* First time on: the category is created in the repository. */
-      coffer_engine_add_category_async (engine, coffer_category_item_get_name (self->item),
-                                        coffer_category_item_get_level (self->item),
-                                        coffer_category_item_get_paths (self->item),
-                                        coffer_category_item_get_excludes (self->item), NULL,
-                                        add_category_cb, g_object_ref (self));
+      add_category (self);
       return TRUE;   /* state follows when it exists */
     }
   coffer_category_item_set_enabled (self->item, state);
@@ -422,6 +445,7 @@ coffer_category_row_new (CofferApplication *app, CofferCategoryItem *item)
   self->app = app;
   self->item = g_object_ref (item);
   g_signal_connect_object (item, "notify::description", G_CALLBACK (sync_from_item), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (item, "notify::id", G_CALLBACK (sync_from_item), self, G_CONNECT_SWAPPED);
   sync_from_item (self);
   return self;
 }

@@ -1431,10 +1431,9 @@ coffer_engine_describe_error (const GError *error)
           return g_strdup (_("The backup password is not correct."));
         case COFFER_REPO_ERROR_WRONG_RECOVERY_KEY:
           return g_strdup (_("This is not the recovery key of this backup."));
-        case COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY:
-          return g_strdup (_("This category has Advanced protection: it opens only on a trusted computer or with the recovery key."));
         case COFFER_REPO_ERROR_BUSY:
           return g_strdup (_("Another backup of this category is running on this computer."));
+        case COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY:
         case COFFER_REPO_ERROR_NOT_FOUND:
         case COFFER_REPO_ERROR_EXISTS:
         case COFFER_REPO_ERROR_UNSUPPORTED_VERSION:

@@ -27,6 +27,7 @@ struct _CofferWindow
   GtkLabel            *progress_details;
   GtkProgressBar      *progress_bar;
   AdwActionRow        *status_row;
+  AdwActionRow        *reminder_row;
   GtkImage            *status_icon;
   GtkListBox          *categories_list;
   GtkListBox          *history_list;
@@ -42,6 +43,30 @@ coffer_window_show_toast (CofferWindow *self, const char *title)
 }
 
 /* ---- state ---- */
+
+#define RECOVERY_KEY_TEST_INTERVAL (180 * 24 * 3600)
+
+/* A reminder to test the recovery key when Advanced categories depend on it
+ * and it was not tested here for half a year. */
+static void
+update_reminder (CofferWindow *self)
+{
+  GListModel *categories = G_LIST_MODEL (coffer_application_get_categories (self->app));
+  CofferEngine *engine = coffer_application_get_engine (self->app);
+  gboolean advanced = FALSE;
+  gint64 tested, now = g_get_real_time () / G_USEC_PER_SEC;
+
+  for (guint i = 0; i < g_list_model_get_n_items (categories); i++)
+    {
+      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (categories, i);
+      if (coffer_category_item_get_enabled (item) && coffer_category_item_get_level (item) == COFFER_LEVEL_ADVANCED)
+        advanced = TRUE;
+    }
+  tested = coffer_engine_get_recovery_key_tested (engine);
+  gtk_widget_set_visible (GTK_WIDGET (self->reminder_row),
+                          advanced && coffer_application_get_state (self->app) == COFFER_APP_STATE_READY &&
+                          now - tested > RECOVERY_KEY_TEST_INTERVAL);
+}
 
 static void
 update_status (CofferWindow *self)
@@ -79,6 +104,7 @@ update_status (CofferWindow *self)
     }
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->status_row), title);
   adw_action_row_set_subtitle (self->status_row, subtitle);
+  update_reminder (self);
 }
 
 static void
@@ -139,7 +165,10 @@ static void
 recovery_key_activated (GtkWidget *widget, const char *action, GVariant *param)
 {
   CofferWindow *self = COFFER_WINDOW (widget);
-  coffer_recovery_wizard_present_dialog (GTK_WINDOW (self), self->app, COFFER_RECOVERY_WIZARD_TEST, NULL);
+  CofferRecoveryWizard *wizard = NULL;
+
+  coffer_recovery_wizard_present_dialog (GTK_WINDOW (self), self->app, COFFER_RECOVERY_WIZARD_TEST, &wizard);
+  g_signal_connect_object (wizard, "confirmed", G_CALLBACK (update_reminder), self, G_CONNECT_SWAPPED);
 }
 
 /* ---- progress ---- */
@@ -325,6 +354,7 @@ coffer_window_class_init (CofferWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, progress_details);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, status_row);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, reminder_row);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, status_icon);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, categories_list);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, history_list);

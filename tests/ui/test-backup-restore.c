@@ -6,7 +6,10 @@
 
 #include "coffer-category-item.h"
 #include "coffer-repository.h"
+#include "coffer-category-row.h"
 #include "coffer-file-item.h"
+#include "coffer-recovery-key.h"
+#include "coffer-recovery-wizard.h"
 #include "coffer-preferences-window.h"
 #include "coffer-restore-window.h"
 #include "coffer-window.h"
@@ -62,8 +65,34 @@ devices_listed (gpointer data)
          g_strcmp0 (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "This computer") == 0;
 }
 
+static GtkWindow *
+wizard_window (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* transfer none */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) window = g_list_model_get_item (toplevels, i);
+      if (gtk_widget_get_mapped (window) && ui_test_find (window, COFFER_TYPE_RECOVERY_WIZARD, NULL) != NULL)
+        return GTK_WINDOW (window);
+    }
+  return NULL;
+}
+
+static gboolean
+wizard_shown (gpointer data)
+{
+  return wizard_window () != NULL;
+}
+
+static gboolean
+level_advanced (gpointer data)
+{
+  return coffer_category_item_get_level (data) == COFFER_LEVEL_ADVANCED;
+}
+
 static char *
-create_repository (const char *repo, const char *source, char **out_id)
+create_repository (const char *repo, const char *source, char **out_id, char **out_key)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(CofferStore) store = coffer_store_open (repo, NULL, &error);
@@ -81,6 +110,10 @@ create_repository (const char *repo, const char *source, char **out_id)
                                              NULL, &error);
   g_assert_no_error (error);
   *out_id = g_strdup (category->id);
+  {
+    g_autoptr(CofferSecret) text = coffer_recovery_key_format (key);
+    *out_key = g_strdup ((const char *) text->data);
+  }
   return g_strdup (coffer_repository_get_id (repository));
 }
 
@@ -96,6 +129,7 @@ test_backup_and_restore (void)
   g_autofree char *app_restored = NULL;
   g_autofree char *category_id = NULL;
   g_autofree char *repo_id = NULL;
+  g_autofree char *recovery_key = NULL;
   g_autoptr(CofferApplication) app = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(CofferCategoryItem) item = NULL;
@@ -111,7 +145,7 @@ test_backup_and_restore (void)
       g_autofree char *file = g_strdup_printf ("%s/IMG_%04u.jpg", i < 4 ? source : sub, i);
       coffer_test_write_random (file, 4096 + i * 100003, 100 + i);
     }
-  repo_id = create_repository (repo, source, &category_id);
+  repo_id = create_repository (repo, source, &category_id, &recovery_key);
 
   /* The app as it is after setup on this computer. */
   app = ui_test_app_new ();
@@ -234,6 +268,34 @@ test_backup_and_restore (void)
     g_assert_true (g_file_get_contents (changed, &contents, &len, NULL));
     g_assert_cmpstr (contents, ==, "edited after the backup");
     g_assert_true (g_file_test (deleted, G_FILE_TEST_EXISTS));
+  }
+
+  /* Advanced in a later session: the recovery key must be confirmed first;
+   * the wizard opens, refuses nothing typed, accepts the key, and the level
+   * changes. */
+  gtk_window_destroy (GTK_WINDOW (restore));
+  {
+    GtkWidget *row = ui_test_find (GTK_WIDGET (window), COFFER_TYPE_CATEGORY_ROW, "Photos");
+    g_autofree char *envelope = g_build_filename (repo, "categories", category_id, "keys", "password", NULL);
+    GtkWindow *dialog;
+    CofferRecoveryWizard *wizard;
+
+    g_assert_nonnull (row);
+    g_assert_true (g_file_test (envelope, G_FILE_TEST_EXISTS));
+    coffer_category_row_request_level (COFFER_CATEGORY_ROW (row), COFFER_LEVEL_ADVANCED);
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (coffer_category_row_get_dialog (COFFER_CATEGORY_ROW (row))),
+                                 "change");
+    ui_test_wait_for (wizard_shown, NULL, 60, "recovery key dialog");
+    dialog = wizard_window ();
+    g_assert_nonnull (dialog);
+    wizard = COFFER_RECOVERY_WIZARD (ui_test_find (GTK_WIDGET (dialog), COFFER_TYPE_RECOVERY_WIZARD, NULL));
+    g_assert_cmpstr (coffer_recovery_wizard_get_page (wizard), ==, "verify");
+    ui_test_screenshot (GTK_WIDGET (dialog), "recovery-key-test");
+    coffer_recovery_wizard_verify (wizard, recovery_key);
+    ui_test_wait_for (level_advanced, item, 60, "level change after the key test");
+    g_assert_true (coffer_recovery_wizard_get_confirmed (wizard));
+    g_assert_false (g_file_test (envelope, G_FILE_TEST_EXISTS));
+    gtk_window_destroy (dialog);
   }
 
   /* Preferences show the schedule and the recovery key status. */
