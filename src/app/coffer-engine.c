@@ -8,6 +8,7 @@
 #include "coffer-file-item.h"
 #include "coffer-error.h"
 #include "coffer-recovery-key.h"
+#include "coffer-store-private.h"
 
 struct _CofferEngine
 {
@@ -208,38 +209,75 @@ engine_progress_cb (const CofferProgress *progress, gpointer user_data)
 
 /* ---- store opening ---- */
 
-G_LOCK_DEFINE_STATIC (environment);
+/* Remote stores with credentials typed in this session are built here with
+ * the backends' constructors, so that secrets never pass through the process
+ * environment (setenv is not thread-safe). Without typed credentials
+ * coffer_store_open finds them in the keyring (attribute "repository" = the
+ * location) or the environment. */
+static CofferStore *
+open_remote_with_secret (const CofferDestination *dest, const CofferStoreOptions *options, GError **error)
+{
+  g_autoptr(GUri) uri = NULL;
+  g_autoptr(CofferStore) inner = NULL;
+  GError *local_error = NULL;
+  gboolean s3 = g_str_has_prefix (dest->location, "s3://");
+
+  uri = g_uri_parse (dest->location, G_URI_FLAGS_ENCODED, &local_error);
+  if (uri == NULL)
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                   _("The address “%s” is not valid: %s"), dest->location, local_error->message);
+      g_error_free (local_error);
+      return NULL;
+    }
+  if (s3)
+    {
+      g_autofree char *prefix = g_uri_unescape_string (g_uri_get_path (uri), NULL);
+      const char *region = options->s3_region;
+
+      if (region == NULL)
+        region = g_getenv ("AWS_REGION");
+      inner = coffer_store_s3_new (options->s3_endpoint, region, options->s3_path_style,
+                                   g_uri_get_host (uri), prefix ? prefix : "", dest->user, dest->secret,
+                                   NULL, error);
+    }
+  else
+    {
+      gboolean tls = g_str_has_prefix (dest->location, "webdavs://");
+      g_autoptr(GUri) http = g_uri_build (G_URI_FLAGS_ENCODED, tls ? "https" : "http", NULL,
+                                          g_uri_get_host (uri), g_uri_get_port (uri), g_uri_get_path (uri),
+                                          NULL, NULL);
+      g_autofree char *http_str = g_uri_to_string (http);
+
+      inner = coffer_store_webdav_new (http_str, dest->user && *dest->user ? dest->user : NULL,
+                                       dest->secret, NULL, error);
+    }
+  if (inner == NULL)
+    return NULL;
+  return coffer_store_retry_new (inner, options->max_connections, options->bandwidth_limit);
+}
 
 static CofferStore *
 open_store (const CofferDestination *dest, GError **error)
 {
   CofferStoreOptions options = { 0 };
-  CofferStore *store;
-  const char *user_var = NULL, *secret_var = NULL;
 
   options.s3_endpoint = dest->s3_endpoint && *dest->s3_endpoint ? dest->s3_endpoint : NULL;
   options.s3_region = dest->s3_region && *dest->s3_region ? dest->s3_region : NULL;
   options.s3_path_style = options.s3_endpoint != NULL;
   options.bandwidth_limit = dest->bandwidth_limit;
 
-  if (g_str_has_prefix (dest->location, "webdav"))
-    user_var = "COFFER_WEBDAV_USER", secret_var = "COFFER_WEBDAV_PASSWORD";
-  else if (g_str_has_prefix (dest->location, "s3://"))
-    user_var = "AWS_ACCESS_KEY_ID", secret_var = "AWS_SECRET_ACCESS_KEY";
-
-  /* The core reads remote credentials from the environment when the store
-   * is opened; hand them over for just that moment. */
-  G_LOCK (environment);
-  if (user_var != NULL && dest->user != NULL && *dest->user)
-    g_setenv (user_var, dest->user, TRUE);
-  if (secret_var != NULL && dest->secret != NULL)
-    g_setenv (secret_var, (const char *) dest->secret->data, TRUE);
-  store = coffer_store_open (dest->location, &options, error);
-  if (secret_var != NULL && dest->secret != NULL)
-    g_unsetenv (secret_var);
-  G_UNLOCK (environment);
-
-  return store;
+  if (dest->location == NULL || *dest->location == '\0')
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID, "%s",
+                   _("No backup location is set."));
+      return NULL;
+    }
+  if (dest->secret != NULL &&
+      (g_str_has_prefix (dest->location, "webdav://") || g_str_has_prefix (dest->location, "webdavs://") ||
+       g_str_has_prefix (dest->location, "s3://")))
+    return open_remote_with_secret (dest, &options, error);
+  return coffer_store_open (dest->location, &options, error);
 }
 
 /* ---- GObject ---- */
@@ -414,6 +452,9 @@ test_connection_thread (GTask *task, gpointer source, gpointer task_data, GCance
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  /* The user waits for this answer: one try, no backoff. */
+  if (COFFER_IS_STORE_RETRY (store))
+    coffer_store_retry_set_policy (COFFER_STORE_RETRY (store), 1, 0, 0);
   if (coffer_store_stat (store, "config", &size, cancellable, &error))
     {
       g_task_return_int (task, 1);

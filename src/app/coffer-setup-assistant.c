@@ -171,6 +171,12 @@ build_destination (CofferSetupAssistant *self, GError **error)
         location = g_strdup (url);
       else
         location = g_strconcat ("webdavs://", url, NULL);
+      if (*gtk_editable_get_text (GTK_EDITABLE (self->webdav_user)) && (password == NULL || *password == '\0'))
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "%s",
+                       _("Enter the password for this user."));
+          return NULL;
+        }
       dest = coffer_destination_new (location);
       dest->user = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->webdav_user)));
       if (password != NULL && *password)
@@ -184,6 +190,12 @@ build_destination (CofferSetupAssistant *self, GError **error)
       if (bucket == NULL || *bucket == '\0')
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "%s", _("Enter the bucket name."));
+          return NULL;
+        }
+      if (*gtk_editable_get_text (GTK_EDITABLE (self->s3_access_key)) == '\0' || secret == NULL || *secret == '\0')
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "%s",
+                       _("Enter the access key ID and the secret access key."));
           return NULL;
         }
       dest = coffer_destination_new (NULL);

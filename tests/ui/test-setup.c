@@ -132,6 +132,26 @@ test_setup_end_to_end (void)
   /* Destination: a local folder, then the connection test. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL));
   g_assert_true (page_is (assistant, "destination"));
+
+  /* A WebDAV server that is not there: the test says so, and Next stays. */
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (assistant),
+                                                                                COFFER_TYPE_SETUP_ASSISTANT,
+                                                                                "kind_webdav")), TRUE);
+  set_text (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "webdav_url", "http://127.0.0.1:9/dav");
+  set_text (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "webdav_user", "me");
+  gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
+  g_assert_true (page_is (assistant, "destination"));   /* no password yet: said inline */
+  set_text (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "webdav_password", "secret");
+  gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
+  ui_test_wait_for (not_busy, assistant, 120, "failing connection test");
+  g_assert_true (page_is (assistant, "destination"));
+  {
+    GObject *test_row = gtk_widget_get_template_child (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "test_row");
+    g_test_message ("connection error: %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (test_row)));
+    g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (test_row)), "could not be reached"));
+  }
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-2-webdav-error");
+
   coffer_setup_assistant_set_folder (assistant, repo);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.test-connection", NULL));
   ui_test_wait_for (not_busy, assistant, 30, "connection test");
