@@ -17,6 +17,7 @@
 #include "ui-test-utils.h"
 
 #define PASSWORD "a long and unusual backup passphrase"
+#define NEW_PASSWORD "another quite different passphrase 2025"
 
 static char *tmp;
 
@@ -77,6 +78,41 @@ wizard_window (void)
         return GTK_WINDOW (window);
     }
   return NULL;
+}
+
+static gboolean
+entry_empty (gpointer data)
+{
+  return *gtk_editable_get_text (GTK_EDITABLE (data)) == '\0';
+}
+
+/* Runs the CLI with COFFER_REPO and COFFER_PASSWORD; TRUE when it succeeded. */
+static gboolean G_GNUC_NULL_TERMINATED
+run_cli (const char *repo, const char *password, ...)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE |
+                                                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) cli = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *output = NULL;
+  const char *arg;
+  va_list ap;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("COFFER_CLI"));
+  va_start (ap, password);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_setenv (launcher, "COFFER_REPO", repo, TRUE);
+  g_subprocess_launcher_setenv (launcher, "COFFER_PASSWORD", password, TRUE);
+  cli = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (cli, NULL, NULL, &output, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("coffer %s: %s", (const char *) argv->pdata[1], output);
+  return g_subprocess_get_successful (cli);
 }
 
 static gboolean
@@ -208,6 +244,23 @@ test_backup_and_restore (void)
   }
   cli_restored = g_build_filename (cli_target, source, NULL);
   coffer_test_assert_same_tree (source, cli_restored, FALSE);
+
+  /* Change the backup password in Preferences; the CLI then needs the new one. */
+  {
+    CofferPreferencesWindow *prefs = coffer_preferences_window_new (app);
+    GObject *pw = gtk_widget_get_template_child (GTK_WIDGET (prefs), COFFER_TYPE_PREFERENCES_WINDOW, "new_password");
+    GObject *confirm = gtk_widget_get_template_child (GTK_WIDGET (prefs), COFFER_TYPE_PREFERENCES_WINDOW,
+                                                      "new_password_confirm");
+
+    gtk_window_present (GTK_WINDOW (prefs));
+    gtk_editable_set_text (GTK_EDITABLE (pw), NEW_PASSWORD);
+    gtk_editable_set_text (GTK_EDITABLE (confirm), NEW_PASSWORD);
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (prefs), "prefs.change-password", NULL));
+    ui_test_wait_for (entry_empty, pw, 60, "password change");
+    gtk_window_destroy (GTK_WINDOW (prefs));
+    g_assert_false (run_cli (repo, PASSWORD, "snapshots", "--category", "Photos", NULL));
+    g_assert_true (run_cli (repo, NEW_PASSWORD, "snapshots", "--category", "Photos", NULL));
+  }
 
   /* The restore window: browse, then restore everything into a folder. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.restore", NULL));
