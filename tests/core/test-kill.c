@@ -187,10 +187,14 @@ test_kill (void)
         g_usleep (500);
       if (done == 0)
         {
-          g_test_message ("run %u killed after %.0f ms", i, delay / 1e3);
+          g_test_message ("run %u: SIGKILL at %.0f ms", i, delay / 1e3);
           kill (pid, SIGKILL);
           g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
-          g_assert_true (WIFSIGNALED (status));
+        }
+      /* The run may also have finished between the last poll and the kill. */
+      if (WIFSIGNALED (status))
+        {
+          g_assert_cmpint (WTERMSIG (status), ==, SIGKILL);
           killed++;
         }
       else
@@ -203,7 +207,7 @@ test_kill (void)
       g_spawn_close_pid (pid);
     }
   g_test_message ("%u runs killed, %u completed before their kill point", killed, completed);
-  g_assert_cmpuint (killed, >=, KILLS / 2);
+  g_assert_cmpuint (killed, >=, KILLS / 4);
 
   /* The next backup completes, the repository checks clean. */
   g_assert_cmpint (run (ARGS ("backup", "--repo", repo)), ==, 0);
