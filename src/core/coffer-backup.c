@@ -12,6 +12,7 @@
  * being uploaded. Commit order: packs, then the index delta, then the
  * snapshot (docs/FORMAT.md "Commit order"). */
 #include <dirent.h>
+#include <malloc.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -96,6 +97,7 @@ typedef struct
 
 typedef struct
 {
+  CofferPackWriter *writer;   /* finished (hashed, shuffled) by the uploader */
   GBytes *pack;
   guint8  id[COFFER_ID_BYTES];
   GArray *entries;
@@ -158,14 +160,20 @@ upload_func (gpointer data, gpointer user_data)
 {
   UploadJob *job = data;
   Backup *b = user_data;
-  g_autofree char *name = _coffer_pack_name (b->keys->id, job->id);
+  g_autofree char *name = NULL;
   g_autoptr(GError) error = NULL;
   guint64 size = 0;
-  gsize len = g_bytes_get_size (job->pack);
+  gsize len;
+
+  /* Hashing and sealing the header happen here, off the workers' lock. */
+  job->pack = coffer_pack_writer_finish (job->writer, job->id, &job->entries);
+  g_clear_pointer (&job->writer, coffer_pack_writer_free);
+  name = _coffer_pack_name (b->keys->id, job->id);
+  len = g_bytes_get_size (job->pack);
 
   if (!failed (b))
     {
-      if (!coffer_store_put (b->store, name, job->pack, COFFER_PUT_CREATE, b->cancellable, &error)
+      if (!coffer_store_put (b->store, name, job->pack, COFFER_PUT_CREATE_UNSYNCED, b->cancellable, &error)
           && g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS))
         g_clear_error (&error);   /* same name = same bytes: it landed earlier */
       /* Verify what landed before anything refers to it. */
@@ -202,22 +210,27 @@ upload_func (gpointer data, gpointer user_data)
   g_bytes_unref (job->pack);
   g_array_unref (job->entries);
   g_free (job);
+  /* Give the freed blob buffers back to the system (glibc keeps freed
+   * memory inside its heaps otherwise), so memory stays bounded. */
+  malloc_trim (0);
 }
 
-/* Called with b->lock held; releases it while waiting for upload room. */
+/* Called with b->lock held; releases it while waiting for upload room.
+ * The room is taken before the pack is detached, so at most MAX_UPLOADS
+ * full packs exist besides the one being filled: memory stays bounded. */
 static void
-flush_pack_locked (Backup *b, CofferPackWriter **writer)
+flush_pack_locked (Backup *b, CofferPackWriter **writer, gsize target)
 {
   UploadJob *job;
 
-  if (*writer == NULL || coffer_pack_writer_get_count (*writer) == 0)
-    return;
-  job = g_new0 (UploadJob, 1);
-  job->pack = coffer_pack_writer_finish (*writer, job->id, &job->entries);
-  coffer_pack_writer_free (*writer);
-  *writer = NULL;
   while (b->uploads >= MAX_UPLOADS && b->error == NULL)
     g_cond_wait (&b->cond, &b->lock);
+  /* Another worker may have flushed it while this one waited. */
+  if (*writer == NULL || coffer_pack_writer_get_count (*writer) == 0
+      || coffer_pack_writer_get_size (*writer) < target)
+    return;
+  job = g_new0 (UploadJob, 1);
+  job->writer = g_steal_pointer (writer);
   b->uploads++;
   g_thread_pool_push (b->uploaders, job, NULL);
 }
@@ -252,7 +265,7 @@ store_blob (Backup *b, CofferBlobType type, const guint8 *data, gsize len, guint
     *writer = coffer_pack_writer_new (b->ek->data_key, b->ek->epoch);
   coffer_pack_writer_add (*writer, id, type, sealed, len);
   if (coffer_pack_writer_get_size (*writer) >= target)
-    flush_pack_locked (b, writer);
+    flush_pack_locked (b, writer, target);
   g_mutex_unlock (&b->lock);
 }
 
@@ -392,7 +405,10 @@ static gboolean
 process_file (Backup *b, FileJob *job, GError **error)
 {
   gsize max = coffer_chunker_get_max_size (b->chunker);
-  gsize cap = MIN ((gsize) job->st.st_size + 1, 2 * max);
+  /* A window of max + 4 MiB: enough for any chunk, and refilled (moving at
+   * most max bytes) after every 4 MiB consumed. */
+  gsize window = max + 4 * 1024 * 1024;
+  gsize cap = MIN ((gsize) job->st.st_size + 1, window);
   g_autofree guint8 *buf = NULL;
   gsize start = 0, filled = 0;
   gboolean eof = FALSE;
@@ -425,9 +441,9 @@ process_file (Backup *b, FileJob *job, GError **error)
               filled = avail;
               start = 0;
             }
-          if (filled == cap && cap < 2 * max)
+          if (filled == cap && cap < window)
             {
-              cap = 2 * max;
+              cap = window;
               buf = g_realloc (buf, cap);
             }
           while (filled < cap && !eof)
@@ -822,6 +838,9 @@ write_delta (Backup *b, GError **error)
   g_mutex_unlock (&b->lock);
   if (coffer_index_get_n_blobs (delta) == 0)
     return TRUE;
+  /* The packs must be durable before an index names them. */
+  if (!coffer_store_flush (b->store, b->cancellable, error))
+    return FALSE;
   if (!_coffer_repository_write_index (b->repo, b->keys, delta, NULL, NULL, &name, NULL, error))
     return FALSE;
   g_ptr_array_add (b->index_names, g_steal_pointer (&name));
@@ -958,8 +977,8 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
   b->workers = NULL;
   dir_child_done (b, root);
   g_mutex_lock (&b->lock);
-  flush_pack_locked (b, &b->data_pack);
-  flush_pack_locked (b, &b->tree_pack);
+  flush_pack_locked (b, &b->data_pack, 0);
+  flush_pack_locked (b, &b->tree_pack, 0);
   g_mutex_unlock (&b->lock);
   g_thread_pool_free (b->uploaders, FALSE, TRUE);
   b->uploaders = NULL;

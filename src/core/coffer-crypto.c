@@ -677,6 +677,18 @@ env_u64_clamped (const char *variable,
 }
 
 void
+coffer_kdf_params_new_local (CofferKdfParams *params)
+{
+  coffer_kdf_params_new (params);
+  if (params->opslimit == crypto_pwhash_OPSLIMIT_MODERATE
+      && params->memlimit == crypto_pwhash_MEMLIMIT_MODERATE)
+    {
+      params->opslimit = 4;
+      params->memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    }
+}
+
+void
 coffer_kdf_params_new (CofferKdfParams *params)
 {
   g_return_if_fail (params != NULL);

@@ -128,6 +128,10 @@ typedef struct
  * crypto_pwhash_OPSLIMIT_MIN / MEMLIMIT_MIN, and COFFER_TEST_KDF_OPS /
  * COFFER_TEST_KDF_MEM override the values (clamped to [MIN, caps]). */
 void coffer_kdf_params_new (CofferKdfParams *params);
+/* Parameters for secrets that never leave this computer (the device key
+ * file used when there is no keyring): Argon2id with 64 MiB and 4 passes.
+ * The same test switches apply. See docs/SECURITY.md, "Local device key". */
+void coffer_kdf_params_new_local (CofferKdfParams *params);
 /* Selects the fast test profile; has no effect unless COFFER_TESTING=1. */
 void coffer_kdf_set_test_profile (gboolean fast);
 /* Refuses (COFFER_CRYPTO_ERROR_UNSUPPORTED) parameters above the caps

@@ -140,7 +140,8 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
   g_autoptr(GArray) result = NULL;
   g_autoptr(GVariantBuilder) builder = NULL;
   g_autoptr(GVariant) header = NULL;
-  g_autoptr(GByteArray) pack = NULL;
+  guint8 *data;
+  gsize total;
   guint8 ad[sizeof PACK_HEADER_AD - 1 + 4];
   unsigned long long clen = 0;
   gsize header_plain_len;
@@ -166,61 +167,69 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
       g_array_index (writer->blobs, PendingBlob, j) = tmp;
     }
 
-  pack = g_byte_array_sized_new (writer->size + 1024 + n * 64);
   result = g_array_sized_new (FALSE, TRUE, sizeof (CofferPackEntry), n);
   builder = g_variant_builder_new (G_VARIANT_TYPE ("a(ayyuuu)"));
 
+  /* Offsets first, so the pack can be built in one buffer of exactly its
+   * size (a GByteArray would round 16 MiB up to 32). */
+  blob_area = 0;
   for (guint i = 0; i < n; i++)
     {
       PendingBlob *blob = &g_array_index (writer->blobs, PendingBlob, i);
       CofferPackEntry entry;
-      gsize len;
-      const guint8 *data = g_bytes_get_data (blob->sealed, &len);
 
       memcpy (entry.id, blob->id, COFFER_ID_BYTES);
       entry.type = blob->type;
-      entry.offset = pack->len;
-      entry.length = len;
+      entry.offset = blob_area;
+      entry.length = g_bytes_get_size (blob->sealed);
       entry.raw_length = blob->raw_length;
       g_array_append_val (result, entry);
-
-      g_byte_array_append (pack, data, len);
+      blob_area += entry.length;
       g_variant_builder_add (builder, "(@ayyuuu)",
                              g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, entry.id,
                                                         COFFER_ID_BYTES, 1),
                              entry.type, entry.offset, entry.length, entry.raw_length);
     }
-  blob_area = pack->len;
-  g_array_set_size (writer->blobs, 0);
-
   header = g_variant_ref_sink (g_variant_new ("(ua(ayyuuu))", PACK_HEADER_VERSION, builder));
   header_plain_len = g_variant_get_size (header);
+  total = blob_area + NONCE_BYTES + header_plain_len + TAG_BYTES + COFFER_PACK_TRAILER_BYTES;
+  data = g_malloc (total);
+
+  for (guint i = 0; i < n; i++)
+    {
+      PendingBlob *blob = &g_array_index (writer->blobs, PendingBlob, i);
+      CofferPackEntry *entry = &g_array_index (result, CofferPackEntry, i);
+
+      memcpy (data + entry->offset, g_bytes_get_data (blob->sealed, NULL), entry->length);
+      /* Drop each blob once copied, so a finishing pack does not hold its
+       * data twice. */
+      g_clear_pointer (&blob->sealed, g_bytes_unref);
+    }
+  g_array_set_size (writer->blobs, 0);
 
   /* nonce | ciphertext | tag */
-  g_byte_array_set_size (pack, blob_area + NONCE_BYTES + header_plain_len + TAG_BYTES);
-  randombytes_buf (pack->data + blob_area, NONCE_BYTES);
+  randombytes_buf (data + blob_area, NONCE_BYTES);
   header_ad (writer->epoch, ad);
-  crypto_aead_xchacha20poly1305_ietf_encrypt (pack->data + blob_area + NONCE_BYTES, &clen,
+  crypto_aead_xchacha20poly1305_ietf_encrypt (data + blob_area + NONCE_BYTES, &clen,
                                               g_variant_get_data (header), header_plain_len,
                                               ad, sizeof ad, NULL,
-                                              pack->data + blob_area, writer->data_key->data);
+                                              data + blob_area, writer->data_key->data);
   g_assert (clen == header_plain_len + TAG_BYTES);
 
   {
-    guint8 trailer[COFFER_PACK_TRAILER_BYTES];
+    guint8 *trailer = data + total - COFFER_PACK_TRAILER_BYTES;
 
     put_u32_le (trailer, NONCE_BYTES + header_plain_len + TAG_BYTES);
     put_u32_le (trailer + 4, writer->epoch);
     memcpy (trailer + 8, PACK_MAGIC, 4);
-    g_byte_array_append (pack, trailer, sizeof trailer);
   }
 
-  coffer_hash (pack->data, pack->len, out_id);
+  coffer_hash (data, total, out_id);
 
   if (entries != NULL)
     *entries = g_steal_pointer (&result);
 
-  return g_byte_array_free_to_bytes (g_steal_pointer (&pack));
+  return g_bytes_new_take (data, total);
 }
 
 gboolean

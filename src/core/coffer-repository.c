@@ -302,7 +302,9 @@ device_key_save (CofferRepository *self, const CofferSecret *device_sk, GError *
       static const guint8 head[8] = { 'C', 'F', 'D', 'K', 1, 0, 0, 0 };
       guint64 le;
 
-      _coffer_repository_get_kdf_params (self, &params);
+      /* Its own, lighter parameters: this file never leaves the computer
+       * (docs/SECURITY.md, "Local device key"). */
+      coffer_kdf_params_new_local (&params);
       pkey = _coffer_repository_password_key (self, &params, error);
       if (pkey == NULL)
         return FALSE;

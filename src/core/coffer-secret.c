@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <malloc.h>
 #include <sodium.h>
 
 #include "coffer-secret.h"
@@ -31,6 +32,13 @@ coffer_core_init (void)
         g_debug ("prctl(PR_SET_DUMPABLE, 0) failed: %s", g_strerror (errno));
       if (setrlimit (RLIMIT_CORE, &no_core) != 0)
         g_debug ("setrlimit(RLIMIT_CORE, 0) failed: %s", g_strerror (errno));
+
+      /* Memory stays bounded only if the large buffers the pipeline frees
+       * (chunk windows, packs) go back to the system: a fixed mmap
+       * threshold stops glibc from raising it after the first free and
+       * then keeping 16 MiB blocks in its heaps. */
+      mallopt (M_MMAP_THRESHOLD, 256 * 1024);
+      mallopt (M_ARENA_MAX, 4);
 
       g_once_init_leave (&initialized, 1);
     }

@@ -5,7 +5,11 @@
  * Writes go to ".tmp-<random>" in the object's directory, are flushed with
  * fsync and then published: create-only with renameat2(RENAME_NOREPLACE)
  * (or link()+unlink() where the filesystem lacks it), replace with rename().
- * The directory is fsynced afterwards so the name survives a power cut. */
+ * The directory is fsynced afterwards so the name survives a power cut.
+ * COFFER_PUT_CREATE_UNSYNCED (packs) skips both fsyncs and only starts the
+ * write-back; coffer_store_flush() then makes everything durable with one
+ * syncfs() before the index that names those packs is written (group
+ * commit: one journal commit instead of one per pack). */
 #include "coffer-store-private.h"
 #include "coffer-error.h"
 
@@ -219,7 +223,7 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
   int errsv = 0;
   int fd;
 
-  if (mode == COFFER_PUT_CREATE && g_file_test (path, G_FILE_TEST_EXISTS))
+  if (mode != COFFER_PUT_REPLACE && g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
                    "The object “%s” already exists.", name);
@@ -238,7 +242,11 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
       set_errno_error (error, errno, "create", tmp);
       return FALSE;
     }
-  if (!write_all (fd, buf, len, &errsv) || fsync (fd) != 0)
+  if (!write_all (fd, buf, len, &errsv)
+      || (mode == COFFER_PUT_CREATE_UNSYNCED
+          ? sync_file_range (fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0 && errno != ENOSYS && errno != EINVAL
+            && errno != ESPIPE
+          : fsync (fd) != 0))
     {
       if (errsv == 0)
         errsv = errno;
@@ -255,7 +263,7 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
       return FALSE;
     }
 
-  if (mode == COFFER_PUT_CREATE)
+  if (mode != COFFER_PUT_REPLACE)
     errsv = publish_noreplace (tmp, path);
   else
     errsv = rename (tmp, path) == 0 ? 0 : errno;
@@ -269,6 +277,8 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
         set_errno_error (error, errsv, "store", name);
       return FALSE;
     }
+  if (mode == COFFER_PUT_CREATE_UNSYNCED)
+    return TRUE;
   return fsync_dir (dir, error);
 }
 
@@ -465,7 +475,7 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
   gsize len;
   const guint8 *buf = g_bytes_get_data (data, &len);
 
-  if (mode == COFFER_PUT_CREATE && g_file_query_exists (file, cancellable))
+  if (mode != COFFER_PUT_REPLACE && g_file_query_exists (file, cancellable))
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
                    "The object “%s” already exists.", name);
@@ -491,7 +501,7 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
     }
   /* GLocalFile's move without OVERWRITE checks and then renames, which
    * races; where the location has a path, publish atomically with POSIX. */
-  if (mode == COFFER_PUT_CREATE && g_file_is_native (tmp))
+  if (mode != COFFER_PUT_REPLACE && g_file_is_native (tmp))
     {
       g_autofree char *tmp_path = g_file_get_path (tmp);
       g_autofree char *path = g_file_get_path (file);
@@ -790,6 +800,27 @@ coffer_store_local_stat (CofferStore *store, const char *name, guint64 *size,
     }
 }
 
+static gboolean
+coffer_store_local_flush (CofferStore *store, GCancellable *cancellable, GError **error)
+{
+  CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
+  int fd;
+
+  if (!native (self))
+    return TRUE;   /* GIO puts are synced as they go */
+  fd = open (self->root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || syncfs (fd) != 0)
+    {
+      int errsv = errno;
+      if (fd >= 0)
+        close (fd);
+      set_errno_error (error, errsv, "flush", self->root_path);
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
 static char *
 coffer_store_local_describe (CofferStore *store)
 {
@@ -809,6 +840,7 @@ coffer_store_local_iface_init (CofferStoreInterface *iface)
   iface->delete = coffer_store_local_delete;
   iface->stat = coffer_store_local_stat;
   iface->describe = coffer_store_local_describe;
+  iface->flush = coffer_store_local_flush;
 }
 
 static void

@@ -165,7 +165,7 @@ coffer_store_retry_put (CofferStore *store, const char *name, GBytes *data, Coff
       if (ok)
         return TRUE;
 
-      if (ambiguous && mode == COFFER_PUT_CREATE
+      if (ambiguous && mode != COFFER_PUT_REPLACE
           && g_error_matches (last, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS))
         {
           g_autoptr(GError) stat_error = NULL;
@@ -349,6 +349,12 @@ coffer_store_retry_describe (CofferStore *store)
   return coffer_store_describe (COFFER_STORE_RETRY (store)->inner);
 }
 
+static gboolean
+coffer_store_retry_flush (CofferStore *store, GCancellable *cancellable, GError **error)
+{
+  return coffer_store_flush (COFFER_STORE_RETRY (store)->inner, cancellable, error);
+}
+
 static void
 coffer_store_retry_iface_init (CofferStoreInterface *iface)
 {
@@ -358,6 +364,7 @@ coffer_store_retry_iface_init (CofferStoreInterface *iface)
   iface->delete = coffer_store_retry_delete;
   iface->stat = coffer_store_retry_stat;
   iface->describe = coffer_store_retry_describe;
+  iface->flush = coffer_store_retry_flush;
 }
 
 static void

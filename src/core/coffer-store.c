@@ -23,6 +23,9 @@ coffer_store_put (CofferStore *self, const char *name, GBytes *data, CofferPutMo
 
   if (!coffer_store_check_name (name, error))
     return FALSE;
+  /* Stores whose puts are durable on return need no deferred mode. */
+  if (mode == COFFER_PUT_CREATE_UNSYNCED && COFFER_STORE_GET_IFACE (self)->flush == NULL)
+    mode = COFFER_PUT_CREATE;
   return COFFER_STORE_GET_IFACE (self)->put (self, name, data, mode, cancellable, error);
 }
 
@@ -82,6 +85,19 @@ coffer_store_stat (CofferStore *self, const char *name, guint64 *size,
   if (!coffer_store_check_name (name, error))
     return FALSE;
   return COFFER_STORE_GET_IFACE (self)->stat (self, name, size, cancellable, error);
+}
+
+gboolean
+coffer_store_flush (CofferStore *self, GCancellable *cancellable, GError **error)
+{
+  CofferStoreInterface *iface;
+
+  g_return_val_if_fail (COFFER_IS_STORE (self), FALSE);
+
+  iface = COFFER_STORE_GET_IFACE (self);
+  if (iface->flush == NULL)
+    return TRUE;
+  return iface->flush (self, cancellable, error);
 }
 
 char *

@@ -16,6 +16,10 @@ typedef enum
 {
   COFFER_PUT_CREATE,   /* fail with COFFER_STORE_ERROR_EXISTS if present; never replace */
   COFFER_PUT_REPLACE,  /* atomically replace (only for mutable objects) */
+  COFFER_PUT_CREATE_UNSYNCED, /* as CREATE, but the object need not be durable
+                                 until coffer_store_flush() returns (group
+                                 commit for packs); stores that are durable
+                                 on return treat it as CREATE */
 } CofferPutMode;
 
 /* Called for each object under a prefix, in no particular order. Return
@@ -40,6 +44,9 @@ struct _CofferStoreInterface
                       GCancellable *cancellable, GError **error);
   /* e.g. "/media/disk/backup", "webdavs://cloud.example.org/…" (no credentials) */
   char    *(*describe) (CofferStore *self);
+  /* Makes every object put so far durable. Optional: NULL means puts are
+   * durable when they return. */
+  gboolean (*flush)  (CofferStore *self, GCancellable *cancellable, GError **error);
 };
 
 gboolean coffer_store_put    (CofferStore *self, const char *name, GBytes *data,
@@ -53,6 +60,7 @@ gboolean coffer_store_delete (CofferStore *self, const char *name,
 gboolean coffer_store_stat   (CofferStore *self, const char *name, guint64 *size,
                               GCancellable *cancellable, GError **error);
 char    *coffer_store_describe (CofferStore *self);
+gboolean coffer_store_flush    (CofferStore *self, GCancellable *cancellable, GError **error);
 
 /* Options for opening a store by location. */
 typedef struct
