@@ -878,14 +878,84 @@ running_marker (Backup *b)
   return g_build_filename (dir, "backup-running", NULL);
 }
 
+/* Totals for progress and ETA: the previous snapshot's, or, for a first
+ * backup, a quick metadata-only scan in a thread of its own that raises the
+ * totals as it goes (it never reads file contents). */
+typedef struct
+{
+  Backup  *b;
+  guint64  files;
+  guint64  bytes;
+  gint     stop;
+} Scan;
+
 static void
-progress_totals_from (Backup *b, GPtrArray *snapshots)
+scan_dir (Scan *scan, const char *path)
+{
+  DIR *d = opendir (path);
+  struct dirent *de;
+
+  if (d == NULL)
+    return;
+  while ((de = readdir (d)) != NULL && !g_atomic_int_get (&scan->stop))
+    {
+      g_autofree char *child = NULL;
+      struct stat st;
+
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      child = g_strconcat (path, "/", de->d_name, NULL);
+      if (fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0
+          || coffer_category_is_excluded (scan->b->keys->info, child, de->d_name))
+        continue;
+      if (S_ISDIR (st.st_mode))
+        scan_dir (scan, child);
+      else if (S_ISREG (st.st_mode))
+        {
+          scan->files++;
+          scan->bytes += st.st_size;
+          if (scan->files % 1024 == 0)
+            coffer_progress_meter_set_totals (scan->b->meter, scan->files, scan->bytes);
+        }
+    }
+  closedir (d);
+}
+
+static gpointer
+scan_thread (gpointer data)
+{
+  Scan *scan = data;
+  char **paths = scan->b->keys->info->paths;
+
+  for (guint i = 0; paths[i] != NULL && !g_atomic_int_get (&scan->stop); i++)
+    {
+      struct stat st;
+      if (lstat (paths[i], &st) != 0)
+        continue;
+      if (S_ISDIR (st.st_mode))
+        scan_dir (scan, paths[i]);
+      else if (S_ISREG (st.st_mode))
+        {
+          scan->files++;
+          scan->bytes += st.st_size;
+        }
+    }
+  if (!g_atomic_int_get (&scan->stop))
+    coffer_progress_meter_set_totals (scan->b->meter, scan->files, scan->bytes);
+  return NULL;
+}
+
+static GThread *
+progress_totals_from (Backup *b, GPtrArray *snapshots, Scan *scan)
 {
   if (snapshots->len > 0)
     {
       CofferSnapshot *last = g_ptr_array_index (snapshots, snapshots->len - 1);
       coffer_progress_meter_set_totals (b->meter, last->files, last->bytes);
+      return NULL;
     }
+  scan->b = b;
+  return g_thread_new ("coffer-scan", scan_thread, scan);
 }
 
 CofferSnapshot *
@@ -903,6 +973,8 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
   RootNode *roots = NULL;
   DirNode *root;
   int lock_fd = -1;
+  Scan scan = { 0 };
+  GThread *scanner = NULL;
   guint n_workers;
   gint64 start_time = g_get_real_time ();
   CofferSnapshot *result = NULL;
@@ -943,7 +1015,7 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
   snapshots = _coffer_repository_load_snapshots (self, b->keys, cancellable, &b->error);
   if (snapshots == NULL)
     goto out;
-  progress_totals_from (b, snapshots);
+  scanner = progress_totals_from (b, snapshots, &scan);
 
   /* Our own index object of this run must not be confused with the loaded
    * one: the run keeps adding to b->index (the loaded index). */
@@ -1033,6 +1105,11 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
   result = g_steal_pointer (&snap);
 
 out:
+  if (scanner != NULL)
+    {
+      g_atomic_int_set (&scan.stop, 1);
+      g_thread_join (scanner);
+    }
   if (b->workers != NULL)
     g_thread_pool_free (b->workers, FALSE, TRUE);
   if (b->uploaders != NULL)
