@@ -161,6 +161,22 @@ gboolean coffer_repository_complete_join (CofferRepository *self, GCancellable *
 gboolean coffer_repository_remove_device (CofferRepository *self, const char *device_id,
                                           GCancellable *cancellable, GError **error);
 
+/* ---- Re-encrypting older backups (coffer-reencrypt.c; docs/SECURITY.md
+ * "Re-encrypting older backups") ----
+ * Rewrites every snapshot of the category written under an older key epoch
+ * (usually before a switch to Advanced) under the newest epoch: blobs
+ * decrypted, given new ids and sealed into new packs, trees rewritten, the
+ * snapshot written again (same time, statistics and sequence number) and
+ * the old snapshot object deleted; then the packs and index objects only
+ * the old snapshots used are deleted at once (a prune with no grace
+ * period). Needs the account key. Resumes where an interrupted or
+ * cancelled run stopped. Progress: operation "reencrypt", files = snapshots,
+ * bytes = plaintext re-encrypted. Do not run it while another computer
+ * backs up the same category. */
+gboolean coffer_repository_reencrypt_category (CofferRepository *self, const char *category_id,
+                                               CofferProgressFunc progress, gpointer progress_data,
+                                               GCancellable *cancellable, GError **error);
+
 /* ---- Snapshots ---- */
 /* Snapshots of a category (or of all unlocked categories when category_id is
  * NULL), oldest first. Element type CofferSnapshot. */

@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Re-encrypting a category's older backups under its newest key epoch
+ * (docs/SECURITY.md "Re-encrypting older backups").
+ *
+ * For every snapshot written under an older epoch, oldest first:
+ *   read each blob (decrypted with the key of its epoch), compute its new
+ *   id with the newest blob-id key, seal it with the newest data key into
+ *   new packs; rewrite the trees bottom-up with the new ids; upload the
+ *   packs and an index delta; write the new snapshot (same time, paths,
+ *   statistics and sequence number; new tree; newest epoch); delete the
+ *   old snapshot object.
+ * Then a prune with no grace period deletes the packs only the old
+ * snapshots used and supersedes every index object written under the old
+ * epoch.
+ *
+ * Resuming needs no bookkeeping beyond the repository: a snapshot already
+ * at the newest epoch is done; an old snapshot whose re-encrypted copy
+ * exists (same sequence number, time and device) only has its old object
+ * deleted; blobs whose new id is already in the index are not uploaded
+ * again (the new id is a pure function of the plaintext and the newest
+ * key); packs that landed before an interruption but never reached an
+ * index object are read back into the index on the next run. */
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "coffer-error.h"
+#include "coffer-pack.h"
+#include "coffer-repository-private.h"
+
+#define PACK_TARGET_SIZE (16 * 1024 * 1024)
+#define TREE_PACK_TARGET (4 * 1024 * 1024)
+#define CHECKPOINT_PACKS 4
+
+typedef struct
+{
+  CofferRepository    *repo;
+  CofferCategoryKeys  *keys;
+  CofferEpochKeys     *ek;         /* newest */
+  CofferStore         *store;
+  CofferIndex         *index;      /* loaded index + everything uploaded this run */
+  CofferIndex         *delta;      /* uploaded, not yet in an index object */
+  CofferPackWriter    *data_pack;
+  CofferPackWriter    *tree_pack;
+  GHashTable          *pending;    /* new ids sealed into a writer, not uploaded */
+  GHashTable          *map;        /* old id -> new id (32 bytes each) */
+  guint                packs_since_checkpoint;
+  CofferProgressMeter *meter;
+  GCancellable        *cancellable;
+} Reencrypt;
+
+static guint
+id_hash (gconstpointer key)
+{
+  guint h;
+
+  memcpy (&h, key, sizeof h);
+  return h;
+}
+
+static gboolean
+id_equal (gconstpointer a, gconstpointer b)
+{
+  return memcmp (a, b, COFFER_ID_BYTES) == 0;
+}
+
+/* ---- packs and index ---- */
+
+static gboolean
+checkpoint (Reencrypt *r, GError **error)
+{
+  g_autoptr(CofferIndex) delta = NULL;
+
+  r->packs_since_checkpoint = 0;
+  if (coffer_index_get_n_blobs (r->delta) == 0)
+    return TRUE;
+  /* The packs must be durable before an index names them. */
+  if (!coffer_store_flush (r->store, r->cancellable, error))
+    return FALSE;
+  delta = g_steal_pointer (&r->delta);
+  r->delta = coffer_index_new ();
+  return _coffer_repository_write_index (r->repo, r->keys, delta, NULL, NULL, NULL, r->cancellable, error);
+}
+
+static gboolean
+upload_pack (Reencrypt *r, CofferPackWriter **writer, GError **error)
+{
+  guint8 id[COFFER_ID_BYTES];
+  g_autoptr(GArray) entries = NULL;
+  g_autoptr(GBytes) pack = NULL;
+  g_autofree char *name = NULL;
+  g_autoptr(GError) local_error = NULL;
+  guint64 size = 0;
+
+  if (*writer == NULL || coffer_pack_writer_get_count (*writer) == 0)
+    return TRUE;
+  pack = coffer_pack_writer_finish (*writer, id, &entries);
+  g_clear_pointer (writer, coffer_pack_writer_free);
+  name = _coffer_pack_name (r->keys->id, id);
+  if (!coffer_store_put (r->store, name, pack, COFFER_PUT_CREATE_UNSYNCED, r->cancellable, &local_error))
+    {
+      if (!g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      g_clear_error (&local_error);   /* same name = same bytes */
+    }
+  /* Verify what landed before anything refers to it. */
+  if (!coffer_store_stat (r->store, name, &size, r->cancellable, error))
+    return FALSE;
+  if (size != g_bytes_get_size (pack))
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_FAILED,
+                   "The destination stored %" G_GUINT64_FORMAT " bytes of %s instead of %" G_GSIZE_FORMAT ".",
+                   size, name, g_bytes_get_size (pack));
+      return FALSE;
+    }
+  for (guint i = 0; i < entries->len; i++)
+    {
+      CofferPackEntry *e = &g_array_index (entries, CofferPackEntry, i);
+      coffer_index_add (r->index, e->id, e->type, id, e->offset, e->length, e->raw_length);
+      coffer_index_add (r->delta, e->id, e->type, id, e->offset, e->length, e->raw_length);
+      g_hash_table_remove (r->pending, e->id);
+    }
+  coffer_progress_meter_add (r->meter, 0, 0, size, NULL);
+  if (++r->packs_since_checkpoint >= CHECKPOINT_PACKS)
+    return checkpoint (r, error);
+  return TRUE;
+}
+
+/* Seals plaintext under the newest epoch unless the index or a pack being
+ * filled already has it; new_id receives its id. */
+static gboolean
+put_blob (Reencrypt *r, CofferBlobType type, GBytes *plain, guint8 new_id[COFFER_ID_BYTES], GError **error)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (plain, &len);
+  g_autoptr(GBytes) sealed = NULL;
+  CofferPackWriter **writer = type == COFFER_BLOB_TREE ? &r->tree_pack : &r->data_pack;
+  gsize target = type == COFFER_BLOB_TREE ? TREE_PACK_TARGET : PACK_TARGET_SIZE;
+
+  coffer_blob_id (r->ek->blob_id_key, data, len, new_id);
+  if (coffer_index_contains (r->index, new_id) || g_hash_table_contains (r->pending, new_id))
+    return TRUE;
+  sealed = coffer_blob_seal (r->ek->data_key, new_id, type, data, len);
+  if (*writer == NULL)
+    *writer = coffer_pack_writer_new (r->ek->data_key, r->ek->epoch);
+  coffer_pack_writer_add (*writer, new_id, type, sealed, len);
+  g_hash_table_add (r->pending, g_memdup2 (new_id, COFFER_ID_BYTES));
+  if (coffer_pack_writer_get_size (*writer) >= target)
+    return upload_pack (r, writer, error);
+  return TRUE;
+}
+
+/* ---- blobs and trees ---- */
+
+static gboolean
+map_blob (Reencrypt *r, const guint8 old_id[COFFER_ID_BYTES], guint8 new_id[COFFER_ID_BYTES], GError **error)
+{
+  const guint8 *known = g_hash_table_lookup (r->map, old_id);
+  g_autoptr(GBytes) plain = NULL;
+
+  if (known != NULL)
+    {
+      memcpy (new_id, known, COFFER_ID_BYTES);
+      return TRUE;
+    }
+  if (g_cancellable_set_error_if_cancelled (r->cancellable, error))
+    return FALSE;
+  plain = _coffer_repository_read_blob (r->repo, r->keys, old_id, COFFER_BLOB_DATA, r->cancellable, error);
+  if (plain == NULL || !put_blob (r, COFFER_BLOB_DATA, plain, new_id, error))
+    return FALSE;
+  g_hash_table_insert (r->map, g_memdup2 (old_id, COFFER_ID_BYTES), g_memdup2 (new_id, COFFER_ID_BYTES));
+  coffer_progress_meter_add (r->meter, 0, g_bytes_get_size (plain), 0, NULL);
+  coffer_progress_meter_report (r->meter, FALSE);
+  return TRUE;
+}
+
+static gboolean
+rewrite_tree (Reencrypt *r, const guint8 old_id[COFFER_ID_BYTES], guint8 new_id[COFFER_ID_BYTES], GError **error)
+{
+  const guint8 *known = g_hash_table_lookup (r->map, old_id);
+  g_autoptr(GPtrArray) tree = NULL;
+  g_autoptr(GBytes) data = NULL;
+
+  if (known != NULL)
+    {
+      memcpy (new_id, known, COFFER_ID_BYTES);
+      return TRUE;
+    }
+  tree = _coffer_repository_read_tree (r->repo, r->keys, old_id, r->cancellable, error);
+  if (tree == NULL)
+    return FALSE;
+  for (guint i = 0; i < tree->len; i++)
+    {
+      CofferTreeEntry *e = g_ptr_array_index (tree, i);
+      guint8 id[COFFER_ID_BYTES];
+
+      if (e->content == NULL || e->content->len == 0)
+        continue;
+      if (e->type == COFFER_NODE_DIR && e->content->len == COFFER_ID_BYTES)
+        {
+          if (!rewrite_tree (r, e->content->data, id, error))
+            return FALSE;
+          memcpy (e->content->data, id, COFFER_ID_BYTES);
+        }
+      else if (e->type == COFFER_NODE_FILE)
+        for (guint off = 0; off + COFFER_ID_BYTES <= e->content->len; off += COFFER_ID_BYTES)
+          {
+            if (!map_blob (r, e->content->data + off, id, error))
+              return FALSE;
+            memcpy (e->content->data + off, id, COFFER_ID_BYTES);
+          }
+    }
+  data = coffer_tree_serialize (tree);
+  if (!put_blob (r, COFFER_BLOB_TREE, data, new_id, error))
+    return FALSE;
+  g_hash_table_insert (r->map, g_memdup2 (old_id, COFFER_ID_BYTES), g_memdup2 (new_id, COFFER_ID_BYTES));
+  return TRUE;
+}
+
+/* ---- resuming: packs that landed but never reached an index object ---- */
+
+static gboolean
+collect_pack (const char *name, guint64 size, gpointer user_data)
+{
+  const char *base = strrchr (name, '/');
+  guint8 id[COFFER_ID_BYTES];
+
+  base = base ? base + 1 : name;
+  if (strlen (base) == 64 && coffer_hex_decode (base, id, sizeof id))
+    g_ptr_array_add (user_data, g_strdup (name));
+  return TRUE;
+}
+
+static void
+recover_orphan_packs (Reencrypt *r)
+{
+  g_autofree char *prefix = g_strdup_printf ("categories/%s/packs/", r->keys->id);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < coffer_index_get_n_packs (r->index); i++)
+    g_hash_table_add (known, coffer_hex_encode (coffer_index_get_pack_id (r->index, i), COFFER_ID_BYTES));
+  if (!coffer_store_list (r->store, prefix, collect_pack, names, r->cancellable, NULL))
+    return;
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+      const char *base = strrchr (name, '/') + 1;
+      g_autoptr(GBytes) trailer = NULL;
+      g_autoptr(GBytes) header = NULL;
+      g_autoptr(GArray) entries = NULL;
+      guint8 pack_id[COFFER_ID_BYTES];
+      guint32 header_len, epoch;
+      guint64 size;
+
+      if (g_hash_table_contains (known, base)
+          || !coffer_store_stat (r->store, name, &size, r->cancellable, NULL)
+          || size < COFFER_PACK_TRAILER_BYTES)
+        continue;
+      trailer = coffer_store_get (r->store, name, size - COFFER_PACK_TRAILER_BYTES, COFFER_PACK_TRAILER_BYTES,
+                                  r->cancellable, NULL);
+      /* Only packs of this run's epoch can be ours. */
+      if (trailer == NULL
+          || !coffer_pack_parse_trailer (g_bytes_get_data (trailer, NULL), size, &header_len, &epoch, NULL)
+          || epoch != r->ek->epoch)
+        continue;
+      header = coffer_store_get (r->store, name, size - COFFER_PACK_TRAILER_BYTES - header_len, header_len,
+                                 r->cancellable, NULL);
+      if (header == NULL)
+        continue;
+      entries = coffer_pack_read_header (r->ek->data_key, epoch, g_bytes_get_data (header, NULL),
+                                         header_len, size, NULL);
+      if (entries == NULL)
+        continue;
+      coffer_hex_decode (base, pack_id, sizeof pack_id);
+      for (guint j = 0; j < entries->len; j++)
+        {
+          CofferPackEntry *e = &g_array_index (entries, CofferPackEntry, j);
+          coffer_index_add (r->index, e->id, e->type, pack_id, e->offset, e->length, e->raw_length);
+          coffer_index_add (r->delta, e->id, e->type, pack_id, e->offset, e->length, e->raw_length);
+        }
+      g_debug ("re-encryption: recovered pack %.16s from an interrupted run", base);
+    }
+}
+
+/* ---- snapshots ---- */
+
+static char *
+snapshot_key (const CofferSnapshot *s)
+{
+  return g_strdup_printf ("%" G_GUINT64_FORMAT ":%" G_GINT64_FORMAT ":%s", s->seq, s->time,
+                          s->device_id ? s->device_id : "");
+}
+
+static gboolean
+delete_snapshot (Reencrypt *r, const char *id, GError **error)
+{
+  g_autofree char *name = g_strdup_printf ("categories/%s/snapshots/%s", r->keys->id, id);
+  g_autoptr(GError) local_error = NULL;
+
+  if (coffer_store_delete (r->store, name, r->cancellable, &local_error)
+      || g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+static gboolean
+reencrypt_snapshot (Reencrypt *r, CofferSnapshot *snap, GHashTable *renamed, GError **error)
+{
+  guint8 tree[COFFER_ID_BYTES];
+  g_autofree char *old_id = g_strdup (snap->id);
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (snap->time / G_USEC_PER_SEC);
+  g_autofree char *label = g_date_time_format (dt, "%Y-%m-%d %H:%M:%S");
+  const char *parent;
+
+  coffer_progress_meter_add (r->meter, 0, 0, 0, label);
+  if (!rewrite_tree (r, snap->tree, tree, error))
+    return FALSE;
+  /* Commit order: packs, index, then the snapshot. */
+  if (!upload_pack (r, &r->data_pack, error) || !upload_pack (r, &r->tree_pack, error)
+      || !checkpoint (r, error))
+    return FALSE;
+
+  memcpy (snap->tree, tree, COFFER_ID_BYTES);
+  snap->epoch = r->ek->epoch;
+  parent = snap->parent ? g_hash_table_lookup (renamed, snap->parent) : NULL;
+  if (parent != NULL)
+    {
+      g_free (snap->parent);
+      snap->parent = g_strdup (parent);
+    }
+  /* time, paths, statistics and seq stay: the rollback check keeps seeing
+   * the same highest sequence number (docs/SECURITY.md). */
+  if (_coffer_repository_write_snapshot (r->repo, r->keys, snap, r->cancellable, error) == NULL)
+    return FALSE;
+  g_hash_table_insert (renamed, g_strdup (old_id), g_strdup (snap->id));
+  return delete_snapshot (r, old_id, error);
+}
+
+static char *
+marker_path (Reencrypt *r)
+{
+  g_autofree char *dir = coffer_state_get_cache_dir (_coffer_repository_get_state (r->repo), r->keys->id);
+  return g_build_filename (dir, "reencrypt-running", NULL);
+}
+
+gboolean
+coffer_repository_reencrypt_category (CofferRepository *self, const char *category_id,
+                                      CofferProgressFunc progress, gpointer progress_data,
+                                      GCancellable *cancellable, GError **error)
+{
+  Reencrypt re = { 0 };
+  Reencrypt *r = &re;
+  g_autoptr(GPtrArray) snaps = NULL;
+  g_autoptr(GPtrArray) todo = g_ptr_array_new ();
+  g_autoptr(GHashTable) done = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GHashTable) renamed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autofree char *marker = NULL;
+  g_autoptr(GError) local_error = NULL;
+  int lock_fd;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  g_return_val_if_fail (category_id != NULL, FALSE);
+
+  r->repo = self;
+  r->store = coffer_repository_get_store (self);
+  r->cancellable = cancellable;
+  r->keys = _coffer_repository_get_category (self, category_id, cancellable, error);
+  if (r->keys == NULL)
+    return FALSE;
+  if (_coffer_repository_get_account_key (self) == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                   "Re-encrypting older backups needs a trusted device or the recovery key; "
+                   "the backup password alone is not enough.");
+      return FALSE;
+    }
+  lock_fd = coffer_state_lock_category (_coffer_repository_get_state (self), r->keys->id, error);
+  if (lock_fd < 0)
+    return FALSE;
+
+  r->ek = coffer_category_keys_newest (r->keys);
+  r->pending = g_hash_table_new_full (id_hash, id_equal, g_free, NULL);
+  r->map = g_hash_table_new_full (id_hash, id_equal, g_free, g_free);
+  r->delta = coffer_index_new ();
+  r->meter = coffer_progress_meter_new ("reencrypt", r->keys->info->name, progress, progress_data);
+
+  _coffer_repository_drop_index (self, r->keys);
+  r->index = _coffer_repository_get_index (self, r->keys, cancellable, &local_error);
+  if (r->index == NULL)
+    goto out;
+  snaps = _coffer_repository_load_snapshots (self, r->keys, cancellable, &local_error);
+  if (snaps == NULL)
+    goto out;
+
+  marker = marker_path (r);
+  if (g_file_test (marker, G_FILE_TEST_EXISTS))
+    recover_orphan_packs (r);
+
+  for (guint i = 0; i < snaps->len; i++)
+    {
+      CofferSnapshot *s = g_ptr_array_index (snaps, i);
+      if (s->epoch == r->ek->epoch)
+        g_hash_table_insert (done, snapshot_key (s), g_strdup (s->id));
+      else
+        g_ptr_array_add (todo, s);
+    }
+  coffer_progress_meter_set_totals (r->meter, todo->len, 0);
+  if (todo->len > 0)
+    g_file_set_contents (marker, "", 0, NULL);
+
+  /* Oldest first, so that parents are renamed before their children. */
+  for (guint i = 0; i < todo->len; i++)
+    {
+      CofferSnapshot *s = g_ptr_array_index (todo, i);
+      g_autofree char *key = snapshot_key (s);
+      const char *copy = g_hash_table_lookup (done, key);
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, &local_error))
+        goto out;
+      if (copy != NULL)
+        {
+          /* Interrupted between writing the copy and deleting the original. */
+          g_hash_table_insert (renamed, g_strdup (s->id), g_strdup (copy));
+          if (!delete_snapshot (r, s->id, &local_error))
+            goto out;
+        }
+      else if (!reencrypt_snapshot (r, s, renamed, &local_error))
+        goto out;
+      coffer_progress_meter_add (r->meter, 1, 0, 0, NULL);
+      coffer_progress_meter_report (r->meter, TRUE);
+    }
+
+  /* Everything the old snapshots used and no snapshot uses now goes, at
+   * once: that is the point of re-encrypting. */
+  coffer_state_unlock_category (lock_fd);
+  lock_fd = -1;
+  _coffer_repository_drop_index (self, r->keys);
+  r->index = NULL;
+  if (!coffer_prune_run (self, r->keys->id, 0, NULL, NULL, NULL, cancellable, &local_error))
+    goto out;
+  if (marker != NULL)
+    g_unlink (marker);
+  coffer_progress_meter_finish (r->meter);
+  ok = TRUE;
+
+out:
+  if (!ok)
+    {
+      /* Record what landed, so that the next run does not upload it again. */
+      g_autoptr(GError) checkpoint_error = NULL;
+      g_clear_pointer (&r->data_pack, coffer_pack_writer_free);
+      g_clear_pointer (&r->tree_pack, coffer_pack_writer_free);
+      if (r->delta != NULL)
+        {
+          GCancellable *saved = r->cancellable;
+          r->cancellable = NULL;   /* even after a cancellation */
+          if (!checkpoint (r, &checkpoint_error))
+            g_debug ("re-encryption: cannot record uploaded packs: %s", checkpoint_error->message);
+          r->cancellable = saved;
+        }
+      _coffer_repository_drop_index (self, r->keys);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+    }
+  g_clear_pointer (&r->data_pack, coffer_pack_writer_free);
+  g_clear_pointer (&r->tree_pack, coffer_pack_writer_free);
+  g_clear_pointer (&r->delta, coffer_index_free);
+  g_clear_pointer (&r->pending, g_hash_table_unref);
+  g_clear_pointer (&r->map, g_hash_table_unref);
+  g_clear_pointer (&r->meter, coffer_progress_meter_free);
+  if (lock_fd >= 0)
+    coffer_state_unlock_category (lock_fd);
+  return ok;
+}
