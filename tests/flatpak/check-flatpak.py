@@ -186,17 +186,17 @@ def _():
     assert app == ['-Dapp=true'], 'the Flatpak must build the app as the tests do'
 
 
-@check('the sandbox: no host or keyring access, each permission documented in flatpak/README.md')
+@check('the sandbox: no host or keyring access, each permission documented in flatpak/README.md and docs/FLATPAK.md')
 def _():
     args = manifest['finish-args']
     assert len(args) == len(set(args)), 'duplicate finish-args'
     bad = [a for a in args if a in FORBIDDEN_FINISH_ARGS or a.startswith('--filesystem=home')]
     assert not bad, 'forbidden finish-args: %s' % bad
     assert '--socket=wayland' in args and '--socket=fallback-x11' in args, 'Wayland with X11 fallback'
-    readme = read('flatpak', 'README.md')
-    documented = set(re.findall(r'^\|\s*`(--[^`]+)`\s*\|', readme, re.M))
-    assert documented == set(args), 'README table and finish-args differ: only in README %s, only in manifest %s' \
-        % (sorted(documented - set(args)), sorted(set(args) - documented))
+    for doc in (('flatpak', 'README.md'), ('docs', 'FLATPAK.md')):
+        documented = set(re.findall(r'^\|\s*`(--[^`]+)`\s*\|', read(*doc), re.M))
+        assert documented == set(args), 'the table in %s and finish-args differ: only in the table %s, ' \
+            'only in the manifest %s' % ('/'.join(doc), sorted(documented - set(args)), sorted(set(args) - documented))
 
 
 @check('every default category folder of the app is reachable in the sandbox')
