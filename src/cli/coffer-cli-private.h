@@ -129,6 +129,17 @@ int coffer_cli_cmd_check       (CofferCli *cli, int argc, char **argv);
 int coffer_cli_cmd_forget      (CofferCli *cli, int argc, char **argv);
 int coffer_cli_cmd_prune       (CofferCli *cli, int argc, char **argv);
 int coffer_cli_cmd_devices     (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_reencrypt   (CofferCli *cli, int argc, char **argv);
+
+/* ---- coffer-cli-reencrypt.c ---- */
+/* Re-encrypts a category's older backups with progress; returns an exit status. */
+int coffer_cli_reencrypt_category (CofferCli *cli, const CofferCategory *category);
+/* `coffer recovery-key kit` */
+int coffer_cli_recovery_key_kit   (CofferCli *cli, int argc, char **argv);
+/* Writes the emergency kit PDF for an already verified recovery key;
+ * returns an exit status. */
+int coffer_cli_write_emergency_kit (CofferCli *cli, CofferRepository *repository, const char *path,
+                                    const CofferSecret *recovery_key);
 
 /* Finds the first positional argument of argv (skipping the values of
  * options that take one), removes it from argv and returns it (or NULL). */

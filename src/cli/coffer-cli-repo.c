@@ -88,6 +88,7 @@ coffer_cli_cmd_init (CofferCli  *cli,
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *device_name = NULL;
+  g_autofree char *kit_file = NULL;
   g_autoptr(CofferSecret) password = NULL;
   g_autoptr(CofferSecret) recovery_key = NULL;
   g_autoptr(CofferSecret) formatted = NULL;
@@ -104,6 +105,8 @@ coffer_cli_cmd_init (CofferCli  *cli,
     { "no-password", 0, 0, G_OPTION_ARG_NONE, &no_password,
       N_("Create the repository without a backup password (only Advanced categories can then be used)"),
       NULL },
+    { "emergency-kit", 0, 0, G_OPTION_ARG_FILENAME, &kit_file,
+      N_("Also write the emergency kit (a printable PDF with the recovery key) to FILE"), N_("FILE") },
     { NULL }
   };
 
@@ -166,6 +169,14 @@ coffer_cli_cmd_init (CofferCli  *cli,
         }
     }
 
+  if (kit_file != NULL && g_file_test (kit_file, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
+    {
+      g_autofree char *shown = coffer_cli_display_name (kit_file);
+      coffer_cli_error (cli, _("%s already exists; an emergency kit is never written over "
+                               "another file."), shown);
+      return COFFER_EXIT_FAILURE;
+    }
+
   if (cli->recovery_key_file != NULL)
     {
       key_fd = open_key_file (cli, cli->recovery_key_file);
@@ -218,6 +229,14 @@ coffer_cli_cmd_init (CofferCli  *cli,
   else
     {
       show_recovery_key (cli, formatted);
+    }
+
+  if (kit_file != NULL && coffer_cli_write_emergency_kit (cli, repository, kit_file, recovery_key) != COFFER_EXIT_OK)
+    {
+      /* The repository exists and the key was shown or saved above. */
+      if (key_fd < 0)
+        coffer_cli_hint (cli, "%s", _("Write it later with 'coffer recovery-key kit --output FILE'."));
+      return COFFER_EXIT_FAILURE;
     }
 
   if (password == NULL)
@@ -674,7 +693,7 @@ coffer_cli_cmd_protect (CofferCli  *cli,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(CofferCategory) category = NULL;
-  gboolean advanced = FALSE, standard = FALSE;
+  gboolean advanced = FALSE, standard = FALSE, reencrypt = FALSE;
   CofferLevel level;
   int status;
   GOptionEntry entries[] = {
@@ -682,10 +701,13 @@ coffer_cli_cmd_protect (CofferCli  *cli,
       N_("End-to-end: only your trusted devices and the recovery key can open the category"), NULL },
     { "standard", 0, 0, G_OPTION_ARG_NONE, &standard,
       N_("The backup password can open the category too (e.g. on a new computer)"), NULL },
+    { "reencrypt", 0, 0, G_OPTION_ARG_NONE, &reencrypt,
+      N_("With --advanced: also re-encrypt the older backups under the new key (see 'coffer reencrypt')"),
+      NULL },
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, _("NAME --advanced|--standard"),
+  status = coffer_cli_parse (cli, entries, _("NAME --advanced [--reencrypt] | --standard"),
                              _("Switch a category between Standard and Advanced protection."),
                              _("--advanced needs the recovery key (COFFER_RECOVERY_KEY, "
                                "--recovery-key-file or typed when asked), which is checked first. "
@@ -696,6 +718,11 @@ coffer_cli_cmd_protect (CofferCli  *cli,
   if (argc != 2 || advanced == standard)
     {
       coffer_cli_error (cli, "%s", _("Give one category name and either --advanced or --standard."));
+      return COFFER_EXIT_USAGE;
+    }
+  if (reencrypt && !advanced)
+    {
+      coffer_cli_error (cli, "%s", _("--reencrypt goes with --advanced."));
       return COFFER_EXIT_USAGE;
     }
   level = advanced ? COFFER_LEVEL_ADVANCED : COFFER_LEVEL_STANDARD;
@@ -711,7 +738,7 @@ coffer_cli_cmd_protect (CofferCli  *cli,
     {
       coffer_cli_info (cli, _("The category “%s” already has %s protection."), category->name,
                        level_label (level));
-      return COFFER_EXIT_OK;
+      return reencrypt ? coffer_cli_reencrypt_category (cli, category) : COFFER_EXIT_OK;
     }
 
   if (level == COFFER_LEVEL_ADVANCED)
@@ -752,12 +779,20 @@ coffer_cli_cmd_protect (CofferCli  *cli,
   if (!coffer_repository_set_level (cli->repository, category->id, level, cli->cancellable, &error))
     return coffer_cli_report_error (cli, error);
 
+  if (level == COFFER_LEVEL_ADVANCED && reencrypt)
+    {
+      coffer_cli_info (cli, _("“%s” now has Advanced protection: from now on only your trusted "
+                              "devices and the recovery key can open it, not the backup password. "
+                              "Re-encrypting its older backups…"), category->name);
+      return coffer_cli_reencrypt_category (cli, category);
+    }
   if (level == COFFER_LEVEL_ADVANCED)
     coffer_cli_info (cli, _("“%s” now has Advanced protection: from now on only your trusted "
                             "devices and the recovery key can open it, not the backup password. "
                             "Older backups stay readable with the password from an old copy of "
                             "its envelope (for example in your provider's file history) until "
-                            "they are re-encrypted."), category->name);
+                            "they are re-encrypted with 'coffer reencrypt --category %s'."),
+                     category->name, category->name);
   else
     coffer_cli_info (cli, _("“%s” now has Standard protection: the backup password can open it "
                             "too, for example to restore on a new computer."), category->name);
@@ -1004,6 +1039,7 @@ coffer_cli_cmd_recovery_key (CofferCli  *cli,
     { "verify", recovery_key_verify },
     { "replace", recovery_key_replace },
     { "status", recovery_key_status },
+    { "kit", coffer_cli_recovery_key_kit },
   };
   const char *sub = coffer_cli_take_positional (&argc, argv);
 
@@ -1015,11 +1051,11 @@ coffer_cli_cmd_recovery_key (CofferCli  *cli,
         if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
           help = TRUE;
       fprintf (help ? stdout : stderr, "%s\n  coffer recovery-key verify\n  coffer recovery-key replace [--recovery-key-file FILE]\n"
-              "  coffer recovery-key status\n\n%s\n",
+              "  coffer recovery-key status\n  coffer recovery-key kit --output FILE\n\n%s\n",
               _("Usage:"), _("Run 'coffer recovery-key SUBCOMMAND --help' for details."));
       if (help)
         return COFFER_EXIT_OK;
-      coffer_cli_error (cli, "%s", _("No recovery-key subcommand given (verify, replace or status)."));
+      coffer_cli_error (cli, "%s", _("No recovery-key subcommand given (verify, replace, status or kit)."));
       return COFFER_EXIT_USAGE;
     }
 
@@ -1039,7 +1075,7 @@ coffer_cli_cmd_recovery_key (CofferCli  *cli,
   {
     g_autofree char *shown = coffer_cli_display_name (sub);
     coffer_cli_error (cli, _("“%s” is not a recovery-key subcommand."), shown);
-    coffer_cli_hint (cli, "%s", _("Use verify, replace or status."));
+    coffer_cli_hint (cli, "%s", _("Use verify, replace, status or kit."));
   }
   return COFFER_EXIT_USAGE;
 }

@@ -30,6 +30,7 @@ static const CofferCliCommand commands[] = {
   { "forget",       N_("Forget snapshots according to a retention policy"),         coffer_cli_cmd_forget },
   { "prune",        N_("Remove data that no snapshot refers to any more"),          coffer_cli_cmd_prune },
   { "protect",      N_("Switch a category between Standard and Advanced protection"), coffer_cli_cmd_protect },
+  { "reencrypt",    N_("Re-encrypt a category's older backups under its newest key"), coffer_cli_cmd_reencrypt },
   { "password",     N_("Change the backup password"),                               coffer_cli_cmd_password },
   { "recovery-key", N_("Verify or replace the recovery key, or show when it was last tested"),
                                                                                     coffer_cli_cmd_recovery_key },
@@ -43,7 +44,8 @@ static const char * const value_options[] = {
   "--limit-upload", "--device-name", "--level", "--exclude", "--add-path", "--remove-path",
   "--no-exclude", "--category", "--snapshot", "--target", "--keep-last", "--keep-hourly",
   "--keep-daily", "--keep-weekly", "--keep-monthly", "--keep-yearly", "--grace",
-  "--new-password-file", "--name", "--code", "-c", "-s", "-t", "-e", NULL,
+  "--new-password-file", "--name", "--code", "--output", "--emergency-kit",
+  "-c", "-s", "-t", "-e", "-o", NULL,
 };
 
 /* ---- Signals ----

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* coffer-cli-reencrypt.c: `coffer reencrypt` (also run by
+ * `coffer protect NAME --advanced --reencrypt`) and the emergency kit
+ * (`coffer recovery-key kit`, `coffer init --emergency-kit`). */
+#include <stdio.h>
+
+#include "coffer-cli-private.h"
+#include "coffer-emergency-kit.h"
+
+int
+coffer_cli_reencrypt_category (CofferCli            *cli,
+                               const CofferCategory *category)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 files = 0, bytes = 0;
+  g_autofree char *size = NULL;
+
+  coffer_cli_progress_reset ();
+  if (!coffer_repository_reencrypt_category (cli->repository, category->id, coffer_cli_progress_cb, cli,
+                                             cli->cancellable, &error))
+    {
+      coffer_cli_progress_clear ();
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          coffer_cli_error (cli, _("Re-encrypting “%s” was interrupted."), category->name);
+          coffer_cli_hint (cli, _("Run 'coffer reencrypt --category %s' again: it continues where it stopped."),
+                           category->name);
+          return COFFER_EXIT_CANCELLED;
+        }
+      return coffer_cli_report_error (cli, error);
+    }
+  coffer_cli_progress_last (&files, &bytes);
+  coffer_cli_progress_clear ();
+  size = g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+  if (files == 0)
+    coffer_cli_info (cli, _("Every backup of “%s” already uses its newest key."), category->name);
+  else
+    coffer_cli_info (cli, _("Re-encrypted %" G_GUINT64_FORMAT " backup(s) of “%s” (%s) under its newest "
+                            "key and deleted the old copies. Copies your storage provider may keep in "
+                            "its own file history or trash are not affected: empty those too."),
+                     files, category->name, size);
+  return COFFER_EXIT_OK;
+}
+
+int
+coffer_cli_cmd_reencrypt (CofferCli  *cli,
+                          int         argc,
+                          char      **argv)
+{
+  g_autofree char *name = NULL;
+  g_autoptr(CofferCategory) category = NULL;
+  int status;
+  GOptionEntry entries[] = {
+    { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("The category to re-encrypt"), N_("NAME") },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, NULL,
+                             _("Re-encrypt a category's older backups under its newest key."),
+                             _("After a switch to Advanced protection (or a device removal) older "
+                               "backups stay sealed under the earlier key, which an old copy of the "
+                               "password envelope can still open. This rewrites them under the newest "
+                               "key and deletes the old data at once. It needs this device's key or "
+                               "the recovery key; if interrupted, run it again to continue. Do not run "
+                               "it while another computer backs up the same category."),
+                             &argc, &argv);
+  if (status != -1)
+    return status;
+  if (argc > 1)
+    {
+      g_autofree char *shown = coffer_cli_display_name (argv[1]);
+      coffer_cli_error (cli, _("Unexpected argument “%s”."), shown);
+      coffer_cli_hint (cli, "%s", _("Name the category with --category NAME."));
+      return COFFER_EXIT_USAGE;
+    }
+
+  status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  if (!coffer_repository_has_account_key (cli->repository))
+    {
+      coffer_cli_error (cli, "%s", _("Re-encrypting needs this device's key or the recovery key; the "
+                                     "backup password alone is not enough."));
+      coffer_cli_hint (cli, "%s", _("Give the recovery key in COFFER_RECOVERY_KEY or with "
+                                    "--recovery-key-file FILE."));
+      return COFFER_EXIT_USAGE;
+    }
+  category = coffer_cli_find_category (cli, name, &status);
+  if (category == NULL)
+    return status;
+  return coffer_cli_reencrypt_category (cli, category);
+}
+
+/* ---- emergency kit ---- */
+
+int
+coffer_cli_write_emergency_kit (CofferCli          *cli,
+                                CofferRepository   *repository,
+                                const char         *path,
+                                const CofferSecret *recovery_key)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) formatted = coffer_recovery_key_format (recovery_key);
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *location = coffer_repository_describe (repository);
+  g_autofree char *shown = coffer_cli_display_name (path);
+
+  if (!coffer_emergency_kit_write_pdf (path, formatted, location, coffer_repository_get_id (repository),
+                                       now, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS))
+        {
+          coffer_cli_error (cli, _("%s already exists; an emergency kit is never written over "
+                                   "another file."), shown);
+          coffer_cli_hint (cli, "%s", _("Give the name of a file that does not exist yet."));
+          return COFFER_EXIT_FAILURE;
+        }
+      coffer_cli_error (cli, _("Could not write the emergency kit to %s: %s"), shown, error->message);
+      return COFFER_EXIT_FAILURE;
+    }
+  coffer_cli_info (cli, _("The emergency kit was written to %s. Print it and keep it somewhere safe "
+                          "and offline, then delete the file: whoever has it can open every category "
+                          "of this backup."), shown);
+  return COFFER_EXIT_OK;
+}
+
+int
+coffer_cli_recovery_key_kit (CofferCli  *cli,
+                             int         argc,
+                             char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) rk = NULL;
+  g_autofree char *output = NULL;
+  int status;
+  GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
+      N_("Write the PDF to FILE (never over an existing file)"), N_("FILE") },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, NULL,
+                             _("Write the emergency kit: a printable PDF with the recovery key."),
+                             _("The recovery key is read from COFFER_RECOVERY_KEY, --recovery-key-file or "
+                               "a prompt, and checked against the repository before anything is "
+                               "written. The PDF holds the key in the clear: print it, keep the paper "
+                               "offline, and delete the file."),
+                             &argc, &argv);
+  if (status != -1)
+    return status;
+  if (output == NULL || argc > 1)
+    {
+      coffer_cli_error (cli, "%s", _("Give the file to write with --output FILE."));
+      return COFFER_EXIT_USAGE;
+    }
+  if (g_file_test (output, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
+    {
+      g_autofree char *shown = coffer_cli_display_name (output);
+      coffer_cli_error (cli, _("%s already exists; an emergency kit is never written over "
+                               "another file."), shown);
+      return COFFER_EXIT_FAILURE;
+    }
+
+  status = coffer_cli_open_repository (cli);
+  if (status != -1)
+    return status;
+  rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
+  if (rk == NULL && error == NULL)
+    {
+      coffer_cli_error (cli, "%s", _("No recovery key given."));
+      coffer_cli_hint (cli, "%s", _("Give it in COFFER_RECOVERY_KEY or with --recovery-key-file FILE, "
+                                    "or run this on a terminal to type it."));
+      return COFFER_EXIT_USAGE;
+    }
+  if (rk == NULL)
+    return coffer_cli_report_error (cli, error);
+  /* Never print a key that does not open this repository. */
+  if (!coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &error))
+    {
+      if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY))
+        {
+          coffer_cli_error (cli, "%s", _("This is a well-formed recovery key, but not the one of "
+                                         "this repository; no emergency kit was written."));
+          return COFFER_EXIT_USAGE;
+        }
+      return coffer_cli_report_error (cli, error);
+    }
+  return coffer_cli_write_emergency_kit (cli, cli->repository, output, rk);
+}
