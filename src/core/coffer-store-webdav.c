@@ -77,13 +77,34 @@ dav_message (CofferStoreWebdav *self, const char *method, const char *url)
   return msg;
 }
 
+/* libsoup 3.2 does not rewind a request body when it re-sends a message
+ * after a 401 challenge: the second request announces Content-Length but
+ * sends nothing, and the server waits until its timeout (Apache: 60 s, then
+ * 408). Setting the body again whenever the message restarts avoids that. */
+static void
+on_restarted (SoupMessage *msg, gpointer user_data)
+{
+  GBytes *body = g_object_get_data (G_OBJECT (msg), "coffer-body");
+  const char *content_type = g_object_get_data (G_OBJECT (msg), "coffer-content-type");
+
+  if (body != NULL)
+    soup_message_set_request_body_from_bytes (msg, content_type, body);
+}
+
 /* Sends msg; returns the body (never NULL on success). */
 static GBytes *
 dav_send (CofferStoreWebdav *self, SoupMessage *msg, GBytes *body, const char *content_type,
           GCancellable *cancellable, GError **error)
 {
   if (body != NULL)
-    soup_message_set_request_body_from_bytes (msg, content_type, body);
+    {
+      soup_message_set_request_body_from_bytes (msg, content_type, body);
+      g_object_set_data_full (G_OBJECT (msg), "coffer-body", g_bytes_ref (body),
+                              (GDestroyNotify) g_bytes_unref);
+      g_object_set_data_full (G_OBJECT (msg), "coffer-content-type", g_strdup (content_type),
+                              g_free);
+      g_signal_connect (msg, "restarted", G_CALLBACK (on_restarted), NULL);
+    }
   return coffer_store_http_send (self->session, msg, cancellable, error);
 }
 
@@ -93,12 +114,22 @@ status_ok (guint status)
   return status >= 200 && status < 300;
 }
 
-/* Best-effort DELETE (temporary objects after a failure). */
+/* Best-effort DELETE (temporary objects after a failure): a few quick tries
+ * while the connection fails or the server answers 5xx, since the failure
+ * that brought us here is likely to hit the clean-up too. A leftover is
+ * harmless (list() never reports temporary names) but takes space. */
 static void
 dav_delete_quietly (CofferStoreWebdav *self, const char *url)
 {
-  g_autoptr(SoupMessage) msg = dav_message (self, "DELETE", url);
-  g_autoptr(GBytes) body = dav_send (self, msg, NULL, NULL, NULL, NULL);
+  for (guint attempt = 0; attempt < 3; attempt++)
+    {
+      g_autoptr(SoupMessage) msg = dav_message (self, "DELETE", url);
+      g_autoptr(GBytes) body = dav_send (self, msg, NULL, NULL, NULL, NULL);
+      guint status = soup_message_get_status (msg);
+
+      if (body != NULL && status < 500 && status != 408 && status != 429)
+        return;
+    }
 }
 
 /* ---- collections ---- */
@@ -321,7 +352,14 @@ coffer_store_webdav_put (CofferStore *store, const char *name, GBytes *data,
     {
       /* 409: a collection vanished (someone pruned it): create and retry once. */
       if (status != 409)
-        return FALSE;
+        {
+          /* A cut-off connection or a 5xx may come after the server stored
+           * the temporary object. */
+          if ((status == 0 || status >= 500)
+              && !g_cancellable_is_cancelled (cancellable))
+            dav_delete_quietly (self, tmp);
+          return FALSE;
+        }
       g_clear_error (error);
       forget_collections (self);
       if (!ensure_collections (self, name, cancellable, error)

@@ -23,6 +23,7 @@ struct _CofferTestServer
   char *rclone_path;
   CofferStoreOptions options;
   char *endpoint;
+  char *storage_dir;
 };
 
 guint16
@@ -246,6 +247,7 @@ coffer_test_server_start (CofferTestServerKind kind)
         s->http_url = g_strdup_printf ("http://127.0.0.1:%u/dav/", s->port);
         s->location = g_strdup_printf ("webdav://127.0.0.1:%u/dav/repo", s->port);
         s->rclone_path = g_strdup ("srv:repo");
+        s->storage_dir = g_build_filename (s->dir, "root", "dav", "repo", NULL);
         write_apache_config (s, kind == COFFER_TEST_SERVER_APACHE_DIGEST);
         write_rclone_config (s);
         launch (s, argv);
@@ -262,6 +264,7 @@ coffer_test_server_start (CofferTestServerKind kind)
         s->http_url = g_strdup_printf ("http://127.0.0.1:%u/", s->port);
         s->location = g_strdup_printf ("webdav://127.0.0.1:%u/repo", s->port);
         s->rclone_path = g_strdup ("srv:repo");
+        s->storage_dir = g_build_filename (data, "repo", NULL);
         write_rclone_config (s);
         launch (s, argv);
         break;
@@ -290,6 +293,7 @@ coffer_test_server_start (CofferTestServerKind kind)
         s->http_url = g_strdup (s->endpoint);
         s->location = g_strdup ("s3://coffer/repo");
         s->rclone_path = g_strdup ("srv:coffer/repo");
+        s->storage_dir = g_build_filename (data, "coffer", "repo", NULL);
         s->options.s3_endpoint = s->endpoint;
         s->options.s3_region = "us-east-1";
         s->options.s3_path_style = TRUE;
@@ -323,6 +327,7 @@ coffer_test_server_stop (CofferTestServer *s)
   g_free (s->rclone_config);
   g_free (s->rclone_path);
   g_free (s->endpoint);
+  g_free (s->storage_dir);
   g_free (s);
 }
 
@@ -347,6 +352,7 @@ guint16 coffer_test_server_get_port (CofferTestServer *s) { return s->port; }
 const CofferStoreOptions *coffer_test_server_get_options (CofferTestServer *s) { return &s->options; }
 const char *coffer_test_server_get_rclone_config (CofferTestServer *s) { return s->rclone_config; }
 const char *coffer_test_server_get_rclone_path (CofferTestServer *s) { return s->rclone_path; }
+const char *coffer_test_server_get_storage_dir (CofferTestServer *s) { return s->storage_dir; }
 
 void
 coffer_test_server_set_env (CofferTestServer *s)

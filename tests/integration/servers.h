@@ -50,6 +50,12 @@ const char *coffer_test_server_get_rclone_config (CofferTestServer *server);
 /* The rclone path of the location, e.g. "srv:dav/repo" or "srv:coffer/repo". */
 const char *coffer_test_server_get_rclone_path (CofferTestServer *server);
 
+/* The folder on this machine where the server keeps the location's
+ * objects (Apache: …/root/dav/repo, rclone: …/data/repo, s3rver:
+ * …/data/coffer/repo, where each object is NAME._S3rver_object plus
+ * metadata files). For tests that watch uploads arrive. */
+const char *coffer_test_server_get_storage_dir (CofferTestServer *server);
+
 /* A free TCP port on 127.0.0.1. */
 guint16 coffer_test_free_port (void);
 
