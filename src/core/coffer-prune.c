@@ -10,7 +10,9 @@
  *          a prune plan object with the time.
  *   sweep: for every plan older than the grace period, delete its packs if
  *          the current index still does not use them, then its superseded
- *          index objects, then the plan.
+ *          index objects, then the plan; and delete the temporaries
+ *          (".tmp-*") that killed uploads left, once older than the grace
+ *          period.
  * A backup that started before a mark can still refer to a marked pack;
  * the grace period (default a day) is longer than any backup. */
 #include <string.h>
@@ -519,6 +521,15 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
     }
   if (!sweep (p, grace_seconds, deleted, error))
     goto out;
+  /* Temporaries of uploads that were killed before they were published:
+   * nothing refers to them, and after the grace period nothing is still
+   * writing them. */
+  {
+    g_autofree char *prefix = g_strdup_printf ("categories/%s/", keys->id);
+    if (!coffer_store_remove_stale_temporaries (coffer_repository_get_store (self), prefix, grace_seconds,
+                                                deleted, cancellable, error))
+      goto out;
+  }
   coffer_progress_meter_finish (meter);
   ok = TRUE;
 

@@ -459,6 +459,110 @@ local_list_native (CofferStoreLocal *self, const char *prefix, ListCtx *ctx, GEr
   return walk_native (fd, rel, ctx, error);
 }
 
+/* Temporaries below rel (matching prefix) last written before cutoff. */
+typedef struct
+{
+  const char   *prefix;
+  gint64        cutoff;      /* unix seconds */
+  guint64       removed;
+  GCancellable *cancellable;
+} TmpCtx;
+
+/* A temporary in folder rel would become an object "rel/<name>": it is
+ * under prefix when that folder is, or when prefix names objects in it. */
+static gboolean
+tmp_under_prefix (const char *rel, const char *prefix)
+{
+  g_autofree char *folder = rel[0] ? g_strconcat (rel, "/", NULL) : g_strdup ("");
+
+  if (g_str_has_prefix (folder, prefix))
+    return TRUE;
+  return g_str_has_prefix (prefix, folder) && strchr (prefix + strlen (folder), '/') == NULL;
+}
+
+static gboolean
+remove_tmp_native (int fd0, const char *rel, TmpCtx *ctx, GError **error)
+{
+  DIR *d = fdopendir (fd0);
+  struct dirent *de;
+  gboolean ok = TRUE;
+
+  if (d == NULL)
+    {
+      int errsv = errno;
+      close (fd0);
+      set_errno_error (error, errsv, "list", rel);
+      return FALSE;
+    }
+  while (ok && (de = readdir (d)) != NULL)
+    {
+      g_autofree char *child = NULL;
+      struct stat st;
+      gboolean is_tmp = g_str_has_prefix (de->d_name, COFFER_STORE_TMP_PREFIX);
+
+      if (de->d_name[0] == '.' && !is_tmp)
+        continue;
+      child = rel[0] ? g_strconcat (rel, "/", de->d_name, NULL) : g_strdup (de->d_name);
+      if (is_tmp ? !tmp_under_prefix (rel, ctx->prefix)
+                 : strncmp (child, ctx->prefix, MIN (strlen (child), strlen (ctx->prefix))) != 0)
+        continue;
+      if (fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        continue;   /* gone meanwhile */
+      if (is_tmp)
+        {
+          if (!S_ISREG (st.st_mode) || st.st_mtime > ctx->cutoff)
+            continue;   /* maybe still being written */
+          if (unlinkat (dirfd (d), de->d_name, 0) == 0)
+            ctx->removed += st.st_size;
+          else if (errno != ENOENT)
+            {
+              set_errno_error (error, errno, "delete", child);
+              ok = FALSE;
+            }
+        }
+      else if (S_ISDIR (st.st_mode))
+        {
+          int fd = openat (dirfd (d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          if (fd >= 0)
+            ok = remove_tmp_native (fd, child, ctx, error);
+        }
+      if (ok && g_cancellable_set_error_if_cancelled (ctx->cancellable, error))
+        ok = FALSE;
+    }
+  closedir (d);
+  return ok;
+}
+
+static gboolean
+coffer_store_local_remove_stale_temporaries (CofferStore *store, const char *prefix, gint64 max_age_seconds,
+                                             guint64 *removed_bytes, GCancellable *cancellable,
+                                             GError **error)
+{
+  CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
+  TmpCtx ctx = { prefix, g_get_real_time () / G_USEC_PER_SEC - max_age_seconds, 0, cancellable };
+  g_autofree char *rel = prefix_dir (prefix);
+  g_autofree char *dir = NULL;
+  gboolean ok;
+  int fd;
+
+  /* GVfs locations: puts go through g_file_create, which leaves a
+   * temporary only when the process dies in between; not handled yet. */
+  if (!native (self))
+    return TRUE;
+  dir = g_build_filename (self->root_path, rel, NULL);
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      if (errno == ENOENT || errno == ENOTDIR)
+        return TRUE;
+      set_errno_error (error, errno, "list", dir);
+      return FALSE;
+    }
+  ok = remove_tmp_native (fd, rel, &ctx, error);
+  *removed_bytes += ctx.removed;
+  return ok;
+}
+
 /* ---- GIO path (GVfs and other non-local locations) ---- */
 
 static gboolean
@@ -841,6 +945,7 @@ coffer_store_local_iface_init (CofferStoreInterface *iface)
   iface->stat = coffer_store_local_stat;
   iface->describe = coffer_store_local_describe;
   iface->flush = coffer_store_local_flush;
+  iface->remove_stale_temporaries = coffer_store_local_remove_stale_temporaries;
 }
 
 static void

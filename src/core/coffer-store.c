@@ -100,6 +100,26 @@ coffer_store_flush (CofferStore *self, GCancellable *cancellable, GError **error
   return iface->flush (self, cancellable, error);
 }
 
+gboolean
+coffer_store_remove_stale_temporaries (CofferStore *self, const char *prefix, gint64 max_age_seconds,
+                                       guint64 *removed_bytes, GCancellable *cancellable, GError **error)
+{
+  CofferStoreInterface *iface;
+  guint64 removed = 0;
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (COFFER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (prefix != NULL, FALSE);
+
+  iface = COFFER_STORE_GET_IFACE (self);
+  if (iface->remove_stale_temporaries != NULL)
+    ok = iface->remove_stale_temporaries (self, prefix, MAX (max_age_seconds, 0), &removed,
+                                          cancellable, error);
+  if (removed_bytes != NULL)
+    *removed_bytes += removed;
+  return ok;
+}
+
 char *
 coffer_store_describe (CofferStore *self)
 {

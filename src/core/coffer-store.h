@@ -47,6 +47,13 @@ struct _CofferStoreInterface
   /* Makes every object put so far durable. Optional: NULL means puts are
    * durable when they return. */
   gboolean (*flush)  (CofferStore *self, GCancellable *cancellable, GError **error);
+  /* Deletes the temporaries that interrupted puts left below prefix (names
+   * starting with ".tmp-", which list() never reports) once they were last
+   * written at least max_age_seconds ago; adds their sizes to
+   * *removed_bytes. Optional: NULL means the store leaves none behind or
+   * cannot see them. */
+  gboolean (*remove_stale_temporaries) (CofferStore *self, const char *prefix, gint64 max_age_seconds,
+                                        guint64 *removed_bytes, GCancellable *cancellable, GError **error);
 };
 
 gboolean coffer_store_put    (CofferStore *self, const char *name, GBytes *data,
@@ -61,6 +68,9 @@ gboolean coffer_store_stat   (CofferStore *self, const char *name, guint64 *size
                               GCancellable *cancellable, GError **error);
 char    *coffer_store_describe (CofferStore *self);
 gboolean coffer_store_flush    (CofferStore *self, GCancellable *cancellable, GError **error);
+gboolean coffer_store_remove_stale_temporaries (CofferStore *self, const char *prefix,
+                                                gint64 max_age_seconds, guint64 *removed_bytes,
+                                                GCancellable *cancellable, GError **error);
 
 /* Options for opening a store by location. */
 typedef struct
