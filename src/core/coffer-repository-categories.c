@@ -249,9 +249,39 @@ open_account_envelope (CofferRepository *self, const char *cid, GCancellable *ca
   return keyset_parse (plain, error);
 }
 
+static GPtrArray *open_password_envelope_full (CofferRepository *self, const char *cid, gboolean probe,
+                                               GCancellable *cancellable, GError **error);
+
+/* TRUE when the password opens the password envelope of another category:
+ * then it is right, and a failing envelope is damaged. */
+static gboolean
+password_opens_another (CofferRepository *self, const char *cid, GCancellable *cancellable)
+{
+  g_autoptr(GPtrArray) ids = _coffer_repository_list_category_ids (self, cancellable, NULL);
+
+  for (guint i = 0; ids != NULL && i < ids->len; i++)
+    {
+      g_autoptr(GPtrArray) epochs = NULL;
+
+      if (g_strcmp0 (g_ptr_array_index (ids, i), cid) == 0)
+        continue;
+      epochs = open_password_envelope_full (self, g_ptr_array_index (ids, i), FALSE, cancellable, NULL);
+      if (epochs != NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* NULL with NOT_FOUND (store error) when the category has no password envelope. */
 static GPtrArray *
 open_password_envelope (CofferRepository *self, const char *cid, GCancellable *cancellable, GError **error)
+{
+  return open_password_envelope_full (self, cid, TRUE, cancellable, error);
+}
+
+static GPtrArray *
+open_password_envelope_full (CofferRepository *self, const char *cid, gboolean probe,
+                             GCancellable *cancellable, GError **error)
 {
   g_autofree char *name = password_name (cid);
   g_autoptr(GBytes) obj = NULL;
@@ -286,7 +316,15 @@ open_password_envelope (CofferRepository *self, const char *cid, GCancellable *c
                                 name, env, &local_error);
   if (plain == NULL)
     {
-      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+      /* A key commitment cannot tell a wrong password from a damaged
+       * envelope; another category's envelope opening with it can. */
+      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY)
+          && probe && password_opens_another (self, cid, cancellable))
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "The password is right (it opens other categories), but the password envelope "
+                     "%s of this category does not open with it: it looks damaged. A trusted device "
+                     "or the recovery key can still open the category.", name);
+      else if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD,
                      "The password is wrong.");
       else

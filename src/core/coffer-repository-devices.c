@@ -271,6 +271,18 @@ _coffer_repository_pin_rotation_key (CofferRepository *self, const CofferSecret 
   coffer_state_save (state, NULL);
 }
 
+gboolean
+_coffer_repository_recovery_key_is_pinned (CofferRepository *self, const CofferSecret *rk)
+{
+  guint8 pk[crypto_sign_PUBLICKEYBYTES];
+  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
+
+  if (!state_get_hex (_coffer_repository_get_state (self), "account", "rotation-key", pinned, sizeof pinned))
+    return FALSE;
+  rotation_keypair (rk, _coffer_repository_get_raw_id (self), pk, NULL);
+  return sodium_memcmp (pk, pinned, sizeof pk) == 0;
+}
+
 void
 _coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak)
 {

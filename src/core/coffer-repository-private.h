@@ -64,6 +64,10 @@ gboolean _coffer_repository_write_recovery (CofferRepository *self, const Coffer
                                             GError **error);
 /* Pins the rotation verification key derived from the recovery key. */
 void     _coffer_repository_pin_rotation_key (CofferRepository *self, const CofferSecret *rk);
+/* TRUE when rk is the recovery key this computer has pinned (it opened the
+ * repository here before): a failing recovery envelope is then damage or
+ * a replacement elsewhere, not a mistyped or foreign key. */
+gboolean _coffer_repository_recovery_key_is_pinned (CofferRepository *self, const CofferSecret *rk);
 /* The recovery key opened ak: pin the rotation key and accept ak's id. */
 void     _coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *rk,
                                             const CofferSecret *ak);

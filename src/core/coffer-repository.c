@@ -234,6 +234,19 @@ config_parse (CofferRepository *self, GBytes *bytes, GError **error)
                    "The repository configuration is not readable: this does not look like a Coffer repository.");
       return FALSE;
     }
+
+  /* Coffer writes the config in one piece ending with a newline, with the
+   * chunker group last (version 1): a config without them was cut short,
+   * not written by another version. */
+  if (len == 0 || data[len - 1] != '\n'
+      || !g_key_file_has_key (kf, "repository", "version", NULL)
+      || (g_key_file_get_int64 (kf, "repository", "version", NULL) == COFFER_FORMAT_VERSION
+          && !g_key_file_has_key (kf, "chunker", "max-size", NULL)))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The repository configuration (the file “config”) is damaged: it is cut short.");
+      return FALSE;
+    }
   version = g_key_file_get_int64 (kf, "repository", "version", NULL);
   if (version != COFFER_FORMAT_VERSION)
     {
@@ -491,7 +504,15 @@ open_recovery_envelope (CofferRepository *self, const CofferSecret *rk,
                              RECOVERY_NAME, env, &local_error);
   if (ak == NULL)
     {
-      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+      /* A key commitment cannot tell a wrong key from a damaged envelope;
+       * the key this computer has seen open the repository can. */
+      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY)
+          && _coffer_repository_recovery_key_is_pinned (self, rk))
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "This is the recovery key that opened this repository on this computer before, "
+                     "but the recovery key envelope (keys/recovery) no longer opens with it: it looks "
+                     "damaged, or the recovery key was replaced on another computer.");
+      else if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
                      "This recovery key does not belong to this repository.");
       else
