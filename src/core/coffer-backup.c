@@ -688,6 +688,13 @@ walk_root (Backup *b, DirNode *dir, RootNode *node, const char *path)
            * but only the children that lead somewhere. */
           CofferTreeEntry *entry = entry_from_stat (child->name, child_path, &st);
           DirNode *sub = dir_node_new (dir, entry);
+          /* Its times change whenever anything beside the backed-up path
+           * changes (think of /tmp or the home folder); they are not part
+           * of the backup, and leaving them out keeps an unchanged backup
+           * from writing new trees. */
+          entry->mtime_ns = 0;
+          entry->ctime_ns = 0;
+          entry->inode = 0;
           g_ptr_array_add (dir->entries, entry);
           g_atomic_int_inc (&dir->pending);
           walk_root (b, sub, child, child_path);

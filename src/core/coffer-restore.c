@@ -557,6 +557,8 @@ coffer_restore_run (CofferRepository *self, const char *category_id,
         if (r->is_root && lchown (dt->path, dt->uid, dt->gid) != 0)
           g_debug ("could not restore the owner of %s", dt->path);
         chmod (dt->path, dt->mode);
+        if (dt->mtime_ns == 0)
+          continue;   /* a folder on the way to a backed-up path: no times recorded */
         times[0].tv_sec = dt->mtime_ns / 1000000000;
         times[0].tv_nsec = dt->mtime_ns % 1000000000;
         times[1] = times[0];
