@@ -551,7 +551,7 @@ list_category_ids (CofferRepository *self, GCancellable *cancellable, GError **e
       g_ptr_array_unref (l.ids);
       return NULL;
     }
-  g_ptr_array_sort (l.ids, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (l.ids, _coffer_compare_strings);
   return l.ids;
 }
 

@@ -463,7 +463,7 @@ list_ids (CofferRepository *self, const char *prefix, GCancellable *cancellable,
       if (coffer_device_id_is_valid (id))
         g_ptr_array_add (ids, g_strdup (id));
     }
-  g_ptr_array_sort (ids, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (ids, _coffer_compare_strings);
   return ids;
 }
 

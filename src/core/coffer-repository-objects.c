@@ -12,6 +12,12 @@
 #define OBJECT_MAGIC "CFO1"
 #define MAX_INDEX_OBJECT (512 * 1024 * 1024)
 
+int
+_coffer_compare_strings (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char * const *) a, *(const char * const *) b);
+}
+
 char *
 _coffer_random_name (void)
 {
@@ -147,7 +153,7 @@ list_names (CofferRepository *self, const char *prefix, GCancellable *cancellabl
       g_ptr_array_unref (names);
       return NULL;
     }
-  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (names, _coffer_compare_strings);
   return names;
 }
 

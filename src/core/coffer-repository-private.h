@@ -136,6 +136,9 @@ char    *_coffer_repository_write_snapshot (CofferRepository *self, CofferCatego
 GPtrArray *_coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *keys,
                                               GCancellable *cancellable, GError **error);
 
+/* Sorts a GPtrArray of strings (g_ptr_array_sort passes element pointers). */
+int _coffer_compare_strings (gconstpointer a, gconstpointer b);
+
 /* Object names */
 char *_coffer_pack_name     (const char *category_id, const guint8 pack_id[COFFER_ID_BYTES]);
 char *_coffer_random_name   (void);   /* 32 hex characters */

@@ -224,6 +224,13 @@ list_into (const char *base, const char *rel, GPtrArray *out)
     }
 }
 
+/* g_ptr_array_sort passes pointers to the elements. */
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char * const *) a, *(const char * const *) b);
+}
+
 GPtrArray *
 fixture_list_objects (const char *store_dir, const char *prefix)
 {
@@ -234,7 +241,7 @@ fixture_list_objects (const char *store_dir, const char *prefix)
   for (guint i = 0; i < all->len; i++)
     if (g_str_has_prefix (g_ptr_array_index (all, i), prefix))
       g_ptr_array_add (out, g_strdup (g_ptr_array_index (all, i)));
-  g_ptr_array_sort (out, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (out, compare_names);
   return out;
 }
 
