@@ -443,6 +443,102 @@ coffer_application_start_backup (CofferApplication *self, gboolean scheduled)
                               g_object_ref (self));
 }
 
+/* ---- re-encryption ---- */
+
+static char *
+category_name (CofferApplication *self, const char *category_id)
+{
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->categories)); i++)
+    {
+      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (self->categories), i);
+      if (g_strcmp0 (coffer_category_item_get_id (item), category_id) == 0)
+        return g_strdup (coffer_category_item_get_name (item));
+    }
+  return g_strdup (category_id);
+}
+
+typedef struct
+{
+  CofferApplication *app;
+  char              *category_id;
+  gint64             start;
+} ReencryptRun;
+
+static void
+reencrypt_run_free (ReencryptRun *run)
+{
+  g_object_unref (run->app);
+  g_free (run->category_id);
+  g_free (run);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ReencryptRun, reencrypt_run_free)
+
+static void
+reencrypt_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(ReencryptRun) run = user_data;
+  CofferApplication *self = run->app;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = category_name (self, run->category_id);
+  g_autofree char *summary = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  uninhibit (self);
+  g_application_release (G_APPLICATION (self));
+  if (!coffer_engine_reencrypt_finish (self->engine, result, &error))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          /* Translators: %s is a category name */
+          summary = g_strdup_printf (_("Re-encryption of %s cancelled"), name);
+          coffer_history_add (self->history, run->start, now, FALSE, summary,
+                              _("What was done is kept; the next run continues from there."));
+          return;
+        }
+      /* Translators: %s is a category name */
+      summary = g_strdup_printf (_("Older backups of %s could not be re-encrypted"), name);
+      coffer_history_add (self->history, run->start, now, FALSE, summary, message);
+      notify_result (self, FALSE, summary, message);
+      return;
+    }
+  /* Translators: %s is a category name */
+  summary = g_strdup_printf (_("Older backups of %s re-encrypted"), name);
+  coffer_history_add (self->history, run->start, now, TRUE, summary,
+                      _("An old copy of the password envelope can no longer open them."));
+  notify_result (self, TRUE, summary, NULL);
+}
+
+void
+coffer_application_start_reencrypt (CofferApplication *self, const char *category_id)
+{
+  CofferWindow *window = get_main_window (self);
+  ReencryptRun *run;
+
+  g_return_if_fail (COFFER_IS_APPLICATION (self));
+  g_return_if_fail (category_id != NULL);
+
+  if (coffer_engine_get_busy (self->engine))
+    {
+      if (window != NULL)
+        coffer_window_show_toast (window, _("Wait until the running backup or restore is done"));
+      return;
+    }
+  run = g_new0 (ReencryptRun, 1);
+  run->app = g_object_ref (self);
+  run->category_id = g_strdup (category_id);
+  run->start = g_get_real_time () / G_USEC_PER_SEC;
+  self->inhibit_cookie = gtk_application_inhibit (GTK_APPLICATION (self),
+                                                  window ? GTK_WINDOW (window) : NULL,
+                                                  GTK_APPLICATION_INHIBIT_SUSPEND,
+                                                  _("Re-encrypting older backups"));
+  /* Keep running (without a window) until it is done. */
+  g_application_hold (G_APPLICATION (self));
+  coffer_engine_reencrypt_async (self->engine, category_id, reencrypt_cb, run);
+}
+
 /* ---- schedule ---- */
 
 gint64

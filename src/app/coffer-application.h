@@ -42,6 +42,10 @@ void coffer_application_finish_setup (CofferApplication *self, const CofferDesti
 /* Backs up every enabled category. scheduled: honours the metered and
  * power-saver preferences and notifies instead of toasting. */
 void coffer_application_start_backup (CofferApplication *self, gboolean scheduled);
+/* Re-encrypts the older backups of a category (shown like a backup: the
+ * progress card, a toast or notification when done, an entry in the
+ * history). */
+void coffer_application_start_reencrypt (CofferApplication *self, const char *category_id);
 /* Time of the next scheduled backup (unix seconds), 0 when off. */
 gint64 coffer_application_get_next_backup (CofferApplication *self);
 

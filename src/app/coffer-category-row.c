@@ -17,12 +17,17 @@ struct _CofferCategoryRow
   GPtrArray          *folder_rows;
   GtkWidget          *add_folder_row_ref;
   GtkWidget          *dialog;
+  GtkCheckButton     *reencrypt_check;      /* in the dialog, while it is open */
+  GCancellable       *cancellable;
   CofferLevel         requested_level;
   guint               updating : 1;
+  guint               reencrypt_after : 1;
 
   GtkSwitch          *enabled_switch;
   AdwComboRow        *level_row;
   AdwActionRow       *add_folder_row;
+  AdwActionRow       *reencrypt_row;
+  GtkWidget          *reencrypt_button;
   GtkImage           *icon;
 };
 
@@ -63,6 +68,55 @@ update_level_subtitle (CofferCategoryRow *self)
 
 static void remove_folder_cb (GtkButton *button, CofferCategoryRow *self);
 
+/* ---- re-encrypting older backups ---- */
+
+static void
+count_old_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferCategoryRow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n = coffer_engine_count_old_backups_finish (COFFER_ENGINE (source), result, &error);
+
+  if (n < 0)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("Could not count the older backups: %s", error->message);
+      return;
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->reencrypt_row),
+                          n > 0 && coffer_category_item_get_level (self->item) == COFFER_LEVEL_ADVANCED);
+}
+
+/* The action is offered for an Advanced category with backups still under
+ * an older key epoch. */
+static void
+update_reencrypt_row (CofferCategoryRow *self)
+{
+  CofferEngine *engine = coffer_application_get_engine (self->app);
+
+  gtk_widget_set_sensitive (self->reencrypt_button, !coffer_engine_get_busy (engine));
+  if (coffer_category_item_get_level (self->item) != COFFER_LEVEL_ADVANCED ||
+      coffer_category_item_get_id (self->item) == NULL || coffer_engine_get_repository (engine) == NULL)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->reencrypt_row), FALSE);
+      return;
+    }
+  if (coffer_engine_get_busy (engine))
+    return;   /* asked again when the engine is free */
+  g_cancellable_cancel (self->cancellable);
+  g_set_object (&self->cancellable, g_cancellable_new ());
+  g_object_unref (self->cancellable);
+  coffer_engine_count_old_backups_async (engine, coffer_category_item_get_id (self->item), self->cancellable,
+                                         count_old_cb, g_object_ref (self));
+}
+
+static void
+reencrypt_clicked_cb (CofferCategoryRow *self)
+{
+  if (coffer_category_item_get_id (self->item) != NULL)
+    coffer_application_start_reencrypt (self->app, coffer_category_item_get_id (self->item));
+}
+
 static void
 sync_from_item (CofferCategoryRow *self)
 {
@@ -83,6 +137,7 @@ sync_from_item (CofferCategoryRow *self)
   adw_combo_row_set_selected (self->level_row, coffer_category_item_get_level (self->item));
   gtk_image_set_from_icon_name (self->icon, icon_for (coffer_category_item_get_name (self->item)));
   update_level_subtitle (self);
+  update_reencrypt_row (self);
 
   for (guint i = 0; i < self->folder_rows->len; i++)
     adw_expander_row_remove (ADW_EXPANDER_ROW (self), g_ptr_array_index (self->folder_rows, i));
@@ -315,12 +370,19 @@ set_level_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   toast (self, self->requested_level == COFFER_LEVEL_ADVANCED
                ? _("Advanced protection is on")
                : _("Standard protection is on"));
+  if (self->requested_level == COFFER_LEVEL_ADVANCED && self->reencrypt_after)
+    coffer_application_start_reencrypt (self->app, coffer_category_item_get_id (self->item));
+  else
+    update_reencrypt_row (self);
+  self->reencrypt_after = FALSE;
 }
 
 static void
 level_dialog_response_cb (AdwMessageDialog *dialog, const char *response, CofferCategoryRow *self)
 {
   self->dialog = NULL;
+  self->reencrypt_after = self->reencrypt_check != NULL && gtk_check_button_get_active (self->reencrypt_check);
+  self->reencrypt_check = NULL;
   if (g_strcmp0 (response, "change") == 0)
     {
       if (coffer_category_item_get_id (self->item) == NULL)
@@ -355,9 +417,7 @@ coffer_category_row_request_level (CofferCategoryRow *self, CofferLevel level)
       heading = g_strdup_printf (_("Turn On Advanced Protection for %s?"), name);
       body = _("Only your trusted computers and your recovery key will open new backups of this category. "
                "Your backup password will no longer open them, and nobody can recover them for you if you "
-               "lose every computer and the recovery key.\n\n"
-               "Backups made before now stay readable with the old password envelope, for example from your "
-               "provider’s file history, until they are removed by the retention rules.");
+               "lose every computer and the recovery key.");
     }
   else
     {
@@ -377,6 +437,28 @@ coffer_category_row_request_level (CofferCategoryRow *self, CofferLevel level)
                                                                              : ADW_RESPONSE_DESTRUCTIVE);
   adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
   adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  self->reencrypt_check = NULL;
+  if (level == COFFER_LEVEL_ADVANCED && coffer_category_item_get_id (self->item) != NULL)
+    {
+      /* Older backups: offered, on by default, with the reason. */
+      GtkWidget *check = gtk_check_button_new_with_mnemonic (_("Also _re-encrypt older backups"));
+      GtkWidget *label = gtk_label_new (_("Until then an old copy of the password envelope, for example in "
+                                          "your provider’s file history, could still open them."));
+      GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+
+      gtk_check_button_set_active (GTK_CHECK_BUTTON (check), TRUE);
+      gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+      gtk_label_set_xalign (GTK_LABEL (label), 0);
+      gtk_label_set_max_width_chars (GTK_LABEL (label), 40);
+      gtk_widget_add_css_class (label, "dim-label");
+      gtk_widget_add_css_class (label, "caption");
+      gtk_widget_set_margin_start (label, 28);
+      gtk_accessible_update_relation (GTK_ACCESSIBLE (check), GTK_ACCESSIBLE_RELATION_DESCRIBED_BY, label, NULL, -1);
+      gtk_box_append (GTK_BOX (box), check);
+      gtk_box_append (GTK_BOX (box), label);
+      adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), box);
+      self->reencrypt_check = GTK_CHECK_BUTTON (check);
+    }
   g_signal_connect (dialog, "response", G_CALLBACK (level_dialog_response_cb), self);
   self->dialog = dialog;
   gtk_window_present (GTK_WINDOW (dialog));
@@ -386,6 +468,13 @@ GtkWidget *
 coffer_category_row_get_dialog (CofferCategoryRow *self)
 {
   return self->dialog;
+}
+
+gboolean
+coffer_category_row_get_reencrypt_offered (CofferCategoryRow *self)
+{
+  g_return_val_if_fail (COFFER_IS_CATEGORY_ROW (self), FALSE);
+  return gtk_widget_get_visible (GTK_WIDGET (self->reencrypt_row));
 }
 
 static void
@@ -404,6 +493,8 @@ coffer_category_row_dispose (GObject *object)
 {
   CofferCategoryRow *self = COFFER_CATEGORY_ROW (object);
 
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
   g_clear_object (&self->item);
   g_clear_pointer (&self->folder_rows, g_ptr_array_unref);
   g_clear_object (&self->add_folder_row_ref);
@@ -423,6 +514,9 @@ coffer_category_row_class_init (CofferCategoryRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CofferCategoryRow, level_row);
   gtk_widget_class_bind_template_child (widget_class, CofferCategoryRow, add_folder_row);
   gtk_widget_class_bind_template_child (widget_class, CofferCategoryRow, icon);
+  gtk_widget_class_bind_template_child (widget_class, CofferCategoryRow, reencrypt_row);
+  gtk_widget_class_bind_template_child (widget_class, CofferCategoryRow, reencrypt_button);
+  gtk_widget_class_bind_template_callback (widget_class, reencrypt_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, enabled_state_set_cb);
   gtk_widget_class_bind_template_callback (widget_class, level_selected_cb);
   gtk_widget_class_bind_template_callback (widget_class, add_folder_cb);
@@ -432,6 +526,7 @@ static void
 coffer_category_row_init (CofferCategoryRow *self)
 {
   self->folder_rows = g_ptr_array_new ();
+  self->cancellable = g_cancellable_new ();
   gtk_widget_init_template (GTK_WIDGET (self));
   /* Kept alive while it is taken out and put back after the folders. */
   self->add_folder_row_ref = g_object_ref (GTK_WIDGET (self->add_folder_row));
@@ -446,6 +541,10 @@ coffer_category_row_new (CofferApplication *app, CofferCategoryItem *item)
   self->item = g_object_ref (item);
   g_signal_connect_object (item, "notify::description", G_CALLBACK (sync_from_item), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (item, "notify::id", G_CALLBACK (sync_from_item), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (coffer_application_get_engine (app), "notify::busy",
+                           G_CALLBACK (update_reencrypt_row), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (coffer_application_get_engine (app), "notify::repository",
+                           G_CALLBACK (update_reencrypt_row), self, G_CONNECT_SWAPPED);
   sync_from_item (self);
   return self;
 }

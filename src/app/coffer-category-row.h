@@ -18,5 +18,8 @@ CofferCategoryItem *coffer_category_row_get_item (CofferCategoryRow *self);
  * dialog through coffer_category_row_get_dialog). */
 void                coffer_category_row_request_level (CofferCategoryRow *self, CofferLevel level);
 GtkWidget          *coffer_category_row_get_dialog    (CofferCategoryRow *self);
+/* TRUE while "Re-encrypt Older Backups" is offered (an Advanced category
+ * with backups under an older key epoch). */
+gboolean            coffer_category_row_get_reencrypt_offered (CofferCategoryRow *self);
 
 G_END_DECLS

@@ -16,6 +16,7 @@ struct _CofferEngine
 
   GMainContext     *context;
   CofferRepository *repository;
+  CofferRepository *joining;                 /* opened, join requested, no keys yet */
   CofferSecret     *password;
   GCancellable     *operation_cancellable;   /* backup or restore */
   CofferRetention   retention;
@@ -291,6 +292,7 @@ coffer_engine_dispose (GObject *object)
     g_cancellable_cancel (self->operation_cancellable);
   g_clear_object (&self->operation_cancellable);
   g_clear_object (&self->repository);
+  g_clear_object (&self->joining);
   g_clear_pointer (&self->password, coffer_secret_free);
   g_clear_pointer (&self->context, g_main_context_unref);
 
@@ -1433,6 +1435,353 @@ gboolean
 coffer_engine_remove_device_finish (CofferEngine *self, GAsyncResult *result, GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- re-encryption ---- */
+
+static void
+reencrypt_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  GError *error = NULL;
+
+  if (!coffer_repository_reencrypt_category (job->repository, job->category_id, engine_progress_cb,
+                                             job->engine, cancellable, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+coffer_engine_reencrypt_async (CofferEngine *self, const char *category_id,
+                               GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  g_return_if_fail (category_id != NULL);
+  if (self->busy)
+    {
+      g_task_report_new_error (self, callback, user_data, coffer_engine_reencrypt_async,
+                               COFFER_REPO_ERROR, COFFER_REPO_ERROR_BUSY, "%s",
+                               _("A backup or restore is already running."));
+      return;
+    }
+  g_set_object (&self->operation_cancellable, g_cancellable_new ());
+  g_object_unref (self->operation_cancellable);
+  task = job_task_new (self, coffer_engine_reencrypt_async, TRUE, self->operation_cancellable,
+                       callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job->category_id = g_strdup (category_id);
+  set_busy (self, TRUE);
+  g_task_run_in_thread (task, reencrypt_thread);
+  g_object_unref (task);
+}
+
+gboolean
+coffer_engine_reencrypt_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  /* A task reported early (busy) carries no job and must not clear busy. */
+  if (g_task_get_task_data (G_TASK (result)) != NULL)
+    set_busy (self, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+count_old_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  g_autoptr(CofferCategory) category = NULL;
+  g_autoptr(GPtrArray) snapshots = NULL;
+  GError *error = NULL;
+  gssize n = 0;
+
+  category = coffer_repository_find_category (job->repository, job->category_id, cancellable, &error);
+  if (category != NULL)
+    snapshots = coffer_repository_list_snapshots (job->repository, job->category_id, cancellable, &error);
+  if (snapshots == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  for (guint i = 0; i < snapshots->len; i++)
+    if (((CofferSnapshot *) g_ptr_array_index (snapshots, i))->epoch != category->epoch)
+      n++;
+  g_task_return_int (task, n);
+}
+
+void
+coffer_engine_count_old_backups_async (CofferEngine *self, const char *category_id,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_count_old_backups_async, TRUE, cancellable, callback,
+                       user_data, &job);
+  if (task == NULL)
+    return;
+  job->category_id = g_strdup (category_id);
+  g_task_run_in_thread (task, count_old_thread);
+  g_object_unref (task);
+}
+
+gssize
+coffer_engine_count_old_backups_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_int (G_TASK (result), error);
+}
+
+/* ---- ways in on a new computer ---- */
+
+static void
+open_rk_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  g_autoptr(CofferStore) store = NULL;
+  g_autoptr(CofferRepository) repository = NULL;
+  g_autoptr(CofferSecret) key = NULL;
+  GError *error = NULL;
+
+  key = coffer_recovery_key_parse (job->text, &error);
+  if (key == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  store = open_store (job->dest, &error);
+  if (store != NULL)
+    repository = coffer_repository_open (store, cancellable, &error);
+  if (repository == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (job->secret != NULL)
+    coffer_repository_set_password (repository, job->secret);
+  /* verify first: a wrong key is reported as such, not as "no key". */
+  if (!coffer_repository_verify_recovery_key (repository, key, cancellable, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  coffer_repository_set_recovery_key (repository, key);
+  if (!coffer_repository_unlock (repository, cancellable, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  job->repository = g_steal_pointer (&repository);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+coffer_engine_open_with_recovery_key_async (CofferEngine *self, const CofferDestination *dest,
+                                            const char *recovery_key_text, GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_open_with_recovery_key_async, FALSE, cancellable, callback,
+                       user_data, &job);
+  g_clear_object (&job->repository);
+  job->dest = coffer_destination_copy (dest);
+  job->text = g_strdup (recovery_key_text);
+  job->secret = self->password ? coffer_secret_dup (self->password) : NULL;
+  g_task_run_in_thread (task, open_rk_thread);
+}
+
+gboolean
+coffer_engine_open_with_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  Job *job = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+  set_repository (self, job->repository);
+  return TRUE;
+}
+
+static void
+request_join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  g_autoptr(CofferStore) store = NULL;
+  g_autoptr(CofferRepository) repository = NULL;
+  g_autofree char *code = NULL;
+  char *id = NULL;
+  GError *error = NULL;
+
+  store = open_store (job->dest, &error);
+  if (store != NULL)
+    repository = coffer_repository_open (store, cancellable, &error);
+  if (repository == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (job->secret != NULL)
+    coffer_repository_set_password (repository, job->secret);
+  if (!coffer_repository_request_join (repository, job->name, &id, &code, cancellable, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  job->repository = g_steal_pointer (&repository);
+  g_task_return_pointer (task, id, g_free);
+}
+
+void
+coffer_engine_request_join_async (CofferEngine *self, const CofferDestination *dest,
+                                  const char *device_name, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_request_join_async, FALSE, cancellable, callback, user_data, &job);
+  g_clear_object (&job->repository);
+  job->dest = coffer_destination_copy (dest);
+  job->name = g_strdup (device_name);
+  job->secret = self->password ? coffer_secret_dup (self->password) : NULL;
+  g_task_run_in_thread (task, request_join_thread);
+}
+
+char *
+coffer_engine_request_join_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  Job *job = g_task_get_task_data (G_TASK (result));
+  char *id = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (id != NULL)
+    g_set_object (&self->joining, job->repository);
+  return id;
+}
+
+typedef struct
+{
+  char     *code;
+  gboolean  approved;
+} JoinStatus;
+
+static void
+join_status_free (gpointer data)
+{
+  JoinStatus *status = data;
+  g_free (status->code);
+  g_free (status);
+}
+
+static void
+join_status_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  JoinStatus *status = g_new0 (JoinStatus, 1);
+  GError *error = NULL;
+
+  if (!coffer_repository_get_join_status (job->repository, &status->code, &status->approved,
+                                          cancellable, &error))
+    {
+      join_status_free (status);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_pointer (task, status, join_status_free);
+}
+
+static GTask *
+join_task_new (CofferEngine *self, gpointer source_tag, GCancellable *cancellable,
+               GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  task = job_task_new (self, source_tag, FALSE, cancellable, callback, user_data, &job);
+  g_clear_object (&job->repository);
+  if (self->joining == NULL)
+    {
+      g_task_return_new_error (task, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "%s",
+                               _("This computer has not asked to join a backup yet."));
+      g_object_unref (task);
+      return NULL;
+    }
+  job->repository = g_object_ref (self->joining);
+  return task;
+}
+
+void
+coffer_engine_get_join_status_async (CofferEngine *self, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = join_task_new (self, coffer_engine_get_join_status_async, cancellable, callback, user_data);
+  if (task == NULL)
+    return;
+  g_task_run_in_thread (task, join_status_thread);
+  g_object_unref (task);
+}
+
+gboolean
+coffer_engine_get_join_status_finish (CofferEngine *self, GAsyncResult *result, char **out_code,
+                                      gboolean *out_approved, GError **error)
+{
+  JoinStatus *status = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (status == NULL)
+    return FALSE;
+  if (out_code != NULL)
+    *out_code = g_steal_pointer (&status->code);
+  if (out_approved != NULL)
+    *out_approved = status->approved;
+  join_status_free (status);
+  return TRUE;
+}
+
+static void
+complete_join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  GError *error = NULL;
+
+  if (!coffer_repository_complete_join (job->repository, cancellable, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+coffer_engine_complete_join_async (CofferEngine *self, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = join_task_new (self, coffer_engine_complete_join_async, cancellable, callback, user_data);
+  if (task == NULL)
+    return;
+  g_task_run_in_thread (task, complete_join_thread);
+  g_object_unref (task);
+}
+
+gboolean
+coffer_engine_complete_join_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  Job *job = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+  set_repository (self, job->repository);
+  g_clear_object (&self->joining);
+  return TRUE;
 }
 
 /* ---- errors ---- */

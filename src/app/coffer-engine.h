@@ -185,6 +185,50 @@ void     coffer_engine_remove_device_async  (CofferEngine *self, const char *dev
                                              GAsyncReadyCallback callback, gpointer user_data);
 gboolean coffer_engine_remove_device_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 
+/* Re-encrypts the older backups of a category under its newest key epoch
+ * (coffer_repository_reencrypt_category). Runs like a backup: the engine is
+ * busy, ::progress reports operation "reencrypt", coffer_engine_cancel stops
+ * it (a later run resumes). */
+void     coffer_engine_reencrypt_async  (CofferEngine *self, const char *category_id,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_reencrypt_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* How many backups of the category are still under an older key epoch
+ * (the result; -1 on error). */
+void     coffer_engine_count_old_backups_async  (CofferEngine *self, const char *category_id,
+                                                 GCancellable *cancellable,
+                                                 GAsyncReadyCallback callback, gpointer user_data);
+gssize   coffer_engine_count_old_backups_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* Opens an existing repository with the recovery key typed by the user
+ * (COFFER_CRYPTO_ERROR_TYPO / _INVALID, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY).
+ * The key is held for this session only. */
+void     coffer_engine_open_with_recovery_key_async  (CofferEngine *self, const CofferDestination *dest,
+                                                      const char *recovery_key_text,
+                                                      GCancellable *cancellable,
+                                                      GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_open_with_recovery_key_finish (CofferEngine *self, GAsyncResult *result,
+                                                      GError **error);
+
+/* Joining this computer to an existing repository by code (on the new
+ * computer). request_join opens the repository without keys and sends the
+ * request (the password set with coffer_engine_set_password protects this
+ * computer's key when there is no keyring); the result is the device id.
+ * get_join_status polls: *out_code is NULL until a trusted computer has
+ * answered, *out_approved TRUE once it approved. complete_join takes the
+ * account key; the joined repository then becomes the engine's repository. */
+void     coffer_engine_request_join_async     (CofferEngine *self, const CofferDestination *dest,
+                                               const char *device_name, GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+char    *coffer_engine_request_join_finish    (CofferEngine *self, GAsyncResult *result, GError **error);
+void     coffer_engine_get_join_status_async  (CofferEngine *self, GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_get_join_status_finish (CofferEngine *self, GAsyncResult *result, char **out_code,
+                                               gboolean *out_approved, GError **error);
+void     coffer_engine_complete_join_async    (CofferEngine *self, GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_complete_join_finish   (CofferEngine *self, GAsyncResult *result, GError **error);
+
 /* A readable sentence for an error from the engine, for the UI. */
 char *coffer_engine_describe_error (const GError *error);
 

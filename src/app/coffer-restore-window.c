@@ -348,6 +348,14 @@ conflict_response_cb (AdwMessageDialog *dialog, const char *response, CofferRest
 }
 
 static void
+read_only_response_cb (AdwMessageDialog *dialog, const char *response, CofferRestoreWindow *self)
+{
+  self->dialog = NULL;
+  if (g_strcmp0 (response, "restore-to") == 0)
+    gtk_widget_activate_action (GTK_WIDGET (self), "restore.restore-to", NULL);
+}
+
+static void
 restore_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(CofferRestoreWindow) self = user_data;
@@ -392,6 +400,31 @@ restore_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_object_set_data_full (G_OBJECT (dialog), "conflicts", g_strdupv ((char **) conflicts->pdata),
                               (GDestroyNotify) g_strfreev);
       g_signal_connect (dialog, "response", G_CALLBACK (conflict_response_cb), self);
+      self->dialog = dialog;
+      gtk_window_present (GTK_WINDOW (dialog));
+      return;
+    }
+  if (self->last_target == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY))
+    {
+      /* Typically inside the Flatpak sandbox, where only Pictures and
+       * Documents can be written (flatpak/README.md). */
+      GtkWidget *dialog;
+
+      g_free (self->result);
+      self->result = g_strdup (_("The original place is read-only."));
+      dialog = adw_message_dialog_new (GTK_WINDOW (self), _("The Original Place Is Read-Only"),
+                                       _("Coffer may not write to the folder these files came from. Inside "
+                                         "the Flatpak sandbox only your Pictures and Documents folders can be "
+                                         "written to.\n\nUse “Restore To…” to put the files into a folder you "
+                                         "choose, then move them where they belong."));
+      adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                        "close", _("_Close"),
+                                        "restore-to", _("_Restore To…"), NULL);
+      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "restore-to",
+                                                  ADW_RESPONSE_SUGGESTED);
+      adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "restore-to");
+      adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "close");
+      g_signal_connect (dialog, "response", G_CALLBACK (read_only_response_cb), self);
       self->dialog = dialog;
       gtk_window_present (GTK_WINDOW (dialog));
       return;

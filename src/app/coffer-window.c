@@ -198,6 +198,11 @@ progress_cb (CofferWindow *self, const CofferProgress *progress)
 
   if (g_strcmp0 (progress->operation, "restore") == 0)
     title = g_strdup_printf (_("Restoring %s"), progress->category ? progress->category : "");
+  else if (g_strcmp0 (progress->operation, "reencrypt") == 0)
+    title = progress->category != NULL
+            /* Translators: %s is a category name such as "Photos" */
+            ? g_strdup_printf (_("Re-encrypting older backups of %s"), progress->category)
+            : g_strdup (_("Re-encrypting older backups"));
   else
     title = g_strdup_printf (_("Backing up %s"), progress->category ? progress->category : "");
   gtk_label_set_text (self->progress_title, title);
