@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 build_pkgs=(
   build-essential meson ninja-build pkg-config gettext
   libglib2.0-dev libglib2.0-bin libsodium-dev libzstd-dev libsqlite3-dev
-  libsecret-1-dev libsoup-3.0-dev libxml2-dev libcairo2-dev
+  libsecret-1-dev libsoup-3.0-dev libxml2-dev libcairo2-dev nettle-dev
   libgtk-4-dev libadwaita-1-dev desktop-file-utils appstream libxml2-utils
 )
 test_pkgs=(

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "test-utils.h"
@@ -196,6 +197,14 @@ port_open (guint16 port)
   return conn != NULL;
 }
 
+/* The server goes when the test does, even when the test crashes or is
+ * killed on a timeout (Apache's foreground parent then stops its children). */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static void
 launch (CofferTestServer *s, const char * const *argv)
 {
@@ -207,6 +216,7 @@ launch (CofferTestServer *s, const char * const *argv)
   g_subprocess_launcher_set_stdout_file_path (l, log);
   g_subprocess_launcher_set_stderr_file_path (l, log);
   g_subprocess_launcher_setenv (l, "RCLONE_CONFIG", s->rclone_config ? s->rclone_config : "/dev/null", TRUE);
+  g_subprocess_launcher_set_child_setup (l, die_with_parent, NULL, NULL);
   s->proc = g_subprocess_launcher_spawnv (l, argv, &error);
   g_assert_no_error (error);
 
