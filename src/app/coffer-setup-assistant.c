@@ -5,6 +5,7 @@
 
 #include "coffer-category-item.h"
 #include "coffer-error.h"
+#include "coffer-keyring.h"
 #include "coffer-password-strength.h"
 #include "coffer-setup-assistant.h"
 
@@ -19,7 +20,11 @@ struct _CofferSetupAssistant
   CofferSecret         *recovery_key;
   GPtrArray            *history;           /* page names visited, for Back */
   guint                 pending_adds;
+  guint                 join_source;
+  char                 *join_code_text;
   guint                 busy : 1;
+  guint                 joined : 1;          /* opened with the recovery key or by approval */
+  guint                 join_requested : 1;
   guint                 connection_ok : 1;
   guint                 has_repository : 1;
   guint                 repository_ready : 1;
@@ -58,6 +63,16 @@ struct _CofferSetupAssistant
   AdwStatusPage        *working_page;
   GtkSpinner           *working_spinner;
   AdwBin               *recovery_bin;
+  GtkCheckButton       *way_password;
+  GtkCheckButton       *way_key;
+  GtkCheckButton       *way_code;
+  AdwEntryRow          *key_entry;
+  AdwStatusPage        *join_page;
+  GtkLabel             *join_code;
+  GtkSpinner           *join_spinner;
+  GtkLabel             *join_status;
+  GtkWidget            *join_password_group;
+  AdwPasswordEntryRow  *join_password;
   CofferRecoveryWizard *wizard;
 };
 
@@ -96,18 +111,35 @@ any_level (CofferSetupAssistant *self, CofferLevel level)
   return FALSE;
 }
 
+/* Enabled categories of that level that do not exist in the repository yet. */
+static gboolean
+any_new_level (CofferSetupAssistant *self, CofferLevel level)
+{
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->categories)); i++)
+    {
+      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (self->categories), i);
+      if (coffer_category_item_get_enabled (item) && coffer_category_item_get_level (item) == level &&
+          coffer_category_item_get_id (item) == NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static void
 update_buttons (CofferSetupAssistant *self)
 {
   const char *name = page (self);
   static const char * const order[] = { "welcome", "destination", "categories", "protection", "password",
                                         "recovery", "done", NULL };
+  static const char * const joining[] = { "way-in", "recovery-key", "join", NULL };
   guint step = 1, total = 4;
   g_autofree char *subtitle = NULL;
 
   for (guint i = 0; order[i] != NULL; i++)
     if (g_str_equal (order[i], name))
       step = i + 1;
+  if (g_strv_contains (joining, name))
+    step = 3;
   total = 5 + (any_level (self, COFFER_LEVEL_STANDARD) || self->has_repository) +
           any_level (self, COFFER_LEVEL_ADVANCED);
   step = MIN (step, total);
@@ -119,6 +151,7 @@ update_buttons (CofferSetupAssistant *self)
                                  !self->busy && self->history->len > 0 && !self->repository_ready);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "assistant.next",
                                  !self->busy && !g_str_equal (name, "working") &&
+                                 !(g_str_equal (name, "join") && self->join_requested) &&
                                  (!g_str_equal (name, "recovery") ||
                                   (self->wizard && coffer_recovery_wizard_get_confirmed (self->wizard))));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "assistant.test-connection", !self->busy);
@@ -633,7 +666,7 @@ after_repository (CofferSetupAssistant *self)
   self->repository_ready = TRUE;
   set_busy (self, FALSE);
   gtk_spinner_stop (self->working_spinner);
-  if (any_level (self, COFFER_LEVEL_ADVANCED))
+  if (any_new_level (self, COFFER_LEVEL_ADVANCED))
     {
       coffer_recovery_wizard_start (self->wizard,
                                     self->recovery_key ? COFFER_RECOVERY_WIZARD_NEW : COFFER_RECOVERY_WIZARD_TEST,
@@ -715,11 +748,234 @@ existing_categories_cb (GObject *source, GAsyncResult *result, gpointer user_dat
                                                                          (const char * const *) category->paths);
           coffer_category_item_set_id (item, category->id);
           coffer_category_item_set_level (item, category->level);
-          coffer_category_item_set_enabled (item, FALSE);
+          /* A computer that joined backs up what the others do, unless the
+           * user switches it off on the next page. */
+          coffer_category_item_set_enabled (item, self->joined);
           g_list_store_append (self->categories, item);
         }
     }
+  if (self->joined)
+    {
+      /* The keys are there: choose what this computer backs up. */
+      self->repository_ready = TRUE;
+      set_busy (self, FALSE);
+      gtk_spinner_stop (self->working_spinner);
+      g_ptr_array_set_size (self->history, 0);
+      show_page (self, "categories", FALSE);
+      return;
+    }
   after_repository (self);
+}
+
+/* ---- ways into an existing backup: recovery key, approval by code ---- */
+
+static void
+joined_ready (CofferSetupAssistant *self)
+{
+  self->joined = TRUE;
+  coffer_engine_list_categories_async (coffer_application_get_engine (self->app), self->cancellable,
+                                       existing_categories_cb, g_object_ref (self));
+}
+
+static void
+open_rk_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferSetupAssistant) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!coffer_engine_open_with_recovery_key_finish (COFFER_ENGINE (source), result, &error))
+    {
+      repository_failed (self, error);
+      return;
+    }
+  joined_ready (self);
+}
+
+static void
+open_with_recovery_key (CofferSetupAssistant *self)
+{
+  g_autoptr(CofferDestination) dest = build_destination (self, NULL);
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->key_entry));
+
+  g_return_if_fail (dest != NULL);
+  if (text == NULL || *text == '\0')
+    {
+      toast (self, _("Enter the recovery key."));
+      return;
+    }
+  adw_status_page_set_title (self->working_page, _("Opening Your Backup…"));
+  show_page (self, "working", TRUE);
+  gtk_spinner_start (self->working_spinner);
+  set_busy (self, TRUE);
+  coffer_engine_open_with_recovery_key_async (coffer_application_get_engine (self->app), dest, text,
+                                              self->cancellable, open_rk_cb, g_object_ref (self));
+}
+
+static void
+set_join_status (CofferSetupAssistant *self, const char *text, gboolean waiting)
+{
+  gtk_label_set_text (self->join_status, text);
+  gtk_widget_set_visible (GTK_WIDGET (self->join_spinner), waiting);
+  if (waiting)
+    gtk_spinner_start (self->join_spinner);
+  else
+    gtk_spinner_stop (self->join_spinner);
+}
+
+static void
+stop_join_polling (CofferSetupAssistant *self)
+{
+  g_clear_handle_id (&self->join_source, g_source_remove);
+}
+
+static gboolean join_poll_cb (gpointer user_data);
+
+static void
+schedule_join_poll (CofferSetupAssistant *self)
+{
+  stop_join_polling (self);
+  if (g_str_equal (page (self), "join"))
+    self->join_source = g_timeout_add_seconds (2, join_poll_cb, self);
+}
+
+static void
+complete_join_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferSetupAssistant) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!coffer_engine_complete_join_finish (COFFER_ENGINE (source), result, &error))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      set_join_status (self, message, FALSE);
+      self->join_requested = FALSE;
+      update_buttons (self);
+      return;
+    }
+  set_join_status (self, _("Approved. Opening your backup…"), TRUE);
+  joined_ready (self);
+}
+
+static void
+join_status_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferSetupAssistant) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *code = NULL;
+  gboolean approved = FALSE;
+
+  if (!coffer_engine_get_join_status_finish (COFFER_ENGINE (source), result, &code, &approved, &error))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      /* Storage hiccups are retried; the message says what happened. */
+      g_debug ("Join status: %s", error->message);
+      set_join_status (self, message, TRUE);
+      schedule_join_poll (self);
+      return;
+    }
+  if (code != NULL && g_strcmp0 (code, self->join_code_text) != 0)
+    {
+      g_free (self->join_code_text);
+      self->join_code_text = g_strdup (code);
+      gtk_label_set_text (self->join_code, code);
+      gtk_widget_set_visible (GTK_WIDGET (self->join_code), TRUE);
+      adw_status_page_set_description (self->join_page,
+                                       _("On a computer that already backs up here, open Preferences → "
+                                         "Trusted Devices → Approve, and type this code."));
+      set_join_status (self, _("Waiting for the approval…"), TRUE);
+    }
+  if (approved)
+    {
+      stop_join_polling (self);
+      coffer_engine_complete_join_async (COFFER_ENGINE (source), self->cancellable, complete_join_cb,
+                                         g_object_ref (self));
+      return;
+    }
+  schedule_join_poll (self);
+}
+
+static gboolean
+join_poll_cb (gpointer user_data)
+{
+  CofferSetupAssistant *self = user_data;
+
+  self->join_source = 0;
+  coffer_engine_get_join_status_async (coffer_application_get_engine (self->app), self->cancellable,
+                                       join_status_cb, g_object_ref (self));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+request_join_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferSetupAssistant) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = coffer_engine_request_join_finish (COFFER_ENGINE (source), result, &error);
+  g_autofree char *description = NULL;
+
+  set_busy (self, FALSE);
+  if (id == NULL)
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      if (g_error_matches (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_UNAVAILABLE))
+        {
+          gtk_widget_set_visible (self->join_password_group, TRUE);
+          set_join_status (self, _("Enter your backup password, then choose Next."), FALSE);
+          gtk_widget_grab_focus (GTK_WIDGET (self->join_password));
+          return;
+        }
+      set_join_status (self, message, FALSE);
+      return;
+    }
+  self->join_requested = TRUE;
+  gtk_widget_set_visible (self->join_password_group, FALSE);
+  /* Translators: %s is this computer's name */
+  description = g_strdup_printf (_("On a computer that already backs up here, open Preferences → Trusted "
+                                   "Devices and choose Approve next to “%s”. A code then appears here to "
+                                   "type on that computer."), g_get_host_name ());
+  adw_status_page_set_description (self->join_page, description);
+  set_join_status (self, _("Waiting for the other computer…"), TRUE);
+  update_buttons (self);
+  schedule_join_poll (self);
+}
+
+static void
+start_join (CofferSetupAssistant *self)
+{
+  g_autoptr(CofferDestination) dest = build_destination (self, NULL);
+  CofferEngine *engine = coffer_application_get_engine (self->app);
+  const char *password = gtk_editable_get_text (GTK_EDITABLE (self->join_password));
+
+  g_return_if_fail (dest != NULL);
+  if (self->join_requested)
+    return;
+  if (gtk_widget_get_visible (self->join_password_group))
+    {
+      g_autoptr(CofferSecret) secret = NULL;
+
+      if (password == NULL || *password == '\0')
+        {
+          toast (self, _("Enter the password of the existing backup."));
+          return;
+        }
+      secret = coffer_secret_new_from_string (password);
+      coffer_engine_set_password (engine, secret);
+    }
+  g_clear_pointer (&self->join_code_text, g_free);
+  gtk_widget_set_visible (GTK_WIDGET (self->join_code), FALSE);
+  adw_status_page_set_description (self->join_page, NULL);
+  set_join_status (self, _("Sending the request…"), TRUE);
+  set_busy (self, TRUE);
+  coffer_engine_request_join_async (engine, dest, NULL, self->cancellable, request_join_cb, g_object_ref (self));
 }
 
 static void
@@ -781,9 +1037,30 @@ go_next (CofferSetupAssistant *self)
     {
       if (!self->connection_ok)
         start_test (self, TRUE);
+      else if (self->has_repository)
+        show_page (self, "way-in", TRUE);
       else
         show_page (self, "categories", TRUE);
     }
+  else if (g_str_equal (name, "way-in"))
+    {
+      if (gtk_check_button_get_active (self->way_key))
+        {
+          show_page (self, "recovery-key", TRUE);
+          gtk_widget_grab_focus (GTK_WIDGET (self->key_entry));
+        }
+      else if (gtk_check_button_get_active (self->way_code))
+        {
+          show_page (self, "join", TRUE);
+          start_join (self);
+        }
+      else
+        show_page (self, "categories", TRUE);
+    }
+  else if (g_str_equal (name, "recovery-key"))
+    open_with_recovery_key (self);
+  else if (g_str_equal (name, "join"))
+    start_join (self);
   else if (g_str_equal (name, "categories"))
     {
       if (!any_enabled (self))
@@ -793,6 +1070,29 @@ go_next (CofferSetupAssistant *self)
         }
       fill_levels (self);
       show_page (self, "protection", TRUE);
+    }
+  else if (g_str_equal (name, "protection") && self->joined)
+    {
+      /* Already open; new Standard categories need the password. */
+      if (any_new_level (self, COFFER_LEVEL_STANDARD))
+        {
+          adw_preferences_group_set_title (self->password_group, _("Enter the Backup Password"));
+          gtk_widget_set_visible (GTK_WIDGET (self->password_confirm), FALSE);
+          show_page (self, "password", TRUE);
+          gtk_widget_grab_focus (GTK_WIDGET (self->password_entry));
+        }
+      else
+        after_repository (self);
+    }
+  else if (g_str_equal (name, "password") && self->joined)
+    {
+      if (check_password (self))
+        {
+          g_autoptr(CofferSecret) password =
+            coffer_secret_new_from_string (gtk_editable_get_text (GTK_EDITABLE (self->password_entry)));
+          coffer_engine_set_password (coffer_application_get_engine (self->app), password);
+          after_repository (self);
+        }
     }
   else if (g_str_equal (name, "protection"))
     {
@@ -847,6 +1147,12 @@ back_activated (GtkWidget *widget, const char *action, GVariant *param)
   if (self->history->len == 0 || self->busy || self->repository_ready)
     return;
   previous = g_ptr_array_steal_index (self->history, self->history->len - 1);
+  if (g_str_equal (page (self), "join"))
+    {
+      /* The request stays open; choosing this way again sends a new one. */
+      stop_join_polling (self);
+      self->join_requested = FALSE;
+    }
   show_page (self, previous, FALSE);
 }
 
@@ -876,6 +1182,20 @@ coffer_setup_assistant_get_busy (CofferSetupAssistant *self)
   return self->busy;
 }
 
+const char *
+coffer_setup_assistant_get_join_code (CofferSetupAssistant *self)
+{
+  g_return_val_if_fail (COFFER_IS_SETUP_ASSISTANT (self), NULL);
+  return self->join_code_text;
+}
+
+gboolean
+coffer_setup_assistant_get_join_requested (CofferSetupAssistant *self)
+{
+  g_return_val_if_fail (COFFER_IS_SETUP_ASSISTANT (self), FALSE);
+  return self->join_requested;
+}
+
 /* ---- GObject ---- */
 
 static void
@@ -886,6 +1206,8 @@ coffer_setup_assistant_dispose (GObject *object)
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  stop_join_polling (self);
+  g_clear_pointer (&self->join_code_text, g_free);
   g_clear_object (&self->categories);
   g_clear_pointer (&self->folder, g_free);
   g_clear_pointer (&self->recovery_key, coffer_secret_free);
@@ -910,6 +1232,8 @@ coffer_setup_assistant_class_init (CofferSetupAssistantClass *klass)
   BIND (test_row); BIND (test_icon); BIND (test_spinner); BIND (categories_list); BIND (levels_list);
   BIND (password_group); BIND (password_entry); BIND (password_confirm); BIND (strength_bar);
   BIND (strength_label); BIND (working_page); BIND (working_spinner); BIND (recovery_bin);
+  BIND (way_password); BIND (way_key); BIND (way_code); BIND (key_entry); BIND (join_page); BIND (join_code);
+  BIND (join_spinner); BIND (join_status); BIND (join_password_group); BIND (join_password);
 #undef BIND
   gtk_widget_class_bind_template_callback (widget_class, kind_toggled_cb);
   gtk_widget_class_bind_template_callback (widget_class, destination_changed_cb);
