@@ -2,15 +2,15 @@
 /* The backup pipeline.
  *
  *   walker (calling thread) ── file jobs ──▶ workers (one per core):
- *        read → chunk → blob id → dedup → seal ──▶ pack writers
- *   pack writers ── full packs ──▶ uploaders (bounded) ──▶ store, index
+ *        read → chunk ──▶ pack sink (blob id → dedup → seal → packs →
+ *        bounded uploads → index deltas; coffer-pack-sink.c)
  *
  * Directories complete bottom-up: each DirNode counts its unfinished
  * children; the thread that finishes the last one serialises the tree blob
- * and reports to the parent. Memory stays bounded: at most MAX_JOBS files
- * in flight, one data and one tree pack being filled, MAX_UPLOADS packs
- * being uploaded. Commit order: packs, then the index delta, then the
- * snapshot (docs/FORMAT.md "Commit order"). */
+ * and reports to the parent. Memory stays bounded: a few files per worker
+ * in flight, and the sink's bounded packs. Commit order: packs, then the
+ * index delta (the sink), then the snapshot (here; docs/FORMAT.md "Commit
+ * order"). */
 #include <dirent.h>
 #include <malloc.h>
 #include <errno.h>
@@ -26,13 +26,9 @@
 #include "coffer-chunker.h"
 #include "coffer-error.h"
 #include "coffer-files-cache.h"
-#include "coffer-pack.h"
+#include "coffer-pack-sink.h"
 #include "coffer-repository-private.h"
 
-#define PACK_TARGET_SIZE   (16 * 1024 * 1024)
-#define TREE_PACK_TARGET   (4 * 1024 * 1024)
-#define MAX_UPLOADS        2
-#define CHECKPOINT_PACKS   32
 #define CACHE_COMMIT_EVERY (30 * G_USEC_PER_SEC)
 #define MAX_XATTR_SIZE     (64 * 1024)
 
@@ -44,7 +40,7 @@ typedef struct
   CofferCategoryKeys *keys;
   CofferEpochKeys    *ek;
   CofferIndex        *index;       /* everything committed (loaded + uploaded this run) */
-  CofferIndex        *delta;       /* uploaded this run, not yet in an index object */
+  CofferPackSink     *sink;
   CofferChunker      *chunker;
   CofferFilesCache   *cache;
   CofferProgressMeter *meter;
@@ -53,20 +49,11 @@ typedef struct
   gint64              trust_before_ns;  /* files modified later are not cached */
   guint               max_jobs;
 
-  GMutex              lock;        /* pack writers, pending set, error, skipped */
+  GMutex              lock;        /* jobs, skipped */
   GCond               cond;
-  CofferPackWriter   *data_pack;
-  CofferPackWriter   *tree_pack;
-  GHashTable         *pending;     /* blob ids (32 bytes) sealed but not uploaded */
-  guint               uploads;     /* packs being uploaded */
   guint               jobs;        /* files being processed */
-  GError             *error;
   GPtrArray          *skipped;
-  GPtrArray           *index_names; /* index objects written this run */
-  guint               packs_since_checkpoint;
-
   GThreadPool        *workers;
-  GThreadPool        *uploaders;
 
   guint8              root_tree[COFFER_ID_BYTES];
   gboolean            have_root;
@@ -75,7 +62,6 @@ typedef struct
   gint64              files;
   gint64              dirs;
   gint64              bytes;
-  gint64              added;
   gint64              last_commit;
 } Backup;
 
@@ -95,52 +81,12 @@ typedef struct
   struct stat      st;
 } FileJob;
 
-typedef struct
-{
-  CofferPackWriter *writer;   /* finished (hashed, shuffled) by the uploader */
-  GBytes *pack;
-  guint8  id[COFFER_ID_BYTES];
-  GArray *entries;
-} UploadJob;
-
 static void dir_child_done (Backup *b, DirNode *dir);
-
-static guint
-id_hash (gconstpointer key)
-{
-  guint h;
-
-  memcpy (&h, key, sizeof h);
-  return h;
-}
-
-static gboolean
-id_equal (gconstpointer a, gconstpointer b)
-{
-  return memcmp (a, b, COFFER_ID_BYTES) == 0;
-}
 
 static gboolean
 failed (Backup *b)
 {
-  gboolean ret;
-
-  g_mutex_lock (&b->lock);
-  ret = b->error != NULL;
-  g_mutex_unlock (&b->lock);
-  return ret || g_cancellable_is_cancelled (b->cancellable);
-}
-
-static void
-set_error (Backup *b, GError *error)
-{
-  g_mutex_lock (&b->lock);
-  if (b->error == NULL)
-    b->error = error;
-  else
-    g_error_free (error);
-  g_cond_broadcast (&b->cond);
-  g_mutex_unlock (&b->lock);
+  return coffer_pack_sink_failed (b->sink);
 }
 
 static void
@@ -153,120 +99,10 @@ add_skipped (Backup *b, const char *path, const char *reason)
   g_mutex_unlock (&b->lock);
 }
 
-/* ---- packs and uploads ---- */
-
-static void
-upload_func (gpointer data, gpointer user_data)
-{
-  UploadJob *job = data;
-  Backup *b = user_data;
-  g_autofree char *name = NULL;
-  g_autoptr(GError) error = NULL;
-  guint64 size = 0;
-  gsize len;
-
-  /* Hashing and sealing the header happen here, off the workers' lock. */
-  job->pack = coffer_pack_writer_finish (job->writer, job->id, &job->entries);
-  g_clear_pointer (&job->writer, coffer_pack_writer_free);
-  name = _coffer_pack_name (b->keys->id, job->id);
-  len = g_bytes_get_size (job->pack);
-
-  if (!failed (b))
-    {
-      if (!coffer_store_put (b->store, name, job->pack, COFFER_PUT_CREATE_UNSYNCED, b->cancellable, &error)
-          && g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS))
-        g_clear_error (&error);   /* same name = same bytes: it landed earlier */
-      /* Verify what landed before anything refers to it. */
-      if (error == NULL && coffer_store_stat (b->store, name, &size, b->cancellable, &error)
-          && size != len)
-        g_set_error (&error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_FAILED,
-                     "The destination stored %" G_GUINT64_FORMAT " bytes of %s instead of %" G_GSIZE_FORMAT ".",
-                     size, name, len);
-      if (error == NULL)
-        {
-          g_mutex_lock (&b->lock);
-          for (guint i = 0; i < job->entries->len; i++)
-            {
-              CofferPackEntry *e = &g_array_index (job->entries, CofferPackEntry, i);
-              coffer_index_add (b->index, e->id, e->type, job->id, e->offset, e->length, e->raw_length);
-              coffer_index_add (b->delta, e->id, e->type, job->id, e->offset, e->length, e->raw_length);
-            }
-          g_mutex_unlock (&b->lock);
-          coffer_progress_meter_add (b->meter, 0, 0, len, NULL);
-          __atomic_fetch_add (&b->added, (gint64) len, __ATOMIC_RELAXED);
-        }
-      else
-        set_error (b, g_steal_pointer (&error));
-    }
-
-  g_mutex_lock (&b->lock);
-  for (guint i = 0; i < job->entries->len; i++)
-    g_hash_table_remove (b->pending, g_array_index (job->entries, CofferPackEntry, i).id);
-  b->uploads--;
-  b->packs_since_checkpoint++;
-  g_cond_broadcast (&b->cond);
-  g_mutex_unlock (&b->lock);
-
-  g_bytes_unref (job->pack);
-  g_array_unref (job->entries);
-  g_free (job);
-  /* Give the freed blob buffers back to the system (glibc keeps freed
-   * memory inside its heaps otherwise), so memory stays bounded. */
-  malloc_trim (0);
-}
-
-/* Called with b->lock held; releases it while waiting for upload room.
- * The room is taken before the pack is detached, so at most MAX_UPLOADS
- * full packs exist besides the one being filled: memory stays bounded. */
-static void
-flush_pack_locked (Backup *b, CofferPackWriter **writer, gsize target)
-{
-  UploadJob *job;
-
-  while (b->uploads >= MAX_UPLOADS && b->error == NULL)
-    g_cond_wait (&b->cond, &b->lock);
-  /* Another worker may have flushed it while this one waited. */
-  if (*writer == NULL || coffer_pack_writer_get_count (*writer) == 0
-      || coffer_pack_writer_get_size (*writer) < target)
-    return;
-  job = g_new0 (UploadJob, 1);
-  job->writer = g_steal_pointer (writer);
-  b->uploads++;
-  g_thread_pool_push (b->uploaders, job, NULL);
-}
-
-/* Stores a blob unless the repository or this run already has it. */
 static void
 store_blob (Backup *b, CofferBlobType type, const guint8 *data, gsize len, guint8 id[COFFER_ID_BYTES])
 {
-  g_autoptr(GBytes) sealed = NULL;
-  CofferPackWriter **writer;
-  gsize target;
-
-  coffer_blob_id (b->ek->blob_id_key, data, len, id);
-  if (coffer_index_contains (b->index, id))
-    return;
-  g_mutex_lock (&b->lock);
-  if (g_hash_table_contains (b->pending, id))
-    {
-      g_mutex_unlock (&b->lock);
-      return;
-    }
-  g_hash_table_add (b->pending, g_memdup2 (id, COFFER_ID_BYTES));
-  g_mutex_unlock (&b->lock);
-
-  /* Sealing (compression + encryption) runs outside the lock. */
-  sealed = coffer_blob_seal (b->ek->data_key, id, type, data, len);
-
-  g_mutex_lock (&b->lock);
-  writer = type == COFFER_BLOB_TREE ? &b->tree_pack : &b->data_pack;
-  target = type == COFFER_BLOB_TREE ? TREE_PACK_TARGET : PACK_TARGET_SIZE;
-  if (*writer == NULL)
-    *writer = coffer_pack_writer_new (b->ek->data_key, b->ek->epoch);
-  coffer_pack_writer_add (*writer, id, type, sealed, len);
-  if (coffer_pack_writer_get_size (*writer) >= target)
-    flush_pack_locked (b, writer, target);
-  g_mutex_unlock (&b->lock);
+  coffer_pack_sink_store (b->sink, type, data, len, id);
 }
 
 /* ---- directories ---- */
@@ -555,7 +391,7 @@ submit_file (Backup *b, DirNode *dir, CofferTreeEntry *entry, const char *path, 
   g_atomic_int_inc (&dir->pending);
 
   g_mutex_lock (&b->lock);
-  while (b->jobs >= b->max_jobs && b->error == NULL)
+  while (b->jobs >= b->max_jobs && !failed (b))
     g_cond_wait (&b->cond, &b->lock);
   b->jobs++;
   g_mutex_unlock (&b->lock);
@@ -751,124 +587,14 @@ clear_selected_children (RootNode *node)
     clear_selected_children (value);
 }
 
-/* ---- resuming: packs that landed but never made it into an index ---- */
-
-typedef struct
-{
-  Backup    *b;
-  GPtrArray *orphans;
-} OrphanScan;
-
-static gboolean
-collect_orphan (const char *name, guint64 size, gpointer user_data)
-{
-  OrphanScan *scan = user_data;
-  const char *base = strrchr (name, '/');
-  guint8 id[COFFER_ID_BYTES];
-
-  base = base ? base + 1 : name;
-  if (strlen (base) != 64 || !coffer_hex_decode (base, id, sizeof id))
-    return TRUE;
-  g_ptr_array_add (scan->orphans, g_strdup (name));
-  return TRUE;
-}
-
-static void
-recover_orphan_packs (Backup *b)
-{
-  g_autofree char *prefix = g_strdup_printf ("categories/%s/packs/", b->keys->id);
-  OrphanScan scan = { b, g_ptr_array_new_with_free_func (g_free) };
-  g_autoptr(GHashTable) known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  guint recovered = 0;
-
-  for (guint i = 0; i < coffer_index_get_n_packs (b->index); i++)
-    g_hash_table_add (known, coffer_hex_encode (coffer_index_get_pack_id (b->index, i), COFFER_ID_BYTES));
-  if (!coffer_store_list (b->store, prefix, collect_orphan, &scan, b->cancellable, NULL))
-    goto out;
-  for (guint i = 0; i < scan.orphans->len; i++)
-    {
-      const char *name = g_ptr_array_index (scan.orphans, i);
-      const char *base = strrchr (name, '/') + 1;
-      guint64 size;
-      g_autoptr(GBytes) trailer = NULL;
-      g_autoptr(GBytes) header = NULL;
-      g_autoptr(GArray) entries = NULL;
-      guint32 header_len, epoch;
-      CofferEpochKeys *ek;
-      guint8 pack_id[COFFER_ID_BYTES];
-
-      if (g_hash_table_contains (known, base))
-        continue;
-      if (!coffer_store_stat (b->store, name, &size, b->cancellable, NULL) || size < COFFER_PACK_TRAILER_BYTES)
-        continue;
-      trailer = coffer_store_get (b->store, name, size - COFFER_PACK_TRAILER_BYTES, COFFER_PACK_TRAILER_BYTES,
-                                  b->cancellable, NULL);
-      if (trailer == NULL
-          || !coffer_pack_parse_trailer (g_bytes_get_data (trailer, NULL), size, &header_len, &epoch, NULL)
-          || (ek = coffer_category_keys_epoch (b->keys, epoch)) == NULL)
-        continue;
-      header = coffer_store_get (b->store, name, size - COFFER_PACK_TRAILER_BYTES - header_len, header_len,
-                                 b->cancellable, NULL);
-      if (header == NULL)
-        continue;
-      entries = coffer_pack_read_header (ek->data_key, epoch, g_bytes_get_data (header, NULL), header_len, size, NULL);
-      if (entries == NULL)
-        continue;
-      coffer_hex_decode (base, pack_id, sizeof pack_id);
-      for (guint j = 0; j < entries->len; j++)
-        {
-          CofferPackEntry *e = &g_array_index (entries, CofferPackEntry, j);
-          coffer_index_add (b->index, e->id, e->type, pack_id, e->offset, e->length, e->raw_length);
-          coffer_index_add (b->delta, e->id, e->type, pack_id, e->offset, e->length, e->raw_length);
-        }
-      recovered++;
-    }
-  g_debug ("recovered %u packs from an interrupted backup", recovered);
-out:
-  g_ptr_array_unref (scan.orphans);
-}
-
-/* ---- index checkpoints ---- */
-
-/* Writes the entries of every pack uploaded since the last call as an
- * index object (only packs that have landed are ever in the delta). */
-static gboolean
-write_delta (Backup *b, GError **error)
-{
-  g_autofree char *name = NULL;
-  g_autoptr(CofferIndex) delta = NULL;
-
-  g_mutex_lock (&b->lock);
-  delta = b->delta;
-  b->delta = coffer_index_new ();
-  b->packs_since_checkpoint = 0;
-  g_mutex_unlock (&b->lock);
-  if (coffer_index_get_n_blobs (delta) == 0)
-    return TRUE;
-  /* The packs must be durable before an index names them. */
-  if (!coffer_store_flush (b->store, b->cancellable, error))
-    return FALSE;
-  if (!_coffer_repository_write_index (b->repo, b->keys, delta, NULL, NULL, &name, NULL, error))
-    return FALSE;
-  g_ptr_array_add (b->index_names, g_steal_pointer (&name));
-  return TRUE;
-}
+/* ---- checkpoints ---- */
 
 static void
 maybe_checkpoint (Backup *b)
 {
-  gboolean due;
   gint64 now = g_get_monotonic_time ();
 
-  g_mutex_lock (&b->lock);
-  due = b->packs_since_checkpoint >= CHECKPOINT_PACKS;
-  g_mutex_unlock (&b->lock);
-  if (due)
-    {
-      g_autoptr(GError) error = NULL;
-      if (!write_delta (b, &error))
-        set_error (b, g_steal_pointer (&error));
-    }
+  coffer_pack_sink_maybe_checkpoint (b->sink);
   if (now - b->last_commit > CACHE_COMMIT_EVERY)
     {
       coffer_files_cache_commit (b->cache, NULL);
@@ -974,6 +700,7 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
   Backup *b = &bk;
   g_autoptr(GPtrArray) snapshots = NULL;
   g_autoptr(CofferSnapshot) snap = NULL;
+  g_autoptr(GError) run_error = NULL;
   g_autofree char *cache_dir = NULL;
   g_autofree char *cache_path = NULL;
   g_autofree char *marker = NULL;
@@ -1008,10 +735,7 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
   g_mutex_init (&b->lock);
   g_cond_init (&b->cond);
   b->ek = coffer_category_keys_newest (b->keys);
-  b->pending = g_hash_table_new_full (id_hash, id_equal, g_free, NULL);
   b->skipped = g_ptr_array_new_with_free_func (g_free);
-  b->index_names = g_ptr_array_new_with_free_func (g_free);
-  b->delta = coffer_index_new ();
   b->meter = coffer_progress_meter_new ("backup", b->keys->info->name, progress, progress_data);
   b->last_commit = g_get_monotonic_time ();
   /* Timestamps are trusted to the cache only when clearly older than the
@@ -1019,59 +743,41 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
    * without its mtime moving). */
   b->trust_before_ns = (start_time / G_USEC_PER_SEC - 2) * G_GINT64_CONSTANT (1000000000);
 
-  snapshots = _coffer_repository_load_snapshots (self, b->keys, cancellable, &b->error);
+  snapshots = _coffer_repository_load_snapshots (self, b->keys, cancellable, &run_error);
   if (snapshots == NULL)
     goto out;
-  scanner = progress_totals_from (b, snapshots, &scan);
-
-  /* Our own index object of this run must not be confused with the loaded
-   * one: the run keeps adding to b->index (the loaded index). */
-  b->index = _coffer_repository_get_index (self, b->keys, cancellable, &b->error);
+  /* The run adds what it uploads to the loaded index, so later files
+   * deduplicate against earlier ones. */
+  b->index = _coffer_repository_get_index (self, b->keys, cancellable, &run_error);
   if (b->index == NULL)
     goto out;
-
   cache_dir = coffer_state_get_cache_dir (_coffer_repository_get_state (self), b->keys->id);
   cache_path = g_build_filename (cache_dir, "files.sqlite", NULL);
-  b->cache = coffer_files_cache_open (cache_path, &b->error);
+  b->cache = coffer_files_cache_open (cache_path, &run_error);
   if (b->cache == NULL)
     goto out;
   b->chunker = coffer_chunker_new (b->ek->gear_key, COFFER_CHUNK_MIN, COFFER_CHUNK_AVG, COFFER_CHUNK_MAX);
+  b->sink = coffer_pack_sink_new (self, b->keys, b->index, b->meter, cancellable);
+  scanner = progress_totals_from (b, snapshots, &scan);
 
   marker = running_marker (b);
   if (g_file_test (marker, G_FILE_TEST_EXISTS))
-    recover_orphan_packs (b);
+    coffer_pack_sink_recover_orphans (b->sink);
   g_file_set_contents (marker, "", 0, NULL);
 
   n_workers = MAX (2, g_get_num_processors ());
   b->max_jobs = n_workers * 4;
   b->workers = g_thread_pool_new (worker_func, b, n_workers, FALSE, NULL);
-  b->uploaders = g_thread_pool_new (upload_func, b, MAX_UPLOADS, FALSE, NULL);
 
   roots = build_roots (b->keys->info->paths);
   clear_selected_children (roots);
   root = dir_node_new (NULL, NULL);
   walk_root (b, root, roots, "");
-  /* Drain: files, then the root, then packs. */
+  /* Drain: files, then the root tree, then the packs. */
   g_thread_pool_free (b->workers, FALSE, TRUE);
   b->workers = NULL;
   dir_child_done (b, root);
-  g_mutex_lock (&b->lock);
-  flush_pack_locked (b, &b->data_pack, 0);
-  flush_pack_locked (b, &b->tree_pack, 0);
-  g_mutex_unlock (&b->lock);
-  g_thread_pool_free (b->uploaders, FALSE, TRUE);
-  b->uploaders = NULL;
-
-  /* Even after a failure or cancellation, record what landed so the next
-   * run does not upload it again. */
-  {
-    g_autoptr(GError) delta_error = NULL;
-    if (!write_delta (b, &delta_error) && b->error == NULL)
-      b->error = g_steal_pointer (&delta_error);
-  }
-  if (b->error == NULL && g_cancellable_set_error_if_cancelled (cancellable, &b->error))
-    goto out;
-  if (b->error != NULL)
+  if (!coffer_pack_sink_finish (b->sink, &run_error))
     goto out;
   g_assert (b->have_root);
 
@@ -1100,11 +806,11 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
   snap->files = b->files;
   snap->dirs = b->dirs;
   snap->bytes = b->bytes;
-  snap->added_bytes = b->added;
+  snap->added_bytes = coffer_pack_sink_get_uploaded (b->sink);
   snap->skipped = b->skipped->len;
   snap->partial = b->skipped->len > 0;
 
-  if (_coffer_repository_write_snapshot (self, b->keys, snap, cancellable, &b->error) == NULL)
+  if (_coffer_repository_write_snapshot (self, b->keys, snap, cancellable, &run_error) == NULL)
     goto out;
   coffer_files_cache_commit (b->cache, NULL);
   g_unlink (marker);
@@ -1119,28 +825,18 @@ out:
     }
   if (b->workers != NULL)
     g_thread_pool_free (b->workers, FALSE, TRUE);
-  if (b->uploaders != NULL)
-    g_thread_pool_free (b->uploaders, FALSE, TRUE);
+  g_clear_pointer (&b->sink, coffer_pack_sink_free);
   g_clear_pointer (&roots, root_node_free);
-  g_clear_pointer (&b->data_pack, coffer_pack_writer_free);
-  g_clear_pointer (&b->tree_pack, coffer_pack_writer_free);
   g_clear_pointer (&b->cache, coffer_files_cache_free);
   g_clear_pointer (&b->chunker, coffer_chunker_free);
-  g_clear_pointer (&b->delta, coffer_index_free);
-  g_clear_pointer (&b->pending, g_hash_table_unref);
-  g_clear_pointer (&b->index_names, g_ptr_array_unref);
   g_clear_pointer (&b->meter, coffer_progress_meter_free);
   if (skipped != NULL)
     *skipped = g_steal_pointer (&b->skipped);
   g_clear_pointer (&b->skipped, g_ptr_array_unref);
-  if (b->error != NULL)
-    {
-      /* The index cache may now lag behind objects written this run. */
-      _coffer_repository_drop_index (self, b->keys);
-      g_propagate_error (error, b->error);
-    }
-  else if (result != NULL)
-    _coffer_repository_drop_index (self, b->keys);
+  /* The loaded index now lags behind the index objects this run wrote. */
+  _coffer_repository_drop_index (self, b->keys);
+  if (run_error != NULL)
+    g_propagate_error (error, g_steal_pointer (&run_error));
   g_mutex_clear (&b->lock);
   g_cond_clear (&b->cond);
   coffer_state_unlock_category (lock_fd);

@@ -24,12 +24,9 @@
 #include <glib/gstdio.h>
 
 #include "coffer-error.h"
-#include "coffer-pack.h"
+#include "coffer-pack-sink.h"
 #include "coffer-repository-private.h"
 
-#define PACK_TARGET_SIZE (16 * 1024 * 1024)
-#define TREE_PACK_TARGET (4 * 1024 * 1024)
-#define CHECKPOINT_PACKS 4
 
 typedef struct
 {
@@ -38,12 +35,8 @@ typedef struct
   CofferEpochKeys     *ek;         /* newest */
   CofferStore         *store;
   CofferIndex         *index;      /* loaded index + everything uploaded this run */
-  CofferIndex         *delta;      /* uploaded, not yet in an index object */
-  CofferPackWriter    *data_pack;
-  CofferPackWriter    *tree_pack;
-  GHashTable          *pending;    /* new ids sealed into a writer, not uploaded */
+  CofferPackSink      *sink;       /* seals under the newest epoch */
   GHashTable          *map;        /* old id -> new id (32 bytes each) */
-  guint                packs_since_checkpoint;
   CofferProgressMeter *meter;
   GCancellable        *cancellable;
 } Reencrypt;
@@ -63,92 +56,18 @@ id_equal (gconstpointer a, gconstpointer b)
   return memcmp (a, b, COFFER_ID_BYTES) == 0;
 }
 
-/* ---- packs and index ---- */
-
-static gboolean
-checkpoint (Reencrypt *r, GError **error)
-{
-  g_autoptr(CofferIndex) delta = NULL;
-
-  r->packs_since_checkpoint = 0;
-  if (coffer_index_get_n_blobs (r->delta) == 0)
-    return TRUE;
-  /* The packs must be durable before an index names them. */
-  if (!coffer_store_flush (r->store, r->cancellable, error))
-    return FALSE;
-  delta = g_steal_pointer (&r->delta);
-  r->delta = coffer_index_new ();
-  return _coffer_repository_write_index (r->repo, r->keys, delta, NULL, NULL, NULL, r->cancellable, error);
-}
-
-static gboolean
-upload_pack (Reencrypt *r, CofferPackWriter **writer, GError **error)
-{
-  guint8 id[COFFER_ID_BYTES];
-  g_autoptr(GArray) entries = NULL;
-  g_autoptr(GBytes) pack = NULL;
-  g_autofree char *name = NULL;
-  g_autoptr(GError) local_error = NULL;
-  guint64 size = 0;
-
-  if (*writer == NULL || coffer_pack_writer_get_count (*writer) == 0)
-    return TRUE;
-  pack = coffer_pack_writer_finish (*writer, id, &entries);
-  g_clear_pointer (writer, coffer_pack_writer_free);
-  name = _coffer_pack_name (r->keys->id, id);
-  if (!coffer_store_put (r->store, name, pack, COFFER_PUT_CREATE_UNSYNCED, r->cancellable, &local_error))
-    {
-      if (!g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS))
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-      g_clear_error (&local_error);   /* same name = same bytes */
-    }
-  /* Verify what landed before anything refers to it. */
-  if (!coffer_store_stat (r->store, name, &size, r->cancellable, error))
-    return FALSE;
-  if (size != g_bytes_get_size (pack))
-    {
-      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_FAILED,
-                   "The destination stored %" G_GUINT64_FORMAT " bytes of %s instead of %" G_GSIZE_FORMAT ".",
-                   size, name, g_bytes_get_size (pack));
-      return FALSE;
-    }
-  for (guint i = 0; i < entries->len; i++)
-    {
-      CofferPackEntry *e = &g_array_index (entries, CofferPackEntry, i);
-      coffer_index_add (r->index, e->id, e->type, id, e->offset, e->length, e->raw_length);
-      coffer_index_add (r->delta, e->id, e->type, id, e->offset, e->length, e->raw_length);
-      g_hash_table_remove (r->pending, e->id);
-    }
-  coffer_progress_meter_add (r->meter, 0, 0, size, NULL);
-  if (++r->packs_since_checkpoint >= CHECKPOINT_PACKS)
-    return checkpoint (r, error);
-  return TRUE;
-}
-
-/* Seals plaintext under the newest epoch unless the index or a pack being
- * filled already has it; new_id receives its id. */
+/* Stores plaintext under the newest epoch (unless the index or a pack
+ * being filled already has it); new_id receives its id. */
 static gboolean
 put_blob (Reencrypt *r, CofferBlobType type, GBytes *plain, guint8 new_id[COFFER_ID_BYTES], GError **error)
 {
   gsize len;
   const guint8 *data = g_bytes_get_data (plain, &len);
-  g_autoptr(GBytes) sealed = NULL;
-  CofferPackWriter **writer = type == COFFER_BLOB_TREE ? &r->tree_pack : &r->data_pack;
-  gsize target = type == COFFER_BLOB_TREE ? TREE_PACK_TARGET : PACK_TARGET_SIZE;
 
-  coffer_blob_id (r->ek->blob_id_key, data, len, new_id);
-  if (coffer_index_contains (r->index, new_id) || g_hash_table_contains (r->pending, new_id))
-    return TRUE;
-  sealed = coffer_blob_seal (r->ek->data_key, new_id, type, data, len);
-  if (*writer == NULL)
-    *writer = coffer_pack_writer_new (r->ek->data_key, r->ek->epoch);
-  coffer_pack_writer_add (*writer, new_id, type, sealed, len);
-  g_hash_table_add (r->pending, g_memdup2 (new_id, COFFER_ID_BYTES));
-  if (coffer_pack_writer_get_size (*writer) >= target)
-    return upload_pack (r, writer, error);
+  coffer_pack_sink_store (r->sink, type, data, len, new_id);
+  /* A failed upload surfaces here rather than after the whole snapshot. */
+  if (coffer_pack_sink_failed (r->sink))
+    return coffer_pack_sink_commit (r->sink, error);
   return TRUE;
 }
 
@@ -219,72 +138,6 @@ rewrite_tree (Reencrypt *r, const guint8 old_id[COFFER_ID_BYTES], guint8 new_id[
   return TRUE;
 }
 
-/* ---- resuming: packs that landed but never reached an index object ---- */
-
-static gboolean
-collect_pack (const char *name, guint64 size, gpointer user_data)
-{
-  const char *base = strrchr (name, '/');
-  guint8 id[COFFER_ID_BYTES];
-
-  base = base ? base + 1 : name;
-  if (strlen (base) == 64 && coffer_hex_decode (base, id, sizeof id))
-    g_ptr_array_add (user_data, g_strdup (name));
-  return TRUE;
-}
-
-static void
-recover_orphan_packs (Reencrypt *r)
-{
-  g_autofree char *prefix = g_strdup_printf ("categories/%s/packs/", r->keys->id);
-  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GHashTable) known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-
-  for (guint i = 0; i < coffer_index_get_n_packs (r->index); i++)
-    g_hash_table_add (known, coffer_hex_encode (coffer_index_get_pack_id (r->index, i), COFFER_ID_BYTES));
-  if (!coffer_store_list (r->store, prefix, collect_pack, names, r->cancellable, NULL))
-    return;
-  for (guint i = 0; i < names->len; i++)
-    {
-      const char *name = g_ptr_array_index (names, i);
-      const char *base = strrchr (name, '/') + 1;
-      g_autoptr(GBytes) trailer = NULL;
-      g_autoptr(GBytes) header = NULL;
-      g_autoptr(GArray) entries = NULL;
-      guint8 pack_id[COFFER_ID_BYTES];
-      guint32 header_len, epoch;
-      guint64 size;
-
-      if (g_hash_table_contains (known, base)
-          || !coffer_store_stat (r->store, name, &size, r->cancellable, NULL)
-          || size < COFFER_PACK_TRAILER_BYTES)
-        continue;
-      trailer = coffer_store_get (r->store, name, size - COFFER_PACK_TRAILER_BYTES, COFFER_PACK_TRAILER_BYTES,
-                                  r->cancellable, NULL);
-      /* Only packs of this run's epoch can be ours. */
-      if (trailer == NULL
-          || !coffer_pack_parse_trailer (g_bytes_get_data (trailer, NULL), size, &header_len, &epoch, NULL)
-          || epoch != r->ek->epoch)
-        continue;
-      header = coffer_store_get (r->store, name, size - COFFER_PACK_TRAILER_BYTES - header_len, header_len,
-                                 r->cancellable, NULL);
-      if (header == NULL)
-        continue;
-      entries = coffer_pack_read_header (r->ek->data_key, epoch, g_bytes_get_data (header, NULL),
-                                         header_len, size, NULL);
-      if (entries == NULL)
-        continue;
-      coffer_hex_decode (base, pack_id, sizeof pack_id);
-      for (guint j = 0; j < entries->len; j++)
-        {
-          CofferPackEntry *e = &g_array_index (entries, CofferPackEntry, j);
-          coffer_index_add (r->index, e->id, e->type, pack_id, e->offset, e->length, e->raw_length);
-          coffer_index_add (r->delta, e->id, e->type, pack_id, e->offset, e->length, e->raw_length);
-        }
-      g_debug ("re-encryption: recovered pack %.16s from an interrupted run", base);
-    }
-}
-
 /* ---- snapshots ---- */
 
 static char *
@@ -320,8 +173,7 @@ reencrypt_snapshot (Reencrypt *r, CofferSnapshot *snap, GHashTable *renamed, GEr
   if (!rewrite_tree (r, snap->tree, tree, error))
     return FALSE;
   /* Commit order: packs, index, then the snapshot. */
-  if (!upload_pack (r, &r->data_pack, error) || !upload_pack (r, &r->tree_pack, error)
-      || !checkpoint (r, error))
+  if (!coffer_pack_sink_commit (r->sink, error))
     return FALSE;
 
   memcpy (snap->tree, tree, COFFER_ID_BYTES);
@@ -384,9 +236,7 @@ coffer_repository_reencrypt_category (CofferRepository *self, const char *catego
     return FALSE;
 
   r->ek = coffer_category_keys_newest (r->keys);
-  r->pending = g_hash_table_new_full (id_hash, id_equal, g_free, NULL);
   r->map = g_hash_table_new_full (id_hash, id_equal, g_free, g_free);
-  r->delta = coffer_index_new ();
   r->meter = coffer_progress_meter_new ("reencrypt", r->keys->info->name, progress, progress_data);
 
   _coffer_repository_drop_index (self, r->keys);
@@ -396,10 +246,11 @@ coffer_repository_reencrypt_category (CofferRepository *self, const char *catego
   snaps = _coffer_repository_load_snapshots (self, r->keys, cancellable, &local_error);
   if (snaps == NULL)
     goto out;
+  r->sink = coffer_pack_sink_new (self, r->keys, r->index, NULL, cancellable);
 
   marker = marker_path (r);
   if (g_file_test (marker, G_FILE_TEST_EXISTS))
-    recover_orphan_packs (r);
+    coffer_pack_sink_recover_orphans (r->sink);
 
   for (guint i = 0; i < snaps->len; i++)
     {
@@ -435,6 +286,10 @@ coffer_repository_reencrypt_category (CofferRepository *self, const char *catego
       coffer_progress_meter_report (r->meter, TRUE);
     }
 
+  if (!coffer_pack_sink_finish (r->sink, &local_error))
+    goto out;
+  g_clear_pointer (&r->sink, coffer_pack_sink_free);
+
   /* Everything the old snapshots used and no snapshot uses now goes, at
    * once: that is the point of re-encrypting. */
   coffer_state_unlock_category (lock_fd);
@@ -452,24 +307,12 @@ out:
   if (!ok)
     {
       /* Record what landed, so that the next run does not upload it again. */
-      g_autoptr(GError) checkpoint_error = NULL;
-      g_clear_pointer (&r->data_pack, coffer_pack_writer_free);
-      g_clear_pointer (&r->tree_pack, coffer_pack_writer_free);
-      if (r->delta != NULL)
-        {
-          GCancellable *saved = r->cancellable;
-          r->cancellable = NULL;   /* even after a cancellation */
-          if (!checkpoint (r, &checkpoint_error))
-            g_debug ("re-encryption: cannot record uploaded packs: %s", checkpoint_error->message);
-          r->cancellable = saved;
-        }
+      if (r->sink != NULL)
+        coffer_pack_sink_finish (r->sink, NULL);
       _coffer_repository_drop_index (self, r->keys);
       g_propagate_error (error, g_steal_pointer (&local_error));
     }
-  g_clear_pointer (&r->data_pack, coffer_pack_writer_free);
-  g_clear_pointer (&r->tree_pack, coffer_pack_writer_free);
-  g_clear_pointer (&r->delta, coffer_index_free);
-  g_clear_pointer (&r->pending, g_hash_table_unref);
+  g_clear_pointer (&r->sink, coffer_pack_sink_free);
   g_clear_pointer (&r->map, g_hash_table_unref);
   g_clear_pointer (&r->meter, coffer_progress_meter_free);
   if (lock_fd >= 0)
