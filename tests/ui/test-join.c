@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Joining by code through the real windows: computer A (the CLI with its
+ * own home and XDG folders) creates the repository and backs up; computer B
+ * (the app under test) chooses the same folder in the setup assistant,
+ * "Approve From Another Computer", shows the code; A approves with
+ * `coffer devices approve ID --code CODE`; B then lists the categories and
+ * backs up. */
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "coffer-category-item.h"
+#include "coffer-category-row.h"
+#include "coffer-setup-assistant.h"
+#include "coffer-window.h"
+#include "test-utils.h"
+#include "ui-test-utils.h"
+
+#define PASSWORD "a long and unusual backup passphrase"
+
+static char *tmp;
+static char *home_a;
+static char *repo;
+
+/* Runs the CLI as computer A; returns its output, NULL when it failed. */
+static char * G_GNUC_NULL_TERMINATED
+run_a (const char *first, ...)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE |
+                                                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                       G_SUBPROCESS_FLAGS_STDIN_PIPE);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) cli = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *data = g_build_filename (home_a, ".local/share", NULL);
+  g_autofree char *state = g_build_filename (home_a, ".local/state", NULL);
+  g_autofree char *config = g_build_filename (home_a, ".config", NULL);
+  g_autofree char *cache = g_build_filename (home_a, ".cache", NULL);
+  const char *arg;
+  va_list ap;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("COFFER_CLI"));
+  g_ptr_array_add (argv, (gpointer) first);
+  va_start (ap, first);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_setenv (launcher, "HOME", home_a, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_STATE_HOME", state, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", config, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
+  g_subprocess_launcher_setenv (launcher, "COFFER_REPO", repo, TRUE);
+  g_subprocess_launcher_setenv (launcher, "COFFER_PASSWORD", PASSWORD, TRUE);
+  cli = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (cli, "", NULL, &output, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("A: coffer %s: %s", first, output);
+  if (!g_subprocess_get_successful (cli))
+    return NULL;
+  return g_steal_pointer (&output);
+}
+
+#define RUN_A_OK(...) G_STMT_START { char *out_ = run_a (__VA_ARGS__); g_assert_nonnull (out_); g_free (out_); } G_STMT_END
+
+static gboolean
+join_requested_only (gpointer data)
+{
+  return coffer_setup_assistant_get_join_requested (data);
+}
+
+static gboolean
+page_is (gpointer data)
+{
+  return !coffer_setup_assistant_get_busy (data) &&
+         g_strcmp0 (coffer_setup_assistant_get_page (data),
+                    g_object_get_data (G_OBJECT (data), "wanted-page")) == 0;
+}
+
+static void
+wait_page (CofferSetupAssistant *assistant, const char *name)
+{
+  g_object_set_data_full (G_OBJECT (assistant), "wanted-page", g_strdup (name), g_free);
+  ui_test_wait_for (page_is, assistant, 60, name);
+}
+
+static gboolean
+join_requested (gpointer data)
+{
+  return coffer_setup_assistant_get_join_requested (data) ||
+         gtk_widget_get_visible (GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (data),
+                                                                            COFFER_TYPE_SETUP_ASSISTANT,
+                                                                            "join_password_group")));
+}
+
+static gboolean
+join_code_shown (gpointer data)
+{
+  return coffer_setup_assistant_get_join_code (data) != NULL;
+}
+
+static gboolean
+main_window_shown (gpointer data)
+{
+  return ui_test_find_window (COFFER_TYPE_WINDOW) != NULL;
+}
+
+static gboolean
+backup_done (gpointer data)
+{
+  CofferApplication *app = data;
+  return coffer_history_get_n_entries (coffer_application_get_history (app)) > 0 &&
+         !coffer_engine_get_busy (coffer_application_get_engine (app));
+}
+
+static void
+next (CofferSetupAssistant *assistant)
+{
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL));
+}
+
+static void
+test_join (void)
+{
+  g_autofree char *pictures_a = g_build_filename (home_a, "Pictures", NULL);
+  g_autofree char *pictures_b = g_build_filename (g_get_home_dir (), "Pictures", NULL);
+  g_autofree char *output = NULL;
+  g_autofree char *device_id = NULL;
+  g_autofree char *code = NULL;
+  g_autoptr(CofferApplication) app = NULL;
+  g_autoptr(GRegex) regex = NULL;
+  g_autoptr(GMatchInfo) match = NULL;
+  CofferSetupAssistant *assistant;
+  CofferWindow *window;
+
+  /* Computer A. */
+  g_mkdir_with_parents (pictures_a, 0755);
+  g_mkdir_with_parents (pictures_b, 0755);
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree char *a = g_strdup_printf ("%s/A_%u.jpg", pictures_a, i);
+      g_autofree char *b = g_strdup_printf ("%s/B_%u.jpg", pictures_b, i);
+      coffer_test_write_random (a, 5000 + i * 1000, 1 + i);
+      coffer_test_write_random (b, 7000 + i * 1000, 11 + i);
+    }
+  RUN_A_OK ("init", NULL);
+  RUN_A_OK ("category", "add", "Photos", pictures_a, NULL);
+  RUN_A_OK ("backup", NULL);
+
+  /* Computer B: the assistant finds the backup and offers the ways in. */
+  app = ui_test_app_new ();
+  g_application_activate (G_APPLICATION (app));
+  assistant = COFFER_SETUP_ASSISTANT (ui_test_find_window (COFFER_TYPE_SETUP_ASSISTANT));
+  g_assert_nonnull (assistant);
+  next (assistant);
+  coffer_setup_assistant_set_folder (assistant, repo);
+  next (assistant);
+  wait_page (assistant, "way-in");
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-way-in");
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (assistant),
+                                                                                COFFER_TYPE_SETUP_ASSISTANT,
+                                                                                "way_code")), TRUE);
+  next (assistant);
+  g_assert_cmpstr (coffer_setup_assistant_get_page (assistant), ==, "join");
+  ui_test_wait_for (join_requested, assistant, 60, "join request");
+  if (!coffer_setup_assistant_get_join_requested (assistant))
+    {
+      /* No keyring in the tests: the key is protected by the password. */
+      GObject *entry = gtk_widget_get_template_child (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT,
+                                                      "join_password");
+      ui_test_screenshot (GTK_WIDGET (assistant), "setup-join-password");
+      gtk_editable_set_text (GTK_EDITABLE (entry), PASSWORD);
+      next (assistant);
+      ui_test_wait_for (join_requested_only, assistant, 60, "join request");
+    }
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-join-waiting");
+
+  /* A sees the request and answers it. */
+  output = run_a ("--json", "devices", "list", NULL);
+  g_assert_nonnull (output);
+  regex = g_regex_new ("\\{\"id\":\"([0-9a-zA-Z]+)\"[^}]*\"pending\":true", 0, 0, NULL);
+  g_assert_true (g_regex_match (regex, output, 0, &match));
+  device_id = g_match_info_fetch (match, 1);
+  RUN_A_OK ("devices", "approve", device_id, NULL);
+
+  /* B shows the code (its timer polls every 2 s); the user types it on A. */
+  ui_test_wait_for (join_code_shown, assistant, 60, "join code");
+  code = g_strdup (coffer_setup_assistant_get_join_code (assistant));
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-join-code");
+  RUN_A_OK ("devices", "approve", device_id, "--code", code, NULL);
+
+  /* B completes the join and lists the repository's categories. */
+  wait_page (assistant, "categories");
+  ui_test_screenshot (GTK_WIDGET (assistant), "setup-joined-categories");
+  {
+    GListStore *items = coffer_setup_assistant_get_categories (assistant);
+    gboolean photos = FALSE;
+    for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (items)); i++)
+      {
+        g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (items), i);
+        if (g_strcmp0 (coffer_category_item_get_name (item), "Photos") == 0)
+          {
+            photos = coffer_category_item_get_id (item) != NULL;
+            coffer_category_item_set_enabled (item, TRUE);
+          }
+        else
+          coffer_category_item_set_enabled (item, FALSE);
+      }
+    g_assert_true (photos);
+  }
+  next (assistant);
+  wait_page (assistant, "protection");
+  next (assistant);
+  wait_page (assistant, "done");
+  next (assistant);
+
+  /* The main window lists the categories and B's backup succeeds. */
+  ui_test_wait_for (main_window_shown, NULL, 30, "main window");
+  window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
+  g_assert_nonnull (ui_test_find (GTK_WIDGET (window), COFFER_TYPE_CATEGORY_ROW, "Photos"));
+  ui_test_wait_for (backup_done, app, 120, "backup from B");
+  {
+    const CofferHistoryEntry *entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
+    if (!entry->success)
+      g_error ("backup from B failed: %s / %s", entry->summary, entry->details);
+  }
+  ui_test_screenshot (GTK_WIDGET (window), "joined-main-window");
+
+  /* A lists B as trusted. */
+  g_free (output);
+  output = run_a ("--json", "devices", "list", NULL);
+  g_assert_nonnull (output);
+  g_assert_nonnull (strstr (output, device_id));
+  g_assert_null (strstr (output, "\"pending\":true"));
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+int
+main (int argc, char *argv[])
+{
+  int ret;
+
+  tmp = ui_test_init (&argc, &argv);
+  home_a = g_build_filename (tmp, "computer-a", NULL);
+  repo = g_build_filename (tmp, "shared-repo", NULL);
+  g_mkdir_with_parents (home_a, 0700);
+  g_test_add_func ("/ui/join", test_join);
+  ret = g_test_run ();
+  coffer_test_rmtree (tmp);
+  g_free (tmp);
+  g_free (home_a);
+  g_free (repo);
+  return ret;
+}
