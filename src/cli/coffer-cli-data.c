@@ -234,6 +234,16 @@ coffer_cli_cmd_snapshots (CofferCli  *cli,
                                                 cli->cancellable, &error);
   if (snapshots == NULL)
     return coffer_cli_report_error (cli, error);
+  if (category == NULL)
+    {
+      /* Say what the listing leaves out, rather than show "no snapshots". */
+      g_autoptr(GPtrArray) all = coffer_repository_list_categories (cli->repository, cli->cancellable, NULL);
+      for (guint i = 0; all != NULL && i < all->len; i++)
+        if (!((CofferCategory *) all->pdata[i])->unlocked)
+          coffer_cli_warning (cli, _("The snapshots of a locked category (id %s) are not listed: "
+                                     "Advanced protection needs the recovery key or a trusted device."),
+                              ((CofferCategory *) all->pdata[i])->id);
+    }
 
   if (cli->json)
     {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* coffer devices list|join|approve|remove */
+/* coffer devices list|join|approve|remove|trust */
 #include <string.h>
 #include <stdio.h>
 
@@ -292,6 +292,51 @@ devices_remove (CofferCli *cli, int argc, char **argv)
   return COFFER_EXIT_OK;
 }
 
+static int
+devices_trust (CofferCli *cli, int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) rk = NULL;
+  char *name = NULL;
+  int status;
+  GOptionEntry entries[] = {
+    { "name", 0, 0, G_OPTION_ARG_STRING, &name, N_("Name of this computer (default: its host name)"), N_("NAME") },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, NULL, _("Make this computer a trusted device with the recovery key."),
+                             _("For a new computer when no trusted computer is at hand to approve it: the "
+                               "recovery key opens the repository once, and this computer gets its own key "
+                               "(kept in the keyring, or sealed under the backup password without one), so "
+                               "later commands need neither."), &argc, &argv);
+  if (status != -1)
+    return status;
+  status = coffer_cli_open_repository (cli);
+  if (status != -1)
+    return status;
+  rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
+  if (rk == NULL)
+    {
+      if (error != NULL)
+        return coffer_cli_report_error (cli, error);
+      coffer_cli_error (cli, "%s", _("The recovery key is needed: give it in COFFER_RECOVERY_KEY or with "
+                                     "--recovery-key-file FILE, or type it when asked."));
+      return COFFER_EXIT_USAGE;
+    }
+  if (!coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &error))
+    return coffer_cli_report_error (cli, error);
+  {
+    g_autoptr(CofferSecret) password = coffer_cli_get_password (cli, FALSE, NULL);
+    if (password != NULL)
+      coffer_repository_set_password (cli->repository, password);
+  }
+  if (!coffer_repository_trust_this_device (cli->repository, name, cli->cancellable, &error))
+    return coffer_cli_report_error (cli, error);
+  coffer_cli_info (cli, "%s", _("This computer is now a trusted device: later commands open the repository "
+                                "without the recovery key."));
+  return COFFER_EXIT_OK;
+}
+
 int
 coffer_cli_cmd_devices (CofferCli *cli, int argc, char **argv)
 {
@@ -300,12 +345,13 @@ coffer_cli_cmd_devices (CofferCli *cli, int argc, char **argv)
     { "join", devices_join },
     { "approve", devices_approve },
     { "remove", devices_remove },
+    { "trust", devices_trust },
   };
   const char *sub = coffer_cli_take_positional (&argc, argv);
 
   for (guint i = 0; sub != NULL && i < G_N_ELEMENTS (subs); i++)
     if (strcmp (sub, subs[i].name) == 0)
       return subs[i].func (cli, argc, argv);
-  coffer_cli_error (cli, "%s", _("No devices subcommand given (list, join, approve or remove)."));
+  coffer_cli_error (cli, "%s", _("No devices subcommand given (list, join, approve, remove or trust)."));
   return COFFER_EXIT_USAGE;
 }

@@ -1043,6 +1043,65 @@ coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellab
   return TRUE;
 }
 
+/* ---- trusting this computer with the account key in hand ---- */
+
+gboolean
+coffer_repository_trust_this_device (CofferRepository *self, const char *device_name,
+                                     GCancellable *cancellable, GError **error)
+{
+  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  CofferState *state;
+  g_autofree char *id = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *obj = NULL;
+  g_autoptr(CofferSecret) sk = NULL;
+  g_autoptr(GBytes) env = NULL;
+  guint8 pk[32];
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  if (!require_account_key (self, "Trusting this computer", error))
+    return FALSE;
+  if (_coffer_repository_get_device_id (self) != NULL)
+    {
+      g_autofree char *env_name = obj_name (DEVICE_FMT, _coffer_repository_get_device_id (self));
+      if (coffer_store_stat (coffer_repository_get_store (self), env_name, NULL, cancellable, NULL))
+        return TRUE;   /* already trusted */
+    }
+  name = g_strdup (device_name != NULL ? device_name : g_get_host_name ());
+  if (!coffer_device_name_is_valid (name))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "“%s” is not a valid device name: use up to 256 bytes of text without control characters.",
+                   name);
+      return FALSE;
+    }
+
+  state = _coffer_repository_get_state (self);
+  id = coffer_device_id_new ();
+  sk = coffer_device_keypair_new (pk);
+  /* This computer's key first: an envelope for a key nobody kept is
+   * harmless, a kept key without an envelope is retried next time. */
+  if (!_coffer_repository_save_local_device_key (self, sk, error))
+    return FALSE;
+  coffer_state_set_string (state, "device", "id", id);
+  state_set_hex (state, "device", "public-key", pk, sizeof pk);
+  if (!coffer_state_save (state, error))
+    return FALSE;
+  _coffer_repository_set_device_id (self, id);
+
+  env = coffer_device_envelope_seal (pk, ak, _coffer_repository_get_raw_id (self), id, name);
+  obj = obj_name (DEVICE_FMT, id);
+  if (env == NULL
+      || !coffer_store_put (coffer_repository_get_store (self), obj, env, COFFER_PUT_CREATE, cancellable, error))
+    {
+      if (env == NULL)
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "The device envelope is not valid.");
+      return FALSE;
+    }
+  return _coffer_repository_write_device_record (self, ak, id, pk, cancellable, error);
+}
+
 /* ---- listing ---- */
 
 GPtrArray *

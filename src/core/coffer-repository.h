@@ -110,6 +110,13 @@ void          coffer_device_info_free (CofferDevice *device);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CofferDevice, coffer_device_info_free)
 
 /* Trusted devices and pending join requests. Element type CofferDevice. */
+/* Makes this computer a trusted device when the session already holds the
+ * account key (opened with the recovery key): a new key pair, kept in the
+ * keyring (or sealed under the password without one), and its envelope.
+ * Later sessions unlock without the recovery key. Does nothing when this
+ * computer is already trusted. */
+gboolean coffer_repository_trust_this_device (CofferRepository *self, const char *device_name,
+                                              GCancellable *cancellable, GError **error);
 GPtrArray *coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellable,
                                            GError **error);
 

@@ -48,7 +48,7 @@ echo "a photo caption" >"$src/photos/caption.txt"
 echo "dear diary" >"$src/diary/day1.txt"
 head -c 20000 /dev/urandom >"$src/diary/voice.ogg"
 
-echo "1..14"
+echo "1..17"
 
 # ---- the first computer: repository, a Standard and an Advanced category
 on first nokeyring pw "$COFFER" init --repo "$repo" --recovery-key-file "$tmp/rk" --device-name First >/dev/null 2>&1
@@ -67,6 +67,13 @@ on b nokeyring "$COFFER" restore --repo "$repo" --recovery-key-file "$tmp/rk" --
 check "(b) every category restored with the recovery key alone" \
   on b nokeyring "$COFFER" restore --repo "$repo" --recovery-key-file "$tmp/rk" --category Diary --target "$tmp/b"
 check "(b) restored files are identical" sh -c "diff -r '$src/photos' '$tmp/b$src/photos' && diff -r '$src/diary' '$tmp/b$src/diary'"
+
+# ---- (b2) a new computer trusted with the recovery key needs it only once
+check "(b2) a new computer becomes trusted with the recovery key" \
+  on b2 nokeyring pw "$COFFER" devices trust --repo "$repo" --recovery-key-file "$tmp/rk" --name Spare
+check "(b2) afterwards it restores the Advanced category without the recovery key" \
+  on b2 nokeyring pw "$COFFER" restore --repo "$repo" --category Diary --target "$tmp/b2"
+check "(b2) restored files are identical" diff -r "$src/diary" "$tmp/b2$src/diary"
 
 # ---- (c) a second computer joined by code restores everything
 join_by_code () { # computer wrapper...
