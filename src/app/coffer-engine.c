@@ -1575,6 +1575,14 @@ open_rk_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       g_task_return_error (task, error);
       return;
     }
+  /* Make this computer a trusted device, so the next session opens
+   * without the recovery key. Without a keyring and a password there is
+   * nowhere to keep its key: then this session stays the only one. */
+  {
+    g_autoptr(GError) trust_error = NULL;
+    if (!coffer_repository_trust_this_device (repository, NULL, cancellable, &trust_error))
+      g_debug ("this computer stays untrusted: %s", trust_error->message);
+  }
   job->repository = g_steal_pointer (&repository);
   g_task_return_boolean (task, TRUE);
 }
