@@ -10,7 +10,7 @@
 #include "coffer-pack.h"
 #include "coffer-pack-sink.h"
 
-#define PACK_TARGET_SIZE   (16 * 1024 * 1024)
+#define PACK_TARGET_SIZE   (12 * 1024 * 1024)
 #define TREE_PACK_TARGET   (4 * 1024 * 1024)
 #define MAX_UPLOADS        2
 #define CHECKPOINT_PACKS   32

@@ -23,7 +23,7 @@
 #include "coffer-repository-private.h"
 
 #define REPACK_UNUSED_FRACTION 0.3
-#define PACK_TARGET_SIZE (16 * 1024 * 1024)
+#define PACK_TARGET_SIZE (12 * 1024 * 1024)
 
 /* ---- forget ---- */
 
