@@ -78,7 +78,15 @@ coffer_backup_report_free (CofferBackupReport *report)
 
 /* ---- jobs: one struct carries the arguments of every operation ---- */
 
-typedef struct
+typedef struct _Job Job;
+
+/* The blocking part of an operation, run in a worker thread (see job_run).
+ * Returns FALSE with error set on failure. An operation with a pointer
+ * result leaves it in job->result. */
+typedef gboolean (*JobCall) (CofferRepository *repository, Job *job, GCancellable *cancellable,
+                             GError **error);
+
+struct _Job
 {
   CofferEngine      *engine;          /* strong */
   CofferRepository  *repository;      /* strong, may be NULL */
@@ -98,7 +106,11 @@ typedef struct
   GPtrArray         *conflicts;       /* restore */
   GHashTable        *excludes;        /* backup: id -> char ** */
   CofferRetention    retention;
-} Job;
+  gssize             count;           /* count old backups; test connection: 1 = repository found */
+  JobCall            call;
+  gpointer           result;          /* freed with result_free */
+  GDestroyNotify     result_free;     /* NULL: the task returns a boolean */
+};
 
 static void
 job_free (Job *job)
@@ -117,6 +129,8 @@ job_free (Job *job)
   g_clear_pointer (&job->results, g_ptr_array_unref);
   g_clear_pointer (&job->conflicts, g_ptr_array_unref);
   g_clear_pointer (&job->excludes, g_hash_table_unref);
+  if (job->result != NULL)
+    job->result_free (job->result);
   g_free (job);
 }
 
@@ -158,6 +172,34 @@ job_task_new (CofferEngine *self, gpointer source_tag, gboolean needs_repository
       return NULL;
     }
   return task;
+}
+
+static void
+job_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Job *job = task_data;
+  GError *error = NULL;
+
+  if (!job->call (job->repository, job, cancellable, &error))
+    g_task_return_error (task, error);
+  else if (job->result_free != NULL)
+    g_task_return_pointer (task, g_steal_pointer (&job->result), job->result_free);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/* Runs call in a worker thread and drops the caller's reference to task.
+ * With result_free the task returns job->result (finish with
+ * g_task_propagate_pointer), otherwise TRUE (g_task_propagate_boolean). */
+static void
+job_run (GTask *task, JobCall call, GDestroyNotify result_free)
+{
+  Job *job = g_task_get_task_data (task);
+
+  job->call = call;
+  job->result_free = result_free;
+  g_task_run_in_thread (task, job_thread);
+  g_object_unref (task);
 }
 
 /* ---- progress, marshalled to the engine's main context ---- */
@@ -428,6 +470,82 @@ coffer_engine_close (CofferEngine *self)
   set_repository (self, NULL);
 }
 
+/* ---- starting and finishing jobs ---- */
+
+/* A job for a destination that is not open in the engine yet. */
+static GTask *
+dest_task_new (CofferEngine *self, gpointer source_tag, const CofferDestination *dest,
+               GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data,
+               Job **out_job)
+{
+  GTask *task = job_task_new (self, source_tag, FALSE, cancellable, callback, user_data, out_job);
+
+  g_clear_object (&(*out_job)->repository);
+  (*out_job)->dest = coffer_destination_copy (dest);
+  return task;
+}
+
+/* Opens the repository at job->dest and gives it job->secret, if any. */
+static CofferRepository *
+open_repository (Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferStore) store = open_store (job->dest, error);
+  CofferRepository *repository;
+
+  if (store == NULL)
+    return NULL;
+  repository = coffer_repository_open (store, cancellable, error);
+  if (repository != NULL && job->secret != NULL)
+    coffer_repository_set_password (repository, job->secret);
+  return repository;
+}
+
+/* Finishes a job that leaves an opened repository in job->repository:
+ * the engine works with it from now on. */
+static gboolean
+repository_job_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  Job *job = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+  set_repository (self, job->repository);
+  return TRUE;
+}
+
+/* Starts a backup, restore or re-encryption: one at a time, cancelled with
+ * coffer_engine_cancel. Returns NULL when the task has already been
+ * completed with an error. */
+static GTask *
+exclusive_task_new (CofferEngine *self, gpointer source_tag, GAsyncReadyCallback callback,
+                    gpointer user_data, Job **out_job)
+{
+  GTask *task;
+
+  if (self->busy)
+    {
+      g_task_report_new_error (self, callback, user_data, source_tag,
+                               COFFER_REPO_ERROR, COFFER_REPO_ERROR_BUSY, "%s",
+                               _("A backup or restore is already running."));
+      return NULL;
+    }
+  g_set_object (&self->operation_cancellable, g_cancellable_new ());
+  g_object_unref (self->operation_cancellable);
+  task = job_task_new (self, source_tag, TRUE, self->operation_cancellable, callback, user_data, out_job);
+  if (task != NULL)
+    set_busy (self, TRUE);
+  return task;
+}
+
+/* Ends what exclusive_task_new started. A task reported early (busy)
+ * carries no job and must not clear busy. */
+static void
+exclusive_job_finish (CofferEngine *self, GAsyncResult *result)
+{
+  if (g_task_get_task_data (G_TASK (result)) != NULL)
+    set_busy (self, FALSE);
+}
+
 /* ---- test connection ---- */
 
 typedef struct { gboolean any; } ListProbe;
@@ -439,45 +557,42 @@ probe_list_cb (const char *name, guint64 size, gpointer user_data)
   return FALSE;
 }
 
-static void
-test_connection_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+test_connection_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
   g_autoptr(CofferStore) store = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   ListProbe probe = { FALSE };
   guint64 size = 0;
 
-  store = open_store (job->dest, &error);
+  store = open_store (job->dest, error);
   if (store == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
+    return FALSE;
   /* The user waits for this answer: one try, no backoff. */
   if (COFFER_IS_STORE_RETRY (store))
     coffer_store_retry_set_policy (COFFER_STORE_RETRY (store), 1, 0, 0);
-  if (coffer_store_stat (store, "config", &size, cancellable, &error))
+  if (coffer_store_stat (store, "config", &size, cancellable, &local_error))
     {
-      g_task_return_int (task, 1);
-      return;
+      job->count = 1;
+      return TRUE;
     }
-  if (!g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+  if (!g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
     {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
     }
-  g_clear_error (&error);
+  g_clear_error (&local_error);
   /* Listing proves that the location exists and that we may read it; a
    * missing local folder is fine (it is created), so only errors other than
    * "not found" count. */
-  if (!coffer_store_list (store, "", probe_list_cb, &probe, cancellable, &error) &&
-      !g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+  if (!coffer_store_list (store, "", probe_list_cb, &probe, cancellable, &local_error) &&
+      !g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
     {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
     }
-  g_task_return_int (task, 0);
+  job->count = 0;
+  return TRUE;
 }
 
 void
@@ -485,52 +600,46 @@ coffer_engine_test_connection_async (CofferEngine *self, const CofferDestination
                                      GCancellable *cancellable,
                                      GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  GTask *task;
   Job *job;
 
   g_return_if_fail (COFFER_IS_ENGINE (self));
-  task = job_task_new (self, coffer_engine_test_connection_async, FALSE, cancellable, callback,
-                       user_data, &job);
-  job->dest = coffer_destination_copy (dest);
-  g_task_run_in_thread (task, test_connection_thread);
+  task = dest_task_new (self, coffer_engine_test_connection_async, dest, cancellable, callback,
+                        user_data, &job);
+  job_run (task, test_connection_call, NULL);
 }
 
 gboolean
 coffer_engine_test_connection_finish (CofferEngine *self, GAsyncResult *result,
                                       gboolean *out_has_repository, GError **error)
 {
-  gssize ret = g_task_propagate_int (G_TASK (result), error);
-  if (ret < 0)
+  Job *job = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
     return FALSE;
   if (out_has_repository != NULL)
-    *out_has_repository = ret == 1;
+    *out_has_repository = job->count == 1;
   return TRUE;
 }
 
 /* ---- create / open ---- */
 
-static void
-create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+create_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  g_autoptr(CofferStore) store = NULL;
-  g_autoptr(CofferRepository) repository = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferStore) store = open_store (job->dest, error);
   CofferSecret *recovery_key = NULL;
 
-  store = open_store (job->dest, &error);
-  if (store != NULL)
-    repository = coffer_repository_create (store, job->secret, g_get_host_name (), &recovery_key,
-                                           cancellable, &error);
-  if (repository == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
+  if (store == NULL)
+    return FALSE;
+  job->repository = coffer_repository_create (store, job->secret, g_get_host_name (), &recovery_key,
+                                              cancellable, error);
+  if (job->repository == NULL)
+    return FALSE;
   if (job->secret != NULL)
-    coffer_repository_set_password (repository, job->secret);
-  job->repository = g_steal_pointer (&repository);
-  g_task_return_pointer (task, recovery_key, (GDestroyNotify) coffer_secret_free);
+    coffer_repository_set_password (job->repository, job->secret);
+  job->result = recovery_key;
+  return TRUE;
 }
 
 void
@@ -538,17 +647,15 @@ coffer_engine_create_async (CofferEngine *self, const CofferDestination *dest,
                             const CofferSecret *password, GCancellable *cancellable,
                             GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  GTask *task;
   Job *job;
 
   g_return_if_fail (COFFER_IS_ENGINE (self));
-  task = job_task_new (self, coffer_engine_create_async, FALSE, cancellable, callback, user_data, &job);
-  g_clear_object (&job->repository);
-  job->dest = coffer_destination_copy (dest);
+  task = dest_task_new (self, coffer_engine_create_async, dest, cancellable, callback, user_data, &job);
   job->secret = password ? coffer_secret_dup (password) : NULL;
   if (password != NULL)
     coffer_engine_set_password (self, password);
-  g_task_run_in_thread (task, create_thread);
+  job_run (task, create_call, (GDestroyNotify) coffer_secret_free);
 }
 
 CofferSecret *
@@ -562,34 +669,18 @@ coffer_engine_create_finish (CofferEngine *self, GAsyncResult *result, GError **
   return key;
 }
 
-static void
-open_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+open_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  g_autoptr(CofferStore) store = NULL;
-  g_autoptr(CofferRepository) repository = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferRepository) opened = open_repository (job, cancellable, error);
 
-  store = open_store (job->dest, &error);
-  if (store != NULL)
-    repository = coffer_repository_open (store, cancellable, &error);
-  if (repository == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (job->secret != NULL)
-    coffer_repository_set_password (repository, job->secret);
   /* The core unlocks with this computer's key, or accepts the password for
    * Standard categories on a computer that is not a trusted device; a wrong
    * password is an error. */
-  if (!coffer_repository_unlock (repository, cancellable, &error))
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  job->repository = g_steal_pointer (&repository);
-  g_task_return_boolean (task, TRUE);
+  if (opened == NULL || !coffer_repository_unlock (opened, cancellable, error))
+    return FALSE;
+  job->repository = g_steal_pointer (&opened);
+  return TRUE;
 }
 
 void
@@ -597,55 +688,49 @@ coffer_engine_open_async (CofferEngine *self, const CofferDestination *dest,
                           const CofferSecret *password, GCancellable *cancellable,
                           GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  GTask *task;
   Job *job;
 
   g_return_if_fail (COFFER_IS_ENGINE (self));
-  task = job_task_new (self, coffer_engine_open_async, FALSE, cancellable, callback, user_data, &job);
-  g_clear_object (&job->repository);
-  job->dest = coffer_destination_copy (dest);
+  task = dest_task_new (self, coffer_engine_open_async, dest, cancellable, callback, user_data, &job);
   if (password == NULL && self->password != NULL)
     password = self->password;
   job->secret = password ? coffer_secret_dup (password) : NULL;
   if (password != NULL && password != self->password)
     coffer_engine_set_password (self, password);
-  g_task_run_in_thread (task, open_thread);
+  job_run (task, open_call, NULL);
 }
 
 gboolean
 coffer_engine_open_finish (CofferEngine *self, GAsyncResult *result, GError **error)
 {
-  Job *job = g_task_get_task_data (G_TASK (result));
   g_autoptr(GError) local_error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &local_error))
+  if (!repository_job_finish (self, result, &local_error))
     {
       if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD))
         g_clear_pointer (&self->password, coffer_secret_free);
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
-  set_repository (self, job->repository);
   return TRUE;
 }
 
 /* ---- categories ---- */
 
-static void
-add_category_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+add_category_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
   g_autoptr(CofferCategory) category = NULL;
-  GError *error = NULL;
 
-  category = coffer_repository_add_category (job->repository, job->name, job->level,
+  category = coffer_repository_add_category (repository, job->name, job->level,
                                              (const char * const *) job->strv,
                                              (const char * const *) job->strv2,
-                                             cancellable, &error);
+                                             cancellable, error);
   if (category == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, g_strdup (category->id), g_free);
+    return FALSE;
+  job->result = g_strdup (category->id);
+  return TRUE;
 }
 
 void
@@ -666,8 +751,7 @@ coffer_engine_add_category_async (CofferEngine *self, const char *name, CofferLe
   job->level = level;
   job->strv = g_strdupv ((char **) paths);
   job->strv2 = excludes ? g_strdupv ((char **) excludes) : g_new0 (char *, 1);
-  g_task_run_in_thread (task, add_category_thread);
-  g_object_unref (task);
+  job_run (task, add_category_call, g_free);
 }
 
 char *
@@ -676,29 +760,21 @@ coffer_engine_add_category_finish (CofferEngine *self, GAsyncResult *result, GEr
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-static void
-update_category_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+update_category_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
   g_autoptr(CofferCategory) category = NULL;
-  GError *error = NULL;
 
-  category = coffer_repository_find_category (job->repository, job->category_id, cancellable, &error);
+  category = coffer_repository_find_category (repository, job->category_id, cancellable, error);
   if (category == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
+    return FALSE;
   g_free (category->name);
   category->name = g_strdup (job->name);
   g_strfreev (category->paths);
   category->paths = g_strdupv (job->strv);
   g_strfreev (category->excludes);
   category->excludes = g_strdupv (job->strv2);
-  if (!coffer_repository_update_category (job->repository, category, cancellable, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  return coffer_repository_update_category (repository, category, cancellable, error);
 }
 
 void
@@ -719,8 +795,7 @@ coffer_engine_update_category_async (CofferEngine *self, const char *category_id
   job->name = g_strdup (name);
   job->strv = g_strdupv ((char **) paths);
   job->strv2 = excludes ? g_strdupv ((char **) excludes) : g_new0 (char *, 1);
-  g_task_run_in_thread (task, update_category_thread);
-  g_object_unref (task);
+  job_run (task, update_category_call, NULL);
 }
 
 gboolean
@@ -729,16 +804,10 @@ coffer_engine_update_category_finish (CofferEngine *self, GAsyncResult *result, 
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-static void
-set_level_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+set_level_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  GError *error = NULL;
-
-  if (!coffer_repository_set_level (job->repository, job->category_id, job->level, cancellable, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  return coffer_repository_set_level (repository, job->category_id, job->level, cancellable, error);
 }
 
 void
@@ -755,8 +824,7 @@ coffer_engine_set_level_async (CofferEngine *self, const char *category_id, Coff
     return;
   job->category_id = g_strdup (category_id);
   job->level = level;
-  g_task_run_in_thread (task, set_level_thread);
-  g_object_unref (task);
+  job_run (task, set_level_call, NULL);
 }
 
 gboolean
@@ -767,19 +835,12 @@ coffer_engine_set_level_finish (CofferEngine *self, GAsyncResult *result, GError
 
 /* ---- recovery key and password ---- */
 
-static void
-verify_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+verify_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  g_autoptr(CofferSecret) key = NULL;
-  GError *error = NULL;
+  g_autoptr(CofferSecret) key = coffer_recovery_key_parse (job->text, error);
 
-  key = coffer_recovery_key_parse (job->text, &error);
-  if (key == NULL ||
-      !coffer_repository_verify_recovery_key (job->repository, key, cancellable, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  return key != NULL && coffer_repository_verify_recovery_key (repository, key, cancellable, error);
 }
 
 void
@@ -796,8 +857,7 @@ coffer_engine_verify_recovery_key_async (CofferEngine *self, const char *text,
   if (task == NULL)
     return;
   job->text = g_strdup (text);
-  g_task_run_in_thread (task, verify_thread);
-  g_object_unref (task);
+  job_run (task, verify_call, NULL);
 }
 
 gboolean
@@ -815,18 +875,11 @@ coffer_engine_get_recovery_key_tested (CofferEngine *self)
   return coffer_repository_get_recovery_key_tested (self->repository);
 }
 
-static void
-replace_key_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+replace_key_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  CofferSecret *key;
-  GError *error = NULL;
-
-  key = coffer_repository_replace_recovery_key (job->repository, cancellable, &error);
-  if (key == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, key, (GDestroyNotify) coffer_secret_free);
+  job->result = coffer_repository_replace_recovery_key (repository, cancellable, error);
+  return job->result != NULL;
 }
 
 void
@@ -841,8 +894,7 @@ coffer_engine_replace_recovery_key_async (CofferEngine *self, GCancellable *canc
                        user_data, &job);
   if (task == NULL)
     return;
-  g_task_run_in_thread (task, replace_key_thread);
-  g_object_unref (task);
+  job_run (task, replace_key_call, (GDestroyNotify) coffer_secret_free);
 }
 
 CofferSecret *
@@ -851,19 +903,13 @@ coffer_engine_replace_recovery_key_finish (CofferEngine *self, GAsyncResult *res
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-static void
-change_password_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+change_password_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  GError *error = NULL;
-
-  if (!coffer_repository_change_password (job->repository, job->secret, cancellable, &error))
-    g_task_return_error (task, error);
-  else
-    {
-      coffer_repository_set_password (job->repository, job->secret);
-      g_task_return_boolean (task, TRUE);
-    }
+  if (!coffer_repository_change_password (repository, job->secret, cancellable, error))
+    return FALSE;
+  coffer_repository_set_password (repository, job->secret);
+  return TRUE;
 }
 
 void
@@ -881,8 +927,7 @@ coffer_engine_change_password_async (CofferEngine *self, const CofferSecret *pas
   if (task == NULL)
     return;
   job->secret = coffer_secret_dup (password);
-  g_task_run_in_thread (task, change_password_thread);
-  g_object_unref (task);
+  job_run (task, change_password_call, NULL);
 }
 
 gboolean
@@ -931,10 +976,9 @@ sync_excludes (Job *job, const char *category_id, GCancellable *cancellable)
     g_debug ("Could not update the excludes of %s: %s", category_id, error->message);
 }
 
-static void
-backup_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+backup_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
   CofferBackupReport *report = g_new0 (CofferBackupReport, 1);
 
   report->start_time = g_get_real_time () / G_USEC_PER_SEC;
@@ -943,25 +987,25 @@ backup_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
 
   for (guint i = 0; job->strv[i] != NULL; i++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) local_error = NULL;
       g_autoptr(GPtrArray) skipped = NULL;
       CofferSnapshot *snapshot;
 
       if (g_cancellable_is_cancelled (cancellable))
         break;
       sync_excludes (job, job->strv[i], cancellable);
-      snapshot = coffer_backup_run (job->repository, job->strv[i], engine_progress_cb, job->engine,
-                                    &skipped, cancellable, &error);
+      snapshot = coffer_backup_run (repository, job->strv[i], engine_progress_cb, job->engine,
+                                    &skipped, cancellable, &local_error);
       if (snapshot == NULL)
         {
-          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
             {
               coffer_backup_report_free (report);
-              g_task_return_error (task, g_steal_pointer (&error));
-              return;
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return FALSE;
             }
           report->n_failed++;
-          g_ptr_array_add (report->messages, coffer_engine_describe_error (error));
+          g_ptr_array_add (report->messages, coffer_engine_describe_error (local_error));
           continue;
         }
       report->n_ok++;
@@ -979,7 +1023,7 @@ backup_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
           g_autoptr(GPtrArray) forgotten = NULL;
           g_autoptr(GError) forget_error = NULL;
 
-          if (!coffer_forget_run (job->repository, job->strv[i], &job->retention, FALSE, &forgotten,
+          if (!coffer_forget_run (repository, job->strv[i], &job->retention, FALSE, &forgotten,
                                   cancellable, &forget_error))
             g_ptr_array_add (report->messages,
                              g_strdup_printf (_("Old backups could not be removed: %s"), forget_error->message));
@@ -989,10 +1033,11 @@ backup_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   if (g_cancellable_is_cancelled (cancellable))
     {
       coffer_backup_report_free (report);
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s", _("The backup was cancelled."));
-      return;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s", _("The backup was cancelled."));
+      return FALSE;
     }
-  g_task_return_pointer (task, report, (GDestroyNotify) coffer_backup_report_free);
+  job->result = report;
+  return TRUE;
 }
 
 void
@@ -1005,52 +1050,31 @@ coffer_engine_backup_async (CofferEngine *self, const char * const *category_ids
 
   g_return_if_fail (COFFER_IS_ENGINE (self));
   g_return_if_fail (category_ids != NULL);
-
-  if (self->busy)
-    {
-      g_task_report_new_error (self, callback, user_data, coffer_engine_backup_async,
-                               COFFER_REPO_ERROR, COFFER_REPO_ERROR_BUSY, "%s",
-                               _("A backup or restore is already running."));
-      return;
-    }
-  g_set_object (&self->operation_cancellable, g_cancellable_new ());
-  g_object_unref (self->operation_cancellable);
-  task = job_task_new (self, coffer_engine_backup_async, TRUE, self->operation_cancellable,
-                       callback, user_data, &job);
+  task = exclusive_task_new (self, coffer_engine_backup_async, callback, user_data, &job);
   if (task == NULL)
     return;
   job->strv = g_strdupv ((char **) category_ids);
   job->retention = self->retention;
   job->excludes = excludes ? g_hash_table_ref (excludes) : NULL;
-  set_busy (self, TRUE);
-  g_task_run_in_thread (task, backup_thread);
-  g_object_unref (task);
+  job_run (task, backup_call, (GDestroyNotify) coffer_backup_report_free);
 }
 
 CofferBackupReport *
 coffer_engine_backup_finish (CofferEngine *self, GAsyncResult *result, GError **error)
 {
-  /* A task reported early (busy) carries no job and must not clear busy. */
-  if (g_task_get_task_data (G_TASK (result)) != NULL)
-    set_busy (self, FALSE);
+  exclusive_job_finish (self, result);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /* ---- snapshots and browsing ---- */
 
-static void
-list_snapshots_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+list_snapshots_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  GPtrArray *snapshots;
-  GError *error = NULL;
+  GPtrArray *snapshots = coffer_repository_list_snapshots (repository, job->category_id, cancellable, error);
 
-  snapshots = coffer_repository_list_snapshots (job->repository, job->category_id, cancellable, &error);
   if (snapshots == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
+    return FALSE;
   /* newest first */
   for (guint i = 0; i < snapshots->len / 2; i++)
     {
@@ -1058,7 +1082,8 @@ list_snapshots_thread (GTask *task, gpointer source, gpointer task_data, GCancel
       snapshots->pdata[i] = snapshots->pdata[snapshots->len - 1 - i];
       snapshots->pdata[snapshots->len - 1 - i] = tmp;
     }
-  g_task_return_pointer (task, snapshots, (GDestroyNotify) g_ptr_array_unref);
+  job->result = snapshots;
+  return TRUE;
 }
 
 void
@@ -1075,8 +1100,7 @@ coffer_engine_list_snapshots_async (CofferEngine *self, const char *category_id,
   if (task == NULL)
     return;
   job->category_id = g_strdup (category_id);
-  g_task_run_in_thread (task, list_snapshots_thread);
-  g_object_unref (task);
+  job_run (task, list_snapshots_call, (GDestroyNotify) g_ptr_array_unref);
 }
 
 GPtrArray *
@@ -1085,19 +1109,12 @@ coffer_engine_list_snapshots_finish (CofferEngine *self, GAsyncResult *result, G
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-static void
-list_dir_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+list_dir_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  GPtrArray *entries;
-  GError *error = NULL;
-
-  entries = coffer_repository_list_dir (job->repository, job->category_id, job->snapshot, job->text,
-                                        cancellable, &error);
-  if (entries == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, entries, (GDestroyNotify) g_ptr_array_unref);
+  job->result = coffer_repository_list_dir (repository, job->category_id, job->snapshot, job->text,
+                                            cancellable, error);
+  return job->result != NULL;
 }
 
 void
@@ -1116,8 +1133,7 @@ coffer_engine_list_dir_async (CofferEngine *self, const char *category_id,
   job->category_id = g_strdup (category_id);
   job->snapshot = snapshot_copy (snapshot);
   job->text = g_strdup (path);
-  g_task_run_in_thread (task, list_dir_thread);
-  g_object_unref (task);
+  job_run (task, list_dir_call, (GDestroyNotify) g_ptr_array_unref);
 }
 
 GPtrArray *
@@ -1138,18 +1154,15 @@ search_walk_cb (const char *path, const CofferTreeEntry *entry, gpointer user_da
   return job->results->len < job->max_results;
 }
 
-static void
-search_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+search_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  GError *error = NULL;
-
   job->results = g_ptr_array_new_with_free_func (g_object_unref);
-  if (!coffer_repository_walk (job->repository, job->category_id, job->snapshot, "/",
-                               search_walk_cb, job, cancellable, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, g_ptr_array_ref (job->results), (GDestroyNotify) g_ptr_array_unref);
+  if (!coffer_repository_walk (repository, job->category_id, job->snapshot, "/",
+                               search_walk_cb, job, cancellable, error))
+    return FALSE;
+  job->result = g_ptr_array_ref (job->results);
+  return TRUE;
 }
 
 void
@@ -1169,8 +1182,7 @@ coffer_engine_search_async (CofferEngine *self, const char *category_id,
   job->snapshot = snapshot_copy (snapshot);
   job->name = g_utf8_casefold (query, -1);
   job->max_results = MAX (max_results, 1);
-  g_task_run_in_thread (task, search_thread);
-  g_object_unref (task);
+  job_run (task, search_call, (GDestroyNotify) g_ptr_array_unref);
 }
 
 GPtrArray *
@@ -1181,23 +1193,20 @@ coffer_engine_search_finish (CofferEngine *self, GAsyncResult *result, GError **
 
 /* ---- restore ---- */
 
-static void
-restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+restore_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  GError *error = NULL;
   GPtrArray *conflicts = NULL;
 
-  if (!coffer_restore_run (job->repository, job->category_id, job->snapshot,
+  if (!coffer_restore_run (repository, job->category_id, job->snapshot,
                            (const char * const *) job->strv, job->target, job->flags,
-                           engine_progress_cb, job->engine, &conflicts, cancellable, &error))
+                           engine_progress_cb, job->engine, &conflicts, cancellable, error))
     {
       job->conflicts = conflicts;
-      g_task_return_error (task, error);
-      return;
+      return FALSE;
     }
   g_clear_pointer (&conflicts, g_ptr_array_unref);
-  g_task_return_boolean (task, TRUE);
+  return TRUE;
 }
 
 void
@@ -1210,17 +1219,7 @@ coffer_engine_restore_async (CofferEngine *self, const char *category_id,
   Job *job;
 
   g_return_if_fail (COFFER_IS_ENGINE (self));
-  if (self->busy)
-    {
-      g_task_report_new_error (self, callback, user_data, coffer_engine_restore_async,
-                               COFFER_REPO_ERROR, COFFER_REPO_ERROR_BUSY, "%s",
-                               _("A backup or restore is already running."));
-      return;
-    }
-  g_set_object (&self->operation_cancellable, g_cancellable_new ());
-  g_object_unref (self->operation_cancellable);
-  task = job_task_new (self, coffer_engine_restore_async, TRUE, self->operation_cancellable,
-                       callback, user_data, &job);
+  task = exclusive_task_new (self, coffer_engine_restore_async, callback, user_data, &job);
   if (task == NULL)
     return;
   job->category_id = g_strdup (category_id);
@@ -1228,9 +1227,7 @@ coffer_engine_restore_async (CofferEngine *self, const char *category_id,
   job->strv = paths ? g_strdupv ((char **) paths) : NULL;
   job->target = g_strdup (target);
   job->flags = flags;
-  set_busy (self, TRUE);
-  g_task_run_in_thread (task, restore_thread);
-  g_object_unref (task);
+  job_run (task, restore_call, NULL);
 }
 
 gboolean
@@ -1239,8 +1236,7 @@ coffer_engine_restore_finish (CofferEngine *self, GAsyncResult *result,
 {
   Job *job = g_task_get_task_data (G_TASK (result));
 
-  if (job != NULL)
-    set_busy (self, FALSE);
+  exclusive_job_finish (self, result);
   if (out_conflicts != NULL)
     *out_conflicts = job && job->conflicts ? g_ptr_array_ref (job->conflicts) : NULL;
   return g_task_propagate_boolean (G_TASK (result), error);
@@ -1248,17 +1244,11 @@ coffer_engine_restore_finish (CofferEngine *self, GAsyncResult *result,
 
 /* ---- categories ---- */
 
-static void
-list_categories_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+list_categories_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  GError *error = NULL;
-  GPtrArray *categories = coffer_repository_list_categories (job->repository, cancellable, &error);
-
-  if (categories == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, categories, (GDestroyNotify) g_ptr_array_unref);
+  job->result = coffer_repository_list_categories (repository, cancellable, error);
+  return job->result != NULL;
 }
 
 void
@@ -1272,8 +1262,7 @@ coffer_engine_list_categories_async (CofferEngine *self, GCancellable *cancellab
   task = job_task_new (self, coffer_engine_list_categories_async, TRUE, cancellable, callback, user_data, &job);
   if (task == NULL)
     return;
-  g_task_run_in_thread (task, list_categories_thread);
-  g_object_unref (task);
+  job_run (task, list_categories_call, (GDestroyNotify) g_ptr_array_unref);
 }
 
 GPtrArray *
@@ -1284,17 +1273,11 @@ coffer_engine_list_categories_finish (CofferEngine *self, GAsyncResult *result, 
 
 /* ---- devices ---- */
 
-static void
-list_devices_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+list_devices_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  GError *error = NULL;
-  GPtrArray *devices = coffer_repository_list_devices (job->repository, cancellable, &error);
-
-  if (devices == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, devices, (GDestroyNotify) g_ptr_array_unref);
+  job->result = coffer_repository_list_devices (repository, cancellable, error);
+  return job->result != NULL;
 }
 
 void
@@ -1308,8 +1291,7 @@ coffer_engine_list_devices_async (CofferEngine *self, GCancellable *cancellable,
   task = job_task_new (self, coffer_engine_list_devices_async, TRUE, cancellable, callback, user_data, &job);
   if (task == NULL)
     return;
-  g_task_run_in_thread (task, list_devices_thread);
-  g_object_unref (task);
+  job_run (task, list_devices_call, (GDestroyNotify) g_ptr_array_unref);
 }
 
 GPtrArray *
@@ -1318,17 +1300,12 @@ coffer_engine_list_devices_finish (CofferEngine *self, GAsyncResult *result, GEr
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-static void
-answer_join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+answer_join_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
   g_autofree char *code = NULL;
-  GError *error = NULL;
 
-  if (!coffer_repository_get_join_code (job->repository, job->category_id, &code, cancellable, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  return coffer_repository_get_join_code (repository, job->category_id, &code, cancellable, error);
 }
 
 void
@@ -1343,8 +1320,7 @@ coffer_engine_answer_join_async (CofferEngine *self, const char *device_id, GCan
   if (task == NULL)
     return;
   job->category_id = g_strdup (device_id);
-  g_task_run_in_thread (task, answer_join_thread);
-  g_object_unref (task);
+  job_run (task, answer_join_call, NULL);
 }
 
 gboolean
@@ -1353,19 +1329,14 @@ coffer_engine_answer_join_finish (CofferEngine *self, GAsyncResult *result, GErr
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-static void
-approve_device_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+approve_device_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
   g_autofree char *code = NULL;
-  GError *error = NULL;
 
   /* Answers the request first when that has not happened yet. */
-  if (!coffer_repository_get_join_code (job->repository, job->category_id, &code, cancellable, &error) ||
-      !coffer_repository_approve_device (job->repository, job->category_id, job->text, cancellable, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  return coffer_repository_get_join_code (repository, job->category_id, &code, cancellable, error) &&
+         coffer_repository_approve_device (repository, job->category_id, job->text, cancellable, error);
 }
 
 void
@@ -1382,8 +1353,7 @@ coffer_engine_approve_device_async (CofferEngine *self, const char *device_id, c
     return;
   job->category_id = g_strdup (device_id);
   job->text = g_strdup (code);
-  g_task_run_in_thread (task, approve_device_thread);
-  g_object_unref (task);
+  job_run (task, approve_device_call, NULL);
 }
 
 gboolean
@@ -1392,25 +1362,15 @@ coffer_engine_approve_device_finish (CofferEngine *self, GAsyncResult *result, G
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-static void
-remove_device_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+remove_device_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  g_autoptr(CofferSecret) key = NULL;
-  GError *error = NULL;
+  g_autoptr(CofferSecret) key = coffer_recovery_key_parse (job->text, error);
 
-  key = coffer_recovery_key_parse (job->text, &error);
-  if (key == NULL ||
-      !coffer_repository_verify_recovery_key (job->repository, key, cancellable, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  coffer_repository_set_recovery_key (job->repository, key);
-  if (!coffer_repository_remove_device (job->repository, job->category_id, cancellable, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  if (key == NULL || !coffer_repository_verify_recovery_key (repository, key, cancellable, error))
+    return FALSE;
+  coffer_repository_set_recovery_key (repository, key);
+  return coffer_repository_remove_device (repository, job->category_id, cancellable, error);
 }
 
 void
@@ -1427,8 +1387,7 @@ coffer_engine_remove_device_async (CofferEngine *self, const char *device_id, co
     return;
   job->category_id = g_strdup (device_id);
   job->text = g_strdup (recovery_key_text);
-  g_task_run_in_thread (task, remove_device_thread);
-  g_object_unref (task);
+  job_run (task, remove_device_call, NULL);
 }
 
 gboolean
@@ -1439,17 +1398,11 @@ coffer_engine_remove_device_finish (CofferEngine *self, GAsyncResult *result, GE
 
 /* ---- re-encryption ---- */
 
-static void
-reencrypt_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+reencrypt_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  GError *error = NULL;
-
-  if (!coffer_repository_reencrypt_category (job->repository, job->category_id, engine_progress_cb,
-                                             job->engine, cancellable, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  return coffer_repository_reencrypt_category (repository, job->category_id, engine_progress_cb,
+                                               job->engine, cancellable, error);
 }
 
 void
@@ -1461,55 +1414,36 @@ coffer_engine_reencrypt_async (CofferEngine *self, const char *category_id,
 
   g_return_if_fail (COFFER_IS_ENGINE (self));
   g_return_if_fail (category_id != NULL);
-  if (self->busy)
-    {
-      g_task_report_new_error (self, callback, user_data, coffer_engine_reencrypt_async,
-                               COFFER_REPO_ERROR, COFFER_REPO_ERROR_BUSY, "%s",
-                               _("A backup or restore is already running."));
-      return;
-    }
-  g_set_object (&self->operation_cancellable, g_cancellable_new ());
-  g_object_unref (self->operation_cancellable);
-  task = job_task_new (self, coffer_engine_reencrypt_async, TRUE, self->operation_cancellable,
-                       callback, user_data, &job);
+  task = exclusive_task_new (self, coffer_engine_reencrypt_async, callback, user_data, &job);
   if (task == NULL)
     return;
   job->category_id = g_strdup (category_id);
-  set_busy (self, TRUE);
-  g_task_run_in_thread (task, reencrypt_thread);
-  g_object_unref (task);
+  job_run (task, reencrypt_call, NULL);
 }
 
 gboolean
 coffer_engine_reencrypt_finish (CofferEngine *self, GAsyncResult *result, GError **error)
 {
-  /* A task reported early (busy) carries no job and must not clear busy. */
-  if (g_task_get_task_data (G_TASK (result)) != NULL)
-    set_busy (self, FALSE);
+  exclusive_job_finish (self, result);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-static void
-count_old_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+count_old_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
   g_autoptr(CofferCategory) category = NULL;
   g_autoptr(GPtrArray) snapshots = NULL;
-  GError *error = NULL;
-  gssize n = 0;
 
-  category = coffer_repository_find_category (job->repository, job->category_id, cancellable, &error);
+  category = coffer_repository_find_category (repository, job->category_id, cancellable, error);
   if (category != NULL)
-    snapshots = coffer_repository_list_snapshots (job->repository, job->category_id, cancellable, &error);
+    snapshots = coffer_repository_list_snapshots (repository, job->category_id, cancellable, error);
   if (snapshots == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
+    return FALSE;
+  job->count = 0;
   for (guint i = 0; i < snapshots->len; i++)
     if (((CofferSnapshot *) g_ptr_array_index (snapshots, i))->epoch != category->epoch)
-      n++;
-  g_task_return_int (task, n);
+      job->count++;
+  return TRUE;
 }
 
 void
@@ -1526,55 +1460,36 @@ coffer_engine_count_old_backups_async (CofferEngine *self, const char *category_
   if (task == NULL)
     return;
   job->category_id = g_strdup (category_id);
-  g_task_run_in_thread (task, count_old_thread);
-  g_object_unref (task);
+  job_run (task, count_old_call, NULL);
 }
 
 gssize
 coffer_engine_count_old_backups_finish (CofferEngine *self, GAsyncResult *result, GError **error)
 {
-  return g_task_propagate_int (G_TASK (result), error);
+  Job *job = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return -1;
+  return job->count;
 }
 
 /* ---- ways in on a new computer ---- */
 
-static void
-open_rk_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+open_rk_call (CofferRepository *unused, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  g_autoptr(CofferStore) store = NULL;
   g_autoptr(CofferRepository) repository = NULL;
-  g_autoptr(CofferSecret) key = NULL;
-  GError *error = NULL;
+  g_autoptr(CofferSecret) key = coffer_recovery_key_parse (job->text, error);
 
-  key = coffer_recovery_key_parse (job->text, &error);
   if (key == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  store = open_store (job->dest, &error);
-  if (store != NULL)
-    repository = coffer_repository_open (store, cancellable, &error);
-  if (repository == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  if (job->secret != NULL)
-    coffer_repository_set_password (repository, job->secret);
+    return FALSE;
+  repository = open_repository (job, cancellable, error);
   /* verify first: a wrong key is reported as such, not as "no key". */
-  if (!coffer_repository_verify_recovery_key (repository, key, cancellable, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
+  if (repository == NULL || !coffer_repository_verify_recovery_key (repository, key, cancellable, error))
+    return FALSE;
   coffer_repository_set_recovery_key (repository, key);
-  if (!coffer_repository_unlock (repository, cancellable, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
+  if (!coffer_repository_unlock (repository, cancellable, error))
+    return FALSE;
   /* Make this computer a trusted device, so the next session opens
    * without the recovery key. Without a keyring and a password there is
    * nowhere to keep its key: then this session stays the only one. */
@@ -1584,7 +1499,7 @@ open_rk_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       g_debug ("this computer stays untrusted: %s", trust_error->message);
   }
   job->repository = g_steal_pointer (&repository);
-  g_task_return_boolean (task, TRUE);
+  return TRUE;
 }
 
 void
@@ -1592,57 +1507,36 @@ coffer_engine_open_with_recovery_key_async (CofferEngine *self, const CofferDest
                                             const char *recovery_key_text, GCancellable *cancellable,
                                             GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  GTask *task;
   Job *job;
 
   g_return_if_fail (COFFER_IS_ENGINE (self));
-  task = job_task_new (self, coffer_engine_open_with_recovery_key_async, FALSE, cancellable, callback,
-                       user_data, &job);
-  g_clear_object (&job->repository);
-  job->dest = coffer_destination_copy (dest);
+  task = dest_task_new (self, coffer_engine_open_with_recovery_key_async, dest, cancellable, callback,
+                        user_data, &job);
   job->text = g_strdup (recovery_key_text);
   job->secret = self->password ? coffer_secret_dup (self->password) : NULL;
-  g_task_run_in_thread (task, open_rk_thread);
+  job_run (task, open_rk_call, NULL);
 }
 
 gboolean
 coffer_engine_open_with_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error)
 {
-  Job *job = g_task_get_task_data (G_TASK (result));
-
-  if (!g_task_propagate_boolean (G_TASK (result), error))
-    return FALSE;
-  set_repository (self, job->repository);
-  return TRUE;
+  return repository_job_finish (self, result, error);
 }
 
-static void
-request_join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+request_join_call (CofferRepository *unused, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  g_autoptr(CofferStore) store = NULL;
-  g_autoptr(CofferRepository) repository = NULL;
+  g_autoptr(CofferRepository) repository = open_repository (job, cancellable, error);
   g_autofree char *code = NULL;
   char *id = NULL;
-  GError *error = NULL;
 
-  store = open_store (job->dest, &error);
-  if (store != NULL)
-    repository = coffer_repository_open (store, cancellable, &error);
-  if (repository == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  if (job->secret != NULL)
-    coffer_repository_set_password (repository, job->secret);
-  if (!coffer_repository_request_join (repository, job->name, &id, &code, cancellable, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
+  if (repository == NULL ||
+      !coffer_repository_request_join (repository, job->name, &id, &code, cancellable, error))
+    return FALSE;
   job->repository = g_steal_pointer (&repository);
-  g_task_return_pointer (task, id, g_free);
+  job->result = id;
+  return TRUE;
 }
 
 void
@@ -1650,16 +1544,14 @@ coffer_engine_request_join_async (CofferEngine *self, const CofferDestination *d
                                   const char *device_name, GCancellable *cancellable,
                                   GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  GTask *task;
   Job *job;
 
   g_return_if_fail (COFFER_IS_ENGINE (self));
-  task = job_task_new (self, coffer_engine_request_join_async, FALSE, cancellable, callback, user_data, &job);
-  g_clear_object (&job->repository);
-  job->dest = coffer_destination_copy (dest);
+  task = dest_task_new (self, coffer_engine_request_join_async, dest, cancellable, callback, user_data, &job);
   job->name = g_strdup (device_name);
   job->secret = self->password ? coffer_secret_dup (self->password) : NULL;
-  g_task_run_in_thread (task, request_join_thread);
+  job_run (task, request_join_call, g_free);
 }
 
 char *
@@ -1687,21 +1579,19 @@ join_status_free (gpointer data)
   g_free (status);
 }
 
-static void
-join_status_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+join_status_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
   JoinStatus *status = g_new0 (JoinStatus, 1);
-  GError *error = NULL;
 
-  if (!coffer_repository_get_join_status (job->repository, &status->code, &status->approved,
-                                          cancellable, &error))
+  if (!coffer_repository_get_join_status (repository, &status->code, &status->approved,
+                                          cancellable, error))
     {
       join_status_free (status);
-      g_task_return_error (task, error);
-      return;
+      return FALSE;
     }
-  g_task_return_pointer (task, status, join_status_free);
+  job->result = status;
+  return TRUE;
 }
 
 static GTask *
@@ -1734,8 +1624,7 @@ coffer_engine_get_join_status_async (CofferEngine *self, GCancellable *cancellab
   task = join_task_new (self, coffer_engine_get_join_status_async, cancellable, callback, user_data);
   if (task == NULL)
     return;
-  g_task_run_in_thread (task, join_status_thread);
-  g_object_unref (task);
+  job_run (task, join_status_call, join_status_free);
 }
 
 gboolean
@@ -1754,16 +1643,10 @@ coffer_engine_get_join_status_finish (CofferEngine *self, GAsyncResult *result, 
   return TRUE;
 }
 
-static void
-complete_join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+complete_join_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  Job *job = task_data;
-  GError *error = NULL;
-
-  if (!coffer_repository_complete_join (job->repository, cancellable, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  return coffer_repository_complete_join (repository, cancellable, error);
 }
 
 void
@@ -1776,18 +1659,14 @@ coffer_engine_complete_join_async (CofferEngine *self, GCancellable *cancellable
   task = join_task_new (self, coffer_engine_complete_join_async, cancellable, callback, user_data);
   if (task == NULL)
     return;
-  g_task_run_in_thread (task, complete_join_thread);
-  g_object_unref (task);
+  job_run (task, complete_join_call, NULL);
 }
 
 gboolean
 coffer_engine_complete_join_finish (CofferEngine *self, GAsyncResult *result, GError **error)
 {
-  Job *job = g_task_get_task_data (G_TASK (result));
-
-  if (!g_task_propagate_boolean (G_TASK (result), error))
+  if (!repository_job_finish (self, result, error))
     return FALSE;
-  set_repository (self, job->repository);
   g_clear_object (&self->joining);
   return TRUE;
 }

@@ -80,13 +80,8 @@ test_schedule (void)
 int
 main (int argc, char *argv[])
 {
-  int ret;
-
   tmp = ui_test_init (&argc, &argv);
   g_test_add_func ("/ui/background/service-mode", test_background_mode);
   g_test_add_func ("/ui/background/schedule", test_schedule);
-  ret = g_test_run ();
-  coffer_test_rmtree (tmp);
-  g_free (tmp);
-  return ret;
+  return ui_test_run (tmp);
 }

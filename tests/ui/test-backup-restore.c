@@ -367,20 +367,13 @@ test_backup_and_restore (void)
     gtk_window_destroy (prefs);
   }
 
-  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  ui_test_quit (app);
 }
 
 int
 main (int argc, char *argv[])
 {
-  int ret;
-
   tmp = ui_test_init (&argc, &argv);
   g_test_add_func ("/ui/backup-restore", test_backup_and_restore);
-  ret = g_test_run ();
-  coffer_test_rmtree (tmp);
-  g_free (tmp);
-  return ret;
+  return ui_test_run (tmp);
 }

@@ -235,9 +235,7 @@ test_join (void)
   g_assert_nonnull (strstr (output, device_id));
   g_assert_null (strstr (output, "\"pending\":true"));
 
-  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  ui_test_quit (app);
 }
 
 int
@@ -250,9 +248,7 @@ main (int argc, char *argv[])
   repo = g_build_filename (tmp, "shared-repo", NULL);
   g_mkdir_with_parents (home_a, 0700);
   g_test_add_func ("/ui/join", test_join);
-  ret = g_test_run ();
-  coffer_test_rmtree (tmp);
-  g_free (tmp);
+  ret = ui_test_run (tmp);
   g_free (home_a);
   g_free (repo);
   return ret;

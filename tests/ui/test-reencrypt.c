@@ -254,20 +254,13 @@ test_reencrypt (void)
   restored = g_build_filename (target, source, NULL);
   coffer_test_assert_same_tree (source, restored, FALSE);
 
-  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  ui_test_quit (app);
 }
 
 int
 main (int argc, char *argv[])
 {
-  int ret;
-
   tmp = ui_test_init (&argc, &argv);
   g_test_add_func ("/ui/reencrypt", test_reencrypt);
-  ret = g_test_run ();
-  coffer_test_rmtree (tmp);
-  g_free (tmp);
-  return ret;
+  return ui_test_run (tmp);
 }

@@ -298,20 +298,13 @@ test_setup_end_to_end (void)
   g_assert_false (g_file_test (password_envelope, G_FILE_TEST_EXISTS));
   ui_test_screenshot (GTK_WIDGET (window), "main-window-advanced");
 
-  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  ui_test_quit (app);
 }
 
 int
 main (int argc, char *argv[])
 {
-  int ret;
-
   tmp = ui_test_init (&argc, &argv);
   g_test_add_func ("/ui/setup/end-to-end", test_setup_end_to_end);
-  ret = g_test_run ();
-  coffer_test_rmtree (tmp);
-  g_free (tmp);
-  return ret;
+  return ui_test_run (tmp);
 }

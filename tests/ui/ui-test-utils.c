@@ -194,3 +194,21 @@ ui_test_find_window (GType type)
     }
   return NULL;
 }
+
+void
+ui_test_quit (CofferApplication *app)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+int
+ui_test_run (char *tmp)
+{
+  int ret = g_test_run ();
+
+  coffer_test_rmtree (tmp);
+  g_free (tmp);
+  return ret;
+}

@@ -27,5 +27,10 @@ void   ui_test_screenshot (GtkWidget *widget, const char *name);
 GtkWidget *ui_test_find (GtkWidget *widget, GType type, const char *text);
 /* Any open window of the type, or NULL. */
 GtkWindow *ui_test_find_window (GType type);
+/* Activates the app's "quit" action and lets what it scheduled run. */
+void   ui_test_quit (CofferApplication *app);
+/* Runs the added tests, then removes and frees tmp (from ui_test_init).
+ * Returns g_test_run's result. */
+int    ui_test_run (char *tmp);
 
 G_END_DECLS
