@@ -8,6 +8,65 @@
 
 #include "coffer-cli-private.h"
 
+/* Unlocks the repository and returns the categories named (a NULL-terminated
+ * array), or else every unlocked one with a warning for each locked one
+ * (for backup: that it is not backed up, and an error when there are no
+ * categories at all). NULL with *status set on failure. */
+static GPtrArray *
+categories_to_process (CofferCli          *cli,
+                       const char * const *names,
+                       gboolean            backup,
+                       int                *status)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) result = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_free);
+  g_autoptr(GPtrArray) all = NULL;
+
+  *status = coffer_cli_unlock_repository (cli);
+  if (*status != -1)
+    return NULL;
+
+  if (names != NULL)
+    {
+      for (guint i = 0; names[i] != NULL; i++)
+        {
+          CofferCategory *c = coffer_cli_find_category (cli, names[i], status);
+          if (c == NULL)
+            return NULL;
+          g_ptr_array_add (result, c);
+        }
+      return g_steal_pointer (&result);
+    }
+
+  all = coffer_repository_list_categories (cli->repository, cli->cancellable, &error);
+  if (all == NULL)
+    {
+      *status = coffer_cli_report_error (cli, error);
+      return NULL;
+    }
+  for (guint i = 0; i < all->len; i++)
+    {
+      const CofferCategory *c = all->pdata[i];
+
+      if (c->unlocked)
+        g_ptr_array_add (result, coffer_category_copy (c));
+      else if (backup)
+        coffer_cli_warning (cli, _("A category (id %s) stays locked and is not backed up: "
+                                   "Advanced protection needs the recovery key or a trusted "
+                                   "device's key."), c->id);
+      else
+        coffer_cli_warning (cli, _("A locked category (id %s) is left out."), c->id);
+    }
+  if (backup && all->len == 0)
+    {
+      coffer_cli_error (cli, "%s", _("The repository has no categories yet."));
+      coffer_cli_hint (cli, "%s", _("Add one with 'coffer category add NAME PATH…'."));
+      *status = COFFER_EXIT_FAILURE;
+      return NULL;
+    }
+  return g_steal_pointer (&result);
+}
+
 /* ---- backup ---- */
 
 int
@@ -35,52 +94,12 @@ coffer_cli_cmd_backup (CofferCli  *cli,
   if (status != -1)
     return status;
   if (argc > 1)
-    {
-      g_autofree char *shown = coffer_cli_display_name (argv[1]);
-      coffer_cli_error (cli, _("Unexpected argument “%s”."), shown);
-      coffer_cli_hint (cli, "%s", _("Folders are added with 'coffer category add' or 'coffer category set'."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_unexpected_argument (cli, argv[1], _("Folders are added with 'coffer category add' "
+                                                           "or 'coffer category set'."));
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
+  categories = categories_to_process (cli, (const char * const *) names, TRUE, &status);
+  if (categories == NULL)
     return status;
-
-  categories = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_free);
-  if (names != NULL)
-    {
-      for (guint i = 0; names[i] != NULL; i++)
-        {
-          CofferCategory *c = coffer_cli_find_category (cli, names[i], &status);
-          if (c == NULL)
-            return status;
-          g_ptr_array_add (categories, c);
-        }
-    }
-  else
-    {
-      g_autoptr(GPtrArray) all = coffer_repository_list_categories (cli->repository, cli->cancellable, &error);
-
-      if (all == NULL)
-        return coffer_cli_report_error (cli, error);
-      for (guint i = 0; i < all->len; i++)
-        {
-          const CofferCategory *c = all->pdata[i];
-
-          if (c->unlocked)
-            g_ptr_array_add (categories, coffer_category_copy (c));
-          else
-            coffer_cli_warning (cli, _("A category (id %s) stays locked and is not backed up: "
-                                       "Advanced protection needs the recovery key or a trusted "
-                                       "device's key."), c->id);
-        }
-      if (all->len == 0)
-        {
-          coffer_cli_error (cli, "%s", _("The repository has no categories yet."));
-          coffer_cli_hint (cli, "%s", _("Add one with 'coffer category add NAME PATH…'."));
-          return COFFER_EXIT_FAILURE;
-        }
-    }
 
   for (guint i = 0; i < categories->len; i++)
     {
@@ -157,9 +176,10 @@ coffer_cli_cmd_backup (CofferCli  *cli,
 /* ---- snapshots ---- */
 
 static void
-snapshot_json (GString              *out,
-               const CofferSnapshot *s)
+snapshot_json (GString       *out,
+               gconstpointer  item)
 {
+  const CofferSnapshot *s = item;
   g_autofree char *time = coffer_cli_format_iso (s->time / G_USEC_PER_SEC);
   g_autofree char *end = coffer_cli_format_iso (s->end_time / G_USEC_PER_SEC);
   g_autofree char *tree = coffer_hex_encode (s->tree, COFFER_ID_BYTES);
@@ -178,14 +198,9 @@ snapshot_json (GString              *out,
   coffer_cli_json_string (out, s->category_id);
   g_string_append (out, ",\"category\":");
   coffer_cli_json_string (out, s->category_name);
-  g_string_append (out, ",\"paths\":[");
-  for (guint i = 0; s->paths != NULL && s->paths[i] != NULL; i++)
-    {
-      if (i > 0)
-        g_string_append_c (out, ',');
-      coffer_cli_json_string (out, s->paths[i]);
-    }
-  g_string_append (out, "],\"tree\":");
+  g_string_append (out, ",\"paths\":");
+  coffer_cli_json_string_array (out, (const char * const *) s->paths);
+  g_string_append (out, ",\"tree\":");
   coffer_cli_json_string (out, tree);
   g_string_append (out, ",\"parent\":");
   coffer_cli_json_string (out, s->parent);
@@ -220,13 +235,16 @@ coffer_cli_cmd_snapshots (CofferCli  *cli,
   if (status != -1)
     return status;
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
   if (name != NULL)
     {
-      category = coffer_cli_find_category (cli, name, &status);
+      category = coffer_cli_unlock_category (cli, name, &status);
       if (category == NULL)
+        return status;
+    }
+  else
+    {
+      status = coffer_cli_unlock_repository (cli);
+      if (status != -1)
         return status;
     }
 
@@ -247,16 +265,7 @@ coffer_cli_cmd_snapshots (CofferCli  *cli,
 
   if (cli->json)
     {
-      g_autoptr(GString) out = g_string_new ("[");
-
-      for (guint i = 0; i < snapshots->len; i++)
-        {
-          if (i > 0)
-            g_string_append_c (out, ',');
-          snapshot_json (out, snapshots->pdata[i]);
-        }
-      g_string_append (out, "]\n");
-      fputs (out->str, stdout);
+      coffer_cli_print_json_array (snapshots, snapshot_json);
       return COFFER_EXIT_OK;
     }
 
@@ -408,15 +417,23 @@ find_walk_cb (const char            *path,
   return TRUE;
 }
 
+/* Unlocks the repository and finds the category named (or the only one)
+ * and its snapshot snapshot_id ("latest" when NULL). NULL with *status set
+ * on failure. */
 static CofferSnapshot *
-find_snapshot (CofferCli            *cli,
-               const CofferCategory *category,
-               const char           *snapshot_id,
-               int                  *status)
+find_snapshot (CofferCli       *cli,
+               const char      *name,
+               const char      *snapshot_id,
+               CofferCategory **category_out,
+               int             *status)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(CofferCategory) category = NULL;
   CofferSnapshot *snapshot;
 
+  category = coffer_cli_unlock_category (cli, name, status);
+  if (category == NULL)
+    return NULL;
   snapshot = coffer_repository_find_snapshot (cli->repository, category->id,
                                               snapshot_id ? snapshot_id : "latest",
                                               cli->cancellable, &error);
@@ -431,8 +448,25 @@ find_snapshot (CofferCli            *cli,
           return NULL;
         }
       *status = coffer_cli_report_error (cli, error);
+      return NULL;
     }
+  *category_out = g_steal_pointer (&category);
   return snapshot;
+}
+
+/* Prints the JSON array collected in state (if any) and frees it. */
+static void
+list_finish_json (ListState *state,
+                  gboolean   print)
+{
+  if (state->json == NULL)
+    return;
+  if (print)
+    {
+      g_string_append (state->json, "]\n");
+      fputs (state->json->str, stdout);
+    }
+  g_string_free (g_steal_pointer (&state->json), TRUE);
 }
 
 static char *
@@ -480,13 +514,7 @@ coffer_cli_cmd_ls (CofferCli  *cli,
     }
   path = snapshot_path (argc == 2 ? argv[1] : NULL);
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
-  category = coffer_cli_find_category (cli, name, &status);
-  if (category == NULL)
-    return status;
-  snapshot = find_snapshot (cli, category, snapshot_id, &status);
+  snapshot = find_snapshot (cli, name, snapshot_id, &category, &status);
   if (snapshot == NULL)
     return status;
 
@@ -500,8 +528,7 @@ coffer_cli_cmd_ls (CofferCli  *cli,
       if (!coffer_repository_walk (cli->repository, category->id, snapshot, path, list_walk_cb, &state,
                                    cli->cancellable, &error))
         {
-          if (state.json)
-            g_string_free (state.json, TRUE);
+          list_finish_json (&state, FALSE);
           return coffer_cli_report_error (cli, error);
         }
     }
@@ -511,8 +538,7 @@ coffer_cli_cmd_ls (CofferCli  *cli,
                                                               cli->cancellable, &error);
       if (list == NULL)
         {
-          if (state.json)
-            g_string_free (state.json, TRUE);
+          list_finish_json (&state, FALSE);
           return coffer_cli_report_error (cli, error);
         }
       for (guint i = 0; i < list->len; i++)
@@ -529,12 +555,7 @@ coffer_cli_cmd_ls (CofferCli  *cli,
         }
     }
 
-  if (state.json)
-    {
-      g_string_append (state.json, "]\n");
-      fputs (state.json->str, stdout);
-      g_string_free (state.json, TRUE);
-    }
+  list_finish_json (&state, TRUE);
   return COFFER_EXIT_OK;
 }
 
@@ -571,13 +592,7 @@ coffer_cli_cmd_find (CofferCli  *cli,
       return COFFER_EXIT_USAGE;
     }
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
-  category = coffer_cli_find_category (cli, name, &status);
-  if (category == NULL)
-    return status;
-  snapshot = find_snapshot (cli, category, snapshot_id, &status);
+  snapshot = find_snapshot (cli, name, snapshot_id, &category, &status);
   if (snapshot == NULL)
     return status;
 
@@ -591,20 +606,12 @@ coffer_cli_cmd_find (CofferCli  *cli,
   if (!coffer_repository_walk (cli->repository, category->id, snapshot, "/", find_walk_cb, &state,
                                cli->cancellable, &error))
     {
-      if (state.json)
-        g_string_free (state.json, TRUE);
+      list_finish_json (&state, FALSE);
       return coffer_cli_report_error (cli, error);
     }
-  if (state.json)
-    {
-      g_string_append (state.json, "]\n");
-      fputs (state.json->str, stdout);
-      g_string_free (state.json, TRUE);
-    }
-  else if (state.count == 0)
-    {
-      coffer_cli_info (cli, "%s", _("No files match."));
-    }
+  if (state.json == NULL && state.count == 0)
+    coffer_cli_info (cli, "%s", _("No files match."));
+  list_finish_json (&state, TRUE);
   return COFFER_EXIT_OK;
 }
 
@@ -670,13 +677,7 @@ coffer_cli_cmd_restore (CofferCli  *cli,
       return COFFER_EXIT_USAGE;
     }
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
-  category = coffer_cli_find_category (cli, name, &status);
-  if (category == NULL)
-    return status;
-  snapshot = find_snapshot (cli, category, snapshot_id, &status);
+  snapshot = find_snapshot (cli, name, snapshot_id, &category, &status);
   if (snapshot == NULL)
     return status;
   short_id = coffer_cli_short_id (snapshot->id);
@@ -688,11 +689,8 @@ coffer_cli_cmd_restore (CofferCli  *cli,
         g_strdup_printf (_("Restore “%s” from %s (snapshot %s) to its original place? Files that "
                            "differ are replaced unless they are newer."), category->name, when, short_id);
 
-      if (!coffer_cli_confirm (cli, question))
-        {
-          coffer_cli_error (cli, "%s", _("Cancelled; nothing was restored."));
-          return COFFER_EXIT_FAILURE;
-        }
+      if (!coffer_cli_confirm_or_cancel (cli, question, _("Cancelled; nothing was restored.")))
+        return COFFER_EXIT_FAILURE;
     }
 
   if (overwrite)
@@ -780,43 +778,6 @@ parse_read_data (const char  *option_name,
   return TRUE;
 }
 
-static GPtrArray *
-categories_to_process (CofferCli  *cli,
-                       const char *name,
-                       int        *status)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) result = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_free);
-
-  if (name != NULL)
-    {
-      CofferCategory *c = coffer_cli_find_category (cli, name, status);
-      if (c == NULL)
-        return NULL;
-      g_ptr_array_add (result, c);
-    }
-  else
-    {
-      g_autoptr(GPtrArray) all = coffer_repository_list_categories (cli->repository, cli->cancellable, &error);
-
-      if (all == NULL)
-        {
-          *status = coffer_cli_report_error (cli, error);
-          return NULL;
-        }
-      for (guint i = 0; i < all->len; i++)
-        {
-          const CofferCategory *c = all->pdata[i];
-
-          if (c->unlocked)
-            g_ptr_array_add (result, coffer_category_copy (c));
-          else
-            coffer_cli_warning (cli, _("A locked category (id %s) is left out."), c->id);
-        }
-    }
-  return g_steal_pointer (&result);
-}
-
 int
 coffer_cli_cmd_check (CofferCli  *cli,
                       int         argc,
@@ -843,10 +804,8 @@ coffer_cli_cmd_check (CofferCli  *cli,
   if (status != -1)
     return status;
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
-  categories = categories_to_process (cli, name, &status);
+  categories = categories_to_process (cli, name ? (const char * const[]) { name, NULL } : NULL, FALSE,
+                                      &status);
   if (categories == NULL)
     return status;
 
@@ -971,10 +930,8 @@ coffer_cli_cmd_forget (CofferCli  *cli,
       return COFFER_EXIT_USAGE;
     }
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
-  categories = categories_to_process (cli, name, &status);
+  categories = categories_to_process (cli, name ? (const char * const[]) { name, NULL } : NULL, FALSE,
+                                      &status);
   if (categories == NULL)
     return status;
 
@@ -1071,10 +1028,8 @@ coffer_cli_cmd_prune (CofferCli  *cli,
     coffer_cli_warning (cli, "%s", _("--grace 0 deletes marked data at once: a backup running at the "
                                      "same time (on any computer) could lose data it has just uploaded."));
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
-  categories = categories_to_process (cli, name, &status);
+  categories = categories_to_process (cli, name ? (const char * const[]) { name, NULL } : NULL, FALSE,
+                                      &status);
   if (categories == NULL)
     return status;
 

@@ -8,6 +8,22 @@
 #define POLL_SECONDS 2
 #define POLL_LIMIT   (15 * 60 / POLL_SECONDS)
 
+static void
+device_json (GString *out, gconstpointer item)
+{
+  const CofferDevice *d = item;
+
+  g_string_append (out, "{\"id\":");
+  coffer_cli_json_string (out, d->id);
+  g_string_append (out, ",\"name\":");
+  coffer_cli_json_string (out, d->name);
+  g_string_append_printf (out, ",\"this_device\":%s,\"pending\":%s,\"time\":%" G_GINT64_FORMAT,
+                          d->is_this_device ? "true" : "false", d->pending ? "true" : "false", d->time);
+  g_string_append (out, ",\"verification_code\":");
+  coffer_cli_json_string (out, d->verification_code);
+  g_string_append_c (out, '}');
+}
+
 static int
 devices_list (CofferCli *cli, int argc, char **argv)
 {
@@ -28,28 +44,7 @@ devices_list (CofferCli *cli, int argc, char **argv)
 
   if (cli->json)
     {
-      g_autoptr(GString) out = g_string_new ("[");
-      for (guint i = 0; i < devices->len; i++)
-        {
-          CofferDevice *d = g_ptr_array_index (devices, i);
-          g_string_append (out, i ? ",{\"id\":" : "{\"id\":");
-          coffer_cli_json_string (out, d->id);
-          g_string_append (out, ",\"name\":");
-          if (d->name)
-            coffer_cli_json_string (out, d->name);
-          else
-            g_string_append (out, "null");
-          g_string_append_printf (out, ",\"this_device\":%s,\"pending\":%s,\"time\":%" G_GINT64_FORMAT,
-                                  d->is_this_device ? "true" : "false", d->pending ? "true" : "false", d->time);
-          g_string_append (out, ",\"verification_code\":");
-          if (d->verification_code)
-            coffer_cli_json_string (out, d->verification_code);
-          else
-            g_string_append (out, "null");
-          g_string_append_c (out, '}');
-        }
-      g_string_append (out, "]\n");
-      fputs (out->str, stdout);
+      coffer_cli_print_json_array (devices, device_json);
       return COFFER_EXIT_OK;
     }
   for (guint i = 0; i < devices->len; i++)

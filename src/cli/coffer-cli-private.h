@@ -92,6 +92,33 @@ int   coffer_cli_open_repository (CofferCli *cli);
 int   coffer_cli_unlock_repository (CofferCli *cli);
 /* The category named by name (or the only one when name is NULL). */
 CofferCategory *coffer_cli_find_category (CofferCli *cli, const char *name, int *status);
+/* coffer_cli_unlock_repository, then coffer_cli_find_category; NULL with
+ * *status set to the exit status when either fails. */
+CofferCategory *coffer_cli_unlock_category (CofferCli *cli, const char *name, int *status);
+
+/* Prints message and how to give the recovery key; returns COFFER_EXIT_USAGE. */
+int       coffer_cli_missing_recovery_key (CofferCli *cli, const char *message);
+/* Prints "Unexpected argument" for arg and hint; returns COFFER_EXIT_USAGE. */
+int       coffer_cli_unexpected_argument (CofferCli *cli, const char *arg, const char *hint);
+/* coffer_cli_confirm; when not confirmed, prints cancelled as an error and
+ * returns FALSE. */
+gboolean  coffer_cli_confirm_or_cancel (CofferCli *cli, const char *question, const char *cancelled);
+
+/* A subcommand of a command group (`coffer category add`, ...). */
+typedef struct
+{
+  const char          *name;
+  CofferCliCommandFunc func;
+} CofferCliSubcommand;
+
+/* Runs the subcommand of `coffer GROUP` named by the first positional
+ * argument and returns its exit status. Without one, prints "Usage:", usage
+ * and details (on stdout with --help, exit 0; else on stderr, then missing
+ * as an error, exit 2). An unknown name is returned in *unknown (else NULL)
+ * with COFFER_EXIT_USAGE and nothing printed. */
+int   coffer_cli_run_subcommand (CofferCli *cli, const char *group, const CofferCliSubcommand *subs,
+                                 gsize n_subs, const char *usage, const char *details,
+                                 const char *missing, const char **unknown, int argc, char **argv);
 
 const char *coffer_cli_get_location (CofferCli *cli);
 CofferStoreOptions coffer_cli_store_options (CofferCli *cli);
@@ -107,6 +134,11 @@ void  coffer_cli_json_string (GString *out, const char *str);
 /* "key": "value" for a raw byte string (file name); adds "key_raw": base64
  * when it is not valid UTF-8. No leading comma. */
 void  coffer_cli_json_name   (GString *out, const char *key, const char *raw);
+/* [ "a", "b" ] (no spaces) for a NULL-terminated array (NULL: []). */
+void  coffer_cli_json_string_array (GString *out, const char * const *strv);
+typedef void (*CofferCliJsonFunc) (GString *out, gconstpointer item);
+/* Prints items on stdout as one JSON array line, each written by item_json. */
+void  coffer_cli_print_json_array (GPtrArray *items, CofferCliJsonFunc item_json);
 char *coffer_cli_display_name (const char *raw);
 char *coffer_cli_format_time  (gint64 unix_seconds);
 char *coffer_cli_format_iso   (gint64 unix_seconds);

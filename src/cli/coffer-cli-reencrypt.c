@@ -67,12 +67,7 @@ coffer_cli_cmd_reencrypt (CofferCli  *cli,
   if (status != -1)
     return status;
   if (argc > 1)
-    {
-      g_autofree char *shown = coffer_cli_display_name (argv[1]);
-      coffer_cli_error (cli, _("Unexpected argument “%s”."), shown);
-      coffer_cli_hint (cli, "%s", _("Name the category with --category NAME."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_unexpected_argument (cli, argv[1], _("Name the category with --category NAME."));
 
   status = coffer_cli_unlock_repository (cli);
   if (status != -1)
@@ -166,12 +161,7 @@ coffer_cli_recovery_key_kit (CofferCli  *cli,
     return status;
   rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
   if (rk == NULL && error == NULL)
-    {
-      coffer_cli_error (cli, "%s", _("No recovery key given."));
-      coffer_cli_hint (cli, "%s", _("Give it in COFFER_RECOVERY_KEY or with --recovery-key-file FILE, "
-                                    "or run this on a terminal to type it."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_missing_recovery_key (cli, _("No recovery key given."));
   if (rk == NULL)
     return coffer_cli_report_error (cli, error);
   /* Never print a key that does not open this repository. */

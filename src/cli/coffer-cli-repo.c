@@ -120,12 +120,7 @@ coffer_cli_cmd_init (CofferCli  *cli,
   if (status != -1)
     return status;
   if (argc > 1)
-    {
-      g_autofree char *shown = coffer_cli_display_name (argv[1]);
-      coffer_cli_error (cli, _("Unexpected argument “%s”."), shown);
-      coffer_cli_hint (cli, "%s", _("The location is given with --repo LOCATION."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_unexpected_argument (cli, argv[1], _("The location is given with --repo LOCATION."));
 
   location = coffer_cli_get_location (cli);
   if (location == NULL)
@@ -157,13 +152,11 @@ coffer_cli_cmd_init (CofferCli  *cli,
             return coffer_cli_report_error (cli, error);
           if (password->len == 0)
             {
-              if (!coffer_cli_confirm (cli, _("Create the repository without a password? Only "
-                                              "Advanced categories, opened by your devices and the "
-                                              "recovery key, can then be used.")))
-                {
-                  coffer_cli_error (cli, "%s", _("Cancelled; nothing was created."));
-                  return COFFER_EXIT_FAILURE;
-                }
+              if (!coffer_cli_confirm_or_cancel (cli, _("Create the repository without a password? Only "
+                                                        "Advanced categories, opened by your devices and the "
+                                                        "recovery key, can then be used."),
+                                                 _("Cancelled; nothing was created.")))
+                return COFFER_EXIT_FAILURE;
               g_clear_pointer (&password, coffer_secret_free);
             }
         }
@@ -345,31 +338,23 @@ category_add (CofferCli  *cli,
 }
 
 static void
-category_json (GString              *out,
-               const CofferCategory *category)
+category_json (GString       *out,
+               gconstpointer  item)
 {
+  const CofferCategory *category = item;
+
   g_string_append (out, "{\"id\":");
   coffer_cli_json_string (out, category->id);
   g_string_append (out, ",\"name\":");
   coffer_cli_json_string (out, category->name);
   g_string_append (out, ",\"level\":");
   coffer_cli_json_string (out, coffer_level_to_string (category->level));
-  g_string_append_printf (out, ",\"unlocked\":%s,\"epoch\":%u,\"paths\":[",
+  g_string_append_printf (out, ",\"unlocked\":%s,\"epoch\":%u,\"paths\":",
                           category->unlocked ? "true" : "false", category->epoch);
-  for (guint i = 0; category->paths != NULL && category->paths[i] != NULL; i++)
-    {
-      if (i > 0)
-        g_string_append_c (out, ',');
-      coffer_cli_json_string (out, category->paths[i]);
-    }
-  g_string_append (out, "],\"excludes\":[");
-  for (guint i = 0; category->excludes != NULL && category->excludes[i] != NULL; i++)
-    {
-      if (i > 0)
-        g_string_append_c (out, ',');
-      coffer_cli_json_string (out, category->excludes[i]);
-    }
-  g_string_append (out, "]}");
+  coffer_cli_json_string_array (out, (const char * const *) category->paths);
+  g_string_append (out, ",\"excludes\":");
+  coffer_cli_json_string_array (out, (const char * const *) category->excludes);
+  g_string_append_c (out, '}');
 }
 
 static int
@@ -397,16 +382,7 @@ category_list (CofferCli  *cli,
 
   if (cli->json)
     {
-      g_autoptr(GString) out = g_string_new ("[");
-
-      for (guint i = 0; i < categories->len; i++)
-        {
-          if (i > 0)
-            g_string_append_c (out, ',');
-          category_json (out, categories->pdata[i]);
-        }
-      g_string_append (out, "]\n");
-      fputs (out->str, stdout);
+      coffer_cli_print_json_array (categories, category_json);
       return COFFER_EXIT_OK;
     }
 
@@ -469,10 +445,7 @@ category_remove (CofferCli  *cli,
       return COFFER_EXIT_USAGE;
     }
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
-  category = coffer_cli_find_category (cli, argv[1], &status);
+  category = coffer_cli_unlock_category (cli, argv[1], &status);
   if (category == NULL)
     return status;
 
@@ -487,11 +460,8 @@ category_remove (CofferCli  *cli,
         }
       question = g_strdup_printf (_("Remove the category “%s” and delete all its backups? This "
                                     "cannot be undone."), category->name);
-      if (!coffer_cli_confirm (cli, question))
-        {
-          coffer_cli_error (cli, "%s", _("Cancelled; nothing was removed."));
-          return COFFER_EXIT_FAILURE;
-        }
+      if (!coffer_cli_confirm_or_cancel (cli, question, _("Cancelled; nothing was removed.")))
+        return COFFER_EXIT_FAILURE;
     }
 
   if (!coffer_repository_remove_category (cli->repository, category->id, cli->cancellable, &error))
@@ -574,10 +544,7 @@ category_set (CofferCli  *cli,
       return COFFER_EXIT_USAGE;
     }
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
-  category = coffer_cli_find_category (cli, argv[1], &status);
+  category = coffer_cli_unlock_category (cli, argv[1], &status);
   if (category == NULL)
     return status;
 
@@ -636,48 +603,29 @@ coffer_cli_cmd_category (CofferCli  *cli,
                          int         argc,
                          char      **argv)
 {
-  static const struct { const char *name; int (*func) (CofferCli *, int, char **); } subs[] = {
+  static const CofferCliSubcommand subs[] = {
     { "add", category_add },
     { "list", category_list },
     { "remove", category_remove },
     { "set", category_set },
   };
-  const char *sub = coffer_cli_take_positional (&argc, argv);
+  const char *unknown;
+  int status;
 
-  if (sub == NULL)
-    {
-      gboolean help = FALSE;
-
-      for (int i = 1; i < argc; i++)
-        if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
-          help = TRUE;
-      fprintf (help ? stdout : stderr, "%s\n  coffer category add NAME [--level standard|advanced] [--exclude PATTERN]… PATH…\n"
-              "  coffer category list [--json]\n"
-              "  coffer category remove NAME [--yes]\n"
-              "  coffer category set NAME [--add-path P]… [--remove-path P]… [--exclude P]… "
-              "[--no-exclude P]…\n\n%s\n",
-              _("Usage:"), _("Run 'coffer category SUBCOMMAND --help' for details."));
-      if (help)
-        return COFFER_EXIT_OK;
-      coffer_cli_error (cli, "%s", _("No category subcommand given (add, list, remove or set)."));
-      return COFFER_EXIT_USAGE;
-    }
-
-  for (gsize i = 0; i < G_N_ELEMENTS (subs); i++)
-    {
-      if (g_str_equal (sub, subs[i].name))
-        {
-          g_autofree char *prog = g_strdup_printf ("coffer category %s", sub);
-
-          g_free (cli->command);
-          cli->command = g_strdup_printf ("category %s", sub);
-          argv[0] = prog;
-          return subs[i].func (cli, argc, argv);
-        }
-    }
+  status = coffer_cli_run_subcommand (cli, "category", subs, G_N_ELEMENTS (subs),
+                                      "  coffer category add NAME [--level standard|advanced] [--exclude PATTERN]… PATH…\n"
+                                      "  coffer category list [--json]\n"
+                                      "  coffer category remove NAME [--yes]\n"
+                                      "  coffer category set NAME [--add-path P]… [--remove-path P]… [--exclude P]… "
+                                      "[--no-exclude P]…",
+                                      _("Run 'coffer category SUBCOMMAND --help' for details."),
+                                      _("No category subcommand given (add, list, remove or set)."),
+                                      &unknown, argc, argv);
+  if (unknown == NULL)
+    return status;
 
   {
-    g_autofree char *shown = coffer_cli_display_name (sub);
+    g_autofree char *shown = coffer_cli_display_name (unknown);
     coffer_cli_error (cli, _("“%s” is not a category subcommand."), shown);
     coffer_cli_hint (cli, "%s", _("Use add, list, remove or set."));
   }
@@ -727,10 +675,7 @@ coffer_cli_cmd_protect (CofferCli  *cli,
     }
   level = advanced ? COFFER_LEVEL_ADVANCED : COFFER_LEVEL_STANDARD;
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
-  category = coffer_cli_find_category (cli, argv[1], &status);
+  category = coffer_cli_unlock_category (cli, argv[1], &status);
   if (category == NULL)
     return status;
 
@@ -750,12 +695,7 @@ coffer_cli_cmd_protect (CofferCli  *cli,
                                    "besides your devices, so type it to show that you have it."));
       rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
       if (rk == NULL && error == NULL)
-        {
-          coffer_cli_error (cli, "%s", _("Advanced protection needs a confirmed recovery key."));
-          coffer_cli_hint (cli, "%s", _("Give it in COFFER_RECOVERY_KEY or with --recovery-key-file FILE, "
-                                        "or run this on a terminal to type it."));
-          return COFFER_EXIT_USAGE;
-        }
+        return coffer_cli_missing_recovery_key (cli, _("Advanced protection needs a confirmed recovery key."));
       if (rk == NULL)
         return coffer_cli_report_error (cli, error);
       if (!coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &error))
@@ -871,12 +811,7 @@ recovery_key_verify (CofferCli  *cli,
 
   rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
   if (rk == NULL && error == NULL)
-    {
-      coffer_cli_error (cli, "%s", _("No recovery key given."));
-      coffer_cli_hint (cli, "%s", _("Give it in COFFER_RECOVERY_KEY or with --recovery-key-file FILE, "
-                                    "or run this on a terminal to type it."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_missing_recovery_key (cli, _("No recovery key given."));
   if (rk == NULL)
     {
       if (g_error_matches (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO))
@@ -1035,45 +970,26 @@ coffer_cli_cmd_recovery_key (CofferCli  *cli,
                              int         argc,
                              char      **argv)
 {
-  static const struct { const char *name; int (*func) (CofferCli *, int, char **); } subs[] = {
+  static const CofferCliSubcommand subs[] = {
     { "verify", recovery_key_verify },
     { "replace", recovery_key_replace },
     { "status", recovery_key_status },
     { "kit", coffer_cli_recovery_key_kit },
   };
-  const char *sub = coffer_cli_take_positional (&argc, argv);
+  const char *unknown;
+  int status;
 
-  if (sub == NULL)
-    {
-      gboolean help = FALSE;
-
-      for (int i = 1; i < argc; i++)
-        if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
-          help = TRUE;
-      fprintf (help ? stdout : stderr, "%s\n  coffer recovery-key verify\n  coffer recovery-key replace [--recovery-key-file FILE]\n"
-              "  coffer recovery-key status\n  coffer recovery-key kit --output FILE\n\n%s\n",
-              _("Usage:"), _("Run 'coffer recovery-key SUBCOMMAND --help' for details."));
-      if (help)
-        return COFFER_EXIT_OK;
-      coffer_cli_error (cli, "%s", _("No recovery-key subcommand given (verify, replace, status or kit)."));
-      return COFFER_EXIT_USAGE;
-    }
-
-  for (gsize i = 0; i < G_N_ELEMENTS (subs); i++)
-    {
-      if (g_str_equal (sub, subs[i].name))
-        {
-          g_autofree char *prog = g_strdup_printf ("coffer recovery-key %s", sub);
-
-          g_free (cli->command);
-          cli->command = g_strdup_printf ("recovery-key %s", sub);
-          argv[0] = prog;
-          return subs[i].func (cli, argc, argv);
-        }
-    }
+  status = coffer_cli_run_subcommand (cli, "recovery-key", subs, G_N_ELEMENTS (subs),
+                                      "  coffer recovery-key verify\n  coffer recovery-key replace [--recovery-key-file FILE]\n"
+                                      "  coffer recovery-key status\n  coffer recovery-key kit --output FILE",
+                                      _("Run 'coffer recovery-key SUBCOMMAND --help' for details."),
+                                      _("No recovery-key subcommand given (verify, replace, status or kit)."),
+                                      &unknown, argc, argv);
+  if (unknown == NULL)
+    return status;
 
   {
-    g_autofree char *shown = coffer_cli_display_name (sub);
+    g_autofree char *shown = coffer_cli_display_name (unknown);
     coffer_cli_error (cli, _("“%s” is not a recovery-key subcommand."), shown);
     coffer_cli_hint (cli, "%s", _("Use verify, replace, status or kit."));
   }

@@ -524,6 +524,96 @@ coffer_cli_find_category (CofferCli  *cli,
   return category;
 }
 
+CofferCategory *
+coffer_cli_unlock_category (CofferCli  *cli,
+                            const char *name,
+                            int        *status)
+{
+  *status = coffer_cli_unlock_repository (cli);
+  if (*status != -1)
+    return NULL;
+  return coffer_cli_find_category (cli, name, status);
+}
+
+int
+coffer_cli_missing_recovery_key (CofferCli  *cli,
+                                 const char *message)
+{
+  coffer_cli_error (cli, "%s", message);
+  coffer_cli_hint (cli, "%s", _("Give it in COFFER_RECOVERY_KEY or with --recovery-key-file FILE, "
+                                "or run this on a terminal to type it."));
+  return COFFER_EXIT_USAGE;
+}
+
+int
+coffer_cli_unexpected_argument (CofferCli  *cli,
+                                const char *arg,
+                                const char *hint)
+{
+  g_autofree char *shown = coffer_cli_display_name (arg);
+
+  coffer_cli_error (cli, _("Unexpected argument “%s”."), shown);
+  coffer_cli_hint (cli, "%s", hint);
+  return COFFER_EXIT_USAGE;
+}
+
+gboolean
+coffer_cli_confirm_or_cancel (CofferCli  *cli,
+                              const char *question,
+                              const char *cancelled)
+{
+  if (coffer_cli_confirm (cli, question))
+    return TRUE;
+  coffer_cli_error (cli, "%s", cancelled);
+  return FALSE;
+}
+
+int
+coffer_cli_run_subcommand (CofferCli                 *cli,
+                           const char                *group,
+                           const CofferCliSubcommand *subs,
+                           gsize                      n_subs,
+                           const char                *usage,
+                           const char                *details,
+                           const char                *missing,
+                           const char               **unknown,
+                           int                        argc,
+                           char                     **argv)
+{
+  const char *sub = coffer_cli_take_positional (&argc, argv);
+
+  *unknown = NULL;
+  if (sub == NULL)
+    {
+      gboolean help = FALSE;
+
+      for (int i = 1; i < argc; i++)
+        if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
+          help = TRUE;
+      fprintf (help ? stdout : stderr, "%s\n%s\n\n%s\n", _("Usage:"), usage, details);
+      if (help)
+        return COFFER_EXIT_OK;
+      coffer_cli_error (cli, "%s", missing);
+      return COFFER_EXIT_USAGE;
+    }
+
+  for (gsize i = 0; i < n_subs; i++)
+    {
+      if (g_str_equal (sub, subs[i].name))
+        {
+          g_autofree char *prog = g_strdup_printf ("coffer %s %s", group, sub);
+
+          g_free (cli->command);
+          cli->command = g_strdup_printf ("%s %s", group, sub);
+          argv[0] = prog;
+          return subs[i].func (cli, argc, argv);
+        }
+    }
+
+  *unknown = sub;
+  return COFFER_EXIT_USAGE;
+}
+
 /* ---- Progress ---- */
 
 static GMutex   progress_mutex;
@@ -728,6 +818,36 @@ coffer_cli_json_name (GString    *out,
       g_string_append_c (out, ':');
       coffer_cli_json_string (out, b64);
     }
+}
+
+void
+coffer_cli_json_string_array (GString            *out,
+                              const char * const *strv)
+{
+  g_string_append_c (out, '[');
+  for (guint i = 0; strv != NULL && strv[i] != NULL; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      coffer_cli_json_string (out, strv[i]);
+    }
+  g_string_append_c (out, ']');
+}
+
+void
+coffer_cli_print_json_array (GPtrArray        *items,
+                             CofferCliJsonFunc item_json)
+{
+  g_autoptr(GString) out = g_string_new ("[");
+
+  for (guint i = 0; i < items->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      item_json (out, items->pdata[i]);
+    }
+  g_string_append (out, "]\n");
+  fputs (out->str, stdout);
 }
 
 /* A name for messages: invalid UTF-8 bytes shown as \xNN. */
