@@ -13,6 +13,9 @@ top=$PWD
 build-aux/install-deps.sh build
 if [ ! -f _build/build.ninja ]; then
   meson setup _build --prefix="$top/_install" -Dbuildtype=debugoptimized
+else
+  # The test command may have set up _build: install here all the same.
+  meson configure _build --prefix="$top/_install" -Dapp=true >/dev/null
 fi
 meson install -C _build --quiet >/dev/null
 export PATH="$top/_install/bin:$PATH"
