@@ -705,8 +705,29 @@ coffer_store_s3_delete_many (CofferStoreS3 *self, const char * const *names,
       md5 = g_base64_encode (digest, dlen);
       h[0].value = md5;
 
-      if (!s3_request (self, "POST", NULL, "delete", h, 2, body, &r, cancellable, error))
-        return FALSE;
+      /* Not wrapped by the retry layer: a network error (libsoup does not
+       * resend a POST on a connection the server closed) or a 5xx is tried
+       * again a few times; deleting twice is harmless. */
+      for (guint attempt = 1; ; attempt++)
+        {
+          g_autoptr(GError) local_error = NULL;
+          gboolean sent = s3_request (self, "POST", NULL, "delete", h, 2, body, &r, cancellable, &local_error);
+          gboolean transient = sent ? r.status >= 500 && r.status != 501
+                                    : g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NETWORK);
+
+          if (!transient || attempt == 3)
+            {
+              if (!sent)
+                {
+                  g_propagate_error (error, g_steal_pointer (&local_error));
+                  return FALSE;
+                }
+              break;
+            }
+          if (sent)
+            s3_response_clear (&r);
+          g_usleep (100 * 1000 * attempt);
+        }
       if (r.status == 501 || r.status == 405)
         {
           g_atomic_int_set (&self->no_batch_delete, TRUE);

@@ -138,25 +138,34 @@ static gboolean
 mkcol (CofferStoreWebdav *self, const char *url, const char *what, GCancellable *cancellable,
        GError **error)
 {
-  g_autoptr(SoupMessage) msg = dav_message (self, "MKCOL", url);
-  g_autoptr(GBytes) body = dav_send (self, msg, NULL, NULL, cancellable, error);
-  guint status;
-
-  if (body == NULL)
-    return FALSE;
-  status = soup_message_get_status (msg);
-  /* 405: it exists already. */
-  if (status == 201 || status == 405 || status_ok (status))
-    return TRUE;
-  if (status == 409)
+  /* Two uploads can create the same folder at the same moment; Apache then
+   * answers the loser 403 instead of 405. Asking again tells that race
+   * (now 405: it exists) from a real refusal (403 again). */
+  for (guint attempt = 0; ; attempt++)
     {
-      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                   "The folder above “%s” does not exist on %s.", what,
-                   g_uri_get_host (self->base));
-      return FALSE;
+      g_autoptr(SoupMessage) msg = dav_message (self, "MKCOL", url);
+      g_autoptr(GBytes) body = dav_send (self, msg, NULL, NULL, cancellable, error);
+      guint status;
+
+      if (body == NULL)
+        return FALSE;
+      status = soup_message_get_status (msg);
+      /* 405: it exists already. */
+      if (status == 201 || status == 405 || status_ok (status))
+        return TRUE;
+      if (status == 409)
+        {
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
+                       "The folder above “%s” does not exist on %s.", what,
+                       g_uri_get_host (self->base));
+          return FALSE;
+        }
+      if (attempt > 0 || status != 403)
+        {
+          coffer_store_http_set_error (error, msg, "create the folder", what);
+          return FALSE;
+        }
     }
-  coffer_store_http_set_error (error, msg, "create the folder", what);
-  return FALSE;
 }
 
 static gboolean

@@ -270,8 +270,11 @@ test_s3_multipart (void)
   /* DeleteObjects batch */
   for (guint i = 0; names[i]; i++)
     g_assert_true (coffer_store_put (store, names[i], big, COFFER_PUT_REPLACE, NULL, &error));
-  g_assert_true (coffer_store_s3_delete_many (COFFER_STORE_S3 (store), names, NULL, &error));
-  g_assert_no_error (error);
+  {
+    gboolean deleted = coffer_store_s3_delete_many (COFFER_STORE_S3 (store), names, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (deleted);
+  }
   for (guint i = 0; names[i]; i++)
     {
       g_assert_false (coffer_store_stat (store, names[i], NULL, NULL, &error));
