@@ -568,8 +568,9 @@ coffer_shares_dialog_new_make (GtkWindow *parent, CofferApplication *app)
   gtk_button_set_label (self->action_button, _("_Save Sheets…"));
   gtk_editable_set_text (GTK_EDITABLE (self->owner_entry),
                          real != NULL && g_strcmp0 (real, "Unknown") != 0 ? real : g_get_user_name ());
-  gtk_label_set_text (self->make_status, _("Replacing your recovery key later makes these shares useless; "
-                                           "you then make new sheets."));
+  gtk_label_set_text (self->make_status, _("Shares made earlier for this same key keep working. Only "
+                                           "replacing the recovery key makes shares useless; after that, "
+                                           "make new sheets."));
   gtk_stack_set_visible_child_name (self->stack, "make");
   return self;
 }
