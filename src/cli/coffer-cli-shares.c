@@ -53,8 +53,9 @@ coffer_cli_combine_share_files (CofferCli  *cli,
           !coffer_repository_check_share (cli->repository, share, cli->cancellable, &local_error))
         {
           coffer_share_free (share);
-          /* Keep the domain and code (typo, wrong key: exit status 2). */
-          g_set_error (error, local_error->domain, local_error->code, _("Share file %s: %s"), shown,
+          /* INVALID (exit status 2) for every share problem, so that no
+           * caller words it as a problem with a typed recovery key. */
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, _("Share file %s: %s"), shown,
                        local_error->message);
           return NULL;
         }
@@ -79,7 +80,7 @@ coffer_cli_combine_share_files (CofferCli  *cli,
                                          cli->cancellable, &local_error);
   if (rk == NULL)
     {
-      g_set_error (error, local_error->domain, local_error->code, _("Recovery shares: %s"),
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, _("Recovery shares: %s"),
                    local_error->message);
       return NULL;
     }

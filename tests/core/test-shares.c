@@ -7,6 +7,10 @@
 
 #include <sodium.h>
 
+#include <sys/stat.h>
+#include <glib/gstdio.h>
+
+#include "coffer-emergency-kit.h"
 #include "coffer-error.h"
 #include "coffer-recovery-key.h"
 #include "coffer-repository-shares.h"
@@ -411,6 +415,44 @@ test_repository (void)
     g_error ("expected “%s” in: %s", today, error->message);
 }
 
+/* The share sheet: a PDF, mode 0600, never over an existing file. */
+static void
+test_sheet (void)
+{
+  g_autofree char *dir = fixture_dir ("sheet");
+  g_autofree char *path = g_build_filename (dir, "share-1-of-3.pdf", NULL);
+  g_autoptr(CofferSecret) key = vector_key ();
+  g_autoptr(GPtrArray) shares = coffer_shares_split (key, vector_repo, 2, 3, NULL);
+  g_autoptr(CofferSecret) text = coffer_share_format (g_ptr_array_index (shares, 0));
+  g_autoptr(CofferSecret) not_a_share = coffer_recovery_key_format (key);
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) before = NULL;
+  g_autoptr(GBytes) after = NULL;
+  GStatBuf st;
+
+  g_assert_true (coffer_share_sheet_write_pdf (path, text, "Ada", 1, 2, 3, "/media/disk/backup",
+                                               "101112131415161718191a1b1c1d1e1f", now, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpuint (st.st_mode & 0777, ==, 0600);
+  before = fixture_read (path);
+  g_assert_true (g_bytes_get_size (before) > 1000);
+  g_assert_cmpmem (g_bytes_get_data (before, NULL), 5, "%PDF-", 5);
+
+  g_assert_false (coffer_share_sheet_write_pdf (path, text, "Ada", 1, 2, 3, "/media/disk/backup",
+                                                "101112131415161718191a1b1c1d1e1f", now, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+  g_clear_error (&error);
+  after = fixture_read (path);
+  g_assert_true (g_bytes_equal (before, after));
+
+  /* A recovery key is not printed as a share. */
+  g_assert_false (coffer_share_sheet_write_pdf (path, not_a_share, "Ada", 1, 2, 3, "/media/disk/backup",
+                                                "101112131415161718191a1b1c1d1e1f", now, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -424,5 +466,6 @@ main (int argc, char **argv)
   g_test_add_func ("/shares/not-a-share", test_not_a_share);
   g_test_add_func ("/shares/wrong-repository-and-generation", test_wrong_repository_and_generation);
   g_test_add_func ("/shares/repository", test_repository);
+  g_test_add_func ("/shares/sheet", test_sheet);
   return g_test_run ();
 }
