@@ -46,7 +46,7 @@ static const char * const value_options[] = {
   "--keep-daily", "--keep-weekly", "--keep-monthly", "--keep-yearly", "--grace",
   "--new-password-file", "--name", "--code", "--output", "--emergency-kit",
   "--share-file", "--needed", "--count", "--owner",
-  "-c", "-s", "-t", "-e", "-o", NULL,
+  "-c", "-s", "-t", "-e", "-o", "-k", "-n", NULL,
 };
 
 /* ---- Signals ----

@@ -147,6 +147,31 @@ row_says_two_of_three (gpointer data)
   return subtitle != NULL && strstr (subtitle, "Any 2 of 3") != NULL;
 }
 
+static gboolean
+row_says_replaced (gpointer data)
+{
+  const char *subtitle = adw_action_row_get_subtitle (ADW_ACTION_ROW (data));
+  return subtitle != NULL && strstr (subtitle, "no longer work") != NULL;
+}
+
+static void
+replaced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  CofferSecret *key = coffer_engine_replace_recovery_key_finish (COFFER_ENGINE (source), result, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (key);
+  coffer_secret_free (key);
+  *(gboolean *) user_data = TRUE;
+}
+
+static gboolean
+flag_set (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
 static void
 test_shares (void)
 {
@@ -295,6 +320,21 @@ test_shares (void)
                                                                                        "key_entry"))), ==, "");
   gtk_window_destroy (GTK_WINDOW (dialog));
   ui_test_flush (GTK_WIDGET (prefs));
+
+  /* Replacing the recovery key: Preferences says the shares stopped
+   * working and offers new sheets. */
+  {
+    gboolean replaced = FALSE;
+    GtkWidget *button;
+
+    coffer_engine_replace_recovery_key_async (coffer_application_get_engine (app), NULL, replaced_cb, &replaced);
+    ui_test_wait_for (flag_set, &replaced, 60, "recovery key replaced");
+    coffer_shares_row_refresh (COFFER_SHARES_ROW (shares_row));
+    ui_test_wait_for (row_says_replaced, shares_row, 30, "shares row after replacement");
+    button = ui_test_find (shares_row, GTK_TYPE_BUTTON, "Make New Sheets…");
+    g_assert_nonnull (button);
+    ui_test_screenshot (GTK_WIDGET (prefs), "shares-preferences-replaced");
+  }
 
   ui_test_quit (app);
 }
