@@ -6,6 +6,7 @@
 
 #include "coffer-engine.h"
 #include "coffer-repository-shares.h"
+#include "coffer-emergency-kit.h"
 #include "coffer-file-item.h"
 #include "coffer-error.h"
 #include "coffer-recovery-key.h"
@@ -1840,22 +1841,64 @@ coffer_engine_get_shares_info_finish (CofferEngine *self, GAsyncResult *result, 
   return TRUE;
 }
 
+static char *
+sheet_path (const char *folder, guint index, guint count)
+{
+  g_autofree char *base = g_strdup_printf ("share-%u-of-%u.pdf", index, count);
+
+  return g_build_filename (folder, base, NULL);
+}
+
 static gboolean
 make_shares_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(CofferSecret) key = coffer_recovery_key_parse (job->text, error);
+  g_autoptr(CofferSecret) key = NULL;
+  g_autoptr(GPtrArray) shares = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *location = coffer_repository_describe (repository);
+  /* job->count is "needed", job->max_results the number of shares,
+   * job->target the folder, job->name the owner. */
+  guint count = job->max_results;
 
+  /* Every name is checked before anything is made: sheets never replace
+   * files, and a half-saved set helps nobody. */
+  for (guint i = 1; i <= count; i++)
+    {
+      g_autofree char *path = sheet_path (job->target, i, count);
+
+      if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        {
+          g_autofree char *base = g_path_get_basename (path);
+
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                       _("The folder already has a file “%s”. Choose an empty folder: share sheets "
+                         "never replace files."), base);
+          return FALSE;
+        }
+    }
+  key = coffer_recovery_key_parse (job->text, error);
   if (key == NULL)
     return FALSE;
-  /* job->count is "needed", job->max_results the number of shares. */
-  job->result = coffer_repository_make_shares (repository, key, (guint) job->count, job->max_results,
-                                               cancellable, error);
-  return job->result != NULL;
+  shares = coffer_repository_make_shares (repository, key, (guint) job->count, count, cancellable, error);
+  if (shares == NULL)
+    return FALSE;
+  for (guint i = 0; i < shares->len; i++)
+    {
+      const CofferShare *share = g_ptr_array_index (shares, i);
+      g_autoptr(CofferSecret) formatted = coffer_share_format (share);
+      g_autofree char *path = sheet_path (job->target, share->index, count);
+
+      if (!coffer_share_sheet_write_pdf (path, formatted, job->name, share->index, share->needed, count,
+                                         location, coffer_repository_get_id (repository), now, error))
+        return FALSE;
+    }
+  return TRUE;
 }
 
 void
 coffer_engine_make_shares_async (CofferEngine *self, const char *recovery_key_text, guint needed, guint count,
-                                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+                                 const char *folder, const char *owner, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task;
   Job *job;
@@ -1867,11 +1910,13 @@ coffer_engine_make_shares_async (CofferEngine *self, const char *recovery_key_te
   job->text = g_strdup (recovery_key_text);
   job->count = needed;
   job->max_results = count;
-  job_run (task, make_shares_call, (GDestroyNotify) g_ptr_array_unref);
+  job->target = g_strdup (folder);
+  job->name = g_strdup (owner);
+  job_run (task, make_shares_call, NULL);
 }
 
-GPtrArray *
+gboolean
 coffer_engine_make_shares_finish (CofferEngine *self, GAsyncResult *result, GError **error)
 {
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -260,14 +260,18 @@ void                coffer_engine_open_share_context_async  (CofferEngine *self,
 CofferShareContext *coffer_engine_open_share_context_finish (CofferEngine *self, GAsyncResult *result,
                                                              GError **error);
 /* Shares of the open repository: info, and making them from the recovery
- * key typed now (checked first); the result is a GPtrArray of CofferShare. */
+ * key typed now (checked first) and saving one sheet per share
+ * (share-I-of-N.pdf, 0600) in folder, printed with owner's name. No file
+ * is written over: when one of the names exists, nothing is made
+ * (G_IO_ERROR_EXISTS). */
 void       coffer_engine_get_shares_info_async  (CofferEngine *self, GCancellable *cancellable,
                                                  GAsyncReadyCallback callback, gpointer user_data);
 gboolean   coffer_engine_get_shares_info_finish (CofferEngine *self, GAsyncResult *result,
                                                  CofferSharesInfo *info, GError **error);
 void       coffer_engine_make_shares_async      (CofferEngine *self, const char *recovery_key_text,
-                                                 guint needed, guint count, GCancellable *cancellable,
+                                                 guint needed, guint count, const char *folder,
+                                                 const char *owner, GCancellable *cancellable,
                                                  GAsyncReadyCallback callback, gpointer user_data);
-GPtrArray *coffer_engine_make_shares_finish     (CofferEngine *self, GAsyncResult *result, GError **error);
+gboolean   coffer_engine_make_shares_finish     (CofferEngine *self, GAsyncResult *result, GError **error);
 
 G_END_DECLS

@@ -6,7 +6,6 @@
 #include <glib/gstdio.h>
 
 #include "coffer-shares-dialog.h"
-#include "coffer-emergency-kit.h"
 #include "coffer-error.h"
 #include "coffer-recovery-key.h"
 #include "coffer-shares.h"
@@ -277,27 +276,18 @@ spin_cb (CofferSharesDialog *self)
   gtk_spin_button_set_range (self->needed_spin, 2, count);
 }
 
-static char *
-sheet_path (GFile *folder, guint index, guint count)
-{
-  g_autofree char *dir = g_file_get_path (folder);
-  /* Translators: file name of a share sheet, e.g. share-1-of-3.pdf */
-  g_autofree char *base = g_strdup_printf (_("share-%u-of-%u.pdf"), index, count);
-
-  return g_build_filename (dir, base, NULL);
-}
-
 typedef struct
 {
   CofferSharesDialog *self;
-  GFile              *folder;
+  char               *folder;
+  guint               needed, count;
 } MakeData;
 
 static void
 make_data_free (MakeData *data)
 {
   g_object_unref (data->self);
-  g_object_unref (data->folder);
+  g_free (data->folder);
   g_free (data);
 }
 
@@ -315,61 +305,40 @@ made_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   MakeData *data = user_data;
   CofferSharesDialog *self = data->self;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) shares = coffer_engine_make_shares_finish (COFFER_ENGINE (source), result, &error);
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
-  g_autofree char *location = NULL;
-  g_autofree char *repo_id = NULL;
   g_autofree char *folder_name = NULL;
   g_autofree char *description = NULL;
-  const char *owner = gtk_editable_get_text (GTK_EDITABLE (self->owner_entry));
-  CofferRepository *repository = coffer_engine_get_repository (coffer_application_get_engine (self->app));
 
-  if (shares == NULL)
+  if (!coffer_engine_make_shares_finish (COFFER_ENGINE (source), result, &error))
     {
       g_autofree char *message = NULL;
 
       if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY))
         message = g_strdup (_("This is not the recovery key of this backup. No shares were made."));
       else if (g_error_matches (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO) ||
-               g_error_matches (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID))
+               g_error_matches (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID) ||
+               g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS))
         message = g_strdup (error->message);
       else
-        message = coffer_engine_describe_error (error);
+        {
+          g_autofree char *reason = coffer_engine_describe_error (error);
+
+          message = g_strdup_printf (_("The share sheets could not be saved: %s"), reason);
+        }
       make_failed (self, message);
       make_data_free (data);
       return;
     }
 
-  location = coffer_repository_describe (repository);
-  repo_id = g_strdup (coffer_repository_get_id (repository));
-  for (guint i = 0; i < shares->len; i++)
-    {
-      const CofferShare *share = g_ptr_array_index (shares, i);
-      g_autoptr(CofferSecret) formatted = coffer_share_format (share);
-      g_autofree char *path = sheet_path (data->folder, share->index, shares->len);
-
-      if (!coffer_share_sheet_write_pdf (path, formatted, owner, share->index, share->needed, shares->len,
-                                         location, repo_id, now, &error))
-        {
-          g_autofree char *message = g_strdup_printf (_("The share sheets could not be saved: %s"),
-                                                      error->message);
-          make_failed (self, message);
-          make_data_free (data);
-          return;
-        }
-    }
-
   gtk_editable_set_text (GTK_EDITABLE (self->key_entry), "");
   set_busy (self, FALSE, NULL);
-  folder_name = g_file_get_parse_name (data->folder);
+  folder_name = g_filename_display_name (data->folder);
   description = g_strdup_printf (ngettext ("%u share sheet was saved in %s. Print each one and give it to "
                                            "one person, then delete the files. Any %u of them together can "
                                            "help you into your backups.",
                                            "%u share sheets were saved in %s. Print each one and give it to "
                                            "one person, then delete the files. Any %u of them together can "
-                                           "help you into your backups.", shares->len),
-                                 shares->len, folder_name,
-                                 (guint) ((CofferShare *) g_ptr_array_index (shares, 0))->needed);
+                                           "help you into your backups.", data->count),
+                                 data->count, folder_name, data->needed);
   adw_status_page_set_description (self->made_page, description);
   gtk_stack_set_visible_child_name (self->stack, "made");
   gtk_button_set_label (self->action_button, _("_Done"));
@@ -381,36 +350,26 @@ void
 coffer_shares_dialog_save_to (CofferSharesDialog *self, GFile *folder)
 {
   const char *key = gtk_editable_get_text (GTK_EDITABLE (self->key_entry));
-  guint count = (guint) gtk_spin_button_get_value_as_int (self->count_spin);
-  guint needed = (guint) gtk_spin_button_get_value_as_int (self->needed_spin);
+  const char *owner = gtk_editable_get_text (GTK_EDITABLE (self->owner_entry));
   MakeData *data;
 
   g_return_if_fail (COFFER_IS_SHARES_DIALOG (self));
   g_return_if_fail (self->make);
 
-  /* Every sheet name is checked before the shares are made: sheets are
-   * never written over files, and a half-saved set helps nobody. */
-  for (guint i = 1; i <= count; i++)
-    {
-      g_autofree char *path = sheet_path (folder, i, count);
-
-      if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-        {
-          g_autofree char *base = g_path_get_basename (path);
-          g_autofree char *message = g_strdup_printf (_("The folder already has a file “%s”. Choose an "
-                                                        "empty folder: share sheets never replace files."),
-                                                      base);
-          gtk_label_set_text (self->make_status, message);
-          return;
-        }
-    }
-
   data = g_new0 (MakeData, 1);
   data->self = g_object_ref (self);
-  data->folder = g_object_ref (folder);
+  data->folder = g_file_get_path (folder);
+  data->count = (guint) gtk_spin_button_get_value_as_int (self->count_spin);
+  data->needed = (guint) gtk_spin_button_get_value_as_int (self->needed_spin);
+  if (data->folder == NULL)
+    {
+      make_failed (self, _("Choose a folder on this computer or a drive: the sheets are saved as files."));
+      make_data_free (data);
+      return;
+    }
   set_busy (self, TRUE, _("Making the Shares…"));
-  coffer_engine_make_shares_async (coffer_application_get_engine (self->app), key, needed, count,
-                                   self->cancellable, made_cb, data);
+  coffer_engine_make_shares_async (coffer_application_get_engine (self->app), key, data->needed, data->count,
+                                   data->folder, owner, self->cancellable, made_cb, data);
 }
 
 static void

@@ -318,6 +318,24 @@ test_shares (void)
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (gtk_widget_get_template_child (GTK_WIDGET (dialog),
                                                                                        COFFER_TYPE_SHARES_DIALOG,
                                                                                        "key_entry"))), ==, "");
+  /* Saving again into the same folder writes nothing over the sheets. */
+  gtk_editable_set_text (GTK_EDITABLE (gtk_widget_get_template_child (GTK_WIDGET (dialog), COFFER_TYPE_SHARES_DIALOG,
+                                                                      "key_entry")), rk);
+  {
+    g_autofree char *first = g_build_filename (new_sheets, "share-1-of-5.pdf", NULL);
+    g_autoptr(GBytes) before = NULL;
+    g_autoptr(GBytes) after = NULL;
+    g_autoptr(GMappedFile) map = g_mapped_file_new (first, FALSE, NULL);
+
+    before = g_mapped_file_get_bytes (map);
+    coffer_shares_dialog_save_to (dialog, folder);
+    wait_dialog_page (dialog, "make");
+    assert_status (dialog, "already has a file “share-1-of-5.pdf”");
+    g_clear_pointer (&map, g_mapped_file_unref);
+    map = g_mapped_file_new (first, FALSE, NULL);
+    after = g_mapped_file_get_bytes (map);
+    g_assert_true (g_bytes_equal (before, after));
+  }
   gtk_window_destroy (GTK_WINDOW (dialog));
   ui_test_flush (GTK_WIDGET (prefs));
 
