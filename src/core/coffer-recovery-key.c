@@ -34,7 +34,6 @@
 G_STATIC_ASSERT (COFFER_RECOVERY_KEY_CHARS == GROUP_CHARS * GROUPS);
 G_STATIC_ASSERT (DATA_SYMBOLS * 5 == COFFER_RECOVERY_KEY_BYTES * 8 + 2);
 
-static const char alphabet[32] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const char coffer_base32_alphabet[33] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /* ---- GF(32) ---- */
@@ -247,7 +246,7 @@ coffer_recovery_key_format (const CofferSecret *key)
     {
       if (i > 0 && i % GROUP_CHARS == 0)
         text->data[pos++] = '-';
-      text->data[pos++] = alphabet[symbols->data[i]];
+      text->data[pos++] = coffer_base32_alphabet[symbols->data[i]];
     }
   text->data[pos] = '\0';
   g_assert (pos == FORMATTED_LEN);
@@ -271,7 +270,7 @@ _coffer_base32_value (gunichar c)
       break;
     }
   for (int v = 0; v < 32; v++)
-    if (alphabet[v] == (char) c && c < 0x80)
+    if (coffer_base32_alphabet[v] == (char) c && c < 0x80)
       return v;
   return -1;
 }
