@@ -5,6 +5,8 @@
 #include <glib/gi18n.h>
 
 #include "coffer-engine.h"
+#include "coffer-repository-shares.h"
+#include "coffer-emergency-kit.h"
 #include "coffer-file-item.h"
 #include "coffer-error.h"
 #include "coffer-recovery-key.h"
@@ -1728,4 +1730,193 @@ coffer_engine_describe_error (const GError *error)
     }
   /* The core writes complete sentences. */
   return g_strdup (error->message);
+}
+
+/* ---- Recovery contacts ---- */
+
+void
+coffer_share_context_free (CofferShareContext *context)
+{
+  if (context == NULL)
+    return;
+  g_clear_pointer (&context->generations, g_array_unref);
+  g_free (context);
+}
+
+static gboolean
+share_context_call (CofferRepository *unused, Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferRepository) repository = open_repository (job, cancellable, error);
+  g_autoptr(CofferShareContext) context = NULL;
+
+  if (repository == NULL)
+    return FALSE;
+  context = g_new0 (CofferShareContext, 1);
+  if (!coffer_hex_decode (coffer_repository_get_id (repository), context->repo_id, sizeof context->repo_id))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT, "%s",
+                   _("The backup's configuration has no valid repository id."));
+      return FALSE;
+    }
+  context->generations = coffer_repository_load_recovery_generations (repository, cancellable, error);
+  if (context->generations == NULL)
+    return FALSE;
+  job->result = g_steal_pointer (&context);
+  return TRUE;
+}
+
+void
+coffer_engine_open_share_context_async (CofferEngine *self, const CofferDestination *dest,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = dest_task_new (self, coffer_engine_open_share_context_async, dest, cancellable, callback,
+                        user_data, &job);
+  job_run (task, share_context_call, (GDestroyNotify) coffer_share_context_free);
+}
+
+CofferShareContext *
+coffer_engine_open_share_context_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static gboolean
+shares_info_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GArray) generations = coffer_repository_load_recovery_generations (repository, cancellable, error);
+  CofferSharesInfo *info;
+
+  if (generations == NULL)
+    return FALSE;
+  info = g_new0 (CofferSharesInfo, 1);
+  for (guint i = 0; i < generations->len; i++)
+    {
+      const CofferRecoveryGeneration *g = &g_array_index (generations, CofferRecoveryGeneration, i);
+
+      if (g->replaced == 0 && g->shares_made != 0)
+        {
+          info->needed = g->needed;
+          info->count = g->count;
+          info->made = g->shares_made;
+        }
+      else if (g->replaced != 0 && g->replaced >= info->old_replaced)
+        {
+          info->old_replaced = g->replaced;
+          info->old_needed = g->shares_made != 0 ? g->needed : 0;
+          info->old_count = g->shares_made != 0 ? g->count : 0;
+        }
+    }
+  job->result = info;
+  return TRUE;
+}
+
+void
+coffer_engine_get_shares_info_async (CofferEngine *self, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_get_shares_info_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job_run (task, shares_info_call, g_free);
+}
+
+gboolean
+coffer_engine_get_shares_info_finish (CofferEngine *self, GAsyncResult *result, CofferSharesInfo *info,
+                                      GError **error)
+{
+  g_autofree CofferSharesInfo *found = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (found == NULL)
+    return FALSE;
+  *info = *found;
+  return TRUE;
+}
+
+static char *
+sheet_path (const char *folder, guint index, guint count)
+{
+  g_autofree char *base = g_strdup_printf ("share-%u-of-%u.pdf", index, count);
+
+  return g_build_filename (folder, base, NULL);
+}
+
+static gboolean
+make_shares_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) key = NULL;
+  g_autoptr(GPtrArray) shares = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *location = coffer_repository_describe (repository);
+  /* job->count is "needed", job->max_results the number of shares,
+   * job->target the folder, job->name the owner. */
+  guint count = job->max_results;
+
+  /* Every name is checked before anything is made: sheets never replace
+   * files, and a half-saved set helps nobody. */
+  for (guint i = 1; i <= count; i++)
+    {
+      g_autofree char *path = sheet_path (job->target, i, count);
+
+      if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        {
+          g_autofree char *base = g_path_get_basename (path);
+
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                       _("The folder already has a file “%s”. Choose an empty folder: share sheets "
+                         "never replace files."), base);
+          return FALSE;
+        }
+    }
+  key = coffer_recovery_key_parse (job->text, error);
+  if (key == NULL)
+    return FALSE;
+  shares = coffer_repository_make_shares (repository, key, (guint) job->count, count, cancellable, error);
+  if (shares == NULL)
+    return FALSE;
+  for (guint i = 0; i < shares->len; i++)
+    {
+      const CofferShare *share = g_ptr_array_index (shares, i);
+      g_autoptr(CofferSecret) formatted = coffer_share_format (share);
+      g_autofree char *path = sheet_path (job->target, share->index, count);
+
+      if (!coffer_share_sheet_write_pdf (path, formatted, job->name, share->index, share->needed, count,
+                                         location, coffer_repository_get_id (repository), now, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+void
+coffer_engine_make_shares_async (CofferEngine *self, const char *recovery_key_text, guint needed, guint count,
+                                 const char *folder, const char *owner, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_make_shares_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job->text = g_strdup (recovery_key_text);
+  job->count = needed;
+  job->max_results = count;
+  job->target = g_strdup (folder);
+  job->name = g_strdup (owner);
+  job_run (task, make_shares_call, NULL);
+}
+
+gboolean
+coffer_engine_make_shares_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

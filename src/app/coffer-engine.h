@@ -232,4 +232,46 @@ gboolean coffer_engine_complete_join_finish   (CofferEngine *self, GAsyncResult 
 /* A readable sentence for an error from the engine, for the UI. */
 char *coffer_engine_describe_error (const GError *error);
 
+/* ---- Recovery contacts (recovery shares; see coffer-shares-dialog.c) ---- */
+
+/* What the repository records about shares of its recovery keys. */
+typedef struct
+{
+  guint  needed, count;          /* shares of the current key; 0 when none */
+  gint64 made;                   /* when they were made (Unix seconds) */
+  guint  old_needed, old_count;  /* shares of the key replaced last; 0 when none */
+  gint64 old_replaced;           /* when that key was replaced */
+} CofferSharesInfo;
+
+/* Opens dest without keys and reads its id and recorded recovery key
+ * generations, so typed shares can be checked as they are typed. The
+ * result is a CofferShareContext. */
+typedef struct
+{
+  guint8  repo_id[16];
+  GArray *generations;           /* CofferRecoveryGeneration */
+} CofferShareContext;
+void coffer_share_context_free (CofferShareContext *context);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CofferShareContext, coffer_share_context_free)
+
+void                coffer_engine_open_share_context_async  (CofferEngine *self, const CofferDestination *dest,
+                                                             GCancellable *cancellable,
+                                                             GAsyncReadyCallback callback, gpointer user_data);
+CofferShareContext *coffer_engine_open_share_context_finish (CofferEngine *self, GAsyncResult *result,
+                                                             GError **error);
+/* Shares of the open repository: info, and making them from the recovery
+ * key typed now (checked first) and saving one sheet per share
+ * (share-I-of-N.pdf, 0600) in folder, printed with owner's name. No file
+ * is written over: when one of the names exists, nothing is made
+ * (G_IO_ERROR_EXISTS). */
+void       coffer_engine_get_shares_info_async  (CofferEngine *self, GCancellable *cancellable,
+                                                 GAsyncReadyCallback callback, gpointer user_data);
+gboolean   coffer_engine_get_shares_info_finish (CofferEngine *self, GAsyncResult *result,
+                                                 CofferSharesInfo *info, GError **error);
+void       coffer_engine_make_shares_async      (CofferEngine *self, const char *recovery_key_text,
+                                                 guint needed, guint count, const char *folder,
+                                                 const char *owner, GCancellable *cancellable,
+                                                 GAsyncReadyCallback callback, gpointer user_data);
+gboolean   coffer_engine_make_shares_finish     (CofferEngine *self, GAsyncResult *result, GError **error);
+
 G_END_DECLS

@@ -7,6 +7,7 @@
 #include "coffer-password-strength.h"
 #include "coffer-preferences-window.h"
 #include "coffer-recovery-wizard.h"
+#include "coffer-shares-row.h"
 
 struct _CofferPreferencesWindow
 {
@@ -35,6 +36,7 @@ struct _CofferPreferencesWindow
   AdwPasswordEntryRow *new_password_confirm;
   AdwActionRow        *recovery_row;
   GtkListBox          *devices_list;
+  CofferSharesRow     *shares_row;    /* recovery contacts, below recovery_row */
 };
 
 G_DEFINE_FINAL_TYPE (CofferPreferencesWindow, coffer_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -212,6 +214,9 @@ update_recovery_row (CofferPreferencesWindow *self)
   g_autofree char *ago = coffer_format_time_ago (tested);
 
   adw_action_row_set_subtitle (self->recovery_row, tested > 0 ? ago : _("Not tested on this computer yet"));
+  /* A replaced key invalidates its shares: the row says so. */
+  if (self->shares_row != NULL)
+    coffer_shares_row_refresh (self->shares_row);
 }
 
 static void
@@ -536,6 +541,10 @@ coffer_preferences_window_new (CofferApplication *app)
   g_signal_connect_object (self->settings, "changed::global-excludes", G_CALLBACK (fill_excludes), self,
                            G_CONNECT_SWAPPED);
   fill_excludes (self);
+  self->shares_row = coffer_shares_row_new (self->app);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (gtk_widget_get_ancestor (GTK_WIDGET (self->recovery_row),
+                                                                             ADW_TYPE_PREFERENCES_GROUP)),
+                             GTK_WIDGET (self->shares_row));
   update_recovery_row (self);
   fill_devices (self);
   return self;

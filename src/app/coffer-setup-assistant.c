@@ -8,6 +8,7 @@
 #include "coffer-keyring.h"
 #include "coffer-password-strength.h"
 #include "coffer-setup-assistant.h"
+#include "coffer-shares-dialog.h"
 
 struct _CofferSetupAssistant
 {
@@ -811,6 +812,35 @@ open_with_recovery_key (CofferSetupAssistant *self)
                                               self->cancellable, open_rk_cb, g_object_ref (self));
 }
 
+/* "I don't have my recovery key": k shares typed in the shares dialog give
+ * the recovery key, which then opens the backup exactly like a typed one. */
+static void
+shares_key_cb (CofferSharesDialog *dialog, const CofferSecret *formatted, CofferSetupAssistant *self)
+{
+  g_autoptr(CofferDestination) dest = build_destination (self, NULL);
+
+  g_return_if_fail (dest != NULL);
+  adw_status_page_set_title (self->working_page, _("Opening Your Backup…"));
+  show_page (self, "working", TRUE);
+  gtk_spinner_start (self->working_spinner);
+  set_busy (self, TRUE);
+  coffer_engine_open_with_recovery_key_async (coffer_application_get_engine (self->app), dest,
+                                              (const char *) formatted->data, self->cancellable, open_rk_cb,
+                                              g_object_ref (self));
+}
+
+static void
+use_shares_cb (CofferSetupAssistant *self)
+{
+  g_autoptr(CofferDestination) dest = build_destination (self, NULL);
+  CofferSharesDialog *dialog;
+
+  g_return_if_fail (dest != NULL);
+  dialog = coffer_shares_dialog_new_combine (GTK_WINDOW (self), self->app, dest);
+  g_signal_connect_object (dialog, "recovery-key", G_CALLBACK (shares_key_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static void
 set_join_status (CofferSetupAssistant *self, const char *text, gboolean waiting)
 {
@@ -1236,6 +1266,7 @@ coffer_setup_assistant_class_init (CofferSetupAssistantClass *klass)
   BIND (join_spinner); BIND (join_status); BIND (join_password_group); BIND (join_password);
 #undef BIND
   gtk_widget_class_bind_template_callback (widget_class, kind_toggled_cb);
+  gtk_widget_class_bind_template_callback (widget_class, use_shares_cb);
   gtk_widget_class_bind_template_callback (widget_class, destination_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, password_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, next_cb);

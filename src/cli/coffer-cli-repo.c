@@ -918,6 +918,7 @@ recovery_key_replace (CofferCli  *cli,
       show_recovery_key (cli, formatted);
       coffer_cli_info (cli, "%s", _("The old recovery key no longer works."));
     }
+  coffer_cli_shares_after_replace (cli);
   return COFFER_EXIT_OK;
 }
 
@@ -975,15 +976,17 @@ coffer_cli_cmd_recovery_key (CofferCli  *cli,
     { "replace", recovery_key_replace },
     { "status", recovery_key_status },
     { "kit", coffer_cli_recovery_key_kit },
+    { "share", coffer_cli_recovery_key_share },
   };
   const char *unknown;
   int status;
 
   status = coffer_cli_run_subcommand (cli, "recovery-key", subs, G_N_ELEMENTS (subs),
                                       "  coffer recovery-key verify\n  coffer recovery-key replace [--recovery-key-file FILE]\n"
-                                      "  coffer recovery-key status\n  coffer recovery-key kit --output FILE",
+                                      "  coffer recovery-key status\n  coffer recovery-key kit --output FILE\n"
+                                      "  coffer recovery-key share [--needed K] [--count N] --output DIR",
                                       _("Run 'coffer recovery-key SUBCOMMAND --help' for details."),
-                                      _("No recovery-key subcommand given (verify, replace, status or kit)."),
+                                      _("No recovery-key subcommand given (verify, replace, status, kit or share)."),
                                       &unknown, argc, argv);
   if (unknown == NULL)
     return status;

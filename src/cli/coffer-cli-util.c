@@ -276,7 +276,7 @@ coffer_cli_get_new_password (CofferCli   *cli,
 gboolean
 coffer_cli_recovery_key_available (CofferCli *cli)
 {
-  return cli->env_recovery_key != NULL || cli->recovery_key_file != NULL;
+  return cli->env_recovery_key != NULL || cli->recovery_key_file != NULL || cli->share_files != NULL;
 }
 
 CofferSecret *
@@ -286,6 +286,11 @@ coffer_cli_get_recovery_key (CofferCli  *cli,
 {
   g_autoptr(CofferSecret) raw = NULL;
   g_autoptr(CofferSecret) text = NULL;
+
+  /* Shares from recovery contacts stand in for the key wherever it is
+   * accepted; the combined key is then used exactly like a typed one. */
+  if (cli->share_files != NULL)
+    return coffer_cli_combine_share_files (cli, error);
 
   if (cli->recovery_key_file != NULL)
     {

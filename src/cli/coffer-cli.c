@@ -45,7 +45,8 @@ static const char * const value_options[] = {
   "--no-exclude", "--category", "--snapshot", "--target", "--keep-last", "--keep-hourly",
   "--keep-daily", "--keep-weekly", "--keep-monthly", "--keep-yearly", "--grace",
   "--new-password-file", "--name", "--code", "--output", "--emergency-kit",
-  "-c", "-s", "-t", "-e", "-o", NULL,
+  "--share-file", "--needed", "--count", "--owner",
+  "-c", "-s", "-t", "-e", "-o", "-k", "-n", NULL,
 };
 
 /* ---- Signals ----
@@ -344,6 +345,9 @@ coffer_cli_parse (CofferCli     *cli,
     { "recovery-key-file", 0, 0, G_OPTION_ARG_FILENAME, &cli->recovery_key_file,
       N_("Read the recovery key from FILE (or COFFER_RECOVERY_KEY); init and "
          "recovery-key replace write the new key there instead"), N_("FILE") },
+    { "share-file", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &cli->share_files,
+      N_("Instead of the recovery key: a recovery share from a contact, one per FILE "
+         "(repeat the option for each share)"), N_("FILE") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &cli->json,
       N_("Print listings as JSON"), NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &cli->quiet,
@@ -610,6 +614,7 @@ coffer_cli_free (CofferCli *cli)
   g_free (cli->repo_location);
   g_free (cli->password_file);
   g_free (cli->recovery_key_file);
+  g_strfreev (cli->share_files);
   g_free (cli->s3_endpoint);
   g_free (cli->s3_region);
   g_free (cli->command);

@@ -13,6 +13,7 @@
 #include "coffer-keyring.h"
 #include "coffer-recovery-key.h"
 #include "coffer-repository-private.h"
+#include "coffer-repository-shares.h"
 
 #define CONFIG_NAME "config"
 #define RECOVERY_NAME "keys/recovery"
@@ -873,6 +874,9 @@ coffer_repository_replace_recovery_key (CofferRepository *self, GCancellable *ca
   rk = coffer_recovery_key_generate ();
   if (!write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_REPLACE, cancellable, error))
     return NULL;
+  /* The old key's recovery shares stop working now: record it so they are
+   * refused by name (docs/FORMAT.md "Recovery shares"). */
+  _coffer_repository_recovery_replaced (self, rk, cancellable);
   _coffer_repository_pin_rotation_key (self, rk);
   self->recovery_confirmed = TRUE;
   coffer_state_remove (self->state, "recovery-key", "tested");
