@@ -6,12 +6,14 @@
  *   webdav://host[:port]/path            -> WebDAV over http
  *   webdavs://host[:port]/path           -> WebDAV over https
  *   s3://bucket[/prefix]                 -> S3 (endpoint/region in options)
+ *   rclone:REMOTE:path                   -> any rclone remote (coffer-store-rclone.c)
  *
  * Secrets come from the environment or the keyring (attribute "repository" =
  * the location without user information), never from the URL. */
 #include "coffer-store-private.h"
 #include "coffer-keyring.h"
 #include "coffer-error.h"
+#include "coffer-rclone.h"
 
 #include <string.h>
 
@@ -163,6 +165,42 @@ open_s3 (GUri *uri, const char *location, const CofferStoreOptions *options, GEr
   return wrap (store, options);
 }
 
+/* rclone:REMOTE:path. REMOTE is a Coffer-managed remote (remotes.ini and
+ * the keyring) or one from the user's own rclone configuration. */
+static CofferStore *
+open_rclone (const char *location, const CofferStoreOptions *options, GError **error)
+{
+  const char *spec = location + strlen ("rclone:");
+  const char *colon = strchr (spec, ':');
+  g_autofree char *name = NULL;
+  g_autoptr(GHashTable) env = NULL;
+  CofferStore *store;
+
+  if (colon == NULL || colon == spec)
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                   "The address “%s” names no rclone remote; write rclone:REMOTE:path "
+                   "(on-the-fly remotes such as “:sftp,host=…:” are not accepted, as "
+                   "their settings would show in the process list).", location);
+      return NULL;
+    }
+  name = g_strndup (spec, colon - spec);
+  /* rclone's own remotes may use '-', '.', ' '; Coffer's are stricter. */
+  for (const char *p = name; *p; p++)
+    if (!(g_ascii_isalnum (*p) || strchr ("_-. @", *p) != NULL))
+      {
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                     "“%s” is not a valid rclone remote name.", name);
+        return NULL;
+      }
+  if (!coffer_rclone_remote_env (name, &env, NULL, error))
+    return NULL;
+  store = coffer_store_rclone_new (spec, env, NULL, error);
+  if (store == NULL)
+    return NULL;
+  return wrap (store, options);
+}
+
 CofferStore *
 coffer_store_open (const char *location, const CofferStoreOptions *options, GError **error)
 {
@@ -180,6 +218,8 @@ coffer_store_open (const char *location, const CofferStoreOptions *options, GErr
       return NULL;
     }
   scheme = g_uri_parse_scheme (location);
+  if (scheme != NULL && g_ascii_strcasecmp (scheme, "rclone") == 0)
+    return open_rclone (location, options, error);
   if (scheme == NULL || g_ascii_strcasecmp (scheme, "file") == 0)
     {
       g_autoptr(GFile) file = scheme ? g_file_new_for_uri (location)

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* rclone as a transport: the store (coffer-store-rclone.c) and the remotes
+ * Coffer manages itself (coffer-rclone-remotes.c). */
+
+#include <gio/gio.h>
+#include "coffer-store.h"
+#include "coffer-secret.h"
+
+G_BEGIN_DECLS
+
+/* Keyring kind of a Coffer-managed remote's secret (SFTP password or OAuth
+ * token); the keyring "repository" attribute is "rclone:NAME". */
+#define COFFER_KEY_KIND_RCLONE_REMOTE "rclone-remote"
+
+/* A store on "REMOTE:path" served by a child `rclone serve webdav`.
+ * config_env: NULL, or RCLONE_CONFIG_* variable name -> CofferSecret* set
+ * only in the child's environment. Starts the child and waits until it
+ * answers. */
+#define COFFER_TYPE_STORE_RCLONE (coffer_store_rclone_get_type ())
+G_DECLARE_FINAL_TYPE (CofferStoreRclone, coffer_store_rclone, COFFER, STORE_RCLONE, GObject)
+CofferStore *coffer_store_rclone_new (const char *remote_path, GHashTable *config_env,
+                                      GCancellable *cancellable, GError **error);
+/* Tests: the process id of the current rclone child, 0 if none. */
+GPid coffer_store_rclone_get_pid (CofferStoreRclone *self);
+
+/* Remote types Coffer can set up (coffer remote add TYPE NAME). */
+gboolean coffer_rclone_type_is_oauth (const char *type);  /* drive, onedrive, dropbox, … */
+/* rclone backend name for a user-facing type ("gdrive" -> "drive"), or NULL. */
+const char *coffer_rclone_backend_for_type (const char *type);
+/* Names: letters, digits and '_' (they become part of environment
+ * variable names). */
+gboolean coffer_rclone_remote_name_valid (const char *name, GError **error);
+
+/* $XDG_CONFIG_HOME/coffer/remotes.ini: one group per remote with its
+ * non-secret settings (type, host, port, user, key_file). */
+char     *coffer_rclone_remotes_path (void);
+GKeyFile *coffer_rclone_remotes_load (GError **error);
+gboolean  coffer_rclone_remotes_save (GKeyFile *remotes, GError **error);
+
+/* For a remote Coffer manages: the RCLONE_CONFIG_* variables (name ->
+ * CofferSecret*), secrets read from the keyring. Sets *env to NULL (and
+ * returns TRUE) when name is not a Coffer-managed remote: rclone's own
+ * configuration applies. */
+gboolean coffer_rclone_remote_env (const char *name, GHashTable **env,
+                                   GCancellable *cancellable, GError **error);
+
+/* `rclone obscure` of a password, fed through stdin (never argv). */
+CofferSecret *coffer_rclone_obscure (const CofferSecret *password, GCancellable *cancellable,
+                                     GError **error);
+
+G_END_DECLS
