@@ -163,6 +163,7 @@ int coffer_cli_cmd_forget      (CofferCli *cli, int argc, char **argv);
 int coffer_cli_cmd_prune       (CofferCli *cli, int argc, char **argv);
 int coffer_cli_cmd_devices     (CofferCli *cli, int argc, char **argv);
 int coffer_cli_cmd_reencrypt   (CofferCli *cli, int argc, char **argv);
+int coffer_cli_cmd_remote      (CofferCli *cli, int argc, char **argv);
 
 /* ---- coffer-cli-reencrypt.c ---- */
 /* Re-encrypts a category's older backups with progress; returns an exit status. */

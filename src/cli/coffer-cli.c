@@ -35,6 +35,7 @@ static const CofferCliCommand commands[] = {
   { "recovery-key", N_("Verify or replace the recovery key, or show when it was last tested"),
                                                                                     coffer_cli_cmd_recovery_key },
   { "devices",      N_("List, join, approve or remove trusted devices"),            coffer_cli_cmd_devices },
+  { "remote",       N_("Add, list or remove cloud storage accounts (through rclone)"), coffer_cli_cmd_remote },
 };
 
 /* Options that take a separate value: used to find the command word in
@@ -46,6 +47,7 @@ static const char * const value_options[] = {
   "--keep-daily", "--keep-weekly", "--keep-monthly", "--keep-yearly", "--grace",
   "--new-password-file", "--name", "--code", "--output", "--emergency-kit",
   "--share-file", "--needed", "--count", "--owner",
+  "--host", "--port", "--user", "--key-file", "--account",
   "-c", "-s", "-t", "-e", "-o", "-k", "-n", NULL,
 };
 

@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* coffer remote add|list|remove: rclone remotes Coffer manages. Their
+ * secrets (SFTP password, OAuth token, B2 key) go to the keyring, the rest
+ * to $XDG_CONFIG_HOME/coffer/remotes.ini. Use them as --repo
+ * rclone:NAME:path. Remotes set up with `rclone config` work as they are
+ * and need none of this. */
+#include <string.h>
+#include <stdio.h>
+#include <sodium.h>
+
+#include "coffer-cli-private.h"
+#include "coffer-keyring.h"
+#include "coffer-rclone.h"
+
+/* The OAuth token `rclone authorize` prints between these markers. */
+#define TOKEN_BEGIN "--->"
+#define TOKEN_END "<---End paste"
+
+static CofferSecret *
+authorize (CofferCli *cli, const char *backend, GError **error)
+{
+  const char *argv[] = { "rclone", "authorize", backend, NULL };
+  g_autoptr(GSubprocess) p = NULL;
+  g_autoptr(GBytes) out = NULL;
+  const char *text, *begin, *end;
+  gsize len;
+  CofferSecret *token = NULL;
+
+  /* stderr stays on the terminal: rclone tells there which address to open
+   * if no browser starts. */
+  p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, error);
+  if (p == NULL)
+    {
+      g_prefix_error (error, _("Could not run rclone (is it installed?): "));
+      return NULL;
+    }
+  if (!g_subprocess_communicate (p, NULL, cli->cancellable, &out, NULL, error))
+    return NULL;
+  text = g_bytes_get_data (out, &len);
+  begin = text ? g_strstr_len (text, len, TOKEN_BEGIN) : NULL;
+  end = begin ? g_strstr_len (begin, len - (begin - text), TOKEN_END) : NULL;
+  if (!g_subprocess_get_if_exited (p) || g_subprocess_get_exit_status (p) != 0
+      || begin == NULL || end == NULL)
+    g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                 _("rclone authorize %s did not return a token (was the sign-in in the browser "
+                   "cancelled?)."), backend);
+  else
+    {
+      begin += strlen (TOKEN_BEGIN);
+      while (begin < end && g_ascii_isspace (*begin))
+        begin++;
+      while (end > begin && g_ascii_isspace (end[-1]))
+        end--;
+      token = coffer_secret_new_from_data ((const guint8 *) begin, end - begin);
+    }
+  if (text != NULL)
+    sodium_memzero ((gpointer) text, len);
+  return token;
+}
+
+static int
+remote_add (CofferCli *cli, int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *host = NULL, *user = NULL, *key_file = NULL, *account = NULL;
+  g_autofree char *repo = NULL, *label = NULL, *key_path = NULL;
+  g_autoptr(CofferSecret) secret = NULL;
+  g_autoptr(GKeyFile) kf = NULL;
+  const char *type, *name, *backend;
+  gint port = 0;
+  int status;
+  GOptionEntry entries[] = {
+    { "host", 0, 0, G_OPTION_ARG_STRING, &host, N_("SFTP server"), N_("HOST") },
+    { "port", 0, 0, G_OPTION_ARG_INT, &port, N_("SFTP port (default 22)"), N_("PORT") },
+    { "user", 0, 0, G_OPTION_ARG_STRING, &user, N_("SFTP user"), N_("USER") },
+    { "key-file", 0, 0, G_OPTION_ARG_FILENAME, &key_file,
+      N_("SSH private key (SFTP) or file holding the application key (B2)"), N_("FILE") },
+    { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("B2 account or key id"), N_("ID") },
+    { NULL }
+  };
+
+  status = coffer_cli_parse (cli, entries, N_("TYPE NAME"),
+                             _("Set up a storage account for use as --repo rclone:NAME:path."),
+                             _("TYPE is sftp, gdrive, onedrive, dropbox, pcloud, box or b2.\n"
+                               "  sftp: --host H [--port P] --user U and either --password-file F "
+                               "or --key-file F.\n"
+                               "  gdrive, onedrive, dropbox, pcloud, box: opens the browser to sign "
+                               "in (rclone authorize).\n"
+                               "  b2: --account ID --key-file F.\n"
+                               "Passwords and tokens are kept in the keyring; the other settings "
+                               "in ~/.config/coffer/remotes.ini."), &argc, &argv);
+  if (status != -1)
+    return status;
+  if (argc != 3)
+    {
+      coffer_cli_error (cli, "%s", _("Give the type and a name, e.g. “coffer remote add sftp nas …”."));
+      return COFFER_EXIT_USAGE;
+    }
+  type = argv[1];
+  name = argv[2];
+  backend = coffer_rclone_backend_for_type (type);
+  if (backend == NULL)
+    {
+      coffer_cli_error (cli, _("Unknown remote type “%s” (sftp, gdrive, onedrive, dropbox, pcloud, "
+                               "box or b2)."), type);
+      return COFFER_EXIT_USAGE;
+    }
+  if (!coffer_rclone_remote_name_valid (name, &error))
+    return coffer_cli_report_error (cli, error);
+
+  if (g_str_equal (type, "sftp"))
+    {
+      if (host == NULL || user == NULL || (cli->password_file == NULL) == (key_file == NULL))
+        {
+          coffer_cli_error (cli, "%s", _("An SFTP remote needs --host, --user and either "
+                                         "--password-file or --key-file."));
+          return COFFER_EXIT_USAGE;
+        }
+      if (cli->password_file != NULL)
+        {
+          secret = coffer_secret_new_from_file (cli->password_file, &error);
+          if (secret == NULL)
+            return coffer_cli_report_error (cli, error);
+        }
+    }
+  else if (g_str_equal (type, "b2"))
+    {
+      if (account == NULL || key_file == NULL)
+        {
+          coffer_cli_error (cli, "%s", _("A B2 remote needs --account and --key-file."));
+          return COFFER_EXIT_USAGE;
+        }
+      secret = coffer_secret_new_from_file (key_file, &error);
+      if (secret == NULL)
+        return coffer_cli_report_error (cli, error);
+      g_clear_pointer (&key_file, g_free);
+    }
+
+  /* Everything but an SFTP key file has a secret, which only the keyring
+   * may hold: say so before a browser opens for nothing. */
+  if ((secret != NULL || coffer_rclone_type_is_oauth (type)) && !coffer_keyring_is_available ())
+    {
+      coffer_cli_error (cli, _("Remotes managed by Coffer keep their password or token in the "
+                               "keyring, and no keyring is available. Unlock or install one, or "
+                               "set the remote up with “rclone config” and use it as "
+                               "--repo rclone:%s:path."), name);
+      return COFFER_EXIT_FAILURE;
+    }
+
+  kf = coffer_rclone_remotes_load (&error);
+  if (kf == NULL)
+    return coffer_cli_report_error (cli, error);
+  if (g_key_file_has_group (kf, name))
+    {
+      coffer_cli_error (cli, _("A remote named “%s” exists already; remove it first."), name);
+      return COFFER_EXIT_USAGE;
+    }
+
+  if (coffer_rclone_type_is_oauth (type))
+    {
+      coffer_cli_info (cli, "%s", _("Sign in in the browser window that opens now…"));
+      secret = authorize (cli, backend, &error);
+      if (secret == NULL)
+        return coffer_cli_report_error (cli, error);
+    }
+
+  if (secret != NULL)
+    {
+      repo = g_strconcat ("rclone:", name, NULL);
+      label = g_strdup_printf ("Coffer: storage account %s", name);
+      if (!coffer_keyring_store_sync (repo, COFFER_KEY_KIND_RCLONE_REMOTE, label, secret,
+                                      cli->cancellable, &error))
+        return coffer_cli_report_error (cli, error);
+    }
+
+  g_key_file_set_string (kf, name, "type", type);
+  if (host != NULL)
+    g_key_file_set_string (kf, name, "host", host);
+  if (port > 0)
+    g_key_file_set_integer (kf, name, "port", port);
+  if (user != NULL)
+    g_key_file_set_string (kf, name, "user", user);
+  if (account != NULL)
+    g_key_file_set_string (kf, name, "account", account);
+  if (key_file != NULL)
+    {
+      key_path = g_canonicalize_filename (key_file, NULL);
+      g_key_file_set_string (kf, name, "key_file", key_path);
+    }
+  if (!coffer_rclone_remotes_save (kf, &error))
+    return coffer_cli_report_error (cli, error);
+  if (!cli->quiet)
+    printf (_("Added the remote “%s”. Use it as --repo rclone:%s:FOLDER\n"), name, name);
+  return COFFER_EXIT_OK;
+}
+
+static int
+remote_list (CofferCli *cli, int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GKeyFile) kf = NULL;
+  g_auto(GStrv) groups = NULL;
+  g_autofree char *own = NULL;
+  g_auto(GStrv) own_lines = NULL;
+  g_autoptr(GString) json = g_string_new ("[");
+  const char *argv_rc[] = { "rclone", "listremotes", NULL };
+  g_autoptr(GSubprocess) p = NULL;
+  int status;
+
+  status = coffer_cli_parse (cli, NULL, NULL,
+                             _("List the remotes Coffer manages and those of rclone's own configuration."),
+                             NULL, &argc, &argv);
+  if (status != -1)
+    return status;
+  kf = coffer_rclone_remotes_load (&error);
+  if (kf == NULL)
+    return coffer_cli_report_error (cli, error);
+  groups = g_key_file_get_groups (kf, NULL);
+
+  /* rclone's own remotes; if rclone is missing or fails there are none. */
+  p = g_subprocess_newv (argv_rc, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                         NULL);
+  if (p != NULL && g_subprocess_communicate_utf8 (p, NULL, cli->cancellable, &own, NULL, NULL)
+      && own != NULL)
+    own_lines = g_strsplit (own, "\n", -1);
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      g_autofree char *type = g_key_file_get_string (kf, groups[i], "type", NULL);
+      g_autofree char *host = g_key_file_get_string (kf, groups[i], "host", NULL);
+      g_autofree char *user = g_key_file_get_string (kf, groups[i], "user", NULL);
+
+      if (cli->json)
+        {
+          if (json->len > 1)
+            g_string_append_c (json, ',');
+          g_string_append (json, "{\"name\":");
+          coffer_cli_json_string (json, groups[i]);
+          g_string_append (json, ",\"type\":");
+          coffer_cli_json_string (json, type);
+          g_string_append (json, ",\"host\":");
+          coffer_cli_json_string (json, host);
+          g_string_append (json, ",\"user\":");
+          coffer_cli_json_string (json, user);
+          g_string_append (json, ",\"managed_by\":\"coffer\"}");
+        }
+      else
+        printf ("%-16s %-9s %s%s%s\n", groups[i], type ? type : "?", user ? user : "",
+                user && host ? "@" : "", host ? host : "");
+    }
+  for (guint i = 0; own_lines != NULL && own_lines[i] != NULL; i++)
+    {
+      g_autofree char *n = g_strdup (g_strstrip (own_lines[i]));
+      if (n[0] == '\0')
+        continue;
+      if (g_str_has_suffix (n, ":"))
+        n[strlen (n) - 1] = '\0';
+      if (cli->json)
+        {
+          if (json->len > 1)
+            g_string_append_c (json, ',');
+          g_string_append (json, "{\"name\":");
+          coffer_cli_json_string (json, n);
+          g_string_append (json, ",\"managed_by\":\"rclone\"}");
+        }
+      else
+        printf ("%-16s %s\n", n, _("(rclone config)"));
+    }
+  if (cli->json)
+    printf ("%s]\n", json->str);
+  return COFFER_EXIT_OK;
+}
+
+static int
+remote_remove (CofferCli *cli, int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GKeyFile) kf = NULL;
+  g_autofree char *repo = NULL;
+  int status;
+
+  status = coffer_cli_parse (cli, NULL, N_("NAME"), _("Forget a remote Coffer manages and its "
+                                                       "password or token in the keyring."),
+                             _("The backups on it are not touched."), &argc, &argv);
+  if (status != -1)
+    return status;
+  if (argc != 2)
+    {
+      coffer_cli_error (cli, "%s", _("Give the name of the remote to remove."));
+      return COFFER_EXIT_USAGE;
+    }
+  kf = coffer_rclone_remotes_load (&error);
+  if (kf == NULL)
+    return coffer_cli_report_error (cli, error);
+  if (!g_key_file_remove_group (kf, argv[1], NULL))
+    {
+      coffer_cli_error (cli, _("Coffer manages no remote named “%s” (remotes of rclone's own "
+                               "configuration are removed with “rclone config delete”)."), argv[1]);
+      return COFFER_EXIT_USAGE;
+    }
+  repo = g_strconcat ("rclone:", argv[1], NULL);
+  if (!coffer_keyring_clear_sync (repo, COFFER_KEY_KIND_RCLONE_REMOTE, cli->cancellable, &error)
+      && !g_error_matches (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_NOT_FOUND)
+      && !g_error_matches (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_UNAVAILABLE))
+    return coffer_cli_report_error (cli, error);
+  g_clear_error (&error);
+  if (!coffer_rclone_remotes_save (kf, &error))
+    return coffer_cli_report_error (cli, error);
+  if (!cli->quiet)
+    printf (_("Removed the remote “%s”.\n"), argv[1]);
+  return COFFER_EXIT_OK;
+}
+
+int
+coffer_cli_cmd_remote (CofferCli *cli, int argc, char **argv)
+{
+  static const struct { const char *name; int (*func) (CofferCli *, int, char **); } subs[] = {
+    { "add", remote_add },
+    { "list", remote_list },
+    { "remove", remote_remove },
+  };
+  const char *sub = coffer_cli_take_positional (&argc, argv);
+
+  for (guint i = 0; sub != NULL && i < G_N_ELEMENTS (subs); i++)
+    if (strcmp (sub, subs[i].name) == 0)
+      return subs[i].func (cli, argc, argv);
+  coffer_cli_error (cli, "%s", _("No remote subcommand given (add, list or remove)."));
+  return COFFER_EXIT_USAGE;
+}
