@@ -160,7 +160,15 @@ mkcol (CofferStoreWebdav *self, const char *url, const char *what, GCancellable 
                        g_uri_get_host (self->base));
           return FALSE;
         }
-      if (attempt > 0 || status != 403)
+      /* rclone serve webdav locks the path for the length of each write:
+       * the loser of the same race gets 423 Locked until the winner's
+       * MKCOL is done (slow on SFTP), so wait a little and ask again. */
+      if (status == 423 && attempt < 8)
+        {
+          g_usleep ((attempt + 1) * 25 * 1000);
+          continue;
+        }
+      if ((attempt > 0 && status != 423) || (status != 403 && status != 423))
         {
           coffer_store_http_set_error (error, msg, "create the folder", what);
           return FALSE;
