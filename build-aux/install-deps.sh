@@ -16,6 +16,7 @@ build_pkgs=(
 test_pkgs=(
   dbus dbus-x11 gnome-keyring xvfb xauth
   apache2 rclone python3 time curl
+  openssh-server
   libsecret-tools poppler-utils fonts-dejavu-core
 )
 bench_pkgs=(restic borgbackup time python3)
