@@ -188,6 +188,12 @@ coffer_rclone_remote_env (const char *name, GHashTable **env_out,
         env_set (env, prefix, key, v);
     }
 
+  /* No shell commands on the server: rclone would otherwise spend an SSH
+   * session each on detecting the shell and probing md5sum and sha1sum
+   * at every start, for hashes Coffer does not need. */
+  if (g_strcmp0 (type, "sftp") == 0)
+    env_set (env, prefix, "SHELL_TYPE", "none");
+
   /* An SFTP remote with a key file has no secret. */
   if (g_strcmp0 (type, "sftp") == 0 && g_key_file_has_key (kf, name, "key_file", NULL))
     {

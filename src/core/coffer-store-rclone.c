@@ -233,6 +233,11 @@ start_child_locked (CofferStoreRclone *self, GCancellable *cancellable, GError *
   g_subprocess_launcher_set_stdout_file_path (l, log);
   g_subprocess_launcher_set_stderr_file_path (l, log);
   g_subprocess_launcher_setenv (l, "RCLONE_ASK_PASSWORD", "false", TRUE);
+  /* rclone's SFTP backend checks every upload by running md5sum on the
+   * server in a new SSH session (seconds each). Coffer names packs by
+   * their hash and authenticates every byte it reads, so it needs no such
+   * check. A default only: a remote's own setting wins. */
+  g_subprocess_launcher_setenv (l, "RCLONE_SFTP_DISABLE_HASHCHECK", "true", FALSE);
   g_subprocess_launcher_set_child_setup (l, child_setup, GINT_TO_POINTER (getpid ()), NULL);
   if (self->config_env != NULL)
     {
