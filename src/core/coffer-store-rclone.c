@@ -342,7 +342,7 @@ acquire (CofferStoreRclone *self, GCancellable *cancellable, GError **error)
           return NULL;
         }
       self->restarts++;
-      g_warning ("rclone serving “%s” stopped; starting it again (%u of %u)",
+      g_message ("rclone serving “%s” stopped; starting it again (%u of %u)",
                  self->remote_path, self->restarts, MAX_RESTARTS);
       stop_child_locked (self);
       if (!start_child_locked (self, cancellable, error))

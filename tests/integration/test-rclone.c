@@ -449,6 +449,44 @@ test_roundtrip_sftp (void)
 
   roundtrip (c);
 
+  /* Without a keyring a remote with a password cannot be managed by
+   * Coffer, and says so. */
+  {
+    g_autofree char *pw_file = g_build_filename (c->root, "sftp-password", NULL);
+    g_autofree char *conf_dir = g_build_filename (c->root, "config", "coffer", NULL);
+    g_autofree char *ini = g_build_filename (conf_dir, "remotes.ini", NULL);
+    g_autofree char *ini_text = NULL, *more = NULL;
+    g_autoptr(GSubprocess) p = NULL;
+    g_autoptr(GBytes) se = NULL;
+
+    g_assert_true (g_file_set_contents (pw_file, "not stored anywhere\n", -1, NULL));
+    p = coffer_spawn (c, ARGS ("remote", "add", "sftp", "other", "--host", "127.0.0.1",
+                               "--user", "someone", "--password-file", pw_file),
+                      G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    g_assert_true (g_subprocess_communicate (p, NULL, NULL, NULL, &se, NULL));
+    g_assert_cmpint (g_subprocess_get_exit_status (p), !=, 0);
+    g_assert_nonnull (g_strstr_len (g_bytes_get_data (se, NULL), g_bytes_get_size (se),
+                                    "no keyring is available"));
+    /* The same for such a remote written by hand. */
+    g_assert_true (g_file_get_contents (ini, &ini_text, NULL, NULL));
+    g_assert_null (strstr (ini_text, "other"));
+    more = g_strconcat (ini_text, "\n[other]\ntype=sftp\nhost=127.0.0.1\nuser=someone\n", NULL);
+    g_assert_true (g_file_set_contents (ini, more, -1, NULL));
+    g_clear_object (&p);
+    g_clear_pointer (&se, g_bytes_unref);
+    g_free (c->location);
+    c->location = g_strdup_printf ("rclone:other:%s", c->storage);
+    p = coffer_spawn (c, ARGS ("snapshots"), G_SUBPROCESS_FLAGS_STDERR_PIPE
+                                              | G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+    g_assert_true (g_subprocess_communicate (p, NULL, NULL, NULL, &se, NULL));
+    g_assert_cmpint (g_subprocess_get_exit_status (p), !=, 0);
+    g_assert_nonnull (g_strstr_len (g_bytes_get_data (se, NULL), g_bytes_get_size (se),
+                                    "no keyring is available"));
+    g_assert_true (g_file_set_contents (ini, ini_text, -1, NULL));
+    g_free (c->location);
+    c->location = g_strdup_printf ("rclone:nas:%s", c->storage);
+  }
+
   coffer_ok (c, ARGS ("remote", "remove", "nas"));
   g_clear_pointer (&out, g_free);
   g_assert_cmpint (coffer_run (c, &out, ARGS ("remote", "list", "--json")), ==, 0);
@@ -488,7 +526,19 @@ rclone_of (Ctx *c, GSubprocess *coffer)
 {
   g_autoptr(GArray) pids = find_rclones (c, (pid_t) atoi (g_subprocess_get_identifier (coffer)));
 
+  g_autofree char *cmdline_path = NULL, *cmdline = NULL;
+  gsize len = 0;
+
   g_assert_cmpuint (pids->len, ==, 1);
+  /* Its credentials are in an htpasswd file, not in argv. */
+  cmdline_path = g_strdup_printf ("/proc/%d/cmdline", g_array_index (pids, pid_t, 0));
+  g_assert_true (g_file_get_contents (cmdline_path, &cmdline, &len, NULL));
+  for (gsize off = 0; off < len; off += strlen (cmdline + off) + 1)
+    {
+      g_assert_cmpstr (cmdline + off, !=, "--pass");
+      g_assert_cmpstr (cmdline + off, !=, "--user");
+    }
+  g_assert_nonnull (memmem (cmdline, len, "--htpasswd", strlen ("--htpasswd") + 1));
   return g_array_index (pids, pid_t, 0);
 }
 
