@@ -385,6 +385,18 @@ coffer_cli_open_repository (CofferCli *cli)
                            shown);
           return COFFER_EXIT_FAILURE;
         }
+      if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
+        {
+          g_autofree char *shown = coffer_cli_display_name (location);
+
+          /* Not "no repository": the folder itself is missing, which is
+           * what an unplugged drive looks like. */
+          coffer_cli_error (cli, _("There is no Coffer repository at %s: the folder is not there."),
+                            shown);
+          coffer_cli_hint (cli, "%s", _("If the backup is on a drive, connect the drive and try "
+                                        "again; otherwise check the location."));
+          return COFFER_EXIT_UNREACHABLE;
+        }
       return coffer_cli_report_error (cli, error);
     }
 
