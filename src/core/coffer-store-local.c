@@ -73,7 +73,7 @@ set_errno_error (GError **error, int errsv, const char *what, const char *path)
       /* A folder has no credentials to refuse: this is a write-protected
        * (read-only, immutable or foreign) location. */
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY,
-                   "Could not %s “%s”: %s. The backup location does not allow writing.",
+                   "Could not %s “%s”: %s.",
                    what, path, g_strerror (errsv));
       return;
     case ENXIO:
