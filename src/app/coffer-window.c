@@ -303,13 +303,23 @@ progress_cb (CofferWindow *self, const CofferProgress *progress)
     file = g_filename_display_name (progress->current_file);
   gtk_label_set_text (self->progress_file, file ? file : "");
 
-  if (progress->bytes_total > 0)
+  if (progress->scanning)
+    {
+      /* The totals are still being counted: say how much was found so far,
+       * no fraction and no time left that would be made up. */
+      gtk_progress_bar_pulse (self->progress_bar);
+      /* Translators: "120 MB done · 1.2 GB found so far, still counting" */
+      details = g_strdup_printf (_("%s done · %s found so far, still counting"), done, total);
+    }
+  else if (progress->bytes_total > 0)
     {
       gtk_progress_bar_set_fraction (self->progress_bar,
                                      CLAMP ((double) progress->bytes_done / progress->bytes_total, 0, 1));
       /* Translators: "1.2 GB of 4.0 GB · 12 MB/s · 5 minutes left" */
       details = g_strdup_printf (_("%s of %s · %s/s · %s"), done, total, rate,
-                                 eta ? eta : _("estimating time left"));
+                                 eta ? eta
+                                     : progress->bytes_done >= progress->bytes_total ? _("finishing")
+                                                                                     : _("estimating time left"));
     }
   else
     {

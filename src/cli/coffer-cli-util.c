@@ -682,13 +682,19 @@ coffer_cli_progress_cb (const CofferProgress *progress,
   line = g_string_new (NULL);
   g_string_append_printf (line, "%s %s", progress->operation ? progress->operation : "",
                           progress->category ? progress->category : "");
-  if (progress->files_total > 0)
+  if (progress->files_total > 0 && !progress->scanning)
     g_string_append_printf (line, "  %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " %s",
                             progress->files_done, progress->files_total, _("files"));
   else
     g_string_append_printf (line, "  %" G_GUINT64_FORMAT " %s", progress->files_done, _("files"));
   done = format_bytes (progress->bytes_done);
-  if (progress->bytes_total > 0)
+  if (progress->scanning)
+    {
+      /* Totals still being counted: no fraction, no ETA. */
+      g_autofree char *total = format_bytes (progress->bytes_total);
+      g_string_append_printf (line, "  %s (%s %s)", done, total, _("found so far"));
+    }
+  else if (progress->bytes_total > 0)
     {
       g_autofree char *total = format_bytes (progress->bytes_total);
       g_string_append_printf (line, "  %s/%s", done, total);

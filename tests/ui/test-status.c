@@ -172,6 +172,37 @@ test_status_row (CofferApplication *app)
   button = child (window, "status_button");
   icon = child (window, "status_icon");
 
+  /* The progress card while the scan still counts: the amount found so
+   * far, no fraction of it and no time left; then final totals. */
+  {
+    CofferEngine *engine = coffer_application_get_engine (app);
+    GtkWidget *details = child (window, "progress_details");
+    CofferProgress progress = { .operation = "backup", .category = "Photos", .files_done = 40,
+                                .files_total = 120, .bytes_done = 383 * 1000 * 1000,
+                                .bytes_total = 420 * 1000 * 1000, .rate = 50e6, .eta_seconds = -1,
+                                .scanning = TRUE };
+    const char *text;
+
+    g_signal_emit_by_name (engine, "progress", &progress);
+    text = gtk_label_get_text (GTK_LABEL (details));
+    g_test_message ("scanning: %s", text);
+    g_assert_cmpstr (text, ==, "383.0\u00a0MB done · 420.0\u00a0MB found so far, still counting");
+    gtk_widget_set_visible (child (window, "progress_group"), TRUE);
+    ui_test_screenshot (GTK_WIDGET (window), "progress-scanning");
+
+    /* Scan done, everything counted done, not finished: no "less than a
+     * minute left". */
+    progress.scanning = FALSE;
+    progress.bytes_done = progress.bytes_total;
+    g_signal_emit_by_name (engine, "progress", &progress);
+    text = gtk_label_get_text (GTK_LABEL (details));
+    g_test_message ("at 100 %%: %s", text);
+    g_assert_null (strstr (text, "left"));
+    g_assert_nonnull (strstr (text, "finishing"));
+    ui_test_screenshot (GTK_WIDGET (window), "progress-finishing");
+    gtk_widget_set_visible (child (window, "progress_group"), FALSE);
+  }
+
   /* A good backup: green, "Last backed up", no button. */
   backup_now_and_wait (app);
   entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
