@@ -201,11 +201,16 @@ open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       else
         {
           if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
-            watch_destination (self);   /* opened again when the drive is back */
+            {
+              set_problem (self, COFFER_BACKUP_PROBLEM_DISCONNECTED, message);
+              watch_destination (self);   /* opened again when the drive is back */
+            }
           set_state (self, COFFER_APP_STATE_ERROR, message);
         }
       return;
     }
+  if (self->problem == COFFER_BACKUP_PROBLEM_DISCONNECTED)
+    set_problem (self, COFFER_BACKUP_PROBLEM_NONE, NULL);
   set_state (self, COFFER_APP_STATE_READY, NULL);
   if (self->pending_backup)
     {

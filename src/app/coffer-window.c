@@ -221,6 +221,22 @@ state_changed_cb (CofferWindow *self)
         g_autofree char *escaped = g_markup_escape_text (coffer_application_get_state_message (self->app)
                                                          ? coffer_application_get_state_message (self->app) : "", -1);
         adw_status_page_set_description (self->error_page, escaped);
+        if (coffer_application_get_problem (self->app, NULL) == COFFER_BACKUP_PROBLEM_DISCONNECTED)
+          {
+            /* Not an error to shout about: the backup opens when the drive
+             * is back. */
+            g_autofree char *name = coffer_application_dup_destination_name (self->app);
+            g_autofree char *title = g_strdup_printf (_("The drive “%s” is not connected"), name);
+            adw_status_page_set_title (self->error_page, title);
+            adw_status_page_set_icon_name (self->error_page, "drive-harddisk-symbolic");
+            adw_status_page_set_description (self->error_page,
+                                             _("Coffer opens the backup and backs up when the drive is connected."));
+          }
+        else
+          {
+            adw_status_page_set_title (self->error_page, _("Backup Location Unavailable"));
+            adw_status_page_set_icon_name (self->error_page, "network-offline-symbolic");
+          }
       }
       gtk_stack_set_visible_child_name (self->stack, "error");
       break;

@@ -40,6 +40,19 @@ state_ready (gpointer data)
 }
 
 static gboolean
+state_error (gpointer data)
+{
+  return coffer_application_get_state (data) == COFFER_APP_STATE_ERROR;
+}
+
+static gboolean
+state_not_error (gpointer data)
+{
+  CofferAppState state = coffer_application_get_state (data);
+  return state == COFFER_APP_STATE_READY || state == COFFER_APP_STATE_LOCKED;
+}
+
+static gboolean
 state_locked (gpointer data)
 {
   return coffer_application_get_state (data) == COFFER_APP_STATE_LOCKED;
@@ -291,6 +304,29 @@ test_status_row (CofferApplication *app)
   g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, "Open _Preferences");
   g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (button)), ==, "app.preferences");
   ui_test_screenshot (GTK_WIDGET (window), "status-read-only");
+
+  /* Opening with the drive unplugged (Coffer starting while it is out):
+   * a calm page, and the backup opens by itself when the drive is back. */
+  if (bind_mounted != NULL)
+    g_assert_cmpint (umount2 (drive, 0), ==, 0);
+  else
+    {
+      g_autofree char *cmd = g_strdup_printf ("chmod -R u+w '%s'", drive);
+      g_assert_cmpint (system (cmd), ==, 0);
+    }
+  g_assert_cmpint (g_rename (drive, away), ==, 0);
+  coffer_application_open_repository (app, NULL);
+  ui_test_wait_for (state_error, app, 60, "opening fails");
+  g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_DISCONNECTED);
+  {
+    GtkWidget *page = child (window, "error_page");
+    g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (page)), ==,
+                     "The drive “Backup” is not connected");
+    g_assert_cmpstr (adw_status_page_get_icon_name (ADW_STATUS_PAGE (page)), ==, "drive-harddisk-symbolic");
+  }
+  ui_test_screenshot (GTK_WIDGET (window), "status-open-drive-not-connected");
+  g_assert_cmpint (g_rename (away, drive), ==, 0);
+  ui_test_wait_for (state_not_error, app, 60, "opened again when the drive is back");
 }
 
 static gboolean
