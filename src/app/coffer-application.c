@@ -392,6 +392,15 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           coffer_history_add (self->history, now, now, FALSE, _("Backup cancelled"), NULL);
           return;
         }
+      if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
+        {
+          if (self->problem != COFFER_BACKUP_PROBLEM_DISCONNECTED)
+            coffer_history_add (self->history, now, now, FALSE, _("Backup failed"), message);
+          set_problem (self, COFFER_BACKUP_PROBLEM_DISCONNECTED, message);
+          watch_destination (self);
+          reschedule (self);
+          return;
+        }
       coffer_history_add (self->history, now, now, FALSE, _("Backup failed"), message);
       set_problem (self, COFFER_BACKUP_PROBLEM_FAILED, message);
       notify_result (self, FALSE, _("Backup failed"), message);
@@ -491,7 +500,10 @@ coffer_application_start_backup (CofferApplication *self, gboolean scheduled)
     }
   if (self->state != COFFER_APP_STATE_READY)
     {
-      if (scheduled)
+      /* Only a locked backup needs the user; a destination that could not
+       * be opened is on the window's page, and an unplugged drive is waited
+       * for without a notification every hour. */
+      if (scheduled && self->state == COFFER_APP_STATE_LOCKED)
         notify_result (self, FALSE, _("Backup skipped"),
                        _("Open Coffer and enter your backup password to continue backing up."));
       return;
