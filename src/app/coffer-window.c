@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define G_LOG_DOMAIN "coffer-window"
 
+#include <string.h>
 #include <glib/gi18n.h>
 
 #include "coffer-category-item.h"
@@ -93,12 +94,16 @@ update_problem (CofferWindow *self, gint64 last)
   g_autofree char *title = NULL;
   g_autofree char *since = NULL;
   g_autofree char *subtitle = NULL;
+  g_autofree char *first_line = NULL;
   const char *button = NULL;
   const char *action = "app.backup-now";
 
   if (problem == COFFER_BACKUP_PROBLEM_NONE
       || coffer_engine_get_busy (coffer_application_get_engine (self->app)))
     return FALSE;
+  /* The first problem fits the row; the history entry holds them all. */
+  if (reason != NULL && strchr (reason, '\n') != NULL)
+    reason = first_line = g_strndup (reason, strchr (reason, '\n') - reason);
 
   if (last > 0)
     {
