@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
-#include "coffer-store.h"
+#include "coffer-store-private.h"
 #include "repo-fixture.h"
 
 #define PASSWORD "destination password"
@@ -237,6 +237,71 @@ test_rolled_back_still_detected (void)
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK);
 }
 
+static gboolean
+count_cb (const char *name, guint64 size, gpointer user_data)
+{
+  (*(guint *) user_data)++;
+  return TRUE;
+}
+
+/* The store's own answers, on both code paths (POSIX and GIO): a missing
+ * root is UNREACHABLE for every call, a put creates the root only when its
+ * parent exists, and a read-only folder is READ_ONLY. */
+static void
+test_store_paths (gconstpointer use_gio)
+{
+  g_autofree char *base = fixture_dir (use_gio ? "paths-gio" : "paths-posix");
+  g_autofree char *drive = g_build_filename (base, "Drive", NULL);
+  g_autofree char *root = g_build_filename (drive, "coffer", NULL);
+  g_autofree char *ro = g_build_filename (base, "ro", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (root);
+  g_autoptr(GFile) ro_file = g_file_new_for_path (ro);
+  g_autoptr(CofferStore) store = coffer_store_local_new (file);
+  g_autoptr(CofferStore) ro_store = coffer_store_local_new (ro_file);
+  g_autoptr(GBytes) data = g_bytes_new_static ("x", 1);
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GError) error = NULL;
+  guint n = 0;
+
+  coffer_store_local_set_use_gio (COFFER_STORE_LOCAL (store), use_gio != NULL);
+  coffer_store_local_set_use_gio (COFFER_STORE_LOCAL (ro_store), use_gio != NULL);
+
+  g_assert_false (coffer_store_list (store, "categories/", count_cb, &n, NULL, &error));
+  g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE);
+  g_clear_error (&error);
+  got = coffer_store_get (store, "config", 0, 0, NULL, &error);
+  g_assert_null (got);
+  g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE);
+  g_clear_error (&error);
+  g_assert_false (coffer_store_stat (store, "config", NULL, NULL, &error));
+  g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE);
+  g_clear_error (&error);
+  g_assert_false (coffer_store_delete (store, "config", NULL, &error));
+  g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE);
+  g_clear_error (&error);
+  g_assert_false (coffer_store_put (store, "a/b", data, COFFER_PUT_CREATE, NULL, &error));
+  g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE);
+  g_clear_error (&error);
+  g_assert_false (g_file_test (drive, G_FILE_TEST_EXISTS));
+
+  /* The drive is there: the repository folder is created on the first put. */
+  g_assert_cmpint (g_mkdir (drive, 0700), ==, 0);
+  g_assert_true (coffer_store_put (store, "a/b", data, COFFER_PUT_CREATE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (coffer_store_list (store, "", count_cb, &n, NULL, &error));
+  g_assert_cmpuint (n, ==, 1);
+  /* An object that is missing in a folder that is there stays NOT_FOUND. */
+  g_assert_false (coffer_store_stat (store, "config", NULL, NULL, &error));
+  g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_cmpint (g_mkdir (ro, 0755), ==, 0);
+  if (!try_mount (ro, "size=1m,mode=0755", MS_RDONLY))
+    g_assert_cmpint (g_chmod (ro, 0555), ==, 0);
+  g_assert_false (coffer_store_put (ro_store, "a/b", data, COFFER_PUT_CREATE, NULL, &error));
+  g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -245,5 +310,7 @@ main (int argc, char **argv)
   g_test_add_func ("/destination/full", test_full);
   g_test_add_func ("/destination/missing", test_missing);
   g_test_add_func ("/destination/rolled-back", test_rolled_back_still_detected);
+  g_test_add_data_func ("/destination/store-posix", NULL, test_store_paths);
+  g_test_add_data_func ("/destination/store-gio", "gio", test_store_paths);
   return g_test_run ();
 }
