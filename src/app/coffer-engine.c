@@ -75,6 +75,7 @@ coffer_backup_report_free (CofferBackupReport *report)
     return;
   g_clear_pointer (&report->snapshots, g_ptr_array_unref);
   g_clear_pointer (&report->messages, g_ptr_array_unref);
+  g_clear_error (&report->first_error);
   g_free (report);
 }
 
@@ -573,6 +574,10 @@ test_connection_call (CofferRepository *repository, Job *job, GCancellable *canc
   /* The user waits for this answer: one try, no backoff. */
   if (COFFER_IS_STORE_RETRY (store))
     coffer_store_retry_set_policy (COFFER_STORE_RETRY (store), 1, 0, 0);
+  /* Reading is not enough: a read-only, full or write-denied destination
+   * must fail here, with its reason, not at the first backup. */
+  if (!coffer_store_probe_write (store, cancellable, error))
+    return FALSE;
   if (coffer_store_stat (store, "config", &size, cancellable, &local_error))
     {
       job->count = 1;
@@ -1008,6 +1013,8 @@ backup_call (CofferRepository *repository, Job *job, GCancellable *cancellable, 
             }
           report->n_failed++;
           g_ptr_array_add (report->messages, coffer_engine_describe_error (local_error));
+          if (report->first_error == NULL)
+            report->first_error = g_error_copy (local_error);
           continue;
         }
       report->n_ok++;
@@ -1691,6 +1698,10 @@ coffer_engine_describe_error (const GError *error)
           return g_strdup_printf (_("There is no space left at the backup location: %s"), error->message);
         case COFFER_STORE_ERROR_NETWORK:
           return g_strdup_printf (_("The backup location could not be reached: %s"), error->message);
+        case COFFER_STORE_ERROR_UNREACHABLE:
+          return g_strdup_printf (_("The backup location is not connected: %s"), error->message);
+        case COFFER_STORE_ERROR_READ_ONLY:
+          return g_strdup_printf (_("The backup location does not allow writing: %s"), error->message);
         case COFFER_STORE_ERROR_TLS:
           return g_strdup_printf (_("The server’s certificate is not trusted: %s"), error->message);
         case COFFER_STORE_ERROR_NOT_FOUND:

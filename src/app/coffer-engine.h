@@ -42,6 +42,7 @@ typedef struct
   guint64    files;
   GPtrArray *snapshots;      /* CofferSnapshot, one per category that succeeded */
   GPtrArray *messages;       /* char *, readable problems ("Photos: …") */
+  GError    *first_error;    /* the first category's failure (its kind drives the status) */
 } CofferBackupReport;
 
 void coffer_backup_report_free (CofferBackupReport *report);

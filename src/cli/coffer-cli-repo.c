@@ -170,6 +170,14 @@ coffer_cli_cmd_init (CofferCli  *cli,
       return COFFER_EXIT_FAILURE;
     }
 
+  /* The destination proves it takes writes before anything (not even the
+   * recovery key file) is written: a read-only, full, unplugged or
+   * write-denied location fails here with its real reason. */
+  options = coffer_cli_store_options (cli);
+  cli->store = coffer_store_open (location, &options, &error);
+  if (cli->store == NULL || !coffer_store_probe_write (cli->store, cli->cancellable, &error))
+    return coffer_cli_report_error (cli, error);
+
   if (cli->recovery_key_file != NULL)
     {
       key_fd = open_key_file (cli, cli->recovery_key_file);
@@ -180,8 +188,6 @@ coffer_cli_cmd_init (CofferCli  *cli,
   if (device_name == NULL)
     device_name = g_strdup (g_get_host_name ());
 
-  options = coffer_cli_store_options (cli);
-  cli->store = coffer_store_open (location, &options, &error);
   if (cli->store != NULL)
     repository = coffer_repository_create (cli->store, password, device_name, &recovery_key,
                                            cli->cancellable, &error);

@@ -385,6 +385,21 @@ _coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *k
   known = coffer_state_get_uint (state, group, "seq");
   if (highest < known)
     {
+      g_autoptr(GError) config_error = NULL;
+
+      /* A repository that is not there at all (its folder gone, the
+       * drive swapped) is not one that lost its newest backups. */
+      if (!coffer_store_stat (coffer_repository_get_store (self), "config", NULL, cancellable,
+                              &config_error))
+        {
+          if (g_error_matches (config_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+            g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE,
+                         "The repository is no longer at this location; it may be on a drive "
+                         "that is not connected.");
+          else
+            g_propagate_error (error, g_steal_pointer (&config_error));
+          return NULL;
+        }
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
                    "The newest backups of category “%s” are missing from the repository "
                    "(this computer has seen backup number %" G_GUINT64_FORMAT ", the repository ends at %" G_GUINT64_FORMAT "). "

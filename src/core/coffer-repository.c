@@ -579,6 +579,10 @@ coffer_repository_create (CofferStore        *store,
   g_return_val_if_fail (out_recovery_key != NULL, NULL);
 
   coffer_core_init ();
+  /* Before anything is written: a destination that refuses writes (or is
+   * full, or gone) says so now, with its real reason. */
+  if (!coffer_store_probe_write (store, cancellable, error))
+    return NULL;
   if (coffer_store_stat (store, CONFIG_NAME, NULL, cancellable, &local_error))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS,

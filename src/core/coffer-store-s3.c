@@ -158,6 +158,11 @@ s3_set_error (CofferStoreS3 *self, GError **error, S3Response *r, const char *wh
       code = r->status >= 500 ? COFFER_STORE_ERROR_SERVER : COFFER_STORE_ERROR_FAILED;
       break;
     }
+  /* Providers refuse uploads over a quota with 403 (or 400) and a code
+   * naming it (QuotaExceeded, StorageQuotaExceeded, XMinioStorageFull…):
+   * that is a full destination, not refused credentials. */
+  if (detail != NULL && (strstr (detail, "Quota") != NULL || strstr (detail, "StorageFull") != NULL))
+    code = COFFER_STORE_ERROR_NO_SPACE;
   if (code == COFFER_STORE_ERROR_NOT_FOUND && detail && strstr (detail, "NoSuchBucket"))
     g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
                  "The bucket “%s” does not exist on %s%s.", self->bucket, self->host, detail);
@@ -167,6 +172,10 @@ s3_set_error (CofferStoreS3 *self, GError **error, S3Response *r, const char *wh
                  "secret key.", self->host, what, name, r->status, detail);
   else if (code == COFFER_STORE_ERROR_EXISTS)
     g_set_error (error, COFFER_STORE_ERROR, code, "The object “%s” already exists.", name);
+  else if (code == COFFER_STORE_ERROR_NO_SPACE)
+    g_set_error (error, COFFER_STORE_ERROR, code,
+                 "The S3 storage on %s is full or over its quota: it refused to %s “%s” (HTTP %u%s).",
+                 self->host, what, name, r->status, detail);
   else
     g_set_error (error, COFFER_STORE_ERROR, code,
                  "Could not %s “%s” on %s: the server answered HTTP %u%s.", what, name,

@@ -252,6 +252,43 @@ coffer_store_http_send (SoupSession *session, SoupMessage *msg, GCancellable *ca
   return NULL;
 }
 
+gboolean
+coffer_store_probe_write (CofferStore *self, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *token = coffer_store_random_token ();
+  /* Not a temporary (".tmp-"): those may live on some stores under rules
+   * of their own; a plain top-level name takes the path every object takes. */
+  g_autofree char *name = g_strconcat ("probe-", token, NULL);
+  guint8 data[64];
+  g_autoptr(GBytes) written = NULL;
+  g_autoptr(GBytes) read = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (COFFER_IS_STORE (self), FALSE);
+
+  for (gsize i = 0; i < sizeof data; i++)
+    data[i] = (guint8) g_random_int ();
+  written = g_bytes_new (data, sizeof data);
+  if (!coffer_store_put (self, name, written, COFFER_PUT_CREATE, cancellable, error))
+    return FALSE;
+  read = coffer_store_get (self, name, 0, 0, cancellable, &local_error);
+  if (read != NULL && !g_bytes_equal (read, written))
+    g_set_error (&local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                 "The backup location returned other data than was written to it.");
+  /* Delete even when the read failed; the first error is the one to tell. */
+  {
+    g_autoptr(GError) delete_error = NULL;
+    if (!coffer_store_delete (self, name, cancellable, &delete_error) && local_error == NULL)
+      local_error = g_steal_pointer (&delete_error);
+  }
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 void
 coffer_store_http_set_error (GError **error, SoupMessage *msg, const char *what,
                              const char *name)
@@ -263,6 +300,20 @@ coffer_store_http_set_error (GError **error, SoupMessage *msg, const char *what,
 
   if (reason == NULL)
     reason = "";
+  /* 401 is a refused login; 403 on a write is a login that may read but
+   * not write (a read-only share or account). */
+  if (status == 403)
+    {
+      const char *method = soup_message_get_method (msg);
+      if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0
+          && g_strcmp0 (method, "PROPFIND") != 0)
+        {
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY,
+                       "The server %s does not allow writing “%s” (HTTP %u %s): the account or "
+                       "folder is read-only.", host, name, status, reason);
+          return;
+        }
+    }
   switch (status)
     {
     case 401:

@@ -72,6 +72,14 @@ gboolean coffer_store_remove_stale_temporaries (CofferStore *self, const char *p
                                                 gint64 max_age_seconds, guint64 *removed_bytes,
                                                 GCancellable *cancellable, GError **error);
 
+/* Proves that a backup could write here: creates a small object create-only
+ * (the way a backup writes), reads it back, compares and deletes it. Fails
+ * with the store's error (COFFER_STORE_ERROR_READ_ONLY, _NO_SPACE, _AUTH,
+ * _UNREACHABLE, _NETWORK…) so a destination that refuses writes is caught
+ * before anything is written, not at the first backup. Creates a missing
+ * local folder when its parent exists, as the first write would. */
+gboolean coffer_store_probe_write (CofferStore *self, GCancellable *cancellable, GError **error);
+
 /* Options for opening a store by location. */
 typedef struct
 {

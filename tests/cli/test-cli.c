@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
 
@@ -307,6 +308,38 @@ test_nonexistent_repo (void)
   g_assert_cmpint (r->status, !=, 0);
   assert_contains (r->err, "coffer: ");
   assert_contains (r->err, "no Coffer repository");
+}
+
+/* init proves the destination takes writes before writing anything, and
+ * names the real reason: a read-only destination (a read-only mount, which
+ * refuses root too; a 0555 folder where mounting is not allowed) is "read-
+ * only", not refused credentials, and not even the recovery key file is
+ * written. A missing drive exits 5 (try again later). */
+static void
+test_init_read_only (void)
+{
+  g_autofree char *ro = g_build_filename (tmp_dir, "read-only-dest", NULL);
+  g_autofree char *key_file = g_build_filename (tmp_dir, "ro-key.txt", NULL);
+  g_autofree char *gone = g_build_filename (tmp_dir, "unplugged", "Backup", "coffer", NULL);
+  g_autoptr(Result) r = NULL;
+  g_autoptr(Result) missing = NULL;
+  gboolean mounted;
+
+  g_mkdir_with_parents (ro, 0755);
+  mounted = mount ("tmpfs", ro, "tmpfs", MS_RDONLY, "size=1m") == 0;
+  if (!mounted)
+    g_assert_cmpint (g_chmod (ro, 0555), ==, 0);
+  r = run (pw_env, ARGS ("init", "--repo", ro, "--recovery-key-file", key_file));
+  if (mounted)
+    umount2 (ro, MNT_DETACH);
+  assert_status (r, 1);
+  assert_contains (r->err, "is read-only");
+  g_assert_null (strstr (r->err, "password"));
+  g_assert_false (g_file_test (key_file, G_FILE_TEST_EXISTS));
+
+  missing = run (pw_env, ARGS ("init", "--repo", gone));
+  assert_status (missing, 5);
+  assert_contains (missing->err, "not connected");
 }
 
 /* ---- The session ---- */
@@ -920,6 +953,7 @@ main (int   argc,
   g_test_add_func ("/cli/usage/missing-repo", test_missing_repo);
   g_test_add_func ("/cli/usage/password-argument", test_password_argument_refused);
   g_test_add_func ("/cli/usage/nonexistent-repo", test_nonexistent_repo);
+  g_test_add_func ("/cli/usage/init-read-only", test_init_read_only);
   g_test_add_func ("/cli/session/init", test_init);
   g_test_add_func ("/cli/session/init-key-file", test_init_key_file);
   g_test_add_func ("/cli/session/category-add", test_category_add);
