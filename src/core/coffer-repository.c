@@ -420,7 +420,8 @@ check_account_key_id (CofferRepository *self, const CofferSecret *ak, GError **e
           return TRUE;
         }
       g_debug ("account key rotation not followed: %s", rotation_error->message);
-      if (g_error_matches (rotation_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY))
+      if (g_error_matches (rotation_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY)
+          || g_error_matches (rotation_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK))
         {
           g_propagate_error (error, g_steal_pointer (&rotation_error));
           return FALSE;
@@ -620,7 +621,7 @@ coffer_repository_create (CofferStore        *store,
   device_sk = coffer_device_keypair_new (pk);
   name = device_name != NULL ? g_strdup (device_name) : default_device_name ();
   if (!write_device_envelope (self, self->device_id, pk, name, cancellable, error)
-      || !_coffer_repository_write_device_record (self, self->account_key, self->device_id, pk,
+      || !_coffer_repository_write_device_record (self, self->account_key, rk, self->device_id, device_sk,
                                                   cancellable, error))
     return NULL;
   coffer_state_set_string (self->state, "device", "id", self->device_id);
@@ -787,8 +788,14 @@ coffer_repository_unlock (CofferRepository *self, GCancellable *cancellable, GEr
       CofferSecret *ak = open_recovery_envelope (self, self->recovery_key, cancellable, error);
       if (ak == NULL)
         return FALSE;
+      /* The remembered account key id only moves forward (the storage
+       * may put back an older recovery envelope). */
+      if (!_coffer_repository_trust_recovery (self, self->recovery_key, ak, cancellable, error))
+        {
+          coffer_secret_free (ak);
+          return FALSE;
+        }
       self->recovery_confirmed = TRUE;
-      _coffer_repository_trust_recovery (self, self->recovery_key, ak);
       return set_account_key (self, ak, error);
     }
 
@@ -836,7 +843,11 @@ coffer_repository_verify_recovery_key (CofferRepository *self, const CofferSecre
     }
   if (self->account_key == NULL)
     {
-      _coffer_repository_trust_recovery (self, recovery_key, ak);
+      if (!_coffer_repository_trust_recovery (self, recovery_key, ak, cancellable, error))
+        {
+          coffer_secret_free (ak);
+          return FALSE;
+        }
       if (!set_account_key (self, ak, error))
         return FALSE;
     }

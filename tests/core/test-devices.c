@@ -193,9 +193,10 @@ run_role (int argc, char **argv)
       for (guint i = 0; i < devices->len; i++)
         {
           CofferDevice *d = g_ptr_array_index (devices, i);
-          g_print ("%s %s%s %s %s\n", d->id, d->pending ? "pending" : "trusted",
+          g_print ("%s %s%s %s %s%s\n", d->id, d->pending ? "pending" : "trusted",
                    d->is_this_device ? " this" : "", d->name ? d->name : "-",
-                   d->verification_code ? d->verification_code : "-");
+                   d->verification_code ? d->verification_code : "-",
+                   d->pending ? "" : d->verified ? " verified" : " unverified");
         }
       return 0;
     }
@@ -247,19 +248,24 @@ run_role (int argc, char **argv)
       _coffer_repository_replace_account_key (repo, ak);
       return do_restore (repo, argv[5], argv[6]);
     }
-  if (strcmp (role, "remove") == 0)   /* remove ID [with-rk] */
+  if (strcmp (role, "remove") == 0)   /* remove ID [with-rk [KEEP-ID...]]: prints "lost ID" per device */
     {
+      g_autoptr(GPtrArray) lost = NULL;
+
       repo = open_repo (location, TRUE);
       if (argc > 5 && strcmp (argv[5], "with-rk") == 0)
         {
           g_autoptr(CofferSecret) rk = read_rk (repo_dir);
           coffer_repository_set_recovery_key (repo, rk);
         }
-      if (!coffer_repository_remove_device (repo, argv[4], NULL, &error))
+      if (!coffer_repository_remove_device (repo, argv[4], argc > 6 ? (const char *const *) argv + 6 : NULL,
+                                            &lost, NULL, &error))
         {
           g_printerr ("remove: %s\n", error->message);
           return g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY) ? 5 : 3;
         }
+      for (guint i = 0; i < lost->len; i++)
+        g_print ("lost %s\n", ((CofferDevice *) g_ptr_array_index (lost, i))->id);
       return 0;
     }
   if (strcmp (role, "epochs") == 0)   /* prints "name epoch" per category */
