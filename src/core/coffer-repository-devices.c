@@ -2032,12 +2032,21 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
         r->name = g_strdup ("Computer");
     }
 
-  /* 1. The removed device goes (it no longer gets even the old key). */
+  /* 1. The removed device goes (it no longer gets even the old key), and
+   * so do the devices not kept: their envelopes hold only the old key. */
   {
     g_autofree char *rec = obj_name (RECORD_FMT, device_id);
     if (!coffer_store_delete (coffer_repository_get_store (self), obj, cancellable, error))
       return FALSE;
     delete_quietly (self, rec, cancellable);
+    for (guint i = 0; i < lost->len; i++)
+      {
+        const char *id = ((CofferDevice *) g_ptr_array_index (lost, i))->id;
+        g_autofree char *lost_env = obj_name (DEVICE_FMT, id);
+        g_autofree char *lost_rec = obj_name (RECORD_FMT, id);
+        delete_quietly (self, lost_env, cancellable);
+        delete_quietly (self, lost_rec, cancellable);
+      }
   }
   /* 2. The signed record of the change, 3. the new key under the recovery
    * key (from here on the new key is never lost: a crash is resumed). */
