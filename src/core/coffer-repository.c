@@ -807,7 +807,8 @@ coffer_repository_unlock (CofferRepository *self, GCancellable *cancellable, GEr
    * the password. */
   if (device_error->domain == COFFER_REPO_ERROR
       && (device_error->code == COFFER_REPO_ERROR_WRONG_PASSWORD
-          || device_error->code == COFFER_REPO_ERROR_CORRUPT))
+          || device_error->code == COFFER_REPO_ERROR_CORRUPT
+          || device_error->code == COFFER_REPO_ERROR_ROLLED_BACK))
     {
       g_propagate_error (error, g_steal_pointer (&device_error));
       return FALSE;
