@@ -1858,6 +1858,21 @@ removal_preflight (CofferRepository *self, const char *device_id, GCancellable *
   return TRUE;
 }
 
+/* TRUE when the recovery envelope already holds another account key than
+ * this session's: a removal stopped after step 3 (the removed device's
+ * envelope is gone already, so it can only be resumed by its id). */
+static gboolean
+rotation_interrupted (CofferRepository *self, GCancellable *cancellable)
+{
+  const CofferSecret *rk = _coffer_repository_get_recovery_key (self);
+  g_autoptr(CofferSecret) from_rk = NULL;
+
+  if (rk == NULL)
+    return FALSE;
+  from_rk = _coffer_repository_open_recovery (self, rk, cancellable, NULL);
+  return from_rk != NULL && !coffer_secret_equal (from_rk, _coffer_repository_get_account_key (self));
+}
+
 GPtrArray *
 coffer_repository_plan_device_removal (CofferRepository *self, const char *device_id,
                                        GCancellable *cancellable, GError **error)
@@ -1928,6 +1943,8 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
                    "Device %s cannot be both removed and kept.", device_id);
       return FALSE;
     }
+  if (!is_trusted && rotation_interrupted (self, cancellable))
+    is_trusted = TRUE;   /* removed already, but the rotation was interrupted: resume it */
   if (!is_trusted)
     {
       g_autofree char *pending = obj_name (PENDING_FMT, device_id);
@@ -2036,8 +2053,13 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
    * so do the devices not kept: their envelopes hold only the old key. */
   {
     g_autofree char *rec = obj_name (RECORD_FMT, device_id);
-    if (!coffer_store_delete (coffer_repository_get_store (self), obj, cancellable, error))
-      return FALSE;
+    g_autoptr(GError) delete_error = NULL;
+    if (!coffer_store_delete (coffer_repository_get_store (self), obj, cancellable, &delete_error)
+        && !g_error_matches (delete_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+      {
+        g_propagate_error (error, g_steal_pointer (&delete_error));
+        return FALSE;
+      }
     delete_quietly (self, rec, cancellable);
     for (guint i = 0; i < lost->len; i++)
       {

@@ -566,6 +566,71 @@ test_forged_rotation (Fixture *f, gconstpointer data)
   g_assert_cmpint (run (f, "c", NULL, "restore", "Notes", t, NULL), ==, 3);
 }
 
+/* Moves every category's keys/account aside and puts a folder in its
+ * place (the removal then stops after the new key reached keys/recovery,
+ * as after a crash there), or puts them back. */
+static void
+block_category_keys (Fixture *f, gboolean block)
+{
+  g_autofree char *cats = g_build_filename (f->tmp, "store", "categories", NULL);
+  g_autoptr(GDir) dir = g_dir_open (cats, 0, NULL);
+  const char *cid;
+
+  g_assert_nonnull (dir);
+  while ((cid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (cats, cid, "keys", "account", NULL);
+      g_autofree char *aside = g_strconcat (path, ".aside", NULL);
+
+      if (block)
+        {
+          g_assert_cmpint (g_rename (path, aside), ==, 0);
+          g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
+        }
+      else
+        {
+          g_assert_cmpint (g_rmdir (path), ==, 0);
+          g_assert_cmpint (g_rename (aside, path), ==, 0);
+        }
+    }
+}
+
+static void
+test_remove_resumes (Fixture *f, gconstpointer data)
+{
+  g_autofree char *b = NULL;
+  g_autofree char *c = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *stolen = g_build_filename (f->tmp, "stolen-ak", NULL);
+  g_autofree char *t1 = g_build_filename (f->tmp, "t1", NULL);
+  g_autofree char *t2 = g_build_filename (f->tmp, "t2", NULL);
+  g_autofree char *b_env = NULL;
+  g_autofree char *newfile = g_build_filename (f->src, "notes", "after-resume.txt", NULL);
+
+  b = join (f, "b", "Laptop");
+  c = join (f, "c", "Desktop");
+  g_assert_cmpint (run (f, "b", NULL, "steal", stolen, NULL), ==, 0);
+  b_env = g_build_filename (f->tmp, "store", "keys", "devices", b, NULL);
+
+  /* Interrupted after the removed device went and the new key reached
+   * keys/recovery, before the categories were rotated. */
+  block_category_keys (f, TRUE);
+  g_assert_cmpint (run (f, "a", NULL, "remove", b, "with-rk", NULL), ==, 3);
+  g_assert_false (g_file_test (b_env, G_FILE_TEST_EXISTS));
+  block_category_keys (f, FALSE);
+
+  /* Run again with the same id: it resumes with the key in keys/recovery,
+   * and every device kept follows the signed rotation. */
+  g_assert_cmpint (run (f, "a", NULL, "remove", b, "with-rk", NULL), ==, 0);
+  g_assert_cmpint (run (f, "a", &out, "list", NULL), ==, 0);
+  g_assert_null (strstr (out, b));
+  g_assert_nonnull (strstr (out, "Desktop - verified"));
+  coffer_test_write_random (newfile, 3000, 8);
+  g_assert_cmpint (run (f, "a", NULL, "backup", "Notes", NULL), ==, 0);
+  g_assert_cmpint (run (f, "c", NULL, "restore", "Notes", t1, NULL), ==, 0);
+  g_assert_cmpint (run (f, "b", NULL, "attack", stolen, "Notes", t2, NULL), ==, 3);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -578,5 +643,6 @@ main (int argc, char **argv)
   g_test_add ("/devices/tampered-reveal", Fixture, NULL, fixture_setup, test_tampered_reveal, fixture_teardown);
   g_test_add ("/devices/remove-rotates", Fixture, NULL, fixture_setup, test_remove_rotates, fixture_teardown);
   g_test_add ("/devices/forged-rotation", Fixture, NULL, fixture_setup, test_forged_rotation, fixture_teardown);
+  g_test_add ("/devices/remove-resumes", Fixture, NULL, fixture_setup, test_remove_resumes, fixture_teardown);
   return g_test_run ();
 }
