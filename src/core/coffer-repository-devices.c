@@ -1571,6 +1571,43 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
   }
 }
 
+/* ---- a new recovery key ---- */
+
+gboolean
+_coffer_repository_resign_device_records (CofferRepository *self, const CofferSecret *new_rk,
+                                          GCancellable *cancellable, GError **error)
+{
+  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  g_autoptr(GPtrArray) ids = NULL;
+  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
+  Verifier v;
+  gboolean ok = TRUE;
+
+  /* What verifies under the old recovery key (the rotation key pinned
+   * here, never one read from storage) is re-approved by the new one;
+   * otherwise the next removal could no longer tell any device from one
+   * the removed device planted. */
+  if (ak == NULL || !state_get_hex (_coffer_repository_get_state (self), "account", "rotation-key", pinned,
+                                    sizeof pinned))
+    return TRUE;
+  ids = list_ids (self, "keys/devices/", cancellable, error);
+  if (ids == NULL)
+    return FALSE;
+  verifier_init (&v, self, ak, NULL, pinned, NULL, cancellable);
+  for (guint i = 0; i < ids->len && ok; i++)
+    {
+      const char *id = g_ptr_array_index (ids, i);
+
+      if (verify_device (&v, id, 0))
+        {
+          DeviceRecord *r = verifier_record (&v, id);
+          ok = write_record_by_recovery (self, ak, new_rk, id, r->pk, r->sign_pk, r->time, cancellable, error);
+        }
+    }
+  verifier_clear (&v);
+  return ok;
+}
+
 /* ---- listing ---- */
 
 GPtrArray *

@@ -89,6 +89,10 @@ gboolean _coffer_repository_write_device_record (CofferRepository *self, const C
                                                  const CofferSecret *rk, const char *device_id,
                                                  const CofferSecret *device_sk,
                                                  GCancellable *cancellable, GError **error);
+/* Before the recovery key is replaced: re-writes every device record that
+ * verifies under the pinned rotation key as approved by new_rk. */
+gboolean _coffer_repository_resign_device_records (CofferRepository *self, const CofferSecret *new_rk,
+                                                   GCancellable *cancellable, GError **error);
 /* Adds a new key epoch to a category and re-seals its key sets: the
  * account envelope under new_ak (opened with old_ak, or with new_ak when a
  * resumed rotation already re-sealed it), the password envelope when it

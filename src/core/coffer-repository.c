@@ -883,7 +883,11 @@ coffer_repository_replace_recovery_key (CofferRepository *self, GCancellable *ca
       return NULL;
     }
   rk = coffer_recovery_key_generate ();
-  if (!write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_REPLACE, cancellable, error))
+  /* Device records first: if this stops half-way the old recovery key
+   * still opens everything, and the records re-signed for a key that never
+   * took effect are only asked about at the next removal. */
+  if (!_coffer_repository_resign_device_records (self, rk, cancellable, error)
+      || !write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_REPLACE, cancellable, error))
     return NULL;
   _coffer_repository_pin_rotation_key (self, rk);
   self->recovery_confirmed = TRUE;

@@ -357,11 +357,58 @@ test_confirmation (void)
   }
 }
 
+/* A new recovery key re-approves the verified devices, so the next
+ * removal (made with the new key) still keeps them by itself. */
+static void
+test_new_recovery_key (void)
+{
+  g_autofree char *store = fixture_dir ("store-newrk");
+  g_autoptr(CofferSecret) rk = NULL;
+  g_autoptr(CofferSecret) rk2 = NULL;
+  g_autofree char *c = NULL, *d = NULL;
+
+  use_computer ("a4");
+  {
+    g_autoptr(CofferRepository) repo = fixture_create (store, COMPUTERS_PASSWORD, &rk);
+  }
+  c = join_computer (store, "c4", "Desktop", "a4", NULL);
+  d = join_computer (store, "d4", "Laptop", "a4", NULL);
+  use_computer ("a4");
+  {
+    g_autoptr(CofferRepository) repo = open_as (store, NULL);
+    g_autoptr(GError) error = NULL;
+    rk2 = coffer_repository_replace_recovery_key (repo, NULL, &error);
+    g_assert_no_error (error);
+  }
+  {
+    g_autoptr(CofferRepository) repo = open_as (store, rk2);
+    g_autoptr(GPtrArray) lost = NULL;
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true (coffer_repository_remove_device (repo, d, NULL, &lost, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (lost->len, ==, 0);
+  }
+  /* C learns the new recovery key's rotation key once (docs/SECURITY.md:
+   * a recovery key replaced elsewhere is entered once), then opens with
+   * its own device key, which the removal re-sealed. */
+  use_computer ("c4");
+  {
+    g_autoptr(CofferRepository) repo = open_as (store, rk2);
+    g_assert_true (coffer_repository_has_account_key (repo));
+  }
+  {
+    g_autoptr(CofferRepository) repo = open_as (store, NULL);
+    g_assert_true (coffer_repository_has_account_key (repo));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
   fixture_init (&argc, &argv);
   g_test_add_func ("/attacks/device-forgery/planted-devices", test_planted_devices);
   g_test_add_func ("/attacks/device-forgery/confirmation", test_confirmation);
+  g_test_add_func ("/attacks/device-forgery/new-recovery-key", test_new_recovery_key);
   return g_test_run ();
 }
