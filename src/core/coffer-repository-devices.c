@@ -1980,22 +1980,24 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
                    "Device %s cannot be both removed and kept.", device_id);
       return FALSE;
     }
-  if (!is_trusted && rotation_interrupted (self, cancellable))
-    is_trusted = TRUE;   /* removed already, but the rotation was interrupted: resume it */
   if (!is_trusted)
     {
       g_autofree char *pending = obj_name (PENDING_FMT, device_id);
-      if (!coffer_store_stat (coffer_repository_get_store (self), pending, NULL, cancellable, NULL))
+      if (coffer_store_stat (coffer_repository_get_store (self), pending, NULL, cancellable, NULL))
+        {
+          /* A request that was never approved knows no key: just drop it. */
+          forget_join (self, device_id, TRUE, cancellable);
+          if (out_lost != NULL)
+            *out_lost = g_steal_pointer (&lost);
+          return TRUE;
+        }
+      /* Removed already, but the rotation was interrupted: resume it. */
+      if (!rotation_interrupted (self, cancellable))
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
                        "There is no device %s in this repository.", device_id);
           return FALSE;
         }
-      /* A request that was never approved knows no key: just drop it. */
-      forget_join (self, device_id, TRUE, cancellable);
-      if (out_lost != NULL)
-        *out_lost = g_steal_pointer (&lost);
-      return TRUE;
     }
 
   rk = _coffer_repository_get_recovery_key (self);
