@@ -418,35 +418,47 @@ walk_rotations (CofferRepository *self, const char *new_hex, const char *old_hex
   return FALSE;
 }
 
-/* A key is current only if no signed record the store lists replaces it.
- * (A store that hides the newest record cannot be caught this way: see
- * docs/SECURITY.md "Devices and rotation".) */
+/* A key is current only if no signed record the store lists replaces it
+ * (except the record of this computer's own removal in progress, named by
+ * allow_hex). Records whose signature was checked once are remembered in
+ * local state ("rotations": new id → old id), so an unlock costs one
+ * listing. (A store that hides the newest record cannot be caught this
+ * way: see docs/SECURITY.md "Devices and rotation".) */
 static gboolean
-check_not_superseded (CofferRepository *self, const char *hex, const guint8 pinned[32],
+check_not_superseded (CofferRepository *self, const char *hex, const guint8 pinned[32], const char *allow_hex,
                       GCancellable *cancellable, GError **error)
 {
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  guint8 id[32];
+  CofferState *state = _coffer_repository_get_state (self);
+  gboolean cached_new = FALSE;
 
-  if (!hex_to (hex, id, 32))
-    return FALSE;
   if (!coffer_store_list (coffer_repository_get_store (self), "keys/rotations/", collect_names, names,
                           cancellable, error))
     return FALSE;
   for (guint i = 0; i < names->len; i++)
     {
       const char *rec_hex = (const char *) g_ptr_array_index (names, i) + strlen ("keys/rotations/");
-      g_autoptr(GBytes) bytes = NULL;
-      gboolean missing;
-      Rotation r;
+      g_autofree char *old_hex = NULL;
+      guint8 check[32];
 
-      if (strlen (rec_hex) != 64)
+      if (!hex_to (rec_hex, check, 32))
         continue;
-      bytes = get_small (self, g_ptr_array_index (names, i), &missing, cancellable, NULL);
-      /* Unsigned or damaged records prove nothing either way. */
-      if (bytes == NULL || !parse_rotation (self, bytes, rec_hex, pinned, &r))
-        continue;
-      if (sodium_memcmp (r.old_id, id, 32) == 0)
+      old_hex = coffer_state_get_string (state, "rotations", rec_hex);
+      if (old_hex == NULL)
+        {
+          g_autoptr(GBytes) bytes = NULL;
+          gboolean missing;
+          Rotation r;
+
+          bytes = get_small (self, g_ptr_array_index (names, i), &missing, cancellable, NULL);
+          /* Unsigned or damaged records prove nothing either way. */
+          if (bytes == NULL || !parse_rotation (self, bytes, rec_hex, pinned, &r))
+            continue;
+          old_hex = coffer_hex_encode (r.old_id, 32);
+          coffer_state_set_string (state, "rotations", rec_hex, old_hex);
+          cached_new = TRUE;
+        }
+      if (strcmp (old_hex, hex) == 0 && g_strcmp0 (rec_hex, allow_hex) != 0)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
                        "The account key offered to this computer was already replaced by a newer one "
@@ -456,7 +468,24 @@ check_not_superseded (CofferRepository *self, const char *hex, const guint8 pinn
           return FALSE;
         }
     }
+  if (cached_new)
+    coffer_state_save (state, NULL);
   return TRUE;
+}
+
+gboolean
+_coffer_repository_check_current_key (CofferRepository *self, const char *hex, GCancellable *cancellable,
+                                      GError **error)
+{
+  CofferState *state = _coffer_repository_get_state (self);
+  g_autofree char *rotating_to = coffer_state_get_string (state, "account", "rotating-to");
+  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
+
+  /* Without a pinned rotation key no record can be checked; such a
+   * computer refuses every change of key anyway. */
+  if (!state_get_hex (state, "account", "rotation-key", pinned, sizeof pinned))
+    return TRUE;
+  return check_not_superseded (self, hex, pinned, rotating_to, cancellable, error);
 }
 
 static gboolean
@@ -514,7 +543,7 @@ _coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *r
   if (known == NULL
       || walk_rotations (self, hex, known, pinned, &seq, cancellable, &forward_error))
     {
-      if (!check_not_superseded (self, hex, pinned, cancellable, error)
+      if (!check_not_superseded (self, hex, pinned, NULL, cancellable, error)
           || (known != NULL && !accept_seq (self, seq, error)))
         return FALSE;
       coffer_state_set_string (state, "account", "key-id", hex);
@@ -550,7 +579,7 @@ _coffer_repository_follow_rotation (CofferRepository *self, const char *known_he
    * newest one listed: a device offline across two removals must not be
    * moved onto the intermediate key, which the second removed device knows. */
   return walk_rotations (self, new_hex, known_hex, pinned, &seq, cancellable, error)
-         && check_not_superseded (self, new_hex, pinned, cancellable, error)
+         && check_not_superseded (self, new_hex, pinned, NULL, cancellable, error)
          && accept_seq (self, seq, error);
 }
 
@@ -2110,7 +2139,16 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
       }
   }
   /* 2. The signed record of the change, 3. the new key under the recovery
-   * key (from here on the new key is never lost: a crash is resumed). */
+   * key (from here on the new key is never lost: a crash is resumed). Until
+   * this computer holds the new key, its old one is superseded by its own
+   * record: remember that, so it can still unlock to resume. */
+  {
+    g_autofree char *new_hex = coffer_hex_encode (new_id, 32);
+    CofferState *state = _coffer_repository_get_state (self);
+    coffer_state_set_string (state, "account", "rotating-to", new_hex);
+    if (!coffer_state_save (state, error))
+      return FALSE;
+  }
   if (!write_rotation_record (self, rk, old_id, new_id, cancellable, error)
       || !_coffer_repository_write_recovery (self, rk, new_ak, cancellable, error))
     return FALSE;
@@ -2144,7 +2182,8 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
             return FALSE;
           }
       }
-  _coffer_repository_replace_account_key (self, new_ak);
+  coffer_state_remove (_coffer_repository_get_state (self), "account", "rotating-to");
+  _coffer_repository_replace_account_key (self, new_ak);   /* saves the state */
   if (out_lost != NULL)
     *out_lost = g_steal_pointer (&lost);
   return TRUE;

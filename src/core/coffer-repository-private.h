@@ -83,6 +83,12 @@ gboolean _coffer_repository_trust_recovery (CofferRepository *self, const Coffer
 gboolean _coffer_repository_follow_rotation (CofferRepository *self, const char *known_hex,
                                              const char *new_hex, GCancellable *cancellable,
                                              GError **error);
+/* The account key this computer already uses (hex id) is still current:
+ * no signed record listed under keys/rotations/ replaces it, except the
+ * one of this computer's own removal in progress
+ * (COFFER_REPO_ERROR_ROLLED_BACK otherwise). */
+gboolean _coffer_repository_check_current_key (CofferRepository *self, const char *hex,
+                                               GCancellable *cancellable, GError **error);
 /* keys/device-keys/<id> for the device whose secret key is device_sk,
  * approved by the recovery key rk (signed with the rotation key). */
 gboolean _coffer_repository_write_device_record (CofferRepository *self, const CofferSecret *ak,

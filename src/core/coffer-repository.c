@@ -431,6 +431,11 @@ check_account_key_id (CofferRepository *self, const CofferSecret *ak, GError **e
                    "It may have been tampered with; nothing was read or written.");
       return FALSE;
     }
+  /* The key it already uses must not have been replaced meanwhile: the
+   * storage could hand back this computer's envelope of before a removal
+   * (whose key the removed device knows) together with old key sets. */
+  if (!_coffer_repository_check_current_key (self, hex, NULL, error))
+    return FALSE;
   if (known == NULL)
     {
       coffer_state_set_string (self->state, "account", "key-id", hex);

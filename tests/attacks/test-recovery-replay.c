@@ -8,8 +8,9 @@
  * 2. A device offline across two removals (AK0 → AK1 removing D1, AK1 →
  *    AK2 removing D2) is handed its envelope of after the first removal.
  *    Following the signed chain AK0 → AK1 used to be enough; AK1 is known
- *    to D2. A key superseded by a signed record the store lists is now
- *    refused. */
+ *    to D2. Or it is handed back its envelope of before both, with the key
+ *    it already knew (and D1 too). A key superseded by a signed record the
+ *    store lists is now refused. */
 #include "computers.h"
 
 static void
@@ -109,6 +110,7 @@ test_two_removals (void)
   g_autofree char *after = g_build_filename (src, "after.txt", NULL);
   g_autofree char *restored = NULL;
   g_autoptr(CofferSecret) rk = NULL;
+  g_autoptr(GBytes) c_env_ak0 = NULL;
   g_autoptr(GBytes) c_env_ak1 = NULL;
   g_autoptr(GBytes) c_env_ak2 = NULL;
   g_autofree char *cid = NULL, *c = NULL, *d1 = NULL, *d2 = NULL, *c_env = NULL, *known = NULL;
@@ -128,6 +130,7 @@ test_two_removals (void)
     known = coffer_state_get_string (_coffer_repository_get_state (repo), "account", "key-id");
   }
 
+  c_env_ak0 = read_object (store, c_env);
   use_computer ("a3");
   remove_with_rk (store, rk, d1);                     /* AK0 → AK1 */
   c_env_ak1 = read_object (store, c_env);
@@ -155,6 +158,17 @@ test_two_removals (void)
     repo = open_locked (store);
     still = coffer_state_get_string (_coffer_repository_get_state (repo), "account", "key-id");
     g_assert_cmpstr (still, ==, known);
+  }
+
+  /* Nor does it keep the key it already has when the storage hands back
+   * its envelope of before both removals: signed records replace that key. */
+  write_object (store, c_env, c_env_ak0);
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CofferRepository) repo = fixture_open (store, COMPUTERS_PASSWORD, NULL, &error);
+
+    g_assert_null (repo);
+    g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK);
   }
 
   /* With its current envelope, C follows both rotations and reads the
