@@ -2070,14 +2070,15 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
           }
       }
 
-  /* Who stays. The removed device could have written any record sealed
-   * under the old account key, so a device is kept by itself only when
-   * its record is signed along a chain back to the recovery key that does
-   * not pass through the removed device; any other only on the caller's
-   * explicit word (after the user compared its fingerprint). */
+  /* Who stays, with their public keys and names. */
   own_sk = own_device_key (self, own_pk, error);
   if (own_sk == NULL)
     return FALSE;
+  /* The removed device could have written any record sealed under the old
+   * account key, so a device is kept by itself only when its record is
+   * signed along a chain back to the recovery key that does not pass
+   * through the removed device; any other only on the caller's explicit
+   * word (after the user compared its fingerprint). */
   if (!collect_remaining (self, device_id, rk, old_ak, coffer_secret_equal (new_ak, old_ak) ? NULL : new_ak,
                           own_sk, remaining, others, cancellable, error))
     return FALSE;
