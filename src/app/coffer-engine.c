@@ -1379,7 +1379,9 @@ remove_device_call (CofferRepository *repository, Job *job, GCancellable *cancel
   if (key == NULL || !coffer_repository_verify_recovery_key (repository, key, cancellable, error))
     return FALSE;
   coffer_repository_set_recovery_key (repository, key);
-  return coffer_repository_remove_device (repository, job->category_id, cancellable, error);
+  /* No unverified device is confirmed from the app yet: those lose access
+   * and join again (docs/SECURITY.md "Devices and rotation"). */
+  return coffer_repository_remove_device (repository, job->category_id, NULL, NULL, cancellable, error);
 }
 
 void

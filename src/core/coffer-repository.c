@@ -421,7 +421,8 @@ check_account_key_id (CofferRepository *self, const CofferSecret *ak, GError **e
           return TRUE;
         }
       g_debug ("account key rotation not followed: %s", rotation_error->message);
-      if (g_error_matches (rotation_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY))
+      if (g_error_matches (rotation_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY)
+          || g_error_matches (rotation_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK))
         {
           g_propagate_error (error, g_steal_pointer (&rotation_error));
           return FALSE;
@@ -431,6 +432,11 @@ check_account_key_id (CofferRepository *self, const CofferSecret *ak, GError **e
                    "It may have been tampered with; nothing was read or written.");
       return FALSE;
     }
+  /* The key it already uses must not have been replaced meanwhile: the
+   * storage could hand back this computer's envelope of before a removal
+   * (whose key the removed device knows) together with old key sets. */
+  if (!_coffer_repository_check_current_key (self, hex, NULL, error))
+    return FALSE;
   if (known == NULL)
     {
       coffer_state_set_string (self->state, "account", "key-id", hex);
@@ -625,7 +631,7 @@ coffer_repository_create (CofferStore        *store,
   device_sk = coffer_device_keypair_new (pk);
   name = device_name != NULL ? g_strdup (device_name) : default_device_name ();
   if (!write_device_envelope (self, self->device_id, pk, name, cancellable, error)
-      || !_coffer_repository_write_device_record (self, self->account_key, self->device_id, pk,
+      || !_coffer_repository_write_device_record (self, self->account_key, rk, self->device_id, device_sk,
                                                   cancellable, error))
     return NULL;
   coffer_state_set_string (self->state, "device", "id", self->device_id);
@@ -792,8 +798,14 @@ coffer_repository_unlock (CofferRepository *self, GCancellable *cancellable, GEr
       CofferSecret *ak = open_recovery_envelope (self, self->recovery_key, cancellable, error);
       if (ak == NULL)
         return FALSE;
+      /* The remembered account key id only moves forward (the storage
+       * may put back an older recovery envelope). */
+      if (!_coffer_repository_trust_recovery (self, self->recovery_key, ak, cancellable, error))
+        {
+          coffer_secret_free (ak);
+          return FALSE;
+        }
       self->recovery_confirmed = TRUE;
-      _coffer_repository_trust_recovery (self, self->recovery_key, ak);
       return set_account_key (self, ak, error);
     }
 
@@ -805,7 +817,8 @@ coffer_repository_unlock (CofferRepository *self, GCancellable *cancellable, GEr
    * the password. */
   if (device_error->domain == COFFER_REPO_ERROR
       && (device_error->code == COFFER_REPO_ERROR_WRONG_PASSWORD
-          || device_error->code == COFFER_REPO_ERROR_CORRUPT))
+          || device_error->code == COFFER_REPO_ERROR_CORRUPT
+          || device_error->code == COFFER_REPO_ERROR_ROLLED_BACK))
     {
       g_propagate_error (error, g_steal_pointer (&device_error));
       return FALSE;
@@ -841,7 +854,11 @@ coffer_repository_verify_recovery_key (CofferRepository *self, const CofferSecre
     }
   if (self->account_key == NULL)
     {
-      _coffer_repository_trust_recovery (self, recovery_key, ak);
+      if (!_coffer_repository_trust_recovery (self, recovery_key, ak, cancellable, error))
+        {
+          coffer_secret_free (ak);
+          return FALSE;
+        }
       if (!set_account_key (self, ak, error))
         return FALSE;
     }
@@ -876,7 +893,11 @@ coffer_repository_replace_recovery_key (CofferRepository *self, GCancellable *ca
       return NULL;
     }
   rk = coffer_recovery_key_generate ();
-  if (!write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_REPLACE, cancellable, error))
+  /* Device records first: if this stops half-way the old recovery key
+   * still opens everything, and the records re-signed for a key that never
+   * took effect are only asked about at the next removal. */
+  if (!_coffer_repository_resign_device_records (self, rk, cancellable, error)
+      || !write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_REPLACE, cancellable, error))
     return NULL;
   /* The old key's recovery shares stop working now: record it so they are
    * refused by name (docs/FORMAT.md "Recovery shares"). */

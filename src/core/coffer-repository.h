@@ -101,6 +101,13 @@ typedef struct
   char     *verification_code;  /* pending only: "123 456" once both sides
                                  * have answered, else NULL */
   gint64    time;               /* request time, or when it was approved (0 if unknown) */
+  /* Trusted devices only, when the account key is held: */
+  gboolean  verified;           /* its record is signed along a chain of approvals
+                                 * back to the recovery key (docs/SECURITY.md
+                                 * "Devices and rotation") */
+  char     *fingerprint;        /* of its public key, "1a2b 3c4d 5e6f 7a8b", or NULL */
+  char     *approver;           /* "recovery", the approving device's id, or NULL
+                                 * (a legacy record that names none) */
 } CofferDevice;
 
 #define COFFER_TYPE_DEVICE (coffer_device_info_get_type ())
@@ -164,9 +171,25 @@ gboolean coffer_repository_complete_join (CofferRepository *self, GCancellable *
  * device re-sealed. Needs the account key, the recovery key
  * (coffer_repository_set_recovery_key; COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY
  * otherwise) and, when there are Standard categories, the password.
- * Resumes an interrupted rotation when called again. */
+ * Resumes an interrupted rotation when called again.
+ *
+ * The devices kept are this computer and those whose records verify along
+ * a chain of approvals back to the recovery key that does not pass through
+ * the removed device (the removed device can forge anything else). Others
+ * (records it approved or forged, legacy unsigned records) are kept only
+ * when their ids are in keep_ids (NULL-terminated, may be NULL), after the
+ * user compared their fingerprints: see
+ * coffer_repository_plan_device_removal. The devices that lost access and
+ * must join again are returned in out_lost (element type CofferDevice;
+ * may be NULL). */
 gboolean coffer_repository_remove_device (CofferRepository *self, const char *device_id,
+                                          const char *const *keep_ids, GPtrArray **out_lost,
                                           GCancellable *cancellable, GError **error);
+/* The trusted devices that removing device_id would not keep by itself
+ * (element type CofferDevice, with name, fingerprint, time and approver),
+ * to be confirmed one by one. Needs the account key and the recovery key. */
+GPtrArray *coffer_repository_plan_device_removal (CofferRepository *self, const char *device_id,
+                                                  GCancellable *cancellable, GError **error);
 
 /* ---- Re-encrypting older backups (coffer-reencrypt.c; docs/SECURITY.md
  * "Re-encrypting older backups") ----

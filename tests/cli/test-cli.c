@@ -873,6 +873,82 @@ test_recovery_key_verify (void)
   assert_contains (status->out, "last tested");
 }
 
+/* ---- devices remove: who is kept ---- */
+
+static char *
+cli_join (const char *dev_repo, const char *who, const char *by)
+{
+  g_autoptr(Result) req = NULL, answer = NULL, status = NULL, approve = NULL, done = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *code = NULL;
+  const char *p;
+
+  req = run_full (who, pw_env, TRUE, ARGS ("devices", "join", "--repo", dev_repo, "--name", who, "--no-wait", "--json"));
+  assert_status (req, 0);
+  p = strstr (req->out, "\"id\":\"");
+  g_assert_nonnull (p);
+  id = g_strndup (p + 6, 32);
+  answer = run_full (by, pw_env, TRUE, ARGS ("devices", "approve", id, "--repo", dev_repo));
+  assert_status (answer, 0);
+  status = run_full (who, pw_env, TRUE, ARGS ("devices", "join", "--repo", dev_repo, "--status", "--json"));
+  assert_status (status, 0);
+  p = strstr (status->out, "\"verification_code\":\"");
+  g_assert_nonnull (p);
+  code = g_strndup (p + 21, 7);
+  approve = run_full (by, pw_env, TRUE, ARGS ("devices", "approve", id, "--repo", dev_repo, "--code", code));
+  assert_status (approve, 0);
+  done = run_full (who, pw_env, TRUE, ARGS ("devices", "join", "--repo", dev_repo, "--complete"));
+  assert_status (done, 0);
+  return g_steal_pointer (&id);
+}
+
+/* A removal lists the devices it cannot verify without the removed one,
+ * keeps those named with --keep and reports the others as lost. */
+static void
+test_devices_remove_keep (void)
+{
+  g_autofree char *dev_repo = g_build_filename (tmp_dir, "devices-repo", NULL);
+  g_autofree char *rk_file = g_build_filename (tmp_dir, "devices-rk", NULL);
+  g_autofree char *ha = g_build_filename (tmp_dir, "dev-a", NULL);
+  g_autofree char *hb = g_build_filename (tmp_dir, "dev-b", NULL);
+  g_autofree char *hc = g_build_filename (tmp_dir, "dev-c", NULL);
+  g_autofree char *he = g_build_filename (tmp_dir, "dev-e", NULL);
+  g_autofree char *b = NULL, *c = NULL, *e = NULL, *lost = NULL;
+  g_autoptr(Result) init = NULL, list = NULL, rm = NULL, after = NULL;
+
+  g_mkdir_with_parents (ha, 0700);
+  g_mkdir_with_parents (hb, 0700);
+  g_mkdir_with_parents (hc, 0700);
+  g_mkdir_with_parents (he, 0700);
+  init = run_full (ha, pw_env, FALSE, ARGS ("init", "--repo", dev_repo, "--recovery-key-file", rk_file));
+  assert_status (init, 0);
+  b = cli_join (dev_repo, hb, ha);
+  c = cli_join (dev_repo, hc, hb);   /* approved by b, which is removed next */
+  e = cli_join (dev_repo, he, hb);
+
+  list = run_full (ha, pw_env, TRUE, ARGS ("devices", "list", "--repo", dev_repo));
+  assert_status (list, 0);
+  assert_contains (list->out, "fingerprint");
+  g_assert_null (strstr (list->out, "unverified"));
+
+  rm = run_full (ha, pw_env, TRUE, ARGS ("devices", "remove", b, "--keep", c, "--yes", "--repo", dev_repo,
+                                         "--recovery-key-file", rk_file));
+  assert_status (rm, 0);
+  assert_contains (rm->out, "cannot be verified");
+  assert_contains (rm->out, c);
+  assert_contains (rm->out, "approved by device");
+  assert_contains (rm->out, b);
+  lost = g_strdup_printf ("must join again:\n  %s", e);
+  assert_contains (rm->out, lost);
+
+  after = run_full (hc, pw_env, TRUE, ARGS ("devices", "list", "--json", "--repo", dev_repo));
+  assert_status (after, 0);
+  assert_contains (after->out, "\"verified\":true");
+  g_assert_null (strstr (after->out, "\"verified\":false"));
+  g_assert_null (strstr (after->out, e));
+  g_assert_null (strstr (after->out, b));
+}
+
 /* The secret taken from the environment is wiped in the process's own
  * environment block and never in its command line. */
 static void
@@ -972,6 +1048,7 @@ main (int   argc,
   g_test_add_func ("/cli/session/change-password", test_change_password);
   g_test_add_func ("/cli/session/protect-advanced", test_protect_advanced);
   g_test_add_func ("/cli/session/recovery-key-verify", test_recovery_key_verify);
+  g_test_add_func ("/cli/devices/remove-keep", test_devices_remove_keep);
   g_test_add_func ("/cli/secrets/not-in-process", test_secrets_not_in_process);
   g_test_add_func ("/cli/secrets/not-in-output", test_no_secret_in_output);
 
