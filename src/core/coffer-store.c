@@ -176,6 +176,22 @@ coffer_store_random_token (void)
   return g_strdup_printf ("%08x%08x%08x", g_random_int (), g_random_int (), g_random_int ());
 }
 
+gboolean
+coffer_store_http_is_loopback_host (const char *host)
+{
+  g_autoptr(GInetAddress) addr = NULL;
+  g_autofree char *bare = NULL;
+
+  if (host == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (host, "localhost") == 0)
+    return TRUE;
+  bare = host[0] == '[' && g_str_has_suffix (host, "]") ? g_strndup (host + 1, strlen (host) - 2)
+                                                      : g_strdup (host);
+  addr = g_inet_address_new_from_string (bare);
+  return addr != NULL && g_inet_address_get_is_loopback (addr);
+}
+
 SoupSession *
 coffer_store_http_session_new (const char *ca_file, guint max_conns, GError **error)
 {
@@ -212,11 +228,36 @@ coffer_store_http_send (SoupSession *session, SoupMessage *msg, GCancellable *ca
   g_autoptr(GError) local_error = NULL;
   GBytes *body;
 
+  /* Never follow a redirect: libsoup would re-send the request, with the
+   * Authorization header or signature it carries and the body, to whatever
+   * host the answer names, and would answer that host's challenge too. The
+   * storage is not trusted to choose where credentials go. */
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
   body = soup_session_send_and_read (session, msg, cancellable, &local_error);
   if (body != NULL)
     {
       SoupMessageHeaders *h = soup_message_get_response_headers (msg);
       guint status = soup_message_get_status (msg);
+
+      if (SOUP_STATUS_IS_REDIRECTION (status) && status != 304)
+        {
+          const char *location = soup_message_headers_get_one (h, "Location");
+          g_autoptr(GUri) target = location ? g_uri_parse_relative (soup_message_get_uri (msg), location,
+                                                                    G_URI_FLAGS_NONE, NULL)
+                                            : NULL;
+          g_autofree char *shown = target ? g_uri_to_string_partial (target, G_URI_HIDE_USERINFO
+                                                                              | G_URI_HIDE_QUERY
+                                                                              | G_URI_HIDE_FRAGMENT)
+                                          : g_strdup (location ? "an invalid address" : "nowhere");
+
+          g_bytes_unref (body);
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                       "The server %s redirected the request (HTTP %u) to %s. Coffer does not follow "
+                       "redirects, so that credentials and data only go to the address you set up; "
+                       "if you trust the new address, use it as the repository location.",
+                       g_uri_get_host (soup_message_get_uri (msg)), status, shown);
+          return NULL;
+        }
 
       /* A connection cut off mid-body can reach us as a short body without
        * an error: treat it as the network failure it is. */
