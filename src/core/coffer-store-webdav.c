@@ -442,8 +442,8 @@ coffer_store_webdav_put (CofferStore *store, const char *name, GBytes *data,
 /* ---- get ---- */
 
 static GBytes *
-coffer_store_webdav_get (CofferStore *store, const char *name, guint64 offset, guint64 length,
-                         GCancellable *cancellable, GError **error)
+webdav_get_full (CofferStore *store, const char *name, guint64 offset, guint64 length, guint64 max_size,
+                 GCancellable *cancellable, GError **error)
 {
   CofferStoreWebdav *self = COFFER_STORE_WEBDAV (store);
   g_autofree char *url = url_for (self, name);
@@ -453,6 +453,8 @@ coffer_store_webdav_get (CofferStore *store, const char *name, guint64 offset, g
   guint status;
   gsize got;
 
+  if (max_size > 0)
+    coffer_store_http_set_max_body (msg, max_size);
   if (length > 0)
     soup_message_headers_set_range (h, offset, offset + length - 1);
   else if (offset > 0)
@@ -488,6 +490,20 @@ short_object:
   g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
                "The object “%s” is shorter than the requested range.", name);
   return NULL;
+}
+
+static GBytes *
+coffer_store_webdav_get (CofferStore *store, const char *name, guint64 offset, guint64 length,
+                         GCancellable *cancellable, GError **error)
+{
+  return webdav_get_full (store, name, offset, length, 0, cancellable, error);
+}
+
+static GBytes *
+coffer_store_webdav_get_limited (CofferStore *store, const char *name, guint64 max_size,
+                                 GCancellable *cancellable, GError **error)
+{
+  return webdav_get_full (store, name, 0, 0, max_size, cancellable, error);
 }
 
 /* ---- PROPFIND ---- */
@@ -850,6 +866,7 @@ coffer_store_webdav_iface_init (CofferStoreInterface *iface)
 {
   iface->put = coffer_store_webdav_put;
   iface->get = coffer_store_webdav_get;
+  iface->get_limited = coffer_store_webdav_get_limited;
   iface->list = coffer_store_webdav_list;
   iface->delete = coffer_store_webdav_delete;
   iface->stat = coffer_store_webdav_stat;
