@@ -91,7 +91,7 @@ gboolean coffer_store_remove_stale_temporaries (CofferStore *self, const char *p
 #define COFFER_MAX_META_BYTES        (4 * 1024 * 1024)          /* meta/<cid> */
 #define COFFER_MAX_SNAPSHOT_BYTES    (16 * 1024 * 1024)         /* snapshots */
 #define COFFER_MAX_PLAN_BYTES        (64 * 1024 * 1024)         /* prune plans */
-#define COFFER_MAX_INDEX_BYTES       (256 * 1024 * 1024)        /* one index object */
+#define COFFER_MAX_INDEX_BYTES       (1024 * 1024 * 1024)       /* one index object (about 56 bytes a blob; prune writes one for all) */
 #define COFFER_MAX_PACK_HEADER_BYTES (64 * 1024 * 1024)         /* a pack's encrypted header */
 #define COFFER_MAX_PACK_BYTES        (G_GUINT64_CONSTANT (2) * 1024 * 1024 * 1024) /* a whole pack */
 
