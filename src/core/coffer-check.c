@@ -154,7 +154,8 @@ read_pack (Check *c, const char *hex, GArray *indexed, GError **error)
 
   coffer_hex_decode (hex, id, sizeof id);
   name = _coffer_pack_name (c->keys->id, id);
-  pack = coffer_store_get (coffer_repository_get_store (c->repo), name, 0, 0, c->cancellable, &local_error);
+  pack = coffer_store_get_limited (coffer_repository_get_store (c->repo), name, COFFER_MAX_PACK_BYTES,
+                                   c->cancellable, &local_error);
   if (pack == NULL)
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))

@@ -247,7 +247,7 @@ repack (Prune *p, const char *hex, PackUse *use, CofferIndex *new_index, GHashTa
 
   coffer_hex_decode (hex, id, sizeof id);
   name = _coffer_pack_name (p->keys->id, id);
-  pack = coffer_store_get (store, name, 0, 0, p->cancellable, error);
+  pack = coffer_store_get_limited (store, name, COFFER_MAX_PACK_BYTES, p->cancellable, error);
   if (pack == NULL)
     return FALSE;
   for (guint i = 0; i < use->entries->len; i++)
@@ -378,7 +378,7 @@ sweep (Prune *p, gint64 grace_seconds, guint64 *deleted, GError **error)
       guint32 version;
       gint64 time;
 
-      obj = coffer_store_get (store, name, 0, 0, p->cancellable, error);
+      obj = coffer_store_get_limited (store, name, COFFER_MAX_PLAN_BYTES, p->cancellable, error);
       if (obj == NULL)
         return FALSE;
       plain = _coffer_repository_open_object (p->repo, p->keys, COFFER_OBJECT_PRUNE_PLAN, name, obj, error);

@@ -228,7 +228,8 @@ open_account_envelope (CofferRepository *self, const char *cid, GCancellable *ca
   g_autoptr(CofferSecret) plain = NULL;
   g_autoptr(GError) local_error = NULL;
 
-  env = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, &local_error);
+  env = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+                                  cancellable, &local_error);
   if (env == NULL)
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
@@ -293,7 +294,8 @@ open_password_envelope_full (CofferRepository *self, const char *cid, gboolean p
   const guint8 *data;
   gsize len;
 
-  obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+  obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+                                  cancellable, error);
   if (obj == NULL)
     return NULL;
   data = g_bytes_get_data (obj, &len);
@@ -406,7 +408,8 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, GCancellable *cance
   g_autoptr(GBytes) plain = NULL;
   CofferCategory *info;
 
-  obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+  obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_META_BYTES,
+                                  cancellable, error);
   if (obj == NULL)
     return FALSE;
   plain = _coffer_repository_open_object (self, keys, COFFER_OBJECT_CATEGORY_META, name, obj, error);
@@ -977,7 +980,8 @@ open_account_envelope_with (CofferRepository *self, const CofferSecret *ak, cons
   g_autoptr(GBytes) env = NULL;
   g_autoptr(CofferSecret) plain = NULL;
 
-  env = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+  env = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+                                  cancellable, error);
   if (env == NULL)
     return NULL;
   plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_ACCOUNT,

@@ -94,7 +94,8 @@ get_small (CofferRepository *self, const char *name, gboolean *missing,
   GBytes *bytes;
 
   *missing = FALSE;
-  bytes = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, &local_error);
+  bytes = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+                                    cancellable, &local_error);
   if (bytes == NULL)
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))

@@ -242,7 +242,8 @@ _coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
       g_autoptr(CofferIndex) probe = coffer_index_new ();
       g_auto(GStrv) sup = NULL;
 
-      obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+      obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_INDEX_BYTES,
+                                      cancellable, error);
       if (obj == NULL)
         goto out;
       sealed = _coffer_repository_open_object (self, keys, COFFER_OBJECT_INDEX, name, obj, error);
@@ -357,7 +358,8 @@ _coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *k
 
       if (g_str_has_prefix (name + strlen (prefix), "."))
         continue;
-      obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+      obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_SNAPSHOT_BYTES,
+                                      cancellable, error);
       if (obj == NULL)
         return NULL;
       plain = _coffer_repository_open_object (self, keys, COFFER_OBJECT_SNAPSHOT, name, obj, error);

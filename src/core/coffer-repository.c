@@ -129,10 +129,20 @@ _coffer_repository_get_device_id (CofferRepository *self)
   return self->device_id;
 }
 
+/* A session (one CofferRepository) derives at most this many distinct
+ * password keys and spends at most this much Argon2id work (opslimit ×
+ * memlimit) on them. A genuine repository needs one or two (one set of
+ * parameters per computer that wrote password envelopes, one for the local
+ * device key file); objects planted by the storage, each with its own salt,
+ * would otherwise cost a derivation each. */
+#define PASSWORD_KEYS_MAX      16
+#define PASSWORD_WORK_BUDGET   (G_GUINT64_CONSTANT (16) << 30)
+
 /* Derives (or returns the cached) password key for a set of KDF parameters. */
 const CofferSecret *
 _coffer_repository_password_key (CofferRepository *self, const CofferKdfParams *params, GError **error)
 {
+  static GQuark work_quark;
   g_autofree char *salt = coffer_hex_encode (params->salt, sizeof params->salt);
   g_autofree char *cache_key = g_strdup_printf ("%s:%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
                                                 salt, params->opslimit, params->memlimit);
@@ -148,9 +158,35 @@ _coffer_repository_password_key (CofferRepository *self, const CofferKdfParams *
   key = g_hash_table_lookup (self->password_keys, cache_key);
   if (key == NULL)
     {
+      guint64 *spent;
+
+      if (work_quark == 0)
+        work_quark = g_quark_from_static_string ("coffer-password-work");
+      spent = g_object_get_qdata (G_OBJECT (self), work_quark);
+      if (spent == NULL)
+        {
+          spent = g_new0 (guint64, 1);
+          g_object_set_qdata_full (G_OBJECT (self), work_quark, spent, g_free);
+        }
+      /* Checked before deriving; the per-derivation caps are in
+       * coffer_kdf_derive. Saturating: a hostile product cannot wrap. */
+      if (g_hash_table_size (self->password_keys) >= PASSWORD_KEYS_MAX
+          || params->opslimit > PASSWORD_WORK_BUDGET / MAX (params->memlimit, 1)
+          || *spent + params->opslimit * params->memlimit > PASSWORD_WORK_BUDGET)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The repository asks for the password to be tried with more different settings "
+                       "than a genuine repository has (%u so far); the rest were not tried. The repository "
+                       "may have been tampered with.", g_hash_table_size (self->password_keys));
+          g_rec_mutex_unlock (&self->lock);
+          return NULL;
+        }
       key = coffer_kdf_derive (self->password, params, error);
       if (key != NULL)
-        g_hash_table_insert (self->password_keys, g_steal_pointer (&cache_key), key);
+        {
+          *spent += params->opslimit * params->memlimit;
+          g_hash_table_insert (self->password_keys, g_steal_pointer (&cache_key), key);
+        }
     }
   g_rec_mutex_unlock (&self->lock);
   return key;
@@ -496,7 +532,8 @@ open_recovery_envelope (CofferRepository *self, const CofferSecret *rk,
   g_autoptr(GError) local_error = NULL;
   CofferSecret *ak;
 
-  env = coffer_store_get (self->store, RECOVERY_NAME, 0, 0, cancellable, &local_error);
+  env = coffer_store_get_limited (self->store, RECOVERY_NAME, COFFER_MAX_KEY_OBJECT_BYTES, cancellable,
+                                  &local_error);
   if (env == NULL)
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
@@ -663,7 +700,7 @@ coffer_repository_open (CofferStore *store, GCancellable *cancellable, GError **
   g_return_val_if_fail (COFFER_IS_STORE (store), NULL);
 
   coffer_core_init ();
-  config = coffer_store_get (store, CONFIG_NAME, 0, 0, cancellable, &local_error);
+  config = coffer_store_get_limited (store, CONFIG_NAME, COFFER_MAX_CONFIG_BYTES, cancellable, &local_error);
   if (config == NULL)
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
@@ -763,7 +800,7 @@ unlock_with_device (CofferRepository *self, GCancellable *cancellable, GError **
     return FALSE;
   coffer_device_public_key (sk, pk);
   obj = g_strdup_printf ("keys/devices/%s", self->device_id);
-  env = coffer_store_get (self->store, obj, 0, 0, cancellable, &local_error);
+  env = coffer_store_get_limited (self->store, obj, COFFER_MAX_KEY_OBJECT_BYTES, cancellable, &local_error);
   if (env == NULL)
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))

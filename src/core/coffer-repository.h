@@ -244,7 +244,23 @@ typedef enum
   COFFER_RESTORE_DEFAULT   = 0,
   COFFER_RESTORE_OVERWRITE = 1 << 0,  /* replace existing files even if newer */
   COFFER_RESTORE_DRY_RUN   = 1 << 1,
+  /* Also restore what could grant privileges: setuid/setgid bits (and the
+   * sticky bit on files), security.* and trusted.* extended attributes,
+   * device nodes and FIFOs. Without it they are withheld and counted: a
+   * snapshot is only as trustworthy as every key that could have written
+   * it, including those of removed devices. */
+  COFFER_RESTORE_KEEP_PRIVILEGES = 1 << 2,
 } CofferRestoreFlags;
+
+/* What a restore did besides writing files (coffer_restore_run_full). */
+typedef struct
+{
+  /* Entries of which something was withheld for lack of
+   * COFFER_RESTORE_KEEP_PRIVILEGES: a setuid/setgid/sticky bit dropped, a
+   * security.* or trusted.* attribute skipped, a device node or FIFO not
+   * created. Counted once per entry. */
+  guint withheld;
+} CofferRestoreResult;
 
 /* Restores paths (absolute paths inside the snapshot; NULL = everything)
  * under target (NULL = to the original place). Existing files with the same
@@ -257,6 +273,13 @@ gboolean coffer_restore_run (CofferRepository *self, const char *category_id,
                              const char *target, CofferRestoreFlags flags,
                              CofferProgressFunc progress, gpointer progress_data,
                              GPtrArray **conflicts, GCancellable *cancellable, GError **error);
+/* As coffer_restore_run, and fills *result (may be NULL). */
+gboolean coffer_restore_run_full (CofferRepository *self, const char *category_id,
+                                  const CofferSnapshot *snapshot, const char * const *paths,
+                                  const char *target, CofferRestoreFlags flags,
+                                  CofferProgressFunc progress, gpointer progress_data,
+                                  GPtrArray **conflicts, CofferRestoreResult *result,
+                                  GCancellable *cancellable, GError **error);
 
 /* Checks structure (every snapshot's trees and every referenced blob exist
  * in the index, every indexed pack exists with the right size) and, with

@@ -293,9 +293,10 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
   return fsync_dir (dir, error);
 }
 
+/* max_size: 0, or the largest whole object to read (get_limited). */
 static GBytes *
 local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guint64 length,
-                  GCancellable *cancellable, GError **error)
+                  guint64 max_size, GCancellable *cancellable, GError **error)
 {
   g_autofree char *path = g_build_filename (self->root_path, name, NULL);
   struct stat st;
@@ -327,6 +328,12 @@ local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guin
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
                    "The object “%s” is %" G_GUINT64_FORMAT " bytes long, shorter than the "
                    "requested range.", name, (guint64) st.st_size);
+      return NULL;
+    }
+  if (max_size > 0 && (guint64) st.st_size > max_size)
+    {
+      close (fd);
+      coffer_store_set_too_large_error (error, name, st.st_size, max_size);
       return NULL;
     }
   if (length == 0)
@@ -649,7 +656,7 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
 
 static GBytes *
 local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64 length,
-               GCancellable *cancellable, GError **error)
+               guint64 max_size, GCancellable *cancellable, GError **error)
 {
   g_autoptr(GFile) file = g_file_resolve_relative_path (self->root, name);
   g_autoptr(GFileInputStream) in = NULL;
@@ -669,6 +676,11 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
       return NULL;
     }
   size = g_file_info_get_size (info);
+  if (max_size > 0 && size > max_size)
+    {
+      coffer_store_set_too_large_error (error, name, size, max_size);
+      return NULL;
+    }
   if (offset > size || (length > 0 && offset + length > size))
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
@@ -866,9 +878,29 @@ coffer_store_local_get (CofferStore *store, const char *name, guint64 offset, gu
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
   if (native (self))
-    bytes = local_get_native (self, name, offset, length, cancellable, error);
+    bytes = local_get_native (self, name, offset, length, 0, cancellable, error);
   else
-    bytes = local_get_gio (self, name, offset, length, cancellable, error);
+    bytes = local_get_gio (self, name, offset, length, 0, cancellable, error);
+  if (bytes == NULL)
+    check_missing_root (self, cancellable, error);
+  return bytes;
+}
+
+/* The size comes from the open file, and only that many bytes are read
+ * (a file that grows meanwhile is cut off at the size checked). */
+static GBytes *
+coffer_store_local_get_limited (CofferStore *store, const char *name, guint64 max_size,
+                                GCancellable *cancellable, GError **error)
+{
+  CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
+  GBytes *bytes;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+  if (native (self))
+    bytes = local_get_native (self, name, 0, 0, max_size, cancellable, error);
+  else
+    bytes = local_get_gio (self, name, 0, 0, max_size, cancellable, error);
   if (bytes == NULL)
     check_missing_root (self, cancellable, error);
   return bytes;
@@ -1052,6 +1084,7 @@ coffer_store_local_iface_init (CofferStoreInterface *iface)
 {
   iface->put = coffer_store_local_put;
   iface->get = coffer_store_local_get;
+  iface->get_limited = coffer_store_local_get_limited;
   iface->list = coffer_store_local_list;
   iface->delete = coffer_store_local_delete;
   iface->stat = coffer_store_local_stat;

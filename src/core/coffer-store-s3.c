@@ -58,6 +58,7 @@ typedef struct
   guint status;
   GBytes *body;
   SoupMessageHeaders *headers; /* response headers (ref) */
+  guint64 max_body;            /* set by the caller: 0 or the largest body to read */
 } S3Response;
 
 static void
@@ -238,6 +239,8 @@ s3_request (CofferStoreS3 *self, const char *method, const char *key, const char
   if (body != NULL)
     soup_message_set_request_body_from_bytes (msg, NULL, body);
 
+  if (resp->max_body > 0)
+    coffer_store_http_set_max_body (msg, resp->max_body);
   resp->body = coffer_store_http_send (self->session, msg, cancellable, error);
   if (resp->body == NULL)
     return FALSE;
@@ -508,8 +511,8 @@ coffer_store_s3_put (CofferStore *store, const char *name, GBytes *data, CofferP
 /* ---- get / stat / delete ---- */
 
 static GBytes *
-coffer_store_s3_get (CofferStore *store, const char *name, guint64 offset, guint64 length,
-                     GCancellable *cancellable, GError **error)
+s3_get_full (CofferStore *store, const char *name, guint64 offset, guint64 length, guint64 max_size,
+             GCancellable *cancellable, GError **error)
 {
   CofferStoreS3 *self = COFFER_STORE_S3 (store);
   g_autofree char *key = full_key (self, name);
@@ -519,6 +522,7 @@ coffer_store_s3_get (CofferStore *store, const char *name, guint64 offset, guint
   GBytes *result = NULL;
   gsize got;
 
+  r.max_body = max_size;
   if (length > 0)
     range = g_strdup_printf ("bytes=%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT, offset,
                              offset + length - 1);
@@ -553,6 +557,20 @@ coffer_store_s3_get (CofferStore *store, const char *name, guint64 offset, guint
     s3_set_error (self, error, &r, "download", name);
   s3_response_clear (&r);
   return result;
+}
+
+static GBytes *
+coffer_store_s3_get (CofferStore *store, const char *name, guint64 offset, guint64 length,
+                     GCancellable *cancellable, GError **error)
+{
+  return s3_get_full (store, name, offset, length, 0, cancellable, error);
+}
+
+static GBytes *
+coffer_store_s3_get_limited (CofferStore *store, const char *name, guint64 max_size,
+                             GCancellable *cancellable, GError **error)
+{
+  return s3_get_full (store, name, 0, 0, max_size, cancellable, error);
 }
 
 static gboolean
@@ -794,6 +812,7 @@ coffer_store_s3_iface_init (CofferStoreInterface *iface)
 {
   iface->put = coffer_store_s3_put;
   iface->get = coffer_store_s3_get;
+  iface->get_limited = coffer_store_s3_get_limited;
   iface->list = coffer_store_s3_list;
   iface->delete = coffer_store_s3_delete;
   iface->stat = coffer_store_s3_stat;

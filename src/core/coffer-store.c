@@ -42,6 +42,52 @@ coffer_store_get (CofferStore *self, const char *name, guint64 offset, guint64 l
   return COFFER_STORE_GET_IFACE (self)->get (self, name, offset, length, cancellable, error);
 }
 
+static void
+set_too_large (GError **error, const char *name, guint64 size, guint64 max_size)
+{
+  g_autofree char *have = g_format_size_full (size, G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *limit = g_format_size_full (max_size, G_FORMAT_SIZE_IEC_UNITS);
+
+  g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+               "The object “%s” is %s, more than the %s such an object may have; it was not read. "
+               "The repository may have been tampered with.", name, have, limit);
+}
+
+void
+coffer_store_set_too_large_error (GError **error, const char *name, guint64 size, guint64 max_size)
+{
+  set_too_large (error, name, size, max_size);
+}
+
+GBytes *
+coffer_store_get_limited (CofferStore *self, const char *name, guint64 max_size,
+                          GCancellable *cancellable, GError **error)
+{
+  CofferStoreInterface *iface;
+  guint64 size = 0;
+
+  g_return_val_if_fail (COFFER_IS_STORE (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (max_size > 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!coffer_store_check_name (name, error))
+    return NULL;
+  iface = COFFER_STORE_GET_IFACE (self);
+  if (iface->get_limited != NULL)
+    return iface->get_limited (self, name, max_size, cancellable, error);
+  if (!iface->stat (self, name, &size, cancellable, error))
+    return NULL;
+  if (size > max_size)
+    {
+      set_too_large (error, name, size, max_size);
+      return NULL;
+    }
+  if (size == 0)
+    return g_bytes_new (NULL, 0);
+  return iface->get (self, name, 0, size, cancellable, error);
+}
+
 gboolean
 coffer_store_list (CofferStore *self, const char *prefix, CofferStoreListFunc func,
                    gpointer user_data, GCancellable *cancellable, GError **error)
@@ -176,6 +222,22 @@ coffer_store_random_token (void)
   return g_strdup_printf ("%08x%08x%08x", g_random_int (), g_random_int (), g_random_int ());
 }
 
+gboolean
+coffer_store_http_is_loopback_host (const char *host)
+{
+  g_autoptr(GInetAddress) addr = NULL;
+  g_autofree char *bare = NULL;
+
+  if (host == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (host, "localhost") == 0)
+    return TRUE;
+  bare = host[0] == '[' && g_str_has_suffix (host, "]") ? g_strndup (host + 1, strlen (host) - 2)
+                                                      : g_strdup (host);
+  addr = g_inet_address_new_from_string (bare);
+  return addr != NULL && g_inet_address_get_is_loopback (addr);
+}
+
 SoupSession *
 coffer_store_http_session_new (const char *ca_file, guint max_conns, GError **error)
 {
@@ -205,18 +267,114 @@ coffer_store_http_session_new (const char *ca_file, guint max_conns, GError **er
   return g_steal_pointer (&session);
 }
 
+#define MAX_BODY_KEY "coffer-max-body"
+/* An error response's body is only read for its message. */
+#define MAX_ERROR_BODY (64 * 1024)
+
+void
+coffer_store_http_set_max_body (SoupMessage *msg, guint64 max_body)
+{
+  g_object_set_data_full (G_OBJECT (msg), MAX_BODY_KEY, g_memdup2 (&max_body, sizeof max_body), g_free);
+}
+
+/* Sends msg and reads at most max_body bytes of a successful response
+ * (MAX_ERROR_BODY of another): an announced Content-Length above the limit
+ * is refused before a byte of the body is read, and so is a body that goes
+ * on past it. *too_large tells the caller which. */
+static GBytes *
+send_and_read_limited (SoupSession *session, SoupMessage *msg, guint64 max_body, guint64 *too_large,
+                       GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GInputStream) in = soup_session_send (session, msg, cancellable, error);
+  g_autoptr(GByteArray) buf = NULL;
+  SoupMessageHeaders *h;
+  guint64 cap;
+
+  if (in == NULL)
+    return NULL;
+  h = soup_message_get_response_headers (msg);
+  cap = SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (msg)) ? max_body : MAX_ERROR_BODY;
+  if (cap == max_body && soup_message_headers_get_encoding (h) == SOUP_ENCODING_CONTENT_LENGTH
+      && (guint64) soup_message_headers_get_content_length (h) > cap)
+    {
+      *too_large = soup_message_headers_get_content_length (h);
+      g_input_stream_close (in, NULL, NULL);
+      return g_bytes_new (NULL, 0);
+    }
+  buf = g_byte_array_new ();
+  for (;;)
+    {
+      guint8 chunk[16384];
+      gssize n = g_input_stream_read (in, chunk, sizeof chunk, cancellable, error);
+
+      if (n < 0)
+        return NULL;
+      if (n == 0)
+        break;
+      if (buf->len + (guint64) n > cap)
+        {
+          g_input_stream_close (in, NULL, NULL);
+          if (cap != max_body)
+            {
+              g_byte_array_append (buf, chunk, cap - buf->len);
+              break;   /* an error page: its start is enough */
+            }
+          *too_large = buf->len + (guint64) n;
+          return g_bytes_new (NULL, 0);
+        }
+      g_byte_array_append (buf, chunk, n);
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&buf));
+}
+
 GBytes *
 coffer_store_http_send (SoupSession *session, SoupMessage *msg, GCancellable *cancellable,
                         GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   GBytes *body;
+  const guint64 *max_body = g_object_get_data (G_OBJECT (msg), MAX_BODY_KEY);
+  guint64 too_large = 0;
 
-  body = soup_session_send_and_read (session, msg, cancellable, &local_error);
+  /* Never follow a redirect: libsoup would re-send the request, with the
+   * Authorization header or signature it carries and the body, to whatever
+   * host the answer names, and would answer that host's challenge too. The
+   * storage is not trusted to choose where credentials go. */
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
+  if (max_body != NULL)
+    body = send_and_read_limited (session, msg, *max_body, &too_large, cancellable, &local_error);
+  else
+    body = soup_session_send_and_read (session, msg, cancellable, &local_error);
+  if (body != NULL && too_large > 0)
+    {
+      g_bytes_unref (body);
+      set_too_large (error, g_uri_get_path (soup_message_get_uri (msg)), too_large, *max_body);
+      return NULL;
+    }
   if (body != NULL)
     {
       SoupMessageHeaders *h = soup_message_get_response_headers (msg);
       guint status = soup_message_get_status (msg);
+
+      if (SOUP_STATUS_IS_REDIRECTION (status) && status != 304)
+        {
+          const char *location = soup_message_headers_get_one (h, "Location");
+          g_autoptr(GUri) target = location ? g_uri_parse_relative (soup_message_get_uri (msg), location,
+                                                                    G_URI_FLAGS_NONE, NULL)
+                                            : NULL;
+          g_autofree char *shown = target ? g_uri_to_string_partial (target, G_URI_HIDE_USERINFO
+                                                                              | G_URI_HIDE_QUERY
+                                                                              | G_URI_HIDE_FRAGMENT)
+                                          : g_strdup (location ? "an invalid address" : "nowhere");
+
+          g_bytes_unref (body);
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                       "The server %s redirected the request (HTTP %u) to %s. Coffer does not follow "
+                       "redirects, so that credentials and data only go to the address you set up; "
+                       "if you trust the new address, use it as the repository location.",
+                       g_uri_get_host (soup_message_get_uri (msg)), status, shown);
+          return NULL;
+        }
 
       /* A connection cut off mid-body can reach us as a short body without
        * an error: treat it as the network failure it is. */
