@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Objects forged under a retired key epoch (docs/SECURITY.md "Retired key
+ * epochs"). Whoever kept an old epoch's keys (a removed device, or anyone
+ * with an old password envelope and its password) used to be able to seal
+ * a snapshot with a later time under that epoch: it was listed and became
+ * "latest". The key set now records when each epoch was retired, and such
+ * a snapshot is refused: not listed, not restorable, reported by check,
+ * on this computer and on a new one alike (the times are inside the key
+ * set, which only the account key opens). */
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "repo-fixture.h"
+#include "coffer-repository-private.h"
+#include "coffer-snapshot.h"
+
+#define PASSWORD "retired epoch test"
+
+/* What the adversary kept: the keys of one epoch. */
+typedef struct
+{
+  guint32       epoch;
+  CofferSecret *meta_key;
+} Kept;
+
+static Kept
+keep_epoch (CofferRepository *repo, const char *cid, guint32 epoch)
+{
+  g_autoptr(GError) error = NULL;
+  CofferCategoryKeys *keys = _coffer_repository_get_category (repo, cid, NULL, &error);
+  CofferEpochKeys *ek;
+
+  g_assert_no_error (error);
+  ek = coffer_category_keys_epoch (keys, epoch);
+  g_assert_nonnull (ek);
+  return (Kept) { epoch, coffer_secret_dup (ek->meta_key) };
+}
+
+/* Seals a copy of model, dated an hour from now with a high sequence
+ * number, under the kept epoch, and writes it into the store folder. */
+static char *
+forge_snapshot (const char *store_dir, const char *repo_id, const Kept *kept, const CofferSnapshot *model)
+{
+  g_autoptr(GBytes) plain = coffer_snapshot_serialize (model);
+  g_autoptr(CofferSnapshot) snap = coffer_snapshot_parse (plain, NULL);
+  g_autoptr(GBytes) forged = NULL;
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(GByteArray) obj = g_byte_array_new ();
+  g_autofree char *id = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *dir = NULL;
+  guint8 raw_repo[16], raw_id[16];
+  guint32 le = GUINT32_TO_LE (kept->epoch);
+
+  g_assert_nonnull (snap);
+  g_assert_true (coffer_hex_decode (repo_id, raw_repo, sizeof raw_repo));
+  for (guint i = 0; i < sizeof raw_id; i++)
+    raw_id[i] = (guint8) g_random_int ();
+  id = coffer_hex_encode (raw_id, sizeof raw_id);
+  name = g_strdup_printf ("categories/%s/snapshots/%s", model->category_id, id);
+  snap->time = g_get_real_time () + (gint64) 3600 * G_USEC_PER_SEC;
+  snap->end_time = snap->time;
+  snap->seq = model->seq + 1000;
+  snap->epoch = kept->epoch;
+  forged = coffer_snapshot_serialize (snap);
+  env = coffer_envelope_seal (kept->meta_key, raw_repo, COFFER_OBJECT_SNAPSHOT, name,
+                              g_bytes_get_data (forged, NULL), g_bytes_get_size (forged));
+  g_byte_array_append (obj, (const guint8 *) "CFO1", 4);
+  g_byte_array_append (obj, (const guint8 *) &le, 4);
+  g_byte_array_append (obj, g_bytes_get_data (env, NULL), g_bytes_get_size (env));
+  path = g_build_filename (store_dir, name, NULL);
+  dir = g_path_get_dirname (path);
+  g_mkdir_with_parents (dir, 0700);
+  g_assert_true (g_file_set_contents (path, (const char *) obj->data, obj->len, NULL));
+  return g_steal_pointer (&id);
+}
+
+/* The forged snapshot is not listed, "latest" is the genuine one, it
+ * cannot be found for a restore, and check names it. */
+static void
+assert_refused (CofferRepository *repo, const char *cid, const char *forged_id, const char *latest_id,
+                guint genuine)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) snaps = coffer_repository_list_snapshots (repo, cid, NULL, &error);
+  g_autoptr(CofferSnapshot) latest = NULL;
+  g_autoptr(CofferSnapshot) found = NULL;
+  g_autoptr(GPtrArray) problems = NULL;
+  gboolean named = FALSE;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (snaps->len, ==, genuine);
+  for (guint i = 0; i < snaps->len; i++)
+    g_assert_cmpstr (((CofferSnapshot *) snaps->pdata[i])->id, !=, forged_id);
+  latest = coffer_repository_find_snapshot (repo, cid, "latest", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (latest->id, ==, latest_id);
+  found = coffer_repository_find_snapshot (repo, cid, forged_id, NULL, &error);
+  g_assert_null (found);
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_SNAPSHOT);
+  g_clear_error (&error);
+
+  /* Reported as tampering ("The check found 1 problems"). */
+  g_assert_false (coffer_check_run (repo, cid, 0, NULL, NULL, &problems, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT);
+  for (guint i = 0; problems != NULL && i < problems->len; i++)
+    if (strstr (problems->pdata[i], forged_id) != NULL && strstr (problems->pdata[i], "retired") != NULL)
+      named = TRUE;
+  g_assert_true (named);
+}
+
+/* The holder of the pre-switch password envelope (and the password) knows
+ * epoch 0 of a category switched to Advanced. */
+static void
+test_after_switch (void)
+{
+  g_autofree char *store_dir = fixture_dir ("store");
+  g_autofree char *src = fixture_dir ("src");
+  g_autoptr(CofferSecret) rk = NULL;
+  g_autoptr(CofferRepository) repo = NULL;
+  g_autoptr(CofferSnapshot) s1 = NULL, s2 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cid = NULL;
+  g_autofree char *repo_id = NULL;
+  g_autofree char *forged = NULL;
+  g_autofree char *later = NULL;
+  Kept kept;
+
+  fixture_fresh_computer ();
+  fixture_make_small_tree (src, 11);
+  repo = fixture_create (store_dir, PASSWORD, &rk);
+  repo_id = g_strdup (coffer_repository_get_id (repo));
+  cid = fixture_add_category (repo, "Letters", COFFER_LEVEL_STANDARD, src);
+  s1 = fixture_backup (repo, cid);
+  kept = keep_epoch (repo, cid, 0);
+  g_assert_true (coffer_repository_set_level (repo, cid, COFFER_LEVEL_ADVANCED, NULL, &error));
+  g_assert_no_error (error);
+  later = g_build_filename (src, "after-the-switch.txt", NULL);
+  g_assert_true (g_file_set_contents (later, "new and private", -1, NULL));
+  s2 = fixture_backup (repo, cid);
+  g_assert_cmpuint (s2->epoch, ==, 1);
+  g_clear_object (&repo);
+
+  forged = forge_snapshot (store_dir, repo_id, &kept, s1);
+
+  repo = fixture_open (store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+  assert_refused (repo, cid, forged, s2->id, 2);
+  g_clear_object (&repo);
+
+  fixture_fresh_computer ();
+  repo = fixture_open (store_dir, NULL, rk, &error);
+  g_assert_no_error (error);
+  assert_refused (repo, cid, forged, s2->id, 2);
+  coffer_secret_free (kept.meta_key);
+}
+
+/* A removed device kept the epoch that was current when it was removed. */
+static void
+test_removed_device (void)
+{
+  g_autofree char *store_dir = fixture_dir ("store");
+  g_autofree char *src = fixture_dir ("src");
+  g_autoptr(CofferSecret) rk = NULL;
+  g_autoptr(CofferSecret) pw = fixture_secret (PASSWORD);
+  g_autoptr(CofferRepository) repo = NULL;
+  g_autoptr(CofferSnapshot) s1 = NULL, s2 = NULL;
+  g_autoptr(GPtrArray) devices = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cid = NULL;
+  g_autofree char *repo_id = NULL;
+  g_autofree char *removed = NULL;
+  g_autofree char *forged = NULL;
+  Kept kept;
+
+  /* Computer 1, soon removed, keeps epoch 0. */
+  fixture_fresh_computer ();
+  fixture_make_small_tree (src, 12);
+  repo = fixture_create (store_dir, PASSWORD, &rk);
+  repo_id = g_strdup (coffer_repository_get_id (repo));
+  cid = fixture_add_category (repo, "Mail", COFFER_LEVEL_ADVANCED, src);
+  s1 = fixture_backup (repo, cid);
+  kept = keep_epoch (repo, cid, 0);
+  devices = coffer_repository_list_devices (repo, NULL, &error);
+  g_assert_no_error (error);
+  removed = g_strdup (((CofferDevice *) devices->pdata[0])->id);
+  g_clear_object (&repo);
+
+  /* Computer 2 joins with the recovery key and removes computer 1. */
+  fixture_fresh_computer ();
+  repo = fixture_open (store_dir, PASSWORD, rk, &error);
+  g_assert_no_error (error);
+  g_assert_true (coffer_repository_trust_this_device (repo, "second", NULL, &error));
+  g_assert_no_error (error);
+  coffer_repository_set_password (repo, pw);
+  {
+    gboolean ok = coffer_repository_remove_device (repo, removed, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (ok);
+  }
+  s2 = fixture_backup (repo, cid);
+  g_assert_cmpuint (s2->epoch, ==, 1);
+  g_clear_object (&repo);
+
+  forged = forge_snapshot (store_dir, repo_id, &kept, s1);
+
+  repo = fixture_open (store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+  assert_refused (repo, cid, forged, s2->id, 2);
+  coffer_secret_free (kept.meta_key);
+}
+
+int
+main (int argc, char **argv)
+{
+  fixture_init (&argc, &argv);
+  g_test_add_func ("/retired-epoch/after-switch", test_after_switch);
+  g_test_add_func ("/retired-epoch/removed-device", test_removed_device);
+  return g_test_run ();
+}
