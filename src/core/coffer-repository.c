@@ -313,7 +313,7 @@ _coffer_repository_config_rolled_back (CofferRepository *self, GError **error)
     return FALSE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
                "The repository configuration says format version %u, but this computer has seen "
-               "version %" G_GUINT64_FORMAT " here: the storage put back an older copy or it was "
+               "version %" G_GUINT64_FORMAT " here: it was rolled back (the storage put back an older copy) or "
                "tampered with. If you restored an older copy of the repository on purpose, accept it "
                "with “coffer check --accept-rollback” and the recovery key.",
                self->format_version,
