@@ -1364,6 +1364,68 @@ _coffer_repository_rotate_category (CofferRepository *self, const char *cid,
   return TRUE;
 }
 
+/* ---- keys that went stale in a long session ---- */
+
+gboolean
+_coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKeys *keys, gint64 time_us,
+                                       GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) fresh = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CofferEpochKeys *ours = coffer_category_keys_newest (keys);
+  CofferEpochKeys *now = NULL;
+  gboolean stale;
+
+  if (_coffer_repository_get_account_key (self) != NULL)
+    fresh = open_account_envelope (self, keys->id, cancellable, &local_error);
+  else
+    fresh = open_password_envelope (self, keys->id, cancellable, &local_error);
+  if (fresh == NULL && (local_error->domain == COFFER_STORE_ERROR || local_error->domain == G_IO_ERROR))
+    {
+      /* Could not look: the connection, not the keys. */
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (fresh != NULL)
+    for (guint i = 0; i < fresh->len; i++)
+      if (((CofferEpochKeys *) g_ptr_array_index (fresh, i))->epoch == ours->epoch)
+        now = g_ptr_array_index (fresh, i);
+  /* A key set that no longer opens with what this session holds (the
+   * account key was rotated) is as stale as one with a newer epoch. */
+  stale = fresh == NULL || now == NULL || now != g_ptr_array_index (fresh, fresh->len - 1);
+  if (!stale)
+    return TRUE;
+
+  /* The next access loads the category again. The old keys stay alive
+   * until the repository is freed: other operations may still hold them. */
+  g_rec_mutex_lock (_coffer_repository_get_lock (self));
+  if (g_hash_table_lookup (_coffer_repository_get_category_table (self), keys->id) == keys)
+    {
+      GPtrArray *old = g_object_get_data (G_OBJECT (self), "coffer-stale-category-keys");
+
+      if (old == NULL)
+        {
+          old = g_ptr_array_new_with_free_func (_coffer_category_keys_free);
+          g_object_set_data_full (G_OBJECT (self), "coffer-stale-category-keys", old,
+                                  (GDestroyNotify) g_ptr_array_unref);
+        }
+      g_hash_table_steal (_coffer_repository_get_category_table (self), keys->id);
+      g_ptr_array_add (old, keys);
+    }
+  g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+
+  /* Written anyway when readers will still believe it: it started before
+   * the epoch was retired. */
+  if (now != NULL && (now->retired == 0 || time_us <= now->retired))
+    return TRUE;
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
+               "The keys of category “%s” changed since this program loaded them (another computer "
+               "removed a device or changed the protection level), so this backup would not be "
+               "believed. Nothing was committed; run the backup again.",
+               keys->info != NULL ? keys->info->name : keys->id);
+  return FALSE;
+}
+
 /* ---- accepting a rollback ---- */
 
 gboolean

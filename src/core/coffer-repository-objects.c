@@ -381,7 +381,8 @@ _coffer_repository_write_index (CofferRepository *self, CofferCategoryKeys *keys
   g_byte_array_append (timed, (const guint8 *) &now, 8);
   g_byte_array_append (timed, g_bytes_get_data (packed, NULL), g_bytes_get_size (packed));
   obj = _coffer_repository_seal_object (self, keys, COFFER_OBJECT_INDEX, name, timed->data, timed->len);
-  if (!_coffer_repository_upgrade_format (self, cancellable, error))
+  if (!_coffer_repository_check_keys_current (self, keys, GINT64_FROM_LE (now), cancellable, error)
+      || !_coffer_repository_upgrade_format (self, cancellable, error))
     return FALSE;
   if (!coffer_store_put (coffer_repository_get_store (self), name, obj, COFFER_PUT_CREATE, cancellable, error))
     return FALSE;
@@ -496,6 +497,10 @@ _coffer_repository_write_snapshot (CofferRepository *self, CofferCategoryKeys *k
   CofferState *state = _coffer_repository_get_state (self);
   g_autofree char *group = g_strdup_printf ("category %s", keys->id);
 
+  /* A long-running session may hold keys another computer has retired
+   * since; a snapshot sealed with them after that would be refused. */
+  if (!_coffer_repository_check_keys_current (self, keys, snapshot->time, cancellable, error))
+    return NULL;
   if (!coffer_store_put (coffer_repository_get_store (self), name, obj, COFFER_PUT_CREATE, cancellable, error))
     return NULL;
   if (snapshot->seq > coffer_state_get_uint (state, group, "seq"))

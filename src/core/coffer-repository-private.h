@@ -159,6 +159,14 @@ const char *_coffer_repository_write_snapshot (CofferRepository *self, CofferCat
 GPtrArray *_coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *keys,
                                               GCancellable *cancellable, GError **error);
 
+/* Before committing an object dated time_us under keys' newest epoch:
+ * re-reads the key set. When another computer added an epoch since this
+ * session loaded it, the cached keys are dropped (the next access reloads
+ * them), and FALSE is returned when readers would refuse the object as
+ * sealed under a retired epoch after its retirement. */
+gboolean _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKeys *keys,
+                                                gint64 time_us, GCancellable *cancellable, GError **error);
+
 /* Format version (config, coffer-repository.c). Before writing an object
  * of format version 2 (key sets, meta/<cid>, index objects, ...), writers
  * call this: it rewrites a version-1 config as version 2, so that older

@@ -211,11 +211,53 @@ test_removed_device (void)
   coffer_secret_free (kept.meta_key);
 }
 
+/* Not an attack, the honest side of the same rule: a session that loaded
+ * a category's keys before another session retired its epoch must not
+ * write a backup that readers would refuse; it says so and the next
+ * backup uses the new keys. */
+static void
+test_stale_session (void)
+{
+  g_autofree char *store_dir = fixture_dir ("store");
+  g_autofree char *src = fixture_dir ("src");
+  g_autoptr(CofferSecret) rk = NULL;
+  g_autoptr(CofferRepository) old_session = NULL;
+  g_autoptr(CofferRepository) other = NULL;
+  g_autoptr(CofferSnapshot) s1 = NULL, s2 = NULL, s3 = NULL;
+  g_autoptr(GPtrArray) snaps = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cid = NULL;
+
+  fixture_fresh_computer ();
+  fixture_make_small_tree (src, 13);
+  old_session = fixture_create (store_dir, PASSWORD, &rk);
+  cid = fixture_add_category (old_session, "Photos", COFFER_LEVEL_STANDARD, src);
+  s1 = fixture_backup (old_session, cid);
+
+  other = fixture_open (store_dir, PASSWORD, rk, &error);
+  g_assert_no_error (error);
+  g_assert_true (coffer_repository_set_level (other, cid, COFFER_LEVEL_ADVANCED, NULL, &error));
+  g_assert_no_error (error);
+
+  s2 = coffer_backup_run (old_session, cid, NULL, NULL, NULL, NULL, &error);
+  g_assert_null (s2);
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "run the backup again"));
+  g_clear_error (&error);
+  s3 = fixture_backup (old_session, cid);
+  g_assert_cmpuint (s3->epoch, ==, 1);
+  snaps = coffer_repository_list_snapshots (other, cid, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (snaps->len, ==, 2);
+  g_assert_cmpstr (((CofferSnapshot *) snaps->pdata[1])->id, ==, s3->id);
+}
+
 int
 main (int argc, char **argv)
 {
   fixture_init (&argc, &argv);
   g_test_add_func ("/retired-epoch/after-switch", test_after_switch);
   g_test_add_func ("/retired-epoch/removed-device", test_removed_device);
+  g_test_add_func ("/retired-epoch/stale-session", test_stale_session);
   return g_test_run ();
 }
