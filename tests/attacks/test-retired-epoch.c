@@ -252,6 +252,115 @@ test_stale_session (void)
   g_assert_cmpstr (((CofferSnapshot *) snaps->pdata[1])->id, ==, s3->id);
 }
 
+/* The account key set as "CKS1"/"CKS2" (what a 0.1.0 client wrote / this one writes). */
+static GByteArray *
+read_key_set (CofferRepository *repo, const char *store_dir, const char *cid)
+{
+  g_autofree char *name = g_strdup_printf ("categories/%s/keys/account", cid);
+  g_autofree char *path = g_build_filename (store_dir, name, NULL);
+  g_autoptr(GBytes) env = fixture_read (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) plain = coffer_envelope_open (_coffer_repository_get_account_key (repo),
+                                                        _coffer_repository_get_raw_id (repo),
+                                                        COFFER_OBJECT_CATEGORY_ACCOUNT, name, env, &error);
+  GByteArray *out = g_byte_array_new ();
+
+  g_assert_no_error (error);
+  g_byte_array_append (out, plain->data, plain->len);
+  return out;
+}
+
+/* Rewrites the account key set in the version-1 layout, as Coffer 0.1.0
+ * left it: same epochs and keys, no retirement times. */
+static void
+make_legacy_key_set (CofferRepository *repo, const char *store_dir, const char *cid)
+{
+  g_autoptr(GByteArray) v2 = read_key_set (repo, store_dir, cid);
+  g_autoptr(GByteArray) v1 = g_byte_array_new ();
+  g_autofree char *name = g_strdup_printf ("categories/%s/keys/account", cid);
+  g_autofree char *path = g_build_filename (store_dir, name, NULL);
+  g_autoptr(GBytes) env = NULL;
+  guint32 count;
+
+  g_assert_cmpmem (v2->data, 4, "CKS2", 4);
+  memcpy (&count, v2->data + 4, 4);
+  g_byte_array_append (v1, (const guint8 *) "CKS1", 4);
+  g_byte_array_append (v1, v2->data + 4, 4);
+  for (guint i = 0; i < GUINT32_FROM_LE (count); i++)
+    {
+      const guint8 *entry = v2->data + 8 + i * 44;
+      g_byte_array_append (v1, entry, 4);
+      g_byte_array_append (v1, entry + 12, 32);
+    }
+  env = coffer_envelope_seal (_coffer_repository_get_account_key (repo), _coffer_repository_get_raw_id (repo),
+                              COFFER_OBJECT_CATEGORY_ACCOUNT, name, v1->data, v1->len);
+  g_chmod (path, 0644);
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (env, NULL), g_bytes_get_size (env), NULL));
+}
+
+/* What a legacy key set does not get (docs/SECURITY.md): without
+ * retirement times a forged snapshot under its old epoch is believed,
+ * until the key set is next rewritten with the account key; from then on
+ * every older epoch counts as retired at that moment. */
+static void
+test_legacy_key_set (void)
+{
+  g_autofree char *store_dir = fixture_dir ("store");
+  g_autofree char *src = fixture_dir ("src");
+  g_autoptr(CofferSecret) rk = NULL;
+  g_autoptr(CofferRepository) repo = NULL;
+  g_autoptr(CofferSnapshot) s1 = NULL, s2 = NULL;
+  g_autoptr(GPtrArray) snaps = NULL;
+  g_autoptr(GByteArray) upgraded = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cid = NULL;
+  g_autofree char *repo_id = NULL;
+  g_autofree char *forged = NULL;
+  Kept kept;
+
+  fixture_fresh_computer ();
+  fixture_make_small_tree (src, 14);
+  repo = fixture_create (store_dir, PASSWORD, &rk);
+  repo_id = g_strdup (coffer_repository_get_id (repo));
+  cid = fixture_add_category (repo, "Old", COFFER_LEVEL_STANDARD, src);
+  s1 = fixture_backup (repo, cid);
+  kept = keep_epoch (repo, cid, 0);
+  g_assert_true (coffer_repository_set_level (repo, cid, COFFER_LEVEL_ADVANCED, NULL, &error));
+  g_assert_no_error (error);
+  s2 = fixture_backup (repo, cid);
+  make_legacy_key_set (repo, store_dir, cid);
+  g_clear_object (&repo);
+
+  forged = forge_snapshot (store_dir, repo_id, &kept, s1);
+  fixture_fresh_computer ();
+  repo = fixture_open (store_dir, NULL, rk, &error);
+  g_assert_no_error (error);
+  snaps = coffer_repository_list_snapshots (repo, cid, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (snaps->len, ==, 3);
+  g_assert_cmpstr (((CofferSnapshot *) snaps->pdata[2])->id, ==, forged);
+  g_clear_pointer (&snaps, g_ptr_array_unref);
+  g_clear_object (&repo);
+
+  /* Rewritten with the account key (a rotation, here on another new
+   * computer: the one above remembers backup number 1001 and would now
+   * report the newest backups as missing): CKS2, and the forged snapshot,
+   * dated after that moment, is refused from then on. */
+  fixture_fresh_computer ();
+  repo = fixture_open (store_dir, NULL, rk, &error);
+  g_assert_no_error (error);
+  {
+    gboolean ok = _coffer_repository_rotate_category (repo, cid, _coffer_repository_get_account_key (repo),
+                                                      _coffer_repository_get_account_key (repo), NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (ok);
+  }
+  upgraded = read_key_set (repo, store_dir, cid);
+  g_assert_cmpmem (upgraded->data, 4, "CKS2", 4);
+  assert_refused (repo, cid, forged, s2->id, 2);
+  coffer_secret_free (kept.meta_key);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -259,5 +368,6 @@ main (int argc, char **argv)
   g_test_add_func ("/retired-epoch/after-switch", test_after_switch);
   g_test_add_func ("/retired-epoch/removed-device", test_removed_device);
   g_test_add_func ("/retired-epoch/stale-session", test_stale_session);
+  g_test_add_func ("/retired-epoch/legacy-key-set", test_legacy_key_set);
   return g_test_run ();
 }
