@@ -627,6 +627,14 @@ delete_stray_password_envelope (CofferRepository *self, const char *cid, GCancel
   g_autofree char *name = password_name (cid);
   g_autoptr(GError) local_error = NULL;
 
+  /* Looked up first: some stores report success for deleting nothing. */
+  if (!coffer_store_stat (coffer_repository_get_store (self), name, NULL, cancellable, &local_error))
+    {
+      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
   if (coffer_store_delete (coffer_repository_get_store (self), name, cancellable, &local_error))
     {
       g_message ("Deleted %s: a category with Advanced protection has no password envelope, "
@@ -682,11 +690,15 @@ load_category (CofferRepository *self, const char *cid, GCancellable *cancellabl
     }
   /* Only fresh, authenticated meta says which level a category has; a
    * client holding the account key cleans up what contradicts it. */
-  if (!via_password && keys->info->level == COFFER_LEVEL_ADVANCED
-      && !delete_stray_password_envelope (self, cid, cancellable, error))
+  if (!via_password && keys->info->level == COFFER_LEVEL_ADVANCED)
     {
-      _coffer_category_keys_free (keys);
-      return NULL;
+      g_autoptr(GError) stray_error = NULL;
+
+      /* Reading goes on when it cannot be deleted (read-only media, a
+       * hiccup): it is never opened either way; a rotation retries. */
+      if (!delete_stray_password_envelope (self, cid, cancellable, &stray_error))
+        g_message ("Could not check for a stray password envelope of category “%s”: %s",
+                   keys->info->name, stray_error->message);
     }
   if (via_password && keys->info->level == COFFER_LEVEL_ADVANCED)
     {
