@@ -1466,19 +1466,33 @@ coffer_repository_accept_rollback (CofferRepository *self, const CofferSecret *r
       g_autoptr(GPtrArray) epochs = NULL;
       CofferCategoryKeys *keys;
 
-      /* Forget the marks, take the repository as it is, and seal its
+      g_autoptr(GError) local_error = NULL;
+
+      /* A category whose objects do not open (a half put-back removed
+       * one, say) keeps its marks and stays refused. */
+      epochs = open_account_envelope (self, cid, cancellable, &local_error);
+      keys = epochs != NULL ? category_keys_new (cid, g_steal_pointer (&epochs)) : NULL;
+      if (keys == NULL || !read_meta (self, keys, META_ANY, cancellable, &local_error))
+        {
+          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+              || local_error->domain == COFFER_STORE_ERROR)
+            {
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              _coffer_category_keys_free (keys);
+              return FALSE;
+            }
+          g_message ("Category %s is not accepted: %s", cid, local_error->message);
+          _coffer_category_keys_free (keys);
+          continue;
+        }
+      /* Forget the marks, take the category as it is, and seal its
        * meta/<cid> afresh so that the accepted state is the new baseline. */
       coffer_state_remove (state, group, "removed");
       coffer_state_remove (state, group, "meta-counter");
       coffer_state_remove (state, group, "epoch");
       coffer_state_remove (state, group, "seq");
       coffer_state_save (state, NULL);
-      epochs = open_account_envelope (self, cid, cancellable, error);
-      if (epochs == NULL)
-        return FALSE;
-      keys = category_keys_new (cid, g_steal_pointer (&epochs));
-      if (!read_meta (self, keys, META_ANY, cancellable, error)
-          || !check_epoch_rollback (self, keys, error)
+      if (!check_epoch_rollback (self, keys, error)
           || !write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error))
         {
           _coffer_category_keys_free (keys);
