@@ -1421,7 +1421,10 @@ _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKey
           g_object_set_data_full (G_OBJECT (self), "coffer-stale-category-keys", old,
                                   (GDestroyNotify) g_ptr_array_unref);
         }
-      g_hash_table_steal (_coffer_repository_get_category_table (self), keys->id);
+      gpointer table_key = NULL;
+
+      g_hash_table_steal_extended (_coffer_repository_get_category_table (self), keys->id, &table_key, NULL);
+      g_free (table_key);
       g_ptr_array_add (old, keys);
     }
   g_rec_mutex_unlock (_coffer_repository_get_lock (self));
