@@ -89,6 +89,17 @@ keyset_serialize (GPtrArray *epochs)
   CofferSecret *out = coffer_secret_new (8 + epochs->len * KEYSET_ENTRY);
   guint32 le = GUINT32_TO_LE (epochs->len);
   guint8 *p = out->data;
+  gint64 now = g_get_real_time ();
+
+  /* Older epochs of a legacy "CKS1" set have no retirement time: they were
+   * retired no later than now, the earliest time that can be vouched for
+   * (recorded in memory too, so this session applies the same rule). */
+  for (guint i = 0; i + 1 < epochs->len; i++)
+    {
+      CofferEpochKeys *ek = g_ptr_array_index (epochs, i);
+      if (ek->retired == 0)
+        ek->retired = now;
+    }
 
   memcpy (p, KEYSET_MAGIC, 4);
   memcpy (p + 4, &le, 4);

@@ -347,8 +347,22 @@ test_legacy_key_set (void)
    * report the newest backups as missing): CKS2, and the forged snapshot,
    * dated after that moment, is refused from then on. */
   fixture_fresh_computer ();
-  repo = fixture_open (store_dir, NULL, rk, &error);
+  repo = fixture_open (store_dir, PASSWORD, rk, &error);
   g_assert_no_error (error);
+  /* Back to Standard: the password envelope is written from the legacy set
+   * (as CKS2, every older epoch retired now) and must stay readable. */
+  g_assert_true (coffer_repository_set_level (repo, cid, COFFER_LEVEL_STANDARD, NULL, &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(CofferRepository) by_password = fixture_open (store_dir, PASSWORD, NULL, &error);
+    g_autoptr(GPtrArray) listed = NULL;
+
+    g_assert_no_error (error);
+    g_assert_false (coffer_repository_has_account_key (by_password));
+    listed = coffer_repository_list_snapshots (by_password, cid, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (listed->len, ==, 2);
+  }
   {
     gboolean ok = _coffer_repository_rotate_category (repo, cid, _coffer_repository_get_account_key (repo),
                                                       _coffer_repository_get_account_key (repo), NULL, &error);
@@ -357,6 +371,15 @@ test_legacy_key_set (void)
   }
   upgraded = read_key_set (repo, store_dir, cid);
   g_assert_cmpmem (upgraded->data, 4, "CKS2", 4);
+  assert_refused (repo, cid, forged, s2->id, 2);
+  g_clear_object (&repo);
+
+  /* The password alone, on a new computer, reads the same rule from the
+   * password envelope. */
+  fixture_fresh_computer ();
+  repo = fixture_open (store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (coffer_repository_has_account_key (repo));
   assert_refused (repo, cid, forged, s2->id, 2);
   coffer_secret_free (kept.meta_key);
 }
