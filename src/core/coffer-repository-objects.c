@@ -444,11 +444,14 @@ _coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *k
        * must be one its sealer held: not newer than the sealing epoch. */
       if (snap->epoch > ek->epoch || coffer_category_keys_epoch (keys, snap->epoch) == NULL)
         {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The snapshot %s was tampered with: it names key epoch %u for its data but is "
-                       "sealed under epoch %u.", name, snap->epoch, ek->epoch);
+          /* Left out like a forgery under a retired epoch, so that whoever
+           * kept an old key cannot make the whole list unreadable. */
+          g_hash_table_replace (keys->refused, g_strdup (name),
+                                g_strdup_printf ("%s was tampered with: it names key epoch %u for its data "
+                                                 "but is sealed under epoch %u; it is ignored.",
+                                                 name, snap->epoch, ek->epoch));
           coffer_snapshot_free (snap);
-          return NULL;
+          continue;
         }
       if (_coffer_epoch_refuses (ek, snap->time, name, &why))
         {

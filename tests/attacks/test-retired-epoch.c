@@ -36,10 +36,12 @@ keep_epoch (CofferRepository *repo, const char *cid, guint32 epoch)
   return (Kept) { epoch, coffer_secret_dup (ek->meta_key) };
 }
 
-/* Seals a copy of model, dated an hour from now with a high sequence
- * number, under the kept epoch, and writes it into the store folder. */
+/* Seals a copy of model (time_us 0: an hour from now; a high sequence
+ * number; data_epoch for its blobs) under the kept epoch, and writes it
+ * into the store folder. */
 static char *
-forge_snapshot (const char *store_dir, const char *repo_id, const Kept *kept, const CofferSnapshot *model)
+forge_snapshot_full (const char *store_dir, const char *repo_id, const Kept *kept, const CofferSnapshot *model,
+                     gint64 time_us, guint32 data_epoch)
 {
   g_autoptr(GBytes) plain = coffer_snapshot_serialize (model);
   g_autoptr(CofferSnapshot) snap = coffer_snapshot_parse (plain, NULL);
@@ -59,10 +61,10 @@ forge_snapshot (const char *store_dir, const char *repo_id, const Kept *kept, co
     raw_id[i] = (guint8) g_random_int ();
   id = coffer_hex_encode (raw_id, sizeof raw_id);
   name = g_strdup_printf ("categories/%s/snapshots/%s", model->category_id, id);
-  snap->time = g_get_real_time () + (gint64) 3600 * G_USEC_PER_SEC;
+  snap->time = time_us != 0 ? time_us : g_get_real_time () + (gint64) 3600 * G_USEC_PER_SEC;
   snap->end_time = snap->time;
   snap->seq = model->seq + 1000;
-  snap->epoch = kept->epoch;
+  snap->epoch = data_epoch;
   forged = coffer_snapshot_serialize (snap);
   env = coffer_envelope_seal (kept->meta_key, raw_repo, COFFER_OBJECT_SNAPSHOT, name,
                               g_bytes_get_data (forged, NULL), g_bytes_get_size (forged));
@@ -74,6 +76,12 @@ forge_snapshot (const char *store_dir, const char *repo_id, const Kept *kept, co
   g_mkdir_with_parents (dir, 0700);
   g_assert_true (g_file_set_contents (path, (const char *) obj->data, obj->len, NULL));
   return g_steal_pointer (&id);
+}
+
+static char *
+forge_snapshot (const char *store_dir, const char *repo_id, const Kept *kept, const CofferSnapshot *model)
+{
+  return forge_snapshot_full (store_dir, repo_id, kept, model, 0, kept->epoch);
 }
 
 /* The forged snapshot is not listed, "latest" is the genuine one, it
@@ -105,7 +113,7 @@ assert_refused (CofferRepository *repo, const char *cid, const char *forged_id, 
   g_assert_false (coffer_check_run (repo, cid, 0, NULL, NULL, &problems, NULL, &error));
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT);
   for (guint i = 0; problems != NULL && i < problems->len; i++)
-    if (strstr (problems->pdata[i], forged_id) != NULL && strstr (problems->pdata[i], "retired") != NULL)
+    if (strstr (problems->pdata[i], forged_id) != NULL && strstr (problems->pdata[i], "tampered") != NULL)
       named = TRUE;
   g_assert_true (named);
 }
@@ -153,6 +161,13 @@ test_after_switch (void)
   repo = fixture_open (store_dir, NULL, rk, &error);
   g_assert_no_error (error);
   assert_refused (repo, cid, forged, s2->id, 2);
+
+  /* Dated before the retirement, but claiming the newer epoch for its
+   * data (to have its trees opened with the newer keys): also refused. */
+  {
+    g_autofree char *borrowing = forge_snapshot_full (store_dir, repo_id, &kept, s1, s1->time + 1, 1);
+    assert_refused (repo, cid, borrowing, s2->id, 2);
+  }
   coffer_secret_free (kept.meta_key);
 }
 
