@@ -808,8 +808,11 @@ coffer_cli_cmd_check (CofferCli  *cli,
   guint total_problems = 0;
   int result = COFFER_EXIT_OK;
   int status;
+  gboolean accept_rollback = FALSE;
   GOptionEntry entries[] = {
     { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("Check only this category"), N_("NAME") },
+    { "accept-rollback", 0, 0, G_OPTION_ARG_NONE, &accept_rollback,
+      N_("Accept the repository as it is now after it was refused as rolled back (needs the recovery key)"), NULL },
     { "read-data", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, (gpointer) parse_read_data,
       N_("Also download and verify PERCENT of the data (100 when no value is given)"), N_("PERCENT") },
     { NULL }
@@ -820,9 +823,36 @@ coffer_cli_cmd_check (CofferCli  *cli,
                              _("Checks that every snapshot's folders and file data are present and "
                                "the right size. --read-data[=PERCENT] also downloads that share of "
                                "the data and verifies it. The exit status is 1 when problems are found; "
-                               "they are listed on stderr."), &argc, &argv);
+                               "they are listed on stderr. --accept-rollback is for a repository "
+                               "restored from an older copy on purpose: with the recovery key, this "
+                               "computer forgets the newer state it has seen and takes the repository "
+                               "as it is."), &argc, &argv);
   if (status != -1)
     return status;
+
+  if (accept_rollback)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CofferSecret) rk = NULL;
+
+      status = coffer_cli_open_repository (cli);
+      if (status != -1)
+        return status;
+      rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
+      if (rk == NULL)
+        {
+          if (error != NULL)
+            return coffer_cli_report_error (cli, error);
+          coffer_cli_error (cli, "%s", _("Accepting a rollback needs the recovery key: give it in "
+                                         "COFFER_RECOVERY_KEY or with --recovery-key-file FILE, or type "
+                                         "it when asked."));
+          return COFFER_EXIT_USAGE;
+        }
+      if (!coffer_repository_accept_rollback (cli->repository, rk, cli->cancellable, &error))
+        return coffer_cli_report_error (cli, error);
+      coffer_cli_info (cli, "%s", _("The repository is accepted as it is now; this computer no longer "
+                                    "compares it with the newer state it had seen."));
+    }
 
   categories = categories_to_process (cli, name ? (const char * const[]) { name, NULL } : NULL, FALSE,
                                       &status);

@@ -160,6 +160,7 @@ typedef struct
   GHashTable         *used;     /* blob ids (hex) referenced by some snapshot */
   GCancellable       *cancellable;
   CofferProgressMeter *meter;
+  guint32             epoch;    /* of the snapshot being marked: its blobs' epoch */
 } Prune;
 
 static gboolean
@@ -171,7 +172,7 @@ mark_tree (Prune *p, const guint8 id[COFFER_ID_BYTES], GError **error)
   if (g_hash_table_contains (p->used, hex))
     return TRUE;
   g_hash_table_add (p->used, g_steal_pointer (&hex));
-  tree = _coffer_repository_read_tree (p->repo, p->keys, id, p->cancellable, error);
+  tree = _coffer_repository_read_tree (p->repo, p->keys, p->epoch, id, p->cancellable, error);
   if (tree == NULL)
     return FALSE;
   for (guint i = 0; i < tree->len; i++)
@@ -467,8 +468,11 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
   if (snaps == NULL)
     goto out;
   for (guint i = 0; i < snaps->len; i++)
-    if (!mark_tree (p, ((CofferSnapshot *) g_ptr_array_index (snaps, i))->tree, error))
-      goto out;
+    {
+      p->epoch = ((CofferSnapshot *) g_ptr_array_index (snaps, i))->epoch;
+      if (!mark_tree (p, ((CofferSnapshot *) g_ptr_array_index (snaps, i))->tree, error))
+        goto out;
+    }
 
   tally.p = p;
   tally.packs = packs;

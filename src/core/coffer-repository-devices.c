@@ -2060,9 +2060,14 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
   if (_coffer_repository_get_password (self) == NULL)
     for (guint i = 0; i < categories->len; i++)
       {
-        g_autofree char *pw = g_strdup_printf ("categories/%s/keys/password",
-                                               (char *) g_ptr_array_index (categories, i));
-        if (coffer_store_stat (coffer_repository_get_store (self), pw, NULL, cancellable, NULL))
+        /* The level comes from the category's fresh meta, not from whether
+         * a password envelope exists (the storage can plant one). */
+        gboolean standard;
+
+        if (!_coffer_repository_category_is_standard (self, g_ptr_array_index (categories, i), new_ak,
+                                                      &standard, cancellable, error))
+          return FALSE;
+        if (standard)
           {
             g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
                          "Removing a device gives every category a new key, and the Standard categories "

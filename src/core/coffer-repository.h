@@ -17,7 +17,10 @@ G_BEGIN_DECLS
 #define COFFER_TYPE_REPOSITORY (coffer_repository_get_type ())
 G_DECLARE_FINAL_TYPE (CofferRepository, coffer_repository, COFFER, REPOSITORY, GObject)
 
-#define COFFER_FORMAT_VERSION 1
+/* Format version written to new repositories; version 1 (Coffer 0.1.0) is
+ * still read (docs/FORMAT.md "Changes from version 1"). */
+#define COFFER_FORMAT_VERSION 2
+#define COFFER_FORMAT_VERSION_MIN 1
 
 /* Creates a repository in an empty store: config, account key, recovery key
  * envelope, this device's key pair (secret in the keyring, or, without one,
@@ -53,6 +56,14 @@ gboolean coffer_repository_has_account_key  (CofferRepository *self);
  * it does not fit. Records the time of the successful test locally. */
 gboolean coffer_repository_verify_recovery_key (CofferRepository *self, const CofferSecret *recovery_key,
                                                 GCancellable *cancellable, GError **error);
+/* Accepts a rollback the user knows about (an older copy of the repository
+ * restored on purpose): after the recovery key opens the repository, this
+ * computer forgets the format version, key epochs, backup numbers,
+ * category description versions and removed categories it has seen, takes
+ * the repository as it is now, and seals each category's description
+ * afresh. Without it, such a repository is refused as rolled back. */
+gboolean coffer_repository_accept_rollback (CofferRepository *self, const CofferSecret *recovery_key,
+                                            GCancellable *cancellable, GError **error);
 /* Local time (unix seconds) of the last successful recovery key test, or 0. */
 gint64   coffer_repository_get_recovery_key_tested (CofferRepository *self);
 /* Replaces the recovery key (needs the account key). */

@@ -250,7 +250,8 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
 
       if (failed (r))
         goto fail_quiet;
-      blob = _coffer_repository_read_blob (r->repo, r->keys, e->content->data + off, COFFER_BLOB_DATA,
+      blob = _coffer_repository_read_blob (r->repo, r->keys, r->snapshot->epoch, e->content->data + off,
+                                           COFFER_BLOB_DATA,
                                            r->cancellable, error);
       if (blob == NULL)
         goto fail;
@@ -503,7 +504,8 @@ restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
 
           if (!ensure_dir (r, dest, e, &created, error))
             return FALSE;
-          sub = _coffer_repository_read_tree (r->repo, r->keys, e->content->data, r->cancellable, error);
+          sub = _coffer_repository_read_tree (r->repo, r->keys, r->snapshot->epoch, e->content->data,
+                                              r->cancellable, error);
           if (sub == NULL)
             return FALSE;
           if (!restore_tree (r, sub, snap_path, selected ? NULL : paths, error))
@@ -624,7 +626,8 @@ coffer_restore_run_full (CofferRepository *self, const char *category_id,
 
   if (_coffer_repository_get_index (self, r->keys, cancellable, &walk_error) != NULL)
     {
-      tree = _coffer_repository_read_tree (self, r->keys, snapshot->tree, cancellable, &walk_error);
+      tree = _coffer_repository_read_tree (self, r->keys, snapshot->epoch, snapshot->tree, cancellable,
+                                           &walk_error);
       if (tree != NULL)
         restore_tree (r, tree, "", (const char * const *) norm_paths, &walk_error);
     }

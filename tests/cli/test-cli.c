@@ -812,6 +812,41 @@ test_protect_advanced (void)
   assert_contains (std_again->out, "diary.txt");
 }
 
+/* config put back at format version 1: refused as rolled back until the
+ * user accepts it with the recovery key (check --accept-rollback). */
+static void
+test_accept_rollback (void)
+{
+  g_autofree char *config = g_build_filename (repo, "config", NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *rk_var = g_strconcat ("COFFER_RECOVERY_KEY=", recovery_key, NULL);
+  g_autoptr(GString) v1 = NULL;
+  g_autoptr(Result) refused = NULL;
+  g_autoptr(Result) no_key = NULL;
+  g_autoptr(Result) accepted = NULL;
+  g_autoptr(Result) again = NULL;
+  const char *new_pw[] = { "COFFER_PASSWORD=" NEW_PASSWORD, NULL };
+
+  g_assert_true (g_file_get_contents (config, &text, NULL, NULL));
+  v1 = g_string_new (text);
+  g_assert_cmpuint (g_string_replace (v1, "version=2\n", "version=1\n", 1), ==, 1);
+  g_chmod (config, 0644);
+  g_assert_true (g_file_set_contents (config, v1->str, v1->len, NULL));
+
+  refused = run (new_pw, ARGS ("check", "--repo", repo));
+  g_assert_cmpint (refused->status, !=, 0);
+  assert_contains (refused->err, "rolled back");
+  assert_contains (refused->err, "--accept-rollback");
+  no_key = run (new_pw, ARGS ("check", "--repo", repo, "--accept-rollback"));
+  assert_status (no_key, 2);
+  assert_contains (no_key->err, "recovery key");
+  accepted = run (ENV (rk_var), ARGS ("check", "--repo", repo, "--accept-rollback"));
+  assert_status (accepted, 0);
+  assert_contains (accepted->out, "accepted");
+  again = run (new_pw, ARGS ("check", "--repo", repo));
+  assert_status (again, 0);
+}
+
 static void
 test_recovery_key_verify (void)
 {
@@ -1049,6 +1084,7 @@ main (int   argc,
   g_test_add_func ("/cli/session/protect-advanced", test_protect_advanced);
   g_test_add_func ("/cli/session/recovery-key-verify", test_recovery_key_verify);
   g_test_add_func ("/cli/devices/remove-keep", test_devices_remove_keep);
+  g_test_add_func ("/cli/session/accept-rollback", test_accept_rollback);
   g_test_add_func ("/cli/secrets/not-in-process", test_secrets_not_in_process);
   g_test_add_func ("/cli/secrets/not-in-output", test_no_secret_in_output);
 

@@ -108,9 +108,9 @@ test_unsupported_version (Fixture *f, gconstpointer data)
   g_autoptr(CofferStore) store = fixture_store (f->store_dir);
 
   g_assert_true (g_file_get_contents (config, &text, NULL, NULL));
-  g_assert_nonnull (strstr (text, "version=1\n"));
+  g_assert_nonnull (strstr (text, "version=2\n"));
   changed = g_string_new (text);
-  g_string_replace (changed, "version=1\n", "version=2\n", 1);
+  g_string_replace (changed, "version=2\n", "version=3\n", 1);
   g_chmod (config, 0644);
   g_assert_true (g_file_set_contents (config, changed->str, changed->len, NULL));
 
@@ -118,8 +118,8 @@ test_unsupported_version (Fixture *f, gconstpointer data)
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_UNSUPPORTED_VERSION);
   g_assert_null (repo);
   /* Names both versions and what to do. */
-  g_assert_nonnull (strstr (error->message, "version 2"));
-  g_assert_nonnull (strstr (error->message, "1"));
+  g_assert_nonnull (strstr (error->message, "version 3"));
+  g_assert_nonnull (strstr (error->message, "2"));
   g_assert_nonnull (strstr (error->message, "newer Coffer"));
 }
 
