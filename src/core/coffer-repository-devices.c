@@ -664,6 +664,9 @@ write_record (CofferRepository *self, const CofferSecret *ak, const char *device
   g_byte_array_append (plain, sig, sizeof sig);
   env = coffer_envelope_seal (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
                               name, plain->data, plain->len);
+  /* Version-2 records: Coffer 0.1.0 must refuse the repository as newer. */
+  if (!_coffer_repository_upgrade_format (self, cancellable, error))
+    return FALSE;
   return coffer_store_put (coffer_repository_get_store (self), name, env, COFFER_PUT_REPLACE,
                            cancellable, error);
 }
@@ -1813,6 +1816,8 @@ write_rotation_record (CofferRepository *self, const CofferSecret *rk, const gui
   g_byte_array_append (rec, (const guint8 *) &le, 8);
   g_byte_array_append (rec, pk, sizeof pk);
   g_byte_array_append (rec, sig, sizeof sig);
+  if (!_coffer_repository_upgrade_format (self, cancellable, error))
+    return FALSE;
   return put (self, obj, rec->data, rec->len, COFFER_PUT_REPLACE, cancellable, error);
 }
 
