@@ -878,8 +878,53 @@ coffer_engine_get_recovery_key_tested (CofferEngine *self)
 static gboolean
 replace_key_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  job->result = coffer_repository_replace_recovery_key (repository, cancellable, error);
+  job->result = coffer_repository_begin_recovery_key_replacement (repository, error);
   return job->result != NULL;
+}
+
+static gboolean
+commit_key_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) key = coffer_recovery_key_parse (job->text, error);
+
+  return key != NULL && coffer_repository_commit_recovery_key_replacement (repository, key, cancellable, error);
+}
+
+void
+coffer_engine_commit_recovery_key_async (CofferEngine *self, const char *text, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_commit_recovery_key_async, TRUE, cancellable, callback,
+                       user_data, &job);
+  if (task == NULL)
+    return;
+  job->text = g_strdup (text);
+  job_run (task, commit_key_call, NULL);
+}
+
+gboolean
+coffer_engine_commit_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+coffer_engine_cancel_recovery_key_replacement (CofferEngine *self)
+{
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  if (self->repository != NULL)
+    coffer_repository_cancel_recovery_key_replacement (self->repository);
+}
+
+gboolean
+coffer_engine_has_pending_recovery_key (CofferEngine *self)
+{
+  g_return_val_if_fail (COFFER_IS_ENGINE (self), FALSE);
+  return self->repository != NULL && coffer_repository_has_pending_recovery_key (self->repository);
 }
 
 void
