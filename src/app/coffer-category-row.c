@@ -4,6 +4,7 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
+#include "coffer-a11y.h"
 #include "coffer-category-row.h"
 #include "coffer-error.h"
 #include "coffer-recovery-wizard.h"
@@ -160,6 +161,7 @@ sync_from_item (CofferCategoryRow *self)
       gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
       gtk_widget_add_css_class (button, "flat");
       gtk_widget_set_tooltip_text (button, tip);
+      coffer_a11y_set_name (button, tip);
       g_object_set_data_full (G_OBJECT (button), "path", g_strdup (paths[i]), g_free);
       g_signal_connect (button, "clicked", G_CALLBACK (remove_folder_cb), self);
       adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
@@ -528,6 +530,7 @@ coffer_category_row_init (CofferCategoryRow *self)
   self->folder_rows = g_ptr_array_new ();
   self->cancellable = g_cancellable_new ();
   gtk_widget_init_template (GTK_WIDGET (self));
+  coffer_a11y_name_controls (GTK_WIDGET (self));
   /* Kept alive while it is taken out and put back after the folders. */
   self->add_folder_row_ref = g_object_ref (GTK_WIDGET (self->add_folder_row));
 }

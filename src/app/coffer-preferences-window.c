@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 
+#include "coffer-a11y.h"
 #include "coffer-category-item.h"
 #include "coffer-password-strength.h"
 #include "coffer-preferences-window.h"
@@ -165,6 +166,7 @@ fill_excludes (CofferPreferencesWindow *self)
       gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
       gtk_widget_add_css_class (button, "flat");
       gtk_widget_set_tooltip_text (button, tip);
+      coffer_a11y_set_name (button, tip);
       g_object_set_data_full (G_OBJECT (button), "pattern", g_strdup (excludes[i]), g_free);
       g_signal_connect (button, "clicked", G_CALLBACK (remove_exclude_cb), self);
       adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
@@ -441,6 +443,7 @@ list_devices_cb (GObject *source, GAsyncResult *result, gpointer user_data)
             }
           gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
           gtk_widget_set_tooltip_text (button, tip);
+          coffer_a11y_set_name (button, tip);
           g_object_set_data_full (G_OBJECT (button), "device", coffer_device_info_copy (device),
                                   (GDestroyNotify) coffer_device_info_free);
           g_signal_connect (button, "clicked", G_CALLBACK (device_action_cb), self);
@@ -496,6 +499,7 @@ static void
 coffer_preferences_window_init (CofferPreferencesWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  coffer_a11y_name_controls (GTK_WIDGET (self));
 }
 
 CofferPreferencesWindow *

@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "coffer-a11y.h"
 #include "coffer-emergency-kit.h"
 #include "coffer-error.h"
 #include "coffer-recovery-key.h"
@@ -542,6 +543,7 @@ coffer_recovery_wizard_init (CofferRecoveryWizard *self)
 {
   self->cancellable = g_cancellable_new ();
   gtk_widget_init_template (GTK_WIDGET (self));
+  coffer_a11y_name_controls (GTK_WIDGET (self));
 }
 
 CofferRecoveryWizard *
@@ -572,6 +574,7 @@ coffer_recovery_wizard_present_dialog (GtkWindow *parent, CofferApplication *app
   gtk_box_append (GTK_BOX (box), overlay);
   adw_window_set_content (ADW_WINDOW (window), box);
   coffer_recovery_wizard_start (wizard, mode, NULL);
+  coffer_a11y_name_controls (window);
   if (out_wizard != NULL)
     *out_wizard = wizard;
   gtk_window_present (GTK_WINDOW (window));
