@@ -24,6 +24,7 @@ struct _CofferRecoveryWizard
 
   GtkStack                 *stack;
   AdwStatusPage            *intro_page;
+  AdwStatusPage            *done_page;
   GtkButton                *intro_button;
   GtkLabel                 *key_label;
   GtkWidget                *copy_button;
@@ -373,6 +374,13 @@ verify_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   show_error (self, NULL);
   gtk_editable_set_text (GTK_EDITABLE (self->verify_entry), "");
   self->confirmed = TRUE;
+  if (self->mode == COFFER_RECOVERY_WIZARD_REPLACE)
+    {
+      adw_status_page_set_title (self->done_page, _("New Recovery Key in Effect"));
+      adw_status_page_set_description (self->done_page,
+                                       _("Your new recovery key now opens your backups and the old one no "
+                                         "longer does. Destroy every copy of the old key and its emergency kit."));
+    }
   go_to (self, "done");
   g_signal_emit (self, signals[SIGNAL_CONFIRMED], 0);
 }
@@ -518,6 +526,7 @@ coffer_recovery_wizard_class_init (CofferRecoveryWizardClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/cofferapp/Coffer/coffer-recovery-wizard.ui");
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, stack);
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, intro_page);
+  gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, done_page);
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, intro_button);
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, key_label);
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, copy_button);
