@@ -124,6 +124,14 @@ gboolean      coffer_engine_commit_recovery_key_finish  (CofferEngine *self, GAs
 void          coffer_engine_cancel_recovery_key_replacement (CofferEngine *self);
 gboolean      coffer_engine_has_pending_recovery_key    (CofferEngine *self);
 
+/* Checks authority typed now for a change that weakens protection: the
+ * text is the backup password or the recovery key
+ * (coffer_repository_check_authority). */
+void     coffer_engine_check_authority_async  (CofferEngine *self, const CofferSecret *typed,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_check_authority_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
 void     coffer_engine_change_password_async  (CofferEngine *self, const CofferSecret *password,
                                                GCancellable *cancellable,
                                                GAsyncReadyCallback callback, gpointer user_data);
