@@ -9,6 +9,7 @@
  * walker asks, since GTK answers AT-SPI calls there. */
 #include <string.h>
 
+#include "coffer-authority-dialog.h"
 #include "coffer-category-item.h"
 #include "coffer-category-row.h"
 #include "coffer-preferences-window.h"
@@ -211,6 +212,21 @@ test_main_windows (void)
           assert_all_named (GTK_WIDGET (prefs), shot, NULL);
         }
     g_assert_cmpuint (n, >, 0);
+  }
+  /* The authority dialog a new password asks for. */
+  {
+    GObject *pw = gtk_widget_get_template_child (GTK_WIDGET (prefs), COFFER_TYPE_PREFERENCES_WINDOW, "new_password");
+    GObject *confirm = gtk_widget_get_template_child (GTK_WIDGET (prefs), COFFER_TYPE_PREFERENCES_WINDOW,
+                                                      "new_password_confirm");
+    GtkWindow *authority;
+
+    gtk_editable_set_text (GTK_EDITABLE (pw), "another quite different passphrase 2025");
+    gtk_editable_set_text (GTK_EDITABLE (confirm), "another quite different passphrase 2025");
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (prefs), "prefs.change-password", NULL));
+    authority = ui_test_find_window (COFFER_TYPE_AUTHORITY_DIALOG);
+    g_assert_nonnull (authority);
+    assert_all_named (GTK_WIDGET (authority), "a11y-authority-dialog", NULL);
+    gtk_window_destroy (authority);
   }
   gtk_window_destroy (prefs);
 
