@@ -74,6 +74,40 @@ authority_dialog (void)
   return COFFER_AUTHORITY_DIALOG (window);
 }
 
+/* Computer B (the CLI with its own home) asks to join. */
+static void
+request_join (const char *repo)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE |
+                                                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocess) cli = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *home_b = g_build_filename (tmp, "computer-b", NULL);
+  g_autofree char *data = g_build_filename (home_b, ".local/share", NULL);
+  g_autofree char *state = g_build_filename (home_b, ".local/state", NULL);
+
+  g_mkdir_with_parents (home_b, 0700);
+  g_subprocess_launcher_setenv (launcher, "HOME", home_b, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_STATE_HOME", state, TRUE);
+  g_subprocess_launcher_setenv (launcher, "COFFER_REPO", repo, TRUE);
+  g_subprocess_launcher_setenv (launcher, "COFFER_PASSWORD", PASSWORD, TRUE);
+  cli = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("COFFER_CLI"), "devices", "join", "--name",
+                                     "Laptop", "--no-wait", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (cli, NULL, NULL, &output, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("B: coffer devices join: %s", output);
+  g_assert_true (g_subprocess_get_successful (cli));
+}
+
+static gboolean
+approve_button_shown (gpointer data)
+{
+  return ui_test_find (data, GTK_TYPE_BUTTON, "_Approve…") != NULL;
+}
+
 static void
 test_downgrades_need_authority (void)
 {
@@ -193,6 +227,22 @@ test_downgrades_need_authority (void)
     g_assert_false (password_opens (repo, PASSWORD));
     g_assert_true (password_opens (repo, NEW_PASSWORD));
   }
+
+  /* 3. Trusting a new computer: the code and the password or recovery
+   * key; a wrong one approves nothing. */
+  gtk_window_destroy (prefs);
+  request_join (repo);
+  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
+  prefs = ui_test_find_window (COFFER_TYPE_PREFERENCES_WINDOW);
+  ui_test_wait_for (approve_button_shown, prefs, 60, "join request listed");
+  g_signal_emit_by_name (ui_test_find (GTK_WIDGET (prefs), GTK_TYPE_BUTTON, "_Approve…"), "clicked");
+  dialog = authority_dialog ();
+  ui_test_screenshot (GTK_WIDGET (dialog), "authority-approve");
+  coffer_authority_dialog_confirm (dialog, PASSWORD);   /* the old password: no longer right */
+  ui_test_wait_for (dialog_answered, dialog, 60, "wrong authority refused");
+  g_assert_nonnull (coffer_authority_dialog_get_error (dialog));
+  g_assert_true (approve_button_shown (prefs));
+  gtk_window_destroy (GTK_WINDOW (dialog));
   gtk_window_destroy (prefs);
   ui_test_quit (app);
 }
