@@ -85,6 +85,12 @@ count_old_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         g_debug ("Could not count the older backups: %s", error->message);
       return;
     }
+  /* Why it matters depends on how the older epoch came about. */
+  adw_action_row_set_subtitle (self->reencrypt_row,
+                               coffer_category_item_get_level (self->item) == COFFER_LEVEL_ADVANCED
+                               ? _("Until then an old copy of the password envelope, for example in your "
+                                   "provider’s file history, could still open them.")
+                               : _("They are still under older keys, which a removed computer may know."));
   gtk_widget_set_visible (GTK_WIDGET (self->reencrypt_row), n > 0);
 }
 

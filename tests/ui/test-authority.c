@@ -48,6 +48,12 @@ level_is (gpointer data)
 }
 
 static gboolean
+reencrypt_offered (gpointer data)
+{
+  return coffer_category_row_get_reencrypt_offered (data);
+}
+
+static gboolean
 entry_empty (gpointer data)
 {
   return *gtk_editable_get_text (GTK_EDITABLE (data)) == '\0';
@@ -154,6 +160,17 @@ test_downgrades_need_authority (void)
     g_assert_no_error (error);
     photos_id = g_strdup (category->id);
     docs_id = g_strdup (advanced->id);
+    /* Photos gets a backup, then a newer key epoch while staying Standard
+     * (as a device removal does): its older backups are then offered for
+     * re-encryption. */
+    {
+      g_autoptr(CofferSnapshot) snapshot = coffer_backup_run (repository, photos_id, NULL, NULL, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (coffer_repository_set_level (repository, photos_id, COFFER_LEVEL_ADVANCED, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_true (coffer_repository_set_level (repository, photos_id, COFFER_LEVEL_STANDARD, NULL, &error));
+      g_assert_no_error (error);
+    }
     text = coffer_recovery_key_format (key);
     recovery_key = g_strdup ((const char *) text->data);
   }
@@ -174,6 +191,13 @@ test_downgrades_need_authority (void)
   g_application_activate (G_APPLICATION (app));
   window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
   ui_test_wait_for (app_ready, app, 60, "repository open");
+
+  /* 0. Re-encryption is offered for a Standard category with older epochs. */
+  row = ui_test_find (GTK_WIDGET (window), COFFER_TYPE_CATEGORY_ROW, "Photos");
+  g_assert_nonnull (row);
+  ui_test_wait_for (reencrypt_offered, row, 60, "re-encryption offered");
+  adw_expander_row_set_expanded (ADW_EXPANDER_ROW (row), TRUE);
+  ui_test_screenshot (GTK_WIDGET (window), "reencrypt-offered-standard");
 
   /* 1. Advanced -> Standard: the dialog, a wrong password, then closing:
    * still Advanced, no password envelope. */
