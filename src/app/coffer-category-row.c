@@ -462,7 +462,8 @@ coffer_category_row_request_level (CofferCategoryRow *self, CofferLevel level)
       gtk_window_present (GTK_WINDOW (authority));
       return;
     }
-  if (level == COFFER_LEVEL_ADVANCED && coffer_category_item_get_id (self->item) != NULL)
+  if (level == COFFER_LEVEL_ADVANCED && coffer_category_item_get_id (self->item) != NULL
+      && coffer_category_item_get_size (self->item) > 0)
     {
       g_autofree char *size = g_format_size (coffer_category_item_get_size (self->item));
 
@@ -475,6 +476,16 @@ coffer_category_row_request_level (CofferCategoryRow *self, CofferLevel level)
                                       "%s, and your backups grow by that much until the older ones are "
                                       "re-encrypted or pruned."), size);
       body = owned_body;
+    }
+  else if (level == COFFER_LEVEL_ADVANCED && coffer_category_item_get_id (self->item) != NULL)
+    {
+      /* No backup from this computer yet: the amount is not known here. */
+      heading = g_strdup_printf (_("Turn On Advanced Protection for %s?"), name);
+      body = _("Only your trusted computers and your recovery key will open new backups of this category. "
+               "Your backup password will no longer open them, and nobody can recover them for you if you "
+               "lose every computer and the recovery key. New backups get a new key, so the next one uploads "
+               "everything again, and your backups grow by its full size until the older ones are "
+               "re-encrypted or pruned.");
     }
   else if (level == COFFER_LEVEL_ADVANCED)
     {
@@ -502,7 +513,8 @@ coffer_category_row_request_level (CofferCategoryRow *self, CofferLevel level)
   adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
   adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
   self->reencrypt_check = NULL;
-  if (level == COFFER_LEVEL_ADVANCED && coffer_category_item_get_id (self->item) != NULL)
+  if (level == COFFER_LEVEL_ADVANCED && coffer_category_item_get_id (self->item) != NULL
+      && coffer_category_item_get_size (self->item) > 0)
     {
       /* Older backups: offered, on by default, with the reason. */
       GtkWidget *check = gtk_check_button_new_with_mnemonic (_("Also _re-encrypt older backups"));

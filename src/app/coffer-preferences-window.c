@@ -434,11 +434,18 @@ device_action_cb (GtkButton *button, CofferPreferencesWindow *self)
   gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
   size = g_format_size (total_backup_size (self));
   heading = g_strdup_printf (_("Remove %s?"), name);
-  /* Translators: %s is a size like "3.2 GB" */
-  body = g_strdup_printf (_("It will no longer open your backups. Every category gets new keys, which "
-                            "needs your recovery key, and the next backups upload everything again: "
-                            "about %s. Your backups grow by that much until the older backups are "
-                            "re-encrypted (offered in each category afterwards) or pruned."), size);
+  if (total_backup_size (self) > 0)
+    /* Translators: %s is a size like "3.2 GB" */
+    body = g_strdup_printf (_("It will no longer open your backups. Every category gets new keys, which "
+                              "needs your recovery key, and the next backups upload everything again: "
+                              "about %s. Your backups grow by that much until the older backups are "
+                              "re-encrypted (offered in each category afterwards) or pruned."), size);
+  else
+    /* No backup from this computer yet, so the amount is not known here. */
+    body = g_strdup (_("It will no longer open your backups. Every category gets new keys, which needs "
+                       "your recovery key, and the next backups upload everything again, so your backups "
+                       "grow by their full size until the older backups are re-encrypted (offered in each "
+                       "category afterwards) or pruned."));
   dialog = adw_message_dialog_new (GTK_WINDOW (self), heading, body);
   gtk_entry_set_placeholder_text (GTK_ENTRY (entry), _("Recovery key"));
   coffer_a11y_set_name (entry, _("Recovery key"));

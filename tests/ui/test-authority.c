@@ -80,14 +80,16 @@ authority_dialog (void)
   return COFFER_AUTHORITY_DIALOG (window);
 }
 
-/* Computer B (the CLI with its own home) asks to join. */
-static void
-request_join (const char *repo)
+/* Runs the CLI as computer B (its own home); returns stdout, or NULL
+ * when it failed. */
+static char *
+run_b (const char *repo, const char * const *args)
 {
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE |
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE |
                                                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_autoptr(GSubprocess) cli = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autofree char *output = NULL;
   g_autofree char *home_b = g_build_filename (tmp, "computer-b", NULL);
   g_autofree char *data = g_build_filename (home_b, ".local/share", NULL);
@@ -99,13 +101,56 @@ request_join (const char *repo)
   g_subprocess_launcher_setenv (launcher, "XDG_STATE_HOME", state, TRUE);
   g_subprocess_launcher_setenv (launcher, "COFFER_REPO", repo, TRUE);
   g_subprocess_launcher_setenv (launcher, "COFFER_PASSWORD", PASSWORD, TRUE);
-  cli = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("COFFER_CLI"), "devices", "join", "--name",
-                                     "Laptop", "--no-wait", NULL);
+  g_ptr_array_add (argv, (gpointer) g_getenv ("COFFER_CLI"));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  cli = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8 (cli, NULL, NULL, &output, NULL, &error);
   g_assert_no_error (error);
-  g_test_message ("B: coffer devices join: %s", output);
-  g_assert_true (g_subprocess_get_successful (cli));
+  g_test_message ("B: coffer %s: %s", args[0], output);
+  return g_subprocess_get_successful (cli) ? g_steal_pointer (&output) : NULL;
+}
+
+#define ARGS(...) ((const char * const []) { __VA_ARGS__, NULL })
+
+/* Computer B asks to join. */
+static void
+request_join (const char *repo)
+{
+  g_autofree char *out = run_b (repo, ARGS ("devices", "join", "--name", "Laptop", "--no-wait"));
+  g_assert_nonnull (out);
+}
+
+/* B's code, once A has answered (B reveals its nonce when asked). */
+static gboolean
+b_shows_code (gpointer data)
+{
+  g_autofree char *out = run_b (g_object_get_data (data, "repo"),
+                                ARGS ("devices", "join", "--status", "--json"));
+  const char *start = out ? strstr (out, "\"verification_code\":\"") : NULL;
+
+  if (start == NULL)
+    return FALSE;
+  g_object_set_data_full (data, "code", g_strndup (start + 21, 7), g_free);
+  return TRUE;
+}
+
+/* Whether B's request was approved (its device envelope exists). */
+static gboolean
+b_shows_code_approved (const char *repo)
+{
+  g_autofree char *out = run_b (repo, ARGS ("devices", "join", "--status"));
+  return out != NULL && strstr (out, "approved") != NULL;
+}
+
+static gboolean
+remove_button_shown (gpointer data)
+{
+  return ui_test_find (data, GTK_TYPE_BUTTON, NULL) != NULL
+         && ui_test_find (data, GTK_TYPE_LABEL, "Laptop") != NULL
+         && ui_test_find (data, GTK_TYPE_BUTTON, "_Approve…") == NULL;
 }
 
 static gboolean
@@ -266,7 +311,38 @@ test_downgrades_need_authority (void)
   ui_test_wait_for (dialog_answered, dialog, 60, "wrong authority refused");
   g_assert_nonnull (coffer_authority_dialog_get_error (dialog));
   g_assert_true (approve_button_shown (prefs));
-  gtk_window_destroy (GTK_WINDOW (dialog));
+  g_assert_false (b_shows_code_approved (repo));
+
+  /* With the code from B and the current password it is trusted… */
+  {
+    g_autoptr(GObject) holder = g_object_new (G_TYPE_OBJECT, NULL);
+    GtkWidget *code_entry = ui_test_find (GTK_WIDGET (dialog), GTK_TYPE_ENTRY, NULL);
+
+    g_object_set_data_full (holder, "repo", g_strdup (repo), g_free);
+    ui_test_wait_for (b_shows_code, holder, 60, "code on computer B");
+    g_assert_nonnull (code_entry);
+    gtk_editable_set_text (GTK_EDITABLE (code_entry), g_object_get_data (holder, "code"));
+    coffer_authority_dialog_confirm (dialog, NEW_PASSWORD);
+    ui_test_wait_for (no_authority_dialog, NULL, 60, "authority accepted");
+    ui_test_wait_for (remove_button_shown, prefs, 60, "Laptop trusted");
+    g_assert_true (b_shows_code_approved (repo));
+  }
+
+  /* … and removing it says what it costs (the dialog only: removing needs
+   * the recovery key and is tested in tests/core/test-devices.c). */
+  {
+    GtkWidget *label = ui_test_find (GTK_WIDGET (prefs), GTK_TYPE_LABEL, "Laptop");
+    GtkWidget *action_row = gtk_widget_get_ancestor (label, ADW_TYPE_ACTION_ROW);
+    GtkWidget *trash = ui_test_find (action_row, GTK_TYPE_BUTTON, NULL);
+    GtkWindow *remove_dialog;
+
+    g_signal_emit_by_name (trash, "clicked");
+    remove_dialog = ui_test_find_window (ADW_TYPE_MESSAGE_DIALOG);
+    g_assert_nonnull (remove_dialog);
+    g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (remove_dialog)), "upload everything"));
+    ui_test_screenshot (GTK_WIDGET (remove_dialog), "remove-device-dialog");
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (remove_dialog), "cancel");
+  }
   gtk_window_destroy (prefs);
   ui_test_quit (app);
 }
