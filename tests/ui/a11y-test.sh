@@ -11,6 +11,10 @@ if ! command -v dbus-run-session >/dev/null 2>&1 || [ ! -x /usr/libexec/at-spi-b
   echo "Bail out! dbus-run-session or at-spi2-core is missing (build-aux/install-deps.sh test)"
   exit 1
 fi
+if ! /usr/bin/python3 -c 'import pyatspi' 2>/dev/null; then
+  echo "Bail out! python3-pyatspi is missing (build-aux/install-deps.sh test)"
+  exit 1
+fi
 export COFFER_TEST_A11Y=1
 # The bus daemon passes its stdout to the services it starts (the AT-SPI
 # registry prints a banner there); only the test program may write TAP.

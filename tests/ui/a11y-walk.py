@@ -8,7 +8,8 @@ pages are walked when the test shows them.
 
 usage: a11y-walk.py PID [WINDOW-TITLE...]
 Exit status 0 when every control has a name, 1 when some have none, 2 when
-the application or a window did not appear on the accessibility bus."""
+the application or a window did not appear on the accessibility bus.
+A11Y_LIST=1 prints every control with its name, A11Y_DUMP=1 the whole tree."""
 import os
 import re
 import sys
