@@ -56,11 +56,12 @@ name_one (GtkWidget *widget)
       g_autofree char *placeholder = NULL;
       const char *tip;
 
+      /* Ours have a placeholder and a label set in the .ui; the
+       * preferences window's own search entry has neither. */
       g_object_get (widget, "placeholder-text", &placeholder, NULL);
       tip = inherited_tooltip (widget);
-      /* The preferences window's own search entry has neither. */
-      coffer_a11y_set_name (widget, placeholder != NULL && *placeholder != '\0' ? placeholder
-                                    : tip != NULL ? tip : _("Search"));
+      if (placeholder == NULL || *placeholder == '\0')
+        coffer_a11y_set_name (widget, tip != NULL ? tip : _("Search"));
     }
 }
 

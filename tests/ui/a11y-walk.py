@@ -62,7 +62,9 @@ def walk(acc, path, problems, counts, depth=0):
     if not states.contains(pyatspi.STATE_VISIBLE):
         return
     here = path + [f"{acc.getRoleName()}[{name}]" if name else acc.getRoleName()]
-    if role in CONTROL_ROLES:
+    # Entry rows and text fields: editable text (labels are not editable).
+    is_control = role in CONTROL_ROLES or (role == pyatspi.ROLE_TEXT and states.contains(pyatspi.STATE_EDITABLE))
+    if is_control:
         counts[0] += 1
         if LIST:
             print(f"{acc.getRoleName()}: {name!r}")
