@@ -103,6 +103,10 @@ replace_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   gtk_widget_set_sensitive (GTK_WIDGET (self->intro_button), TRUE);
   if (key == NULL)
     {
+      /* Closed while the key was being made: it was never shown, so it
+       * must not stay pending. */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        coffer_engine_cancel_recovery_key_replacement (COFFER_ENGINE (source));
       g_autofree char *message = coffer_engine_describe_error (error);
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
