@@ -4,6 +4,7 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
+#include "coffer-a11y.h"
 #include "coffer-category-item.h"
 #include "coffer-category-row.h"
 #include "coffer-recovery-wizard.h"
@@ -497,6 +498,7 @@ static void
 coffer_window_init (CofferWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  coffer_a11y_name_controls (GTK_WIDGET (self));
 }
 
 CofferWindow *

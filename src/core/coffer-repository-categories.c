@@ -1525,6 +1525,53 @@ coffer_repository_accept_rollback (CofferRepository *self, const CofferSecret *r
         if (snaps == NULL)
           return FALSE;
       }
+/* Checks a password typed as authority for a change (docs/SECURITY.md
+ * "Authority for security downgrades") against one category's password
+ * envelope, without touching the session's password or its key cache.
+ * NOT_FOUND (store error) when the category has none. */
+gboolean
+_coffer_repository_password_opens_category (CofferRepository *self, const char *cid, const CofferSecret *password,
+                                            GCancellable *cancellable, GError **error)
+{
+  g_autofree char *name = password_name (cid);
+  g_autoptr(GBytes) obj = NULL;
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(CofferSecret) pkey = NULL;
+  g_autoptr(CofferSecret) plain = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CofferKdfParams params;
+  const guint8 *data;
+  gsize len;
+
+  obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+  if (obj == NULL)
+    return FALSE;
+  data = g_bytes_get_data (obj, &len);
+  if (len < PASSWORD_HEADER_BYTES || memcmp (data, PASSWORD_MAGIC "\1", 5) != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The password envelope %s is malformed.", name);
+      return FALSE;
+    }
+  memcpy (params.salt, data + 8, COFFER_SALT_BYTES);
+  memcpy (&params.opslimit, data + 8 + COFFER_SALT_BYTES, 8);
+  memcpy (&params.memlimit, data + 16 + COFFER_SALT_BYTES, 8);
+  params.opslimit = GUINT64_FROM_LE (params.opslimit);
+  params.memlimit = GUINT64_FROM_LE (params.memlimit);
+  pkey = coffer_kdf_derive (password, &params, error);
+  if (pkey == NULL)
+    return FALSE;
+  env = g_bytes_new_from_bytes (obj, PASSWORD_HEADER_BYTES, len - PASSWORD_HEADER_BYTES);
+  plain = coffer_envelope_open (pkey, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_PASSWORD,
+                                name, env, &local_error);
+  if (plain == NULL)
+    {
+      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD, "The password is wrong.");
+      else
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "The password envelope %s is damaged: %s", name, local_error->message);
+      return FALSE;
     }
   return TRUE;
 }

@@ -208,6 +208,11 @@ gboolean _coffer_repository_category_is_standard (CofferRepository *self, const 
 /* Sorts a GPtrArray of strings (g_ptr_array_sort passes element pointers). */
 int _coffer_compare_strings (gconstpointer a, gconstpointer b);
 
+/* Authority checks (end of coffer-repository-categories.c) */
+gboolean _coffer_repository_password_opens_category (CofferRepository *self, const char *cid,
+                                                     const CofferSecret *password,
+                                                     GCancellable *cancellable, GError **error);
+
 /* Object names */
 char *_coffer_pack_name     (const char *category_id, const guint8 pack_id[COFFER_ID_BYTES]);
 char *_coffer_random_name   (void);   /* 32 hex characters */

@@ -44,6 +44,8 @@ struct _CofferRepository
    * older than one this computer has seen here */
   guint         format_version;
   gboolean      config_rolled_back;
+  /* a new recovery key shown to the user but not yet typed back (memory only) */
+  CofferSecret *pending_recovery_key;
 };
 
 G_DEFINE_FINAL_TYPE (CofferRepository, coffer_repository, G_TYPE_OBJECT)
@@ -63,6 +65,7 @@ coffer_repository_finalize (GObject *object)
   g_clear_pointer (&self->device_id, g_free);
   g_clear_pointer (&self->password_keys, g_hash_table_unref);
   g_clear_pointer (&self->categories, g_hash_table_unref);
+  g_clear_pointer (&self->pending_recovery_key, coffer_secret_free);
   g_rec_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (coffer_repository_parent_class)->finalize (object);
@@ -1008,10 +1011,14 @@ coffer_repository_get_recovery_key_tested (CofferRepository *self)
   return (gint64) coffer_state_get_uint (self->state, "recovery-key", "tested");
 }
 
+/* Replacing is two-phase (docs/SECURITY.md "Replacing the recovery key"):
+ * begin only makes the key; commit, once the user has typed it back, writes
+ * it. Until then keys/recovery, the pinned rotation key and the "tested"
+ * time still belong to the old key, which keeps working. */
 CofferSecret *
-coffer_repository_replace_recovery_key (CofferRepository *self, GCancellable *cancellable, GError **error)
+coffer_repository_begin_recovery_key_replacement (CofferRepository *self, GError **error)
 {
-  g_autoptr(CofferSecret) rk = NULL;
+  CofferSecret *rk;
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
   if (self->account_key == NULL)
@@ -1021,20 +1028,20 @@ coffer_repository_replace_recovery_key (CofferRepository *self, GCancellable *ca
       return NULL;
     }
   rk = coffer_recovery_key_generate ();
-  /* Device records first: if this stops half-way the old recovery key
-   * still opens everything, and the records re-signed for a key that never
-   * took effect are only asked about at the next removal. */
-  if (!_coffer_repository_resign_device_records (self, rk, cancellable, error)
-      || !write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_REPLACE, cancellable, error))
-    return NULL;
-  /* The old key's recovery shares stop working now: record it so they are
-   * refused by name (docs/FORMAT.md "Recovery shares"). */
-  _coffer_repository_recovery_replaced (self, rk, cancellable);
-  _coffer_repository_pin_rotation_key (self, rk);
-  self->recovery_confirmed = TRUE;
-  coffer_state_remove (self->state, "recovery-key", "tested");
-  coffer_state_save (self->state, NULL);
-  return g_steal_pointer (&rk);
+  g_rec_mutex_lock (&self->lock);
+  g_clear_pointer (&self->pending_recovery_key, coffer_secret_free);
+  self->pending_recovery_key = coffer_secret_dup (rk);
+  g_rec_mutex_unlock (&self->lock);
+  return rk;
+}
+
+void
+coffer_repository_cancel_recovery_key_replacement (CofferRepository *self)
+{
+  g_return_if_fail (COFFER_IS_REPOSITORY (self));
+  g_rec_mutex_lock (&self->lock);
+  g_clear_pointer (&self->pending_recovery_key, coffer_secret_free);
+  g_rec_mutex_unlock (&self->lock);
 }
 
 /* After a password change the local device key file (used when there is no
@@ -1107,4 +1114,241 @@ _coffer_repository_write_recovery (CofferRepository *self, const CofferSecret *r
                                    GCancellable *cancellable, GError **error)
 {
   return write_recovery_envelope (self, rk, ak, COFFER_PUT_REPLACE, cancellable, error);
+}
+
+/* ---- two-phase recovery key replacement, authority checks ---- */
+
+gboolean
+coffer_repository_has_pending_recovery_key (CofferRepository *self)
+{
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  return self->pending_recovery_key != NULL;
+}
+
+/* The recovery envelope is written with the account key this session holds;
+ * if another computer rotated it (removed a device) since, writing it would
+ * point the recovery key at a dead key. This computer's device envelope (or
+ * the recovery key the session was opened with) tells the current one. */
+static gboolean
+account_key_is_current (CofferRepository *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) current = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (self->device_id != NULL)
+    {
+      g_autofree char *obj = g_strdup_printf ("keys/devices/%s", self->device_id);
+      g_autoptr(GBytes) env = NULL;
+      g_autoptr(CofferSecret) sk = NULL;
+      guint8 pk[32];
+
+      env = coffer_store_get (self->store, obj, 0, 0, cancellable, &local_error);
+      if (env == NULL)
+        {
+          if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                         "This computer was removed from the trusted devices of this repository, "
+                         "so it cannot replace the recovery key. Nothing was changed.");
+          else
+            g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      sk = device_key_load (self, &local_error);
+      if (sk != NULL)
+        {
+          coffer_device_public_key (sk, pk);
+          current = coffer_device_envelope_open (sk, pk, self->raw_id, self->device_id, env, NULL, NULL);
+        }
+      else
+        g_debug ("device key not available to check the account key: %s", local_error->message);
+    }
+  else if (self->recovery_key != NULL)
+    current = open_recovery_envelope (self, self->recovery_key, cancellable, NULL);
+
+  if (current != NULL && !coffer_secret_equal (current, self->account_key))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "The account key of this repository changed since it was opened here (a device was "
+                   "removed on another computer). Nothing was replaced: open the repository again and "
+                   "make a new recovery key.");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+coffer_repository_commit_recovery_key_replacement (CofferRepository *self, const CofferSecret *typed_back,
+                                                   GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) rk = NULL;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  g_rec_mutex_lock (&self->lock);
+  if (self->pending_recovery_key != NULL)
+    rk = coffer_secret_dup (self->pending_recovery_key);
+  g_rec_mutex_unlock (&self->lock);
+  if (rk == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "No new recovery key is waiting to be confirmed; make a new one first.");
+      return FALSE;
+    }
+  if (self->account_key == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                   "Replacing the recovery key needs a trusted device or the current recovery key.");
+      return FALSE;
+    }
+  if (typed_back == NULL || typed_back->len != rk->len || sodium_memcmp (typed_back->data, rk->data, rk->len) != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
+                   "This is not the new recovery key. Check what you wrote down and type it again; "
+                   "until you do, the old recovery key stays valid.");
+      return FALSE;
+    }
+  if (!account_key_is_current (self, cancellable, error))
+    return FALSE;
+
+  /* The commit point: from here on only the new key opens keys/recovery.
+   * Anything derived from the old recovery key (its rotation key, its
+   * "tested" time) is replaced together with it. */
+  /* Device records first: if this stops half-way the old recovery key
+   * still opens everything, and the records re-signed for a key that never
+   * took effect are only asked about at the next removal. */
+  if (!_coffer_repository_resign_device_records (self, rk, cancellable, error)
+      || !write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_REPLACE, cancellable, error))
+    return FALSE;
+  /* The old key's recovery shares stop working now: record it so they are
+   * refused by name (docs/FORMAT.md "Recovery shares"). */
+  _coffer_repository_recovery_replaced (self, rk, cancellable);
+  /* Rotation records written from now on are signed with the key derived
+   * from the new recovery key; this computer verifies with it. Other
+   * computers still pin the old one and follow a later rotation only after
+   * the new recovery key is entered there once (docs/SECURITY.md). */
+  _coffer_repository_pin_rotation_key (self, rk);
+  g_rec_mutex_lock (&self->lock);
+  if (self->recovery_key != NULL)
+    {
+      coffer_secret_free (self->recovery_key);
+      self->recovery_key = coffer_secret_dup (rk);
+    }
+  g_clear_pointer (&self->pending_recovery_key, coffer_secret_free);
+  self->recovery_confirmed = TRUE;
+  g_rec_mutex_unlock (&self->lock);
+  coffer_state_remove (self->state, "recovery-key", "tested");
+  coffer_state_save (self->state, NULL);
+  return TRUE;
+}
+
+/* The local device key file, opened with a password given here rather than
+ * the session's (same layout as device_key_load). */
+static gboolean
+password_opens_device_key_file (CofferRepository *self, const CofferSecret *password, GError **error)
+{
+  g_autofree char *path = device_key_path (self);
+  g_autofree char *contents = NULL;
+  g_autoptr(CofferSecret) pkey = NULL;
+  g_autoptr(CofferSecret) sk = NULL;
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CofferKdfParams params;
+  gsize len;
+
+  if (!g_file_get_contents (path, &contents, &len, error))
+    return FALSE;
+  if (len < 40 || memcmp (contents, "CFDK\1", 5) != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The local device key file %s is damaged.", path);
+      return FALSE;
+    }
+  memcpy (params.salt, contents + 8, 16);
+  memcpy (&params.opslimit, contents + 24, 8);
+  memcpy (&params.memlimit, contents + 32, 8);
+  params.opslimit = GUINT64_FROM_LE (params.opslimit);
+  params.memlimit = GUINT64_FROM_LE (params.memlimit);
+  pkey = coffer_kdf_derive (password, &params, error);
+  if (pkey == NULL)
+    return FALSE;
+  env = g_bytes_new (contents + 40, len - 40);
+  sk = coffer_envelope_open (pkey, self->raw_id, COFFER_OBJECT_DEVICE_ENVELOPE, "local/device.key", env, &local_error);
+  if (sk == NULL)
+    {
+      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD, "The password is wrong.");
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+coffer_repository_check_authority (CofferRepository *self, const CofferSecret *password,
+                                   const CofferSecret *recovery_key,
+                                   GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autofree char *storage = NULL;
+  gboolean any_envelope = FALSE;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  if (recovery_key != NULL)
+    {
+      g_autoptr(CofferSecret) ak = open_recovery_envelope (self, recovery_key, cancellable, error);
+      if (ak == NULL)
+        return FALSE;
+      if (self->account_key != NULL && !coffer_secret_equal (ak, self->account_key))
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The recovery key opens a different account key than this computer uses.");
+          return FALSE;
+        }
+      return TRUE;
+    }
+  if (password == NULL || password->len == 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                   "This change needs the backup password or the recovery key, typed now.");
+      return FALSE;
+    }
+
+  /* Every Standard category's envelope is under the same password; the
+   * first one that exists decides. */
+  ids = _coffer_repository_list_category_ids (self, cancellable, error);
+  if (ids == NULL)
+    return FALSE;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      if (_coffer_repository_password_opens_category (self, g_ptr_array_index (ids, i), password,
+                                                      cancellable, &local_error))
+        return TRUE;
+      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        continue;
+      if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD))
+        {
+          any_envelope = TRUE;
+          continue;
+        }
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (any_envelope)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD,
+                   "The backup password is wrong.");
+      return FALSE;
+    }
+  /* No Standard category: the password may still seal this computer's key. */
+  storage = coffer_state_get_string (self->state, "device", "storage");
+  if (g_strcmp0 (storage, "file") == 0)
+    return password_opens_device_key_file (self, password, error);
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+               "This backup has no backup password (every category has Advanced protection); "
+               "use the recovery key instead.");
+  return FALSE;
 }

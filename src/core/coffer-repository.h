@@ -66,9 +66,32 @@ gboolean coffer_repository_accept_rollback (CofferRepository *self, const Coffer
                                             GCancellable *cancellable, GError **error);
 /* Local time (unix seconds) of the last successful recovery key test, or 0. */
 gint64   coffer_repository_get_recovery_key_tested (CofferRepository *self);
-/* Replaces the recovery key (needs the account key). */
-CofferSecret *coffer_repository_replace_recovery_key (CofferRepository *self,
-                                                      GCancellable *cancellable, GError **error);
+/* Replacing the recovery key is two-phase, so that the user never ends up
+ * with a key they did not keep. begin makes a new key and returns it to be
+ * shown; nothing is written and the old key stays valid. commit checks the
+ * key the user typed back against it (COFFER_REPO_ERROR_WRONG_RECOVERY_KEY
+ * when it differs; the pending key stays, so the user can try again), then
+ * replaces keys/recovery, pins the new rotation key and resets the "tested"
+ * time to never. cancel (or closing the repository) discards the pending key.
+ * Both need the account key. */
+CofferSecret *coffer_repository_begin_recovery_key_replacement  (CofferRepository *self, GError **error);
+gboolean      coffer_repository_commit_recovery_key_replacement (CofferRepository *self,
+                                                                 const CofferSecret *typed_back,
+                                                                 GCancellable *cancellable, GError **error);
+void          coffer_repository_cancel_recovery_key_replacement (CofferRepository *self);
+gboolean      coffer_repository_has_pending_recovery_key        (CofferRepository *self);
+
+/* Authority typed now, for changes that weaken protection or hand out keys
+ * (Advanced -> Standard, a new backup password, approving or removing a
+ * computer): TRUE when password opens a password envelope of the repository
+ * (or, with no Standard category, this computer's password-sealed device key
+ * file), or recovery_key opens keys/recovery. Give one of them (the other
+ * NULL). COFFER_REPO_ERROR_WRONG_PASSWORD / _WRONG_RECOVERY_KEY when it does
+ * not fit; COFFER_REPO_ERROR_NO_KEY when the repository has no password
+ * (use the recovery key). Changes nothing, not even the "tested" time. */
+gboolean      coffer_repository_check_authority (CofferRepository *self, const CofferSecret *password,
+                                                 const CofferSecret *recovery_key,
+                                                 GCancellable *cancellable, GError **error);
 
 /* ---- Categories ---- */
 /* Every category in the repository; those whose keys are not available are

@@ -377,7 +377,9 @@ test_new_recovery_key (void)
   {
     g_autoptr(CofferRepository) repo = open_as (store, NULL);
     g_autoptr(GError) error = NULL;
-    rk2 = coffer_repository_replace_recovery_key (repo, NULL, &error);
+    rk2 = coffer_repository_begin_recovery_key_replacement (repo, &error);
+    g_assert_no_error (error);
+    g_assert_true (coffer_repository_commit_recovery_key_replacement (repo, rk2, NULL, &error));
     g_assert_no_error (error);
   }
   {

@@ -982,6 +982,96 @@ test_devices_remove_keep (void)
   g_assert_null (strstr (after->out, "\"verified\":false"));
   g_assert_null (strstr (after->out, e));
   g_assert_null (strstr (after->out, b));
+/* A new recovery key takes effect only when typed back: without a terminal
+ * and without --confirm-file, or with the wrong key in it, nothing changes,
+ * the written key file is removed and the old key keeps working. */
+static void
+test_recovery_key_replace_confirm (void)
+{
+  g_autofree char *rk_var = g_strconcat ("COFFER_RECOVERY_KEY=", recovery_key, NULL);
+  const char *new_pw[] = { "COFFER_PASSWORD=" NEW_PASSWORD, NULL };
+  g_autofree char *out1 = g_build_filename (tmp_dir, "new-key-1.txt", NULL);
+  g_autofree char *out2 = g_build_filename (tmp_dir, "new-key-2.txt", NULL);
+  g_autofree char *out3 = g_build_filename (tmp_dir, "new-key-3.txt", NULL);
+  g_autofree char *wrong_file = g_build_filename (tmp_dir, "wrong-key.txt", NULL);
+  g_autoptr(CofferSecret) other = coffer_recovery_key_generate ();
+  g_autoptr(CofferSecret) other_text = coffer_recovery_key_format (other);
+  g_autofree char *contents = NULL;
+  g_autofree char *new_var = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(Result) bare = NULL;
+  g_autoptr(Result) unconfirmed = NULL;
+  g_autoptr(Result) wrong = NULL;
+  g_autoptr(Result) ok = NULL;
+  g_autoptr(Result) still = NULL;
+  g_autoptr(Result) old = NULL;
+  g_autoptr(Result) status = NULL;
+  g_autoptr(Result) fresh = NULL;
+  GStatBuf st;
+
+  still = run (ENV (rk_var), ARGS ("recovery-key", "verify", "--repo", repo));
+  assert_status (still, 0);
+  g_clear_pointer (&still, result_free);
+
+  bare = run (new_pw, ARGS ("recovery-key", "replace", "--repo", repo));
+  assert_status (bare, 2);
+  assert_contains (bare->err, "Nothing was changed");
+
+  unconfirmed = run (new_pw, ARGS ("recovery-key", "replace", "--repo", repo, "--output", out1));
+  assert_status (unconfirmed, 2);
+  assert_contains (unconfirmed->err, "not confirmed");
+  g_assert_false (g_file_test (out1, G_FILE_TEST_EXISTS));
+  still = run (ENV (rk_var), ARGS ("recovery-key", "verify", "--repo", repo));
+  assert_status (still, 0);
+  g_clear_pointer (&still, result_free);
+
+  g_assert_true (g_file_set_contents (wrong_file, (const char *) other_text->data, -1, NULL));
+  wrong = run (new_pw, ARGS ("recovery-key", "replace", "--repo", repo, "--output", out2,
+                             "--confirm-file", wrong_file));
+  assert_status (wrong, 2);
+  assert_contains (wrong->err, "not the new recovery key");
+  g_assert_false (g_file_test (out2, G_FILE_TEST_EXISTS));
+  still = run (ENV (rk_var), ARGS ("recovery-key", "verify", "--repo", repo));
+  assert_status (still, 0);
+  g_clear_pointer (&still, result_free);
+
+  /* Read back from where it was stored: now it is the key. */
+  ok = run (new_pw, ARGS ("recovery-key", "replace", "--repo", repo, "--output", out3, "--confirm-file", out3));
+  assert_status (ok, 0);
+  assert_contains (ok->out, "confirmed");
+  g_assert_cmpint (g_stat (out3, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  old = run (ENV (rk_var), ARGS ("recovery-key", "verify", "--repo", repo));
+  assert_status (old, 2);
+  /* "last tested" belonged to the old key */
+  status = run (NOENV, ARGS ("recovery-key", "status", "--repo", repo));
+  assert_status (status, 0);
+  assert_contains (status->out, "never been tested");
+
+  g_assert_true (g_file_get_contents (out3, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", 2);
+  g_free (recovery_key);
+  recovery_key = g_strdup (lines[0]);
+  new_var = g_strconcat ("COFFER_RECOVERY_KEY=", recovery_key, NULL);
+  fresh = run (ENV (new_var), ARGS ("recovery-key", "verify", "--repo", repo));
+  assert_status (fresh, 0);
+}
+
+/* Standard protection with a password that is not the backup password is
+ * refused even when the recovery key opened the repository. */
+static void
+test_protect_standard_needs_current_password (void)
+{
+  g_autofree char *rk_var = g_strconcat ("COFFER_RECOVERY_KEY=", recovery_key, NULL);
+  const char *other_pw[] = { "COFFER_PASSWORD=" "a different password 12345", rk_var, NULL };
+  g_autoptr(Result) r = run_full (home2, other_pw, TRUE, ARGS ("protect", "Docs", "--standard", "--repo", repo));
+  g_autoptr(Result) list = NULL;
+
+  assert_status (r, 2);
+  assert_contains (r->err, "current backup password");
+  list = run_full (home2, ENV (rk_var), TRUE, ARGS ("category", "list", "--repo", repo));
+  assert_status (list, 0);
+  assert_contains (list->out, "Docs                 advanced");
 }
 
 /* The secret taken from the environment is wiped in the process's own
@@ -1085,6 +1175,8 @@ main (int   argc,
   g_test_add_func ("/cli/session/recovery-key-verify", test_recovery_key_verify);
   g_test_add_func ("/cli/devices/remove-keep", test_devices_remove_keep);
   g_test_add_func ("/cli/session/accept-rollback", test_accept_rollback);
+  g_test_add_func ("/cli/session/protect-standard-current-password", test_protect_standard_needs_current_password);
+  g_test_add_func ("/cli/session/recovery-key-replace-confirm", test_recovery_key_replace_confirm);
   g_test_add_func ("/cli/secrets/not-in-process", test_secrets_not_in_process);
   g_test_add_func ("/cli/secrets/not-in-output", test_no_secret_in_output);
 
