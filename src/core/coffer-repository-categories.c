@@ -1525,6 +1525,10 @@ coffer_repository_accept_rollback (CofferRepository *self, const CofferSecret *r
         if (snaps == NULL)
           return FALSE;
       }
+    }
+  return TRUE;
+}
+
 /* Checks a password typed as authority for a change (docs/SECURITY.md
  * "Authority for security downgrades") against one category's password
  * envelope, without touching the session's password or its key cache.

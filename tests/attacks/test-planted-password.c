@@ -122,7 +122,7 @@ test_remove_with_password (void)
   g_assert_true (coffer_repository_unlock (repo, NULL, &error));
   g_assert_no_error (error);
   {
-    gboolean removed = coffer_repository_remove_device (repo, e.first_device, NULL, &error);
+    gboolean removed = coffer_repository_remove_device (repo, e.first_device, NULL, NULL, NULL, &error);
     g_assert_no_error (error);
     g_assert_true (removed);
   }

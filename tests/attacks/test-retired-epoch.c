@@ -210,7 +210,7 @@ test_removed_device (void)
   g_assert_no_error (error);
   coffer_repository_set_password (repo, pw);
   {
-    gboolean ok = coffer_repository_remove_device (repo, removed, NULL, &error);
+    gboolean ok = coffer_repository_remove_device (repo, removed, NULL, NULL, NULL, &error);
     g_assert_no_error (error);
     g_assert_true (ok);
   }

@@ -982,6 +982,8 @@ test_devices_remove_keep (void)
   g_assert_null (strstr (after->out, "\"verified\":false"));
   g_assert_null (strstr (after->out, e));
   g_assert_null (strstr (after->out, b));
+}
+
 /* A new recovery key takes effect only when typed back: without a terminal
  * and without --confirm-file, or with the wrong key in it, nothing changes,
  * the written key file is removed and the old key keeps working. */
