@@ -18,6 +18,7 @@ test_pkgs=(
   apache2 rclone python3 time curl
   openssh-server
   libsecret-tools poppler-utils fonts-dejavu-core
+  at-spi2-core python3-pyatspi
 )
 bench_pkgs=(restic borgbackup time python3)
 

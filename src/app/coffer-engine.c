@@ -75,6 +75,7 @@ coffer_backup_report_free (CofferBackupReport *report)
     return;
   g_clear_pointer (&report->snapshots, g_ptr_array_unref);
   g_clear_pointer (&report->messages, g_ptr_array_unref);
+  g_clear_error (&report->first_error);
   g_free (report);
 }
 
@@ -573,6 +574,10 @@ test_connection_call (CofferRepository *repository, Job *job, GCancellable *canc
   /* The user waits for this answer: one try, no backoff. */
   if (COFFER_IS_STORE_RETRY (store))
     coffer_store_retry_set_policy (COFFER_STORE_RETRY (store), 1, 0, 0);
+  /* Reading is not enough: a read-only, full or write-denied destination
+   * must fail here, with its reason, not at the first backup. */
+  if (!coffer_store_probe_write (store, cancellable, error))
+    return FALSE;
   if (coffer_store_stat (store, "config", &size, cancellable, &local_error))
     {
       job->count = 1;
@@ -880,8 +885,53 @@ coffer_engine_get_recovery_key_tested (CofferEngine *self)
 static gboolean
 replace_key_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  job->result = coffer_repository_replace_recovery_key (repository, cancellable, error);
+  job->result = coffer_repository_begin_recovery_key_replacement (repository, error);
   return job->result != NULL;
+}
+
+static gboolean
+commit_key_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) key = coffer_recovery_key_parse (job->text, error);
+
+  return key != NULL && coffer_repository_commit_recovery_key_replacement (repository, key, cancellable, error);
+}
+
+void
+coffer_engine_commit_recovery_key_async (CofferEngine *self, const char *text, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_commit_recovery_key_async, TRUE, cancellable, callback,
+                       user_data, &job);
+  if (task == NULL)
+    return;
+  job->text = g_strdup (text);
+  job_run (task, commit_key_call, NULL);
+}
+
+gboolean
+coffer_engine_commit_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+coffer_engine_cancel_recovery_key_replacement (CofferEngine *self)
+{
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  if (self->repository != NULL)
+    coffer_repository_cancel_recovery_key_replacement (self->repository);
+}
+
+gboolean
+coffer_engine_has_pending_recovery_key (CofferEngine *self)
+{
+  g_return_val_if_fail (COFFER_IS_ENGINE (self), FALSE);
+  return self->repository != NULL && coffer_repository_has_pending_recovery_key (self->repository);
 }
 
 void
@@ -903,6 +953,51 @@ CofferSecret *
 coffer_engine_replace_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Authority typed now (docs/SECURITY.md "Authority for security
+ * downgrades"): text that reads as a recovery key is checked as one (a typo
+ * in it is reported as such); anything else as the backup password. */
+static gboolean
+check_authority_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) text = coffer_secret_new (job->secret->len + 1);
+  g_autoptr(CofferSecret) key = NULL;
+  g_autoptr(GError) parse_error = NULL;
+
+  memcpy (text->data, job->secret->data, job->secret->len);
+  text->data[job->secret->len] = '\0';
+  key = coffer_recovery_key_parse ((const char *) text->data, &parse_error);
+  if (key != NULL)
+    return coffer_repository_check_authority (repository, NULL, key, cancellable, error);
+  if (g_error_matches (parse_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO))
+    {
+      g_propagate_error (error, g_steal_pointer (&parse_error));
+      return FALSE;
+    }
+  return coffer_repository_check_authority (repository, job->secret, NULL, cancellable, error);
+}
+
+void
+coffer_engine_check_authority_async (CofferEngine *self, const CofferSecret *typed, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  g_return_if_fail (typed != NULL);
+  task = job_task_new (self, coffer_engine_check_authority_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job->secret = coffer_secret_dup (typed);
+  job_run (task, check_authority_call, NULL);
+}
+
+gboolean
+coffer_engine_check_authority_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static gboolean
@@ -1008,6 +1103,8 @@ backup_call (CofferRepository *repository, Job *job, GCancellable *cancellable, 
             }
           report->n_failed++;
           g_ptr_array_add (report->messages, coffer_engine_describe_error (local_error));
+          if (report->first_error == NULL)
+            report->first_error = g_error_copy (local_error);
           continue;
         }
       report->n_ok++;
@@ -1372,7 +1469,9 @@ remove_device_call (CofferRepository *repository, Job *job, GCancellable *cancel
   if (key == NULL || !coffer_repository_verify_recovery_key (repository, key, cancellable, error))
     return FALSE;
   coffer_repository_set_recovery_key (repository, key);
-  return coffer_repository_remove_device (repository, job->category_id, cancellable, error);
+  /* No unverified device is confirmed from the app yet: those lose access
+   * and join again (docs/SECURITY.md "Devices and rotation"). */
+  return coffer_repository_remove_device (repository, job->category_id, NULL, NULL, cancellable, error);
 }
 
 void
@@ -1691,6 +1790,10 @@ coffer_engine_describe_error (const GError *error)
           return g_strdup_printf (_("There is no space left at the backup location: %s"), error->message);
         case COFFER_STORE_ERROR_NETWORK:
           return g_strdup_printf (_("The backup location could not be reached: %s"), error->message);
+        case COFFER_STORE_ERROR_UNREACHABLE:
+          return g_strdup_printf (_("The backup location is not connected: %s"), error->message);
+        case COFFER_STORE_ERROR_READ_ONLY:
+          return g_strdup_printf (_("The backup location does not allow writing: %s"), error->message);
         case COFFER_STORE_ERROR_TLS:
           return g_strdup_printf (_("The server’s certificate is not trusted: %s"), error->message);
         case COFFER_STORE_ERROR_NOT_FOUND:

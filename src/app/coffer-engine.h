@@ -42,6 +42,7 @@ typedef struct
   guint64    files;
   GPtrArray *snapshots;      /* CofferSnapshot, one per category that succeeded */
   GPtrArray *messages;       /* char *, readable problems ("Photos: …") */
+  GError    *first_error;    /* the first category's failure (its kind drives the status) */
 } CofferBackupReport;
 
 void coffer_backup_report_free (CofferBackupReport *report);
@@ -108,10 +109,29 @@ void     coffer_engine_verify_recovery_key_async  (CofferEngine *self, const cha
 gboolean coffer_engine_verify_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 gint64   coffer_engine_get_recovery_key_tested    (CofferEngine *self);
 
+/* Two-phase replacement (coffer_repository_begin/commit_recovery_key_replacement):
+ * replace makes and returns the new key without writing anything; commit
+ * checks the typed-back text and only then replaces keys/recovery; cancel
+ * discards the pending key (the old key stays valid). */
 void          coffer_engine_replace_recovery_key_async  (CofferEngine *self, GCancellable *cancellable,
                                                          GAsyncReadyCallback callback, gpointer user_data);
 CofferSecret *coffer_engine_replace_recovery_key_finish (CofferEngine *self, GAsyncResult *result,
                                                          GError **error);
+void          coffer_engine_commit_recovery_key_async   (CofferEngine *self, const char *text,
+                                                         GCancellable *cancellable,
+                                                         GAsyncReadyCallback callback, gpointer user_data);
+gboolean      coffer_engine_commit_recovery_key_finish  (CofferEngine *self, GAsyncResult *result,
+                                                         GError **error);
+void          coffer_engine_cancel_recovery_key_replacement (CofferEngine *self);
+gboolean      coffer_engine_has_pending_recovery_key    (CofferEngine *self);
+
+/* Checks authority typed now for a change that weakens protection: the
+ * text is the backup password or the recovery key
+ * (coffer_repository_check_authority). */
+void     coffer_engine_check_authority_async  (CofferEngine *self, const CofferSecret *typed,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_check_authority_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 
 void     coffer_engine_change_password_async  (CofferEngine *self, const CofferSecret *password,
                                                GCancellable *cancellable,

@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 
+#include "coffer-a11y.h"
 #include "coffer-category-item.h"
 #include "coffer-error.h"
 #include "coffer-keyring.h"
@@ -454,6 +455,7 @@ fill_category_row (AdwExpanderRow *row, CofferCategoryItem *item)
       gtk_widget_set_valign (remove, GTK_ALIGN_CENTER);
       gtk_widget_add_css_class (remove, "flat");
       gtk_widget_set_tooltip_text (remove, tip);
+      coffer_a11y_set_name (remove, tip);
       g_object_set_data_full (G_OBJECT (remove), "path", g_strdup (paths[i]), g_free);
       g_signal_connect (remove, "clicked", G_CALLBACK (category_folder_remove_cb), item);
       adw_action_row_add_suffix (ADW_ACTION_ROW (folder), remove);
@@ -483,6 +485,7 @@ create_category_row (gpointer object, gpointer user_data)
   gtk_widget_set_tooltip_text (row, label);
   g_object_set_data_full (G_OBJECT (row), "children", g_ptr_array_new (), (GDestroyNotify) g_ptr_array_unref);
   fill_category_row (ADW_EXPANDER_ROW (row), item);
+  coffer_a11y_name_controls (row);
   g_signal_connect_object (item, "notify::paths", G_CALLBACK (category_paths_changed_cb), row, 0);
   return row;
 }
@@ -1283,6 +1286,7 @@ static void
 coffer_setup_assistant_init (CofferSetupAssistant *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  coffer_a11y_name_controls (GTK_WIDGET (self));
   self->cancellable = g_cancellable_new ();
   self->history = g_ptr_array_new_with_free_func (g_free);
   self->categories = coffer_category_items_detect ();

@@ -390,6 +390,18 @@ coffer_cli_open_repository (CofferCli *cli)
                            shown);
           return COFFER_EXIT_FAILURE;
         }
+      if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
+        {
+          g_autofree char *shown = coffer_cli_display_name (location);
+
+          /* Not "no repository": the folder itself is missing, which is
+           * what an unplugged drive looks like. */
+          coffer_cli_error (cli, _("There is no Coffer repository at %s: the folder is not there."),
+                            shown);
+          coffer_cli_hint (cli, "%s", _("If the backup is on a drive, connect the drive and try "
+                                        "again; otherwise check the location."));
+          return COFFER_EXIT_UNREACHABLE;
+        }
       return coffer_cli_report_error (cli, error);
     }
 
@@ -675,13 +687,19 @@ coffer_cli_progress_cb (const CofferProgress *progress,
   line = g_string_new (NULL);
   g_string_append_printf (line, "%s %s", progress->operation ? progress->operation : "",
                           progress->category ? progress->category : "");
-  if (progress->files_total > 0)
+  if (progress->files_total > 0 && !progress->scanning)
     g_string_append_printf (line, "  %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " %s",
                             progress->files_done, progress->files_total, _("files"));
   else
     g_string_append_printf (line, "  %" G_GUINT64_FORMAT " %s", progress->files_done, _("files"));
   done = format_bytes (progress->bytes_done);
-  if (progress->bytes_total > 0)
+  if (progress->scanning)
+    {
+      /* Totals still being counted: no fraction, no ETA. */
+      g_autofree char *total = format_bytes (progress->bytes_total);
+      g_string_append_printf (line, "  %s (%s %s)", done, total, _("found so far"));
+    }
+  else if (progress->bytes_total > 0)
     {
       g_autofree char *total = format_bytes (progress->bytes_total);
       g_string_append_printf (line, "  %s/%s", done, total);

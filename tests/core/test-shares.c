@@ -403,7 +403,9 @@ test_repository (void)
 
   /* Replacing the key: the old shares are refused by name, and no shares
    * of the new key exist. */
-  new_rk = coffer_repository_replace_recovery_key (repo, NULL, &error);
+  new_rk = coffer_repository_begin_recovery_key_replacement (repo, &error);
+  g_assert_no_error (error);
+  g_assert_true (coffer_repository_commit_recovery_key_replacement (repo, new_rk, NULL, &error));
   g_assert_no_error (error);
   g_assert_false (coffer_repository_get_shares_info (repo, &k, &n, &made, NULL, &error));
   g_assert_no_error (error);

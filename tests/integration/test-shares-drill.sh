@@ -98,7 +98,7 @@ check_refused "a share of another repository is named as such" 2 "belongs to ano
      --share-file "$tmp/other-sheets/share-1-of-3.txt" --category Diary --target "$tmp/r2"
 
 # ---- replacing the recovery key makes its shares useless, by name
-on first pw "$COFFER" recovery-key replace --repo "$repo" --recovery-key-file "$tmp/rk2" >"$tmp/out" 2>"$tmp/err"
+on first pw "$COFFER" recovery-key replace --repo "$repo" --recovery-key-file "$tmp/rk2" --confirm-file "$tmp/rk2" >"$tmp/out" 2>"$tmp/err"
 if grep -q "no longer work" "$tmp/err" && grep -q "recovery-key share" "$tmp/err"; then
   ok "replacing the key says the shares no longer work and how to make new ones"
 else

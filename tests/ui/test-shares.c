@@ -17,6 +17,7 @@
 #include "coffer-shares-row.h"
 #include "test-utils.h"
 #include "ui-test-utils.h"
+#include "coffer-recovery-key.h"
 
 #define PASSWORD "a long and unusual backup passphrase"
 
@@ -155,15 +156,28 @@ row_says_replaced (gpointer data)
 }
 
 static void
+committed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (coffer_engine_commit_recovery_key_finish (COFFER_ENGINE (source), result, &error));
+  g_assert_no_error (error);
+  *(gboolean *) user_data = TRUE;
+}
+
+/* Replacement is two-phase: the new key takes effect once typed back. */
+static void
 replaced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GError) error = NULL;
-  CofferSecret *key = coffer_engine_replace_recovery_key_finish (COFFER_ENGINE (source), result, &error);
+  g_autoptr(CofferSecret) key = coffer_engine_replace_recovery_key_finish (COFFER_ENGINE (source), result, &error);
+  g_autoptr(CofferSecret) text = NULL;
 
   g_assert_no_error (error);
   g_assert_nonnull (key);
-  coffer_secret_free (key);
-  *(gboolean *) user_data = TRUE;
+  text = coffer_recovery_key_format (key);
+  coffer_engine_commit_recovery_key_async (COFFER_ENGINE (source), (const char *) text->data, NULL,
+                                           committed_cb, user_data);
 }
 
 static gboolean
