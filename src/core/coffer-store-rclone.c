@@ -412,6 +412,16 @@ rclone_get (CofferStore *store, const char *name, guint64 offset, guint64 length
               coffer_store_get (inner, name, offset, length, cancellable, &local_error));
 }
 
+static GBytes *
+rclone_get_limited (CofferStore *store, const char *name, guint64 max_size,
+                    GCancellable *cancellable, GError **error)
+{
+  CofferStoreRclone *self = COFFER_STORE_RCLONE (store);
+  GBytes *result;
+  SUPERVISED (result != NULL,
+              coffer_store_get_limited (inner, name, max_size, cancellable, &local_error));
+}
+
 /* A listing is not repeated: func may have seen part of it already. */
 static gboolean
 rclone_list (CofferStore *store, const char *prefix, CofferStoreListFunc func,
@@ -470,6 +480,7 @@ coffer_store_rclone_iface_init (CofferStoreInterface *iface)
 {
   iface->put = rclone_put;
   iface->get = rclone_get;
+  iface->get_limited = rclone_get_limited;
   iface->list = rclone_list;
   iface->delete = rclone_delete;
   iface->stat = rclone_stat;
