@@ -12,6 +12,11 @@
  *      127.0.0.1 (throwaway host and user keys), through a remote made with
  *      `coffer remote add sftp … --key-file`, listed by `coffer remote
  *      list` and removed by `coffer remote remove`.
+ *  /rclone/sftp-password  (under run-with-keyring.sh) `coffer remote add
+ *      sftp … --password-file` against rclone's own SFTP server with password
+ *      authentication: the password goes to the keyring (not remotes.ini),
+ *      is obscured through a pipe for rclone, and the round trip works;
+ *      after `remote remove` the address no longer opens.
  *  /rclone/kill-rclone  a rate-limited backup's rclone is killed with
  *      SIGKILL once a pack landed: the backup recovers (coffer starts rclone
  *      again) or fails cleanly; the next backup completes, check
@@ -152,7 +157,7 @@ wait_pid_gone (pid_t pid, int timeout_ms)
   return r == 1;
 }
 
-/* Every running `rclone serve` whose command line names this test's folder
+/* Every running `rclone serve webdav` whose command line names this test's folder
  * (its own remote paths all lie below c->root). */
 static GArray *
 find_rclones (Ctx *c, pid_t parent)
@@ -181,6 +186,9 @@ find_rclones (Ctx *c, pid_t parent)
       for (gsize off = 0; off < len; off += strlen (cmdline + off) + 1)
         if (strstr (cmdline + off, c->root) != NULL)
           ours = TRUE;
+      /* Coffer's, not a test server (rclone serve sftp). */
+      if (memmem (cmdline, len, "\0webdav\0", strlen ("webdav") + 2) == NULL)
+        ours = FALSE;
       paren = strrchr (stat, ')');
       if (!ours || paren == NULL || paren[2] == 'Z')
         continue;
@@ -496,6 +504,69 @@ test_roundtrip_sftp (void)
   ctx_free (c);
 }
 
+/* A remote with a password (kept in the keyring, obscured through
+ * `rclone obscure -`, given to rclone in its environment) against rclone's
+ * own SFTP server with password authentication. Runs under
+ * run-with-keyring.sh. */
+static void
+test_sftp_password (void)
+{
+  Ctx *c = ctx_new ();
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocess) server = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *served = g_build_filename (c->root, "sftp-root", NULL);
+  g_autofree char *pw_file = g_build_filename (c->root, "sftp-password", NULL);
+  g_autofree char *ini = g_build_filename (c->root, "config", "coffer", "remotes.ini", NULL);
+  g_autofree char *addr = NULL, *port = NULL, *log = NULL, *text = NULL;
+  const char *secret = "Sftp-Secret-4711";
+  guint16 p = coffer_test_free_port ();
+  gint64 deadline;
+
+  c->env = g_environ_unsetenv (c->env, "COFFER_KEYRING");
+  g_assert_cmpint (g_mkdir_with_parents (served, 0700), ==, 0);
+  addr = g_strdup_printf ("127.0.0.1:%u", p);
+  port = g_strdup_printf ("%u", p);
+  log = g_build_filename (c->root, "sftp-server.log", NULL);
+  g_subprocess_launcher_set_stdout_file_path (l, log);
+  g_subprocess_launcher_set_stderr_file_path (l, log);
+  g_subprocess_launcher_setenv (l, "RCLONE_CONFIG", "/dev/null", TRUE);
+  g_subprocess_launcher_set_child_setup (l, die_with_parent, NULL, NULL);
+  /* The test server's own password may be in its argv: it is not Coffer. */
+  server = g_subprocess_launcher_spawnv (l, ARGS ("rclone", "serve", "sftp", served, "--addr", addr,
+                                                  "--user", "tester", "--pass", secret), &error);
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (!port_open (p))
+    {
+      g_assert_nonnull (g_subprocess_get_identifier (server));
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+
+  g_assert_true (g_file_set_contents (pw_file, secret, -1, NULL));
+  coffer_ok (c, ARGS ("remote", "add", "sftp", "pw", "--host", "127.0.0.1", "--port", port,
+                      "--user", "tester", "--password-file", pw_file));
+  g_assert_cmpint (g_unlink (pw_file), ==, 0);
+  /* The password is in the keyring, not in Coffer's configuration. */
+  g_assert_true (g_file_get_contents (ini, &text, NULL, NULL));
+  g_assert_null (strstr (text, secret));
+  g_assert_nonnull (strstr (text, "user=tester"));
+
+  g_free (c->location);
+  c->location = g_strdup ("rclone:pw:repo");
+  g_free (c->storage);
+  c->storage = g_build_filename (served, "repo", NULL);
+  roundtrip (c);
+
+  coffer_ok (c, ARGS ("remote", "remove", "pw"));
+  /* Its password left the keyring with it. */
+  g_assert_cmpint (coffer_run (c, NULL, ARGS ("snapshots")), !=, 0);
+  g_subprocess_force_exit (server);
+  g_subprocess_wait (server, NULL, NULL);
+  ctx_free (c);
+}
+
 /* Starts a rate-limited backup of 30 MB and waits until a pack landed;
  * returns the running coffer. */
 static GSubprocess *
@@ -591,6 +662,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/rclone/roundtrip/local", test_roundtrip_local);
   g_test_add_func ("/rclone/roundtrip/sftp", test_roundtrip_sftp);
+  g_test_add_func ("/rclone/sftp-password", test_sftp_password);
   g_test_add_func ("/rclone/kill-rclone", test_kill_rclone);
   g_test_add_func ("/rclone/kill-coffer", test_kill_coffer);
   return g_test_run ();
