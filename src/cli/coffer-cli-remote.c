@@ -107,6 +107,16 @@ remote_add (CofferCli *cli, int argc, char **argv)
     }
   if (!coffer_rclone_remote_name_valid (name, &error))
     return coffer_cli_report_error (cli, error);
+  /* rclone's OneDrive backend needs the drive's id and type besides the
+   * token, which only `rclone config` looks up today: a remote made from
+   * the token alone would be refused by rclone at every backup. */
+  if (g_str_equal (type, "onedrive"))
+    {
+      coffer_cli_error (cli, _("OneDrive needs its drive id, which Coffer cannot look up yet. Set "
+                               "OneDrive up with “rclone config” (as “%s”) and use it as "
+                               "--repo rclone:%s:FOLDER."), name, name);
+      return COFFER_EXIT_FAILURE;
+    }
 
   if (g_str_equal (type, "sftp"))
     {

@@ -211,7 +211,7 @@ wait_interval (GCancellable *cancellable, GError **error)
 /* Starts the child on a free port and points a new inner store at it.
  * Called with lock held. */
 static gboolean
-start_child_locked (CofferStoreRclone *self, GCancellable *cancellable, GError **error)
+start_child_once_locked (CofferStoreRclone *self, GCancellable *cancellable, GError **error)
 {
   g_autoptr(GSubprocessLauncher) l = NULL;
   g_autofree char *addr = NULL, *log = NULL, *htpasswd = NULL, *base = NULL;
@@ -230,7 +230,9 @@ start_child_locked (CofferStoreRclone *self, GCancellable *cancellable, GError *
   l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   /* rclone must never wait for a config password on Coffer's terminal. */
   g_subprocess_launcher_set_stdin_file_path (l, "/dev/null");
-  g_subprocess_launcher_set_stdout_file_path (l, log);
+  /* rclone logs to stderr; one file opened twice would be overwritten
+   * from two offsets. */
+  g_subprocess_launcher_set_stdout_file_path (l, "/dev/null");
   g_subprocess_launcher_set_stderr_file_path (l, log);
   g_subprocess_launcher_setenv (l, "RCLONE_ASK_PASSWORD", "false", TRUE);
   /* rclone's SFTP backend checks every upload by running md5sum on the
@@ -281,6 +283,16 @@ start_child_locked (CofferStoreRclone *self, GCancellable *cancellable, GError *
       if (child_is_dead (child) || i >= READY_ATTEMPTS)
         {
           g_autofree char *tail = log_tail (self);
+
+          /* Someone took the free port between our probe and rclone's
+           * bind: try another one (bounded by the caller's attempts). */
+          if (i < READY_ATTEMPTS && strstr (tail, "address already in use") != NULL)
+            {
+              g_subprocess_wait (child, NULL, NULL);
+              g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NETWORK,
+                           "rclone could not listen on %s: %s", addr, tail);
+              return FALSE;
+            }
           g_subprocess_force_exit (child);
           g_subprocess_wait (child, NULL, NULL);
           g_set_error (error, COFFER_STORE_ERROR,
@@ -309,6 +321,23 @@ start_child_locked (CofferStoreRclone *self, GCancellable *cancellable, GError *
   self->inner = inner;
   g_set_object (&self->child, child);
   return TRUE;
+}
+
+static gboolean
+start_child_locked (CofferStoreRclone *self, GCancellable *cancellable, GError **error)
+{
+  for (guint attempt = 0;; attempt++)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      if (start_child_once_locked (self, cancellable, &local_error))
+        return TRUE;
+      if (attempt >= 2 || !g_str_has_prefix (local_error->message, "rclone could not listen"))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+    }
 }
 
 static void
