@@ -382,7 +382,7 @@ coffer_cli_parse (CofferCli     *cli,
   gboolean ok;
   GOptionEntry global_entries[] = {
     { "repo", 0, 0, G_OPTION_ARG_FILENAME, &cli->repo_location,
-      N_("Repository: a folder, a GIO URI, webdav(s)://… or s3://bucket/prefix (or COFFER_REPO)"),
+      N_("Repository: a folder, a GIO URI, webdav(s)://…, s3://bucket/prefix or rclone:REMOTE:path (or COFFER_REPO)"),
       N_("LOCATION") },
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &cli->password_file,
       N_("Read the backup password from the first line of FILE (or COFFER_PASSWORD)"), N_("FILE") },
