@@ -583,6 +583,36 @@ write_htpasswd (CofferStoreRclone *self, GError **error)
   return TRUE;
 }
 
+/* Folders "coffer-rclone-PID-XXXXXX" of processes that are gone (a Coffer
+ * killed with SIGKILL cannot clean up after itself): remove them and the
+ * htpasswd and log inside. */
+static void
+remove_stale_dirs (const char *runtime)
+{
+  g_autoptr(GDir) dir = g_dir_open (runtime, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL, *h = NULL, *l = NULL;
+      char *end = NULL;
+      gint64 pid;
+
+      if (!g_str_has_prefix (name, "coffer-rclone-"))
+        continue;
+      pid = g_ascii_strtoll (name + strlen ("coffer-rclone-"), &end, 10);
+      if (pid <= 0 || end == NULL || *end != '-' || pid == getpid ()
+          || kill ((pid_t) pid, 0) == 0 || errno != ESRCH)
+        continue;
+      path = g_build_filename (runtime, name, NULL);
+      h = g_build_filename (path, "htpasswd", NULL);
+      l = g_build_filename (path, "rclone.log", NULL);
+      g_unlink (h);
+      g_unlink (l);
+      g_rmdir (path);
+    }
+}
+
 CofferStore *
 coffer_store_rclone_new (const char *remote_path, GHashTable *config_env,
                          GCancellable *cancellable, GError **error)
@@ -598,7 +628,11 @@ coffer_store_rclone_new (const char *remote_path, GHashTable *config_env,
   self = g_object_new (COFFER_TYPE_STORE_RCLONE, NULL);
   self->remote_path = g_strdup (remote_path);
   self->config_env = config_env ? g_hash_table_ref (config_env) : NULL;
-  tmpl = g_build_filename (g_get_user_runtime_dir (), "coffer-rclone-XXXXXX", NULL);
+  remove_stale_dirs (g_get_user_runtime_dir ());
+  {
+    g_autofree char *base = g_strdup_printf ("coffer-rclone-%d-XXXXXX", (int) getpid ());
+    tmpl = g_build_filename (g_get_user_runtime_dir (), base, NULL);
+  }
   if (g_mkdtemp_full (tmpl, 0700) == NULL)
     {
       int saved = errno;

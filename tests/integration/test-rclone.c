@@ -636,6 +636,21 @@ test_kill_rclone (void)
   ctx_free (c);
 }
 
+/* Coffer's private rclone folders in the test's $XDG_RUNTIME_DIR. */
+static guint
+count_runtime_dirs (Ctx *c)
+{
+  g_autofree char *runtime = g_build_filename (c->root, "runtime", NULL);
+  g_autoptr(GDir) dir = g_dir_open (runtime, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    n += g_str_has_prefix (name, "coffer-rclone-");
+  return n;
+}
+
 static void
 test_kill_coffer (void)
 {
@@ -649,8 +664,11 @@ test_kill_coffer (void)
   /* PR_SET_PDEATHSIG: rclone goes with coffer. */
   g_assert_true (wait_pid_gone (rclone, 10000));
   assert_no_rclone_left (c);
+  /* The killed coffer left its htpasswd folder; the next run removes it. */
+  g_assert_cmpuint (count_runtime_dirs (c), ==, 1);
 
   backup (c);
+  g_assert_cmpuint (count_runtime_dirs (c), ==, 0);
   coffer_ok (c, ARGS ("check", "--read-data"));
   restore_and_compare (c, "restore");
   ctx_free (c);
