@@ -115,10 +115,12 @@ typedef struct
 
 /* Opens a store for a location: an absolute or relative path or file:// URI
  * (local), any other GIO URI, webdav:// or webdavs://host[:port]/path,
- * s3://bucket/prefix. Credentials come from the environment
+ * s3://bucket/prefix, rclone:REMOTE:path (starts `rclone serve webdav` at
+ * once, see coffer-rclone.h). Credentials come from the environment
  * (COFFER_WEBDAV_USER/COFFER_WEBDAV_PASSWORD, AWS_ACCESS_KEY_ID/
  * AWS_SECRET_ACCESS_KEY) or the keyring. Remote stores are wrapped in the
- * retrying transfer layer. Does not contact the server. */
+ * retrying transfer layer. Does not contact the server (except that an
+ * rclone location starts rclone, which connects). */
 CofferStore *coffer_store_open (const char *location, const CofferStoreOptions *options,
                                 GError **error);
 
