@@ -1468,10 +1468,22 @@ remove_device_call (CofferRepository *repository, Job *job, GCancellable *cancel
 
   if (key == NULL || !coffer_repository_verify_recovery_key (repository, key, cancellable, error))
     return FALSE;
+  g_autoptr(GPtrArray) lost = NULL;
+  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+
   coffer_repository_set_recovery_key (repository, key);
   /* No unverified device is confirmed from the app yet: those lose access
-   * and join again (docs/SECURITY.md "Devices and rotation"). */
-  return coffer_repository_remove_device (repository, job->category_id, NULL, NULL, cancellable, error);
+   * and join again (docs/SECURITY.md "Devices and rotation"); the app
+   * names them. */
+  if (!coffer_repository_remove_device (repository, job->category_id, NULL, &lost, cancellable, error))
+    return FALSE;
+  for (guint i = 0; lost != NULL && i < lost->len; i++)
+    {
+      const CofferDevice *device = g_ptr_array_index (lost, i);
+      g_strv_builder_add (names, device->name != NULL ? device->name : device->id);
+    }
+  job->result = g_strv_builder_end (names);
+  return TRUE;
 }
 
 void
@@ -1488,13 +1500,23 @@ coffer_engine_remove_device_async (CofferEngine *self, const char *device_id, co
     return;
   job->category_id = g_strdup (device_id);
   job->text = g_strdup (recovery_key_text);
-  job_run (task, remove_device_call, NULL);
+  job_run (task, remove_device_call, (GDestroyNotify) g_strfreev);
 }
 
+/* out_lost: the names of the computers that could not be verified and
+ * lost access (they must join again); may be NULL. */
 gboolean
-coffer_engine_remove_device_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+coffer_engine_remove_device_finish (CofferEngine *self, GAsyncResult *result, char ***out_lost, GError **error)
 {
-  return g_task_propagate_boolean (G_TASK (result), error);
+  char **lost = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (lost == NULL)
+    return FALSE;
+  if (out_lost != NULL)
+    *out_lost = lost;
+  else
+    g_strfreev (lost);
+  return TRUE;
 }
 
 /* ---- re-encryption ---- */

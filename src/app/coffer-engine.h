@@ -203,7 +203,8 @@ gboolean coffer_engine_answer_join_finish (CofferEngine *self, GAsyncResult *res
 void     coffer_engine_remove_device_async  (CofferEngine *self, const char *device_id,
                                              const char *recovery_key_text, GCancellable *cancellable,
                                              GAsyncReadyCallback callback, gpointer user_data);
-gboolean coffer_engine_remove_device_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+gboolean coffer_engine_remove_device_finish (CofferEngine *self, GAsyncResult *result, char ***out_lost,
+                                             GError **error);
 
 /* Re-encrypts the older backups of a category under its newest key epoch
  * (coffer_repository_reencrypt_category). Runs like a backup: the engine is

@@ -326,15 +326,29 @@ device_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(CofferPreferencesWindow) self = user_data;
   g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lost = NULL;
   gboolean ok;
 
   if (g_task_get_source_tag (G_TASK (result)) == coffer_engine_approve_device_async)
     ok = coffer_engine_approve_device_finish (COFFER_ENGINE (source), result, &error);
   else
-    ok = coffer_engine_remove_device_finish (COFFER_ENGINE (source), result, &error);
+    ok = coffer_engine_remove_device_finish (COFFER_ENGINE (source), result, &lost, &error);
   if (!ok)
     {
       g_autofree char *message = coffer_engine_describe_error (error);
+      toast (self, message);
+    }
+  else if (lost != NULL && lost[0] != NULL)
+    {
+      /* Computers whose approval could not be traced back to the recovery
+       * key are not trusted with the new keys: say which. */
+      g_autofree char *names = g_strjoinv (", ", lost);
+      g_autofree char *message =
+        g_strdup_printf (ngettext ("The computer was removed and the keys were replaced. %s could not be "
+                                   "verified and must join again.",
+                                   "The computer was removed and the keys were replaced. These computers "
+                                   "could not be verified and must join again: %s.",
+                                   g_strv_length (lost)), names);
       toast (self, message);
     }
   else
@@ -504,6 +518,15 @@ list_devices_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           g_autofree char *when = g_date_time_format (dt, "%x");
           /* Translators: date */
           subtitle = g_strdup_printf (_("Trusted since %s"), when);
+        }
+      /* A computer whose approval cannot be traced back to the recovery
+       * key would lose access at the next removal: say so now. */
+      if (!device->is_this_device && !device->pending && !device->verified)
+        {
+          g_autofree char *plain = g_steal_pointer (&subtitle);
+          subtitle = plain != NULL
+                     ? g_strdup_printf (_("%s · not verified: would have to join again after a removal"), plain)
+                     : g_strdup (_("Not verified: would have to join again after a removal"));
         }
       if (subtitle != NULL)
         adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);

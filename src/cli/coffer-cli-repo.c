@@ -1089,6 +1089,7 @@ recovery_key_replace (CofferCli  *cli,
   coffer_cli_info (cli, "%s", _("The new recovery key is confirmed and now in effect; the old one no "
                                 "longer works. Destroy old copies of it. Test the new key now and then "
                                 "with 'coffer recovery-key verify'."));
+  coffer_cli_shares_after_replace (cli);
   return COFFER_EXIT_OK;
 }
 
