@@ -382,17 +382,14 @@ open_password_envelope (CofferRepository *self, const char *cid, GCancellable *c
   return open_password_envelope_full (self, cid, TRUE, cancellable, error);
 }
 
-static GPtrArray *
-open_password_envelope_full (CofferRepository *self, const char *cid, gboolean probe,
-                             GCancellable *cancellable, GError **error)
+/* Reads categories/<cid>/keys/password (size-capped) and splits it into
+ * its Argon2id parameters and the envelope. NULL with the store's
+ * NOT_FOUND when the category has none. */
+static GBytes *
+read_password_envelope (CofferRepository *self, const char *name, CofferKdfParams *params,
+                        GCancellable *cancellable, GError **error)
 {
-  g_autofree char *name = password_name (cid);
   g_autoptr(GBytes) obj = NULL;
-  g_autoptr(GBytes) env = NULL;
-  g_autoptr(CofferSecret) plain = NULL;
-  g_autoptr(GError) local_error = NULL;
-  CofferKdfParams params;
-  const CofferSecret *pkey;
   const guint8 *data;
   gsize len;
 
@@ -407,15 +404,31 @@ open_password_envelope_full (CofferRepository *self, const char *cid, gboolean p
                    "The password envelope %s is malformed.", name);
       return NULL;
     }
-  memcpy (params.salt, data + 8, COFFER_SALT_BYTES);
-  memcpy (&params.opslimit, data + 8 + COFFER_SALT_BYTES, 8);
-  memcpy (&params.memlimit, data + 16 + COFFER_SALT_BYTES, 8);
-  params.opslimit = GUINT64_FROM_LE (params.opslimit);
-  params.memlimit = GUINT64_FROM_LE (params.memlimit);
+  memcpy (params->salt, data + 8, COFFER_SALT_BYTES);
+  memcpy (&params->opslimit, data + 8 + COFFER_SALT_BYTES, 8);
+  memcpy (&params->memlimit, data + 16 + COFFER_SALT_BYTES, 8);
+  params->opslimit = GUINT64_FROM_LE (params->opslimit);
+  params->memlimit = GUINT64_FROM_LE (params->memlimit);
+  return g_bytes_new_from_bytes (obj, PASSWORD_HEADER_BYTES, len - PASSWORD_HEADER_BYTES);
+}
+
+static GPtrArray *
+open_password_envelope_full (CofferRepository *self, const char *cid, gboolean probe,
+                             GCancellable *cancellable, GError **error)
+{
+  g_autofree char *name = password_name (cid);
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(CofferSecret) plain = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CofferKdfParams params;
+  const CofferSecret *pkey;
+
+  env = read_password_envelope (self, name, &params, cancellable, error);
+  if (env == NULL)
+    return NULL;
   pkey = _coffer_repository_password_key (self, &params, error);
   if (pkey == NULL)
     return NULL;
-  env = g_bytes_new_from_bytes (obj, PASSWORD_HEADER_BYTES, len - PASSWORD_HEADER_BYTES);
   plain = coffer_envelope_open (pkey, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_PASSWORD,
                                 name, env, &local_error);
   if (plain == NULL)
@@ -1538,34 +1551,38 @@ _coffer_repository_password_opens_category (CofferRepository *self, const char *
                                             GCancellable *cancellable, GError **error)
 {
   g_autofree char *name = password_name (cid);
-  g_autoptr(GBytes) obj = NULL;
   g_autoptr(GBytes) env = NULL;
   g_autoptr(CofferSecret) pkey = NULL;
   g_autoptr(CofferSecret) plain = NULL;
+  g_autoptr(GPtrArray) epochs = NULL;
   g_autoptr(GError) local_error = NULL;
+  CofferCategoryKeys *keys;
+  CofferEpochKeys *ours, *theirs;
   CofferKdfParams params;
-  const guint8 *data;
-  gsize len;
 
-  obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
-  if (obj == NULL)
-    return FALSE;
-  data = g_bytes_get_data (obj, &len);
-  if (len < PASSWORD_HEADER_BYTES || memcmp (data, PASSWORD_MAGIC "\1", 5) != 0)
+  /* Only a category whose fresh, authenticated description says Standard
+   * counts: a password envelope planted on any other (or on a category
+   * planted whole) must not stand in for the user's password. */
+  keys = get_by_id (self, cid, cancellable, &local_error);
+  if (keys == NULL || keys->info->level != COFFER_LEVEL_STANDARD)
     {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The password envelope %s is malformed.", name);
+      if (local_error != NULL && (local_error->domain == COFFER_STORE_ERROR
+                                  || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
+                   "Category %s has no password envelope that counts.", cid);
       return FALSE;
     }
-  memcpy (params.salt, data + 8, COFFER_SALT_BYTES);
-  memcpy (&params.opslimit, data + 8 + COFFER_SALT_BYTES, 8);
-  memcpy (&params.memlimit, data + 16 + COFFER_SALT_BYTES, 8);
-  params.opslimit = GUINT64_FROM_LE (params.opslimit);
-  params.memlimit = GUINT64_FROM_LE (params.memlimit);
+  g_clear_error (&local_error);
+  env = read_password_envelope (self, name, &params, cancellable, error);
+  if (env == NULL)
+    return FALSE;
   pkey = coffer_kdf_derive (password, &params, error);
   if (pkey == NULL)
     return FALSE;
-  env = g_bytes_new_from_bytes (obj, PASSWORD_HEADER_BYTES, len - PASSWORD_HEADER_BYTES);
   plain = coffer_envelope_open (pkey, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_PASSWORD,
                                 name, env, &local_error);
   if (plain == NULL)
@@ -1575,6 +1592,21 @@ _coffer_repository_password_opens_category (CofferRepository *self, const char *
       else
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
                      "The password envelope %s is damaged: %s", name, local_error->message);
+      return FALSE;
+    }
+  /* It must hold the category's own newest key, as the account envelope
+   * (or the password envelope this session opened) has it: an envelope
+   * sealed by someone else under a password of their choosing does not. */
+  epochs = keyset_parse (plain, error);
+  if (epochs == NULL)
+    return FALSE;
+  ours = coffer_category_keys_newest (keys);
+  theirs = g_ptr_array_index (epochs, epochs->len - 1);
+  if (theirs->epoch != ours->epoch || !coffer_secret_equal (theirs->key, ours->key))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The password envelope %s does not hold this category's keys: it was not written "
+                   "by Coffer, or it is an old copy.", name);
       return FALSE;
     }
   return TRUE;

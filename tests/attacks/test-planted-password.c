@@ -170,11 +170,70 @@ test_unlock_deletes (void)
   env_clear (&e);
 }
 
+/* A genuine-looking password envelope for the Advanced category, sealed by
+ * the storage under a password of its choosing, must not pass as the
+ * user's authority for a security change (coffer_repository_check_authority). */
+static void
+plant_envelope (const Env *e, const char *repo_id_hex, const char *password)
+{
+  g_autoptr(CofferSecret) pw = fixture_secret (password);
+  g_autoptr(CofferSecret) pkey = NULL;
+  g_autoptr(CofferSecret) keyset = coffer_secret_new (8 + 4 + 32);
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(GByteArray) obj = g_byte_array_new ();
+  g_autofree char *path = g_build_filename (e->store_dir, e->pw_env, NULL);
+  static const guint8 head[8] = { 'C', 'F', 'P', 'W', 1, 0, 0, 0 };
+  guint8 repo_id[16];
+  CofferKdfParams params;
+  guint64 le;
+
+  g_assert_true (coffer_hex_decode (repo_id_hex, repo_id, sizeof repo_id));
+  coffer_kdf_params_new (&params);
+  pkey = coffer_kdf_derive (pw, &params, NULL);
+  g_assert_nonnull (pkey);
+  /* "CKS1", one epoch (0) with a key the attacker knows. */
+  memcpy (keyset->data, "CKS1\1\0\0\0\0\0\0\0", 12);
+  memset (keyset->data + 12, 0x42, 32);
+  env = coffer_envelope_seal (pkey, repo_id, COFFER_OBJECT_CATEGORY_PASSWORD, e->pw_env,
+                              keyset->data, keyset->len);
+  g_byte_array_append (obj, head, sizeof head);
+  g_byte_array_append (obj, params.salt, COFFER_SALT_BYTES);
+  le = GUINT64_TO_LE (params.opslimit);
+  g_byte_array_append (obj, (guint8 *) &le, 8);
+  le = GUINT64_TO_LE (params.memlimit);
+  g_byte_array_append (obj, (guint8 *) &le, 8);
+  g_byte_array_append (obj, g_bytes_get_data (env, NULL), g_bytes_get_size (env));
+  g_assert_true (g_file_set_contents (path, (const char *) obj->data, obj->len, NULL));
+}
+
+static void
+test_authority (void)
+{
+  Env e = { 0 };
+  g_autoptr(CofferRepository) repo = NULL;
+  g_autoptr(CofferSecret) chosen = fixture_secret ("chosen by the storage");
+  g_autoptr(CofferSecret) real = fixture_secret (PASSWORD);
+  g_autoptr(GError) error = NULL;
+
+  env_init (&e);
+  repo = fixture_open (e.store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+  plant_envelope (&e, coffer_repository_get_id (repo), "chosen by the storage");
+  g_assert_false (coffer_repository_check_authority (repo, chosen, NULL, NULL, &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  /* The real password still counts (it seals this computer's key file). */
+  g_assert_true (coffer_repository_check_authority (repo, real, NULL, NULL, &error));
+  g_assert_no_error (error);
+  env_clear (&e);
+}
+
 int
 main (int argc, char **argv)
 {
   fixture_init (&argc, &argv);
   g_test_add_func ("/planted-password/remove-with-password", test_remove_with_password);
   g_test_add_func ("/planted-password/unlock-deletes", test_unlock_deletes);
+  g_test_add_func ("/planted-password/authority", test_authority);
   return g_test_run ();
 }
