@@ -723,7 +723,9 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
   if (b->keys->info->paths == NULL || b->keys->info->paths[0] == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "The category “%s” has no folders to back up.", b->keys->info->name);
+                   "The category “%s” has no folders on this computer: folders belong to a computer, "
+                   "and this one's have not been chosen yet (the other computers back up their own).",
+                   b->keys->info->name);
       return NULL;
     }
   lock_fd = coffer_state_lock_category (_coffer_repository_get_state (self), b->keys->id, error);

@@ -35,6 +35,14 @@ coffer_category_copy (const CofferCategory *category)
   copy->excludes = g_strdupv (category->excludes);
   copy->unlocked = category->unlocked;
   copy->epoch = category->epoch;
+  copy->other_folders = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_folders_free);
+  for (guint i = 0; category->other_folders != NULL && i < category->other_folders->len; i++)
+    {
+      const CofferCategoryFolders *f = g_ptr_array_index (category->other_folders, i);
+      g_ptr_array_add (copy->other_folders,
+                       coffer_category_folders_new (f->device_id, (const char * const *) f->paths,
+                                                    (const char * const *) f->excludes));
+    }
   return copy;
 }
 
@@ -47,7 +55,30 @@ coffer_category_free (CofferCategory *category)
   g_free (category->name);
   g_strfreev (category->paths);
   g_strfreev (category->excludes);
+  g_clear_pointer (&category->other_folders, g_ptr_array_unref);
   g_free (category);
+}
+
+CofferCategoryFolders *
+coffer_category_folders_new (const char *device_id, const char * const *paths, const char * const *excludes)
+{
+  CofferCategoryFolders *folders = g_new0 (CofferCategoryFolders, 1);
+
+  folders->device_id = g_strdup (device_id ? device_id : "");
+  folders->paths = paths ? g_strdupv ((char **) paths) : g_new0 (char *, 1);
+  folders->excludes = excludes ? g_strdupv ((char **) excludes) : g_new0 (char *, 1);
+  return folders;
+}
+
+void
+coffer_category_folders_free (CofferCategoryFolders *folders)
+{
+  if (folders == NULL)
+    return;
+  g_free (folders->device_id);
+  g_strfreev (folders->paths);
+  g_strfreev (folders->excludes);
+  g_free (folders);
 }
 
 gboolean

@@ -11,7 +11,7 @@
 #define KEYSET_MAGIC "CKS2"
 #define KEYSET_ENTRY_V1 (4 + COFFER_KEY_BYTES)
 #define KEYSET_ENTRY (4 + 8 + COFFER_KEY_BYTES)
-#define META_VERSION 2
+#define META_VERSION 3
 #define PASSWORD_MAGIC "CFPW"
 #define PASSWORD_HEADER_BYTES (8 + COFFER_SALT_BYTES + 16)
 #define MAX_EPOCHS 4096
@@ -58,6 +58,7 @@ _coffer_category_keys_free (gpointer data)
   g_clear_pointer (&keys->index, coffer_index_free);
   g_clear_pointer (&keys->index_names, g_ptr_array_unref);
   g_clear_pointer (&keys->refused, g_hash_table_unref);
+  g_free (keys->meta_creator);
   g_free (keys);
 }
 
@@ -454,34 +455,97 @@ open_password_envelope_full (CofferRepository *self, const char *cid, gboolean p
 
 /* ---- metadata: meta/<cid> ---- */
 
+/* The folders are kept per computer ("folders": device id -> (paths,
+ * excludes)); the top-level "paths" and "excludes" repeat the folders of
+ * the computer named by "device" (the one that created the category, or
+ * first wrote this format), for readers that predate "folders". */
 static GBytes *
-meta_serialize (const CofferCategory *info, guint64 counter)
+meta_serialize (CofferCategoryKeys *keys, const char *device_id, guint64 counter)
 {
-  GVariantBuilder b;
+  const CofferCategory *info = keys->info;
+  GVariantBuilder b, folders;
   const char *empty[] = { NULL };
+  char **top_paths = NULL, **top_excludes = NULL;
   g_autoptr(GVariant) v = NULL;
+
+  if (keys->meta_creator == NULL && device_id != NULL
+      && (info->other_folders == NULL || info->other_folders->len == 0
+          || ((CofferCategoryFolders *) g_ptr_array_index (info->other_folders, 0))->device_id[0] != '\0'))
+    keys->meta_creator = g_strdup (device_id);   /* no unowned legacy folders left: this computer */
+
+  g_variant_builder_init (&folders, G_VARIANT_TYPE ("a{s(asas)}"));
+  if (device_id != NULL)
+    {
+      g_variant_builder_add (&folders, "{s(^as^as)}", device_id,
+                             info->paths ? info->paths : (char **) empty,
+                             info->excludes ? info->excludes : (char **) empty);
+      if (g_strcmp0 (keys->meta_creator, device_id) == 0)
+        {
+          top_paths = info->paths;
+          top_excludes = info->excludes;
+        }
+    }
+  else
+    {
+      /* A session that is not (yet) a trusted device: its folders are
+       * the legacy ones. */
+      top_paths = info->paths;
+      top_excludes = info->excludes;
+    }
+  for (guint i = 0; info->other_folders != NULL && i < info->other_folders->len; i++)
+    {
+      CofferCategoryFolders *f = g_ptr_array_index (info->other_folders, i);
+
+      if (f->device_id[0] == '\0' || g_strcmp0 (f->device_id, keys->meta_creator) == 0)
+        {
+          if (top_paths == NULL)
+            {
+              top_paths = f->paths;
+              top_excludes = f->excludes;
+            }
+          if (f->device_id[0] == '\0')
+            continue;
+        }
+      g_variant_builder_add (&folders, "{s(^as^as)}", f->device_id, f->paths, f->excludes);
+    }
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "version", g_variant_new_uint32 (META_VERSION));
   g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (info->name));
   g_variant_builder_add (&b, "{sv}", "level", g_variant_new_string (coffer_level_to_string (info->level)));
   g_variant_builder_add (&b, "{sv}", "paths",
-                         g_variant_new_strv ((const char * const *) (info->paths ? info->paths : (char **) empty), -1));
+                         g_variant_new_strv ((const char * const *) (top_paths ? top_paths : (char **) empty), -1));
   g_variant_builder_add (&b, "{sv}", "excludes",
-                         g_variant_new_strv ((const char * const *) (info->excludes ? info->excludes : (char **) empty), -1));
+                         g_variant_new_strv ((const char * const *) (top_excludes ? top_excludes : (char **) empty), -1));
   g_variant_builder_add (&b, "{sv}", "counter", g_variant_new_uint64 (counter));
+  if (keys->meta_creator != NULL)
+    g_variant_builder_add (&b, "{sv}", "device", g_variant_new_string (keys->meta_creator));
+  g_variant_builder_add (&b, "{sv}", "folders", g_variant_builder_end (&folders));
   v = g_variant_ref_sink (g_variant_builder_end (&b));
   return g_variant_get_data_as_bytes (v);
 }
 
+/* Which folders are this computer's. "folders"[this device] when there is
+ * one. Otherwise the top-level folders of a description that names no
+ * "device" (written before folders were kept per computer) belong to the
+ * computers that already knew the category then: this computer decides that
+ * once, the first time it reads such a description (it knew the category
+ * when it had already seen a counter for it, or the description is a
+ * version 1 one without any), and remembers the answer. Any other computer
+ * starts with no folders: it backs up nothing of the category until its
+ * own are set. */
 static gboolean
-meta_parse (GBytes *bytes, CofferCategory *info, guint64 *counter, GError **error)
+meta_parse (CofferRepository *self, const char *cid, GBytes *bytes, CofferCategory *info,
+            guint64 *counter, char **out_creator, GError **error)
 {
   g_autoptr(GVariant) v = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, bytes, FALSE));
   g_autoptr(GVariantDict) dict = NULL;
-  const char *name = NULL, *level = NULL;
+  g_autoptr(GVariant) folders = NULL;
+  const char *name = NULL, *level = NULL, *creator = NULL;
   g_autofree const char **paths = NULL;
   g_autofree const char **excludes = NULL;
+  const char *device_id = _coffer_repository_get_device_id (self);
+  gboolean mine = FALSE;
 
   if (!g_variant_is_normal_form (v))
     goto corrupt;
@@ -496,9 +560,69 @@ meta_parse (GBytes *bytes, CofferCategory *info, guint64 *counter, GError **erro
   *counter = 0;
   if (g_variant_dict_contains (dict, "counter") && !g_variant_dict_lookup (dict, "counter", "t", counter))
     goto corrupt;
+  if (g_variant_dict_contains (dict, "device") && !g_variant_dict_lookup (dict, "device", "&s", &creator))
+    goto corrupt;
+  if (g_variant_dict_contains (dict, "folders")
+      && !(folders = g_variant_dict_lookup_value (dict, "folders", G_VARIANT_TYPE ("a{s(asas)}"))))
+    goto corrupt;
+
   info->name = g_strdup (name);
-  info->paths = g_strdupv ((char **) paths);
-  info->excludes = excludes ? g_strdupv ((char **) excludes) : g_new0 (char *, 1);
+  info->other_folders = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_folders_free);
+  if (folders != NULL)
+    {
+      GVariantIter iter;
+      const char *dev;
+      g_autofree const char **fp = NULL;
+      g_autofree const char **fe = NULL;
+
+      g_variant_iter_init (&iter, folders);
+      while (g_variant_iter_next (&iter, "{&s(^a&s^a&s)}", &dev, &fp, &fe))
+        {
+          if (*dev == '\0')
+            goto corrupt;
+          if (device_id != NULL && g_str_equal (dev, device_id))
+            {
+              g_strfreev (info->paths);
+              g_strfreev (info->excludes);
+              info->paths = g_strdupv ((char **) fp);
+              info->excludes = g_strdupv ((char **) fe);
+              mine = TRUE;
+            }
+          else
+            g_ptr_array_add (info->other_folders, coffer_category_folders_new (dev, fp, fe));
+          g_clear_pointer (&fp, g_free);
+          g_clear_pointer (&fe, g_free);
+        }
+    }
+  if (!mine && creator == NULL)
+    {
+      CofferState *state = _coffer_repository_get_state (self);
+      g_autofree char *group = state_group (cid);
+      guint64 legacy = coffer_state_get_uint (state, group, "legacy-folders");
+
+      if (legacy == 0)
+        {
+          legacy = (device_id == NULL || *counter == 0
+                    || coffer_state_get_uint (state, group, "meta-counter") > 0) ? 1 : 2;
+          coffer_state_set_uint (state, group, "legacy-folders", legacy);
+          coffer_state_save (state, NULL);
+        }
+      if (legacy == 1 || device_id == NULL)
+        {
+          info->paths = g_strdupv ((char **) paths);
+          info->excludes = excludes ? g_strdupv ((char **) excludes) : g_new0 (char *, 1);
+          mine = TRUE;
+        }
+      else if (paths[0] != NULL)
+        /* Shown first, as the first computer's. */
+        g_ptr_array_insert (info->other_folders, 0, coffer_category_folders_new ("", paths, excludes));
+    }
+  if (!mine)
+    {
+      info->paths = g_new0 (char *, 1);
+      info->excludes = g_new0 (char *, 1);
+    }
+  *out_creator = g_strdup (creator);
   return TRUE;
 
 corrupt:
@@ -518,7 +642,7 @@ write_meta (CofferRepository *self, CofferCategoryKeys *keys, CofferPutMode mode
   g_autofree char *group = state_group (keys->id);
   guint64 counter = MAX (keys->meta_counter, coffer_state_get_uint (state, group, "meta-counter")) + 1;
   g_autofree char *name = meta_name (keys->id);
-  g_autoptr(GBytes) plain = meta_serialize (keys->info, counter);
+  g_autoptr(GBytes) plain = meta_serialize (keys, _coffer_repository_get_device_id (self), counter);
   g_autoptr(GBytes) obj = _coffer_repository_seal_object (self, keys, COFFER_OBJECT_CATEGORY_META, name,
                                                           g_bytes_get_data (plain, NULL),
                                                           g_bytes_get_size (plain));
@@ -552,6 +676,7 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
   CofferEpochKeys *ek = NULL;
   CofferEpochKeys *newest = coffer_category_keys_newest (keys);
   guint64 counter, known;
+  g_autofree char *creator = NULL;
 
   obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_META_BYTES,
                                   cancellable, error);
@@ -576,7 +701,7 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
       return FALSE;
     }
   info = g_new0 (CofferCategory, 1);
-  if (!meta_parse (plain, info, &counter, error))
+  if (!meta_parse (self, keys->id, plain, info, &counter, &creator, error))
     {
       coffer_category_free (info);
       return FALSE;
@@ -598,6 +723,8 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
       coffer_state_save (state, NULL);
     }
   keys->meta_counter = counter;
+  g_free (keys->meta_creator);
+  keys->meta_creator = g_steal_pointer (&creator);
   info->id = g_strdup (keys->id);
   info->unlocked = TRUE;
   info->epoch = coffer_category_keys_newest (keys)->epoch;
@@ -1007,6 +1134,7 @@ coffer_repository_add_category (CofferRepository *self, const char *name, Coffer
   keys->info->paths = g_strdupv ((char **) paths);
   keys->info->excludes = excludes ? g_strdupv ((char **) excludes) : g_new0 (char *, 1);
   keys->info->unlocked = TRUE;
+  keys->info->other_folders = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_folders_free);
   if (keys->info->paths == NULL)
     keys->info->paths = g_new0 (char *, 1);
 
@@ -1042,6 +1170,11 @@ coffer_repository_update_category (CofferRepository *self, const CofferCategory 
     return FALSE;
   keys = _coffer_repository_get_category (self, category->id, cancellable, error);
   if (keys == NULL)
+    return FALSE;
+  /* Read-modify-write of the current description: another computer may
+   * have set its own folders since this session read it, and only this
+   * computer's entry is replaced (with the name). */
+  if (!read_meta (self, keys, META_FRESH, cancellable, error))
     return FALSE;
   info = coffer_category_copy (keys->info);
   g_free (info->name);
@@ -1520,6 +1653,7 @@ coffer_repository_accept_rollback (CofferRepository *self, const CofferSecret *r
        * meta/<cid> afresh so that the accepted state is the new baseline. */
       coffer_state_remove (state, group, "removed");
       coffer_state_remove (state, group, "meta-counter");
+      coffer_state_remove (state, group, "legacy-folders");
       coffer_state_remove (state, group, "epoch");
       coffer_state_remove (state, group, "seq");
       coffer_state_save (state, NULL);

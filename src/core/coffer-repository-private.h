@@ -34,6 +34,9 @@ typedef struct
   CofferIndex     *index;      /* loaded lazily, under the repository lock */
   GPtrArray       *index_names; /* names of the live index objects merged into index */
   guint64          meta_counter; /* "counter" of meta/<cid> as read or last written */
+  char            *meta_creator; /* "device" of meta/<cid>: whose folders the top-level
+                                  * paths are (NULL: unknown, a description from before
+                                  * folders were kept per computer) */
   /* object name -> why it was refused (sealed under a retired epoch with a
    * later time): ignored by listings, reported by check. */
   GHashTable      *refused;

@@ -104,11 +104,16 @@ CofferCategory *coffer_repository_find_category   (CofferRepository *self, const
                                                    GCancellable *cancellable, GError **error);
 /* Needs the account key; Standard needs the password; Advanced needs that
  * the recovery key has been confirmed (coffer_repository_verify_recovery_key
- * or creation in this session). */
+ * or creation in this session). paths and excludes are this computer's
+ * folders: folders belong to a computer (CofferCategory.other_folders holds
+ * the other computers'). */
 CofferCategory *coffer_repository_add_category    (CofferRepository *self, const char *name,
                                                    CofferLevel level, const char * const *paths,
                                                    const char * const *excludes,
                                                    GCancellable *cancellable, GError **error);
+/* Renames the category and sets THIS computer's folders (paths, excludes);
+ * other computers' folders are kept as the repository holds them now
+ * (category->other_folders is ignored). */
 gboolean coffer_repository_update_category (CofferRepository *self, const CofferCategory *category,
                                             GCancellable *cancellable, GError **error);
 /* Deletes the category and all its backups. */

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Folders belong to a computer (docs/FORMAT.md §3.5 "folders"): a second
+ * computer that joins sees the category but none of the first computer's
+ * folders as its own; it backs up its own folders once they are set, the
+ * first computer keeps backing up its own, each sees the other's, and the
+ * per-computer description keeps the freshness rules (a replayed older
+ * description is refused). Two computers share one local store; each is
+ * its own XDG data and cache folder (tests/attacks/computers.h). */
+/* Shared with the attack tests; this test uses only part of it. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "../attacks/computers.h"
+#pragma GCC diagnostic pop
+
+static gboolean
+tree_has (const char *target, const char *src, const char *file)
+{
+  g_autofree char *root = fixture_restored (target, src);
+  g_autofree char *path = g_build_filename (root, file, NULL);
+  return g_file_test (path, G_FILE_TEST_IS_REGULAR);
+}
+
+static void
+write_file (const char *dir, const char *name, const char *text)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+}
+
+static const CofferCategoryFolders *
+folders_of (const CofferCategory *cat, const char *device_id)
+{
+  for (guint i = 0; cat->other_folders != NULL && i < cat->other_folders->len; i++)
+    {
+      const CofferCategoryFolders *f = g_ptr_array_index (cat->other_folders, i);
+      if (g_str_equal (f->device_id, device_id))
+        return f;
+    }
+  return NULL;
+}
+
+static void
+test_two_computers (void)
+{
+  g_autofree char *store_dir = fixture_dir ("store");
+  g_autofree char *docs_a = fixture_dir ("a-home-Documents");
+  g_autofree char *docs_b = fixture_dir ("b-home-Documents");
+  g_autofree char *cid = NULL;
+  g_autofree char *id_a = NULL;
+  g_autofree char *id_b = NULL;
+  g_autofree char *meta_path = NULL;
+  g_autofree char *old_meta = NULL;
+  gsize old_len = 0;
+  g_autoptr(CofferSecret) rk = NULL;
+  g_autoptr(GError) error = NULL;
+
+  write_file (docs_a, "a-only.txt", "written on the first computer");
+  write_file (docs_b, "b-only.txt", "written on the second computer");
+
+  use_computer ("a");
+  {
+    g_autoptr(CofferRepository) repo = fixture_create (store_dir, COMPUTERS_PASSWORD, &rk);
+    g_autoptr(CofferSnapshot) snap = NULL;
+
+    cid = fixture_add_category (repo, "Documents", COFFER_LEVEL_STANDARD, docs_a);
+    snap = fixture_backup (repo, cid);
+    id_a = g_strdup (snap->device_id);
+    g_assert_cmpstr (id_a, !=, "");
+  }
+  id_b = join_computer (store_dir, "b", "Laptop", "a", NULL);
+  meta_path = g_strdup_printf ("%s/meta/%s", store_dir, cid);
+
+  /* B sees the category with no folders of its own, A's as A's. */
+  use_computer ("b");
+  {
+    g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+    g_autoptr(CofferCategory) cat = coffer_repository_find_category (repo, cid, NULL, &error);
+    g_autoptr(CofferSnapshot) none = NULL;
+    g_autoptr(CofferSnapshot) snap = NULL;
+    g_autofree char *target = fixture_dir ("b-restore");
+    const CofferCategoryFolders *fa;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_strv_length (cat->paths), ==, 0);
+    fa = folders_of (cat, id_a);
+    g_assert_nonnull (fa);
+    g_assert_cmpuint (g_strv_length (fa->paths), ==, 1);
+    g_assert_cmpstr (fa->paths[0], ==, docs_a);
+
+    /* Nothing to back up here until B's folders are chosen. */
+    none = coffer_backup_run (repo, cid, NULL, NULL, NULL, NULL, &error);
+    g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID);
+    g_assert_nonnull (strstr (error->message, "no folders on this computer"));
+    g_clear_error (&error);
+
+    g_assert_true (g_file_get_contents (meta_path, &old_meta, &old_len, &error));
+    g_strfreev (cat->paths);
+    cat->paths = g_strdupv ((char *[]) { docs_b, NULL });
+    g_assert_true (coffer_repository_update_category (repo, cat, NULL, &error));
+    g_assert_no_error (error);
+
+    snap = fixture_backup (repo, cid);
+    g_assert_cmpstr (snap->device_id, ==, id_b);
+    g_assert_cmpuint (g_strv_length (snap->paths), ==, 1);
+    g_assert_cmpstr (snap->paths[0], ==, docs_b);
+    fixture_restore (repo, cid, snap, target);
+    g_assert_true (tree_has (target, docs_b, "b-only.txt"));
+    g_assert_false (tree_has (target, docs_a, "a-only.txt"));
+  }
+
+  /* A keeps backing up its own folder, and sees B's. */
+  use_computer ("a");
+  {
+    g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+    g_autoptr(CofferCategory) cat = coffer_repository_find_category (repo, cid, NULL, &error);
+    g_autoptr(CofferSnapshot) snap = NULL;
+    g_autofree char *target = fixture_dir ("a-restore");
+    const CofferCategoryFolders *fb;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_strv_length (cat->paths), ==, 1);
+    g_assert_cmpstr (cat->paths[0], ==, docs_a);
+    fb = folders_of (cat, id_b);
+    g_assert_nonnull (fb);
+    g_assert_cmpstr (fb->paths[0], ==, docs_b);
+
+    write_file (docs_a, "a-later.txt", "added after B joined");
+    snap = fixture_backup (repo, cid);
+    g_assert_cmpstr (snap->device_id, ==, id_a);
+    g_assert_cmpuint (g_strv_length (snap->paths), ==, 1);
+    g_assert_cmpstr (snap->paths[0], ==, docs_a);
+    fixture_restore (repo, cid, snap, target);
+    g_assert_true (tree_has (target, docs_a, "a-later.txt"));
+    g_assert_false (tree_has (target, docs_b, "b-only.txt"));
+
+    /* A renames the category: B's folders stay B's. */
+    g_free (cat->name);
+    cat->name = g_strdup ("Papers");
+    g_assert_true (coffer_repository_update_category (repo, cat, NULL, &error));
+    g_assert_no_error (error);
+  }
+  use_computer ("b");
+  {
+    g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+    g_autoptr(CofferCategory) cat = coffer_repository_find_category (repo, cid, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (cat->name, ==, "Papers");
+    g_assert_cmpuint (g_strv_length (cat->paths), ==, 1);
+    g_assert_cmpstr (cat->paths[0], ==, docs_b);
+    g_assert_nonnull (folders_of (cat, id_a));
+  }
+
+  /* The storage puts back the description from before B set its folders:
+   * both computers have seen a newer one and refuse it. */
+  g_chmod (meta_path, 0644);
+  g_assert_true (g_file_set_contents (meta_path, old_meta, old_len, &error));
+  for (guint i = 0; i < 2; i++)
+    {
+      use_computer (i == 0 ? "a" : "b");
+      {
+        g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+        g_autoptr(GPtrArray) cats = coffer_repository_list_categories (repo, NULL, &error);
+
+        g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK);
+        g_assert_null (cats);
+        g_clear_error (&error);
+      }
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  fixture_init (&argc, &argv);
+  g_test_add_func ("/folders/two-computers", test_two_computers);
+  return g_test_run ();
+}
