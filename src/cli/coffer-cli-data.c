@@ -194,6 +194,8 @@ snapshot_json (GString       *out,
   coffer_cli_json_string (out, s->device_id);
   g_string_append (out, ",\"hostname\":");
   coffer_cli_json_string (out, s->hostname);
+  g_string_append (out, ",\"computer\":");
+  coffer_cli_json_string (out, coffer_cli_device_name (s->device_id));
   g_string_append (out, ",\"category_id\":");
   coffer_cli_json_string (out, s->category_id);
   g_string_append (out, ",\"category\":");
@@ -252,6 +254,7 @@ coffer_cli_cmd_snapshots (CofferCli  *cli,
                                                 cli->cancellable, &error);
   if (snapshots == NULL)
     return coffer_cli_report_error (cli, error);
+  coffer_cli_load_device_names (cli);
   if (category == NULL)
     {
       /* Say what the listing leaves out, rather than show "no snapshots". */
@@ -283,10 +286,13 @@ coffer_cli_cmd_snapshots (CofferCli  *cli,
       g_autofree char *short_id = coffer_cli_short_id (s->id);
       g_autofree char *time = coffer_cli_format_time (s->time / G_USEC_PER_SEC);
       g_autofree char *size = g_format_size_full (s->bytes, G_FORMAT_SIZE_IEC_UNITS);
+      /* The computer's name as the repository knows it (its own choice at
+       * joining), else the host name the snapshot recorded. */
+      const char *computer = coffer_cli_device_name (s->device_id);
 
       printf ("%-8s  %-19s  %-16s  %9" G_GUINT64_FORMAT "  %10s  %s%s\n", short_id, time,
               s->category_name ? s->category_name : "?", s->files, size,
-              s->hostname ? s->hostname : "", s->partial ? _(" (partial)") : "");
+              computer ? computer : s->hostname ? s->hostname : "", s->partial ? _(" (partial)") : "");
     }
   return COFFER_EXIT_OK;
 }

@@ -130,6 +130,12 @@ void  coffer_cli_progress_clear (void);
 void  coffer_cli_progress_last (guint64 *files, guint64 *bytes);
 void  coffer_cli_progress_reset (void);
 
+/* The names of the trusted computers, looked up once after unlocking (none
+ * without the account key); coffer_cli_device_name then answers NULL for an
+ * unknown id. */
+void        coffer_cli_load_device_names (CofferCli *cli);
+const char *coffer_cli_device_name       (const char *device_id);
+
 /* Output helpers. */
 void  coffer_cli_json_string (GString *out, const char *str);
 /* "key": "value" for a raw byte string (file name); adds "key_raw": base64

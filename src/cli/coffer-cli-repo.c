@@ -360,7 +360,23 @@ category_json (GString       *out,
   coffer_cli_json_string_array (out, (const char * const *) category->paths);
   g_string_append (out, ",\"excludes\":");
   coffer_cli_json_string_array (out, (const char * const *) category->excludes);
-  g_string_append_c (out, '}');
+  /* paths/excludes are this computer's; the others' folders follow. */
+  g_string_append (out, ",\"other_computers\":[");
+  for (guint i = 0; category->other_folders != NULL && i < category->other_folders->len; i++)
+    {
+      const CofferCategoryFolders *f = g_ptr_array_index (category->other_folders, i);
+
+      g_string_append (out, i > 0 ? ",{\"device_id\":" : "{\"device_id\":");
+      coffer_cli_json_string (out, f->device_id);
+      g_string_append (out, ",\"name\":");
+      coffer_cli_json_string (out, coffer_cli_device_name (f->device_id));
+      g_string_append (out, ",\"paths\":");
+      coffer_cli_json_string_array (out, (const char * const *) f->paths);
+      g_string_append (out, ",\"excludes\":");
+      coffer_cli_json_string_array (out, (const char * const *) f->excludes);
+      g_string_append_c (out, '}');
+    }
+  g_string_append (out, "]}");
 }
 
 static int
@@ -385,6 +401,7 @@ category_list (CofferCli  *cli,
   categories = coffer_repository_list_categories (cli->repository, cli->cancellable, &error);
   if (categories == NULL)
     return coffer_cli_report_error (cli, error);
+  coffer_cli_load_device_names (cli);
 
   if (cli->json)
     {
@@ -409,6 +426,8 @@ category_list (CofferCli  *cli,
           continue;
         }
       printf ("%-20s %-9s", c->name, coffer_level_to_string (c->level));
+      if (c->paths == NULL || c->paths[0] == NULL)
+        printf (" %s", _("(no folders on this computer yet: 'coffer category set NAME --add-path PATH')"));
       for (guint j = 0; c->paths != NULL && c->paths[j] != NULL; j++)
         {
           g_autofree char *shown = coffer_cli_display_name (c->paths[j]);
@@ -420,6 +439,27 @@ category_list (CofferCli  *cli,
           printf ("  (%s %s)", _("excluding"), joined);
         }
       putchar ('\n');
+      /* Folders belong to a computer: the others' are shown, not backed up here. */
+      for (guint k = 0; c->other_folders != NULL && k < c->other_folders->len; k++)
+        {
+          const CofferCategoryFolders *f = g_ptr_array_index (c->other_folders, k);
+          const char *computer = coffer_cli_device_name (f->device_id);
+          g_autofree char *label = NULL;
+
+          if (computer != NULL)
+            label = g_strdup_printf (_("on %s:"), computer);
+          else if (*f->device_id != '\0')
+            label = g_strdup_printf (_("on computer %.8s:"), f->device_id);
+          else
+            label = g_strdup (_("on the first computer:"));
+          printf ("%-20s %-9s %s", "", "", label);
+          for (guint j = 0; f->paths != NULL && f->paths[j] != NULL; j++)
+            {
+              g_autofree char *shown = coffer_cli_display_name (f->paths[j]);
+              printf (" %s", shown);
+            }
+          putchar ('\n');
+        }
     }
   return COFFER_EXIT_OK;
 }
@@ -535,7 +575,9 @@ category_set (CofferCli  *cli,
   };
 
   status = coffer_cli_parse (cli, entries, _("NAME"), _("Change the folders or exclusions of a category."),
-                             NULL, &argc, &argv);
+                             _("Folders belong to a computer: this changes this computer's folders and "
+                               "exclusions only. A computer that joined backs up nothing of a category "
+                               "until its own folders are added here."), &argc, &argv);
   if (status != -1)
     return status;
   if (argc != 2)

@@ -773,6 +773,36 @@ coffer_cli_progress_reset (void)
   g_mutex_unlock (&progress_mutex);
 }
 
+/* ---- Computers ---- */
+
+static GHashTable *device_names;
+
+void
+coffer_cli_load_device_names (CofferCli *cli)
+{
+  g_autoptr(GPtrArray) devices = NULL;
+
+  if (device_names != NULL)
+    return;
+  device_names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  /* Names are sealed under the account key: without it there are none. */
+  devices = coffer_repository_list_devices (cli->repository, cli->cancellable, NULL);
+  for (guint i = 0; devices != NULL && i < devices->len; i++)
+    {
+      const CofferDevice *d = g_ptr_array_index (devices, i);
+      if (!d->pending && d->id != NULL && d->name != NULL)
+        g_hash_table_replace (device_names, g_strdup (d->id), g_strdup (d->name));
+    }
+}
+
+const char *
+coffer_cli_device_name (const char *device_id)
+{
+  if (device_names == NULL || device_id == NULL)
+    return NULL;
+  return g_hash_table_lookup (device_names, device_id);
+}
+
 /* ---- Output ---- */
 
 /* Writes str as a JSON string literal. Bytes that are not valid UTF-8 are

@@ -468,6 +468,11 @@ meta_serialize (CofferCategoryKeys *keys, const char *device_id, guint64 counter
   char **top_paths = NULL, **top_excludes = NULL;
   g_autoptr(GVariant) v = NULL;
 
+  /* A session that is no trusted device (password only, or the recovery
+   * key on a computer not trusted yet) has no computer of its own: it acts
+   * for the computer named by "device", as before folders were per computer. */
+  if (device_id == NULL)
+    device_id = keys->meta_creator;
   if (keys->meta_creator == NULL && device_id != NULL
       && (info->other_folders == NULL || info->other_folders->len == 0
           || ((CofferCategoryFolders *) g_ptr_array_index (info->other_folders, 0))->device_id[0] != '\0'))
@@ -487,8 +492,7 @@ meta_serialize (CofferCategoryKeys *keys, const char *device_id, guint64 counter
     }
   else
     {
-      /* A session that is not (yet) a trusted device: its folders are
-       * the legacy ones. */
+      /* No device and no "device": the legacy folders. */
       top_paths = info->paths;
       top_excludes = info->excludes;
     }
@@ -566,6 +570,9 @@ meta_parse (CofferRepository *self, const char *cid, GBytes *bytes, CofferCatego
       && !(folders = g_variant_dict_lookup_value (dict, "folders", G_VARIANT_TYPE ("a{s(asas)}"))))
     goto corrupt;
 
+  /* No trusted device in this session: see meta_serialize. */
+  if (device_id == NULL)
+    device_id = creator;
   info->name = g_strdup (name);
   info->other_folders = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_folders_free);
   if (folders != NULL)

@@ -984,6 +984,76 @@ test_devices_remove_keep (void)
   g_assert_null (strstr (after->out, b));
 }
 
+/* Folders belong to a computer: a computer that joins sees the category
+ * with none of its own folders (and the first computer's, named), sets its
+ * own with 'category set --add-path', and its backup holds its folder only;
+ * 'snapshots' names the computer of each snapshot. */
+static void
+test_category_folders_per_computer (void)
+{
+  g_autofree char *dev_repo = g_build_filename (tmp_dir, "folders-repo", NULL);
+  g_autofree char *rk_file = g_build_filename (tmp_dir, "folders-rk", NULL);
+  g_autofree char *ha = g_build_filename (tmp_dir, "folders-a", NULL);
+  g_autofree char *hb = g_build_filename (tmp_dir, "folders-b", NULL);
+  g_autofree char *docs_a = g_build_filename (ha, "Documents", NULL);
+  g_autofree char *docs_b = g_build_filename (hb, "Documents", NULL);
+  g_autofree char *file_b = g_build_filename (docs_b, "from-b.txt", NULL);
+  g_autofree char *b_id = NULL;
+  g_autofree char *expect = NULL;
+  g_autoptr(Result) init = NULL, add = NULL, list_b = NULL, json_b = NULL, set = NULL, backup = NULL,
+                    snaps = NULL, text_snaps = NULL, list_a = NULL;
+
+  g_mkdir_with_parents (docs_a, 0700);
+  g_mkdir_with_parents (docs_b, 0700);
+  g_assert_true (g_file_set_contents (file_b, "b", -1, NULL));
+  init = run_full (ha, pw_env, FALSE, ARGS ("init", "--repo", dev_repo, "--recovery-key-file", rk_file));
+  assert_status (init, 0);
+  add = run_full (ha, pw_env, TRUE, ARGS ("category", "add", "Docs", "--repo", dev_repo, docs_a));
+  assert_status (add, 0);
+  b_id = cli_join (dev_repo, hb, ha);
+
+  json_b = run_full (hb, pw_env, TRUE, ARGS ("category", "list", "--json", "--repo", dev_repo));
+  assert_status (json_b, 0);
+  assert_contains (json_b->out, "\"paths\":[],");
+  /* init names the first computer after the host */
+  expect = g_strdup_printf ("\"name\":\"%s\",\"paths\":[\"%s\"]", g_get_host_name (), docs_a);
+  assert_contains (json_b->out, expect);
+  list_b = run_full (hb, pw_env, TRUE, ARGS ("category", "list", "--repo", dev_repo));
+  assert_status (list_b, 0);
+  assert_contains (list_b->out, "no folders on this computer yet");
+  g_clear_pointer (&expect, g_free);
+  expect = g_strdup_printf ("on %s: %s", g_get_host_name (), docs_a);
+  assert_contains (list_b->out, expect);
+
+  set = run_full (hb, pw_env, TRUE, ARGS ("category", "set", "Docs", "--add-path", docs_b, "--repo", dev_repo));
+  assert_status (set, 0);
+  backup = run_full (hb, pw_env, TRUE, ARGS ("backup", "--repo", dev_repo));
+  assert_status (backup, 0);
+  snaps = run_full (hb, pw_env, TRUE, ARGS ("snapshots", "--json", "--repo", dev_repo));
+  assert_status (snaps, 0);
+  g_clear_pointer (&expect, g_free);
+  expect = g_strdup_printf ("\"device_id\":\"%s\",\"hostname\":", b_id);
+  assert_contains (snaps->out, expect);
+  g_clear_pointer (&expect, g_free);
+  expect = g_strdup_printf ("\"computer\":\"%s\",\"category_id\"", hb);
+  assert_contains (snaps->out, expect);
+  g_clear_pointer (&expect, g_free);
+  expect = g_strdup_printf ("\"paths\":[\"%s\"]", docs_b);
+  assert_contains (snaps->out, expect);
+  g_assert_null (strstr (snaps->out, docs_a));
+  text_snaps = run_full (hb, pw_env, TRUE, ARGS ("snapshots", "--repo", dev_repo));
+  assert_status (text_snaps, 0);
+  assert_contains (text_snaps->out, hb);
+
+  /* The first computer keeps its folder and sees the second one's. */
+  list_a = run_full (ha, pw_env, TRUE, ARGS ("category", "list", "--json", "--repo", dev_repo));
+  assert_status (list_a, 0);
+  g_clear_pointer (&expect, g_free);
+  expect = g_strdup_printf ("\"paths\":[\"%s\"],\"excludes\":[],\"other_computers\":[{\"device_id\":\"%s\","
+                            "\"name\":\"%s\",\"paths\":[\"%s\"]", docs_a, b_id, hb, docs_b);
+  assert_contains (list_a->out, expect);
+}
+
 /* A new recovery key takes effect only when typed back: without a terminal
  * and without --confirm-file, or with the wrong key in it, nothing changes,
  * the written key file is removed and the old key keeps working. */
@@ -1176,6 +1246,7 @@ main (int   argc,
   g_test_add_func ("/cli/session/protect-advanced", test_protect_advanced);
   g_test_add_func ("/cli/session/recovery-key-verify", test_recovery_key_verify);
   g_test_add_func ("/cli/devices/remove-keep", test_devices_remove_keep);
+  g_test_add_func ("/cli/devices/category-folders", test_category_folders_per_computer);
   g_test_add_func ("/cli/session/accept-rollback", test_accept_rollback);
   g_test_add_func ("/cli/session/protect-standard-current-password", test_protect_standard_needs_current_password);
   g_test_add_func ("/cli/session/recovery-key-replace-confirm", test_recovery_key_replace_confirm);
