@@ -596,6 +596,8 @@ finish_categories (CofferSetupAssistant *self)
   show_page (self, "done", FALSE);
 }
 
+static void category_written (CofferSetupAssistant *self);
+
 static void
 add_category_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -615,7 +617,33 @@ add_category_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   else
     coffer_category_item_set_id (item, id);
   g_object_unref (item);
+  category_written (self);
+}
 
+/* A category that already exists (another computer made it): its folders
+ * here are this computer's own, written as this computer's entry. */
+static void
+set_folders_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CofferCategoryItem *item = user_data;
+  CofferSetupAssistant *self = g_object_steal_data (G_OBJECT (item), "assistant");
+  g_autoptr(GError) error = NULL;
+
+  if (!coffer_engine_update_category_finish (COFFER_ENGINE (source), result, &error))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      g_autofree char *text = g_strdup_printf (_("The folders of %s could not be saved: %s"),
+                                               coffer_category_item_get_name (item), message);
+      self->add_failed = TRUE;
+      toast (self, text);
+    }
+  g_object_unref (item);
+  category_written (self);
+}
+
+static void
+category_written (CofferSetupAssistant *self)
+{
   if (--self->pending_adds == 0)
     {
       if (self->add_failed)
@@ -641,6 +669,18 @@ add_categories (CofferSetupAssistant *self)
     {
       CofferCategoryItem *item = g_list_model_get_item (G_LIST_MODEL (self->categories), i);
 
+      if (coffer_category_item_get_enabled (item) && coffer_category_item_get_id (item) != NULL
+          && coffer_category_item_get_paths (item)[0] != NULL)
+        {
+          self->pending_adds++;
+          g_object_set_data (G_OBJECT (item), "assistant", g_object_ref (self));
+          coffer_engine_update_category_async (engine, coffer_category_item_get_id (item),
+                                               coffer_category_item_get_name (item),
+                                               coffer_category_item_get_paths (item),
+                                               coffer_category_item_get_excludes (item), NULL,
+                                               set_folders_cb, item);
+          continue;
+        }
       if (!coffer_category_item_get_enabled (item) || coffer_category_item_get_id (item) != NULL)
         {
           g_object_unref (item);
@@ -715,6 +755,41 @@ create_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   after_repository (self);
 }
 
+/* Folders belong to a computer: a category that another computer made has
+ * none here yet. Offered instead: the same folders below this computer's
+ * home, where they exist. The other computer's home is not recorded, so the
+ * longest tail of its path that exists below this home is taken
+ * (/home/alice/Documents/Work there is ~/Documents/Work here). */
+static char **
+folders_here (const CofferCategory *category)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  if (category->paths != NULL && category->paths[0] != NULL)
+    return g_strdupv (category->paths);
+  for (guint i = 0; category->other_folders != NULL && i < category->other_folders->len; i++)
+    {
+      const CofferCategoryFolders *f = g_ptr_array_index (category->other_folders, i);
+
+      for (guint j = 0; f->paths[j] != NULL; j++)
+        for (const char *tail = strchr (f->paths[j] + 1, '/'); tail != NULL; tail = strchr (tail + 1, '/'))
+          {
+            g_autofree char *here = g_build_filename (g_get_home_dir (), tail + 1, NULL);
+
+            if (tail[1] == '\0' || !g_file_test (here, G_FILE_TEST_IS_DIR))
+              continue;
+            if (!g_hash_table_contains (seen, here))
+              {
+                g_strv_builder_add (builder, here);
+                g_hash_table_add (seen, g_steal_pointer (&here));
+              }
+            break;
+          }
+    }
+  return g_strv_builder_end (builder);
+}
+
 /* An existing backup: categories with the same name are joined rather than
  * created twice, and the others are listed (off) so they can be restored. */
 static void
@@ -748,13 +823,14 @@ existing_categories_cb (GObject *source, GAsyncResult *result, gpointer user_dat
         }
       if (!found)
         {
+          g_auto(GStrv) paths = folders_here (category);
           g_autoptr(CofferCategoryItem) item = coffer_category_item_new (category->name,
-                                                                         (const char * const *) category->paths);
+                                                                         (const char * const *) paths);
           coffer_category_item_set_id (item, category->id);
           coffer_category_item_set_level (item, category->level);
-          /* A computer that joined backs up what the others do, unless the
-           * user switches it off on the next page. */
-          coffer_category_item_set_enabled (item, self->joined);
+          /* A computer that joined backs up what the others do (its own
+           * folders of it), unless the user switches it off on the next page. */
+          coffer_category_item_set_enabled (item, self->joined && paths[0] != NULL);
           g_list_store_append (self->categories, item);
         }
     }

@@ -126,6 +126,9 @@ test_join (void)
 {
   g_autofree char *pictures_a = g_build_filename (home_a, "Pictures", NULL);
   g_autofree char *pictures_b = g_build_filename (g_get_home_dir (), "Pictures", NULL);
+  g_autofree char *papers_a = g_build_filename (home_a, "Papers", NULL);
+  g_autofree char *papers_b = g_build_filename (g_get_home_dir (), "Papers", NULL);
+  g_autofree char *expect = NULL;
   g_autofree char *output = NULL;
   g_autofree char *device_id = NULL;
   g_autofree char *code = NULL;
@@ -147,6 +150,11 @@ test_join (void)
     }
   RUN_A_OK ("init", NULL);
   RUN_A_OK ("category", "add", "Photos", pictures_a, NULL);
+  /* A category B's assistant does not detect: offered with A's folder
+   * mapped to B's home. */
+  g_mkdir_with_parents (papers_a, 0755);
+  g_mkdir_with_parents (papers_b, 0755);
+  RUN_A_OK ("category", "add", "Papers", papers_a, NULL);
   RUN_A_OK ("backup", NULL);
 
   /* Computer B: the assistant finds the backup and offers the ways in. */
@@ -196,19 +204,32 @@ test_join (void)
   ui_test_screenshot (GTK_WIDGET (assistant), "setup-joined-categories");
   {
     GListStore *items = coffer_setup_assistant_get_categories (assistant);
-    gboolean photos = FALSE;
+    gboolean photos = FALSE, papers = FALSE;
     for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (items)); i++)
       {
         g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (items), i);
+        const char * const *paths = coffer_category_item_get_paths (item);
+
         if (g_strcmp0 (coffer_category_item_get_name (item), "Photos") == 0)
           {
             photos = coffer_category_item_get_id (item) != NULL;
+            /* This computer's Pictures, not A's. */
+            g_assert_true (g_strv_contains (paths, pictures_b));
+            g_assert_false (g_strv_contains (paths, pictures_a));
             coffer_category_item_set_enabled (item, TRUE);
+          }
+        else if (g_strcmp0 (coffer_category_item_get_name (item), "Papers") == 0)
+          {
+            papers = coffer_category_item_get_id (item) != NULL;
+            g_assert_cmpuint (g_strv_length ((char **) paths), ==, 1);
+            g_assert_cmpstr (paths[0], ==, papers_b);
+            coffer_category_item_set_enabled (item, FALSE);
           }
         else
           coffer_category_item_set_enabled (item, FALSE);
       }
     g_assert_true (photos);
+    g_assert_true (papers);
   }
   next (assistant);
   wait_page (assistant, "protection");
@@ -227,6 +248,32 @@ test_join (void)
       g_error ("backup from B failed: %s / %s", entry->summary, entry->details);
   }
   ui_test_screenshot (GTK_WIDGET (window), "joined-main-window");
+  {
+    GtkWidget *row = ui_test_find (GTK_WIDGET (window), COFFER_TYPE_CATEGORY_ROW, "Photos");
+    adw_expander_row_set_expanded (ADW_EXPANDER_ROW (row), TRUE);
+    ui_test_screenshot (GTK_WIDGET (window), "joined-this-computers-folders");
+  }
+
+  /* Folders belong to a computer: B's snapshot holds B's Pictures only,
+   * and A sees B's folders next to its own. */
+  g_free (output);
+  output = run_a ("--json", "snapshots", "--category", "Photos", NULL);
+  g_assert_nonnull (output);
+  expect = g_strdup_printf ("\"device_id\":\"%s\"", device_id);
+  g_assert_nonnull (strstr (output, expect));
+  g_clear_pointer (&expect, g_free);
+  expect = g_strdup_printf ("\"paths\":[\"%s\"]", pictures_b);
+  g_assert_nonnull (strstr (output, expect));
+  g_free (output);
+  output = run_a ("--json", "category", "list", NULL);
+  g_assert_nonnull (output);
+  g_clear_pointer (&expect, g_free);
+  expect = g_strdup_printf ("\"paths\":[\"%s\"],\"excludes\":[],\"other_computers\":[{\"device_id\":\"%s\"",
+                            pictures_a, device_id);
+  g_assert_nonnull (strstr (output, expect));
+  g_clear_pointer (&expect, g_free);
+  expect = g_strdup_printf ("\"paths\":[\"%s\"]", pictures_b);
+  g_assert_nonnull (strstr (output, expect));
 
   /* A lists B as trusted. */
   g_free (output);
