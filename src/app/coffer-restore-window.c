@@ -279,6 +279,7 @@ list_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   GPtrArray *snapshots = coffer_engine_list_snapshots_finish (COFFER_ENGINE (source), result, &error);
   g_autoptr(GtkStringList) names = gtk_string_list_new (NULL);
+  gboolean several = FALSE;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
@@ -291,11 +292,20 @@ list_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       show_error (self, error);
       return;
     }
+  /* Folders belong to a computer: when several computers back up this
+   * category, each backup says which computer (and so which folders) it is. */
+  for (guint i = 1; i < snapshots->len; i++)
+    if (g_strcmp0 (((CofferSnapshot *) g_ptr_array_index (snapshots, i))->device_id,
+                   ((CofferSnapshot *) g_ptr_array_index (snapshots, 0))->device_id) != 0)
+      several = TRUE;
   for (guint i = 0; i < snapshots->len; i++)
     {
       const CofferSnapshot *snapshot = g_ptr_array_index (snapshots, i);
       g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (snapshot->time / G_USEC_PER_SEC);
-      g_autofree char *when = g_date_time_format (dt, "%x %H:%M");
+      g_autofree char *date = g_date_time_format (dt, "%x %H:%M");
+      g_autofree char *when = several && snapshot->hostname && *snapshot->hostname
+                              /* Translators: a backup's time and the computer it was made on */
+                              ? g_strdup_printf (_("%s on %s"), date, snapshot->hostname) : g_strdup (date);
       g_autofree char *label = i == 0 ? g_strdup_printf (_("%s (latest)"), when) : g_strdup (when);
       gtk_string_list_append (names, label);
     }
