@@ -108,6 +108,14 @@ coffer_cli_cmd_backup (CofferCli  *cli,
       g_autoptr(CofferSnapshot) snapshot = NULL;
       gint64 start = g_get_monotonic_time ();
 
+      /* Folders belong to a computer: a category another computer made has
+       * none here until they are set; without --category it is left out. */
+      if (names == NULL && (c->paths == NULL || c->paths[0] == NULL))
+        {
+          coffer_cli_info (cli, _("“%s” has no folders on this computer; add them with "
+                                  "'coffer category set %s --add-path PATH'."), c->name, c->name);
+          continue;
+        }
       g_clear_error (&error);
       coffer_cli_progress_reset ();
       snapshot = coffer_backup_run (cli->repository, c->id, coffer_cli_progress_cb, cli,

@@ -1001,7 +1001,7 @@ test_category_folders_per_computer (void)
   g_autofree char *b_id = NULL;
   g_autofree char *expect = NULL;
   g_autoptr(Result) init = NULL, add = NULL, list_b = NULL, json_b = NULL, set = NULL, backup = NULL,
-                    snaps = NULL, text_snaps = NULL, list_a = NULL;
+                    snaps = NULL, text_snaps = NULL, list_a = NULL, early = NULL;
 
   g_mkdir_with_parents (docs_a, 0700);
   g_mkdir_with_parents (docs_b, 0700);
@@ -1024,6 +1024,11 @@ test_category_folders_per_computer (void)
   g_clear_pointer (&expect, g_free);
   expect = g_strdup_printf ("on %s: %s", g_get_host_name (), docs_a);
   assert_contains (list_b->out, expect);
+
+  /* Nothing of Docs is backed up from B yet, and that is no failure. */
+  early = run_full (hb, pw_env, TRUE, ARGS ("backup", "--repo", dev_repo));
+  assert_status (early, 0);
+  assert_contains (early->out, "has no folders on this computer");
 
   set = run_full (hb, pw_env, TRUE, ARGS ("category", "set", "Docs", "--add-path", docs_b, "--repo", dev_repo));
   assert_status (set, 0);
