@@ -669,7 +669,9 @@ add_categories (CofferSetupAssistant *self)
     {
       CofferCategoryItem *item = g_list_model_get_item (G_LIST_MODEL (self->categories), i);
 
-      if (coffer_category_item_get_enabled (item) && coffer_category_item_get_id (item) != NULL
+      /* Only a computer that joined has folders of its own to write; a
+       * session without a device acts for the category's first computer. */
+      if (self->joined && coffer_category_item_get_enabled (item) && coffer_category_item_get_id (item) != NULL
           && coffer_category_item_get_paths (item)[0] != NULL)
         {
           self->pending_adds++;

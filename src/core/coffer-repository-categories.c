@@ -59,6 +59,7 @@ _coffer_category_keys_free (gpointer data)
   g_clear_pointer (&keys->index_names, g_ptr_array_unref);
   g_clear_pointer (&keys->refused, g_hash_table_unref);
   g_free (keys->meta_creator);
+  g_free (keys->info_device);
   g_free (keys);
 }
 
@@ -732,6 +733,8 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
   keys->meta_counter = counter;
   g_free (keys->meta_creator);
   keys->meta_creator = g_steal_pointer (&creator);
+  g_free (keys->info_device);
+  keys->info_device = g_strdup (_coffer_repository_get_device_id (self));
   info->id = g_strdup (keys->id);
   info->unlocked = TRUE;
   info->epoch = coffer_category_keys_newest (keys)->epoch;
@@ -888,6 +891,11 @@ get_by_id (CofferRepository *self, const char *cid, GCancellable *cancellable, G
       if (keys != NULL)
         g_hash_table_insert (table, g_strdup (cid), keys);
     }
+  else if (g_strcmp0 (keys->info_device, _coffer_repository_get_device_id (self)) != 0
+           && !read_meta (self, keys, META_FRESH, cancellable, error))
+    /* This session became a trusted device (joined, or trusted after the
+     * recovery key): its folders are its own now, not the first computer's. */
+    keys = NULL;
   g_rec_mutex_unlock (lock);
   return keys;
 }

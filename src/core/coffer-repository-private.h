@@ -37,6 +37,8 @@ typedef struct
   char            *meta_creator; /* "device" of meta/<cid>: whose folders the top-level
                                   * paths are (NULL: unknown, a description from before
                                   * folders were kept per computer) */
+  char            *info_device;  /* the device id info's folders were chosen for
+                                  * (NULL: none); read again when it changes */
   /* object name -> why it was refused (sealed under a retired epoch with a
    * later time): ignored by listings, reported by check. */
   GHashTable      *refused;

@@ -154,6 +154,27 @@ test_two_computers (void)
     g_assert_nonnull (folders_of (cat, id_a));
   }
 
+  /* A third computer opened with the recovery key is no device yet: it
+   * acts for the category's first computer (A). Once trusted, it is a
+   * computer of its own, with no folders yet. */
+  use_computer ("c");
+  {
+    g_autoptr(CofferRepository) repo = open_as (store_dir, rk);
+    g_autoptr(CofferCategory) before = coffer_repository_find_category (repo, cid, NULL, &error);
+    g_autoptr(CofferCategory) after = NULL;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_strv_length (before->paths), ==, 1);
+    g_assert_cmpstr (before->paths[0], ==, docs_a);
+    g_assert_true (coffer_repository_trust_this_device (repo, "Desktop", NULL, &error));
+    g_assert_no_error (error);
+    after = coffer_repository_find_category (repo, cid, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_strv_length (after->paths), ==, 0);
+    g_assert_nonnull (folders_of (after, id_a));
+    g_assert_nonnull (folders_of (after, id_b));
+  }
+
   /* The storage puts back the description from before B set its folders:
    * both computers have seen a newer one and refuse it. */
   g_chmod (meta_path, 0644);
