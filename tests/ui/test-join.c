@@ -10,6 +10,7 @@
 
 #include "coffer-category-item.h"
 #include "coffer-category-row.h"
+#include "coffer-restore-window.h"
 #include "coffer-setup-assistant.h"
 #include "coffer-window.h"
 #include "test-utils.h"
@@ -113,6 +114,12 @@ backup_done (gpointer data)
   CofferApplication *app = data;
   return coffer_history_get_n_entries (coffer_application_get_history (app)) > 0 &&
          !coffer_engine_get_busy (coffer_application_get_engine (app));
+}
+
+static gboolean
+restore_loaded (gpointer data)
+{
+  return !coffer_restore_window_get_loading (data) && coffer_restore_window_get_n_snapshots (data) > 0;
 }
 
 static void
@@ -252,6 +259,27 @@ test_join (void)
     GtkWidget *row = ui_test_find (GTK_WIDGET (window), COFFER_TYPE_CATEGORY_ROW, "Photos");
     adw_expander_row_set_expanded (ADW_EXPANDER_ROW (row), TRUE);
     ui_test_screenshot (GTK_WIDGET (window), "joined-this-computers-folders");
+  }
+
+  /* The restore window: Photos has backups from A and from B, and each
+   * backup's label names its computer. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.restore", NULL));
+  {
+    CofferRestoreWindow *restore = COFFER_RESTORE_WINDOW (ui_test_find_window (COFFER_TYPE_RESTORE_WINDOW));
+    GtkDropDown *dropdown;
+    GListModel *labels;
+    g_autofree char *on_host = g_strdup_printf (" on %s", g_get_host_name ());
+
+    g_assert_nonnull (restore);
+    ui_test_wait_for (restore_loaded, restore, 60, "snapshot listing");
+    dropdown = GTK_DROP_DOWN (gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW,
+                                                             "snapshot_dropdown"));
+    labels = gtk_drop_down_get_model (dropdown);
+    g_assert_cmpuint (g_list_model_get_n_items (labels), ==, 2);
+    for (guint i = 0; i < 2; i++)
+      g_assert_nonnull (strstr (gtk_string_list_get_string (GTK_STRING_LIST (labels), i), on_host));
+    ui_test_screenshot (GTK_WIDGET (restore), "joined-restore-per-computer");
+    gtk_window_destroy (GTK_WINDOW (restore));
   }
 
   /* Folders belong to a computer: B's snapshot holds B's Pictures only,
