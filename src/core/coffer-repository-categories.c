@@ -602,7 +602,11 @@ meta_parse (CofferRepository *self, const char *cid, GBytes *bytes, CofferCatego
           g_clear_pointer (&fe, g_free);
         }
     }
-  if (!mine && creator == NULL)
+  if (mine && creator == NULL && paths[0] != NULL)
+    /* This computer has its own entry, and the unowned legacy folders are
+     * another computer's (it wrote its entry while they were). */
+    g_ptr_array_insert (info->other_folders, 0, coffer_category_folders_new ("", paths, excludes));
+  else if (!mine && creator == NULL)
     {
       CofferState *state = _coffer_repository_get_state (self);
       g_autofree char *group = state_group (cid);

@@ -193,10 +193,131 @@ test_two_computers (void)
     }
 }
 
+/* Writes a version 2 description (no "folders", no "device"), as Coffer
+ * before folders were kept per computer did, with the next counter. */
+static void
+write_legacy_meta (CofferRepository *repo, const char *cid, const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  CofferCategoryKeys *keys = _coffer_repository_get_category (repo, cid, NULL, &error);
+  g_autofree char *name = g_strdup_printf ("meta/%s", cid);
+  const char *paths[] = { path, NULL };
+  const char *none[] = { NULL };
+  GVariantBuilder b;
+  g_autoptr(GVariant) v = NULL;
+  g_autoptr(GBytes) obj = NULL;
+
+  g_assert_no_error (error);
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "version", g_variant_new_uint32 (2));
+  g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string ("Old"));
+  g_variant_builder_add (&b, "{sv}", "level", g_variant_new_string ("standard"));
+  g_variant_builder_add (&b, "{sv}", "paths", g_variant_new_strv (paths, -1));
+  g_variant_builder_add (&b, "{sv}", "excludes", g_variant_new_strv (none, -1));
+  g_variant_builder_add (&b, "{sv}", "counter", g_variant_new_uint64 (keys->meta_counter + 1));
+  v = g_variant_ref_sink (g_variant_builder_end (&b));
+  obj = _coffer_repository_seal_object (repo, keys, COFFER_OBJECT_CATEGORY_META, name,
+                                        g_variant_get_data (v), g_variant_get_size (v));
+  g_assert_true (coffer_store_put (coffer_repository_get_store (repo), name, obj, COFFER_PUT_REPLACE, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static CofferCategory *
+find (const char *store_dir, const char *cid)
+{
+  g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+  g_autoptr(GError) error = NULL;
+  CofferCategory *cat = coffer_repository_find_category (repo, cid, NULL, &error);
+
+  g_assert_no_error (error);
+  return cat;
+}
+
+/* A description from before folders were kept per computer: its folders
+ * stay the first computer's (which knew the category), a computer that
+ * joins later sees them as "the first computer's" and has none of its own;
+ * the first write by each computer keeps the other's folders. */
+static void
+test_legacy (void)
+{
+  g_autofree char *store_dir = fixture_dir ("legacy-store");
+  g_autofree char *docs_a = fixture_dir ("legacy-a");
+  g_autofree char *docs_b = fixture_dir ("legacy-b");
+  g_autofree char *cid = NULL;
+  g_autofree char *id_b = NULL;
+  g_autoptr(CofferSecret) rk = NULL;
+  g_autoptr(GError) error = NULL;
+
+  use_computer ("legacy-a");
+  {
+    g_autoptr(CofferRepository) repo = fixture_create (store_dir, COMPUTERS_PASSWORD, &rk);
+    cid = fixture_add_category (repo, "Old", COFFER_LEVEL_STANDARD, docs_a);
+    write_legacy_meta (repo, cid, docs_a);
+  }
+  {
+    g_autoptr(CofferCategory) cat = find (store_dir, cid);
+    g_assert_cmpuint (g_strv_length (cat->paths), ==, 1);
+    g_assert_cmpstr (cat->paths[0], ==, docs_a);
+  }
+  id_b = join_computer (store_dir, "legacy-b", "Laptop", "legacy-a", NULL);
+
+  use_computer ("legacy-b");
+  {
+    g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+    g_autoptr(CofferCategory) cat = coffer_repository_find_category (repo, cid, NULL, &error);
+    const CofferCategoryFolders *first;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_strv_length (cat->paths), ==, 0);
+    first = folders_of (cat, "");
+    g_assert_nonnull (first);
+    g_assert_cmpstr (first->paths[0], ==, docs_a);
+    g_strfreev (cat->paths);
+    cat->paths = g_strdupv ((char *[]) { docs_b, NULL });
+    g_assert_true (coffer_repository_update_category (repo, cat, NULL, &error));
+    g_assert_no_error (error);
+  }
+  {
+    /* Read again in a new session: still no claim on the first computer's. */
+    g_autoptr(CofferCategory) cat = find (store_dir, cid);
+    g_assert_cmpstr (cat->paths[0], ==, docs_b);
+    g_assert_nonnull (folders_of (cat, ""));
+  }
+
+  use_computer ("legacy-a");
+  {
+    g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+    g_autoptr(CofferCategory) cat = coffer_repository_find_category (repo, cid, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_strv_length (cat->paths), ==, 1);
+    g_assert_cmpstr (cat->paths[0], ==, docs_a);
+    g_assert_nonnull (folders_of (cat, id_b));
+    g_assert_null (folders_of (cat, ""));
+    g_free (cat->name);
+    cat->name = g_strdup ("Older");
+    g_assert_true (coffer_repository_update_category (repo, cat, NULL, &error));
+    g_assert_no_error (error);
+  }
+  use_computer ("legacy-b");
+  {
+    g_autoptr(CofferCategory) cat = find (store_dir, cid);
+    const CofferCategoryFolders *fa;
+
+    g_assert_cmpstr (cat->name, ==, "Older");
+    g_assert_cmpstr (cat->paths[0], ==, docs_b);
+    g_assert_null (folders_of (cat, ""));
+    g_assert_cmpuint (cat->other_folders->len, ==, 1);
+    fa = g_ptr_array_index (cat->other_folders, 0);
+    g_assert_cmpstr (fa->paths[0], ==, docs_a);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
   fixture_init (&argc, &argv);
   g_test_add_func ("/folders/two-computers", test_two_computers);
+  g_test_add_func ("/folders/legacy", test_legacy);
   return g_test_run ();
 }
