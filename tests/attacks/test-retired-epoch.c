@@ -214,6 +214,16 @@ test_removed_device (void)
     g_assert_no_error (error);
     g_assert_true (ok);
   }
+  {
+    /* Folders belong to a computer: computer 2 backs up its own (here the
+     * same folder). */
+    g_autoptr(CofferCategory) cat = coffer_repository_find_category (repo, cid, NULL, &error);
+    g_assert_no_error (error);
+    g_strfreev (cat->paths);
+    cat->paths = g_strdupv ((char *[]) { (char *) src, NULL });
+    g_assert_true (coffer_repository_update_category (repo, cat, NULL, &error));
+    g_assert_no_error (error);
+  }
   s2 = fixture_backup (repo, cid);
   g_assert_cmpuint (s2->epoch, ==, 1);
   g_clear_object (&repo);
