@@ -24,6 +24,9 @@ struct _CofferRestoreWindow
   char               *result;
   GtkWidget          *dialog;
   char               *last_target;
+  GStrv               last_paths;       /* what the last restore was asked for */
+  CofferRestoreFlags  last_flags;
+  char               *opened_uri;      /* COFFER_TESTING: what "Open Folder" would show */
   gboolean            loading;
   gboolean            auto_descend;
 
@@ -271,6 +274,32 @@ snapshot_selected_cb (CofferRestoreWindow *self)
   coffer_restore_window_open_folder (self, "/");
 }
 
+/* The label of snapshot i: date and minute, with the seconds when another
+ * snapshot has the same minute, and the computer's name when the snapshots
+ * come from more than one computer, so no two entries look the same. */
+static char *
+describe_snapshot_time (GPtrArray *snapshots, guint i)
+{
+  const CofferSnapshot *snapshot = g_ptr_array_index (snapshots, i);
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (snapshot->time / G_USEC_PER_SEC);
+  gboolean same_minute = FALSE, several_hosts = FALSE;
+  g_autofree char *when = NULL;
+
+  for (guint j = 0; j < snapshots->len; j++)
+    {
+      const CofferSnapshot *other = g_ptr_array_index (snapshots, j);
+      if (j != i && other->time / (60 * G_USEC_PER_SEC) == snapshot->time / (60 * G_USEC_PER_SEC))
+        same_minute = TRUE;
+      if (g_strcmp0 (other->hostname, snapshot->hostname) != 0)
+        several_hosts = TRUE;
+    }
+  when = g_date_time_format (dt, same_minute ? "%x %H:%M:%S" : "%x %H:%M");
+  if (several_hosts && snapshot->hostname != NULL)
+    /* Translators: a point in time and the computer it was backed up from */
+    return g_strdup_printf (_("%s on %s"), when, snapshot->hostname);
+  return g_steal_pointer (&when);
+}
+
 static void
 list_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -290,13 +319,13 @@ list_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       show_error (self, error);
       return;
     }
-  for (guint i = 0; i < snapshots->len; i++)
+  for (guint i = 0; snapshots != NULL && i < snapshots->len; i++)
     {
       const CofferSnapshot *snapshot = g_ptr_array_index (snapshots, i);
-      g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (snapshot->time / G_USEC_PER_SEC);
-      g_autofree char *when = g_date_time_format (dt, "%x %H:%M");
+      g_autofree char *when = describe_snapshot_time (snapshots, i);
       g_autofree char *label = i == 0 ? g_strdup_printf (_("%s (latest)"), when) : g_strdup (when);
       gtk_string_list_append (names, label);
+      (void) snapshot;
     }
   if (snapshots->len == 0)
     {
@@ -337,8 +366,22 @@ conflict_response_cb (AdwMessageDialog *dialog, const char *response, CofferRest
   const char * const *conflicts = g_object_get_data (G_OBJECT (dialog), "conflicts");
 
   self->dialog = NULL;
+  (void) conflicts;
+  /* The same request again: files now equal are left alone, so only the
+   * conflicting ones change (the conflict list holds places on disk, not
+   * paths inside the backup). */
   if (g_strcmp0 (response, "replace") == 0)
-    restore_with_flags (self, conflicts, self->last_target, COFFER_RESTORE_OVERWRITE);
+    {
+      g_auto(GStrv) paths = g_strdupv (self->last_paths);
+      restore_with_flags (self, (const char * const *) paths, self->last_target,
+                          (self->last_flags & ~COFFER_RESTORE_KEEP_BOTH) | COFFER_RESTORE_OVERWRITE);
+    }
+  else if (g_strcmp0 (response, "keep-both") == 0)
+    {
+      g_auto(GStrv) paths = g_strdupv (self->last_paths);
+      restore_with_flags (self, (const char * const *) paths, self->last_target,
+                          (self->last_flags & ~COFFER_RESTORE_OVERWRITE) | COFFER_RESTORE_KEEP_BOTH);
+    }
   else
     {
       g_free (self->result);
@@ -370,9 +413,21 @@ restore_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (coffer_engine_restore_finish (COFFER_ENGINE (source), result, &conflicts, &error))
     {
+      AdwToast *done;
+
       g_free (self->result);
       self->result = g_strdup ("");
-      toast (self, _("Files restored"));
+      if (self->last_flags & COFFER_RESTORE_KEEP_BOTH)
+        done = adw_toast_new (_("Restored. Your newer files were kept; the backup’s copies are beside them, "
+                                "marked “(restored)”."));
+      else
+        done = adw_toast_new (_("Files restored"));
+      if (self->last_target != NULL)
+        {
+          adw_toast_set_button_label (done, _("_Open Folder"));
+          adw_toast_set_action_name (done, "restore.open-target");
+        }
+      adw_toast_overlay_add_toast (self->toast_overlay, done);
       return;
     }
   if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE) && conflicts && conflicts->len > 0)
@@ -392,6 +447,7 @@ restore_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Keep the Newer Files?"), body->str);
       adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
                                         "keep", _("_Keep Newer Files"),
+                                        "keep-both", _("Keep _Both"),
                                         "replace", _("_Replace with Backup"), NULL);
       adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "replace", ADW_RESPONSE_DESTRUCTIVE);
       adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
@@ -481,6 +537,15 @@ restore_with_flags (CofferRestoreWindow *self, const char * const *paths, const 
       g_free (self->last_target);
       self->last_target = g_strdup (target);
     }
+  if ((const char * const *) self->last_paths != paths)
+    {
+      g_strfreev (self->last_paths);
+      self->last_paths = g_strdupv ((char **) paths);
+    }
+  /* Restore To… puts the selection itself into the chosen folder. */
+  if (target != NULL)
+    flags |= COFFER_RESTORE_INTO_TARGET;
+  self->last_flags = flags;
   gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), TRUE);
   gtk_widget_set_visible (self->cancel_button, TRUE);
   gtk_progress_bar_set_fraction (self->progress_bar, 0);
@@ -509,22 +574,89 @@ selected_paths (CofferRestoreWindow *self)
   return g_strv_builder_end (builder);
 }
 
+static void
+everything_response_cb (AdwMessageDialog *dialog, const char *response, CofferRestoreWindow *self)
+{
+  const char * const *paths = g_object_get_data (G_OBJECT (dialog), "paths");
+  const char *target = g_object_get_data (G_OBJECT (dialog), "target");
+
+  self->dialog = NULL;
+  if (g_strcmp0 (response, "restore") == 0)
+    restore_with_flags (self, paths, target, COFFER_RESTORE_DEFAULT);
+}
+
 void
 coffer_restore_window_restore (CofferRestoreWindow *self, const char * const *paths, const char *target)
 {
   g_auto(GStrv) selection = NULL;
   const char *current[] = { self->path, NULL };
+  g_autofree char *where = NULL;
+  g_autofree char *body = NULL;
+  GtkWidget *dialog;
 
   g_return_if_fail (COFFER_IS_RESTORE_WINDOW (self));
-  if (paths == NULL)
+  if (paths != NULL)
     {
-      selection = selected_paths (self);
-      if (selection[0] != NULL)
-        paths = (const char * const *) selection;
-      else if (self->path != NULL && !g_str_equal (self->path, "/"))
-        paths = current;
+      restore_with_flags (self, paths, target, COFFER_RESTORE_DEFAULT);
+      return;
     }
-  restore_with_flags (self, paths, target, COFFER_RESTORE_DEFAULT);
+  selection = selected_paths (self);
+  if (selection[0] != NULL)
+    {
+      restore_with_flags (self, (const char * const *) selection, target, COFFER_RESTORE_DEFAULT);
+      return;
+    }
+  /* Nothing selected: the whole folder shown, or the whole backup. Ask
+   * first, since that may be a lot and may replace files. */
+  if (self->path != NULL && !g_str_equal (self->path, "/"))
+    paths = current;
+  where = target ? g_filename_display_name (target) : g_strdup (_("their original places"));
+  if (paths != NULL)
+    {
+      g_autofree char *folder = g_filename_display_name (self->path);
+      /* Translators: %s: a folder in the backup; %s: where it goes */
+      body = g_strdup_printf (_("Nothing is selected. Restore everything in %s to %s?"), folder, where);
+    }
+  else
+    body = g_strdup_printf (_("Nothing is selected. Restore the whole backup to %s?"), where);
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Restore Everything?"), body);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "restore", _("_Restore Everything"), NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "restore", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "paths", paths ? g_strdupv ((char **) paths) : NULL,
+                          (GDestroyNotify) g_strfreev);
+  g_object_set_data_full (G_OBJECT (dialog), "target", g_strdup (target), g_free);
+  g_signal_connect (dialog, "response", G_CALLBACK (everything_response_cb), self);
+  self->dialog = dialog;
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* Shows the folder files were restored into. Under COFFER_TESTING the
+ * call is recorded instead, so tests see it without a file manager. */
+static void
+open_target_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferRestoreWindow *self = COFFER_RESTORE_WINDOW (widget);
+  g_autoptr(GFile) file = NULL;
+
+  if (self->last_target == NULL)
+    return;
+  file = g_file_new_for_path (self->last_target);
+  g_free (self->opened_uri);
+  self->opened_uri = g_file_get_uri (file);
+  if (g_getenv ("COFFER_TESTING") != NULL)
+    return;
+#if GTK_CHECK_VERSION (4, 10, 0)
+  {
+    g_autoptr(GtkFileLauncher) launcher = gtk_file_launcher_new (file);
+    gtk_file_launcher_launch (launcher, GTK_WINDOW (self), NULL, NULL, NULL);
+  }
+#else
+  gtk_show_uri (GTK_WINDOW (self), self->opened_uri, GDK_CURRENT_TIME);
+#endif
 }
 
 static void
@@ -633,6 +765,7 @@ GListModel *coffer_restore_window_get_files (CofferRestoreWindow *self) { return
 const char *coffer_restore_window_get_path (CofferRestoreWindow *self) { return self->path; }
 GtkWidget *coffer_restore_window_get_dialog (CofferRestoreWindow *self) { return self->dialog; }
 const char *coffer_restore_window_get_result (CofferRestoreWindow *self) { return self->result; }
+const char *coffer_restore_window_get_opened_uri (CofferRestoreWindow *self) { return self->opened_uri; }
 
 /* ---- GObject ---- */
 
@@ -652,6 +785,8 @@ coffer_restore_window_dispose (GObject *object)
   g_clear_pointer (&self->path, g_free);
   g_clear_pointer (&self->result, g_free);
   g_clear_pointer (&self->last_target, g_free);
+  g_clear_pointer (&self->last_paths, g_strfreev);
+  g_clear_pointer (&self->opened_uri, g_free);
   G_OBJECT_CLASS (coffer_restore_window_parent_class)->dispose (object);
 }
 
@@ -677,6 +812,7 @@ coffer_restore_window_class_init (CofferRestoreWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "restore.up", NULL, up_activated);
   gtk_widget_class_install_action (widget_class, "restore.restore", NULL, restore_activated);
   gtk_widget_class_install_action (widget_class, "restore.restore-to", NULL, restore_to_activated);
+  gtk_widget_class_install_action (widget_class, "restore.open-target", NULL, open_target_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Up, GDK_ALT_MASK, "restore.up", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
 }

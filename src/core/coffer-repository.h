@@ -221,6 +221,12 @@ typedef enum
   COFFER_RESTORE_DEFAULT   = 0,
   COFFER_RESTORE_OVERWRITE = 1 << 0,  /* replace existing files even if newer */
   COFFER_RESTORE_DRY_RUN   = 1 << 1,
+  /* With a target: each selected path goes directly into the target
+   * ("/home/me/Pictures/a.jpg" → TARGET/a.jpg), not below its absolute path. */
+  COFFER_RESTORE_INTO_TARGET = 1 << 2,
+  /* A differing existing file that is newer than the backup's copy stays;
+   * the backup's copy is written beside it as "NAME (restored).EXT". */
+  COFFER_RESTORE_KEEP_BOTH = 1 << 3,
 } CofferRestoreFlags;
 
 /* Restores paths (absolute paths inside the snapshot; NULL = everything)
@@ -234,6 +240,15 @@ gboolean coffer_restore_run (CofferRepository *self, const char *category_id,
                              const char *target, CofferRestoreFlags flags,
                              CofferProgressFunc progress, gpointer progress_data,
                              GPtrArray **conflicts, GCancellable *cancellable, GError **error);
+/* The same, with strip_prefix (an absolute path inside the snapshot, used
+ * only with a target) removed from the front of every restored path:
+ * "/home/alice/Pictures/a.jpg" with strip_prefix "/home/alice" goes to
+ * TARGET/Pictures/a.jpg. Entries outside strip_prefix are not restored. */
+gboolean coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
+                                    const CofferSnapshot *snapshot, const char * const *paths,
+                                    const char *target, const char *strip_prefix, CofferRestoreFlags flags,
+                                    CofferProgressFunc progress, gpointer progress_data,
+                                    GPtrArray **conflicts, GCancellable *cancellable, GError **error);
 
 /* Checks structure (every snapshot's trees and every referenced blob exist
  * in the index, every indexed pack exists with the right size) and, with
