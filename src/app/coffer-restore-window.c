@@ -277,8 +277,8 @@ snapshot_selected_cb (CofferRestoreWindow *self)
 /* The label of snapshot i: date and minute, with the seconds when another
  * snapshot has the same minute, and the computer's name when the snapshots
  * come from more than one computer, so no two entries look the same. */
-static char *
-describe_snapshot_time (GPtrArray *snapshots, guint i)
+char *
+coffer_restore_window_describe_snapshot (GPtrArray *snapshots, guint i)
 {
   const CofferSnapshot *snapshot = g_ptr_array_index (snapshots, i);
   g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (snapshot->time / G_USEC_PER_SEC);
@@ -321,11 +321,9 @@ list_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   for (guint i = 0; snapshots != NULL && i < snapshots->len; i++)
     {
-      const CofferSnapshot *snapshot = g_ptr_array_index (snapshots, i);
-      g_autofree char *when = describe_snapshot_time (snapshots, i);
+      g_autofree char *when = coffer_restore_window_describe_snapshot (snapshots, i);
       g_autofree char *label = i == 0 ? g_strdup_printf (_("%s (latest)"), when) : g_strdup (when);
       gtk_string_list_append (names, label);
-      (void) snapshot;
     }
   if (snapshots->len == 0)
     {

@@ -32,4 +32,8 @@ const char *coffer_restore_window_get_result      (CofferRestoreWindow *self);
 /* Under COFFER_TESTING: the URI "Open Folder" was asked to show, or NULL. */
 const char *coffer_restore_window_get_opened_uri  (CofferRestoreWindow *self);
 
+/* The label of snapshots[i] (CofferSnapshot, newest first) in the list:
+ * seconds and computer name added where needed to tell it apart. */
+char       *coffer_restore_window_describe_snapshot (GPtrArray *snapshots, guint i);
+
 G_END_DECLS

@@ -296,11 +296,74 @@ test_backup_and_restore (void)
     ui_test_wait_for (restore_loaded, restore, 60, "folder listing");
   }
 
+  /* Restore To… with nothing selected asks first; the folder shown then
+   * lands directly in the chosen folder (app-restore/Pictures), and the
+   * toast's Open Folder shows that folder. */
   coffer_restore_window_restore (restore, NULL, app_target);
+  g_assert_nonnull (coffer_restore_window_get_dialog (restore));
+  g_assert_null (coffer_restore_window_get_result (restore));
+  ui_test_screenshot (coffer_restore_window_get_dialog (restore), "restore-everything-question");
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (coffer_restore_window_get_dialog (restore)), "restore");
   ui_test_wait_for (restore_finished, restore, 120, "restore");
   g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
-  app_restored = g_build_filename (app_target, source, NULL);
+  app_restored = g_build_filename (app_target, "Pictures", NULL);
   coffer_test_assert_same_tree (source, app_restored, FALSE);
+  {
+    g_autofree char *nested = g_build_filename (app_target, source, NULL);
+    g_autofree char *uri = g_filename_to_uri (app_target, NULL, NULL);
+    g_assert_false (g_file_test (nested, G_FILE_TEST_EXISTS));
+    ui_test_screenshot (GTK_WIDGET (restore), "restore-to-done");
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (restore), "restore.open-target", NULL));
+    g_assert_cmpstr (coffer_restore_window_get_opened_uri (restore), ==, uri);
+  }
+
+  /* One selected file goes straight into the chosen folder. */
+  {
+    g_autofree char *one_target = g_build_filename (tmp, "one-restore", NULL);
+    g_autofree char *one = g_build_filename (one_target, "IMG_0003.jpg", NULL);
+    g_autofree char *original = g_build_filename (source, "IMG_0003.jpg", NULL);
+    GObject *view = gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW, "column_view");
+    GtkSelectionModel *model = gtk_column_view_get_model (GTK_COLUMN_VIEW (view));
+    GListModel *files = coffer_restore_window_get_files (restore);
+    gboolean selected = FALSE;
+
+    for (guint i = 0; i < g_list_model_get_n_items (files); i++)
+      {
+        g_autoptr(CofferFileItem) file = g_list_model_get_item (files, i);
+        if (g_str_equal (coffer_file_item_get_path (file), original))
+          selected = gtk_selection_model_select_item (model, i, TRUE);
+      }
+    g_assert_true (selected);
+    coffer_restore_window_restore (restore, NULL, one_target);
+    ui_test_wait_for (restore_finished, restore, 120, "restore of one file");
+    g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
+    coffer_test_assert_same_tree (original, one, FALSE);
+    gtk_selection_model_unselect_all (model);
+  }
+
+  /* Two snapshots in the same minute, from two computers, are told apart. */
+  {
+    g_autoptr(GPtrArray) snapshots = g_ptr_array_new ();
+    CofferSnapshot a = { 0 }, b = { 0 }, c = { 0 };
+    g_autofree char *la = NULL, *lb = NULL, *lc = NULL;
+
+    a.time = G_GINT64_CONSTANT (1767225625) * G_USEC_PER_SEC;   /* hh:mm:25 */
+    b.time = a.time - 20 * G_USEC_PER_SEC;                      /* hh:mm:05 */
+    c.time = a.time - (gint64) 3 * 3600 * G_USEC_PER_SEC;
+    a.hostname = (char *) "laptop";
+    b.hostname = (char *) "laptop";
+    c.hostname = (char *) "desktop";
+    g_ptr_array_add (snapshots, &a);
+    g_ptr_array_add (snapshots, &b);
+    g_ptr_array_add (snapshots, &c);
+    la = coffer_restore_window_describe_snapshot (snapshots, 0);
+    lb = coffer_restore_window_describe_snapshot (snapshots, 1);
+    lc = coffer_restore_window_describe_snapshot (snapshots, 2);
+    g_test_message ("snapshot labels: %s | %s | %s", la, lb, lc);
+    g_assert_cmpstr (la, !=, lb);
+    g_assert_nonnull (strstr (la, ":25"));
+    g_assert_nonnull (strstr (lc, "desktop"));
+  }
 
   /* To the original place: a file changed since is newer and is kept when
    * the user says so; a deleted one comes back. */
@@ -321,6 +384,25 @@ test_backup_and_restore (void)
     g_assert_true (g_file_get_contents (changed, &contents, &len, NULL));
     g_assert_cmpstr (contents, ==, "edited after the backup");
     g_assert_true (g_file_test (deleted, G_FILE_TEST_EXISTS));
+
+    /* Keep Both: the edited file stays, the backup's copy comes beside it. */
+    {
+      g_autofree char *beside = g_build_filename (source, "IMG_0001 (restored).jpg", NULL);
+      g_autofree char *backed_up = g_build_filename (app_restored, "IMG_0001.jpg", NULL);
+
+      coffer_restore_window_restore (restore, everything, NULL);
+      ui_test_wait_for (restore_finished, restore, 120, "restore to the original place again");
+      g_assert_nonnull (coffer_restore_window_get_dialog (restore));
+      adw_message_dialog_response (ADW_MESSAGE_DIALOG (coffer_restore_window_get_dialog (restore)), "keep-both");
+      ui_test_wait_for (restore_finished, restore, 120, "keep both");
+      g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
+      g_clear_pointer (&contents, g_free);
+      g_assert_true (g_file_get_contents (changed, &contents, &len, NULL));
+      g_assert_cmpstr (contents, ==, "edited after the backup");
+      coffer_test_assert_same_tree (backed_up, beside, FALSE);
+      ui_test_screenshot (GTK_WIDGET (restore), "restore-keep-both");
+      g_unlink (beside);
+    }
   }
 
   /* Advanced in a later session: the recovery key must be confirmed first;
