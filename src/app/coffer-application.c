@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 
 #include "coffer-application.h"
+#include "coffer-help-window.h"
 #include "coffer-category-item.h"
 #include "coffer-error.h"
 #include "coffer-keyring.h"
@@ -436,6 +437,7 @@ coffer_application_start_backup (CofferApplication *self, gboolean scheduled)
   {
     CofferRetention retention = {
       .keep_last = g_settings_get_uint (self->settings, "retention-keep-last"),
+      .keep_hourly = g_settings_get_uint (self->settings, "retention-keep-hourly"),
       .keep_daily = g_settings_get_uint (self->settings, "retention-keep-daily"),
       .keep_weekly = g_settings_get_uint (self->settings, "retention-keep-weekly"),
       .keep_monthly = g_settings_get_uint (self->settings, "retention-keep-monthly"),
@@ -684,6 +686,15 @@ about_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 }
 
 static void
+help_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  CofferApplication *self = user_data;
+  GtkWindow *active = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  gtk_window_present (coffer_help_window_new (active ? active : GTK_WINDOW (get_main_window (self))));
+}
+
+static void
 quit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   CofferApplication *self = user_data;
@@ -705,6 +716,7 @@ static const GActionEntry app_actions[] = {
   { "preferences", preferences_activated },
   { "restore", restore_activated },
   { "about", about_activated },
+  { "help", help_activated },
   { "quit", quit_activated },
 };
 
@@ -732,6 +744,10 @@ coffer_application_startup (GApplication *app)
   static const char *backup_accels[] = { "<primary>b", NULL };
   static const char *prefs_accels[] = { "<primary>comma", NULL };
   static const char *restore_accels[] = { "<primary>r", NULL };
+  static const char *help_accels[] = { "F1", NULL };
+  /* Every window and dialog of the app closes with Ctrl+W (GtkWindow's own
+   * window.close action); Escape is bound per window. */
+  static const char *close_accels[] = { "<primary>w", NULL };
 
   G_APPLICATION_CLASS (coffer_application_parent_class)->startup (app);
 
@@ -741,6 +757,8 @@ coffer_application_startup (GApplication *app)
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.backup-now", backup_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences", prefs_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.restore", restore_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.help", help_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "window.close", close_accels);
 
   self->settings = g_settings_new (APP_ID);
   self->engine = coffer_engine_new ();

@@ -24,6 +24,17 @@ struct _CofferPreferencesWindow
   GtkSwitch           *metered_switch;
   GtkSwitch           *power_switch;
   GtkSpinButton       *bandwidth_spin;
+  AdwComboRow         *retention_row;
+  GtkWidget           *keep_last_row;
+  GtkWidget           *keep_hourly_row;
+  GtkWidget           *keep_daily_row;
+  GtkWidget           *keep_weekly_row;
+  GtkWidget           *keep_monthly_row;
+  GtkWidget           *keep_yearly_row;
+  GtkSpinButton       *keep_hourly_spin;
+  GtkLevelBar         *strength_bar;
+  gboolean             custom_retention;
+  gboolean             applying_preset;
   GtkSpinButton       *keep_last_spin;
   GtkSpinButton       *keep_daily_spin;
   GtkSpinButton       *keep_weekly_spin;
@@ -110,6 +121,86 @@ time_output_cb (GtkSpinButton *spin, gpointer user_data)
   g_autofree char *text = g_strdup_printf ("%02d", gtk_spin_button_get_value_as_int (spin));
   gtk_editable_set_text (GTK_EDITABLE (spin), text);
   return TRUE;
+}
+
+/* ---- retention ---- */
+
+/* The presets, in the order of the combo row; Custom shows the numbers.
+ * "Thin out": every backup of the last day, one a day for a month, one a
+ * week for a year, one a month for good (1000 months), and the latest. */
+static const char * const retention_keys[] = {
+  "retention-keep-last", "retention-keep-hourly", "retention-keep-daily", "retention-keep-weekly",
+  "retention-keep-monthly", "retention-keep-yearly",
+};
+static const guint retention_presets[2][6] = {
+  { 0, 0, 0, 0, 0, 0 },          /* Everything: nothing is ever removed */
+  { 1, 24, 31, 52, 1000, 0 },    /* Thin out over time */
+};
+
+enum { RETENTION_EVERYTHING, RETENTION_THIN_OUT, RETENTION_CUSTOM };
+
+static guint
+current_retention (CofferPreferencesWindow *self)
+{
+  for (guint p = 0; p < G_N_ELEMENTS (retention_presets); p++)
+    {
+      gboolean same = TRUE;
+      for (guint k = 0; k < G_N_ELEMENTS (retention_keys); k++)
+        if (g_settings_get_uint (self->settings, retention_keys[k]) != retention_presets[p][k])
+          same = FALSE;
+      if (same)
+        return p;
+    }
+  return RETENTION_CUSTOM;
+}
+
+static void
+show_retention (CofferPreferencesWindow *self, guint preset)
+{
+  GtkWidget *rows[] = { self->keep_last_row, self->keep_hourly_row, self->keep_daily_row,
+                        self->keep_weekly_row, self->keep_monthly_row, self->keep_yearly_row };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    gtk_widget_set_visible (rows[i], preset == RETENTION_CUSTOM);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (self->retention_row),
+                               preset == RETENTION_EVERYTHING
+                               ? _("No backup is ever removed. The backup place keeps growing.")
+                               : preset == RETENTION_THIN_OUT
+                               ? _("Hourly for a day, daily for a month, weekly for a year, monthly forever.")
+                               : _("Choose how many backups of each kind to keep."));
+}
+
+static void
+retention_selected_cb (CofferPreferencesWindow *self)
+{
+  guint preset = adw_combo_row_get_selected (self->retention_row);
+
+  if (self->applying_preset)
+    return;
+  self->custom_retention = preset == RETENTION_CUSTOM;
+  /* The keys change one by one: do not read a half-written preset back. */
+  self->applying_preset = TRUE;
+  if (preset < G_N_ELEMENTS (retention_presets))
+    for (guint k = 0; k < G_N_ELEMENTS (retention_keys); k++)
+      g_settings_set_uint (self->settings, retention_keys[k], retention_presets[preset][k]);
+  self->applying_preset = FALSE;
+  show_retention (self, preset);
+}
+
+static void
+retention_changed_cb (CofferPreferencesWindow *self)
+{
+  /* Numbers edited under Custom stay Custom even when they happen to
+   * match a preset; otherwise follow the settings. */
+  guint preset = self->custom_retention ? RETENTION_CUSTOM : current_retention (self);
+
+  if (self->applying_preset)
+    return;
+  self->applying_preset = TRUE;
+  if (adw_combo_row_get_selected (self->retention_row) != preset)
+    adw_combo_row_set_selected (self->retention_row, preset);
+  self->applying_preset = FALSE;
+  show_retention (self, preset);
 }
 
 /* ---- exclusions ---- */
@@ -230,6 +321,19 @@ change_password_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   gtk_editable_set_text (GTK_EDITABLE (self->new_password), "");
   gtk_editable_set_text (GTK_EDITABLE (self->new_password_confirm), "");
   toast (self, _("Backup password changed"));
+}
+
+static void
+new_password_changed_cb (CofferPreferencesWindow *self)
+{
+  const char *text = NULL;
+
+  coffer_password_strength (gtk_editable_get_text (GTK_EDITABLE (self->new_password)), &text);
+  coffer_password_meter_update (self->strength_bar, NULL,
+                                gtk_editable_get_text (GTK_EDITABLE (self->new_password)));
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->strength_bar), text);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->strength_bar), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                  text, -1);
 }
 
 static void
@@ -482,12 +586,15 @@ coffer_preferences_window_class_init (CofferPreferencesWindowClass *klass)
   BIND (minute_spin); BIND (metered_switch); BIND (power_switch); BIND (bandwidth_spin); BIND (keep_last_spin);
   BIND (keep_daily_spin); BIND (keep_weekly_spin); BIND (keep_monthly_spin); BIND (keep_yearly_spin);
   BIND (excludes_list); BIND (exclude_entry); BIND (new_password); BIND (new_password_confirm);
-  BIND (recovery_row); BIND (devices_list);
+  BIND (recovery_row); BIND (devices_list); BIND (retention_row); BIND (keep_last_row); BIND (keep_hourly_row);
+  BIND (keep_daily_row); BIND (keep_weekly_row); BIND (keep_monthly_row); BIND (keep_yearly_row);
+  BIND (keep_hourly_spin);
 #undef BIND
   gtk_widget_class_bind_template_callback (widget_class, exclude_apply_cb);
   gtk_widget_class_bind_template_callback (widget_class, exclude_folder_cb);
 
   gtk_widget_class_install_action (widget_class, "prefs.change-password", NULL, change_password_activated);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
   gtk_widget_class_install_action (widget_class, "prefs.test-recovery-key", NULL, test_recovery_key_activated);
   gtk_widget_class_install_action (widget_class, "prefs.replace-recovery-key", NULL, replace_recovery_key_activated);
 }
@@ -496,6 +603,17 @@ static void
 coffer_preferences_window_init (CofferPreferencesWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* The strength meter beside the new password, as in the setup assistant. */
+  self->strength_bar = GTK_LEVEL_BAR (gtk_level_bar_new ());
+  coffer_password_meter_init (self->strength_bar);
+  gtk_widget_set_size_request (GTK_WIDGET (self->strength_bar), 80, -1);
+  gtk_widget_set_valign (GTK_WIDGET (self->strength_bar), GTK_ALIGN_CENTER);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->strength_bar), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Password strength"), -1);
+  adw_entry_row_add_suffix (ADW_ENTRY_ROW (self->new_password), GTK_WIDGET (self->strength_bar));
+  g_signal_connect_object (self->new_password, "changed", G_CALLBACK (new_password_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  new_password_changed_cb (self);
 }
 
 CofferPreferencesWindow *
@@ -521,11 +639,21 @@ coffer_preferences_window_new (CofferApplication *app)
   g_settings_bind (self->settings, "skip-power-saver", self->power_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "bandwidth-limit", self->bandwidth_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "retention-keep-last", self->keep_last_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "retention-keep-hourly", self->keep_hourly_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "retention-keep-daily", self->keep_daily_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "retention-keep-weekly", self->keep_weekly_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "retention-keep-monthly", self->keep_monthly_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "retention-keep-yearly", self->keep_yearly_spin, "value", G_SETTINGS_BIND_DEFAULT);
 
+  self->custom_retention = current_retention (self) == RETENTION_CUSTOM;
+  retention_changed_cb (self);
+  g_signal_connect_object (self->retention_row, "notify::selected", G_CALLBACK (retention_selected_cb), self,
+                           G_CONNECT_SWAPPED);
+  for (guint k = 0; k < G_N_ELEMENTS (retention_keys); k++)
+    {
+      g_autofree char *signal = g_strconcat ("changed::", retention_keys[k], NULL);
+      g_signal_connect_object (self->settings, signal, G_CALLBACK (retention_changed_cb), self, G_CONNECT_SWAPPED);
+    }
   g_signal_connect_object (self->schedule_row, "notify::selected", G_CALLBACK (schedule_changed_cb), self,
                            G_CONNECT_SWAPPED);
   schedule_changed_cb (self);

@@ -526,13 +526,8 @@ fill_levels (CofferSetupAssistant *self)
 static void
 password_changed_cb (CofferSetupAssistant *self)
 {
-  const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_entry));
-  const char *label = NULL;
-  double bits = coffer_password_strength (password, &label);
-
-  gtk_level_bar_set_value (self->strength_bar, bits <= 0 ? 0 : bits < 35 ? 1 : bits < COFFER_PASSWORD_MIN_BITS ? 1.5
-                                               : bits < COFFER_PASSWORD_GOOD_BITS ? 2.5 : bits < 90 ? 3 : 4);
-  gtk_label_set_text (self->strength_label, label);
+  coffer_password_meter_update (self->strength_bar, self->strength_label,
+                                gtk_editable_get_text (GTK_EDITABLE (self->password_entry)));
   gtk_widget_remove_css_class (GTK_WIDGET (self->strength_label), "error");
   gtk_widget_remove_css_class (GTK_WIDGET (self->password_confirm), "error");
 }
@@ -1257,9 +1252,7 @@ coffer_setup_assistant_init (CofferSetupAssistant *self)
   self->categories = coffer_category_items_detect ();
   gtk_list_box_bind_model (self->categories_list, G_LIST_MODEL (self->categories),
                            create_category_row, self, NULL);
-  gtk_level_bar_add_offset_value (self->strength_bar, GTK_LEVEL_BAR_OFFSET_LOW, 1.5);
-  gtk_level_bar_add_offset_value (self->strength_bar, GTK_LEVEL_BAR_OFFSET_HIGH, 3);
-  gtk_level_bar_add_offset_value (self->strength_bar, GTK_LEVEL_BAR_OFFSET_FULL, 4);
+  coffer_password_meter_init (self->strength_bar);
   password_changed_cb (self);
 }
 
