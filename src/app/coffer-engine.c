@@ -1198,9 +1198,10 @@ restore_call (CofferRepository *repository, Job *job, GCancellable *cancellable,
 {
   GPtrArray *conflicts = NULL;
 
-  if (!coffer_restore_run (repository, job->category_id, job->snapshot,
-                           (const char * const *) job->strv, job->target, job->flags,
-                           engine_progress_cb, job->engine, &conflicts, cancellable, error))
+  /* job->text: the prefix left out under the target, or NULL */
+  if (!coffer_restore_run_mapped (repository, job->category_id, job->snapshot,
+                                  (const char * const *) job->strv, job->target, job->text, job->flags,
+                                  engine_progress_cb, job->engine, &conflicts, cancellable, error))
     {
       job->conflicts = conflicts;
       return FALSE;
@@ -1215,6 +1216,15 @@ coffer_engine_restore_async (CofferEngine *self, const char *category_id,
                              const char *target, CofferRestoreFlags flags,
                              GAsyncReadyCallback callback, gpointer user_data)
 {
+  coffer_engine_restore_mapped_async (self, category_id, snapshot, paths, target, NULL, flags, callback, user_data);
+}
+
+void
+coffer_engine_restore_mapped_async (CofferEngine *self, const char *category_id,
+                                    const CofferSnapshot *snapshot, const char * const *paths,
+                                    const char *target, const char *strip_prefix, CofferRestoreFlags flags,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
   GTask *task;
   Job *job;
 
@@ -1226,6 +1236,7 @@ coffer_engine_restore_async (CofferEngine *self, const char *category_id,
   job->snapshot = snapshot_copy (snapshot);
   job->strv = paths ? g_strdupv ((char **) paths) : NULL;
   job->target = g_strdup (target);
+  job->text = g_strdup (strip_prefix);
   job->flags = flags;
   job_run (task, restore_call, NULL);
 }

@@ -153,6 +153,14 @@ void     coffer_engine_restore_async  (CofferEngine *self, const char *category_
                                        const CofferSnapshot *snapshot, const char * const *paths,
                                        const char *target, CofferRestoreFlags flags,
                                        GAsyncReadyCallback callback, gpointer user_data);
+/* The same, with strip_prefix left out under target (coffer_restore_run_mapped):
+ * /home/alice/Pictures with target /home/bob and prefix /home/alice goes to
+ * /home/bob/Pictures. Finish with coffer_engine_restore_finish. */
+void     coffer_engine_restore_mapped_async (CofferEngine *self, const char *category_id,
+                                             const CofferSnapshot *snapshot, const char * const *paths,
+                                             const char *target, const char *strip_prefix,
+                                             CofferRestoreFlags flags,
+                                             GAsyncReadyCallback callback, gpointer user_data);
 gboolean coffer_engine_restore_finish (CofferEngine *self, GAsyncResult *result,
                                        GPtrArray **out_conflicts, GError **error);
 
