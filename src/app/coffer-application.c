@@ -245,6 +245,27 @@ coffer_application_finish_setup (CofferApplication *self, const CofferDestinatio
     coffer_application_start_backup (self, FALSE);
 }
 
+/* Saves a new location of the same repository (or of the new one already
+ * open in the engine) and opens it there. */
+void
+coffer_application_change_destination (CofferApplication *self, const CofferDestination *dest, gboolean reopen)
+{
+  g_return_if_fail (COFFER_IS_APPLICATION (self));
+
+  g_clear_pointer (&self->destination, coffer_destination_free);
+  self->destination = coffer_destination_copy (dest);
+  g_settings_set_string (self->settings, "destination", dest->location);
+  g_settings_set_string (self->settings, "destination-user", dest->user ? dest->user : "");
+  if (dest->secret != NULL)
+    coffer_keyring_store_async (dest->location,
+                                g_str_has_prefix (dest->location, "s3://") ? COFFER_KEY_KIND_S3
+                                                                           : COFFER_KEY_KIND_WEBDAV,
+                                _("Coffer backup location"), dest->secret, NULL, NULL, NULL);
+  coffer_application_save_categories (self);
+  if (reopen)
+    coffer_application_open_repository (self, NULL);
+}
+
 /* ---- backups ---- */
 
 static void

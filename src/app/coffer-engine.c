@@ -433,6 +433,13 @@ coffer_engine_cancel (CofferEngine *self)
     g_cancellable_cancel (self->operation_cancellable);
 }
 
+const CofferSecret *
+coffer_engine_get_password (CofferEngine *self)
+{
+  g_return_val_if_fail (COFFER_IS_ENGINE (self), NULL);
+  return self->password;
+}
+
 void
 coffer_engine_set_password (CofferEngine *self, const CofferSecret *password)
 {
@@ -592,6 +599,58 @@ test_connection_call (CofferRepository *repository, Job *job, GCancellable *canc
       return FALSE;
     }
   job->count = 0;
+  return TRUE;
+}
+
+/* job->text: the id of the repository at job->dest, NULL for an empty place. */
+static gboolean
+peek_id_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferStore) store = open_store (job->dest, error);
+  g_autoptr(CofferRepository) found = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (store == NULL)
+    return FALSE;
+  found = coffer_repository_open (store, cancellable, &local_error);
+  if (found == NULL && g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND))
+    {
+      /* Nothing there yet; a place that cannot be listed fails here. */
+      return test_connection_call (NULL, job, cancellable, error);
+    }
+  if (found == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  job->text = g_strdup (coffer_repository_get_id (found));
+  return TRUE;
+}
+
+void
+coffer_engine_peek_repository_id_async (CofferEngine *self, const CofferDestination *dest,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = dest_task_new (self, coffer_engine_peek_repository_id_async, dest, cancellable, callback,
+                        user_data, &job);
+  job_run (task, peek_id_call, NULL);
+}
+
+gboolean
+coffer_engine_peek_repository_id_finish (CofferEngine *self, GAsyncResult *result, char **out_id,
+                                         GError **error)
+{
+  Job *job = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+  if (out_id != NULL)
+    *out_id = g_steal_pointer (&job->text);
   return TRUE;
 }
 

@@ -10,6 +10,7 @@
 #include "coffer-password-strength.h"
 #include "coffer-preferences-window.h"
 #include "coffer-recovery-key.h"
+#include "coffer-recovery-wizard.h"
 #include "coffer-repository.h"
 #include "coffer-window.h"
 #include "test-utils.h"
@@ -281,6 +282,86 @@ test_category_switch (void)
   g_assert_false (coffer_category_item_get_enabled (photos));
   g_assert_nonnull (coffer_category_item_get_id (photos));
   ui_test_screenshot (GTK_WIDGET (window), "controls-category-switched");
+}
+
+static gboolean
+destination_changed (gpointer data)
+{
+  return coffer_preferences_window_get_destination_status (data) != NULL;
+}
+
+static const char *
+change_destination (CofferPreferencesWindow *prefs, const char *location)
+{
+  g_autoptr(CofferDestination) dest = coffer_destination_new (location);
+
+  coffer_preferences_window_change_destination (prefs, dest);
+  ui_test_wait_for (destination_changed, prefs, 60, "destination change");
+  g_test_message ("change to %s: \"%s\"", location, coffer_preferences_window_get_destination_status (prefs));
+  return coffer_preferences_window_get_destination_status (prefs);
+}
+
+/* The main window shows where backups go; Preferences changes it to a copy
+ * of the repository (same id: opened there), refuses another repository,
+ * and starts a new one at an empty place with the same categories. */
+static void
+test_destination (void)
+{
+  CofferApplication *app = the_app;
+  GSettings *settings = coffer_application_get_settings (app);
+  CofferWindow *window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
+  GObject *title = gtk_widget_get_template_child (GTK_WIDGET (window), COFFER_TYPE_WINDOW, "window_title");
+  g_autofree char *repo = g_build_filename (tmp, "switch-repo", NULL);
+  g_autofree char *copy = g_build_filename (tmp, "copy-repo", NULL);
+  g_autofree char *other = g_build_filename (tmp, "other-repo", NULL);
+  g_autofree char *empty = g_build_filename (tmp, "empty-place", NULL);
+  g_autofree char *other_id = NULL;
+  g_autofree char *other_category = NULL;
+  g_autofree char *old_id = NULL;
+  g_autofree char *config = g_build_filename (empty, "config", NULL);
+  CofferPreferencesWindow *prefs;
+  const char *argv[] = { "cp", "-a", repo, copy, NULL };
+  int status = 0;
+  g_autoptr(CofferCategoryItem) notes = g_list_model_get_item (G_LIST_MODEL (coffer_application_get_categories (app)), 1);
+
+  g_assert_nonnull (window);
+  g_assert_nonnull (strstr (adw_window_title_get_subtitle (ADW_WINDOW_TITLE (title)), "switch-repo"));
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL));
+  g_assert_cmpint (status, ==, 0);
+  other_id = create_repository (other, g_get_home_dir (), &other_category);
+
+  prefs = coffer_preferences_window_new (app);
+  gtk_window_present (GTK_WINDOW (prefs));
+  g_assert_cmpstr (change_destination (prefs, copy), ==, "");
+  g_assert_cmpint (coffer_application_get_state (app), ==, COFFER_APP_STATE_READY);
+  g_assert_cmpstr (g_settings_get_string (settings, "destination"), ==, copy);
+  g_assert_nonnull (strstr (adw_window_title_get_subtitle (ADW_WINDOW_TITLE (title)), "copy-repo"));
+  ui_test_screenshot (GTK_WIDGET (prefs), "controls-destination-changed");
+  ui_test_screenshot (GTK_WIDGET (window), "controls-main-window-destination");
+
+  g_assert_nonnull (strstr (change_destination (prefs, other), "different"));
+  g_assert_cmpstr (g_settings_get_string (settings, "destination"), ==, copy);
+
+  old_id = g_strdup (coffer_category_item_get_id (notes));
+  g_assert_cmpstr (change_destination (prefs, empty), ==, "");
+  g_assert_true (g_file_test (config, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpstr (g_settings_get_string (settings, "destination"), ==, empty);
+  g_assert_nonnull (coffer_category_item_get_id (notes));
+  g_assert_cmpstr (coffer_category_item_get_id (notes), !=, old_id);
+  {
+    GtkWindow *wizard = NULL;
+    GListModel *toplevels = gtk_window_get_toplevels ();
+    for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+      {
+        g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
+        if (gtk_widget_get_mapped (w) && ui_test_find (w, COFFER_TYPE_RECOVERY_WIZARD, NULL) != NULL)
+          wizard = GTK_WINDOW (w);
+      }
+    g_assert_nonnull (wizard);   /* the new backup's recovery key is shown */
+    ui_test_screenshot (GTK_WIDGET (wizard), "controls-destination-new-key");
+    gtk_window_destroy (wizard);
+  }
+  gtk_window_destroy (GTK_WINDOW (prefs));
   ui_test_quit (app);
 }
 
@@ -293,6 +374,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/ui/controls/password-scorer", test_password_scorer);
   g_test_add_func ("/ui/controls/preferences", test_preferences);
   g_test_add_func ("/ui/controls/category-switch", test_category_switch);
+  g_test_add_func ("/ui/controls/destination", test_destination);
   the_app = ui_test_app_new ();
   ret = ui_test_run (tmp);
   g_object_unref (the_app);
