@@ -35,6 +35,12 @@ struct _CofferRestoreWindow
   GtkSearchBar       *search_bar;
   GtkToggleButton    *search_button;
   GtkSearchEntry     *search_entry;
+  GtkCheckButton     *search_all_check;
+  GHashTable         *latest;          /* category id -> GPtrArray of its snapshots, for searching all */
+  guint               searches_pending;
+  char               *pending_folder;  /* opened once the category of a search result is shown */
+  char               *restore_category;   /* the category the last restore used */
+  GPtrArray          *restore_snapshots;  /* with restore_category: [0] is used */
   GtkDropDown        *category_dropdown;
   GtkDropDown        *snapshot_dropdown;
   GtkLabel           *path_label;
@@ -52,6 +58,17 @@ G_DEFINE_FINAL_TYPE (CofferRestoreWindow, coffer_restore_window, ADW_TYPE_WINDOW
 static void toast (CofferRestoreWindow *self, const char *message)
 {
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+}
+
+static const char *current_category (CofferRestoreWindow *self);
+
+/* In an all-categories search each result carries its category; its latest
+ * snapshot is in self->latest. */
+static const char *
+item_category (CofferRestoreWindow *self, CofferFileItem *item)
+{
+  const char *id = g_object_get_data (G_OBJECT (item), "category-id");
+  return id ? id : current_category (self);
 }
 
 static const char *
@@ -199,6 +216,19 @@ row_activated_cb (CofferRestoreWindow *self, guint position)
 
   if (item == NULL)
     return;
+  if (g_strcmp0 (item_category (self, item), current_category (self)) != 0)
+    {
+      /* A result of another category: show that category, then the folder. */
+      const char *id = item_category (self, item);
+      g_free (self->pending_folder);
+      self->pending_folder = coffer_file_item_is_dir (item) ? g_strdup (coffer_file_item_get_path (item))
+                                                           : g_path_get_dirname (coffer_file_item_get_path (item));
+      gtk_search_bar_set_search_mode (self->search_bar, FALSE);
+      for (guint i = 0; i < self->category_ids->len; i++)
+        if (g_str_equal (g_ptr_array_index (self->category_ids, i), id))
+          gtk_drop_down_set_selected (self->category_dropdown, i);
+      return;
+    }
   if (coffer_file_item_is_dir (item))
     {
       gtk_search_bar_set_search_mode (self->search_bar, FALSE);
@@ -243,6 +273,99 @@ search_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     gtk_stack_set_visible_child_name (self->stack, "files");
 }
 
+typedef struct
+{
+  CofferRestoreWindow *self;
+  char                *category_id;
+  GCancellable        *cancellable;
+} SearchAll;
+
+static void
+search_all_free (SearchAll *sa)
+{
+  g_object_unref (sa->self);
+  g_free (sa->category_id);
+  g_object_unref (sa->cancellable);
+  g_free (sa);
+}
+
+static void
+search_all_done (CofferRestoreWindow *self)
+{
+  if (--self->searches_pending > 0)
+    return;
+  set_loading (self, FALSE);
+  if (g_list_model_get_n_items (G_LIST_MODEL (self->files)) == 0)
+    {
+      adw_status_page_set_icon_name (self->empty_page, "system-search-symbolic");
+      adw_status_page_set_title (self->empty_page, _("No Files Found"));
+      adw_status_page_set_description (self->empty_page, _("No file or folder in any category has that name."));
+      gtk_stack_set_visible_child_name (self->stack, "empty");
+    }
+  else
+    gtk_stack_set_visible_child_name (self->stack, "files");
+}
+
+static void
+search_all_results_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SearchAll *sa = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) items = coffer_engine_search_finish (COFFER_ENGINE (source), result, &error);
+
+  if (!g_cancellable_is_cancelled (sa->cancellable))
+    {
+      for (guint i = 0; items != NULL && i < items->len; i++)
+        {
+          CofferFileItem *item = g_ptr_array_index (items, i);
+          g_object_set_data_full (G_OBJECT (item), "category-id", g_strdup (sa->category_id), g_free);
+          g_list_store_append (sa->self->files, item);
+        }
+      search_all_done (sa->self);
+    }
+  search_all_free (sa);
+}
+
+static void
+search_all_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SearchAll *sa = user_data;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *snapshots = coffer_engine_list_snapshots_finish (COFFER_ENGINE (source), result, &error);
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (sa->self->search_entry));
+
+  if (g_cancellable_is_cancelled (sa->cancellable) || snapshots == NULL || snapshots->len == 0)
+    {
+      if (!g_cancellable_is_cancelled (sa->cancellable))
+        search_all_done (sa->self);
+      g_clear_pointer (&snapshots, g_ptr_array_unref);
+      search_all_free (sa);
+      return;
+    }
+  g_hash_table_replace (sa->self->latest, g_strdup (sa->category_id), snapshots);
+  coffer_engine_search_async (COFFER_ENGINE (source), sa->category_id, g_ptr_array_index (snapshots, 0), text,
+                              500, sa->cancellable, search_all_results_cb, sa);
+}
+
+/* Searches the latest backup of every category; results say their category. */
+static void
+search_all (CofferRestoreWindow *self)
+{
+  GCancellable *cancellable = new_cancellable (self);
+
+  g_list_store_remove_all (self->files);
+  set_loading (self, TRUE);
+  self->searches_pending = self->category_ids->len;
+  for (guint i = 0; i < self->category_ids->len; i++)
+    {
+      SearchAll *sa = g_new0 (SearchAll, 1);
+      sa->self = g_object_ref (self);
+      sa->category_id = g_strdup (g_ptr_array_index (self->category_ids, i));
+      sa->cancellable = g_object_ref (cancellable);
+      coffer_engine_list_snapshots_async (self->engine, sa->category_id, cancellable, search_all_snapshots_cb, sa);
+    }
+}
+
 static void
 search_changed_cb (CofferRestoreWindow *self)
 {
@@ -254,6 +377,11 @@ search_changed_cb (CofferRestoreWindow *self)
   if (text == NULL || *text == '\0')
     {
       coffer_restore_window_open_folder (self, self->path);
+      return;
+    }
+  if (gtk_check_button_get_active (self->search_all_check) && self->category_ids->len > 1)
+    {
+      search_all (self);
       return;
     }
   set_loading (self, TRUE);
@@ -270,6 +398,13 @@ snapshot_selected_cb (CofferRestoreWindow *self)
 
   if (snapshot == NULL)
     return;
+  if (self->pending_folder != NULL)
+    {
+      g_autofree char *folder = g_steal_pointer (&self->pending_folder);
+      self->auto_descend = FALSE;
+      coffer_restore_window_open_folder (self, folder);
+      return;
+    }
   self->auto_descend = TRUE;
   coffer_restore_window_open_folder (self, "/");
 }
@@ -525,7 +660,9 @@ static void
 restore_with_flags (CofferRestoreWindow *self, const char * const *paths, const char *target,
                     CofferRestoreFlags flags)
 {
-  const CofferSnapshot *snapshot = current_snapshot (self);
+  const CofferSnapshot *snapshot = self->restore_snapshots ? g_ptr_array_index (self->restore_snapshots, 0)
+                                                          : current_snapshot (self);
+  const char *category = self->restore_category ? self->restore_category : current_category (self);
 
   if (snapshot == NULL)
     return;
@@ -550,8 +687,31 @@ restore_with_flags (CofferRestoreWindow *self, const char * const *paths, const 
   gtk_label_set_text (self->status_label, _("Preparing…"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore-to", FALSE);
-  coffer_engine_restore_async (self->engine, current_category (self), snapshot, paths, target, flags,
+  coffer_engine_restore_async (self->engine, category, snapshot, paths, target, flags,
                                restore_cb, g_object_ref (self));
+}
+
+/* The category of the selection (results of an all-categories search may
+ * belong to another one than shown), or "" when it spans several. */
+static const char *
+selected_category (CofferRestoreWindow *self)
+{
+  g_autoptr(GtkBitset) selected = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->selection));
+  const char *category = NULL;
+  GtkBitsetIter iter;
+  guint position;
+
+  if (gtk_bitset_iter_init_first (&iter, selected, &position))
+    do
+      {
+        g_autoptr(CofferFileItem) item = g_list_model_get_item (G_LIST_MODEL (self->files), position);
+        const char *id = item_category (self, item);
+        if (category != NULL && g_strcmp0 (category, id) != 0)
+          return "";
+        category = id;
+      }
+    while (gtk_bitset_iter_next (&iter, &position));
+  return category;
 }
 
 static GStrv
@@ -601,9 +761,27 @@ coffer_restore_window_restore (CofferRestoreWindow *self, const char * const *pa
   selection = selected_paths (self);
   if (selection[0] != NULL)
     {
+      const char *category = selected_category (self);
+      GPtrArray *snapshots = category ? g_hash_table_lookup (self->latest, category) : NULL;
+
+      if (category != NULL && *category == '\0')
+        {
+          toast (self, _("Select files of one category at a time."));
+          return;
+        }
+      g_clear_pointer (&self->restore_category, g_free);
+      g_clear_pointer (&self->restore_snapshots, g_ptr_array_unref);
+      if (category != NULL && g_strcmp0 (category, current_category (self)) != 0 && snapshots != NULL)
+        {
+          /* From an all-categories search: that category's latest backup. */
+          self->restore_category = g_strdup (category);
+          self->restore_snapshots = g_ptr_array_ref (snapshots);
+        }
       restore_with_flags (self, (const char * const *) selection, target, COFFER_RESTORE_DEFAULT);
       return;
     }
+  g_clear_pointer (&self->restore_category, g_free);
+  g_clear_pointer (&self->restore_snapshots, g_ptr_array_unref);
   /* Nothing selected: the whole folder shown, or the whole backup. Ask
    * first, since that may be a lot and may replace files. */
   if (self->path != NULL && !g_str_equal (self->path, "/"))
@@ -785,6 +963,10 @@ coffer_restore_window_dispose (GObject *object)
   g_clear_pointer (&self->last_target, g_free);
   g_clear_pointer (&self->last_paths, g_strfreev);
   g_clear_pointer (&self->opened_uri, g_free);
+  g_clear_pointer (&self->latest, g_hash_table_unref);
+  g_clear_pointer (&self->pending_folder, g_free);
+  g_clear_pointer (&self->restore_category, g_free);
+  g_clear_pointer (&self->restore_snapshots, g_ptr_array_unref);
   G_OBJECT_CLASS (coffer_restore_window_parent_class)->dispose (object);
 }
 
@@ -799,6 +981,7 @@ coffer_restore_window_class_init (CofferRestoreWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/cofferapp/Coffer/coffer-restore-window.ui");
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, CofferRestoreWindow, name)
   BIND (toast_overlay); BIND (window_title); BIND (search_bar); BIND (search_button); BIND (search_entry); BIND (category_dropdown);
+  BIND (search_all_check);
   BIND (snapshot_dropdown); BIND (path_label); BIND (stack); BIND (column_view); BIND (loading_spinner);
   BIND (empty_page); BIND (status_label); BIND (progress_bar); BIND (cancel_button);
 #undef BIND
@@ -822,6 +1005,7 @@ coffer_restore_window_init (CofferRestoreWindow *self)
   self->files = g_list_store_new (COFFER_TYPE_FILE_ITEM);
   self->selection = gtk_multi_selection_new (G_LIST_MODEL (g_object_ref (self->files)));
   self->category_ids = g_ptr_array_new_with_free_func (g_free);
+  self->latest = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   self->path = g_strdup ("/");
   gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
   add_column (self, _("Name"), G_CALLBACK (setup_name_cb), G_CALLBACK (bind_name_cb), TRUE);

@@ -20,6 +20,7 @@
 #define NEW_PASSWORD "another quite different passphrase 2025"
 
 static char *tmp;
+static char *letters_id;
 
 static gboolean
 state_is (gpointer data)
@@ -50,6 +51,12 @@ restore_loaded (gpointer data)
 {
   return !coffer_restore_window_get_loading (data) && coffer_restore_window_get_n_snapshots (data) > 0 &&
          g_list_model_get_n_items (coffer_restore_window_get_files (data)) > 0;
+}
+
+static gboolean
+restore_idle (gpointer data)
+{
+  return !coffer_restore_window_get_loading (data);
 }
 
 static gboolean
@@ -147,6 +154,17 @@ create_repository (const char *repo, const char *source, char **out_id, char **o
   g_assert_no_error (error);
   *out_id = g_strdup (category->id);
   {
+    /* A second category, for searching all categories. */
+    g_autofree char *letters = g_build_filename (g_get_home_dir (), "Letters", NULL);
+    const char *letter_paths[] = { letters, NULL };
+    g_autoptr(CofferCategory) second = NULL;
+
+    second = coffer_repository_add_category (repository, "Letters", COFFER_LEVEL_STANDARD, letter_paths,
+                                             excludes, NULL, &error);
+    g_assert_no_error (error);
+    letters_id = g_strdup (second->id);
+  }
+  {
     g_autoptr(CofferSecret) text = coffer_recovery_key_format (key);
     *out_key = g_strdup ((const char *) text->data);
   }
@@ -189,6 +207,17 @@ test_backup_and_restore (void)
   item = coffer_category_item_new ("Photos", paths);
   coffer_category_item_set_id (item, category_id);
   g_list_store_append (coffer_application_get_categories (app), item);
+  {
+    g_autofree char *letters = g_build_filename (g_get_home_dir (), "Letters", NULL);
+    g_autofree char *letter = g_build_filename (letters, "To Grandma.txt", NULL);
+    const char *letter_paths[] = { letters, NULL };
+    g_autoptr(CofferCategoryItem) second = coffer_category_item_new ("Letters", letter_paths);
+
+    g_mkdir_with_parents (letters, 0755);
+    g_assert_true (g_file_set_contents (letter, "Dear Grandma,\n", -1, NULL));
+    coffer_category_item_set_id (second, letters_id);
+    g_list_store_append (coffer_application_get_categories (app), second);
+  }
   coffer_application_save_categories (app);
   g_settings_set_string (settings, "destination", repo);
   g_settings_set_boolean (settings, "setup-done", TRUE);
@@ -291,6 +320,37 @@ test_backup_and_restore (void)
     found = g_list_model_get_item (coffer_restore_window_get_files (restore), 0);
     g_assert_true (g_str_has_suffix (coffer_file_item_get_path (found), "/2024/Holiday/IMG_0006.jpg"));
     ui_test_screenshot (GTK_WIDGET (restore), "restore-search");
+    /* All categories: a letter is found while Photos is shown, and
+     * restoring it uses the Letters backup. */
+    {
+      GObject *all = gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW,
+                                                    "search_all_check");
+      GObject *view = gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW,
+                                                     "column_view");
+      g_autofree char *letter_target = g_build_filename (tmp, "letter-restore", NULL);
+      g_autofree char *letter_copy = g_build_filename (letter_target, "To Grandma.txt", NULL);
+      g_autofree char *contents = NULL;
+      g_autoptr(CofferFileItem) letter = NULL;
+
+      gtk_editable_set_text (GTK_EDITABLE (search), "grandma");
+      g_signal_emit_by_name (search, "search-changed");
+      ui_test_wait_for (restore_idle, restore, 60, "search");
+      g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 0);
+      gtk_check_button_set_active (GTK_CHECK_BUTTON (all), TRUE);
+      ui_test_wait_for (restore_loaded, restore, 60, "search in all categories");
+      g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 1);
+      letter = g_list_model_get_item (coffer_restore_window_get_files (restore), 0);
+      g_assert_true (g_str_has_suffix (coffer_file_item_get_path (letter), "/Letters/To Grandma.txt"));
+      ui_test_screenshot (GTK_WIDGET (restore), "restore-search-all");
+      gtk_selection_model_select_item (gtk_column_view_get_model (GTK_COLUMN_VIEW (view)), 0, TRUE);
+      coffer_restore_window_restore (restore, NULL, letter_target);
+      ui_test_wait_for (restore_finished, restore, 120, "restore of a letter");
+      g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
+      g_assert_true (g_file_get_contents (letter_copy, &contents, NULL, NULL));
+      g_assert_cmpstr (contents, ==, "Dear Grandma,\n");
+      gtk_selection_model_unselect_all (gtk_column_view_get_model (GTK_COLUMN_VIEW (view)));
+      gtk_check_button_set_active (GTK_CHECK_BUTTON (all), FALSE);
+    }
     gtk_editable_set_text (GTK_EDITABLE (search), "");
     g_signal_emit_by_name (search, "search-changed");
     ui_test_wait_for (restore_loaded, restore, 60, "folder listing");
@@ -301,7 +361,7 @@ test_backup_and_restore (void)
    * toast's Open Folder shows that folder. */
   coffer_restore_window_restore (restore, NULL, app_target);
   g_assert_nonnull (coffer_restore_window_get_dialog (restore));
-  g_assert_null (coffer_restore_window_get_result (restore));
+  g_assert_false (g_file_test (app_target, G_FILE_TEST_EXISTS));   /* nothing restored before the answer */
   ui_test_screenshot (coffer_restore_window_get_dialog (restore), "restore-everything-question");
   adw_message_dialog_response (ADW_MESSAGE_DIALOG (coffer_restore_window_get_dialog (restore)), "restore");
   ui_test_wait_for (restore_finished, restore, 120, "restore");
