@@ -116,6 +116,7 @@ test_preferences (void)
   GtkWidget *upload, *meter;
   double value;
 
+  gtk_window_set_default_size (GTK_WINDOW (prefs), 640, 1000);   /* the retention rows in the picture */
   gtk_window_present (GTK_WINDOW (prefs));
 
   /* Retention: a preset, no numbers shown; Custom reveals them. */
