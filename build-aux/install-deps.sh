@@ -17,6 +17,7 @@ test_pkgs=(
   dbus dbus-x11 gnome-keyring xvfb xauth
   apache2 rclone python3 time curl
   libsecret-tools poppler-utils fonts-dejavu-core
+  at-spi2-core python3-pyatspi
 )
 bench_pkgs=(restic borgbackup time python3)
 

@@ -27,6 +27,13 @@ struct _CofferApplication
   CofferAppState     state;
   char              *state_message;
 
+  CofferBackupProblem problem;
+  char              *problem_message;
+  GNotification     *last_notification;
+  /* While the destination folder is missing: wait for it to come back. */
+  GVolumeMonitor    *volume_monitor;
+  GFileMonitor      *destination_monitor;
+
   guint              schedule_source;
   guint              inhibit_cookie;
   guint              held : 1;
@@ -36,10 +43,12 @@ struct _CofferApplication
 
 G_DEFINE_FINAL_TYPE (CofferApplication, coffer_application, ADW_TYPE_APPLICATION)
 
-enum { PROP_0, PROP_STATE, N_PROPS };
+enum { PROP_0, PROP_STATE, PROP_PROBLEM, N_PROPS };
 static GParamSpec *properties[N_PROPS];
 
 static void reschedule (CofferApplication *self);
+static void watch_destination (CofferApplication *self);
+static void unwatch_destination (CofferApplication *self);
 
 /* ---- accessors ---- */
 
@@ -49,6 +58,71 @@ GListStore *coffer_application_get_categories (CofferApplication *self) { return
 CofferHistory *coffer_application_get_history (CofferApplication *self) { return self->history; }
 CofferAppState coffer_application_get_state (CofferApplication *self) { return self->state; }
 const char *coffer_application_get_state_message (CofferApplication *self) { return self->state_message; }
+
+CofferBackupProblem
+coffer_application_get_problem (CofferApplication *self, const char **message)
+{
+  g_return_val_if_fail (COFFER_IS_APPLICATION (self), COFFER_BACKUP_PROBLEM_NONE);
+  if (message != NULL)
+    *message = self->problem_message;
+  return self->problem;
+}
+
+GNotification *
+coffer_application_get_last_notification (CofferApplication *self)
+{
+  g_return_val_if_fail (COFFER_IS_APPLICATION (self), NULL);
+  return self->last_notification;
+}
+
+static void
+set_problem (CofferApplication *self, CofferBackupProblem problem, const char *message)
+{
+  if (self->problem == problem && g_strcmp0 (self->problem_message, message) == 0)
+    return;
+  g_free (self->problem_message);
+  self->problem_message = g_strdup (message);
+  self->problem = problem;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROBLEM]);
+}
+
+/* The path of a local destination, NULL for servers. */
+static char *
+local_destination_path (CofferApplication *self)
+{
+  g_autofree char *location = g_settings_get_string (self->settings, "destination");
+  g_autoptr(GFile) file = NULL;
+
+  if (location[0] == '\0' || g_str_has_prefix (location, "webdav") || g_str_has_prefix (location, "s3://"))
+    return NULL;
+  file = g_file_new_for_commandline_arg (location);
+  return g_file_get_path (file);
+}
+
+char *
+coffer_application_dup_destination_name (CofferApplication *self)
+{
+  g_autofree char *path = local_destination_path (self);
+  g_autofree char *location = NULL;
+  g_auto(GStrv) parts = NULL;
+  guint n;
+
+  if (path == NULL)
+    {
+      g_autoptr(GUri) uri = NULL;
+      location = g_settings_get_string (self->settings, "destination");
+      uri = g_uri_parse (location, G_URI_FLAGS_NONE, NULL);
+      return g_strdup (uri != NULL && g_uri_get_host (uri) != NULL ? g_uri_get_host (uri) : location);
+    }
+  /* Drives are mounted at /media/USER/NAME or /run/media/USER/NAME. */
+  parts = g_strsplit (path, "/", -1);
+  n = g_strv_length (parts);
+  if (n > 3 && g_strcmp0 (parts[1], "media") == 0)
+    return g_strdup (parts[3]);
+  if (n > 4 && g_strcmp0 (parts[1], "run") == 0 && g_strcmp0 (parts[2], "media") == 0)
+    return g_strdup (parts[4]);
+  return g_path_get_basename (path);
+}
 
 static void
 set_state (CofferApplication *self, CofferAppState state, const char *message)
@@ -126,9 +200,18 @@ open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       else if (error->domain == COFFER_KEYRING_ERROR)
         set_state (self, COFFER_APP_STATE_LOCKED, NULL);
       else
-        set_state (self, COFFER_APP_STATE_ERROR, message);
+        {
+          if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
+            {
+              set_problem (self, COFFER_BACKUP_PROBLEM_DISCONNECTED, message);
+              watch_destination (self);   /* opened again when the drive is back */
+            }
+          set_state (self, COFFER_APP_STATE_ERROR, message);
+        }
       return;
     }
+  if (self->problem == COFFER_BACKUP_PROBLEM_DISCONNECTED)
+    set_problem (self, COFFER_BACKUP_PROBLEM_NONE, NULL);
   set_state (self, COFFER_APP_STATE_READY, NULL);
   if (self->pending_backup)
     {
@@ -278,13 +361,6 @@ notify_result (CofferApplication *self, gboolean success, const char *title, con
       coffer_window_show_toast (window, title);
       return;
     }
-  if (g_getenv ("COFFER_TESTING") != NULL)
-    {
-      /* Test sessions have no notification service (the warning would be
-       * fatal there); the history holds the result anyway. */
-      g_debug ("Notification: %s: %s", title, body ? body : "");
-      return;
-    }
   {
     g_autoptr(GNotification) notification = g_notification_new (title);
     g_autoptr(GIcon) icon = g_themed_icon_new (success ? APP_ID "-symbolic" : "dialog-warning-symbolic");
@@ -292,6 +368,16 @@ notify_result (CofferApplication *self, gboolean success, const char *title, con
       g_notification_set_body (notification, body);
     g_notification_set_icon (notification, icon);
     g_notification_set_default_action (notification, "app.show");
+    if (!success)
+      g_notification_set_priority (notification, G_NOTIFICATION_PRIORITY_HIGH);
+    g_set_object (&self->last_notification, notification);
+    if (g_getenv ("COFFER_TESTING") != NULL)
+      {
+        /* Test sessions have no notification service (the warning would be
+         * fatal there); tests read coffer_application_get_last_notification(). */
+        g_debug ("Notification: %s: %s", title, body ? body : "");
+        return;
+      }
     g_application_send_notification (G_APPLICATION (self), "backup-result", notification);
   }
 }
@@ -328,8 +414,19 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           coffer_history_add (self->history, now, now, FALSE, _("Backup cancelled"), NULL);
           return;
         }
+      if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
+        {
+          if (self->problem != COFFER_BACKUP_PROBLEM_DISCONNECTED)
+            coffer_history_add (self->history, now, now, FALSE, _("Backup failed"), message);
+          set_problem (self, COFFER_BACKUP_PROBLEM_DISCONNECTED, message);
+          watch_destination (self);
+          reschedule (self);
+          return;
+        }
       coffer_history_add (self->history, now, now, FALSE, _("Backup failed"), message);
+      set_problem (self, COFFER_BACKUP_PROBLEM_FAILED, message);
       notify_result (self, FALSE, _("Backup failed"), message);
+      reschedule (self);
       return;
     }
 
@@ -348,15 +445,19 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   coffer_application_save_categories (self);
 
-  {
-    g_autofree char *size = g_format_size (report->bytes);
-    g_autofree char *added = g_format_size (report->added_bytes);
-    summary = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                            "Backed up %u category: %s, %s uploaded",
-                                            "Backed up %u categories: %s, %s uploaded",
-                                            report->n_ok),
-                               report->n_ok, size, added);
-  }
+  if (report->n_ok > 0)
+    {
+      g_autofree char *size = g_format_size (report->bytes);
+      g_autofree char *added = g_format_size (report->added_bytes);
+      summary = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                              "Backed up %u category: %s, %s uploaded",
+                                              "Backed up %u categories: %s, %s uploaded",
+                                              report->n_ok),
+                                 report->n_ok, size, added);
+    }
+  else
+    /* Nothing was backed up: never "Backed up 0 categories". */
+    summary = g_strdup (_("Backup failed"));
   g_ptr_array_add (report->messages, NULL);
   details = g_strjoinv ("\n", (char **) report->messages->pdata);
   g_ptr_array_remove_index (report->messages, report->messages->len - 1);
@@ -364,13 +465,38 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (report->n_failed == 0)
     {
       g_settings_set_int64 (self->settings, "last-backup", now);
+      set_problem (self, COFFER_BACKUP_PROBLEM_NONE, NULL);
+      unwatch_destination (self);
       coffer_history_add (self->history, report->start_time, report->end_time, TRUE, summary, details);
       notify_result (self, TRUE, _("Backup finished"), summary);
     }
+  else if (g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE)
+           && report->n_ok == 0)
+    {
+      /* An unplugged drive is a normal state: say so in the status, wait
+       * for the drive, and do not shout about it at every scheduled try. */
+      gboolean already = self->problem == COFFER_BACKUP_PROBLEM_DISCONNECTED;
+
+      set_problem (self, COFFER_BACKUP_PROBLEM_DISCONNECTED, details);
+      watch_destination (self);
+      if (!already)
+        coffer_history_add (self->history, report->start_time, report->end_time, FALSE, summary, details);
+    }
   else
     {
+      CofferBackupProblem problem = COFFER_BACKUP_PROBLEM_FAILED;
+
+      if (report->n_ok > 0)
+        problem = COFFER_BACKUP_PROBLEM_PARTIAL;
+      else if (g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH))
+        problem = COFFER_BACKUP_PROBLEM_AUTH;
+      else if (g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE)
+               || g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY))
+        problem = COFFER_BACKUP_PROBLEM_SETTINGS;
+      set_problem (self, problem, details);
       coffer_history_add (self->history, report->start_time, report->end_time, FALSE, summary, details);
-      notify_result (self, FALSE, _("Some categories could not be backed up"), details);
+      notify_result (self, FALSE, report->n_ok > 0 ? _("Some categories could not be backed up")
+                                                   : _("Backup failed"), details);
     }
   reschedule (self);
 }
@@ -396,7 +522,10 @@ coffer_application_start_backup (CofferApplication *self, gboolean scheduled)
     }
   if (self->state != COFFER_APP_STATE_READY)
     {
-      if (scheduled)
+      /* Only a locked backup needs the user; a destination that could not
+       * be opened is on the window's page, and an unplugged drive is waited
+       * for without a notification every hour. */
+      if (scheduled && self->state == COFFER_APP_STATE_LOCKED)
         notify_result (self, FALSE, _("Backup skipped"),
                        _("Open Coffer and enter your backup password to continue backing up."));
       return;
@@ -567,6 +696,90 @@ coffer_application_start_reencrypt (CofferApplication *self, const char *categor
   /* Keep running (without a window) until it is done. */
   g_application_hold (G_APPLICATION (self));
   coffer_engine_reencrypt_async (self->engine, category_id, reencrypt_cb, run);
+}
+
+/* ---- waiting for an unplugged drive ---- */
+
+/* The destination folder exists again: open the repository if that is
+ * what failed, and back up if a backup is due. */
+static void
+destination_check (CofferApplication *self)
+{
+  g_autofree char *path = local_destination_path (self);
+  gint64 next;
+
+  if (path == NULL || !g_file_test (path, G_FILE_TEST_IS_DIR))
+    return;
+  g_debug ("The destination %s is back", path);
+  unwatch_destination (self);
+  next = coffer_application_get_next_backup (self);
+  if (self->state == COFFER_APP_STATE_ERROR)
+    {
+      self->pending_backup = next != 0 && next <= g_get_real_time () / G_USEC_PER_SEC;
+      self->scheduled_run = TRUE;
+      coffer_application_open_repository (self, NULL);
+      return;
+    }
+  set_problem (self, COFFER_BACKUP_PROBLEM_NONE, NULL);
+  if (next != 0 && next <= g_get_real_time () / G_USEC_PER_SEC)
+    coffer_application_start_backup (self, TRUE);
+}
+
+static void
+mount_added_cb (GVolumeMonitor *monitor, GMount *mount, CofferApplication *self)
+{
+  destination_check (self);
+}
+
+static void
+destination_changed_cb (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
+                        CofferApplication *self)
+{
+  if (event == G_FILE_MONITOR_EVENT_CREATED || event == G_FILE_MONITOR_EVENT_MOVED_IN
+      || event == G_FILE_MONITOR_EVENT_RENAMED)
+    destination_check (self);
+}
+
+static void
+watch_destination (CofferApplication *self)
+{
+  g_autofree char *path = local_destination_path (self);
+  g_autoptr(GFile) ancestor = NULL;
+
+  if (path == NULL || self->destination_monitor != NULL)
+    return;
+  /* A drive appears as a new mount; a folder (or a mount point under an
+   * existing folder) appears in its nearest existing parent. */
+  if (self->volume_monitor == NULL)
+    {
+      self->volume_monitor = g_volume_monitor_get ();
+      g_signal_connect_object (self->volume_monitor, "mount-added", G_CALLBACK (mount_added_cb), self, 0);
+    }
+  ancestor = g_file_new_for_path (path);
+  do
+    {
+      GFile *parent = g_file_get_parent (ancestor);
+      if (parent == NULL)
+        break;
+      g_object_unref (ancestor);
+      ancestor = parent;
+    }
+  while (!g_file_query_exists (ancestor, NULL));
+  self->destination_monitor = g_file_monitor_directory (ancestor, G_FILE_MONITOR_WATCH_MOVES, NULL, NULL);
+  if (self->destination_monitor != NULL)
+    g_signal_connect_object (self->destination_monitor, "changed", G_CALLBACK (destination_changed_cb),
+                             self, 0);
+}
+
+static void
+unwatch_destination (CofferApplication *self)
+{
+  if (self->destination_monitor != NULL)
+    g_file_monitor_cancel (self->destination_monitor);
+  g_clear_object (&self->destination_monitor);
+  if (self->volume_monitor != NULL)
+    g_signal_handlers_disconnect_by_data (self->volume_monitor, self);
+  g_clear_object (&self->volume_monitor);
 }
 
 /* ---- schedule ---- */
@@ -867,6 +1080,9 @@ coffer_application_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->destination, coffer_destination_free);
   g_clear_pointer (&self->state_message, g_free);
+  g_clear_pointer (&self->problem_message, g_free);
+  g_clear_object (&self->last_notification);
+  unwatch_destination (self);
   G_OBJECT_CLASS (coffer_application_parent_class)->dispose (object);
 }
 
@@ -877,6 +1093,9 @@ coffer_application_get_property (GObject *object, guint prop_id, GValue *value, 
     {
     case PROP_STATE:
       g_value_set_int (value, COFFER_APPLICATION (object)->state);
+      break;
+    case PROP_PROBLEM:
+      g_value_set_int (value, COFFER_APPLICATION (object)->problem);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -898,6 +1117,9 @@ coffer_application_class_init (CofferApplicationClass *klass)
 
   properties[PROP_STATE] =
     g_param_spec_int ("state", NULL, NULL, 0, COFFER_APP_STATE_ERROR, 0,
+                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_PROBLEM] =
+    g_param_spec_int ("problem", NULL, NULL, 0, COFFER_BACKUP_PROBLEM_SETTINGS, 0,
                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

@@ -19,6 +19,18 @@ typedef enum
   COFFER_APP_STATE_ERROR,        /* the destination could not be opened */
 } CofferAppState;
 
+/* What went wrong with the last backup, for the status row. Cleared by
+ * the next backup that succeeds. */
+typedef enum
+{
+  COFFER_BACKUP_PROBLEM_NONE,
+  COFFER_BACKUP_PROBLEM_DISCONNECTED,  /* the drive or folder is not there: calm, waits for it */
+  COFFER_BACKUP_PROBLEM_PARTIAL,       /* some categories failed */
+  COFFER_BACKUP_PROBLEM_FAILED,        /* network, server, damaged repository… */
+  COFFER_BACKUP_PROBLEM_AUTH,          /* credentials refused */
+  COFFER_BACKUP_PROBLEM_SETTINGS,      /* full or read-only: needs another destination or space */
+} CofferBackupProblem;
+
 CofferApplication *coffer_application_new (void);
 
 GSettings     *coffer_application_get_settings   (CofferApplication *self);
@@ -50,6 +62,15 @@ void coffer_application_start_backup (CofferApplication *self, gboolean schedule
  * progress card, a toast or notification when done, an entry in the
  * history). */
 void coffer_application_start_reencrypt (CofferApplication *self, const char *category_id);
+/* The last backup's problem and its readable reason (NULL when none);
+ * notify::problem when it changes. */
+CofferBackupProblem coffer_application_get_problem (CofferApplication *self, const char **message);
+/* A short name of the destination for messages: the drive's name for
+ * /media/USER/NAME/…, else the folder's or server's name. */
+char *coffer_application_dup_destination_name (CofferApplication *self);
+/* The last notification built for the desktop (also under COFFER_TESTING,
+ * where it is not sent), for tests; NULL when none. */
+GNotification *coffer_application_get_last_notification (CofferApplication *self);
 /* Time of the next scheduled backup (unix seconds), 0 when off. */
 gint64 coffer_application_get_next_backup (CofferApplication *self);
 

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
+#include "coffer-a11y.h"
+#include "coffer-authority-dialog.h"
 #include "coffer-category-row.h"
 #include "coffer-error.h"
 #include "coffer-recovery-wizard.h"
@@ -83,20 +85,25 @@ count_old_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         g_debug ("Could not count the older backups: %s", error->message);
       return;
     }
-  gtk_widget_set_visible (GTK_WIDGET (self->reencrypt_row),
-                          n > 0 && coffer_category_item_get_level (self->item) == COFFER_LEVEL_ADVANCED);
+  /* Why it matters depends on how the older epoch came about. */
+  adw_action_row_set_subtitle (self->reencrypt_row,
+                               coffer_category_item_get_level (self->item) == COFFER_LEVEL_ADVANCED
+                               ? _("Until then an old copy of the password envelope, for example in your "
+                                   "provider’s file history, could still open them.")
+                               : _("They are still under older keys, which a removed computer may know."));
+  gtk_widget_set_visible (GTK_WIDGET (self->reencrypt_row), n > 0);
 }
 
-/* The action is offered for an Advanced category with backups still under
- * an older key epoch. */
+/* The action is offered for a category with backups still under an older
+ * key epoch: after a switch to Advanced, or after a device was removed
+ * (which gives every category, Standard ones too, a new epoch). */
 static void
 update_reencrypt_row (CofferCategoryRow *self)
 {
   CofferEngine *engine = coffer_application_get_engine (self->app);
 
   gtk_widget_set_sensitive (self->reencrypt_button, !coffer_engine_get_busy (engine));
-  if (coffer_category_item_get_level (self->item) != COFFER_LEVEL_ADVANCED ||
-      coffer_category_item_get_id (self->item) == NULL || coffer_engine_get_repository (engine) == NULL)
+  if (coffer_category_item_get_id (self->item) == NULL || coffer_engine_get_repository (engine) == NULL)
     {
       gtk_widget_set_visible (GTK_WIDGET (self->reencrypt_row), FALSE);
       return;
@@ -160,6 +167,7 @@ sync_from_item (CofferCategoryRow *self)
       gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
       gtk_widget_add_css_class (button, "flat");
       gtk_widget_set_tooltip_text (button, tip);
+      coffer_a11y_set_name (button, tip);
       g_object_set_data_full (G_OBJECT (button), "path", g_strdup (paths[i]), g_free);
       g_signal_connect (button, "clicked", G_CALLBACK (remove_folder_cb), self);
       adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
@@ -477,11 +485,31 @@ level_dialog_response_cb (AdwMessageDialog *dialog, const char *response, Coffer
     sync_from_item (self);
 }
 
+static void
+standard_granted_cb (CofferAuthorityDialog *dialog, CofferCategoryRow *self)
+{
+  self->dialog = NULL;
+  self->reencrypt_after = FALSE;
+  do_set_level (self);
+}
+
+static void
+standard_dialog_destroyed_cb (CofferCategoryRow *self)
+{
+  /* Closed without the authority: the switch goes back. */
+  if (self->dialog != NULL)
+    {
+      self->dialog = NULL;
+      sync_from_item (self);
+    }
+}
+
 void
 coffer_category_row_request_level (CofferCategoryRow *self, CofferLevel level)
 {
   const char *name = coffer_category_item_get_name (self->item);
   g_autofree char *heading = NULL;
+  g_autofree char *owned_body = NULL;
   const char *body;
   GtkWidget *dialog;
 
@@ -490,7 +518,54 @@ coffer_category_row_request_level (CofferCategoryRow *self, CofferLevel level)
     return;
 
   self->requested_level = level;
-  if (level == COFFER_LEVEL_ADVANCED)
+  if (level == COFFER_LEVEL_STANDARD && coffer_category_item_get_id (self->item) != NULL)
+    {
+      /* A downgrade: the backup password becomes a way in, so authority
+       * must be typed now (the password or the recovery key), as a phone
+       * asks for its passcode. */
+      CofferAuthorityDialog *authority;
+
+      heading = g_strdup_printf (_("Use Standard Protection for %s?"), name);
+      authority = coffer_authority_dialog_new (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))), self->app,
+                                               heading,
+                                               _("Your backup password will also open the backups of this "
+                                                 "category, so anyone who learns the password and has the "
+                                                 "cloud copy can open them. To confirm that this is you, type "
+                                                 "the backup password or your recovery key."),
+                                               _("_Use Standard"), TRUE);
+      g_signal_connect_object (authority, "granted", G_CALLBACK (standard_granted_cb), self, 0);
+      g_signal_connect_object (authority, "destroy", G_CALLBACK (standard_dialog_destroyed_cb), self,
+                               G_CONNECT_SWAPPED);
+      self->dialog = GTK_WIDGET (authority);
+      gtk_window_present (GTK_WINDOW (authority));
+      return;
+    }
+  if (level == COFFER_LEVEL_ADVANCED && coffer_category_item_get_id (self->item) != NULL
+      && coffer_category_item_get_size (self->item) > 0)
+    {
+      g_autofree char *size = g_format_size (coffer_category_item_get_size (self->item));
+
+      heading = g_strdup_printf (_("Turn On Advanced Protection for %s?"), name);
+      /* Translators: %s is a size like "3.2 GB" */
+      owned_body = g_strdup_printf (_("Only your trusted computers and your recovery key will open new backups of "
+                                      "this category. Your backup password will no longer open them, and nobody "
+                                      "can recover them for you if you lose every computer and the recovery key. "
+                                      "New backups get a new key, so the next one uploads everything again: about "
+                                      "%s, and your backups grow by that much until the older ones are "
+                                      "re-encrypted or pruned."), size);
+      body = owned_body;
+    }
+  else if (level == COFFER_LEVEL_ADVANCED && coffer_category_item_get_id (self->item) != NULL)
+    {
+      /* No backup from this computer yet: the amount is not known here. */
+      heading = g_strdup_printf (_("Turn On Advanced Protection for %s?"), name);
+      body = _("Only your trusted computers and your recovery key will open new backups of this category. "
+               "Your backup password will no longer open them, and nobody can recover them for you if you "
+               "lose every computer and the recovery key. New backups get a new key, so the next one uploads "
+               "everything again, and your backups grow by its full size until the older ones are "
+               "re-encrypted or pruned.");
+    }
+  else if (level == COFFER_LEVEL_ADVANCED)
     {
       heading = g_strdup_printf (_("Turn On Advanced Protection for %s?"), name);
       body = _("Only your trusted computers and your recovery key will open new backups of this category. "
@@ -516,7 +591,8 @@ coffer_category_row_request_level (CofferCategoryRow *self, CofferLevel level)
   adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
   adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
   self->reencrypt_check = NULL;
-  if (level == COFFER_LEVEL_ADVANCED && coffer_category_item_get_id (self->item) != NULL)
+  if (level == COFFER_LEVEL_ADVANCED && coffer_category_item_get_id (self->item) != NULL
+      && coffer_category_item_get_size (self->item) > 0)
     {
       /* Older backups: offered, on by default, with the reason. */
       GtkWidget *check = gtk_check_button_new_with_mnemonic (_("Also _re-encrypt older backups"));
@@ -606,6 +682,7 @@ coffer_category_row_init (CofferCategoryRow *self)
   self->folder_rows = g_ptr_array_new ();
   self->cancellable = g_cancellable_new ();
   gtk_widget_init_template (GTK_WIDGET (self));
+  coffer_a11y_name_controls (GTK_WIDGET (self));
   /* Kept alive while it is taken out and put back after the folders. */
   self->add_folder_row_ref = g_object_ref (GTK_WIDGET (self->add_folder_row));
 }

@@ -5,6 +5,8 @@
 #include <glib/gi18n.h>
 
 #include "coffer-engine.h"
+#include "coffer-repository-shares.h"
+#include "coffer-emergency-kit.h"
 #include "coffer-file-item.h"
 #include "coffer-error.h"
 #include "coffer-recovery-key.h"
@@ -73,6 +75,7 @@ coffer_backup_report_free (CofferBackupReport *report)
     return;
   g_clear_pointer (&report->snapshots, g_ptr_array_unref);
   g_clear_pointer (&report->messages, g_ptr_array_unref);
+  g_clear_error (&report->first_error);
   g_free (report);
 }
 
@@ -578,6 +581,10 @@ test_connection_call (CofferRepository *repository, Job *job, GCancellable *canc
   /* The user waits for this answer: one try, no backoff. */
   if (COFFER_IS_STORE_RETRY (store))
     coffer_store_retry_set_policy (COFFER_STORE_RETRY (store), 1, 0, 0);
+  /* Reading is not enough: a read-only, full or write-denied destination
+   * must fail here, with its reason, not at the first backup. */
+  if (!coffer_store_probe_write (store, cancellable, error))
+    return FALSE;
   if (coffer_store_stat (store, "config", &size, cancellable, &local_error))
     {
       job->count = 1;
@@ -937,8 +944,53 @@ coffer_engine_get_recovery_key_tested (CofferEngine *self)
 static gboolean
 replace_key_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
-  job->result = coffer_repository_replace_recovery_key (repository, cancellable, error);
+  job->result = coffer_repository_begin_recovery_key_replacement (repository, error);
   return job->result != NULL;
+}
+
+static gboolean
+commit_key_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) key = coffer_recovery_key_parse (job->text, error);
+
+  return key != NULL && coffer_repository_commit_recovery_key_replacement (repository, key, cancellable, error);
+}
+
+void
+coffer_engine_commit_recovery_key_async (CofferEngine *self, const char *text, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_commit_recovery_key_async, TRUE, cancellable, callback,
+                       user_data, &job);
+  if (task == NULL)
+    return;
+  job->text = g_strdup (text);
+  job_run (task, commit_key_call, NULL);
+}
+
+gboolean
+coffer_engine_commit_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+coffer_engine_cancel_recovery_key_replacement (CofferEngine *self)
+{
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  if (self->repository != NULL)
+    coffer_repository_cancel_recovery_key_replacement (self->repository);
+}
+
+gboolean
+coffer_engine_has_pending_recovery_key (CofferEngine *self)
+{
+  g_return_val_if_fail (COFFER_IS_ENGINE (self), FALSE);
+  return self->repository != NULL && coffer_repository_has_pending_recovery_key (self->repository);
 }
 
 void
@@ -960,6 +1012,51 @@ CofferSecret *
 coffer_engine_replace_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Authority typed now (docs/SECURITY.md "Authority for security
+ * downgrades"): text that reads as a recovery key is checked as one (a typo
+ * in it is reported as such); anything else as the backup password. */
+static gboolean
+check_authority_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) text = coffer_secret_new (job->secret->len + 1);
+  g_autoptr(CofferSecret) key = NULL;
+  g_autoptr(GError) parse_error = NULL;
+
+  memcpy (text->data, job->secret->data, job->secret->len);
+  text->data[job->secret->len] = '\0';
+  key = coffer_recovery_key_parse ((const char *) text->data, &parse_error);
+  if (key != NULL)
+    return coffer_repository_check_authority (repository, NULL, key, cancellable, error);
+  if (g_error_matches (parse_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO))
+    {
+      g_propagate_error (error, g_steal_pointer (&parse_error));
+      return FALSE;
+    }
+  return coffer_repository_check_authority (repository, job->secret, NULL, cancellable, error);
+}
+
+void
+coffer_engine_check_authority_async (CofferEngine *self, const CofferSecret *typed, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  g_return_if_fail (typed != NULL);
+  task = job_task_new (self, coffer_engine_check_authority_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job->secret = coffer_secret_dup (typed);
+  job_run (task, check_authority_call, NULL);
+}
+
+gboolean
+coffer_engine_check_authority_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static gboolean
@@ -1065,6 +1162,8 @@ backup_call (CofferRepository *repository, Job *job, GCancellable *cancellable, 
             }
           report->n_failed++;
           g_ptr_array_add (report->messages, coffer_engine_describe_error (local_error));
+          if (report->first_error == NULL)
+            report->first_error = g_error_copy (local_error);
           continue;
         }
       report->n_ok++;
@@ -1260,7 +1359,7 @@ restore_call (CofferRepository *repository, Job *job, GCancellable *cancellable,
   /* job->text: the prefix left out under the target, or NULL */
   if (!coffer_restore_run_mapped (repository, job->category_id, job->snapshot,
                                   (const char * const *) job->strv, job->target, job->text, job->flags,
-                                  engine_progress_cb, job->engine, &conflicts, cancellable, error))
+                                  engine_progress_cb, job->engine, &conflicts, NULL, cancellable, error))
     {
       job->conflicts = conflicts;
       return FALSE;
@@ -1439,8 +1538,22 @@ remove_device_call (CofferRepository *repository, Job *job, GCancellable *cancel
 
   if (key == NULL || !coffer_repository_verify_recovery_key (repository, key, cancellable, error))
     return FALSE;
+  g_autoptr(GPtrArray) lost = NULL;
+  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+
   coffer_repository_set_recovery_key (repository, key);
-  return coffer_repository_remove_device (repository, job->category_id, cancellable, error);
+  /* No unverified device is confirmed from the app yet: those lose access
+   * and join again (docs/SECURITY.md "Devices and rotation"); the app
+   * names them. */
+  if (!coffer_repository_remove_device (repository, job->category_id, NULL, &lost, cancellable, error))
+    return FALSE;
+  for (guint i = 0; lost != NULL && i < lost->len; i++)
+    {
+      const CofferDevice *device = g_ptr_array_index (lost, i);
+      g_strv_builder_add (names, device->name != NULL ? device->name : device->id);
+    }
+  job->result = g_strv_builder_end (names);
+  return TRUE;
 }
 
 void
@@ -1457,13 +1570,23 @@ coffer_engine_remove_device_async (CofferEngine *self, const char *device_id, co
     return;
   job->category_id = g_strdup (device_id);
   job->text = g_strdup (recovery_key_text);
-  job_run (task, remove_device_call, NULL);
+  job_run (task, remove_device_call, (GDestroyNotify) g_strfreev);
 }
 
+/* out_lost: the names of the computers that could not be verified and
+ * lost access (they must join again); may be NULL. */
 gboolean
-coffer_engine_remove_device_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+coffer_engine_remove_device_finish (CofferEngine *self, GAsyncResult *result, char ***out_lost, GError **error)
 {
-  return g_task_propagate_boolean (G_TASK (result), error);
+  char **lost = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (lost == NULL)
+    return FALSE;
+  if (out_lost != NULL)
+    *out_lost = lost;
+  else
+    g_strfreev (lost);
+  return TRUE;
 }
 
 /* ---- re-encryption ---- */
@@ -1759,6 +1882,10 @@ coffer_engine_describe_error (const GError *error)
           return g_strdup_printf (_("There is no space left at the backup location: %s"), error->message);
         case COFFER_STORE_ERROR_NETWORK:
           return g_strdup_printf (_("The backup location could not be reached: %s"), error->message);
+        case COFFER_STORE_ERROR_UNREACHABLE:
+          return g_strdup_printf (_("The backup location is not connected: %s"), error->message);
+        case COFFER_STORE_ERROR_READ_ONLY:
+          return g_strdup_printf (_("The backup location does not allow writing: %s"), error->message);
         case COFFER_STORE_ERROR_TLS:
           return g_strdup_printf (_("The server’s certificate is not trusted: %s"), error->message);
         case COFFER_STORE_ERROR_NOT_FOUND:
@@ -1798,4 +1925,193 @@ coffer_engine_describe_error (const GError *error)
     }
   /* The core writes complete sentences. */
   return g_strdup (error->message);
+}
+
+/* ---- Recovery contacts ---- */
+
+void
+coffer_share_context_free (CofferShareContext *context)
+{
+  if (context == NULL)
+    return;
+  g_clear_pointer (&context->generations, g_array_unref);
+  g_free (context);
+}
+
+static gboolean
+share_context_call (CofferRepository *unused, Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferRepository) repository = open_repository (job, cancellable, error);
+  g_autoptr(CofferShareContext) context = NULL;
+
+  if (repository == NULL)
+    return FALSE;
+  context = g_new0 (CofferShareContext, 1);
+  if (!coffer_hex_decode (coffer_repository_get_id (repository), context->repo_id, sizeof context->repo_id))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT, "%s",
+                   _("The backup's configuration has no valid repository id."));
+      return FALSE;
+    }
+  context->generations = coffer_repository_load_recovery_generations (repository, cancellable, error);
+  if (context->generations == NULL)
+    return FALSE;
+  job->result = g_steal_pointer (&context);
+  return TRUE;
+}
+
+void
+coffer_engine_open_share_context_async (CofferEngine *self, const CofferDestination *dest,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = dest_task_new (self, coffer_engine_open_share_context_async, dest, cancellable, callback,
+                        user_data, &job);
+  job_run (task, share_context_call, (GDestroyNotify) coffer_share_context_free);
+}
+
+CofferShareContext *
+coffer_engine_open_share_context_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static gboolean
+shares_info_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GArray) generations = coffer_repository_load_recovery_generations (repository, cancellable, error);
+  CofferSharesInfo *info;
+
+  if (generations == NULL)
+    return FALSE;
+  info = g_new0 (CofferSharesInfo, 1);
+  for (guint i = 0; i < generations->len; i++)
+    {
+      const CofferRecoveryGeneration *g = &g_array_index (generations, CofferRecoveryGeneration, i);
+
+      if (g->replaced == 0 && g->shares_made != 0)
+        {
+          info->needed = g->needed;
+          info->count = g->count;
+          info->made = g->shares_made;
+        }
+      else if (g->replaced != 0 && g->replaced >= info->old_replaced)
+        {
+          info->old_replaced = g->replaced;
+          info->old_needed = g->shares_made != 0 ? g->needed : 0;
+          info->old_count = g->shares_made != 0 ? g->count : 0;
+        }
+    }
+  job->result = info;
+  return TRUE;
+}
+
+void
+coffer_engine_get_shares_info_async (CofferEngine *self, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_get_shares_info_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job_run (task, shares_info_call, g_free);
+}
+
+gboolean
+coffer_engine_get_shares_info_finish (CofferEngine *self, GAsyncResult *result, CofferSharesInfo *info,
+                                      GError **error)
+{
+  g_autofree CofferSharesInfo *found = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (found == NULL)
+    return FALSE;
+  *info = *found;
+  return TRUE;
+}
+
+static char *
+sheet_path (const char *folder, guint index, guint count)
+{
+  g_autofree char *base = g_strdup_printf ("share-%u-of-%u.pdf", index, count);
+
+  return g_build_filename (folder, base, NULL);
+}
+
+static gboolean
+make_shares_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) key = NULL;
+  g_autoptr(GPtrArray) shares = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *location = coffer_repository_describe (repository);
+  /* job->count is "needed", job->max_results the number of shares,
+   * job->target the folder, job->name the owner. */
+  guint count = job->max_results;
+
+  /* Every name is checked before anything is made: sheets never replace
+   * files, and a half-saved set helps nobody. */
+  for (guint i = 1; i <= count; i++)
+    {
+      g_autofree char *path = sheet_path (job->target, i, count);
+
+      if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        {
+          g_autofree char *base = g_path_get_basename (path);
+
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                       _("The folder already has a file “%s”. Choose an empty folder: share sheets "
+                         "never replace files."), base);
+          return FALSE;
+        }
+    }
+  key = coffer_recovery_key_parse (job->text, error);
+  if (key == NULL)
+    return FALSE;
+  shares = coffer_repository_make_shares (repository, key, (guint) job->count, count, cancellable, error);
+  if (shares == NULL)
+    return FALSE;
+  for (guint i = 0; i < shares->len; i++)
+    {
+      const CofferShare *share = g_ptr_array_index (shares, i);
+      g_autoptr(CofferSecret) formatted = coffer_share_format (share);
+      g_autofree char *path = sheet_path (job->target, share->index, count);
+
+      if (!coffer_share_sheet_write_pdf (path, formatted, job->name, share->index, share->needed, count,
+                                         location, coffer_repository_get_id (repository), now, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+void
+coffer_engine_make_shares_async (CofferEngine *self, const char *recovery_key_text, guint needed, guint count,
+                                 const char *folder, const char *owner, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = job_task_new (self, coffer_engine_make_shares_async, TRUE, cancellable, callback, user_data, &job);
+  if (task == NULL)
+    return;
+  job->text = g_strdup (recovery_key_text);
+  job->count = needed;
+  job->max_results = count;
+  job->target = g_strdup (folder);
+  job->name = g_strdup (owner);
+  job_run (task, make_shares_call, NULL);
+}
+
+gboolean
+coffer_engine_make_shares_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -42,6 +42,7 @@ typedef struct
   guint64    files;
   GPtrArray *snapshots;      /* CofferSnapshot, one per category that succeeded */
   GPtrArray *messages;       /* char *, readable problems ("Photos: …") */
+  GError    *first_error;    /* the first category's failure (its kind drives the status) */
 } CofferBackupReport;
 
 void coffer_backup_report_free (CofferBackupReport *report);
@@ -118,10 +119,29 @@ void     coffer_engine_verify_recovery_key_async  (CofferEngine *self, const cha
 gboolean coffer_engine_verify_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 gint64   coffer_engine_get_recovery_key_tested    (CofferEngine *self);
 
+/* Two-phase replacement (coffer_repository_begin/commit_recovery_key_replacement):
+ * replace makes and returns the new key without writing anything; commit
+ * checks the typed-back text and only then replaces keys/recovery; cancel
+ * discards the pending key (the old key stays valid). */
 void          coffer_engine_replace_recovery_key_async  (CofferEngine *self, GCancellable *cancellable,
                                                          GAsyncReadyCallback callback, gpointer user_data);
 CofferSecret *coffer_engine_replace_recovery_key_finish (CofferEngine *self, GAsyncResult *result,
                                                          GError **error);
+void          coffer_engine_commit_recovery_key_async   (CofferEngine *self, const char *text,
+                                                         GCancellable *cancellable,
+                                                         GAsyncReadyCallback callback, gpointer user_data);
+gboolean      coffer_engine_commit_recovery_key_finish  (CofferEngine *self, GAsyncResult *result,
+                                                         GError **error);
+void          coffer_engine_cancel_recovery_key_replacement (CofferEngine *self);
+gboolean      coffer_engine_has_pending_recovery_key    (CofferEngine *self);
+
+/* Checks authority typed now for a change that weakens protection: the
+ * text is the backup password or the recovery key
+ * (coffer_repository_check_authority). */
+void     coffer_engine_check_authority_async  (CofferEngine *self, const CofferSecret *typed,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_check_authority_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 
 void     coffer_engine_change_password_async  (CofferEngine *self, const CofferSecret *password,
                                                GCancellable *cancellable,
@@ -201,7 +221,8 @@ gboolean coffer_engine_answer_join_finish (CofferEngine *self, GAsyncResult *res
 void     coffer_engine_remove_device_async  (CofferEngine *self, const char *device_id,
                                              const char *recovery_key_text, GCancellable *cancellable,
                                              GAsyncReadyCallback callback, gpointer user_data);
-gboolean coffer_engine_remove_device_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+gboolean coffer_engine_remove_device_finish (CofferEngine *self, GAsyncResult *result, char ***out_lost,
+                                             GError **error);
 
 /* Re-encrypts the older backups of a category under its newest key epoch
  * (coffer_repository_reencrypt_category). Runs like a backup: the engine is
@@ -249,5 +270,47 @@ gboolean coffer_engine_complete_join_finish   (CofferEngine *self, GAsyncResult 
 
 /* A readable sentence for an error from the engine, for the UI. */
 char *coffer_engine_describe_error (const GError *error);
+
+/* ---- Recovery contacts (recovery shares; see coffer-shares-dialog.c) ---- */
+
+/* What the repository records about shares of its recovery keys. */
+typedef struct
+{
+  guint  needed, count;          /* shares of the current key; 0 when none */
+  gint64 made;                   /* when they were made (Unix seconds) */
+  guint  old_needed, old_count;  /* shares of the key replaced last; 0 when none */
+  gint64 old_replaced;           /* when that key was replaced */
+} CofferSharesInfo;
+
+/* Opens dest without keys and reads its id and recorded recovery key
+ * generations, so typed shares can be checked as they are typed. The
+ * result is a CofferShareContext. */
+typedef struct
+{
+  guint8  repo_id[16];
+  GArray *generations;           /* CofferRecoveryGeneration */
+} CofferShareContext;
+void coffer_share_context_free (CofferShareContext *context);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CofferShareContext, coffer_share_context_free)
+
+void                coffer_engine_open_share_context_async  (CofferEngine *self, const CofferDestination *dest,
+                                                             GCancellable *cancellable,
+                                                             GAsyncReadyCallback callback, gpointer user_data);
+CofferShareContext *coffer_engine_open_share_context_finish (CofferEngine *self, GAsyncResult *result,
+                                                             GError **error);
+/* Shares of the open repository: info, and making them from the recovery
+ * key typed now (checked first) and saving one sheet per share
+ * (share-I-of-N.pdf, 0600) in folder, printed with owner's name. No file
+ * is written over: when one of the names exists, nothing is made
+ * (G_IO_ERROR_EXISTS). */
+void       coffer_engine_get_shares_info_async  (CofferEngine *self, GCancellable *cancellable,
+                                                 GAsyncReadyCallback callback, gpointer user_data);
+gboolean   coffer_engine_get_shares_info_finish (CofferEngine *self, GAsyncResult *result,
+                                                 CofferSharesInfo *info, GError **error);
+void       coffer_engine_make_shares_async      (CofferEngine *self, const char *recovery_key_text,
+                                                 guint needed, guint count, const char *folder,
+                                                 const char *owner, GCancellable *cancellable,
+                                                 GAsyncReadyCallback callback, gpointer user_data);
+gboolean   coffer_engine_make_shares_finish     (CofferEngine *self, GAsyncResult *result, GError **error);
 
 G_END_DECLS

@@ -3,10 +3,13 @@
 
 #include <glib/gi18n.h>
 
+#include "coffer-a11y.h"
+#include "coffer-authority-dialog.h"
 #include "coffer-category-item.h"
 #include "coffer-password-strength.h"
 #include "coffer-preferences-window.h"
 #include "coffer-recovery-wizard.h"
+#include "coffer-shares-row.h"
 
 struct _CofferPreferencesWindow
 {
@@ -50,6 +53,7 @@ struct _CofferPreferencesWindow
   AdwPasswordEntryRow *new_password_confirm;
   AdwActionRow        *recovery_row;
   GtkListBox          *devices_list;
+  CofferSharesRow     *shares_row;    /* recovery contacts, below recovery_row */
 };
 
 G_DEFINE_FINAL_TYPE (CofferPreferencesWindow, coffer_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -559,6 +563,7 @@ fill_excludes (CofferPreferencesWindow *self)
       gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
       gtk_widget_add_css_class (button, "flat");
       gtk_widget_set_tooltip_text (button, tip);
+      coffer_a11y_set_name (button, tip);
       g_object_set_data_full (G_OBJECT (button), "pattern", g_strdup (excludes[i]), g_free);
       g_signal_connect (button, "clicked", G_CALLBACK (remove_exclude_cb), self);
       adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
@@ -606,6 +611,9 @@ update_recovery_row (CofferPreferencesWindow *self)
   g_autofree char *ago = coffer_format_time_ago (tested);
 
   adw_action_row_set_subtitle (self->recovery_row, tested > 0 ? ago : _("Not tested on this computer yet"));
+  /* A replaced key invalidates its shares: the row says so. */
+  if (self->shares_row != NULL)
+    coffer_shares_row_refresh (self->shares_row);
 }
 
 static void
@@ -640,12 +648,23 @@ new_password_changed_cb (CofferPreferencesWindow *self)
 }
 
 static void
+change_password_granted_cb (CofferAuthorityDialog *dialog, CofferPreferencesWindow *self)
+{
+  const CofferSecret *secret = g_object_get_data (G_OBJECT (dialog), "new-password");
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "prefs.change-password", FALSE);
+  coffer_engine_change_password_async (coffer_application_get_engine (self->app), secret, NULL,
+                                       change_password_cb, g_object_ref (self));
+}
+
+static void
 change_password_activated (GtkWidget *widget, const char *action, GVariant *param)
 {
   CofferPreferencesWindow *self = COFFER_PREFERENCES_WINDOW (widget);
   const char *password = gtk_editable_get_text (GTK_EDITABLE (self->new_password));
   const char *confirm = gtk_editable_get_text (GTK_EDITABLE (self->new_password_confirm));
   g_autoptr(CofferSecret) secret = NULL;
+  CofferAuthorityDialog *dialog;
 
   if (coffer_password_strength (password, NULL) < COFFER_PASSWORD_MIN_BITS)
     {
@@ -658,9 +677,18 @@ change_password_activated (GtkWidget *widget, const char *action, GVariant *para
       return;
     }
   secret = coffer_secret_new_from_string (password);
-  gtk_widget_action_set_enabled (widget, "prefs.change-password", FALSE);
-  coffer_engine_change_password_async (coffer_application_get_engine (self->app), secret, NULL,
-                                       change_password_cb, g_object_ref (self));
+  /* A new password is a new way in for everyone who learns it: the
+   * current password or the recovery key must be typed now. */
+  dialog = coffer_authority_dialog_new (GTK_WINDOW (self), self->app, _("Change the Backup Password?"),
+                                        _("Anyone who knows the new password will be able to open your "
+                                          "Standard categories, and the old password stops working. To confirm "
+                                          "that this is you, type the current backup password or your recovery "
+                                          "key."),
+                                        _("C_hange Password"), FALSE);
+  g_object_set_data_full (G_OBJECT (dialog), "new-password", g_steal_pointer (&secret),
+                          (GDestroyNotify) coffer_secret_free);
+  g_signal_connect_object (dialog, "granted", G_CALLBACK (change_password_granted_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void
@@ -705,20 +733,36 @@ device_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(CofferPreferencesWindow) self = user_data;
   g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lost = NULL;
   gboolean ok;
 
   if (g_task_get_source_tag (G_TASK (result)) == coffer_engine_approve_device_async)
     ok = coffer_engine_approve_device_finish (COFFER_ENGINE (source), result, &error);
   else
-    ok = coffer_engine_remove_device_finish (COFFER_ENGINE (source), result, &error);
+    ok = coffer_engine_remove_device_finish (COFFER_ENGINE (source), result, &lost, &error);
   if (!ok)
     {
       g_autofree char *message = coffer_engine_describe_error (error);
       toast (self, message);
     }
+  else if (lost != NULL && lost[0] != NULL)
+    {
+      /* Computers whose approval could not be traced back to the recovery
+       * key are not trusted with the new keys: say which. */
+      g_autofree char *names = g_strjoinv (", ", lost);
+      g_autofree char *message =
+        g_strdup_printf (ngettext ("The computer was removed and the keys were replaced. %s could not be "
+                                   "verified and must join again.",
+                                   "The computer was removed and the keys were replaced. These computers "
+                                   "could not be verified and must join again: %s.",
+                                   g_strv_length (lost)), names);
+      toast (self, message);
+    }
   else
     toast (self, g_task_get_source_tag (G_TASK (result)) == coffer_engine_approve_device_async
-                 ? _("The computer is now trusted") : _("The computer was removed and the keys were replaced"));
+                 ? _("The computer is now trusted")
+                 : _("The computer was removed and the keys were replaced. Re-encrypt the older backups "
+                     "of each category so that it cannot read them either."));
   fill_devices (self);
 }
 
@@ -728,57 +772,112 @@ device_dialog_response_cb (AdwMessageDialog *dialog, const char *response, Devic
   CofferEngine *engine = coffer_application_get_engine (dd->self->app);
   const char *text = gtk_editable_get_text (dd->entry);
 
-  if (g_strcmp0 (response, "approve") == 0)
-    coffer_engine_approve_device_async (engine, dd->device_id, text, NULL, device_done_cb, g_object_ref (dd->self));
-  else if (g_strcmp0 (response, "remove") == 0)
+  if (g_strcmp0 (response, "remove") == 0)
     coffer_engine_remove_device_async (engine, dd->device_id, text, NULL, device_done_cb, g_object_ref (dd->self));
   device_dialog_free (dd);
+}
+
+static void
+device_approve_granted_cb (CofferAuthorityDialog *dialog, DeviceDialog *dd)
+{
+  coffer_engine_approve_device_async (coffer_application_get_engine (dd->self->app), dd->device_id,
+                                      gtk_editable_get_text (dd->entry), NULL, device_done_cb,
+                                      g_object_ref (dd->self));
+}
+
+/* What the backups of every category came to at their last backup: the
+ * data a key rotation makes the next backups upload again. */
+static guint64
+total_backup_size (CofferPreferencesWindow *self)
+{
+  GListModel *categories = G_LIST_MODEL (coffer_application_get_categories (self->app));
+  guint64 total = 0;
+
+  for (guint i = 0; i < g_list_model_get_n_items (categories); i++)
+    {
+      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (categories, i);
+      if (coffer_category_item_get_id (item) != NULL)
+        total += coffer_category_item_get_size (item);
+    }
+  return total;
+}
+
+/* Trusting a computer hands it every key: authority typed now (the backup
+ * password or the recovery key), besides the code from its screen. */
+static void
+approve_device (CofferPreferencesWindow *self, const CofferDevice *device)
+{
+  DeviceDialog *dd = g_new0 (DeviceDialog, 1);
+  GtkWidget *entry = gtk_entry_new ();
+  const char *name = device->name ? device->name : _("Unnamed computer");
+  g_autofree char *heading = g_strdup_printf (_("Trust %s?"), name);
+  CofferAuthorityDialog *dialog;
+
+  dd->self = g_object_ref (self);
+  dd->device_id = g_strdup (device->id);
+  dd->entry = GTK_EDITABLE (entry);
+  gtk_entry_set_placeholder_text (GTK_ENTRY (entry), _("Code, for example 123 456"));
+  gtk_entry_set_input_purpose (GTK_ENTRY (entry), GTK_INPUT_PURPOSE_DIGITS);
+  coffer_a11y_set_name (entry, _("Verification code"));
+  dialog = coffer_authority_dialog_new (GTK_WINDOW (self), self->app, heading,
+                                        _("Approve only a computer you set up yourself: it will open every "
+                                          "category, including those with Advanced protection. Type the "
+                                          "six-digit code that the new computer shows, then your backup "
+                                          "password or recovery key to confirm that this is you."),
+                                        _("_Trust Computer"), FALSE);
+  coffer_authority_dialog_set_extra_child (dialog, entry);
+  g_signal_connect_data (dialog, "granted", G_CALLBACK (device_approve_granted_cb), dd,
+                         (GClosureNotify) (void (*) (void)) device_dialog_free, 0);
+  /* Answer the request now so the new computer can show its code. */
+  coffer_engine_answer_join_async (coffer_application_get_engine (self->app), device->id, NULL, NULL, NULL);
+  gtk_window_present (GTK_WINDOW (dialog));
+  gtk_widget_grab_focus (entry);
 }
 
 static void
 device_action_cb (GtkButton *button, CofferPreferencesWindow *self)
 {
   const CofferDevice *device = g_object_get_data (G_OBJECT (button), "device");
-  DeviceDialog *dd = g_new0 (DeviceDialog, 1);
+  DeviceDialog *dd;
   GtkWidget *dialog, *entry;
   g_autofree char *heading = NULL;
+  g_autofree char *size = NULL;
+  g_autofree char *body = NULL;
   const char *name = device->name ? device->name : _("Unnamed computer");
 
+  if (device->pending)
+    {
+      approve_device (self, device);
+      return;
+    }
+  /* Removing needs the recovery key itself (it writes the new account key
+   * under it): that is the authority asked for here. */
+  dd = g_new0 (DeviceDialog, 1);
   dd->self = g_object_ref (self);
   dd->device_id = g_strdup (device->id);
   entry = gtk_entry_new ();
   dd->entry = GTK_EDITABLE (entry);
   gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
-  if (device->pending)
-    {
-      heading = g_strdup_printf (_("Trust %s?"), name);
-      dialog = adw_message_dialog_new (GTK_WINDOW (self), heading,
-                                       _("Type the six-digit code that the new computer shows. Approve only a "
-                                         "computer you set up yourself: it will open every category."));
-      gtk_entry_set_placeholder_text (GTK_ENTRY (entry), _("Code, for example 123 456"));
-      gtk_entry_set_input_purpose (GTK_ENTRY (entry), GTK_INPUT_PURPOSE_DIGITS);
-      gtk_accessible_update_property (GTK_ACCESSIBLE (entry), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                      _("Verification code"), -1);
-      adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
-                                        "approve", _("_Trust Computer"), NULL);
-      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "approve", ADW_RESPONSE_SUGGESTED);
-      adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "approve");
-      /* Answer the request now so the new computer can show its code. */
-      coffer_engine_answer_join_async (coffer_application_get_engine (self->app), device->id, NULL, NULL, NULL);
-    }
+  size = g_format_size (total_backup_size (self));
+  heading = g_strdup_printf (_("Remove %s?"), name);
+  if (total_backup_size (self) > 0)
+    /* Translators: %s is a size like "3.2 GB" */
+    body = g_strdup_printf (_("It will no longer open your backups. Every category gets new keys, which "
+                              "needs your recovery key, and the next backups upload everything again: "
+                              "about %s. Your backups grow by that much until the older backups are "
+                              "re-encrypted (offered in each category afterwards) or pruned."), size);
   else
-    {
-      heading = g_strdup_printf (_("Remove %s?"), name);
-      dialog = adw_message_dialog_new (GTK_WINDOW (self), heading,
-                                       _("It will no longer open your backups. The keys are replaced, which "
-                                         "needs your recovery key."));
-      gtk_entry_set_placeholder_text (GTK_ENTRY (entry), _("Recovery key"));
-      gtk_accessible_update_property (GTK_ACCESSIBLE (entry), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                      _("Recovery key"), -1);
-      adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
-                                        "remove", _("_Remove"), NULL);
-      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "remove", ADW_RESPONSE_DESTRUCTIVE);
-    }
+    /* No backup from this computer yet, so the amount is not known here. */
+    body = g_strdup (_("It will no longer open your backups. Every category gets new keys, which needs "
+                       "your recovery key, and the next backups upload everything again, so your backups "
+                       "grow by their full size until the older backups are re-encrypted (offered in each "
+                       "category afterwards) or pruned."));
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), heading, body);
+  gtk_entry_set_placeholder_text (GTK_ENTRY (entry), _("Recovery key"));
+  coffer_a11y_set_name (entry, _("Recovery key"));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
+                                    "remove", _("_Remove"), NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "remove", ADW_RESPONSE_DESTRUCTIVE);
   adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
   adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), entry);
   g_signal_connect (dialog, "response", G_CALLBACK (device_dialog_response_cb), dd);
@@ -827,6 +926,15 @@ list_devices_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           /* Translators: date */
           subtitle = g_strdup_printf (_("Trusted since %s"), when);
         }
+      /* A computer whose approval cannot be traced back to the recovery
+       * key would lose access at the next removal: say so now. */
+      if (!device->is_this_device && !device->pending && !device->verified)
+        {
+          g_autofree char *plain = g_steal_pointer (&subtitle);
+          subtitle = plain != NULL
+                     ? g_strdup_printf (_("%s · not verified: would have to join again after a removal"), plain)
+                     : g_strdup (_("Not verified: would have to join again after a removal"));
+        }
       if (subtitle != NULL)
         adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
 
@@ -848,6 +956,7 @@ list_devices_cb (GObject *source, GAsyncResult *result, gpointer user_data)
             }
           gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
           gtk_widget_set_tooltip_text (button, tip);
+          coffer_a11y_set_name (button, tip);
           g_object_set_data_full (G_OBJECT (button), "device", coffer_device_info_copy (device),
                                   (GDestroyNotify) coffer_device_info_free);
           g_signal_connect (button, "clicked", G_CALLBACK (device_action_cb), self);
@@ -922,6 +1031,7 @@ coffer_preferences_window_init (CofferPreferencesWindow *self)
   g_signal_connect_object (self->new_password, "changed", G_CALLBACK (new_password_changed_cb), self,
                            G_CONNECT_SWAPPED);
   new_password_changed_cb (self);
+  coffer_a11y_name_controls (GTK_WIDGET (self));
 }
 
 CofferPreferencesWindow *
@@ -968,6 +1078,10 @@ coffer_preferences_window_new (CofferApplication *app)
   g_signal_connect_object (self->settings, "changed::global-excludes", G_CALLBACK (fill_excludes), self,
                            G_CONNECT_SWAPPED);
   fill_excludes (self);
+  self->shares_row = coffer_shares_row_new (self->app);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (gtk_widget_get_ancestor (GTK_WIDGET (self->recovery_row),
+                                                                             ADW_TYPE_PREFERENCES_GROUP)),
+                             GTK_WIDGET (self->shares_row));
   update_recovery_row (self);
   fill_devices (self);
   return self;

@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "coffer-a11y.h"
 #include "coffer-emergency-kit.h"
 #include "coffer-error.h"
 #include "coffer-recovery-key.h"
@@ -23,6 +24,7 @@ struct _CofferRecoveryWizard
 
   GtkStack                 *stack;
   AdwStatusPage            *intro_page;
+  AdwStatusPage            *done_page;
   GtkButton                *intro_button;
   GtkLabel                 *key_label;
   GtkWidget                *copy_button;
@@ -101,6 +103,10 @@ replace_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   gtk_widget_set_sensitive (GTK_WIDGET (self->intro_button), TRUE);
   if (key == NULL)
     {
+      /* Closed while the key was being made: it was never shown, so it
+       * must not stay pending. */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        coffer_engine_cancel_recovery_key_replacement (COFFER_ENGINE (source));
       g_autofree char *message = coffer_engine_describe_error (error);
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
@@ -339,7 +345,9 @@ verify_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   gtk_spinner_stop (self->verify_spinner);
   gtk_widget_set_sensitive (self->verify_button, TRUE);
-  if (!coffer_engine_verify_recovery_key_finish (COFFER_ENGINE (source), result, &error))
+  if (self->mode == COFFER_RECOVERY_WIZARD_REPLACE
+      ? !coffer_engine_commit_recovery_key_finish (COFFER_ENGINE (source), result, &error)
+      : !coffer_engine_verify_recovery_key_finish (COFFER_ENGINE (source), result, &error))
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
@@ -353,6 +361,10 @@ verify_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           g_autofree char *message = g_strdup_printf (_("This does not look like a recovery key. %s"), error->message);
           show_error (self, message);
         }
+      else if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY)
+               && self->mode == COFFER_RECOVERY_WIZARD_REPLACE)
+        show_error (self, _("This is not the new recovery key shown before. Go back to the key and check "
+                            "your copy; until you type it correctly, the old key stays valid."));
       else if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY))
         show_error (self, _("This is a valid recovery key, but not the one for this backup. Check that you "
                             "saved the newest key."));
@@ -366,6 +378,13 @@ verify_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   show_error (self, NULL);
   gtk_editable_set_text (GTK_EDITABLE (self->verify_entry), "");
   self->confirmed = TRUE;
+  if (self->mode == COFFER_RECOVERY_WIZARD_REPLACE)
+    {
+      adw_status_page_set_title (self->done_page, _("New Recovery Key in Effect"));
+      adw_status_page_set_description (self->done_page,
+                                       _("Your new recovery key now opens your backups and the old one no "
+                                         "longer does. Destroy every copy of the old key and its emergency kit."));
+    }
   go_to (self, "done");
   g_signal_emit (self, signals[SIGNAL_CONFIRMED], 0);
 }
@@ -386,8 +405,14 @@ coffer_recovery_wizard_verify (CofferRecoveryWizard *self, const char *text)
   show_error (self, NULL);
   gtk_widget_set_sensitive (self->verify_button, FALSE);
   gtk_spinner_start (self->verify_spinner);
-  coffer_engine_verify_recovery_key_async (coffer_application_get_engine (self->app), text,
-                                           self->cancellable, verify_cb, g_object_ref (self));
+  /* A new key takes effect only here, when typed back (the old one is
+   * valid until then); other modes just test the current key. */
+  if (self->mode == COFFER_RECOVERY_WIZARD_REPLACE)
+    coffer_engine_commit_recovery_key_async (coffer_application_get_engine (self->app), text,
+                                             self->cancellable, verify_cb, g_object_ref (self));
+  else
+    coffer_engine_verify_recovery_key_async (coffer_application_get_engine (self->app), text,
+                                             self->cancellable, verify_cb, g_object_ref (self));
 }
 
 static void
@@ -432,8 +457,9 @@ coffer_recovery_wizard_start (CofferRecoveryWizard *self, CofferRecoveryWizardMo
     case COFFER_RECOVERY_WIZARD_REPLACE:
       adw_status_page_set_title (self->intro_page, _("Replace Your Recovery Key"));
       adw_status_page_set_description (self->intro_page,
-                                       _("A new recovery key is made and the old one stops working at once. "
-                                         "Destroy your old emergency kit afterwards."));
+                                       _("A new recovery key is made. It replaces the old one only after you "
+                                         "have saved it and typed it back; until then the old key keeps "
+                                         "working. Destroy your old emergency kit afterwards."));
       gtk_button_set_label (self->intro_button, _("_Make a New Key"));
       go_to (self, "intro");
       break;
@@ -478,6 +504,11 @@ coffer_recovery_wizard_dispose (GObject *object)
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  /* Closed before the new key was typed back: it is discarded and the old
+   * one stays the recovery key. */
+  if (self->mode == COFFER_RECOVERY_WIZARD_REPLACE && !self->confirmed && self->app != NULL)
+    coffer_engine_cancel_recovery_key_replacement (coffer_application_get_engine (self->app));
+  self->app = NULL;
   if (self->key_label != NULL)
     gtk_label_set_text (self->key_label, "");
   g_clear_pointer (&self->formatted, coffer_secret_free);
@@ -499,6 +530,7 @@ coffer_recovery_wizard_class_init (CofferRecoveryWizardClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/cofferapp/Coffer/coffer-recovery-wizard.ui");
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, stack);
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, intro_page);
+  gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, done_page);
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, intro_button);
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, key_label);
   gtk_widget_class_bind_template_child (widget_class, CofferRecoveryWizard, copy_button);
@@ -524,6 +556,7 @@ coffer_recovery_wizard_init (CofferRecoveryWizard *self)
 {
   self->cancellable = g_cancellable_new ();
   gtk_widget_init_template (GTK_WIDGET (self));
+  coffer_a11y_name_controls (GTK_WIDGET (self));
 }
 
 CofferRecoveryWizard *
@@ -554,6 +587,7 @@ coffer_recovery_wizard_present_dialog (GtkWindow *parent, CofferApplication *app
   gtk_box_append (GTK_BOX (box), overlay);
   adw_window_set_content (ADW_WINDOW (window), box);
   coffer_recovery_wizard_start (wizard, mode, NULL);
+  coffer_a11y_name_controls (window);
   if (out_wizard != NULL)
     *out_wizard = wizard;
   gtk_window_present (GTK_WINDOW (window));

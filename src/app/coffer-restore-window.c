@@ -4,6 +4,7 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
+#include "coffer-a11y.h"
 #include "coffer-category-item.h"
 #include "coffer-error.h"
 #include "coffer-file-item.h"
@@ -1002,6 +1003,7 @@ static void
 coffer_restore_window_init (CofferRestoreWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  coffer_a11y_name_controls (GTK_WIDGET (self));
   self->files = g_list_store_new (COFFER_TYPE_FILE_ITEM);
   self->selection = gtk_multi_selection_new (G_LIST_MODEL (g_object_ref (self->files)));
   self->category_ids = g_ptr_array_new_with_free_func (g_free);

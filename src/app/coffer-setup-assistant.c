@@ -3,11 +3,13 @@
 
 #include <glib/gi18n.h>
 
+#include "coffer-a11y.h"
 #include "coffer-category-item.h"
 #include "coffer-error.h"
 #include "coffer-keyring.h"
 #include "coffer-password-strength.h"
 #include "coffer-setup-assistant.h"
+#include "coffer-shares-dialog.h"
 
 struct _CofferSetupAssistant
 {
@@ -512,6 +514,7 @@ fill_category_row (AdwExpanderRow *row, CofferCategoryItem *item)
       gtk_widget_set_valign (remove, GTK_ALIGN_CENTER);
       gtk_widget_add_css_class (remove, "flat");
       gtk_widget_set_tooltip_text (remove, tip);
+      coffer_a11y_set_name (remove, tip);
       g_object_set_data_full (G_OBJECT (remove), "path", g_strdup (paths[i]), g_free);
       g_signal_connect (remove, "clicked", G_CALLBACK (category_folder_remove_cb), item);
       adw_action_row_add_suffix (ADW_ACTION_ROW (folder), remove);
@@ -541,6 +544,7 @@ create_category_row (gpointer object, gpointer user_data)
   gtk_widget_set_tooltip_text (row, label);
   g_object_set_data_full (G_OBJECT (row), "children", g_ptr_array_new (), (GDestroyNotify) g_ptr_array_unref);
   fill_category_row (ADW_EXPANDER_ROW (row), item);
+  coffer_a11y_name_controls (row);
   g_signal_connect_object (item, "notify::paths", G_CALLBACK (category_paths_changed_cb), row, 0);
   return row;
 }
@@ -867,6 +871,35 @@ open_with_recovery_key (CofferSetupAssistant *self)
   set_busy (self, TRUE);
   coffer_engine_open_with_recovery_key_async (coffer_application_get_engine (self->app), dest, text,
                                               self->cancellable, open_rk_cb, g_object_ref (self));
+}
+
+/* "I don't have my recovery key": k shares typed in the shares dialog give
+ * the recovery key, which then opens the backup exactly like a typed one. */
+static void
+shares_key_cb (CofferSharesDialog *dialog, const CofferSecret *formatted, CofferSetupAssistant *self)
+{
+  g_autoptr(CofferDestination) dest = build_destination (self, NULL);
+
+  g_return_if_fail (dest != NULL);
+  adw_status_page_set_title (self->working_page, _("Opening Your Backup…"));
+  show_page (self, "working", TRUE);
+  gtk_spinner_start (self->working_spinner);
+  set_busy (self, TRUE);
+  coffer_engine_open_with_recovery_key_async (coffer_application_get_engine (self->app), dest,
+                                              (const char *) formatted->data, self->cancellable, open_rk_cb,
+                                              g_object_ref (self));
+}
+
+static void
+use_shares_cb (CofferSetupAssistant *self)
+{
+  g_autoptr(CofferDestination) dest = build_destination (self, NULL);
+  CofferSharesDialog *dialog;
+
+  g_return_if_fail (dest != NULL);
+  dialog = coffer_shares_dialog_new_combine (GTK_WINDOW (self), self->app, dest);
+  g_signal_connect_object (dialog, "recovery-key", G_CALLBACK (shares_key_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void
@@ -1589,6 +1622,7 @@ coffer_setup_assistant_class_init (CofferSetupAssistantClass *klass)
   BIND (restore_list);
 #undef BIND
   gtk_widget_class_bind_template_callback (widget_class, kind_toggled_cb);
+  gtk_widget_class_bind_template_callback (widget_class, use_shares_cb);
   gtk_widget_class_bind_template_callback (widget_class, destination_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, password_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, next_cb);
@@ -1606,6 +1640,7 @@ static void
 coffer_setup_assistant_init (CofferSetupAssistant *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  coffer_a11y_name_controls (GTK_WIDGET (self));
   self->cancellable = g_cancellable_new ();
   self->history = g_ptr_array_new_with_free_func (g_free);
   self->restore_queue = g_ptr_array_new_with_free_func (restore_step_free);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define G_LOG_DOMAIN "coffer-window"
 
+#include <string.h>
 #include <glib/gi18n.h>
 
+#include "coffer-a11y.h"
 #include "coffer-category-item.h"
 #include "coffer-category-row.h"
 #include "coffer-recovery-wizard.h"
@@ -29,6 +31,7 @@ struct _CofferWindow
   AdwActionRow        *status_row;
   AdwActionRow        *reminder_row;
   GtkImage            *status_icon;
+  GtkButton           *status_button;
   GtkListBox          *categories_list;
   GtkListBox          *history_list;
   AdwWindowTitle      *window_title;
@@ -86,6 +89,98 @@ update_reminder (CofferWindow *self)
 }
 
 static void
+set_status_style (CofferWindow *self, const char *icon, const char *style)
+{
+  static const char * const styles[] = { "success", "warning", "error" };
+
+  gtk_image_set_from_icon_name (self->status_icon, icon);
+  for (guint i = 0; i < G_N_ELEMENTS (styles); i++)
+    if (g_strcmp0 (styles[i], style) != 0)
+      gtk_widget_remove_css_class (GTK_WIDGET (self->status_icon), styles[i]);
+  gtk_widget_add_css_class (GTK_WIDGET (self->status_icon), style);
+}
+
+/* After a failed or partial backup the row says what is wrong, how long
+ * ago the last good backup was, and offers the button that fixes it.
+ * Returns FALSE when there is no problem to show. */
+static gboolean
+update_problem (CofferWindow *self, gint64 last)
+{
+  const char *reason = NULL;
+  CofferBackupProblem problem = coffer_application_get_problem (self->app, &reason);
+  g_autofree char *name = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *since = NULL;
+  g_autofree char *subtitle = NULL;
+  g_autofree char *first_line = NULL;
+  const char *button = NULL;
+  const char *action = "app.backup-now";
+
+  if (problem == COFFER_BACKUP_PROBLEM_NONE
+      || coffer_engine_get_busy (coffer_application_get_engine (self->app)))
+    return FALSE;
+  /* The first problem fits the row; the history entry holds them all. */
+  if (reason != NULL && strchr (reason, '\n') != NULL)
+    reason = first_line = g_strndup (reason, strchr (reason, '\n') - reason);
+
+  if (last > 0)
+    {
+      g_autofree char *ago = coffer_format_time_ago (last);
+      /* Translators: "2 hours ago" */
+      since = g_strdup_printf (_("Last successful backup %s"), ago);
+    }
+  else
+    since = g_strdup (_("No backup has succeeded yet"));
+
+  switch (problem)
+    {
+    case COFFER_BACKUP_PROBLEM_DISCONNECTED:
+      /* A normal state, said calmly: the backup runs when the drive is back. */
+      name = coffer_application_dup_destination_name (self->app);
+      /* Translators: %s is the name of a drive, such as "Backup" */
+      title = g_strdup_printf (_("The drive “%s” is not connected"), name);
+      subtitle = g_strdup_printf (_("%s. Coffer backs up when the drive is connected."), since);
+      set_status_style (self, "drive-harddisk-symbolic", "warning");
+      button = _("_Try Again");
+      break;
+    case COFFER_BACKUP_PROBLEM_PARTIAL:
+      title = g_strdup (_("Some categories could not be backed up"));
+      subtitle = g_strdup_printf ("%s\n%s", reason ? reason : "", since);
+      set_status_style (self, "dialog-warning-symbolic", "warning");
+      button = _("_Try Again");
+      break;
+    case COFFER_BACKUP_PROBLEM_AUTH:
+      title = g_strdup (_("The backup server refused the sign-in"));
+      subtitle = g_strdup_printf ("%s\n%s", reason ? reason : "", since);
+      set_status_style (self, "dialog-error-symbolic", "error");
+      button = _("_Sign In Again");
+      action = "app.preferences";
+      break;
+    case COFFER_BACKUP_PROBLEM_SETTINGS:
+      title = g_strdup (_("The backup location does not accept the backup"));
+      subtitle = g_strdup_printf ("%s\n%s", reason ? reason : "", since);
+      set_status_style (self, "dialog-error-symbolic", "error");
+      button = _("Open _Preferences");
+      action = "app.preferences";
+      break;
+    case COFFER_BACKUP_PROBLEM_FAILED:
+    case COFFER_BACKUP_PROBLEM_NONE:
+    default:
+      title = g_strdup (_("The last backup failed"));
+      subtitle = g_strdup_printf ("%s\n%s", reason ? reason : "", since);
+      set_status_style (self, "dialog-error-symbolic", "error");
+      button = _("_Try Again");
+      break;
+    }
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->status_row), title);
+  adw_action_row_set_subtitle (self->status_row, subtitle);
+  gtk_button_set_label (self->status_button, button);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->status_button), action);
+  gtk_widget_set_visible (GTK_WIDGET (self->status_button), TRUE);
+  return TRUE;
+}
+
+static void
 update_status (CofferWindow *self)
 {
   gint64 last = g_settings_get_int64 (self->settings, "last-backup");
@@ -93,6 +188,13 @@ update_status (CofferWindow *self)
   g_autofree char *ago = coffer_format_time_ago (last);
   g_autofree char *subtitle = NULL;
   g_autofree char *title = NULL;
+
+  if (update_problem (self, last))
+    {
+      update_reminder (self);
+      return;
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->status_button), FALSE);
 
   if (next > 0)
     {
@@ -108,16 +210,12 @@ update_status (CofferWindow *self)
     {
       /* Translators: "2 hours ago" */
       title = g_strdup_printf (_("Last backed up %s"), ago);
-      gtk_image_set_from_icon_name (self->status_icon, "emblem-ok-symbolic");
-      gtk_widget_remove_css_class (GTK_WIDGET (self->status_icon), "warning");
-      gtk_widget_add_css_class (GTK_WIDGET (self->status_icon), "success");
+      set_status_style (self, "emblem-ok-symbolic", "success");
     }
   else
     {
       title = g_strdup (_("Not backed up yet"));
-      gtk_image_set_from_icon_name (self->status_icon, "dialog-warning-symbolic");
-      gtk_widget_remove_css_class (GTK_WIDGET (self->status_icon), "success");
-      gtk_widget_add_css_class (GTK_WIDGET (self->status_icon), "warning");
+      set_status_style (self, "dialog-warning-symbolic", "warning");
     }
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->status_row), title);
   adw_action_row_set_subtitle (self->status_row, subtitle);
@@ -146,6 +244,22 @@ state_changed_cb (CofferWindow *self)
         g_autofree char *escaped = g_markup_escape_text (coffer_application_get_state_message (self->app)
                                                          ? coffer_application_get_state_message (self->app) : "", -1);
         adw_status_page_set_description (self->error_page, escaped);
+        if (coffer_application_get_problem (self->app, NULL) == COFFER_BACKUP_PROBLEM_DISCONNECTED)
+          {
+            /* Not an error to shout about: the backup opens when the drive
+             * is back. */
+            g_autofree char *name = coffer_application_dup_destination_name (self->app);
+            g_autofree char *title = g_strdup_printf (_("The drive “%s” is not connected"), name);
+            adw_status_page_set_title (self->error_page, title);
+            adw_status_page_set_icon_name (self->error_page, "drive-harddisk-symbolic");
+            adw_status_page_set_description (self->error_page,
+                                             _("Coffer opens the backup and backs up when the drive is connected."));
+          }
+        else
+          {
+            adw_status_page_set_title (self->error_page, _("Backup Location Unavailable"));
+            adw_status_page_set_icon_name (self->error_page, "network-offline-symbolic");
+          }
       }
       gtk_stack_set_visible_child_name (self->stack, "error");
       break;
@@ -228,13 +342,23 @@ progress_cb (CofferWindow *self, const CofferProgress *progress)
     file = g_filename_display_name (progress->current_file);
   gtk_label_set_text (self->progress_file, file ? file : "");
 
-  if (progress->bytes_total > 0)
+  if (progress->scanning)
+    {
+      /* The totals are still being counted: say how much was found so far,
+       * no fraction and no time left that would be made up. */
+      gtk_progress_bar_pulse (self->progress_bar);
+      /* Translators: "120 MB done · 1.2 GB found so far, still counting" */
+      details = g_strdup_printf (_("%s done · %s found so far, still counting"), done, total);
+    }
+  else if (progress->bytes_total > 0)
     {
       gtk_progress_bar_set_fraction (self->progress_bar,
                                      CLAMP ((double) progress->bytes_done / progress->bytes_total, 0, 1));
       /* Translators: "1.2 GB of 4.0 GB · 12 MB/s · 5 minutes left" */
       details = g_strdup_printf (_("%s of %s · %s/s · %s"), done, total, rate,
-                                 eta ? eta : _("estimating time left"));
+                                 eta ? eta
+                                     : progress->bytes_done >= progress->bytes_total ? _("finishing")
+                                                                                     : _("estimating time left"));
     }
   else
     {
@@ -378,6 +502,7 @@ coffer_window_class_init (CofferWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, status_row);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, reminder_row);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, status_icon);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, status_button);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, categories_list);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, history_list);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, window_title);
@@ -391,6 +516,7 @@ static void
 coffer_window_init (CofferWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  coffer_a11y_name_controls (GTK_WIDGET (self));
 }
 
 CofferWindow *
@@ -410,6 +536,7 @@ coffer_window_new (CofferApplication *app)
   gtk_list_box_bind_model (self->categories_list, G_LIST_MODEL (coffer_application_get_categories (app)),
                            create_category_row, self, NULL);
   g_signal_connect_object (app, "notify::state", G_CALLBACK (state_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (app, "notify::problem", G_CALLBACK (update_status), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (engine, "notify::busy", G_CALLBACK (busy_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (engine, "progress", G_CALLBACK (progress_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (coffer_application_get_history (app), "changed",

@@ -633,8 +633,9 @@ coffer_cli_cmd_restore (CofferCli  *cli,
   g_autoptr(CofferSnapshot) snapshot = NULL;
   g_autoptr(GPtrArray) paths = NULL;
   g_autoptr(GPtrArray) conflicts = NULL;
-  gboolean overwrite = FALSE, dry_run = FALSE, yes = FALSE;
+  gboolean overwrite = FALSE, dry_run = FALSE, yes = FALSE, keep_privileges = FALSE;
   CofferRestoreFlags flags = COFFER_RESTORE_DEFAULT;
+  CofferRestoreResult result = { 0 };
   g_autofree char *short_id = NULL;
   guint64 files = 0, bytes = 0;
   gboolean ok;
@@ -649,6 +650,8 @@ coffer_cli_cmd_restore (CofferCli  *cli,
     { "overwrite", 0, 0, G_OPTION_ARG_NONE, &overwrite, N_("Replace existing files even when they are newer"), NULL },
     { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, N_("Show what would happen; write nothing"), NULL },
     { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Do not ask before restoring to the original place"), NULL },
+    { "keep-privileges", 0, 0, G_OPTION_ARG_NONE, &keep_privileges,
+      N_("Also restore setuid/setgid bits, security.* and trusted.* attributes, device nodes and FIFOs"), NULL },
     { NULL }
   };
 
@@ -659,7 +662,10 @@ coffer_cli_cmd_restore (CofferCli  *cli,
                                "--yes needed otherwise). Files with the same content are left alone; "
                                "an existing file that is newer than the backup is never replaced "
                                "without --overwrite: such conflicts are listed on stderr and the exit "
-                               "status is 4."),
+                               "status is 4. What could grant privileges (setuid/setgid bits, "
+                               "security.* and trusted.* attributes such as file capabilities, device "
+                               "nodes, FIFOs) is left out and counted unless --keep-privileges is "
+                               "given: use it only for snapshots you trust, e.g. a system restore."),
                              &argc, &argv);
   if (status != -1)
     return status;
@@ -723,14 +729,28 @@ coffer_cli_cmd_restore (CofferCli  *cli,
     flags |= COFFER_RESTORE_OVERWRITE;
   if (dry_run)
     flags |= COFFER_RESTORE_DRY_RUN;
+  if (keep_privileges)
+    flags |= COFFER_RESTORE_KEEP_PRIVILEGES;
 
   coffer_cli_progress_reset ();
   ok = coffer_restore_run_mapped (cli->repository, category->id, snapshot,
                                   paths ? (const char * const *) paths->pdata : NULL,
                                   abs_target, abs_strip, flags, coffer_cli_progress_cb, cli,
-                                  &conflicts, cli->cancellable, &error);
+                                  &conflicts, &result, cli->cancellable, &error);
   coffer_cli_progress_clear ();
   coffer_cli_progress_last (&files, &bytes);
+
+  if (result.withheld > 0)
+    {
+      coffer_cli_warning (cli, ngettext ("%u file or folder was restored without its privileges (setuid/setgid "
+                                         "bit, security or trusted attribute) or, as a device node or FIFO, "
+                                         "not created.",
+                                         "%u files or folders were restored without their privileges "
+                                         "(setuid/setgid bits, security or trusted attributes) or, as device "
+                                         "nodes or FIFOs, not created.", result.withheld),
+                          result.withheld);
+      coffer_cli_hint (cli, "%s", _("Use --keep-privileges to restore them, only for a snapshot you trust."));
+    }
 
   if (conflicts != NULL && conflicts->len > 0)
     {
@@ -814,8 +834,11 @@ coffer_cli_cmd_check (CofferCli  *cli,
   guint total_problems = 0;
   int result = COFFER_EXIT_OK;
   int status;
+  gboolean accept_rollback = FALSE;
   GOptionEntry entries[] = {
     { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("Check only this category"), N_("NAME") },
+    { "accept-rollback", 0, 0, G_OPTION_ARG_NONE, &accept_rollback,
+      N_("Accept the repository as it is now after it was refused as rolled back (needs the recovery key)"), NULL },
     { "read-data", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, (gpointer) parse_read_data,
       N_("Also download and verify PERCENT of the data (100 when no value is given)"), N_("PERCENT") },
     { NULL }
@@ -826,9 +849,36 @@ coffer_cli_cmd_check (CofferCli  *cli,
                              _("Checks that every snapshot's folders and file data are present and "
                                "the right size. --read-data[=PERCENT] also downloads that share of "
                                "the data and verifies it. The exit status is 1 when problems are found; "
-                               "they are listed on stderr."), &argc, &argv);
+                               "they are listed on stderr. --accept-rollback is for a repository "
+                               "restored from an older copy on purpose: with the recovery key, this "
+                               "computer forgets the newer state it has seen and takes the repository "
+                               "as it is."), &argc, &argv);
   if (status != -1)
     return status;
+
+  if (accept_rollback)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CofferSecret) rk = NULL;
+
+      status = coffer_cli_open_repository (cli);
+      if (status != -1)
+        return status;
+      rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
+      if (rk == NULL)
+        {
+          if (error != NULL)
+            return coffer_cli_report_error (cli, error);
+          coffer_cli_error (cli, "%s", _("Accepting a rollback needs the recovery key: give it in "
+                                         "COFFER_RECOVERY_KEY or with --recovery-key-file FILE, or type "
+                                         "it when asked."));
+          return COFFER_EXIT_USAGE;
+        }
+      if (!coffer_repository_accept_rollback (cli->repository, rk, cli->cancellable, &error))
+        return coffer_cli_report_error (cli, error);
+      coffer_cli_info (cli, "%s", _("The repository is accepted as it is now; this computer no longer "
+                                    "compares it with the newer state it had seen."));
+    }
 
   categories = categories_to_process (cli, name ? (const char * const[]) { name, NULL } : NULL, FALSE,
                                       &status);

@@ -21,6 +21,10 @@ device_json (GString *out, gconstpointer item)
                           d->is_this_device ? "true" : "false", d->pending ? "true" : "false", d->time);
   g_string_append (out, ",\"verification_code\":");
   coffer_cli_json_string (out, d->verification_code);
+  g_string_append_printf (out, ",\"verified\":%s,\"fingerprint\":", d->verified ? "true" : "false");
+  coffer_cli_json_string (out, d->fingerprint);
+  g_string_append (out, ",\"approver\":");
+  coffer_cli_json_string (out, d->approver);
   g_string_append_c (out, '}');
 }
 
@@ -56,6 +60,11 @@ devices_list (CofferCli *cli, int argc, char **argv)
               d->name ? d->name : _("(name hidden)"), d->is_this_device ? _(" (this computer)") : "", when);
       if (d->verification_code)
         printf (_("  code %s"), d->verification_code);
+      if (!d->pending && d->fingerprint != NULL)
+        printf (_("  fingerprint %s"), d->fingerprint);
+      /* Unverified: a removal keeps it only when confirmed (--keep). */
+      if (!d->pending && d->name != NULL && !d->verified)
+        printf ("  %s", _("(unverified)"));
       printf ("\n");
     }
   return COFFER_EXIT_OK;
@@ -243,16 +252,39 @@ devices_approve (CofferCli *cli, int argc, char **argv)
   return COFFER_EXIT_OK;
 }
 
+/* One device a removal would not keep by itself, as the user must judge it. */
+static void
+print_unverified (const CofferDevice *d)
+{
+  g_autofree char *when = d->time ? coffer_cli_format_time (d->time) : g_strdup (_("unknown"));
+  g_autofree char *approver = NULL;
+
+  if (d->approver == NULL)
+    approver = g_strdup (_("nobody (an unsigned record from an older version)"));
+  else if (strcmp (d->approver, "recovery") == 0)
+    approver = g_strdup (_("the recovery key (the signature does not verify)"));
+  else
+    approver = g_strdup_printf (_("device %s"), d->approver);
+  printf ("  %s  %s\n", d->id, d->name ? d->name : _("(name hidden)"));
+  printf (_("      fingerprint %s, joined %s, approved by %s\n"),
+          d->fingerprint ? d->fingerprint : _("none (no key record)"), when, approver);
+}
+
 static int
 devices_remove (CofferCli *cli, int argc, char **argv)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(CofferSecret) rk = NULL;
+  g_autoptr(GPtrArray) plan = NULL;
+  g_autoptr(GPtrArray) lost = NULL;
+  g_auto(GStrv) keep = NULL;
   gboolean yes = FALSE;
   char *id;
   int status;
   GOptionEntry entries[] = {
     { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Do not ask for confirmation"), NULL },
+    { "keep", 0, 0, G_OPTION_ARG_STRING_ARRAY, &keep,
+      N_("Keep this unverified device (repeat per device), after comparing its fingerprint"), N_("ID") },
     { NULL }
   };
 
@@ -260,7 +292,10 @@ devices_remove (CofferCli *cli, int argc, char **argv)
                              _("Deletes its key envelope and replaces the account key and every category "
                                "key for new backups, so the removed computer cannot read anything backed "
                                "up afterwards. Needs the recovery key, and the backup password when there "
-                               "are Standard categories."), &argc, &argv);
+                               "are Standard categories. Devices whose approval cannot be traced back to "
+                               "the recovery key without the removed one are listed, and are kept only "
+                               "with --keep ID (compare the fingerprint with “coffer devices list” on "
+                               "that computer); the others must join again."), &argc, &argv);
   if (status != -1)
     return status;
   id = coffer_cli_take_positional (&argc, argv);
@@ -269,8 +304,6 @@ devices_remove (CofferCli *cli, int argc, char **argv)
       coffer_cli_error (cli, "%s", _("Give the id of the device to remove (see “coffer devices list”)."));
       return COFFER_EXIT_USAGE;
     }
-  if (!yes && !coffer_cli_confirm (cli, _("Remove this device? It will not be able to read new backups.")))
-    return COFFER_EXIT_USAGE;
   status = coffer_cli_unlock_repository (cli);
   if (status != -1)
     return status;
@@ -279,11 +312,39 @@ devices_remove (CofferCli *cli, int argc, char **argv)
     return coffer_cli_report_error (cli, error);
   if (rk != NULL)
     coffer_repository_set_recovery_key (cli->repository, rk);
-  if (!coffer_repository_remove_device (cli->repository, id, cli->cancellable, &error))
+
+  /* The removed device could have planted or approved any of these: they
+   * are kept only on the user's explicit word. */
+  plan = coffer_repository_plan_device_removal (cli->repository, id, cli->cancellable, &error);
+  if (plan == NULL)
+    return coffer_cli_report_error (cli, error);
+  if (plan->len > 0)
+    {
+      printf ("%s\n", _("These devices cannot be verified without the device being removed (it may have "
+                        "added them itself):"));
+      for (guint i = 0; i < plan->len; i++)
+        print_unverified (g_ptr_array_index (plan, i));
+      printf ("%s\n", _("Devices not named with --keep ID lose access and must join again. Keep one only "
+                        "if “coffer devices list” on that computer shows the same fingerprint."));
+      fflush (stdout);
+    }
+  if (!yes && !coffer_cli_confirm (cli, _("Remove this device? It will not be able to read new backups.")))
+    return COFFER_EXIT_USAGE;
+  if (!coffer_repository_remove_device (cli->repository, id, (const char *const *) keep, &lost,
+                                        cli->cancellable, &error))
     return coffer_cli_report_error (cli, error);
   coffer_cli_info (cli, "%s", _("The device was removed and the keys were replaced. Backups made from now "
                                 "on cannot be read by it; older backups keep their old keys until they "
                                 "are re-encrypted or pruned."));
+  if (lost != NULL && lost->len > 0)
+    {
+      printf ("%s\n", _("These devices lost access and must join again:"));
+      for (guint i = 0; i < lost->len; i++)
+        {
+          const CofferDevice *d = g_ptr_array_index (lost, i);
+          printf ("  %s  %s\n", d->id, d->name ? d->name : _("(name hidden)"));
+        }
+    }
   return COFFER_EXIT_OK;
 }
 
@@ -320,6 +381,9 @@ devices_trust (CofferCli *cli, int argc, char **argv)
     }
   if (!coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &error))
     return coffer_cli_report_error (cli, error);
+  /* Held for this session: the new device's record is then approved by
+   * the recovery key, so a later removal keeps it without asking. */
+  coffer_repository_set_recovery_key (cli->repository, rk);
   {
     g_autoptr(CofferSecret) password = coffer_cli_get_password (cli, FALSE, NULL);
     if (password != NULL)

@@ -18,6 +18,7 @@ typedef struct
   char     *repo_location;
   char     *password_file;
   char     *recovery_key_file;
+  char    **share_files;        /* --share-file, repeatable: recovery shares */
   gboolean  json;
   gboolean  quiet;
   gboolean  verbose;
@@ -172,6 +173,17 @@ int coffer_cli_recovery_key_kit   (CofferCli *cli, int argc, char **argv);
  * returns an exit status. */
 int coffer_cli_write_emergency_kit (CofferCli *cli, CofferRepository *repository, const char *path,
                                     const CofferSecret *recovery_key);
+
+/* ---- coffer-cli-shares.c ---- */
+/* `coffer recovery-key share` */
+int  coffer_cli_recovery_key_share (CofferCli *cli, int argc, char **argv);
+/* The recovery key combined from the --share-file shares (cli->repository
+ * is opened first when needed); errors say which file, or how many more
+ * shares are needed. */
+CofferSecret *coffer_cli_combine_share_files (CofferCli *cli, GError **error);
+/* After `recovery-key replace`: says that the shares of the old key no
+ * longer work, when there were any. */
+void coffer_cli_shares_after_replace (CofferCli *cli);
 
 /* Finds the first positional argument of argv (skipping the values of
  * options that take one), removes it from argv and returns it (or NULL). */

@@ -170,6 +170,14 @@ coffer_cli_cmd_init (CofferCli  *cli,
       return COFFER_EXIT_FAILURE;
     }
 
+  /* The destination proves it takes writes before anything (not even the
+   * recovery key file) is written: a read-only, full, unplugged or
+   * write-denied location fails here with its real reason. */
+  options = coffer_cli_store_options (cli);
+  cli->store = coffer_store_open (location, &options, &error);
+  if (cli->store == NULL || !coffer_store_probe_write (cli->store, cli->cancellable, &error))
+    return coffer_cli_report_error (cli, error);
+
   if (cli->recovery_key_file != NULL)
     {
       key_fd = open_key_file (cli, cli->recovery_key_file);
@@ -180,8 +188,6 @@ coffer_cli_cmd_init (CofferCli  *cli,
   if (device_name == NULL)
     device_name = g_strdup (g_get_host_name ());
 
-  options = coffer_cli_store_options (cli);
-  cli->store = coffer_store_open (location, &options, &error);
   if (cli->store != NULL)
     repository = coffer_repository_create (cli->store, password, device_name, &recovery_key,
                                            cli->cancellable, &error);
@@ -634,6 +640,69 @@ coffer_cli_cmd_category (CofferCli  *cli,
 
 /* ---- protect ---- */
 
+/* Changes that weaken protection (a new backup password, Standard
+ * protection) need authority typed now, not only a trusted device: the
+ * current password, checked against the repository's password envelopes,
+ * or the recovery key (docs/SECURITY.md "Authority for security
+ * downgrades"). password is the one this command will use (protect
+ * --standard): it must then be the current backup password, and the
+ * recovery key counts only while the backup has none. NULL (password
+ * change): either the recovery key or the current password. Returns -1 to
+ * go on, else an exit status. */
+static int
+require_authority (CofferCli          *cli,
+                   const CofferSecret *password,
+                   const char         *what)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) rk = NULL;
+  g_autoptr(CofferSecret) own = NULL;
+
+  if (password == NULL && !coffer_cli_recovery_key_available (cli))
+    {
+      own = coffer_cli_get_password (cli, TRUE, &error);
+      if (own == NULL && error != NULL)
+        return coffer_cli_report_error (cli, error);
+      password = own;
+      if (password == NULL)
+        {
+          coffer_cli_error (cli, _("%s needs the current backup password or the recovery key."), what);
+          coffer_cli_hint (cli, "%s", _("Give COFFER_PASSWORD or --password-file FILE, or COFFER_RECOVERY_KEY "
+                                        "or --recovery-key-file FILE (or run it on a terminal)."));
+          return COFFER_EXIT_USAGE;
+        }
+    }
+  if (password != NULL)
+    {
+      if (coffer_repository_check_authority (cli->repository, password, NULL, cli->cancellable, &error))
+        return -1;
+      if (!g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY))
+        {
+          if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD))
+            {
+              coffer_cli_error (cli, _("%s needs the current backup password, and this is not it. "
+                                       "Nothing was changed."), what);
+              return COFFER_EXIT_USAGE;
+            }
+          return coffer_cli_report_error (cli, error);
+        }
+      /* No backup password yet: only the recovery key can authorise. */
+      g_clear_error (&error);
+    }
+  rk = coffer_cli_get_recovery_key (cli, FALSE, &error);
+  if (rk == NULL)
+    {
+      if (error != NULL)
+        return coffer_cli_report_error (cli, error);
+      coffer_cli_error (cli, _("%s needs the recovery key: this backup has no backup password yet."), what);
+      coffer_cli_hint (cli, "%s", _("Give it in COFFER_RECOVERY_KEY or with --recovery-key-file FILE."));
+      return COFFER_EXIT_USAGE;
+    }
+  if (!coffer_repository_check_authority (cli->repository, NULL, rk, cli->cancellable, &error))
+    return coffer_cli_report_error (cli, error);
+  return -1;
+}
+
 int
 coffer_cli_cmd_protect (CofferCli  *cli,
                         int         argc,
@@ -659,7 +728,8 @@ coffer_cli_cmd_protect (CofferCli  *cli,
                              _("Switch a category between Standard and Advanced protection."),
                              _("--advanced needs the recovery key (COFFER_RECOVERY_KEY, "
                                "--recovery-key-file or typed when asked), which is checked first. "
-                               "--standard needs the backup password."),
+                               "--standard needs the current backup password (or, with no "
+                               "Standard category yet, the recovery key), checked before anything changes."),
                              &argc, &argv);
   if (status != -1)
     return status;
@@ -713,6 +783,9 @@ coffer_cli_cmd_protect (CofferCli  *cli,
           coffer_cli_hint (cli, "%s", _("Give it in COFFER_PASSWORD or with --password-file FILE."));
           return COFFER_EXIT_USAGE;
         }
+      status = require_authority (cli, password, _("Standard protection"));
+      if (status != -1)
+        return status;
       coffer_repository_set_password (cli->repository, password);
     }
 
@@ -757,7 +830,8 @@ coffer_cli_cmd_password (CofferCli  *cli,
   };
 
   status = coffer_cli_parse (cli, entries, NULL, _("Change the backup password."),
-                             _("The current password (or the recovery key) opens the repository; "
+                             _("The current password (or the recovery key) is required and checked, "
+                               "even on a trusted device; "
                                "the new one is asked twice on a terminal, or read from "
                                "COFFER_NEW_PASSWORD or --new-password-file."), &argc, &argv);
   if (status != -1)
@@ -769,6 +843,9 @@ coffer_cli_cmd_password (CofferCli  *cli,
     }
 
   status = coffer_cli_unlock_repository (cli);
+  if (status != -1)
+    return status;
+  status = require_authority (cli, NULL, _("Changing the backup password"));
   if (status != -1)
     return status;
 
@@ -848,6 +925,31 @@ recovery_key_verify (CofferCli  *cli,
   return COFFER_EXIT_OK;
 }
 
+/* The new key typed back: from --confirm-file, else on a terminal (three
+ * tries). Never from COFFER_RECOVERY_KEY, which holds the old key. NULL
+ * without error when there is no way to ask. */
+static CofferSecret *
+read_confirmation (CofferCli *cli, const char *confirm_file, GError **error)
+{
+  g_autoptr(CofferSecret) saved_env = g_steal_pointer (&cli->env_recovery_key);
+  g_autofree char *saved_file = g_steal_pointer (&cli->recovery_key_file);
+  CofferSecret *typed;
+
+  cli->recovery_key_file = g_strdup (confirm_file);
+  if (confirm_file == NULL && !coffer_cli_have_terminal ())
+    typed = NULL;
+  else
+    {
+      if (confirm_file == NULL)
+        fprintf (stderr, "%s\n", _("To confirm that you kept it, type the new recovery key."));
+      typed = coffer_cli_get_recovery_key (cli, TRUE, error);
+    }
+  g_free (cli->recovery_key_file);
+  cli->recovery_key_file = g_steal_pointer (&saved_file);
+  cli->env_recovery_key = g_steal_pointer (&saved_env);
+  return typed;
+}
+
 static int
 recovery_key_replace (CofferCli  *cli,
                       int         argc,
@@ -857,19 +959,47 @@ recovery_key_replace (CofferCli  *cli,
   g_autoptr(CofferSecret) rk = NULL;
   g_autoptr(CofferSecret) formatted = NULL;
   g_autofree char *out_file = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *confirm_file = NULL;
+  gboolean committed = FALSE;
   int key_fd = -1;
   int status;
+  GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
+      N_("Write the new key to FILE (mode 0600, never over an existing file)"), N_("FILE") },
+    { "confirm-file", 0, 0, G_OPTION_ARG_FILENAME, &confirm_file,
+      N_("Read the new key back from FILE to confirm it (without a terminal)"), N_("FILE") },
+    { NULL }
+  };
 
-  status = coffer_cli_parse (cli, NULL, NULL, _("Make a new recovery key; the old one stops working."),
-                             _("With --recovery-key-file FILE the new key is written to FILE (mode "
-                               "0600, never over an existing file) instead of being shown. The "
-                               "repository is opened with the password or this device's key."),
+  status = coffer_cli_parse (cli, entries, NULL,
+                             _("Make a new recovery key; once confirmed, the old one stops working."),
+                             _("The new key is shown, or written to --output FILE (or "
+                               "--recovery-key-file FILE; mode 0600, never over an existing file). "
+                               "It takes effect only when typed back: on a terminal you are asked "
+                               "for it, otherwise --confirm-file FILE reads it back. Without "
+                               "confirmation nothing changes and the old key stays valid. The "
+                               "repository is opened with the password, this device's key or "
+                               "COFFER_RECOVERY_KEY."),
                              &argc, &argv);
   if (status != -1)
     return status;
 
   /* Here --recovery-key-file names the output: do not read a key from it. */
   out_file = g_steal_pointer (&cli->recovery_key_file);
+  if (output != NULL)
+    {
+      g_free (out_file);
+      out_file = g_steal_pointer (&output);
+    }
+  if (out_file == NULL && confirm_file == NULL && !coffer_cli_have_terminal ())
+    {
+      coffer_cli_error (cli, "%s", _("Nothing was changed: a new recovery key takes effect only after "
+                                     "you type it back, and there is no terminal to ask on."));
+      coffer_cli_hint (cli, "%s", _("Write it with --output FILE, keep the file safe, and confirm with "
+                                    "--confirm-file FILE."));
+      return COFFER_EXIT_USAGE;
+    }
   if (out_file != NULL)
     {
       key_fd = open_key_file (cli, out_file);
@@ -886,7 +1016,7 @@ recovery_key_replace (CofferCli  *cli,
     }
   if (status == -1)
     {
-      rk = coffer_repository_replace_recovery_key (cli->repository, cli->cancellable, &error);
+      rk = coffer_repository_begin_recovery_key_replacement (cli->repository, &error);
       if (rk == NULL)
         status = coffer_cli_report_error (cli, error);
     }
@@ -907,17 +1037,59 @@ recovery_key_replace (CofferCli  *cli,
 
       if (!write_key_file (cli, key_fd, out_file, formatted))
         {
-          show_recovery_key (cli, formatted);
+          g_unlink (out_file);
+          coffer_repository_cancel_recovery_key_replacement (cli->repository);
+          coffer_cli_info (cli, "%s", _("Nothing was changed: the old recovery key stays valid."));
           return COFFER_EXIT_FAILURE;
         }
       coffer_cli_info (cli, _("The new recovery key was written to %s. Move it somewhere safe and "
-                              "offline. The old key no longer works."), shown);
+                              "offline."), shown);
     }
   else
+    show_recovery_key (cli, formatted);
+
+  for (guint attempt = 0; attempt < 3 && !committed; attempt++)
     {
-      show_recovery_key (cli, formatted);
-      coffer_cli_info (cli, "%s", _("The old recovery key no longer works."));
+      g_autoptr(CofferSecret) typed = NULL;
+
+      g_clear_error (&error);
+      typed = read_confirmation (cli, confirm_file, &error);
+      if (typed == NULL)
+        {
+          if (error == NULL)
+            coffer_cli_error (cli, "%s", _("The new recovery key was not confirmed: there is no terminal "
+                                           "to type it back on and no --confirm-file."));
+          else
+            coffer_cli_error (cli, _("The new recovery key was not confirmed: %s"), error->message);
+          break;
+        }
+      if (coffer_repository_commit_recovery_key_replacement (cli->repository, typed, cli->cancellable, &error))
+        committed = TRUE;
+      else if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY))
+        {
+          coffer_cli_error (cli, "%s", error->message);
+          if (confirm_file != NULL)
+            break;
+        }
+      else
+        {
+          status = coffer_cli_report_error (cli, error);
+          break;
+        }
     }
+  if (!committed)
+    {
+      coffer_repository_cancel_recovery_key_replacement (cli->repository);
+      if (out_file != NULL)
+        g_unlink (out_file);
+      coffer_cli_info (cli, "%s", _("Nothing was changed: the new key was discarded and the old "
+                                    "recovery key stays valid."));
+      return status != -1 ? status : COFFER_EXIT_USAGE;
+    }
+  coffer_cli_info (cli, "%s", _("The new recovery key is confirmed and now in effect; the old one no "
+                                "longer works. Destroy old copies of it. Test the new key now and then "
+                                "with 'coffer recovery-key verify'."));
+  coffer_cli_shares_after_replace (cli);
   return COFFER_EXIT_OK;
 }
 
@@ -975,15 +1147,17 @@ coffer_cli_cmd_recovery_key (CofferCli  *cli,
     { "replace", recovery_key_replace },
     { "status", recovery_key_status },
     { "kit", coffer_cli_recovery_key_kit },
+    { "share", coffer_cli_recovery_key_share },
   };
   const char *unknown;
   int status;
 
   status = coffer_cli_run_subcommand (cli, "recovery-key", subs, G_N_ELEMENTS (subs),
-                                      "  coffer recovery-key verify\n  coffer recovery-key replace [--recovery-key-file FILE]\n"
-                                      "  coffer recovery-key status\n  coffer recovery-key kit --output FILE",
+                                      "  coffer recovery-key verify\n  coffer recovery-key replace [--output FILE] [--confirm-file FILE]\n"
+                                      "  coffer recovery-key status\n  coffer recovery-key kit --output FILE\n"
+                                      "  coffer recovery-key share [--needed K] [--count N] --output DIR",
                                       _("Run 'coffer recovery-key SUBCOMMAND --help' for details."),
-                                      _("No recovery-key subcommand given (verify, replace, status or kit)."),
+                                      _("No recovery-key subcommand given (verify, replace, status, kit or share)."),
                                       &unknown, argc, argv);
   if (unknown == NULL)
     return status;

@@ -276,7 +276,7 @@ coffer_cli_get_new_password (CofferCli   *cli,
 gboolean
 coffer_cli_recovery_key_available (CofferCli *cli)
 {
-  return cli->env_recovery_key != NULL || cli->recovery_key_file != NULL;
+  return cli->env_recovery_key != NULL || cli->recovery_key_file != NULL || cli->share_files != NULL;
 }
 
 CofferSecret *
@@ -286,6 +286,11 @@ coffer_cli_get_recovery_key (CofferCli  *cli,
 {
   g_autoptr(CofferSecret) raw = NULL;
   g_autoptr(CofferSecret) text = NULL;
+
+  /* Shares from recovery contacts stand in for the key wherever it is
+   * accepted; the combined key is then used exactly like a typed one. */
+  if (cli->share_files != NULL)
+    return coffer_cli_combine_share_files (cli, error);
 
   if (cli->recovery_key_file != NULL)
     {
@@ -384,6 +389,18 @@ coffer_cli_open_repository (CofferCli *cli)
           coffer_cli_hint (cli, _("Check the location, or create one with 'coffer init --repo %s'."),
                            shown);
           return COFFER_EXIT_FAILURE;
+        }
+      if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
+        {
+          g_autofree char *shown = coffer_cli_display_name (location);
+
+          /* Not "no repository": the folder itself is missing, which is
+           * what an unplugged drive looks like. */
+          coffer_cli_error (cli, _("There is no Coffer repository at %s: the folder is not there."),
+                            shown);
+          coffer_cli_hint (cli, "%s", _("If the backup is on a drive, connect the drive and try "
+                                        "again; otherwise check the location."));
+          return COFFER_EXIT_UNREACHABLE;
         }
       return coffer_cli_report_error (cli, error);
     }
@@ -670,13 +687,19 @@ coffer_cli_progress_cb (const CofferProgress *progress,
   line = g_string_new (NULL);
   g_string_append_printf (line, "%s %s", progress->operation ? progress->operation : "",
                           progress->category ? progress->category : "");
-  if (progress->files_total > 0)
+  if (progress->files_total > 0 && !progress->scanning)
     g_string_append_printf (line, "  %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " %s",
                             progress->files_done, progress->files_total, _("files"));
   else
     g_string_append_printf (line, "  %" G_GUINT64_FORMAT " %s", progress->files_done, _("files"));
   done = format_bytes (progress->bytes_done);
-  if (progress->bytes_total > 0)
+  if (progress->scanning)
+    {
+      /* Totals still being counted: no fraction, no ETA. */
+      g_autofree char *total = format_bytes (progress->bytes_total);
+      g_string_append_printf (line, "  %s (%s %s)", done, total, _("found so far"));
+    }
+  else if (progress->bytes_total > 0)
     {
       g_autofree char *total = format_bytes (progress->bytes_total);
       g_string_append_printf (line, "  %s/%s", done, total);

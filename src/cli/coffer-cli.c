@@ -45,7 +45,8 @@ static const char * const value_options[] = {
   "--no-exclude", "--category", "--snapshot", "--target", "--keep-last", "--keep-hourly",
   "--keep-daily", "--keep-weekly", "--keep-monthly", "--keep-yearly", "--grace",
   "--new-password-file", "--name", "--code", "--output", "--emergency-kit",
-  "-c", "-s", "-t", "-e", "-o", NULL,
+  "--share-file", "--needed", "--count", "--owner",
+  "-c", "-s", "-t", "-e", "-o", "-k", "-n", NULL,
 };
 
 /* ---- Signals ----
@@ -261,6 +262,11 @@ coffer_cli_status_for_error (const GError *error)
           return COFFER_EXIT_FAILURE;
         }
     }
+  /* An unplugged drive or a server that does not answer is a state a
+   * script may wait out; everything else about the destination is not. */
+  if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE) ||
+      g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NETWORK))
+    return COFFER_EXIT_UNREACHABLE;
   if (g_error_matches (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE) ||
       g_error_matches (error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION))
     return COFFER_EXIT_USAGE;
@@ -294,6 +300,43 @@ coffer_cli_report_error (CofferCli    *cli,
     coffer_cli_hint (cli, "%s", _("Run 'coffer snapshots' to see the snapshots."));
   else if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE))
     coffer_cli_hint (cli, "%s", _("Use --overwrite to replace newer files."));
+  else if (error->domain == COFFER_STORE_ERROR)
+    {
+      /* One plain reason per kind of destination failure. */
+      const char *hint = NULL;
+
+      switch ((CofferStoreError) error->code)
+        {
+        case COFFER_STORE_ERROR_UNREACHABLE:
+          hint = _("The backup location is not connected. Connect the drive (or mount the "
+                   "folder) and try again.");
+          break;
+        case COFFER_STORE_ERROR_READ_ONLY:
+          hint = _("The backup location is read-only. Make it writable or choose another one.");
+          break;
+        case COFFER_STORE_ERROR_NO_SPACE:
+          hint = _("The backup location is full. Free some space (coffer forget --prune) "
+                   "or choose another one.");
+          break;
+        case COFFER_STORE_ERROR_AUTH:
+          hint = _("The server refused the credentials. Check the user name and password "
+                   "or the access keys.");
+          break;
+        case COFFER_STORE_ERROR_NETWORK:
+          hint = _("The server is not answering or the network is down. Try again later.");
+          break;
+        case COFFER_STORE_ERROR_NOT_FOUND:
+        case COFFER_STORE_ERROR_EXISTS:
+        case COFFER_STORE_ERROR_SERVER:
+        case COFFER_STORE_ERROR_TLS:
+        case COFFER_STORE_ERROR_INVALID:
+        case COFFER_STORE_ERROR_FAILED:
+        default:
+          break;
+        }
+      if (hint != NULL)
+        coffer_cli_hint (cli, "%s", hint);
+    }
 
   return status;
 }
@@ -344,6 +387,9 @@ coffer_cli_parse (CofferCli     *cli,
     { "recovery-key-file", 0, 0, G_OPTION_ARG_FILENAME, &cli->recovery_key_file,
       N_("Read the recovery key from FILE (or COFFER_RECOVERY_KEY); init and "
          "recovery-key replace write the new key there instead"), N_("FILE") },
+    { "share-file", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &cli->share_files,
+      N_("Instead of the recovery key: a recovery share from a contact, one per FILE "
+         "(repeat the option for each share)"), N_("FILE") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &cli->json,
       N_("Print listings as JSON"), NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &cli->quiet,
@@ -610,6 +656,7 @@ coffer_cli_free (CofferCli *cli)
   g_free (cli->repo_location);
   g_free (cli->password_file);
   g_free (cli->recovery_key_file);
+  g_strfreev (cli->share_files);
   g_free (cli->s3_endpoint);
   g_free (cli->s3_region);
   g_free (cli->command);

@@ -13,6 +13,7 @@ typedef enum
   COFFER_EXIT_USAGE     = 2,    /* usage error, wrong key, category locked */
   COFFER_EXIT_SKIPPED   = 3,    /* backup written but some paths were skipped */
   COFFER_EXIT_CONFLICTS = 4,    /* restore left newer files alone */
+  COFFER_EXIT_UNREACHABLE = 5,  /* destination not connected or not answering: try later */
   COFFER_EXIT_CANCELLED = 130,  /* interrupted (SIGINT) */
 } CofferExitStatus;
 

@@ -611,9 +611,12 @@ running_marker (Backup *b)
   return g_build_filename (dir, "backup-running", NULL);
 }
 
-/* Totals for progress and ETA: the previous snapshot's, or, for a first
- * backup, a quick metadata-only scan in a thread of its own that raises the
- * totals as it goes (it never reads file contents). */
+/* Totals for progress and ETA come from a metadata-only scan of the data
+ * in a thread of its own, running alongside the backup (it never reads file
+ * contents). Not from the previous snapshot: the data may have grown or
+ * shrunk since, and "383 MB of 420 kB" or an ETA of nothing left with work
+ * remaining is what that gives. Until the scan is done the totals are
+ * reported as still growing (CofferProgress.scanning) and there is no ETA. */
 typedef struct
 {
   Backup  *b;
@@ -647,8 +650,8 @@ scan_dir (Scan *scan, const char *path)
         {
           scan->files++;
           scan->bytes += st.st_size;
-          if (scan->files % 1024 == 0)
-            coffer_progress_meter_set_totals (scan->b->meter, scan->files, scan->bytes);
+          if (scan->files % 256 == 0)
+            coffer_progress_meter_set_scanned (scan->b->meter, scan->files, scan->bytes);
         }
     }
   closedir (d);
@@ -679,15 +682,10 @@ scan_thread (gpointer data)
 }
 
 static GThread *
-progress_totals_from (Backup *b, GPtrArray *snapshots, Scan *scan)
+start_scan (Backup *b, Scan *scan)
 {
-  if (snapshots->len > 0)
-    {
-      CofferSnapshot *last = g_ptr_array_index (snapshots, snapshots->len - 1);
-      coffer_progress_meter_set_totals (b->meter, last->files, last->bytes);
-      return NULL;
-    }
   scan->b = b;
+  coffer_progress_meter_set_scanned (b->meter, 0, 0);
   return g_thread_new ("coffer-scan", scan_thread, scan);
 }
 
@@ -758,7 +756,7 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
     goto out;
   b->chunker = coffer_chunker_new (b->ek->gear_key, COFFER_CHUNK_MIN, COFFER_CHUNK_AVG, COFFER_CHUNK_MAX);
   b->sink = coffer_pack_sink_new (self, b->keys, b->index, b->meter, cancellable);
-  scanner = progress_totals_from (b, snapshots, &scan);
+  scanner = start_scan (b, &scan);
 
   marker = running_marker (b);
   if (g_file_test (marker, G_FILE_TEST_EXISTS))

@@ -40,8 +40,12 @@
 #define SAMPLE_MAX_RATIO_DEN  100
 
 /* Argon2id caps applied when reading parameters. */
-#define KDF_OPSLIMIT_CAP      20
+/* What a reader accepts from the storage: at most what this client writes
+ * (3 passes, 256 MiB) with room for a stronger profile such as libsodium's
+ * SENSITIVE (4 passes, 1 GiB), and never more work than that profile. */
+#define KDF_OPSLIMIT_CAP      8
 #define KDF_MEMLIMIT_CAP      (G_GUINT64_CONSTANT (1) << 30)
+#define KDF_WORK_CAP          (G_GUINT64_CONSTANT (4) << 30)   /* opslimit × memlimit */
 
 G_STATIC_ASSERT (NONCE_BYTES + TAG_BYTES == COFFER_BLOB_OVERHEAD);
 G_STATIC_ASSERT (crypto_kdf_KEYBYTES == COFFER_KEY_BYTES);
@@ -731,12 +735,14 @@ coffer_kdf_derive (const CofferSecret    *password,
   coffer_core_init ();
 
   /* Checked before anything is allocated. */
-  if (params->opslimit > KDF_OPSLIMIT_CAP || params->memlimit > KDF_MEMLIMIT_CAP)
+  if (params->opslimit > KDF_OPSLIMIT_CAP || params->memlimit > KDF_MEMLIMIT_CAP
+      || params->opslimit * params->memlimit > KDF_WORK_CAP)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_UNSUPPORTED,
                    "The password settings stored in the repository ask for more memory or time than "
                    "Coffer allows (%" G_GUINT64_FORMAT " MiB, %" G_GUINT64_FORMAT " passes; the limits are "
-                   "1024 MiB and %d passes). The repository may have been tampered with.",
+                   "1024 MiB, %d passes and 4096 MiB × passes together). The repository may have been "
+                   "tampered with.",
                    params->memlimit >> 20, params->opslimit, KDF_OPSLIMIT_CAP);
       return NULL;
     }

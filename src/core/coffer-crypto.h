@@ -135,7 +135,8 @@ void coffer_kdf_params_new_local (CofferKdfParams *params);
 /* Selects the fast test profile; has no effect unless COFFER_TESTING=1. */
 void coffer_kdf_set_test_profile (gboolean fast);
 /* Refuses (COFFER_CRYPTO_ERROR_UNSUPPORTED) parameters above the caps
- * (memlimit > 1 GiB, opslimit > 20) or below the minimum (INTERACTIVE;
+ * (memlimit > 1 GiB, opslimit > 8, opslimit × memlimit > 4 GiB) or below
+ * the minimum (INTERACTIVE;
  * crypto_pwhash_*_MIN only when COFFER_TESTING=1), so a hostile
  * repository cannot make a client allocate gigabytes. */
 CofferSecret *coffer_kdf_derive (const CofferSecret    *password,

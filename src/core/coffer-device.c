@@ -61,6 +61,44 @@ coffer_device_public_key (const CofferSecret *device_sk,
   crypto_scalarmult_base (public_key, device_sk->data);
 }
 
+CofferSecret *
+coffer_device_signing_keypair (const CofferSecret *device_sk,
+                               const guint8        repo_id[COFFER_REPO_ID_BYTES],
+                               guint8              sign_pk[COFFER_DEVICE_SIGN_PUBLIC_KEY_BYTES])
+{
+  g_autoptr(CofferSecret) seed = NULL;
+  CofferSecret *sk;
+  crypto_generichash_state st;
+  static const char domain[] = "coffer-device-sign-v1";
+
+  g_return_val_if_fail (device_sk != NULL && device_sk->len == COFFER_DEVICE_SECRET_KEY_BYTES, NULL);
+
+  /* A separate key for signing (never the X25519 scalar itself), bound to
+   * the repository so a device's signatures mean nothing elsewhere. */
+  seed = coffer_secret_new (crypto_sign_SEEDBYTES);
+  sk = coffer_secret_new (crypto_sign_SECRETKEYBYTES);
+  crypto_generichash_init (&st, device_sk->data, device_sk->len, crypto_sign_SEEDBYTES);
+  crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
+  crypto_generichash_update (&st, repo_id, COFFER_REPO_ID_BYTES);
+  crypto_generichash_final (&st, seed->data, crypto_sign_SEEDBYTES);
+  crypto_sign_seed_keypair (sign_pk, sk->data, seed->data);
+  return sk;
+}
+
+char *
+coffer_device_fingerprint (const guint8 public_key[COFFER_DEVICE_PUBLIC_KEY_BYTES])
+{
+  static const char domain[] = "coffer-device-fingerprint-v1";
+  crypto_generichash_state st;
+  guint8 h[32];
+
+  crypto_generichash_init (&st, NULL, 0, sizeof h);
+  crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
+  crypto_generichash_update (&st, public_key, COFFER_DEVICE_PUBLIC_KEY_BYTES);
+  crypto_generichash_final (&st, h, sizeof h);
+  return g_strdup_printf ("%02x%02x %02x%02x %02x%02x %02x%02x", h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+}
+
 char *
 coffer_device_id_new (void)
 {

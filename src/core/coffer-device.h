@@ -37,6 +37,20 @@ gboolean      coffer_device_name_is_valid (const char *name);
  * derive a predictable shared secret from them). */
 gboolean      coffer_device_public_key_is_valid (const guint8 public_key[COFFER_DEVICE_PUBLIC_KEY_BYTES]);
 
+/* Signing key pair of a device (Ed25519), derived from its X25519 secret
+ * key: seed = BLAKE2b-256(key = device secret key, "coffer-device-sign-v1"
+ * || repository id). A trusted device signs the records of the devices it
+ * approves with it (docs/FORMAT.md "Joining and rotation"). Writes the
+ * public key; returns the 64-byte libsodium secret key in secure memory. */
+#define COFFER_DEVICE_SIGN_PUBLIC_KEY_BYTES 32
+CofferSecret *coffer_device_signing_keypair (const CofferSecret *device_sk,
+                                             const guint8        repo_id[COFFER_REPO_ID_BYTES],
+                                             guint8              sign_pk[COFFER_DEVICE_SIGN_PUBLIC_KEY_BYTES]);
+/* What a user compares to confirm a device: the first 8 bytes of
+ * BLAKE2b-256("coffer-device-fingerprint-v1" || X25519 public key) as four
+ * groups of four hex digits, "1a2b 3c4d 5e6f 7a8b". */
+char         *coffer_device_fingerprint (const guint8 public_key[COFFER_DEVICE_PUBLIC_KEY_BYTES]);
+
 /* Account key id: BLAKE2b-256(key=AK, "coffer-account-key-id"). Public: it
  * names an account key without revealing it, so a device can notice that
  * the account key it is given is not the one it knew. */

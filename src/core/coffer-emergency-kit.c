@@ -57,11 +57,13 @@ write_to_fd (void                *closure,
   return target->error == 0 ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
-/* Splits the formatted key into its groups of four characters, ignoring
- * dashes and spaces. FALSE when it is not 7 groups of 4. */
+/* Splits a formatted key or share into its n_groups groups of four
+ * characters, ignoring dashes and spaces. FALSE when it is not n_groups
+ * groups of 4. */
 static gboolean
-split_key (const CofferSecret *key,
-           char                groups[KEY_GROUPS][GROUP_CHARS + 1])
+split_groups (const CofferSecret *key,
+              char              (*groups)[GROUP_CHARS + 1],
+              guint               n_groups)
 {
   gsize n = 0;
 
@@ -71,13 +73,20 @@ split_key (const CofferSecret *key,
 
       if (c == '-' || c == ' ')
         continue;
-      if (!g_ascii_isalnum (c) || n >= KEY_GROUPS * GROUP_CHARS)
+      if (!g_ascii_isalnum (c) || n >= n_groups * GROUP_CHARS)
         return FALSE;
       groups[n / GROUP_CHARS][n % GROUP_CHARS] = c;
       groups[n / GROUP_CHARS][GROUP_CHARS] = '\0';
       n++;
     }
-  return n == KEY_GROUPS * GROUP_CHARS;
+  return n == n_groups * GROUP_CHARS;
+}
+
+static gboolean
+split_key (const CofferSecret *key,
+           char                groups[KEY_GROUPS][GROUP_CHARS + 1])
+{
+  return split_groups (key, groups, KEY_GROUPS);
 }
 
 static void
@@ -289,6 +298,7 @@ draw_page (cairo_t    *cr,
 static gboolean
 rename_no_replace (const char  *tmp,
                    const char  *path,
+                   const char  *what,
                    GError     **error)
 {
   int saved;
@@ -323,9 +333,124 @@ rename_no_replace (const char  *tmp,
 
 fail:
   g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-               "The emergency kit cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: %s.",
-               path, saved == EEXIST ? "a file with that name already exists" : g_strerror (saved));
+               "%s cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: %s.",
+               what, path, saved == EEXIST ? "a file with that name already exists" : g_strerror (saved));
   return FALSE;
+}
+
+typedef void (*DrawFunc) (cairo_t *cr, gpointer data);
+
+/* Writes one page drawn by draw to path: mode 0600 under a temporary name,
+ * fsync, then renamed into place without ever replacing a file. what names
+ * the document in messages ("The emergency kit"). */
+static gboolean
+write_pdf (const char  *path,
+           const char  *what,
+           const char  *title,
+           DrawFunc     draw,
+           gpointer     data,
+           GError     **error)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *tmp = NULL;
+  StreamTarget target = { -1, 0 };
+  cairo_surface_t *surface;
+  cairo_t *cr;
+  cairo_status_t status;
+  gboolean ok = FALSE;
+
+  if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                   "%s cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: a file with that name already exists.",
+                   what, path);
+      return FALSE;
+    }
+
+  dir = g_path_get_dirname (path);
+  base = g_path_get_basename (path);
+  tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
+  target.fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0600);
+  if (target.fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s cannot be saved in \xe2\x80\x9c%s\xe2\x80\x9d: %s.",
+                   what, dir, g_strerror (saved));
+      return FALSE;
+    }
+
+  surface = cairo_pdf_surface_create_for_stream (write_to_fd, &target, PAGE_WIDTH, PAGE_HEIGHT);
+  cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_TITLE, title);
+  cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_CREATOR, "Coffer");
+  cr = cairo_create (surface);
+  draw (cr, data);
+  cairo_show_page (cr);
+  status = cairo_status (cr);
+  cairo_destroy (cr);
+  cairo_surface_finish (surface);
+  if (status == CAIRO_STATUS_SUCCESS)
+    status = cairo_surface_status (surface);
+  cairo_surface_destroy (surface);
+
+  if (target.error != 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (target.error),
+                   "%s cannot be written: %s.", what, g_strerror (target.error));
+      goto out;
+    }
+  if (status != CAIRO_STATUS_SUCCESS)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "%s cannot be drawn: %s.", what, cairo_status_to_string (status));
+      goto out;
+    }
+  if (fsync (target.fd) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s cannot be written to disk: %s.", what, g_strerror (saved));
+      goto out;
+    }
+  if (close (target.fd) != 0)
+    {
+      int saved = errno;
+
+      target.fd = -1;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s cannot be written to disk: %s.", what, g_strerror (saved));
+      goto out;
+    }
+  target.fd = -1;
+
+  ok = rename_no_replace (tmp, path, what, error);
+
+out:
+  if (target.fd >= 0)
+    close (target.fd);
+  if (!ok)
+    g_unlink (tmp);
+  return ok;
+}
+
+typedef struct
+{
+  char      (*groups)[GROUP_CHARS + 1];
+  const char *location;
+  const char *repository_id;
+  const char *date_text;
+} KitPage;
+
+static void
+draw_kit (cairo_t  *cr,
+          gpointer  data)
+{
+  KitPage *page = data;
+
+  draw_page (cr, page->groups, page->location, page->repository_id, page->date_text);
 }
 
 gboolean
@@ -337,16 +462,10 @@ coffer_emergency_kit_write_pdf (const char         *path,
                                 GError            **error)
 {
   char groups[KEY_GROUPS][GROUP_CHARS + 1];
-  g_autofree char *dir = NULL;
-  g_autofree char *base = NULL;
-  g_autofree char *tmp = NULL;
   g_autofree char *day = NULL;
   g_autofree char *date_text = NULL;
-  StreamTarget target = { -1, 0 };
-  cairo_surface_t *surface;
-  cairo_t *cr;
-  cairo_status_t status;
-  gboolean ok = FALSE;
+  KitPage page;
+  gboolean ok;
 
   g_return_val_if_fail (path != NULL, FALSE);
   g_return_val_if_fail (formatted_recovery_key != NULL, FALSE);
@@ -363,84 +482,168 @@ coffer_emergency_kit_write_pdf (const char         *path,
       return FALSE;
     }
 
-  if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+  day = g_date_time_format (date, "%Y-%m-%d");
+  date_text = g_strdup_printf ("Created on %s. Keep this page with your important papers.", day);
+  page.groups = groups;
+  page.location = repository_location;
+  page.repository_id = repository_id;
+  page.date_text = date_text;
+  ok = write_pdf (path, "The emergency kit", "Coffer Emergency Kit", draw_kit, &page, error);
+  sodium_memzero (groups, sizeof groups);
+  return ok;
+}
+
+/* ---- Recovery share sheet ---- */
+
+typedef struct
+{
+  char      (*groups)[GROUP_CHARS + 1];
+  const char *owner;
+  guint       index, needed, count;
+  const char *location;
+  const char *repository_id;
+  const char *day;
+} SharePage;
+
+static void
+draw_share (cairo_t  *cr,
+            gpointer  data)
+{
+  SharePage *page = data;
+  double y = MARGIN + 24.0;
+  double size = 24.0, gap, width, x, box_height;
+  g_autofree char *title = g_strdup_printf ("A recovery share for %s", page->owner);
+  g_autofree char *subtitle = g_strdup_printf ("Share %u of %u \xe2\x80\x94 any %u of the %u shares together "
+                                               "restore %s's backups. Made on %s.",
+                                               page->index, page->count, page->needed, page->count,
+                                               page->owner, page->day);
+  g_autofree char *what = NULL;
+  g_autofree char *asked = NULL;
+  g_autofree char *lost = NULL;
+  const guint first_line = 6;
+
+  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_paint (cr);
+  cairo_set_source_rgb (cr, 0, 0, 0);
+
+  set_font (cr, SANS_FONT, TRUE, 24.0);
+  y = draw_wrapped (cr, title, MARGIN, y, TEXT_WIDTH, 28.0) - 6.0;
+  set_font (cr, SANS_FONT, FALSE, 11.0);
+  y = draw_wrapped (cr, subtitle, MARGIN, y, TEXT_WIDTH, 15.0) + 16.0;
+
+  y = draw_heading (cr, "The share", y);
+  /* Two lines (6 and 5 groups) in a monospace font that fits the box. */
+  set_font (cr, MONO_FONT, TRUE, size);
+  gap = text_width (cr, "  ");
+  width = text_width (cr, "XXXX") * first_line + gap * (first_line - 1);
+  if (width > TEXT_WIDTH - 32.0)
     {
-      sodium_memzero (groups, sizeof groups);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                   "The emergency kit cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: a file with that name already exists.",
-                   path);
-      return FALSE;
+      size *= (TEXT_WIDTH - 32.0) / width;
+      set_font (cr, MONO_FONT, TRUE, size);
+      gap = text_width (cr, "  ");
+      width = text_width (cr, "XXXX") * first_line + gap * (first_line - 1);
     }
-
-  dir = g_path_get_dirname (path);
-  base = g_path_get_basename (path);
-  tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
-  target.fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0600);
-  if (target.fd < 0)
+  box_height = size * 3.6;
+  cairo_set_line_width (cr, 1.5);
+  cairo_rectangle (cr, MARGIN, y, TEXT_WIDTH, box_height);
+  cairo_stroke (cr);
+  x = MARGIN + (TEXT_WIDTH - width) / 2.0;
+  for (guint i = 0; i < COFFER_SHARE_SHEET_GROUPS; i++)
     {
-      int saved = errno;
+      guint col = i < first_line ? i : i - first_line;
+      double line_y = y + (i < first_line ? size * 1.45 : size * 2.85);
 
+      show_line (cr, x + col * (text_width (cr, "XXXX") + gap), line_y, page->groups[i]);
+    }
+  y += box_height + 24.0;
+
+  y = draw_heading (cr, "Whose backup this is", y);
+  set_font (cr, SANS_FONT, FALSE, 10.5);
+  {
+    g_autofree char *owner_line = g_strconcat ("Owner: ", page->owner, NULL);
+    g_autofree char *loc_line = g_strconcat ("Backup location: ", page->location, NULL);
+    g_autofree char *id_line = g_strconcat ("Repository id: ", page->repository_id, NULL);
+
+    y = draw_wrapped (cr, owner_line, MARGIN, y, TEXT_WIDTH, 14.5);
+    y = draw_wrapped (cr, loc_line, MARGIN, y, TEXT_WIDTH, 14.5);
+    y = draw_wrapped (cr, id_line, MARGIN, y, TEXT_WIDTH, 14.5) + 16.0;
+  }
+
+  what = g_strdup_printf ("%s trusts you with one piece of the key to their encrypted backups. On its own "
+                          "this piece opens nothing and tells nothing about the key: %u pieces, kept by "
+                          "different people, are needed together. %s gave %u pieces to %u people; you do "
+                          "not need to know who the others are.",
+                          page->owner, page->needed, page->owner, page->count, page->count);
+  y = draw_heading (cr, "What this is", y);
+  y = draw_paragraph (cr, what, y) + 6.0;
+
+  asked = g_strdup_printf ("Only %s can ask for it, when they have lost their computers and their recovery "
+                           "key. Make sure it is really them (in person, or a voice you know). Never type "
+                           "this share anywhere except on %s's new computer, in Coffer, when it asks for "
+                           "shares from recovery contacts: never in an email, a message, a website or a "
+                           "phone call, and never give it to someone who says they help %s.",
+                           page->owner, page->owner, page->owner);
+  y = draw_heading (cr, "What to do when asked", y);
+  y = draw_paragraph (cr, asked, y) + 6.0;
+
+  lost = g_strdup_printf ("Keep this page private, with your own important papers. If you lose it, or "
+                          "someone else may have seen it, tell %s: they can replace their recovery "
+                          "key and give new shares to their contacts, which makes this one useless. "
+                          "Whenever %s replaces their recovery key, this share stops working and "
+                          "they will give you a new one.",
+                          page->owner, page->owner);
+  y = draw_heading (cr, "Keep it safe", y);
+  y = draw_paragraph (cr, lost, y);
+
+  set_font (cr, SANS_FONT, FALSE, 8.0);
+  show_line (cr, MARGIN, PAGE_HEIGHT - MARGIN / 2.0,
+             "Coffer \xe2\x80\x94 private, encrypted backups (io.github.cofferapp.Coffer)");
+  (void) y;
+}
+
+gboolean
+coffer_share_sheet_write_pdf (const char         *path,
+                              const CofferSecret *formatted_share,
+                              const char         *owner,
+                              guint               index,
+                              guint               needed,
+                              guint               count,
+                              const char         *repository_location,
+                              const char         *repository_id,
+                              GDateTime          *date,
+                              GError            **error)
+{
+  char groups[COFFER_SHARE_SHEET_GROUPS][GROUP_CHARS + 1];
+  g_autofree char *day = NULL;
+  SharePage page;
+  gboolean ok;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (formatted_share != NULL, FALSE);
+  g_return_val_if_fail (owner != NULL, FALSE);
+  g_return_val_if_fail (repository_location != NULL, FALSE);
+  g_return_val_if_fail (repository_id != NULL, FALSE);
+  g_return_val_if_fail (date != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!split_groups (formatted_share, groups, COFFER_SHARE_SHEET_GROUPS))
+    {
       sodium_memzero (groups, sizeof groups);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "The emergency kit cannot be saved in \xe2\x80\x9c%s\xe2\x80\x9d: %s.",
-                   dir, g_strerror (saved));
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The share is not in its printed form of eleven groups of four characters.");
       return FALSE;
     }
 
   day = g_date_time_format (date, "%Y-%m-%d");
-  date_text = g_strdup_printf ("Created on %s. Keep this page with your important papers.", day);
-
-  surface = cairo_pdf_surface_create_for_stream (write_to_fd, &target, PAGE_WIDTH, PAGE_HEIGHT);
-  cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_TITLE, "Coffer Emergency Kit");
-  cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_CREATOR, "Coffer");
-  cr = cairo_create (surface);
-  draw_page (cr, groups, repository_location, repository_id, date_text);
-  cairo_show_page (cr);
-  status = cairo_status (cr);
-  cairo_destroy (cr);
-  cairo_surface_finish (surface);
-  if (status == CAIRO_STATUS_SUCCESS)
-    status = cairo_surface_status (surface);
-  cairo_surface_destroy (surface);
+  page.groups = groups;
+  page.owner = owner;
+  page.index = index;
+  page.needed = needed;
+  page.count = count;
+  page.location = repository_location;
+  page.repository_id = repository_id;
+  page.day = day;
+  ok = write_pdf (path, "The share sheet", "Coffer Recovery Share", draw_share, &page, error);
   sodium_memzero (groups, sizeof groups);
-
-  if (target.error != 0)
-    {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (target.error),
-                   "The emergency kit cannot be written: %s.", g_strerror (target.error));
-      goto out;
-    }
-  if (status != CAIRO_STATUS_SUCCESS)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                   "The emergency kit cannot be drawn: %s.", cairo_status_to_string (status));
-      goto out;
-    }
-  if (fsync (target.fd) != 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "The emergency kit cannot be written to disk: %s.", g_strerror (saved));
-      goto out;
-    }
-  if (close (target.fd) != 0)
-    {
-      int saved = errno;
-
-      target.fd = -1;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "The emergency kit cannot be written to disk: %s.", g_strerror (saved));
-      goto out;
-    }
-  target.fd = -1;
-
-  ok = rename_no_replace (tmp, path, error);
-
-out:
-  if (target.fd >= 0)
-    close (target.fd);
-  if (!ok)
-    g_unlink (tmp);
   return ok;
 }

@@ -20,4 +20,23 @@ gboolean coffer_emergency_kit_write_pdf (const char         *path,
                                          GDateTime          *date,
                                          GError            **error);
 
+/* A recovery share sheet for one recovery contact: one A4 page of PDF with
+ * the share (from coffer_share_format, eleven groups of four), whose
+ * backup it is (owner, location, repository id), how many other shares
+ * are needed, and what to do when asked. Written like the emergency kit:
+ * 0600, temporary name, renamed, never over an existing file
+ * (G_IO_ERROR_EXISTS). */
+#define COFFER_SHARE_SHEET_GROUPS 11
+
+gboolean coffer_share_sheet_write_pdf (const char         *path,
+                                       const CofferSecret *formatted_share,
+                                       const char         *owner,
+                                       guint               index,
+                                       guint               needed,
+                                       guint               count,
+                                       const char         *repository_location,
+                                       const char         *repository_id,
+                                       GDateTime          *date,
+                                       GError            **error);
+
 G_END_DECLS

@@ -31,6 +31,10 @@ typedef enum
   COFFER_STORE_ERROR_TLS,             /* bad certificate */
   COFFER_STORE_ERROR_INVALID,         /* bad URL, bad response */
   COFFER_STORE_ERROR_FAILED,
+  COFFER_STORE_ERROR_UNREACHABLE,     /* the folder or drive is not there (unplugged,
+                                         unmounted, renamed): not "no repository" */
+  COFFER_STORE_ERROR_READ_ONLY,       /* the destination refuses writes (read-only
+                                         filesystem, immutable folder, no permission) */
 } CofferStoreError;
 
 typedef enum

@@ -275,7 +275,8 @@ coffer_pack_sink_recover_orphans (CofferPackSink *sink)
                                   COFFER_PACK_TRAILER_BYTES, sink->cancellable, NULL);
       if (trailer == NULL
           || !coffer_pack_parse_trailer (g_bytes_get_data (trailer, NULL), size, &header_len, &epoch, NULL)
-          || (ek = coffer_category_keys_epoch (sink->keys, epoch)) == NULL)
+          || (ek = coffer_category_keys_epoch (sink->keys, epoch)) == NULL
+          || header_len > COFFER_MAX_PACK_HEADER_BYTES)
         continue;
       header = coffer_store_get (sink->store, name, size - COFFER_PACK_TRAILER_BYTES - header_len,
                                  header_len, sink->cancellable, NULL);

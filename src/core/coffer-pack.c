@@ -9,8 +9,20 @@
 
 #define PACK_MAGIC          "CFP1"
 #define PACK_HEADER_AD      "coffer-pack-header"
-#define PACK_HEADER_VERSION 1
-#define PACK_HEADER_TYPE    "(ua(ayyuuu))"
+#define PACK_HEADER_VERSION 2
+#define PACK_HEADER_V1_TYPE "(ua(ayyuuu))"   /* 0.1.0: read, never written */
+#define PACK_ENTRIES_TYPE   "a(ayyuuu)"
+/* Version 2 header plaintext: version (u32 LE) | entries length g (u32 LE)
+ * | entries GVariant (g bytes) | zero bytes up to 8 + 64·B, B the bucket
+ * of the entry count. One serialised entry takes at most 56 bytes. */
+#define PACK_HEADER_PREFIX  8
+#define PACK_ENTRY_SLOT     64
+#define PACK_MIN_BUCKET     16
+/* Packs are padded to at least this size, and to a power of two up to
+ * PACK_POW2_LIMIT; larger ones to their Padmé length (at most about 3 %
+ * more, where a power of two would cost up to 100 %). */
+#define PACK_MIN_SIZE       (64 * 1024)
+#define PACK_POW2_LIMIT     (1024 * 1024)
 #define NONCE_BYTES         crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define TAG_BYTES           crypto_aead_xchacha20poly1305_ietf_ABYTES
 /* Smallest sealed blob: nonce, a 5-byte frame, tag. */
@@ -172,6 +184,28 @@ pack_buffer_give (gpointer data)
   g_free (data);
 }
 
+guint
+coffer_pack_entry_bucket (guint n)
+{
+  guint b = PACK_MIN_BUCKET;
+
+  while (b < n)
+    b *= 2;
+  return b;
+}
+
+guint64
+coffer_pack_padded_size (guint64 size)
+{
+  guint64 p = PACK_MIN_SIZE;
+
+  if (size > PACK_POW2_LIMIT)
+    return coffer_padme_length (size);
+  while (p < size)
+    p *= 2;
+  return p;
+}
+
 GBytes *
 coffer_pack_writer_finish (CofferPackWriter *writer,
                            guint8            out_id[COFFER_ID_BYTES],
@@ -186,7 +220,9 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
   unsigned long long clen = 0;
   gsize header_plain_len;
   gsize blob_area;
-  guint n;
+  gsize filler;
+  guint8 *plain;
+  guint n, bucket;
 
   g_return_val_if_fail (writer != NULL, NULL);
   g_return_val_if_fail (!writer->finished, NULL);
@@ -230,9 +266,18 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
                                                         COFFER_ID_BYTES, 1),
                              entry.type, entry.offset, entry.length, entry.raw_length);
     }
-  header = g_variant_ref_sink (g_variant_new ("(ua(ayyuuu))", PACK_HEADER_VERSION, builder));
-  header_plain_len = g_variant_get_size (header);
+  header = g_variant_ref_sink (g_variant_builder_end (builder));
+  /* The header's length tells only the bucket of the entry count, and the
+   * pack's size only a bucket of its contents (filler of random bytes
+   * between the blobs and the header, which no entry points into): see
+   * docs/SECURITY.md, "What the storage still learns". */
+  bucket = coffer_pack_entry_bucket (n);
+  while (g_variant_get_size (header) > (gsize) PACK_ENTRY_SLOT * bucket)
+    bucket *= 2;
+  header_plain_len = PACK_HEADER_PREFIX + (gsize) PACK_ENTRY_SLOT * bucket;
   total = blob_area + NONCE_BYTES + header_plain_len + TAG_BYTES + COFFER_PACK_TRAILER_BYTES;
+  filler = coffer_pack_padded_size (total) - total;
+  total += filler;
   data = pack_buffer_take (total);
 
   for (guint i = 0; i < n; i++)
@@ -247,14 +292,24 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
     }
   g_array_set_size (writer->blobs, 0);
 
+  /* Random, not zeros: it must look like the ciphertext around it. */
+  randombytes_buf (data + blob_area, filler);
+  blob_area += filler;
+
+  plain = g_malloc0 (header_plain_len);
+  put_u32_le (plain, PACK_HEADER_VERSION);
+  put_u32_le (plain + 4, g_variant_get_size (header));
+  g_variant_store (header, plain + PACK_HEADER_PREFIX);
+
   /* nonce | ciphertext | tag */
   randombytes_buf (data + blob_area, NONCE_BYTES);
   header_ad (writer->epoch, ad);
   crypto_aead_xchacha20poly1305_ietf_encrypt (data + blob_area + NONCE_BYTES, &clen,
-                                              g_variant_get_data (header), header_plain_len,
+                                              plain, header_plain_len,
                                               ad, sizeof ad, NULL,
                                               data + blob_area, writer->data_key->data);
   g_assert (clen == header_plain_len + TAG_BYTES);
+  g_free (plain);
 
   {
     guint8 *trailer = data + total - COFFER_PACK_TRAILER_BYTES;
@@ -336,6 +391,9 @@ coffer_pack_read_header (const CofferSecret  *data_key,
   g_autoptr(GVariant) variant = NULL;
   g_autoptr(GVariantIter) iter = NULL;
   g_autoptr(GBytes) plain = NULL;
+  g_autoptr(GBytes) entries_bytes = NULL;
+  const guint8 *p;
+  gsize plain_len;
   guint8 ad[sizeof PACK_HEADER_AD - 1 + 4];
   unsigned long long mlen = 0;
   guint64 blob_area;
@@ -373,17 +431,38 @@ coffer_pack_read_header (const CofferSecret  *data_key,
       return NULL;
     }
   plain = g_bytes_new_take (buffer, mlen);
+  p = g_bytes_get_data (plain, &plain_len);
 
-  variant = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (PACK_HEADER_TYPE), plain, FALSE));
-  if (!g_variant_is_normal_form (variant))
+  /* Both versions start with the version as a u32 LE: in version 1 it is
+   * the first member of the GVariant "(ua(ayyuuu))" that is the whole
+   * plaintext. */
+  version = plain_len >= 4 ? get_u32_le (p) : 0;
+  if (version == 1)
     {
-      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The pack header is damaged: it is not in the expected format.");
-      return NULL;
-    }
+      guint32 inner;
 
-  g_variant_get (variant, "(ua(ayyuuu))", &version, &iter);
-  if (version != PACK_HEADER_VERSION)
+      variant = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (PACK_HEADER_V1_TYPE), plain, FALSE));
+      if (!g_variant_is_normal_form (variant))
+        goto bad_format;
+      g_variant_get (variant, "(ua(ayyuuu))", &inner, &iter);
+    }
+  else if (version == PACK_HEADER_VERSION)
+    {
+      guint32 g = plain_len >= PACK_HEADER_PREFIX ? get_u32_le (p + 4) : G_MAXUINT32;
+
+      if (g > plain_len - PACK_HEADER_PREFIX)
+        goto bad_format;
+      for (gsize i = PACK_HEADER_PREFIX + g; i < plain_len; i++)
+        if (p[i] != 0)
+          goto bad_format;
+      entries_bytes = g_bytes_new_from_bytes (plain, PACK_HEADER_PREFIX, g);
+      variant = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (PACK_ENTRIES_TYPE),
+                                                              entries_bytes, FALSE));
+      if (!g_variant_is_normal_form (variant))
+        goto bad_format;
+      iter = g_variant_iter_new (variant);
+    }
+  else
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_UNSUPPORTED,
                    "The pack header has version %u, which this version of Coffer does not know.",
@@ -435,4 +514,9 @@ coffer_pack_read_header (const CofferSecret  *data_key,
     }
 
   return g_steal_pointer (&entries);
+
+bad_format:
+  g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+               "The pack header is damaged: it is not in the expected format.");
+  return NULL;
 }

@@ -12,8 +12,12 @@ G_BEGIN_DECLS
  *   header length (u32 LE, bytes of the encrypted header)
  *   key epoch (u32 LE)
  *   magic "CFP1"
- * header GVariant "(ua(ayyuuu))": format version 1, then per blob
- *   (id[32], blob type, offset, sealed length, plaintext length).
+ * header plaintext (version 2): version 2 (u32 LE) | g (u32 LE) | GVariant
+ *   "a(ayyuuu)" of g bytes, per blob (id[32], blob type, offset, sealed
+ *   length, plaintext length) | zero bytes up to 8 + 64 * bucket(count).
+ *   Version 1 (0.1.0, still read): the GVariant "(ua(ayyuuu))" (1, entries).
+ * Between the last blob and the encrypted header the writer puts random
+ * filler so the pack's size is coffer_pack_padded_size(); readers ignore it.
  * The pack's name is the lowercase hex BLAKE2b-256 of all its bytes. */
 #define COFFER_PACK_TRAILER_BYTES 12
 
@@ -44,6 +48,13 @@ guint  coffer_pack_writer_get_count  (CofferPackWriter *writer);
 GBytes *coffer_pack_writer_finish    (CofferPackWriter *writer,
                                       guint8            out_id[COFFER_ID_BYTES],
                                       GArray          **entries);
+
+/* Writer policy (informative, docs/FORMAT.md "Packs"): the number of entry
+ * slots in a header for n blobs (a power of two, at least 16), and the size
+ * a pack of size bytes is padded to (a power of two of at least 64 KiB up to
+ * 1 MiB, the Padmé length above). */
+guint   coffer_pack_entry_bucket (guint n);
+guint64 coffer_pack_padded_size  (guint64 size);
 
 /* Parses the trailer (last COFFER_PACK_TRAILER_BYTES bytes) of a pack of
  * total size pack_size: the header length and key epoch. */

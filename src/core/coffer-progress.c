@@ -53,6 +53,17 @@ coffer_progress_meter_set_totals (CofferProgressMeter *meter, guint64 files, gui
   g_mutex_lock (&meter->lock);
   meter->progress.files_total = files;
   meter->progress.bytes_total = bytes;
+  meter->progress.scanning = FALSE;
+  g_mutex_unlock (&meter->lock);
+}
+
+void
+coffer_progress_meter_set_scanned (CofferProgressMeter *meter, guint64 files, guint64 bytes)
+{
+  g_mutex_lock (&meter->lock);
+  meter->progress.files_total = files;
+  meter->progress.bytes_total = bytes;
+  meter->progress.scanning = TRUE;
   g_mutex_unlock (&meter->lock);
 }
 
@@ -101,10 +112,23 @@ coffer_progress_meter_report (CofferProgressMeter *meter, gboolean force)
     }
   else if (meter->progress.rate == 0 && now > meter->start)
     meter->progress.rate = meter->progress.bytes_done / ((now - meter->start) / (gdouble) G_USEC_PER_SEC);
-  if (meter->progress.bytes_total > meter->progress.bytes_done && meter->progress.rate > 1)
+  /* Files grow while they are read, and a scan may count less than the
+   * walk finds: done never exceeds the total shown ("383 MB of 420 kB"). */
+  if (!meter->progress.scanning)
+    {
+      meter->progress.bytes_total = MAX (meter->progress.bytes_total, meter->progress.bytes_done);
+      if (meter->progress.files_total > 0)
+        meter->progress.files_total = MAX (meter->progress.files_total, meter->progress.files_done);
+    }
+  /* An ETA only from final totals, and only while work remains: never
+   * "less than a minute left" at 100 % with the scan still counting. */
+  if (meter->progress.finished)
+    meter->progress.eta_seconds = 0;
+  else if (!meter->progress.scanning && meter->progress.bytes_total > meter->progress.bytes_done
+           && meter->progress.rate > 1)
     meter->progress.eta_seconds = (gint64) ((meter->progress.bytes_total - meter->progress.bytes_done) / meter->progress.rate);
   else
-    meter->progress.eta_seconds = meter->progress.bytes_total > 0 && meter->progress.bytes_total <= meter->progress.bytes_done ? 0 : -1;
+    meter->progress.eta_seconds = -1;
   copy = meter->progress;
   file = g_strdup (meter->current_file);
   g_mutex_unlock (&meter->lock);
@@ -122,6 +146,7 @@ coffer_progress_meter_finish (CofferProgressMeter *meter)
     return;
   g_mutex_lock (&meter->lock);
   meter->progress.finished = TRUE;
+  meter->progress.scanning = FALSE;
   if (meter->progress.files_total < meter->progress.files_done)
     meter->progress.files_total = meter->progress.files_done;
   g_mutex_unlock (&meter->lock);

@@ -17,8 +17,10 @@ typedef struct
   guint64     bytes_total;    /* 0 while unknown */
   guint64     bytes_uploaded;
   gdouble     rate;           /* bytes per second over the last seconds */
-  gint64      eta_seconds;    /* -1 while unknown */
+  gint64      eta_seconds;    /* -1 while unknown (always while scanning) */
   gboolean    finished;
+  gboolean    scanning;       /* the totals are still being counted and only grow:
+                                 show them as "found so far", with no ETA */
 } CofferProgress;
 
 typedef void (*CofferProgressFunc) (const CofferProgress *progress, gpointer user_data);
@@ -29,7 +31,10 @@ CofferProgressMeter *coffer_progress_meter_new    (const char *operation, const 
                                                    CofferProgressFunc func, gpointer user_data);
 void                 coffer_progress_meter_free   (CofferProgressMeter *meter);
 /* Thread-safe counters */
+/* Final totals (the scan is complete, or known up front). */
 void coffer_progress_meter_set_totals (CofferProgressMeter *meter, guint64 files, guint64 bytes);
+/* What a scan running alongside the operation has counted so far. */
+void coffer_progress_meter_set_scanned (CofferProgressMeter *meter, guint64 files, guint64 bytes);
 void coffer_progress_meter_add        (CofferProgressMeter *meter, guint64 files, guint64 bytes,
                                        guint64 uploaded, const char *current_file);
 /* Marks the operation finished and reports once more. */

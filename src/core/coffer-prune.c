@@ -160,6 +160,7 @@ typedef struct
   GHashTable         *used;     /* blob ids (hex) referenced by some snapshot */
   GCancellable       *cancellable;
   CofferProgressMeter *meter;
+  guint32             epoch;    /* of the snapshot being marked: its blobs' epoch */
 } Prune;
 
 static gboolean
@@ -171,7 +172,7 @@ mark_tree (Prune *p, const guint8 id[COFFER_ID_BYTES], GError **error)
   if (g_hash_table_contains (p->used, hex))
     return TRUE;
   g_hash_table_add (p->used, g_steal_pointer (&hex));
-  tree = _coffer_repository_read_tree (p->repo, p->keys, id, p->cancellable, error);
+  tree = _coffer_repository_read_tree (p->repo, p->keys, p->epoch, id, p->cancellable, error);
   if (tree == NULL)
     return FALSE;
   for (guint i = 0; i < tree->len; i++)
@@ -247,7 +248,7 @@ repack (Prune *p, const char *hex, PackUse *use, CofferIndex *new_index, GHashTa
 
   coffer_hex_decode (hex, id, sizeof id);
   name = _coffer_pack_name (p->keys->id, id);
-  pack = coffer_store_get (store, name, 0, 0, p->cancellable, error);
+  pack = coffer_store_get_limited (store, name, COFFER_MAX_PACK_BYTES, p->cancellable, error);
   if (pack == NULL)
     return FALSE;
   for (guint i = 0; i < use->entries->len; i++)
@@ -378,7 +379,7 @@ sweep (Prune *p, gint64 grace_seconds, guint64 *deleted, GError **error)
       guint32 version;
       gint64 time;
 
-      obj = coffer_store_get (store, name, 0, 0, p->cancellable, error);
+      obj = coffer_store_get_limited (store, name, COFFER_MAX_PLAN_BYTES, p->cancellable, error);
       if (obj == NULL)
         return FALSE;
       plain = _coffer_repository_open_object (p->repo, p->keys, COFFER_OBJECT_PRUNE_PLAN, name, obj, error);
@@ -467,8 +468,11 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
   if (snaps == NULL)
     goto out;
   for (guint i = 0; i < snaps->len; i++)
-    if (!mark_tree (p, ((CofferSnapshot *) g_ptr_array_index (snaps, i))->tree, error))
-      goto out;
+    {
+      p->epoch = ((CofferSnapshot *) g_ptr_array_index (snaps, i))->epoch;
+      if (!mark_tree (p, ((CofferSnapshot *) g_ptr_array_index (snaps, i))->tree, error))
+        goto out;
+    }
 
   tally.p = p;
   tally.packs = packs;

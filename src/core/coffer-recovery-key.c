@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include "coffer-recovery-key.h"
+#include "coffer-recovery-key-private.h"
 #include "coffer-error.h"
 
 /* The codec (docs/FORMAT.md "Recovery key"):
@@ -33,7 +34,7 @@
 G_STATIC_ASSERT (COFFER_RECOVERY_KEY_CHARS == GROUP_CHARS * GROUPS);
 G_STATIC_ASSERT (DATA_SYMBOLS * 5 == COFFER_RECOVERY_KEY_BYTES * 8 + 2);
 
-static const char alphabet[32] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const char coffer_base32_alphabet[33] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /* ---- GF(32) ---- */
 
@@ -74,13 +75,17 @@ gf_mul (guint8 a, guint8 b)
 #define G1 (0x02 ^ 0x04)
 #define G0 0x08
 
-static void
-rs_check_symbols (const guint8 *symbols,
-                  guint8       *check)
+/* Check symbols for a codeword of n_data data symbols (the recovery
+ * shares reuse this with their own lengths). */
+void
+_coffer_rs32_check_symbols (const guint8 *symbols,
+                            guint         n_data,
+                            guint8       *check)
 {
   guint8 r1 = 0, r0 = 0;
 
-  for (guint i = 0; i < DATA_SYMBOLS; i++)
+  gf_init ();
+  for (guint i = 0; i < n_data; i++)
     {
       guint8 feedback = symbols[i] ^ r1;
 
@@ -91,17 +96,52 @@ rs_check_symbols (const guint8 *symbols,
   check[1] = r0;
 }
 
-/* S_k = c(a^k) by Horner's rule. */
+static void
+rs_check_symbols (const guint8 *symbols,
+                  guint8       *check)
+{
+  _coffer_rs32_check_symbols (symbols, DATA_SYMBOLS, check);
+}
+
+/* S_k = c(a^k) by Horner's rule, over a codeword of n symbols. */
+guint8
+_coffer_rs32_syndrome (const guint8 *symbols,
+                       guint         n,
+                       guint         k)
+{
+  guint8 root;
+  guint8 s = 0;
+
+  gf_init ();
+  root = gf_exp[k];
+  for (guint i = 0; i < n; i++)
+    s = gf_mul (s, root) ^ symbols[i];
+  return s;
+}
+
 static guint8
 rs_syndrome (const guint8 *symbols,
              guint         k)
 {
-  guint8 root = gf_exp[k];
-  guint8 s = 0;
+  return _coffer_rs32_syndrome (symbols, COFFER_RECOVERY_KEY_CHARS, k);
+}
 
-  for (guint i = 0; i < COFFER_RECOVERY_KEY_CHARS; i++)
-    s = gf_mul (s, root) ^ symbols[i];
-  return s;
+int
+_coffer_rs32_locate (const guint8 *symbols,
+                     guint         n,
+                     guint8       *value)
+{
+  guint8 s1 = _coffer_rs32_syndrome (symbols, n, 1);
+  guint8 s2 = _coffer_rs32_syndrome (symbols, n, 2);
+  guint j;
+
+  if (s1 == 0 || s2 == 0)
+    return -1;
+  j = (gf_log[s2] + 31 - gf_log[s1]) % 31;
+  if (j >= n)
+    return -1;
+  *value = gf_exp[(2 * gf_log[s1] + 31 - gf_log[s2]) % 31];
+  return (int) (n - 1 - j);
 }
 
 /* ---- Bits ---- */
@@ -206,7 +246,7 @@ coffer_recovery_key_format (const CofferSecret *key)
     {
       if (i > 0 && i % GROUP_CHARS == 0)
         text->data[pos++] = '-';
-      text->data[pos++] = alphabet[symbols->data[i]];
+      text->data[pos++] = coffer_base32_alphabet[symbols->data[i]];
     }
   text->data[pos] = '\0';
   g_assert (pos == FORMATTED_LEN);
@@ -215,8 +255,8 @@ coffer_recovery_key_format (const CofferSecret *key)
 }
 
 /* Crockford value of an ASCII character, -1 if it is not one. */
-static int
-symbol_value (gunichar c)
+int
+_coffer_base32_value (gunichar c)
 {
   if (c >= 'a' && c <= 'z')
     c = c - 'a' + 'A';
@@ -230,13 +270,13 @@ symbol_value (gunichar c)
       break;
     }
   for (int v = 0; v < 32; v++)
-    if (alphabet[v] == (char) c && c < 0x80)
+    if (coffer_base32_alphabet[v] == (char) c && c < 0x80)
       return v;
   return -1;
 }
 
-static gboolean
-is_separator (gunichar c)
+gboolean
+_coffer_base32_is_separator (gunichar c)
 {
   return c == '-' || g_unichar_isspace (c) ||
          /* dashes and spaces that come with copy and paste from documents */
@@ -296,10 +336,10 @@ coffer_recovery_key_parse (const char  *text,
       gunichar c = g_utf8_get_char (p);
       int v;
 
-      if (is_separator (c))
+      if (_coffer_base32_is_separator (c))
         continue;
 
-      v = symbol_value (c);
+      v = _coffer_base32_value (c);
       if (v < 0)
         {
           char utf8[8] = { 0 };

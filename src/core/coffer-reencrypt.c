@@ -39,6 +39,7 @@ typedef struct
   GHashTable          *map;        /* old id -> new id (32 bytes each) */
   CofferProgressMeter *meter;
   GCancellable        *cancellable;
+  guint32              old_epoch;  /* of the snapshot being rewritten: its blobs' epoch */
 } Reencrypt;
 
 static guint
@@ -86,7 +87,8 @@ map_blob (Reencrypt *r, const guint8 old_id[COFFER_ID_BYTES], guint8 new_id[COFF
     }
   if (g_cancellable_set_error_if_cancelled (r->cancellable, error))
     return FALSE;
-  plain = _coffer_repository_read_blob (r->repo, r->keys, old_id, COFFER_BLOB_DATA, r->cancellable, error);
+  plain = _coffer_repository_read_blob (r->repo, r->keys, r->old_epoch, old_id, COFFER_BLOB_DATA,
+                                        r->cancellable, error);
   if (plain == NULL || !put_blob (r, COFFER_BLOB_DATA, plain, new_id, error))
     return FALSE;
   g_hash_table_insert (r->map, g_memdup2 (old_id, COFFER_ID_BYTES), g_memdup2 (new_id, COFFER_ID_BYTES));
@@ -107,7 +109,7 @@ rewrite_tree (Reencrypt *r, const guint8 old_id[COFFER_ID_BYTES], guint8 new_id[
       memcpy (new_id, known, COFFER_ID_BYTES);
       return TRUE;
     }
-  tree = _coffer_repository_read_tree (r->repo, r->keys, old_id, r->cancellable, error);
+  tree = _coffer_repository_read_tree (r->repo, r->keys, r->old_epoch, old_id, r->cancellable, error);
   if (tree == NULL)
     return FALSE;
   for (guint i = 0; i < tree->len; i++)
@@ -170,6 +172,7 @@ reencrypt_snapshot (Reencrypt *r, CofferSnapshot *snap, GHashTable *renamed, GEr
   const char *parent;
 
   coffer_progress_meter_add (r->meter, 0, 0, 0, label);
+  r->old_epoch = snap->epoch;
   if (!rewrite_tree (r, snap->tree, tree, error))
     return FALSE;
   /* Commit order: packs, index, then the snapshot. */

@@ -7,7 +7,11 @@
 #include "coffer-error.h"
 #include "coffer-repository-private.h"
 
-#define KEYSET_MAGIC "CKS1"
+#define KEYSET_MAGIC_V1 "CKS1"
+#define KEYSET_MAGIC "CKS2"
+#define KEYSET_ENTRY_V1 (4 + COFFER_KEY_BYTES)
+#define KEYSET_ENTRY (4 + 8 + COFFER_KEY_BYTES)
+#define META_VERSION 2
 #define PASSWORD_MAGIC "CFPW"
 #define PASSWORD_HEADER_BYTES (8 + COFFER_SALT_BYTES + 16)
 #define MAX_EPOCHS 4096
@@ -53,6 +57,7 @@ _coffer_category_keys_free (gpointer data)
   g_clear_pointer (&keys->info, coffer_category_free);
   g_clear_pointer (&keys->index, coffer_index_free);
   g_clear_pointer (&keys->index_names, g_ptr_array_unref);
+  g_clear_pointer (&keys->refused, g_hash_table_unref);
   g_free (keys);
 }
 
@@ -75,13 +80,26 @@ coffer_category_keys_epoch (CofferCategoryKeys *keys, guint32 epoch)
   return NULL;
 }
 
-/* "CKS1" | count (u32 LE) | count x (epoch u32 LE | key 32), in secure memory */
+/* "CKS2" | count (u32 LE) | count x (epoch u32 LE | retired i64 LE | key 32),
+ * in secure memory. retired: microseconds since 1970 (UTC) when a newer
+ * epoch was added; 0 for the newest epoch. */
 static CofferSecret *
 keyset_serialize (GPtrArray *epochs)
 {
-  CofferSecret *out = coffer_secret_new (8 + epochs->len * (4 + COFFER_KEY_BYTES));
+  CofferSecret *out = coffer_secret_new (8 + epochs->len * KEYSET_ENTRY);
   guint32 le = GUINT32_TO_LE (epochs->len);
   guint8 *p = out->data;
+  gint64 now = g_get_real_time ();
+
+  /* Older epochs of a legacy "CKS1" set have no retirement time: they were
+   * retired no later than now, the earliest time that can be vouched for
+   * (recorded in memory too, so this session applies the same rule). */
+  for (guint i = 0; i + 1 < epochs->len; i++)
+    {
+      CofferEpochKeys *ek = g_ptr_array_index (epochs, i);
+      if (ek->retired == 0)
+        ek->retired = now;
+    }
 
   memcpy (p, KEYSET_MAGIC, 4);
   memcpy (p + 4, &le, 4);
@@ -89,10 +107,13 @@ keyset_serialize (GPtrArray *epochs)
   for (guint i = 0; i < epochs->len; i++)
     {
       CofferEpochKeys *ek = g_ptr_array_index (epochs, i);
+      gint64 retired = GINT64_TO_LE (i + 1 < epochs->len ? ek->retired : 0);
+
       le = GUINT32_TO_LE (ek->epoch);
       memcpy (p, &le, 4);
-      memcpy (p + 4, ek->key->data, COFFER_KEY_BYTES);
-      p += 4 + COFFER_KEY_BYTES;
+      memcpy (p + 4, &retired, 8);
+      memcpy (p + 12, ek->key->data, COFFER_KEY_BYTES);
+      p += KEYSET_ENTRY;
     }
   return out;
 }
@@ -103,23 +124,46 @@ keyset_parse (const CofferSecret *plain, GError **error)
   g_autoptr(GPtrArray) epochs = g_ptr_array_new_with_free_func (epoch_keys_free);
   guint32 count;
   const guint8 *p = plain->data;
+  gboolean v2;
+  gsize entry;
 
-  if (plain->len < 8 || memcmp (p, KEYSET_MAGIC, 4) != 0)
+  if (plain->len < 8)
     goto corrupt;
+  /* Version 1 (Coffer 0.1.0) did not record when epochs were retired. */
+  v2 = memcmp (p, KEYSET_MAGIC, 4) == 0;
+  if (!v2 && memcmp (p, KEYSET_MAGIC_V1, 4) != 0)
+    goto corrupt;
+  entry = v2 ? KEYSET_ENTRY : KEYSET_ENTRY_V1;
   memcpy (&count, p + 4, 4);
   count = GUINT32_FROM_LE (count);
-  if (count == 0 || count > MAX_EPOCHS || plain->len != 8 + (gsize) count * (4 + COFFER_KEY_BYTES))
+  if (count == 0 || count > MAX_EPOCHS || plain->len != 8 + (gsize) count * entry)
     goto corrupt;
   p += 8;
   for (guint i = 0; i < count; i++)
     {
       guint32 epoch;
+      gint64 retired = 0;
+      CofferEpochKeys *ek;
+
       memcpy (&epoch, p, 4);
       epoch = GUINT32_FROM_LE (epoch);
       if (i > 0 && epoch <= ((CofferEpochKeys *) g_ptr_array_index (epochs, i - 1))->epoch)
         goto corrupt;
-      g_ptr_array_add (epochs, epoch_keys_new (epoch, coffer_secret_new_from_data (p + 4, COFFER_KEY_BYTES)));
-      p += 4 + COFFER_KEY_BYTES;
+      if (v2)
+        {
+          memcpy (&retired, p + 4, 8);
+          retired = GINT64_FROM_LE (retired);
+          /* Retired epochs have a time, the newest none; times never go
+           * backwards from one epoch to the next. */
+          if ((i + 1 < count) != (retired > 0)
+              || (i > 0 && retired > 0
+                  && retired < ((CofferEpochKeys *) g_ptr_array_index (epochs, i - 1))->retired))
+            goto corrupt;
+        }
+      ek = epoch_keys_new (epoch, coffer_secret_new_from_data (p + entry - COFFER_KEY_BYTES, COFFER_KEY_BYTES));
+      ek->retired = retired;
+      g_ptr_array_add (epochs, ek);
+      p += entry;
     }
   return g_steal_pointer (&epochs);
 
@@ -137,9 +181,57 @@ keyset_copy (GPtrArray *epochs)
   for (guint i = 0; i < epochs->len; i++)
     {
       CofferEpochKeys *ek = g_ptr_array_index (epochs, i);
-      g_ptr_array_add (copy, epoch_keys_new (ek->epoch, coffer_secret_dup (ek->key)));
+      CofferEpochKeys *dup = epoch_keys_new (ek->epoch, coffer_secret_dup (ek->key));
+
+      dup->retired = ek->retired;
+      g_ptr_array_add (copy, dup);
     }
   return copy;
+}
+
+/* Adds a new newest epoch and records now as the retirement time of every
+ * older one that has none: the previous newest, and the older epochs of a
+ * legacy key set, which were retired at some unknown earlier time (so
+ * "now" is the earliest time that can be vouched for). FALSE when the
+ * epochs are used up. */
+static gboolean
+keyset_add_epoch (GPtrArray *epochs, GError **error)
+{
+  CofferEpochKeys *newest = g_ptr_array_index (epochs, epochs->len - 1);
+  gint64 now = g_get_real_time ();
+
+  if (newest->epoch == G_MAXUINT32 || epochs->len >= MAX_EPOCHS)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
+                   "This category has used up its key epochs; re-encrypt it first.");
+      return FALSE;
+    }
+  for (guint i = 0; i < epochs->len; i++)
+    {
+      CofferEpochKeys *ek = g_ptr_array_index (epochs, i);
+      if (ek->retired == 0)
+        ek->retired = now;
+    }
+  g_ptr_array_add (epochs, epoch_keys_new (newest->epoch + 1, coffer_secret_new_random (COFFER_KEY_BYTES)));
+  return TRUE;
+}
+
+static CofferCategoryKeys *
+category_keys_new (const char *cid, GPtrArray *epochs)
+{
+  CofferCategoryKeys *keys = g_new0 (CofferCategoryKeys, 1);
+
+  keys->id = g_strdup (cid);
+  coffer_hex_decode (cid, keys->raw_id, sizeof keys->raw_id);
+  keys->epochs = epochs;
+  keys->refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  return keys;
+}
+
+static char *
+state_group (const char *cid)
+{
+  return g_strdup_printf ("category %s", cid);
 }
 
 /* ---- object names ---- */
@@ -176,10 +268,10 @@ is_category_id (const char *str)
 /* ---- envelopes ---- */
 
 static gboolean
-write_account_envelope (CofferRepository *self, const char *cid, GPtrArray *epochs,
-                        CofferPutMode mode, GCancellable *cancellable, GError **error)
+write_account_envelope_with (CofferRepository *self, const CofferSecret *ak, const char *cid,
+                             GPtrArray *epochs, CofferPutMode mode, GCancellable *cancellable,
+                             GError **error)
 {
-  const CofferSecret *ak = _coffer_repository_get_account_key (self);
   g_autofree char *name = account_name (cid);
   g_autoptr(CofferSecret) plain = keyset_serialize (epochs);
   g_autoptr(GBytes) env = NULL;
@@ -187,7 +279,16 @@ write_account_envelope (CofferRepository *self, const char *cid, GPtrArray *epoc
   g_assert (ak != NULL);
   env = coffer_envelope_seal (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_ACCOUNT,
                               name, plain->data, plain->len);
-  return coffer_store_put (coffer_repository_get_store (self), name, env, mode, cancellable, error);
+  return _coffer_repository_upgrade_format (self, cancellable, error)
+         && coffer_store_put (coffer_repository_get_store (self), name, env, mode, cancellable, error);
+}
+
+static gboolean
+write_account_envelope (CofferRepository *self, const char *cid, GPtrArray *epochs,
+                        CofferPutMode mode, GCancellable *cancellable, GError **error)
+{
+  return write_account_envelope_with (self, _coffer_repository_get_account_key (self), cid, epochs, mode,
+                                      cancellable, error);
 }
 
 static gboolean
@@ -216,7 +317,8 @@ write_password_envelope (CofferRepository *self, const char *cid, GPtrArray *epo
   g_byte_array_append (obj, (guint8 *) &le, 8);
   g_byte_array_append (obj, g_bytes_get_data (env, NULL), g_bytes_get_size (env));
   bytes = g_byte_array_free_to_bytes (g_steal_pointer (&obj));
-  return coffer_store_put (coffer_repository_get_store (self), name, bytes, mode, cancellable, error);
+  return _coffer_repository_upgrade_format (self, cancellable, error)
+         && coffer_store_put (coffer_repository_get_store (self), name, bytes, mode, cancellable, error);
 }
 
 static GPtrArray *
@@ -228,7 +330,8 @@ open_account_envelope (CofferRepository *self, const char *cid, GCancellable *ca
   g_autoptr(CofferSecret) plain = NULL;
   g_autoptr(GError) local_error = NULL;
 
-  env = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, &local_error);
+  env = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+                                  cancellable, &local_error);
   if (env == NULL)
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
@@ -293,7 +396,8 @@ open_password_envelope_full (CofferRepository *self, const char *cid, gboolean p
   const guint8 *data;
   gsize len;
 
-  obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+  obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+                                  cancellable, error);
   if (obj == NULL)
     return NULL;
   data = g_bytes_get_data (obj, &len);
@@ -338,26 +442,27 @@ open_password_envelope_full (CofferRepository *self, const char *cid, gboolean p
 /* ---- metadata: meta/<cid> ---- */
 
 static GBytes *
-meta_serialize (const CofferCategory *info)
+meta_serialize (const CofferCategory *info, guint64 counter)
 {
   GVariantBuilder b;
   const char *empty[] = { NULL };
   g_autoptr(GVariant) v = NULL;
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&b, "{sv}", "version", g_variant_new_uint32 (1));
+  g_variant_builder_add (&b, "{sv}", "version", g_variant_new_uint32 (META_VERSION));
   g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (info->name));
   g_variant_builder_add (&b, "{sv}", "level", g_variant_new_string (coffer_level_to_string (info->level)));
   g_variant_builder_add (&b, "{sv}", "paths",
                          g_variant_new_strv ((const char * const *) (info->paths ? info->paths : (char **) empty), -1));
   g_variant_builder_add (&b, "{sv}", "excludes",
                          g_variant_new_strv ((const char * const *) (info->excludes ? info->excludes : (char **) empty), -1));
+  g_variant_builder_add (&b, "{sv}", "counter", g_variant_new_uint64 (counter));
   v = g_variant_ref_sink (g_variant_builder_end (&b));
   return g_variant_get_data_as_bytes (v);
 }
 
 static gboolean
-meta_parse (GBytes *bytes, CofferCategory *info, GError **error)
+meta_parse (GBytes *bytes, CofferCategory *info, guint64 *counter, GError **error)
 {
   g_autoptr(GVariant) v = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, bytes, FALSE));
   g_autoptr(GVariantDict) dict = NULL;
@@ -374,6 +479,10 @@ meta_parse (GBytes *bytes, CofferCategory *info, GError **error)
       || !coffer_level_from_string (level, &info->level))
     goto corrupt;
   g_variant_dict_lookup (dict, "excludes", "^a&s", &excludes);
+  /* Version 1 (Coffer 0.1.0) had no counter: 0. */
+  *counter = 0;
+  if (g_variant_dict_contains (dict, "counter") && !g_variant_dict_lookup (dict, "counter", "t", counter))
+    goto corrupt;
   info->name = g_strdup (name);
   info->paths = g_strdupv ((char **) paths);
   info->excludes = excludes ? g_strdupv ((char **) excludes) : g_new0 (char *, 1);
@@ -385,39 +494,97 @@ corrupt:
   return FALSE;
 }
 
+/* meta/<cid> is sealed under the newest epoch and carries a counter one
+ * higher than any this computer has seen for it, so a replayed older copy
+ * is told apart from the current one. */
 static gboolean
 write_meta (CofferRepository *self, CofferCategoryKeys *keys, CofferPutMode mode,
             GCancellable *cancellable, GError **error)
 {
+  CofferState *state = _coffer_repository_get_state (self);
+  g_autofree char *group = state_group (keys->id);
+  guint64 counter = MAX (keys->meta_counter, coffer_state_get_uint (state, group, "meta-counter")) + 1;
   g_autofree char *name = meta_name (keys->id);
-  g_autoptr(GBytes) plain = meta_serialize (keys->info);
+  g_autoptr(GBytes) plain = meta_serialize (keys->info, counter);
   g_autoptr(GBytes) obj = _coffer_repository_seal_object (self, keys, COFFER_OBJECT_CATEGORY_META, name,
                                                           g_bytes_get_data (plain, NULL),
                                                           g_bytes_get_size (plain));
 
-  return coffer_store_put (coffer_repository_get_store (self), name, obj, mode, cancellable, error);
+  if (!_coffer_repository_upgrade_format (self, cancellable, error)
+      || !coffer_store_put (coffer_repository_get_store (self), name, obj, mode, cancellable, error))
+    return FALSE;
+  keys->meta_counter = counter;
+  coffer_state_set_uint (state, group, "meta-counter", counter);
+  coffer_state_save (state, NULL);
+  return TRUE;
 }
 
+typedef enum
+{
+  META_FRESH,    /* sealed under the newest epoch, counter not lower than seen */
+  META_RESUMED,  /* also the epoch before the newest: an interrupted rotation */
+  META_ANY,      /* any epoch of the set, any counter: accepting a rollback */
+} MetaFreshness;
+
 static gboolean
-read_meta (CofferRepository *self, CofferCategoryKeys *keys, GCancellable *cancellable, GError **error)
+read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh,
+           GCancellable *cancellable, GError **error)
 {
   g_autofree char *name = meta_name (keys->id);
   g_autoptr(GBytes) obj = NULL;
   g_autoptr(GBytes) plain = NULL;
+  CofferState *state = _coffer_repository_get_state (self);
+  g_autofree char *group = state_group (keys->id);
   CofferCategory *info;
+  CofferEpochKeys *ek = NULL;
+  CofferEpochKeys *newest = coffer_category_keys_newest (keys);
+  guint64 counter, known;
 
-  obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+  obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_META_BYTES,
+                                  cancellable, error);
   if (obj == NULL)
     return FALSE;
-  plain = _coffer_repository_open_object (self, keys, COFFER_OBJECT_CATEGORY_META, name, obj, error);
+  plain = _coffer_repository_open_object_epoch (self, keys, COFFER_OBJECT_CATEGORY_META, name, obj, &ek, error);
   if (plain == NULL)
     return FALSE;
+  /* Coffer rewrites meta/<cid> whenever it adds an epoch, so one sealed
+   * under an older epoch is an old copy put back (it may say Standard for
+   * a category that is Advanced now) or was written with a retired key. */
+  if (ek != newest
+      && !(fresh == META_RESUMED && keys->epochs->len >= 2
+           && ek == g_ptr_array_index (keys->epochs, keys->epochs->len - 2))
+      && fresh != META_ANY)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
+                   "The description of category %s (%s) is sealed under key epoch %u, but the "
+                   "category's newest epoch is %u: it is an old copy that was put back, or it was "
+                   "tampered with. The repository was rolled back or tampered with.",
+                   keys->id, name, ek->epoch, newest->epoch);
+      return FALSE;
+    }
   info = g_new0 (CofferCategory, 1);
-  if (!meta_parse (plain, info, error))
+  if (!meta_parse (plain, info, &counter, error))
     {
       coffer_category_free (info);
       return FALSE;
     }
+  known = coffer_state_get_uint (state, group, "meta-counter");
+  if (counter < known && fresh != META_ANY)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
+                   "The description of category “%s” is older than the one this computer has seen "
+                   "(version %" G_GUINT64_FORMAT " < %" G_GUINT64_FORMAT "): an old copy was put back. "
+                   "The repository was rolled back or tampered with.",
+                   info->name, counter, known);
+      coffer_category_free (info);
+      return FALSE;
+    }
+  if (counter > known)
+    {
+      coffer_state_set_uint (state, group, "meta-counter", counter);
+      coffer_state_save (state, NULL);
+    }
+  keys->meta_counter = counter;
   info->id = g_strdup (keys->id);
   info->unlocked = TRUE;
   info->epoch = coffer_category_keys_newest (keys)->epoch;
@@ -452,6 +619,48 @@ check_epoch_rollback (CofferRepository *self, CofferCategoryKeys *keys, GError *
   return TRUE;
 }
 
+static gboolean
+is_removed (CofferRepository *self, const char *cid, GError **error)
+{
+  g_autofree char *group = state_group (cid);
+
+  if (coffer_state_get_uint (_coffer_repository_get_state (self), group, "removed") == 0)
+    return FALSE;
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
+               "The category %s was removed on this computer, but the repository holds it again: "
+               "the storage put back an old copy (rolled back or tampered with). It is ignored.", cid);
+  return TRUE;
+}
+
+/* A password envelope on an Advanced category was not written by Coffer
+ * (or is a replayed old one): it is deleted, never opened or re-sealed. */
+static gboolean
+delete_stray_password_envelope (CofferRepository *self, const char *cid, GCancellable *cancellable,
+                                GError **error)
+{
+  g_autofree char *name = password_name (cid);
+  g_autoptr(GError) local_error = NULL;
+
+  /* Looked up first: some stores report success for deleting nothing. */
+  if (!coffer_store_stat (coffer_repository_get_store (self), name, NULL, cancellable, &local_error))
+    {
+      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (coffer_store_delete (coffer_repository_get_store (self), name, cancellable, &local_error))
+    {
+      g_message ("Deleted %s: a category with Advanced protection has no password envelope, "
+                 "so this one was planted or put back by the storage.", name);
+      return TRUE;
+    }
+  if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
 static CofferCategoryKeys *
 load_category (CofferRepository *self, const char *cid, GCancellable *cancellable, GError **error)
 {
@@ -460,6 +669,8 @@ load_category (CofferRepository *self, const char *cid, GCancellable *cancellabl
   CofferCategoryKeys *keys;
   gboolean via_password = FALSE;
 
+  if (_coffer_repository_config_rolled_back (self, error) || is_removed (self, cid, error))
+    return NULL;
   if (_coffer_repository_get_account_key (self) != NULL)
     epochs = open_account_envelope (self, cid, cancellable, error);
   else
@@ -485,14 +696,23 @@ load_category (CofferRepository *self, const char *cid, GCancellable *cancellabl
   if (epochs == NULL)
     return NULL;
 
-  keys = g_new0 (CofferCategoryKeys, 1);
-  keys->id = g_strdup (cid);
-  coffer_hex_decode (cid, keys->raw_id, sizeof keys->raw_id);
-  keys->epochs = g_steal_pointer (&epochs);
-  if (!read_meta (self, keys, cancellable, error) || !check_epoch_rollback (self, keys, error))
+  keys = category_keys_new (cid, g_steal_pointer (&epochs));
+  if (!read_meta (self, keys, META_FRESH, cancellable, error) || !check_epoch_rollback (self, keys, error))
     {
       _coffer_category_keys_free (keys);
       return NULL;
+    }
+  /* Only fresh, authenticated meta says which level a category has; a
+   * client holding the account key cleans up what contradicts it. */
+  if (!via_password && keys->info->level == COFFER_LEVEL_ADVANCED)
+    {
+      g_autoptr(GError) stray_error = NULL;
+
+      /* Reading goes on when it cannot be deleted (read-only media, a
+       * hiccup): it is never opened either way; a rotation retries. */
+      if (!delete_stray_password_envelope (self, cid, cancellable, &stray_error))
+        g_message ("Could not check for a stray password envelope of category “%s”: %s",
+                   keys->info->name, stray_error->message);
     }
   if (via_password && keys->info->level == COFFER_LEVEL_ADVANCED)
     {
@@ -542,7 +762,7 @@ collect_meta (const char *name, guint64 size, gpointer user_data)
 }
 
 static GPtrArray *
-list_category_ids (CofferRepository *self, GCancellable *cancellable, GError **error)
+list_category_ids_raw (CofferRepository *self, GCancellable *cancellable, GError **error)
 {
   ListIds l = { g_ptr_array_new_with_free_func (g_free) };
 
@@ -553,6 +773,26 @@ list_category_ids (CofferRepository *self, GCancellable *cancellable, GError **e
     }
   g_ptr_array_sort (l.ids, _coffer_compare_strings);
   return l.ids;
+}
+
+/* The categories in meta/, without the ones this computer removed (a
+ * replayed meta/<cid> of a removed category is hidden). */
+static GPtrArray *
+list_category_ids (CofferRepository *self, GCancellable *cancellable, GError **error)
+{
+  GPtrArray *ids;
+
+  if (_coffer_repository_config_rolled_back (self, error))
+    return NULL;
+  ids = list_category_ids_raw (self, cancellable, error);
+  for (guint i = 0; ids != NULL && i < ids->len;)
+    {
+      if (is_removed (self, g_ptr_array_index (ids, i), NULL))
+        g_ptr_array_remove_index (ids, i);
+      else
+        i++;
+    }
+  return ids;
 }
 
 CofferCategoryKeys *
@@ -619,14 +859,24 @@ coffer_repository_list_categories (CofferRepository *self, GCancellable *cancell
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
 
-  ids = list_category_ids (self, cancellable, error);
+  if (_coffer_repository_config_rolled_back (self, error))
+    return NULL;
+  ids = list_category_ids_raw (self, cancellable, error);
   if (ids == NULL)
     return NULL;
   for (guint i = 0; i < ids->len; i++)
     {
       const char *cid = g_ptr_array_index (ids, i);
       g_autoptr(GError) local_error = NULL;
-      CofferCategoryKeys *keys = get_by_id (self, cid, cancellable, &local_error);
+      CofferCategoryKeys *keys;
+
+      /* Hidden, but said: the storage brought back a removed category. */
+      if (is_removed (self, cid, &local_error))
+        {
+          g_message ("%s", local_error->message);
+          continue;
+        }
+      keys = get_by_id (self, cid, cancellable, &local_error);
 
       if (keys != NULL)
         g_ptr_array_add (result, coffer_category_copy (keys->info));
@@ -731,11 +981,11 @@ coffer_repository_add_category (CofferRepository *self, const char *name, Coffer
         }
     }
 
-  keys = g_new0 (CofferCategoryKeys, 1);
   randombytes_buf (raw, sizeof raw);
-  memcpy (keys->raw_id, raw, sizeof raw);
-  keys->id = coffer_hex_encode (raw, sizeof raw);
-  keys->epochs = g_ptr_array_new_with_free_func (epoch_keys_free);
+  {
+    g_autofree char *cid = coffer_hex_encode (raw, sizeof raw);
+    keys = category_keys_new (cid, g_ptr_array_new_with_free_func (epoch_keys_free));
+  }
   g_ptr_array_add (keys->epochs, epoch_keys_new (0, coffer_secret_new_random (COFFER_KEY_BYTES)));
   keys->info = g_new0 (CofferCategory, 1);
   keys->info->id = g_strdup (keys->id);
@@ -823,6 +1073,14 @@ coffer_repository_remove_category (CofferRepository *self, const char *category_
     return FALSE;
   cid = g_strdup (keys->id);
   meta = meta_name (cid);
+  /* Remembered first: a meta/<cid> that the storage puts back later is an
+   * old copy, not the category coming back. */
+  {
+    CofferState *state = _coffer_repository_get_state (self);
+    g_autofree char *group = state_group (cid);
+    coffer_state_set_uint (state, group, "removed", 1);
+    coffer_state_save (state, NULL);
+  }
   /* Invisible first, then everything below it. */
   if (!coffer_store_delete (store, meta, cancellable, error))
     return FALSE;
@@ -863,15 +1121,17 @@ coffer_repository_set_level (CofferRepository *self, const char *category_id, Co
   if (level == COFFER_LEVEL_ADVANCED)
     {
       g_autoptr(GPtrArray) epochs = NULL;
-      CofferEpochKeys *newest = coffer_category_keys_newest (keys);
       CofferState *state = _coffer_repository_get_state (self);
       g_autofree char *group = g_strdup_printf ("category %s", keys->id);
 
       if (!require_confirmed_recovery_key (self, error))
         return FALSE;
-      /* New data gets a key the password envelope never held. */
+      /* New data gets a key the password envelope never held; the old
+       * newest epoch is retired now, so nothing sealed under it later is
+       * believed (whoever has the old password envelope has it). */
       epochs = keyset_copy (keys->epochs);
-      g_ptr_array_add (epochs, epoch_keys_new (newest->epoch + 1, coffer_secret_new_random (COFFER_KEY_BYTES)));
+      if (!keyset_add_epoch (epochs, error))
+        return FALSE;
       if (!write_account_envelope (self, keys->id, epochs, COFFER_PUT_REPLACE, cancellable, error))
         return FALSE;
       g_ptr_array_unref (keys->epochs);
@@ -977,7 +1237,8 @@ open_account_envelope_with (CofferRepository *self, const CofferSecret *ak, cons
   g_autoptr(GBytes) env = NULL;
   g_autoptr(CofferSecret) plain = NULL;
 
-  env = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+  env = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+                                  cancellable, error);
   if (env == NULL)
     return NULL;
   plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_ACCOUNT,
@@ -987,95 +1248,334 @@ open_account_envelope_with (CofferRepository *self, const CofferSecret *ak, cons
   return keyset_parse (plain, error);
 }
 
-gboolean
-_coffer_repository_rotate_category (CofferRepository *self, const char *cid,
-                                    const CofferSecret *old_ak, const CofferSecret *new_ak,
-                                    GCancellable *cancellable, GError **error)
+/* The keys and fresh meta of a category for a rotation: the key set under
+ * new_ak when an interrupted rotation already re-sealed it (*resumed), else
+ * under old_ak. The level used for every key decision comes from this
+ * meta, never from which objects exist. */
+static CofferCategoryKeys *
+load_for_rotation (CofferRepository *self, const char *cid, const CofferSecret *old_ak,
+                   const CofferSecret *new_ak, gboolean *resumed, GCancellable *cancellable, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GPtrArray) epochs = NULL;
-  g_autofree char *acc_name = account_name (cid);
-  g_autofree char *pw_name = password_name (cid);
-  g_autofree char *group = g_strdup_printf ("category %s", cid);
-  CofferState *state = _coffer_repository_get_state (self);
   CofferCategoryKeys *keys;
-  gboolean has_password;
-  CofferKdfParams params;
 
-  /* Already re-sealed under the new account key by an interrupted
-   * rotation: only the password envelope and meta are written again. */
-  epochs = open_account_envelope_with (self, new_ak, cid, cancellable, &local_error);
-  if (epochs == NULL)
+  *resumed = FALSE;
+  if (new_ak != NULL)
     {
-      CofferEpochKeys *newest;
-
-      if (!g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+      epochs = open_account_envelope_with (self, new_ak, cid, cancellable, &local_error);
+      if (epochs == NULL && !g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
         {
           g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
                                       "Cannot rotate the keys of category %s: ", cid);
-          return FALSE;
+          return NULL;
         }
+      *resumed = epochs != NULL && old_ak != NULL && !coffer_secret_equal (old_ak, new_ak);
       g_clear_error (&local_error);
+    }
+  if (epochs == NULL)
+    {
       epochs = open_account_envelope_with (self, old_ak, cid, cancellable, &local_error);
       if (epochs == NULL)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
                        "Cannot rotate the keys of category %s: its account envelope does not open (%s).",
                        cid, local_error->message);
-          return FALSE;
+          return NULL;
         }
-      newest = g_ptr_array_index (epochs, epochs->len - 1);
-      if (newest->epoch == G_MAXUINT32 || epochs->len >= MAX_EPOCHS)
+    }
+  keys = category_keys_new (cid, g_steal_pointer (&epochs));
+  /* An interrupted rotation may have stopped between the key set and
+   * meta/<cid>: then meta is still under the epoch before the newest. */
+  if (!read_meta (self, keys, *resumed ? META_RESUMED : META_FRESH, cancellable, error)
+      || !check_epoch_rollback (self, keys, error))
+    {
+      _coffer_category_keys_free (keys);
+      return NULL;
+    }
+  return keys;
+}
+
+gboolean
+_coffer_repository_category_is_standard (CofferRepository *self, const char *category_id,
+                                         const CofferSecret *new_ak, gboolean *standard,
+                                         GCancellable *cancellable, GError **error)
+{
+  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  CofferCategoryKeys *keys;
+  gboolean resumed;
+
+  *standard = FALSE;
+  if (_coffer_repository_config_rolled_back (self, error) || is_removed (self, category_id, error))
+    return FALSE;
+  if (ak == NULL)
+    ak = new_ak;
+  if (ak == NULL)
+    return require_account_key (self, "Deciding a category's protection level", error);
+  keys = load_for_rotation (self, category_id, ak, new_ak, &resumed, cancellable, error);
+  if (keys == NULL)
+    return FALSE;
+  *standard = keys->info->level == COFFER_LEVEL_STANDARD;
+  _coffer_category_keys_free (keys);
+  return TRUE;
+}
+
+gboolean
+_coffer_repository_rotate_category (CofferRepository *self, const char *cid,
+                                    const CofferSecret *old_ak, const CofferSecret *new_ak,
+                                    GCancellable *cancellable, GError **error)
+{
+  g_autofree char *group = g_strdup_printf ("category %s", cid);
+  CofferState *state = _coffer_repository_get_state (self);
+  CofferCategoryKeys *keys;
+  gboolean resumed;
+  CofferKdfParams params;
+
+  if (_coffer_repository_config_rolled_back (self, error) || is_removed (self, cid, error))
+    return FALSE;
+  keys = load_for_rotation (self, cid, old_ak, new_ak, &resumed, cancellable, error);
+  if (keys == NULL)
+    return FALSE;
+
+  /* Already re-sealed under the new account key by an interrupted
+   * rotation: only the password envelope and meta are written again. */
+  if (!resumed)
+    {
+      g_autoptr(GPtrArray) epochs = keyset_copy (keys->epochs);
+
+      if (!keyset_add_epoch (epochs, error)
+          || !write_account_envelope_with (self, new_ak, cid, epochs, COFFER_PUT_REPLACE, cancellable, error))
         {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
-                       "Category %s has used up its key epochs; re-encrypt it first.", cid);
+          g_prefix_error (error, "Cannot rotate the keys of category %s: ", cid);
+          _coffer_category_keys_free (keys);
           return FALSE;
         }
-      g_ptr_array_add (epochs, epoch_keys_new (newest->epoch + 1, coffer_secret_new_random (COFFER_KEY_BYTES)));
-      {
-        g_autoptr(CofferSecret) plain = keyset_serialize (epochs);
-        g_autoptr(GBytes) env = coffer_envelope_seal (new_ak, _coffer_repository_get_raw_id (self),
-                                                      COFFER_OBJECT_CATEGORY_ACCOUNT, acc_name,
-                                                      plain->data, plain->len);
-        if (!coffer_store_put (coffer_repository_get_store (self), acc_name, env, COFFER_PUT_REPLACE,
-                               cancellable, error))
-          return FALSE;
-      }
+      g_ptr_array_unref (keys->epochs);
+      keys->epochs = g_steal_pointer (&epochs);
     }
 
-  has_password = coffer_store_stat (coffer_repository_get_store (self), pw_name, NULL, cancellable, NULL);
-  if (has_password)
+  if (keys->info->level == COFFER_LEVEL_STANDARD)
     {
       if (_coffer_repository_get_password (self) == NULL)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
                        "Rotating the keys of a Standard category needs the backup password.");
+          _coffer_category_keys_free (keys);
           return FALSE;
         }
       _coffer_repository_get_kdf_params (self, &params);
-      if (!write_password_envelope (self, cid, epochs, &params, COFFER_PUT_REPLACE, cancellable, error))
-        return FALSE;
+      if (!write_password_envelope (self, cid, keys->epochs, &params, COFFER_PUT_REPLACE, cancellable, error))
+        {
+          _coffer_category_keys_free (keys);
+          return FALSE;
+        }
     }
-
-  /* meta/<cid> is sealed under the newest epoch. */
-  keys = g_new0 (CofferCategoryKeys, 1);
-  keys->id = g_strdup (cid);
-  coffer_hex_decode (cid, keys->raw_id, sizeof keys->raw_id);
-  keys->epochs = g_steal_pointer (&epochs);
-  if (!read_meta (self, keys, cancellable, error))
+  else if (!delete_stray_password_envelope (self, cid, cancellable, error))
     {
       _coffer_category_keys_free (keys);
       return FALSE;
     }
+
+  /* meta/<cid> is sealed under the newest epoch. */
   if (!write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error))
     {
       _coffer_category_keys_free (keys);
       return FALSE;
     }
+  keys->info->epoch = coffer_category_keys_newest (keys)->epoch;
   coffer_state_set_uint (state, group, "epoch", coffer_category_keys_newest (keys)->epoch);
   coffer_state_save (state, NULL);
   g_rec_mutex_lock (_coffer_repository_get_lock (self));
   g_hash_table_replace (_coffer_repository_get_category_table (self), g_strdup (cid), keys);
   g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+  return TRUE;
+}
+
+/* ---- keys that went stale in a long session ---- */
+
+gboolean
+_coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKeys *keys, gint64 time_us,
+                                       GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) fresh = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CofferEpochKeys *ours = coffer_category_keys_newest (keys);
+  CofferEpochKeys *now = NULL;
+  gboolean stale;
+
+  if (_coffer_repository_get_account_key (self) != NULL)
+    fresh = open_account_envelope (self, keys->id, cancellable, &local_error);
+  else
+    fresh = open_password_envelope (self, keys->id, cancellable, &local_error);
+  if (fresh == NULL && (local_error->domain == COFFER_STORE_ERROR || local_error->domain == G_IO_ERROR))
+    {
+      /* Could not look: the connection, not the keys. */
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (fresh != NULL)
+    for (guint i = 0; i < fresh->len; i++)
+      if (((CofferEpochKeys *) g_ptr_array_index (fresh, i))->epoch == ours->epoch)
+        now = g_ptr_array_index (fresh, i);
+  /* A key set that no longer opens with what this session holds (the
+   * account key was rotated) is as stale as one with a newer epoch. */
+  stale = fresh == NULL || now == NULL || now != g_ptr_array_index (fresh, fresh->len - 1);
+  if (!stale)
+    return TRUE;
+
+  /* The next access loads the category again. The old keys stay alive
+   * until the repository is freed: other operations may still hold them. */
+  g_rec_mutex_lock (_coffer_repository_get_lock (self));
+  if (g_hash_table_lookup (_coffer_repository_get_category_table (self), keys->id) == keys)
+    {
+      GPtrArray *old = g_object_get_data (G_OBJECT (self), "coffer-stale-category-keys");
+
+      if (old == NULL)
+        {
+          old = g_ptr_array_new_with_free_func (_coffer_category_keys_free);
+          g_object_set_data_full (G_OBJECT (self), "coffer-stale-category-keys", old,
+                                  (GDestroyNotify) g_ptr_array_unref);
+        }
+      gpointer table_key = NULL;
+
+      g_hash_table_steal_extended (_coffer_repository_get_category_table (self), keys->id, &table_key, NULL);
+      g_free (table_key);
+      g_ptr_array_add (old, keys);
+    }
+  g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+
+  /* Written anyway when readers will still believe it: it started before
+   * the epoch was retired. */
+  if (now != NULL && (now->retired == 0 || time_us <= now->retired))
+    return TRUE;
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
+               "The keys of category “%s” changed since this program loaded them (another computer "
+               "removed a device or changed the protection level), so this backup would not be "
+               "believed. Nothing was committed; run the backup again.",
+               keys->info != NULL ? keys->info->name : keys->id);
+  return FALSE;
+}
+
+/* ---- accepting a rollback ---- */
+
+gboolean
+coffer_repository_accept_rollback (CofferRepository *self, const CofferSecret *recovery_key,
+                                   GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+  CofferState *state;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  g_return_val_if_fail (recovery_key != NULL, FALSE);
+
+  /* Only the owner may tell this computer to forget what it has seen:
+   * the recovery key must open the repository's recovery envelope. */
+  if (!coffer_repository_verify_recovery_key (self, recovery_key, cancellable, error)
+      || !_coffer_repository_accept_config (self, cancellable, error))
+    return FALSE;
+  state = _coffer_repository_get_state (self);
+  ids = list_category_ids_raw (self, cancellable, error);
+  if (ids == NULL)
+    return FALSE;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      const char *cid = g_ptr_array_index (ids, i);
+      g_autofree char *group = state_group (cid);
+      g_autoptr(GPtrArray) epochs = NULL;
+      CofferCategoryKeys *keys;
+
+      g_autoptr(GError) local_error = NULL;
+
+      /* A category whose objects do not open (a half put-back removed
+       * one, say) keeps its marks and stays refused. */
+      epochs = open_account_envelope (self, cid, cancellable, &local_error);
+      keys = epochs != NULL ? category_keys_new (cid, g_steal_pointer (&epochs)) : NULL;
+      if (keys == NULL || !read_meta (self, keys, META_ANY, cancellable, &local_error))
+        {
+          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+              || local_error->domain == COFFER_STORE_ERROR)
+            {
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              _coffer_category_keys_free (keys);
+              return FALSE;
+            }
+          g_message ("Category %s is not accepted: %s", cid, local_error->message);
+          _coffer_category_keys_free (keys);
+          continue;
+        }
+      /* Forget the marks, take the category as it is, and seal its
+       * meta/<cid> afresh so that the accepted state is the new baseline. */
+      coffer_state_remove (state, group, "removed");
+      coffer_state_remove (state, group, "meta-counter");
+      coffer_state_remove (state, group, "epoch");
+      coffer_state_remove (state, group, "seq");
+      coffer_state_save (state, NULL);
+      if (!check_epoch_rollback (self, keys, error)
+          || !write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error))
+        {
+          _coffer_category_keys_free (keys);
+          return FALSE;
+        }
+      g_rec_mutex_lock (_coffer_repository_get_lock (self));
+      g_hash_table_replace (_coffer_repository_get_category_table (self), g_strdup (cid), keys);
+      g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+      {
+        /* Records the highest backup number there is now. */
+        g_autoptr(GPtrArray) snaps = _coffer_repository_load_snapshots (self, keys, cancellable, error);
+        if (snaps == NULL)
+          return FALSE;
+      }
+    }
+  return TRUE;
+}
+
+/* Checks a password typed as authority for a change (docs/SECURITY.md
+ * "Authority for security downgrades") against one category's password
+ * envelope, without touching the session's password or its key cache.
+ * NOT_FOUND (store error) when the category has none. */
+gboolean
+_coffer_repository_password_opens_category (CofferRepository *self, const char *cid, const CofferSecret *password,
+                                            GCancellable *cancellable, GError **error)
+{
+  g_autofree char *name = password_name (cid);
+  g_autoptr(GBytes) obj = NULL;
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(CofferSecret) pkey = NULL;
+  g_autoptr(CofferSecret) plain = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CofferKdfParams params;
+  const guint8 *data;
+  gsize len;
+
+  obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+  if (obj == NULL)
+    return FALSE;
+  data = g_bytes_get_data (obj, &len);
+  if (len < PASSWORD_HEADER_BYTES || memcmp (data, PASSWORD_MAGIC "\1", 5) != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The password envelope %s is malformed.", name);
+      return FALSE;
+    }
+  memcpy (params.salt, data + 8, COFFER_SALT_BYTES);
+  memcpy (&params.opslimit, data + 8 + COFFER_SALT_BYTES, 8);
+  memcpy (&params.memlimit, data + 16 + COFFER_SALT_BYTES, 8);
+  params.opslimit = GUINT64_FROM_LE (params.opslimit);
+  params.memlimit = GUINT64_FROM_LE (params.memlimit);
+  pkey = coffer_kdf_derive (password, &params, error);
+  if (pkey == NULL)
+    return FALSE;
+  env = g_bytes_new_from_bytes (obj, PASSWORD_HEADER_BYTES, len - PASSWORD_HEADER_BYTES);
+  plain = coffer_envelope_open (pkey, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_PASSWORD,
+                                name, env, &local_error);
+  if (plain == NULL)
+    {
+      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD, "The password is wrong.");
+      else
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "The password envelope %s is damaged: %s", name, local_error->message);
+      return FALSE;
+    }
   return TRUE;
 }

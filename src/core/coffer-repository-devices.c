@@ -27,6 +27,9 @@ coffer_device_info_copy (const CofferDevice *device)
   copy->pending = device->pending;
   copy->verification_code = g_strdup (device->verification_code);
   copy->time = device->time;
+  copy->verified = device->verified;
+  copy->fingerprint = g_strdup (device->fingerprint);
+  copy->approver = g_strdup (device->approver);
   return copy;
 }
 
@@ -38,6 +41,8 @@ coffer_device_info_free (CofferDevice *device)
   g_free (device->id);
   g_free (device->name);
   g_free (device->verification_code);
+  g_free (device->fingerprint);
+  g_free (device->approver);
   g_free (device);
 }
 
@@ -56,6 +61,8 @@ G_DEFINE_BOXED_TYPE (CofferDevice, coffer_device_info, coffer_device_info_copy, 
 #define ROTATION_FMT "keys/rotations/%s"
 
 /* ---- small helpers ---- */
+
+static gboolean collect_names (const char *name, guint64 size, gpointer user_data);
 
 static gboolean
 hex_to (const char *hex, guint8 *out, gsize len)
@@ -87,7 +94,8 @@ get_small (CofferRepository *self, const char *name, gboolean *missing,
   GBytes *bytes;
 
   *missing = FALSE;
-  bytes = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, &local_error);
+  bytes = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+                                    cancellable, &local_error);
   if (bytes == NULL)
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
@@ -124,29 +132,41 @@ delete_quietly (CofferRepository *self, const char *name, GCancellable *cancella
     g_debug ("could not delete %s: %s", name, local_error->message);
 }
 
-/* "MAGIC" | version 1 | 3 zero bytes | fields: fixed-size objects */
+/* "MAGIC" | version | 3 zero bytes | fields: fixed-size objects */
 static gboolean
-parse_fixed (GBytes *bytes, const char *magic, gsize body_len, const guint8 **body)
+parse_fixed_version (GBytes *bytes, const char *magic, guint8 version, gsize body_len, const guint8 **body)
 {
   gsize len;
   const guint8 *data = g_bytes_get_data (bytes, &len);
 
-  if (len != 8 + body_len || memcmp (data, magic, 4) != 0 || data[4] != 1
+  if (len != 8 + body_len || memcmp (data, magic, 4) != 0 || data[4] != version
       || data[5] != 0 || data[6] != 0 || data[7] != 0)
     return FALSE;
   *body = data + 8;
   return TRUE;
 }
 
+static gboolean
+parse_fixed (GBytes *bytes, const char *magic, gsize body_len, const guint8 **body)
+{
+  return parse_fixed_version (bytes, magic, 1, body_len, body);
+}
+
 static GByteArray *
-fixed_new (const char *magic)
+fixed_new_version (const char *magic, guint8 version)
 {
   GByteArray *out = g_byte_array_new ();
-  static const guint8 v[4] = { 1, 0, 0, 0 };
+  guint8 v[4] = { version, 0, 0, 0 };
 
   g_byte_array_append (out, (const guint8 *) magic, 4);
   g_byte_array_append (out, v, 4);
   return out;
+}
+
+static GByteArray *
+fixed_new (const char *magic)
+{
+  return fixed_new_version (magic, 1);
 }
 
 static void
@@ -157,19 +177,24 @@ hash_update_str (crypto_generichash_state *st, const char *str)
   crypto_generichash_update (st, (const guint8 *) str, len);
 }
 
-/* commitment = BLAKE2b-256("coffer-join-commit-v1" || repo id || len || device id || pkN || rN) */
+/* v1: commitment = BLAKE2b-256("coffer-join-commit-v1" || repo id || len || device id || pkN || rN)
+ * v2: commitment = BLAKE2b-256("coffer-join-commit-v2" || repo id || len || device id || pkN || spkN || rN),
+ * spkN the new device's signing key (sign_pk NULL: v1). The commitment
+ * binds spkN, so the code the user compares authenticates it too. */
 static void
 join_commitment (const guint8 *repo_id, const char *device_id, const guint8 pk_new[32],
-                 const guint8 r_new[NONCE_BYTES], guint8 out[32])
+                 const guint8 *sign_pk, const guint8 r_new[NONCE_BYTES], guint8 out[32])
 {
   crypto_generichash_state st;
-  static const char domain[] = "coffer-join-commit-v1";
+  const char *domain = sign_pk != NULL ? "coffer-join-commit-v2" : "coffer-join-commit-v1";
 
   crypto_generichash_init (&st, NULL, 0, 32);
-  crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
+  crypto_generichash_update (&st, (const guint8 *) domain, strlen (domain));
   crypto_generichash_update (&st, repo_id, COFFER_REPO_ID_BYTES);
   hash_update_str (&st, device_id);
   crypto_generichash_update (&st, pk_new, 32);
+  if (sign_pk != NULL)
+    crypto_generichash_update (&st, sign_pk, 32);
   crypto_generichash_update (&st, r_new, NONCE_BYTES);
   crypto_generichash_final (&st, out, 32);
 }
@@ -250,16 +275,6 @@ rotation_keypair (const CofferSecret *rk, const guint8 *repo_id, guint8 pk[crypt
     *out_sk = g_steal_pointer (&sk);
 }
 
-/* message = "coffer-rotation-v1" || repo id || old akid || new akid */
-static void
-rotation_message (const guint8 *repo_id, const guint8 old_id[32], const guint8 new_id[32], guint8 out[18 + 16 + 64])
-{
-  memcpy (out, "coffer-rotation-v1", 18);
-  memcpy (out + 18, repo_id, COFFER_REPO_ID_BYTES);
-  memcpy (out + 34, old_id, 32);
-  memcpy (out + 66, new_id, 32);
-}
-
 void
 _coffer_repository_pin_rotation_key (CofferRepository *self, const CofferSecret *rk)
 {
@@ -283,73 +298,120 @@ _coffer_repository_recovery_key_is_pinned (CofferRepository *self, const CofferS
   return sodium_memcmp (pk, pinned, sizeof pk) == 0;
 }
 
-void
-_coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak)
-{
-  guint8 akid[COFFER_ACCOUNT_KEY_ID_BYTES];
-  CofferState *state = _coffer_repository_get_state (self);
+/* v1 message (98 bytes) = "coffer-rotation-v1" || repo id || old akid || new akid
+ * v2 message (106 bytes) = "coffer-rotation-v2" || repo id || old akid || new akid || seq (u64 LE) */
+#define ROTATION_MSG_MAX 106
 
-  /* The recovery envelope is authenticated by the recovery key itself, so
-   * the account key it holds is the current one whatever this computer
-   * saw before. */
-  coffer_account_key_id (ak, akid);
-  state_set_hex (state, "account", "key-id", akid, sizeof akid);
-  _coffer_repository_pin_rotation_key (self, rk);
+static gsize
+rotation_message (guint version, const guint8 *repo_id, const guint8 old_id[32], const guint8 new_id[32],
+                  guint64 seq, guint8 out[ROTATION_MSG_MAX])
+{
+  guint64 le = GUINT64_TO_LE (seq);
+
+  memcpy (out, version == 1 ? "coffer-rotation-v1" : "coffer-rotation-v2", 18);
+  memcpy (out + 18, repo_id, COFFER_REPO_ID_BYTES);
+  memcpy (out + 34, old_id, 32);
+  memcpy (out + 66, new_id, 32);
+  if (version == 1)
+    return 98;
+  memcpy (out + 98, &le, 8);
+  return 106;
 }
 
-gboolean
-_coffer_repository_follow_rotation (CofferRepository *self, const char *known_hex, const char *new_hex,
-                                    GCancellable *cancellable, GError **error)
+typedef struct
 {
-  CofferState *state = _coffer_repository_get_state (self);
-  const guint8 *repo_id = _coffer_repository_get_raw_id (self);
-  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
-  g_autofree char *cur = g_strdup (new_hex);
+  guint   version;
+  guint8  old_id[32];
+  guint8  new_id[32];
+  guint64 seq;       /* 0 for v1 records, which carry none */
+} Rotation;
 
-  if (!state_get_hex (state, "account", "rotation-key", pinned, sizeof pinned))
+/* Parses and verifies keys/rotations/<hex>: v1 = old 32 | new 32 | rotation
+ * pk 32 | signature 64; v2 = old 32 | new 32 | seq 8 | rotation pk 32 |
+ * signature 64. FALSE unless it is signed with the pinned rotation key and
+ * names the new id its object name says. */
+static gboolean
+parse_rotation (CofferRepository *self, GBytes *bytes, const char *new_hex, const guint8 pinned[32],
+                Rotation *out)
+{
+  const guint8 *body;
+  guint8 msg[ROTATION_MSG_MAX], name_id[32];
+  gsize msg_len;
+  const guint8 *pk, *sig;
+
+  if (parse_fixed_version (bytes, "CFRT", 1, 160, &body))
     {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-                   "The account key of this repository was replaced (a device was removed), and this "
-                   "computer has no way to verify the change. Enter the recovery key once, or join "
-                   "this computer again from a trusted one.");
+      out->version = 1;
+      out->seq = 0;
+      pk = body + 64;
+      sig = body + 96;
+    }
+  else if (parse_fixed_version (bytes, "CFRT", 2, 168, &body))
+    {
+      guint64 le;
+      out->version = 2;
+      memcpy (&le, body + 64, 8);
+      out->seq = GUINT64_FROM_LE (le);
+      pk = body + 72;
+      sig = body + 104;
+    }
+  else
+    return FALSE;
+  memcpy (out->old_id, body, 32);
+  memcpy (out->new_id, body + 32, 32);
+  if (!hex_to (new_hex, name_id, 32) || sodium_memcmp (out->new_id, name_id, 32) != 0
+      || sodium_memcmp (pk, pinned, 32) != 0)
+    return FALSE;
+  msg_len = rotation_message (out->version, _coffer_repository_get_raw_id (self), out->old_id, out->new_id,
+                              out->seq, msg);
+  return crypto_sign_verify_detached (sig, msg, msg_len, pinned) == 0;
+}
+
+static gboolean
+read_rotation (CofferRepository *self, const char *new_hex, const guint8 pinned[32], Rotation *out,
+               GCancellable *cancellable, GError **error)
+{
+  g_autofree char *name = obj_name (ROTATION_FMT, new_hex);
+  g_autoptr(GBytes) bytes = NULL;
+  gboolean missing;
+
+  bytes = get_small (self, name, &missing, cancellable, error);
+  if (bytes == NULL)
+    {
+      if (missing)
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "The account key changed but there is no record of the change (%s).", name);
       return FALSE;
     }
+  if (!parse_rotation (self, bytes, new_hex, pinned, out))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The record of an account key change (%s) is not valid or not signed with this "
+                   "repository's recovery key.", name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Walks keys/rotations/<new> → old → … until old_hex; *top_seq gets the
+ * sequence number of the first (newest) record. */
+static gboolean
+walk_rotations (CofferRepository *self, const char *new_hex, const char *old_hex, const guint8 pinned[32],
+                guint64 *top_seq, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *cur = g_strdup (new_hex);
+
   for (guint i = 0; i < MAX_ROTATION_CHAIN; i++)
     {
-      g_autofree char *name = obj_name (ROTATION_FMT, cur);
-      g_autoptr(GBytes) bytes = NULL;
-      const guint8 *body;
-      guint8 cur_id[32];
-      guint8 msg[98];
-      gboolean missing;
+      Rotation r;
 
-      bytes = get_small (self, name, &missing, cancellable, error);
-      if (bytes == NULL)
-        {
-          if (missing)
-            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                         "The account key changed but there is no record of the change (%s).", name);
-          return FALSE;
-        }
-      /* old akid 32 | new akid 32 | rotation pk 32 | signature 64 */
-      if (!parse_fixed (bytes, "CFRT", 160, &body) || !hex_to (cur, cur_id, 32)
-          || sodium_memcmp (body + 32, cur_id, 32) != 0 || sodium_memcmp (body + 64, pinned, 32) != 0)
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The record of an account key change (%s) is not valid.", name);
-          return FALSE;
-        }
-      rotation_message (repo_id, body, body + 32, msg);
-      if (crypto_sign_verify_detached (body + 96, msg, sizeof msg, pinned) != 0)
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The record of an account key change (%s) is not signed with this repository's "
-                       "recovery key.", name);
-          return FALSE;
-        }
+      if (!read_rotation (self, cur, pinned, &r, cancellable, error))
+        return FALSE;
+      if (i == 0 && top_seq != NULL)
+        *top_seq = r.seq;
       g_free (cur);
-      cur = coffer_hex_encode (body, 32);
-      if (strcmp (cur, known_hex) == 0)
+      cur = coffer_hex_encode (r.old_id, 32);
+      if (strcmp (cur, old_hex) == 0)
         return TRUE;
     }
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
@@ -357,36 +419,332 @@ _coffer_repository_follow_rotation (CofferRepository *self, const char *known_he
   return FALSE;
 }
 
-/* ---- device records: keys/device-keys/<id> = envelope under AK of
- * "CFDR" | 1 | 0 0 0 | public key 32 | time i64 LE ---- */
+/* A key is current only if no signed record the store lists replaces it
+ * (except the record of this computer's own removal in progress, named by
+ * allow_hex). Records whose signature was checked once are remembered in
+ * local state ("rotations": new id → old id), so an unlock costs one
+ * listing. (A store that hides the newest record cannot be caught this
+ * way: see docs/SECURITY.md "Devices and rotation".) */
+static gboolean
+check_not_superseded (CofferRepository *self, const char *hex, const guint8 pinned[32], const char *allow_hex,
+                      GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  CofferState *state = _coffer_repository_get_state (self);
+  gboolean cached_new = FALSE;
+
+  if (!coffer_store_list (coffer_repository_get_store (self), "keys/rotations/", collect_names, names,
+                          cancellable, error))
+    return FALSE;
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *rec_hex = (const char *) g_ptr_array_index (names, i) + strlen ("keys/rotations/");
+      g_autofree char *old_hex = NULL;
+      guint8 check[32];
+
+      if (!hex_to (rec_hex, check, 32))
+        continue;
+      old_hex = coffer_state_get_string (state, "rotations", rec_hex);
+      if (old_hex == NULL)
+        {
+          g_autoptr(GBytes) bytes = NULL;
+          gboolean missing;
+          Rotation r;
+
+          bytes = get_small (self, g_ptr_array_index (names, i), &missing, cancellable, NULL);
+          /* Unsigned or damaged records prove nothing either way. */
+          if (bytes == NULL || !parse_rotation (self, bytes, rec_hex, pinned, &r))
+            continue;
+          old_hex = coffer_hex_encode (r.old_id, 32);
+          coffer_state_set_string (state, "rotations", rec_hex, old_hex);
+          cached_new = TRUE;
+        }
+      if (strcmp (old_hex, hex) == 0 && g_strcmp0 (rec_hex, allow_hex) != 0)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
+                       "The account key offered to this computer was already replaced by a newer one "
+                       "(keys/rotations/%s): the storage handed out an old key envelope. This computer "
+                       "needs the newest key: wait until a running device removal has finished, enter "
+                       "the recovery key, or join this computer again.", rec_hex);
+          return FALSE;
+        }
+    }
+  if (cached_new)
+    coffer_state_save (state, NULL);
+  return TRUE;
+}
 
 gboolean
-_coffer_repository_write_device_record (CofferRepository *self, const CofferSecret *ak,
-                                        const char *device_id, const guint8 pk[32],
-                                        GCancellable *cancellable, GError **error)
+_coffer_repository_check_current_key (CofferRepository *self, const char *hex, GCancellable *cancellable,
+                                      GError **error)
+{
+  CofferState *state = _coffer_repository_get_state (self);
+  g_autofree char *rotating_to = coffer_state_get_string (state, "account", "rotating-to");
+  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
+
+  /* Without a pinned rotation key no record can be checked; such a
+   * computer refuses every change of key anyway. */
+  if (!state_get_hex (state, "account", "rotation-key", pinned, sizeof pinned))
+    return TRUE;
+  return check_not_superseded (self, hex, pinned, rotating_to, cancellable, error);
+}
+
+static gboolean
+get_pinned (CofferRepository *self, guint8 pinned[crypto_sign_PUBLICKEYBYTES], GError **error)
+{
+  if (state_get_hex (_coffer_repository_get_state (self), "account", "rotation-key", pinned,
+                     crypto_sign_PUBLICKEYBYTES))
+    return TRUE;
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
+               "The account key of this repository was replaced (a device was removed), and this "
+               "computer has no way to verify the change. Enter the recovery key once, or join "
+               "this computer again from a trusted one.");
+  return FALSE;
+}
+
+/* Moving forward to new_hex: remember the sequence number reached, and
+ * refuse one lower than a number already seen. */
+static gboolean
+accept_seq (CofferRepository *self, guint64 seq, GError **error)
+{
+  CofferState *state = _coffer_repository_get_state (self);
+
+  if (seq < coffer_state_get_uint (state, "account", "rotation-seq"))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
+                   "The account key offered is older than one this computer already followed.");
+      return FALSE;
+    }
+  coffer_state_set_uint (state, "account", "rotation-seq", seq);
+  return TRUE;
+}
+
+gboolean
+_coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak,
+                                   GCancellable *cancellable, GError **error)
+{
+  guint8 akid[COFFER_ACCOUNT_KEY_ID_BYTES];
+  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
+  CofferState *state = _coffer_repository_get_state (self);
+  g_autofree char *hex = NULL;
+  g_autofree char *known = coffer_state_get_string (state, "account", "key-id");
+  g_autoptr(GError) forward_error = NULL;
+  guint64 seq = 0;
+
+  /* The recovery envelope is authenticated by the recovery key, but the
+   * storage may put back an OLDER authentic one (from before a device was
+   * removed, whose key that device knows). So the remembered id only
+   * moves forward along the signed chain of rotations. */
+  _coffer_repository_pin_rotation_key (self, rk);
+  rotation_keypair (rk, _coffer_repository_get_raw_id (self), pinned, NULL);
+  coffer_account_key_id (ak, akid);
+  hex = coffer_hex_encode (akid, sizeof akid);
+  if (known != NULL && strcmp (known, hex) == 0)
+    return TRUE;
+  if (known == NULL
+      || walk_rotations (self, hex, known, pinned, &seq, cancellable, &forward_error))
+    {
+      if (!check_not_superseded (self, hex, pinned, NULL, cancellable, error)
+          || (known != NULL && !accept_seq (self, seq, error)))
+        return FALSE;
+      coffer_state_set_string (state, "account", "key-id", hex);
+      coffer_state_save (state, NULL);
+      return TRUE;
+    }
+  if (walk_rotations (self, known, hex, pinned, NULL, cancellable, NULL))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
+                   "The recovery key envelope (keys/recovery) holds an older account key than this "
+                   "computer already uses: the storage put back an older recovery envelope. Nothing "
+                   "was read or written with it.");
+      return FALSE;
+    }
+  g_debug ("recovery envelope not followed: %s", forward_error->message);
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+               "The recovery key envelope (keys/recovery) holds an account key that no signed record "
+               "connects to the one this computer uses. It may have been tampered with; nothing was "
+               "read or written.");
+  return FALSE;
+}
+
+gboolean
+_coffer_repository_follow_rotation (CofferRepository *self, const char *known_hex, const char *new_hex,
+                                    GCancellable *cancellable, GError **error)
+{
+  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
+  guint64 seq = 0;
+
+  if (!get_pinned (self, pinned, error))
+    return FALSE;
+  /* Back from the new key to the known one, and the new key must be the
+   * newest one listed: a device offline across two removals must not be
+   * moved onto the intermediate key, which the second removed device knows. */
+  return walk_rotations (self, new_hex, known_hex, pinned, &seq, cancellable, error)
+         && check_not_superseded (self, new_hex, pinned, NULL, cancellable, error)
+         && accept_seq (self, seq, error);
+}
+
+/* ---- device records: keys/device-keys/<id> = envelope under AK of
+ * v1 (legacy, unsigned): "CFDR" | 1 | 0 0 0 | public key 32 | time i64 LE
+ * v2 (signed): "CFDR" | 2 | 0 0 0 | public key 32 | signing key 32 |
+ *   time i64 LE | account key id 32 | approver length 1 | approver id |
+ *   signature 64 (docs/FORMAT.md "Joining and rotation") ---- */
+
+#define MAX_APPROVAL_DEPTH 16
+
+typedef struct
+{
+  guint   version;
+  guint8  pk[32];
+  guint8  sign_pk[32];   /* zero: none (v1, or a device kept on the user's word) */
+  gint64  time;
+  guint8  akid[32];
+  char   *approver;      /* NULL: the recovery key (v2) or none (v1) */
+  guint8  sig[64];
+  GBytes *signed_part;   /* the plaintext without the signature (v2) */
+} DeviceRecord;
+
+static void
+device_record_free (DeviceRecord *r)
+{
+  if (r == NULL)
+    return;
+  g_free (r->approver);
+  g_clear_pointer (&r->signed_part, g_bytes_unref);
+  g_free (r);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DeviceRecord, device_record_free)
+
+/* message = "coffer-device-record-v2" || repo id || len || device id ||
+ * the record's plaintext up to (not including) the signature */
+static gboolean
+record_signature_op (CofferRepository *self, const char *device_id, const guint8 *plain, gsize len,
+                     const CofferSecret *sign_sk, const guint8 *sign_pk, guint8 sig[64])
+{
+  g_autoptr(GByteArray) msg = g_byte_array_new ();
+  static const char domain[] = "coffer-device-record-v2";
+  guint8 id_len = (guint8) strlen (device_id);
+
+  g_byte_array_append (msg, (const guint8 *) domain, sizeof domain - 1);
+  g_byte_array_append (msg, _coffer_repository_get_raw_id (self), COFFER_REPO_ID_BYTES);
+  g_byte_array_append (msg, &id_len, 1);
+  g_byte_array_append (msg, (const guint8 *) device_id, id_len);
+  g_byte_array_append (msg, plain, len);
+  if (sign_sk != NULL)
+    {
+      crypto_sign_detached (sig, NULL, msg->data, msg->len, sign_sk->data);
+      return TRUE;
+    }
+  return crypto_sign_verify_detached (sig, msg->data, msg->len, sign_pk) == 0;
+}
+
+/* approver NULL: approved by the recovery key, signer_sk the rotation key;
+ * otherwise signer_sk is the approving device's signing key. */
+static gboolean
+write_record (CofferRepository *self, const CofferSecret *ak, const char *device_id, const guint8 pk[32],
+              const guint8 sign_pk[32], gint64 time, const char *approver, const CofferSecret *signer_sk,
+              GCancellable *cancellable, GError **error)
 {
   g_autofree char *name = obj_name (RECORD_FMT, device_id);
-  g_autoptr(GByteArray) plain = fixed_new ("CFDR");
+  g_autoptr(GByteArray) plain = fixed_new_version ("CFDR", 2);
   g_autoptr(GBytes) env = NULL;
-  gint64 now = GINT64_TO_LE (g_get_real_time () / G_USEC_PER_SEC);
+  gint64 le = GINT64_TO_LE (time);
+  guint8 akid[32], approver_len = approver != NULL ? (guint8) strlen (approver) : 0, sig[64];
 
+  coffer_account_key_id (ak, akid);
   g_byte_array_append (plain, pk, 32);
-  g_byte_array_append (plain, (const guint8 *) &now, 8);
+  g_byte_array_append (plain, sign_pk, 32);
+  g_byte_array_append (plain, (const guint8 *) &le, 8);
+  g_byte_array_append (plain, akid, 32);
+  g_byte_array_append (plain, &approver_len, 1);
+  if (approver_len > 0)
+    g_byte_array_append (plain, (const guint8 *) approver, approver_len);
+  record_signature_op (self, device_id, plain->data, plain->len, signer_sk, NULL, sig);
+  g_byte_array_append (plain, sig, sizeof sig);
   env = coffer_envelope_seal (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
                               name, plain->data, plain->len);
+  /* Version-2 records: Coffer 0.1.0 must refuse the repository as newer. */
+  if (!_coffer_repository_upgrade_format (self, cancellable, error))
+    return FALSE;
   return coffer_store_put (coffer_repository_get_store (self), name, env, COFFER_PUT_REPLACE,
                            cancellable, error);
 }
 
+/* A record approved by the recovery key: signed with the rotation key. */
 static gboolean
-read_device_record (CofferRepository *self, const CofferSecret *ak, const char *device_id,
-                    guint8 pk[32], gint64 *time, GCancellable *cancellable, GError **error)
+write_record_by_recovery (CofferRepository *self, const CofferSecret *ak, const CofferSecret *rk,
+                          const char *device_id, const guint8 pk[32], const guint8 sign_pk[32], gint64 time,
+                          GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) rot_sk = NULL;
+  guint8 rot_pk[crypto_sign_PUBLICKEYBYTES];
+
+  rotation_keypair (rk, _coffer_repository_get_raw_id (self), rot_pk, &rot_sk);
+  return write_record (self, ak, device_id, pk, sign_pk, time, NULL, rot_sk, cancellable, error);
+}
+
+gboolean
+_coffer_repository_write_device_record (CofferRepository *self, const CofferSecret *ak,
+                                        const CofferSecret *rk, const char *device_id,
+                                        const CofferSecret *device_sk,
+                                        GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) sign_sk = NULL;
+  guint8 pk[32], sign_pk[32];
+
+  coffer_device_public_key (device_sk, pk);
+  sign_sk = coffer_device_signing_keypair (device_sk, _coffer_repository_get_raw_id (self), sign_pk);
+  return write_record_by_recovery (self, ak, rk, device_id, pk, sign_pk, g_get_real_time () / G_USEC_PER_SEC,
+                                   cancellable, error);
+}
+
+static DeviceRecord *
+parse_record (const guint8 *data, gsize len)
+{
+  g_autoptr(DeviceRecord) r = g_new0 (DeviceRecord, 1);
+  gint64 t;
+
+  if (len < 8 || memcmp (data, "CFDR", 4) != 0 || data[5] != 0 || data[6] != 0 || data[7] != 0)
+    return NULL;
+  r->version = data[4];
+  if (r->version == 1 && len == 48)
+    memcpy (&t, data + 40, 8);
+  else if (r->version == 2 && len >= 177 && len == 177 + (gsize) data[112] && data[112] <= COFFER_DEVICE_ID_MAX)
+    {
+      memcpy (r->sign_pk, data + 40, 32);
+      memcpy (&t, data + 72, 8);
+      memcpy (r->akid, data + 80, 32);
+      if (data[112] > 0)
+        {
+          r->approver = g_strndup ((const char *) data + 113, data[112]);
+          if (!coffer_device_id_is_valid (r->approver))
+            return NULL;
+        }
+      memcpy (r->sig, data + len - 64, 64);
+      r->signed_part = g_bytes_new (data, len - 64);
+    }
+  else
+    return NULL;
+  memcpy (r->pk, data + 8, 32);
+  r->time = GINT64_FROM_LE (t);
+  if (!coffer_device_public_key_is_valid (r->pk))
+    return NULL;
+  return g_steal_pointer (&r);
+}
+
+/* Reads keys/device-keys/<id>, sealed under ak or (during a resumed
+ * rotation) under ak2. Only the envelope is checked here; whether the
+ * record is genuine is for verify_device to say. */
+static DeviceRecord *
+read_device_record (CofferRepository *self, const CofferSecret *ak, const CofferSecret *ak2,
+                    const char *device_id, GCancellable *cancellable, GError **error)
 {
   g_autofree char *name = obj_name (RECORD_FMT, device_id);
   g_autoptr(GBytes) env = NULL;
   g_autoptr(CofferSecret) plain = NULL;
+  DeviceRecord *r;
   gboolean missing;
-  gint64 t;
 
   env = get_small (self, name, &missing, cancellable, error);
   if (env == NULL)
@@ -394,24 +752,121 @@ read_device_record (CofferRepository *self, const CofferSecret *ak, const char *
       if (missing)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND,
                      "The repository has no public key record for device %s.", device_id);
-      return FALSE;
+      return NULL;
     }
   plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
-                                name, env, error);
+                                name, env, ak2 != NULL ? NULL : error);
+  if (plain == NULL && ak2 != NULL)
+    plain = coffer_envelope_open (ak2, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
+                                  name, env, error);
   if (plain == NULL)
-    return FALSE;
-  if (plain->len != 48 || memcmp (plain->data, "CFDR\1\0\0\0", 8) != 0
-      || !coffer_device_public_key_is_valid (plain->data + 8))
+    return NULL;
+  r = parse_record (plain->data, plain->len);
+  if (r == NULL)
+    g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                 "The public key record of device %s is malformed.", device_id);
+  return r;
+}
+
+/* Who may have written a record: anyone with the account key, including
+ * a device about to be removed. A record counts only when it is signed by
+ * the recovery key (the rotation key) or by a device whose own record
+ * counts, along a chain of at most MAX_APPROVAL_DEPTH approvals that does
+ * not pass through `excluded`, and only when it names an account key id
+ * in akids (a signed record of a device removed earlier names an older
+ * key, so putting it back does not make that device trusted again). */
+typedef struct
+{
+  CofferRepository   *self;
+  const CofferSecret *ak;
+  const CofferSecret *ak2;
+  guint8              akids[2][32];
+  guint               n_akids;
+  guint8              rotation_pk[32];
+  gboolean            have_rotation_pk;
+  const char         *excluded;
+  GHashTable         *records;   /* id → DeviceRecord (NULL: unreadable) */
+  GHashTable         *verdicts;  /* id → 1 verified, 2 not, 3 being checked */
+  GCancellable       *cancellable;
+} Verifier;
+
+static void
+verifier_init (Verifier *v, CofferRepository *self, const CofferSecret *ak, const CofferSecret *ak2,
+               const guint8 *rotation_pk, const char *excluded, GCancellable *cancellable)
+{
+  memset (v, 0, sizeof *v);
+  v->self = self;
+  v->ak = ak;
+  v->ak2 = ak2;
+  coffer_account_key_id (ak, v->akids[v->n_akids++]);
+  if (ak2 != NULL)
+    coffer_account_key_id (ak2, v->akids[v->n_akids++]);
+  if (rotation_pk != NULL)
     {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The public key record of device %s is malformed.", device_id);
-      return FALSE;
+      memcpy (v->rotation_pk, rotation_pk, 32);
+      v->have_rotation_pk = TRUE;
     }
-  memcpy (pk, plain->data + 8, 32);
-  memcpy (&t, plain->data + 40, 8);
-  if (time != NULL)
-    *time = GINT64_FROM_LE (t);
-  return TRUE;
+  v->excluded = excluded;
+  v->records = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) device_record_free);
+  v->verdicts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  v->cancellable = cancellable;
+}
+
+static void
+verifier_clear (Verifier *v)
+{
+  g_clear_pointer (&v->records, g_hash_table_unref);
+  g_clear_pointer (&v->verdicts, g_hash_table_unref);
+}
+
+static DeviceRecord *
+verifier_record (Verifier *v, const char *id)
+{
+  gpointer value;
+
+  if (!g_hash_table_lookup_extended (v->records, id, NULL, &value))
+    {
+      g_autoptr(GError) local_error = NULL;
+      value = read_device_record (v->self, v->ak, v->ak2, id, v->cancellable, &local_error);
+      if (value == NULL)
+        g_debug ("device record %s: %s", id, local_error->message);
+      g_hash_table_insert (v->records, g_strdup (id), value);
+    }
+  return value;
+}
+
+static gboolean
+verify_device (Verifier *v, const char *id, guint depth)
+{
+  DeviceRecord *r;
+  gboolean ok = FALSE;
+  guint verdict = GPOINTER_TO_UINT (g_hash_table_lookup (v->verdicts, id));
+
+  if (verdict != 0)
+    return verdict == 1;   /* 3: a loop */
+  if (!v->have_rotation_pk || (v->excluded != NULL && strcmp (id, v->excluded) == 0)
+      || depth > MAX_APPROVAL_DEPTH)
+    return FALSE;
+  g_hash_table_insert (v->verdicts, g_strdup (id), GUINT_TO_POINTER (3));
+  r = verifier_record (v, id);
+  if (r != NULL && r->version == 2
+      && (sodium_memcmp (r->akid, v->akids[0], 32) == 0
+          || (v->n_akids > 1 && sodium_memcmp (r->akid, v->akids[1], 32) == 0)))
+    {
+      gsize len;
+      const guint8 *part = g_bytes_get_data (r->signed_part, &len);
+
+      if (r->approver == NULL)
+        ok = record_signature_op (v->self, id, part, len, NULL, v->rotation_pk, r->sig);
+      else if (verify_device (v, r->approver, depth + 1))
+        {
+          DeviceRecord *approver = verifier_record (v, r->approver);
+          ok = !sodium_is_zero (approver->sign_pk, 32)
+               && record_signature_op (v->self, id, part, len, NULL, approver->sign_pk, r->sig);
+        }
+    }
+  g_hash_table_insert (v->verdicts, g_strdup (id), GUINT_TO_POINTER (ok ? 1 : 2));
+  return ok;
 }
 
 /* The device name is the envelope under AK that follows the 240-byte
@@ -482,7 +937,8 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
   g_autoptr(CofferJoinRequest) request = NULL;
   g_autoptr(GBytes) req_bytes = NULL;
   g_autoptr(GByteArray) commit = NULL;
-  guint8 pk[32], r[NONCE_BYTES], c[32];
+  g_autoptr(CofferSecret) sign_sk = NULL;
+  guint8 pk[32], sign_pk[32], r[NONCE_BYTES], c[32];
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
 
@@ -510,8 +966,9 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
 
   id = coffer_device_id_new ();
   sk = coffer_device_keypair_new (pk);
+  sign_sk = coffer_device_signing_keypair (sk, _coffer_repository_get_raw_id (self), sign_pk);
   randombytes_buf (r, sizeof r);
-  join_commitment (_coffer_repository_get_raw_id (self), id, pk, r, c);
+  join_commitment (_coffer_repository_get_raw_id (self), id, pk, sign_pk, r, c);
 
   /* This computer's key first (a request nobody can complete is harmless;
    * an approved device that forgot its key is not). */
@@ -528,8 +985,11 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
     return FALSE;
   _coffer_repository_set_device_id (self, id);
 
-  commit = fixed_new ("CFJC");
+  /* v2: the commitment and this computer's signing key, which the
+   * commitment binds (the approver signs this computer's record with it). */
+  commit = fixed_new_version ("CFJC", 2);
   g_byte_array_append (commit, c, sizeof c);
+  g_byte_array_append (commit, sign_pk, sizeof sign_pk);
   obj = obj_name (COMMIT_FMT, id);
   if (!put (self, obj, commit->data, commit->len, COFFER_PUT_CREATE, cancellable, error))
     return FALSE;
@@ -655,6 +1115,8 @@ typedef struct
 {
   CofferJoinRequest *request;
   guint8 commit[32];
+  guint8 sign_pk[32];    /* the new device's signing key; zero from a v1 commitment */
+  gboolean has_sign_pk;
   guint8 n_t[NONCE_BYTES];
   guint8 r_new[NONCE_BYTES];
   gboolean revealed;
@@ -721,7 +1183,12 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
                      "version of Coffer, or it was tampered with.", device_id, obj);
       return FALSE;
     }
-  if (!parse_fixed (bytes, "CFJC", 32, &body))
+  if (parse_fixed_version (bytes, "CFJC", 2, 64, &body))
+    {
+      memcpy (v->sign_pk, body + 32, 32);
+      v->has_sign_pk = TRUE;
+    }
+  else if (!parse_fixed (bytes, "CFJC", 32, &body))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
                    "The commitment of device %s is malformed.", device_id);
@@ -781,7 +1248,8 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
                    "The answer of device %s is malformed.", device_id);
       return FALSE;
     }
-  join_commitment (_coffer_repository_get_raw_id (self), device_id, v->request->public_key, body, check);
+  join_commitment (_coffer_repository_get_raw_id (self), device_id, v->request->public_key,
+                   v->has_sign_pk ? v->sign_pk : NULL, body, check);
   if (sodium_memcmp (check, v->commit, 32) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
@@ -927,10 +1395,31 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
     goto invalid;
 
   /* Record, then the envelope (what makes the device trusted), then the
-   * approval the new computer checks, then the request goes. */
-  if (!_coffer_repository_write_device_record (self, ak, device_id, v.request->public_key,
-                                               cancellable, error))
-    goto fail;
+   * approval the new computer checks, then the request goes. The record is
+   * signed by the recovery key when this session holds it, otherwise by
+   * this computer: a later removal keeps the new device only if the chain
+   * of signatures leads back to the recovery key without the removed one. */
+  {
+    static const guint8 zero[32] = { 0 };
+    const CofferSecret *rk = _coffer_repository_get_recovery_key (self);
+    const guint8 *new_sign_pk = v.has_sign_pk ? v.sign_pk : zero;
+    gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+    gboolean ok;
+
+    if (rk != NULL && _coffer_repository_recovery_key_is_pinned (self, rk))
+      ok = write_record_by_recovery (self, ak, rk, device_id, v.request->public_key, new_sign_pk, now,
+                                     cancellable, error);
+    else
+      {
+        guint8 own_sign_pk[32];
+        g_autoptr(CofferSecret) own_sign_sk =
+          coffer_device_signing_keypair (sk, _coffer_repository_get_raw_id (self), own_sign_pk);
+        ok = write_record (self, ak, device_id, v.request->public_key, new_sign_pk, now,
+                           _coffer_repository_get_device_id (self), own_sign_sk, cancellable, error);
+      }
+    if (!ok)
+      goto fail;
+  }
   env = coffer_device_envelope_seal (v.request->public_key, ak, _coffer_repository_get_raw_id (self),
                                      device_id, v.request->device_name);
   if (env == NULL)
@@ -1099,7 +1588,57 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "The device envelope is not valid.");
       return FALSE;
     }
-  return _coffer_repository_write_device_record (self, ak, id, pk, cancellable, error);
+  {
+    const CofferSecret *rk = _coffer_repository_get_recovery_key (self);
+    guint8 sign_pk[32];
+    g_autoptr(CofferSecret) sign_sk = coffer_device_signing_keypair (sk, _coffer_repository_get_raw_id (self),
+                                                                     sign_pk);
+
+    /* With the recovery key at hand the record is approved by it; without
+     * it, only by this computer itself, which nobody else can vouch for: a
+     * removal then asks the user to confirm this device. */
+    if (rk != NULL && _coffer_repository_recovery_key_is_pinned (self, rk))
+      return _coffer_repository_write_device_record (self, ak, rk, id, sk, cancellable, error);
+    return write_record (self, ak, id, pk, sign_pk, g_get_real_time () / G_USEC_PER_SEC, id, sign_sk,
+                         cancellable, error);
+  }
+}
+
+/* ---- a new recovery key ---- */
+
+gboolean
+_coffer_repository_resign_device_records (CofferRepository *self, const CofferSecret *new_rk,
+                                          GCancellable *cancellable, GError **error)
+{
+  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  g_autoptr(GPtrArray) ids = NULL;
+  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
+  Verifier v;
+  gboolean ok = TRUE;
+
+  /* What verifies under the old recovery key (the rotation key pinned
+   * here, never one read from storage) is re-approved by the new one;
+   * otherwise the next removal could no longer tell any device from one
+   * the removed device planted. */
+  if (ak == NULL || !state_get_hex (_coffer_repository_get_state (self), "account", "rotation-key", pinned,
+                                    sizeof pinned))
+    return TRUE;
+  ids = list_ids (self, "keys/devices/", cancellable, error);
+  if (ids == NULL)
+    return FALSE;
+  verifier_init (&v, self, ak, NULL, pinned, NULL, cancellable);
+  for (guint i = 0; i < ids->len && ok; i++)
+    {
+      const char *id = g_ptr_array_index (ids, i);
+
+      if (verify_device (&v, id, 0))
+        {
+          DeviceRecord *r = verifier_record (&v, id);
+          ok = write_record_by_recovery (self, ak, new_rk, id, r->pk, r->sign_pk, r->time, cancellable, error);
+        }
+    }
+  verifier_clear (&v);
+  return ok;
 }
 
 /* ---- listing ---- */
@@ -1112,8 +1651,10 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
   g_autoptr(GPtrArray) pending = NULL;
   const CofferSecret *ak;
   const char *own;
-  guint8 pk_t[32];
+  guint8 pk_t[32], pinned[32];
   g_autoptr(CofferSecret) sk = NULL;
+  Verifier verifier;
+  gboolean have_pinned;
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
 
@@ -1126,6 +1667,11 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
   if (pending == NULL)
     return NULL;
 
+  /* Verified against the rotation key pinned in local state (never one
+   * read from storage) and the account key this computer uses. */
+  have_pinned = state_get_hex (_coffer_repository_get_state (self), "account", "rotation-key", pinned, 32);
+  if (ak != NULL)
+    verifier_init (&verifier, self, ak, NULL, have_pinned ? pinned : NULL, NULL, cancellable);
   for (guint i = 0; i < trusted->len; i++)
     {
       const char *id = g_ptr_array_index (trusted, i);
@@ -1133,18 +1679,34 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
       g_autoptr(GBytes) env = NULL;
       CofferDevice *d = g_new0 (CofferDevice, 1);
       gboolean missing;
-      guint8 pk[32];
 
       d->id = g_strdup (id);
       d->is_this_device = g_strcmp0 (id, own) == 0;
       env = get_small (self, obj, &missing, cancellable, NULL);
       if (env != NULL && ak != NULL)
         {
+          DeviceRecord *r = verifier_record (&verifier, id);
+          guint8 own_pk[32];
+
           d->name = read_device_name (self, env, ak, id);
-          read_device_record (self, ak, id, pk, &d->time, cancellable, NULL);
+          /* This computer's fingerprint from its own key, for comparing
+           * with what another computer shows for it. */
+          if (d->is_this_device
+              && state_get_hex (_coffer_repository_get_state (self), "device", "public-key", own_pk, 32))
+            d->fingerprint = coffer_device_fingerprint (own_pk);
+          if (r != NULL)
+            {
+              d->time = r->time;
+              if (d->fingerprint == NULL)
+                d->fingerprint = coffer_device_fingerprint (r->pk);
+              d->approver = r->version == 1 ? NULL : g_strdup (r->approver ? r->approver : "recovery");
+              d->verified = verify_device (&verifier, id, 0);
+            }
         }
       g_ptr_array_add (result, d);
     }
+  if (ak != NULL)
+    verifier_clear (&verifier);
 
   if (ak != NULL)
     sk = own_device_key (self, pk_t, NULL);
@@ -1184,9 +1746,14 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
 
 typedef struct
 {
-  char   *id;
-  guint8  pk[32];
-  char   *name;
+  char     *id;
+  guint8    pk[32];
+  guint8    sign_pk[32];
+  gint64    time;
+  char     *name;
+  char     *approver;    /* as shown: "recovery", a device id, NULL (legacy) */
+  gboolean  has_record;
+  gboolean  verified;
 } Remaining;
 
 static void
@@ -1195,7 +1762,36 @@ remaining_free (gpointer data)
   Remaining *r = data;
   g_free (r->id);
   g_free (r->name);
+  g_free (r->approver);
   g_free (r);
+}
+
+static CofferDevice *
+remaining_to_device (const Remaining *r)
+{
+  CofferDevice *d = g_new0 (CofferDevice, 1);
+
+  d->id = g_strdup (r->id);
+  d->name = g_strdup (r->name);
+  d->time = r->time;
+  d->verified = r->verified;
+  d->fingerprint = r->has_record ? coffer_device_fingerprint (r->pk) : NULL;
+  d->approver = g_strdup (r->approver);
+  return d;
+}
+
+/* The record that made old_id current gives the sequence number; the
+ * first rotation (or one after a legacy v1 record) gets 1. */
+static guint64
+next_rotation_seq (CofferRepository *self, const guint8 rot_pk[32], const guint8 old_id[32],
+                   GCancellable *cancellable)
+{
+  g_autofree char *old_hex = coffer_hex_encode (old_id, 32);
+  Rotation r;
+
+  if (read_rotation (self, old_hex, rot_pk, &r, cancellable, NULL))
+    return r.seq + 1;
+  return 1;
 }
 
 static gboolean
@@ -1203,48 +1799,114 @@ write_rotation_record (CofferRepository *self, const CofferSecret *rk, const gui
                        const guint8 new_id[32], GCancellable *cancellable, GError **error)
 {
   g_autoptr(CofferSecret) sign_sk = NULL;
-  g_autoptr(GByteArray) rec = fixed_new ("CFRT");
+  g_autoptr(GByteArray) rec = fixed_new_version ("CFRT", 2);
   g_autofree char *new_hex = coffer_hex_encode (new_id, 32);
   g_autofree char *obj = obj_name (ROTATION_FMT, new_hex);
-  guint8 pk[crypto_sign_PUBLICKEYBYTES], msg[98], sig[crypto_sign_BYTES];
+  guint8 pk[crypto_sign_PUBLICKEYBYTES], msg[ROTATION_MSG_MAX], sig[crypto_sign_BYTES];
+  guint64 seq, le;
+  gsize msg_len;
 
   rotation_keypair (rk, _coffer_repository_get_raw_id (self), pk, &sign_sk);
-  rotation_message (_coffer_repository_get_raw_id (self), old_id, new_id, msg);
-  crypto_sign_detached (sig, NULL, msg, sizeof msg, sign_sk->data);
+  seq = next_rotation_seq (self, pk, old_id, cancellable);
+  le = GUINT64_TO_LE (seq);
+  msg_len = rotation_message (2, _coffer_repository_get_raw_id (self), old_id, new_id, seq, msg);
+  crypto_sign_detached (sig, NULL, msg, msg_len, sign_sk->data);
   g_byte_array_append (rec, old_id, 32);
   g_byte_array_append (rec, new_id, 32);
+  g_byte_array_append (rec, (const guint8 *) &le, 8);
   g_byte_array_append (rec, pk, sizeof pk);
   g_byte_array_append (rec, sig, sizeof sig);
+  if (!_coffer_repository_upgrade_format (self, cancellable, error))
+    return FALSE;
   return put (self, obj, rec->data, rec->len, COFFER_PUT_REPLACE, cancellable, error);
 }
 
-gboolean
-coffer_repository_remove_device (CofferRepository *self, const char *device_id,
-                                 GCancellable *cancellable, GError **error)
+/* Sorts the trusted devices other than device_id into those a removal
+ * keeps by itself (this computer, and records verified back to the
+ * recovery key without device_id) and the others. new_ak is the key of an
+ * interrupted rotation being resumed, or NULL. */
+static gboolean
+collect_remaining (CofferRepository *self, const char *device_id, const CofferSecret *rk,
+                   const CofferSecret *old_ak, const CofferSecret *new_ak, const CofferSecret *own_sk,
+                   GPtrArray *kept, GPtrArray *others, GCancellable *cancellable, GError **error)
 {
-  const CofferSecret *rk;
-  g_autoptr(CofferSecret) old_ak = NULL;
-  g_autoptr(CofferSecret) new_ak = NULL;
-  g_autoptr(CofferSecret) own_sk = NULL;
-  g_autoptr(CofferSecret) from_rk = NULL;
   g_autoptr(GPtrArray) devices = NULL;
-  g_autoptr(GPtrArray) categories = NULL;
-  g_autoptr(GPtrArray) remaining = g_ptr_array_new_with_free_func (remaining_free);
-  g_autoptr(GString) lost = g_string_new (NULL);
-  g_autofree char *obj = NULL;
-  const char *own;
-  guint8 own_pk[32], old_id[32], new_id[32];
-  gboolean is_trusted = FALSE;
+  g_autoptr(CofferSecret) own_sign_sk = NULL;
+  const char *own = _coffer_repository_get_device_id (self);
+  guint8 rot_pk[crypto_sign_PUBLICKEYBYTES], own_pk[32], own_sign_pk[32];
+  Verifier v;
 
-  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  coffer_device_public_key (own_sk, own_pk);
+  own_sign_sk = coffer_device_signing_keypair (own_sk, _coffer_repository_get_raw_id (self), own_sign_pk);
+  /* Verified with the rotation key derived from the recovery key in hand,
+   * never with anything read from storage. */
+  rotation_keypair (rk, _coffer_repository_get_raw_id (self), rot_pk, NULL);
+  devices = list_ids (self, "keys/devices/", cancellable, error);
+  if (devices == NULL)
+    return FALSE;
+  verifier_init (&v, self, old_ak, new_ak, rot_pk, device_id, cancellable);
+  for (guint i = 0; i < devices->len; i++)
+    {
+      const char *id = g_ptr_array_index (devices, i);
+      g_autofree char *env_name = obj_name (DEVICE_FMT, id);
+      g_autoptr(GBytes) env = NULL;
+      DeviceRecord *rec;
+      Remaining *r;
+      gboolean missing;
+
+      if (strcmp (id, device_id) == 0)
+        continue;
+      r = g_new0 (Remaining, 1);
+      r->id = g_strdup (id);
+      env = get_small (self, env_name, &missing, cancellable, NULL);
+      if (env != NULL)
+        {
+          r->name = read_device_name (self, env, old_ak, id);
+          if (r->name == NULL && new_ak != NULL)
+            r->name = read_device_name (self, env, new_ak, id);
+        }
+      rec = verifier_record (&v, id);
+      if (rec != NULL)
+        {
+          memcpy (r->pk, rec->pk, 32);
+          r->time = rec->time;
+          r->approver = rec->version == 1 ? NULL : g_strdup (rec->approver ? rec->approver : "recovery");
+          r->has_record = TRUE;
+        }
+      if (g_strcmp0 (id, own) == 0)
+        {
+          /* This computer's keys as it holds them. */
+          memcpy (r->pk, own_pk, 32);
+          memcpy (r->sign_pk, own_sign_pk, 32);
+          if (!r->has_record)
+            r->time = g_get_real_time () / G_USEC_PER_SEC;
+          r->has_record = r->verified = TRUE;
+        }
+      else if (verify_device (&v, id, 0))
+        {
+          memcpy (r->sign_pk, rec->sign_pk, 32);
+          r->verified = TRUE;
+        }
+      g_ptr_array_add (r->verified ? kept : others, r);
+    }
+  verifier_clear (&v);
+  return TRUE;
+}
+
+/* The checks both removal and its plan make. *out_trusted: device_id is
+ * a trusted device (otherwise a pending request, which needs no key). */
+static gboolean
+removal_preflight (CofferRepository *self, const char *device_id, GCancellable *cancellable,
+                   gboolean *out_trusted, GError **error)
+{
+  g_autofree char *obj = NULL;
 
   if (!coffer_device_id_is_valid (device_id))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "“%s” is not a device id.", device_id);
       return FALSE;
     }
-  own = _coffer_repository_get_device_id (self);
-  if (g_strcmp0 (own, device_id) == 0)
+  if (g_strcmp0 (_coffer_repository_get_device_id (self), device_id) == 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
                    "This is the computer you are using; remove it from another trusted computer.");
@@ -1252,35 +1914,128 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
     }
   if (!require_account_key (self, "Removing a device", error))
     return FALSE;
-
   obj = obj_name (DEVICE_FMT, device_id);
-  is_trusted = coffer_store_stat (coffer_repository_get_store (self), obj, NULL, cancellable, NULL);
-  if (!is_trusted)
+  *out_trusted = coffer_store_stat (coffer_repository_get_store (self), obj, NULL, cancellable, NULL);
+  if (*out_trusted && _coffer_repository_get_recovery_key (self) == NULL)
     {
-      g_autofree char *pending = obj_name (PENDING_FMT, device_id);
-      if (!coffer_store_stat (coffer_repository_get_store (self), pending, NULL, cancellable, NULL))
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                       "There is no device %s in this repository.", device_id);
-          return FALSE;
-        }
-      /* A request that was never approved knows no key: just drop it. */
-      forget_join (self, device_id, TRUE, cancellable);
-      return TRUE;
-    }
-
-  /* The new account key must reach the recovery envelope, which only the
-   * recovery key can write, and the rotation must be signed with the key
-   * derived from it so that the other devices can tell it from a forgery
-   * by the removed device (which knows the old account key). */
-  rk = _coffer_repository_get_recovery_key (self);
-  if (rk == NULL)
-    {
+      /* The new account key must reach the recovery envelope, which only
+       * the recovery key can write, and the rotation must be signed with
+       * the key derived from it so that the other devices can tell it from
+       * a forgery by the removed device (which knows the old account key). */
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
                    "Removing a trusted device needs the recovery key: the account key is replaced so that "
                    "the removed computer cannot read new backups, and the recovery key must open the new one.");
       return FALSE;
     }
+  return TRUE;
+}
+
+/* TRUE when the recovery envelope already holds another account key than
+ * this session's: a removal stopped after step 3 (the removed device's
+ * envelope is gone already, so it can only be resumed by its id). */
+static gboolean
+rotation_interrupted (CofferRepository *self, GCancellable *cancellable)
+{
+  const CofferSecret *rk = _coffer_repository_get_recovery_key (self);
+  g_autoptr(CofferSecret) from_rk = NULL;
+
+  if (rk == NULL)
+    return FALSE;
+  from_rk = _coffer_repository_open_recovery (self, rk, cancellable, NULL);
+  return from_rk != NULL && !coffer_secret_equal (from_rk, _coffer_repository_get_account_key (self));
+}
+
+GPtrArray *
+coffer_repository_plan_device_removal (CofferRepository *self, const char *device_id,
+                                       GCancellable *cancellable, GError **error)
+{
+  const CofferSecret *rk;
+  const CofferSecret *ak;
+  g_autoptr(CofferSecret) from_rk = NULL;
+  g_autoptr(CofferSecret) own_sk = NULL;
+  g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func (remaining_free);
+  g_autoptr(GPtrArray) others = g_ptr_array_new_with_free_func (remaining_free);
+  GPtrArray *result = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_device_info_free);
+  gboolean is_trusted = FALSE;
+  guint8 own_pk[32];
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
+
+  if (!removal_preflight (self, device_id, cancellable, &is_trusted, error))
+    goto fail;
+  if (!is_trusted)
+    return result;   /* a pending request: nothing to decide */
+  rk = _coffer_repository_get_recovery_key (self);
+  ak = _coffer_repository_get_account_key (self);
+  from_rk = _coffer_repository_open_recovery (self, rk, cancellable, error);
+  own_sk = own_device_key (self, own_pk, error);
+  if (from_rk == NULL || own_sk == NULL
+      || !collect_remaining (self, device_id, rk, ak, coffer_secret_equal (from_rk, ak) ? NULL : from_rk,
+                             own_sk, kept, others, cancellable, error))
+    goto fail;
+  for (guint i = 0; i < others->len; i++)
+    g_ptr_array_add (result, remaining_to_device (g_ptr_array_index (others, i)));
+  return result;
+
+fail:
+  g_ptr_array_unref (result);
+  return NULL;
+}
+
+gboolean
+coffer_repository_remove_device (CofferRepository *self, const char *device_id,
+                                 const char *const *keep_ids, GPtrArray **out_lost,
+                                 GCancellable *cancellable, GError **error)
+{
+  const CofferSecret *rk;
+  g_autoptr(CofferSecret) old_ak = NULL;
+  g_autoptr(CofferSecret) new_ak = NULL;
+  g_autoptr(CofferSecret) own_sk = NULL;
+  g_autoptr(CofferSecret) from_rk = NULL;
+  g_autoptr(GPtrArray) categories = NULL;
+  g_autoptr(GPtrArray) remaining = g_ptr_array_new_with_free_func (remaining_free);
+  g_autoptr(GPtrArray) others = g_ptr_array_new_with_free_func (remaining_free);
+  g_autoptr(GPtrArray) lost = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_device_info_free);
+  g_autofree char *obj = NULL;
+  const char *own;
+  guint8 own_pk[32], old_id[32], new_id[32];
+  gboolean is_trusted = FALSE;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  if (out_lost != NULL)
+    *out_lost = NULL;
+  if (!removal_preflight (self, device_id, cancellable, &is_trusted, error))
+    return FALSE;
+  own = _coffer_repository_get_device_id (self);
+  obj = obj_name (DEVICE_FMT, device_id);
+  if (keep_ids != NULL && g_strv_contains (keep_ids, device_id))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "Device %s cannot be both removed and kept.", device_id);
+      return FALSE;
+    }
+  if (!is_trusted)
+    {
+      g_autofree char *pending = obj_name (PENDING_FMT, device_id);
+      if (coffer_store_stat (coffer_repository_get_store (self), pending, NULL, cancellable, NULL))
+        {
+          /* A request that was never approved knows no key: just drop it. */
+          forget_join (self, device_id, TRUE, cancellable);
+          if (out_lost != NULL)
+            *out_lost = g_steal_pointer (&lost);
+          return TRUE;
+        }
+      /* Removed already, but the rotation was interrupted: resume it. */
+      if (!rotation_interrupted (self, cancellable))
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                       "There is no device %s in this repository.", device_id);
+          return FALSE;
+        }
+    }
+
+  rk = _coffer_repository_get_recovery_key (self);
   old_ak = coffer_secret_dup (_coffer_repository_get_account_key (self));
   from_rk = _coffer_repository_open_recovery (self, rk, cancellable, error);
   if (from_rk == NULL)
@@ -1310,9 +2065,14 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
   if (_coffer_repository_get_password (self) == NULL)
     for (guint i = 0; i < categories->len; i++)
       {
-        g_autofree char *pw = g_strdup_printf ("categories/%s/keys/password",
-                                               (char *) g_ptr_array_index (categories, i));
-        if (coffer_store_stat (coffer_repository_get_store (self), pw, NULL, cancellable, NULL))
+        /* The level comes from the category's fresh meta, not from whether
+         * a password envelope exists (the storage can plant one). */
+        gboolean standard;
+
+        if (!_coffer_repository_category_is_standard (self, g_ptr_array_index (categories, i), new_ak,
+                                                      &standard, cancellable, error))
+          return FALSE;
+        if (standard)
           {
             g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
                          "Removing a device gives every category a new key, and the Standard categories "
@@ -1325,51 +2085,82 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
   own_sk = own_device_key (self, own_pk, error);
   if (own_sk == NULL)
     return FALSE;
-  devices = list_ids (self, "keys/devices/", cancellable, error);
-  if (devices == NULL)
+  /* The removed device could have written any record sealed under the old
+   * account key, so a device is kept by itself only when its record is
+   * signed along a chain back to the recovery key that does not pass
+   * through the removed device; any other only on the caller's explicit
+   * word (after the user compared its fingerprint). */
+  if (!collect_remaining (self, device_id, rk, old_ak, coffer_secret_equal (new_ak, old_ak) ? NULL : new_ak,
+                          own_sk, remaining, others, cancellable, error))
     return FALSE;
-  for (guint i = 0; i < devices->len; i++)
+  for (guint i = 0; keep_ids != NULL && keep_ids[i] != NULL; i++)
     {
-      const char *id = g_ptr_array_index (devices, i);
-      g_autofree char *env_name = obj_name (DEVICE_FMT, id);
-      g_autoptr(GBytes) env = NULL;
-      Remaining *r;
-      gboolean missing;
-
-      if (strcmp (id, device_id) == 0)
-        continue;
-      r = g_new0 (Remaining, 1);
-      r->id = g_strdup (id);
-      env = get_small (self, env_name, &missing, cancellable, NULL);
-      if (env != NULL)
+      gboolean known = FALSE;
+      for (guint j = 0; j < remaining->len && !known; j++)
+        known = strcmp (((Remaining *) g_ptr_array_index (remaining, j))->id, keep_ids[i]) == 0;
+      for (guint j = 0; j < others->len && !known; j++)
+        known = strcmp (((Remaining *) g_ptr_array_index (others, j))->id, keep_ids[i]) == 0;
+      if (!known)
         {
-          r->name = read_device_name (self, env, old_ak, id);
-          if (r->name == NULL)
-            r->name = read_device_name (self, env, new_ak, id);
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                       "There is no trusted device %s to keep.", keep_ids[i]);
+          return FALSE;
         }
+    }
+  for (guint i = 0; i < others->len; i++)
+    {
+      Remaining *r = g_ptr_array_index (others, i);
+
+      if (r->has_record && keep_ids != NULL && g_strv_contains (keep_ids, r->id))
+        {
+          /* Kept on the user's word for its encryption key only: the
+           * signing key in an unverified record may be the removed
+           * device's, so it is not carried over. */
+          memset (r->sign_pk, 0, sizeof r->sign_pk);
+          g_ptr_array_add (remaining, g_ptr_array_steal_index (others, i--));
+        }
+      else
+        g_ptr_array_add (lost, remaining_to_device (r));
+    }
+  for (guint i = 0; i < remaining->len; i++)
+    {
+      Remaining *r = g_ptr_array_index (remaining, i);
       if (r->name == NULL)
         r->name = g_strdup ("Computer");
-      if (g_strcmp0 (id, own) == 0)
-        memcpy (r->pk, own_pk, 32);
-      else if (!read_device_record (self, old_ak, id, r->pk, NULL, cancellable, NULL)
-               && !read_device_record (self, new_ak, id, r->pk, NULL, cancellable, NULL))
-        {
-          g_string_append_printf (lost, "%s%s (%s)", lost->len ? ", " : "", r->name, id);
-          remaining_free (r);
-          continue;
-        }
-      g_ptr_array_add (remaining, r);
     }
 
-  /* 1. The removed device goes (it no longer gets even the old key). */
+  /* 1. The removed device goes (it no longer gets even the old key), and
+   * so do the devices not kept: their envelopes hold only the old key. */
   {
     g_autofree char *rec = obj_name (RECORD_FMT, device_id);
-    if (!coffer_store_delete (coffer_repository_get_store (self), obj, cancellable, error))
-      return FALSE;
+    g_autoptr(GError) delete_error = NULL;
+    if (!coffer_store_delete (coffer_repository_get_store (self), obj, cancellable, &delete_error)
+        && !g_error_matches (delete_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+      {
+        g_propagate_error (error, g_steal_pointer (&delete_error));
+        return FALSE;
+      }
     delete_quietly (self, rec, cancellable);
+    for (guint i = 0; i < lost->len; i++)
+      {
+        const char *id = ((CofferDevice *) g_ptr_array_index (lost, i))->id;
+        g_autofree char *lost_env = obj_name (DEVICE_FMT, id);
+        g_autofree char *lost_rec = obj_name (RECORD_FMT, id);
+        delete_quietly (self, lost_env, cancellable);
+        delete_quietly (self, lost_rec, cancellable);
+      }
   }
   /* 2. The signed record of the change, 3. the new key under the recovery
-   * key (from here on the new key is never lost: a crash is resumed). */
+   * key (from here on the new key is never lost: a crash is resumed). Until
+   * this computer holds the new key, its old one is superseded by its own
+   * record: remember that, so it can still unlock to resume. */
+  {
+    g_autofree char *new_hex = coffer_hex_encode (new_id, 32);
+    CofferState *state = _coffer_repository_get_state (self);
+    coffer_state_set_string (state, "account", "rotating-to", new_hex);
+    if (!coffer_state_save (state, error))
+      return FALSE;
+  }
   if (!write_rotation_record (self, rk, old_id, new_id, cancellable, error)
       || !_coffer_repository_write_recovery (self, rk, new_ak, cancellable, error))
     return FALSE;
@@ -1389,8 +2180,11 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
         if ((g_strcmp0 (r->id, own) == 0) != (pass == 1))
           continue;
         env = coffer_device_envelope_seal (r->pk, new_ak, _coffer_repository_get_raw_id (self), r->id, r->name);
+        /* Every kept device is now approved by the recovery key directly,
+         * under the new account key id: the tree of approvals is flat. */
         if (env == NULL
-            || !_coffer_repository_write_device_record (self, new_ak, r->id, r->pk, cancellable, error)
+            || !write_record_by_recovery (self, new_ak, rk, r->id, r->pk, r->sign_pk, r->time,
+                                          cancellable, error)
             || !coffer_store_put (coffer_repository_get_store (self), env_name, env, COFFER_PUT_REPLACE,
                                   cancellable, error))
           {
@@ -1400,8 +2194,9 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
             return FALSE;
           }
       }
-  _coffer_repository_replace_account_key (self, new_ak);
-  if (lost->len > 0)
-    g_message ("These devices have no public key record and must join again: %s", lost->str);
+  coffer_state_remove (_coffer_repository_get_state (self), "account", "rotating-to");
+  _coffer_repository_replace_account_key (self, new_ak);   /* saves the state */
+  if (out_lost != NULL)
+    *out_lost = g_steal_pointer (&lost);
   return TRUE;
 }

@@ -10,6 +10,10 @@
 #include "coffer-repository-private.h"
 
 #define OBJECT_MAGIC "CFO1"
+/* Index objects of format version 2 carry their creation time before the
+ * zstd frame: "CFIT" | time (i64 LE, microseconds). */
+#define INDEX_TIME_MAGIC "CFIT"
+#define INDEX_TIME_BYTES 12
 #define MAX_INDEX_OBJECT (512 * 1024 * 1024)
 
 int
@@ -59,6 +63,31 @@ _coffer_repository_open_object (CofferRepository *self, CofferCategoryKeys *keys
                                 CofferObjectType type, const char *name,
                                 GBytes *object, GError **error)
 {
+  return _coffer_repository_open_object_epoch (self, keys, type, name, object, NULL, error);
+}
+
+gboolean
+_coffer_epoch_refuses (const CofferEpochKeys *ek, gint64 time_us, const char *name, char **why)
+{
+  g_autoptr(GDateTime) when = NULL;
+  g_autofree char *shown = NULL;
+
+  if (ek->retired == 0 || time_us <= ek->retired)
+    return FALSE;
+  when = g_date_time_new_from_unix_utc (ek->retired / G_USEC_PER_SEC);
+  shown = when != NULL ? g_date_time_format_iso8601 (when) : g_strdup ("?");
+  *why = g_strdup_printf ("%s was tampered with: it is sealed under key epoch %u, which was retired "
+                          "on %s, but claims a later time. Only someone who kept the retired key "
+                          "(a removed device, or an old password envelope with its password) can "
+                          "have written it; it is ignored.", name, ek->epoch, shown);
+  return TRUE;
+}
+
+GBytes *
+_coffer_repository_open_object_epoch (CofferRepository *self, CofferCategoryKeys *keys,
+                                      CofferObjectType type, const char *name,
+                                      GBytes *object, CofferEpochKeys **out_epoch, GError **error)
+{
   gsize len;
   const guint8 *data = g_bytes_get_data (object, &len);
   guint32 epoch;
@@ -90,6 +119,8 @@ _coffer_repository_open_object (CofferRepository *self, CofferCategoryKeys *keys
                    "The object %s is damaged or was tampered with: %s", name, local_error->message);
       return NULL;
     }
+  if (out_epoch != NULL)
+    *out_epoch = ek;
   /* Metadata (snapshots, index, names) is not key material: ordinary memory. */
   return g_bytes_new (plain->data, plain->len);
 }
@@ -241,14 +272,40 @@ _coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
       g_autoptr(GBytes) plain = NULL;
       g_autoptr(CofferIndex) probe = coffer_index_new ();
       g_auto(GStrv) sup = NULL;
+      g_autoptr(GBytes) packed = NULL;
+      CofferEpochKeys *ek = NULL;
+      gsize sealed_len;
+      const guint8 *sealed_data;
 
-      obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+      obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_INDEX_BYTES,
+                                      cancellable, error);
       if (obj == NULL)
         goto out;
-      sealed = _coffer_repository_open_object (self, keys, COFFER_OBJECT_INDEX, name, obj, error);
+      sealed = _coffer_repository_open_object_epoch (self, keys, COFFER_OBJECT_INDEX, name, obj, &ek, error);
       if (sealed == NULL)
         goto out;
-      plain = _coffer_decompress (sealed, MAX_INDEX_OBJECT, error);
+      sealed_data = g_bytes_get_data (sealed, &sealed_len);
+      if (sealed_len >= INDEX_TIME_BYTES && memcmp (sealed_data, INDEX_TIME_MAGIC, 4) == 0)
+        {
+          gint64 time_us;
+          char *why = NULL;
+
+          memcpy (&time_us, sealed_data + 4, 8);
+          time_us = GINT64_FROM_LE (time_us);
+          if (_coffer_epoch_refuses (ek, time_us, name, &why))
+            {
+              /* Left out as if it did not exist: it could only hide or
+               * misplace data, and blobs are verified against their ids. */
+              g_hash_table_replace (keys->refused, g_strdup (name), why);
+              g_ptr_array_add (plains, NULL);
+              continue;
+            }
+          packed = g_bytes_new_from_bytes (sealed, INDEX_TIME_BYTES, sealed_len - INDEX_TIME_BYTES);
+        }
+      else
+        /* Version 1: no creation time, so no retirement check (documented). */
+        packed = g_bytes_ref (sealed);
+      plain = _coffer_decompress (packed, MAX_INDEX_OBJECT, error);
       if (plain == NULL)
         goto out;
       /* First pass only for the supersedes list. */
@@ -266,7 +323,7 @@ _coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
       const char *name = g_ptr_array_index (names, i);
       g_auto(GStrv) sup = NULL;
 
-      if (g_hash_table_contains (superseded, name))
+      if (g_hash_table_contains (superseded, name) || g_ptr_array_index (plains, i) == NULL)
         continue;
       if (!coffer_index_merge (index, g_ptr_array_index (plains, i), &sup, error))
         {
@@ -315,10 +372,19 @@ _coffer_repository_write_index (CofferRepository *self, CofferCategoryKeys *keys
   g_autoptr(GBytes) packed = _coffer_compress (plain);
   g_autofree char *id = _coffer_random_name ();
   g_autofree char *name = g_strdup_printf ("categories/%s/index/%s", keys->id, id);
-  g_autoptr(GBytes) obj = _coffer_repository_seal_object (self, keys, COFFER_OBJECT_INDEX, name,
-                                                          g_bytes_get_data (packed, NULL),
-                                                          g_bytes_get_size (packed));
+  g_autoptr(GByteArray) timed = g_byte_array_sized_new (INDEX_TIME_BYTES + g_bytes_get_size (packed));
+  gint64 now = GINT64_TO_LE (g_get_real_time ());
+  g_autoptr(GBytes) obj = NULL;
 
+  /* The creation time lets readers refuse index objects forged later
+   * under a retired epoch. */
+  g_byte_array_append (timed, (const guint8 *) INDEX_TIME_MAGIC, 4);
+  g_byte_array_append (timed, (const guint8 *) &now, 8);
+  g_byte_array_append (timed, g_bytes_get_data (packed, NULL), g_bytes_get_size (packed));
+  obj = _coffer_repository_seal_object (self, keys, COFFER_OBJECT_INDEX, name, timed->data, timed->len);
+  if (!_coffer_repository_check_keys_current (self, keys, GINT64_FROM_LE (now), cancellable, error)
+      || !_coffer_repository_upgrade_format (self, cancellable, error))
+    return FALSE;
   if (!coffer_store_put (coffer_repository_get_store (self), name, obj, COFFER_PUT_CREATE, cancellable, error))
     return FALSE;
   if (out_name != NULL)
@@ -354,13 +420,16 @@ _coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *k
       g_autoptr(GBytes) obj = NULL;
       g_autoptr(GBytes) plain = NULL;
       CofferSnapshot *snap;
+      CofferEpochKeys *ek = NULL;
+      char *why = NULL;
 
       if (g_str_has_prefix (name + strlen (prefix), "."))
         continue;
-      obj = coffer_store_get (coffer_repository_get_store (self), name, 0, 0, cancellable, error);
+      obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_SNAPSHOT_BYTES,
+                                      cancellable, error);
       if (obj == NULL)
         return NULL;
-      plain = _coffer_repository_open_object (self, keys, COFFER_OBJECT_SNAPSHOT, name, obj, error);
+      plain = _coffer_repository_open_object_epoch (self, keys, COFFER_OBJECT_SNAPSHOT, name, obj, &ek, error);
       if (plain == NULL)
         return NULL;
       snap = coffer_snapshot_parse (plain, error);
@@ -372,6 +441,26 @@ _coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *k
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
                        "The snapshot %s belongs to another category.", name);
           return NULL;
+        }
+      /* Its data is read with the keys of the epoch it names, so that epoch
+       * must be one its sealer held: not newer than the sealing epoch. */
+      if (snap->epoch > ek->epoch || coffer_category_keys_epoch (keys, snap->epoch) == NULL)
+        {
+          /* Left out like a forgery under a retired epoch, so that whoever
+           * kept an old key cannot make the whole list unreadable. */
+          g_hash_table_replace (keys->refused, g_strdup (name),
+                                g_strdup_printf ("%s was tampered with: it names key epoch %u for its data "
+                                                 "but is sealed under epoch %u; it is ignored.",
+                                                 name, snap->epoch, ek->epoch));
+          coffer_snapshot_free (snap);
+          continue;
+        }
+      if (_coffer_epoch_refuses (ek, snap->time, name, &why))
+        {
+          /* Not listed: it would otherwise become the newest backup. */
+          g_hash_table_replace (keys->refused, g_strdup (name), why);
+          coffer_snapshot_free (snap);
+          continue;
         }
       g_free (snap->id);
       snap->id = g_strdup (name + strlen (prefix));
@@ -385,6 +474,21 @@ _coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *k
   known = coffer_state_get_uint (state, group, "seq");
   if (highest < known)
     {
+      g_autoptr(GError) config_error = NULL;
+
+      /* A repository that is not there at all (its folder gone, the
+       * drive swapped) is not one that lost its newest backups. */
+      if (!coffer_store_stat (coffer_repository_get_store (self), "config", NULL, cancellable,
+                              &config_error))
+        {
+          if (g_error_matches (config_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+            g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE,
+                         "The repository is no longer at this location; it may be on a drive "
+                         "that is not connected.");
+          else
+            g_propagate_error (error, g_steal_pointer (&config_error));
+          return NULL;
+        }
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
                    "The newest backups of category “%s” are missing from the repository "
                    "(this computer has seen backup number %" G_GUINT64_FORMAT ", the repository ends at %" G_GUINT64_FORMAT "). "
@@ -400,7 +504,7 @@ _coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *k
   return g_steal_pointer (&result);
 }
 
-char *
+const char *
 _coffer_repository_write_snapshot (CofferRepository *self, CofferCategoryKeys *keys,
                                    CofferSnapshot *snapshot, GCancellable *cancellable, GError **error)
 {
@@ -413,6 +517,10 @@ _coffer_repository_write_snapshot (CofferRepository *self, CofferCategoryKeys *k
   CofferState *state = _coffer_repository_get_state (self);
   g_autofree char *group = g_strdup_printf ("category %s", keys->id);
 
+  /* A long-running session may hold keys another computer has retired
+   * since; a snapshot sealed with them after that would be refused. */
+  if (!_coffer_repository_check_keys_current (self, keys, snapshot->time, cancellable, error))
+    return NULL;
   if (!coffer_store_put (coffer_repository_get_store (self), name, obj, COFFER_PUT_CREATE, cancellable, error))
     return NULL;
   if (snapshot->seq > coffer_state_get_uint (state, group, "seq"))
@@ -420,9 +528,11 @@ _coffer_repository_write_snapshot (CofferRepository *self, CofferCategoryKeys *k
       coffer_state_set_uint (state, group, "seq", snapshot->seq);
       coffer_state_save (state, NULL);
     }
+  /* The id is handed over to the snapshot, not to the caller (callers
+   * only test it for NULL; returning a copy leaked it on every backup). */
   g_free (snapshot->id);
-  snapshot->id = g_strdup (id);
-  return g_steal_pointer (&id);
+  snapshot->id = g_steal_pointer (&id);
+  return snapshot->id;
 }
 
 GPtrArray *
@@ -516,11 +626,12 @@ coffer_repository_find_snapshot (CofferRepository *self, const char *category_id
 /* ---- blobs and trees ---- */
 
 GBytes *
-_coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys,
+_coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
                               const guint8 id[COFFER_ID_BYTES], CofferBlobType type,
                               GCancellable *cancellable, GError **error)
 {
   CofferIndex *index = _coffer_repository_get_index (self, keys, cancellable, error);
+  CofferEpochKeys *ek = coffer_category_keys_epoch (keys, epoch);
   CofferIndexEntry entry;
   g_autofree char *pack = NULL;
   g_autoptr(GBytes) sealed = NULL;
@@ -528,6 +639,12 @@ _coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys,
 
   if (index == NULL)
     return NULL;
+  if (ek == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "A backup names a key epoch (%u) this category does not have.", epoch);
+      return NULL;
+    }
   if (!coffer_index_lookup (index, id, &entry) || entry.type != type)
     {
       g_autofree char *hex = coffer_hex_encode (id, COFFER_ID_BYTES);
@@ -557,41 +674,40 @@ _coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys,
                    "The pack %s is truncated.", pack);
       return NULL;
     }
-  /* Blobs are sealed with the key of the epoch that wrote them: the newest
-   * first, since that is where most data is. */
-  for (gint i = keys->epochs->len - 1; i >= 0; i--)
-    {
-      CofferEpochKeys *ek = g_ptr_array_index (keys->epochs, i);
-      g_autoptr(GBytes) plain = NULL;
-      guint8 check[COFFER_ID_BYTES];
-      gsize len;
-      const guint8 *data;
+  /* A snapshot's blobs are all sealed under the epoch it names (backups
+   * and re-encryption write only under one epoch; prune copies sealed
+   * bytes unchanged): that epoch's keys, and no other, must open it. */
+  {
+    g_autoptr(GBytes) plain = NULL;
+    guint8 check[COFFER_ID_BYTES];
+    gsize len;
+    const guint8 *data;
 
-      g_clear_error (&last_error);
-      plain = coffer_blob_open (ek->data_key, id, type, g_bytes_get_data (sealed, NULL), entry.length, &last_error);
-      if (plain == NULL)
-        continue;
-      data = g_bytes_get_data (plain, &len);
-      coffer_blob_id (ek->blob_id_key, data, len, check);
-      if (sodium_memcmp (check, id, COFFER_ID_BYTES) != 0)
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "A piece of data in %s does not match its id.", pack);
-          return NULL;
-        }
-      return g_steal_pointer (&plain);
-    }
-  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "A piece of data in %s is damaged or was tampered with: %s", pack,
-               last_error ? last_error->message : "no key");
-  return NULL;
+    plain = coffer_blob_open (ek->data_key, id, type, g_bytes_get_data (sealed, NULL), entry.length, &last_error);
+    if (plain == NULL)
+      {
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "A piece of data in %s is damaged or was tampered with: %s", pack, last_error->message);
+        return NULL;
+      }
+    data = g_bytes_get_data (plain, &len);
+    coffer_blob_id (ek->blob_id_key, data, len, check);
+    if (sodium_memcmp (check, id, COFFER_ID_BYTES) != 0)
+      {
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "A piece of data in %s does not match its id.", pack);
+        return NULL;
+      }
+    return g_steal_pointer (&plain);
+  }
 }
 
 GPtrArray *
-_coffer_repository_read_tree (CofferRepository *self, CofferCategoryKeys *keys,
+_coffer_repository_read_tree (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
                               const guint8 id[COFFER_ID_BYTES], GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GBytes) data = _coffer_repository_read_blob (self, keys, id, COFFER_BLOB_TREE, cancellable, error);
+  g_autoptr(GBytes) data = _coffer_repository_read_blob (self, keys, epoch, id, COFFER_BLOB_TREE,
+                                                         cancellable, error);
 
   if (data == NULL)
     return NULL;
@@ -615,7 +731,8 @@ static GPtrArray *
 tree_at (CofferRepository *self, CofferCategoryKeys *keys, const CofferSnapshot *snapshot,
          const char *path, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GPtrArray) tree = _coffer_repository_read_tree (self, keys, snapshot->tree, cancellable, error);
+  g_autoptr(GPtrArray) tree = _coffer_repository_read_tree (self, keys, snapshot->epoch, snapshot->tree,
+                                                            cancellable, error);
   g_auto(GStrv) parts = NULL;
 
   if (tree == NULL)
@@ -635,7 +752,8 @@ tree_at (CofferRepository *self, CofferCategoryKeys *keys, const CofferSnapshot 
           return NULL;
         }
       {
-        GPtrArray *next = _coffer_repository_read_tree (self, keys, e->content->data, cancellable, error);
+        GPtrArray *next = _coffer_repository_read_tree (self, keys, snapshot->epoch, e->content->data,
+                                                        cancellable, error);
         if (next == NULL)
           return NULL;
         g_ptr_array_unref (tree);
@@ -662,7 +780,7 @@ coffer_repository_list_dir (CofferRepository *self, const char *category_id,
 }
 
 static gboolean
-walk_tree (CofferRepository *self, CofferCategoryKeys *keys, GPtrArray *tree, const char *prefix,
+walk_tree (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch, GPtrArray *tree, const char *prefix,
            CofferWalkFunc func, gpointer user_data, GCancellable *cancellable, GError **error)
 {
   for (guint i = 0; i < tree->len; i++)
@@ -676,8 +794,9 @@ walk_tree (CofferRepository *self, CofferCategoryKeys *keys, GPtrArray *tree, co
         return TRUE;
       if (e->type == COFFER_NODE_DIR && e->content != NULL && e->content->len == COFFER_ID_BYTES)
         {
-          g_autoptr(GPtrArray) sub = _coffer_repository_read_tree (self, keys, e->content->data, cancellable, error);
-          if (sub == NULL || !walk_tree (self, keys, sub, path, func, user_data, cancellable, error))
+          g_autoptr(GPtrArray) sub = _coffer_repository_read_tree (self, keys, epoch, e->content->data,
+                                                                   cancellable, error);
+          if (sub == NULL || !walk_tree (self, keys, epoch, sub, path, func, user_data, cancellable, error))
             return FALSE;
         }
     }
@@ -705,5 +824,5 @@ coffer_repository_walk (CofferRepository *self, const char *category_id, const C
   prefix = g_strdup (path ? path : "");
   while (g_str_has_suffix (prefix, "/"))
     prefix[strlen (prefix) - 1] = '\0';
-  return walk_tree (self, keys, tree, prefix, func, user_data, cancellable, error);
+  return walk_tree (self, keys, snapshot->epoch, tree, prefix, func, user_data, cancellable, error);
 }

@@ -17,6 +17,11 @@ typedef struct
   CofferSecret *blob_id_key;
   CofferSecret *gear_key;
   CofferSecret *meta_key;
+  /* When a newer epoch was added (microseconds since 1970, UTC): objects
+   * sealed under this epoch that claim a later time are forgeries by
+   * someone who kept the retired key. 0 for the newest epoch, and for the
+   * older epochs of a legacy "CKS1" key set, where it is unknown. */
+  gint64        retired;
 } CofferEpochKeys;
 
 /* Everything this session holds for one unlocked category. */
@@ -28,6 +33,10 @@ typedef struct
   CofferCategory  *info;       /* name, level, paths, excludes */
   CofferIndex     *index;      /* loaded lazily, under the repository lock */
   GPtrArray       *index_names; /* names of the live index objects merged into index */
+  guint64          meta_counter; /* "counter" of meta/<cid> as read or last written */
+  /* object name -> why it was refused (sealed under a retired epoch with a
+   * later time): ignored by listings, reported by check. */
+  GHashTable      *refused;
 } CofferCategoryKeys;
 
 CofferEpochKeys *coffer_category_keys_newest (CofferCategoryKeys *keys);
@@ -68,18 +77,37 @@ void     _coffer_repository_pin_rotation_key (CofferRepository *self, const Coff
  * repository here before): a failing recovery envelope is then damage or
  * a replacement elsewhere, not a mistyped or foreign key. */
 gboolean _coffer_repository_recovery_key_is_pinned (CofferRepository *self, const CofferSecret *rk);
-/* The recovery key opened ak: pin the rotation key and accept ak's id. */
-void     _coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *rk,
-                                            const CofferSecret *ak);
+/* The recovery key opened ak: pin the rotation key and accept ak's id,
+ * but only forward: when it differs from the id this computer knows, a
+ * signed chain must lead from the known id to it and no signed record may
+ * supersede it (COFFER_REPO_ERROR_ROLLED_BACK for an older envelope put
+ * back, COFFER_REPO_ERROR_CORRUPT otherwise). */
+gboolean _coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *rk,
+                                            const CofferSecret *ak, GCancellable *cancellable,
+                                            GError **error);
 /* TRUE when a chain of rotation records signed with the pinned rotation
- * key leads from the known account key id to the new one. */
+ * key leads from the known account key id to the new one, and the new one
+ * is the newest: no signed record in keys/rotations/ replaces it
+ * (COFFER_REPO_ERROR_ROLLED_BACK otherwise). */
 gboolean _coffer_repository_follow_rotation (CofferRepository *self, const char *known_hex,
                                              const char *new_hex, GCancellable *cancellable,
                                              GError **error);
-/* keys/device-keys/<id>: the device's public key under the account key. */
+/* The account key this computer already uses (hex id) is still current:
+ * no signed record listed under keys/rotations/ replaces it, except the
+ * one of this computer's own removal in progress
+ * (COFFER_REPO_ERROR_ROLLED_BACK otherwise). */
+gboolean _coffer_repository_check_current_key (CofferRepository *self, const char *hex,
+                                               GCancellable *cancellable, GError **error);
+/* keys/device-keys/<id> for the device whose secret key is device_sk,
+ * approved by the recovery key rk (signed with the rotation key). */
 gboolean _coffer_repository_write_device_record (CofferRepository *self, const CofferSecret *ak,
-                                                 const char *device_id, const guint8 pk[32],
+                                                 const CofferSecret *rk, const char *device_id,
+                                                 const CofferSecret *device_sk,
                                                  GCancellable *cancellable, GError **error);
+/* Before the recovery key is replaced: re-writes every device record that
+ * verifies under the pinned rotation key as approved by new_rk. */
+gboolean _coffer_repository_resign_device_records (CofferRepository *self, const CofferSecret *new_rk,
+                                                   GCancellable *cancellable, GError **error);
 /* Adds a new key epoch to a category and re-seals its key sets: the
  * account envelope under new_ak (opened with old_ak, or with new_ak when a
  * resumed rotation already re-sealed it), the password envelope when it
@@ -113,15 +141,26 @@ GBytes *_coffer_repository_seal_object (CofferRepository *self, CofferCategoryKe
 GBytes *_coffer_repository_open_object (CofferRepository *self, CofferCategoryKeys *keys,
                                         CofferObjectType type, const char *name,
                                         GBytes *object, GError **error);
+/* Same, and tells which epoch sealed it (for the freshness and retirement
+ * checks: who could have written these bytes). */
+GBytes *_coffer_repository_open_object_epoch (CofferRepository *self, CofferCategoryKeys *keys,
+                                              CofferObjectType type, const char *name,
+                                              GBytes *object, CofferEpochKeys **out_epoch,
+                                              GError **error);
+/* TRUE (and *why set) when an object sealed under ek claims a time
+ * (microseconds) after ek was retired. */
+gboolean _coffer_epoch_refuses (const CofferEpochKeys *ek, gint64 time_us, const char *name, char **why);
 /* zstd helpers for index objects */
 GBytes *_coffer_compress   (GBytes *data);
 GBytes *_coffer_decompress (GBytes *data, gsize max_size, GError **error);
 
-/* Blob access for restore/check/ls: reads, decrypts and verifies one blob. */
-GBytes *_coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys,
+/* Blob access for restore/check/ls: reads, decrypts and verifies one blob
+ * with the keys of the epoch of the snapshot that references it (never
+ * "any epoch": a retired key must not vouch for data of a newer snapshot). */
+GBytes *_coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
                                       const guint8 id[COFFER_ID_BYTES], CofferBlobType type,
                                       GCancellable *cancellable, GError **error);
-GPtrArray *_coffer_repository_read_tree (CofferRepository *self, CofferCategoryKeys *keys,
+GPtrArray *_coffer_repository_read_tree (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
                                          const guint8 id[COFFER_ID_BYTES],
                                          GCancellable *cancellable, GError **error);
 
@@ -130,14 +169,49 @@ gboolean _coffer_repository_write_index (CofferRepository *self, CofferCategoryK
                                          CofferIndex *delta, GHashTable *only_packs,
                                          const char * const *supersedes, char **out_name,
                                          GCancellable *cancellable, GError **error);
-char    *_coffer_repository_write_snapshot (CofferRepository *self, CofferCategoryKeys *keys,
-                                            CofferSnapshot *snapshot,
-                                            GCancellable *cancellable, GError **error);
+/* Returns the new snapshot's id (owned by snapshot: snapshot->id). */
+const char *_coffer_repository_write_snapshot (CofferRepository *self, CofferCategoryKeys *keys,
+                                               CofferSnapshot *snapshot,
+                                               GCancellable *cancellable, GError **error);
+/* Snapshots sealed under a retired epoch with a later time are left out
+ * (and recorded in keys->refused). */
 GPtrArray *_coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *keys,
                                               GCancellable *cancellable, GError **error);
 
+/* Before committing an object dated time_us under keys' newest epoch:
+ * re-reads the key set. When another computer added an epoch since this
+ * session loaded it, the cached keys are dropped (the next access reloads
+ * them), and FALSE is returned when readers would refuse the object as
+ * sealed under a retired epoch after its retirement. */
+gboolean _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKeys *keys,
+                                                gint64 time_us, GCancellable *cancellable, GError **error);
+
+/* Format version (config, coffer-repository.c). Before writing an object
+ * of format version 2 (key sets, meta/<cid>, index objects, ...), writers
+ * call this: it rewrites a version-1 config as version 2, so that older
+ * clients refuse the repository instead of misreading it. */
+gboolean _coffer_repository_upgrade_format (CofferRepository *self, GCancellable *cancellable, GError **error);
+/* TRUE when the config says an older format version than this computer
+ * has seen for this repository: every category access is refused. */
+gboolean _coffer_repository_config_rolled_back (CofferRepository *self, GError **error);
+/* Accepts the config as it is (coffer_repository_accept_rollback). */
+gboolean _coffer_repository_accept_config (CofferRepository *self, GCancellable *cancellable, GError **error);
+
+/* TRUE in *standard when the category's authenticated, fresh meta/<cid>
+ * says Standard (never decided from the presence of a password envelope).
+ * new_ak: during a device removal the account key the categories are
+ * being moved to (may be NULL). (coffer-repository-categories.c) */
+gboolean _coffer_repository_category_is_standard (CofferRepository *self, const char *category_id,
+                                                  const CofferSecret *new_ak, gboolean *standard,
+                                                  GCancellable *cancellable, GError **error);
+
 /* Sorts a GPtrArray of strings (g_ptr_array_sort passes element pointers). */
 int _coffer_compare_strings (gconstpointer a, gconstpointer b);
+
+/* Authority checks (end of coffer-repository-categories.c) */
+gboolean _coffer_repository_password_opens_category (CofferRepository *self, const char *cid,
+                                                     const CofferSecret *password,
+                                                     GCancellable *cancellable, GError **error);
 
 /* Object names */
 char *_coffer_pack_name     (const char *category_id, const guint8 pack_id[COFFER_ID_BYTES]);

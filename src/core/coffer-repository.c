@@ -13,6 +13,7 @@
 #include "coffer-keyring.h"
 #include "coffer-recovery-key.h"
 #include "coffer-repository-private.h"
+#include "coffer-repository-shares.h"
 
 #define CONFIG_NAME "config"
 #define RECOVERY_NAME "keys/recovery"
@@ -38,6 +39,13 @@ struct _CofferRepository
   GHashTable   *password_keys;
   /* category id -> CofferCategoryKeys */
   GHashTable   *categories;
+
+  /* format version of config as read (or written), and whether it is
+   * older than one this computer has seen here */
+  guint         format_version;
+  gboolean      config_rolled_back;
+  /* a new recovery key shown to the user but not yet typed back (memory only) */
+  CofferSecret *pending_recovery_key;
 };
 
 G_DEFINE_FINAL_TYPE (CofferRepository, coffer_repository, G_TYPE_OBJECT)
@@ -57,6 +65,7 @@ coffer_repository_finalize (GObject *object)
   g_clear_pointer (&self->device_id, g_free);
   g_clear_pointer (&self->password_keys, g_hash_table_unref);
   g_clear_pointer (&self->categories, g_hash_table_unref);
+  g_clear_pointer (&self->pending_recovery_key, coffer_secret_free);
   g_rec_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (coffer_repository_parent_class)->finalize (object);
@@ -128,10 +137,20 @@ _coffer_repository_get_device_id (CofferRepository *self)
   return self->device_id;
 }
 
+/* A session (one CofferRepository) derives at most this many distinct
+ * password keys and spends at most this much Argon2id work (opslimit ×
+ * memlimit) on them. A genuine repository needs one or two (one set of
+ * parameters per computer that wrote password envelopes, one for the local
+ * device key file); objects planted by the storage, each with its own salt,
+ * would otherwise cost a derivation each. */
+#define PASSWORD_KEYS_MAX      16
+#define PASSWORD_WORK_BUDGET   (G_GUINT64_CONSTANT (16) << 30)
+
 /* Derives (or returns the cached) password key for a set of KDF parameters. */
 const CofferSecret *
 _coffer_repository_password_key (CofferRepository *self, const CofferKdfParams *params, GError **error)
 {
+  static GQuark work_quark;
   g_autofree char *salt = coffer_hex_encode (params->salt, sizeof params->salt);
   g_autofree char *cache_key = g_strdup_printf ("%s:%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
                                                 salt, params->opslimit, params->memlimit);
@@ -147,9 +166,35 @@ _coffer_repository_password_key (CofferRepository *self, const CofferKdfParams *
   key = g_hash_table_lookup (self->password_keys, cache_key);
   if (key == NULL)
     {
+      guint64 *spent;
+
+      if (work_quark == 0)
+        work_quark = g_quark_from_static_string ("coffer-password-work");
+      spent = g_object_get_qdata (G_OBJECT (self), work_quark);
+      if (spent == NULL)
+        {
+          spent = g_new0 (guint64, 1);
+          g_object_set_qdata_full (G_OBJECT (self), work_quark, spent, g_free);
+        }
+      /* Checked before deriving; the per-derivation caps are in
+       * coffer_kdf_derive. Saturating: a hostile product cannot wrap. */
+      if (g_hash_table_size (self->password_keys) >= PASSWORD_KEYS_MAX
+          || params->opslimit > PASSWORD_WORK_BUDGET / MAX (params->memlimit, 1)
+          || *spent + params->opslimit * params->memlimit > PASSWORD_WORK_BUDGET)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The repository asks for the password to be tried with more different settings "
+                       "than a genuine repository has (%u so far); the rest were not tried. The repository "
+                       "may have been tampered with.", g_hash_table_size (self->password_keys));
+          g_rec_mutex_unlock (&self->lock);
+          return NULL;
+        }
       key = coffer_kdf_derive (self->password, params, error);
       if (key != NULL)
-        g_hash_table_insert (self->password_keys, g_steal_pointer (&cache_key), key);
+        {
+          *spent += params->opslimit * params->memlimit;
+          g_hash_table_insert (self->password_keys, g_steal_pointer (&cache_key), key);
+        }
     }
   g_rec_mutex_unlock (&self->lock);
   return key;
@@ -194,6 +239,9 @@ _coffer_repository_set_kdf_params (CofferRepository *self, const CofferKdfParams
 
 /* ---- config ---- */
 
+#define STATE_FORMAT_GROUP "repository"
+#define STATE_FORMAT_KEY "format-version"
+
 static GBytes *
 config_serialize (const guint8 raw_id[COFFER_REPO_ID_BYTES])
 {
@@ -236,19 +284,19 @@ config_parse (CofferRepository *self, GBytes *bytes, GError **error)
     }
 
   /* Coffer writes the config in one piece ending with a newline, with the
-   * chunker group last (version 1): a config without them was cut short,
-   * not written by another version. */
+   * chunker group last (versions 1 and 2): a config without them was cut
+   * short, not written by another version. */
+  version = g_key_file_get_int64 (kf, "repository", "version", NULL);
   if (len == 0 || data[len - 1] != '\n'
       || !g_key_file_has_key (kf, "repository", "version", NULL)
-      || (g_key_file_get_int64 (kf, "repository", "version", NULL) == COFFER_FORMAT_VERSION
+      || (version >= COFFER_FORMAT_VERSION_MIN && version <= COFFER_FORMAT_VERSION
           && !g_key_file_has_key (kf, "chunker", "max-size", NULL)))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
                    "The repository configuration (the file “config”) is damaged: it is cut short.");
       return FALSE;
     }
-  version = g_key_file_get_int64 (kf, "repository", "version", NULL);
-  if (version != COFFER_FORMAT_VERSION)
+  if (version < COFFER_FORMAT_VERSION_MIN || version > COFFER_FORMAT_VERSION)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_UNSUPPORTED_VERSION,
                    "The repository uses format version %" G_GINT64_FORMAT
@@ -264,7 +312,7 @@ config_parse (CofferRepository *self, GBytes *bytes, GError **error)
                    "The repository configuration has no valid repository id.");
       return FALSE;
     }
-  /* The chunker parameters are fixed in format version 1; a config that
+  /* The chunker parameters are fixed in format versions 1 and 2; a config that
    * names others was not written by Coffer and is refused rather than
    * trusted (it is not authenticated). */
   if (g_key_file_get_uint64 (kf, "chunker", "min-size", NULL) != COFFER_CHUNK_MIN
@@ -272,11 +320,91 @@ config_parse (CofferRepository *self, GBytes *bytes, GError **error)
       || g_key_file_get_uint64 (kf, "chunker", "max-size", NULL) != COFFER_CHUNK_MAX)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository configuration names chunker parameters that format version 1 does not allow.");
+                   "The repository configuration names chunker parameters that format version %" G_GINT64_FORMAT
+                   " does not allow.", version);
       return FALSE;
     }
   self->id = g_steal_pointer (&id);
+  self->format_version = (guint) version;
   return TRUE;
+}
+
+/* config is not authenticated: the version it says is only believed
+ * upwards. A computer that has seen version 2 here refuses a config that
+ * says 1 again (an older copy put back), until the user accepts it. */
+static void
+config_check_rollback (CofferRepository *self)
+{
+  guint64 known = coffer_state_get_uint (self->state, STATE_FORMAT_GROUP, STATE_FORMAT_KEY);
+
+  if (self->format_version < known)
+    self->config_rolled_back = TRUE;
+  else if (self->format_version > known)
+    {
+      coffer_state_set_uint (self->state, STATE_FORMAT_GROUP, STATE_FORMAT_KEY, self->format_version);
+      coffer_state_save (self->state, NULL);
+    }
+}
+
+gboolean
+_coffer_repository_config_rolled_back (CofferRepository *self, GError **error)
+{
+  if (!self->config_rolled_back)
+    return FALSE;
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
+               "The repository configuration says format version %u, but this computer has seen "
+               "version %" G_GUINT64_FORMAT " here: it was rolled back (the storage put back an older copy) or "
+               "tampered with. If you restored an older copy of the repository on purpose, accept it "
+               "with “coffer check --accept-rollback” and the recovery key.",
+               self->format_version,
+               coffer_state_get_uint (self->state, STATE_FORMAT_GROUP, STATE_FORMAT_KEY));
+  return TRUE;
+}
+
+/* Rewrites config as version 2, keeping its id, creation time and chunker
+ * settings, so that Coffer 0.1.0 refuses the repository ("install a newer
+ * Coffer") instead of misreading the version-2 objects in it. */
+gboolean
+_coffer_repository_upgrade_format (CofferRepository *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GBytes) old = NULL;
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autoptr(GBytes) bytes = NULL;
+  char *data;
+  gsize len;
+
+  if (self->format_version >= COFFER_FORMAT_VERSION)
+    return TRUE;
+  old = coffer_store_get (self->store, CONFIG_NAME, 0, 0, cancellable, error);
+  if (old == NULL)
+    return FALSE;
+  if (!g_key_file_load_from_data (kf, g_bytes_get_data (old, NULL), g_bytes_get_size (old), G_KEY_FILE_NONE, NULL))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The repository configuration is not readable any more.");
+      return FALSE;
+    }
+  g_key_file_set_integer (kf, "repository", "version", COFFER_FORMAT_VERSION);
+  data = g_key_file_to_data (kf, &len, NULL);
+  bytes = g_bytes_new_take (data, len);
+  if (!coffer_store_put (self->store, CONFIG_NAME, bytes, COFFER_PUT_REPLACE, cancellable, error))
+    return FALSE;
+  self->format_version = COFFER_FORMAT_VERSION;
+  self->config_rolled_back = FALSE;
+  coffer_state_set_uint (self->state, STATE_FORMAT_GROUP, STATE_FORMAT_KEY, COFFER_FORMAT_VERSION);
+  coffer_state_save (self->state, NULL);
+  return TRUE;
+}
+
+gboolean
+_coffer_repository_accept_config (CofferRepository *self, GCancellable *cancellable, GError **error)
+{
+  if (!self->config_rolled_back)
+    return TRUE;
+  /* Taken as it is; the next write upgrades it again. */
+  self->config_rolled_back = FALSE;
+  coffer_state_set_uint (self->state, STATE_FORMAT_GROUP, STATE_FORMAT_KEY, self->format_version);
+  return coffer_state_save (self->state, error);
 }
 
 /* ---- device key: keyring, or sealed under the password in a local file ---- */
@@ -420,7 +548,8 @@ check_account_key_id (CofferRepository *self, const CofferSecret *ak, GError **e
           return TRUE;
         }
       g_debug ("account key rotation not followed: %s", rotation_error->message);
-      if (g_error_matches (rotation_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY))
+      if (g_error_matches (rotation_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY)
+          || g_error_matches (rotation_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK))
         {
           g_propagate_error (error, g_steal_pointer (&rotation_error));
           return FALSE;
@@ -430,6 +559,11 @@ check_account_key_id (CofferRepository *self, const CofferSecret *ak, GError **e
                    "It may have been tampered with; nothing was read or written.");
       return FALSE;
     }
+  /* The key it already uses must not have been replaced meanwhile: the
+   * storage could hand back this computer's envelope of before a removal
+   * (whose key the removed device knows) together with old key sets. */
+  if (!_coffer_repository_check_current_key (self, hex, NULL, error))
+    return FALSE;
   if (known == NULL)
     {
       coffer_state_set_string (self->state, "account", "key-id", hex);
@@ -489,7 +623,8 @@ open_recovery_envelope (CofferRepository *self, const CofferSecret *rk,
   g_autoptr(GError) local_error = NULL;
   CofferSecret *ak;
 
-  env = coffer_store_get (self->store, RECOVERY_NAME, 0, 0, cancellable, &local_error);
+  env = coffer_store_get_limited (self->store, RECOVERY_NAME, COFFER_MAX_KEY_OBJECT_BYTES, cancellable,
+                                  &local_error);
   if (env == NULL)
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
@@ -578,6 +713,10 @@ coffer_repository_create (CofferStore        *store,
   g_return_val_if_fail (out_recovery_key != NULL, NULL);
 
   coffer_core_init ();
+  /* Before anything is written: a destination that refuses writes (or is
+   * full, or gone) says so now, with its real reason. */
+  if (!coffer_store_probe_write (store, cancellable, error))
+    return NULL;
   if (coffer_store_stat (store, CONFIG_NAME, NULL, cancellable, &local_error))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS,
@@ -595,6 +734,8 @@ coffer_repository_create (CofferStore        *store,
   randombytes_buf (self->raw_id, sizeof self->raw_id);
   self->id = coffer_hex_encode (self->raw_id, sizeof self->raw_id);
   self->state = coffer_state_new (self->id);
+  self->format_version = COFFER_FORMAT_VERSION;
+  coffer_state_set_uint (self->state, STATE_FORMAT_GROUP, STATE_FORMAT_KEY, COFFER_FORMAT_VERSION);
   if (password != NULL && password->len > 0)
     self->password = coffer_secret_dup (password);
 
@@ -620,7 +761,7 @@ coffer_repository_create (CofferStore        *store,
   device_sk = coffer_device_keypair_new (pk);
   name = device_name != NULL ? g_strdup (device_name) : default_device_name ();
   if (!write_device_envelope (self, self->device_id, pk, name, cancellable, error)
-      || !_coffer_repository_write_device_record (self, self->account_key, self->device_id, pk,
+      || !_coffer_repository_write_device_record (self, self->account_key, rk, self->device_id, device_sk,
                                                   cancellable, error))
     return NULL;
   coffer_state_set_string (self->state, "device", "id", self->device_id);
@@ -652,7 +793,7 @@ coffer_repository_open (CofferStore *store, GCancellable *cancellable, GError **
   g_return_val_if_fail (COFFER_IS_STORE (store), NULL);
 
   coffer_core_init ();
-  config = coffer_store_get (store, CONFIG_NAME, 0, 0, cancellable, &local_error);
+  config = coffer_store_get_limited (store, CONFIG_NAME, COFFER_MAX_CONFIG_BYTES, cancellable, &local_error);
   if (config == NULL)
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
@@ -675,6 +816,7 @@ coffer_repository_open (CofferStore *store, GCancellable *cancellable, GError **
   if (!config_parse (self, config, error))
     return NULL;
   self->state = coffer_state_new (self->id);
+  config_check_rollback (self);
   self->device_id = coffer_state_get_string (self->state, "device", "id");
   return g_steal_pointer (&self);
 }
@@ -752,7 +894,7 @@ unlock_with_device (CofferRepository *self, GCancellable *cancellable, GError **
     return FALSE;
   coffer_device_public_key (sk, pk);
   obj = g_strdup_printf ("keys/devices/%s", self->device_id);
-  env = coffer_store_get (self->store, obj, 0, 0, cancellable, &local_error);
+  env = coffer_store_get_limited (self->store, obj, COFFER_MAX_KEY_OBJECT_BYTES, cancellable, &local_error);
   if (env == NULL)
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
@@ -787,8 +929,14 @@ coffer_repository_unlock (CofferRepository *self, GCancellable *cancellable, GEr
       CofferSecret *ak = open_recovery_envelope (self, self->recovery_key, cancellable, error);
       if (ak == NULL)
         return FALSE;
+      /* The remembered account key id only moves forward (the storage
+       * may put back an older recovery envelope). */
+      if (!_coffer_repository_trust_recovery (self, self->recovery_key, ak, cancellable, error))
+        {
+          coffer_secret_free (ak);
+          return FALSE;
+        }
       self->recovery_confirmed = TRUE;
-      _coffer_repository_trust_recovery (self, self->recovery_key, ak);
       return set_account_key (self, ak, error);
     }
 
@@ -800,7 +948,8 @@ coffer_repository_unlock (CofferRepository *self, GCancellable *cancellable, GEr
    * the password. */
   if (device_error->domain == COFFER_REPO_ERROR
       && (device_error->code == COFFER_REPO_ERROR_WRONG_PASSWORD
-          || device_error->code == COFFER_REPO_ERROR_CORRUPT))
+          || device_error->code == COFFER_REPO_ERROR_CORRUPT
+          || device_error->code == COFFER_REPO_ERROR_ROLLED_BACK))
     {
       g_propagate_error (error, g_steal_pointer (&device_error));
       return FALSE;
@@ -836,7 +985,11 @@ coffer_repository_verify_recovery_key (CofferRepository *self, const CofferSecre
     }
   if (self->account_key == NULL)
     {
-      _coffer_repository_trust_recovery (self, recovery_key, ak);
+      if (!_coffer_repository_trust_recovery (self, recovery_key, ak, cancellable, error))
+        {
+          coffer_secret_free (ak);
+          return FALSE;
+        }
       if (!set_account_key (self, ak, error))
         return FALSE;
     }
@@ -858,10 +1011,14 @@ coffer_repository_get_recovery_key_tested (CofferRepository *self)
   return (gint64) coffer_state_get_uint (self->state, "recovery-key", "tested");
 }
 
+/* Replacing is two-phase (docs/SECURITY.md "Replacing the recovery key"):
+ * begin only makes the key; commit, once the user has typed it back, writes
+ * it. Until then keys/recovery, the pinned rotation key and the "tested"
+ * time still belong to the old key, which keeps working. */
 CofferSecret *
-coffer_repository_replace_recovery_key (CofferRepository *self, GCancellable *cancellable, GError **error)
+coffer_repository_begin_recovery_key_replacement (CofferRepository *self, GError **error)
 {
-  g_autoptr(CofferSecret) rk = NULL;
+  CofferSecret *rk;
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
   if (self->account_key == NULL)
@@ -871,13 +1028,20 @@ coffer_repository_replace_recovery_key (CofferRepository *self, GCancellable *ca
       return NULL;
     }
   rk = coffer_recovery_key_generate ();
-  if (!write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_REPLACE, cancellable, error))
-    return NULL;
-  _coffer_repository_pin_rotation_key (self, rk);
-  self->recovery_confirmed = TRUE;
-  coffer_state_remove (self->state, "recovery-key", "tested");
-  coffer_state_save (self->state, NULL);
-  return g_steal_pointer (&rk);
+  g_rec_mutex_lock (&self->lock);
+  g_clear_pointer (&self->pending_recovery_key, coffer_secret_free);
+  self->pending_recovery_key = coffer_secret_dup (rk);
+  g_rec_mutex_unlock (&self->lock);
+  return rk;
+}
+
+void
+coffer_repository_cancel_recovery_key_replacement (CofferRepository *self)
+{
+  g_return_if_fail (COFFER_IS_REPOSITORY (self));
+  g_rec_mutex_lock (&self->lock);
+  g_clear_pointer (&self->pending_recovery_key, coffer_secret_free);
+  g_rec_mutex_unlock (&self->lock);
 }
 
 /* After a password change the local device key file (used when there is no
@@ -950,4 +1114,241 @@ _coffer_repository_write_recovery (CofferRepository *self, const CofferSecret *r
                                    GCancellable *cancellable, GError **error)
 {
   return write_recovery_envelope (self, rk, ak, COFFER_PUT_REPLACE, cancellable, error);
+}
+
+/* ---- two-phase recovery key replacement, authority checks ---- */
+
+gboolean
+coffer_repository_has_pending_recovery_key (CofferRepository *self)
+{
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  return self->pending_recovery_key != NULL;
+}
+
+/* The recovery envelope is written with the account key this session holds;
+ * if another computer rotated it (removed a device) since, writing it would
+ * point the recovery key at a dead key. This computer's device envelope (or
+ * the recovery key the session was opened with) tells the current one. */
+static gboolean
+account_key_is_current (CofferRepository *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) current = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (self->device_id != NULL)
+    {
+      g_autofree char *obj = g_strdup_printf ("keys/devices/%s", self->device_id);
+      g_autoptr(GBytes) env = NULL;
+      g_autoptr(CofferSecret) sk = NULL;
+      guint8 pk[32];
+
+      env = coffer_store_get (self->store, obj, 0, 0, cancellable, &local_error);
+      if (env == NULL)
+        {
+          if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                         "This computer was removed from the trusted devices of this repository, "
+                         "so it cannot replace the recovery key. Nothing was changed.");
+          else
+            g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      sk = device_key_load (self, &local_error);
+      if (sk != NULL)
+        {
+          coffer_device_public_key (sk, pk);
+          current = coffer_device_envelope_open (sk, pk, self->raw_id, self->device_id, env, NULL, NULL);
+        }
+      else
+        g_debug ("device key not available to check the account key: %s", local_error->message);
+    }
+  else if (self->recovery_key != NULL)
+    current = open_recovery_envelope (self, self->recovery_key, cancellable, NULL);
+
+  if (current != NULL && !coffer_secret_equal (current, self->account_key))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "The account key of this repository changed since it was opened here (a device was "
+                   "removed on another computer). Nothing was replaced: open the repository again and "
+                   "make a new recovery key.");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+coffer_repository_commit_recovery_key_replacement (CofferRepository *self, const CofferSecret *typed_back,
+                                                   GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) rk = NULL;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  g_rec_mutex_lock (&self->lock);
+  if (self->pending_recovery_key != NULL)
+    rk = coffer_secret_dup (self->pending_recovery_key);
+  g_rec_mutex_unlock (&self->lock);
+  if (rk == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "No new recovery key is waiting to be confirmed; make a new one first.");
+      return FALSE;
+    }
+  if (self->account_key == NULL)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                   "Replacing the recovery key needs a trusted device or the current recovery key.");
+      return FALSE;
+    }
+  if (typed_back == NULL || typed_back->len != rk->len || sodium_memcmp (typed_back->data, rk->data, rk->len) != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
+                   "This is not the new recovery key. Check what you wrote down and type it again; "
+                   "until you do, the old recovery key stays valid.");
+      return FALSE;
+    }
+  if (!account_key_is_current (self, cancellable, error))
+    return FALSE;
+
+  /* The commit point: from here on only the new key opens keys/recovery.
+   * Anything derived from the old recovery key (its rotation key, its
+   * "tested" time) is replaced together with it. */
+  /* Device records first: if this stops half-way the old recovery key
+   * still opens everything, and the records re-signed for a key that never
+   * took effect are only asked about at the next removal. */
+  if (!_coffer_repository_resign_device_records (self, rk, cancellable, error)
+      || !write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_REPLACE, cancellable, error))
+    return FALSE;
+  /* The old key's recovery shares stop working now: record it so they are
+   * refused by name (docs/FORMAT.md "Recovery shares"). */
+  _coffer_repository_recovery_replaced (self, rk, cancellable);
+  /* Rotation records written from now on are signed with the key derived
+   * from the new recovery key; this computer verifies with it. Other
+   * computers still pin the old one and follow a later rotation only after
+   * the new recovery key is entered there once (docs/SECURITY.md). */
+  _coffer_repository_pin_rotation_key (self, rk);
+  g_rec_mutex_lock (&self->lock);
+  if (self->recovery_key != NULL)
+    {
+      coffer_secret_free (self->recovery_key);
+      self->recovery_key = coffer_secret_dup (rk);
+    }
+  g_clear_pointer (&self->pending_recovery_key, coffer_secret_free);
+  self->recovery_confirmed = TRUE;
+  g_rec_mutex_unlock (&self->lock);
+  coffer_state_remove (self->state, "recovery-key", "tested");
+  coffer_state_save (self->state, NULL);
+  return TRUE;
+}
+
+/* The local device key file, opened with a password given here rather than
+ * the session's (same layout as device_key_load). */
+static gboolean
+password_opens_device_key_file (CofferRepository *self, const CofferSecret *password, GError **error)
+{
+  g_autofree char *path = device_key_path (self);
+  g_autofree char *contents = NULL;
+  g_autoptr(CofferSecret) pkey = NULL;
+  g_autoptr(CofferSecret) sk = NULL;
+  g_autoptr(GBytes) env = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CofferKdfParams params;
+  gsize len;
+
+  if (!g_file_get_contents (path, &contents, &len, error))
+    return FALSE;
+  if (len < 40 || memcmp (contents, "CFDK\1", 5) != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The local device key file %s is damaged.", path);
+      return FALSE;
+    }
+  memcpy (params.salt, contents + 8, 16);
+  memcpy (&params.opslimit, contents + 24, 8);
+  memcpy (&params.memlimit, contents + 32, 8);
+  params.opslimit = GUINT64_FROM_LE (params.opslimit);
+  params.memlimit = GUINT64_FROM_LE (params.memlimit);
+  pkey = coffer_kdf_derive (password, &params, error);
+  if (pkey == NULL)
+    return FALSE;
+  env = g_bytes_new (contents + 40, len - 40);
+  sk = coffer_envelope_open (pkey, self->raw_id, COFFER_OBJECT_DEVICE_ENVELOPE, "local/device.key", env, &local_error);
+  if (sk == NULL)
+    {
+      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD, "The password is wrong.");
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+coffer_repository_check_authority (CofferRepository *self, const CofferSecret *password,
+                                   const CofferSecret *recovery_key,
+                                   GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autofree char *storage = NULL;
+  gboolean any_envelope = FALSE;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  if (recovery_key != NULL)
+    {
+      g_autoptr(CofferSecret) ak = open_recovery_envelope (self, recovery_key, cancellable, error);
+      if (ak == NULL)
+        return FALSE;
+      if (self->account_key != NULL && !coffer_secret_equal (ak, self->account_key))
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The recovery key opens a different account key than this computer uses.");
+          return FALSE;
+        }
+      return TRUE;
+    }
+  if (password == NULL || password->len == 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                   "This change needs the backup password or the recovery key, typed now.");
+      return FALSE;
+    }
+
+  /* Every Standard category's envelope is under the same password; the
+   * first one that exists decides. */
+  ids = _coffer_repository_list_category_ids (self, cancellable, error);
+  if (ids == NULL)
+    return FALSE;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      if (_coffer_repository_password_opens_category (self, g_ptr_array_index (ids, i), password,
+                                                      cancellable, &local_error))
+        return TRUE;
+      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        continue;
+      if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD))
+        {
+          any_envelope = TRUE;
+          continue;
+        }
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (any_envelope)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD,
+                   "The backup password is wrong.");
+      return FALSE;
+    }
+  /* No Standard category: the password may still seal this computer's key. */
+  storage = coffer_state_get_string (self->state, "device", "storage");
+  if (g_strcmp0 (storage, "file") == 0)
+    return password_opens_device_key_file (self, password, error);
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+               "This backup has no backup password (every category has Advanced protection); "
+               "use the recovery key instead.");
+  return FALSE;
 }

@@ -17,7 +17,10 @@ G_BEGIN_DECLS
 #define COFFER_TYPE_REPOSITORY (coffer_repository_get_type ())
 G_DECLARE_FINAL_TYPE (CofferRepository, coffer_repository, COFFER, REPOSITORY, GObject)
 
-#define COFFER_FORMAT_VERSION 1
+/* Format version written to new repositories; version 1 (Coffer 0.1.0) is
+ * still read (docs/FORMAT.md "Changes from version 1"). */
+#define COFFER_FORMAT_VERSION 2
+#define COFFER_FORMAT_VERSION_MIN 1
 
 /* Creates a repository in an empty store: config, account key, recovery key
  * envelope, this device's key pair (secret in the keyring, or, without one,
@@ -53,11 +56,42 @@ gboolean coffer_repository_has_account_key  (CofferRepository *self);
  * it does not fit. Records the time of the successful test locally. */
 gboolean coffer_repository_verify_recovery_key (CofferRepository *self, const CofferSecret *recovery_key,
                                                 GCancellable *cancellable, GError **error);
+/* Accepts a rollback the user knows about (an older copy of the repository
+ * restored on purpose): after the recovery key opens the repository, this
+ * computer forgets the format version, key epochs, backup numbers,
+ * category description versions and removed categories it has seen, takes
+ * the repository as it is now, and seals each category's description
+ * afresh. Without it, such a repository is refused as rolled back. */
+gboolean coffer_repository_accept_rollback (CofferRepository *self, const CofferSecret *recovery_key,
+                                            GCancellable *cancellable, GError **error);
 /* Local time (unix seconds) of the last successful recovery key test, or 0. */
 gint64   coffer_repository_get_recovery_key_tested (CofferRepository *self);
-/* Replaces the recovery key (needs the account key). */
-CofferSecret *coffer_repository_replace_recovery_key (CofferRepository *self,
-                                                      GCancellable *cancellable, GError **error);
+/* Replacing the recovery key is two-phase, so that the user never ends up
+ * with a key they did not keep. begin makes a new key and returns it to be
+ * shown; nothing is written and the old key stays valid. commit checks the
+ * key the user typed back against it (COFFER_REPO_ERROR_WRONG_RECOVERY_KEY
+ * when it differs; the pending key stays, so the user can try again), then
+ * replaces keys/recovery, pins the new rotation key and resets the "tested"
+ * time to never. cancel (or closing the repository) discards the pending key.
+ * Both need the account key. */
+CofferSecret *coffer_repository_begin_recovery_key_replacement  (CofferRepository *self, GError **error);
+gboolean      coffer_repository_commit_recovery_key_replacement (CofferRepository *self,
+                                                                 const CofferSecret *typed_back,
+                                                                 GCancellable *cancellable, GError **error);
+void          coffer_repository_cancel_recovery_key_replacement (CofferRepository *self);
+gboolean      coffer_repository_has_pending_recovery_key        (CofferRepository *self);
+
+/* Authority typed now, for changes that weaken protection or hand out keys
+ * (Advanced -> Standard, a new backup password, approving or removing a
+ * computer): TRUE when password opens a password envelope of the repository
+ * (or, with no Standard category, this computer's password-sealed device key
+ * file), or recovery_key opens keys/recovery. Give one of them (the other
+ * NULL). COFFER_REPO_ERROR_WRONG_PASSWORD / _WRONG_RECOVERY_KEY when it does
+ * not fit; COFFER_REPO_ERROR_NO_KEY when the repository has no password
+ * (use the recovery key). Changes nothing, not even the "tested" time. */
+gboolean      coffer_repository_check_authority (CofferRepository *self, const CofferSecret *password,
+                                                 const CofferSecret *recovery_key,
+                                                 GCancellable *cancellable, GError **error);
 
 /* ---- Categories ---- */
 /* Every category in the repository; those whose keys are not available are
@@ -101,6 +135,13 @@ typedef struct
   char     *verification_code;  /* pending only: "123 456" once both sides
                                  * have answered, else NULL */
   gint64    time;               /* request time, or when it was approved (0 if unknown) */
+  /* Trusted devices only, when the account key is held: */
+  gboolean  verified;           /* its record is signed along a chain of approvals
+                                 * back to the recovery key (docs/SECURITY.md
+                                 * "Devices and rotation") */
+  char     *fingerprint;        /* of its public key, "1a2b 3c4d 5e6f 7a8b", or NULL */
+  char     *approver;           /* "recovery", the approving device's id, or NULL
+                                 * (a legacy record that names none) */
 } CofferDevice;
 
 #define COFFER_TYPE_DEVICE (coffer_device_info_get_type ())
@@ -164,9 +205,25 @@ gboolean coffer_repository_complete_join (CofferRepository *self, GCancellable *
  * device re-sealed. Needs the account key, the recovery key
  * (coffer_repository_set_recovery_key; COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY
  * otherwise) and, when there are Standard categories, the password.
- * Resumes an interrupted rotation when called again. */
+ * Resumes an interrupted rotation when called again.
+ *
+ * The devices kept are this computer and those whose records verify along
+ * a chain of approvals back to the recovery key that does not pass through
+ * the removed device (the removed device can forge anything else). Others
+ * (records it approved or forged, legacy unsigned records) are kept only
+ * when their ids are in keep_ids (NULL-terminated, may be NULL), after the
+ * user compared their fingerprints: see
+ * coffer_repository_plan_device_removal. The devices that lost access and
+ * must join again are returned in out_lost (element type CofferDevice;
+ * may be NULL). */
 gboolean coffer_repository_remove_device (CofferRepository *self, const char *device_id,
+                                          const char *const *keep_ids, GPtrArray **out_lost,
                                           GCancellable *cancellable, GError **error);
+/* The trusted devices that removing device_id would not keep by itself
+ * (element type CofferDevice, with name, fingerprint, time and approver),
+ * to be confirmed one by one. Needs the account key and the recovery key. */
+GPtrArray *coffer_repository_plan_device_removal (CofferRepository *self, const char *device_id,
+                                                  GCancellable *cancellable, GError **error);
 
 /* ---- Re-encrypting older backups (coffer-reencrypt.c; docs/SECURITY.md
  * "Re-encrypting older backups") ----
@@ -221,13 +278,29 @@ typedef enum
   COFFER_RESTORE_DEFAULT   = 0,
   COFFER_RESTORE_OVERWRITE = 1 << 0,  /* replace existing files even if newer */
   COFFER_RESTORE_DRY_RUN   = 1 << 1,
+  /* Also restore what could grant privileges: setuid/setgid bits (and the
+   * sticky bit on files), security.* and trusted.* extended attributes,
+   * device nodes and FIFOs. Without it they are withheld and counted: a
+   * snapshot is only as trustworthy as every key that could have written
+   * it, including those of removed devices. */
+  COFFER_RESTORE_KEEP_PRIVILEGES = 1 << 2,
   /* With a target: each selected path goes directly into the target
    * ("/home/me/Pictures/a.jpg" → TARGET/a.jpg), not below its absolute path. */
-  COFFER_RESTORE_INTO_TARGET = 1 << 2,
+  COFFER_RESTORE_INTO_TARGET = 1 << 3,
   /* A differing existing file that is newer than the backup's copy stays;
    * the backup's copy is written beside it as "NAME (restored).EXT". */
-  COFFER_RESTORE_KEEP_BOTH = 1 << 3,
+  COFFER_RESTORE_KEEP_BOTH = 1 << 4,
 } CofferRestoreFlags;
+
+/* What a restore did besides writing files (coffer_restore_run_full). */
+typedef struct
+{
+  /* Entries of which something was withheld for lack of
+   * COFFER_RESTORE_KEEP_PRIVILEGES: a setuid/setgid/sticky bit dropped, a
+   * security.* or trusted.* attribute skipped, a device node or FIFO not
+   * created. Counted once per entry. */
+  guint withheld;
+} CofferRestoreResult;
 
 /* Restores paths (absolute paths inside the snapshot; NULL = everything)
  * under target (NULL = to the original place). Existing files with the same
@@ -240,15 +313,24 @@ gboolean coffer_restore_run (CofferRepository *self, const char *category_id,
                              const char *target, CofferRestoreFlags flags,
                              CofferProgressFunc progress, gpointer progress_data,
                              GPtrArray **conflicts, GCancellable *cancellable, GError **error);
-/* The same, with strip_prefix (an absolute path inside the snapshot, used
- * only with a target) removed from the front of every restored path:
- * "/home/alice/Pictures/a.jpg" with strip_prefix "/home/alice" goes to
- * TARGET/Pictures/a.jpg. Entries outside strip_prefix are not restored. */
+/* As coffer_restore_run, and fills *result (may be NULL). */
+gboolean coffer_restore_run_full (CofferRepository *self, const char *category_id,
+                                  const CofferSnapshot *snapshot, const char * const *paths,
+                                  const char *target, CofferRestoreFlags flags,
+                                  CofferProgressFunc progress, gpointer progress_data,
+                                  GPtrArray **conflicts, CofferRestoreResult *result,
+                                  GCancellable *cancellable, GError **error);
+/* As coffer_restore_run_full, with strip_prefix (an absolute path inside
+ * the snapshot, used only with a target) removed from the front of every
+ * restored path: "/home/alice/Pictures/a.jpg" with strip_prefix
+ * "/home/alice" goes to TARGET/Pictures/a.jpg. Entries outside strip_prefix
+ * are not restored. */
 gboolean coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
                                     const CofferSnapshot *snapshot, const char * const *paths,
                                     const char *target, const char *strip_prefix, CofferRestoreFlags flags,
                                     CofferProgressFunc progress, gpointer progress_data,
-                                    GPtrArray **conflicts, GCancellable *cancellable, GError **error);
+                                    GPtrArray **conflicts, CofferRestoreResult *result,
+                                    GCancellable *cancellable, GError **error);
 
 /* Checks structure (every snapshot's trees and every referenced blob exist
  * in the index, every indexed pack exists with the right size) and, with

@@ -4,7 +4,13 @@
  * written; files are written to a temporary name beside the target and
  * renamed into place; modes, owners (when permitted), times and extended
  * attributes follow; folder times are set last, deepest first. An existing
- * file is never replaced by an older copy without COFFER_RESTORE_OVERWRITE. */
+ * file is never replaced by an older copy without COFFER_RESTORE_OVERWRITE.
+ * What could grant privileges (setuid/setgid bits, security.* and trusted.*
+ * attributes, device nodes, FIFOs) is withheld and counted unless the
+ * caller asks for it with COFFER_RESTORE_KEEP_PRIVILEGES: anyone who ever
+ * held the category's keys, a removed device included, can write a snapshot
+ * that looks authentic, and restoring as root must not turn that into a
+ * setuid-root shell or a raw disk device. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -37,6 +43,7 @@ typedef struct
   GPtrArray          *conflicts;
   GPtrArray          *dirs;       /* DirTimes, set after all files */
   gboolean            is_root;
+  guint               withheld;   /* atomic: entries with privileges withheld */
 } Restore;
 
 typedef struct
@@ -88,10 +95,50 @@ set_errno_error (GError **error, int saved, const char *what, const char *path)
                  "Could not %s %s: %s", what, display, g_strerror (saved));
 }
 
+static gboolean
+keep_privileges (Restore *r)
+{
+  return (r->flags & COFFER_RESTORE_KEEP_PRIVILEGES) != 0;
+}
+
+/* Attributes the kernel or the security modules act on: file capabilities
+ * (security.capability), SELinux/SMACK labels, IMA/EVM, and trusted.*
+ * (only root can read or write them). user.* and system.* (ACLs) are
+ * ordinary data. */
+static gboolean
+is_privileged_xattr (const char *name)
+{
+  return g_str_has_prefix (name, "security.") || g_str_has_prefix (name, "trusted.");
+}
+
+static void
+count_withheld (Restore *r, const char *path)
+{
+  g_atomic_int_inc (&r->withheld);
+  g_debug ("withheld privileges of %s (restore with COFFER_RESTORE_KEEP_PRIVILEGES to keep them)", path);
+}
+
+/* The mode bits to restore: without KEEP_PRIVILEGES no setuid/setgid, and
+ * no sticky bit on files (it means nothing there but is what a forged
+ * snapshot would smuggle along). Folders keep setgid and sticky, which
+ * only govern what is created inside them. */
+static guint32
+restore_mode (Restore *r, const CofferTreeEntry *e, gboolean *withheld)
+{
+  guint32 mode = e->mode & 07777;
+  guint32 drop = e->type == COFFER_NODE_DIR ? S_ISUID : (S_ISUID | S_ISGID | S_ISVTX);
+
+  if (keep_privileges (r) || (mode & drop) == 0)
+    return mode;
+  *withheld = TRUE;
+  return mode & ~drop;
+}
+
 static void
 apply_metadata (Restore *r, int fd, const char *path, const CofferTreeEntry *e)
 {
   struct timespec times[2];
+  gboolean withheld = FALSE;
 
   if (r->is_root)
     {
@@ -101,22 +148,31 @@ apply_metadata (Restore *r, int fd, const char *path, const CofferTreeEntry *e)
     }
   if (e->type != COFFER_NODE_SYMLINK)
     {
+      /* After the chown, which clears setuid/setgid again. */
+      guint32 mode = restore_mode (r, e, &withheld);
       if (fd >= 0)
-        fchmod (fd, e->mode);
+        fchmod (fd, mode);
       else
-        chmod (path, e->mode);
+        chmod (path, mode);
       for (guint i = 0; e->xattrs != NULL && i + 1 < e->xattrs->len; i += 2)
         {
           const char *name = g_ptr_array_index (e->xattrs, i);
           GBytes *value = g_ptr_array_index (e->xattrs, i + 1);
           gsize len;
           const void *data = g_bytes_get_data (value, &len);
+          if (!keep_privileges (r) && is_privileged_xattr (name))
+            {
+              withheld = TRUE;
+              continue;
+            }
           if (fd >= 0)
             fsetxattr (fd, name, data, len, 0);
           else
             lsetxattr (path, name, data, len, 0);
         }
     }
+  if (withheld)
+    count_withheld (r, path);
   times[0].tv_sec = e->mtime_ns / 1000000000;
   times[0].tv_nsec = e->mtime_ns % 1000000000;
   times[1] = times[0];
@@ -236,7 +292,8 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
 
       if (failed (r))
         goto fail_quiet;
-      blob = _coffer_repository_read_blob (r->repo, r->keys, e->content->data + off, COFFER_BLOB_DATA,
+      blob = _coffer_repository_read_blob (r->repo, r->keys, r->snapshot->epoch, e->content->data + off,
+                                           COFFER_BLOB_DATA,
                                            r->cancellable, error);
       if (blob == NULL)
         goto fail;
@@ -394,6 +451,15 @@ restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError 
         return TRUE;
       g_unlink (path);
     }
+  if (!keep_privileges (r) && (e->type == COFFER_NODE_FIFO || e->type == COFFER_NODE_CHARDEV
+                                || e->type == COFFER_NODE_BLOCKDEV))
+    {
+      /* A device node is a door to the hardware (a forged /dev/sda with
+       * mode 0666 would be one to the whole disk); a FIFO can block a
+       * program that opens what it thinks is a file. */
+      count_withheld (r, path);
+      return TRUE;
+    }
   switch (e->type)
     {
     case COFFER_NODE_SYMLINK:
@@ -404,7 +470,7 @@ restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError 
         }
       break;
     case COFFER_NODE_FIFO:
-      if (mkfifo (path, e->mode) != 0)
+      if (mkfifo (path, e->mode & 0777) != 0)
         {
           set_errno_error (error, errno, "create", path);
           return FALSE;
@@ -414,7 +480,7 @@ restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError 
     case COFFER_NODE_BLOCKDEV:
       if (!r->is_root)
         return TRUE;   /* device nodes need privileges; skip them quietly */
-      if (mknod (path, e->mode | (e->type == COFFER_NODE_CHARDEV ? S_IFCHR : S_IFBLK), e->rdev) != 0)
+      if (mknod (path, (e->mode & 0777) | (e->type == COFFER_NODE_CHARDEV ? S_IFCHR : S_IFBLK), e->rdev) != 0)
         {
           set_errno_error (error, errno, "create", path);
           return FALSE;
@@ -513,10 +579,12 @@ restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
           g_autoptr(GPtrArray) sub = NULL;
           DirTimes *dt;
           gboolean created = FALSE;
+          gboolean withheld;
 
           if (dest != NULL && !ensure_dir (r, dest, e, &created, error))
             return FALSE;
-          sub = _coffer_repository_read_tree (r->repo, r->keys, e->content->data, r->cancellable, error);
+          sub = _coffer_repository_read_tree (r->repo, r->keys, r->snapshot->epoch, e->content->data,
+                                              r->cancellable, error);
           if (sub == NULL)
             return FALSE;
           if (!restore_tree (r, sub, snap_path, selected ? NULL : paths, sub_strip, error))
@@ -526,17 +594,25 @@ restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
           if (!created && r->target == NULL)
             continue;
           /* Extended attributes do not change the folder's times. */
+          withheld = FALSE;
           for (guint x = 0; (r->flags & COFFER_RESTORE_DRY_RUN) == 0 && e->xattrs != NULL
                             && x + 1 < e->xattrs->len; x += 2)
             {
               GBytes *value = g_ptr_array_index (e->xattrs, x + 1);
+              if (!keep_privileges (r) && is_privileged_xattr (g_ptr_array_index (e->xattrs, x)))
+                {
+                  withheld = TRUE;
+                  continue;
+                }
               if (lsetxattr (dest, g_ptr_array_index (e->xattrs, x), g_bytes_get_data (value, NULL),
                              g_bytes_get_size (value), 0) != 0)
                 g_debug ("could not restore an extended attribute of %s", dest);
             }
           dt = g_new0 (DirTimes, 1);
+          dt->mode = restore_mode (r, e, &withheld);
+          if (withheld)
+            count_withheld (r, dest);
           dt->path = g_steal_pointer (&dest);
-          dt->mode = e->mode;
           dt->mtime_ns = e->mtime_ns;
           dt->uid = e->uid;
           dt->gid = e->gid;
@@ -568,8 +644,20 @@ coffer_restore_run (CofferRepository *self, const char *category_id,
                     CofferProgressFunc progress, gpointer progress_data,
                     GPtrArray **conflicts, GCancellable *cancellable, GError **error)
 {
-  return coffer_restore_run_mapped (self, category_id, snapshot, paths, target, NULL, flags,
-                                    progress, progress_data, conflicts, cancellable, error);
+  return coffer_restore_run_full (self, category_id, snapshot, paths, target, flags, progress,
+                                  progress_data, conflicts, NULL, cancellable, error);
+}
+
+gboolean
+coffer_restore_run_full (CofferRepository *self, const char *category_id,
+                         const CofferSnapshot *snapshot, const char * const *paths,
+                         const char *target, CofferRestoreFlags flags,
+                         CofferProgressFunc progress, gpointer progress_data,
+                         GPtrArray **conflicts, CofferRestoreResult *result,
+                         GCancellable *cancellable, GError **error)
+{
+  return coffer_restore_run_mapped (self, category_id, snapshot, paths, target, NULL, flags, progress,
+                                    progress_data, conflicts, result, cancellable, error);
 }
 
 gboolean
@@ -577,7 +665,8 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
                            const CofferSnapshot *snapshot, const char * const *paths,
                            const char *target, const char *strip_prefix, CofferRestoreFlags flags,
                            CofferProgressFunc progress, gpointer progress_data,
-                           GPtrArray **conflicts, GCancellable *cancellable, GError **error)
+                           GPtrArray **conflicts, CofferRestoreResult *result,
+                           GCancellable *cancellable, GError **error)
 {
   g_autofree char *strip = NULL;
   Restore rs = { 0 };
@@ -638,7 +727,8 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
 
   if (_coffer_repository_get_index (self, r->keys, cancellable, &walk_error) != NULL)
     {
-      tree = _coffer_repository_read_tree (self, r->keys, snapshot->tree, cancellable, &walk_error);
+      tree = _coffer_repository_read_tree (self, r->keys, snapshot->epoch, snapshot->tree, cancellable,
+                                           &walk_error);
       if (tree != NULL)
         restore_tree (r, tree, "", (const char * const *) norm_paths, r->strip, &walk_error);
     }
@@ -685,6 +775,8 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
                    "%u files were not restored because the copies on disk are newer.", r->conflicts->len);
       ok = FALSE;
     }
+  if (result != NULL)
+    result->withheld = g_atomic_int_get (&r->withheld);
   if (conflicts != NULL)
     *conflicts = g_steal_pointer (&r->conflicts);
   g_clear_pointer (&r->conflicts, g_ptr_array_unref);

@@ -38,6 +38,7 @@ struct _CofferStoreLocal
 };
 
 static void coffer_store_local_iface_init (CofferStoreInterface *iface);
+static char *coffer_store_local_describe (CofferStore *store);
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (CofferStoreLocal, coffer_store_local, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (COFFER_TYPE_STORE,
@@ -69,15 +70,22 @@ set_errno_error (GError **error, int errsv, const char *what, const char *path)
     case EACCES:
     case EPERM:
     case EROFS:
-      code = COFFER_STORE_ERROR_AUTH;
-      break;
-    case EIO:
+      /* A folder has no credentials to refuse: this is a write-protected
+       * (read-only, immutable or foreign) location. */
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY,
+                   "Could not %s “%s”: %s.",
+                   what, path, g_strerror (errsv));
+      return;
     case ENXIO:
     case ENODEV:
-    case ETIMEDOUT:
-    case EHOSTDOWN:
     case ENOTCONN:
     case ESTALE:
+      /* The device or the mount under the folder went away. */
+      code = COFFER_STORE_ERROR_UNREACHABLE;
+      break;
+    case EIO:
+    case ETIMEDOUT:
+    case EHOSTDOWN:
       code = COFFER_STORE_ERROR_NETWORK;
       break;
     default:
@@ -116,7 +124,10 @@ set_gio_error (GError **error, GError *gerr, const char *what, const char *name)
         return;
       case G_IO_ERROR_PERMISSION_DENIED:
       case G_IO_ERROR_READ_ONLY:
-        code = COFFER_STORE_ERROR_AUTH;
+        code = COFFER_STORE_ERROR_READ_ONLY;
+        break;
+      case G_IO_ERROR_NOT_MOUNTED:
+        code = COFFER_STORE_ERROR_UNREACHABLE;
         break;
       case G_IO_ERROR_TIMED_OUT:
       case G_IO_ERROR_HOST_NOT_FOUND:
@@ -282,9 +293,10 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
   return fsync_dir (dir, error);
 }
 
+/* max_size: 0, or the largest whole object to read (get_limited). */
 static GBytes *
 local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guint64 length,
-                  GCancellable *cancellable, GError **error)
+                  guint64 max_size, GCancellable *cancellable, GError **error)
 {
   g_autofree char *path = g_build_filename (self->root_path, name, NULL);
   struct stat st;
@@ -316,6 +328,12 @@ local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guin
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
                    "The object “%s” is %" G_GUINT64_FORMAT " bytes long, shorter than the "
                    "requested range.", name, (guint64) st.st_size);
+      return NULL;
+    }
+  if (max_size > 0 && (guint64) st.st_size > max_size)
+    {
+      close (fd);
+      coffer_store_set_too_large_error (error, name, st.st_size, max_size);
       return NULL;
     }
   if (length == 0)
@@ -638,7 +656,7 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
 
 static GBytes *
 local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64 length,
-               GCancellable *cancellable, GError **error)
+               guint64 max_size, GCancellable *cancellable, GError **error)
 {
   g_autoptr(GFile) file = g_file_resolve_relative_path (self->root, name);
   g_autoptr(GFileInputStream) in = NULL;
@@ -658,6 +676,11 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
       return NULL;
     }
   size = g_file_info_get_size (info);
+  if (max_size > 0 && size > max_size)
+    {
+      coffer_store_set_too_large_error (error, name, size, max_size);
+      return NULL;
+    }
   if (offset > size || (length > 0 && offset + length > size))
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
@@ -758,6 +781,75 @@ walk_gio (GFile *dir, const char *rel, ListCtx *ctx, GError **error)
   return TRUE;
 }
 
+/* ---- a missing root: unplugged, not empty ---- */
+
+/* TRUE when the repository folder itself is gone: the drive is unplugged,
+ * the mount went away or the folder was renamed. Every object is then
+ * "not found", and a listing would be empty, which must not read as a
+ * repository that lost its newest backups. */
+static gboolean
+root_missing (CofferStoreLocal *self, GCancellable *cancellable)
+{
+  if (self->root_path != NULL)
+    {
+      struct stat st;
+      return stat (self->root_path, &st) != 0 || !S_ISDIR (st.st_mode);
+    }
+  return g_file_query_file_type (self->root, G_FILE_QUERY_INFO_NONE, cancellable)
+         != G_FILE_TYPE_DIRECTORY;
+}
+
+static void
+set_unreachable_error (CofferStoreLocal *self, GError **error)
+{
+  g_autofree char *where = coffer_store_local_describe (COFFER_STORE (self));
+
+  g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE,
+               "The backup folder “%s” is not there. If it is on a drive, the drive "
+               "is not connected.", where);
+}
+
+/* Turns "not found" into "unreachable" when the root is what is missing. */
+static void
+check_missing_root (CofferStoreLocal *self, GCancellable *cancellable, GError **error)
+{
+  if (error == NULL || *error == NULL
+      || !g_error_matches (*error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND)
+      || !root_missing (self, cancellable))
+    return;
+  g_clear_error (error);
+  set_unreachable_error (self, error);
+}
+
+/* Before a put: the root exists, or it is created when its parent exists
+ * (a new repository). Never the parents: a missing parent is usually the
+ * mount point of an unplugged drive, and creating it would fill the
+ * computer's own disk instead. */
+static gboolean
+ensure_root (CofferStoreLocal *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GFile) parent = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!root_missing (self, cancellable))
+    return TRUE;
+  parent = g_file_get_parent (self->root);
+  if (parent == NULL
+      || g_file_query_file_type (parent, G_FILE_QUERY_INFO_NONE, cancellable) != G_FILE_TYPE_DIRECTORY)
+    {
+      set_unreachable_error (self, error);
+      return FALSE;
+    }
+  if (!g_file_make_directory (self->root, cancellable, &local_error)
+      && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
+    {
+      g_autofree char *where = coffer_store_local_describe (COFFER_STORE (self));
+      set_gio_error (error, local_error, "create the folder", where);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* ---- interface ---- */
 
 static gboolean
@@ -767,6 +859,8 @@ coffer_store_local_put (CofferStore *store, const char *name, GBytes *data, Coff
   CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (!ensure_root (self, cancellable, error))
     return FALSE;
   if (native (self))
     return local_put_native (self, name, data, mode, error);
@@ -779,11 +873,37 @@ coffer_store_local_get (CofferStore *store, const char *name, guint64 offset, gu
 {
   CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
 
+  GBytes *bytes;
+
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
   if (native (self))
-    return local_get_native (self, name, offset, length, cancellable, error);
-  return local_get_gio (self, name, offset, length, cancellable, error);
+    bytes = local_get_native (self, name, offset, length, 0, cancellable, error);
+  else
+    bytes = local_get_gio (self, name, offset, length, 0, cancellable, error);
+  if (bytes == NULL)
+    check_missing_root (self, cancellable, error);
+  return bytes;
+}
+
+/* The size comes from the open file, and only that many bytes are read
+ * (a file that grows meanwhile is cut off at the size checked). */
+static GBytes *
+coffer_store_local_get_limited (CofferStore *store, const char *name, guint64 max_size,
+                                GCancellable *cancellable, GError **error)
+{
+  CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
+  GBytes *bytes;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+  if (native (self))
+    bytes = local_get_native (self, name, 0, 0, max_size, cancellable, error);
+  else
+    bytes = local_get_gio (self, name, 0, 0, max_size, cancellable, error);
+  if (bytes == NULL)
+    check_missing_root (self, cancellable, error);
+  return bytes;
 }
 
 static gboolean
@@ -797,6 +917,11 @@ coffer_store_local_list (CofferStore *store, const char *prefix, CofferStoreList
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
+  if (root_missing (self, cancellable))
+    {
+      set_unreachable_error (self, error);
+      return FALSE;
+    }
   if (native (self))
     return local_list_native (self, prefix, &ctx, error);
 
@@ -806,8 +931,7 @@ coffer_store_local_list (CofferStore *store, const char *prefix, CofferStoreList
 }
 
 static gboolean
-coffer_store_local_delete (CofferStore *store, const char *name, GCancellable *cancellable,
-                           GError **error)
+local_delete (CofferStore *store, const char *name, GCancellable *cancellable, GError **error)
 {
   CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
 
@@ -850,8 +974,8 @@ coffer_store_local_delete (CofferStore *store, const char *name, GCancellable *c
 }
 
 static gboolean
-coffer_store_local_stat (CofferStore *store, const char *name, guint64 *size,
-                         GCancellable *cancellable, GError **error)
+local_stat (CofferStore *store, const char *name, guint64 *size, GCancellable *cancellable,
+            GError **error)
 {
   CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
 
@@ -905,6 +1029,26 @@ coffer_store_local_stat (CofferStore *store, const char *name, guint64 *size,
 }
 
 static gboolean
+coffer_store_local_delete (CofferStore *store, const char *name, GCancellable *cancellable,
+                           GError **error)
+{
+  if (local_delete (store, name, cancellable, error))
+    return TRUE;
+  check_missing_root (COFFER_STORE_LOCAL (store), cancellable, error);
+  return FALSE;
+}
+
+static gboolean
+coffer_store_local_stat (CofferStore *store, const char *name, guint64 *size,
+                         GCancellable *cancellable, GError **error)
+{
+  if (local_stat (store, name, size, cancellable, error))
+    return TRUE;
+  check_missing_root (COFFER_STORE_LOCAL (store), cancellable, error);
+  return FALSE;
+}
+
+static gboolean
 coffer_store_local_flush (CofferStore *store, GCancellable *cancellable, GError **error)
 {
   CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
@@ -940,6 +1084,7 @@ coffer_store_local_iface_init (CofferStoreInterface *iface)
 {
   iface->put = coffer_store_local_put;
   iface->get = coffer_store_local_get;
+  iface->get_limited = coffer_store_local_get_limited;
   iface->list = coffer_store_local_list;
   iface->delete = coffer_store_local_delete;
   iface->stat = coffer_store_local_stat;

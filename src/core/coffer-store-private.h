@@ -67,6 +67,14 @@ SoupSession *coffer_store_http_session_new (const char *ca_file, guint max_conns
  * transport failure returns NULL with COFFER_STORE_ERROR_NETWORK or _TLS. */
 GBytes *coffer_store_http_send (SoupSession *session, SoupMessage *msg,
                                 GCancellable *cancellable, GError **error);
+/* TRUE for "localhost" and loopback address literals (127.0.0.0/8, ::1),
+ * judged from the name alone, without resolving it. */
+gboolean coffer_store_http_is_loopback_host (const char *host);
+/* Limits the body coffer_store_http_send reads for msg (see
+ * coffer_store_get_limited). */
+void coffer_store_http_set_max_body (SoupMessage *msg, guint64 max_body);
+/* The error coffer_store_get_limited gives for an object that is too large. */
+void coffer_store_set_too_large_error (GError **error, const char *name, guint64 size, guint64 max_size);
 /* Maps a non-2xx HTTP status to an error for "what" on "name". */
 void coffer_store_http_set_error (GError **error, SoupMessage *msg, const char *what,
                                   const char *name);

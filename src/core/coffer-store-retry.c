@@ -231,6 +231,41 @@ coffer_store_retry_get (CofferStore *store, const char *name, guint64 offset, gu
   return NULL;
 }
 
+static GBytes *
+coffer_store_retry_get_limited (CofferStore *store, const char *name, guint64 max_size,
+                                GCancellable *cancellable, GError **error)
+{
+  CofferStoreRetry *self = COFFER_STORE_RETRY (store);
+  g_autoptr(GError) last = NULL;
+
+  /* A too-large object is COFFER_STORE_ERROR_INVALID: not retried. */
+  for (guint attempt = 1; attempt <= self->max_tries; attempt++)
+    {
+      GBytes *bytes;
+
+      if (attempt > 1 && !backoff (self, attempt, last, cancellable, error))
+        return NULL;
+      g_clear_error (&last);
+      if (!acquire_slot (self, cancellable, error))
+        return NULL;
+      bytes = coffer_store_get_limited (self->inner, name, max_size, cancellable, &last);
+      release_slot (self);
+      if (bytes != NULL)
+        {
+          if (!throttle (self, g_bytes_get_size (bytes), cancellable, error))
+            {
+              g_bytes_unref (bytes);
+              return NULL;
+            }
+          return bytes;
+        }
+      if (!retryable (last))
+        break;
+    }
+  g_propagate_error (error, g_steal_pointer (&last));
+  return NULL;
+}
+
 typedef struct
 {
   CofferStoreListFunc func;
@@ -360,6 +395,7 @@ coffer_store_retry_iface_init (CofferStoreInterface *iface)
 {
   iface->put = coffer_store_retry_put;
   iface->get = coffer_store_retry_get;
+  iface->get_limited = coffer_store_retry_get_limited;
   iface->list = coffer_store_retry_list;
   iface->delete = coffer_store_retry_delete;
   iface->stat = coffer_store_retry_stat;

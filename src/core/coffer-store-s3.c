@@ -58,6 +58,7 @@ typedef struct
   guint status;
   GBytes *body;
   SoupMessageHeaders *headers; /* response headers (ref) */
+  guint64 max_body;            /* set by the caller: 0 or the largest body to read */
 } S3Response;
 
 static void
@@ -158,6 +159,11 @@ s3_set_error (CofferStoreS3 *self, GError **error, S3Response *r, const char *wh
       code = r->status >= 500 ? COFFER_STORE_ERROR_SERVER : COFFER_STORE_ERROR_FAILED;
       break;
     }
+  /* Providers refuse uploads over a quota with 403 (or 400) and a code
+   * naming it (QuotaExceeded, StorageQuotaExceeded, XMinioStorageFull…):
+   * that is a full destination, not refused credentials. */
+  if (detail != NULL && (strstr (detail, "Quota") != NULL || strstr (detail, "StorageFull") != NULL))
+    code = COFFER_STORE_ERROR_NO_SPACE;
   if (code == COFFER_STORE_ERROR_NOT_FOUND && detail && strstr (detail, "NoSuchBucket"))
     g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
                  "The bucket “%s” does not exist on %s%s.", self->bucket, self->host, detail);
@@ -167,6 +173,10 @@ s3_set_error (CofferStoreS3 *self, GError **error, S3Response *r, const char *wh
                  "secret key.", self->host, what, name, r->status, detail);
   else if (code == COFFER_STORE_ERROR_EXISTS)
     g_set_error (error, COFFER_STORE_ERROR, code, "The object “%s” already exists.", name);
+  else if (code == COFFER_STORE_ERROR_NO_SPACE)
+    g_set_error (error, COFFER_STORE_ERROR, code,
+                 "The S3 storage on %s is full or over its quota: it refused to %s “%s” (HTTP %u%s).",
+                 self->host, what, name, r->status, detail);
   else
     g_set_error (error, COFFER_STORE_ERROR, code,
                  "Could not %s “%s” on %s: the server answered HTTP %u%s.", what, name,
@@ -229,6 +239,8 @@ s3_request (CofferStoreS3 *self, const char *method, const char *key, const char
   if (body != NULL)
     soup_message_set_request_body_from_bytes (msg, NULL, body);
 
+  if (resp->max_body > 0)
+    coffer_store_http_set_max_body (msg, resp->max_body);
   resp->body = coffer_store_http_send (self->session, msg, cancellable, error);
   if (resp->body == NULL)
     return FALSE;
@@ -499,8 +511,8 @@ coffer_store_s3_put (CofferStore *store, const char *name, GBytes *data, CofferP
 /* ---- get / stat / delete ---- */
 
 static GBytes *
-coffer_store_s3_get (CofferStore *store, const char *name, guint64 offset, guint64 length,
-                     GCancellable *cancellable, GError **error)
+s3_get_full (CofferStore *store, const char *name, guint64 offset, guint64 length, guint64 max_size,
+             GCancellable *cancellable, GError **error)
 {
   CofferStoreS3 *self = COFFER_STORE_S3 (store);
   g_autofree char *key = full_key (self, name);
@@ -510,6 +522,7 @@ coffer_store_s3_get (CofferStore *store, const char *name, guint64 offset, guint
   GBytes *result = NULL;
   gsize got;
 
+  r.max_body = max_size;
   if (length > 0)
     range = g_strdup_printf ("bytes=%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT, offset,
                              offset + length - 1);
@@ -544,6 +557,20 @@ coffer_store_s3_get (CofferStore *store, const char *name, guint64 offset, guint
     s3_set_error (self, error, &r, "download", name);
   s3_response_clear (&r);
   return result;
+}
+
+static GBytes *
+coffer_store_s3_get (CofferStore *store, const char *name, guint64 offset, guint64 length,
+                     GCancellable *cancellable, GError **error)
+{
+  return s3_get_full (store, name, offset, length, 0, cancellable, error);
+}
+
+static GBytes *
+coffer_store_s3_get_limited (CofferStore *store, const char *name, guint64 max_size,
+                             GCancellable *cancellable, GError **error)
+{
+  return s3_get_full (store, name, 0, 0, max_size, cancellable, error);
 }
 
 static gboolean
@@ -785,6 +812,7 @@ coffer_store_s3_iface_init (CofferStoreInterface *iface)
 {
   iface->put = coffer_store_s3_put;
   iface->get = coffer_store_s3_get;
+  iface->get_limited = coffer_store_s3_get_limited;
   iface->list = coffer_store_s3_list;
   iface->delete = coffer_store_s3_delete;
   iface->stat = coffer_store_s3_stat;

@@ -49,6 +49,30 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (CofferStoreWebdav, coffer_store_webdav, G_TYPE_OB
 
 /* ---- requests ---- */
 
+static gint
+port_of (GUri *uri)
+{
+  gint port = g_uri_get_port (uri);
+
+  if (port > 0)
+    return port;
+  return g_ascii_strcasecmp (g_uri_get_scheme (uri), "https") == 0 ? 443 : 80;
+}
+
+static gboolean
+same_origin (GUri *a, GUri *b)
+{
+  return g_ascii_strcasecmp (g_uri_get_scheme (a), g_uri_get_scheme (b)) == 0
+         && g_ascii_strcasecmp (g_uri_get_host (a), g_uri_get_host (b)) == 0
+         && port_of (a) == port_of (b);
+}
+
+/* Answers a challenge only from the configured origin (scheme, host, port)
+ * and never a proxy's: the password belongs to this server alone. Basic
+ * authentication sends the password as it is, so over plain HTTP it is
+ * only given to a loopback address (a test server, an SSH tunnel); anything
+ * else needs webdavs:// (or a server that asks for Digest). The refusal is
+ * remembered on the message so the 401 becomes an error saying why. */
 static gboolean
 on_authenticate (SoupMessage *msg, SoupAuth *auth, gboolean retrying, gpointer user_data)
 {
@@ -56,6 +80,18 @@ on_authenticate (SoupMessage *msg, SoupAuth *auth, gboolean retrying, gpointer u
 
   if (retrying || self->user == NULL || self->password == NULL)
     return FALSE; /* let the 401 through: wrong or missing credentials */
+  if (soup_auth_is_for_proxy (auth) || !same_origin (soup_message_get_uri (msg), self->base))
+    {
+      g_object_set_data (G_OBJECT (msg), "coffer-auth-refused", (gpointer) "origin");
+      return FALSE;
+    }
+  if (g_ascii_strcasecmp (soup_auth_get_scheme_name (auth), "Basic") == 0
+      && g_str_equal (g_uri_get_scheme (self->base), "http")
+      && !coffer_store_http_is_loopback_host (g_uri_get_host (self->base)))
+    {
+      g_object_set_data (G_OBJECT (msg), "coffer-auth-refused", (gpointer) "basic");
+      return FALSE;
+    }
   soup_auth_authenticate (auth, self->user, (const char *) self->password->data);
   return TRUE;
 }
@@ -96,6 +132,9 @@ static GBytes *
 dav_send (CofferStoreWebdav *self, SoupMessage *msg, GBytes *body, const char *content_type,
           GCancellable *cancellable, GError **error)
 {
+  GBytes *result;
+  const char *refused;
+
   if (body != NULL)
     {
       soup_message_set_request_body_from_bytes (msg, content_type, body);
@@ -105,7 +144,24 @@ dav_send (CofferStoreWebdav *self, SoupMessage *msg, GBytes *body, const char *c
                               g_free);
       g_signal_connect (msg, "restarted", G_CALLBACK (on_restarted), NULL);
     }
-  return coffer_store_http_send (self->session, msg, cancellable, error);
+  result = coffer_store_http_send (self->session, msg, cancellable, error);
+  refused = g_object_get_data (G_OBJECT (msg), "coffer-auth-refused");
+  if (result != NULL && refused != NULL && soup_message_get_status (msg) == 401)
+    {
+      g_bytes_unref (result);
+      if (g_str_equal (refused, "basic"))
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                     "The server %s asks for the password with Basic authentication over unencrypted "
+                     "HTTP, which would send it in the clear; Coffer refuses. Use a webdavs:// "
+                     "(HTTPS) address.", g_uri_get_host (self->base));
+      else
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                     "%s asked for the password, but it is not the server that was set up (%s); "
+                     "Coffer gives the password only to that server.",
+                     g_uri_get_host (soup_message_get_uri (msg)), g_uri_get_host (self->base));
+      return NULL;
+    }
+  return result;
 }
 
 static gboolean
@@ -386,8 +442,8 @@ coffer_store_webdav_put (CofferStore *store, const char *name, GBytes *data,
 /* ---- get ---- */
 
 static GBytes *
-coffer_store_webdav_get (CofferStore *store, const char *name, guint64 offset, guint64 length,
-                         GCancellable *cancellable, GError **error)
+webdav_get_full (CofferStore *store, const char *name, guint64 offset, guint64 length, guint64 max_size,
+                 GCancellable *cancellable, GError **error)
 {
   CofferStoreWebdav *self = COFFER_STORE_WEBDAV (store);
   g_autofree char *url = url_for (self, name);
@@ -397,6 +453,8 @@ coffer_store_webdav_get (CofferStore *store, const char *name, guint64 offset, g
   guint status;
   gsize got;
 
+  if (max_size > 0)
+    coffer_store_http_set_max_body (msg, max_size);
   if (length > 0)
     soup_message_headers_set_range (h, offset, offset + length - 1);
   else if (offset > 0)
@@ -432,6 +490,20 @@ short_object:
   g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
                "The object “%s” is shorter than the requested range.", name);
   return NULL;
+}
+
+static GBytes *
+coffer_store_webdav_get (CofferStore *store, const char *name, guint64 offset, guint64 length,
+                         GCancellable *cancellable, GError **error)
+{
+  return webdav_get_full (store, name, offset, length, 0, cancellable, error);
+}
+
+static GBytes *
+coffer_store_webdav_get_limited (CofferStore *store, const char *name, guint64 max_size,
+                                 GCancellable *cancellable, GError **error)
+{
+  return webdav_get_full (store, name, 0, 0, max_size, cancellable, error);
 }
 
 /* ---- PROPFIND ---- */
@@ -794,6 +866,7 @@ coffer_store_webdav_iface_init (CofferStoreInterface *iface)
 {
   iface->put = coffer_store_webdav_put;
   iface->get = coffer_store_webdav_get;
+  iface->get_limited = coffer_store_webdav_get_limited;
   iface->list = coffer_store_webdav_list;
   iface->delete = coffer_store_webdav_delete;
   iface->stat = coffer_store_webdav_stat;

@@ -42,6 +42,52 @@ coffer_store_get (CofferStore *self, const char *name, guint64 offset, guint64 l
   return COFFER_STORE_GET_IFACE (self)->get (self, name, offset, length, cancellable, error);
 }
 
+static void
+set_too_large (GError **error, const char *name, guint64 size, guint64 max_size)
+{
+  g_autofree char *have = g_format_size_full (size, G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *limit = g_format_size_full (max_size, G_FORMAT_SIZE_IEC_UNITS);
+
+  g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+               "The object “%s” is %s, more than the %s such an object may have; it was not read. "
+               "The repository may have been tampered with.", name, have, limit);
+}
+
+void
+coffer_store_set_too_large_error (GError **error, const char *name, guint64 size, guint64 max_size)
+{
+  set_too_large (error, name, size, max_size);
+}
+
+GBytes *
+coffer_store_get_limited (CofferStore *self, const char *name, guint64 max_size,
+                          GCancellable *cancellable, GError **error)
+{
+  CofferStoreInterface *iface;
+  guint64 size = 0;
+
+  g_return_val_if_fail (COFFER_IS_STORE (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (max_size > 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!coffer_store_check_name (name, error))
+    return NULL;
+  iface = COFFER_STORE_GET_IFACE (self);
+  if (iface->get_limited != NULL)
+    return iface->get_limited (self, name, max_size, cancellable, error);
+  if (!iface->stat (self, name, &size, cancellable, error))
+    return NULL;
+  if (size > max_size)
+    {
+      set_too_large (error, name, size, max_size);
+      return NULL;
+    }
+  if (size == 0)
+    return g_bytes_new (NULL, 0);
+  return iface->get (self, name, 0, size, cancellable, error);
+}
+
 gboolean
 coffer_store_list (CofferStore *self, const char *prefix, CofferStoreListFunc func,
                    gpointer user_data, GCancellable *cancellable, GError **error)
@@ -176,6 +222,22 @@ coffer_store_random_token (void)
   return g_strdup_printf ("%08x%08x%08x", g_random_int (), g_random_int (), g_random_int ());
 }
 
+gboolean
+coffer_store_http_is_loopback_host (const char *host)
+{
+  g_autoptr(GInetAddress) addr = NULL;
+  g_autofree char *bare = NULL;
+
+  if (host == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (host, "localhost") == 0)
+    return TRUE;
+  bare = host[0] == '[' && g_str_has_suffix (host, "]") ? g_strndup (host + 1, strlen (host) - 2)
+                                                      : g_strdup (host);
+  addr = g_inet_address_new_from_string (bare);
+  return addr != NULL && g_inet_address_get_is_loopback (addr);
+}
+
 SoupSession *
 coffer_store_http_session_new (const char *ca_file, guint max_conns, GError **error)
 {
@@ -205,18 +267,114 @@ coffer_store_http_session_new (const char *ca_file, guint max_conns, GError **er
   return g_steal_pointer (&session);
 }
 
+#define MAX_BODY_KEY "coffer-max-body"
+/* An error response's body is only read for its message. */
+#define MAX_ERROR_BODY (64 * 1024)
+
+void
+coffer_store_http_set_max_body (SoupMessage *msg, guint64 max_body)
+{
+  g_object_set_data_full (G_OBJECT (msg), MAX_BODY_KEY, g_memdup2 (&max_body, sizeof max_body), g_free);
+}
+
+/* Sends msg and reads at most max_body bytes of a successful response
+ * (MAX_ERROR_BODY of another): an announced Content-Length above the limit
+ * is refused before a byte of the body is read, and so is a body that goes
+ * on past it. *too_large tells the caller which. */
+static GBytes *
+send_and_read_limited (SoupSession *session, SoupMessage *msg, guint64 max_body, guint64 *too_large,
+                       GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GInputStream) in = soup_session_send (session, msg, cancellable, error);
+  g_autoptr(GByteArray) buf = NULL;
+  SoupMessageHeaders *h;
+  guint64 cap;
+
+  if (in == NULL)
+    return NULL;
+  h = soup_message_get_response_headers (msg);
+  cap = SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (msg)) ? max_body : MAX_ERROR_BODY;
+  if (cap == max_body && soup_message_headers_get_encoding (h) == SOUP_ENCODING_CONTENT_LENGTH
+      && (guint64) soup_message_headers_get_content_length (h) > cap)
+    {
+      *too_large = soup_message_headers_get_content_length (h);
+      g_input_stream_close (in, NULL, NULL);
+      return g_bytes_new (NULL, 0);
+    }
+  buf = g_byte_array_new ();
+  for (;;)
+    {
+      guint8 chunk[16384];
+      gssize n = g_input_stream_read (in, chunk, sizeof chunk, cancellable, error);
+
+      if (n < 0)
+        return NULL;
+      if (n == 0)
+        break;
+      if (buf->len + (guint64) n > cap)
+        {
+          g_input_stream_close (in, NULL, NULL);
+          if (cap != max_body)
+            {
+              g_byte_array_append (buf, chunk, cap - buf->len);
+              break;   /* an error page: its start is enough */
+            }
+          *too_large = buf->len + (guint64) n;
+          return g_bytes_new (NULL, 0);
+        }
+      g_byte_array_append (buf, chunk, n);
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&buf));
+}
+
 GBytes *
 coffer_store_http_send (SoupSession *session, SoupMessage *msg, GCancellable *cancellable,
                         GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   GBytes *body;
+  const guint64 *max_body = g_object_get_data (G_OBJECT (msg), MAX_BODY_KEY);
+  guint64 too_large = 0;
 
-  body = soup_session_send_and_read (session, msg, cancellable, &local_error);
+  /* Never follow a redirect: libsoup would re-send the request, with the
+   * Authorization header or signature it carries and the body, to whatever
+   * host the answer names, and would answer that host's challenge too. The
+   * storage is not trusted to choose where credentials go. */
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
+  if (max_body != NULL)
+    body = send_and_read_limited (session, msg, *max_body, &too_large, cancellable, &local_error);
+  else
+    body = soup_session_send_and_read (session, msg, cancellable, &local_error);
+  if (body != NULL && too_large > 0)
+    {
+      g_bytes_unref (body);
+      set_too_large (error, g_uri_get_path (soup_message_get_uri (msg)), too_large, *max_body);
+      return NULL;
+    }
   if (body != NULL)
     {
       SoupMessageHeaders *h = soup_message_get_response_headers (msg);
       guint status = soup_message_get_status (msg);
+
+      if (SOUP_STATUS_IS_REDIRECTION (status) && status != 304)
+        {
+          const char *location = soup_message_headers_get_one (h, "Location");
+          g_autoptr(GUri) target = location ? g_uri_parse_relative (soup_message_get_uri (msg), location,
+                                                                    G_URI_FLAGS_NONE, NULL)
+                                            : NULL;
+          g_autofree char *shown = target ? g_uri_to_string_partial (target, G_URI_HIDE_USERINFO
+                                                                              | G_URI_HIDE_QUERY
+                                                                              | G_URI_HIDE_FRAGMENT)
+                                          : g_strdup (location ? "an invalid address" : "nowhere");
+
+          g_bytes_unref (body);
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                       "The server %s redirected the request (HTTP %u) to %s. Coffer does not follow "
+                       "redirects, so that credentials and data only go to the address you set up; "
+                       "if you trust the new address, use it as the repository location.",
+                       g_uri_get_host (soup_message_get_uri (msg)), status, shown);
+          return NULL;
+        }
 
       /* A connection cut off mid-body can reach us as a short body without
        * an error: treat it as the network failure it is. */
@@ -252,6 +410,43 @@ coffer_store_http_send (SoupSession *session, SoupMessage *msg, GCancellable *ca
   return NULL;
 }
 
+gboolean
+coffer_store_probe_write (CofferStore *self, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *token = coffer_store_random_token ();
+  /* Not a temporary (".tmp-"): those may live on some stores under rules
+   * of their own; a plain top-level name takes the path every object takes. */
+  g_autofree char *name = g_strconcat ("probe-", token, NULL);
+  guint8 data[64];
+  g_autoptr(GBytes) written = NULL;
+  g_autoptr(GBytes) read = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (COFFER_IS_STORE (self), FALSE);
+
+  for (gsize i = 0; i < sizeof data; i++)
+    data[i] = (guint8) g_random_int ();
+  written = g_bytes_new (data, sizeof data);
+  if (!coffer_store_put (self, name, written, COFFER_PUT_CREATE, cancellable, error))
+    return FALSE;
+  read = coffer_store_get (self, name, 0, 0, cancellable, &local_error);
+  if (read != NULL && !g_bytes_equal (read, written))
+    g_set_error (&local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                 "The backup location returned other data than was written to it.");
+  /* Delete even when the read failed; the first error is the one to tell. */
+  {
+    g_autoptr(GError) delete_error = NULL;
+    if (!coffer_store_delete (self, name, cancellable, &delete_error) && local_error == NULL)
+      local_error = g_steal_pointer (&delete_error);
+  }
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 void
 coffer_store_http_set_error (GError **error, SoupMessage *msg, const char *what,
                              const char *name)
@@ -263,6 +458,20 @@ coffer_store_http_set_error (GError **error, SoupMessage *msg, const char *what,
 
   if (reason == NULL)
     reason = "";
+  /* 401 is a refused login; 403 on a write is a login that may read but
+   * not write (a read-only share or account). */
+  if (status == 403)
+    {
+      const char *method = soup_message_get_method (msg);
+      if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0
+          && g_strcmp0 (method, "PROPFIND") != 0)
+        {
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY,
+                       "The server %s does not allow writing “%s” (HTTP %u %s): the account or "
+                       "folder is read-only.", host, name, status, reason);
+          return;
+        }
+    }
   switch (status)
     {
     case 401:

@@ -54,12 +54,24 @@ struct _CofferStoreInterface
    * cannot see them. */
   gboolean (*remove_stale_temporaries) (CofferStore *self, const char *prefix, gint64 max_age_seconds,
                                         guint64 *removed_bytes, GCancellable *cancellable, GError **error);
+  /* The whole object, refused without reading its body when it is larger
+   * than max_size (from the file's size or Content-Length), and refused
+   * when more bytes arrive than that. Optional: NULL means stat() then
+   * get() of exactly that many bytes. */
+  GBytes  *(*get_limited) (CofferStore *self, const char *name, guint64 max_size,
+                           GCancellable *cancellable, GError **error);
 };
 
 gboolean coffer_store_put    (CofferStore *self, const char *name, GBytes *data,
                               CofferPutMode mode, GCancellable *cancellable, GError **error);
 GBytes  *coffer_store_get    (CofferStore *self, const char *name, guint64 offset,
                               guint64 length, GCancellable *cancellable, GError **error);
+/* Reads a whole object of at most max_size bytes. A larger one is refused
+ * with COFFER_STORE_ERROR_INVALID before its body is read or memory is
+ * allocated for it: the storage decides how large an object is, and a
+ * reader must not let it decide how much memory the client spends. */
+GBytes  *coffer_store_get_limited (CofferStore *self, const char *name, guint64 max_size,
+                                   GCancellable *cancellable, GError **error);
 gboolean coffer_store_list   (CofferStore *self, const char *prefix, CofferStoreListFunc func,
                               gpointer user_data, GCancellable *cancellable, GError **error);
 gboolean coffer_store_delete (CofferStore *self, const char *name,
@@ -71,6 +83,24 @@ gboolean coffer_store_flush    (CofferStore *self, GCancellable *cancellable, GE
 gboolean coffer_store_remove_stale_temporaries (CofferStore *self, const char *prefix,
                                                 gint64 max_age_seconds, guint64 *removed_bytes,
                                                 GCancellable *cancellable, GError **error);
+
+/* Proves that a backup could write here: creates a small object create-only
+ * (the way a backup writes), reads it back, compares and deletes it. Fails
+ * with the store's error (COFFER_STORE_ERROR_READ_ONLY, _NO_SPACE, _AUTH,
+ * _UNREACHABLE, _NETWORK…) so a destination that refuses writes is caught
+ * before anything is written, not at the first backup. Creates a missing
+ * local folder when its parent exists, as the first write would. */
+gboolean coffer_store_probe_write (CofferStore *self, GCancellable *cancellable, GError **error);
+/* Largest objects the engine reads, per kind (generous: many times what
+ * Coffer writes; see docs/SECURITY.md, "Resource limits"). */
+#define COFFER_MAX_CONFIG_BYTES      (64 * 1024)                /* config */
+#define COFFER_MAX_KEY_OBJECT_BYTES  (1024 * 1024)              /* keys/…, categories/…/keys/… */
+#define COFFER_MAX_META_BYTES        (4 * 1024 * 1024)          /* meta/<cid> */
+#define COFFER_MAX_SNAPSHOT_BYTES    (16 * 1024 * 1024)         /* snapshots */
+#define COFFER_MAX_PLAN_BYTES        (64 * 1024 * 1024)         /* prune plans */
+#define COFFER_MAX_INDEX_BYTES       (1024 * 1024 * 1024)       /* one index object (about 56 bytes a blob; prune writes one for all) */
+#define COFFER_MAX_PACK_HEADER_BYTES (64 * 1024 * 1024)         /* a pack's encrypted header */
+#define COFFER_MAX_PACK_BYTES        (G_GUINT64_CONSTANT (2) * 1024 * 1024 * 1024) /* a whole pack */
 
 /* Options for opening a store by location. */
 typedef struct

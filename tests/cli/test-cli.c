@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
 
@@ -307,6 +308,38 @@ test_nonexistent_repo (void)
   g_assert_cmpint (r->status, !=, 0);
   assert_contains (r->err, "coffer: ");
   assert_contains (r->err, "no Coffer repository");
+}
+
+/* init proves the destination takes writes before writing anything, and
+ * names the real reason: a read-only destination (a read-only mount, which
+ * refuses root too; a 0555 folder where mounting is not allowed) is "read-
+ * only", not refused credentials, and not even the recovery key file is
+ * written. A missing drive exits 5 (try again later). */
+static void
+test_init_read_only (void)
+{
+  g_autofree char *ro = g_build_filename (tmp_dir, "read-only-dest", NULL);
+  g_autofree char *key_file = g_build_filename (tmp_dir, "ro-key.txt", NULL);
+  g_autofree char *gone = g_build_filename (tmp_dir, "unplugged", "Backup", "coffer", NULL);
+  g_autoptr(Result) r = NULL;
+  g_autoptr(Result) missing = NULL;
+  gboolean mounted;
+
+  g_mkdir_with_parents (ro, 0755);
+  mounted = mount ("tmpfs", ro, "tmpfs", MS_RDONLY, "size=1m") == 0;
+  if (!mounted)
+    g_assert_cmpint (g_chmod (ro, 0555), ==, 0);
+  r = run (pw_env, ARGS ("init", "--repo", ro, "--recovery-key-file", key_file));
+  if (mounted)
+    umount2 (ro, MNT_DETACH);
+  assert_status (r, 1);
+  assert_contains (r->err, "is read-only");
+  g_assert_null (strstr (r->err, "password"));
+  g_assert_false (g_file_test (key_file, G_FILE_TEST_EXISTS));
+
+  missing = run (pw_env, ARGS ("init", "--repo", gone));
+  assert_status (missing, 5);
+  assert_contains (missing->err, "not connected");
 }
 
 /* ---- The session ---- */
@@ -822,6 +855,41 @@ test_protect_advanced (void)
   assert_contains (std_again->out, "diary.txt");
 }
 
+/* config put back at format version 1: refused as rolled back until the
+ * user accepts it with the recovery key (check --accept-rollback). */
+static void
+test_accept_rollback (void)
+{
+  g_autofree char *config = g_build_filename (repo, "config", NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *rk_var = g_strconcat ("COFFER_RECOVERY_KEY=", recovery_key, NULL);
+  g_autoptr(GString) v1 = NULL;
+  g_autoptr(Result) refused = NULL;
+  g_autoptr(Result) no_key = NULL;
+  g_autoptr(Result) accepted = NULL;
+  g_autoptr(Result) again = NULL;
+  const char *new_pw[] = { "COFFER_PASSWORD=" NEW_PASSWORD, NULL };
+
+  g_assert_true (g_file_get_contents (config, &text, NULL, NULL));
+  v1 = g_string_new (text);
+  g_assert_cmpuint (g_string_replace (v1, "version=2\n", "version=1\n", 1), ==, 1);
+  g_chmod (config, 0644);
+  g_assert_true (g_file_set_contents (config, v1->str, v1->len, NULL));
+
+  refused = run (new_pw, ARGS ("check", "--repo", repo));
+  g_assert_cmpint (refused->status, !=, 0);
+  assert_contains (refused->err, "rolled back");
+  assert_contains (refused->err, "--accept-rollback");
+  no_key = run (new_pw, ARGS ("check", "--repo", repo, "--accept-rollback"));
+  assert_status (no_key, 2);
+  assert_contains (no_key->err, "recovery key");
+  accepted = run (ENV (rk_var), ARGS ("check", "--repo", repo, "--accept-rollback"));
+  assert_status (accepted, 0);
+  assert_contains (accepted->out, "accepted");
+  again = run (new_pw, ARGS ("check", "--repo", repo));
+  assert_status (again, 0);
+}
+
 static void
 test_recovery_key_verify (void)
 {
@@ -881,6 +949,174 @@ test_recovery_key_verify (void)
   status = run (NOENV, ARGS ("recovery-key", "status", "--repo", repo));
   assert_status (status, 0);
   assert_contains (status->out, "last tested");
+}
+
+/* ---- devices remove: who is kept ---- */
+
+static char *
+cli_join (const char *dev_repo, const char *who, const char *by)
+{
+  g_autoptr(Result) req = NULL, answer = NULL, status = NULL, approve = NULL, done = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *code = NULL;
+  const char *p;
+
+  req = run_full (who, pw_env, TRUE, ARGS ("devices", "join", "--repo", dev_repo, "--name", who, "--no-wait", "--json"));
+  assert_status (req, 0);
+  p = strstr (req->out, "\"id\":\"");
+  g_assert_nonnull (p);
+  id = g_strndup (p + 6, 32);
+  answer = run_full (by, pw_env, TRUE, ARGS ("devices", "approve", id, "--repo", dev_repo));
+  assert_status (answer, 0);
+  status = run_full (who, pw_env, TRUE, ARGS ("devices", "join", "--repo", dev_repo, "--status", "--json"));
+  assert_status (status, 0);
+  p = strstr (status->out, "\"verification_code\":\"");
+  g_assert_nonnull (p);
+  code = g_strndup (p + 21, 7);
+  approve = run_full (by, pw_env, TRUE, ARGS ("devices", "approve", id, "--repo", dev_repo, "--code", code));
+  assert_status (approve, 0);
+  done = run_full (who, pw_env, TRUE, ARGS ("devices", "join", "--repo", dev_repo, "--complete"));
+  assert_status (done, 0);
+  return g_steal_pointer (&id);
+}
+
+/* A removal lists the devices it cannot verify without the removed one,
+ * keeps those named with --keep and reports the others as lost. */
+static void
+test_devices_remove_keep (void)
+{
+  g_autofree char *dev_repo = g_build_filename (tmp_dir, "devices-repo", NULL);
+  g_autofree char *rk_file = g_build_filename (tmp_dir, "devices-rk", NULL);
+  g_autofree char *ha = g_build_filename (tmp_dir, "dev-a", NULL);
+  g_autofree char *hb = g_build_filename (tmp_dir, "dev-b", NULL);
+  g_autofree char *hc = g_build_filename (tmp_dir, "dev-c", NULL);
+  g_autofree char *he = g_build_filename (tmp_dir, "dev-e", NULL);
+  g_autofree char *b = NULL, *c = NULL, *e = NULL, *lost = NULL;
+  g_autoptr(Result) init = NULL, list = NULL, rm = NULL, after = NULL;
+
+  g_mkdir_with_parents (ha, 0700);
+  g_mkdir_with_parents (hb, 0700);
+  g_mkdir_with_parents (hc, 0700);
+  g_mkdir_with_parents (he, 0700);
+  init = run_full (ha, pw_env, FALSE, ARGS ("init", "--repo", dev_repo, "--recovery-key-file", rk_file));
+  assert_status (init, 0);
+  b = cli_join (dev_repo, hb, ha);
+  c = cli_join (dev_repo, hc, hb);   /* approved by b, which is removed next */
+  e = cli_join (dev_repo, he, hb);
+
+  list = run_full (ha, pw_env, TRUE, ARGS ("devices", "list", "--repo", dev_repo));
+  assert_status (list, 0);
+  assert_contains (list->out, "fingerprint");
+  g_assert_null (strstr (list->out, "unverified"));
+
+  rm = run_full (ha, pw_env, TRUE, ARGS ("devices", "remove", b, "--keep", c, "--yes", "--repo", dev_repo,
+                                         "--recovery-key-file", rk_file));
+  assert_status (rm, 0);
+  assert_contains (rm->out, "cannot be verified");
+  assert_contains (rm->out, c);
+  assert_contains (rm->out, "approved by device");
+  assert_contains (rm->out, b);
+  lost = g_strdup_printf ("must join again:\n  %s", e);
+  assert_contains (rm->out, lost);
+
+  after = run_full (hc, pw_env, TRUE, ARGS ("devices", "list", "--json", "--repo", dev_repo));
+  assert_status (after, 0);
+  assert_contains (after->out, "\"verified\":true");
+  g_assert_null (strstr (after->out, "\"verified\":false"));
+  g_assert_null (strstr (after->out, e));
+  g_assert_null (strstr (after->out, b));
+}
+
+/* A new recovery key takes effect only when typed back: without a terminal
+ * and without --confirm-file, or with the wrong key in it, nothing changes,
+ * the written key file is removed and the old key keeps working. */
+static void
+test_recovery_key_replace_confirm (void)
+{
+  g_autofree char *rk_var = g_strconcat ("COFFER_RECOVERY_KEY=", recovery_key, NULL);
+  const char *new_pw[] = { "COFFER_PASSWORD=" NEW_PASSWORD, NULL };
+  g_autofree char *out1 = g_build_filename (tmp_dir, "new-key-1.txt", NULL);
+  g_autofree char *out2 = g_build_filename (tmp_dir, "new-key-2.txt", NULL);
+  g_autofree char *out3 = g_build_filename (tmp_dir, "new-key-3.txt", NULL);
+  g_autofree char *wrong_file = g_build_filename (tmp_dir, "wrong-key.txt", NULL);
+  g_autoptr(CofferSecret) other = coffer_recovery_key_generate ();
+  g_autoptr(CofferSecret) other_text = coffer_recovery_key_format (other);
+  g_autofree char *contents = NULL;
+  g_autofree char *new_var = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(Result) bare = NULL;
+  g_autoptr(Result) unconfirmed = NULL;
+  g_autoptr(Result) wrong = NULL;
+  g_autoptr(Result) ok = NULL;
+  g_autoptr(Result) still = NULL;
+  g_autoptr(Result) old = NULL;
+  g_autoptr(Result) status = NULL;
+  g_autoptr(Result) fresh = NULL;
+  GStatBuf st;
+
+  still = run (ENV (rk_var), ARGS ("recovery-key", "verify", "--repo", repo));
+  assert_status (still, 0);
+  g_clear_pointer (&still, result_free);
+
+  bare = run (new_pw, ARGS ("recovery-key", "replace", "--repo", repo));
+  assert_status (bare, 2);
+  assert_contains (bare->err, "Nothing was changed");
+
+  unconfirmed = run (new_pw, ARGS ("recovery-key", "replace", "--repo", repo, "--output", out1));
+  assert_status (unconfirmed, 2);
+  assert_contains (unconfirmed->err, "not confirmed");
+  g_assert_false (g_file_test (out1, G_FILE_TEST_EXISTS));
+  still = run (ENV (rk_var), ARGS ("recovery-key", "verify", "--repo", repo));
+  assert_status (still, 0);
+  g_clear_pointer (&still, result_free);
+
+  g_assert_true (g_file_set_contents (wrong_file, (const char *) other_text->data, -1, NULL));
+  wrong = run (new_pw, ARGS ("recovery-key", "replace", "--repo", repo, "--output", out2,
+                             "--confirm-file", wrong_file));
+  assert_status (wrong, 2);
+  assert_contains (wrong->err, "not the new recovery key");
+  g_assert_false (g_file_test (out2, G_FILE_TEST_EXISTS));
+  still = run (ENV (rk_var), ARGS ("recovery-key", "verify", "--repo", repo));
+  assert_status (still, 0);
+  g_clear_pointer (&still, result_free);
+
+  /* Read back from where it was stored: now it is the key. */
+  ok = run (new_pw, ARGS ("recovery-key", "replace", "--repo", repo, "--output", out3, "--confirm-file", out3));
+  assert_status (ok, 0);
+  assert_contains (ok->out, "confirmed");
+  g_assert_cmpint (g_stat (out3, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  old = run (ENV (rk_var), ARGS ("recovery-key", "verify", "--repo", repo));
+  assert_status (old, 2);
+  /* "last tested" belonged to the old key */
+  status = run (NOENV, ARGS ("recovery-key", "status", "--repo", repo));
+  assert_status (status, 0);
+  assert_contains (status->out, "never been tested");
+
+  g_assert_true (g_file_get_contents (out3, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", 2);
+  g_free (recovery_key);
+  recovery_key = g_strdup (lines[0]);
+  new_var = g_strconcat ("COFFER_RECOVERY_KEY=", recovery_key, NULL);
+  fresh = run (ENV (new_var), ARGS ("recovery-key", "verify", "--repo", repo));
+  assert_status (fresh, 0);
+}
+
+/* Standard protection with a password that is not the backup password is
+ * refused even when the recovery key opened the repository. */
+static void
+test_protect_standard_needs_current_password (void)
+{
+  g_autofree char *rk_var = g_strconcat ("COFFER_RECOVERY_KEY=", recovery_key, NULL);
+  const char *other_pw[] = { "COFFER_PASSWORD=" "a different password 12345", rk_var, NULL };
+  g_autoptr(Result) r = run_full (home2, other_pw, TRUE, ARGS ("protect", "Docs", "--standard", "--repo", repo));
+  g_autoptr(Result) list = NULL;
+
+  assert_status (r, 2);
+  assert_contains (r->err, "current backup password");
+  list = run_full (home2, ENV (rk_var), TRUE, ARGS ("category", "list", "--repo", repo));
+  assert_status (list, 0);
+  assert_contains (list->out, "Docs                 advanced");
 }
 
 /* The secret taken from the environment is wiped in the process's own
@@ -963,6 +1199,7 @@ main (int   argc,
   g_test_add_func ("/cli/usage/missing-repo", test_missing_repo);
   g_test_add_func ("/cli/usage/password-argument", test_password_argument_refused);
   g_test_add_func ("/cli/usage/nonexistent-repo", test_nonexistent_repo);
+  g_test_add_func ("/cli/usage/init-read-only", test_init_read_only);
   g_test_add_func ("/cli/session/init", test_init);
   g_test_add_func ("/cli/session/init-key-file", test_init_key_file);
   g_test_add_func ("/cli/session/category-add", test_category_add);
@@ -982,6 +1219,10 @@ main (int   argc,
   g_test_add_func ("/cli/session/change-password", test_change_password);
   g_test_add_func ("/cli/session/protect-advanced", test_protect_advanced);
   g_test_add_func ("/cli/session/recovery-key-verify", test_recovery_key_verify);
+  g_test_add_func ("/cli/devices/remove-keep", test_devices_remove_keep);
+  g_test_add_func ("/cli/session/accept-rollback", test_accept_rollback);
+  g_test_add_func ("/cli/session/protect-standard-current-password", test_protect_standard_needs_current_password);
+  g_test_add_func ("/cli/session/recovery-key-replace-confirm", test_recovery_key_replace_confirm);
   g_test_add_func ("/cli/secrets/not-in-process", test_secrets_not_in_process);
   g_test_add_func ("/cli/secrets/not-in-output", test_no_secret_in_output);
 

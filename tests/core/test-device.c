@@ -460,6 +460,52 @@ test_verification_code (void)
     }
 }
 
+/* The signing key is a function of the device key and the repository
+ * (stable across runs, different per repository, never the X25519 key
+ * itself), and it signs what Ed25519 verifies. */
+static void
+test_signing_key (void)
+{
+  guint8 pk[32], spk1[32], spk1b[32], spk2[32], sig[64];
+  guint8 repo1[COFFER_REPO_ID_BYTES] = { 1 }, repo2[COFFER_REPO_ID_BYTES] = { 2 };
+  g_autoptr(CofferSecret) sk = coffer_device_keypair_new (pk);
+  g_autoptr(CofferSecret) ssk1 = coffer_device_signing_keypair (sk, repo1, spk1);
+  g_autoptr(CofferSecret) ssk1b = coffer_device_signing_keypair (sk, repo1, spk1b);
+  g_autoptr(CofferSecret) ssk2 = coffer_device_signing_keypair (sk, repo2, spk2);
+  static const guint8 msg[] = "record";
+
+  g_assert_cmpmem (spk1, 32, spk1b, 32);
+  g_assert_true (memcmp (spk1, spk2, 32) != 0);
+  g_assert_true (memcmp (spk1, pk, 32) != 0);
+  crypto_sign_detached (sig, NULL, msg, sizeof msg, ssk1->data);
+  g_assert_cmpint (crypto_sign_verify_detached (sig, msg, sizeof msg, spk1), ==, 0);
+  g_assert_cmpint (crypto_sign_verify_detached (sig, msg, sizeof msg, spk2), !=, 0);
+}
+
+/* Fingerprint: 8 bytes of a domain-separated hash, four groups of four. */
+static void
+test_fingerprint (void)
+{
+  guint8 a[32], b[32];
+  g_autofree char *fa = NULL;
+  g_autofree char *fb = NULL;
+
+  for (guint i = 0; i < 32; i++)
+    {
+      a[i] = i;
+      b[i] = 0xff - i;
+    }
+  fa = coffer_device_fingerprint (a);
+  fb = coffer_device_fingerprint (b);
+  g_assert_true (g_regex_match_simple ("^[0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}$", fa, 0, 0));
+  g_assert_cmpstr (fa, ==, "e3cc 325a 0bb7 100d");   /* docs/FORMAT.md "Joining and rotation" */
+  g_assert_cmpstr (fa, !=, fb);
+  {
+    g_autofree char *again = coffer_device_fingerprint (a);
+    g_assert_cmpstr (fa, ==, again);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -478,6 +524,8 @@ main (int   argc,
   g_test_add_func ("/device/join-request/roundtrip", test_join_request_roundtrip);
   g_test_add_func ("/device/join-request/hostile", test_join_request_hostile);
   g_test_add_func ("/device/verification-code", test_verification_code);
+  g_test_add_func ("/device/signing-key", test_signing_key);
+  g_test_add_func ("/device/fingerprint", test_fingerprint);
 
   return g_test_run ();
 }

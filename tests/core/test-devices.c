@@ -193,9 +193,10 @@ run_role (int argc, char **argv)
       for (guint i = 0; i < devices->len; i++)
         {
           CofferDevice *d = g_ptr_array_index (devices, i);
-          g_print ("%s %s%s %s %s\n", d->id, d->pending ? "pending" : "trusted",
+          g_print ("%s %s%s %s %s%s\n", d->id, d->pending ? "pending" : "trusted",
                    d->is_this_device ? " this" : "", d->name ? d->name : "-",
-                   d->verification_code ? d->verification_code : "-");
+                   d->verification_code ? d->verification_code : "-",
+                   d->pending ? "" : d->verified ? " verified" : " unverified");
         }
       return 0;
     }
@@ -247,19 +248,24 @@ run_role (int argc, char **argv)
       _coffer_repository_replace_account_key (repo, ak);
       return do_restore (repo, argv[5], argv[6]);
     }
-  if (strcmp (role, "remove") == 0)   /* remove ID [with-rk] */
+  if (strcmp (role, "remove") == 0)   /* remove ID [with-rk [KEEP-ID...]]: prints "lost ID" per device */
     {
+      g_autoptr(GPtrArray) lost = NULL;
+
       repo = open_repo (location, TRUE);
       if (argc > 5 && strcmp (argv[5], "with-rk") == 0)
         {
           g_autoptr(CofferSecret) rk = read_rk (repo_dir);
           coffer_repository_set_recovery_key (repo, rk);
         }
-      if (!coffer_repository_remove_device (repo, argv[4], NULL, &error))
+      if (!coffer_repository_remove_device (repo, argv[4], argc > 6 ? (const char *const *) argv + 6 : NULL,
+                                            &lost, NULL, &error))
         {
           g_printerr ("remove: %s\n", error->message);
           return g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY) ? 5 : 3;
         }
+      for (guint i = 0; i < lost->len; i++)
+        g_print ("lost %s\n", ((CofferDevice *) g_ptr_array_index (lost, i))->id);
       return 0;
     }
   if (strcmp (role, "epochs") == 0)   /* prints "name epoch" per category */
@@ -560,6 +566,71 @@ test_forged_rotation (Fixture *f, gconstpointer data)
   g_assert_cmpint (run (f, "c", NULL, "restore", "Notes", t, NULL), ==, 3);
 }
 
+/* Moves every category's keys/account aside and puts a folder in its
+ * place (the removal then stops after the new key reached keys/recovery,
+ * as after a crash there), or puts them back. */
+static void
+block_category_keys (Fixture *f, gboolean block)
+{
+  g_autofree char *cats = g_build_filename (f->tmp, "store", "categories", NULL);
+  g_autoptr(GDir) dir = g_dir_open (cats, 0, NULL);
+  const char *cid;
+
+  g_assert_nonnull (dir);
+  while ((cid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (cats, cid, "keys", "account", NULL);
+      g_autofree char *aside = g_strconcat (path, ".aside", NULL);
+
+      if (block)
+        {
+          g_assert_cmpint (g_rename (path, aside), ==, 0);
+          g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
+        }
+      else
+        {
+          g_assert_cmpint (g_rmdir (path), ==, 0);
+          g_assert_cmpint (g_rename (aside, path), ==, 0);
+        }
+    }
+}
+
+static void
+test_remove_resumes (Fixture *f, gconstpointer data)
+{
+  g_autofree char *b = NULL;
+  g_autofree char *c = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *stolen = g_build_filename (f->tmp, "stolen-ak", NULL);
+  g_autofree char *t1 = g_build_filename (f->tmp, "t1", NULL);
+  g_autofree char *t2 = g_build_filename (f->tmp, "t2", NULL);
+  g_autofree char *b_env = NULL;
+  g_autofree char *newfile = g_build_filename (f->src, "notes", "after-resume.txt", NULL);
+
+  b = join (f, "b", "Laptop");
+  c = join (f, "c", "Desktop");
+  g_assert_cmpint (run (f, "b", NULL, "steal", stolen, NULL), ==, 0);
+  b_env = g_build_filename (f->tmp, "store", "keys", "devices", b, NULL);
+
+  /* Interrupted after the removed device went and the new key reached
+   * keys/recovery, before the categories were rotated. */
+  block_category_keys (f, TRUE);
+  g_assert_cmpint (run (f, "a", NULL, "remove", b, "with-rk", NULL), ==, 3);
+  g_assert_false (g_file_test (b_env, G_FILE_TEST_EXISTS));
+  block_category_keys (f, FALSE);
+
+  /* Run again with the same id: it resumes with the key in keys/recovery,
+   * and every device kept follows the signed rotation. */
+  g_assert_cmpint (run (f, "a", NULL, "remove", b, "with-rk", NULL), ==, 0);
+  g_assert_cmpint (run (f, "a", &out, "list", NULL), ==, 0);
+  g_assert_null (strstr (out, b));
+  g_assert_nonnull (strstr (out, "Desktop - verified"));
+  coffer_test_write_random (newfile, 3000, 8);
+  g_assert_cmpint (run (f, "a", NULL, "backup", "Notes", NULL), ==, 0);
+  g_assert_cmpint (run (f, "c", NULL, "restore", "Notes", t1, NULL), ==, 0);
+  g_assert_cmpint (run (f, "b", NULL, "attack", stolen, "Notes", t2, NULL), ==, 3);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -572,5 +643,6 @@ main (int argc, char **argv)
   g_test_add ("/devices/tampered-reveal", Fixture, NULL, fixture_setup, test_tampered_reveal, fixture_teardown);
   g_test_add ("/devices/remove-rotates", Fixture, NULL, fixture_setup, test_remove_rotates, fixture_teardown);
   g_test_add ("/devices/forged-rotation", Fixture, NULL, fixture_setup, test_forged_rotation, fixture_teardown);
+  g_test_add ("/devices/remove-resumes", Fixture, NULL, fixture_setup, test_remove_resumes, fixture_teardown);
   return g_test_run ();
 }

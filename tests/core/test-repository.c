@@ -108,9 +108,9 @@ test_unsupported_version (Fixture *f, gconstpointer data)
   g_autoptr(CofferStore) store = fixture_store (f->store_dir);
 
   g_assert_true (g_file_get_contents (config, &text, NULL, NULL));
-  g_assert_nonnull (strstr (text, "version=1\n"));
+  g_assert_nonnull (strstr (text, "version=2\n"));
   changed = g_string_new (text);
-  g_string_replace (changed, "version=1\n", "version=2\n", 1);
+  g_string_replace (changed, "version=2\n", "version=3\n", 1);
   g_chmod (config, 0644);
   g_assert_true (g_file_set_contents (config, changed->str, changed->len, NULL));
 
@@ -118,8 +118,8 @@ test_unsupported_version (Fixture *f, gconstpointer data)
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_UNSUPPORTED_VERSION);
   g_assert_null (repo);
   /* Names both versions and what to do. */
-  g_assert_nonnull (strstr (error->message, "version 2"));
-  g_assert_nonnull (strstr (error->message, "1"));
+  g_assert_nonnull (strstr (error->message, "version 3"));
+  g_assert_nonnull (strstr (error->message, "2"));
   g_assert_nonnull (strstr (error->message, "newer Coffer"));
 }
 
@@ -363,13 +363,131 @@ test_recovery_key_verify (Fixture *f, gconstpointer data)
   /* Replacing the key: the old one stops working, the new one works. */
   repo = fixture_open (f->store_dir, NULL, f->rk, &error);
   g_assert_no_error (error);
-  replaced = coffer_repository_replace_recovery_key (repo, NULL, &error);
+  replaced = coffer_repository_begin_recovery_key_replacement (repo, &error);
+  g_assert_no_error (error);
+  g_assert_true (coffer_repository_commit_recovery_key_replacement (repo, replaced, NULL, &error));
   g_assert_no_error (error);
   g_assert_false (coffer_repository_verify_recovery_key (repo, f->rk, NULL, &error));
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY);
   g_clear_error (&error);
   g_assert_true (coffer_repository_verify_recovery_key (repo, replaced, NULL, &error));
   g_assert_no_error (error);
+}
+
+static GBytes *
+read_recovery_envelope (Fixture *f)
+{
+  g_autofree char *path = g_build_filename (f->store_dir, "keys", "recovery", NULL);
+  return fixture_read (path);
+}
+
+/* A new recovery key takes effect only once typed back: begin writes
+ * nothing, a wrong key, a cancel or a crash (the repository object gone)
+ * leave the old key valid; commit replaces it and resets "last tested". */
+static void
+test_recovery_key_replace_two_phase (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) before = read_recovery_envelope (f);
+  g_autoptr(GBytes) after = NULL;
+  g_autoptr(CofferSecret) k1 = NULL;
+  g_autoptr(CofferSecret) k2 = NULL;
+  g_autoptr(CofferSecret) k3 = NULL;
+  g_autoptr(CofferSecret) wrong = coffer_recovery_key_generate ();
+
+  g_assert_true (coffer_repository_verify_recovery_key (f->repo, f->rk, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (coffer_repository_get_recovery_key_tested (f->repo), >, 0);
+
+  /* Shown, not yet typed back: nothing changed. */
+  k1 = coffer_repository_begin_recovery_key_replacement (f->repo, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (k1);
+  g_assert_true (coffer_repository_has_pending_recovery_key (f->repo));
+  after = read_recovery_envelope (f);
+  g_assert_true (g_bytes_equal (before, after));
+  g_clear_pointer (&after, g_bytes_unref);
+  g_assert_cmpint (coffer_repository_get_recovery_key_tested (f->repo), >, 0);
+
+  /* Typed back wrong: refused, the pending key stays for another try. */
+  g_assert_false (coffer_repository_commit_recovery_key_replacement (f->repo, wrong, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY);
+  g_clear_error (&error);
+  g_assert_true (coffer_repository_has_pending_recovery_key (f->repo));
+  after = read_recovery_envelope (f);
+  g_assert_true (g_bytes_equal (before, after));
+  g_clear_pointer (&after, g_bytes_unref);
+
+  /* Cancelled (the dialog closed): the new key can no longer be committed. */
+  coffer_repository_cancel_recovery_key_replacement (f->repo);
+  g_assert_false (coffer_repository_commit_recovery_key_replacement (f->repo, k1, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_true (coffer_repository_verify_recovery_key (f->repo, f->rk, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (coffer_repository_verify_recovery_key (f->repo, k1, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY);
+  g_clear_error (&error);
+
+  /* A crash between the two steps: the pending key lived in memory only. */
+  k2 = coffer_repository_begin_recovery_key_replacement (f->repo, &error);
+  g_assert_no_error (error);
+  g_clear_object (&f->repo);
+  f->repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (coffer_repository_has_pending_recovery_key (f->repo));
+  g_assert_false (coffer_repository_verify_recovery_key (f->repo, k2, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY);
+  g_clear_error (&error);
+  g_assert_true (coffer_repository_verify_recovery_key (f->repo, f->rk, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (coffer_repository_get_recovery_key_tested (f->repo), >, 0);
+
+  /* Typed back right: replaced; "last tested" belonged to the old key. */
+  k3 = coffer_repository_begin_recovery_key_replacement (f->repo, &error);
+  g_assert_no_error (error);
+  g_assert_true (coffer_repository_commit_recovery_key_replacement (f->repo, k3, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (coffer_repository_has_pending_recovery_key (f->repo));
+  g_assert_cmpint (coffer_repository_get_recovery_key_tested (f->repo), ==, 0);
+  after = read_recovery_envelope (f);
+  g_assert_false (g_bytes_equal (before, after));
+  g_assert_false (coffer_repository_verify_recovery_key (f->repo, f->rk, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY);
+  g_clear_error (&error);
+  g_assert_cmpint (coffer_repository_get_recovery_key_tested (f->repo), ==, 0);
+  g_assert_true (coffer_repository_verify_recovery_key (f->repo, k3, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (coffer_repository_get_recovery_key_tested (f->repo), >, 0);
+}
+
+/* Authority typed now: the password is checked against the password
+ * envelopes, the recovery key against keys/recovery; the session's own
+ * password (already held) does not count. */
+static void
+test_check_authority (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) right = fixture_secret (PASSWORD);
+  g_autoptr(CofferSecret) wrong_pw = fixture_secret ("not the password at all");
+  g_autoptr(CofferSecret) wrong_rk = coffer_recovery_key_generate ();
+  g_autofree char *cid = fixture_add_category (f->repo, "Docs", COFFER_LEVEL_STANDARD, f->src);
+
+  g_assert_false (coffer_repository_check_authority (f->repo, NULL, NULL, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY);
+  g_clear_error (&error);
+  g_assert_false (coffer_repository_check_authority (f->repo, wrong_pw, NULL, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD);
+  g_clear_error (&error);
+  g_assert_false (coffer_repository_check_authority (f->repo, NULL, wrong_rk, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY);
+  g_clear_error (&error);
+  g_assert_true (coffer_repository_check_authority (f->repo, right, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (coffer_repository_check_authority (f->repo, NULL, f->rk, NULL, &error));
+  g_assert_no_error (error);
+  /* Checking is not testing: the "last tested" time stays never. */
+  g_assert_cmpint (coffer_repository_get_recovery_key_tested (f->repo), ==, 0);
 }
 
 int
@@ -386,6 +504,8 @@ main (int argc, char **argv)
   ADD ("/repository/advanced", test_advanced);
   ADD ("/repository/password-change", test_password_change);
   ADD ("/repository/recovery-key-verify", test_recovery_key_verify);
+  ADD ("/repository/recovery-key-replace-two-phase", test_recovery_key_replace_two_phase);
+  ADD ("/repository/check-authority", test_check_authority);
 #undef ADD
   return g_test_run ();
 }

@@ -4,6 +4,7 @@
  * and by the restore window; a newer local file is not silently replaced. */
 #include <glib/gstdio.h>
 
+#include "coffer-authority-dialog.h"
 #include "coffer-category-item.h"
 #include "coffer-repository.h"
 #include "coffer-category-row.h"
@@ -285,6 +286,9 @@ test_backup_and_restore (void)
     gtk_editable_set_text (GTK_EDITABLE (pw), NEW_PASSWORD);
     gtk_editable_set_text (GTK_EDITABLE (confirm), NEW_PASSWORD);
     g_assert_true (gtk_widget_activate_action (GTK_WIDGET (prefs), "prefs.change-password", NULL));
+    /* The current password is asked first (tests/ui/test-authority.c). */
+    coffer_authority_dialog_confirm (COFFER_AUTHORITY_DIALOG (ui_test_find_window (COFFER_TYPE_AUTHORITY_DIALOG)),
+                                     PASSWORD);
     ui_test_wait_for (entry_empty, pw, 60, "password change");
     gtk_window_destroy (GTK_WINDOW (prefs));
     g_assert_false (run_cli (repo, PASSWORD, "snapshots", "--category", "Photos", NULL));

@@ -344,6 +344,7 @@ test_destination (void)
   g_assert_cmpstr (g_settings_get_string (settings, "destination"), ==, copy);
 
   old_id = g_strdup (coffer_category_item_get_id (notes));
+  g_assert_cmpint (g_mkdir (empty, 0700), ==, 0);   /* an empty folder, e.g. on a new drive */
   g_assert_cmpstr (change_destination (prefs, empty), ==, "");
   g_assert_true (g_file_test (config, G_FILE_TEST_IS_REGULAR));
   g_assert_cmpstr (g_settings_get_string (settings, "destination"), ==, empty);
