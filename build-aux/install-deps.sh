@@ -17,6 +17,8 @@ test_pkgs=(
   dbus dbus-x11 gnome-keyring xvfb xauth
   apache2 rclone python3 time curl
   libsecret-tools poppler-utils fonts-dejavu-core
+  # build-aux/fuzz.sh: clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 bench_pkgs=(restic borgbackup time python3)
 

@@ -7,6 +7,7 @@
  * FIXED test key and seals the fuzz input with it first, so the fuzzer
  * reaches the parser behind the MAC instead of stopping at it. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
@@ -59,6 +60,19 @@ fuzz_test_key (void)
   for (guint i = 0; i < sizeof raw; i++)
     raw[i] = (guint8) i;
   return coffer_secret_new_from_data (raw, sizeof raw);
+}
+
+/* Writes a file without fsync: g_file_set_contents would cost the fuzzer
+ * most of its time. */
+static inline void
+fuzz_write_file (const char *path, const guint8 *data, gsize len)
+{
+  FILE *f = fopen (path, "wb");
+
+  g_assert_nonnull (f);
+  if (len > 0)
+    g_assert_cmpuint (fwrite (data, 1, len, f), ==, len);
+  g_assert_cmpint (fclose (f), ==, 0);
 }
 
 /* A fixed repository id. */

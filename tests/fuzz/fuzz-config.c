@@ -30,7 +30,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autoptr(CofferRepository) repo = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (g_file_set_contents (config_path, (const char *) data, size, NULL));
+  fuzz_write_file (config_path, data, size);
   repo = coffer_repository_open (store, NULL, &error);
   g_assert ((repo == NULL) == (error != NULL));
   if (repo != NULL)

@@ -39,7 +39,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autoptr(CofferIndex) index = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (g_file_set_contents (path, (const char *) data, size, NULL));
+  fuzz_write_file (path, data, size);
   index = coffer_index_load (path, &error);
   g_assert ((index == NULL) == (error != NULL));
   if (index != NULL)

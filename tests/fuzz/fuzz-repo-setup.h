@@ -27,18 +27,6 @@ typedef struct
 } FuzzRepo;
 
 static inline void
-fuzz_repo_write_file (const char *path, const guint8 *data, gsize len)
-{
-  /* No fsync: g_file_set_contents would cost the fuzzer most of its time. */
-  FILE *f = fopen (path, "wb");
-
-  g_assert_nonnull (f);
-  if (len > 0)
-    g_assert_cmpuint (fwrite (data, 1, len, f), ==, len);
-  g_assert_cmpint (fclose (f), ==, 0);
-}
-
-static inline void
 fuzz_repo_setup (FuzzRepo *r)
 {
   g_autoptr(GError) error = NULL;
@@ -73,8 +61,8 @@ fuzz_repo_setup (FuzzRepo *r)
 
     for (guint i = 0; i < sizeof buf; i++)
       buf[i] = (guint8) (i * 7 + i / 13);
-    fuzz_repo_write_file (a, (const guint8 *) "hello fuzzer\n", 13);
-    fuzz_repo_write_file (b, buf, sizeof buf);
+    fuzz_write_file (a, (const guint8 *) "hello fuzzer\n", 13);
+    fuzz_write_file (b, buf, sizeof buf);
     g_assert_cmpint (symlink ("a.txt", l), ==, 0);
   }
 

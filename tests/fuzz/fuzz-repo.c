@@ -111,7 +111,7 @@ plant (GPtrArray *planted, const char *name, const guint8 *data, gsize len)
   p->existed = g_file_get_contents (p->path, &p->old, &p->old_len, NULL);
   dir = g_path_get_dirname (p->path);
   g_mkdir_with_parents (dir, 0700);
-  fuzz_repo_write_file (p->path, data, len);
+  fuzz_write_file (p->path, data, len);
   g_ptr_array_add (planted, p);
 }
 
@@ -127,7 +127,7 @@ unplant (gpointer data)
   Planted *p = data;
 
   if (p->existed)
-    fuzz_repo_write_file (p->path, (const guint8 *) p->old, p->old_len);
+    fuzz_write_file (p->path, (const guint8 *) p->old, p->old_len);
   else
     g_unlink (p->path);
   g_free (p->path);

@@ -30,7 +30,7 @@ seed (const char *target, const char *name, const guint8 *prefix, gsize prefix_l
   if (prefix_len > 0)
     g_byte_array_append (all, prefix, prefix_len);
   g_byte_array_append (all, data, len);
-  fuzz_repo_write_file (path, all->data, all->len);
+  fuzz_write_file (path, all->data, all->len);
 }
 
 static void
