@@ -36,7 +36,13 @@ typedef struct
   GPtrArray          *conflicts;
   GPtrArray          *dirs;       /* DirTimes, set after all files */
   gboolean            is_root;
+  guint64             dirs_seen;  /* folders and files met so far, against */
+  guint64             files_seen; /* what the snapshot records */
 } Restore;
+
+/* Folders on the way to the backed-up paths are not all counted in a
+ * snapshot's statistics; a path has at most PATH_MAX / 2 of them. */
+#define RESTORE_SLACK 4096
 
 typedef struct
 {
@@ -428,6 +434,20 @@ restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
         }
       if (!selected && !on_the_way)
         continue;
+
+      /* Tree ids are hashes, so listings cannot form a cycle, but a few
+       * listings that name the next one twice describe 2^n folders: stop
+       * at what the snapshot says it holds. */
+      if ((e->type == COFFER_NODE_DIR && ++r->dirs_seen > r->snapshot->dirs + RESTORE_SLACK)
+          || (e->type == COFFER_NODE_FILE && ++r->files_seen > r->snapshot->files + RESTORE_SLACK))
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The backup is damaged: its folder listings hold more %s than the snapshot "
+                       "records (%" G_GUINT64_FORMAT ").",
+                       e->type == COFFER_NODE_DIR ? "folders" : "files",
+                       e->type == COFFER_NODE_DIR ? r->snapshot->dirs : r->snapshot->files);
+          return FALSE;
+        }
 
       if (e->type == COFFER_NODE_DIR)
         {
