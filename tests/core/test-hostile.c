@@ -112,7 +112,7 @@ plant_trees (Hostile *h, GBytes **trees, guint n, guint8 (*ids)[COFFER_ID_BYTES]
       sealed = coffer_blob_seal (ek->data_key, ids[i], COFFER_BLOB_TREE, data, len);
       coffer_pack_writer_add (w, ids[i], COFFER_BLOB_TREE, sealed, len);
     }
-  pack = coffer_pack_writer_finish (g_steal_pointer (&w), pack_id, &entries);
+  pack = coffer_pack_writer_finish (w, pack_id, &entries);
   name = _coffer_pack_name (h->cid, pack_id);
   g_assert_true (coffer_store_put (coffer_repository_get_store (h->repo), name, pack,
                                    COFFER_PUT_CREATE, NULL, &error));

@@ -203,6 +203,7 @@ read_snapshots (CofferRepository *r)
       g_autoptr(GPtrArray) entries = coffer_repository_list_dir (r, repo.cid,
                                                                  g_ptr_array_index (snaps, 0),
                                                                  "/", NULL, NULL);
+      (void) entries;
     }
 }
 
