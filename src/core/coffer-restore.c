@@ -44,7 +44,13 @@ typedef struct
   GPtrArray          *dirs;       /* DirTimes, set after all files */
   gboolean            is_root;
   guint               withheld;   /* atomic: entries with privileges withheld */
+  guint64             dirs_seen;  /* folders and files met so far, against */
+  guint64             files_seen; /* what the snapshot records */
 } Restore;
+
+/* Folders on the way to the backed-up paths are not all counted in a
+ * snapshot's statistics; a path has at most PATH_MAX / 2 of them. */
+#define RESTORE_SLACK 4096
 
 typedef struct
 {
@@ -573,6 +579,20 @@ restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
       dest = map_dest (r, snap_path, sub_strip);
       if (dest == NULL && !(e->type == COFFER_NODE_DIR && above_strip (snap_path, sub_strip)))
         continue;   /* outside the stripped prefix */
+
+      /* Tree ids are hashes, so listings cannot form a cycle, but a few
+       * listings that name the next one twice describe 2^n folders: stop
+       * at what the snapshot says it holds. */
+      if ((e->type == COFFER_NODE_DIR && ++r->dirs_seen > r->snapshot->dirs + RESTORE_SLACK)
+          || (e->type == COFFER_NODE_FILE && ++r->files_seen > r->snapshot->files + RESTORE_SLACK))
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The backup is damaged: its folder listings hold more %s than the snapshot "
+                       "records (%" G_GUINT64_FORMAT ").",
+                       e->type == COFFER_NODE_DIR ? "folders" : "files",
+                       e->type == COFFER_NODE_DIR ? r->snapshot->dirs : r->snapshot->files);
+          return FALSE;
+        }
 
       if (e->type == COFFER_NODE_DIR)
         {

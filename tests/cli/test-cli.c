@@ -77,6 +77,13 @@ make_launcher (const char *home_dir,
   g_subprocess_launcher_setenv (launcher, "COFFER_TEST_FAST_KDF", "1", TRUE);
   g_subprocess_launcher_setenv (launcher, "COFFER_KEYRING", "none", TRUE);
   g_subprocess_launcher_setenv (launcher, "G_DEBUG", "gc-friendly", TRUE);
+  /* The sanitizer build (build-aux/fuzz.sh) configures its runtime here. */
+  for (guint i = 0; i < 3; i++)
+    {
+      static const char *const san[] = { "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS" };
+      if (g_getenv (san[i]) != NULL)
+        g_subprocess_launcher_setenv (launcher, san[i], g_getenv (san[i]), TRUE);
+    }
   for (guint i = 0; env != NULL && env[i] != NULL; i++)
     {
       g_auto(GStrv) kv = g_strsplit (env[i], "=", 2);
