@@ -132,7 +132,7 @@ static CofferSnapshot *
 plant_snapshot (Hostile *h, const guint8 root[COFFER_ID_BYTES], guint64 files, guint64 dirs)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *id = NULL;
+  const char *id = NULL;
   CofferSnapshot *s;
 
   memcpy (h->snap->tree, root, COFFER_ID_BYTES);
