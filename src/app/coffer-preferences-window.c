@@ -11,12 +11,19 @@
 #include "coffer-recovery-wizard.h"
 #include "coffer-shares-row.h"
 
+/* How often the devices list is read again while Preferences is shown (a
+ * listing of keys/devices/ and keys/pending/: a few small requests). */
+#define DEVICES_POLL_SECONDS 3
+
 struct _CofferPreferencesWindow
 {
   AdwPreferencesWindow parent_instance;
 
   CofferApplication   *app;
   GSettings           *settings;
+  guint                devices_poll_id;   /* re-reads the devices while shown */
+  char                *devices_shown;     /* what the list shows, to redraw only on change */
+  gboolean             devices_listing;   /* a listing is on its way */
 
   AdwActionRow        *destination_row;
   AdwComboRow         *schedule_row;
@@ -890,7 +897,25 @@ list_devices_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(CofferPreferencesWindow) self = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) devices = coffer_engine_list_devices_finish (COFFER_ENGINE (source), result, &error);
+  g_autoptr(GString) shown = g_string_new (NULL);
   GtkWidget *child;
+
+  self->devices_listing = FALSE;
+  /* Redraw only when something changed, so that a join request appears
+   * by itself and the rows under the user's focus are left alone. */
+  if (devices == NULL)
+    g_string_append_printf (shown, "error %s", error->message);
+  for (guint i = 0; devices != NULL && i < devices->len; i++)
+    {
+      const CofferDevice *device = g_ptr_array_index (devices, i);
+      g_string_append_printf (shown, "%s|%s|%d|%d|%s|%" G_GINT64_FORMAT "\n", device->id,
+                              device->name ? device->name : "", device->pending, device->verified,
+                              device->verification_code ? device->verification_code : "", device->time);
+    }
+  if (g_strcmp0 (shown->str, self->devices_shown) == 0)
+    return;
+  g_free (self->devices_shown);
+  self->devices_shown = g_string_free (g_steal_pointer (&shown), FALSE);
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->devices_list))))
     gtk_list_box_remove (self->devices_list, child);
@@ -969,8 +994,22 @@ list_devices_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 fill_devices (CofferPreferencesWindow *self)
 {
+  if (self->devices_listing)
+    return;
+  self->devices_listing = TRUE;
   coffer_engine_list_devices_async (coffer_application_get_engine (self->app), NULL, list_devices_cb,
                                     g_object_ref (self));
+}
+
+/* A new computer asking to join shows up while Preferences is open. */
+static gboolean
+devices_poll_cb (gpointer user_data)
+{
+  CofferPreferencesWindow *self = user_data;
+
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    fill_devices (self);
+  return G_SOURCE_CONTINUE;
 }
 
 /* ---- GObject ---- */
@@ -980,6 +1019,8 @@ coffer_preferences_window_dispose (GObject *object)
 {
   CofferPreferencesWindow *self = COFFER_PREFERENCES_WINDOW (object);
 
+  g_clear_handle_id (&self->devices_poll_id, g_source_remove);
+  g_clear_pointer (&self->devices_shown, g_free);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->destination_status, g_free);
   g_clear_pointer (&self->new_destination, coffer_destination_free);
@@ -1084,5 +1125,6 @@ coffer_preferences_window_new (CofferApplication *app)
                              GTK_WIDGET (self->shares_row));
   update_recovery_row (self);
   fill_devices (self);
+  self->devices_poll_id = g_timeout_add_seconds (DEVICES_POLL_SECONDS, devices_poll_cb, self);
   return self;
 }
