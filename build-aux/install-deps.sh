@@ -19,6 +19,8 @@ test_pkgs=(
   openssh-server
   libsecret-tools poppler-utils fonts-dejavu-core
   at-spi2-core python3-pyatspi
+  # build-aux/fuzz.sh: clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 bench_pkgs=(restic borgbackup time python3)
 

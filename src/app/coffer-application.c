@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 
 #include "coffer-application.h"
+#include "coffer-help-window.h"
 #include "coffer-category-item.h"
 #include "coffer-error.h"
 #include "coffer-keyring.h"
@@ -327,6 +328,27 @@ coffer_application_finish_setup (CofferApplication *self, const CofferDestinatio
     coffer_application_start_backup (self, FALSE);
 }
 
+/* Saves a new location of the same repository (or of the new one already
+ * open in the engine) and opens it there. */
+void
+coffer_application_change_destination (CofferApplication *self, const CofferDestination *dest, gboolean reopen)
+{
+  g_return_if_fail (COFFER_IS_APPLICATION (self));
+
+  g_clear_pointer (&self->destination, coffer_destination_free);
+  self->destination = coffer_destination_copy (dest);
+  g_settings_set_string (self->settings, "destination", dest->location);
+  g_settings_set_string (self->settings, "destination-user", dest->user ? dest->user : "");
+  if (dest->secret != NULL)
+    coffer_keyring_store_async (dest->location,
+                                g_str_has_prefix (dest->location, "s3://") ? COFFER_KEY_KIND_S3
+                                                                           : COFFER_KEY_KIND_WEBDAV,
+                                _("Coffer backup location"), dest->secret, NULL, NULL, NULL);
+  coffer_application_save_categories (self);
+  if (reopen)
+    coffer_application_open_repository (self, NULL);
+}
+
 /* ---- backups ---- */
 
 static void
@@ -565,6 +587,7 @@ coffer_application_start_backup (CofferApplication *self, gboolean scheduled)
   {
     CofferRetention retention = {
       .keep_last = g_settings_get_uint (self->settings, "retention-keep-last"),
+      .keep_hourly = g_settings_get_uint (self->settings, "retention-keep-hourly"),
       .keep_daily = g_settings_get_uint (self->settings, "retention-keep-daily"),
       .keep_weekly = g_settings_get_uint (self->settings, "retention-keep-weekly"),
       .keep_monthly = g_settings_get_uint (self->settings, "retention-keep-monthly"),
@@ -897,6 +920,15 @@ about_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 }
 
 static void
+help_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  CofferApplication *self = user_data;
+  GtkWindow *active = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  gtk_window_present (coffer_help_window_new (active ? active : GTK_WINDOW (get_main_window (self))));
+}
+
+static void
 quit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   CofferApplication *self = user_data;
@@ -918,6 +950,7 @@ static const GActionEntry app_actions[] = {
   { "preferences", preferences_activated },
   { "restore", restore_activated },
   { "about", about_activated },
+  { "help", help_activated },
   { "quit", quit_activated },
 };
 
@@ -945,6 +978,10 @@ coffer_application_startup (GApplication *app)
   static const char *backup_accels[] = { "<primary>b", NULL };
   static const char *prefs_accels[] = { "<primary>comma", NULL };
   static const char *restore_accels[] = { "<primary>r", NULL };
+  static const char *help_accels[] = { "F1", NULL };
+  /* Every window and dialog of the app closes with Ctrl+W (GtkWindow's own
+   * window.close action); Escape is bound per window. */
+  static const char *close_accels[] = { "<primary>w", NULL };
 
   G_APPLICATION_CLASS (coffer_application_parent_class)->startup (app);
 
@@ -954,6 +991,8 @@ coffer_application_startup (GApplication *app)
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.backup-now", backup_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences", prefs_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.restore", restore_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.help", help_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "window.close", close_accels);
 
   self->settings = g_settings_new (APP_ID);
   self->engine = coffer_engine_new ();

@@ -49,6 +49,10 @@ void coffer_application_open_repository (CofferApplication *self, const CofferSe
 /* Called by the assistant when the repository exists and its categories were
  * added: remembers the destination and credentials, marks setup done and
  * shows the main window. */
+/* Preferences: the same repository at another place, saved and, with
+ * reopen, opened there (without: one just created is open already). */
+void coffer_application_change_destination (CofferApplication *self, const CofferDestination *dest,
+                                            gboolean reopen);
 void coffer_application_finish_setup (CofferApplication *self, const CofferDestination *dest,
                                       gboolean start_backup);
 /* Backs up every enabled category. scheduled: honours the metered and

@@ -312,21 +312,99 @@ add_category (CofferCategoryRow *self)
                                     add_category_cb, g_object_ref (self));
 }
 
+/* The level most categories in the repository use (Standard on a tie): the
+ * default offered when a category is switched on for the first time. */
+static CofferLevel
+usual_level (CofferCategoryRow *self)
+{
+  GListModel *categories = G_LIST_MODEL (coffer_application_get_categories (self->app));
+  guint counts[2] = { 0, 0 };
+
+  for (guint i = 0; i < g_list_model_get_n_items (categories); i++)
+    {
+      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (categories, i);
+      if (coffer_category_item_get_id (item) != NULL && coffer_category_item_get_level (item) <= COFFER_LEVEL_ADVANCED)
+        counts[coffer_category_item_get_level (item)]++;
+    }
+  return counts[COFFER_LEVEL_ADVANCED] > counts[COFFER_LEVEL_STANDARD] ? COFFER_LEVEL_ADVANCED
+                                                                       : COFFER_LEVEL_STANDARD;
+}
+
+static void
+switch_dialog_response_cb (AdwMessageDialog *dialog, const char *response, CofferCategoryRow *self)
+{
+  self->dialog = NULL;
+  if (g_strcmp0 (response, "standard") == 0 || g_strcmp0 (response, "advanced") == 0)
+    {
+      coffer_category_item_set_level (self->item, g_str_equal (response, "advanced") ? COFFER_LEVEL_ADVANCED
+                                                                                      : COFFER_LEVEL_STANDARD);
+      add_category (self);   /* the switch follows when it exists */
+    }
+  else if (g_strcmp0 (response, "stop") == 0)
+    {
+      coffer_category_item_set_enabled (self->item, FALSE);
+      coffer_application_save_categories (self->app);
+      sync_from_item (self);
+    }
+  else
+    sync_from_item (self);   /* cancelled: the switch goes back */
+}
+
 static gboolean
 enabled_state_set_cb (CofferCategoryRow *self, gboolean state)
 {
+  const char *name = coffer_category_item_get_name (self->item);
+  g_autofree char *heading = NULL;
+  g_autofree char *body = NULL;
+  GtkWidget *dialog;
+
   if (self->updating)
     return FALSE;
   if (state && coffer_category_item_get_id (self->item) == NULL)
     {
-      /* First time on: the category is created in the repository. */
-      add_category (self);
-      return TRUE;   /* state follows when it exists */
+      /* First time on: ask for the level, then the category is created in
+       * the repository; the default is what most categories use. */
+      CofferLevel usual = usual_level (self);
+
+      heading = g_strdup_printf (_("Back Up %s?"), name);
+      body = g_strdup_printf (usual == COFFER_LEVEL_ADVANCED
+                              ? _("Choose how to protect it. Most of your categories use Advanced: only your "
+                                  "trusted computers and the recovery key open them.")
+                              : _("Choose how to protect it. Most of your categories use Standard: your backup "
+                                  "password opens them on any computer."));
+      dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))), heading, body);
+      adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
+                                        "standard", _("_Standard"), "advanced", _("_Advanced"), NULL);
+      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog),
+                                                  usual == COFFER_LEVEL_ADVANCED ? "advanced" : "standard",
+                                                  ADW_RESPONSE_SUGGESTED);
+      adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog),
+                                               usual == COFFER_LEVEL_ADVANCED ? "advanced" : "standard");
     }
-  coffer_category_item_set_enabled (self->item, state);
-  coffer_application_save_categories (self->app);
-  sync_from_item (self);
-  return FALSE;
+  else if (!state && coffer_category_item_get_id (self->item) != NULL)
+    {
+      heading = g_strdup_printf (_("Stop Backing Up %s?"), name);
+      /* Translators: %s is the category name, in a command line */
+      body = g_strdup_printf (_("New changes are no longer backed up. Its older backups are kept and can "
+                                "still be restored. To delete them for good, run “coffer category remove "
+                                "%s” and then “coffer prune” in a terminal."), name);
+      dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))), heading, body);
+      adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
+                                        "stop", _("_Stop Backing Up"), NULL);
+      adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+    }
+  else
+    {
+      coffer_category_item_set_enabled (self->item, state);
+      coffer_application_save_categories (self->app);
+      sync_from_item (self);
+      return FALSE;
+    }
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_signal_connect (dialog, "response", G_CALLBACK (switch_dialog_response_cb), self);
+  self->dialog = dialog;
+  gtk_window_present (GTK_WINDOW (dialog));
+  return TRUE;   /* the switch's state follows the answer */
 }
 
 /* ---- protection level ---- */

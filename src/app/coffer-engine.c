@@ -436,6 +436,13 @@ coffer_engine_cancel (CofferEngine *self)
     g_cancellable_cancel (self->operation_cancellable);
 }
 
+const CofferSecret *
+coffer_engine_get_password (CofferEngine *self)
+{
+  g_return_val_if_fail (COFFER_IS_ENGINE (self), NULL);
+  return self->password;
+}
+
 void
 coffer_engine_set_password (CofferEngine *self, const CofferSecret *password)
 {
@@ -599,6 +606,58 @@ test_connection_call (CofferRepository *repository, Job *job, GCancellable *canc
       return FALSE;
     }
   job->count = 0;
+  return TRUE;
+}
+
+/* job->text: the id of the repository at job->dest, NULL for an empty place. */
+static gboolean
+peek_id_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferStore) store = open_store (job->dest, error);
+  g_autoptr(CofferRepository) found = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (store == NULL)
+    return FALSE;
+  found = coffer_repository_open (store, cancellable, &local_error);
+  if (found == NULL && g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND))
+    {
+      /* Nothing there yet; a place that cannot be listed fails here. */
+      return test_connection_call (NULL, job, cancellable, error);
+    }
+  if (found == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  job->text = g_strdup (coffer_repository_get_id (found));
+  return TRUE;
+}
+
+void
+coffer_engine_peek_repository_id_async (CofferEngine *self, const CofferDestination *dest,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  Job *job;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = dest_task_new (self, coffer_engine_peek_repository_id_async, dest, cancellable, callback,
+                        user_data, &job);
+  job_run (task, peek_id_call, NULL);
+}
+
+gboolean
+coffer_engine_peek_repository_id_finish (CofferEngine *self, GAsyncResult *result, char **out_id,
+                                         GError **error)
+{
+  Job *job = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+  if (out_id != NULL)
+    *out_id = g_steal_pointer (&job->text);
   return TRUE;
 }
 
@@ -1297,9 +1356,10 @@ restore_call (CofferRepository *repository, Job *job, GCancellable *cancellable,
 {
   GPtrArray *conflicts = NULL;
 
-  if (!coffer_restore_run (repository, job->category_id, job->snapshot,
-                           (const char * const *) job->strv, job->target, job->flags,
-                           engine_progress_cb, job->engine, &conflicts, cancellable, error))
+  /* job->text: the prefix left out under the target, or NULL */
+  if (!coffer_restore_run_mapped (repository, job->category_id, job->snapshot,
+                                  (const char * const *) job->strv, job->target, job->text, job->flags,
+                                  engine_progress_cb, job->engine, &conflicts, NULL, cancellable, error))
     {
       job->conflicts = conflicts;
       return FALSE;
@@ -1314,6 +1374,15 @@ coffer_engine_restore_async (CofferEngine *self, const char *category_id,
                              const char *target, CofferRestoreFlags flags,
                              GAsyncReadyCallback callback, gpointer user_data)
 {
+  coffer_engine_restore_mapped_async (self, category_id, snapshot, paths, target, NULL, flags, callback, user_data);
+}
+
+void
+coffer_engine_restore_mapped_async (CofferEngine *self, const char *category_id,
+                                    const CofferSnapshot *snapshot, const char * const *paths,
+                                    const char *target, const char *strip_prefix, CofferRestoreFlags flags,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
   GTask *task;
   Job *job;
 
@@ -1325,6 +1394,7 @@ coffer_engine_restore_async (CofferEngine *self, const char *category_id,
   job->snapshot = snapshot_copy (snapshot);
   job->strv = paths ? g_strdupv ((char **) paths) : NULL;
   job->target = g_strdup (target);
+  job->text = g_strdup (strip_prefix);
   job->flags = flags;
   job_run (task, restore_call, NULL);
 }

@@ -54,6 +54,8 @@ gboolean          coffer_engine_get_busy        (CofferEngine *self);
 /* Cancels the running backup or restore. */
 void              coffer_engine_cancel          (CofferEngine *self);
 /* Keeps a copy of the password for later calls (e.g. set_level to Standard). */
+/* The backup password this session knows (secure memory), or NULL. */
+const CofferSecret *coffer_engine_get_password (CofferEngine *self);
 void              coffer_engine_set_password    (CofferEngine *self, const CofferSecret *password);
 void              coffer_engine_close           (CofferEngine *self);
 /* Retention applied (coffer_forget_run) after each successful backup;
@@ -68,6 +70,14 @@ void     coffer_engine_test_connection_async  (CofferEngine *self, const CofferD
                                                GAsyncReadyCallback callback, gpointer user_data);
 gboolean coffer_engine_test_connection_finish (CofferEngine *self, GAsyncResult *result,
                                                gboolean *out_has_repository, GError **error);
+
+/* Reads the id of the repository at dest without any key: *out_id is the
+ * id (hex), or NULL when the place can be reached and holds no repository. */
+void     coffer_engine_peek_repository_id_async  (CofferEngine *self, const CofferDestination *dest,
+                                                  GCancellable *cancellable,
+                                                  GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_peek_repository_id_finish (CofferEngine *self, GAsyncResult *result, char **out_id,
+                                                  GError **error);
 
 /* Creates a repository; the result is the recovery key (caller frees). */
 void          coffer_engine_create_async  (CofferEngine *self, const CofferDestination *dest,
@@ -173,6 +183,14 @@ void     coffer_engine_restore_async  (CofferEngine *self, const char *category_
                                        const CofferSnapshot *snapshot, const char * const *paths,
                                        const char *target, CofferRestoreFlags flags,
                                        GAsyncReadyCallback callback, gpointer user_data);
+/* The same, with strip_prefix left out under target (coffer_restore_run_mapped):
+ * /home/alice/Pictures with target /home/bob and prefix /home/alice goes to
+ * /home/bob/Pictures. Finish with coffer_engine_restore_finish. */
+void     coffer_engine_restore_mapped_async (CofferEngine *self, const char *category_id,
+                                             const CofferSnapshot *snapshot, const char * const *paths,
+                                             const char *target, const char *strip_prefix,
+                                             CofferRestoreFlags flags,
+                                             GAsyncReadyCallback callback, gpointer user_data);
 gboolean coffer_engine_restore_finish (CofferEngine *self, GAsyncResult *result,
                                        GPtrArray **out_conflicts, GError **error);
 

@@ -11,12 +11,19 @@
 #include "coffer-recovery-wizard.h"
 #include "coffer-shares-row.h"
 
+/* How often the devices list is read again while Preferences is shown (a
+ * listing of keys/devices/ and keys/pending/: a few small requests). */
+#define DEVICES_POLL_SECONDS 3
+
 struct _CofferPreferencesWindow
 {
   AdwPreferencesWindow parent_instance;
 
   CofferApplication   *app;
   GSettings           *settings;
+  guint                devices_poll_id;   /* re-reads the devices while shown */
+  char                *devices_shown;     /* what the list shows, to redraw only on change */
+  gboolean             devices_listing;   /* a listing is on its way */
 
   AdwActionRow        *destination_row;
   AdwComboRow         *schedule_row;
@@ -27,6 +34,21 @@ struct _CofferPreferencesWindow
   GtkSwitch           *metered_switch;
   GtkSwitch           *power_switch;
   GtkSpinButton       *bandwidth_spin;
+  AdwComboRow         *retention_row;
+  GtkWidget           *keep_last_row;
+  GtkWidget           *keep_hourly_row;
+  GtkWidget           *keep_daily_row;
+  GtkWidget           *keep_weekly_row;
+  GtkWidget           *keep_monthly_row;
+  GtkWidget           *keep_yearly_row;
+  GtkSpinButton       *keep_hourly_spin;
+  GtkLevelBar         *strength_bar;
+  gboolean             custom_retention;
+  gboolean             applying_preset;
+  char                *destination_status;   /* last change: NULL running, "" done, else why not */
+  CofferDestination   *new_destination;
+  GPtrArray           *pending_categories;   /* CofferCategoryItem to add at the new place */
+  gboolean             reopening;            /* waiting for the app to open the new place */
   GtkSpinButton       *keep_last_spin;
   GtkSpinButton       *keep_daily_spin;
   GtkSpinButton       *keep_weekly_spin;
@@ -114,6 +136,385 @@ time_output_cb (GtkSpinButton *spin, gpointer user_data)
   g_autofree char *text = g_strdup_printf ("%02d", gtk_spin_button_get_value_as_int (spin));
   gtk_editable_set_text (GTK_EDITABLE (spin), text);
   return TRUE;
+}
+
+/* ---- destination ---- */
+
+static void
+destination_done (CofferPreferencesWindow *self, const char *error_message)
+{
+  g_free (self->destination_status);
+  self->destination_status = g_strdup (error_message ? error_message : "");
+  g_clear_pointer (&self->new_destination, coffer_destination_free);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "prefs.change-destination", TRUE);
+  if (error_message != NULL)
+    toast (self, error_message);
+}
+
+static void
+update_destination_row (CofferPreferencesWindow *self)
+{
+  CofferRepository *repository = coffer_engine_get_repository (coffer_application_get_engine (self->app));
+  g_autofree char *destination = repository ? coffer_repository_describe (repository)
+                                            : g_settings_get_string (self->settings, "destination");
+
+  adw_action_row_set_subtitle (self->destination_row, destination);
+}
+
+static void
+reopened_cb (CofferPreferencesWindow *self)
+{
+  CofferAppState state = coffer_application_get_state (self->app);
+
+  if (!self->reopening || state == COFFER_APP_STATE_OPENING)
+    return;
+  self->reopening = FALSE;
+  update_destination_row (self);
+  if (state == COFFER_APP_STATE_READY)
+    {
+      destination_done (self, NULL);
+      toast (self, _("Backing up to the new place"));
+    }
+  else
+    destination_done (self, coffer_application_get_state_message (self->app)
+                            ? coffer_application_get_state_message (self->app)
+                            : _("The backup at the new place could not be opened."));
+}
+
+static void add_next_category (CofferPreferencesWindow *self);
+
+static void
+category_added_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferPreferencesWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferCategoryItem) item = g_ptr_array_steal_index (self->pending_categories, 0);
+  g_autofree char *id = coffer_engine_add_category_finish (COFFER_ENGINE (source), result, &error);
+
+  if (id == NULL)
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      g_autofree char *text = g_strdup_printf (_("%s could not be added: %s"),
+                                               coffer_category_item_get_name (item), message);
+      toast (self, text);
+    }
+  else
+    coffer_category_item_set_id (item, id);
+  add_next_category (self);
+}
+
+/* The categories are made again at the new place, one after another;
+ * Advanced ones once the new recovery key has been typed back. */
+static void
+add_next_category (CofferPreferencesWindow *self)
+{
+  CofferCategoryItem *item;
+
+  if (self->pending_categories->len == 0)
+    {
+      coffer_application_save_categories (self->app);
+      update_destination_row (self);
+      destination_done (self, NULL);
+      toast (self, _("A new backup was started at the new place"));
+      return;
+    }
+  item = g_ptr_array_index (self->pending_categories, 0);
+  coffer_engine_add_category_async (coffer_application_get_engine (self->app), coffer_category_item_get_name (item),
+                                    coffer_category_item_get_level (item), coffer_category_item_get_paths (item),
+                                    coffer_category_item_get_excludes (item), NULL, category_added_cb,
+                                    g_object_ref (self));
+}
+
+static void
+new_key_confirmed_cb (CofferPreferencesWindow *self)
+{
+  add_next_category (self);
+}
+
+static void
+created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferPreferencesWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) key = coffer_engine_create_finish (COFFER_ENGINE (source), result, &error);
+  GListModel *categories = G_LIST_MODEL (coffer_application_get_categories (self->app));
+  CofferRecoveryWizard *wizard = NULL;
+  gboolean any_advanced = FALSE;
+  g_autoptr(CofferDestination) dest = NULL;
+
+  if (key == NULL)
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      destination_done (self, message);
+      return;
+    }
+  /* The engine works with the new repository now; remember where it is. */
+  dest = coffer_destination_copy (self->new_destination);
+  coffer_application_change_destination (self->app, dest, FALSE);
+  g_ptr_array_set_size (self->pending_categories, 0);
+  for (guint level = COFFER_LEVEL_STANDARD; level <= COFFER_LEVEL_ADVANCED; level++)
+    for (guint i = 0; i < g_list_model_get_n_items (categories); i++)
+      {
+        g_autoptr(CofferCategoryItem) item = g_list_model_get_item (categories, i);
+        if (coffer_category_item_get_id (item) == NULL || coffer_category_item_get_level (item) != level)
+          continue;
+        coffer_category_item_set_id (item, NULL);
+        g_ptr_array_add (self->pending_categories, g_object_ref (item));
+        any_advanced |= level == COFFER_LEVEL_ADVANCED;
+      }
+  /* A new backup has a new recovery key: it is shown and typed back like
+   * at setup; Advanced categories are added after that. */
+  coffer_recovery_wizard_present_dialog (GTK_WINDOW (self), self->app, COFFER_RECOVERY_WIZARD_NEW, &wizard);
+  coffer_recovery_wizard_start (wizard, COFFER_RECOVERY_WIZARD_NEW, key);
+  if (any_advanced)
+    g_signal_connect_object (wizard, "confirmed", G_CALLBACK (new_key_confirmed_cb), self, G_CONNECT_SWAPPED);
+  else
+    add_next_category (self);
+}
+
+static void
+peeked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferPreferencesWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  CofferRepository *current = coffer_engine_get_repository (COFFER_ENGINE (source));
+
+  if (!coffer_engine_peek_repository_id_finish (COFFER_ENGINE (source), result, &id, &error))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      destination_done (self, message);
+      return;
+    }
+  if (id != NULL && current != NULL && g_str_equal (id, coffer_repository_get_id (current)))
+    {
+      /* A copy of this backup: open it there. */
+      g_autoptr(CofferDestination) dest = coffer_destination_copy (self->new_destination);
+      self->reopening = TRUE;
+      coffer_application_change_destination (self->app, dest, TRUE);
+      return;   /* reopened_cb finishes */
+    }
+  if (id != NULL)
+    {
+      destination_done (self, _("This place holds a different Coffer backup. Choose a copy of this backup, "
+                                "or an empty place to start a new backup there."));
+      return;
+    }
+  if (coffer_engine_get_password (COFFER_ENGINE (source)) == NULL)
+    {
+      destination_done (self, _("Unlock Coffer with your backup password first: a new backup there needs it."));
+      return;
+    }
+  {
+    /* A copy: create_async replaces the engine's own. */
+    g_autoptr(CofferSecret) password = coffer_secret_dup (coffer_engine_get_password (COFFER_ENGINE (source)));
+    coffer_engine_create_async (COFFER_ENGINE (source), self->new_destination, password, NULL, created_cb,
+                                g_object_ref (self));
+  }
+}
+
+void
+coffer_preferences_window_change_destination (CofferPreferencesWindow *self, const CofferDestination *dest)
+{
+  g_return_if_fail (COFFER_IS_PREFERENCES_WINDOW (self));
+  g_clear_pointer (&self->destination_status, g_free);
+  g_clear_pointer (&self->new_destination, coffer_destination_free);
+  self->new_destination = coffer_destination_copy (dest);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "prefs.change-destination", FALSE);
+  /* The same repository (its id) or an empty place: anything else is
+   * refused, so backups never mix two repositories. */
+  coffer_engine_peek_repository_id_async (coffer_application_get_engine (self->app), dest, NULL, peeked_cb,
+                                          g_object_ref (self));
+}
+
+const char *
+coffer_preferences_window_get_destination_status (CofferPreferencesWindow *self)
+{
+  return self->destination_status;
+}
+
+static void
+destination_folder_cb (GtkNativeDialog *chooser, int response, GtkEditable *entry)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+      g_autofree char *path = file ? g_file_get_path (file) : NULL;
+      g_autofree char *uri = file && path == NULL ? g_file_get_uri (file) : NULL;
+      gtk_editable_set_text (entry, path ? path : uri ? uri : "");
+    }
+  gtk_native_dialog_destroy (chooser);
+  g_object_unref (chooser);
+  g_object_unref (entry);
+}
+
+static void
+destination_choose_cb (GtkButton *button, GtkEditable *entry)
+{
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (_("Choose the Backup Folder"),
+                                                               GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (button))),
+                                                               GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                                               _("_Select"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (destination_folder_cb), g_object_ref (entry));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+destination_response_cb (AdwMessageDialog *dialog, const char *response, CofferPreferencesWindow *self)
+{
+  GtkEditable *location = g_object_get_data (G_OBJECT (dialog), "location");
+  GtkEditable *user = g_object_get_data (G_OBJECT (dialog), "user");
+  GtkEditable *secret = g_object_get_data (G_OBJECT (dialog), "secret");
+  const char *text = gtk_editable_get_text (location);
+  g_autoptr(CofferDestination) dest = NULL;
+
+  if (g_strcmp0 (response, "change") != 0 || text == NULL || *text == '\0')
+    return;
+  if (g_str_has_prefix (text, "https://"))
+    {
+      g_autofree char *webdav = g_strconcat ("webdavs://", text + 8, NULL);
+      dest = coffer_destination_new (webdav);
+    }
+  else if (g_str_has_prefix (text, "http://"))
+    {
+      g_autofree char *webdav = g_strconcat ("webdav://", text + 7, NULL);
+      dest = coffer_destination_new (webdav);
+    }
+  else
+    dest = coffer_destination_new (text);
+  if (*gtk_editable_get_text (user))
+    dest->user = g_strdup (gtk_editable_get_text (user));
+  if (*gtk_editable_get_text (secret))
+    dest->secret = coffer_secret_new_from_string (gtk_editable_get_text (secret));
+  if (g_str_has_prefix (dest->location, "s3://"))
+    {
+      /* The endpoint and region stay as set up. */
+      dest->s3_endpoint = g_settings_get_string (self->settings, "s3-endpoint");
+      dest->s3_region = g_settings_get_string (self->settings, "s3-region");
+    }
+  coffer_preferences_window_change_destination (self, dest);
+}
+
+static void
+change_destination_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferPreferencesWindow *self = COFFER_PREFERENCES_WINDOW (widget);
+  GtkWidget *dialog, *box, *location, *user, *secret, *choose;
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Change the Backup Location"),
+                                   _("Point Coffer at a copy of this backup — moved to another drive, server "
+                                     "or bucket — or at an empty place to start a new backup there. Nothing "
+                                     "is moved or deleted."));
+  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+  location = gtk_entry_new ();
+  gtk_entry_set_placeholder_text (GTK_ENTRY (location), _("Folder, webdavs://server/path or s3://bucket/folder"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (location), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("New backup location"), -1);
+  choose = gtk_button_new_with_mnemonic (_("_Choose Folder…"));
+  g_signal_connect (choose, "clicked", G_CALLBACK (destination_choose_cb), location);
+  user = gtk_entry_new ();
+  gtk_entry_set_placeholder_text (GTK_ENTRY (user), _("User name or access key ID (servers only)"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (user), GTK_ACCESSIBLE_PROPERTY_LABEL, _("User name"), -1);
+  secret = gtk_password_entry_new ();
+  gtk_password_entry_set_show_peek_icon (GTK_PASSWORD_ENTRY (secret), TRUE);
+  g_object_set (secret, "placeholder-text", _("Password or secret key (servers only)"), NULL);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (secret), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Password or secret key"), -1);
+  gtk_box_append (GTK_BOX (box), location);
+  gtk_box_append (GTK_BOX (box), choose);
+  gtk_box_append (GTK_BOX (box), user);
+  gtk_box_append (GTK_BOX (box), secret);
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), box);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
+                                    "change", _("_Change Location"), NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "change", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data (G_OBJECT (dialog), "location", location);
+  g_object_set_data (G_OBJECT (dialog), "user", user);
+  g_object_set_data (G_OBJECT (dialog), "secret", secret);
+  g_signal_connect (dialog, "response", G_CALLBACK (destination_response_cb), self);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* ---- retention ---- */
+
+/* The presets, in the order of the combo row; Custom shows the numbers.
+ * "Thin out": every backup of the last day, one a day for a month, one a
+ * week for a year, one a month for good (1000 months), and the latest. */
+static const char * const retention_keys[] = {
+  "retention-keep-last", "retention-keep-hourly", "retention-keep-daily", "retention-keep-weekly",
+  "retention-keep-monthly", "retention-keep-yearly",
+};
+static const guint retention_presets[2][6] = {
+  { 0, 0, 0, 0, 0, 0 },          /* Everything: nothing is ever removed */
+  { 1, 24, 31, 52, 1000, 0 },    /* Thin out over time */
+};
+
+enum { RETENTION_EVERYTHING, RETENTION_THIN_OUT, RETENTION_CUSTOM };
+
+static guint
+current_retention (CofferPreferencesWindow *self)
+{
+  for (guint p = 0; p < G_N_ELEMENTS (retention_presets); p++)
+    {
+      gboolean same = TRUE;
+      for (guint k = 0; k < G_N_ELEMENTS (retention_keys); k++)
+        if (g_settings_get_uint (self->settings, retention_keys[k]) != retention_presets[p][k])
+          same = FALSE;
+      if (same)
+        return p;
+    }
+  return RETENTION_CUSTOM;
+}
+
+static void
+show_retention (CofferPreferencesWindow *self, guint preset)
+{
+  GtkWidget *rows[] = { self->keep_last_row, self->keep_hourly_row, self->keep_daily_row,
+                        self->keep_weekly_row, self->keep_monthly_row, self->keep_yearly_row };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    gtk_widget_set_visible (rows[i], preset == RETENTION_CUSTOM);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (self->retention_row),
+                               preset == RETENTION_EVERYTHING
+                               ? _("No backup is ever removed. The backup place keeps growing.")
+                               : preset == RETENTION_THIN_OUT
+                               ? _("Hourly for a day, daily for a month, weekly for a year, monthly forever.")
+                               : _("Choose how many backups of each kind to keep."));
+}
+
+static void
+retention_selected_cb (CofferPreferencesWindow *self)
+{
+  guint preset = adw_combo_row_get_selected (self->retention_row);
+
+  if (self->applying_preset)
+    return;
+  self->custom_retention = preset == RETENTION_CUSTOM;
+  /* The keys change one by one: do not read a half-written preset back. */
+  self->applying_preset = TRUE;
+  if (preset < G_N_ELEMENTS (retention_presets))
+    for (guint k = 0; k < G_N_ELEMENTS (retention_keys); k++)
+      g_settings_set_uint (self->settings, retention_keys[k], retention_presets[preset][k]);
+  self->applying_preset = FALSE;
+  show_retention (self, preset);
+}
+
+static void
+retention_changed_cb (CofferPreferencesWindow *self)
+{
+  /* Numbers edited under Custom stay Custom even when they happen to
+   * match a preset; otherwise follow the settings. */
+  guint preset = self->custom_retention ? RETENTION_CUSTOM : current_retention (self);
+
+  if (self->applying_preset)
+    return;
+  self->applying_preset = TRUE;
+  if (adw_combo_row_get_selected (self->retention_row) != preset)
+    adw_combo_row_set_selected (self->retention_row, preset);
+  self->applying_preset = FALSE;
+  show_retention (self, preset);
 }
 
 /* ---- exclusions ---- */
@@ -238,6 +639,19 @@ change_password_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   gtk_editable_set_text (GTK_EDITABLE (self->new_password), "");
   gtk_editable_set_text (GTK_EDITABLE (self->new_password_confirm), "");
   toast (self, _("Backup password changed"));
+}
+
+static void
+new_password_changed_cb (CofferPreferencesWindow *self)
+{
+  const char *text = NULL;
+
+  coffer_password_strength (gtk_editable_get_text (GTK_EDITABLE (self->new_password)), &text);
+  coffer_password_meter_update (self->strength_bar, NULL,
+                                gtk_editable_get_text (GTK_EDITABLE (self->new_password)));
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->strength_bar), text);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->strength_bar), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                  text, -1);
 }
 
 static void
@@ -483,7 +897,25 @@ list_devices_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(CofferPreferencesWindow) self = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) devices = coffer_engine_list_devices_finish (COFFER_ENGINE (source), result, &error);
+  g_autoptr(GString) shown = g_string_new (NULL);
   GtkWidget *child;
+
+  self->devices_listing = FALSE;
+  /* Redraw only when something changed, so that a join request appears
+   * by itself and the rows under the user's focus are left alone. */
+  if (devices == NULL)
+    g_string_append_printf (shown, "error %s", error->message);
+  for (guint i = 0; devices != NULL && i < devices->len; i++)
+    {
+      const CofferDevice *device = g_ptr_array_index (devices, i);
+      g_string_append_printf (shown, "%s|%s|%d|%d|%s|%" G_GINT64_FORMAT "\n", device->id,
+                              device->name ? device->name : "", device->pending, device->verified,
+                              device->verification_code ? device->verification_code : "", device->time);
+    }
+  if (g_strcmp0 (shown->str, self->devices_shown) == 0)
+    return;
+  g_free (self->devices_shown);
+  self->devices_shown = g_string_free (g_steal_pointer (&shown), FALSE);
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->devices_list))))
     gtk_list_box_remove (self->devices_list, child);
@@ -562,8 +994,22 @@ list_devices_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 fill_devices (CofferPreferencesWindow *self)
 {
+  if (self->devices_listing)
+    return;
+  self->devices_listing = TRUE;
   coffer_engine_list_devices_async (coffer_application_get_engine (self->app), NULL, list_devices_cb,
                                     g_object_ref (self));
+}
+
+/* A new computer asking to join shows up while Preferences is open. */
+static gboolean
+devices_poll_cb (gpointer user_data)
+{
+  CofferPreferencesWindow *self = user_data;
+
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    fill_devices (self);
+  return G_SOURCE_CONTINUE;
 }
 
 /* ---- GObject ---- */
@@ -573,7 +1019,12 @@ coffer_preferences_window_dispose (GObject *object)
 {
   CofferPreferencesWindow *self = COFFER_PREFERENCES_WINDOW (object);
 
+  g_clear_handle_id (&self->devices_poll_id, g_source_remove);
+  g_clear_pointer (&self->devices_shown, g_free);
   g_clear_object (&self->settings);
+  g_clear_pointer (&self->destination_status, g_free);
+  g_clear_pointer (&self->new_destination, coffer_destination_free);
+  g_clear_pointer (&self->pending_categories, g_ptr_array_unref);
   G_OBJECT_CLASS (coffer_preferences_window_parent_class)->dispose (object);
 }
 
@@ -591,12 +1042,16 @@ coffer_preferences_window_class_init (CofferPreferencesWindowClass *klass)
   BIND (minute_spin); BIND (metered_switch); BIND (power_switch); BIND (bandwidth_spin); BIND (keep_last_spin);
   BIND (keep_daily_spin); BIND (keep_weekly_spin); BIND (keep_monthly_spin); BIND (keep_yearly_spin);
   BIND (excludes_list); BIND (exclude_entry); BIND (new_password); BIND (new_password_confirm);
-  BIND (recovery_row); BIND (devices_list);
+  BIND (recovery_row); BIND (devices_list); BIND (retention_row); BIND (keep_last_row); BIND (keep_hourly_row);
+  BIND (keep_daily_row); BIND (keep_weekly_row); BIND (keep_monthly_row); BIND (keep_yearly_row);
+  BIND (keep_hourly_spin);
 #undef BIND
   gtk_widget_class_bind_template_callback (widget_class, exclude_apply_cb);
   gtk_widget_class_bind_template_callback (widget_class, exclude_folder_cb);
 
   gtk_widget_class_install_action (widget_class, "prefs.change-password", NULL, change_password_activated);
+  gtk_widget_class_install_action (widget_class, "prefs.change-destination", NULL, change_destination_activated);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
   gtk_widget_class_install_action (widget_class, "prefs.test-recovery-key", NULL, test_recovery_key_activated);
   gtk_widget_class_install_action (widget_class, "prefs.replace-recovery-key", NULL, replace_recovery_key_activated);
 }
@@ -605,6 +1060,18 @@ static void
 coffer_preferences_window_init (CofferPreferencesWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->pending_categories = g_ptr_array_new_with_free_func (g_object_unref);
+  /* The strength meter beside the new password, as in the setup assistant. */
+  self->strength_bar = GTK_LEVEL_BAR (gtk_level_bar_new ());
+  coffer_password_meter_init (self->strength_bar);
+  gtk_widget_set_size_request (GTK_WIDGET (self->strength_bar), 80, -1);
+  gtk_widget_set_valign (GTK_WIDGET (self->strength_bar), GTK_ALIGN_CENTER);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->strength_bar), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Password strength"), -1);
+  adw_entry_row_add_suffix (ADW_ENTRY_ROW (self->new_password), GTK_WIDGET (self->strength_bar));
+  g_signal_connect_object (self->new_password, "changed", G_CALLBACK (new_password_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  new_password_changed_cb (self);
   coffer_a11y_name_controls (GTK_WIDGET (self));
 }
 
@@ -612,16 +1079,12 @@ CofferPreferencesWindow *
 coffer_preferences_window_new (CofferApplication *app)
 {
   CofferPreferencesWindow *self = g_object_new (COFFER_TYPE_PREFERENCES_WINDOW, NULL);
-  g_autofree char *destination = NULL;
-  CofferRepository *repository;
 
   self->app = app;
   self->settings = g_object_ref (coffer_application_get_settings (app));
 
-  repository = coffer_engine_get_repository (coffer_application_get_engine (app));
-  destination = repository ? coffer_repository_describe (repository)
-                           : g_settings_get_string (self->settings, "destination");
-  adw_action_row_set_subtitle (self->destination_row, destination);
+  update_destination_row (self);
+  g_signal_connect_object (app, "notify::state", G_CALLBACK (reopened_cb), self, G_CONNECT_SWAPPED);
 
   g_settings_bind_with_mapping (self->settings, "schedule", self->schedule_row, "selected",
                                 G_SETTINGS_BIND_DEFAULT, enum_to_selected, selected_to_enum, NULL, NULL);
@@ -631,11 +1094,21 @@ coffer_preferences_window_new (CofferApplication *app)
   g_settings_bind (self->settings, "skip-power-saver", self->power_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "bandwidth-limit", self->bandwidth_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "retention-keep-last", self->keep_last_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "retention-keep-hourly", self->keep_hourly_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "retention-keep-daily", self->keep_daily_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "retention-keep-weekly", self->keep_weekly_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "retention-keep-monthly", self->keep_monthly_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "retention-keep-yearly", self->keep_yearly_spin, "value", G_SETTINGS_BIND_DEFAULT);
 
+  self->custom_retention = current_retention (self) == RETENTION_CUSTOM;
+  retention_changed_cb (self);
+  g_signal_connect_object (self->retention_row, "notify::selected", G_CALLBACK (retention_selected_cb), self,
+                           G_CONNECT_SWAPPED);
+  for (guint k = 0; k < G_N_ELEMENTS (retention_keys); k++)
+    {
+      g_autofree char *signal = g_strconcat ("changed::", retention_keys[k], NULL);
+      g_signal_connect_object (self->settings, signal, G_CALLBACK (retention_changed_cb), self, G_CONNECT_SWAPPED);
+    }
   g_signal_connect_object (self->schedule_row, "notify::selected", G_CALLBACK (schedule_changed_cb), self,
                            G_CONNECT_SWAPPED);
   schedule_changed_cb (self);
@@ -652,5 +1125,6 @@ coffer_preferences_window_new (CofferApplication *app)
                              GTK_WIDGET (self->shares_row));
   update_recovery_row (self);
   fill_devices (self);
+  self->devices_poll_id = g_timeout_add_seconds (DEVICES_POLL_SECONDS, devices_poll_cb, self);
   return self;
 }

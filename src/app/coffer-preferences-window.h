@@ -12,4 +12,12 @@ G_DECLARE_FINAL_TYPE (CofferPreferencesWindow, coffer_preferences_window, COFFER
 
 CofferPreferencesWindow *coffer_preferences_window_new (CofferApplication *app);
 
+/* Points the app at dest: the same repository (a copy, by its id) is opened
+ * there; an empty place gets a new repository with the same categories
+ * (its new recovery key is shown); a different repository is refused.
+ * The result: NULL while running, "" when done, else the reason. */
+void        coffer_preferences_window_change_destination     (CofferPreferencesWindow *self,
+                                                              const CofferDestination *dest);
+const char *coffer_preferences_window_get_destination_status (CofferPreferencesWindow *self);
+
 G_END_DECLS

@@ -25,6 +25,9 @@ struct _CofferRestoreWindow
   char               *result;
   GtkWidget          *dialog;
   char               *last_target;
+  GStrv               last_paths;       /* what the last restore was asked for */
+  CofferRestoreFlags  last_flags;
+  char               *opened_uri;      /* COFFER_TESTING: what "Open Folder" would show */
   gboolean            loading;
   gboolean            auto_descend;
 
@@ -33,6 +36,12 @@ struct _CofferRestoreWindow
   GtkSearchBar       *search_bar;
   GtkToggleButton    *search_button;
   GtkSearchEntry     *search_entry;
+  GtkCheckButton     *search_all_check;
+  GHashTable         *latest;          /* category id -> GPtrArray of its snapshots, for searching all */
+  guint               searches_pending;
+  char               *pending_folder;  /* opened once the category of a search result is shown */
+  char               *restore_category;   /* the category the last restore used */
+  GPtrArray          *restore_snapshots;  /* with restore_category: [0] is used */
   GtkDropDown        *category_dropdown;
   GtkDropDown        *snapshot_dropdown;
   GtkLabel           *path_label;
@@ -50,6 +59,17 @@ G_DEFINE_FINAL_TYPE (CofferRestoreWindow, coffer_restore_window, ADW_TYPE_WINDOW
 static void toast (CofferRestoreWindow *self, const char *message)
 {
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+}
+
+static const char *current_category (CofferRestoreWindow *self);
+
+/* In an all-categories search each result carries its category; its latest
+ * snapshot is in self->latest. */
+static const char *
+item_category (CofferRestoreWindow *self, CofferFileItem *item)
+{
+  const char *id = g_object_get_data (G_OBJECT (item), "category-id");
+  return id ? id : current_category (self);
 }
 
 static const char *
@@ -197,6 +217,19 @@ row_activated_cb (CofferRestoreWindow *self, guint position)
 
   if (item == NULL)
     return;
+  if (g_strcmp0 (item_category (self, item), current_category (self)) != 0)
+    {
+      /* A result of another category: show that category, then the folder. */
+      const char *id = item_category (self, item);
+      g_free (self->pending_folder);
+      self->pending_folder = coffer_file_item_is_dir (item) ? g_strdup (coffer_file_item_get_path (item))
+                                                           : g_path_get_dirname (coffer_file_item_get_path (item));
+      gtk_search_bar_set_search_mode (self->search_bar, FALSE);
+      for (guint i = 0; i < self->category_ids->len; i++)
+        if (g_str_equal (g_ptr_array_index (self->category_ids, i), id))
+          gtk_drop_down_set_selected (self->category_dropdown, i);
+      return;
+    }
   if (coffer_file_item_is_dir (item))
     {
       gtk_search_bar_set_search_mode (self->search_bar, FALSE);
@@ -241,6 +274,99 @@ search_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     gtk_stack_set_visible_child_name (self->stack, "files");
 }
 
+typedef struct
+{
+  CofferRestoreWindow *self;
+  char                *category_id;
+  GCancellable        *cancellable;
+} SearchAll;
+
+static void
+search_all_free (SearchAll *sa)
+{
+  g_object_unref (sa->self);
+  g_free (sa->category_id);
+  g_object_unref (sa->cancellable);
+  g_free (sa);
+}
+
+static void
+search_all_done (CofferRestoreWindow *self)
+{
+  if (--self->searches_pending > 0)
+    return;
+  set_loading (self, FALSE);
+  if (g_list_model_get_n_items (G_LIST_MODEL (self->files)) == 0)
+    {
+      adw_status_page_set_icon_name (self->empty_page, "system-search-symbolic");
+      adw_status_page_set_title (self->empty_page, _("No Files Found"));
+      adw_status_page_set_description (self->empty_page, _("No file or folder in any category has that name."));
+      gtk_stack_set_visible_child_name (self->stack, "empty");
+    }
+  else
+    gtk_stack_set_visible_child_name (self->stack, "files");
+}
+
+static void
+search_all_results_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SearchAll *sa = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) items = coffer_engine_search_finish (COFFER_ENGINE (source), result, &error);
+
+  if (!g_cancellable_is_cancelled (sa->cancellable))
+    {
+      for (guint i = 0; items != NULL && i < items->len; i++)
+        {
+          CofferFileItem *item = g_ptr_array_index (items, i);
+          g_object_set_data_full (G_OBJECT (item), "category-id", g_strdup (sa->category_id), g_free);
+          g_list_store_append (sa->self->files, item);
+        }
+      search_all_done (sa->self);
+    }
+  search_all_free (sa);
+}
+
+static void
+search_all_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SearchAll *sa = user_data;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *snapshots = coffer_engine_list_snapshots_finish (COFFER_ENGINE (source), result, &error);
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (sa->self->search_entry));
+
+  if (g_cancellable_is_cancelled (sa->cancellable) || snapshots == NULL || snapshots->len == 0)
+    {
+      if (!g_cancellable_is_cancelled (sa->cancellable))
+        search_all_done (sa->self);
+      g_clear_pointer (&snapshots, g_ptr_array_unref);
+      search_all_free (sa);
+      return;
+    }
+  g_hash_table_replace (sa->self->latest, g_strdup (sa->category_id), snapshots);
+  coffer_engine_search_async (COFFER_ENGINE (source), sa->category_id, g_ptr_array_index (snapshots, 0), text,
+                              500, sa->cancellable, search_all_results_cb, sa);
+}
+
+/* Searches the latest backup of every category; results say their category. */
+static void
+search_all (CofferRestoreWindow *self)
+{
+  GCancellable *cancellable = new_cancellable (self);
+
+  g_list_store_remove_all (self->files);
+  set_loading (self, TRUE);
+  self->searches_pending = self->category_ids->len;
+  for (guint i = 0; i < self->category_ids->len; i++)
+    {
+      SearchAll *sa = g_new0 (SearchAll, 1);
+      sa->self = g_object_ref (self);
+      sa->category_id = g_strdup (g_ptr_array_index (self->category_ids, i));
+      sa->cancellable = g_object_ref (cancellable);
+      coffer_engine_list_snapshots_async (self->engine, sa->category_id, cancellable, search_all_snapshots_cb, sa);
+    }
+}
+
 static void
 search_changed_cb (CofferRestoreWindow *self)
 {
@@ -252,6 +378,11 @@ search_changed_cb (CofferRestoreWindow *self)
   if (text == NULL || *text == '\0')
     {
       coffer_restore_window_open_folder (self, self->path);
+      return;
+    }
+  if (gtk_check_button_get_active (self->search_all_check) && self->category_ids->len > 1)
+    {
+      search_all (self);
       return;
     }
   set_loading (self, TRUE);
@@ -268,8 +399,44 @@ snapshot_selected_cb (CofferRestoreWindow *self)
 
   if (snapshot == NULL)
     return;
+  if (self->pending_folder != NULL)
+    {
+      g_autofree char *folder = g_steal_pointer (&self->pending_folder);
+      self->auto_descend = FALSE;
+      coffer_restore_window_open_folder (self, folder);
+      return;
+    }
   self->auto_descend = TRUE;
   coffer_restore_window_open_folder (self, "/");
+}
+
+/* The label of snapshot i: date and minute, with the seconds when another
+ * snapshot has the same minute, and the computer's name when the snapshots
+ * come from more than one computer, so no two entries look the same. */
+char *
+coffer_restore_window_describe_snapshot (GPtrArray *snapshots, guint i)
+{
+  const CofferSnapshot *snapshot = g_ptr_array_index (snapshots, i);
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (snapshot->time / G_USEC_PER_SEC);
+  gboolean same_minute = FALSE, several_hosts = FALSE;
+  g_autofree char *when = NULL;
+
+  for (guint j = 0; j < snapshots->len; j++)
+    {
+      const CofferSnapshot *other = g_ptr_array_index (snapshots, j);
+      if (j != i && other->time / (60 * G_USEC_PER_SEC) == snapshot->time / (60 * G_USEC_PER_SEC))
+        same_minute = TRUE;
+      /* Folders belong to a computer: two computers with the same host
+       * name are still two computers. */
+      if (g_strcmp0 (other->hostname, snapshot->hostname) != 0
+          || g_strcmp0 (other->device_id, snapshot->device_id) != 0)
+        several_hosts = TRUE;
+    }
+  when = g_date_time_format (dt, same_minute ? "%x %H:%M:%S" : "%x %H:%M");
+  if (several_hosts && snapshot->hostname != NULL)
+    /* Translators: a point in time and the computer it was backed up from */
+    return g_strdup_printf (_("%s on %s"), when, snapshot->hostname);
+  return g_steal_pointer (&when);
 }
 
 static void
@@ -279,7 +446,6 @@ list_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   GPtrArray *snapshots = coffer_engine_list_snapshots_finish (COFFER_ENGINE (source), result, &error);
   g_autoptr(GtkStringList) names = gtk_string_list_new (NULL);
-  gboolean several = FALSE;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
@@ -292,20 +458,9 @@ list_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       show_error (self, error);
       return;
     }
-  /* Folders belong to a computer: when several computers back up this
-   * category, each backup says which computer (and so which folders) it is. */
-  for (guint i = 1; i < snapshots->len; i++)
-    if (g_strcmp0 (((CofferSnapshot *) g_ptr_array_index (snapshots, i))->device_id,
-                   ((CofferSnapshot *) g_ptr_array_index (snapshots, 0))->device_id) != 0)
-      several = TRUE;
-  for (guint i = 0; i < snapshots->len; i++)
+  for (guint i = 0; snapshots != NULL && i < snapshots->len; i++)
     {
-      const CofferSnapshot *snapshot = g_ptr_array_index (snapshots, i);
-      g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (snapshot->time / G_USEC_PER_SEC);
-      g_autofree char *date = g_date_time_format (dt, "%x %H:%M");
-      g_autofree char *when = several && snapshot->hostname && *snapshot->hostname
-                              /* Translators: a backup's time and the computer it was made on */
-                              ? g_strdup_printf (_("%s on %s"), date, snapshot->hostname) : g_strdup (date);
+      g_autofree char *when = coffer_restore_window_describe_snapshot (snapshots, i);
       g_autofree char *label = i == 0 ? g_strdup_printf (_("%s (latest)"), when) : g_strdup (when);
       gtk_string_list_append (names, label);
     }
@@ -348,8 +503,22 @@ conflict_response_cb (AdwMessageDialog *dialog, const char *response, CofferRest
   const char * const *conflicts = g_object_get_data (G_OBJECT (dialog), "conflicts");
 
   self->dialog = NULL;
+  (void) conflicts;
+  /* The same request again: files now equal are left alone, so only the
+   * conflicting ones change (the conflict list holds places on disk, not
+   * paths inside the backup). */
   if (g_strcmp0 (response, "replace") == 0)
-    restore_with_flags (self, conflicts, self->last_target, COFFER_RESTORE_OVERWRITE);
+    {
+      g_auto(GStrv) paths = g_strdupv (self->last_paths);
+      restore_with_flags (self, (const char * const *) paths, self->last_target,
+                          (self->last_flags & ~COFFER_RESTORE_KEEP_BOTH) | COFFER_RESTORE_OVERWRITE);
+    }
+  else if (g_strcmp0 (response, "keep-both") == 0)
+    {
+      g_auto(GStrv) paths = g_strdupv (self->last_paths);
+      restore_with_flags (self, (const char * const *) paths, self->last_target,
+                          (self->last_flags & ~COFFER_RESTORE_OVERWRITE) | COFFER_RESTORE_KEEP_BOTH);
+    }
   else
     {
       g_free (self->result);
@@ -381,9 +550,21 @@ restore_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (coffer_engine_restore_finish (COFFER_ENGINE (source), result, &conflicts, &error))
     {
+      AdwToast *done;
+
       g_free (self->result);
       self->result = g_strdup ("");
-      toast (self, _("Files restored"));
+      if (self->last_flags & COFFER_RESTORE_KEEP_BOTH)
+        done = adw_toast_new (_("Restored. Your newer files were kept; the backup’s copies are beside them, "
+                                "marked “(restored)”."));
+      else
+        done = adw_toast_new (_("Files restored"));
+      if (self->last_target != NULL)
+        {
+          adw_toast_set_button_label (done, _("_Open Folder"));
+          adw_toast_set_action_name (done, "restore.open-target");
+        }
+      adw_toast_overlay_add_toast (self->toast_overlay, done);
       return;
     }
   if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE) && conflicts && conflicts->len > 0)
@@ -403,6 +584,7 @@ restore_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Keep the Newer Files?"), body->str);
       adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
                                         "keep", _("_Keep Newer Files"),
+                                        "keep-both", _("Keep _Both"),
                                         "replace", _("_Replace with Backup"), NULL);
       adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "replace", ADW_RESPONSE_DESTRUCTIVE);
       adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
@@ -482,7 +664,9 @@ static void
 restore_with_flags (CofferRestoreWindow *self, const char * const *paths, const char *target,
                     CofferRestoreFlags flags)
 {
-  const CofferSnapshot *snapshot = current_snapshot (self);
+  const CofferSnapshot *snapshot = self->restore_snapshots ? g_ptr_array_index (self->restore_snapshots, 0)
+                                                          : current_snapshot (self);
+  const char *category = self->restore_category ? self->restore_category : current_category (self);
 
   if (snapshot == NULL)
     return;
@@ -492,14 +676,46 @@ restore_with_flags (CofferRestoreWindow *self, const char * const *paths, const 
       g_free (self->last_target);
       self->last_target = g_strdup (target);
     }
+  if ((const char * const *) self->last_paths != paths)
+    {
+      g_strfreev (self->last_paths);
+      self->last_paths = g_strdupv ((char **) paths);
+    }
+  /* Restore To… puts the selection itself into the chosen folder. */
+  if (target != NULL)
+    flags |= COFFER_RESTORE_INTO_TARGET;
+  self->last_flags = flags;
   gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), TRUE);
   gtk_widget_set_visible (self->cancel_button, TRUE);
   gtk_progress_bar_set_fraction (self->progress_bar, 0);
   gtk_label_set_text (self->status_label, _("Preparing…"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore-to", FALSE);
-  coffer_engine_restore_async (self->engine, current_category (self), snapshot, paths, target, flags,
+  coffer_engine_restore_async (self->engine, category, snapshot, paths, target, flags,
                                restore_cb, g_object_ref (self));
+}
+
+/* The category of the selection (results of an all-categories search may
+ * belong to another one than shown), or "" when it spans several. */
+static const char *
+selected_category (CofferRestoreWindow *self)
+{
+  g_autoptr(GtkBitset) selected = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->selection));
+  const char *category = NULL;
+  GtkBitsetIter iter;
+  guint position;
+
+  if (gtk_bitset_iter_init_first (&iter, selected, &position))
+    do
+      {
+        g_autoptr(CofferFileItem) item = g_list_model_get_item (G_LIST_MODEL (self->files), position);
+        const char *id = item_category (self, item);
+        if (category != NULL && g_strcmp0 (category, id) != 0)
+          return "";
+        category = id;
+      }
+    while (gtk_bitset_iter_next (&iter, &position));
+  return category;
 }
 
 static GStrv
@@ -520,22 +736,107 @@ selected_paths (CofferRestoreWindow *self)
   return g_strv_builder_end (builder);
 }
 
+static void
+everything_response_cb (AdwMessageDialog *dialog, const char *response, CofferRestoreWindow *self)
+{
+  const char * const *paths = g_object_get_data (G_OBJECT (dialog), "paths");
+  const char *target = g_object_get_data (G_OBJECT (dialog), "target");
+
+  self->dialog = NULL;
+  if (g_strcmp0 (response, "restore") == 0)
+    restore_with_flags (self, paths, target, COFFER_RESTORE_DEFAULT);
+}
+
 void
 coffer_restore_window_restore (CofferRestoreWindow *self, const char * const *paths, const char *target)
 {
   g_auto(GStrv) selection = NULL;
   const char *current[] = { self->path, NULL };
+  g_autofree char *where = NULL;
+  g_autofree char *body = NULL;
+  GtkWidget *dialog;
 
   g_return_if_fail (COFFER_IS_RESTORE_WINDOW (self));
-  if (paths == NULL)
+  if (paths != NULL)
     {
-      selection = selected_paths (self);
-      if (selection[0] != NULL)
-        paths = (const char * const *) selection;
-      else if (self->path != NULL && !g_str_equal (self->path, "/"))
-        paths = current;
+      restore_with_flags (self, paths, target, COFFER_RESTORE_DEFAULT);
+      return;
     }
-  restore_with_flags (self, paths, target, COFFER_RESTORE_DEFAULT);
+  selection = selected_paths (self);
+  if (selection[0] != NULL)
+    {
+      const char *category = selected_category (self);
+      GPtrArray *snapshots = category ? g_hash_table_lookup (self->latest, category) : NULL;
+
+      if (category != NULL && *category == '\0')
+        {
+          toast (self, _("Select files of one category at a time."));
+          return;
+        }
+      g_clear_pointer (&self->restore_category, g_free);
+      g_clear_pointer (&self->restore_snapshots, g_ptr_array_unref);
+      if (category != NULL && g_strcmp0 (category, current_category (self)) != 0 && snapshots != NULL)
+        {
+          /* From an all-categories search: that category's latest backup. */
+          self->restore_category = g_strdup (category);
+          self->restore_snapshots = g_ptr_array_ref (snapshots);
+        }
+      restore_with_flags (self, (const char * const *) selection, target, COFFER_RESTORE_DEFAULT);
+      return;
+    }
+  g_clear_pointer (&self->restore_category, g_free);
+  g_clear_pointer (&self->restore_snapshots, g_ptr_array_unref);
+  /* Nothing selected: the whole folder shown, or the whole backup. Ask
+   * first, since that may be a lot and may replace files. */
+  if (self->path != NULL && !g_str_equal (self->path, "/"))
+    paths = current;
+  where = target ? g_filename_display_name (target) : g_strdup (_("their original places"));
+  if (paths != NULL)
+    {
+      g_autofree char *folder = g_filename_display_name (self->path);
+      /* Translators: %s: a folder in the backup; %s: where it goes */
+      body = g_strdup_printf (_("Nothing is selected. Restore everything in %s to %s?"), folder, where);
+    }
+  else
+    body = g_strdup_printf (_("Nothing is selected. Restore the whole backup to %s?"), where);
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Restore Everything?"), body);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "restore", _("_Restore Everything"), NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "restore", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "paths", paths ? g_strdupv ((char **) paths) : NULL,
+                          (GDestroyNotify) g_strfreev);
+  g_object_set_data_full (G_OBJECT (dialog), "target", g_strdup (target), g_free);
+  g_signal_connect (dialog, "response", G_CALLBACK (everything_response_cb), self);
+  self->dialog = dialog;
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* Shows the folder files were restored into. Under COFFER_TESTING the
+ * call is recorded instead, so tests see it without a file manager. */
+static void
+open_target_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferRestoreWindow *self = COFFER_RESTORE_WINDOW (widget);
+  g_autoptr(GFile) file = NULL;
+
+  if (self->last_target == NULL)
+    return;
+  file = g_file_new_for_path (self->last_target);
+  g_free (self->opened_uri);
+  self->opened_uri = g_file_get_uri (file);
+  if (g_getenv ("COFFER_TESTING") != NULL)
+    return;
+#if GTK_CHECK_VERSION (4, 10, 0)
+  {
+    g_autoptr(GtkFileLauncher) launcher = gtk_file_launcher_new (file);
+    gtk_file_launcher_launch (launcher, GTK_WINDOW (self), NULL, NULL, NULL);
+  }
+#else
+  gtk_show_uri (GTK_WINDOW (self), self->opened_uri, GDK_CURRENT_TIME);
+#endif
 }
 
 static void
@@ -644,6 +945,7 @@ GListModel *coffer_restore_window_get_files (CofferRestoreWindow *self) { return
 const char *coffer_restore_window_get_path (CofferRestoreWindow *self) { return self->path; }
 GtkWidget *coffer_restore_window_get_dialog (CofferRestoreWindow *self) { return self->dialog; }
 const char *coffer_restore_window_get_result (CofferRestoreWindow *self) { return self->result; }
+const char *coffer_restore_window_get_opened_uri (CofferRestoreWindow *self) { return self->opened_uri; }
 
 /* ---- GObject ---- */
 
@@ -663,6 +965,12 @@ coffer_restore_window_dispose (GObject *object)
   g_clear_pointer (&self->path, g_free);
   g_clear_pointer (&self->result, g_free);
   g_clear_pointer (&self->last_target, g_free);
+  g_clear_pointer (&self->last_paths, g_strfreev);
+  g_clear_pointer (&self->opened_uri, g_free);
+  g_clear_pointer (&self->latest, g_hash_table_unref);
+  g_clear_pointer (&self->pending_folder, g_free);
+  g_clear_pointer (&self->restore_category, g_free);
+  g_clear_pointer (&self->restore_snapshots, g_ptr_array_unref);
   G_OBJECT_CLASS (coffer_restore_window_parent_class)->dispose (object);
 }
 
@@ -677,6 +985,7 @@ coffer_restore_window_class_init (CofferRestoreWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/cofferapp/Coffer/coffer-restore-window.ui");
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, CofferRestoreWindow, name)
   BIND (toast_overlay); BIND (window_title); BIND (search_bar); BIND (search_button); BIND (search_entry); BIND (category_dropdown);
+  BIND (search_all_check);
   BIND (snapshot_dropdown); BIND (path_label); BIND (stack); BIND (column_view); BIND (loading_spinner);
   BIND (empty_page); BIND (status_label); BIND (progress_bar); BIND (cancel_button);
 #undef BIND
@@ -688,6 +997,7 @@ coffer_restore_window_class_init (CofferRestoreWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "restore.up", NULL, up_activated);
   gtk_widget_class_install_action (widget_class, "restore.restore", NULL, restore_activated);
   gtk_widget_class_install_action (widget_class, "restore.restore-to", NULL, restore_to_activated);
+  gtk_widget_class_install_action (widget_class, "restore.open-target", NULL, open_target_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Up, GDK_ALT_MASK, "restore.up", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
 }
@@ -700,6 +1010,7 @@ coffer_restore_window_init (CofferRestoreWindow *self)
   self->files = g_list_store_new (COFFER_TYPE_FILE_ITEM);
   self->selection = gtk_multi_selection_new (G_LIST_MODEL (g_object_ref (self->files)));
   self->category_ids = g_ptr_array_new_with_free_func (g_free);
+  self->latest = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   self->path = g_strdup ("/");
   gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
   add_column (self, _("Name"), G_CALLBACK (setup_name_cb), G_CALLBACK (bind_name_cb), TRUE);

@@ -31,6 +31,12 @@ struct _CofferSetupAssistant
   guint                 has_repository : 1;
   guint                 repository_ready : 1;
   guint                 add_failed : 1;
+  guint                 restore_mode : 1;    /* "Restore from an existing backup" */
+  guint                 password_given : 1;  /* opened with the password: not asked again */
+  guint                 working_stage;       /* the step the "working" page counts as */
+  GPtrArray            *restore_queue;       /* RestoreStep, done one after another */
+  guint                 restore_conflicts;
+  guint                 restore_failures;
 
   AdwWindowTitle       *window_title;
   GtkWidget            *back_button;
@@ -56,6 +62,7 @@ struct _CofferSetupAssistant
   GtkImage             *test_icon;
   GtkSpinner           *test_spinner;
   GtkListBox           *categories_list;
+  GtkListBox           *restore_list;
   GtkListBox           *levels_list;
   AdwPreferencesGroup  *password_group;
   AdwPasswordEntryRow  *password_entry;
@@ -81,6 +88,7 @@ struct _CofferSetupAssistant
 G_DEFINE_FINAL_TYPE (CofferSetupAssistant, coffer_setup_assistant, ADW_TYPE_APPLICATION_WINDOW)
 
 static void update_buttons (CofferSetupAssistant *self);
+static gboolean fill_restore_list (CofferSetupAssistant *self, GPtrArray *categories);
 
 static void
 toast (CofferSetupAssistant *self, const char *message)
@@ -127,26 +135,64 @@ any_new_level (CofferSetupAssistant *self, CofferLevel level)
   return FALSE;
 }
 
+/* The step counter counts stages, not pages, so it never jumps or changes
+ * its total while the user goes forward, whichever pages a stage needs:
+ *   new backup:   1 where, 2 what, 3 protection, 4 keys (password, recovery
+ *                 key, creating);
+ *   existing one: 1 where, 2 way in, 3 opening (key, approval or password),
+ *                 4 restore, 5 what, 6 protection and keys.
+ * Welcome and the last page are not counted. The total is known from the
+ * welcome choice, or when the chosen place turns out to hold a backup. */
+static guint
+stage (CofferSetupAssistant *self, const char *name, guint *total)
+{
+  gboolean existing = self->restore_mode || self->has_repository;
+
+  *total = existing ? 6 : 4;
+  if (g_str_equal (name, "working"))
+    return self->working_stage;
+  if (g_str_equal (name, "destination"))
+    return 1;
+  if (!existing)
+    {
+      if (g_str_equal (name, "categories")) return 2;
+      if (g_str_equal (name, "protection")) return 3;
+      if (g_str_equal (name, "password") || g_str_equal (name, "recovery")) return 4;
+      return 0;
+    }
+  if (g_str_equal (name, "way-in")) return 2;
+  if (g_str_equal (name, "recovery-key") || g_str_equal (name, "join")) return 3;
+  if (g_str_equal (name, "password")) return self->joined ? 6 : 3;
+  if (g_str_equal (name, "restore")) return 4;
+  if (g_str_equal (name, "categories")) return 5;
+  if (g_str_equal (name, "protection") || g_str_equal (name, "recovery")) return 6;
+  return 0;
+}
+
+static gboolean
+any_restore_checked (CofferSetupAssistant *self)
+{
+  for (GtkWidget *row = gtk_widget_get_first_child (GTK_WIDGET (self->restore_list)); row;
+       row = gtk_widget_get_next_sibling (row))
+    {
+      GtkCheckButton *check = g_object_get_data (G_OBJECT (row), "check");
+      if (check != NULL && gtk_check_button_get_active (check))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static void
 update_buttons (CofferSetupAssistant *self)
 {
   const char *name = page (self);
-  static const char * const order[] = { "welcome", "destination", "categories", "protection", "password",
-                                        "recovery", "done", NULL };
-  static const char * const joining[] = { "way-in", "recovery-key", "join", NULL };
-  guint step = 1, total = 4;
+  guint total = 0;
+  guint step = stage (self, name, &total);
   g_autofree char *subtitle = NULL;
 
-  for (guint i = 0; order[i] != NULL; i++)
-    if (g_str_equal (order[i], name))
-      step = i + 1;
-  if (g_strv_contains (joining, name))
-    step = 3;
-  total = 5 + (any_level (self, COFFER_LEVEL_STANDARD) || self->has_repository) +
-          any_level (self, COFFER_LEVEL_ADVANCED);
-  step = MIN (step, total);
-  /* Translators: progress through the setup assistant */
-  subtitle = g_strdup_printf (_("Step %u of %u"), step, total);
+  if (step > 0)
+    /* Translators: progress through the setup assistant */
+    subtitle = g_strdup_printf (_("Step %u of %u"), step, total);
   adw_window_title_set_subtitle (self->window_title, subtitle);
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "assistant.back",
@@ -158,7 +204,12 @@ update_buttons (CofferSetupAssistant *self)
                                   (self->wizard && coffer_recovery_wizard_get_confirmed (self->wizard))));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "assistant.test-connection", !self->busy);
   gtk_button_set_label (self->next_button, g_str_equal (name, "done") ? _("_Start Backup")
-                                          : g_str_equal (name, "welcome") ? _("_Get Started") : _("_Next"));
+                                          : g_str_equal (name, "welcome") ? _("_Get Started")
+                                          : g_str_equal (name, "restore") ? (any_restore_checked (self) ? _("_Restore")
+                                                                                                        : _("_Skip"))
+                                          : _("_Next"));
+  /* The welcome page has its own two buttons. */
+  gtk_widget_set_visible (GTK_WIDGET (self->next_button), !g_str_equal (name, "welcome"));
   gtk_widget_set_visible (self->back_button, !g_str_equal (name, "welcome") && !self->repository_ready);
 }
 
@@ -332,6 +383,14 @@ test_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         return;
       self->connection_ok = FALSE;
       set_test_result (self, "dialog-error-symbolic", "error", message);
+      return;
+    }
+  if (self->restore_mode && !has_repository)
+    {
+      self->connection_ok = FALSE;
+      set_test_result (self, "dialog-error-symbolic", "error",
+                       _("Connected, but there is no Coffer backup here. Choose the folder, server or bucket "
+                         "that holds it."));
       return;
     }
   self->connection_ok = TRUE;
@@ -530,13 +589,8 @@ fill_levels (CofferSetupAssistant *self)
 static void
 password_changed_cb (CofferSetupAssistant *self)
 {
-  const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_entry));
-  const char *label = NULL;
-  double bits = coffer_password_strength (password, &label);
-
-  gtk_level_bar_set_value (self->strength_bar, bits <= 0 ? 0 : bits < 35 ? 1 : bits < COFFER_PASSWORD_MIN_BITS ? 1.5
-                                               : bits < COFFER_PASSWORD_GOOD_BITS ? 2.5 : bits < 90 ? 3 : 4);
-  gtk_label_set_text (self->strength_label, label);
+  coffer_password_meter_update (self->strength_bar, self->strength_label,
+                                gtk_editable_get_text (GTK_EDITABLE (self->password_entry)));
   gtk_widget_remove_css_class (GTK_WIDGET (self->strength_label), "error");
   gtk_widget_remove_css_class (GTK_WIDGET (self->password_confirm), "error");
 }
@@ -757,11 +811,13 @@ create_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   after_repository (self);
 }
 
+static char *old_home_of (const char *root);
+
 /* Folders belong to a computer: a category that another computer made has
- * none here yet. Offered instead: the same folders below this computer's
- * home, where they exist. The other computer's home is not recorded, so the
- * longest tail of its path that exists below this home is taken
- * (/home/alice/Documents/Work there is ~/Documents/Work here). */
+ * none here yet. Offered instead: the other computers' folders moved to the
+ * same place below this home (/home/alice/Pictures there is ~/Pictures
+ * here, the mapping "restore from an existing backup" uses), where they
+ * exist. */
 static char **
 folders_here (const CofferCategory *category)
 {
@@ -775,19 +831,16 @@ folders_here (const CofferCategory *category)
       const CofferCategoryFolders *f = g_ptr_array_index (category->other_folders, i);
 
       for (guint j = 0; f->paths[j] != NULL; j++)
-        for (const char *tail = strchr (f->paths[j] + 1, '/'); tail != NULL; tail = strchr (tail + 1, '/'))
-          {
-            g_autofree char *here = g_build_filename (g_get_home_dir (), tail + 1, NULL);
+        {
+          g_autofree char *strip = old_home_of (f->paths[j]);
+          g_autofree char *here = g_build_filename (g_get_home_dir (), f->paths[j] + strlen (strip), NULL);
 
-            if (tail[1] == '\0' || !g_file_test (here, G_FILE_TEST_IS_DIR))
-              continue;
-            if (!g_hash_table_contains (seen, here))
-              {
-                g_strv_builder_add (builder, here);
-                g_hash_table_add (seen, g_steal_pointer (&here));
-              }
-            break;
-          }
+          if (g_file_test (here, G_FILE_TEST_IS_DIR) && !g_hash_table_contains (seen, here))
+            {
+              g_strv_builder_add (builder, here);
+              g_hash_table_add (seen, g_steal_pointer (&here));
+            }
+        }
     }
   return g_strv_builder_end (builder);
 }
@@ -843,7 +896,10 @@ existing_categories_cb (GObject *source, GAsyncResult *result, gpointer user_dat
       set_busy (self, FALSE);
       gtk_spinner_stop (self->working_spinner);
       g_ptr_array_set_size (self->history, 0);
-      show_page (self, "categories", FALSE);
+      if (fill_restore_list (self, categories))
+        show_page (self, "restore", FALSE);
+      else
+        show_page (self, "categories", FALSE);
       return;
     }
   after_repository (self);
@@ -886,6 +942,7 @@ open_with_recovery_key (CofferSetupAssistant *self)
       return;
     }
   adw_status_page_set_title (self->working_page, _("Opening Your Backup…"));
+  self->working_stage = 3;
   show_page (self, "working", TRUE);
   gtk_spinner_start (self->working_spinner);
   set_busy (self, TRUE);
@@ -1100,6 +1157,10 @@ open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       repository_failed (self, error);
       return;
     }
+  /* Opened with the password: like the other ways in, restore first, then
+   * choose what this computer backs up; the password is not asked again. */
+  self->joined = TRUE;
+  self->password_given = TRUE;
   coffer_engine_list_categories_async (COFFER_ENGINE (source), self->cancellable, existing_categories_cb,
                                        g_object_ref (self));
 }
@@ -1118,6 +1179,7 @@ make_repository (CofferSetupAssistant *self)
 
   adw_status_page_set_title (self->working_page, self->has_repository ? _("Opening Your Backup…")
                                                                       : _("Setting Up Your Backup…"));
+  self->working_stage = self->has_repository ? 3 : 4;
   show_page (self, "working", TRUE);
   gtk_spinner_start (self->working_spinner);
   set_busy (self, TRUE);
@@ -1125,6 +1187,286 @@ make_repository (CofferSetupAssistant *self)
     coffer_engine_open_async (engine, dest, password, self->cancellable, open_cb, g_object_ref (self));
   else
     coffer_engine_create_async (engine, dest, password, self->cancellable, create_cb, g_object_ref (self));
+}
+
+/* ---- restoring onto this computer after joining ---- */
+
+/* What to leave out of a backed-up path so it lands in the same place of
+ * this home folder: the old home ("/home/alice", "/var/home/alice",
+ * "/Users/alice", "/root"), else the folder the backed-up folder was in.
+ * "/home/alice/Pictures" → "/home/alice" → ~/Pictures. */
+static char *
+old_home_of (const char *root)
+{
+  static const char * const homes[] = { "/home/", "/var/home/", "/Users/", NULL };
+
+  for (guint i = 0; homes[i] != NULL; i++)
+    if (g_str_has_prefix (root, homes[i]))
+      {
+        const char *user = root + strlen (homes[i]);
+        const char *end = strchr (user, '/');
+        if (end != NULL && end > user)
+          return g_strndup (root, end - root);
+      }
+  if (g_str_has_prefix (root, "/root/"))
+    return g_strdup ("/root");
+  return g_path_get_dirname (root);
+}
+
+/* "/home/alice/Pictures → ~/Pictures" */
+static char *
+describe_mapping (const char *root)
+{
+  g_autofree char *strip = old_home_of (root);
+  g_autofree char *from = g_filename_display_name (root);
+  g_autofree char *to = g_filename_display_name (root + strlen (strip));
+
+  return g_strdup_printf ("%s → ~%s", from, to);
+}
+
+typedef struct
+{
+  char *category_id;
+  char *name;
+} RestoreStep;
+
+static void
+restore_step_free (gpointer data)
+{
+  RestoreStep *step = data;
+  g_free (step->category_id);
+  g_free (step->name);
+  g_free (step);
+}
+
+static void
+restore_row_toggled_cb (CofferSetupAssistant *self)
+{
+  update_buttons (self);
+}
+
+/* One row per category that can be opened; FALSE when there is none. */
+static gboolean
+fill_restore_list (CofferSetupAssistant *self, GPtrArray *categories)
+{
+  GtkWidget *child;
+  gboolean any = FALSE;
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->restore_list))))
+    gtk_list_box_remove (self->restore_list, child);
+  for (guint i = 0; i < categories->len; i++)
+    {
+      const CofferCategory *category = g_ptr_array_index (categories, i);
+      g_autoptr(GString) mapping = g_string_new (NULL);
+      GtkWidget *row, *check;
+
+      if (!category->unlocked || category->name == NULL)
+        continue;
+      /* Folders belong to a computer: this one has none yet when it just
+       * joined; the folders shown are those of the computers that back the
+       * category up. */
+      for (guint p = 0; category->paths != NULL && category->paths[p] != NULL; p++)
+        {
+          g_autofree char *line = describe_mapping (category->paths[p]);
+          if (mapping->len > 0)
+            g_string_append_c (mapping, '\n');
+          g_string_append (mapping, line);
+        }
+      for (guint o = 0; mapping->len == 0 && category->other_folders != NULL && o < category->other_folders->len; o++)
+        {
+          const CofferCategoryFolders *f = g_ptr_array_index (category->other_folders, o);
+          for (guint p = 0; f->paths[p] != NULL; p++)
+            {
+              g_autofree char *line = describe_mapping (f->paths[p]);
+              if (mapping->len > 0)
+                g_string_append_c (mapping, '\n');
+              g_string_append (mapping, line);
+            }
+        }
+      if (mapping->len == 0)
+        continue;
+      row = adw_action_row_new ();
+      check = gtk_check_button_new ();
+      gtk_check_button_set_active (GTK_CHECK_BUTTON (check), TRUE);
+      gtk_widget_set_valign (check, GTK_ALIGN_CENTER);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (check), GTK_ACCESSIBLE_PROPERTY_LABEL, category->name, -1);
+      g_signal_connect_object (check, "toggled", G_CALLBACK (restore_row_toggled_cb), self, G_CONNECT_SWAPPED);
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), category->name);
+      adw_action_row_set_subtitle (ADW_ACTION_ROW (row), mapping->str);
+      adw_action_row_set_subtitle_lines (ADW_ACTION_ROW (row), 0);
+      adw_action_row_add_prefix (ADW_ACTION_ROW (row), check);
+      adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), check);
+      gtk_widget_set_name (row, category->name);
+      g_object_set_data (G_OBJECT (row), "check", check);
+      g_object_set_data_full (G_OBJECT (row), "category-id", g_strdup (category->id), g_free);
+      gtk_list_box_append (self->restore_list, row);
+      any = TRUE;
+    }
+  return any;
+}
+
+static void restore_next (CofferSetupAssistant *self);
+
+static void
+restore_finished (CofferSetupAssistant *self)
+{
+  g_autofree char *message = NULL;
+
+  gtk_spinner_stop (self->working_spinner);
+  set_busy (self, FALSE);
+  g_ptr_array_set_size (self->history, 0);
+  if (self->restore_failures > 0)
+    message = g_strdup (_("Some files could not be restored; the others are in your home folder."));
+  else if (self->restore_conflicts > 0)
+    message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                            "Files restored. %u newer file on this computer was kept.",
+                                            "Files restored. %u newer files on this computer were kept.",
+                                            self->restore_conflicts), self->restore_conflicts);
+  else
+    message = g_strdup (_("Files restored into your home folder."));
+  toast (self, message);
+  show_page (self, "categories", FALSE);
+}
+
+static void
+restore_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferSetupAssistant) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) conflicts = NULL;
+
+  if (!coffer_engine_restore_finish (COFFER_ENGINE (source), result, &conflicts, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->restore_queue == NULL)
+        return;
+      if (conflicts != NULL && conflicts->len > 0)
+        self->restore_conflicts += conflicts->len;
+      else
+        {
+          g_autofree char *message = coffer_engine_describe_error (error);
+          g_warning ("Restoring after joining: %s", message);
+          self->restore_failures++;
+        }
+    }
+  restore_next (self);
+}
+
+static void
+restore_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferSetupAssistant) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) snapshots = coffer_engine_list_snapshots_finish (COFFER_ENGINE (source), result, &error);
+  RestoreStep *step;
+  const CofferSnapshot *latest;
+  g_autofree char *category_id = NULL;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->restore_queue == NULL)
+    return;
+  step = g_ptr_array_index (self->restore_queue, 0);
+  category_id = g_strdup (step->category_id);
+
+  g_ptr_array_remove_index (self->restore_queue, 0);
+  if (snapshots == NULL || snapshots->len == 0)
+    {
+      if (snapshots == NULL)
+        self->restore_failures++;
+      restore_next (self);
+      return;
+    }
+  latest = g_ptr_array_index (snapshots, 0);   /* newest first */
+  /* Each backed-up folder goes to the same place of this home folder; one
+   * restore per folder, since each may have its own prefix to leave out. */
+  for (guint i = 1; latest->paths != NULL && latest->paths[i] != NULL; i++)
+    {
+      RestoreStep *more = g_new0 (RestoreStep, 1);
+      more->category_id = g_strdup (category_id);
+      more->name = g_strdup (latest->paths[i]);
+      g_ptr_array_insert (self->restore_queue, i - 1, more);
+    }
+  if (latest->paths == NULL || latest->paths[0] == NULL)
+    {
+      restore_next (self);
+      return;
+    }
+  {
+    g_autofree char *strip = old_home_of (latest->paths[0]);
+    const char *paths[] = { latest->paths[0], NULL };
+    /* later folders of this snapshot: the queue keeps the snapshot here */
+    g_object_set_data_full (G_OBJECT (self), "restore-snapshots", g_ptr_array_ref (snapshots),
+                            (GDestroyNotify) g_ptr_array_unref);
+    coffer_engine_restore_mapped_async (COFFER_ENGINE (source), category_id, latest, paths, g_get_home_dir (),
+                                        strip, COFFER_RESTORE_DEFAULT, restore_done_cb, g_object_ref (self));
+  }
+}
+
+static void
+restore_next (CofferSetupAssistant *self)
+{
+  CofferEngine *engine = coffer_application_get_engine (self->app);
+  RestoreStep *step;
+
+  if (self->restore_queue->len == 0)
+    {
+      g_object_set_data (G_OBJECT (self), "restore-snapshots", NULL);
+      restore_finished (self);
+      return;
+    }
+  step = g_ptr_array_index (self->restore_queue, 0);
+  if (step->name != NULL)
+    {
+      /* A further folder of the snapshot restored just before. */
+      GPtrArray *snapshots = g_object_get_data (G_OBJECT (self), "restore-snapshots");
+      const CofferSnapshot *latest = snapshots ? g_ptr_array_index (snapshots, 0) : NULL;
+      g_autofree char *strip = old_home_of (step->name);
+      g_autofree char *category_id = g_strdup (step->category_id);
+      g_autofree char *root = g_strdup (step->name);
+      const char *paths[] = { root, NULL };
+
+      g_ptr_array_remove_index (self->restore_queue, 0);
+      if (latest == NULL)
+        {
+          restore_next (self);
+          return;
+        }
+      coffer_engine_restore_mapped_async (engine, category_id, latest, paths, g_get_home_dir (), strip,
+                                          COFFER_RESTORE_DEFAULT, restore_done_cb, g_object_ref (self));
+      return;
+    }
+  coffer_engine_list_snapshots_async (engine, step->category_id, self->cancellable, restore_snapshots_cb,
+                                      g_object_ref (self));
+}
+
+static void
+start_restoring (CofferSetupAssistant *self)
+{
+  g_ptr_array_set_size (self->restore_queue, 0);
+  self->restore_conflicts = self->restore_failures = 0;
+  for (GtkWidget *row = gtk_widget_get_first_child (GTK_WIDGET (self->restore_list)); row;
+       row = gtk_widget_get_next_sibling (row))
+    {
+      GtkCheckButton *check = g_object_get_data (G_OBJECT (row), "check");
+      if (check != NULL && gtk_check_button_get_active (check))
+        {
+          RestoreStep *step = g_new0 (RestoreStep, 1);
+          step->category_id = g_strdup (g_object_get_data (G_OBJECT (row), "category-id"));
+          g_ptr_array_add (self->restore_queue, step);
+        }
+    }
+  if (self->restore_queue->len == 0)
+    {
+      show_page (self, "categories", FALSE);   /* skipped */
+      return;
+    }
+  adw_status_page_set_title (self->working_page, _("Restoring Your Files…"));
+  adw_status_page_set_description (self->working_page,
+                                   _("Your files are put into the same folders of this home folder."));
+  self->working_stage = 4;
+  show_page (self, "working", FALSE);
+  gtk_spinner_start (self->working_spinner);
+  set_busy (self, TRUE);
+  restore_next (self);
 }
 
 /* ---- navigation ---- */
@@ -1143,7 +1485,10 @@ go_next (CofferSetupAssistant *self)
   if (self->busy)
     return;
   if (g_str_equal (name, "welcome"))
-    show_page (self, "destination", TRUE);
+    {
+      self->restore_mode = FALSE;
+      show_page (self, "destination", TRUE);
+    }
   else if (g_str_equal (name, "destination"))
     {
       if (!self->connection_ok)
@@ -1166,8 +1511,17 @@ go_next (CofferSetupAssistant *self)
           start_join (self);
         }
       else
-        show_page (self, "categories", TRUE);
+        {
+          /* The password opens the backup first, so its files can be
+           * restored before choosing what to back up. */
+          adw_preferences_group_set_title (self->password_group, _("Enter the Backup Password"));
+          gtk_widget_set_visible (GTK_WIDGET (self->password_confirm), FALSE);
+          show_page (self, "password", TRUE);
+          gtk_widget_grab_focus (GTK_WIDGET (self->password_entry));
+        }
     }
+  else if (g_str_equal (name, "restore"))
+    start_restoring (self);
   else if (g_str_equal (name, "recovery-key"))
     open_with_recovery_key (self);
   else if (g_str_equal (name, "join"))
@@ -1184,8 +1538,9 @@ go_next (CofferSetupAssistant *self)
     }
   else if (g_str_equal (name, "protection") && self->joined)
     {
-      /* Already open; new Standard categories need the password. */
-      if (any_new_level (self, COFFER_LEVEL_STANDARD))
+      /* Already open; new Standard categories need the password (unless
+       * it opened the backup). */
+      if (any_new_level (self, COFFER_LEVEL_STANDARD) && !self->password_given)
         {
           adw_preferences_group_set_title (self->password_group, _("Enter the Backup Password"));
           gtk_widget_set_visible (GTK_WIDGET (self->password_confirm), FALSE);
@@ -1235,6 +1590,17 @@ go_next (CofferSetupAssistant *self)
       coffer_application_finish_setup (self->app, dest, TRUE);
       gtk_window_destroy (GTK_WINDOW (self));
     }
+}
+
+static void
+restore_existing_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferSetupAssistant *self = COFFER_SETUP_ASSISTANT (widget);
+
+  if (self->busy || !g_str_equal (page (self), "welcome"))
+    return;
+  self->restore_mode = TRUE;
+  show_page (self, "destination", TRUE);
 }
 
 static void
@@ -1323,6 +1689,7 @@ coffer_setup_assistant_dispose (GObject *object)
   g_clear_pointer (&self->folder, g_free);
   g_clear_pointer (&self->recovery_key, coffer_secret_free);
   g_clear_pointer (&self->history, g_ptr_array_unref);
+  g_clear_pointer (&self->restore_queue, g_ptr_array_unref);
   G_OBJECT_CLASS (coffer_setup_assistant_parent_class)->dispose (object);
 }
 
@@ -1345,6 +1712,7 @@ coffer_setup_assistant_class_init (CofferSetupAssistantClass *klass)
   BIND (strength_label); BIND (working_page); BIND (working_spinner); BIND (recovery_bin);
   BIND (way_password); BIND (way_key); BIND (way_code); BIND (key_entry); BIND (join_page); BIND (join_code);
   BIND (join_spinner); BIND (join_status); BIND (join_password_group); BIND (join_password);
+  BIND (restore_list);
 #undef BIND
   gtk_widget_class_bind_template_callback (widget_class, kind_toggled_cb);
   gtk_widget_class_bind_template_callback (widget_class, use_shares_cb);
@@ -1354,6 +1722,7 @@ coffer_setup_assistant_class_init (CofferSetupAssistantClass *klass)
 
   gtk_widget_class_install_action (widget_class, "assistant.next", NULL, next_activated);
   gtk_widget_class_install_action (widget_class, "assistant.back", NULL, back_activated);
+  gtk_widget_class_install_action (widget_class, "assistant.restore-existing", NULL, restore_existing_activated);
   gtk_widget_class_install_action (widget_class, "assistant.choose-folder", NULL, choose_folder_activated);
   gtk_widget_class_install_action (widget_class, "assistant.test-connection", NULL, test_connection_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Left, GDK_ALT_MASK, "assistant.back", NULL);
@@ -1367,12 +1736,11 @@ coffer_setup_assistant_init (CofferSetupAssistant *self)
   coffer_a11y_name_controls (GTK_WIDGET (self));
   self->cancellable = g_cancellable_new ();
   self->history = g_ptr_array_new_with_free_func (g_free);
+  self->restore_queue = g_ptr_array_new_with_free_func (restore_step_free);
   self->categories = coffer_category_items_detect ();
   gtk_list_box_bind_model (self->categories_list, G_LIST_MODEL (self->categories),
                            create_category_row, self, NULL);
-  gtk_level_bar_add_offset_value (self->strength_bar, GTK_LEVEL_BAR_OFFSET_LOW, 1.5);
-  gtk_level_bar_add_offset_value (self->strength_bar, GTK_LEVEL_BAR_OFFSET_HIGH, 3);
-  gtk_level_bar_add_offset_value (self->strength_bar, GTK_LEVEL_BAR_OFFSET_FULL, 4);
+  coffer_password_meter_init (self->strength_bar);
   password_changed_cb (self);
 }
 

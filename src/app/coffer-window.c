@@ -34,6 +34,7 @@ struct _CofferWindow
   GtkButton           *status_button;
   GtkListBox          *categories_list;
   GtkListBox          *history_list;
+  AdwWindowTitle      *window_title;
 };
 
 G_DEFINE_FINAL_TYPE (CofferWindow, coffer_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -46,6 +47,22 @@ coffer_window_show_toast (CofferWindow *self, const char *title)
 }
 
 /* ---- state ---- */
+
+/* Where the backups go, under the window title; changed in Preferences. */
+static void
+update_destination (CofferWindow *self)
+{
+  CofferRepository *repository = coffer_engine_get_repository (coffer_application_get_engine (self->app));
+  g_autofree char *location = repository ? coffer_repository_describe (repository)
+                                         : g_settings_get_string (self->settings, "destination");
+  g_autofree char *subtitle = NULL;
+
+  if (location != NULL && *location != '\0')
+    /* Translators: %s is the backup location (a folder or an address) */
+    subtitle = g_strdup_printf (_("Backing up to %s"), location);
+  adw_window_title_set_subtitle (self->window_title, subtitle);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->window_title), subtitle);
+}
 
 #define RECOVERY_KEY_TEST_INTERVAL (180 * 24 * 3600)
 
@@ -488,6 +505,7 @@ coffer_window_class_init (CofferWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, status_button);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, categories_list);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, history_list);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, window_title);
   gtk_widget_class_bind_template_callback (widget_class, unlock_cb);
 
   gtk_widget_class_install_action (widget_class, "win.retry", NULL, retry_activated);
@@ -527,8 +545,12 @@ coffer_window_new (CofferApplication *app)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed::schedule", G_CALLBACK (update_status), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (app, "notify::state", G_CALLBACK (update_destination), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::destination", G_CALLBACK (update_destination), self,
+                           G_CONNECT_SWAPPED);
   state_changed_cb (self);
   busy_cb (self);
   history_changed_cb (self);
+  update_destination (self);
   return self;
 }

@@ -641,6 +641,8 @@ coffer_cli_cmd_restore (CofferCli  *cli,
   g_autofree char *snapshot_id = NULL;
   g_autofree char *target = NULL;
   g_autofree char *abs_target = NULL;
+  g_autofree char *strip_prefix = NULL;
+  g_autofree char *abs_strip = NULL;
   g_autoptr(CofferCategory) category = NULL;
   g_autoptr(CofferSnapshot) snapshot = NULL;
   g_autoptr(GPtrArray) paths = NULL;
@@ -657,6 +659,8 @@ coffer_cli_cmd_restore (CofferCli  *cli,
     { "snapshot", 's', 0, G_OPTION_ARG_STRING, &snapshot_id, N_("Snapshot id, unique prefix or 'latest' (default)"), N_("ID") },
     { "target", 't', 0, G_OPTION_ARG_FILENAME, &target,
       N_("Restore under DIR (DIR/home/me/Pictures/…) instead of to the original place"), N_("DIR") },
+    { "strip-prefix", 0, 0, G_OPTION_ARG_FILENAME, &strip_prefix,
+      N_("With --target: leave PATH out of the restored paths (DIR/Pictures/… for /home/me)"), N_("PATH") },
     { "overwrite", 0, 0, G_OPTION_ARG_NONE, &overwrite, N_("Replace existing files even when they are newer"), NULL },
     { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, N_("Show what would happen; write nothing"), NULL },
     { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Do not ask before restoring to the original place"), NULL },
@@ -689,6 +693,28 @@ coffer_cli_cmd_restore (CofferCli  *cli,
     }
   if (target != NULL)
     abs_target = g_canonicalize_filename (target, NULL);
+  if (strip_prefix != NULL)
+    {
+      if (target == NULL)
+        {
+          coffer_cli_error (cli, "%s", _("--strip-prefix needs --target DIR."));
+          return COFFER_EXIT_USAGE;
+        }
+      abs_strip = g_canonicalize_filename (strip_prefix, "/");
+      /* Only what lies below the prefix is restored: a PATH outside it
+       * would silently restore nothing. */
+      for (guint i = 0; paths != NULL && paths->pdata[i] != NULL; i++)
+        {
+          const char *p = paths->pdata[i];
+          gsize n = strlen (abs_strip);
+          if (!g_str_equal (abs_strip, "/") && !(strncmp (p, abs_strip, n) == 0 && p[n] == '/'))
+            {
+              g_autofree char *shown = coffer_cli_display_name (p);
+              coffer_cli_error (cli, _("%s is not inside the --strip-prefix folder."), shown);
+              return COFFER_EXIT_USAGE;
+            }
+        }
+    }
 
   if (target == NULL && !yes && !dry_run && !coffer_cli_have_terminal ())
     {
@@ -721,10 +747,10 @@ coffer_cli_cmd_restore (CofferCli  *cli,
     flags |= COFFER_RESTORE_KEEP_PRIVILEGES;
 
   coffer_cli_progress_reset ();
-  ok = coffer_restore_run_full (cli->repository, category->id, snapshot,
-                                paths ? (const char * const *) paths->pdata : NULL,
-                                abs_target, flags, coffer_cli_progress_cb, cli,
-                                &conflicts, &result, cli->cancellable, &error);
+  ok = coffer_restore_run_mapped (cli->repository, category->id, snapshot,
+                                  paths ? (const char * const *) paths->pdata : NULL,
+                                  abs_target, abs_strip, flags, coffer_cli_progress_cb, cli,
+                                  &conflicts, &result, cli->cancellable, &error);
   coffer_cli_progress_clear ();
   coffer_cli_progress_last (&files, &bytes);
 

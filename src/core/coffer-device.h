@@ -7,7 +7,7 @@
 
 G_BEGIN_DECLS
 
-/* Device keys and the primitives of the join protocol (DESIGN §2,
+/* Device keys and the primitives of the join protocol (docs/ARCHITECTURE.md "Keys",
  * docs/FORMAT.md "Device envelopes" and "Join requests"). Pure functions:
  * no I/O, no keyring, no GTK. Errors in COFFER_CRYPTO_ERROR. */
 

@@ -448,8 +448,12 @@ coffer_pack_read_header (const CofferSecret  *data_key,
     }
   else if (version == PACK_HEADER_VERSION)
     {
-      guint32 g = plain_len >= PACK_HEADER_PREFIX ? get_u32_le (p + 4) : G_MAXUINT32;
+      guint32 g;
 
+      /* Checked before subtracting: a 4-byte plaintext must not wrap. */
+      if (plain_len < PACK_HEADER_PREFIX)
+        goto bad_format;
+      g = get_u32_le (p + 4);
       if (g > plain_len - PACK_HEADER_PREFIX)
         goto bad_format;
       for (gsize i = PACK_HEADER_PREFIX + g; i < plain_len; i++)

@@ -655,6 +655,16 @@ open_recovery_envelope (CofferRepository *self, const CofferSecret *rk,
                      "The recovery key envelope is damaged: %s", local_error->message);
       return NULL;
     }
+  /* The plaintext is the account key itself: anything else is a damaged or
+   * planted envelope (its tag only proves who wrote it). */
+  if (ak->len != COFFER_KEY_BYTES)
+    {
+      coffer_secret_free (ak);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The recovery key envelope is damaged: it does not hold a %u-byte account key.",
+                   (guint) COFFER_KEY_BYTES);
+      return NULL;
+    }
   return ak;
 }
 

@@ -289,6 +289,12 @@ typedef enum
    * snapshot is only as trustworthy as every key that could have written
    * it, including those of removed devices. */
   COFFER_RESTORE_KEEP_PRIVILEGES = 1 << 2,
+  /* With a target: each selected path goes directly into the target
+   * ("/home/me/Pictures/a.jpg" → TARGET/a.jpg), not below its absolute path. */
+  COFFER_RESTORE_INTO_TARGET = 1 << 3,
+  /* A differing existing file that is newer than the backup's copy stays;
+   * the backup's copy is written beside it as "NAME (restored).EXT". */
+  COFFER_RESTORE_KEEP_BOTH = 1 << 4,
 } CofferRestoreFlags;
 
 /* What a restore did besides writing files (coffer_restore_run_full). */
@@ -319,6 +325,17 @@ gboolean coffer_restore_run_full (CofferRepository *self, const char *category_i
                                   CofferProgressFunc progress, gpointer progress_data,
                                   GPtrArray **conflicts, CofferRestoreResult *result,
                                   GCancellable *cancellable, GError **error);
+/* As coffer_restore_run_full, with strip_prefix (an absolute path inside
+ * the snapshot, used only with a target) removed from the front of every
+ * restored path: "/home/alice/Pictures/a.jpg" with strip_prefix
+ * "/home/alice" goes to TARGET/Pictures/a.jpg. Entries outside strip_prefix
+ * are not restored. */
+gboolean coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
+                                    const CofferSnapshot *snapshot, const char * const *paths,
+                                    const char *target, const char *strip_prefix, CofferRestoreFlags flags,
+                                    CofferProgressFunc progress, gpointer progress_data,
+                                    GPtrArray **conflicts, CofferRestoreResult *result,
+                                    GCancellable *cancellable, GError **error);
 
 /* Checks structure (every snapshot's trees and every referenced blob exist
  * in the index, every indexed pack exists with the right size) and, with

@@ -30,6 +30,7 @@ typedef struct
   CofferCategoryKeys *keys;
   const CofferSnapshot *snapshot;
   const char         *target;     /* NULL = original place */
+  const char         *strip;      /* removed from the front of paths under target, or NULL */
   CofferRestoreFlags  flags;
   GCancellable       *cancellable;
   CofferProgressMeter *meter;
@@ -43,7 +44,13 @@ typedef struct
   GPtrArray          *dirs;       /* DirTimes, set after all files */
   gboolean            is_root;
   guint               withheld;   /* atomic: entries with privileges withheld */
+  guint64             dirs_seen;  /* folders and files met so far, against */
+  guint64             files_seen; /* what the snapshot records */
 } Restore;
+
+/* Folders on the way to the backed-up paths are not all counted in a
+ * snapshot's statistics; a path has at most PATH_MAX / 2 of them. */
+#define RESTORE_SLACK 4096
 
 typedef struct
 {
@@ -204,6 +211,44 @@ keep_existing (Restore *r, const char *path, const CofferTreeEntry *e)
   return FALSE;
 }
 
+/* With COFFER_RESTORE_KEEP_BOTH: a name beside path for the backup's copy
+ * when path holds a different, newer file ("a.jpg" → "a (restored).jpg",
+ * then "a (restored 2).jpg"...); NULL when path can be used. */
+static char *
+keep_both_name (Restore *r, const char *path, const CofferTreeEntry *e)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *base = NULL;
+  const char *dot;
+  struct stat st;
+  gint64 mtime;
+
+  if ((r->flags & COFFER_RESTORE_KEEP_BOTH) == 0 || lstat (path, &st) != 0)
+    return NULL;
+  mtime = (gint64) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+  if ((S_ISREG (st.st_mode) && (guint64) st.st_size == e->size && mtime == e->mtime_ns) || mtime <= e->mtime_ns)
+    return NULL;
+  dir = g_path_get_dirname (path);
+  base = g_path_get_basename (path);
+  dot = strrchr (base, '.');
+  if (dot == base)
+    dot = NULL;   /* ".bashrc" has no extension */
+  for (guint i = 1; i < 1000; i++)
+    {
+      g_autofree char *number = i == 1 ? g_strdup ("") : g_strdup_printf (" %u", i);
+      g_autofree char *name = g_strdup_printf ("%.*s (restored%s)%s", (int) (dot ? dot - base : (int) strlen (base)),
+                                               base, number, dot ? dot : "");
+      char *candidate = g_build_filename (dir, name, NULL);
+      if (lstat (candidate, &st) != 0)
+        return candidate;
+      mtime = (gint64) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+      if (S_ISREG (st.st_mode) && (guint64) st.st_size == e->size && mtime == e->mtime_ns)
+        return candidate;   /* restored there before */
+      g_free (candidate);
+    }
+  return NULL;
+}
+
 static gboolean
 is_zero (const guint8 *data, gsize len)
 {
@@ -216,10 +261,13 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
   g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *tmp = NULL;
+  g_autofree char *beside = keep_both_name (r, path, e);
   guint64 written = 0;
   gboolean sparse = FALSE;
   int fd;
 
+  if (beside != NULL)
+    path = beside;
   if (keep_existing (r, path, e))
     {
       coffer_progress_meter_add (r->meter, 1, e->size, 0, NULL);
@@ -469,16 +517,48 @@ submit (Restore *r, const char *path, const CofferTreeEntry *e)
   g_thread_pool_push (r->workers, job, NULL);
 }
 
+/* Where snap_path goes on disk. Without a target: where it was. With one:
+ * below it, less strip (the prefix, or with COFFER_RESTORE_INTO_TARGET the
+ * folder a selected path was in), so "/home/alice/Pictures" with strip
+ * "/home/alice" becomes TARGET/Pictures. Paths at or above strip get NULL:
+ * they are only walked through, nothing is created for them. */
+static char *
+map_dest (Restore *r, const char *snap_path, const char *strip)
+{
+  gsize n;
+
+  if (r->target == NULL)
+    return g_strdup (snap_path);
+  if (strip == NULL || g_str_equal (strip, "/") || *strip == '\0')
+    return g_build_filename (r->target, snap_path, NULL);
+  n = strlen (strip);
+  if (strncmp (snap_path, strip, n) == 0 && snap_path[n] == '/')
+    return g_build_filename (r->target, snap_path + n, NULL);
+  return NULL;
+}
+
+/* Is snap_path an ancestor of (or equal to) strip? Then it is walked
+ * through without being restored; other paths outside strip are skipped. */
+static gboolean
+above_strip (const char *snap_path, const char *strip)
+{
+  gsize n = strlen (snap_path);
+
+  return strip != NULL && strncmp (strip, snap_path, n) == 0 && (strip[n] == '/' || strip[n] == '\0');
+}
+
 /* path_in_snapshot: "/home/me"; selected: does everything below count? */
 static gboolean
 restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
-              const char * const *paths, GError **error)
+              const char * const *paths, const char *strip, GError **error)
 {
   for (guint i = 0; i < tree->len && !failed (r); i++)
     {
       const CofferTreeEntry *e = g_ptr_array_index (tree, i);
       g_autofree char *snap_path = g_strconcat (path_in_snapshot, "/", e->name, NULL);
-      g_autofree char *dest = r->target ? g_build_filename (r->target, snap_path, NULL) : g_strdup (snap_path);
+      /* Selected here with COFFER_RESTORE_INTO_TARGET: strip this entry's folder. */
+      const char *sub_strip = strip;
+      g_autofree char *dest = NULL;
       gboolean selected = paths == NULL;
       gboolean on_the_way = FALSE;
 
@@ -494,22 +574,43 @@ restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
         }
       if (!selected && !on_the_way)
         continue;
+      if (selected && paths != NULL && (r->flags & COFFER_RESTORE_INTO_TARGET))
+        sub_strip = path_in_snapshot;
+      dest = map_dest (r, snap_path, sub_strip);
+      if (dest == NULL && !(e->type == COFFER_NODE_DIR && above_strip (snap_path, sub_strip)))
+        continue;   /* outside the stripped prefix */
+
+      /* Tree ids are hashes, so listings cannot form a cycle, but a few
+       * listings that name the next one twice describe 2^n folders: stop
+       * at what the snapshot says it holds. */
+      if ((e->type == COFFER_NODE_DIR && ++r->dirs_seen > r->snapshot->dirs + RESTORE_SLACK)
+          || (e->type == COFFER_NODE_FILE && ++r->files_seen > r->snapshot->files + RESTORE_SLACK))
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The backup is damaged: its folder listings hold more %s than the snapshot "
+                       "records (%" G_GUINT64_FORMAT ").",
+                       e->type == COFFER_NODE_DIR ? "folders" : "files",
+                       e->type == COFFER_NODE_DIR ? r->snapshot->dirs : r->snapshot->files);
+          return FALSE;
+        }
 
       if (e->type == COFFER_NODE_DIR)
         {
           g_autoptr(GPtrArray) sub = NULL;
           DirTimes *dt;
-          gboolean created;
+          gboolean created = FALSE;
           gboolean withheld;
 
-          if (!ensure_dir (r, dest, e, &created, error))
+          if (dest != NULL && !ensure_dir (r, dest, e, &created, error))
             return FALSE;
           sub = _coffer_repository_read_tree (r->repo, r->keys, r->snapshot->epoch, e->content->data,
                                               r->cancellable, error);
           if (sub == NULL)
             return FALSE;
-          if (!restore_tree (r, sub, snap_path, selected ? NULL : paths, error))
+          if (!restore_tree (r, sub, snap_path, selected ? NULL : paths, sub_strip, error))
             return FALSE;
+          if (dest == NULL)
+            continue;
           if (!created && r->target == NULL)
             continue;
           /* Extended attributes do not change the folder's times. */
@@ -575,6 +676,19 @@ coffer_restore_run_full (CofferRepository *self, const char *category_id,
                          GPtrArray **conflicts, CofferRestoreResult *result,
                          GCancellable *cancellable, GError **error)
 {
+  return coffer_restore_run_mapped (self, category_id, snapshot, paths, target, NULL, flags, progress,
+                                    progress_data, conflicts, result, cancellable, error);
+}
+
+gboolean
+coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
+                           const CofferSnapshot *snapshot, const char * const *paths,
+                           const char *target, const char *strip_prefix, CofferRestoreFlags flags,
+                           CofferProgressFunc progress, gpointer progress_data,
+                           GPtrArray **conflicts, CofferRestoreResult *result,
+                           GCancellable *cancellable, GError **error)
+{
+  g_autofree char *strip = NULL;
   Restore rs = { 0 };
   Restore *r = &rs;
   g_autoptr(GPtrArray) tree = NULL;
@@ -609,7 +723,14 @@ coffer_restore_run_full (CofferRepository *self, const char *category_id,
 
   r->repo = self;
   r->snapshot = snapshot;
+  if (strip_prefix != NULL && target != NULL)
+    {
+      strip = g_strdup (strip_prefix);
+      while (strlen (strip) > 1 && g_str_has_suffix (strip, "/"))
+        strip[strlen (strip) - 1] = '\0';
+    }
   r->target = target;
+  r->strip = strip;
   r->flags = flags;
   r->cancellable = cancellable;
   r->is_root = geteuid () == 0;
@@ -629,7 +750,7 @@ coffer_restore_run_full (CofferRepository *self, const char *category_id,
       tree = _coffer_repository_read_tree (self, r->keys, snapshot->epoch, snapshot->tree, cancellable,
                                            &walk_error);
       if (tree != NULL)
-        restore_tree (r, tree, "", (const char * const *) norm_paths, &walk_error);
+        restore_tree (r, tree, "", (const char * const *) norm_paths, r->strip, &walk_error);
     }
   g_thread_pool_free (r->workers, FALSE, TRUE);
   if (walk_error != NULL)

@@ -611,6 +611,7 @@ coffer_store_s3_list (CofferStore *store, const char *prefix, CofferStoreListFun
   g_autofree char *fprefix = full_key (self, prefix);
   g_autofree char *eprefix = coffer_sigv4_uri_encode (fprefix, FALSE);
   g_autofree char *token = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   gsize plen = strlen (self->prefix);
 
   for (;;)
@@ -687,6 +688,14 @@ coffer_store_s3_list (CofferStore *store, const char *prefix, CofferStoreListFun
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
                        "The S3 server %s sent a truncated listing without a continuation "
                        "token.", self->host);
+          return FALSE;
+        }
+      /* A token seen before would list the same pages forever. */
+      if (!g_hash_table_add (seen, g_strdup (token)))
+        {
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                       "The S3 server %s sent a continuation token it had sent before; the listing "
+                       "would never end.", self->host);
           return FALSE;
         }
       if (g_cancellable_set_error_if_cancelled (cancellable, error))

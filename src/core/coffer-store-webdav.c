@@ -797,6 +797,11 @@ walk (CofferStoreWebdav *self, const char *rel, ListCtx *ctx, int depth, GError 
         child[--clen] = '\0';
       if (g_str_equal (child, rel) || clen == 0)
         continue; /* the collection itself */
+      /* Only members of this collection: a server that lists other
+       * collections (or the same ones again) must not send the walk round
+       * in circles. */
+      if (rel[0] != '\0' && !(g_str_has_prefix (child, rel) && child[strlen (rel)] == '/'))
+        continue;
       bn = strrchr (child, '/');
       bn = bn ? bn + 1 : child;
       if (g_str_has_prefix (bn, COFFER_STORE_TMP_PREFIX))

@@ -159,7 +159,7 @@ test_bucketed (void)
 {
   g_autoptr(CofferSecret) key = coffer_secret_new_random (COFFER_KEY_BYTES);
   g_autoptr(CofferSecret) id_key = coffer_secret_new_random (COFFER_KEY_BYTES);
-  g_autoptr(GHashTable) sizes = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autoptr(GHashTable) sizes = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   g_autoptr(GHashTable) headers = g_hash_table_new (g_direct_hash, g_direct_equal);
 
   /* 17 to 32 blobs of 4 to 20 KiB: 68 to 640 KiB of sealed blobs. */
@@ -178,7 +178,6 @@ test_bucketed (void)
    * most four sizes (128, 256, 512 KiB, 1 MiB). */
   g_assert_cmpuint (g_hash_table_size (headers), ==, 1);
   g_assert_cmpuint (g_hash_table_size (sizes), <=, 4);
-  g_hash_table_foreach (sizes, (GHFunc) g_free, NULL);
 }
 
 static gboolean

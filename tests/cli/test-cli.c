@@ -77,6 +77,13 @@ make_launcher (const char *home_dir,
   g_subprocess_launcher_setenv (launcher, "COFFER_TEST_FAST_KDF", "1", TRUE);
   g_subprocess_launcher_setenv (launcher, "COFFER_KEYRING", "none", TRUE);
   g_subprocess_launcher_setenv (launcher, "G_DEBUG", "gc-friendly", TRUE);
+  /* The sanitizer build (build-aux/fuzz.sh) configures its runtime here. */
+  for (guint i = 0; i < 3; i++)
+    {
+      static const char *const san[] = { "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS" };
+      if (g_getenv (san[i]) != NULL)
+        g_subprocess_launcher_setenv (launcher, san[i], g_getenv (san[i]), TRUE);
+    }
   for (guint i = 0; env != NULL && env[i] != NULL; i++)
     {
       g_auto(GStrv) kv = g_strsplit (env[i], "=", 2);
@@ -583,6 +590,49 @@ test_restore_single_path_and_conflict (void)
   orig = run (pw_env, ARGS ("restore", "--repo", repo, "--category", "Docs"));
   assert_status (orig, 2);
   assert_contains (orig->err, "--yes");
+}
+
+/* --strip-prefix: the backed-up home folder maps onto the target, so
+ * /…/docs/sub lands in TARGET/sub, not TARGET/…/docs/sub; a PATH outside
+ * the prefix and a prefix without --target are usage errors. */
+static void
+test_restore_strip_prefix (void)
+{
+  g_autofree char *target = g_build_filename (tmp_dir, "restored-strip", NULL);
+  g_autofree char *wanted = g_build_filename (docs, "sub", NULL);
+  g_autofree char *copy = g_build_filename (target, "sub", NULL);
+  g_autofree char *full_copy = target_path (target, wanted);
+  g_autofree char *all_target = g_build_filename (tmp_dir, "restored-strip-all", NULL);
+  g_autofree char *notes_copy = g_build_filename (all_target, "notes.txt", NULL);
+  g_autoptr(Result) r = NULL;
+  g_autoptr(Result) all = NULL;
+  g_autoptr(Result) outside = NULL;
+  g_autoptr(Result) no_target = NULL;
+
+  r = run (pw_env, ARGS ("restore", "--repo", repo, "--category", "Docs", "--target", target,
+                         "--strip-prefix", docs, wanted));
+  assert_status (r, 0);
+  coffer_test_assert_same_tree (wanted, copy, TRUE);
+  g_assert_false (g_file_test (full_copy, G_FILE_TEST_EXISTS));
+
+  /* the whole snapshot: the folder's contents straight into the target
+   * (which keeps its own mode, so it is made like the source) */
+  g_assert_cmpint (g_mkdir (all_target, 0755), ==, 0);
+  all = run (pw_env, ARGS ("restore", "--repo", repo, "--category", "Docs", "--target", all_target,
+                           "--strip-prefix", docs));
+  assert_status (all, 0);
+  coffer_test_assert_same_tree (docs, all_target, FALSE);
+  g_assert_true (g_file_test (notes_copy, G_FILE_TEST_IS_REGULAR));
+
+  outside = run (pw_env, ARGS ("restore", "--repo", repo, "--category", "Docs", "--target", target,
+                               "--strip-prefix", wanted, docs));
+  assert_status (outside, 2);
+  assert_contains (outside->err, "--strip-prefix");
+
+  no_target = run (pw_env, ARGS ("restore", "--repo", repo, "--category", "Docs", "--yes",
+                                 "--strip-prefix", docs));
+  assert_status (no_target, 2);
+  assert_contains (no_target->err, "--target");
 }
 
 static void
@@ -1240,6 +1290,7 @@ main (int   argc,
   g_test_add_func ("/cli/session/ls", test_ls);
   g_test_add_func ("/cli/session/restore-target", test_restore_target);
   g_test_add_func ("/cli/session/restore-path-conflict", test_restore_single_path_and_conflict);
+  g_test_add_func ("/cli/session/restore-strip-prefix", test_restore_strip_prefix);
   g_test_add_func ("/cli/session/restore-original", test_restore_original_place);
   g_test_add_func ("/cli/session/check", test_check);
   g_test_add_func ("/cli/session/check-damage", test_check_finds_damage);

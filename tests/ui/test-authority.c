@@ -154,6 +154,12 @@ remove_button_shown (gpointer data)
 }
 
 static gboolean
+devices_listed (gpointer data)
+{
+  return ui_test_find (data, GTK_TYPE_LABEL, "This computer") != NULL;
+}
+
+static gboolean
 approve_button_shown (gpointer data)
 {
   return ui_test_find (data, GTK_TYPE_BUTTON, "_Approve…") != NULL;
@@ -299,11 +305,12 @@ test_downgrades_need_authority (void)
 
   /* 3. Trusting a new computer: the code and the password or recovery
    * key; a wrong one approves nothing. */
-  gtk_window_destroy (prefs);
+  /* The request is made while Preferences is open (and has listed the
+   * devices long ago): it must appear without reopening the window. */
+  ui_test_wait_for (devices_listed, prefs, 60, "devices listed");
   request_join (repo);
-  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
-  prefs = ui_test_find_window (COFFER_TYPE_PREFERENCES_WINDOW);
-  ui_test_wait_for (approve_button_shown, prefs, 60, "join request listed");
+  ui_test_wait_for (approve_button_shown, prefs, 60, "join request listed while Preferences is open");
+  ui_test_screenshot (GTK_WIDGET (prefs), "devices-request-appears");
   g_signal_emit_by_name (ui_test_find (GTK_WIDGET (prefs), GTK_TYPE_BUTTON, "_Approve…"), "clicked");
   dialog = authority_dialog ();
   ui_test_screenshot (GTK_WIDGET (dialog), "authority-approve");

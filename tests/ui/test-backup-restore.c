@@ -21,6 +21,7 @@
 #define NEW_PASSWORD "another quite different passphrase 2025"
 
 static char *tmp;
+static char *letters_id;
 
 static gboolean
 state_is (gpointer data)
@@ -51,6 +52,12 @@ restore_loaded (gpointer data)
 {
   return !coffer_restore_window_get_loading (data) && coffer_restore_window_get_n_snapshots (data) > 0 &&
          g_list_model_get_n_items (coffer_restore_window_get_files (data)) > 0;
+}
+
+static gboolean
+restore_idle (gpointer data)
+{
+  return !coffer_restore_window_get_loading (data);
 }
 
 static gboolean
@@ -148,6 +155,17 @@ create_repository (const char *repo, const char *source, char **out_id, char **o
   g_assert_no_error (error);
   *out_id = g_strdup (category->id);
   {
+    /* A second category, for searching all categories. */
+    g_autofree char *letters = g_build_filename (g_get_home_dir (), "Letters", NULL);
+    const char *letter_paths[] = { letters, NULL };
+    g_autoptr(CofferCategory) second = NULL;
+
+    second = coffer_repository_add_category (repository, "Letters", COFFER_LEVEL_STANDARD, letter_paths,
+                                             excludes, NULL, &error);
+    g_assert_no_error (error);
+    letters_id = g_strdup (second->id);
+  }
+  {
     g_autoptr(CofferSecret) text = coffer_recovery_key_format (key);
     *out_key = g_strdup ((const char *) text->data);
   }
@@ -190,6 +208,17 @@ test_backup_and_restore (void)
   item = coffer_category_item_new ("Photos", paths);
   coffer_category_item_set_id (item, category_id);
   g_list_store_append (coffer_application_get_categories (app), item);
+  {
+    g_autofree char *letters = g_build_filename (g_get_home_dir (), "Letters", NULL);
+    g_autofree char *letter = g_build_filename (letters, "To Grandma.txt", NULL);
+    const char *letter_paths[] = { letters, NULL };
+    g_autoptr(CofferCategoryItem) second = coffer_category_item_new ("Letters", letter_paths);
+
+    g_mkdir_with_parents (letters, 0755);
+    g_assert_true (g_file_set_contents (letter, "Dear Grandma,\n", -1, NULL));
+    coffer_category_item_set_id (second, letters_id);
+    g_list_store_append (coffer_application_get_categories (app), second);
+  }
   coffer_application_save_categories (app);
   g_settings_set_string (settings, "destination", repo);
   g_settings_set_boolean (settings, "setup-done", TRUE);
@@ -295,16 +324,110 @@ test_backup_and_restore (void)
     found = g_list_model_get_item (coffer_restore_window_get_files (restore), 0);
     g_assert_true (g_str_has_suffix (coffer_file_item_get_path (found), "/2024/Holiday/IMG_0006.jpg"));
     ui_test_screenshot (GTK_WIDGET (restore), "restore-search");
+    /* All categories: a letter is found while Photos is shown, and
+     * restoring it uses the Letters backup. */
+    {
+      GObject *all = gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW,
+                                                    "search_all_check");
+      GObject *view = gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW,
+                                                     "column_view");
+      g_autofree char *letter_target = g_build_filename (tmp, "letter-restore", NULL);
+      g_autofree char *letter_copy = g_build_filename (letter_target, "To Grandma.txt", NULL);
+      g_autofree char *contents = NULL;
+      g_autoptr(CofferFileItem) letter = NULL;
+
+      gtk_editable_set_text (GTK_EDITABLE (search), "grandma");
+      g_signal_emit_by_name (search, "search-changed");
+      ui_test_wait_for (restore_idle, restore, 60, "search");
+      g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 0);
+      gtk_check_button_set_active (GTK_CHECK_BUTTON (all), TRUE);
+      ui_test_wait_for (restore_loaded, restore, 60, "search in all categories");
+      g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 1);
+      letter = g_list_model_get_item (coffer_restore_window_get_files (restore), 0);
+      g_assert_true (g_str_has_suffix (coffer_file_item_get_path (letter), "/Letters/To Grandma.txt"));
+      ui_test_screenshot (GTK_WIDGET (restore), "restore-search-all");
+      gtk_selection_model_select_item (gtk_column_view_get_model (GTK_COLUMN_VIEW (view)), 0, TRUE);
+      coffer_restore_window_restore (restore, NULL, letter_target);
+      ui_test_wait_for (restore_finished, restore, 120, "restore of a letter");
+      g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
+      g_assert_true (g_file_get_contents (letter_copy, &contents, NULL, NULL));
+      g_assert_cmpstr (contents, ==, "Dear Grandma,\n");
+      gtk_selection_model_unselect_all (gtk_column_view_get_model (GTK_COLUMN_VIEW (view)));
+      gtk_check_button_set_active (GTK_CHECK_BUTTON (all), FALSE);
+    }
     gtk_editable_set_text (GTK_EDITABLE (search), "");
     g_signal_emit_by_name (search, "search-changed");
     ui_test_wait_for (restore_loaded, restore, 60, "folder listing");
   }
 
+  /* Restore To… with nothing selected asks first; the folder shown then
+   * lands directly in the chosen folder (app-restore/Pictures), and the
+   * toast's Open Folder shows that folder. */
   coffer_restore_window_restore (restore, NULL, app_target);
+  g_assert_nonnull (coffer_restore_window_get_dialog (restore));
+  g_assert_false (g_file_test (app_target, G_FILE_TEST_EXISTS));   /* nothing restored before the answer */
+  ui_test_screenshot (coffer_restore_window_get_dialog (restore), "restore-everything-question");
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (coffer_restore_window_get_dialog (restore)), "restore");
   ui_test_wait_for (restore_finished, restore, 120, "restore");
   g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
-  app_restored = g_build_filename (app_target, source, NULL);
+  app_restored = g_build_filename (app_target, "Pictures", NULL);
   coffer_test_assert_same_tree (source, app_restored, FALSE);
+  {
+    g_autofree char *nested = g_build_filename (app_target, source, NULL);
+    g_autofree char *uri = g_filename_to_uri (app_target, NULL, NULL);
+    g_assert_false (g_file_test (nested, G_FILE_TEST_EXISTS));
+    ui_test_screenshot (GTK_WIDGET (restore), "restore-to-done");
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (restore), "restore.open-target", NULL));
+    g_assert_cmpstr (coffer_restore_window_get_opened_uri (restore), ==, uri);
+  }
+
+  /* One selected file goes straight into the chosen folder. */
+  {
+    g_autofree char *one_target = g_build_filename (tmp, "one-restore", NULL);
+    g_autofree char *one = g_build_filename (one_target, "IMG_0003.jpg", NULL);
+    g_autofree char *original = g_build_filename (source, "IMG_0003.jpg", NULL);
+    GObject *view = gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW, "column_view");
+    GtkSelectionModel *model = gtk_column_view_get_model (GTK_COLUMN_VIEW (view));
+    GListModel *files = coffer_restore_window_get_files (restore);
+    gboolean selected = FALSE;
+
+    for (guint i = 0; i < g_list_model_get_n_items (files); i++)
+      {
+        g_autoptr(CofferFileItem) file = g_list_model_get_item (files, i);
+        if (g_str_equal (coffer_file_item_get_path (file), original))
+          selected = gtk_selection_model_select_item (model, i, TRUE);
+      }
+    g_assert_true (selected);
+    coffer_restore_window_restore (restore, NULL, one_target);
+    ui_test_wait_for (restore_finished, restore, 120, "restore of one file");
+    g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
+    coffer_test_assert_same_tree (original, one, FALSE);
+    gtk_selection_model_unselect_all (model);
+  }
+
+  /* Two snapshots in the same minute, from two computers, are told apart. */
+  {
+    g_autoptr(GPtrArray) snapshots = g_ptr_array_new ();
+    CofferSnapshot a = { 0 }, b = { 0 }, c = { 0 };
+    g_autofree char *la = NULL, *lb = NULL, *lc = NULL;
+
+    a.time = G_GINT64_CONSTANT (1767225625) * G_USEC_PER_SEC;   /* hh:mm:25 */
+    b.time = a.time - 20 * G_USEC_PER_SEC;                      /* hh:mm:05 */
+    c.time = a.time - (gint64) 3 * 3600 * G_USEC_PER_SEC;
+    a.hostname = (char *) "laptop";
+    b.hostname = (char *) "laptop";
+    c.hostname = (char *) "desktop";
+    g_ptr_array_add (snapshots, &a);
+    g_ptr_array_add (snapshots, &b);
+    g_ptr_array_add (snapshots, &c);
+    la = coffer_restore_window_describe_snapshot (snapshots, 0);
+    lb = coffer_restore_window_describe_snapshot (snapshots, 1);
+    lc = coffer_restore_window_describe_snapshot (snapshots, 2);
+    g_test_message ("snapshot labels: %s | %s | %s", la, lb, lc);
+    g_assert_cmpstr (la, !=, lb);
+    g_assert_nonnull (strstr (la, ":25"));
+    g_assert_nonnull (strstr (lc, "desktop"));
+  }
 
   /* To the original place: a file changed since is newer and is kept when
    * the user says so; a deleted one comes back. */
@@ -325,6 +448,25 @@ test_backup_and_restore (void)
     g_assert_true (g_file_get_contents (changed, &contents, &len, NULL));
     g_assert_cmpstr (contents, ==, "edited after the backup");
     g_assert_true (g_file_test (deleted, G_FILE_TEST_EXISTS));
+
+    /* Keep Both: the edited file stays, the backup's copy comes beside it. */
+    {
+      g_autofree char *beside = g_build_filename (source, "IMG_0001 (restored).jpg", NULL);
+      g_autofree char *backed_up = g_build_filename (app_restored, "IMG_0001.jpg", NULL);
+
+      coffer_restore_window_restore (restore, everything, NULL);
+      ui_test_wait_for (restore_finished, restore, 120, "restore to the original place again");
+      g_assert_nonnull (coffer_restore_window_get_dialog (restore));
+      adw_message_dialog_response (ADW_MESSAGE_DIALOG (coffer_restore_window_get_dialog (restore)), "keep-both");
+      ui_test_wait_for (restore_finished, restore, 120, "keep both");
+      g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
+      g_clear_pointer (&contents, g_free);
+      g_assert_true (g_file_get_contents (changed, &contents, &len, NULL));
+      g_assert_cmpstr (contents, ==, "edited after the backup");
+      coffer_test_assert_same_tree (backed_up, beside, FALSE);
+      ui_test_screenshot (GTK_WIDGET (restore), "restore-keep-both");
+      g_unlink (beside);
+    }
   }
 
   /* Advanced in a later session: the recovery key must be confirmed first;

@@ -122,6 +122,20 @@ restore_loaded (gpointer data)
   return !coffer_restore_window_get_loading (data) && coffer_restore_window_get_n_snapshots (data) > 0;
 }
 
+/* The "Step N of M" subtitle: checks that going forward it goes up by one
+ * and keeps its total. */
+static void
+check_step (CofferSetupAssistant *assistant, guint want_step, guint want_total)
+{
+  GObject *title = gtk_widget_get_template_child (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT,
+                                                  "window_title");
+  g_autofree char *want = g_strdup_printf ("Step %u of %u", want_step, want_total);
+
+  g_test_message ("%s: %s", coffer_setup_assistant_get_page (assistant),
+                  adw_window_title_get_subtitle (ADW_WINDOW_TITLE (title)));
+  g_assert_cmpstr (adw_window_title_get_subtitle (ADW_WINDOW_TITLE (title)), ==, want);
+}
+
 static void
 next (CofferSetupAssistant *assistant)
 {
@@ -169,16 +183,21 @@ test_join (void)
   g_application_activate (G_APPLICATION (app));
   assistant = COFFER_SETUP_ASSISTANT (ui_test_find_window (COFFER_TYPE_SETUP_ASSISTANT));
   g_assert_nonnull (assistant);
-  next (assistant);
+  /* The welcome page offers to restore from an existing backup. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.restore-existing", NULL));
+  g_assert_cmpstr (coffer_setup_assistant_get_page (assistant), ==, "destination");
+  check_step (assistant, 1, 6);
   coffer_setup_assistant_set_folder (assistant, repo);
   next (assistant);
   wait_page (assistant, "way-in");
+  check_step (assistant, 2, 6);
   ui_test_screenshot (GTK_WIDGET (assistant), "setup-way-in");
   gtk_check_button_set_active (GTK_CHECK_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (assistant),
                                                                                 COFFER_TYPE_SETUP_ASSISTANT,
                                                                                 "way_code")), TRUE);
   next (assistant);
   g_assert_cmpstr (coffer_setup_assistant_get_page (assistant), ==, "join");
+  check_step (assistant, 3, 6);
   ui_test_wait_for (join_requested, assistant, 60, "join request");
   if (!coffer_setup_assistant_get_join_requested (assistant))
     {
@@ -206,8 +225,28 @@ test_join (void)
   ui_test_screenshot (GTK_WIDGET (assistant), "setup-join-code");
   RUN_A_OK ("devices", "approve", device_id, "--code", code, NULL);
 
-  /* B completes the join and lists the repository's categories. */
-  wait_page (assistant, "categories");
+  /* B completes the join and offers to restore A's files into B's home:
+   * computer-a/Pictures → ~/Pictures. */
+  wait_page (assistant, "restore");
+  check_step (assistant, 4, 6);
+  {
+    GtkWidget *row = ui_test_find (GTK_WIDGET (assistant), ADW_TYPE_ACTION_ROW, "Photos");
+    g_autofree char *a0 = g_build_filename (pictures_a, "A_0.jpg", NULL);
+    g_autofree char *a0_on_b = g_build_filename (pictures_b, "A_0.jpg", NULL);
+    g_autofree char *b0 = g_build_filename (pictures_b, "B_0.jpg", NULL);
+
+    g_assert_nonnull (row);
+    g_test_message ("mapping: %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (row)));
+    g_assert_true (g_str_has_suffix (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "Pictures → ~/Pictures"));
+    g_assert_false (g_file_test (a0_on_b, G_FILE_TEST_EXISTS));
+    ui_test_screenshot (GTK_WIDGET (assistant), "setup-restore-offer");
+    next (assistant);
+    wait_page (assistant, "categories");
+    check_step (assistant, 5, 6);
+    coffer_test_assert_same_tree (a0, a0_on_b, FALSE);
+    g_assert_true (g_file_test (b0, G_FILE_TEST_IS_REGULAR));   /* B's own files stay */
+    ui_test_screenshot (GTK_WIDGET (assistant), "setup-restored");
+  }
   ui_test_screenshot (GTK_WIDGET (assistant), "setup-joined-categories");
   {
     GListStore *items = coffer_setup_assistant_get_categories (assistant);
@@ -240,6 +279,7 @@ test_join (void)
   }
   next (assistant);
   wait_page (assistant, "protection");
+  check_step (assistant, 6, 6);
   next (assistant);
   wait_page (assistant, "done");
   next (assistant);

@@ -101,6 +101,31 @@ dialog_shown (gpointer data)
          gtk_widget_get_mapped (coffer_category_row_get_dialog (data));
 }
 
+/* The "Step N of M" subtitle: going forward it goes up by at most one and
+ * never changes its total. */
+static void
+check_step (CofferSetupAssistant *assistant, guint *last_step, guint *last_total)
+{
+  GObject *title = gtk_widget_get_template_child (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT,
+                                                  "window_title");
+  const char *text = adw_window_title_get_subtitle (ADW_WINDOW_TITLE (title));
+  guint step = 0, total = 0;
+
+  g_test_message ("%s: %s", coffer_setup_assistant_get_page (assistant), text);
+  g_assert_nonnull (text);
+  g_assert_cmpint (sscanf (text, "Step %u of %u", &step, &total), ==, 2);
+  if (*last_total != 0)
+    {
+      g_assert_cmpuint (total, ==, *last_total);
+      g_assert_cmpuint (step, >=, *last_step);
+      g_assert_cmpuint (step, <=, *last_step + 1);
+    }
+  else
+    g_assert_cmpuint (step, ==, 1);
+  *last_step = step;
+  *last_total = total;
+}
+
 static void
 test_setup_end_to_end (void)
 {
@@ -122,16 +147,19 @@ test_setup_end_to_end (void)
   const char *docs_paths[] = { docs, NULL };
   CofferCategoryItem *photos_item;
   const char *photos_id;
+  guint step = 0, total = 0;
 
   g_application_activate (G_APPLICATION (app));
   assistant = COFFER_SETUP_ASSISTANT (ui_test_find_window (COFFER_TYPE_SETUP_ASSISTANT));
   g_assert_nonnull (assistant);
   g_assert_true (page_is (assistant, "welcome"));
+  g_assert_nonnull (ui_test_find (GTK_WIDGET (assistant), GTK_TYPE_BUTTON, "_Restore from an Existing Backup"));
   ui_test_screenshot (GTK_WIDGET (assistant), "setup-1-welcome");
 
   /* Destination: a local folder, then the connection test. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL));
   g_assert_true (page_is (assistant, "destination"));
+  check_step (assistant, &step, &total);
 
   /* A WebDAV server that is not there: the test says so, and Next stays. */
   gtk_check_button_set_active (GTK_CHECK_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (assistant),
@@ -160,6 +188,7 @@ test_setup_end_to_end (void)
   /* Categories: replace what was found with two test folders. */
   gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
   wait_page (assistant, "categories");
+  check_step (assistant, &step, &total);
   categories = coffer_setup_assistant_get_categories (assistant);
   {
     g_autoptr(CofferCategoryItem) p = coffer_category_item_new ("Photos", photos_paths);
@@ -176,14 +205,17 @@ test_setup_end_to_end (void)
   /* Protection: Documents Advanced through its combo row. */
   gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
   wait_page (assistant, "protection");
+  check_step (assistant, &step, &total);
   row = ui_test_find (GTK_WIDGET (assistant), ADW_TYPE_COMBO_ROW, "Documents");
   g_assert_nonnull (row);
   adw_combo_row_set_selected (ADW_COMBO_ROW (row), COFFER_LEVEL_ADVANCED);
+  check_step (assistant, &step, &total);
   ui_test_screenshot (GTK_WIDGET (assistant), "setup-4-protection");
 
   /* Password: a weak one is refused, a mismatch too. */
   gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
   wait_page (assistant, "password");
+  check_step (assistant, &step, &total);
   set_text (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "password_entry", "abc");
   gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
   g_assert_true (page_is (assistant, "password"));
@@ -197,6 +229,7 @@ test_setup_end_to_end (void)
 
   /* The repository is created; the wizard shows the new key. */
   wait_page (assistant, "recovery");
+  check_step (assistant, &step, &total);
   wizard = coffer_setup_assistant_get_wizard (assistant);
   g_assert_cmpstr (coffer_recovery_wizard_get_page (wizard), ==, "intro");
   g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (assistant),
