@@ -43,6 +43,10 @@ bucket_key (gint64 time_us, int kind)
     }
 }
 
+#define SNAP_DEVICE(snaps, i) \
+  (((CofferSnapshot *) g_ptr_array_index ((snaps), (i)))->device_id \
+   ? ((CofferSnapshot *) g_ptr_array_index ((snaps), (i)))->device_id : "")
+
 static gboolean
 forget_category (CofferRepository *self, CofferCategoryKeys *keys, const CofferRetention *ret,
                  gboolean dry_run, GPtrArray *forgotten, GCancellable *cancellable, GError **error)
@@ -50,31 +54,65 @@ forget_category (CofferRepository *self, CofferCategoryKeys *keys, const CofferR
   g_autoptr(GPtrArray) snaps = _coffer_repository_load_snapshots (self, keys, cancellable, error);
   g_autofree gboolean *keep = NULL;
   guint limits[5] = { ret->keep_hourly, ret->keep_daily, ret->keep_weekly, ret->keep_monthly, ret->keep_yearly };
+  g_autoptr(GHashTable) devices = NULL;
+  GHashTableIter iter;
+  const char *device;
 
   if (snaps == NULL)
     return FALSE;
   if (snaps->len == 0)
     return TRUE;
   keep = g_new0 (gboolean, snaps->len);
-  /* newest first */
-  for (guint i = 0, n = 0; i < snaps->len && n < ret->keep_last; i++, n++)
-    keep[snaps->len - 1 - i] = TRUE;
-  for (int kind = 0; kind < 5; kind++)
+  /* Folders belong to a computer: each computer's snapshots of the
+   * category are a series of their own (other folders), so the policy
+   * applies per computer, and one computer's backups never push out
+   * another's. */
+  devices = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < snaps->len; i++)
     {
-      g_autofree char *last = NULL;
-      guint n = 0;
-      for (gint i = snaps->len - 1; i >= 0 && n < limits[kind]; i--)
+      CofferSnapshot *s = g_ptr_array_index (snaps, i);
+      g_hash_table_add (devices, s->device_id ? s->device_id : (char *) "");
+    }
+  g_hash_table_iter_init (&iter, devices);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &device, NULL))
+    {
+      gboolean newest = TRUE;
+
+      /* newest first */
+      for (gint i = snaps->len - 1, n = 0; i >= 0 && (guint) n < ret->keep_last; i--)
+        if (g_strcmp0 (SNAP_DEVICE (snaps, i), device) == 0)
+          {
+            keep[i] = TRUE;
+            n++;
+          }
+      for (int kind = 0; kind < 5; kind++)
         {
-          CofferSnapshot *s = g_ptr_array_index (snaps, i);
-          g_autofree char *key = bucket_key (s->time, kind);
-          if (g_strcmp0 (key, last) != 0)
+          g_autofree char *last = NULL;
+          guint n = 0;
+          for (gint i = snaps->len - 1; i >= 0 && n < limits[kind]; i--)
             {
-              keep[i] = TRUE;
-              n++;
-              g_free (last);
-              last = g_steal_pointer (&key);
+              CofferSnapshot *s = g_ptr_array_index (snaps, i);
+              g_autofree char *key = NULL;
+
+              if (g_strcmp0 (SNAP_DEVICE (snaps, i), device) != 0)
+                continue;
+              key = bucket_key (s->time, kind);
+              if (g_strcmp0 (key, last) != 0)
+                {
+                  keep[i] = TRUE;
+                  n++;
+                  g_free (last);
+                  last = g_steal_pointer (&key);
+                }
             }
         }
+      /* Each computer's newest snapshot stays: its latest copy of its folders. */
+      for (gint i = snaps->len - 1; i >= 0 && newest; i--)
+        if (g_strcmp0 (SNAP_DEVICE (snaps, i), device) == 0)
+          {
+            keep[i] = TRUE;
+            newest = FALSE;
+          }
     }
   /* The newest snapshot always stays: it anchors the rollback check. */
   keep[snaps->len - 1] = TRUE;

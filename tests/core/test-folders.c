@@ -136,6 +136,29 @@ test_two_computers (void)
     g_assert_true (tree_has (target, docs_a, "a-later.txt"));
     g_assert_false (tree_has (target, docs_b, "b-only.txt"));
 
+    /* Retention applies per computer: keeping the last one keeps A's
+     * newest and B's (other folders), not only the newest overall. */
+    {
+      CofferRetention keep_one = { .keep_last = 1 };
+      g_autoptr(GPtrArray) forgotten = NULL;
+      g_autoptr(GPtrArray) left = NULL;
+      gboolean seen_a = FALSE, seen_b = FALSE;
+
+      g_assert_true (coffer_forget_run (repo, cid, &keep_one, FALSE, &forgotten, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (forgotten->len, ==, 1);   /* A's first backup */
+      left = coffer_repository_list_snapshots (repo, cid, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (left->len, ==, 2);
+      for (guint i = 0; i < left->len; i++)
+        {
+          const CofferSnapshot *s = g_ptr_array_index (left, i);
+          seen_a |= g_str_equal (s->device_id, id_a);
+          seen_b |= g_str_equal (s->device_id, id_b);
+        }
+      g_assert_true (seen_a && seen_b);
+    }
+
     /* A renames the category: B's folders stay B's. */
     g_free (cat->name);
     cat->name = g_strdup ("Papers");

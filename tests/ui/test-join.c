@@ -122,6 +122,14 @@ restore_loaded (gpointer data)
   return !coffer_restore_window_get_loading (data) && coffer_restore_window_get_n_snapshots (data) > 0;
 }
 
+static gboolean
+two_snapshots (gpointer data)
+{
+  GtkDropDown *dropdown = g_object_get_data (data, "dropdown");
+  return restore_loaded (data) && gtk_drop_down_get_model (dropdown) != NULL &&
+         g_list_model_get_n_items (gtk_drop_down_get_model (dropdown)) == 2;
+}
+
 /* The "Step N of M" subtitle: checks that going forward it goes up by one
  * and keeps its total. */
 static void
@@ -310,11 +318,24 @@ test_join (void)
     GListModel *labels;
     g_autofree char *on_host = g_strdup_printf (" on %s", g_get_host_name ());
 
+    GtkDropDown *categories;
+    GListModel *names;
+
     g_assert_nonnull (restore);
     ui_test_wait_for (restore_loaded, restore, 60, "snapshot listing");
+    categories = GTK_DROP_DOWN (gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW,
+                                                               "category_dropdown"));
+    names = gtk_drop_down_get_model (categories);
+    for (guint i = 0; i < g_list_model_get_n_items (names); i++)
+      if (g_strcmp0 (gtk_string_list_get_string (GTK_STRING_LIST (names), i), "Photos") == 0)
+        gtk_drop_down_set_selected (categories, i);
     dropdown = GTK_DROP_DOWN (gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW,
                                                              "snapshot_dropdown"));
+    g_object_set_data (G_OBJECT (restore), "dropdown", dropdown);
+    ui_test_wait_for (two_snapshots, restore, 60, "Photos snapshot listing");
     labels = gtk_drop_down_get_model (dropdown);
+    for (guint i = 0; i < g_list_model_get_n_items (labels); i++)
+      g_test_message ("snapshot %u: %s", i, gtk_string_list_get_string (GTK_STRING_LIST (labels), i));
     g_assert_cmpuint (g_list_model_get_n_items (labels), ==, 2);
     for (guint i = 0; i < 2; i++)
       g_assert_nonnull (strstr (gtk_string_list_get_string (GTK_STRING_LIST (labels), i), on_host));
