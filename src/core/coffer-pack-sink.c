@@ -10,6 +10,16 @@
 #include "coffer-pack.h"
 #include "coffer-pack-sink.h"
 
+/* AddressSanitizer replaces malloc; glibc's malloc_trim then walks heaps
+ * that were never set up and crashes. */
+#if defined(__SANITIZE_ADDRESS__)
+# define COFFER_ASAN 1
+#elif defined(__has_feature)
+# if __has_feature(address_sanitizer)
+#  define COFFER_ASAN 1
+# endif
+#endif
+
 #define PACK_TARGET_SIZE   (12 * 1024 * 1024)
 #define TREE_PACK_TARGET   (4 * 1024 * 1024)
 #define MAX_UPLOADS        2
@@ -139,7 +149,9 @@ upload_func (gpointer data, gpointer user_data)
   g_free (job);
   /* Give the freed blob buffers back to the system (glibc keeps freed
    * memory inside its heaps otherwise), so memory stays bounded. */
+#ifndef COFFER_ASAN
   malloc_trim (0);
+#endif
 }
 
 /* Called with sink->lock held; releases it while waiting for upload room.
