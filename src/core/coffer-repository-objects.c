@@ -779,10 +779,34 @@ coffer_repository_list_dir (CofferRepository *self, const char *category_id,
   return tree_at (self, keys, snapshot, path, cancellable, error);
 }
 
-static gboolean
-walk_tree (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch, GPtrArray *tree, const char *prefix,
-           CofferWalkFunc func, gpointer user_data, GCancellable *cancellable, GError **error)
+/* A hostile tree cannot make a walk endless or deep: listings that name
+ * the next one twice describe 2^n entries, and a chain of listings can nest
+ * without end. The walk stops at what the snapshot says it holds (plus the
+ * folders on the way to the backed-up paths) and at a depth no real path
+ * reaches (PATH_MAX / 2). */
+#define WALK_SLACK     4096
+#define WALK_MAX_DEPTH 2048
+
+typedef struct
 {
+  CofferRepository *self;
+  CofferCategoryKeys *keys;
+  const CofferSnapshot *snapshot;
+  CofferWalkFunc    func;
+  gpointer          user_data;
+  guint64           seen;
+} Walk;
+
+static gboolean
+walk_tree (Walk *w, GPtrArray *tree, const char *prefix, guint depth, GCancellable *cancellable, GError **error)
+{
+  if (depth > WALK_MAX_DEPTH)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The backup is damaged: its folders nest deeper than any path can (%u levels).",
+                   WALK_MAX_DEPTH);
+      return FALSE;
+    }
   for (guint i = 0; i < tree->len; i++)
     {
       const CofferTreeEntry *e = g_ptr_array_index (tree, i);
@@ -790,13 +814,21 @@ walk_tree (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch, GPtr
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
-      if (!func (path, e, user_data))
+      if (++w->seen > w->snapshot->files + w->snapshot->dirs + WALK_SLACK)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The backup is damaged: its folder listings hold more entries than the "
+                       "snapshot records (%" G_GUINT64_FORMAT ").",
+                       w->snapshot->files + w->snapshot->dirs);
+          return FALSE;
+        }
+      if (!w->func (path, e, w->user_data))
         return TRUE;
       if (e->type == COFFER_NODE_DIR && e->content != NULL && e->content->len == COFFER_ID_BYTES)
         {
-          g_autoptr(GPtrArray) sub = _coffer_repository_read_tree (self, keys, epoch, e->content->data,
-                                                                   cancellable, error);
-          if (sub == NULL || !walk_tree (self, keys, epoch, sub, path, func, user_data, cancellable, error))
+          g_autoptr(GPtrArray) sub = _coffer_repository_read_tree (w->self, w->keys, w->snapshot->epoch,
+                                                                   e->content->data, cancellable, error);
+          if (sub == NULL || !walk_tree (w, sub, path, depth + 1, cancellable, error))
             return FALSE;
         }
     }
@@ -824,5 +856,8 @@ coffer_repository_walk (CofferRepository *self, const char *category_id, const C
   prefix = g_strdup (path ? path : "");
   while (g_str_has_suffix (prefix, "/"))
     prefix[strlen (prefix) - 1] = '\0';
-  return walk_tree (self, keys, snapshot->epoch, tree, prefix, func, user_data, cancellable, error);
+  {
+    Walk w = { self, keys, snapshot, func, user_data, 0 };
+    return walk_tree (&w, tree, prefix, 0, cancellable, error);
+  }
 }

@@ -242,6 +242,13 @@ test_symlink_parent (void)
  * the folders on the way), not work for ever. */
 #define LEVELS 48
 
+static gboolean
+count_entry (const char *path, const CofferTreeEntry *entry, gpointer user_data)
+{
+  (*(guint64 *) user_data)++;
+  return TRUE;
+}
+
 static void
 test_tree_bomb (void)
 {
@@ -280,6 +287,15 @@ test_tree_bomb (void)
   error = restore_expecting_failure (&h, s, outside);
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 60 * G_USEC_PER_SEC);
+  /* Browsing (coffer ls, find, the restore window's search) stops too. */
+  {
+    guint64 seen = 0;
+
+    g_clear_error (&error);
+    g_assert_false (coffer_repository_walk (h.repo, h.cid, s, NULL, count_entry, &seen, NULL, &error));
+    g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT);
+    g_assert_cmpuint (seen, <=, 10 + 10 + 4096);
+  }
   for (guint level = 0; level <= LEVELS; level++)
     g_bytes_unref (trees[level]);
   hostile_free (&h);
