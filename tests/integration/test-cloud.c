@@ -475,6 +475,10 @@ expected_objects (Ctx *c, Expected *e)
  * a finished temporary object on WebDAV that no later run knows about);
  * every pack's name is the BLAKE2b-256 of its bytes (downloaded with rclone
  * cat) and its size is what the listing says. */
+/* allow_tmp: FALSE, TRUE (temporary objects may be left), or KILLED
+ * (a client was killed: temporary objects and late packs may be left). */
+#define KILLED 2
+
 static void
 cross_check (Ctx *c, guint want_snapshots, gboolean allow_tmp, GHashTable **out_packs)
 {
@@ -503,7 +507,7 @@ cross_check (Ctx *c, guint want_snapshots, gboolean allow_tmp, GHashTable **out_
 
       if (strstr (name, ".tmp-") != NULL)
         {
-          if (!allow_tmp)
+          if (allow_tmp != TRUE && allow_tmp != KILLED)
             g_error ("%s: temporary object left behind: %s",
                      coffer_test_server_get_name (c->server), name);
           tmp++;
@@ -511,6 +515,16 @@ cross_check (Ctx *c, guint want_snapshots, gboolean allow_tmp, GHashTable **out_
         }
       if (g_str_has_prefix (name, "categories/"))
         {
+          /* After a kill, an upload the server was still receiving may
+           * land after the next run listed the packs: an unreferenced pack
+           * is garbage for prune, never a problem for the repository. */
+          if (allow_tmp == KILLED && g_str_has_prefix (name, cat_prefix) && n == 5
+              && g_str_equal (parts[2], "packs") && !g_hash_table_contains (e.names, name))
+            {
+              g_test_message ("%s: a killed upload landed late: %s",
+                              coffer_test_server_get_name (c->server), name);
+              continue;
+            }
           if (!g_str_has_prefix (name, cat_prefix) || !g_hash_table_contains (e.names, name))
             g_error ("%s: unexpected object %s", coffer_test_server_get_name (c->server), name);
           in_category++;
@@ -739,7 +753,7 @@ test_kill (gconstpointer data)
   backup (c);
   coffer_ok (c, ARGS ("check", "--read-data"));
   restore_and_compare (c, "restore");
-  cross_check (c, 1, !c->s3, NULL);
+  cross_check (c, 1, c->s3 ? KILLED : TRUE, NULL);
   ctx_free (c);
 }
 
