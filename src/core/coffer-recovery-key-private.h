@@ -26,4 +26,11 @@ guint8   _coffer_rs32_syndrome       (const guint8 *symbols, guint n, guint k);
  * value to XOR into it, or -1 when the syndromes do not fit one error. */
 int      _coffer_rs32_locate         (const guint8 *symbols, guint n, guint8 *value);
 
+/* Sets COFFER_CRYPTO_ERROR_TYPO for what ("The recovery key", "The share")
+ * with the character to check (substitution, -1 for none) or the swapped
+ * neighbours found (n_swaps, the first at swap), and what to compare it
+ * with (where: "the emergency kit"). Positions count groups of 4. */
+void     _coffer_typo_error          (GError **error, const char *what, const char *where,
+                                      int substitution, guint n_swaps, guint swap);
+
 G_END_DECLS

@@ -305,13 +305,47 @@ describe_swap (GString *message,
                             GROUP_CHARS, i / GROUP_CHARS + 1, i / GROUP_CHARS + 2);
 }
 
+void
+_coffer_typo_error (GError    **error,
+                    const char *what,
+                    const char *where,
+                    int         substitution,
+                    guint       n_swaps,
+                    guint       swap)
+{
+  g_autoptr(GString) message = g_string_new (what);
+
+  g_string_append (message, " looks mistyped: ");
+  if (substitution >= 0)
+    {
+      g_string_append_printf (message, "check character %d of group %d",
+                              substitution % GROUP_CHARS + 1, substitution / GROUP_CHARS + 1);
+      if (n_swaps == 1)
+        {
+          g_string_append (message, ", and whether ");
+          describe_swap (message, swap);
+        }
+      else if (n_swaps > 1)
+        g_string_append (message, ", or look for two swapped neighbours");
+      g_string_append (message, ".");
+    }
+  else if (n_swaps == 1)
+    {
+      g_string_append (message, "check whether ");
+      describe_swap (message, swap);
+      g_string_append (message, ".");
+    }
+  else
+    g_string_append_printf (message, "more than one character seems wrong. Check it against %s.", where);
+  g_set_error_literal (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO, message->str);
+}
+
 CofferSecret *
 coffer_recovery_key_parse (const char  *text,
                            GError     **error)
 {
   g_autoptr(CofferSecret) symbols = NULL;
   g_autoptr(CofferSecret) key = NULL;
-  g_autoptr(GString) message = NULL;
   guint count = 0;
   guint8 s1, s2;
   int substitution = -1;
@@ -421,29 +455,6 @@ coffer_recovery_key_parse (const char  *text,
       swap_symbols (d, i);
     }
 
-  message = g_string_new ("The recovery key looks mistyped: ");
-  if (substitution >= 0)
-    {
-      g_string_append_printf (message, "check character %u of group %u",
-                              substitution % GROUP_CHARS + 1, substitution / GROUP_CHARS + 1);
-      if (n_swaps == 1)
-        {
-          g_string_append (message, ", and whether ");
-          describe_swap (message, swap);
-        }
-      else if (n_swaps > 1)
-        g_string_append (message, ", or look for two swapped neighbours");
-      g_string_append (message, ".");
-    }
-  else if (n_swaps == 1)
-    {
-      g_string_append (message, "check whether ");
-      describe_swap (message, swap);
-      g_string_append (message, ".");
-    }
-  else
-    g_string_append (message, "more than one character seems wrong. Check it against the emergency kit.");
-
-  g_set_error_literal (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO, message->str);
+  _coffer_typo_error (error, "The recovery key", "the emergency kit", substitution, n_swaps, swap);
   return NULL;
 }

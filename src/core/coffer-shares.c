@@ -286,18 +286,6 @@ coffer_share_format (const CofferShare *share)
   return text;
 }
 
-static void
-describe_swap (GString *message,
-               guint    i)
-{
-  if (i / GROUP_CHARS == (i + 1) / GROUP_CHARS)
-    g_string_append_printf (message, "characters %u and %u of group %u are swapped",
-                            i % GROUP_CHARS + 1, i % GROUP_CHARS + 2, i / GROUP_CHARS + 1);
-  else
-    g_string_append_printf (message, "character %u of group %u and character 1 of group %u are swapped",
-                            GROUP_CHARS, i / GROUP_CHARS + 1, i / GROUP_CHARS + 2);
-}
-
 static CofferShare *
 share_from_payload (const guint8 *payload,
                     GError      **error)
@@ -327,7 +315,6 @@ coffer_share_parse (const char  *text,
 {
   g_autoptr(CofferSecret) symbols = NULL;
   g_autoptr(CofferSecret) payload = NULL;
-  g_autoptr(GString) message = NULL;
   guint count = 0;
   int substitution = -1;
   guint n_swaps = 0, swap = 0;
@@ -433,30 +420,7 @@ coffer_share_parse (const char  *text,
       tmp = d[i]; d[i] = d[i + 1]; d[i + 1] = tmp;
     }
 
-  message = g_string_new ("The share looks mistyped: ");
-  if (substitution >= 0)
-    {
-      g_string_append_printf (message, "check character %d of group %d",
-                              substitution % GROUP_CHARS + 1, substitution / GROUP_CHARS + 1);
-      if (n_swaps == 1)
-        {
-          g_string_append (message, ", and whether ");
-          describe_swap (message, swap);
-        }
-      else if (n_swaps > 1)
-        g_string_append (message, ", or look for two swapped neighbours");
-      g_string_append (message, ".");
-    }
-  else if (n_swaps == 1)
-    {
-      g_string_append (message, "check whether ");
-      describe_swap (message, swap);
-      g_string_append (message, ".");
-    }
-  else
-    g_string_append (message, "more than one character seems wrong. Check it against the share sheet.");
-
-  g_set_error_literal (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO, message->str);
+  _coffer_typo_error (error, "The share", "the share sheet", substitution, n_swaps, swap);
   return NULL;
 }
 
