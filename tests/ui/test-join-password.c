@@ -24,42 +24,13 @@ static char *repo;
 static char * G_GNUC_NULL_TERMINATED
 run_a (const char *first, ...)
 {
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE |
-                                                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                                                       G_SUBPROCESS_FLAGS_STDIN_PIPE);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GSubprocess) cli = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *output = NULL;
-  g_autofree char *data = g_build_filename (home_a, ".local/share", NULL);
-  g_autofree char *state = g_build_filename (home_a, ".local/state", NULL);
-  g_autofree char *config = g_build_filename (home_a, ".config", NULL);
-  g_autofree char *cache = g_build_filename (home_a, ".cache", NULL);
-  const char *arg;
   va_list ap;
+  char *output;
 
-  g_ptr_array_add (argv, (gpointer) g_getenv ("COFFER_CLI"));
-  g_ptr_array_add (argv, (gpointer) first);
   va_start (ap, first);
-  while ((arg = va_arg (ap, const char *)) != NULL)
-    g_ptr_array_add (argv, (gpointer) arg);
+  output = ui_test_run_cli_va ("A", home_a, repo, PASSWORD, first, ap);
   va_end (ap);
-  g_ptr_array_add (argv, NULL);
-  g_subprocess_launcher_setenv (launcher, "HOME", home_a, TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data, TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_STATE_HOME", state, TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", config, TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
-  g_subprocess_launcher_setenv (launcher, "COFFER_REPO", repo, TRUE);
-  g_subprocess_launcher_setenv (launcher, "COFFER_PASSWORD", PASSWORD, TRUE);
-  cli = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (cli, "", NULL, &output, NULL, &error);
-  g_assert_no_error (error);
-  g_test_message ("A: coffer %s: %s", first, output);
-  if (!g_subprocess_get_successful (cli))
-    return NULL;
-  return g_steal_pointer (&output);
+  return output;
 }
 
 #define RUN_A_OK(...) G_STMT_START { char *out_ = run_a (__VA_ARGS__); g_assert_nonnull (out_); g_free (out_); } G_STMT_END

@@ -217,3 +217,42 @@ ui_test_run (char *tmp)
   g_free (tmp);
   return ret;
 }
+
+char *
+ui_test_run_cli_va (const char *who, const char *home, const char *repo, const char *password,
+                    const char *first, va_list ap)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE |
+                                                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                       G_SUBPROCESS_FLAGS_STDIN_PIPE);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) cli = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *data = g_build_filename (home, ".local/share", NULL);
+  g_autofree char *state = g_build_filename (home, ".local/state", NULL);
+  g_autofree char *config = g_build_filename (home, ".config", NULL);
+  g_autofree char *cache = g_build_filename (home, ".cache", NULL);
+  const char *arg;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("COFFER_CLI"));
+  g_ptr_array_add (argv, (gpointer) first);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) arg);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_setenv (launcher, "HOME", home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_STATE_HOME", state, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", config, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
+  g_subprocess_launcher_setenv (launcher, "COFFER_REPO", repo, TRUE);
+  g_subprocess_launcher_setenv (launcher, "COFFER_PASSWORD", password, TRUE);
+  cli = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (cli, "", NULL, &output, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s: coffer %s: %s", who, first, output);
+  if (!g_subprocess_get_successful (cli))
+    return NULL;
+  return g_steal_pointer (&output);
+}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include <stdarg.h>
 #include <adwaita.h>
 #include "coffer-application.h"
 
@@ -32,5 +33,12 @@ void   ui_test_quit (CofferApplication *app);
 /* Runs the added tests, then removes and frees tmp (from ui_test_init).
  * Returns g_test_run's result. */
 int    ui_test_run (char *tmp);
+
+/* Runs the coffer CLI ($COFFER_CLI) as another computer: HOME and the XDG
+ * folders below home, COFFER_REPO=repo, COFFER_PASSWORD=password, the
+ * arguments from first on (NULL-terminated in ap), stdin empty. Logs the
+ * output with who as prefix; returns it, or NULL when the command failed. */
+char  *ui_test_run_cli_va (const char *who, const char *home, const char *repo, const char *password,
+                           const char *first, va_list ap);
 
 G_END_DECLS
