@@ -32,7 +32,7 @@ static const CofferCliCommand commands[] = {
   { "protect",      N_("Switch a category between Standard and Advanced protection"), coffer_cli_cmd_protect },
   { "reencrypt",    N_("Re-encrypt a category's older backups under its newest key"), coffer_cli_cmd_reencrypt },
   { "password",     N_("Change the backup password"),                               coffer_cli_cmd_password },
-  { "recovery-key", N_("Verify or replace the recovery key, or show when it was last tested"),
+  { "recovery-key", N_("Verify, replace or split the recovery key, print its kit, or show when it was last tested"),
                                                                                     coffer_cli_cmd_recovery_key },
   { "devices",      N_("List, join, approve or remove trusted devices"),            coffer_cli_cmd_devices },
   { "remote",       N_("Add, list or remove cloud storage accounts (through rclone)"), coffer_cli_cmd_remote },
@@ -563,7 +563,7 @@ print_general_help (FILE *out)
     fprintf (out, "  %-14s %s\n", commands[i].name, _(commands[i].summary));
   fprintf (out, "  %-14s %s\n", "help", _("Show help for a command"));
   fprintf (out, "\n%s\n", _("Global options: --repo LOCATION, --password-file FILE, "
-                            "--recovery-key-file FILE, --json, --quiet, --verbose,\n"
+                            "--recovery-key-file FILE, --share-file FILE, --json, --quiet, --verbose,\n"
                             "  --s3-endpoint URL, --s3-region REGION, --s3-path-style, "
                             "--limit-upload KBPS, --help, --version"));
   fprintf (out, "\n%s\n", _("Environment: COFFER_REPO, COFFER_PASSWORD, COFFER_RECOVERY_KEY, "
