@@ -258,7 +258,6 @@ test_tree_bomb (void)
   guint8 ids[LEVELS + 1][COFFER_ID_BYTES];
   g_autoptr(CofferSnapshot) s = NULL;
   g_autoptr(GError) error = NULL;
-  gint64 start;
 
   hostile_setup (&h);
   for (guint level = 0; level <= LEVELS; level++)
@@ -283,10 +282,8 @@ test_tree_bomb (void)
   /* What the snapshot claims is what a real backup of a small tree records. */
   s = plant_snapshot (&h, ids[LEVELS], 10, 10);
 
-  start = g_get_monotonic_time ();
   error = restore_expecting_failure (&h, s, outside);
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 60 * G_USEC_PER_SEC);
   /* Browsing (coffer ls, find, the restore window's search) stops too. */
   {
     guint64 seen = 0;
