@@ -121,12 +121,38 @@ transitions_done (gpointer data)
   return !any_transition (data);
 }
 
+typedef struct {
+  GtkWidget *root;
+  GskRenderNode *node;
+} Shot;
+
+static gboolean
+shot_taken (gpointer data)
+{
+  Shot *shot = data;
+  g_autoptr(GdkPaintable) paintable = NULL;
+  g_autoptr(GtkSnapshot) snapshot = NULL;
+  int width = gtk_widget_get_width (shot->root);
+  int height = gtk_widget_get_height (shot->root);
+
+  /* A widget paintable is empty while the widget is unmapped or waits for
+   * a new allocation (a resize queued by the last change): then try again
+   * after the next frame. */
+  if (!gtk_widget_get_mapped (shot->root) || width <= 0 || height <= 0)
+    return FALSE;
+  if (!transitions_done (shot->root))
+    return FALSE;
+  paintable = gtk_widget_paintable_new (shot->root);
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  shot->node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  return shot->node != NULL;
+}
+
 void
 ui_test_screenshot (GtkWidget *widget, const char *name)
 {
-  GtkWidget *root = GTK_WIDGET (gtk_widget_get_root (widget));
-  g_autoptr(GdkPaintable) paintable = NULL;
-  g_autoptr(GtkSnapshot) snapshot = NULL;
+  Shot shot = { GTK_WIDGET (gtk_widget_get_root (widget)), NULL };
   g_autoptr(GskRenderNode) node = NULL;
   g_autoptr(GdkTexture) texture = NULL;
   g_autofree char *dir = g_build_filename (g_getenv ("G_TEST_BUILDDIR") ? g_getenv ("G_TEST_BUILDDIR") : ".",
@@ -134,22 +160,15 @@ ui_test_screenshot (GtkWidget *widget, const char *name)
   g_autofree char *file = g_strconcat (name, ".png", NULL);
   g_autofree char *path = g_build_filename (dir, file, NULL);
   GskRenderer *renderer;
-  int width, height;
 
-  ui_test_flush (root);
-  ui_test_wait_for (transitions_done, root, 10, "stack transitions");
-  ui_test_flush (root);
-
-  width = gtk_widget_get_width (root);
-  height = gtk_widget_get_height (root);
-  g_assert_cmpint (width, >, 0);
-  paintable = gtk_widget_paintable_new (root);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  g_assert_nonnull (node);
-  renderer = gtk_native_get_renderer (GTK_NATIVE (root));
-  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  ui_test_flush (shot.root);
+  ui_test_wait_for (shot_taken, &shot, 10, "the window to be drawn for a screenshot");
+  node = shot.node;
+  renderer = gtk_native_get_renderer (GTK_NATIVE (shot.root));
+  texture = gsk_renderer_render_texture (renderer, node,
+                                         &GRAPHENE_RECT_INIT (0, 0,
+                                                              gtk_widget_get_width (shot.root),
+                                                              gtk_widget_get_height (shot.root)));
   g_mkdir_with_parents (dir, 0755);
   g_assert_true (gdk_texture_save_to_png (texture, path));
   g_test_message ("screenshot: %s", path);
