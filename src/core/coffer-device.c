@@ -583,39 +583,3 @@ coffer_join_request_parse (GBytes      *bytes,
   return coffer_join_request_new (device_id, pk_data, device_name, time);
 }
 
-/* ---- Verification code ---- */
-
-char *
-coffer_device_verification_code (const guint8 trusted_pk[COFFER_DEVICE_PUBLIC_KEY_BYTES],
-                                 const guint8 new_pk[COFFER_DEVICE_PUBLIC_KEY_BYTES])
-{
-  static const char domain[] = "coffer-device-verification-v1";
-  crypto_generichash_state state;
-  const guint8 *first, *second;
-  guint8 digest[32];
-  guint64 number = 0;
-  guint code;
-
-  g_return_val_if_fail (trusted_pk != NULL, NULL);
-  g_return_val_if_fail (new_pk != NULL, NULL);
-
-  coffer_core_init ();
-
-  /* Canonical order: the bytewise smaller key first. */
-  if (memcmp (trusted_pk, new_pk, COFFER_DEVICE_PUBLIC_KEY_BYTES) <= 0)
-    first = trusted_pk, second = new_pk;
-  else
-    first = new_pk, second = trusted_pk;
-
-  crypto_generichash_init (&state, NULL, 0, sizeof digest);
-  crypto_generichash_update (&state, (const guint8 *) domain, strlen (domain));
-  crypto_generichash_update (&state, first, COFFER_DEVICE_PUBLIC_KEY_BYTES);
-  crypto_generichash_update (&state, second, COFFER_DEVICE_PUBLIC_KEY_BYTES);
-  crypto_generichash_final (&state, digest, sizeof digest);
-
-  for (int i = 7; i >= 0; i--)
-    number = (number << 8) | digest[i];
-  code = (guint) (number % 1000000);
-
-  return g_strdup_printf ("%03u %03u", code / 1000, code % 1000);
-}

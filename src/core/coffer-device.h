@@ -112,13 +112,6 @@ CofferJoinRequest *coffer_join_request_parse (GBytes      *bytes,
                                               const char  *expected_device_id,
                                               GError     **error);
 
-/* ---- Verification code ----
- * Six decimal digits written "123 456", from BLAKE2b-256 over a domain
- * string and both public keys in a canonical (bytewise sorted) order, so
- * both screens show the same code whichever side computes it. */
-char              *coffer_device_verification_code (const guint8 trusted_pk[COFFER_DEVICE_PUBLIC_KEY_BYTES],
-                                                    const guint8 new_pk[COFFER_DEVICE_PUBLIC_KEY_BYTES]);
-
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CofferJoinRequest, coffer_join_request_free)
 
 G_END_DECLS

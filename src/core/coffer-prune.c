@@ -195,7 +195,7 @@ typedef struct
   CofferRepository   *repo;
   CofferCategoryKeys *keys;
   CofferIndex        *index;
-  GHashTable         *used;     /* blob ids (hex) referenced by some snapshot */
+  GHashTable         *used;     /* blob id (hex) referenced by some snapshot -> its epoch + 1 */
   GCancellable       *cancellable;
   CofferProgressMeter *meter;
   guint32             epoch;    /* of the snapshot being marked: its blobs' epoch */
@@ -209,7 +209,7 @@ mark_tree (Prune *p, const guint8 id[COFFER_ID_BYTES], GError **error)
 
   if (g_hash_table_contains (p->used, hex))
     return TRUE;
-  g_hash_table_add (p->used, g_steal_pointer (&hex));
+  g_hash_table_insert (p->used, g_steal_pointer (&hex), GUINT_TO_POINTER (p->epoch + 1));
   tree = _coffer_repository_read_tree (p->repo, p->keys, p->epoch, id, p->cancellable, error);
   if (tree == NULL)
     return FALSE;
@@ -223,7 +223,8 @@ mark_tree (Prune *p, const guint8 id[COFFER_ID_BYTES], GError **error)
         }
       else if (e->type == COFFER_NODE_FILE && e->content)
         for (guint off = 0; off < e->content->len; off += COFFER_ID_BYTES)
-          g_hash_table_add (p->used, coffer_hex_encode (e->content->data + off, COFFER_ID_BYTES));
+          g_hash_table_insert (p->used, coffer_hex_encode (e->content->data + off, COFFER_ID_BYTES),
+                               GUINT_TO_POINTER (p->epoch + 1));
     }
   coffer_progress_meter_report (p->meter, FALSE);
   return TRUE;
@@ -272,67 +273,10 @@ tally_entry (const CofferIndexEntry *entry, const guint8 *pack_id, gpointer user
     }
 }
 
-/* Copies the live blobs of a pack into writer(s); blobs keep their sealed
- * bytes (they are position-independent), so nothing is decrypted. */
+/* Seals the header of the pack a writer holds, stores the pack and adds
+ * its blobs to the new index. */
 static gboolean
-repack (Prune *p, const char *hex, PackUse *use, CofferIndex *new_index, GHashTable *new_packs,
-        CofferPackWriter **writer, GError **error)
-{
-  guint8 id[COFFER_ID_BYTES];
-  g_autofree char *name = NULL;
-  g_autoptr(GBytes) pack = NULL;
-  CofferStore *store = coffer_repository_get_store (p->repo);
-  CofferEpochKeys *ek = coffer_category_keys_newest (p->keys);
-
-  coffer_hex_decode (hex, id, sizeof id);
-  name = _coffer_pack_name (p->keys->id, id);
-  pack = coffer_store_get_limited (store, name, COFFER_MAX_PACK_BYTES, p->cancellable, error);
-  if (pack == NULL)
-    return FALSE;
-  for (guint i = 0; i < use->entries->len; i++)
-    {
-      CofferIndexEntry *e = &g_array_index (use->entries, CofferIndexEntry, i);
-      g_autoptr(GBytes) sealed = NULL;
-
-      if ((gsize) e->offset + e->length > g_bytes_get_size (pack))
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The pack %.16s is shorter than the index says; run “coffer check”.", hex);
-          return FALSE;
-        }
-      sealed = g_bytes_new_from_bytes (pack, e->offset, e->length);
-      if (*writer == NULL)
-        *writer = coffer_pack_writer_new (ek->data_key, ek->epoch);
-      coffer_pack_writer_add (*writer, e->id, e->type, sealed, e->raw_length);
-      if (coffer_pack_writer_get_size (*writer) >= PACK_TARGET_SIZE)
-        {
-          guint8 new_id[COFFER_ID_BYTES];
-          g_autoptr(GArray) entries = NULL;
-          g_autoptr(GBytes) data = coffer_pack_writer_finish (*writer, new_id, &entries);
-          g_autofree char *new_name = _coffer_pack_name (p->keys->id, new_id);
-          g_autoptr(GError) put_error = NULL;
-
-          coffer_pack_writer_free (*writer);
-          *writer = NULL;
-          if (!coffer_store_put (store, new_name, data, COFFER_PUT_CREATE, p->cancellable, &put_error)
-              && !g_error_matches (put_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS))
-            {
-              g_propagate_error (error, g_steal_pointer (&put_error));
-              return FALSE;
-            }
-          for (guint j = 0; j < entries->len; j++)
-            {
-              CofferPackEntry *pe = &g_array_index (entries, CofferPackEntry, j);
-              coffer_index_add (new_index, pe->id, pe->type, new_id, pe->offset, pe->length, pe->raw_length);
-            }
-          g_hash_table_add (new_packs, coffer_hex_encode (new_id, COFFER_ID_BYTES));
-        }
-    }
-  return TRUE;
-}
-
-static gboolean
-flush_writer (Prune *p, CofferPackWriter **writer, CofferIndex *new_index, GHashTable *new_packs, GError **error)
+flush_writer (Prune *p, CofferPackWriter *writer, CofferIndex *new_index, GHashTable *new_packs, GError **error)
 {
   guint8 new_id[COFFER_ID_BYTES];
   g_autoptr(GArray) entries = NULL;
@@ -340,11 +284,9 @@ flush_writer (Prune *p, CofferPackWriter **writer, CofferIndex *new_index, GHash
   g_autofree char *new_name = NULL;
   g_autoptr(GError) put_error = NULL;
 
-  if (*writer == NULL || coffer_pack_writer_get_count (*writer) == 0)
+  if (coffer_pack_writer_get_count (writer) == 0)
     return TRUE;
-  data = coffer_pack_writer_finish (*writer, new_id, &entries);
-  coffer_pack_writer_free (*writer);
-  *writer = NULL;
+  data = coffer_pack_writer_finish (writer, new_id, &entries);
   new_name = _coffer_pack_name (p->keys->id, new_id);
   if (!coffer_store_put (coffer_repository_get_store (p->repo), new_name, data, COFFER_PUT_CREATE,
                          p->cancellable, &put_error)
@@ -359,6 +301,83 @@ flush_writer (Prune *p, CofferPackWriter **writer, CofferIndex *new_index, GHash
       coffer_index_add (new_index, pe->id, pe->type, new_id, pe->offset, pe->length, pe->raw_length);
     }
   g_hash_table_add (new_packs, coffer_hex_encode (new_id, COFFER_ID_BYTES));
+  return TRUE;
+}
+
+/* Copies the live blobs of a pack into new packs; blobs keep their sealed
+ * bytes (they are position-independent), so nothing is decrypted. A pack
+ * never mixes key epochs: each blob goes to a writer of the epoch of the
+ * snapshots that use it (blob ids are keyed per epoch, so a blob belongs
+ * to exactly one), whose header is sealed under that epoch's data key.
+ * writers: epoch -> CofferPackWriter*. */
+static gboolean
+repack (Prune *p, const char *hex, PackUse *use, CofferIndex *new_index, GHashTable *new_packs,
+        GHashTable *writers, GError **error)
+{
+  guint8 id[COFFER_ID_BYTES];
+  g_autofree char *name = NULL;
+  g_autoptr(GBytes) pack = NULL;
+  CofferStore *store = coffer_repository_get_store (p->repo);
+
+  coffer_hex_decode (hex, id, sizeof id);
+  name = _coffer_pack_name (p->keys->id, id);
+  pack = coffer_store_get_limited (store, name, COFFER_MAX_PACK_BYTES, p->cancellable, error);
+  if (pack == NULL)
+    return FALSE;
+  for (guint i = 0; i < use->entries->len; i++)
+    {
+      CofferIndexEntry *e = &g_array_index (use->entries, CofferIndexEntry, i);
+      g_autofree char *blob = coffer_hex_encode (e->id, COFFER_ID_BYTES);
+      guint32 epoch = GPOINTER_TO_UINT (g_hash_table_lookup (p->used, blob)) - 1;
+      CofferEpochKeys *ek = coffer_category_keys_epoch (p->keys, epoch);
+      CofferPackWriter *writer;
+      g_autoptr(GBytes) sealed = NULL;
+
+      if (ek == NULL)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "A backup names a key epoch (%u) this category does not have.", epoch);
+          return FALSE;
+        }
+      if ((gsize) e->offset + e->length > g_bytes_get_size (pack))
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The pack %.16s is shorter than the index says; run “coffer check”.", hex);
+          return FALSE;
+        }
+      sealed = g_bytes_new_from_bytes (pack, e->offset, e->length);
+      writer = g_hash_table_lookup (writers, GUINT_TO_POINTER (epoch));
+      if (writer == NULL)
+        {
+          writer = coffer_pack_writer_new (ek->data_key, ek->epoch);
+          g_hash_table_insert (writers, GUINT_TO_POINTER (epoch), writer);
+        }
+      coffer_pack_writer_add (writer, e->id, e->type, sealed, e->raw_length);
+      if (coffer_pack_writer_get_size (writer) >= PACK_TARGET_SIZE)
+        {
+          gboolean stored = flush_writer (p, writer, new_index, new_packs, error);
+
+          g_hash_table_remove (writers, GUINT_TO_POINTER (epoch));
+          if (!stored)
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+flush_writers (Prune *p, GHashTable *writers, CofferIndex *new_index, GHashTable *new_packs, GError **error)
+{
+  GHashTableIter iter;
+  gpointer writer;
+
+  g_hash_table_iter_init (&iter, writers);
+  while (g_hash_table_iter_next (&iter, NULL, &writer))
+    {
+      if (!flush_writer (p, writer, new_index, new_packs, error))
+        return FALSE;
+      g_hash_table_iter_remove (&iter);
+    }
   return TRUE;
 }
 
@@ -482,7 +501,8 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
   g_autoptr(GPtrArray) superseded = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(CofferIndex) new_index = coffer_index_new ();
   g_autoptr(CofferProgressMeter) meter = coffer_progress_meter_new ("prune", keys->info->name, progress, progress_data);
-  CofferPackWriter *writer = NULL;
+  g_autoptr(GHashTable) writers = g_hash_table_new_full (NULL, NULL, NULL,
+                                                        (GDestroyNotify) coffer_pack_writer_free);
   Tally tally;
   GHashTableIter iter;
   gpointer k, v;
@@ -530,7 +550,7 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
         }
       else if (u->total_bytes - u->used_bytes > REPACK_UNUSED_FRACTION * u->total_bytes)
         {
-          if (!repack (p, k, u, new_index, new_packs, &writer, error))
+          if (!repack (p, k, u, new_index, new_packs, writers, error))
             goto out;
           g_ptr_array_add (doomed, g_strdup (k));
           changed = TRUE;
@@ -542,7 +562,7 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
             coffer_index_add (new_index, e->id, e->type, id, e->offset, e->length, e->raw_length);
           }
     }
-  if (!flush_writer (p, &writer, new_index, new_packs, error))
+  if (!flush_writers (p, writers, new_index, new_packs, error))
     goto out;
 
   if (changed || (keys->index_names != NULL && keys->index_names->len > 1))
@@ -576,8 +596,6 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
   ok = TRUE;
 
 out:
-  if (writer != NULL)
-    coffer_pack_writer_free (writer);
   g_hash_table_unref (p->used);
   coffer_state_unlock_category (lock_fd);
   return ok;

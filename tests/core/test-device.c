@@ -408,58 +408,6 @@ test_join_request_hostile (void)
     }
 }
 
-static void
-test_verification_code (void)
-{
-  guint8 a[32], b[32], c[32];
-  g_autofree char *ab = NULL;
-  g_autofree char *ba = NULL;
-  g_autofree char *ac = NULL;
-  g_autofree char *cb = NULL;
-
-  for (guint i = 0; i < 32; i++)
-    {
-      a[i] = (guint8) i;
-      b[i] = (guint8) (0xff - i);
-      c[i] = (guint8) (i * 7);
-    }
-
-  ab = coffer_device_verification_code (a, b);
-  ba = coffer_device_verification_code (b, a);
-  g_assert_cmpstr (ab, ==, ba);
-  g_assert_cmpuint (strlen (ab), ==, 7);
-  g_assert_true (g_ascii_isdigit (ab[0]) && g_ascii_isdigit (ab[1]) && g_ascii_isdigit (ab[2]));
-  g_assert_cmpint (ab[3], ==, ' ');
-  g_assert_true (g_ascii_isdigit (ab[4]) && g_ascii_isdigit (ab[5]) && g_ascii_isdigit (ab[6]));
-
-  ac = coffer_device_verification_code (a, c);
-  cb = coffer_device_verification_code (c, b);
-  g_assert_cmpstr (ab, !=, ac);
-  g_assert_cmpstr (ab, !=, cb);
-
-  /* Known answer: BLAKE2b-256("coffer-device-verification-v1" || a || b),
-   * first 8 bytes little-endian, modulo 10^6. Pinned. */
-  g_assert_cmpstr (ab, ==, "751 633");
-
-  /* Changing any single bit of either key changes the code (with
-   * overwhelming probability; checked for every bit here). */
-  for (guint bit = 0; bit < 256; bit++)
-    {
-      guint8 a2[32], b2[32];
-      g_autofree char *x = NULL;
-      g_autofree char *y = NULL;
-
-      memcpy (a2, a, 32);
-      memcpy (b2, b, 32);
-      a2[bit / 8] ^= 1 << (bit % 8);
-      b2[bit / 8] ^= 1 << (bit % 8);
-      x = coffer_device_verification_code (a2, b);
-      y = coffer_device_verification_code (a, b2);
-      g_assert_cmpstr (x, !=, ab);
-      g_assert_cmpstr (y, !=, ab);
-    }
-}
-
 /* The signing key is a function of the device key and the repository
  * (stable across runs, different per repository, never the X25519 key
  * itself), and it signs what Ed25519 verifies. */
@@ -523,7 +471,6 @@ main (int   argc,
   g_test_add ("/device/envelope/substituted-key", Fixture, NULL, fixture_setup, test_envelope_substituted_key, fixture_teardown);
   g_test_add_func ("/device/join-request/roundtrip", test_join_request_roundtrip);
   g_test_add_func ("/device/join-request/hostile", test_join_request_hostile);
-  g_test_add_func ("/device/verification-code", test_verification_code);
   g_test_add_func ("/device/signing-key", test_signing_key);
   g_test_add_func ("/device/fingerprint", test_fingerprint);
 

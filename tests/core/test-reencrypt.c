@@ -393,11 +393,132 @@ test_resume (void)
   fixture_assert_check_clean (repo, cid, 100);
 }
 
+/* Prune copies live blobs of half-empty packs into new packs without
+ * decrypting them. A pack never mixes key epochs: every blob in a pack
+ * opens with the data key of the epoch its trailer names (the key that
+ * also seals its header), also after prune repacked packs of two epochs
+ * at once. */
+static void
+assert_packs_single_epoch (CofferRepository *repo, const char *store_dir, const char *cid)
+{
+  g_autoptr(GError) error = NULL;
+  CofferCategoryKeys *keys = _coffer_repository_get_category (repo, cid, NULL, &error);
+  g_autofree char *prefix = g_strdup_printf ("categories/%s/packs/", cid);
+  g_autoptr(GPtrArray) names = fixture_list_objects (store_dir, prefix);
+  g_autoptr(GHashTable) epochs = g_hash_table_new (NULL, NULL);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autoptr(GBytes) obj = read_object (store_dir, g_ptr_array_index (names, i));
+      gsize len;
+      const guint8 *data = g_bytes_get_data (obj, &len);
+      guint32 header_len, epoch;
+      CofferEpochKeys *ek;
+      g_autoptr(GArray) entries = NULL;
+
+      g_assert_true (coffer_pack_parse_trailer (data + len - COFFER_PACK_TRAILER_BYTES, len,
+                                                &header_len, &epoch, &error));
+      g_assert_no_error (error);
+      ek = coffer_category_keys_epoch (keys, epoch);
+      g_assert_nonnull (ek);
+      entries = coffer_pack_read_header (ek->data_key, epoch, data + len - COFFER_PACK_TRAILER_BYTES - header_len,
+                                         header_len, len, &error);
+      g_assert_no_error (error);
+      for (guint j = 0; j < entries->len; j++)
+        {
+          CofferPackEntry *e = &g_array_index (entries, CofferPackEntry, j);
+          g_autoptr(GBytes) plain = coffer_blob_open (ek->data_key, e->id, e->type,
+                                                      data + e->offset, e->length, &error);
+          g_assert_no_error (error);
+        }
+      g_hash_table_add (epochs, GUINT_TO_POINTER (epoch + 1));
+    }
+  /* Both epochs still have live data. */
+  g_assert_cmpuint (g_hash_table_size (epochs), ==, 2);
+}
+
+static void
+test_prune_keeps_epochs_apart (void)
+{
+  g_autofree char *store_dir = fixture_dir ("store-prune");
+  g_autofree char *src = fixture_dir ("src-prune");
+  g_autofree char *f1 = g_build_filename (src, "f1.bin", NULL);
+  g_autofree char *f2 = g_build_filename (src, "f2.bin", NULL);
+  g_autofree char *g1 = g_build_filename (src, "g1.bin", NULL);
+  g_autofree char *g2 = g_build_filename (src, "g2.bin", NULL);
+  g_autofree char *expect_b = fixture_dir ("expect-b");
+  g_autofree char *cid = NULL;
+  g_autoptr(CofferSecret) rk = NULL;
+  g_autoptr(CofferRepository) repo = NULL;
+  g_autoptr(CofferSnapshot) a = NULL;
+  g_autoptr(CofferSnapshot) b = NULL;
+  g_autoptr(CofferSnapshot) c = NULL;
+  g_autoptr(CofferSnapshot) d = NULL;
+  g_autoptr(GError) error = NULL;
+
+  fixture_fresh_computer ();
+  repo = fixture_create (store_dir, PASSWORD, &rk);
+  cid = fixture_add_category (repo, "Photos", COFFER_LEVEL_STANDARD, src);
+  /* Epoch 0: a = {f1, f2}, b = {f1}. */
+  coffer_test_write_random (f1, 600 * 1024, 31);
+  coffer_test_write_random (f2, 600 * 1024, 32);
+  a = fixture_backup (repo, cid);
+  g_assert_cmpint (g_unlink (f2), ==, 0);
+  b = fixture_backup (repo, cid);
+  {
+    g_autofree char *expect_f1 = g_build_filename (expect_b, "f1.bin", NULL);
+    coffer_test_write_random (expect_f1, 600 * 1024, 31);
+  }
+  /* Epoch 1: c = {f1, g1, g2}, d = {f1, g1}. */
+  g_assert_true (coffer_repository_set_level (repo, cid, COFFER_LEVEL_ADVANCED, NULL, &error));
+  g_assert_no_error (error);
+  coffer_test_write_random (g1, 10 * 1024, 33);
+  coffer_test_write_random (g2, 600 * 1024, 34);
+  c = fixture_backup (repo, cid);
+  g_assert_cmpint (g_unlink (g2), ==, 0);
+  d = fixture_backup (repo, cid);
+  g_assert_cmpuint (a->epoch, ==, b->epoch);
+  g_assert_cmpuint (c->epoch, ==, d->epoch);
+  g_assert_cmpuint (b->epoch, <, d->epoch);
+
+  /* Forget a and c: the first pack of each epoch is now half unused, and
+   * prune repacks both in one run. */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("categories/%s/snapshots/%s", cid, (i == 0 ? a : c)->id);
+      g_assert_true (coffer_store_delete (coffer_repository_get_store (repo), name, NULL, &error));
+      g_assert_no_error (error);
+    }
+  g_clear_object (&repo);
+  repo = fixture_open (store_dir, NULL, rk, &error);
+  g_assert_no_error (error);
+  g_assert_true (coffer_prune_run (repo, cid, 0, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (coffer_prune_run (repo, cid, 0, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  assert_packs_single_epoch (repo, store_dir, cid);
+  fixture_assert_check_clean (repo, cid, 100);
+  {
+    g_autofree char *target_b = fixture_dir ("restore-b");
+    g_autofree char *target_d = fixture_dir ("restore-d");
+    g_autofree char *copy_b = fixture_restored (target_b, src);
+    g_autofree char *copy_d = fixture_restored (target_d, src);
+
+    fixture_restore (repo, cid, b, target_b);
+    coffer_test_assert_same_tree (expect_b, copy_b, FALSE);
+    fixture_restore (repo, cid, d, target_d);
+    coffer_test_assert_same_tree (src, copy_d, TRUE);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
   fixture_init (&argc, &argv);
   g_test_add_func ("/reencrypt/after-advanced", test_reencrypt);
   g_test_add_func ("/reencrypt/resume", test_resume);
+  g_test_add_func ("/prune/epochs-apart", test_prune_keeps_epochs_apart);
   return g_test_run ();
 }
