@@ -12,6 +12,8 @@
 #define GEAR_ENTRIES 256
 #define GEAR_NONCE "coffer-gear\0"   /* 12 bytes including the explicit NUL */
 #define MASK_SPAN 48                 /* mask bits live in bit positions 16..63 */
+#define FALLBACK_WINDOW 65536        /* see fallback_cut () */
+#define GEAR_SPAN 64                 /* the gear hash depends on the last 64 bytes only */
 
 struct _CofferChunker
 {
@@ -164,6 +166,38 @@ scan (const guint64 *gear,
   return 0;
 }
 
+/* For max_size bytes without a cut point (zeros, a repeated line: the hash
+ * runs through the same few values and never meets the mask). A fixed
+ * max_size chunk would make every later chunk depend on where the file
+ * started, so one inserted byte would change them all. Instead, cut after
+ * the first smallest hash value among the last w bytes before max_size
+ * (w = 64 KiB, or a quarter of max - min when that is less): for data
+ * that repeats with a period below w that position has the same phase in
+ * every chunk, so the chunks repeat and fall back into step after an
+ * insertion. The hash is started GEAR_SPAN bytes before the window, where
+ * it only depends on the bytes it has seen. */
+static gsize
+fallback_cut (const CofferChunker *chunker,
+              const guint8        *buf)
+{
+  gsize w = MIN (FALLBACK_WINDOW, (chunker->max_size - chunker->min_size) / 4);
+  gsize from = chunker->max_size - w;
+  gsize best_at = from;
+  guint64 best = G_MAXUINT64;
+  guint64 fp = 0;
+
+  for (gsize i = from - MIN (GEAR_SPAN, from - chunker->min_size); i < chunker->max_size; i++)
+    {
+      fp = (fp << 1) + chunker->gear[buf[i]];
+      if (i >= from && fp < best)
+        {
+          best = fp;
+          best_at = i;
+        }
+    }
+  return best_at + 1;
+}
+
 gsize
 coffer_chunker_cut (const CofferChunker *chunker,
                     const guint8        *buf,
@@ -190,6 +224,6 @@ coffer_chunker_cut (const CofferChunker *chunker,
     return cut;
 
   if (len >= chunker->max_size)
-    return chunker->max_size;
+    return fallback_cut (chunker, buf);
   return eof ? len : 0;
 }

@@ -178,11 +178,16 @@ test_chunker_bounds (void)
       g_assert_cmpuint (c, <=, COFFER_CHUNK_MAX);
     }
 
-  /* Data without content-defined cut points (zeros) is cut at max_size. */
+  /* Data without a cut point by the mask (zeros) is cut inside the last
+   * 64 KiB before max_size, every chunk at the same length. */
   zcuts = chunk_all (chunker, zeros, len);
-  g_assert_cmpuint (zcuts->len, ==, len / COFFER_CHUNK_MAX);
-  for (guint i = 0; i < zcuts->len; i++)
-    g_assert_cmpuint (g_array_index (zcuts, gsize, i), ==, COFFER_CHUNK_MAX);
+  g_assert_cmpuint (zcuts->len, >=, len / COFFER_CHUNK_MAX);
+  for (guint i = 0; i + 1 < zcuts->len; i++)
+    {
+      g_assert_cmpuint (g_array_index (zcuts, gsize, i), >, COFFER_CHUNK_MAX - 65536);
+      g_assert_cmpuint (g_array_index (zcuts, gsize, i), <=, COFFER_CHUNK_MAX);
+      g_assert_cmpuint (g_array_index (zcuts, gsize, i), ==, g_array_index (zcuts, gsize, 0));
+    }
 
   /* Small parameters: the same bounds hold. */
   {
@@ -279,12 +284,13 @@ test_chunker_eof (void)
   g_assert_cmpuint (coffer_chunker_cut (chunker, buf, first - 1, FALSE), ==, 0);
   g_assert_cmpuint (coffer_chunker_cut (chunker, buf, first - 1, TRUE), ==, first - 1);
 
-  /* No cut point: read more until max_size, then max_size; at eof the rest. */
+  /* No cut point: read more until max_size, then the fallback cut in the
+   * last 64 KiB before it (for zeros, its first byte); at eof the rest. */
   g_assert_cmpuint (coffer_chunker_cut (chunker, zeros, COFFER_CHUNK_MAX - 1, FALSE), ==, 0);
   g_assert_cmpuint (coffer_chunker_cut (chunker, zeros, COFFER_CHUNK_MAX - 1, TRUE), ==, COFFER_CHUNK_MAX - 1);
-  g_assert_cmpuint (coffer_chunker_cut (chunker, zeros, COFFER_CHUNK_MAX, FALSE), ==, COFFER_CHUNK_MAX);
-  g_assert_cmpuint (coffer_chunker_cut (chunker, zeros, COFFER_CHUNK_MAX * 2, FALSE), ==, COFFER_CHUNK_MAX);
-  g_assert_cmpuint (coffer_chunker_cut (chunker, zeros, COFFER_CHUNK_MAX * 2, TRUE), ==, COFFER_CHUNK_MAX);
+  g_assert_cmpuint (coffer_chunker_cut (chunker, zeros, COFFER_CHUNK_MAX, FALSE), ==, COFFER_CHUNK_MAX - 65535);
+  g_assert_cmpuint (coffer_chunker_cut (chunker, zeros, COFFER_CHUNK_MAX * 2, FALSE), ==, COFFER_CHUNK_MAX - 65535);
+  g_assert_cmpuint (coffer_chunker_cut (chunker, zeros, COFFER_CHUNK_MAX * 2, TRUE), ==, COFFER_CHUNK_MAX - 65535);
 }
 
 static void
@@ -349,6 +355,54 @@ test_chunker_params (void)
   g_assert_false (coffer_chunker_check_params (256, 1024, G_MAXSIZE, NULL));
 }
 
+/* Periodic data (a file of one repeated line) has no cut point by the
+ * mask, yet its chunks are still content-defined: after one byte is
+ * inserted at the start, every chunk but the first is one seen before.
+ * (Cutting at max_size would shift every chunk by the inserted byte.) */
+static void
+test_chunker_periodic (void)
+{
+  static const char line[] = "2026-12-05 06:00:01 backup finished, nothing changed\n";
+  gsize line_len = sizeof line - 1;
+  gsize len = 40 * MiB;
+  g_autofree guint8 *buf = g_malloc (len + 1);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(CofferChunker) chunker = NULL;
+  g_autoptr(GArray) before = NULL;
+  g_autoptr(GArray) after = NULL;
+  TestKey key;
+  gsize pos = 0;
+  guint shared = 0;
+
+  buf[0] = 'X';
+  for (gsize i = 0; i < len; i++)
+    buf[i + 1] = line[i % line_len];
+  test_key_init (&key, 9);
+  chunker = coffer_chunker_new (&key.secret, COFFER_CHUNK_MIN, COFFER_CHUNK_AVG, COFFER_CHUNK_MAX);
+
+  before = chunk_all (chunker, buf + 1, len);
+  for (guint i = 0; i < before->len; i++)
+    {
+      gsize c = g_array_index (before, gsize, i);
+      g_hash_table_add (seen, g_compute_checksum_for_data (G_CHECKSUM_SHA256, buf + 1 + pos, c));
+      pos += c;
+    }
+  after = chunk_all (chunker, buf, len + 1);
+  g_assert_cmpuint (after->len, >=, 4);
+  pos = 0;
+  for (guint i = 0; i < after->len; i++)
+    {
+      gsize c = g_array_index (after, gsize, i);
+      g_autofree char *sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256, buf + pos, c);
+
+      if (g_hash_table_contains (seen, sum))
+        shared++;
+      pos += c;
+    }
+  /* The first chunk holds the new byte and the last one the end of the file. */
+  g_assert_cmpuint (shared, >=, after->len - 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -359,6 +413,7 @@ main (int argc, char **argv)
   g_test_add_func ("/chunker/keys-differ", test_chunker_keys_differ);
   g_test_add_func ("/chunker/bounds", test_chunker_bounds);
   g_test_add_func ("/chunker/shift", test_chunker_shift);
+  g_test_add_func ("/chunker/periodic", test_chunker_periodic);
   g_test_add_func ("/chunker/eof", test_chunker_eof);
   g_test_add_func ("/chunker/average", test_chunker_average);
   g_test_add_func ("/chunker/known-answer", test_chunker_known_answer);
