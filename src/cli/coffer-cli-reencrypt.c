@@ -35,10 +35,14 @@ coffer_cli_reencrypt_category (CofferCli            *cli,
   if (files == 0)
     coffer_cli_info (cli, _("Every backup of “%s” already uses its newest key."), category->name);
   else
-    coffer_cli_info (cli, _("Re-encrypted %" G_GUINT64_FORMAT " backup(s) of “%s” (%s) under its newest "
-                            "key and deleted the old copies. Copies your storage provider may keep in "
-                            "its own file history or trash are not affected: empty those too."),
-                     files, category->name, size);
+    coffer_cli_info (cli, ngettext ("Re-encrypted %llu backup of “%s” (%s) under its newest key and "
+                                    "deleted the old copy. Copies your storage provider may keep in "
+                                    "its own file history or trash are not affected: empty those too.",
+                                    "Re-encrypted %llu backups of “%s” (%s) under its newest key and "
+                                    "deleted the old copies. Copies your storage provider may keep in "
+                                    "its own file history or trash are not affected: empty those too.",
+                                    (gulong) files),
+                     (unsigned long long) files, category->name, size);
   return COFFER_EXIT_OK;
 }
 

@@ -199,8 +199,10 @@ coffer_cli_recovery_key_share (CofferCli  *cli,
     }
   if (needed < COFFER_SHARES_MIN || count > COFFER_SHARES_MAX || needed > count)
     {
-      coffer_cli_error (cli, _("Cannot make %d shares of which %d are needed: it takes at least 2 "
-                               "needed, at most 10 shares, and no more needed than shares."),
+      coffer_cli_error (cli, ngettext ("Cannot make %d share of which %d are needed: it takes at least 2 "
+                                       "needed, at most 10 shares, and no more needed than shares.",
+                                       "Cannot make %d shares of which %d are needed: it takes at least 2 "
+                                       "needed, at most 10 shares, and no more needed than shares.", count),
                         count, needed);
       return COFFER_EXIT_USAGE;
     }

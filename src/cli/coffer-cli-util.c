@@ -65,7 +65,9 @@ read_line_secure (int            fd,
       if (*len + 1 >= buf->len)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       _("The input is too long (at most %d characters)."), MAX_SECRET_LEN - 1);
+                       ngettext ("The input is too long (at most %d character).",
+                                 "The input is too long (at most %d characters).", MAX_SECRET_LEN - 1),
+                       MAX_SECRET_LEN - 1);
           return FALSE;
         }
       buf->data[(*len)++] = (guint8) c;
@@ -512,9 +514,13 @@ coffer_cli_find_category (CofferCli  *cli,
         {
           g_autofree char *shown = coffer_cli_display_name (name);
 
-          coffer_cli_error (cli, _("No open category is called “%s”; %u category(ies) stay locked "
-                                   "because Advanced protection needs the recovery key or a trusted "
-                                   "device's key."), shown, locked);
+          coffer_cli_error (cli, ngettext ("No open category is called “%s”; %u category stays locked "
+                                           "because Advanced protection needs the recovery key or a "
+                                           "trusted device's key.",
+                                           "No open category is called “%s”; %u categories stay locked "
+                                           "because Advanced protection needs the recovery key or a "
+                                           "trusted device's key.", locked),
+                            shown, locked);
           coffer_cli_hint (cli, "%s", _("Give the recovery key in COFFER_RECOVERY_KEY or with "
                                         "--recovery-key-file FILE."));
           *status = COFFER_EXIT_USAGE;
@@ -688,10 +694,20 @@ coffer_cli_progress_cb (const CofferProgress *progress,
   g_string_append_printf (line, "%s %s", progress->operation ? progress->operation : "",
                           progress->category ? progress->category : "");
   if (progress->files_total > 0 && !progress->scanning)
-    g_string_append_printf (line, "  %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " %s",
-                            progress->files_done, progress->files_total, _("files"));
+    {
+      g_string_append (line, "  ");
+      /* Translators: progress, files done of the total */
+      g_string_append_printf (line, ngettext ("%llu/%llu file", "%llu/%llu files",
+                                              (gulong) progress->files_total),
+                              (unsigned long long) progress->files_done,
+                              (unsigned long long) progress->files_total);
+    }
   else
-    g_string_append_printf (line, "  %" G_GUINT64_FORMAT " %s", progress->files_done, _("files"));
+    {
+      g_string_append (line, "  ");
+      g_string_append_printf (line, ngettext ("%llu file", "%llu files", (gulong) progress->files_done),
+                              (unsigned long long) progress->files_done);
+    }
   done = format_bytes (progress->bytes_done);
   if (progress->scanning)
     {
