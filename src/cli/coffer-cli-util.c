@@ -134,7 +134,9 @@ gboolean
 coffer_cli_confirm (CofferCli  *cli,
                     const char *question)
 {
-  g_autofree char *prompt = g_strdup_printf ("%s [y/N] ", question);
+  /* Translators: a yes/no question; the answers are the messages with the
+   * context "answer" (the English y and yes always work too) */
+  g_autofree char *prompt = g_strdup_printf (_("%s [y/N] "), question);
   char answer[16] = { 0 };
   gsize len = 0;
   gboolean opened = FALSE;

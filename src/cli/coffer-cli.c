@@ -556,7 +556,7 @@ suggest_command (const char *word)
 static void
 print_general_help (FILE *out)
 {
-  fprintf (out, "%s\n  coffer [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGUMENTS]\n\n", _("Usage:"));
+  fprintf (out, "%s\n  coffer %s\n\n", _("Usage:"), _("[GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGUMENTS]"));
   fprintf (out, "%s\n\n", _("Encrypted backups of your personal data, by category."));
   fprintf (out, "%s\n", _("Commands:"));
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
@@ -592,6 +592,19 @@ take_env_secret (const char *name)
   sodium_memzero ((void *) value, strlen (value));
   g_unsetenv (name);
   return secret;
+}
+
+/* Where the translations are: LOCALEDIR, or for a test (COFFER_TESTING=1)
+ * the folder in COFFER_TEST_LOCALEDIR, so that tests/cli/test-cli-de can
+ * run the built binary against a catalogue it compiled itself. */
+static const char *
+locale_dir (void)
+{
+  const char *dir = g_getenv ("COFFER_TEST_LOCALEDIR");
+
+  if (dir != NULL && g_strcmp0 (g_getenv ("COFFER_TESTING"), "1") == 0)
+    return dir;
+  return LOCALEDIR;
 }
 
 /* A test hook: with COFFER_TESTING=1 and COFFER_TEST_HOLD=1, the process
@@ -683,7 +696,7 @@ coffer_cli_run (int    argc,
   int status;
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, locale_dir ());
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
   g_set_prgname ("coffer");
