@@ -695,7 +695,11 @@ coffer_cli_run (int    argc,
   const char *word;
   int status;
 
-  setlocale (LC_ALL, "");
+  /* A locale that is named but not generated (LANG=de_DE.UTF-8 on a
+   * fresh system) makes setlocale fail and leaves "C", in which gettext
+   * ignores LANGUAGE; C.UTF-8 always exists and lets LANGUAGE=de work. */
+  if (setlocale (LC_ALL, "") == NULL)
+    setlocale (LC_ALL, "C.UTF-8");
   bindtextdomain (GETTEXT_PACKAGE, locale_dir ());
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
