@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include <stdio.h>
 #include <glib/gi18n.h>
 #include <gio/gio.h>
 
@@ -174,6 +175,8 @@ int coffer_cli_cmd_remote      (CofferCli *cli, int argc, char **argv);
 /* ---- coffer-cli-reencrypt.c ---- */
 /* Re-encrypts a category's older backups with progress; returns an exit status. */
 int coffer_cli_reencrypt_category (CofferCli *cli, const CofferCategory *category);
+
+/* ---- coffer-cli-kit.c ---- */
 /* `coffer recovery-key kit` */
 int coffer_cli_recovery_key_kit   (CofferCli *cli, int argc, char **argv);
 /* Writes the emergency kit PDF for an already verified recovery key;
