@@ -152,6 +152,8 @@ test_errors (void)
   g_autoptr(Result) no_repo = NULL;
   g_autoptr(Result) missing = NULL;
   g_autoptr(Result) bad_value = NULL;
+  g_autoptr(Result) sub_help = NULL;
+  g_autoptr(Result) sub_typo = NULL;
 
   assert_status (none, 2);
   assert_german (none->err, "Kein Befehl angegeben.", "No command given.");
@@ -166,6 +168,16 @@ test_errors (void)
   assert_status (no_repo, 2);
   assert_german (no_repo->err, "Kein Repository angegeben.", "No repository");
   assert_german (no_repo->err, "Umgebungsvariable COFFER_REPO", "environment variable");
+
+  /* A command group: its help, and a word that is not one of its
+   * subcommands. */
+  sub_help = run_de (FALSE, ARGS ("devices", "--help"));
+  assert_status (sub_help, 0);
+  assert_german (sub_help->out, "Führen Sie 'coffer devices UNTERBEFEHL --help' für Einzelheiten aus.",
+                 "for details");
+  sub_typo = run_de (FALSE, ARGS ("devices", "lsit"));
+  assert_status (sub_typo, 2);
+  assert_german (sub_typo->err, "„lsit“ ist kein Unterbefehl von devices.", "is not a devices subcommand");
 
   g_assert_cmpint (g_mkdir_with_parents (empty, 0700), ==, 0);
   missing = run_de (FALSE, ARGS ("snapshots", "--repo", empty));
