@@ -46,6 +46,12 @@ typedef struct
 
   gboolean  stdin_tty;
   gboolean  stderr_tty;
+
+  /* Set only while the options that take a value are collected (see
+   * coffer_cli_take_positional): coffer_cli_parse then adds the command's
+   * and the global options to this set and returns COFFER_EXIT_OK without
+   * parsing, and coffer_cli_run_subcommand runs every subcommand so. */
+  GHashTable *describe;
 } CofferCli;
 
 typedef int (*CofferCliCommandFunc) (CofferCli *cli, int argc, char **argv);
@@ -53,7 +59,9 @@ typedef int (*CofferCliCommandFunc) (CofferCli *cli, int argc, char **argv);
 /* ---- coffer-cli.c ---- */
 /* Parses argv (argv[0] is the program name) with the command's entries plus
  * the global options. Returns -1 to go on, or an exit status (help printed:
- * 0, usage error: 2). */
+ * 0, usage error: 2). A command calls it before doing anything else and
+ * returns the status when it is not -1: in describe mode (cli->describe)
+ * it only records the entries. */
 int   coffer_cli_parse (CofferCli *cli, GOptionEntry *entries, const char *parameter_string,
                         const char *summary, const char *description, int *argc, char ***argv);
 void  coffer_cli_error (CofferCli *cli, const char *format, ...) G_GNUC_PRINTF (2, 3);
@@ -196,7 +204,8 @@ CofferSecret *coffer_cli_combine_share_files (CofferCli *cli, GError **error);
 void coffer_cli_shares_after_replace (CofferCli *cli);
 
 /* Finds the first positional argument of argv (skipping the values of
- * options that take one), removes it from argv and returns it (or NULL). */
+ * options that take one, as the commands' GOptionEntry tables declare them),
+ * removes it from argv and returns it (or NULL). */
 char *coffer_cli_take_positional (int *argc, char **argv);
 
 G_END_DECLS

@@ -605,9 +605,21 @@ coffer_cli_run_subcommand (CofferCli                 *cli,
                            int                        argc,
                            char                     **argv)
 {
-  const char *sub = coffer_cli_take_positional (&argc, argv);
+  const char *sub;
 
   *unknown = NULL;
+  if (cli->describe != NULL)
+    {
+      for (gsize i = 0; i < n_subs; i++)
+        {
+          char *sub_argv[] = { argv[0], NULL };
+
+          subs[i].func (cli, 1, sub_argv);
+        }
+      return COFFER_EXIT_OK;
+    }
+
+  sub = coffer_cli_take_positional (&argc, argv);
   if (sub == NULL)
     {
       gboolean help = FALSE;

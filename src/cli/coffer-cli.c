@@ -38,19 +38,6 @@ static const CofferCliCommand commands[] = {
   { "remote",       N_("Add, list or remove cloud storage accounts (through rclone)"), coffer_cli_cmd_remote },
 };
 
-/* Options that take a separate value: used to find the command word in
- * argv before the options are parsed. */
-static const char * const value_options[] = {
-  "--repo", "--password-file", "--recovery-key-file", "--s3-endpoint", "--s3-region",
-  "--limit-upload", "--device-name", "--level", "--exclude", "--add-path", "--remove-path",
-  "--no-exclude", "--category", "--snapshot", "--target", "--keep-last", "--keep-hourly",
-  "--keep-daily", "--keep-weekly", "--keep-monthly", "--keep-yearly", "--grace",
-  "--new-password-file", "--name", "--code", "--output", "--emergency-kit",
-  "--share-file", "--needed", "--count", "--owner",
-  "--host", "--port", "--user", "--key-file", "--account",
-  "-c", "-s", "-t", "-e", "-o", "-k", "-n", NULL,
-};
-
 /* ---- Signals ----
  * SIGINT and SIGTERM are blocked in every thread and taken by one thread
  * with sigwait(), which may then call g_cancellable_cancel() safely. */
@@ -365,6 +352,23 @@ parse_limit_upload (const char  *option_name,
   return TRUE;
 }
 
+/* Adds the options of entries that take a separate value ("--repo",
+ * "-c") to set. */
+static void
+describe_entries (GHashTable         *set,
+                  const GOptionEntry *entries)
+{
+  for (const GOptionEntry *e = entries; e != NULL && e->long_name != NULL; e++)
+    {
+      if (e->arg == G_OPTION_ARG_NONE || (e->flags & G_OPTION_FLAG_OPTIONAL_ARG) != 0 ||
+          (e->arg == G_OPTION_ARG_CALLBACK && (e->flags & G_OPTION_FLAG_NO_ARG) != 0))
+        continue;
+      g_hash_table_add (set, g_strconcat ("--", e->long_name, NULL));
+      if (e->short_name != 0)
+        g_hash_table_add (set, g_strdup_printf ("-%c", e->short_name));
+    }
+}
+
 int
 coffer_cli_parse (CofferCli     *cli,
                   GOptionEntry  *entries,
@@ -410,6 +414,13 @@ coffer_cli_parse (CofferCli     *cli,
       N_("Show this help"), NULL },
     { NULL }
   };
+
+  if (cli->describe != NULL)
+    {
+      describe_entries (cli->describe, entries);
+      describe_entries (cli->describe, global_entries);
+      return COFFER_EXIT_OK;
+    }
 
   context = g_option_context_new (parameter_string);
   g_option_context_set_help_enabled (context, FALSE);
@@ -466,6 +477,33 @@ coffer_cli_parse (CofferCli     *cli,
   return -1;
 }
 
+/* The options of every command (and the global ones) that take a separate
+ * value, collected once from the commands' own GOptionEntry tables: each
+ * command runs in describe mode, where coffer_cli_parse records its
+ * entries and returns before anything else happens. */
+static GHashTable *
+value_options (void)
+{
+  static GHashTable *options;
+
+  if (g_once_init_enter (&options))
+    {
+      GHashTable *set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      CofferCli *describe = g_new0 (CofferCli, 1);
+
+      describe->describe = set;
+      for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+        {
+          char *argv[] = { (char *) commands[i].name, NULL };
+
+          commands[i].func (describe, 1, argv);
+        }
+      g_free (describe);
+      g_once_init_leave (&options, set);
+    }
+  return options;
+}
+
 char *
 coffer_cli_take_positional (int   *argc,
                             char **argv)
@@ -489,7 +527,7 @@ coffer_cli_take_positional (int   *argc,
         }
       if (arg[0] == '-' && arg[1] != '\0')
         {
-          if (strchr (arg, '=') == NULL && g_strv_contains (value_options, arg))
+          if (strchr (arg, '=') == NULL && g_hash_table_contains (value_options (), arg))
             i++;
           continue;
         }
