@@ -114,11 +114,13 @@ write_share_text (CofferCli          *cli,
                   guint               count)
 {
   /* The share is the first line, so that --share-file reads it back. */
+  /* Translators: the note under the share in share-I-of-N.txt: share
+   * number, number of shares, owner, shares needed, number of shares, owner */
   g_autofree char *note = g_strdup_printf (
-    "\n\nThis is recovery share %u of %u for %s's Coffer backup. Any %u of the %u shares\n"
-    "together open every category of the backup; fewer open nothing.\n"
-    "Never type it anywhere except on %s's new computer, when Coffer asks for shares\n"
-    "from recovery contacts. Keep it private and offline.\n",
+    _("\n\nThis is recovery share %u of %u for %s's Coffer backup. Any %u of the %u shares\n"
+      "together open every category of the backup; fewer open nothing.\n"
+      "Never type it anywhere except on %s's new computer, when Coffer asks for shares\n"
+      "from recovery contacts. Keep it private and offline.\n"),
     index, count, owner, needed, count, owner);
   int fd = open_new_file (cli, path);
   gboolean ok;
