@@ -125,7 +125,9 @@ typedef struct
  * argument and returns its exit status. Without one, prints "Usage:", usage
  * and details (on stdout with --help, exit 0; else on stderr, then missing
  * as an error, exit 2). An unknown name is returned in *unknown (else NULL)
- * with COFFER_EXIT_USAGE and nothing printed. */
+ * with COFFER_EXIT_USAGE and nothing printed. Every command group dispatches
+ * through this: in describe mode it runs each subcommand so that their
+ * options are known (a group that took its word itself would not be). */
 int   coffer_cli_run_subcommand (CofferCli *cli, const char *group, const CofferCliSubcommand *subs,
                                  gsize n_subs, const char *usage, const char *details,
                                  const char *missing, const char **unknown, int argc, char **argv);
