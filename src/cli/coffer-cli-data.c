@@ -164,14 +164,21 @@ coffer_cli_cmd_backup (CofferCli  *cli,
                                                               (double) G_USEC_PER_SEC);
           g_autofree char *short_id = coffer_cli_short_id (snapshot->id);
 
-          coffer_cli_info (cli, _("%s: %" G_GUINT64_FORMAT " files, %s, %s new, %s, snapshot %s"),
-                           c->name, snapshot->files, size, added, took, short_id);
+          /* Translators: category name, number of files, total size, size
+           * of the new data, duration, snapshot id */
+          coffer_cli_info (cli, ngettext ("%s: %llu file, %s, %s new, %s, snapshot %s",
+                                          "%s: %llu files, %s, %s new, %s, snapshot %s",
+                                          (gulong) snapshot->files),
+                           c->name, (unsigned long long) snapshot->files, size, added, took, short_id);
         }
 
       if (skipped != NULL && skipped->len > 0)
         {
-          coffer_cli_warning (cli, _("%u path(s) of “%s” could not be read; the snapshot was written "
-                                     "without them."), skipped->len, c->name);
+          coffer_cli_warning (cli, ngettext ("%u path of “%s” could not be read; the snapshot was "
+                                             "written without it.",
+                                             "%u paths of “%s” could not be read; the snapshot was "
+                                             "written without them.", skipped->len),
+                              skipped->len, c->name);
           any_skipped = TRUE;
         }
     }
@@ -780,9 +787,14 @@ coffer_cli_cmd_restore (CofferCli  *cli,
       if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE) ||
           (conflicts != NULL && conflicts->len > 0 && error == NULL))
         {
-          coffer_cli_error (cli, _("%u file(s) were not restored because the existing copy is newer "
-                                   "than the backup; everything else was restored."),
-                            conflicts ? conflicts->len : 0);
+          guint n_conflicts = conflicts ? conflicts->len : 0;
+
+          coffer_cli_error (cli, ngettext ("%u file was not restored because the existing copy is "
+                                           "newer than the backup; everything else was restored.",
+                                           "%u files were not restored because the existing copy is "
+                                           "newer than the backup; everything else was restored.",
+                                           n_conflicts),
+                            n_conflicts);
           coffer_cli_hint (cli, "%s", _("Use --overwrite to replace them, or --target DIR to restore "
                                         "beside them."));
           return COFFER_EXIT_CONFLICTS;
@@ -796,11 +808,15 @@ coffer_cli_cmd_restore (CofferCli  *cli,
                                         : g_strdup (_("the original place"));
 
     if (dry_run)
-      coffer_cli_info (cli, _("Dry run: would restore snapshot %s of “%s” to %s (%" G_GUINT64_FORMAT
-                              " files, %s); nothing was written."), short_id, category->name, where, files, size);
+      coffer_cli_info (cli, ngettext ("Dry run: would restore snapshot %s of “%s” to %s (%llu file, %s); "
+                                      "nothing was written.",
+                                      "Dry run: would restore snapshot %s of “%s” to %s (%llu files, %s); "
+                                      "nothing was written.", (gulong) files),
+                       short_id, category->name, where, (unsigned long long) files, size);
     else
-      coffer_cli_info (cli, _("Restored snapshot %s of “%s” to %s (%" G_GUINT64_FORMAT " files, %s)."),
-                       short_id, category->name, where, files, size);
+      coffer_cli_info (cli, ngettext ("Restored snapshot %s of “%s” to %s (%llu file, %s).",
+                                      "Restored snapshot %s of “%s” to %s (%llu files, %s).", (gulong) files),
+                       short_id, category->name, where, (unsigned long long) files, size);
   }
   if (conflicts != NULL && conflicts->len > 0)
     return COFFER_EXIT_CONFLICTS;
@@ -921,7 +937,8 @@ coffer_cli_cmd_check (CofferCli  *cli,
         {
           guint n = problems ? problems->len : 0;
 
-          coffer_cli_error (cli, _("“%s”: %u problem(s) found:"), c->name, n);
+          coffer_cli_error (cli, ngettext ("“%s”: %u problem found:", "“%s”: %u problems found:", n),
+                            c->name, n);
           for (guint j = 0; j < n; j++)
             {
               g_autofree char *shown = coffer_cli_display_name (problems->pdata[j]);
@@ -1064,9 +1081,15 @@ coffer_cli_cmd_forget (CofferCli  *cli,
             }
         }
       if (json == NULL)
-        coffer_cli_info (cli, dry_run ? _("“%s”: %u snapshot(s) would be forgotten.")
-                                      : _("“%s”: %u snapshot(s) forgotten."),
-                         c->name, forgotten ? forgotten->len : 0);
+        {
+          guint n_forgotten = forgotten ? forgotten->len : 0;
+
+          coffer_cli_info (cli, dry_run ? ngettext ("“%s”: %u snapshot would be forgotten.",
+                                                    "“%s”: %u snapshots would be forgotten.", n_forgotten)
+                                        : ngettext ("“%s”: %u snapshot forgotten.",
+                                                    "“%s”: %u snapshots forgotten.", n_forgotten),
+                           c->name, n_forgotten);
+        }
 
       if (prune && !dry_run)
         {

@@ -399,18 +399,32 @@ devices_trust (CofferCli *cli, int argc, char **argv)
 int
 coffer_cli_cmd_devices (CofferCli *cli, int argc, char **argv)
 {
-  static const struct { const char *name; int (*func) (CofferCli *, int, char **); } subs[] = {
+  static const CofferCliSubcommand subs[] = {
     { "list", devices_list },
     { "join", devices_join },
     { "approve", devices_approve },
     { "remove", devices_remove },
     { "trust", devices_trust },
   };
-  const char *sub = coffer_cli_take_positional (&argc, argv);
+  const char *unknown;
+  int status;
 
-  for (guint i = 0; sub != NULL && i < G_N_ELEMENTS (subs); i++)
-    if (strcmp (sub, subs[i].name) == 0)
-      return subs[i].func (cli, argc, argv);
-  coffer_cli_error (cli, "%s", _("No devices subcommand given (list, join, approve, remove or trust)."));
+  status = coffer_cli_run_subcommand (cli, "devices", subs, G_N_ELEMENTS (subs),
+                                      "  coffer devices list [--json]\n"
+                                      "  coffer devices join [--name NAME] [--no-wait] [--status] [--complete]\n"
+                                      "  coffer devices approve ID [--code CODE]\n"
+                                      "  coffer devices remove ID [--keep ID]… [--yes]\n"
+                                      "  coffer devices trust [--name NAME]",
+                                      _("Run 'coffer devices SUBCOMMAND --help' for details."),
+                                      _("No devices subcommand given (list, join, approve, remove or trust)."),
+                                      &unknown, argc, argv);
+  if (unknown == NULL)
+    return status;
+
+  {
+    g_autofree char *shown = coffer_cli_display_name (unknown);
+    coffer_cli_error (cli, _("“%s” is not a devices subcommand."), shown);
+    coffer_cli_hint (cli, "%s", _("Use list, join, approve, remove or trust."));
+  }
   return COFFER_EXIT_USAGE;
 }

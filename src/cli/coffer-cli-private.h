@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include <stdio.h>
 #include <glib/gi18n.h>
 #include <gio/gio.h>
 
@@ -45,6 +46,12 @@ typedef struct
 
   gboolean  stdin_tty;
   gboolean  stderr_tty;
+
+  /* Set only while the options that take a value are collected (see
+   * coffer_cli_take_positional): coffer_cli_parse then adds the command's
+   * and the global options to this set and returns COFFER_EXIT_OK without
+   * parsing, and coffer_cli_run_subcommand runs every subcommand so. */
+  GHashTable *describe;
 } CofferCli;
 
 typedef int (*CofferCliCommandFunc) (CofferCli *cli, int argc, char **argv);
@@ -52,7 +59,9 @@ typedef int (*CofferCliCommandFunc) (CofferCli *cli, int argc, char **argv);
 /* ---- coffer-cli.c ---- */
 /* Parses argv (argv[0] is the program name) with the command's entries plus
  * the global options. Returns -1 to go on, or an exit status (help printed:
- * 0, usage error: 2). */
+ * 0, usage error: 2). A command calls it before doing anything else and
+ * returns the status when it is not -1: in describe mode (cli->describe)
+ * it only records the entries. */
 int   coffer_cli_parse (CofferCli *cli, GOptionEntry *entries, const char *parameter_string,
                         const char *summary, const char *description, int *argc, char ***argv);
 void  coffer_cli_error (CofferCli *cli, const char *format, ...) G_GNUC_PRINTF (2, 3);
@@ -116,7 +125,9 @@ typedef struct
  * argument and returns its exit status. Without one, prints "Usage:", usage
  * and details (on stdout with --help, exit 0; else on stderr, then missing
  * as an error, exit 2). An unknown name is returned in *unknown (else NULL)
- * with COFFER_EXIT_USAGE and nothing printed. */
+ * with COFFER_EXIT_USAGE and nothing printed. Every command group dispatches
+ * through this: in describe mode it runs each subcommand so that their
+ * options are known (a group that took its word itself would not be). */
 int   coffer_cli_run_subcommand (CofferCli *cli, const char *group, const CofferCliSubcommand *subs,
                                  gsize n_subs, const char *usage, const char *details,
                                  const char *missing, const char **unknown, int argc, char **argv);
@@ -174,6 +185,8 @@ int coffer_cli_cmd_remote      (CofferCli *cli, int argc, char **argv);
 /* ---- coffer-cli-reencrypt.c ---- */
 /* Re-encrypts a category's older backups with progress; returns an exit status. */
 int coffer_cli_reencrypt_category (CofferCli *cli, const CofferCategory *category);
+
+/* ---- coffer-cli-kit.c ---- */
 /* `coffer recovery-key kit` */
 int coffer_cli_recovery_key_kit   (CofferCli *cli, int argc, char **argv);
 /* Writes the emergency kit PDF for an already verified recovery key;
@@ -193,7 +206,8 @@ CofferSecret *coffer_cli_combine_share_files (CofferCli *cli, GError **error);
 void coffer_cli_shares_after_replace (CofferCli *cli);
 
 /* Finds the first positional argument of argv (skipping the values of
- * options that take one), removes it from argv and returns it (or NULL). */
+ * options that take one, as the commands' GOptionEntry tables declare them),
+ * removes it from argv and returns it (or NULL). */
 char *coffer_cli_take_positional (int *argc, char **argv);
 
 G_END_DECLS

@@ -324,16 +324,31 @@ remote_remove (CofferCli *cli, int argc, char **argv)
 int
 coffer_cli_cmd_remote (CofferCli *cli, int argc, char **argv)
 {
-  static const struct { const char *name; int (*func) (CofferCli *, int, char **); } subs[] = {
+  static const CofferCliSubcommand subs[] = {
     { "add", remote_add },
     { "list", remote_list },
     { "remove", remote_remove },
   };
-  const char *sub = coffer_cli_take_positional (&argc, argv);
+  const char *unknown;
+  int status;
 
-  for (guint i = 0; sub != NULL && i < G_N_ELEMENTS (subs); i++)
-    if (strcmp (sub, subs[i].name) == 0)
-      return subs[i].func (cli, argc, argv);
-  coffer_cli_error (cli, "%s", _("No remote subcommand given (add, list or remove)."));
+  status = coffer_cli_run_subcommand (cli, "remote", subs, G_N_ELEMENTS (subs),
+                                      "  coffer remote add sftp NAME --host HOST [--port PORT] --user USER "
+                                      "(--password-file FILE | --key-file FILE)\n"
+                                      "  coffer remote add gdrive|onedrive|dropbox|pcloud|box NAME\n"
+                                      "  coffer remote add b2 NAME --account ID --key-file FILE\n"
+                                      "  coffer remote list [--json]\n"
+                                      "  coffer remote remove NAME",
+                                      _("Run 'coffer remote SUBCOMMAND --help' for details."),
+                                      _("No remote subcommand given (add, list or remove)."),
+                                      &unknown, argc, argv);
+  if (unknown == NULL)
+    return status;
+
+  {
+    g_autofree char *shown = coffer_cli_display_name (unknown);
+    coffer_cli_error (cli, _("“%s” is not a remote subcommand."), shown);
+    coffer_cli_hint (cli, "%s", _("Use add, list or remove."));
+  }
   return COFFER_EXIT_USAGE;
 }

@@ -338,7 +338,9 @@ category_add (CofferCli  *cli,
   if (category == NULL)
     return coffer_cli_report_error (cli, error);
 
-  coffer_cli_info (cli, _("Added the %s category “%s” with %u folder(s)."),
+  /* Translators: the first %s is the protection level (Standard or Advanced) */
+  coffer_cli_info (cli, ngettext ("Added the %s category “%s” with %u folder.",
+                                  "Added the %s category “%s” with %u folders.", g_strv_length (paths)),
                    level_label (level), category->name, g_strv_length (paths));
   return COFFER_EXIT_OK;
 }

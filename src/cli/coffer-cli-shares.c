@@ -114,11 +114,13 @@ write_share_text (CofferCli          *cli,
                   guint               count)
 {
   /* The share is the first line, so that --share-file reads it back. */
+  /* Translators: the note under the share in share-I-of-N.txt: share
+   * number, number of shares, owner, shares needed, number of shares, owner */
   g_autofree char *note = g_strdup_printf (
-    "\n\nThis is recovery share %u of %u for %s's Coffer backup. Any %u of the %u shares\n"
-    "together open every category of the backup; fewer open nothing.\n"
-    "Never type it anywhere except on %s's new computer, when Coffer asks for shares\n"
-    "from recovery contacts. Keep it private and offline.\n",
+    _("\n\nThis is recovery share %u of %u for %s's Coffer backup. Any %u of the %u shares\n"
+      "together open every category of the backup; fewer open nothing.\n"
+      "Never type it anywhere except on %s's new computer, when Coffer asks for shares\n"
+      "from recovery contacts. Keep it private and offline.\n"),
     index, count, owner, needed, count, owner);
   int fd = open_new_file (cli, path);
   gboolean ok;
@@ -199,8 +201,10 @@ coffer_cli_recovery_key_share (CofferCli  *cli,
     }
   if (needed < COFFER_SHARES_MIN || count > COFFER_SHARES_MAX || needed > count)
     {
-      coffer_cli_error (cli, _("Cannot make %d shares of which %d are needed: it takes at least 2 "
-                               "needed, at most 10 shares, and no more needed than shares."),
+      coffer_cli_error (cli, ngettext ("Cannot make %d share of which %d are needed: it takes at least 2 "
+                                       "needed, at most 10 shares, and no more needed than shares.",
+                                       "Cannot make %d shares of which %d are needed: it takes at least 2 "
+                                       "needed, at most 10 shares, and no more needed than shares.", count),
                         count, needed);
       return COFFER_EXIT_USAGE;
     }

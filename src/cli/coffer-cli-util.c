@@ -65,7 +65,9 @@ read_line_secure (int            fd,
       if (*len + 1 >= buf->len)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       _("The input is too long (at most %d characters)."), MAX_SECRET_LEN - 1);
+                       ngettext ("The input is too long (at most %d character).",
+                                 "The input is too long (at most %d characters).", MAX_SECRET_LEN - 1),
+                       MAX_SECRET_LEN - 1);
           return FALSE;
         }
       buf->data[(*len)++] = (guint8) c;
@@ -132,7 +134,9 @@ gboolean
 coffer_cli_confirm (CofferCli  *cli,
                     const char *question)
 {
-  g_autofree char *prompt = g_strdup_printf ("%s [y/N] ", question);
+  /* Translators: a yes/no question; the answers are the messages with the
+   * context "answer" (the English y and yes always work too) */
+  g_autofree char *prompt = g_strdup_printf (_("%s [y/N] "), question);
   char answer[16] = { 0 };
   gsize len = 0;
   gboolean opened = FALSE;
@@ -512,9 +516,13 @@ coffer_cli_find_category (CofferCli  *cli,
         {
           g_autofree char *shown = coffer_cli_display_name (name);
 
-          coffer_cli_error (cli, _("No open category is called “%s”; %u category(ies) stay locked "
-                                   "because Advanced protection needs the recovery key or a trusted "
-                                   "device's key."), shown, locked);
+          coffer_cli_error (cli, ngettext ("No open category is called “%s”; %u category stays locked "
+                                           "because Advanced protection needs the recovery key or a "
+                                           "trusted device's key.",
+                                           "No open category is called “%s”; %u categories stay locked "
+                                           "because Advanced protection needs the recovery key or a "
+                                           "trusted device's key.", locked),
+                            shown, locked);
           coffer_cli_hint (cli, "%s", _("Give the recovery key in COFFER_RECOVERY_KEY or with "
                                         "--recovery-key-file FILE."));
           *status = COFFER_EXIT_USAGE;
@@ -597,9 +605,21 @@ coffer_cli_run_subcommand (CofferCli                 *cli,
                            int                        argc,
                            char                     **argv)
 {
-  const char *sub = coffer_cli_take_positional (&argc, argv);
+  const char *sub;
 
   *unknown = NULL;
+  if (cli->describe != NULL)
+    {
+      for (gsize i = 0; i < n_subs; i++)
+        {
+          char *sub_argv[] = { argv[0], NULL };
+
+          subs[i].func (cli, 1, sub_argv);
+        }
+      return COFFER_EXIT_OK;
+    }
+
+  sub = coffer_cli_take_positional (&argc, argv);
   if (sub == NULL)
     {
       gboolean help = FALSE;
@@ -688,10 +708,20 @@ coffer_cli_progress_cb (const CofferProgress *progress,
   g_string_append_printf (line, "%s %s", progress->operation ? progress->operation : "",
                           progress->category ? progress->category : "");
   if (progress->files_total > 0 && !progress->scanning)
-    g_string_append_printf (line, "  %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " %s",
-                            progress->files_done, progress->files_total, _("files"));
+    {
+      g_string_append (line, "  ");
+      /* Translators: progress, files done of the total */
+      g_string_append_printf (line, ngettext ("%llu/%llu file", "%llu/%llu files",
+                                              (gulong) progress->files_total),
+                              (unsigned long long) progress->files_done,
+                              (unsigned long long) progress->files_total);
+    }
   else
-    g_string_append_printf (line, "  %" G_GUINT64_FORMAT " %s", progress->files_done, _("files"));
+    {
+      g_string_append (line, "  ");
+      g_string_append_printf (line, ngettext ("%llu file", "%llu files", (gulong) progress->files_done),
+                              (unsigned long long) progress->files_done);
+    }
   done = format_bytes (progress->bytes_done);
   if (progress->scanning)
     {

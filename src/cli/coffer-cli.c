@@ -38,19 +38,6 @@ static const CofferCliCommand commands[] = {
   { "remote",       N_("Add, list or remove cloud storage accounts (through rclone)"), coffer_cli_cmd_remote },
 };
 
-/* Options that take a separate value: used to find the command word in
- * argv before the options are parsed. */
-static const char * const value_options[] = {
-  "--repo", "--password-file", "--recovery-key-file", "--s3-endpoint", "--s3-region",
-  "--limit-upload", "--device-name", "--level", "--exclude", "--add-path", "--remove-path",
-  "--no-exclude", "--category", "--snapshot", "--target", "--keep-last", "--keep-hourly",
-  "--keep-daily", "--keep-weekly", "--keep-monthly", "--keep-yearly", "--grace",
-  "--new-password-file", "--name", "--code", "--output", "--emergency-kit",
-  "--share-file", "--needed", "--count", "--owner",
-  "--host", "--port", "--user", "--key-file", "--account",
-  "-c", "-s", "-t", "-e", "-o", "-k", "-n", NULL,
-};
-
 /* ---- Signals ----
  * SIGINT and SIGTERM are blocked in every thread and taken by one thread
  * with sigwait(), which may then call g_cancellable_cancel() safely. */
@@ -365,6 +352,23 @@ parse_limit_upload (const char  *option_name,
   return TRUE;
 }
 
+/* Adds the options of entries that take a separate value ("--repo",
+ * "-c") to set. */
+static void
+describe_entries (GHashTable         *set,
+                  const GOptionEntry *entries)
+{
+  for (const GOptionEntry *e = entries; e != NULL && e->long_name != NULL; e++)
+    {
+      if (e->arg == G_OPTION_ARG_NONE || (e->flags & G_OPTION_FLAG_OPTIONAL_ARG) != 0 ||
+          (e->arg == G_OPTION_ARG_CALLBACK && (e->flags & G_OPTION_FLAG_NO_ARG) != 0))
+        continue;
+      g_hash_table_add (set, g_strconcat ("--", e->long_name, NULL));
+      if (e->short_name != 0)
+        g_hash_table_add (set, g_strdup_printf ("-%c", e->short_name));
+    }
+}
+
 int
 coffer_cli_parse (CofferCli     *cli,
                   GOptionEntry  *entries,
@@ -410,6 +414,13 @@ coffer_cli_parse (CofferCli     *cli,
       N_("Show this help"), NULL },
     { NULL }
   };
+
+  if (cli->describe != NULL)
+    {
+      describe_entries (cli->describe, entries);
+      describe_entries (cli->describe, global_entries);
+      return COFFER_EXIT_OK;
+    }
 
   context = g_option_context_new (parameter_string);
   g_option_context_set_help_enabled (context, FALSE);
@@ -466,6 +477,33 @@ coffer_cli_parse (CofferCli     *cli,
   return -1;
 }
 
+/* The options of every command (and the global ones) that take a separate
+ * value, collected once from the commands' own GOptionEntry tables: each
+ * command runs in describe mode, where coffer_cli_parse records its
+ * entries and returns before anything else happens. */
+static GHashTable *
+value_options (void)
+{
+  static GHashTable *options;
+
+  if (g_once_init_enter (&options))
+    {
+      GHashTable *set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      CofferCli *describe = g_new0 (CofferCli, 1);
+
+      describe->describe = set;
+      for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+        {
+          char *argv[] = { (char *) commands[i].name, NULL };
+
+          commands[i].func (describe, 1, argv);
+        }
+      g_free (describe);
+      g_once_init_leave (&options, set);
+    }
+  return options;
+}
+
 char *
 coffer_cli_take_positional (int   *argc,
                             char **argv)
@@ -489,7 +527,7 @@ coffer_cli_take_positional (int   *argc,
         }
       if (arg[0] == '-' && arg[1] != '\0')
         {
-          if (strchr (arg, '=') == NULL && g_strv_contains (value_options, arg))
+          if (strchr (arg, '=') == NULL && g_hash_table_contains (value_options (), arg))
             i++;
           continue;
         }
@@ -556,7 +594,7 @@ suggest_command (const char *word)
 static void
 print_general_help (FILE *out)
 {
-  fprintf (out, "%s\n  coffer [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGUMENTS]\n\n", _("Usage:"));
+  fprintf (out, "%s\n  coffer %s\n\n", _("Usage:"), _("[GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGUMENTS]"));
   fprintf (out, "%s\n\n", _("Encrypted backups of your personal data, by category."));
   fprintf (out, "%s\n", _("Commands:"));
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
@@ -592,6 +630,19 @@ take_env_secret (const char *name)
   sodium_memzero ((void *) value, strlen (value));
   g_unsetenv (name);
   return secret;
+}
+
+/* Where the translations are: LOCALEDIR, or for a test (COFFER_TESTING=1)
+ * the folder in COFFER_TEST_LOCALEDIR, so that tests/cli/test-cli-de can
+ * run the built binary against a catalogue it compiled itself. */
+static const char *
+locale_dir (void)
+{
+  const char *dir = g_getenv ("COFFER_TEST_LOCALEDIR");
+
+  if (dir != NULL && g_strcmp0 (g_getenv ("COFFER_TESTING"), "1") == 0)
+    return dir;
+  return LOCALEDIR;
 }
 
 /* A test hook: with COFFER_TESTING=1 and COFFER_TEST_HOLD=1, the process
@@ -682,8 +733,12 @@ coffer_cli_run (int    argc,
   const char *word;
   int status;
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* A locale that is named but not generated (LANG=de_DE.UTF-8 on a
+   * fresh system) makes setlocale fail and leaves "C", in which gettext
+   * ignores LANGUAGE; C.UTF-8 always exists and lets LANGUAGE=de work. */
+  if (setlocale (LC_ALL, "") == NULL)
+    setlocale (LC_ALL, "C.UTF-8");
+  bindtextdomain (GETTEXT_PACKAGE, locale_dir ());
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
   g_set_prgname ("coffer");

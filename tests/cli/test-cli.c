@@ -281,6 +281,31 @@ test_help (void)
   assert_contains (h->out, "--overwrite");
 }
 
+/* An option that takes a value may come before the command or subcommand
+ * word; its value is not taken for the word. Which options take a value
+ * comes from the commands' own option tables (--confirm-file, -l and
+ * --keep were once missing from a hand-kept list). */
+static void
+test_options_before_command (void)
+{
+  g_autoptr(Result) a = run (NOENV, ARGS ("recovery-key", "--confirm-file", "key.txt", "replace", "--help"));
+  g_autoptr(Result) b = run (NOENV, ARGS ("category", "-l", "advanced", "add", "--help"));
+  g_autoptr(Result) c = run (NOENV, ARGS ("devices", "--keep", "abc", "remove", "--help"));
+  g_autoptr(Result) d = run (NOENV, ARGS ("--repo", "backup", "snapshots", "--help"));
+  g_autoptr(Result) e = run (NOENV, ARGS ("remote", "--host", "nas", "add", "--help"));
+
+  assert_status (a, 0);
+  assert_contains (a->out, "--confirm-file");
+  assert_status (b, 0);
+  assert_contains (b->out, "--level");
+  assert_status (c, 0);
+  assert_contains (c->out, "--keep");
+  assert_status (d, 0);
+  assert_contains (d->out, "coffer snapshots");
+  assert_status (e, 0);
+  assert_contains (e->out, "--host");
+}
+
 static void
 test_missing_repo (void)
 {
@@ -1278,6 +1303,7 @@ main (int   argc,
   g_test_add_func ("/cli/usage/no-command", test_no_command);
   g_test_add_func ("/cli/usage/unknown-command", test_unknown_command);
   g_test_add_func ("/cli/usage/help", test_help);
+  g_test_add_func ("/cli/usage/options-before-command", test_options_before_command);
   g_test_add_func ("/cli/usage/missing-repo", test_missing_repo);
   g_test_add_func ("/cli/usage/password-argument", test_password_argument_refused);
   g_test_add_func ("/cli/usage/nonexistent-repo", test_nonexistent_repo);
