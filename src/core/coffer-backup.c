@@ -236,6 +236,90 @@ entry_from_stat (const char *name, const char *path, const struct stat *st)
   return e;
 }
 
+/* Fewer blocks allocated than the size needs: the file may have holes. */
+static gboolean
+maybe_sparse (const struct stat *st)
+{
+  return S_ISREG (st->st_mode) && (guint64) st->st_blocks * 512 < (guint64) st->st_size;
+}
+
+/* The holes of the open file fd in [0, size), as (offset, length) pairs
+ * for the tree's holes field, from SEEK_DATA/SEEK_HOLE; NULL when it has
+ * none or the file system cannot tell. */
+static GArray *
+read_holes (int fd, guint64 size)
+{
+  g_autoptr(GArray) holes = g_array_new (FALSE, FALSE, sizeof (guint64));
+  off_t pos = 0;
+
+  while ((guint64) pos < size)
+    {
+      off_t data = lseek (fd, pos, SEEK_DATA);
+      off_t hole;
+      guint64 pair[2];
+
+      if (data < 0 && errno != ENXIO)
+        return NULL;        /* no SEEK_DATA here: no holes known */
+      if (data < 0 || (guint64) data > size)
+        data = size;        /* ENXIO: nothing but a hole up to the end */
+      if (data > pos)
+        {
+          pair[0] = pos;
+          pair[1] = data - pos;
+          g_array_append_vals (holes, pair, 2);
+        }
+      if ((guint64) data >= size)
+        break;
+      hole = lseek (fd, data, SEEK_HOLE);
+      if (hole < 0 || hole <= data)
+        return NULL;
+      pos = hole;
+    }
+  lseek (fd, 0, SEEK_SET);
+  return holes->len > 0 ? g_steal_pointer (&holes) : NULL;
+}
+
+/* Keeps the holes inside the first size bytes (what was read). */
+static void
+clip_holes (CofferTreeEntry *entry, guint64 size)
+{
+  GArray *holes = entry->holes;
+  guint kept = 0;
+
+  if (holes == NULL)
+    return;
+  for (guint i = 0; i < holes->len; i += 2)
+    {
+      guint64 offset = g_array_index (holes, guint64, i);
+      guint64 length = g_array_index (holes, guint64, i + 1);
+
+      if (offset >= size)
+        break;
+      g_array_index (holes, guint64, kept) = offset;
+      g_array_index (holes, guint64, kept + 1) = MIN (length, size - offset);
+      kept += 2;
+    }
+  g_array_set_size (holes, kept);
+  if (kept == 0)
+    g_clear_pointer (&entry->holes, g_array_unref);
+}
+
+/* Holes of an unchanged file whose content came from the files cache. */
+static void
+record_holes (CofferTreeEntry *entry, const char *path, const struct stat *st)
+{
+  int fd;
+
+  if (!maybe_sparse (st))
+    return;
+  fd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  entry->holes = read_holes (fd, st->st_size);
+  clip_holes (entry, st->st_size);
+  close (fd);
+}
+
 /* Reads, chunks and stores one file; fills entry->content. */
 static gboolean
 process_file (Backup *b, FileJob *job, GError **error)
@@ -263,6 +347,9 @@ process_file (Backup *b, FileJob *job, GError **error)
   posix_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   buf = g_malloc (MAX (cap, 1));
   g_byte_array_set_size (job->entry->content, 0);
+  g_clear_pointer (&job->entry->holes, g_array_unref);
+  if (maybe_sparse (&job->st))
+    job->entry->holes = read_holes (fd, job->st.st_size);
 
   for (;;)
     {
@@ -317,6 +404,7 @@ process_file (Backup *b, FileJob *job, GError **error)
   close (fd);
   /* The file may have changed while it was read: record what was read. */
   job->entry->size = total;
+  clip_holes (job->entry, total);
   return TRUE;
 }
 
@@ -376,6 +464,7 @@ submit_file (Backup *b, DirNode *dir, CofferTreeEntry *entry, const char *path, 
       g_byte_array_set_size (entry->content, 0);
       g_byte_array_append (entry->content, cached->data, cached->len);
       g_byte_array_unref (cached);
+      record_holes (entry, path, st);
       __atomic_fetch_add (&b->files, 1, __ATOMIC_RELAXED);
       __atomic_fetch_add (&b->bytes, (gint64) st->st_size, __ATOMIC_RELAXED);
       coffer_progress_meter_add (b->meter, 1, st->st_size, 0, NULL);

@@ -256,6 +256,75 @@ is_zero (const guint8 *data, gsize len)
 }
 
 static gboolean
+write_all (int fd, const guint8 *data, gsize len)
+{
+  gsize done = 0;
+
+  while (done < len)
+    {
+      ssize_t n = write (fd, data + done, len - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return FALSE;
+      done += n;
+    }
+  return TRUE;
+}
+
+/* Writes a blob's len bytes at file offset pos (the current position).
+ * Zeros that lie in a hole the backup recorded are skipped with lseek, so
+ * the hole comes back where it was; so is a whole blob of zeros of 4 KiB
+ * or more (snapshots made before holes were recorded). Bytes in a
+ * recorded hole that are not zeros (the file changed while it was read)
+ * are written. Sets *sparse when it skipped anything. */
+static gboolean
+write_blob (int fd, const guint8 *data, gsize len, guint64 pos, const GArray *holes, gboolean *sparse)
+{
+  gsize done = 0;
+
+  if (len >= 4096 && is_zero (data, len))
+    {
+      *sparse = TRUE;
+      return lseek (fd, len, SEEK_CUR) >= 0;
+    }
+  while (done < len)
+    {
+      guint64 at = pos + done;
+      gsize run = len - done;
+      gboolean in_hole = FALSE;
+
+      for (guint i = 0; holes != NULL && i < holes->len; i += 2)
+        {
+          guint64 offset = g_array_index (holes, guint64, i);
+          guint64 length = g_array_index (holes, guint64, i + 1);
+
+          if (at >= offset && at - offset < length)
+            {
+              in_hole = TRUE;
+              run = MIN (run, offset + length - at);
+              break;
+            }
+          if (offset > at)
+            {
+              run = MIN (run, offset - at);
+              break;
+            }
+        }
+      if (in_hole && is_zero (data + done, run))
+        {
+          *sparse = TRUE;
+          if (lseek (fd, run, SEEK_CUR) < 0)
+            return FALSE;
+        }
+      else if (!write_all (fd, data + done, run))
+        return FALSE;
+      done += run;
+    }
+  return TRUE;
+}
+
+static gboolean
 restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **error)
 {
   g_autofree char *dir = g_path_get_dirname (path);
@@ -304,31 +373,10 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
       if (blob == NULL)
         goto fail;
       data = g_bytes_get_data (blob, &len);
-      if (len >= 4096 && is_zero (data, len))
+      if (!write_blob (fd, data, len, written, e->holes, &sparse))
         {
-          /* Leave holes where the original had zeros. */
-          sparse = TRUE;
-          if (lseek (fd, len, SEEK_CUR) < 0)
-            {
-              set_errno_error (error, errno, "write", path);
-              goto fail;
-            }
-        }
-      else
-        {
-          gsize done = 0;
-          while (done < len)
-            {
-              ssize_t n = write (fd, data + done, len - done);
-              if (n < 0 && errno == EINTR)
-                continue;
-              if (n < 0)
-                {
-                  set_errno_error (error, errno, "write", path);
-                  goto fail;
-                }
-              done += n;
-            }
+          set_errno_error (error, errno, "write", path);
+          goto fail;
         }
       written += len;
       coffer_progress_meter_add (r->meter, 0, len, 0, path);
@@ -398,7 +446,10 @@ entry_copy (const CofferTreeEntry *e)
   c->mtime_ns = e->mtime_ns;
   c->ctime_ns = e->ctime_ns;
   c->rdev = e->rdev;
+  c->inode = e->inode;
   c->link_target = g_strdup (e->link_target);
+  if (e->holes != NULL)
+    c->holes = g_array_copy (e->holes);
   if (e->content != NULL)
     g_byte_array_append (c->content, e->content->data, e->content->len);
   for (guint i = 0; e->xattrs != NULL && i + 1 < e->xattrs->len; i += 2)

@@ -358,6 +358,110 @@ test_sparse (Fixture *f, gconstpointer data)
   compare_sparse_files (path, copy);
 }
 
+/* ---- holes of a sparse file ---- */
+
+/* The (offset, length) holes of a file as SEEK_DATA/SEEK_HOLE report them. */
+static GArray *
+file_holes (const char *path)
+{
+  GArray *holes = g_array_new (FALSE, FALSE, sizeof (guint64));
+  int fd = open (path, O_RDONLY);
+  struct stat st;
+  off_t pos = 0;
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fstat (fd, &st), ==, 0);
+  while (pos < st.st_size)
+    {
+      off_t data = lseek (fd, pos, SEEK_DATA);
+      guint64 pair[2];
+
+      if (data < 0)
+        data = st.st_size;
+      if (data > pos)
+        {
+          pair[0] = pos;
+          pair[1] = data - pos;
+          g_array_append_vals (holes, pair, 2);
+        }
+      if (data >= st.st_size)
+        break;
+      pos = lseek (fd, data, SEEK_HOLE);
+    }
+  close (fd);
+  return holes;
+}
+
+static void
+assert_same_holes (GArray *a, GArray *b)
+{
+  g_assert_cmpuint (a->len, ==, b->len);
+  for (guint i = 0; i < a->len; i++)
+    g_assert_cmpuint (g_array_index (a, guint64, i), ==, g_array_index (b, guint64, i));
+}
+
+/* A file with a real hole inside its first chunk (next to data) and an
+ * allocated run of zeros: the snapshot records the hole, and the restore
+ * brings back the hole where it was and the written zeros as written
+ * zeros. Also after an unchanged backup that took the content from the
+ * files cache. */
+static void
+test_holes (Fixture *f, gconstpointer data)
+{
+  const gsize K = 1024;
+  g_autofree char *path = child (f->src, "vm.img");
+  g_autofree char *cid = NULL;
+  g_autoptr(GArray) holes = NULL;
+  g_autofree guint8 *block = g_malloc (256 * K);
+  g_autofree guint8 *zeros = g_malloc0 (256 * K);
+  int fd;
+
+  memset (block, 'x', 256 * K);
+  fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, 2048 * K), ==, 0);
+  g_assert_cmpint (pwrite (fd, block, 256 * K, 0), ==, (gssize) (256 * K));           /* data */
+  /* [256 K, 768 K): a hole */
+  g_assert_cmpint (pwrite (fd, block, 256 * K, 768 * K), ==, (gssize) (256 * K));     /* data */
+  g_assert_cmpint (pwrite (fd, zeros, 256 * K, 1024 * K), ==, (gssize) (256 * K));    /* written zeros */
+  g_assert_cmpint (pwrite (fd, block, 256 * K, 1280 * K), ==, (gssize) (256 * K));    /* data */
+  /* [1536 K, 2048 K): a hole up to the end */
+  g_assert_cmpint (fsync (fd), ==, 0);
+  close (fd);
+  holes = file_holes (path);
+  /* This test needs a file system with holes (ext4, xfs, btrfs, tmpfs). */
+  g_assert_cmpuint (holes->len, ==, 4);
+  g_assert_cmpuint (g_array_index (holes, guint64, 0), ==, 256 * K);
+  g_assert_cmpuint (g_array_index (holes, guint64, 1), ==, 512 * K);
+
+  cid = fixture_add_category (f->repo, "Disk images", COFFER_LEVEL_STANDARD, f->src);
+  for (guint round = 0; round < 2; round++)
+    {
+      g_autoptr(CofferSnapshot) snap = fixture_backup (f->repo, cid);
+      g_autofree char *target = fixture_dir (round == 0 ? "restore-holes" : "restore-holes-cached");
+      g_autofree char *copy = fixture_restored (target, path);
+      g_autofree char *dir = g_path_get_dirname (path);
+      g_autoptr(GPtrArray) entries = NULL;
+      g_autoptr(GArray) restored = NULL;
+      g_autoptr(GError) error = NULL;
+      const CofferTreeEntry *e = NULL;
+
+      entries = coffer_repository_list_dir (f->repo, cid, snap, dir, NULL, &error);
+      g_assert_no_error (error);
+      for (guint i = 0; i < entries->len; i++)
+        if (strcmp (((CofferTreeEntry *) g_ptr_array_index (entries, i))->name, "vm.img") == 0)
+          e = g_ptr_array_index (entries, i);
+      g_assert_nonnull (e);
+      g_assert_nonnull (e->holes);
+      assert_same_holes (holes, e->holes);
+
+      fixture_restore (f->repo, cid, snap, target);
+      restored = file_holes (copy);
+      assert_same_holes (holes, restored);
+      compare_sparse_files (path, copy);
+    }
+}
+
 /* ---- files cache ---- */
 
 static guint64
@@ -802,6 +906,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add (path, Fixture, NULL, setup, func, teardown)
   ADD ("/backup/round-trip", test_round_trip);
   ADD ("/backup/sparse", test_sparse);
+  ADD ("/backup/holes", test_holes);
   ADD ("/backup/files-cache", test_files_cache);
   ADD ("/backup/skipped", test_skipped);
   ADD ("/backup/restore-newer", test_restore_newer);
