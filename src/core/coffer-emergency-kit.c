@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-emergency-kit.h"
 
@@ -333,7 +334,7 @@ rename_no_replace (const char  *tmp,
 
 fail:
   g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-               "%s cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: %s.",
+               _("%s cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: %s."),
                what, path, saved == EEXIST ? "a file with that name already exists" : g_strerror (saved));
   return FALSE;
 }
@@ -363,7 +364,7 @@ write_pdf (const char  *path,
   if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                   "%s cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: a file with that name already exists.",
+                   _("%s cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: a file with that name already exists."),
                    what, path);
       return FALSE;
     }
@@ -377,7 +378,7 @@ write_pdf (const char  *path,
       int saved = errno;
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s cannot be saved in \xe2\x80\x9c%s\xe2\x80\x9d: %s.",
+                   _("%s cannot be saved in \xe2\x80\x9c%s\xe2\x80\x9d: %s."),
                    what, dir, g_strerror (saved));
       return FALSE;
     }
@@ -398,13 +399,13 @@ write_pdf (const char  *path,
   if (target.error != 0)
     {
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (target.error),
-                   "%s cannot be written: %s.", what, g_strerror (target.error));
+                   _("%s cannot be written: %s."), what, g_strerror (target.error));
       goto out;
     }
   if (status != CAIRO_STATUS_SUCCESS)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                   "%s cannot be drawn: %s.", what, cairo_status_to_string (status));
+                   _("%s cannot be drawn: %s."), what, cairo_status_to_string (status));
       goto out;
     }
   if (fsync (target.fd) != 0)
@@ -412,7 +413,7 @@ write_pdf (const char  *path,
       int saved = errno;
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s cannot be written to disk: %s.", what, g_strerror (saved));
+                   _("%s cannot be written to disk: %s."), what, g_strerror (saved));
       goto out;
     }
   if (close (target.fd) != 0)
@@ -421,7 +422,7 @@ write_pdf (const char  *path,
 
       target.fd = -1;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s cannot be written to disk: %s.", what, g_strerror (saved));
+                   _("%s cannot be written to disk: %s."), what, g_strerror (saved));
       goto out;
     }
   target.fd = -1;
@@ -478,7 +479,7 @@ coffer_emergency_kit_write_pdf (const char         *path,
     {
       sodium_memzero (groups, sizeof groups);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "The recovery key is not in its printed form of seven groups of four characters.");
+                   _("The recovery key is not in its printed form of seven groups of four characters."));
       return FALSE;
     }
 
@@ -630,7 +631,7 @@ coffer_share_sheet_write_pdf (const char         *path,
     {
       sodium_memzero (groups, sizeof groups);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "The share is not in its printed form of eleven groups of four characters.");
+                   _("The share is not in its printed form of eleven groups of four characters."));
       return FALSE;
     }
 

@@ -20,6 +20,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 
 #include "coffer-error.h"
 #include "coffer-repository-private.h"
@@ -95,10 +97,10 @@ set_errno_error (GError **error, int saved, const char *what, const char *path)
 
   if (saved == ENOSPC || saved == EDQUOT)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                 "The disk is full while restoring %s.", display);
+                 _("The disk is full while restoring %s."), display);
   else
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                 "Could not %s %s: %s", what, display, g_strerror (saved));
+                 _("Could not %s %s: %s"), what, display, g_strerror (saved));
 }
 
 static gboolean
@@ -343,7 +345,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
     {
       g_autofree char *display = g_filename_display_name (path);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The backup of %s is inconsistent (%" G_GUINT64_FORMAT " bytes instead of %" G_GUINT64_FORMAT ").",
+                   _("The backup of %s is inconsistent (%" PRIu64 " bytes instead of %" PRIu64 ")."),
                    display, written, e->size);
       goto fail;
     }
@@ -424,7 +426,7 @@ ensure_dir (Restore *r, const char *path, const CofferTreeEntry *e, gboolean *cr
         {
           g_autofree char *display = g_filename_display_name (path);
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE,
-                       "%s exists and is not a folder; it was left alone.", display);
+                       _("%s exists and is not a folder; it was left alone."), display);
           return FALSE;
         }
       g_unlink (path);
@@ -586,11 +588,14 @@ restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
       if ((e->type == COFFER_NODE_DIR && ++r->dirs_seen > r->snapshot->dirs + RESTORE_SLACK)
           || (e->type == COFFER_NODE_FILE && ++r->files_seen > r->snapshot->files + RESTORE_SLACK))
         {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The backup is damaged: its folder listings hold more %s than the snapshot "
-                       "records (%" G_GUINT64_FORMAT ").",
-                       e->type == COFFER_NODE_DIR ? "folders" : "files",
-                       e->type == COFFER_NODE_DIR ? r->snapshot->dirs : r->snapshot->files);
+          if (e->type == COFFER_NODE_DIR)
+            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                         _("The backup is damaged: its folder listings hold more folders than the "
+                           "snapshot records (%" PRIu64 ")."), r->snapshot->dirs);
+          else
+            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                         _("The backup is damaged: its folder listings hold more files than the "
+                           "snapshot records (%" PRIu64 ")."), r->snapshot->files);
           return FALSE;
         }
 
@@ -792,7 +797,11 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
   else if (r->conflicts->len > 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE,
-                   "%u files were not restored because the copies on disk are newer.", r->conflicts->len);
+                   g_dngettext (GETTEXT_PACKAGE,
+                                "%u file was not restored because the copy on disk is newer.",
+                                "%u files were not restored because the copies on disk are newer.",
+                                r->conflicts->len),
+                   r->conflicts->len);
       ok = FALSE;
     }
   if (result != NULL)

@@ -23,6 +23,8 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <glib/gstdio.h>
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -63,8 +65,8 @@ set_errno_error (GError **error, int errsv, const char *what, const char *path)
     case EDQUOT:
     case EFBIG:
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
-                   "There is not enough space to %s “%s”: %s. Free some space on the "
-                   "backup drive or choose another destination.",
+                   _("There is not enough space to %s “%s”: %s. Free some space on the "
+                   "backup drive or choose another destination."),
                    what, path, g_strerror (errsv));
       return;
     case EACCES:
@@ -73,7 +75,7 @@ set_errno_error (GError **error, int errsv, const char *what, const char *path)
       /* A folder has no credentials to refuse: this is a write-protected
        * (read-only, immutable or foreign) location. */
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY,
-                   "Could not %s “%s”: %s.",
+                   _("Could not %s “%s”: %s."),
                    what, path, g_strerror (errsv));
       return;
     case ENXIO:
@@ -92,7 +94,7 @@ set_errno_error (GError **error, int errsv, const char *what, const char *path)
       code = COFFER_STORE_ERROR_FAILED;
       break;
     }
-  g_set_error (error, COFFER_STORE_ERROR, code, "Could not %s “%s”: %s.",
+  g_set_error (error, COFFER_STORE_ERROR, code, _("Could not %s “%s”: %s."),
                what, path, g_strerror (errsv));
 }
 
@@ -119,8 +121,8 @@ set_gio_error (GError **error, GError *gerr, const char *what, const char *name)
         break;
       case G_IO_ERROR_NO_SPACE:
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
-                     "There is not enough space to %s “%s”: %s. Free some space on the "
-                     "destination or choose another one.", what, name, gerr->message);
+                     _("There is not enough space to %s “%s”: %s. Free some space on the "
+                     "destination or choose another one."), what, name, gerr->message);
         return;
       case G_IO_ERROR_PERMISSION_DENIED:
       case G_IO_ERROR_READ_ONLY:
@@ -143,7 +145,7 @@ set_gio_error (GError **error, GError *gerr, const char *what, const char *name)
         code = COFFER_STORE_ERROR_FAILED;
         break;
       }
-  g_set_error (error, COFFER_STORE_ERROR, code, "Could not %s “%s”: %s",
+  g_set_error (error, COFFER_STORE_ERROR, code, _("Could not %s “%s”: %s"),
                what, name, gerr->message);
 }
 
@@ -237,7 +239,7 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
   if (mode != COFFER_PUT_REPLACE && g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                   "The object “%s” already exists.", name);
+                   _("The object “%s” already exists."), name);
       return FALSE;
     }
 
@@ -283,7 +285,7 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
       unlink (tmp);
       if (errsv == EEXIST)
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                     "The object “%s” already exists.", name);
+                     _("The object “%s” already exists."), name);
       else
         set_errno_error (error, errsv, "store", name);
       return FALSE;
@@ -310,7 +312,7 @@ local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guin
       int errsv = errno;
       if (errsv == ENOENT)
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                     "The object “%s” does not exist.", name);
+                     _("The object “%s” does not exist."), name);
       else
         set_errno_error (error, errsv, "open", name);
       return NULL;
@@ -319,15 +321,15 @@ local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guin
     {
       close (fd);
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                   "The object “%s” does not exist.", name);
+                   _("The object “%s” does not exist."), name);
       return NULL;
     }
   if (offset > (guint64) st.st_size || (length > 0 && offset + length > (guint64) st.st_size))
     {
       close (fd);
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The object “%s” is %" G_GUINT64_FORMAT " bytes long, shorter than the "
-                   "requested range.", name, (guint64) st.st_size);
+                   _("The object “%s” is %" PRIu64 " bytes long, shorter than the "
+                   "requested range."), name, (guint64) st.st_size);
       return NULL;
     }
   if (max_size > 0 && (guint64) st.st_size > max_size)
@@ -353,7 +355,7 @@ local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guin
           close (fd);
           if (n == 0)
             g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                         "The object “%s” became shorter while it was read.", name);
+                         _("The object “%s” became shorter while it was read."), name);
           else
             set_errno_error (error, errsv, "read", name);
           return NULL;
@@ -600,7 +602,7 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
   if (mode != COFFER_PUT_REPLACE && g_file_query_exists (file, cancellable))
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                   "The object “%s” already exists.", name);
+                   _("The object “%s” already exists."), name);
       return FALSE;
     }
   if (!g_file_make_directory_with_parents (parent, cancellable, &local_error)
@@ -634,7 +636,7 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
       unlink (tmp_path);
       if (errsv == EEXIST)
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                     "The object “%s” already exists.", name);
+                     _("The object “%s” already exists."), name);
       else
         set_errno_error (error, errsv, "store", name);
       return FALSE;
@@ -646,7 +648,7 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
       g_file_delete (tmp, NULL, NULL);
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                     "The object “%s” already exists.", name);
+                     _("The object “%s” already exists."), name);
       else
         set_gio_error (error, local_error, "store", name);
       return FALSE;
@@ -684,8 +686,8 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
   if (offset > size || (length > 0 && offset + length > size))
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The object “%s” is %" G_GUINT64_FORMAT " bytes long, shorter than the "
-                   "requested range.", name, size);
+                   _("The object “%s” is %" PRIu64 " bytes long, shorter than the "
+                   "requested range."), name, size);
       return NULL;
     }
   if (length == 0)
@@ -704,7 +706,7 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
                != (gssize) offset)
         {
           if (local_error == NULL)
-            g_set_error (&local_error, G_IO_ERROR, G_IO_ERROR_FAILED, "short read");
+            g_set_error (&local_error, G_IO_ERROR, G_IO_ERROR_FAILED, _("short read"));
           set_gio_error (error, local_error, "read", name);
           return NULL;
         }
@@ -720,7 +722,7 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
   if (got != length)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The object “%s” became shorter while it was read.", name);
+                   _("The object “%s” became shorter while it was read."), name);
       return NULL;
     }
   return g_byte_array_free_to_bytes (g_steal_pointer (&buf));
@@ -805,8 +807,8 @@ set_unreachable_error (CofferStoreLocal *self, GError **error)
   g_autofree char *where = coffer_store_local_describe (COFFER_STORE (self));
 
   g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE,
-               "The backup folder “%s” is not there. If it is on a drive, the drive "
-               "is not connected.", where);
+               _("The backup folder “%s” is not there. If it is on a drive, the drive "
+               "is not connected."), where);
 }
 
 /* Turns "not found" into "unreachable" when the root is what is missing. */
@@ -945,14 +947,14 @@ local_delete (CofferStore *store, const char *name, GCancellable *cancellable, G
       if (lstat (path, &st) == 0 && S_ISDIR (st.st_mode))
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                       "The object “%s” does not exist.", name);
+                       _("The object “%s” does not exist."), name);
           return FALSE;
         }
       if (unlink (path) != 0)
         {
           if (errno == ENOENT)
             g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                         "The object “%s” does not exist.", name);
+                         _("The object “%s” does not exist."), name);
           else
             set_errno_error (error, errno, "delete", name);
           return FALSE;
@@ -993,7 +995,7 @@ local_stat (CofferStore *store, const char *name, guint64 *size, GCancellable *c
         {
           if (rc == 0 || errsv == ENOENT || errsv == ENOTDIR)
             g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                         "The object “%s” does not exist.", name);
+                         _("The object “%s” does not exist."), name);
           else
             set_errno_error (error, errsv, "look up", name);
           return FALSE;
@@ -1019,7 +1021,7 @@ local_stat (CofferStore *store, const char *name, guint64 *size, GCancellable *c
       if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR)
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                       "The object “%s” does not exist.", name);
+                       _("The object “%s” does not exist."), name);
           return FALSE;
         }
       if (size)
