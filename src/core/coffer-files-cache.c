@@ -23,7 +23,7 @@ exec (CofferFilesCache *cache, const char *sql, GError **error)
   if (sqlite3_exec (cache->db, sql, NULL, NULL, &msg) != SQLITE_OK)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
-                   _("The local files cache failed: %s"), msg ? msg : "unknown error");
+                   _("The local files cache failed: %s"), msg ? msg : _("unknown error"));
       sqlite3_free (msg);
       return FALSE;
     }
@@ -40,7 +40,7 @@ coffer_files_cache_open (const char *path, GError **error)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
                    _("Could not open the local files cache %s: %s"), path,
-                   cache->db ? sqlite3_errmsg (cache->db) : "out of memory");
+                   cache->db ? sqlite3_errmsg (cache->db) : _("out of memory"));
       coffer_files_cache_free (cache);
       return NULL;
     }

@@ -99,6 +99,8 @@ set_errno_error (GError **error, int saved, const char *what, const char *path)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
                  _("The disk is full while restoring %s."), display);
   else
+    /* TRANSLATORS: the action is a "store action" message such as "write";
+     * translate those to fit this sentence (German uses a participle). */
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
                  _("Could not %s %s: %s"), what, display, g_strerror (saved));
 }
@@ -289,7 +291,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
   fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0)
     {
-      set_errno_error (error, errno, "create", path);
+      set_errno_error (error, errno, C_("store action", "create"), path);
       return FALSE;
     }
   for (guint off = 0; e->content != NULL && off < e->content->len; off += COFFER_ID_BYTES)
@@ -312,7 +314,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
           sparse = TRUE;
           if (lseek (fd, len, SEEK_CUR) < 0)
             {
-              set_errno_error (error, errno, "write", path);
+              set_errno_error (error, errno, C_("store action", "write"), path);
               goto fail;
             }
         }
@@ -326,7 +328,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
                 continue;
               if (n < 0)
                 {
-                  set_errno_error (error, errno, "write", path);
+                  set_errno_error (error, errno, C_("store action", "write"), path);
                   goto fail;
                 }
               done += n;
@@ -338,7 +340,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
     }
   if (sparse && ftruncate (fd, written) != 0)
     {
-      set_errno_error (error, errno, "write", path);
+      set_errno_error (error, errno, C_("store action", "write"), path);
       goto fail;
     }
   if (written != e->size)
@@ -355,7 +357,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
   close (fd);
   if (rename (tmp, path) != 0)
     {
-      set_errno_error (error, errno, "replace", path);
+      set_errno_error (error, errno, C_("store action", "replace"), path);
       g_unlink (tmp);
       return FALSE;
     }
@@ -433,7 +435,7 @@ ensure_dir (Restore *r, const char *path, const CofferTreeEntry *e, gboolean *cr
     }
   if (g_mkdir_with_parents (path, 0700) != 0)
     {
-      set_errno_error (error, errno, "create the folder", path);
+      set_errno_error (error, errno, C_("store action", "create the folder"), path);
       return FALSE;
     }
   *created = TRUE;
@@ -473,14 +475,14 @@ restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError 
     case COFFER_NODE_SYMLINK:
       if (symlink (e->link_target ? e->link_target : "", path) != 0)
         {
-          set_errno_error (error, errno, "create the link", path);
+          set_errno_error (error, errno, C_("store action", "create the link"), path);
           return FALSE;
         }
       break;
     case COFFER_NODE_FIFO:
       if (mkfifo (path, e->mode & 0777) != 0)
         {
-          set_errno_error (error, errno, "create", path);
+          set_errno_error (error, errno, C_("store action", "create"), path);
           return FALSE;
         }
       break;
@@ -490,7 +492,7 @@ restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError 
         return TRUE;   /* device nodes need privileges; skip them quietly */
       if (mknod (path, (e->mode & 0777) | (e->type == COFFER_NODE_CHARDEV ? S_IFCHR : S_IFBLK), e->rdev) != 0)
         {
-          set_errno_error (error, errno, "create", path);
+          set_errno_error (error, errno, C_("store action", "create"), path);
           return FALSE;
         }
       break;
@@ -710,7 +712,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
     return FALSE;
   if (target != NULL && g_mkdir_with_parents (target, 0700) != 0)
     {
-      set_errno_error (error, errno, "create the folder", target);
+      set_errno_error (error, errno, C_("store action", "create the folder"), target);
       return FALSE;
     }
   if (paths != NULL)
@@ -784,7 +786,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
     {
       int fd = open (target ? target : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (fd < 0 || syncfs (fd) != 0)
-        set_errno_error (&r->error, errno, "write", target ? target : "/");
+        set_errno_error (&r->error, errno, C_("store action", "write"), target ? target : "/");
       if (fd >= 0)
         close (fd);
     }

@@ -519,8 +519,11 @@ format_date (gint64 unix_seconds)
   g_autoptr(GDateTime) local = utc != NULL ? g_date_time_to_local (utc) : NULL;
 
   if (local == NULL)
-    return g_strdup ("an unknown date");
-  return g_date_time_format (local, "%-d %B %Y");
+    return g_strdup (_("an unknown date"));
+  /* TRANSLATORS: a g_date_time_format() format for the day a recovery key
+   * was replaced, as in "replaced on 5 December 2026". */
+  /* xgettext:no-c-format */
+  return g_date_time_format (local, C_("share date", "%-d %B %Y"));
 }
 
 gboolean

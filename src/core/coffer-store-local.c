@@ -64,6 +64,8 @@ set_errno_error (GError **error, int errsv, const char *what, const char *path)
     case ENOSPC:
     case EDQUOT:
     case EFBIG:
+      /* TRANSLATORS: the action is a "store action" message such as "write";
+       * translate those to fit this sentence (German uses a participle). */
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
                    _("There is not enough space to %s “%s”: %s. Free some space on the "
                    "backup drive or choose another destination."),
@@ -74,6 +76,8 @@ set_errno_error (GError **error, int errsv, const char *what, const char *path)
     case EROFS:
       /* A folder has no credentials to refuse: this is a write-protected
        * (read-only, immutable or foreign) location. */
+      /* TRANSLATORS: the action is a "store action" message such as "write";
+       * translate those to fit this sentence (German uses a participle). */
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY,
                    _("Could not %s “%s”: %s."),
                    what, path, g_strerror (errsv));
@@ -94,6 +98,8 @@ set_errno_error (GError **error, int errsv, const char *what, const char *path)
       code = COFFER_STORE_ERROR_FAILED;
       break;
     }
+  /* TRANSLATORS: the action is a "store action" message such as "write";
+   * translate those to fit this sentence (German uses a participle). */
   g_set_error (error, COFFER_STORE_ERROR, code, _("Could not %s “%s”: %s."),
                what, path, g_strerror (errsv));
 }
@@ -120,6 +126,8 @@ set_gio_error (GError **error, GError *gerr, const char *what, const char *name)
         code = COFFER_STORE_ERROR_EXISTS;
         break;
       case G_IO_ERROR_NO_SPACE:
+        /* TRANSLATORS: the action is a "store action" message such as "write";
+         * translate those to fit this sentence (German uses a participle). */
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
                      _("There is not enough space to %s “%s”: %s. Free some space on the "
                      "destination or choose another one."), what, name, gerr->message);
@@ -145,6 +153,8 @@ set_gio_error (GError **error, GError *gerr, const char *what, const char *name)
         code = COFFER_STORE_ERROR_FAILED;
         break;
       }
+  /* TRANSLATORS: the action is a "store action" message such as "write";
+   * translate those to fit this sentence (German uses a participle). */
   g_set_error (error, COFFER_STORE_ERROR, code, _("Could not %s “%s”: %s"),
                what, name, gerr->message);
 }
@@ -164,7 +174,7 @@ fsync_dir (const char *dir, GError **error)
 
   if (fd < 0)
     {
-      set_errno_error (error, errno, "open the folder", dir);
+      set_errno_error (error, errno, C_("store action", "open the folder"), dir);
       return FALSE;
     }
   /* Some filesystems (e.g. some FUSE ones) refuse fsync on directories. */
@@ -172,7 +182,7 @@ fsync_dir (const char *dir, GError **error)
     {
       int errsv = errno;
       close (fd);
-      set_errno_error (error, errsv, "flush the folder", dir);
+      set_errno_error (error, errsv, C_("store action", "flush the folder"), dir);
       return FALSE;
     }
   close (fd);
@@ -245,14 +255,14 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
 
   if (g_mkdir_with_parents (dir, 0777) != 0)
     {
-      set_errno_error (error, errno, "create the folder", dir);
+      set_errno_error (error, errno, C_("store action", "create the folder"), dir);
       return FALSE;
     }
 
   fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0)
     {
-      set_errno_error (error, errno, "create", tmp);
+      set_errno_error (error, errno, C_("store action", "create"), tmp);
       return FALSE;
     }
   if (!write_all (fd, buf, len, &errsv)
@@ -265,14 +275,14 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
         errsv = errno;
       close (fd);
       unlink (tmp);
-      set_errno_error (error, errsv, "write", name);
+      set_errno_error (error, errsv, C_("store action", "write"), name);
       return FALSE;
     }
   if (close (fd) != 0)
     {
       errsv = errno;
       unlink (tmp);
-      set_errno_error (error, errsv, "write", name);
+      set_errno_error (error, errsv, C_("store action", "write"), name);
       return FALSE;
     }
 
@@ -287,7 +297,7 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
                      _("The object “%s” already exists."), name);
       else
-        set_errno_error (error, errsv, "store", name);
+        set_errno_error (error, errsv, C_("store action", "store"), name);
       return FALSE;
     }
   if (mode == COFFER_PUT_CREATE_UNSYNCED)
@@ -314,7 +324,7 @@ local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guin
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
                      _("The object “%s” does not exist."), name);
       else
-        set_errno_error (error, errsv, "open", name);
+        set_errno_error (error, errsv, C_("store action", "open"), name);
       return NULL;
     }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
@@ -357,7 +367,7 @@ local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guin
             g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
                          _("The object “%s” became shorter while it was read."), name);
           else
-            set_errno_error (error, errsv, "read", name);
+            set_errno_error (error, errsv, C_("store action", "read"), name);
           return NULL;
         }
       done += n;
@@ -393,7 +403,7 @@ walk_native (int fd0, const char *rel, ListCtx *ctx, GError **error)
     {
       int errsv = errno;
       close (fd0);
-      set_errno_error (error, errsv, "list", rel);
+      set_errno_error (error, errsv, C_("store action", "list"), rel);
       return FALSE;
     }
   while (!ctx->stopped && (de = readdir (d)) != NULL)
@@ -418,7 +428,7 @@ walk_native (int fd0, const char *rel, ListCtx *ctx, GError **error)
         {
           if (errno == ENOENT)
             continue; /* deleted meanwhile */
-          set_errno_error (error, errno, "list", child);
+          set_errno_error (error, errno, C_("store action", "list"), child);
           closedir (d);
           return FALSE;
         }
@@ -429,7 +439,7 @@ walk_native (int fd0, const char *rel, ListCtx *ctx, GError **error)
             {
               if (errno == ENOENT)
                 continue;
-              set_errno_error (error, errno, "list", child);
+              set_errno_error (error, errno, C_("store action", "list"), child);
               closedir (d);
               return FALSE;
             }
@@ -473,7 +483,7 @@ local_list_native (CofferStoreLocal *self, const char *prefix, ListCtx *ctx, GEr
     {
       if (errno == ENOENT || errno == ENOTDIR)
         return TRUE; /* nothing under this prefix */
-      set_errno_error (error, errno, "list", dir);
+      set_errno_error (error, errno, C_("store action", "list"), dir);
       return FALSE;
     }
   return walk_native (fd, rel, ctx, error);
@@ -511,7 +521,7 @@ remove_tmp_native (int fd0, const char *rel, TmpCtx *ctx, GError **error)
     {
       int errsv = errno;
       close (fd0);
-      set_errno_error (error, errsv, "list", rel);
+      set_errno_error (error, errsv, C_("store action", "list"), rel);
       return FALSE;
     }
   while (ok && (de = readdir (d)) != NULL)
@@ -536,7 +546,7 @@ remove_tmp_native (int fd0, const char *rel, TmpCtx *ctx, GError **error)
             ctx->removed += st.st_size;
           else if (errno != ENOENT)
             {
-              set_errno_error (error, errno, "delete", child);
+              set_errno_error (error, errno, C_("store action", "delete"), child);
               ok = FALSE;
             }
         }
@@ -575,7 +585,7 @@ coffer_store_local_remove_stale_temporaries (CofferStore *store, const char *pre
     {
       if (errno == ENOENT || errno == ENOTDIR)
         return TRUE;
-      set_errno_error (error, errno, "list", dir);
+      set_errno_error (error, errno, C_("store action", "list"), dir);
       return FALSE;
     }
   ok = remove_tmp_native (fd, rel, &ctx, error);
@@ -608,7 +618,7 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
   if (!g_file_make_directory_with_parents (parent, cancellable, &local_error)
       && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
     {
-      set_gio_error (error, local_error, "create the folder for", name);
+      set_gio_error (error, local_error, C_("store action", "create the folder for"), name);
       return FALSE;
     }
   g_clear_error (&local_error);
@@ -619,7 +629,7 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
                                      &local_error)
       || !g_output_stream_close (G_OUTPUT_STREAM (out), cancellable, &local_error))
     {
-      set_gio_error (error, local_error, "write", name);
+      set_gio_error (error, local_error, C_("store action", "write"), name);
       g_file_delete (tmp, NULL, NULL);
       return FALSE;
     }
@@ -638,7 +648,7 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
                      _("The object “%s” already exists."), name);
       else
-        set_errno_error (error, errsv, "store", name);
+        set_errno_error (error, errsv, C_("store action", "store"), name);
       return FALSE;
     }
   if (!g_file_move (tmp, file,
@@ -650,7 +660,7 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
                      _("The object “%s” already exists."), name);
       else
-        set_gio_error (error, local_error, "store", name);
+        set_gio_error (error, local_error, C_("store action", "store"), name);
       return FALSE;
     }
   return TRUE;
@@ -674,7 +684,7 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
                                            &local_error);
   if (info == NULL)
     {
-      set_gio_error (error, local_error, "read", name);
+      set_gio_error (error, local_error, C_("store action", "read"), name);
       return NULL;
     }
   size = g_file_info_get_size (info);
@@ -698,7 +708,7 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
         {
           if (!g_seekable_seek (G_SEEKABLE (in), offset, G_SEEK_SET, cancellable, &local_error))
             {
-              set_gio_error (error, local_error, "read", name);
+              set_gio_error (error, local_error, C_("store action", "read"), name);
               return NULL;
             }
         }
@@ -707,7 +717,7 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
         {
           if (local_error == NULL)
             g_set_error (&local_error, G_IO_ERROR, G_IO_ERROR_FAILED, _("short read"));
-          set_gio_error (error, local_error, "read", name);
+          set_gio_error (error, local_error, C_("store action", "read"), name);
           return NULL;
         }
     }
@@ -716,7 +726,7 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
   if (!g_input_stream_read_all (G_INPUT_STREAM (in), buf->data, length, &got, cancellable,
                                 &local_error))
     {
-      set_gio_error (error, local_error, "read", name);
+      set_gio_error (error, local_error, C_("store action", "read"), name);
       return NULL;
     }
   if (got != length)
@@ -745,7 +755,7 @@ walk_gio (GFile *dir, const char *rel, ListCtx *ctx, GError **error)
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
           || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY))
         return TRUE;
-      set_gio_error (error, local_error, "list", rel[0] ? rel : "/");
+      set_gio_error (error, local_error, C_("store action", "list"), rel[0] ? rel : "/");
       return FALSE;
     }
   while (!ctx->stopped)
@@ -757,7 +767,7 @@ walk_gio (GFile *dir, const char *rel, ListCtx *ctx, GError **error)
 
       if (!g_file_enumerator_iterate (en, &info, &child_file, ctx->cancellable, &local_error))
         {
-          set_gio_error (error, local_error, "list", rel[0] ? rel : "/");
+          set_gio_error (error, local_error, C_("store action", "list"), rel[0] ? rel : "/");
           return FALSE;
         }
       if (info == NULL)
@@ -846,7 +856,7 @@ ensure_root (CofferStoreLocal *self, GCancellable *cancellable, GError **error)
       && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
     {
       g_autofree char *where = coffer_store_local_describe (COFFER_STORE (self));
-      set_gio_error (error, local_error, "create the folder", where);
+      set_gio_error (error, local_error, C_("store action", "create the folder"), where);
       return FALSE;
     }
   return TRUE;
@@ -956,7 +966,7 @@ local_delete (CofferStore *store, const char *name, GCancellable *cancellable, G
             g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
                          _("The object “%s” does not exist."), name);
           else
-            set_errno_error (error, errno, "delete", name);
+            set_errno_error (error, errno, C_("store action", "delete"), name);
           return FALSE;
         }
       return TRUE;
@@ -968,7 +978,7 @@ local_delete (CofferStore *store, const char *name, GCancellable *cancellable, G
 
       if (!g_file_delete (file, cancellable, &local_error))
         {
-          set_gio_error (error, local_error, "delete", name);
+          set_gio_error (error, local_error, C_("store action", "delete"), name);
           return FALSE;
         }
       return TRUE;
@@ -997,7 +1007,7 @@ local_stat (CofferStore *store, const char *name, guint64 *size, GCancellable *c
             g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
                          _("The object “%s” does not exist."), name);
           else
-            set_errno_error (error, errsv, "look up", name);
+            set_errno_error (error, errsv, C_("store action", "look up"), name);
           return FALSE;
         }
       if (size)
@@ -1015,7 +1025,7 @@ local_stat (CofferStore *store, const char *name, guint64 *size, GCancellable *c
                                 G_FILE_QUERY_INFO_NONE, cancellable, &local_error);
       if (info == NULL)
         {
-          set_gio_error (error, local_error, "look up", name);
+          set_gio_error (error, local_error, C_("store action", "look up"), name);
           return FALSE;
         }
       if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR)
@@ -1064,7 +1074,7 @@ coffer_store_local_flush (CofferStore *store, GCancellable *cancellable, GError 
       int errsv = errno;
       if (fd >= 0)
         close (fd);
-      set_errno_error (error, errsv, "flush", self->root_path);
+      set_errno_error (error, errsv, C_("store action", "flush"), self->root_path);
       return FALSE;
     }
   close (fd);

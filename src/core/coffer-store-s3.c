@@ -169,16 +169,22 @@ s3_set_error (CofferStoreS3 *self, GError **error, S3Response *r, const char *wh
     g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
                  _("The bucket “%s” does not exist on %s%s."), self->bucket, self->host, detail);
   else if (code == COFFER_STORE_ERROR_AUTH)
+    /* TRANSLATORS: the action is a "store action" message such as "write";
+     * translate those to fit this sentence (German uses a participle). */
     g_set_error (error, COFFER_STORE_ERROR, code,
                  _("The S3 server %s refused to %s “%s” (HTTP %u%s). Check the access key and "
                  "secret key."), self->host, what, name, r->status, detail);
   else if (code == COFFER_STORE_ERROR_EXISTS)
     g_set_error (error, COFFER_STORE_ERROR, code, _("The object “%s” already exists."), name);
   else if (code == COFFER_STORE_ERROR_NO_SPACE)
+    /* TRANSLATORS: the action is a "store action" message such as "write";
+     * translate those to fit this sentence (German uses a participle). */
     g_set_error (error, COFFER_STORE_ERROR, code,
                  _("The S3 storage on %s is full or over its quota: it refused to %s “%s” (HTTP %u%s)."),
                  self->host, what, name, r->status, detail);
   else
+    /* TRANSLATORS: the action is a "store action" message such as "write";
+     * translate those to fit this sentence (German uses a participle). */
     g_set_error (error, COFFER_STORE_ERROR, code,
                  _("Could not %s “%s” on %s: the server answered HTTP %u%s."), what, name,
                  self->host, r->status, detail);
@@ -271,7 +277,7 @@ s3_head (CofferStoreS3 *self, const char *key, const char *name, guint64 *size,
   if (ok && size)
     *size = soup_message_headers_get_content_length (r.headers);
   if (!ok)
-    s3_set_error (self, error, &r, "look up", name);
+    s3_set_error (self, error, &r, C_("store action", "look up"), name);
   s3_response_clear (&r);
   return ok;
 }
@@ -355,7 +361,7 @@ put_multipart (CofferStoreS3 *self, const char *key, const char *name, GBytes *d
                      _("The S3 server %s gave no upload id for “%s”."), self->host, name);
     }
   else
-    s3_set_error (self, error, &r, "start uploading", name);
+    s3_set_error (self, error, &r, C_("store action", "start uploading"), name);
   s3_response_clear (&r);
   if (upload_id == NULL)
     return FALSE;
@@ -377,7 +383,7 @@ put_multipart (CofferStoreS3 *self, const char *key, const char *name, GBytes *d
             g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
                          _("The S3 server %s gave no ETag for a part of “%s”."), self->host, name);
           else
-            s3_set_error (self, error, &r, "upload a part of", name);
+            s3_set_error (self, error, &r, C_("store action", "upload a part of"), name);
           s3_response_clear (&r);
           goto fail;
         }
@@ -414,7 +420,7 @@ put_multipart (CofferStoreS3 *self, const char *key, const char *name, GBytes *d
       }
     if (!ok)
       {
-        s3_set_error (self, error, &r, "finish uploading", name);
+        s3_set_error (self, error, &r, C_("store action", "finish uploading"), name);
         s3_response_clear (&r);
         goto fail;
       }
@@ -441,7 +447,7 @@ put_single (CofferStoreS3 *self, const char *key, const char *name, GBytes *data
   *status = r.status;
   ok = r.status == 200 || r.status == 201 || r.status == 204;
   if (!ok && r.status != 501)
-    s3_set_error (self, error, &r, "upload", name);
+    s3_set_error (self, error, &r, C_("store action", "upload"), name);
   s3_response_clear (&r);
   return ok;
 }
@@ -555,7 +561,7 @@ s3_get_full (CofferStore *store, const char *name, guint64 offset, guint64 lengt
     g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
                  _("The object “%s” is shorter than the requested range."), name);
   else
-    s3_set_error (self, error, &r, "download", name);
+    s3_set_error (self, error, &r, C_("store action", "download"), name);
   s3_response_clear (&r);
   return result;
 }
@@ -597,7 +603,7 @@ coffer_store_s3_delete (CofferStore *store, const char *name, GCancellable *canc
     return FALSE;
   ok = r.status == 204 || r.status == 200;
   if (!ok)
-    s3_set_error (self, error, &r, "delete", name);
+    s3_set_error (self, error, &r, C_("store action", "delete"), name);
   s3_response_clear (&r);
   return ok;
 }
@@ -635,7 +641,7 @@ coffer_store_s3_list (CofferStore *store, const char *prefix, CofferStoreListFun
         return FALSE;
       if (r.status != 200)
         {
-          s3_set_error (self, error, &r, "list", prefix[0] ? prefix : "/");
+          s3_set_error (self, error, &r, C_("store action", "list"), prefix[0] ? prefix : "/");
           s3_response_clear (&r);
           return FALSE;
         }
@@ -795,7 +801,7 @@ coffer_store_s3_delete_many (CofferStoreS3 *self, const char * const *names,
             return FALSE;
           continue;
         }
-      s3_set_error (self, error, &r, "delete objects in", self->bucket);
+      s3_set_error (self, error, &r, C_("store action", "delete objects in"), self->bucket);
       s3_response_clear (&r);
       return FALSE;
     }

@@ -227,7 +227,7 @@ mkcol (CofferStoreWebdav *self, const char *url, const char *what, GCancellable 
         }
       if ((attempt > 0 && status != 423) || (status != 403 && status != 423))
         {
-          coffer_store_http_set_error (error, msg, "create the folder", what);
+          coffer_store_http_set_error (error, msg, C_("store action", "create the folder"), what);
           return FALSE;
         }
     }
@@ -304,7 +304,7 @@ dav_move (CofferStoreWebdav *self, const char *from_url, const char *to_url, con
     g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
                  _("The object “%s” already exists."), name);
   else
-    coffer_store_http_set_error (error, msg, "store", name);
+    coffer_store_http_set_error (error, msg, C_("store action", "store"), name);
   return FALSE;
 }
 
@@ -332,7 +332,7 @@ dav_put_url (CofferStoreWebdav *self, const char *url, GBytes *data, const char 
   *status_out = status;
   if (status_ok (status))
     return TRUE;
-  coffer_store_http_set_error (error, msg, "upload", name);
+  coffer_store_http_set_error (error, msg, C_("store action", "upload"), name);
   return FALSE;
 }
 
@@ -357,7 +357,7 @@ put_chunked (CofferStoreWebdav *self, const char *name, const char *dest_url, GB
       return FALSE;
     if (!status_ok (soup_message_get_status (msg)))
       {
-        coffer_store_http_set_error (error, msg, "start uploading", name);
+        coffer_store_http_set_error (error, msg, C_("store action", "start uploading"), name);
         return FALSE;
       }
   }
@@ -492,7 +492,7 @@ webdav_get_full (CofferStore *store, const char *name, guint64 offset, guint64 l
     }
   if (status == 416)
     goto short_object;
-  coffer_store_http_set_error (error, msg, "download", name);
+  coffer_store_http_set_error (error, msg, C_("store action", "download"), name);
   return NULL;
 
 short_object:
@@ -667,7 +667,7 @@ dav_propfind (CofferStoreWebdav *self, const char *url, const char *depth, const
                      _("The server %s does not look like a WebDAV server (PROPFIND answered "
                      "HTTP 200)."), g_uri_get_host (self->base));
       else
-        coffer_store_http_set_error (error, msg, "list", name);
+        coffer_store_http_set_error (error, msg, C_("store action", "list"), name);
       return NULL;
     }
   return parse_multistatus (body, soup_message_get_uri (msg), error);
@@ -688,7 +688,7 @@ dav_head_size (CofferStoreWebdav *self, const char *url, const char *name, guint
     return FALSE;
   if (!status_ok (soup_message_get_status (msg)))
     {
-      coffer_store_http_set_error (error, msg, "look up", name);
+      coffer_store_http_set_error (error, msg, C_("store action", "look up"), name);
       return FALSE;
     }
   len = soup_message_headers_get_content_length (soup_message_get_response_headers (msg));
@@ -855,7 +855,7 @@ coffer_store_webdav_delete (CofferStore *store, const char *name, GCancellable *
     return FALSE;
   if (status_ok (soup_message_get_status (msg)))
     return TRUE;
-  coffer_store_http_set_error (error, msg, "delete", name);
+  coffer_store_http_set_error (error, msg, C_("store action", "delete"), name);
   return FALSE;
 }
 

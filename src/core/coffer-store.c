@@ -366,9 +366,11 @@ coffer_store_http_send (SoupSession *session, SoupMessage *msg, GCancellable *ca
           g_autofree char *shown = target ? g_uri_to_string_partial (target, G_URI_HIDE_USERINFO
                                                                               | G_URI_HIDE_QUERY
                                                                               | G_URI_HIDE_FRAGMENT)
-                                          : g_strdup (location ? "an invalid address" : "nowhere");
+                                          : g_strdup (location ? C_("redirect target", "an invalid address")
+                                                               : C_("redirect target", "nowhere"));
 
           g_bytes_unref (body);
+          /* TRANSLATORS: the last %s is an address or a "redirect target" message. */
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
                        _("The server %s redirected the request (HTTP %u) to %s. Coffer does not follow "
                        "redirects, so that credentials and data only go to the address you set up; "
@@ -507,6 +509,8 @@ coffer_store_http_set_error (GError **error, SoupMessage *msg, const char *what,
         code = COFFER_STORE_ERROR_INVALID;
       break;
     }
+  /* TRANSLATORS: the action is a "store action" message such as "write";
+   * translate those to fit this sentence (German uses a participle). */
   g_set_error (error, COFFER_STORE_ERROR, code,
                _("Could not %s “%s” on %s: the server answered HTTP %u %s."),
                what, name, host, status, reason);
