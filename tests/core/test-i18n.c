@@ -109,6 +109,25 @@ store_missing_error (void)
   return g_strdup (error->message);
 }
 
+/* A message with a 64-bit number: %<PRIu64> in the catalogue. */
+static char *
+store_short_error (void)
+{
+  g_autofree char *root = coffer_test_mkdtemp ();
+  g_autoptr(GFile) root_file = g_file_new_for_path (root);
+  g_autoptr(CofferStore) store = coffer_store_local_new (root_file);
+  g_autoptr(GBytes) data = g_bytes_new_static ("x", 1);
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (coffer_store_put (store, "short", data, COFFER_PUT_CREATE, NULL, NULL));
+  got = coffer_store_get (store, "short", 0, 10, NULL, &error);
+  g_assert_null (got);
+  g_assert_nonnull (error);
+  coffer_test_rmtree (root);
+  return g_strdup (error->message);
+}
+
 static void
 test_german (void)
 {
@@ -116,12 +135,14 @@ test_german (void)
   g_autofree char *typo = NULL;
   g_autofree char *folder = NULL;
   g_autofree char *missing = NULL;
+  g_autofree char *shorter = NULL;
 
   use_language ("de");
   count = key_error ("ABC");
   typo = key_error (MISTYPED_KEY);
   folder = store_folder_error ();
   missing = store_missing_error ();
+  shorter = store_short_error ();
   use_language (NULL);
 
   g_assert_cmpstr (count, ==, "Der Wiederherstellungsschlüssel hat 3 Zeichen, ein "
@@ -129,6 +150,7 @@ test_german (void)
   g_assert_cmpstr (typo, ==, "Der Wiederherstellungsschlüssel scheint vertippt zu sein: "
                              "Prüfen Sie Zeichen 3 von Gruppe 7.");
   g_assert_cmpstr (missing, ==, "Das Objekt „missing“ existiert nicht.");
+  g_assert_cmpstr (shorter, ==, "Das Objekt „short“ ist 1 Bytes lang, kürzer als der angeforderte Bereich.");
   /* The store action is translated to fit the German sentence. */
   g_assert_nonnull (strstr (folder, "konnte nicht als Ordner angelegt werden: "));
 }
