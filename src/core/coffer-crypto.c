@@ -567,7 +567,8 @@ coffer_blob_open (const CofferSecret *data_key,
                                                   ad, sizeof ad, sealed, data_key->data) != 0)
     {
       g_free (frame);
-      set_blob_error (error, id, _("it failed authentication (wrong key, modified, or not the blob of that id and type)"));
+      set_blob_error (error, id, _("it failed authentication (wrong key, modified, or not the blob of "
+                                   "that id and type)"));
       return NULL;
     }
   g_assert (mlen == frame_len);

@@ -335,8 +335,10 @@ rename_no_replace (const char         *tmp,
 fail:
   if (saved == EEXIST)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                 share ? _("The share sheet cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: a file with that name already exists.")
-                       : _("The emergency kit cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: a file with that name already exists."),
+                 share ? _("The share sheet cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: "
+                           "a file with that name already exists.")
+                       : _("The emergency kit cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: "
+                           "a file with that name already exists."),
                  path);
   else
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
@@ -372,8 +374,11 @@ write_pdf (const char         *path,
   if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                   share ? _("The share sheet cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: a file with that name already exists.")
-                         : _("The emergency kit cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: a file with that name already exists."), path);
+                   share ? _("The share sheet cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: "
+                             "a file with that name already exists.")
+                         : _("The emergency kit cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: "
+                             "a file with that name already exists."),
+                   path);
       return FALSE;
     }
 
@@ -387,7 +392,8 @@ write_pdf (const char         *path,
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
                    share ? _("The share sheet cannot be saved in \xe2\x80\x9c%s\xe2\x80\x9d: %s.")
-                         : _("The emergency kit cannot be saved in \xe2\x80\x9c%s\xe2\x80\x9d: %s."), dir, g_strerror (saved));
+                         : _("The emergency kit cannot be saved in \xe2\x80\x9c%s\xe2\x80\x9d: %s."),
+                   dir, g_strerror (saved));
       return FALSE;
     }
 
@@ -408,14 +414,16 @@ write_pdf (const char         *path,
     {
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (target.error),
                    share ? _("The share sheet cannot be written: %s.")
-                         : _("The emergency kit cannot be written: %s."), g_strerror (target.error));
+                         : _("The emergency kit cannot be written: %s."),
+                   g_strerror (target.error));
       goto out;
     }
   if (status != CAIRO_STATUS_SUCCESS)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                    share ? _("The share sheet cannot be drawn: %s.")
-                         : _("The emergency kit cannot be drawn: %s."), cairo_status_to_string (status));
+                         : _("The emergency kit cannot be drawn: %s."),
+                   cairo_status_to_string (status));
       goto out;
     }
   if (fsync (target.fd) != 0)
@@ -424,7 +432,8 @@ write_pdf (const char         *path,
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
                    share ? _("The share sheet cannot be written to disk: %s.")
-                         : _("The emergency kit cannot be written to disk: %s."), g_strerror (saved));
+                         : _("The emergency kit cannot be written to disk: %s."),
+                   g_strerror (saved));
       goto out;
     }
   if (close (target.fd) != 0)
@@ -434,7 +443,8 @@ write_pdf (const char         *path,
       target.fd = -1;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
                    share ? _("The share sheet cannot be written to disk: %s.")
-                         : _("The emergency kit cannot be written to disk: %s."), g_strerror (saved));
+                         : _("The emergency kit cannot be written to disk: %s."),
+                   g_strerror (saved));
       goto out;
     }
   target.fd = -1;
