@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <sodium.h>
 #include <glib/gstdio.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-chunker.h"
 #include "coffer-error.h"
@@ -626,7 +627,7 @@ walk_root (Backup *b, DirNode *dir, RootNode *node, const char *path)
           dir_child_done (b, sub);
         }
       else
-        add_skipped (b, child_path, "not a folder");
+        add_skipped (b, child_path, _("not a folder"));
     }
 }
 
@@ -812,8 +813,8 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
   if (b->keys->info->paths == NULL || b->keys->info->paths[0] == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "The category “%s” has no folders on this computer: folders belong to a computer, "
-                   "and this one's have not been chosen yet (the other computers back up their own).",
+                   _("The category “%s” has no folders on this computer: folders belong to a computer, "
+                   "and this one's have not been chosen yet (the other computers back up their own)."),
                    b->keys->info->name);
       return NULL;
     }

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sodium.h>
 #include <glib/gstdio.h>
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 
 #include "coffer-error.h"
 #include "coffer-pack.h"
@@ -60,7 +62,7 @@ check_tree (Check *c, const guint8 id[COFFER_ID_BYTES], const char *path, GError
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
         }
-      problem (c, "folder %s: %s", *path ? path : "/", local_error->message);
+      problem (c, _("folder %s: %s"), *path ? path : "/", local_error->message);
       return TRUE;
     }
   for (guint i = 0; i < tree->len; i++)
@@ -71,7 +73,7 @@ check_tree (Check *c, const guint8 id[COFFER_ID_BYTES], const char *path, GError
       if (e->type == COFFER_NODE_DIR)
         {
           if (e->content == NULL || e->content->len != COFFER_ID_BYTES)
-            problem (c, "folder %s has no contents", child);
+            problem (c, _("folder %s has no contents"), child);
           else if (!check_tree (c, e->content->data, child, error))
             return FALSE;
         }
@@ -84,7 +86,7 @@ check_tree (Check *c, const guint8 id[COFFER_ID_BYTES], const char *path, GError
               if (!coffer_index_lookup (c->index, e->content->data + off, &ie) || ie.type != COFFER_BLOB_DATA)
                 {
                   g_autofree char *display = g_filename_display_name (child);
-                  problem (c, "file %s refers to data that is missing from the repository", display);
+                  problem (c, _("file %s refers to data that is missing from the repository"), display);
                   break;
                 }
               size += ie.raw_length;
@@ -92,7 +94,7 @@ check_tree (Check *c, const guint8 id[COFFER_ID_BYTES], const char *path, GError
           if (size != e->size && e->content != NULL)
             {
               g_autofree char *display = g_filename_display_name (child);
-              problem (c, "file %s: its pieces add up to %" G_GUINT64_FORMAT " bytes, not %" G_GUINT64_FORMAT,
+              problem (c, _("file %s: its pieces add up to %" PRIu64 " bytes, not %" PRIu64),
                        display, size, e->size);
             }
           coffer_progress_meter_add (c->meter, 1, 0, 0, NULL);
@@ -164,14 +166,14 @@ read_pack (Check *c, const char *hex, GArray *indexed, GError **error)
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
         }
-      problem (c, "pack %.16s cannot be read: %s", hex, local_error->message);
+      problem (c, _("pack %.16s cannot be read: %s"), hex, local_error->message);
       return TRUE;
     }
   data = g_bytes_get_data (pack, &len);
   coffer_hash (data, len, hash);
   if (sodium_memcmp (hash, id, sizeof id) != 0)
     {
-      problem (c, "pack %.16s is damaged (its contents do not match its name)", hex);
+      problem (c, _("pack %.16s is damaged (its contents do not match its name)"), hex);
       return TRUE;
     }
   if (len < COFFER_PACK_TRAILER_BYTES
@@ -180,8 +182,10 @@ read_pack (Check *c, const char *hex, GArray *indexed, GError **error)
       || (entries = coffer_pack_read_header (ek->data_key, epoch, data + len - COFFER_PACK_TRAILER_BYTES - header_len,
                                              header_len, len, &local_error)) == NULL)
     {
-      problem (c, "pack %.16s has an unreadable header%s%s", hex,
-               local_error ? ": " : "", local_error ? local_error->message : "");
+      if (local_error != NULL)
+        problem (c, _("pack %.16s has an unreadable header: %s"), hex, local_error->message);
+      else
+        problem (c, _("pack %.16s has an unreadable header"), hex);
       return TRUE;
     }
   for (guint i = 0; i < indexed->len; i++)
@@ -200,7 +204,7 @@ read_pack (Check *c, const char *hex, GArray *indexed, GError **error)
         }
       if (!in_header || (guint64) ie->offset + ie->length > len)
         {
-          problem (c, "pack %.16s does not hold a piece of data the index places in it", hex);
+          problem (c, _("pack %.16s does not hold a piece of data the index places in it"), hex);
           continue;
         }
       plain = coffer_blob_open (ek->data_key, ie->id, ie->type, data + ie->offset, ie->length, &blob_error);
@@ -216,12 +220,12 @@ read_pack (Check *c, const char *hex, GArray *indexed, GError **error)
         }
       if (plain == NULL)
         {
-          problem (c, "pack %.16s: a piece of data is damaged: %s", hex, blob_error->message);
+          problem (c, _("pack %.16s: a piece of data is damaged: %s"), hex, blob_error->message);
           continue;
         }
       coffer_blob_id (ek->blob_id_key, g_bytes_get_data (plain, NULL), g_bytes_get_size (plain), check);
       if (sodium_memcmp (check, ie->id, COFFER_ID_BYTES) != 0)
-        problem (c, "pack %.16s: a piece of data does not match its id", hex);
+        problem (c, _("pack %.16s: a piece of data does not match its id"), hex);
       coffer_progress_meter_add (c->meter, 0, ie->length, 0, NULL);
       coffer_progress_meter_report (c->meter, FALSE);
     }
@@ -255,7 +259,7 @@ check_category (CofferRepository *self, CofferCategoryKeys *keys, gdouble percen
   c.index = _coffer_repository_get_index (self, keys, cancellable, &local_error);
   if (c.index == NULL)
     {
-      problem (&c, "the index cannot be read: %s", local_error->message);
+      problem (&c, _("the index cannot be read: %s"), local_error->message);
       ok = TRUE;
       goto out;
     }
@@ -267,7 +271,7 @@ check_category (CofferRepository *self, CofferCategoryKeys *keys, gdouble percen
           g_propagate_error (error, g_steal_pointer (&local_error));
           goto out;
         }
-      problem (&c, "the list of backups cannot be read: %s", local_error->message);
+      problem (&c, _("the list of backups cannot be read: %s"), local_error->message);
       ok = TRUE;
       goto out;
     }
@@ -289,7 +293,7 @@ check_category (CofferRepository *self, CofferCategoryKeys *keys, gdouble percen
 
       if (size == NULL)
         {
-          problem (&c, "pack %.16s is missing from the repository", (char *) k);
+          problem (&c, _("pack %.16s is missing from the repository"), (char *) k);
           continue;
         }
       for (guint i = 0; i < entries->len; i++)
@@ -298,7 +302,7 @@ check_category (CofferRepository *self, CofferCategoryKeys *keys, gdouble percen
           end = MAX (end, (guint64) e->offset + e->length);
         }
       if (end + COFFER_PACK_TRAILER_BYTES > *size)
-        problem (&c, "pack %.16s is truncated", (char *) k);
+        problem (&c, _("pack %.16s is truncated"), (char *) k);
     }
 
   for (guint i = 0; i < snapshots->len; i++)
@@ -378,7 +382,9 @@ coffer_check_run (CofferRepository *self, const char *category_id, gdouble read_
   if (found->len > 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The check found %u problems.", found->len);
+                   g_dngettext (GETTEXT_PACKAGE, "The check found %u problem.",
+                                "The check found %u problems.", found->len),
+                   found->len);
       ok = FALSE;
     }
   if (problems != NULL)

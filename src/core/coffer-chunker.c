@@ -5,6 +5,7 @@
 
 #include <string.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-chunker.h"
 #include "coffer-error.h"
@@ -62,8 +63,8 @@ coffer_chunker_check_params (gsize    min_size,
       max_size > G_MAXINT32 || floor_log2 (avg_size) + 2 > MASK_SPAN)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_UNSUPPORTED_VERSION,
-                   "The chunk sizes %" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT
-                   " and %" G_GSIZE_FORMAT " are not supported.",
+                   _("The chunk sizes %zu, %zu"
+                   " and %zu are not supported."),
                    min_size, avg_size, max_size);
       return FALSE;
     }

@@ -3,6 +3,8 @@
 
 #include <sodium.h>
 #include <zstd.h>
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 
 #include "coffer-crypto.h"
 #include "coffer-error.h"
@@ -234,20 +236,20 @@ coffer_envelope_open (const CofferSecret *key,
   if (len < ENVELOPE_MIN_BYTES || memcmp (data, ENVELOPE_MAGIC, 3) != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The repository object “%s” is damaged: it is not a Coffer key envelope.", name);
+                   _("The repository object “%s” is damaged: it is not a Coffer key envelope."), name);
       return NULL;
     }
   if (data[3] != ENVELOPE_MAGIC[3])
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_UNSUPPORTED,
-                   "The repository object “%s” uses an envelope format this version of Coffer does not know.",
+                   _("The repository object “%s” uses an envelope format this version of Coffer does not know."),
                    name);
       return NULL;
     }
   if (data[4] != (guint8) type || data[5] != 0 || data[6] != 0 || data[7] != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The repository object “%s” is damaged: its header does not match the kind of object expected there.",
+                   _("The repository object “%s” is damaged: its header does not match the kind of object expected there."),
                    name);
       return NULL;
     }
@@ -258,7 +260,7 @@ coffer_envelope_open (const CofferSecret *key,
   if (sodium_memcmp (commitment, data + ENVELOPE_COMMIT_OFFSET, COFFER_KEY_BYTES) != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY,
-                   "The key does not open the repository object “%s”.", name);
+                   _("The key does not open the repository object “%s”."), name);
       return NULL;
     }
 
@@ -276,7 +278,7 @@ coffer_envelope_open (const CofferSecret *key,
     {
       /* plaintext is wiped by sodium_free when it goes out of scope. */
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The repository object “%s” is damaged or was modified: it failed authentication.",
+                   _("The repository object “%s” is damaged or was modified: it failed authentication."),
                    name);
       return NULL;
     }
@@ -519,7 +521,7 @@ set_blob_error (GError       **error,
   g_autofree char *hex = coffer_hex_encode (id, COFFER_ID_BYTES);
 
   g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-               "The backup blob %s is damaged: %s.", hex, what);
+               _("The backup blob %s is damaged: %s."), hex, what);
 }
 
 GBytes *
@@ -548,13 +550,13 @@ coffer_blob_open (const CofferSecret *data_key,
 
   if (sealed_len < NONCE_BYTES + FRAME_HEADER_BYTES + TAG_BYTES)
     {
-      set_blob_error (error, id, "it is too short");
+      set_blob_error (error, id, _("it is too short"));
       return NULL;
     }
   frame_len = sealed_len - NONCE_BYTES - TAG_BYTES;
   if (frame_len > coffer_padme_length (FRAME_HEADER_BYTES + (guint64) COFFER_BLOB_MAX_BYTES))
     {
-      set_blob_error (error, id, "it is larger than any blob Coffer writes");
+      set_blob_error (error, id, _("it is larger than any blob Coffer writes"));
       return NULL;
     }
 
@@ -565,7 +567,8 @@ coffer_blob_open (const CofferSecret *data_key,
                                                   ad, sizeof ad, sealed, data_key->data) != 0)
     {
       g_free (frame);
-      set_blob_error (error, id, "it failed authentication (wrong key, modified, or not the blob of that id and type)");
+      set_blob_error (error, id, _("it failed authentication (wrong key, modified, or not the blob of "
+                                   "that id and type)"));
       return NULL;
     }
   g_assert (mlen == frame_len);
@@ -579,20 +582,20 @@ coffer_blob_open (const CofferSecret *data_key,
 
   if ((flags & ~FRAME_FLAG_ZSTD) != 0)
     {
-      set_blob_error (error, id, "it uses features this version of Coffer does not know");
+      set_blob_error (error, id, _("it uses features this version of Coffer does not know"));
       goto fail;
     }
   if ((gsize) payload_len > frame_len - FRAME_HEADER_BYTES ||
       coffer_padme_length (FRAME_HEADER_BYTES + (guint64) payload_len) != frame_len)
     {
-      set_blob_error (error, id, "its length fields are inconsistent");
+      set_blob_error (error, id, _("its length fields are inconsistent"));
       goto fail;
     }
   for (gsize i = FRAME_HEADER_BYTES + payload_len; i < frame_len; i++)
     {
       if (frame[i] != 0)
         {
-          set_blob_error (error, id, "its padding is not zero");
+          set_blob_error (error, id, _("its padding is not zero"));
           goto fail;
         }
     }
@@ -601,7 +604,7 @@ coffer_blob_open (const CofferSecret *data_key,
     {
       if (payload_len > COFFER_BLOB_MAX_BYTES)
         {
-          set_blob_error (error, id, "it is larger than any blob Coffer writes");
+          set_blob_error (error, id, _("it is larger than any blob Coffer writes"));
           goto fail;
         }
       return g_bytes_new_from_bytes (frame_bytes, FRAME_HEADER_BYTES, payload_len);
@@ -617,18 +620,18 @@ coffer_blob_open (const CofferSecret *data_key,
       content_size = ZSTD_getFrameContentSize (payload, payload_len);
       if (content_size == ZSTD_CONTENTSIZE_UNKNOWN || content_size == ZSTD_CONTENTSIZE_ERROR)
         {
-          set_blob_error (error, id, "its compressed data has no valid size");
+          set_blob_error (error, id, _("its compressed data has no valid size"));
           goto fail;
         }
       if (content_size > COFFER_BLOB_MAX_BYTES)
         {
-          set_blob_error (error, id, "it declares a size larger than any blob Coffer writes");
+          set_blob_error (error, id, _("it declares a size larger than any blob Coffer writes"));
           goto fail;
         }
       frame_size = ZSTD_findFrameCompressedSize (payload, payload_len);
       if (ZSTD_isError (frame_size) || frame_size != payload_len)
         {
-          set_blob_error (error, id, "its compressed data is malformed");
+          set_blob_error (error, id, _("its compressed data is malformed"));
           goto fail;
         }
 
@@ -639,7 +642,7 @@ coffer_blob_open (const CofferSecret *data_key,
         {
           sodium_memzero (out, content_size);
           g_free (out);
-          set_blob_error (error, id, "its compressed data is malformed");
+          set_blob_error (error, id, _("its compressed data is malformed"));
           goto fail;
         }
       return g_bytes_new_take (out, content_size);
@@ -739,10 +742,10 @@ coffer_kdf_derive (const CofferSecret    *password,
       || params->opslimit * params->memlimit > KDF_WORK_CAP)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_UNSUPPORTED,
-                   "The password settings stored in the repository ask for more memory or time than "
-                   "Coffer allows (%" G_GUINT64_FORMAT " MiB, %" G_GUINT64_FORMAT " passes; the limits are "
+                   _("The password settings stored in the repository ask for more memory or time than "
+                   "Coffer allows (%" PRIu64 " MiB, %" PRIu64 " passes; the limits are "
                    "1024 MiB, %d passes and 4096 MiB × passes together). The repository may have been "
-                   "tampered with.",
+                   "tampered with."),
                    params->memlimit >> 20, params->opslimit, KDF_OPSLIMIT_CAP);
       return NULL;
     }
@@ -760,14 +763,14 @@ coffer_kdf_derive (const CofferSecret    *password,
   if (params->opslimit < min_ops || params->memlimit < min_mem)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_UNSUPPORTED,
-                   "The password settings stored in the repository are weaker than Coffer accepts. "
-                   "The repository may have been tampered with.");
+                   _("The password settings stored in the repository are weaker than Coffer accepts. "
+                   "The repository may have been tampered with."));
       return NULL;
     }
   if (password->len > crypto_pwhash_PASSWD_MAX)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   "The password is too long.");
+                   _("The password is too long."));
       return NULL;
     }
 
@@ -778,8 +781,8 @@ coffer_kdf_derive (const CofferSecret    *password,
                      crypto_pwhash_ALG_ARGON2ID13) != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_FAILED,
-                   "There is not enough memory to derive the key from the password "
-                   "(%" G_GUINT64_FORMAT " MiB are needed).", params->memlimit >> 20);
+                   _("There is not enough memory to derive the key from the password "
+                   "(%" PRIu64 " MiB are needed)."), params->memlimit >> 20);
       return NULL;
     }
 

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-device.h"
 #include "coffer-error.h"
@@ -329,20 +330,20 @@ coffer_device_envelope_open (const CofferSecret *device_sk,
   if (len < NAME_OFFSET || memcmp (data, "CFDE", 4) != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The device key envelope is damaged: it is too short or not a device envelope.");
+                   _("The device key envelope is damaged: it is too short or not a device envelope."));
       return NULL;
     }
   if (data[4] != ENVELOPE_VERSION)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_UNSUPPORTED,
-                   "The device key envelope has version %u, which this version of Coffer does not know.",
+                   _("The device key envelope has version %u, which this version of Coffer does not know."),
                    data[4]);
       return NULL;
     }
   if (data[5] != COFFER_OBJECT_DEVICE_ENVELOPE || data[6] != 0 || data[7] != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The device key envelope is damaged: its header is not valid.");
+                   _("The device key envelope is damaged: its header is not valid."));
       return NULL;
     }
 
@@ -350,7 +351,7 @@ coffer_device_envelope_open (const CofferSecret *device_sk,
   if (sodium_memcmp (expected, data + 40, 32) != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY,
-                   "The device key envelope was made for another device, so this computer cannot open it.");
+                   _("The device key envelope was made for another device, so this computer cannot open it."));
       return NULL;
     }
 
@@ -359,7 +360,7 @@ coffer_device_envelope_open (const CofferSecret *device_sk,
                             device_pk, device_sk->data) != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The device key envelope is damaged or was not sealed to this computer's key.");
+                   _("The device key envelope is damaged or was not sealed to this computer's key."));
       return NULL;
     }
 
@@ -367,20 +368,20 @@ coffer_device_envelope_open (const CofferSecret *device_sk,
       inner->data[5] != COFFER_OBJECT_DEVICE_ENVELOPE || inner->data[6] != 0 || inner->data[7] != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The device key envelope is damaged: its sealed header is not valid.");
+                   _("The device key envelope is damaged: its sealed header is not valid."));
       return NULL;
     }
   if (sodium_memcmp (inner->data + 8, repo_id, COFFER_REPO_ID_BYTES) != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The device key envelope belongs to another repository.");
+                   _("The device key envelope belongs to another repository."));
       return NULL;
     }
   device_id_hash (device_id, expected);
   if (sodium_memcmp (inner->data + 24, expected, 32) != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The device key envelope belongs to another device.");
+                   _("The device key envelope belongs to another device."));
       return NULL;
     }
 
@@ -390,7 +391,7 @@ coffer_device_envelope_open (const CofferSecret *device_sk,
       sodium_memcmp (key_id, data + 8, COFFER_ACCOUNT_KEY_ID_BYTES) != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The device key envelope is damaged: its account key id does not match its key.");
+                   _("The device key envelope is damaged: its account key id does not match its key."));
       return NULL;
     }
 
@@ -400,7 +401,7 @@ coffer_device_envelope_open (const CofferSecret *device_sk,
                                name_env, error);
   if (name == NULL)
     {
-      g_prefix_error (error, "The device name in the key envelope cannot be read: ");
+      g_prefix_error (error, _("The device name in the key envelope cannot be read: "));
       return NULL;
     }
 
@@ -411,7 +412,7 @@ coffer_device_envelope_open (const CofferSecret *device_sk,
       if (strlen (text) != name->len || !coffer_device_name_is_valid (text))
         {
           g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                       "The device key envelope is damaged: the device name is not valid.");
+                       _("The device key envelope is damaged: the device name is not valid."));
           return NULL;
         }
       *out_name = g_steal_pointer (&text);
@@ -462,25 +463,25 @@ join_request_check (const char   *device_id,
   if (!coffer_device_id_is_valid (device_id))
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   "The request to join carries an invalid device id.");
+                   _("The request to join carries an invalid device id."));
       return FALSE;
     }
   if (!coffer_device_public_key_is_valid (public_key))
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   "The request to join carries an invalid public key.");
+                   _("The request to join carries an invalid public key."));
       return FALSE;
     }
   if (!coffer_device_name_is_valid (device_name))
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   "The request to join carries an invalid device name.");
+                   _("The request to join carries an invalid device name."));
       return FALSE;
     }
   if (time < 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   "The request to join carries an invalid time.");
+                   _("The request to join carries an invalid time."));
       return FALSE;
     }
   return TRUE;
@@ -536,7 +537,7 @@ coffer_join_request_parse (GBytes      *bytes,
   if (g_bytes_get_size (bytes) == 0 || g_bytes_get_size (bytes) > JOIN_REQUEST_MAX)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The request to join is damaged: it has an impossible size.");
+                   _("The request to join is damaged: it has an impossible size."));
       return NULL;
     }
 
@@ -552,7 +553,7 @@ coffer_join_request_parse (GBytes      *bytes,
   if (!g_variant_is_normal_form (value))
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The request to join is damaged: it is not a valid serialised request.");
+                   _("The request to join is damaged: it is not a valid serialised request."));
       return NULL;
     }
 
@@ -560,7 +561,7 @@ coffer_join_request_parse (GBytes      *bytes,
   if (version != JOIN_REQUEST_VERSION)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_UNSUPPORTED,
-                   "The request to join has version %u, which this version of Coffer does not know.",
+                   _("The request to join has version %u, which this version of Coffer does not know."),
                    version);
       return NULL;
     }
@@ -568,7 +569,7 @@ coffer_join_request_parse (GBytes      *bytes,
   if (pk_len != COFFER_DEVICE_PUBLIC_KEY_BYTES)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   "The request to join carries an invalid public key.");
+                   _("The request to join carries an invalid public key."));
       return NULL;
     }
   if (!join_request_check (device_id, pk_data, device_name, time, error))
@@ -576,7 +577,7 @@ coffer_join_request_parse (GBytes      *bytes,
   if (expected_device_id != NULL && strcmp (device_id, expected_device_id) != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   "The request to join names another device than the one it was stored for.");
+                   _("The request to join names another device than the one it was stored for."));
       return NULL;
     }
 

@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-emergency-kit.h"
 
@@ -213,12 +214,12 @@ draw_page (cairo_t    *cr,
   cairo_set_source_rgb (cr, 0, 0, 0);
 
   set_font (cr, SANS_FONT, TRUE, 26.0);
-  show_line (cr, MARGIN, y, "Coffer Emergency Kit");
+  show_line (cr, MARGIN, y, _("Coffer Emergency Kit"));
   y += 22.0;
   set_font (cr, SANS_FONT, FALSE, 11.0);
   y = draw_wrapped (cr, date_text, MARGIN, y, TEXT_WIDTH, 15.0) + 18.0;
 
-  y = draw_heading (cr, "Your recovery key", y);
+  y = draw_heading (cr, _("Your recovery key"), y);
 
   /* The seven groups on one line, in a monospace font that fits the box. */
   set_font (cr, MONO_FONT, TRUE, key_size);
@@ -246,60 +247,60 @@ draw_page (cairo_t    *cr,
     }
   y += box_height + 26.0;
 
-  y = draw_heading (cr, "Your backups", y);
+  y = draw_heading (cr, _("Your backups"), y);
   set_font (cr, SANS_FONT, FALSE, 10.5);
   {
-    g_autofree char *loc_line = g_strconcat ("Location: ", location, NULL);
-    g_autofree char *id_line = g_strconcat ("Repository id: ", repository_id, NULL);
+    g_autofree char *loc_line = g_strdup_printf (_("Location: %s"), location);
+    g_autofree char *id_line = g_strdup_printf (_("Repository id: %s"), repository_id);
 
     y = draw_wrapped (cr, loc_line, MARGIN, y, TEXT_WIDTH, 14.5);
     y = draw_wrapped (cr, id_line, MARGIN, y, TEXT_WIDTH, 14.5) + 18.0;
   }
 
-  y = draw_heading (cr, "What this is", y);
+  y = draw_heading (cr, _("What this is"), y);
   y = draw_paragraph (cr,
-                      "This page holds the recovery key of your Coffer backups. With it, "
+                      _("This page holds the recovery key of your Coffer backups. With it, "
                       "you can open every backup at the location above on any computer, "
-                      "including the categories with Advanced protection.", y);
+                      "including the categories with Advanced protection."), y);
   y += 8.0;
 
-  y = draw_heading (cr, "Keep it offline and safe", y);
+  y = draw_heading (cr, _("Keep it offline and safe"), y);
   y = draw_paragraph (cr,
-                      "Print this page, or keep this file offline, for example on a USB "
+                      _("Print this page, or keep this file offline, for example on a USB "
                       "stick in a drawer or in a safe. Do not keep it in the same cloud as "
                       "your backups and do not send it to anyone: whoever has this key and "
-                      "a copy of your backups can read them.", y);
+                      "a copy of your backups can read them."), y);
   y += 8.0;
 
-  y = draw_heading (cr, "Restoring on a new computer", y);
+  y = draw_heading (cr, _("Restoring on a new computer"), y);
   y = draw_paragraph (cr,
-                      "Install Coffer, choose \"Restore with recovery key\", enter the "
+                      _("Install Coffer, choose \"Restore with recovery key\", enter the "
                       "location above and type the key. The groups may be typed in any "
                       "case, with or without spaces or dashes. In a terminal, save the key "
-                      "in a text file and run:", y);
+                      "in a text file and run:"), y);
   set_font (cr, MONO_FONT, FALSE, 10.0);
   y = draw_wrapped (cr, "coffer restore --repo LOCATION --recovery-key-file FILE",
                     MARGIN + 16.0, y, TEXT_WIDTH - 16.0, 14.0) + 16.0;
 
-  y = draw_heading (cr, "If this key is lost", y);
+  y = draw_heading (cr, _("If this key is lost"), y);
   y = draw_paragraph (cr,
-                      "Without this key, and without a computer that is still trusted, "
+                      _("Without this key, and without a computer that is still trusted, "
                       "the data in categories with Advanced protection cannot be recovered "
                       "by anyone, not even by the makers of Coffer. If you think someone "
-                      "else has seen this key, replace it in Coffer's preferences.", y);
+                      "else has seen this key, replace it in Coffer's preferences."), y);
 
   set_font (cr, SANS_FONT, FALSE, 8.0);
   show_line (cr, MARGIN, PAGE_HEIGHT - MARGIN / 2.0,
-             "Coffer \xe2\x80\x94 private, encrypted backups (io.github.cofferapp.Coffer)");
+             _("Coffer \xe2\x80\x94 private, encrypted backups (io.github.cofferapp.Coffer)"));
   (void) y;
 }
 
 /* Renames tmp to path unless path exists. */
 static gboolean
-rename_no_replace (const char  *tmp,
-                   const char  *path,
-                   const char  *what,
-                   GError     **error)
+rename_no_replace (const char         *tmp,
+                   const char         *path,
+                   gboolean            share,
+                   GError            **error)
 {
   int saved;
 
@@ -332,24 +333,34 @@ rename_no_replace (const char  *tmp,
   saved = errno;
 
 fail:
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-               "%s cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: %s.",
-               what, path, saved == EEXIST ? "a file with that name already exists" : g_strerror (saved));
+  if (saved == EEXIST)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                 share ? _("The share sheet cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: "
+                           "a file with that name already exists.")
+                       : _("The emergency kit cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: "
+                           "a file with that name already exists."),
+                 path);
+  else
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                 share ? _("The share sheet cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: %s.")
+                       : _("The emergency kit cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: %s."),
+                 path, g_strerror (saved));
   return FALSE;
 }
 
 typedef void (*DrawFunc) (cairo_t *cr, gpointer data);
 
 /* Writes one page drawn by draw to path: mode 0600 under a temporary name,
- * fsync, then renamed into place without ever replacing a file. what names
- * the document in messages ("The emergency kit"). */
+ * fsync, then renamed into place without ever replacing a file. share says
+ * which document it is (the share sheet or the emergency kit), for messages
+ * in whole sentences. */
 static gboolean
-write_pdf (const char  *path,
-           const char  *what,
-           const char  *title,
-           DrawFunc     draw,
-           gpointer     data,
-           GError     **error)
+write_pdf (const char         *path,
+           gboolean            share,
+           const char         *title,
+           DrawFunc            draw,
+           gpointer            data,
+           GError            **error)
 {
   g_autofree char *dir = NULL;
   g_autofree char *base = NULL;
@@ -363,8 +374,11 @@ write_pdf (const char  *path,
   if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                   "%s cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: a file with that name already exists.",
-                   what, path);
+                   share ? _("The share sheet cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: "
+                             "a file with that name already exists.")
+                         : _("The emergency kit cannot be saved as \xe2\x80\x9c%s\xe2\x80\x9d: "
+                             "a file with that name already exists."),
+                   path);
       return FALSE;
     }
 
@@ -377,8 +391,9 @@ write_pdf (const char  *path,
       int saved = errno;
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s cannot be saved in \xe2\x80\x9c%s\xe2\x80\x9d: %s.",
-                   what, dir, g_strerror (saved));
+                   share ? _("The share sheet cannot be saved in \xe2\x80\x9c%s\xe2\x80\x9d: %s.")
+                         : _("The emergency kit cannot be saved in \xe2\x80\x9c%s\xe2\x80\x9d: %s."),
+                   dir, g_strerror (saved));
       return FALSE;
     }
 
@@ -398,13 +413,17 @@ write_pdf (const char  *path,
   if (target.error != 0)
     {
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (target.error),
-                   "%s cannot be written: %s.", what, g_strerror (target.error));
+                   share ? _("The share sheet cannot be written: %s.")
+                         : _("The emergency kit cannot be written: %s."),
+                   g_strerror (target.error));
       goto out;
     }
   if (status != CAIRO_STATUS_SUCCESS)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                   "%s cannot be drawn: %s.", what, cairo_status_to_string (status));
+                   share ? _("The share sheet cannot be drawn: %s.")
+                         : _("The emergency kit cannot be drawn: %s."),
+                   cairo_status_to_string (status));
       goto out;
     }
   if (fsync (target.fd) != 0)
@@ -412,7 +431,9 @@ write_pdf (const char  *path,
       int saved = errno;
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s cannot be written to disk: %s.", what, g_strerror (saved));
+                   share ? _("The share sheet cannot be written to disk: %s.")
+                         : _("The emergency kit cannot be written to disk: %s."),
+                   g_strerror (saved));
       goto out;
     }
   if (close (target.fd) != 0)
@@ -421,12 +442,14 @@ write_pdf (const char  *path,
 
       target.fd = -1;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s cannot be written to disk: %s.", what, g_strerror (saved));
+                   share ? _("The share sheet cannot be written to disk: %s.")
+                         : _("The emergency kit cannot be written to disk: %s."),
+                   g_strerror (saved));
       goto out;
     }
   target.fd = -1;
 
-  ok = rename_no_replace (tmp, path, what, error);
+  ok = rename_no_replace (tmp, path, share, error);
 
 out:
   if (target.fd >= 0)
@@ -478,17 +501,17 @@ coffer_emergency_kit_write_pdf (const char         *path,
     {
       sodium_memzero (groups, sizeof groups);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "The recovery key is not in its printed form of seven groups of four characters.");
+                   _("The recovery key is not in its printed form of seven groups of four characters."));
       return FALSE;
     }
 
   day = g_date_time_format (date, "%Y-%m-%d");
-  date_text = g_strdup_printf ("Created on %s. Keep this page with your important papers.", day);
+  date_text = g_strdup_printf (_("Created on %s. Keep this page with your important papers."), day);
   page.groups = groups;
   page.location = repository_location;
   page.repository_id = repository_id;
   page.date_text = date_text;
-  ok = write_pdf (path, "The emergency kit", "Coffer Emergency Kit", draw_kit, &page, error);
+  ok = write_pdf (path, FALSE, _("Coffer Emergency Kit"), draw_kit, &page, error);
   sodium_memzero (groups, sizeof groups);
   return ok;
 }
@@ -512,9 +535,9 @@ draw_share (cairo_t  *cr,
   SharePage *page = data;
   double y = MARGIN + 24.0;
   double size = 24.0, gap, width, x, box_height;
-  g_autofree char *title = g_strdup_printf ("A recovery share for %s", page->owner);
-  g_autofree char *subtitle = g_strdup_printf ("Share %u of %u \xe2\x80\x94 any %u of the %u shares together "
-                                               "restore %s's backups. Made on %s.",
+  g_autofree char *title = g_strdup_printf (_("A recovery share for %s"), page->owner);
+  g_autofree char *subtitle = g_strdup_printf (_("Share %u of %u \xe2\x80\x94 any %u of the %u shares together "
+                                                 "restore %s's backups. Made on %s."),
                                                page->index, page->count, page->needed, page->count,
                                                page->owner, page->day);
   g_autofree char *what = NULL;
@@ -531,7 +554,7 @@ draw_share (cairo_t  *cr,
   set_font (cr, SANS_FONT, FALSE, 11.0);
   y = draw_wrapped (cr, subtitle, MARGIN, y, TEXT_WIDTH, 15.0) + 16.0;
 
-  y = draw_heading (cr, "The share", y);
+  y = draw_heading (cr, _("The share"), y);
   /* Two lines (6 and 5 groups) in a monospace font that fits the box. */
   set_font (cr, MONO_FONT, TRUE, size);
   gap = text_width (cr, "  ");
@@ -557,47 +580,47 @@ draw_share (cairo_t  *cr,
     }
   y += box_height + 24.0;
 
-  y = draw_heading (cr, "Whose backup this is", y);
+  y = draw_heading (cr, _("Whose backup this is"), y);
   set_font (cr, SANS_FONT, FALSE, 10.5);
   {
-    g_autofree char *owner_line = g_strconcat ("Owner: ", page->owner, NULL);
-    g_autofree char *loc_line = g_strconcat ("Backup location: ", page->location, NULL);
-    g_autofree char *id_line = g_strconcat ("Repository id: ", page->repository_id, NULL);
+    g_autofree char *owner_line = g_strdup_printf (_("Owner: %s"), page->owner);
+    g_autofree char *loc_line = g_strdup_printf (_("Backup location: %s"), page->location);
+    g_autofree char *id_line = g_strdup_printf (_("Repository id: %s"), page->repository_id);
 
     y = draw_wrapped (cr, owner_line, MARGIN, y, TEXT_WIDTH, 14.5);
     y = draw_wrapped (cr, loc_line, MARGIN, y, TEXT_WIDTH, 14.5);
     y = draw_wrapped (cr, id_line, MARGIN, y, TEXT_WIDTH, 14.5) + 16.0;
   }
 
-  what = g_strdup_printf ("%s trusts you with one piece of the key to their encrypted backups. On its own "
+  what = g_strdup_printf (_("%s trusts you with one piece of the key to their encrypted backups. On its own "
                           "this piece opens nothing and tells nothing about the key: %u pieces, kept by "
                           "different people, are needed together. %s gave %u pieces to %u people; you do "
-                          "not need to know who the others are.",
+                          "not need to know who the others are."),
                           page->owner, page->needed, page->owner, page->count, page->count);
-  y = draw_heading (cr, "What this is", y);
+  y = draw_heading (cr, _("What this is"), y);
   y = draw_paragraph (cr, what, y) + 6.0;
 
-  asked = g_strdup_printf ("Only %s can ask for it, when they have lost their computers and their recovery "
+  asked = g_strdup_printf (_("Only %s can ask for it, when they have lost their computers and their recovery "
                            "key. Make sure it is really them (in person, or a voice you know). Never type "
                            "this share anywhere except on %s's new computer, in Coffer, when it asks for "
                            "shares from recovery contacts: never in an email, a message, a website or a "
-                           "phone call, and never give it to someone who says they help %s.",
+                           "phone call, and never give it to someone who says they help %s."),
                            page->owner, page->owner, page->owner);
-  y = draw_heading (cr, "What to do when asked", y);
+  y = draw_heading (cr, _("What to do when asked"), y);
   y = draw_paragraph (cr, asked, y) + 6.0;
 
-  lost = g_strdup_printf ("Keep this page private, with your own important papers. If you lose it, or "
+  lost = g_strdup_printf (_("Keep this page private, with your own important papers. If you lose it, or "
                           "someone else may have seen it, tell %s: they can replace their recovery "
                           "key and give new shares to their contacts, which makes this one useless. "
                           "Whenever %s replaces their recovery key, this share stops working and "
-                          "they will give you a new one.",
+                          "they will give you a new one."),
                           page->owner, page->owner);
-  y = draw_heading (cr, "Keep it safe", y);
+  y = draw_heading (cr, _("Keep it safe"), y);
   y = draw_paragraph (cr, lost, y);
 
   set_font (cr, SANS_FONT, FALSE, 8.0);
   show_line (cr, MARGIN, PAGE_HEIGHT - MARGIN / 2.0,
-             "Coffer \xe2\x80\x94 private, encrypted backups (io.github.cofferapp.Coffer)");
+             _("Coffer \xe2\x80\x94 private, encrypted backups (io.github.cofferapp.Coffer)"));
   (void) y;
 }
 
@@ -630,7 +653,7 @@ coffer_share_sheet_write_pdf (const char         *path,
     {
       sodium_memzero (groups, sizeof groups);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "The share is not in its printed form of eleven groups of four characters.");
+                   _("The share is not in its printed form of eleven groups of four characters."));
       return FALSE;
     }
 
@@ -643,7 +666,7 @@ coffer_share_sheet_write_pdf (const char         *path,
   page.location = repository_location;
   page.repository_id = repository_id;
   page.day = day;
-  ok = write_pdf (path, "The share sheet", "Coffer Recovery Share", draw_share, &page, error);
+  ok = write_pdf (path, TRUE, _("Coffer Recovery Share"), draw_share, &page, error);
   sodium_memzero (groups, sizeof groups);
   return ok;
 }

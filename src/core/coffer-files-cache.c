@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <string.h>
 #include <sqlite3.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-error.h"
 #include "coffer-files-cache.h"
@@ -22,7 +23,7 @@ exec (CofferFilesCache *cache, const char *sql, GError **error)
   if (sqlite3_exec (cache->db, sql, NULL, NULL, &msg) != SQLITE_OK)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
-                   "The local files cache failed: %s", msg ? msg : "unknown error");
+                   _("The local files cache failed: %s"), msg ? msg : _("unknown error"));
       sqlite3_free (msg);
       return FALSE;
     }
@@ -38,8 +39,8 @@ coffer_files_cache_open (const char *path, GError **error)
   if (sqlite3_open_v2 (path, &cache->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
-                   "Could not open the local files cache %s: %s", path,
-                   cache->db ? sqlite3_errmsg (cache->db) : "out of memory");
+                   _("Could not open the local files cache %s: %s"), path,
+                   cache->db ? sqlite3_errmsg (cache->db) : _("out of memory"));
       coffer_files_cache_free (cache);
       return NULL;
     }
@@ -57,7 +58,7 @@ coffer_files_cache_open (const char *path, GError **error)
     {
       if (error && !*error)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
-                     "The local files cache %s is not usable: %s", path, sqlite3_errmsg (cache->db));
+                     _("The local files cache %s is not usable: %s"), path, sqlite3_errmsg (cache->db));
       coffer_files_cache_free (cache);
       return NULL;
     }

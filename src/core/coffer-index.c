@@ -15,6 +15,7 @@
 
 #include <string.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-index.h"
 #include "coffer-error.h"
@@ -791,7 +792,7 @@ static gboolean
 corrupt (GError **error, const char *what)
 {
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "An index object of the repository is damaged (%s).", what);
+               _("An index object of the repository is damaged (%s)."), what);
   return FALSE;
 }
 
@@ -820,13 +821,13 @@ coffer_index_merge (CofferIndex  *index,
 
   v = _coffer_variant_new_untrusted (G_VARIANT_TYPE (INDEX_TYPE_STRING), plaintext);
   if (v == NULL)
-    return corrupt (error, "not a valid index structure");
+    return corrupt (error, _("not a valid index structure"));
 
   g_variant_get_child (v, 0, "u", &version);
   if (version != INDEX_VERSION)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_UNSUPPORTED_VERSION,
-                   "An index object has version %u, which this version of Coffer does not support.",
+                   _("An index object has version %u, which this version of Coffer does not support."),
                    version);
       return FALSE;
     }
@@ -839,13 +840,13 @@ coffer_index_merge (CofferIndex  *index,
   n_names = g_variant_n_children (names);
 
   if (n_packs > MAX_PACKS)
-    return corrupt (error, "too many packs");
+    return corrupt (error, _("too many packs"));
   for (gsize i = 0; i < n_packs; i++)
     {
       g_autoptr(GVariant) id = g_variant_get_child_value (packs, i);
 
       if (g_variant_get_size (id) != COFFER_ID_BYTES)
-        return corrupt (error, "bad pack id");
+        return corrupt (error, _("bad pack id"));
     }
 
   run = g_new (Record, MAX (n_entries, 1));
@@ -858,11 +859,11 @@ coffer_index_merge (CofferIndex  *index,
 
       g_variant_get (entry, "(@ayyuuuu)", &id, &type, &pack, &offset, &length, &raw_length);
       if (g_variant_get_size (id) != COFFER_ID_BYTES)
-        return corrupt (error, "bad blob id");
+        return corrupt (error, _("bad blob id"));
       if (!blob_type_valid (type))
-        return corrupt (error, "unknown blob type");
+        return corrupt (error, _("unknown blob type"));
       if (pack >= n_packs)
-        return corrupt (error, "pack number out of range");
+        return corrupt (error, _("pack number out of range"));
       record_init (&run[i], g_variant_get_data (id), type, pack, offset, length, raw_length);
     }
 
@@ -873,7 +874,7 @@ coffer_index_merge (CofferIndex  *index,
 
       g_variant_get_child (names, i, "&s", &name);
       if (!object_name_valid (name))
-        return corrupt (error, "bad object name");
+        return corrupt (error, _("bad object name"));
       g_strv_builder_add (names_builder, name);
     }
 
@@ -887,7 +888,7 @@ coffer_index_merge (CofferIndex  *index,
       if (!pack_number_locked (index, g_variant_get_data (id), &local_pack[i]))
         {
           g_rw_lock_writer_unlock (&index->lock);
-          return corrupt (error, "too many packs");
+          return corrupt (error, _("too many packs"));
         }
     }
   for (gsize i = 0; i < n_entries; i++)
@@ -982,7 +983,7 @@ cache_corrupt (const char *path, const char *what, GError **error)
   g_autofree char *display = g_filename_display_name (path);
 
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "The index cache file “%s” is damaged (%s).", display, what);
+               _("The index cache file “%s” is damaged (%s)."), display, what);
   return NULL;
 }
 
@@ -1009,13 +1010,13 @@ coffer_index_load (const char  *path,
   size = g_mapped_file_get_length (map);
 
   if (size < CACHE_HEADER_SIZE || data == NULL)
-    return cache_corrupt (path, "truncated", error);
+    return cache_corrupt (path, _("truncated"), error);
   memcpy (&header, data, sizeof header);
   if (memcmp (header.magic, CACHE_MAGIC, 8) != 0)
-    return cache_corrupt (path, "not an index cache", error);
+    return cache_corrupt (path, _("not an index cache"), error);
   if (GUINT32_FROM_LE (header.version) != 1 ||
       GUINT32_FROM_LE (header.record_size) != sizeof (Record))
-    return cache_corrupt (path, "unknown version", error);
+    return cache_corrupt (path, _("unknown version"), error);
 
   n_packs = GUINT64_FROM_LE (header.n_packs);
   n_records = GUINT64_FROM_LE (header.n_records);
@@ -1024,11 +1025,11 @@ coffer_index_load (const char  *path,
   if (n_packs > MAX_PACKS || n_packs > body / COFFER_ID_BYTES ||
       n_records > body / sizeof (Record) || n_alts > body / sizeof (Record) ||
       n_packs * COFFER_ID_BYTES + (n_records + n_alts) * sizeof (Record) != body)
-    return cache_corrupt (path, "wrong size", error);
+    return cache_corrupt (path, _("wrong size"), error);
 
   crypto_generichash (checksum, sizeof checksum, data + CACHE_HEADER_SIZE, body, NULL, 0);
   if (sodium_memcmp (checksum, header.checksum, sizeof checksum) != 0)
-    return cache_corrupt (path, "checksum mismatch", error);
+    return cache_corrupt (path, _("checksum mismatch"), error);
 
   index = coffer_index_new ();
   for (guint64 p = 0; p < n_packs; p++)
@@ -1037,7 +1038,7 @@ coffer_index_load (const char  *path,
       guint32 number;
 
       if (g_hash_table_contains (index->pack_numbers, id))
-        return cache_corrupt (path, "duplicate pack", error);
+        return cache_corrupt (path, _("duplicate pack"), error);
       pack_number_locked (index, id, &number);
     }
 
@@ -1047,9 +1048,9 @@ coffer_index_load (const char  *path,
   for (guint64 i = 0; i < n_records; i++)
     {
       if (!blob_type_valid (record_type (&records[i])) || record_pack (&records[i]) >= n_packs)
-        return cache_corrupt (path, "bad record", error);
+        return cache_corrupt (path, _("bad record"), error);
       if (i > 0 && memcmp (records[i - 1].id, records[i].id, COFFER_ID_BYTES) >= 0)
-        return cache_corrupt (path, "records out of order", error);
+        return cache_corrupt (path, _("records out of order"), error);
     }
 
   index->map = g_steal_pointer (&map);
@@ -1062,10 +1063,10 @@ coffer_index_load (const char  *path,
       const Record *primary;
 
       if (!blob_type_valid (record_type (&alts[i])) || record_pack (&alts[i]) >= n_packs)
-        return cache_corrupt (path, "bad record", error);
+        return cache_corrupt (path, _("bad record"), error);
       primary = sorted_find (index, alts[i].id);
       if (primary == NULL)
-        return cache_corrupt (path, "alternate without a primary record", error);
+        return cache_corrupt (path, _("alternate without a primary record"), error);
       note_alternate_locked (index, primary, &alts[i]);
     }
 

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <libsecret/secret.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-error.h"
 #include "coffer-keyring.h"
@@ -53,7 +54,7 @@ check_available (GError **error)
   if (g_strcmp0 (setting, "none") == 0)
     {
       g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_UNAVAILABLE,
-                   "The keyring is turned off (COFFER_KEYRING=none).");
+                   _("The keyring is turned off (COFFER_KEYRING=none)."));
       return FALSE;
     }
 
@@ -65,7 +66,7 @@ check_available (GError **error)
   if (!session_bus_reachable ())
     {
       g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_UNAVAILABLE,
-                   "No keyring can be reached: this session has no D-Bus session bus.");
+                   _("No keyring can be reached: this session has no D-Bus session bus."));
       return FALSE;
     }
   return TRUE;
@@ -117,15 +118,15 @@ propagate_error (GError      **dest,
   switch (code)
     {
     case COFFER_KEYRING_ERROR_LOCKED:
-      message = "The keyring is locked. Unlock it (for example by logging in again) and try again.";
+      message = _("The keyring is locked. Unlock it (for example by logging in again) and try again.");
       break;
     case COFFER_KEYRING_ERROR_UNAVAILABLE:
-      message = "No keyring service is running, so Coffer cannot keep its keys in the keyring.";
+      message = _("No keyring service is running, so Coffer cannot keep its keys in the keyring.");
       break;
     case COFFER_KEYRING_ERROR_NOT_FOUND:
     case COFFER_KEYRING_ERROR_FAILED:
     default:
-      message = "The keyring reported an error.";
+      message = _("The keyring reported an error.");
       break;
     }
 
@@ -178,7 +179,7 @@ coffer_keyring_store_sync (const char         *repo_id,
     {
       if (local_error == NULL)
         g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_LOCKED,
-                     "The keyring is locked. Unlock it (for example by logging in again) and try again.");
+                     _("The keyring is locked. Unlock it (for example by logging in again) and try again."));
       else
         propagate_error (error, local_error, cancellable, "store");
       return FALSE;
@@ -242,10 +243,10 @@ coffer_keyring_lookup_sync (const char   *repo_id,
     {
       if (has_locked_item (repo_id, kind, cancellable))
         g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_LOCKED,
-                     "The keyring is locked. Unlock it (for example by logging in again) and try again.");
+                     _("The keyring is locked. Unlock it (for example by logging in again) and try again."));
       else
         g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_NOT_FOUND,
-                     "The keyring holds no key of this kind (%s) for this repository.", kind);
+                     _("The keyring holds no key of this kind (%s) for this repository."), kind);
       return NULL;
     }
 

@@ -5,6 +5,8 @@
  * index delta that names them; the caller writes the snapshot last. */
 #include <malloc.h>
 #include <string.h>
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 
 #include "coffer-error.h"
 #include "coffer-pack.h"
@@ -119,7 +121,7 @@ upload_func (gpointer data, gpointer user_data)
       if (error == NULL && coffer_store_stat (sink->store, name, &size, sink->cancellable, &error)
           && size != len)
         g_set_error (&error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_FAILED,
-                     "The destination stored %" G_GUINT64_FORMAT " bytes of %s instead of %" G_GSIZE_FORMAT ".",
+                     _("The destination stored %" PRIu64 " bytes of %s instead of %zu."),
                      size, name, len);
       if (error == NULL)
         {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-pack.h"
 #include "coffer-error.h"
@@ -343,13 +344,13 @@ coffer_pack_parse_trailer (const guint8  *trailer,
       memcmp (trailer + 8, PACK_MAGIC, 3) != 0)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The pack is damaged: it does not end with a Coffer pack trailer.");
+                   _("The pack is damaged: it does not end with a Coffer pack trailer."));
       return FALSE;
     }
   if (trailer[11] != PACK_MAGIC[3])
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_UNSUPPORTED,
-                   "The pack uses a format this version of Coffer does not know.");
+                   _("The pack uses a format this version of Coffer does not know."));
       return FALSE;
     }
 
@@ -357,7 +358,7 @@ coffer_pack_parse_trailer (const guint8  *trailer,
   if (len < NONCE_BYTES + TAG_BYTES || len > pack_size - COFFER_PACK_TRAILER_BYTES)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The pack is damaged: its header length does not fit its size.");
+                   _("The pack is damaged: its header length does not fit its size."));
       return FALSE;
     }
 
@@ -414,7 +415,7 @@ coffer_pack_read_header (const CofferSecret  *data_key,
       header_len > pack_size - COFFER_PACK_TRAILER_BYTES)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The pack is damaged: its header length does not fit its size.");
+                   _("The pack is damaged: its header length does not fit its size."));
       return NULL;
     }
   blob_area = pack_size - COFFER_PACK_TRAILER_BYTES - header_len;
@@ -427,7 +428,7 @@ coffer_pack_read_header (const CofferSecret  *data_key,
     {
       g_free (buffer);
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   "The pack header is damaged or was modified: it failed authentication.");
+                   _("The pack header is damaged or was modified: it failed authentication."));
       return NULL;
     }
   plain = g_bytes_new_take (buffer, mlen);
@@ -469,7 +470,7 @@ coffer_pack_read_header (const CofferSecret  *data_key,
   else
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_UNSUPPORTED,
-                   "The pack header has version %u, which this version of Coffer does not know.",
+                   _("The pack header has version %u, which this version of Coffer does not know."),
                    version);
       return NULL;
     }
@@ -489,7 +490,7 @@ coffer_pack_read_header (const CofferSecret  *data_key,
           raw_length > COFFER_BLOB_MAX_BYTES)
         {
           g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                       "The pack header is damaged: entry %u is out of bounds or malformed.",
+                       _("The pack header is damaged: entry %u is out of bounds or malformed."),
                        entries->len + 1);
           return NULL;
         }
@@ -512,7 +513,7 @@ coffer_pack_read_header (const CofferSecret  *data_key,
       if ((guint64) prev->offset + prev->length > cur->offset)
         {
           g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                       "The pack header is damaged: two entries overlap.");
+                       _("The pack header is damaged: two entries overlap."));
           return NULL;
         }
     }
@@ -521,6 +522,6 @@ coffer_pack_read_header (const CofferSecret  *data_key,
 
 bad_format:
   g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-               "The pack header is damaged: it is not in the expected format.");
+               _("The pack header is damaged: it is not in the expected format."));
   return NULL;
 }

@@ -17,6 +17,7 @@
  * the grace period (default a day) is longer than any backup. */
 #include <string.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-error.h"
 #include "coffer-pack.h"
@@ -157,8 +158,8 @@ coffer_forget_run (CofferRepository *self, const char *category_id, const Coffer
       + retention->keep_monthly + retention->keep_yearly == 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "Say which backups to keep (for example keep the last 10); "
-                   "a policy that keeps nothing is refused.");
+                   _("Say which backups to keep (for example keep the last 10); "
+                   "a policy that keeps nothing is refused."));
       return FALSE;
     }
   if (category_id != NULL)
@@ -336,13 +337,13 @@ repack (Prune *p, const char *hex, PackUse *use, CofferIndex *new_index, GHashTa
       if (ek == NULL)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "A backup names a key epoch (%u) this category does not have.", epoch);
+                       _("A backup names a key epoch (%u) this category does not have."), epoch);
           return FALSE;
         }
       if ((gsize) e->offset + e->length > g_bytes_get_size (pack))
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The pack %.16s is shorter than the index says; run “coffer check”.", hex);
+                       _("The pack %.16s is shorter than the index says; run “coffer check”."), hex);
           return FALSE;
         }
       sealed = g_bytes_new_from_bytes (pack, e->offset, e->length);

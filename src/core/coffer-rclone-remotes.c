@@ -11,6 +11,7 @@
 #include <string.h>
 #include <glib/gstdio.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 static const struct
 {
@@ -54,7 +55,7 @@ coffer_rclone_remote_name_valid (const char *name, GError **error)
     ok = g_ascii_isalnum (*p) || *p == '_';
   if (!ok)
     g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                 "“%s” is not a valid remote name: use letters, digits and “_” only.",
+                 _("“%s” is not a valid remote name: use letters, digits and “_” only."),
                  name ? name : "");
   return ok;
 }
@@ -76,7 +77,7 @@ coffer_rclone_remotes_load (GError **error)
       && !g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "Could not read %s: %s", path, local_error->message);
+                   _("Could not read %s: %s"), path, local_error->message);
       return NULL;
     }
   return g_steal_pointer (&kf);
@@ -91,7 +92,7 @@ coffer_rclone_remotes_save (GKeyFile *remotes, GError **error)
   if (g_mkdir_with_parents (dir, 0700) != 0)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_FAILED,
-                   "Could not create %s: %s", dir, g_strerror (errno));
+                   _("Could not create %s: %s"), dir, g_strerror (errno));
       return FALSE;
     }
   return g_key_file_save_to_file (remotes, path, error);
@@ -118,14 +119,14 @@ coffer_rclone_obscure (const CofferSecret *password, GCancellable *cancellable, 
   if (memchr (password->data, '\n', password->len) != NULL)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The password contains a line break, which rclone cannot take.");
+                   _("The password contains a line break, which rclone cannot take."));
       return NULL;
     }
   p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
                                | G_SUBPROCESS_FLAGS_STDERR_SILENCE, error);
   if (p == NULL)
     {
-      g_prefix_error (error, "Could not run rclone (is it installed?): ");
+      g_prefix_error (error, _("Could not run rclone (is it installed?): "));
       return NULL;
     }
   /* GBytes of secure memory: the pipe write copies nothing to the heap. */
@@ -135,7 +136,7 @@ coffer_rclone_obscure (const CofferSecret *password, GCancellable *cancellable, 
   if (!g_subprocess_get_if_exited (p) || g_subprocess_get_exit_status (p) != 0)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_FAILED,
-                   "rclone obscure failed.");
+                   _("rclone obscure failed."));
       return NULL;
     }
   data = g_bytes_get_data (out, &len);
@@ -169,7 +170,7 @@ coffer_rclone_remote_env (const char *name, GHashTable **env_out,
   if (backend == NULL)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The remote “%s” in %s has an unknown type “%s”.", name,
+                   _("The remote “%s” in %s has an unknown type “%s”."), name,
                    coffer_rclone_remotes_path (), type ? type : "");
       return FALSE;
     }
@@ -208,14 +209,14 @@ coffer_rclone_remote_env (const char *name, GHashTable **env_out,
     {
       if (g_error_matches (local_error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_UNAVAILABLE))
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
-                     "The remote “%s” is managed by Coffer, whose remotes keep their "
+                     _("The remote “%s” is managed by Coffer, whose remotes keep their "
                      "password or token in the keyring, and no keyring is available (%s). "
-                     "Unlock the keyring, or set the remote up with “rclone config” instead.",
+                     "Unlock the keyring, or set the remote up with “rclone config” instead."),
                      name, local_error->message);
       else
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
-                     "The keyring has no password or token for the remote “%s” (%s). "
-                     "Add it again with “coffer remote add”.", name, local_error->message);
+                     _("The keyring has no password or token for the remote “%s” (%s). "
+                     "Add it again with “coffer remote add”."), name, local_error->message);
       return FALSE;
     }
 

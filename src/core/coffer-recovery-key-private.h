@@ -26,11 +26,12 @@ guint8   _coffer_rs32_syndrome       (const guint8 *symbols, guint n, guint k);
  * value to XOR into it, or -1 when the syndromes do not fit one error. */
 int      _coffer_rs32_locate         (const guint8 *symbols, guint n, guint8 *value);
 
-/* Sets COFFER_CRYPTO_ERROR_TYPO for what ("The recovery key", "The share")
+/* Sets COFFER_CRYPTO_ERROR_TYPO for a recovery key or a share (is_share)
  * with the character to check (substitution, -1 for none) or the swapped
  * neighbours found (n_swaps, the first at swap), and what to compare it
- * with (where: "the emergency kit"). Positions count groups of 4. */
-void     _coffer_typo_error          (GError **error, const char *what, const char *where,
+ * with (the emergency kit, the share sheet). Positions count groups of 4.
+ * The message is made of whole translatable sentences. */
+void     _coffer_typo_error          (GError **error, gboolean is_share,
                                       int substitution, guint n_swaps, guint swap);
 
 G_END_DECLS

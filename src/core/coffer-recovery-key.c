@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-recovery-key.h"
 #include "coffer-recovery-key-private.h"
@@ -293,51 +294,58 @@ swap_symbols (guint8 *symbols,
   symbols[i + 1] = tmp;
 }
 
-static void
-describe_swap (GString *message,
-               guint    i)
+/* The advice after "… looks mistyped:", one whole sentence per case. */
+static char *
+typo_advice (gboolean is_share,
+             int      substitution,
+             guint    n_swaps,
+             guint    swap)
 {
-  if (i / GROUP_CHARS == (i + 1) / GROUP_CHARS)
-    g_string_append_printf (message, "characters %u and %u of group %u are swapped",
-                            i % GROUP_CHARS + 1, i % GROUP_CHARS + 2, i / GROUP_CHARS + 1);
-  else
-    g_string_append_printf (message, "character %u of group %u and character 1 of group %u are swapped",
-                            GROUP_CHARS, i / GROUP_CHARS + 1, i / GROUP_CHARS + 2);
+  guint s_char = substitution % GROUP_CHARS + 1, s_group = substitution / GROUP_CHARS + 1;
+  guint w_char = swap % GROUP_CHARS + 1, w_group = swap / GROUP_CHARS + 1;
+  gboolean in_group = swap / GROUP_CHARS == (swap + 1) / GROUP_CHARS;
+
+  if (substitution >= 0 && n_swaps == 1 && in_group)
+    return g_strdup_printf (_("check character %u of group %u, and whether characters %u and %u of "
+                              "group %u are swapped."),
+                            s_char, s_group, w_char, w_char + 1, w_group);
+  if (substitution >= 0 && n_swaps == 1)
+    return g_strdup_printf (_("check character %u of group %u, and whether character %u of group %u "
+                              "and character 1 of group %u are swapped."),
+                            s_char, s_group, GROUP_CHARS, w_group, w_group + 1);
+  if (substitution >= 0 && n_swaps > 1)
+    return g_strdup_printf (_("check character %u of group %u, or look for two swapped neighbours."),
+                            s_char, s_group);
+  if (substitution >= 0)
+    return g_strdup_printf (_("check character %u of group %u."), s_char, s_group);
+  if (n_swaps == 1 && in_group)
+    return g_strdup_printf (_("check whether characters %u and %u of group %u are swapped."),
+                            w_char, w_char + 1, w_group);
+  if (n_swaps == 1)
+    return g_strdup_printf (_("check whether character %u of group %u and character 1 of group %u "
+                              "are swapped."),
+                            GROUP_CHARS, w_group, w_group + 1);
+  if (is_share)
+    return g_strdup (_("more than one character seems wrong. Check it against the share sheet."));
+  return g_strdup (_("more than one character seems wrong. Check it against the emergency kit."));
 }
 
 void
-_coffer_typo_error (GError    **error,
-                    const char *what,
-                    const char *where,
-                    int         substitution,
-                    guint       n_swaps,
-                    guint       swap)
+_coffer_typo_error (GError  **error,
+                    gboolean  is_share,
+                    int       substitution,
+                    guint     n_swaps,
+                    guint     swap)
 {
-  g_autoptr(GString) message = g_string_new (what);
+  g_autofree char *advice = typo_advice (is_share, substitution, n_swaps, swap);
 
-  g_string_append (message, " looks mistyped: ");
-  if (substitution >= 0)
-    {
-      g_string_append_printf (message, "check character %d of group %d",
-                              substitution % GROUP_CHARS + 1, substitution / GROUP_CHARS + 1);
-      if (n_swaps == 1)
-        {
-          g_string_append (message, ", and whether ");
-          describe_swap (message, swap);
-        }
-      else if (n_swaps > 1)
-        g_string_append (message, ", or look for two swapped neighbours");
-      g_string_append (message, ".");
-    }
-  else if (n_swaps == 1)
-    {
-      g_string_append (message, "check whether ");
-      describe_swap (message, swap);
-      g_string_append (message, ".");
-    }
+  /* TRANSLATORS: %s is one of the "check character …" sentences. */
+  if (is_share)
+    g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO,
+                 _("The share looks mistyped: %s"), advice);
   else
-    g_string_append_printf (message, "more than one character seems wrong. Check it against %s.", where);
-  g_set_error_literal (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO, message->str);
+    g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO,
+                 _("The recovery key looks mistyped: %s"), advice);
 }
 
 CofferSecret *
@@ -360,7 +368,7 @@ coffer_recovery_key_parse (const char  *text,
   if (!g_utf8_validate (text, -1, NULL))
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   "The recovery key contains characters that are not text.");
+                   _("The recovery key contains characters that are not text."));
       return NULL;
     }
 
@@ -381,11 +389,11 @@ coffer_recovery_key_parse (const char  *text,
           g_unichar_to_utf8 (c, utf8);
           if (c == 'U' || c == 'u')
             g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                         "The recovery key cannot contain the letter “%s”: recovery keys use the digits 0–9 and the letters A–Z except I, L, O and U.",
+                         _("The recovery key cannot contain the letter “%s”: recovery keys use the digits 0–9 and the letters A–Z except I, L, O and U."),
                          utf8);
           else
             g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                         "The recovery key cannot contain “%s”: recovery keys use only the digits 0–9 and the letters A–Z.",
+                         _("The recovery key cannot contain “%s”: recovery keys use only the digits 0–9 and the letters A–Z."),
                          utf8);
           return NULL;
         }
@@ -397,9 +405,10 @@ coffer_recovery_key_parse (const char  *text,
   if (count != COFFER_RECOVERY_KEY_CHARS)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   count == 1
-                   ? "The recovery key has %u character, but a recovery key has %d."
-                   : "The recovery key has %u characters, but a recovery key has %d.",
+                   g_dngettext (GETTEXT_PACKAGE,
+                                "The recovery key has %u character, but a recovery key has %d.",
+                                "The recovery key has %u characters, but a recovery key has %d.",
+                                count),
                    count, COFFER_RECOVERY_KEY_CHARS);
       return NULL;
     }
@@ -415,7 +424,7 @@ coffer_recovery_key_parse (const char  *text,
       /* A valid Reed-Solomon word with the wrong hash bits: at least three
        * wrong characters. */
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO,
-                   "The recovery key looks mistyped: several characters seem wrong. Check it against the emergency kit.");
+                   _("The recovery key looks mistyped: several characters seem wrong. Check it against the emergency kit."));
       return NULL;
     }
 
@@ -455,6 +464,6 @@ coffer_recovery_key_parse (const char  *text,
       swap_symbols (d, i);
     }
 
-  _coffer_typo_error (error, "The recovery key", "the emergency kit", substitution, n_swaps, swap);
+  _coffer_typo_error (error, FALSE, substitution, n_swaps, swap);
   return NULL;
 }

@@ -22,6 +22,7 @@
  * index object are read back into the index on the next run. */
 #include <string.h>
 #include <glib/gstdio.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-error.h"
 #include "coffer-pack-sink.h"
@@ -230,8 +231,8 @@ coffer_repository_reencrypt_category (CofferRepository *self, const char *catego
   if (_coffer_repository_get_account_key (self) == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "Re-encrypting older backups needs a trusted device or the recovery key; "
-                   "the backup password alone is not enough.");
+                   _("Re-encrypting older backups needs a trusted device or the recovery key; "
+                   "the backup password alone is not enough."));
       return FALSE;
     }
   lock_fd = coffer_state_lock_category (_coffer_repository_get_state (self), r->keys->id, error);

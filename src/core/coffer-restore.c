@@ -20,6 +20,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 
 #include "coffer-error.h"
 #include "coffer-repository-private.h"
@@ -95,10 +97,12 @@ set_errno_error (GError **error, int saved, const char *what, const char *path)
 
   if (saved == ENOSPC || saved == EDQUOT)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                 "The disk is full while restoring %s.", display);
+                 _("The disk is full while restoring %s."), display);
   else
+    /* TRANSLATORS: the action is a "store action" message such as "write";
+     * translate those to fit this sentence (German uses a participle). */
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                 "Could not %s %s: %s", what, display, g_strerror (saved));
+                 _("Could not %s %s: %s"), what, display, g_strerror (saved));
 }
 
 static gboolean
@@ -356,7 +360,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
   fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0)
     {
-      set_errno_error (error, errno, "create", path);
+      set_errno_error (error, errno, C_("store action", "create"), path);
       return FALSE;
     }
   for (guint off = 0; e->content != NULL && off < e->content->len; off += COFFER_ID_BYTES)
@@ -375,7 +379,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
       data = g_bytes_get_data (blob, &len);
       if (!write_blob (fd, data, len, written, e->holes, &sparse))
         {
-          set_errno_error (error, errno, "write", path);
+          set_errno_error (error, errno, C_("store action", "write"), path);
           goto fail;
         }
       written += len;
@@ -384,14 +388,14 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
     }
   if (sparse && ftruncate (fd, written) != 0)
     {
-      set_errno_error (error, errno, "write", path);
+      set_errno_error (error, errno, C_("store action", "write"), path);
       goto fail;
     }
   if (written != e->size)
     {
       g_autofree char *display = g_filename_display_name (path);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The backup of %s is inconsistent (%" G_GUINT64_FORMAT " bytes instead of %" G_GUINT64_FORMAT ").",
+                   _("The backup of %s is inconsistent (%" PRIu64 " bytes instead of %" PRIu64 ")."),
                    display, written, e->size);
       goto fail;
     }
@@ -401,7 +405,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
   close (fd);
   if (rename (tmp, path) != 0)
     {
-      set_errno_error (error, errno, "replace", path);
+      set_errno_error (error, errno, C_("store action", "replace"), path);
       g_unlink (tmp);
       return FALSE;
     }
@@ -475,14 +479,14 @@ ensure_dir (Restore *r, const char *path, const CofferTreeEntry *e, gboolean *cr
         {
           g_autofree char *display = g_filename_display_name (path);
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE,
-                       "%s exists and is not a folder; it was left alone.", display);
+                       _("%s exists and is not a folder; it was left alone."), display);
           return FALSE;
         }
       g_unlink (path);
     }
   if (g_mkdir_with_parents (path, 0700) != 0)
     {
-      set_errno_error (error, errno, "create the folder", path);
+      set_errno_error (error, errno, C_("store action", "create the folder"), path);
       return FALSE;
     }
   *created = TRUE;
@@ -522,14 +526,14 @@ restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError 
     case COFFER_NODE_SYMLINK:
       if (symlink (e->link_target ? e->link_target : "", path) != 0)
         {
-          set_errno_error (error, errno, "create the link", path);
+          set_errno_error (error, errno, C_("store action", "create the link"), path);
           return FALSE;
         }
       break;
     case COFFER_NODE_FIFO:
       if (mkfifo (path, e->mode & 0777) != 0)
         {
-          set_errno_error (error, errno, "create", path);
+          set_errno_error (error, errno, C_("store action", "create"), path);
           return FALSE;
         }
       break;
@@ -539,7 +543,7 @@ restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError 
         return TRUE;   /* device nodes need privileges; skip them quietly */
       if (mknod (path, (e->mode & 0777) | (e->type == COFFER_NODE_CHARDEV ? S_IFCHR : S_IFBLK), e->rdev) != 0)
         {
-          set_errno_error (error, errno, "create", path);
+          set_errno_error (error, errno, C_("store action", "create"), path);
           return FALSE;
         }
       break;
@@ -637,11 +641,14 @@ restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
       if ((e->type == COFFER_NODE_DIR && ++r->dirs_seen > r->snapshot->dirs + RESTORE_SLACK)
           || (e->type == COFFER_NODE_FILE && ++r->files_seen > r->snapshot->files + RESTORE_SLACK))
         {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The backup is damaged: its folder listings hold more %s than the snapshot "
-                       "records (%" G_GUINT64_FORMAT ").",
-                       e->type == COFFER_NODE_DIR ? "folders" : "files",
-                       e->type == COFFER_NODE_DIR ? r->snapshot->dirs : r->snapshot->files);
+          if (e->type == COFFER_NODE_DIR)
+            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                         _("The backup is damaged: its folder listings hold more folders than the "
+                           "snapshot records (%" PRIu64 ")."), r->snapshot->dirs);
+          else
+            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                         _("The backup is damaged: its folder listings hold more files than the "
+                           "snapshot records (%" PRIu64 ")."), r->snapshot->files);
           return FALSE;
         }
 
@@ -756,7 +763,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
     return FALSE;
   if (target != NULL && g_mkdir_with_parents (target, 0700) != 0)
     {
-      set_errno_error (error, errno, "create the folder", target);
+      set_errno_error (error, errno, C_("store action", "create the folder"), target);
       return FALSE;
     }
   if (paths != NULL)
@@ -830,7 +837,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
     {
       int fd = open (target ? target : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (fd < 0 || syncfs (fd) != 0)
-        set_errno_error (&r->error, errno, "write", target ? target : "/");
+        set_errno_error (&r->error, errno, C_("store action", "write"), target ? target : "/");
       if (fd >= 0)
         close (fd);
     }
@@ -843,7 +850,11 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
   else if (r->conflicts->len > 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE,
-                   "%u files were not restored because the copies on disk are newer.", r->conflicts->len);
+                   g_dngettext (GETTEXT_PACKAGE,
+                                "%u file was not restored because the copy on disk is newer.",
+                                "%u files were not restored because the copies on disk are newer.",
+                                r->conflicts->len),
+                   r->conflicts->len);
       ok = FALSE;
     }
   if (result != NULL)

@@ -8,6 +8,7 @@
 
 #include <malloc.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-secret.h"
 
@@ -165,7 +166,7 @@ coffer_secret_new_from_file (const char  *path,
       int saved_errno = errno;
 
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "Could not open the file “%s”: %s", display, g_strerror (saved_errno));
+                   _("Could not open the file “%s”: %s"), display, g_strerror (saved_errno));
       return NULL;
     }
 
@@ -185,7 +186,7 @@ coffer_secret_new_from_file (const char  *path,
             continue;
           close (fd);
           g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                       "Could not read the file “%s”: %s", display, g_strerror (saved_errno));
+                       _("Could not read the file “%s”: %s"), display, g_strerror (saved_errno));
           return NULL;
         }
       if (n == 0)
@@ -213,20 +214,20 @@ coffer_secret_new_from_file (const char  *path,
   if (len > COFFER_SECRET_FILE_MAX)
     {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                   "The first line of the file “%s” is longer than %d bytes; it does not look like a password.",
+                   _("The first line of the file “%s” is longer than %d bytes; it does not look like a password."),
                    display, COFFER_SECRET_FILE_MAX);
       return NULL;
     }
   if (len == 0)
     {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                   "The file “%s” does not contain a password on its first line.", display);
+                   _("The file “%s” does not contain a password on its first line."), display);
       return NULL;
     }
   if (memchr (buffer->data, '\0', len) != NULL)
     {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                   "The first line of the file “%s” contains a NUL byte; it does not look like a password.",
+                   _("The first line of the file “%s” contains a NUL byte; it does not look like a password."),
                    display);
       return NULL;
     }

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-shares.h"
 #include "coffer-recovery-key.h"
@@ -140,7 +141,7 @@ coffer_shares_split_with (const CofferSecret *recovery_key,
   if (needed < COFFER_SHARES_MIN || count > COFFER_SHARES_MAX || needed > count)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "Shares need 2 ≤ needed ≤ count ≤ 10 (asked for %u of %u).", needed, count);
+                   _("Shares need 2 ≤ needed ≤ count ≤ 10 (asked for %u of %u)."), needed, count);
       return NULL;
     }
   g_return_val_if_fail (coefficients != NULL && coefficients->len == (needed - 1) * COFFER_RECOVERY_KEY_BYTES,
@@ -186,7 +187,7 @@ coffer_shares_split (const CofferSecret *recovery_key,
   if (needed < COFFER_SHARES_MIN || count > COFFER_SHARES_MAX || needed > count)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "Shares need 2 ≤ needed ≤ count ≤ 10 (asked for %u of %u).", needed, count);
+                   _("Shares need 2 ≤ needed ≤ count ≤ 10 (asked for %u of %u)."), needed, count);
       return NULL;
     }
   coffer_core_init ();
@@ -296,7 +297,7 @@ share_from_payload (const guint8 *payload,
   if (index < 1 || index > COFFER_SHARES_MAX || needed < COFFER_SHARES_MIN || needed > COFFER_SHARES_MAX)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   "This is not a recovery share of this version of Coffer.");
+                   _("This is not a recovery share of this version of Coffer."));
       return NULL;
     }
   share = g_new0 (CofferShare, 1);
@@ -326,7 +327,7 @@ coffer_share_parse (const char  *text,
   if (!g_utf8_validate (text, -1, NULL))
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   "The share contains characters that are not text.");
+                   _("The share contains characters that are not text."));
       return NULL;
     }
 
@@ -345,8 +346,8 @@ coffer_share_parse (const char  *text,
 
           g_unichar_to_utf8 (c, utf8);
           g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                       "The share cannot contain “%s”: shares use only the digits 0–9 and the letters A–Z "
-                       "except I, L, O and U.", utf8);
+                       _("The share cannot contain “%s”: shares use only the digits 0–9 and the letters A–Z "
+                       "except I, L, O and U."), utf8);
           return NULL;
         }
       if (count < COFFER_SHARE_CHARS)
@@ -357,17 +358,18 @@ coffer_share_parse (const char  *text,
   if (count == COFFER_RECOVERY_KEY_CHARS)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   "This has 28 characters, like a recovery key; a share has %d. "
-                   "If you have the recovery key itself, use it instead of shares.",
+                   _("This has 28 characters, like a recovery key; a share has %d. "
+                   "If you have the recovery key itself, use it instead of shares."),
                    COFFER_SHARE_CHARS);
       return NULL;
     }
   if (count != COFFER_SHARE_CHARS)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   count == 1
-                   ? "The share has %u character, but a share has %d (11 groups of 4)."
-                   : "The share has %u characters, but a share has %d (11 groups of 4).",
+                   g_dngettext (GETTEXT_PACKAGE,
+                                "The share has %u character, but a share has %d (11 groups of 4).",
+                                "The share has %u characters, but a share has %d (11 groups of 4).",
+                                count),
                    count, COFFER_SHARE_CHARS);
       return NULL;
     }
@@ -378,7 +380,7 @@ coffer_share_parse (const char  *text,
       if (decode (symbols->data, payload->data))
         return share_from_payload (payload->data, error);
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO,
-                   "The share looks mistyped: several characters seem wrong. Check it against the share sheet.");
+                   _("The share looks mistyped: several characters seem wrong. Check it against the share sheet."));
       return NULL;
     }
 
@@ -420,7 +422,7 @@ coffer_share_parse (const char  *text,
       tmp = d[i]; d[i] = d[i + 1]; d[i + 1] = tmp;
     }
 
-  _coffer_typo_error (error, "The share", "the share sheet", substitution, n_swaps, swap);
+  _coffer_typo_error (error, TRUE, substitution, n_swaps, swap);
   return NULL;
 }
 
@@ -461,14 +463,14 @@ coffer_recovery_generations_parse (GBytes  *bytes,
   if (len < 12 || memcmp (p, GENERATIONS_MAGIC, 4) != 0 || p[4] != 1 || p[5] || p[6] || p[7])
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "keys/recovery-generations is damaged (bad header).");
+                   _("keys/recovery-generations is damaged (bad header)."));
       return NULL;
     }
   n = (guint32) p[8] | (guint32) p[9] << 8 | (guint32) p[10] << 16 | (guint32) p[11] << 24;
   if (n > MAX_GENERATIONS || len != 12 + (gsize) n * GENERATION_ENTRY)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "keys/recovery-generations is damaged (bad length).");
+                   _("keys/recovery-generations is damaged (bad length)."));
       return NULL;
     }
   for (guint32 i = 0; i < n; i++)
@@ -517,8 +519,11 @@ format_date (gint64 unix_seconds)
   g_autoptr(GDateTime) local = utc != NULL ? g_date_time_to_local (utc) : NULL;
 
   if (local == NULL)
-    return g_strdup ("an unknown date");
-  return g_date_time_format (local, "%-d %B %Y");
+    return g_strdup (_("an unknown date"));
+  /* TRANSLATORS: a g_date_time_format() format for the day a recovery key
+   * was replaced, as in "replaced on 5 December 2026". */
+  /* xgettext:no-c-format */
+  return g_date_time_format (local, C_("share date", "%-d %B %Y"));
 }
 
 gboolean
@@ -534,8 +539,8 @@ coffer_share_check (const CofferShare *share,
   if (memcmp (share->repo_tag, repo_id, COFFER_SHARE_REPO_TAG_BYTES) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
-                   "Share %u belongs to another repository (another person's backup, or another "
-                   "backup of yours), not to this one.", share->index);
+                   _("Share %u belongs to another repository (another person's backup, or another "
+                   "backup of yours), not to this one."), share->index);
       return FALSE;
     }
   for (guint i = 0; generations != NULL && i < generations->len; i++)
@@ -551,8 +556,8 @@ coffer_share_check (const CofferShare *share,
           g_autofree char *date = format_date (g->replaced);
 
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
-                       "Share %u belongs to the recovery key replaced on %s; it no longer opens this "
-                       "backup. Ask your contacts for the shares made after that date.",
+                       _("Share %u belongs to the recovery key replaced on %s; it no longer opens this "
+                       "backup. Ask your contacts for the shares made after that date."),
                        share->index, date);
           return FALSE;
         }
@@ -561,8 +566,8 @@ coffer_share_check (const CofferShare *share,
   if (have_current)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
-                   "Share %u does not belong to this repository's recovery key (it was made for another "
-                   "backup, or for a recovery key this repository never recorded).", share->index);
+                   _("Share %u does not belong to this repository's recovery key (it was made for another "
+                   "backup, or for a recovery key this repository never recorded)."), share->index);
       return FALSE;
     }
   return TRUE;
@@ -617,7 +622,7 @@ coffer_shares_combine (CofferShare * const *shares,
   if (n_shares == 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-                   "No shares given.");
+                   _("No shares given."));
       return NULL;
     }
   k = shares[0]->needed;
@@ -628,8 +633,8 @@ coffer_shares_combine (CofferShare * const *shares,
       if (!same_set (shares[0], shares[i]))
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
-                       "Shares %u and %u were not made together (they belong to different sets of shares "
-                       "or different recovery keys), so they cannot be combined.",
+                       _("Shares %u and %u were not made together (they belong to different sets of shares "
+                       "or different recovery keys), so they cannot be combined."),
                        shares[0]->index, shares[i]->index);
           return NULL;
         }
@@ -639,7 +644,7 @@ coffer_shares_combine (CofferShare * const *shares,
             if (!coffer_secret_equal (used[m]->value, shares[i]->value))
               {
                 g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
-                             "Share %u was given twice with different contents.", shares[i]->index);
+                             _("Share %u was given twice with different contents."), shares[i]->index);
                 return NULL;
               }
             dup = TRUE;
@@ -652,9 +657,10 @@ coffer_shares_combine (CofferShare * const *shares,
       guint more = k - n_used;
 
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-                   more == 1
-                   ? "%u of %u shares given: %u more share is needed."
-                   : "%u of %u shares given: %u more shares are needed.",
+                   g_dngettext (GETTEXT_PACKAGE,
+                                "%u of %u shares given: %u more share is needed.",
+                                "%u of %u shares given: %u more shares are needed.",
+                                more),
                    n_used, k, more);
       return NULL;
     }
@@ -683,8 +689,8 @@ coffer_shares_combine (CofferShare * const *shares,
   if (sodium_memcmp (generation, shares[0]->generation, sizeof generation) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
-                   "These shares do not fit together: combined, they do not give the recovery key they "
-                   "were made from (one of them is altered, or they belong to another repository).");
+                   _("These shares do not fit together: combined, they do not give the recovery key they "
+                   "were made from (one of them is altered, or they belong to another repository)."));
       return NULL;
     }
   return g_steal_pointer (&key);

@@ -3,6 +3,7 @@
  * Format: docs/FORMAT.md, section "Snapshots". */
 
 #include <string.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-snapshot.h"
 #include "coffer-error.h"
@@ -140,7 +141,7 @@ static CofferSnapshot *
 snapshot_corrupt (GError **error, const char *key, const char *what)
 {
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "A snapshot in the repository is damaged (“%s”: %s).", key, what);
+               _("A snapshot in the repository is damaged (“%s”: %s)."), key, what);
   return NULL;
 }
 
@@ -160,14 +161,14 @@ lookup (GHashTable          *dict,
     {
       if (required)
         {
-          snapshot_corrupt (error, key, "missing");
+          snapshot_corrupt (error, key, _("missing"));
           return FALSE;
         }
       return TRUE;
     }
   if (!g_variant_is_of_type (value, type))
     {
-      snapshot_corrupt (error, key, "wrong type");
+      snapshot_corrupt (error, key, _("wrong type"));
       return FALSE;
     }
   *out = value;
@@ -199,7 +200,7 @@ coffer_snapshot_parse (GBytes  *data,
 
   v = _coffer_variant_new_untrusted (G_VARIANT_TYPE_VARDICT, data);
   if (v == NULL)
-    return snapshot_corrupt (error, "", "not a valid dictionary");
+    return snapshot_corrupt (error, "", _("not a valid dictionary"));
 
   dict = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) g_variant_unref);
   g_variant_iter_init (&iter, v);
@@ -208,7 +209,7 @@ coffer_snapshot_parse (GBytes  *data,
       if (g_hash_table_contains (dict, key))
         {
           g_variant_unref (child);
-          return snapshot_corrupt (error, key, "repeated");
+          return snapshot_corrupt (error, key, _("repeated"));
         }
       g_hash_table_insert (dict, (gpointer) key, child);
     }
@@ -217,7 +218,7 @@ coffer_snapshot_parse (GBytes  *data,
   if (g_variant_get_uint32 (value) != SNAPSHOT_VERSION)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_UNSUPPORTED_VERSION,
-                   "A snapshot has version %u, which this version of Coffer does not support.",
+                   _("A snapshot has version %u, which this version of Coffer does not support."),
                    g_variant_get_uint32 (value));
       return NULL;
     }
@@ -232,13 +233,13 @@ coffer_snapshot_parse (GBytes  *data,
   LOOKUP ("device", "s", TRUE, &value);
   snap->device_id = g_variant_dup_string (value, NULL);
   if (!hex_id_valid (snap->device_id, TRUE))
-    return snapshot_corrupt (error, "device", "not a device id");
+    return snapshot_corrupt (error, "device", _("not a device id"));
   LOOKUP ("hostname", "s", FALSE, &value);
   snap->hostname = g_strdup (value != NULL ? g_variant_get_string (value, NULL) : "");
   LOOKUP ("category", "s", TRUE, &value);
   snap->category_id = g_variant_dup_string (value, NULL);
   if (!hex_id_valid (snap->category_id, FALSE))
-    return snapshot_corrupt (error, "category", "not a category id");
+    return snapshot_corrupt (error, "category", _("not a category id"));
   LOOKUP ("category-name", "s", FALSE, &value);
   snap->category_name = g_strdup (value != NULL ? g_variant_get_string (value, NULL) : "");
 
@@ -249,7 +250,7 @@ coffer_snapshot_parse (GBytes  *data,
 
     LOOKUP ("paths-raw", "aay", FALSE, &raw);
     if (raw != NULL && g_variant_n_children (raw) != n)
-      return snapshot_corrupt (error, "paths-raw", "does not match “paths”");
+      return snapshot_corrupt (error, "paths-raw", _("does not match “paths”"));
     snap->paths = g_new0 (char *, n + 1);
     for (gsize i = 0; i < n; i++)
       {
@@ -262,7 +263,7 @@ coffer_snapshot_parse (GBytes  *data,
         else
           path = g_variant_get_string (path_v, &path_len);
         if (!path_valid (path, path_len))
-          return snapshot_corrupt (error, "paths", "not an absolute path");
+          return snapshot_corrupt (error, "paths", _("not an absolute path"));
         snap->paths[i] = g_strndup (path, path_len);
       }
   }
@@ -270,7 +271,7 @@ coffer_snapshot_parse (GBytes  *data,
   LOOKUP ("tree", "ay", TRUE, &value);
   tree = g_variant_get_fixed_array (value, &len, 1);
   if (len != COFFER_ID_BYTES)
-    return snapshot_corrupt (error, "tree", "not a blob id");
+    return snapshot_corrupt (error, "tree", _("not a blob id"));
   memcpy (snap->tree, tree, COFFER_ID_BYTES);
 
   LOOKUP ("parent", "s", FALSE, &value);
@@ -278,7 +279,7 @@ coffer_snapshot_parse (GBytes  *data,
     {
       snap->parent = g_variant_dup_string (value, NULL);
       if (!hex_id_valid (snap->parent, FALSE))
-        return snapshot_corrupt (error, "parent", "not a snapshot id");
+        return snapshot_corrupt (error, "parent", _("not a snapshot id"));
     }
 
   LOOKUP ("seq", "t", TRUE, &value);

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-error.h"
 #include "coffer-state.h"
@@ -137,14 +138,14 @@ coffer_state_lock_category (CofferState *state, const char *category_id, GError 
     {
       int saved = errno;
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
-                   "Could not create the lock file %s: %s", path, g_strerror (saved));
+                   _("Could not create the lock file %s: %s"), path, g_strerror (saved));
       return -1;
     }
   if (flock (fd, LOCK_EX | LOCK_NB) != 0)
     {
       close (fd);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_BUSY,
-                   "Another backup of this category is already running on this computer.");
+                   _("Another backup of this category is already running on this computer."));
       return -1;
     }
   return fd;

@@ -23,6 +23,8 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <glib/gstdio.h>
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -62,9 +64,11 @@ set_errno_error (GError **error, int errsv, const char *what, const char *path)
     case ENOSPC:
     case EDQUOT:
     case EFBIG:
+      /* TRANSLATORS: the action is a "store action" message such as "write";
+       * translate those to fit this sentence (German uses a participle). */
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
-                   "There is not enough space to %s “%s”: %s. Free some space on the "
-                   "backup drive or choose another destination.",
+                   _("There is not enough space to %s “%s”: %s. Free some space on the "
+                   "backup drive or choose another destination."),
                    what, path, g_strerror (errsv));
       return;
     case EACCES:
@@ -72,8 +76,10 @@ set_errno_error (GError **error, int errsv, const char *what, const char *path)
     case EROFS:
       /* A folder has no credentials to refuse: this is a write-protected
        * (read-only, immutable or foreign) location. */
+      /* TRANSLATORS: the action is a "store action" message such as "write";
+       * translate those to fit this sentence (German uses a participle). */
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY,
-                   "Could not %s “%s”: %s.",
+                   _("Could not %s “%s”: %s."),
                    what, path, g_strerror (errsv));
       return;
     case ENXIO:
@@ -92,7 +98,9 @@ set_errno_error (GError **error, int errsv, const char *what, const char *path)
       code = COFFER_STORE_ERROR_FAILED;
       break;
     }
-  g_set_error (error, COFFER_STORE_ERROR, code, "Could not %s “%s”: %s.",
+  /* TRANSLATORS: the action is a "store action" message such as "write";
+   * translate those to fit this sentence (German uses a participle). */
+  g_set_error (error, COFFER_STORE_ERROR, code, _("Could not %s “%s”: %s."),
                what, path, g_strerror (errsv));
 }
 
@@ -118,9 +126,11 @@ set_gio_error (GError **error, GError *gerr, const char *what, const char *name)
         code = COFFER_STORE_ERROR_EXISTS;
         break;
       case G_IO_ERROR_NO_SPACE:
+        /* TRANSLATORS: the action is a "store action" message such as "write";
+         * translate those to fit this sentence (German uses a participle). */
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
-                     "There is not enough space to %s “%s”: %s. Free some space on the "
-                     "destination or choose another one.", what, name, gerr->message);
+                     _("There is not enough space to %s “%s”: %s. Free some space on the "
+                     "destination or choose another one."), what, name, gerr->message);
         return;
       case G_IO_ERROR_PERMISSION_DENIED:
       case G_IO_ERROR_READ_ONLY:
@@ -143,7 +153,9 @@ set_gio_error (GError **error, GError *gerr, const char *what, const char *name)
         code = COFFER_STORE_ERROR_FAILED;
         break;
       }
-  g_set_error (error, COFFER_STORE_ERROR, code, "Could not %s “%s”: %s",
+  /* TRANSLATORS: the action is a "store action" message such as "write";
+   * translate those to fit this sentence (German uses a participle). */
+  g_set_error (error, COFFER_STORE_ERROR, code, _("Could not %s “%s”: %s"),
                what, name, gerr->message);
 }
 
@@ -162,7 +174,7 @@ fsync_dir (const char *dir, GError **error)
 
   if (fd < 0)
     {
-      set_errno_error (error, errno, "open the folder", dir);
+      set_errno_error (error, errno, C_("store action", "open the folder"), dir);
       return FALSE;
     }
   /* Some filesystems (e.g. some FUSE ones) refuse fsync on directories. */
@@ -170,7 +182,7 @@ fsync_dir (const char *dir, GError **error)
     {
       int errsv = errno;
       close (fd);
-      set_errno_error (error, errsv, "flush the folder", dir);
+      set_errno_error (error, errsv, C_("store action", "flush the folder"), dir);
       return FALSE;
     }
   close (fd);
@@ -237,20 +249,20 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
   if (mode != COFFER_PUT_REPLACE && g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                   "The object “%s” already exists.", name);
+                   _("The object “%s” already exists."), name);
       return FALSE;
     }
 
   if (g_mkdir_with_parents (dir, 0777) != 0)
     {
-      set_errno_error (error, errno, "create the folder", dir);
+      set_errno_error (error, errno, C_("store action", "create the folder"), dir);
       return FALSE;
     }
 
   fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0)
     {
-      set_errno_error (error, errno, "create", tmp);
+      set_errno_error (error, errno, C_("store action", "create"), tmp);
       return FALSE;
     }
   if (!write_all (fd, buf, len, &errsv)
@@ -263,14 +275,14 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
         errsv = errno;
       close (fd);
       unlink (tmp);
-      set_errno_error (error, errsv, "write", name);
+      set_errno_error (error, errsv, C_("store action", "write"), name);
       return FALSE;
     }
   if (close (fd) != 0)
     {
       errsv = errno;
       unlink (tmp);
-      set_errno_error (error, errsv, "write", name);
+      set_errno_error (error, errsv, C_("store action", "write"), name);
       return FALSE;
     }
 
@@ -283,9 +295,9 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
       unlink (tmp);
       if (errsv == EEXIST)
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                     "The object “%s” already exists.", name);
+                     _("The object “%s” already exists."), name);
       else
-        set_errno_error (error, errsv, "store", name);
+        set_errno_error (error, errsv, C_("store action", "store"), name);
       return FALSE;
     }
   if (mode == COFFER_PUT_CREATE_UNSYNCED)
@@ -310,24 +322,24 @@ local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guin
       int errsv = errno;
       if (errsv == ENOENT)
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                     "The object “%s” does not exist.", name);
+                     _("The object “%s” does not exist."), name);
       else
-        set_errno_error (error, errsv, "open", name);
+        set_errno_error (error, errsv, C_("store action", "open"), name);
       return NULL;
     }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
     {
       close (fd);
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                   "The object “%s” does not exist.", name);
+                   _("The object “%s” does not exist."), name);
       return NULL;
     }
   if (offset > (guint64) st.st_size || (length > 0 && offset + length > (guint64) st.st_size))
     {
       close (fd);
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The object “%s” is %" G_GUINT64_FORMAT " bytes long, shorter than the "
-                   "requested range.", name, (guint64) st.st_size);
+                   _("The object “%s” is %" PRIu64 " bytes long, shorter than the "
+                   "requested range."), name, (guint64) st.st_size);
       return NULL;
     }
   if (max_size > 0 && (guint64) st.st_size > max_size)
@@ -353,9 +365,9 @@ local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guin
           close (fd);
           if (n == 0)
             g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                         "The object “%s” became shorter while it was read.", name);
+                         _("The object “%s” became shorter while it was read."), name);
           else
-            set_errno_error (error, errsv, "read", name);
+            set_errno_error (error, errsv, C_("store action", "read"), name);
           return NULL;
         }
       done += n;
@@ -391,7 +403,7 @@ walk_native (int fd0, const char *rel, ListCtx *ctx, GError **error)
     {
       int errsv = errno;
       close (fd0);
-      set_errno_error (error, errsv, "list", rel);
+      set_errno_error (error, errsv, C_("store action", "list"), rel);
       return FALSE;
     }
   while (!ctx->stopped && (de = readdir (d)) != NULL)
@@ -416,7 +428,7 @@ walk_native (int fd0, const char *rel, ListCtx *ctx, GError **error)
         {
           if (errno == ENOENT)
             continue; /* deleted meanwhile */
-          set_errno_error (error, errno, "list", child);
+          set_errno_error (error, errno, C_("store action", "list"), child);
           closedir (d);
           return FALSE;
         }
@@ -427,7 +439,7 @@ walk_native (int fd0, const char *rel, ListCtx *ctx, GError **error)
             {
               if (errno == ENOENT)
                 continue;
-              set_errno_error (error, errno, "list", child);
+              set_errno_error (error, errno, C_("store action", "list"), child);
               closedir (d);
               return FALSE;
             }
@@ -471,7 +483,7 @@ local_list_native (CofferStoreLocal *self, const char *prefix, ListCtx *ctx, GEr
     {
       if (errno == ENOENT || errno == ENOTDIR)
         return TRUE; /* nothing under this prefix */
-      set_errno_error (error, errno, "list", dir);
+      set_errno_error (error, errno, C_("store action", "list"), dir);
       return FALSE;
     }
   return walk_native (fd, rel, ctx, error);
@@ -509,7 +521,7 @@ remove_tmp_native (int fd0, const char *rel, TmpCtx *ctx, GError **error)
     {
       int errsv = errno;
       close (fd0);
-      set_errno_error (error, errsv, "list", rel);
+      set_errno_error (error, errsv, C_("store action", "list"), rel);
       return FALSE;
     }
   while (ok && (de = readdir (d)) != NULL)
@@ -534,7 +546,7 @@ remove_tmp_native (int fd0, const char *rel, TmpCtx *ctx, GError **error)
             ctx->removed += st.st_size;
           else if (errno != ENOENT)
             {
-              set_errno_error (error, errno, "delete", child);
+              set_errno_error (error, errno, C_("store action", "delete"), child);
               ok = FALSE;
             }
         }
@@ -573,7 +585,7 @@ coffer_store_local_remove_stale_temporaries (CofferStore *store, const char *pre
     {
       if (errno == ENOENT || errno == ENOTDIR)
         return TRUE;
-      set_errno_error (error, errno, "list", dir);
+      set_errno_error (error, errno, C_("store action", "list"), dir);
       return FALSE;
     }
   ok = remove_tmp_native (fd, rel, &ctx, error);
@@ -600,13 +612,13 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
   if (mode != COFFER_PUT_REPLACE && g_file_query_exists (file, cancellable))
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                   "The object “%s” already exists.", name);
+                   _("The object “%s” already exists."), name);
       return FALSE;
     }
   if (!g_file_make_directory_with_parents (parent, cancellable, &local_error)
       && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
     {
-      set_gio_error (error, local_error, "create the folder for", name);
+      set_gio_error (error, local_error, C_("store action", "create the folder for"), name);
       return FALSE;
     }
   g_clear_error (&local_error);
@@ -617,7 +629,7 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
                                      &local_error)
       || !g_output_stream_close (G_OUTPUT_STREAM (out), cancellable, &local_error))
     {
-      set_gio_error (error, local_error, "write", name);
+      set_gio_error (error, local_error, C_("store action", "write"), name);
       g_file_delete (tmp, NULL, NULL);
       return FALSE;
     }
@@ -634,9 +646,9 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
       unlink (tmp_path);
       if (errsv == EEXIST)
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                     "The object “%s” already exists.", name);
+                     _("The object “%s” already exists."), name);
       else
-        set_errno_error (error, errsv, "store", name);
+        set_errno_error (error, errsv, C_("store action", "store"), name);
       return FALSE;
     }
   if (!g_file_move (tmp, file,
@@ -646,9 +658,9 @@ local_put_gio (CofferStoreLocal *self, const char *name, GBytes *data, CofferPut
       g_file_delete (tmp, NULL, NULL);
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                     "The object “%s” already exists.", name);
+                     _("The object “%s” already exists."), name);
       else
-        set_gio_error (error, local_error, "store", name);
+        set_gio_error (error, local_error, C_("store action", "store"), name);
       return FALSE;
     }
   return TRUE;
@@ -672,7 +684,7 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
                                            &local_error);
   if (info == NULL)
     {
-      set_gio_error (error, local_error, "read", name);
+      set_gio_error (error, local_error, C_("store action", "read"), name);
       return NULL;
     }
   size = g_file_info_get_size (info);
@@ -684,8 +696,8 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
   if (offset > size || (length > 0 && offset + length > size))
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The object “%s” is %" G_GUINT64_FORMAT " bytes long, shorter than the "
-                   "requested range.", name, size);
+                   _("The object “%s” is %" PRIu64 " bytes long, shorter than the "
+                   "requested range."), name, size);
       return NULL;
     }
   if (length == 0)
@@ -696,7 +708,7 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
         {
           if (!g_seekable_seek (G_SEEKABLE (in), offset, G_SEEK_SET, cancellable, &local_error))
             {
-              set_gio_error (error, local_error, "read", name);
+              set_gio_error (error, local_error, C_("store action", "read"), name);
               return NULL;
             }
         }
@@ -704,8 +716,8 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
                != (gssize) offset)
         {
           if (local_error == NULL)
-            g_set_error (&local_error, G_IO_ERROR, G_IO_ERROR_FAILED, "short read");
-          set_gio_error (error, local_error, "read", name);
+            g_set_error (&local_error, G_IO_ERROR, G_IO_ERROR_FAILED, _("short read"));
+          set_gio_error (error, local_error, C_("store action", "read"), name);
           return NULL;
         }
     }
@@ -714,13 +726,13 @@ local_get_gio (CofferStoreLocal *self, const char *name, guint64 offset, guint64
   if (!g_input_stream_read_all (G_INPUT_STREAM (in), buf->data, length, &got, cancellable,
                                 &local_error))
     {
-      set_gio_error (error, local_error, "read", name);
+      set_gio_error (error, local_error, C_("store action", "read"), name);
       return NULL;
     }
   if (got != length)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The object “%s” became shorter while it was read.", name);
+                   _("The object “%s” became shorter while it was read."), name);
       return NULL;
     }
   return g_byte_array_free_to_bytes (g_steal_pointer (&buf));
@@ -743,7 +755,7 @@ walk_gio (GFile *dir, const char *rel, ListCtx *ctx, GError **error)
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
           || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY))
         return TRUE;
-      set_gio_error (error, local_error, "list", rel[0] ? rel : "/");
+      set_gio_error (error, local_error, C_("store action", "list"), rel[0] ? rel : "/");
       return FALSE;
     }
   while (!ctx->stopped)
@@ -755,7 +767,7 @@ walk_gio (GFile *dir, const char *rel, ListCtx *ctx, GError **error)
 
       if (!g_file_enumerator_iterate (en, &info, &child_file, ctx->cancellable, &local_error))
         {
-          set_gio_error (error, local_error, "list", rel[0] ? rel : "/");
+          set_gio_error (error, local_error, C_("store action", "list"), rel[0] ? rel : "/");
           return FALSE;
         }
       if (info == NULL)
@@ -805,8 +817,8 @@ set_unreachable_error (CofferStoreLocal *self, GError **error)
   g_autofree char *where = coffer_store_local_describe (COFFER_STORE (self));
 
   g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE,
-               "The backup folder “%s” is not there. If it is on a drive, the drive "
-               "is not connected.", where);
+               _("The backup folder “%s” is not there. If it is on a drive, the drive "
+               "is not connected."), where);
 }
 
 /* Turns "not found" into "unreachable" when the root is what is missing. */
@@ -844,7 +856,7 @@ ensure_root (CofferStoreLocal *self, GCancellable *cancellable, GError **error)
       && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
     {
       g_autofree char *where = coffer_store_local_describe (COFFER_STORE (self));
-      set_gio_error (error, local_error, "create the folder", where);
+      set_gio_error (error, local_error, C_("store action", "create the folder"), where);
       return FALSE;
     }
   return TRUE;
@@ -945,16 +957,16 @@ local_delete (CofferStore *store, const char *name, GCancellable *cancellable, G
       if (lstat (path, &st) == 0 && S_ISDIR (st.st_mode))
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                       "The object “%s” does not exist.", name);
+                       _("The object “%s” does not exist."), name);
           return FALSE;
         }
       if (unlink (path) != 0)
         {
           if (errno == ENOENT)
             g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                         "The object “%s” does not exist.", name);
+                         _("The object “%s” does not exist."), name);
           else
-            set_errno_error (error, errno, "delete", name);
+            set_errno_error (error, errno, C_("store action", "delete"), name);
           return FALSE;
         }
       return TRUE;
@@ -966,7 +978,7 @@ local_delete (CofferStore *store, const char *name, GCancellable *cancellable, G
 
       if (!g_file_delete (file, cancellable, &local_error))
         {
-          set_gio_error (error, local_error, "delete", name);
+          set_gio_error (error, local_error, C_("store action", "delete"), name);
           return FALSE;
         }
       return TRUE;
@@ -993,9 +1005,9 @@ local_stat (CofferStore *store, const char *name, guint64 *size, GCancellable *c
         {
           if (rc == 0 || errsv == ENOENT || errsv == ENOTDIR)
             g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                         "The object “%s” does not exist.", name);
+                         _("The object “%s” does not exist."), name);
           else
-            set_errno_error (error, errsv, "look up", name);
+            set_errno_error (error, errsv, C_("store action", "look up"), name);
           return FALSE;
         }
       if (size)
@@ -1013,13 +1025,13 @@ local_stat (CofferStore *store, const char *name, guint64 *size, GCancellable *c
                                 G_FILE_QUERY_INFO_NONE, cancellable, &local_error);
       if (info == NULL)
         {
-          set_gio_error (error, local_error, "look up", name);
+          set_gio_error (error, local_error, C_("store action", "look up"), name);
           return FALSE;
         }
       if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR)
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                       "The object “%s” does not exist.", name);
+                       _("The object “%s” does not exist."), name);
           return FALSE;
         }
       if (size)
@@ -1062,7 +1074,7 @@ coffer_store_local_flush (CofferStore *store, GCancellable *cancellable, GError 
       int errsv = errno;
       if (fd >= 0)
         close (fd);
-      set_errno_error (error, errsv, "flush", self->root_path);
+      set_errno_error (error, errsv, C_("store action", "flush"), self->root_path);
       return FALSE;
     }
   close (fd);

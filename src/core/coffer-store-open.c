@@ -16,6 +16,7 @@
 #include "coffer-rclone.h"
 
 #include <string.h>
+#include <glib/gi18n-lib.h>
 
 /* Copies a secret from the environment into secure memory. */
 static CofferSecret *
@@ -55,9 +56,9 @@ refuse_password_in_url (GUri *uri, const char *location, GError **error)
   if (g_uri_get_password (uri) != NULL)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The address “%s://%s/…” contains a password. Passwords and secret keys "
+                   _("The address “%s://%s/…” contains a password. Passwords and secret keys "
                    "are never accepted in an address: put them in the keyring, or in the "
-                   "environment (COFFER_WEBDAV_PASSWORD, AWS_SECRET_ACCESS_KEY).",
+                   "environment (COFFER_WEBDAV_PASSWORD, AWS_SECRET_ACCESS_KEY)."),
                    g_uri_get_scheme (uri), g_uri_get_host (uri) ? g_uri_get_host (uri) : "");
       return FALSE;
     }
@@ -95,8 +96,8 @@ open_webdav (GUri *uri, const char *location, const CofferStoreOptions *options,
   if (user != NULL && password == NULL)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
-                   "No password is known for the WebDAV user “%s” at %s. Store it in the "
-                   "keyring or set COFFER_WEBDAV_PASSWORD in the environment.",
+                   _("No password is known for the WebDAV user “%s” at %s. Store it in the "
+                   "keyring or set COFFER_WEBDAV_PASSWORD in the environment."),
                    user, repository);
       return NULL;
     }
@@ -127,7 +128,7 @@ open_s3 (GUri *uri, const char *location, const CofferStoreOptions *options, GEr
   if (bucket == NULL || bucket[0] == '\0')
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The address “%s” names no bucket; write s3://BUCKET/PREFIX.", location);
+                   _("The address “%s” names no bucket; write s3://BUCKET/PREFIX."), location);
       return NULL;
     }
   if (g_uri_get_user (uri) != NULL && g_uri_get_user (uri)[0] != '\0')
@@ -137,8 +138,8 @@ open_s3 (GUri *uri, const char *location, const CofferStoreOptions *options, GEr
   if (key_id == NULL)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
-                   "No S3 access key id is known for %s. Set AWS_ACCESS_KEY_ID or write it "
-                   "in the address as s3://KEYID@BUCKET/PREFIX.", repository);
+                   _("No S3 access key id is known for %s. Set AWS_ACCESS_KEY_ID or write it "
+                   "in the address as s3://KEYID@BUCKET/PREFIX."), repository);
       return NULL;
     }
   secret = secret_from_env ("AWS_SECRET_ACCESS_KEY");
@@ -147,8 +148,8 @@ open_s3 (GUri *uri, const char *location, const CofferStoreOptions *options, GEr
   if (secret == NULL)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
-                   "No S3 secret key is known for %s. Store it in the keyring or set "
-                   "AWS_SECRET_ACCESS_KEY in the environment.", repository);
+                   _("No S3 secret key is known for %s. Store it in the keyring or set "
+                   "AWS_SECRET_ACCESS_KEY in the environment."), repository);
       return NULL;
     }
   if (region == NULL || region[0] == '\0')
@@ -179,9 +180,9 @@ open_rclone (const char *location, const CofferStoreOptions *options, GError **e
   if (colon == NULL || colon == spec)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The address “%s” names no rclone remote; write rclone:REMOTE:path "
+                   _("The address “%s” names no rclone remote; write rclone:REMOTE:path "
                    "(on-the-fly remotes such as “:sftp,host=…:” are not accepted, as "
-                   "their settings would show in the process list).", location);
+                   "their settings would show in the process list)."), location);
       return NULL;
     }
   name = g_strndup (spec, colon - spec);
@@ -190,7 +191,7 @@ open_rclone (const char *location, const CofferStoreOptions *options, GError **e
     if (!(g_ascii_isalnum (*p) || strchr ("_-. @", *p) != NULL))
       {
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                     "“%s” is not a valid rclone remote name.", name);
+                     _("“%s” is not a valid rclone remote name."), name);
         return NULL;
       }
   if (!coffer_rclone_remote_env (name, &env, NULL, error))
@@ -214,7 +215,7 @@ coffer_store_open (const char *location, const CofferStoreOptions *options, GErr
   if (location[0] == '\0')
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "No backup location was given.");
+                   _("No backup location was given."));
       return NULL;
     }
   scheme = g_uri_parse_scheme (location);
@@ -236,14 +237,14 @@ coffer_store_open (const char *location, const CofferStoreOptions *options, GErr
       if (strncmp (location + strlen (scheme), "://", 3) != 0)
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                       "The address “%s” is not valid: write %s://…", location, scheme);
+                       _("The address “%s” is not valid: write %s://…"), location, scheme);
           return NULL;
         }
       uri = g_uri_parse (location, G_URI_FLAGS_ENCODED | G_URI_FLAGS_HAS_PASSWORD, &local_error);
       if (uri == NULL)
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                       "The address “%s” is not valid: %s", location, local_error->message);
+                       _("The address “%s” is not valid: %s"), location, local_error->message);
           return NULL;
         }
       if (!refuse_password_in_url (uri, location, error))
@@ -251,7 +252,7 @@ coffer_store_open (const char *location, const CofferStoreOptions *options, GErr
       if (g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL)
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                       "The address “%s” must not contain “?” or “#”.", location);
+                       _("The address “%s” must not contain “?” or “#”."), location);
           return NULL;
         }
       if (g_ascii_strcasecmp (scheme, "s3") == 0)
@@ -259,7 +260,7 @@ coffer_store_open (const char *location, const CofferStoreOptions *options, GErr
       if (g_uri_get_host (uri) == NULL || g_uri_get_host (uri)[0] == '\0')
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                       "The address “%s” names no server.", location);
+                       _("The address “%s” names no server."), location);
           return NULL;
         }
       return open_webdav (uri, location, options, error);
@@ -268,8 +269,8 @@ coffer_store_open (const char *location, const CofferStoreOptions *options, GErr
   if (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "https") == 0)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "“%s” is a web address. For a WebDAV or Nextcloud folder write "
-                   "webdav:// or webdavs:// instead of http:// or https://.", location);
+                   _("“%s” is a web address. For a WebDAV or Nextcloud folder write "
+                   "webdav:// or webdavs:// instead of http:// or https://."), location);
       return NULL;
     }
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 /* Restarts of a crashed child per store before calls fail for good. */
 #define MAX_RESTARTS 5
@@ -144,7 +145,7 @@ free_port (GError **error)
     port = ntohs (addr.sin_port);
   if (port == 0)
     g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_FAILED,
-                 "Could not find a free port on 127.0.0.1 for rclone: %s", g_strerror (errno));
+                 _("Could not find a free port on 127.0.0.1 for rclone: %s"), g_strerror (errno));
   if (fd >= 0)
     close (fd);
   return port;
@@ -189,7 +190,7 @@ log_tail (CofferStoreRclone *self)
   char *start;
 
   if (!g_file_get_contents (path, &text, &len, NULL) || len == 0)
-    return g_strdup ("(rclone wrote nothing)");
+    return g_strdup (_("(rclone wrote nothing)"));
   g_strstrip (text);
   start = text + strlen (text);
   for (int lines = 0; start > text && lines < 4; start--)
@@ -209,9 +210,12 @@ wait_interval (GCancellable *cancellable, GError **error)
 }
 
 /* Starts the child on a free port and points a new inner store at it.
- * Called with lock held. */
+ * Called with lock held. *port_taken says that another process took the
+ * port first, so that trying again may help (the message is translated and
+ * cannot tell). */
 static gboolean
-start_child_once_locked (CofferStoreRclone *self, GCancellable *cancellable, GError **error)
+start_child_once_locked (CofferStoreRclone *self, gboolean *port_taken,
+                         GCancellable *cancellable, GError **error)
 {
   g_autoptr(GSubprocessLauncher) l = NULL;
   g_autofree char *addr = NULL, *log = NULL, *htpasswd = NULL, *base = NULL;
@@ -272,7 +276,7 @@ start_child_once_locked (CofferStoreRclone *self, GCancellable *cancellable, GEr
   }
   if (child == NULL)
     {
-      g_prefix_error (error, "Could not start rclone (is it installed?): ");
+      g_prefix_error (error, _("Could not start rclone (is it installed?): "));
       return FALSE;
     }
 
@@ -289,8 +293,9 @@ start_child_once_locked (CofferStoreRclone *self, GCancellable *cancellable, GEr
           if (i < READY_ATTEMPTS && strstr (tail, "address already in use") != NULL)
             {
               g_subprocess_wait (child, NULL, NULL);
+              *port_taken = TRUE;
               g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NETWORK,
-                           "rclone could not listen on %s: %s", addr, tail);
+                           _("rclone could not listen on %s: %s"), addr, tail);
               return FALSE;
             }
           g_subprocess_force_exit (child);
@@ -298,7 +303,7 @@ start_child_once_locked (CofferStoreRclone *self, GCancellable *cancellable, GEr
           g_set_error (error, COFFER_STORE_ERROR,
                        i >= READY_ATTEMPTS ? COFFER_STORE_ERROR_NETWORK
                                            : COFFER_STORE_ERROR_FAILED,
-                       "rclone could not serve “%s”: %s", self->remote_path, tail);
+                       _("rclone could not serve “%s”: %s"), self->remote_path, tail);
           return FALSE;
         }
       if (!wait_interval (cancellable, error))
@@ -329,10 +334,11 @@ start_child_locked (CofferStoreRclone *self, GCancellable *cancellable, GError *
   for (guint attempt = 0;; attempt++)
     {
       g_autoptr(GError) local_error = NULL;
+      gboolean port_taken = FALSE;
 
-      if (start_child_once_locked (self, cancellable, &local_error))
+      if (start_child_once_locked (self, &port_taken, cancellable, &local_error))
         return TRUE;
-      if (attempt >= 2 || !g_str_has_prefix (local_error->message, "rclone could not listen"))
+      if (attempt >= 2 || !port_taken)
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
@@ -365,7 +371,7 @@ acquire (CofferStoreRclone *self, GCancellable *cancellable, GError **error)
         {
           g_autofree char *tail = log_tail (self);
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_FAILED,
-                       "rclone serving “%s” stopped %u times; giving up: %s",
+                       _("rclone serving “%s” stopped %u times; giving up: %s"),
                        self->remote_path, self->restarts, tail);
           g_mutex_unlock (&self->lock);
           return NULL;
@@ -576,7 +582,7 @@ write_htpasswd (CofferStoreRclone *self, GError **error)
       if (fd >= 0)
         close (fd);
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_FAILED,
-                   "Could not write %s: %s", path, g_strerror (saved));
+                   _("Could not write %s: %s"), path, g_strerror (saved));
       return FALSE;
     }
   close (fd);
@@ -637,7 +643,7 @@ coffer_store_rclone_new (const char *remote_path, GHashTable *config_env,
     {
       int saved = errno;
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_FAILED,
-                   "Could not create a private folder for rclone in %s: %s",
+                   _("Could not create a private folder for rclone in %s: %s"),
                    g_get_user_runtime_dir (), g_strerror (saved));
       return NULL;
     }

@@ -13,6 +13,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <string.h>
+#include <glib/gi18n-lib.h>
 
 #define DEFAULT_PART_SIZE (64 * 1024 * 1024)
 #define PROBE_MAX_SIZE (1024 * 1024)
@@ -166,20 +167,26 @@ s3_set_error (CofferStoreS3 *self, GError **error, S3Response *r, const char *wh
     code = COFFER_STORE_ERROR_NO_SPACE;
   if (code == COFFER_STORE_ERROR_NOT_FOUND && detail && strstr (detail, "NoSuchBucket"))
     g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                 "The bucket “%s” does not exist on %s%s.", self->bucket, self->host, detail);
+                 _("The bucket “%s” does not exist on %s%s."), self->bucket, self->host, detail);
   else if (code == COFFER_STORE_ERROR_AUTH)
+    /* TRANSLATORS: the action is a "store action" message such as "write";
+     * translate those to fit this sentence (German uses a participle). */
     g_set_error (error, COFFER_STORE_ERROR, code,
-                 "The S3 server %s refused to %s “%s” (HTTP %u%s). Check the access key and "
-                 "secret key.", self->host, what, name, r->status, detail);
+                 _("The S3 server %s refused to %s “%s” (HTTP %u%s). Check the access key and "
+                 "secret key."), self->host, what, name, r->status, detail);
   else if (code == COFFER_STORE_ERROR_EXISTS)
-    g_set_error (error, COFFER_STORE_ERROR, code, "The object “%s” already exists.", name);
+    g_set_error (error, COFFER_STORE_ERROR, code, _("The object “%s” already exists."), name);
   else if (code == COFFER_STORE_ERROR_NO_SPACE)
+    /* TRANSLATORS: the action is a "store action" message such as "write";
+     * translate those to fit this sentence (German uses a participle). */
     g_set_error (error, COFFER_STORE_ERROR, code,
-                 "The S3 storage on %s is full or over its quota: it refused to %s “%s” (HTTP %u%s).",
+                 _("The S3 storage on %s is full or over its quota: it refused to %s “%s” (HTTP %u%s)."),
                  self->host, what, name, r->status, detail);
   else
+    /* TRANSLATORS: the action is a "store action" message such as "write";
+     * translate those to fit this sentence (German uses a participle). */
     g_set_error (error, COFFER_STORE_ERROR, code,
-                 "Could not %s “%s” on %s: the server answered HTTP %u%s.", what, name,
+                 _("Could not %s “%s” on %s: the server answered HTTP %u%s."), what, name,
                  self->host, r->status, detail);
 }
 
@@ -211,7 +218,7 @@ s3_request (CofferStoreS3 *self, const char *method, const char *key, const char
   if (msg == NULL)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The S3 address “%s” is not valid.", url);
+                   _("The S3 address “%s” is not valid."), url);
       return FALSE;
     }
   req_headers = soup_message_get_request_headers (msg);
@@ -270,7 +277,7 @@ s3_head (CofferStoreS3 *self, const char *key, const char *name, guint64 *size,
   if (ok && size)
     *size = soup_message_headers_get_content_length (r.headers);
   if (!ok)
-    s3_set_error (self, error, &r, "look up", name);
+    s3_set_error (self, error, &r, C_("store action", "look up"), name);
   s3_response_clear (&r);
   return ok;
 }
@@ -351,10 +358,10 @@ put_multipart (CofferStoreS3 *self, const char *key, const char *name, GBytes *d
         }
       if (upload_id == NULL)
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                     "The S3 server %s gave no upload id for “%s”.", self->host, name);
+                     _("The S3 server %s gave no upload id for “%s”."), self->host, name);
     }
   else
-    s3_set_error (self, error, &r, "start uploading", name);
+    s3_set_error (self, error, &r, C_("store action", "start uploading"), name);
   s3_response_clear (&r);
   if (upload_id == NULL)
     return FALSE;
@@ -374,9 +381,9 @@ put_multipart (CofferStoreS3 *self, const char *key, const char *name, GBytes *d
         {
           if (r.status == 200)
             g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                         "The S3 server %s gave no ETag for a part of “%s”.", self->host, name);
+                         _("The S3 server %s gave no ETag for a part of “%s”."), self->host, name);
           else
-            s3_set_error (self, error, &r, "upload a part of", name);
+            s3_set_error (self, error, &r, C_("store action", "upload a part of"), name);
           s3_response_clear (&r);
           goto fail;
         }
@@ -413,7 +420,7 @@ put_multipart (CofferStoreS3 *self, const char *key, const char *name, GBytes *d
       }
     if (!ok)
       {
-        s3_set_error (self, error, &r, "finish uploading", name);
+        s3_set_error (self, error, &r, C_("store action", "finish uploading"), name);
         s3_response_clear (&r);
         goto fail;
       }
@@ -440,7 +447,7 @@ put_single (CofferStoreS3 *self, const char *key, const char *name, GBytes *data
   *status = r.status;
   ok = r.status == 200 || r.status == 201 || r.status == 204;
   if (!ok && r.status != 501)
-    s3_set_error (self, error, &r, "upload", name);
+    s3_set_error (self, error, &r, C_("store action", "upload"), name);
   s3_response_clear (&r);
   return ok;
 }
@@ -464,7 +471,7 @@ coffer_store_s3_put (CofferStore *store, const char *name, GBytes *data, CofferP
       if (e > 0)
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                       "The object “%s” already exists.", name);
+                       _("The object “%s” already exists."), name);
           return FALSE;
         }
     }
@@ -486,7 +493,7 @@ coffer_store_s3_put (CofferStore *store, const char *name, GBytes *data, CofferP
         }
       if (status == 501)
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_FAILED,
-                     "The S3 server %s does not implement uploads of “%s”.", self->host, name);
+                     _("The S3 server %s does not implement uploads of “%s”."), self->host, name);
       else
         g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
@@ -537,7 +544,7 @@ s3_get_full (CofferStore *store, const char *name, guint64 offset, guint64 lengt
     {
       if (length > 0 && got != length)
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                     "The object “%s” is shorter than the requested range.", name);
+                     _("The object “%s” is shorter than the requested range."), name);
       else
         result = g_bytes_ref (r.body);
     }
@@ -546,15 +553,15 @@ s3_get_full (CofferStore *store, const char *name, guint64 offset, guint64 lengt
       /* A server that ignores Range sends everything: slice it. */
       if (offset > got || (length > 0 && offset + length > got))
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                     "The object “%s” is shorter than the requested range.", name);
+                     _("The object “%s” is shorter than the requested range."), name);
       else
         result = g_bytes_new_from_bytes (r.body, offset, length ? length : got - offset);
     }
   else if (r.status == 416)
     g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                 "The object “%s” is shorter than the requested range.", name);
+                 _("The object “%s” is shorter than the requested range."), name);
   else
-    s3_set_error (self, error, &r, "download", name);
+    s3_set_error (self, error, &r, C_("store action", "download"), name);
   s3_response_clear (&r);
   return result;
 }
@@ -596,7 +603,7 @@ coffer_store_s3_delete (CofferStore *store, const char *name, GCancellable *canc
     return FALSE;
   ok = r.status == 204 || r.status == 200;
   if (!ok)
-    s3_set_error (self, error, &r, "delete", name);
+    s3_set_error (self, error, &r, C_("store action", "delete"), name);
   s3_response_clear (&r);
   return ok;
 }
@@ -634,7 +641,7 @@ coffer_store_s3_list (CofferStore *store, const char *prefix, CofferStoreListFun
         return FALSE;
       if (r.status != 200)
         {
-          s3_set_error (self, error, &r, "list", prefix[0] ? prefix : "/");
+          s3_set_error (self, error, &r, C_("store action", "list"), prefix[0] ? prefix : "/");
           s3_response_clear (&r);
           return FALSE;
         }
@@ -646,7 +653,7 @@ coffer_store_s3_list (CofferStore *store, const char *prefix, CofferStoreListFun
           if (doc)
             xmlFreeDoc (doc);
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                       "The S3 server %s sent a listing that could not be read.", self->host);
+                       _("The S3 server %s sent a listing that could not be read."), self->host);
           return FALSE;
         }
       g_clear_pointer (&token, g_free);
@@ -686,16 +693,16 @@ coffer_store_s3_list (CofferStore *store, const char *prefix, CofferStoreListFun
       if (token == NULL || token[0] == '\0')
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                       "The S3 server %s sent a truncated listing without a continuation "
-                       "token.", self->host);
+                       _("The S3 server %s sent a truncated listing without a continuation "
+                       "token."), self->host);
           return FALSE;
         }
       /* A token seen before would list the same pages forever. */
       if (!g_hash_table_add (seen, g_strdup (token)))
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                       "The S3 server %s sent a continuation token it had sent before; the listing "
-                       "would never end.", self->host);
+                       _("The S3 server %s sent a continuation token it had sent before; the listing "
+                       "would never end."), self->host);
           return FALSE;
         }
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -783,7 +790,7 @@ coffer_store_s3_delete_many (CofferStoreS3 *self, const char * const *names,
                 g_set_error (error, COFFER_STORE_ERROR,
                              code && g_str_equal (code, "AccessDenied")
                                ? COFFER_STORE_ERROR_AUTH : COFFER_STORE_ERROR_FAILED,
-                             "Could not delete “%s” on %s (%s).", k ? k : "?", self->host,
+                             _("Could not delete “%s” on %s (%s)."), k ? k : "?", self->host,
                              code ? code : "error");
                 ok = FALSE;
               }
@@ -794,7 +801,7 @@ coffer_store_s3_delete_many (CofferStoreS3 *self, const char * const *names,
             return FALSE;
           continue;
         }
-      s3_set_error (self, error, &r, "delete objects in", self->bucket);
+      s3_set_error (self, error, &r, C_("store action", "delete objects in"), self->bucket);
       s3_response_clear (&r);
       return FALSE;
     }
@@ -875,7 +882,7 @@ coffer_store_s3_new (const char *endpoint, const char *region, gboolean path_sty
   if (bucket[0] == '\0' || strchr (bucket, '/') != NULL)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "“%s” is not a valid S3 bucket name.", bucket);
+                   _("“%s” is not a valid S3 bucket name."), bucket);
       return NULL;
     }
 
@@ -898,7 +905,7 @@ coffer_store_s3_new (const char *endpoint, const char *region, gboolean path_sty
               && !g_str_equal (g_uri_get_scheme (uri), "https")))
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                       "The S3 endpoint “%s” is not a valid http:// or https:// address.",
+                       _("The S3 endpoint “%s” is not a valid http:// or https:// address."),
                        endpoint);
           return NULL;
         }

@@ -13,6 +13,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <string.h>
+#include <glib/gi18n-lib.h>
 
 #define DEFAULT_CHUNK_THRESHOLD (64 * 1024 * 1024)
 #define DEFAULT_CHUNK_SIZE (16 * 1024 * 1024)
@@ -151,13 +152,13 @@ dav_send (CofferStoreWebdav *self, SoupMessage *msg, GBytes *body, const char *c
       g_bytes_unref (result);
       if (g_str_equal (refused, "basic"))
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
-                     "The server %s asks for the password with Basic authentication over unencrypted "
+                     _("The server %s asks for the password with Basic authentication over unencrypted "
                      "HTTP, which would send it in the clear; Coffer refuses. Use a webdavs:// "
-                     "(HTTPS) address.", g_uri_get_host (self->base));
+                     "(HTTPS) address."), g_uri_get_host (self->base));
       else
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
-                     "%s asked for the password, but it is not the server that was set up (%s); "
-                     "Coffer gives the password only to that server.",
+                     _("%s asked for the password, but it is not the server that was set up (%s); "
+                     "Coffer gives the password only to that server."),
                      g_uri_get_host (soup_message_get_uri (msg)), g_uri_get_host (self->base));
       return NULL;
     }
@@ -212,7 +213,7 @@ mkcol (CofferStoreWebdav *self, const char *url, const char *what, GCancellable 
       if (status == 409)
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                       "The folder above “%s” does not exist on %s.", what,
+                       _("The folder above “%s” does not exist on %s."), what,
                        g_uri_get_host (self->base));
           return FALSE;
         }
@@ -226,7 +227,7 @@ mkcol (CofferStoreWebdav *self, const char *url, const char *what, GCancellable 
         }
       if ((attempt > 0 && status != 423) || (status != 403 && status != 423))
         {
-          coffer_store_http_set_error (error, msg, "create the folder", what);
+          coffer_store_http_set_error (error, msg, C_("store action", "create the folder"), what);
           return FALSE;
         }
     }
@@ -301,9 +302,9 @@ dav_move (CofferStoreWebdav *self, const char *from_url, const char *to_url, con
     return TRUE;
   if (status == 412)
     g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                 "The object “%s” already exists.", name);
+                 _("The object “%s” already exists."), name);
   else
-    coffer_store_http_set_error (error, msg, "store", name);
+    coffer_store_http_set_error (error, msg, C_("store action", "store"), name);
   return FALSE;
 }
 
@@ -331,7 +332,7 @@ dav_put_url (CofferStoreWebdav *self, const char *url, GBytes *data, const char 
   *status_out = status;
   if (status_ok (status))
     return TRUE;
-  coffer_store_http_set_error (error, msg, "upload", name);
+  coffer_store_http_set_error (error, msg, C_("store action", "upload"), name);
   return FALSE;
 }
 
@@ -356,7 +357,7 @@ put_chunked (CofferStoreWebdav *self, const char *name, const char *dest_url, GB
       return FALSE;
     if (!status_ok (soup_message_get_status (msg)))
       {
-        coffer_store_http_set_error (error, msg, "start uploading", name);
+        coffer_store_http_set_error (error, msg, C_("store action", "start uploading"), name);
         return FALSE;
       }
   }
@@ -411,7 +412,7 @@ coffer_store_webdav_put (CofferStore *store, const char *name, GBytes *data,
           if (exists)
             {
               g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                           "The object “%s” already exists.", name);
+                           _("The object “%s” already exists."), name);
               return FALSE;
             }
         }
@@ -491,12 +492,12 @@ webdav_get_full (CofferStore *store, const char *name, guint64 offset, guint64 l
     }
   if (status == 416)
     goto short_object;
-  coffer_store_http_set_error (error, msg, "download", name);
+  coffer_store_http_set_error (error, msg, C_("store action", "download"), name);
   return NULL;
 
 short_object:
   g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-               "The object “%s” is shorter than the requested range.", name);
+               _("The object “%s” is shorter than the requested range."), name);
   return NULL;
 }
 
@@ -585,7 +586,7 @@ parse_multistatus (GBytes *body, GUri *request_uri, GError **error)
       if (doc)
         xmlFreeDoc (doc);
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The WebDAV server %s sent a folder listing that could not be read.",
+                   _("The WebDAV server %s sent a folder listing that could not be read."),
                    g_uri_get_host (request_uri));
       return NULL;
     }
@@ -663,10 +664,10 @@ dav_propfind (CofferStoreWebdav *self, const char *url, const char *depth, const
     {
       if (soup_message_get_status (msg) == 200)
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                     "The server %s does not look like a WebDAV server (PROPFIND answered "
-                     "HTTP 200).", g_uri_get_host (self->base));
+                     _("The server %s does not look like a WebDAV server (PROPFIND answered "
+                     "HTTP 200)."), g_uri_get_host (self->base));
       else
-        coffer_store_http_set_error (error, msg, "list", name);
+        coffer_store_http_set_error (error, msg, C_("store action", "list"), name);
       return NULL;
     }
   return parse_multistatus (body, soup_message_get_uri (msg), error);
@@ -687,7 +688,7 @@ dav_head_size (CofferStoreWebdav *self, const char *url, const char *name, guint
     return FALSE;
   if (!status_ok (soup_message_get_status (msg)))
     {
-      coffer_store_http_set_error (error, msg, "look up", name);
+      coffer_store_http_set_error (error, msg, C_("store action", "look up"), name);
       return FALSE;
     }
   len = soup_message_headers_get_content_length (soup_message_get_response_headers (msg));
@@ -695,7 +696,7 @@ dav_head_size (CofferStoreWebdav *self, const char *url, const char *name, guint
                  != SOUP_ENCODING_CONTENT_LENGTH)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The WebDAV server %s did not tell the size of “%s”.",
+                   _("The WebDAV server %s did not tell the size of “%s”."),
                    g_uri_get_host (self->base), name);
       return FALSE;
     }
@@ -717,7 +718,7 @@ coffer_store_webdav_stat (CofferStore *store, const char *name, guint64 *size,
   if (entries->len == 0 || ((DavEntry *) entries->pdata[0])->is_collection)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                   "The object “%s” does not exist on %s.", name, g_uri_get_host (self->base));
+                   _("The object “%s” does not exist on %s."), name, g_uri_get_host (self->base));
       return FALSE;
     }
   e = entries->pdata[0];
@@ -854,7 +855,7 @@ coffer_store_webdav_delete (CofferStore *store, const char *name, GCancellable *
     return FALSE;
   if (status_ok (soup_message_get_status (msg)))
     return TRUE;
-  coffer_store_http_set_error (error, msg, "delete", name);
+  coffer_store_http_set_error (error, msg, C_("store action", "delete"), name);
   return FALSE;
 }
 
@@ -957,7 +958,7 @@ coffer_store_webdav_new (const char *base_uri, const char *user, const CofferSec
       || (!g_str_equal (scheme, "http") && !g_str_equal (scheme, "https")))
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "“%s” is not a valid WebDAV address.", base_uri);
+                   _("“%s” is not a valid WebDAV address."), base_uri);
       return NULL;
     }
   self = g_object_new (COFFER_TYPE_STORE_WEBDAV, NULL);
@@ -976,7 +977,7 @@ coffer_store_webdav_new (const char *base_uri, const char *user, const CofferSec
   if (self->base_path == NULL)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "“%s” is not a valid WebDAV address.", base_uri);
+                   _("“%s” is not a valid WebDAV address."), base_uri);
       return NULL;
     }
   self->user = g_strdup (user);

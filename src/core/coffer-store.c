@@ -4,6 +4,7 @@
 #include "coffer-error.h"
 
 #include <string.h>
+#include <glib/gi18n-lib.h>
 
 G_DEFINE_INTERFACE (CofferStore, coffer_store, G_TYPE_OBJECT)
 
@@ -49,8 +50,8 @@ set_too_large (GError **error, const char *name, guint64 size, guint64 max_size)
   g_autofree char *limit = g_format_size_full (max_size, G_FORMAT_SIZE_IEC_UNITS);
 
   g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-               "The object “%s” is %s, more than the %s such an object may have; it was not read. "
-               "The repository may have been tampered with.", name, have, limit);
+               _("The object “%s” is %s, more than the %s such an object may have; it was not read. "
+               "The repository may have been tampered with."), name, have, limit);
 }
 
 void
@@ -101,7 +102,7 @@ coffer_store_list (CofferStore *self, const char *prefix, CofferStoreListFunc fu
   if (prefix[0] == '/' || strstr (prefix, "..") != NULL)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "The prefix “%s” is not a valid object name prefix.", prefix);
+                   _("The prefix “%s” is not a valid object name prefix."), prefix);
       return FALSE;
     }
   return COFFER_STORE_GET_IFACE (self)->list (self, prefix, func, user_data, cancellable, error);
@@ -196,7 +197,7 @@ coffer_store_check_name (const char *name, GError **error)
 
 bad:
   g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-               "The object name “%s” is not valid.", name);
+               _("The object name “%s” is not valid."), name);
   return FALSE;
 }
 
@@ -258,7 +259,7 @@ coffer_store_http_session_new (const char *ca_file, guint max_conns, GError **er
       if (db == NULL)
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_TLS,
-                       "Could not load the certificate authorities from “%s”: %s",
+                       _("Could not load the certificate authorities from “%s”: %s"),
                        ca_file, local_error->message);
           return NULL;
         }
@@ -365,13 +366,15 @@ coffer_store_http_send (SoupSession *session, SoupMessage *msg, GCancellable *ca
           g_autofree char *shown = target ? g_uri_to_string_partial (target, G_URI_HIDE_USERINFO
                                                                               | G_URI_HIDE_QUERY
                                                                               | G_URI_HIDE_FRAGMENT)
-                                          : g_strdup (location ? "an invalid address" : "nowhere");
+                                          : g_strdup (location ? C_("redirect target", "an invalid address")
+                                                               : C_("redirect target", "nowhere"));
 
           g_bytes_unref (body);
+          /* TRANSLATORS: the last %s is an address or a "redirect target" message. */
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                       "The server %s redirected the request (HTTP %u) to %s. Coffer does not follow "
+                       _("The server %s redirected the request (HTTP %u) to %s. Coffer does not follow "
                        "redirects, so that credentials and data only go to the address you set up; "
-                       "if you trust the new address, use it as the repository location.",
+                       "if you trust the new address, use it as the repository location."),
                        g_uri_get_host (soup_message_get_uri (msg)), status, shown);
           return NULL;
         }
@@ -384,7 +387,7 @@ coffer_store_http_send (SoupSession *session, SoupMessage *msg, GCancellable *ca
         {
           g_bytes_unref (body);
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NETWORK,
-                       "The connection to %s was cut off during a response.",
+                       _("The connection to %s was cut off during a response."),
                        g_uri_get_host (soup_message_get_uri (msg)));
           return NULL;
         }
@@ -400,12 +403,12 @@ coffer_store_http_send (SoupSession *session, SoupMessage *msg, GCancellable *ca
       || soup_message_get_tls_peer_certificate_errors (msg) != 0)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_TLS,
-                   "The server’s certificate for %s is not trusted: %s",
+                   _("The server’s certificate for %s is not trusted: %s"),
                    g_uri_get_host (soup_message_get_uri (msg)), local_error->message);
       return NULL;
     }
   g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NETWORK,
-               "Could not talk to %s: %s", g_uri_get_host (soup_message_get_uri (msg)),
+               _("Could not talk to %s: %s"), g_uri_get_host (soup_message_get_uri (msg)),
                local_error->message);
   return NULL;
 }
@@ -432,7 +435,7 @@ coffer_store_probe_write (CofferStore *self, GCancellable *cancellable, GError *
   read = coffer_store_get (self, name, 0, 0, cancellable, &local_error);
   if (read != NULL && !g_bytes_equal (read, written))
     g_set_error (&local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                 "The backup location returned other data than was written to it.");
+                 _("The backup location returned other data than was written to it."));
   /* Delete even when the read failed; the first error is the one to tell. */
   {
     g_autoptr(GError) delete_error = NULL;
@@ -467,8 +470,8 @@ coffer_store_http_set_error (GError **error, SoupMessage *msg, const char *what,
           && g_strcmp0 (method, "PROPFIND") != 0)
         {
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY,
-                       "The server %s does not allow writing “%s” (HTTP %u %s): the account or "
-                       "folder is read-only.", host, name, status, reason);
+                       _("The server %s does not allow writing “%s” (HTTP %u %s): the account or "
+                       "folder is read-only."), host, name, status, reason);
           return;
         }
     }
@@ -477,20 +480,20 @@ coffer_store_http_set_error (GError **error, SoupMessage *msg, const char *what,
     case 401:
     case 403:
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
-                   "The server %s refused access to “%s” (HTTP %u %s). Check the user name and password or keys.",
+                   _("The server %s refused access to “%s” (HTTP %u %s). Check the user name and password or keys."),
                    host, name, status, reason);
       return;
     case 404:
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                   "The object “%s” does not exist on %s.", name, host);
+                   _("The object “%s” does not exist on %s."), name, host);
       return;
     case 412:
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                   "The object “%s” already exists on %s.", name, host);
+                   _("The object “%s” already exists on %s."), name, host);
       return;
     case 507:
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
-                   "The server %s has no space left for “%s” (HTTP %u %s).",
+                   _("The server %s has no space left for “%s” (HTTP %u %s)."),
                    host, name, status, reason);
       return;
     case 408:
@@ -506,7 +509,9 @@ coffer_store_http_set_error (GError **error, SoupMessage *msg, const char *what,
         code = COFFER_STORE_ERROR_INVALID;
       break;
     }
+  /* TRANSLATORS: the action is a "store action" message such as "write";
+   * translate those to fit this sentence (German uses a participle). */
   g_set_error (error, COFFER_STORE_ERROR, code,
-               "Could not %s “%s” on %s: the server answered HTTP %u %s.",
+               _("Could not %s “%s” on %s: the server answered HTTP %u %s."),
                what, name, host, status, reason);
 }

@@ -3,6 +3,7 @@
  * Format: docs/FORMAT.md, section "Trees". */
 
 #include <string.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-tree.h"
 #include "coffer-error.h"
@@ -241,7 +242,7 @@ static GPtrArray *
 tree_corrupt (GError **error, gsize index, const char *what)
 {
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "A folder listing in the backup is damaged (entry %" G_GSIZE_FORMAT ": %s).",
+               _("A folder listing in the backup is damaged (entry %zu: %s)."),
                index, what);
   return NULL;
 }
@@ -262,13 +263,13 @@ coffer_tree_parse (GBytes  *data,
 
   v = _coffer_variant_new_untrusted (G_VARIANT_TYPE (TREE_TYPE_STRING), data);
   if (v == NULL)
-    return tree_corrupt (error, 0, "not a valid folder listing");
+    return tree_corrupt (error, 0, _("not a valid folder listing"));
 
   g_variant_get_child (v, 0, "u", &version);
   if (version != TREE_VERSION)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_UNSUPPORTED_VERSION,
-                   "A folder listing has version %u, which this version of Coffer does not support.",
+                   _("A folder listing has version %u, which this version of Coffer does not support."),
                    version);
       return NULL;
     }
@@ -301,9 +302,9 @@ coffer_tree_parse (GBytes  *data,
 
       name = g_variant_get_fixed_array (name_v, &name_len, 1);
       if (!name_valid (name, name_len))
-        return tree_corrupt (error, i, "bad name");
+        return tree_corrupt (error, i, _("bad name"));
       if (prev_name != NULL && name_compare (prev_name, prev_len, name, name_len) >= 0)
-        return tree_corrupt (error, i, "names out of order or repeated");
+        return tree_corrupt (error, i, _("names out of order or repeated"));
 
       link = g_variant_get_fixed_array (link_v, &link_len, 1);
       content = g_variant_get_fixed_array (content_v, &content_len, 1);
@@ -348,7 +349,7 @@ coffer_tree_parse (GBytes  *data,
           g_variant_get_child (xattrs_v, k, "(@ay@ay)", &xname_v, &xvalue_v);
           xname = g_variant_get_fixed_array (xname_v, &xname_len, 1);
           if (xname_len == 0 || memchr (xname, '\0', xname_len) != NULL)
-            return tree_corrupt (error, i, "bad extended attribute name");
+            return tree_corrupt (error, i, _("bad extended attribute name"));
           g_ptr_array_add (entry->xattrs, g_strndup (xname, xname_len));
           g_ptr_array_add (entry->xattrs, g_variant_get_data_as_bytes (xvalue_v));
         }
