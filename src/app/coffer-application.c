@@ -210,7 +210,9 @@ open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         }
       return;
     }
-  if (self->problem == COFFER_BACKUP_PROBLEM_DISCONNECTED)
+  /* Opened: the drive is there, and credentials that were refused (the
+   * status row's "Sign In Again") are accepted now. */
+  if (self->problem == COFFER_BACKUP_PROBLEM_DISCONNECTED || self->problem == COFFER_BACKUP_PROBLEM_AUTH)
     set_problem (self, COFFER_BACKUP_PROBLEM_NONE, NULL);
   set_state (self, COFFER_APP_STATE_READY, NULL);
   if (self->pending_backup)
@@ -464,11 +466,25 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (report->n_failed == 0)
     {
+      guint64 skipped = 0;
+
+      for (guint i = 0; i < report->snapshots->len; i++)
+        skipped += ((const CofferSnapshot *) g_ptr_array_index (report->snapshots, i))->skipped;
       g_settings_set_int64 (self->settings, "last-backup", now);
-      set_problem (self, COFFER_BACKUP_PROBLEM_NONE, NULL);
       unwatch_destination (self);
       coffer_history_add (self->history, report->start_time, report->end_time, TRUE, summary, details);
-      notify_result (self, TRUE, _("Backup finished"), summary);
+      if (skipped > 0)
+        {
+          /* A backup that left files out is not the green "Last backed up":
+           * the status row keeps a warning until a backup has them all. */
+          set_problem (self, COFFER_BACKUP_PROBLEM_SKIPPED, details);
+          notify_result (self, FALSE, _("Some files could not be backed up"), details);
+        }
+      else
+        {
+          set_problem (self, COFFER_BACKUP_PROBLEM_NONE, NULL);
+          notify_result (self, TRUE, _("Backup finished"), summary);
+        }
     }
   else if (g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE)
            && report->n_ok == 0)
@@ -1119,7 +1135,7 @@ coffer_application_class_init (CofferApplicationClass *klass)
     g_param_spec_int ("state", NULL, NULL, 0, COFFER_APP_STATE_ERROR, 0,
                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_PROBLEM] =
-    g_param_spec_int ("problem", NULL, NULL, 0, COFFER_BACKUP_PROBLEM_SETTINGS, 0,
+    g_param_spec_int ("problem", NULL, NULL, 0, COFFER_BACKUP_PROBLEM_SKIPPED, 0,
                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

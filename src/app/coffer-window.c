@@ -100,6 +100,16 @@ set_status_style (CofferWindow *self, const char *icon, const char *style)
   gtk_widget_add_css_class (GTK_WIDGET (self->status_icon), style);
 }
 
+/* "~/Pictures/a.jpg" for a path in this home folder, in a message. */
+static char *
+shorten_home (const char *text)
+{
+  g_autofree char *home = g_strconcat (g_get_home_dir (), "/", NULL);
+  g_auto(GStrv) parts = g_strsplit (text, home, -1);
+
+  return g_strjoinv ("~/", parts);
+}
+
 /* After a failed or partial backup the row says what is wrong, how long
  * ago the last good backup was, and offers the button that fixes it.
  * Returns FALSE when there is no problem to show. */
@@ -113,6 +123,7 @@ update_problem (CofferWindow *self, gint64 last)
   g_autofree char *since = NULL;
   g_autofree char *subtitle = NULL;
   g_autofree char *first_line = NULL;
+  g_autofree char *short_reason = NULL;
   const char *button = NULL;
   const char *action = "app.backup-now";
 
@@ -120,8 +131,13 @@ update_problem (CofferWindow *self, gint64 last)
       || coffer_engine_get_busy (coffer_application_get_engine (self->app)))
     return FALSE;
   /* The first problem fits the row; the history entry holds them all. */
-  if (reason != NULL && strchr (reason, '\n') != NULL)
-    reason = first_line = g_strndup (reason, strchr (reason, '\n') - reason);
+  if (reason != NULL)
+    {
+      first_line = strchr (reason, '\n') != NULL ? g_strndup (reason, strchr (reason, '\n') - reason)
+                                                 : g_strdup (reason);
+      short_reason = shorten_home (first_line);
+      reason = short_reason;
+    }
 
   if (last > 0)
     {
@@ -149,9 +165,24 @@ update_problem (CofferWindow *self, gint64 last)
       set_status_style (self, "dialog-warning-symbolic", "warning");
       button = _("_Try Again");
       break;
+    case COFFER_BACKUP_PROBLEM_SKIPPED:
+      {
+        /* The rest is backed up: say when, but not in green. */
+        g_autofree char *ago = coffer_format_time_ago (last);
+        title = g_strdup (_("Some files could not be backed up"));
+        /* Translators: the second line under the first unreadable file; %s is "2 minutes ago" */
+        subtitle = g_strdup_printf (_("%s\nEverything else was backed up %s"), reason ? reason : "", ago);
+        set_status_style (self, "dialog-warning-symbolic", "warning");
+        button = _("_Try Again");
+      }
+      break;
     case COFFER_BACKUP_PROBLEM_AUTH:
+      /* The server's own words are in the history; here what to do. */
+      name = coffer_application_dup_destination_name (self->app);
       title = g_strdup (_("The backup server refused the sign-in"));
-      subtitle = g_strdup_printf ("%s\n%s", reason ? reason : "", since);
+      /* Translators: %s is the server, such as "cloud.example.org"; the second line is "Last successful backup 2 hours ago" */
+      subtitle = g_strdup_printf (_("%s does not accept the user name or password Coffer has. If you changed "
+                                    "the password, sign in again.\n%s"), name, since);
       set_status_style (self, "dialog-error-symbolic", "error");
       button = _("_Sign In Again");
       action = "app.preferences";
