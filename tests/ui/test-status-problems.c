@@ -8,8 +8,8 @@
  *   holds its lock, as a running `coffer backup` does): a warning naming
  *   the category, with the time of the last complete backup;
  * - the server refuses the password (changed at the provider): an error
- *   with "Sign In Again", which opens Preferences, where signing in again
- *   with the new password clears it.
+ *   with "Sign In Again", which asks for the password used there now,
+ *   refuses a wrong one and clears the error with the right one.
  * When the tests run as root, the process leaves out CAP_DAC_OVERRIDE and
  * CAP_DAC_READ_SEARCH from its effective set, so that a chmod 000 file is
  * unreadable as it is for a user. */
@@ -22,7 +22,6 @@
 #include <glib/gstdio.h>
 
 #include "coffer-category-item.h"
-#include "coffer-preferences-window.h"
 #include "coffer-repository.h"
 #include "coffer-window.h"
 #include "servers.h"
@@ -148,15 +147,17 @@ find_lock (const char *dir, const char *category_id)
 }
 
 static gboolean
-prefs_open (gpointer data)
+sign_in_asked (gpointer data)
 {
-  return ui_test_find_window (COFFER_TYPE_PREFERENCES_WINDOW) != NULL;
+  return coffer_window_get_sign_in_dialog (data) != NULL;
 }
 
+/* data: the status button; the connection test of a sign-in is over when
+ * its action (win.sign-in) is enabled again. */
 static gboolean
-prefs_done (gpointer data)
+sign_in_done (gpointer data)
 {
-  return coffer_preferences_window_get_destination_status (data) != NULL;
+  return gtk_widget_get_sensitive (data);
 }
 
 static void
@@ -318,21 +319,34 @@ test_problems (void)
   g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, "_Sign In Again");
   ui_test_screenshot (GTK_WIDGET (window), "status-auth-refused");
 
-  /* Sign In Again opens Preferences; the location with the new password
-   * (what its Change dialog hands over) is accepted and clears the error. */
-  g_assert_true (gtk_widget_activate (button));
-  ui_test_wait_for (prefs_open, NULL, 30, "Preferences");
-  {
-    CofferPreferencesWindow *prefs = COFFER_PREFERENCES_WINDOW (ui_test_find_window (COFFER_TYPE_PREFERENCES_WINDOW));
-    g_autoptr(CofferDestination) dest = coffer_destination_new (coffer_test_server_get_location (server));
+  /* Sign In Again asks for the password used there now: a wrong one is
+   * refused and changes nothing; the new one is kept and clears the error. */
+  for (guint attempt = 0; attempt < 2; attempt++)
+    {
+      GtkWidget *dialog, *user_entry, *secret_entry;
 
-    dest->user = g_strdup (coffer_test_server_get_user (server));
-    dest->secret = coffer_secret_new_from_string ("changed-at-the-provider");
-    coffer_preferences_window_change_destination (prefs, dest);
-    ui_test_wait_for (prefs_done, prefs, 60, "signed in again");
-    g_assert_cmpstr (coffer_preferences_window_get_destination_status (prefs), ==, "");
-    gtk_window_destroy (GTK_WINDOW (prefs));
-  }
+      g_assert_true (gtk_widget_activate (button));
+      ui_test_wait_for (sign_in_asked, window, 10, "the sign-in question");
+      dialog = coffer_window_get_sign_in_dialog (window);
+      user_entry = ui_test_find (dialog, GTK_TYPE_ENTRY, NULL);
+      secret_entry = ui_test_find (dialog, GTK_TYPE_PASSWORD_ENTRY, NULL);
+      g_assert_nonnull (user_entry);
+      g_assert_nonnull (secret_entry);
+      g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (user_entry)), ==, coffer_test_server_get_user (server));
+      gtk_editable_set_text (GTK_EDITABLE (secret_entry), attempt == 0 ? "a wrong guess" : "changed-at-the-provider");
+      if (attempt == 0)
+        ui_test_screenshot (dialog, "status-sign-in-again");
+      adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "sign-in");
+      g_assert_null (coffer_window_get_sign_in_dialog (window));
+      g_assert_false (gtk_widget_get_sensitive (button));
+      ui_test_wait_for (sign_in_done, button, 60, "sign-in attempt");
+      if (attempt == 0)
+        {
+          g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_AUTH);
+          g_assert_cmpstr (status_title (window), ==, "The backup server refused the sign-in");
+        }
+    }
+  ui_test_wait_for (state_ready, app, 60, "opened with the new password");
   g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_NONE);
   backup_now_and_wait (app);
   entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
