@@ -394,6 +394,17 @@ uninhibit (CofferApplication *self)
     }
 }
 
+/* The history entry of a backup that found the drive unplugged: what
+ * happened, not "Backup failed". */
+static char *
+not_connected_summary (CofferApplication *self)
+{
+  g_autofree char *name = coffer_application_dup_destination_name (self);
+
+  /* Translators: %s is the name of a drive, such as "Backup" */
+  return g_strdup_printf (_("Not backed up: the drive “%s” was not connected"), name);
+}
+
 static void
 backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -419,7 +430,10 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
         {
           if (self->problem != COFFER_BACKUP_PROBLEM_DISCONNECTED)
-            coffer_history_add (self->history, now, now, FALSE, _("Backup failed"), message);
+            {
+              g_autofree char *title = not_connected_summary (self);
+              coffer_history_add (self->history, now, now, FALSE, title, message);
+            }
           set_problem (self, COFFER_BACKUP_PROBLEM_DISCONNECTED, message);
           watch_destination (self);
           reschedule (self);
@@ -492,11 +506,12 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       /* An unplugged drive is a normal state: say so in the status, wait
        * for the drive, and do not shout about it at every scheduled try. */
       gboolean already = self->problem == COFFER_BACKUP_PROBLEM_DISCONNECTED;
+      g_autofree char *title = not_connected_summary (self);
 
       set_problem (self, COFFER_BACKUP_PROBLEM_DISCONNECTED, details);
       watch_destination (self);
       if (!already)
-        coffer_history_add (self->history, report->start_time, report->end_time, FALSE, summary, details);
+        coffer_history_add (self->history, report->start_time, report->end_time, FALSE, title, details);
     }
   else
     {

@@ -192,7 +192,15 @@ update_problem (CofferWindow *self, gint64 last)
       break;
     case COFFER_BACKUP_PROBLEM_SETTINGS:
       title = g_strdup (_("The backup location does not accept the backup"));
-      subtitle = g_strdup_printf ("%s\n%s", reason ? reason : "", since);
+      /* "… does not allow writing: Could not create the folder “/long/path”…":
+       * the kind fits the row, the details are in the history. */
+      if (reason != NULL && strstr (reason, ": ") != NULL)
+        {
+          g_autofree char *kind = g_strndup (reason, strstr (reason, ": ") - reason);
+          subtitle = g_strdup_printf ("%s.\n%s", kind, since);
+        }
+      else
+        subtitle = g_strdup_printf ("%s\n%s", reason ? reason : "", since);
       set_status_style (self, "dialog-error-symbolic", "error");
       button = _("Open _Preferences");
       action = "app.preferences";
