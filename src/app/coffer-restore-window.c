@@ -111,6 +111,13 @@ path_is_under (const char *path, const char *dir)
   return strncmp (path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
+static gboolean
+in_a_home (const char *path)
+{
+  return g_str_has_prefix (path, "/home/") || g_str_has_prefix (path, "/var/home/")
+         || g_str_has_prefix (path, "/Users/") || g_str_has_prefix (path, "/root/");
+}
+
 /* Whether root is one of this computer's folders of the category. */
 static gboolean
 is_own_folder (CofferRestoreWindow *self, const char *category_id, const char *root)
@@ -132,10 +139,11 @@ is_own_folder (CofferRestoreWindow *self, const char *category_id, const char *r
 
 /* For a restore to the original place (paths: NULL = the whole backup):
  * when the backed-up folders are neither in this home folder nor this
- * computer's own folders of the category, they came from another computer
- * or another home, and their files go to the same place of this home
- * folder (/home/alice/Pictures → ~/Pictures, as after joining). Returns
- * the old home to leave out, or NULL to restore to the very same paths. */
+ * computer's own folders of the category, and are in another home folder
+ * or not on this computer at all, they came from another computer or
+ * another home, and their files go to the same place of this home folder
+ * (/home/alice/Pictures → ~/Pictures, as after joining). Returns the old
+ * home to leave out, or NULL to restore to the very same paths. */
 static char *
 home_mapping (CofferRestoreWindow *self, const char *category_id, const CofferSnapshot *snapshot,
               const char * const *paths)
@@ -156,6 +164,10 @@ home_mapping (CofferRestoreWindow *self, const char *category_id, const CofferSn
       if (!involved)
         continue;
       if (path_is_under (root, home) || is_own_folder (self, category_id, root))
+        return NULL;
+      /* A folder outside any home that is here (a drive, /srv…; perhaps
+       * since removed from the category) is restored where it is. */
+      if (!in_a_home (root) && g_file_test (root, G_FILE_TEST_IS_DIR))
         return NULL;
       old = coffer_old_home_of (root);
       if (strip == NULL)
@@ -647,6 +659,7 @@ restore_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore", TRUE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore-to", TRUE);
   gtk_label_set_text (self->status_label, "");
+  update_where (self);
 
   if (coffer_engine_restore_finish (COFFER_ENGINE (source), result, &conflicts, &error))
     {

@@ -3,7 +3,8 @@
  * backup came from: "Restore" puts the files into the same folders of this
  * home folder (<old home>/Pictures/x.jpg → ~/Pictures/x.jpg), the window
  * and the "Restore Everything?" question say so, and nothing is written
- * to the old place. The result says how many files had privileges withheld
+ * to the old place (which is not on this computer). A folder outside any
+ * home that does exist here is restored in place. The result says how many files had privileges withheld
  * (a setuid file). Real repository in a folder, real backup, real window. */
 #include <sys/stat.h>
 #include <glib/gstdio.h>
@@ -198,6 +199,22 @@ test_restore_elsewhere (void)
   assert_random_contents (photo, 40000, 1);
   g_assert_cmpstr (coffer_restore_window_get_toast (restore), ==, "Files restored into your home folder.");
   g_assert_false (g_file_test (old_home, G_FILE_TEST_EXISTS));
+
+  /* A folder outside any home that exists here (a drive, /srv…) is
+   * restored where it is, even when it is no longer in the category. */
+  g_mkdir_with_parents (old_pictures, 0755);
+  {
+    g_autofree char *in_backup = g_build_filename (old_pictures, "x.jpg", NULL);
+    const char *one[] = { in_backup, NULL };
+
+    coffer_restore_window_restore (restore, one, NULL);
+    ui_test_wait_for (restore_finished, restore, 60, "restore in place");
+    g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
+    assert_random_contents (in_backup, 40000, 1);
+    g_assert_cmpstr (coffer_restore_window_get_toast (restore), ==, "Files restored");
+    g_assert_false (gtk_widget_get_visible (gtk_widget_get_parent (GTK_WIDGET (
+      gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW, "where_label")))));
+  }
 
   gtk_window_destroy (GTK_WINDOW (restore));
   ui_test_quit (app);
