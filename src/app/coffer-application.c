@@ -521,6 +521,8 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         problem = COFFER_BACKUP_PROBLEM_PARTIAL;
       else if (g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH))
         problem = COFFER_BACKUP_PROBLEM_AUTH;
+      else if (g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NETWORK))
+        problem = COFFER_BACKUP_PROBLEM_NETWORK;
       else if (g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE)
                || g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY))
         problem = COFFER_BACKUP_PROBLEM_SETTINGS;
@@ -1150,7 +1152,7 @@ coffer_application_class_init (CofferApplicationClass *klass)
     g_param_spec_int ("state", NULL, NULL, 0, COFFER_APP_STATE_ERROR, 0,
                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_PROBLEM] =
-    g_param_spec_int ("problem", NULL, NULL, 0, COFFER_BACKUP_PROBLEM_SKIPPED, 0,
+    g_param_spec_int ("problem", NULL, NULL, 0, COFFER_BACKUP_PROBLEM_NETWORK, 0,
                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

@@ -179,6 +179,17 @@ update_problem (CofferWindow *self, gint64 last)
         button = _("_Try Again");
       }
       break;
+    case COFFER_BACKUP_PROBLEM_NETWORK:
+      /* Usually passing (offline, the server restarting): no alarm. */
+      name = coffer_application_dup_destination_name (self->app);
+      /* Translators: %s is the server, such as "cloud.example.org" */
+      title = g_strdup_printf (_("%s is not answering"), name);
+      /* Translators: the second line is "Last successful backup 2 hours ago" */
+      subtitle = g_strdup_printf (_("The network may be down, or the server. Coffer tries again at the next "
+                                    "backup.\n%s"), since);
+      set_status_style (self, "network-offline-symbolic", "warning");
+      button = _("_Try Again");
+      break;
     case COFFER_BACKUP_PROBLEM_AUTH:
       /* The server's own words are in the history; here what to do. */
       name = coffer_application_dup_destination_name (self->app);

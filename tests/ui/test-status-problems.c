@@ -9,7 +9,8 @@
  *   the category, with the time of the last complete backup;
  * - the server refuses the password (changed at the provider): an error
  *   with "Sign In Again", which asks for the password used there now,
- *   refuses a wrong one and clears the error with the right one.
+ *   refuses a wrong one and clears the error with the right one;
+ * - the server is down: a warning that it is not answering.
  * When the tests run as root, the process leaves out CAP_DAC_OVERRIDE and
  * CAP_DAC_READ_SEARCH from its effective set, so that a chmod 000 file is
  * unreadable as it is for a user. */
@@ -353,9 +354,21 @@ test_problems (void)
   g_assert_true (entry->success);
   assert_green (app, window);
 
-  ui_test_quit (app);
-  set_dac_override (TRUE);
+  /* 4. The server is down: a calm warning that it is not answering. */
+  set_dac_override (TRUE);   /* to remove what the server's children wrote */
   coffer_test_server_stop (server);
+  backup_now_and_wait (app);
+  entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
+  g_test_message ("network: %s / %s", entry->summary, entry->details);
+  g_assert_false (entry->success);
+  g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_NETWORK);
+  g_assert_cmpstr (status_title (window), ==, "127.0.0.1 is not answering");
+  g_assert_nonnull (strstr (status_subtitle (window), "Last successful backup just now"));
+  assert_style (window, "warning");
+  g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, "_Try Again");
+  ui_test_screenshot (GTK_WIDGET (window), "status-server-not-answering");
+
+  ui_test_quit (app);
 }
 
 int
