@@ -530,7 +530,7 @@ coffer_restore_window_describe_snapshot (GPtrArray *snapshots, guint i)
 {
   const CofferSnapshot *snapshot = g_ptr_array_index (snapshots, i);
   g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (snapshot->time / G_USEC_PER_SEC);
-  gboolean same_minute = FALSE, several_hosts = FALSE;
+  gboolean same_minute = FALSE, several_hosts = FALSE, same_name = FALSE;
   g_autofree char *when = NULL;
 
   for (guint j = 0; j < snapshots->len; j++)
@@ -543,8 +543,15 @@ coffer_restore_window_describe_snapshot (GPtrArray *snapshots, guint i)
       if (g_strcmp0 (other->hostname, snapshot->hostname) != 0
           || g_strcmp0 (other->device_id, snapshot->device_id) != 0)
         several_hosts = TRUE;
+      if (g_strcmp0 (other->hostname, snapshot->hostname) == 0
+          && g_strcmp0 (other->device_id, snapshot->device_id) != 0)
+        same_name = TRUE;
     }
   when = g_date_time_format (dt, same_minute ? "%x %H:%M:%S" : "%x %H:%M");
+  if (same_name && snapshot->hostname != NULL && snapshot->device_id != NULL && *snapshot->device_id)
+    /* Translators: a point in time, the computer's name and the start of its id,
+     * for two computers with the same name */
+    return g_strdup_printf (_("%s on %s (%.8s)"), when, snapshot->hostname, snapshot->device_id);
   if (several_hosts && snapshot->hostname != NULL)
     /* Translators: a point in time and the computer it was backed up from */
     return g_strdup_printf (_("%s on %s"), when, snapshot->hostname);

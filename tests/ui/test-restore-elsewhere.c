@@ -220,10 +220,35 @@ test_restore_elsewhere (void)
   ui_test_quit (app);
 }
 
+/* Two computers with the same host name back up in the same second: the
+ * labels still differ (the start of each computer's id). */
+static void
+test_same_name_labels (void)
+{
+  CofferSnapshot a = { 0 }, b = { 0 };
+  g_autoptr(GPtrArray) snapshots = g_ptr_array_new ();
+  g_autofree char *la = NULL;
+  g_autofree char *lb = NULL;
+
+  a.time = b.time = G_GINT64_CONSTANT (1764900000) * G_USEC_PER_SEC;
+  a.hostname = b.hostname = (char *) "laptop";
+  a.device_id = (char *) "0123456789abcdef";
+  b.device_id = (char *) "fedcba9876543210";
+  g_ptr_array_add (snapshots, &a);
+  g_ptr_array_add (snapshots, &b);
+  la = coffer_restore_window_describe_snapshot (snapshots, 0);
+  lb = coffer_restore_window_describe_snapshot (snapshots, 1);
+  g_test_message ("%s | %s", la, lb);
+  g_assert_cmpstr (la, !=, lb);
+  g_assert_true (g_str_has_suffix (la, " on laptop (01234567)"));
+  g_assert_true (g_str_has_suffix (lb, " on laptop (fedcba98)"));
+}
+
 int
 main (int argc, char *argv[])
 {
   tmp = ui_test_init (&argc, &argv);
   g_test_add_func ("/ui/restore/another-home", test_restore_elsewhere);
+  g_test_add_func ("/ui/restore/same-name-labels", test_same_name_labels);
   return ui_test_run (tmp);
 }
