@@ -490,9 +490,14 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       if (skipped > 0)
         {
           /* A backup that left files out is not the green "Last backed up":
-           * the status row keeps a warning until a backup has them all. */
+           * the status row keeps a warning until a backup has them all.
+           * The same files again are not announced at every scheduled run. */
+          gboolean again = self->problem == COFFER_BACKUP_PROBLEM_SKIPPED
+                           && g_strcmp0 (self->problem_message, details) == 0;
+
           set_problem (self, COFFER_BACKUP_PROBLEM_SKIPPED, details);
-          notify_result (self, FALSE, _("Some files could not be backed up"), details);
+          if (!again)
+            notify_result (self, FALSE, _("Some files could not be backed up"), details);
         }
       else
         {

@@ -262,6 +262,27 @@ test_problems (void)
   g_assert_true (gtk_widget_get_visible (button));
   g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, "_Try Again");
   ui_test_screenshot (GTK_WIDGET (window), "status-files-skipped");
+  /* With the window closed the same file again is not announced again;
+   * another one is. */
+  gtk_window_close (GTK_WINDOW (window));
+  {
+    GNotification *before = coffer_application_get_last_notification (app);
+    g_autofree char *other = g_build_filename (pictures, "other.jpg", NULL);
+
+    backup_now_and_wait (app);
+    g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_SKIPPED);
+    g_assert_true (coffer_application_get_last_notification (app) == before);
+    coffer_test_write_random (other, 2000, 78);
+    g_assert_cmpint (g_chmod (other, 0), ==, 0);
+    backup_now_and_wait (app);
+    g_assert_true (coffer_application_get_last_notification (app) != before);
+    g_assert_cmpint (g_unlink (other), ==, 0);
+  }
+  g_application_activate (G_APPLICATION (app));
+  window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
+  g_assert_nonnull (window);
+  button = child (window, "status_button");
+  g_assert_cmpstr (status_title (window), ==, "Some files could not be backed up");
   /* Readable again: Try Again makes it green. */
   g_assert_cmpint (g_chmod (private_file, 0644), ==, 0);
   {
