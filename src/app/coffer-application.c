@@ -210,7 +210,9 @@ open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         }
       return;
     }
-  if (self->problem == COFFER_BACKUP_PROBLEM_DISCONNECTED)
+  /* Opened: the drive is there, and credentials that were refused (the
+   * status row's "Sign In Again") are accepted now. */
+  if (self->problem == COFFER_BACKUP_PROBLEM_DISCONNECTED || self->problem == COFFER_BACKUP_PROBLEM_AUTH)
     set_problem (self, COFFER_BACKUP_PROBLEM_NONE, NULL);
   set_state (self, COFFER_APP_STATE_READY, NULL);
   if (self->pending_backup)
@@ -392,6 +394,17 @@ uninhibit (CofferApplication *self)
     }
 }
 
+/* The history entry of a backup that found the drive unplugged: what
+ * happened, not "Backup failed". */
+static char *
+not_connected_summary (CofferApplication *self)
+{
+  g_autofree char *name = coffer_application_dup_destination_name (self);
+
+  /* Translators: %s is the name of a drive, such as "Backup" */
+  return g_strdup_printf (_("Not backed up: the drive “%s” was not connected"), name);
+}
+
 static void
 backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -417,7 +430,10 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
         {
           if (self->problem != COFFER_BACKUP_PROBLEM_DISCONNECTED)
-            coffer_history_add (self->history, now, now, FALSE, _("Backup failed"), message);
+            {
+              g_autofree char *title = not_connected_summary (self);
+              coffer_history_add (self->history, now, now, FALSE, title, message);
+            }
           set_problem (self, COFFER_BACKUP_PROBLEM_DISCONNECTED, message);
           watch_destination (self);
           reschedule (self);
@@ -464,11 +480,30 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (report->n_failed == 0)
     {
+      guint64 skipped = 0;
+
+      for (guint i = 0; i < report->snapshots->len; i++)
+        skipped += ((const CofferSnapshot *) g_ptr_array_index (report->snapshots, i))->skipped;
       g_settings_set_int64 (self->settings, "last-backup", now);
-      set_problem (self, COFFER_BACKUP_PROBLEM_NONE, NULL);
       unwatch_destination (self);
       coffer_history_add (self->history, report->start_time, report->end_time, TRUE, summary, details);
-      notify_result (self, TRUE, _("Backup finished"), summary);
+      if (skipped > 0)
+        {
+          /* A backup that left files out is not the green "Last backed up":
+           * the status row keeps a warning until a backup has them all.
+           * The same files again are not announced at every scheduled run. */
+          gboolean again = self->problem == COFFER_BACKUP_PROBLEM_SKIPPED
+                           && g_strcmp0 (self->problem_message, details) == 0;
+
+          set_problem (self, COFFER_BACKUP_PROBLEM_SKIPPED, details);
+          if (!again)
+            notify_result (self, FALSE, _("Some files could not be backed up"), details);
+        }
+      else
+        {
+          set_problem (self, COFFER_BACKUP_PROBLEM_NONE, NULL);
+          notify_result (self, TRUE, _("Backup finished"), summary);
+        }
     }
   else if (g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE)
            && report->n_ok == 0)
@@ -476,11 +511,12 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       /* An unplugged drive is a normal state: say so in the status, wait
        * for the drive, and do not shout about it at every scheduled try. */
       gboolean already = self->problem == COFFER_BACKUP_PROBLEM_DISCONNECTED;
+      g_autofree char *title = not_connected_summary (self);
 
       set_problem (self, COFFER_BACKUP_PROBLEM_DISCONNECTED, details);
       watch_destination (self);
       if (!already)
-        coffer_history_add (self->history, report->start_time, report->end_time, FALSE, summary, details);
+        coffer_history_add (self->history, report->start_time, report->end_time, FALSE, title, details);
     }
   else
     {
@@ -490,6 +526,8 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         problem = COFFER_BACKUP_PROBLEM_PARTIAL;
       else if (g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH))
         problem = COFFER_BACKUP_PROBLEM_AUTH;
+      else if (g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NETWORK))
+        problem = COFFER_BACKUP_PROBLEM_NETWORK;
       else if (g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE)
                || g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY))
         problem = COFFER_BACKUP_PROBLEM_SETTINGS;
@@ -1119,7 +1157,7 @@ coffer_application_class_init (CofferApplicationClass *klass)
     g_param_spec_int ("state", NULL, NULL, 0, COFFER_APP_STATE_ERROR, 0,
                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_PROBLEM] =
-    g_param_spec_int ("problem", NULL, NULL, 0, COFFER_BACKUP_PROBLEM_SETTINGS, 0,
+    g_param_spec_int ("problem", NULL, NULL, 0, COFFER_BACKUP_PROBLEM_NETWORK, 0,
                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

@@ -29,6 +29,8 @@ typedef enum
   COFFER_BACKUP_PROBLEM_FAILED,        /* network, server, damaged repository… */
   COFFER_BACKUP_PROBLEM_AUTH,          /* credentials refused */
   COFFER_BACKUP_PROBLEM_SETTINGS,      /* full or read-only: needs another destination or space */
+  COFFER_BACKUP_PROBLEM_SKIPPED,       /* backed up, but some files could not be read */
+  COFFER_BACKUP_PROBLEM_NETWORK,       /* the server did not answer: tried again at the next backup */
 } CofferBackupProblem;
 
 CofferApplication *coffer_application_new (void);

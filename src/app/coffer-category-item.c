@@ -196,6 +196,24 @@ coffer_format_time_ago (gint64 unix_time)
 }
 
 char *
+coffer_old_home_of (const char *root)
+{
+  static const char * const homes[] = { "/home/", "/var/home/", "/Users/", NULL };
+
+  for (guint i = 0; homes[i] != NULL; i++)
+    if (g_str_has_prefix (root, homes[i]))
+      {
+        const char *user = root + strlen (homes[i]);
+        const char *end = strchr (user, '/');
+        if (end != NULL && end > user)
+          return g_strndup (root, end - root);
+      }
+  if (g_str_has_prefix (root, "/root/"))
+    return g_strdup ("/root");
+  return g_path_get_dirname (root);
+}
+
+char *
 coffer_category_item_describe (CofferCategoryItem *self)
 {
   g_autofree char *ago = NULL;

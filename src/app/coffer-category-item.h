@@ -39,5 +39,10 @@ GListStore *coffer_category_items_detect (void);
 
 /* "2 hours ago", "yesterday", "never" */
 char *coffer_format_time_ago (gint64 unix_time);
+/* What to leave out of a folder backed up elsewhere so that it lands in
+ * the same place of this home folder: the old home ("/home/alice",
+ * "/var/home/alice", "/Users/alice", "/root"), else the folder it was in.
+ * "/home/alice/Pictures" → "/home/alice" → ~/Pictures. */
+char *coffer_old_home_of (const char *root);
 
 G_END_DECLS

@@ -1161,7 +1161,19 @@ backup_call (CofferRepository *repository, Job *job, GCancellable *cancellable, 
               return FALSE;
             }
           report->n_failed++;
-          g_ptr_array_add (report->messages, coffer_engine_describe_error (local_error));
+          if (local_error->domain != COFFER_STORE_ERROR)
+            {
+              /* Say which category: the others may have worked. (A store
+               * error is the destination's, for every category alike.) */
+              g_autoptr(CofferCategory) failed = coffer_repository_find_category (repository, job->strv[i],
+                                                                                  NULL, NULL);
+              g_autofree char *message = coffer_engine_describe_error (local_error);
+              g_ptr_array_add (report->messages, failed != NULL
+                                                 ? g_strdup_printf ("%s: %s", failed->name, message)
+                                                 : g_steal_pointer (&message));
+            }
+          else
+            g_ptr_array_add (report->messages, coffer_engine_describe_error (local_error));
           if (report->first_error == NULL)
             report->first_error = g_error_copy (local_error);
           continue;
@@ -1355,11 +1367,15 @@ static gboolean
 restore_call (CofferRepository *repository, Job *job, GCancellable *cancellable, GError **error)
 {
   GPtrArray *conflicts = NULL;
+  CofferRestoreResult restored = { 0 };
+  gboolean ok;
 
   /* job->text: the prefix left out under the target, or NULL */
-  if (!coffer_restore_run_mapped (repository, job->category_id, job->snapshot,
+  ok = coffer_restore_run_mapped (repository, job->category_id, job->snapshot,
                                   (const char * const *) job->strv, job->target, job->text, job->flags,
-                                  engine_progress_cb, job->engine, &conflicts, NULL, cancellable, error))
+                                  engine_progress_cb, job->engine, &conflicts, &restored, cancellable, error);
+  job->count = restored.withheld;
+  if (!ok)
     {
       job->conflicts = conflicts;
       return FALSE;
@@ -1409,6 +1425,15 @@ coffer_engine_restore_finish (CofferEngine *self, GAsyncResult *result,
   if (out_conflicts != NULL)
     *out_conflicts = job && job->conflicts ? g_ptr_array_ref (job->conflicts) : NULL;
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+guint
+coffer_engine_restore_get_withheld (CofferEngine *self, GAsyncResult *result)
+{
+  Job *job = g_task_get_task_data (G_TASK (result));
+
+  g_return_val_if_fail (COFFER_IS_ENGINE (self), 0);
+  return job != NULL ? (guint) job->count : 0;
 }
 
 /* ---- categories ---- */

@@ -193,6 +193,10 @@ void     coffer_engine_restore_mapped_async (CofferEngine *self, const char *cat
                                              GAsyncReadyCallback callback, gpointer user_data);
 gboolean coffer_engine_restore_finish (CofferEngine *self, GAsyncResult *result,
                                        GPtrArray **out_conflicts, GError **error);
+/* For a finished restore: how many entries had something withheld that
+ * could grant privileges (setuid/setgid bits, security.* attributes,
+ * device nodes; CofferRestoreResult.withheld). */
+guint    coffer_engine_restore_get_withheld (CofferEngine *self, GAsyncResult *result);
 
 /* Every category in the repository (element type CofferCategory). */
 void       coffer_engine_list_categories_async  (CofferEngine *self, GCancellable *cancellable,

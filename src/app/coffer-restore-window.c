@@ -28,6 +28,9 @@ struct _CofferRestoreWindow
   GStrv               last_paths;       /* what the last restore was asked for */
   CofferRestoreFlags  last_flags;
   char               *opened_uri;      /* COFFER_TESTING: what "Open Folder" would show */
+  char               *mapped_from;     /* the old home the last restore left out, or NULL */
+  char               *last_toast;      /* for tests */
+  guint               withheld;        /* entries of the last restore without their privileges */
   gboolean            loading;
   gboolean            auto_descend;
 
@@ -50,15 +53,25 @@ struct _CofferRestoreWindow
   GtkSpinner         *loading_spinner;
   AdwStatusPage      *empty_page;
   GtkLabel           *status_label;
+  GtkWidget          *where_box;
+  GtkLabel           *where_label;
   GtkProgressBar     *progress_bar;
   GtkWidget          *cancel_button;
 };
 
 G_DEFINE_FINAL_TYPE (CofferRestoreWindow, coffer_restore_window, ADW_TYPE_WINDOW)
 
+static void
+show_toast (CofferRestoreWindow *self, AdwToast *toast)
+{
+  g_free (self->last_toast);
+  self->last_toast = g_strdup (adw_toast_get_title (toast));
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
 static void toast (CofferRestoreWindow *self, const char *message)
 {
-  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+  show_toast (self, adw_toast_new (message));
 }
 
 static const char *current_category (CofferRestoreWindow *self);
@@ -84,6 +97,104 @@ current_snapshot (CofferRestoreWindow *self)
 {
   guint i = gtk_drop_down_get_selected (self->snapshot_dropdown);
   return self->snapshots && i < self->snapshots->len ? g_ptr_array_index (self->snapshots, i) : NULL;
+}
+
+/* ---- where the original place is on this computer ---- */
+
+static gboolean
+path_is_under (const char *path, const char *dir)
+{
+  gsize n = strlen (dir);
+
+  if (strcmp (dir, "/") == 0)
+    return path[0] == '/';
+  return strncmp (path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+static gboolean
+in_a_home (const char *path)
+{
+  return g_str_has_prefix (path, "/home/") || g_str_has_prefix (path, "/var/home/")
+         || g_str_has_prefix (path, "/Users/") || g_str_has_prefix (path, "/root/");
+}
+
+/* Whether root is one of this computer's folders of the category. */
+static gboolean
+is_own_folder (CofferRestoreWindow *self, const char *category_id, const char *root)
+{
+  GListModel *categories = G_LIST_MODEL (coffer_application_get_categories (self->app));
+
+  for (guint i = 0; i < g_list_model_get_n_items (categories); i++)
+    {
+      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (categories, i);
+      const char * const *paths = coffer_category_item_get_paths (item);
+
+      if (g_strcmp0 (coffer_category_item_get_id (item), category_id) != 0 || paths == NULL)
+        continue;
+      if (g_strv_contains (paths, root))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* For a restore to the original place (paths: NULL = the whole backup):
+ * when the backed-up folders are neither in this home folder nor this
+ * computer's own folders of the category, and are in another home folder
+ * or not on this computer at all, they came from another computer or
+ * another home, and their files go to the same place of this home folder
+ * (/home/alice/Pictures → ~/Pictures, as after joining). Returns the old
+ * home to leave out, or NULL to restore to the very same paths. */
+static char *
+home_mapping (CofferRestoreWindow *self, const char *category_id, const CofferSnapshot *snapshot,
+              const char * const *paths)
+{
+  const char *home = g_get_home_dir ();
+  g_autofree char *strip = NULL;
+
+  if (snapshot == NULL || snapshot->paths == NULL || category_id == NULL)
+    return NULL;
+  for (guint i = 0; snapshot->paths[i] != NULL; i++)
+    {
+      const char *root = snapshot->paths[i];
+      gboolean involved = paths == NULL;
+      g_autofree char *old = NULL;
+
+      for (guint j = 0; !involved && paths[j] != NULL; j++)
+        involved = path_is_under (paths[j], root) || path_is_under (root, paths[j]);
+      if (!involved)
+        continue;
+      if (path_is_under (root, home) || is_own_folder (self, category_id, root))
+        return NULL;
+      /* A folder outside any home that is here (a drive, /srv…; perhaps
+       * since removed from the category) is restored where it is. */
+      if (!in_a_home (root) && g_file_test (root, G_FILE_TEST_IS_DIR))
+        return NULL;
+      old = coffer_old_home_of (root);
+      if (strip == NULL)
+        strip = g_steal_pointer (&old);
+      else if (strcmp (strip, old) != 0)
+        return NULL;   /* several old homes: no single place to map them to */
+    }
+  return g_steal_pointer (&strip);
+}
+
+/* Says under the file list where Restore puts files of this backup, when
+ * that is not the very same path. */
+static void
+update_where (CofferRestoreWindow *self)
+{
+  g_autofree char *strip = home_mapping (self, current_category (self), current_snapshot (self), NULL);
+  g_autofree char *text = NULL;
+
+  if (strip != NULL)
+    {
+      g_autofree char *from = g_filename_display_name (strip);
+      /* Translators: %s is the home folder on the computer the backup came from, e.g. /home/alice */
+      text = g_strdup_printf (_("This backup comes from another computer or home folder (%s). Restore puts "
+                                "its files into the same folders of your home folder."), from);
+    }
+  gtk_label_set_text (self->where_label, text ? text : "");
+  gtk_widget_set_visible (self->where_box, text != NULL);
 }
 
 static void
@@ -399,6 +510,7 @@ snapshot_selected_cb (CofferRestoreWindow *self)
 
   if (snapshot == NULL)
     return;
+  update_where (self);
   if (self->pending_folder != NULL)
     {
       g_autofree char *folder = g_steal_pointer (&self->pending_folder);
@@ -418,7 +530,7 @@ coffer_restore_window_describe_snapshot (GPtrArray *snapshots, guint i)
 {
   const CofferSnapshot *snapshot = g_ptr_array_index (snapshots, i);
   g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (snapshot->time / G_USEC_PER_SEC);
-  gboolean same_minute = FALSE, several_hosts = FALSE;
+  gboolean same_minute = FALSE, several_hosts = FALSE, same_name = FALSE;
   g_autofree char *when = NULL;
 
   for (guint j = 0; j < snapshots->len; j++)
@@ -431,8 +543,15 @@ coffer_restore_window_describe_snapshot (GPtrArray *snapshots, guint i)
       if (g_strcmp0 (other->hostname, snapshot->hostname) != 0
           || g_strcmp0 (other->device_id, snapshot->device_id) != 0)
         several_hosts = TRUE;
+      if (g_strcmp0 (other->hostname, snapshot->hostname) == 0
+          && g_strcmp0 (other->device_id, snapshot->device_id) != 0)
+        same_name = TRUE;
     }
   when = g_date_time_format (dt, same_minute ? "%x %H:%M:%S" : "%x %H:%M");
+  if (same_name && snapshot->hostname != NULL && snapshot->device_id != NULL && *snapshot->device_id)
+    /* Translators: a point in time, the computer's name and the start of its id,
+     * for two computers with the same name */
+    return g_strdup_printf (_("%s on %s (%.8s)"), when, snapshot->hostname, snapshot->device_id);
   if (several_hosts && snapshot->hostname != NULL)
     /* Translators: a point in time and the computer it was backed up from */
     return g_strdup_printf (_("%s on %s"), when, snapshot->hostname);
@@ -547,24 +666,49 @@ restore_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore", TRUE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore-to", TRUE);
   gtk_label_set_text (self->status_label, "");
+  update_where (self);
 
   if (coffer_engine_restore_finish (COFFER_ENGINE (source), result, &conflicts, &error))
     {
+      guint withheld = coffer_engine_restore_get_withheld (COFFER_ENGINE (source), result);
+      g_autofree char *text = NULL;
+      const char *what;
       AdwToast *done;
 
       g_free (self->result);
       self->result = g_strdup ("");
       if (self->last_flags & COFFER_RESTORE_KEEP_BOTH)
-        done = adw_toast_new (_("Restored. Your newer files were kept; the backup’s copies are beside them, "
-                                "marked “(restored)”."));
+        what = _("Restored. Your newer files were kept; the backup’s copies are beside them, "
+                 "marked “(restored)”.");
+      else if (self->mapped_from != NULL)
+        what = _("Files restored into your home folder.");
       else
-        done = adw_toast_new (_("Files restored"));
-      if (self->last_target != NULL)
+        what = _("Files restored");
+      self->withheld = withheld;
+      if (withheld > 0)
+        {
+          /* Translators: after "Files restored." */
+          g_autofree char *privileges = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                                                      "%u file without its privileges.",
+                                                                      "%u files without their privileges.",
+                                                                      withheld),
+                                                         withheld);
+          text = g_strdup_printf ("%s %s", what, privileges);
+        }
+      else
+        text = g_strdup (what);
+      done = adw_toast_new (text);
+      if (withheld > 0)
+        {
+          adw_toast_set_button_label (done, _("_Details"));
+          adw_toast_set_action_name (done, "restore.show-withheld");
+        }
+      else if (self->last_target != NULL)
         {
           adw_toast_set_button_label (done, _("_Open Folder"));
           adw_toast_set_action_name (done, "restore.open-target");
         }
-      adw_toast_overlay_add_toast (self->toast_overlay, done);
+      show_toast (self, done);
       return;
     }
   if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE) && conflicts && conflicts->len > 0)
@@ -667,9 +811,15 @@ restore_with_flags (CofferRestoreWindow *self, const char * const *paths, const 
   const CofferSnapshot *snapshot = self->restore_snapshots ? g_ptr_array_index (self->restore_snapshots, 0)
                                                           : current_snapshot (self);
   const char *category = self->restore_category ? self->restore_category : current_category (self);
+  g_autofree char *strip = NULL;
 
   if (snapshot == NULL)
     return;
+  /* To the original place: on this computer that may be below this home. */
+  if (target == NULL)
+    strip = home_mapping (self, category, snapshot, paths);
+  g_free (self->mapped_from);
+  self->mapped_from = g_strdup (strip);
   g_clear_pointer (&self->result, g_free);
   if (target != self->last_target)
     {
@@ -691,8 +841,12 @@ restore_with_flags (CofferRestoreWindow *self, const char * const *paths, const 
   gtk_label_set_text (self->status_label, _("Preparing…"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore-to", FALSE);
-  coffer_engine_restore_async (self->engine, category, snapshot, paths, target, flags,
-                               restore_cb, g_object_ref (self));
+  if (strip != NULL)
+    coffer_engine_restore_mapped_async (self->engine, category, snapshot, paths, g_get_home_dir (), strip, flags,
+                                        restore_cb, g_object_ref (self));
+  else
+    coffer_engine_restore_async (self->engine, category, snapshot, paths, target, flags,
+                                 restore_cb, g_object_ref (self));
 }
 
 /* The category of the selection (results of an all-categories search may
@@ -790,7 +944,18 @@ coffer_restore_window_restore (CofferRestoreWindow *self, const char * const *pa
    * first, since that may be a lot and may replace files. */
   if (self->path != NULL && !g_str_equal (self->path, "/"))
     paths = current;
-  where = target ? g_filename_display_name (target) : g_strdup (_("their original places"));
+  if (target != NULL)
+    where = g_filename_display_name (target);
+  else
+    {
+      g_autofree char *strip = home_mapping (self, current_category (self), current_snapshot (self), paths);
+      g_autofree char *from = strip ? g_filename_display_name (strip) : NULL;
+
+      where = from != NULL
+              /* Translators: where restored files go; %s is the old home folder, e.g. /home/alice */
+              ? g_strdup_printf (_("the same folders of your home folder (%s → ~)"), from)
+              : g_strdup (_("their original places"));
+    }
   if (paths != NULL)
     {
       g_autofree char *folder = g_filename_display_name (self->path);
@@ -837,6 +1002,49 @@ open_target_activated (GtkWidget *widget, const char *action, GVariant *param)
 #else
   gtk_show_uri (GTK_WINDOW (self), self->opened_uri, GDK_CURRENT_TIME);
 #endif
+}
+
+static void
+withheld_response_cb (AdwMessageDialog *dialog, const char *response, CofferRestoreWindow *self)
+{
+  self->dialog = NULL;
+  if (g_strcmp0 (response, "open") == 0)
+    gtk_widget_activate_action (GTK_WIDGET (self), "restore.open-target", NULL);
+}
+
+/* What was withheld and why (the toast has room for the count only). */
+static void
+show_withheld_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferRestoreWindow *self = COFFER_RESTORE_WINDOW (widget);
+  g_autofree char *what = NULL;
+  g_autofree char *body = NULL;
+  GtkWidget *dialog;
+
+  if (self->withheld == 0)
+    return;
+  what = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                       "%u file or folder was restored without its privileges (setuid/setgid "
+                                       "bit, security or trusted attribute) or, as a device node or FIFO, "
+                                       "not created.",
+                                       "%u files or folders were restored without their privileges "
+                                       "(setuid/setgid bits, security or trusted attributes) or, as device "
+                                       "nodes or FIFOs, not created.", self->withheld),
+                          self->withheld);
+  body = g_strdup_printf ("%s\n\n%s", what,
+                          _("A backup is only as trustworthy as every computer that could write to it, "
+                            "including computers that were removed, so Coffer does not give restored files "
+                            "powers they could misuse. Set such permissions again by hand where you trust "
+                            "the file."));
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Privileges Not Restored"), body);
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
+  if (self->last_target != NULL)
+    adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "open", _("_Open Folder"));
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "close");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "close");
+  g_signal_connect (dialog, "response", G_CALLBACK (withheld_response_cb), self);
+  self->dialog = dialog;
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void
@@ -965,6 +1173,8 @@ coffer_restore_window_dispose (GObject *object)
   g_clear_pointer (&self->path, g_free);
   g_clear_pointer (&self->result, g_free);
   g_clear_pointer (&self->last_target, g_free);
+  g_clear_pointer (&self->mapped_from, g_free);
+  g_clear_pointer (&self->last_toast, g_free);
   g_clear_pointer (&self->last_paths, g_strfreev);
   g_clear_pointer (&self->opened_uri, g_free);
   g_clear_pointer (&self->latest, g_hash_table_unref);
@@ -987,7 +1197,7 @@ coffer_restore_window_class_init (CofferRestoreWindowClass *klass)
   BIND (toast_overlay); BIND (window_title); BIND (search_bar); BIND (search_button); BIND (search_entry); BIND (category_dropdown);
   BIND (search_all_check);
   BIND (snapshot_dropdown); BIND (path_label); BIND (stack); BIND (column_view); BIND (loading_spinner);
-  BIND (empty_page); BIND (status_label); BIND (progress_bar); BIND (cancel_button);
+  BIND (empty_page); BIND (status_label); BIND (where_box); BIND (where_label); BIND (progress_bar); BIND (cancel_button);
 #undef BIND
   gtk_widget_class_bind_template_callback (widget_class, search_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, category_selected_cb);
@@ -998,6 +1208,7 @@ coffer_restore_window_class_init (CofferRestoreWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "restore.restore", NULL, restore_activated);
   gtk_widget_class_install_action (widget_class, "restore.restore-to", NULL, restore_to_activated);
   gtk_widget_class_install_action (widget_class, "restore.open-target", NULL, open_target_activated);
+  gtk_widget_class_install_action (widget_class, "restore.show-withheld", NULL, show_withheld_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Up, GDK_ALT_MASK, "restore.up", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
 }
@@ -1049,4 +1260,11 @@ coffer_restore_window_new (CofferApplication *app)
       category_selected_cb (self);
     }
   return self;
+}
+
+const char *
+coffer_restore_window_get_toast (CofferRestoreWindow *self)
+{
+  g_return_val_if_fail (COFFER_IS_RESTORE_WINDOW (self), NULL);
+  return self->last_toast;
 }

@@ -29,6 +29,8 @@ GtkWidget  *coffer_restore_window_get_dialog      (CofferRestoreWindow *self);
 /* The result of the last restore: NULL while running or before, "" when it
  * succeeded, else the error message. */
 const char *coffer_restore_window_get_result      (CofferRestoreWindow *self);
+/* The text of the last toast (a restore's result), or NULL. */
+const char *coffer_restore_window_get_toast       (CofferRestoreWindow *self);
 /* Under COFFER_TESTING: the URI "Open Folder" was asked to show, or NULL. */
 const char *coffer_restore_window_get_opened_uri  (CofferRestoreWindow *self);
 

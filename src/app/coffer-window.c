@@ -35,6 +35,9 @@ struct _CofferWindow
   GtkListBox          *categories_list;
   GtkListBox          *history_list;
   AdwWindowTitle      *window_title;
+
+  CofferDestination   *sign_in;        /* the credentials being tried, or NULL */
+  GtkWidget           *sign_in_dialog;
 };
 
 G_DEFINE_FINAL_TYPE (CofferWindow, coffer_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -100,6 +103,16 @@ set_status_style (CofferWindow *self, const char *icon, const char *style)
   gtk_widget_add_css_class (GTK_WIDGET (self->status_icon), style);
 }
 
+/* "~/Pictures/a.jpg" for a path in this home folder, in a message. */
+static char *
+shorten_home (const char *text)
+{
+  g_autofree char *home = g_strconcat (g_get_home_dir (), "/", NULL);
+  g_auto(GStrv) parts = g_strsplit (text, home, -1);
+
+  return g_strjoinv ("~/", parts);
+}
+
 /* After a failed or partial backup the row says what is wrong, how long
  * ago the last good backup was, and offers the button that fixes it.
  * Returns FALSE when there is no problem to show. */
@@ -113,6 +126,7 @@ update_problem (CofferWindow *self, gint64 last)
   g_autofree char *since = NULL;
   g_autofree char *subtitle = NULL;
   g_autofree char *first_line = NULL;
+  g_autofree char *short_reason = NULL;
   const char *button = NULL;
   const char *action = "app.backup-now";
 
@@ -120,8 +134,13 @@ update_problem (CofferWindow *self, gint64 last)
       || coffer_engine_get_busy (coffer_application_get_engine (self->app)))
     return FALSE;
   /* The first problem fits the row; the history entry holds them all. */
-  if (reason != NULL && strchr (reason, '\n') != NULL)
-    reason = first_line = g_strndup (reason, strchr (reason, '\n') - reason);
+  if (reason != NULL)
+    {
+      first_line = strchr (reason, '\n') != NULL ? g_strndup (reason, strchr (reason, '\n') - reason)
+                                                 : g_strdup (reason);
+      short_reason = shorten_home (first_line);
+      reason = short_reason;
+    }
 
   if (last > 0)
     {
@@ -149,16 +168,50 @@ update_problem (CofferWindow *self, gint64 last)
       set_status_style (self, "dialog-warning-symbolic", "warning");
       button = _("_Try Again");
       break;
+    case COFFER_BACKUP_PROBLEM_SKIPPED:
+      {
+        /* The rest is backed up: say when, but not in green. */
+        g_autofree char *ago = coffer_format_time_ago (last);
+        title = g_strdup (_("Some files could not be backed up"));
+        /* Translators: the second line under the first unreadable file; %s is "2 minutes ago" */
+        subtitle = g_strdup_printf (_("%s\nEverything else was backed up %s"), reason ? reason : "", ago);
+        set_status_style (self, "dialog-warning-symbolic", "warning");
+        button = _("_Try Again");
+      }
+      break;
+    case COFFER_BACKUP_PROBLEM_NETWORK:
+      /* Usually passing (offline, the server restarting): no alarm. */
+      name = coffer_application_dup_destination_name (self->app);
+      /* Translators: %s is the server, such as "cloud.example.org" */
+      title = g_strdup_printf (_("%s is not answering"), name);
+      /* Translators: the second line is "Last successful backup 2 hours ago" */
+      subtitle = g_strdup_printf (_("The network may be down, or the server. Coffer tries again at the next "
+                                    "backup.\n%s"), since);
+      set_status_style (self, "network-offline-symbolic", "warning");
+      button = _("_Try Again");
+      break;
     case COFFER_BACKUP_PROBLEM_AUTH:
+      /* The server's own words are in the history; here what to do. */
+      name = coffer_application_dup_destination_name (self->app);
       title = g_strdup (_("The backup server refused the sign-in"));
-      subtitle = g_strdup_printf ("%s\n%s", reason ? reason : "", since);
+      /* Translators: %s is the server, such as "cloud.example.org"; the second line is "Last successful backup 2 hours ago" */
+      subtitle = g_strdup_printf (_("%s does not accept the user name or password Coffer has. If you changed "
+                                    "the password, sign in again.\n%s"), name, since);
       set_status_style (self, "dialog-error-symbolic", "error");
       button = _("_Sign In Again");
-      action = "app.preferences";
+      action = "win.sign-in";
       break;
     case COFFER_BACKUP_PROBLEM_SETTINGS:
       title = g_strdup (_("The backup location does not accept the backup"));
-      subtitle = g_strdup_printf ("%s\n%s", reason ? reason : "", since);
+      /* "… does not allow writing: Could not create the folder “/long/path”…":
+       * the kind fits the row, the details are in the history. */
+      if (reason != NULL && strstr (reason, ": ") != NULL)
+        {
+          g_autofree char *kind = g_strndup (reason, strstr (reason, ": ") - reason);
+          subtitle = g_strdup_printf ("%s.\n%s", kind, since);
+        }
+      else
+        subtitle = g_strdup_printf ("%s\n%s", reason ? reason : "", since);
       set_status_style (self, "dialog-error-symbolic", "error");
       button = _("Open _Preferences");
       action = "app.preferences";
@@ -300,6 +353,101 @@ recovery_key_activated (GtkWidget *widget, const char *action, GVariant *param)
 
   coffer_recovery_wizard_present_dialog (GTK_WINDOW (self), self->app, COFFER_RECOVERY_WIZARD_TEST, &wizard);
   g_signal_connect_object (wizard, "confirmed", G_CALLBACK (update_reminder), self, G_CONNECT_SWAPPED);
+}
+
+/* ---- signing in again ---- */
+
+/* After the server refused the password (changed at the provider): the
+ * same place with the credentials typed now, checked with a connection
+ * test (which writes) before they replace the old ones. */
+static void
+sign_in_tested_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferWindow) self = user_data;
+  g_autoptr(CofferDestination) dest = g_steal_pointer (&self->sign_in);
+  g_autoptr(GError) error = NULL;
+
+  if (!coffer_engine_test_connection_finish (COFFER_ENGINE (source), result, NULL, &error))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      /* Translators: %s is why, such as "The server refused the user name or password: …" */
+      g_autofree char *text = g_strdup_printf (_("Could not sign in: %s"), message);
+      adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (text));
+      gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.sign-in", TRUE);
+      return;
+    }
+  /* Kept in the keyring; opening again clears the problem. */
+  coffer_application_change_destination (self->app, dest, TRUE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.sign-in", TRUE);
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (_("Signed in again")));
+}
+
+static void
+sign_in_response_cb (AdwMessageDialog *dialog, const char *response, CofferWindow *self)
+{
+  GtkEditable *user = g_object_get_data (G_OBJECT (dialog), "user");
+  GtkEditable *secret = g_object_get_data (G_OBJECT (dialog), "secret");
+  g_autoptr(CofferDestination) dest = NULL;
+
+  self->sign_in_dialog = NULL;
+  if (g_strcmp0 (response, "sign-in") != 0 || *gtk_editable_get_text (secret) == '\0')
+    return;
+  dest = coffer_application_dup_destination (self->app);
+  g_free (dest->user);
+  dest->user = g_strdup (gtk_editable_get_text (user));
+  g_clear_pointer (&dest->secret, coffer_secret_free);
+  dest->secret = coffer_secret_new_from_string (gtk_editable_get_text (secret));
+  gtk_editable_set_text (secret, "");
+  g_clear_pointer (&self->sign_in, coffer_destination_free);
+  self->sign_in = coffer_destination_copy (dest);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.sign-in", FALSE);
+  coffer_engine_test_connection_async (coffer_application_get_engine (self->app), dest, NULL, sign_in_tested_cb,
+                                       g_object_ref (self));
+}
+
+static void
+sign_in_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferWindow *self = COFFER_WINDOW (widget);
+  g_autoptr(CofferDestination) dest = coffer_application_dup_destination (self->app);
+  g_autofree char *name = coffer_application_dup_destination_name (self->app);
+  g_autofree char *body = NULL;
+  GtkWidget *dialog, *box, *user, *secret;
+
+  /* Translators: %s is the server, such as "cloud.example.org" */
+  body = g_strdup_printf (_("%s refused the user name or password Coffer has. Type the ones you use there now; "
+                            "Coffer keeps them in your keyring."), name);
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Sign In Again"), body);
+  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+  user = gtk_entry_new ();
+  gtk_editable_set_text (GTK_EDITABLE (user), dest->user ? dest->user : "");
+  gtk_entry_set_placeholder_text (GTK_ENTRY (user), _("User name or access key ID"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (user), GTK_ACCESSIBLE_PROPERTY_LABEL, _("User name"), -1);
+  secret = gtk_password_entry_new ();
+  gtk_password_entry_set_show_peek_icon (GTK_PASSWORD_ENTRY (secret), TRUE);
+  g_object_set (secret, "placeholder-text", _("Password or secret key"), "activates-default", TRUE, NULL);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (secret), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Password or secret key"), -1);
+  gtk_box_append (GTK_BOX (box), user);
+  gtk_box_append (GTK_BOX (box), secret);
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), box);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
+                                    "sign-in", _("_Sign In"), NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "sign-in", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "sign-in");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data (G_OBJECT (dialog), "user", user);
+  g_object_set_data (G_OBJECT (dialog), "secret", secret);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (sign_in_response_cb), self, 0);
+  self->sign_in_dialog = dialog;
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+GtkWidget *
+coffer_window_get_sign_in_dialog (CofferWindow *self)
+{
+  g_return_val_if_fail (COFFER_IS_WINDOW (self), NULL);
+  return self->sign_in_dialog;
 }
 
 /* ---- progress ---- */
@@ -475,6 +623,7 @@ coffer_window_dispose (GObject *object)
   CofferWindow *self = COFFER_WINDOW (object);
 
   g_clear_object (&self->settings);
+  g_clear_pointer (&self->sign_in, coffer_destination_free);
   G_OBJECT_CLASS (coffer_window_parent_class)->dispose (object);
 }
 
@@ -510,6 +659,7 @@ coffer_window_class_init (CofferWindowClass *klass)
 
   gtk_widget_class_install_action (widget_class, "win.retry", NULL, retry_activated);
   gtk_widget_class_install_action (widget_class, "win.recovery-key", NULL, recovery_key_activated);
+  gtk_widget_class_install_action (widget_class, "win.sign-in", NULL, sign_in_activated);
 }
 
 static void

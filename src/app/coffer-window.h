@@ -11,5 +11,7 @@ G_DECLARE_FINAL_TYPE (CofferWindow, coffer_window, COFFER, WINDOW, AdwApplicatio
 
 CofferWindow *coffer_window_new        (CofferApplication *app);
 void          coffer_window_show_toast (CofferWindow *self, const char *title);
+/* The "Sign In Again" question (win.sign-in) while it is shown, else NULL. */
+GtkWidget    *coffer_window_get_sign_in_dialog (CofferWindow *self);
 
 G_END_DECLS

@@ -365,6 +365,19 @@ const char *coffer_test_server_get_rclone_path (CofferTestServer *s) { return s-
 const char *coffer_test_server_get_storage_dir (CofferTestServer *s) { return s->storage_dir; }
 
 void
+coffer_test_server_change_password (CofferTestServer *s, const char *password)
+{
+  g_autofree char *users = NULL;
+
+  g_assert_true (s->kind == COFFER_TEST_SERVER_APACHE_BASIC);
+  g_free (s->password);
+  s->password = g_strdup (password);
+  /* mod_authn_file reads the file at each request: no restart. */
+  users = htpasswd_line (s->user, s->password);
+  write_file (s->dir, "users", users);
+}
+
+void
 coffer_test_server_set_env (CofferTestServer *s)
 {
   if (s->kind == COFFER_TEST_SERVER_S3)

@@ -42,6 +42,9 @@ const char *coffer_test_server_get_password (CofferTestServer *server); /* or se
 guint16     coffer_test_server_get_port   (CofferTestServer *server);
 /* Options for coffer_store_open (S3 endpoint etc.); owned by the server. */
 const CofferStoreOptions *coffer_test_server_get_options (CofferTestServer *server);
+/* Apache Basic only: the account's password is now password (as when a
+ * user changes it at their provider); clients with the old one get 401. */
+void        coffer_test_server_change_password (CofferTestServer *server, const char *password);
 /* Sets COFFER_WEBDAV_USER/PASSWORD or AWS_ACCESS_KEY_ID/SECRET_ACCESS_KEY. */
 void        coffer_test_server_set_env    (CofferTestServer *server);
 /* Writes an rclone config with a remote named "srv" for this server and

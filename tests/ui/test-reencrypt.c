@@ -200,6 +200,20 @@ test_reencrypt (void)
   check = ui_test_find (dialog, GTK_TYPE_CHECK_BUTTON, NULL);
   g_assert_nonnull (check);
   g_assert_true (gtk_check_button_get_active (GTK_CHECK_BUTTON (check)));
+  /* Said before: everything is uploaded again, how much, and that the
+   * backups grow by it until the old ones are re-encrypted or pruned. */
+  {
+    CofferCategoryItem *photos = g_list_model_get_item (G_LIST_MODEL (coffer_application_get_categories (app)), 0);
+    g_autofree char *size = g_format_size (coffer_category_item_get_size (photos));
+    g_autofree char *amount = g_strdup_printf ("uploads everything again: about %s", size);
+    const char *body = adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog));
+
+    g_test_message ("%s", body);
+    g_assert_cmpuint (coffer_category_item_get_size (photos), >, 0);
+    g_assert_nonnull (strstr (body, amount));
+    g_assert_nonnull (strstr (body, "grow by that much"));
+    g_object_unref (photos);
+  }
   ui_test_screenshot (dialog, "advanced-reencrypt-dialog");
   adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "change");
 

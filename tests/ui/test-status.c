@@ -245,7 +245,7 @@ test_status_row (CofferApplication *app)
   g_assert_false (g_file_test (drive, G_FILE_TEST_EXISTS));
   entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
   g_assert_false (entry->success);
-  g_assert_null (strstr (entry->summary, "0 categories"));
+  g_assert_cmpstr (entry->summary, ==, "Not backed up: the drive “Backup” was not connected");
   g_assert_null (strstr (entry->details, "tamper"));
   ui_test_screenshot (GTK_WIDGET (window), "status-drive-not-connected");
 
@@ -297,7 +297,7 @@ test_status_row (CofferApplication *app)
   button = child (window, "status_button");
   icon = child (window, "status_icon");
   g_assert_cmpstr (status_title (window), ==, "The backup location does not accept the backup");
-  g_assert_nonnull (strstr (status_subtitle (window), "does not allow writing"));
+  g_assert_true (g_str_has_prefix (status_subtitle (window), "The backup location does not allow writing.\n"));
   g_assert_nonnull (strstr (status_subtitle (window), "Last successful backup"));
   g_assert_true (gtk_widget_has_css_class (icon, "error"));
   g_assert_true (gtk_widget_get_visible (button));
