@@ -218,7 +218,9 @@ entry_from_stat (const char *name, const char *path, const struct stat *st)
   e->mtime_ns = (gint64) st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
   e->ctime_ns = (gint64) st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
   e->inode = st->st_ino;
-  e->rdev = st->st_rdev;
+  /* A file with more than one hard link: its file system's device number
+   * (with the inode, the restore finds the other names of the file). */
+  e->rdev = S_ISREG (st->st_mode) && st->st_nlink > 1 ? st->st_dev : st->st_rdev;
   if (type == COFFER_NODE_SYMLINK)
     {
       g_autofree char *target = g_malloc (st->st_size + 2 > 2 ? st->st_size + 2 : 4096);

@@ -48,6 +48,8 @@ typedef struct
   guint               withheld;   /* atomic: entries with privileges withheld */
   guint64             dirs_seen;  /* folders and files met so far, against */
   guint64             files_seen; /* what the snapshot records */
+  GHashTable         *link_groups; /* "dev:inode" -> path of the group's first file */
+  GPtrArray          *links;      /* FileJob: hard links to make after the files */
 } Restore;
 
 /* Folders on the way to the backed-up paths are not all counted in a
@@ -420,6 +422,16 @@ fail_quiet:
 }
 
 static void
+file_job_free (gpointer data)
+{
+  FileJob *job = data;
+
+  g_free (job->path);
+  coffer_tree_entry_free (job->entry);
+  g_free (job);
+}
+
+static void
 worker_func (gpointer data, gpointer user_data)
 {
   FileJob *job = data;
@@ -433,9 +445,7 @@ worker_func (gpointer data, gpointer user_data)
   r->jobs--;
   g_cond_broadcast (&r->cond);
   g_mutex_unlock (&r->lock);
-  g_free (job->path);
-  coffer_tree_entry_free (job->entry);
-  g_free (job);
+  file_job_free (job);
 }
 
 static CofferTreeEntry *
@@ -557,6 +567,43 @@ restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError 
   return TRUE;
 }
 
+/* A file that was a hard link of another one backed up before it (same
+ * file system and inode, docs/FORMAT.md "Trees"): made a link of the
+ * first one's restored copy when that is what the backup holds and
+ * nothing is in the way; otherwise restored as a file of its own. */
+static gboolean
+restore_hard_link (Restore *r, const char *first, const char *path, const CofferTreeEntry *e, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  struct stat fst, pst;
+
+  if ((r->flags & COFFER_RESTORE_DRY_RUN) != 0 || lstat (path, &pst) == 0 || lstat (first, &fst) != 0
+      || !S_ISREG (fst.st_mode) || (guint64) fst.st_size != e->size
+      || (gint64) fst.st_mtim.tv_sec * 1000000000 + fst.st_mtim.tv_nsec != e->mtime_ns)
+    return restore_file (r, path, e, error);
+  /* Under a temporary name first, then renamed: like every restored file. */
+  for (guint attempt = 0; attempt < 100; attempt++)
+    {
+      g_autofree char *tmp = g_strdup_printf ("%s/.coffer-restore-link-%08x", dir, g_random_int ());
+
+      if (link (first, tmp) != 0)
+        {
+          if (errno == EEXIST)
+            continue;
+          return restore_file (r, path, e, error);   /* no links here (EXDEV, EPERM…) */
+        }
+      if (rename (tmp, path) != 0)
+        {
+          set_errno_error (error, errno, C_("store action", "replace"), path);
+          g_unlink (tmp);
+          return FALSE;
+        }
+      coffer_progress_meter_add (r->meter, 1, e->size, 0, path);
+      return TRUE;
+    }
+  return restore_file (r, path, e, error);
+}
+
 static void
 submit (Restore *r, const char *path, const CofferTreeEntry *e)
 {
@@ -564,6 +611,18 @@ submit (Restore *r, const char *path, const CofferTreeEntry *e)
 
   job->path = g_strdup (path);
   job->entry = entry_copy (e);
+  /* Later members of a hard-link group wait until every file is written. */
+  if (e->type == COFFER_NODE_FILE && e->rdev != 0 && e->inode != 0)
+    {
+      g_autofree char *key = g_strdup_printf ("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT, e->rdev, e->inode);
+
+      if (g_hash_table_contains (r->link_groups, key))
+        {
+          g_ptr_array_add (r->links, job);
+          return;
+        }
+      g_hash_table_insert (r->link_groups, g_steal_pointer (&key), g_strdup (path));
+    }
   g_mutex_lock (&r->lock);
   while (r->jobs >= r->max_jobs && r->error == NULL)
     g_cond_wait (&r->cond, &r->lock);
@@ -794,6 +853,8 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
   r->is_root = geteuid () == 0;
   r->conflicts = g_ptr_array_new_with_free_func (g_free);
   r->dirs = g_ptr_array_new_with_free_func (dir_times_free);
+  r->link_groups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  r->links = g_ptr_array_new_with_free_func (file_job_free);
   r->meter = coffer_progress_meter_new ("restore", r->keys->info->name, progress, progress_data);
   coffer_progress_meter_set_totals (r->meter, snapshot->files, snapshot->bytes);
   g_mutex_init (&r->lock);
@@ -813,6 +874,18 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
   g_thread_pool_free (r->workers, FALSE, TRUE);
   if (walk_error != NULL)
     set_error (r, g_steal_pointer (&walk_error));
+
+  for (guint i = 0; i < r->links->len && r->error == NULL; i++)
+    {
+      FileJob *job = g_ptr_array_index (r->links, i);
+      g_autofree char *key = g_strdup_printf ("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
+                                              job->entry->rdev, job->entry->inode);
+      g_autoptr(GError) link_error = NULL;
+
+      if (!restore_hard_link (r, g_hash_table_lookup (r->link_groups, key), job->path, job->entry, &link_error)
+          && link_error != NULL)
+        set_error (r, g_steal_pointer (&link_error));
+    }
 
   /* Folder metadata last, deepest first, so writing files does not change
    * their times again. */
@@ -863,6 +936,8 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
     *conflicts = g_steal_pointer (&r->conflicts);
   g_clear_pointer (&r->conflicts, g_ptr_array_unref);
   g_ptr_array_unref (r->dirs);
+  g_hash_table_unref (r->link_groups);
+  g_ptr_array_unref (r->links);
   coffer_progress_meter_free (r->meter);
   g_mutex_clear (&r->lock);
   g_cond_clear (&r->cond);

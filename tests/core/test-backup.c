@@ -462,6 +462,80 @@ test_holes (Fixture *f, gconstpointer data)
     }
 }
 
+/* ---- hard links ---- */
+
+static void
+assert_same_inode (const char *a, const char *b, gboolean same)
+{
+  struct stat sa, sb;
+
+  g_assert_cmpint (stat (a, &sa), ==, 0);
+  g_assert_cmpint (stat (b, &sb), ==, 0);
+  if (same)
+    g_assert_cmpuint (sa.st_ino, ==, sb.st_ino);
+  else
+    g_assert_cmpuint (sa.st_ino, !=, sb.st_ino);
+}
+
+/* Three names of one file (two folders) come back as three names of one
+ * file; a copy with the same bytes stays a file of its own; restoring one
+ * name alone gives a complete file. */
+static void
+test_hard_links (Fixture *f, gconstpointer data)
+{
+  g_autofree char *a = child (f->src, "a.txt");
+  g_autofree char *sub = child (f->src, "sub");
+  g_autofree char *b = g_build_filename (sub, "b.txt", NULL);
+  g_autofree char *c = child (f->src, "c.txt");
+  g_autofree char *d = child (f->src, "d.txt");
+  g_autofree char *target = fixture_dir ("restore-links");
+  g_autofree char *one = fixture_dir ("restore-one-link");
+  g_autofree char *cid = NULL;
+  g_autoptr(CofferSnapshot) snap = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) conflicts = NULL;
+  struct stat st;
+
+  g_assert_cmpint (g_mkdir (sub, 0755), ==, 0);
+  coffer_test_write_random (a, 300 * 1024, 41);
+  g_assert_cmpint (link (a, b), ==, 0);
+  g_assert_cmpint (link (a, c), ==, 0);
+  coffer_test_write_random (d, 300 * 1024, 41);
+  cid = fixture_add_category (f->repo, "Documents", COFFER_LEVEL_STANDARD, f->src);
+  snap = fixture_backup (f->repo, cid);
+
+  fixture_restore (f->repo, cid, snap, target);
+  {
+    g_autofree char *ra = fixture_restored (target, a);
+    g_autofree char *rb = fixture_restored (target, b);
+    g_autofree char *rc = fixture_restored (target, c);
+    g_autofree char *rd = fixture_restored (target, d);
+    g_autofree char *rsrc = fixture_restored (target, f->src);
+
+    coffer_test_assert_same_tree (f->src, rsrc, TRUE);
+    assert_same_inode (ra, rb, TRUE);
+    assert_same_inode (ra, rc, TRUE);
+    assert_same_inode (ra, rd, FALSE);
+    g_assert_cmpint (stat (ra, &st), ==, 0);
+    g_assert_cmpuint (st.st_nlink, ==, 3);
+  }
+
+  /* One name of the group alone. */
+  {
+    const char *paths[] = { b, NULL };
+    g_autofree char *rb = fixture_restored (one, b);
+    g_autofree char *ra = fixture_restored (one, a);
+
+    g_assert_true (coffer_restore_run (f->repo, cid, snap, paths, one, COFFER_RESTORE_DEFAULT, NULL, NULL,
+                                       &conflicts, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (stat (rb, &st), ==, 0);
+    g_assert_cmpuint (st.st_size, ==, 300 * 1024);
+    g_assert_cmpuint (st.st_nlink, ==, 1);
+    g_assert_false (g_file_test (ra, G_FILE_TEST_EXISTS));
+  }
+}
+
 /* ---- files cache ---- */
 
 static guint64
@@ -907,6 +981,7 @@ main (int argc, char **argv)
   ADD ("/backup/round-trip", test_round_trip);
   ADD ("/backup/sparse", test_sparse);
   ADD ("/backup/holes", test_holes);
+  ADD ("/backup/hard-links", test_hard_links);
   ADD ("/backup/files-cache", test_files_cache);
   ADD ("/backup/skipped", test_skipped);
   ADD ("/backup/restore-newer", test_restore_newer);
