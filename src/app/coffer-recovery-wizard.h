@@ -21,6 +21,9 @@ typedef enum
 } CofferRecoveryWizardMode;
 
 CofferRecoveryWizard *coffer_recovery_wizard_new (CofferApplication *app);
+/* The key belongs to the repository of engine (another destination's)
+ * instead of the app's own; call before _start. */
+void     coffer_recovery_wizard_set_engine    (CofferRecoveryWizard *self, CofferEngine *engine);
 /* Starts the wizard; key (secure memory, copied) is needed for _NEW. */
 void     coffer_recovery_wizard_start         (CofferRecoveryWizard *self, CofferRecoveryWizardMode mode,
                                                const CofferSecret *key);
