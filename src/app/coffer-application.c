@@ -399,6 +399,29 @@ uninhibit (CofferApplication *self)
 
 /* The first destination's backup is done: its status, history and
  * notification. FALSE when it was cancelled (the others are not started). */
+/* A history entry of the first destination; with other destinations it
+ * names the place, as theirs do. */
+static void
+first_history_add (CofferApplication *self, gint64 start, gint64 end, gboolean success, const char *summary,
+                   const char *details)
+{
+  g_autofree char *name = NULL;
+  g_autofree char *named = NULL;
+  g_autofree char *more_details = NULL;
+
+  if (g_list_model_get_n_items (G_LIST_MODEL (self->destinations)) == 0)
+    {
+      coffer_history_add (self->history, start, end, success, summary, details);
+      return;
+    }
+  name = coffer_application_dup_destination_name (self);
+  named = success ? g_strdup_printf (_("Backed up to “%s”"), name)
+                  : g_strdup_printf (_("Backup to “%s” failed"), name);
+  more_details = details != NULL && *details != '\0' ? g_strdup_printf ("%s\n%s", summary, details)
+                                                     : g_strdup (summary);
+  coffer_history_add (self->history, start, end, success, named, more_details);
+}
+
 static gboolean
 first_backup_done (CofferApplication *self, GAsyncResult *result)
 {
@@ -421,13 +444,13 @@ first_backup_done (CofferApplication *self, GAsyncResult *result)
       if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
         {
           if (self->problem != COFFER_BACKUP_PROBLEM_DISCONNECTED)
-            coffer_history_add (self->history, now, now, FALSE, _("Backup failed"), message);
+            first_history_add (self, now, now, FALSE, _("Backup failed"), message);
           set_problem (self, COFFER_BACKUP_PROBLEM_DISCONNECTED, message);
           watch_destination (self);
           reschedule (self);
           return TRUE;
         }
-      coffer_history_add (self->history, now, now, FALSE, _("Backup failed"), message);
+      first_history_add (self, now, now, FALSE, _("Backup failed"), message);
       set_problem (self, COFFER_BACKUP_PROBLEM_FAILED, message);
       notify_result (self, FALSE, _("Backup failed"), message);
       reschedule (self);
@@ -471,7 +494,7 @@ first_backup_done (CofferApplication *self, GAsyncResult *result)
       g_settings_set_int64 (self->settings, "last-backup", now);
       set_problem (self, COFFER_BACKUP_PROBLEM_NONE, NULL);
       unwatch_destination (self);
-      coffer_history_add (self->history, report->start_time, report->end_time, TRUE, summary, details);
+      first_history_add (self, report->start_time, report->end_time, TRUE, summary, details);
       notify_result (self, TRUE, _("Backup finished"), summary);
     }
   else if (g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE)
@@ -484,7 +507,7 @@ first_backup_done (CofferApplication *self, GAsyncResult *result)
       set_problem (self, COFFER_BACKUP_PROBLEM_DISCONNECTED, details);
       watch_destination (self);
       if (!already)
-        coffer_history_add (self->history, report->start_time, report->end_time, FALSE, summary, details);
+        first_history_add (self, report->start_time, report->end_time, FALSE, summary, details);
     }
   else
     {
@@ -498,7 +521,7 @@ first_backup_done (CofferApplication *self, GAsyncResult *result)
                || g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY))
         problem = COFFER_BACKUP_PROBLEM_SETTINGS;
       set_problem (self, problem, details);
-      coffer_history_add (self->history, report->start_time, report->end_time, FALSE, summary, details);
+      first_history_add (self, report->start_time, report->end_time, FALSE, summary, details);
       notify_result (self, FALSE, report->n_ok > 0 ? _("Some categories could not be backed up")
                                                    : _("Backup failed"), details);
     }

@@ -59,8 +59,19 @@ update_destination (CofferWindow *self)
   g_autofree char *location = repository ? coffer_repository_describe (repository)
                                          : g_settings_get_string (self->settings, "destination");
   g_autofree char *subtitle = NULL;
+  guint more = g_list_model_get_n_items (G_LIST_MODEL (coffer_application_get_destinations (self->app)));
 
-  if (location != NULL && *location != '\0')
+  if (location != NULL && *location != '\0' && more > 0)
+    /* Translators: %s is the first backup location (a folder or an address);
+     * %u the number of other destinations */
+    {
+      /* The short name: the full location of each is in Preferences. */
+      g_autofree char *name = coffer_application_dup_destination_name (self->app);
+      subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Backing up to %s and %u other place",
+                                               "Backing up to %s and %u other places", more),
+                                  name, more);
+    }
+  else if (location != NULL && *location != '\0')
     /* Translators: %s is the backup location (a folder or an address) */
     subtitle = g_strdup_printf (_("Backing up to %s"), location);
   adw_window_title_set_subtitle (self->window_title, subtitle);
@@ -243,6 +254,14 @@ state_changed_cb (CofferWindow *self)
       }
       break;
     case COFFER_APP_STATE_ERROR:
+      if (coffer_application_get_problem (self->app, NULL) == COFFER_BACKUP_PROBLEM_DISCONNECTED
+          && g_list_model_get_n_items (G_LIST_MODEL (coffer_application_get_destinations (self->app))) > 0)
+        {
+          /* The other destinations are still backed up: the main page shows
+           * each one's state, the first one's as "not connected". */
+          gtk_stack_set_visible_child_name (self->stack, "main");
+          break;
+        }
       {
         g_autofree char *escaped = g_markup_escape_text (coffer_application_get_state_message (self->app)
                                                          ? coffer_application_get_state_message (self->app) : "", -1);
@@ -430,6 +449,9 @@ destinations_changed_cb (GListModel *model, guint position, guint removed, guint
                                self, G_CONNECT_SWAPPED);
     }
   update_destinations (self);
+  update_destination (self);
+  if (removed != 0 || added != 0)
+    state_changed_cb (self);
 }
 
 /* ---- progress ---- */

@@ -29,6 +29,12 @@ state_ready (gpointer data)
 }
 
 static gboolean
+state_error (gpointer data)
+{
+  return coffer_application_get_state (data) == COFFER_APP_STATE_ERROR;
+}
+
+static gboolean
 state_locked (gpointer data)
 {
   return coffer_application_get_state (data) == COFFER_APP_STATE_LOCKED;
@@ -244,6 +250,11 @@ test_multi (void)
   g_assert_cmpstr (title, ==, "First");
   g_assert_true (g_str_has_prefix (row_text (window, 1, &title), "Last successful backup"));
   g_assert_cmpstr (title, ==, "Second");
+  {
+    GObject *title_widget = gtk_widget_get_template_child (GTK_WIDGET (window), COFFER_TYPE_WINDOW, "window_title");
+    g_assert_nonnull (strstr (adw_window_title_get_subtitle (ADW_WINDOW_TITLE (title_widget)),
+                              "First and 1 other place"));
+  }
   ui_test_screenshot (GTK_WIDGET (window), "multi-both-backed-up");
 
   /* The second drive is unplugged: the first is still backed up, and each
@@ -295,7 +306,31 @@ test_multi (void)
   g_assert_true (g_str_has_prefix (row_text (window, 1, NULL), "Last successful backup"));
   ui_test_flush (GTK_WIDGET (window));
   ui_test_screenshot (GTK_WIDGET (window), "multi-first-unplugged");
+  {
+    const CofferHistoryEntry *entry = coffer_history_get_entry (coffer_application_get_history (app), 1);
+    g_assert_false (entry->success);
+    g_assert_cmpstr (entry->summary, ==, "Backup to “First” failed");
+    entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
+    g_assert_true (entry->success);
+    g_assert_cmpstr (entry->summary, ==, "Backed up to “Second”");
+  }
+
+  /* Coffer starts while the first drive is away: its backup cannot even be
+   * opened, yet the main page (not the error page) shows both, and Back Up
+   * Now still backs up to the second one. */
+  coffer_application_open_repository (app, NULL);
+  ui_test_wait_for (state_error, app, 60, "first destination cannot be opened");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (GTK_STACK (gtk_widget_get_template_child (
+                     GTK_WIDGET (window), COFFER_TYPE_WINDOW, "stack"))), ==, "main");
+  g_assert_true (g_str_has_prefix (row_text (window, 0, NULL), "Not connected."));
+  backup_now_and_wait (app);
+  g_assert_cmpuint (latest_seq (second), ==, second_n + 3);
+  g_assert_cmpint (coffer_destination_item_get_status (item, NULL), ==, COFFER_DESTINATION_STATUS_OK);
+  ui_test_screenshot (GTK_WIDGET (window), "multi-first-missing-at-start");
+
+  /* The first drive is back: it is opened again. */
   g_assert_cmpint (g_rename (away, first), ==, 0);
+  ui_test_wait_for (state_ready, app, 60, "first destination opened again");
 
   ui_test_quit (app);
 }
