@@ -49,6 +49,7 @@ struct _CofferApplication
   guint              was_busy : 1;
   guint              first_running : 1;   /* from the first destination's start to the others' */
   CofferDestinationItem *more_item;   /* the one being backed up */
+  GPtrArray         *more_categories;   /* CofferCategory there, while its categories are synced */
 };
 
 G_DEFINE_FINAL_TYPE (CofferApplication, coffer_application, ADW_TYPE_APPLICATION)
@@ -696,6 +697,7 @@ static void
 more_finish_one (CofferApplication *self)
 {
   g_clear_object (&self->more_item);
+  g_clear_pointer (&self->more_categories, g_ptr_array_unref);
   self->more_index++;
   more_next (self);
 }
@@ -813,59 +815,154 @@ more_failed (CofferApplication *self, const GError *error)
   more_finish_one (self);
 }
 
-static void
-more_category_added_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+/* The categories of the destination being backed up, as it holds them. */
+static CofferCategory *
+more_find_category (CofferApplication *self, const char *id, const char *name)
 {
-  g_autoptr(CofferCategoryItem) category = user_data;
-  CofferApplication *self = g_object_get_data (G_OBJECT (category), "coffer-app");
-  g_autoptr(GError) error = NULL;
-  g_autofree char *id = coffer_engine_add_category_finish (COFFER_ENGINE (source), result, &error);
-
-  if (id == NULL)
+  for (guint i = 0; self->more_categories != NULL && i < self->more_categories->len; i++)
     {
-      more_failed (self, error);
-      g_object_unref (self);
-      return;
+      CofferCategory *category = g_ptr_array_index (self->more_categories, i);
+      if (id != NULL ? g_strcmp0 (category->id, id) == 0 : g_strcmp0 (category->name, name) == 0)
+        return category;
     }
-  coffer_destination_item_set_category (self->more_item, coffer_category_item_get_id (category), id);
-  coffer_application_save_destinations (self);
-  more_add_categories (self);
-  g_object_unref (self);
+  return NULL;
 }
 
-/* The same categories go to every destination: one that is not in this
- * repository yet is made there first (same name, folders, level), then
- * every category is backed up. */
+static gboolean
+strv_equal0 (const char * const *a, const char * const *b)
+{
+  if (a == NULL || b == NULL)
+    return (a == NULL || a[0] == NULL) && (b == NULL || b[0] == NULL);
+  return g_strv_equal (a, b);
+}
+
+/* One step of a sync finished: any error fails this destination's run. */
+static void
+more_step_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  if (g_async_result_is_tagged (result, coffer_engine_add_category_async))
+    {
+      g_autofree char *id = coffer_engine_add_category_finish (COFFER_ENGINE (source), result, &error);
+      ok = id != NULL;
+      g_clear_pointer (&self->more_categories, g_ptr_array_unref);   /* listed again */
+    }
+  else if (g_async_result_is_tagged (result, coffer_engine_set_level_async))
+    ok = coffer_engine_set_level_finish (COFFER_ENGINE (source), result, &error);
+  else
+    ok = coffer_engine_update_category_finish (COFFER_ENGINE (source), result, &error);
+  if (!ok)
+    {
+      more_failed (self, error);
+      return;
+    }
+  more_add_categories (self);
+}
+
+static void
+more_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *categories = coffer_engine_list_categories_finish (COFFER_ENGINE (source), result, &error);
+
+  if (categories == NULL)
+    {
+      more_failed (self, error);
+      return;
+    }
+  g_clear_pointer (&self->more_categories, g_ptr_array_unref);
+  self->more_categories = categories;
+  more_add_categories (self);
+}
+
+/* The same categories go to every destination. Before each backup there,
+ * its categories are brought in line with the first destination's: one
+ * that is missing is made (or one of the same name is used), and the name,
+ * this computer's folders and the protection level follow the first
+ * destination's (a category made Advanced there must not stay openable with
+ * the password here). Then every category is backed up. */
 static void
 more_add_categories (CofferApplication *self)
 {
   CofferDestinationItem *item = self->more_item;
   CofferEngine *engine = coffer_destination_item_get_engine (item);
-  g_autoptr(GPtrArray) items = enabled_categories (self);
+  g_autoptr(GPtrArray) items = NULL;
   g_autoptr(GPtrArray) ids = g_ptr_array_new ();
-  g_autoptr(GHashTable) excludes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                                          (GDestroyNotify) g_strfreev);
+  g_autoptr(GHashTable) excludes = NULL;
 
+  if (self->more_categories == NULL)
+    {
+      coffer_engine_list_categories_async (engine, NULL, more_listed_cb, g_object_ref (self));
+      return;
+    }
+  items = enabled_categories (self);
+  for (guint i = 0; i < items->len; i++)
+    {
+      CofferCategoryItem *category = g_ptr_array_index (items, i);
+      const char *first_id = coffer_category_item_get_id (category);
+      const char *name = coffer_category_item_get_name (category);
+      const char *own = coffer_destination_item_lookup_category (item, first_id);
+      CofferCategory *there = own != NULL ? more_find_category (self, own, NULL) : NULL;
+
+      if (there == NULL)
+        {
+          /* Not mapped, or gone from there: one of the same name that no
+           * other category uses, else a new one. */
+          there = more_find_category (self, NULL, name);
+          for (guint j = 0; there != NULL && j < items->len; j++)
+            if (j != i && g_strcmp0 (coffer_destination_item_lookup_category (
+                                       item, coffer_category_item_get_id (g_ptr_array_index (items, j))),
+                                     there->id) == 0)
+              there = NULL;
+          if (there == NULL)
+            {
+              coffer_engine_add_category_async (engine, name, coffer_category_item_get_level (category),
+                                                coffer_category_item_get_paths (category),
+                                                coffer_category_item_get_excludes (category), NULL,
+                                                more_step_cb, g_object_ref (self));
+              /* Mapped once listed again, by its name. */
+              coffer_destination_item_set_category (item, first_id, NULL);
+              return;
+            }
+          coffer_destination_item_set_category (item, first_id, there->id);
+          coffer_application_save_destinations (self);
+        }
+      if (g_strcmp0 (there->name, name) != 0
+          || !strv_equal0 ((const char * const *) there->paths, coffer_category_item_get_paths (category)))
+        {
+          g_free (there->name);
+          there->name = g_strdup (name);
+          g_strfreev (there->paths);
+          there->paths = g_strdupv ((char **) coffer_category_item_get_paths (category));
+          coffer_engine_update_category_async (engine, there->id, name, coffer_category_item_get_paths (category),
+                                               (const char * const *) there->excludes, NULL, more_step_cb,
+                                               g_object_ref (self));
+          return;
+        }
+      if (there->level != coffer_category_item_get_level (category))
+        {
+          there->level = coffer_category_item_get_level (category);
+          coffer_engine_set_level_async (engine, there->id, there->level, NULL, more_step_cb,
+                                         g_object_ref (self));
+          return;
+        }
+    }
+
+  excludes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_strfreev);
   for (guint i = 0; i < items->len; i++)
     {
       CofferCategoryItem *category = g_ptr_array_index (items, i);
       const char *own = coffer_destination_item_lookup_category (item, coffer_category_item_get_id (category));
 
-      if (own == NULL)
-        {
-          g_object_set_data (G_OBJECT (category), "coffer-app", self);
-          coffer_engine_add_category_async (engine, coffer_category_item_get_name (category),
-                                            coffer_category_item_get_level (category),
-                                            coffer_category_item_get_paths (category),
-                                            coffer_category_item_get_excludes (category), NULL,
-                                            more_category_added_cb, g_object_ref (category));
-          g_object_ref (self);
-          return;
-        }
       g_ptr_array_add (ids, (gpointer) own);
       g_hash_table_insert (excludes, g_strdup (own), category_excludes (self, category));
     }
   g_ptr_array_add (ids, NULL);
+  g_clear_pointer (&self->more_categories, g_ptr_array_unref);
   apply_retention (self, engine);
   coffer_engine_backup_async (engine, (const char * const *) ids->pdata, excludes, more_backup_cb,
                               g_object_ref (self));
@@ -1518,6 +1615,7 @@ coffer_application_dispose (GObject *object)
   g_clear_object (&self->engine);
   g_clear_object (&self->categories);
   g_clear_object (&self->more_item);
+  g_clear_pointer (&self->more_categories, g_ptr_array_unref);
   g_clear_object (&self->destinations);
   g_clear_object (&self->history);
   g_clear_object (&self->cancellable);

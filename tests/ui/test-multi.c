@@ -110,6 +110,22 @@ row_text (CofferWindow *window, int i, const char **title)
   return adw_action_row_get_subtitle (ADW_ACTION_ROW (row));
 }
 
+/* Runs the CLI as another computer (its own home, no device key there)
+ * with the backup password; TRUE when it succeeded. */
+static gboolean G_GNUC_NULL_TERMINATED
+run_cli_elsewhere (const char *repo, const char *first, ...)
+{
+  g_autofree char *home = g_build_filename (tmp, "other-computer", NULL);
+  g_autofree char *output = NULL;
+  va_list ap;
+
+  g_mkdir_with_parents (home, 0700);
+  va_start (ap, first);
+  output = ui_test_run_cli_va ("other computer", home, repo, PASSWORD, first, ap);
+  va_end (ap);
+  return output != NULL;
+}
+
 static gboolean
 add_done (gpointer data)
 {
@@ -331,6 +347,42 @@ test_multi (void)
   /* The first drive is back: it is opened again. */
   g_assert_cmpint (g_rename (away, first), ==, 0);
   ui_test_wait_for (state_ready, app, 60, "first destination opened again");
+
+  /* What changes in the first destination's categories follows at the next
+   * backup: another folder, and Advanced protection (a category made
+   * Advanced must not stay openable with the password over there). */
+  {
+    g_autofree char *more = g_build_filename (g_get_home_dir (), "Camera", NULL);
+    const char *new_paths[] = { source, more, NULL };
+    g_autoptr(GPtrArray) categories = NULL;
+    g_autoptr(CofferStore) store = NULL;
+    g_autoptr(CofferRepository) repository = NULL;
+    g_autoptr(CofferSecret) password = coffer_secret_new_from_string (PASSWORD);
+    const CofferCategory *there;
+
+    /* Standard: the password opens the second backup on another computer. */
+    g_assert_true (run_cli_elsewhere (second, "snapshots", "--category", "Photos", NULL));
+    g_mkdir_with_parents (more, 0755);
+    coffer_category_item_set_paths (category, new_paths);
+    coffer_category_item_set_level (category, COFFER_LEVEL_ADVANCED);
+    backup_now_and_wait (app);
+    g_assert_cmpint (coffer_destination_item_get_status (item, NULL), ==, COFFER_DESTINATION_STATUS_OK);
+    store = coffer_store_open (second, NULL, &error);
+    g_assert_no_error (error);
+    repository = coffer_repository_open (store, NULL, &error);
+    g_assert_no_error (error);
+    coffer_repository_set_password (repository, password);
+    coffer_repository_unlock (repository, NULL, &error);
+    g_clear_error (&error);
+    categories = coffer_repository_list_categories (repository, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (categories->len, ==, 1);
+    there = g_ptr_array_index (categories, 0);
+    g_assert_cmpstr (there->name, ==, "Photos");
+    g_assert_cmpint (there->level, ==, COFFER_LEVEL_ADVANCED);
+    g_assert_true (g_strv_equal ((const char * const *) there->paths, new_paths));
+    g_assert_false (run_cli_elsewhere (second, "snapshots", "--category", "Photos", NULL));
+  }
 
   ui_test_quit (app);
 }
