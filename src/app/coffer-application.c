@@ -1047,6 +1047,7 @@ more_next (CofferApplication *self)
     }
   self->more_running = FALSE;
   self->more_cancelled = FALSE;
+  uninhibit (self);
   engine_busy_cb (self);
   reschedule (self);
   g_application_release (G_APPLICATION (self));
@@ -1064,6 +1065,14 @@ start_more_destinations (CofferApplication *self, gboolean scheduled)
   self->more_scheduled = scheduled;
   self->more_index = 0;
   g_application_hold (G_APPLICATION (self));
+  if (self->inhibit_cookie == 0)
+    {
+      CofferWindow *window = get_main_window (self);
+      self->inhibit_cookie = gtk_application_inhibit (GTK_APPLICATION (self),
+                                                      window ? GTK_WINDOW (window) : NULL,
+                                                      GTK_APPLICATION_INHIBIT_SUSPEND,
+                                                      _("Backing up your files"));
+    }
   engine_busy_cb (self);
   more_next (self);
 }
