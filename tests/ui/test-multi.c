@@ -127,6 +127,12 @@ run_cli_elsewhere (const char *repo, const char *first, ...)
 }
 
 static gboolean
+label_tested (gpointer data)
+{
+  return g_strcmp0 (gtk_label_get_text (data), "Testing…") != 0;
+}
+
+static gboolean
 add_done (gpointer data)
 {
   return coffer_preferences_window_get_add_status (data) != NULL;
@@ -206,9 +212,24 @@ test_multi (void)
   prefs = coffer_preferences_window_new (app);
   gtk_window_set_transient_for (GTK_WINDOW (prefs), GTK_WINDOW (window));
   gtk_window_present (GTK_WINDOW (prefs));
+  /* Through its dialog: the folder typed, Test Connection, Add. */
   {
-    g_autoptr(CofferDestination) dest = coffer_destination_new (second);
-    coffer_preferences_window_add_destination (prefs, dest);
+    GtkWindow *dialog;
+    GtkLabel *result;
+
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (prefs), "prefs.add-destination", NULL));
+    dialog = ui_test_find_window (ADW_TYPE_MESSAGE_DIALOG);
+    g_assert_nonnull (dialog);
+    gtk_editable_set_text (g_object_get_data (G_OBJECT (dialog), "location"), second);
+    result = g_object_get_data (G_OBJECT (dialog), "result");
+    g_signal_emit_by_name (ui_test_find (GTK_WIDGET (dialog), GTK_TYPE_BUTTON, "_Test Connection"), "clicked");
+    ui_test_wait_for (label_tested, result, 60, "test connection");
+    g_assert_cmpstr (gtk_label_get_text (result), ==, "Connected. A new backup is started there.");
+    ui_test_screenshot (GTK_WIDGET (dialog), "multi-add-dialog");
+    g_object_ref (dialog);
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "add");
+    gtk_window_destroy (dialog);
+    g_object_unref (dialog);
   }
   ui_test_wait_for (add_done, prefs, 60, "second destination added");
   g_assert_cmpstr (coffer_preferences_window_get_add_status (prefs), ==, "");
