@@ -683,6 +683,15 @@ add_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   coffer_recovery_wizard_present_dialog (GTK_WINDOW (self), self->app, COFFER_RECOVERY_WIZARD_NEW, &wizard);
   coffer_recovery_wizard_set_engine (wizard, COFFER_ENGINE (source));
   coffer_recovery_wizard_start (wizard, COFFER_RECOVERY_WIZARD_NEW, key);
+  {
+    g_autofree char *name = coffer_destination_item_dup_name (self->adding);
+    /* Translators: %s is the name of a destination (a drive, folder or server) */
+    g_autofree char *title = g_strdup_printf (_("The Recovery Key of “%s”"), name);
+    g_autofree char *text = g_strdup_printf (_("The new backup at “%s” has a recovery key of its own. It opens "
+                                               "that backup, not the one at your first destination, whose key "
+                                               "stays as it is: keep both. Coffer does not keep a copy."), name);
+    coffer_recovery_wizard_set_intro (wizard, title, text);
+  }
   if (any_advanced)
     {
       g_free (self->add_status);

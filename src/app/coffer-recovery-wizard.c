@@ -56,6 +56,14 @@ coffer_recovery_wizard_set_engine (CofferRecoveryWizard *self, CofferEngine *eng
   g_set_object (&self->engine, engine);
 }
 
+void
+coffer_recovery_wizard_set_intro (CofferRecoveryWizard *self, const char *title, const char *description)
+{
+  g_return_if_fail (COFFER_IS_RECOVERY_WIZARD (self));
+  adw_status_page_set_title (self->intro_page, title);
+  adw_status_page_set_description (self->intro_page, description);
+}
+
 static void
 show_error (CofferRecoveryWizard *self, const char *message)
 {

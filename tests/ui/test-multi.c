@@ -250,6 +250,8 @@ test_multi (void)
       if (wizard != NULL && key_text == NULL)
         {
           key_text = g_strdup (coffer_recovery_wizard_get_key_text (COFFER_RECOVERY_WIZARD (wizard)));
+          /* It says whose key it is: not the first destination's. */
+          g_assert_nonnull (ui_test_find (wizard, GTK_TYPE_LABEL, "The Recovery Key of “Second”"));
           ui_test_screenshot (wizard, "multi-new-recovery-key");
           gtk_window_destroy (l->data);
         }
