@@ -126,6 +126,20 @@ run_cli_elsewhere (const char *repo, const char *first, ...)
   return output != NULL;
 }
 
+static GtkWidget *
+find_by_tooltip (GtkWidget *widget, const char *tooltip)
+{
+  if (g_strcmp0 (gtk_widget_get_tooltip_text (widget), tooltip) == 0)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_by_tooltip (child, tooltip);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 static gboolean
 label_tested (gpointer data)
 {
@@ -405,6 +419,50 @@ test_multi (void)
     g_assert_cmpint (there->level, ==, COFFER_LEVEL_ADVANCED);
     g_assert_true (g_strv_equal ((const char * const *) there->paths, new_paths));
     g_assert_false (run_cli_elsewhere (second, "snapshots", "--category", "Photos", NULL));
+  }
+
+  /* Removed in Preferences: the backups there are kept. Added again, the
+   * backup already there is opened and its Photos is used, not a second
+   * category of the same name. */
+  {
+    g_autofree char *own = g_strdup (coffer_destination_item_lookup_category (item,
+                                                                              coffer_category_item_get_id (category)));
+    g_autofree char *config = g_build_filename (second, "config", NULL);
+    g_autoptr(CofferDestinationItem) again = NULL;
+    GtkWidget *remove;
+    GtkWindow *dialog;
+
+    prefs = coffer_preferences_window_new (app);
+    gtk_window_set_transient_for (GTK_WINDOW (prefs), GTK_WINDOW (window));
+    gtk_window_present (GTK_WINDOW (prefs));
+    remove = find_by_tooltip (GTK_WIDGET (prefs), "Stop backing up to Second");
+    g_assert_nonnull (remove);
+    g_signal_emit_by_name (remove, "clicked");
+    dialog = ui_test_find_window (ADW_TYPE_MESSAGE_DIALOG);
+    g_assert_nonnull (dialog);
+    g_assert_nonnull (ui_test_find (GTK_WIDGET (dialog), GTK_TYPE_LABEL, "Stop Backing Up to “Second”?"));
+    ui_test_screenshot (GTK_WIDGET (dialog), "multi-remove-dialog");
+    g_object_ref (dialog);
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "remove");
+    gtk_window_destroy (dialog);
+    g_object_unref (dialog);
+    g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (coffer_application_get_destinations (app))), ==, 0);
+    g_assert_true (g_file_test (config, G_FILE_TEST_IS_REGULAR));
+    g_assert_false (gtk_widget_get_visible (GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (window),
+                                                        COFFER_TYPE_WINDOW, "destinations_group"))));
+
+    {
+      g_autoptr(CofferDestination) dest = coffer_destination_new (second);
+      coffer_preferences_window_add_destination (prefs, dest);
+    }
+    ui_test_wait_for (add_done, prefs, 60, "existing backup added");
+    g_assert_cmpstr (coffer_preferences_window_get_add_status (prefs), ==, "");
+    again = g_list_model_get_item (G_LIST_MODEL (coffer_application_get_destinations (app)), 0);
+    g_assert_cmpstr (coffer_destination_item_lookup_category (again, coffer_category_item_get_id (category)), ==, own);
+    /* No new recovery key for a backup that has one. */
+    for (GList *l = gtk_window_list_toplevels (); l != NULL; l = g_list_delete_link (l, l))
+      g_assert_null (ui_test_find (l->data, COFFER_TYPE_RECOVERY_WIZARD, NULL));
+    gtk_window_destroy (GTK_WINDOW (prefs));
   }
 
   ui_test_quit (app);
