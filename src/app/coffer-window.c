@@ -436,7 +436,7 @@ update_destinations (CofferWindow *self)
     }
 }
 
-static void progress_cb (CofferWindow *self, const CofferProgress *progress);
+static void progress_cb (CofferWindow *self, const CofferProgress *progress, GObject *engine);
 
 static void
 destinations_changed_cb (GListModel *model, guint position, guint removed, guint added, CofferWindow *self)
@@ -445,6 +445,9 @@ destinations_changed_cb (GListModel *model, guint position, guint removed, guint
     {
       g_autoptr(CofferDestinationItem) item = g_list_model_get_item (model, i);
       g_signal_connect_object (item, "notify::status", G_CALLBACK (update_destinations), self, G_CONNECT_SWAPPED);
+      /* Its progress says where it goes. */
+      g_object_set_data_full (G_OBJECT (coffer_destination_item_get_engine (item)), "coffer-destination-name",
+                              coffer_destination_item_dup_name (item), g_free);
       g_signal_connect_object (coffer_destination_item_get_engine (item), "progress", G_CALLBACK (progress_cb),
                                self, G_CONNECT_SWAPPED);
     }
@@ -469,8 +472,9 @@ format_duration (gint64 seconds)
 }
 
 static void
-progress_cb (CofferWindow *self, const CofferProgress *progress)
+progress_cb (CofferWindow *self, const CofferProgress *progress, GObject *engine)
 {
+  const char *destination = engine ? g_object_get_data (engine, "coffer-destination-name") : NULL;
   g_autofree char *title = NULL;
   g_autofree char *done = g_format_size (progress->bytes_done);
   g_autofree char *total = g_format_size (progress->bytes_total);
@@ -487,7 +491,11 @@ progress_cb (CofferWindow *self, const CofferProgress *progress)
             ? g_strdup_printf (_("Re-encrypting older backups of %s"), progress->category)
             : g_strdup (_("Re-encrypting older backups"));
   else
-    title = g_strdup_printf (_("Backing up %s"), progress->category ? progress->category : "");
+    title = destination != NULL
+            /* Translators: "Backing up Photos to “Cloud”": a category, then another destination */
+            ? g_strdup_printf (_("Backing up %s to “%s”"), progress->category ? progress->category : "",
+                               destination)
+            : g_strdup_printf (_("Backing up %s"), progress->category ? progress->category : "");
   gtk_label_set_text (self->progress_title, title);
 
   if (progress->current_file != NULL)

@@ -309,6 +309,15 @@ test_multi (void)
                               "First and 1 other place"));
   }
   ui_test_screenshot (GTK_WIDGET (window), "multi-both-backed-up");
+  /* The progress card says where a backup to another destination goes. */
+  {
+    CofferProgress progress = { .operation = "backup", .category = "Photos", .eta_seconds = -1 };
+    GtkWidget *label = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (window), COFFER_TYPE_WINDOW,
+                                                                  "progress_title"));
+
+    g_signal_emit_by_name (coffer_destination_item_get_engine (item), "progress", &progress);
+    g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (label)), ==, "Backing up Photos to “Second”");
+  }
 
   /* The second drive is unplugged: the first is still backed up, and each
    * row says its own state. */
