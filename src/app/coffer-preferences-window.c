@@ -327,6 +327,19 @@ coffer_preferences_window_change_destination (CofferPreferencesWindow *self, con
   g_return_if_fail (COFFER_IS_PREFERENCES_WINDOW (self));
   g_clear_pointer (&self->destination_status, g_free);
   g_clear_pointer (&self->new_destination, coffer_destination_free);
+  {
+    GListModel *more = G_LIST_MODEL (coffer_application_get_destinations (self->app));
+    for (guint i = 0; i < g_list_model_get_n_items (more); i++)
+      {
+        g_autoptr(CofferDestinationItem) item = g_list_model_get_item (more, i);
+        if (g_strcmp0 (coffer_destination_item_get_location (item), dest->location) == 0)
+          {
+            destination_done (self, _("Coffer already backs up to this place as another destination. "
+                                      "Stop backing up there first."));
+            return;
+          }
+      }
+  }
   self->new_destination = coffer_destination_copy (dest);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "prefs.change-destination", FALSE);
   /* The same repository (its id) or an empty place: anything else is
