@@ -6,6 +6,7 @@
 #include "coffer-application.h"
 #include "coffer-help-window.h"
 #include "coffer-category-item.h"
+#include "coffer-destination-item.h"
 #include "coffer-error.h"
 #include "coffer-keyring.h"
 #include "coffer-preferences-window.h"
@@ -20,6 +21,7 @@ struct _CofferApplication
   GSettings         *settings;
   CofferEngine      *engine;
   GListStore        *categories;
+  GListStore        *destinations;    /* CofferDestinationItem: the places besides the first */
   CofferHistory     *history;
   CofferDestination *destination;     /* credentials of this session */
   GCancellable      *cancellable;
@@ -39,22 +41,47 @@ struct _CofferApplication
   guint              held : 1;
   guint              pending_backup : 1;
   guint              scheduled_run : 1;
+  /* The run over the other destinations, one after another, after the first. */
+  guint              more_running : 1;
+  guint              more_scheduled : 1;
+  guint              more_cancelled : 1;
+  guint              more_index;
+  guint              was_busy : 1;
+  guint              first_running : 1;   /* from the first destination's start to the others' */
+  CofferDestinationItem *more_item;   /* the one being backed up */
+  GPtrArray         *more_categories;   /* CofferCategory there, while its categories are synced */
 };
 
 G_DEFINE_FINAL_TYPE (CofferApplication, coffer_application, ADW_TYPE_APPLICATION)
 
-enum { PROP_0, PROP_STATE, PROP_PROBLEM, N_PROPS };
+enum { PROP_0, PROP_STATE, PROP_PROBLEM, PROP_BUSY, N_PROPS };
 static GParamSpec *properties[N_PROPS];
 
 static void reschedule (CofferApplication *self);
 static void watch_destination (CofferApplication *self);
 static void unwatch_destination (CofferApplication *self);
+static void engine_busy_cb (CofferApplication *self);
+static void start_more_destinations (CofferApplication *self, gboolean scheduled);
 
 /* ---- accessors ---- */
 
 GSettings *coffer_application_get_settings (CofferApplication *self) { return self->settings; }
 CofferEngine *coffer_application_get_engine (CofferApplication *self) { return self->engine; }
 GListStore *coffer_application_get_categories (CofferApplication *self) { return self->categories; }
+GListStore *coffer_application_get_destinations (CofferApplication *self) { return self->destinations; }
+
+gboolean
+coffer_application_get_busy (CofferApplication *self)
+{
+  g_return_val_if_fail (COFFER_IS_APPLICATION (self), FALSE);
+  return self->first_running || self->more_running || coffer_engine_get_busy (self->engine);
+}
+
+void
+coffer_application_save_destinations (CofferApplication *self)
+{
+  coffer_destination_items_save (self->settings, G_LIST_MODEL (self->destinations));
+}
 CofferHistory *coffer_application_get_history (CofferApplication *self) { return self->history; }
 CofferAppState coffer_application_get_state (CofferApplication *self) { return self->state; }
 const char *coffer_application_get_state_message (CofferApplication *self) { return self->state_message; }
@@ -91,37 +118,16 @@ static char *
 local_destination_path (CofferApplication *self)
 {
   g_autofree char *location = g_settings_get_string (self->settings, "destination");
-  g_autoptr(GFile) file = NULL;
 
-  if (location[0] == '\0' || g_str_has_prefix (location, "webdav") || g_str_has_prefix (location, "s3://"))
-    return NULL;
-  file = g_file_new_for_commandline_arg (location);
-  return g_file_get_path (file);
+  return coffer_destination_local_path (location);
 }
 
 char *
 coffer_application_dup_destination_name (CofferApplication *self)
 {
-  g_autofree char *path = local_destination_path (self);
-  g_autofree char *location = NULL;
-  g_auto(GStrv) parts = NULL;
-  guint n;
+  g_autofree char *location = g_settings_get_string (self->settings, "destination");
 
-  if (path == NULL)
-    {
-      g_autoptr(GUri) uri = NULL;
-      location = g_settings_get_string (self->settings, "destination");
-      uri = g_uri_parse (location, G_URI_FLAGS_NONE, NULL);
-      return g_strdup (uri != NULL && g_uri_get_host (uri) != NULL ? g_uri_get_host (uri) : location);
-    }
-  /* Drives are mounted at /media/USER/NAME or /run/media/USER/NAME. */
-  parts = g_strsplit (path, "/", -1);
-  n = g_strv_length (parts);
-  if (n > 3 && g_strcmp0 (parts[1], "media") == 0)
-    return g_strdup (parts[3]);
-  if (n > 4 && g_strcmp0 (parts[1], "run") == 0 && g_strcmp0 (parts[2], "media") == 0)
-    return g_strdup (parts[4]);
-  return g_path_get_basename (path);
+  return coffer_destination_name_for_location (location);
 }
 
 static void
@@ -405,18 +411,38 @@ not_connected_summary (CofferApplication *self)
   return g_strdup_printf (_("Not backed up: the drive “%s” was not connected"), name);
 }
 
+/* A history entry of the first destination; with other destinations it
+ * names the place, as theirs do. */
 static void
-backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+first_history_add (CofferApplication *self, gint64 start, gint64 end, gboolean success, const char *summary,
+                   const char *details)
 {
-  g_autoptr(CofferApplication) self = user_data;
+  g_autofree char *name = NULL;
+  g_autofree char *named = NULL;
+  g_autofree char *more_details = NULL;
+
+  if (g_list_model_get_n_items (G_LIST_MODEL (self->destinations)) == 0)
+    {
+      coffer_history_add (self->history, start, end, success, summary, details);
+      return;
+    }
+  name = coffer_application_dup_destination_name (self);
+  named = success ? g_strdup_printf (_("Backed up to “%s”"), name)
+                  : g_strdup_printf (_("Backup to “%s” failed"), name);
+  more_details = details != NULL && *details != '\0' ? g_strdup_printf ("%s\n%s", summary, details)
+                                                     : g_strdup (summary);
+  coffer_history_add (self->history, start, end, success, named, more_details);
+}
+
+static gboolean
+first_backup_done (CofferApplication *self, GAsyncResult *result)
+{
   g_autoptr(CofferBackupReport) report = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *summary = NULL;
   g_autofree char *details = NULL;
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
 
-  uninhibit (self);
-  g_application_release (G_APPLICATION (self));
   report = coffer_engine_backup_finish (self->engine, result, &error);
   if (report == NULL)
     {
@@ -425,7 +451,7 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
           coffer_history_add (self->history, now, now, FALSE, _("Backup cancelled"), NULL);
-          return;
+          return FALSE;
         }
       if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
         {
@@ -437,13 +463,13 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           set_problem (self, COFFER_BACKUP_PROBLEM_DISCONNECTED, message);
           watch_destination (self);
           reschedule (self);
-          return;
+          return TRUE;
         }
-      coffer_history_add (self->history, now, now, FALSE, _("Backup failed"), message);
+      first_history_add (self, now, now, FALSE, _("Backup failed"), message);
       set_problem (self, COFFER_BACKUP_PROBLEM_FAILED, message);
       notify_result (self, FALSE, _("Backup failed"), message);
       reschedule (self);
-      return;
+      return TRUE;
     }
 
   /* Remember per category when it was last backed up and how big it is. */
@@ -486,7 +512,7 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         skipped += ((const CofferSnapshot *) g_ptr_array_index (report->snapshots, i))->skipped;
       g_settings_set_int64 (self->settings, "last-backup", now);
       unwatch_destination (self);
-      coffer_history_add (self->history, report->start_time, report->end_time, TRUE, summary, details);
+      first_history_add (self, report->start_time, report->end_time, TRUE, summary, details);
       if (skipped > 0)
         {
           /* A backup that left files out is not the green "Last backed up":
@@ -532,11 +558,75 @@ backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                || g_error_matches (report->first_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_READ_ONLY))
         problem = COFFER_BACKUP_PROBLEM_SETTINGS;
       set_problem (self, problem, details);
-      coffer_history_add (self->history, report->start_time, report->end_time, FALSE, summary, details);
+      first_history_add (self, report->start_time, report->end_time, FALSE, summary, details);
       notify_result (self, FALSE, report->n_ok > 0 ? _("Some categories could not be backed up")
                                                    : _("Backup failed"), details);
     }
   reschedule (self);
+  return TRUE;
+}
+
+static void
+backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferApplication) self = user_data;
+
+  uninhibit (self);
+  if (first_backup_done (self, result))
+    start_more_destinations (self, self->scheduled_run);
+  self->first_running = FALSE;
+  engine_busy_cb (self);
+  g_application_release (G_APPLICATION (self));
+}
+
+/* The category's own exclude patterns plus those from Preferences. */
+static char **
+category_excludes (CofferApplication *self, CofferCategoryItem *item)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) global_excludes = g_settings_get_strv (self->settings, "global-excludes");
+  const char * const *own = coffer_category_item_get_excludes (item);
+
+  g_strv_builder_addv (builder, (const char **) own);
+  for (guint j = 0; global_excludes[j] != NULL; j++)
+    if (!g_strv_contains (own, global_excludes[j]))
+      g_strv_builder_add (builder, global_excludes[j]);
+  return g_strv_builder_end (builder);
+}
+
+/* The categories that are switched on and exist in the first destination. */
+static GPtrArray *
+enabled_categories (CofferApplication *self)
+{
+  GPtrArray *items = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->categories)); i++)
+    {
+      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (self->categories), i);
+      if (coffer_category_item_get_enabled (item) && coffer_category_item_get_id (item) != NULL)
+        g_ptr_array_add (items, g_steal_pointer (&item));
+    }
+  return items;
+}
+
+static void
+apply_retention (CofferApplication *self, CofferEngine *engine)
+{
+  CofferRetention retention = {
+    .keep_last = g_settings_get_uint (self->settings, "retention-keep-last"),
+    .keep_hourly = g_settings_get_uint (self->settings, "retention-keep-hourly"),
+    .keep_daily = g_settings_get_uint (self->settings, "retention-keep-daily"),
+    .keep_weekly = g_settings_get_uint (self->settings, "retention-keep-weekly"),
+    .keep_monthly = g_settings_get_uint (self->settings, "retention-keep-monthly"),
+    .keep_yearly = g_settings_get_uint (self->settings, "retention-keep-yearly"),
+  };
+  coffer_engine_set_retention (engine, &retention);
+}
+
+static gboolean
+is_due (gint64 next)
+{
+  return next != 0 && next <= g_get_real_time () / G_USEC_PER_SEC;
 }
 
 void
@@ -545,12 +635,14 @@ coffer_application_start_backup (CofferApplication *self, gboolean scheduled)
   g_autoptr(GPtrArray) ids = g_ptr_array_new ();
   g_autoptr(GHashTable) excludes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                           (GDestroyNotify) g_strfreev);
-  g_auto(GStrv) global_excludes = NULL;
+  g_autoptr(GPtrArray) items = NULL;
+  gboolean first = TRUE;
+  gboolean more = g_list_model_get_n_items (G_LIST_MODEL (self->destinations)) > 0;
   CofferWindow *window;
 
   g_return_if_fail (COFFER_IS_APPLICATION (self));
 
-  if (coffer_engine_get_busy (self->engine))
+  if (coffer_application_get_busy (self))
     return;
   if (self->state == COFFER_APP_STATE_OPENING)
     {
@@ -562,11 +654,14 @@ coffer_application_start_backup (CofferApplication *self, gboolean scheduled)
     {
       /* Only a locked backup needs the user; a destination that could not
        * be opened is on the window's page, and an unplugged drive is waited
-       * for without a notification every hour. */
+       * for without a notification every hour. The other destinations do
+       * not wait for the first one. */
       if (scheduled && self->state == COFFER_APP_STATE_LOCKED)
         notify_result (self, FALSE, _("Backup skipped"),
                        _("Open Coffer and enter your backup password to continue backing up."));
-      return;
+      if (self->state != COFFER_APP_STATE_ERROR || !more)
+        return;
+      first = FALSE;
     }
   if (scheduled)
     {
@@ -586,33 +681,30 @@ coffer_application_start_backup (CofferApplication *self, gboolean scheduled)
           g_debug ("Scheduled backup skipped: power saver");
           return;
         }
+      /* Each destination has its own due time. */
+      if (first && !is_due (coffer_application_get_next_backup (self)))
+        first = FALSE;
     }
 
-  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->categories)); i++)
+  items = enabled_categories (self);
+  for (guint i = 0; i < items->len; i++)
     {
-      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (self->categories), i);
-      if (coffer_category_item_get_enabled (item) && coffer_category_item_get_id (item) != NULL)
-        {
-          g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
-          const char * const *own = coffer_category_item_get_excludes (item);
+      CofferCategoryItem *item = g_ptr_array_index (items, i);
 
-          g_ptr_array_add (ids, (gpointer) coffer_category_item_get_id (item));
-          /* The category's own patterns plus those from Preferences. */
-          if (global_excludes == NULL)
-            global_excludes = g_settings_get_strv (self->settings, "global-excludes");
-          g_strv_builder_addv (builder, (const char **) own);
-          for (guint j = 0; global_excludes[j] != NULL; j++)
-            if (!g_strv_contains (own, global_excludes[j]))
-              g_strv_builder_add (builder, global_excludes[j]);
-          g_hash_table_insert (excludes, g_strdup (coffer_category_item_get_id (item)),
-                               g_strv_builder_end (builder));
-        }
+      g_ptr_array_add (ids, (gpointer) coffer_category_item_get_id (item));
+      g_hash_table_insert (excludes, g_strdup (coffer_category_item_get_id (item)),
+                           category_excludes (self, item));
     }
   if (ids->len == 0)
     {
       window = get_main_window (self);
       if (window != NULL)
         coffer_window_show_toast (window, _("Turn on a category to back it up"));
+      return;
+    }
+  if (!first)
+    {
+      start_more_destinations (self, scheduled);
       return;
     }
   g_ptr_array_add (ids, NULL);
@@ -622,22 +714,403 @@ coffer_application_start_backup (CofferApplication *self, gboolean scheduled)
                                                   window ? GTK_WINDOW (window) : NULL,
                                                   GTK_APPLICATION_INHIBIT_SUSPEND,
                                                   _("Backing up your files"));
-  {
-    CofferRetention retention = {
-      .keep_last = g_settings_get_uint (self->settings, "retention-keep-last"),
-      .keep_hourly = g_settings_get_uint (self->settings, "retention-keep-hourly"),
-      .keep_daily = g_settings_get_uint (self->settings, "retention-keep-daily"),
-      .keep_weekly = g_settings_get_uint (self->settings, "retention-keep-weekly"),
-      .keep_monthly = g_settings_get_uint (self->settings, "retention-keep-monthly"),
-      .keep_yearly = g_settings_get_uint (self->settings, "retention-keep-yearly"),
-    };
-    coffer_engine_set_retention (self->engine, &retention);
-  }
+  apply_retention (self, self->engine);
+  self->scheduled_run = scheduled;
+  self->first_running = TRUE;
 
   /* Keep running (without a window) until the backup is done. */
   g_application_hold (G_APPLICATION (self));
   coffer_engine_backup_async (self->engine, (const char * const *) ids->pdata, excludes, backup_cb,
                               g_object_ref (self));
+}
+
+/* ---- the other destinations ---- */
+
+static gint64 next_backup_after (CofferApplication *self, gint64 last);
+static void more_next (CofferApplication *self);
+
+static void
+more_finish_one (CofferApplication *self)
+{
+  g_clear_object (&self->more_item);
+  g_clear_pointer (&self->more_categories, g_ptr_array_unref);
+  self->more_index++;
+  more_next (self);
+}
+
+static void
+more_backup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferApplication) self = user_data;
+  CofferDestinationItem *item = self->more_item;
+  g_autoptr(CofferBackupReport) report = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = coffer_destination_item_dup_name (item);
+  g_autofree char *details = NULL;
+  g_autofree char *summary = NULL;
+  gboolean was_unplugged = FALSE;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gint64 start = now;
+
+  report = coffer_engine_backup_finish (COFFER_ENGINE (source), result, &error);
+  if (report != NULL)
+    {
+      g_ptr_array_add (report->messages, NULL);
+      details = g_strjoinv ("\n", (char **) report->messages->pdata);
+      g_ptr_array_remove_index (report->messages, report->messages->len - 1);
+      start = report->start_time;
+      if (report->n_failed > 0 && report->first_error != NULL)
+        error = g_error_copy (report->first_error);
+    }
+  else
+    details = coffer_engine_describe_error (error);
+
+  /* The status before this run, to say "not connected" only once. */
+  was_unplugged = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (item), "was-unplugged"));
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      coffer_destination_item_set_status (item, COFFER_DESTINATION_STATUS_IDLE, NULL);
+      self->more_cancelled = TRUE;
+    }
+  else if (report != NULL && report->n_failed == 0)
+    {
+      g_autofree char *size = g_format_size (report->bytes);
+      g_autofree char *added = g_format_size (report->added_bytes);
+
+      coffer_destination_item_set_last_backup (item, now);
+      coffer_application_save_destinations (self);
+      coffer_destination_item_set_status (item, COFFER_DESTINATION_STATUS_OK, NULL);
+      /* Translators: %s is the name of a destination (a drive, folder or server) */
+      summary = g_strdup_printf (_("Backed up to “%s”"), name);
+      g_free (details);
+      details = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                              "%u category: %s, %s uploaded",
+                                              "%u categories: %s, %s uploaded",
+                                              report->n_ok),
+                                 report->n_ok, size, added);
+      coffer_history_add (self->history, start, now, TRUE, summary, details);
+    }
+  else if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE)
+           && (report == NULL || report->n_ok == 0))
+    {
+      coffer_destination_item_set_status (item, COFFER_DESTINATION_STATUS_UNPLUGGED, details);
+      coffer_destination_item_watch (item);
+      if (!was_unplugged)
+        {
+          /* Translators: %s is the name of a destination (a drive, folder or server) */
+          summary = g_strdup_printf (_("“%s” is not connected"), name);
+          coffer_history_add (self->history, start, now, FALSE, summary, details);
+        }
+    }
+  else
+    {
+      coffer_destination_item_set_status (item, COFFER_DESTINATION_STATUS_FAILED, details);
+      /* Translators: %s is the name of a destination (a drive, folder or server) */
+      summary = g_strdup_printf (_("Backup to “%s” failed"), name);
+      coffer_history_add (self->history, start, now, FALSE, summary, details);
+      notify_result (self, FALSE, summary, details);
+    }
+  more_finish_one (self);
+}
+
+static void more_add_categories (CofferApplication *self);
+
+static void
+more_failed (CofferApplication *self, const GError *error)
+{
+  CofferDestinationItem *item = self->more_item;
+  g_autofree char *message = coffer_engine_describe_error (error);
+  g_autofree char *name = coffer_destination_item_dup_name (item);
+  g_autofree char *summary = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      coffer_destination_item_set_status (item, COFFER_DESTINATION_STATUS_IDLE, NULL);
+      self->more_cancelled = TRUE;
+    }
+  else if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
+    {
+      gboolean was_unplugged = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (item), "was-unplugged"));
+
+      coffer_destination_item_set_status (item, COFFER_DESTINATION_STATUS_UNPLUGGED, message);
+      coffer_destination_item_watch (item);
+      if (!was_unplugged)
+        {
+          summary = g_strdup_printf (_("“%s” is not connected"), name);
+          coffer_history_add (self->history, now, now, FALSE, summary, message);
+        }
+    }
+  else
+    {
+      coffer_destination_item_set_status (item, COFFER_DESTINATION_STATUS_FAILED, message);
+      summary = g_strdup_printf (_("Backup to “%s” failed"), name);
+      coffer_history_add (self->history, now, now, FALSE, summary, message);
+      notify_result (self, FALSE, summary, message);
+    }
+  more_finish_one (self);
+}
+
+/* The categories of the destination being backed up, as it holds them. */
+static CofferCategory *
+more_find_category (CofferApplication *self, const char *id, const char *name)
+{
+  for (guint i = 0; self->more_categories != NULL && i < self->more_categories->len; i++)
+    {
+      CofferCategory *category = g_ptr_array_index (self->more_categories, i);
+      if (id != NULL ? g_strcmp0 (category->id, id) == 0 : g_strcmp0 (category->name, name) == 0)
+        return category;
+    }
+  return NULL;
+}
+
+static gboolean
+strv_equal0 (const char * const *a, const char * const *b)
+{
+  if (a == NULL || b == NULL)
+    return (a == NULL || a[0] == NULL) && (b == NULL || b[0] == NULL);
+  return g_strv_equal (a, b);
+}
+
+/* One step of a sync finished: any error fails this destination's run. */
+static void
+more_step_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  if (g_async_result_is_tagged (result, coffer_engine_add_category_async))
+    {
+      g_autofree char *id = coffer_engine_add_category_finish (COFFER_ENGINE (source), result, &error);
+      ok = id != NULL;
+      g_clear_pointer (&self->more_categories, g_ptr_array_unref);   /* listed again */
+    }
+  else if (g_async_result_is_tagged (result, coffer_engine_set_level_async))
+    ok = coffer_engine_set_level_finish (COFFER_ENGINE (source), result, &error);
+  else
+    ok = coffer_engine_update_category_finish (COFFER_ENGINE (source), result, &error);
+  if (!ok)
+    {
+      more_failed (self, error);
+      return;
+    }
+  more_add_categories (self);
+}
+
+static void
+more_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *categories = coffer_engine_list_categories_finish (COFFER_ENGINE (source), result, &error);
+
+  if (categories == NULL)
+    {
+      more_failed (self, error);
+      return;
+    }
+  g_clear_pointer (&self->more_categories, g_ptr_array_unref);
+  self->more_categories = categories;
+  more_add_categories (self);
+}
+
+/* The same categories go to every destination. Before each backup there,
+ * its categories are brought in line with the first destination's: one
+ * that is missing is made (or one of the same name is used), and the name,
+ * this computer's folders and the protection level follow the first
+ * destination's (a category made Advanced there must not stay openable with
+ * the password here). Then every category is backed up. */
+static void
+more_add_categories (CofferApplication *self)
+{
+  CofferDestinationItem *item = self->more_item;
+  CofferEngine *engine = coffer_destination_item_get_engine (item);
+  g_autoptr(GPtrArray) items = NULL;
+  g_autoptr(GPtrArray) ids = g_ptr_array_new ();
+  g_autoptr(GHashTable) excludes = NULL;
+
+  if (self->more_categories == NULL)
+    {
+      coffer_engine_list_categories_async (engine, NULL, more_listed_cb, g_object_ref (self));
+      return;
+    }
+  items = enabled_categories (self);
+  for (guint i = 0; i < items->len; i++)
+    {
+      CofferCategoryItem *category = g_ptr_array_index (items, i);
+      const char *first_id = coffer_category_item_get_id (category);
+      const char *name = coffer_category_item_get_name (category);
+      const char *own = coffer_destination_item_lookup_category (item, first_id);
+      CofferCategory *there = own != NULL ? more_find_category (self, own, NULL) : NULL;
+
+      if (there == NULL)
+        {
+          /* Not mapped, or gone from there: one of the same name that no
+           * other category uses, else a new one. */
+          there = more_find_category (self, NULL, name);
+          for (guint j = 0; there != NULL && j < items->len; j++)
+            if (j != i && g_strcmp0 (coffer_destination_item_lookup_category (
+                                       item, coffer_category_item_get_id (g_ptr_array_index (items, j))),
+                                     there->id) == 0)
+              there = NULL;
+          if (there == NULL)
+            {
+              coffer_engine_add_category_async (engine, name, coffer_category_item_get_level (category),
+                                                coffer_category_item_get_paths (category),
+                                                coffer_category_item_get_excludes (category), NULL,
+                                                more_step_cb, g_object_ref (self));
+              /* Mapped once listed again, by its name. */
+              coffer_destination_item_set_category (item, first_id, NULL);
+              return;
+            }
+          coffer_destination_item_set_category (item, first_id, there->id);
+          coffer_application_save_destinations (self);
+        }
+      if (g_strcmp0 (there->name, name) != 0
+          || !strv_equal0 ((const char * const *) there->paths, coffer_category_item_get_paths (category)))
+        {
+          g_free (there->name);
+          there->name = g_strdup (name);
+          g_strfreev (there->paths);
+          there->paths = g_strdupv ((char **) coffer_category_item_get_paths (category));
+          coffer_engine_update_category_async (engine, there->id, name, coffer_category_item_get_paths (category),
+                                               (const char * const *) there->excludes, NULL, more_step_cb,
+                                               g_object_ref (self));
+          return;
+        }
+      if (there->level != coffer_category_item_get_level (category))
+        {
+          there->level = coffer_category_item_get_level (category);
+          coffer_engine_set_level_async (engine, there->id, there->level, NULL, more_step_cb,
+                                         g_object_ref (self));
+          return;
+        }
+    }
+
+  excludes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_strfreev);
+  for (guint i = 0; i < items->len; i++)
+    {
+      CofferCategoryItem *category = g_ptr_array_index (items, i);
+      const char *own = coffer_destination_item_lookup_category (item, coffer_category_item_get_id (category));
+
+      g_ptr_array_add (ids, (gpointer) own);
+      g_hash_table_insert (excludes, g_strdup (own), category_excludes (self, category));
+    }
+  g_ptr_array_add (ids, NULL);
+  g_clear_pointer (&self->more_categories, g_ptr_array_unref);
+  apply_retention (self, engine);
+  coffer_engine_backup_async (engine, (const char * const *) ids->pdata, excludes, more_backup_cb,
+                              g_object_ref (self));
+}
+
+static void
+more_open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!coffer_engine_open_finish (COFFER_ENGINE (source), result, &error))
+    {
+      more_failed (self, error);
+      return;
+    }
+  more_add_categories (self);
+}
+
+static void
+more_credentials_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) secret = coffer_keyring_lookup_finish (result, &error);
+  g_autoptr(CofferDestination) dest = NULL;
+
+  if (secret == NULL)
+    g_debug ("No credentials in the keyring: %s", error->message);
+  coffer_destination_item_set_secret (self->more_item, secret);
+  g_object_set_data (G_OBJECT (self->more_item), "looked-up", GINT_TO_POINTER (TRUE));
+  dest = coffer_destination_item_dup_destination (self->more_item);
+  dest->bandwidth_limit = (guint64) g_settings_get_uint (self->settings, "bandwidth-limit") * 1024;
+  coffer_engine_open_async (coffer_destination_item_get_engine (self->more_item), dest,
+                            coffer_engine_get_password (self->engine), self->cancellable, more_open_cb,
+                            g_object_ref (self));
+}
+
+static void
+more_next (CofferApplication *self)
+{
+  GListModel *model = G_LIST_MODEL (self->destinations);
+
+  while (!self->more_cancelled && self->more_index < g_list_model_get_n_items (model))
+    {
+      g_autoptr(CofferDestinationItem) item = g_list_model_get_item (model, self->more_index);
+      g_autoptr(CofferDestination) dest = coffer_destination_item_dup_destination (item);
+      CofferEngine *engine = coffer_destination_item_get_engine (item);
+
+      if (self->more_scheduled &&
+          !is_due (next_backup_after (self, coffer_destination_item_get_last_backup (item))))
+        {
+          self->more_index++;
+          continue;
+        }
+      g_object_set_data (G_OBJECT (item), "was-unplugged",
+                         GINT_TO_POINTER (coffer_destination_item_get_status (item, NULL)
+                                          == COFFER_DESTINATION_STATUS_UNPLUGGED));
+      self->more_item = g_steal_pointer (&item);
+      coffer_destination_item_set_status (self->more_item, COFFER_DESTINATION_STATUS_BUSY, NULL);
+      if (coffer_engine_get_repository (engine) != NULL)
+        {
+          more_add_categories (self);
+          return;
+        }
+      /* Its own repository, opened with this computer's key or the backup
+       * password of this session. Server credentials come from the keyring. */
+      if (dest->secret == NULL && coffer_destination_local_path (dest->location) == NULL
+          && !g_object_get_data (G_OBJECT (self->more_item), "looked-up")
+          && (g_str_has_prefix (dest->location, "webdav") || g_str_has_prefix (dest->location, "s3://")))
+        {
+          coffer_keyring_lookup_async (dest->location,
+                                       g_str_has_prefix (dest->location, "s3://") ? COFFER_KEY_KIND_S3
+                                                                                  : COFFER_KEY_KIND_WEBDAV,
+                                       self->cancellable, more_credentials_cb, g_object_ref (self));
+          return;
+        }
+      dest->bandwidth_limit = (guint64) g_settings_get_uint (self->settings, "bandwidth-limit") * 1024;
+      coffer_engine_open_async (engine, dest, coffer_engine_get_password (self->engine), self->cancellable,
+                                more_open_cb, g_object_ref (self));
+      return;
+    }
+  self->more_running = FALSE;
+  self->more_cancelled = FALSE;
+  uninhibit (self);
+  engine_busy_cb (self);
+  reschedule (self);
+  g_application_release (G_APPLICATION (self));
+}
+
+/* Backs up every other destination, one after another (scheduled: only
+ * those that are due). One that cannot be reached is marked and skipped. */
+static void
+start_more_destinations (CofferApplication *self, gboolean scheduled)
+{
+  if (self->more_running || g_list_model_get_n_items (G_LIST_MODEL (self->destinations)) == 0)
+    return;
+  self->more_running = TRUE;
+  self->more_cancelled = FALSE;
+  self->more_scheduled = scheduled;
+  self->more_index = 0;
+  g_application_hold (G_APPLICATION (self));
+  if (self->inhibit_cookie == 0)
+    {
+      CofferWindow *window = get_main_window (self);
+      self->inhibit_cookie = gtk_application_inhibit (GTK_APPLICATION (self),
+                                                      window ? GTK_WINDOW (window) : NULL,
+                                                      GTK_APPLICATION_INHIBIT_SUSPEND,
+                                                      _("Backing up your files"));
+    }
+  engine_busy_cb (self);
+  more_next (self);
 }
 
 /* ---- re-encryption ---- */
@@ -717,7 +1190,7 @@ coffer_application_start_reencrypt (CofferApplication *self, const char *categor
   g_return_if_fail (COFFER_IS_APPLICATION (self));
   g_return_if_fail (category_id != NULL);
 
-  if (coffer_engine_get_busy (self->engine))
+  if (coffer_application_get_busy (self))
     {
       if (window != NULL)
         coffer_window_show_toast (window, _("Wait until the running backup or restore is done"));
@@ -825,8 +1298,14 @@ unwatch_destination (CofferApplication *self)
 gint64
 coffer_application_get_next_backup (CofferApplication *self)
 {
+  return next_backup_after (self, g_settings_get_int64 (self->settings, "last-backup"));
+}
+
+/* When a destination whose last successful backup was at last is due. */
+static gint64
+next_backup_after (CofferApplication *self, gint64 last)
+{
   int schedule = g_settings_get_enum (self->settings, "schedule");
-  gint64 last = g_settings_get_int64 (self->settings, "last-backup");
   guint minutes = g_settings_get_uint (self->settings, "schedule-time");
   guint weekday = g_settings_get_uint (self->settings, "schedule-weekday");
   g_autoptr(GDateTime) now = g_date_time_new_now_local ();
@@ -866,11 +1345,25 @@ coffer_application_get_next_backup (CofferApplication *self)
     }
 }
 
+/* The earliest due time of all destinations, 0 when off. */
+static gint64
+next_run (CofferApplication *self)
+{
+  gint64 next = coffer_application_get_next_backup (self);
+
+  for (guint i = 0; next != 0 && i < g_list_model_get_n_items (G_LIST_MODEL (self->destinations)); i++)
+    {
+      g_autoptr(CofferDestinationItem) item = g_list_model_get_item (G_LIST_MODEL (self->destinations), i);
+      next = MIN (next, next_backup_after (self, coffer_destination_item_get_last_backup (item)));
+    }
+  return next;
+}
+
 static gboolean
 schedule_cb (gpointer user_data)
 {
   CofferApplication *self = user_data;
-  gint64 next = coffer_application_get_next_backup (self);
+  gint64 next = next_run (self);
 
   self->schedule_source = 0;
   if (next != 0 && next <= g_get_real_time () / G_USEC_PER_SEC)
@@ -887,7 +1380,7 @@ reschedule (CofferApplication *self)
   g_clear_handle_id (&self->schedule_source, g_source_remove);
   if (!g_settings_get_boolean (self->settings, "setup-done"))
     return;
-  next = coffer_application_get_next_backup (self);
+  next = next_run (self);
   if (next == 0)
     return;
   /* Wake at least every hour: suspend makes long timeouts late. */
@@ -905,7 +1398,15 @@ backup_now_activated (GSimpleAction *action, GVariant *param, gpointer user_data
 static void
 cancel_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
-  coffer_engine_cancel (COFFER_APPLICATION (user_data)->engine);
+  CofferApplication *self = COFFER_APPLICATION (user_data);
+
+  coffer_engine_cancel (self->engine);
+  if (self->more_running)
+    {
+      self->more_cancelled = TRUE;
+      if (self->more_item != NULL)
+        coffer_engine_cancel (coffer_destination_item_get_engine (self->more_item));
+    }
 }
 
 static void
@@ -995,15 +1496,51 @@ static const GActionEntry app_actions[] = {
 static void
 engine_busy_cb (CofferApplication *self)
 {
-  gboolean busy = coffer_engine_get_busy (self->engine);
+  gboolean busy = coffer_application_get_busy (self);
+  gboolean more = g_list_model_get_n_items (G_LIST_MODEL (self->destinations)) > 0;
   GAction *action;
 
+  /* With other destinations, a first one that cannot be opened does not
+   * stop backing up to them. */
   action = g_action_map_lookup_action (G_ACTION_MAP (self), "backup-now");
-  g_simple_action_set_enabled (G_SIMPLE_ACTION (action), !busy && self->state == COFFER_APP_STATE_READY);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (action),
+                               !busy && (self->state == COFFER_APP_STATE_READY
+                                         || (more && self->state == COFFER_APP_STATE_ERROR)));
   action = g_action_map_lookup_action (G_ACTION_MAP (self), "cancel");
   g_simple_action_set_enabled (G_SIMPLE_ACTION (action), busy);
   action = g_action_map_lookup_action (G_ACTION_MAP (self), "restore");
   g_simple_action_set_enabled (G_SIMPLE_ACTION (action), self->state == COFFER_APP_STATE_READY);
+  if (busy != self->was_busy)
+    {
+      self->was_busy = busy;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
+    }
+}
+
+/* A drive of another destination is back: back up to it if it is due. */
+static void
+destination_reconnected_cb (CofferDestinationItem *item, CofferApplication *self)
+{
+  if (next_backup_after (self, coffer_destination_item_get_last_backup (item))
+      <= g_get_real_time () / G_USEC_PER_SEC)
+    {
+      if (coffer_application_get_busy (self))
+        return;
+      start_more_destinations (self, TRUE);
+    }
+}
+
+static void
+destinations_changed_cb (GListModel *model, guint position, guint removed, guint added,
+                         CofferApplication *self)
+{
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr(CofferDestinationItem) item = g_list_model_get_item (model, i);
+      g_signal_connect_object (item, "reconnected", G_CALLBACK (destination_reconnected_cb), self, 0);
+    }
+  engine_busy_cb (self);
+  reschedule (self);
 }
 
 /* ---- GApplication ---- */
@@ -1035,9 +1572,12 @@ coffer_application_startup (GApplication *app)
   self->settings = g_settings_new (APP_ID);
   self->engine = coffer_engine_new ();
   self->categories = g_list_store_new (COFFER_TYPE_CATEGORY_ITEM);
+  self->destinations = g_list_store_new (COFFER_TYPE_DESTINATION_ITEM);
   self->history = coffer_history_new (NULL);
   self->cancellable = g_cancellable_new ();
   coffer_category_items_load (self->settings, self->categories);
+  g_signal_connect_object (self->destinations, "items-changed", G_CALLBACK (destinations_changed_cb), self, 0);
+  coffer_destination_items_load (self->settings, self->destinations);
 
   g_signal_connect_swapped (self->engine, "notify::busy", G_CALLBACK (engine_busy_cb), self);
   g_signal_connect_swapped (self, "notify::state", G_CALLBACK (engine_busy_cb), self);
@@ -1102,6 +1642,11 @@ coffer_application_shutdown (GApplication *app)
   g_cancellable_cancel (self->cancellable);
   if (self->engine != NULL)
     coffer_engine_close (self->engine);
+  for (guint i = 0; self->destinations != NULL && i < g_list_model_get_n_items (G_LIST_MODEL (self->destinations)); i++)
+    {
+      g_autoptr(CofferDestinationItem) item = g_list_model_get_item (G_LIST_MODEL (self->destinations), i);
+      coffer_engine_close (coffer_destination_item_get_engine (item));
+    }
   g_clear_handle_id (&self->schedule_source, g_source_remove);
   G_APPLICATION_CLASS (coffer_application_parent_class)->shutdown (app);
 }
@@ -1114,6 +1659,9 @@ coffer_application_dispose (GObject *object)
   g_clear_object (&self->settings);
   g_clear_object (&self->engine);
   g_clear_object (&self->categories);
+  g_clear_object (&self->more_item);
+  g_clear_pointer (&self->more_categories, g_ptr_array_unref);
+  g_clear_object (&self->destinations);
   g_clear_object (&self->history);
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->destination, coffer_destination_free);
@@ -1134,6 +1682,9 @@ coffer_application_get_property (GObject *object, guint prop_id, GValue *value, 
       break;
     case PROP_PROBLEM:
       g_value_set_int (value, COFFER_APPLICATION (object)->problem);
+      break;
+    case PROP_BUSY:
+      g_value_set_boolean (value, coffer_application_get_busy (COFFER_APPLICATION (object)));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1159,6 +1710,9 @@ coffer_application_class_init (CofferApplicationClass *klass)
   properties[PROP_PROBLEM] =
     g_param_spec_int ("problem", NULL, NULL, 0, COFFER_BACKUP_PROBLEM_NETWORK, 0,
                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_BUSY] =
+    g_param_spec_boolean ("busy", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 

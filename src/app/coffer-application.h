@@ -38,6 +38,13 @@ CofferApplication *coffer_application_new (void);
 GSettings     *coffer_application_get_settings   (CofferApplication *self);
 CofferEngine  *coffer_application_get_engine     (CofferApplication *self);
 GListStore    *coffer_application_get_categories (CofferApplication *self);
+/* The destinations besides the first (CofferDestinationItem); each gets the
+ * same categories, after the first, one after another. */
+GListStore    *coffer_application_get_destinations (CofferApplication *self);
+/* Writes the destination list back to GSettings ("more-destinations"). */
+void           coffer_application_save_destinations (CofferApplication *self);
+/* A backup to any destination (or a restore) is running; notify::busy. */
+gboolean       coffer_application_get_busy       (CofferApplication *self);
 CofferHistory *coffer_application_get_history    (CofferApplication *self);
 CofferAppState coffer_application_get_state      (CofferApplication *self);
 const char    *coffer_application_get_state_message (CofferApplication *self);

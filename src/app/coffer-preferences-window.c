@@ -2,10 +2,13 @@
 #define G_LOG_DOMAIN "coffer-preferences"
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "coffer-a11y.h"
 #include "coffer-authority-dialog.h"
 #include "coffer-category-item.h"
+#include "coffer-destination-item.h"
+#include "coffer-keyring.h"
 #include "coffer-password-strength.h"
 #include "coffer-preferences-window.h"
 #include "coffer-recovery-wizard.h"
@@ -61,6 +64,11 @@ struct _CofferPreferencesWindow
   AdwActionRow        *recovery_row;
   GtkListBox          *devices_list;
   CofferSharesRow     *shares_row;    /* recovery contacts, below recovery_row */
+  AdwPreferencesGroup *more_destinations_group;
+  GPtrArray           *more_rows;       /* the rows shown in more_destinations_group */
+  char                *add_status;      /* last add: NULL running, "" done, else why not */
+  CofferDestinationItem *adding;        /* the destination being added */
+  GPtrArray           *adding_updates;  /* CofferCategory found there to point at our folders */
 };
 
 G_DEFINE_FINAL_TYPE (CofferPreferencesWindow, coffer_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -319,6 +327,19 @@ coffer_preferences_window_change_destination (CofferPreferencesWindow *self, con
   g_return_if_fail (COFFER_IS_PREFERENCES_WINDOW (self));
   g_clear_pointer (&self->destination_status, g_free);
   g_clear_pointer (&self->new_destination, coffer_destination_free);
+  {
+    GListModel *more = G_LIST_MODEL (coffer_application_get_destinations (self->app));
+    for (guint i = 0; i < g_list_model_get_n_items (more); i++)
+      {
+        g_autoptr(CofferDestinationItem) item = g_list_model_get_item (more, i);
+        if (g_strcmp0 (coffer_destination_item_get_location (item), dest->location) == 0)
+          {
+            destination_done (self, _("Coffer already backs up to this place as another destination. "
+                                      "Stop backing up there first."));
+            return;
+          }
+      }
+  }
   self->new_destination = coffer_destination_copy (dest);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "prefs.change-destination", FALSE);
   /* The same repository (its id) or an empty place: anything else is
@@ -434,6 +455,489 @@ change_destination_activated (GtkWidget *widget, const char *action, GVariant *p
   g_object_set_data (G_OBJECT (dialog), "user", user);
   g_object_set_data (G_OBJECT (dialog), "secret", secret);
   g_signal_connect (dialog, "response", G_CALLBACK (destination_response_cb), self);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* ---- other destinations ---- */
+
+static void
+remove_response_cb (AdwMessageDialog *dialog, const char *response, CofferPreferencesWindow *self)
+{
+  CofferDestinationItem *item = g_object_get_data (G_OBJECT (dialog), "item");
+  GListStore *store = coffer_application_get_destinations (self->app);
+  guint position;
+
+  if (g_strcmp0 (response, "remove") != 0)
+    return;
+  if (coffer_application_get_busy (self->app))
+    {
+      toast (self, _("Wait until the running backup or restore is done"));
+      return;
+    }
+  if (g_list_store_find (store, item, &position))
+    {
+      g_list_store_remove (store, position);
+      coffer_application_save_destinations (self->app);
+    }
+}
+
+static void
+remove_clicked_cb (GtkButton *button, CofferPreferencesWindow *self)
+{
+  CofferDestinationItem *item = g_object_get_data (G_OBJECT (button), "item");
+  g_autofree char *name = coffer_destination_item_dup_name (item);
+  g_autofree char *heading = NULL;
+  GtkWidget *dialog;
+
+  /* Translators: %s is the name of a destination (a drive, folder or server) */
+  heading = g_strdup_printf (_("Stop Backing Up to “%s”?"), name);
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), heading,
+                                   _("The backups already there are kept, not deleted: you can restore from "
+                                     "them with the coffer command or add the place again later."));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
+                                    "remove", _("_Stop Backing Up There"), NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "remove", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "item", g_object_ref (item), g_object_unref);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (remove_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+fill_more_destinations (CofferPreferencesWindow *self)
+{
+  GListModel *model = G_LIST_MODEL (coffer_application_get_destinations (self->app));
+  guint n = g_list_model_get_n_items (model);
+
+  for (guint i = 0; i < self->more_rows->len; i++)
+    adw_preferences_group_remove (self->more_destinations_group, g_ptr_array_index (self->more_rows, i));
+  g_ptr_array_set_size (self->more_rows, 0);
+  if (n == 0)
+    {
+      GtkWidget *row = adw_action_row_new ();
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("No other destinations"));
+      gtk_widget_add_css_class (row, "dim-label");
+      adw_preferences_group_add (self->more_destinations_group, row);
+      g_ptr_array_add (self->more_rows, row);
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(CofferDestinationItem) item = g_list_model_get_item (model, i);
+      g_autofree char *name = coffer_destination_item_dup_name (item);
+      g_autofree char *label = NULL;
+      GtkWidget *row = adw_action_row_new ();
+      GtkWidget *button = gtk_button_new_from_icon_name ("user-trash-symbolic");
+
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), name);
+      adw_action_row_set_subtitle (ADW_ACTION_ROW (row), coffer_destination_item_get_location (item));
+      gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+      gtk_widget_add_css_class (button, "flat");
+      /* Translators: %s is the name of a destination (a drive, folder or server) */
+      label = g_strdup_printf (_("Stop backing up to %s"), name);
+      gtk_widget_set_tooltip_text (button, label);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
+      g_object_set_data_full (G_OBJECT (button), "item", g_object_ref (item), g_object_unref);
+      g_signal_connect_object (button, "clicked", G_CALLBACK (remove_clicked_cb), self, 0);
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
+      adw_preferences_group_add (self->more_destinations_group, row);
+      g_ptr_array_add (self->more_rows, row);
+    }
+}
+
+static void
+add_done (CofferPreferencesWindow *self, const char *error_message)
+{
+  g_free (self->add_status);
+  self->add_status = g_strdup (error_message ? error_message : "");
+  g_clear_object (&self->adding);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "prefs.add-destination", TRUE);
+  if (error_message != NULL)
+    toast (self, error_message);
+}
+
+/* The place is ready: it joins the list and gets the categories at the
+ * next backup. */
+static void
+add_finish (CofferPreferencesWindow *self)
+{
+  g_autoptr(CofferDestination) dest = coffer_destination_item_dup_destination (self->adding);
+  g_autofree char *name = coffer_destination_item_dup_name (self->adding);
+  g_autofree char *message = NULL;
+
+  if (dest->secret != NULL)
+    coffer_keyring_store_async (dest->location,
+                                g_str_has_prefix (dest->location, "s3://") ? COFFER_KEY_KIND_S3
+                                                                           : COFFER_KEY_KIND_WEBDAV,
+                                _("Coffer backup location"), dest->secret, NULL, NULL, NULL);
+  g_list_store_append (coffer_application_get_destinations (self->app), self->adding);
+  coffer_application_save_destinations (self->app);
+  /* Translators: %s is the name of a destination (a drive, folder or server) */
+  message = g_strdup_printf (_("Coffer also backs up to “%s” now"), name);
+  toast (self, message);
+  add_done (self, NULL);
+}
+
+static void add_next_update (CofferPreferencesWindow *self);
+
+static void
+add_updated_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferPreferencesWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!coffer_engine_update_category_finish (COFFER_ENGINE (source), result, &error))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      add_done (self, message);
+      return;
+    }
+  add_next_update (self);
+}
+
+/* A backup that was there already: its categories of the same name are
+ * used (with this computer's folders); the others are made at the first
+ * backup. */
+static void
+add_next_update (CofferPreferencesWindow *self)
+{
+  GListModel *categories = G_LIST_MODEL (coffer_application_get_categories (self->app));
+
+  while (self->adding_updates->len > 0)
+    {
+      CofferCategory *found = g_ptr_array_index (self->adding_updates, 0);
+
+      for (guint i = 0; i < g_list_model_get_n_items (categories); i++)
+        {
+          g_autoptr(CofferCategoryItem) item = g_list_model_get_item (categories, i);
+
+          if (coffer_category_item_get_id (item) == NULL
+              || g_strcmp0 (coffer_category_item_get_name (item), found->name) != 0
+              || coffer_destination_item_lookup_category (self->adding, coffer_category_item_get_id (item)))
+            continue;
+          coffer_destination_item_set_category (self->adding, coffer_category_item_get_id (item), found->id);
+          coffer_engine_update_category_async (coffer_destination_item_get_engine (self->adding), found->id,
+                                               found->name, coffer_category_item_get_paths (item),
+                                               coffer_category_item_get_excludes (item), NULL, add_updated_cb,
+                                               g_object_ref (self));
+          g_ptr_array_remove_index (self->adding_updates, 0);
+          return;
+        }
+      g_ptr_array_remove_index (self->adding_updates, 0);
+    }
+  add_finish (self);
+}
+
+static void
+add_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferPreferencesWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) found = coffer_engine_list_categories_finish (COFFER_ENGINE (source), result, &error);
+
+  if (found == NULL)
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      add_done (self, message);
+      return;
+    }
+  g_clear_pointer (&self->adding_updates, g_ptr_array_unref);
+  self->adding_updates = g_steal_pointer (&found);
+  add_next_update (self);
+}
+
+static void
+add_opened_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferPreferencesWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!coffer_engine_open_finish (COFFER_ENGINE (source), result, &error))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      add_done (self, message);
+      return;
+    }
+  coffer_engine_list_categories_async (COFFER_ENGINE (source), NULL, add_listed_cb, g_object_ref (self));
+}
+
+static void
+add_key_confirmed_cb (CofferPreferencesWindow *self)
+{
+  if (self->adding != NULL)
+    add_finish (self);
+}
+
+static void
+add_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferPreferencesWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) key = coffer_engine_create_finish (COFFER_ENGINE (source), result, &error);
+  GListModel *categories = G_LIST_MODEL (coffer_application_get_categories (self->app));
+  CofferRecoveryWizard *wizard = NULL;
+  gboolean any_advanced = FALSE;
+
+  if (key == NULL)
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      add_done (self, message);
+      return;
+    }
+  for (guint i = 0; i < g_list_model_get_n_items (categories); i++)
+    {
+      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (categories, i);
+      any_advanced |= coffer_category_item_get_enabled (item)
+                      && coffer_category_item_get_level (item) == COFFER_LEVEL_ADVANCED;
+    }
+  /* A new backup has its own recovery key (the core makes one per
+   * repository): it is shown and typed back like at setup. Advanced
+   * categories go there only once it was typed back. */
+  coffer_recovery_wizard_present_dialog (GTK_WINDOW (self), self->app, COFFER_RECOVERY_WIZARD_NEW, &wizard);
+  coffer_recovery_wizard_set_engine (wizard, COFFER_ENGINE (source));
+  coffer_recovery_wizard_start (wizard, COFFER_RECOVERY_WIZARD_NEW, key);
+  {
+    g_autofree char *name = coffer_destination_item_dup_name (self->adding);
+    /* Translators: %s is the name of a destination (a drive, folder or server) */
+    g_autofree char *title = g_strdup_printf (_("The Recovery Key of “%s”"), name);
+    g_autofree char *text = g_strdup_printf (_("The new backup at “%s” has a recovery key of its own. It opens "
+                                               "that backup, not the one at your first destination, whose key "
+                                               "stays as it is: keep both. Coffer does not keep a copy."), name);
+    coffer_recovery_wizard_set_intro (wizard, title, text);
+  }
+  if (any_advanced)
+    {
+      g_free (self->add_status);
+      self->add_status = g_strdup (_("Type the new recovery key back to finish adding the place."));
+      g_signal_connect_object (wizard, "confirmed", G_CALLBACK (add_key_confirmed_cb), self, G_CONNECT_SWAPPED);
+    }
+  else
+    add_finish (self);
+}
+
+static void
+add_peeked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferPreferencesWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr(CofferDestination) dest = NULL;
+  CofferEngine *first = coffer_application_get_engine (self->app);
+  CofferRepository *current = coffer_engine_get_repository (first);
+
+  if (!coffer_engine_peek_repository_id_finish (COFFER_ENGINE (source), result, &id, &error))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      add_done (self, message);
+      return;
+    }
+  dest = coffer_destination_item_dup_destination (self->adding);
+  if (id != NULL && current != NULL && g_str_equal (id, coffer_repository_get_id (current)))
+    {
+      /* Two places backed up to as one repository would each miss the
+       * other's snapshots and index. */
+      add_done (self, _("This place holds a copy of the backup at your first destination. Choose an empty "
+                        "place, or another backup of yours."));
+      return;
+    }
+  if (id != NULL)
+    {
+      coffer_engine_open_async (COFFER_ENGINE (source), dest, coffer_engine_get_password (first), NULL,
+                                add_opened_cb, g_object_ref (self));
+      return;
+    }
+  if (coffer_engine_get_password (first) == NULL)
+    {
+      add_done (self, _("Unlock Coffer with your backup password first: a new backup there needs it."));
+      return;
+    }
+  /* The same backup password as the first destination. */
+  coffer_engine_create_async (COFFER_ENGINE (source), dest, coffer_engine_get_password (first), NULL,
+                              add_created_cb, g_object_ref (self));
+}
+
+void
+coffer_preferences_window_add_destination (CofferPreferencesWindow *self, const CofferDestination *dest)
+{
+  GListModel *model;
+  g_autofree char *first = NULL;
+
+  g_return_if_fail (COFFER_IS_PREFERENCES_WINDOW (self));
+  g_return_if_fail (dest != NULL && dest->location != NULL);
+  model = G_LIST_MODEL (coffer_application_get_destinations (self->app));
+  first = g_settings_get_string (self->settings, "destination");
+  g_clear_pointer (&self->add_status, g_free);
+  if (self->adding != NULL)
+    return;
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(CofferDestinationItem) item = g_list_model_get_item (model, i);
+      if (g_strcmp0 (coffer_destination_item_get_location (item), dest->location) == 0)
+        {
+          add_done (self, _("Coffer already backs up to this place."));
+          return;
+        }
+    }
+  if (g_strcmp0 (first, dest->location) == 0)
+    {
+      add_done (self, _("Coffer already backs up to this place."));
+      return;
+    }
+  {
+    /* A new folder the user named inside an existing one is made here; a
+     * missing drive is not (its parent is missing too). */
+    g_autofree char *path = coffer_destination_local_path (dest->location);
+    if (path != NULL && !g_file_test (path, G_FILE_TEST_IS_DIR))
+      g_mkdir (path, 0700);
+  }
+  self->adding = coffer_destination_item_new (dest);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "prefs.add-destination", FALSE);
+  coffer_engine_peek_repository_id_async (coffer_destination_item_get_engine (self->adding), dest, NULL,
+                                          add_peeked_cb, g_object_ref (self));
+}
+
+const char *
+coffer_preferences_window_get_add_status (CofferPreferencesWindow *self)
+{
+  g_return_val_if_fail (COFFER_IS_PREFERENCES_WINDOW (self), NULL);
+  return self->add_status;
+}
+
+/* What was typed in the location dialogs, as a destination. */
+static CofferDestination *
+destination_from_entries (CofferPreferencesWindow *self, GtkEditable *location, GtkEditable *user,
+                          GtkEditable *secret)
+{
+  const char *text = gtk_editable_get_text (location);
+  CofferDestination *dest;
+
+  if (text == NULL || *text == '\0')
+    return NULL;
+  if (g_str_has_prefix (text, "https://"))
+    {
+      g_autofree char *webdav = g_strconcat ("webdavs://", text + 8, NULL);
+      dest = coffer_destination_new (webdav);
+    }
+  else if (g_str_has_prefix (text, "http://"))
+    {
+      g_autofree char *webdav = g_strconcat ("webdav://", text + 7, NULL);
+      dest = coffer_destination_new (webdav);
+    }
+  else
+    dest = coffer_destination_new (text);
+  if (*gtk_editable_get_text (user))
+    dest->user = g_strdup (gtk_editable_get_text (user));
+  if (*gtk_editable_get_text (secret))
+    dest->secret = coffer_secret_new_from_string (gtk_editable_get_text (secret));
+  if (g_str_has_prefix (dest->location, "s3://"))
+    {
+      dest->s3_endpoint = g_settings_get_string (self->settings, "s3-endpoint");
+      dest->s3_region = g_settings_get_string (self->settings, "s3-region");
+    }
+  return dest;
+}
+
+static void
+add_tested_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GtkLabel) label = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean has_repository = FALSE;
+
+  if (!coffer_engine_test_connection_finish (COFFER_ENGINE (source), result, &has_repository, &error))
+    {
+      g_autofree char *message = coffer_engine_describe_error (error);
+      gtk_label_set_text (label, message);
+      gtk_widget_add_css_class (GTK_WIDGET (label), "error");
+    }
+  else
+    {
+      gtk_label_set_text (label, has_repository ? _("Connected. A Coffer backup is already there: it is used.")
+                                                : _("Connected. A new backup is started there."));
+      gtk_widget_remove_css_class (GTK_WIDGET (label), "error");
+    }
+  g_object_unref (source);
+}
+
+static void
+add_test_clicked_cb (GtkButton *button, AdwMessageDialog *dialog)
+{
+  CofferPreferencesWindow *self = g_object_get_data (G_OBJECT (dialog), "prefs");
+  GtkLabel *label = g_object_get_data (G_OBJECT (dialog), "result");
+  g_autoptr(CofferDestination) dest = destination_from_entries (self, g_object_get_data (G_OBJECT (dialog), "location"),
+                                                                g_object_get_data (G_OBJECT (dialog), "user"),
+                                                                g_object_get_data (G_OBJECT (dialog), "secret"));
+
+  if (dest == NULL)
+    return;
+  gtk_label_set_text (label, _("Testing…"));
+  gtk_widget_set_visible (GTK_WIDGET (label), TRUE);
+  /* Its own engine: the open backup is not touched. */
+  coffer_engine_test_connection_async (coffer_engine_new (), dest, NULL, add_tested_cb, g_object_ref (label));
+}
+
+static void
+add_response_cb (AdwMessageDialog *dialog, const char *response, CofferPreferencesWindow *self)
+{
+  g_autoptr(CofferDestination) dest = NULL;
+
+  if (g_strcmp0 (response, "add") != 0)
+    return;
+  dest = destination_from_entries (self, g_object_get_data (G_OBJECT (dialog), "location"),
+                                   g_object_get_data (G_OBJECT (dialog), "user"),
+                                   g_object_get_data (G_OBJECT (dialog), "secret"));
+  if (dest != NULL)
+    coffer_preferences_window_add_destination (self, dest);
+}
+
+static void
+add_destination_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferPreferencesWindow *self = COFFER_PREFERENCES_WINDOW (widget);
+  GtkWidget *dialog, *box, *location, *user, *secret, *choose, *test, *result;
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Add a Destination"),
+                                   _("Choose an empty folder, drive or server to start a new backup of the same "
+                                     "categories there, with the same backup password, or a place that holds "
+                                     "another Coffer backup of yours."));
+  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+  location = gtk_entry_new ();
+  gtk_entry_set_placeholder_text (GTK_ENTRY (location), _("Folder, webdavs://server/path or s3://bucket/folder"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (location), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Location of the other destination"), -1);
+  choose = gtk_button_new_with_mnemonic (_("_Choose Folder…"));
+  g_signal_connect (choose, "clicked", G_CALLBACK (destination_choose_cb), location);
+  user = gtk_entry_new ();
+  gtk_entry_set_placeholder_text (GTK_ENTRY (user), _("User name or access key ID (servers only)"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (user), GTK_ACCESSIBLE_PROPERTY_LABEL, _("User name"), -1);
+  secret = gtk_password_entry_new ();
+  gtk_password_entry_set_show_peek_icon (GTK_PASSWORD_ENTRY (secret), TRUE);
+  g_object_set (secret, "placeholder-text", _("Password or secret key (servers only)"), NULL);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (secret), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Password or secret key"), -1);
+  test = gtk_button_new_with_mnemonic (_("_Test Connection"));
+  g_signal_connect (test, "clicked", G_CALLBACK (add_test_clicked_cb), dialog);
+  result = gtk_label_new (NULL);
+  gtk_label_set_wrap (GTK_LABEL (result), TRUE);
+  gtk_label_set_xalign (GTK_LABEL (result), 0);
+  gtk_widget_set_visible (result, FALSE);
+  gtk_box_append (GTK_BOX (box), location);
+  gtk_box_append (GTK_BOX (box), choose);
+  gtk_box_append (GTK_BOX (box), user);
+  gtk_box_append (GTK_BOX (box), secret);
+  gtk_box_append (GTK_BOX (box), test);
+  gtk_box_append (GTK_BOX (box), result);
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), box);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
+                                    "add", _("_Add Destination"), NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "add", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data (G_OBJECT (dialog), "prefs", self);
+  g_object_set_data (G_OBJECT (dialog), "location", location);
+  g_object_set_data (G_OBJECT (dialog), "user", user);
+  g_object_set_data (G_OBJECT (dialog), "secret", secret);
+  g_object_set_data (G_OBJECT (dialog), "result", result);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (add_response_cb), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
@@ -1025,6 +1529,10 @@ coffer_preferences_window_dispose (GObject *object)
   g_clear_pointer (&self->destination_status, g_free);
   g_clear_pointer (&self->new_destination, coffer_destination_free);
   g_clear_pointer (&self->pending_categories, g_ptr_array_unref);
+  g_clear_pointer (&self->more_rows, g_ptr_array_unref);
+  g_clear_pointer (&self->add_status, g_free);
+  g_clear_pointer (&self->adding_updates, g_ptr_array_unref);
+  g_clear_object (&self->adding);
   G_OBJECT_CLASS (coffer_preferences_window_parent_class)->dispose (object);
 }
 
@@ -1044,13 +1552,14 @@ coffer_preferences_window_class_init (CofferPreferencesWindowClass *klass)
   BIND (excludes_list); BIND (exclude_entry); BIND (new_password); BIND (new_password_confirm);
   BIND (recovery_row); BIND (devices_list); BIND (retention_row); BIND (keep_last_row); BIND (keep_hourly_row);
   BIND (keep_daily_row); BIND (keep_weekly_row); BIND (keep_monthly_row); BIND (keep_yearly_row);
-  BIND (keep_hourly_spin);
+  BIND (keep_hourly_spin); BIND (more_destinations_group);
 #undef BIND
   gtk_widget_class_bind_template_callback (widget_class, exclude_apply_cb);
   gtk_widget_class_bind_template_callback (widget_class, exclude_folder_cb);
 
   gtk_widget_class_install_action (widget_class, "prefs.change-password", NULL, change_password_activated);
   gtk_widget_class_install_action (widget_class, "prefs.change-destination", NULL, change_destination_activated);
+  gtk_widget_class_install_action (widget_class, "prefs.add-destination", NULL, add_destination_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
   gtk_widget_class_install_action (widget_class, "prefs.test-recovery-key", NULL, test_recovery_key_activated);
   gtk_widget_class_install_action (widget_class, "prefs.replace-recovery-key", NULL, replace_recovery_key_activated);
@@ -1061,6 +1570,7 @@ coffer_preferences_window_init (CofferPreferencesWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->pending_categories = g_ptr_array_new_with_free_func (g_object_unref);
+  self->more_rows = g_ptr_array_new ();
   /* The strength meter beside the new password, as in the setup assistant. */
   self->strength_bar = GTK_LEVEL_BAR (gtk_level_bar_new ());
   coffer_password_meter_init (self->strength_bar);
@@ -1085,6 +1595,9 @@ coffer_preferences_window_new (CofferApplication *app)
 
   update_destination_row (self);
   g_signal_connect_object (app, "notify::state", G_CALLBACK (reopened_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (coffer_application_get_destinations (app), "items-changed",
+                           G_CALLBACK (fill_more_destinations), self, G_CONNECT_SWAPPED);
+  fill_more_destinations (self);
 
   g_settings_bind_with_mapping (self->settings, "schedule", self->schedule_row, "selected",
                                 G_SETTINGS_BIND_DEFAULT, enum_to_selected, selected_to_enum, NULL, NULL);

@@ -20,4 +20,13 @@ void        coffer_preferences_window_change_destination     (CofferPreferencesW
                                                               const CofferDestination *dest);
 const char *coffer_preferences_window_get_destination_status (CofferPreferencesWindow *self);
 
+/* Adds another destination: an empty place gets a new repository with the
+ * same backup password (its own recovery key is shown); a place with
+ * another Coffer repository is opened and its categories of the same name
+ * are used; a copy of the first destination's repository is refused.
+ * The result: NULL while running, "" when done, else the reason. */
+void        coffer_preferences_window_add_destination        (CofferPreferencesWindow *self,
+                                                              const CofferDestination *dest);
+const char *coffer_preferences_window_get_add_status         (CofferPreferencesWindow *self);
+
 G_END_DECLS

@@ -16,6 +16,7 @@ struct _CofferRecoveryWizard
   AdwBin                    parent_instance;
 
   CofferApplication        *app;
+  CofferEngine             *engine;       /* another destination's, else NULL: the app's */
   CofferRecoveryWizardMode  mode;
   CofferSecret             *formatted;    /* "XXXX-…", NUL-terminated, secure memory */
   GCancellable             *cancellable;
@@ -40,6 +41,28 @@ G_DEFINE_FINAL_TYPE (CofferRecoveryWizard, coffer_recovery_wizard, ADW_TYPE_BIN)
 
 enum { SIGNAL_CONFIRMED, N_SIGNALS };
 static guint signals[N_SIGNALS];
+
+/* The engine whose repository the key belongs to. */
+static CofferEngine *
+wizard_engine (CofferRecoveryWizard *self)
+{
+  return self->engine != NULL ? self->engine : coffer_application_get_engine (self->app);
+}
+
+void
+coffer_recovery_wizard_set_engine (CofferRecoveryWizard *self, CofferEngine *engine)
+{
+  g_return_if_fail (COFFER_IS_RECOVERY_WIZARD (self));
+  g_set_object (&self->engine, engine);
+}
+
+void
+coffer_recovery_wizard_set_intro (CofferRecoveryWizard *self, const char *title, const char *description)
+{
+  g_return_if_fail (COFFER_IS_RECOVERY_WIZARD (self));
+  adw_status_page_set_title (self->intro_page, title);
+  adw_status_page_set_description (self->intro_page, description);
+}
 
 static void
 show_error (CofferRecoveryWizard *self, const char *message)
@@ -132,7 +155,7 @@ show_key_activated (GtkWidget *widget, const char *action, GVariant *param)
   if (self->mode == COFFER_RECOVERY_WIZARD_REPLACE)
     {
       gtk_widget_set_sensitive (GTK_WIDGET (self->intro_button), FALSE);
-      coffer_engine_replace_recovery_key_async (coffer_application_get_engine (self->app), self->cancellable,
+      coffer_engine_replace_recovery_key_async (wizard_engine (self), self->cancellable,
                                                 replace_cb, g_object_ref (self));
     }
 }
@@ -214,7 +237,7 @@ kit_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 void
 coffer_recovery_wizard_save_kit (CofferRecoveryWizard *self, const char *path)
 {
-  CofferRepository *repository = coffer_engine_get_repository (coffer_application_get_engine (self->app));
+  CofferRepository *repository = coffer_engine_get_repository (wizard_engine (self));
   g_autoptr(GTask) task = g_task_new (self, self->cancellable, kit_written_cb, NULL);
   KitJob *job = g_new0 (KitJob, 1);
 
@@ -269,7 +292,7 @@ draw_page_cb (GtkPrintOperation *operation, GtkPrintContext *context, int page_n
 {
   cairo_t *cr = gtk_print_context_get_cairo_context (context);
   double width = gtk_print_context_get_width (context);
-  CofferRepository *repository = coffer_engine_get_repository (coffer_application_get_engine (self->app));
+  CofferRepository *repository = coffer_engine_get_repository (wizard_engine (self));
   g_autofree char *location = repository ? coffer_repository_describe (repository) : g_strdup ("");
   g_autoptr(GDateTime) now = g_date_time_new_now_local ();
   g_autofree char *date = g_date_time_format (now, "%x");
@@ -408,10 +431,10 @@ coffer_recovery_wizard_verify (CofferRecoveryWizard *self, const char *text)
   /* A new key takes effect only here, when typed back (the old one is
    * valid until then); other modes just test the current key. */
   if (self->mode == COFFER_RECOVERY_WIZARD_REPLACE)
-    coffer_engine_commit_recovery_key_async (coffer_application_get_engine (self->app), text,
+    coffer_engine_commit_recovery_key_async (wizard_engine (self), text,
                                              self->cancellable, verify_cb, g_object_ref (self));
   else
-    coffer_engine_verify_recovery_key_async (coffer_application_get_engine (self->app), text,
+    coffer_engine_verify_recovery_key_async (wizard_engine (self), text,
                                              self->cancellable, verify_cb, g_object_ref (self));
 }
 
@@ -507,8 +530,9 @@ coffer_recovery_wizard_dispose (GObject *object)
   /* Closed before the new key was typed back: it is discarded and the old
    * one stays the recovery key. */
   if (self->mode == COFFER_RECOVERY_WIZARD_REPLACE && !self->confirmed && self->app != NULL)
-    coffer_engine_cancel_recovery_key_replacement (coffer_application_get_engine (self->app));
+    coffer_engine_cancel_recovery_key_replacement (wizard_engine (self));
   self->app = NULL;
+  g_clear_object (&self->engine);
   if (self->key_label != NULL)
     gtk_label_set_text (self->key_label, "");
   g_clear_pointer (&self->formatted, coffer_secret_free);

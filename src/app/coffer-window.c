@@ -7,6 +7,7 @@
 #include "coffer-a11y.h"
 #include "coffer-category-item.h"
 #include "coffer-category-row.h"
+#include "coffer-destination-item.h"
 #include "coffer-recovery-wizard.h"
 #include "coffer-window.h"
 
@@ -34,6 +35,8 @@ struct _CofferWindow
   GtkButton           *status_button;
   GtkListBox          *categories_list;
   GtkListBox          *history_list;
+  AdwPreferencesGroup *destinations_group;
+  GtkListBox          *destinations_list;
   AdwWindowTitle      *window_title;
 
   CofferDestination   *sign_in;        /* the credentials being tried, or NULL */
@@ -59,8 +62,19 @@ update_destination (CofferWindow *self)
   g_autofree char *location = repository ? coffer_repository_describe (repository)
                                          : g_settings_get_string (self->settings, "destination");
   g_autofree char *subtitle = NULL;
+  guint more = g_list_model_get_n_items (G_LIST_MODEL (coffer_application_get_destinations (self->app)));
 
-  if (location != NULL && *location != '\0')
+  if (location != NULL && *location != '\0' && more > 0)
+    /* Translators: %s is the first backup location (a folder or an address);
+     * %u the number of other destinations */
+    {
+      /* The short name: the full location of each is in Preferences. */
+      g_autofree char *name = coffer_application_dup_destination_name (self->app);
+      subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Backing up to %s and %u other place",
+                                               "Backing up to %s and %u other places", more),
+                                  name, more);
+    }
+  else if (location != NULL && *location != '\0')
     /* Translators: %s is the backup location (a folder or an address) */
     subtitle = g_strdup_printf (_("Backing up to %s"), location);
   adw_window_title_set_subtitle (self->window_title, subtitle);
@@ -293,6 +307,14 @@ state_changed_cb (CofferWindow *self)
       }
       break;
     case COFFER_APP_STATE_ERROR:
+      if (coffer_application_get_problem (self->app, NULL) == COFFER_BACKUP_PROBLEM_DISCONNECTED
+          && g_list_model_get_n_items (G_LIST_MODEL (coffer_application_get_destinations (self->app))) > 0)
+        {
+          /* The other destinations are still backed up: the main page shows
+           * each one's state, the first one's as "not connected". */
+          gtk_stack_set_visible_child_name (self->stack, "main");
+          break;
+        }
       {
         g_autofree char *escaped = g_markup_escape_text (coffer_application_get_state_message (self->app)
                                                          ? coffer_application_get_state_message (self->app) : "", -1);
@@ -450,6 +472,139 @@ coffer_window_get_sign_in_dialog (CofferWindow *self)
   return self->sign_in_dialog;
 }
 
+/* ---- destinations ---- */
+
+static GtkWidget *
+destination_row_new (const char *name, const char *text, gint64 last, const char *icon, const char *style)
+{
+  GtkWidget *row = adw_action_row_new ();
+  GtkWidget *image = gtk_image_new_from_icon_name (icon);
+  g_autofree char *since = NULL;
+  g_autofree char *subtitle = NULL;
+
+  if (last > 0)
+    {
+      g_autofree char *ago = coffer_format_time_ago (last);
+      /* Translators: "2 hours ago" */
+      since = g_strdup_printf (_("Last successful backup %s"), ago);
+    }
+  else
+    since = g_strdup (_("No backup has succeeded yet"));
+  subtitle = text != NULL ? g_strdup_printf ("%s\n%s", text, since) : g_steal_pointer (&since);
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), name);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+  gtk_widget_add_css_class (image, style);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (image), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  g_str_equal (style, "success") ? _("Backed up")
+                                  : g_str_equal (style, "warning") ? _("Waiting") : _("Failed"), -1);
+  adw_action_row_add_prefix (ADW_ACTION_ROW (row), image);
+  return row;
+}
+
+/* With more than one destination: one row each, with its own state and
+ * its last successful backup. The status row above stays the first
+ * destination's. */
+static void
+update_destinations (CofferWindow *self)
+{
+  GListModel *model = G_LIST_MODEL (coffer_application_get_destinations (self->app));
+  guint n = g_list_model_get_n_items (model);
+  GtkWidget *child;
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->destinations_list))))
+    gtk_list_box_remove (self->destinations_list, child);
+  gtk_widget_set_visible (GTK_WIDGET (self->destinations_group), n > 0);
+  if (n == 0)
+    return;
+
+  {
+    g_autofree char *name = coffer_application_dup_destination_name (self->app);
+    gint64 last = g_settings_get_int64 (self->settings, "last-backup");
+    const char *reason = NULL;
+    CofferBackupProblem problem = coffer_application_get_problem (self->app, &reason);
+    CofferAppState state = coffer_application_get_state (self->app);
+    g_autofree char *first_line = NULL;
+
+    if (reason != NULL && strchr (reason, '\n') != NULL)
+      reason = first_line = g_strndup (reason, strchr (reason, '\n') - reason);
+    if (coffer_engine_get_busy (coffer_application_get_engine (self->app)))
+      child = destination_row_new (name, _("Backing up now"), last, "emblem-synchronizing-symbolic", "accent");
+    else if (problem == COFFER_BACKUP_PROBLEM_DISCONNECTED)
+      child = destination_row_new (name, _("Not connected. Coffer backs up when it is connected."), last,
+                                   "drive-harddisk-symbolic", "warning");
+    else if (problem != COFFER_BACKUP_PROBLEM_NONE)
+      child = destination_row_new (name, reason ? reason : _("The last backup failed"), last,
+                                   "dialog-error-symbolic", "error");
+    else if (state == COFFER_APP_STATE_ERROR || state == COFFER_APP_STATE_LOCKED)
+      child = destination_row_new (name, state == COFFER_APP_STATE_LOCKED ? _("Locked: needs the backup password")
+                                   : coffer_application_get_state_message (self->app)
+                                     ? coffer_application_get_state_message (self->app)
+                                     : _("The backup there could not be opened"), last,
+                                   "dialog-error-symbolic", "error");
+    else if (last > 0)
+      child = destination_row_new (name, NULL, last, "emblem-ok-symbolic", "success");
+    else
+      child = destination_row_new (name, NULL, last, "dialog-warning-symbolic", "warning");
+    gtk_list_box_append (self->destinations_list, child);
+  }
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(CofferDestinationItem) item = g_list_model_get_item (model, i);
+      g_autofree char *name = coffer_destination_item_dup_name (item);
+      gint64 last = coffer_destination_item_get_last_backup (item);
+      const char *message = NULL;
+      g_autofree char *first_line = NULL;
+
+      switch (coffer_destination_item_get_status (item, &message))
+        {
+        case COFFER_DESTINATION_STATUS_BUSY:
+          child = destination_row_new (name, _("Backing up now"), last, "emblem-synchronizing-symbolic", "accent");
+          break;
+        case COFFER_DESTINATION_STATUS_UNPLUGGED:
+          child = destination_row_new (name, _("Not connected. Coffer backs up when it is connected."), last,
+                                       "drive-harddisk-symbolic", "warning");
+          break;
+        case COFFER_DESTINATION_STATUS_FAILED:
+          if (message != NULL && strchr (message, '\n') != NULL)
+            message = first_line = g_strndup (message, strchr (message, '\n') - message);
+          child = destination_row_new (name, message ? message : _("The last backup failed"), last,
+                                       "dialog-error-symbolic", "error");
+          break;
+        case COFFER_DESTINATION_STATUS_OK:
+        case COFFER_DESTINATION_STATUS_IDLE:
+        default:
+          child = last > 0 ? destination_row_new (name, NULL, last, "emblem-ok-symbolic", "success")
+                           : destination_row_new (name, _("Not backed up yet"), last,
+                                                  "dialog-warning-symbolic", "warning");
+          break;
+        }
+      gtk_list_box_append (self->destinations_list, child);
+    }
+}
+
+static void progress_cb (CofferWindow *self, const CofferProgress *progress, GObject *engine);
+
+static void
+destinations_changed_cb (GListModel *model, guint position, guint removed, guint added, CofferWindow *self)
+{
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr(CofferDestinationItem) item = g_list_model_get_item (model, i);
+      g_signal_connect_object (item, "notify::status", G_CALLBACK (update_destinations), self, G_CONNECT_SWAPPED);
+      /* Its progress says where it goes. */
+      g_object_set_data_full (G_OBJECT (coffer_destination_item_get_engine (item)), "coffer-destination-name",
+                              coffer_destination_item_dup_name (item), g_free);
+      g_signal_connect_object (coffer_destination_item_get_engine (item), "progress", G_CALLBACK (progress_cb),
+                               self, G_CONNECT_SWAPPED);
+    }
+  update_destinations (self);
+  update_destination (self);
+  if (removed != 0 || added != 0)
+    state_changed_cb (self);
+}
+
 /* ---- progress ---- */
 
 static char *
@@ -465,8 +620,9 @@ format_duration (gint64 seconds)
 }
 
 static void
-progress_cb (CofferWindow *self, const CofferProgress *progress)
+progress_cb (CofferWindow *self, const CofferProgress *progress, GObject *engine)
 {
+  const char *destination = engine ? g_object_get_data (engine, "coffer-destination-name") : NULL;
   g_autofree char *title = NULL;
   g_autofree char *done = g_format_size (progress->bytes_done);
   g_autofree char *total = g_format_size (progress->bytes_total);
@@ -483,7 +639,11 @@ progress_cb (CofferWindow *self, const CofferProgress *progress)
             ? g_strdup_printf (_("Re-encrypting older backups of %s"), progress->category)
             : g_strdup (_("Re-encrypting older backups"));
   else
-    title = g_strdup_printf (_("Backing up %s"), progress->category ? progress->category : "");
+    title = destination != NULL
+            /* Translators: "Backing up Photos to “Cloud”": a category, then another destination */
+            ? g_strdup_printf (_("Backing up %s to “%s”"), progress->category ? progress->category : "",
+                               destination)
+            : g_strdup_printf (_("Backing up %s"), progress->category ? progress->category : "");
   gtk_label_set_text (self->progress_title, title);
 
   if (progress->current_file != NULL)
@@ -522,7 +682,7 @@ progress_cb (CofferWindow *self, const CofferProgress *progress)
 static void
 busy_cb (CofferWindow *self)
 {
-  gboolean busy = coffer_engine_get_busy (coffer_application_get_engine (self->app));
+  gboolean busy = coffer_application_get_busy (self->app);
 
   gtk_widget_set_visible (GTK_WIDGET (self->progress_group), busy);
   if (busy)
@@ -533,6 +693,7 @@ busy_cb (CofferWindow *self)
       gtk_progress_bar_set_fraction (self->progress_bar, 0);
     }
   update_status (self);
+  update_destinations (self);
 }
 
 /* ---- categories and history ---- */
@@ -654,6 +815,8 @@ coffer_window_class_init (CofferWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, status_button);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, categories_list);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, history_list);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, destinations_group);
+  gtk_widget_class_bind_template_child (widget_class, CofferWindow, destinations_list);
   gtk_widget_class_bind_template_child (widget_class, CofferWindow, window_title);
   gtk_widget_class_bind_template_callback (widget_class, unlock_cb);
 
@@ -687,7 +850,19 @@ coffer_window_new (CofferApplication *app)
                            create_category_row, self, NULL);
   g_signal_connect_object (app, "notify::state", G_CALLBACK (state_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (app, "notify::problem", G_CALLBACK (update_status), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (engine, "notify::busy", G_CALLBACK (busy_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (app, "notify::busy", G_CALLBACK (busy_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (engine, "notify::busy", G_CALLBACK (update_destinations), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (app, "notify::state", G_CALLBACK (update_destinations), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (app, "notify::problem", G_CALLBACK (update_destinations), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::last-backup", G_CALLBACK (update_destinations), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::destination", G_CALLBACK (update_destinations), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (coffer_application_get_destinations (app), "items-changed",
+                           G_CALLBACK (destinations_changed_cb), self, 0);
+  destinations_changed_cb (G_LIST_MODEL (coffer_application_get_destinations (app)), 0, 0,
+                           g_list_model_get_n_items (G_LIST_MODEL (coffer_application_get_destinations (app))),
+                           self);
   g_signal_connect_object (engine, "progress", G_CALLBACK (progress_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (coffer_application_get_history (app), "changed",
                            G_CALLBACK (history_changed_cb), self, G_CONNECT_SWAPPED);

@@ -11,6 +11,7 @@
 
 #include "coffer-authority-dialog.h"
 #include "coffer-category-item.h"
+#include "coffer-destination-item.h"
 #include "coffer-category-row.h"
 #include "coffer-preferences-window.h"
 #include "coffer-recovery-key.h"
@@ -178,6 +179,14 @@ test_main_windows (void)
   g_settings_set_string (coffer_application_get_settings (app), "destination", repo);
   g_settings_set_boolean (coffer_application_get_settings (app), "setup-done", TRUE);
   g_settings_set_strv (coffer_application_get_settings (app), "global-excludes", global_excludes);
+  /* A second destination: its row in the main window and in Preferences
+   * (with its remove button). */
+  {
+    g_autofree char *other = g_build_filename (g_get_home_dir (), "Other drive", NULL);
+    g_autoptr(CofferDestination) dest = coffer_destination_new (other);
+    g_autoptr(CofferDestinationItem) more = coffer_destination_item_new (dest);
+    g_list_store_append (coffer_application_get_destinations (app), more);
+  }
   coffer_application_open_repository (app, password);
   g_application_activate (G_APPLICATION (app));
   window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
@@ -227,6 +236,16 @@ test_main_windows (void)
     g_assert_nonnull (authority);
     assert_all_named (GTK_WIDGET (authority), "a11y-authority-dialog", NULL);
     gtk_window_destroy (authority);
+  }
+  /* The dialog that adds another destination. */
+  {
+    GtkWindow *add;
+
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (prefs), "prefs.add-destination", NULL));
+    add = ui_test_find_window (ADW_TYPE_MESSAGE_DIALOG);
+    g_assert_nonnull (add);
+    assert_all_named (GTK_WIDGET (add), "a11y-add-destination", NULL);
+    gtk_window_destroy (add);
   }
   gtk_window_destroy (prefs);
 
