@@ -371,7 +371,7 @@ test_multi (void)
   {
     const CofferHistoryEntry *entry = coffer_history_get_entry (coffer_application_get_history (app), 1);
     g_assert_false (entry->success);
-    g_assert_cmpstr (entry->summary, ==, "Backup to “First” failed");
+    g_assert_cmpstr (entry->summary, ==, "Not backed up: the drive “First” was not connected");
     entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
     g_assert_true (entry->success);
     g_assert_cmpstr (entry->summary, ==, "Backed up to “Second”");
