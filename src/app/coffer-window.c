@@ -783,6 +783,28 @@ coffer_window_dispose (GObject *object)
 {
   CofferWindow *self = COFFER_WINDOW (object);
 
+  /* The handlers were connected with g_signal_connect_object, which only
+   * disconnects them when the window is finalized; from here on its
+   * template children are gone, so a late "progress" or "notify" must not
+   * reach it. */
+  if (self->app != NULL)
+    {
+      GListModel *destinations = G_LIST_MODEL (coffer_application_get_destinations (self->app));
+
+      for (guint i = 0; i < g_list_model_get_n_items (destinations); i++)
+        {
+          g_autoptr(CofferDestinationItem) item = g_list_model_get_item (destinations, i);
+
+          g_signal_handlers_disconnect_by_data (item, self);
+          g_signal_handlers_disconnect_by_data (coffer_destination_item_get_engine (item), self);
+        }
+      g_signal_handlers_disconnect_by_data (destinations, self);
+      g_signal_handlers_disconnect_by_data (coffer_application_get_engine (self->app), self);
+      g_signal_handlers_disconnect_by_data (coffer_application_get_history (self->app), self);
+      g_signal_handlers_disconnect_by_data (self->app, self);
+    }
+  if (self->settings != NULL)
+    g_signal_handlers_disconnect_by_data (self->settings, self);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->sign_in, coffer_destination_free);
   G_OBJECT_CLASS (coffer_window_parent_class)->dispose (object);
