@@ -8,6 +8,38 @@
 
 G_BEGIN_DECLS
 
+/* The repository object, shared by the files that implement it
+ * (coffer-repository*.c) and by the operations in src/core that include
+ * this header: they use self->... directly. */
+struct _CofferRepository
+{
+  GObject       parent_instance;
+
+  CofferStore  *store;
+  guint8        raw_id[COFFER_REPO_ID_BYTES];
+  char         *id;
+  CofferState  *state;
+
+  GRecMutex     lock;
+  CofferSecret *password;
+  CofferSecret *recovery_key;
+  CofferSecret *account_key;
+  gboolean      recovery_confirmed;
+  char         *device_id;
+
+  /* password key cache: "salt-hex:ops:mem" -> CofferSecret */
+  GHashTable   *password_keys;
+  /* category id -> CofferCategoryKeys */
+  GHashTable   *categories;
+
+  /* format version of config as read (or written), and whether it is
+   * older than one this computer has seen here */
+  guint         format_version;
+  gboolean      config_rolled_back;
+  /* a new recovery key shown to the user but not yet typed back (memory only) */
+  CofferSecret *pending_recovery_key;
+};
+
 /* One epoch of a category's keys, with its derived subkeys. */
 typedef struct
 {
