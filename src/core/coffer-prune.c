@@ -492,7 +492,7 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
 
   /* A prune and a backup of the same category on this computer would only
    * slow each other down; across computers the grace period protects. */
-  lock_fd = coffer_state_lock_category (_coffer_repository_get_state (self), keys->id, error);
+  lock_fd = coffer_state_lock_category (self->state, keys->id, error);
   if (lock_fd < 0)
     return FALSE;
 

@@ -198,7 +198,7 @@ reencrypt_snapshot (Reencrypt *r, CofferSnapshot *snap, GHashTable *renamed, GEr
 static char *
 marker_path (Reencrypt *r)
 {
-  g_autofree char *dir = coffer_state_get_cache_dir (_coffer_repository_get_state (r->repo), r->keys->id);
+  g_autofree char *dir = coffer_state_get_cache_dir (r->repo->state, r->keys->id);
   return g_build_filename (dir, "reencrypt-running", NULL);
 }
 
@@ -227,14 +227,14 @@ coffer_repository_reencrypt_category (CofferRepository *self, const char *catego
   r->keys = _coffer_repository_get_category (self, category_id, cancellable, error);
   if (r->keys == NULL)
     return FALSE;
-  if (_coffer_repository_get_account_key (self) == NULL)
+  if (self->account_key == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
                    "Re-encrypting older backups needs a trusted device or the recovery key; "
                    "the backup password alone is not enough.");
       return FALSE;
     }
-  lock_fd = coffer_state_lock_category (_coffer_repository_get_state (self), r->keys->id, error);
+  lock_fd = coffer_state_lock_category (self->state, r->keys->id, error);
   if (lock_fd < 0)
     return FALSE;
 

@@ -279,7 +279,7 @@ write_account_envelope_with (CofferRepository *self, const CofferSecret *ak, con
   g_autoptr(GBytes) env = NULL;
 
   g_assert (ak != NULL);
-  env = coffer_envelope_seal (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_ACCOUNT,
+  env = coffer_envelope_seal (ak, self->raw_id, COFFER_OBJECT_CATEGORY_ACCOUNT,
                               name, plain->data, plain->len);
   return _coffer_repository_upgrade_format (self, cancellable, error)
          && coffer_store_put (coffer_repository_get_store (self), name, env, mode, cancellable, error);
@@ -289,7 +289,7 @@ static gboolean
 write_account_envelope (CofferRepository *self, const char *cid, GPtrArray *epochs,
                         CofferPutMode mode, GCancellable *cancellable, GError **error)
 {
-  return write_account_envelope_with (self, _coffer_repository_get_account_key (self), cid, epochs, mode,
+  return write_account_envelope_with (self, self->account_key, cid, epochs, mode,
                                       cancellable, error);
 }
 
@@ -309,7 +309,7 @@ write_password_envelope (CofferRepository *self, const char *cid, GPtrArray *epo
 
   if (pkey == NULL)
     return FALSE;
-  env = coffer_envelope_seal (pkey, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_PASSWORD,
+  env = coffer_envelope_seal (pkey, self->raw_id, COFFER_OBJECT_CATEGORY_PASSWORD,
                               name, plain->data, plain->len);
   g_byte_array_append (obj, head, sizeof head);
   g_byte_array_append (obj, params->salt, COFFER_SALT_BYTES);
@@ -326,7 +326,7 @@ write_password_envelope (CofferRepository *self, const char *cid, GPtrArray *epo
 static GPtrArray *
 open_account_envelope (CofferRepository *self, const char *cid, GCancellable *cancellable, GError **error)
 {
-  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  const CofferSecret *ak = self->account_key;
   g_autofree char *name = account_name (cid);
   g_autoptr(GBytes) env = NULL;
   g_autoptr(CofferSecret) plain = NULL;
@@ -343,7 +343,7 @@ open_account_envelope (CofferRepository *self, const char *cid, GCancellable *ca
         g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
-  plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_ACCOUNT,
+  plain = coffer_envelope_open (ak, self->raw_id, COFFER_OBJECT_CATEGORY_ACCOUNT,
                                 name, env, &local_error);
   if (plain == NULL)
     {
@@ -431,7 +431,7 @@ open_password_envelope_full (CofferRepository *self, const char *cid, gboolean p
   pkey = _coffer_repository_password_key (self, &params, error);
   if (pkey == NULL)
     return NULL;
-  plain = coffer_envelope_open (pkey, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_PASSWORD,
+  plain = coffer_envelope_open (pkey, self->raw_id, COFFER_OBJECT_CATEGORY_PASSWORD,
                                 name, env, &local_error);
   if (plain == NULL)
     {
@@ -549,7 +549,7 @@ meta_parse (CofferRepository *self, const char *cid, GBytes *bytes, CofferCatego
   const char *name = NULL, *level = NULL, *creator = NULL;
   g_autofree const char **paths = NULL;
   g_autofree const char **excludes = NULL;
-  const char *device_id = _coffer_repository_get_device_id (self);
+  const char *device_id = self->device_id;
   gboolean mine = FALSE;
 
   if (!g_variant_is_normal_form (v))
@@ -608,7 +608,7 @@ meta_parse (CofferRepository *self, const char *cid, GBytes *bytes, CofferCatego
     g_ptr_array_insert (info->other_folders, 0, coffer_category_folders_new ("", paths, excludes));
   else if (!mine && creator == NULL)
     {
-      CofferState *state = _coffer_repository_get_state (self);
+      CofferState *state = self->state;
       g_autofree char *group = state_group (cid);
       guint64 legacy = coffer_state_get_uint (state, group, "legacy-folders");
 
@@ -650,11 +650,11 @@ static gboolean
 write_meta (CofferRepository *self, CofferCategoryKeys *keys, CofferPutMode mode,
             GCancellable *cancellable, GError **error)
 {
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   g_autofree char *group = state_group (keys->id);
   guint64 counter = MAX (keys->meta_counter, coffer_state_get_uint (state, group, "meta-counter")) + 1;
   g_autofree char *name = meta_name (keys->id);
-  g_autoptr(GBytes) plain = meta_serialize (keys, _coffer_repository_get_device_id (self), counter);
+  g_autoptr(GBytes) plain = meta_serialize (keys, self->device_id, counter);
   g_autoptr(GBytes) obj = _coffer_repository_seal_object (self, keys, COFFER_OBJECT_CATEGORY_META, name,
                                                           g_bytes_get_data (plain, NULL),
                                                           g_bytes_get_size (plain));
@@ -682,7 +682,7 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
   g_autofree char *name = meta_name (keys->id);
   g_autoptr(GBytes) obj = NULL;
   g_autoptr(GBytes) plain = NULL;
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   g_autofree char *group = state_group (keys->id);
   CofferCategory *info;
   CofferEpochKeys *ek = NULL;
@@ -738,7 +738,7 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
   g_free (keys->meta_creator);
   keys->meta_creator = g_steal_pointer (&creator);
   g_free (keys->info_device);
-  keys->info_device = g_strdup (_coffer_repository_get_device_id (self));
+  keys->info_device = g_strdup (self->device_id);
   info->id = g_strdup (keys->id);
   info->unlocked = TRUE;
   info->epoch = coffer_category_keys_newest (keys)->epoch;
@@ -752,7 +752,7 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
 static gboolean
 check_epoch_rollback (CofferRepository *self, CofferCategoryKeys *keys, GError **error)
 {
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   g_autofree char *group = g_strdup_printf ("category %s", keys->id);
   guint64 known = coffer_state_get_uint (state, group, "epoch");
   guint32 newest = coffer_category_keys_newest (keys)->epoch;
@@ -778,7 +778,7 @@ is_removed (CofferRepository *self, const char *cid, GError **error)
 {
   g_autofree char *group = state_group (cid);
 
-  if (coffer_state_get_uint (_coffer_repository_get_state (self), group, "removed") == 0)
+  if (coffer_state_get_uint (self->state, group, "removed") == 0)
     return FALSE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
                "The category %s was removed on this computer, but the repository holds it again: "
@@ -825,11 +825,11 @@ load_category (CofferRepository *self, const char *cid, GCancellable *cancellabl
 
   if (_coffer_repository_config_rolled_back (self, error) || is_removed (self, cid, error))
     return NULL;
-  if (_coffer_repository_get_account_key (self) != NULL)
+  if (self->account_key != NULL)
     epochs = open_account_envelope (self, cid, cancellable, error);
   else
     {
-      if (_coffer_repository_get_password (self) == NULL)
+      if (self->password == NULL)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
                        "This category can be opened with the backup password, the recovery key, or on a trusted device; none was given.");
@@ -883,8 +883,8 @@ load_category (CofferRepository *self, const char *cid, GCancellable *cancellabl
 static CofferCategoryKeys *
 get_by_id (CofferRepository *self, const char *cid, GCancellable *cancellable, GError **error)
 {
-  GHashTable *table = _coffer_repository_get_category_table (self);
-  GRecMutex *lock = _coffer_repository_get_lock (self);
+  GHashTable *table = self->categories;
+  GRecMutex *lock = &self->lock;
   CofferCategoryKeys *keys;
 
   g_rec_mutex_lock (lock);
@@ -895,7 +895,7 @@ get_by_id (CofferRepository *self, const char *cid, GCancellable *cancellable, G
       if (keys != NULL)
         g_hash_table_insert (table, g_strdup (cid), keys);
     }
-  else if (g_strcmp0 (keys->info_device, _coffer_repository_get_device_id (self)) != 0
+  else if (g_strcmp0 (keys->info_device, self->device_id) != 0
            && !read_meta (self, keys, META_FRESH, cancellable, error))
     /* This session became a trusted device (joined, or trusted after the
      * recovery key): its folders are its own now, not the first computer's. */
@@ -964,7 +964,7 @@ _coffer_repository_get_category (CofferRepository *self, const char *id_or_name,
   if (is_category_id (id_or_name))
     {
       g_autofree char *name = meta_name (id_or_name);
-      GHashTable *table = _coffer_repository_get_category_table (self);
+      GHashTable *table = self->categories;
       if (g_hash_table_contains (table, id_or_name)
           || coffer_store_stat (coffer_repository_get_store (self), name, NULL, cancellable, NULL))
         return get_by_id (self, id_or_name, cancellable, error);
@@ -1072,7 +1072,7 @@ coffer_repository_find_category (CofferRepository *self, const char *name_or_id,
 static gboolean
 require_account_key (CofferRepository *self, const char *what, GError **error)
 {
-  if (_coffer_repository_get_account_key (self) != NULL)
+  if (self->account_key != NULL)
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
                "%s needs a trusted device or the recovery key; the backup password alone is not enough.", what);
@@ -1082,7 +1082,7 @@ require_account_key (CofferRepository *self, const char *what, GError **error)
 static gboolean
 require_confirmed_recovery_key (CofferRepository *self, GError **error)
 {
-  if (_coffer_repository_recovery_confirmed (self))
+  if (self->recovery_confirmed)
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
                "Advanced protection needs a recovery key that you have confirmed: "
@@ -1120,7 +1120,7 @@ coffer_repository_add_category (CofferRepository *self, const char *name, Coffer
     return NULL;
   if (level == COFFER_LEVEL_ADVANCED && !require_confirmed_recovery_key (self, error))
     return NULL;
-  if (level == COFFER_LEVEL_STANDARD && _coffer_repository_get_password (self) == NULL)
+  if (level == COFFER_LEVEL_STANDARD && self->password == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
                    "Standard protection needs a backup password; give one, or choose Advanced protection.");
@@ -1169,9 +1169,9 @@ coffer_repository_add_category (CofferRepository *self, const char *name, Coffer
       _coffer_category_keys_free (keys);
       return NULL;
     }
-  g_rec_mutex_lock (_coffer_repository_get_lock (self));
-  g_hash_table_insert (_coffer_repository_get_category_table (self), g_strdup (keys->id), keys);
-  g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+  g_rec_mutex_lock (&self->lock);
+  g_hash_table_insert (self->categories, g_strdup (keys->id), keys);
+  g_rec_mutex_unlock (&self->lock);
   return coffer_category_copy (keys->info);
 }
 
@@ -1241,7 +1241,7 @@ coffer_repository_remove_category (CofferRepository *self, const char *category_
   /* Remembered first: a meta/<cid> that the storage puts back later is an
    * old copy, not the category coming back. */
   {
-    CofferState *state = _coffer_repository_get_state (self);
+    CofferState *state = self->state;
     g_autofree char *group = state_group (cid);
     coffer_state_set_uint (state, group, "removed", 1);
     coffer_state_save (state, NULL);
@@ -1249,9 +1249,9 @@ coffer_repository_remove_category (CofferRepository *self, const char *category_
   /* Invisible first, then everything below it. */
   if (!coffer_store_delete (store, meta, cancellable, error))
     return FALSE;
-  g_rec_mutex_lock (_coffer_repository_get_lock (self));
-  g_hash_table_remove (_coffer_repository_get_category_table (self), cid);
-  g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+  g_rec_mutex_lock (&self->lock);
+  g_hash_table_remove (self->categories, cid);
+  g_rec_mutex_unlock (&self->lock);
 
   prefix = g_strdup_printf ("categories/%s/", cid);
   c.names = g_ptr_array_new_with_free_func (g_free);
@@ -1286,7 +1286,7 @@ coffer_repository_set_level (CofferRepository *self, const char *category_id, Co
   if (level == COFFER_LEVEL_ADVANCED)
     {
       g_autoptr(GPtrArray) epochs = NULL;
-      CofferState *state = _coffer_repository_get_state (self);
+      CofferState *state = self->state;
       g_autofree char *group = g_strdup_printf ("category %s", keys->id);
 
       if (!require_confirmed_recovery_key (self, error))
@@ -1316,7 +1316,7 @@ coffer_repository_set_level (CofferRepository *self, const char *category_id, Co
       return TRUE;
     }
 
-  if (_coffer_repository_get_password (self) == NULL)
+  if (self->password == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
                    "Standard protection needs a backup password.");
@@ -1406,7 +1406,7 @@ open_account_envelope_with (CofferRepository *self, const CofferSecret *ak, cons
                                   cancellable, error);
   if (env == NULL)
     return NULL;
-  plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_ACCOUNT,
+  plain = coffer_envelope_open (ak, self->raw_id, COFFER_OBJECT_CATEGORY_ACCOUNT,
                                 name, env, error);
   if (plain == NULL)
     return NULL;
@@ -1466,7 +1466,7 @@ _coffer_repository_category_is_standard (CofferRepository *self, const char *cat
                                          const CofferSecret *new_ak, gboolean *standard,
                                          GCancellable *cancellable, GError **error)
 {
-  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  const CofferSecret *ak = self->account_key;
   CofferCategoryKeys *keys;
   gboolean resumed;
 
@@ -1491,7 +1491,7 @@ _coffer_repository_rotate_category (CofferRepository *self, const char *cid,
                                     GCancellable *cancellable, GError **error)
 {
   g_autofree char *group = g_strdup_printf ("category %s", cid);
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   CofferCategoryKeys *keys;
   gboolean resumed;
   CofferKdfParams params;
@@ -1521,7 +1521,7 @@ _coffer_repository_rotate_category (CofferRepository *self, const char *cid,
 
   if (keys->info->level == COFFER_LEVEL_STANDARD)
     {
-      if (_coffer_repository_get_password (self) == NULL)
+      if (self->password == NULL)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
                        "Rotating the keys of a Standard category needs the backup password.");
@@ -1550,9 +1550,9 @@ _coffer_repository_rotate_category (CofferRepository *self, const char *cid,
   keys->info->epoch = coffer_category_keys_newest (keys)->epoch;
   coffer_state_set_uint (state, group, "epoch", coffer_category_keys_newest (keys)->epoch);
   coffer_state_save (state, NULL);
-  g_rec_mutex_lock (_coffer_repository_get_lock (self));
-  g_hash_table_replace (_coffer_repository_get_category_table (self), g_strdup (cid), keys);
-  g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+  g_rec_mutex_lock (&self->lock);
+  g_hash_table_replace (self->categories, g_strdup (cid), keys);
+  g_rec_mutex_unlock (&self->lock);
   return TRUE;
 }
 
@@ -1568,7 +1568,7 @@ _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKey
   CofferEpochKeys *now = NULL;
   gboolean stale;
 
-  if (_coffer_repository_get_account_key (self) != NULL)
+  if (self->account_key != NULL)
     fresh = open_account_envelope (self, keys->id, cancellable, &local_error);
   else
     fresh = open_password_envelope (self, keys->id, cancellable, &local_error);
@@ -1590,8 +1590,8 @@ _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKey
 
   /* The next access loads the category again. The old keys stay alive
    * until the repository is freed: other operations may still hold them. */
-  g_rec_mutex_lock (_coffer_repository_get_lock (self));
-  if (g_hash_table_lookup (_coffer_repository_get_category_table (self), keys->id) == keys)
+  g_rec_mutex_lock (&self->lock);
+  if (g_hash_table_lookup (self->categories, keys->id) == keys)
     {
       GPtrArray *old = g_object_get_data (G_OBJECT (self), "coffer-stale-category-keys");
 
@@ -1603,11 +1603,11 @@ _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKey
         }
       gpointer table_key = NULL;
 
-      g_hash_table_steal_extended (_coffer_repository_get_category_table (self), keys->id, &table_key, NULL);
+      g_hash_table_steal_extended (self->categories, keys->id, &table_key, NULL);
       g_free (table_key);
       g_ptr_array_add (old, keys);
     }
-  g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+  g_rec_mutex_unlock (&self->lock);
 
   /* Written anyway when readers will still believe it: it started before
    * the epoch was retired. */
@@ -1638,7 +1638,7 @@ coffer_repository_accept_rollback (CofferRepository *self, const CofferSecret *r
   if (!coffer_repository_verify_recovery_key (self, recovery_key, cancellable, error)
       || !_coffer_repository_accept_config (self, cancellable, error))
     return FALSE;
-  state = _coffer_repository_get_state (self);
+  state = self->state;
   ids = list_category_ids_raw (self, cancellable, error);
   if (ids == NULL)
     return FALSE;
@@ -1682,9 +1682,9 @@ coffer_repository_accept_rollback (CofferRepository *self, const CofferSecret *r
           _coffer_category_keys_free (keys);
           return FALSE;
         }
-      g_rec_mutex_lock (_coffer_repository_get_lock (self));
-      g_hash_table_replace (_coffer_repository_get_category_table (self), g_strdup (cid), keys);
-      g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+      g_rec_mutex_lock (&self->lock);
+      g_hash_table_replace (self->categories, g_strdup (cid), keys);
+      g_rec_mutex_unlock (&self->lock);
       {
         /* Records the highest backup number there is now. */
         g_autoptr(GPtrArray) snaps = _coffer_repository_load_snapshots (self, keys, cancellable, error);
@@ -1736,7 +1736,7 @@ _coffer_repository_password_opens_category (CofferRepository *self, const char *
   pkey = coffer_kdf_derive (password, &params, error);
   if (pkey == NULL)
     return FALSE;
-  plain = coffer_envelope_open (pkey, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_PASSWORD,
+  plain = coffer_envelope_open (pkey, self->raw_id, COFFER_OBJECT_CATEGORY_PASSWORD,
                                 name, env, &local_error);
   if (plain == NULL)
     {

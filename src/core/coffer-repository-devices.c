@@ -279,9 +279,9 @@ void
 _coffer_repository_pin_rotation_key (CofferRepository *self, const CofferSecret *rk)
 {
   guint8 pk[crypto_sign_PUBLICKEYBYTES];
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
 
-  rotation_keypair (rk, _coffer_repository_get_raw_id (self), pk, NULL);
+  rotation_keypair (rk, self->raw_id, pk, NULL);
   state_set_hex (state, "account", "rotation-key", pk, sizeof pk);
   coffer_state_save (state, NULL);
 }
@@ -292,9 +292,9 @@ _coffer_repository_recovery_key_is_pinned (CofferRepository *self, const CofferS
   guint8 pk[crypto_sign_PUBLICKEYBYTES];
   guint8 pinned[crypto_sign_PUBLICKEYBYTES];
 
-  if (!state_get_hex (_coffer_repository_get_state (self), "account", "rotation-key", pinned, sizeof pinned))
+  if (!state_get_hex (self->state, "account", "rotation-key", pinned, sizeof pinned))
     return FALSE;
-  rotation_keypair (rk, _coffer_repository_get_raw_id (self), pk, NULL);
+  rotation_keypair (rk, self->raw_id, pk, NULL);
   return sodium_memcmp (pk, pinned, sizeof pk) == 0;
 }
 
@@ -362,7 +362,7 @@ parse_rotation (CofferRepository *self, GBytes *bytes, const char *new_hex, cons
   if (!hex_to (new_hex, name_id, 32) || sodium_memcmp (out->new_id, name_id, 32) != 0
       || sodium_memcmp (pk, pinned, 32) != 0)
     return FALSE;
-  msg_len = rotation_message (out->version, _coffer_repository_get_raw_id (self), out->old_id, out->new_id,
+  msg_len = rotation_message (out->version, self->raw_id, out->old_id, out->new_id,
                               out->seq, msg);
   return crypto_sign_verify_detached (sig, msg, msg_len, pinned) == 0;
 }
@@ -430,7 +430,7 @@ check_not_superseded (CofferRepository *self, const char *hex, const guint8 pinn
                       GCancellable *cancellable, GError **error)
 {
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   gboolean cached_new = FALSE;
 
   if (!coffer_store_list (coffer_repository_get_store (self), "keys/rotations/", collect_names, names,
@@ -478,7 +478,7 @@ gboolean
 _coffer_repository_check_current_key (CofferRepository *self, const char *hex, GCancellable *cancellable,
                                       GError **error)
 {
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   g_autofree char *rotating_to = coffer_state_get_string (state, "account", "rotating-to");
   guint8 pinned[crypto_sign_PUBLICKEYBYTES];
 
@@ -492,7 +492,7 @@ _coffer_repository_check_current_key (CofferRepository *self, const char *hex, G
 static gboolean
 get_pinned (CofferRepository *self, guint8 pinned[crypto_sign_PUBLICKEYBYTES], GError **error)
 {
-  if (state_get_hex (_coffer_repository_get_state (self), "account", "rotation-key", pinned,
+  if (state_get_hex (self->state, "account", "rotation-key", pinned,
                      crypto_sign_PUBLICKEYBYTES))
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
@@ -507,7 +507,7 @@ get_pinned (CofferRepository *self, guint8 pinned[crypto_sign_PUBLICKEYBYTES], G
 static gboolean
 accept_seq (CofferRepository *self, guint64 seq, GError **error)
 {
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
 
   if (seq < coffer_state_get_uint (state, "account", "rotation-seq"))
     {
@@ -525,7 +525,7 @@ _coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *r
 {
   guint8 akid[COFFER_ACCOUNT_KEY_ID_BYTES];
   guint8 pinned[crypto_sign_PUBLICKEYBYTES];
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   g_autofree char *hex = NULL;
   g_autofree char *known = coffer_state_get_string (state, "account", "key-id");
   g_autoptr(GError) forward_error = NULL;
@@ -536,7 +536,7 @@ _coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *r
    * removed, whose key that device knows). So the remembered id only
    * moves forward along the signed chain of rotations. */
   _coffer_repository_pin_rotation_key (self, rk);
-  rotation_keypair (rk, _coffer_repository_get_raw_id (self), pinned, NULL);
+  rotation_keypair (rk, self->raw_id, pinned, NULL);
   coffer_account_key_id (ak, akid);
   hex = coffer_hex_encode (akid, sizeof akid);
   if (known != NULL && strcmp (known, hex) == 0)
@@ -627,7 +627,7 @@ record_signature_op (CofferRepository *self, const char *device_id, const guint8
   guint8 id_len = (guint8) strlen (device_id);
 
   g_byte_array_append (msg, (const guint8 *) domain, sizeof domain - 1);
-  g_byte_array_append (msg, _coffer_repository_get_raw_id (self), COFFER_REPO_ID_BYTES);
+  g_byte_array_append (msg, self->raw_id, COFFER_REPO_ID_BYTES);
   g_byte_array_append (msg, &id_len, 1);
   g_byte_array_append (msg, (const guint8 *) device_id, id_len);
   g_byte_array_append (msg, plain, len);
@@ -662,7 +662,7 @@ write_record (CofferRepository *self, const CofferSecret *ak, const char *device
     g_byte_array_append (plain, (const guint8 *) approver, approver_len);
   record_signature_op (self, device_id, plain->data, plain->len, signer_sk, NULL, sig);
   g_byte_array_append (plain, sig, sizeof sig);
-  env = coffer_envelope_seal (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
+  env = coffer_envelope_seal (ak, self->raw_id, COFFER_OBJECT_DEVICE_NAME,
                               name, plain->data, plain->len);
   /* Version-2 records: Coffer 0.1.0 must refuse the repository as newer. */
   if (!_coffer_repository_upgrade_format (self, cancellable, error))
@@ -680,7 +680,7 @@ write_record_by_recovery (CofferRepository *self, const CofferSecret *ak, const 
   g_autoptr(CofferSecret) rot_sk = NULL;
   guint8 rot_pk[crypto_sign_PUBLICKEYBYTES];
 
-  rotation_keypair (rk, _coffer_repository_get_raw_id (self), rot_pk, &rot_sk);
+  rotation_keypair (rk, self->raw_id, rot_pk, &rot_sk);
   return write_record (self, ak, device_id, pk, sign_pk, time, NULL, rot_sk, cancellable, error);
 }
 
@@ -694,7 +694,7 @@ _coffer_repository_write_device_record (CofferRepository *self, const CofferSecr
   guint8 pk[32], sign_pk[32];
 
   coffer_device_public_key (device_sk, pk);
-  sign_sk = coffer_device_signing_keypair (device_sk, _coffer_repository_get_raw_id (self), sign_pk);
+  sign_sk = coffer_device_signing_keypair (device_sk, self->raw_id, sign_pk);
   return write_record_by_recovery (self, ak, rk, device_id, pk, sign_pk, g_get_real_time () / G_USEC_PER_SEC,
                                    cancellable, error);
 }
@@ -754,10 +754,10 @@ read_device_record (CofferRepository *self, const CofferSecret *ak, const Coffer
                      "The repository has no public key record for device %s.", device_id);
       return NULL;
     }
-  plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
+  plain = coffer_envelope_open (ak, self->raw_id, COFFER_OBJECT_DEVICE_NAME,
                                 name, env, ak2 != NULL ? NULL : error);
   if (plain == NULL && ak2 != NULL)
-    plain = coffer_envelope_open (ak2, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
+    plain = coffer_envelope_open (ak2, self->raw_id, COFFER_OBJECT_DEVICE_NAME,
                                   name, env, error);
   if (plain == NULL)
     return NULL;
@@ -882,7 +882,7 @@ read_device_name (CofferRepository *self, GBytes *envelope, const CofferSecret *
   if (ak == NULL || len <= 240)
     return NULL;
   env = g_bytes_new_from_bytes (envelope, 240, len - 240);
-  plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
+  plain = coffer_envelope_open (ak, self->raw_id, COFFER_OBJECT_DEVICE_NAME,
                                 name, env, NULL);
   if (plain == NULL)
     return NULL;
@@ -944,7 +944,7 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
 
   if (out_code != NULL)
     *out_code = NULL;
-  state = _coffer_repository_get_state (self);
+  state = self->state;
   name = g_strdup (device_name != NULL ? device_name : g_get_host_name ());
   if (!coffer_device_name_is_valid (name))
     {
@@ -953,9 +953,9 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
                    name);
       return FALSE;
     }
-  if (_coffer_repository_get_device_id (self) != NULL)
+  if (self->device_id != NULL)
     {
-      g_autofree char *env_name = obj_name (DEVICE_FMT, _coffer_repository_get_device_id (self));
+      g_autofree char *env_name = obj_name (DEVICE_FMT, self->device_id);
       if (coffer_store_stat (coffer_repository_get_store (self), env_name, NULL, cancellable, NULL))
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS,
@@ -966,9 +966,9 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
 
   id = coffer_device_id_new ();
   sk = coffer_device_keypair_new (pk);
-  sign_sk = coffer_device_signing_keypair (sk, _coffer_repository_get_raw_id (self), sign_pk);
+  sign_sk = coffer_device_signing_keypair (sk, self->raw_id, sign_pk);
   randombytes_buf (r, sizeof r);
-  join_commitment (_coffer_repository_get_raw_id (self), id, pk, sign_pk, r, c);
+  join_commitment (self->raw_id, id, pk, sign_pk, r, c);
 
   /* This computer's key first (a request nobody can complete is harmless;
    * an approved device that forgot its key is not). */
@@ -1013,8 +1013,8 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
 static gboolean
 require_join_in_progress (CofferRepository *self, guint8 r[NONCE_BYTES], GError **error)
 {
-  if (_coffer_repository_get_device_id (self) == NULL
-      || !state_get_hex (_coffer_repository_get_state (self), "join", "nonce", r, NONCE_BYTES))
+  if (self->device_id == NULL
+      || !state_get_hex (self->state, "join", "nonce", r, NONCE_BYTES))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
                    "This computer has not asked to join this repository. Start with “coffer devices join”.");
@@ -1042,8 +1042,8 @@ coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboo
     *out_approved = FALSE;
   if (!require_join_in_progress (self, r, error))
     return FALSE;
-  state = _coffer_repository_get_state (self);
-  id = _coffer_repository_get_device_id (self);
+  state = self->state;
+  id = self->device_id;
   if (!state_get_hex (state, "device", "public-key", pk, sizeof pk))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
@@ -1065,7 +1065,7 @@ coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboo
       /* The answer is deleted on approval; the code learnt before stays valid. */
       if (state_get_hex (state, "join", "trusted-key", pk_t, 32)
           && state_get_hex (state, "join", "trusted-nonce", n_t, NONCE_BYTES))
-        *out_code = join_code (_coffer_repository_get_raw_id (self), id, pk_t, n_t, pk, r);
+        *out_code = join_code (self->raw_id, id, pk_t, n_t, pk, r);
       return TRUE;
     }
   /* pkT 32 | nT 32 */
@@ -1105,7 +1105,7 @@ coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboo
   obj = obj_name (REVEAL_FMT, id);
   if (!put (self, obj, reveal->data, reveal->len, COFFER_PUT_REPLACE, cancellable, error))
     return FALSE;
-  *out_code = join_code (_coffer_repository_get_raw_id (self), id, pk_t, n_t, pk, r);
+  *out_code = join_code (self->raw_id, id, pk_t, n_t, pk, r);
   return TRUE;
 }
 
@@ -1144,7 +1144,7 @@ static gboolean
 join_view (CofferRepository *self, const char *device_id, gboolean answer, const guint8 pk_t[32],
            JoinView *v, GCancellable *cancellable, GError **error)
 {
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   g_autofree char *group = g_strdup_printf ("join %s", device_id);
   g_autofree char *obj = NULL;
   g_autoptr(GBytes) bytes = NULL;
@@ -1248,7 +1248,7 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
                    "The answer of device %s is malformed.", device_id);
       return FALSE;
     }
-  join_commitment (_coffer_repository_get_raw_id (self), device_id, v->request->public_key,
+  join_commitment (self->raw_id, device_id, v->request->public_key,
                    v->has_sign_pk ? v->sign_pk : NULL, body, check);
   if (sodium_memcmp (check, v->commit, 32) != 0)
     {
@@ -1265,7 +1265,7 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
 static gboolean
 require_account_key (CofferRepository *self, const char *what, GError **error)
 {
-  if (_coffer_repository_get_account_key (self) != NULL)
+  if (self->account_key != NULL)
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
                "%s needs a trusted device or the recovery key.", what);
@@ -1291,7 +1291,7 @@ coffer_repository_get_join_code (CofferRepository *self, const char *device_id, 
     return FALSE;
   ok = join_view (self, device_id, TRUE, pk_t, &v, cancellable, error);
   if (ok && v.revealed)
-    *out_code = join_code (_coffer_repository_get_raw_id (self), device_id, pk_t, v.n_t,
+    *out_code = join_code (self->raw_id, device_id, pk_t, v.n_t,
                            v.request->public_key, v.r_new);
   join_view_clear (&v);
   return ok;
@@ -1319,7 +1319,7 @@ forget_join (CofferRepository *self, const char *device_id, gboolean with_approv
   char *objs[] = { obj_name (PENDING_FMT, device_id), obj_name (COMMIT_FMT, device_id),
                    obj_name (RESPONSE_FMT, device_id), obj_name (REVEAL_FMT, device_id),
                    obj_name (APPROVAL_FMT, device_id) };
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   g_autofree char *group = g_strdup_printf ("join %s", device_id);
 
   for (guint i = 0; i < G_N_ELEMENTS (objs); i++)
@@ -1349,13 +1349,13 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
   g_autoptr(GByteArray) approval = NULL;
   JoinView v = { NULL };
   guint8 pk_t[32], akid[32], rot_pk[32] = { 0 }, mac[32];
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
 
   if (!require_account_key (self, "Approving a device", error))
     return FALSE;
-  ak = _coffer_repository_get_account_key (self);
+  ak = self->account_key;
   sk = own_device_key (self, pk_t, error);
   if (sk == NULL)
     return FALSE;
@@ -1368,7 +1368,7 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
                    "there (or run “coffer devices join --status”), then try again.");
       goto fail;
     }
-  code = join_code (_coffer_repository_get_raw_id (self), device_id, pk_t, v.n_t, v.request->public_key, v.r_new);
+  code = join_code (self->raw_id, device_id, pk_t, v.n_t, v.request->public_key, v.r_new);
   want = normalise_code (code);
   typed = normalise_code (code_typed_by_user);
   if (typed == NULL || strlen (typed) != 6)
@@ -1391,7 +1391,7 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
   coffer_account_key_id (ak, akid);
   state_get_hex (state, "account", "rotation-key", rot_pk, sizeof rot_pk);
   if (!approval_mac (sk, v.request->public_key, pk_t, v.request->public_key,
-                     _coffer_repository_get_raw_id (self), device_id, akid, rot_pk, mac))
+                     self->raw_id, device_id, akid, rot_pk, mac))
     goto invalid;
 
   /* Record, then the envelope (what makes the device trusted), then the
@@ -1401,7 +1401,7 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
    * of signatures leads back to the recovery key without the removed one. */
   {
     static const guint8 zero[32] = { 0 };
-    const CofferSecret *rk = _coffer_repository_get_recovery_key (self);
+    const CofferSecret *rk = self->recovery_key;
     const guint8 *new_sign_pk = v.has_sign_pk ? v.sign_pk : zero;
     gint64 now = g_get_real_time () / G_USEC_PER_SEC;
     gboolean ok;
@@ -1413,14 +1413,14 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
       {
         guint8 own_sign_pk[32];
         g_autoptr(CofferSecret) own_sign_sk =
-          coffer_device_signing_keypair (sk, _coffer_repository_get_raw_id (self), own_sign_pk);
+          coffer_device_signing_keypair (sk, self->raw_id, own_sign_pk);
         ok = write_record (self, ak, device_id, v.request->public_key, new_sign_pk, now,
-                           _coffer_repository_get_device_id (self), own_sign_sk, cancellable, error);
+                           self->device_id, own_sign_sk, cancellable, error);
       }
     if (!ok)
       goto fail;
   }
-  env = coffer_device_envelope_seal (v.request->public_key, ak, _coffer_repository_get_raw_id (self),
+  env = coffer_device_envelope_seal (v.request->public_key, ak, self->raw_id,
                                      device_id, v.request->device_name);
   if (env == NULL)
     goto invalid;
@@ -1465,8 +1465,8 @@ coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellab
 
   if (!require_join_in_progress (self, r, error))
     return FALSE;
-  state = _coffer_repository_get_state (self);
-  id = _coffer_repository_get_device_id (self);
+  state = self->state;
+  id = self->device_id;
   if (!state_get_hex (state, "join", "trusted-key", pk_t, 32))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
@@ -1503,7 +1503,7 @@ coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellab
   if (sk == NULL)
     return FALSE;
   coffer_device_public_key (sk, pk);
-  ak = coffer_device_envelope_open (sk, pk, _coffer_repository_get_raw_id (self), id, env, NULL, &local_error);
+  ak = coffer_device_envelope_open (sk, pk, self->raw_id, id, env, NULL, &local_error);
   if (ak == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
@@ -1514,7 +1514,7 @@ coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellab
    * key shared with the trusted computer whose key is in the code shows
    * that the account key comes from it. */
   coffer_account_key_id (ak, akid);
-  if (!approval_mac (sk, pk_t, pk_t, pk, _coffer_repository_get_raw_id (self), id, akid, body, mac)
+  if (!approval_mac (sk, pk_t, pk_t, pk, self->raw_id, id, akid, body, mac)
       || sodium_memcmp (mac, body + 32, 32) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
@@ -1538,7 +1538,7 @@ gboolean
 coffer_repository_trust_this_device (CofferRepository *self, const char *device_name,
                                      GCancellable *cancellable, GError **error)
 {
-  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  const CofferSecret *ak = self->account_key;
   CofferState *state;
   g_autofree char *id = NULL;
   g_autofree char *name = NULL;
@@ -1551,9 +1551,9 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
 
   if (!require_account_key (self, "Trusting this computer", error))
     return FALSE;
-  if (_coffer_repository_get_device_id (self) != NULL)
+  if (self->device_id != NULL)
     {
-      g_autofree char *env_name = obj_name (DEVICE_FMT, _coffer_repository_get_device_id (self));
+      g_autofree char *env_name = obj_name (DEVICE_FMT, self->device_id);
       if (coffer_store_stat (coffer_repository_get_store (self), env_name, NULL, cancellable, NULL))
         return TRUE;   /* already trusted */
     }
@@ -1566,7 +1566,7 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
       return FALSE;
     }
 
-  state = _coffer_repository_get_state (self);
+  state = self->state;
   id = coffer_device_id_new ();
   sk = coffer_device_keypair_new (pk);
   /* This computer's key first: an envelope for a key nobody kept is
@@ -1579,7 +1579,7 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
     return FALSE;
   _coffer_repository_set_device_id (self, id);
 
-  env = coffer_device_envelope_seal (pk, ak, _coffer_repository_get_raw_id (self), id, name);
+  env = coffer_device_envelope_seal (pk, ak, self->raw_id, id, name);
   obj = obj_name (DEVICE_FMT, id);
   if (env == NULL
       || !coffer_store_put (coffer_repository_get_store (self), obj, env, COFFER_PUT_CREATE, cancellable, error))
@@ -1589,9 +1589,9 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
       return FALSE;
     }
   {
-    const CofferSecret *rk = _coffer_repository_get_recovery_key (self);
+    const CofferSecret *rk = self->recovery_key;
     guint8 sign_pk[32];
-    g_autoptr(CofferSecret) sign_sk = coffer_device_signing_keypair (sk, _coffer_repository_get_raw_id (self),
+    g_autoptr(CofferSecret) sign_sk = coffer_device_signing_keypair (sk, self->raw_id,
                                                                      sign_pk);
 
     /* With the recovery key at hand the record is approved by it; without
@@ -1610,7 +1610,7 @@ gboolean
 _coffer_repository_resign_device_records (CofferRepository *self, const CofferSecret *new_rk,
                                           GCancellable *cancellable, GError **error)
 {
-  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  const CofferSecret *ak = self->account_key;
   g_autoptr(GPtrArray) ids = NULL;
   guint8 pinned[crypto_sign_PUBLICKEYBYTES];
   Verifier v;
@@ -1620,7 +1620,7 @@ _coffer_repository_resign_device_records (CofferRepository *self, const CofferSe
    * here, never one read from storage) is re-approved by the new one;
    * otherwise the next removal could no longer tell any device from one
    * the removed device planted. */
-  if (ak == NULL || !state_get_hex (_coffer_repository_get_state (self), "account", "rotation-key", pinned,
+  if (ak == NULL || !state_get_hex (self->state, "account", "rotation-key", pinned,
                                     sizeof pinned))
     return TRUE;
   ids = list_ids (self, "keys/devices/", cancellable, error);
@@ -1658,8 +1658,8 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
 
-  ak = _coffer_repository_get_account_key (self);
-  own = _coffer_repository_get_device_id (self);
+  ak = self->account_key;
+  own = self->device_id;
   trusted = list_ids (self, "keys/devices/", cancellable, error);
   if (trusted == NULL)
     return NULL;
@@ -1669,7 +1669,7 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
 
   /* Verified against the rotation key pinned in local state (never one
    * read from storage) and the account key this computer uses. */
-  have_pinned = state_get_hex (_coffer_repository_get_state (self), "account", "rotation-key", pinned, 32);
+  have_pinned = state_get_hex (self->state, "account", "rotation-key", pinned, 32);
   if (ak != NULL)
     verifier_init (&verifier, self, ak, NULL, have_pinned ? pinned : NULL, NULL, cancellable);
   for (guint i = 0; i < trusted->len; i++)
@@ -1692,7 +1692,7 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
           /* This computer's fingerprint from its own key, for comparing
            * with what another computer shows for it. */
           if (d->is_this_device
-              && state_get_hex (_coffer_repository_get_state (self), "device", "public-key", own_pk, 32))
+              && state_get_hex (self->state, "device", "public-key", own_pk, 32))
             d->fingerprint = coffer_device_fingerprint (own_pk);
           if (r != NULL)
             {
@@ -1733,7 +1733,7 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
           JoinView v = { NULL };
           /* Read-only: a code only for requests this computer answered. */
           if (join_view (self, id, FALSE, pk_t, &v, cancellable, NULL) && v.revealed)
-            d->verification_code = join_code (_coffer_repository_get_raw_id (self), id, pk_t, v.n_t,
+            d->verification_code = join_code (self->raw_id, id, pk_t, v.n_t,
                                               v.request->public_key, v.r_new);
           join_view_clear (&v);
         }
@@ -1806,10 +1806,10 @@ write_rotation_record (CofferRepository *self, const CofferSecret *rk, const gui
   guint64 seq, le;
   gsize msg_len;
 
-  rotation_keypair (rk, _coffer_repository_get_raw_id (self), pk, &sign_sk);
+  rotation_keypair (rk, self->raw_id, pk, &sign_sk);
   seq = next_rotation_seq (self, pk, old_id, cancellable);
   le = GUINT64_TO_LE (seq);
-  msg_len = rotation_message (2, _coffer_repository_get_raw_id (self), old_id, new_id, seq, msg);
+  msg_len = rotation_message (2, self->raw_id, old_id, new_id, seq, msg);
   crypto_sign_detached (sig, NULL, msg, msg_len, sign_sk->data);
   g_byte_array_append (rec, old_id, 32);
   g_byte_array_append (rec, new_id, 32);
@@ -1832,15 +1832,15 @@ collect_remaining (CofferRepository *self, const char *device_id, const CofferSe
 {
   g_autoptr(GPtrArray) devices = NULL;
   g_autoptr(CofferSecret) own_sign_sk = NULL;
-  const char *own = _coffer_repository_get_device_id (self);
+  const char *own = self->device_id;
   guint8 rot_pk[crypto_sign_PUBLICKEYBYTES], own_pk[32], own_sign_pk[32];
   Verifier v;
 
   coffer_device_public_key (own_sk, own_pk);
-  own_sign_sk = coffer_device_signing_keypair (own_sk, _coffer_repository_get_raw_id (self), own_sign_pk);
+  own_sign_sk = coffer_device_signing_keypair (own_sk, self->raw_id, own_sign_pk);
   /* Verified with the rotation key derived from the recovery key in hand,
    * never with anything read from storage. */
-  rotation_keypair (rk, _coffer_repository_get_raw_id (self), rot_pk, NULL);
+  rotation_keypair (rk, self->raw_id, rot_pk, NULL);
   devices = list_ids (self, "keys/devices/", cancellable, error);
   if (devices == NULL)
     return FALSE;
@@ -1906,7 +1906,7 @@ removal_preflight (CofferRepository *self, const char *device_id, GCancellable *
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "“%s” is not a device id.", device_id);
       return FALSE;
     }
-  if (g_strcmp0 (_coffer_repository_get_device_id (self), device_id) == 0)
+  if (g_strcmp0 (self->device_id, device_id) == 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
                    "This is the computer you are using; remove it from another trusted computer.");
@@ -1916,7 +1916,7 @@ removal_preflight (CofferRepository *self, const char *device_id, GCancellable *
     return FALSE;
   obj = obj_name (DEVICE_FMT, device_id);
   *out_trusted = coffer_store_stat (coffer_repository_get_store (self), obj, NULL, cancellable, NULL);
-  if (*out_trusted && _coffer_repository_get_recovery_key (self) == NULL)
+  if (*out_trusted && self->recovery_key == NULL)
     {
       /* The new account key must reach the recovery envelope, which only
        * the recovery key can write, and the rotation must be signed with
@@ -1936,13 +1936,13 @@ removal_preflight (CofferRepository *self, const char *device_id, GCancellable *
 static gboolean
 rotation_interrupted (CofferRepository *self, GCancellable *cancellable)
 {
-  const CofferSecret *rk = _coffer_repository_get_recovery_key (self);
+  const CofferSecret *rk = self->recovery_key;
   g_autoptr(CofferSecret) from_rk = NULL;
 
   if (rk == NULL)
     return FALSE;
   from_rk = _coffer_repository_open_recovery (self, rk, cancellable, NULL);
-  return from_rk != NULL && !coffer_secret_equal (from_rk, _coffer_repository_get_account_key (self));
+  return from_rk != NULL && !coffer_secret_equal (from_rk, self->account_key);
 }
 
 GPtrArray *
@@ -1965,8 +1965,8 @@ coffer_repository_plan_device_removal (CofferRepository *self, const char *devic
     goto fail;
   if (!is_trusted)
     return result;   /* a pending request: nothing to decide */
-  rk = _coffer_repository_get_recovery_key (self);
-  ak = _coffer_repository_get_account_key (self);
+  rk = self->recovery_key;
+  ak = self->account_key;
   from_rk = _coffer_repository_open_recovery (self, rk, cancellable, error);
   own_sk = own_device_key (self, own_pk, error);
   if (from_rk == NULL || own_sk == NULL
@@ -2007,7 +2007,7 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
     *out_lost = NULL;
   if (!removal_preflight (self, device_id, cancellable, &is_trusted, error))
     return FALSE;
-  own = _coffer_repository_get_device_id (self);
+  own = self->device_id;
   obj = obj_name (DEVICE_FMT, device_id);
   if (keep_ids != NULL && g_strv_contains (keep_ids, device_id))
     {
@@ -2035,8 +2035,8 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
         }
     }
 
-  rk = _coffer_repository_get_recovery_key (self);
-  old_ak = coffer_secret_dup (_coffer_repository_get_account_key (self));
+  rk = self->recovery_key;
+  old_ak = coffer_secret_dup (self->account_key);
   from_rk = _coffer_repository_open_recovery (self, rk, cancellable, error);
   if (from_rk == NULL)
     return FALSE;
@@ -2062,7 +2062,7 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
   categories = _coffer_repository_list_category_ids (self, cancellable, error);
   if (categories == NULL)
     return FALSE;
-  if (_coffer_repository_get_password (self) == NULL)
+  if (self->password == NULL)
     for (guint i = 0; i < categories->len; i++)
       {
         /* The level comes from the category's fresh meta, not from whether
@@ -2156,7 +2156,7 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
    * record: remember that, so it can still unlock to resume. */
   {
     g_autofree char *new_hex = coffer_hex_encode (new_id, 32);
-    CofferState *state = _coffer_repository_get_state (self);
+    CofferState *state = self->state;
     coffer_state_set_string (state, "account", "rotating-to", new_hex);
     if (!coffer_state_save (state, error))
       return FALSE;
@@ -2179,7 +2179,7 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
 
         if ((g_strcmp0 (r->id, own) == 0) != (pass == 1))
           continue;
-        env = coffer_device_envelope_seal (r->pk, new_ak, _coffer_repository_get_raw_id (self), r->id, r->name);
+        env = coffer_device_envelope_seal (r->pk, new_ak, self->raw_id, r->id, r->name);
         /* Every kept device is now approved by the recovery key directly,
          * under the new account key id: the tree of approvals is flat. */
         if (env == NULL
@@ -2194,7 +2194,7 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
             return FALSE;
           }
       }
-  coffer_state_remove (_coffer_repository_get_state (self), "account", "rotating-to");
+  coffer_state_remove (self->state, "account", "rotating-to");
   _coffer_repository_replace_account_key (self, new_ak);   /* saves the state */
   if (out_lost != NULL)
     *out_lost = g_steal_pointer (&lost);

@@ -47,7 +47,7 @@ _coffer_repository_seal_object (CofferRepository *self, CofferCategoryKeys *keys
                                 const guint8 *plaintext, gsize len)
 {
   CofferEpochKeys *ek = coffer_category_keys_newest (keys);
-  g_autoptr(GBytes) env = coffer_envelope_seal (ek->meta_key, _coffer_repository_get_raw_id (self),
+  g_autoptr(GBytes) env = coffer_envelope_seal (ek->meta_key, self->raw_id,
                                                 type, name, plaintext, len);
   GByteArray *out = g_byte_array_sized_new (8 + g_bytes_get_size (env));
   guint32 le = GUINT32_TO_LE (ek->epoch);
@@ -112,7 +112,7 @@ _coffer_repository_open_object_epoch (CofferRepository *self, CofferCategoryKeys
       return NULL;
     }
   env = g_bytes_new_from_bytes (object, 8, len - 8);
-  plain = coffer_envelope_open (ek->meta_key, _coffer_repository_get_raw_id (self), type, name, env, &local_error);
+  plain = coffer_envelope_open (ek->meta_key, self->raw_id, type, name, env, &local_error);
   if (plain == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
@@ -214,7 +214,7 @@ CofferIndex *
 _coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
                               GCancellable *cancellable, GError **error)
 {
-  GRecMutex *lock = _coffer_repository_get_lock (self);
+  GRecMutex *lock = &self->lock;
   g_autofree char *prefix = NULL;
   g_autoptr(GPtrArray) names = NULL;
   g_autoptr(GPtrArray) plains = NULL;
@@ -240,7 +240,7 @@ _coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
     goto out;
 
   /* The local cache is valid when it was built from exactly these objects. */
-  cache_dir = coffer_state_get_cache_dir (_coffer_repository_get_state (self), keys->id);
+  cache_dir = coffer_state_get_cache_dir (self->state, keys->id);
   cache_path = g_build_filename (cache_dir, "index.cache", NULL);
   digest_path = g_build_filename (cache_dir, "index.names", NULL);
   digest = names_digest (names);
@@ -354,7 +354,7 @@ out:
 void
 _coffer_repository_drop_index (CofferRepository *self, CofferCategoryKeys *keys)
 {
-  GRecMutex *lock = _coffer_repository_get_lock (self);
+  GRecMutex *lock = &self->lock;
 
   g_rec_mutex_lock (lock);
   g_clear_pointer (&keys->index, coffer_index_free);
@@ -407,7 +407,7 @@ _coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *k
   g_autofree char *prefix = g_strdup_printf ("categories/%s/snapshots/", keys->id);
   g_autoptr(GPtrArray) names = list_names (self, prefix, cancellable, error);
   g_autoptr(GPtrArray) result = NULL;
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   g_autofree char *group = g_strdup_printf ("category %s", keys->id);
   guint64 known, highest = 0;
 
@@ -514,7 +514,7 @@ _coffer_repository_write_snapshot (CofferRepository *self, CofferCategoryKeys *k
   g_autoptr(GBytes) obj = _coffer_repository_seal_object (self, keys, COFFER_OBJECT_SNAPSHOT, name,
                                                           g_bytes_get_data (plain, NULL),
                                                           g_bytes_get_size (plain));
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   g_autofree char *group = g_strdup_printf ("category %s", keys->id);
 
   /* A long-running session may hold keys another computer has retired

@@ -80,13 +80,7 @@ CofferEpochKeys *coffer_category_keys_newest (CofferCategoryKeys *keys);
 CofferEpochKeys *coffer_category_keys_epoch  (CofferCategoryKeys *keys, guint32 epoch);
 
 
-/* Accessors shared by the repository files (coffer-repository.c) */
-GRecMutex *_coffer_repository_get_lock (CofferRepository *self);
-GHashTable *_coffer_repository_get_category_table (CofferRepository *self);
-const CofferSecret *_coffer_repository_get_account_key (CofferRepository *self);
-const CofferSecret *_coffer_repository_get_password (CofferRepository *self);
-gboolean _coffer_repository_recovery_confirmed (CofferRepository *self);
-const char *_coffer_repository_get_device_id (CofferRepository *self);
+/* Password keys (coffer-repository.c) */
 const CofferSecret *_coffer_repository_password_key (CofferRepository *self,
                                                      const CofferKdfParams *params,
                                                      GError **error);
@@ -99,7 +93,6 @@ gboolean      _coffer_repository_save_local_device_key (CofferRepository *self, 
                                                         GError **error);
 /* Devices and rotation (coffer-repository.c, coffer-repository-devices.c) */
 CofferSecret *_coffer_repository_load_device_key (CofferRepository *self, GError **error);
-const CofferSecret *_coffer_repository_get_recovery_key (CofferRepository *self);
 void     _coffer_repository_set_device_id (CofferRepository *self, const char *device_id);
 /* Replaces the account key this session holds and records its id locally. */
 void     _coffer_repository_replace_account_key (CofferRepository *self, const CofferSecret *ak);
@@ -158,8 +151,6 @@ GPtrArray *_coffer_repository_list_category_ids (CofferRepository *self, GCancel
 void _coffer_category_keys_free (gpointer data);
 
 /* Categories and keys (coffer-repository-categories.c) */
-const guint8  *_coffer_repository_get_raw_id (CofferRepository *self);
-CofferState   *_coffer_repository_get_state  (CofferRepository *self);
 /* Returns the keys of an unlocked category (owned by the repository) or
  * NULL with NEEDS_RECOVERY_KEY / WRONG_PASSWORD / NO_CATEGORY ... */
 CofferCategoryKeys *_coffer_repository_get_category (CofferRepository *self, const char *id_or_name,

@@ -58,56 +58,6 @@ coffer_repository_init (CofferRepository *self)
                                             _coffer_category_keys_free);
 }
 
-/* ---- small internals shared with the other repository files ---- */
-
-const guint8 *
-_coffer_repository_get_raw_id (CofferRepository *self)
-{
-  return self->raw_id;
-}
-
-CofferState *
-_coffer_repository_get_state (CofferRepository *self)
-{
-  return self->state;
-}
-
-GRecMutex *
-_coffer_repository_get_lock (CofferRepository *self)
-{
-  return &self->lock;
-}
-
-GHashTable *
-_coffer_repository_get_category_table (CofferRepository *self)
-{
-  return self->categories;
-}
-
-const CofferSecret *
-_coffer_repository_get_account_key (CofferRepository *self)
-{
-  return self->account_key;
-}
-
-const CofferSecret *
-_coffer_repository_get_password (CofferRepository *self)
-{
-  return self->password;
-}
-
-gboolean
-_coffer_repository_recovery_confirmed (CofferRepository *self)
-{
-  return self->recovery_confirmed;
-}
-
-const char *
-_coffer_repository_get_device_id (CofferRepository *self)
-{
-  return self->device_id;
-}
-
 /* A session (one CofferRepository) derives at most this many distinct
  * password keys and spends at most this much Argon2id work (opslimit ×
  * memlimit) on them. A genuine repository needs one or two (one set of
@@ -1052,11 +1002,6 @@ _coffer_repository_load_device_key (CofferRepository *self, GError **error)
   return device_key_load (self, error);
 }
 
-const CofferSecret *
-_coffer_repository_get_recovery_key (CofferRepository *self)
-{
-  return self->recovery_key;
-}
 
 void
 _coffer_repository_set_device_id (CofferRepository *self, const char *device_id)
