@@ -214,7 +214,16 @@ GPtrArray *_coffer_repository_load_snapshots (CofferRepository *self, CofferCate
 gboolean _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKeys *keys,
                                                 gint64 time_us, GCancellable *cancellable, GError **error);
 
-/* Format version (config, coffer-repository.c). Before writing an object
+/* The config object (coffer-repository-config.c) */
+#define COFFER_CONFIG_NAME "config"
+#define COFFER_STATE_FORMAT_GROUP "repository"
+#define COFFER_STATE_FORMAT_KEY "format-version"
+GBytes  *_coffer_repository_config_serialize (const guint8 raw_id[COFFER_REPO_ID_BYTES]);
+/* Sets self->id, raw_id and format_version from the config's bytes. */
+gboolean _coffer_repository_config_parse (CofferRepository *self, GBytes *bytes, GError **error);
+/* Sets self->config_rolled_back (or raises the version this computer knows). */
+void     _coffer_repository_config_check_rollback (CofferRepository *self);
+/* Format version (config, coffer-repository-config.c). Before writing an object
  * of format version 2 (key sets, meta/<cid>, index objects, ...), writers
  * call this: it rewrites a version-1 config as version 2, so that older
  * clients refuse the repository instead of misreading it. */
