@@ -2162,7 +2162,7 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
       return FALSE;
   }
   if (!write_rotation_record (self, rk, old_id, new_id, cancellable, error)
-      || !_coffer_repository_write_recovery (self, rk, new_ak, cancellable, error))
+      || !_coffer_repository_write_recovery (self, rk, new_ak, COFFER_PUT_REPLACE, cancellable, error))
     return FALSE;
   /* 4. Every category: a new epoch, key sets re-sealed under the new key. */
   for (guint i = 0; i < categories->len; i++)

@@ -91,6 +91,10 @@ void _coffer_repository_set_kdf_params (CofferRepository *self, const CofferKdfP
 CofferSecret *_coffer_repository_load_local_device_key (CofferRepository *self, GError **error);
 gboolean      _coffer_repository_save_local_device_key (CofferRepository *self, const CofferSecret *device_sk,
                                                         GError **error);
+/* TRUE when password opens the local device key file (the authority check
+ * for a password given now, not the session's). */
+gboolean _coffer_repository_password_opens_device_key_file (CofferRepository *self,
+                                                            const CofferSecret *password, GError **error);
 /* Devices and rotation (coffer-repository.c, coffer-repository-devices.c) */
 CofferSecret *_coffer_repository_load_device_key (CofferRepository *self, GError **error);
 void     _coffer_repository_set_device_id (CofferRepository *self, const char *device_id);
@@ -99,8 +103,12 @@ void     _coffer_repository_replace_account_key (CofferRepository *self, const C
 CofferSecret *_coffer_repository_open_recovery (CofferRepository *self, const CofferSecret *rk,
                                                 GCancellable *cancellable, GError **error);
 gboolean _coffer_repository_write_recovery (CofferRepository *self, const CofferSecret *rk,
-                                            const CofferSecret *ak, GCancellable *cancellable,
-                                            GError **error);
+                                            const CofferSecret *ak, CofferPutMode mode,
+                                            GCancellable *cancellable, GError **error);
+/* keys/devices/<device_id>: the account key sealed to the device's public key. */
+gboolean _coffer_repository_write_device_envelope (CofferRepository *self, const char *device_id,
+                                                   const guint8 pk[32], const char *name,
+                                                   GCancellable *cancellable, GError **error);
 /* Pins the rotation verification key derived from the recovery key. */
 void     _coffer_repository_pin_rotation_key (CofferRepository *self, const CofferSecret *rk);
 /* TRUE when rk is the recovery key this computer has pinned (it opened the
