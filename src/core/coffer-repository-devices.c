@@ -11,8 +11,6 @@
 #include "coffer-repository-private.h"
 
 #define NONCE_BYTES 32
-#define MAX_ROTATION_CHAIN 256
-#define MAX_SMALL_OBJECT 4096
 
 /* ---- CofferDevice ---- */
 
@@ -58,61 +56,9 @@ G_DEFINE_BOXED_TYPE (CofferDevice, coffer_device_info, coffer_device_info_copy, 
 #define RESPONSE_FMT "keys/join/%s/response"
 #define REVEAL_FMT   "keys/join/%s/reveal"
 #define APPROVAL_FMT "keys/join/%s/approval"
-#define ROTATION_FMT "keys/rotations/%s"
 
 /* ---- small helpers ---- */
 
-static gboolean collect_names (const char *name, guint64 size, gpointer user_data);
-
-static gboolean
-hex_to (const char *hex, guint8 *out, gsize len)
-{
-  return hex != NULL && strlen (hex) == 2 * len && coffer_hex_decode (hex, out, len);
-}
-
-static void
-state_set_hex (CofferState *state, const char *group, const char *key, const guint8 *data, gsize len)
-{
-  g_autofree char *hex = coffer_hex_encode (data, len);
-  coffer_state_set_string (state, group, key, hex);
-}
-
-static gboolean
-state_get_hex (CofferState *state, const char *group, const char *key, guint8 *out, gsize len)
-{
-  g_autofree char *hex = coffer_state_get_string (state, group, key);
-  return hex_to (hex, out, len);
-}
-
-/* Reads a small object; NULL without error (and *missing = TRUE) when it
- * does not exist. */
-static GBytes *
-get_small (CofferRepository *self, const char *name, gboolean *missing,
-           GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  GBytes *bytes;
-
-  *missing = FALSE;
-  bytes = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
-                                    cancellable, &local_error);
-  if (bytes == NULL)
-    {
-      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
-        *missing = TRUE;
-      else
-        g_propagate_error (error, g_steal_pointer (&local_error));
-      return NULL;
-    }
-  if (g_bytes_get_size (bytes) > MAX_SMALL_OBJECT)
-    {
-      g_bytes_unref (bytes);
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The object %s is too large to be genuine.", name);
-      return NULL;
-    }
-  return bytes;
-}
 
 static gboolean
 put (CofferRepository *self, const char *name, const guint8 *data, gsize len, CofferPutMode mode,
@@ -132,24 +78,10 @@ delete_quietly (CofferRepository *self, const char *name, GCancellable *cancella
     g_debug ("could not delete %s: %s", name, local_error->message);
 }
 
-/* "MAGIC" | version | 3 zero bytes | fields: fixed-size objects */
-static gboolean
-parse_fixed_version (GBytes *bytes, const char *magic, guint8 version, gsize body_len, const guint8 **body)
-{
-  gsize len;
-  const guint8 *data = g_bytes_get_data (bytes, &len);
-
-  if (len != 8 + body_len || memcmp (data, magic, 4) != 0 || data[4] != version
-      || data[5] != 0 || data[6] != 0 || data[7] != 0)
-    return FALSE;
-  *body = data + 8;
-  return TRUE;
-}
-
 static gboolean
 parse_fixed (GBytes *bytes, const char *magic, gsize body_len, const guint8 **body)
 {
-  return parse_fixed_version (bytes, magic, 1, body_len, body);
+  return _coffer_parse_fixed_version (bytes, magic, 1, body_len, body);
 }
 
 static GByteArray *
@@ -255,335 +187,6 @@ approval_mac (const CofferSecret *sk, const guint8 other_pk[32], const guint8 pk
   return TRUE;
 }
 
-/* Rotation key pair: Ed25519 from seed = BLAKE2b-256(key = RK,
- * "coffer-rotation-sign-v1" || repo id). Only recovery key holders can sign. */
-static void
-rotation_keypair (const CofferSecret *rk, const guint8 *repo_id, guint8 pk[crypto_sign_PUBLICKEYBYTES],
-                  CofferSecret **out_sk)
-{
-  g_autoptr(CofferSecret) seed = coffer_secret_new (crypto_sign_SEEDBYTES);
-  g_autoptr(CofferSecret) sk = coffer_secret_new (crypto_sign_SECRETKEYBYTES);
-  crypto_generichash_state st;
-  static const char domain[] = "coffer-rotation-sign-v1";
-
-  crypto_generichash_init (&st, rk->data, rk->len, crypto_sign_SEEDBYTES);
-  crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
-  crypto_generichash_update (&st, repo_id, COFFER_REPO_ID_BYTES);
-  crypto_generichash_final (&st, seed->data, crypto_sign_SEEDBYTES);
-  crypto_sign_seed_keypair (pk, sk->data, seed->data);
-  if (out_sk != NULL)
-    *out_sk = g_steal_pointer (&sk);
-}
-
-void
-_coffer_repository_pin_rotation_key (CofferRepository *self, const CofferSecret *rk)
-{
-  guint8 pk[crypto_sign_PUBLICKEYBYTES];
-  CofferState *state = self->state;
-
-  rotation_keypair (rk, self->raw_id, pk, NULL);
-  state_set_hex (state, "account", "rotation-key", pk, sizeof pk);
-  coffer_state_save (state, NULL);
-}
-
-gboolean
-_coffer_repository_recovery_key_is_pinned (CofferRepository *self, const CofferSecret *rk)
-{
-  guint8 pk[crypto_sign_PUBLICKEYBYTES];
-  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
-
-  if (!state_get_hex (self->state, "account", "rotation-key", pinned, sizeof pinned))
-    return FALSE;
-  rotation_keypair (rk, self->raw_id, pk, NULL);
-  return sodium_memcmp (pk, pinned, sizeof pk) == 0;
-}
-
-/* v1 message (98 bytes) = "coffer-rotation-v1" || repo id || old akid || new akid
- * v2 message (106 bytes) = "coffer-rotation-v2" || repo id || old akid || new akid || seq (u64 LE) */
-#define ROTATION_MSG_MAX 106
-
-static gsize
-rotation_message (guint version, const guint8 *repo_id, const guint8 old_id[32], const guint8 new_id[32],
-                  guint64 seq, guint8 out[ROTATION_MSG_MAX])
-{
-  guint64 le = GUINT64_TO_LE (seq);
-
-  memcpy (out, version == 1 ? "coffer-rotation-v1" : "coffer-rotation-v2", 18);
-  memcpy (out + 18, repo_id, COFFER_REPO_ID_BYTES);
-  memcpy (out + 34, old_id, 32);
-  memcpy (out + 66, new_id, 32);
-  if (version == 1)
-    return 98;
-  memcpy (out + 98, &le, 8);
-  return 106;
-}
-
-typedef struct
-{
-  guint   version;
-  guint8  old_id[32];
-  guint8  new_id[32];
-  guint64 seq;       /* 0 for v1 records, which carry none */
-} Rotation;
-
-/* Parses and verifies keys/rotations/<hex>: v1 = old 32 | new 32 | rotation
- * pk 32 | signature 64; v2 = old 32 | new 32 | seq 8 | rotation pk 32 |
- * signature 64. FALSE unless it is signed with the pinned rotation key and
- * names the new id its object name says. */
-static gboolean
-parse_rotation (CofferRepository *self, GBytes *bytes, const char *new_hex, const guint8 pinned[32],
-                Rotation *out)
-{
-  const guint8 *body;
-  guint8 msg[ROTATION_MSG_MAX], name_id[32];
-  gsize msg_len;
-  const guint8 *pk, *sig;
-
-  if (parse_fixed_version (bytes, "CFRT", 1, 160, &body))
-    {
-      out->version = 1;
-      out->seq = 0;
-      pk = body + 64;
-      sig = body + 96;
-    }
-  else if (parse_fixed_version (bytes, "CFRT", 2, 168, &body))
-    {
-      guint64 le;
-      out->version = 2;
-      memcpy (&le, body + 64, 8);
-      out->seq = GUINT64_FROM_LE (le);
-      pk = body + 72;
-      sig = body + 104;
-    }
-  else
-    return FALSE;
-  memcpy (out->old_id, body, 32);
-  memcpy (out->new_id, body + 32, 32);
-  if (!hex_to (new_hex, name_id, 32) || sodium_memcmp (out->new_id, name_id, 32) != 0
-      || sodium_memcmp (pk, pinned, 32) != 0)
-    return FALSE;
-  msg_len = rotation_message (out->version, self->raw_id, out->old_id, out->new_id,
-                              out->seq, msg);
-  return crypto_sign_verify_detached (sig, msg, msg_len, pinned) == 0;
-}
-
-static gboolean
-read_rotation (CofferRepository *self, const char *new_hex, const guint8 pinned[32], Rotation *out,
-               GCancellable *cancellable, GError **error)
-{
-  g_autofree char *name = obj_name (ROTATION_FMT, new_hex);
-  g_autoptr(GBytes) bytes = NULL;
-  gboolean missing;
-
-  bytes = get_small (self, name, &missing, cancellable, error);
-  if (bytes == NULL)
-    {
-      if (missing)
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The account key changed but there is no record of the change (%s).", name);
-      return FALSE;
-    }
-  if (!parse_rotation (self, bytes, new_hex, pinned, out))
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The record of an account key change (%s) is not valid or not signed with this "
-                   "repository's recovery key.", name);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* Walks keys/rotations/<new> → old → … until old_hex; *top_seq gets the
- * sequence number of the first (newest) record. */
-static gboolean
-walk_rotations (CofferRepository *self, const char *new_hex, const char *old_hex, const guint8 pinned[32],
-                guint64 *top_seq, GCancellable *cancellable, GError **error)
-{
-  g_autofree char *cur = g_strdup (new_hex);
-
-  for (guint i = 0; i < MAX_ROTATION_CHAIN; i++)
-    {
-      Rotation r;
-
-      if (!read_rotation (self, cur, pinned, &r, cancellable, error))
-        return FALSE;
-      if (i == 0 && top_seq != NULL)
-        *top_seq = r.seq;
-      g_free (cur);
-      cur = coffer_hex_encode (r.old_id, 32);
-      if (strcmp (cur, old_hex) == 0)
-        return TRUE;
-    }
-  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "The chain of account key changes is too long or loops.");
-  return FALSE;
-}
-
-/* A key is current only if no signed record the store lists replaces it
- * (except the record of this computer's own removal in progress, named by
- * allow_hex). Records whose signature was checked once are remembered in
- * local state ("rotations": new id → old id), so an unlock costs one
- * listing. (A store that hides the newest record cannot be caught this
- * way: see docs/SECURITY.md "Devices and rotation".) */
-static gboolean
-check_not_superseded (CofferRepository *self, const char *hex, const guint8 pinned[32], const char *allow_hex,
-                      GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  CofferState *state = self->state;
-  gboolean cached_new = FALSE;
-
-  if (!coffer_store_list (coffer_repository_get_store (self), "keys/rotations/", collect_names, names,
-                          cancellable, error))
-    return FALSE;
-  for (guint i = 0; i < names->len; i++)
-    {
-      const char *rec_hex = (const char *) g_ptr_array_index (names, i) + strlen ("keys/rotations/");
-      g_autofree char *old_hex = NULL;
-      guint8 check[32];
-
-      if (!hex_to (rec_hex, check, 32))
-        continue;
-      old_hex = coffer_state_get_string (state, "rotations", rec_hex);
-      if (old_hex == NULL)
-        {
-          g_autoptr(GBytes) bytes = NULL;
-          gboolean missing;
-          Rotation r;
-
-          bytes = get_small (self, g_ptr_array_index (names, i), &missing, cancellable, NULL);
-          /* Unsigned or damaged records prove nothing either way. */
-          if (bytes == NULL || !parse_rotation (self, bytes, rec_hex, pinned, &r))
-            continue;
-          old_hex = coffer_hex_encode (r.old_id, 32);
-          coffer_state_set_string (state, "rotations", rec_hex, old_hex);
-          cached_new = TRUE;
-        }
-      if (strcmp (old_hex, hex) == 0 && g_strcmp0 (rec_hex, allow_hex) != 0)
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                       "The account key offered to this computer was already replaced by a newer one "
-                       "(keys/rotations/%s): the storage handed out an old key envelope. This computer "
-                       "needs the newest key: wait until a running device removal has finished, enter "
-                       "the recovery key, or join this computer again.", rec_hex);
-          return FALSE;
-        }
-    }
-  if (cached_new)
-    coffer_state_save (state, NULL);
-  return TRUE;
-}
-
-gboolean
-_coffer_repository_check_current_key (CofferRepository *self, const char *hex, GCancellable *cancellable,
-                                      GError **error)
-{
-  CofferState *state = self->state;
-  g_autofree char *rotating_to = coffer_state_get_string (state, "account", "rotating-to");
-  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
-
-  /* Without a pinned rotation key no record can be checked; such a
-   * computer refuses every change of key anyway. */
-  if (!state_get_hex (state, "account", "rotation-key", pinned, sizeof pinned))
-    return TRUE;
-  return check_not_superseded (self, hex, pinned, rotating_to, cancellable, error);
-}
-
-static gboolean
-get_pinned (CofferRepository *self, guint8 pinned[crypto_sign_PUBLICKEYBYTES], GError **error)
-{
-  if (state_get_hex (self->state, "account", "rotation-key", pinned,
-                     crypto_sign_PUBLICKEYBYTES))
-    return TRUE;
-  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-               "The account key of this repository was replaced (a device was removed), and this "
-               "computer has no way to verify the change. Enter the recovery key once, or join "
-               "this computer again from a trusted one.");
-  return FALSE;
-}
-
-/* Moving forward to new_hex: remember the sequence number reached, and
- * refuse one lower than a number already seen. */
-static gboolean
-accept_seq (CofferRepository *self, guint64 seq, GError **error)
-{
-  CofferState *state = self->state;
-
-  if (seq < coffer_state_get_uint (state, "account", "rotation-seq"))
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The account key offered is older than one this computer already followed.");
-      return FALSE;
-    }
-  coffer_state_set_uint (state, "account", "rotation-seq", seq);
-  return TRUE;
-}
-
-gboolean
-_coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak,
-                                   GCancellable *cancellable, GError **error)
-{
-  guint8 akid[COFFER_ACCOUNT_KEY_ID_BYTES];
-  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
-  CofferState *state = self->state;
-  g_autofree char *hex = NULL;
-  g_autofree char *known = coffer_state_get_string (state, "account", "key-id");
-  g_autoptr(GError) forward_error = NULL;
-  guint64 seq = 0;
-
-  /* The recovery envelope is authenticated by the recovery key, but the
-   * storage may put back an OLDER authentic one (from before a device was
-   * removed, whose key that device knows). So the remembered id only
-   * moves forward along the signed chain of rotations. */
-  _coffer_repository_pin_rotation_key (self, rk);
-  rotation_keypair (rk, self->raw_id, pinned, NULL);
-  coffer_account_key_id (ak, akid);
-  hex = coffer_hex_encode (akid, sizeof akid);
-  if (known != NULL && strcmp (known, hex) == 0)
-    return TRUE;
-  if (known == NULL
-      || walk_rotations (self, hex, known, pinned, &seq, cancellable, &forward_error))
-    {
-      if (!check_not_superseded (self, hex, pinned, NULL, cancellable, error)
-          || (known != NULL && !accept_seq (self, seq, error)))
-        return FALSE;
-      coffer_state_set_string (state, "account", "key-id", hex);
-      coffer_state_save (state, NULL);
-      return TRUE;
-    }
-  if (walk_rotations (self, known, hex, pinned, NULL, cancellable, NULL))
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The recovery key envelope (keys/recovery) holds an older account key than this "
-                   "computer already uses: the storage put back an older recovery envelope. Nothing "
-                   "was read or written with it.");
-      return FALSE;
-    }
-  g_debug ("recovery envelope not followed: %s", forward_error->message);
-  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "The recovery key envelope (keys/recovery) holds an account key that no signed record "
-               "connects to the one this computer uses. It may have been tampered with; nothing was "
-               "read or written.");
-  return FALSE;
-}
-
-gboolean
-_coffer_repository_follow_rotation (CofferRepository *self, const char *known_hex, const char *new_hex,
-                                    GCancellable *cancellable, GError **error)
-{
-  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
-  guint64 seq = 0;
-
-  if (!get_pinned (self, pinned, error))
-    return FALSE;
-  /* Back from the new key to the known one, and the new key must be the
-   * newest one listed: a device offline across two removals must not be
-   * moved onto the intermediate key, which the second removed device knows. */
-  return walk_rotations (self, new_hex, known_hex, pinned, &seq, cancellable, error)
-         && check_not_superseded (self, new_hex, pinned, NULL, cancellable, error)
-         && accept_seq (self, seq, error);
-}
-
 /* ---- device records: keys/device-keys/<id> = envelope under AK of
  * v1 (legacy, unsigned): "CFDR" | 1 | 0 0 0 | public key 32 | time i64 LE
  * v2 (signed): "CFDR" | 2 | 0 0 0 | public key 32 | signing key 32 |
@@ -680,7 +283,7 @@ write_record_by_recovery (CofferRepository *self, const CofferSecret *ak, const 
   g_autoptr(CofferSecret) rot_sk = NULL;
   guint8 rot_pk[crypto_sign_PUBLICKEYBYTES];
 
-  rotation_keypair (rk, self->raw_id, rot_pk, &rot_sk);
+  _coffer_rotation_keypair (rk, self->raw_id, rot_pk, &rot_sk);
   return write_record (self, ak, device_id, pk, sign_pk, time, NULL, rot_sk, cancellable, error);
 }
 
@@ -746,7 +349,7 @@ read_device_record (CofferRepository *self, const CofferSecret *ak, const Coffer
   DeviceRecord *r;
   gboolean missing;
 
-  env = get_small (self, name, &missing, cancellable, error);
+  env = _coffer_repository_get_small (self, name, &missing, cancellable, error);
   if (env == NULL)
     {
       if (missing)
@@ -892,13 +495,6 @@ read_device_name (CofferRepository *self, GBytes *envelope, const CofferSecret *
   }
 }
 
-static gboolean
-collect_names (const char *name, guint64 size, gpointer user_data)
-{
-  g_ptr_array_add (user_data, g_strdup (name));
-  return TRUE;
-}
-
 /* Ids of the objects directly under prefix (keys/devices/, keys/pending/). */
 static GPtrArray *
 list_ids (CofferRepository *self, const char *prefix, GCancellable *cancellable, GError **error)
@@ -906,7 +502,7 @@ list_ids (CofferRepository *self, const char *prefix, GCancellable *cancellable,
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
 
-  if (!coffer_store_list (coffer_repository_get_store (self), prefix, collect_names, names,
+  if (!coffer_store_list (coffer_repository_get_store (self), prefix, _coffer_collect_names, names,
                           cancellable, error))
     {
       g_ptr_array_unref (ids);
@@ -975,12 +571,12 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
   if (!_coffer_repository_save_local_device_key (self, sk, error))
     return FALSE;
   coffer_state_set_string (state, "device", "id", id);
-  state_set_hex (state, "device", "public-key", pk, sizeof pk);
+  _coffer_state_set_hex (state, "device", "public-key", pk, sizeof pk);
   /* A new join starts from nothing: no account key, no old answers. */
   coffer_state_remove (state, "account", "key-id");
   coffer_state_remove (state, "join", "trusted-key");
   coffer_state_remove (state, "join", "trusted-nonce");
-  state_set_hex (state, "join", "nonce", r, sizeof r);
+  _coffer_state_set_hex (state, "join", "nonce", r, sizeof r);
   if (!coffer_state_save (state, error))
     return FALSE;
   _coffer_repository_set_device_id (self, id);
@@ -1014,7 +610,7 @@ static gboolean
 require_join_in_progress (CofferRepository *self, guint8 r[NONCE_BYTES], GError **error)
 {
   if (self->device_id == NULL
-      || !state_get_hex (self->state, "join", "nonce", r, NONCE_BYTES))
+      || !_coffer_state_get_hex (self->state, "join", "nonce", r, NONCE_BYTES))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
                    "This computer has not asked to join this repository. Start with “coffer devices join”.");
@@ -1044,7 +640,7 @@ coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboo
     return FALSE;
   state = self->state;
   id = self->device_id;
-  if (!state_get_hex (state, "device", "public-key", pk, sizeof pk))
+  if (!_coffer_state_get_hex (state, "device", "public-key", pk, sizeof pk))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
                    "This computer's local state has no device public key.");
@@ -1057,14 +653,14 @@ coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboo
 
   g_free (obj);
   obj = obj_name (RESPONSE_FMT, id);
-  resp = get_small (self, obj, &missing, cancellable, error);
+  resp = _coffer_repository_get_small (self, obj, &missing, cancellable, error);
   if (resp == NULL)
     {
       if (!missing)
         return FALSE;
       /* The answer is deleted on approval; the code learnt before stays valid. */
-      if (state_get_hex (state, "join", "trusted-key", pk_t, 32)
-          && state_get_hex (state, "join", "trusted-nonce", n_t, NONCE_BYTES))
+      if (_coffer_state_get_hex (state, "join", "trusted-key", pk_t, 32)
+          && _coffer_state_get_hex (state, "join", "trusted-nonce", n_t, NONCE_BYTES))
         *out_code = join_code (self->raw_id, id, pk_t, n_t, pk, r);
       return TRUE;
     }
@@ -1076,10 +672,10 @@ coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboo
       return FALSE;
     }
   /* The first answer counts: the code shown must not change under the user. */
-  if (state_get_hex (state, "join", "trusted-key", known, 32))
+  if (_coffer_state_get_hex (state, "join", "trusted-key", known, 32))
     {
       if (memcmp (known, body, 32) != 0
-          || !state_get_hex (state, "join", "trusted-nonce", n_t, NONCE_BYTES)
+          || !_coffer_state_get_hex (state, "join", "trusted-nonce", n_t, NONCE_BYTES)
           || memcmp (n_t, body + 32, NONCE_BYTES) != 0)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
@@ -1090,8 +686,8 @@ coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboo
     }
   else
     {
-      state_set_hex (state, "join", "trusted-key", body, 32);
-      state_set_hex (state, "join", "trusted-nonce", body + 32, NONCE_BYTES);
+      _coffer_state_set_hex (state, "join", "trusted-key", body, 32);
+      _coffer_state_set_hex (state, "join", "trusted-nonce", body + 32, NONCE_BYTES);
       if (!coffer_state_save (state, error))
         return FALSE;
     }
@@ -1159,7 +755,7 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
       return FALSE;
     }
   obj = obj_name (PENDING_FMT, device_id);
-  bytes = get_small (self, obj, &missing, cancellable, error);
+  bytes = _coffer_repository_get_small (self, obj, &missing, cancellable, error);
   if (bytes == NULL)
     {
       if (missing)
@@ -1174,7 +770,7 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
   g_clear_pointer (&bytes, g_bytes_unref);
   g_free (obj);
   obj = obj_name (COMMIT_FMT, device_id);
-  bytes = get_small (self, obj, &missing, cancellable, error);
+  bytes = _coffer_repository_get_small (self, obj, &missing, cancellable, error);
   if (bytes == NULL)
     {
       if (missing)
@@ -1183,7 +779,7 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
                      "version of Coffer, or it was tampered with.", device_id, obj);
       return FALSE;
     }
-  if (parse_fixed_version (bytes, "CFJC", 2, 64, &body))
+  if (_coffer_parse_fixed_version (bytes, "CFJC", 2, 64, &body))
     {
       memcpy (v->sign_pk, body + 32, 32);
       v->has_sign_pk = TRUE;
@@ -1196,11 +792,11 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
     }
 
   /* What this computer saw first is what counts (the storage may change). */
-  if (state_get_hex (state, group, "commit", stored, 32))
+  if (_coffer_state_get_hex (state, group, "commit", stored, 32))
     {
       guint8 stored_pk[32];
       if (memcmp (stored, body, 32) != 0
-          || !state_get_hex (state, group, "request-key", stored_pk, 32)
+          || !_coffer_state_get_hex (state, group, "request-key", stored_pk, 32)
           || memcmp (stored_pk, v->request->public_key, 32) != 0)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
@@ -1209,16 +805,16 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
           return FALSE;
         }
       memcpy (v->commit, stored, 32);
-      if (!state_get_hex (state, group, "nonce", v->n_t, NONCE_BYTES))
+      if (!_coffer_state_get_hex (state, group, "nonce", v->n_t, NONCE_BYTES))
         return FALSE;
     }
   else if (answer)
     {
       memcpy (v->commit, body, 32);
       randombytes_buf (v->n_t, NONCE_BYTES);
-      state_set_hex (state, group, "commit", v->commit, 32);
-      state_set_hex (state, group, "request-key", v->request->public_key, 32);
-      state_set_hex (state, group, "nonce", v->n_t, NONCE_BYTES);
+      _coffer_state_set_hex (state, group, "commit", v->commit, 32);
+      _coffer_state_set_hex (state, group, "request-key", v->request->public_key, 32);
+      _coffer_state_set_hex (state, group, "nonce", v->n_t, NONCE_BYTES);
       if (!coffer_state_save (state, error))
         return FALSE;
     }
@@ -1239,7 +835,7 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
   g_clear_pointer (&bytes, g_bytes_unref);
   g_free (obj);
   obj = obj_name (REVEAL_FMT, device_id);
-  bytes = get_small (self, obj, &missing, cancellable, error);
+  bytes = _coffer_repository_get_small (self, obj, &missing, cancellable, error);
   if (bytes == NULL)
     return missing;
   if (!parse_fixed (bytes, "CFJV", NONCE_BYTES, &body))
@@ -1389,7 +985,7 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
     }
 
   coffer_account_key_id (ak, akid);
-  state_get_hex (state, "account", "rotation-key", rot_pk, sizeof rot_pk);
+  _coffer_state_get_hex (state, "account", "rotation-key", rot_pk, sizeof rot_pk);
   if (!approval_mac (sk, v.request->public_key, pk_t, v.request->public_key,
                      self->raw_id, device_id, akid, rot_pk, mac))
     goto invalid;
@@ -1467,14 +1063,14 @@ coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellab
     return FALSE;
   state = self->state;
   id = self->device_id;
-  if (!state_get_hex (state, "join", "trusted-key", pk_t, 32))
+  if (!_coffer_state_get_hex (state, "join", "trusted-key", pk_t, 32))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
                    "No trusted computer has answered this computer's request yet.");
       return FALSE;
     }
   obj = obj_name (DEVICE_FMT, id);
-  env = get_small (self, obj, &missing, cancellable, error);
+  env = _coffer_repository_get_small (self, obj, &missing, cancellable, error);
   if (env == NULL)
     {
       if (missing)
@@ -1485,7 +1081,7 @@ coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellab
     }
   g_free (obj);
   obj = obj_name (APPROVAL_FMT, id);
-  approval = get_small (self, obj, &missing, cancellable, error);
+  approval = _coffer_repository_get_small (self, obj, &missing, cancellable, error);
   if (approval == NULL)
     {
       if (missing)
@@ -1523,7 +1119,7 @@ coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellab
       return FALSE;
     }
   if (!sodium_is_zero (body, 32))
-    state_set_hex (state, "account", "rotation-key", body, 32);
+    _coffer_state_set_hex (state, "account", "rotation-key", body, 32);
   coffer_state_remove (state, "join", "nonce");
   coffer_state_remove (state, "join", "trusted-key");
   coffer_state_remove (state, "join", "trusted-nonce");
@@ -1574,7 +1170,7 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
   if (!_coffer_repository_save_local_device_key (self, sk, error))
     return FALSE;
   coffer_state_set_string (state, "device", "id", id);
-  state_set_hex (state, "device", "public-key", pk, sizeof pk);
+  _coffer_state_set_hex (state, "device", "public-key", pk, sizeof pk);
   if (!coffer_state_save (state, error))
     return FALSE;
   _coffer_repository_set_device_id (self, id);
@@ -1620,7 +1216,7 @@ _coffer_repository_resign_device_records (CofferRepository *self, const CofferSe
    * here, never one read from storage) is re-approved by the new one;
    * otherwise the next removal could no longer tell any device from one
    * the removed device planted. */
-  if (ak == NULL || !state_get_hex (self->state, "account", "rotation-key", pinned,
+  if (ak == NULL || !_coffer_state_get_hex (self->state, "account", "rotation-key", pinned,
                                     sizeof pinned))
     return TRUE;
   ids = list_ids (self, "keys/devices/", cancellable, error);
@@ -1669,7 +1265,7 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
 
   /* Verified against the rotation key pinned in local state (never one
    * read from storage) and the account key this computer uses. */
-  have_pinned = state_get_hex (self->state, "account", "rotation-key", pinned, 32);
+  have_pinned = _coffer_state_get_hex (self->state, "account", "rotation-key", pinned, 32);
   if (ak != NULL)
     verifier_init (&verifier, self, ak, NULL, have_pinned ? pinned : NULL, NULL, cancellable);
   for (guint i = 0; i < trusted->len; i++)
@@ -1682,7 +1278,7 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
 
       d->id = g_strdup (id);
       d->is_this_device = g_strcmp0 (id, own) == 0;
-      env = get_small (self, obj, &missing, cancellable, NULL);
+      env = _coffer_repository_get_small (self, obj, &missing, cancellable, NULL);
       if (env != NULL && ak != NULL)
         {
           DeviceRecord *r = verifier_record (&verifier, id);
@@ -1692,7 +1288,7 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
           /* This computer's fingerprint from its own key, for comparing
            * with what another computer shows for it. */
           if (d->is_this_device
-              && state_get_hex (self->state, "device", "public-key", own_pk, 32))
+              && _coffer_state_get_hex (self->state, "device", "public-key", own_pk, 32))
             d->fingerprint = coffer_device_fingerprint (own_pk);
           if (r != NULL)
             {
@@ -1719,7 +1315,7 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
       CofferDevice *d;
       gboolean missing;
 
-      bytes = get_small (self, obj, &missing, cancellable, NULL);
+      bytes = _coffer_repository_get_small (self, obj, &missing, cancellable, NULL);
       if (bytes == NULL || (request = coffer_join_request_parse (bytes, id, NULL)) == NULL)
         continue;   /* hostile or half-written: not shown */
       d = g_new0 (CofferDevice, 1);
@@ -1787,9 +1383,9 @@ next_rotation_seq (CofferRepository *self, const guint8 rot_pk[32], const guint8
                    GCancellable *cancellable)
 {
   g_autofree char *old_hex = coffer_hex_encode (old_id, 32);
-  Rotation r;
+  CofferRotation r;
 
-  if (read_rotation (self, old_hex, rot_pk, &r, cancellable, NULL))
+  if (_coffer_repository_read_rotation (self, old_hex, rot_pk, &r, cancellable, NULL))
     return r.seq + 1;
   return 1;
 }
@@ -1801,15 +1397,15 @@ write_rotation_record (CofferRepository *self, const CofferSecret *rk, const gui
   g_autoptr(CofferSecret) sign_sk = NULL;
   g_autoptr(GByteArray) rec = fixed_new_version ("CFRT", 2);
   g_autofree char *new_hex = coffer_hex_encode (new_id, 32);
-  g_autofree char *obj = obj_name (ROTATION_FMT, new_hex);
-  guint8 pk[crypto_sign_PUBLICKEYBYTES], msg[ROTATION_MSG_MAX], sig[crypto_sign_BYTES];
+  g_autofree char *obj = obj_name (COFFER_ROTATION_FMT, new_hex);
+  guint8 pk[crypto_sign_PUBLICKEYBYTES], msg[COFFER_ROTATION_MSG_MAX], sig[crypto_sign_BYTES];
   guint64 seq, le;
   gsize msg_len;
 
-  rotation_keypair (rk, self->raw_id, pk, &sign_sk);
+  _coffer_rotation_keypair (rk, self->raw_id, pk, &sign_sk);
   seq = next_rotation_seq (self, pk, old_id, cancellable);
   le = GUINT64_TO_LE (seq);
-  msg_len = rotation_message (2, self->raw_id, old_id, new_id, seq, msg);
+  msg_len = _coffer_rotation_message (2, self->raw_id, old_id, new_id, seq, msg);
   crypto_sign_detached (sig, NULL, msg, msg_len, sign_sk->data);
   g_byte_array_append (rec, old_id, 32);
   g_byte_array_append (rec, new_id, 32);
@@ -1840,7 +1436,7 @@ collect_remaining (CofferRepository *self, const char *device_id, const CofferSe
   own_sign_sk = coffer_device_signing_keypair (own_sk, self->raw_id, own_sign_pk);
   /* Verified with the rotation key derived from the recovery key in hand,
    * never with anything read from storage. */
-  rotation_keypair (rk, self->raw_id, rot_pk, NULL);
+  _coffer_rotation_keypair (rk, self->raw_id, rot_pk, NULL);
   devices = list_ids (self, "keys/devices/", cancellable, error);
   if (devices == NULL)
     return FALSE;
@@ -1858,7 +1454,7 @@ collect_remaining (CofferRepository *self, const char *device_id, const CofferSe
         continue;
       r = g_new0 (Remaining, 1);
       r->id = g_strdup (id);
-      env = get_small (self, env_name, &missing, cancellable, NULL);
+      env = _coffer_repository_get_small (self, env_name, &missing, cancellable, NULL);
       if (env != NULL)
         {
           r->name = read_device_name (self, env, old_ak, id);

@@ -24,6 +24,8 @@
 #define PASSWORD_KEYS_MAX      16
 #define PASSWORD_WORK_BUDGET   (G_GUINT64_CONSTANT (16) << 30)
 
+#define MAX_ROTATION_CHAIN 256
+
 /* Derives (or returns the cached) password key for a set of KDF parameters. */
 const CofferSecret *
 _coffer_repository_password_key (CofferRepository *self, const CofferKdfParams *params, GError **error)
@@ -638,4 +640,321 @@ _coffer_repository_password_opens_device_key_file (CofferRepository *self, const
       return FALSE;
     }
   return TRUE;
+}
+
+/* Rotation key pair: Ed25519 from seed = BLAKE2b-256(key = RK,
+ * "coffer-rotation-sign-v1" || repo id). Only recovery key holders can sign. */
+void
+_coffer_rotation_keypair (const CofferSecret *rk, const guint8 *repo_id, guint8 pk[crypto_sign_PUBLICKEYBYTES],
+                  CofferSecret **out_sk)
+{
+  g_autoptr(CofferSecret) seed = coffer_secret_new (crypto_sign_SEEDBYTES);
+  g_autoptr(CofferSecret) sk = coffer_secret_new (crypto_sign_SECRETKEYBYTES);
+  crypto_generichash_state st;
+  static const char domain[] = "coffer-rotation-sign-v1";
+
+  crypto_generichash_init (&st, rk->data, rk->len, crypto_sign_SEEDBYTES);
+  crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
+  crypto_generichash_update (&st, repo_id, COFFER_REPO_ID_BYTES);
+  crypto_generichash_final (&st, seed->data, crypto_sign_SEEDBYTES);
+  crypto_sign_seed_keypair (pk, sk->data, seed->data);
+  if (out_sk != NULL)
+    *out_sk = g_steal_pointer (&sk);
+}
+
+void
+_coffer_repository_pin_rotation_key (CofferRepository *self, const CofferSecret *rk)
+{
+  guint8 pk[crypto_sign_PUBLICKEYBYTES];
+  CofferState *state = self->state;
+
+  _coffer_rotation_keypair (rk, self->raw_id, pk, NULL);
+  _coffer_state_set_hex (state, "account", "rotation-key", pk, sizeof pk);
+  coffer_state_save (state, NULL);
+}
+
+gboolean
+_coffer_repository_recovery_key_is_pinned (CofferRepository *self, const CofferSecret *rk)
+{
+  guint8 pk[crypto_sign_PUBLICKEYBYTES];
+  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
+
+  if (!_coffer_state_get_hex (self->state, "account", "rotation-key", pinned, sizeof pinned))
+    return FALSE;
+  _coffer_rotation_keypair (rk, self->raw_id, pk, NULL);
+  return sodium_memcmp (pk, pinned, sizeof pk) == 0;
+}
+
+gsize
+_coffer_rotation_message (guint version, const guint8 *repo_id, const guint8 old_id[32], const guint8 new_id[32],
+                  guint64 seq, guint8 out[COFFER_ROTATION_MSG_MAX])
+{
+  guint64 le = GUINT64_TO_LE (seq);
+
+  memcpy (out, version == 1 ? "coffer-rotation-v1" : "coffer-rotation-v2", 18);
+  memcpy (out + 18, repo_id, COFFER_REPO_ID_BYTES);
+  memcpy (out + 34, old_id, 32);
+  memcpy (out + 66, new_id, 32);
+  if (version == 1)
+    return 98;
+  memcpy (out + 98, &le, 8);
+  return 106;
+}
+
+/* Parses and verifies keys/rotations/<hex>: v1 = old 32 | new 32 | rotation
+ * pk 32 | signature 64; v2 = old 32 | new 32 | seq 8 | rotation pk 32 |
+ * signature 64. FALSE unless it is signed with the pinned rotation key and
+ * names the new id its object name says. */
+static gboolean
+parse_rotation (CofferRepository *self, GBytes *bytes, const char *new_hex, const guint8 pinned[32],
+                CofferRotation *out)
+{
+  const guint8 *body;
+  guint8 msg[COFFER_ROTATION_MSG_MAX], name_id[32];
+  gsize msg_len;
+  const guint8 *pk, *sig;
+
+  if (_coffer_parse_fixed_version (bytes, "CFRT", 1, 160, &body))
+    {
+      out->version = 1;
+      out->seq = 0;
+      pk = body + 64;
+      sig = body + 96;
+    }
+  else if (_coffer_parse_fixed_version (bytes, "CFRT", 2, 168, &body))
+    {
+      guint64 le;
+      out->version = 2;
+      memcpy (&le, body + 64, 8);
+      out->seq = GUINT64_FROM_LE (le);
+      pk = body + 72;
+      sig = body + 104;
+    }
+  else
+    return FALSE;
+  memcpy (out->old_id, body, 32);
+  memcpy (out->new_id, body + 32, 32);
+  if (!_coffer_hex_to (new_hex, name_id, 32) || sodium_memcmp (out->new_id, name_id, 32) != 0
+      || sodium_memcmp (pk, pinned, 32) != 0)
+    return FALSE;
+  msg_len = _coffer_rotation_message (out->version, self->raw_id, out->old_id, out->new_id,
+                              out->seq, msg);
+  return crypto_sign_verify_detached (sig, msg, msg_len, pinned) == 0;
+}
+
+gboolean
+_coffer_repository_read_rotation (CofferRepository *self, const char *new_hex, const guint8 pinned[32], CofferRotation *out,
+               GCancellable *cancellable, GError **error)
+{
+  g_autofree char *name = g_strdup_printf (COFFER_ROTATION_FMT, new_hex);
+  g_autoptr(GBytes) bytes = NULL;
+  gboolean missing;
+
+  bytes = _coffer_repository_get_small (self, name, &missing, cancellable, error);
+  if (bytes == NULL)
+    {
+      if (missing)
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                     "The account key changed but there is no record of the change (%s).", name);
+      return FALSE;
+    }
+  if (!parse_rotation (self, bytes, new_hex, pinned, out))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The record of an account key change (%s) is not valid or not signed with this "
+                   "repository's recovery key.", name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Walks keys/rotations/<new> → old → … until old_hex; *top_seq gets the
+ * sequence number of the first (newest) record. */
+static gboolean
+walk_rotations (CofferRepository *self, const char *new_hex, const char *old_hex, const guint8 pinned[32],
+                guint64 *top_seq, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *cur = g_strdup (new_hex);
+
+  for (guint i = 0; i < MAX_ROTATION_CHAIN; i++)
+    {
+      CofferRotation r;
+
+      if (!_coffer_repository_read_rotation (self, cur, pinned, &r, cancellable, error))
+        return FALSE;
+      if (i == 0 && top_seq != NULL)
+        *top_seq = r.seq;
+      g_free (cur);
+      cur = coffer_hex_encode (r.old_id, 32);
+      if (strcmp (cur, old_hex) == 0)
+        return TRUE;
+    }
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+               "The chain of account key changes is too long or loops.");
+  return FALSE;
+}
+
+/* A key is current only if no signed record the store lists replaces it
+ * (except the record of this computer's own removal in progress, named by
+ * allow_hex). Records whose signature was checked once are remembered in
+ * local state ("rotations": new id → old id), so an unlock costs one
+ * listing. (A store that hides the newest record cannot be caught this
+ * way: see docs/SECURITY.md "Devices and rotation".) */
+static gboolean
+check_not_superseded (CofferRepository *self, const char *hex, const guint8 pinned[32], const char *allow_hex,
+                      GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  CofferState *state = self->state;
+  gboolean cached_new = FALSE;
+
+  if (!coffer_store_list (coffer_repository_get_store (self), "keys/rotations/", _coffer_collect_names, names,
+                          cancellable, error))
+    return FALSE;
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *rec_hex = (const char *) g_ptr_array_index (names, i) + strlen ("keys/rotations/");
+      g_autofree char *old_hex = NULL;
+      guint8 check[32];
+
+      if (!_coffer_hex_to (rec_hex, check, 32))
+        continue;
+      old_hex = coffer_state_get_string (state, "rotations", rec_hex);
+      if (old_hex == NULL)
+        {
+          g_autoptr(GBytes) bytes = NULL;
+          gboolean missing;
+          CofferRotation r;
+
+          bytes = _coffer_repository_get_small (self, g_ptr_array_index (names, i), &missing, cancellable, NULL);
+          /* Unsigned or damaged records prove nothing either way. */
+          if (bytes == NULL || !parse_rotation (self, bytes, rec_hex, pinned, &r))
+            continue;
+          old_hex = coffer_hex_encode (r.old_id, 32);
+          coffer_state_set_string (state, "rotations", rec_hex, old_hex);
+          cached_new = TRUE;
+        }
+      if (strcmp (old_hex, hex) == 0 && g_strcmp0 (rec_hex, allow_hex) != 0)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
+                       "The account key offered to this computer was already replaced by a newer one "
+                       "(keys/rotations/%s): the storage handed out an old key envelope. This computer "
+                       "needs the newest key: wait until a running device removal has finished, enter "
+                       "the recovery key, or join this computer again.", rec_hex);
+          return FALSE;
+        }
+    }
+  if (cached_new)
+    coffer_state_save (state, NULL);
+  return TRUE;
+}
+
+gboolean
+_coffer_repository_check_current_key (CofferRepository *self, const char *hex, GCancellable *cancellable,
+                                      GError **error)
+{
+  CofferState *state = self->state;
+  g_autofree char *rotating_to = coffer_state_get_string (state, "account", "rotating-to");
+  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
+
+  /* Without a pinned rotation key no record can be checked; such a
+   * computer refuses every change of key anyway. */
+  if (!_coffer_state_get_hex (state, "account", "rotation-key", pinned, sizeof pinned))
+    return TRUE;
+  return check_not_superseded (self, hex, pinned, rotating_to, cancellable, error);
+}
+
+static gboolean
+get_pinned (CofferRepository *self, guint8 pinned[crypto_sign_PUBLICKEYBYTES], GError **error)
+{
+  if (_coffer_state_get_hex (self->state, "account", "rotation-key", pinned,
+                     crypto_sign_PUBLICKEYBYTES))
+    return TRUE;
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
+               "The account key of this repository was replaced (a device was removed), and this "
+               "computer has no way to verify the change. Enter the recovery key once, or join "
+               "this computer again from a trusted one.");
+  return FALSE;
+}
+
+/* Moving forward to new_hex: remember the sequence number reached, and
+ * refuse one lower than a number already seen. */
+static gboolean
+accept_seq (CofferRepository *self, guint64 seq, GError **error)
+{
+  CofferState *state = self->state;
+
+  if (seq < coffer_state_get_uint (state, "account", "rotation-seq"))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
+                   "The account key offered is older than one this computer already followed.");
+      return FALSE;
+    }
+  coffer_state_set_uint (state, "account", "rotation-seq", seq);
+  return TRUE;
+}
+
+gboolean
+_coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak,
+                                   GCancellable *cancellable, GError **error)
+{
+  guint8 akid[COFFER_ACCOUNT_KEY_ID_BYTES];
+  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
+  CofferState *state = self->state;
+  g_autofree char *hex = NULL;
+  g_autofree char *known = coffer_state_get_string (state, "account", "key-id");
+  g_autoptr(GError) forward_error = NULL;
+  guint64 seq = 0;
+
+  /* The recovery envelope is authenticated by the recovery key, but the
+   * storage may put back an OLDER authentic one (from before a device was
+   * removed, whose key that device knows). So the remembered id only
+   * moves forward along the signed chain of rotations. */
+  _coffer_repository_pin_rotation_key (self, rk);
+  _coffer_rotation_keypair (rk, self->raw_id, pinned, NULL);
+  coffer_account_key_id (ak, akid);
+  hex = coffer_hex_encode (akid, sizeof akid);
+  if (known != NULL && strcmp (known, hex) == 0)
+    return TRUE;
+  if (known == NULL
+      || walk_rotations (self, hex, known, pinned, &seq, cancellable, &forward_error))
+    {
+      if (!check_not_superseded (self, hex, pinned, NULL, cancellable, error)
+          || (known != NULL && !accept_seq (self, seq, error)))
+        return FALSE;
+      coffer_state_set_string (state, "account", "key-id", hex);
+      coffer_state_save (state, NULL);
+      return TRUE;
+    }
+  if (walk_rotations (self, known, hex, pinned, NULL, cancellable, NULL))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
+                   "The recovery key envelope (keys/recovery) holds an older account key than this "
+                   "computer already uses: the storage put back an older recovery envelope. Nothing "
+                   "was read or written with it.");
+      return FALSE;
+    }
+  g_debug ("recovery envelope not followed: %s", forward_error->message);
+  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+               "The recovery key envelope (keys/recovery) holds an account key that no signed record "
+               "connects to the one this computer uses. It may have been tampered with; nothing was "
+               "read or written.");
+  return FALSE;
+}
+
+gboolean
+_coffer_repository_follow_rotation (CofferRepository *self, const char *known_hex, const char *new_hex,
+                                    GCancellable *cancellable, GError **error)
+{
+  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
+  guint64 seq = 0;
+
+  if (!get_pinned (self, pinned, error))
+    return FALSE;
+  /* Back from the new key to the known one, and the new key must be the
+   * newest one listed: a device offline across two removals must not be
+   * moved onto the intermediate key, which the second removed device knows. */
+  return walk_rotations (self, new_hex, known_hex, pinned, &seq, cancellable, error)
+         && check_not_superseded (self, new_hex, pinned, NULL, cancellable, error)
+         && accept_seq (self, seq, error);
 }

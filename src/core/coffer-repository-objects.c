@@ -15,6 +15,7 @@
 #define INDEX_TIME_MAGIC "CFIT"
 #define INDEX_TIME_BYTES 12
 #define MAX_INDEX_OBJECT (512 * 1024 * 1024)
+#define MAX_SMALL_OBJECT 4096
 
 int
 _coffer_compare_strings (gconstpointer a, gconstpointer b)
@@ -167,8 +168,8 @@ _coffer_decompress (GBytes *data, gsize max_size, GError **error)
 
 /* ---- index ---- */
 
-static gboolean
-collect_name (const char *name, guint64 size, gpointer user_data)
+gboolean
+_coffer_collect_names (const char *name, guint64 size, gpointer user_data)
 {
   g_ptr_array_add (user_data, g_strdup (name));
   return TRUE;
@@ -179,7 +180,7 @@ list_names (CofferRepository *self, const char *prefix, GCancellable *cancellabl
 {
   GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
 
-  if (!coffer_store_list (coffer_repository_get_store (self), prefix, collect_name, names, cancellable, error))
+  if (!coffer_store_list (coffer_repository_get_store (self), prefix, _coffer_collect_names, names, cancellable, error))
     {
       g_ptr_array_unref (names);
       return NULL;
@@ -860,4 +861,68 @@ coffer_repository_walk (CofferRepository *self, const char *category_id, const C
     Walk w = { self, keys, snapshot, func, user_data, 0 };
     return walk_tree (&w, tree, prefix, 0, cancellable, error);
   }
+}
+
+gboolean
+_coffer_hex_to (const char *hex, guint8 *out, gsize len)
+{
+  return hex != NULL && strlen (hex) == 2 * len && coffer_hex_decode (hex, out, len);
+}
+
+void
+_coffer_state_set_hex (CofferState *state, const char *group, const char *key, const guint8 *data, gsize len)
+{
+  g_autofree char *hex = coffer_hex_encode (data, len);
+  coffer_state_set_string (state, group, key, hex);
+}
+
+gboolean
+_coffer_state_get_hex (CofferState *state, const char *group, const char *key, guint8 *out, gsize len)
+{
+  g_autofree char *hex = coffer_state_get_string (state, group, key);
+  return _coffer_hex_to (hex, out, len);
+}
+
+/* Reads a small object; NULL without error (and *missing = TRUE) when it
+ * does not exist. */
+GBytes *
+_coffer_repository_get_small (CofferRepository *self, const char *name, gboolean *missing,
+           GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  GBytes *bytes;
+
+  *missing = FALSE;
+  bytes = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+                                    cancellable, &local_error);
+  if (bytes == NULL)
+    {
+      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        *missing = TRUE;
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (g_bytes_get_size (bytes) > MAX_SMALL_OBJECT)
+    {
+      g_bytes_unref (bytes);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The object %s is too large to be genuine.", name);
+      return NULL;
+    }
+  return bytes;
+}
+
+/* "MAGIC" | version | 3 zero bytes | fields: fixed-size objects */
+gboolean
+_coffer_parse_fixed_version (GBytes *bytes, const char *magic, guint8 version, gsize body_len, const guint8 **body)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+
+  if (len != 8 + body_len || memcmp (data, magic, 4) != 0 || data[4] != version
+      || data[5] != 0 || data[6] != 0 || data[7] != 0)
+    return FALSE;
+  *body = data + 8;
+  return TRUE;
 }

@@ -109,6 +109,30 @@ gboolean _coffer_repository_write_recovery (CofferRepository *self, const Coffer
 gboolean _coffer_repository_write_device_envelope (CofferRepository *self, const char *device_id,
                                                    const guint8 pk[32], const char *name,
                                                    GCancellable *cancellable, GError **error);
+/* Account key rotation records, keys/rotations/<new akid hex>
+ * (coffer-repository-keys.c; written by a device removal). */
+#define COFFER_ROTATION_FMT "keys/rotations/%s"
+/* v1 message (98 bytes) = "coffer-rotation-v1" || repo id || old akid || new akid
+ * v2 message (106 bytes) = "coffer-rotation-v2" || repo id || old akid || new akid || seq (u64 LE) */
+#define COFFER_ROTATION_MSG_MAX 106
+
+typedef struct
+{
+  guint   version;
+  guint8  old_id[32];
+  guint8  new_id[32];
+  guint64 seq;       /* 0 for v1 records, which carry none */
+} CofferRotation;
+
+/* Rotation key pair: Ed25519 from seed = BLAKE2b-256(key = RK,
+ * "coffer-rotation-sign-v1" || repo id). Only recovery key holders can sign. */
+void  _coffer_rotation_keypair (const CofferSecret *rk, const guint8 *repo_id,
+                                guint8 pk[32], CofferSecret **out_sk);
+gsize _coffer_rotation_message (guint version, const guint8 *repo_id, const guint8 old_id[32],
+                                const guint8 new_id[32], guint64 seq, guint8 out[COFFER_ROTATION_MSG_MAX]);
+/* Reads and verifies keys/rotations/<new_hex> against the pinned rotation key. */
+gboolean _coffer_repository_read_rotation (CofferRepository *self, const char *new_hex, const guint8 pinned[32],
+                                           CofferRotation *out, GCancellable *cancellable, GError **error);
 /* Pins the rotation verification key derived from the recovery key. */
 void     _coffer_repository_pin_rotation_key (CofferRepository *self, const CofferSecret *rk);
 /* TRUE when rk is the recovery key this computer has pinned (it opened the
@@ -257,6 +281,22 @@ int _coffer_compare_strings (gconstpointer a, gconstpointer b);
 gboolean _coffer_repository_password_opens_category (CofferRepository *self, const char *cid,
                                                      const CofferSecret *password,
                                                      GCancellable *cancellable, GError **error);
+
+/* Small helpers shared by the repository files (coffer-repository-objects.c) */
+/* A coffer_store_list() callback that adds each name to the GPtrArray user_data. */
+gboolean _coffer_collect_names (const char *name, guint64 size, gpointer user_data);
+gboolean _coffer_hex_to (const char *hex, guint8 *out, gsize len);
+void     _coffer_state_set_hex (CofferState *state, const char *group, const char *key,
+                                const guint8 *data, gsize len);
+gboolean _coffer_state_get_hex (CofferState *state, const char *group, const char *key,
+                                guint8 *out, gsize len);
+/* Reads a small object; NULL without error (and *missing = TRUE) when it
+ * does not exist. */
+GBytes  *_coffer_repository_get_small (CofferRepository *self, const char *name, gboolean *missing,
+                                       GCancellable *cancellable, GError **error);
+/* "MAGIC" | version | 3 zero bytes | fields: fixed-size objects */
+gboolean _coffer_parse_fixed_version (GBytes *bytes, const char *magic, guint8 version, gsize body_len,
+                                      const guint8 **body);
 
 /* Object names */
 char *_coffer_pack_name     (const char *category_id, const guint8 pack_id[COFFER_ID_BYTES]);
