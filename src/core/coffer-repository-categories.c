@@ -63,25 +63,6 @@ _coffer_category_keys_free (gpointer data)
   g_free (keys);
 }
 
-CofferEpochKeys *
-coffer_category_keys_newest (CofferCategoryKeys *keys)
-{
-  g_assert (keys->epochs->len > 0);
-  return g_ptr_array_index (keys->epochs, keys->epochs->len - 1);
-}
-
-CofferEpochKeys *
-coffer_category_keys_epoch (CofferCategoryKeys *keys, guint32 epoch)
-{
-  for (guint i = 0; i < keys->epochs->len; i++)
-    {
-      CofferEpochKeys *ek = g_ptr_array_index (keys->epochs, i);
-      if (ek->epoch == epoch)
-        return ek;
-    }
-  return NULL;
-}
-
 /* "CKS2" | count (u32 LE) | count x (epoch u32 LE | retired i64 LE | key 32),
  * in secure memory. retired: microseconds since 1970 (UTC) when a newer
  * epoch was added; 0 for the newest epoch. */
@@ -282,7 +263,7 @@ write_account_envelope_with (CofferRepository *self, const CofferSecret *ak, con
   env = coffer_envelope_seal (ak, self->raw_id, COFFER_OBJECT_CATEGORY_ACCOUNT,
                               name, plain->data, plain->len);
   return _coffer_repository_upgrade_format (self, cancellable, error)
-         && coffer_store_put (coffer_repository_get_store (self), name, env, mode, cancellable, error);
+         && coffer_store_put (self->store, name, env, mode, cancellable, error);
 }
 
 static gboolean
@@ -320,7 +301,7 @@ write_password_envelope (CofferRepository *self, const char *cid, GPtrArray *epo
   g_byte_array_append (obj, g_bytes_get_data (env, NULL), g_bytes_get_size (env));
   bytes = g_byte_array_free_to_bytes (g_steal_pointer (&obj));
   return _coffer_repository_upgrade_format (self, cancellable, error)
-         && coffer_store_put (coffer_repository_get_store (self), name, bytes, mode, cancellable, error);
+         && coffer_store_put (self->store, name, bytes, mode, cancellable, error);
 }
 
 static GPtrArray *
@@ -332,7 +313,7 @@ open_account_envelope (CofferRepository *self, const char *cid, GCancellable *ca
   g_autoptr(CofferSecret) plain = NULL;
   g_autoptr(GError) local_error = NULL;
 
-  env = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+  env = coffer_store_get_limited (self->store, name, COFFER_MAX_KEY_OBJECT_BYTES,
                                   cancellable, &local_error);
   if (env == NULL)
     {
@@ -395,7 +376,7 @@ read_password_envelope (CofferRepository *self, const char *name, CofferKdfParam
   const guint8 *data;
   gsize len;
 
-  obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+  obj = coffer_store_get_limited (self->store, name, COFFER_MAX_KEY_OBJECT_BYTES,
                                   cancellable, error);
   if (obj == NULL)
     return NULL;
@@ -660,7 +641,7 @@ write_meta (CofferRepository *self, CofferCategoryKeys *keys, CofferPutMode mode
                                                           g_bytes_get_size (plain));
 
   if (!_coffer_repository_upgrade_format (self, cancellable, error)
-      || !coffer_store_put (coffer_repository_get_store (self), name, obj, mode, cancellable, error))
+      || !coffer_store_put (self->store, name, obj, mode, cancellable, error))
     return FALSE;
   keys->meta_counter = counter;
   coffer_state_set_uint (state, group, "meta-counter", counter);
@@ -690,7 +671,7 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
   guint64 counter, known;
   g_autofree char *creator = NULL;
 
-  obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_META_BYTES,
+  obj = coffer_store_get_limited (self->store, name, COFFER_MAX_META_BYTES,
                                   cancellable, error);
   if (obj == NULL)
     return FALSE;
@@ -796,14 +777,14 @@ delete_stray_password_envelope (CofferRepository *self, const char *cid, GCancel
   g_autoptr(GError) local_error = NULL;
 
   /* Looked up first: some stores report success for deleting nothing. */
-  if (!coffer_store_stat (coffer_repository_get_store (self), name, NULL, cancellable, &local_error))
+  if (!coffer_store_stat (self->store, name, NULL, cancellable, &local_error))
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
         return TRUE;
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
-  if (coffer_store_delete (coffer_repository_get_store (self), name, cancellable, &local_error))
+  if (coffer_store_delete (self->store, name, cancellable, &local_error))
     {
       g_message ("Deleted %s: a category with Advanced protection has no password envelope, "
                  "so this one was planted or put back by the storage.", name);
@@ -920,12 +901,12 @@ collect_meta (const char *name, guint64 size, gpointer user_data)
   return TRUE;
 }
 
-static GPtrArray *
-list_category_ids_raw (CofferRepository *self, GCancellable *cancellable, GError **error)
+GPtrArray *
+_coffer_repository_list_category_ids_raw (CofferRepository *self, GCancellable *cancellable, GError **error)
 {
   ListIds l = { g_ptr_array_new_with_free_func (g_free) };
 
-  if (!coffer_store_list (coffer_repository_get_store (self), "meta/", collect_meta, &l, cancellable, error))
+  if (!coffer_store_list (self->store, "meta/", collect_meta, &l, cancellable, error))
     {
       g_ptr_array_unref (l.ids);
       return NULL;
@@ -936,14 +917,14 @@ list_category_ids_raw (CofferRepository *self, GCancellable *cancellable, GError
 
 /* The categories in meta/, without the ones this computer removed (a
  * replayed meta/<cid> of a removed category is hidden). */
-static GPtrArray *
-list_category_ids (CofferRepository *self, GCancellable *cancellable, GError **error)
+GPtrArray *
+_coffer_repository_list_category_ids (CofferRepository *self, GCancellable *cancellable, GError **error)
 {
   GPtrArray *ids;
 
   if (_coffer_repository_config_rolled_back (self, error))
     return NULL;
-  ids = list_category_ids_raw (self, cancellable, error);
+  ids = _coffer_repository_list_category_ids_raw (self, cancellable, error);
   for (guint i = 0; ids != NULL && i < ids->len;)
     {
       if (is_removed (self, g_ptr_array_index (ids, i), NULL))
@@ -966,11 +947,11 @@ _coffer_repository_get_category (CofferRepository *self, const char *id_or_name,
       g_autofree char *name = meta_name (id_or_name);
       GHashTable *table = self->categories;
       if (g_hash_table_contains (table, id_or_name)
-          || coffer_store_stat (coffer_repository_get_store (self), name, NULL, cancellable, NULL))
+          || coffer_store_stat (self->store, name, NULL, cancellable, NULL))
         return get_by_id (self, id_or_name, cancellable, error);
     }
 
-  ids = list_category_ids (self, cancellable, error);
+  ids = _coffer_repository_list_category_ids (self, cancellable, error);
   if (ids == NULL)
     return NULL;
   for (guint i = 0; i < ids->len; i++)
@@ -1020,7 +1001,7 @@ coffer_repository_list_categories (CofferRepository *self, GCancellable *cancell
 
   if (_coffer_repository_config_rolled_back (self, error))
     return NULL;
-  ids = list_category_ids_raw (self, cancellable, error);
+  ids = _coffer_repository_list_category_ids_raw (self, cancellable, error);
   if (ids == NULL)
     return NULL;
   for (guint i = 0; i < ids->len; i++)
@@ -1126,7 +1107,7 @@ coffer_repository_add_category (CofferRepository *self, const char *name, Coffer
                    "Standard protection needs a backup password; give one, or choose Advanced protection.");
       return NULL;
     }
-  ids = list_category_ids (self, cancellable, error);
+  ids = _coffer_repository_list_category_ids (self, cancellable, error);
   if (ids == NULL)
     return NULL;
   for (guint i = 0; i < ids->len; i++)
@@ -1224,7 +1205,7 @@ coffer_repository_remove_category (CofferRepository *self, const char *category_
                                    GCancellable *cancellable, GError **error)
 {
   CofferCategoryKeys *keys;
-  CofferStore *store = coffer_repository_get_store (self);
+  CofferStore *store = self->store;
   g_autofree char *meta = NULL;
   g_autofree char *prefix = NULL;
   g_autofree char *cid = NULL;
@@ -1307,7 +1288,7 @@ coffer_repository_set_level (CofferRepository *self, const char *category_id, Co
       coffer_state_save (state, NULL);
       if (!write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error))
         return FALSE;
-      if (!coffer_store_delete (coffer_repository_get_store (self), pw_name, cancellable, &local_error)
+      if (!coffer_store_delete (self->store, pw_name, cancellable, &local_error)
           && !g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
@@ -1342,7 +1323,7 @@ coffer_repository_change_password (CofferRepository *self, const CofferSecret *n
   g_return_val_if_fail (new_password != NULL && new_password->len > 0, FALSE);
 
   /* Open every Standard category with what we hold now. */
-  ids = list_category_ids (self, cancellable, error);
+  ids = _coffer_repository_list_category_ids (self, cancellable, error);
   if (ids == NULL)
     return FALSE;
   for (guint i = 0; i < ids->len; i++)
@@ -1388,12 +1369,6 @@ coffer_repository_change_password (CofferRepository *self, const CofferSecret *n
 
 /* ---- key rotation (coffer-repository-devices.c) ---- */
 
-GPtrArray *
-_coffer_repository_list_category_ids (CofferRepository *self, GCancellable *cancellable, GError **error)
-{
-  return list_category_ids (self, cancellable, error);
-}
-
 static GPtrArray *
 open_account_envelope_with (CofferRepository *self, const CofferSecret *ak, const char *cid,
                             GCancellable *cancellable, GError **error)
@@ -1402,7 +1377,7 @@ open_account_envelope_with (CofferRepository *self, const CofferSecret *ak, cons
   g_autoptr(GBytes) env = NULL;
   g_autoptr(CofferSecret) plain = NULL;
 
-  env = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+  env = coffer_store_get_limited (self->store, name, COFFER_MAX_KEY_OBJECT_BYTES,
                                   cancellable, error);
   if (env == NULL)
     return NULL;
@@ -1623,78 +1598,6 @@ _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKey
 
 /* ---- accepting a rollback ---- */
 
-gboolean
-coffer_repository_accept_rollback (CofferRepository *self, const CofferSecret *recovery_key,
-                                   GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GPtrArray) ids = NULL;
-  CofferState *state;
-
-  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
-  g_return_val_if_fail (recovery_key != NULL, FALSE);
-
-  /* Only the owner may tell this computer to forget what it has seen:
-   * the recovery key must open the repository's recovery envelope. */
-  if (!coffer_repository_verify_recovery_key (self, recovery_key, cancellable, error)
-      || !_coffer_repository_accept_config (self, cancellable, error))
-    return FALSE;
-  state = self->state;
-  ids = list_category_ids_raw (self, cancellable, error);
-  if (ids == NULL)
-    return FALSE;
-  for (guint i = 0; i < ids->len; i++)
-    {
-      const char *cid = g_ptr_array_index (ids, i);
-      g_autofree char *group = state_group (cid);
-      g_autoptr(GPtrArray) epochs = NULL;
-      CofferCategoryKeys *keys;
-
-      g_autoptr(GError) local_error = NULL;
-
-      /* A category whose objects do not open (a half put-back removed
-       * one, say) keeps its marks and stays refused. */
-      epochs = open_account_envelope (self, cid, cancellable, &local_error);
-      keys = epochs != NULL ? category_keys_new (cid, g_steal_pointer (&epochs)) : NULL;
-      if (keys == NULL || !read_meta (self, keys, META_ANY, cancellable, &local_error))
-        {
-          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-              || local_error->domain == COFFER_STORE_ERROR)
-            {
-              g_propagate_error (error, g_steal_pointer (&local_error));
-              _coffer_category_keys_free (keys);
-              return FALSE;
-            }
-          g_message ("Category %s is not accepted: %s", cid, local_error->message);
-          _coffer_category_keys_free (keys);
-          continue;
-        }
-      /* Forget the marks, take the category as it is, and seal its
-       * meta/<cid> afresh so that the accepted state is the new baseline. */
-      coffer_state_remove (state, group, "removed");
-      coffer_state_remove (state, group, "meta-counter");
-      coffer_state_remove (state, group, "legacy-folders");
-      coffer_state_remove (state, group, "epoch");
-      coffer_state_remove (state, group, "seq");
-      coffer_state_save (state, NULL);
-      if (!check_epoch_rollback (self, keys, error)
-          || !write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error))
-        {
-          _coffer_category_keys_free (keys);
-          return FALSE;
-        }
-      g_rec_mutex_lock (&self->lock);
-      g_hash_table_replace (self->categories, g_strdup (cid), keys);
-      g_rec_mutex_unlock (&self->lock);
-      {
-        /* Records the highest backup number there is now. */
-        g_autoptr(GPtrArray) snaps = _coffer_repository_load_snapshots (self, keys, cancellable, error);
-        if (snaps == NULL)
-          return FALSE;
-      }
-    }
-  return TRUE;
-}
-
 /* Checks a password typed as authority for a change (docs/SECURITY.md
  * "Authority for security downgrades") against one category's password
  * envelope, without touching the session's password or its key cache.
@@ -1763,4 +1666,56 @@ _coffer_repository_password_opens_category (CofferRepository *self, const char *
       return FALSE;
     }
   return TRUE;
+}
+
+/* Takes category cid as it is now (coffer_repository_accept_rollback):
+ * forgets this computer's marks and seals its meta/<cid> afresh. Returns
+ * its keys (owned by the repository); NULL without an error when it does
+ * not open (it keeps its marks and stays refused), NULL with one on a
+ * failure. */
+CofferCategoryKeys *
+_coffer_repository_accept_category (CofferRepository *self, const char *cid,
+                                    GCancellable *cancellable, GError **error)
+{
+  g_autofree char *group = state_group (cid);
+  g_autoptr(GPtrArray) epochs = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CofferState *state = self->state;
+  CofferCategoryKeys *keys;
+
+  /* A category whose objects do not open (a half put-back removed
+   * one, say) keeps its marks and stays refused. */
+  epochs = open_account_envelope (self, cid, cancellable, &local_error);
+  keys = epochs != NULL ? category_keys_new (cid, g_steal_pointer (&epochs)) : NULL;
+  if (keys == NULL || !read_meta (self, keys, META_ANY, cancellable, &local_error))
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+          || local_error->domain == COFFER_STORE_ERROR)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          _coffer_category_keys_free (keys);
+          return NULL;
+        }
+      g_message ("Category %s is not accepted: %s", cid, local_error->message);
+      _coffer_category_keys_free (keys);
+      return NULL;
+    }
+  /* Forget the marks, take the category as it is, and seal its
+   * meta/<cid> afresh so that the accepted state is the new baseline. */
+  coffer_state_remove (state, group, "removed");
+  coffer_state_remove (state, group, "meta-counter");
+  coffer_state_remove (state, group, "legacy-folders");
+  coffer_state_remove (state, group, "epoch");
+  coffer_state_remove (state, group, "seq");
+  coffer_state_save (state, NULL);
+  if (!check_epoch_rollback (self, keys, error)
+      || !write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error))
+    {
+      _coffer_category_keys_free (keys);
+      return NULL;
+    }
+  g_rec_mutex_lock (&self->lock);
+  g_hash_table_replace (self->categories, g_strdup (cid), keys);
+  g_rec_mutex_unlock (&self->lock);
+  return keys;
 }

@@ -65,7 +65,7 @@ put (CofferRepository *self, const char *name, const guint8 *data, gsize len, Co
      GCancellable *cancellable, GError **error)
 {
   g_autoptr(GBytes) bytes = g_bytes_new (data, len);
-  return coffer_store_put (coffer_repository_get_store (self), name, bytes, mode, cancellable, error);
+  return coffer_store_put (self->store, name, bytes, mode, cancellable, error);
 }
 
 static void
@@ -73,7 +73,7 @@ delete_quietly (CofferRepository *self, const char *name, GCancellable *cancella
 {
   g_autoptr(GError) local_error = NULL;
 
-  if (!coffer_store_delete (coffer_repository_get_store (self), name, cancellable, &local_error)
+  if (!coffer_store_delete (self->store, name, cancellable, &local_error)
       && !g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
     g_debug ("could not delete %s: %s", name, local_error->message);
 }
@@ -270,7 +270,7 @@ write_record (CofferRepository *self, const CofferSecret *ak, const char *device
   /* Version-2 records: Coffer 0.1.0 must refuse the repository as newer. */
   if (!_coffer_repository_upgrade_format (self, cancellable, error))
     return FALSE;
-  return coffer_store_put (coffer_repository_get_store (self), name, env, COFFER_PUT_REPLACE,
+  return coffer_store_put (self->store, name, env, COFFER_PUT_REPLACE,
                            cancellable, error);
 }
 
@@ -502,7 +502,7 @@ list_ids (CofferRepository *self, const char *prefix, GCancellable *cancellable,
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
 
-  if (!coffer_store_list (coffer_repository_get_store (self), prefix, _coffer_collect_names, names,
+  if (!coffer_store_list (self->store, prefix, _coffer_collect_names, names,
                           cancellable, error))
     {
       g_ptr_array_unref (ids);
@@ -552,7 +552,7 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
   if (self->device_id != NULL)
     {
       g_autofree char *env_name = obj_name (DEVICE_FMT, self->device_id);
-      if (coffer_store_stat (coffer_repository_get_store (self), env_name, NULL, cancellable, NULL))
+      if (coffer_store_stat (self->store, env_name, NULL, cancellable, NULL))
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS,
                        "This computer is already a trusted device of this repository.");
@@ -594,7 +594,7 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
   g_free (obj);
   obj = obj_name (PENDING_FMT, id);
   if (req_bytes == NULL
-      || !coffer_store_put (coffer_repository_get_store (self), obj, req_bytes, COFFER_PUT_CREATE,
+      || !coffer_store_put (self->store, obj, req_bytes, COFFER_PUT_CREATE,
                             cancellable, error))
     {
       if (req_bytes == NULL)
@@ -649,7 +649,7 @@ coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboo
 
   obj = obj_name (DEVICE_FMT, id);
   if (out_approved != NULL)
-    *out_approved = coffer_store_stat (coffer_repository_get_store (self), obj, NULL, cancellable, NULL);
+    *out_approved = coffer_store_stat (self->store, obj, NULL, cancellable, NULL);
 
   g_free (obj);
   obj = obj_name (RESPONSE_FMT, id);
@@ -1021,7 +1021,7 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
   if (env == NULL)
     goto invalid;
   obj = obj_name (DEVICE_FMT, device_id);
-  if (!coffer_store_put (coffer_repository_get_store (self), obj, env, COFFER_PUT_REPLACE, cancellable, error))
+  if (!coffer_store_put (self->store, obj, env, COFFER_PUT_REPLACE, cancellable, error))
     goto fail;
   approval = fixed_new ("CFJA");
   g_byte_array_append (approval, rot_pk, 32);
@@ -1150,7 +1150,7 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
   if (self->device_id != NULL)
     {
       g_autofree char *env_name = obj_name (DEVICE_FMT, self->device_id);
-      if (coffer_store_stat (coffer_repository_get_store (self), env_name, NULL, cancellable, NULL))
+      if (coffer_store_stat (self->store, env_name, NULL, cancellable, NULL))
         return TRUE;   /* already trusted */
     }
   name = g_strdup (device_name != NULL ? device_name : g_get_host_name ());
@@ -1178,7 +1178,7 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
   env = coffer_device_envelope_seal (pk, ak, self->raw_id, id, name);
   obj = obj_name (DEVICE_FMT, id);
   if (env == NULL
-      || !coffer_store_put (coffer_repository_get_store (self), obj, env, COFFER_PUT_CREATE, cancellable, error))
+      || !coffer_store_put (self->store, obj, env, COFFER_PUT_CREATE, cancellable, error))
     {
       if (env == NULL)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "The device envelope is not valid.");
@@ -1511,7 +1511,7 @@ removal_preflight (CofferRepository *self, const char *device_id, GCancellable *
   if (!require_account_key (self, "Removing a device", error))
     return FALSE;
   obj = obj_name (DEVICE_FMT, device_id);
-  *out_trusted = coffer_store_stat (coffer_repository_get_store (self), obj, NULL, cancellable, NULL);
+  *out_trusted = coffer_store_stat (self->store, obj, NULL, cancellable, NULL);
   if (*out_trusted && self->recovery_key == NULL)
     {
       /* The new account key must reach the recovery envelope, which only
@@ -1614,7 +1614,7 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
   if (!is_trusted)
     {
       g_autofree char *pending = obj_name (PENDING_FMT, device_id);
-      if (coffer_store_stat (coffer_repository_get_store (self), pending, NULL, cancellable, NULL))
+      if (coffer_store_stat (self->store, pending, NULL, cancellable, NULL))
         {
           /* A request that was never approved knows no key: just drop it. */
           forget_join (self, device_id, TRUE, cancellable);
@@ -1730,7 +1730,7 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
   {
     g_autofree char *rec = obj_name (RECORD_FMT, device_id);
     g_autoptr(GError) delete_error = NULL;
-    if (!coffer_store_delete (coffer_repository_get_store (self), obj, cancellable, &delete_error)
+    if (!coffer_store_delete (self->store, obj, cancellable, &delete_error)
         && !g_error_matches (delete_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
       {
         g_propagate_error (error, g_steal_pointer (&delete_error));
@@ -1781,7 +1781,7 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
         if (env == NULL
             || !write_record_by_recovery (self, new_ak, rk, r->id, r->pk, r->sign_pk, r->time,
                                           cancellable, error)
-            || !coffer_store_put (coffer_repository_get_store (self), env_name, env, COFFER_PUT_REPLACE,
+            || !coffer_store_put (self->store, env_name, env, COFFER_PUT_REPLACE,
                                   cancellable, error))
           {
             if (env == NULL)

@@ -808,7 +808,7 @@ check_not_superseded (CofferRepository *self, const char *hex, const guint8 pinn
   CofferState *state = self->state;
   gboolean cached_new = FALSE;
 
-  if (!coffer_store_list (coffer_repository_get_store (self), "keys/rotations/", _coffer_collect_names, names,
+  if (!coffer_store_list (self->store, "keys/rotations/", _coffer_collect_names, names,
                           cancellable, error))
     return FALSE;
   for (guint i = 0; i < names->len; i++)

@@ -177,8 +177,17 @@ gboolean _coffer_repository_resign_device_records (CofferRepository *self, const
 gboolean _coffer_repository_rotate_category (CofferRepository *self, const char *category_id,
                                              const CofferSecret *old_ak, const CofferSecret *new_ak,
                                              GCancellable *cancellable, GError **error);
+/* The categories in meta/ (_raw), and without the ones this computer removed. */
+GPtrArray *_coffer_repository_list_category_ids_raw (CofferRepository *self, GCancellable *cancellable,
+                                                     GError **error);
 GPtrArray *_coffer_repository_list_category_ids (CofferRepository *self, GCancellable *cancellable,
                                                  GError **error);
+/* Takes category cid as it is now (coffer_repository_accept_rollback):
+ * forgets this computer's marks and seals its meta/<cid> afresh. Returns
+ * its keys (owned by the repository); NULL without an error when it does
+ * not open, NULL with one on a failure. */
+CofferCategoryKeys *_coffer_repository_accept_category (CofferRepository *self, const char *cid,
+                                                        GCancellable *cancellable, GError **error);
 /* defined in coffer-repository-categories.c */
 void _coffer_category_keys_free (gpointer data);
 

@@ -22,7 +22,7 @@ coffer_repository_load_recovery_generations (CofferRepository *self,
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
 
-  store = coffer_repository_get_store (self);
+  store = self->store;
   bytes = coffer_store_get (store, GENERATIONS_NAME, 0, 0, cancellable, &local_error);
   if (bytes == NULL)
     {
@@ -42,7 +42,7 @@ save_generations (CofferRepository *self,
 {
   g_autoptr(GBytes) bytes = coffer_recovery_generations_serialize (generations);
 
-  return coffer_store_put (coffer_repository_get_store (self), GENERATIONS_NAME, bytes,
+  return coffer_store_put (self->store, GENERATIONS_NAME, bytes,
                            COFFER_PUT_REPLACE, cancellable, error);
 }
 

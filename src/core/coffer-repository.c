@@ -451,3 +451,43 @@ coffer_repository_check_authority (CofferRepository *self, const CofferSecret *p
                "use the recovery key instead.");
   return FALSE;
 }
+
+gboolean
+coffer_repository_accept_rollback (CofferRepository *self, const CofferSecret *recovery_key,
+                                   GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  g_return_val_if_fail (recovery_key != NULL, FALSE);
+
+  /* Only the owner may tell this computer to forget what it has seen:
+   * the recovery key must open the repository's recovery envelope. */
+  if (!coffer_repository_verify_recovery_key (self, recovery_key, cancellable, error)
+      || !_coffer_repository_accept_config (self, cancellable, error))
+    return FALSE;
+  ids = _coffer_repository_list_category_ids_raw (self, cancellable, error);
+  if (ids == NULL)
+    return FALSE;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      CofferCategoryKeys *keys = _coffer_repository_accept_category (self, g_ptr_array_index (ids, i),
+                                                                     cancellable, &local_error);
+
+      if (keys == NULL)
+        {
+          if (local_error == NULL)
+            continue;
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      {
+        /* Records the highest backup number there is now. */
+        g_autoptr(GPtrArray) snaps = _coffer_repository_load_snapshots (self, keys, cancellable, error);
+        if (snaps == NULL)
+          return FALSE;
+      }
+    }
+  return TRUE;
+}
