@@ -23,6 +23,7 @@
 #include <string.h>
 #include <glib/gstdio.h>
 
+#include "coffer-bytes.h"
 #include "coffer-error.h"
 #include "coffer-pack-sink.h"
 #include "coffer-repository-private.h"
@@ -41,21 +42,6 @@ typedef struct
   GCancellable        *cancellable;
   guint32              old_epoch;  /* of the snapshot being rewritten: its blobs' epoch */
 } Reencrypt;
-
-static guint
-id_hash (gconstpointer key)
-{
-  guint h;
-
-  memcpy (&h, key, sizeof h);
-  return h;
-}
-
-static gboolean
-id_equal (gconstpointer a, gconstpointer b)
-{
-  return memcmp (a, b, COFFER_ID_BYTES) == 0;
-}
 
 /* Stores plaintext under the newest epoch (unless the index or a pack
  * being filled already has it); new_id receives its id. */
@@ -239,7 +225,7 @@ coffer_repository_reencrypt_category (CofferRepository *self, const char *catego
     return FALSE;
 
   r->ek = coffer_category_keys_newest (r->keys);
-  r->map = g_hash_table_new_full (id_hash, id_equal, g_free, g_free);
+  r->map = g_hash_table_new_full (coffer_id_hash, coffer_id_equal, g_free, g_free);
   r->meter = coffer_progress_meter_new ("reencrypt", r->keys->info->name, progress, progress_data);
 
   _coffer_repository_drop_index (self, r->keys);
