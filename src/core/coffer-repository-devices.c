@@ -1578,33 +1578,18 @@ fail:
   return NULL;
 }
 
-gboolean
-coffer_repository_remove_device (CofferRepository *self, const char *device_id,
-                                 const char *const *keep_ids, GPtrArray **out_lost,
-                                 GCancellable *cancellable, GError **error)
+/* Removing a trusted device, or a device whose removal was interrupted
+ * (then the rotation is resumed). Returns FALSE with *done = TRUE when
+ * device_id is only a join request, which was dropped. */
+static gboolean
+removal_check_target (CofferRepository *self, const char *device_id, const char *const *keep_ids,
+                      gboolean *done, GCancellable *cancellable, GError **error)
 {
-  const CofferSecret *rk;
-  g_autoptr(CofferSecret) old_ak = NULL;
-  g_autoptr(CofferSecret) new_ak = NULL;
-  g_autoptr(CofferSecret) own_sk = NULL;
-  g_autoptr(CofferSecret) from_rk = NULL;
-  g_autoptr(GPtrArray) categories = NULL;
-  g_autoptr(GPtrArray) remaining = g_ptr_array_new_with_free_func (remaining_free);
-  g_autoptr(GPtrArray) others = g_ptr_array_new_with_free_func (remaining_free);
-  g_autoptr(GPtrArray) lost = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_device_info_free);
-  g_autofree char *obj = NULL;
-  const char *own;
-  guint8 own_pk[32], old_id[32], new_id[32];
   gboolean is_trusted = FALSE;
 
-  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
-
-  if (out_lost != NULL)
-    *out_lost = NULL;
+  *done = FALSE;
   if (!removal_preflight (self, device_id, cancellable, &is_trusted, error))
     return FALSE;
-  own = self->device_id;
-  obj = obj_name (DEVICE_FMT, device_id);
   if (keep_ids != NULL && g_strv_contains (keep_ids, device_id))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
@@ -1618,9 +1603,8 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
         {
           /* A request that was never approved knows no key: just drop it. */
           forget_join (self, device_id, TRUE, cancellable);
-          if (out_lost != NULL)
-            *out_lost = g_steal_pointer (&lost);
-          return TRUE;
+          *done = TRUE;
+          return FALSE;
         }
       /* Removed already, but the rotation was interrupted: resume it. */
       if (!rotation_interrupted (self, cancellable))
@@ -1630,12 +1614,23 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
           return FALSE;
         }
     }
+  return TRUE;
+}
 
-  rk = self->recovery_key;
-  old_ak = coffer_secret_dup (self->account_key);
+/* The account key the removal moves to: a new one, or, when an
+ * interrupted rotation already put it into the recovery envelope, that
+ * one (if this computer signed it). Pins the rotation key of rk. */
+static CofferSecret *
+removal_new_account_key (CofferRepository *self, const CofferSecret *rk, const CofferSecret *old_ak,
+                         GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) from_rk = NULL;
+  guint8 old_id[32], new_id[32];
+  CofferSecret *new_ak;
+
   from_rk = _coffer_repository_open_recovery (self, rk, cancellable, error);
   if (from_rk == NULL)
-    return FALSE;
+    return NULL;
   coffer_account_key_id (old_ak, old_id);
   if (coffer_secret_equal (from_rk, old_ak))
     new_ak = coffer_secret_new_random (COFFER_KEY_BYTES);
@@ -1649,46 +1644,46 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
       new_hex = coffer_hex_encode (new_id, 32);
       _coffer_repository_pin_rotation_key (self, rk);
       if (!_coffer_repository_follow_rotation (self, old_hex, new_hex, cancellable, error))
-        return FALSE;
+        return NULL;
       new_ak = g_steal_pointer (&from_rk);
     }
-  coffer_account_key_id (new_ak, new_id);
   _coffer_repository_pin_rotation_key (self, rk);
+  return new_ak;
+}
 
-  categories = _coffer_repository_list_category_ids (self, cancellable, error);
-  if (categories == NULL)
-    return FALSE;
-  if (self->password == NULL)
-    for (guint i = 0; i < categories->len; i++)
-      {
-        /* The level comes from the category's fresh meta, not from whether
-         * a password envelope exists (the storage can plant one). */
-        gboolean standard;
+/* Without the password no Standard category can be re-sealed. */
+static gboolean
+removal_check_password (CofferRepository *self, GPtrArray *categories, const CofferSecret *new_ak,
+                        GCancellable *cancellable, GError **error)
+{
+  if (self->password != NULL)
+    return TRUE;
+  for (guint i = 0; i < categories->len; i++)
+    {
+      /* The level comes from the category's fresh meta, not from whether
+       * a password envelope exists (the storage can plant one). */
+      gboolean standard;
 
-        if (!_coffer_repository_category_is_standard (self, g_ptr_array_index (categories, i), new_ak,
-                                                      &standard, cancellable, error))
+      if (!_coffer_repository_category_is_standard (self, g_ptr_array_index (categories, i), new_ak,
+                                                    &standard, cancellable, error))
+        return FALSE;
+      if (standard)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                       "Removing a device gives every category a new key, and the Standard categories "
+                       "need the backup password for that. Give the password too.");
           return FALSE;
-        if (standard)
-          {
-            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                         "Removing a device gives every category a new key, and the Standard categories "
-                         "need the backup password for that. Give the password too.");
-            return FALSE;
-          }
-      }
+        }
+    }
+  return TRUE;
+}
 
-  /* Who stays, with their public keys and names. */
-  own_sk = own_device_key (self, own_pk, error);
-  if (own_sk == NULL)
-    return FALSE;
-  /* The removed device could have written any record sealed under the old
-   * account key, so a device is kept by itself only when its record is
-   * signed along a chain back to the recovery key that does not pass
-   * through the removed device; any other only on the caller's explicit
-   * word (after the user compared its fingerprint). */
-  if (!collect_remaining (self, device_id, rk, old_ak, coffer_secret_equal (new_ak, old_ak) ? NULL : new_ak,
-                          own_sk, remaining, others, cancellable, error))
-    return FALSE;
+/* Moves the devices in others that keep_ids names into remaining (they
+ * are kept on the user's word) and the rest into lost. */
+static gboolean
+removal_apply_keep (const char *const *keep_ids, GPtrArray *remaining, GPtrArray *others, GPtrArray *lost,
+                    GError **error)
+{
   for (guint i = 0; keep_ids != NULL && keep_ids[i] != NULL; i++)
     {
       gboolean known = FALSE;
@@ -1724,48 +1719,44 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
       if (r->name == NULL)
         r->name = g_strdup ("Computer");
     }
+  return TRUE;
+}
 
-  /* 1. The removed device goes (it no longer gets even the old key), and
-   * so do the devices not kept: their envelopes hold only the old key. */
-  {
-    g_autofree char *rec = obj_name (RECORD_FMT, device_id);
-    g_autoptr(GError) delete_error = NULL;
-    if (!coffer_store_delete (self->store, obj, cancellable, &delete_error)
-        && !g_error_matches (delete_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
-      {
-        g_propagate_error (error, g_steal_pointer (&delete_error));
-        return FALSE;
-      }
-    delete_quietly (self, rec, cancellable);
-    for (guint i = 0; i < lost->len; i++)
-      {
-        const char *id = ((CofferDevice *) g_ptr_array_index (lost, i))->id;
-        g_autofree char *lost_env = obj_name (DEVICE_FMT, id);
-        g_autofree char *lost_rec = obj_name (RECORD_FMT, id);
-        delete_quietly (self, lost_env, cancellable);
-        delete_quietly (self, lost_rec, cancellable);
-      }
-  }
-  /* 2. The signed record of the change, 3. the new key under the recovery
-   * key (from here on the new key is never lost: a crash is resumed). Until
-   * this computer holds the new key, its old one is superseded by its own
-   * record: remember that, so it can still unlock to resume. */
-  {
-    g_autofree char *new_hex = coffer_hex_encode (new_id, 32);
-    CofferState *state = self->state;
-    coffer_state_set_string (state, "account", "rotating-to", new_hex);
-    if (!coffer_state_save (state, error))
+/* Step 1: the removed device goes (it no longer gets even the old key),
+ * and so do the devices not kept: their envelopes hold only the old key. */
+static gboolean
+removal_delete_devices (CofferRepository *self, const char *device_id, GPtrArray *lost,
+                        GCancellable *cancellable, GError **error)
+{
+  g_autofree char *obj = obj_name (DEVICE_FMT, device_id);
+  g_autofree char *rec = obj_name (RECORD_FMT, device_id);
+  g_autoptr(GError) delete_error = NULL;
+
+  if (!coffer_store_delete (self->store, obj, cancellable, &delete_error)
+      && !g_error_matches (delete_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+    {
+      g_propagate_error (error, g_steal_pointer (&delete_error));
       return FALSE;
-  }
-  if (!write_rotation_record (self, rk, old_id, new_id, cancellable, error)
-      || !_coffer_repository_write_recovery (self, rk, new_ak, COFFER_PUT_REPLACE, cancellable, error))
-    return FALSE;
-  /* 4. Every category: a new epoch, key sets re-sealed under the new key. */
-  for (guint i = 0; i < categories->len; i++)
-    if (!_coffer_repository_rotate_category (self, g_ptr_array_index (categories, i), old_ak, new_ak,
-                                             cancellable, error))
-      return FALSE;
-  /* 5. The remaining devices, this one last. */
+    }
+  delete_quietly (self, rec, cancellable);
+  for (guint i = 0; i < lost->len; i++)
+    {
+      const char *id = ((CofferDevice *) g_ptr_array_index (lost, i))->id;
+      g_autofree char *lost_env = obj_name (DEVICE_FMT, id);
+      g_autofree char *lost_rec = obj_name (RECORD_FMT, id);
+      delete_quietly (self, lost_env, cancellable);
+      delete_quietly (self, lost_rec, cancellable);
+    }
+  return TRUE;
+}
+
+/* Step 5: the remaining devices get the new key, this one last. */
+static gboolean
+removal_reseal_devices (CofferRepository *self, GPtrArray *remaining, const CofferSecret *rk,
+                        const CofferSecret *new_ak, GCancellable *cancellable, GError **error)
+{
+  const char *own = self->device_id;
+
   for (guint pass = 0; pass < 2; pass++)
     for (guint i = 0; i < remaining->len; i++)
       {
@@ -1790,6 +1781,85 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
             return FALSE;
           }
       }
+  return TRUE;
+}
+
+gboolean
+coffer_repository_remove_device (CofferRepository *self, const char *device_id,
+                                 const char *const *keep_ids, GPtrArray **out_lost,
+                                 GCancellable *cancellable, GError **error)
+{
+  const CofferSecret *rk;
+  g_autoptr(CofferSecret) old_ak = NULL;
+  g_autoptr(CofferSecret) new_ak = NULL;
+  g_autoptr(CofferSecret) own_sk = NULL;
+  g_autoptr(GPtrArray) categories = NULL;
+  g_autoptr(GPtrArray) remaining = g_ptr_array_new_with_free_func (remaining_free);
+  g_autoptr(GPtrArray) others = g_ptr_array_new_with_free_func (remaining_free);
+  g_autoptr(GPtrArray) lost = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_device_info_free);
+  guint8 own_pk[32], old_id[32], new_id[32];
+  gboolean done;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  if (out_lost != NULL)
+    *out_lost = NULL;
+  if (!removal_check_target (self, device_id, keep_ids, &done, cancellable, error))
+    {
+      if (done && out_lost != NULL)
+        *out_lost = g_steal_pointer (&lost);
+      return done;
+    }
+
+  rk = self->recovery_key;
+  old_ak = coffer_secret_dup (self->account_key);
+  new_ak = removal_new_account_key (self, rk, old_ak, cancellable, error);
+  if (new_ak == NULL)
+    return FALSE;
+  coffer_account_key_id (old_ak, old_id);
+  coffer_account_key_id (new_ak, new_id);
+
+  categories = _coffer_repository_list_category_ids (self, cancellable, error);
+  if (categories == NULL || !removal_check_password (self, categories, new_ak, cancellable, error))
+    return FALSE;
+
+  /* Who stays, with their public keys and names. */
+  own_sk = own_device_key (self, own_pk, error);
+  if (own_sk == NULL)
+    return FALSE;
+  /* The removed device could have written any record sealed under the old
+   * account key, so a device is kept by itself only when its record is
+   * signed along a chain back to the recovery key that does not pass
+   * through the removed device; any other only on the caller's explicit
+   * word (after the user compared its fingerprint). */
+  if (!collect_remaining (self, device_id, rk, old_ak, coffer_secret_equal (new_ak, old_ak) ? NULL : new_ak,
+                          own_sk, remaining, others, cancellable, error)
+      || !removal_apply_keep (keep_ids, remaining, others, lost, error))
+    return FALSE;
+
+  if (!removal_delete_devices (self, device_id, lost, cancellable, error))
+    return FALSE;
+  /* 2. The signed record of the change, 3. the new key under the recovery
+   * key (from here on the new key is never lost: a crash is resumed). Until
+   * this computer holds the new key, its old one is superseded by its own
+   * record: remember that, so it can still unlock to resume. */
+  {
+    g_autofree char *new_hex = coffer_hex_encode (new_id, 32);
+    CofferState *state = self->state;
+    coffer_state_set_string (state, "account", "rotating-to", new_hex);
+    if (!coffer_state_save (state, error))
+      return FALSE;
+  }
+  if (!write_rotation_record (self, rk, old_id, new_id, cancellable, error)
+      || !_coffer_repository_write_recovery (self, rk, new_ak, COFFER_PUT_REPLACE, cancellable, error))
+    return FALSE;
+  /* 4. Every category: a new epoch, key sets re-sealed under the new key. */
+  for (guint i = 0; i < categories->len; i++)
+    if (!_coffer_repository_rotate_category (self, g_ptr_array_index (categories, i), old_ak, new_ak,
+                                             cancellable, error))
+      return FALSE;
+  if (!removal_reseal_devices (self, remaining, rk, new_ak, cancellable, error))
+    return FALSE;
   coffer_state_remove (self->state, "account", "rotating-to");
   _coffer_repository_replace_account_key (self, new_ak);   /* saves the state */
   if (out_lost != NULL)
