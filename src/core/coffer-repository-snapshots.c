@@ -51,6 +51,109 @@ names_digest (GPtrArray *names)
   return coffer_hex_encode (out, sizeof out);
 }
 
+/* The local cache is valid when it was built from exactly these objects
+ * (digest): then it becomes keys->index. */
+static gboolean
+index_load_cache (CofferCategoryKeys *keys, const char *cache_path, const char *digest_path,
+                  const char *digest)
+{
+  g_autofree char *cached_digest = NULL;
+  g_autoptr(GError) cache_error = NULL;
+  g_auto(GStrv) lines = NULL;
+  CofferIndex *index;
+
+  if (!g_file_get_contents (digest_path, &cached_digest, NULL, NULL)
+      || !g_str_has_prefix (cached_digest, digest))
+    return FALSE;
+  index = coffer_index_load (cache_path, &cache_error);
+  if (index == NULL)
+    {
+      g_debug ("index cache unusable, rebuilding: %s", cache_error->message);
+      return FALSE;
+    }
+  lines = g_strsplit (cached_digest, "\n", -1);
+  keys->index_names = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 1; lines[i] != NULL; i++)
+    if (*lines[i])
+      g_ptr_array_add (keys->index_names, g_strdup (lines[i]));
+  keys->index = index;
+  return TRUE;
+}
+
+/* Best effort: a failing cache only costs time next run. */
+static void
+index_save_cache (CofferCategoryKeys *keys, const char *cache_path, const char *digest_path,
+                  const char *digest)
+{
+  GString *s;
+
+  if (!coffer_index_save (keys->index, cache_path, NULL))
+    return;
+  s = g_string_new (digest);
+  g_string_append_c (s, '\n');
+  for (guint i = 0; i < keys->index_names->len; i++)
+    g_string_append_printf (s, "%s\n", (char *) g_ptr_array_index (keys->index_names, i));
+  g_file_set_contents (digest_path, s->str, s->len, NULL);
+  g_string_free (s, TRUE);
+}
+
+/* Reads, opens and decompresses one index object into *out_plain (NULL
+ * when it is refused as sealed under a retired epoch after its
+ * retirement), and adds the objects it supersedes to superseded. */
+static gboolean
+index_read_object (CofferRepository *self, CofferCategoryKeys *keys, const char *prefix, const char *name,
+                   GHashTable *superseded, GBytes **out_plain, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GBytes) obj = NULL;
+  g_autoptr(GBytes) sealed = NULL;
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(CofferIndex) probe = coffer_index_new ();
+  g_auto(GStrv) sup = NULL;
+  g_autoptr(GBytes) packed = NULL;
+  CofferEpochKeys *ek = NULL;
+  gsize sealed_len;
+  const guint8 *sealed_data;
+
+  *out_plain = NULL;
+  obj = coffer_store_get_limited (self->store, name, COFFER_MAX_INDEX_BYTES,
+                                  cancellable, error);
+  if (obj == NULL)
+    return FALSE;
+  sealed = _coffer_repository_open_object_epoch (self, keys, COFFER_OBJECT_INDEX, name, obj, &ek, error);
+  if (sealed == NULL)
+    return FALSE;
+  sealed_data = g_bytes_get_data (sealed, &sealed_len);
+  if (sealed_len >= INDEX_TIME_BYTES && memcmp (sealed_data, INDEX_TIME_MAGIC, 4) == 0)
+    {
+      gint64 time_us;
+      char *why = NULL;
+
+      memcpy (&time_us, sealed_data + 4, 8);
+      time_us = GINT64_FROM_LE (time_us);
+      if (_coffer_epoch_refuses (ek, time_us, name, &why))
+        {
+          /* Left out as if it did not exist: it could only hide or
+           * misplace data, and blobs are verified against their ids. */
+          g_hash_table_replace (keys->refused, g_strdup (name), why);
+          return TRUE;
+        }
+      packed = g_bytes_new_from_bytes (sealed, INDEX_TIME_BYTES, sealed_len - INDEX_TIME_BYTES);
+    }
+  else
+    /* Version 1: no creation time, so no retirement check (documented). */
+    packed = g_bytes_ref (sealed);
+  plain = _coffer_decompress (packed, MAX_INDEX_OBJECT, error);
+  if (plain == NULL)
+    return FALSE;
+  /* First pass only for the supersedes list. */
+  if (!coffer_index_merge (probe, plain, &sup, error))
+    return FALSE;
+  for (guint j = 0; sup != NULL && sup[j] != NULL; j++)
+    g_hash_table_add (superseded, g_strdup_printf ("%s%s", prefix, sup[j]));
+  *out_plain = g_steal_pointer (&plain);
+  return TRUE;
+}
+
 CofferIndex *
 _coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
                               GCancellable *cancellable, GError **error)
@@ -65,7 +168,6 @@ _coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
   g_autofree char *cache_path = NULL;
   g_autofree char *digest_path = NULL;
   g_autofree char *digest = NULL;
-  g_autofree char *cached_digest = NULL;
   CofferIndex *index = NULL;
 
   g_rec_mutex_lock (lock);
@@ -80,81 +182,26 @@ _coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
   if (names == NULL)
     goto out;
 
-  /* The local cache is valid when it was built from exactly these objects. */
   cache_dir = coffer_state_get_cache_dir (self->state, keys->id);
   cache_path = g_build_filename (cache_dir, "index.cache", NULL);
   digest_path = g_build_filename (cache_dir, "index.names", NULL);
   digest = names_digest (names);
-  if (g_file_get_contents (digest_path, &cached_digest, NULL, NULL)
-      && g_str_has_prefix (cached_digest, digest))
+  if (index_load_cache (keys, cache_path, digest_path, digest))
     {
-      g_autoptr(GError) cache_error = NULL;
-      index = coffer_index_load (cache_path, &cache_error);
-      if (index != NULL)
-        {
-          g_auto(GStrv) lines = g_strsplit (cached_digest, "\n", -1);
-          keys->index_names = g_ptr_array_new_with_free_func (g_free);
-          for (guint i = 1; lines[i] != NULL; i++)
-            if (*lines[i])
-              g_ptr_array_add (keys->index_names, g_strdup (lines[i]));
-          keys->index = index;
-          goto out;
-        }
-      g_debug ("index cache unusable, rebuilding: %s", cache_error->message);
+      index = keys->index;
+      goto out;
     }
 
   plains = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   superseded = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; i < names->len; i++)
     {
-      const char *name = g_ptr_array_index (names, i);
-      g_autoptr(GBytes) obj = NULL;
-      g_autoptr(GBytes) sealed = NULL;
-      g_autoptr(GBytes) plain = NULL;
-      g_autoptr(CofferIndex) probe = coffer_index_new ();
-      g_auto(GStrv) sup = NULL;
-      g_autoptr(GBytes) packed = NULL;
-      CofferEpochKeys *ek = NULL;
-      gsize sealed_len;
-      const guint8 *sealed_data;
+      GBytes *plain;
 
-      obj = coffer_store_get_limited (self->store, name, COFFER_MAX_INDEX_BYTES,
-                                      cancellable, error);
-      if (obj == NULL)
+      if (!index_read_object (self, keys, prefix, g_ptr_array_index (names, i), superseded, &plain,
+                              cancellable, error))
         goto out;
-      sealed = _coffer_repository_open_object_epoch (self, keys, COFFER_OBJECT_INDEX, name, obj, &ek, error);
-      if (sealed == NULL)
-        goto out;
-      sealed_data = g_bytes_get_data (sealed, &sealed_len);
-      if (sealed_len >= INDEX_TIME_BYTES && memcmp (sealed_data, INDEX_TIME_MAGIC, 4) == 0)
-        {
-          gint64 time_us;
-          char *why = NULL;
-
-          memcpy (&time_us, sealed_data + 4, 8);
-          time_us = GINT64_FROM_LE (time_us);
-          if (_coffer_epoch_refuses (ek, time_us, name, &why))
-            {
-              /* Left out as if it did not exist: it could only hide or
-               * misplace data, and blobs are verified against their ids. */
-              g_hash_table_replace (keys->refused, g_strdup (name), why);
-              g_ptr_array_add (plains, NULL);
-              continue;
-            }
-          packed = g_bytes_new_from_bytes (sealed, INDEX_TIME_BYTES, sealed_len - INDEX_TIME_BYTES);
-        }
-      else
-        /* Version 1: no creation time, so no retirement check (documented). */
-        packed = g_bytes_ref (sealed);
-      plain = _coffer_decompress (packed, MAX_INDEX_OBJECT, error);
-      if (plain == NULL)
-        goto out;
-      /* First pass only for the supersedes list. */
-      if (!coffer_index_merge (probe, plain, &sup, error))
-        goto out;
-      for (guint j = 0; sup != NULL && sup[j] != NULL; j++)
-        g_hash_table_add (superseded, g_strdup_printf ("%s%s", prefix, sup[j]));
-      g_ptr_array_add (plains, g_steal_pointer (&plain));
+      g_ptr_array_add (plains, plain);
     }
 
   index = coffer_index_new ();
@@ -175,17 +222,7 @@ _coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
     }
   keys->index = index;
   keys->index_names = g_steal_pointer (&live);
-
-  /* Best effort: a failing cache only costs time next run. */
-  if (coffer_index_save (index, cache_path, NULL))
-    {
-      GString *s = g_string_new (digest);
-      g_string_append_c (s, '\n');
-      for (guint i = 0; i < keys->index_names->len; i++)
-        g_string_append_printf (s, "%s\n", (char *) g_ptr_array_index (keys->index_names, i));
-      g_file_set_contents (digest_path, s->str, s->len, NULL);
-      g_string_free (s, TRUE);
-    }
+  index_save_cache (keys, cache_path, digest_path, digest);
 
 out:
   g_rec_mutex_unlock (lock);
