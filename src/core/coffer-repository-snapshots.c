@@ -278,78 +278,69 @@ snapshot_free (gpointer data)
   coffer_snapshot_free (data);
 }
 
-GPtrArray *
-_coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *keys,
-                                   GCancellable *cancellable, GError **error)
+/* Reads and opens one snapshot object. NULL without an error when it is
+ * refused (recorded in keys->refused): it names a key epoch its sealer
+ * did not hold, or was sealed under a retired epoch after its retirement. */
+static CofferSnapshot *
+snapshot_read (CofferRepository *self, CofferCategoryKeys *keys, const char *name,
+               GCancellable *cancellable, GError **error)
 {
-  g_autofree char *prefix = g_strdup_printf ("categories/%s/snapshots/", keys->id);
-  g_autoptr(GPtrArray) names = list_names (self, prefix, cancellable, error);
-  g_autoptr(GPtrArray) result = NULL;
+  g_autoptr(GBytes) obj = NULL;
+  g_autoptr(GBytes) plain = NULL;
+  CofferSnapshot *snap;
+  CofferEpochKeys *ek = NULL;
+  char *why = NULL;
+
+  obj = coffer_store_get_limited (self->store, name, COFFER_MAX_SNAPSHOT_BYTES,
+                                  cancellable, error);
+  if (obj == NULL)
+    return NULL;
+  plain = _coffer_repository_open_object_epoch (self, keys, COFFER_OBJECT_SNAPSHOT, name, obj, &ek, error);
+  if (plain == NULL)
+    return NULL;
+  snap = coffer_snapshot_parse (plain, error);
+  if (snap == NULL)
+    return NULL;
+  if (g_strcmp0 (snap->category_id, keys->id) != 0)
+    {
+      coffer_snapshot_free (snap);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   "The snapshot %s belongs to another category.", name);
+      return NULL;
+    }
+  /* Its data is read with the keys of the epoch it names, so that epoch
+   * must be one its sealer held: not newer than the sealing epoch. */
+  if (snap->epoch > ek->epoch || coffer_category_keys_epoch (keys, snap->epoch) == NULL)
+    {
+      /* Left out like a forgery under a retired epoch, so that whoever
+       * kept an old key cannot make the whole list unreadable. */
+      g_hash_table_replace (keys->refused, g_strdup (name),
+                            g_strdup_printf ("%s was tampered with: it names key epoch %u for its data "
+                                             "but is sealed under epoch %u; it is ignored.",
+                                             name, snap->epoch, ek->epoch));
+      coffer_snapshot_free (snap);
+      return NULL;
+    }
+  if (_coffer_epoch_refuses (ek, snap->time, name, &why))
+    {
+      /* Not listed: it would otherwise become the newest backup. */
+      g_hash_table_replace (keys->refused, g_strdup (name), why);
+      coffer_snapshot_free (snap);
+      return NULL;
+    }
+  return snap;
+}
+
+/* Forget never removes the newest snapshot, so the highest sequence
+ * number can only grow: if it shrank, someone removed backups. */
+static gboolean
+snapshots_check_highest (CofferRepository *self, CofferCategoryKeys *keys, guint64 highest,
+                         GCancellable *cancellable, GError **error)
+{
   CofferState *state = self->state;
   g_autofree char *group = g_strdup_printf ("category %s", keys->id);
-  guint64 known, highest = 0;
+  guint64 known = coffer_state_get_uint (state, group, "seq");
 
-  if (names == NULL)
-    return NULL;
-  result = g_ptr_array_new_with_free_func (snapshot_free);
-  for (guint i = 0; i < names->len; i++)
-    {
-      const char *name = g_ptr_array_index (names, i);
-      g_autoptr(GBytes) obj = NULL;
-      g_autoptr(GBytes) plain = NULL;
-      CofferSnapshot *snap;
-      CofferEpochKeys *ek = NULL;
-      char *why = NULL;
-
-      if (g_str_has_prefix (name + strlen (prefix), "."))
-        continue;
-      obj = coffer_store_get_limited (self->store, name, COFFER_MAX_SNAPSHOT_BYTES,
-                                      cancellable, error);
-      if (obj == NULL)
-        return NULL;
-      plain = _coffer_repository_open_object_epoch (self, keys, COFFER_OBJECT_SNAPSHOT, name, obj, &ek, error);
-      if (plain == NULL)
-        return NULL;
-      snap = coffer_snapshot_parse (plain, error);
-      if (snap == NULL)
-        return NULL;
-      if (g_strcmp0 (snap->category_id, keys->id) != 0)
-        {
-          coffer_snapshot_free (snap);
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The snapshot %s belongs to another category.", name);
-          return NULL;
-        }
-      /* Its data is read with the keys of the epoch it names, so that epoch
-       * must be one its sealer held: not newer than the sealing epoch. */
-      if (snap->epoch > ek->epoch || coffer_category_keys_epoch (keys, snap->epoch) == NULL)
-        {
-          /* Left out like a forgery under a retired epoch, so that whoever
-           * kept an old key cannot make the whole list unreadable. */
-          g_hash_table_replace (keys->refused, g_strdup (name),
-                                g_strdup_printf ("%s was tampered with: it names key epoch %u for its data "
-                                                 "but is sealed under epoch %u; it is ignored.",
-                                                 name, snap->epoch, ek->epoch));
-          coffer_snapshot_free (snap);
-          continue;
-        }
-      if (_coffer_epoch_refuses (ek, snap->time, name, &why))
-        {
-          /* Not listed: it would otherwise become the newest backup. */
-          g_hash_table_replace (keys->refused, g_strdup (name), why);
-          coffer_snapshot_free (snap);
-          continue;
-        }
-      g_free (snap->id);
-      snap->id = g_strdup (name + strlen (prefix));
-      highest = MAX (highest, snap->seq);
-      g_ptr_array_add (result, snap);
-    }
-  g_ptr_array_sort (result, compare_snapshot_ptrs);
-
-  /* Forget never removes the newest snapshot, so the highest sequence
-   * number can only grow: if it shrank, someone removed backups. */
-  known = coffer_state_get_uint (state, group, "seq");
   if (highest < known)
     {
       g_autoptr(GError) config_error = NULL;
@@ -365,20 +356,59 @@ _coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *k
                          "that is not connected.");
           else
             g_propagate_error (error, g_steal_pointer (&config_error));
-          return NULL;
+          return FALSE;
         }
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
                    "The newest backups of category “%s” are missing from the repository "
                    "(this computer has seen backup number %" G_GUINT64_FORMAT ", the repository ends at %" G_GUINT64_FORMAT "). "
                    "The storage may have been rolled back or tampered with.",
                    keys->info->name, known, highest);
-      return NULL;
+      return FALSE;
     }
   if (highest > known)
     {
       coffer_state_set_uint (state, group, "seq", highest);
       coffer_state_save (state, NULL);
     }
+  return TRUE;
+}
+
+GPtrArray *
+_coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *keys,
+                                   GCancellable *cancellable, GError **error)
+{
+  g_autofree char *prefix = g_strdup_printf ("categories/%s/snapshots/", keys->id);
+  g_autoptr(GPtrArray) names = list_names (self, prefix, cancellable, error);
+  g_autoptr(GPtrArray) result = NULL;
+  guint64 highest = 0;
+
+  if (names == NULL)
+    return NULL;
+  result = g_ptr_array_new_with_free_func (snapshot_free);
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+      g_autoptr(GError) local_error = NULL;
+      CofferSnapshot *snap;
+
+      if (g_str_has_prefix (name + strlen (prefix), "."))
+        continue;
+      snap = snapshot_read (self, keys, name, cancellable, &local_error);
+      if (snap == NULL)
+        {
+          if (local_error == NULL)
+            continue;
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      g_free (snap->id);
+      snap->id = g_strdup (name + strlen (prefix));
+      highest = MAX (highest, snap->seq);
+      g_ptr_array_add (result, snap);
+    }
+  g_ptr_array_sort (result, compare_snapshot_ptrs);
+  if (!snapshots_check_highest (self, keys, highest, cancellable, error))
+    return NULL;
   return g_steal_pointer (&result);
 }
 
