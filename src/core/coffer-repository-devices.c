@@ -734,18 +734,15 @@ own_device_key (CofferRepository *self, guint8 pk[32], GError **error)
   return sk;
 }
 
-/* Reads the request and its commitment; answers it when answer is TRUE and
- * this computer has not yet; reads and checks the reveal. */
+/* Reads the request of device_id into v->request and its commitment into
+ * seen (and v->sign_pk from a v2 commitment). */
 static gboolean
-join_view (CofferRepository *self, const char *device_id, gboolean answer, const guint8 pk_t[32],
-           JoinView *v, GCancellable *cancellable, GError **error)
+join_view_read (CofferRepository *self, const char *device_id, JoinView *v, guint8 seen[32],
+                GCancellable *cancellable, GError **error)
 {
-  CofferState *state = self->state;
-  g_autofree char *group = g_strdup_printf ("join %s", device_id);
   g_autofree char *obj = NULL;
   g_autoptr(GBytes) bytes = NULL;
   const guint8 *body;
-  guint8 stored[32], check[32];
   gboolean missing;
 
   if (!coffer_device_id_is_valid (device_id))
@@ -790,51 +787,22 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
                    "The commitment of device %s is malformed.", device_id);
       return FALSE;
     }
+  memcpy (seen, body, 32);
+  return TRUE;
+}
 
-  /* What this computer saw first is what counts (the storage may change). */
-  if (_coffer_state_get_hex (state, group, "commit", stored, 32))
-    {
-      guint8 stored_pk[32];
-      if (memcmp (stored, body, 32) != 0
-          || !_coffer_state_get_hex (state, group, "request-key", stored_pk, 32)
-          || memcmp (stored_pk, v->request->public_key, 32) != 0)
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The join request of device %s changed after this computer answered it. Someone may "
-                       "be interfering with the storage: do not approve it.", device_id);
-          return FALSE;
-        }
-      memcpy (v->commit, stored, 32);
-      if (!_coffer_state_get_hex (state, group, "nonce", v->n_t, NONCE_BYTES))
-        return FALSE;
-    }
-  else if (answer)
-    {
-      memcpy (v->commit, body, 32);
-      randombytes_buf (v->n_t, NONCE_BYTES);
-      _coffer_state_set_hex (state, group, "commit", v->commit, 32);
-      _coffer_state_set_hex (state, group, "request-key", v->request->public_key, 32);
-      _coffer_state_set_hex (state, group, "nonce", v->n_t, NONCE_BYTES);
-      if (!coffer_state_save (state, error))
-        return FALSE;
-    }
-  else
-    return TRUE;   /* not answered by this computer: no code */
+/* Reads and checks the new device's reveal against v->commit; TRUE with
+ * v->revealed FALSE when there is none yet. */
+static gboolean
+join_view_reveal (CofferRepository *self, const char *device_id, JoinView *v,
+                  GCancellable *cancellable, GError **error)
+{
+  g_autofree char *obj = obj_name (REVEAL_FMT, device_id);
+  g_autoptr(GBytes) bytes = NULL;
+  const guint8 *body;
+  guint8 check[32];
+  gboolean missing;
 
-  if (answer)
-    {
-      g_autoptr(GByteArray) resp = fixed_new ("CFJR");
-      g_autofree char *resp_name = obj_name (RESPONSE_FMT, device_id);
-
-      g_byte_array_append (resp, pk_t, 32);
-      g_byte_array_append (resp, v->n_t, NONCE_BYTES);
-      if (!put (self, resp_name, resp->data, resp->len, COFFER_PUT_REPLACE, cancellable, error))
-        return FALSE;
-    }
-
-  g_clear_pointer (&bytes, g_bytes_unref);
-  g_free (obj);
-  obj = obj_name (REVEAL_FMT, device_id);
   bytes = _coffer_repository_get_small (self, obj, &missing, cancellable, error);
   if (bytes == NULL)
     return missing;
@@ -856,6 +824,62 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
   memcpy (v->r_new, body, NONCE_BYTES);
   v->revealed = TRUE;
   return TRUE;
+}
+
+/* Reads the request and its commitment; answers it when answer is TRUE and
+ * this computer has not yet; reads and checks the reveal. */
+static gboolean
+join_view (CofferRepository *self, const char *device_id, gboolean answer, const guint8 pk_t[32],
+           JoinView *v, GCancellable *cancellable, GError **error)
+{
+  CofferState *state = self->state;
+  g_autofree char *group = g_strdup_printf ("join %s", device_id);
+  guint8 seen[32], stored[32];
+
+  if (!join_view_read (self, device_id, v, seen, cancellable, error))
+    return FALSE;
+
+  /* What this computer saw first is what counts (the storage may change). */
+  if (_coffer_state_get_hex (state, group, "commit", stored, 32))
+    {
+      guint8 stored_pk[32];
+      if (memcmp (stored, seen, 32) != 0
+          || !_coffer_state_get_hex (state, group, "request-key", stored_pk, 32)
+          || memcmp (stored_pk, v->request->public_key, 32) != 0)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                       "The join request of device %s changed after this computer answered it. Someone may "
+                       "be interfering with the storage: do not approve it.", device_id);
+          return FALSE;
+        }
+      memcpy (v->commit, stored, 32);
+      if (!_coffer_state_get_hex (state, group, "nonce", v->n_t, NONCE_BYTES))
+        return FALSE;
+    }
+  else if (answer)
+    {
+      memcpy (v->commit, seen, 32);
+      randombytes_buf (v->n_t, NONCE_BYTES);
+      _coffer_state_set_hex (state, group, "commit", v->commit, 32);
+      _coffer_state_set_hex (state, group, "request-key", v->request->public_key, 32);
+      _coffer_state_set_hex (state, group, "nonce", v->n_t, NONCE_BYTES);
+      if (!coffer_state_save (state, error))
+        return FALSE;
+    }
+  else
+    return TRUE;   /* not answered by this computer: no code */
+
+  if (answer)
+    {
+      g_autoptr(GByteArray) resp = fixed_new ("CFJR");
+      g_autofree char *resp_name = obj_name (RESPONSE_FMT, device_id);
+
+      g_byte_array_append (resp, pk_t, 32);
+      g_byte_array_append (resp, v->n_t, NONCE_BYTES);
+      if (!put (self, resp_name, resp->data, resp->len, COFFER_PUT_REPLACE, cancellable, error))
+        return FALSE;
+    }
+  return join_view_reveal (self, device_id, v, cancellable, error);
 }
 
 static gboolean
