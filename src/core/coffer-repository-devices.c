@@ -954,6 +954,67 @@ forget_join (CofferRepository *self, const char *device_id, gboolean with_approv
   coffer_state_save (state, NULL);
 }
 
+/* The new computer has revealed its code and the user typed the same. */
+static gboolean
+approve_check_code (CofferRepository *self, const char *device_id, const guint8 pk_t[32], const JoinView *v,
+                    const char *code_typed_by_user, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *code = NULL;
+  g_autofree char *want = NULL;
+  g_autofree char *typed = NULL;
+
+  if (!v->revealed)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
+                   "The new computer has not shown its code yet. Keep “coffer devices join” running "
+                   "there (or run “coffer devices join --status”), then try again.");
+      return FALSE;
+    }
+  code = join_code (self->raw_id, device_id, pk_t, v->n_t, v->request->public_key, v->r_new);
+  want = normalise_code (code);
+  typed = normalise_code (code_typed_by_user);
+  if (typed == NULL || strlen (typed) != 6)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "The code is six digits, as shown on the new computer.");
+      return FALSE;
+    }
+  if (sodium_memcmp (typed, want, 6) != 0)
+    {
+      /* A request whose code did not match is never approved later. */
+      forget_join (self, device_id, TRUE, cancellable);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   "The code does not match the one on this computer, so the device was not approved "
+                   "and its request was cancelled. If you typed it correctly, someone may be interfering "
+                   "with the storage; start the join again on the new computer.");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The new device's record is signed by the recovery key when this session
+ * holds it, otherwise by this computer (sk): a later removal keeps the new
+ * device only if the chain of signatures leads back to the recovery key
+ * without the removed one. */
+static gboolean
+approve_write_record (CofferRepository *self, const CofferSecret *ak, const CofferSecret *sk,
+                      const char *device_id, const JoinView *v, GCancellable *cancellable, GError **error)
+{
+  static const guint8 zero[32] = { 0 };
+  const CofferSecret *rk = self->recovery_key;
+  const guint8 *new_sign_pk = v->has_sign_pk ? v->sign_pk : zero;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  guint8 own_sign_pk[32];
+  g_autoptr(CofferSecret) own_sign_sk = NULL;
+
+  if (rk != NULL && _coffer_repository_recovery_key_is_pinned (self, rk))
+    return write_record_by_recovery (self, ak, rk, device_id, v->request->public_key, new_sign_pk, now,
+                                     cancellable, error);
+  own_sign_sk = coffer_device_signing_keypair (sk, self->raw_id, own_sign_pk);
+  return write_record (self, ak, device_id, v->request->public_key, new_sign_pk, now,
+                       self->device_id, own_sign_sk, cancellable, error);
+}
+
 gboolean
 coffer_repository_approve_device (CofferRepository *self, const char *device_id,
                                   const char *code_typed_by_user,
@@ -961,9 +1022,6 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
 {
   const CofferSecret *ak;
   g_autoptr(CofferSecret) sk = NULL;
-  g_autofree char *code = NULL;
-  g_autofree char *want = NULL;
-  g_autofree char *typed = NULL;
   g_autofree char *obj = NULL;
   g_autoptr(GBytes) env = NULL;
   g_autoptr(GByteArray) approval = NULL;
@@ -981,32 +1039,8 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
     return FALSE;
   if (!join_view (self, device_id, TRUE, pk_t, &v, cancellable, error))
     goto fail;
-  if (!v.revealed)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
-                   "The new computer has not shown its code yet. Keep “coffer devices join” running "
-                   "there (or run “coffer devices join --status”), then try again.");
-      goto fail;
-    }
-  code = join_code (self->raw_id, device_id, pk_t, v.n_t, v.request->public_key, v.r_new);
-  want = normalise_code (code);
-  typed = normalise_code (code_typed_by_user);
-  if (typed == NULL || strlen (typed) != 6)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "The code is six digits, as shown on the new computer.");
-      goto fail;
-    }
-  if (sodium_memcmp (typed, want, 6) != 0)
-    {
-      /* A request whose code did not match is never approved later. */
-      forget_join (self, device_id, TRUE, cancellable);
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "The code does not match the one on this computer, so the device was not approved "
-                   "and its request was cancelled. If you typed it correctly, someone may be interfering "
-                   "with the storage; start the join again on the new computer.");
-      goto fail;
-    }
+  if (!approve_check_code (self, device_id, pk_t, &v, code_typed_by_user, cancellable, error))
+    goto fail;
 
   coffer_account_key_id (ak, akid);
   _coffer_state_get_hex (state, "account", "rotation-key", rot_pk, sizeof rot_pk);
@@ -1015,31 +1049,9 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
     goto invalid;
 
   /* Record, then the envelope (what makes the device trusted), then the
-   * approval the new computer checks, then the request goes. The record is
-   * signed by the recovery key when this session holds it, otherwise by
-   * this computer: a later removal keeps the new device only if the chain
-   * of signatures leads back to the recovery key without the removed one. */
-  {
-    static const guint8 zero[32] = { 0 };
-    const CofferSecret *rk = self->recovery_key;
-    const guint8 *new_sign_pk = v.has_sign_pk ? v.sign_pk : zero;
-    gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-    gboolean ok;
-
-    if (rk != NULL && _coffer_repository_recovery_key_is_pinned (self, rk))
-      ok = write_record_by_recovery (self, ak, rk, device_id, v.request->public_key, new_sign_pk, now,
-                                     cancellable, error);
-    else
-      {
-        guint8 own_sign_pk[32];
-        g_autoptr(CofferSecret) own_sign_sk =
-          coffer_device_signing_keypair (sk, self->raw_id, own_sign_pk);
-        ok = write_record (self, ak, device_id, v.request->public_key, new_sign_pk, now,
-                           self->device_id, own_sign_sk, cancellable, error);
-      }
-    if (!ok)
-      goto fail;
-  }
+   * approval the new computer checks, then the request goes. */
+  if (!approve_write_record (self, ak, sk, device_id, &v, cancellable, error))
+    goto fail;
   env = coffer_device_envelope_seal (v.request->public_key, ak, self->raw_id,
                                      device_id, v.request->device_name);
   if (env == NULL)
