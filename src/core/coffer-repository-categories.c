@@ -511,6 +511,38 @@ meta_serialize (CofferCategoryKeys *keys, const char *device_id, guint64 counter
   return g_variant_get_data_as_bytes (v);
 }
 
+/* The "folders" entry of meta/<cid>: device id -> (paths, excludes). This
+ * device's go into info->paths/excludes (*mine), the others' into
+ * info->other_folders. FALSE when it is malformed. */
+static gboolean
+meta_parse_folders (GVariant *folders, const char *device_id, CofferCategory *info, gboolean *mine)
+{
+  GVariantIter iter;
+  const char *dev;
+  g_autofree const char **fp = NULL;
+  g_autofree const char **fe = NULL;
+
+  g_variant_iter_init (&iter, folders);
+  while (g_variant_iter_next (&iter, "{&s(^a&s^a&s)}", &dev, &fp, &fe))
+    {
+      if (*dev == '\0')
+        return FALSE;
+      if (device_id != NULL && g_str_equal (dev, device_id))
+        {
+          g_strfreev (info->paths);
+          g_strfreev (info->excludes);
+          info->paths = g_strdupv ((char **) fp);
+          info->excludes = g_strdupv ((char **) fe);
+          *mine = TRUE;
+        }
+      else
+        g_ptr_array_add (info->other_folders, coffer_category_folders_new (dev, fp, fe));
+      g_clear_pointer (&fp, g_free);
+      g_clear_pointer (&fe, g_free);
+    }
+  return TRUE;
+}
+
 /* Which folders are this computer's. "folders"[this device] when there is
  * one. Otherwise the top-level folders of a description that names no
  * "device" (written before folders were kept per computer) belong to the
@@ -557,32 +589,8 @@ meta_parse (CofferRepository *self, const char *cid, GBytes *bytes, CofferCatego
     device_id = creator;
   info->name = g_strdup (name);
   info->other_folders = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_folders_free);
-  if (folders != NULL)
-    {
-      GVariantIter iter;
-      const char *dev;
-      g_autofree const char **fp = NULL;
-      g_autofree const char **fe = NULL;
-
-      g_variant_iter_init (&iter, folders);
-      while (g_variant_iter_next (&iter, "{&s(^a&s^a&s)}", &dev, &fp, &fe))
-        {
-          if (*dev == '\0')
-            goto corrupt;
-          if (device_id != NULL && g_str_equal (dev, device_id))
-            {
-              g_strfreev (info->paths);
-              g_strfreev (info->excludes);
-              info->paths = g_strdupv ((char **) fp);
-              info->excludes = g_strdupv ((char **) fe);
-              mine = TRUE;
-            }
-          else
-            g_ptr_array_add (info->other_folders, coffer_category_folders_new (dev, fp, fe));
-          g_clear_pointer (&fp, g_free);
-          g_clear_pointer (&fe, g_free);
-        }
-    }
+  if (folders != NULL && !meta_parse_folders (folders, device_id, info, &mine))
+    goto corrupt;
   if (mine && creator == NULL && paths[0] != NULL)
     /* This computer has its own entry, and the unowned legacy folders are
      * another computer's (it wrote its entry while they were). */
