@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Categories: their key sets (account and password envelopes), their
  * metadata, and the protection level. */
+#include <inttypes.h>
 #include <string.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-error.h"
 #include "coffer-repository-private.h"
@@ -152,7 +154,7 @@ keyset_parse (const CofferSecret *plain, GError **error)
 
 corrupt:
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "A category key set is malformed.");
+               _("A category key set is malformed."));
   return NULL;
 }
 
@@ -186,7 +188,7 @@ keyset_add_epoch (GPtrArray *epochs, GError **error)
   if (newest->epoch == G_MAXUINT32 || epochs->len >= MAX_EPOCHS)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
-                   "This category has used up its key epochs; re-encrypt it first.");
+                   _("This category has used up its key epochs; re-encrypt it first."));
       return FALSE;
     }
   for (guint i = 0; i < epochs->len; i++)
@@ -319,7 +321,7 @@ open_account_envelope (CofferRepository *self, const char *cid, GCancellable *ca
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The account key envelope of a category is missing (%s).", name);
+                     _("The account key envelope of a category is missing (%s)."), name);
       else
         g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
@@ -329,7 +331,7 @@ open_account_envelope (CofferRepository *self, const char *cid, GCancellable *ca
   if (plain == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The account key envelope %s cannot be opened: %s", name, local_error->message);
+                   _("The account key envelope %s cannot be opened: %s"), name, local_error->message);
       return NULL;
     }
   return keyset_parse (plain, error);
@@ -384,7 +386,7 @@ read_password_envelope (CofferRepository *self, const char *name, CofferKdfParam
   if (len < PASSWORD_HEADER_BYTES || memcmp (data, PASSWORD_MAGIC "\1", 5) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The password envelope %s is malformed.", name);
+                   _("The password envelope %s is malformed."), name);
       return NULL;
     }
   memcpy (params->salt, data + 8, COFFER_SALT_BYTES);
@@ -421,15 +423,15 @@ open_password_envelope_full (CofferRepository *self, const char *cid, gboolean p
       if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY)
           && probe && password_opens_another (self, cid, cancellable))
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The password is right (it opens other categories), but the password envelope "
-                     "%s of this category does not open with it: it looks damaged. A trusted device "
-                     "or the recovery key can still open the category.", name);
+                     _("The password is right (it opens other categories), but the password envelope "
+                       "%s of this category does not open with it: it looks damaged. A trusted device "
+                       "or the recovery key can still open the category."), name);
       else if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD,
-                     "The password is wrong.");
+                     _("The password is wrong."));
       else
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The password envelope %s is damaged: %s", name, local_error->message);
+                     _("The password envelope %s is damaged: %s"), name, local_error->message);
       return NULL;
     }
   return keyset_parse (plain, error);
@@ -628,7 +630,7 @@ meta_parse (CofferRepository *self, const char *cid, GBytes *bytes, CofferCatego
 
 corrupt:
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "The description of a category is malformed.");
+               _("The description of a category is malformed."));
   return FALSE;
 }
 
@@ -695,9 +697,9 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
       && fresh != META_ANY)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The description of category %s (%s) is sealed under key epoch %u, but the "
-                   "category's newest epoch is %u: it is an old copy that was put back, or it was "
-                   "tampered with. The repository was rolled back or tampered with.",
+                   _("The description of category %s (%s) is sealed under key epoch %u, but the "
+                     "category's newest epoch is %u: it is an old copy that was put back, or it was "
+                     "tampered with. The repository was rolled back or tampered with."),
                    keys->id, name, ek->epoch, newest->epoch);
       return FALSE;
     }
@@ -711,9 +713,9 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
   if (counter < known && fresh != META_ANY)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The description of category “%s” is older than the one this computer has seen "
-                   "(version %" G_GUINT64_FORMAT " < %" G_GUINT64_FORMAT "): an old copy was put back. "
-                   "The repository was rolled back or tampered with.",
+                   _("The description of category “%s” is older than the one this computer has seen "
+                     "(version %" PRIu64 " < %" PRIu64 "): an old copy was put back. "
+                     "The repository was rolled back or tampered with."),
                    info->name, counter, known);
       coffer_category_free (info);
       return FALSE;
@@ -749,8 +751,8 @@ check_epoch_rollback (CofferRepository *self, CofferCategoryKeys *keys, GError *
   if (newest < known)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The keys of category %s are older than the ones this computer has seen "
-                   "(epoch %u < %" G_GUINT64_FORMAT "): the repository was rolled back or tampered with.",
+                   _("The keys of category %s are older than the ones this computer has seen "
+                     "(epoch %u < %" PRIu64 "): the repository was rolled back or tampered with."),
                    keys->info ? keys->info->name : keys->id, newest, known);
       return FALSE;
     }
@@ -770,8 +772,8 @@ is_removed (CofferRepository *self, const char *cid, GError **error)
   if (coffer_state_get_uint (self->state, group, "removed") == 0)
     return FALSE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-               "The category %s was removed on this computer, but the repository holds it again: "
-               "the storage put back an old copy (rolled back or tampered with). It is ignored.", cid);
+               _("The category %s was removed on this computer, but the repository holds it again: "
+                 "the storage put back an old copy (rolled back or tampered with). It is ignored."), cid);
   return TRUE;
 }
 
@@ -821,7 +823,7 @@ load_category (CofferRepository *self, const char *cid, GCancellable *cancellabl
       if (self->password == NULL)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                       "This category can be opened with the backup password, the recovery key, or on a trusted device; none was given.");
+                       _("This category can be opened with the backup password, the recovery key, or on a trusted device; none was given."));
           return NULL;
         }
       epochs = open_password_envelope (self, cid, cancellable, &local_error);
@@ -829,7 +831,7 @@ load_category (CofferRepository *self, const char *cid, GCancellable *cancellabl
         {
           if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
             g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-                         "This category has Advanced protection: only the recovery key or a trusted device can open it, not the backup password.");
+                         _("This category has Advanced protection: only the recovery key or a trusted device can open it, not the backup password."));
           else
             g_propagate_error (error, g_steal_pointer (&local_error));
           return NULL;
@@ -862,7 +864,7 @@ load_category (CofferRepository *self, const char *cid, GCancellable *cancellabl
       /* An Advanced category must not have a password envelope; one that
        * appears anyway was not written by Coffer. */
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-                   "This category has Advanced protection: only the recovery key or a trusted device can open it, not the backup password.");
+                   _("This category has Advanced protection: only the recovery key or a trusted device can open it, not the backup password."));
       _coffer_category_keys_free (keys);
       return NULL;
     }
@@ -987,13 +989,13 @@ _coffer_repository_get_category (CofferRepository *self, const char *id_or_name,
     {
       /* A locked Advanced category might be the one asked for. */
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-                   "There is no category “%s” among those the password opens. "
-                   "Categories with Advanced protection need the recovery key or a trusted device.",
+                   _("There is no category “%s” among those the password opens. "
+                     "Categories with Advanced protection need the recovery key or a trusted device."),
                    id_or_name);
       return NULL;
     }
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_CATEGORY,
-               "There is no category “%s” in this repository.", id_or_name);
+               _("There is no category “%s” in this repository."), id_or_name);
   return NULL;
 }
 
@@ -1064,7 +1066,7 @@ require_account_key (CofferRepository *self, const char *what, GError **error)
   if (self->account_key != NULL)
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-               "%s needs a trusted device or the recovery key; the backup password alone is not enough.", what);
+               _("%s needs a trusted device or the recovery key; the backup password alone is not enough."), what);
   return FALSE;
 }
 
@@ -1074,8 +1076,8 @@ require_confirmed_recovery_key (CofferRepository *self, GError **error)
   if (self->recovery_confirmed)
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-               "Advanced protection needs a recovery key that you have confirmed: "
-               "enter your recovery key first, so that you know you can still get your data back.");
+               _("Advanced protection needs a recovery key that you have confirmed: "
+                 "enter your recovery key first, so that you know you can still get your data back."));
   return FALSE;
 }
 
@@ -1086,7 +1088,7 @@ valid_name (const char *name, GError **error)
       || strchr (name, '/') != NULL || is_category_id (name))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "“%s” is not a valid category name: use up to 200 characters of text, without “/”.",
+                   _("“%s” is not a valid category name: use up to 200 characters of text, without “/”."),
                    name ? name : "");
       return FALSE;
     }
@@ -1105,14 +1107,14 @@ coffer_repository_add_category (CofferRepository *self, const char *name, Coffer
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
 
-  if (!valid_name (name, error) || !require_account_key (self, "Adding a category", error))
+  if (!valid_name (name, error) || !require_account_key (self, _("Adding a category"), error))
     return NULL;
   if (level == COFFER_LEVEL_ADVANCED && !require_confirmed_recovery_key (self, error))
     return NULL;
   if (level == COFFER_LEVEL_STANDARD && self->password == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "Standard protection needs a backup password; give one, or choose Advanced protection.");
+                   _("Standard protection needs a backup password; give one, or choose Advanced protection."));
       return NULL;
     }
   ids = _coffer_repository_list_category_ids (self, cancellable, error);
@@ -1124,7 +1126,7 @@ coffer_repository_add_category (CofferRepository *self, const char *name, Coffer
       if (other != NULL && g_strcmp0 (other->info->name, name) == 0)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS,
-                       "There is already a category named “%s”.", name);
+                       _("There is already a category named “%s”."), name);
           return NULL;
         }
     }
@@ -1268,7 +1270,7 @@ coffer_repository_set_level (CofferRepository *self, const char *category_id, Co
     return FALSE;
   if (keys->info->level == level)
     return TRUE;
-  if (!require_account_key (self, "Changing the protection level", error))
+  if (!require_account_key (self, _("Changing the protection level"), error))
     return FALSE;
   pw_name = password_name (keys->id);
 
@@ -1308,7 +1310,7 @@ coffer_repository_set_level (CofferRepository *self, const char *category_id, Co
   if (self->password == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "Standard protection needs a backup password.");
+                   _("Standard protection needs a backup password."));
       return FALSE;
     }
   _coffer_repository_get_kdf_params (self, &params);
@@ -1427,7 +1429,7 @@ load_for_rotation (CofferRepository *self, const char *cid, const CofferSecret *
       if (epochs == NULL)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "Cannot rotate the keys of category %s: its account envelope does not open (%s).",
+                       _("Cannot rotate the keys of category %s: its account envelope does not open (%s)."),
                        cid, local_error->message);
           return NULL;
         }
@@ -1459,7 +1461,7 @@ _coffer_repository_category_is_standard (CofferRepository *self, const char *cat
   if (ak == NULL)
     ak = new_ak;
   if (ak == NULL)
-    return require_account_key (self, "Deciding a category's protection level", error);
+    return require_account_key (self, _("Deciding a category's protection level"), error);
   keys = load_for_rotation (self, category_id, ak, new_ak, &resumed, cancellable, error);
   if (keys == NULL)
     return FALSE;
@@ -1494,7 +1496,7 @@ _coffer_repository_rotate_category (CofferRepository *self, const char *cid,
       if (!keyset_add_epoch (epochs, error)
           || !write_account_envelope_with (self, new_ak, cid, epochs, COFFER_PUT_REPLACE, cancellable, error))
         {
-          g_prefix_error (error, "Cannot rotate the keys of category %s: ", cid);
+          g_prefix_error (error, _("Cannot rotate the keys of category %s: "), cid);
           _coffer_category_keys_free (keys);
           return FALSE;
         }
@@ -1507,7 +1509,7 @@ _coffer_repository_rotate_category (CofferRepository *self, const char *cid,
       if (self->password == NULL)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                       "Rotating the keys of a Standard category needs the backup password.");
+                       _("Rotating the keys of a Standard category needs the backup password."));
           _coffer_category_keys_free (keys);
           return FALSE;
         }
@@ -1597,9 +1599,9 @@ _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKey
   if (now != NULL && (now->retired == 0 || time_us <= now->retired))
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
-               "The keys of category “%s” changed since this program loaded them (another computer "
-               "removed a device or changed the protection level), so this backup would not be "
-               "believed. Nothing was committed; run the backup again.",
+               _("The keys of category “%s” changed since this program loaded them (another computer "
+                 "removed a device or changed the protection level), so this backup would not be "
+                 "believed. Nothing was committed; run the backup again."),
                keys->info != NULL ? keys->info->name : keys->id);
   return FALSE;
 }
@@ -1637,7 +1639,7 @@ _coffer_repository_password_opens_category (CofferRepository *self, const char *
           return FALSE;
         }
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                   "Category %s has no password envelope that counts.", cid);
+                   _("Category %s has no password envelope that counts."), cid);
       return FALSE;
     }
   g_clear_error (&local_error);
@@ -1652,10 +1654,10 @@ _coffer_repository_password_opens_category (CofferRepository *self, const char *
   if (plain == NULL)
     {
       if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD, "The password is wrong.");
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD, _("The password is wrong."));
       else
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The password envelope %s is damaged: %s", name, local_error->message);
+                     _("The password envelope %s is damaged: %s"), name, local_error->message);
       return FALSE;
     }
   /* It must hold the category's own newest key, as the account envelope
@@ -1669,8 +1671,8 @@ _coffer_repository_password_opens_category (CofferRepository *self, const char *
   if (theirs->epoch != ours->epoch || !coffer_secret_equal (theirs->key, ours->key))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The password envelope %s does not hold this category's keys: it was not written "
-                   "by Coffer, or it is an old copy.", name);
+                   _("The password envelope %s does not hold this category's keys: it was not written "
+                     "by Coffer, or it is an old copy."), name);
       return FALSE;
     }
   return TRUE;

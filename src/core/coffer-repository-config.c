@@ -3,7 +3,9 @@
  * chunker parameters (docs/FORMAT.md "config"), and the rule that this
  * computer believes the format version only upwards. The lowest of the
  * repository files: it calls none of the others. */
+#include <inttypes.h>
 #include <string.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-chunker.h"
 #include "coffer-error.h"
@@ -47,7 +49,7 @@ _coffer_repository_config_parse (CofferRepository *self, GBytes *bytes, GError *
       || strcmp (format, "coffer") != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository configuration is not readable: this does not look like a Coffer repository.");
+                   _("The repository configuration is not readable: this does not look like a Coffer repository."));
       return FALSE;
     }
 
@@ -61,14 +63,14 @@ _coffer_repository_config_parse (CofferRepository *self, GBytes *bytes, GError *
           && !g_key_file_has_key (kf, "chunker", "max-size", NULL)))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository configuration (the file “config”) is damaged: it is cut short.");
+                   _("The repository configuration (the file “config”) is damaged: it is cut short."));
       return FALSE;
     }
   if (version < COFFER_FORMAT_VERSION_MIN || version > COFFER_FORMAT_VERSION)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_UNSUPPORTED_VERSION,
-                   "The repository uses format version %" G_GINT64_FORMAT
-                   ", but this version of Coffer only knows version %d. Install a newer Coffer to use it.",
+                   _("The repository uses format version %" PRId64
+                     ", but this version of Coffer only knows version %d. Install a newer Coffer to use it."),
                    version, COFFER_FORMAT_VERSION);
       return FALSE;
     }
@@ -77,7 +79,7 @@ _coffer_repository_config_parse (CofferRepository *self, GBytes *bytes, GError *
       || !coffer_hex_decode (id, self->raw_id, COFFER_REPO_ID_BYTES))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository configuration has no valid repository id.");
+                   _("The repository configuration has no valid repository id."));
       return FALSE;
     }
   /* The chunker parameters are fixed in format versions 1 and 2; a config that
@@ -88,8 +90,8 @@ _coffer_repository_config_parse (CofferRepository *self, GBytes *bytes, GError *
       || g_key_file_get_uint64 (kf, "chunker", "max-size", NULL) != COFFER_CHUNK_MAX)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository configuration names chunker parameters that format version %" G_GINT64_FORMAT
-                   " does not allow.", version);
+                   _("The repository configuration names chunker parameters that format version %" PRId64
+                     " does not allow."), version);
       return FALSE;
     }
   self->id = g_steal_pointer (&id);
@@ -120,10 +122,10 @@ _coffer_repository_config_rolled_back (CofferRepository *self, GError **error)
   if (!self->config_rolled_back)
     return FALSE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-               "The repository configuration says format version %u, but this computer has seen "
-               "version %" G_GUINT64_FORMAT " here: it was rolled back (the storage put back an older copy) or "
-               "tampered with. If you restored an older copy of the repository on purpose, accept it "
-               "with “coffer check --accept-rollback” and the recovery key.",
+               _("The repository configuration says format version %u, but this computer has seen "
+                 "version %" PRIu64 " here: it was rolled back (the storage put back an older copy) or "
+                 "tampered with. If you restored an older copy of the repository on purpose, accept it "
+                 "with “coffer check --accept-rollback” and the recovery key."),
                self->format_version,
                coffer_state_get_uint (self->state, COFFER_STATE_FORMAT_GROUP, COFFER_STATE_FORMAT_KEY));
   return TRUE;
@@ -149,7 +151,7 @@ _coffer_repository_upgrade_format (CofferRepository *self, GCancellable *cancell
   if (!g_key_file_load_from_data (kf, g_bytes_get_data (old, NULL), g_bytes_get_size (old), G_KEY_FILE_NONE, NULL))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository configuration is not readable any more.");
+                   _("The repository configuration is not readable any more."));
       return FALSE;
     }
   g_key_file_set_integer (kf, "repository", "version", COFFER_FORMAT_VERSION);

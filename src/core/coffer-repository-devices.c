@@ -5,6 +5,7 @@
  * docs/SECURITY.md "Devices and rotation". */
 #include <string.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-device.h"
 #include "coffer-error.h"
@@ -354,7 +355,7 @@ read_device_record (CofferRepository *self, const CofferSecret *ak, const Coffer
     {
       if (missing)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND,
-                     "The repository has no public key record for device %s.", device_id);
+                     _("The repository has no public key record for device %s."), device_id);
       return NULL;
     }
   plain = coffer_envelope_open (ak, self->raw_id, COFFER_OBJECT_DEVICE_NAME,
@@ -367,7 +368,7 @@ read_device_record (CofferRepository *self, const CofferSecret *ak, const Coffer
   r = parse_record (plain->data, plain->len);
   if (r == NULL)
     g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                 "The public key record of device %s is malformed.", device_id);
+                 _("The public key record of device %s is malformed."), device_id);
   return r;
 }
 
@@ -545,7 +546,7 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
   if (!coffer_device_name_is_valid (name))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "“%s” is not a valid device name: use up to 256 bytes of text without control characters.",
+                   _("“%s” is not a valid device name: use up to 256 bytes of text without control characters."),
                    name);
       return FALSE;
     }
@@ -555,7 +556,7 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
       if (coffer_store_stat (self->store, env_name, NULL, cancellable, NULL))
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS,
-                       "This computer is already a trusted device of this repository.");
+                       _("This computer is already a trusted device of this repository."));
           return FALSE;
         }
     }
@@ -598,7 +599,7 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
                             cancellable, error))
     {
       if (req_bytes == NULL)
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "The join request is not valid.");
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, _("The join request is not valid."));
       return FALSE;
     }
   if (out_device_id != NULL)
@@ -613,7 +614,7 @@ require_join_in_progress (CofferRepository *self, guint8 r[NONCE_BYTES], GError 
       || !_coffer_state_get_hex (self->state, "join", "nonce", r, NONCE_BYTES))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "This computer has not asked to join this repository. Start with “coffer devices join”.");
+                   _("This computer has not asked to join this repository. Start with “coffer devices join”."));
       return FALSE;
     }
   return TRUE;
@@ -643,7 +644,7 @@ coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboo
   if (!_coffer_state_get_hex (state, "device", "public-key", pk, sizeof pk))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "This computer's local state has no device public key.");
+                   _("This computer's local state has no device public key."));
       return FALSE;
     }
 
@@ -668,7 +669,7 @@ coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboo
   if (!parse_fixed (resp, "CFJR", 64, &body) || !coffer_device_public_key_is_valid (body))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The trusted computer's answer (%s) is malformed.", obj);
+                   _("The trusted computer's answer (%s) is malformed."), obj);
       return FALSE;
     }
   /* The first answer counts: the code shown must not change under the user. */
@@ -679,8 +680,8 @@ coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboo
           || memcmp (n_t, body + 32, NONCE_BYTES) != 0)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The answer to this computer's join request changed after it was shown. Someone may "
-                       "be interfering with the storage: do not approve, and start again.");
+                       _("The answer to this computer's join request changed after it was shown. Someone may "
+                         "be interfering with the storage: do not approve, and start again."));
           return FALSE;
         }
     }
@@ -748,7 +749,7 @@ join_view_read (CofferRepository *self, const char *device_id, JoinView *v, guin
   if (!coffer_device_id_is_valid (device_id))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "“%s” is not a device id.", device_id);
+                   _("“%s” is not a device id."), device_id);
       return FALSE;
     }
   obj = obj_name (PENDING_FMT, device_id);
@@ -757,7 +758,7 @@ join_view_read (CofferRepository *self, const char *device_id, JoinView *v, guin
     {
       if (missing)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                     "There is no join request from a device %s.", device_id);
+                     _("There is no join request from a device %s."), device_id);
       return FALSE;
     }
   v->request = coffer_join_request_parse (bytes, device_id, error);
@@ -772,8 +773,8 @@ join_view_read (CofferRepository *self, const char *device_id, JoinView *v, guin
     {
       if (missing)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The join request of device %s has no commitment (%s): it was not made by this "
-                     "version of Coffer, or it was tampered with.", device_id, obj);
+                     _("The join request of device %s has no commitment (%s): it was not made by this "
+                       "version of Coffer, or it was tampered with."), device_id, obj);
       return FALSE;
     }
   if (_coffer_parse_fixed_version (bytes, "CFJC", 2, 64, &body))
@@ -784,7 +785,7 @@ join_view_read (CofferRepository *self, const char *device_id, JoinView *v, guin
   else if (!parse_fixed (bytes, "CFJC", 32, &body))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The commitment of device %s is malformed.", device_id);
+                   _("The commitment of device %s is malformed."), device_id);
       return FALSE;
     }
   memcpy (seen, body, 32);
@@ -809,7 +810,7 @@ join_view_reveal (CofferRepository *self, const char *device_id, JoinView *v,
   if (!parse_fixed (bytes, "CFJV", NONCE_BYTES, &body))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The answer of device %s is malformed.", device_id);
+                   _("The answer of device %s is malformed."), device_id);
       return FALSE;
     }
   join_commitment (self->raw_id, device_id, v->request->public_key,
@@ -817,8 +818,8 @@ join_view_reveal (CofferRepository *self, const char *device_id, JoinView *v,
   if (sodium_memcmp (check, v->commit, 32) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The answer of device %s does not match what it committed to. Someone may be "
-                   "interfering with the storage: do not approve it.", device_id);
+                   _("The answer of device %s does not match what it committed to. Someone may be "
+                     "interfering with the storage: do not approve it."), device_id);
       return FALSE;
     }
   memcpy (v->r_new, body, NONCE_BYTES);
@@ -848,8 +849,8 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
           || memcmp (stored_pk, v->request->public_key, 32) != 0)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The join request of device %s changed after this computer answered it. Someone may "
-                       "be interfering with the storage: do not approve it.", device_id);
+                       _("The join request of device %s changed after this computer answered it. Someone may "
+                         "be interfering with the storage: do not approve it."), device_id);
           return FALSE;
         }
       memcpy (v->commit, stored, 32);
@@ -888,7 +889,7 @@ require_account_key (CofferRepository *self, const char *what, GError **error)
   if (self->account_key != NULL)
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-               "%s needs a trusted device or the recovery key.", what);
+               _("%s needs a trusted device or the recovery key."), what);
   return FALSE;
 }
 
@@ -903,7 +904,7 @@ coffer_repository_get_join_code (CofferRepository *self, const char *device_id, 
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
   *out_code = NULL;
-  if (!require_account_key (self, "Approving a device", error))
+  if (!require_account_key (self, _("Approving a device"), error))
     return FALSE;
   /* The code must use this computer's own key, never one read from storage. */
   sk = own_device_key (self, pk_t, error);
@@ -966,8 +967,8 @@ approve_check_code (CofferRepository *self, const char *device_id, const guint8 
   if (!v->revealed)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
-                   "The new computer has not shown its code yet. Keep “coffer devices join” running "
-                   "there (or run “coffer devices join --status”), then try again.");
+                   _("The new computer has not shown its code yet. Keep “coffer devices join” running "
+                     "there (or run “coffer devices join --status”), then try again."));
       return FALSE;
     }
   code = join_code (self->raw_id, device_id, pk_t, v->n_t, v->request->public_key, v->r_new);
@@ -976,7 +977,7 @@ approve_check_code (CofferRepository *self, const char *device_id, const guint8 
   if (typed == NULL || strlen (typed) != 6)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "The code is six digits, as shown on the new computer.");
+                   _("The code is six digits, as shown on the new computer."));
       return FALSE;
     }
   if (sodium_memcmp (typed, want, 6) != 0)
@@ -984,9 +985,9 @@ approve_check_code (CofferRepository *self, const char *device_id, const guint8 
       /* A request whose code did not match is never approved later. */
       forget_join (self, device_id, TRUE, cancellable);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "The code does not match the one on this computer, so the device was not approved "
-                   "and its request was cancelled. If you typed it correctly, someone may be interfering "
-                   "with the storage; start the join again on the new computer.");
+                   _("The code does not match the one on this computer, so the device was not approved "
+                     "and its request was cancelled. If you typed it correctly, someone may be interfering "
+                     "with the storage; start the join again on the new computer."));
       return FALSE;
     }
   return TRUE;
@@ -1031,7 +1032,7 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
 
-  if (!require_account_key (self, "Approving a device", error))
+  if (!require_account_key (self, _("Approving a device"), error))
     return FALSE;
   ak = self->account_key;
   sk = own_device_key (self, pk_t, error);
@@ -1072,7 +1073,7 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
 
 invalid:
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "The join request of device %s carries an unusable key.", device_id);
+               _("The join request of device %s carries an unusable key."), device_id);
 fail:
   join_view_clear (&v);
   return FALSE;
@@ -1102,7 +1103,7 @@ coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellab
   if (!_coffer_state_get_hex (state, "join", "trusted-key", pk_t, 32))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "No trusted computer has answered this computer's request yet.");
+                   _("No trusted computer has answered this computer's request yet."));
       return FALSE;
     }
   obj = obj_name (DEVICE_FMT, id);
@@ -1111,8 +1112,8 @@ coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellab
     {
       if (missing)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                     "This computer has not been approved yet. On a trusted computer, run "
-                     "“coffer devices approve %s” and type the code shown here.", id);
+                     _("This computer has not been approved yet. On a trusted computer, run "
+                       "“coffer devices approve %s” and type the code shown here."), id);
       return FALSE;
     }
   g_free (obj);
@@ -1122,13 +1123,13 @@ coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellab
     {
       if (missing)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The approval of this computer is missing (%s).", obj);
+                     _("The approval of this computer is missing (%s)."), obj);
       return FALSE;
     }
   if (!parse_fixed (approval, "CFJA", 64, &body))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The approval of this computer is malformed.");
+                   _("The approval of this computer is malformed."));
       return FALSE;
     }
   sk = _coffer_repository_load_device_key (self, error);
@@ -1139,7 +1140,7 @@ coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellab
   if (ak == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "This computer's key envelope could not be opened: %s", local_error->message);
+                   _("This computer's key envelope could not be opened: %s"), local_error->message);
       return FALSE;
     }
   /* The envelope is anonymous (crypto_box_seal): only the MAC under the
@@ -1150,8 +1151,8 @@ coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellab
       || sodium_memcmp (mac, body + 32, 32) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The approval of this computer does not come from the trusted computer that showed "
-                   "the code. Someone may be interfering with the storage; nothing was used.");
+                   _("The approval of this computer does not come from the trusted computer that showed "
+                     "the code. Someone may be interfering with the storage; nothing was used."));
       return FALSE;
     }
   if (!sodium_is_zero (body, 32))
@@ -1181,7 +1182,7 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
 
-  if (!require_account_key (self, "Trusting this computer", error))
+  if (!require_account_key (self, _("Trusting this computer"), error))
     return FALSE;
   if (self->device_id != NULL)
     {
@@ -1193,7 +1194,7 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
   if (!coffer_device_name_is_valid (name))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "“%s” is not a valid device name: use up to 256 bytes of text without control characters.",
+                   _("“%s” is not a valid device name: use up to 256 bytes of text without control characters."),
                    name);
       return FALSE;
     }
@@ -1217,7 +1218,7 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
       || !coffer_store_put (self->store, obj, env, COFFER_PUT_CREATE, cancellable, error))
     {
       if (env == NULL)
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "The device envelope is not valid.");
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, _("The device envelope is not valid."));
       return FALSE;
     }
   {
@@ -1535,16 +1536,16 @@ removal_preflight (CofferRepository *self, const char *device_id, GCancellable *
 
   if (!coffer_device_id_is_valid (device_id))
     {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "“%s” is not a device id.", device_id);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, _("“%s” is not a device id."), device_id);
       return FALSE;
     }
   if (g_strcmp0 (self->device_id, device_id) == 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "This is the computer you are using; remove it from another trusted computer.");
+                   _("This is the computer you are using; remove it from another trusted computer."));
       return FALSE;
     }
-  if (!require_account_key (self, "Removing a device", error))
+  if (!require_account_key (self, _("Removing a device"), error))
     return FALSE;
   obj = obj_name (DEVICE_FMT, device_id);
   *out_trusted = coffer_store_stat (self->store, obj, NULL, cancellable, NULL);
@@ -1555,8 +1556,8 @@ removal_preflight (CofferRepository *self, const char *device_id, GCancellable *
        * the key derived from it so that the other devices can tell it from
        * a forgery by the removed device (which knows the old account key). */
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-                   "Removing a trusted device needs the recovery key: the account key is replaced so that "
-                   "the removed computer cannot read new backups, and the recovery key must open the new one.");
+                   _("Removing a trusted device needs the recovery key: the account key is replaced so that "
+                     "the removed computer cannot read new backups, and the recovery key must open the new one."));
       return FALSE;
     }
   return TRUE;
@@ -1629,7 +1630,7 @@ removal_check_target (CofferRepository *self, const char *device_id, const char 
   if (keep_ids != NULL && g_strv_contains (keep_ids, device_id))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "Device %s cannot be both removed and kept.", device_id);
+                   _("Device %s cannot be both removed and kept."), device_id);
       return FALSE;
     }
   if (!is_trusted)
@@ -1646,7 +1647,7 @@ removal_check_target (CofferRepository *self, const char *device_id, const char 
       if (!rotation_interrupted (self, cancellable))
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                       "There is no device %s in this repository.", device_id);
+                       _("There is no device %s in this repository."), device_id);
           return FALSE;
         }
     }
@@ -1706,8 +1707,8 @@ removal_check_password (CofferRepository *self, GPtrArray *categories, const Cof
       if (standard)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                       "Removing a device gives every category a new key, and the Standard categories "
-                       "need the backup password for that. Give the password too.");
+                       _("Removing a device gives every category a new key, and the Standard categories "
+                         "need the backup password for that. Give the password too."));
           return FALSE;
         }
     }
@@ -1730,7 +1731,7 @@ removal_apply_keep (const char *const *keep_ids, GPtrArray *remaining, GPtrArray
       if (!known)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                       "There is no trusted device %s to keep.", keep_ids[i]);
+                       _("There is no trusted device %s to keep."), keep_ids[i]);
           return FALSE;
         }
     }
@@ -1813,7 +1814,7 @@ removal_reseal_devices (CofferRepository *self, GPtrArray *remaining, const Coff
           {
             if (env == NULL)
               g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                           "The key of device %s is not usable.", r->id);
+                           _("The key of device %s is not usable."), r->id);
             return FALSE;
           }
       }

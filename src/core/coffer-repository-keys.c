@@ -6,6 +6,7 @@
  * account key follow below. */
 #include <string.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-device.h"
 #include "coffer-error.h"
@@ -39,7 +40,7 @@ _coffer_repository_password_key (CofferRepository *self, const CofferKdfParams *
   if (self->password == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "A backup password is needed.");
+                   _("A backup password is needed."));
       return NULL;
     }
   g_rec_mutex_lock (&self->lock);
@@ -63,9 +64,9 @@ _coffer_repository_password_key (CofferRepository *self, const CofferKdfParams *
           || *spent + params->opslimit * params->memlimit > PASSWORD_WORK_BUDGET)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The repository asks for the password to be tried with more different settings "
-                       "than a genuine repository has (%u so far); the rest were not tried. The repository "
-                       "may have been tampered with.", g_hash_table_size (self->password_keys));
+                       _("The repository asks for the password to be tried with more different settings "
+                         "than a genuine repository has (%u so far); the rest were not tried. The repository "
+                         "may have been tampered with."), g_hash_table_size (self->password_keys));
           g_rec_mutex_unlock (&self->lock);
           return NULL;
         }
@@ -175,7 +176,7 @@ _coffer_repository_save_local_device_key (CofferRepository *self, const CofferSe
     }
 
   g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_UNAVAILABLE,
-               "No keyring is available and no password was given, so this computer cannot remember its key.");
+               _("No keyring is available and no password was given, so this computer cannot remember its key."));
   return FALSE;
 }
 
@@ -203,7 +204,7 @@ _coffer_repository_load_device_key (CofferRepository *self, GError **error)
       if (len < 40 || memcmp (contents, "CFDK\1", 5) != 0)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The local device key file %s is damaged.", path);
+                       _("The local device key file %s is damaged."), path);
           return NULL;
         }
       memcpy (params.salt, contents + 8, 16);
@@ -221,7 +222,7 @@ _coffer_repository_load_device_key (CofferRepository *self, GError **error)
         {
           if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
             g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD,
-                         "The password is wrong.");
+                         _("The password is wrong."));
           else
             g_propagate_error (error, g_steal_pointer (&local_error));
         }
@@ -229,7 +230,7 @@ _coffer_repository_load_device_key (CofferRepository *self, GError **error)
     }
 
   g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_NOT_FOUND,
-               "This computer is not a trusted device of this repository.");
+               _("This computer is not a trusted device of this repository."));
   return NULL;
 }
 
@@ -263,8 +264,8 @@ check_account_key_id (CofferRepository *self, const CofferSecret *ak, GError **e
           return FALSE;
         }
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository offers an account key that this computer has never seen. "
-                   "It may have been tampered with; nothing was read or written.");
+                   _("The repository offers an account key that this computer has never seen. "
+                     "It may have been tampered with; nothing was read or written."));
       return FALSE;
     }
   /* The key it already uses must not have been replaced meanwhile: the
@@ -337,7 +338,7 @@ _coffer_repository_open_recovery (CofferRepository *self, const CofferSecret *rk
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The repository has no recovery key envelope (keys/recovery is missing).");
+                     _("The repository has no recovery key envelope (keys/recovery is missing)."));
       else
         g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
@@ -352,15 +353,15 @@ _coffer_repository_open_recovery (CofferRepository *self, const CofferSecret *rk
       if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY)
           && _coffer_repository_recovery_key_is_pinned (self, rk))
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "This is the recovery key that opened this repository on this computer before, "
-                     "but the recovery key envelope (keys/recovery) no longer opens with it: it looks "
-                     "damaged, or the recovery key was replaced on another computer.");
+                     _("This is the recovery key that opened this repository on this computer before, "
+                       "but the recovery key envelope (keys/recovery) no longer opens with it: it looks "
+                       "damaged, or the recovery key was replaced on another computer."));
       else if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
-                     "This recovery key does not belong to this repository.");
+                     _("This recovery key does not belong to this repository."));
       else
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The recovery key envelope is damaged: %s", local_error->message);
+                     _("The recovery key envelope is damaged: %s"), local_error->message);
       return NULL;
     }
   /* The plaintext is the account key itself: anything else is a damaged or
@@ -369,7 +370,7 @@ _coffer_repository_open_recovery (CofferRepository *self, const CofferSecret *rk
     {
       coffer_secret_free (ak);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The recovery key envelope is damaged: it does not hold a %u-byte account key.",
+                   _("The recovery key envelope is damaged: it does not hold a %u-byte account key."),
                    (guint) COFFER_KEY_BYTES);
       return NULL;
     }
@@ -386,7 +387,7 @@ _coffer_repository_write_device_envelope (CofferRepository *self, const char *de
   if (env == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "The device name is not valid.");
+                   _("The device name is not valid."));
       return FALSE;
     }
   return coffer_store_put (self->store, obj, env, COFFER_PUT_REPLACE, cancellable, error);
@@ -436,7 +437,7 @@ unlock_with_device (CofferRepository *self, GCancellable *cancellable, GError **
   if (self->device_id == NULL)
     {
       g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_NOT_FOUND,
-                   "This computer is not a trusted device of this repository.");
+                   _("This computer is not a trusted device of this repository."));
       return FALSE;
     }
   sk = _coffer_repository_load_device_key (self, error);
@@ -449,7 +450,7 @@ unlock_with_device (CofferRepository *self, GCancellable *cancellable, GError **
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                     "This computer was removed from the trusted devices of this repository.");
+                     _("This computer was removed from the trusted devices of this repository."));
       else
         g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
@@ -458,7 +459,7 @@ unlock_with_device (CofferRepository *self, GCancellable *cancellable, GError **
   if (ak == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "This computer's key envelope could not be opened: %s", local_error->message);
+                   _("This computer's key envelope could not be opened: %s"), local_error->message);
       return FALSE;
     }
   return set_account_key (self, ak, error);
@@ -509,8 +510,8 @@ coffer_repository_unlock (CofferRepository *self, GCancellable *cancellable, GEr
     return TRUE;
 
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-               "No way to unlock the repository was given: %s "
-               "Give the backup password or the recovery key.", device_error->message);
+               _("No way to unlock the repository was given: %s "
+                 "Give the backup password or the recovery key."), device_error->message);
   return FALSE;
 }
 
@@ -530,7 +531,7 @@ coffer_repository_verify_recovery_key (CofferRepository *self, const CofferSecre
     {
       coffer_secret_free (ak);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The recovery key opens a different account key than this computer uses.");
+                   _("The recovery key opens a different account key than this computer uses."));
       return FALSE;
     }
   if (self->account_key == NULL)
@@ -618,7 +619,7 @@ _coffer_repository_password_opens_device_key_file (CofferRepository *self, const
   if (len < 40 || memcmp (contents, "CFDK\1", 5) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The local device key file %s is damaged.", path);
+                   _("The local device key file %s is damaged."), path);
       return FALSE;
     }
   memcpy (params.salt, contents + 8, 16);
@@ -634,7 +635,7 @@ _coffer_repository_password_opens_device_key_file (CofferRepository *self, const
   if (sk == NULL)
     {
       if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD, "The password is wrong.");
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD, _("The password is wrong."));
       else
         g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
@@ -755,14 +756,14 @@ _coffer_repository_read_rotation (CofferRepository *self, const char *new_hex, c
     {
       if (missing)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The account key changed but there is no record of the change (%s).", name);
+                     _("The account key changed but there is no record of the change (%s)."), name);
       return FALSE;
     }
   if (!parse_rotation (self, bytes, new_hex, pinned, out))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The record of an account key change (%s) is not valid or not signed with this "
-                   "repository's recovery key.", name);
+                   _("The record of an account key change (%s) is not valid or not signed with this "
+                     "repository's recovery key."), name);
       return FALSE;
     }
   return TRUE;
@@ -790,7 +791,7 @@ walk_rotations (CofferRepository *self, const char *new_hex, const char *old_hex
         return TRUE;
     }
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "The chain of account key changes is too long or loops.");
+               _("The chain of account key changes is too long or loops."));
   return FALSE;
 }
 
@@ -837,10 +838,10 @@ check_not_superseded (CofferRepository *self, const char *hex, const guint8 pinn
       if (strcmp (old_hex, hex) == 0 && g_strcmp0 (rec_hex, allow_hex) != 0)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                       "The account key offered to this computer was already replaced by a newer one "
-                       "(keys/rotations/%s): the storage handed out an old key envelope. This computer "
-                       "needs the newest key: wait until a running device removal has finished, enter "
-                       "the recovery key, or join this computer again.", rec_hex);
+                       _("The account key offered to this computer was already replaced by a newer one "
+                         "(keys/rotations/%s): the storage handed out an old key envelope. This computer "
+                         "needs the newest key: wait until a running device removal has finished, enter "
+                         "the recovery key, or join this computer again."), rec_hex);
           return FALSE;
         }
     }
@@ -871,9 +872,9 @@ get_pinned (CofferRepository *self, guint8 pinned[crypto_sign_PUBLICKEYBYTES], G
                      crypto_sign_PUBLICKEYBYTES))
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-               "The account key of this repository was replaced (a device was removed), and this "
-               "computer has no way to verify the change. Enter the recovery key once, or join "
-               "this computer again from a trusted one.");
+               _("The account key of this repository was replaced (a device was removed), and this "
+                 "computer has no way to verify the change. Enter the recovery key once, or join "
+                 "this computer again from a trusted one."));
   return FALSE;
 }
 
@@ -887,7 +888,7 @@ accept_seq (CofferRepository *self, guint64 seq, GError **error)
   if (seq < coffer_state_get_uint (state, "account", "rotation-seq"))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The account key offered is older than one this computer already followed.");
+                   _("The account key offered is older than one this computer already followed."));
       return FALSE;
     }
   coffer_state_set_uint (state, "account", "rotation-seq", seq);
@@ -929,16 +930,16 @@ _coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *r
   if (walk_rotations (self, known, hex, pinned, NULL, cancellable, NULL))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The recovery key envelope (keys/recovery) holds an older account key than this "
-                   "computer already uses: the storage put back an older recovery envelope. Nothing "
-                   "was read or written with it.");
+                   _("The recovery key envelope (keys/recovery) holds an older account key than this "
+                     "computer already uses: the storage put back an older recovery envelope. Nothing "
+                     "was read or written with it."));
       return FALSE;
     }
   g_debug ("recovery envelope not followed: %s", forward_error->message);
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "The recovery key envelope (keys/recovery) holds an account key that no signed record "
-               "connects to the one this computer uses. It may have been tampered with; nothing was "
-               "read or written.");
+               _("The recovery key envelope (keys/recovery) holds an account key that no signed record "
+                 "connects to the one this computer uses. It may have been tampered with; nothing was "
+                 "read or written."));
   return FALSE;
 }
 

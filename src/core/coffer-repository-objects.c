@@ -7,6 +7,7 @@
 #include <sodium.h>
 #include <zstd.h>
 #include <glib/gstdio.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-error.h"
 #include "coffer-pack.h"
@@ -98,7 +99,7 @@ _coffer_repository_open_object_epoch (CofferRepository *self, CofferCategoryKeys
   if (len < 8 || memcmp (data, OBJECT_MAGIC, 4) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The object %s is damaged (bad header).", name);
+                   _("The object %s is damaged (bad header)."), name);
       return NULL;
     }
   memcpy (&epoch, data + 4, 4);
@@ -107,7 +108,7 @@ _coffer_repository_open_object_epoch (CofferRepository *self, CofferCategoryKeys
   if (ek == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The object %s names a key epoch (%u) this category does not have.", name, epoch);
+                   _("The object %s names a key epoch (%u) this category does not have."), name, epoch);
       return NULL;
     }
   env = g_bytes_new_from_bytes (object, 8, len - 8);
@@ -115,7 +116,7 @@ _coffer_repository_open_object_epoch (CofferRepository *self, CofferCategoryKeys
   if (plain == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The object %s is damaged or was tampered with: %s", name, local_error->message);
+                   _("The object %s is damaged or was tampered with: %s"), name, local_error->message);
       return NULL;
     }
   if (out_epoch != NULL)
@@ -149,7 +150,7 @@ _coffer_decompress (GBytes *data, gsize max_size, GError **error)
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_size)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "A compressed object is malformed or too large.");
+                   _("A compressed object is malformed or too large."));
       return NULL;
     }
   out = g_malloc (MAX (size, 1));
@@ -158,7 +159,7 @@ _coffer_decompress (GBytes *data, gsize max_size, GError **error)
     {
       g_free (out);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "A compressed object is damaged.");
+                   _("A compressed object is damaged."));
       return NULL;
     }
   return g_bytes_new_take (out, n);
@@ -217,7 +218,7 @@ _coffer_repository_get_small (CofferRepository *self, const char *name, gboolean
     {
       g_bytes_unref (bytes);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The object %s is too large to be genuine.", name);
+                   _("The object %s is too large to be genuine."), name);
       return NULL;
     }
   return bytes;

@@ -2,8 +2,10 @@
 /* A category's index and snapshots: loading and writing them, reading
  * blobs and trees through the index, and browsing (list, find, walk).
  * Above the categories (it unlocks them) and the objects. */
+#include <inttypes.h>
 #include <string.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-error.h"
 #include "coffer-pack.h"
@@ -305,7 +307,7 @@ snapshot_read (CofferRepository *self, CofferCategoryKeys *keys, const char *nam
     {
       coffer_snapshot_free (snap);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The snapshot %s belongs to another category.", name);
+                   _("The snapshot %s belongs to another category."), name);
       return NULL;
     }
   /* Its data is read with the keys of the epoch it names, so that epoch
@@ -352,16 +354,16 @@ snapshots_check_highest (CofferRepository *self, CofferCategoryKeys *keys, guint
         {
           if (g_error_matches (config_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
             g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE,
-                         "The repository is no longer at this location; it may be on a drive "
-                         "that is not connected.");
+                         _("The repository is no longer at this location; it may be on a drive "
+                           "that is not connected."));
           else
             g_propagate_error (error, g_steal_pointer (&config_error));
           return FALSE;
         }
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The newest backups of category “%s” are missing from the repository "
-                   "(this computer has seen backup number %" G_GUINT64_FORMAT ", the repository ends at %" G_GUINT64_FORMAT "). "
-                   "The storage may have been rolled back or tampered with.",
+                   _("The newest backups of category “%s” are missing from the repository "
+                     "(this computer has seen backup number %" PRIu64 ", the repository ends at %" PRIu64 "). "
+                     "The storage may have been rolled back or tampered with."),
                    keys->info->name, known, highest);
       return FALSE;
     }
@@ -502,7 +504,7 @@ coffer_repository_find_snapshot (CofferRepository *self, const char *category_id
       if (snaps->len > 0)
         return g_ptr_array_steal_index (snaps, snaps->len - 1);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_SNAPSHOT,
-                   "This category has no backups yet.");
+                   _("This category has no backups yet."));
       return NULL;
     }
   for (guint i = 0; i < snaps->len; i++)
@@ -513,7 +515,7 @@ coffer_repository_find_snapshot (CofferRepository *self, const char *category_id
           if (found != NULL)
             {
               g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                           "“%s” matches more than one backup; give more characters of its id.", snapshot_id);
+                           _("“%s” matches more than one backup; give more characters of its id."), snapshot_id);
               return NULL;
             }
           found = s;
@@ -522,7 +524,7 @@ coffer_repository_find_snapshot (CofferRepository *self, const char *category_id
   if (found == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_SNAPSHOT,
-                   "There is no backup with the id “%s” in this category.", snapshot_id);
+                   _("There is no backup with the id “%s” in this category."), snapshot_id);
       return NULL;
     }
   for (guint i = 0; i < snaps->len; i++)
@@ -550,14 +552,14 @@ _coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys, 
   if (ek == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "A backup names a key epoch (%u) this category does not have.", epoch);
+                   _("A backup names a key epoch (%u) this category does not have."), epoch);
       return NULL;
     }
   if (!coffer_index_lookup (index, id, &entry) || entry.type != type)
     {
       g_autofree char *hex = coffer_hex_encode (id, COFFER_ID_BYTES);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository is missing a piece of data (blob %.16s).", hex);
+                   _("The repository is missing a piece of data (blob %.16s)."), hex);
       return NULL;
     }
   pack = _coffer_pack_name (keys->id, coffer_index_get_pack_id (index, entry.pack));
@@ -570,7 +572,7 @@ _coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys, 
       if (g_error_matches (last_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND)
           || g_error_matches (last_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID))
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The repository is damaged: a piece of data in %s cannot be read (%s)",
+                     _("The repository is damaged: a piece of data in %s cannot be read (%s)"),
                      pack, last_error->message);
       else
         g_propagate_error (error, g_steal_pointer (&last_error));
@@ -579,7 +581,7 @@ _coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys, 
   if (g_bytes_get_size (sealed) != entry.length)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The pack %s is truncated.", pack);
+                   _("The pack %s is truncated."), pack);
       return NULL;
     }
   /* A snapshot's blobs are all sealed under the epoch it names (backups
@@ -595,7 +597,7 @@ _coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys, 
     if (plain == NULL)
       {
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "A piece of data in %s is damaged or was tampered with: %s", pack, last_error->message);
+                     _("A piece of data in %s is damaged or was tampered with: %s"), pack, last_error->message);
         return NULL;
       }
     data = g_bytes_get_data (plain, &len);
@@ -603,7 +605,7 @@ _coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys, 
     if (sodium_memcmp (check, id, COFFER_ID_BYTES) != 0)
       {
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "A piece of data in %s does not match its id.", pack);
+                     _("A piece of data in %s does not match its id."), pack);
         return NULL;
       }
     return g_steal_pointer (&plain);
@@ -656,7 +658,7 @@ tree_at (CofferRepository *self, CofferCategoryKeys *keys, const CofferSnapshot 
       if (e == NULL || e->type != COFFER_NODE_DIR || e->content == NULL || e->content->len != COFFER_ID_BYTES)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                       "There is no folder “%s” in this backup.", path);
+                       _("There is no folder “%s” in this backup."), path);
           return NULL;
         }
       {
@@ -711,7 +713,7 @@ walk_tree (Walk *w, GPtrArray *tree, const char *prefix, guint depth, GCancellab
   if (depth > WALK_MAX_DEPTH)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The backup is damaged: its folders nest deeper than any path can (%u levels).",
+                   _("The backup is damaged: its folders nest deeper than any path can (%u levels)."),
                    WALK_MAX_DEPTH);
       return FALSE;
     }
@@ -725,8 +727,8 @@ walk_tree (Walk *w, GPtrArray *tree, const char *prefix, guint depth, GCancellab
       if (++w->seen > w->snapshot->files + w->snapshot->dirs + WALK_SLACK)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The backup is damaged: its folder listings hold more entries than the "
-                       "snapshot records (%" G_GUINT64_FORMAT ").",
+                       _("The backup is damaged: its folder listings hold more entries than the "
+                         "snapshot records (%" PRIu64 ")."),
                        w->snapshot->files + w->snapshot->dirs);
           return FALSE;
         }

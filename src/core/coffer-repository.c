@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sodium.h>
 #include <glib/gstdio.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-chunker.h"
 #include "coffer-device.h"
@@ -103,7 +104,7 @@ coffer_repository_create (CofferStore        *store,
   if (coffer_store_stat (store, COFFER_CONFIG_NAME, NULL, cancellable, &local_error))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS,
-                   "There is already a repository at this location.");
+                   _("There is already a repository at this location."));
       return NULL;
     }
   if (!g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
@@ -183,7 +184,7 @@ coffer_repository_open (CofferStore *store, GCancellable *cancellable, GError **
         {
           g_autofree char *where = coffer_store_describe (store);
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND,
-                       "There is no Coffer repository at %s. Create one with “coffer init”.", where);
+                       _("There is no Coffer repository at %s. Create one with “coffer init”."), where);
         }
       else
         g_propagate_error (error, g_steal_pointer (&local_error));
@@ -192,7 +193,7 @@ coffer_repository_open (CofferStore *store, GCancellable *cancellable, GError **
   if (g_bytes_get_size (config) > 64 * 1024)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository configuration is too large to be genuine.");
+                   _("The repository configuration is too large to be genuine."));
       return NULL;
     }
   self = repository_new (store);
@@ -238,7 +239,7 @@ coffer_repository_begin_recovery_key_replacement (CofferRepository *self, GError
   if (self->account_key == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "Replacing the recovery key needs a trusted device or the current recovery key.");
+                   _("Replacing the recovery key needs a trusted device or the current recovery key."));
       return NULL;
     }
   rk = coffer_recovery_key_generate ();
@@ -289,8 +290,8 @@ account_key_is_current (CofferRepository *self, GCancellable *cancellable, GErro
         {
           if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
             g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                         "This computer was removed from the trusted devices of this repository, "
-                         "so it cannot replace the recovery key. Nothing was changed.");
+                         _("This computer was removed from the trusted devices of this repository, "
+                           "so it cannot replace the recovery key. Nothing was changed."));
           else
             g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
@@ -310,9 +311,9 @@ account_key_is_current (CofferRepository *self, GCancellable *cancellable, GErro
   if (current != NULL && !coffer_secret_equal (current, self->account_key))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "The account key of this repository changed since it was opened here (a device was "
-                   "removed on another computer). Nothing was replaced: open the repository again and "
-                   "make a new recovery key.");
+                   _("The account key of this repository changed since it was opened here (a device was "
+                     "removed on another computer). Nothing was replaced: open the repository again and "
+                     "make a new recovery key."));
       return FALSE;
     }
   return TRUE;
@@ -333,20 +334,20 @@ coffer_repository_commit_recovery_key_replacement (CofferRepository *self, const
   if (rk == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "No new recovery key is waiting to be confirmed; make a new one first.");
+                   _("No new recovery key is waiting to be confirmed; make a new one first."));
       return FALSE;
     }
   if (self->account_key == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "Replacing the recovery key needs a trusted device or the current recovery key.");
+                   _("Replacing the recovery key needs a trusted device or the current recovery key."));
       return FALSE;
     }
   if (typed_back == NULL || typed_back->len != rk->len || sodium_memcmp (typed_back->data, rk->data, rk->len) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
-                   "This is not the new recovery key. Check what you wrote down and type it again; "
-                   "until you do, the old recovery key stays valid.");
+                   _("This is not the new recovery key. Check what you wrote down and type it again; "
+                     "until you do, the old recovery key stays valid."));
       return FALSE;
     }
   if (!account_key_is_current (self, cancellable, error))
@@ -402,7 +403,7 @@ coffer_repository_check_authority (CofferRepository *self, const CofferSecret *p
       if (self->account_key != NULL && !coffer_secret_equal (ak, self->account_key))
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The recovery key opens a different account key than this computer uses.");
+                       _("The recovery key opens a different account key than this computer uses."));
           return FALSE;
         }
       return TRUE;
@@ -410,7 +411,7 @@ coffer_repository_check_authority (CofferRepository *self, const CofferSecret *p
   if (password == NULL || password->len == 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "This change needs the backup password or the recovery key, typed now.");
+                   _("This change needs the backup password or the recovery key, typed now."));
       return FALSE;
     }
 
@@ -439,7 +440,7 @@ coffer_repository_check_authority (CofferRepository *self, const CofferSecret *p
   if (any_envelope)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD,
-                   "The backup password is wrong.");
+                   _("The backup password is wrong."));
       return FALSE;
     }
   /* No Standard category: the password may still seal this computer's key. */
@@ -447,8 +448,8 @@ coffer_repository_check_authority (CofferRepository *self, const CofferSecret *p
   if (g_strcmp0 (storage, "file") == 0)
     return _coffer_repository_password_opens_device_key_file (self, password, error);
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-               "This backup has no backup password (every category has Advanced protection); "
-               "use the recovery key instead.");
+               _("This backup has no backup password (every category has Advanced protection); "
+                 "use the recovery key instead."));
   return FALSE;
 }
 
