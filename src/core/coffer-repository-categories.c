@@ -1198,18 +1198,6 @@ coffer_repository_update_category (CofferRepository *self, const CofferCategory 
   return write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error);
 }
 
-typedef struct
-{
-  GPtrArray *names;
-} Collect;
-
-static gboolean
-collect_names (const char *name, guint64 size, gpointer user_data)
-{
-  g_ptr_array_add (((Collect *) user_data)->names, g_strdup (name));
-  return TRUE;
-}
-
 gboolean
 coffer_repository_remove_category (CofferRepository *self, const char *category_id,
                                    GCancellable *cancellable, GError **error)
@@ -1219,7 +1207,7 @@ coffer_repository_remove_category (CofferRepository *self, const char *category_
   g_autofree char *meta = NULL;
   g_autofree char *prefix = NULL;
   g_autofree char *cid = NULL;
-  Collect c = { NULL };
+  g_autoptr(GPtrArray) names = NULL;
   gboolean ok = TRUE;
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
@@ -1245,12 +1233,11 @@ coffer_repository_remove_category (CofferRepository *self, const char *category_
   g_rec_mutex_unlock (&self->lock);
 
   prefix = g_strdup_printf ("categories/%s/", cid);
-  c.names = g_ptr_array_new_with_free_func (g_free);
-  if (!coffer_store_list (store, prefix, collect_names, &c, cancellable, error))
+  names = g_ptr_array_new_with_free_func (g_free);
+  if (!coffer_store_list (store, prefix, _coffer_collect_names, names, cancellable, error))
     ok = FALSE;
-  for (guint i = 0; ok && i < c.names->len; i++)
-    ok = coffer_store_delete (store, g_ptr_array_index (c.names, i), cancellable, error);
-  g_ptr_array_unref (c.names);
+  for (guint i = 0; ok && i < names->len; i++)
+    ok = coffer_store_delete (store, g_ptr_array_index (names, i), cancellable, error);
   return ok;
 }
 
