@@ -1254,7 +1254,7 @@ _coffer_repository_resign_device_records (CofferRepository *self, const CofferSe
    * otherwise the next removal could no longer tell any device from one
    * the removed device planted. */
   if (ak == NULL || !_coffer_state_get_hex (self->state, "account", "rotation-key", pinned,
-                                    sizeof pinned))
+                                            sizeof pinned))
     return TRUE;
   ids = list_ids (self, "keys/devices/", cancellable, error);
   if (ids == NULL)

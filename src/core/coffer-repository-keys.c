@@ -314,7 +314,7 @@ recovery_wrap_key (CofferRepository *self, const CofferSecret *rk)
 
 gboolean
 _coffer_repository_write_recovery (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak,
-                         CofferPutMode mode, GCancellable *cancellable, GError **error)
+                                   CofferPutMode mode, GCancellable *cancellable, GError **error)
 {
   g_autoptr(CofferSecret) wrap = recovery_wrap_key (self, rk);
   g_autoptr(GBytes) env = coffer_envelope_seal (wrap, self->raw_id, COFFER_OBJECT_RECOVERY_ENVELOPE,
@@ -325,7 +325,7 @@ _coffer_repository_write_recovery (CofferRepository *self, const CofferSecret *r
 
 CofferSecret *
 _coffer_repository_open_recovery (CofferRepository *self, const CofferSecret *rk,
-                        GCancellable *cancellable, GError **error)
+                                  GCancellable *cancellable, GError **error)
 {
   g_autoptr(GBytes) env = NULL;
   g_autoptr(CofferSecret) wrap = NULL;
@@ -379,7 +379,7 @@ _coffer_repository_open_recovery (CofferRepository *self, const CofferSecret *rk
 
 gboolean
 _coffer_repository_write_device_envelope (CofferRepository *self, const char *device_id, const guint8 pk[32],
-                       const char *name, GCancellable *cancellable, GError **error)
+                                          const char *name, GCancellable *cancellable, GError **error)
 {
   g_autofree char *obj = g_strdup_printf ("keys/devices/%s", device_id);
   g_autoptr(GBytes) env = coffer_device_envelope_seal (pk, self->account_key, self->raw_id, device_id, name);
@@ -647,7 +647,7 @@ _coffer_repository_password_opens_device_key_file (CofferRepository *self, const
  * "coffer-rotation-sign-v1" || repo id). Only recovery key holders can sign. */
 void
 _coffer_rotation_keypair (const CofferSecret *rk, const guint8 *repo_id, guint8 pk[crypto_sign_PUBLICKEYBYTES],
-                  CofferSecret **out_sk)
+                          CofferSecret **out_sk)
 {
   g_autoptr(CofferSecret) seed = coffer_secret_new (crypto_sign_SEEDBYTES);
   g_autoptr(CofferSecret) sk = coffer_secret_new (crypto_sign_SECRETKEYBYTES);
@@ -688,7 +688,7 @@ _coffer_repository_recovery_key_is_pinned (CofferRepository *self, const CofferS
 
 gsize
 _coffer_rotation_message (guint version, const guint8 *repo_id, const guint8 old_id[32], const guint8 new_id[32],
-                  guint64 seq, guint8 out[COFFER_ROTATION_MSG_MAX])
+                          guint64 seq, guint8 out[COFFER_ROTATION_MSG_MAX])
 {
   guint64 le = GUINT64_TO_LE (seq);
 
@@ -739,13 +739,13 @@ parse_rotation (CofferRepository *self, GBytes *bytes, const char *new_hex, cons
       || sodium_memcmp (pk, pinned, 32) != 0)
     return FALSE;
   msg_len = _coffer_rotation_message (out->version, self->raw_id, out->old_id, out->new_id,
-                              out->seq, msg);
+                                      out->seq, msg);
   return crypto_sign_verify_detached (sig, msg, msg_len, pinned) == 0;
 }
 
 gboolean
 _coffer_repository_read_rotation (CofferRepository *self, const char *new_hex, const guint8 pinned[32], CofferRotation *out,
-               GCancellable *cancellable, GError **error)
+                                  GCancellable *cancellable, GError **error)
 {
   g_autofree char *name = g_strdup_printf (COFFER_ROTATION_FMT, new_hex);
   g_autoptr(GBytes) bytes = NULL;
@@ -869,7 +869,7 @@ static gboolean
 get_pinned (CofferRepository *self, guint8 pinned[crypto_sign_PUBLICKEYBYTES], GError **error)
 {
   if (_coffer_state_get_hex (self->state, "account", "rotation-key", pinned,
-                     crypto_sign_PUBLICKEYBYTES))
+                             crypto_sign_PUBLICKEYBYTES))
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
                _("The account key of this repository was replaced (a device was removed), and this "

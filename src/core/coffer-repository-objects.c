@@ -198,7 +198,7 @@ _coffer_state_get_hex (CofferState *state, const char *group, const char *key, g
  * does not exist. */
 GBytes *
 _coffer_repository_get_small (CofferRepository *self, const char *name, gboolean *missing,
-           GCancellable *cancellable, GError **error)
+                              GCancellable *cancellable, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   GBytes *bytes;
