@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Trusted devices: joining (commit-then-reveal with a 6-digit code),
- * listing, removing, and the account key rotation that removal implies.
- * Object formats: docs/FORMAT.md "Joining and rotation"; reasoning:
+ * listing, removing, and the account key rotation that removal implies;
+ * the signed device records (keys/device-keys/) and their verification.
+ * The rotation chain that unlocking follows is in -keys.c. Object formats: docs/FORMAT.md "Joining and rotation"; reasoning:
  * docs/SECURITY.md "Devices and rotation". */
 #include <string.h>
 #include <sodium.h>

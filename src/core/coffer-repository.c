@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* CofferRepository: the config, the account key and the ways in (recovery
- * key, this device's key, the password). Categories live in
- * coffer-repository-categories.c, object I/O in coffer-repository-objects.c. */
+/* CofferRepository: the GObject, creating and opening a repository,
+ * replacing the recovery key, the authority checks and accepting a
+ * rollback. The top of the repository files, which call each other one way
+ * (src/core/README.md): -devices.c, -snapshots.c, -shares.c, then
+ * -categories.c, -keys.c, and -objects.c / -config.c at the bottom. The
+ * struct is in coffer-repository-private.h. */
 #include <string.h>
 #include <unistd.h>
 #include <sodium.h>
