@@ -76,11 +76,71 @@ typedef struct
   GHashTable      *refused;
 } CofferCategoryKeys;
 
+/* ---- The config object (coffer-repository-config.c) ---- */
+#define COFFER_CONFIG_NAME "config"
+#define COFFER_STATE_FORMAT_GROUP "repository"
+#define COFFER_STATE_FORMAT_KEY "format-version"
+GBytes  *_coffer_repository_config_serialize (const guint8 raw_id[COFFER_REPO_ID_BYTES]);
+/* Sets self->id, raw_id and format_version from the config's bytes. */
+gboolean _coffer_repository_config_parse (CofferRepository *self, GBytes *bytes, GError **error);
+/* Sets self->config_rolled_back (or raises the version this computer knows). */
+void     _coffer_repository_config_check_rollback (CofferRepository *self);
+/* Before writing an object of format version 2 (key sets, meta/<cid>,
+ * index objects, ...), writers call this: it rewrites a version-1 config as version 2, so that older
+ * clients refuse the repository instead of misreading it. */
+gboolean _coffer_repository_upgrade_format (CofferRepository *self, GCancellable *cancellable, GError **error);
+/* TRUE when the config says an older format version than this computer
+ * has seen for this repository: every category access is refused. */
+gboolean _coffer_repository_config_rolled_back (CofferRepository *self, GError **error);
+/* Accepts the config as it is (coffer_repository_accept_rollback). */
+gboolean _coffer_repository_accept_config (CofferRepository *self, GCancellable *cancellable, GError **error);
+
+/* ---- Category objects, names and small shared helpers (coffer-repository-objects.c) ---- */
 CofferEpochKeys *coffer_category_keys_newest (CofferCategoryKeys *keys);
 CofferEpochKeys *coffer_category_keys_epoch  (CofferCategoryKeys *keys, guint32 epoch);
+/* Category objects (meta, index, snapshot, prune plan): "CFO1" | epoch (u32 LE) |
+ * envelope under the meta subkey of that epoch. */
+GBytes *_coffer_repository_seal_object (CofferRepository *self, CofferCategoryKeys *keys,
+                                        CofferObjectType type, const char *name,
+                                        const guint8 *plaintext, gsize len);
+GBytes *_coffer_repository_open_object (CofferRepository *self, CofferCategoryKeys *keys,
+                                        CofferObjectType type, const char *name,
+                                        GBytes *object, GError **error);
+/* Same, and tells which epoch sealed it (for the freshness and retirement
+ * checks: who could have written these bytes). */
+GBytes *_coffer_repository_open_object_epoch (CofferRepository *self, CofferCategoryKeys *keys,
+                                              CofferObjectType type, const char *name,
+                                              GBytes *object, CofferEpochKeys **out_epoch,
+                                              GError **error);
+/* TRUE (and *why set) when an object sealed under ek claims a time
+ * (microseconds) after ek was retired. */
+gboolean _coffer_epoch_refuses (const CofferEpochKeys *ek, gint64 time_us, const char *name, char **why);
+/* zstd helpers for index objects */
+GBytes *_coffer_compress   (GBytes *data);
+GBytes *_coffer_decompress (GBytes *data, gsize max_size, GError **error);
+/* Sorts a GPtrArray of strings (g_ptr_array_sort passes element pointers). */
+int _coffer_compare_strings (gconstpointer a, gconstpointer b);
+/* A coffer_store_list() callback that adds each name to the GPtrArray user_data. */
+gboolean _coffer_collect_names (const char *name, guint64 size, gpointer user_data);
+gboolean _coffer_hex_to (const char *hex, guint8 *out, gsize len);
+void     _coffer_state_set_hex (CofferState *state, const char *group, const char *key,
+                                const guint8 *data, gsize len);
+gboolean _coffer_state_get_hex (CofferState *state, const char *group, const char *key,
+                                guint8 *out, gsize len);
+/* Reads a small object; NULL without error (and *missing = TRUE) when it
+ * does not exist. */
+GBytes  *_coffer_repository_get_small (CofferRepository *self, const char *name, gboolean *missing,
+                                       GCancellable *cancellable, GError **error);
+/* "MAGIC" | version | 3 zero bytes | fields: fixed-size objects */
+gboolean _coffer_parse_fixed_version (GBytes *bytes, const char *magic, guint8 version, gsize body_len,
+                                      const guint8 **body);
+char *_coffer_pack_name     (const char *category_id, const guint8 pack_id[COFFER_ID_BYTES]);
+char *_coffer_random_name   (void);   /* 32 hex characters */
 
 
-/* Password keys (coffer-repository.c) */
+
+/* ---- Keys (coffer-repository-keys.c): password keys, this device's key, the
+ * account key and the recovery envelope, the rotation chain ---- */
 const CofferSecret *_coffer_repository_password_key (CofferRepository *self,
                                                      const CofferKdfParams *params,
                                                      GError **error);
@@ -95,7 +155,6 @@ gboolean      _coffer_repository_save_local_device_key (CofferRepository *self, 
  * for a password given now, not the session's). */
 gboolean _coffer_repository_password_opens_device_key_file (CofferRepository *self,
                                                             const CofferSecret *password, GError **error);
-/* Devices and rotation (coffer-repository.c, coffer-repository-devices.c) */
 CofferSecret *_coffer_repository_load_device_key (CofferRepository *self, GError **error);
 void     _coffer_repository_set_device_id (CofferRepository *self, const char *device_id);
 /* Replaces the account key this session holds and records its id locally. */
@@ -115,7 +174,6 @@ gboolean _coffer_repository_write_device_envelope (CofferRepository *self, const
 /* v1 message (98 bytes) = "coffer-rotation-v1" || repo id || old akid || new akid
  * v2 message (106 bytes) = "coffer-rotation-v2" || repo id || old akid || new akid || seq (u64 LE) */
 #define COFFER_ROTATION_MSG_MAX 106
-
 typedef struct
 {
   guint   version;
@@ -123,7 +181,6 @@ typedef struct
   guint8  new_id[32];
   guint64 seq;       /* 0 for v1 records, which carry none */
 } CofferRotation;
-
 /* Rotation key pair: Ed25519 from seed = BLAKE2b-256(key = RK,
  * "coffer-rotation-sign-v1" || repo id). Only recovery key holders can sign. */
 void  _coffer_rotation_keypair (const CofferSecret *rk, const guint8 *repo_id,
@@ -160,20 +217,12 @@ gboolean _coffer_repository_follow_rotation (CofferRepository *self, const char 
  * (COFFER_REPO_ERROR_ROLLED_BACK otherwise). */
 gboolean _coffer_repository_check_current_key (CofferRepository *self, const char *hex,
                                                GCancellable *cancellable, GError **error);
-/* keys/device-keys/<id> for the device whose secret key is device_sk,
- * approved by the recovery key rk (signed with the rotation key). */
-gboolean _coffer_repository_write_device_record (CofferRepository *self, const CofferSecret *ak,
-                                                 const CofferSecret *rk, const char *device_id,
-                                                 const CofferSecret *device_sk,
-                                                 GCancellable *cancellable, GError **error);
-/* Before the recovery key is replaced: re-writes every device record that
- * verifies under the pinned rotation key as approved by new_rk. */
-gboolean _coffer_repository_resign_device_records (CofferRepository *self, const CofferSecret *new_rk,
-                                                   GCancellable *cancellable, GError **error);
+
+/* ---- Categories and their key sets (coffer-repository-categories.c) ---- */
 /* Adds a new key epoch to a category and re-seals its key sets: the
  * account envelope under new_ak (opened with old_ak, or with new_ak when a
  * resumed rotation already re-sealed it), the password envelope when it
- * has one (needs the password). (coffer-repository-categories.c) */
+ * has one (needs the password). */
 gboolean _coffer_repository_rotate_category (CofferRepository *self, const char *category_id,
                                              const CofferSecret *old_ak, const CofferSecret *new_ak,
                                              GCancellable *cancellable, GError **error);
@@ -188,41 +237,35 @@ GPtrArray *_coffer_repository_list_category_ids (CofferRepository *self, GCancel
  * not open, NULL with one on a failure. */
 CofferCategoryKeys *_coffer_repository_accept_category (CofferRepository *self, const char *cid,
                                                         GCancellable *cancellable, GError **error);
-/* defined in coffer-repository-categories.c */
 void _coffer_category_keys_free (gpointer data);
-
-/* Categories and keys (coffer-repository-categories.c) */
 /* Returns the keys of an unlocked category (owned by the repository) or
  * NULL with NEEDS_RECOVERY_KEY / WRONG_PASSWORD / NO_CATEGORY ... */
 CofferCategoryKeys *_coffer_repository_get_category (CofferRepository *self, const char *id_or_name,
                                                      GCancellable *cancellable, GError **error);
+/* Before committing an object dated time_us under keys' newest epoch:
+ * re-reads the key set. When another computer added an epoch since this
+ * session loaded it, the cached keys are dropped (the next access reloads
+ * them), and FALSE is returned when readers would refuse the object as
+ * sealed under a retired epoch after its retirement. */
+gboolean _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKeys *keys,
+                                                gint64 time_us, GCancellable *cancellable, GError **error);
+/* TRUE in *standard when the category's authenticated, fresh meta/<cid>
+ * says Standard (never decided from the presence of a password envelope).
+ * new_ak: during a device removal the account key the categories are
+ * being moved to (may be NULL). */
+gboolean _coffer_repository_category_is_standard (CofferRepository *self, const char *category_id,
+                                                  const CofferSecret *new_ak, gboolean *standard,
+                                                  GCancellable *cancellable, GError **error);
+gboolean _coffer_repository_password_opens_category (CofferRepository *self, const char *cid,
+                                                     const CofferSecret *password,
+                                                     GCancellable *cancellable, GError **error);
+
+/* ---- Index, snapshots, blobs and trees (coffer-repository-snapshots.c) ---- */
 /* Loads (or returns the loaded) merged index of a category. */
 CofferIndex   *_coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
                                             GCancellable *cancellable, GError **error);
 /* Forget the loaded index so the next call re-reads it. */
 void           _coffer_repository_drop_index (CofferRepository *self, CofferCategoryKeys *keys);
-
-/* Category objects (meta, index, snapshot, prune plan): "CFO1" | epoch (u32 LE) |
- * envelope under the meta subkey of that epoch. */
-GBytes *_coffer_repository_seal_object (CofferRepository *self, CofferCategoryKeys *keys,
-                                        CofferObjectType type, const char *name,
-                                        const guint8 *plaintext, gsize len);
-GBytes *_coffer_repository_open_object (CofferRepository *self, CofferCategoryKeys *keys,
-                                        CofferObjectType type, const char *name,
-                                        GBytes *object, GError **error);
-/* Same, and tells which epoch sealed it (for the freshness and retirement
- * checks: who could have written these bytes). */
-GBytes *_coffer_repository_open_object_epoch (CofferRepository *self, CofferCategoryKeys *keys,
-                                              CofferObjectType type, const char *name,
-                                              GBytes *object, CofferEpochKeys **out_epoch,
-                                              GError **error);
-/* TRUE (and *why set) when an object sealed under ek claims a time
- * (microseconds) after ek was retired. */
-gboolean _coffer_epoch_refuses (const CofferEpochKeys *ek, gint64 time_us, const char *name, char **why);
-/* zstd helpers for index objects */
-GBytes *_coffer_compress   (GBytes *data);
-GBytes *_coffer_decompress (GBytes *data, gsize max_size, GError **error);
-
 /* Blob access for restore/check/ls: reads, decrypts and verifies one blob
  * with the keys of the epoch of the snapshot that references it (never
  * "any epoch": a retired key must not vouch for data of a newer snapshot). */
@@ -232,8 +275,6 @@ GBytes *_coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys
 GPtrArray *_coffer_repository_read_tree (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
                                          const guint8 id[COFFER_ID_BYTES],
                                          GCancellable *cancellable, GError **error);
-
-/* Writing snapshots/index (coffer-backup.c, coffer-prune.c) */
 gboolean _coffer_repository_write_index (CofferRepository *self, CofferCategoryKeys *keys,
                                          CofferIndex *delta, GHashTable *only_packs,
                                          const char * const *supersedes, char **out_name,
@@ -247,68 +288,16 @@ const char *_coffer_repository_write_snapshot (CofferRepository *self, CofferCat
 GPtrArray *_coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *keys,
                                               GCancellable *cancellable, GError **error);
 
-/* Before committing an object dated time_us under keys' newest epoch:
- * re-reads the key set. When another computer added an epoch since this
- * session loaded it, the cached keys are dropped (the next access reloads
- * them), and FALSE is returned when readers would refuse the object as
- * sealed under a retired epoch after its retirement. */
-gboolean _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKeys *keys,
-                                                gint64 time_us, GCancellable *cancellable, GError **error);
-
-/* The config object (coffer-repository-config.c) */
-#define COFFER_CONFIG_NAME "config"
-#define COFFER_STATE_FORMAT_GROUP "repository"
-#define COFFER_STATE_FORMAT_KEY "format-version"
-GBytes  *_coffer_repository_config_serialize (const guint8 raw_id[COFFER_REPO_ID_BYTES]);
-/* Sets self->id, raw_id and format_version from the config's bytes. */
-gboolean _coffer_repository_config_parse (CofferRepository *self, GBytes *bytes, GError **error);
-/* Sets self->config_rolled_back (or raises the version this computer knows). */
-void     _coffer_repository_config_check_rollback (CofferRepository *self);
-/* Format version (config, coffer-repository-config.c). Before writing an object
- * of format version 2 (key sets, meta/<cid>, index objects, ...), writers
- * call this: it rewrites a version-1 config as version 2, so that older
- * clients refuse the repository instead of misreading it. */
-gboolean _coffer_repository_upgrade_format (CofferRepository *self, GCancellable *cancellable, GError **error);
-/* TRUE when the config says an older format version than this computer
- * has seen for this repository: every category access is refused. */
-gboolean _coffer_repository_config_rolled_back (CofferRepository *self, GError **error);
-/* Accepts the config as it is (coffer_repository_accept_rollback). */
-gboolean _coffer_repository_accept_config (CofferRepository *self, GCancellable *cancellable, GError **error);
-
-/* TRUE in *standard when the category's authenticated, fresh meta/<cid>
- * says Standard (never decided from the presence of a password envelope).
- * new_ak: during a device removal the account key the categories are
- * being moved to (may be NULL). (coffer-repository-categories.c) */
-gboolean _coffer_repository_category_is_standard (CofferRepository *self, const char *category_id,
-                                                  const CofferSecret *new_ak, gboolean *standard,
-                                                  GCancellable *cancellable, GError **error);
-
-/* Sorts a GPtrArray of strings (g_ptr_array_sort passes element pointers). */
-int _coffer_compare_strings (gconstpointer a, gconstpointer b);
-
-/* Authority checks (end of coffer-repository-categories.c) */
-gboolean _coffer_repository_password_opens_category (CofferRepository *self, const char *cid,
-                                                     const CofferSecret *password,
-                                                     GCancellable *cancellable, GError **error);
-
-/* Small helpers shared by the repository files (coffer-repository-objects.c) */
-/* A coffer_store_list() callback that adds each name to the GPtrArray user_data. */
-gboolean _coffer_collect_names (const char *name, guint64 size, gpointer user_data);
-gboolean _coffer_hex_to (const char *hex, guint8 *out, gsize len);
-void     _coffer_state_set_hex (CofferState *state, const char *group, const char *key,
-                                const guint8 *data, gsize len);
-gboolean _coffer_state_get_hex (CofferState *state, const char *group, const char *key,
-                                guint8 *out, gsize len);
-/* Reads a small object; NULL without error (and *missing = TRUE) when it
- * does not exist. */
-GBytes  *_coffer_repository_get_small (CofferRepository *self, const char *name, gboolean *missing,
-                                       GCancellable *cancellable, GError **error);
-/* "MAGIC" | version | 3 zero bytes | fields: fixed-size objects */
-gboolean _coffer_parse_fixed_version (GBytes *bytes, const char *magic, guint8 version, gsize body_len,
-                                      const guint8 **body);
-
-/* Object names */
-char *_coffer_pack_name     (const char *category_id, const guint8 pack_id[COFFER_ID_BYTES]);
-char *_coffer_random_name   (void);   /* 32 hex characters */
+/* ---- Device records (coffer-repository-devices.c) ---- */
+/* keys/device-keys/<id> for the device whose secret key is device_sk,
+ * approved by the recovery key rk (signed with the rotation key). */
+gboolean _coffer_repository_write_device_record (CofferRepository *self, const CofferSecret *ak,
+                                                 const CofferSecret *rk, const char *device_id,
+                                                 const CofferSecret *device_sk,
+                                                 GCancellable *cancellable, GError **error);
+/* Before the recovery key is replaced: re-writes every device record that
+ * verifies under the pinned rotation key as approved by new_rk. */
+gboolean _coffer_repository_resign_device_records (CofferRepository *self, const CofferSecret *new_rk,
+                                                   GCancellable *cancellable, GError **error);
 
 G_END_DECLS
