@@ -1364,7 +1364,7 @@ coffer_repository_change_password (CofferRepository *self, const CofferSecret *n
   return TRUE;
 }
 
-/* ---- key rotation (coffer-repository-devices.c) ---- */
+/* ---- key rotation (for a device removal, coffer-repository-devices.c) ---- */
 
 static GPtrArray *
 open_account_envelope_with (CofferRepository *self, const CofferSecret *ak, const char *cid,

@@ -248,8 +248,8 @@ check_account_key_id (CofferRepository *self, const CofferSecret *ak, GError **e
       g_autoptr(GError) rotation_error = NULL;
 
       /* A rotation (a device was removed) is followed only when it is
-       * signed with the rotation key this computer pinned
-       * (coffer-repository-devices.c). */
+       * signed with the rotation key this computer pinned (the rotation
+       * chain below). */
       if (_coffer_repository_follow_rotation (self, known, hex, NULL, &rotation_error))
         {
           coffer_state_set_string (self->state, "account", "key-id", hex);
