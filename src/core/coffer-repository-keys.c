@@ -180,6 +180,51 @@ _coffer_repository_save_local_device_key (CofferRepository *self, const CofferSe
   return FALSE;
 }
 
+/* Reads the local device key file (layout above): its KDF parameters, and
+ * the envelope that holds the key. */
+static GBytes *
+device_key_file_read (CofferRepository *self, CofferKdfParams *params, GError **error)
+{
+  g_autofree char *path = device_key_path (self);
+  g_autofree char *contents = NULL;
+  gsize len;
+
+  if (!g_file_get_contents (path, &contents, &len, error))
+    return NULL;
+  if (len < 40 || memcmp (contents, "CFDK\1", 5) != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   _("The local device key file %s is damaged."), path);
+      return NULL;
+    }
+  memcpy (params->salt, contents + 8, 16);
+  memcpy (&params->opslimit, contents + 24, 8);
+  memcpy (&params->memlimit, contents + 32, 8);
+  params->opslimit = GUINT64_FROM_LE (params->opslimit);
+  params->memlimit = GUINT64_FROM_LE (params->memlimit);
+  return g_bytes_new (contents + 40, len - 40);
+}
+
+/* Opens the envelope of the local device key file with a password key. */
+static CofferSecret *
+device_key_file_open (CofferRepository *self, const CofferSecret *pkey, GBytes *env, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  CofferSecret *sk;
+
+  sk = coffer_envelope_open (pkey, self->raw_id, COFFER_OBJECT_DEVICE_ENVELOPE,
+                             "local/device.key", env, &local_error);
+  if (sk == NULL)
+    {
+      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD,
+                     _("The password is wrong."));
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+    }
+  return sk;
+}
+
 CofferSecret *
 _coffer_repository_load_device_key (CofferRepository *self, GError **error)
 {
@@ -190,43 +235,16 @@ _coffer_repository_load_device_key (CofferRepository *self, GError **error)
 
   if (g_strcmp0 (storage, "file") == 0)
     {
-      g_autofree char *path = device_key_path (self);
-      g_autofree char *contents = NULL;
-      gsize len;
       CofferKdfParams params;
       const CofferSecret *pkey;
-      g_autoptr(GBytes) env = NULL;
-      g_autoptr(GError) local_error = NULL;
-      CofferSecret *sk;
+      g_autoptr(GBytes) env = device_key_file_read (self, &params, error);
 
-      if (!g_file_get_contents (path, &contents, &len, error))
+      if (env == NULL)
         return NULL;
-      if (len < 40 || memcmp (contents, "CFDK\1", 5) != 0)
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       _("The local device key file %s is damaged."), path);
-          return NULL;
-        }
-      memcpy (params.salt, contents + 8, 16);
-      memcpy (&params.opslimit, contents + 24, 8);
-      memcpy (&params.memlimit, contents + 32, 8);
-      params.opslimit = GUINT64_FROM_LE (params.opslimit);
-      params.memlimit = GUINT64_FROM_LE (params.memlimit);
       pkey = _coffer_repository_password_key (self, &params, error);
       if (pkey == NULL)
         return NULL;
-      env = g_bytes_new (contents + 40, len - 40);
-      sk = coffer_envelope_open (pkey, self->raw_id, COFFER_OBJECT_DEVICE_ENVELOPE,
-                                 "local/device.key", env, &local_error);
-      if (sk == NULL)
-        {
-          if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
-            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD,
-                         _("The password is wrong."));
-          else
-            g_propagate_error (error, g_steal_pointer (&local_error));
-        }
-      return sk;
+      return device_key_file_open (self, pkey, env, error);
     }
 
   g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_NOT_FOUND,
@@ -601,46 +619,23 @@ _coffer_repository_replace_account_key (CofferRepository *self, const CofferSecr
 }
 
 /* The local device key file, opened with a password given here rather than
- * the session's (same layout as _coffer_repository_load_device_key). */
+ * the session's (read as _coffer_repository_load_device_key reads it). */
 gboolean
 _coffer_repository_password_opens_device_key_file (CofferRepository *self, const CofferSecret *password, GError **error)
 {
-  g_autofree char *path = device_key_path (self);
-  g_autofree char *contents = NULL;
   g_autoptr(CofferSecret) pkey = NULL;
   g_autoptr(CofferSecret) sk = NULL;
   g_autoptr(GBytes) env = NULL;
-  g_autoptr(GError) local_error = NULL;
   CofferKdfParams params;
-  gsize len;
 
-  if (!g_file_get_contents (path, &contents, &len, error))
+  env = device_key_file_read (self, &params, error);
+  if (env == NULL)
     return FALSE;
-  if (len < 40 || memcmp (contents, "CFDK\1", 5) != 0)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   _("The local device key file %s is damaged."), path);
-      return FALSE;
-    }
-  memcpy (params.salt, contents + 8, 16);
-  memcpy (&params.opslimit, contents + 24, 8);
-  memcpy (&params.memlimit, contents + 32, 8);
-  params.opslimit = GUINT64_FROM_LE (params.opslimit);
-  params.memlimit = GUINT64_FROM_LE (params.memlimit);
   pkey = coffer_kdf_derive (password, &params, error);
   if (pkey == NULL)
     return FALSE;
-  env = g_bytes_new (contents + 40, len - 40);
-  sk = coffer_envelope_open (pkey, self->raw_id, COFFER_OBJECT_DEVICE_ENVELOPE, "local/device.key", env, &local_error);
-  if (sk == NULL)
-    {
-      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD, _("The password is wrong."));
-      else
-        g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  return TRUE;
+  sk = device_key_file_open (self, pkey, env, error);
+  return sk != NULL;
 }
 
 /* Rotation key pair: Ed25519 from seed = BLAKE2b-256(key = RK,
