@@ -11,7 +11,6 @@
 #include "coffer-error.h"
 #include "coffer-repository-private.h"
 
-
 GBytes *
 _coffer_repository_config_serialize (const guint8 raw_id[COFFER_REPO_ID_BYTES])
 {

@@ -61,7 +61,6 @@ G_DEFINE_BOXED_TYPE (CofferDevice, coffer_device_info, coffer_device_info_copy, 
 
 /* ---- small helpers ---- */
 
-
 static gboolean
 put (CofferRepository *self, const char *name, const guint8 *data, gsize len, CofferPutMode mode,
      GCancellable *cancellable, GError **error)

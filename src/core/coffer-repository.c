@@ -19,9 +19,7 @@
 #include "coffer-repository-private.h"
 #include "coffer-repository-shares.h"
 
-
 G_DEFINE_FINAL_TYPE (CofferRepository, coffer_repository, G_TYPE_OBJECT)
-
 
 static void
 coffer_repository_finalize (GObject *object)
@@ -58,8 +56,6 @@ coffer_repository_init (CofferRepository *self)
   self->categories = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                             _coffer_category_keys_free);
 }
-
-
 
 static char *
 default_device_name (void)
