@@ -439,6 +439,14 @@ verifier_record (Verifier *v, const char *id)
   return value;
 }
 
+/* Who approved a record, as the device lists show it: "recovery", a
+ * device id, or NULL for a legacy v1 record. */
+static char *
+record_approver (const DeviceRecord *r)
+{
+  return r->version == 1 ? NULL : g_strdup (r->approver ? r->approver : "recovery");
+}
+
 static gboolean
 verify_device (Verifier *v, const char *id, guint depth)
 {
@@ -1332,7 +1340,7 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
               d->time = r->time;
               if (d->fingerprint == NULL)
                 d->fingerprint = coffer_device_fingerprint (r->pk);
-              d->approver = r->version == 1 ? NULL : g_strdup (r->approver ? r->approver : "recovery");
+              d->approver = record_approver (r);
               d->verified = verify_device (&verifier, id, 0);
             }
         }
@@ -1503,7 +1511,7 @@ collect_remaining (CofferRepository *self, const char *device_id, const CofferSe
         {
           memcpy (r->pk, rec->pk, 32);
           r->time = rec->time;
-          r->approver = rec->version == 1 ? NULL : g_strdup (rec->approver ? rec->approver : "recovery");
+          r->approver = record_approver (rec);
           r->has_record = TRUE;
         }
       if (g_strcmp0 (id, own) == 0)
