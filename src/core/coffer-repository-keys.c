@@ -27,6 +27,22 @@
 
 #define MAX_ROTATION_CHAIN 256
 
+/* The rotation chain, defined below (after unlocking, which uses it). */
+/* The recovery key opened ak: pin the rotation key and accept ak's id,
+ * but only forward: when it differs from the id this computer knows, a
+ * signed chain must lead from the known id to it and no signed record may
+ * supersede it (COFFER_REPO_ERROR_ROLLED_BACK for an older envelope put
+ * back, COFFER_REPO_ERROR_CORRUPT otherwise). */
+static gboolean trust_recovery (CofferRepository *self, const CofferSecret *rk,
+                                const CofferSecret *ak, GCancellable *cancellable,
+                                GError **error);
+/* The account key this computer already uses (hex id) is still current:
+ * no signed record listed under keys/rotations/ replaces it, except the
+ * one of this computer's own removal in progress
+ * (COFFER_REPO_ERROR_ROLLED_BACK otherwise). */
+static gboolean check_current_key (CofferRepository *self, const char *hex,
+                                   GCancellable *cancellable, GError **error);
+
 /* Derives (or returns the cached) password key for a set of KDF parameters. */
 const CofferSecret *
 _coffer_repository_password_key (CofferRepository *self, const CofferKdfParams *params, GError **error)
@@ -289,7 +305,7 @@ check_account_key_id (CofferRepository *self, const CofferSecret *ak, GError **e
   /* The key it already uses must not have been replaced meanwhile: the
    * storage could hand back this computer's envelope of before a removal
    * (whose key the removed device knows) together with old key sets. */
-  if (!_coffer_repository_check_current_key (self, hex, NULL, error))
+  if (!check_current_key (self, hex, NULL, error))
     return FALSE;
   if (known == NULL)
     {
@@ -500,7 +516,7 @@ coffer_repository_unlock (CofferRepository *self, GCancellable *cancellable, GEr
         return FALSE;
       /* The remembered account key id only moves forward (the storage
        * may put back an older recovery envelope). */
-      if (!_coffer_repository_trust_recovery (self, self->recovery_key, ak, cancellable, error))
+      if (!trust_recovery (self, self->recovery_key, ak, cancellable, error))
         {
           coffer_secret_free (ak);
           return FALSE;
@@ -554,7 +570,7 @@ coffer_repository_verify_recovery_key (CofferRepository *self, const CofferSecre
     }
   if (self->account_key == NULL)
     {
-      if (!_coffer_repository_trust_recovery (self, recovery_key, ak, cancellable, error))
+      if (!trust_recovery (self, recovery_key, ak, cancellable, error))
         {
           coffer_secret_free (ak);
           return FALSE;
@@ -845,9 +861,9 @@ check_not_superseded (CofferRepository *self, const char *hex, const guint8 pinn
   return TRUE;
 }
 
-gboolean
-_coffer_repository_check_current_key (CofferRepository *self, const char *hex, GCancellable *cancellable,
-                                      GError **error)
+static gboolean
+check_current_key (CofferRepository *self, const char *hex, GCancellable *cancellable,
+                   GError **error)
 {
   CofferState *state = self->state;
   g_autofree char *rotating_to = coffer_state_get_string (state, "account", "rotating-to");
@@ -890,9 +906,9 @@ accept_seq (CofferRepository *self, guint64 seq, GError **error)
   return TRUE;
 }
 
-gboolean
-_coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak,
-                                   GCancellable *cancellable, GError **error)
+static gboolean
+trust_recovery (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak,
+                GCancellable *cancellable, GError **error)
 {
   guint8 akid[COFFER_ACCOUNT_KEY_ID_BYTES];
   guint8 pinned[crypto_sign_PUBLICKEYBYTES];

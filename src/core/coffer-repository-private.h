@@ -196,14 +196,6 @@ void     _coffer_repository_pin_rotation_key (CofferRepository *self, const Coff
  * repository here before): a failing recovery envelope is then damage or
  * a replacement elsewhere, not a mistyped or foreign key. */
 gboolean _coffer_repository_recovery_key_is_pinned (CofferRepository *self, const CofferSecret *rk);
-/* The recovery key opened ak: pin the rotation key and accept ak's id,
- * but only forward: when it differs from the id this computer knows, a
- * signed chain must lead from the known id to it and no signed record may
- * supersede it (COFFER_REPO_ERROR_ROLLED_BACK for an older envelope put
- * back, COFFER_REPO_ERROR_CORRUPT otherwise). */
-gboolean _coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *rk,
-                                            const CofferSecret *ak, GCancellable *cancellable,
-                                            GError **error);
 /* TRUE when a chain of rotation records signed with the pinned rotation
  * key leads from the known account key id to the new one, and the new one
  * is the newest: no signed record in keys/rotations/ replaces it
@@ -211,12 +203,6 @@ gboolean _coffer_repository_trust_recovery (CofferRepository *self, const Coffer
 gboolean _coffer_repository_follow_rotation (CofferRepository *self, const char *known_hex,
                                              const char *new_hex, GCancellable *cancellable,
                                              GError **error);
-/* The account key this computer already uses (hex id) is still current:
- * no signed record listed under keys/rotations/ replaces it, except the
- * one of this computer's own removal in progress
- * (COFFER_REPO_ERROR_ROLLED_BACK otherwise). */
-gboolean _coffer_repository_check_current_key (CofferRepository *self, const char *hex,
-                                               GCancellable *cancellable, GError **error);
 
 /* ---- Categories and their key sets (coffer-repository-categories.c) ---- */
 /* Adds a new key epoch to a category and re-seals its key sets: the
