@@ -699,7 +699,7 @@ maybe_checkpoint (Backup *b)
 static char *
 running_marker (Backup *b)
 {
-  g_autofree char *dir = coffer_state_get_cache_dir (_coffer_repository_get_state (b->repo), b->keys->id);
+  g_autofree char *dir = coffer_state_get_cache_dir (b->repo->state, b->keys->id);
   return g_build_filename (dir, "backup-running", NULL);
 }
 
@@ -820,7 +820,7 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
                    b->keys->info->name);
       return NULL;
     }
-  lock_fd = coffer_state_lock_category (_coffer_repository_get_state (self), b->keys->id, error);
+  lock_fd = coffer_state_lock_category (self->state, b->keys->id, error);
   if (lock_fd < 0)
     return NULL;
 
@@ -843,7 +843,7 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
   b->index = _coffer_repository_get_index (self, b->keys, cancellable, &run_error);
   if (b->index == NULL)
     goto out;
-  cache_dir = coffer_state_get_cache_dir (_coffer_repository_get_state (self), b->keys->id);
+  cache_dir = coffer_state_get_cache_dir (self->state, b->keys->id);
   cache_path = g_build_filename (cache_dir, "files.sqlite", NULL);
   b->cache = coffer_files_cache_open (cache_path, &run_error);
   if (b->cache == NULL)
@@ -876,7 +876,7 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
   snap = coffer_snapshot_new ();
   snap->time = start_time;
   snap->end_time = g_get_real_time ();
-  snap->device_id = g_strdup (_coffer_repository_get_device_id (self) ? _coffer_repository_get_device_id (self) : "");
+  snap->device_id = g_strdup (self->device_id ? self->device_id : "");
   snap->hostname = g_strdup (g_get_host_name ());
   snap->category_id = g_strdup (b->keys->id);
   snap->category_name = g_strdup (b->keys->info->name);
@@ -889,7 +889,7 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
     }
   {
     g_autofree char *group = g_strdup_printf ("category %s", b->keys->id);
-    guint64 seq = coffer_state_get_uint (_coffer_repository_get_state (self), group, "seq");
+    guint64 seq = coffer_state_get_uint (self->state, group, "seq");
     for (guint i = 0; i < snapshots->len; i++)
       seq = MAX (seq, ((CofferSnapshot *) g_ptr_array_index (snapshots, i))->seq);
     snap->seq = seq + 1;

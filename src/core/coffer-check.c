@@ -242,7 +242,7 @@ check_category (CofferRepository *self, CofferCategoryKeys *keys, gdouble percen
   PackList packs = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free) };
   EntriesByPack groups = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_array_unref) };
   g_autofree char *prefix = g_strdup_printf ("categories/%s/packs/", keys->id);
-  g_autofree char *cache_dir = coffer_state_get_cache_dir (_coffer_repository_get_state (self), keys->id);
+  g_autofree char *cache_dir = coffer_state_get_cache_dir (self->state, keys->id);
   g_autofree char *names_path = g_build_filename (cache_dir, "index.names", NULL);
   g_autoptr(GError) local_error = NULL;
   gboolean ok = FALSE;

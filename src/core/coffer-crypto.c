@@ -6,6 +6,7 @@
 #include <glib/gi18n-lib.h>
 #include <inttypes.h>
 
+#include "coffer-bytes.h"
 #include "coffer-crypto.h"
 #include "coffer-error.h"
 
@@ -53,21 +54,6 @@ G_STATIC_ASSERT (NONCE_BYTES + TAG_BYTES == COFFER_BLOB_OVERHEAD);
 G_STATIC_ASSERT (crypto_kdf_KEYBYTES == COFFER_KEY_BYTES);
 G_STATIC_ASSERT (crypto_aead_xchacha20poly1305_ietf_KEYBYTES == COFFER_KEY_BYTES);
 G_STATIC_ASSERT (crypto_pwhash_SALTBYTES == COFFER_SALT_BYTES);
-
-static inline void
-put_u32_le (guint8 *p, guint32 v)
-{
-  p[0] = v & 0xff;
-  p[1] = (v >> 8) & 0xff;
-  p[2] = (v >> 16) & 0xff;
-  p[3] = (v >> 24) & 0xff;
-}
-
-static inline guint32
-get_u32_le (const guint8 *p)
-{
-  return (guint32) p[0] | ((guint32) p[1] << 8) | ((guint32) p[2] << 16) | ((guint32) p[3] << 24);
-}
 
 /* ---- Subkeys ---- */
 
@@ -473,7 +459,7 @@ coffer_blob_seal_into (const CofferSecret *data_key,
     memcpy (payload, plaintext, len);
 
   frame[0] = flags;
-  put_u32_le (frame + 1, (guint32) payload_len);
+  coffer_put_u32_le (frame + 1, (guint32) payload_len);
   frame_len = coffer_padme_length (FRAME_HEADER_BYTES + payload_len);
   g_assert (frame_len <= coffer_padme_length (FRAME_HEADER_BYTES + len));
   memset (payload + payload_len, 0, frame_len - FRAME_HEADER_BYTES - payload_len);
@@ -577,7 +563,7 @@ coffer_blob_open (const CofferSecret *data_key,
   frame_bytes = g_bytes_new_with_free_func (frame, frame_len, g_free, frame);
 
   flags = frame[0];
-  payload_len = get_u32_le (frame + 1);
+  payload_len = coffer_get_u32_le (frame + 1);
   payload = frame + FRAME_HEADER_BYTES;
 
   if ((flags & ~FRAME_FLAG_ZSTD) != 0)

@@ -17,6 +17,7 @@
 #include <sodium.h>
 #include <glib/gi18n-lib.h>
 
+#include "coffer-bytes.h"
 #include "coffer-index.h"
 #include "coffer-error.h"
 #include "coffer-variant-private.h"
@@ -136,31 +137,15 @@ record_ptr_compare (gconstpointer a, gconstpointer b)
 }
 
 static guint
-id_hash (gconstpointer key)
-{
-  guint32 h;
-
-  /* Ids are keyed hashes: any four bytes are uniformly distributed. */
-  memcpy (&h, key, sizeof h);
-  return h;
-}
-
-static gboolean
-id_equal (gconstpointer a, gconstpointer b)
-{
-  return memcmp (a, b, COFFER_ID_BYTES) == 0;
-}
-
-static guint
 alternate_hash (gconstpointer key)
 {
-  return id_hash (key) ^ (record_pack (key) * 0x9e3779b1u);
+  return coffer_id_hash (key) ^ (record_pack (key) * 0x9e3779b1u);
 }
 
 static gboolean
 alternate_equal (gconstpointer a, gconstpointer b)
 {
-  return id_equal (a, b) && record_pack (a) == record_pack (b);
+  return coffer_id_equal (a, b) && record_pack (a) == record_pack (b);
 }
 
 static void
@@ -377,10 +362,10 @@ coffer_index_new (void)
   CofferIndex *index = g_new0 (CofferIndex, 1);
 
   g_rw_lock_init (&index->lock);
-  index->pending = g_hash_table_new_full (id_hash, id_equal, g_free, NULL);
+  index->pending = g_hash_table_new_full (coffer_id_hash, coffer_id_equal, g_free, NULL);
   index->alternates = g_hash_table_new_full (alternate_hash, alternate_equal, g_free, NULL);
   index->packs = g_ptr_array_new_with_free_func (g_free);
-  index->pack_numbers = g_hash_table_new (id_hash, id_equal);
+  index->pack_numbers = g_hash_table_new (coffer_id_hash, coffer_id_equal);
   rebuild_fanout_locked (index);
   return index;
 }
@@ -570,7 +555,7 @@ coffer_index_remove_packs (CofferIndex *index,
 
   /* Alternates in removed packs go; the others are renumbered and can
    * replace a primary location in a removed pack. */
-  promotable = g_hash_table_new (id_hash, id_equal);
+  promotable = g_hash_table_new (coffer_id_hash, coffer_id_equal);
   {
     g_autoptr(GPtrArray) keep = g_ptr_array_new ();
 

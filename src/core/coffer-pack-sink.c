@@ -8,6 +8,7 @@
 #include <glib/gi18n-lib.h>
 #include <inttypes.h>
 
+#include "coffer-bytes.h"
 #include "coffer-error.h"
 #include "coffer-pack.h"
 #include "coffer-pack-sink.h"
@@ -54,21 +55,6 @@ typedef struct
 {
   CofferPackWriter *writer;   /* finished (hashed, shuffled) by the uploader */
 } UploadJob;
-
-static guint
-id_hash (gconstpointer key)
-{
-  guint h;
-
-  memcpy (&h, key, sizeof h);
-  return h;
-}
-
-static gboolean
-id_equal (gconstpointer a, gconstpointer b)
-{
-  return memcmp (a, b, COFFER_ID_BYTES) == 0;
-}
 
 gboolean
 coffer_pack_sink_failed (CofferPackSink *sink)
@@ -330,7 +316,7 @@ coffer_pack_sink_new (CofferRepository *repo, CofferCategoryKeys *keys, CofferIn
   g_mutex_init (&sink->lock);
   g_cond_init (&sink->cond);
   sink->delta = coffer_index_new ();
-  sink->pending = g_hash_table_new_full (id_hash, id_equal, g_free, NULL);
+  sink->pending = g_hash_table_new_full (coffer_id_hash, coffer_id_equal, g_free, NULL);
   sink->uploaders = g_thread_pool_new (upload_func, sink, MAX_UPLOADS, FALSE, NULL);
   return sink;
 }

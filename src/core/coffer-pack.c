@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <glib/gi18n-lib.h>
 
+#include "coffer-bytes.h"
 #include "coffer-pack.h"
 #include "coffer-error.h"
 
@@ -46,27 +47,12 @@ struct _CofferPackWriter
   gboolean      finished;
 };
 
-static inline void
-put_u32_le (guint8 *p, guint32 v)
-{
-  p[0] = v & 0xff;
-  p[1] = (v >> 8) & 0xff;
-  p[2] = (v >> 16) & 0xff;
-  p[3] = (v >> 24) & 0xff;
-}
-
-static inline guint32
-get_u32_le (const guint8 *p)
-{
-  return (guint32) p[0] | ((guint32) p[1] << 8) | ((guint32) p[2] << 16) | ((guint32) p[3] << 24);
-}
-
 static void
 header_ad (guint32 epoch,
            guint8  ad[sizeof PACK_HEADER_AD - 1 + 4])
 {
   memcpy (ad, PACK_HEADER_AD, sizeof PACK_HEADER_AD - 1);
-  put_u32_le (ad + sizeof PACK_HEADER_AD - 1, epoch);
+  coffer_put_u32_le (ad + sizeof PACK_HEADER_AD - 1, epoch);
 }
 
 static void
@@ -298,8 +284,8 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
   blob_area += filler;
 
   plain = g_malloc0 (header_plain_len);
-  put_u32_le (plain, PACK_HEADER_VERSION);
-  put_u32_le (plain + 4, g_variant_get_size (header));
+  coffer_put_u32_le (plain, PACK_HEADER_VERSION);
+  coffer_put_u32_le (plain + 4, g_variant_get_size (header));
   g_variant_store (header, plain + PACK_HEADER_PREFIX);
 
   /* nonce | ciphertext | tag */
@@ -315,8 +301,8 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
   {
     guint8 *trailer = data + total - COFFER_PACK_TRAILER_BYTES;
 
-    put_u32_le (trailer, NONCE_BYTES + header_plain_len + TAG_BYTES);
-    put_u32_le (trailer + 4, writer->epoch);
+    coffer_put_u32_le (trailer, NONCE_BYTES + header_plain_len + TAG_BYTES);
+    coffer_put_u32_le (trailer + 4, writer->epoch);
     memcpy (trailer + 8, PACK_MAGIC, 4);
   }
 
@@ -354,7 +340,7 @@ coffer_pack_parse_trailer (const guint8  *trailer,
       return FALSE;
     }
 
-  len = get_u32_le (trailer);
+  len = coffer_get_u32_le (trailer);
   if (len < NONCE_BYTES + TAG_BYTES || len > pack_size - COFFER_PACK_TRAILER_BYTES)
     {
       g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
@@ -365,7 +351,7 @@ coffer_pack_parse_trailer (const guint8  *trailer,
   if (header_len != NULL)
     *header_len = len;
   if (epoch != NULL)
-    *epoch = get_u32_le (trailer + 4);
+    *epoch = coffer_get_u32_le (trailer + 4);
   return TRUE;
 }
 
@@ -437,7 +423,7 @@ coffer_pack_read_header (const CofferSecret  *data_key,
   /* Both versions start with the version as a u32 LE: in version 1 it is
    * the first member of the GVariant "(ua(ayyuuu))" that is the whole
    * plaintext. */
-  version = plain_len >= 4 ? get_u32_le (p) : 0;
+  version = plain_len >= 4 ? coffer_get_u32_le (p) : 0;
   if (version == 1)
     {
       guint32 inner;
@@ -454,7 +440,7 @@ coffer_pack_read_header (const CofferSecret  *data_key,
       /* Checked before subtracting: a 4-byte plaintext must not wrap. */
       if (plain_len < PACK_HEADER_PREFIX)
         goto bad_format;
-      g = get_u32_le (p + 4);
+      g = coffer_get_u32_le (p + 4);
       if (g > plain_len - PACK_HEADER_PREFIX)
         goto bad_format;
       for (gsize i = PACK_HEADER_PREFIX + g; i < plain_len; i++)

@@ -406,13 +406,6 @@ write_plan (Prune *p, GPtrArray *doomed, GPtrArray *superseded, GError **error)
 }
 
 static gboolean
-collect (const char *name, guint64 size, gpointer user_data)
-{
-  g_ptr_array_add (user_data, g_strdup (name));
-  return TRUE;
-}
-
-static gboolean
 sweep (Prune *p, gint64 grace_seconds, guint64 *deleted, GError **error)
 {
   g_autofree char *prefix = g_strdup_printf ("categories/%s/prune/", p->keys->id);
@@ -421,7 +414,7 @@ sweep (Prune *p, gint64 grace_seconds, guint64 *deleted, GError **error)
   g_autoptr(GHashTable) live = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
 
-  if (!coffer_store_list (store, prefix, collect, plans, p->cancellable, error))
+  if (!coffer_store_list (store, prefix, _coffer_collect_names, plans, p->cancellable, error))
     return FALSE;
   for (guint i = 0; i < coffer_index_get_n_packs (p->index); i++)
     g_hash_table_add (live, coffer_hex_encode (coffer_index_get_pack_id (p->index, i), COFFER_ID_BYTES));
@@ -513,7 +506,7 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
 
   /* A prune and a backup of the same category on this computer would only
    * slow each other down; across computers the grace period protects. */
-  lock_fd = coffer_state_lock_category (_coffer_repository_get_state (self), keys->id, error);
+  lock_fd = coffer_state_lock_category (self->state, keys->id, error);
   if (lock_fd < 0)
     return FALSE;
 

@@ -24,6 +24,7 @@
 #include <glib/gstdio.h>
 #include <glib/gi18n-lib.h>
 
+#include "coffer-bytes.h"
 #include "coffer-error.h"
 #include "coffer-pack-sink.h"
 #include "coffer-repository-private.h"
@@ -42,21 +43,6 @@ typedef struct
   GCancellable        *cancellable;
   guint32              old_epoch;  /* of the snapshot being rewritten: its blobs' epoch */
 } Reencrypt;
-
-static guint
-id_hash (gconstpointer key)
-{
-  guint h;
-
-  memcpy (&h, key, sizeof h);
-  return h;
-}
-
-static gboolean
-id_equal (gconstpointer a, gconstpointer b)
-{
-  return memcmp (a, b, COFFER_ID_BYTES) == 0;
-}
 
 /* Stores plaintext under the newest epoch (unless the index or a pack
  * being filled already has it); new_id receives its id. */
@@ -199,7 +185,7 @@ reencrypt_snapshot (Reencrypt *r, CofferSnapshot *snap, GHashTable *renamed, GEr
 static char *
 marker_path (Reencrypt *r)
 {
-  g_autofree char *dir = coffer_state_get_cache_dir (_coffer_repository_get_state (r->repo), r->keys->id);
+  g_autofree char *dir = coffer_state_get_cache_dir (r->repo->state, r->keys->id);
   return g_build_filename (dir, "reencrypt-running", NULL);
 }
 
@@ -228,19 +214,19 @@ coffer_repository_reencrypt_category (CofferRepository *self, const char *catego
   r->keys = _coffer_repository_get_category (self, category_id, cancellable, error);
   if (r->keys == NULL)
     return FALSE;
-  if (_coffer_repository_get_account_key (self) == NULL)
+  if (self->account_key == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
                    _("Re-encrypting older backups needs a trusted device or the recovery key; "
                    "the backup password alone is not enough."));
       return FALSE;
     }
-  lock_fd = coffer_state_lock_category (_coffer_repository_get_state (self), r->keys->id, error);
+  lock_fd = coffer_state_lock_category (self->state, r->keys->id, error);
   if (lock_fd < 0)
     return FALSE;
 
   r->ek = coffer_category_keys_newest (r->keys);
-  r->map = g_hash_table_new_full (id_hash, id_equal, g_free, g_free);
+  r->map = g_hash_table_new_full (coffer_id_hash, coffer_id_equal, g_free, g_free);
   r->meter = coffer_progress_meter_new ("reencrypt", r->keys->info->name, progress, progress_data);
 
   _coffer_repository_drop_index (self, r->keys);

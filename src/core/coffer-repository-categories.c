@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Categories: their key sets (account and password envelopes), their
  * metadata, and the protection level. */
+#include <inttypes.h>
 #include <string.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-error.h"
 #include "coffer-repository-private.h"
@@ -61,25 +63,6 @@ _coffer_category_keys_free (gpointer data)
   g_free (keys->meta_creator);
   g_free (keys->info_device);
   g_free (keys);
-}
-
-CofferEpochKeys *
-coffer_category_keys_newest (CofferCategoryKeys *keys)
-{
-  g_assert (keys->epochs->len > 0);
-  return g_ptr_array_index (keys->epochs, keys->epochs->len - 1);
-}
-
-CofferEpochKeys *
-coffer_category_keys_epoch (CofferCategoryKeys *keys, guint32 epoch)
-{
-  for (guint i = 0; i < keys->epochs->len; i++)
-    {
-      CofferEpochKeys *ek = g_ptr_array_index (keys->epochs, i);
-      if (ek->epoch == epoch)
-        return ek;
-    }
-  return NULL;
 }
 
 /* "CKS2" | count (u32 LE) | count x (epoch u32 LE | retired i64 LE | key 32),
@@ -171,7 +154,7 @@ keyset_parse (const CofferSecret *plain, GError **error)
 
 corrupt:
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "A category key set is malformed.");
+               _("A category key set is malformed."));
   return NULL;
 }
 
@@ -205,7 +188,7 @@ keyset_add_epoch (GPtrArray *epochs, GError **error)
   if (newest->epoch == G_MAXUINT32 || epochs->len >= MAX_EPOCHS)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
-                   "This category has used up its key epochs; re-encrypt it first.");
+                   _("This category has used up its key epochs; re-encrypt it first."));
       return FALSE;
     }
   for (guint i = 0; i < epochs->len; i++)
@@ -279,17 +262,17 @@ write_account_envelope_with (CofferRepository *self, const CofferSecret *ak, con
   g_autoptr(GBytes) env = NULL;
 
   g_assert (ak != NULL);
-  env = coffer_envelope_seal (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_ACCOUNT,
+  env = coffer_envelope_seal (ak, self->raw_id, COFFER_OBJECT_CATEGORY_ACCOUNT,
                               name, plain->data, plain->len);
   return _coffer_repository_upgrade_format (self, cancellable, error)
-         && coffer_store_put (coffer_repository_get_store (self), name, env, mode, cancellable, error);
+         && coffer_store_put (self->store, name, env, mode, cancellable, error);
 }
 
 static gboolean
 write_account_envelope (CofferRepository *self, const char *cid, GPtrArray *epochs,
                         CofferPutMode mode, GCancellable *cancellable, GError **error)
 {
-  return write_account_envelope_with (self, _coffer_repository_get_account_key (self), cid, epochs, mode,
+  return write_account_envelope_with (self, self->account_key, cid, epochs, mode,
                                       cancellable, error);
 }
 
@@ -309,7 +292,7 @@ write_password_envelope (CofferRepository *self, const char *cid, GPtrArray *epo
 
   if (pkey == NULL)
     return FALSE;
-  env = coffer_envelope_seal (pkey, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_PASSWORD,
+  env = coffer_envelope_seal (pkey, self->raw_id, COFFER_OBJECT_CATEGORY_PASSWORD,
                               name, plain->data, plain->len);
   g_byte_array_append (obj, head, sizeof head);
   g_byte_array_append (obj, params->salt, COFFER_SALT_BYTES);
@@ -320,35 +303,35 @@ write_password_envelope (CofferRepository *self, const char *cid, GPtrArray *epo
   g_byte_array_append (obj, g_bytes_get_data (env, NULL), g_bytes_get_size (env));
   bytes = g_byte_array_free_to_bytes (g_steal_pointer (&obj));
   return _coffer_repository_upgrade_format (self, cancellable, error)
-         && coffer_store_put (coffer_repository_get_store (self), name, bytes, mode, cancellable, error);
+         && coffer_store_put (self->store, name, bytes, mode, cancellable, error);
 }
 
 static GPtrArray *
 open_account_envelope (CofferRepository *self, const char *cid, GCancellable *cancellable, GError **error)
 {
-  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  const CofferSecret *ak = self->account_key;
   g_autofree char *name = account_name (cid);
   g_autoptr(GBytes) env = NULL;
   g_autoptr(CofferSecret) plain = NULL;
   g_autoptr(GError) local_error = NULL;
 
-  env = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+  env = coffer_store_get_limited (self->store, name, COFFER_MAX_KEY_OBJECT_BYTES,
                                   cancellable, &local_error);
   if (env == NULL)
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The account key envelope of a category is missing (%s).", name);
+                     _("The account key envelope of a category is missing (%s)."), name);
       else
         g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
-  plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_ACCOUNT,
+  plain = coffer_envelope_open (ak, self->raw_id, COFFER_OBJECT_CATEGORY_ACCOUNT,
                                 name, env, &local_error);
   if (plain == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The account key envelope %s cannot be opened: %s", name, local_error->message);
+                   _("The account key envelope %s cannot be opened: %s"), name, local_error->message);
       return NULL;
     }
   return keyset_parse (plain, error);
@@ -395,7 +378,7 @@ read_password_envelope (CofferRepository *self, const char *name, CofferKdfParam
   const guint8 *data;
   gsize len;
 
-  obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+  obj = coffer_store_get_limited (self->store, name, COFFER_MAX_KEY_OBJECT_BYTES,
                                   cancellable, error);
   if (obj == NULL)
     return NULL;
@@ -403,7 +386,7 @@ read_password_envelope (CofferRepository *self, const char *name, CofferKdfParam
   if (len < PASSWORD_HEADER_BYTES || memcmp (data, PASSWORD_MAGIC "\1", 5) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The password envelope %s is malformed.", name);
+                   _("The password envelope %s is malformed."), name);
       return NULL;
     }
   memcpy (params->salt, data + 8, COFFER_SALT_BYTES);
@@ -431,7 +414,7 @@ open_password_envelope_full (CofferRepository *self, const char *cid, gboolean p
   pkey = _coffer_repository_password_key (self, &params, error);
   if (pkey == NULL)
     return NULL;
-  plain = coffer_envelope_open (pkey, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_PASSWORD,
+  plain = coffer_envelope_open (pkey, self->raw_id, COFFER_OBJECT_CATEGORY_PASSWORD,
                                 name, env, &local_error);
   if (plain == NULL)
     {
@@ -440,15 +423,15 @@ open_password_envelope_full (CofferRepository *self, const char *cid, gboolean p
       if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY)
           && probe && password_opens_another (self, cid, cancellable))
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The password is right (it opens other categories), but the password envelope "
-                     "%s of this category does not open with it: it looks damaged. A trusted device "
-                     "or the recovery key can still open the category.", name);
+                     _("The password is right (it opens other categories), but the password envelope "
+                       "%s of this category does not open with it: it looks damaged. A trusted device "
+                       "or the recovery key can still open the category."), name);
       else if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD,
-                     "The password is wrong.");
+                     _("The password is wrong."));
       else
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The password envelope %s is damaged: %s", name, local_error->message);
+                     _("The password envelope %s is damaged: %s"), name, local_error->message);
       return NULL;
     }
   return keyset_parse (plain, error);
@@ -530,6 +513,38 @@ meta_serialize (CofferCategoryKeys *keys, const char *device_id, guint64 counter
   return g_variant_get_data_as_bytes (v);
 }
 
+/* The "folders" entry of meta/<cid>: device id -> (paths, excludes). This
+ * device's go into info->paths/excludes (*mine), the others' into
+ * info->other_folders. FALSE when it is malformed. */
+static gboolean
+meta_parse_folders (GVariant *folders, const char *device_id, CofferCategory *info, gboolean *mine)
+{
+  GVariantIter iter;
+  const char *dev;
+  g_autofree const char **fp = NULL;
+  g_autofree const char **fe = NULL;
+
+  g_variant_iter_init (&iter, folders);
+  while (g_variant_iter_next (&iter, "{&s(^a&s^a&s)}", &dev, &fp, &fe))
+    {
+      if (*dev == '\0')
+        return FALSE;
+      if (device_id != NULL && g_str_equal (dev, device_id))
+        {
+          g_strfreev (info->paths);
+          g_strfreev (info->excludes);
+          info->paths = g_strdupv ((char **) fp);
+          info->excludes = g_strdupv ((char **) fe);
+          *mine = TRUE;
+        }
+      else
+        g_ptr_array_add (info->other_folders, coffer_category_folders_new (dev, fp, fe));
+      g_clear_pointer (&fp, g_free);
+      g_clear_pointer (&fe, g_free);
+    }
+  return TRUE;
+}
+
 /* Which folders are this computer's. "folders"[this device] when there is
  * one. Otherwise the top-level folders of a description that names no
  * "device" (written before folders were kept per computer) belong to the
@@ -549,7 +564,7 @@ meta_parse (CofferRepository *self, const char *cid, GBytes *bytes, CofferCatego
   const char *name = NULL, *level = NULL, *creator = NULL;
   g_autofree const char **paths = NULL;
   g_autofree const char **excludes = NULL;
-  const char *device_id = _coffer_repository_get_device_id (self);
+  const char *device_id = self->device_id;
   gboolean mine = FALSE;
 
   if (!g_variant_is_normal_form (v))
@@ -576,39 +591,15 @@ meta_parse (CofferRepository *self, const char *cid, GBytes *bytes, CofferCatego
     device_id = creator;
   info->name = g_strdup (name);
   info->other_folders = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_folders_free);
-  if (folders != NULL)
-    {
-      GVariantIter iter;
-      const char *dev;
-      g_autofree const char **fp = NULL;
-      g_autofree const char **fe = NULL;
-
-      g_variant_iter_init (&iter, folders);
-      while (g_variant_iter_next (&iter, "{&s(^a&s^a&s)}", &dev, &fp, &fe))
-        {
-          if (*dev == '\0')
-            goto corrupt;
-          if (device_id != NULL && g_str_equal (dev, device_id))
-            {
-              g_strfreev (info->paths);
-              g_strfreev (info->excludes);
-              info->paths = g_strdupv ((char **) fp);
-              info->excludes = g_strdupv ((char **) fe);
-              mine = TRUE;
-            }
-          else
-            g_ptr_array_add (info->other_folders, coffer_category_folders_new (dev, fp, fe));
-          g_clear_pointer (&fp, g_free);
-          g_clear_pointer (&fe, g_free);
-        }
-    }
+  if (folders != NULL && !meta_parse_folders (folders, device_id, info, &mine))
+    goto corrupt;
   if (mine && creator == NULL && paths[0] != NULL)
     /* This computer has its own entry, and the unowned legacy folders are
      * another computer's (it wrote its entry while they were). */
     g_ptr_array_insert (info->other_folders, 0, coffer_category_folders_new ("", paths, excludes));
   else if (!mine && creator == NULL)
     {
-      CofferState *state = _coffer_repository_get_state (self);
+      CofferState *state = self->state;
       g_autofree char *group = state_group (cid);
       guint64 legacy = coffer_state_get_uint (state, group, "legacy-folders");
 
@@ -639,7 +630,7 @@ meta_parse (CofferRepository *self, const char *cid, GBytes *bytes, CofferCatego
 
 corrupt:
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "The description of a category is malformed.");
+               _("The description of a category is malformed."));
   return FALSE;
 }
 
@@ -650,17 +641,17 @@ static gboolean
 write_meta (CofferRepository *self, CofferCategoryKeys *keys, CofferPutMode mode,
             GCancellable *cancellable, GError **error)
 {
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   g_autofree char *group = state_group (keys->id);
   guint64 counter = MAX (keys->meta_counter, coffer_state_get_uint (state, group, "meta-counter")) + 1;
   g_autofree char *name = meta_name (keys->id);
-  g_autoptr(GBytes) plain = meta_serialize (keys, _coffer_repository_get_device_id (self), counter);
+  g_autoptr(GBytes) plain = meta_serialize (keys, self->device_id, counter);
   g_autoptr(GBytes) obj = _coffer_repository_seal_object (self, keys, COFFER_OBJECT_CATEGORY_META, name,
                                                           g_bytes_get_data (plain, NULL),
                                                           g_bytes_get_size (plain));
 
   if (!_coffer_repository_upgrade_format (self, cancellable, error)
-      || !coffer_store_put (coffer_repository_get_store (self), name, obj, mode, cancellable, error))
+      || !coffer_store_put (self->store, name, obj, mode, cancellable, error))
     return FALSE;
   keys->meta_counter = counter;
   coffer_state_set_uint (state, group, "meta-counter", counter);
@@ -682,7 +673,7 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
   g_autofree char *name = meta_name (keys->id);
   g_autoptr(GBytes) obj = NULL;
   g_autoptr(GBytes) plain = NULL;
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   g_autofree char *group = state_group (keys->id);
   CofferCategory *info;
   CofferEpochKeys *ek = NULL;
@@ -690,7 +681,7 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
   guint64 counter, known;
   g_autofree char *creator = NULL;
 
-  obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_META_BYTES,
+  obj = coffer_store_get_limited (self->store, name, COFFER_MAX_META_BYTES,
                                   cancellable, error);
   if (obj == NULL)
     return FALSE;
@@ -706,9 +697,9 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
       && fresh != META_ANY)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The description of category %s (%s) is sealed under key epoch %u, but the "
-                   "category's newest epoch is %u: it is an old copy that was put back, or it was "
-                   "tampered with. The repository was rolled back or tampered with.",
+                   _("The description of category %s (%s) is sealed under key epoch %u, but the "
+                     "category's newest epoch is %u: it is an old copy that was put back, or it was "
+                     "tampered with. The repository was rolled back or tampered with."),
                    keys->id, name, ek->epoch, newest->epoch);
       return FALSE;
     }
@@ -722,9 +713,9 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
   if (counter < known && fresh != META_ANY)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The description of category “%s” is older than the one this computer has seen "
-                   "(version %" G_GUINT64_FORMAT " < %" G_GUINT64_FORMAT "): an old copy was put back. "
-                   "The repository was rolled back or tampered with.",
+                   _("The description of category “%s” is older than the one this computer has seen "
+                     "(version %" PRIu64 " < %" PRIu64 "): an old copy was put back. "
+                     "The repository was rolled back or tampered with."),
                    info->name, counter, known);
       coffer_category_free (info);
       return FALSE;
@@ -738,7 +729,7 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
   g_free (keys->meta_creator);
   keys->meta_creator = g_steal_pointer (&creator);
   g_free (keys->info_device);
-  keys->info_device = g_strdup (_coffer_repository_get_device_id (self));
+  keys->info_device = g_strdup (self->device_id);
   info->id = g_strdup (keys->id);
   info->unlocked = TRUE;
   info->epoch = coffer_category_keys_newest (keys)->epoch;
@@ -752,7 +743,7 @@ read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh
 static gboolean
 check_epoch_rollback (CofferRepository *self, CofferCategoryKeys *keys, GError **error)
 {
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   g_autofree char *group = g_strdup_printf ("category %s", keys->id);
   guint64 known = coffer_state_get_uint (state, group, "epoch");
   guint32 newest = coffer_category_keys_newest (keys)->epoch;
@@ -760,8 +751,8 @@ check_epoch_rollback (CofferRepository *self, CofferCategoryKeys *keys, GError *
   if (newest < known)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The keys of category %s are older than the ones this computer has seen "
-                   "(epoch %u < %" G_GUINT64_FORMAT "): the repository was rolled back or tampered with.",
+                   _("The keys of category %s are older than the ones this computer has seen "
+                     "(epoch %u < %" PRIu64 "): the repository was rolled back or tampered with."),
                    keys->info ? keys->info->name : keys->id, newest, known);
       return FALSE;
     }
@@ -778,11 +769,11 @@ is_removed (CofferRepository *self, const char *cid, GError **error)
 {
   g_autofree char *group = state_group (cid);
 
-  if (coffer_state_get_uint (_coffer_repository_get_state (self), group, "removed") == 0)
+  if (coffer_state_get_uint (self->state, group, "removed") == 0)
     return FALSE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-               "The category %s was removed on this computer, but the repository holds it again: "
-               "the storage put back an old copy (rolled back or tampered with). It is ignored.", cid);
+               _("The category %s was removed on this computer, but the repository holds it again: "
+                 "the storage put back an old copy (rolled back or tampered with). It is ignored."), cid);
   return TRUE;
 }
 
@@ -796,14 +787,14 @@ delete_stray_password_envelope (CofferRepository *self, const char *cid, GCancel
   g_autoptr(GError) local_error = NULL;
 
   /* Looked up first: some stores report success for deleting nothing. */
-  if (!coffer_store_stat (coffer_repository_get_store (self), name, NULL, cancellable, &local_error))
+  if (!coffer_store_stat (self->store, name, NULL, cancellable, &local_error))
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
         return TRUE;
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
-  if (coffer_store_delete (coffer_repository_get_store (self), name, cancellable, &local_error))
+  if (coffer_store_delete (self->store, name, cancellable, &local_error))
     {
       g_message ("Deleted %s: a category with Advanced protection has no password envelope, "
                  "so this one was planted or put back by the storage.", name);
@@ -825,14 +816,14 @@ load_category (CofferRepository *self, const char *cid, GCancellable *cancellabl
 
   if (_coffer_repository_config_rolled_back (self, error) || is_removed (self, cid, error))
     return NULL;
-  if (_coffer_repository_get_account_key (self) != NULL)
+  if (self->account_key != NULL)
     epochs = open_account_envelope (self, cid, cancellable, error);
   else
     {
-      if (_coffer_repository_get_password (self) == NULL)
+      if (self->password == NULL)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                       "This category can be opened with the backup password, the recovery key, or on a trusted device; none was given.");
+                       _("This category can be opened with the backup password, the recovery key, or on a trusted device; none was given."));
           return NULL;
         }
       epochs = open_password_envelope (self, cid, cancellable, &local_error);
@@ -840,7 +831,7 @@ load_category (CofferRepository *self, const char *cid, GCancellable *cancellabl
         {
           if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
             g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-                         "This category has Advanced protection: only the recovery key or a trusted device can open it, not the backup password.");
+                         _("This category has Advanced protection: only the recovery key or a trusted device can open it, not the backup password."));
           else
             g_propagate_error (error, g_steal_pointer (&local_error));
           return NULL;
@@ -873,7 +864,7 @@ load_category (CofferRepository *self, const char *cid, GCancellable *cancellabl
       /* An Advanced category must not have a password envelope; one that
        * appears anyway was not written by Coffer. */
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-                   "This category has Advanced protection: only the recovery key or a trusted device can open it, not the backup password.");
+                   _("This category has Advanced protection: only the recovery key or a trusted device can open it, not the backup password."));
       _coffer_category_keys_free (keys);
       return NULL;
     }
@@ -883,8 +874,8 @@ load_category (CofferRepository *self, const char *cid, GCancellable *cancellabl
 static CofferCategoryKeys *
 get_by_id (CofferRepository *self, const char *cid, GCancellable *cancellable, GError **error)
 {
-  GHashTable *table = _coffer_repository_get_category_table (self);
-  GRecMutex *lock = _coffer_repository_get_lock (self);
+  GHashTable *table = self->categories;
+  GRecMutex *lock = &self->lock;
   CofferCategoryKeys *keys;
 
   g_rec_mutex_lock (lock);
@@ -895,7 +886,7 @@ get_by_id (CofferRepository *self, const char *cid, GCancellable *cancellable, G
       if (keys != NULL)
         g_hash_table_insert (table, g_strdup (cid), keys);
     }
-  else if (g_strcmp0 (keys->info_device, _coffer_repository_get_device_id (self)) != 0
+  else if (g_strcmp0 (keys->info_device, self->device_id) != 0
            && !read_meta (self, keys, META_FRESH, cancellable, error))
     /* This session became a trusted device (joined, or trusted after the
      * recovery key): its folders are its own now, not the first computer's. */
@@ -920,12 +911,12 @@ collect_meta (const char *name, guint64 size, gpointer user_data)
   return TRUE;
 }
 
-static GPtrArray *
-list_category_ids_raw (CofferRepository *self, GCancellable *cancellable, GError **error)
+GPtrArray *
+_coffer_repository_list_category_ids_raw (CofferRepository *self, GCancellable *cancellable, GError **error)
 {
   ListIds l = { g_ptr_array_new_with_free_func (g_free) };
 
-  if (!coffer_store_list (coffer_repository_get_store (self), "meta/", collect_meta, &l, cancellable, error))
+  if (!coffer_store_list (self->store, "meta/", collect_meta, &l, cancellable, error))
     {
       g_ptr_array_unref (l.ids);
       return NULL;
@@ -936,14 +927,14 @@ list_category_ids_raw (CofferRepository *self, GCancellable *cancellable, GError
 
 /* The categories in meta/, without the ones this computer removed (a
  * replayed meta/<cid> of a removed category is hidden). */
-static GPtrArray *
-list_category_ids (CofferRepository *self, GCancellable *cancellable, GError **error)
+GPtrArray *
+_coffer_repository_list_category_ids (CofferRepository *self, GCancellable *cancellable, GError **error)
 {
   GPtrArray *ids;
 
   if (_coffer_repository_config_rolled_back (self, error))
     return NULL;
-  ids = list_category_ids_raw (self, cancellable, error);
+  ids = _coffer_repository_list_category_ids_raw (self, cancellable, error);
   for (guint i = 0; ids != NULL && i < ids->len;)
     {
       if (is_removed (self, g_ptr_array_index (ids, i), NULL))
@@ -964,13 +955,13 @@ _coffer_repository_get_category (CofferRepository *self, const char *id_or_name,
   if (is_category_id (id_or_name))
     {
       g_autofree char *name = meta_name (id_or_name);
-      GHashTable *table = _coffer_repository_get_category_table (self);
+      GHashTable *table = self->categories;
       if (g_hash_table_contains (table, id_or_name)
-          || coffer_store_stat (coffer_repository_get_store (self), name, NULL, cancellable, NULL))
+          || coffer_store_stat (self->store, name, NULL, cancellable, NULL))
         return get_by_id (self, id_or_name, cancellable, error);
     }
 
-  ids = list_category_ids (self, cancellable, error);
+  ids = _coffer_repository_list_category_ids (self, cancellable, error);
   if (ids == NULL)
     return NULL;
   for (guint i = 0; i < ids->len; i++)
@@ -998,13 +989,13 @@ _coffer_repository_get_category (CofferRepository *self, const char *id_or_name,
     {
       /* A locked Advanced category might be the one asked for. */
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-                   "There is no category “%s” among those the password opens. "
-                   "Categories with Advanced protection need the recovery key or a trusted device.",
+                   _("There is no category “%s” among those the password opens. "
+                     "Categories with Advanced protection need the recovery key or a trusted device."),
                    id_or_name);
       return NULL;
     }
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_CATEGORY,
-               "There is no category “%s” in this repository.", id_or_name);
+               _("There is no category “%s” in this repository."), id_or_name);
   return NULL;
 }
 
@@ -1020,7 +1011,7 @@ coffer_repository_list_categories (CofferRepository *self, GCancellable *cancell
 
   if (_coffer_repository_config_rolled_back (self, error))
     return NULL;
-  ids = list_category_ids_raw (self, cancellable, error);
+  ids = _coffer_repository_list_category_ids_raw (self, cancellable, error);
   if (ids == NULL)
     return NULL;
   for (guint i = 0; i < ids->len; i++)
@@ -1072,21 +1063,21 @@ coffer_repository_find_category (CofferRepository *self, const char *name_or_id,
 static gboolean
 require_account_key (CofferRepository *self, const char *what, GError **error)
 {
-  if (_coffer_repository_get_account_key (self) != NULL)
+  if (self->account_key != NULL)
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-               "%s needs a trusted device or the recovery key; the backup password alone is not enough.", what);
+               _("%s needs a trusted device or the recovery key; the backup password alone is not enough."), what);
   return FALSE;
 }
 
 static gboolean
 require_confirmed_recovery_key (CofferRepository *self, GError **error)
 {
-  if (_coffer_repository_recovery_confirmed (self))
+  if (self->recovery_confirmed)
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-               "Advanced protection needs a recovery key that you have confirmed: "
-               "enter your recovery key first, so that you know you can still get your data back.");
+               _("Advanced protection needs a recovery key that you have confirmed: "
+                 "enter your recovery key first, so that you know you can still get your data back."));
   return FALSE;
 }
 
@@ -1097,7 +1088,7 @@ valid_name (const char *name, GError **error)
       || strchr (name, '/') != NULL || is_category_id (name))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "“%s” is not a valid category name: use up to 200 characters of text, without “/”.",
+                   _("“%s” is not a valid category name: use up to 200 characters of text, without “/”."),
                    name ? name : "");
       return FALSE;
     }
@@ -1116,17 +1107,17 @@ coffer_repository_add_category (CofferRepository *self, const char *name, Coffer
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
 
-  if (!valid_name (name, error) || !require_account_key (self, "Adding a category", error))
+  if (!valid_name (name, error) || !require_account_key (self, _("Adding a category"), error))
     return NULL;
   if (level == COFFER_LEVEL_ADVANCED && !require_confirmed_recovery_key (self, error))
     return NULL;
-  if (level == COFFER_LEVEL_STANDARD && _coffer_repository_get_password (self) == NULL)
+  if (level == COFFER_LEVEL_STANDARD && self->password == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "Standard protection needs a backup password; give one, or choose Advanced protection.");
+                   _("Standard protection needs a backup password; give one, or choose Advanced protection."));
       return NULL;
     }
-  ids = list_category_ids (self, cancellable, error);
+  ids = _coffer_repository_list_category_ids (self, cancellable, error);
   if (ids == NULL)
     return NULL;
   for (guint i = 0; i < ids->len; i++)
@@ -1135,7 +1126,7 @@ coffer_repository_add_category (CofferRepository *self, const char *name, Coffer
       if (other != NULL && g_strcmp0 (other->info->name, name) == 0)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS,
-                       "There is already a category named “%s”.", name);
+                       _("There is already a category named “%s”."), name);
           return NULL;
         }
     }
@@ -1169,9 +1160,9 @@ coffer_repository_add_category (CofferRepository *self, const char *name, Coffer
       _coffer_category_keys_free (keys);
       return NULL;
     }
-  g_rec_mutex_lock (_coffer_repository_get_lock (self));
-  g_hash_table_insert (_coffer_repository_get_category_table (self), g_strdup (keys->id), keys);
-  g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+  g_rec_mutex_lock (&self->lock);
+  g_hash_table_insert (self->categories, g_strdup (keys->id), keys);
+  g_rec_mutex_unlock (&self->lock);
   return coffer_category_copy (keys->info);
 }
 
@@ -1207,28 +1198,16 @@ coffer_repository_update_category (CofferRepository *self, const CofferCategory 
   return write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error);
 }
 
-typedef struct
-{
-  GPtrArray *names;
-} Collect;
-
-static gboolean
-collect_names (const char *name, guint64 size, gpointer user_data)
-{
-  g_ptr_array_add (((Collect *) user_data)->names, g_strdup (name));
-  return TRUE;
-}
-
 gboolean
 coffer_repository_remove_category (CofferRepository *self, const char *category_id,
                                    GCancellable *cancellable, GError **error)
 {
   CofferCategoryKeys *keys;
-  CofferStore *store = coffer_repository_get_store (self);
+  CofferStore *store = self->store;
   g_autofree char *meta = NULL;
   g_autofree char *prefix = NULL;
   g_autofree char *cid = NULL;
-  Collect c = { NULL };
+  g_autoptr(GPtrArray) names = NULL;
   gboolean ok = TRUE;
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
@@ -1241,7 +1220,7 @@ coffer_repository_remove_category (CofferRepository *self, const char *category_
   /* Remembered first: a meta/<cid> that the storage puts back later is an
    * old copy, not the category coming back. */
   {
-    CofferState *state = _coffer_repository_get_state (self);
+    CofferState *state = self->state;
     g_autofree char *group = state_group (cid);
     coffer_state_set_uint (state, group, "removed", 1);
     coffer_state_save (state, NULL);
@@ -1249,17 +1228,16 @@ coffer_repository_remove_category (CofferRepository *self, const char *category_
   /* Invisible first, then everything below it. */
   if (!coffer_store_delete (store, meta, cancellable, error))
     return FALSE;
-  g_rec_mutex_lock (_coffer_repository_get_lock (self));
-  g_hash_table_remove (_coffer_repository_get_category_table (self), cid);
-  g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+  g_rec_mutex_lock (&self->lock);
+  g_hash_table_remove (self->categories, cid);
+  g_rec_mutex_unlock (&self->lock);
 
   prefix = g_strdup_printf ("categories/%s/", cid);
-  c.names = g_ptr_array_new_with_free_func (g_free);
-  if (!coffer_store_list (store, prefix, collect_names, &c, cancellable, error))
+  names = g_ptr_array_new_with_free_func (g_free);
+  if (!coffer_store_list (store, prefix, _coffer_collect_names, names, cancellable, error))
     ok = FALSE;
-  for (guint i = 0; ok && i < c.names->len; i++)
-    ok = coffer_store_delete (store, g_ptr_array_index (c.names, i), cancellable, error);
-  g_ptr_array_unref (c.names);
+  for (guint i = 0; ok && i < names->len; i++)
+    ok = coffer_store_delete (store, g_ptr_array_index (names, i), cancellable, error);
   return ok;
 }
 
@@ -1279,14 +1257,14 @@ coffer_repository_set_level (CofferRepository *self, const char *category_id, Co
     return FALSE;
   if (keys->info->level == level)
     return TRUE;
-  if (!require_account_key (self, "Changing the protection level", error))
+  if (!require_account_key (self, _("Changing the protection level"), error))
     return FALSE;
   pw_name = password_name (keys->id);
 
   if (level == COFFER_LEVEL_ADVANCED)
     {
       g_autoptr(GPtrArray) epochs = NULL;
-      CofferState *state = _coffer_repository_get_state (self);
+      CofferState *state = self->state;
       g_autofree char *group = g_strdup_printf ("category %s", keys->id);
 
       if (!require_confirmed_recovery_key (self, error))
@@ -1307,7 +1285,7 @@ coffer_repository_set_level (CofferRepository *self, const char *category_id, Co
       coffer_state_save (state, NULL);
       if (!write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error))
         return FALSE;
-      if (!coffer_store_delete (coffer_repository_get_store (self), pw_name, cancellable, &local_error)
+      if (!coffer_store_delete (self->store, pw_name, cancellable, &local_error)
           && !g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
@@ -1316,10 +1294,10 @@ coffer_repository_set_level (CofferRepository *self, const char *category_id, Co
       return TRUE;
     }
 
-  if (_coffer_repository_get_password (self) == NULL)
+  if (self->password == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "Standard protection needs a backup password.");
+                   _("Standard protection needs a backup password."));
       return FALSE;
     }
   _coffer_repository_get_kdf_params (self, &params);
@@ -1342,7 +1320,7 @@ coffer_repository_change_password (CofferRepository *self, const CofferSecret *n
   g_return_val_if_fail (new_password != NULL && new_password->len > 0, FALSE);
 
   /* Open every Standard category with what we hold now. */
-  ids = list_category_ids (self, cancellable, error);
+  ids = _coffer_repository_list_category_ids (self, cancellable, error);
   if (ids == NULL)
     return FALSE;
   for (guint i = 0; i < ids->len; i++)
@@ -1386,13 +1364,7 @@ coffer_repository_change_password (CofferRepository *self, const CofferSecret *n
   return TRUE;
 }
 
-/* ---- key rotation (coffer-repository-devices.c) ---- */
-
-GPtrArray *
-_coffer_repository_list_category_ids (CofferRepository *self, GCancellable *cancellable, GError **error)
-{
-  return list_category_ids (self, cancellable, error);
-}
+/* ---- key rotation (for a device removal, coffer-repository-devices.c) ---- */
 
 static GPtrArray *
 open_account_envelope_with (CofferRepository *self, const CofferSecret *ak, const char *cid,
@@ -1402,11 +1374,11 @@ open_account_envelope_with (CofferRepository *self, const CofferSecret *ak, cons
   g_autoptr(GBytes) env = NULL;
   g_autoptr(CofferSecret) plain = NULL;
 
-  env = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+  env = coffer_store_get_limited (self->store, name, COFFER_MAX_KEY_OBJECT_BYTES,
                                   cancellable, error);
   if (env == NULL)
     return NULL;
-  plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_ACCOUNT,
+  plain = coffer_envelope_open (ak, self->raw_id, COFFER_OBJECT_CATEGORY_ACCOUNT,
                                 name, env, error);
   if (plain == NULL)
     return NULL;
@@ -1444,7 +1416,7 @@ load_for_rotation (CofferRepository *self, const char *cid, const CofferSecret *
       if (epochs == NULL)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "Cannot rotate the keys of category %s: its account envelope does not open (%s).",
+                       _("Cannot rotate the keys of category %s: its account envelope does not open (%s)."),
                        cid, local_error->message);
           return NULL;
         }
@@ -1466,7 +1438,7 @@ _coffer_repository_category_is_standard (CofferRepository *self, const char *cat
                                          const CofferSecret *new_ak, gboolean *standard,
                                          GCancellable *cancellable, GError **error)
 {
-  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  const CofferSecret *ak = self->account_key;
   CofferCategoryKeys *keys;
   gboolean resumed;
 
@@ -1476,7 +1448,7 @@ _coffer_repository_category_is_standard (CofferRepository *self, const char *cat
   if (ak == NULL)
     ak = new_ak;
   if (ak == NULL)
-    return require_account_key (self, "Deciding a category's protection level", error);
+    return require_account_key (self, _("Deciding a category's protection level"), error);
   keys = load_for_rotation (self, category_id, ak, new_ak, &resumed, cancellable, error);
   if (keys == NULL)
     return FALSE;
@@ -1491,7 +1463,7 @@ _coffer_repository_rotate_category (CofferRepository *self, const char *cid,
                                     GCancellable *cancellable, GError **error)
 {
   g_autofree char *group = g_strdup_printf ("category %s", cid);
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   CofferCategoryKeys *keys;
   gboolean resumed;
   CofferKdfParams params;
@@ -1511,7 +1483,7 @@ _coffer_repository_rotate_category (CofferRepository *self, const char *cid,
       if (!keyset_add_epoch (epochs, error)
           || !write_account_envelope_with (self, new_ak, cid, epochs, COFFER_PUT_REPLACE, cancellable, error))
         {
-          g_prefix_error (error, "Cannot rotate the keys of category %s: ", cid);
+          g_prefix_error (error, _("Cannot rotate the keys of category %s: "), cid);
           _coffer_category_keys_free (keys);
           return FALSE;
         }
@@ -1521,10 +1493,10 @@ _coffer_repository_rotate_category (CofferRepository *self, const char *cid,
 
   if (keys->info->level == COFFER_LEVEL_STANDARD)
     {
-      if (_coffer_repository_get_password (self) == NULL)
+      if (self->password == NULL)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                       "Rotating the keys of a Standard category needs the backup password.");
+                       _("Rotating the keys of a Standard category needs the backup password."));
           _coffer_category_keys_free (keys);
           return FALSE;
         }
@@ -1550,9 +1522,9 @@ _coffer_repository_rotate_category (CofferRepository *self, const char *cid,
   keys->info->epoch = coffer_category_keys_newest (keys)->epoch;
   coffer_state_set_uint (state, group, "epoch", coffer_category_keys_newest (keys)->epoch);
   coffer_state_save (state, NULL);
-  g_rec_mutex_lock (_coffer_repository_get_lock (self));
-  g_hash_table_replace (_coffer_repository_get_category_table (self), g_strdup (cid), keys);
-  g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+  g_rec_mutex_lock (&self->lock);
+  g_hash_table_replace (self->categories, g_strdup (cid), keys);
+  g_rec_mutex_unlock (&self->lock);
   return TRUE;
 }
 
@@ -1568,7 +1540,7 @@ _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKey
   CofferEpochKeys *now = NULL;
   gboolean stale;
 
-  if (_coffer_repository_get_account_key (self) != NULL)
+  if (self->account_key != NULL)
     fresh = open_account_envelope (self, keys->id, cancellable, &local_error);
   else
     fresh = open_password_envelope (self, keys->id, cancellable, &local_error);
@@ -1590,8 +1562,8 @@ _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKey
 
   /* The next access loads the category again. The old keys stay alive
    * until the repository is freed: other operations may still hold them. */
-  g_rec_mutex_lock (_coffer_repository_get_lock (self));
-  if (g_hash_table_lookup (_coffer_repository_get_category_table (self), keys->id) == keys)
+  g_rec_mutex_lock (&self->lock);
+  if (g_hash_table_lookup (self->categories, keys->id) == keys)
     {
       GPtrArray *old = g_object_get_data (G_OBJECT (self), "coffer-stale-category-keys");
 
@@ -1603,97 +1575,25 @@ _coffer_repository_check_keys_current (CofferRepository *self, CofferCategoryKey
         }
       gpointer table_key = NULL;
 
-      g_hash_table_steal_extended (_coffer_repository_get_category_table (self), keys->id, &table_key, NULL);
+      g_hash_table_steal_extended (self->categories, keys->id, &table_key, NULL);
       g_free (table_key);
       g_ptr_array_add (old, keys);
     }
-  g_rec_mutex_unlock (_coffer_repository_get_lock (self));
+  g_rec_mutex_unlock (&self->lock);
 
   /* Written anyway when readers will still believe it: it started before
    * the epoch was retired. */
   if (now != NULL && (now->retired == 0 || time_us <= now->retired))
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
-               "The keys of category “%s” changed since this program loaded them (another computer "
-               "removed a device or changed the protection level), so this backup would not be "
-               "believed. Nothing was committed; run the backup again.",
+               _("The keys of category “%s” changed since this program loaded them (another computer "
+                 "removed a device or changed the protection level), so this backup would not be "
+                 "believed. Nothing was committed; run the backup again."),
                keys->info != NULL ? keys->info->name : keys->id);
   return FALSE;
 }
 
 /* ---- accepting a rollback ---- */
-
-gboolean
-coffer_repository_accept_rollback (CofferRepository *self, const CofferSecret *recovery_key,
-                                   GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GPtrArray) ids = NULL;
-  CofferState *state;
-
-  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
-  g_return_val_if_fail (recovery_key != NULL, FALSE);
-
-  /* Only the owner may tell this computer to forget what it has seen:
-   * the recovery key must open the repository's recovery envelope. */
-  if (!coffer_repository_verify_recovery_key (self, recovery_key, cancellable, error)
-      || !_coffer_repository_accept_config (self, cancellable, error))
-    return FALSE;
-  state = _coffer_repository_get_state (self);
-  ids = list_category_ids_raw (self, cancellable, error);
-  if (ids == NULL)
-    return FALSE;
-  for (guint i = 0; i < ids->len; i++)
-    {
-      const char *cid = g_ptr_array_index (ids, i);
-      g_autofree char *group = state_group (cid);
-      g_autoptr(GPtrArray) epochs = NULL;
-      CofferCategoryKeys *keys;
-
-      g_autoptr(GError) local_error = NULL;
-
-      /* A category whose objects do not open (a half put-back removed
-       * one, say) keeps its marks and stays refused. */
-      epochs = open_account_envelope (self, cid, cancellable, &local_error);
-      keys = epochs != NULL ? category_keys_new (cid, g_steal_pointer (&epochs)) : NULL;
-      if (keys == NULL || !read_meta (self, keys, META_ANY, cancellable, &local_error))
-        {
-          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-              || local_error->domain == COFFER_STORE_ERROR)
-            {
-              g_propagate_error (error, g_steal_pointer (&local_error));
-              _coffer_category_keys_free (keys);
-              return FALSE;
-            }
-          g_message ("Category %s is not accepted: %s", cid, local_error->message);
-          _coffer_category_keys_free (keys);
-          continue;
-        }
-      /* Forget the marks, take the category as it is, and seal its
-       * meta/<cid> afresh so that the accepted state is the new baseline. */
-      coffer_state_remove (state, group, "removed");
-      coffer_state_remove (state, group, "meta-counter");
-      coffer_state_remove (state, group, "legacy-folders");
-      coffer_state_remove (state, group, "epoch");
-      coffer_state_remove (state, group, "seq");
-      coffer_state_save (state, NULL);
-      if (!check_epoch_rollback (self, keys, error)
-          || !write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error))
-        {
-          _coffer_category_keys_free (keys);
-          return FALSE;
-        }
-      g_rec_mutex_lock (_coffer_repository_get_lock (self));
-      g_hash_table_replace (_coffer_repository_get_category_table (self), g_strdup (cid), keys);
-      g_rec_mutex_unlock (_coffer_repository_get_lock (self));
-      {
-        /* Records the highest backup number there is now. */
-        g_autoptr(GPtrArray) snaps = _coffer_repository_load_snapshots (self, keys, cancellable, error);
-        if (snaps == NULL)
-          return FALSE;
-      }
-    }
-  return TRUE;
-}
 
 /* Checks a password typed as authority for a change (docs/SECURITY.md
  * "Authority for security downgrades") against one category's password
@@ -1726,7 +1626,7 @@ _coffer_repository_password_opens_category (CofferRepository *self, const char *
           return FALSE;
         }
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
-                   "Category %s has no password envelope that counts.", cid);
+                   _("Category %s has no password envelope that counts."), cid);
       return FALSE;
     }
   g_clear_error (&local_error);
@@ -1736,15 +1636,15 @@ _coffer_repository_password_opens_category (CofferRepository *self, const char *
   pkey = coffer_kdf_derive (password, &params, error);
   if (pkey == NULL)
     return FALSE;
-  plain = coffer_envelope_open (pkey, _coffer_repository_get_raw_id (self), COFFER_OBJECT_CATEGORY_PASSWORD,
+  plain = coffer_envelope_open (pkey, self->raw_id, COFFER_OBJECT_CATEGORY_PASSWORD,
                                 name, env, &local_error);
   if (plain == NULL)
     {
       if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD, "The password is wrong.");
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD, _("The password is wrong."));
       else
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The password envelope %s is damaged: %s", name, local_error->message);
+                     _("The password envelope %s is damaged: %s"), name, local_error->message);
       return FALSE;
     }
   /* It must hold the category's own newest key, as the account envelope
@@ -1758,9 +1658,61 @@ _coffer_repository_password_opens_category (CofferRepository *self, const char *
   if (theirs->epoch != ours->epoch || !coffer_secret_equal (theirs->key, ours->key))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The password envelope %s does not hold this category's keys: it was not written "
-                   "by Coffer, or it is an old copy.", name);
+                   _("The password envelope %s does not hold this category's keys: it was not written "
+                     "by Coffer, or it is an old copy."), name);
       return FALSE;
     }
   return TRUE;
+}
+
+/* Takes category cid as it is now (coffer_repository_accept_rollback):
+ * forgets this computer's marks and seals its meta/<cid> afresh. Returns
+ * its keys (owned by the repository); NULL without an error when it does
+ * not open (it keeps its marks and stays refused), NULL with one on a
+ * failure. */
+CofferCategoryKeys *
+_coffer_repository_accept_category (CofferRepository *self, const char *cid,
+                                    GCancellable *cancellable, GError **error)
+{
+  g_autofree char *group = state_group (cid);
+  g_autoptr(GPtrArray) epochs = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CofferState *state = self->state;
+  CofferCategoryKeys *keys;
+
+  /* A category whose objects do not open (a half put-back removed
+   * one, say) keeps its marks and stays refused. */
+  epochs = open_account_envelope (self, cid, cancellable, &local_error);
+  keys = epochs != NULL ? category_keys_new (cid, g_steal_pointer (&epochs)) : NULL;
+  if (keys == NULL || !read_meta (self, keys, META_ANY, cancellable, &local_error))
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+          || local_error->domain == COFFER_STORE_ERROR)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          _coffer_category_keys_free (keys);
+          return NULL;
+        }
+      g_message ("Category %s is not accepted: %s", cid, local_error->message);
+      _coffer_category_keys_free (keys);
+      return NULL;
+    }
+  /* Forget the marks, take the category as it is, and seal its
+   * meta/<cid> afresh so that the accepted state is the new baseline. */
+  coffer_state_remove (state, group, "removed");
+  coffer_state_remove (state, group, "meta-counter");
+  coffer_state_remove (state, group, "legacy-folders");
+  coffer_state_remove (state, group, "epoch");
+  coffer_state_remove (state, group, "seq");
+  coffer_state_save (state, NULL);
+  if (!check_epoch_rollback (self, keys, error)
+      || !write_meta (self, keys, COFFER_PUT_REPLACE, cancellable, error))
+    {
+      _coffer_category_keys_free (keys);
+      return NULL;
+    }
+  g_rec_mutex_lock (&self->lock);
+  g_hash_table_replace (self->categories, g_strdup (cid), keys);
+  g_rec_mutex_unlock (&self->lock);
+  return keys;
 }

@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Trusted devices: joining (commit-then-reveal with a 6-digit code),
- * listing, removing, and the account key rotation that removal implies.
- * Object formats: docs/FORMAT.md "Joining and rotation"; reasoning:
+ * listing, removing, and the account key rotation that removal implies;
+ * the signed device records (keys/device-keys/) and their verification.
+ * The rotation chain that unlocking follows is in -keys.c. Object formats: docs/FORMAT.md "Joining and rotation"; reasoning:
  * docs/SECURITY.md "Devices and rotation". */
 #include <string.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-device.h"
 #include "coffer-error.h"
 #include "coffer-repository-private.h"
 
 #define NONCE_BYTES 32
-#define MAX_ROTATION_CHAIN 256
-#define MAX_SMALL_OBJECT 4096
 
 /* ---- CofferDevice ---- */
 
@@ -58,68 +58,15 @@ G_DEFINE_BOXED_TYPE (CofferDevice, coffer_device_info, coffer_device_info_copy, 
 #define RESPONSE_FMT "keys/join/%s/response"
 #define REVEAL_FMT   "keys/join/%s/reveal"
 #define APPROVAL_FMT "keys/join/%s/approval"
-#define ROTATION_FMT "keys/rotations/%s"
 
 /* ---- small helpers ---- */
-
-static gboolean collect_names (const char *name, guint64 size, gpointer user_data);
-
-static gboolean
-hex_to (const char *hex, guint8 *out, gsize len)
-{
-  return hex != NULL && strlen (hex) == 2 * len && coffer_hex_decode (hex, out, len);
-}
-
-static void
-state_set_hex (CofferState *state, const char *group, const char *key, const guint8 *data, gsize len)
-{
-  g_autofree char *hex = coffer_hex_encode (data, len);
-  coffer_state_set_string (state, group, key, hex);
-}
-
-static gboolean
-state_get_hex (CofferState *state, const char *group, const char *key, guint8 *out, gsize len)
-{
-  g_autofree char *hex = coffer_state_get_string (state, group, key);
-  return hex_to (hex, out, len);
-}
-
-/* Reads a small object; NULL without error (and *missing = TRUE) when it
- * does not exist. */
-static GBytes *
-get_small (CofferRepository *self, const char *name, gboolean *missing,
-           GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  GBytes *bytes;
-
-  *missing = FALSE;
-  bytes = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
-                                    cancellable, &local_error);
-  if (bytes == NULL)
-    {
-      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
-        *missing = TRUE;
-      else
-        g_propagate_error (error, g_steal_pointer (&local_error));
-      return NULL;
-    }
-  if (g_bytes_get_size (bytes) > MAX_SMALL_OBJECT)
-    {
-      g_bytes_unref (bytes);
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The object %s is too large to be genuine.", name);
-      return NULL;
-    }
-  return bytes;
-}
 
 static gboolean
 put (CofferRepository *self, const char *name, const guint8 *data, gsize len, CofferPutMode mode,
      GCancellable *cancellable, GError **error)
 {
   g_autoptr(GBytes) bytes = g_bytes_new (data, len);
-  return coffer_store_put (coffer_repository_get_store (self), name, bytes, mode, cancellable, error);
+  return coffer_store_put (self->store, name, bytes, mode, cancellable, error);
 }
 
 static void
@@ -127,29 +74,15 @@ delete_quietly (CofferRepository *self, const char *name, GCancellable *cancella
 {
   g_autoptr(GError) local_error = NULL;
 
-  if (!coffer_store_delete (coffer_repository_get_store (self), name, cancellable, &local_error)
+  if (!coffer_store_delete (self->store, name, cancellable, &local_error)
       && !g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
     g_debug ("could not delete %s: %s", name, local_error->message);
-}
-
-/* "MAGIC" | version | 3 zero bytes | fields: fixed-size objects */
-static gboolean
-parse_fixed_version (GBytes *bytes, const char *magic, guint8 version, gsize body_len, const guint8 **body)
-{
-  gsize len;
-  const guint8 *data = g_bytes_get_data (bytes, &len);
-
-  if (len != 8 + body_len || memcmp (data, magic, 4) != 0 || data[4] != version
-      || data[5] != 0 || data[6] != 0 || data[7] != 0)
-    return FALSE;
-  *body = data + 8;
-  return TRUE;
 }
 
 static gboolean
 parse_fixed (GBytes *bytes, const char *magic, gsize body_len, const guint8 **body)
 {
-  return parse_fixed_version (bytes, magic, 1, body_len, body);
+  return _coffer_parse_fixed_version (bytes, magic, 1, body_len, body);
 }
 
 static GByteArray *
@@ -255,335 +188,6 @@ approval_mac (const CofferSecret *sk, const guint8 other_pk[32], const guint8 pk
   return TRUE;
 }
 
-/* Rotation key pair: Ed25519 from seed = BLAKE2b-256(key = RK,
- * "coffer-rotation-sign-v1" || repo id). Only recovery key holders can sign. */
-static void
-rotation_keypair (const CofferSecret *rk, const guint8 *repo_id, guint8 pk[crypto_sign_PUBLICKEYBYTES],
-                  CofferSecret **out_sk)
-{
-  g_autoptr(CofferSecret) seed = coffer_secret_new (crypto_sign_SEEDBYTES);
-  g_autoptr(CofferSecret) sk = coffer_secret_new (crypto_sign_SECRETKEYBYTES);
-  crypto_generichash_state st;
-  static const char domain[] = "coffer-rotation-sign-v1";
-
-  crypto_generichash_init (&st, rk->data, rk->len, crypto_sign_SEEDBYTES);
-  crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
-  crypto_generichash_update (&st, repo_id, COFFER_REPO_ID_BYTES);
-  crypto_generichash_final (&st, seed->data, crypto_sign_SEEDBYTES);
-  crypto_sign_seed_keypair (pk, sk->data, seed->data);
-  if (out_sk != NULL)
-    *out_sk = g_steal_pointer (&sk);
-}
-
-void
-_coffer_repository_pin_rotation_key (CofferRepository *self, const CofferSecret *rk)
-{
-  guint8 pk[crypto_sign_PUBLICKEYBYTES];
-  CofferState *state = _coffer_repository_get_state (self);
-
-  rotation_keypair (rk, _coffer_repository_get_raw_id (self), pk, NULL);
-  state_set_hex (state, "account", "rotation-key", pk, sizeof pk);
-  coffer_state_save (state, NULL);
-}
-
-gboolean
-_coffer_repository_recovery_key_is_pinned (CofferRepository *self, const CofferSecret *rk)
-{
-  guint8 pk[crypto_sign_PUBLICKEYBYTES];
-  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
-
-  if (!state_get_hex (_coffer_repository_get_state (self), "account", "rotation-key", pinned, sizeof pinned))
-    return FALSE;
-  rotation_keypair (rk, _coffer_repository_get_raw_id (self), pk, NULL);
-  return sodium_memcmp (pk, pinned, sizeof pk) == 0;
-}
-
-/* v1 message (98 bytes) = "coffer-rotation-v1" || repo id || old akid || new akid
- * v2 message (106 bytes) = "coffer-rotation-v2" || repo id || old akid || new akid || seq (u64 LE) */
-#define ROTATION_MSG_MAX 106
-
-static gsize
-rotation_message (guint version, const guint8 *repo_id, const guint8 old_id[32], const guint8 new_id[32],
-                  guint64 seq, guint8 out[ROTATION_MSG_MAX])
-{
-  guint64 le = GUINT64_TO_LE (seq);
-
-  memcpy (out, version == 1 ? "coffer-rotation-v1" : "coffer-rotation-v2", 18);
-  memcpy (out + 18, repo_id, COFFER_REPO_ID_BYTES);
-  memcpy (out + 34, old_id, 32);
-  memcpy (out + 66, new_id, 32);
-  if (version == 1)
-    return 98;
-  memcpy (out + 98, &le, 8);
-  return 106;
-}
-
-typedef struct
-{
-  guint   version;
-  guint8  old_id[32];
-  guint8  new_id[32];
-  guint64 seq;       /* 0 for v1 records, which carry none */
-} Rotation;
-
-/* Parses and verifies keys/rotations/<hex>: v1 = old 32 | new 32 | rotation
- * pk 32 | signature 64; v2 = old 32 | new 32 | seq 8 | rotation pk 32 |
- * signature 64. FALSE unless it is signed with the pinned rotation key and
- * names the new id its object name says. */
-static gboolean
-parse_rotation (CofferRepository *self, GBytes *bytes, const char *new_hex, const guint8 pinned[32],
-                Rotation *out)
-{
-  const guint8 *body;
-  guint8 msg[ROTATION_MSG_MAX], name_id[32];
-  gsize msg_len;
-  const guint8 *pk, *sig;
-
-  if (parse_fixed_version (bytes, "CFRT", 1, 160, &body))
-    {
-      out->version = 1;
-      out->seq = 0;
-      pk = body + 64;
-      sig = body + 96;
-    }
-  else if (parse_fixed_version (bytes, "CFRT", 2, 168, &body))
-    {
-      guint64 le;
-      out->version = 2;
-      memcpy (&le, body + 64, 8);
-      out->seq = GUINT64_FROM_LE (le);
-      pk = body + 72;
-      sig = body + 104;
-    }
-  else
-    return FALSE;
-  memcpy (out->old_id, body, 32);
-  memcpy (out->new_id, body + 32, 32);
-  if (!hex_to (new_hex, name_id, 32) || sodium_memcmp (out->new_id, name_id, 32) != 0
-      || sodium_memcmp (pk, pinned, 32) != 0)
-    return FALSE;
-  msg_len = rotation_message (out->version, _coffer_repository_get_raw_id (self), out->old_id, out->new_id,
-                              out->seq, msg);
-  return crypto_sign_verify_detached (sig, msg, msg_len, pinned) == 0;
-}
-
-static gboolean
-read_rotation (CofferRepository *self, const char *new_hex, const guint8 pinned[32], Rotation *out,
-               GCancellable *cancellable, GError **error)
-{
-  g_autofree char *name = obj_name (ROTATION_FMT, new_hex);
-  g_autoptr(GBytes) bytes = NULL;
-  gboolean missing;
-
-  bytes = get_small (self, name, &missing, cancellable, error);
-  if (bytes == NULL)
-    {
-      if (missing)
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The account key changed but there is no record of the change (%s).", name);
-      return FALSE;
-    }
-  if (!parse_rotation (self, bytes, new_hex, pinned, out))
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The record of an account key change (%s) is not valid or not signed with this "
-                   "repository's recovery key.", name);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* Walks keys/rotations/<new> → old → … until old_hex; *top_seq gets the
- * sequence number of the first (newest) record. */
-static gboolean
-walk_rotations (CofferRepository *self, const char *new_hex, const char *old_hex, const guint8 pinned[32],
-                guint64 *top_seq, GCancellable *cancellable, GError **error)
-{
-  g_autofree char *cur = g_strdup (new_hex);
-
-  for (guint i = 0; i < MAX_ROTATION_CHAIN; i++)
-    {
-      Rotation r;
-
-      if (!read_rotation (self, cur, pinned, &r, cancellable, error))
-        return FALSE;
-      if (i == 0 && top_seq != NULL)
-        *top_seq = r.seq;
-      g_free (cur);
-      cur = coffer_hex_encode (r.old_id, 32);
-      if (strcmp (cur, old_hex) == 0)
-        return TRUE;
-    }
-  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "The chain of account key changes is too long or loops.");
-  return FALSE;
-}
-
-/* A key is current only if no signed record the store lists replaces it
- * (except the record of this computer's own removal in progress, named by
- * allow_hex). Records whose signature was checked once are remembered in
- * local state ("rotations": new id → old id), so an unlock costs one
- * listing. (A store that hides the newest record cannot be caught this
- * way: see docs/SECURITY.md "Devices and rotation".) */
-static gboolean
-check_not_superseded (CofferRepository *self, const char *hex, const guint8 pinned[32], const char *allow_hex,
-                      GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  CofferState *state = _coffer_repository_get_state (self);
-  gboolean cached_new = FALSE;
-
-  if (!coffer_store_list (coffer_repository_get_store (self), "keys/rotations/", collect_names, names,
-                          cancellable, error))
-    return FALSE;
-  for (guint i = 0; i < names->len; i++)
-    {
-      const char *rec_hex = (const char *) g_ptr_array_index (names, i) + strlen ("keys/rotations/");
-      g_autofree char *old_hex = NULL;
-      guint8 check[32];
-
-      if (!hex_to (rec_hex, check, 32))
-        continue;
-      old_hex = coffer_state_get_string (state, "rotations", rec_hex);
-      if (old_hex == NULL)
-        {
-          g_autoptr(GBytes) bytes = NULL;
-          gboolean missing;
-          Rotation r;
-
-          bytes = get_small (self, g_ptr_array_index (names, i), &missing, cancellable, NULL);
-          /* Unsigned or damaged records prove nothing either way. */
-          if (bytes == NULL || !parse_rotation (self, bytes, rec_hex, pinned, &r))
-            continue;
-          old_hex = coffer_hex_encode (r.old_id, 32);
-          coffer_state_set_string (state, "rotations", rec_hex, old_hex);
-          cached_new = TRUE;
-        }
-      if (strcmp (old_hex, hex) == 0 && g_strcmp0 (rec_hex, allow_hex) != 0)
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                       "The account key offered to this computer was already replaced by a newer one "
-                       "(keys/rotations/%s): the storage handed out an old key envelope. This computer "
-                       "needs the newest key: wait until a running device removal has finished, enter "
-                       "the recovery key, or join this computer again.", rec_hex);
-          return FALSE;
-        }
-    }
-  if (cached_new)
-    coffer_state_save (state, NULL);
-  return TRUE;
-}
-
-gboolean
-_coffer_repository_check_current_key (CofferRepository *self, const char *hex, GCancellable *cancellable,
-                                      GError **error)
-{
-  CofferState *state = _coffer_repository_get_state (self);
-  g_autofree char *rotating_to = coffer_state_get_string (state, "account", "rotating-to");
-  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
-
-  /* Without a pinned rotation key no record can be checked; such a
-   * computer refuses every change of key anyway. */
-  if (!state_get_hex (state, "account", "rotation-key", pinned, sizeof pinned))
-    return TRUE;
-  return check_not_superseded (self, hex, pinned, rotating_to, cancellable, error);
-}
-
-static gboolean
-get_pinned (CofferRepository *self, guint8 pinned[crypto_sign_PUBLICKEYBYTES], GError **error)
-{
-  if (state_get_hex (_coffer_repository_get_state (self), "account", "rotation-key", pinned,
-                     crypto_sign_PUBLICKEYBYTES))
-    return TRUE;
-  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-               "The account key of this repository was replaced (a device was removed), and this "
-               "computer has no way to verify the change. Enter the recovery key once, or join "
-               "this computer again from a trusted one.");
-  return FALSE;
-}
-
-/* Moving forward to new_hex: remember the sequence number reached, and
- * refuse one lower than a number already seen. */
-static gboolean
-accept_seq (CofferRepository *self, guint64 seq, GError **error)
-{
-  CofferState *state = _coffer_repository_get_state (self);
-
-  if (seq < coffer_state_get_uint (state, "account", "rotation-seq"))
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The account key offered is older than one this computer already followed.");
-      return FALSE;
-    }
-  coffer_state_set_uint (state, "account", "rotation-seq", seq);
-  return TRUE;
-}
-
-gboolean
-_coffer_repository_trust_recovery (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak,
-                                   GCancellable *cancellable, GError **error)
-{
-  guint8 akid[COFFER_ACCOUNT_KEY_ID_BYTES];
-  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
-  CofferState *state = _coffer_repository_get_state (self);
-  g_autofree char *hex = NULL;
-  g_autofree char *known = coffer_state_get_string (state, "account", "key-id");
-  g_autoptr(GError) forward_error = NULL;
-  guint64 seq = 0;
-
-  /* The recovery envelope is authenticated by the recovery key, but the
-   * storage may put back an OLDER authentic one (from before a device was
-   * removed, whose key that device knows). So the remembered id only
-   * moves forward along the signed chain of rotations. */
-  _coffer_repository_pin_rotation_key (self, rk);
-  rotation_keypair (rk, _coffer_repository_get_raw_id (self), pinned, NULL);
-  coffer_account_key_id (ak, akid);
-  hex = coffer_hex_encode (akid, sizeof akid);
-  if (known != NULL && strcmp (known, hex) == 0)
-    return TRUE;
-  if (known == NULL
-      || walk_rotations (self, hex, known, pinned, &seq, cancellable, &forward_error))
-    {
-      if (!check_not_superseded (self, hex, pinned, NULL, cancellable, error)
-          || (known != NULL && !accept_seq (self, seq, error)))
-        return FALSE;
-      coffer_state_set_string (state, "account", "key-id", hex);
-      coffer_state_save (state, NULL);
-      return TRUE;
-    }
-  if (walk_rotations (self, known, hex, pinned, NULL, cancellable, NULL))
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The recovery key envelope (keys/recovery) holds an older account key than this "
-                   "computer already uses: the storage put back an older recovery envelope. Nothing "
-                   "was read or written with it.");
-      return FALSE;
-    }
-  g_debug ("recovery envelope not followed: %s", forward_error->message);
-  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "The recovery key envelope (keys/recovery) holds an account key that no signed record "
-               "connects to the one this computer uses. It may have been tampered with; nothing was "
-               "read or written.");
-  return FALSE;
-}
-
-gboolean
-_coffer_repository_follow_rotation (CofferRepository *self, const char *known_hex, const char *new_hex,
-                                    GCancellable *cancellable, GError **error)
-{
-  guint8 pinned[crypto_sign_PUBLICKEYBYTES];
-  guint64 seq = 0;
-
-  if (!get_pinned (self, pinned, error))
-    return FALSE;
-  /* Back from the new key to the known one, and the new key must be the
-   * newest one listed: a device offline across two removals must not be
-   * moved onto the intermediate key, which the second removed device knows. */
-  return walk_rotations (self, new_hex, known_hex, pinned, &seq, cancellable, error)
-         && check_not_superseded (self, new_hex, pinned, NULL, cancellable, error)
-         && accept_seq (self, seq, error);
-}
-
 /* ---- device records: keys/device-keys/<id> = envelope under AK of
  * v1 (legacy, unsigned): "CFDR" | 1 | 0 0 0 | public key 32 | time i64 LE
  * v2 (signed): "CFDR" | 2 | 0 0 0 | public key 32 | signing key 32 |
@@ -627,7 +231,7 @@ record_signature_op (CofferRepository *self, const char *device_id, const guint8
   guint8 id_len = (guint8) strlen (device_id);
 
   g_byte_array_append (msg, (const guint8 *) domain, sizeof domain - 1);
-  g_byte_array_append (msg, _coffer_repository_get_raw_id (self), COFFER_REPO_ID_BYTES);
+  g_byte_array_append (msg, self->raw_id, COFFER_REPO_ID_BYTES);
   g_byte_array_append (msg, &id_len, 1);
   g_byte_array_append (msg, (const guint8 *) device_id, id_len);
   g_byte_array_append (msg, plain, len);
@@ -662,12 +266,12 @@ write_record (CofferRepository *self, const CofferSecret *ak, const char *device
     g_byte_array_append (plain, (const guint8 *) approver, approver_len);
   record_signature_op (self, device_id, plain->data, plain->len, signer_sk, NULL, sig);
   g_byte_array_append (plain, sig, sizeof sig);
-  env = coffer_envelope_seal (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
+  env = coffer_envelope_seal (ak, self->raw_id, COFFER_OBJECT_DEVICE_NAME,
                               name, plain->data, plain->len);
   /* Version-2 records: Coffer 0.1.0 must refuse the repository as newer. */
   if (!_coffer_repository_upgrade_format (self, cancellable, error))
     return FALSE;
-  return coffer_store_put (coffer_repository_get_store (self), name, env, COFFER_PUT_REPLACE,
+  return coffer_store_put (self->store, name, env, COFFER_PUT_REPLACE,
                            cancellable, error);
 }
 
@@ -680,7 +284,7 @@ write_record_by_recovery (CofferRepository *self, const CofferSecret *ak, const 
   g_autoptr(CofferSecret) rot_sk = NULL;
   guint8 rot_pk[crypto_sign_PUBLICKEYBYTES];
 
-  rotation_keypair (rk, _coffer_repository_get_raw_id (self), rot_pk, &rot_sk);
+  _coffer_rotation_keypair (rk, self->raw_id, rot_pk, &rot_sk);
   return write_record (self, ak, device_id, pk, sign_pk, time, NULL, rot_sk, cancellable, error);
 }
 
@@ -694,7 +298,7 @@ _coffer_repository_write_device_record (CofferRepository *self, const CofferSecr
   guint8 pk[32], sign_pk[32];
 
   coffer_device_public_key (device_sk, pk);
-  sign_sk = coffer_device_signing_keypair (device_sk, _coffer_repository_get_raw_id (self), sign_pk);
+  sign_sk = coffer_device_signing_keypair (device_sk, self->raw_id, sign_pk);
   return write_record_by_recovery (self, ak, rk, device_id, pk, sign_pk, g_get_real_time () / G_USEC_PER_SEC,
                                    cancellable, error);
 }
@@ -746,25 +350,25 @@ read_device_record (CofferRepository *self, const CofferSecret *ak, const Coffer
   DeviceRecord *r;
   gboolean missing;
 
-  env = get_small (self, name, &missing, cancellable, error);
+  env = _coffer_repository_get_small (self, name, &missing, cancellable, error);
   if (env == NULL)
     {
       if (missing)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND,
-                     "The repository has no public key record for device %s.", device_id);
+                     _("The repository has no public key record for device %s."), device_id);
       return NULL;
     }
-  plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
+  plain = coffer_envelope_open (ak, self->raw_id, COFFER_OBJECT_DEVICE_NAME,
                                 name, env, ak2 != NULL ? NULL : error);
   if (plain == NULL && ak2 != NULL)
-    plain = coffer_envelope_open (ak2, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
+    plain = coffer_envelope_open (ak2, self->raw_id, COFFER_OBJECT_DEVICE_NAME,
                                   name, env, error);
   if (plain == NULL)
     return NULL;
   r = parse_record (plain->data, plain->len);
   if (r == NULL)
     g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                 "The public key record of device %s is malformed.", device_id);
+                 _("The public key record of device %s is malformed."), device_id);
   return r;
 }
 
@@ -835,6 +439,14 @@ verifier_record (Verifier *v, const char *id)
   return value;
 }
 
+/* Who approved a record, as the device lists show it: "recovery", a
+ * device id, or NULL for a legacy v1 record. */
+static char *
+record_approver (const DeviceRecord *r)
+{
+  return r->version == 1 ? NULL : g_strdup (r->approver ? r->approver : "recovery");
+}
+
 static gboolean
 verify_device (Verifier *v, const char *id, guint depth)
 {
@@ -882,7 +494,7 @@ read_device_name (CofferRepository *self, GBytes *envelope, const CofferSecret *
   if (ak == NULL || len <= 240)
     return NULL;
   env = g_bytes_new_from_bytes (envelope, 240, len - 240);
-  plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (self), COFFER_OBJECT_DEVICE_NAME,
+  plain = coffer_envelope_open (ak, self->raw_id, COFFER_OBJECT_DEVICE_NAME,
                                 name, env, NULL);
   if (plain == NULL)
     return NULL;
@@ -892,13 +504,6 @@ read_device_name (CofferRepository *self, GBytes *envelope, const CofferSecret *
   }
 }
 
-static gboolean
-collect_names (const char *name, guint64 size, gpointer user_data)
-{
-  g_ptr_array_add (user_data, g_strdup (name));
-  return TRUE;
-}
-
 /* Ids of the objects directly under prefix (keys/devices/, keys/pending/). */
 static GPtrArray *
 list_ids (CofferRepository *self, const char *prefix, GCancellable *cancellable, GError **error)
@@ -906,7 +511,7 @@ list_ids (CofferRepository *self, const char *prefix, GCancellable *cancellable,
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
 
-  if (!coffer_store_list (coffer_repository_get_store (self), prefix, collect_names, names,
+  if (!coffer_store_list (self->store, prefix, _coffer_collect_names, names,
                           cancellable, error))
     {
       g_ptr_array_unref (ids);
@@ -944,43 +549,43 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
 
   if (out_code != NULL)
     *out_code = NULL;
-  state = _coffer_repository_get_state (self);
+  state = self->state;
   name = g_strdup (device_name != NULL ? device_name : g_get_host_name ());
   if (!coffer_device_name_is_valid (name))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "“%s” is not a valid device name: use up to 256 bytes of text without control characters.",
+                   _("“%s” is not a valid device name: use up to 256 bytes of text without control characters."),
                    name);
       return FALSE;
     }
-  if (_coffer_repository_get_device_id (self) != NULL)
+  if (self->device_id != NULL)
     {
-      g_autofree char *env_name = obj_name (DEVICE_FMT, _coffer_repository_get_device_id (self));
-      if (coffer_store_stat (coffer_repository_get_store (self), env_name, NULL, cancellable, NULL))
+      g_autofree char *env_name = obj_name (DEVICE_FMT, self->device_id);
+      if (coffer_store_stat (self->store, env_name, NULL, cancellable, NULL))
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS,
-                       "This computer is already a trusted device of this repository.");
+                       _("This computer is already a trusted device of this repository."));
           return FALSE;
         }
     }
 
   id = coffer_device_id_new ();
   sk = coffer_device_keypair_new (pk);
-  sign_sk = coffer_device_signing_keypair (sk, _coffer_repository_get_raw_id (self), sign_pk);
+  sign_sk = coffer_device_signing_keypair (sk, self->raw_id, sign_pk);
   randombytes_buf (r, sizeof r);
-  join_commitment (_coffer_repository_get_raw_id (self), id, pk, sign_pk, r, c);
+  join_commitment (self->raw_id, id, pk, sign_pk, r, c);
 
   /* This computer's key first (a request nobody can complete is harmless;
    * an approved device that forgot its key is not). */
   if (!_coffer_repository_save_local_device_key (self, sk, error))
     return FALSE;
   coffer_state_set_string (state, "device", "id", id);
-  state_set_hex (state, "device", "public-key", pk, sizeof pk);
+  _coffer_state_set_hex (state, "device", "public-key", pk, sizeof pk);
   /* A new join starts from nothing: no account key, no old answers. */
   coffer_state_remove (state, "account", "key-id");
   coffer_state_remove (state, "join", "trusted-key");
   coffer_state_remove (state, "join", "trusted-nonce");
-  state_set_hex (state, "join", "nonce", r, sizeof r);
+  _coffer_state_set_hex (state, "join", "nonce", r, sizeof r);
   if (!coffer_state_save (state, error))
     return FALSE;
   _coffer_repository_set_device_id (self, id);
@@ -998,11 +603,11 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
   g_free (obj);
   obj = obj_name (PENDING_FMT, id);
   if (req_bytes == NULL
-      || !coffer_store_put (coffer_repository_get_store (self), obj, req_bytes, COFFER_PUT_CREATE,
+      || !coffer_store_put (self->store, obj, req_bytes, COFFER_PUT_CREATE,
                             cancellable, error))
     {
       if (req_bytes == NULL)
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "The join request is not valid.");
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, _("The join request is not valid."));
       return FALSE;
     }
   if (out_device_id != NULL)
@@ -1013,11 +618,11 @@ coffer_repository_request_join (CofferRepository *self, const char *device_name,
 static gboolean
 require_join_in_progress (CofferRepository *self, guint8 r[NONCE_BYTES], GError **error)
 {
-  if (_coffer_repository_get_device_id (self) == NULL
-      || !state_get_hex (_coffer_repository_get_state (self), "join", "nonce", r, NONCE_BYTES))
+  if (self->device_id == NULL
+      || !_coffer_state_get_hex (self->state, "join", "nonce", r, NONCE_BYTES))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "This computer has not asked to join this repository. Start with “coffer devices join”.");
+                   _("This computer has not asked to join this repository. Start with “coffer devices join”."));
       return FALSE;
     }
   return TRUE;
@@ -1042,56 +647,56 @@ coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboo
     *out_approved = FALSE;
   if (!require_join_in_progress (self, r, error))
     return FALSE;
-  state = _coffer_repository_get_state (self);
-  id = _coffer_repository_get_device_id (self);
-  if (!state_get_hex (state, "device", "public-key", pk, sizeof pk))
+  state = self->state;
+  id = self->device_id;
+  if (!_coffer_state_get_hex (state, "device", "public-key", pk, sizeof pk))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "This computer's local state has no device public key.");
+                   _("This computer's local state has no device public key."));
       return FALSE;
     }
 
   obj = obj_name (DEVICE_FMT, id);
   if (out_approved != NULL)
-    *out_approved = coffer_store_stat (coffer_repository_get_store (self), obj, NULL, cancellable, NULL);
+    *out_approved = coffer_store_stat (self->store, obj, NULL, cancellable, NULL);
 
   g_free (obj);
   obj = obj_name (RESPONSE_FMT, id);
-  resp = get_small (self, obj, &missing, cancellable, error);
+  resp = _coffer_repository_get_small (self, obj, &missing, cancellable, error);
   if (resp == NULL)
     {
       if (!missing)
         return FALSE;
       /* The answer is deleted on approval; the code learnt before stays valid. */
-      if (state_get_hex (state, "join", "trusted-key", pk_t, 32)
-          && state_get_hex (state, "join", "trusted-nonce", n_t, NONCE_BYTES))
-        *out_code = join_code (_coffer_repository_get_raw_id (self), id, pk_t, n_t, pk, r);
+      if (_coffer_state_get_hex (state, "join", "trusted-key", pk_t, 32)
+          && _coffer_state_get_hex (state, "join", "trusted-nonce", n_t, NONCE_BYTES))
+        *out_code = join_code (self->raw_id, id, pk_t, n_t, pk, r);
       return TRUE;
     }
   /* pkT 32 | nT 32 */
   if (!parse_fixed (resp, "CFJR", 64, &body) || !coffer_device_public_key_is_valid (body))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The trusted computer's answer (%s) is malformed.", obj);
+                   _("The trusted computer's answer (%s) is malformed."), obj);
       return FALSE;
     }
   /* The first answer counts: the code shown must not change under the user. */
-  if (state_get_hex (state, "join", "trusted-key", known, 32))
+  if (_coffer_state_get_hex (state, "join", "trusted-key", known, 32))
     {
       if (memcmp (known, body, 32) != 0
-          || !state_get_hex (state, "join", "trusted-nonce", n_t, NONCE_BYTES)
+          || !_coffer_state_get_hex (state, "join", "trusted-nonce", n_t, NONCE_BYTES)
           || memcmp (n_t, body + 32, NONCE_BYTES) != 0)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The answer to this computer's join request changed after it was shown. Someone may "
-                       "be interfering with the storage: do not approve, and start again.");
+                       _("The answer to this computer's join request changed after it was shown. Someone may "
+                         "be interfering with the storage: do not approve, and start again."));
           return FALSE;
         }
     }
   else
     {
-      state_set_hex (state, "join", "trusted-key", body, 32);
-      state_set_hex (state, "join", "trusted-nonce", body + 32, NONCE_BYTES);
+      _coffer_state_set_hex (state, "join", "trusted-key", body, 32);
+      _coffer_state_set_hex (state, "join", "trusted-nonce", body + 32, NONCE_BYTES);
       if (!coffer_state_save (state, error))
         return FALSE;
     }
@@ -1105,7 +710,7 @@ coffer_repository_get_join_status (CofferRepository *self, char **out_code, gboo
   obj = obj_name (REVEAL_FMT, id);
   if (!put (self, obj, reveal->data, reveal->len, COFFER_PUT_REPLACE, cancellable, error))
     return FALSE;
-  *out_code = join_code (_coffer_repository_get_raw_id (self), id, pk_t, n_t, pk, r);
+  *out_code = join_code (self->raw_id, id, pk_t, n_t, pk, r);
   return TRUE;
 }
 
@@ -1138,33 +743,30 @@ own_device_key (CofferRepository *self, guint8 pk[32], GError **error)
   return sk;
 }
 
-/* Reads the request and its commitment; answers it when answer is TRUE and
- * this computer has not yet; reads and checks the reveal. */
+/* Reads the request of device_id into v->request and its commitment into
+ * seen (and v->sign_pk from a v2 commitment). */
 static gboolean
-join_view (CofferRepository *self, const char *device_id, gboolean answer, const guint8 pk_t[32],
-           JoinView *v, GCancellable *cancellable, GError **error)
+join_view_read (CofferRepository *self, const char *device_id, JoinView *v, guint8 seen[32],
+                GCancellable *cancellable, GError **error)
 {
-  CofferState *state = _coffer_repository_get_state (self);
-  g_autofree char *group = g_strdup_printf ("join %s", device_id);
   g_autofree char *obj = NULL;
   g_autoptr(GBytes) bytes = NULL;
   const guint8 *body;
-  guint8 stored[32], check[32];
   gboolean missing;
 
   if (!coffer_device_id_is_valid (device_id))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "“%s” is not a device id.", device_id);
+                   _("“%s” is not a device id."), device_id);
       return FALSE;
     }
   obj = obj_name (PENDING_FMT, device_id);
-  bytes = get_small (self, obj, &missing, cancellable, error);
+  bytes = _coffer_repository_get_small (self, obj, &missing, cancellable, error);
   if (bytes == NULL)
     {
       if (missing)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                     "There is no join request from a device %s.", device_id);
+                     _("There is no join request from a device %s."), device_id);
       return FALSE;
     }
   v->request = coffer_join_request_parse (bytes, device_id, error);
@@ -1174,16 +776,16 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
   g_clear_pointer (&bytes, g_bytes_unref);
   g_free (obj);
   obj = obj_name (COMMIT_FMT, device_id);
-  bytes = get_small (self, obj, &missing, cancellable, error);
+  bytes = _coffer_repository_get_small (self, obj, &missing, cancellable, error);
   if (bytes == NULL)
     {
       if (missing)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The join request of device %s has no commitment (%s): it was not made by this "
-                     "version of Coffer, or it was tampered with.", device_id, obj);
+                     _("The join request of device %s has no commitment (%s): it was not made by this "
+                       "version of Coffer, or it was tampered with."), device_id, obj);
       return FALSE;
     }
-  if (parse_fixed_version (bytes, "CFJC", 2, 64, &body))
+  if (_coffer_parse_fixed_version (bytes, "CFJC", 2, 64, &body))
     {
       memcpy (v->sign_pk, body + 32, 32);
       v->has_sign_pk = TRUE;
@@ -1191,34 +793,85 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
   else if (!parse_fixed (bytes, "CFJC", 32, &body))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The commitment of device %s is malformed.", device_id);
+                   _("The commitment of device %s is malformed."), device_id);
       return FALSE;
     }
+  memcpy (seen, body, 32);
+  return TRUE;
+}
+
+/* Reads and checks the new device's reveal against v->commit; TRUE with
+ * v->revealed FALSE when there is none yet. */
+static gboolean
+join_view_reveal (CofferRepository *self, const char *device_id, JoinView *v,
+                  GCancellable *cancellable, GError **error)
+{
+  g_autofree char *obj = obj_name (REVEAL_FMT, device_id);
+  g_autoptr(GBytes) bytes = NULL;
+  const guint8 *body;
+  guint8 check[32];
+  gboolean missing;
+
+  bytes = _coffer_repository_get_small (self, obj, &missing, cancellable, error);
+  if (bytes == NULL)
+    return missing;
+  if (!parse_fixed (bytes, "CFJV", NONCE_BYTES, &body))
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   _("The answer of device %s is malformed."), device_id);
+      return FALSE;
+    }
+  join_commitment (self->raw_id, device_id, v->request->public_key,
+                   v->has_sign_pk ? v->sign_pk : NULL, body, check);
+  if (sodium_memcmp (check, v->commit, 32) != 0)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   _("The answer of device %s does not match what it committed to. Someone may be "
+                     "interfering with the storage: do not approve it."), device_id);
+      return FALSE;
+    }
+  memcpy (v->r_new, body, NONCE_BYTES);
+  v->revealed = TRUE;
+  return TRUE;
+}
+
+/* Reads the request and its commitment; answers it when answer is TRUE and
+ * this computer has not yet; reads and checks the reveal. */
+static gboolean
+join_view (CofferRepository *self, const char *device_id, gboolean answer, const guint8 pk_t[32],
+           JoinView *v, GCancellable *cancellable, GError **error)
+{
+  CofferState *state = self->state;
+  g_autofree char *group = g_strdup_printf ("join %s", device_id);
+  guint8 seen[32], stored[32];
+
+  if (!join_view_read (self, device_id, v, seen, cancellable, error))
+    return FALSE;
 
   /* What this computer saw first is what counts (the storage may change). */
-  if (state_get_hex (state, group, "commit", stored, 32))
+  if (_coffer_state_get_hex (state, group, "commit", stored, 32))
     {
       guint8 stored_pk[32];
-      if (memcmp (stored, body, 32) != 0
-          || !state_get_hex (state, group, "request-key", stored_pk, 32)
+      if (memcmp (stored, seen, 32) != 0
+          || !_coffer_state_get_hex (state, group, "request-key", stored_pk, 32)
           || memcmp (stored_pk, v->request->public_key, 32) != 0)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The join request of device %s changed after this computer answered it. Someone may "
-                       "be interfering with the storage: do not approve it.", device_id);
+                       _("The join request of device %s changed after this computer answered it. Someone may "
+                         "be interfering with the storage: do not approve it."), device_id);
           return FALSE;
         }
       memcpy (v->commit, stored, 32);
-      if (!state_get_hex (state, group, "nonce", v->n_t, NONCE_BYTES))
+      if (!_coffer_state_get_hex (state, group, "nonce", v->n_t, NONCE_BYTES))
         return FALSE;
     }
   else if (answer)
     {
-      memcpy (v->commit, body, 32);
+      memcpy (v->commit, seen, 32);
       randombytes_buf (v->n_t, NONCE_BYTES);
-      state_set_hex (state, group, "commit", v->commit, 32);
-      state_set_hex (state, group, "request-key", v->request->public_key, 32);
-      state_set_hex (state, group, "nonce", v->n_t, NONCE_BYTES);
+      _coffer_state_set_hex (state, group, "commit", v->commit, 32);
+      _coffer_state_set_hex (state, group, "request-key", v->request->public_key, 32);
+      _coffer_state_set_hex (state, group, "nonce", v->n_t, NONCE_BYTES);
       if (!coffer_state_save (state, error))
         return FALSE;
     }
@@ -1235,40 +888,16 @@ join_view (CofferRepository *self, const char *device_id, gboolean answer, const
       if (!put (self, resp_name, resp->data, resp->len, COFFER_PUT_REPLACE, cancellable, error))
         return FALSE;
     }
-
-  g_clear_pointer (&bytes, g_bytes_unref);
-  g_free (obj);
-  obj = obj_name (REVEAL_FMT, device_id);
-  bytes = get_small (self, obj, &missing, cancellable, error);
-  if (bytes == NULL)
-    return missing;
-  if (!parse_fixed (bytes, "CFJV", NONCE_BYTES, &body))
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The answer of device %s is malformed.", device_id);
-      return FALSE;
-    }
-  join_commitment (_coffer_repository_get_raw_id (self), device_id, v->request->public_key,
-                   v->has_sign_pk ? v->sign_pk : NULL, body, check);
-  if (sodium_memcmp (check, v->commit, 32) != 0)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The answer of device %s does not match what it committed to. Someone may be "
-                   "interfering with the storage: do not approve it.", device_id);
-      return FALSE;
-    }
-  memcpy (v->r_new, body, NONCE_BYTES);
-  v->revealed = TRUE;
-  return TRUE;
+  return join_view_reveal (self, device_id, v, cancellable, error);
 }
 
 static gboolean
 require_account_key (CofferRepository *self, const char *what, GError **error)
 {
-  if (_coffer_repository_get_account_key (self) != NULL)
+  if (self->account_key != NULL)
     return TRUE;
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-               "%s needs a trusted device or the recovery key.", what);
+               _("%s needs a trusted device or the recovery key."), what);
   return FALSE;
 }
 
@@ -1283,7 +912,7 @@ coffer_repository_get_join_code (CofferRepository *self, const char *device_id, 
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
   *out_code = NULL;
-  if (!require_account_key (self, "Approving a device", error))
+  if (!require_account_key (self, _("Approving a device"), error))
     return FALSE;
   /* The code must use this computer's own key, never one read from storage. */
   sk = own_device_key (self, pk_t, error);
@@ -1291,7 +920,7 @@ coffer_repository_get_join_code (CofferRepository *self, const char *device_id, 
     return FALSE;
   ok = join_view (self, device_id, TRUE, pk_t, &v, cancellable, error);
   if (ok && v.revealed)
-    *out_code = join_code (_coffer_repository_get_raw_id (self), device_id, pk_t, v.n_t,
+    *out_code = join_code (self->raw_id, device_id, pk_t, v.n_t,
                            v.request->public_key, v.r_new);
   join_view_clear (&v);
   return ok;
@@ -1319,7 +948,7 @@ forget_join (CofferRepository *self, const char *device_id, gboolean with_approv
   char *objs[] = { obj_name (PENDING_FMT, device_id), obj_name (COMMIT_FMT, device_id),
                    obj_name (RESPONSE_FMT, device_id), obj_name (REVEAL_FMT, device_id),
                    obj_name (APPROVAL_FMT, device_id) };
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
   g_autofree char *group = g_strdup_printf ("join %s", device_id);
 
   for (guint i = 0; i < G_N_ELEMENTS (objs); i++)
@@ -1334,6 +963,67 @@ forget_join (CofferRepository *self, const char *device_id, gboolean with_approv
   coffer_state_save (state, NULL);
 }
 
+/* The new computer has revealed its code and the user typed the same. */
+static gboolean
+approve_check_code (CofferRepository *self, const char *device_id, const guint8 pk_t[32], const JoinView *v,
+                    const char *code_typed_by_user, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *code = NULL;
+  g_autofree char *want = NULL;
+  g_autofree char *typed = NULL;
+
+  if (!v->revealed)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
+                   _("The new computer has not shown its code yet. Keep “coffer devices join” running "
+                     "there (or run “coffer devices join --status”), then try again."));
+      return FALSE;
+    }
+  code = join_code (self->raw_id, device_id, pk_t, v->n_t, v->request->public_key, v->r_new);
+  want = normalise_code (code);
+  typed = normalise_code (code_typed_by_user);
+  if (typed == NULL || strlen (typed) != 6)
+    {
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   _("The code is six digits, as shown on the new computer."));
+      return FALSE;
+    }
+  if (sodium_memcmp (typed, want, 6) != 0)
+    {
+      /* A request whose code did not match is never approved later. */
+      forget_join (self, device_id, TRUE, cancellable);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
+                   _("The code does not match the one on this computer, so the device was not approved "
+                     "and its request was cancelled. If you typed it correctly, someone may be interfering "
+                     "with the storage; start the join again on the new computer."));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The new device's record is signed by the recovery key when this session
+ * holds it, otherwise by this computer (sk): a later removal keeps the new
+ * device only if the chain of signatures leads back to the recovery key
+ * without the removed one. */
+static gboolean
+approve_write_record (CofferRepository *self, const CofferSecret *ak, const CofferSecret *sk,
+                      const char *device_id, const JoinView *v, GCancellable *cancellable, GError **error)
+{
+  static const guint8 zero[32] = { 0 };
+  const CofferSecret *rk = self->recovery_key;
+  const guint8 *new_sign_pk = v->has_sign_pk ? v->sign_pk : zero;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  guint8 own_sign_pk[32];
+  g_autoptr(CofferSecret) own_sign_sk = NULL;
+
+  if (rk != NULL && _coffer_repository_recovery_key_is_pinned (self, rk))
+    return write_record_by_recovery (self, ak, rk, device_id, v->request->public_key, new_sign_pk, now,
+                                     cancellable, error);
+  own_sign_sk = coffer_device_signing_keypair (sk, self->raw_id, own_sign_pk);
+  return write_record (self, ak, device_id, v->request->public_key, new_sign_pk, now,
+                       self->device_id, own_sign_sk, cancellable, error);
+}
+
 gboolean
 coffer_repository_approve_device (CofferRepository *self, const char *device_id,
                                   const char *code_typed_by_user,
@@ -1341,91 +1031,42 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
 {
   const CofferSecret *ak;
   g_autoptr(CofferSecret) sk = NULL;
-  g_autofree char *code = NULL;
-  g_autofree char *want = NULL;
-  g_autofree char *typed = NULL;
   g_autofree char *obj = NULL;
   g_autoptr(GBytes) env = NULL;
   g_autoptr(GByteArray) approval = NULL;
   JoinView v = { NULL };
   guint8 pk_t[32], akid[32], rot_pk[32] = { 0 }, mac[32];
-  CofferState *state = _coffer_repository_get_state (self);
+  CofferState *state = self->state;
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
 
-  if (!require_account_key (self, "Approving a device", error))
+  if (!require_account_key (self, _("Approving a device"), error))
     return FALSE;
-  ak = _coffer_repository_get_account_key (self);
+  ak = self->account_key;
   sk = own_device_key (self, pk_t, error);
   if (sk == NULL)
     return FALSE;
   if (!join_view (self, device_id, TRUE, pk_t, &v, cancellable, error))
     goto fail;
-  if (!v.revealed)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
-                   "The new computer has not shown its code yet. Keep “coffer devices join” running "
-                   "there (or run “coffer devices join --status”), then try again.");
-      goto fail;
-    }
-  code = join_code (_coffer_repository_get_raw_id (self), device_id, pk_t, v.n_t, v.request->public_key, v.r_new);
-  want = normalise_code (code);
-  typed = normalise_code (code_typed_by_user);
-  if (typed == NULL || strlen (typed) != 6)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "The code is six digits, as shown on the new computer.");
-      goto fail;
-    }
-  if (sodium_memcmp (typed, want, 6) != 0)
-    {
-      /* A request whose code did not match is never approved later. */
-      forget_join (self, device_id, TRUE, cancellable);
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "The code does not match the one on this computer, so the device was not approved "
-                   "and its request was cancelled. If you typed it correctly, someone may be interfering "
-                   "with the storage; start the join again on the new computer.");
-      goto fail;
-    }
+  if (!approve_check_code (self, device_id, pk_t, &v, code_typed_by_user, cancellable, error))
+    goto fail;
 
   coffer_account_key_id (ak, akid);
-  state_get_hex (state, "account", "rotation-key", rot_pk, sizeof rot_pk);
+  _coffer_state_get_hex (state, "account", "rotation-key", rot_pk, sizeof rot_pk);
   if (!approval_mac (sk, v.request->public_key, pk_t, v.request->public_key,
-                     _coffer_repository_get_raw_id (self), device_id, akid, rot_pk, mac))
+                     self->raw_id, device_id, akid, rot_pk, mac))
     goto invalid;
 
   /* Record, then the envelope (what makes the device trusted), then the
-   * approval the new computer checks, then the request goes. The record is
-   * signed by the recovery key when this session holds it, otherwise by
-   * this computer: a later removal keeps the new device only if the chain
-   * of signatures leads back to the recovery key without the removed one. */
-  {
-    static const guint8 zero[32] = { 0 };
-    const CofferSecret *rk = _coffer_repository_get_recovery_key (self);
-    const guint8 *new_sign_pk = v.has_sign_pk ? v.sign_pk : zero;
-    gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-    gboolean ok;
-
-    if (rk != NULL && _coffer_repository_recovery_key_is_pinned (self, rk))
-      ok = write_record_by_recovery (self, ak, rk, device_id, v.request->public_key, new_sign_pk, now,
-                                     cancellable, error);
-    else
-      {
-        guint8 own_sign_pk[32];
-        g_autoptr(CofferSecret) own_sign_sk =
-          coffer_device_signing_keypair (sk, _coffer_repository_get_raw_id (self), own_sign_pk);
-        ok = write_record (self, ak, device_id, v.request->public_key, new_sign_pk, now,
-                           _coffer_repository_get_device_id (self), own_sign_sk, cancellable, error);
-      }
-    if (!ok)
-      goto fail;
-  }
-  env = coffer_device_envelope_seal (v.request->public_key, ak, _coffer_repository_get_raw_id (self),
+   * approval the new computer checks, then the request goes. */
+  if (!approve_write_record (self, ak, sk, device_id, &v, cancellable, error))
+    goto fail;
+  env = coffer_device_envelope_seal (v.request->public_key, ak, self->raw_id,
                                      device_id, v.request->device_name);
   if (env == NULL)
     goto invalid;
   obj = obj_name (DEVICE_FMT, device_id);
-  if (!coffer_store_put (coffer_repository_get_store (self), obj, env, COFFER_PUT_REPLACE, cancellable, error))
+  if (!coffer_store_put (self->store, obj, env, COFFER_PUT_REPLACE, cancellable, error))
     goto fail;
   approval = fixed_new ("CFJA");
   g_byte_array_append (approval, rot_pk, 32);
@@ -1440,7 +1081,7 @@ coffer_repository_approve_device (CofferRepository *self, const char *device_id,
 
 invalid:
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-               "The join request of device %s carries an unusable key.", device_id);
+               _("The join request of device %s carries an unusable key."), device_id);
 fail:
   join_view_clear (&v);
   return FALSE;
@@ -1465,65 +1106,65 @@ coffer_repository_complete_join (CofferRepository *self, GCancellable *cancellab
 
   if (!require_join_in_progress (self, r, error))
     return FALSE;
-  state = _coffer_repository_get_state (self);
-  id = _coffer_repository_get_device_id (self);
-  if (!state_get_hex (state, "join", "trusted-key", pk_t, 32))
+  state = self->state;
+  id = self->device_id;
+  if (!_coffer_state_get_hex (state, "join", "trusted-key", pk_t, 32))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "No trusted computer has answered this computer's request yet.");
+                   _("No trusted computer has answered this computer's request yet."));
       return FALSE;
     }
   obj = obj_name (DEVICE_FMT, id);
-  env = get_small (self, obj, &missing, cancellable, error);
+  env = _coffer_repository_get_small (self, obj, &missing, cancellable, error);
   if (env == NULL)
     {
       if (missing)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                     "This computer has not been approved yet. On a trusted computer, run "
-                     "“coffer devices approve %s” and type the code shown here.", id);
+                     _("This computer has not been approved yet. On a trusted computer, run "
+                       "“coffer devices approve %s” and type the code shown here."), id);
       return FALSE;
     }
   g_free (obj);
   obj = obj_name (APPROVAL_FMT, id);
-  approval = get_small (self, obj, &missing, cancellable, error);
+  approval = _coffer_repository_get_small (self, obj, &missing, cancellable, error);
   if (approval == NULL)
     {
       if (missing)
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The approval of this computer is missing (%s).", obj);
+                     _("The approval of this computer is missing (%s)."), obj);
       return FALSE;
     }
   if (!parse_fixed (approval, "CFJA", 64, &body))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The approval of this computer is malformed.");
+                   _("The approval of this computer is malformed."));
       return FALSE;
     }
   sk = _coffer_repository_load_device_key (self, error);
   if (sk == NULL)
     return FALSE;
   coffer_device_public_key (sk, pk);
-  ak = coffer_device_envelope_open (sk, pk, _coffer_repository_get_raw_id (self), id, env, NULL, &local_error);
+  ak = coffer_device_envelope_open (sk, pk, self->raw_id, id, env, NULL, &local_error);
   if (ak == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "This computer's key envelope could not be opened: %s", local_error->message);
+                   _("This computer's key envelope could not be opened: %s"), local_error->message);
       return FALSE;
     }
   /* The envelope is anonymous (crypto_box_seal): only the MAC under the
    * key shared with the trusted computer whose key is in the code shows
    * that the account key comes from it. */
   coffer_account_key_id (ak, akid);
-  if (!approval_mac (sk, pk_t, pk_t, pk, _coffer_repository_get_raw_id (self), id, akid, body, mac)
+  if (!approval_mac (sk, pk_t, pk_t, pk, self->raw_id, id, akid, body, mac)
       || sodium_memcmp (mac, body + 32, 32) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The approval of this computer does not come from the trusted computer that showed "
-                   "the code. Someone may be interfering with the storage; nothing was used.");
+                   _("The approval of this computer does not come from the trusted computer that showed "
+                     "the code. Someone may be interfering with the storage; nothing was used."));
       return FALSE;
     }
   if (!sodium_is_zero (body, 32))
-    state_set_hex (state, "account", "rotation-key", body, 32);
+    _coffer_state_set_hex (state, "account", "rotation-key", body, 32);
   coffer_state_remove (state, "join", "nonce");
   coffer_state_remove (state, "join", "trusted-key");
   coffer_state_remove (state, "join", "trusted-nonce");
@@ -1538,7 +1179,7 @@ gboolean
 coffer_repository_trust_this_device (CofferRepository *self, const char *device_name,
                                      GCancellable *cancellable, GError **error)
 {
-  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  const CofferSecret *ak = self->account_key;
   CofferState *state;
   g_autofree char *id = NULL;
   g_autofree char *name = NULL;
@@ -1549,24 +1190,24 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
 
-  if (!require_account_key (self, "Trusting this computer", error))
+  if (!require_account_key (self, _("Trusting this computer"), error))
     return FALSE;
-  if (_coffer_repository_get_device_id (self) != NULL)
+  if (self->device_id != NULL)
     {
-      g_autofree char *env_name = obj_name (DEVICE_FMT, _coffer_repository_get_device_id (self));
-      if (coffer_store_stat (coffer_repository_get_store (self), env_name, NULL, cancellable, NULL))
+      g_autofree char *env_name = obj_name (DEVICE_FMT, self->device_id);
+      if (coffer_store_stat (self->store, env_name, NULL, cancellable, NULL))
         return TRUE;   /* already trusted */
     }
   name = g_strdup (device_name != NULL ? device_name : g_get_host_name ());
   if (!coffer_device_name_is_valid (name))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "“%s” is not a valid device name: use up to 256 bytes of text without control characters.",
+                   _("“%s” is not a valid device name: use up to 256 bytes of text without control characters."),
                    name);
       return FALSE;
     }
 
-  state = _coffer_repository_get_state (self);
+  state = self->state;
   id = coffer_device_id_new ();
   sk = coffer_device_keypair_new (pk);
   /* This computer's key first: an envelope for a key nobody kept is
@@ -1574,24 +1215,24 @@ coffer_repository_trust_this_device (CofferRepository *self, const char *device_
   if (!_coffer_repository_save_local_device_key (self, sk, error))
     return FALSE;
   coffer_state_set_string (state, "device", "id", id);
-  state_set_hex (state, "device", "public-key", pk, sizeof pk);
+  _coffer_state_set_hex (state, "device", "public-key", pk, sizeof pk);
   if (!coffer_state_save (state, error))
     return FALSE;
   _coffer_repository_set_device_id (self, id);
 
-  env = coffer_device_envelope_seal (pk, ak, _coffer_repository_get_raw_id (self), id, name);
+  env = coffer_device_envelope_seal (pk, ak, self->raw_id, id, name);
   obj = obj_name (DEVICE_FMT, id);
   if (env == NULL
-      || !coffer_store_put (coffer_repository_get_store (self), obj, env, COFFER_PUT_CREATE, cancellable, error))
+      || !coffer_store_put (self->store, obj, env, COFFER_PUT_CREATE, cancellable, error))
     {
       if (env == NULL)
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "The device envelope is not valid.");
+        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, _("The device envelope is not valid."));
       return FALSE;
     }
   {
-    const CofferSecret *rk = _coffer_repository_get_recovery_key (self);
+    const CofferSecret *rk = self->recovery_key;
     guint8 sign_pk[32];
-    g_autoptr(CofferSecret) sign_sk = coffer_device_signing_keypair (sk, _coffer_repository_get_raw_id (self),
+    g_autoptr(CofferSecret) sign_sk = coffer_device_signing_keypair (sk, self->raw_id,
                                                                      sign_pk);
 
     /* With the recovery key at hand the record is approved by it; without
@@ -1610,7 +1251,7 @@ gboolean
 _coffer_repository_resign_device_records (CofferRepository *self, const CofferSecret *new_rk,
                                           GCancellable *cancellable, GError **error)
 {
-  const CofferSecret *ak = _coffer_repository_get_account_key (self);
+  const CofferSecret *ak = self->account_key;
   g_autoptr(GPtrArray) ids = NULL;
   guint8 pinned[crypto_sign_PUBLICKEYBYTES];
   Verifier v;
@@ -1620,8 +1261,8 @@ _coffer_repository_resign_device_records (CofferRepository *self, const CofferSe
    * here, never one read from storage) is re-approved by the new one;
    * otherwise the next removal could no longer tell any device from one
    * the removed device planted. */
-  if (ak == NULL || !state_get_hex (_coffer_repository_get_state (self), "account", "rotation-key", pinned,
-                                    sizeof pinned))
+  if (ak == NULL || !_coffer_state_get_hex (self->state, "account", "rotation-key", pinned,
+                                            sizeof pinned))
     return TRUE;
   ids = list_ids (self, "keys/devices/", cancellable, error);
   if (ids == NULL)
@@ -1658,8 +1299,8 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
 
-  ak = _coffer_repository_get_account_key (self);
-  own = _coffer_repository_get_device_id (self);
+  ak = self->account_key;
+  own = self->device_id;
   trusted = list_ids (self, "keys/devices/", cancellable, error);
   if (trusted == NULL)
     return NULL;
@@ -1669,7 +1310,7 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
 
   /* Verified against the rotation key pinned in local state (never one
    * read from storage) and the account key this computer uses. */
-  have_pinned = state_get_hex (_coffer_repository_get_state (self), "account", "rotation-key", pinned, 32);
+  have_pinned = _coffer_state_get_hex (self->state, "account", "rotation-key", pinned, 32);
   if (ak != NULL)
     verifier_init (&verifier, self, ak, NULL, have_pinned ? pinned : NULL, NULL, cancellable);
   for (guint i = 0; i < trusted->len; i++)
@@ -1682,7 +1323,7 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
 
       d->id = g_strdup (id);
       d->is_this_device = g_strcmp0 (id, own) == 0;
-      env = get_small (self, obj, &missing, cancellable, NULL);
+      env = _coffer_repository_get_small (self, obj, &missing, cancellable, NULL);
       if (env != NULL && ak != NULL)
         {
           DeviceRecord *r = verifier_record (&verifier, id);
@@ -1692,14 +1333,14 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
           /* This computer's fingerprint from its own key, for comparing
            * with what another computer shows for it. */
           if (d->is_this_device
-              && state_get_hex (_coffer_repository_get_state (self), "device", "public-key", own_pk, 32))
+              && _coffer_state_get_hex (self->state, "device", "public-key", own_pk, 32))
             d->fingerprint = coffer_device_fingerprint (own_pk);
           if (r != NULL)
             {
               d->time = r->time;
               if (d->fingerprint == NULL)
                 d->fingerprint = coffer_device_fingerprint (r->pk);
-              d->approver = r->version == 1 ? NULL : g_strdup (r->approver ? r->approver : "recovery");
+              d->approver = record_approver (r);
               d->verified = verify_device (&verifier, id, 0);
             }
         }
@@ -1719,7 +1360,7 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
       CofferDevice *d;
       gboolean missing;
 
-      bytes = get_small (self, obj, &missing, cancellable, NULL);
+      bytes = _coffer_repository_get_small (self, obj, &missing, cancellable, NULL);
       if (bytes == NULL || (request = coffer_join_request_parse (bytes, id, NULL)) == NULL)
         continue;   /* hostile or half-written: not shown */
       d = g_new0 (CofferDevice, 1);
@@ -1733,7 +1374,7 @@ coffer_repository_list_devices (CofferRepository *self, GCancellable *cancellabl
           JoinView v = { NULL };
           /* Read-only: a code only for requests this computer answered. */
           if (join_view (self, id, FALSE, pk_t, &v, cancellable, NULL) && v.revealed)
-            d->verification_code = join_code (_coffer_repository_get_raw_id (self), id, pk_t, v.n_t,
+            d->verification_code = join_code (self->raw_id, id, pk_t, v.n_t,
                                               v.request->public_key, v.r_new);
           join_view_clear (&v);
         }
@@ -1787,9 +1428,9 @@ next_rotation_seq (CofferRepository *self, const guint8 rot_pk[32], const guint8
                    GCancellable *cancellable)
 {
   g_autofree char *old_hex = coffer_hex_encode (old_id, 32);
-  Rotation r;
+  CofferRotation r;
 
-  if (read_rotation (self, old_hex, rot_pk, &r, cancellable, NULL))
+  if (_coffer_repository_read_rotation (self, old_hex, rot_pk, &r, cancellable, NULL))
     return r.seq + 1;
   return 1;
 }
@@ -1801,15 +1442,15 @@ write_rotation_record (CofferRepository *self, const CofferSecret *rk, const gui
   g_autoptr(CofferSecret) sign_sk = NULL;
   g_autoptr(GByteArray) rec = fixed_new_version ("CFRT", 2);
   g_autofree char *new_hex = coffer_hex_encode (new_id, 32);
-  g_autofree char *obj = obj_name (ROTATION_FMT, new_hex);
-  guint8 pk[crypto_sign_PUBLICKEYBYTES], msg[ROTATION_MSG_MAX], sig[crypto_sign_BYTES];
+  g_autofree char *obj = obj_name (COFFER_ROTATION_FMT, new_hex);
+  guint8 pk[crypto_sign_PUBLICKEYBYTES], msg[COFFER_ROTATION_MSG_MAX], sig[crypto_sign_BYTES];
   guint64 seq, le;
   gsize msg_len;
 
-  rotation_keypair (rk, _coffer_repository_get_raw_id (self), pk, &sign_sk);
+  _coffer_rotation_keypair (rk, self->raw_id, pk, &sign_sk);
   seq = next_rotation_seq (self, pk, old_id, cancellable);
   le = GUINT64_TO_LE (seq);
-  msg_len = rotation_message (2, _coffer_repository_get_raw_id (self), old_id, new_id, seq, msg);
+  msg_len = _coffer_rotation_message (2, self->raw_id, old_id, new_id, seq, msg);
   crypto_sign_detached (sig, NULL, msg, msg_len, sign_sk->data);
   g_byte_array_append (rec, old_id, 32);
   g_byte_array_append (rec, new_id, 32);
@@ -1832,15 +1473,15 @@ collect_remaining (CofferRepository *self, const char *device_id, const CofferSe
 {
   g_autoptr(GPtrArray) devices = NULL;
   g_autoptr(CofferSecret) own_sign_sk = NULL;
-  const char *own = _coffer_repository_get_device_id (self);
+  const char *own = self->device_id;
   guint8 rot_pk[crypto_sign_PUBLICKEYBYTES], own_pk[32], own_sign_pk[32];
   Verifier v;
 
   coffer_device_public_key (own_sk, own_pk);
-  own_sign_sk = coffer_device_signing_keypair (own_sk, _coffer_repository_get_raw_id (self), own_sign_pk);
+  own_sign_sk = coffer_device_signing_keypair (own_sk, self->raw_id, own_sign_pk);
   /* Verified with the rotation key derived from the recovery key in hand,
    * never with anything read from storage. */
-  rotation_keypair (rk, _coffer_repository_get_raw_id (self), rot_pk, NULL);
+  _coffer_rotation_keypair (rk, self->raw_id, rot_pk, NULL);
   devices = list_ids (self, "keys/devices/", cancellable, error);
   if (devices == NULL)
     return FALSE;
@@ -1858,7 +1499,7 @@ collect_remaining (CofferRepository *self, const char *device_id, const CofferSe
         continue;
       r = g_new0 (Remaining, 1);
       r->id = g_strdup (id);
-      env = get_small (self, env_name, &missing, cancellable, NULL);
+      env = _coffer_repository_get_small (self, env_name, &missing, cancellable, NULL);
       if (env != NULL)
         {
           r->name = read_device_name (self, env, old_ak, id);
@@ -1870,7 +1511,7 @@ collect_remaining (CofferRepository *self, const char *device_id, const CofferSe
         {
           memcpy (r->pk, rec->pk, 32);
           r->time = rec->time;
-          r->approver = rec->version == 1 ? NULL : g_strdup (rec->approver ? rec->approver : "recovery");
+          r->approver = record_approver (rec);
           r->has_record = TRUE;
         }
       if (g_strcmp0 (id, own) == 0)
@@ -1903,28 +1544,28 @@ removal_preflight (CofferRepository *self, const char *device_id, GCancellable *
 
   if (!coffer_device_id_is_valid (device_id))
     {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "“%s” is not a device id.", device_id);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, _("“%s” is not a device id."), device_id);
       return FALSE;
     }
-  if (g_strcmp0 (_coffer_repository_get_device_id (self), device_id) == 0)
+  if (g_strcmp0 (self->device_id, device_id) == 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "This is the computer you are using; remove it from another trusted computer.");
+                   _("This is the computer you are using; remove it from another trusted computer."));
       return FALSE;
     }
-  if (!require_account_key (self, "Removing a device", error))
+  if (!require_account_key (self, _("Removing a device"), error))
     return FALSE;
   obj = obj_name (DEVICE_FMT, device_id);
-  *out_trusted = coffer_store_stat (coffer_repository_get_store (self), obj, NULL, cancellable, NULL);
-  if (*out_trusted && _coffer_repository_get_recovery_key (self) == NULL)
+  *out_trusted = coffer_store_stat (self->store, obj, NULL, cancellable, NULL);
+  if (*out_trusted && self->recovery_key == NULL)
     {
       /* The new account key must reach the recovery envelope, which only
        * the recovery key can write, and the rotation must be signed with
        * the key derived from it so that the other devices can tell it from
        * a forgery by the removed device (which knows the old account key). */
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY,
-                   "Removing a trusted device needs the recovery key: the account key is replaced so that "
-                   "the removed computer cannot read new backups, and the recovery key must open the new one.");
+                   _("Removing a trusted device needs the recovery key: the account key is replaced so that "
+                     "the removed computer cannot read new backups, and the recovery key must open the new one."));
       return FALSE;
     }
   return TRUE;
@@ -1936,13 +1577,13 @@ removal_preflight (CofferRepository *self, const char *device_id, GCancellable *
 static gboolean
 rotation_interrupted (CofferRepository *self, GCancellable *cancellable)
 {
-  const CofferSecret *rk = _coffer_repository_get_recovery_key (self);
+  const CofferSecret *rk = self->recovery_key;
   g_autoptr(CofferSecret) from_rk = NULL;
 
   if (rk == NULL)
     return FALSE;
   from_rk = _coffer_repository_open_recovery (self, rk, cancellable, NULL);
-  return from_rk != NULL && !coffer_secret_equal (from_rk, _coffer_repository_get_account_key (self));
+  return from_rk != NULL && !coffer_secret_equal (from_rk, self->account_key);
 }
 
 GPtrArray *
@@ -1965,8 +1606,8 @@ coffer_repository_plan_device_removal (CofferRepository *self, const char *devic
     goto fail;
   if (!is_trusted)
     return result;   /* a pending request: nothing to decide */
-  rk = _coffer_repository_get_recovery_key (self);
-  ak = _coffer_repository_get_account_key (self);
+  rk = self->recovery_key;
+  ak = self->account_key;
   from_rk = _coffer_repository_open_recovery (self, rk, cancellable, error);
   own_sk = own_device_key (self, own_pk, error);
   if (from_rk == NULL || own_sk == NULL
@@ -1982,64 +1623,59 @@ fail:
   return NULL;
 }
 
-gboolean
-coffer_repository_remove_device (CofferRepository *self, const char *device_id,
-                                 const char *const *keep_ids, GPtrArray **out_lost,
-                                 GCancellable *cancellable, GError **error)
+/* Removing a trusted device, or a device whose removal was interrupted
+ * (then the rotation is resumed). Returns FALSE with *done = TRUE when
+ * device_id is only a join request, which was dropped. */
+static gboolean
+removal_check_target (CofferRepository *self, const char *device_id, const char *const *keep_ids,
+                      gboolean *done, GCancellable *cancellable, GError **error)
 {
-  const CofferSecret *rk;
-  g_autoptr(CofferSecret) old_ak = NULL;
-  g_autoptr(CofferSecret) new_ak = NULL;
-  g_autoptr(CofferSecret) own_sk = NULL;
-  g_autoptr(CofferSecret) from_rk = NULL;
-  g_autoptr(GPtrArray) categories = NULL;
-  g_autoptr(GPtrArray) remaining = g_ptr_array_new_with_free_func (remaining_free);
-  g_autoptr(GPtrArray) others = g_ptr_array_new_with_free_func (remaining_free);
-  g_autoptr(GPtrArray) lost = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_device_info_free);
-  g_autofree char *obj = NULL;
-  const char *own;
-  guint8 own_pk[32], old_id[32], new_id[32];
   gboolean is_trusted = FALSE;
 
-  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
-
-  if (out_lost != NULL)
-    *out_lost = NULL;
+  *done = FALSE;
   if (!removal_preflight (self, device_id, cancellable, &is_trusted, error))
     return FALSE;
-  own = _coffer_repository_get_device_id (self);
-  obj = obj_name (DEVICE_FMT, device_id);
   if (keep_ids != NULL && g_strv_contains (keep_ids, device_id))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "Device %s cannot be both removed and kept.", device_id);
+                   _("Device %s cannot be both removed and kept."), device_id);
       return FALSE;
     }
   if (!is_trusted)
     {
       g_autofree char *pending = obj_name (PENDING_FMT, device_id);
-      if (coffer_store_stat (coffer_repository_get_store (self), pending, NULL, cancellable, NULL))
+      if (coffer_store_stat (self->store, pending, NULL, cancellable, NULL))
         {
           /* A request that was never approved knows no key: just drop it. */
           forget_join (self, device_id, TRUE, cancellable);
-          if (out_lost != NULL)
-            *out_lost = g_steal_pointer (&lost);
-          return TRUE;
+          *done = TRUE;
+          return FALSE;
         }
       /* Removed already, but the rotation was interrupted: resume it. */
       if (!rotation_interrupted (self, cancellable))
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                       "There is no device %s in this repository.", device_id);
+                       _("There is no device %s in this repository."), device_id);
           return FALSE;
         }
     }
+  return TRUE;
+}
 
-  rk = _coffer_repository_get_recovery_key (self);
-  old_ak = coffer_secret_dup (_coffer_repository_get_account_key (self));
+/* The account key the removal moves to: a new one, or, when an
+ * interrupted rotation already put it into the recovery envelope, that
+ * one (if this computer signed it). Pins the rotation key of rk. */
+static CofferSecret *
+removal_new_account_key (CofferRepository *self, const CofferSecret *rk, const CofferSecret *old_ak,
+                         GCancellable *cancellable, GError **error)
+{
+  g_autoptr(CofferSecret) from_rk = NULL;
+  guint8 old_id[32], new_id[32];
+  CofferSecret *new_ak;
+
   from_rk = _coffer_repository_open_recovery (self, rk, cancellable, error);
   if (from_rk == NULL)
-    return FALSE;
+    return NULL;
   coffer_account_key_id (old_ak, old_id);
   if (coffer_secret_equal (from_rk, old_ak))
     new_ak = coffer_secret_new_random (COFFER_KEY_BYTES);
@@ -2053,46 +1689,46 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
       new_hex = coffer_hex_encode (new_id, 32);
       _coffer_repository_pin_rotation_key (self, rk);
       if (!_coffer_repository_follow_rotation (self, old_hex, new_hex, cancellable, error))
-        return FALSE;
+        return NULL;
       new_ak = g_steal_pointer (&from_rk);
     }
-  coffer_account_key_id (new_ak, new_id);
   _coffer_repository_pin_rotation_key (self, rk);
+  return new_ak;
+}
 
-  categories = _coffer_repository_list_category_ids (self, cancellable, error);
-  if (categories == NULL)
-    return FALSE;
-  if (_coffer_repository_get_password (self) == NULL)
-    for (guint i = 0; i < categories->len; i++)
-      {
-        /* The level comes from the category's fresh meta, not from whether
-         * a password envelope exists (the storage can plant one). */
-        gboolean standard;
+/* Without the password no Standard category can be re-sealed. */
+static gboolean
+removal_check_password (CofferRepository *self, GPtrArray *categories, const CofferSecret *new_ak,
+                        GCancellable *cancellable, GError **error)
+{
+  if (self->password != NULL)
+    return TRUE;
+  for (guint i = 0; i < categories->len; i++)
+    {
+      /* The level comes from the category's fresh meta, not from whether
+       * a password envelope exists (the storage can plant one). */
+      gboolean standard;
 
-        if (!_coffer_repository_category_is_standard (self, g_ptr_array_index (categories, i), new_ak,
-                                                      &standard, cancellable, error))
+      if (!_coffer_repository_category_is_standard (self, g_ptr_array_index (categories, i), new_ak,
+                                                    &standard, cancellable, error))
+        return FALSE;
+      if (standard)
+        {
+          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
+                       _("Removing a device gives every category a new key, and the Standard categories "
+                         "need the backup password for that. Give the password too."));
           return FALSE;
-        if (standard)
-          {
-            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                         "Removing a device gives every category a new key, and the Standard categories "
-                         "need the backup password for that. Give the password too.");
-            return FALSE;
-          }
-      }
+        }
+    }
+  return TRUE;
+}
 
-  /* Who stays, with their public keys and names. */
-  own_sk = own_device_key (self, own_pk, error);
-  if (own_sk == NULL)
-    return FALSE;
-  /* The removed device could have written any record sealed under the old
-   * account key, so a device is kept by itself only when its record is
-   * signed along a chain back to the recovery key that does not pass
-   * through the removed device; any other only on the caller's explicit
-   * word (after the user compared its fingerprint). */
-  if (!collect_remaining (self, device_id, rk, old_ak, coffer_secret_equal (new_ak, old_ak) ? NULL : new_ak,
-                          own_sk, remaining, others, cancellable, error))
-    return FALSE;
+/* Moves the devices in others that keep_ids names into remaining (they
+ * are kept on the user's word) and the rest into lost. */
+static gboolean
+removal_apply_keep (const char *const *keep_ids, GPtrArray *remaining, GPtrArray *others, GPtrArray *lost,
+                    GError **error)
+{
   for (guint i = 0; keep_ids != NULL && keep_ids[i] != NULL; i++)
     {
       gboolean known = FALSE;
@@ -2103,7 +1739,7 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
       if (!known)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                       "There is no trusted device %s to keep.", keep_ids[i]);
+                       _("There is no trusted device %s to keep."), keep_ids[i]);
           return FALSE;
         }
     }
@@ -2128,48 +1764,44 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
       if (r->name == NULL)
         r->name = g_strdup ("Computer");
     }
+  return TRUE;
+}
 
-  /* 1. The removed device goes (it no longer gets even the old key), and
-   * so do the devices not kept: their envelopes hold only the old key. */
-  {
-    g_autofree char *rec = obj_name (RECORD_FMT, device_id);
-    g_autoptr(GError) delete_error = NULL;
-    if (!coffer_store_delete (coffer_repository_get_store (self), obj, cancellable, &delete_error)
-        && !g_error_matches (delete_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
-      {
-        g_propagate_error (error, g_steal_pointer (&delete_error));
-        return FALSE;
-      }
-    delete_quietly (self, rec, cancellable);
-    for (guint i = 0; i < lost->len; i++)
-      {
-        const char *id = ((CofferDevice *) g_ptr_array_index (lost, i))->id;
-        g_autofree char *lost_env = obj_name (DEVICE_FMT, id);
-        g_autofree char *lost_rec = obj_name (RECORD_FMT, id);
-        delete_quietly (self, lost_env, cancellable);
-        delete_quietly (self, lost_rec, cancellable);
-      }
-  }
-  /* 2. The signed record of the change, 3. the new key under the recovery
-   * key (from here on the new key is never lost: a crash is resumed). Until
-   * this computer holds the new key, its old one is superseded by its own
-   * record: remember that, so it can still unlock to resume. */
-  {
-    g_autofree char *new_hex = coffer_hex_encode (new_id, 32);
-    CofferState *state = _coffer_repository_get_state (self);
-    coffer_state_set_string (state, "account", "rotating-to", new_hex);
-    if (!coffer_state_save (state, error))
+/* Step 1: the removed device goes (it no longer gets even the old key),
+ * and so do the devices not kept: their envelopes hold only the old key. */
+static gboolean
+removal_delete_devices (CofferRepository *self, const char *device_id, GPtrArray *lost,
+                        GCancellable *cancellable, GError **error)
+{
+  g_autofree char *obj = obj_name (DEVICE_FMT, device_id);
+  g_autofree char *rec = obj_name (RECORD_FMT, device_id);
+  g_autoptr(GError) delete_error = NULL;
+
+  if (!coffer_store_delete (self->store, obj, cancellable, &delete_error)
+      && !g_error_matches (delete_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+    {
+      g_propagate_error (error, g_steal_pointer (&delete_error));
       return FALSE;
-  }
-  if (!write_rotation_record (self, rk, old_id, new_id, cancellable, error)
-      || !_coffer_repository_write_recovery (self, rk, new_ak, cancellable, error))
-    return FALSE;
-  /* 4. Every category: a new epoch, key sets re-sealed under the new key. */
-  for (guint i = 0; i < categories->len; i++)
-    if (!_coffer_repository_rotate_category (self, g_ptr_array_index (categories, i), old_ak, new_ak,
-                                             cancellable, error))
-      return FALSE;
-  /* 5. The remaining devices, this one last. */
+    }
+  delete_quietly (self, rec, cancellable);
+  for (guint i = 0; i < lost->len; i++)
+    {
+      const char *id = ((CofferDevice *) g_ptr_array_index (lost, i))->id;
+      g_autofree char *lost_env = obj_name (DEVICE_FMT, id);
+      g_autofree char *lost_rec = obj_name (RECORD_FMT, id);
+      delete_quietly (self, lost_env, cancellable);
+      delete_quietly (self, lost_rec, cancellable);
+    }
+  return TRUE;
+}
+
+/* Step 5: the remaining devices get the new key, this one last. */
+static gboolean
+removal_reseal_devices (CofferRepository *self, GPtrArray *remaining, const CofferSecret *rk,
+                        const CofferSecret *new_ak, GCancellable *cancellable, GError **error)
+{
+  const char *own = self->device_id;
+
   for (guint pass = 0; pass < 2; pass++)
     for (guint i = 0; i < remaining->len; i++)
       {
@@ -2179,22 +1811,101 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
 
         if ((g_strcmp0 (r->id, own) == 0) != (pass == 1))
           continue;
-        env = coffer_device_envelope_seal (r->pk, new_ak, _coffer_repository_get_raw_id (self), r->id, r->name);
+        env = coffer_device_envelope_seal (r->pk, new_ak, self->raw_id, r->id, r->name);
         /* Every kept device is now approved by the recovery key directly,
          * under the new account key id: the tree of approvals is flat. */
         if (env == NULL
             || !write_record_by_recovery (self, new_ak, rk, r->id, r->pk, r->sign_pk, r->time,
                                           cancellable, error)
-            || !coffer_store_put (coffer_repository_get_store (self), env_name, env, COFFER_PUT_REPLACE,
+            || !coffer_store_put (self->store, env_name, env, COFFER_PUT_REPLACE,
                                   cancellable, error))
           {
             if (env == NULL)
               g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                           "The key of device %s is not usable.", r->id);
+                           _("The key of device %s is not usable."), r->id);
             return FALSE;
           }
       }
-  coffer_state_remove (_coffer_repository_get_state (self), "account", "rotating-to");
+  return TRUE;
+}
+
+gboolean
+coffer_repository_remove_device (CofferRepository *self, const char *device_id,
+                                 const char *const *keep_ids, GPtrArray **out_lost,
+                                 GCancellable *cancellable, GError **error)
+{
+  const CofferSecret *rk;
+  g_autoptr(CofferSecret) old_ak = NULL;
+  g_autoptr(CofferSecret) new_ak = NULL;
+  g_autoptr(CofferSecret) own_sk = NULL;
+  g_autoptr(GPtrArray) categories = NULL;
+  g_autoptr(GPtrArray) remaining = g_ptr_array_new_with_free_func (remaining_free);
+  g_autoptr(GPtrArray) others = g_ptr_array_new_with_free_func (remaining_free);
+  g_autoptr(GPtrArray) lost = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_device_info_free);
+  guint8 own_pk[32], old_id[32], new_id[32];
+  gboolean done;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+
+  if (out_lost != NULL)
+    *out_lost = NULL;
+  if (!removal_check_target (self, device_id, keep_ids, &done, cancellable, error))
+    {
+      if (done && out_lost != NULL)
+        *out_lost = g_steal_pointer (&lost);
+      return done;
+    }
+
+  rk = self->recovery_key;
+  old_ak = coffer_secret_dup (self->account_key);
+  new_ak = removal_new_account_key (self, rk, old_ak, cancellable, error);
+  if (new_ak == NULL)
+    return FALSE;
+  coffer_account_key_id (old_ak, old_id);
+  coffer_account_key_id (new_ak, new_id);
+
+  categories = _coffer_repository_list_category_ids (self, cancellable, error);
+  if (categories == NULL || !removal_check_password (self, categories, new_ak, cancellable, error))
+    return FALSE;
+
+  /* Who stays, with their public keys and names. */
+  own_sk = own_device_key (self, own_pk, error);
+  if (own_sk == NULL)
+    return FALSE;
+  /* The removed device could have written any record sealed under the old
+   * account key, so a device is kept by itself only when its record is
+   * signed along a chain back to the recovery key that does not pass
+   * through the removed device; any other only on the caller's explicit
+   * word (after the user compared its fingerprint). */
+  if (!collect_remaining (self, device_id, rk, old_ak, coffer_secret_equal (new_ak, old_ak) ? NULL : new_ak,
+                          own_sk, remaining, others, cancellable, error)
+      || !removal_apply_keep (keep_ids, remaining, others, lost, error))
+    return FALSE;
+
+  if (!removal_delete_devices (self, device_id, lost, cancellable, error))
+    return FALSE;
+  /* 2. The signed record of the change, 3. the new key under the recovery
+   * key (from here on the new key is never lost: a crash is resumed). Until
+   * this computer holds the new key, its old one is superseded by its own
+   * record: remember that, so it can still unlock to resume. */
+  {
+    g_autofree char *new_hex = coffer_hex_encode (new_id, 32);
+    CofferState *state = self->state;
+    coffer_state_set_string (state, "account", "rotating-to", new_hex);
+    if (!coffer_state_save (state, error))
+      return FALSE;
+  }
+  if (!write_rotation_record (self, rk, old_id, new_id, cancellable, error)
+      || !_coffer_repository_write_recovery (self, rk, new_ak, COFFER_PUT_REPLACE, cancellable, error))
+    return FALSE;
+  /* 4. Every category: a new epoch, key sets re-sealed under the new key. */
+  for (guint i = 0; i < categories->len; i++)
+    if (!_coffer_repository_rotate_category (self, g_ptr_array_index (categories, i), old_ak, new_ak,
+                                             cancellable, error))
+      return FALSE;
+  if (!removal_reseal_devices (self, remaining, rk, new_ak, cancellable, error))
+    return FALSE;
+  coffer_state_remove (self->state, "account", "rotating-to");
   _coffer_repository_replace_account_key (self, new_ak);   /* saves the state */
   if (out_lost != NULL)
     *out_lost = g_steal_pointer (&lost);

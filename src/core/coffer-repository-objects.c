@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Category objects: sealing, the index, snapshots, blobs, trees, browsing. */
+/* Category objects: "CFO1" sealing under an epoch's meta key, the retired-
+ * epoch rule, zstd, object names, and the small store and state helpers
+ * the other repository files share. The lowest repository file with the
+ * config (coffer-repository-config.c): it calls no other. */
 #include <string.h>
 #include <sodium.h>
 #include <zstd.h>
 #include <glib/gstdio.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-error.h"
 #include "coffer-pack.h"
 #include "coffer-repository-private.h"
 
 #define OBJECT_MAGIC "CFO1"
-/* Index objects of format version 2 carry their creation time before the
- * zstd frame: "CFIT" | time (i64 LE, microseconds). */
-#define INDEX_TIME_MAGIC "CFIT"
-#define INDEX_TIME_BYTES 12
-#define MAX_INDEX_OBJECT (512 * 1024 * 1024)
+#define MAX_SMALL_OBJECT 4096
 
 int
 _coffer_compare_strings (gconstpointer a, gconstpointer b)
@@ -47,7 +47,7 @@ _coffer_repository_seal_object (CofferRepository *self, CofferCategoryKeys *keys
                                 const guint8 *plaintext, gsize len)
 {
   CofferEpochKeys *ek = coffer_category_keys_newest (keys);
-  g_autoptr(GBytes) env = coffer_envelope_seal (ek->meta_key, _coffer_repository_get_raw_id (self),
+  g_autoptr(GBytes) env = coffer_envelope_seal (ek->meta_key, self->raw_id,
                                                 type, name, plaintext, len);
   GByteArray *out = g_byte_array_sized_new (8 + g_bytes_get_size (env));
   guint32 le = GUINT32_TO_LE (ek->epoch);
@@ -99,7 +99,7 @@ _coffer_repository_open_object_epoch (CofferRepository *self, CofferCategoryKeys
   if (len < 8 || memcmp (data, OBJECT_MAGIC, 4) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The object %s is damaged (bad header).", name);
+                   _("The object %s is damaged (bad header)."), name);
       return NULL;
     }
   memcpy (&epoch, data + 4, 4);
@@ -108,15 +108,15 @@ _coffer_repository_open_object_epoch (CofferRepository *self, CofferCategoryKeys
   if (ek == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The object %s names a key epoch (%u) this category does not have.", name, epoch);
+                   _("The object %s names a key epoch (%u) this category does not have."), name, epoch);
       return NULL;
     }
   env = g_bytes_new_from_bytes (object, 8, len - 8);
-  plain = coffer_envelope_open (ek->meta_key, _coffer_repository_get_raw_id (self), type, name, env, &local_error);
+  plain = coffer_envelope_open (ek->meta_key, self->raw_id, type, name, env, &local_error);
   if (plain == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The object %s is damaged or was tampered with: %s", name, local_error->message);
+                   _("The object %s is damaged or was tampered with: %s"), name, local_error->message);
       return NULL;
     }
   if (out_epoch != NULL)
@@ -150,7 +150,7 @@ _coffer_decompress (GBytes *data, gsize max_size, GError **error)
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_size)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "A compressed object is malformed or too large.");
+                   _("A compressed object is malformed or too large."));
       return NULL;
     }
   out = g_malloc (MAX (size, 1));
@@ -159,705 +159,100 @@ _coffer_decompress (GBytes *data, gsize max_size, GError **error)
     {
       g_free (out);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "A compressed object is damaged.");
+                   _("A compressed object is damaged."));
       return NULL;
     }
   return g_bytes_new_take (out, n);
 }
 
-/* ---- index ---- */
+/* ---- small helpers shared by the repository files ---- */
 
-static gboolean
-collect_name (const char *name, guint64 size, gpointer user_data)
+gboolean
+_coffer_collect_names (const char *name, guint64 size, gpointer user_data)
 {
   g_ptr_array_add (user_data, g_strdup (name));
   return TRUE;
 }
 
-static GPtrArray *
-list_names (CofferRepository *self, const char *prefix, GCancellable *cancellable, GError **error)
+gboolean
+_coffer_hex_to (const char *hex, guint8 *out, gsize len)
 {
-  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
-
-  if (!coffer_store_list (coffer_repository_get_store (self), prefix, collect_name, names, cancellable, error))
-    {
-      g_ptr_array_unref (names);
-      return NULL;
-    }
-  g_ptr_array_sort (names, _coffer_compare_strings);
-  return names;
-}
-
-static int
-compare_snapshot_ptrs (gconstpointer a, gconstpointer b)
-{
-  return coffer_snapshot_compare (*(CofferSnapshot * const *) a, *(CofferSnapshot * const *) b);
-}
-
-static char *
-names_digest (GPtrArray *names)
-{
-  crypto_generichash_state st;
-  guint8 out[32];
-
-  crypto_generichash_init (&st, NULL, 0, sizeof out);
-  for (guint i = 0; i < names->len; i++)
-    {
-      const char *n = g_ptr_array_index (names, i);
-      crypto_generichash_update (&st, (const guint8 *) n, strlen (n) + 1);
-    }
-  crypto_generichash_final (&st, out, sizeof out);
-  return coffer_hex_encode (out, sizeof out);
-}
-
-CofferIndex *
-_coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
-                              GCancellable *cancellable, GError **error)
-{
-  GRecMutex *lock = _coffer_repository_get_lock (self);
-  g_autofree char *prefix = NULL;
-  g_autoptr(GPtrArray) names = NULL;
-  g_autoptr(GPtrArray) plains = NULL;
-  g_autoptr(GHashTable) superseded = NULL;
-  g_autoptr(GPtrArray) live = NULL;
-  g_autofree char *cache_dir = NULL;
-  g_autofree char *cache_path = NULL;
-  g_autofree char *digest_path = NULL;
-  g_autofree char *digest = NULL;
-  g_autofree char *cached_digest = NULL;
-  CofferIndex *index = NULL;
-
-  g_rec_mutex_lock (lock);
-  if (keys->index != NULL)
-    {
-      g_rec_mutex_unlock (lock);
-      return keys->index;
-    }
-
-  prefix = g_strdup_printf ("categories/%s/index/", keys->id);
-  names = list_names (self, prefix, cancellable, error);
-  if (names == NULL)
-    goto out;
-
-  /* The local cache is valid when it was built from exactly these objects. */
-  cache_dir = coffer_state_get_cache_dir (_coffer_repository_get_state (self), keys->id);
-  cache_path = g_build_filename (cache_dir, "index.cache", NULL);
-  digest_path = g_build_filename (cache_dir, "index.names", NULL);
-  digest = names_digest (names);
-  if (g_file_get_contents (digest_path, &cached_digest, NULL, NULL)
-      && g_str_has_prefix (cached_digest, digest))
-    {
-      g_autoptr(GError) cache_error = NULL;
-      index = coffer_index_load (cache_path, &cache_error);
-      if (index != NULL)
-        {
-          g_auto(GStrv) lines = g_strsplit (cached_digest, "\n", -1);
-          keys->index_names = g_ptr_array_new_with_free_func (g_free);
-          for (guint i = 1; lines[i] != NULL; i++)
-            if (*lines[i])
-              g_ptr_array_add (keys->index_names, g_strdup (lines[i]));
-          keys->index = index;
-          goto out;
-        }
-      g_debug ("index cache unusable, rebuilding: %s", cache_error->message);
-    }
-
-  plains = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  superseded = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  for (guint i = 0; i < names->len; i++)
-    {
-      const char *name = g_ptr_array_index (names, i);
-      g_autoptr(GBytes) obj = NULL;
-      g_autoptr(GBytes) sealed = NULL;
-      g_autoptr(GBytes) plain = NULL;
-      g_autoptr(CofferIndex) probe = coffer_index_new ();
-      g_auto(GStrv) sup = NULL;
-      g_autoptr(GBytes) packed = NULL;
-      CofferEpochKeys *ek = NULL;
-      gsize sealed_len;
-      const guint8 *sealed_data;
-
-      obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_INDEX_BYTES,
-                                      cancellable, error);
-      if (obj == NULL)
-        goto out;
-      sealed = _coffer_repository_open_object_epoch (self, keys, COFFER_OBJECT_INDEX, name, obj, &ek, error);
-      if (sealed == NULL)
-        goto out;
-      sealed_data = g_bytes_get_data (sealed, &sealed_len);
-      if (sealed_len >= INDEX_TIME_BYTES && memcmp (sealed_data, INDEX_TIME_MAGIC, 4) == 0)
-        {
-          gint64 time_us;
-          char *why = NULL;
-
-          memcpy (&time_us, sealed_data + 4, 8);
-          time_us = GINT64_FROM_LE (time_us);
-          if (_coffer_epoch_refuses (ek, time_us, name, &why))
-            {
-              /* Left out as if it did not exist: it could only hide or
-               * misplace data, and blobs are verified against their ids. */
-              g_hash_table_replace (keys->refused, g_strdup (name), why);
-              g_ptr_array_add (plains, NULL);
-              continue;
-            }
-          packed = g_bytes_new_from_bytes (sealed, INDEX_TIME_BYTES, sealed_len - INDEX_TIME_BYTES);
-        }
-      else
-        /* Version 1: no creation time, so no retirement check (documented). */
-        packed = g_bytes_ref (sealed);
-      plain = _coffer_decompress (packed, MAX_INDEX_OBJECT, error);
-      if (plain == NULL)
-        goto out;
-      /* First pass only for the supersedes list. */
-      if (!coffer_index_merge (probe, plain, &sup, error))
-        goto out;
-      for (guint j = 0; sup != NULL && sup[j] != NULL; j++)
-        g_hash_table_add (superseded, g_strdup_printf ("%s%s", prefix, sup[j]));
-      g_ptr_array_add (plains, g_steal_pointer (&plain));
-    }
-
-  index = coffer_index_new ();
-  live = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; i < names->len; i++)
-    {
-      const char *name = g_ptr_array_index (names, i);
-      g_auto(GStrv) sup = NULL;
-
-      if (g_hash_table_contains (superseded, name) || g_ptr_array_index (plains, i) == NULL)
-        continue;
-      if (!coffer_index_merge (index, g_ptr_array_index (plains, i), &sup, error))
-        {
-          g_clear_pointer (&index, coffer_index_free);
-          goto out;
-        }
-      g_ptr_array_add (live, g_strdup (name + strlen (prefix)));
-    }
-  keys->index = index;
-  keys->index_names = g_steal_pointer (&live);
-
-  /* Best effort: a failing cache only costs time next run. */
-  if (coffer_index_save (index, cache_path, NULL))
-    {
-      GString *s = g_string_new (digest);
-      g_string_append_c (s, '\n');
-      for (guint i = 0; i < keys->index_names->len; i++)
-        g_string_append_printf (s, "%s\n", (char *) g_ptr_array_index (keys->index_names, i));
-      g_file_set_contents (digest_path, s->str, s->len, NULL);
-      g_string_free (s, TRUE);
-    }
-
-out:
-  g_rec_mutex_unlock (lock);
-  return index;
+  return hex != NULL && strlen (hex) == 2 * len && coffer_hex_decode (hex, out, len);
 }
 
 void
-_coffer_repository_drop_index (CofferRepository *self, CofferCategoryKeys *keys)
+_coffer_state_set_hex (CofferState *state, const char *group, const char *key, const guint8 *data, gsize len)
 {
-  GRecMutex *lock = _coffer_repository_get_lock (self);
-
-  g_rec_mutex_lock (lock);
-  g_clear_pointer (&keys->index, coffer_index_free);
-  g_clear_pointer (&keys->index_names, g_ptr_array_unref);
-  g_rec_mutex_unlock (lock);
+  g_autofree char *hex = coffer_hex_encode (data, len);
+  coffer_state_set_string (state, group, key, hex);
 }
 
 gboolean
-_coffer_repository_write_index (CofferRepository *self, CofferCategoryKeys *keys,
-                                CofferIndex *delta, GHashTable *only_packs,
-                                const char * const *supersedes, char **out_name,
-                                GCancellable *cancellable, GError **error)
+_coffer_state_get_hex (CofferState *state, const char *group, const char *key, guint8 *out, gsize len)
 {
-  g_autoptr(GBytes) plain = coffer_index_serialize (delta, only_packs, supersedes);
-  g_autoptr(GBytes) packed = _coffer_compress (plain);
-  g_autofree char *id = _coffer_random_name ();
-  g_autofree char *name = g_strdup_printf ("categories/%s/index/%s", keys->id, id);
-  g_autoptr(GByteArray) timed = g_byte_array_sized_new (INDEX_TIME_BYTES + g_bytes_get_size (packed));
-  gint64 now = GINT64_TO_LE (g_get_real_time ());
-  g_autoptr(GBytes) obj = NULL;
-
-  /* The creation time lets readers refuse index objects forged later
-   * under a retired epoch. */
-  g_byte_array_append (timed, (const guint8 *) INDEX_TIME_MAGIC, 4);
-  g_byte_array_append (timed, (const guint8 *) &now, 8);
-  g_byte_array_append (timed, g_bytes_get_data (packed, NULL), g_bytes_get_size (packed));
-  obj = _coffer_repository_seal_object (self, keys, COFFER_OBJECT_INDEX, name, timed->data, timed->len);
-  if (!_coffer_repository_check_keys_current (self, keys, GINT64_FROM_LE (now), cancellable, error)
-      || !_coffer_repository_upgrade_format (self, cancellable, error))
-    return FALSE;
-  if (!coffer_store_put (coffer_repository_get_store (self), name, obj, COFFER_PUT_CREATE, cancellable, error))
-    return FALSE;
-  if (out_name != NULL)
-    *out_name = g_steal_pointer (&id);
-  return TRUE;
+  g_autofree char *hex = coffer_state_get_string (state, group, key);
+  return _coffer_hex_to (hex, out, len);
 }
 
-/* ---- snapshots ---- */
-
-static void
-snapshot_free (gpointer data)
-{
-  coffer_snapshot_free (data);
-}
-
-GPtrArray *
-_coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *keys,
-                                   GCancellable *cancellable, GError **error)
-{
-  g_autofree char *prefix = g_strdup_printf ("categories/%s/snapshots/", keys->id);
-  g_autoptr(GPtrArray) names = list_names (self, prefix, cancellable, error);
-  g_autoptr(GPtrArray) result = NULL;
-  CofferState *state = _coffer_repository_get_state (self);
-  g_autofree char *group = g_strdup_printf ("category %s", keys->id);
-  guint64 known, highest = 0;
-
-  if (names == NULL)
-    return NULL;
-  result = g_ptr_array_new_with_free_func (snapshot_free);
-  for (guint i = 0; i < names->len; i++)
-    {
-      const char *name = g_ptr_array_index (names, i);
-      g_autoptr(GBytes) obj = NULL;
-      g_autoptr(GBytes) plain = NULL;
-      CofferSnapshot *snap;
-      CofferEpochKeys *ek = NULL;
-      char *why = NULL;
-
-      if (g_str_has_prefix (name + strlen (prefix), "."))
-        continue;
-      obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_SNAPSHOT_BYTES,
-                                      cancellable, error);
-      if (obj == NULL)
-        return NULL;
-      plain = _coffer_repository_open_object_epoch (self, keys, COFFER_OBJECT_SNAPSHOT, name, obj, &ek, error);
-      if (plain == NULL)
-        return NULL;
-      snap = coffer_snapshot_parse (plain, error);
-      if (snap == NULL)
-        return NULL;
-      if (g_strcmp0 (snap->category_id, keys->id) != 0)
-        {
-          coffer_snapshot_free (snap);
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The snapshot %s belongs to another category.", name);
-          return NULL;
-        }
-      /* Its data is read with the keys of the epoch it names, so that epoch
-       * must be one its sealer held: not newer than the sealing epoch. */
-      if (snap->epoch > ek->epoch || coffer_category_keys_epoch (keys, snap->epoch) == NULL)
-        {
-          /* Left out like a forgery under a retired epoch, so that whoever
-           * kept an old key cannot make the whole list unreadable. */
-          g_hash_table_replace (keys->refused, g_strdup (name),
-                                g_strdup_printf ("%s was tampered with: it names key epoch %u for its data "
-                                                 "but is sealed under epoch %u; it is ignored.",
-                                                 name, snap->epoch, ek->epoch));
-          coffer_snapshot_free (snap);
-          continue;
-        }
-      if (_coffer_epoch_refuses (ek, snap->time, name, &why))
-        {
-          /* Not listed: it would otherwise become the newest backup. */
-          g_hash_table_replace (keys->refused, g_strdup (name), why);
-          coffer_snapshot_free (snap);
-          continue;
-        }
-      g_free (snap->id);
-      snap->id = g_strdup (name + strlen (prefix));
-      highest = MAX (highest, snap->seq);
-      g_ptr_array_add (result, snap);
-    }
-  g_ptr_array_sort (result, compare_snapshot_ptrs);
-
-  /* Forget never removes the newest snapshot, so the highest sequence
-   * number can only grow: if it shrank, someone removed backups. */
-  known = coffer_state_get_uint (state, group, "seq");
-  if (highest < known)
-    {
-      g_autoptr(GError) config_error = NULL;
-
-      /* A repository that is not there at all (its folder gone, the
-       * drive swapped) is not one that lost its newest backups. */
-      if (!coffer_store_stat (coffer_repository_get_store (self), "config", NULL, cancellable,
-                              &config_error))
-        {
-          if (g_error_matches (config_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
-            g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE,
-                         "The repository is no longer at this location; it may be on a drive "
-                         "that is not connected.");
-          else
-            g_propagate_error (error, g_steal_pointer (&config_error));
-          return NULL;
-        }
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-                   "The newest backups of category “%s” are missing from the repository "
-                   "(this computer has seen backup number %" G_GUINT64_FORMAT ", the repository ends at %" G_GUINT64_FORMAT "). "
-                   "The storage may have been rolled back or tampered with.",
-                   keys->info->name, known, highest);
-      return NULL;
-    }
-  if (highest > known)
-    {
-      coffer_state_set_uint (state, group, "seq", highest);
-      coffer_state_save (state, NULL);
-    }
-  return g_steal_pointer (&result);
-}
-
-const char *
-_coffer_repository_write_snapshot (CofferRepository *self, CofferCategoryKeys *keys,
-                                   CofferSnapshot *snapshot, GCancellable *cancellable, GError **error)
-{
-  g_autofree char *id = _coffer_random_name ();
-  g_autofree char *name = g_strdup_printf ("categories/%s/snapshots/%s", keys->id, id);
-  g_autoptr(GBytes) plain = coffer_snapshot_serialize (snapshot);
-  g_autoptr(GBytes) obj = _coffer_repository_seal_object (self, keys, COFFER_OBJECT_SNAPSHOT, name,
-                                                          g_bytes_get_data (plain, NULL),
-                                                          g_bytes_get_size (plain));
-  CofferState *state = _coffer_repository_get_state (self);
-  g_autofree char *group = g_strdup_printf ("category %s", keys->id);
-
-  /* A long-running session may hold keys another computer has retired
-   * since; a snapshot sealed with them after that would be refused. */
-  if (!_coffer_repository_check_keys_current (self, keys, snapshot->time, cancellable, error))
-    return NULL;
-  if (!coffer_store_put (coffer_repository_get_store (self), name, obj, COFFER_PUT_CREATE, cancellable, error))
-    return NULL;
-  if (snapshot->seq > coffer_state_get_uint (state, group, "seq"))
-    {
-      coffer_state_set_uint (state, group, "seq", snapshot->seq);
-      coffer_state_save (state, NULL);
-    }
-  /* The id is handed over to the snapshot, not to the caller (callers
-   * only test it for NULL; returning a copy leaked it on every backup). */
-  g_free (snapshot->id);
-  snapshot->id = g_steal_pointer (&id);
-  return snapshot->id;
-}
-
-GPtrArray *
-coffer_repository_list_snapshots (CofferRepository *self, const char *category_id,
-                                  GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GPtrArray) all = NULL;
-
-  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
-
-  if (category_id != NULL)
-    {
-      CofferCategoryKeys *keys = _coffer_repository_get_category (self, category_id, cancellable, error);
-      return keys != NULL ? _coffer_repository_load_snapshots (self, keys, cancellable, error) : NULL;
-    }
-
-  {
-    g_autoptr(GPtrArray) cats = coffer_repository_list_categories (self, cancellable, error);
-    if (cats == NULL)
-      return NULL;
-    all = g_ptr_array_new_with_free_func (snapshot_free);
-    for (guint i = 0; i < cats->len; i++)
-      {
-        CofferCategory *cat = g_ptr_array_index (cats, i);
-        CofferCategoryKeys *keys;
-        g_autoptr(GPtrArray) snaps = NULL;
-
-        if (!cat->unlocked)
-          continue;
-        keys = _coffer_repository_get_category (self, cat->id, cancellable, error);
-        if (keys == NULL)
-          return NULL;
-        snaps = _coffer_repository_load_snapshots (self, keys, cancellable, error);
-        if (snaps == NULL)
-          return NULL;
-        while (snaps->len > 0)
-          g_ptr_array_add (all, g_ptr_array_steal_index (snaps, 0));
-      }
-    g_ptr_array_sort (all, compare_snapshot_ptrs);
-  }
-  return g_steal_pointer (&all);
-}
-
-CofferSnapshot *
-coffer_repository_find_snapshot (CofferRepository *self, const char *category_id,
-                                 const char *snapshot_id, GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GPtrArray) snaps = NULL;
-  CofferSnapshot *found = NULL;
-
-  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
-  g_return_val_if_fail (category_id != NULL, NULL);
-
-  snaps = coffer_repository_list_snapshots (self, category_id, cancellable, error);
-  if (snaps == NULL)
-    return NULL;
-  if (snapshot_id == NULL || g_strcmp0 (snapshot_id, "latest") == 0)
-    {
-      if (snaps->len > 0)
-        return g_ptr_array_steal_index (snaps, snaps->len - 1);
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_SNAPSHOT,
-                   "This category has no backups yet.");
-      return NULL;
-    }
-  for (guint i = 0; i < snaps->len; i++)
-    {
-      CofferSnapshot *s = g_ptr_array_index (snaps, i);
-      if (g_str_has_prefix (s->id, snapshot_id))
-        {
-          if (found != NULL)
-            {
-              g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                           "“%s” matches more than one backup; give more characters of its id.", snapshot_id);
-              return NULL;
-            }
-          found = s;
-        }
-    }
-  if (found == NULL)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_SNAPSHOT,
-                   "There is no backup with the id “%s” in this category.", snapshot_id);
-      return NULL;
-    }
-  for (guint i = 0; i < snaps->len; i++)
-    if (g_ptr_array_index (snaps, i) == found)
-      return g_ptr_array_steal_index (snaps, i);
-  g_assert_not_reached ();
-}
-
-/* ---- blobs and trees ---- */
-
+/* Reads a small object; NULL without error (and *missing = TRUE) when it
+ * does not exist. */
 GBytes *
-_coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
-                              const guint8 id[COFFER_ID_BYTES], CofferBlobType type,
+_coffer_repository_get_small (CofferRepository *self, const char *name, gboolean *missing,
                               GCancellable *cancellable, GError **error)
 {
-  CofferIndex *index = _coffer_repository_get_index (self, keys, cancellable, error);
-  CofferEpochKeys *ek = coffer_category_keys_epoch (keys, epoch);
-  CofferIndexEntry entry;
-  g_autofree char *pack = NULL;
-  g_autoptr(GBytes) sealed = NULL;
-  g_autoptr(GError) last_error = NULL;
+  g_autoptr(GError) local_error = NULL;
+  GBytes *bytes;
 
-  if (index == NULL)
-    return NULL;
-  if (ek == NULL)
+  *missing = FALSE;
+  bytes = coffer_store_get_limited (self->store, name, COFFER_MAX_KEY_OBJECT_BYTES,
+                                    cancellable, &local_error);
+  if (bytes == NULL)
     {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "A backup names a key epoch (%u) this category does not have.", epoch);
-      return NULL;
-    }
-  if (!coffer_index_lookup (index, id, &entry) || entry.type != type)
-    {
-      g_autofree char *hex = coffer_hex_encode (id, COFFER_ID_BYTES);
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository is missing a piece of data (blob %.16s).", hex);
-      return NULL;
-    }
-  pack = _coffer_pack_name (keys->id, coffer_index_get_pack_id (index, entry.pack));
-  sealed = coffer_store_get (coffer_repository_get_store (self), pack, entry.offset, entry.length,
-                             cancellable, &last_error);
-  if (sealed == NULL)
-    {
-      /* A pack that is gone or shorter than the index says is damage to
-       * the repository, not a problem with the connection. */
-      if (g_error_matches (last_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND)
-          || g_error_matches (last_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID))
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The repository is damaged: a piece of data in %s cannot be read (%s)",
-                     pack, last_error->message);
+      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        *missing = TRUE;
       else
-        g_propagate_error (error, g_steal_pointer (&last_error));
+        g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
-  if (g_bytes_get_size (sealed) != entry.length)
+  if (g_bytes_get_size (bytes) > MAX_SMALL_OBJECT)
     {
+      g_bytes_unref (bytes);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The pack %s is truncated.", pack);
+                   _("The object %s is too large to be genuine."), name);
       return NULL;
     }
-  /* A snapshot's blobs are all sealed under the epoch it names (backups
-   * and re-encryption write only under one epoch; prune copies sealed
-   * bytes unchanged): that epoch's keys, and no other, must open it. */
-  {
-    g_autoptr(GBytes) plain = NULL;
-    guint8 check[COFFER_ID_BYTES];
-    gsize len;
-    const guint8 *data;
-
-    plain = coffer_blob_open (ek->data_key, id, type, g_bytes_get_data (sealed, NULL), entry.length, &last_error);
-    if (plain == NULL)
-      {
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "A piece of data in %s is damaged or was tampered with: %s", pack, last_error->message);
-        return NULL;
-      }
-    data = g_bytes_get_data (plain, &len);
-    coffer_blob_id (ek->blob_id_key, data, len, check);
-    if (sodium_memcmp (check, id, COFFER_ID_BYTES) != 0)
-      {
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "A piece of data in %s does not match its id.", pack);
-        return NULL;
-      }
-    return g_steal_pointer (&plain);
-  }
+  return bytes;
 }
 
-GPtrArray *
-_coffer_repository_read_tree (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
-                              const guint8 id[COFFER_ID_BYTES], GCancellable *cancellable, GError **error)
+/* "MAGIC" | version | 3 zero bytes | fields: fixed-size objects */
+gboolean
+_coffer_parse_fixed_version (GBytes *bytes, const char *magic, guint8 version, gsize body_len, const guint8 **body)
 {
-  g_autoptr(GBytes) data = _coffer_repository_read_blob (self, keys, epoch, id, COFFER_BLOB_TREE,
-                                                         cancellable, error);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
 
-  if (data == NULL)
-    return NULL;
-  return coffer_tree_parse (data, error);
-}
-
-static const CofferTreeEntry *
-find_entry (GPtrArray *entries, const char *name)
-{
-  for (guint i = 0; i < entries->len; i++)
-    {
-      const CofferTreeEntry *e = g_ptr_array_index (entries, i);
-      if (strcmp (e->name, name) == 0)
-        return e;
-    }
-  return NULL;
-}
-
-/* The tree (entries) of the directory at path inside a snapshot. */
-static GPtrArray *
-tree_at (CofferRepository *self, CofferCategoryKeys *keys, const CofferSnapshot *snapshot,
-         const char *path, GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GPtrArray) tree = _coffer_repository_read_tree (self, keys, snapshot->epoch, snapshot->tree,
-                                                            cancellable, error);
-  g_auto(GStrv) parts = NULL;
-
-  if (tree == NULL)
-    return NULL;
-  parts = g_strsplit (path ? path : "", "/", -1);
-  for (guint i = 0; parts[i] != NULL; i++)
-    {
-      const CofferTreeEntry *e;
-
-      if (parts[i][0] == '\0' || strcmp (parts[i], ".") == 0)
-        continue;
-      e = find_entry (tree, parts[i]);
-      if (e == NULL || e->type != COFFER_NODE_DIR || e->content == NULL || e->content->len != COFFER_ID_BYTES)
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                       "There is no folder “%s” in this backup.", path);
-          return NULL;
-        }
-      {
-        GPtrArray *next = _coffer_repository_read_tree (self, keys, snapshot->epoch, e->content->data,
-                                                        cancellable, error);
-        if (next == NULL)
-          return NULL;
-        g_ptr_array_unref (tree);
-        tree = next;
-      }
-    }
-  return g_steal_pointer (&tree);
-}
-
-GPtrArray *
-coffer_repository_list_dir (CofferRepository *self, const char *category_id,
-                            const CofferSnapshot *snapshot, const char *path,
-                            GCancellable *cancellable, GError **error)
-{
-  CofferCategoryKeys *keys;
-
-  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
-  g_return_val_if_fail (snapshot != NULL, NULL);
-
-  keys = _coffer_repository_get_category (self, category_id, cancellable, error);
-  if (keys == NULL)
-    return NULL;
-  return tree_at (self, keys, snapshot, path, cancellable, error);
-}
-
-/* A hostile tree cannot make a walk endless or deep: listings that name
- * the next one twice describe 2^n entries, and a chain of listings can nest
- * without end. The walk stops at what the snapshot says it holds (plus the
- * folders on the way to the backed-up paths) and at a depth no real path
- * reaches (PATH_MAX / 2). */
-#define WALK_SLACK     4096
-#define WALK_MAX_DEPTH 2048
-
-typedef struct
-{
-  CofferRepository *self;
-  CofferCategoryKeys *keys;
-  const CofferSnapshot *snapshot;
-  CofferWalkFunc    func;
-  gpointer          user_data;
-  guint64           seen;
-} Walk;
-
-static gboolean
-walk_tree (Walk *w, GPtrArray *tree, const char *prefix, guint depth, GCancellable *cancellable, GError **error)
-{
-  if (depth > WALK_MAX_DEPTH)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The backup is damaged: its folders nest deeper than any path can (%u levels).",
-                   WALK_MAX_DEPTH);
-      return FALSE;
-    }
-  for (guint i = 0; i < tree->len; i++)
-    {
-      const CofferTreeEntry *e = g_ptr_array_index (tree, i);
-      g_autofree char *path = g_strconcat (prefix, "/", e->name, NULL);
-
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        return FALSE;
-      if (++w->seen > w->snapshot->files + w->snapshot->dirs + WALK_SLACK)
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The backup is damaged: its folder listings hold more entries than the "
-                       "snapshot records (%" G_GUINT64_FORMAT ").",
-                       w->snapshot->files + w->snapshot->dirs);
-          return FALSE;
-        }
-      if (!w->func (path, e, w->user_data))
-        return TRUE;
-      if (e->type == COFFER_NODE_DIR && e->content != NULL && e->content->len == COFFER_ID_BYTES)
-        {
-          g_autoptr(GPtrArray) sub = _coffer_repository_read_tree (w->self, w->keys, w->snapshot->epoch,
-                                                                   e->content->data, cancellable, error);
-          if (sub == NULL || !walk_tree (w, sub, path, depth + 1, cancellable, error))
-            return FALSE;
-        }
-    }
+  if (len != 8 + body_len || memcmp (data, magic, 4) != 0 || data[4] != version
+      || data[5] != 0 || data[6] != 0 || data[7] != 0)
+    return FALSE;
+  *body = data + 8;
   return TRUE;
 }
 
-gboolean
-coffer_repository_walk (CofferRepository *self, const char *category_id, const CofferSnapshot *snapshot,
-                        const char *path, CofferWalkFunc func, gpointer user_data,
-                        GCancellable *cancellable, GError **error)
+CofferEpochKeys *
+coffer_category_keys_newest (CofferCategoryKeys *keys)
 {
-  CofferCategoryKeys *keys;
-  g_autoptr(GPtrArray) tree = NULL;
-  g_autofree char *prefix = NULL;
+  g_assert (keys->epochs->len > 0);
+  return g_ptr_array_index (keys->epochs, keys->epochs->len - 1);
+}
 
-  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
-  g_return_val_if_fail (func != NULL, FALSE);
-
-  keys = _coffer_repository_get_category (self, category_id, cancellable, error);
-  if (keys == NULL)
-    return FALSE;
-  tree = tree_at (self, keys, snapshot, path, cancellable, error);
-  if (tree == NULL)
-    return FALSE;
-  prefix = g_strdup (path ? path : "");
-  while (g_str_has_suffix (prefix, "/"))
-    prefix[strlen (prefix) - 1] = '\0';
-  {
-    Walk w = { self, keys, snapshot, func, user_data, 0 };
-    return walk_tree (&w, tree, prefix, 0, cancellable, error);
-  }
+CofferEpochKeys *
+coffer_category_keys_epoch (CofferCategoryKeys *keys, guint32 epoch)
+{
+  for (guint i = 0; i < keys->epochs->len; i++)
+    {
+      CofferEpochKeys *ek = g_ptr_array_index (keys->epochs, i);
+      if (ek->epoch == epoch)
+        return ek;
+    }
+  return NULL;
 }

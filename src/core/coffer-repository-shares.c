@@ -22,7 +22,7 @@ coffer_repository_load_recovery_generations (CofferRepository *self,
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), NULL);
 
-  store = coffer_repository_get_store (self);
+  store = self->store;
   bytes = coffer_store_get (store, GENERATIONS_NAME, 0, 0, cancellable, &local_error);
   if (bytes == NULL)
     {
@@ -42,7 +42,7 @@ save_generations (CofferRepository *self,
 {
   g_autoptr(GBytes) bytes = coffer_recovery_generations_serialize (generations);
 
-  return coffer_store_put (coffer_repository_get_store (self), GENERATIONS_NAME, bytes,
+  return coffer_store_put (self->store, GENERATIONS_NAME, bytes,
                            COFFER_PUT_REPLACE, cancellable, error);
 }
 
@@ -103,7 +103,7 @@ coffer_repository_make_shares (CofferRepository   *self,
   if (!coffer_repository_verify_recovery_key (self, recovery_key, cancellable, error))
     return NULL;
 
-  repo_id = _coffer_repository_get_raw_id (self);
+  repo_id = self->raw_id;
   shares = coffer_shares_split (recovery_key, repo_id, needed, count, error);
   if (shares == NULL)
     return NULL;
@@ -172,7 +172,7 @@ coffer_repository_check_share (CofferRepository  *self,
   generations = coffer_repository_load_recovery_generations (self, cancellable, &local_error);
   if (generations == NULL)
     g_debug ("Recovery generations not read: %s", local_error->message);
-  return coffer_share_check (share, _coffer_repository_get_raw_id (self), generations, error);
+  return coffer_share_check (share, self->raw_id, generations, error);
 }
 
 CofferSecret *
@@ -187,7 +187,7 @@ coffer_repository_combine_shares (CofferRepository    *self,
   for (guint i = 0; i < n_shares; i++)
     if (!coffer_repository_check_share (self, shares[i], cancellable, error))
       return NULL;
-  return coffer_shares_combine (shares, n_shares, _coffer_repository_get_raw_id (self), error);
+  return coffer_shares_combine (shares, n_shares, self->raw_id, error);
 }
 
 void
@@ -203,7 +203,7 @@ _coffer_repository_recovery_replaced (CofferRepository   *self,
   generations = coffer_repository_load_recovery_generations (self, cancellable, &error);
   if (generations != NULL)
     {
-      coffer_recovery_generation_id (new_rk, _coffer_repository_get_raw_id (self), generation);
+      coffer_recovery_generation_id (new_rk, self->raw_id, generation);
       mark_replaced (generations, generation, g_get_real_time () / G_USEC_PER_SEC);
       entry = find_or_add (generations, generation);
       entry->replaced = 0;

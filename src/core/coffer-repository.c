@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* CofferRepository: the config, the account key and the ways in (recovery
- * key, this device's key, the password). Categories live in
- * coffer-repository-categories.c, object I/O in coffer-repository-objects.c. */
+/* CofferRepository: the GObject, creating and opening a repository,
+ * replacing the recovery key, the authority checks and accepting a
+ * rollback. The top of the repository files, which call each other one way
+ * (src/core/README.md): -devices.c, -snapshots.c, -shares.c, then
+ * -categories.c, -keys.c, and -objects.c / -config.c at the bottom. The
+ * struct is in coffer-repository-private.h. */
 #include <string.h>
 #include <unistd.h>
 #include <sodium.h>
 #include <glib/gstdio.h>
+#include <glib/gi18n-lib.h>
 
 #include "coffer-chunker.h"
 #include "coffer-device.h"
@@ -15,41 +19,7 @@
 #include "coffer-repository-private.h"
 #include "coffer-repository-shares.h"
 
-#define CONFIG_NAME "config"
-#define RECOVERY_NAME "keys/recovery"
-#define DEVICE_KEY_FILE "device.key"
-
-struct _CofferRepository
-{
-  GObject       parent_instance;
-
-  CofferStore  *store;
-  guint8        raw_id[COFFER_REPO_ID_BYTES];
-  char         *id;
-  CofferState  *state;
-
-  GRecMutex     lock;
-  CofferSecret *password;
-  CofferSecret *recovery_key;
-  CofferSecret *account_key;
-  gboolean      recovery_confirmed;
-  char         *device_id;
-
-  /* password key cache: "salt-hex:ops:mem" -> CofferSecret */
-  GHashTable   *password_keys;
-  /* category id -> CofferCategoryKeys */
-  GHashTable   *categories;
-
-  /* format version of config as read (or written), and whether it is
-   * older than one this computer has seen here */
-  guint         format_version;
-  gboolean      config_rolled_back;
-  /* a new recovery key shown to the user but not yet typed back (memory only) */
-  CofferSecret *pending_recovery_key;
-};
-
 G_DEFINE_FINAL_TYPE (CofferRepository, coffer_repository, G_TYPE_OBJECT)
-
 
 static void
 coffer_repository_finalize (GObject *object)
@@ -85,603 +55,6 @@ coffer_repository_init (CofferRepository *self)
                                                (GDestroyNotify) coffer_secret_free);
   self->categories = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                             _coffer_category_keys_free);
-}
-
-/* ---- small internals shared with the other repository files ---- */
-
-const guint8 *
-_coffer_repository_get_raw_id (CofferRepository *self)
-{
-  return self->raw_id;
-}
-
-CofferState *
-_coffer_repository_get_state (CofferRepository *self)
-{
-  return self->state;
-}
-
-GRecMutex *
-_coffer_repository_get_lock (CofferRepository *self)
-{
-  return &self->lock;
-}
-
-GHashTable *
-_coffer_repository_get_category_table (CofferRepository *self)
-{
-  return self->categories;
-}
-
-const CofferSecret *
-_coffer_repository_get_account_key (CofferRepository *self)
-{
-  return self->account_key;
-}
-
-const CofferSecret *
-_coffer_repository_get_password (CofferRepository *self)
-{
-  return self->password;
-}
-
-gboolean
-_coffer_repository_recovery_confirmed (CofferRepository *self)
-{
-  return self->recovery_confirmed;
-}
-
-const char *
-_coffer_repository_get_device_id (CofferRepository *self)
-{
-  return self->device_id;
-}
-
-/* A session (one CofferRepository) derives at most this many distinct
- * password keys and spends at most this much Argon2id work (opslimit ×
- * memlimit) on them. A genuine repository needs one or two (one set of
- * parameters per computer that wrote password envelopes, one for the local
- * device key file); objects planted by the storage, each with its own salt,
- * would otherwise cost a derivation each. */
-#define PASSWORD_KEYS_MAX      16
-#define PASSWORD_WORK_BUDGET   (G_GUINT64_CONSTANT (16) << 30)
-
-/* Derives (or returns the cached) password key for a set of KDF parameters. */
-const CofferSecret *
-_coffer_repository_password_key (CofferRepository *self, const CofferKdfParams *params, GError **error)
-{
-  static GQuark work_quark;
-  g_autofree char *salt = coffer_hex_encode (params->salt, sizeof params->salt);
-  g_autofree char *cache_key = g_strdup_printf ("%s:%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
-                                                salt, params->opslimit, params->memlimit);
-  CofferSecret *key;
-
-  if (self->password == NULL)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "A backup password is needed.");
-      return NULL;
-    }
-  g_rec_mutex_lock (&self->lock);
-  key = g_hash_table_lookup (self->password_keys, cache_key);
-  if (key == NULL)
-    {
-      guint64 *spent;
-
-      if (work_quark == 0)
-        work_quark = g_quark_from_static_string ("coffer-password-work");
-      spent = g_object_get_qdata (G_OBJECT (self), work_quark);
-      if (spent == NULL)
-        {
-          spent = g_new0 (guint64, 1);
-          g_object_set_qdata_full (G_OBJECT (self), work_quark, spent, g_free);
-        }
-      /* Checked before deriving; the per-derivation caps are in
-       * coffer_kdf_derive. Saturating: a hostile product cannot wrap. */
-      if (g_hash_table_size (self->password_keys) >= PASSWORD_KEYS_MAX
-          || params->opslimit > PASSWORD_WORK_BUDGET / MAX (params->memlimit, 1)
-          || *spent + params->opslimit * params->memlimit > PASSWORD_WORK_BUDGET)
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The repository asks for the password to be tried with more different settings "
-                       "than a genuine repository has (%u so far); the rest were not tried. The repository "
-                       "may have been tampered with.", g_hash_table_size (self->password_keys));
-          g_rec_mutex_unlock (&self->lock);
-          return NULL;
-        }
-      key = coffer_kdf_derive (self->password, params, error);
-      if (key != NULL)
-        {
-          *spent += params->opslimit * params->memlimit;
-          g_hash_table_insert (self->password_keys, g_steal_pointer (&cache_key), key);
-        }
-    }
-  g_rec_mutex_unlock (&self->lock);
-  return key;
-}
-
-/* The repository-wide KDF parameters for new password envelopes: reused
- * so that one derivation opens every Standard category. */
-gboolean
-_coffer_repository_get_kdf_params (CofferRepository *self, CofferKdfParams *params)
-{
-  g_autofree char *salt = coffer_state_get_string (self->state, "password", "salt");
-  guint64 ops = coffer_state_get_uint (self->state, "password", "opslimit");
-  guint64 mem = coffer_state_get_uint (self->state, "password", "memlimit");
-
-  if (salt == NULL || !coffer_hex_decode (salt, params->salt, sizeof params->salt) || ops == 0 || mem == 0)
-    {
-      g_autofree char *hex = NULL;
-
-      coffer_kdf_params_new (params);
-      hex = coffer_hex_encode (params->salt, sizeof params->salt);
-      coffer_state_set_string (self->state, "password", "salt", hex);
-      coffer_state_set_uint (self->state, "password", "opslimit", params->opslimit);
-      coffer_state_set_uint (self->state, "password", "memlimit", params->memlimit);
-      coffer_state_save (self->state, NULL);
-      return TRUE;
-    }
-  params->opslimit = ops;
-  params->memlimit = mem;
-  return TRUE;
-}
-
-void
-_coffer_repository_set_kdf_params (CofferRepository *self, const CofferKdfParams *params)
-{
-  g_autofree char *hex = coffer_hex_encode (params->salt, sizeof params->salt);
-
-  coffer_state_set_string (self->state, "password", "salt", hex);
-  coffer_state_set_uint (self->state, "password", "opslimit", params->opslimit);
-  coffer_state_set_uint (self->state, "password", "memlimit", params->memlimit);
-  coffer_state_save (self->state, NULL);
-}
-
-/* ---- config ---- */
-
-#define STATE_FORMAT_GROUP "repository"
-#define STATE_FORMAT_KEY "format-version"
-
-static GBytes *
-config_serialize (const guint8 raw_id[COFFER_REPO_ID_BYTES])
-{
-  g_autoptr(GKeyFile) kf = g_key_file_new ();
-  g_autofree char *id = coffer_hex_encode (raw_id, COFFER_REPO_ID_BYTES);
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *created = g_date_time_format_iso8601 (now);
-  char *data;
-  gsize len;
-
-  g_key_file_set_string (kf, "repository", "format", "coffer");
-  g_key_file_set_integer (kf, "repository", "version", COFFER_FORMAT_VERSION);
-  g_key_file_set_string (kf, "repository", "id", id);
-  g_key_file_set_string (kf, "repository", "created", created);
-  g_key_file_set_string (kf, "chunker", "algorithm", "fastcdc");
-  g_key_file_set_uint64 (kf, "chunker", "min-size", COFFER_CHUNK_MIN);
-  g_key_file_set_uint64 (kf, "chunker", "avg-size", COFFER_CHUNK_AVG);
-  g_key_file_set_uint64 (kf, "chunker", "max-size", COFFER_CHUNK_MAX);
-  data = g_key_file_to_data (kf, &len, NULL);
-  return g_bytes_new_take (data, len);
-}
-
-static gboolean
-config_parse (CofferRepository *self, GBytes *bytes, GError **error)
-{
-  g_autoptr(GKeyFile) kf = g_key_file_new ();
-  g_autofree char *format = NULL;
-  g_autofree char *id = NULL;
-  gsize len;
-  const char *data = g_bytes_get_data (bytes, &len);
-  gint64 version;
-
-  if (!g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, NULL)
-      || (format = g_key_file_get_string (kf, "repository", "format", NULL)) == NULL
-      || strcmp (format, "coffer") != 0)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository configuration is not readable: this does not look like a Coffer repository.");
-      return FALSE;
-    }
-
-  /* Coffer writes the config in one piece ending with a newline, with the
-   * chunker group last (versions 1 and 2): a config without them was cut
-   * short, not written by another version. */
-  version = g_key_file_get_int64 (kf, "repository", "version", NULL);
-  if (len == 0 || data[len - 1] != '\n'
-      || !g_key_file_has_key (kf, "repository", "version", NULL)
-      || (version >= COFFER_FORMAT_VERSION_MIN && version <= COFFER_FORMAT_VERSION
-          && !g_key_file_has_key (kf, "chunker", "max-size", NULL)))
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository configuration (the file “config”) is damaged: it is cut short.");
-      return FALSE;
-    }
-  if (version < COFFER_FORMAT_VERSION_MIN || version > COFFER_FORMAT_VERSION)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_UNSUPPORTED_VERSION,
-                   "The repository uses format version %" G_GINT64_FORMAT
-                   ", but this version of Coffer only knows version %d. Install a newer Coffer to use it.",
-                   version, COFFER_FORMAT_VERSION);
-      return FALSE;
-    }
-  id = g_key_file_get_string (kf, "repository", "id", NULL);
-  if (id == NULL || strlen (id) != 2 * COFFER_REPO_ID_BYTES
-      || !coffer_hex_decode (id, self->raw_id, COFFER_REPO_ID_BYTES))
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository configuration has no valid repository id.");
-      return FALSE;
-    }
-  /* The chunker parameters are fixed in format versions 1 and 2; a config that
-   * names others was not written by Coffer and is refused rather than
-   * trusted (it is not authenticated). */
-  if (g_key_file_get_uint64 (kf, "chunker", "min-size", NULL) != COFFER_CHUNK_MIN
-      || g_key_file_get_uint64 (kf, "chunker", "avg-size", NULL) != COFFER_CHUNK_AVG
-      || g_key_file_get_uint64 (kf, "chunker", "max-size", NULL) != COFFER_CHUNK_MAX)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository configuration names chunker parameters that format version %" G_GINT64_FORMAT
-                   " does not allow.", version);
-      return FALSE;
-    }
-  self->id = g_steal_pointer (&id);
-  self->format_version = (guint) version;
-  return TRUE;
-}
-
-/* config is not authenticated: the version it says is only believed
- * upwards. A computer that has seen version 2 here refuses a config that
- * says 1 again (an older copy put back), until the user accepts it. */
-static void
-config_check_rollback (CofferRepository *self)
-{
-  guint64 known = coffer_state_get_uint (self->state, STATE_FORMAT_GROUP, STATE_FORMAT_KEY);
-
-  if (self->format_version < known)
-    self->config_rolled_back = TRUE;
-  else if (self->format_version > known)
-    {
-      coffer_state_set_uint (self->state, STATE_FORMAT_GROUP, STATE_FORMAT_KEY, self->format_version);
-      coffer_state_save (self->state, NULL);
-    }
-}
-
-gboolean
-_coffer_repository_config_rolled_back (CofferRepository *self, GError **error)
-{
-  if (!self->config_rolled_back)
-    return FALSE;
-  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK,
-               "The repository configuration says format version %u, but this computer has seen "
-               "version %" G_GUINT64_FORMAT " here: it was rolled back (the storage put back an older copy) or "
-               "tampered with. If you restored an older copy of the repository on purpose, accept it "
-               "with “coffer check --accept-rollback” and the recovery key.",
-               self->format_version,
-               coffer_state_get_uint (self->state, STATE_FORMAT_GROUP, STATE_FORMAT_KEY));
-  return TRUE;
-}
-
-/* Rewrites config as version 2, keeping its id, creation time and chunker
- * settings, so that Coffer 0.1.0 refuses the repository ("install a newer
- * Coffer") instead of misreading the version-2 objects in it. */
-gboolean
-_coffer_repository_upgrade_format (CofferRepository *self, GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GBytes) old = NULL;
-  g_autoptr(GKeyFile) kf = g_key_file_new ();
-  g_autoptr(GBytes) bytes = NULL;
-  char *data;
-  gsize len;
-
-  if (self->format_version >= COFFER_FORMAT_VERSION)
-    return TRUE;
-  old = coffer_store_get (self->store, CONFIG_NAME, 0, 0, cancellable, error);
-  if (old == NULL)
-    return FALSE;
-  if (!g_key_file_load_from_data (kf, g_bytes_get_data (old, NULL), g_bytes_get_size (old), G_KEY_FILE_NONE, NULL))
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository configuration is not readable any more.");
-      return FALSE;
-    }
-  g_key_file_set_integer (kf, "repository", "version", COFFER_FORMAT_VERSION);
-  data = g_key_file_to_data (kf, &len, NULL);
-  bytes = g_bytes_new_take (data, len);
-  if (!coffer_store_put (self->store, CONFIG_NAME, bytes, COFFER_PUT_REPLACE, cancellable, error))
-    return FALSE;
-  self->format_version = COFFER_FORMAT_VERSION;
-  self->config_rolled_back = FALSE;
-  coffer_state_set_uint (self->state, STATE_FORMAT_GROUP, STATE_FORMAT_KEY, COFFER_FORMAT_VERSION);
-  coffer_state_save (self->state, NULL);
-  return TRUE;
-}
-
-gboolean
-_coffer_repository_accept_config (CofferRepository *self, GCancellable *cancellable, GError **error)
-{
-  if (!self->config_rolled_back)
-    return TRUE;
-  /* Taken as it is; the next write upgrades it again. */
-  self->config_rolled_back = FALSE;
-  coffer_state_set_uint (self->state, STATE_FORMAT_GROUP, STATE_FORMAT_KEY, self->format_version);
-  return coffer_state_save (self->state, error);
-}
-
-/* ---- device key: keyring, or sealed under the password in a local file ---- */
-
-static char *
-device_key_path (CofferRepository *self)
-{
-  return g_build_filename (coffer_state_get_data_dir (self->state), DEVICE_KEY_FILE, NULL);
-}
-
-/* File layout: "CFDK" | version 1 | 3 zero | salt 16 | ops u64 | mem u64 | envelope */
-static gboolean
-device_key_save (CofferRepository *self, const CofferSecret *device_sk, GError **error)
-{
-  g_autoptr(GError) local_error = NULL;
-
-  if (coffer_keyring_is_available ())
-    {
-      g_autofree char *label = g_strdup_printf ("Coffer device key for repository %s", self->id);
-      if (coffer_keyring_store_sync (self->id, COFFER_KEY_KIND_DEVICE, label, device_sk, NULL, &local_error))
-        {
-          coffer_state_set_string (self->state, "device", "storage", "keyring");
-          return TRUE;
-        }
-      g_debug ("keyring store failed: %s", local_error->message);
-      g_clear_error (&local_error);
-    }
-
-  if (self->password != NULL)
-    {
-      CofferKdfParams params;
-      const CofferSecret *pkey;
-      g_autoptr(GBytes) env = NULL;
-      g_autoptr(GByteArray) file = g_byte_array_new ();
-      g_autofree char *path = device_key_path (self);
-      static const guint8 head[8] = { 'C', 'F', 'D', 'K', 1, 0, 0, 0 };
-      guint64 le;
-
-      /* Its own, lighter parameters: this file never leaves the computer
-       * (docs/SECURITY.md, "Local device key"). */
-      coffer_kdf_params_new_local (&params);
-      pkey = _coffer_repository_password_key (self, &params, error);
-      if (pkey == NULL)
-        return FALSE;
-      env = coffer_envelope_seal (pkey, self->raw_id, COFFER_OBJECT_DEVICE_ENVELOPE,
-                                  "local/device.key", device_sk->data, device_sk->len);
-      g_byte_array_append (file, head, sizeof head);
-      g_byte_array_append (file, params.salt, sizeof params.salt);
-      le = GUINT64_TO_LE (params.opslimit);
-      g_byte_array_append (file, (guint8 *) &le, 8);
-      le = GUINT64_TO_LE (params.memlimit);
-      g_byte_array_append (file, (guint8 *) &le, 8);
-      g_byte_array_append (file, g_bytes_get_data (env, NULL), g_bytes_get_size (env));
-      if (!g_file_set_contents_full (path, (const char *) file->data, file->len,
-                                     G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                     0600, error))
-        return FALSE;
-      coffer_state_set_string (self->state, "device", "storage", "file");
-      return TRUE;
-    }
-
-  g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_UNAVAILABLE,
-               "No keyring is available and no password was given, so this computer cannot remember its key.");
-  return FALSE;
-}
-
-static CofferSecret *
-device_key_load (CofferRepository *self, GError **error)
-{
-  g_autofree char *storage = coffer_state_get_string (self->state, "device", "storage");
-
-  if (g_strcmp0 (storage, "keyring") == 0)
-    return coffer_keyring_lookup_sync (self->id, COFFER_KEY_KIND_DEVICE, NULL, error);
-
-  if (g_strcmp0 (storage, "file") == 0)
-    {
-      g_autofree char *path = device_key_path (self);
-      g_autofree char *contents = NULL;
-      gsize len;
-      CofferKdfParams params;
-      const CofferSecret *pkey;
-      g_autoptr(GBytes) env = NULL;
-      g_autoptr(GError) local_error = NULL;
-      CofferSecret *sk;
-
-      if (!g_file_get_contents (path, &contents, &len, error))
-        return NULL;
-      if (len < 40 || memcmp (contents, "CFDK\1", 5) != 0)
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The local device key file %s is damaged.", path);
-          return NULL;
-        }
-      memcpy (params.salt, contents + 8, 16);
-      memcpy (&params.opslimit, contents + 24, 8);
-      memcpy (&params.memlimit, contents + 32, 8);
-      params.opslimit = GUINT64_FROM_LE (params.opslimit);
-      params.memlimit = GUINT64_FROM_LE (params.memlimit);
-      pkey = _coffer_repository_password_key (self, &params, error);
-      if (pkey == NULL)
-        return NULL;
-      env = g_bytes_new (contents + 40, len - 40);
-      sk = coffer_envelope_open (pkey, self->raw_id, COFFER_OBJECT_DEVICE_ENVELOPE,
-                                 "local/device.key", env, &local_error);
-      if (sk == NULL)
-        {
-          if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
-            g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD,
-                         "The password is wrong.");
-          else
-            g_propagate_error (error, g_steal_pointer (&local_error));
-        }
-      return sk;
-    }
-
-  g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_NOT_FOUND,
-               "This computer is not a trusted device of this repository.");
-  return NULL;
-}
-
-static gboolean
-check_account_key_id (CofferRepository *self, const CofferSecret *ak, GError **error)
-{
-  guint8 akid[COFFER_ACCOUNT_KEY_ID_BYTES];
-  g_autofree char *hex = NULL;
-  g_autofree char *known = coffer_state_get_string (self->state, "account", "key-id");
-
-  coffer_account_key_id (ak, akid);
-  hex = coffer_hex_encode (akid, sizeof akid);
-  if (known != NULL && strcmp (known, hex) != 0)
-    {
-      g_autoptr(GError) rotation_error = NULL;
-
-      /* A rotation (a device was removed) is followed only when it is
-       * signed with the rotation key this computer pinned
-       * (coffer-repository-devices.c). */
-      if (_coffer_repository_follow_rotation (self, known, hex, NULL, &rotation_error))
-        {
-          coffer_state_set_string (self->state, "account", "key-id", hex);
-          coffer_state_save (self->state, NULL);
-          return TRUE;
-        }
-      g_debug ("account key rotation not followed: %s", rotation_error->message);
-      if (g_error_matches (rotation_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY)
-          || g_error_matches (rotation_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK))
-        {
-          g_propagate_error (error, g_steal_pointer (&rotation_error));
-          return FALSE;
-        }
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository offers an account key that this computer has never seen. "
-                   "It may have been tampered with; nothing was read or written.");
-      return FALSE;
-    }
-  /* The key it already uses must not have been replaced meanwhile: the
-   * storage could hand back this computer's envelope of before a removal
-   * (whose key the removed device knows) together with old key sets. */
-  if (!_coffer_repository_check_current_key (self, hex, NULL, error))
-    return FALSE;
-  if (known == NULL)
-    {
-      coffer_state_set_string (self->state, "account", "key-id", hex);
-      coffer_state_save (self->state, NULL);
-    }
-  return TRUE;
-}
-
-/* Takes ownership of ak. */
-static gboolean
-set_account_key (CofferRepository *self, CofferSecret *ak, GError **error)
-{
-  if (!check_account_key_id (self, ak, error))
-    {
-      coffer_secret_free (ak);
-      return FALSE;
-    }
-  g_rec_mutex_lock (&self->lock);
-  g_clear_pointer (&self->account_key, coffer_secret_free);
-  self->account_key = ak;
-  g_rec_mutex_unlock (&self->lock);
-  return TRUE;
-}
-
-static CofferSecret *
-recovery_wrap_key (CofferRepository *self, const CofferSecret *rk)
-{
-  CofferSecret *key = coffer_secret_new (COFFER_KEY_BYTES);
-  crypto_generichash_state st;
-  static const char domain[] = "coffer-recovery-wrap";
-
-  crypto_generichash_init (&st, rk->data, rk->len, COFFER_KEY_BYTES);
-  crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
-  crypto_generichash_update (&st, self->raw_id, COFFER_REPO_ID_BYTES);
-  crypto_generichash_final (&st, key->data, COFFER_KEY_BYTES);
-  sodium_memzero (&st, sizeof st);
-  return key;
-}
-
-static gboolean
-write_recovery_envelope (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak,
-                         CofferPutMode mode, GCancellable *cancellable, GError **error)
-{
-  g_autoptr(CofferSecret) wrap = recovery_wrap_key (self, rk);
-  g_autoptr(GBytes) env = coffer_envelope_seal (wrap, self->raw_id, COFFER_OBJECT_RECOVERY_ENVELOPE,
-                                                RECOVERY_NAME, ak->data, ak->len);
-
-  return coffer_store_put (self->store, RECOVERY_NAME, env, mode, cancellable, error);
-}
-
-static CofferSecret *
-open_recovery_envelope (CofferRepository *self, const CofferSecret *rk,
-                        GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GBytes) env = NULL;
-  g_autoptr(CofferSecret) wrap = NULL;
-  g_autoptr(GError) local_error = NULL;
-  CofferSecret *ak;
-
-  env = coffer_store_get_limited (self->store, RECOVERY_NAME, COFFER_MAX_KEY_OBJECT_BYTES, cancellable,
-                                  &local_error);
-  if (env == NULL)
-    {
-      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The repository has no recovery key envelope (keys/recovery is missing).");
-      else
-        g_propagate_error (error, g_steal_pointer (&local_error));
-      return NULL;
-    }
-  wrap = recovery_wrap_key (self, rk);
-  ak = coffer_envelope_open (wrap, self->raw_id, COFFER_OBJECT_RECOVERY_ENVELOPE,
-                             RECOVERY_NAME, env, &local_error);
-  if (ak == NULL)
-    {
-      /* A key commitment cannot tell a wrong key from a damaged envelope;
-       * the key this computer has seen open the repository can. */
-      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY)
-          && _coffer_repository_recovery_key_is_pinned (self, rk))
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "This is the recovery key that opened this repository on this computer before, "
-                     "but the recovery key envelope (keys/recovery) no longer opens with it: it looks "
-                     "damaged, or the recovery key was replaced on another computer.");
-      else if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
-                     "This recovery key does not belong to this repository.");
-      else
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                     "The recovery key envelope is damaged: %s", local_error->message);
-      return NULL;
-    }
-  /* The plaintext is the account key itself: anything else is a damaged or
-   * planted envelope (its tag only proves who wrote it). */
-  if (ak->len != COFFER_KEY_BYTES)
-    {
-      coffer_secret_free (ak);
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The recovery key envelope is damaged: it does not hold a %u-byte account key.",
-                   (guint) COFFER_KEY_BYTES);
-      return NULL;
-    }
-  return ak;
-}
-
-static gboolean
-write_device_envelope (CofferRepository *self, const char *device_id, const guint8 pk[32],
-                       const char *name, GCancellable *cancellable, GError **error)
-{
-  g_autofree char *obj = g_strdup_printf ("keys/devices/%s", device_id);
-  g_autoptr(GBytes) env = coffer_device_envelope_seal (pk, self->account_key, self->raw_id, device_id, name);
-
-  if (env == NULL)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "The device name is not valid.");
-      return FALSE;
-    }
-  return coffer_store_put (self->store, obj, env, COFFER_PUT_REPLACE, cancellable, error);
 }
 
 static char *
@@ -727,10 +100,10 @@ coffer_repository_create (CofferStore        *store,
    * full, or gone) says so now, with its real reason. */
   if (!coffer_store_probe_write (store, cancellable, error))
     return NULL;
-  if (coffer_store_stat (store, CONFIG_NAME, NULL, cancellable, &local_error))
+  if (coffer_store_stat (store, COFFER_CONFIG_NAME, NULL, cancellable, &local_error))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS,
-                   "There is already a repository at this location.");
+                   _("There is already a repository at this location."));
       return NULL;
     }
   if (!g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
@@ -745,7 +118,7 @@ coffer_repository_create (CofferStore        *store,
   self->id = coffer_hex_encode (self->raw_id, sizeof self->raw_id);
   self->state = coffer_state_new (self->id);
   self->format_version = COFFER_FORMAT_VERSION;
-  coffer_state_set_uint (self->state, STATE_FORMAT_GROUP, STATE_FORMAT_KEY, COFFER_FORMAT_VERSION);
+  coffer_state_set_uint (self->state, COFFER_STATE_FORMAT_GROUP, COFFER_STATE_FORMAT_KEY, COFFER_FORMAT_VERSION);
   if (password != NULL && password->len > 0)
     self->password = coffer_secret_dup (password);
 
@@ -764,27 +137,27 @@ coffer_repository_create (CofferStore        *store,
   /* The recovery envelope first, then this device, then the config: a
    * repository without config is not a repository, so a crash before the
    * config leaves nothing that could be mistaken for one. */
-  if (!write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_CREATE, cancellable, error))
+  if (!_coffer_repository_write_recovery (self, rk, self->account_key, COFFER_PUT_CREATE, cancellable, error))
     return NULL;
 
   self->device_id = coffer_device_id_new ();
   device_sk = coffer_device_keypair_new (pk);
   name = device_name != NULL ? g_strdup (device_name) : default_device_name ();
-  if (!write_device_envelope (self, self->device_id, pk, name, cancellable, error)
+  if (!_coffer_repository_write_device_envelope (self, self->device_id, pk, name, cancellable, error)
       || !_coffer_repository_write_device_record (self, self->account_key, rk, self->device_id, device_sk,
                                                   cancellable, error))
     return NULL;
   coffer_state_set_string (self->state, "device", "id", self->device_id);
   pk_hex = coffer_hex_encode (pk, sizeof pk);
   coffer_state_set_string (self->state, "device", "public-key", pk_hex);
-  if (!device_key_save (self, device_sk, &local_error))
+  if (!_coffer_repository_save_local_device_key (self, device_sk, &local_error))
     {
       g_message ("%s Use the recovery key to unlock this repository.", local_error->message);
       g_clear_error (&local_error);
     }
 
-  config = config_serialize (self->raw_id);
-  if (!coffer_store_put (store, CONFIG_NAME, config, COFFER_PUT_CREATE, cancellable, error))
+  config = _coffer_repository_config_serialize (self->raw_id);
+  if (!coffer_store_put (store, COFFER_CONFIG_NAME, config, COFFER_PUT_CREATE, cancellable, error))
     return NULL;
   if (!coffer_state_save (self->state, error))
     return NULL;
@@ -803,14 +176,14 @@ coffer_repository_open (CofferStore *store, GCancellable *cancellable, GError **
   g_return_val_if_fail (COFFER_IS_STORE (store), NULL);
 
   coffer_core_init ();
-  config = coffer_store_get_limited (store, CONFIG_NAME, COFFER_MAX_CONFIG_BYTES, cancellable, &local_error);
+  config = coffer_store_get_limited (store, COFFER_CONFIG_NAME, COFFER_MAX_CONFIG_BYTES, cancellable, &local_error);
   if (config == NULL)
     {
       if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
         {
           g_autofree char *where = coffer_store_describe (store);
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND,
-                       "There is no Coffer repository at %s. Create one with “coffer init”.", where);
+                       _("There is no Coffer repository at %s. Create one with “coffer init”."), where);
         }
       else
         g_propagate_error (error, g_steal_pointer (&local_error));
@@ -819,14 +192,14 @@ coffer_repository_open (CofferStore *store, GCancellable *cancellable, GError **
   if (g_bytes_get_size (config) > 64 * 1024)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The repository configuration is too large to be genuine.");
+                   _("The repository configuration is too large to be genuine."));
       return NULL;
     }
   self = repository_new (store);
-  if (!config_parse (self, config, error))
+  if (!_coffer_repository_config_parse (self, config, error))
     return NULL;
   self->state = coffer_state_new (self->id);
-  config_check_rollback (self);
+  _coffer_repository_config_check_rollback (self);
   self->device_id = coffer_state_get_string (self->state, "device", "id");
   return g_steal_pointer (&self);
 }
@@ -852,175 +225,6 @@ coffer_repository_describe (CofferRepository *self)
   return coffer_store_describe (self->store);
 }
 
-void
-coffer_repository_set_password (CofferRepository *self, const CofferSecret *password)
-{
-  g_return_if_fail (COFFER_IS_REPOSITORY (self));
-  g_rec_mutex_lock (&self->lock);
-  g_clear_pointer (&self->password, coffer_secret_free);
-  if (password != NULL && password->len > 0)
-    self->password = coffer_secret_dup (password);
-  g_hash_table_remove_all (self->password_keys);
-  g_rec_mutex_unlock (&self->lock);
-}
-
-void
-coffer_repository_set_recovery_key (CofferRepository *self, const CofferSecret *recovery_key)
-{
-  g_return_if_fail (COFFER_IS_REPOSITORY (self));
-  g_rec_mutex_lock (&self->lock);
-  g_clear_pointer (&self->recovery_key, coffer_secret_free);
-  if (recovery_key != NULL)
-    self->recovery_key = coffer_secret_dup (recovery_key);
-  g_rec_mutex_unlock (&self->lock);
-}
-
-gboolean
-coffer_repository_has_account_key (CofferRepository *self)
-{
-  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
-  return self->account_key != NULL;
-}
-
-static gboolean
-unlock_with_device (CofferRepository *self, GCancellable *cancellable, GError **error)
-{
-  g_autoptr(CofferSecret) sk = NULL;
-  g_autoptr(GBytes) env = NULL;
-  g_autofree char *obj = NULL;
-  g_autofree char *pk_hex = NULL;
-  guint8 pk[32];
-  CofferSecret *ak;
-  g_autoptr(GError) local_error = NULL;
-
-  if (self->device_id == NULL)
-    {
-      g_set_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_NOT_FOUND,
-                   "This computer is not a trusted device of this repository.");
-      return FALSE;
-    }
-  sk = device_key_load (self, error);
-  if (sk == NULL)
-    return FALSE;
-  coffer_device_public_key (sk, pk);
-  obj = g_strdup_printf ("keys/devices/%s", self->device_id);
-  env = coffer_store_get_limited (self->store, obj, COFFER_MAX_KEY_OBJECT_BYTES, cancellable, &local_error);
-  if (env == NULL)
-    {
-      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                     "This computer was removed from the trusted devices of this repository.");
-      else
-        g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  ak = coffer_device_envelope_open (sk, pk, self->raw_id, self->device_id, env, NULL, &local_error);
-  if (ak == NULL)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "This computer's key envelope could not be opened: %s", local_error->message);
-      return FALSE;
-    }
-  return set_account_key (self, ak, error);
-}
-
-gboolean
-coffer_repository_unlock (CofferRepository *self, GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GError) device_error = NULL;
-
-  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
-
-  if (self->account_key != NULL)
-    return TRUE;
-
-  if (self->recovery_key != NULL)
-    {
-      CofferSecret *ak = open_recovery_envelope (self, self->recovery_key, cancellable, error);
-      if (ak == NULL)
-        return FALSE;
-      /* The remembered account key id only moves forward (the storage
-       * may put back an older recovery envelope). */
-      if (!_coffer_repository_trust_recovery (self, self->recovery_key, ak, cancellable, error))
-        {
-          coffer_secret_free (ak);
-          return FALSE;
-        }
-      self->recovery_confirmed = TRUE;
-      return set_account_key (self, ak, error);
-    }
-
-  if (unlock_with_device (self, cancellable, &device_error))
-    return TRUE;
-
-  /* A wrong password or a tampered repository is an error; a computer that
-   * simply is not a trusted device can still open Standard categories with
-   * the password. */
-  if (device_error->domain == COFFER_REPO_ERROR
-      && (device_error->code == COFFER_REPO_ERROR_WRONG_PASSWORD
-          || device_error->code == COFFER_REPO_ERROR_CORRUPT
-          || device_error->code == COFFER_REPO_ERROR_ROLLED_BACK))
-    {
-      g_propagate_error (error, g_steal_pointer (&device_error));
-      return FALSE;
-    }
-  g_debug ("device unlock: %s", device_error->message);
-  if (self->password != NULL)
-    return TRUE;
-
-  g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-               "No way to unlock the repository was given: %s "
-               "Give the backup password or the recovery key.", device_error->message);
-  return FALSE;
-}
-
-gboolean
-coffer_repository_verify_recovery_key (CofferRepository *self, const CofferSecret *recovery_key,
-                                       GCancellable *cancellable, GError **error)
-{
-  CofferSecret *ak;
-
-  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
-  g_return_val_if_fail (recovery_key != NULL, FALSE);
-
-  ak = open_recovery_envelope (self, recovery_key, cancellable, error);
-  if (ak == NULL)
-    return FALSE;
-  if (self->account_key != NULL && !coffer_secret_equal (ak, self->account_key))
-    {
-      coffer_secret_free (ak);
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The recovery key opens a different account key than this computer uses.");
-      return FALSE;
-    }
-  if (self->account_key == NULL)
-    {
-      if (!_coffer_repository_trust_recovery (self, recovery_key, ak, cancellable, error))
-        {
-          coffer_secret_free (ak);
-          return FALSE;
-        }
-      if (!set_account_key (self, ak, error))
-        return FALSE;
-    }
-  else
-    {
-      _coffer_repository_pin_rotation_key (self, recovery_key);
-      coffer_secret_free (ak);
-    }
-  self->recovery_confirmed = TRUE;
-  coffer_state_set_uint (self->state, "recovery-key", "tested", (guint64) (g_get_real_time () / G_USEC_PER_SEC));
-  coffer_state_save (self->state, NULL);
-  return TRUE;
-}
-
-gint64
-coffer_repository_get_recovery_key_tested (CofferRepository *self)
-{
-  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), 0);
-  return (gint64) coffer_state_get_uint (self->state, "recovery-key", "tested");
-}
-
 /* Replacing is two-phase (docs/SECURITY.md "Replacing the recovery key"):
  * begin only makes the key; commit, once the user has typed it back, writes
  * it. Until then keys/recovery, the pinned rotation key and the "tested"
@@ -1034,7 +238,7 @@ coffer_repository_begin_recovery_key_replacement (CofferRepository *self, GError
   if (self->account_key == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "Replacing the recovery key needs a trusted device or the current recovery key.");
+                   _("Replacing the recovery key needs a trusted device or the current recovery key."));
       return NULL;
     }
   rk = coffer_recovery_key_generate ();
@@ -1052,78 +256,6 @@ coffer_repository_cancel_recovery_key_replacement (CofferRepository *self)
   g_rec_mutex_lock (&self->lock);
   g_clear_pointer (&self->pending_recovery_key, coffer_secret_free);
   g_rec_mutex_unlock (&self->lock);
-}
-
-/* After a password change the local device key file (used when there is no
- * keyring) must be sealed under the new password. old_sk is the device key
- * loaded with the old password, or NULL when it is kept elsewhere. */
-CofferSecret *
-_coffer_repository_load_local_device_key (CofferRepository *self, GError **error)
-{
-  g_autofree char *storage = coffer_state_get_string (self->state, "device", "storage");
-
-  if (g_strcmp0 (storage, "file") != 0)
-    return NULL;
-  return device_key_load (self, error);
-}
-
-gboolean
-_coffer_repository_save_local_device_key (CofferRepository *self, const CofferSecret *device_sk, GError **error)
-{
-  return device_key_save (self, device_sk, error);
-}
-
-/* ---- for coffer-repository-devices.c ---- */
-
-CofferSecret *
-_coffer_repository_load_device_key (CofferRepository *self, GError **error)
-{
-  return device_key_load (self, error);
-}
-
-const CofferSecret *
-_coffer_repository_get_recovery_key (CofferRepository *self)
-{
-  return self->recovery_key;
-}
-
-void
-_coffer_repository_set_device_id (CofferRepository *self, const char *device_id)
-{
-  g_rec_mutex_lock (&self->lock);
-  g_free (self->device_id);
-  self->device_id = g_strdup (device_id);
-  g_rec_mutex_unlock (&self->lock);
-}
-
-void
-_coffer_repository_replace_account_key (CofferRepository *self, const CofferSecret *ak)
-{
-  guint8 akid[COFFER_ACCOUNT_KEY_ID_BYTES];
-  g_autofree char *hex = NULL;
-
-  coffer_account_key_id (ak, akid);
-  hex = coffer_hex_encode (akid, sizeof akid);
-  g_rec_mutex_lock (&self->lock);
-  g_clear_pointer (&self->account_key, coffer_secret_free);
-  self->account_key = coffer_secret_dup (ak);
-  coffer_state_set_string (self->state, "account", "key-id", hex);
-  coffer_state_save (self->state, NULL);
-  g_rec_mutex_unlock (&self->lock);
-}
-
-CofferSecret *
-_coffer_repository_open_recovery (CofferRepository *self, const CofferSecret *rk,
-                                  GCancellable *cancellable, GError **error)
-{
-  return open_recovery_envelope (self, rk, cancellable, error);
-}
-
-gboolean
-_coffer_repository_write_recovery (CofferRepository *self, const CofferSecret *rk, const CofferSecret *ak,
-                                   GCancellable *cancellable, GError **error)
-{
-  return write_recovery_envelope (self, rk, ak, COFFER_PUT_REPLACE, cancellable, error);
 }
 
 /* ---- two-phase recovery key replacement, authority checks ---- */
@@ -1157,13 +289,13 @@ account_key_is_current (CofferRepository *self, GCancellable *cancellable, GErro
         {
           if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
             g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                         "This computer was removed from the trusted devices of this repository, "
-                         "so it cannot replace the recovery key. Nothing was changed.");
+                         _("This computer was removed from the trusted devices of this repository, "
+                           "so it cannot replace the recovery key. Nothing was changed."));
           else
             g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
         }
-      sk = device_key_load (self, &local_error);
+      sk = _coffer_repository_load_device_key (self, &local_error);
       if (sk != NULL)
         {
           coffer_device_public_key (sk, pk);
@@ -1173,14 +305,14 @@ account_key_is_current (CofferRepository *self, GCancellable *cancellable, GErro
         g_debug ("device key not available to check the account key: %s", local_error->message);
     }
   else if (self->recovery_key != NULL)
-    current = open_recovery_envelope (self, self->recovery_key, cancellable, NULL);
+    current = _coffer_repository_open_recovery (self, self->recovery_key, cancellable, NULL);
 
   if (current != NULL && !coffer_secret_equal (current, self->account_key))
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "The account key of this repository changed since it was opened here (a device was "
-                   "removed on another computer). Nothing was replaced: open the repository again and "
-                   "make a new recovery key.");
+                   _("The account key of this repository changed since it was opened here (a device was "
+                     "removed on another computer). Nothing was replaced: open the repository again and "
+                     "make a new recovery key."));
       return FALSE;
     }
   return TRUE;
@@ -1201,20 +333,20 @@ coffer_repository_commit_recovery_key_replacement (CofferRepository *self, const
   if (rk == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
-                   "No new recovery key is waiting to be confirmed; make a new one first.");
+                   _("No new recovery key is waiting to be confirmed; make a new one first."));
       return FALSE;
     }
   if (self->account_key == NULL)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "Replacing the recovery key needs a trusted device or the current recovery key.");
+                   _("Replacing the recovery key needs a trusted device or the current recovery key."));
       return FALSE;
     }
   if (typed_back == NULL || typed_back->len != rk->len || sodium_memcmp (typed_back->data, rk->data, rk->len) != 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY,
-                   "This is not the new recovery key. Check what you wrote down and type it again; "
-                   "until you do, the old recovery key stays valid.");
+                   _("This is not the new recovery key. Check what you wrote down and type it again; "
+                     "until you do, the old recovery key stays valid."));
       return FALSE;
     }
   if (!account_key_is_current (self, cancellable, error))
@@ -1227,7 +359,7 @@ coffer_repository_commit_recovery_key_replacement (CofferRepository *self, const
    * still opens everything, and the records re-signed for a key that never
    * took effect are only asked about at the next removal. */
   if (!_coffer_repository_resign_device_records (self, rk, cancellable, error)
-      || !write_recovery_envelope (self, rk, self->account_key, COFFER_PUT_REPLACE, cancellable, error))
+      || !_coffer_repository_write_recovery (self, rk, self->account_key, COFFER_PUT_REPLACE, cancellable, error))
     return FALSE;
   /* The old key's recovery shares stop working now: record it so they are
    * refused by name (docs/FORMAT.md "Recovery shares"). */
@@ -1251,49 +383,6 @@ coffer_repository_commit_recovery_key_replacement (CofferRepository *self, const
   return TRUE;
 }
 
-/* The local device key file, opened with a password given here rather than
- * the session's (same layout as device_key_load). */
-static gboolean
-password_opens_device_key_file (CofferRepository *self, const CofferSecret *password, GError **error)
-{
-  g_autofree char *path = device_key_path (self);
-  g_autofree char *contents = NULL;
-  g_autoptr(CofferSecret) pkey = NULL;
-  g_autoptr(CofferSecret) sk = NULL;
-  g_autoptr(GBytes) env = NULL;
-  g_autoptr(GError) local_error = NULL;
-  CofferKdfParams params;
-  gsize len;
-
-  if (!g_file_get_contents (path, &contents, &len, error))
-    return FALSE;
-  if (len < 40 || memcmp (contents, "CFDK\1", 5) != 0)
-    {
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   "The local device key file %s is damaged.", path);
-      return FALSE;
-    }
-  memcpy (params.salt, contents + 8, 16);
-  memcpy (&params.opslimit, contents + 24, 8);
-  memcpy (&params.memlimit, contents + 32, 8);
-  params.opslimit = GUINT64_FROM_LE (params.opslimit);
-  params.memlimit = GUINT64_FROM_LE (params.memlimit);
-  pkey = coffer_kdf_derive (password, &params, error);
-  if (pkey == NULL)
-    return FALSE;
-  env = g_bytes_new (contents + 40, len - 40);
-  sk = coffer_envelope_open (pkey, self->raw_id, COFFER_OBJECT_DEVICE_ENVELOPE, "local/device.key", env, &local_error);
-  if (sk == NULL)
-    {
-      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
-        g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD, "The password is wrong.");
-      else
-        g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  return TRUE;
-}
-
 gboolean
 coffer_repository_check_authority (CofferRepository *self, const CofferSecret *password,
                                    const CofferSecret *recovery_key,
@@ -1307,13 +396,13 @@ coffer_repository_check_authority (CofferRepository *self, const CofferSecret *p
 
   if (recovery_key != NULL)
     {
-      g_autoptr(CofferSecret) ak = open_recovery_envelope (self, recovery_key, cancellable, error);
+      g_autoptr(CofferSecret) ak = _coffer_repository_open_recovery (self, recovery_key, cancellable, error);
       if (ak == NULL)
         return FALSE;
       if (self->account_key != NULL && !coffer_secret_equal (ak, self->account_key))
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                       "The recovery key opens a different account key than this computer uses.");
+                       _("The recovery key opens a different account key than this computer uses."));
           return FALSE;
         }
       return TRUE;
@@ -1321,7 +410,7 @@ coffer_repository_check_authority (CofferRepository *self, const CofferSecret *p
   if (password == NULL || password->len == 0)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-                   "This change needs the backup password or the recovery key, typed now.");
+                   _("This change needs the backup password or the recovery key, typed now."));
       return FALSE;
     }
 
@@ -1350,15 +439,55 @@ coffer_repository_check_authority (CofferRepository *self, const CofferSecret *p
   if (any_envelope)
     {
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD,
-                   "The backup password is wrong.");
+                   _("The backup password is wrong."));
       return FALSE;
     }
   /* No Standard category: the password may still seal this computer's key. */
   storage = coffer_state_get_string (self->state, "device", "storage");
   if (g_strcmp0 (storage, "file") == 0)
-    return password_opens_device_key_file (self, password, error);
+    return _coffer_repository_password_opens_device_key_file (self, password, error);
   g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY,
-               "This backup has no backup password (every category has Advanced protection); "
-               "use the recovery key instead.");
+               _("This backup has no backup password (every category has Advanced protection); "
+                 "use the recovery key instead."));
   return FALSE;
+}
+
+gboolean
+coffer_repository_accept_rollback (CofferRepository *self, const CofferSecret *recovery_key,
+                                   GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+
+  g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
+  g_return_val_if_fail (recovery_key != NULL, FALSE);
+
+  /* Only the owner may tell this computer to forget what it has seen:
+   * the recovery key must open the repository's recovery envelope. */
+  if (!coffer_repository_verify_recovery_key (self, recovery_key, cancellable, error)
+      || !_coffer_repository_accept_config (self, cancellable, error))
+    return FALSE;
+  ids = _coffer_repository_list_category_ids_raw (self, cancellable, error);
+  if (ids == NULL)
+    return FALSE;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      CofferCategoryKeys *keys = _coffer_repository_accept_category (self, g_ptr_array_index (ids, i),
+                                                                     cancellable, &local_error);
+
+      if (keys == NULL)
+        {
+          if (local_error == NULL)
+            continue;
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      {
+        /* Records the highest backup number there is now. */
+        g_autoptr(GPtrArray) snaps = _coffer_repository_load_snapshots (self, keys, cancellable, error);
+        if (snaps == NULL)
+          return FALSE;
+      }
+    }
+  return TRUE;
 }

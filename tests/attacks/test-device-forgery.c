@@ -64,8 +64,8 @@ v2_record (const guint8 *repo_id, const char *device_id, const guint8 pk[32], co
 static void
 plant (const char *store, CofferRepository *d_repo, Fake *fake, const char *id, int kind)
 {
-  const CofferSecret *ak = _coffer_repository_get_account_key (d_repo);
-  const guint8 *repo_id = _coffer_repository_get_raw_id (d_repo);
+  const CofferSecret *ak = d_repo->account_key;
+  const guint8 *repo_id = d_repo->raw_id;
   g_autoptr(GBytes) env = NULL;
   g_autoptr(GBytes) rec = NULL;
   g_autofree char *env_name = g_strdup_printf ("keys/devices/%s", id);
@@ -97,7 +97,7 @@ plant (const char *store, CofferRepository *d_repo, Fake *fake, const char *id, 
           g_autoptr(CofferSecret) d_sign_sk = coffer_device_signing_keypair (d_sk, repo_id, d_sign_pk);
 
           g_assert_no_error (error);
-          plain = v2_record (repo_id, id, fake->pk, fake_sign_pk, ak, _coffer_repository_get_device_id (d_repo),
+          plain = v2_record (repo_id, id, fake->pk, fake_sign_pk, ak, d_repo->device_id,
                              d_sign_sk);
         }
       else
@@ -157,7 +157,7 @@ test_planted_devices (void)
   {
     g_autoptr(CofferRepository) repo = fixture_create (store, COMPUTERS_PASSWORD, &rk);
     cid = notes_category (repo, src);
-    memcpy (repo_id, _coffer_repository_get_raw_id (repo), 16);
+    memcpy (repo_id, repo->raw_id, 16);
   }
   c = join_computer (store, "c", "Desktop", "a", NULL);
   g = join_computer (store, "g", "Tablet", "c", NULL);    /* a chain: recovery → a → c → g */
@@ -170,7 +170,7 @@ test_planted_devices (void)
     g_autoptr(CofferRepository) repo = open_as (store, NULL);
     g_autofree char *name = g_strdup_printf ("keys/device-keys/%s", e);
     g_autoptr(GBytes) env = read_object (store, name);
-    g_autoptr(CofferSecret) plain = coffer_envelope_open (_coffer_repository_get_account_key (repo), repo_id,
+    g_autoptr(CofferSecret) plain = coffer_envelope_open (repo->account_key, repo_id,
                                                           COFFER_OBJECT_DEVICE_NAME, name, env, NULL);
     g_assert_nonnull (plain);
     e_plain = g_bytes_new (plain->data, plain->len);
@@ -192,7 +192,7 @@ test_planted_devices (void)
   use_computer ("d");
   {
     g_autoptr(CofferRepository) repo = open_as (store, NULL);
-    const CofferSecret *ak = _coffer_repository_get_account_key (repo);
+    const CofferSecret *ak = repo->account_key;
     g_autofree char *env_name = g_strdup_printf ("keys/devices/%s", e);
     g_autoptr(GBytes) env = coffer_device_envelope_seal ((const guint8 *) g_bytes_get_data (e_plain, NULL) + 8,
                                                          ak, repo_id, e, "Old phone");
@@ -289,10 +289,10 @@ test_confirmation (void)
   use_computer ("a2");
   {
     g_autoptr(CofferRepository) repo = open_as (store, NULL);
-    const CofferSecret *ak = _coffer_repository_get_account_key (repo);
+    const CofferSecret *ak = repo->account_key;
     g_autofree char *name = g_strdup_printf ("keys/device-keys/%s", c);
     g_autoptr(GBytes) env = read_object (store, name);
-    g_autoptr(CofferSecret) plain = coffer_envelope_open (ak, _coffer_repository_get_raw_id (repo),
+    g_autoptr(CofferSecret) plain = coffer_envelope_open (ak, repo->raw_id,
                                                           COFFER_OBJECT_DEVICE_NAME, name, env, NULL);
     guint8 legacy[48] = { 'C', 'F', 'D', 'R', 1, 0, 0, 0 };
     g_autoptr(GBytes) rec = NULL;
@@ -301,7 +301,7 @@ test_confirmation (void)
 
     /* C's record as a repository of format 0.1.0 has it. */
     memcpy (legacy + 8, plain->data + 8, 32);
-    rec = seal_record (ak, _coffer_repository_get_raw_id (repo), c, legacy, sizeof legacy);
+    rec = seal_record (ak, repo->raw_id, c, legacy, sizeof legacy);
     write_object (store, name, rec);
     listed = coffer_repository_list_devices (repo, NULL, &error);
     for (guint i = 0; i < listed->len; i++)

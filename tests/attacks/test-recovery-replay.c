@@ -46,7 +46,7 @@ test_replayed_recovery (void)
   use_computer ("d");
   {
     g_autoptr(CofferRepository) repo = open_as (store, NULL);
-    d_ak = coffer_secret_dup (_coffer_repository_get_account_key (repo));   /* D keeps it */
+    d_ak = coffer_secret_dup (repo->account_key);   /* D keeps it */
   }
   old_recovery = read_object (store, "keys/recovery");
   use_computer ("a");
@@ -89,7 +89,7 @@ test_replayed_recovery (void)
   {
     g_autoptr(CofferRepository) repo = open_as (store, rk);
     g_autofree char *cid2 = fixture_add_category (repo, "Secrets", COFFER_LEVEL_ADVANCED, src2);
-    g_assert_false (coffer_secret_equal (_coffer_repository_get_account_key (repo), d_ak));
+    g_assert_false (coffer_secret_equal (repo->account_key, d_ak));
   }
   use_computer ("d");
   {
@@ -127,7 +127,7 @@ test_two_removals (void)
   use_computer ("c3");
   {
     g_autoptr(CofferRepository) repo = open_as (store, NULL);   /* C knows AK0, then goes offline */
-    known = coffer_state_get_string (_coffer_repository_get_state (repo), "account", "key-id");
+    known = coffer_state_get_string (repo->state, "account", "key-id");
   }
 
   c_env_ak0 = read_object (store, c_env);
@@ -156,7 +156,7 @@ test_two_removals (void)
     g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK);
     /* nothing adopted */
     repo = open_locked (store);
-    still = coffer_state_get_string (_coffer_repository_get_state (repo), "account", "key-id");
+    still = coffer_state_get_string (repo->state, "account", "key-id");
     g_assert_cmpstr (still, ==, known);
   }
 

@@ -285,8 +285,8 @@ read_key_set (CofferRepository *repo, const char *store_dir, const char *cid)
   g_autofree char *path = g_build_filename (store_dir, name, NULL);
   g_autoptr(GBytes) env = fixture_read (path);
   g_autoptr(GError) error = NULL;
-  g_autoptr(CofferSecret) plain = coffer_envelope_open (_coffer_repository_get_account_key (repo),
-                                                        _coffer_repository_get_raw_id (repo),
+  g_autoptr(CofferSecret) plain = coffer_envelope_open (repo->account_key,
+                                                        repo->raw_id,
                                                         COFFER_OBJECT_CATEGORY_ACCOUNT, name, env, &error);
   GByteArray *out = g_byte_array_new ();
 
@@ -317,7 +317,7 @@ make_legacy_key_set (CofferRepository *repo, const char *store_dir, const char *
       g_byte_array_append (v1, entry, 4);
       g_byte_array_append (v1, entry + 12, 32);
     }
-  env = coffer_envelope_seal (_coffer_repository_get_account_key (repo), _coffer_repository_get_raw_id (repo),
+  env = coffer_envelope_seal (repo->account_key, repo->raw_id,
                               COFFER_OBJECT_CATEGORY_ACCOUNT, name, v1->data, v1->len);
   g_chmod (path, 0644);
   g_assert_true (g_file_set_contents (path, g_bytes_get_data (env, NULL), g_bytes_get_size (env), NULL));
@@ -389,8 +389,8 @@ test_legacy_key_set (void)
     g_assert_cmpuint (listed->len, ==, 2);
   }
   {
-    gboolean ok = _coffer_repository_rotate_category (repo, cid, _coffer_repository_get_account_key (repo),
-                                                      _coffer_repository_get_account_key (repo), NULL, &error);
+    gboolean ok = _coffer_repository_rotate_category (repo, cid, repo->account_key,
+                                                      repo->account_key, NULL, &error);
     g_assert_no_error (error);
     g_assert_true (ok);
   }

@@ -229,7 +229,7 @@ run_role (int argc, char **argv)
       const CofferSecret *ak;
 
       repo = open_repo (location, TRUE);
-      ak = _coffer_repository_get_account_key (repo);
+      ak = repo->account_key;
       g_assert_nonnull (ak);
       g_assert_true (g_file_set_contents (argv[4], (const char *) ak->data, ak->len, NULL));
       return 0;

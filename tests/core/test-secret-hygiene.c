@@ -169,7 +169,7 @@ test_no_secrets_at_rest (void)
   }
   add_needle (needles, "the recovery key without dashes", (const guint8 *) compact, strlen (compact));
   add_secret (needles, "the raw recovery key", rk);
-  add_secret (needles, "the account key", _coffer_repository_get_account_key (repo));
+  add_secret (needles, "the account key", repo->account_key);
   g_assert_true (_coffer_repository_get_kdf_params (repo, &params));
   add_secret (needles, "the password key", _coffer_repository_password_key (repo, &params, &error));
   g_assert_no_error (error);
@@ -183,7 +183,7 @@ test_no_secrets_at_rest (void)
   add_category_keys (needles, repo, moved);
   sodium_memzero (compact, strlen (compact));
   {
-    g_autofree char *cache_dir = coffer_state_get_cache_dir (_coffer_repository_get_state (repo), std);
+    g_autofree char *cache_dir = coffer_state_get_cache_dir (repo->state, std);
     index_cache = g_build_filename (cache_dir, "index.cache", NULL);
     files_cache = g_build_filename (cache_dir, "files.sqlite", NULL);
   }

@@ -7,7 +7,7 @@
 #include "coffer-index.h"
 #include "coffer-repository-private.h"
 
-/* The loader's cap for one index object (coffer-repository-objects.c). */
+/* The loader's cap for one index object (coffer-repository-snapshots.c). */
 #define FUZZ_MAX_INDEX_OBJECT (512u * 1024 * 1024)
 
 int

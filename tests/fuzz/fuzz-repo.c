@@ -61,7 +61,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 
   fuzz_setup ();
   fuzz_repo_setup (&repo);
-  device_id = g_strdup (_coffer_repository_get_device_id (repo.writer));
+  device_id = g_strdup (repo.writer->device_id);
   names = fuzz_repo_list (&repo, "categories");
   for (guint i = 0; i < names->len; i++)
     {
@@ -73,7 +73,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
     }
   g_assert_nonnull (index_name);
   g_assert_nonnull (snapshot_name);
-  cache_dir = coffer_state_get_cache_dir (_coffer_repository_get_state (repo.writer), repo.cid);
+  cache_dir = coffer_state_get_cache_dir (repo.writer->state, repo.cid);
   pw_path = g_strdup_printf ("%s/categories/%s/keys/password", repo.store_dir, repo.cid);
   g_assert_true (g_file_get_contents (pw_path, &pw_obj, &pw_len, &error));
   g_assert_cmpuint (pw_len, >, sizeof password_head);
@@ -158,8 +158,8 @@ reader (gboolean with_rk, gboolean with_password, gboolean do_unlock)
 static GBytes *
 seal_with_ak (CofferObjectType type, const char *name, const guint8 *data, gsize len)
 {
-  return coffer_envelope_seal (_coffer_repository_get_account_key (repo.writer),
-                               _coffer_repository_get_raw_id (repo.writer), type, name, data, len);
+  return coffer_envelope_seal (repo.writer->account_key,
+                               repo.writer->raw_id, type, name, data, len);
 }
 
 static void
@@ -265,9 +265,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         /* docs/FORMAT.md 3.2: BLAKE2b-256(key=RK, "coffer-recovery-wrap" || repo id) */
         crypto_generichash_init (&st, repo.rk->data, repo.rk->len, COFFER_KEY_BYTES);
         crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
-        crypto_generichash_update (&st, _coffer_repository_get_raw_id (repo.writer), COFFER_REPO_ID_BYTES);
+        crypto_generichash_update (&st, repo.writer->raw_id, COFFER_REPO_ID_BYTES);
         crypto_generichash_final (&st, wrap->data, COFFER_KEY_BYTES);
-        sealed = coffer_envelope_seal (wrap, _coffer_repository_get_raw_id (repo.writer),
+        sealed = coffer_envelope_seal (wrap, repo.writer->raw_id,
                                        COFFER_OBJECT_RECOVERY_ENVELOPE, "keys/recovery", data, size);
         plant_bytes (planted, "keys/recovery", sealed);
         r = reader (TRUE, FALSE, TRUE);
@@ -301,7 +301,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             g_assert_true (_coffer_repository_get_kdf_params (repo.writer, &params));
             pkey = _coffer_repository_password_key (repo.writer, &params, NULL);
             g_assert_nonnull (pkey);
-            sealed = coffer_envelope_seal (pkey, _coffer_repository_get_raw_id (repo.writer),
+            sealed = coffer_envelope_seal (pkey, repo.writer->raw_id,
                                            COFFER_OBJECT_CATEGORY_PASSWORD, name, data, size);
             g_byte_array_append (obj, g_bytes_get_data (sealed, NULL), g_bytes_get_size (sealed));
           }

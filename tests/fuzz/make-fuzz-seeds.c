@@ -177,7 +177,7 @@ main (int argc, char **argv)
     CofferIndex *live = _coffer_repository_get_index (r.writer, r.keys, NULL, &error);
     g_autoptr(GBytes) ib = NULL;
     g_autoptr(GBytes) iz = NULL;
-    g_autofree char *cache_dir = coffer_state_get_cache_dir (_coffer_repository_get_state (r.writer), r.cid);
+    g_autofree char *cache_dir = coffer_state_get_cache_dir (r.writer->state, r.cid);
     g_autofree char *cache = g_build_filename (cache_dir, "index.cache", NULL);
     g_autofree char *contents = NULL;
     gsize clen = 0;
