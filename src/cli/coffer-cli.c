@@ -321,8 +321,10 @@ coffer_cli_report_error (CofferCli    *cli,
                    "or choose another one.");
           break;
         case COFFER_STORE_ERROR_AUTH:
-          hint = _("The server refused the credentials. Check the user name and password "
-                   "or the access keys.");
+          /* A cloud sign-in that expired says itself how to sign in again. */
+          if (!g_str_has_prefix (error->message, "Sign in to "))
+            hint = _("The server refused the credentials. Check the user name and password "
+                     "or the access keys.");
           break;
         case COFFER_STORE_ERROR_NETWORK:
           hint = _("The server is not answering or the network is down. Try again later.");
