@@ -313,4 +313,19 @@ void       coffer_engine_make_shares_async      (CofferEngine *self, const char 
                                                  GAsyncReadyCallback callback, gpointer user_data);
 gboolean   coffer_engine_make_shares_finish     (CofferEngine *self, GAsyncResult *result, GError **error);
 
+/* ---- cloud accounts through rclone (coffer-engine-remote.c) ---- */
+
+/* Gets the address of a sign-in page to open in the browser (main context). */
+typedef void (*CofferEngineUrlFunc) (const char *url, gpointer user_data);
+
+/* Signs in to an OAuth cloud (type "gdrive", "dropbox", … as in `coffer
+ * remote add`) with rclone authorize and saves it as a Coffer-managed
+ * remote: the token in the keyring, the rest in remotes.ini. url_func gets
+ * the page to open (url_data must outlive the call). Cancelling stops
+ * rclone. The result is the new remote's name (use "rclone:NAME:folder"). */
+void  coffer_engine_sign_in_async  (CofferEngine *self, const char *type, CofferEngineUrlFunc url_func,
+                                    gpointer url_data, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data);
+char *coffer_engine_sign_in_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
 G_END_DECLS

@@ -510,3 +510,24 @@ coffer_rclone_list_own_remotes (GCancellable *cancellable)
     }
   return g_strv_builder_end (b);
 }
+
+gboolean
+coffer_rclone_remote_remove (const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GKeyFile) kf = coffer_rclone_remotes_load (error);
+  g_autofree char *repo = g_strconcat ("rclone:", name, NULL);
+  g_autoptr(GError) local_error = NULL;
+
+  if (kf == NULL)
+    return FALSE;
+  if (!g_key_file_remove_group (kf, name, NULL))
+    return TRUE;
+  if (!coffer_keyring_clear_sync (repo, COFFER_KEY_KIND_RCLONE_REMOTE, cancellable, &local_error)
+      && !g_error_matches (local_error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_NOT_FOUND)
+      && !g_error_matches (local_error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_UNAVAILABLE))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return coffer_rclone_remotes_save (kf, error);
+}

@@ -67,6 +67,8 @@ gboolean coffer_rclone_remote_add (const char *name, const char *type, const cha
                                    gint port, const char *user, const char *key_file,
                                    const char *account, const CofferSecret *secret,
                                    GCancellable *cancellable, GError **error);
+/* Forgets a Coffer-managed remote and its secret; TRUE if there was none. */
+gboolean coffer_rclone_remote_remove (const char *name, GCancellable *cancellable, GError **error);
 /* base, base_2, base_3, …: the first name no remote (Coffer's or rclone's)
  * has. */
 char *coffer_rclone_remote_unused_name (const char *base);
