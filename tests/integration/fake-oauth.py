@@ -17,7 +17,7 @@ server exactly as it would to the provider:
                                          400 {"error": "invalid_grant"}
 
 Usage: fake-oauth.py [--expires-in SECONDS] [--revoked] PORTFILE
-Writes its port to PORTFILE once it listens, and the tokens it issued to
+Writes its port to PORTFILE (and a line on stdout) once it listens, and the tokens it issued to
 PORTFILE.tokens (one per line) for the test to look for; serves until killed.
 """
 import argparse
@@ -98,6 +98,7 @@ def main():
         f.write(str(server.server_address[1]))
     import os
     os.rename(args.portfile + ".tmp", args.portfile)
+    print(server.server_address[1], flush=True)
     server.serve_forever()
 
 

@@ -41,7 +41,7 @@ show () { sed 's/^/# /' "$1"; }
 start_server () {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   rm -f "$tmp/fake/port"
-  python3 "$here/fake-oauth.py" "$@" "$tmp/fake/port" 2>>"$tmp/fake/server.log" &
+  python3 "$here/fake-oauth.py" "$@" "$tmp/fake/port" >/dev/null 2>>"$tmp/fake/server.log" &
   server_pid=$!
   i=0
   while [ ! -s "$tmp/fake/port" ] && [ $i -lt 200 ] && kill -0 "$server_pid" 2>/dev/null; do
