@@ -20,9 +20,9 @@
 
 static char *tmp;
 
-/* Children of this process whose command line is "rclone authorize …". */
+/* Children of this process whose command line is "rclone SUB …". */
 static guint
-count_authorize (void)
+count_rclone (const char *sub)
 {
   g_autoptr(GDir) dir = g_dir_open ("/proc", 0, NULL);
   const char *name;
@@ -39,8 +39,8 @@ count_authorize (void)
       if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (cmd_path, &cmd, &len, NULL)
           || !g_file_get_contents (stat_path, &stat, NULL, NULL))
         continue;
-      /* argv[0] "rclone", argv[1] "authorize" */
-      if (len < 17 || !g_str_has_suffix (cmd, "rclone") || strcmp (cmd + strlen (cmd) + 1, "authorize") != 0)
+      /* argv[0] "rclone", argv[1] sub */
+      if (len < 8 || !g_str_has_suffix (cmd, "rclone") || strcmp (cmd + strlen (cmd) + 1, sub) != 0)
         continue;
       /* stat: "pid (comm) state ppid …"; also zombies count: not reaped */
       after = strrchr (stat, ')');
@@ -48,6 +48,12 @@ count_authorize (void)
         n++;
     }
   return n;
+}
+
+static guint
+count_authorize (void)
+{
+  return count_rclone ("authorize");
 }
 
 static gboolean
@@ -91,9 +97,8 @@ signin_subtitle (CofferDestinationPage *page)
 }
 
 static void
-test_sign_in (void)
+sign_in (CofferApplication *app)
 {
-  g_autoptr(CofferApplication) app = ui_test_app_new ();
   g_autofree char *srcdir = g_test_build_filename (G_TEST_DIST, "..", "integration", "fake-oauth.py", NULL);
   g_autofree char *portfile = g_build_filename (tmp, "fake-port", NULL);
   g_autofree char *tokens_path = g_strconcat (portfile, ".tokens", NULL);
@@ -108,11 +113,6 @@ test_sign_in (void)
   CofferDestinationPage *page;
   GObject *kind;
 
-  if (!coffer_keyring_is_available ())
-    {
-      g_test_skip ("no keyring (run under run-with-keyring.sh service)");
-      return;
-    }
   server = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "python3", srcdir, portfile, NULL);
   g_assert_no_error (error);
   server_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
@@ -188,6 +188,109 @@ test_sign_in (void)
   g_subprocess_force_exit (server);
   g_subprocess_wait (server, NULL, NULL);
   gtk_window_destroy (GTK_WINDOW (assistant));
+}
+
+static gboolean
+assistant_idle (gpointer data)
+{
+  return !coffer_setup_assistant_get_busy (data);
+}
+
+static const char *
+test_subtitle (CofferDestinationPage *page)
+{
+  GObject *row = gtk_widget_get_template_child (GTK_WIDGET (page), COFFER_TYPE_DESTINATION_PAGE, "test_row");
+  return adw_action_row_get_subtitle (ADW_ACTION_ROW (row));
+}
+
+static void
+set_text (CofferDestinationPage *page, const char *child, const char *text)
+{
+  GObject *entry = gtk_widget_get_template_child (GTK_WIDGET (page), COFFER_TYPE_DESTINATION_PAGE, child);
+  g_assert_nonnull (entry);
+  gtk_editable_set_text (GTK_EDITABLE (entry), text);
+}
+
+static void
+choose_kind (CofferDestinationPage *page, const char *kind)
+{
+  GObject *button = gtk_widget_get_template_child (GTK_WIDGET (page), COFFER_TYPE_DESTINATION_PAGE, kind);
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (button), TRUE);
+}
+
+/* "Other (rclone Remote)": a local remote of rclone's own configuration
+ * (given in the environment); Test Connection does the write probe through
+ * a real rclone serve webdav and stops it afterwards. SFTP or NAS: the
+ * fields become a Coffer-managed remote with the password in the keyring,
+ * replaced when the password changes. */
+static void
+rclone_kinds (CofferApplication *app)
+{
+  g_autofree char *folder = g_build_filename (tmp, "rclone-dest", NULL);
+  g_autoptr(CofferDestination) dest = NULL, dest2 = NULL;
+  g_autoptr(CofferSecret) stored = NULL;
+  g_autoptr(GKeyFile) remotes = NULL;
+  g_autoptr(GError) error = NULL;
+  CofferSetupAssistant *assistant;
+  CofferDestinationPage *page;
+  const char *name = "sftp_ann_nas_example_2222";
+  g_autofree char *repo = g_strconcat ("rclone:", name, NULL);
+
+  g_setenv ("RCLONE_CONFIG_LOCALDISK_TYPE", "local", TRUE);
+  g_application_activate (G_APPLICATION (app));
+  assistant = COFFER_SETUP_ASSISTANT (ui_test_find_window (COFFER_TYPE_SETUP_ASSISTANT));
+  g_assert_nonnull (assistant);
+  gtk_window_set_default_size (GTK_WINDOW (assistant), 640, 1010);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL));
+  page = coffer_setup_assistant_get_destination_page (assistant);
+
+  choose_kind (page, "kind_other");
+  set_text (page, "other_remote", "localdisk");
+  set_text (page, "other_path", folder);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.test-connection", NULL));
+  ui_test_wait_for (assistant_idle, assistant, 60, "the connection test through rclone");
+  g_test_message ("rclone test: %s", test_subtitle (page));
+  g_assert_true (g_str_has_prefix (test_subtitle (page), "Connected."));
+  g_assert_cmpuint (count_rclone ("serve"), ==, 0);
+  ui_test_screenshot (GTK_WIDGET (assistant), "destination-rclone-other");
+
+  choose_kind (page, "kind_sftp");
+  set_text (page, "sftp_host", "nas.example");
+  set_text (page, "sftp_port", "2222");
+  set_text (page, "sftp_user", "ann");
+  set_text (page, "sftp_password", "first password");
+  ui_test_screenshot (GTK_WIDGET (assistant), "destination-sftp");
+  dest = coffer_destination_page_build (page, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (dest->location, ==, "rclone:sftp_ann_nas_example_2222:coffer-backup");
+  set_text (page, "sftp_password", "second password");
+  dest2 = coffer_destination_page_build (page, &error);
+  g_assert_no_error (error);
+  remotes = coffer_rclone_remotes_load (&error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_key_file_get_string (remotes, name, "host", NULL), ==, "nas.example");
+  g_assert_cmpint (g_key_file_get_integer (remotes, name, "port", NULL), ==, 2222);
+  g_assert_false (g_key_file_has_key (remotes, name, "password", NULL));
+  stored = coffer_keyring_lookup_sync (repo, COFFER_KEY_KIND_RCLONE_REMOTE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (stored->data, stored->len, "second password", strlen ("second password"));
+  gtk_window_destroy (GTK_WINDOW (assistant));
+}
+
+/* One application for both: it owns its name on the keyring's bus. */
+static void
+test_destination (void)
+{
+  g_autoptr(CofferApplication) app = NULL;
+
+  if (!coffer_keyring_is_available ())
+    {
+      g_test_skip ("no keyring (run under run-with-keyring.sh service)");
+      return;
+    }
+  app = ui_test_app_new ();
+  sign_in (app);
+  rclone_kinds (app);
   ui_test_quit (app);
 }
 
@@ -202,6 +305,6 @@ main (int argc, char **argv)
   if (bus != NULL)
     g_setenv ("DBUS_SESSION_BUS_ADDRESS", bus, TRUE);
   g_unsetenv ("COFFER_KEYRING");
-  g_test_add_func ("/ui/signin", test_sign_in);
+  g_test_add_func ("/ui/destination", test_destination);
   return ui_test_run (tmp);
 }
