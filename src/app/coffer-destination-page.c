@@ -224,6 +224,27 @@ cancel_sign_in_activated (GtkWidget *widget, const char *action, GVariant *param
 /* ---- kinds and files ---- */
 
 static void
+remotes_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferDestinationPage) self = user_data;
+  g_auto(GStrv) own = coffer_engine_list_rclone_remotes_finish (COFFER_ENGINE (source), result, NULL);
+  g_autofree char *list = NULL, *description = NULL;
+
+  if (own == NULL)
+    return;
+  list = g_strjoinv (", ", own);
+  if (own[0] != NULL)
+    /* Translators: %s is a list of names */
+    description = g_strdup_printf (_("Remotes in your rclone configuration: %s."), list);
+  else
+    description = g_strdup (_("Your rclone configuration has no remotes yet. Run “rclone config” "
+                              "in a terminal to add one."));
+  adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (self->other_group), description);
+  if (own[0] != NULL && own[1] == NULL && *text (self->other_remote) == '\0')
+    gtk_editable_set_text (GTK_EDITABLE (self->other_remote), own[0]);
+}
+
+static void
 kind_toggled_cb (CofferDestinationPage *self)
 {
   gtk_widget_set_visible (self->local_group, active (self->kind_local));
@@ -241,22 +262,8 @@ kind_toggled_cb (CofferDestinationPage *self)
         find_existing_remote (self, oauth_type (self));
       update_sign_in (self);
     }
-  if (active (self->kind_other))
-    {
-      g_auto(GStrv) own = coffer_rclone_list_own_remotes (NULL);
-      g_autofree char *list = g_strjoinv (", ", own);
-      g_autofree char *description = NULL;
-
-      if (own[0] != NULL)
-        /* Translators: %s is a list of names */
-        description = g_strdup_printf (_("Remotes in your rclone configuration: %s."), list);
-      else
-        description = g_strdup (_("Your rclone configuration has no remotes yet. Run “rclone config” "
-                                  "in a terminal to add one."));
-      adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (self->other_group), description);
-      if (own[0] != NULL && own[1] == NULL && *text (self->other_remote) == '\0')
-        gtk_editable_set_text (GTK_EDITABLE (self->other_remote), own[0]);
-    }
+  if (active (self->kind_other) && self->engine != NULL)
+    coffer_engine_list_rclone_remotes_async (self->engine, NULL, remotes_listed_cb, g_object_ref (self));
   changed_cb (self);
 }
 
@@ -357,40 +364,88 @@ rclone_location (const char *name, const char *folder)
   return g_strdup_printf ("rclone:%s:%s", name, f);
 }
 
-static CofferDestination *
-build_sftp (CofferDestinationPage *self, GError **error)
+/* The SFTP fields checked; *name is the managed remote they make. */
+static gboolean
+check_sftp (CofferDestinationPage *self, char **name, gint *port_out, GError **error)
 {
   const char *host = text (self->sftp_host), *user = text (self->sftp_user);
-  const char *password = text (self->sftp_password);
-  g_autofree char *name = NULL, *clean = NULL;
-  g_autoptr(CofferSecret) secret = NULL;
   gint64 port = 22;
 
   if (*host == '\0' || *user == '\0')
-    return invalid (error, _("Enter the server and the user name."));
+    return invalid (error, _("Enter the server and the user name.")) != NULL;
   if (*text (self->sftp_port) != '\0'
       && (!g_ascii_string_to_signed (text (self->sftp_port), 10, 1, 65535, &port, NULL)))
-    return invalid (error, _("The port is a number from 1 to 65535."));
-  if (*password == '\0' && self->key_file == NULL)
-    return invalid (error, _("Enter the password, or choose an SSH key file."));
-
+    return invalid (error, _("The port is a number from 1 to 65535.")) != NULL;
+  if (*text (self->sftp_password) == '\0' && self->key_file == NULL)
+    return invalid (error, _("Enter the password, or choose an SSH key file.")) != NULL;
   /* One remote per user, server and port, named after them. */
-  clean = g_strdup_printf ("sftp_%s_%s_%" G_GINT64_FORMAT, user, host, port);
-  for (char *p = clean; *p; p++)
+  *name = g_strdup_printf ("sftp_%s_%s_%" G_GINT64_FORMAT, user, host, port);
+  for (char *p = *name; *p; p++)
     if (!g_ascii_isalnum (*p) && *p != '_')
       *p = '_';
-  name = g_steal_pointer (&clean);
-  if (*password != '\0')
-    secret = coffer_secret_new_from_string (password);
-  /* Replaced each time: the password may have been corrected. */
-  if (!coffer_rclone_remote_remove (name, NULL, error)
-      || !coffer_rclone_remote_add (name, "sftp", host, (gint) port, user,
-                                    secret ? NULL : self->key_file, NULL, secret, NULL, error))
+  *port_out = (gint) port;
+  return TRUE;
+}
+
+static CofferDestination *
+build_sftp (CofferDestinationPage *self, GError **error)
+{
+  g_autofree char *name = NULL, *location = NULL;
+  gint port;
+
+  if (!check_sftp (self, &name, &port, error))
     return NULL;
-  {
-    g_autofree char *location = rclone_location (name, text (self->sftp_folder));
-    return coffer_destination_new (location);
-  }
+  location = rclone_location (name, text (self->sftp_folder));
+  return coffer_destination_new (location);
+}
+
+static void
+save_remote_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!coffer_engine_save_remote_finish (COFFER_ENGINE (source), result, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+coffer_destination_page_prepare_async (CofferDestinationPage *self, GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autofree char *name = NULL;
+  g_autoptr(CofferSecret) secret = NULL;
+  GError *error = NULL;
+  gint port = 22;
+
+  g_task_set_source_tag (task, coffer_destination_page_prepare_async);
+  if (!active (self->kind_sftp))
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  g_return_if_fail (self->engine != NULL);
+  if (!check_sftp (self, &name, &port, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (*text (self->sftp_password) != '\0')
+    secret = coffer_secret_new_from_string (text (self->sftp_password));
+  coffer_engine_save_remote_async (self->engine, name, "sftp", text (self->sftp_host), port,
+                                   text (self->sftp_user), secret ? NULL : self->key_file, secret,
+                                   cancellable, save_remote_cb, g_steal_pointer (&task));
+}
+
+gboolean
+coffer_destination_page_prepare_finish (CofferDestinationPage *self, GAsyncResult *result,
+                                        GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 CofferDestination *

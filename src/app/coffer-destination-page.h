@@ -20,10 +20,16 @@ G_DECLARE_FINAL_TYPE (CofferDestinationPage, coffer_destination_page, COFFER, DE
 CofferDestinationPage *coffer_destination_page_new (void);
 /* The engine that runs the sign-in. */
 void coffer_destination_page_set_engine (CofferDestinationPage *self, CofferEngine *engine);
-/* The destination entered, or NULL with a message to show. An SFTP
- * destination is saved as a Coffer-managed rclone remote (password in the
- * keyring) on the way. */
+/* The destination entered, or NULL with a message to show. No I/O. */
 CofferDestination *coffer_destination_page_build (CofferDestinationPage *self, GError **error);
+/* Call before testing the destination: saves what build() refers to but
+ * does not hold (SFTP: the Coffer-managed rclone remote, password in the
+ * keyring, replacing one of the same name) in the engine's thread. Does
+ * nothing for the other kinds. */
+void     coffer_destination_page_prepare_async  (CofferDestinationPage *self, GCancellable *cancellable,
+                                                 GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_destination_page_prepare_finish (CofferDestinationPage *self, GAsyncResult *result,
+                                                 GError **error);
 void coffer_destination_page_set_folder (CofferDestinationPage *self, const char *path);
 /* The connection test row. */
 void coffer_destination_page_set_test_result (CofferDestinationPage *self, const char *icon,

@@ -128,3 +128,96 @@ coffer_engine_sign_in_finish (CofferEngine *self, GAsyncResult *result, GError *
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
+
+/* ---- saving a remote ---- */
+
+typedef struct
+{
+  char         *name, *type, *host, *user, *key_file;
+  gint          port;
+  CofferSecret *secret;
+} SaveRemote;
+
+static void
+save_remote_free (SaveRemote *r)
+{
+  g_free (r->name);
+  g_free (r->type);
+  g_free (r->host);
+  g_free (r->user);
+  g_free (r->key_file);
+  g_clear_pointer (&r->secret, coffer_secret_free);
+  g_free (r);
+}
+
+static void
+save_remote_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  SaveRemote *r = task_data;
+  GError *error = NULL;
+
+  /* Replaced each time: the password may have been corrected. */
+  if (!coffer_rclone_remote_remove (r->name, cancellable, &error)
+      || !coffer_rclone_remote_add (r->name, r->type, r->host, r->port, r->user, r->key_file, NULL,
+                                    r->secret, cancellable, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+coffer_engine_save_remote_async (CofferEngine *self, const char *name, const char *type,
+                                 const char *host, gint port, const char *user, const char *key_file,
+                                 const CofferSecret *secret, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  SaveRemote *r = g_new0 (SaveRemote, 1);
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  r->name = g_strdup (name);
+  r->type = g_strdup (type);
+  r->host = g_strdup (host);
+  r->port = port;
+  r->user = g_strdup (user);
+  r->key_file = g_strdup (key_file);
+  r->secret = secret ? coffer_secret_dup (secret) : NULL;
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, coffer_engine_save_remote_async);
+  g_task_set_task_data (task, r, (GDestroyNotify) save_remote_free);
+  g_task_run_in_thread (task, save_remote_thread);
+}
+
+gboolean
+coffer_engine_save_remote_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- rclone's own remotes ---- */
+
+static void
+list_remotes_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  g_task_return_pointer (task, coffer_rclone_list_own_remotes (cancellable), (GDestroyNotify) g_strfreev);
+}
+
+void
+coffer_engine_list_rclone_remotes_async (CofferEngine *self, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, coffer_engine_list_rclone_remotes_async);
+  g_task_run_in_thread (task, list_remotes_thread);
+}
+
+char **
+coffer_engine_list_rclone_remotes_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

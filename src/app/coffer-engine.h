@@ -328,4 +328,18 @@ void  coffer_engine_sign_in_async  (CofferEngine *self, const char *type, Coffer
                                     GAsyncReadyCallback callback, gpointer user_data);
 char *coffer_engine_sign_in_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 
+/* Saves (replacing one of that name) a Coffer-managed rclone remote: secret
+ * (may be NULL) to the keyring, the rest to remotes.ini. */
+void     coffer_engine_save_remote_async  (CofferEngine *self, const char *name, const char *type,
+                                           const char *host, gint port, const char *user,
+                                           const char *key_file, const CofferSecret *secret,
+                                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                                           gpointer user_data);
+gboolean coffer_engine_save_remote_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* The remotes of rclone's own configuration (`rclone listremotes`). */
+void   coffer_engine_list_rclone_remotes_async  (CofferEngine *self, GCancellable *cancellable,
+                                                 GAsyncReadyCallback callback, gpointer user_data);
+char **coffer_engine_list_rclone_remotes_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
 G_END_DECLS

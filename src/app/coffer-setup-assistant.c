@@ -278,6 +278,31 @@ test_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+prepared_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferSetupAssistant) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferDestination) dest = NULL;
+
+  if (!coffer_destination_page_prepare_finish (self->destination_page, result, &error)
+      || (dest = build_destination (self, &error)) == NULL)
+    {
+      g_autofree char *message = NULL;
+
+      coffer_destination_page_set_testing (self->destination_page, FALSE);
+      set_busy (self, FALSE);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      message = error->domain == COFFER_REPO_ERROR ? g_strdup (error->message)
+                                                   : coffer_engine_describe_error (error);
+      set_test_result (self, "dialog-error-symbolic", "error", message);
+      return;
+    }
+  coffer_engine_test_connection_async (coffer_application_get_engine (self->app), dest, self->cancellable,
+                                       test_cb, g_object_ref (self));
+}
+
+static void
 start_test (CofferSetupAssistant *self, gboolean proceed)
 {
   g_autoptr(GError) error = NULL;
@@ -292,8 +317,9 @@ start_test (CofferSetupAssistant *self, gboolean proceed)
   set_test_result (self, "network-server-symbolic", NULL, _("Connecting…"));
   coffer_destination_page_set_testing (self->destination_page, TRUE);
   set_busy (self, TRUE);
-  coffer_engine_test_connection_async (coffer_application_get_engine (self->app), dest, self->cancellable,
-                                       test_cb, g_object_ref (self));
+  /* Saves an SFTP destination's remote first (in a thread). */
+  coffer_destination_page_prepare_async (self->destination_page, self->cancellable, prepared_cb,
+                                         g_object_ref (self));
 }
 
 static void

@@ -218,6 +218,32 @@ choose_kind (CofferDestinationPage *page, const char *kind)
   gtk_check_button_set_active (GTK_CHECK_BUTTON (button), TRUE);
 }
 
+static void
+prepared_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *done = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (coffer_destination_page_prepare_finish (COFFER_DESTINATION_PAGE (source), result, &error));
+  g_assert_no_error (error);
+  *done = TRUE;
+}
+
+static gboolean
+is_true (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+static void
+prepare (CofferDestinationPage *page)
+{
+  gboolean done = FALSE;
+
+  coffer_destination_page_prepare_async (page, NULL, prepared_cb, &done);
+  ui_test_wait_for (is_true, &done, 30, "saving the SFTP remote");
+}
+
 /* "Other (rclone Remote)": a local remote of rclone's own configuration
  * (given in the environment); Test Connection does the write probe through
  * a real rclone serve webdav and stops it afterwards. SFTP or NAS: the
@@ -227,7 +253,7 @@ static void
 rclone_kinds (CofferApplication *app)
 {
   g_autofree char *folder = g_build_filename (tmp, "rclone-dest", NULL);
-  g_autoptr(CofferDestination) dest = NULL, dest2 = NULL;
+  g_autoptr(CofferDestination) dest = NULL;
   g_autoptr(CofferSecret) stored = NULL;
   g_autoptr(GKeyFile) remotes = NULL;
   g_autoptr(GError) error = NULL;
@@ -263,9 +289,14 @@ rclone_kinds (CofferApplication *app)
   dest = coffer_destination_page_build (page, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (dest->location, ==, "rclone:sftp_ann_nas_example_2222:coffer-backup");
-  set_text (page, "sftp_password", "second password");
-  dest2 = coffer_destination_page_build (page, &error);
+  /* build() saves nothing; prepare (run by Test Connection) does. */
+  remotes = coffer_rclone_remotes_load (&error);
   g_assert_no_error (error);
+  g_assert_false (g_key_file_has_group (remotes, name));
+  g_clear_pointer (&remotes, g_key_file_unref);
+  prepare (page);
+  set_text (page, "sftp_password", "second password");
+  prepare (page);
   remotes = coffer_rclone_remotes_load (&error);
   g_assert_no_error (error);
   g_assert_cmpstr (g_key_file_get_string (remotes, name, "host", NULL), ==, "nas.example");
