@@ -190,17 +190,42 @@ log_tail (CofferStoreRclone *self)
   return log_tail_lines (self, 4);
 }
 
-/* A failed call: if rclone's log says why in cloud terms (sign-in expired,
- * quota, rate limit), say that instead. */
-static void
-classify (CofferStoreRclone *self, GError **error)
+/* How much rclone has logged so far: a call's own lines come after. */
+static goffset
+log_mark (CofferStoreRclone *self)
 {
-  g_autofree char *tail = NULL;
+  g_autofree char *path = g_build_filename (self->dir, "rclone.log", NULL);
+  GStatBuf st;
+
+  return g_stat (path, &st) == 0 ? st.st_size : 0;
+}
+
+/* A failed call: if what rclone logged since mark says why in cloud terms
+ * (sign-in expired, quota, rate limit), say that instead. Older lines are
+ * not looked at: they belong to other calls. */
+static void
+classify (CofferStoreRclone *self, goffset mark, GError **error)
+{
+  g_autofree char *path = NULL, *text = NULL;
+  gsize len = 0;
+  const char *start;
 
   if (error == NULL || *error == NULL)
     return;
-  tail = log_tail_lines (self, 12);
-  coffer_rclone_classify_error (tail, self->backend, self->remote, error);
+  path = g_build_filename (self->dir, "rclone.log", NULL);
+  if (!g_file_get_contents (path, &text, &len, NULL))
+    return;
+  start = text + ((gsize) mark <= len ? (gsize) mark : len);
+  /* The last 12 lines of them. */
+  {
+    const char *p = text + len;
+    for (int lines = 0; p > start && lines < 13; p--)
+      if (p[-1] == '\n')
+        lines++;
+    if (p > start)
+      start = p;
+  }
+  coffer_rclone_classify_error (start, self->backend, self->remote, error);
 }
 
 static char *
@@ -322,7 +347,7 @@ start_child_once_locked (CofferStoreRclone *self, GCancellable *cancellable, GEr
                        i >= READY_ATTEMPTS ? COFFER_STORE_ERROR_NETWORK
                                            : COFFER_STORE_ERROR_FAILED,
                        "rclone could not serve “%s”: %s", self->remote_path, tail);
-          classify (self, error);
+          classify (self, 0, error);
           return FALSE;
         }
       if (!wait_interval (cancellable, error))
@@ -432,6 +457,7 @@ child_went_away (CofferStoreRclone *self, CofferStore *inner, const GError *erro
     {                                                                          \
       g_autoptr(GError) local_error = NULL;                                    \
       g_autoptr(CofferStore) inner = acquire (self, cancellable, error);       \
+      goffset mark = log_mark (self);                                          \
       if (inner == NULL)                                                       \
         return RESULT_FAIL;                                                    \
       result = CALL;                                                           \
@@ -439,7 +465,7 @@ child_went_away (CofferStoreRclone *self, CofferStore *inner, const GError *erro
         return result;                                                         \
       if (attempt == 0 && child_went_away (self, inner, local_error))          \
         continue;                                                              \
-      classify (self, &local_error);                                           \
+      classify (self, mark, &local_error);                                     \
       g_propagate_error (error, g_steal_pointer (&local_error));               \
       return result;                                                           \
     }
@@ -483,12 +509,13 @@ rclone_list (CofferStore *store, const char *prefix, CofferStoreListFunc func,
 {
   CofferStoreRclone *self = COFFER_STORE_RCLONE (store);
   g_autoptr(CofferStore) inner = acquire (self, cancellable, error);
+  goffset mark = log_mark (self);
 
   if (inner == NULL)
     return FALSE;
   if (!coffer_store_list (inner, prefix, func, user_data, cancellable, error))
     {
-      classify (self, error);
+      classify (self, mark, error);
       return FALSE;
     }
   return TRUE;
