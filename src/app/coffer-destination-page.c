@@ -205,8 +205,10 @@ sign_in_activated (GtkWidget *widget, const char *action, GVariant *param)
   if (type == NULL || self->sign_in != NULL || self->engine == NULL)
     return;
   self->sign_in = g_cancellable_new ();
-  coffer_engine_sign_in_async (self->engine, type, open_url, self, self->sign_in, sign_in_cb,
-                               g_object_ref (self));
+  /* Signed in before (perhaps expired): sign that remote in again. */
+  coffer_engine_sign_in_async (self->engine, type,
+                               g_strcmp0 (type, self->signed_in_type) == 0 ? self->signed_in_remote : NULL,
+                               open_url, self, self->sign_in, sign_in_cb, g_object_ref (self));
   /* The user may switch kinds meanwhile: remember which one signs in. */
   g_object_set_data_full (G_OBJECT (self), "signing-in-type", g_strdup (type), g_free);
   update_sign_in (self);

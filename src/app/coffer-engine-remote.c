@@ -13,6 +13,7 @@
 typedef struct
 {
   char                *type;
+  char                *name;      /* the remote to sign in again, or NULL */
   CofferEngineUrlFunc  url_func;
   gpointer             url_data;
   GMainContext        *context;
@@ -22,6 +23,7 @@ static void
 sign_in_free (SignIn *s)
 {
   g_free (s->type);
+  g_free (s->name);
   g_main_context_unref (s->context);
   g_free (s);
 }
@@ -83,7 +85,20 @@ sign_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       g_task_return_error (task, error);
       return;
     }
-  name = coffer_rclone_remote_unused_name (s->type);
+  /* Signing in again replaces the token of the same remote, so that
+   * backups already set up on "rclone:NAME:…" work again. Only after the
+   * new sign-in succeeded: a cancelled one keeps the old. */
+  if (s->name != NULL)
+    {
+      name = g_strdup (s->name);
+      if (!coffer_rclone_remote_remove (name, cancellable, &error))
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+    }
+  else
+    name = coffer_rclone_remote_unused_name (s->type);
   if (!coffer_rclone_remote_add (name, s->type, NULL, 0, NULL, NULL, NULL, token, cancellable,
                                  &error))
     {
@@ -94,8 +109,8 @@ sign_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
 }
 
 void
-coffer_engine_sign_in_async (CofferEngine *self, const char *type, CofferEngineUrlFunc url_func,
-                             gpointer url_data, GCancellable *cancellable,
+coffer_engine_sign_in_async (CofferEngine *self, const char *type, const char *name,
+                             CofferEngineUrlFunc url_func, gpointer url_data, GCancellable *cancellable,
                              GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr(GTask) task = NULL;
@@ -112,6 +127,7 @@ coffer_engine_sign_in_async (CofferEngine *self, const char *type, CofferEngineU
     }
   s = g_new0 (SignIn, 1);
   s->type = g_strdup (type);
+  s->name = g_strdup (name);
   s->url_func = url_func;
   s->url_data = url_data;
   s->context = g_main_context_ref_thread_default ();

@@ -320,11 +320,14 @@ typedef void (*CofferEngineUrlFunc) (const char *url, gpointer user_data);
 
 /* Signs in to an OAuth cloud (type "gdrive", "dropbox", … as in `coffer
  * remote add`) with rclone authorize and saves it as a Coffer-managed
- * remote: the token in the keyring, the rest in remotes.ini. url_func gets
+ * remote: the token in the keyring, the rest in remotes.ini. name: the
+ * remote to sign in again (its token is replaced once the new sign-in
+ * succeeded), or NULL for a new one named after the type. url_func gets
  * the page to open (url_data must outlive the call). Cancelling stops
- * rclone. The result is the new remote's name (use "rclone:NAME:folder"). */
-void  coffer_engine_sign_in_async  (CofferEngine *self, const char *type, CofferEngineUrlFunc url_func,
-                                    gpointer url_data, GCancellable *cancellable,
+ * rclone. The result is the remote's name (use "rclone:NAME:folder"). */
+void  coffer_engine_sign_in_async  (CofferEngine *self, const char *type, const char *name,
+                                    CofferEngineUrlFunc url_func, gpointer url_data,
+                                    GCancellable *cancellable,
                                     GAsyncReadyCallback callback, gpointer user_data);
 char *coffer_engine_sign_in_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 

@@ -185,6 +185,28 @@ sign_in (CofferApplication *app)
   g_assert_nonnull (g_strstr_len ((const char *) stored->data, stored->len, issued[1]));
 
   g_subprocess_wait (browser, NULL, NULL);
+  g_clear_object (&browser);
+
+  /* 3. "Sign In Again…" (e.g. after the sign-in expired) replaces the
+   * token of the same remote, so "rclone:gdrive:…" works again. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "destination.sign-in", NULL));
+  ui_test_wait_for (has_link, page, 60, "the sign-in address from rclone");
+  browser = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, "curl", "-sS", "-L", link_uri (page), NULL);
+  g_assert_no_error (error);
+  ui_test_wait_for (not_signing_in, page, 60, "the second sign-in");
+  g_assert_cmpstr (coffer_destination_page_get_signed_in_remote (page), ==, "gdrive");
+  g_subprocess_wait (browser, NULL, NULL);
+  g_clear_pointer (&tokens, g_free);
+  g_clear_pointer (&issued, g_strfreev);
+  g_clear_pointer (&stored, coffer_secret_free);
+  g_assert_true (g_file_get_contents (tokens_path, &tokens, NULL, NULL));
+  issued = g_strsplit (tokens, "\n", -1);
+  g_assert_cmpuint (g_strv_length (issued), >=, 4);
+  stored = coffer_keyring_lookup_sync ("rclone:gdrive", COFFER_KEY_KIND_RCLONE_REMOTE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (g_strstr_len ((const char *) stored->data, stored->len, issued[2]));
+  g_assert_null (g_strstr_len ((const char *) stored->data, stored->len, issued[0]));
+
   g_subprocess_force_exit (server);
   g_subprocess_wait (server, NULL, NULL);
   gtk_window_destroy (GTK_WINDOW (assistant));
