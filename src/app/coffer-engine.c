@@ -1877,10 +1877,6 @@ coffer_engine_describe_error (const GError *error)
       switch ((CofferStoreError) error->code)
         {
         case COFFER_STORE_ERROR_AUTH:
-          /* An expired cloud sign-in (coffer-store-rclone.c) says itself
-           * what to do: "Sign in to Google Drive again: …". */
-          if (g_str_has_prefix (error->message, "Sign in to "))
-            return g_strdup_printf (_("The sign-in to your cloud account has expired: %s"), error->message);
           return g_strdup_printf (_("The server refused the user name or password: %s"), error->message);
         case COFFER_STORE_ERROR_NO_SPACE:
           return g_strdup_printf (_("There is no space left at the backup location: %s"), error->message);

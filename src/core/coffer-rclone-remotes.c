@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 #include <gio/gunixinputstream.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 static const struct
 {
@@ -333,7 +334,7 @@ coffer_rclone_authorize (const char *backend, CofferRcloneUrlFunc url_func, gpoi
   p = g_subprocess_launcher_spawnv (l, argv, error);
   if (p == NULL)
     {
-      g_prefix_error (error, "Could not run rclone (is it installed?): ");
+      g_prefix_error (error, _("Could not run rclone (is it installed?): "));
       byte_array_wipe (out);
       return NULL;
     }
@@ -393,10 +394,15 @@ coffer_rclone_authorize (const char *backend, CofferRcloneUrlFunc url_func, gpoi
         || begin == NULL || end == NULL)
       {
         g_autofree char *said = g_strndup ((const char *) err->data, err->len);
-        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
-                     "rclone authorize %s did not return a token (was the sign-in in the "
-                     "browser cancelled?).%s%s", backend, said[0] ? " rclone said: " : "",
-                     g_strstrip (said));
+        g_strstrip (said);
+        if (said[0] != '\0')
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                       _("rclone authorize %s did not return a token (was the sign-in in the "
+                         "browser cancelled?). rclone said: %s"), backend, said);
+        else
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                       _("rclone authorize %s did not return a token (was the sign-in in the browser "
+                         "cancelled?)."), backend);
       }
     else
       {
@@ -427,7 +433,7 @@ coffer_rclone_remote_add (const char *name, const char *type, const char *host, 
   if (coffer_rclone_backend_for_type (type) == NULL)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   "Unknown remote type “%s”.", type ? type : "");
+                   _("Unknown remote type “%s”."), type ? type : "");
       return FALSE;
     }
   kf = coffer_rclone_remotes_load (error);
@@ -436,7 +442,7 @@ coffer_rclone_remote_add (const char *name, const char *type, const char *host, 
   if (g_key_file_has_group (kf, name))
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
-                   "A remote named “%s” exists already; remove it first.", name);
+                   _("A remote named “%s” exists already; remove it first."), name);
       return FALSE;
     }
   if (secret != NULL)

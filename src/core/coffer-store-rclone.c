@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <sodium.h>
+#include <glib/gi18n-lib.h>
 
 /* Restarts of a crashed child per store before calls fail for good. */
 #define MAX_RESTARTS 5
@@ -747,13 +748,14 @@ coffer_store_rclone_get_pid (CofferStoreRclone *self)
 
 /* ---- cloud errors in rclone's log ---- */
 
+/* The provider's name for messages, or NULL (then the remote's name is
+ * used). Brand names: not translated. */
 static const char *
 provider_name (const char *backend)
 {
   static const struct { const char *backend, *name; } names[] = {
     { "drive", "Google Drive" }, { "onedrive", "OneDrive" }, { "dropbox", "Dropbox" },
     { "pcloud", "pCloud" }, { "box", "Box" }, { "b2", "Backblaze B2" },
-    { "sftp", "the SFTP server" },
   };
   for (guint i = 0; backend != NULL && i < G_N_ELEMENTS (names); i++)
     if (g_str_equal (names[i].backend, backend))
@@ -817,7 +819,6 @@ coffer_rclone_classify_error (const char *log_tail, const char *backend, const c
     "error 429", "429 too many", "rate limit", NULL };
   g_autofree char *lower = NULL, *line = NULL;
   const char *provider = provider_name (backend);
-  g_autofree char *where = NULL;
 
   if (log_tail == NULL || error == NULL || *error == NULL)
     return FALSE;
@@ -826,47 +827,59 @@ coffer_rclone_classify_error (const char *log_tail, const char *backend, const c
       || g_error_matches (*error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS))
     return FALSE;
   lower = g_ascii_strdown (log_tail, -1);
-  where = provider ? g_strdup (provider) : g_strdup_printf ("the remote “%s”", remote);
 
   if (contains_any (lower, auth))
     {
       g_autofree char *how = NULL;
       line = line_with (log_tail, lower, auth);
       if (backend != NULL && !g_str_equal (backend, "sftp") && !g_str_equal (backend, "b2"))
-        how = g_strdup_printf ("in Coffer choose this destination again and sign in, or run "
-                               "“coffer remote remove %s” and “coffer remote add %s %s”",
+        how = g_strdup_printf (_("in Coffer choose this destination again and sign in, or run "
+                                 "“coffer remote remove %s” and “coffer remote add %s %s”"),
                                remote, g_str_equal (backend, "drive") ? "gdrive" : backend, remote);
       else if (backend != NULL)
-        how = g_strdup_printf ("check the password or key of the remote “%s”", remote);
+        how = g_strdup_printf (_("check the password or key of the remote “%s”"), remote);
       else
-        how = g_strdup_printf ("run “rclone config reconnect %s:”", remote);
+        how = g_strdup_printf (_("run “rclone config reconnect %s:”"), remote);
       g_clear_error (error);
-      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
-                   "Sign in to %s again: the sign-in of “%s” has expired or was revoked (%s). "
-                   "Nothing was lost. rclone said: %s", where, remote, how, line);
+      if (provider != NULL)
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                     _("Sign in to %s again: the sign-in of “%s” has expired or was revoked (%s). "
+                       "Nothing was lost. rclone said: %s"), provider, remote, how, line);
+      else
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                     _("Sign in to the remote “%s” again: its sign-in has expired or was revoked "
+                       "(%s). Nothing was lost. rclone said: %s"), remote, how, line);
       return TRUE;
     }
   if (contains_any (lower, full))
     {
       line = line_with (log_tail, lower, full);
       g_clear_error (error);
-      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
-                   "%s is full (its storage quota or disk is used up). Free space or "
-                   "buy more, then back up again; nothing was lost. rclone said: %s",
-                   where, line);
-      /* "the remote" at the start of a sentence */
-      (*error)->message[0] = g_ascii_toupper ((*error)->message[0]);
+      if (provider != NULL)
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
+                     _("%s is full (its storage quota or disk is used up). Free space or buy "
+                       "more, then back up again; nothing was lost. rclone said: %s"), provider, line);
+      else
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
+                     _("The remote “%s” is full (its storage quota or disk is used up). Free "
+                       "space or buy more, then back up again; nothing was lost. rclone said: %s"),
+                     remote, line);
       return TRUE;
     }
   if (contains_any (lower, rate))
     {
       line = line_with (log_tail, lower, rate);
       g_clear_error (error);
-      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_SERVER,
-                   "%s is limiting how fast Coffer may send (rate limit); Coffer waited and "
-                   "tried again, but it still refuses. Try again later; nothing was lost. "
-                   "rclone said: %s", where, line);
-      (*error)->message[0] = g_ascii_toupper ((*error)->message[0]);
+      if (provider != NULL)
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_SERVER,
+                     _("%s is limiting how fast Coffer may send (rate limit); Coffer waited and "
+                       "tried again, but it still refuses. Try again later; nothing was lost. "
+                       "rclone said: %s"), provider, line);
+      else
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_SERVER,
+                     _("The remote “%s” is limiting how fast Coffer may send (rate limit); Coffer "
+                       "waited and tried again, but it still refuses. Try again later; nothing "
+                       "was lost. rclone said: %s"), remote, line);
       return TRUE;
     }
   return FALSE;
