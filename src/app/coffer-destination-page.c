@@ -116,7 +116,8 @@ update_sign_in (CofferDestinationPage *self)
     return;
   if (waiting)
     /* Translators: %s is Google Drive or Dropbox */
-    subtitle = g_strdup_printf (_("Waiting for you to sign in to %s in your browser…"), provider (type));
+    subtitle = g_strdup_printf (_("Waiting for you to sign in to %s in your browser…"),
+                                provider (g_object_get_data (G_OBJECT (self), "signing-in-type")));
   else if (signed_in)
     /* Translators: %s is the name Coffer gave the account, as in “rclone:NAME:folder” */
     subtitle = g_strdup_printf (_("Signed in. The sign-in is kept in the keyring as “%s”."),
@@ -285,11 +286,12 @@ chosen_path (GtkNativeDialog *dialog)
 {
   g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
 
+  char *path;
+
   if (file == NULL)
     return NULL;
-  if (g_file_get_path (file) != NULL)
-    return g_file_get_path (file);
-  return g_file_get_uri (file);
+  path = g_file_get_path (file);
+  return path != NULL ? path : g_file_get_uri (file);
 }
 
 static void

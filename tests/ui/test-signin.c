@@ -282,6 +282,7 @@ rclone_kinds (CofferApplication *app)
   CofferSetupAssistant *assistant;
   CofferDestinationPage *page;
   const char *name = "sftp_ann_nas_example_2222";
+  g_autofree char *host = NULL;
   g_autofree char *repo = g_strconcat ("rclone:", name, NULL);
 
   g_setenv ("RCLONE_CONFIG_LOCALDISK_TYPE", "local", TRUE);
@@ -321,7 +322,8 @@ rclone_kinds (CofferApplication *app)
   prepare (page);
   remotes = coffer_rclone_remotes_load (&error);
   g_assert_no_error (error);
-  g_assert_cmpstr (g_key_file_get_string (remotes, name, "host", NULL), ==, "nas.example");
+  host = g_key_file_get_string (remotes, name, "host", NULL);
+  g_assert_cmpstr (host, ==, "nas.example");
   g_assert_cmpint (g_key_file_get_integer (remotes, name, "port", NULL), ==, 2222);
   g_assert_false (g_key_file_has_key (remotes, name, "password", NULL));
   stored = coffer_keyring_lookup_sync (repo, COFFER_KEY_KIND_RCLONE_REMOTE, NULL, &error);
