@@ -317,4 +317,36 @@ void       coffer_engine_make_shares_async      (CofferEngine *self, const char 
                                                  GAsyncReadyCallback callback, gpointer user_data);
 gboolean   coffer_engine_make_shares_finish     (CofferEngine *self, GAsyncResult *result, GError **error);
 
+/* ---- cloud accounts through rclone (coffer-engine-remote.c) ---- */
+
+/* Gets the address of a sign-in page to open in the browser (main context). */
+typedef void (*CofferEngineUrlFunc) (const char *url, gpointer user_data);
+
+/* Signs in to an OAuth cloud (type "gdrive", "dropbox", … as in `coffer
+ * remote add`) with rclone authorize and saves it as a Coffer-managed
+ * remote: the token in the keyring, the rest in remotes.ini. name: the
+ * remote to sign in again (its token is replaced once the new sign-in
+ * succeeded), or NULL for a new one named after the type. url_func gets
+ * the page to open (url_data must outlive the call). Cancelling stops
+ * rclone. The result is the remote's name (use "rclone:NAME:folder"). */
+void  coffer_engine_sign_in_async  (CofferEngine *self, const char *type, const char *name,
+                                    CofferEngineUrlFunc url_func, gpointer url_data,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data);
+char *coffer_engine_sign_in_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* Saves (replacing one of that name) a Coffer-managed rclone remote: secret
+ * (may be NULL) to the keyring, the rest to remotes.ini. */
+void     coffer_engine_save_remote_async  (CofferEngine *self, const char *name, const char *type,
+                                           const char *host, gint port, const char *user,
+                                           const char *key_file, const CofferSecret *secret,
+                                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                                           gpointer user_data);
+gboolean coffer_engine_save_remote_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
+/* The remotes of rclone's own configuration (`rclone listremotes`). */
+void   coffer_engine_list_rclone_remotes_async  (CofferEngine *self, GCancellable *cancellable,
+                                                 GAsyncReadyCallback callback, gpointer user_data);
+char **coffer_engine_list_rclone_remotes_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
 G_END_DECLS

@@ -18,7 +18,6 @@ struct _CofferSetupAssistant
   CofferApplication    *app;
   GListStore           *categories;
   GCancellable         *cancellable;
-  char                 *folder;
   CofferSecret         *recovery_key;
   GPtrArray            *history;           /* page names visited, for Back */
   guint                 pending_adds;
@@ -43,24 +42,7 @@ struct _CofferSetupAssistant
   GtkButton            *next_button;
   AdwToastOverlay      *toast_overlay;
   GtkStack             *stack;
-  GtkCheckButton       *kind_local;
-  GtkCheckButton       *kind_webdav;
-  GtkCheckButton       *kind_s3;
-  GtkWidget            *local_group;
-  GtkWidget            *webdav_group;
-  GtkWidget            *s3_group;
-  AdwActionRow         *folder_row;
-  AdwEntryRow          *webdav_url;
-  AdwEntryRow          *webdav_user;
-  AdwPasswordEntryRow  *webdav_password;
-  AdwEntryRow          *s3_endpoint;
-  AdwEntryRow          *s3_bucket;
-  AdwEntryRow          *s3_region;
-  AdwEntryRow          *s3_access_key;
-  AdwPasswordEntryRow  *s3_secret;
-  AdwActionRow         *test_row;
-  GtkImage             *test_icon;
-  GtkSpinner           *test_spinner;
+  CofferDestinationPage *destination_page;
   GtkListBox           *categories_list;
   GtkListBox           *restore_list;
   GtkListBox           *levels_list;
@@ -227,83 +209,13 @@ show_page (CofferSetupAssistant *self, const char *name, gboolean remember)
 static CofferDestination *
 build_destination (CofferSetupAssistant *self, GError **error)
 {
-  CofferDestination *dest = NULL;
-
-  if (gtk_check_button_get_active (self->kind_local))
-    {
-      if (self->folder == NULL)
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "%s", _("Choose a folder first."));
-          return NULL;
-        }
-      dest = coffer_destination_new (self->folder);
-    }
-  else if (gtk_check_button_get_active (self->kind_webdav))
-    {
-      const char *url = gtk_editable_get_text (GTK_EDITABLE (self->webdav_url));
-      const char *password = gtk_editable_get_text (GTK_EDITABLE (self->webdav_password));
-      g_autofree char *location = NULL;
-
-      if (url == NULL || *url == '\0')
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "%s", _("Enter the server address."));
-          return NULL;
-        }
-      if (g_str_has_prefix (url, "https://"))
-        location = g_strconcat ("webdavs://", url + 8, NULL);
-      else if (g_str_has_prefix (url, "http://"))
-        location = g_strconcat ("webdav://", url + 7, NULL);
-      else if (g_str_has_prefix (url, "webdav"))
-        location = g_strdup (url);
-      else
-        location = g_strconcat ("webdavs://", url, NULL);
-      if (*gtk_editable_get_text (GTK_EDITABLE (self->webdav_user)) && (password == NULL || *password == '\0'))
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "%s",
-                       _("Enter the password for this user."));
-          return NULL;
-        }
-      dest = coffer_destination_new (location);
-      dest->user = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->webdav_user)));
-      if (password != NULL && *password)
-        dest->secret = coffer_secret_new_from_string (password);
-    }
-  else
-    {
-      const char *bucket = gtk_editable_get_text (GTK_EDITABLE (self->s3_bucket));
-      const char *secret = gtk_editable_get_text (GTK_EDITABLE (self->s3_secret));
-
-      if (bucket == NULL || *bucket == '\0')
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "%s", _("Enter the bucket name."));
-          return NULL;
-        }
-      if (*gtk_editable_get_text (GTK_EDITABLE (self->s3_access_key)) == '\0' || secret == NULL || *secret == '\0')
-        {
-          g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID, "%s",
-                       _("Enter the access key ID and the secret access key."));
-          return NULL;
-        }
-      dest = coffer_destination_new (NULL);
-      dest->location = g_str_has_prefix (bucket, "s3://") ? g_strdup (bucket) : g_strconcat ("s3://", bucket, NULL);
-      dest->s3_endpoint = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->s3_endpoint)));
-      dest->s3_region = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->s3_region)));
-      dest->user = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->s3_access_key)));
-      if (secret != NULL && *secret)
-        dest->secret = coffer_secret_new_from_string (secret);
-    }
-  return dest;
+  return coffer_destination_page_build (self->destination_page, error);
 }
 
 static void
 set_test_result (CofferSetupAssistant *self, const char *icon, const char *css, const char *message)
 {
-  gtk_image_set_from_icon_name (self->test_icon, icon);
-  gtk_widget_remove_css_class (GTK_WIDGET (self->test_icon), "success");
-  gtk_widget_remove_css_class (GTK_WIDGET (self->test_icon), "error");
-  if (css != NULL)
-    gtk_widget_add_css_class (GTK_WIDGET (self->test_icon), css);
-  adw_action_row_set_subtitle (self->test_row, message);
+  coffer_destination_page_set_test_result (self->destination_page, icon, css, message);
 }
 
 static void
@@ -313,55 +225,18 @@ destination_changed_cb (CofferSetupAssistant *self)
   set_test_result (self, "network-server-symbolic", NULL, _("Not tested yet"));
 }
 
-static void
-kind_toggled_cb (CofferSetupAssistant *self)
-{
-  gtk_widget_set_visible (self->local_group, gtk_check_button_get_active (self->kind_local));
-  gtk_widget_set_visible (self->webdav_group, gtk_check_button_get_active (self->kind_webdav));
-  gtk_widget_set_visible (self->s3_group, gtk_check_button_get_active (self->kind_s3));
-  destination_changed_cb (self);
-}
-
 void
 coffer_setup_assistant_set_folder (CofferSetupAssistant *self, const char *path)
 {
   g_return_if_fail (COFFER_IS_SETUP_ASSISTANT (self));
-  g_free (self->folder);
-  self->folder = g_strdup (path);
-  adw_action_row_set_subtitle (self->folder_row, path);
-  gtk_check_button_set_active (self->kind_local, TRUE);
-  destination_changed_cb (self);
+  coffer_destination_page_set_folder (self->destination_page, path);
 }
 
-static void
-folder_response_cb (GtkNativeDialog *dialog, int response, CofferSetupAssistant *self)
+CofferDestinationPage *
+coffer_setup_assistant_get_destination_page (CofferSetupAssistant *self)
 {
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = file ? g_file_get_path (file) : NULL;
-      if (path != NULL)
-        coffer_setup_assistant_set_folder (self, path);
-      else if (file != NULL)
-        {
-          g_autofree char *uri = g_file_get_uri (file);
-          coffer_setup_assistant_set_folder (self, uri);
-        }
-    }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
-}
-
-static void
-choose_folder_activated (GtkWidget *widget, const char *action, GVariant *param)
-{
-  GtkFileChooserNative *chooser;
-
-  chooser = gtk_file_chooser_native_new (_("Choose the Backup Folder"), GTK_WINDOW (widget),
-                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Select"), _("_Cancel"));
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_signal_connect (chooser, "response", G_CALLBACK (folder_response_cb), widget);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  g_return_val_if_fail (COFFER_IS_SETUP_ASSISTANT (self), NULL);
+  return self->destination_page;
 }
 
 static void go_next (CofferSetupAssistant *self);
@@ -374,7 +249,7 @@ test_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   gboolean has_repository = FALSE;
   gboolean proceed = GPOINTER_TO_UINT (g_object_steal_data (G_OBJECT (self), "proceed"));
 
-  gtk_spinner_stop (self->test_spinner);
+  coffer_destination_page_set_testing (self->destination_page, FALSE);
   set_busy (self, FALSE);
   if (!coffer_engine_test_connection_finish (COFFER_ENGINE (source), result, &has_repository, &error))
     {
@@ -403,6 +278,31 @@ test_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+prepared_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferSetupAssistant) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferDestination) dest = NULL;
+
+  if (!coffer_destination_page_prepare_finish (self->destination_page, result, &error)
+      || (dest = build_destination (self, &error)) == NULL)
+    {
+      g_autofree char *message = NULL;
+
+      coffer_destination_page_set_testing (self->destination_page, FALSE);
+      set_busy (self, FALSE);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      message = error->domain == COFFER_REPO_ERROR ? g_strdup (error->message)
+                                                   : coffer_engine_describe_error (error);
+      set_test_result (self, "dialog-error-symbolic", "error", message);
+      return;
+    }
+  coffer_engine_test_connection_async (coffer_application_get_engine (self->app), dest, self->cancellable,
+                                       test_cb, g_object_ref (self));
+}
+
+static void
 start_test (CofferSetupAssistant *self, gboolean proceed)
 {
   g_autoptr(GError) error = NULL;
@@ -415,10 +315,11 @@ start_test (CofferSetupAssistant *self, gboolean proceed)
     }
   g_object_set_data (G_OBJECT (self), "proceed", GUINT_TO_POINTER (proceed));
   set_test_result (self, "network-server-symbolic", NULL, _("Connecting…"));
-  gtk_spinner_start (self->test_spinner);
+  coffer_destination_page_set_testing (self->destination_page, TRUE);
   set_busy (self, TRUE);
-  coffer_engine_test_connection_async (coffer_application_get_engine (self->app), dest, self->cancellable,
-                                       test_cb, g_object_ref (self));
+  /* Saves an SFTP destination's remote first (in a thread). */
+  coffer_destination_page_prepare_async (self->destination_page, self->cancellable, prepared_cb,
+                                         g_object_ref (self));
 }
 
 static void
@@ -1686,7 +1587,6 @@ coffer_setup_assistant_dispose (GObject *object)
   stop_join_polling (self);
   g_clear_pointer (&self->join_code_text, g_free);
   g_clear_object (&self->categories);
-  g_clear_pointer (&self->folder, g_free);
   g_clear_pointer (&self->recovery_key, coffer_secret_free);
   g_clear_pointer (&self->history, g_ptr_array_unref);
   g_clear_pointer (&self->restore_queue, g_ptr_array_unref);
@@ -1701,20 +1601,17 @@ coffer_setup_assistant_class_init (CofferSetupAssistantClass *klass)
 
   object_class->dispose = coffer_setup_assistant_dispose;
 
+  g_type_ensure (COFFER_TYPE_DESTINATION_PAGE);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/cofferapp/Coffer/coffer-setup-assistant.ui");
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, CofferSetupAssistant, name)
   BIND (window_title); BIND (back_button); BIND (next_button); BIND (toast_overlay); BIND (stack);
-  BIND (kind_local); BIND (kind_webdav); BIND (kind_s3); BIND (local_group); BIND (webdav_group);
-  BIND (s3_group); BIND (folder_row); BIND (webdav_url); BIND (webdav_user); BIND (webdav_password);
-  BIND (s3_endpoint); BIND (s3_bucket); BIND (s3_region); BIND (s3_access_key); BIND (s3_secret);
-  BIND (test_row); BIND (test_icon); BIND (test_spinner); BIND (categories_list); BIND (levels_list);
+  BIND (destination_page); BIND (categories_list); BIND (levels_list);
   BIND (password_group); BIND (password_entry); BIND (password_confirm); BIND (strength_bar);
   BIND (strength_label); BIND (working_page); BIND (working_spinner); BIND (recovery_bin);
   BIND (way_password); BIND (way_key); BIND (way_code); BIND (key_entry); BIND (join_page); BIND (join_code);
   BIND (join_spinner); BIND (join_status); BIND (join_password_group); BIND (join_password);
   BIND (restore_list);
 #undef BIND
-  gtk_widget_class_bind_template_callback (widget_class, kind_toggled_cb);
   gtk_widget_class_bind_template_callback (widget_class, use_shares_cb);
   gtk_widget_class_bind_template_callback (widget_class, destination_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, password_changed_cb);
@@ -1723,7 +1620,6 @@ coffer_setup_assistant_class_init (CofferSetupAssistantClass *klass)
   gtk_widget_class_install_action (widget_class, "assistant.next", NULL, next_activated);
   gtk_widget_class_install_action (widget_class, "assistant.back", NULL, back_activated);
   gtk_widget_class_install_action (widget_class, "assistant.restore-existing", NULL, restore_existing_activated);
-  gtk_widget_class_install_action (widget_class, "assistant.choose-folder", NULL, choose_folder_activated);
   gtk_widget_class_install_action (widget_class, "assistant.test-connection", NULL, test_connection_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Left, GDK_ALT_MASK, "assistant.back", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Right, GDK_ALT_MASK, "assistant.next", NULL);
@@ -1750,6 +1646,7 @@ coffer_setup_assistant_new (CofferApplication *app)
   CofferSetupAssistant *self = g_object_new (COFFER_TYPE_SETUP_ASSISTANT, "application", app, NULL);
 
   self->app = app;
+  coffer_destination_page_set_engine (self->destination_page, coffer_application_get_engine (app));
   self->wizard = coffer_recovery_wizard_new (app);
   adw_bin_set_child (self->recovery_bin, GTK_WIDGET (self->wizard));
   g_signal_connect_object (self->wizard, "confirmed", G_CALLBACK (wizard_confirmed_cb), self, G_CONNECT_SWAPPED);

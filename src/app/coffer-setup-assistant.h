@@ -3,6 +3,7 @@
 
 #include <adwaita.h>
 #include "coffer-application.h"
+#include "coffer-destination-page.h"
 #include "coffer-recovery-wizard.h"
 
 G_BEGIN_DECLS
@@ -26,6 +27,8 @@ const char           *coffer_setup_assistant_get_page (CofferSetupAssistant *sel
 GListStore           *coffer_setup_assistant_get_categories (CofferSetupAssistant *self);
 /* What choosing a folder in the file chooser does. */
 void                  coffer_setup_assistant_set_folder (CofferSetupAssistant *self, const char *path);
+/* The "destination" page's chooser. */
+CofferDestinationPage *coffer_setup_assistant_get_destination_page (CofferSetupAssistant *self);
 CofferRecoveryWizard *coffer_setup_assistant_get_wizard (CofferSetupAssistant *self);
 /* TRUE while an asynchronous step (connection test, key creation) runs. */
 gboolean              coffer_setup_assistant_get_busy (CofferSetupAssistant *self);

@@ -12,58 +12,11 @@
 #include "coffer-keyring.h"
 #include "coffer-rclone.h"
 
-/* The OAuth token `rclone authorize` prints between these markers. */
-#define TOKEN_BEGIN "--->"
-#define TOKEN_END "<---End paste"
-
-static CofferSecret *
-authorize (CofferCli *cli, const char *backend, GError **error)
-{
-  const char *argv[] = { "rclone", "authorize", backend, NULL };
-  g_autoptr(GSubprocess) p = NULL;
-  g_autoptr(GBytes) out = NULL;
-  const char *text, *begin, *end;
-  gsize len;
-  CofferSecret *token = NULL;
-
-  /* stderr stays on the terminal: rclone tells there which address to open
-   * if no browser starts. */
-  p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, error);
-  if (p == NULL)
-    {
-      g_prefix_error (error, _("Could not run rclone (is it installed?): "));
-      return NULL;
-    }
-  if (!g_subprocess_communicate (p, NULL, cli->cancellable, &out, NULL, error))
-    return NULL;
-  text = g_bytes_get_data (out, &len);
-  begin = text ? g_strstr_len (text, len, TOKEN_BEGIN) : NULL;
-  end = begin ? g_strstr_len (begin, len - (begin - text), TOKEN_END) : NULL;
-  if (!g_subprocess_get_if_exited (p) || g_subprocess_get_exit_status (p) != 0
-      || begin == NULL || end == NULL)
-    g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
-                 _("rclone authorize %s did not return a token (was the sign-in in the browser "
-                   "cancelled?)."), backend);
-  else
-    {
-      begin += strlen (TOKEN_BEGIN);
-      while (begin < end && g_ascii_isspace (*begin))
-        begin++;
-      while (end > begin && g_ascii_isspace (end[-1]))
-        end--;
-      token = coffer_secret_new_from_data ((const guint8 *) begin, end - begin);
-    }
-  if (text != NULL)
-    sodium_memzero ((gpointer) text, len);
-  return token;
-}
-
 static int
 remote_add (CofferCli *cli, int argc, char **argv)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *host = NULL, *user = NULL, *key_file = NULL, *account = NULL;
-  g_autofree char *repo = NULL, *label = NULL, *key_path = NULL;
   g_autoptr(CofferSecret) secret = NULL;
   g_autoptr(GKeyFile) kf = NULL;
   const char *type, *name, *backend;
@@ -169,35 +122,15 @@ remote_add (CofferCli *cli, int argc, char **argv)
   if (coffer_rclone_type_is_oauth (type))
     {
       coffer_cli_info (cli, "%s", _("Sign in in the browser window that opens now…"));
-      secret = authorize (cli, backend, &error);
+      /* rclone opens the browser itself, and says on the terminal which
+       * address to open if it cannot. */
+      secret = coffer_rclone_authorize (backend, NULL, NULL, cli->cancellable, &error);
       if (secret == NULL)
         return coffer_cli_report_error (cli, error);
     }
 
-  if (secret != NULL)
-    {
-      repo = g_strconcat ("rclone:", name, NULL);
-      label = g_strdup_printf ("Coffer: storage account %s", name);
-      if (!coffer_keyring_store_sync (repo, COFFER_KEY_KIND_RCLONE_REMOTE, label, secret,
-                                      cli->cancellable, &error))
-        return coffer_cli_report_error (cli, error);
-    }
-
-  g_key_file_set_string (kf, name, "type", type);
-  if (host != NULL)
-    g_key_file_set_string (kf, name, "host", host);
-  if (port > 0)
-    g_key_file_set_integer (kf, name, "port", port);
-  if (user != NULL)
-    g_key_file_set_string (kf, name, "user", user);
-  if (account != NULL)
-    g_key_file_set_string (kf, name, "account", account);
-  if (key_file != NULL)
-    {
-      key_path = g_canonicalize_filename (key_file, NULL);
-      g_key_file_set_string (kf, name, "key_file", key_path);
-    }
-  if (!coffer_rclone_remotes_save (kf, &error))
+  if (!coffer_rclone_remote_add (name, type, host, port, user, key_file, account, secret,
+                                 cli->cancellable, &error))
     return coffer_cli_report_error (cli, error);
   if (!cli->quiet)
     printf (_("Added the remote “%s”. Use it as --repo rclone:%s:FOLDER\n"), name, name);

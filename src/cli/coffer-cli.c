@@ -308,8 +308,14 @@ coffer_cli_report_error (CofferCli    *cli,
                    "or choose another one.");
           break;
         case COFFER_STORE_ERROR_AUTH:
-          hint = _("The server refused the credentials. Check the user name and password "
-                   "or the access keys.");
+          /* Through rclone the message says which sign-in to renew, and
+           * how: no user name or keys to check. */
+          if (g_str_has_prefix (coffer_cli_get_location (cli) ? coffer_cli_get_location (cli) : "",
+                                "rclone:"))
+            hint = _("Sign in to the cloud account again as said above; nothing was lost.");
+          else
+            hint = _("The server refused the credentials. Check the user name and password "
+                     "or the access keys.");
           break;
         case COFFER_STORE_ERROR_NETWORK:
           hint = _("The server is not answering or the network is down. Try again later.");

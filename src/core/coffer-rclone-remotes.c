@@ -8,8 +8,14 @@
 #include "coffer-keyring.h"
 #include "coffer-error.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
+#include <gio/gunixinputstream.h>
 #include <sodium.h>
 #include <glib/gi18n-lib.h>
 
@@ -234,4 +240,300 @@ coffer_rclone_remote_env (const char *name, GHashTable **env_out,
 
   *env_out = g_steal_pointer (&env);
   return TRUE;
+}
+
+/* ---- sign-in (rclone authorize) ---- */
+
+/* The OAuth token `rclone authorize` prints between these markers. */
+#define TOKEN_BEGIN "--->"
+#define TOKEN_END "<---End paste"
+/* Where rclone authorize waits for the browser. */
+#define AUTH_URL_PREFIX "http://127.0.0.1:53682/auth"
+
+/* Runs in the child between fork and exec: die with the thread that waits
+ * for it (it lives as long as the sign-in). */
+static void
+authorize_child_setup (gpointer user_data)
+{
+  pid_t parent = (pid_t) GPOINTER_TO_INT (user_data);
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != parent)
+    _exit (127);
+}
+
+/* Appends what fd has to buf; FALSE at end of file or error. */
+static gboolean
+read_some (int fd, GByteArray *buf)
+{
+  guint8 chunk[1024];
+  ssize_t n;
+
+  do
+    n = read (fd, chunk, sizeof chunk);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0)
+    return FALSE;
+  g_byte_array_append (buf, chunk, n);
+  sodium_memzero (chunk, sizeof chunk);
+  return TRUE;
+}
+
+static void
+byte_array_wipe (GByteArray *buf)
+{
+  if (buf->len > 0)
+    sodium_memzero (buf->data, buf->len);
+  g_byte_array_unref (buf);
+}
+
+/* The sign-in address in what rclone wrote to stderr so far, or NULL. */
+static char *
+find_auth_url (GByteArray *err)
+{
+  g_autofree char *text = g_strndup ((const char *) err->data, err->len);
+  const char *start = strstr (text, AUTH_URL_PREFIX);
+  const char *end;
+
+  if (start == NULL)
+    return NULL;
+  for (end = start; *end && !g_ascii_isspace (*end); end++)
+    ;
+  if (*end == '\0')
+    return NULL;   /* not the whole line yet */
+  return g_strndup (start, end - start);
+}
+
+CofferSecret *
+coffer_rclone_authorize (const char *backend, CofferRcloneUrlFunc url_func, gpointer user_data,
+                         GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GSubprocessLauncher) l = NULL;
+  g_autoptr(GSubprocess) p = NULL;
+  GByteArray *out = g_byte_array_new ();
+  g_autoptr(GByteArray) err = g_byte_array_new ();
+  const char *argv[] = { "rclone", "authorize", backend, NULL, NULL };
+  gboolean url_seen = FALSE;
+  int out_fd, err_fd = -1;
+  CofferSecret *token = NULL;
+
+  g_return_val_if_fail (backend != NULL, NULL);
+
+  /* With url_func the caller opens the browser (through the OpenURI portal
+   * inside Flatpak); otherwise rclone opens it and says on stderr what to
+   * open if it cannot. */
+  if (url_func != NULL)
+    argv[3] = "--auth-no-open-browser";
+  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                 | (url_func != NULL ? G_SUBPROCESS_FLAGS_STDERR_PIPE
+                                                     : G_SUBPROCESS_FLAGS_NONE));
+  g_subprocess_launcher_set_stdin_file_path (l, "/dev/null");
+  g_subprocess_launcher_setenv (l, "RCLONE_ASK_PASSWORD", "false", TRUE);
+  g_subprocess_launcher_set_child_setup (l, authorize_child_setup, GINT_TO_POINTER (getpid ()),
+                                         NULL);
+  p = g_subprocess_launcher_spawnv (l, argv, error);
+  if (p == NULL)
+    {
+      g_prefix_error (error, _("Could not run rclone (is it installed?): "));
+      byte_array_wipe (out);
+      return NULL;
+    }
+  out_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (g_subprocess_get_stdout_pipe (p)));
+  if (url_func != NULL)
+    err_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (g_subprocess_get_stderr_pipe (p)));
+
+  while (out_fd >= 0 || err_fd >= 0)
+    {
+      struct pollfd pfd[3] = {
+        { .fd = out_fd, .events = POLLIN },
+        { .fd = err_fd, .events = POLLIN },
+        { .fd = g_cancellable_get_fd (cancellable), .events = POLLIN },
+      };
+      int r = poll (pfd, 3, -1);
+
+      g_cancellable_release_fd (cancellable);
+      if (r < 0 && errno != EINTR)
+        break;
+      if (g_cancellable_is_cancelled (cancellable))
+        break;
+      if (pfd[0].revents && !read_some (out_fd, out))
+        out_fd = -1;
+      if (pfd[1].revents)
+        {
+          if (!read_some (err_fd, err))
+            err_fd = -1;
+          else if (!url_seen)
+            {
+              g_autofree char *url = find_auth_url (err);
+              if (url != NULL)
+                {
+                  url_seen = TRUE;
+                  url_func (url, user_data);
+                }
+            }
+        }
+    }
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    {
+      /* Stop waiting for the browser: nothing may keep the port. */
+      g_subprocess_force_exit (p);
+      g_subprocess_wait (p, NULL, NULL);
+      byte_array_wipe (out);
+      return NULL;
+    }
+  g_subprocess_wait (p, NULL, NULL);
+
+  {
+    const char *text = (const char *) out->data;
+    gsize len = out->len;
+    const char *begin = len ? g_strstr_len (text, len, TOKEN_BEGIN) : NULL;
+    const char *end = begin ? g_strstr_len (begin, len - (begin - text), TOKEN_END) : NULL;
+
+    if (!g_subprocess_get_if_exited (p) || g_subprocess_get_exit_status (p) != 0
+        || begin == NULL || end == NULL)
+      {
+        g_autofree char *said = g_strndup ((const char *) err->data, err->len);
+        g_strstrip (said);
+        if (said[0] != '\0')
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                       _("rclone authorize %s did not return a token (was the sign-in in the "
+                         "browser cancelled?). rclone said: %s"), backend, said);
+        else
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                       _("rclone authorize %s did not return a token (was the sign-in in the browser "
+                         "cancelled?)."), backend);
+      }
+    else
+      {
+        begin += strlen (TOKEN_BEGIN);
+        while (begin < end && g_ascii_isspace (*begin))
+          begin++;
+        while (end > begin && g_ascii_isspace (end[-1]))
+          end--;
+        token = coffer_secret_new_from_data ((const guint8 *) begin, end - begin);
+      }
+  }
+  byte_array_wipe (out);
+  return token;
+}
+
+/* ---- adding remotes ---- */
+
+gboolean
+coffer_rclone_remote_add (const char *name, const char *type, const char *host, gint port,
+                          const char *user, const char *key_file, const char *account,
+                          const CofferSecret *secret, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GKeyFile) kf = NULL;
+  g_autofree char *repo = NULL, *label = NULL;
+
+  if (!coffer_rclone_remote_name_valid (name, error))
+    return FALSE;
+  if (coffer_rclone_backend_for_type (type) == NULL)
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                   _("Unknown remote type “%s”."), type ? type : "");
+      return FALSE;
+    }
+  kf = coffer_rclone_remotes_load (error);
+  if (kf == NULL)
+    return FALSE;
+  if (g_key_file_has_group (kf, name))
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS,
+                   _("A remote named “%s” exists already; remove it first."), name);
+      return FALSE;
+    }
+  if (secret != NULL)
+    {
+      repo = g_strconcat ("rclone:", name, NULL);
+      label = g_strdup_printf ("Coffer: storage account %s", name);
+      if (!coffer_keyring_store_sync (repo, COFFER_KEY_KIND_RCLONE_REMOTE, label, secret,
+                                      cancellable, error))
+        return FALSE;
+    }
+  g_key_file_set_string (kf, name, "type", type);
+  if (host != NULL && host[0] != '\0')
+    g_key_file_set_string (kf, name, "host", host);
+  if (port > 0)
+    g_key_file_set_integer (kf, name, "port", port);
+  if (user != NULL && user[0] != '\0')
+    g_key_file_set_string (kf, name, "user", user);
+  if (account != NULL && account[0] != '\0')
+    g_key_file_set_string (kf, name, "account", account);
+  if (key_file != NULL && key_file[0] != '\0')
+    {
+      g_autofree char *key_path = g_canonicalize_filename (key_file, NULL);
+      g_key_file_set_string (kf, name, "key_file", key_path);
+    }
+  return coffer_rclone_remotes_save (kf, error);
+}
+
+char *
+coffer_rclone_remote_unused_name (const char *base)
+{
+  g_autoptr(GKeyFile) kf = coffer_rclone_remotes_load (NULL);
+  g_auto(GStrv) own = coffer_rclone_list_own_remotes (NULL);
+
+  for (guint i = 1;; i++)
+    {
+      g_autofree char *name = i == 1 ? g_strdup (base) : g_strdup_printf ("%s_%u", base, i);
+      if ((kf == NULL || !g_key_file_has_group (kf, name))
+          && (own == NULL || !g_strv_contains ((const char * const *) own, name)))
+        return g_steal_pointer (&name);
+    }
+}
+
+char **
+coffer_rclone_list_own_remotes (GCancellable *cancellable)
+{
+  const char *argv[] = { "rclone", "listremotes", NULL };
+  g_autoptr(GSubprocess) p = NULL;
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                                                 | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+
+  /* An encrypted rclone.conf must not make rclone wait for its password. */
+  g_subprocess_launcher_set_stdin_file_path (l, "/dev/null");
+  g_subprocess_launcher_setenv (l, "RCLONE_ASK_PASSWORD", "false", TRUE);
+  p = g_subprocess_launcher_spawnv (l, argv, NULL);
+  if (p == NULL || !g_subprocess_communicate_utf8 (p, NULL, cancellable, &text, NULL, NULL)
+      || text == NULL)
+    return g_strv_builder_end (b);
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      char *n = g_strstrip (lines[i]);
+      gsize len = strlen (n);
+      if (len > 0 && n[len - 1] == ':')
+        n[--len] = '\0';
+      if (len > 0)
+        g_strv_builder_add (b, n);
+    }
+  return g_strv_builder_end (b);
+}
+
+gboolean
+coffer_rclone_remote_remove (const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GKeyFile) kf = coffer_rclone_remotes_load (error);
+  g_autofree char *repo = g_strconcat ("rclone:", name, NULL);
+  g_autoptr(GError) local_error = NULL;
+
+  if (kf == NULL)
+    return FALSE;
+  if (!g_key_file_remove_group (kf, name, NULL))
+    return TRUE;
+  if (!coffer_keyring_clear_sync (repo, COFFER_KEY_KIND_RCLONE_REMOTE, cancellable, &local_error)
+      && !g_error_matches (local_error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_NOT_FOUND)
+      && !g_error_matches (local_error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_UNAVAILABLE))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return coffer_rclone_remotes_save (kf, error);
 }

@@ -50,4 +50,38 @@ gboolean coffer_rclone_remote_env (const char *name, GHashTable **env,
 CofferSecret *coffer_rclone_obscure (const CofferSecret *password, GCancellable *cancellable,
                                      GError **error);
 
+/* Signs in to an OAuth backend ("drive", "dropbox", …) with `rclone
+ * authorize` and returns the token rclone printed (never written to disk).
+ * With url_func, rclone does not open the browser itself: url_func gets the
+ * address to open (called in the calling thread, once). Blocks until the
+ * sign-in is done; cancelling kills rclone (G_IO_ERROR_CANCELLED). */
+typedef void (*CofferRcloneUrlFunc) (const char *url, gpointer user_data);
+CofferSecret *coffer_rclone_authorize (const char *backend, CofferRcloneUrlFunc url_func,
+                                       gpointer user_data, GCancellable *cancellable,
+                                       GError **error);
+
+/* Saves a Coffer-managed remote: secret (may be NULL) to the keyring, the
+ * rest to remotes.ini. Fails with COFFER_STORE_ERROR_EXISTS if the name is
+ * taken. */
+gboolean coffer_rclone_remote_add (const char *name, const char *type, const char *host,
+                                   gint port, const char *user, const char *key_file,
+                                   const char *account, const CofferSecret *secret,
+                                   GCancellable *cancellable, GError **error);
+/* Forgets a Coffer-managed remote and its secret; TRUE if there was none. */
+gboolean coffer_rclone_remote_remove (const char *name, GCancellable *cancellable, GError **error);
+/* base, base_2, base_3, …: the first name no remote (Coffer's or rclone's)
+ * has. */
+char *coffer_rclone_remote_unused_name (const char *base);
+/* Names of the remotes in rclone's own configuration (`rclone
+ * listremotes`); empty if rclone is missing. */
+char **coffer_rclone_list_own_remotes (GCancellable *cancellable);
+
+/* Reads rclone's last log lines after a failed call and, when they name a
+ * cloud problem (expired or revoked sign-in, quota, rate limit), replaces
+ * *error by a clear one: AUTH ("Sign in to Google Drive again"), NO_SPACE,
+ * or SERVER (rate limit: retried by the transfer layer). backend may be
+ * NULL (a remote of rclone's own configuration). Returns TRUE if it did. */
+gboolean coffer_rclone_classify_error (const char *log_tail, const char *backend,
+                                       const char *remote, GError **error);
+
 G_END_DECLS

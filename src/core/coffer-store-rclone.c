@@ -45,6 +45,8 @@ struct _CofferStoreRclone
 
   GMutex lock;
   char *remote_path;      /* "REMOTE:path" as rclone takes it */
+  char *remote;           /* "REMOTE" */
+  char *backend;          /* rclone backend of a Coffer-managed remote, or NULL */
   GHashTable *config_env; /* RCLONE_CONFIG_* name -> CofferSecret* (may be NULL) */
   char *dir;              /* private 0700 directory: htpasswd, log */
   char *user;
@@ -180,9 +182,55 @@ child_is_dead (GSubprocess *child)
   return info.si_pid != 0;
 }
 
+static char *log_tail_lines (CofferStoreRclone *self, int n_lines);
+
 /* The last lines rclone wrote, for error messages. */
 static char *
 log_tail (CofferStoreRclone *self)
+{
+  return log_tail_lines (self, 4);
+}
+
+/* How much rclone has logged so far: a call's own lines come after. */
+static goffset
+log_mark (CofferStoreRclone *self)
+{
+  g_autofree char *path = g_build_filename (self->dir, "rclone.log", NULL);
+  GStatBuf st;
+
+  return g_stat (path, &st) == 0 ? st.st_size : 0;
+}
+
+/* A failed call: if what rclone logged since mark says why in cloud terms
+ * (sign-in expired, quota, rate limit), say that instead. Older lines are
+ * not looked at: they belong to other calls. */
+static void
+classify (CofferStoreRclone *self, goffset mark, GError **error)
+{
+  g_autofree char *path = NULL, *text = NULL;
+  gsize len = 0;
+  const char *start;
+
+  if (error == NULL || *error == NULL)
+    return;
+  path = g_build_filename (self->dir, "rclone.log", NULL);
+  if (!g_file_get_contents (path, &text, &len, NULL))
+    return;
+  start = text + ((gsize) mark <= len ? (gsize) mark : len);
+  /* The last 12 lines of them. */
+  {
+    const char *p = text + len;
+    for (int lines = 0; p > start && lines < 13; p--)
+      if (p[-1] == '\n')
+        lines++;
+    if (p > start)
+      start = p;
+  }
+  coffer_rclone_classify_error (start, self->backend, self->remote, error);
+}
+
+static char *
+log_tail_lines (CofferStoreRclone *self, int n_lines)
 {
   g_autofree char *path = g_build_filename (self->dir, "rclone.log", NULL);
   g_autofree char *text = NULL;
@@ -193,7 +241,7 @@ log_tail (CofferStoreRclone *self)
     return g_strdup (_("(rclone wrote nothing)"));
   g_strstrip (text);
   start = text + strlen (text);
-  for (int lines = 0; start > text && lines < 4; start--)
+  for (int lines = 0; start > text && lines < n_lines; start--)
     if (start[-1] == '\n')
       lines++;
   return g_strdup (start);
@@ -304,6 +352,7 @@ start_child_once_locked (CofferStoreRclone *self, gboolean *port_taken,
                        i >= READY_ATTEMPTS ? COFFER_STORE_ERROR_NETWORK
                                            : COFFER_STORE_ERROR_FAILED,
                        _("rclone could not serve “%s”: %s"), self->remote_path, tail);
+          classify (self, 0, error);
           return FALSE;
         }
       if (!wait_interval (cancellable, error))
@@ -414,6 +463,7 @@ child_went_away (CofferStoreRclone *self, CofferStore *inner, const GError *erro
     {                                                                          \
       g_autoptr(GError) local_error = NULL;                                    \
       g_autoptr(CofferStore) inner = acquire (self, cancellable, error);       \
+      goffset mark = log_mark (self);                                          \
       if (inner == NULL)                                                       \
         return RESULT_FAIL;                                                    \
       result = CALL;                                                           \
@@ -421,6 +471,7 @@ child_went_away (CofferStoreRclone *self, CofferStore *inner, const GError *erro
         return result;                                                         \
       if (attempt == 0 && child_went_away (self, inner, local_error))          \
         continue;                                                              \
+      classify (self, mark, &local_error);                                     \
       g_propagate_error (error, g_steal_pointer (&local_error));               \
       return result;                                                           \
     }
@@ -464,10 +515,16 @@ rclone_list (CofferStore *store, const char *prefix, CofferStoreListFunc func,
 {
   CofferStoreRclone *self = COFFER_STORE_RCLONE (store);
   g_autoptr(CofferStore) inner = acquire (self, cancellable, error);
+  goffset mark = log_mark (self);
 
   if (inner == NULL)
     return FALSE;
-  return coffer_store_list (inner, prefix, func, user_data, cancellable, error);
+  if (!coffer_store_list (inner, prefix, func, user_data, cancellable, error))
+    {
+      classify (self, mark, error);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -539,6 +596,8 @@ coffer_store_rclone_finalize (GObject *object)
     }
   g_free (self->dir);
   g_free (self->remote_path);
+  g_free (self->remote);
+  g_free (self->backend);
   g_free (self->user);
   g_clear_pointer (&self->password, coffer_secret_free);
   g_clear_pointer (&self->config_env, g_hash_table_unref);
@@ -633,7 +692,16 @@ coffer_store_rclone_new (const char *remote_path, GHashTable *config_env,
 
   self = g_object_new (COFFER_TYPE_STORE_RCLONE, NULL);
   self->remote_path = g_strdup (remote_path);
+  self->remote = g_strndup (remote_path, strcspn (remote_path, ":"));
   self->config_env = config_env ? g_hash_table_ref (config_env) : NULL;
+  if (config_env != NULL)
+    {
+      g_autofree char *upper = g_ascii_strup (self->remote, -1);
+      g_autofree char *key = g_strdup_printf ("RCLONE_CONFIG_%s_TYPE", upper);
+      CofferSecret *type = g_hash_table_lookup (config_env, key);
+      if (type != NULL)
+        self->backend = g_strndup ((const char *) type->data, type->len);
+    }
   remove_stale_dirs (g_get_user_runtime_dir ());
   {
     g_autofree char *base = g_strdup_printf ("coffer-rclone-%d-XXXXXX", (int) getpid ());
@@ -681,4 +749,143 @@ coffer_store_rclone_get_pid (CofferStoreRclone *self)
     pid = atoi (ident);
   g_mutex_unlock (&self->lock);
   return pid;
+}
+
+/* ---- cloud errors in rclone's log ---- */
+
+/* The provider's name for messages, or NULL (then the remote's name is
+ * used). Brand names: not translated. */
+static const char *
+provider_name (const char *backend)
+{
+  static const struct { const char *backend, *name; } names[] = {
+    { "drive", "Google Drive" }, { "onedrive", "OneDrive" }, { "dropbox", "Dropbox" },
+    { "pcloud", "pCloud" }, { "box", "Box" }, { "b2", "Backblaze B2" },
+  };
+  for (guint i = 0; backend != NULL && i < G_N_ELEMENTS (names); i++)
+    if (g_str_equal (names[i].backend, backend))
+      return names[i].name;
+  return NULL;
+}
+
+static gboolean
+contains_any (const char *lower, const char * const *needles)
+{
+  for (guint i = 0; needles[i] != NULL; i++)
+    if (strstr (lower, needles[i]) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+/* The last line of text that contains one of needles, for the message. */
+static char *
+line_with (const char *text, const char *lower, const char * const *needles)
+{
+  const char *hit = NULL;
+
+  for (guint i = 0; needles[i] != NULL; i++)
+    {
+      const char *p = lower, *q;
+      while ((q = strstr (p, needles[i])) != NULL)
+        {
+          if (hit == NULL || q > hit)
+            hit = q;
+          p = q + 1;
+        }
+    }
+  if (hit == NULL)
+    return g_strdup ("");
+  {
+    gsize off = hit - lower;
+    const char *start = text + off, *end = text + off;
+    while (start > text && start[-1] != '\n')
+      start--;
+    while (*end && *end != '\n')
+      end++;
+    return g_strndup (start, end - start);
+  }
+}
+
+gboolean
+coffer_rclone_classify_error (const char *log_tail, const char *backend, const char *remote,
+                              GError **error)
+{
+  static const char * const auth[] = {
+    "invalid_grant", "token expired", "expired or revoked", "token has been revoked",
+    "couldn't fetch token", "cannot fetch token", "failed to refresh token", "invalid_client",
+    "unauthorized_client", "expired_access_token", "invalid_access_token",
+    "401 unauthorized", "error 401", "status 401", NULL };
+  static const char * const full[] = {
+    "storagequotaexceeded", "quotaexceeded", "quota exceeded", "insufficient_space",
+    "insufficient storage", "insufficient_storage", "no space left on device", "over quota",
+    "quota_exceeded", "error 507", "507 insufficient", NULL };
+  static const char * const rate[] = {
+    "ratelimitexceeded", "userratelimitexceeded", "too many requests", "too_many_requests",
+    "error 429", "429 too many", "rate limit", NULL };
+  g_autofree char *lower = NULL, *line = NULL;
+  const char *provider = provider_name (backend);
+
+  if (log_tail == NULL || error == NULL || *error == NULL)
+    return FALSE;
+  if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+      || g_error_matches (*error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND)
+      || g_error_matches (*error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS))
+    return FALSE;
+  lower = g_ascii_strdown (log_tail, -1);
+
+  if (contains_any (lower, auth))
+    {
+      g_autofree char *how = NULL;
+      line = line_with (log_tail, lower, auth);
+      if (backend != NULL && !g_str_equal (backend, "sftp") && !g_str_equal (backend, "b2"))
+        how = g_strdup_printf (_("in Coffer choose this destination again and sign in, or run "
+                                 "“coffer remote remove %s” and “coffer remote add %s %s”"),
+                               remote, g_str_equal (backend, "drive") ? "gdrive" : backend, remote);
+      else if (backend != NULL)
+        how = g_strdup_printf (_("check the password or key of the remote “%s”"), remote);
+      else
+        how = g_strdup_printf (_("run “rclone config reconnect %s:”"), remote);
+      g_clear_error (error);
+      if (provider != NULL)
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                     _("Sign in to %s again: the sign-in of “%s” has expired or was revoked (%s). "
+                       "Nothing was lost. rclone said: %s"), provider, remote, how, line);
+      else
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                     _("Sign in to the remote “%s” again: its sign-in has expired or was revoked "
+                       "(%s). Nothing was lost. rclone said: %s"), remote, how, line);
+      return TRUE;
+    }
+  if (contains_any (lower, full))
+    {
+      line = line_with (log_tail, lower, full);
+      g_clear_error (error);
+      if (provider != NULL)
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
+                     _("%s is full (its storage quota or disk is used up). Free space or buy "
+                       "more, then back up again; nothing was lost. rclone said: %s"), provider, line);
+      else
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE,
+                     _("The remote “%s” is full (its storage quota or disk is used up). Free "
+                       "space or buy more, then back up again; nothing was lost. rclone said: %s"),
+                     remote, line);
+      return TRUE;
+    }
+  if (contains_any (lower, rate))
+    {
+      line = line_with (log_tail, lower, rate);
+      g_clear_error (error);
+      if (provider != NULL)
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_SERVER,
+                     _("%s is limiting how fast Coffer may send (rate limit); Coffer waited and "
+                       "tried again, but it still refuses. Try again later; nothing was lost. "
+                       "rclone said: %s"), provider, line);
+      else
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_SERVER,
+                     _("The remote “%s” is limiting how fast Coffer may send (rate limit); Coffer "
+                       "waited and tried again, but it still refuses. Try again later; nothing "
+                       "was lost. rclone said: %s"), remote, line);
+      return TRUE;
+    }
+  return FALSE;
 }

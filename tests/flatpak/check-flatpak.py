@@ -298,10 +298,45 @@ def _():
     assert re.search(r"foreach keyring_mode : \[[^\]]*'file'", text), 'keyring-file test is gone'
 
 
-print('1..%d' % len(results))
+todo = []
+
+
+@check('rclone is built from source: Go from the golang SDK extension, vendored modules, no network')
+def _():
+    assert 'org.freedesktop.Sdk.Extension.golang' in manifest.get('sdk-extensions', []), \
+        'sdk-extensions lacks org.freedesktop.Sdk.Extension.golang'
+    rclone = next((m for m in manifest['modules'] if m['name'] == 'rclone'), None)
+    assert rclone is not None, 'no rclone module (the app starts rclone for cloud destinations)'
+    opts = rclone.get('build-options', {})
+    assert '/usr/lib/sdk/golang/bin' in opts.get('append-path', ''), 'Go is not taken from the extension'
+    env = opts.get('env', {})
+    assert '-mod=vendor' in env.get('GOFLAGS', ''), 'GOFLAGS lacks -mod=vendor'
+    assert env.get('GOPROXY') == 'off', 'GOPROXY must be off: modules come from vendor/'
+    assert any('go build' in c and '${FLATPAK_DEST}/bin/rclone' in c for c in rclone['build-commands']), \
+        'no go build into ${FLATPAK_DEST}/bin/rclone'
+    urls = [src['url'] for src in rclone['sources']]
+    source = [u for u in urls if re.search(r'/rclone-v[0-9.]+\.tar\.gz$', u)]
+    vendor = [src for src in rclone['sources'] if src['url'].endswith('-vendor.tar.gz')]
+    assert source, 'no rclone release source tarball'
+    assert vendor and vendor[0].get('dest') == 'vendor', 'no vendored Go modules unpacked into vendor/'
+    version = re.search(r'rclone-v([0-9.]+)\.tar', source[0]).group(1)
+    # 1.60: rclone serve webdav --htpasswd and authorize --auth-no-open-browser as Coffer uses them
+    assert [int(x) for x in version.split('.')] >= [1, 60], 'rclone %s is older than 1.60' % version
+    assert all(version in u for u in urls), 'the sources are of different rclone versions'
+    for src in rclone['sources']:
+        if src['sha256'] == '0' * 64:
+            todo.append('rclone: the sha256 of %s is a placeholder (flatpak/README.md)'
+                        % src['url'].rsplit('/', 1)[1])
+
+
+print('1..%d' % (len(results) + len(todo)))
 for i, (ok, name, why) in enumerate(results, 1):
     print('%s %d - %s' % ('ok' if ok else 'not ok', i, name))
     if why:
         for line in why.splitlines():
             print('# ' + line)
+# Known gaps, shown but not failing (TAP TODO): checksums that could not be
+# verified where the manifest was written.
+for i, what in enumerate(todo, len(results) + 1):
+    print('not ok %d - %s # TODO verify before publishing' % (i, what))
 sys.exit(0 if all(ok for ok, _, _ in results) else 1)

@@ -148,6 +148,7 @@ test_setup_end_to_end (void)
   CofferCategoryItem *photos_item;
   const char *photos_id;
   guint step = 0, total = 0;
+  CofferDestinationPage *dpage;
 
   g_application_activate (G_APPLICATION (app));
   assistant = COFFER_SETUP_ASSISTANT (ui_test_find_window (COFFER_TYPE_SETUP_ASSISTANT));
@@ -162,19 +163,20 @@ test_setup_end_to_end (void)
   check_step (assistant, &step, &total);
 
   /* A WebDAV server that is not there: the test says so, and Next stays. */
-  gtk_check_button_set_active (GTK_CHECK_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (assistant),
-                                                                                COFFER_TYPE_SETUP_ASSISTANT,
+  dpage = coffer_setup_assistant_get_destination_page (assistant);
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (dpage),
+                                                                                COFFER_TYPE_DESTINATION_PAGE,
                                                                                 "kind_webdav")), TRUE);
-  set_text (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "webdav_url", "http://127.0.0.1:9/dav");
-  set_text (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "webdav_user", "me");
+  set_text (GTK_WIDGET (dpage), COFFER_TYPE_DESTINATION_PAGE, "webdav_url", "http://127.0.0.1:9/dav");
+  set_text (GTK_WIDGET (dpage), COFFER_TYPE_DESTINATION_PAGE, "webdav_user", "me");
   gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
   g_assert_true (page_is (assistant, "destination"));   /* no password yet: said inline */
-  set_text (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "webdav_password", "secret");
+  set_text (GTK_WIDGET (dpage), COFFER_TYPE_DESTINATION_PAGE, "webdav_password", "secret");
   gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL);
   ui_test_wait_for (not_busy, assistant, 120, "failing connection test");
   g_assert_true (page_is (assistant, "destination"));
   {
-    GObject *test_row = gtk_widget_get_template_child (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "test_row");
+    GObject *test_row = gtk_widget_get_template_child (GTK_WIDGET (dpage), COFFER_TYPE_DESTINATION_PAGE, "test_row");
     g_test_message ("connection error: %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (test_row)));
     g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (test_row)), "could not be reached"));
   }

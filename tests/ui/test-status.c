@@ -339,7 +339,8 @@ assistant_idle (gpointer data)
 static const char *
 test_connection (CofferSetupAssistant *assistant, const char *folder, const char *screenshot)
 {
-  GObject *row = gtk_widget_get_template_child (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT, "test_row");
+  GObject *row = gtk_widget_get_template_child (GTK_WIDGET (coffer_setup_assistant_get_destination_page (assistant)),
+                                                COFFER_TYPE_DESTINATION_PAGE, "test_row");
   const char *text;
 
   coffer_setup_assistant_set_folder (assistant, folder);
