@@ -90,8 +90,8 @@ oauth_type (CofferDestinationPage *self)
   return NULL;
 }
 
-static const char *
-provider (const char *type)
+const char *
+coffer_destination_page_provider_name (const char *type)
 {
   return g_strcmp0 (type, "dropbox") == 0 ? _("Dropbox") : _("Google Drive");
 }
@@ -117,7 +117,7 @@ update_sign_in (CofferDestinationPage *self)
   if (waiting)
     /* Translators: %s is Google Drive or Dropbox */
     subtitle = g_strdup_printf (_("Waiting for you to sign in to %s in your browser…"),
-                                provider (g_object_get_data (G_OBJECT (self), "signing-in-type")));
+                                coffer_destination_page_provider_name (g_object_get_data (G_OBJECT (self), "signing-in-type")));
   else if (signed_in)
     /* Translators: %s is the name Coffer gave the account, as in “rclone:NAME:folder” */
     subtitle = g_strdup_printf (_("Signed in. The sign-in is kept in the keyring as “%s”."),
@@ -260,7 +260,7 @@ kind_toggled_cb (CofferDestinationPage *self)
   if (oauth_type (self) != NULL)
     {
       adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (self->oauth_group),
-                                       provider (oauth_type (self)));
+                                       coffer_destination_page_provider_name (oauth_type (self)));
       if (self->sign_in == NULL)
         find_existing_remote (self, oauth_type (self));
       update_sign_in (self);

@@ -39,5 +39,8 @@ void coffer_destination_page_set_testing (CofferDestinationPage *self, gboolean 
 gboolean coffer_destination_page_get_signing_in (CofferDestinationPage *self);
 /* The remote the last sign-in created (NULL before). */
 const char *coffer_destination_page_get_signed_in_remote (CofferDestinationPage *self);
+/* "Google Drive" for "gdrive", "Dropbox" for "dropbox" (the OAuth kinds
+ * the page signs in to). */
+const char *coffer_destination_page_provider_name (const char *type);
 
 G_END_DECLS

@@ -8,6 +8,8 @@
 #include "coffer-category-item.h"
 #include "coffer-category-row.h"
 #include "coffer-destination-item.h"
+#include "coffer-destination-page.h"
+#include "coffer-rclone.h"
 #include "coffer-recovery-wizard.h"
 #include "coffer-window.h"
 
@@ -41,6 +43,7 @@ struct _CofferWindow
 
   CofferDestination   *sign_in;        /* the credentials being tried, or NULL */
   GtkWidget           *sign_in_dialog;
+  GCancellable        *sign_in_cancellable;  /* an OAuth sign-in waiting for the browser */
 };
 
 G_DEFINE_FINAL_TYPE (CofferWindow, coffer_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -427,14 +430,120 @@ sign_in_response_cb (AdwMessageDialog *dialog, const char *response, CofferWindo
                                        g_object_ref (self));
 }
 
+/* For "rclone:NAME:path" where NAME is a remote Coffer signed in to with
+ * OAuth (Google Drive, Dropbox): its name and type. */
+static gboolean
+oauth_remote_of (const CofferDestination *dest, char **name, char **type)
+{
+  g_autoptr(GKeyFile) remotes = NULL;
+  const char *colon;
+
+  if (dest->location == NULL || !g_str_has_prefix (dest->location, "rclone:"))
+    return FALSE;
+  colon = strchr (dest->location + strlen ("rclone:"), ':');
+  if (colon == NULL)
+    return FALSE;
+  *name = g_strndup (dest->location + strlen ("rclone:"), colon - dest->location - strlen ("rclone:"));
+  remotes = coffer_rclone_remotes_load (NULL);
+  *type = remotes != NULL ? g_key_file_get_string (remotes, *name, "type", NULL) : NULL;
+  if (*type != NULL && coffer_rclone_type_is_oauth (*type))
+    return TRUE;
+  g_clear_pointer (name, g_free);
+  g_clear_pointer (type, g_free);
+  return FALSE;
+}
+
+static void
+oauth_open_url (const char *url, gpointer user_data)
+{
+  CofferWindow *self = user_data;
+
+  /* GTK asks the OpenURI portal inside Flatpak. */
+  gtk_show_uri (GTK_WINDOW (self), url, GDK_CURRENT_TIME);
+}
+
+static void
+oauth_signed_in_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = coffer_engine_sign_in_finish (COFFER_ENGINE (source), result, &error);
+
+  if (self->sign_in_dialog != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->sign_in_dialog));
+  g_clear_object (&self->sign_in_cancellable);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.sign-in", TRUE);
+  if (name == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_autofree char *message = coffer_engine_describe_error (error);
+          /* Translators: %s is why, such as "rclone authorize did not return a token" */
+          g_autofree char *text = g_strdup_printf (_("Could not sign in: %s"), message);
+          adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (text));
+        }
+      return;
+    }
+  {
+    g_autoptr(CofferDestination) dest = coffer_application_dup_destination (self->app);
+    /* The new token is in the keyring; opening again clears the problem. */
+    coffer_application_change_destination (self->app, dest, TRUE);
+  }
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (_("Signed in again")));
+}
+
+static void
+oauth_dialog_response_cb (AdwMessageDialog *dialog, const char *response, CofferWindow *self)
+{
+  self->sign_in_dialog = NULL;
+  if (self->sign_in_cancellable != NULL)
+    g_cancellable_cancel (self->sign_in_cancellable);
+}
+
+/* A cloud account's sign-in expired or was revoked: sign in again in the
+ * browser (rclone authorize, like the setup's destination page), not a
+ * password typed here. */
+static void
+sign_in_oauth (CofferWindow *self, const char *name, const char *type)
+{
+  const char *provider = coffer_destination_page_provider_name (type);
+  /* Translators: %s is Google Drive or Dropbox */
+  g_autofree char *heading = g_strdup_printf (_("Sign In to %s Again"), provider);
+  /* Translators: %s is Google Drive or Dropbox */
+  g_autofree char *body = g_strdup_printf (_("Waiting for you to sign in to %s in your browser…"), provider);
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), heading, body);
+  GtkWidget *spinner = gtk_spinner_new ();
+
+  gtk_spinner_start (GTK_SPINNER (spinner));
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), spinner);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"), NULL);
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (oauth_dialog_response_cb), self, 0);
+  self->sign_in_dialog = dialog;
+  g_set_object (&self->sign_in_cancellable, g_cancellable_new ());
+  g_object_unref (self->sign_in_cancellable);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.sign-in", FALSE);
+  coffer_engine_sign_in_async (coffer_application_get_engine (self->app), type, name, oauth_open_url, self,
+                               self->sign_in_cancellable, oauth_signed_in_cb, g_object_ref (self));
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static void
 sign_in_activated (GtkWidget *widget, const char *action, GVariant *param)
 {
   CofferWindow *self = COFFER_WINDOW (widget);
   g_autoptr(CofferDestination) dest = coffer_application_dup_destination (self->app);
+  g_autofree char *oauth_name = NULL;
+  g_autofree char *oauth_type = NULL;
   g_autofree char *name = coffer_application_dup_destination_name (self->app);
   g_autofree char *body = NULL;
   GtkWidget *dialog, *box, *user, *secret;
+
+  if (oauth_remote_of (dest, &oauth_name, &oauth_type))
+    {
+      sign_in_oauth (self, oauth_name, oauth_type);
+      return;
+    }
 
   /* Translators: %s is the server, such as "cloud.example.org" */
   body = g_strdup_printf (_("%s refused the user name or password Coffer has. Type the ones you use there now; "
@@ -807,6 +916,9 @@ coffer_window_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->settings, self);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->sign_in, coffer_destination_free);
+  if (self->sign_in_cancellable != NULL)
+    g_cancellable_cancel (self->sign_in_cancellable);
+  g_clear_object (&self->sign_in_cancellable);
   G_OBJECT_CLASS (coffer_window_parent_class)->dispose (object);
 }
 

@@ -16,6 +16,7 @@
 #include "coffer-rclone.h"
 #include "coffer-setup-assistant.h"
 #include "test-utils.h"
+#include "coffer-window.h"
 #include "ui-test-utils.h"
 
 static char *tmp;
@@ -94,6 +95,49 @@ signin_subtitle (CofferDestinationPage *page)
 {
   GObject *row = gtk_widget_get_template_child (GTK_WIDGET (page), COFFER_TYPE_DESTINATION_PAGE, "signin_row");
   return adw_action_row_get_subtitle (ADW_ACTION_ROW (row));
+}
+
+static gboolean
+authorize_running (gpointer data)
+{
+  return count_authorize () == 1;
+}
+
+static gboolean
+authorize_gone (gpointer data)
+{
+  return count_authorize () == 0 && port_53682_free ();
+}
+
+/* The main window's "Sign In Again" for a cloud account (its sign-in
+ * expired or was revoked) signs in in the browser like the setup page,
+ * with a Cancel that stops rclone; it never asks for a password. */
+static void
+main_window_sign_in (CofferApplication *app)
+{
+  GSettings *settings = coffer_application_get_settings (app);
+  CofferWindow *window;
+  GtkWidget *dialog;
+
+  g_settings_set_string (settings, "destination", "rclone:gdrive:Coffer Backup");
+  window = coffer_window_new (app);
+  gtk_window_present (GTK_WINDOW (window));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sign-in", NULL));
+  dialog = coffer_window_get_sign_in_dialog (window);
+  g_assert_true (ADW_IS_MESSAGE_DIALOG (dialog));
+  g_assert_cmpstr (adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (dialog)), ==,
+                   "Sign In to Google Drive Again");
+  g_assert_cmpstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), ==,
+                   "Waiting for you to sign in to Google Drive in your browser…");
+  /* A spinner, not the user name and password fields. */
+  g_assert_true (GTK_IS_SPINNER (adw_message_dialog_get_extra_child (ADW_MESSAGE_DIALOG (dialog))));
+  ui_test_wait_for (authorize_running, NULL, 60, "rclone authorize");
+  ui_test_screenshot (dialog, "signin-3-main-window");
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  ui_test_wait_for (authorize_gone, NULL, 30, "the cancelled sign-in to stop rclone");
+  g_assert_null (coffer_window_get_sign_in_dialog (window));
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_settings_reset (settings, "destination");
 }
 
 static void
@@ -207,9 +251,10 @@ sign_in (CofferApplication *app)
   g_assert_nonnull (g_strstr_len ((const char *) stored->data, stored->len, issued[2]));
   g_assert_null (g_strstr_len ((const char *) stored->data, stored->len, issued[0]));
 
+  gtk_window_destroy (GTK_WINDOW (assistant));
+  main_window_sign_in (app);
   g_subprocess_force_exit (server);
   g_subprocess_wait (server, NULL, NULL);
-  gtk_window_destroy (GTK_WINDOW (assistant));
 }
 
 static gboolean
