@@ -143,7 +143,7 @@ main (int argc, char **argv)
     }
 
   /* A tree, a snapshot, an index: through the engine, then serialised. */
-  tree = _coffer_repository_read_tree (r.writer, r.keys, r.snapshot->tree, NULL, &error);
+  tree = _coffer_repository_read_tree (r.writer, r.keys, r.snapshot->epoch, r.snapshot->tree, NULL, &error);
   g_assert_no_error (error);
   tree_bytes = coffer_tree_serialize (tree);
   seed_bytes ("tree", "root", 0, FALSE, tree_bytes);
@@ -152,7 +152,7 @@ main (int argc, char **argv)
       CofferTreeEntry *e = g_ptr_array_index (tree, i);
       if (e->type == COFFER_NODE_DIR && e->content->len == COFFER_ID_BYTES)
         {
-          g_autoptr(GPtrArray) sub = _coffer_repository_read_tree (r.writer, r.keys, e->content->data,
+          g_autoptr(GPtrArray) sub = _coffer_repository_read_tree (r.writer, r.keys, r.snapshot->epoch, e->content->data,
                                                                    NULL, NULL);
           g_autoptr(GBytes) sb = sub ? coffer_tree_serialize (sub) : NULL;
           if (sb != NULL)
