@@ -315,11 +315,12 @@ def _():
     assert any('go build' in c and '${FLATPAK_DEST}/bin/rclone' in c for c in rclone['build-commands']), \
         'no go build into ${FLATPAK_DEST}/bin/rclone'
     urls = [src['url'] for src in rclone['sources']]
-    source = [u for u in urls if re.search(r'/rclone-v[0-9.]+\.tar\.gz$', u)]
+    # The tag's source archive (GitHub) or a release tarball.
+    source = [u for u in urls if re.search(r'/(rclone-v|archive/v)[0-9.]+\.tar\.gz$', u)]
     vendor = [src for src in rclone['sources'] if src['url'].endswith('-vendor.tar.gz')]
-    assert source, 'no rclone release source tarball'
+    assert source, 'no rclone source archive'
     assert vendor and vendor[0].get('dest') == 'vendor', 'no vendored Go modules unpacked into vendor/'
-    version = re.search(r'rclone-v([0-9.]+)\.tar', source[0]).group(1)
+    version = re.search(r'v([0-9.]+)\.tar', source[0]).group(1)
     # 1.60: rclone serve webdav --htpasswd and authorize --auth-no-open-browser as Coffer uses them
     assert [int(x) for x in version.split('.')] >= [1, 60], 'rclone %s is older than 1.60' % version
     assert all(version in u for u in urls), 'the sources are of different rclone versions'
