@@ -381,17 +381,16 @@ destination_choose_cb (GtkButton *button, GtkEditable *entry)
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
 
-static void
-destination_response_cb (AdwMessageDialog *dialog, const char *response, CofferPreferencesWindow *self)
+/* What was typed in the location dialogs, as a destination. */
+static CofferDestination *
+destination_from_entries (CofferPreferencesWindow *self, GtkEditable *location, GtkEditable *user,
+                          GtkEditable *secret)
 {
-  GtkEditable *location = g_object_get_data (G_OBJECT (dialog), "location");
-  GtkEditable *user = g_object_get_data (G_OBJECT (dialog), "user");
-  GtkEditable *secret = g_object_get_data (G_OBJECT (dialog), "secret");
   const char *text = gtk_editable_get_text (location);
-  g_autoptr(CofferDestination) dest = NULL;
+  CofferDestination *dest;
 
-  if (g_strcmp0 (response, "change") != 0 || text == NULL || *text == '\0')
-    return;
+  if (text == NULL || *text == '\0')
+    return NULL;
   if (g_str_has_prefix (text, "https://"))
     {
       g_autofree char *webdav = g_strconcat ("webdavs://", text + 8, NULL);
@@ -414,7 +413,21 @@ destination_response_cb (AdwMessageDialog *dialog, const char *response, CofferP
       dest->s3_endpoint = g_settings_get_string (self->settings, "s3-endpoint");
       dest->s3_region = g_settings_get_string (self->settings, "s3-region");
     }
-  coffer_preferences_window_change_destination (self, dest);
+  return dest;
+}
+
+static void
+destination_response_cb (AdwMessageDialog *dialog, const char *response, CofferPreferencesWindow *self)
+{
+  g_autoptr(CofferDestination) dest = NULL;
+
+  if (g_strcmp0 (response, "change") != 0)
+    return;
+  dest = destination_from_entries (self, g_object_get_data (G_OBJECT (dialog), "location"),
+                                   g_object_get_data (G_OBJECT (dialog), "user"),
+                                   g_object_get_data (G_OBJECT (dialog), "secret"));
+  if (dest != NULL)
+    coffer_preferences_window_change_destination (self, dest);
 }
 
 static void
@@ -801,40 +814,6 @@ coffer_preferences_window_get_add_status (CofferPreferencesWindow *self)
 {
   g_return_val_if_fail (COFFER_IS_PREFERENCES_WINDOW (self), NULL);
   return self->add_status;
-}
-
-/* What was typed in the location dialogs, as a destination. */
-static CofferDestination *
-destination_from_entries (CofferPreferencesWindow *self, GtkEditable *location, GtkEditable *user,
-                          GtkEditable *secret)
-{
-  const char *text = gtk_editable_get_text (location);
-  CofferDestination *dest;
-
-  if (text == NULL || *text == '\0')
-    return NULL;
-  if (g_str_has_prefix (text, "https://"))
-    {
-      g_autofree char *webdav = g_strconcat ("webdavs://", text + 8, NULL);
-      dest = coffer_destination_new (webdav);
-    }
-  else if (g_str_has_prefix (text, "http://"))
-    {
-      g_autofree char *webdav = g_strconcat ("webdav://", text + 7, NULL);
-      dest = coffer_destination_new (webdav);
-    }
-  else
-    dest = coffer_destination_new (text);
-  if (*gtk_editable_get_text (user))
-    dest->user = g_strdup (gtk_editable_get_text (user));
-  if (*gtk_editable_get_text (secret))
-    dest->secret = coffer_secret_new_from_string (gtk_editable_get_text (secret));
-  if (g_str_has_prefix (dest->location, "s3://"))
-    {
-      dest->s3_endpoint = g_settings_get_string (self->settings, "s3-endpoint");
-      dest->s3_region = g_settings_get_string (self->settings, "s3-region");
-    }
-  return dest;
 }
 
 static void

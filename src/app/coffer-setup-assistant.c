@@ -712,7 +712,6 @@ create_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   after_repository (self);
 }
 
-static char *old_home_of (const char *root);
 
 /* Folders belong to a computer: a category that another computer made has
  * none here yet. Offered instead: the other computers' folders moved to the
@@ -733,7 +732,7 @@ folders_here (const CofferCategory *category)
 
       for (guint j = 0; f->paths[j] != NULL; j++)
         {
-          g_autofree char *strip = old_home_of (f->paths[j]);
+          g_autofree char *strip = coffer_old_home_of (f->paths[j]);
           g_autofree char *here = g_build_filename (g_get_home_dir (), f->paths[j] + strlen (strip), NULL);
 
           if (g_file_test (here, G_FILE_TEST_IS_DIR) && !g_hash_table_contains (seen, here))
@@ -1092,33 +1091,11 @@ make_repository (CofferSetupAssistant *self)
 
 /* ---- restoring onto this computer after joining ---- */
 
-/* What to leave out of a backed-up path so it lands in the same place of
- * this home folder: the old home ("/home/alice", "/var/home/alice",
- * "/Users/alice", "/root"), else the folder the backed-up folder was in.
- * "/home/alice/Pictures" → "/home/alice" → ~/Pictures. */
-static char *
-old_home_of (const char *root)
-{
-  static const char * const homes[] = { "/home/", "/var/home/", "/Users/", NULL };
-
-  for (guint i = 0; homes[i] != NULL; i++)
-    if (g_str_has_prefix (root, homes[i]))
-      {
-        const char *user = root + strlen (homes[i]);
-        const char *end = strchr (user, '/');
-        if (end != NULL && end > user)
-          return g_strndup (root, end - root);
-      }
-  if (g_str_has_prefix (root, "/root/"))
-    return g_strdup ("/root");
-  return g_path_get_dirname (root);
-}
-
 /* "/home/alice/Pictures → ~/Pictures" */
 static char *
 describe_mapping (const char *root)
 {
-  g_autofree char *strip = old_home_of (root);
+  g_autofree char *strip = coffer_old_home_of (root);
   g_autofree char *from = g_filename_display_name (root);
   g_autofree char *to = g_filename_display_name (root + strlen (strip));
 
@@ -1292,7 +1269,7 @@ restore_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   {
-    g_autofree char *strip = old_home_of (latest->paths[0]);
+    g_autofree char *strip = coffer_old_home_of (latest->paths[0]);
     const char *paths[] = { latest->paths[0], NULL };
     /* later folders of this snapshot: the queue keeps the snapshot here */
     g_object_set_data_full (G_OBJECT (self), "restore-snapshots", g_ptr_array_ref (snapshots),
@@ -1320,7 +1297,7 @@ restore_next (CofferSetupAssistant *self)
       /* A further folder of the snapshot restored just before. */
       GPtrArray *snapshots = g_object_get_data (G_OBJECT (self), "restore-snapshots");
       const CofferSnapshot *latest = snapshots ? g_ptr_array_index (snapshots, 0) : NULL;
-      g_autofree char *strip = old_home_of (step->name);
+      g_autofree char *strip = coffer_old_home_of (step->name);
       g_autofree char *category_id = g_strdup (step->category_id);
       g_autofree char *root = g_strdup (step->name);
       const char *paths[] = { root, NULL };
