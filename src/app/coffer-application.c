@@ -1255,8 +1255,6 @@ static void
 watch_destination (CofferApplication *self)
 {
   g_autofree char *path = local_destination_path (self);
-  g_autoptr(GFile) ancestor = NULL;
-
   if (path == NULL || self->destination_monitor != NULL)
     return;
   /* A drive appears as a new mount; a folder (or a mount point under an
@@ -1266,17 +1264,7 @@ watch_destination (CofferApplication *self)
       self->volume_monitor = g_volume_monitor_get ();
       g_signal_connect_object (self->volume_monitor, "mount-added", G_CALLBACK (mount_added_cb), self, 0);
     }
-  ancestor = g_file_new_for_path (path);
-  do
-    {
-      GFile *parent = g_file_get_parent (ancestor);
-      if (parent == NULL)
-        break;
-      g_object_unref (ancestor);
-      ancestor = parent;
-    }
-  while (!g_file_query_exists (ancestor, NULL));
-  self->destination_monitor = g_file_monitor_directory (ancestor, G_FILE_MONITOR_WATCH_MOVES, NULL, NULL);
+  self->destination_monitor = coffer_monitor_nearest_folder (path);
   if (self->destination_monitor != NULL)
     g_signal_connect_object (self->destination_monitor, "changed", G_CALLBACK (destination_changed_cb),
                              self, 0);

@@ -37,6 +37,23 @@ coffer_destination_local_path (const char *location)
   return g_file_get_path (file);
 }
 
+GFileMonitor *
+coffer_monitor_nearest_folder (const char *path)
+{
+  g_autoptr(GFile) ancestor = g_file_new_for_path (path);
+
+  do
+    {
+      GFile *parent = g_file_get_parent (ancestor);
+      if (parent == NULL)
+        break;
+      g_object_unref (ancestor);
+      ancestor = parent;
+    }
+  while (!g_file_query_exists (ancestor, NULL));
+  return g_file_monitor_directory (ancestor, G_FILE_MONITOR_WATCH_MOVES, NULL, NULL);
+}
+
 char *
 coffer_destination_name_for_location (const char *location)
 {
@@ -204,7 +221,6 @@ void
 coffer_destination_item_watch (CofferDestinationItem *self)
 {
   g_autofree char *path = NULL;
-  g_autoptr(GFile) ancestor = NULL;
 
   g_return_if_fail (COFFER_IS_DESTINATION_ITEM (self));
   path = coffer_destination_local_path (self->dest->location);
@@ -214,17 +230,7 @@ coffer_destination_item_watch (CofferDestinationItem *self)
    * existing folder) appears in its nearest existing parent. */
   self->volume_monitor = g_volume_monitor_get ();
   g_signal_connect_object (self->volume_monitor, "mount-added", G_CALLBACK (mount_added_cb), self, 0);
-  ancestor = g_file_new_for_path (path);
-  do
-    {
-      GFile *parent = g_file_get_parent (ancestor);
-      if (parent == NULL)
-        break;
-      g_object_unref (ancestor);
-      ancestor = parent;
-    }
-  while (!g_file_query_exists (ancestor, NULL));
-  self->monitor = g_file_monitor_directory (ancestor, G_FILE_MONITOR_WATCH_MOVES, NULL, NULL);
+  self->monitor = coffer_monitor_nearest_folder (path);
   if (self->monitor != NULL)
     g_signal_connect_object (self->monitor, "changed", G_CALLBACK (changed_cb), self, 0);
 }

@@ -59,6 +59,9 @@ void coffer_destination_items_save (GSettings *settings, GListModel *model);
 
 /* The local path of a location, NULL for servers. */
 char *coffer_destination_local_path (const char *location);
+/* Watches the folder path is in, or the nearest one of its parents that
+ * exists: where a drive's mount point or a renamed-back folder appears. */
+GFileMonitor *coffer_monitor_nearest_folder (const char *path);
 /* A short name of a location: /media/USER/NAME/… gives NAME, a folder its
  * own name, a server its host. */
 char *coffer_destination_name_for_location (const char *location);
