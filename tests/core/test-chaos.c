@@ -274,12 +274,23 @@ snapshot_ids (const char *computer, const char *repo, gboolean with_recovery_key
  * each is compared with its version of the tree (from its version.txt),
  * regenerated. Returns the number of snapshots. */
 static guint
+verify_repo_srcs (const char *computer, const char *repo, const char * const *srcs,
+                  gboolean with_recovery_key);
+
+static guint
 verify_repo (const char *computer, const char *repo, const char *src, gboolean with_recovery_key)
+{
+  return verify_repo_srcs (computer, repo, (const char * const[]) { src, NULL }, with_recovery_key);
+}
+
+/* The same, for snapshots of any of srcs (one per computer). */
+static guint
+verify_repo_srcs (const char *computer, const char *repo, const char * const *srcs,
+                  gboolean with_recovery_key)
 {
   g_autoptr(GPtrArray) ids = NULL;
   g_autofree char *target = g_build_filename (root, "restore", NULL);
   g_autofree char *expect = g_build_filename (root, "expect", NULL);
-  g_autofree char *restored = g_build_filename (target, src, NULL);
 
   if (with_recovery_key)
     RUN_OK (computer, repo, "check", "--read-data", "--recovery-key-file", recovery_key);
@@ -289,7 +300,8 @@ verify_repo (const char *computer, const char *repo, const char *src, gboolean w
   g_assert_cmpuint (ids->len, >, 0);
   for (guint i = 0; i < ids->len; i++)
     {
-      g_autofree char *version = g_build_filename (restored, "version.txt", NULL);
+      g_autofree char *restored = NULL;
+      g_autofree char *version = NULL;
       g_autofree char *text = NULL;
 
       coffer_test_rmtree (target);
@@ -299,6 +311,14 @@ verify_repo (const char *computer, const char *repo, const char *src, gboolean w
       else
         RUN_OK (computer, repo, "restore", "--category", CATEGORY, "--snapshot", ids->pdata[i],
                 "--target", target);
+      for (guint j = 0; srcs[j] != NULL && restored == NULL; j++)
+        {
+          restored = g_build_filename (target, srcs[j], NULL);
+          if (!g_file_test (restored, G_FILE_TEST_IS_DIR))
+            g_clear_pointer (&restored, g_free);
+        }
+      g_assert_nonnull (restored);
+      version = g_build_filename (restored, "version.txt", NULL);
       g_assert_true (g_file_get_contents (version, &text, NULL, NULL));
       make_version (expect, (guint) g_ascii_strtoull (text, NULL, 10));
       coffer_test_assert_same_tree (expect, restored, FALSE);
@@ -601,6 +621,57 @@ test_remove_kills (void)
   chaos_free (&c);
 }
 
+/* Two computers back up the same category at once (each its own folder)
+ * while a third forgets and prunes (grace 2 s: longer than a backup here,
+ * so the marks of one round are swept during the next round's backups). */
+static void
+test_concurrent (void)
+{
+  Chaos c = { 0 };
+  g_autofree char *b = g_build_filename (root, "B", NULL);
+  g_autofree char *pruner = g_build_filename (root, "C", NULL);
+  g_autofree char *src_b = g_build_filename (root, "tree", "src-b", NULL);
+  guint32 seed = chaos_start (&c);
+
+  make_version (src_b, 500);
+  RUN_OK (b, c.repo, "devices", "trust", "--name", "B", "--recovery-key-file", recovery_key);
+  RUN_OK (b, c.repo, "category", "set", CATEGORY, "--add-path", src_b);
+  RUN_OK (b, c.repo, "backup");
+  RUN_OK (pruner, c.repo, "devices", "trust", "--name", "C", "--recovery-key-file", recovery_key);
+
+  for (guint round = 0; round < CHAOS_ROUNDS; round++)
+    {
+      GPid pids[3];
+      int status;
+      guint n;
+
+      make_version (c.src, ++c.version);
+      make_version (src_b, 501 + round);
+      pids[0] = spawn (c.computer, c.repo, ARGS ("backup"));
+      pids[1] = spawn (b, c.repo, ARGS ("backup"));
+      pids[2] = spawn (pruner, c.repo, ARGS ("forget", "--category", CATEGORY, "--keep-last", "1"));
+      g_assert_cmpint (waitpid (pids[2], &status, 0), ==, pids[2]);
+      g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+      g_spawn_close_pid (pids[2]);
+      pids[2] = spawn (pruner, c.repo, ARGS ("prune", "--grace", "2"));
+      for (guint i = 0; i < 3; i++)
+        {
+          g_assert_cmpint (waitpid (pids[i], &status, 0), ==, pids[i]);
+          g_spawn_close_pid (pids[i]);
+          if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+            g_error ("round %u: %s exited with status %d", round,
+                     i == 0 ? "A's backup" : i == 1 ? "B's backup" : "C's prune", status);
+        }
+      /* Nothing referenced went: check is clean, every snapshot restores. */
+      n = verify_repo_srcs (c.computer, c.repo, (const char * const[]) { c.src, src_b, NULL }, FALSE);
+      g_test_message ("round %u: both backups and the prune completed; %u snapshots check and restore",
+                      round + 1, n);
+      g_assert_cmpuint (n, >=, 2);
+    }
+  g_test_message ("%u concurrent rounds (seed %u)", CHAOS_ROUNDS, seed);
+  chaos_free (&c);
+}
+
 static void
 remove_root (void)
 {
@@ -621,5 +692,6 @@ main (int argc, char **argv)
 
   g_test_add_func ("/chaos/kills", test_kills);
   g_test_add_func ("/chaos/devices-remove", test_remove_kills);
+  g_test_add_func ("/chaos/concurrent", test_concurrent);
   return g_test_run ();
 }
