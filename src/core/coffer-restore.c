@@ -46,6 +46,9 @@ typedef struct
   guint               withheld;   /* atomic: entries with privileges withheld */
   guint64             dirs_seen;  /* folders and files met so far, against */
   guint64             files_seen; /* what the snapshot records */
+  gboolean            target_known;
+  dev_t               target_dev;   /* the restore folder as it was at the start */
+  ino_t               target_ino;
 } Restore;
 
 /* Folders on the way to the backed-up paths are not all counted in a
@@ -88,14 +91,40 @@ set_error (Restore *r, GError *error)
   g_mutex_unlock (&r->lock);
 }
 
+/* TRUE when the restore folder is no longer the one the restore started
+ * in: deleted or moved away, or its drive was unmounted (the mount point
+ * left behind is another folder). */
+static gboolean
+target_gone (Restore *r)
+{
+  struct stat st;
+
+  if (r == NULL || r->target == NULL || !r->target_known)
+    return FALSE;
+  return lstat (r->target, &st) != 0 || st.st_dev != r->target_dev || st.st_ino != r->target_ino;
+}
+
+/* Errors name the restore folder: a full disk, a file too large for its
+ * file system, and the folder going away are about the target, not about
+ * the one file that met them. Whatever was restored before is complete
+ * under its own name (files are written to a temporary and renamed). */
 static void
-set_errno_error (GError **error, int saved, const char *what, const char *path)
+set_errno_error (Restore *r, GError **error, int saved, const char *what, const char *path)
 {
   g_autofree char *display = g_filename_display_name (path);
+  g_autofree char *where = g_filename_display_name (r != NULL && r->target != NULL ? r->target : path);
 
   if (saved == ENOSPC || saved == EDQUOT)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                 "The disk is full while restoring %s.", display);
+                 "The disk is full: there is not enough space in %s to restore %s. The files restored "
+                 "so far are complete; free some space and restore again to finish.", where, display);
+  else if (saved == EFBIG)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                 "%s is too large for the file system of %s (%s).", display, where, g_strerror (saved));
+  else if (target_gone (r))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "The restore folder %s is gone (deleted, moved, or its drive was disconnected); the "
+                 "restore stopped at %s. Restore again once the folder is back.", where, display);
   else
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
                  "Could not %s %s: %s", what, display, g_strerror (saved));
@@ -287,7 +316,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
   fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0)
     {
-      set_errno_error (error, errno, "create", path);
+      set_errno_error (r, error, errno, "create", path);
       return FALSE;
     }
   for (guint off = 0; e->content != NULL && off < e->content->len; off += COFFER_ID_BYTES)
@@ -310,7 +339,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
           sparse = TRUE;
           if (lseek (fd, len, SEEK_CUR) < 0)
             {
-              set_errno_error (error, errno, "write", path);
+              set_errno_error (r, error, errno, "write", path);
               goto fail;
             }
         }
@@ -324,7 +353,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
                 continue;
               if (n < 0)
                 {
-                  set_errno_error (error, errno, "write", path);
+                  set_errno_error (r, error, errno, "write", path);
                   goto fail;
                 }
               done += n;
@@ -336,7 +365,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
     }
   if (sparse && ftruncate (fd, written) != 0)
     {
-      set_errno_error (error, errno, "write", path);
+      set_errno_error (r, error, errno, "write", path);
       goto fail;
     }
   if (written != e->size)
@@ -353,7 +382,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
   close (fd);
   if (rename (tmp, path) != 0)
     {
-      set_errno_error (error, errno, "replace", path);
+      set_errno_error (r, error, errno, "replace", path);
       g_unlink (tmp);
       return FALSE;
     }
@@ -429,9 +458,16 @@ ensure_dir (Restore *r, const char *path, const CofferTreeEntry *e, gboolean *cr
         }
       g_unlink (path);
     }
+  /* Not below a folder that went away: g_mkdir_with_parents would make it
+   * again (on an unmounted drive, on the disk underneath). */
+  if (target_gone (r))
+    {
+      set_errno_error (r, error, ENOENT, "create the folder", path);
+      return FALSE;
+    }
   if (g_mkdir_with_parents (path, 0700) != 0)
     {
-      set_errno_error (error, errno, "create the folder", path);
+      set_errno_error (r, error, errno, "create the folder", path);
       return FALSE;
     }
   *created = TRUE;
@@ -471,14 +507,14 @@ restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError 
     case COFFER_NODE_SYMLINK:
       if (symlink (e->link_target ? e->link_target : "", path) != 0)
         {
-          set_errno_error (error, errno, "create the link", path);
+          set_errno_error (r, error, errno, "create the link", path);
           return FALSE;
         }
       break;
     case COFFER_NODE_FIFO:
       if (mkfifo (path, e->mode & 0777) != 0)
         {
-          set_errno_error (error, errno, "create", path);
+          set_errno_error (r, error, errno, "create", path);
           return FALSE;
         }
       break;
@@ -488,7 +524,7 @@ restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError 
         return TRUE;   /* device nodes need privileges; skip them quietly */
       if (mknod (path, (e->mode & 0777) | (e->type == COFFER_NODE_CHARDEV ? S_IFCHR : S_IFBLK), e->rdev) != 0)
         {
-          set_errno_error (error, errno, "create", path);
+          set_errno_error (r, error, errno, "create", path);
           return FALSE;
         }
       break;
@@ -705,8 +741,18 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
     return FALSE;
   if (target != NULL && g_mkdir_with_parents (target, 0700) != 0)
     {
-      set_errno_error (error, errno, "create the folder", target);
+      set_errno_error (NULL, error, errno, "create the folder", target);
       return FALSE;
+    }
+  if (target != NULL)
+    {
+      struct stat st;
+      if (stat (target, &st) == 0)
+        {
+          r->target_known = TRUE;
+          r->target_dev = st.st_dev;
+          r->target_ino = st.st_ino;
+        }
     }
   if (paths != NULL)
     {
@@ -779,7 +825,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
     {
       int fd = open (target ? target : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (fd < 0 || syncfs (fd) != 0)
-        set_errno_error (&r->error, errno, "write", target ? target : "/");
+        set_errno_error (r, &r->error, errno, "write", target ? target : "/");
       if (fd >= 0)
         close (fd);
     }
