@@ -1930,6 +1930,26 @@ removal_preflight (CofferRepository *self, const char *device_id, GCancellable *
   return TRUE;
 }
 
+/* The account key in this computer's own envelope, or NULL. */
+static CofferSecret *
+own_envelope_key (CofferRepository *self, GCancellable *cancellable)
+{
+  g_autofree char *name = obj_name (DEVICE_FMT, _coffer_repository_get_device_id (self));
+  g_autoptr(CofferSecret) sk = NULL;
+  g_autoptr(GBytes) env = NULL;
+  guint8 pk[32];
+
+  sk = own_device_key (self, pk, NULL);
+  if (sk == NULL)
+    return NULL;
+  env = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_KEY_OBJECT_BYTES,
+                                  cancellable, NULL);
+  if (env == NULL)
+    return NULL;
+  return coffer_device_envelope_open (sk, pk, _coffer_repository_get_raw_id (self),
+                                      _coffer_repository_get_device_id (self), env, NULL, NULL);
+}
+
 /* TRUE when the recovery envelope already holds another account key than
  * this session's: a removal stopped after step 3 (the removed device's
  * envelope is gone already, so it can only be resumed by its id). */
@@ -2026,8 +2046,13 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
             *out_lost = g_steal_pointer (&lost);
           return TRUE;
         }
-      /* Removed already, but the rotation was interrupted: resume it. */
-      if (!rotation_interrupted (self, cancellable))
+      /* Removed already, but the rotation was interrupted: resume it. A
+       * removal killed between deleting the envelope (step 1) and writing
+       * the new key (step 3) is known only from this computer's state: it
+       * starts the rotation over. */
+      g_autofree char *removing = coffer_state_get_string (_coffer_repository_get_state (self),
+                                                           "account", "removing");
+      if (!rotation_interrupted (self, cancellable) && g_strcmp0 (removing, device_id) != 0)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
                        "There is no device %s in this repository.", device_id);
@@ -2041,6 +2066,27 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
   if (from_rk == NULL)
     return FALSE;
   coffer_account_key_id (old_ak, old_id);
+  {
+    /* Unlocked with the recovery key while a rotation this computer
+     * started is unfinished, the session already holds the new key; the
+     * categories not yet rotated are still under the key in this
+     * computer's own envelope (replaced last, in step 5). */
+    g_autofree char *rotating = coffer_state_get_string (_coffer_repository_get_state (self), "account",
+                                                         "rotating-to");
+    g_autofree char *session_hex = coffer_hex_encode (old_id, 32);
+    if (rotating != NULL && strcmp (rotating, session_hex) == 0)
+      {
+        CofferSecret *prior = own_envelope_key (self, cancellable);
+        if (prior != NULL && !coffer_secret_equal (prior, old_ak))
+          {
+            coffer_secret_free (old_ak);
+            old_ak = prior;
+            coffer_account_key_id (old_ak, old_id);
+          }
+        else if (prior != NULL)
+          coffer_secret_free (prior);
+      }
+  }
   if (coffer_secret_equal (from_rk, old_ak))
     new_ak = coffer_secret_new_random (COFFER_KEY_BYTES);
   else
@@ -2130,7 +2176,12 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
     }
 
   /* 1. The removed device goes (it no longer gets even the old key), and
-   * so do the devices not kept: their envelopes hold only the old key. */
+   * so do the devices not kept: their envelopes hold only the old key.
+   * Noted first, so that a run killed before step 3 can be resumed by the
+   * device's id although its envelope is gone. */
+  coffer_state_set_string (_coffer_repository_get_state (self), "account", "removing", device_id);
+  if (!coffer_state_save (_coffer_repository_get_state (self), error))
+    return FALSE;
   {
     g_autofree char *rec = obj_name (RECORD_FMT, device_id);
     g_autoptr(GError) delete_error = NULL;
@@ -2195,6 +2246,7 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
           }
       }
   coffer_state_remove (_coffer_repository_get_state (self), "account", "rotating-to");
+  coffer_state_remove (_coffer_repository_get_state (self), "account", "removing");
   _coffer_repository_replace_account_key (self, new_ak);   /* saves the state */
   if (out_lost != NULL)
     *out_lost = g_steal_pointer (&lost);
