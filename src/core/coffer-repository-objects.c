@@ -422,13 +422,25 @@ _coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *k
       CofferSnapshot *snap;
       CofferEpochKeys *ek = NULL;
       char *why = NULL;
+      g_autoptr(GError) local_error = NULL;
 
       if (g_str_has_prefix (name + strlen (prefix), "."))
         continue;
       obj = coffer_store_get_limited (coffer_repository_get_store (self), name, COFFER_MAX_SNAPSHOT_BYTES,
-                                      cancellable, error);
+                                      cancellable, &local_error);
+      if (obj == NULL && g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+        {
+          /* Forgotten (by another computer) between the listing and now;
+           * the newest is never forgotten, and the check of the highest
+           * sequence number below still sees one removed on purpose. */
+          g_clear_error (&local_error);
+          continue;
+        }
       if (obj == NULL)
-        return NULL;
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
       plain = _coffer_repository_open_object_epoch (self, keys, COFFER_OBJECT_SNAPSHOT, name, obj, &ek, error);
       if (plain == NULL)
         return NULL;

@@ -6,7 +6,7 @@
  *   devices remove    another computer (trusted just before) is removed,
  *                     which rotates the account key and every category key
  *   reencrypt         the backups sealed under older epochs are rewritten
- *   prune             forget --keep-last 2, then prune --grace 0 (killed)
+ *   prune             forget --keep-last 1, then prune --grace 0 (killed)
  *
  * CHAOS_KILLS_PER_OP kills each (100 in all). Before each killed run the
  * repository and this computer's state are copied and the same operation
@@ -29,6 +29,7 @@
  *       one round's marks are swept during the next); then check --read-data
  *       is clean and every snapshot restores byte for byte. CHAOS_ROUNDS
  *       rounds. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,24 @@ spawn (const char *computer, const char *repo, const char * const *args)
   return pid;
 }
 
+/* Like spawn, with stderr going to the file err (shown when it fails). */
+static GPid
+spawn_logged (const char *computer, const char *repo, const char *err, const char * const *args)
+{
+  g_autoptr(GPtrArray) argv = make_argv (repo, args);
+  g_auto(GStrv) env = computer_env (computer);
+  g_autoptr(GError) error = NULL;
+  int fd = open (err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  GPid pid;
+
+  g_assert_cmpint (fd, >=, 0);
+  g_spawn_async_with_fds (NULL, (char **) argv->pdata, env, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid,
+                          -1, -1, fd, &error);
+  close (fd);
+  g_assert_no_error (error);
+  return pid;
+}
+
 /* Every string value of "key" in a JSON text, in order. */
 static GPtrArray *
 json_strings (const char *json, const char *key)
@@ -171,8 +190,8 @@ copy_tree (const char *from, const char *to)
 
 /* ---- the data: versions of one tree ---- */
 
-/* Version v: 12 files that never change (about 400 KiB), the 4 files of
- * version v - 1 and 4 new ones (about 600 KiB of new data per version),
+/* Version v: 12 files that never change (about 300 KiB), the 4 files of
+ * version v - 1 and 4 new ones (about 360 KiB of new data per version),
  * and version.txt. Forgetting old versions leaves their files unreferenced,
  * so prune has something to delete and repack. */
 static void
@@ -195,7 +214,7 @@ make_version (const char *dir, guint v)
     for (guint i = 0; i < 4; i++)
       {
         g_autofree char *path = g_strdup_printf ("%s/v%03u-%u", changing, w, i);
-        coffer_test_write_random (path, 100 * KiB + (w * 7919 + i * 104729) % (100 * KiB),
+        coffer_test_write_random (path, 60 * KiB + (w * 7919 + i * 104729) % (60 * KiB),
                                   100000 + w * 10 + i);
       }
   g_assert_true (g_file_set_contents (version, text, -1, NULL));
@@ -430,7 +449,7 @@ op_prepare (Chaos *c, Op op)
     case OP_PRUNE:
     case N_OPS:
     default:
-      RUN_OK (c->computer, c->repo, "forget", "--category", CATEGORY, "--keep-last", "2");
+      RUN_OK (c->computer, c->repo, "forget", "--category", CATEGORY, "--keep-last", "1");
       break;
     }
 }
@@ -472,7 +491,7 @@ chaos_round (Chaos *c, Op op, gboolean do_kill)
 
   /* The kill point is the random variable; the wait is not synchronisation. */
   start = store_objects (c->repo);
-  epoch_before = category_epoch (c);
+  epoch_before = op == OP_DEVICES_REMOVE ? category_epoch (c) : 0;
   delay = (gint64) (g_rand_double (rng) * duration);
   pid = spawn (c->computer, c->repo, (const char * const *) args->pdata);
   deadline = g_get_monotonic_time () + delay;
@@ -644,6 +663,11 @@ test_concurrent (void)
   g_autofree char *b = g_build_filename (root, "B", NULL);
   g_autofree char *pruner = g_build_filename (root, "C", NULL);
   g_autofree char *src_b = g_build_filename (root, "tree", "src-b", NULL);
+  g_autoptr(GHashTable) first_round = NULL;
+  g_autofree char *err_a = g_build_filename (root, "a.err", NULL);
+  g_autofree char *err_b = g_build_filename (root, "b.err", NULL);
+  g_autofree char *err_c = g_build_filename (root, "c.err", NULL);
+  const char *errs[3] = { err_a, err_b, err_c };
   guint32 seed = chaos_start (&c);
 
   make_version (src_b, 500);
@@ -660,27 +684,56 @@ test_concurrent (void)
 
       make_version (c.src, ++c.version);
       make_version (src_b, 501 + round);
-      pids[0] = spawn (c.computer, c.repo, ARGS ("backup"));
-      pids[1] = spawn (b, c.repo, ARGS ("backup"));
-      pids[2] = spawn (pruner, c.repo, ARGS ("forget", "--category", CATEGORY, "--keep-last", "1"));
+      pids[0] = spawn_logged (c.computer, c.repo, errs[0], ARGS ("backup"));
+      pids[1] = spawn_logged (b, c.repo, errs[1], ARGS ("backup"));
+      pids[2] = spawn_logged (pruner, c.repo, errs[2],
+                              ARGS ("forget", "--category", CATEGORY, "--keep-last", "1"));
       g_assert_cmpint (waitpid (pids[2], &status, 0), ==, pids[2]);
-      g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
       g_spawn_close_pid (pids[2]);
-      pids[2] = spawn (pruner, c.repo, ARGS ("prune", "--grace", "2"));
+      if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        {
+          g_autofree char *text = NULL;
+          g_file_get_contents (errs[2], &text, NULL, NULL);
+          g_error ("round %u: C's forget exited with status %d: %s", round, status, text);
+        }
+      pids[2] = spawn_logged (pruner, c.repo, errs[2], ARGS ("prune", "--grace", "2"));
       for (guint i = 0; i < 3; i++)
         {
           g_assert_cmpint (waitpid (pids[i], &status, 0), ==, pids[i]);
           g_spawn_close_pid (pids[i]);
           if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
-            g_error ("round %u: %s exited with status %d", round,
-                     i == 0 ? "A's backup" : i == 1 ? "B's backup" : "C's prune", status);
+            {
+              g_autofree char *text = NULL;
+              g_file_get_contents (errs[i], &text, NULL, NULL);
+              g_error ("round %u: %s exited with status %d: %s", round,
+                       i == 0 ? "A's backup" : i == 1 ? "B's backup" : "C's prune", status, text);
+            }
         }
       /* Nothing referenced went: check is clean, every snapshot restores. */
       n = verify_repo_srcs (c.computer, c.repo, (const char * const[]) { c.src, src_b, NULL }, FALSE);
       g_test_message ("round %u: both backups and the prune completed; %u snapshots check and restore",
                       round + 1, n);
       g_assert_cmpuint (n, >=, 2);
+      if (round == 0)
+        first_round = store_objects (c.repo);
     }
+  /* The prunes did delete: once the grace period has passed, what the
+   * rounds forgot is gone, and what is referenced still restores. */
+  g_usleep (2100 * 1000);   /* the grace period itself, not synchronisation */
+  RUN_OK (pruner, c.repo, "prune", "--grace", "2");
+  verify_repo_srcs (c.computer, c.repo, (const char * const[]) { c.src, src_b, NULL }, FALSE);
+  {
+    g_autoptr(GHashTable) now = store_objects (c.repo);
+    GHashTableIter it;
+    gpointer name;
+    guint gone = 0;
+
+    g_hash_table_iter_init (&it, first_round);
+    while (g_hash_table_iter_next (&it, &name, NULL))
+      gone += strstr (name, "/packs/") != NULL && !g_hash_table_contains (now, name);
+    g_test_message ("%u packs of the first round were deleted by the prunes", gone);
+    g_assert_cmpuint (gone, >, 0);
+  }
   g_test_message ("%u concurrent rounds (seed %u)", CHAOS_ROUNDS, seed);
   chaos_free (&c);
 }
