@@ -2,8 +2,9 @@
 /* Restore: walks a snapshot's trees and writes files through a worker pool.
  * Every blob is authenticated and its id re-computed before a byte is
  * written; files are written to a temporary name beside the target and
- * renamed into place; modes, owners (when permitted), times and extended
- * attributes follow; folder times are set last, deepest first. An existing
+ * renamed into place (temporaries a killed restore left are removed when
+ * a later restore writes into that folder again); modes, owners (when
+ * permitted), times and extended attributes follow; folder times are set last, deepest first. An existing
  * file is never replaced by an older copy without COFFER_RESTORE_OVERWRITE.
  * What could grant privileges (setuid/setgid bits, security.* and trusted.*
  * attributes, device nodes, FIFOs) is withheld and counted unless the
@@ -47,6 +48,7 @@ typedef struct
   guint64             dirs_seen;  /* folders and files met so far, against */
   guint64             files_seen; /* what the snapshot records */
   gboolean            target_known;
+  gint64              started_ns;   /* wall clock, for stale temporaries */
   dev_t               target_dev;   /* the restore folder as it was at the start */
   ino_t               target_ino;
 } Restore;
@@ -437,6 +439,31 @@ entry_copy (const CofferTreeEntry *e)
 
 /* *created tells whether the folder is new: when restoring to the original
  * place, existing folders keep their own permissions and times. */
+/* The temporaries a restore that was killed left in a folder it is now
+ * restoring into again (hidden ".coffer-restore-…" files, never under a
+ * final name): those last changed before this restore started. The
+ * change time, because a temporary gets the backup's modification time
+ * before it is renamed, and only the kernel sets the change time. */
+static void
+remove_stale_temporaries (Restore *r, const char *dir_path)
+{
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      struct stat st;
+
+      if (!g_str_has_prefix (name, ".coffer-restore-"))
+        continue;
+      path = g_build_filename (dir_path, name, NULL);
+      if (lstat (path, &st) == 0 && S_ISREG (st.st_mode)
+          && (gint64) st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec < r->started_ns)
+        g_unlink (path);
+    }
+}
+
 static gboolean
 ensure_dir (Restore *r, const char *path, const CofferTreeEntry *e, gboolean *created, GError **error)
 {
@@ -448,7 +475,10 @@ ensure_dir (Restore *r, const char *path, const CofferTreeEntry *e, gboolean *cr
   if (lstat (path, &st) == 0)
     {
       if (S_ISDIR (st.st_mode))
-        return TRUE;
+        {
+          remove_stale_temporaries (r, path);
+          return TRUE;
+        }
       if ((r->flags & COFFER_RESTORE_OVERWRITE) == 0)
         {
           g_autofree char *display = g_filename_display_name (path);
@@ -769,6 +799,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
 
   r->repo = self;
   r->snapshot = snapshot;
+  r->started_ns = g_get_real_time () * 1000;
   if (strip_prefix != NULL && target != NULL)
     {
       strip = g_strdup (strip_prefix);

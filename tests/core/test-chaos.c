@@ -28,7 +28,10 @@
  *       than a backup here: a backup running meanwhile must stay safe, and
  *       one round's marks are swept during the next); then check --read-data
  *       is clean and every snapshot restores byte for byte. CHAOS_ROUNDS
- *       rounds. */
+ *       rounds.
+ *   /chaos/restore-kills  a restore killed at random points: nothing under
+ *       a final name is half-written, and run again it completes byte for
+ *       byte and leaves no temporaries. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -657,6 +660,96 @@ test_kills (void)
   chaos_free (&c);
 }
 
+/* Every regular file below restored is complete (the same as in expect);
+ * restore temporaries (hidden, never a final name) are allowed. */
+static guint
+assert_nothing_half_written (const char *expect, const char *restored)
+{
+  g_autoptr(GDir) d = g_dir_open (restored, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *a = g_build_filename (expect, name, NULL);
+      g_autofree char *b = g_build_filename (restored, name, NULL);
+      struct stat st;
+
+      if (g_str_has_prefix (name, ".coffer-restore-"))
+        continue;
+      g_assert_cmpint (lstat (b, &st), ==, 0);
+      if (S_ISDIR (st.st_mode))
+        n += assert_nothing_half_written (a, b);
+      else if (S_ISREG (st.st_mode))
+        {
+          g_autofree char *da = NULL, *db = NULL;
+          gsize la = 0, lb = 0;
+          g_assert_true (g_file_get_contents (a, &da, &la, NULL));
+          g_assert_true (g_file_get_contents (b, &db, &lb, NULL));
+          if (la != lb || memcmp (da, db, la) != 0)
+            g_error ("half-written under its final name: %s", b);
+          n++;
+        }
+    }
+  return n;
+}
+
+/* A restore killed at random points, CHAOS_RESTORE_KILLS times: no file
+ * under its final name is half-written, and the same restore run again
+ * completes byte for byte, with no temporaries left. */
+#define CHAOS_RESTORE_KILLS 10
+
+static void
+test_restore_kills (void)
+{
+  Chaos c = { 0 };
+  g_autofree char *target = g_build_filename (root, "restore-killed", NULL);
+  g_autofree char *restored = NULL;
+  g_autofree char *expect = g_build_filename (root, "expect", NULL);
+  guint32 seed = chaos_start (&c);
+  guint kills = 0, rounds = 0;
+
+  restored = g_build_filename (target, c.src, NULL);
+  make_version (expect, 0);
+  while (kills < CHAOS_RESTORE_KILLS)
+    {
+      g_autofree char *ref = g_build_filename (root, "restore-ref", NULL);
+      gint64 t0, duration, delay, deadline;
+      int status = 0;
+      pid_t done;
+      GPid pid;
+
+      g_assert_cmpuint (++rounds, <, 4 * CHAOS_RESTORE_KILLS);
+      coffer_test_rmtree (ref);
+      t0 = g_get_monotonic_time ();
+      RUN_OK (c.computer, c.repo, "restore", "--target", ref);
+      duration = g_get_monotonic_time () - t0;
+      coffer_test_rmtree (ref);
+
+      coffer_test_rmtree (target);
+      delay = (gint64) (g_rand_double (rng) * duration);
+      pid = spawn (c.computer, c.repo, ARGS ("restore", "--target", target));
+      deadline = g_get_monotonic_time () + delay;
+      while ((done = waitpid (pid, &status, WNOHANG)) == 0 && g_get_monotonic_time () < deadline)
+        g_usleep (200);   /* the kill point is the random variable */
+      if (done == 0)
+        {
+          kill (pid, SIGKILL);
+          g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+        }
+      g_spawn_close_pid (pid);
+      if (WIFSIGNALED (status))
+        kills++;
+      g_test_message ("restore round %u: %s at %.0f of %.0f ms, %u files complete", rounds,
+                      WIFSIGNALED (status) ? "killed" : "finished before the kill point", delay / 1e3,
+                      duration / 1e3, assert_nothing_half_written (expect, restored));
+      RUN_OK (c.computer, c.repo, "restore", "--target", target);
+      coffer_test_assert_same_tree (expect, restored, FALSE);
+    }
+  g_test_message ("restore: %u runs, %u killed (seed %u)", rounds, kills, seed);
+  chaos_free (&c);
+}
+
 /* Two computers back up the same category at once (each its own folder)
  * while a third forgets and prunes (grace 2 s: longer than a backup here,
  * so the marks of one round are swept during the next round's backups). */
@@ -762,5 +855,6 @@ main (int argc, char **argv)
 
   g_test_add_func ("/chaos/kills", test_kills);
   g_test_add_func ("/chaos/concurrent", test_concurrent);
+  g_test_add_func ("/chaos/restore-kills", test_restore_kills);
   return g_test_run ();
 }
