@@ -511,19 +511,38 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
     return FALSE;
 
   p->meter = meter;
-  p->used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  _coffer_repository_drop_index (self, keys);
-  p->index = _coffer_repository_get_index (self, keys, cancellable, error);
-  if (p->index == NULL)
-    goto out;
-  snaps = _coffer_repository_load_snapshots (self, keys, cancellable, error);
-  if (snaps == NULL)
-    goto out;
-  for (guint i = 0; i < snaps->len; i++)
+  /* The index first, then the snapshots: a backup on another computer
+   * that finishes in between (its index object, then its snapshot) leaves
+   * a snapshot whose data this index does not have yet. Then everything
+   * is read again, as if the prune had started a moment later. */
+  for (guint attempt = 1;; attempt++)
     {
-      p->epoch = ((CofferSnapshot *) g_ptr_array_index (snaps, i))->epoch;
-      if (!mark_tree (p, ((CofferSnapshot *) g_ptr_array_index (snaps, i))->tree, error))
+      g_autoptr(GError) mark_error = NULL;
+      gboolean marked = TRUE;
+
+      g_clear_pointer (&p->used, g_hash_table_unref);
+      g_clear_pointer (&snaps, g_ptr_array_unref);
+      p->used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      _coffer_repository_drop_index (self, keys);
+      p->index = _coffer_repository_get_index (self, keys, cancellable, error);
+      if (p->index == NULL)
         goto out;
+      snaps = _coffer_repository_load_snapshots (self, keys, cancellable, error);
+      if (snaps == NULL)
+        goto out;
+      for (guint i = 0; i < snaps->len && marked; i++)
+        {
+          p->epoch = ((CofferSnapshot *) g_ptr_array_index (snaps, i))->epoch;
+          marked = mark_tree (p, ((CofferSnapshot *) g_ptr_array_index (snaps, i))->tree, &mark_error);
+        }
+      if (marked)
+        break;
+      if (attempt >= 3 || !g_error_matches (mark_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT))
+        {
+          g_propagate_error (error, g_steal_pointer (&mark_error));
+          goto out;
+        }
+      g_debug ("prune: reading the index and the snapshots again after: %s", mark_error->message);
     }
 
   tally.p = p;

@@ -666,6 +666,16 @@ typedef enum
   META_ANY,      /* any epoch of the set, any counter: accepting a rollback */
 } MetaFreshness;
 
+/* TRUE while a device removal started on this computer has not finished
+ * (coffer-repository-devices.c notes the account key it rotates to). */
+static gboolean
+rotation_pending (CofferRepository *self)
+{
+  g_autofree char *to = coffer_state_get_string (self->state, "account",
+                                                 "rotating-to");
+  return to != NULL;
+}
+
 static gboolean
 read_meta (CofferRepository *self, CofferCategoryKeys *keys, MetaFreshness fresh,
            GCancellable *cancellable, GError **error)
@@ -842,7 +852,11 @@ load_category (CofferRepository *self, const char *cid, GCancellable *cancellabl
     return NULL;
 
   keys = category_keys_new (cid, g_steal_pointer (&epochs));
-  if (!read_meta (self, keys, META_FRESH, cancellable, error) || !check_epoch_rollback (self, keys, error))
+  /* A device removal this computer started and that was interrupted may
+   * have stopped between a category's new key set and its meta/<cid>:
+   * only this computer's own state says so (the storage cannot). */
+  if (!read_meta (self, keys, rotation_pending (self) ? META_RESUMED : META_FRESH, cancellable, error)
+      || !check_epoch_rollback (self, keys, error))
     {
       _coffer_category_keys_free (keys);
       return NULL;

@@ -1571,6 +1571,52 @@ removal_preflight (CofferRepository *self, const char *device_id, GCancellable *
   return TRUE;
 }
 
+/* The account key in this computer's own envelope, or NULL. */
+static CofferSecret *
+own_envelope_key (CofferRepository *self, GCancellable *cancellable)
+{
+  g_autofree char *name = obj_name (DEVICE_FMT, self->device_id);
+  g_autoptr(CofferSecret) sk = NULL;
+  g_autoptr(GBytes) env = NULL;
+  guint8 pk[32];
+
+  sk = own_device_key (self, pk, NULL);
+  if (sk == NULL)
+    return NULL;
+  env = coffer_store_get_limited (self->store, name, COFFER_MAX_KEY_OBJECT_BYTES,
+                                  cancellable, NULL);
+  if (env == NULL)
+    return NULL;
+  return coffer_device_envelope_open (sk, pk, self->raw_id,
+                                      self->device_id, env, NULL, NULL);
+}
+
+/* Unlocked with the recovery key while a rotation this computer started
+ * is unfinished, the session already holds the new key; the categories
+ * not yet rotated are still under the key in this computer's own envelope
+ * (replaced last, in step 5): the removal starts over from that one. */
+static void
+removal_prior_account_key (CofferRepository *self, CofferSecret **old_ak, GCancellable *cancellable)
+{
+  g_autofree char *rotating = coffer_state_get_string (self->state, "account", "rotating-to");
+  g_autofree char *session_hex = NULL;
+  g_autoptr(CofferSecret) prior = NULL;
+  guint8 id[32];
+
+  if (rotating == NULL)
+    return;
+  coffer_account_key_id (*old_ak, id);
+  session_hex = coffer_hex_encode (id, 32);
+  if (strcmp (rotating, session_hex) != 0)
+    return;
+  prior = own_envelope_key (self, cancellable);
+  if (prior != NULL && !coffer_secret_equal (prior, *old_ak))
+    {
+      coffer_secret_free (*old_ak);
+      *old_ak = g_steal_pointer (&prior);
+    }
+}
+
 /* TRUE when the recovery envelope already holds another account key than
  * this session's: a removal stopped after step 3 (the removed device's
  * envelope is gone already, so it can only be resumed by its id). */
@@ -1651,8 +1697,13 @@ removal_check_target (CofferRepository *self, const char *device_id, const char 
           *done = TRUE;
           return FALSE;
         }
-      /* Removed already, but the rotation was interrupted: resume it. */
-      if (!rotation_interrupted (self, cancellable))
+      /* Removed already, but the rotation was interrupted: resume it. A
+       * removal killed between deleting the envelope (step 1) and writing
+       * the new key (step 3) is known only from this computer's state: it
+       * starts the rotation over. */
+      g_autofree char *removing = coffer_state_get_string (self->state,
+                                                           "account", "removing");
+      if (!rotation_interrupted (self, cancellable) && g_strcmp0 (removing, device_id) != 0)
         {
           g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_INVALID,
                        _("There is no device %s in this repository."), device_id);
@@ -1777,6 +1828,11 @@ removal_delete_devices (CofferRepository *self, const char *device_id, GPtrArray
   g_autofree char *rec = obj_name (RECORD_FMT, device_id);
   g_autoptr(GError) delete_error = NULL;
 
+  /* Noted first, so that a run killed before step 3 can be resumed by the
+   * device's id although its envelope is gone. */
+  coffer_state_set_string (self->state, "account", "removing", device_id);
+  if (!coffer_state_save (self->state, error))
+    return FALSE;
   if (!coffer_store_delete (self->store, obj, cancellable, &delete_error)
       && !g_error_matches (delete_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
     {
@@ -1858,6 +1914,7 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
 
   rk = self->recovery_key;
   old_ak = coffer_secret_dup (self->account_key);
+  removal_prior_account_key (self, &old_ak, cancellable);
   new_ak = removal_new_account_key (self, rk, old_ak, cancellable, error);
   if (new_ak == NULL)
     return FALSE;
@@ -1906,6 +1963,7 @@ coffer_repository_remove_device (CofferRepository *self, const char *device_id,
   if (!removal_reseal_devices (self, remaining, rk, new_ak, cancellable, error))
     return FALSE;
   coffer_state_remove (self->state, "account", "rotating-to");
+  coffer_state_remove (self->state, "account", "removing");
   _coffer_repository_replace_account_key (self, new_ak);   /* saves the state */
   if (out_lost != NULL)
     *out_lost = g_steal_pointer (&lost);

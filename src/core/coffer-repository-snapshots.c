@@ -398,7 +398,12 @@ _coffer_repository_load_snapshots (CofferRepository *self, CofferCategoryKeys *k
       snap = snapshot_read (self, keys, name, cancellable, &local_error);
       if (snap == NULL)
         {
-          if (local_error == NULL)
+          /* Refused, or forgotten (by another computer) between the
+           * listing and now: the newest is never forgotten, and the check
+           * of the highest sequence number below still sees one removed on
+           * purpose. */
+          if (local_error == NULL
+              || g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
             continue;
           g_propagate_error (error, g_steal_pointer (&local_error));
           return NULL;

@@ -2,8 +2,9 @@
 /* Restore: walks a snapshot's trees and writes files through a worker pool.
  * Every blob is authenticated and its id re-computed before a byte is
  * written; files are written to a temporary name beside the target and
- * renamed into place; modes, owners (when permitted), times and extended
- * attributes follow; folder times are set last, deepest first. An existing
+ * renamed into place (temporaries a killed restore left are removed when
+ * a later restore writes into that folder again); modes, owners (when
+ * permitted), times and extended attributes follow; folder times are set last, deepest first. An existing
  * file is never replaced by an older copy without COFFER_RESTORE_OVERWRITE.
  * What could grant privileges (setuid/setgid bits, security.* and trusted.*
  * attributes, device nodes, FIFOs) is withheld and counted unless the
@@ -50,6 +51,10 @@ typedef struct
   guint64             files_seen; /* what the snapshot records */
   GHashTable         *link_groups; /* "dev:inode" -> path of the group's first file */
   GPtrArray          *links;      /* FileJob: hard links to make after the files */
+  gboolean            target_known;
+  gint64              started_ns;   /* wall clock, for stale temporaries */
+  dev_t               target_dev;   /* the restore folder as it was at the start */
+  ino_t               target_ino;
 } Restore;
 
 /* Folders on the way to the backed-up paths are not all counted in a
@@ -92,14 +97,40 @@ set_error (Restore *r, GError *error)
   g_mutex_unlock (&r->lock);
 }
 
+/* TRUE when the restore folder is no longer the one the restore started
+ * in: deleted or moved away, or its drive was unmounted (the mount point
+ * left behind is another folder). */
+static gboolean
+target_gone (Restore *r)
+{
+  struct stat st;
+
+  if (r == NULL || r->target == NULL || !r->target_known)
+    return FALSE;
+  return lstat (r->target, &st) != 0 || st.st_dev != r->target_dev || st.st_ino != r->target_ino;
+}
+
+/* Errors name the restore folder: a full disk, a file too large for its
+ * file system, and the folder going away are about the target, not about
+ * the one file that met them. Whatever was restored before is complete
+ * under its own name (files are written to a temporary and renamed). */
 static void
-set_errno_error (GError **error, int saved, const char *what, const char *path)
+set_errno_error (Restore *r, GError **error, int saved, const char *what, const char *path)
 {
   g_autofree char *display = g_filename_display_name (path);
+  g_autofree char *where = g_filename_display_name (r != NULL && r->target != NULL ? r->target : path);
 
   if (saved == ENOSPC || saved == EDQUOT)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                 _("The disk is full while restoring %s."), display);
+                 _("The disk is full: there is not enough space in %s to restore %s. The files restored "
+                   "so far are complete; free some space and restore again to finish."), where, display);
+  else if (saved == EFBIG)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                 _("%s is too large for the file system of %s (%s)."), display, where, g_strerror (saved));
+  else if (target_gone (r))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 _("The restore folder %s is gone (deleted, moved, or its drive was disconnected); the "
+                   "restore stopped at %s. Restore again once the folder is back."), where, display);
   else
     /* TRANSLATORS: the action is a "store action" message such as "write";
      * translate those to fit this sentence (German uses a participle). */
@@ -362,7 +393,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
   fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0)
     {
-      set_errno_error (error, errno, C_("store action", "create"), path);
+      set_errno_error (r, error, errno, C_("store action", "create"), path);
       return FALSE;
     }
   for (guint off = 0; e->content != NULL && off < e->content->len; off += COFFER_ID_BYTES)
@@ -381,7 +412,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
       data = g_bytes_get_data (blob, &len);
       if (!write_blob (fd, data, len, written, e->holes, &sparse))
         {
-          set_errno_error (error, errno, C_("store action", "write"), path);
+          set_errno_error (r, error, errno, C_("store action", "write"), path);
           goto fail;
         }
       written += len;
@@ -390,7 +421,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
     }
   if (sparse && ftruncate (fd, written) != 0)
     {
-      set_errno_error (error, errno, C_("store action", "write"), path);
+      set_errno_error (r, error, errno, C_("store action", "write"), path);
       goto fail;
     }
   if (written != e->size)
@@ -407,7 +438,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
   close (fd);
   if (rename (tmp, path) != 0)
     {
-      set_errno_error (error, errno, C_("store action", "replace"), path);
+      set_errno_error (r, error, errno, C_("store action", "replace"), path);
       g_unlink (tmp);
       return FALSE;
     }
@@ -473,6 +504,31 @@ entry_copy (const CofferTreeEntry *e)
 
 /* *created tells whether the folder is new: when restoring to the original
  * place, existing folders keep their own permissions and times. */
+/* The temporaries a restore that was killed left in a folder it is now
+ * restoring into again (hidden ".coffer-restore-…" files, never under a
+ * final name): those last changed before this restore started. The
+ * change time, because a temporary gets the backup's modification time
+ * before it is renamed, and only the kernel sets the change time. */
+static void
+remove_stale_temporaries (Restore *r, const char *dir_path)
+{
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      struct stat st;
+
+      if (!g_str_has_prefix (name, ".coffer-restore-"))
+        continue;
+      path = g_build_filename (dir_path, name, NULL);
+      if (lstat (path, &st) == 0 && S_ISREG (st.st_mode)
+          && (gint64) st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec < r->started_ns)
+        g_unlink (path);
+    }
+}
+
 static gboolean
 ensure_dir (Restore *r, const char *path, const CofferTreeEntry *e, gboolean *created, GError **error)
 {
@@ -484,7 +540,10 @@ ensure_dir (Restore *r, const char *path, const CofferTreeEntry *e, gboolean *cr
   if (lstat (path, &st) == 0)
     {
       if (S_ISDIR (st.st_mode))
-        return TRUE;
+        {
+          remove_stale_temporaries (r, path);
+          return TRUE;
+        }
       if ((r->flags & COFFER_RESTORE_OVERWRITE) == 0)
         {
           g_autofree char *display = g_filename_display_name (path);
@@ -494,9 +553,16 @@ ensure_dir (Restore *r, const char *path, const CofferTreeEntry *e, gboolean *cr
         }
       g_unlink (path);
     }
+  /* Not below a folder that went away: g_mkdir_with_parents would make it
+   * again (on an unmounted drive, on the disk underneath). */
+  if (target_gone (r))
+    {
+      set_errno_error (r, error, ENOENT, C_("store action", "create the folder"), path);
+      return FALSE;
+    }
   if (g_mkdir_with_parents (path, 0700) != 0)
     {
-      set_errno_error (error, errno, C_("store action", "create the folder"), path);
+      set_errno_error (r, error, errno, C_("store action", "create the folder"), path);
       return FALSE;
     }
   *created = TRUE;
@@ -536,14 +602,14 @@ restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError 
     case COFFER_NODE_SYMLINK:
       if (symlink (e->link_target ? e->link_target : "", path) != 0)
         {
-          set_errno_error (error, errno, C_("store action", "create the link"), path);
+          set_errno_error (r, error, errno, C_("store action", "create the link"), path);
           return FALSE;
         }
       break;
     case COFFER_NODE_FIFO:
       if (mkfifo (path, e->mode & 0777) != 0)
         {
-          set_errno_error (error, errno, C_("store action", "create"), path);
+          set_errno_error (r, error, errno, C_("store action", "create"), path);
           return FALSE;
         }
       break;
@@ -553,7 +619,7 @@ restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError 
         return TRUE;   /* device nodes need privileges; skip them quietly */
       if (mknod (path, (e->mode & 0777) | (e->type == COFFER_NODE_CHARDEV ? S_IFCHR : S_IFBLK), e->rdev) != 0)
         {
-          set_errno_error (error, errno, C_("store action", "create"), path);
+          set_errno_error (r, error, errno, C_("store action", "create"), path);
           return FALSE;
         }
       break;
@@ -594,7 +660,7 @@ restore_hard_link (Restore *r, const char *first, const char *path, const Coffer
         }
       if (rename (tmp, path) != 0)
         {
-          set_errno_error (error, errno, C_("store action", "replace"), path);
+          set_errno_error (r, error, errno, C_("store action", "replace"), path);
           g_unlink (tmp);
           return FALSE;
         }
@@ -822,8 +888,18 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
     return FALSE;
   if (target != NULL && g_mkdir_with_parents (target, 0700) != 0)
     {
-      set_errno_error (error, errno, C_("store action", "create the folder"), target);
+      set_errno_error (NULL, error, errno, C_("store action", "create the folder"), target);
       return FALSE;
+    }
+  if (target != NULL)
+    {
+      struct stat st;
+      if (stat (target, &st) == 0)
+        {
+          r->target_known = TRUE;
+          r->target_dev = st.st_dev;
+          r->target_ino = st.st_ino;
+        }
     }
   if (paths != NULL)
     {
@@ -840,6 +916,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
 
   r->repo = self;
   r->snapshot = snapshot;
+  r->started_ns = g_get_real_time () * 1000;
   if (strip_prefix != NULL && target != NULL)
     {
       strip = g_strdup (strip_prefix);
@@ -910,7 +987,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
     {
       int fd = open (target ? target : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (fd < 0 || syncfs (fd) != 0)
-        set_errno_error (&r->error, errno, C_("store action", "write"), target ? target : "/");
+        set_errno_error (r, &r->error, errno, C_("store action", "write"), target ? target : "/");
       if (fd >= 0)
         close (fd);
     }

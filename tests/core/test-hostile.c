@@ -6,10 +6,12 @@
  * outside the restore target, must not allocate without bound and must not
  * work forever. */
 #include <string.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
+#include "coffer-device.h"
 #include "coffer-index.h"
 #include "coffer-pack.h"
 #include "coffer-repository-private.h"
@@ -317,6 +319,79 @@ test_index_claims_too_much (void)
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT);
 }
 
+/* A holder of the recovery key signs account key changes that go round in
+ * a circle (K1 replaced K2, K2 replaced K1): following them from K1 back
+ * to the key this computer knows must stop, not walk for ever. The
+ * signing key is derived from the recovery key as
+ * coffer-repository-devices.c does (docs/FORMAT.md "Joining and
+ * rotation"). */
+static void
+plant_rotation (Hostile *h, const guint8 *sign_sk, const guint8 *sign_pk, const guint8 old_id[32],
+                const guint8 new_id[32], guint64 seq)
+{
+  const guint8 *repo_id = h->repo->raw_id;
+  g_autoptr(GByteArray) rec = g_byte_array_new ();
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *hex = coffer_hex_encode (new_id, 32);
+  g_autofree char *name = g_strdup_printf ("keys/rotations/%s", hex);
+  guint8 msg[106], sig[crypto_sign_BYTES];
+  guint64 le = GUINT64_TO_LE (seq);
+  static const guint8 head[8] = { 'C', 'F', 'R', 'T', 2, 0, 0, 0 };
+
+  memcpy (msg, "coffer-rotation-v2", 18);
+  memcpy (msg + 18, repo_id, COFFER_REPO_ID_BYTES);
+  memcpy (msg + 34, old_id, 32);
+  memcpy (msg + 66, new_id, 32);
+  memcpy (msg + 98, &le, 8);
+  crypto_sign_detached (sig, NULL, msg, sizeof msg, sign_sk);
+  g_byte_array_append (rec, head, sizeof head);
+  g_byte_array_append (rec, old_id, 32);
+  g_byte_array_append (rec, new_id, 32);
+  g_byte_array_append (rec, (const guint8 *) &le, 8);
+  g_byte_array_append (rec, sign_pk, crypto_sign_PUBLICKEYBYTES);
+  g_byte_array_append (rec, sig, sizeof sig);
+  bytes = g_bytes_new (rec->data, rec->len);
+  g_assert_true (coffer_store_put (coffer_repository_get_store (h->repo), name, bytes, COFFER_PUT_REPLACE,
+                                   NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_rotation_loop (void)
+{
+  Hostile h = { 0 };
+  guint8 seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+  guint8 k0[32], k1[32], k2[32];
+  g_autofree char *k0_hex = NULL, *k1_hex = NULL;
+  g_autoptr(GError) error = NULL;
+  crypto_generichash_state st;
+  static const char domain[] = "coffer-rotation-sign-v1";
+
+  hostile_setup (&h);
+  crypto_generichash_init (&st, h.rk->data, h.rk->len, sizeof seed);
+  crypto_generichash_update (&st, (const guint8 *) domain, sizeof domain - 1);
+  crypto_generichash_update (&st, h.repo->raw_id, COFFER_REPO_ID_BYTES);
+  crypto_generichash_final (&st, seed, sizeof seed);
+  crypto_sign_seed_keypair (pk, sk, seed);
+  _coffer_repository_pin_rotation_key (h.repo, h.rk);
+
+  coffer_account_key_id (h.repo->account_key, k0);
+  randombytes_buf (k1, sizeof k1);
+  randombytes_buf (k2, sizeof k2);
+  plant_rotation (&h, sk, pk, k2, k1, 7);
+  plant_rotation (&h, sk, pk, k1, k2, 6);
+  k0_hex = coffer_hex_encode (k0, 32);
+  k1_hex = coffer_hex_encode (k1, 32);
+  g_assert_false (_coffer_repository_follow_rotation (h.repo, k0_hex, k1_hex, NULL, &error));
+  g_test_message ("a circle of key changes: %s", error->message);
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT);
+  g_assert_nonnull (strstr (error->message, "loops"));
+  sodium_memzero (sk, sizeof sk);
+  sodium_memzero (seed, sizeof seed);
+  hostile_free (&h);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -325,5 +400,6 @@ main (int argc, char **argv)
   g_test_add_func ("/hostile/symlink-parent", test_symlink_parent);
   g_test_add_func ("/hostile/tree-bomb", test_tree_bomb);
   g_test_add_func ("/hostile/index-claims-too-much", test_index_claims_too_much);
+  g_test_add_func ("/hostile/rotation-loop", test_rotation_loop);
   return g_test_run ();
 }

@@ -16,6 +16,14 @@
  *  /cloud/faults/SERVER  the same client talks to the server through
  *      faultproxy (dropped connections, 500/503, stalls, cut-off responses):
  *      backup completes, restore is byte-exact, check --read-data is clean.
+ *  /cloud/restore-faults/SERVER  faults on restore (the backup went up
+ *      directly): restored through faultproxy with about one connection in
+ *      seven sabotaged (drops, 500/503, cut-off bodies), byte-exact; then a
+ *      slowed restore whose server goes away (the proxy is stopped once the
+ *      first files are in place) stops with exit status 5 and a message
+ *      naming the server, leaves no file half-written under its final name
+ *      (every file there is complete, no temporaries), and run again it
+ *      completes byte-exact.
  *  /cloud/kill/SERVER  a rate-limited backup is killed with SIGKILL as soon
  *      as the server holds one pack; the next backup completes, check
  *      --read-data is clean, the restore is byte-exact, and the objects are
@@ -757,6 +765,137 @@ test_kill (gconstpointer data)
   ctx_free (c);
 }
 
+/* From now on the CLI reaches the server through port (a proxy). */
+static void
+ctx_use_port (Ctx *c, guint16 port)
+{
+  if (c->s3)
+    {
+      g_free (c->s3_endpoint);
+      c->s3_endpoint = g_strdup_printf ("http://127.0.0.1:%u", port);
+    }
+  else
+    {
+      const char *loc = coffer_test_server_get_location (c->server);
+      const char *path = strchr (loc + strlen ("webdav://"), '/');
+      g_free (c->location);
+      c->location = g_strdup_printf ("webdav://127.0.0.1:%u%s", port, path);
+    }
+}
+
+/* Regular files below dir (relative paths); when strict, fails on a
+ * restore temporary (while a restore runs there are some). */
+static void
+list_restored (const char *dir, const char *rel, GPtrArray *files, gboolean strict)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *sub = rel ? g_build_filename (rel, name, NULL) : g_strdup (name);
+      struct stat st;
+
+      if (g_str_has_prefix (name, ".coffer-restore-") && !strict)
+        continue;
+      if (g_str_has_prefix (name, ".coffer-restore-"))
+        g_error ("a restore temporary was left behind: %s", path);
+      g_assert_cmpint (lstat (path, &st), ==, 0);
+      if (S_ISDIR (st.st_mode))
+        list_restored (path, sub, files, strict);
+      else if (S_ISREG (st.st_mode))
+        g_ptr_array_add (files, g_steal_pointer (&sub));
+    }
+}
+
+static void
+test_restore_faults (gconstpointer data)
+{
+  Ctx *c = ctx_new (GPOINTER_TO_INT (data), FALSE);
+  static const gsize big[] = { 3 * MiB, 2 * MiB + 5, 2 * MiB };
+  g_autofree char *key = g_build_filename (c->root, "recovery.key", NULL);
+  g_autofree char *target = g_build_filename (c->root, "restore-gone", NULL);
+  g_autofree char *restored = g_build_filename (target, c->src, NULL);
+  CofferFaultPlan faulty = { .drop = 40, .error500 = 30, .error503 = 30, .truncate = 50,
+                             .seed = 41 + GPOINTER_TO_INT (data) };
+  CofferFaultPlan faithful = { 0 };
+  g_autoptr(GSubprocess) p = NULL;
+  g_autoptr(GBytes) err_bytes = NULL;
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+  CofferFaultProxy *proxy;
+  gint64 deadline;
+
+  make_tree (c, 150, big, G_N_ELEMENTS (big), 51);
+  coffer_ok (c, ARGS ("init", "--recovery-key-file", key));
+  coffer_ok (c, ARGS ("category", "add", CATEGORY, c->src));
+  g_assert_cmpuint (backup (c), >=, 7 * MiB);
+
+  /* Drops, 5xx and cut-off bodies: retried, the restore is byte-exact. */
+  proxy = coffer_fault_proxy_start (coffer_test_server_get_port (c->server), &faulty);
+  ctx_use_port (c, coffer_fault_proxy_get_port (proxy));
+  restore_and_compare (c, "restore-faults");
+  g_test_message ("%s: restore through %u sabotaged connections", coffer_test_server_get_name (c->server),
+                  coffer_fault_proxy_get_faults (proxy));
+  g_assert_cmpuint (coffer_fault_proxy_get_faults (proxy), >=, 5);
+  coffer_fault_proxy_stop (proxy);
+
+  /* The server goes away in the middle of a (slowed) restore. */
+  proxy = coffer_fault_proxy_start (coffer_test_server_get_port (c->server), &faithful);
+  ctx_use_port (c, coffer_fault_proxy_get_port (proxy));
+  p = coffer_spawn (c, ARGS ("restore", "--category", CATEGORY, "--snapshot", "latest", "--target", target,
+                             "--limit-upload", "1024"),
+                    G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autoptr(GPtrArray) now = g_ptr_array_new_with_free_func (g_free);
+      g_autofree char *docs = g_build_filename (restored, "docs", NULL);
+
+      list_restored (docs, NULL, now, FALSE);
+      if (now->len >= 3)
+        break;
+      g_assert_null (g_subprocess_get_identifier (p) == NULL ? "restore ended before the server went away"
+                                                              : NULL);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (2000);
+    }
+  coffer_fault_proxy_stop (proxy);
+  g_subprocess_communicate (p, NULL, NULL, NULL, &err_bytes, &error);
+  g_assert_no_error (error);
+  err = g_strndup (g_bytes_get_data (err_bytes, NULL), g_bytes_get_size (err_bytes));
+  g_test_message ("restore when the server went away: exit %d: %s",
+                  g_subprocess_get_exit_status (p), err);
+  g_assert_true (g_subprocess_get_if_exited (p));
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 5);
+  g_assert_true (g_str_has_prefix (err, "coffer: "));
+  g_assert_nonnull (strstr (err, "127.0.0.1"));
+  /* What is there under its own name is complete; nothing half-written. */
+  list_restored (restored, NULL, files, TRUE);
+  g_assert_cmpuint (files->len, >, 0);
+  for (guint i = 0; i < files->len; i++)
+    {
+      g_autofree char *a = g_build_filename (c->src, files->pdata[i], NULL);
+      g_autofree char *b = g_build_filename (restored, files->pdata[i], NULL);
+      g_autofree char *da = NULL, *db = NULL;
+      gsize la = 0, lb = 0;
+
+      g_assert_true (g_file_get_contents (a, &da, &la, NULL));
+      g_assert_true (g_file_get_contents (b, &db, &lb, NULL));
+      if (la != lb || memcmp (da, db, la) != 0)
+        g_error ("half-written under its final name: %s", b);
+    }
+  g_test_message ("%u files were complete when the server went away", files->len);
+
+  /* Back again: the restore completes. */
+  ctx_use_port (c, coffer_test_server_get_port (c->server));
+  coffer_ok (c, ARGS ("restore", "--category", CATEGORY, "--snapshot", "latest", "--target", target));
+  coffer_test_assert_same_tree (c->src, restored, TRUE);
+  ctx_free (c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -777,6 +916,10 @@ main (int argc, char **argv)
   g_test_add_data_func ("/cloud/faults/apache", GINT_TO_POINTER (COFFER_TEST_SERVER_APACHE_BASIC),
                         test_faults);
   g_test_add_data_func ("/cloud/faults/s3", GINT_TO_POINTER (COFFER_TEST_SERVER_S3), test_faults);
+  g_test_add_data_func ("/cloud/restore-faults/apache", GINT_TO_POINTER (COFFER_TEST_SERVER_APACHE_BASIC),
+                        test_restore_faults);
+  g_test_add_data_func ("/cloud/restore-faults/s3", GINT_TO_POINTER (COFFER_TEST_SERVER_S3),
+                        test_restore_faults);
   g_test_add_data_func ("/cloud/kill/apache", GINT_TO_POINTER (COFFER_TEST_SERVER_APACHE_BASIC),
                         test_kill);
   g_test_add_data_func ("/cloud/kill/s3", GINT_TO_POINTER (COFFER_TEST_SERVER_S3), test_kill);
