@@ -61,6 +61,43 @@ categories_to_process (CofferCli           *cli,
   return g_steal_pointer (&result);
 }
 
+/* The line (or JSON object) for one category's new snapshot. */
+static void
+print_backup_summary (CofferCli            *cli,
+                      const CofferCategory *c,
+                      const CofferSnapshot *snapshot,
+                      guint                 n_skipped,
+                      gdouble               seconds)
+{
+  if (cli->json)
+    {
+      g_autoptr(GString) out = g_string_new ("{\"category\":");
+      coffer_cli_json_string (out, c->name);
+      g_string_append (out, ",\"snapshot\":");
+      coffer_cli_json_string (out, snapshot->id);
+      g_string_append_printf (out, ",\"files\":%" G_GUINT64_FORMAT ",\"bytes\":%" G_GUINT64_FORMAT
+                              ",\"added_bytes\":%" G_GUINT64_FORMAT ",\"skipped\":%u"
+                              ",\"duration\":%.3f}\n",
+                              snapshot->files, snapshot->bytes, snapshot->added_bytes,
+                              n_skipped, seconds);
+      fputs (out->str, stdout);
+    }
+  else
+    {
+      g_autofree char *size = g_format_size_full (snapshot->bytes, G_FORMAT_SIZE_IEC_UNITS);
+      g_autofree char *added = g_format_size_full (snapshot->added_bytes, G_FORMAT_SIZE_IEC_UNITS);
+      g_autofree char *took = coffer_cli_format_duration (seconds);
+      g_autofree char *short_id = coffer_cli_short_id (snapshot->id);
+
+      /* Translators: category name, number of files, total size, size
+       * of the new data, duration, snapshot id */
+      coffer_cli_info (cli, ngettext ("%s: %llu file, %s, %s new, %s, snapshot %s",
+                                      "%s: %llu files, %s, %s new, %s, snapshot %s",
+                                      (gulong) snapshot->files),
+                       c->name, (unsigned long long) snapshot->files, size, added, took, short_id);
+    }
+}
+
 /* ---- backup ---- */
 
 gboolean
@@ -137,35 +174,8 @@ coffer_cli_cmd_backup (CofferCli  *cli,
           continue;
         }
 
-      if (cli->json)
-        {
-          g_autoptr(GString) out = g_string_new ("{\"category\":");
-          coffer_cli_json_string (out, c->name);
-          g_string_append (out, ",\"snapshot\":");
-          coffer_cli_json_string (out, snapshot->id);
-          g_string_append_printf (out, ",\"files\":%" G_GUINT64_FORMAT ",\"bytes\":%" G_GUINT64_FORMAT
-                                  ",\"added_bytes\":%" G_GUINT64_FORMAT ",\"skipped\":%u"
-                                  ",\"duration\":%.3f}\n",
-                                  snapshot->files, snapshot->bytes, snapshot->added_bytes,
-                                  skipped != NULL ? skipped->len : 0,
-                                  (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC);
-          fputs (out->str, stdout);
-        }
-      else
-        {
-          g_autofree char *size = g_format_size_full (snapshot->bytes, G_FORMAT_SIZE_IEC_UNITS);
-          g_autofree char *added = g_format_size_full (snapshot->added_bytes, G_FORMAT_SIZE_IEC_UNITS);
-          g_autofree char *took = coffer_cli_format_duration ((g_get_monotonic_time () - start) /
-                                                              (double) G_USEC_PER_SEC);
-          g_autofree char *short_id = coffer_cli_short_id (snapshot->id);
-
-          /* Translators: category name, number of files, total size, size
-           * of the new data, duration, snapshot id */
-          coffer_cli_info (cli, ngettext ("%s: %llu file, %s, %s new, %s, snapshot %s",
-                                          "%s: %llu files, %s, %s new, %s, snapshot %s",
-                                          (gulong) snapshot->files),
-                           c->name, (unsigned long long) snapshot->files, size, added, took, short_id);
-        }
+      print_backup_summary (cli, c, snapshot, skipped != NULL ? skipped->len : 0,
+                            (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC);
 
       if (skipped != NULL && skipped->len > 0)
         {
@@ -637,6 +647,55 @@ coffer_cli_cmd_find (CofferCli  *cli,
 
 /* ---- restore ---- */
 
+/* restore's PATHs (canonical, NULL-terminated; NULL for the whole
+ * snapshot), --target and --strip-prefix made absolute, checked before
+ * anything is opened. */
+static gboolean
+restore_arguments (int          argc,
+                   char       **argv,
+                   const char  *target,
+                   const char  *strip_prefix,
+                   GPtrArray  **paths_out,
+                   char       **abs_target_out,
+                   char       **abs_strip_out,
+                   GError     **error)
+{
+  g_autoptr(GPtrArray) paths = NULL;
+  g_autofree char *abs_strip = NULL;
+
+  if (argc > 1)
+    {
+      paths = g_ptr_array_new_with_free_func (g_free);
+      for (int i = 1; i < argc; i++)
+        g_ptr_array_add (paths, g_canonicalize_filename (argv[i], NULL));
+      g_ptr_array_add (paths, NULL);
+    }
+  if (strip_prefix != NULL)
+    {
+      if (target == NULL)
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                "%s", _("--strip-prefix needs --target DIR."));
+      abs_strip = g_canonicalize_filename (strip_prefix, "/");
+      /* Only what lies below the prefix is restored: a PATH outside it
+       * would silently restore nothing. */
+      for (guint i = 0; paths != NULL && paths->pdata[i] != NULL; i++)
+        {
+          const char *p = paths->pdata[i];
+          gsize n = strlen (abs_strip);
+          if (!g_str_equal (abs_strip, "/") && !(strncmp (p, abs_strip, n) == 0 && p[n] == '/'))
+            {
+              g_autofree char *shown = coffer_cli_display_name (p);
+              return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                      _("%s is not inside the --strip-prefix folder."), shown);
+            }
+        }
+    }
+  *paths_out = g_steal_pointer (&paths);
+  *abs_target_out = target != NULL ? g_canonicalize_filename (target, NULL) : NULL;
+  *abs_strip_out = g_steal_pointer (&abs_strip);
+  return TRUE;
+}
+
 gboolean
 coffer_cli_cmd_restore (CofferCli  *cli,
                         int         argc,
@@ -691,44 +750,11 @@ coffer_cli_cmd_restore (CofferCli  *cli,
   if (coffer_cli_parse_done (cli))
     return TRUE;
 
-  if (argc > 1)
-    {
-      paths = g_ptr_array_new_with_free_func (g_free);
-      for (int i = 1; i < argc; i++)
-        g_ptr_array_add (paths, g_canonicalize_filename (argv[i], NULL));
-      g_ptr_array_add (paths, NULL);
-    }
-  if (target != NULL)
-    abs_target = g_canonicalize_filename (target, NULL);
-  if (strip_prefix != NULL)
-    {
-      if (target == NULL)
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                                  "%s", _("--strip-prefix needs --target DIR."));
-        }
-      abs_strip = g_canonicalize_filename (strip_prefix, "/");
-      /* Only what lies below the prefix is restored: a PATH outside it
-       * would silently restore nothing. */
-      for (guint i = 0; paths != NULL && paths->pdata[i] != NULL; i++)
-        {
-          const char *p = paths->pdata[i];
-          gsize n = strlen (abs_strip);
-          if (!g_str_equal (abs_strip, "/") && !(strncmp (p, abs_strip, n) == 0 && p[n] == '/'))
-            {
-              g_autofree char *shown = coffer_cli_display_name (p);
-              return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                                      _("%s is not inside the --strip-prefix folder."), shown);
-            }
-        }
-    }
-
+  if (!restore_arguments (argc, argv, target, strip_prefix, &paths, &abs_target, &abs_strip, error))
+    return FALSE;
   if (target == NULL && !yes && !dry_run && !coffer_cli_have_terminal ())
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
-                              _("Or restore somewhere else with --target DIR."),
-                              "%s", _("Restoring to the original place needs --yes when not run on a terminal."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, _("Or restore somewhere else with --target DIR."),
+                            "%s", _("Restoring to the original place needs --yes when not run on a terminal."));
 
   snapshot = find_snapshot (cli, name, snapshot_id, &category, error);
   if (snapshot == NULL)
