@@ -696,6 +696,59 @@ restore_arguments (int          argc,
   return TRUE;
 }
 
+/* What restore left out: privileges withheld, and newer files kept
+ * (each named on stderr). */
+static void
+print_restore_warnings (CofferCli                 *cli,
+                        const CofferRestoreResult *result,
+                        GPtrArray                 *conflicts)
+{
+  if (result->withheld > 0)
+    {
+      coffer_cli_warning (cli, ngettext ("%u file or folder was restored without its privileges (setuid/setgid "
+                                         "bit, security or trusted attribute) or, as a device node or FIFO, "
+                                         "not created.",
+                                         "%u files or folders were restored without their privileges "
+                                         "(setuid/setgid bits, security or trusted attributes) or, as device "
+                                         "nodes or FIFOs, not created.", result->withheld),
+                          result->withheld);
+      coffer_cli_hint (cli, "%s", _("Use --keep-privileges to restore them, only for a snapshot you trust."));
+    }
+
+  for (guint i = 0; conflicts != NULL && i < conflicts->len; i++)
+    {
+      g_autofree char *shown = coffer_cli_display_name (conflicts->pdata[i]);
+      coffer_cli_error (cli, _("kept newer file %s"), shown);
+    }
+}
+
+/* The closing line of a restore: where to, how many files. */
+static void
+print_restore_summary (CofferCli            *cli,
+                       const CofferCategory *category,
+                       const char           *short_id,
+                       const char           *abs_target,
+                       gboolean              dry_run)
+{
+  guint64 files = 0, bytes = 0;
+  g_autofree char *size = NULL;
+  g_autofree char *where = abs_target ? coffer_cli_display_name (abs_target)
+                                      : g_strdup (_("the original place"));
+
+  coffer_cli_progress_last (&files, &bytes);
+  size = g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+  if (dry_run)
+    coffer_cli_info (cli, ngettext ("Dry run: would restore snapshot %s of “%s” to %s (%llu file, %s); "
+                                    "nothing was written.",
+                                    "Dry run: would restore snapshot %s of “%s” to %s (%llu files, %s); "
+                                    "nothing was written.", (gulong) files),
+                     short_id, category->name, where, (unsigned long long) files, size);
+  else
+    coffer_cli_info (cli, ngettext ("Restored snapshot %s of “%s” to %s (%llu file, %s).",
+                                    "Restored snapshot %s of “%s” to %s (%llu files, %s).", (gulong) files),
+                     short_id, category->name, where, (unsigned long long) files, size);
+}
+
 gboolean
 coffer_cli_cmd_restore (CofferCli  *cli,
                         int         argc,
@@ -717,7 +770,6 @@ coffer_cli_cmd_restore (CofferCli  *cli,
   CofferRestoreFlags flags = COFFER_RESTORE_DEFAULT;
   CofferRestoreResult result = { 0 };
   g_autofree char *short_id = NULL;
-  guint64 files = 0, bytes = 0;
   gboolean ok;
   GOptionEntry entries[] = {
     { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("The category (may be left out when there is only one)"), N_("NAME") },
@@ -785,28 +837,8 @@ coffer_cli_cmd_restore (CofferCli  *cli,
                                   abs_target, abs_strip, flags, coffer_cli_progress_cb, cli,
                                   &conflicts, &result, cli->cancellable, &local_error);
   coffer_cli_progress_clear ();
-  coffer_cli_progress_last (&files, &bytes);
 
-  if (result.withheld > 0)
-    {
-      coffer_cli_warning (cli, ngettext ("%u file or folder was restored without its privileges (setuid/setgid "
-                                         "bit, security or trusted attribute) or, as a device node or FIFO, "
-                                         "not created.",
-                                         "%u files or folders were restored without their privileges "
-                                         "(setuid/setgid bits, security or trusted attributes) or, as device "
-                                         "nodes or FIFOs, not created.", result.withheld),
-                          result.withheld);
-      coffer_cli_hint (cli, "%s", _("Use --keep-privileges to restore them, only for a snapshot you trust."));
-    }
-
-  if (conflicts != NULL && conflicts->len > 0)
-    {
-      for (guint i = 0; i < conflicts->len; i++)
-        {
-          g_autofree char *shown = coffer_cli_display_name (conflicts->pdata[i]);
-          coffer_cli_error (cli, _("kept newer file %s"), shown);
-        }
-    }
+  print_restore_warnings (cli, &result, conflicts);
 
   if (!ok)
     {
@@ -828,22 +860,7 @@ coffer_cli_cmd_restore (CofferCli  *cli,
       return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
 
-  {
-    g_autofree char *size = g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
-    g_autofree char *where = abs_target ? coffer_cli_display_name (abs_target)
-                                        : g_strdup (_("the original place"));
-
-    if (dry_run)
-      coffer_cli_info (cli, ngettext ("Dry run: would restore snapshot %s of “%s” to %s (%llu file, %s); "
-                                      "nothing was written.",
-                                      "Dry run: would restore snapshot %s of “%s” to %s (%llu files, %s); "
-                                      "nothing was written.", (gulong) files),
-                       short_id, category->name, where, (unsigned long long) files, size);
-    else
-      coffer_cli_info (cli, ngettext ("Restored snapshot %s of “%s” to %s (%llu file, %s).",
-                                      "Restored snapshot %s of “%s” to %s (%llu files, %s).", (gulong) files),
-                       short_id, category->name, where, (unsigned long long) files, size);
-  }
+  print_restore_summary (cli, category, short_id, abs_target, dry_run);
   /* The kept files were listed above. */
   if (conflicts != NULL && conflicts->len > 0)
     return coffer_cli_fail_reported (error, COFFER_CLI_ERROR_CONFLICTS);
@@ -1015,6 +1032,45 @@ run_prune (CofferCli             *cli,
   return TRUE;
 }
 
+/* The snapshots forget took away from category c (or would, dry_run):
+ * a line each and a count, or objects added to json. */
+static void
+print_forgotten (CofferCli            *cli,
+                 const CofferCategory *c,
+                 GPtrArray            *forgotten,
+                 gboolean              dry_run,
+                 GString              *json,
+                 guint                *json_count)
+{
+  guint n_forgotten = forgotten ? forgotten->len : 0;
+
+  for (guint j = 0; j < n_forgotten; j++)
+    {
+      const CofferSnapshot *s = forgotten->pdata[j];
+
+      if (json != NULL)
+        {
+          if ((*json_count)++ > 0)
+            g_string_append_c (json, ',');
+          snapshot_json (json, s);
+        }
+      else
+        {
+          g_autofree char *short_id = coffer_cli_short_id (s->id);
+          g_autofree char *when = coffer_cli_format_time (s->time / G_USEC_PER_SEC);
+
+          coffer_cli_info (cli, dry_run ? _("would forget %s  %s  %s") : _("forgot %s  %s  %s"),
+                           short_id, when, c->name);
+        }
+    }
+  if (json == NULL)
+    coffer_cli_info (cli, dry_run ? ngettext ("“%s”: %u snapshot would be forgotten.",
+                                              "“%s”: %u snapshots would be forgotten.", n_forgotten)
+                                  : ngettext ("“%s”: %u snapshot forgotten.",
+                                              "“%s”: %u snapshots forgotten.", n_forgotten),
+                     c->name, n_forgotten);
+}
+
 gboolean
 coffer_cli_cmd_forget (CofferCli  *cli,
                        int         argc,
@@ -1091,35 +1147,7 @@ coffer_cli_cmd_forget (CofferCli  *cli,
           continue;
         }
 
-      for (guint j = 0; forgotten != NULL && j < forgotten->len; j++)
-        {
-          const CofferSnapshot *s = forgotten->pdata[j];
-
-          if (json != NULL)
-            {
-              if (json_count++ > 0)
-                g_string_append_c (json, ',');
-              snapshot_json (json, s);
-            }
-          else
-            {
-              g_autofree char *short_id = coffer_cli_short_id (s->id);
-              g_autofree char *when = coffer_cli_format_time (s->time / G_USEC_PER_SEC);
-
-              coffer_cli_info (cli, dry_run ? _("would forget %s  %s  %s") : _("forgot %s  %s  %s"),
-                               short_id, when, c->name);
-            }
-        }
-      if (json == NULL)
-        {
-          guint n_forgotten = forgotten ? forgotten->len : 0;
-
-          coffer_cli_info (cli, dry_run ? ngettext ("“%s”: %u snapshot would be forgotten.",
-                                                    "“%s”: %u snapshots would be forgotten.", n_forgotten)
-                                        : ngettext ("“%s”: %u snapshot forgotten.",
-                                                    "“%s”: %u snapshots forgotten.", n_forgotten),
-                           c->name, n_forgotten);
-        }
+      print_forgotten (cli, c, forgotten, dry_run, json, &json_count);
 
       if (prune && !dry_run)
         {

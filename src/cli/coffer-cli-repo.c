@@ -80,6 +80,47 @@ show_recovery_key (CofferCli          *cli,
   fflush (stdout);
 }
 
+/* The backup password for init: given (COFFER_PASSWORD, --password-file)
+ * or chosen on a terminal, where an empty answer (confirmed) leaves
+ * *password_out NULL for an Advanced-only repository. */
+static gboolean
+init_password (CofferCli     *cli,
+               CofferSecret **password_out,
+               GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(CofferSecret) password = NULL;
+
+  password = coffer_cli_get_password (cli, FALSE, &local_error);
+  if (local_error != NULL)
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+  if (password == NULL)
+    {
+      if (!coffer_cli_have_terminal ())
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                                _("Give it in COFFER_PASSWORD or with --password-file FILE, "
+                                  "or use --no-password for an Advanced-only repository."),
+                                "%s", _("No backup password given."));
+      fprintf (stderr, "%s\n", _("Choose a backup password. It opens Standard categories, for "
+                                 "example on a new computer. Leave it empty to use only "
+                                 "Advanced protection."));
+      password = coffer_cli_get_new_password (cli, NULL, TRUE, error);
+      if (password == NULL)
+        return FALSE;
+      if (password->len == 0)
+        {
+          if (!coffer_cli_confirm_or_cancel (cli, _("Create the repository without a password? Only "
+                                                    "Advanced categories, opened by your devices and the "
+                                                    "recovery key, can then be used."),
+                                             _("Cancelled; nothing was created."), error))
+            return FALSE;
+          g_clear_pointer (&password, coffer_secret_free);
+        }
+    }
+  *password_out = g_steal_pointer (&password);
+  return TRUE;
+}
+
 /* ---- init ---- */
 
 gboolean
@@ -132,37 +173,8 @@ coffer_cli_cmd_init (CofferCli  *cli,
                               "%s", _("No repository location given."));
     }
 
-  if (!no_password)
-    {
-      password = coffer_cli_get_password (cli, FALSE, &local_error);
-      if (local_error != NULL)
-        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
-      if (password == NULL)
-        {
-          if (!coffer_cli_have_terminal ())
-            {
-              return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
-                                      _("Give it in COFFER_PASSWORD or with --password-file FILE, "
-                                        "or use --no-password for an Advanced-only repository."),
-                                      "%s", _("No backup password given."));
-            }
-          fprintf (stderr, "%s\n", _("Choose a backup password. It opens Standard categories, for "
-                                     "example on a new computer. Leave it empty to use only "
-                                     "Advanced protection."));
-          password = coffer_cli_get_new_password (cli, NULL, TRUE, &local_error);
-          if (password == NULL)
-            return coffer_cli_propagate (error, g_steal_pointer (&local_error));
-          if (password->len == 0)
-            {
-              if (!coffer_cli_confirm_or_cancel (cli, _("Create the repository without a password? Only "
-                                                        "Advanced categories, opened by your devices and the "
-                                                        "recovery key, can then be used."),
-                                                 _("Cancelled; nothing was created."), error))
-                return FALSE;
-              g_clear_pointer (&password, coffer_secret_free);
-            }
-        }
-    }
+  if (!no_password && !init_password (cli, &password, error))
+    return FALSE;
 
   if (kit_file != NULL && g_file_test (kit_file, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
     {
@@ -998,6 +1010,37 @@ read_confirmation (CofferCli *cli, const char *confirm_file, GError **error)
   return typed;
 }
 
+/* The new recovery key typed back (three tries on a terminal, or
+ * --confirm-file) and committed; the replacement stays pending on failure. */
+static gboolean
+confirm_replacement (CofferCli   *cli,
+                     const char  *confirm_file,
+                     GError     **error)
+{
+  for (guint attempt = 0; ; attempt++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(CofferSecret) typed = NULL;
+
+      typed = read_confirmation (cli, confirm_file, &local_error);
+      if (typed == NULL && local_error == NULL)
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL, "%s",
+                                _("The new recovery key was not confirmed: there is no terminal "
+                                  "to type it back on and no --confirm-file."));
+      if (typed == NULL)
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                _("The new recovery key was not confirmed: %s"), local_error->message);
+      if (coffer_repository_commit_recovery_key_replacement (cli->repository, typed, cli->cancellable,
+                                                             &local_error))
+        return TRUE;
+      if (!g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY))
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+      if (confirm_file != NULL || attempt == 2)
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL, "%s", local_error->message);
+      coffer_cli_error (cli, "%s", local_error->message);
+    }
+}
+
 static gboolean
 recovery_key_replace (CofferCli  *cli,
                       int         argc,
@@ -1010,10 +1053,7 @@ recovery_key_replace (CofferCli  *cli,
   g_autofree char *out_file = NULL;
   g_autofree char *output = NULL;
   g_autofree char *confirm_file = NULL;
-  gboolean committed = FALSE;
   int key_fd = -1;
-  /* Exit status when the new key is not confirmed. */
-  int status = COFFER_EXIT_USAGE;
   GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
       N_("Write the new key to FILE (mode 0600, never over an existing file)"), N_("FILE") },
@@ -1093,43 +1133,16 @@ recovery_key_replace (CofferCli  *cli,
   else
     show_recovery_key (cli, formatted);
 
-  for (guint attempt = 0; attempt < 3 && !committed; attempt++)
+  if (!confirm_replacement (cli, confirm_file, &local_error))
     {
-      g_autoptr(CofferSecret) typed = NULL;
+      /* Why, then that nothing changed. */
+      int status = coffer_cli_report_error (cli, local_error);
 
-      g_clear_error (&local_error);
-      typed = read_confirmation (cli, confirm_file, &local_error);
-      if (typed == NULL)
-        {
-          if (local_error == NULL)
-            coffer_cli_error (cli, "%s", _("The new recovery key was not confirmed: there is no terminal "
-                                           "to type it back on and no --confirm-file."));
-          else
-            coffer_cli_error (cli, _("The new recovery key was not confirmed: %s"), local_error->message);
-          break;
-        }
-      if (coffer_repository_commit_recovery_key_replacement (cli->repository, typed, cli->cancellable, &local_error))
-        committed = TRUE;
-      else if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY))
-        {
-          coffer_cli_error (cli, "%s", local_error->message);
-          if (confirm_file != NULL)
-            break;
-        }
-      else
-        {
-          status = coffer_cli_report_error (cli, local_error);
-          break;
-        }
-    }
-  if (!committed)
-    {
       coffer_repository_cancel_recovery_key_replacement (cli->repository);
       if (out_file != NULL)
         g_unlink (out_file);
       coffer_cli_info (cli, "%s", _("Nothing was changed: the new key was discarded and the old "
                                     "recovery key stays valid."));
-      /* What went wrong was said above, before "Nothing was changed". */
       return coffer_cli_fail_reported (error, status);
     }
   coffer_cli_info (cli, "%s", _("The new recovery key is confirmed and now in effect; the old one no "

@@ -935,8 +935,10 @@ coffer_cli_run (int    argc,
   test_hold ();
   setup_signals (cli->cancellable);
 
+  /* The one place where a failed command is reported. (FALSE without an
+   * error would be a bug in the command: a plain failure.) */
   if (!run_command (cli, argc, argv, &error))
-    status = coffer_cli_report_error (cli, error);
+    status = error != NULL ? coffer_cli_report_error (cli, error) : COFFER_EXIT_FAILURE;
 
   coffer_cli_progress_clear ();
   g_mutex_lock (&signal_mutex);
