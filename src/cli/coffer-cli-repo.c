@@ -121,6 +121,34 @@ init_password (CofferCli     *cli,
   return TRUE;
 }
 
+/* The new repository's recovery key goes to --recovery-key-file (key_fd)
+ * or on stdout; when the file cannot be written it is shown after all. */
+static gboolean
+init_hand_over_key (CofferCli           *cli,
+                    int                  key_fd,
+                    const CofferSecret  *formatted,
+                    GError             **error)
+{
+  g_autofree char *shown = NULL;
+
+  if (key_fd < 0)
+    {
+      show_recovery_key (cli, formatted);
+      return TRUE;
+    }
+  if (!write_key_file (cli, key_fd, cli->recovery_key_file, formatted))
+    {
+      /* The repository exists; the key must not be lost: show it. */
+      show_recovery_key (cli, formatted);
+      return coffer_cli_fail_reported (error, COFFER_CLI_ERROR_FAILED);
+    }
+  shown = coffer_cli_display_name (cli->recovery_key_file);
+  coffer_cli_info (cli, _("The recovery key was written to %s. Move it somewhere safe and "
+                          "offline: it opens every category of this backup, and Advanced data "
+                          "cannot be recovered without it."), shown);
+  return TRUE;
+}
+
 /* ---- init ---- */
 
 gboolean
@@ -225,24 +253,8 @@ coffer_cli_cmd_init (CofferCli  *cli,
   described = coffer_repository_describe (repository);
   coffer_cli_info (cli, _("Created a Coffer repository at %s."), described);
 
-  if (key_fd >= 0)
-    {
-      g_autofree char *shown = coffer_cli_display_name (cli->recovery_key_file);
-
-      if (!write_key_file (cli, key_fd, cli->recovery_key_file, formatted))
-        {
-          /* The repository exists; the key must not be lost: show it. */
-          show_recovery_key (cli, formatted);
-          return coffer_cli_fail_reported (error, COFFER_CLI_ERROR_FAILED);
-        }
-      coffer_cli_info (cli, _("The recovery key was written to %s. Move it somewhere safe and "
-                              "offline: it opens every category of this backup, and Advanced data "
-                              "cannot be recovered without it."), shown);
-    }
-  else
-    {
-      show_recovery_key (cli, formatted);
-    }
+  if (!init_hand_over_key (cli, key_fd, formatted, error))
+    return FALSE;
 
   if (kit_file != NULL &&
       !coffer_cli_write_emergency_kit (cli, repository, kit_file, recovery_key, &local_error))

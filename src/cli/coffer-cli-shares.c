@@ -153,6 +153,42 @@ default_owner (void)
   return g_strdup (g_get_user_name ());
 }
 
+/* Makes the folder dir and adds the names of the sheet and text file of
+ * each of count shares to paths (share-I-of-N.pdf, .txt); none may exist. */
+static gboolean
+prepare_share_files (const char  *dir,
+                     gint         count,
+                     GPtrArray   *paths,
+                     GError     **error)
+{
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_autofree char *shown_dir = coffer_cli_display_name (dir);
+
+      return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
+                              _("Could not create the folder %s: %s"), shown_dir, g_strerror (saved));
+    }
+  for (gint i = 1; i <= count; i++)
+    for (guint ext = 0; ext < 2; ext++)
+      {
+        g_autofree char *base = g_strdup_printf ("share-%d-of-%d.%s", i, count, ext == 0 ? "pdf" : "txt");
+        char *path = g_build_filename (dir, base, NULL);
+
+        g_ptr_array_add (paths, path);
+        if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+          {
+            g_autofree char *shown = coffer_cli_display_name (path);
+
+            return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED,
+                                    _("Choose an empty folder with --output DIR."),
+                                    _("%s already exists; share sheets are never written over other "
+                                      "files."), shown);
+          }
+      }
+  return TRUE;
+}
+
 gboolean
 coffer_cli_recovery_key_share (CofferCli  *cli,
                                int         argc,
@@ -217,28 +253,8 @@ coffer_cli_recovery_key_share (CofferCli  *cli,
   /* Every file is checked before anything is made: a half-written set
    * would leave people with sheets that do not match the repository. */
   shown_dir = coffer_cli_display_name (output);
-  if (g_mkdir_with_parents (output, 0700) != 0)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
-                              _("Could not create the folder %s: %s"), shown_dir, g_strerror (errno));
-    }
-  for (gint i = 1; i <= count; i++)
-    for (guint ext = 0; ext < 2; ext++)
-      {
-        g_autofree char *base = g_strdup_printf ("share-%d-of-%d.%s", i, count, ext == 0 ? "pdf" : "txt");
-        char *path = g_build_filename (output, base, NULL);
-
-        g_ptr_array_add (paths, path);
-        if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-          {
-            g_autofree char *shown = coffer_cli_display_name (path);
-
-            return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED,
-                                    _("Choose an empty folder with --output DIR."),
-                                    _("%s already exists; share sheets are never written over other "
-                                      "files."), shown);
-          }
-      }
+  if (!prepare_share_files (output, count, paths, error))
+    return FALSE;
 
   if (!coffer_cli_open_repository (cli, error))
     return FALSE;
