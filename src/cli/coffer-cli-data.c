@@ -537,10 +537,8 @@ coffer_cli_cmd_ls (CofferCli  *cli,
   if (coffer_cli_parse_done (cli))
     return TRUE;
   if (argc > 2)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("Give at most one path."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give at most one path."));
   path = snapshot_path (argc == 2 ? argv[1] : NULL);
 
   snapshot = find_snapshot (cli, name, snapshot_id, &category, error);
@@ -617,10 +615,8 @@ coffer_cli_cmd_find (CofferCli  *cli,
   if (coffer_cli_parse_done (cli))
     return TRUE;
   if (argc != 2)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("Give one pattern to search for."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give one pattern to search for."));
 
   snapshot = find_snapshot (cli, name, snapshot_id, &category, error);
   if (snapshot == NULL)
@@ -1107,10 +1103,8 @@ coffer_cli_cmd_forget (CofferCli  *cli,
     return TRUE;
   for (int i = 0; i < 6; i++)
     if (keep[i] < 0)
-      {
-        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                                "%s", _("--keep-… values cannot be negative."));
-      }
+      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                              "%s", _("--keep-… values cannot be negative."));
   retention.keep_last = keep[0];
   retention.keep_hourly = keep[1];
   retention.keep_daily = keep[2];
@@ -1118,11 +1112,9 @@ coffer_cli_cmd_forget (CofferCli  *cli,
   retention.keep_monthly = keep[4];
   retention.keep_yearly = keep[5];
   if (keep[0] + keep[1] + keep[2] + keep[3] + keep[4] + keep[5] == 0)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("Give at least one --keep-… option: a policy that keeps nothing "
-                                      "would forget every snapshot."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give at least one --keep-… option: a policy that keeps nothing "
+                                    "would forget every snapshot."));
 
   categories = categories_to_process (cli, name ? (const char * const[]) { name, NULL } : NULL, FALSE, error);
   if (categories == NULL)
@@ -1201,10 +1193,8 @@ coffer_cli_cmd_prune (CofferCli  *cli,
   if (coffer_cli_parse_done (cli))
     return TRUE;
   if (grace < 0)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("--grace cannot be negative."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("--grace cannot be negative."));
   if (grace == 0)
     coffer_cli_warning (cli, "%s", _("--grace 0 deletes marked data at once: a backup running at the "
                                      "same time (on any computer) could lose data it has just uploaded."));

@@ -161,10 +161,8 @@ devices_join (CofferCli *cli, int argc, char **argv, GError **error)
   if (!complete)
     {
       if (code == NULL)
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
-                                  "%s", _("No trusted computer answered in time; the request stays open."));
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
+                                "%s", _("No trusted computer answered in time; the request stays open."));
       show_code (cli, code);
       coffer_cli_info (cli, "%s", _("Type this code on the trusted computer. Waiting for the approval…"));
       for (guint i = 0; !approved && i < POLL_LIMIT; i++)
@@ -175,10 +173,8 @@ devices_join (CofferCli *cli, int argc, char **argv, GError **error)
             return coffer_cli_propagate (error, g_steal_pointer (&local_error));
         }
       if (!approved)
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
-                                  "%s", _("Not approved in time. Run “coffer devices join --complete” after the approval."));
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
+                                "%s", _("Not approved in time. Run “coffer devices join --complete” after the approval."));
     }
   if (!coffer_repository_complete_join (cli->repository, cli->cancellable, &local_error))
     return coffer_cli_propagate (error, g_steal_pointer (&local_error));
@@ -206,10 +202,8 @@ devices_approve (CofferCli *cli, int argc, char **argv, GError **error)
     return TRUE;
   id = coffer_cli_take_positional (&argc, argv);
   if (id == NULL)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("Give the id of the device to approve (see “coffer devices list”)."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give the id of the device to approve (see “coffer devices list”)."));
   if (!coffer_cli_unlock_repository (cli, error))
     return FALSE;
 
@@ -296,10 +290,8 @@ devices_remove (CofferCli *cli, int argc, char **argv, GError **error)
     return TRUE;
   id = coffer_cli_take_positional (&argc, argv);
   if (id == NULL)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("Give the id of the device to remove (see “coffer devices list”)."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give the id of the device to remove (see “coffer devices list”)."));
   if (!coffer_cli_unlock_repository (cli, error))
     return FALSE;
   rk = coffer_cli_get_recovery_key (cli, TRUE, &local_error);

@@ -21,12 +21,10 @@ coffer_cli_write_emergency_kit (CofferCli           *cli,
                                        now, &local_error))
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED,
-                                  _("Give the name of a file that does not exist yet."),
-                                  _("%s already exists; an emergency kit is never written over "
-                                    "another file."), shown);
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED,
+                                _("Give the name of a file that does not exist yet."),
+                                _("%s already exists; an emergency kit is never written over "
+                                  "another file."), shown);
       return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
                               _("Could not write the emergency kit to %s: %s"), shown, local_error->message);
     }
@@ -62,10 +60,8 @@ coffer_cli_recovery_key_kit (CofferCli  *cli,
   if (coffer_cli_parse_done (cli))
     return TRUE;
   if (output == NULL || argc > 1)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("Give the file to write with --output FILE."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give the file to write with --output FILE."));
   if (g_file_test (output, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
     {
       g_autofree char *shown = coffer_cli_display_name (output);
@@ -85,11 +81,9 @@ coffer_cli_recovery_key_kit (CofferCli  *cli,
   if (!coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &local_error))
     {
       if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY))
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                                  "%s", _("This is a well-formed recovery key, but not the one of "
-                                          "this repository; no emergency kit was written."));
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                "%s", _("This is a well-formed recovery key, but not the one of "
+                                        "this repository; no emergency kit was written."));
       return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
   return coffer_cli_write_emergency_kit (cli, cli->repository, output, rk, error);

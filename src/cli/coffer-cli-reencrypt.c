@@ -77,13 +77,11 @@ coffer_cli_cmd_reencrypt (CofferCli  *cli,
   if (!coffer_cli_unlock_repository (cli, error))
     return FALSE;
   if (!coffer_repository_has_account_key (cli->repository))
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
-                              _("Give the recovery key in COFFER_RECOVERY_KEY or with "
-                                "--recovery-key-file FILE."),
-                              "%s", _("Re-encrypting needs this device's key or the recovery key; the "
-                                      "backup password alone is not enough."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("Give the recovery key in COFFER_RECOVERY_KEY or with "
+                              "--recovery-key-file FILE."),
+                            "%s", _("Re-encrypting needs this device's key or the recovery key; the "
+                                    "backup password alone is not enough."));
   category = coffer_cli_find_category (cli, name, error);
   if (category == NULL)
     return FALSE;

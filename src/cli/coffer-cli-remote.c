@@ -45,40 +45,32 @@ remote_add (CofferCli *cli, int argc, char **argv, GError **error)
   if (coffer_cli_parse_done (cli))
     return TRUE;
   if (argc != 3)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("Give the type and a name, e.g. “coffer remote add sftp nas …”."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give the type and a name, e.g. “coffer remote add sftp nas …”."));
   type = argv[1];
   name = argv[2];
   backend = coffer_rclone_backend_for_type (type);
   if (backend == NULL)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              _("Unknown remote type “%s” (sftp, gdrive, onedrive, dropbox, pcloud, "
-                                "box or b2)."), type);
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            _("Unknown remote type “%s” (sftp, gdrive, onedrive, dropbox, pcloud, "
+                              "box or b2)."), type);
   if (!coffer_rclone_remote_name_valid (name, &local_error))
     return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   /* rclone's OneDrive backend needs the drive's id and type besides the
    * token, which only `rclone config` looks up today: a remote made from
    * the token alone would be refused by rclone at every backup. */
   if (g_str_equal (type, "onedrive"))
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
-                              _("OneDrive needs its drive id, which Coffer cannot look up yet. Set "
-                                "OneDrive up with “rclone config” (as “%s”) and use it as "
-                                "--repo rclone:%s:FOLDER."), name, name);
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
+                            _("OneDrive needs its drive id, which Coffer cannot look up yet. Set "
+                              "OneDrive up with “rclone config” (as “%s”) and use it as "
+                              "--repo rclone:%s:FOLDER."), name, name);
 
   if (g_str_equal (type, "sftp"))
     {
       if (host == NULL || user == NULL || (cli->password_file == NULL) == (key_file == NULL))
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                                  "%s", _("An SFTP remote needs --host, --user and either "
-                                          "--password-file or --key-file."));
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                "%s", _("An SFTP remote needs --host, --user and either "
+                                        "--password-file or --key-file."));
       if (cli->password_file != NULL)
         {
           secret = coffer_secret_new_from_file (cli->password_file, &local_error);
@@ -89,10 +81,8 @@ remote_add (CofferCli *cli, int argc, char **argv, GError **error)
   else if (g_str_equal (type, "b2"))
     {
       if (account == NULL || key_file == NULL)
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                                  "%s", _("A B2 remote needs --account and --key-file."));
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                "%s", _("A B2 remote needs --account and --key-file."));
       secret = coffer_secret_new_from_file (key_file, &local_error);
       if (secret == NULL)
         return coffer_cli_propagate (error, g_steal_pointer (&local_error));
@@ -102,22 +92,18 @@ remote_add (CofferCli *cli, int argc, char **argv, GError **error)
   /* Everything but an SFTP key file has a secret, which only the keyring
    * may hold: say so before a browser opens for nothing. */
   if ((secret != NULL || coffer_rclone_type_is_oauth (type)) && !coffer_keyring_is_available ())
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
-                              _("Remotes managed by Coffer keep their password or token in the "
-                                "keyring, and no keyring is available. Unlock or install one, or "
-                                "set the remote up with “rclone config” and use it as "
-                                "--repo rclone:%s:path."), name);
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
+                            _("Remotes managed by Coffer keep their password or token in the "
+                              "keyring, and no keyring is available. Unlock or install one, or "
+                              "set the remote up with “rclone config” and use it as "
+                              "--repo rclone:%s:path."), name);
 
   kf = coffer_rclone_remotes_load (&local_error);
   if (kf == NULL)
     return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   if (g_key_file_has_group (kf, name))
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              _("A remote named “%s” exists already; remove it first."), name);
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            _("A remote named “%s” exists already; remove it first."), name);
 
   if (coffer_rclone_type_is_oauth (type))
     {
@@ -228,19 +214,15 @@ remote_remove (CofferCli *cli, int argc, char **argv, GError **error)
   if (coffer_cli_parse_done (cli))
     return TRUE;
   if (argc != 2)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("Give the name of the remote to remove."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give the name of the remote to remove."));
   kf = coffer_rclone_remotes_load (&local_error);
   if (kf == NULL)
     return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   if (!g_key_file_remove_group (kf, argv[1], NULL))
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              _("Coffer manages no remote named “%s” (remotes of rclone's own "
-                                "configuration are removed with “rclone config delete”)."), argv[1]);
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            _("Coffer manages no remote named “%s” (remotes of rclone's own "
+                              "configuration are removed with “rclone config delete”)."), argv[1]);
   repo = g_strconcat ("rclone:", argv[1], NULL);
   if (!coffer_keyring_clear_sync (repo, COFFER_KEY_KIND_RCLONE_REMOTE, cli->cancellable, &local_error)
       && !g_error_matches (local_error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_NOT_FOUND)

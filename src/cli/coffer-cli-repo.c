@@ -195,11 +195,9 @@ coffer_cli_cmd_init (CofferCli  *cli,
 
   location = coffer_cli_get_location (cli);
   if (location == NULL)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
-                              _("Use --repo LOCATION or set the COFFER_REPO environment variable."),
-                              "%s", _("No repository location given."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("Use --repo LOCATION or set the COFFER_REPO environment variable."),
+                            "%s", _("No repository location given."));
 
   if (!no_password && !init_password (cli, &password, error))
     return FALSE;
@@ -241,11 +239,9 @@ coffer_cli_cmd_init (CofferCli  *cli,
           g_unlink (cli->recovery_key_file);
         }
       if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS))
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED,
-                                  _("Use the existing repository, or choose another location."),
-                                  "%s", local_error->message);
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED,
+                                _("Use the existing repository, or choose another location."),
+                                "%s", local_error->message);
       return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
 
@@ -330,18 +326,14 @@ category_add (CofferCli  *cli,
     return TRUE;
 
   if (argc < 3)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
-                              _("Usage: coffer category add NAME [--level standard|advanced] PATH…"),
-                              "%s", argc < 2 ? _("The category needs a name and at least one folder.")
-                                             : _("The category needs at least one folder."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("Usage: coffer category add NAME [--level standard|advanced] PATH…"),
+                            "%s", argc < 2 ? _("The category needs a name and at least one folder.")
+                                           : _("The category needs at least one folder."));
   if (level_str != NULL && !coffer_level_from_string (level_str, &level))
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
-                              _("Use --level standard or --level advanced."),
-                              _("Unknown protection level “%s”."), level_str);
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("Use --level standard or --level advanced."),
+                            _("Unknown protection level “%s”."), level_str);
 
   paths = absolute_paths (cli, argc, argv, 2, TRUE);
 
@@ -517,10 +509,8 @@ category_remove (CofferCli  *cli,
   if (coffer_cli_parse_done (cli))
     return TRUE;
   if (argc != 2)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("Give exactly one category name."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give exactly one category name."));
 
   category = coffer_cli_unlock_category (cli, argv[1], error);
   if (category == NULL)
@@ -531,10 +521,8 @@ category_remove (CofferCli  *cli,
       g_autofree char *question = NULL;
 
       if (!coffer_cli_have_terminal ())
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                                  "%s", _("Removing a category deletes all its backups; confirm with --yes."));
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                "%s", _("Removing a category deletes all its backups; confirm with --yes."));
       question = g_strdup_printf (_("Remove the category “%s” and delete all its backups? This "
                                     "cannot be undone."), category->name);
       if (!coffer_cli_confirm_or_cancel (cli, question, _("Cancelled; nothing was removed."), error))
@@ -613,16 +601,12 @@ category_set (CofferCli  *cli,
   if (coffer_cli_parse_done (cli))
     return TRUE;
   if (argc != 2)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("Give exactly one category name."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give exactly one category name."));
   if (add_paths == NULL && remove_paths == NULL && add_excludes == NULL && remove_excludes == NULL)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
-                              _("Use --add-path, --remove-path, --exclude or --no-exclude."),
-                              "%s", _("Nothing to change."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("Use --add-path, --remove-path, --exclude or --no-exclude."),
+                            "%s", _("Nothing to change."));
 
   category = coffer_cli_unlock_category (cli, argv[1], error);
   if (category == NULL)
@@ -660,17 +644,13 @@ category_set (CofferCli  *cli,
 
       category->excludes = strv_remove (category->excludes, remove_excludes[i], &found);
       if (!found)
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                                  _("“%s” is not an exclusion of this category."), remove_excludes[i]);
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                _("“%s” is not an exclusion of this category."), remove_excludes[i]);
     }
   if (category->paths == NULL || category->paths[0] == NULL)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
-                              _("To stop backing it up altogether, use 'coffer category remove'."),
-                              "%s", _("A category needs at least one folder."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("To stop backing it up altogether, use 'coffer category remove'."),
+                            "%s", _("A category needs at least one folder."));
 
   if (!coffer_repository_update_category (cli->repository, category, cli->cancellable, &local_error))
     return coffer_cli_propagate (error, g_steal_pointer (&local_error));
@@ -738,12 +718,10 @@ require_authority (CofferCli           *cli,
         return coffer_cli_propagate (error, g_steal_pointer (&local_error));
       password = own;
       if (password == NULL)
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
-                                  _("Give COFFER_PASSWORD or --password-file FILE, or COFFER_RECOVERY_KEY "
-                                    "or --recovery-key-file FILE (or run it on a terminal)."),
-                                  _("%s needs the current backup password or the recovery key."), what);
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                                _("Give COFFER_PASSWORD or --password-file FILE, or COFFER_RECOVERY_KEY "
+                                  "or --recovery-key-file FILE (or run it on a terminal)."),
+                                _("%s needs the current backup password or the recovery key."), what);
     }
   if (password != NULL)
     {
@@ -752,11 +730,9 @@ require_authority (CofferCli           *cli,
       if (!g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY))
         {
           if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD))
-            {
-              return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                                      _("%s needs the current backup password, and this is not it. "
-                                        "Nothing was changed."), what);
-            }
+            return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                    _("%s needs the current backup password, and this is not it. "
+                                      "Nothing was changed."), what);
           return coffer_cli_propagate (error, g_steal_pointer (&local_error));
         }
       /* No backup password yet: only the recovery key can authorise. */
@@ -808,15 +784,11 @@ coffer_cli_cmd_protect (CofferCli  *cli,
   if (coffer_cli_parse_done (cli))
     return TRUE;
   if (argc != 2 || advanced == standard)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("Give one category name and either --advanced or --standard."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give one category name and either --advanced or --standard."));
   if (reencrypt && !advanced)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("--reencrypt goes with --advanced."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("--reencrypt goes with --advanced."));
   level = advanced ? COFFER_LEVEL_ADVANCED : COFFER_LEVEL_STANDARD;
 
   category = coffer_cli_unlock_category (cli, argv[1], error);
@@ -911,10 +883,8 @@ coffer_cli_cmd_password (CofferCli  *cli,
   if (coffer_cli_parse_done (cli))
     return TRUE;
   if (argc > 1)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("'coffer password' takes no arguments."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("'coffer password' takes no arguments."));
 
   if (!coffer_cli_unlock_repository (cli, error))
     return FALSE;
@@ -925,10 +895,8 @@ coffer_cli_cmd_password (CofferCli  *cli,
   if (new_password == NULL)
     return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   if (new_password->len == 0)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("The new password is empty."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("The new password is empty."));
 
   if (!coffer_repository_change_password (cli->repository, new_password, cli->cancellable, &local_error))
     return coffer_cli_propagate (error, g_steal_pointer (&local_error));
@@ -964,18 +932,14 @@ recovery_key_verify (CofferCli  *cli,
   if (rk == NULL)
     {
       if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO))
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
-                                  _("Compare it character by character with your copy."),
-                                  _("The recovery key has a typo: %s"), local_error->message);
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                                _("Compare it character by character with your copy."),
+                                _("The recovery key has a typo: %s"), local_error->message);
       if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID))
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
-                                  _("A recovery key has 28 characters in 7 groups of 4, "
-                                    "like ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345."),
-                                  _("That is not a recovery key: %s"), local_error->message);
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                                _("A recovery key has 28 characters in 7 groups of 4, "
+                                  "like ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345."),
+                                _("That is not a recovery key: %s"), local_error->message);
       return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
 
@@ -983,13 +947,11 @@ recovery_key_verify (CofferCli  *cli,
     {
       if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY) ||
           g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
-                                  _("Look for the key that was shown when this repository was "
-                                    "created or when its key was last replaced."),
-                                  "%s", _("This is a well-formed recovery key, but not the one of "
-                                          "this repository."));
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                                _("Look for the key that was shown when this repository was "
+                                  "created or when its key was last replaced."),
+                                "%s", _("This is a well-formed recovery key, but not the one of "
+                                        "this repository."));
       return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
 
@@ -1096,13 +1058,11 @@ recovery_key_replace (CofferCli  *cli,
       out_file = g_steal_pointer (&output);
     }
   if (out_file == NULL && confirm_file == NULL && !coffer_cli_have_terminal ())
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
-                              _("Write it with --output FILE, keep the file safe, and confirm with "
-                                "--confirm-file FILE."),
-                              "%s", _("Nothing was changed: a new recovery key takes effect only after "
-                                      "you type it back, and there is no terminal to ask on."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("Write it with --output FILE, keep the file safe, and confirm with "
+                              "--confirm-file FILE."),
+                            "%s", _("Nothing was changed: a new recovery key takes effect only after "
+                                    "you type it back, and there is no terminal to ask on."));
   if (out_file != NULL)
     {
       key_fd = open_key_file (out_file, error);

@@ -234,19 +234,15 @@ coffer_cli_recovery_key_share (CofferCli  *cli,
   if (argc > 1)
     return coffer_cli_unexpected_argument (argv[1], _("Give the folder with --output DIR."), error);
   if (output == NULL)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              "%s", _("Give the folder for the share sheets with --output DIR."));
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give the folder for the share sheets with --output DIR."));
   if (needed < COFFER_SHARES_MIN || count > COFFER_SHARES_MAX || needed > count)
-    {
-      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                              ngettext ("Cannot make %d share of which %d are needed: it takes at least 2 "
-                                        "needed, at most 10 shares, and no more needed than shares.",
-                                        "Cannot make %d shares of which %d are needed: it takes at least 2 "
-                                        "needed, at most 10 shares, and no more needed than shares.", count),
-                         count, needed);
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            ngettext ("Cannot make %d share of which %d are needed: it takes at least 2 "
+                                      "needed, at most 10 shares, and no more needed than shares.",
+                                      "Cannot make %d shares of which %d are needed: it takes at least 2 "
+                                      "needed, at most 10 shares, and no more needed than shares.", count),
+                       count, needed);
   if (owner == NULL)
     owner = default_owner ();
 
@@ -269,11 +265,9 @@ coffer_cli_recovery_key_share (CofferCli  *cli,
   if (shares == NULL)
     {
       if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY))
-        {
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                                  "%s", _("This is a well-formed recovery key, but not the one of this "
-                                          "repository. No shares were made."));
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                "%s", _("This is a well-formed recovery key, but not the one of this "
+                                        "repository. No shares were made."));
       return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
 
