@@ -894,6 +894,34 @@ parse_read_data (const char  *option_name,
   return TRUE;
 }
 
+/* check --accept-rollback: with the recovery key, this computer takes
+ * the repository as it is now. */
+static gboolean
+check_accept_rollback (CofferCli  *cli,
+                       GError    **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(CofferSecret) rk = NULL;
+
+  if (!coffer_cli_open_repository (cli, error))
+    return FALSE;
+  rk = coffer_cli_get_recovery_key (cli, TRUE, &local_error);
+  if (rk == NULL)
+    {
+      if (local_error != NULL)
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                              "%s", _("Accepting a rollback needs the recovery key: give it in "
+                                      "COFFER_RECOVERY_KEY or with --recovery-key-file FILE, or type "
+                                      "it when asked."));
+    }
+  if (!coffer_repository_accept_rollback (cli->repository, rk, cli->cancellable, &local_error))
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+  coffer_cli_info (cli, "%s", _("The repository is accepted as it is now; this computer no longer "
+                                "compares it with the newer state it had seen."));
+  return TRUE;
+}
+
 gboolean
 coffer_cli_cmd_check (CofferCli  *cli,
                       int         argc,
@@ -927,28 +955,8 @@ coffer_cli_cmd_check (CofferCli  *cli,
   if (coffer_cli_parse_done (cli))
     return TRUE;
 
-  if (accept_rollback)
-    {
-      g_autoptr(GError) local_error = NULL;
-      g_autoptr(CofferSecret) rk = NULL;
-
-      if (!coffer_cli_open_repository (cli, error))
-        return FALSE;
-      rk = coffer_cli_get_recovery_key (cli, TRUE, &local_error);
-      if (rk == NULL)
-        {
-          if (local_error != NULL)
-            return coffer_cli_propagate (error, g_steal_pointer (&local_error));
-          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                                  "%s", _("Accepting a rollback needs the recovery key: give it in "
-                                          "COFFER_RECOVERY_KEY or with --recovery-key-file FILE, or type "
-                                          "it when asked."));
-        }
-      if (!coffer_repository_accept_rollback (cli->repository, rk, cli->cancellable, &local_error))
-        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
-      coffer_cli_info (cli, "%s", _("The repository is accepted as it is now; this computer no longer "
-                                    "compares it with the newer state it had seen."));
-    }
+  if (accept_rollback && !check_accept_rollback (cli, error))
+    return FALSE;
 
   categories = categories_to_process (cli, name ? (const char * const[]) { name, NULL } : NULL, FALSE, error);
   if (categories == NULL)
