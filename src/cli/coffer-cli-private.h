@@ -49,8 +49,9 @@ typedef struct
 
   /* Set only while the options that take a value are collected (see
    * coffer_cli_take_positional): coffer_cli_parse then adds the command's
-   * and the global options to this set and returns COFFER_EXIT_OK without
-   * parsing, and coffer_cli_run_subcommand runs every subcommand so. */
+   * and the global options to this set and returns TRUE without parsing
+   * (coffer_cli_parse_done is then TRUE), and coffer_cli_run_subcommand
+   * runs every subcommand so. */
   GHashTable *describe;
 } CofferCli;
 
