@@ -12,6 +12,48 @@
 #include "coffer-keyring.h"
 #include "coffer-rclone.h"
 
+/* The options an SFTP or B2 remote needs, and its secret: an SFTP
+ * --password-file, or the B2 application key read from --key-file (which
+ * *key_file then no longer names). Other types need neither. */
+static gboolean
+remote_credentials (CofferCli     *cli,
+                    const char    *type,
+                    const char    *host,
+                    const char    *user,
+                    char         **key_file,
+                    const char    *account,
+                    CofferSecret **secret_out,
+                    GError       **error)
+{
+  g_autoptr(CofferSecret) secret = NULL;
+
+  if (g_str_equal (type, "sftp"))
+    {
+      if (host == NULL || user == NULL || (cli->password_file == NULL) == (*key_file == NULL))
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                "%s", _("An SFTP remote needs --host, --user and either "
+                                        "--password-file or --key-file."));
+      if (cli->password_file != NULL)
+        {
+          secret = coffer_secret_new_from_file (cli->password_file, error);
+          if (secret == NULL)
+            return FALSE;
+        }
+    }
+  else if (g_str_equal (type, "b2"))
+    {
+      if (account == NULL || *key_file == NULL)
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                "%s", _("A B2 remote needs --account and --key-file."));
+      secret = coffer_secret_new_from_file (*key_file, error);
+      if (secret == NULL)
+        return FALSE;
+      g_clear_pointer (key_file, g_free);
+    }
+  *secret_out = g_steal_pointer (&secret);
+  return TRUE;
+}
+
 static gboolean
 remote_add (CofferCli *cli, int argc, char **argv, GError **error)
 {
@@ -65,29 +107,8 @@ remote_add (CofferCli *cli, int argc, char **argv, GError **error)
                               "OneDrive up with “rclone config” (as “%s”) and use it as "
                               "--repo rclone:%s:FOLDER."), name, name);
 
-  if (g_str_equal (type, "sftp"))
-    {
-      if (host == NULL || user == NULL || (cli->password_file == NULL) == (key_file == NULL))
-        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                                "%s", _("An SFTP remote needs --host, --user and either "
-                                        "--password-file or --key-file."));
-      if (cli->password_file != NULL)
-        {
-          secret = coffer_secret_new_from_file (cli->password_file, &local_error);
-          if (secret == NULL)
-            return coffer_cli_propagate (error, g_steal_pointer (&local_error));
-        }
-    }
-  else if (g_str_equal (type, "b2"))
-    {
-      if (account == NULL || key_file == NULL)
-        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
-                                "%s", _("A B2 remote needs --account and --key-file."));
-      secret = coffer_secret_new_from_file (key_file, &local_error);
-      if (secret == NULL)
-        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
-      g_clear_pointer (&key_file, g_free);
-    }
+  if (!remote_credentials (cli, type, host, user, &key_file, account, &secret, error))
+    return FALSE;
 
   /* Everything but an SFTP key file has a secret, which only the keyring
    * may hold: say so before a browser opens for nothing. */
