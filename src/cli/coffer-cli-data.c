@@ -11,26 +11,24 @@
 /* Unlocks the repository and returns the categories named (a NULL-terminated
  * array), or else every unlocked one with a warning for each locked one
  * (for backup: that it is not backed up, and an error when there are no
- * categories at all). NULL with *status set on failure. */
+ * categories at all). */
 static GPtrArray *
-categories_to_process (CofferCli          *cli,
-                       const char * const *names,
-                       gboolean            backup,
-                       int                *status)
+categories_to_process (CofferCli           *cli,
+                       const char * const  *names,
+                       gboolean             backup,
+                       GError             **error)
 {
-  g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) result = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_free);
   g_autoptr(GPtrArray) all = NULL;
 
-  *status = coffer_cli_unlock_repository (cli);
-  if (*status != -1)
+  if (!coffer_cli_unlock_repository (cli, error))
     return NULL;
 
   if (names != NULL)
     {
       for (guint i = 0; names[i] != NULL; i++)
         {
-          CofferCategory *c = coffer_cli_find_category (cli, names[i], status);
+          CofferCategory *c = coffer_cli_find_category (cli, names[i], error);
           if (c == NULL)
             return NULL;
           g_ptr_array_add (result, c);
@@ -38,12 +36,9 @@ categories_to_process (CofferCli          *cli,
       return g_steal_pointer (&result);
     }
 
-  all = coffer_repository_list_categories (cli->repository, cli->cancellable, &error);
+  all = coffer_repository_list_categories (cli->repository, cli->cancellable, error);
   if (all == NULL)
-    {
-      *status = coffer_cli_report_error (cli, error);
-      return NULL;
-    }
+    return NULL;
   for (guint i = 0; i < all->len; i++)
     {
       const CofferCategory *c = all->pdata[i];
@@ -59,25 +54,61 @@ categories_to_process (CofferCli          *cli,
     }
   if (backup && all->len == 0)
     {
-      coffer_cli_error (cli, "%s", _("The repository has no categories yet."));
-      coffer_cli_hint (cli, "%s", _("Add one with 'coffer category add NAME PATH…'."));
-      *status = COFFER_EXIT_FAILURE;
+      coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, _("Add one with 'coffer category add NAME PATH…'."),
+                       "%s", _("The repository has no categories yet."));
       return NULL;
     }
   return g_steal_pointer (&result);
 }
 
+/* The line (or JSON object) for one category's new snapshot. */
+static void
+print_backup_summary (CofferCli            *cli,
+                      const CofferCategory *c,
+                      const CofferSnapshot *snapshot,
+                      guint                 n_skipped,
+                      gdouble               seconds)
+{
+  if (cli->json)
+    {
+      g_autoptr(GString) out = g_string_new ("{\"category\":");
+      coffer_cli_json_string (out, c->name);
+      g_string_append (out, ",\"snapshot\":");
+      coffer_cli_json_string (out, snapshot->id);
+      g_string_append_printf (out, ",\"files\":%" G_GUINT64_FORMAT ",\"bytes\":%" G_GUINT64_FORMAT
+                              ",\"added_bytes\":%" G_GUINT64_FORMAT ",\"skipped\":%u"
+                              ",\"duration\":%.3f}\n",
+                              snapshot->files, snapshot->bytes, snapshot->added_bytes,
+                              n_skipped, seconds);
+      fputs (out->str, stdout);
+    }
+  else
+    {
+      g_autofree char *size = g_format_size_full (snapshot->bytes, G_FORMAT_SIZE_IEC_UNITS);
+      g_autofree char *added = g_format_size_full (snapshot->added_bytes, G_FORMAT_SIZE_IEC_UNITS);
+      g_autofree char *took = coffer_cli_format_duration (seconds);
+      g_autofree char *short_id = coffer_cli_short_id (snapshot->id);
+
+      /* Translators: category name, number of files, total size, size
+       * of the new data, duration, snapshot id */
+      coffer_cli_info (cli, ngettext ("%s: %llu file, %s, %s new, %s, snapshot %s",
+                                      "%s: %llu files, %s, %s new, %s, snapshot %s",
+                                      (gulong) snapshot->files),
+                       c->name, (unsigned long long) snapshot->files, size, added, took, short_id);
+    }
+}
+
 /* ---- backup ---- */
 
-int
+gboolean
 coffer_cli_cmd_backup (CofferCli  *cli,
                        int         argc,
-                       char      **argv)
+                       char      **argv,
+                       GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_auto(GStrv) names = NULL;
   g_autoptr(GPtrArray) categories = NULL;
-  int status;
   int failure = COFFER_EXIT_OK;
   gboolean any_skipped = FALSE;
   GOptionEntry entries[] = {
@@ -86,20 +117,21 @@ coffer_cli_cmd_backup (CofferCli  *cli,
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, NULL, _("Back up categories."),
-                             _("Prints a summary per category. Paths that could not be read are listed "
-                               "on stderr and the exit status is 3 (the snapshot is still written). "
-                               "Ctrl+C stops cleanly; the next backup resumes without uploading "
-                               "again what already landed."), &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, NULL, _("Back up categories."),
+                         _("Prints a summary per category. Paths that could not be read are listed "
+                           "on stderr and the exit status is 3 (the snapshot is still written). "
+                           "Ctrl+C stops cleanly; the next backup resumes without uploading "
+                           "again what already landed."), &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
   if (argc > 1)
-    return coffer_cli_unexpected_argument (cli, argv[1], _("Folders are added with 'coffer category add' "
-                                                           "or 'coffer category set'."));
+    return coffer_cli_unexpected_argument (argv[1], _("Folders are added with 'coffer category add' "
+                                                      "or 'coffer category set'."), error);
 
-  categories = categories_to_process (cli, (const char * const *) names, TRUE, &status);
+  categories = categories_to_process (cli, (const char * const *) names, TRUE, error);
   if (categories == NULL)
-    return status;
+    return FALSE;
 
   for (guint i = 0; i < categories->len; i++)
     {
@@ -116,10 +148,10 @@ coffer_cli_cmd_backup (CofferCli  *cli,
                                   "'coffer category set %s --add-path PATH'."), c->name, c->name);
           continue;
         }
-      g_clear_error (&error);
+      g_clear_error (&local_error);
       coffer_cli_progress_reset ();
       snapshot = coffer_backup_run (cli->repository, c->id, coffer_cli_progress_cb, cli,
-                                    &skipped, cli->cancellable, &error);
+                                    &skipped, cli->cancellable, &local_error);
       coffer_cli_progress_clear ();
 
       for (guint j = 0; skipped != NULL && j < skipped->len; j++)
@@ -130,47 +162,20 @@ coffer_cli_cmd_backup (CofferCli  *cli,
 
       if (snapshot == NULL)
         {
-          int s = coffer_cli_report_error (cli, error);
+          int s = coffer_cli_report_error (cli, local_error);
 
           if (s == COFFER_EXIT_CANCELLED)
             {
               coffer_cli_hint (cli, "%s", _("The next backup continues where this one stopped."));
-              return s;
+              return coffer_cli_fail_reported (error, s);
             }
           if (failure == COFFER_EXIT_OK)
             failure = s;
           continue;
         }
 
-      if (cli->json)
-        {
-          g_autoptr(GString) out = g_string_new ("{\"category\":");
-          coffer_cli_json_string (out, c->name);
-          g_string_append (out, ",\"snapshot\":");
-          coffer_cli_json_string (out, snapshot->id);
-          g_string_append_printf (out, ",\"files\":%" G_GUINT64_FORMAT ",\"bytes\":%" G_GUINT64_FORMAT
-                                  ",\"added_bytes\":%" G_GUINT64_FORMAT ",\"skipped\":%u"
-                                  ",\"duration\":%.3f}\n",
-                                  snapshot->files, snapshot->bytes, snapshot->added_bytes,
-                                  skipped != NULL ? skipped->len : 0,
-                                  (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC);
-          fputs (out->str, stdout);
-        }
-      else
-        {
-          g_autofree char *size = g_format_size_full (snapshot->bytes, G_FORMAT_SIZE_IEC_UNITS);
-          g_autofree char *added = g_format_size_full (snapshot->added_bytes, G_FORMAT_SIZE_IEC_UNITS);
-          g_autofree char *took = coffer_cli_format_duration ((g_get_monotonic_time () - start) /
-                                                              (double) G_USEC_PER_SEC);
-          g_autofree char *short_id = coffer_cli_short_id (snapshot->id);
-
-          /* Translators: category name, number of files, total size, size
-           * of the new data, duration, snapshot id */
-          coffer_cli_info (cli, ngettext ("%s: %llu file, %s, %s new, %s, snapshot %s",
-                                          "%s: %llu files, %s, %s new, %s, snapshot %s",
-                                          (gulong) snapshot->files),
-                           c->name, (unsigned long long) snapshot->files, size, added, took, short_id);
-        }
+      print_backup_summary (cli, c, snapshot, skipped != NULL ? skipped->len : 0,
+                            (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC);
 
       if (skipped != NULL && skipped->len > 0)
         {
@@ -183,9 +188,13 @@ coffer_cli_cmd_backup (CofferCli  *cli,
         }
     }
 
+  /* Each failure was reported as it happened; the first one is the exit
+   * status. */
   if (failure != COFFER_EXIT_OK)
-    return failure;
-  return any_skipped ? COFFER_EXIT_SKIPPED : COFFER_EXIT_OK;
+    return coffer_cli_fail_reported (error, failure);
+  if (any_skipped)
+    return coffer_cli_fail_reported (error, COFFER_CLI_ERROR_SKIPPED);
+  return TRUE;
 }
 
 /* ---- snapshots ---- */
@@ -229,46 +238,46 @@ snapshot_json (GString       *out,
                           s->partial ? "true" : "false");
 }
 
-int
+gboolean
 coffer_cli_cmd_snapshots (CofferCli  *cli,
                           int         argc,
-                          char      **argv)
+                          char      **argv,
+                          GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autofree char *name = NULL;
   g_autoptr(CofferCategory) category = NULL;
   g_autoptr(GPtrArray) snapshots = NULL;
-  int status;
   GOptionEntry entries[] = {
     { "category", 'c', 0, G_OPTION_ARG_STRING, &name,
       N_("Only the snapshots of this category"), N_("NAME") },
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, NULL, _("List the snapshots, oldest first."),
-                             _("Columns: id (first 8 characters; any unique prefix works), local time, "
-                               "category, files, size, computer. --json prints every field."),
-                             &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, NULL, _("List the snapshots, oldest first."),
+                         _("Columns: id (first 8 characters; any unique prefix works), local time, "
+                           "category, files, size, computer. --json prints every field."),
+                         &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
 
   if (name != NULL)
     {
-      category = coffer_cli_unlock_category (cli, name, &status);
+      category = coffer_cli_unlock_category (cli, name, error);
       if (category == NULL)
-        return status;
+        return FALSE;
     }
   else
     {
-      status = coffer_cli_unlock_repository (cli);
-      if (status != -1)
-        return status;
+      if (!coffer_cli_unlock_repository (cli, error))
+        return FALSE;
     }
 
   snapshots = coffer_repository_list_snapshots (cli->repository, category ? category->id : NULL,
-                                                cli->cancellable, &error);
+                                                cli->cancellable, &local_error);
   if (snapshots == NULL)
-    return coffer_cli_report_error (cli, error);
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   coffer_cli_load_device_names (cli);
   if (category == NULL)
     {
@@ -284,13 +293,13 @@ coffer_cli_cmd_snapshots (CofferCli  *cli,
   if (cli->json)
     {
       coffer_cli_print_json_array (snapshots, snapshot_json);
-      return COFFER_EXIT_OK;
+      return TRUE;
     }
 
   if (snapshots->len == 0)
     {
       coffer_cli_info (cli, "%s", _("There are no snapshots yet."));
-      return COFFER_EXIT_OK;
+      return TRUE;
     }
 
   printf ("%-8s  %-19s  %-16s  %9s  %10s  %s\n", _("ID"), _("Time"), _("Category"), _("Files"),
@@ -309,7 +318,7 @@ coffer_cli_cmd_snapshots (CofferCli  *cli,
               s->category_name ? s->category_name : "?", s->files, size,
               computer ? computer : s->hostname ? s->hostname : "", s->partial ? _(" (partial)") : "");
     }
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
 /* ---- ls / find ---- */
@@ -439,36 +448,34 @@ find_walk_cb (const char            *path,
 }
 
 /* Unlocks the repository and finds the category named (or the only one)
- * and its snapshot snapshot_id ("latest" when NULL). NULL with *status set
- * on failure. */
+ * and its snapshot snapshot_id ("latest" when NULL). */
 static CofferSnapshot *
 find_snapshot (CofferCli       *cli,
                const char      *name,
                const char      *snapshot_id,
                CofferCategory **category_out,
-               int             *status)
+               GError         **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(CofferCategory) category = NULL;
   CofferSnapshot *snapshot;
 
-  category = coffer_cli_unlock_category (cli, name, status);
+  category = coffer_cli_unlock_category (cli, name, error);
   if (category == NULL)
     return NULL;
   snapshot = coffer_repository_find_snapshot (cli->repository, category->id,
                                               snapshot_id ? snapshot_id : "latest",
-                                              cli->cancellable, &error);
+                                              cli->cancellable, &local_error);
   if (snapshot == NULL)
     {
-      if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_SNAPSHOT) &&
+      if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_SNAPSHOT) &&
           (snapshot_id == NULL || g_str_equal (snapshot_id, "latest")))
         {
-          coffer_cli_error (cli, _("The category “%s” has no snapshots yet."), category->name);
-          coffer_cli_hint (cli, "%s", _("Run 'coffer backup' first."));
-          *status = COFFER_EXIT_FAILURE;
+          coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, _("Run 'coffer backup' first."),
+                           _("The category “%s” has no snapshots yet."), category->name);
           return NULL;
         }
-      *status = coffer_cli_report_error (cli, error);
+      g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
   *category_out = g_steal_pointer (&category);
@@ -498,12 +505,13 @@ snapshot_path (const char *arg)
   return g_canonicalize_filename (arg, NULL);
 }
 
-int
+gboolean
 coffer_cli_cmd_ls (CofferCli  *cli,
                    int         argc,
-                   char      **argv)
+                   char      **argv,
+                   GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autofree char *name = NULL;
   g_autofree char *snapshot_id = NULL;
   g_autofree char *path = NULL;
@@ -511,7 +519,6 @@ coffer_cli_cmd_ls (CofferCli  *cli,
   g_autoptr(CofferSnapshot) snapshot = NULL;
   gboolean long_format = FALSE, recursive = FALSE;
   ListState state = { 0 };
-  int status;
   GOptionEntry entries[] = {
     { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("The category (may be left out when there is only one)"), N_("NAME") },
     { "snapshot", 's', 0, G_OPTION_ARG_STRING, &snapshot_id, N_("Snapshot id, unique prefix or 'latest' (default)"), N_("ID") },
@@ -520,24 +527,23 @@ coffer_cli_cmd_ls (CofferCli  *cli,
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, _("[PATH]"), _("List the files in a snapshot."),
-                             _("PATH is a folder as it was on the backed-up computer (relative paths are "
-                               "taken from the current folder); without it the backed-up folders are "
-                               "listed. Names are printed as raw bytes; in --json, names that are not "
-                               "UTF-8 carry an extra \"name_raw\"/\"path_raw\" field in base64."),
-                             &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, _("[PATH]"), _("List the files in a snapshot."),
+                         _("PATH is a folder as it was on the backed-up computer (relative paths are "
+                           "taken from the current folder); without it the backed-up folders are "
+                           "listed. Names are printed as raw bytes; in --json, names that are not "
+                           "UTF-8 carry an extra \"name_raw\"/\"path_raw\" field in base64."),
+                         &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
   if (argc > 2)
-    {
-      coffer_cli_error (cli, "%s", _("Give at most one path."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give at most one path."));
   path = snapshot_path (argc == 2 ? argv[1] : NULL);
 
-  snapshot = find_snapshot (cli, name, snapshot_id, &category, &status);
+  snapshot = find_snapshot (cli, name, snapshot_id, &category, error);
   if (snapshot == NULL)
-    return status;
+    return FALSE;
 
   state.cli = cli;
   state.long_format = long_format;
@@ -547,20 +553,20 @@ coffer_cli_cmd_ls (CofferCli  *cli,
   if (recursive)
     {
       if (!coffer_repository_walk (cli->repository, category->id, snapshot, path, list_walk_cb, &state,
-                                   cli->cancellable, &error))
+                                   cli->cancellable, &local_error))
         {
           list_finish_json (&state, FALSE);
-          return coffer_cli_report_error (cli, error);
+          return coffer_cli_propagate (error, g_steal_pointer (&local_error));
         }
     }
   else
     {
       g_autoptr(GPtrArray) list = coffer_repository_list_dir (cli->repository, category->id, snapshot, path,
-                                                              cli->cancellable, &error);
+                                                              cli->cancellable, &local_error);
       if (list == NULL)
         {
           list_finish_json (&state, FALSE);
-          return coffer_cli_report_error (cli, error);
+          return coffer_cli_propagate (error, g_steal_pointer (&local_error));
         }
       for (guint i = 0; i < list->len; i++)
         {
@@ -577,22 +583,22 @@ coffer_cli_cmd_ls (CofferCli  *cli,
     }
 
   list_finish_json (&state, TRUE);
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
-int
+gboolean
 coffer_cli_cmd_find (CofferCli  *cli,
                      int         argc,
-                     char      **argv)
+                     char      **argv,
+                     GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autofree char *name = NULL;
   g_autofree char *snapshot_id = NULL;
   g_autoptr(CofferCategory) category = NULL;
   g_autoptr(CofferSnapshot) snapshot = NULL;
   gboolean long_format = FALSE;
   ListState state = { 0 };
-  int status;
   GOptionEntry entries[] = {
     { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("The category (may be left out when there is only one)"), N_("NAME") },
     { "snapshot", 's', 0, G_OPTION_ARG_STRING, &snapshot_id, N_("Snapshot id, unique prefix or 'latest' (default)"), N_("ID") },
@@ -600,22 +606,21 @@ coffer_cli_cmd_find (CofferCli  *cli,
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, _("PATTERN"), _("Search a snapshot for files by name."),
-                             _("PATTERN is a shell glob (*, ?, [abc]; quote it) matched against file "
-                               "names, or against the full path when it contains a '/'. Example: "
-                               "coffer find --category Photos '*.jpg'"),
-                             &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, _("PATTERN"), _("Search a snapshot for files by name."),
+                         _("PATTERN is a shell glob (*, ?, [abc]; quote it) matched against file "
+                           "names, or against the full path when it contains a '/'. Example: "
+                           "coffer find --category Photos '*.jpg'"),
+                         &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
   if (argc != 2)
-    {
-      coffer_cli_error (cli, "%s", _("Give one pattern to search for."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give one pattern to search for."));
 
-  snapshot = find_snapshot (cli, name, snapshot_id, &category, &status);
+  snapshot = find_snapshot (cli, name, snapshot_id, &category, error);
   if (snapshot == NULL)
-    return status;
+    return FALSE;
 
   state.cli = cli;
   state.long_format = long_format;
@@ -625,25 +630,128 @@ coffer_cli_cmd_find (CofferCli  *cli,
     state.json = g_string_new ("[");
 
   if (!coffer_repository_walk (cli->repository, category->id, snapshot, "/", find_walk_cb, &state,
-                               cli->cancellable, &error))
+                               cli->cancellable, &local_error))
     {
       list_finish_json (&state, FALSE);
-      return coffer_cli_report_error (cli, error);
+      return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
   if (state.json == NULL && state.count == 0)
     coffer_cli_info (cli, "%s", _("No files match."));
   list_finish_json (&state, TRUE);
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
 /* ---- restore ---- */
 
-int
+/* restore's PATHs (canonical, NULL-terminated; NULL for the whole
+ * snapshot), --target and --strip-prefix made absolute, checked before
+ * anything is opened. */
+static gboolean
+restore_arguments (int          argc,
+                   char       **argv,
+                   const char  *target,
+                   const char  *strip_prefix,
+                   GPtrArray  **paths_out,
+                   char       **abs_target_out,
+                   char       **abs_strip_out,
+                   GError     **error)
+{
+  g_autoptr(GPtrArray) paths = NULL;
+  g_autofree char *abs_strip = NULL;
+
+  if (argc > 1)
+    {
+      paths = g_ptr_array_new_with_free_func (g_free);
+      for (int i = 1; i < argc; i++)
+        g_ptr_array_add (paths, g_canonicalize_filename (argv[i], NULL));
+      g_ptr_array_add (paths, NULL);
+    }
+  if (strip_prefix != NULL)
+    {
+      if (target == NULL)
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                "%s", _("--strip-prefix needs --target DIR."));
+      abs_strip = g_canonicalize_filename (strip_prefix, "/");
+      /* Only what lies below the prefix is restored: a PATH outside it
+       * would silently restore nothing. */
+      for (guint i = 0; paths != NULL && paths->pdata[i] != NULL; i++)
+        {
+          const char *p = paths->pdata[i];
+          gsize n = strlen (abs_strip);
+          if (!g_str_equal (abs_strip, "/") && !(strncmp (p, abs_strip, n) == 0 && p[n] == '/'))
+            {
+              g_autofree char *shown = coffer_cli_display_name (p);
+              return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                      _("%s is not inside the --strip-prefix folder."), shown);
+            }
+        }
+    }
+  *paths_out = g_steal_pointer (&paths);
+  *abs_target_out = target != NULL ? g_canonicalize_filename (target, NULL) : NULL;
+  *abs_strip_out = g_steal_pointer (&abs_strip);
+  return TRUE;
+}
+
+/* What restore left out: privileges withheld, and newer files kept
+ * (each named on stderr). */
+static void
+print_restore_warnings (CofferCli                 *cli,
+                        const CofferRestoreResult *result,
+                        GPtrArray                 *conflicts)
+{
+  if (result->withheld > 0)
+    {
+      coffer_cli_warning (cli, ngettext ("%u file or folder was restored without its privileges (setuid/setgid "
+                                         "bit, security or trusted attribute) or, as a device node or FIFO, "
+                                         "not created.",
+                                         "%u files or folders were restored without their privileges "
+                                         "(setuid/setgid bits, security or trusted attributes) or, as device "
+                                         "nodes or FIFOs, not created.", result->withheld),
+                          result->withheld);
+      coffer_cli_hint (cli, "%s", _("Use --keep-privileges to restore them, only for a snapshot you trust."));
+    }
+
+  for (guint i = 0; conflicts != NULL && i < conflicts->len; i++)
+    {
+      g_autofree char *shown = coffer_cli_display_name (conflicts->pdata[i]);
+      coffer_cli_error (cli, _("kept newer file %s"), shown);
+    }
+}
+
+/* The closing line of a restore: where to, how many files. */
+static void
+print_restore_summary (CofferCli            *cli,
+                       const CofferCategory *category,
+                       const char           *short_id,
+                       const char           *abs_target,
+                       gboolean              dry_run)
+{
+  guint64 files = 0, bytes = 0;
+  g_autofree char *size = NULL;
+  g_autofree char *where = abs_target ? coffer_cli_display_name (abs_target)
+                                      : g_strdup (_("the original place"));
+
+  coffer_cli_progress_last (&files, &bytes);
+  size = g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+  if (dry_run)
+    coffer_cli_info (cli, ngettext ("Dry run: would restore snapshot %s of “%s” to %s (%llu file, %s); "
+                                    "nothing was written.",
+                                    "Dry run: would restore snapshot %s of “%s” to %s (%llu files, %s); "
+                                    "nothing was written.", (gulong) files),
+                     short_id, category->name, where, (unsigned long long) files, size);
+  else
+    coffer_cli_info (cli, ngettext ("Restored snapshot %s of “%s” to %s (%llu file, %s).",
+                                    "Restored snapshot %s of “%s” to %s (%llu files, %s).", (gulong) files),
+                     short_id, category->name, where, (unsigned long long) files, size);
+}
+
+gboolean
 coffer_cli_cmd_restore (CofferCli  *cli,
                         int         argc,
-                        char      **argv)
+                        char      **argv,
+                        GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autofree char *name = NULL;
   g_autofree char *snapshot_id = NULL;
   g_autofree char *target = NULL;
@@ -658,9 +766,7 @@ coffer_cli_cmd_restore (CofferCli  *cli,
   CofferRestoreFlags flags = COFFER_RESTORE_DEFAULT;
   CofferRestoreResult result = { 0 };
   g_autofree char *short_id = NULL;
-  guint64 files = 0, bytes = 0;
   gboolean ok;
-  int status;
   GOptionEntry entries[] = {
     { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("The category (may be left out when there is only one)"), N_("NAME") },
     { "snapshot", 's', 0, G_OPTION_ARG_STRING, &snapshot_id, N_("Snapshot id, unique prefix or 'latest' (default)"), N_("ID") },
@@ -676,63 +782,31 @@ coffer_cli_cmd_restore (CofferCli  *cli,
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, _("[PATH…]"), _("Restore files from a snapshot."),
-                             _("Without PATH the whole snapshot is restored; a PATH (a folder or file "
-                               "as it was on the backed-up computer) restores just that. Without "
-                               "--target files go back to where they were (asked on a terminal, "
-                               "--yes needed otherwise). Files with the same content are left alone; "
-                               "an existing file that is newer than the backup is never replaced "
-                               "without --overwrite: such conflicts are listed on stderr and the exit "
-                               "status is 4. What could grant privileges (setuid/setgid bits, "
-                               "security.* and trusted.* attributes such as file capabilities, device "
-                               "nodes, FIFOs) is left out and counted unless --keep-privileges is "
-                               "given: use it only for snapshots you trust, e.g. a system restore."),
-                             &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, _("[PATH…]"), _("Restore files from a snapshot."),
+                         _("Without PATH the whole snapshot is restored; a PATH (a folder or file "
+                           "as it was on the backed-up computer) restores just that. Without "
+                           "--target files go back to where they were (asked on a terminal, "
+                           "--yes needed otherwise). Files with the same content are left alone; "
+                           "an existing file that is newer than the backup is never replaced "
+                           "without --overwrite: such conflicts are listed on stderr and the exit "
+                           "status is 4. What could grant privileges (setuid/setgid bits, "
+                           "security.* and trusted.* attributes such as file capabilities, device "
+                           "nodes, FIFOs) is left out and counted unless --keep-privileges is "
+                           "given: use it only for snapshots you trust, e.g. a system restore."),
+                         &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
 
-  if (argc > 1)
-    {
-      paths = g_ptr_array_new_with_free_func (g_free);
-      for (int i = 1; i < argc; i++)
-        g_ptr_array_add (paths, g_canonicalize_filename (argv[i], NULL));
-      g_ptr_array_add (paths, NULL);
-    }
-  if (target != NULL)
-    abs_target = g_canonicalize_filename (target, NULL);
-  if (strip_prefix != NULL)
-    {
-      if (target == NULL)
-        {
-          coffer_cli_error (cli, "%s", _("--strip-prefix needs --target DIR."));
-          return COFFER_EXIT_USAGE;
-        }
-      abs_strip = g_canonicalize_filename (strip_prefix, "/");
-      /* Only what lies below the prefix is restored: a PATH outside it
-       * would silently restore nothing. */
-      for (guint i = 0; paths != NULL && paths->pdata[i] != NULL; i++)
-        {
-          const char *p = paths->pdata[i];
-          gsize n = strlen (abs_strip);
-          if (!g_str_equal (abs_strip, "/") && !(strncmp (p, abs_strip, n) == 0 && p[n] == '/'))
-            {
-              g_autofree char *shown = coffer_cli_display_name (p);
-              coffer_cli_error (cli, _("%s is not inside the --strip-prefix folder."), shown);
-              return COFFER_EXIT_USAGE;
-            }
-        }
-    }
-
+  if (!restore_arguments (argc, argv, target, strip_prefix, &paths, &abs_target, &abs_strip, error))
+    return FALSE;
   if (target == NULL && !yes && !dry_run && !coffer_cli_have_terminal ())
-    {
-      coffer_cli_error (cli, "%s", _("Restoring to the original place needs --yes when not run on a terminal."));
-      coffer_cli_hint (cli, "%s", _("Or restore somewhere else with --target DIR."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, _("Or restore somewhere else with --target DIR."),
+                            "%s", _("Restoring to the original place needs --yes when not run on a terminal."));
 
-  snapshot = find_snapshot (cli, name, snapshot_id, &category, &status);
+  snapshot = find_snapshot (cli, name, snapshot_id, &category, error);
   if (snapshot == NULL)
-    return status;
+    return FALSE;
   short_id = coffer_cli_short_id (snapshot->id);
 
   if (target == NULL && !yes && !dry_run)
@@ -742,8 +816,8 @@ coffer_cli_cmd_restore (CofferCli  *cli,
         g_strdup_printf (_("Restore “%s” from %s (snapshot %s) to its original place? Files that "
                            "differ are replaced unless they are newer."), category->name, when, short_id);
 
-      if (!coffer_cli_confirm_or_cancel (cli, question, _("Cancelled; nothing was restored.")))
-        return COFFER_EXIT_FAILURE;
+      if (!coffer_cli_confirm_or_cancel (cli, question, _("Cancelled; nothing was restored."), error))
+        return FALSE;
     }
 
   if (overwrite)
@@ -757,70 +831,36 @@ coffer_cli_cmd_restore (CofferCli  *cli,
   ok = coffer_restore_run_mapped (cli->repository, category->id, snapshot,
                                   paths ? (const char * const *) paths->pdata : NULL,
                                   abs_target, abs_strip, flags, coffer_cli_progress_cb, cli,
-                                  &conflicts, &result, cli->cancellable, &error);
+                                  &conflicts, &result, cli->cancellable, &local_error);
   coffer_cli_progress_clear ();
-  coffer_cli_progress_last (&files, &bytes);
 
-  if (result.withheld > 0)
-    {
-      coffer_cli_warning (cli, ngettext ("%u file or folder was restored without its privileges (setuid/setgid "
-                                         "bit, security or trusted attribute) or, as a device node or FIFO, "
-                                         "not created.",
-                                         "%u files or folders were restored without their privileges "
-                                         "(setuid/setgid bits, security or trusted attributes) or, as device "
-                                         "nodes or FIFOs, not created.", result.withheld),
-                          result.withheld);
-      coffer_cli_hint (cli, "%s", _("Use --keep-privileges to restore them, only for a snapshot you trust."));
-    }
-
-  if (conflicts != NULL && conflicts->len > 0)
-    {
-      for (guint i = 0; i < conflicts->len; i++)
-        {
-          g_autofree char *shown = coffer_cli_display_name (conflicts->pdata[i]);
-          coffer_cli_error (cli, _("kept newer file %s"), shown);
-        }
-    }
+  print_restore_warnings (cli, &result, conflicts);
 
   if (!ok)
     {
-      if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE) ||
-          (conflicts != NULL && conflicts->len > 0 && error == NULL))
+      if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEWER_FILE) ||
+          (conflicts != NULL && conflicts->len > 0 && local_error == NULL))
         {
           guint n_conflicts = conflicts ? conflicts->len : 0;
 
-          coffer_cli_error (cli, ngettext ("%u file was not restored because the existing copy is "
-                                           "newer than the backup; everything else was restored.",
-                                           "%u files were not restored because the existing copy is "
-                                           "newer than the backup; everything else was restored.",
-                                           n_conflicts),
-                            n_conflicts);
-          coffer_cli_hint (cli, "%s", _("Use --overwrite to replace them, or --target DIR to restore "
-                                        "beside them."));
-          return COFFER_EXIT_CONFLICTS;
+          return coffer_cli_fail (error, COFFER_CLI_ERROR_CONFLICTS,
+                                  _("Use --overwrite to replace them, or --target DIR to restore "
+                                    "beside them."),
+                                  ngettext ("%u file was not restored because the existing copy is "
+                                            "newer than the backup; everything else was restored.",
+                                            "%u files were not restored because the existing copy is "
+                                            "newer than the backup; everything else was restored.",
+                                            n_conflicts),
+                                  n_conflicts);
         }
-      return coffer_cli_report_error (cli, error);
+      return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
 
-  {
-    g_autofree char *size = g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
-    g_autofree char *where = abs_target ? coffer_cli_display_name (abs_target)
-                                        : g_strdup (_("the original place"));
-
-    if (dry_run)
-      coffer_cli_info (cli, ngettext ("Dry run: would restore snapshot %s of “%s” to %s (%llu file, %s); "
-                                      "nothing was written.",
-                                      "Dry run: would restore snapshot %s of “%s” to %s (%llu files, %s); "
-                                      "nothing was written.", (gulong) files),
-                       short_id, category->name, where, (unsigned long long) files, size);
-    else
-      coffer_cli_info (cli, ngettext ("Restored snapshot %s of “%s” to %s (%llu file, %s).",
-                                      "Restored snapshot %s of “%s” to %s (%llu files, %s).", (gulong) files),
-                       short_id, category->name, where, (unsigned long long) files, size);
-  }
+  print_restore_summary (cli, category, short_id, abs_target, dry_run);
+  /* The kept files were listed above. */
   if (conflicts != NULL && conflicts->len > 0)
-    return COFFER_EXIT_CONFLICTS;
-  return COFFER_EXIT_OK;
+    return coffer_cli_fail_reported (error, COFFER_CLI_ERROR_CONFLICTS);
+  return TRUE;
 }
 
 /* ---- check ---- */
@@ -854,16 +894,44 @@ parse_read_data (const char  *option_name,
   return TRUE;
 }
 
-int
+/* check --accept-rollback: with the recovery key, this computer takes
+ * the repository as it is now. */
+static gboolean
+check_accept_rollback (CofferCli  *cli,
+                       GError    **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(CofferSecret) rk = NULL;
+
+  if (!coffer_cli_open_repository (cli, error))
+    return FALSE;
+  rk = coffer_cli_get_recovery_key (cli, TRUE, &local_error);
+  if (rk == NULL)
+    {
+      if (local_error != NULL)
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                              "%s", _("Accepting a rollback needs the recovery key: give it in "
+                                      "COFFER_RECOVERY_KEY or with --recovery-key-file FILE, or type "
+                                      "it when asked."));
+    }
+  if (!coffer_repository_accept_rollback (cli->repository, rk, cli->cancellable, &local_error))
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+  coffer_cli_info (cli, "%s", _("The repository is accepted as it is now; this computer no longer "
+                                "compares it with the newer state it had seen."));
+  return TRUE;
+}
+
+gboolean
 coffer_cli_cmd_check (CofferCli  *cli,
                       int         argc,
-                      char      **argv)
+                      char      **argv,
+                      GError    **error)
 {
   g_autofree char *name = NULL;
   g_autoptr(GPtrArray) categories = NULL;
   guint total_problems = 0;
   int result = COFFER_EXIT_OK;
-  int status;
   gboolean accept_rollback = FALSE;
   GOptionEntry entries[] = {
     { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("Check only this category"), N_("NAME") },
@@ -875,61 +943,40 @@ coffer_cli_cmd_check (CofferCli  *cli,
   };
 
   read_data_percent = 0;
-  status = coffer_cli_parse (cli, entries, NULL, _("Check the repository for damage."),
-                             _("Checks that every snapshot's folders and file data are present and "
-                               "the right size. --read-data[=PERCENT] also downloads that share of "
-                               "the data and verifies it. The exit status is 1 when problems are found; "
-                               "they are listed on stderr. --accept-rollback is for a repository "
-                               "restored from an older copy on purpose: with the recovery key, this "
-                               "computer forgets the newer state it has seen and takes the repository "
-                               "as it is."), &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, NULL, _("Check the repository for damage."),
+                         _("Checks that every snapshot's folders and file data are present and "
+                           "the right size. --read-data[=PERCENT] also downloads that share of "
+                           "the data and verifies it. The exit status is 1 when problems are found; "
+                           "they are listed on stderr. --accept-rollback is for a repository "
+                           "restored from an older copy on purpose: with the recovery key, this "
+                           "computer forgets the newer state it has seen and takes the repository "
+                           "as it is."), &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
 
-  if (accept_rollback)
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(CofferSecret) rk = NULL;
+  if (accept_rollback && !check_accept_rollback (cli, error))
+    return FALSE;
 
-      status = coffer_cli_open_repository (cli);
-      if (status != -1)
-        return status;
-      rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
-      if (rk == NULL)
-        {
-          if (error != NULL)
-            return coffer_cli_report_error (cli, error);
-          coffer_cli_error (cli, "%s", _("Accepting a rollback needs the recovery key: give it in "
-                                         "COFFER_RECOVERY_KEY or with --recovery-key-file FILE, or type "
-                                         "it when asked."));
-          return COFFER_EXIT_USAGE;
-        }
-      if (!coffer_repository_accept_rollback (cli->repository, rk, cli->cancellable, &error))
-        return coffer_cli_report_error (cli, error);
-      coffer_cli_info (cli, "%s", _("The repository is accepted as it is now; this computer no longer "
-                                    "compares it with the newer state it had seen."));
-    }
-
-  categories = categories_to_process (cli, name ? (const char * const[]) { name, NULL } : NULL, FALSE,
-                                      &status);
+  categories = categories_to_process (cli, name ? (const char * const[]) { name, NULL } : NULL, FALSE, error);
   if (categories == NULL)
-    return status;
+    return FALSE;
 
   for (guint i = 0; i < categories->len; i++)
     {
       const CofferCategory *c = categories->pdata[i];
-      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) local_error = NULL;
       g_autoptr(GPtrArray) problems = NULL;
       gboolean ok;
 
       ok = coffer_check_run (cli->repository, c->id, read_data_percent, coffer_cli_progress_cb, cli,
-                             &problems, cli->cancellable, &error);
+                             &problems, cli->cancellable, &local_error);
       coffer_cli_progress_clear ();
-      if (error != NULL)
+      if (local_error != NULL)
         {
-          int s = coffer_cli_report_error (cli, error);
+          int s = coffer_cli_report_error (cli, local_error);
           if (s == COFFER_EXIT_CANCELLED)
-            return s;
+            return coffer_cli_fail_reported (error, s);
           result = MAX (result, s);
           continue;
         }
@@ -957,38 +1004,82 @@ coffer_cli_cmd_check (CofferCli  *cli,
 
   if (total_problems > 0)
     coffer_cli_hint (cli, "%s", _("Run a new backup to replace missing data, then check again."));
-  return result;
+  /* Every failure and problem was reported above. */
+  if (result != COFFER_EXIT_OK)
+    return coffer_cli_fail_reported (error, result);
+  return TRUE;
 }
 
 /* ---- forget / prune ---- */
 
-static int
-run_prune (CofferCli            *cli,
-           const CofferCategory *c,
-           gint64                grace)
+static gboolean
+run_prune (CofferCli             *cli,
+           const CofferCategory  *c,
+           gint64                 grace,
+           GError               **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   guint64 deleted = 0;
   g_autofree char *size = NULL;
 
   if (!coffer_prune_run (cli->repository, c->id, grace, coffer_cli_progress_cb, cli, &deleted,
-                         cli->cancellable, &error))
+                         cli->cancellable, &local_error))
     {
       coffer_cli_progress_clear ();
-      return coffer_cli_report_error (cli, error);
+      return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
   coffer_cli_progress_clear ();
   size = g_format_size_full (deleted, G_FORMAT_SIZE_IEC_UNITS);
   coffer_cli_info (cli, _("“%s”: deleted %s of unreferenced data; data that became unreferenced "
                           "just now is deleted by a later prune after the grace period."),
                    c->name, size);
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
-int
+/* The snapshots forget took away from category c (or would, dry_run):
+ * a line each and a count, or objects added to json. */
+static void
+print_forgotten (CofferCli            *cli,
+                 const CofferCategory *c,
+                 GPtrArray            *forgotten,
+                 gboolean              dry_run,
+                 GString              *json,
+                 guint                *json_count)
+{
+  guint n_forgotten = forgotten ? forgotten->len : 0;
+
+  for (guint j = 0; j < n_forgotten; j++)
+    {
+      const CofferSnapshot *s = forgotten->pdata[j];
+
+      if (json != NULL)
+        {
+          if ((*json_count)++ > 0)
+            g_string_append_c (json, ',');
+          snapshot_json (json, s);
+        }
+      else
+        {
+          g_autofree char *short_id = coffer_cli_short_id (s->id);
+          g_autofree char *when = coffer_cli_format_time (s->time / G_USEC_PER_SEC);
+
+          coffer_cli_info (cli, dry_run ? _("would forget %s  %s  %s") : _("forgot %s  %s  %s"),
+                           short_id, when, c->name);
+        }
+    }
+  if (json == NULL)
+    coffer_cli_info (cli, dry_run ? ngettext ("“%s”: %u snapshot would be forgotten.",
+                                              "“%s”: %u snapshots would be forgotten.", n_forgotten)
+                                  : ngettext ("“%s”: %u snapshot forgotten.",
+                                              "“%s”: %u snapshots forgotten.", n_forgotten),
+                     c->name, n_forgotten);
+}
+
+gboolean
 coffer_cli_cmd_forget (CofferCli  *cli,
                        int         argc,
-                       char      **argv)
+                       char      **argv,
+                       GError    **error)
 {
   g_autofree char *name = NULL;
   g_autoptr(GPtrArray) categories = NULL;
@@ -998,7 +1089,6 @@ coffer_cli_cmd_forget (CofferCli  *cli,
   g_autoptr(GString) json = NULL;
   guint json_count = 0;
   int result = COFFER_EXIT_OK;
-  int status;
   GOptionEntry entries[] = {
     { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("Only this category (default: all unlocked)"), N_("NAME") },
     { "keep-last", 0, 0, G_OPTION_ARG_INT, &keep[0], N_("Keep the N newest snapshots"), "N" },
@@ -1012,18 +1102,17 @@ coffer_cli_cmd_forget (CofferCli  *cli,
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, NULL, _("Forget snapshots that a retention policy does not keep."),
-                             _("A snapshot is kept when any rule keeps it. Forgetting removes the snapshot "
-                               "only; 'coffer prune' (or --prune) later frees the data no snapshot needs. "
-                               "At least one --keep-… option is required."), &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, NULL, _("Forget snapshots that a retention policy does not keep."),
+                         _("A snapshot is kept when any rule keeps it. Forgetting removes the snapshot "
+                           "only; 'coffer prune' (or --prune) later frees the data no snapshot needs. "
+                           "At least one --keep-… option is required."), &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
   for (int i = 0; i < 6; i++)
     if (keep[i] < 0)
-      {
-        coffer_cli_error (cli, "%s", _("--keep-… values cannot be negative."));
-        return COFFER_EXIT_USAGE;
-      }
+      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                              "%s", _("--keep-… values cannot be negative."));
   retention.keep_last = keep[0];
   retention.keep_hourly = keep[1];
   retention.keep_daily = keep[2];
@@ -1031,16 +1120,13 @@ coffer_cli_cmd_forget (CofferCli  *cli,
   retention.keep_monthly = keep[4];
   retention.keep_yearly = keep[5];
   if (keep[0] + keep[1] + keep[2] + keep[3] + keep[4] + keep[5] == 0)
-    {
-      coffer_cli_error (cli, "%s", _("Give at least one --keep-… option: a policy that keeps nothing "
-                                     "would forget every snapshot."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give at least one --keep-… option: a policy that keeps nothing "
+                                    "would forget every snapshot."));
 
-  categories = categories_to_process (cli, name ? (const char * const[]) { name, NULL } : NULL, FALSE,
-                                      &status);
+  categories = categories_to_process (cli, name ? (const char * const[]) { name, NULL } : NULL, FALSE, error);
   if (categories == NULL)
-    return status;
+    return FALSE;
 
   if (cli->json)
     json = g_string_new ("[");
@@ -1048,55 +1134,33 @@ coffer_cli_cmd_forget (CofferCli  *cli,
   for (guint i = 0; i < categories->len; i++)
     {
       const CofferCategory *c = categories->pdata[i];
-      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) local_error = NULL;
       g_autoptr(GPtrArray) forgotten = NULL;
 
       if (!coffer_forget_run (cli->repository, c->id, &retention, dry_run, &forgotten,
-                              cli->cancellable, &error))
+                              cli->cancellable, &local_error))
         {
-          int s = coffer_cli_report_error (cli, error);
+          int s = coffer_cli_report_error (cli, local_error);
           if (s == COFFER_EXIT_CANCELLED)
-            return s;
+            return coffer_cli_fail_reported (error, s);
           result = MAX (result, s);
           continue;
         }
 
-      for (guint j = 0; forgotten != NULL && j < forgotten->len; j++)
-        {
-          const CofferSnapshot *s = forgotten->pdata[j];
-
-          if (json != NULL)
-            {
-              if (json_count++ > 0)
-                g_string_append_c (json, ',');
-              snapshot_json (json, s);
-            }
-          else
-            {
-              g_autofree char *short_id = coffer_cli_short_id (s->id);
-              g_autofree char *when = coffer_cli_format_time (s->time / G_USEC_PER_SEC);
-
-              coffer_cli_info (cli, dry_run ? _("would forget %s  %s  %s") : _("forgot %s  %s  %s"),
-                               short_id, when, c->name);
-            }
-        }
-      if (json == NULL)
-        {
-          guint n_forgotten = forgotten ? forgotten->len : 0;
-
-          coffer_cli_info (cli, dry_run ? ngettext ("“%s”: %u snapshot would be forgotten.",
-                                                    "“%s”: %u snapshots would be forgotten.", n_forgotten)
-                                        : ngettext ("“%s”: %u snapshot forgotten.",
-                                                    "“%s”: %u snapshots forgotten.", n_forgotten),
-                           c->name, n_forgotten);
-        }
+      print_forgotten (cli, c, forgotten, dry_run, json, &json_count);
 
       if (prune && !dry_run)
         {
-          int s = run_prune (cli, c, 86400);
-          if (s == COFFER_EXIT_CANCELLED)
-            return s;
-          result = MAX (result, s == -1 ? 0 : s);
+          g_autoptr(GError) prune_error = NULL;
+
+          if (!run_prune (cli, c, 86400, &prune_error))
+            {
+              int s = coffer_cli_report_error (cli, prune_error);
+
+              if (s == COFFER_EXIT_CANCELLED)
+                return coffer_cli_fail_reported (error, s);
+              result = MAX (result, s);
+            }
         }
     }
 
@@ -1105,19 +1169,22 @@ coffer_cli_cmd_forget (CofferCli  *cli,
       g_string_append (json, "]\n");
       fputs (json->str, stdout);
     }
-  return result;
+  /* Every failure was reported above. */
+  if (result != COFFER_EXIT_OK)
+    return coffer_cli_fail_reported (error, result);
+  return TRUE;
 }
 
-int
+gboolean
 coffer_cli_cmd_prune (CofferCli  *cli,
                       int         argc,
-                      char      **argv)
+                      char      **argv,
+                      GError    **error)
 {
   g_autofree char *name = NULL;
   g_autoptr(GPtrArray) categories = NULL;
   gint64 grace = 86400;
   int result = COFFER_EXIT_OK;
-  int status;
   GOptionEntry entries[] = {
     { "category", 'c', 0, G_OPTION_ARG_STRING, &name, N_("Only this category (default: all unlocked)"), N_("NAME") },
     { "grace", 0, 0, G_OPTION_ARG_INT64, &grace,
@@ -1125,34 +1192,40 @@ coffer_cli_cmd_prune (CofferCli  *cli,
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, NULL, _("Remove data that no snapshot refers to."),
-                             _("Prune works in two phases without locks: a run marks unreferenced data, "
-                               "and a later run deletes what is still unreferenced once the grace period "
-                               "has passed, so a backup running meanwhile on another computer is safe. "
-                               "The grace period must be longer than any backup takes."), &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, NULL, _("Remove data that no snapshot refers to."),
+                         _("Prune works in two phases without locks: a run marks unreferenced data, "
+                           "and a later run deletes what is still unreferenced once the grace period "
+                           "has passed, so a backup running meanwhile on another computer is safe. "
+                           "The grace period must be longer than any backup takes."), &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
   if (grace < 0)
-    {
-      coffer_cli_error (cli, "%s", _("--grace cannot be negative."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("--grace cannot be negative."));
   if (grace == 0)
     coffer_cli_warning (cli, "%s", _("--grace 0 deletes marked data at once: a backup running at the "
                                      "same time (on any computer) could lose data it has just uploaded."));
 
-  categories = categories_to_process (cli, name ? (const char * const[]) { name, NULL } : NULL, FALSE,
-                                      &status);
+  categories = categories_to_process (cli, name ? (const char * const[]) { name, NULL } : NULL, FALSE, error);
   if (categories == NULL)
-    return status;
+    return FALSE;
 
   for (guint i = 0; i < categories->len; i++)
     {
-      int s = run_prune (cli, categories->pdata[i], grace);
+      g_autoptr(GError) prune_error = NULL;
 
-      if (s == COFFER_EXIT_CANCELLED)
-        return s;
-      result = MAX (result, s);
+      if (!run_prune (cli, categories->pdata[i], grace, &prune_error))
+        {
+          int s = coffer_cli_report_error (cli, prune_error);
+
+          if (s == COFFER_EXIT_CANCELLED)
+            return coffer_cli_fail_reported (error, s);
+          result = MAX (result, s);
+        }
     }
-  return result;
+  /* Every failure was reported above. */
+  if (result != COFFER_EXIT_OK)
+    return coffer_cli_fail_reported (error, result);
+  return TRUE;
 }

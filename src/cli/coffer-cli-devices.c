@@ -28,28 +28,27 @@ device_json (GString *out, gconstpointer item)
   g_string_append_c (out, '}');
 }
 
-static int
-devices_list (CofferCli *cli, int argc, char **argv)
+static gboolean
+devices_list (CofferCli *cli, int argc, char **argv, GError **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(GPtrArray) devices = NULL;
-  int status;
 
-  status = coffer_cli_parse (cli, NULL, NULL, _("List the trusted devices and join requests."),
-                             NULL, &argc, &argv);
-  if (status != -1)
-    return status;
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
-  devices = coffer_repository_list_devices (cli->repository, cli->cancellable, &error);
+  if (!coffer_cli_parse (cli, NULL, NULL, _("List the trusted devices and join requests."),
+                         NULL, &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
+  if (!coffer_cli_unlock_repository (cli, error))
+    return FALSE;
+  devices = coffer_repository_list_devices (cli->repository, cli->cancellable, &local_error);
   if (devices == NULL)
-    return coffer_cli_report_error (cli, error);
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
 
   if (cli->json)
     {
       coffer_cli_print_json_array (devices, device_json);
-      return COFFER_EXIT_OK;
+      return TRUE;
     }
   for (guint i = 0; i < devices->len; i++)
     {
@@ -67,10 +66,10 @@ devices_list (CofferCli *cli, int argc, char **argv)
         printf ("  %s", _("(unverified)"));
       printf ("\n");
     }
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
-static int
+static void
 show_code (CofferCli *cli, const char *code)
 {
   if (cli->json)
@@ -78,19 +77,17 @@ show_code (CofferCli *cli, const char *code)
   else
     printf (_("Verification code: %s\n"), code);
   fflush (stdout);
-  return COFFER_EXIT_OK;
 }
 
-static int
-devices_join (CofferCli *cli, int argc, char **argv)
+static gboolean
+devices_join (CofferCli *cli, int argc, char **argv, GError **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(CofferSecret) password = NULL;
   g_autofree char *name = NULL;
   g_autofree char *id = NULL;
   g_autofree char *code = NULL;
   gboolean complete = FALSE, show_status = FALSE, no_wait = FALSE, approved = FALSE;
-  int status;
   GOptionEntry entries[] = {
     { "name", 0, 0, G_OPTION_ARG_STRING, &name, N_("Name of this computer (default: the host name)"), N_("NAME") },
     { "status", 0, 0, G_OPTION_ARG_NONE, &show_status, N_("Show the verification code once a trusted computer has answered"), NULL },
@@ -99,26 +96,26 @@ devices_join (CofferCli *cli, int argc, char **argv)
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, NULL, _("Make this computer a trusted device of a repository."),
-                             _("Sends a join request. On a trusted computer, run “coffer devices approve ID”: "
-                               "both computers then show the same six-digit code, which you type on the "
-                               "trusted one. Without a keyring the device key is sealed under the backup "
-                               "password."), &argc, &argv);
-  if (status != -1)
-    return status;
-  status = coffer_cli_open_repository (cli);
-  if (status != -1)
-    return status;
-  password = coffer_cli_get_password (cli, FALSE, &error);
-  if (error != NULL)
-    return coffer_cli_report_error (cli, error);
+  if (!coffer_cli_parse (cli, entries, NULL, _("Make this computer a trusted device of a repository."),
+                         _("Sends a join request. On a trusted computer, run “coffer devices approve ID”: "
+                           "both computers then show the same six-digit code, which you type on the "
+                           "trusted one. Without a keyring the device key is sealed under the backup "
+                           "password."), &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
+  if (!coffer_cli_open_repository (cli, error))
+    return FALSE;
+  password = coffer_cli_get_password (cli, FALSE, &local_error);
+  if (local_error != NULL)
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   if (password != NULL)
     coffer_repository_set_password (cli->repository, password);
 
   if (!complete && !show_status)
     {
-      if (!coffer_repository_request_join (cli->repository, name, &id, &code, cli->cancellable, &error))
-        return coffer_cli_report_error (cli, error);
+      if (!coffer_repository_request_join (cli->repository, name, &id, &code, cli->cancellable, &local_error))
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
       if (cli->json)
         printf ("{\"id\":\"%s\"}\n", id);
       else
@@ -132,7 +129,7 @@ devices_join (CofferCli *cli, int argc, char **argv)
           if (!cli->json)
             printf ("%s\n", _("Then run “coffer devices join --status” here to see the code, and "
                               "“coffer devices join --complete” after the approval."));
-          return COFFER_EXIT_OK;
+          return TRUE;
         }
     }
 
@@ -141,8 +138,8 @@ devices_join (CofferCli *cli, int argc, char **argv)
   for (guint i = 0; ; i++)
     {
       g_clear_pointer (&code, g_free);
-      if (!coffer_repository_get_join_status (cli->repository, &code, &approved, cli->cancellable, &error))
-        return coffer_cli_report_error (cli, error);
+      if (!coffer_repository_get_join_status (cli->repository, &code, &approved, cli->cancellable, &local_error))
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
       if (show_status || complete || approved || i >= POLL_LIMIT)
         break;
       if (code != NULL)
@@ -154,74 +151,67 @@ devices_join (CofferCli *cli, int argc, char **argv)
       if (code == NULL)
         {
           coffer_cli_info (cli, "%s", _("No trusted computer has answered yet. Run “coffer devices approve ID” on one."));
-          return COFFER_EXIT_FAILURE;
+          return coffer_cli_fail_reported (error, COFFER_CLI_ERROR_FAILED);
         }
       show_code (cli, code);
       if (approved)
         coffer_cli_info (cli, "%s", _("The request was approved: run “coffer devices join --complete”."));
-      return COFFER_EXIT_OK;
+      return TRUE;
     }
   if (!complete)
     {
       if (code == NULL)
-        {
-          coffer_cli_error (cli, "%s", _("No trusted computer answered in time; the request stays open."));
-          return COFFER_EXIT_FAILURE;
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
+                                "%s", _("No trusted computer answered in time; the request stays open."));
       show_code (cli, code);
       coffer_cli_info (cli, "%s", _("Type this code on the trusted computer. Waiting for the approval…"));
       for (guint i = 0; !approved && i < POLL_LIMIT; i++)
         {
           g_clear_pointer (&code, g_free);
           g_usleep (POLL_SECONDS * G_USEC_PER_SEC);
-          if (!coffer_repository_get_join_status (cli->repository, &code, &approved, cli->cancellable, &error))
-            return coffer_cli_report_error (cli, error);
+          if (!coffer_repository_get_join_status (cli->repository, &code, &approved, cli->cancellable, &local_error))
+            return coffer_cli_propagate (error, g_steal_pointer (&local_error));
         }
       if (!approved)
-        {
-          coffer_cli_error (cli, "%s", _("Not approved in time. Run “coffer devices join --complete” after the approval."));
-          return COFFER_EXIT_FAILURE;
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
+                                "%s", _("Not approved in time. Run “coffer devices join --complete” after the approval."));
     }
-  if (!coffer_repository_complete_join (cli->repository, cli->cancellable, &error))
-    return coffer_cli_report_error (cli, error);
+  if (!coffer_repository_complete_join (cli->repository, cli->cancellable, &local_error))
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   coffer_cli_info (cli, "%s", _("This computer is now a trusted device: it can open every category."));
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
-static int
-devices_approve (CofferCli *cli, int argc, char **argv)
+static gboolean
+devices_approve (CofferCli *cli, int argc, char **argv, GError **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autofree char *typed = NULL;
   g_autofree char *code = NULL;
   char *id;
-  int status;
   GOptionEntry entries[] = {
     { "code", 0, 0, G_OPTION_ARG_STRING, &typed, N_("The code shown on the new computer (asked when omitted)"), N_("CODE") },
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, N_("ID"), _("Approve a computer's join request."),
-                             _("Answers the request; once the new computer shows its six-digit code, "
-                               "type it here. A wrong code cancels the request."), &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, N_("ID"), _("Approve a computer's join request."),
+                         _("Answers the request; once the new computer shows its six-digit code, "
+                           "type it here. A wrong code cancels the request."), &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
   id = coffer_cli_take_positional (&argc, argv);
   if (id == NULL)
-    {
-      coffer_cli_error (cli, "%s", _("Give the id of the device to approve (see “coffer devices list”)."));
-      return COFFER_EXIT_USAGE;
-    }
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give the id of the device to approve (see “coffer devices list”)."));
+  if (!coffer_cli_unlock_repository (cli, error))
+    return FALSE;
 
   for (guint i = 0; ; i++)
     {
       g_clear_pointer (&code, g_free);
-      if (!coffer_repository_get_join_code (cli->repository, id, &code, cli->cancellable, &error))
-        return coffer_cli_report_error (cli, error);
+      if (!coffer_repository_get_join_code (cli->repository, id, &code, cli->cancellable, &local_error))
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
       if (code != NULL || typed != NULL || !coffer_cli_have_terminal () || i >= POLL_LIMIT)
         break;
       if (i == 0)
@@ -232,7 +222,7 @@ devices_approve (CofferCli *cli, int argc, char **argv)
     {
       coffer_cli_info (cli, "%s", _("The request was answered. When the new computer shows its code, run "
                                     "this command again with --code CODE."));
-      return COFFER_EXIT_OK;
+      return TRUE;
     }
   if (typed == NULL)
     {
@@ -242,14 +232,14 @@ devices_approve (CofferCli *cli, int argc, char **argv)
        * not printed, so that the comparison is not skipped. */
       fprintf (stderr, "%s", _("Type the code shown on the new computer: "));
       if (fgets (line, sizeof line, stdin) == NULL)
-        return COFFER_EXIT_USAGE;
+        return coffer_cli_fail_reported (error, COFFER_CLI_ERROR_USAGE);
       typed = g_strdup (g_strstrip (line));
     }
-  if (!coffer_repository_approve_device (cli->repository, id, typed, cli->cancellable, &error))
-    return coffer_cli_report_error (cli, error);
+  if (!coffer_repository_approve_device (cli->repository, id, typed, cli->cancellable, &local_error))
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   coffer_cli_info (cli, "%s", _("The device was approved. On it, “coffer devices join” finishes by itself "
                                 "(or run “coffer devices join --complete”)."));
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
 /* One device a removal would not keep by itself, as the user must judge it. */
@@ -270,17 +260,16 @@ print_unverified (const CofferDevice *d)
           d->fingerprint ? d->fingerprint : _("none (no key record)"), when, approver);
 }
 
-static int
-devices_remove (CofferCli *cli, int argc, char **argv)
+static gboolean
+devices_remove (CofferCli *cli, int argc, char **argv, GError **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(CofferSecret) rk = NULL;
   g_autoptr(GPtrArray) plan = NULL;
   g_autoptr(GPtrArray) lost = NULL;
   g_auto(GStrv) keep = NULL;
   gboolean yes = FALSE;
   char *id;
-  int status;
   GOptionEntry entries[] = {
     { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Do not ask for confirmation"), NULL },
     { "keep", 0, 0, G_OPTION_ARG_STRING_ARRAY, &keep,
@@ -288,36 +277,34 @@ devices_remove (CofferCli *cli, int argc, char **argv)
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, N_("ID"), _("Remove a trusted device."),
-                             _("Deletes its key envelope and replaces the account key and every category "
-                               "key for new backups, so the removed computer cannot read anything backed "
-                               "up afterwards. Needs the recovery key, and the backup password when there "
-                               "are Standard categories. Devices whose approval cannot be traced back to "
-                               "the recovery key without the removed one are listed, and are kept only "
-                               "with --keep ID (compare the fingerprint with “coffer devices list” on "
-                               "that computer); the others must join again."), &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, N_("ID"), _("Remove a trusted device."),
+                         _("Deletes its key envelope and replaces the account key and every category "
+                           "key for new backups, so the removed computer cannot read anything backed "
+                           "up afterwards. Needs the recovery key, and the backup password when there "
+                           "are Standard categories. Devices whose approval cannot be traced back to "
+                           "the recovery key without the removed one are listed, and are kept only "
+                           "with --keep ID (compare the fingerprint with “coffer devices list” on "
+                           "that computer); the others must join again."), &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
   id = coffer_cli_take_positional (&argc, argv);
   if (id == NULL)
-    {
-      coffer_cli_error (cli, "%s", _("Give the id of the device to remove (see “coffer devices list”)."));
-      return COFFER_EXIT_USAGE;
-    }
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
-  rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
-  if (error != NULL)
-    return coffer_cli_report_error (cli, error);
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give the id of the device to remove (see “coffer devices list”)."));
+  if (!coffer_cli_unlock_repository (cli, error))
+    return FALSE;
+  rk = coffer_cli_get_recovery_key (cli, TRUE, &local_error);
+  if (local_error != NULL)
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   if (rk != NULL)
     coffer_repository_set_recovery_key (cli->repository, rk);
 
   /* The removed device could have planted or approved any of these: they
    * are kept only on the user's explicit word. */
-  plan = coffer_repository_plan_device_removal (cli->repository, id, cli->cancellable, &error);
+  plan = coffer_repository_plan_device_removal (cli->repository, id, cli->cancellable, &local_error);
   if (plan == NULL)
-    return coffer_cli_report_error (cli, error);
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   if (plan->len > 0)
     {
       printf ("%s\n", _("These devices cannot be verified without the device being removed (it may have "
@@ -329,10 +316,10 @@ devices_remove (CofferCli *cli, int argc, char **argv)
       fflush (stdout);
     }
   if (!yes && !coffer_cli_confirm (cli, _("Remove this device? It will not be able to read new backups.")))
-    return COFFER_EXIT_USAGE;
+    return coffer_cli_fail_reported (error, COFFER_CLI_ERROR_USAGE);
   if (!coffer_repository_remove_device (cli->repository, id, (const char *const *) keep, &lost,
-                                        cli->cancellable, &error))
-    return coffer_cli_report_error (cli, error);
+                                        cli->cancellable, &local_error))
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   coffer_cli_info (cli, "%s", _("The device was removed and the keys were replaced. Backups made from now "
                                 "on cannot be read by it; older backups keep their old keys until they "
                                 "are re-encrypted or pruned."));
@@ -345,42 +332,41 @@ devices_remove (CofferCli *cli, int argc, char **argv)
           printf ("  %s  %s\n", d->id, d->name ? d->name : _("(name hidden)"));
         }
     }
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
-static int
-devices_trust (CofferCli *cli, int argc, char **argv)
+static gboolean
+devices_trust (CofferCli *cli, int argc, char **argv, GError **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(CofferSecret) rk = NULL;
   char *name = NULL;
-  int status;
   GOptionEntry entries[] = {
     { "name", 0, 0, G_OPTION_ARG_STRING, &name, N_("Name of this computer (default: its host name)"), N_("NAME") },
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, NULL, _("Make this computer a trusted device with the recovery key."),
-                             _("For a new computer when no trusted computer is at hand to approve it: the "
-                               "recovery key opens the repository once, and this computer gets its own key "
-                               "(kept in the keyring, or sealed under the backup password without one), so "
-                               "later commands need neither."), &argc, &argv);
-  if (status != -1)
-    return status;
-  status = coffer_cli_open_repository (cli);
-  if (status != -1)
-    return status;
-  rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
+  if (!coffer_cli_parse (cli, entries, NULL, _("Make this computer a trusted device with the recovery key."),
+                         _("For a new computer when no trusted computer is at hand to approve it: the "
+                           "recovery key opens the repository once, and this computer gets its own key "
+                           "(kept in the keyring, or sealed under the backup password without one), so "
+                           "later commands need neither."), &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
+  if (!coffer_cli_open_repository (cli, error))
+    return FALSE;
+  rk = coffer_cli_get_recovery_key (cli, TRUE, &local_error);
   if (rk == NULL)
     {
-      if (error != NULL)
-        return coffer_cli_report_error (cli, error);
-      coffer_cli_error (cli, "%s", _("The recovery key is needed: give it in COFFER_RECOVERY_KEY or with "
-                                     "--recovery-key-file FILE, or type it when asked."));
-      return COFFER_EXIT_USAGE;
+      if (local_error != NULL)
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                              "%s", _("The recovery key is needed: give it in COFFER_RECOVERY_KEY or with "
+                                      "--recovery-key-file FILE, or type it when asked."));
     }
-  if (!coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &error))
-    return coffer_cli_report_error (cli, error);
+  if (!coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &local_error))
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   /* Held for this session: the new device's record is then approved by
    * the recovery key, so a later removal keeps it without asking. */
   coffer_repository_set_recovery_key (cli->repository, rk);
@@ -389,15 +375,15 @@ devices_trust (CofferCli *cli, int argc, char **argv)
     if (password != NULL)
       coffer_repository_set_password (cli->repository, password);
   }
-  if (!coffer_repository_trust_this_device (cli->repository, name, cli->cancellable, &error))
-    return coffer_cli_report_error (cli, error);
+  if (!coffer_repository_trust_this_device (cli->repository, name, cli->cancellable, &local_error))
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   coffer_cli_info (cli, "%s", _("This computer is now a trusted device: later commands open the repository "
                                 "without the recovery key."));
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
-int
-coffer_cli_cmd_devices (CofferCli *cli, int argc, char **argv)
+gboolean
+coffer_cli_cmd_devices (CofferCli *cli, int argc, char **argv, GError **error)
 {
   static const CofferCliSubcommand subs[] = {
     { "list", devices_list },
@@ -407,24 +393,22 @@ coffer_cli_cmd_devices (CofferCli *cli, int argc, char **argv)
     { "trust", devices_trust },
   };
   const char *unknown;
-  int status;
+  g_autofree char *shown = NULL;
 
-  status = coffer_cli_run_subcommand (cli, "devices", subs, G_N_ELEMENTS (subs),
-                                      "  coffer devices list [--json]\n"
-                                      "  coffer devices join [--name NAME] [--no-wait] [--status] [--complete]\n"
-                                      "  coffer devices approve ID [--code CODE]\n"
-                                      "  coffer devices remove ID [--keep ID]… [--yes]\n"
-                                      "  coffer devices trust [--name NAME]",
-                                      _("Run 'coffer devices SUBCOMMAND --help' for details."),
-                                      _("No devices subcommand given (list, join, approve, remove or trust)."),
-                                      &unknown, argc, argv);
+  if (!coffer_cli_run_subcommand (cli, "devices", subs, G_N_ELEMENTS (subs),
+                                  "  coffer devices list [--json]\n"
+                                  "  coffer devices join [--name NAME] [--no-wait] [--status] [--complete]\n"
+                                  "  coffer devices approve ID [--code CODE]\n"
+                                  "  coffer devices remove ID [--keep ID]… [--yes]\n"
+                                  "  coffer devices trust [--name NAME]",
+                                  _("Run 'coffer devices SUBCOMMAND --help' for details."),
+                                  _("No devices subcommand given (list, join, approve, remove or trust)."),
+                                  &unknown, argc, argv, error))
+    return FALSE;
   if (unknown == NULL)
-    return status;
+    return TRUE;
 
-  {
-    g_autofree char *shown = coffer_cli_display_name (unknown);
-    coffer_cli_error (cli, _("“%s” is not a devices subcommand."), shown);
-    coffer_cli_hint (cli, "%s", _("Use list, join, approve, remove or trust."));
-  }
-  return COFFER_EXIT_USAGE;
+  shown = coffer_cli_display_name (unknown);
+  return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, _("Use list, join, approve, remove or trust."),
+                          _("“%s” is not a devices subcommand."), shown);
 }

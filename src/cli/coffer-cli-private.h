@@ -49,29 +49,67 @@ typedef struct
 
   /* Set only while the options that take a value are collected (see
    * coffer_cli_take_positional): coffer_cli_parse then adds the command's
-   * and the global options to this set and returns COFFER_EXIT_OK without
-   * parsing, and coffer_cli_run_subcommand runs every subcommand so. */
+   * and the global options to this set and returns TRUE without parsing
+   * (coffer_cli_parse_done is then TRUE), and coffer_cli_run_subcommand
+   * runs every subcommand so. */
   GHashTable *describe;
 } CofferCli;
 
-typedef int (*CofferCliCommandFunc) (CofferCli *cli, int argc, char **argv);
+/* How a command failed. A command returns FALSE with a GError; the error
+ * is printed and mapped to the exit status in one place,
+ * coffer_cli_exit_status_for_error (called by coffer_cli_run). Errors of
+ * the core (COFFER_REPO_ERROR, COFFER_STORE_ERROR, ...) are passed up as
+ * they are; the CLI's own errors are in this domain, whose codes are the
+ * exit statuses themselves (docs/CLI.md) and which may carry a hint,
+ * printed after the message. */
+#define COFFER_CLI_ERROR (coffer_cli_error_quark ())
+typedef enum
+{
+  COFFER_CLI_ERROR_FAILED      = COFFER_EXIT_FAILURE,     /* 1 */
+  COFFER_CLI_ERROR_USAGE       = COFFER_EXIT_USAGE,       /* 2: usage error, wrong key, locked */
+  COFFER_CLI_ERROR_SKIPPED     = COFFER_EXIT_SKIPPED,     /* 3: backup written, paths skipped */
+  COFFER_CLI_ERROR_CONFLICTS   = COFFER_EXIT_CONFLICTS,   /* 4: restore left newer files */
+  COFFER_CLI_ERROR_UNREACHABLE = COFFER_EXIT_UNREACHABLE, /* 5: not connected */
+  COFFER_CLI_ERROR_CANCELLED   = COFFER_EXIT_CANCELLED,   /* 130 */
+} CofferCliError;
+
+GQuark coffer_cli_error_quark (void);
+
+typedef gboolean (*CofferCliCommandFunc) (CofferCli *cli, int argc, char **argv, GError **error);
 
 /* ---- coffer-cli.c ---- */
 /* Parses argv (argv[0] is the program name) with the command's entries plus
- * the global options. Returns -1 to go on, or an exit status (help printed:
- * 0, usage error: 2). A command calls it before doing anything else and
- * returns the status when it is not -1: in describe mode (cli->describe)
- * it only records the entries. */
-int   coffer_cli_parse (CofferCli *cli, GOptionEntry *entries, const char *parameter_string,
-                        const char *summary, const char *description, int *argc, char ***argv);
+ * the global options. Returns FALSE with a usage error (and the hint to run
+ * --help) when the options do not parse. A command calls it before doing
+ * anything else, then returns TRUE at once when coffer_cli_parse_done says
+ * so: the help was printed (--help), or in describe mode (cli->describe)
+ * the entries were only recorded. */
+gboolean coffer_cli_parse (CofferCli *cli, GOptionEntry *entries, const char *parameter_string,
+                           const char *summary, const char *description, int *argc, char ***argv,
+                           GError **error);
+gboolean coffer_cli_parse_done (CofferCli *cli);
 void  coffer_cli_error (CofferCli *cli, const char *format, ...) G_GNUC_PRINTF (2, 3);
 void  coffer_cli_hint  (CofferCli *cli, const char *format, ...) G_GNUC_PRINTF (2, 3);
 void  coffer_cli_warning (CofferCli *cli, const char *format, ...) G_GNUC_PRINTF (2, 3);
 void  coffer_cli_info  (CofferCli *cli, const char *format, ...) G_GNUC_PRINTF (2, 3);
-/* Prints error (and a hint for the common cases) and returns the exit
- * status that fits it. */
+/* Sets *error to a COFFER_CLI_ERROR with code status (an exit status), the
+ * message from format and hint (or NULL) to print after it. Returns FALSE,
+ * so that a command can `return coffer_cli_fail (error, ...);`. */
+gboolean coffer_cli_fail (GError **error, CofferCliError status, const char *hint,
+                          const char *format, ...) G_GNUC_PRINTF (4, 5);
+/* For a command that has already printed everything it had to say (a
+ * backup that skipped paths, a check that found problems): an error that
+ * only sets the exit status; coffer_cli_report_error prints nothing. */
+gboolean coffer_cli_fail_reported (GError **error, CofferCliError status);
+/* g_propagate_error (error, local_error); returns FALSE. */
+gboolean coffer_cli_propagate (GError **error, GError *local_error);
+/* The exit status for error: the one place where errors become statuses. */
+int   coffer_cli_exit_status_for_error (const GError *error);
+/* Prints error (its hint, or one for the common core errors) and returns
+ * coffer_cli_exit_status_for_error. coffer_cli_run calls it for the error a
+ * command returns; a command that goes on after a failure (backup of
+ * several categories) calls it itself. */
 int   coffer_cli_report_error (CofferCli *cli, const GError *error);
-int   coffer_cli_status_for_error (const GError *error);
 /* Marks a blocking prompt as running: SIGINT then exits at once (130) after
  * restoring the terminal. */
 void  coffer_cli_prompt_begin (int fd, const void *saved_termios);
@@ -95,24 +133,23 @@ CofferSecret *coffer_cli_get_new_password (CofferCli *cli, const char *file, gbo
 CofferSecret *coffer_cli_get_recovery_key (CofferCli *cli, gboolean prompt, GError **error);
 gboolean      coffer_cli_recovery_key_available (CofferCli *cli);
 
-/* Opens the store and repository (no keys). Returns an exit status, -1 on
- * success. */
-int   coffer_cli_open_repository (CofferCli *cli);
-/* Opens and unlocks. Returns -1 on success. */
-int   coffer_cli_unlock_repository (CofferCli *cli);
+/* Opens the store and repository (no keys). */
+gboolean coffer_cli_open_repository (CofferCli *cli, GError **error);
+/* Opens and unlocks. */
+gboolean coffer_cli_unlock_repository (CofferCli *cli, GError **error);
 /* The category named by name (or the only one when name is NULL). */
-CofferCategory *coffer_cli_find_category (CofferCli *cli, const char *name, int *status);
-/* coffer_cli_unlock_repository, then coffer_cli_find_category; NULL with
- * *status set to the exit status when either fails. */
-CofferCategory *coffer_cli_unlock_category (CofferCli *cli, const char *name, int *status);
+CofferCategory *coffer_cli_find_category (CofferCli *cli, const char *name, GError **error);
+/* coffer_cli_unlock_repository, then coffer_cli_find_category. */
+CofferCategory *coffer_cli_unlock_category (CofferCli *cli, const char *name, GError **error);
 
-/* Prints message and how to give the recovery key; returns COFFER_EXIT_USAGE. */
-int       coffer_cli_missing_recovery_key (CofferCli *cli, const char *message);
-/* Prints "Unexpected argument" for arg and hint; returns COFFER_EXIT_USAGE. */
-int       coffer_cli_unexpected_argument (CofferCli *cli, const char *arg, const char *hint);
-/* coffer_cli_confirm; when not confirmed, prints cancelled as an error and
- * returns FALSE. */
-gboolean  coffer_cli_confirm_or_cancel (CofferCli *cli, const char *question, const char *cancelled);
+/* A usage error: message and how to give the recovery key. Returns FALSE. */
+gboolean  coffer_cli_missing_recovery_key (const char *message, GError **error);
+/* A usage error: "Unexpected argument" for arg, and hint. Returns FALSE. */
+gboolean  coffer_cli_unexpected_argument (const char *arg, const char *hint, GError **error);
+/* coffer_cli_confirm; when not confirmed, sets cancelled as a failure
+ * (exit status 1) and returns FALSE. */
+gboolean  coffer_cli_confirm_or_cancel (CofferCli *cli, const char *question, const char *cancelled,
+                                        GError **error);
 
 /* A subcommand of a command group (`coffer category add`, ...). */
 typedef struct
@@ -122,15 +159,17 @@ typedef struct
 } CofferCliSubcommand;
 
 /* Runs the subcommand of `coffer GROUP` named by the first positional
- * argument and returns its exit status. Without one, prints "Usage:", usage
- * and details (on stdout with --help, exit 0; else on stderr, then missing
- * as an error, exit 2). An unknown name is returned in *unknown (else NULL)
- * with COFFER_EXIT_USAGE and nothing printed. Every command group dispatches
- * through this: in describe mode it runs each subcommand so that their
- * options are known (a group that took its word itself would not be). */
-int   coffer_cli_run_subcommand (CofferCli *cli, const char *group, const CofferCliSubcommand *subs,
-                                 gsize n_subs, const char *usage, const char *details,
-                                 const char *missing, const char **unknown, int argc, char **argv);
+ * argument. Without one, prints "Usage:", usage and details (on stdout with
+ * --help, and returns TRUE; else on stderr, and fails with missing as a
+ * usage error). An unknown name is returned in *unknown (else NULL), with
+ * TRUE and nothing run or printed: the group fails with its own words.
+ * Every command group dispatches through this: in describe mode it runs
+ * each subcommand so that their options are known (a group that took its
+ * word itself would not be). */
+gboolean coffer_cli_run_subcommand (CofferCli *cli, const char *group, const CofferCliSubcommand *subs,
+                                    gsize n_subs, const char *usage, const char *details,
+                                    const char *missing, const char **unknown, int argc, char **argv,
+                                    GError **error);
 
 const char *coffer_cli_get_location (CofferCli *cli);
 CofferStoreOptions coffer_cli_store_options (CofferCli *cli);
@@ -165,38 +204,37 @@ char *coffer_cli_short_id (const char *id);
 void  coffer_cli_print_raw (FILE *stream, const char *str);
 
 /* ---- commands ---- */
-int coffer_cli_cmd_init        (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_category    (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_protect     (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_password    (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_recovery_key (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_backup      (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_snapshots   (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_ls          (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_find        (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_restore     (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_check       (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_forget      (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_prune       (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_devices     (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_reencrypt   (CofferCli *cli, int argc, char **argv);
-int coffer_cli_cmd_remote      (CofferCli *cli, int argc, char **argv);
+gboolean coffer_cli_cmd_init (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_category (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_protect (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_password (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_recovery_key (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_backup (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_snapshots (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_ls (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_find (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_restore (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_check (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_forget (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_prune (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_devices (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_reencrypt (CofferCli *cli, int argc, char **argv, GError **error);
+gboolean coffer_cli_cmd_remote (CofferCli *cli, int argc, char **argv, GError **error);
 
 /* ---- coffer-cli-reencrypt.c ---- */
-/* Re-encrypts a category's older backups with progress; returns an exit status. */
-int coffer_cli_reencrypt_category (CofferCli *cli, const CofferCategory *category);
+/* Re-encrypts a category's older backups with progress. */
+gboolean coffer_cli_reencrypt_category (CofferCli *cli, const CofferCategory *category, GError **error);
 
 /* ---- coffer-cli-kit.c ---- */
 /* `coffer recovery-key kit` */
-int coffer_cli_recovery_key_kit   (CofferCli *cli, int argc, char **argv);
-/* Writes the emergency kit PDF for an already verified recovery key;
- * returns an exit status. */
-int coffer_cli_write_emergency_kit (CofferCli *cli, CofferRepository *repository, const char *path,
-                                    const CofferSecret *recovery_key);
+gboolean coffer_cli_recovery_key_kit (CofferCli *cli, int argc, char **argv, GError **error);
+/* Writes the emergency kit PDF for an already verified recovery key. */
+gboolean coffer_cli_write_emergency_kit (CofferCli *cli, CofferRepository *repository, const char *path,
+                                         const CofferSecret *recovery_key, GError **error);
 
 /* ---- coffer-cli-shares.c ---- */
 /* `coffer recovery-key share` */
-int  coffer_cli_recovery_key_share (CofferCli *cli, int argc, char **argv);
+gboolean  coffer_cli_recovery_key_share (CofferCli *cli, int argc, char **argv, GError **error);
 /* The recovery key combined from the --share-file shares (cli->repository
  * is opened first when needed); errors say which file, or how many more
  * shares are needed. */

@@ -17,9 +17,11 @@ level_label (CofferLevel level)
 }
 
 /* Opens FILE for a new recovery key: create-only, mode 0600. */
+/* Creates the file for a new recovery key (never over another file);
+ * -1 with error set on failure. */
 static int
-open_key_file (CofferCli  *cli,
-               const char *path)
+open_key_file (const char  *path,
+               GError     **error)
 {
   int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 
@@ -29,13 +31,12 @@ open_key_file (CofferCli  *cli,
       g_autofree char *shown = coffer_cli_display_name (path);
 
       if (saved == EEXIST)
-        {
-          coffer_cli_error (cli, _("%s already exists; a recovery key is never written over "
-                                   "another file."), shown);
-          coffer_cli_hint (cli, "%s", _("Give the name of a file that does not exist yet."));
-        }
+        coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, _("Give the name of a file that does not exist yet."),
+                         _("%s already exists; a recovery key is never written over another file."),
+                         shown);
       else
-        coffer_cli_error (cli, _("Could not create %s: %s"), shown, g_strerror (saved));
+        coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL, _("Could not create %s: %s"), shown,
+                         g_strerror (saved));
     }
   return fd;
 }
@@ -79,14 +80,84 @@ show_recovery_key (CofferCli          *cli,
   fflush (stdout);
 }
 
+/* The backup password for init: given (COFFER_PASSWORD, --password-file)
+ * or chosen on a terminal, where an empty answer (confirmed) leaves
+ * *password_out NULL for an Advanced-only repository. */
+static gboolean
+init_password (CofferCli     *cli,
+               CofferSecret **password_out,
+               GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(CofferSecret) password = NULL;
+
+  password = coffer_cli_get_password (cli, FALSE, &local_error);
+  if (local_error != NULL)
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+  if (password == NULL)
+    {
+      if (!coffer_cli_have_terminal ())
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                                _("Give it in COFFER_PASSWORD or with --password-file FILE, "
+                                  "or use --no-password for an Advanced-only repository."),
+                                "%s", _("No backup password given."));
+      fprintf (stderr, "%s\n", _("Choose a backup password. It opens Standard categories, for "
+                                 "example on a new computer. Leave it empty to use only "
+                                 "Advanced protection."));
+      password = coffer_cli_get_new_password (cli, NULL, TRUE, error);
+      if (password == NULL)
+        return FALSE;
+      if (password->len == 0)
+        {
+          if (!coffer_cli_confirm_or_cancel (cli, _("Create the repository without a password? Only "
+                                                    "Advanced categories, opened by your devices and the "
+                                                    "recovery key, can then be used."),
+                                             _("Cancelled; nothing was created."), error))
+            return FALSE;
+          g_clear_pointer (&password, coffer_secret_free);
+        }
+    }
+  *password_out = g_steal_pointer (&password);
+  return TRUE;
+}
+
+/* The new repository's recovery key goes to --recovery-key-file (key_fd)
+ * or on stdout; when the file cannot be written it is shown after all. */
+static gboolean
+init_hand_over_key (CofferCli           *cli,
+                    int                  key_fd,
+                    const CofferSecret  *formatted,
+                    GError             **error)
+{
+  g_autofree char *shown = NULL;
+
+  if (key_fd < 0)
+    {
+      show_recovery_key (cli, formatted);
+      return TRUE;
+    }
+  if (!write_key_file (cli, key_fd, cli->recovery_key_file, formatted))
+    {
+      /* The repository exists; the key must not be lost: show it. */
+      show_recovery_key (cli, formatted);
+      return coffer_cli_fail_reported (error, COFFER_CLI_ERROR_FAILED);
+    }
+  shown = coffer_cli_display_name (cli->recovery_key_file);
+  coffer_cli_info (cli, _("The recovery key was written to %s. Move it somewhere safe and "
+                          "offline: it opens every category of this backup, and Advanced data "
+                          "cannot be recovered without it."), shown);
+  return TRUE;
+}
+
 /* ---- init ---- */
 
-int
+gboolean
 coffer_cli_cmd_init (CofferCli  *cli,
                      int         argc,
-                     char      **argv)
+                     char      **argv,
+                     GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autofree char *device_name = NULL;
   g_autofree char *kit_file = NULL;
   g_autoptr(CofferSecret) password = NULL;
@@ -98,7 +169,6 @@ coffer_cli_cmd_init (CofferCli  *cli,
   CofferStoreOptions options;
   const char *location;
   int key_fd = -1;
-  int status;
   GOptionEntry entries[] = {
     { "device-name", 0, 0, G_OPTION_ARG_STRING, &device_name,
       N_("Name of this computer as other devices see it (default: the host name)"), N_("NAME") },
@@ -110,79 +180,49 @@ coffer_cli_cmd_init (CofferCli  *cli,
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, NULL, _("Create a new, empty repository."),
-                             _("The repository is created at --repo (or COFFER_REPO). A recovery key is "
-                               "made and shown once, or written to --recovery-key-file FILE (mode 0600; an "
-                               "existing file is never overwritten). The backup password, needed for "
-                               "Standard categories, comes from COFFER_PASSWORD, --password-file or a "
-                               "prompt."),
-                             &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, NULL, _("Create a new, empty repository."),
+                         _("The repository is created at --repo (or COFFER_REPO). A recovery key is "
+                           "made and shown once, or written to --recovery-key-file FILE (mode 0600; an "
+                           "existing file is never overwritten). The backup password, needed for "
+                           "Standard categories, comes from COFFER_PASSWORD, --password-file or a "
+                           "prompt."),
+                         &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
   if (argc > 1)
-    return coffer_cli_unexpected_argument (cli, argv[1], _("The location is given with --repo LOCATION."));
+    return coffer_cli_unexpected_argument (argv[1], _("The location is given with --repo LOCATION."), error);
 
   location = coffer_cli_get_location (cli);
   if (location == NULL)
-    {
-      coffer_cli_error (cli, "%s", _("No repository location given."));
-      coffer_cli_hint (cli, "%s", _("Use --repo LOCATION or set the COFFER_REPO environment variable."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("Use --repo LOCATION or set the COFFER_REPO environment variable."),
+                            "%s", _("No repository location given."));
 
-  if (!no_password)
-    {
-      password = coffer_cli_get_password (cli, FALSE, &error);
-      if (error != NULL)
-        return coffer_cli_report_error (cli, error);
-      if (password == NULL)
-        {
-          if (!coffer_cli_have_terminal ())
-            {
-              coffer_cli_error (cli, "%s", _("No backup password given."));
-              coffer_cli_hint (cli, "%s", _("Give it in COFFER_PASSWORD or with --password-file FILE, "
-                                            "or use --no-password for an Advanced-only repository."));
-              return COFFER_EXIT_USAGE;
-            }
-          fprintf (stderr, "%s\n", _("Choose a backup password. It opens Standard categories, for "
-                                     "example on a new computer. Leave it empty to use only "
-                                     "Advanced protection."));
-          password = coffer_cli_get_new_password (cli, NULL, TRUE, &error);
-          if (password == NULL)
-            return coffer_cli_report_error (cli, error);
-          if (password->len == 0)
-            {
-              if (!coffer_cli_confirm_or_cancel (cli, _("Create the repository without a password? Only "
-                                                        "Advanced categories, opened by your devices and the "
-                                                        "recovery key, can then be used."),
-                                                 _("Cancelled; nothing was created.")))
-                return COFFER_EXIT_FAILURE;
-              g_clear_pointer (&password, coffer_secret_free);
-            }
-        }
-    }
+  if (!no_password && !init_password (cli, &password, error))
+    return FALSE;
 
   if (kit_file != NULL && g_file_test (kit_file, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
     {
       g_autofree char *shown = coffer_cli_display_name (kit_file);
-      coffer_cli_error (cli, _("%s already exists; an emergency kit is never written over "
-                               "another file."), shown);
-      return COFFER_EXIT_FAILURE;
+      return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
+                              _("%s already exists; an emergency kit is never written over "
+                                "another file."), shown);
     }
 
   /* The destination proves it takes writes before anything (not even the
    * recovery key file) is written: a read-only, full, unplugged or
    * write-denied location fails here with its real reason. */
   options = coffer_cli_store_options (cli);
-  cli->store = coffer_store_open (location, &options, &error);
-  if (cli->store == NULL || !coffer_store_probe_write (cli->store, cli->cancellable, &error))
-    return coffer_cli_report_error (cli, error);
+  cli->store = coffer_store_open (location, &options, &local_error);
+  if (cli->store == NULL || !coffer_store_probe_write (cli->store, cli->cancellable, &local_error))
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
 
   if (cli->recovery_key_file != NULL)
     {
-      key_fd = open_key_file (cli, cli->recovery_key_file);
+      key_fd = open_key_file (cli->recovery_key_file, error);
       if (key_fd < 0)
-        return COFFER_EXIT_FAILURE;
+        return FALSE;
     }
 
   if (device_name == NULL)
@@ -190,7 +230,7 @@ coffer_cli_cmd_init (CofferCli  *cli,
 
   if (cli->store != NULL)
     repository = coffer_repository_create (cli->store, password, device_name, &recovery_key,
-                                           cli->cancellable, &error);
+                                           cli->cancellable, &local_error);
   if (repository == NULL)
     {
       if (key_fd >= 0)
@@ -198,50 +238,34 @@ coffer_cli_cmd_init (CofferCli  *cli,
           close (key_fd);
           g_unlink (cli->recovery_key_file);
         }
-      if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS))
-        {
-          coffer_cli_error (cli, "%s", error->message);
-          coffer_cli_hint (cli, "%s", _("Use the existing repository, or choose another location."));
-          return COFFER_EXIT_FAILURE;
-        }
-      return coffer_cli_report_error (cli, error);
+      if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_EXISTS))
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED,
+                                _("Use the existing repository, or choose another location."),
+                                "%s", local_error->message);
+      return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
 
   formatted = coffer_recovery_key_format (recovery_key);
   described = coffer_repository_describe (repository);
   coffer_cli_info (cli, _("Created a Coffer repository at %s."), described);
 
-  if (key_fd >= 0)
-    {
-      g_autofree char *shown = coffer_cli_display_name (cli->recovery_key_file);
+  if (!init_hand_over_key (cli, key_fd, formatted, error))
+    return FALSE;
 
-      if (!write_key_file (cli, key_fd, cli->recovery_key_file, formatted))
-        {
-          /* The repository exists; the key must not be lost: show it. */
-          show_recovery_key (cli, formatted);
-          return COFFER_EXIT_FAILURE;
-        }
-      coffer_cli_info (cli, _("The recovery key was written to %s. Move it somewhere safe and "
-                              "offline: it opens every category of this backup, and Advanced data "
-                              "cannot be recovered without it."), shown);
-    }
-  else
-    {
-      show_recovery_key (cli, formatted);
-    }
-
-  if (kit_file != NULL && coffer_cli_write_emergency_kit (cli, repository, kit_file, recovery_key) != COFFER_EXIT_OK)
+  if (kit_file != NULL &&
+      !coffer_cli_write_emergency_kit (cli, repository, kit_file, recovery_key, &local_error))
     {
       /* The repository exists and the key was shown or saved above. */
+      coffer_cli_report_error (cli, local_error);
       if (key_fd < 0)
         coffer_cli_hint (cli, "%s", _("Write it later with 'coffer recovery-key kit --output FILE'."));
-      return COFFER_EXIT_FAILURE;
+      return coffer_cli_fail_reported (error, COFFER_CLI_ERROR_FAILED);
     }
 
   if (password == NULL)
     coffer_cli_info (cli, "%s", _("No backup password was set: only Advanced categories can be added."));
   coffer_cli_info (cli, "%s", _("Next: add a category with 'coffer category add NAME PATH…'."));
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
 /* ---- category ---- */
@@ -270,18 +294,18 @@ absolute_paths (CofferCli  *cli,
   return (char **) g_ptr_array_free (g_steal_pointer (&paths), FALSE);
 }
 
-static int
+static gboolean
 category_add (CofferCli  *cli,
               int         argc,
-              char      **argv)
+              char      **argv,
+              GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autofree char *level_str = NULL;
   g_auto(GStrv) excludes = NULL;
   g_auto(GStrv) paths = NULL;
   g_autoptr(CofferCategory) category = NULL;
   CofferLevel level = COFFER_LEVEL_STANDARD;
-  int status;
   GOptionEntry entries[] = {
     { "level", 'l', 0, G_OPTION_ARG_STRING, &level_str,
       N_("Protection: standard (the password also opens it) or advanced (only your devices and "
@@ -292,57 +316,53 @@ category_add (CofferCli  *cli,
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, _("NAME PATH…"), _("Add a category: a name and the folders it backs up."),
-                             _("Relative paths are made absolute. Advanced protection needs a recovery "
-                               "key that has been confirmed: give it in COFFER_RECOVERY_KEY, with "
-                               "--recovery-key-file or type it when asked."),
-                             &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, _("NAME PATH…"), _("Add a category: a name and the folders it backs up."),
+                         _("Relative paths are made absolute. Advanced protection needs a recovery "
+                           "key that has been confirmed: give it in COFFER_RECOVERY_KEY, with "
+                           "--recovery-key-file or type it when asked."),
+                         &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
 
   if (argc < 3)
-    {
-      coffer_cli_error (cli, "%s", argc < 2 ? _("The category needs a name and at least one folder.")
-                                            : _("The category needs at least one folder."));
-      coffer_cli_hint (cli, "%s", _("Usage: coffer category add NAME [--level standard|advanced] PATH…"));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("Usage: coffer category add NAME [--level standard|advanced] PATH…"),
+                            "%s", argc < 2 ? _("The category needs a name and at least one folder.")
+                                           : _("The category needs at least one folder."));
   if (level_str != NULL && !coffer_level_from_string (level_str, &level))
-    {
-      coffer_cli_error (cli, _("Unknown protection level “%s”."), level_str);
-      coffer_cli_hint (cli, "%s", _("Use --level standard or --level advanced."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("Use --level standard or --level advanced."),
+                            _("Unknown protection level “%s”."), level_str);
 
   paths = absolute_paths (cli, argc, argv, 2, TRUE);
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_unlock_repository (cli, error))
+    return FALSE;
 
   if (level == COFFER_LEVEL_ADVANCED)
     {
-      g_autoptr(CofferSecret) rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
+      g_autoptr(CofferSecret) rk = coffer_cli_get_recovery_key (cli, TRUE, &local_error);
 
-      if (error != NULL)
-        return coffer_cli_report_error (cli, error);
+      if (local_error != NULL)
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
       if (rk != NULL &&
-          !coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &error))
-        return coffer_cli_report_error (cli, error);
+          !coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &local_error))
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
 
   category = coffer_repository_add_category (cli->repository, argv[1], level,
                                              (const char * const *) paths,
                                              (const char * const *) excludes,
-                                             cli->cancellable, &error);
+                                             cli->cancellable, &local_error);
   if (category == NULL)
-    return coffer_cli_report_error (cli, error);
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
 
   /* Translators: the first %s is the protection level (Standard or Advanced) */
   coffer_cli_info (cli, ngettext ("Added the %s category “%s” with %u folder.",
                                   "Added the %s category “%s” with %u folders.", g_strv_length (paths)),
                    level_label (level), category->name, g_strv_length (paths));
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
 static void
@@ -381,40 +401,40 @@ category_json (GString       *out,
   g_string_append (out, "]}");
 }
 
-static int
+static gboolean
 category_list (CofferCli  *cli,
                int         argc,
-               char      **argv)
+               char      **argv,
+               GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(GPtrArray) categories = NULL;
-  int status;
 
-  status = coffer_cli_parse (cli, NULL, NULL, _("List the categories."),
-                             _("Categories whose keys cannot be opened with what was given are shown "
-                               "as locked, without their name."), &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, NULL, NULL, _("List the categories."),
+                         _("Categories whose keys cannot be opened with what was given are shown "
+                           "as locked, without their name."), &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_unlock_repository (cli, error))
+    return FALSE;
 
-  categories = coffer_repository_list_categories (cli->repository, cli->cancellable, &error);
+  categories = coffer_repository_list_categories (cli->repository, cli->cancellable, &local_error);
   if (categories == NULL)
-    return coffer_cli_report_error (cli, error);
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   coffer_cli_load_device_names (cli);
 
   if (cli->json)
     {
       coffer_cli_print_json_array (categories, category_json);
-      return COFFER_EXIT_OK;
+      return TRUE;
     }
 
   if (categories->len == 0)
     {
       coffer_cli_info (cli, "%s", _("There are no categories yet. Add one with 'coffer category add NAME PATH…'."));
-      return COFFER_EXIT_OK;
+      return TRUE;
     }
 
   for (guint i = 0; i < categories->len; i++)
@@ -463,60 +483,57 @@ category_list (CofferCli  *cli,
           putchar ('\n');
         }
     }
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
-static int
+static gboolean
 category_remove (CofferCli  *cli,
                  int         argc,
-                 char      **argv)
+                 char      **argv,
+                 GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(CofferCategory) category = NULL;
   gboolean yes = FALSE;
-  int status;
   GOptionEntry entries[] = {
     { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Do not ask for confirmation"), NULL },
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, _("NAME"),
-                             _("Remove a category and delete all its backups."),
-                             _("Asks for confirmation on a terminal; elsewhere --yes is required. "
-                               "Run 'coffer prune' afterwards to free the space."),
-                             &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, _("NAME"),
+                         _("Remove a category and delete all its backups."),
+                         _("Asks for confirmation on a terminal; elsewhere --yes is required. "
+                           "Run 'coffer prune' afterwards to free the space."),
+                         &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
   if (argc != 2)
-    {
-      coffer_cli_error (cli, "%s", _("Give exactly one category name."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give exactly one category name."));
 
-  category = coffer_cli_unlock_category (cli, argv[1], &status);
+  category = coffer_cli_unlock_category (cli, argv[1], error);
   if (category == NULL)
-    return status;
+    return FALSE;
 
   if (!yes)
     {
       g_autofree char *question = NULL;
 
       if (!coffer_cli_have_terminal ())
-        {
-          coffer_cli_error (cli, "%s", _("Removing a category deletes all its backups; confirm with --yes."));
-          return COFFER_EXIT_USAGE;
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                "%s", _("Removing a category deletes all its backups; confirm with --yes."));
       question = g_strdup_printf (_("Remove the category “%s” and delete all its backups? This "
                                     "cannot be undone."), category->name);
-      if (!coffer_cli_confirm_or_cancel (cli, question, _("Cancelled; nothing was removed.")))
-        return COFFER_EXIT_FAILURE;
+      if (!coffer_cli_confirm_or_cancel (cli, question, _("Cancelled; nothing was removed."), error))
+        return FALSE;
     }
 
-  if (!coffer_repository_remove_category (cli->repository, category->id, cli->cancellable, &error))
-    return coffer_cli_report_error (cli, error);
+  if (!coffer_repository_remove_category (cli->repository, category->id, cli->cancellable, &local_error))
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   coffer_cli_info (cli, _("Removed the category “%s”. Run 'coffer prune' to free its space."),
                    category->name);
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
 static char **
@@ -552,18 +569,18 @@ strv_add (char       **strv,
   return strv;
 }
 
-static int
+static gboolean
 category_set (CofferCli  *cli,
               int         argc,
-              char      **argv)
+              char      **argv,
+              GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_auto(GStrv) add_paths = NULL;
   g_auto(GStrv) remove_paths = NULL;
   g_auto(GStrv) add_excludes = NULL;
   g_auto(GStrv) remove_excludes = NULL;
   g_autoptr(CofferCategory) category = NULL;
-  int status;
   GOptionEntry entries[] = {
     { "add-path", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &add_paths,
       N_("Back up this folder too (repeatable)"), N_("PATH") },
@@ -576,27 +593,24 @@ category_set (CofferCli  *cli,
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, _("NAME"), _("Change the folders or exclusions of a category."),
-                             _("Folders belong to a computer: this changes this computer's folders and "
-                               "exclusions only. A computer that joined backs up nothing of a category "
-                               "until its own folders are added here."), &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, _("NAME"), _("Change the folders or exclusions of a category."),
+                         _("Folders belong to a computer: this changes this computer's folders and "
+                           "exclusions only. A computer that joined backs up nothing of a category "
+                           "until its own folders are added here."), &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
   if (argc != 2)
-    {
-      coffer_cli_error (cli, "%s", _("Give exactly one category name."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give exactly one category name."));
   if (add_paths == NULL && remove_paths == NULL && add_excludes == NULL && remove_excludes == NULL)
-    {
-      coffer_cli_error (cli, "%s", _("Nothing to change."));
-      coffer_cli_hint (cli, "%s", _("Use --add-path, --remove-path, --exclude or --no-exclude."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("Use --add-path, --remove-path, --exclude or --no-exclude."),
+                            "%s", _("Nothing to change."));
 
-  category = coffer_cli_unlock_category (cli, argv[1], &status);
+  category = coffer_cli_unlock_category (cli, argv[1], error);
   if (category == NULL)
-    return status;
+    return FALSE;
 
   for (guint i = 0; add_paths != NULL && add_paths[i] != NULL; i++)
     {
@@ -618,8 +632,8 @@ category_set (CofferCli  *cli,
       if (!found)
         {
           g_autofree char *shown = coffer_cli_display_name (abs);
-          coffer_cli_error (cli, _("%s is not a folder of this category."), shown);
-          return COFFER_EXIT_USAGE;
+          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                  _("%s is not a folder of this category."), shown);
         }
     }
   for (guint i = 0; add_excludes != NULL && add_excludes[i] != NULL; i++)
@@ -630,28 +644,25 @@ category_set (CofferCli  *cli,
 
       category->excludes = strv_remove (category->excludes, remove_excludes[i], &found);
       if (!found)
-        {
-          coffer_cli_error (cli, _("“%s” is not an exclusion of this category."), remove_excludes[i]);
-          return COFFER_EXIT_USAGE;
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                _("“%s” is not an exclusion of this category."), remove_excludes[i]);
     }
   if (category->paths == NULL || category->paths[0] == NULL)
-    {
-      coffer_cli_error (cli, "%s", _("A category needs at least one folder."));
-      coffer_cli_hint (cli, "%s", _("To stop backing it up altogether, use 'coffer category remove'."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("To stop backing it up altogether, use 'coffer category remove'."),
+                            "%s", _("A category needs at least one folder."));
 
-  if (!coffer_repository_update_category (cli->repository, category, cli->cancellable, &error))
-    return coffer_cli_report_error (cli, error);
+  if (!coffer_repository_update_category (cli->repository, category, cli->cancellable, &local_error))
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   coffer_cli_info (cli, _("Updated the category “%s”."), category->name);
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
-int
+gboolean
 coffer_cli_cmd_category (CofferCli  *cli,
                          int         argc,
-                         char      **argv)
+                         char      **argv,
+                         GError    **error)
 {
   static const CofferCliSubcommand subs[] = {
     { "add", category_add },
@@ -660,26 +671,24 @@ coffer_cli_cmd_category (CofferCli  *cli,
     { "set", category_set },
   };
   const char *unknown;
-  int status;
+  g_autofree char *shown = NULL;
 
-  status = coffer_cli_run_subcommand (cli, "category", subs, G_N_ELEMENTS (subs),
-                                      "  coffer category add NAME [--level standard|advanced] [--exclude PATTERN]… PATH…\n"
-                                      "  coffer category list [--json]\n"
-                                      "  coffer category remove NAME [--yes]\n"
-                                      "  coffer category set NAME [--add-path P]… [--remove-path P]… [--exclude P]… "
-                                      "[--no-exclude P]…",
-                                      _("Run 'coffer category SUBCOMMAND --help' for details."),
-                                      _("No category subcommand given (add, list, remove or set)."),
-                                      &unknown, argc, argv);
+  if (!coffer_cli_run_subcommand (cli, "category", subs, G_N_ELEMENTS (subs),
+                                  "  coffer category add NAME [--level standard|advanced] [--exclude PATTERN]… PATH…\n"
+                                  "  coffer category list [--json]\n"
+                                  "  coffer category remove NAME [--yes]\n"
+                                  "  coffer category set NAME [--add-path P]… [--remove-path P]… [--exclude P]… "
+                                  "[--no-exclude P]…",
+                                  _("Run 'coffer category SUBCOMMAND --help' for details."),
+                                  _("No category subcommand given (add, list, remove or set)."),
+                                  &unknown, argc, argv, error))
+    return FALSE;
   if (unknown == NULL)
-    return status;
+    return TRUE;
 
-  {
-    g_autofree char *shown = coffer_cli_display_name (unknown);
-    coffer_cli_error (cli, _("“%s” is not a category subcommand."), shown);
-    coffer_cli_hint (cli, "%s", _("Use add, list, remove or set."));
-  }
-  return COFFER_EXIT_USAGE;
+  shown = coffer_cli_display_name (unknown);
+  return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, _("Use add, list, remove or set."),
+                          _("“%s” is not a category subcommand."), shown);
 }
 
 /* ---- protect ---- */
@@ -691,72 +700,68 @@ coffer_cli_cmd_category (CofferCli  *cli,
  * downgrades"). password is the one this command will use (protect
  * --standard): it must then be the current backup password, and the
  * recovery key counts only while the backup has none. NULL (password
- * change): either the recovery key or the current password. Returns -1 to
- * go on, else an exit status. */
-static int
-require_authority (CofferCli          *cli,
-                   const CofferSecret *password,
-                   const char         *what)
+ * change): either the recovery key or the current password. */
+static gboolean
+require_authority (CofferCli           *cli,
+                   const CofferSecret  *password,
+                   const char          *what,
+                   GError             **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(CofferSecret) rk = NULL;
   g_autoptr(CofferSecret) own = NULL;
 
   if (password == NULL && !coffer_cli_recovery_key_available (cli))
     {
-      own = coffer_cli_get_password (cli, TRUE, &error);
-      if (own == NULL && error != NULL)
-        return coffer_cli_report_error (cli, error);
+      own = coffer_cli_get_password (cli, TRUE, &local_error);
+      if (own == NULL && local_error != NULL)
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
       password = own;
       if (password == NULL)
-        {
-          coffer_cli_error (cli, _("%s needs the current backup password or the recovery key."), what);
-          coffer_cli_hint (cli, "%s", _("Give COFFER_PASSWORD or --password-file FILE, or COFFER_RECOVERY_KEY "
-                                        "or --recovery-key-file FILE (or run it on a terminal)."));
-          return COFFER_EXIT_USAGE;
-        }
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                                _("Give COFFER_PASSWORD or --password-file FILE, or COFFER_RECOVERY_KEY "
+                                  "or --recovery-key-file FILE (or run it on a terminal)."),
+                                _("%s needs the current backup password or the recovery key."), what);
     }
   if (password != NULL)
     {
-      if (coffer_repository_check_authority (cli->repository, password, NULL, cli->cancellable, &error))
-        return -1;
-      if (!g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY))
+      if (coffer_repository_check_authority (cli->repository, password, NULL, cli->cancellable, &local_error))
+        return TRUE;
+      if (!g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_KEY))
         {
-          if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD))
-            {
-              coffer_cli_error (cli, _("%s needs the current backup password, and this is not it. "
-                                       "Nothing was changed."), what);
-              return COFFER_EXIT_USAGE;
-            }
-          return coffer_cli_report_error (cli, error);
+          if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD))
+            return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                    _("%s needs the current backup password, and this is not it. "
+                                      "Nothing was changed."), what);
+          return coffer_cli_propagate (error, g_steal_pointer (&local_error));
         }
       /* No backup password yet: only the recovery key can authorise. */
-      g_clear_error (&error);
+      g_clear_error (&local_error);
     }
-  rk = coffer_cli_get_recovery_key (cli, FALSE, &error);
+  rk = coffer_cli_get_recovery_key (cli, FALSE, &local_error);
   if (rk == NULL)
     {
-      if (error != NULL)
-        return coffer_cli_report_error (cli, error);
-      coffer_cli_error (cli, _("%s needs the recovery key: this backup has no backup password yet."), what);
-      coffer_cli_hint (cli, "%s", _("Give it in COFFER_RECOVERY_KEY or with --recovery-key-file FILE."));
-      return COFFER_EXIT_USAGE;
+      if (local_error != NULL)
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                              _("Give it in COFFER_RECOVERY_KEY or with --recovery-key-file FILE."),
+                              _("%s needs the recovery key: this backup has no backup password yet."), what);
     }
-  if (!coffer_repository_check_authority (cli->repository, NULL, rk, cli->cancellable, &error))
-    return coffer_cli_report_error (cli, error);
-  return -1;
+  if (!coffer_repository_check_authority (cli->repository, NULL, rk, cli->cancellable, &local_error))
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+  return TRUE;
 }
 
-int
+gboolean
 coffer_cli_cmd_protect (CofferCli  *cli,
                         int         argc,
-                        char      **argv)
+                        char      **argv,
+                        GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(CofferCategory) category = NULL;
   gboolean advanced = FALSE, standard = FALSE, reencrypt = FALSE;
   CofferLevel level;
-  int status;
   GOptionEntry entries[] = {
     { "advanced", 0, 0, G_OPTION_ARG_NONE, &advanced,
       N_("End-to-end: only your trusted devices and the recovery key can open the category"), NULL },
@@ -768,36 +773,33 @@ coffer_cli_cmd_protect (CofferCli  *cli,
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, _("NAME --advanced [--reencrypt] | --standard"),
-                             _("Switch a category between Standard and Advanced protection."),
-                             _("--advanced needs the recovery key (COFFER_RECOVERY_KEY, "
-                               "--recovery-key-file or typed when asked), which is checked first. "
-                               "--standard needs the current backup password (or, with no "
-                               "Standard category yet, the recovery key), checked before anything changes."),
-                             &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, _("NAME --advanced [--reencrypt] | --standard"),
+                         _("Switch a category between Standard and Advanced protection."),
+                         _("--advanced needs the recovery key (COFFER_RECOVERY_KEY, "
+                           "--recovery-key-file or typed when asked), which is checked first. "
+                           "--standard needs the current backup password (or, with no "
+                           "Standard category yet, the recovery key), checked before anything changes."),
+                         &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
   if (argc != 2 || advanced == standard)
-    {
-      coffer_cli_error (cli, "%s", _("Give one category name and either --advanced or --standard."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give one category name and either --advanced or --standard."));
   if (reencrypt && !advanced)
-    {
-      coffer_cli_error (cli, "%s", _("--reencrypt goes with --advanced."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("--reencrypt goes with --advanced."));
   level = advanced ? COFFER_LEVEL_ADVANCED : COFFER_LEVEL_STANDARD;
 
-  category = coffer_cli_unlock_category (cli, argv[1], &status);
+  category = coffer_cli_unlock_category (cli, argv[1], error);
   if (category == NULL)
-    return status;
+    return FALSE;
 
   if (category->level == level)
     {
       coffer_cli_info (cli, _("The category “%s” already has %s protection."), category->name,
                        level_label (level));
-      return reencrypt ? coffer_cli_reencrypt_category (cli, category) : COFFER_EXIT_OK;
+      return reencrypt ? coffer_cli_reencrypt_category (cli, category, error) : TRUE;
     }
 
   if (level == COFFER_LEVEL_ADVANCED)
@@ -807,41 +809,40 @@ coffer_cli_cmd_protect (CofferCli  *cli,
       if (!coffer_cli_recovery_key_available (cli) && coffer_cli_have_terminal ())
         fprintf (stderr, "%s\n", _("Advanced protection leaves the recovery key as the only way in "
                                    "besides your devices, so type it to show that you have it."));
-      rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
-      if (rk == NULL && error == NULL)
-        return coffer_cli_missing_recovery_key (cli, _("Advanced protection needs a confirmed recovery key."));
+      rk = coffer_cli_get_recovery_key (cli, TRUE, &local_error);
+      if (rk == NULL && local_error == NULL)
+        return coffer_cli_missing_recovery_key (_("Advanced protection needs a confirmed recovery key."), error);
       if (rk == NULL)
-        return coffer_cli_report_error (cli, error);
-      if (!coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &error))
-        return coffer_cli_report_error (cli, error);
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+      if (!coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &local_error))
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
   else
     {
-      g_autoptr(CofferSecret) password = coffer_cli_get_password (cli, TRUE, &error);
+      g_autoptr(CofferSecret) password = coffer_cli_get_password (cli, TRUE, &local_error);
 
       if (password == NULL)
         {
-          if (error != NULL)
-            return coffer_cli_report_error (cli, error);
-          coffer_cli_error (cli, "%s", _("Standard protection needs the backup password."));
-          coffer_cli_hint (cli, "%s", _("Give it in COFFER_PASSWORD or with --password-file FILE."));
-          return COFFER_EXIT_USAGE;
+          if (local_error != NULL)
+            return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+          return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                                  _("Give it in COFFER_PASSWORD or with --password-file FILE."),
+                                  "%s", _("Standard protection needs the backup password."));
         }
-      status = require_authority (cli, password, _("Standard protection"));
-      if (status != -1)
-        return status;
+      if (!require_authority (cli, password, _("Standard protection"), error))
+        return FALSE;
       coffer_repository_set_password (cli->repository, password);
     }
 
-  if (!coffer_repository_set_level (cli->repository, category->id, level, cli->cancellable, &error))
-    return coffer_cli_report_error (cli, error);
+  if (!coffer_repository_set_level (cli->repository, category->id, level, cli->cancellable, &local_error))
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
 
   if (level == COFFER_LEVEL_ADVANCED && reencrypt)
     {
       coffer_cli_info (cli, _("“%s” now has Advanced protection: from now on only your trusted "
                               "devices and the recovery key can open it, not the backup password. "
                               "Re-encrypting its older backups…"), category->name);
-      return coffer_cli_reencrypt_category (cli, category);
+      return coffer_cli_reencrypt_category (cli, category, error);
     }
   if (level == COFFER_LEVEL_ADVANCED)
     coffer_cli_info (cli, _("“%s” now has Advanced protection: from now on only your trusted "
@@ -853,120 +854,109 @@ coffer_cli_cmd_protect (CofferCli  *cli,
   else
     coffer_cli_info (cli, _("“%s” now has Standard protection: the backup password can open it "
                             "too, for example to restore on a new computer."), category->name);
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
 /* ---- password ---- */
 
-int
+gboolean
 coffer_cli_cmd_password (CofferCli  *cli,
                          int         argc,
-                         char      **argv)
+                         char      **argv,
+                         GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(CofferSecret) new_password = NULL;
   g_autofree char *new_password_file = NULL;
-  int status;
   GOptionEntry entries[] = {
     { "new-password-file", 0, 0, G_OPTION_ARG_FILENAME, &new_password_file,
       N_("Read the new password from the first line of FILE (or COFFER_NEW_PASSWORD)"), N_("FILE") },
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, NULL, _("Change the backup password."),
-                             _("The current password (or the recovery key) is required and checked, "
-                               "even on a trusted device; "
-                               "the new one is asked twice on a terminal, or read from "
-                               "COFFER_NEW_PASSWORD or --new-password-file."), &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, NULL, _("Change the backup password."),
+                         _("The current password (or the recovery key) is required and checked, "
+                           "even on a trusted device; "
+                           "the new one is asked twice on a terminal, or read from "
+                           "COFFER_NEW_PASSWORD or --new-password-file."), &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
   if (argc > 1)
-    {
-      coffer_cli_error (cli, "%s", _("'coffer password' takes no arguments."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("'coffer password' takes no arguments."));
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status != -1)
-    return status;
-  status = require_authority (cli, NULL, _("Changing the backup password"));
-  if (status != -1)
-    return status;
+  if (!coffer_cli_unlock_repository (cli, error))
+    return FALSE;
+  if (!require_authority (cli, NULL, _("Changing the backup password"), error))
+    return FALSE;
 
-  new_password = coffer_cli_get_new_password (cli, new_password_file, FALSE, &error);
+  new_password = coffer_cli_get_new_password (cli, new_password_file, FALSE, &local_error);
   if (new_password == NULL)
-    return coffer_cli_report_error (cli, error);
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   if (new_password->len == 0)
-    {
-      coffer_cli_error (cli, "%s", _("The new password is empty."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("The new password is empty."));
 
-  if (!coffer_repository_change_password (cli->repository, new_password, cli->cancellable, &error))
-    return coffer_cli_report_error (cli, error);
+  if (!coffer_repository_change_password (cli->repository, new_password, cli->cancellable, &local_error))
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
   coffer_cli_info (cli, "%s", _("The backup password was changed. The old one no longer opens "
                                 "this repository."));
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
 /* ---- recovery-key ---- */
 
-static int
+static gboolean
 recovery_key_verify (CofferCli  *cli,
                      int         argc,
-                     char      **argv)
+                     char      **argv,
+                     GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(CofferSecret) rk = NULL;
-  int status;
 
-  status = coffer_cli_parse (cli, NULL, NULL, _("Check that you have the right recovery key."),
-                             _("The key is read from COFFER_RECOVERY_KEY, --recovery-key-file or "
-                               "a prompt. A typo is told apart from a wrong key."), &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, NULL, NULL, _("Check that you have the right recovery key."),
+                         _("The key is read from COFFER_RECOVERY_KEY, --recovery-key-file or "
+                           "a prompt. A typo is told apart from a wrong key."), &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
 
-  status = coffer_cli_open_repository (cli);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_open_repository (cli, error))
+    return FALSE;
 
-  rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
-  if (rk == NULL && error == NULL)
-    return coffer_cli_missing_recovery_key (cli, _("No recovery key given."));
+  rk = coffer_cli_get_recovery_key (cli, TRUE, &local_error);
+  if (rk == NULL && local_error == NULL)
+    return coffer_cli_missing_recovery_key (_("No recovery key given."), error);
   if (rk == NULL)
     {
-      if (g_error_matches (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO))
-        {
-          coffer_cli_error (cli, _("The recovery key has a typo: %s"), error->message);
-          coffer_cli_hint (cli, "%s", _("Compare it character by character with your copy."));
-          return COFFER_EXIT_USAGE;
-        }
-      if (g_error_matches (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID))
-        {
-          coffer_cli_error (cli, _("That is not a recovery key: %s"), error->message);
-          coffer_cli_hint (cli, "%s", _("A recovery key has 28 characters in 7 groups of 4, "
-                                        "like ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345."));
-          return COFFER_EXIT_USAGE;
-        }
-      return coffer_cli_report_error (cli, error);
+      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO))
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                                _("Compare it character by character with your copy."),
+                                _("The recovery key has a typo: %s"), local_error->message);
+      if (g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID))
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                                _("A recovery key has 28 characters in 7 groups of 4, "
+                                  "like ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345."),
+                                _("That is not a recovery key: %s"), local_error->message);
+      return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
 
-  if (!coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &error))
+  if (!coffer_repository_verify_recovery_key (cli->repository, rk, cli->cancellable, &local_error))
     {
-      if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY) ||
-          g_error_matches (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
-        {
-          coffer_cli_error (cli, "%s", _("This is a well-formed recovery key, but not the one of "
-                                         "this repository."));
-          coffer_cli_hint (cli, "%s", _("Look for the key that was shown when this repository was "
-                                        "created or when its key was last replaced."));
-          return COFFER_EXIT_USAGE;
-        }
-      return coffer_cli_report_error (cli, error);
+      if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY) ||
+          g_error_matches (local_error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY))
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                                _("Look for the key that was shown when this repository was "
+                                  "created or when its key was last replaced."),
+                                "%s", _("This is a well-formed recovery key, but not the one of "
+                                        "this repository."));
+      return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
 
   coffer_cli_info (cli, "%s", _("The recovery key is correct: it opens this repository."));
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
 /* The new key typed back: from --confirm-file, else on a terminal (three
@@ -994,20 +984,50 @@ read_confirmation (CofferCli *cli, const char *confirm_file, GError **error)
   return typed;
 }
 
-static int
+/* The new recovery key typed back (three tries on a terminal, or
+ * --confirm-file) and committed; the replacement stays pending on failure. */
+static gboolean
+confirm_replacement (CofferCli   *cli,
+                     const char  *confirm_file,
+                     GError     **error)
+{
+  for (guint attempt = 0; ; attempt++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(CofferSecret) typed = NULL;
+
+      typed = read_confirmation (cli, confirm_file, &local_error);
+      if (typed == NULL && local_error == NULL)
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL, "%s",
+                                _("The new recovery key was not confirmed: there is no terminal "
+                                  "to type it back on and no --confirm-file."));
+      if (typed == NULL)
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                _("The new recovery key was not confirmed: %s"), local_error->message);
+      if (coffer_repository_commit_recovery_key_replacement (cli->repository, typed, cli->cancellable,
+                                                             &local_error))
+        return TRUE;
+      if (!g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY))
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+      if (confirm_file != NULL || attempt == 2)
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL, "%s", local_error->message);
+      coffer_cli_error (cli, "%s", local_error->message);
+    }
+}
+
+static gboolean
 recovery_key_replace (CofferCli  *cli,
                       int         argc,
-                      char      **argv)
+                      char      **argv,
+                      GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(CofferSecret) rk = NULL;
   g_autoptr(CofferSecret) formatted = NULL;
   g_autofree char *out_file = NULL;
   g_autofree char *output = NULL;
   g_autofree char *confirm_file = NULL;
-  gboolean committed = FALSE;
   int key_fd = -1;
-  int status;
   GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
       N_("Write the new key to FILE (mode 0600, never over an existing file)"), N_("FILE") },
@@ -1016,18 +1036,19 @@ recovery_key_replace (CofferCli  *cli,
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, NULL,
-                             _("Make a new recovery key; once confirmed, the old one stops working."),
-                             _("The new key is shown, or written to --output FILE (or "
-                               "--recovery-key-file FILE; mode 0600, never over an existing file). "
-                               "It takes effect only when typed back: on a terminal you are asked "
-                               "for it, otherwise --confirm-file FILE reads it back. Without "
-                               "confirmation nothing changes and the old key stays valid. The "
-                               "repository is opened with the password, this device's key or "
-                               "COFFER_RECOVERY_KEY."),
-                             &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, NULL,
+                         _("Make a new recovery key; once confirmed, the old one stops working."),
+                         _("The new key is shown, or written to --output FILE (or "
+                           "--recovery-key-file FILE; mode 0600, never over an existing file). "
+                           "It takes effect only when typed back: on a terminal you are asked "
+                           "for it, otherwise --confirm-file FILE reads it back. Without "
+                           "confirmation nothing changes and the old key stays valid. The "
+                           "repository is opened with the password, this device's key or "
+                           "COFFER_RECOVERY_KEY."),
+                         &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
 
   /* Here --recovery-key-file names the output: do not read a key from it. */
   out_file = g_steal_pointer (&cli->recovery_key_file);
@@ -1037,41 +1058,33 @@ recovery_key_replace (CofferCli  *cli,
       out_file = g_steal_pointer (&output);
     }
   if (out_file == NULL && confirm_file == NULL && !coffer_cli_have_terminal ())
-    {
-      coffer_cli_error (cli, "%s", _("Nothing was changed: a new recovery key takes effect only after "
-                                     "you type it back, and there is no terminal to ask on."));
-      coffer_cli_hint (cli, "%s", _("Write it with --output FILE, keep the file safe, and confirm with "
-                                    "--confirm-file FILE."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("Write it with --output FILE, keep the file safe, and confirm with "
+                              "--confirm-file FILE."),
+                            "%s", _("Nothing was changed: a new recovery key takes effect only after "
+                                    "you type it back, and there is no terminal to ask on."));
   if (out_file != NULL)
     {
-      key_fd = open_key_file (cli, out_file);
+      key_fd = open_key_file (out_file, error);
       if (key_fd < 0)
-        return COFFER_EXIT_FAILURE;
+        return FALSE;
     }
 
-  status = coffer_cli_unlock_repository (cli);
-  if (status == -1 && !coffer_repository_has_account_key (cli->repository))
-    {
-      coffer_cli_error (cli, "%s", _("Replacing the recovery key needs this device's key or the "
-                                     "current recovery key."));
-      status = COFFER_EXIT_USAGE;
-    }
-  if (status == -1)
-    {
-      rk = coffer_repository_begin_recovery_key_replacement (cli->repository, &error);
-      if (rk == NULL)
-        status = coffer_cli_report_error (cli, error);
-    }
-  if (status != -1)
+  if (coffer_cli_unlock_repository (cli, &local_error) &&
+      !coffer_repository_has_account_key (cli->repository))
+    coffer_cli_fail (&local_error, COFFER_CLI_ERROR_USAGE, NULL, "%s",
+                     _("Replacing the recovery key needs this device's key or the current "
+                       "recovery key."));
+  if (local_error == NULL)
+    rk = coffer_repository_begin_recovery_key_replacement (cli->repository, &local_error);
+  if (local_error != NULL)
     {
       if (key_fd >= 0)
         {
           close (key_fd);
           g_unlink (out_file);
         }
-      return status;
+      return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
 
   formatted = coffer_recovery_key_format (rk);
@@ -1084,7 +1097,7 @@ recovery_key_replace (CofferCli  *cli,
           g_unlink (out_file);
           coffer_repository_cancel_recovery_key_replacement (cli->repository);
           coffer_cli_info (cli, "%s", _("Nothing was changed: the old recovery key stays valid."));
-          return COFFER_EXIT_FAILURE;
+          return coffer_cli_fail_reported (error, COFFER_CLI_ERROR_FAILED);
         }
       coffer_cli_info (cli, _("The new recovery key was written to %s. Move it somewhere safe and "
                               "offline."), shown);
@@ -1092,66 +1105,40 @@ recovery_key_replace (CofferCli  *cli,
   else
     show_recovery_key (cli, formatted);
 
-  for (guint attempt = 0; attempt < 3 && !committed; attempt++)
+  if (!confirm_replacement (cli, confirm_file, &local_error))
     {
-      g_autoptr(CofferSecret) typed = NULL;
+      /* Why, then that nothing changed. */
+      int status = coffer_cli_report_error (cli, local_error);
 
-      g_clear_error (&error);
-      typed = read_confirmation (cli, confirm_file, &error);
-      if (typed == NULL)
-        {
-          if (error == NULL)
-            coffer_cli_error (cli, "%s", _("The new recovery key was not confirmed: there is no terminal "
-                                           "to type it back on and no --confirm-file."));
-          else
-            coffer_cli_error (cli, _("The new recovery key was not confirmed: %s"), error->message);
-          break;
-        }
-      if (coffer_repository_commit_recovery_key_replacement (cli->repository, typed, cli->cancellable, &error))
-        committed = TRUE;
-      else if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY))
-        {
-          coffer_cli_error (cli, "%s", error->message);
-          if (confirm_file != NULL)
-            break;
-        }
-      else
-        {
-          status = coffer_cli_report_error (cli, error);
-          break;
-        }
-    }
-  if (!committed)
-    {
       coffer_repository_cancel_recovery_key_replacement (cli->repository);
       if (out_file != NULL)
         g_unlink (out_file);
       coffer_cli_info (cli, "%s", _("Nothing was changed: the new key was discarded and the old "
                                     "recovery key stays valid."));
-      return status != -1 ? status : COFFER_EXIT_USAGE;
+      return coffer_cli_fail_reported (error, status);
     }
   coffer_cli_info (cli, "%s", _("The new recovery key is confirmed and now in effect; the old one no "
                                 "longer works. Destroy old copies of it. Test the new key now and then "
                                 "with 'coffer recovery-key verify'."));
   coffer_cli_shares_after_replace (cli);
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
-static int
+static gboolean
 recovery_key_status (CofferCli  *cli,
                      int         argc,
-                     char      **argv)
+                     char      **argv,
+                     GError    **error)
 {
   gint64 tested;
-  int status;
 
-  status = coffer_cli_parse (cli, NULL, NULL, _("Show when the recovery key was last tested on this computer."),
-                             NULL, &argc, &argv);
-  if (status != -1)
-    return status;
-  status = coffer_cli_open_repository (cli);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, NULL, NULL, _("Show when the recovery key was last tested on this computer."),
+                         NULL, &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
+  if (!coffer_cli_open_repository (cli, error))
+    return FALSE;
 
   tested = coffer_repository_get_recovery_key_tested (cli->repository);
   if (cli->json)
@@ -1162,7 +1149,7 @@ recovery_key_status (CofferCli  *cli,
       coffer_cli_json_string (out, iso);
       g_string_append (out, "}\n");
       fputs (out->str, stdout);
-      return COFFER_EXIT_OK;
+      return TRUE;
     }
   if (tested > 0)
     {
@@ -1178,13 +1165,14 @@ recovery_key_status (CofferCli  *cli,
       printf ("%s\n", _("The recovery key has never been tested on this computer. Test it with "
                         "'coffer recovery-key verify'."));
     }
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
-int
+gboolean
 coffer_cli_cmd_recovery_key (CofferCli  *cli,
                              int         argc,
-                             char      **argv)
+                             char      **argv,
+                             GError    **error)
 {
   static const CofferCliSubcommand subs[] = {
     { "verify", recovery_key_verify },
@@ -1194,22 +1182,20 @@ coffer_cli_cmd_recovery_key (CofferCli  *cli,
     { "share", coffer_cli_recovery_key_share },
   };
   const char *unknown;
-  int status;
+  g_autofree char *shown = NULL;
 
-  status = coffer_cli_run_subcommand (cli, "recovery-key", subs, G_N_ELEMENTS (subs),
-                                      "  coffer recovery-key verify\n  coffer recovery-key replace [--output FILE] [--confirm-file FILE]\n"
-                                      "  coffer recovery-key status\n  coffer recovery-key kit --output FILE\n"
-                                      "  coffer recovery-key share [--needed K] [--count N] --output DIR",
-                                      _("Run 'coffer recovery-key SUBCOMMAND --help' for details."),
-                                      _("No recovery-key subcommand given (verify, replace, status, kit or share)."),
-                                      &unknown, argc, argv);
+  if (!coffer_cli_run_subcommand (cli, "recovery-key", subs, G_N_ELEMENTS (subs),
+                                  "  coffer recovery-key verify\n  coffer recovery-key replace [--output FILE] [--confirm-file FILE]\n"
+                                  "  coffer recovery-key status\n  coffer recovery-key kit --output FILE\n"
+                                  "  coffer recovery-key share [--needed K] [--count N] --output DIR",
+                                  _("Run 'coffer recovery-key SUBCOMMAND --help' for details."),
+                                  _("No recovery-key subcommand given (verify, replace, status, kit or share)."),
+                                  &unknown, argc, argv, error))
+    return FALSE;
   if (unknown == NULL)
-    return status;
+    return TRUE;
 
-  {
-    g_autofree char *shown = coffer_cli_display_name (unknown);
-    coffer_cli_error (cli, _("“%s” is not a recovery-key subcommand."), shown);
-    coffer_cli_hint (cli, "%s", _("Use verify, replace, status or kit."));
-  }
-  return COFFER_EXIT_USAGE;
+  shown = coffer_cli_display_name (unknown);
+  return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, _("Use verify, replace, status or kit."),
+                          _("“%s” is not a recovery-key subcommand."), shown);
 }

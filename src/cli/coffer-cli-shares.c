@@ -25,8 +25,10 @@ coffer_cli_combine_share_files (CofferCli  *cli,
   CofferSecret *rk;
   guint missing;
 
-  if (cli->repository == NULL && coffer_cli_open_repository (cli) != -1)
+  if (cli->repository == NULL && !coffer_cli_open_repository (cli, &local_error))
     {
+      /* Why it does not open is said at once; the caller reports this. */
+      coffer_cli_report_error (cli, local_error);
       g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_FAILED,
                    "%s", _("Recovery shares can only be combined for a repository that can be opened."));
       return NULL;
@@ -151,12 +153,49 @@ default_owner (void)
   return g_strdup (g_get_user_name ());
 }
 
-int
+/* Makes the folder dir and adds the names of the sheet and text file of
+ * each of count shares to paths (share-I-of-N.pdf, .txt); none may exist. */
+static gboolean
+prepare_share_files (const char  *dir,
+                     gint         count,
+                     GPtrArray   *paths,
+                     GError     **error)
+{
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_autofree char *shown_dir = coffer_cli_display_name (dir);
+
+      return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
+                              _("Could not create the folder %s: %s"), shown_dir, g_strerror (saved));
+    }
+  for (gint i = 1; i <= count; i++)
+    for (guint ext = 0; ext < 2; ext++)
+      {
+        g_autofree char *base = g_strdup_printf ("share-%d-of-%d.%s", i, count, ext == 0 ? "pdf" : "txt");
+        char *path = g_build_filename (dir, base, NULL);
+
+        g_ptr_array_add (paths, path);
+        if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+          {
+            g_autofree char *shown = coffer_cli_display_name (path);
+
+            return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED,
+                                    _("Choose an empty folder with --output DIR."),
+                                    _("%s already exists; share sheets are never written over other "
+                                      "files."), shown);
+          }
+      }
+  return TRUE;
+}
+
+gboolean
 coffer_cli_recovery_key_share (CofferCli  *cli,
                                int         argc,
-                               char      **argv)
+                               char      **argv,
+                               GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(CofferSecret) rk = NULL;
   g_autoptr(GPtrArray) shares = NULL;
   g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
@@ -166,7 +205,6 @@ coffer_cli_recovery_key_share (CofferCli  *cli,
   g_autofree char *shown_dir = NULL;
   g_autofree char *location = NULL;
   gint needed = 2, count = 3;
-  int status;
   GOptionEntry entries[] = {
     { "needed", 'k', 0, G_OPTION_ARG_INT, &needed,
       N_("How many shares together restore the key (2–10, default 2)"), N_("K") },
@@ -179,84 +217,58 @@ coffer_cli_recovery_key_share (CofferCli  *cli,
     { NULL }
   };
 
-  status = coffer_cli_parse (cli, entries, NULL,
-                             _("Split the recovery key among people you trust (recovery contacts)."),
-                             _("Makes N shares of which any K restore the recovery key; fewer tell "
-                               "nothing about it. For each share, DIR gets a printable sheet "
-                               "(share-I-of-N.pdf) and a text file with the share alone "
-                               "(share-I-of-N.txt), mode 0600, never over existing files. Give each "
-                               "person one sheet, then delete the files. The recovery key is needed "
-                               "now (COFFER_RECOVERY_KEY, --recovery-key-file or typed when asked) and "
-                               "is checked against the repository first. Replacing the recovery key "
-                               "makes all its shares useless."),
-                             &argc, &argv);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_parse (cli, entries, NULL,
+                         _("Split the recovery key among people you trust (recovery contacts)."),
+                         _("Makes N shares of which any K restore the recovery key; fewer tell "
+                           "nothing about it. For each share, DIR gets a printable sheet "
+                           "(share-I-of-N.pdf) and a text file with the share alone "
+                           "(share-I-of-N.txt), mode 0600, never over existing files. Give each "
+                           "person one sheet, then delete the files. The recovery key is needed "
+                           "now (COFFER_RECOVERY_KEY, --recovery-key-file or typed when asked) and "
+                           "is checked against the repository first. Replacing the recovery key "
+                           "makes all its shares useless."),
+                         &argc, &argv, error))
+    return FALSE;
+  if (coffer_cli_parse_done (cli))
+    return TRUE;
   if (argc > 1)
-    return coffer_cli_unexpected_argument (cli, argv[1], _("Give the folder with --output DIR."));
+    return coffer_cli_unexpected_argument (argv[1], _("Give the folder with --output DIR."), error);
   if (output == NULL)
-    {
-      coffer_cli_error (cli, "%s", _("Give the folder for the share sheets with --output DIR."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            "%s", _("Give the folder for the share sheets with --output DIR."));
   if (needed < COFFER_SHARES_MIN || count > COFFER_SHARES_MAX || needed > count)
-    {
-      coffer_cli_error (cli, ngettext ("Cannot make %d share of which %d are needed: it takes at least 2 "
-                                       "needed, at most 10 shares, and no more needed than shares.",
-                                       "Cannot make %d shares of which %d are needed: it takes at least 2 "
-                                       "needed, at most 10 shares, and no more needed than shares.", count),
-                        count, needed);
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                            ngettext ("Cannot make %d share of which %d are needed: it takes at least 2 "
+                                      "needed, at most 10 shares, and no more needed than shares.",
+                                      "Cannot make %d shares of which %d are needed: it takes at least 2 "
+                                      "needed, at most 10 shares, and no more needed than shares.", count),
+                       count, needed);
   if (owner == NULL)
     owner = default_owner ();
 
   /* Every file is checked before anything is made: a half-written set
    * would leave people with sheets that do not match the repository. */
   shown_dir = coffer_cli_display_name (output);
-  if (g_mkdir_with_parents (output, 0700) != 0)
-    {
-      coffer_cli_error (cli, _("Could not create the folder %s: %s"), shown_dir, g_strerror (errno));
-      return COFFER_EXIT_FAILURE;
-    }
-  for (gint i = 1; i <= count; i++)
-    for (guint ext = 0; ext < 2; ext++)
-      {
-        g_autofree char *base = g_strdup_printf ("share-%d-of-%d.%s", i, count, ext == 0 ? "pdf" : "txt");
-        char *path = g_build_filename (output, base, NULL);
+  if (!prepare_share_files (output, count, paths, error))
+    return FALSE;
 
-        g_ptr_array_add (paths, path);
-        if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-          {
-            g_autofree char *shown = coffer_cli_display_name (path);
-
-            coffer_cli_error (cli, _("%s already exists; share sheets are never written over other "
-                                     "files."), shown);
-            coffer_cli_hint (cli, "%s", _("Choose an empty folder with --output DIR."));
-            return COFFER_EXIT_FAILURE;
-          }
-      }
-
-  status = coffer_cli_open_repository (cli);
-  if (status != -1)
-    return status;
-  rk = coffer_cli_get_recovery_key (cli, TRUE, &error);
-  if (rk == NULL && error == NULL)
-    return coffer_cli_missing_recovery_key (cli, _("Making shares needs the recovery key."));
+  if (!coffer_cli_open_repository (cli, error))
+    return FALSE;
+  rk = coffer_cli_get_recovery_key (cli, TRUE, &local_error);
+  if (rk == NULL && local_error == NULL)
+    return coffer_cli_missing_recovery_key (_("Making shares needs the recovery key."), error);
   if (rk == NULL)
-    return coffer_cli_report_error (cli, error);
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
 
   shares = coffer_repository_make_shares (cli->repository, rk, (guint) needed, (guint) count,
-                                          cli->cancellable, &error);
+                                          cli->cancellable, &local_error);
   if (shares == NULL)
     {
-      if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY))
-        {
-          coffer_cli_error (cli, "%s", _("This is a well-formed recovery key, but not the one of this "
-                                         "repository. No shares were made."));
-          return COFFER_EXIT_USAGE;
-        }
-      return coffer_cli_report_error (cli, error);
+      if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY))
+        return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL,
+                                "%s", _("This is a well-formed recovery key, but not the one of this "
+                                        "repository. No shares were made."));
+      return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
 
   location = coffer_repository_describe (cli->repository);
@@ -268,15 +280,15 @@ coffer_cli_recovery_key_share (CofferCli  *cli,
       const char *txt = g_ptr_array_index (paths, 2 * i + 1);
 
       if (!coffer_share_sheet_write_pdf (pdf, formatted, owner, share->index, share->needed, (guint) count,
-                                         location, coffer_repository_get_id (cli->repository), now, &error))
+                                         location, coffer_repository_get_id (cli->repository), now, &local_error))
         {
           g_autofree char *shown = coffer_cli_display_name (pdf);
 
-          coffer_cli_error (cli, _("Could not write the share sheet %s: %s"), shown, error->message);
-          return COFFER_EXIT_FAILURE;
+          return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL,
+                                  _("Could not write the share sheet %s: %s"), shown, local_error->message);
         }
       if (!write_share_text (cli, txt, formatted, owner, share->index, share->needed, (guint) count))
-        return COFFER_EXIT_FAILURE;
+        return coffer_cli_fail_reported (error, COFFER_CLI_ERROR_FAILED);
     }
 
   coffer_cli_info (cli, ngettext ("Wrote %d share sheet to %s (a PDF and a text file per share).",
@@ -289,7 +301,7 @@ coffer_cli_recovery_key_share (CofferCli  *cli,
                                   "can restore your backups on a new computer with you. Then delete the "
                                   "files from this computer.", count),
                    count, needed);
-  return COFFER_EXIT_OK;
+  return TRUE;
 }
 
 /* ---- replacing the key ---- */

@@ -359,84 +359,82 @@ coffer_cli_store_options (CofferCli *cli)
   return options;
 }
 
-int
-coffer_cli_open_repository (CofferCli *cli)
+gboolean
+coffer_cli_open_repository (CofferCli  *cli,
+                            GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   CofferStoreOptions options;
   const char *location = coffer_cli_get_location (cli);
 
   if (cli->repository != NULL)
-    return -1;
+    return TRUE;
 
   if (location == NULL)
-    {
-      coffer_cli_error (cli, "%s", _("No repository given."));
-      coffer_cli_hint (cli, "%s", _("Use --repo LOCATION or set the COFFER_REPO environment variable."));
-      return COFFER_EXIT_USAGE;
-    }
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("Use --repo LOCATION or set the COFFER_REPO environment variable."),
+                            "%s", _("No repository given."));
 
   options = coffer_cli_store_options (cli);
-  cli->store = coffer_store_open (location, &options, &error);
+  cli->store = coffer_store_open (location, &options, error);
   if (cli->store == NULL)
-    return coffer_cli_report_error (cli, error);
+    return FALSE;
 
-  cli->repository = coffer_repository_open (cli->store, cli->cancellable, &error);
+  cli->repository = coffer_repository_open (cli->store, cli->cancellable, &local_error);
   if (cli->repository == NULL)
     {
-      if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND) ||
-          g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+      if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NOT_FOUND) ||
+          g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
         {
           g_autofree char *shown = coffer_cli_display_name (location);
+          g_autofree char *hint = g_strdup_printf (_("Check the location, or create one with "
+                                                     "'coffer init --repo %s'."), shown);
 
-          coffer_cli_error (cli, _("There is no Coffer repository at %s."), shown);
-          coffer_cli_hint (cli, _("Check the location, or create one with 'coffer init --repo %s'."),
-                           shown);
-          return COFFER_EXIT_FAILURE;
+          return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, hint,
+                                  _("There is no Coffer repository at %s."), shown);
         }
-      if (g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
+      if (g_error_matches (local_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE))
         {
           g_autofree char *shown = coffer_cli_display_name (location);
 
           /* Not "no repository": the folder itself is missing, which is
            * what an unplugged drive looks like. */
-          coffer_cli_error (cli, _("There is no Coffer repository at %s: the folder is not there."),
-                            shown);
-          coffer_cli_hint (cli, "%s", _("If the backup is on a drive, connect the drive and try "
-                                        "again; otherwise check the location."));
-          return COFFER_EXIT_UNREACHABLE;
+          return coffer_cli_fail (error, COFFER_CLI_ERROR_UNREACHABLE,
+                                  _("If the backup is on a drive, connect the drive and try "
+                                    "again; otherwise check the location."),
+                                  _("There is no Coffer repository at %s: the folder is not there."),
+                                  shown);
         }
-      return coffer_cli_report_error (cli, error);
+      return coffer_cli_propagate (error, g_steal_pointer (&local_error));
     }
 
-  return -1;
+  return TRUE;
 }
 
-int
-coffer_cli_unlock_repository (CofferCli *cli)
+gboolean
+coffer_cli_unlock_repository (CofferCli  *cli,
+                              GError    **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(CofferSecret) password = NULL;
   g_autoptr(CofferSecret) recovery_key = NULL;
-  int status;
 
-  status = coffer_cli_open_repository (cli);
-  if (status != -1)
-    return status;
+  if (!coffer_cli_open_repository (cli, error))
+    return FALSE;
 
-  password = coffer_cli_get_password (cli, FALSE, &error);
-  if (error != NULL)
-    return coffer_cli_report_error (cli, error);
-  recovery_key = coffer_cli_get_recovery_key (cli, FALSE, &error);
-  if (error != NULL)
-    return coffer_cli_report_error (cli, error);
+  password = coffer_cli_get_password (cli, FALSE, &local_error);
+  if (local_error != NULL)
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
+  recovery_key = coffer_cli_get_recovery_key (cli, FALSE, &local_error);
+  if (local_error != NULL)
+    return coffer_cli_propagate (error, g_steal_pointer (&local_error));
 
   if (password != NULL)
     coffer_repository_set_password (cli->repository, password);
   if (recovery_key != NULL)
     coffer_repository_set_recovery_key (cli->repository, recovery_key);
 
-  if (coffer_repository_unlock (cli->repository, cli->cancellable, &error))
+  if (coffer_repository_unlock (cli->repository, cli->cancellable, &local_error))
     {
       if (cli->verbose)
         {
@@ -448,60 +446,56 @@ coffer_cli_unlock_repository (CofferCli *cli)
                      ? _("with the account key: every category is open")
                      : _("with the password: only Standard categories are open"));
         }
-      return -1;
+      return TRUE;
     }
 
   /* Nothing was given and the keyring did not help: ask on a terminal. */
   if (password == NULL && recovery_key == NULL && coffer_cli_have_terminal () &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
-      g_clear_error (&error);
-      password = coffer_cli_get_password (cli, TRUE, &error);
+      g_clear_error (&local_error);
+      password = coffer_cli_get_password (cli, TRUE, &local_error);
+      if (password == NULL && local_error == NULL)
+        return coffer_cli_fail_reported (error, COFFER_CLI_ERROR_USAGE);
       if (password == NULL)
-        return error != NULL ? coffer_cli_report_error (cli, error) : COFFER_EXIT_USAGE;
+        return coffer_cli_propagate (error, g_steal_pointer (&local_error));
       coffer_repository_set_password (cli->repository, password);
-      if (coffer_repository_unlock (cli->repository, cli->cancellable, &error))
-        return -1;
+      if (coffer_repository_unlock (cli->repository, cli->cancellable, &local_error))
+        return TRUE;
     }
 
-  if (g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD))
-    {
-      coffer_cli_error (cli, "%s", error->message);
-      coffer_cli_hint (cli, "%s", _("Check the backup password (COFFER_PASSWORD or --password-file). "
-                                    "If it is lost, the recovery key still opens the backup."));
-      return COFFER_EXIT_USAGE;
-    }
-  return coffer_cli_report_error (cli, error);
+  if (g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD))
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                            _("Check the backup password (COFFER_PASSWORD or --password-file). "
+                              "If it is lost, the recovery key still opens the backup."),
+                            "%s", local_error->message);
+  return coffer_cli_propagate (error, g_steal_pointer (&local_error));
 }
 
 CofferCategory *
-coffer_cli_find_category (CofferCli  *cli,
-                          const char *name,
-                          int        *status)
+coffer_cli_find_category (CofferCli   *cli,
+                          const char  *name,
+                          GError     **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   CofferCategory *category;
 
   if (name == NULL)
     {
       g_autoptr(GPtrArray) all = coffer_repository_list_categories (cli->repository,
-                                                                     cli->cancellable, &error);
+                                                                     cli->cancellable, error);
       if (all == NULL)
-        {
-          *status = coffer_cli_report_error (cli, error);
-          return NULL;
-        }
+        return NULL;
       if (all->len == 1 && ((CofferCategory *) all->pdata[0])->unlocked)
         return coffer_category_copy (all->pdata[0]);
-      coffer_cli_error (cli, "%s", _("Which category? Give it with --category NAME."));
-      coffer_cli_hint (cli, "%s", _("Run 'coffer category list' to see the categories."));
-      *status = COFFER_EXIT_USAGE;
+      coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, _("Run 'coffer category list' to see the categories."),
+                       "%s", _("Which category? Give it with --category NAME."));
       return NULL;
     }
 
-  category = coffer_repository_find_category (cli->repository, name, cli->cancellable, &error);
+  category = coffer_repository_find_category (cli->repository, name, cli->cancellable, &local_error);
   if (category == NULL &&
-      g_error_matches (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_CATEGORY))
+      g_error_matches (local_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NO_CATEGORY))
     {
       /* The names of locked categories are encrypted: the one asked for
        * may be among them. Say so rather than "no such category". */
@@ -516,84 +510,81 @@ coffer_cli_find_category (CofferCli  *cli,
         {
           g_autofree char *shown = coffer_cli_display_name (name);
 
-          coffer_cli_error (cli, ngettext ("No open category is called “%s”; %u category stays locked "
-                                           "because Advanced protection needs the recovery key or a "
-                                           "trusted device's key.",
-                                           "No open category is called “%s”; %u categories stay locked "
-                                           "because Advanced protection needs the recovery key or a "
-                                           "trusted device's key.", locked),
-                            shown, locked);
-          coffer_cli_hint (cli, "%s", _("Give the recovery key in COFFER_RECOVERY_KEY or with "
-                                        "--recovery-key-file FILE."));
-          *status = COFFER_EXIT_USAGE;
+          coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                           _("Give the recovery key in COFFER_RECOVERY_KEY or with "
+                             "--recovery-key-file FILE."),
+                           ngettext ("No open category is called “%s”; %u category stays locked "
+                                     "because Advanced protection needs the recovery key or a "
+                                     "trusted device's key.",
+                                     "No open category is called “%s”; %u categories stay locked "
+                                     "because Advanced protection needs the recovery key or a "
+                                     "trusted device's key.", locked),
+                           shown, locked);
           return NULL;
         }
     }
   if (category == NULL)
     {
-      *status = coffer_cli_report_error (cli, error);
+      g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
   if (!category->unlocked)
     {
       g_autofree char *shown = coffer_cli_display_name (name);
 
-      coffer_cli_error (cli, _("The category “%s” stays locked: Advanced protection needs the "
-                               "recovery key or a trusted device's key."), shown);
-      coffer_cli_hint (cli, "%s", _("Give the recovery key in COFFER_RECOVERY_KEY or with "
-                                    "--recovery-key-file FILE."));
+      coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                       _("Give the recovery key in COFFER_RECOVERY_KEY or with "
+                         "--recovery-key-file FILE."),
+                       _("The category “%s” stays locked: Advanced protection needs the "
+                         "recovery key or a trusted device's key."), shown);
       coffer_category_free (category);
-      *status = COFFER_EXIT_USAGE;
       return NULL;
     }
   return category;
 }
 
 CofferCategory *
-coffer_cli_unlock_category (CofferCli  *cli,
-                            const char *name,
-                            int        *status)
+coffer_cli_unlock_category (CofferCli   *cli,
+                            const char  *name,
+                            GError     **error)
 {
-  *status = coffer_cli_unlock_repository (cli);
-  if (*status != -1)
+  if (!coffer_cli_unlock_repository (cli, error))
     return NULL;
-  return coffer_cli_find_category (cli, name, status);
-}
-
-int
-coffer_cli_missing_recovery_key (CofferCli  *cli,
-                                 const char *message)
-{
-  coffer_cli_error (cli, "%s", message);
-  coffer_cli_hint (cli, "%s", _("Give it in COFFER_RECOVERY_KEY or with --recovery-key-file FILE, "
-                                "or run this on a terminal to type it."));
-  return COFFER_EXIT_USAGE;
-}
-
-int
-coffer_cli_unexpected_argument (CofferCli  *cli,
-                                const char *arg,
-                                const char *hint)
-{
-  g_autofree char *shown = coffer_cli_display_name (arg);
-
-  coffer_cli_error (cli, _("Unexpected argument “%s”."), shown);
-  coffer_cli_hint (cli, "%s", hint);
-  return COFFER_EXIT_USAGE;
+  return coffer_cli_find_category (cli, name, error);
 }
 
 gboolean
-coffer_cli_confirm_or_cancel (CofferCli  *cli,
-                              const char *question,
-                              const char *cancelled)
+coffer_cli_missing_recovery_key (const char  *message,
+                                 GError     **error)
+{
+  return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE,
+                          _("Give it in COFFER_RECOVERY_KEY or with --recovery-key-file FILE, "
+                            "or run this on a terminal to type it."),
+                          "%s", message);
+}
+
+gboolean
+coffer_cli_unexpected_argument (const char  *arg,
+                                const char  *hint,
+                                GError     **error)
+{
+  g_autofree char *shown = coffer_cli_display_name (arg);
+
+  return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, hint, _("Unexpected argument “%s”."), shown);
+}
+
+gboolean
+coffer_cli_confirm_or_cancel (CofferCli   *cli,
+                              const char  *question,
+                              const char  *cancelled,
+                              GError     **error)
 {
   if (coffer_cli_confirm (cli, question))
     return TRUE;
-  coffer_cli_error (cli, "%s", cancelled);
-  return FALSE;
+  return coffer_cli_fail (error, COFFER_CLI_ERROR_FAILED, NULL, "%s", cancelled);
 }
 
-int
+gboolean
 coffer_cli_run_subcommand (CofferCli                 *cli,
                            const char                *group,
                            const CofferCliSubcommand *subs,
@@ -603,7 +594,8 @@ coffer_cli_run_subcommand (CofferCli                 *cli,
                            const char                *missing,
                            const char               **unknown,
                            int                        argc,
-                           char                     **argv)
+                           char                     **argv,
+                           GError                   **error)
 {
   const char *sub;
 
@@ -614,9 +606,9 @@ coffer_cli_run_subcommand (CofferCli                 *cli,
         {
           char *sub_argv[] = { argv[0], NULL };
 
-          subs[i].func (cli, 1, sub_argv);
+          subs[i].func (cli, 1, sub_argv, NULL);
         }
-      return COFFER_EXIT_OK;
+      return TRUE;
     }
 
   sub = coffer_cli_take_positional (&argc, argv);
@@ -629,9 +621,8 @@ coffer_cli_run_subcommand (CofferCli                 *cli,
           help = TRUE;
       fprintf (help ? stdout : stderr, "%s\n%s\n\n%s\n", _("Usage:"), usage, details);
       if (help)
-        return COFFER_EXIT_OK;
-      coffer_cli_error (cli, "%s", missing);
-      return COFFER_EXIT_USAGE;
+        return TRUE;
+      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, NULL, "%s", missing);
     }
 
   for (gsize i = 0; i < n_subs; i++)
@@ -643,12 +634,12 @@ coffer_cli_run_subcommand (CofferCli                 *cli,
           g_free (cli->command);
           cli->command = g_strdup_printf ("%s %s", group, sub);
           argv[0] = prog;
-          return subs[i].func (cli, argc, argv);
+          return subs[i].func (cli, argc, argv, error);
         }
     }
 
   *unknown = sub;
-  return COFFER_EXIT_USAGE;
+  return TRUE;
 }
 
 /* ---- Progress ---- */

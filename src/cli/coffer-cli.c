@@ -204,11 +204,82 @@ coffer_cli_info (CofferCli  *cli,
   fflush (stdout);
 }
 
+/* ---- Errors and exit statuses ---- */
+
+typedef struct
+{
+  char     *hint;
+  gboolean  reported;
+} CofferCliErrorPrivate;
+
+static void
+coffer_cli_error_private_init (CofferCliErrorPrivate *priv)
+{
+}
+
+static void
+coffer_cli_error_private_copy (const CofferCliErrorPrivate *src,
+                               CofferCliErrorPrivate       *dest)
+{
+  dest->hint = g_strdup (src->hint);
+  dest->reported = src->reported;
+}
+
+static void
+coffer_cli_error_private_clear (CofferCliErrorPrivate *priv)
+{
+  g_clear_pointer (&priv->hint, g_free);
+}
+
+G_DEFINE_EXTENDED_ERROR (CofferCliError, coffer_cli_error)
+
+gboolean
+coffer_cli_fail (GError         **error,
+                 CofferCliError   status,
+                 const char      *hint,
+                 const char      *format,
+                 ...)
+{
+  g_autofree char *message = NULL;
+  GError *local_error;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  local_error = g_error_new_literal (COFFER_CLI_ERROR, status, message);
+  coffer_cli_error_get_private (local_error)->hint = g_strdup (hint);
+  g_propagate_error (error, local_error);
+  return FALSE;
+}
+
+gboolean
+coffer_cli_fail_reported (GError         **error,
+                          CofferCliError   status)
+{
+  GError *local_error = g_error_new_literal (COFFER_CLI_ERROR, status, "");
+
+  coffer_cli_error_get_private (local_error)->reported = TRUE;
+  g_propagate_error (error, local_error);
+  return FALSE;
+}
+
+gboolean
+coffer_cli_propagate (GError **error,
+                      GError  *local_error)
+{
+  g_propagate_error (error, local_error);
+  return FALSE;
+}
+
 int
-coffer_cli_status_for_error (const GError *error)
+coffer_cli_exit_status_for_error (const GError *error)
 {
   if (error == NULL)
     return COFFER_EXIT_FAILURE;
+  /* The CLI's own errors: the code is the exit status. */
+  if (error->domain == COFFER_CLI_ERROR)
+    return error->code;
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return COFFER_EXIT_CANCELLED;
   if (error->domain == COFFER_REPO_ERROR)
@@ -266,7 +337,18 @@ int
 coffer_cli_report_error (CofferCli    *cli,
                          const GError *error)
 {
-  int status = coffer_cli_status_for_error (error);
+  int status = coffer_cli_exit_status_for_error (error);
+
+  if (error->domain == COFFER_CLI_ERROR)
+    {
+      CofferCliErrorPrivate *priv = coffer_cli_error_get_private (error);
+
+      if (!priv->reported)
+        coffer_cli_error (cli, "%s", error->message);
+      if (priv->hint != NULL)
+        coffer_cli_hint (cli, "%s", priv->hint);
+      return status;
+    }
 
   if (status == COFFER_EXIT_CANCELLED)
     {
@@ -375,17 +457,24 @@ describe_entries (GHashTable         *set,
     }
 }
 
-int
+gboolean
+coffer_cli_parse_done (CofferCli *cli)
+{
+  return cli->describe != NULL || cli->help;
+}
+
+gboolean
 coffer_cli_parse (CofferCli     *cli,
                   GOptionEntry  *entries,
                   const char    *parameter_string,
                   const char    *summary,
                   const char    *description,
                   int           *argc,
-                  char        ***argv)
+                  char        ***argv,
+                  GError       **error)
 {
   g_autoptr(GOptionContext) context = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autofree char *full_description = NULL;
   g_autofree char *prgname = NULL;
   GOptionGroup *group;
@@ -425,7 +514,7 @@ coffer_cli_parse (CofferCli     *cli,
     {
       describe_entries (cli->describe, entries);
       describe_entries (cli->describe, global_entries);
-      return COFFER_EXIT_OK;
+      return TRUE;
     }
 
   context = g_option_context_new (parameter_string);
@@ -460,13 +549,14 @@ coffer_cli_parse (CofferCli     *cli,
 
   prgname = g_strdup_printf ("coffer %s", cli->command);
   g_set_prgname (prgname);
-  ok = g_option_context_parse (context, argc, argv, &error);
+  ok = g_option_context_parse (context, argc, argv, &local_error);
   g_set_prgname ("coffer");
   if (!ok)
     {
-      coffer_cli_error (cli, "%s", error->message);
-      coffer_cli_hint (cli, _("Run 'coffer %s --help' to see its options."), cli->command);
-      return COFFER_EXIT_USAGE;
+      g_autofree char *hint = g_strdup_printf (_("Run 'coffer %s --help' to see its options."),
+                                               cli->command);
+
+      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, hint, "%s", local_error->message);
     }
 
   if (cli->help)
@@ -477,10 +567,9 @@ coffer_cli_parse (CofferCli     *cli,
       help = g_option_context_get_help (context, FALSE, NULL);
       g_set_prgname ("coffer");
       fputs (help, stdout);
-      return COFFER_EXIT_OK;
     }
 
-  return -1;
+  return TRUE;
 }
 
 /* The options of every command (and the global ones) that take a separate
@@ -502,7 +591,7 @@ value_options (void)
         {
           char *argv[] = { (char *) commands[i].name, NULL };
 
-          commands[i].func (describe, 1, argv);
+          commands[i].func (describe, 1, argv, NULL);
         }
       g_free (describe);
       g_once_init_leave (&options, set);
@@ -668,10 +757,11 @@ test_hold (void)
     ;
 }
 
+/* Fails with a usage error when argv holds a secret (--password=…). */
 static gboolean
-refuse_secret_arguments (CofferCli  *cli,
-                         int         argc,
-                         char      **argv)
+refuse_secret_arguments (int      argc,
+                         char   **argv,
+                         GError **error)
 {
   static const char * const refused[] = {
     "--password", "--new-password", "--recovery-key", "--passphrase", NULL,
@@ -680,6 +770,7 @@ refuse_secret_arguments (CofferCli  *cli,
   for (int i = 1; i < argc; i++)
     {
       g_autofree char *name = NULL;
+      const char *hint;
       const char *eq;
 
       if (g_str_equal (argv[i], "--"))
@@ -693,20 +784,20 @@ refuse_secret_arguments (CofferCli  *cli,
       if (eq != NULL)
         sodium_memzero ((void *) (eq + 1), strlen (eq + 1));
 
-      coffer_cli_error (cli, _("Secrets are never accepted as command-line arguments (%s): "
-                               "other programs and users can read them."), name);
       if (g_str_equal (name, "--recovery-key"))
-        coffer_cli_hint (cli, "%s", _("Give the recovery key in the COFFER_RECOVERY_KEY environment "
-                                      "variable, with --recovery-key-file FILE, or type it when asked."));
+        hint = _("Give the recovery key in the COFFER_RECOVERY_KEY environment "
+                 "variable, with --recovery-key-file FILE, or type it when asked.");
       else if (g_str_equal (name, "--new-password"))
-        coffer_cli_hint (cli, "%s", _("Give the new password in COFFER_NEW_PASSWORD, with "
-                                      "--new-password-file FILE, or type it when asked."));
+        hint = _("Give the new password in COFFER_NEW_PASSWORD, with "
+                 "--new-password-file FILE, or type it when asked.");
       else
-        coffer_cli_hint (cli, "%s", _("Give the password in the COFFER_PASSWORD environment variable, "
-                                      "with --password-file FILE, or type it when asked."));
-      return TRUE;
+        hint = _("Give the password in the COFFER_PASSWORD environment variable, "
+                 "with --password-file FILE, or type it when asked.");
+      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, hint,
+                              _("Secrets are never accepted as command-line arguments (%s): "
+                                "other programs and users can read them."), name);
     }
-  return FALSE;
+  return TRUE;
 }
 
 static void
@@ -729,15 +820,97 @@ coffer_cli_free (CofferCli *cli)
   g_free (cli);
 }
 
+/* Finds the command in argv (or the help asked for) and runs it. */
+static gboolean
+run_command (CofferCli  *cli,
+             int         argc,
+             char      **argv,
+             GError    **error)
+{
+  g_autofree char **args = NULL;
+  int nargs = argc;
+  const char *word;
+
+  if (!refuse_secret_arguments (argc, argv, error))
+    return FALSE;
+
+  /* A private copy of argv that the option parsers may rearrange. */
+  args = g_new0 (char *, argc + 1);
+  for (int i = 0; i < argc; i++)
+    args[i] = argv[i];
+
+  for (int i = 1; i < nargs; i++)
+    {
+      if (g_str_equal (args[i], "--version") || g_str_equal (args[i], "-V"))
+        {
+          printf ("coffer %s\n", PACKAGE_VERSION);
+          return TRUE;
+        }
+    }
+
+  word = coffer_cli_take_positional (&nargs, args);
+  if (word == NULL)
+    {
+      gboolean help = FALSE;
+
+      for (int i = 1; i < nargs; i++)
+        if (g_str_equal (args[i], "--help") || g_str_equal (args[i], "-h"))
+          help = TRUE;
+      if (help)
+        {
+          print_general_help (stdout);
+          return TRUE;
+        }
+      return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, _("Run 'coffer --help' to see the commands."),
+                              "%s", _("No command given."));
+    }
+
+  if (g_str_equal (word, "help"))
+    {
+      word = coffer_cli_take_positional (&nargs, args);
+      if (word == NULL)
+        {
+          print_general_help (stdout);
+          return TRUE;
+        }
+      /* "coffer help backup" is "coffer backup --help" */
+      args = g_renew (char *, args, nargs + 2);
+      args[nargs++] = (char *) "--help";
+      args[nargs] = NULL;
+    }
+
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      if (g_str_equal (word, commands[i].name))
+        {
+          g_autofree char *prog = g_strdup_printf ("coffer %s", word);
+
+          cli->command = g_strdup (word);
+          args[0] = prog;
+          return commands[i].func (cli, nargs, args, error);
+        }
+    }
+
+  {
+    const char *suggestion = suggest_command (word);
+    g_autofree char *shown = coffer_cli_display_name (word);
+    g_autofree char *hint = NULL;
+
+    if (suggestion != NULL)
+      hint = g_strdup_printf (_("Did you mean '%s'?"), suggestion);
+    else
+      hint = g_strdup (_("Run 'coffer --help' to see the commands."));
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, hint, _("“%s” is not a coffer command."), shown);
+  }
+}
+
 int
 coffer_cli_run (int    argc,
                 char **argv)
 {
   CofferCli *cli;
-  g_autofree char **args = NULL;
-  int nargs = argc;
-  const char *word;
-  int status;
+  g_autoptr(GError) error = NULL;
+  int status = COFFER_EXIT_OK;
 
   /* A locale that is named but not generated (LANG=de_DE.UTF-8 on a
    * fresh system) makes setlocale fail and leaves "C", in which gettext
@@ -762,88 +935,10 @@ coffer_cli_run (int    argc,
   test_hold ();
   setup_signals (cli->cancellable);
 
-  if (refuse_secret_arguments (cli, argc, argv))
-    {
-      coffer_cli_free (cli);
-      return COFFER_EXIT_USAGE;
-    }
-
-  /* A private copy of argv that the option parsers may rearrange. */
-  args = g_new0 (char *, argc + 1);
-  for (int i = 0; i < argc; i++)
-    args[i] = argv[i];
-
-  for (int i = 1; i < nargs; i++)
-    {
-      if (g_str_equal (args[i], "--version") || g_str_equal (args[i], "-V"))
-        {
-          printf ("coffer %s\n", PACKAGE_VERSION);
-          coffer_cli_free (cli);
-          return COFFER_EXIT_OK;
-        }
-    }
-
-  word = coffer_cli_take_positional (&nargs, args);
-  if (word == NULL)
-    {
-      gboolean help = FALSE;
-
-      for (int i = 1; i < nargs; i++)
-        if (g_str_equal (args[i], "--help") || g_str_equal (args[i], "-h"))
-          help = TRUE;
-      if (help)
-        {
-          print_general_help (stdout);
-          coffer_cli_free (cli);
-          return COFFER_EXIT_OK;
-        }
-      coffer_cli_error (cli, "%s", _("No command given."));
-      coffer_cli_hint (cli, "%s", _("Run 'coffer --help' to see the commands."));
-      coffer_cli_free (cli);
-      return COFFER_EXIT_USAGE;
-    }
-
-  if (g_str_equal (word, "help"))
-    {
-      word = coffer_cli_take_positional (&nargs, args);
-      if (word == NULL)
-        {
-          print_general_help (stdout);
-          coffer_cli_free (cli);
-          return COFFER_EXIT_OK;
-        }
-      /* "coffer help backup" is "coffer backup --help" */
-      args = g_renew (char *, args, nargs + 2);
-      args[nargs++] = (char *) "--help";
-      args[nargs] = NULL;
-    }
-
-  status = -1;
-  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
-    {
-      if (g_str_equal (word, commands[i].name))
-        {
-          g_autofree char *prog = g_strdup_printf ("coffer %s", word);
-
-          cli->command = g_strdup (word);
-          args[0] = prog;
-          status = commands[i].func (cli, nargs, args);
-          break;
-        }
-    }
-
-  if (status == -1)
-    {
-      const char *suggestion = suggest_command (word);
-      g_autofree char *shown = coffer_cli_display_name (word);
-
-      coffer_cli_error (cli, _("“%s” is not a coffer command."), shown);
-      if (suggestion != NULL)
-        coffer_cli_hint (cli, _("Did you mean '%s'?"), suggestion);
-      else
-        coffer_cli_hint (cli, "%s", _("Run 'coffer --help' to see the commands."));
-      status = COFFER_EXIT_USAGE;
-    }
+  /* The one place where a failed command is reported. (FALSE without an
+   * error would be a bug in the command: a plain failure.) */
+  if (!run_command (cli, argc, argv, &error))
+    status = error != NULL ? coffer_cli_report_error (cli, error) : COFFER_EXIT_FAILURE;
 
   coffer_cli_progress_clear ();
   g_mutex_lock (&signal_mutex);

@@ -374,15 +374,121 @@ test_init_read_only (void)
   assert_contains (missing->err, "not connected");
 }
 
-/* ---- The session ---- */
+/* ---- The session ----
+ * Each session test runs on a repository of its own, made by
+ * session_setup up to the stage it needs (see add_session_test), so that
+ * any test can run alone (-p /cli/session/X) or in any order. */
+
+typedef enum
+{
+  SESSION_EMPTY,          /* a fresh location, nothing there yet */
+  SESSION_INIT,           /* `coffer init` (password PASSWORD) */
+  SESSION_CATEGORIES,     /* + Docs (standard), Media (standard), Secrets (advanced) */
+  SESSION_BACKED_UP,      /* + one backup of every category */
+  SESSION_NEW_PASSWORD,   /* + the backup password changed to NEW_PASSWORD */
+  SESSION_DOCS_ADVANCED,  /* + Docs switched to Advanced protection */
+} SessionStage;
+
+typedef struct
+{
+  SessionStage  stage;
+  GTestFunc     func;
+} SessionTest;
+
+/* The recovery key that init printed on stdout. */
+static char *
+parse_recovery_key (const char *out)
+{
+  g_autoptr(GRegex) regex = g_regex_new ("\\b([0-9A-Z]{4}(-[0-9A-Z]{4}){6})\\b", 0, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+
+  g_assert_true (g_regex_match (regex, out, 0, &match));
+  return g_match_info_fetch (match, 1);
+}
+
+/* Points repo at a new location and brings it up to stage; recovery_key
+ * is its key (NULL before init). */
+static void
+session_setup (SessionStage stage)
+{
+  static guint n_sessions;
+  g_autofree char *rk_var = NULL;
+
+  g_free (repo);
+  repo = g_strdup_printf ("%s/repo-%u", tmp_dir, ++n_sessions);
+  g_clear_pointer (&recovery_key, g_free);
+  if (stage >= SESSION_INIT)
+    {
+      g_autoptr(Result) r = run_full (home, pw_env, FALSE, ARGS ("init", "--repo", repo, "--device-name",
+                                                                 "test-box"));
+
+      assert_status (r, 0);
+      g_string_append (all_output, r->err);
+      recovery_key = parse_recovery_key (r->out);
+      rk_var = g_strconcat ("COFFER_RECOVERY_KEY=", recovery_key, NULL);
+    }
+  if (stage >= SESSION_CATEGORIES)
+    {
+      g_autoptr(Result) d = run (pw_env, ARGS ("category", "add", "Docs", "--repo", repo, "--level",
+                                               "standard", docs));
+      g_autoptr(Result) m = run (pw_env, ARGS ("category", "add", "Media", "--repo", repo, media));
+      g_autoptr(Result) s = run (ENV ("COFFER_PASSWORD=" PASSWORD, rk_var),
+                                 ARGS ("category", "add", "Secrets", "--repo", repo, "--level", "advanced",
+                                       secrets));
+
+      assert_status (d, 0);
+      assert_status (m, 0);
+      assert_status (s, 0);
+    }
+  if (stage >= SESSION_BACKED_UP)
+    {
+      g_autoptr(Result) b = run (pw_env, ARGS ("backup", "--repo", repo));
+
+      assert_status (b, 0);
+    }
+  if (stage >= SESSION_NEW_PASSWORD)
+    {
+      g_autoptr(Result) p = run (ENV ("COFFER_PASSWORD=" PASSWORD, "COFFER_NEW_PASSWORD=" NEW_PASSWORD),
+                                 ARGS ("password", "--repo", repo));
+
+      assert_status (p, 0);
+    }
+  if (stage >= SESSION_DOCS_ADVANCED)
+    {
+      g_autoptr(Result) a = run (ENV ("COFFER_PASSWORD=" NEW_PASSWORD, rk_var),
+                                 ARGS ("protect", "Docs", "--advanced", "--repo", repo));
+
+      assert_status (a, 0);
+    }
+}
+
+static void
+run_session_test (gconstpointer data)
+{
+  const SessionTest *test = data;
+
+  session_setup (test->stage);
+  test->func ();
+}
+
+/* Adds a test that runs on a repository of its own at stage. */
+static void
+add_session_test (const char   *path,
+                  SessionStage  stage,
+                  GTestFunc     func)
+{
+  SessionTest *test = g_new0 (SessionTest, 1);
+
+  test->stage = stage;
+  test->func = func;
+  g_test_add_data_func_full (path, test, run_session_test, g_free);
+}
 
 static void
 test_init (void)
 {
   g_autoptr(Result) r = NULL;
   g_autoptr(Result) again = NULL;
-  g_autoptr(GRegex) regex = NULL;
-  g_autoptr(GMatchInfo) match = NULL;
   g_autoptr(Result) nopw = NULL;
 
   /* no password and no terminal: refused, nothing created */
@@ -394,9 +500,7 @@ test_init (void)
   assert_status (r, 0);
   assert_contains (r->out, "recovery key");
   assert_contains (r->out, "offline");
-  regex = g_regex_new ("\\b([0-9A-Z]{4}(-[0-9A-Z]{4}){6})\\b", 0, 0, NULL);
-  g_assert_true (g_regex_match (regex, r->out, 0, &match));
-  recovery_key = g_match_info_fetch (match, 1);
+  recovery_key = parse_recovery_key (r->out);
   g_assert_cmpuint (strlen (recovery_key), ==, 34);
   g_assert_null (strstr (r->out, PASSWORD));
   g_assert_null (strstr (r->err, PASSWORD));
@@ -1292,7 +1396,6 @@ main (int   argc,
   tmp_dir = coffer_test_mkdtemp ();
   home = g_build_filename (tmp_dir, "home", NULL);
   home2 = g_build_filename (tmp_dir, "home-other-computer", NULL);
-  repo = g_build_filename (tmp_dir, "repo", NULL);
   src = g_build_filename (tmp_dir, "data", NULL);
   g_mkdir_with_parents (home, 0700);
   g_mkdir_with_parents (home2, 0700);
@@ -1308,32 +1411,36 @@ main (int   argc,
   g_test_add_func ("/cli/usage/password-argument", test_password_argument_refused);
   g_test_add_func ("/cli/usage/nonexistent-repo", test_nonexistent_repo);
   g_test_add_func ("/cli/usage/init-read-only", test_init_read_only);
-  g_test_add_func ("/cli/session/init", test_init);
-  g_test_add_func ("/cli/session/init-key-file", test_init_key_file);
-  g_test_add_func ("/cli/session/category-add", test_category_add);
-  g_test_add_func ("/cli/session/backup", test_backup);
-  g_test_add_func ("/cli/session/snapshots", test_snapshots_json);
-  g_test_add_func ("/cli/session/ls", test_ls);
-  g_test_add_func ("/cli/session/restore-target", test_restore_target);
-  g_test_add_func ("/cli/session/restore-path-conflict", test_restore_single_path_and_conflict);
-  g_test_add_func ("/cli/session/restore-strip-prefix", test_restore_strip_prefix);
-  g_test_add_func ("/cli/session/restore-original", test_restore_original_place);
-  g_test_add_func ("/cli/session/check", test_check);
-  g_test_add_func ("/cli/session/check-damage", test_check_finds_damage);
-  g_test_add_func ("/cli/session/missing-source", test_missing_source_path);
-  g_test_add_func ("/cli/session/forget-prune", test_forget_prune);
-  g_test_add_func ("/cli/session/wrong-password", test_wrong_password);
-  g_test_add_func ("/cli/session/password-file", test_password_file);
-  g_test_add_func ("/cli/session/change-password", test_change_password);
-  g_test_add_func ("/cli/session/protect-advanced", test_protect_advanced);
-  g_test_add_func ("/cli/session/recovery-key-verify", test_recovery_key_verify);
+  add_session_test ("/cli/session/init", SESSION_EMPTY, test_init);
+  add_session_test ("/cli/session/init-key-file", SESSION_EMPTY, test_init_key_file);
+  add_session_test ("/cli/session/category-add", SESSION_INIT, test_category_add);
+  add_session_test ("/cli/session/backup", SESSION_CATEGORIES, test_backup);
+  add_session_test ("/cli/session/snapshots", SESSION_BACKED_UP, test_snapshots_json);
+  add_session_test ("/cli/session/ls", SESSION_BACKED_UP, test_ls);
+  add_session_test ("/cli/session/restore-target", SESSION_BACKED_UP, test_restore_target);
+  add_session_test ("/cli/session/restore-path-conflict", SESSION_BACKED_UP, test_restore_single_path_and_conflict);
+  add_session_test ("/cli/session/restore-strip-prefix", SESSION_BACKED_UP, test_restore_strip_prefix);
+  add_session_test ("/cli/session/restore-original", SESSION_BACKED_UP, test_restore_original_place);
+  add_session_test ("/cli/session/check", SESSION_BACKED_UP, test_check);
+  add_session_test ("/cli/session/check-damage", SESSION_BACKED_UP, test_check_finds_damage);
+  add_session_test ("/cli/session/missing-source", SESSION_INIT, test_missing_source_path);
+  add_session_test ("/cli/session/forget-prune", SESSION_BACKED_UP, test_forget_prune);
+  add_session_test ("/cli/session/wrong-password", SESSION_INIT, test_wrong_password);
+  add_session_test ("/cli/session/password-file", SESSION_BACKED_UP, test_password_file);
+  add_session_test ("/cli/session/change-password", SESSION_CATEGORIES, test_change_password);
+  add_session_test ("/cli/session/protect-advanced", SESSION_NEW_PASSWORD, test_protect_advanced);
+  add_session_test ("/cli/session/recovery-key-verify", SESSION_INIT, test_recovery_key_verify);
   g_test_add_func ("/cli/devices/remove-keep", test_devices_remove_keep);
   g_test_add_func ("/cli/devices/category-folders", test_category_folders_per_computer);
-  g_test_add_func ("/cli/session/accept-rollback", test_accept_rollback);
-  g_test_add_func ("/cli/session/protect-standard-current-password", test_protect_standard_needs_current_password);
-  g_test_add_func ("/cli/session/recovery-key-replace-confirm", test_recovery_key_replace_confirm);
-  g_test_add_func ("/cli/secrets/not-in-process", test_secrets_not_in_process);
-  g_test_add_func ("/cli/secrets/not-in-output", test_no_secret_in_output);
+  add_session_test ("/cli/session/accept-rollback", SESSION_NEW_PASSWORD, test_accept_rollback);
+  add_session_test ("/cli/session/protect-standard-current-password", SESSION_DOCS_ADVANCED,
+                    test_protect_standard_needs_current_password);
+  add_session_test ("/cli/session/recovery-key-replace-confirm", SESSION_NEW_PASSWORD,
+                    test_recovery_key_replace_confirm);
+  add_session_test ("/cli/secrets/not-in-process", SESSION_NEW_PASSWORD, test_secrets_not_in_process);
+  /* Last: it looks through everything the tool printed in this run (with
+   * its own session, so that it has something to look at when run alone). */
+  add_session_test ("/cli/secrets/not-in-output", SESSION_DOCS_ADVANCED, test_no_secret_in_output);
 
   ret = g_test_run ();
   coffer_test_rmtree (tmp_dir);
