@@ -238,17 +238,16 @@ all_finalized (gpointer data)
 void
 ui_test_quit (CofferApplication *app)
 {
-  GListModel *toplevels = gtk_window_get_toplevels ();  /* transfer none */
   g_autoptr(GPtrArray) weak = g_ptr_array_new_with_free_func (g_free);
 
-  /* Weak pointers to every window open now: quitting destroys them, and a
-   * reference still held somewhere would keep one alive (a leak). */
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+  /* Weak pointers to the application's windows: quitting destroys them,
+   * and a reference still held somewhere would keep one alive (a leak). */
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (app)); l != NULL; l = l->next)
     {
       gpointer *window = g_new (gpointer, 1);
 
-      *window = g_list_model_get_item (toplevels, i);
-      g_object_unref (*window);
+      *window = l->data;
+      g_test_message ("quitting: %s", G_OBJECT_TYPE_NAME (*window));
       g_object_add_weak_pointer (*window, window);
       g_ptr_array_add (weak, window);
     }
