@@ -83,31 +83,31 @@ join_computer (const char *store_dir, const char *who, const char *name, const c
 
   use_computer (who);
   {
-    g_autoptr(CofferRepository) repo = open_locked (store_dir);
+    g_auto(FixtureRepository) repo = open_locked (store_dir);
     g_assert_true (coffer_repository_request_join (repo, name, &id, NULL, NULL, &error));
     g_assert_no_error (error);
   }
   use_computer (by);
   {
-    g_autoptr(CofferRepository) repo = open_as (store_dir, rk);
+    g_auto(FixtureRepository) repo = open_as (store_dir, rk);
     g_assert_true (coffer_repository_get_join_code (repo, id, &none, NULL, &error));
     g_assert_null (none);
   }
   use_computer (who);
   {
-    g_autoptr(CofferRepository) repo = open_locked (store_dir);
+    g_auto(FixtureRepository) repo = open_locked (store_dir);
     g_assert_true (coffer_repository_get_join_status (repo, &code, NULL, NULL, &error));
     g_assert_nonnull (code);
   }
   use_computer (by);
   {
-    g_autoptr(CofferRepository) repo = open_as (store_dir, rk);
+    g_auto(FixtureRepository) repo = open_as (store_dir, rk);
     g_assert_true (coffer_repository_approve_device (repo, id, code, NULL, &error));
     g_assert_no_error (error);
   }
   use_computer (who);
   {
-    g_autoptr(CofferRepository) repo = open_locked (store_dir);
+    g_auto(FixtureRepository) repo = open_locked (store_dir);
     g_assert_true (coffer_repository_complete_join (repo, NULL, &error));
     g_assert_no_error (error);
   }

@@ -155,7 +155,7 @@ test_planted_devices (void)
 
   use_computer ("a");
   {
-    g_autoptr(CofferRepository) repo = fixture_create (store, COMPUTERS_PASSWORD, &rk);
+    g_auto(FixtureRepository) repo = fixture_create (store, COMPUTERS_PASSWORD, &rk);
     cid = notes_category (repo, src);
     memcpy (repo_id, repo->raw_id, 16);
   }
@@ -167,7 +167,7 @@ test_planted_devices (void)
   /* D keeps E's genuine signed record while it can read it. */
   use_computer ("d");
   {
-    g_autoptr(CofferRepository) repo = open_as (store, NULL);
+    g_auto(FixtureRepository) repo = open_as (store, NULL);
     g_autofree char *name = g_strdup_printf ("keys/device-keys/%s", e);
     g_autoptr(GBytes) env = read_object (store, name);
     g_autoptr(CofferSecret) plain = coffer_envelope_open (repo->account_key, repo_id,
@@ -178,7 +178,7 @@ test_planted_devices (void)
   /* E is removed; everybody else is verified and stays. */
   use_computer ("a");
   {
-    g_autoptr(CofferRepository) repo = open_as (store, rk);
+    g_auto(FixtureRepository) repo = open_as (store, rk);
     g_autoptr(GPtrArray) lost = NULL;
     g_autoptr(GError) error = NULL;
 
@@ -191,7 +191,7 @@ test_planted_devices (void)
    * puts E back with its old (authentic) record, sealed under the new key. */
   use_computer ("d");
   {
-    g_autoptr(CofferRepository) repo = open_as (store, NULL);
+    g_auto(FixtureRepository) repo = open_as (store, NULL);
     const CofferSecret *ak = repo->account_key;
     g_autofree char *env_name = g_strdup_printf ("keys/devices/%s", e);
     g_autoptr(GBytes) env = coffer_device_envelope_seal ((const guint8 *) g_bytes_get_data (e_plain, NULL) + 8,
@@ -213,7 +213,7 @@ test_planted_devices (void)
    * none without it; the genuine devices (one by a chain) stay. */
   use_computer ("a");
   {
-    g_autoptr(CofferRepository) repo = open_as (store, rk);
+    g_auto(FixtureRepository) repo = open_as (store, rk);
     g_autoptr(GPtrArray) plan = NULL;
     g_autoptr(GPtrArray) lost = NULL;
     g_autoptr(GPtrArray) listed = NULL;
@@ -249,7 +249,7 @@ test_planted_devices (void)
   assert_fakes_get_nothing (store, repo_id, fakes, G_N_ELEMENTS (fakes));
   use_computer ("e");
   {
-    g_autoptr(CofferRepository) repo = open_locked (store);
+    g_auto(FixtureRepository) repo = open_locked (store);
     g_autoptr(GError) error = NULL;
     coffer_repository_unlock (repo, NULL, &error);
     g_assert_false (coffer_repository_has_account_key (repo));
@@ -257,7 +257,7 @@ test_planted_devices (void)
   /* ... while the genuine devices read the backup made after the removal. */
   use_computer ("g");
   {
-    g_autoptr(CofferRepository) repo = open_as (store, NULL);
+    g_auto(FixtureRepository) repo = open_as (store, NULL);
     g_assert_true (try_restore_latest (repo, cid, target));
   }
   restored = fixture_restored (target, after);
@@ -279,7 +279,7 @@ test_confirmation (void)
 
   use_computer ("a2");
   {
-    g_autoptr(CofferRepository) repo = fixture_create (store, COMPUTERS_PASSWORD, &rk);
+    g_auto(FixtureRepository) repo = fixture_create (store, COMPUTERS_PASSWORD, &rk);
     cid = notes_category (repo, src);
   }
   c = join_computer (store, "c2", "Desktop", "a2", NULL);
@@ -288,7 +288,7 @@ test_confirmation (void)
 
   use_computer ("a2");
   {
-    g_autoptr(CofferRepository) repo = open_as (store, NULL);
+    g_auto(FixtureRepository) repo = open_as (store, NULL);
     const CofferSecret *ak = repo->account_key;
     g_autofree char *name = g_strdup_printf ("keys/device-keys/%s", c);
     g_autoptr(GBytes) env = read_object (store, name);
@@ -312,7 +312,7 @@ test_confirmation (void)
   }
   use_computer ("a2");
   {
-    g_autoptr(CofferRepository) repo = open_as (store, rk);
+    g_auto(FixtureRepository) repo = open_as (store, rk);
     g_autoptr(GPtrArray) plan = NULL;
     g_autoptr(GPtrArray) lost = NULL;
     g_autoptr(GError) error = NULL;
@@ -345,12 +345,12 @@ test_confirmation (void)
   }
   use_computer ("c2");
   {
-    g_autoptr(CofferRepository) repo = open_as (store, NULL);
+    g_auto(FixtureRepository) repo = open_as (store, NULL);
     g_assert_true (try_restore_latest (repo, cid, target));
   }
   use_computer ("h2");
   {
-    g_autoptr(CofferRepository) repo = open_locked (store);
+    g_auto(FixtureRepository) repo = open_locked (store);
     g_autoptr(GError) error = NULL;
     coffer_repository_unlock (repo, NULL, &error);
     g_assert_false (coffer_repository_has_account_key (repo));
@@ -369,13 +369,13 @@ test_new_recovery_key (void)
 
   use_computer ("a4");
   {
-    g_autoptr(CofferRepository) repo = fixture_create (store, COMPUTERS_PASSWORD, &rk);
+    g_auto(FixtureRepository) repo = fixture_create (store, COMPUTERS_PASSWORD, &rk);
   }
   c = join_computer (store, "c4", "Desktop", "a4", NULL);
   d = join_computer (store, "d4", "Laptop", "a4", NULL);
   use_computer ("a4");
   {
-    g_autoptr(CofferRepository) repo = open_as (store, NULL);
+    g_auto(FixtureRepository) repo = open_as (store, NULL);
     g_autoptr(GError) error = NULL;
     rk2 = coffer_repository_begin_recovery_key_replacement (repo, &error);
     g_assert_no_error (error);
@@ -383,7 +383,7 @@ test_new_recovery_key (void)
     g_assert_no_error (error);
   }
   {
-    g_autoptr(CofferRepository) repo = open_as (store, rk2);
+    g_auto(FixtureRepository) repo = open_as (store, rk2);
     g_autoptr(GPtrArray) lost = NULL;
     g_autoptr(GError) error = NULL;
 
@@ -396,11 +396,11 @@ test_new_recovery_key (void)
    * its own device key, which the removal re-sealed. */
   use_computer ("c4");
   {
-    g_autoptr(CofferRepository) repo = open_as (store, rk2);
+    g_auto(FixtureRepository) repo = open_as (store, rk2);
     g_assert_true (coffer_repository_has_account_key (repo));
   }
   {
-    g_autoptr(CofferRepository) repo = open_as (store, NULL);
+    g_auto(FixtureRepository) repo = open_as (store, NULL);
     g_assert_true (coffer_repository_has_account_key (repo));
   }
 }

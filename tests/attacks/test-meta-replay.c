@@ -76,8 +76,8 @@ test_downgrade (void)
 {
   Env e;
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
-  g_autoptr(CofferRepository) again = NULL;
+  g_auto(FixtureRepository) repo = NULL;
+  g_auto(FixtureRepository) again = NULL;
   g_autoptr(CofferSecret) new_pw = fixture_secret (NEW_PASSWORD);
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) old_meta = NULL;
@@ -102,7 +102,7 @@ test_downgrade (void)
   secret_path = g_build_filename (e.src, "after-the-switch.txt", NULL);
   g_assert_true (g_file_set_contents (secret_path, SECRET, -1, NULL));
   after = fixture_backup (repo, cid);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   /* The storage puts the pre-switch description back. */
   put_object (&e, meta, old_meta);
@@ -123,7 +123,7 @@ test_downgrade (void)
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK);
   g_clear_error (&error);
   g_assert_false (object_exists (&e, pw_env));
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   /* A new computer with either password alone gets nothing of it. */
   for (guint i = 0; i < 2; i++)
@@ -137,7 +137,7 @@ test_downgrade (void)
       g_assert_null (snaps);
       g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_NEEDS_RECOVERY_KEY);
       g_clear_error (&error);
-      g_clear_object (&again);
+      fixture_close (&again);
     }
   env_clear (&e);
 }
@@ -147,7 +147,7 @@ test_counter (void)
 {
   Env e;
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) old_meta = NULL;
   g_autoptr(CofferCategory) cat = NULL;
@@ -171,7 +171,7 @@ test_counter (void)
   cat->paths = g_strdupv ((char *[]) { other, NULL });
   g_assert_true (coffer_repository_update_category (repo, cat, NULL, &error));
   g_assert_no_error (error);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   put_object (&e, meta, old_meta);
   repo = fixture_open (e.store_dir, PASSWORD, NULL, &error);
@@ -197,7 +197,7 @@ test_counter (void)
   }
   g_assert_true (coffer_repository_accept_rollback (repo, rk, NULL, &error));
   g_assert_no_error (error);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   /* Accepted: the old folders are the state now, also in a new session. */
   repo = fixture_open (e.store_dir, PASSWORD, NULL, &error);
@@ -214,7 +214,7 @@ test_removed (void)
 {
   Env e;
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) saved = NULL;
   g_autoptr(GPtrArray) saved_bytes = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
@@ -240,7 +240,7 @@ test_removed (void)
     g_ptr_array_add (saved_bytes, get_object (&e, saved->pdata[i]));
   g_assert_true (coffer_repository_remove_category (repo, gone, NULL, &error));
   g_assert_no_error (error);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   /* Everything of the removed category comes back. */
   for (guint i = 0; i < saved->len; i++)
@@ -264,7 +264,7 @@ test_config (void)
 {
   Env e;
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) cats = NULL;
   g_autoptr(GBytes) config = NULL;
@@ -276,7 +276,7 @@ test_config (void)
   env_init (&e);
   repo = fixture_create (e.store_dir, PASSWORD, &rk);
   cid = fixture_add_category (repo, "Docs", COFFER_LEVEL_STANDARD, e.src);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   config = get_object (&e, "config");
   v1 = g_string_new_len (g_bytes_get_data (config, NULL), g_bytes_get_size (config));
@@ -293,7 +293,7 @@ test_config (void)
   g_assert_nonnull (strstr (error->message, "format version 1"));
   g_assert_nonnull (strstr (error->message, "--accept-rollback"));
   g_clear_error (&error);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   /* A new computer cannot tell; its next write (with version-2 objects)
    * makes the config say version 2 again, so 0.1.0 clients refuse it. */

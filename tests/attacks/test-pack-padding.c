@@ -196,7 +196,7 @@ test_backup_packs (void)
   g_autofree char *src = fixture_dir ("src");
   g_autofree char *target = fixture_dir ("target");
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferSnapshot) snap = NULL;
   g_autofree char *cid = NULL;
   g_autofree char *prefix = NULL;

@@ -45,7 +45,7 @@ plant (const Env *e)
 static void
 env_init (Env *e)
 {
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferSnapshot) snap = NULL;
   g_autoptr(GPtrArray) devices = NULL;
   g_autoptr(GError) error = NULL;
@@ -62,7 +62,7 @@ env_init (Env *e)
   g_assert_no_error (error);
   g_assert_cmpuint (devices->len, ==, 1);
   e->first_device = g_strdup (((CofferDevice *) devices->pdata[0])->id);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   fixture_fresh_computer ();
   repo = fixture_open (e->store_dir, PASSWORD, e->rk, &error);
@@ -86,7 +86,7 @@ env_clear (Env *e)
 static void
 assert_password_opens_nothing (const Env *e)
 {
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GPtrArray) snaps = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -106,7 +106,7 @@ static void
 test_remove_with_password (void)
 {
   Env e = { 0 };
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(CofferSecret) pw = fixture_secret (PASSWORD);
   g_autoptr(CofferStore) store = NULL;
@@ -127,7 +127,7 @@ test_remove_with_password (void)
     g_assert_true (removed);
   }
   g_assert_false (object_exists (&e, e.pw_env));
-  g_clear_object (&repo);
+  fixture_close (&repo);
   assert_password_opens_nothing (&e);
   env_clear (&e);
 }
@@ -138,7 +138,7 @@ static void
 test_unlock_deletes (void)
 {
   Env e = { 0 };
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) cats = NULL;
   g_autoptr(CofferSecret) new_pw = fixture_secret ("another password");
@@ -165,7 +165,7 @@ test_unlock_deletes (void)
     if (g_file_get_contents (path, &text, &len, NULL))
       g_assert_cmpuint (len, ==, 4);
   }
-  g_clear_object (&repo);
+  fixture_close (&repo);
   assert_password_opens_nothing (&e);
   env_clear (&e);
 }
@@ -210,7 +210,7 @@ static void
 test_authority (void)
 {
   Env e = { 0 };
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferSecret) chosen = fixture_secret ("chosen by the storage");
   g_autoptr(CofferSecret) real = fixture_secret (PASSWORD);
   g_autoptr(GError) error = NULL;

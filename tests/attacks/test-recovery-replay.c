@@ -16,7 +16,7 @@
 static void
 remove_with_rk (const char *store, const CofferSecret *rk, const char *id)
 {
-  g_autoptr(CofferRepository) repo = open_as (store, rk);
+  g_auto(FixtureRepository) repo = open_as (store, rk);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) lost = NULL;
 
@@ -39,13 +39,13 @@ test_replayed_recovery (void)
 
   use_computer ("a");
   {
-    g_autoptr(CofferRepository) repo = fixture_create (store, COMPUTERS_PASSWORD, &rk);
+    g_auto(FixtureRepository) repo = fixture_create (store, COMPUTERS_PASSWORD, &rk);
     cid = notes_category (repo, src);
   }
   d = join_computer (store, "d", "Laptop", "a", NULL);
   use_computer ("d");
   {
-    g_autoptr(CofferRepository) repo = open_as (store, NULL);
+    g_auto(FixtureRepository) repo = open_as (store, NULL);
     d_ak = coffer_secret_dup (repo->account_key);   /* D keeps it */
   }
   old_recovery = read_object (store, "keys/recovery");
@@ -61,14 +61,14 @@ test_replayed_recovery (void)
   use_computer ("a");
   {
     g_autoptr(GError) error = NULL;
-    g_autoptr(CofferRepository) repo = fixture_open (store, COMPUTERS_PASSWORD, rk, &error);
+    g_auto(FixtureRepository) repo = fixture_open (store, COMPUTERS_PASSWORD, rk, &error);
     g_assert_null (repo);
     g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK);
     g_assert_nonnull (strstr (error->message, "older recovery envelope"));
   }
   {
     g_autoptr(GError) error = NULL;
-    g_autoptr(CofferRepository) repo = open_as (store, NULL);   /* its device key: the new AK */
+    g_auto(FixtureRepository) repo = open_as (store, NULL);   /* its device key: the new AK */
     g_assert_false (coffer_repository_verify_recovery_key (repo, rk, NULL, &error));
     g_assert_nonnull (error);
   }
@@ -77,7 +77,7 @@ test_replayed_recovery (void)
   use_computer ("fresh");
   {
     g_autoptr(GError) error = NULL;
-    g_autoptr(CofferRepository) repo = fixture_open (store, NULL, rk, &error);
+    g_auto(FixtureRepository) repo = fixture_open (store, NULL, rk, &error);
     g_assert_null (repo);
     g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK);
   }
@@ -87,13 +87,13 @@ test_replayed_recovery (void)
   write_object (store, "keys/recovery", new_recovery);
   use_computer ("a");
   {
-    g_autoptr(CofferRepository) repo = open_as (store, rk);
+    g_auto(FixtureRepository) repo = open_as (store, rk);
     g_autofree char *cid2 = fixture_add_category (repo, "Secrets", COFFER_LEVEL_ADVANCED, src2);
     g_assert_false (coffer_secret_equal (repo->account_key, d_ak));
   }
   use_computer ("d");
   {
-    g_autoptr(CofferRepository) repo = open_locked (store);
+    g_auto(FixtureRepository) repo = open_locked (store);
     g_autoptr(GError) error = NULL;
 
     _coffer_repository_replace_account_key (repo, d_ak);
@@ -117,7 +117,7 @@ test_two_removals (void)
 
   use_computer ("a3");
   {
-    g_autoptr(CofferRepository) repo = fixture_create (store, COMPUTERS_PASSWORD, &rk);
+    g_auto(FixtureRepository) repo = fixture_create (store, COMPUTERS_PASSWORD, &rk);
     cid = notes_category (repo, src);
   }
   c = join_computer (store, "c3", "Offline desktop", "a3", NULL);
@@ -126,7 +126,7 @@ test_two_removals (void)
   c_env = g_strdup_printf ("keys/devices/%s", c);
   use_computer ("c3");
   {
-    g_autoptr(CofferRepository) repo = open_as (store, NULL);   /* C knows AK0, then goes offline */
+    g_auto(FixtureRepository) repo = open_as (store, NULL);   /* C knows AK0, then goes offline */
     known = coffer_state_get_string (repo->state, "account", "key-id");
   }
 
@@ -137,7 +137,7 @@ test_two_removals (void)
   remove_with_rk (store, rk, d2);                     /* AK1 → AK2 */
   c_env_ak2 = read_object (store, c_env);
   {
-    g_autoptr(CofferRepository) repo = open_as (store, NULL);
+    g_auto(FixtureRepository) repo = open_as (store, NULL);
     g_autoptr(CofferSnapshot) snap = NULL;
     coffer_test_write_random (after, 2000, 5);
     snap = fixture_backup (repo, cid);
@@ -149,7 +149,7 @@ test_two_removals (void)
   use_computer ("c3");
   {
     g_autoptr(GError) error = NULL;
-    g_autoptr(CofferRepository) repo = fixture_open (store, COMPUTERS_PASSWORD, NULL, &error);
+    g_auto(FixtureRepository) repo = fixture_open (store, COMPUTERS_PASSWORD, NULL, &error);
     g_autofree char *still = NULL;
 
     g_assert_null (repo);
@@ -165,7 +165,7 @@ test_two_removals (void)
   write_object (store, c_env, c_env_ak0);
   {
     g_autoptr(GError) error = NULL;
-    g_autoptr(CofferRepository) repo = fixture_open (store, COMPUTERS_PASSWORD, NULL, &error);
+    g_auto(FixtureRepository) repo = fixture_open (store, COMPUTERS_PASSWORD, NULL, &error);
 
     g_assert_null (repo);
     g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK);
@@ -175,7 +175,7 @@ test_two_removals (void)
    * backup made after them. */
   write_object (store, c_env, c_env_ak2);
   {
-    g_autoptr(CofferRepository) repo = open_as (store, NULL);
+    g_auto(FixtureRepository) repo = open_as (store, NULL);
     g_assert_true (try_restore_latest (repo, cid, target));
   }
   restored = fixture_restored (target, after);

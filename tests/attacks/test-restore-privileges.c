@@ -110,7 +110,7 @@ static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   g_clear_pointer (&f->snap, coffer_snapshot_free);
-  g_clear_object (&f->repo);
+  fixture_close (&f->repo);
   g_free (f->cid);
   g_free (f->src);
   g_free (f->repo_dir);

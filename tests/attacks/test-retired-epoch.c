@@ -126,7 +126,7 @@ test_after_switch (void)
   g_autofree char *store_dir = fixture_dir ("store");
   g_autofree char *src = fixture_dir ("src");
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferSnapshot) s1 = NULL, s2 = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *cid = NULL;
@@ -148,14 +148,14 @@ test_after_switch (void)
   g_assert_true (g_file_set_contents (later, "new and private", -1, NULL));
   s2 = fixture_backup (repo, cid);
   g_assert_cmpuint (s2->epoch, ==, 1);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   forged = forge_snapshot (store_dir, repo_id, &kept, s1);
 
   repo = fixture_open (store_dir, PASSWORD, NULL, &error);
   g_assert_no_error (error);
   assert_refused (repo, cid, forged, s2->id, 2);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   fixture_fresh_computer ();
   repo = fixture_open (store_dir, NULL, rk, &error);
@@ -179,7 +179,7 @@ test_removed_device (void)
   g_autofree char *src = fixture_dir ("src");
   g_autoptr(CofferSecret) rk = NULL;
   g_autoptr(CofferSecret) pw = fixture_secret (PASSWORD);
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferSnapshot) s1 = NULL, s2 = NULL;
   g_autoptr(GPtrArray) devices = NULL;
   g_autoptr(GError) error = NULL;
@@ -200,7 +200,7 @@ test_removed_device (void)
   devices = coffer_repository_list_devices (repo, NULL, &error);
   g_assert_no_error (error);
   removed = g_strdup (((CofferDevice *) devices->pdata[0])->id);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   /* Computer 2 joins with the recovery key and removes computer 1. */
   fixture_fresh_computer ();
@@ -226,7 +226,7 @@ test_removed_device (void)
   }
   s2 = fixture_backup (repo, cid);
   g_assert_cmpuint (s2->epoch, ==, 1);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   forged = forge_snapshot (store_dir, repo_id, &kept, s1);
 
@@ -246,8 +246,8 @@ test_stale_session (void)
   g_autofree char *store_dir = fixture_dir ("store");
   g_autofree char *src = fixture_dir ("src");
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) old_session = NULL;
-  g_autoptr(CofferRepository) other = NULL;
+  g_auto(FixtureRepository) old_session = NULL;
+  g_auto(FixtureRepository) other = NULL;
   g_autoptr(CofferSnapshot) s1 = NULL, s2 = NULL, s3 = NULL;
   g_autoptr(GPtrArray) snaps = NULL;
   g_autoptr(GError) error = NULL;
@@ -333,7 +333,7 @@ test_legacy_key_set (void)
   g_autofree char *store_dir = fixture_dir ("store");
   g_autofree char *src = fixture_dir ("src");
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferSnapshot) s1 = NULL, s2 = NULL;
   g_autoptr(GPtrArray) snaps = NULL;
   g_autoptr(GByteArray) upgraded = NULL;
@@ -354,7 +354,7 @@ test_legacy_key_set (void)
   g_assert_no_error (error);
   s2 = fixture_backup (repo, cid);
   make_legacy_key_set (repo, store_dir, cid);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   forged = forge_snapshot (store_dir, repo_id, &kept, s1);
   fixture_fresh_computer ();
@@ -365,7 +365,7 @@ test_legacy_key_set (void)
   g_assert_cmpuint (snaps->len, ==, 3);
   g_assert_cmpstr (((CofferSnapshot *) snaps->pdata[2])->id, ==, forged);
   g_clear_pointer (&snaps, g_ptr_array_unref);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   /* Rewritten with the account key (a rotation, here on another new
    * computer: the one above remembers backup number 1001 and would now
@@ -379,7 +379,7 @@ test_legacy_key_set (void)
   g_assert_true (coffer_repository_set_level (repo, cid, COFFER_LEVEL_STANDARD, NULL, &error));
   g_assert_no_error (error);
   {
-    g_autoptr(CofferRepository) by_password = fixture_open (store_dir, PASSWORD, NULL, &error);
+    g_auto(FixtureRepository) by_password = fixture_open (store_dir, PASSWORD, NULL, &error);
     g_autoptr(GPtrArray) listed = NULL;
 
     g_assert_no_error (error);
@@ -397,7 +397,7 @@ test_legacy_key_set (void)
   upgraded = read_key_set (repo, store_dir, cid);
   g_assert_cmpmem (upgraded->data, 4, "CKS2", 4);
   assert_refused (repo, cid, forged, s2->id, 2);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   /* The password alone, on a new computer, reads the same rule from the
    * password envelope. */

@@ -141,7 +141,7 @@ check_webdav (gboolean announce)
   g_autoptr(GError) error = NULL;
   g_autoptr(CofferStore) inner = coffer_store_webdav_new (url, NULL, NULL, NULL, &error);
   g_autoptr(CofferStore) store = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GBytes) meta = NULL;
 
   g_assert_no_error (error);
@@ -157,7 +157,7 @@ check_webdav (gboolean announce)
   assert_too_large (error);
 
   /* The client has closed its connections: the server's writes fail. */
-  g_clear_object (&repo);
+  fixture_close (&repo);
   g_clear_object (&store);
   g_clear_object (&inner);
   {
@@ -190,15 +190,15 @@ test_local_sparse_config (void)
 {
   g_autofree char *dir = fixture_dir ("sparse");
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = fixture_create (dir, PASSWORD, &rk);
+  g_auto(FixtureRepository) repo = fixture_create (dir, PASSWORD, &rk);
   g_autofree char *config = g_build_filename (dir, "config", NULL);
   g_autofree char *recovery = g_build_filename (dir, "keys", "recovery", NULL);
   g_autoptr(GError) error = NULL;
-  g_autoptr(CofferRepository) again = NULL;
+  g_auto(FixtureRepository) again = NULL;
   g_autoptr(CofferStore) store = NULL;
   g_autoptr(GBytes) bytes = NULL;
 
-  g_clear_object (&repo);
+  fixture_close (&repo);
   g_assert_cmpint (truncate (config, G_GUINT64_CONSTANT (1) << 40), ==, 0);
   again = fixture_open (dir, PASSWORD, NULL, &error);
   g_assert_null (again);
@@ -251,8 +251,8 @@ test_kdf_session_budget (void)
 {
   g_autofree char *dir = fixture_dir ("budget");
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) created = fixture_create (dir, PASSWORD, &rk);
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) created = fixture_create (dir, PASSWORD, &rk);
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GError) error = NULL;
   guint derived = 0;
 

@@ -67,6 +67,7 @@ run_de (gboolean            with_password,
   g_subprocess_launcher_setenv (launcher, "COFFER_TEST_LOCALEDIR", locale_dir, TRUE);
   g_subprocess_launcher_setenv (launcher, "COFFER_TEST_FAST_KDF", "1", TRUE);
   g_subprocess_launcher_setenv (launcher, "COFFER_KEYRING", "none", TRUE);
+  g_subprocess_launcher_setenv (launcher, "G_DEBUG", "gc-friendly,fatal-warnings", TRUE);
   if (with_password)
     g_subprocess_launcher_setenv (launcher, "COFFER_PASSWORD", PASSWORD, TRUE);
 

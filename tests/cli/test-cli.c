@@ -76,7 +76,7 @@ make_launcher (const char *home_dir,
   g_subprocess_launcher_setenv (launcher, "COFFER_TESTING", "1", TRUE);
   g_subprocess_launcher_setenv (launcher, "COFFER_TEST_FAST_KDF", "1", TRUE);
   g_subprocess_launcher_setenv (launcher, "COFFER_KEYRING", "none", TRUE);
-  g_subprocess_launcher_setenv (launcher, "G_DEBUG", "gc-friendly", TRUE);
+  g_subprocess_launcher_setenv (launcher, "G_DEBUG", "gc-friendly,fatal-warnings", TRUE);
   /* The sanitizer build (build-aux/fuzz.sh) configures its runtime here. */
   for (guint i = 0; i < 3; i++)
     {

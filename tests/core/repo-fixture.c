@@ -102,6 +102,13 @@ fixture_create (const char *dir, const char *password, CofferSecret **rk)
   return repo;
 }
 
+void
+fixture_close (CofferRepository **repo)
+{
+  if (*repo != NULL)
+    g_assert_finalize_object (g_steal_pointer (repo));
+}
+
 CofferRepository *
 fixture_open (const char *dir, const char *password, const CofferSecret *rk, GError **error)
 {

@@ -27,6 +27,20 @@ CofferSecret     *fixture_secret          (const char *text);
 CofferStore      *fixture_store           (const char *dir);
 /* Creates a repository (password may be NULL) in dir; *rk gets the recovery key. */
 CofferRepository *fixture_create          (const char *dir, const char *password, CofferSecret **rk);
+/* Drops the last reference to *repo (may be NULL) and clears it; fails the
+ * test when anything else still holds the repository (a leaked reference). */
+void              fixture_close           (CofferRepository **repo);
+
+/* A repository that must die with its variable: g_auto(FixtureRepository)
+ * repo = ... works like g_autoptr(CofferRepository), and when the variable
+ * goes out of scope asserts that this was the last reference. */
+typedef CofferRepository *FixtureRepository;
+static inline void
+fixture_assert_finalized (CofferRepository *repo)
+{
+  g_assert_finalize_object (repo);
+}
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (FixtureRepository, fixture_assert_finalized, NULL)
 /* Opens and unlocks with the given ways in (either may be NULL). */
 CofferRepository *fixture_open            (const char *dir, const char *password, const CofferSecret *rk,
                                            GError **error);

@@ -37,7 +37,7 @@ setup (Fixture *f, gconstpointer data)
 static void
 teardown (Fixture *f, gconstpointer data)
 {
-  g_clear_object (&f->repo);
+  fixture_close (&f->repo);
   g_clear_pointer (&f->rk, coffer_secret_free);
   coffer_test_rmtree (f->src);
   coffer_test_rmtree (f->store_dir);
@@ -250,7 +250,7 @@ test_round_trip (Fixture *f, gconstpointer data)
   /* A fresh computer with only the password gets the same tree. */
   {
     g_autoptr(GError) error = NULL;
-    g_autoptr(CofferRepository) repo = NULL;
+    g_auto(FixtureRepository) repo = NULL;
     g_autofree char *target2 = fixture_dir ("restore2");
     g_autofree char *copy2 = fixture_restored (target2, f->src);
 
@@ -779,7 +779,7 @@ static void
 busy_progress (const CofferProgress *progress, gpointer user_data)
 {
   Busy *busy = user_data;
-  g_autoptr(CofferRepository) second = NULL;
+  g_auto(FixtureRepository) second = NULL;
   g_autoptr(CofferSnapshot) snap = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -903,7 +903,7 @@ test_forget_prune (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (deleted, ==, 0);
   {
-    g_autoptr(CofferRepository) repo = NULL;
+    g_auto(FixtureRepository) repo = NULL;
     fixture_fresh_computer ();
     repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
     g_assert_no_error (error);
@@ -952,7 +952,7 @@ test_prune_repack (Fixture *f, gconstpointer data)
 
   fixture_assert_check_clean (f->repo, cid, 100);
   {
-    g_autoptr(CofferRepository) repo = NULL;
+    g_auto(FixtureRepository) repo = NULL;
     g_autofree char *target = fixture_dir ("restore");
     g_autofree char *copy = fixture_restored (target, f->src);
 

@@ -61,7 +61,7 @@ test_read_only (void)
   g_autoptr(CofferStore) store = NULL;
   g_autoptr(CofferSecret) pw = fixture_secret (PASSWORD);
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GDir) listing = NULL;
 
@@ -92,7 +92,7 @@ test_full (void)
   g_autoptr(CofferStore) store = NULL;
   g_autoptr(CofferSecret) pw = fixture_secret (PASSWORD);
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GError) error = NULL;
   struct rlimit saved, lim;
   gboolean tmpfs = try_mount (dir, "size=1m,mode=0700", 0);
@@ -143,8 +143,8 @@ test_missing (void)
   g_autofree char *where = g_build_filename (drive, "coffer", NULL);
   g_autofree char *src = fixture_dir ("unplugged-src");
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
-  g_autoptr(CofferRepository) reopened = NULL;
+  g_auto(FixtureRepository) repo = NULL;
+  g_auto(FixtureRepository) reopened = NULL;
   g_autoptr(CofferSnapshot) first = NULL;
   g_autoptr(CofferSnapshot) again = NULL;
   g_autoptr(CofferSnapshot) failed = NULL;
@@ -203,7 +203,7 @@ test_rolled_back_still_detected (void)
   g_autofree char *where = fixture_dir ("rolled-back");
   g_autofree char *src = fixture_dir ("rolled-back-src");
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferSnapshot) first = NULL;
   g_autoptr(CofferSnapshot) second = NULL;
   g_autoptr(GPtrArray) names = NULL;

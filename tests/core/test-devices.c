@@ -11,6 +11,7 @@
 #include "coffer-repository-private.h"
 #include "coffer-error.h"
 #include "coffer-recovery-key.h"
+#include "repo-fixture.h"
 #include "test-utils.h"
 
 #define PASSWORD "correct horse battery staple"
@@ -95,7 +96,7 @@ run_role (int argc, char **argv)
   const char *repo_dir = argv[3];
   g_autofree char *location = g_build_filename (repo_dir, "store", NULL);
   g_autoptr(GError) error = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
 
   coffer_kdf_set_test_profile (TRUE);
 

@@ -33,12 +33,12 @@ test_recovery_envelope (void)
   g_autofree char *path = g_build_filename (store_dir, "keys", "recovery", NULL);
   g_autoptr(CofferSecret) rk = NULL;
   g_autoptr(CofferSecret) other = coffer_secret_new_random (16);
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GError) error = NULL;
 
   fixture_fresh_computer ();
   repo = fixture_create (store_dir, PASSWORD, &rk);
-  g_clear_object (&repo);
+  fixture_close (&repo);
   flip_byte (path, COMMITMENT_OFFSET + 3);
 
   /* This computer has seen the key open the repository: damage. */
@@ -52,7 +52,7 @@ test_recovery_envelope (void)
   g_assert_false (coffer_repository_verify_recovery_key (repo, other, NULL, &error));
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY);
   g_clear_error (&error);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   /* A computer that never saw the key cannot tell (key commitment). */
   fixture_fresh_computer ();
@@ -67,7 +67,7 @@ test_password_envelope (void)
   g_autofree char *store_dir = fixture_dir ("store-pw");
   g_autofree char *src = fixture_dir ("src-pw");
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *a = NULL;
   g_autofree char *b = NULL;
@@ -79,7 +79,7 @@ test_password_envelope (void)
   fixture_make_small_tree (src, 5);
   a = fixture_add_category (repo, "Alpha", COFFER_LEVEL_STANDARD, src);
   b = fixture_add_category (repo, "Beta", COFFER_LEVEL_STANDARD, src);
-  g_clear_object (&repo);
+  fixture_close (&repo);
   path = g_strdup_printf ("%s/categories/%s/keys/password", store_dir, b);
   flip_byte (path, PASSWORD_HEADER + COMMITMENT_OFFSET + 5);
 
@@ -96,7 +96,7 @@ test_password_envelope (void)
   g_assert_no_error (error);
   g_assert_nonnull (cat);
   g_clear_pointer (&cat, coffer_category_free);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   /* A wrong password is still a wrong password. */
   fixture_fresh_computer ();
@@ -113,14 +113,14 @@ test_truncated_config (void)
   g_autofree char *store_dir = fixture_dir ("store-config");
   g_autofree char *path = g_build_filename (store_dir, "config", NULL);
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferStore) store = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *data = NULL;
   gsize len = 0;
 
   repo = fixture_create (store_dir, PASSWORD, &rk);
-  g_clear_object (&repo);
+  fixture_close (&repo);
   g_assert_true (g_file_get_contents (path, &data, &len, NULL));
   /* Cut inside the chunker group, and right after a line. */
   for (guint cut = 0; cut < 2; cut++)

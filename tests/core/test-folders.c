@@ -62,7 +62,7 @@ test_two_computers (void)
 
   use_computer ("a");
   {
-    g_autoptr(CofferRepository) repo = fixture_create (store_dir, COMPUTERS_PASSWORD, &rk);
+    g_auto(FixtureRepository) repo = fixture_create (store_dir, COMPUTERS_PASSWORD, &rk);
     g_autoptr(CofferSnapshot) snap = NULL;
 
     cid = fixture_add_category (repo, "Documents", COFFER_LEVEL_STANDARD, docs_a);
@@ -76,7 +76,7 @@ test_two_computers (void)
   /* B sees the category with no folders of its own, A's as A's. */
   use_computer ("b");
   {
-    g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+    g_auto(FixtureRepository) repo = open_as (store_dir, NULL);
     g_autoptr(CofferCategory) cat = coffer_repository_find_category (repo, cid, NULL, &error);
     g_autoptr(CofferSnapshot) none = NULL;
     g_autoptr(CofferSnapshot) snap = NULL;
@@ -114,7 +114,7 @@ test_two_computers (void)
   /* A keeps backing up its own folder, and sees B's. */
   use_computer ("a");
   {
-    g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+    g_auto(FixtureRepository) repo = open_as (store_dir, NULL);
     g_autoptr(CofferCategory) cat = coffer_repository_find_category (repo, cid, NULL, &error);
     g_autoptr(CofferSnapshot) snap = NULL;
     g_autofree char *target = fixture_dir ("a-restore");
@@ -167,7 +167,7 @@ test_two_computers (void)
   }
   use_computer ("b");
   {
-    g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+    g_auto(FixtureRepository) repo = open_as (store_dir, NULL);
     g_autoptr(CofferCategory) cat = coffer_repository_find_category (repo, cid, NULL, &error);
 
     g_assert_no_error (error);
@@ -182,7 +182,7 @@ test_two_computers (void)
    * computer of its own, with no folders yet. */
   use_computer ("c");
   {
-    g_autoptr(CofferRepository) repo = open_as (store_dir, rk);
+    g_auto(FixtureRepository) repo = open_as (store_dir, rk);
     g_autoptr(CofferCategory) before = coffer_repository_find_category (repo, cid, NULL, &error);
     g_autoptr(CofferCategory) after = NULL;
 
@@ -206,7 +206,7 @@ test_two_computers (void)
     {
       use_computer (i == 0 ? "a" : "b");
       {
-        g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+        g_auto(FixtureRepository) repo = open_as (store_dir, NULL);
         g_autoptr(GPtrArray) cats = coffer_repository_list_categories (repo, NULL, &error);
 
         g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_ROLLED_BACK);
@@ -248,7 +248,7 @@ write_legacy_meta (CofferRepository *repo, const char *cid, const char *path)
 static CofferCategory *
 find (const char *store_dir, const char *cid)
 {
-  g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+  g_auto(FixtureRepository) repo = open_as (store_dir, NULL);
   g_autoptr(GError) error = NULL;
   CofferCategory *cat = coffer_repository_find_category (repo, cid, NULL, &error);
 
@@ -273,7 +273,7 @@ test_legacy (void)
 
   use_computer ("legacy-a");
   {
-    g_autoptr(CofferRepository) repo = fixture_create (store_dir, COMPUTERS_PASSWORD, &rk);
+    g_auto(FixtureRepository) repo = fixture_create (store_dir, COMPUTERS_PASSWORD, &rk);
     cid = fixture_add_category (repo, "Old", COFFER_LEVEL_STANDARD, docs_a);
     write_legacy_meta (repo, cid, docs_a);
   }
@@ -286,7 +286,7 @@ test_legacy (void)
 
   use_computer ("legacy-b");
   {
-    g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+    g_auto(FixtureRepository) repo = open_as (store_dir, NULL);
     g_autoptr(CofferCategory) cat = coffer_repository_find_category (repo, cid, NULL, &error);
     const CofferCategoryFolders *first;
 
@@ -309,7 +309,7 @@ test_legacy (void)
 
   use_computer ("legacy-a");
   {
-    g_autoptr(CofferRepository) repo = open_as (store_dir, NULL);
+    g_auto(FixtureRepository) repo = open_as (store_dir, NULL);
     g_autoptr(CofferCategory) cat = coffer_repository_find_category (repo, cid, NULL, &error);
 
     g_assert_no_error (error);

@@ -86,7 +86,7 @@ run_full_disk (Mode mode, const char *store_dir)
 {
   g_autofree char *src = fixture_dir ("src");
   g_autofree char *big_dir = g_build_filename (src, "big", NULL);
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferSecret) rk = NULL;
   g_autoptr(CofferSnapshot) s1 = NULL, s3 = NULL, failed = NULL;
   g_autoptr(GError) error = NULL;
@@ -119,7 +119,7 @@ run_full_disk (Mode mode, const char *store_dir)
 
   /* The earlier snapshot is intact: listed alone, checks clean (from
    * another computer too), restores byte for byte. */
-  g_clear_object (&repo);
+  fixture_close (&repo);
   repo = fixture_open (store_dir, PASSWORD, NULL, &error);
   g_assert_no_error (error);
   snaps = coffer_repository_list_snapshots (repo, cid, NULL, &error);

@@ -54,7 +54,7 @@ hostile_setup (Hostile *h)
 static void
 hostile_free (Hostile *h)
 {
-  g_clear_object (&h->repo);
+  fixture_close (&h->repo);
   g_clear_pointer (&h->snap, coffer_snapshot_free);
   g_clear_pointer (&h->rk, coffer_secret_free);
   g_free (h->store_dir);

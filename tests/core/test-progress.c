@@ -50,7 +50,7 @@ test_backup_totals_from_scan (void)
   g_autofree char *repo_dir = fixture_dir ("repo");
   g_autofree char *src = fixture_dir ("src");
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferSnapshot) first = NULL;
   g_autoptr(CofferSnapshot) second = NULL;
   g_autoptr(GError) error = NULL;

@@ -34,7 +34,7 @@ test_prune_temporaries (void)
   g_autofree char *store_dir = fixture_dir ("store");
   g_autofree char *src = fixture_dir ("src");
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = fixture_create (store_dir, PASSWORD, &rk);
+  g_auto(FixtureRepository) repo = fixture_create (store_dir, PASSWORD, &rk);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) packs = NULL;
   g_autoptr(GPtrArray) before = NULL;

@@ -171,7 +171,7 @@ test_reencrypt (void)
   g_autofree char *cid = NULL;
   g_autofree char *pw_name = NULL;
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferSnapshot) s1 = NULL;
   g_autoptr(CofferSnapshot) s2 = NULL;
   g_autoptr(GBytes) old_pw_env = NULL;
@@ -240,7 +240,7 @@ test_reencrypt (void)
                         _coffer_repository_get_category (repo, cid, NULL, NULL))->epoch);
     fixture_assert_check_clean (repo, cid, 100);
   }
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   /* A fresh computer with the old password envelope written back into
    * the repository opens nothing. */
@@ -270,7 +270,7 @@ test_reencrypt (void)
     g_clear_error (&error);
     dir = g_dir_open (target, 0, NULL);
     g_assert_null (g_dir_read_name (dir));
-    g_clear_object (&repo);
+    fixture_close (&repo);
     g_assert_cmpint (g_unlink (path), ==, 0);
   }
 
@@ -302,7 +302,7 @@ test_resume (void)
   g_autofree char *src = fixture_dir ("src-resume");
   g_autofree char *cid = NULL;
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) snaps = NULL;
@@ -376,7 +376,7 @@ test_resume (void)
   }
   assert_snapshots_newest (repo, cid, 3);
   fixture_assert_check_clean (repo, cid, 100);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   fixture_fresh_computer ();
   repo = fixture_open (store_dir, NULL, rk, &error);
@@ -450,7 +450,7 @@ test_prune_keeps_epochs_apart (void)
   g_autofree char *expect_b = fixture_dir ("expect-b");
   g_autofree char *cid = NULL;
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferSnapshot) a = NULL;
   g_autoptr(CofferSnapshot) b = NULL;
   g_autoptr(CofferSnapshot) c = NULL;
@@ -490,7 +490,7 @@ test_prune_keeps_epochs_apart (void)
       g_assert_true (coffer_store_delete (coffer_repository_get_store (repo), name, NULL, &error));
       g_assert_no_error (error);
     }
-  g_clear_object (&repo);
+  fixture_close (&repo);
   repo = fixture_open (store_dir, NULL, rk, &error);
   g_assert_no_error (error);
   g_assert_true (coffer_prune_run (repo, cid, 0, NULL, NULL, NULL, NULL, &error));

@@ -31,7 +31,7 @@ setup (Fixture *f, gconstpointer data)
 static void
 teardown (Fixture *f, gconstpointer data)
 {
-  g_clear_object (&f->repo);
+  fixture_close (&f->repo);
   g_clear_pointer (&f->rk, coffer_secret_free);
   g_free (f->store_dir);
   g_free (f->src);
@@ -58,9 +58,9 @@ test_create_open (Fixture *f, gconstpointer data)
   g_autofree char *empty = fixture_dir ("empty");
   g_autoptr(CofferStore) empty_store = fixture_store (empty);
   g_autoptr(CofferStore) store = fixture_store (f->store_dir);
-  g_autoptr(CofferRepository) none = NULL;
-  g_autoptr(CofferRepository) again = NULL;
-  g_autoptr(CofferRepository) twice = NULL;
+  g_auto(FixtureRepository) none = NULL;
+  g_auto(FixtureRepository) again = NULL;
+  g_auto(FixtureRepository) twice = NULL;
   g_autoptr(CofferSecret) rk2 = NULL;
   g_autoptr(CofferSecret) pw = fixture_secret (PASSWORD);
   g_autofree char *cid = fixture_add_category (f->repo, "Documents", COFFER_LEVEL_STANDARD, f->src);
@@ -104,7 +104,7 @@ test_unsupported_version (Fixture *f, gconstpointer data)
   g_autofree char *text = NULL;
   g_autoptr(GString) changed = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferStore) store = fixture_store (f->store_dir);
 
   g_assert_true (g_file_get_contents (config, &text, NULL, NULL));
@@ -129,10 +129,10 @@ test_wrong_password (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autofree char *cid = fixture_add_category (f->repo, "Documents", COFFER_LEVEL_STANDARD, f->src);
   g_autoptr(CofferSnapshot) snap = fixture_backup (f->repo, cid);
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferCategory) cat = NULL;
 
-  g_clear_object (&f->repo);
+  fixture_close (&f->repo);
 
   /* This computer: the device key file is sealed under the password. */
   repo = fixture_open (f->store_dir, "not the password", NULL, &error);
@@ -159,10 +159,10 @@ test_standard_fresh_computer (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autofree char *cid = fixture_add_category (f->repo, "Documents", COFFER_LEVEL_STANDARD, f->src);
   g_autoptr(CofferSnapshot) snap = fixture_backup (f->repo, cid);
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GPtrArray) cats = NULL;
 
-  g_clear_object (&f->repo);
+  fixture_close (&f->repo);
   fixture_fresh_computer ();
   repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
   g_assert_no_error (error);
@@ -189,14 +189,14 @@ test_recovery_key_alone (Fixture *f, gconstpointer data)
   g_autofree char *src2 = fixture_dir ("src2");
   g_autofree char *std = NULL, *adv = NULL;
   g_autoptr(CofferSnapshot) s1 = NULL, s2 = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
 
   fixture_make_small_tree (src2, 99);
   std = fixture_add_category (f->repo, "Standard", COFFER_LEVEL_STANDARD, f->src);
   adv = fixture_add_category (f->repo, "Advanced", COFFER_LEVEL_ADVANCED, src2);
   s1 = fixture_backup (f->repo, std);
   s2 = fixture_backup (f->repo, adv);
-  g_clear_object (&f->repo);
+  fixture_close (&f->repo);
 
   fixture_fresh_computer ();
   /* The recovery key as the user types it back (formatted, lower case). */
@@ -223,7 +223,7 @@ test_advanced (Fixture *f, gconstpointer data)
   g_autofree char *pw_obj = g_strdup_printf ("%s/categories/%s/keys/password", f->store_dir, cid);
   g_autofree char *acct_obj = g_strdup_printf ("%s/categories/%s/keys/account", f->store_dir, cid);
   g_autofree char *extra = g_build_filename (f->src, "after-switch.txt", NULL);
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferCategory) cat = NULL;
   g_autoptr(GPtrArray) cats = NULL;
 
@@ -237,7 +237,7 @@ test_advanced (Fixture *f, gconstpointer data)
   g_assert_true (g_file_set_contents (extra, "written after the switch\n", -1, NULL));
   after = fixture_backup (f->repo, cid);
   g_assert_cmpuint (after->epoch, >, before->epoch);
-  g_clear_object (&f->repo);
+  fixture_close (&f->repo);
 
   /* A new computer with only the password cannot open it. */
   fixture_fresh_computer ();
@@ -258,7 +258,7 @@ test_advanced (Fixture *f, gconstpointer data)
   g_assert_cmpuint (cats->len, ==, 1);
   g_assert_false (((CofferCategory *) g_ptr_array_index (cats, 0))->unlocked);
   g_assert_null (((CofferCategory *) g_ptr_array_index (cats, 0))->name);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   /* The recovery key opens both the old and the new epoch. */
   fixture_fresh_computer ();
@@ -287,7 +287,7 @@ test_advanced (Fixture *f, gconstpointer data)
   g_assert_true (coffer_repository_set_level (repo, cid, COFFER_LEVEL_STANDARD, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (g_file_test (pw_obj, G_FILE_TEST_EXISTS));
-  g_clear_object (&repo);
+  fixture_close (&repo);
   fixture_fresh_computer ();
   repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
   g_assert_no_error (error);
@@ -301,18 +301,18 @@ test_password_change (Fixture *f, gconstpointer data)
   g_autofree char *cid = fixture_add_category (f->repo, "Documents", COFFER_LEVEL_STANDARD, f->src);
   g_autoptr(CofferSnapshot) snap = fixture_backup (f->repo, cid);
   g_autoptr(CofferSecret) new_pw = fixture_secret ("a new and longer password");
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferCategory) cat = NULL;
 
   g_assert_true (coffer_repository_change_password (f->repo, new_pw, NULL, &error));
   g_assert_no_error (error);
-  g_clear_object (&f->repo);
+  fixture_close (&f->repo);
 
   /* This computer, next session: the new password works, the old one not. */
   repo = fixture_open (f->store_dir, "a new and longer password", NULL, &error);
   g_assert_no_error (error);
   g_assert_true (coffer_repository_has_account_key (repo));
-  g_clear_object (&repo);
+  fixture_close (&repo);
   repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD);
   g_assert_null (repo);
@@ -326,7 +326,7 @@ test_password_change (Fixture *f, gconstpointer data)
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_PASSWORD);
   g_assert_null (cat);
   g_clear_error (&error);
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   fixture_fresh_computer ();
   repo = fixture_open (f->store_dir, "a new and longer password", NULL, &error);
@@ -339,7 +339,7 @@ test_recovery_key_verify (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(CofferSecret) wrong = coffer_recovery_key_generate ();
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(CofferSecret) replaced = NULL;
 
   g_assert_false (coffer_repository_verify_recovery_key (f->repo, wrong, NULL, &error));
@@ -353,7 +353,7 @@ test_recovery_key_verify (Fixture *f, gconstpointer data)
   g_assert_cmpint (coffer_repository_get_recovery_key_tested (f->repo), >, 0);
 
   /* A wrong key as the only way in fails to unlock. */
-  g_clear_object (&f->repo);
+  fixture_close (&f->repo);
   fixture_fresh_computer ();
   repo = fixture_open (f->store_dir, NULL, wrong, &error);
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_WRONG_RECOVERY_KEY);
@@ -432,7 +432,7 @@ test_recovery_key_replace_two_phase (Fixture *f, gconstpointer data)
   /* A crash between the two steps: the pending key lived in memory only. */
   k2 = coffer_repository_begin_recovery_key_replacement (f->repo, &error);
   g_assert_no_error (error);
-  g_clear_object (&f->repo);
+  fixture_close (&f->repo);
   f->repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
   g_assert_no_error (error);
   g_assert_false (coffer_repository_has_pending_recovery_key (f->repo));

@@ -125,7 +125,7 @@ test_no_secrets_at_rest (void)
   g_autofree char *src_adv = fixture_dir ("src-advanced");
   g_autoptr(CofferSecret) rk = NULL;
   g_autoptr(CofferSecret) formatted = NULL;
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autoptr(GPtrArray) needles = g_ptr_array_new_with_free_func (needle_free);
   g_autoptr(GError) error = NULL;
   g_autofree char *std = NULL;
@@ -187,7 +187,7 @@ test_no_secrets_at_rest (void)
     index_cache = g_build_filename (cache_dir, "index.cache", NULL);
     files_cache = g_build_filename (cache_dir, "files.sqlite", NULL);
   }
-  g_clear_object (&repo);
+  fixture_close (&repo);
 
   /* The scan covers the places that matter (not a vacuous pass). */
   g_assert_true (g_file_test (index_cache, G_FILE_TEST_IS_REGULAR));
@@ -330,14 +330,14 @@ test_cli_emergency_kit (void)
   g_autoptr(CofferSecret) other_rk = NULL;
   g_autoptr(CofferSecret) formatted = NULL;
   g_autoptr(CofferSecret) other_formatted = NULL;
-  g_autoptr(CofferRepository) repo = fixture_create (store_dir, PASSWORD, &rk);
-  g_autoptr(CofferRepository) other = fixture_create (other_store, PASSWORD, &other_rk);
+  g_auto(FixtureRepository) repo = fixture_create (store_dir, PASSWORD, &rk);
+  g_auto(FixtureRepository) other = fixture_create (other_store, PASSWORD, &other_rk);
   g_autofree char *err = NULL;
   g_autoptr(GBytes) pdf = NULL;
   GStatBuf st;
 
-  g_clear_object (&repo);
-  g_clear_object (&other);
+  fixture_close (&repo);
+  fixture_close (&other);
   formatted = coffer_recovery_key_format (rk);
   other_formatted = coffer_recovery_key_format (other_rk);
 

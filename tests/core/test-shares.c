@@ -365,7 +365,7 @@ test_repository (void)
 {
   g_autofree char *dir = fixture_dir ("repo");
   g_autoptr(CofferSecret) rk = NULL;
-  g_autoptr(CofferRepository) repo = fixture_create (dir, NULL, &rk);
+  g_auto(FixtureRepository) repo = fixture_create (dir, NULL, &rk);
   g_autoptr(CofferSecret) wrong = coffer_recovery_key_generate ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) shares = NULL;

@@ -48,7 +48,7 @@ typedef struct
 static void
 tamper_setup (Tamper *t)
 {
-  g_autoptr(CofferRepository) repo = NULL;
+  g_auto(FixtureRepository) repo = NULL;
   g_autofree char *secret = NULL;
   g_autofree char *later = NULL;
   g_autoptr(GString) content = g_string_new (MARKER);
@@ -247,7 +247,7 @@ mutate (Tamper *t, const Case *c)
       {
         /* Remove the newest snapshot (the one with the highest sequence). */
         g_autoptr(GError) error = NULL;
-        g_autoptr(CofferRepository) repo = fixture_open (t->store_dir, PASSWORD, NULL, &error);
+        g_auto(FixtureRepository) repo = fixture_open (t->store_dir, PASSWORD, NULL, &error);
         g_autoptr(CofferSnapshot) newest = NULL;
         g_autofree char *name = NULL;
         g_autofree char *path = NULL;
@@ -306,7 +306,7 @@ open_as (Tamper *t, Reader reader, GError **error)
 static gboolean
 try_restore (Tamper *t, Reader reader, const char *target, GError **error)
 {
-  g_autoptr(CofferRepository) repo = open_as (t, reader, error);
+  g_auto(FixtureRepository) repo = open_as (t, reader, error);
   g_autoptr(CofferSnapshot) snap = NULL;
   g_autoptr(GPtrArray) snaps = NULL;
 
@@ -353,7 +353,7 @@ test_case (gconstpointer data)
     {
       g_autoptr(GError) check_error = NULL;
       g_autoptr(GPtrArray) problems = NULL;
-      g_autoptr(CofferRepository) repo = NULL;
+      g_auto(FixtureRepository) repo = NULL;
 
       /* Same reader, a new session (and for fresh readers a new computer). */
       repo = open_as (&t, c->reader, &check_error);
@@ -382,7 +382,7 @@ test_untouched (void)
   tamper_setup (&t);
   for (guint i = 0; i < G_N_ELEMENTS (readers); i++)
     {
-      g_autoptr(CofferRepository) repo = NULL;
+      g_auto(FixtureRepository) repo = NULL;
       target = fixture_dir ("restore");
       g_assert_true (try_restore (&t, readers[i], target, &error));
       g_assert_no_error (error);

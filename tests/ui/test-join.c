@@ -121,6 +121,256 @@ next (CofferSetupAssistant *assistant)
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.next", NULL));
 }
 
+/* The walk: each step picks up where the one before left computer A, the
+ * app on computer B and its windows. */
+typedef struct
+{
+  CofferApplication *app;
+  CofferSetupAssistant *assistant;
+  CofferWindow *window;
+  char *pictures_a;
+  char *pictures_b;
+  char *papers_a;
+  char *papers_b;
+  char *device_id;   /* B's, as A lists it */
+} Join;
+
+/* Computer A creates the repository with Photos and a category B's
+ * assistant does not detect (Papers: offered with A's folder mapped to B's
+ * home), and backs up. */
+static void
+step_computer_a (Join *j)
+{
+  g_mkdir_with_parents (j->pictures_a, 0755);
+  g_mkdir_with_parents (j->pictures_b, 0755);
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree char *a = g_strdup_printf ("%s/A_%u.jpg", j->pictures_a, i);
+      g_autofree char *b = g_strdup_printf ("%s/B_%u.jpg", j->pictures_b, i);
+      coffer_test_write_random (a, 5000 + i * 1000, 1 + i);
+      coffer_test_write_random (b, 7000 + i * 1000, 11 + i);
+    }
+  RUN_A_OK ("init", NULL);
+  RUN_A_OK ("category", "add", "Photos", j->pictures_a, NULL);
+  g_mkdir_with_parents (j->papers_a, 0755);
+  g_mkdir_with_parents (j->papers_b, 0755);
+  RUN_A_OK ("category", "add", "Papers", j->papers_a, NULL);
+  RUN_A_OK ("backup", NULL);
+}
+
+/* Computer B: the welcome page offers to restore from an existing backup;
+ * the assistant finds it in the folder and offers the ways in; B asks to
+ * join by code (giving the password: no keyring in the tests). */
+static void
+step_b_asks_to_join (Join *j)
+{
+  j->app = ui_test_app_new ();
+  g_application_activate (G_APPLICATION (j->app));
+  j->assistant = COFFER_SETUP_ASSISTANT (ui_test_find_window (COFFER_TYPE_SETUP_ASSISTANT));
+  g_assert_nonnull (j->assistant);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (j->assistant), "assistant.restore-existing", NULL));
+  g_assert_cmpstr (coffer_setup_assistant_get_page (j->assistant), ==, "destination");
+  check_step (j->assistant, 1, 6);
+  coffer_setup_assistant_set_folder (j->assistant, repo);
+  next (j->assistant);
+  wait_page (j->assistant, "way-in");
+  check_step (j->assistant, 2, 6);
+  ui_test_screenshot (GTK_WIDGET (j->assistant), "setup-way-in");
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (j->assistant),
+                                                                                COFFER_TYPE_SETUP_ASSISTANT,
+                                                                                "way_code")), TRUE);
+  next (j->assistant);
+  g_assert_cmpstr (coffer_setup_assistant_get_page (j->assistant), ==, "join");
+  check_step (j->assistant, 3, 6);
+  ui_test_wait_for (join_requested, j->assistant, 60, "join request");
+  if (!coffer_setup_assistant_get_join_requested (j->assistant))
+    {
+      /* No keyring in the tests: the key is protected by the password. */
+      GObject *entry = gtk_widget_get_template_child (GTK_WIDGET (j->assistant), COFFER_TYPE_SETUP_ASSISTANT,
+                                                      "join_password");
+      ui_test_screenshot (GTK_WIDGET (j->assistant), "setup-join-password");
+      gtk_editable_set_text (GTK_EDITABLE (entry), PASSWORD);
+      next (j->assistant);
+      ui_test_wait_for (join_requested_only, j->assistant, 60, "join request");
+    }
+  ui_test_screenshot (GTK_WIDGET (j->assistant), "setup-join-waiting");
+}
+
+/* A sees the request and answers it; B shows the code (its timer polls
+ * every 2 s); the user types it on A. */
+static void
+step_a_approves (Join *j)
+{
+  g_autofree char *output = run_a ("--json", "devices", "list", NULL);
+  g_autoptr(GRegex) regex = NULL;
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autofree char *code = NULL;
+
+  g_assert_nonnull (output);
+  regex = g_regex_new ("\\{\"id\":\"([0-9a-zA-Z]+)\"[^}]*\"pending\":true", 0, 0, NULL);
+  g_assert_true (g_regex_match (regex, output, 0, &match));
+  j->device_id = g_match_info_fetch (match, 1);
+  RUN_A_OK ("devices", "approve", j->device_id, NULL);
+
+  ui_test_wait_for (join_code_shown, j->assistant, 60, "join code");
+  code = g_strdup (coffer_setup_assistant_get_join_code (j->assistant));
+  ui_test_screenshot (GTK_WIDGET (j->assistant), "setup-join-code");
+  RUN_A_OK ("devices", "approve", j->device_id, "--code", code, NULL);
+}
+
+/* B completes the join and offers to restore A's files into B's home:
+ * computer-a/Pictures → ~/Pictures; B's own files stay. */
+static void
+step_b_restores (Join *j)
+{
+  GtkWidget *row;
+  g_autofree char *a0 = g_build_filename (j->pictures_a, "A_0.jpg", NULL);
+  g_autofree char *a0_on_b = g_build_filename (j->pictures_b, "A_0.jpg", NULL);
+  g_autofree char *b0 = g_build_filename (j->pictures_b, "B_0.jpg", NULL);
+
+  wait_page (j->assistant, "restore");
+  check_step (j->assistant, 4, 6);
+  row = ui_test_find (GTK_WIDGET (j->assistant), ADW_TYPE_ACTION_ROW, "Photos");
+  g_assert_nonnull (row);
+  g_test_message ("mapping: %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (row)));
+  g_assert_true (g_str_has_suffix (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "Pictures → ~/Pictures"));
+  g_assert_false (g_file_test (a0_on_b, G_FILE_TEST_EXISTS));
+  ui_test_screenshot (GTK_WIDGET (j->assistant), "setup-restore-offer");
+  next (j->assistant);
+  wait_page (j->assistant, "categories");
+  check_step (j->assistant, 5, 6);
+  coffer_test_assert_same_tree (a0, a0_on_b, FALSE);
+  g_assert_true (g_file_test (b0, G_FILE_TEST_IS_REGULAR));
+  ui_test_screenshot (GTK_WIDGET (j->assistant), "setup-restored");
+}
+
+/* The categories page lists A's categories with this computer's folders
+ * (Photos: B's Pictures, not A's; Papers: A's folder mapped to B's home);
+ * B keeps Photos only and finishes the assistant. */
+static void
+step_b_categories (Join *j)
+{
+  GListStore *items = coffer_setup_assistant_get_categories (j->assistant);
+  gboolean photos = FALSE, papers = FALSE;
+
+  ui_test_screenshot (GTK_WIDGET (j->assistant), "setup-joined-categories");
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (items)); i++)
+    {
+      g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (items), i);
+      const char * const *paths = coffer_category_item_get_paths (item);
+
+      if (g_strcmp0 (coffer_category_item_get_name (item), "Photos") == 0)
+        {
+          photos = coffer_category_item_get_id (item) != NULL;
+          g_assert_true (g_strv_contains (paths, j->pictures_b));
+          g_assert_false (g_strv_contains (paths, j->pictures_a));
+          coffer_category_item_set_enabled (item, TRUE);
+        }
+      else if (g_strcmp0 (coffer_category_item_get_name (item), "Papers") == 0)
+        {
+          papers = coffer_category_item_get_id (item) != NULL;
+          g_assert_cmpuint (g_strv_length ((char **) paths), ==, 1);
+          g_assert_cmpstr (paths[0], ==, j->papers_b);
+          coffer_category_item_set_enabled (item, FALSE);
+        }
+      else
+        coffer_category_item_set_enabled (item, FALSE);
+    }
+  g_assert_true (photos);
+  g_assert_true (papers);
+  next (j->assistant);
+  wait_page (j->assistant, "protection");
+  check_step (j->assistant, 6, 6);
+  next (j->assistant);
+  wait_page (j->assistant, "done");
+  next (j->assistant);
+  j->assistant = NULL;
+}
+
+/* The main window lists the categories and B's backup succeeds. */
+static void
+step_b_backs_up (Join *j)
+{
+  const CofferHistoryEntry *entry;
+  GtkWidget *row;
+
+  ui_test_wait_for (main_window_shown, NULL, 30, "main window");
+  j->window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
+  g_assert_nonnull (ui_test_find (GTK_WIDGET (j->window), COFFER_TYPE_CATEGORY_ROW, "Photos"));
+  ui_test_wait_for (backup_done, j->app, 120, "backup from B");
+  entry = coffer_history_get_entry (coffer_application_get_history (j->app), 0);
+  if (!entry->success)
+    g_error ("backup from B failed: %s / %s", entry->summary, entry->details);
+  ui_test_screenshot (GTK_WIDGET (j->window), "joined-main-window");
+  row = ui_test_find (GTK_WIDGET (j->window), COFFER_TYPE_CATEGORY_ROW, "Photos");
+  adw_expander_row_set_expanded (ADW_EXPANDER_ROW (row), TRUE);
+  ui_test_screenshot (GTK_WIDGET (j->window), "joined-this-computers-folders");
+}
+
+/* The restore window: Photos has backups from A and from B, and each
+ * backup's label names its computer. */
+static void
+step_restore_window_names_computers (Join *j)
+{
+  CofferRestoreWindow *restore;
+  GtkDropDown *dropdown;
+  GtkDropDown *categories;
+  GListModel *labels;
+  GListModel *names;
+  g_autofree char *on_host = g_strdup_printf (" on %s", g_get_host_name ());
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (j->window), "app.restore", NULL));
+  restore = COFFER_RESTORE_WINDOW (ui_test_find_window (COFFER_TYPE_RESTORE_WINDOW));
+  g_assert_nonnull (restore);
+  ui_test_wait_for (restore_loaded, restore, 60, "snapshot listing");
+  categories = GTK_DROP_DOWN (gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW,
+                                                             "category_dropdown"));
+  names = gtk_drop_down_get_model (categories);
+  for (guint i = 0; i < g_list_model_get_n_items (names); i++)
+    if (g_strcmp0 (gtk_string_list_get_string (GTK_STRING_LIST (names), i), "Photos") == 0)
+      gtk_drop_down_set_selected (categories, i);
+  dropdown = GTK_DROP_DOWN (gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW,
+                                                           "snapshot_dropdown"));
+  g_object_set_data (G_OBJECT (restore), "dropdown", dropdown);
+  ui_test_wait_for (two_snapshots, restore, 60, "Photos snapshot listing");
+  labels = gtk_drop_down_get_model (dropdown);
+  for (guint i = 0; i < g_list_model_get_n_items (labels); i++)
+    g_test_message ("snapshot %u: %s", i, gtk_string_list_get_string (GTK_STRING_LIST (labels), i));
+  g_assert_cmpuint (g_list_model_get_n_items (labels), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    g_assert_nonnull (strstr (gtk_string_list_get_string (GTK_STRING_LIST (labels), i), on_host));
+  ui_test_screenshot (GTK_WIDGET (restore), "joined-restore-per-computer");
+  gtk_window_destroy (GTK_WINDOW (restore));
+}
+
+/* Folders belong to a computer: B's snapshot holds B's Pictures only, A
+ * sees B's folders next to its own, and A lists B as trusted. */
+static void
+step_a_sees_b (Join *j)
+{
+  g_autofree char *snapshots = run_a ("--json", "snapshots", "--category", "Photos", NULL);
+  g_autofree char *categories = NULL;
+  g_autofree char *devices = NULL;
+  g_autofree char *by_b = g_strdup_printf ("\"device_id\":\"%s\"", j->device_id);
+  g_autofree char *b_paths = g_strdup_printf ("\"paths\":[\"%s\"]", j->pictures_b);
+  g_autofree char *a_and_others = g_strdup_printf ("\"paths\":[\"%s\"],\"excludes\":[],"
+                                                   "\"other_computers\":[{\"device_id\":\"%s\"",
+                                                   j->pictures_a, j->device_id);
+
+  g_assert_nonnull (snapshots);
+  g_assert_nonnull (strstr (snapshots, by_b));
+  g_assert_nonnull (strstr (snapshots, b_paths));
+  categories = run_a ("--json", "category", "list", NULL);
+  g_assert_nonnull (categories);
+  g_assert_nonnull (strstr (categories, a_and_others));
+  g_assert_nonnull (strstr (categories, b_paths));
+
+  devices = run_a ("--json", "devices", "list", NULL);
+  g_assert_nonnull (devices);
+  g_assert_nonnull (strstr (devices, j->device_id));
+  g_assert_null (strstr (devices, "\"pending\":true"));
+}
+
 static void
 test_join (void)
 {
@@ -128,221 +378,20 @@ test_join (void)
   g_autofree char *pictures_b = g_build_filename (g_get_home_dir (), "Pictures", NULL);
   g_autofree char *papers_a = g_build_filename (home_a, "Papers", NULL);
   g_autofree char *papers_b = g_build_filename (g_get_home_dir (), "Papers", NULL);
-  g_autofree char *expect = NULL;
-  g_autofree char *output = NULL;
-  g_autofree char *device_id = NULL;
-  g_autofree char *code = NULL;
-  g_autoptr(CofferApplication) app = NULL;
-  g_autoptr(GRegex) regex = NULL;
-  g_autoptr(GMatchInfo) match = NULL;
-  CofferSetupAssistant *assistant;
-  CofferWindow *window;
+  Join j = { .pictures_a = pictures_a, .pictures_b = pictures_b, .papers_a = papers_a, .papers_b = papers_b };
 
-  /* Computer A. */
-  g_mkdir_with_parents (pictures_a, 0755);
-  g_mkdir_with_parents (pictures_b, 0755);
-  for (guint i = 0; i < 4; i++)
-    {
-      g_autofree char *a = g_strdup_printf ("%s/A_%u.jpg", pictures_a, i);
-      g_autofree char *b = g_strdup_printf ("%s/B_%u.jpg", pictures_b, i);
-      coffer_test_write_random (a, 5000 + i * 1000, 1 + i);
-      coffer_test_write_random (b, 7000 + i * 1000, 11 + i);
-    }
-  RUN_A_OK ("init", NULL);
-  RUN_A_OK ("category", "add", "Photos", pictures_a, NULL);
-  /* A category B's assistant does not detect: offered with A's folder
-   * mapped to B's home. */
-  g_mkdir_with_parents (papers_a, 0755);
-  g_mkdir_with_parents (papers_b, 0755);
-  RUN_A_OK ("category", "add", "Papers", papers_a, NULL);
-  RUN_A_OK ("backup", NULL);
+  step_computer_a (&j);
+  step_b_asks_to_join (&j);
+  step_a_approves (&j);
+  step_b_restores (&j);
+  step_b_categories (&j);
+  step_b_backs_up (&j);
+  step_restore_window_names_computers (&j);
+  step_a_sees_b (&j);
 
-  /* Computer B: the assistant finds the backup and offers the ways in. */
-  app = ui_test_app_new ();
-  g_application_activate (G_APPLICATION (app));
-  assistant = COFFER_SETUP_ASSISTANT (ui_test_find_window (COFFER_TYPE_SETUP_ASSISTANT));
-  g_assert_nonnull (assistant);
-  /* The welcome page offers to restore from an existing backup. */
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (assistant), "assistant.restore-existing", NULL));
-  g_assert_cmpstr (coffer_setup_assistant_get_page (assistant), ==, "destination");
-  check_step (assistant, 1, 6);
-  coffer_setup_assistant_set_folder (assistant, repo);
-  next (assistant);
-  wait_page (assistant, "way-in");
-  check_step (assistant, 2, 6);
-  ui_test_screenshot (GTK_WIDGET (assistant), "setup-way-in");
-  gtk_check_button_set_active (GTK_CHECK_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (assistant),
-                                                                                COFFER_TYPE_SETUP_ASSISTANT,
-                                                                                "way_code")), TRUE);
-  next (assistant);
-  g_assert_cmpstr (coffer_setup_assistant_get_page (assistant), ==, "join");
-  check_step (assistant, 3, 6);
-  ui_test_wait_for (join_requested, assistant, 60, "join request");
-  if (!coffer_setup_assistant_get_join_requested (assistant))
-    {
-      /* No keyring in the tests: the key is protected by the password. */
-      GObject *entry = gtk_widget_get_template_child (GTK_WIDGET (assistant), COFFER_TYPE_SETUP_ASSISTANT,
-                                                      "join_password");
-      ui_test_screenshot (GTK_WIDGET (assistant), "setup-join-password");
-      gtk_editable_set_text (GTK_EDITABLE (entry), PASSWORD);
-      next (assistant);
-      ui_test_wait_for (join_requested_only, assistant, 60, "join request");
-    }
-  ui_test_screenshot (GTK_WIDGET (assistant), "setup-join-waiting");
-
-  /* A sees the request and answers it. */
-  output = run_a ("--json", "devices", "list", NULL);
-  g_assert_nonnull (output);
-  regex = g_regex_new ("\\{\"id\":\"([0-9a-zA-Z]+)\"[^}]*\"pending\":true", 0, 0, NULL);
-  g_assert_true (g_regex_match (regex, output, 0, &match));
-  device_id = g_match_info_fetch (match, 1);
-  RUN_A_OK ("devices", "approve", device_id, NULL);
-
-  /* B shows the code (its timer polls every 2 s); the user types it on A. */
-  ui_test_wait_for (join_code_shown, assistant, 60, "join code");
-  code = g_strdup (coffer_setup_assistant_get_join_code (assistant));
-  ui_test_screenshot (GTK_WIDGET (assistant), "setup-join-code");
-  RUN_A_OK ("devices", "approve", device_id, "--code", code, NULL);
-
-  /* B completes the join and offers to restore A's files into B's home:
-   * computer-a/Pictures → ~/Pictures. */
-  wait_page (assistant, "restore");
-  check_step (assistant, 4, 6);
-  {
-    GtkWidget *row = ui_test_find (GTK_WIDGET (assistant), ADW_TYPE_ACTION_ROW, "Photos");
-    g_autofree char *a0 = g_build_filename (pictures_a, "A_0.jpg", NULL);
-    g_autofree char *a0_on_b = g_build_filename (pictures_b, "A_0.jpg", NULL);
-    g_autofree char *b0 = g_build_filename (pictures_b, "B_0.jpg", NULL);
-
-    g_assert_nonnull (row);
-    g_test_message ("mapping: %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (row)));
-    g_assert_true (g_str_has_suffix (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "Pictures → ~/Pictures"));
-    g_assert_false (g_file_test (a0_on_b, G_FILE_TEST_EXISTS));
-    ui_test_screenshot (GTK_WIDGET (assistant), "setup-restore-offer");
-    next (assistant);
-    wait_page (assistant, "categories");
-    check_step (assistant, 5, 6);
-    coffer_test_assert_same_tree (a0, a0_on_b, FALSE);
-    g_assert_true (g_file_test (b0, G_FILE_TEST_IS_REGULAR));   /* B's own files stay */
-    ui_test_screenshot (GTK_WIDGET (assistant), "setup-restored");
-  }
-  ui_test_screenshot (GTK_WIDGET (assistant), "setup-joined-categories");
-  {
-    GListStore *items = coffer_setup_assistant_get_categories (assistant);
-    gboolean photos = FALSE, papers = FALSE;
-    for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (items)); i++)
-      {
-        g_autoptr(CofferCategoryItem) item = g_list_model_get_item (G_LIST_MODEL (items), i);
-        const char * const *paths = coffer_category_item_get_paths (item);
-
-        if (g_strcmp0 (coffer_category_item_get_name (item), "Photos") == 0)
-          {
-            photos = coffer_category_item_get_id (item) != NULL;
-            /* This computer's Pictures, not A's. */
-            g_assert_true (g_strv_contains (paths, pictures_b));
-            g_assert_false (g_strv_contains (paths, pictures_a));
-            coffer_category_item_set_enabled (item, TRUE);
-          }
-        else if (g_strcmp0 (coffer_category_item_get_name (item), "Papers") == 0)
-          {
-            papers = coffer_category_item_get_id (item) != NULL;
-            g_assert_cmpuint (g_strv_length ((char **) paths), ==, 1);
-            g_assert_cmpstr (paths[0], ==, papers_b);
-            coffer_category_item_set_enabled (item, FALSE);
-          }
-        else
-          coffer_category_item_set_enabled (item, FALSE);
-      }
-    g_assert_true (photos);
-    g_assert_true (papers);
-  }
-  next (assistant);
-  wait_page (assistant, "protection");
-  check_step (assistant, 6, 6);
-  next (assistant);
-  wait_page (assistant, "done");
-  next (assistant);
-
-  /* The main window lists the categories and B's backup succeeds. */
-  ui_test_wait_for (main_window_shown, NULL, 30, "main window");
-  window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
-  g_assert_nonnull (ui_test_find (GTK_WIDGET (window), COFFER_TYPE_CATEGORY_ROW, "Photos"));
-  ui_test_wait_for (backup_done, app, 120, "backup from B");
-  {
-    const CofferHistoryEntry *entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
-    if (!entry->success)
-      g_error ("backup from B failed: %s / %s", entry->summary, entry->details);
-  }
-  ui_test_screenshot (GTK_WIDGET (window), "joined-main-window");
-  {
-    GtkWidget *row = ui_test_find (GTK_WIDGET (window), COFFER_TYPE_CATEGORY_ROW, "Photos");
-    adw_expander_row_set_expanded (ADW_EXPANDER_ROW (row), TRUE);
-    ui_test_screenshot (GTK_WIDGET (window), "joined-this-computers-folders");
-  }
-
-  /* The restore window: Photos has backups from A and from B, and each
-   * backup's label names its computer. */
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.restore", NULL));
-  {
-    CofferRestoreWindow *restore = COFFER_RESTORE_WINDOW (ui_test_find_window (COFFER_TYPE_RESTORE_WINDOW));
-    GtkDropDown *dropdown;
-    GListModel *labels;
-    g_autofree char *on_host = g_strdup_printf (" on %s", g_get_host_name ());
-
-    GtkDropDown *categories;
-    GListModel *names;
-
-    g_assert_nonnull (restore);
-    ui_test_wait_for (restore_loaded, restore, 60, "snapshot listing");
-    categories = GTK_DROP_DOWN (gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW,
-                                                               "category_dropdown"));
-    names = gtk_drop_down_get_model (categories);
-    for (guint i = 0; i < g_list_model_get_n_items (names); i++)
-      if (g_strcmp0 (gtk_string_list_get_string (GTK_STRING_LIST (names), i), "Photos") == 0)
-        gtk_drop_down_set_selected (categories, i);
-    dropdown = GTK_DROP_DOWN (gtk_widget_get_template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW,
-                                                             "snapshot_dropdown"));
-    g_object_set_data (G_OBJECT (restore), "dropdown", dropdown);
-    ui_test_wait_for (two_snapshots, restore, 60, "Photos snapshot listing");
-    labels = gtk_drop_down_get_model (dropdown);
-    for (guint i = 0; i < g_list_model_get_n_items (labels); i++)
-      g_test_message ("snapshot %u: %s", i, gtk_string_list_get_string (GTK_STRING_LIST (labels), i));
-    g_assert_cmpuint (g_list_model_get_n_items (labels), ==, 2);
-    for (guint i = 0; i < 2; i++)
-      g_assert_nonnull (strstr (gtk_string_list_get_string (GTK_STRING_LIST (labels), i), on_host));
-    ui_test_screenshot (GTK_WIDGET (restore), "joined-restore-per-computer");
-    gtk_window_destroy (GTK_WINDOW (restore));
-  }
-
-  /* Folders belong to a computer: B's snapshot holds B's Pictures only,
-   * and A sees B's folders next to its own. */
-  g_free (output);
-  output = run_a ("--json", "snapshots", "--category", "Photos", NULL);
-  g_assert_nonnull (output);
-  expect = g_strdup_printf ("\"device_id\":\"%s\"", device_id);
-  g_assert_nonnull (strstr (output, expect));
-  g_clear_pointer (&expect, g_free);
-  expect = g_strdup_printf ("\"paths\":[\"%s\"]", pictures_b);
-  g_assert_nonnull (strstr (output, expect));
-  g_free (output);
-  output = run_a ("--json", "category", "list", NULL);
-  g_assert_nonnull (output);
-  g_clear_pointer (&expect, g_free);
-  expect = g_strdup_printf ("\"paths\":[\"%s\"],\"excludes\":[],\"other_computers\":[{\"device_id\":\"%s\"",
-                            pictures_a, device_id);
-  g_assert_nonnull (strstr (output, expect));
-  g_clear_pointer (&expect, g_free);
-  expect = g_strdup_printf ("\"paths\":[\"%s\"]", pictures_b);
-  g_assert_nonnull (strstr (output, expect));
-
-  /* A lists B as trusted. */
-  g_free (output);
-  output = run_a ("--json", "devices", "list", NULL);
-  g_assert_nonnull (output);
-  g_assert_nonnull (strstr (output, device_id));
-  g_assert_null (strstr (output, "\"pending\":true"));
-
-  ui_test_quit (app);
+  ui_test_quit (j.app);
+  g_clear_object (&j.app);
+  g_free (j.device_id);
 }
 
 int

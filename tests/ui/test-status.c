@@ -125,31 +125,48 @@ make_read_only (const char *dir)
   }
 }
 
-static void
-test_status_row (CofferApplication *app)
+/* The status row's walk: each step picks up where the one before left the
+ * app, its window and the drive. */
+typedef struct
 {
-  g_autofree char *drive = g_build_filename (tmp, "Backup", NULL);
-  g_autofree char *away = g_build_filename (tmp, "Backup-unplugged", NULL);
-  g_autofree char *source = g_build_filename (g_get_home_dir (), "Pictures", NULL);
+  CofferApplication *app;
+  GSettings *settings;
+  CofferWindow *window;
+  GtkWidget *button;   /* the status row's button and icon */
+  GtkWidget *icon;
+  char *drive;         /* the repository, on a "drive" folder ... */
+  char *away;          /* ... renamed here while unplugged */
+  char *source;
+} Status;
+
+static void
+find_window (Status *s)
+{
+  s->window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
+  g_assert_nonnull (s->window);
+  s->button = child (s->window, "status_button");
+  s->icon = child (s->window, "status_icon");
+}
+
+/* A repository with a Photos category on the drive, set up in the app's
+ * settings, opened and unlocked in the main window. */
+static void
+step_open_and_unlock (Status *s)
+{
+  const char *paths[] = { s->source, NULL };
   g_autofree char *category_id = NULL;
   g_autoptr(CofferCategoryItem) item = NULL;
   g_autoptr(GError) error = NULL;
-  GNotification *before;
-  CofferWindow *window;
-  GSettings *settings;
-  GtkWidget *button, *icon;
-  const char *paths[] = { source, NULL };
-  const CofferHistoryEntry *entry;
   GObject *unlock;
 
-  g_mkdir_with_parents (source, 0755);
+  g_mkdir_with_parents (s->source, 0755);
   for (guint i = 0; i < 4; i++)
     {
-      g_autofree char *file = g_strdup_printf ("%s/IMG_%04u.jpg", source, i);
+      g_autofree char *file = g_strdup_printf ("%s/IMG_%04u.jpg", s->source, i);
       coffer_test_write_random (file, 20000 + i * 1000, 10 + i);
     }
   {
-    g_autoptr(CofferStore) store = coffer_store_open (drive, NULL, &error);
+    g_autoptr(CofferStore) store = coffer_store_open (s->drive, NULL, &error);
     g_autoptr(CofferSecret) password = coffer_secret_new_from_string (PASSWORD);
     g_autoptr(CofferSecret) key = NULL;
     g_autoptr(CofferRepository) repository = NULL;
@@ -165,168 +182,204 @@ test_status_row (CofferApplication *app)
     category_id = g_strdup (category->id);
   }
 
-  settings = coffer_application_get_settings (app);
+  s->settings = coffer_application_get_settings (s->app);
   item = coffer_category_item_new ("Photos", paths);
   coffer_category_item_set_id (item, category_id);
-  g_list_store_append (coffer_application_get_categories (app), item);
-  coffer_application_save_categories (app);
-  g_settings_set_string (settings, "destination", drive);
-  g_settings_set_string (settings, "schedule", "hourly");
-  g_settings_set_boolean (settings, "setup-done", TRUE);
-  coffer_application_open_repository (app, NULL);
-  g_application_activate (G_APPLICATION (app));
-  window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
-  g_assert_nonnull (window);
-  ui_test_wait_for (state_locked, app, 60, "locked");
-  unlock = gtk_widget_get_template_child (GTK_WIDGET (window), COFFER_TYPE_WINDOW, "unlock_entry");
+  g_list_store_append (coffer_application_get_categories (s->app), item);
+  coffer_application_save_categories (s->app);
+  g_settings_set_string (s->settings, "destination", s->drive);
+  g_settings_set_string (s->settings, "schedule", "hourly");
+  g_settings_set_boolean (s->settings, "setup-done", TRUE);
+  coffer_application_open_repository (s->app, NULL);
+  g_application_activate (G_APPLICATION (s->app));
+  find_window (s);
+  ui_test_wait_for (state_locked, s->app, 60, "locked");
+  unlock = gtk_widget_get_template_child (GTK_WIDGET (s->window), COFFER_TYPE_WINDOW, "unlock_entry");
   gtk_editable_set_text (GTK_EDITABLE (unlock), PASSWORD);
   g_signal_emit_by_name (unlock, "entry-activated");
-  ui_test_wait_for (state_ready, app, 60, "ready");
-  button = child (window, "status_button");
-  icon = child (window, "status_icon");
+  ui_test_wait_for (state_ready, s->app, 60, "ready");
+}
 
-  /* The progress card while the scan still counts: the amount found so
-   * far, no fraction of it and no time left; then final totals. */
-  {
-    CofferEngine *engine = coffer_application_get_engine (app);
-    GtkWidget *details = child (window, "progress_details");
-    CofferProgress progress = { .operation = "backup", .category = "Photos", .files_done = 40,
-                                .files_total = 120, .bytes_done = 383 * 1000 * 1000,
-                                .bytes_total = 420 * 1000 * 1000, .rate = 50e6, .eta_seconds = -1,
-                                .scanning = TRUE };
-    const char *text;
+/* The progress card while the scan still counts: the amount found so far,
+ * no fraction of it and no time left; then, scan done and everything
+ * counted done but not finished: no "less than a minute left". */
+static void
+step_progress_card (Status *s)
+{
+  CofferEngine *engine = coffer_application_get_engine (s->app);
+  GtkWidget *details = child (s->window, "progress_details");
+  CofferProgress progress = { .operation = "backup", .category = "Photos", .files_done = 40,
+                              .files_total = 120, .bytes_done = 383 * 1000 * 1000,
+                              .bytes_total = 420 * 1000 * 1000, .rate = 50e6, .eta_seconds = -1,
+                              .scanning = TRUE };
+  const char *text;
 
-    g_signal_emit_by_name (engine, "progress", &progress);
-    text = gtk_label_get_text (GTK_LABEL (details));
-    g_test_message ("scanning: %s", text);
-    g_assert_cmpstr (text, ==, "383.0\u00a0MB done · 420.0\u00a0MB found so far, still counting");
-    gtk_widget_set_visible (child (window, "progress_group"), TRUE);
-    ui_test_screenshot (GTK_WIDGET (window), "progress-scanning");
+  g_signal_emit_by_name (engine, "progress", &progress);
+  text = gtk_label_get_text (GTK_LABEL (details));
+  g_test_message ("scanning: %s", text);
+  g_assert_cmpstr (text, ==, "383.0\u00a0MB done · 420.0\u00a0MB found so far, still counting");
+  gtk_widget_set_visible (child (s->window, "progress_group"), TRUE);
+  ui_test_screenshot (GTK_WIDGET (s->window), "progress-scanning");
 
-    /* Scan done, everything counted done, not finished: no "less than a
-     * minute left". */
-    progress.scanning = FALSE;
-    progress.bytes_done = progress.bytes_total;
-    g_signal_emit_by_name (engine, "progress", &progress);
-    text = gtk_label_get_text (GTK_LABEL (details));
-    g_test_message ("at 100 %%: %s", text);
-    g_assert_null (strstr (text, "left"));
-    g_assert_nonnull (strstr (text, "finishing"));
-    ui_test_screenshot (GTK_WIDGET (window), "progress-finishing");
-    gtk_widget_set_visible (child (window, "progress_group"), FALSE);
-  }
+  progress.scanning = FALSE;
+  progress.bytes_done = progress.bytes_total;
+  g_signal_emit_by_name (engine, "progress", &progress);
+  text = gtk_label_get_text (GTK_LABEL (details));
+  g_test_message ("at 100 %%: %s", text);
+  g_assert_null (strstr (text, "left"));
+  g_assert_nonnull (strstr (text, "finishing"));
+  ui_test_screenshot (GTK_WIDGET (s->window), "progress-finishing");
+  gtk_widget_set_visible (child (s->window, "progress_group"), FALSE);
+}
 
-  /* A good backup: green, "Last backed up", no button. */
-  backup_now_and_wait (app);
-  entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
+/* A good backup: green, "Last backed up", no button. */
+static void
+step_good_backup (Status *s)
+{
+  const CofferHistoryEntry *entry;
+
+  backup_now_and_wait (s->app);
+  entry = coffer_history_get_entry (coffer_application_get_history (s->app), 0);
   g_assert_true (entry->success);
-  g_assert_true (g_str_has_prefix (status_title (window), "Last backed up"));
-  g_assert_true (gtk_widget_has_css_class (icon, "success"));
-  g_assert_false (gtk_widget_get_visible (button));
-  ui_test_screenshot (GTK_WIDGET (window), "status-backed-up");
+  g_assert_true (g_str_has_prefix (status_title (s->window), "Last backed up"));
+  g_assert_true (gtk_widget_has_css_class (s->icon, "success"));
+  g_assert_false (gtk_widget_get_visible (s->button));
+  ui_test_screenshot (GTK_WIDGET (s->window), "status-backed-up");
+}
 
-  /* The drive is unplugged and the last good backup was two hours ago:
-   * a due backup finds it missing. */
-  g_settings_set_int64 (settings, "last-backup", g_get_real_time () / G_USEC_PER_SEC - 2 * 3600);
-  g_assert_cmpint (g_rename (drive, away), ==, 0);
-  before = coffer_application_get_last_notification (app);
-  backup_now_and_wait (app);
-  g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_DISCONNECTED);
-  g_assert_cmpstr (status_title (window), ==, "The drive “Backup” is not connected");
-  g_assert_nonnull (strstr (status_subtitle (window), "Last successful backup 2 hours ago"));
-  /* Calm: a warning, not an error, and no notification. */
-  g_assert_true (gtk_widget_has_css_class (icon, "warning"));
-  g_assert_false (gtk_widget_has_css_class (icon, "error"));
-  g_assert_false (gtk_widget_has_css_class (icon, "success"));
-  g_assert_true (gtk_widget_get_visible (button));
-  g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, "_Try Again");
-  g_assert_true (coffer_application_get_last_notification (app) == before);
+/* The drive is unplugged and the last good backup was two hours ago: a due
+ * backup finds it missing. Calm: a warning, not an error, and no
+ * notification; the next hourly try while it is still missing adds no new
+ * history entry to shout about. */
+static void
+step_drive_unplugged (Status *s)
+{
+  const CofferHistoryEntry *entry;
+  GNotification *before;
+  guint n;
+
+  g_settings_set_int64 (s->settings, "last-backup", g_get_real_time () / G_USEC_PER_SEC - 2 * 3600);
+  g_assert_cmpint (g_rename (s->drive, s->away), ==, 0);
+  before = coffer_application_get_last_notification (s->app);
+  backup_now_and_wait (s->app);
+  g_assert_cmpint (coffer_application_get_problem (s->app, NULL), ==, COFFER_BACKUP_PROBLEM_DISCONNECTED);
+  g_assert_cmpstr (status_title (s->window), ==, "The drive “Backup” is not connected");
+  g_assert_nonnull (strstr (status_subtitle (s->window), "Last successful backup 2 hours ago"));
+  g_assert_true (gtk_widget_has_css_class (s->icon, "warning"));
+  g_assert_false (gtk_widget_has_css_class (s->icon, "error"));
+  g_assert_false (gtk_widget_has_css_class (s->icon, "success"));
+  g_assert_true (gtk_widget_get_visible (s->button));
+  g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (s->button)), ==, "_Try Again");
+  g_assert_true (coffer_application_get_last_notification (s->app) == before);
   /* The failed run did not put an empty folder where the drive was. */
-  g_assert_false (g_file_test (drive, G_FILE_TEST_EXISTS));
-  entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
+  g_assert_false (g_file_test (s->drive, G_FILE_TEST_EXISTS));
+  entry = coffer_history_get_entry (coffer_application_get_history (s->app), 0);
   g_assert_false (entry->success);
   g_assert_cmpstr (entry->summary, ==, "Not backed up: the drive “Backup” was not connected");
   g_assert_null (strstr (entry->details, "tamper"));
-  ui_test_screenshot (GTK_WIDGET (window), "status-drive-not-connected");
+  ui_test_screenshot (GTK_WIDGET (s->window), "status-drive-not-connected");
 
-  /* The next hourly try while it is still missing: still calm, no new
-   * history entry to shout about. */
-  {
-    guint n = coffer_history_get_n_entries (coffer_application_get_history (app));
-    g_action_group_activate_action (G_ACTION_GROUP (app), "backup-now", NULL);
-    ui_test_wait_for (problem_is_disconnected, app, 60, "second try");
-    g_assert_cmpuint (coffer_history_get_n_entries (coffer_application_get_history (app)), ==, n);
-  }
+  n = coffer_history_get_n_entries (coffer_application_get_history (s->app));
+  g_action_group_activate_action (G_ACTION_GROUP (s->app), "backup-now", NULL);
+  ui_test_wait_for (problem_is_disconnected, s->app, 60, "second try");
+  g_assert_cmpuint (coffer_history_get_n_entries (coffer_application_get_history (s->app)), ==, n);
+}
 
-  /* Plugged in again: the due backup runs by itself. */
-  {
-    guint n = coffer_history_get_n_entries (coffer_application_get_history (app));
-    g_object_set_data (G_OBJECT (app), "want", GUINT_TO_POINTER (n + 1));
-    g_assert_cmpint (g_rename (away, drive), ==, 0);
-    ui_test_wait_for (history_grew, app, 120, "backup after the drive came back");
-  }
-  entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
+/* Plugged in again: the due backup runs by itself. */
+static void
+step_drive_back (Status *s)
+{
+  guint n = coffer_history_get_n_entries (coffer_application_get_history (s->app));
+  const CofferHistoryEntry *entry;
+
+  g_object_set_data (G_OBJECT (s->app), "want", GUINT_TO_POINTER (n + 1));
+  g_assert_cmpint (g_rename (s->away, s->drive), ==, 0);
+  ui_test_wait_for (history_grew, s->app, 120, "backup after the drive came back");
+  entry = coffer_history_get_entry (coffer_application_get_history (s->app), 0);
   g_assert_true (entry->success);
-  g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_NONE);
-  g_assert_true (g_str_has_prefix (status_title (window), "Last backed up"));
-  g_assert_false (gtk_widget_get_visible (button));
-  ui_test_screenshot (GTK_WIDGET (window), "status-drive-back");
+  g_assert_cmpint (coffer_application_get_problem (s->app, NULL), ==, COFFER_BACKUP_PROBLEM_NONE);
+  g_assert_true (g_str_has_prefix (status_title (s->window), "Last backed up"));
+  g_assert_false (gtk_widget_get_visible (s->button));
+  ui_test_screenshot (GTK_WIDGET (s->window), "status-drive-back");
+}
 
-  /* A destination that refuses writes, with the window closed: an error
-   * state with the reason and a notification. */
-  make_read_only (drive);
-  {
-    g_autofree char *new_file = g_strdup_printf ("%s/IMG_new.jpg", source);
-    coffer_test_write_random (new_file, 30000, 99);
-  }
-  gtk_window_close (GTK_WINDOW (window));
-  before = coffer_application_get_last_notification (app);
-  backup_now_and_wait (app);
-  g_assert_true (coffer_application_get_last_notification (app) != before);
-  g_assert_nonnull (coffer_application_get_last_notification (app));
-  g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_SETTINGS);
-  entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
+/* A destination that refuses writes, with the window closed: an error
+ * state with the reason and a notification; the window opened again shows
+ * the error and a button to the preferences. */
+static void
+step_read_only_destination (Status *s)
+{
+  g_autofree char *new_file = g_strdup_printf ("%s/IMG_new.jpg", s->source);
+  const CofferHistoryEntry *entry;
+  GNotification *before;
+
+  make_read_only (s->drive);
+  coffer_test_write_random (new_file, 30000, 99);
+  gtk_window_close (GTK_WINDOW (s->window));
+  before = coffer_application_get_last_notification (s->app);
+  backup_now_and_wait (s->app);
+  g_assert_true (coffer_application_get_last_notification (s->app) != before);
+  g_assert_nonnull (coffer_application_get_last_notification (s->app));
+  g_assert_cmpint (coffer_application_get_problem (s->app, NULL), ==, COFFER_BACKUP_PROBLEM_SETTINGS);
+  entry = coffer_history_get_entry (coffer_application_get_history (s->app), 0);
   g_assert_false (entry->success);
   g_assert_cmpstr (entry->summary, ==, "Backup failed");
   g_assert_nonnull (strstr (entry->details, "does not allow writing"));
   g_assert_null (strstr (entry->details, "password"));
 
-  g_application_activate (G_APPLICATION (app));
-  window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
-  g_assert_nonnull (window);
-  button = child (window, "status_button");
-  icon = child (window, "status_icon");
-  g_assert_cmpstr (status_title (window), ==, "The backup location does not accept the backup");
-  g_assert_true (g_str_has_prefix (status_subtitle (window), "The backup location does not allow writing.\n"));
-  g_assert_nonnull (strstr (status_subtitle (window), "Last successful backup"));
-  g_assert_true (gtk_widget_has_css_class (icon, "error"));
-  g_assert_true (gtk_widget_get_visible (button));
-  g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, "Open _Preferences");
-  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (button)), ==, "app.preferences");
-  ui_test_screenshot (GTK_WIDGET (window), "status-read-only");
+  g_application_activate (G_APPLICATION (s->app));
+  find_window (s);
+  g_assert_cmpstr (status_title (s->window), ==, "The backup location does not accept the backup");
+  g_assert_true (g_str_has_prefix (status_subtitle (s->window), "The backup location does not allow writing.\n"));
+  g_assert_nonnull (strstr (status_subtitle (s->window), "Last successful backup"));
+  g_assert_true (gtk_widget_has_css_class (s->icon, "error"));
+  g_assert_true (gtk_widget_get_visible (s->button));
+  g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (s->button)), ==, "Open _Preferences");
+  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (s->button)), ==, "app.preferences");
+  ui_test_screenshot (GTK_WIDGET (s->window), "status-read-only");
+}
 
-  /* Opening with the drive unplugged (Coffer starting while it is out):
-   * a calm page, and the backup opens by itself when the drive is back. */
+/* Opening with the drive unplugged (Coffer starting while it is out): a
+ * calm page, and the backup opens by itself when the drive is back. */
+static void
+step_open_while_unplugged (Status *s)
+{
+  GtkWidget *page = child (s->window, "error_page");
+
   if (bind_mounted != NULL)
-    g_assert_cmpint (umount2 (drive, 0), ==, 0);
+    g_assert_cmpint (umount2 (s->drive, 0), ==, 0);
   else
     {
-      g_autofree char *cmd = g_strdup_printf ("chmod -R u+w '%s'", drive);
+      g_autofree char *cmd = g_strdup_printf ("chmod -R u+w '%s'", s->drive);
       g_assert_cmpint (system (cmd), ==, 0);
     }
-  g_assert_cmpint (g_rename (drive, away), ==, 0);
-  coffer_application_open_repository (app, NULL);
-  ui_test_wait_for (state_error, app, 60, "opening fails");
-  g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_DISCONNECTED);
-  {
-    GtkWidget *page = child (window, "error_page");
-    g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (page)), ==,
-                     "The drive “Backup” is not connected");
-    g_assert_cmpstr (adw_status_page_get_icon_name (ADW_STATUS_PAGE (page)), ==, "drive-harddisk-symbolic");
-  }
-  ui_test_screenshot (GTK_WIDGET (window), "status-open-drive-not-connected");
-  g_assert_cmpint (g_rename (away, drive), ==, 0);
-  ui_test_wait_for (state_not_error, app, 60, "opened again when the drive is back");
+  g_assert_cmpint (g_rename (s->drive, s->away), ==, 0);
+  coffer_application_open_repository (s->app, NULL);
+  ui_test_wait_for (state_error, s->app, 60, "opening fails");
+  g_assert_cmpint (coffer_application_get_problem (s->app, NULL), ==, COFFER_BACKUP_PROBLEM_DISCONNECTED);
+  g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (page)), ==,
+                   "The drive “Backup” is not connected");
+  g_assert_cmpstr (adw_status_page_get_icon_name (ADW_STATUS_PAGE (page)), ==, "drive-harddisk-symbolic");
+  ui_test_screenshot (GTK_WIDGET (s->window), "status-open-drive-not-connected");
+  g_assert_cmpint (g_rename (s->away, s->drive), ==, 0);
+  ui_test_wait_for (state_not_error, s->app, 60, "opened again when the drive is back");
+}
+
+static void
+test_status_row (CofferApplication *app)
+{
+  g_autofree char *drive = g_build_filename (tmp, "Backup", NULL);
+  g_autofree char *away = g_build_filename (tmp, "Backup-unplugged", NULL);
+  g_autofree char *source = g_build_filename (g_get_home_dir (), "Pictures", NULL);
+  Status s = { .app = app, .drive = drive, .away = away, .source = source };
+
+  step_open_and_unlock (&s);
+  step_progress_card (&s);
+  step_good_backup (&s);
+  step_drive_unplugged (&s);
+  step_drive_back (&s);
+  step_read_only_destination (&s);
+  step_open_while_unplugged (&s);
 }
 
 static gboolean

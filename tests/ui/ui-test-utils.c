@@ -59,7 +59,11 @@ void
 ui_test_wait_for (UiTestCondition cond, gpointer data, guint timeout_s, const char *what)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
+  /* Wakes the context at the deadline when nothing else would. */
+  g_autoptr(GSource) alarm = g_timeout_source_new_seconds (timeout_s + 1);
 
+  g_source_set_dummy_callback (alarm);
+  g_source_attach (alarm, NULL);
   while (!cond (data))
     {
       if (g_get_monotonic_time () > deadline)
@@ -67,6 +71,7 @@ ui_test_wait_for (UiTestCondition cond, gpointer data, guint timeout_s, const ch
       /* may_block: a worker thread or a timeout wakes the context */
       g_main_context_iteration (NULL, TRUE);
     }
+  g_source_destroy (alarm);
 }
 
 static gboolean
@@ -219,12 +224,37 @@ ui_test_find_window (GType type)
   return NULL;
 }
 
+static gboolean
+all_finalized (gpointer data)
+{
+  GPtrArray *weak = data;
+
+  for (guint i = 0; i < weak->len; i++)
+    if (*(gpointer *) g_ptr_array_index (weak, i) != NULL)
+      return FALSE;
+  return TRUE;
+}
+
 void
 ui_test_quit (CofferApplication *app)
 {
+  g_autoptr(GPtrArray) weak = g_ptr_array_new_with_free_func (g_free);
+
+  /* Weak pointers to the application's windows: quitting destroys them,
+   * and a reference still held somewhere would keep one alive (a leak). */
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (app)); l != NULL; l = l->next)
+    {
+      gpointer *window = g_new (gpointer, 1);
+
+      *window = l->data;
+      g_test_message ("quitting: %s", G_OBJECT_TYPE_NAME (*window));
+      g_object_add_weak_pointer (*window, window);
+      g_ptr_array_add (weak, window);
+    }
   g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
   while (g_main_context_iteration (NULL, FALSE))
     ;
+  ui_test_wait_for (all_finalized, weak, 30, "the windows to be finalized after quit");
 }
 
 int

@@ -28,7 +28,9 @@ void   ui_test_screenshot (GtkWidget *widget, const char *name);
 GtkWidget *ui_test_find (GtkWidget *widget, GType type, const char *text);
 /* Any open window of the type, or NULL. */
 GtkWindow *ui_test_find_window (GType type);
-/* Activates the app's "quit" action and lets what it scheduled run. */
+/* Activates the app's "quit" action and lets what it scheduled run; fails
+ * the test when one of the application's windows is not finalized then (a
+ * leaked reference to it). */
 void   ui_test_quit (CofferApplication *app);
 /* Runs the added tests, then removes and frees tmp (from ui_test_init).
  * Returns g_test_run's result. */
