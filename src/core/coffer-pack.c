@@ -45,7 +45,12 @@ struct _CofferPackWriter
   GArray       *blobs;   /* PendingBlob */
   gsize         size;
   gboolean      finished;
+  /* Repacking: everything random is derived from what goes in. */
+  gboolean      deterministic;
+  crypto_generichash_state input;
 };
+
+#define REPACK_SEED_LABEL "coffer-repack-v1"
 
 static void
 header_ad (guint32 epoch,
@@ -81,6 +86,24 @@ coffer_pack_writer_new (const CofferSecret *data_key,
 }
 
 void
+coffer_pack_writer_set_deterministic (CofferPackWriter *writer)
+{
+  g_return_if_fail (writer != NULL);
+  g_return_if_fail (writer->blobs->len == 0);
+
+  writer->deterministic = TRUE;
+  crypto_generichash_init (&writer->input, writer->data_key->data, writer->data_key->len, 32);
+  crypto_generichash_update (&writer->input, (const guint8 *) REPACK_SEED_LABEL, strlen (REPACK_SEED_LABEL));
+}
+
+/* seed of the deterministic mode, for one use (label) */
+static void
+derive (const guint8 seed[32], const char *label, guint8 *out, gsize len)
+{
+  crypto_generichash (out, len, (const guint8 *) label, strlen (label), seed, 32);
+}
+
+void
 coffer_pack_writer_free (CofferPackWriter *writer)
 {
   if (writer == NULL)
@@ -88,6 +111,7 @@ coffer_pack_writer_free (CofferPackWriter *writer)
 
   g_clear_pointer (&writer->data_key, coffer_secret_free);
   g_clear_pointer (&writer->blobs, g_array_unref);
+  sodium_memzero (&writer->input, sizeof writer->input);
   g_free (writer);
 }
 
@@ -112,6 +136,19 @@ coffer_pack_writer_add (CofferPackWriter *writer,
   blob.type = (guint8) type;
   blob.raw_length = raw_length;
   blob.sealed = g_bytes_ref (sealed);
+  if (writer->deterministic)
+    {
+      guint8 fields[1 + 4 + 8];
+      gsize len = g_bytes_get_size (sealed);
+
+      fields[0] = blob.type;
+      coffer_put_u32_le (fields + 1, raw_length);
+      coffer_put_u32_le (fields + 5, (guint32) len);
+      coffer_put_u32_le (fields + 9, (guint32) ((guint64) len >> 32));
+      crypto_generichash_update (&writer->input, id, COFFER_ID_BYTES);
+      crypto_generichash_update (&writer->input, fields, sizeof fields);
+      crypto_generichash_update (&writer->input, g_bytes_get_data (sealed, NULL), len);
+    }
   g_array_append_val (writer->blobs, blob);
   writer->size += g_bytes_get_size (sealed);
 }
@@ -210,6 +247,8 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
   gsize filler;
   guint8 *plain;
   guint n, bucket;
+  guint8 seed[32], shuffle_key[randombytes_SEEDBYTES];
+  g_autofree guint64 *shuffle = NULL;
 
   g_return_val_if_fail (writer != NULL, NULL);
   g_return_val_if_fail (!writer->finished, NULL);
@@ -218,12 +257,26 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
   coffer_core_init ();
   writer->finished = TRUE;
   n = writer->blobs->len;
+  if (writer->deterministic)
+    {
+      /* Keyed hash of every blob that goes in (id, type, lengths, sealed
+       * bytes): the same blobs make the same pack, byte for byte, so a
+       * prune run again after a kill finds the pack it already stored.
+       * The header nonce is derived from it too, so it repeats only with
+       * the same header plaintext (SIV-style); the shuffle and filler stay
+       * unpredictable to anyone without the data key. */
+      crypto_generichash_final (&writer->input, seed, sizeof seed);
+      derive (seed, "shuffle", shuffle_key, sizeof shuffle_key);
+      shuffle = g_malloc (MAX (n, 1) * sizeof (guint64));
+      randombytes_buf_deterministic (shuffle, MAX (n, 1) * sizeof (guint64), shuffle_key);
+    }
 
-  /* Fisher-Yates with an unbiased CSPRNG: the order in the pack says
-   * nothing about the order of the data. */
+  /* Fisher-Yates with an unbiased CSPRNG (or, repacking, a keyed stream
+   * with 64 bits per draw): the order in the pack says nothing about the
+   * order of the data. */
   for (guint i = n; i > 1; i--)
     {
-      guint j = randombytes_uniform (i);
+      guint j = writer->deterministic ? (guint) (shuffle[i - 1] % i) : randombytes_uniform (i);
       PendingBlob tmp = g_array_index (writer->blobs, PendingBlob, i - 1);
 
       g_array_index (writer->blobs, PendingBlob, i - 1) = g_array_index (writer->blobs, PendingBlob, j);
@@ -280,7 +333,16 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
   g_array_set_size (writer->blobs, 0);
 
   /* Random, not zeros: it must look like the ciphertext around it. */
-  randombytes_buf (data + blob_area, filler);
+  if (writer->deterministic)
+    {
+      guint8 filler_key[randombytes_SEEDBYTES];
+
+      derive (seed, "filler", filler_key, sizeof filler_key);
+      randombytes_buf_deterministic (data + blob_area, filler, filler_key);
+      sodium_memzero (filler_key, sizeof filler_key);
+    }
+  else
+    randombytes_buf (data + blob_area, filler);
   blob_area += filler;
 
   plain = g_malloc0 (header_plain_len);
@@ -289,7 +351,12 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
   g_variant_store (header, plain + PACK_HEADER_PREFIX);
 
   /* nonce | ciphertext | tag */
-  randombytes_buf (data + blob_area, NONCE_BYTES);
+  if (writer->deterministic)
+    derive (seed, "header-nonce", data + blob_area, NONCE_BYTES);
+  else
+    randombytes_buf (data + blob_area, NONCE_BYTES);
+  sodium_memzero (seed, sizeof seed);
+  sodium_memzero (shuffle_key, sizeof shuffle_key);
   header_ad (writer->epoch, ad);
   crypto_aead_xchacha20poly1305_ietf_encrypt (data + blob_area + NONCE_BYTES, &clen,
                                               plain, header_plain_len,

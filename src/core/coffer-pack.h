@@ -34,6 +34,11 @@ typedef struct _CofferPackWriter CofferPackWriter;
 
 CofferPackWriter *coffer_pack_writer_new   (const CofferSecret *data_key, guint32 epoch);
 void              coffer_pack_writer_free  (CofferPackWriter *writer);
+/* Before the first blob: the pack's shuffle, filler and header nonce are
+ * derived from a hash, keyed with the data key, of the blobs added, so the
+ * same blobs make the same pack (prune uses it: a run again after a kill
+ * finds the packs it stored). */
+void              coffer_pack_writer_set_deterministic (CofferPackWriter *writer);
 /* Takes a sealed blob. Blobs are kept until finish, which writes them in a
  * random order. */
 void   coffer_pack_writer_add        (CofferPackWriter *writer,

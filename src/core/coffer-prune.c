@@ -284,13 +284,18 @@ flush_writer (Prune *p, CofferPackWriter *writer, CofferIndex *new_index, GHashT
   g_autoptr(GBytes) data = NULL;
   g_autofree char *new_name = NULL;
   g_autoptr(GError) put_error = NULL;
+  guint64 stored_size = 0;
 
   if (coffer_pack_writer_get_count (writer) == 0)
     return TRUE;
   data = coffer_pack_writer_finish (writer, new_id, &entries);
   new_name = _coffer_pack_name (p->keys->id, new_id);
-  if (!coffer_store_put (coffer_repository_get_store (p->repo), new_name, data, COFFER_PUT_CREATE,
-                         p->cancellable, &put_error)
+  /* Repacked packs are deterministic: one with this name holds these bytes
+   * (a prune killed after storing it and run again finds it). */
+  if (!(coffer_store_stat (coffer_repository_get_store (p->repo), new_name, &stored_size, p->cancellable, NULL)
+        && stored_size == g_bytes_get_size (data))
+      && !coffer_store_put (coffer_repository_get_store (p->repo), new_name, data, COFFER_PUT_CREATE,
+                            p->cancellable, &put_error)
       && !g_error_matches (put_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS))
     {
       g_propagate_error (error, g_steal_pointer (&put_error));
@@ -351,6 +356,7 @@ repack (Prune *p, const char *hex, PackUse *use, CofferIndex *new_index, GHashTa
       if (writer == NULL)
         {
           writer = coffer_pack_writer_new (ek->data_key, ek->epoch);
+          coffer_pack_writer_set_deterministic (writer);
           g_hash_table_insert (writers, GUINT_TO_POINTER (epoch), writer);
         }
       coffer_pack_writer_add (writer, e->id, e->type, sealed, e->raw_length);

@@ -49,14 +49,18 @@ make_blobs (const CofferSecret *key,
 }
 
 static GBytes *
-write_pack (const CofferSecret *key,
-            guint32             epoch,
-            GArray             *blobs,
-            guint8              id[COFFER_ID_BYTES],
-            GArray            **entries)
+write_pack_mode (const CofferSecret *key,
+                 guint32             epoch,
+                 GArray             *blobs,
+                 gboolean            deterministic,
+                 guint8              id[COFFER_ID_BYTES],
+                 GArray            **entries)
 {
   g_autoptr(CofferPackWriter) writer = coffer_pack_writer_new (key, epoch);
   gsize expected_size = 0;
+
+  if (deterministic)
+    coffer_pack_writer_set_deterministic (writer);
 
   for (guint i = 0; i < blobs->len; i++)
     {
@@ -69,6 +73,16 @@ write_pack (const CofferSecret *key,
       g_assert_cmpuint (coffer_pack_writer_get_size (writer), ==, expected_size);
     }
   return coffer_pack_writer_finish (writer, id, entries);
+}
+
+static GBytes *
+write_pack (const CofferSecret *key,
+            guint32             epoch,
+            GArray             *blobs,
+            guint8              id[COFFER_ID_BYTES],
+            GArray            **entries)
+{
+  return write_pack_mode (key, epoch, blobs, FALSE, id, entries);
 }
 
 static GArray *
@@ -432,6 +446,51 @@ test_entries_bounds (void)
                  1000, COFFER_CRYPTO_ERROR_CORRUPT);
 }
 
+/* Repacking (prune): the same blobs make the same pack byte for byte, so
+ * a prune run again after a kill finds the pack it stored; other blobs, or
+ * the same under another key, make another; the pack reads as any other
+ * and its order is still shuffled. Normal packs stay random. */
+static void
+test_deterministic (void)
+{
+  g_autoptr(CofferSecret) key = coffer_secret_new_random (32);
+  g_autoptr(CofferSecret) other_key = coffer_secret_new_random (32);
+  g_autoptr(GArray) blobs = make_blobs (key, 40);
+  g_autoptr(GArray) fewer = make_blobs (key, 39);
+  g_autoptr(GBytes) a = NULL, b = NULL, c = NULL, d = NULL, e = NULL;
+  g_autoptr(GArray) entries = NULL;
+  g_autoptr(GArray) read = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 id_a[32], id_b[32], id_c[32], id_d[32], id_e[32];
+  gboolean shuffled = FALSE;
+
+  a = write_pack_mode (key, 2, blobs, TRUE, id_a, &entries);
+  b = write_pack_mode (key, 2, blobs, TRUE, id_b, NULL);
+  g_assert_true (g_bytes_equal (a, b));
+  g_assert_cmpmem (id_a, 32, id_b, 32);
+  c = write_pack_mode (key, 2, fewer, TRUE, id_c, NULL);
+  g_assert_false (g_bytes_equal (a, c));
+  d = write_pack_mode (other_key, 2, blobs, TRUE, id_d, NULL);
+  g_assert_false (memcmp (id_a, id_d, 32) == 0);
+  e = write_pack_mode (key, 2, blobs, FALSE, id_e, NULL);
+  g_assert_false (memcmp (id_a, id_e, 32) == 0);
+
+  read = read_pack (key, a, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (read->len, ==, 40);
+  for (guint i = 0; i < read->len; i++)
+    {
+      CofferPackEntry *entry = &g_array_index (read, CofferPackEntry, i);
+      g_autoptr(GBytes) plain = coffer_blob_open (key, entry->id, entry->type,
+                                                  (const guint8 *) g_bytes_get_data (a, NULL) + entry->offset,
+                                                  entry->length, &error);
+      g_assert_no_error (error);
+      if (memcmp (entry->id, g_array_index (blobs, TestBlob, i).id, 32) != 0)
+        shuffled = TRUE;
+    }
+  g_assert_true (shuffled);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -441,6 +500,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pack/round-trip", test_round_trip);
   g_test_add_func ("/pack/empty", test_empty_pack);
   g_test_add_func ("/pack/random-order", test_random_order);
+  g_test_add_func ("/pack/deterministic", test_deterministic);
   g_test_add_func ("/pack/tamper-trailer", test_tamper_trailer);
   g_test_add_func ("/pack/tamper-header", test_tamper_header);
   g_test_add_func ("/pack/entries-bounds", test_entries_bounds);
