@@ -124,9 +124,11 @@ void     _coffer_engine_progress_cb   (const CofferProgress *progress, gpointer 
 /* Makes repository the engine's open repository (notifies ::repository). */
 void     _coffer_engine_set_repository (CofferEngine *self, CofferRepository *repository);
 
-/* In a worker thread: the store of a destination (no traffic yet), and the
- * repository there (no keys yet; password given to it when not NULL). */
-CofferStore      *_coffer_engine_open_store      (const CofferDestination *dest, GError **error);
+/* In a worker thread: the store of a destination (no traffic yet;
+ * max_tries as in CofferStoreOptions, 0 = default), and the repository
+ * there (no keys yet; password given to it when not NULL). */
+CofferStore      *_coffer_engine_open_store      (const CofferDestination *dest, guint max_tries,
+                                                  GError **error);
 CofferRepository *_coffer_engine_open_repository (const CofferDestination *dest,
                                                   const CofferSecret *password,
                                                   GCancellable *cancellable, GError **error);

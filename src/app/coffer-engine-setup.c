@@ -9,7 +9,6 @@
 #include "coffer-engine-private.h"
 #include "coffer-error.h"
 #include "coffer-recovery-key.h"
-#include "coffer-store-private.h"
 
 /* ---- test connection ---- */
 
@@ -33,12 +32,10 @@ probe_destination (const CofferDestination *dest, gboolean *out_has_repository,
   ListProbe probe = { FALSE };
   guint64 size = 0;
 
-  store = _coffer_engine_open_store (dest, error);
+  /* The user waits for this answer: one try, no backoff. */
+  store = _coffer_engine_open_store (dest, 1, error);
   if (store == NULL)
     return FALSE;
-  /* The user waits for this answer: one try, no backoff. */
-  if (COFFER_IS_STORE_RETRY (store))
-    coffer_store_retry_set_policy (COFFER_STORE_RETRY (store), 1, 0, 0);
   /* Reading is not enough: a read-only, full or write-denied destination
    * must fail here, with its reason, not at the first backup. */
   if (!coffer_store_probe_write (store, cancellable, error))
@@ -139,7 +136,7 @@ static gboolean
 peek_id_call (CofferRepository *unused, gpointer task_data, GCancellable *cancellable, GError **error)
 {
   PeekIdData *data = task_data;
-  g_autoptr(CofferStore) store = _coffer_engine_open_store (data->dest, error);
+  g_autoptr(CofferStore) store = _coffer_engine_open_store (data->dest, 0, error);
   g_autoptr(CofferRepository) found = NULL;
   g_autoptr(GError) local_error = NULL;
 
@@ -249,7 +246,7 @@ static gboolean
 create_call (CofferRepository *unused, gpointer task_data, GCancellable *cancellable, GError **error)
 {
   OpenData *data = task_data;
-  g_autoptr(CofferStore) store = _coffer_engine_open_store (data->dest, error);
+  g_autoptr(CofferStore) store = _coffer_engine_open_store (data->dest, 0, error);
 
   if (store == NULL)
     return FALSE;

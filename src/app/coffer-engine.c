@@ -10,7 +10,6 @@
 
 #include "coffer-engine-private.h"
 #include "coffer-error.h"
-#include "coffer-store-private.h"
 
 G_DEFINE_FINAL_TYPE (CofferEngine, coffer_engine, G_TYPE_OBJECT)
 
@@ -217,57 +216,13 @@ _coffer_engine_progress_cb (const CofferProgress *progress, gpointer user_data)
 
 /* ---- store opening ---- */
 
-/* Remote stores with credentials typed in this session are built here with
- * the backends' constructors, so that secrets never pass through the process
- * environment (setenv is not thread-safe). Without typed credentials
- * coffer_store_open finds them in the keyring (attribute "repository" = the
- * location) or the environment. */
-static CofferStore *
-open_remote_with_secret (const CofferDestination *dest, const CofferStoreOptions *options, GError **error)
-{
-  g_autoptr(GUri) uri = NULL;
-  g_autoptr(CofferStore) inner = NULL;
-  GError *local_error = NULL;
-  gboolean s3 = g_str_has_prefix (dest->location, "s3://");
-
-  uri = g_uri_parse (dest->location, G_URI_FLAGS_ENCODED, &local_error);
-  if (uri == NULL)
-    {
-      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
-                   _("The address “%s” is not valid: %s"), dest->location, local_error->message);
-      g_error_free (local_error);
-      return NULL;
-    }
-  if (s3)
-    {
-      g_autofree char *prefix = g_uri_unescape_string (g_uri_get_path (uri), NULL);
-      const char *region = options->s3_region;
-
-      if (region == NULL)
-        region = g_getenv ("AWS_REGION");
-      inner = coffer_store_s3_new (options->s3_endpoint, region, options->s3_path_style,
-                                   g_uri_get_host (uri), prefix ? prefix : "", dest->user, dest->secret,
-                                   NULL, error);
-    }
-  else
-    {
-      gboolean tls = g_str_has_prefix (dest->location, "webdavs://");
-      g_autoptr(GUri) http = g_uri_build (G_URI_FLAGS_ENCODED, tls ? "https" : "http", NULL,
-                                          g_uri_get_host (uri), g_uri_get_port (uri), g_uri_get_path (uri),
-                                          NULL, NULL);
-      g_autofree char *http_str = g_uri_to_string (http);
-
-      inner = coffer_store_webdav_new (http_str, dest->user && *dest->user ? dest->user : NULL,
-                                       dest->secret, NULL, error);
-    }
-  if (inner == NULL)
-    return NULL;
-  return coffer_store_retry_new (inner, options->max_connections, options->bandwidth_limit);
-}
-
-/* Opens the store of a destination (no network traffic yet). Any thread. */
+/* Opens the store of a destination (no traffic yet). Credentials typed in
+ * this session go to coffer_store_open in its options, so that secrets
+ * never pass through the process environment (setenv is not thread-safe);
+ * without them it finds them in the keyring (attribute "repository" = the
+ * location) or the environment. Any thread. */
 CofferStore *
-_coffer_engine_open_store (const CofferDestination *dest, GError **error)
+_coffer_engine_open_store (const CofferDestination *dest, guint max_tries, GError **error)
 {
   CofferStoreOptions options = { 0 };
 
@@ -275,6 +230,9 @@ _coffer_engine_open_store (const CofferDestination *dest, GError **error)
   options.s3_region = dest->s3_region && *dest->s3_region ? dest->s3_region : NULL;
   options.s3_path_style = options.s3_endpoint != NULL;
   options.bandwidth_limit = dest->bandwidth_limit;
+  options.user = dest->user;
+  options.secret = dest->secret;
+  options.max_tries = max_tries;
 
   if (dest->location == NULL || *dest->location == '\0')
     {
@@ -282,10 +240,6 @@ _coffer_engine_open_store (const CofferDestination *dest, GError **error)
                    _("No backup location is set."));
       return NULL;
     }
-  if (dest->secret != NULL &&
-      (g_str_has_prefix (dest->location, "webdav://") || g_str_has_prefix (dest->location, "webdavs://") ||
-       g_str_has_prefix (dest->location, "s3://")))
-    return open_remote_with_secret (dest, &options, error);
   return coffer_store_open (dest->location, &options, error);
 }
 
@@ -295,7 +249,7 @@ CofferRepository *
 _coffer_engine_open_repository (const CofferDestination *dest, const CofferSecret *password,
                                 GCancellable *cancellable, GError **error)
 {
-  g_autoptr(CofferStore) store = _coffer_engine_open_store (dest, error);
+  g_autoptr(CofferStore) store = _coffer_engine_open_store (dest, 0, error);
   CofferRepository *repository;
 
   if (store == NULL)
