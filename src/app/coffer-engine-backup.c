@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* CofferEngine: categories, backups (with the exclude patterns and
- * retention of the app) and re-encryption. */
+/* CofferEngine: categories, backups (the report of
+ * coffer_backup_categories_run) and re-encryption. */
 #define G_LOG_DOMAIN "coffer-engine"
 
 #include <string.h>
@@ -250,121 +250,71 @@ backup_data_clear (BackupData *data)
   g_clear_pointer (&data->report, coffer_backup_report_free);
 }
 
-static gboolean
-retention_is_set (const CofferRetention *r)
+/* The app's report of the core's run: totals and readable messages. */
+static CofferBackupReport *
+report_new (CofferRepository *repository, GPtrArray *results, gint64 start_time)
 {
-  return r->keep_last || r->keep_hourly || r->keep_daily || r->keep_weekly || r->keep_monthly || r->keep_yearly;
-}
+  CofferBackupReport *report = g_new0 (CofferBackupReport, 1);
 
-static gboolean
-same_strv (char **a, char **b)
-{
-  guint n = a ? g_strv_length (a) : 0;
-
-  if (n != (b ? g_strv_length (b) : 0))
-    return FALSE;
-  for (guint i = 0; i < n; i++)
-    if (!g_strv_contains ((const char * const *) b, a[i]))
-      return FALSE;
-  return TRUE;
-}
-
-/* Brings the category's stored exclude patterns in line with the app's
- * (its own plus the global ones from Preferences). */
-static void
-sync_excludes (CofferRepository *repository, BackupData *data, const char *category_id,
-               GCancellable *cancellable)
-{
-  char **wanted = data->excludes ? g_hash_table_lookup (data->excludes, category_id) : NULL;
-  g_autoptr(CofferCategory) category = NULL;
-  g_autoptr(GError) error = NULL;
-
-  if (wanted == NULL)
-    return;
-  category = coffer_repository_find_category (repository, category_id, cancellable, &error);
-  if (category == NULL || same_strv (category->excludes, wanted))
-    return;
-  g_strfreev (category->excludes);
-  category->excludes = g_strdupv (wanted);
-  if (!coffer_repository_update_category (repository, category, cancellable, &error))
-    g_debug ("Could not update the excludes of %s: %s", category_id, error->message);
-}
-
-static gboolean
-backup_call (CofferRepository *repository, gpointer task_data, GCancellable *cancellable, GError **error)
-{
-  BackupData *data = task_data;
-  g_autoptr(CofferBackupReport) report = g_new0 (CofferBackupReport, 1);
-
-  report->start_time = g_get_real_time () / G_USEC_PER_SEC;
+  report->start_time = start_time;
   report->snapshots = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_snapshot_free);
   report->messages = g_ptr_array_new_with_free_func (g_free);
-
-  for (guint i = 0; data->category_ids[i] != NULL; i++)
+  for (guint i = 0; i < results->len; i++)
     {
-      const char *category_id = data->category_ids[i];
-      g_autoptr(GError) local_error = NULL;
-      g_autoptr(GPtrArray) skipped = NULL;
-      CofferSnapshot *snapshot;
+      CofferCategoryBackup *backup = g_ptr_array_index (results, i);
 
-      if (g_cancellable_is_cancelled (cancellable))
-        break;
-      sync_excludes (repository, data, category_id, cancellable);
-      snapshot = coffer_backup_run (repository, category_id, _coffer_engine_progress_cb, data->engine,
-                                    &skipped, cancellable, &local_error);
-      if (snapshot == NULL)
+      if (backup->snapshot == NULL)
         {
-          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            {
-              g_propagate_error (error, g_steal_pointer (&local_error));
-              return FALSE;
-            }
           report->n_failed++;
-          if (local_error->domain != COFFER_STORE_ERROR)
+          if (backup->error->domain != COFFER_STORE_ERROR)
             {
               /* Say which category: the others may have worked. (A store
                * error is the destination's, for every category alike.) */
-              g_autoptr(CofferCategory) failed = coffer_repository_find_category (repository, category_id,
+              g_autoptr(CofferCategory) failed = coffer_repository_find_category (repository,
+                                                                                  backup->category_id,
                                                                                   NULL, NULL);
-              g_autofree char *message = coffer_engine_describe_error (local_error);
+              g_autofree char *message = coffer_engine_describe_error (backup->error);
               g_ptr_array_add (report->messages, failed != NULL
                                                  ? g_strdup_printf ("%s: %s", failed->name, message)
                                                  : g_steal_pointer (&message));
             }
           else
-            g_ptr_array_add (report->messages, coffer_engine_describe_error (local_error));
+            g_ptr_array_add (report->messages, coffer_engine_describe_error (backup->error));
           if (report->first_error == NULL)
-            report->first_error = g_error_copy (local_error);
+            report->first_error = g_error_copy (backup->error);
           continue;
         }
       report->n_ok++;
-      report->bytes += snapshot->bytes;
-      report->added_bytes += snapshot->added_bytes;
-      report->files += snapshot->files;
-      if (skipped != NULL)
-        for (guint j = 0; j < skipped->len && j < 20; j++)
+      report->bytes += backup->snapshot->bytes;
+      report->added_bytes += backup->snapshot->added_bytes;
+      report->files += backup->snapshot->files;
+      if (backup->skipped != NULL)
+        for (guint j = 0; j < backup->skipped->len && j < 20; j++)
           g_ptr_array_add (report->messages,
-                           g_strdup_printf (_("Skipped %s"), (const char *) g_ptr_array_index (skipped, j)));
-      g_ptr_array_add (report->snapshots, snapshot);
-
-      if (retention_is_set (&data->retention))
-        {
-          g_autoptr(GPtrArray) forgotten = NULL;
-          g_autoptr(GError) forget_error = NULL;
-
-          if (!coffer_forget_run (repository, category_id, &data->retention, FALSE, &forgotten,
-                                  cancellable, &forget_error))
-            g_ptr_array_add (report->messages,
-                             g_strdup_printf (_("Old backups could not be removed: %s"), forget_error->message));
-        }
+                           g_strdup_printf (_("Skipped %s"), (const char *) g_ptr_array_index (backup->skipped, j)));
+      g_ptr_array_add (report->snapshots, g_steal_pointer (&backup->snapshot));
+      if (backup->forget_error != NULL)
+        g_ptr_array_add (report->messages,
+                         g_strdup_printf (_("Old backups could not be removed: %s"), backup->forget_error->message));
     }
   report->end_time = g_get_real_time () / G_USEC_PER_SEC;
-  if (g_cancellable_is_cancelled (cancellable))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s", _("The backup was cancelled."));
-      return FALSE;
-    }
-  data->report = g_steal_pointer (&report);
+  return report;
+}
+
+/* The policy (excludes, failures, retention) is the core's
+ * coffer_backup_categories_run; the engine only phrases the report. */
+static gboolean
+backup_call (CofferRepository *repository, gpointer task_data, GCancellable *cancellable, GError **error)
+{
+  BackupData *data = task_data;
+  g_autoptr(GPtrArray) results = NULL;
+  gint64 start_time = g_get_real_time () / G_USEC_PER_SEC;
+
+  if (!coffer_backup_categories_run (repository, (const char * const *) data->category_ids, data->excludes,
+                                     &data->retention, _coffer_engine_progress_cb, data->engine, &results,
+                                     cancellable, error))
+    return FALSE;
+  data->report = report_new (repository, results, start_time);
   return TRUE;
 }
 
