@@ -311,8 +311,8 @@ backup_call (CofferRepository *repository, gpointer task_data, GCancellable *can
   gint64 start_time = g_get_real_time () / G_USEC_PER_SEC;
 
   if (!coffer_backup_categories_run (repository, (const char * const *) data->category_ids, data->excludes,
-                                     &data->retention, _coffer_engine_progress_cb, data->engine, &results,
-                                     cancellable, error))
+                                     &data->retention, _coffer_engine_progress_cb, data->engine, NULL, NULL,
+                                     &results, cancellable, error))
     return FALSE;
   data->report = report_new (repository, results, start_time);
   return TRUE;

@@ -62,6 +62,7 @@ gboolean
 coffer_backup_categories_run (CofferRepository *self, const char * const *category_ids,
                               GHashTable *excludes, const CofferRetention *retention,
                               CofferProgressFunc progress, gpointer progress_data,
+                              CofferCategoryBackupFunc each, gpointer each_data,
                               GPtrArray **results, GCancellable *cancellable, GError **error)
 {
   g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_category_backup_free);
@@ -79,6 +80,8 @@ coffer_backup_categories_run (CofferRepository *self, const char * const *catego
       backup = g_new0 (CofferCategoryBackup, 1);
       backup->category_id = g_strdup (category_ids[i]);
       g_ptr_array_add (done, backup);
+      if (each != NULL)
+        each (category_ids[i], NULL, each_data);
       sync_excludes (self, category_ids[i], excludes ? g_hash_table_lookup (excludes, category_ids[i]) : NULL,
                      cancellable);
       backup->snapshot = coffer_backup_run (self, category_ids[i], progress, progress_data, &backup->skipped,
@@ -90,15 +93,16 @@ coffer_backup_categories_run (CofferRepository *self, const char * const *catego
               g_propagate_error (error, g_steal_pointer (&backup->error));
               return FALSE;
             }
-          continue;
         }
-      if (retention_is_set (retention))
+      else if (retention_is_set (retention))
         {
           g_autoptr(GPtrArray) forgotten = NULL;
 
           coffer_forget_run (self, category_ids[i], retention, FALSE, &forgotten, cancellable,
                              &backup->forget_error);
         }
+      if (each != NULL)
+        each (category_ids[i], backup, each_data);
     }
   if (g_cancellable_is_cancelled (cancellable))
     {

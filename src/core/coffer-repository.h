@@ -363,6 +363,12 @@ typedef struct
 void coffer_category_backup_free (CofferCategoryBackup *backup);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CofferCategoryBackup, coffer_category_backup_free)
 
+/* Called before each category's backup (backup NULL) and after it (its
+ * result, valid during the call), in the calling thread: for a front end
+ * that shows each category as it goes (the CLI prints a line each). */
+typedef void (*CofferCategoryBackupFunc) (const char *category_id, const CofferCategoryBackup *backup,
+                                          gpointer user_data);
+
 /* What a backup run over several categories does, for every front end:
  * per category in the order given, its stored exclude patterns are first
  * brought in line with excludes (nullable: category id -> char **, the
@@ -371,10 +377,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CofferCategoryBackup, coffer_category_backup_free
  * old backups are forgotten (coffer_forget_run). A category that fails does
  * not stop the others; cancelling does: then FALSE with
  * G_IO_ERROR_CANCELLED and no results. Otherwise TRUE with *results (element
- * type CofferCategoryBackup), one per category, in order. */
+ * type CofferCategoryBackup), one per category, in order. each (nullable)
+ * sees every category before and after its backup. */
 gboolean coffer_backup_categories_run (CofferRepository *self, const char * const *category_ids,
                                        GHashTable *excludes, const CofferRetention *retention,
                                        CofferProgressFunc progress, gpointer progress_data,
+                                       CofferCategoryBackupFunc each, gpointer each_data,
                                        GPtrArray **results, GCancellable *cancellable, GError **error);
 
 /* Deletes the snapshot objects that the retention policy does not keep

@@ -914,6 +914,15 @@ test_forget_prune (Fixture *f, gconstpointer data)
 
 /* ---- several categories in one run (the app's scheduled backup) ---- */
 
+/* Records "before:ID" and "after:ID" as coffer_backup_categories_run calls. */
+static void
+each_category_cb (const char *category_id, const CofferCategoryBackup *backup, gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_strdup_printf ("%s:%s", backup ? "after" : "before", category_id));
+  if (backup != NULL)
+    g_assert_cmpstr (backup->category_id, ==, category_id);
+}
+
 static void
 test_categories_run (Fixture *f, gconstpointer data)
 {
@@ -937,10 +946,22 @@ test_categories_run (Fixture *f, gconstpointer data)
     {
       const char *ids[] = { a, "0000000000000000", b, NULL };
 
+      g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+
       g_clear_pointer (&results, g_ptr_array_unref);
-      g_assert_true (coffer_backup_categories_run (f->repo, ids, excludes, &keep_last, NULL, NULL, &results,
-                                                   NULL, &error));
+      g_assert_true (coffer_backup_categories_run (f->repo, ids, excludes, &keep_last, NULL, NULL,
+                                                   each_category_cb, seen, &results, NULL, &error));
       g_assert_no_error (error);
+      /* Before and after each category, in order. */
+      g_assert_cmpuint (seen->len, ==, 6);
+      for (guint i = 0; i < 3; i++)
+        {
+          g_autofree char *before = g_strdup_printf ("before:%s", ids[i]);
+          g_autofree char *after = g_strdup_printf ("after:%s", ids[i]);
+
+          g_assert_cmpstr (g_ptr_array_index (seen, 2 * i), ==, before);
+          g_assert_cmpstr (g_ptr_array_index (seen, 2 * i + 1), ==, after);
+        }
       /* One result per category, in order; the failing one does not stop
        * the one after it. */
       g_assert_cmpuint (results->len, ==, 3);
@@ -972,8 +993,8 @@ test_categories_run (Fixture *f, gconstpointer data)
   {
     const char *ids[] = { a, b, NULL };
 
-    g_assert_false (coffer_backup_categories_run (f->repo, ids, NULL, NULL, NULL, NULL, &results, cancelled,
-                                                  &error));
+    g_assert_false (coffer_backup_categories_run (f->repo, ids, NULL, NULL, NULL, NULL, NULL, NULL, &results,
+                                                  cancelled, &error));
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     g_assert_null (results);
   }
