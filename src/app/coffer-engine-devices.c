@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* CofferEngine: the recovery key and password, trusted devices and join
- * approval, recovery contacts (shares of the recovery key). */
+/* CofferEngine: the recovery key and its emergency kit, the password,
+ * trusted devices and join approval, recovery contacts (shares of the
+ * recovery key). */
 #define G_LOG_DOMAIN "coffer-engine"
 
 #include <string.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "coffer-engine-private.h"
 #include "coffer-error.h"
@@ -80,6 +82,63 @@ coffer_engine_get_recovery_key_tested (CofferEngine *self)
   if (self->repository == NULL)
     return 0;
   return coffer_repository_get_recovery_key_tested (self->repository);
+}
+
+typedef struct
+{
+  char         *path;
+  CofferSecret *formatted_key;
+  char         *location;
+  char         *repo_id;
+} EmergencyKitData;
+
+COFFER_ENGINE_DEFINE_DATA (EmergencyKitData, emergency_kit_data)
+
+static void
+emergency_kit_data_clear (EmergencyKitData *data)
+{
+  g_free (data->path);
+  g_clear_pointer (&data->formatted_key, coffer_secret_free);
+  g_free (data->location);
+  g_free (data->repo_id);
+}
+
+static gboolean
+emergency_kit_call (CofferRepository *unused, gpointer task_data, GCancellable *cancellable, GError **error)
+{
+  EmergencyKitData *data = task_data;
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+
+  /* The file chooser already asked before replacing a file. */
+  g_unlink (data->path);
+  return coffer_emergency_kit_write_pdf (data->path, data->formatted_key, data->location, data->repo_id, now,
+                                         error);
+}
+
+void
+coffer_engine_save_emergency_kit_async (CofferEngine *self, const char *path, const CofferSecret *formatted_key,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  EmergencyKitData *data;
+  GTask *task;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  g_return_if_fail (path != NULL && formatted_key != NULL);
+  task = _coffer_engine_task_new (self, coffer_engine_save_emergency_kit_async, COFFER_ENGINE_NEEDS_NOTHING,
+                                  cancellable, callback, user_data);
+  data = emergency_kit_data_new ();
+  data->path = g_strdup (path);
+  data->formatted_key = coffer_secret_dup (formatted_key);
+  data->location = self->repository ? coffer_repository_describe (self->repository) : g_strdup ("");
+  data->repo_id = g_strdup (self->repository ? coffer_repository_get_id (self->repository) : "");
+  _coffer_engine_task_run (task, emergency_kit_call, data, emergency_kit_data_free);
+}
+
+gboolean
+coffer_engine_save_emergency_kit_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 typedef struct

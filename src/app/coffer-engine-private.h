@@ -11,8 +11,8 @@
  *                            computer (recovery key, join by code)
  *   coffer-engine-backup.c   categories, backup, re-encryption
  *   coffer-engine-browse.c   snapshots, list folder, search, restore
- *   coffer-engine-devices.c  recovery key and password, devices and join
- *                            approval, recovery contacts (shares)
+ *   coffer-engine-devices.c  recovery key, emergency kit and password,
+ *                            devices and join approval, recovery contacts
  *   coffer-engine-remote.c   cloud sign-in and rclone remotes (no repository)
  *
  * An operation, start to end:

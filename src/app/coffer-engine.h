@@ -119,6 +119,15 @@ void     coffer_engine_verify_recovery_key_async  (CofferEngine *self, const cha
 gboolean coffer_engine_verify_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 gint64   coffer_engine_get_recovery_key_tested    (CofferEngine *self);
 
+/* Writes the emergency kit for the recovery key (formatted as shown) to
+ * path as a PDF, replacing a file there (the file chooser asked), with the
+ * open repository's location and id. */
+void     coffer_engine_save_emergency_kit_async  (CofferEngine *self, const char *path,
+                                                  const CofferSecret *formatted_key,
+                                                  GCancellable *cancellable,
+                                                  GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_save_emergency_kit_finish (CofferEngine *self, GAsyncResult *result, GError **error);
+
 /* Two-phase replacement (coffer_repository_begin/commit_recovery_key_replacement):
  * replace makes and returns the new key without writing anything; commit
  * checks the typed-back text and only then replaces keys/recovery; cancel
