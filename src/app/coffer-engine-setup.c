@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* CofferEngine: testing a destination, creating and opening a repository,
+/* CofferEngine: testing a destination and its credentials in the keyring,
+ * creating and opening a repository,
  * and the ways in on a new computer (recovery key, joining by code). */
 #define G_LOG_DOMAIN "coffer-engine"
 
@@ -8,6 +9,7 @@
 
 #include "coffer-engine-private.h"
 #include "coffer-error.h"
+#include "coffer-keyring.h"
 #include "coffer-recovery-key.h"
 
 /* ---- test connection ---- */
@@ -113,6 +115,100 @@ coffer_engine_test_connection_finish (CofferEngine *self, GAsyncResult *result,
   if (out_has_repository != NULL)
     *out_has_repository = data->has_repository;
   return TRUE;
+}
+
+/* ---- server credentials in the keyring ---- */
+
+typedef struct
+{
+  char         *location;
+  CofferSecret *secret;      /* save: in; lookup: out */
+} CredentialsData;
+
+COFFER_ENGINE_DEFINE_DATA (CredentialsData, credentials_data)
+
+static void
+credentials_data_clear (CredentialsData *data)
+{
+  g_free (data->location);
+  g_clear_pointer (&data->secret, coffer_secret_free);
+}
+
+static const char *
+credentials_kind (const char *location)
+{
+  return g_str_has_prefix (location, "s3://") ? COFFER_KEY_KIND_S3 : COFFER_KEY_KIND_WEBDAV;
+}
+
+static gboolean
+lookup_credentials_call (CofferRepository *unused, gpointer task_data, GCancellable *cancellable,
+                         GError **error)
+{
+  CredentialsData *data = task_data;
+
+  data->secret = coffer_keyring_lookup_sync (data->location, credentials_kind (data->location), cancellable,
+                                             error);
+  return data->secret != NULL;
+}
+
+void
+coffer_engine_lookup_credentials_async (CofferEngine *self, const CofferDestination *dest,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  CredentialsData *data;
+  GTask *task;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = _coffer_engine_task_new (self, coffer_engine_lookup_credentials_async, COFFER_ENGINE_NEEDS_NOTHING,
+                                  cancellable, callback, user_data);
+  data = credentials_data_new ();
+  data->location = g_strdup (dest->location);
+  _coffer_engine_task_run (task, lookup_credentials_call, data, credentials_data_free);
+}
+
+CofferSecret *
+coffer_engine_lookup_credentials_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  CredentialsData *data = _coffer_engine_task_get_data (result);
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return NULL;
+  return g_steal_pointer (&data->secret);
+}
+
+static gboolean
+save_credentials_call (CofferRepository *unused, gpointer task_data, GCancellable *cancellable,
+                       GError **error)
+{
+  CredentialsData *data = task_data;
+
+  return coffer_keyring_store_sync (data->location, credentials_kind (data->location),
+                                    _("Coffer backup location"), data->secret, cancellable, error);
+}
+
+void
+coffer_engine_save_credentials_async (CofferEngine *self, const CofferDestination *dest,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data)
+{
+  CredentialsData *data;
+  GTask *task;
+
+  g_return_if_fail (COFFER_IS_ENGINE (self));
+  g_return_if_fail (dest->secret != NULL);
+  task = _coffer_engine_task_new (self, coffer_engine_save_credentials_async, COFFER_ENGINE_NEEDS_NOTHING,
+                                  cancellable, callback, user_data);
+  data = credentials_data_new ();
+  data->location = g_strdup (dest->location);
+  data->secret = coffer_secret_dup (dest->secret);
+  _coffer_engine_task_run (task, save_credentials_call, data, credentials_data_free);
+}
+
+gboolean
+coffer_engine_save_credentials_finish (CofferEngine *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /* ---- the id of a repository, without keys ---- */
