@@ -90,6 +90,10 @@ coffer_backup_categories_run (CofferRepository *self, const char * const *catego
         {
           if (g_error_matches (backup->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
             {
+              /* each still sees it: what was skipped until then is worth
+               * showing. */
+              if (each != NULL)
+                each (category_ids[i], backup, each_data);
               g_propagate_error (error, g_steal_pointer (&backup->error));
               return FALSE;
             }

@@ -378,7 +378,8 @@ typedef void (*CofferCategoryBackupFunc) (const char *category_id, const CofferC
  * not stop the others; cancelling does: then FALSE with
  * G_IO_ERROR_CANCELLED and no results. Otherwise TRUE with *results (element
  * type CofferCategoryBackup), one per category, in order. each (nullable)
- * sees every category before and after its backup. */
+ * sees every category before and after its backup (also the one a cancel
+ * stopped, with its G_IO_ERROR_CANCELLED). */
 gboolean coffer_backup_categories_run (CofferRepository *self, const char * const *category_ids,
                                        GHashTable *excludes, const CofferRetention *retention,
                                        CofferProgressFunc progress, gpointer progress_data,
