@@ -7,12 +7,14 @@
  *
  *   coffer-engine.c          the GObject, the runner, ::progress, busy/cancel,
  *                            opening stores, error sentences
- *   coffer-engine-setup.c    test connection, create, open, ways in on a new
+ *   coffer-engine-setup.c    test connection, server credentials in the
+ *                            keyring, create, open, ways in on a new
  *                            computer (recovery key, join by code)
  *   coffer-engine-backup.c   categories, backup, re-encryption
  *   coffer-engine-browse.c   snapshots, list folder, search, restore
  *   coffer-engine-devices.c  recovery key, emergency kit and password,
- *                            devices and join approval, recovery contacts
+ *                            devices and join approval
+ *   coffer-engine-shares.c   recovery contacts (shares of the recovery key)
  *   coffer-engine-remote.c   cloud sign-in and rclone remotes (no repository)
  *
  * An operation, start to end:
