@@ -246,10 +246,8 @@ coffer_application_open_repository (CofferApplication *self, const CofferSecret 
   if (password == NULL && dest->secret == NULL && !g_str_has_prefix (dest->location, "/") &&
       (g_str_has_prefix (dest->location, "webdav") || g_str_has_prefix (dest->location, "s3://")))
     {
-      coffer_keyring_lookup_async (dest->location,
-                                   g_str_has_prefix (dest->location, "s3://") ? COFFER_KEY_KIND_S3
-                                                                              : COFFER_KEY_KIND_WEBDAV,
-                                   self->cancellable, credentials_lookup_cb, g_object_ref (self));
+      coffer_engine_lookup_credentials_async (self->engine, dest, self->cancellable, credentials_lookup_cb,
+                                              g_object_ref (self));
       return;
     }
   coffer_engine_open_async (self->engine, dest, password, self->cancellable, open_cb, g_object_ref (self));
@@ -261,7 +259,7 @@ credentials_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data
   g_autoptr(CofferApplication) self = user_data;
   g_autoptr(CofferDestination) dest = coffer_application_dup_destination (self);
   g_autoptr(GError) error = NULL;
-  CofferSecret *secret = coffer_keyring_lookup_finish (result, &error);
+  CofferSecret *secret = coffer_engine_lookup_credentials_finish (COFFER_ENGINE (source), result, &error);
 
   if (secret == NULL)
     g_debug ("No credentials in the keyring: %s", error->message);
@@ -321,10 +319,7 @@ coffer_application_finish_setup (CofferApplication *self, const CofferDestinatio
   g_settings_set_string (self->settings, "s3-endpoint", dest->s3_endpoint ? dest->s3_endpoint : "");
   g_settings_set_string (self->settings, "s3-region", dest->s3_region ? dest->s3_region : "");
   if (dest->secret != NULL)
-    coffer_keyring_store_async (dest->location,
-                                g_str_has_prefix (dest->location, "s3://") ? COFFER_KEY_KIND_S3
-                                                                           : COFFER_KEY_KIND_WEBDAV,
-                                _("Coffer backup location"), dest->secret, NULL, NULL, NULL);
+    coffer_engine_save_credentials_async (self->engine, dest, NULL, NULL, NULL);
   coffer_application_save_categories (self);
   g_settings_set_boolean (self->settings, "setup-done", TRUE);
   set_state (self, COFFER_APP_STATE_READY, NULL);
@@ -348,10 +343,7 @@ coffer_application_change_destination (CofferApplication *self, const CofferDest
   g_settings_set_string (self->settings, "destination", dest->location);
   g_settings_set_string (self->settings, "destination-user", dest->user ? dest->user : "");
   if (dest->secret != NULL)
-    coffer_keyring_store_async (dest->location,
-                                g_str_has_prefix (dest->location, "s3://") ? COFFER_KEY_KIND_S3
-                                                                           : COFFER_KEY_KIND_WEBDAV,
-                                _("Coffer backup location"), dest->secret, NULL, NULL, NULL);
+    coffer_engine_save_credentials_async (self->engine, dest, NULL, NULL, NULL);
   coffer_application_save_categories (self);
   if (reopen)
     coffer_application_open_repository (self, NULL);
@@ -1023,7 +1015,8 @@ more_credentials_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(CofferApplication) self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(CofferSecret) secret = coffer_keyring_lookup_finish (result, &error);
+  g_autoptr(CofferSecret) secret = coffer_engine_lookup_credentials_finish (COFFER_ENGINE (source), result,
+                                                                            &error);
   g_autoptr(CofferDestination) dest = NULL;
 
   if (secret == NULL)
@@ -1070,10 +1063,8 @@ more_next (CofferApplication *self)
           && !g_object_get_data (G_OBJECT (self->more_item), "looked-up")
           && (g_str_has_prefix (dest->location, "webdav") || g_str_has_prefix (dest->location, "s3://")))
         {
-          coffer_keyring_lookup_async (dest->location,
-                                       g_str_has_prefix (dest->location, "s3://") ? COFFER_KEY_KIND_S3
-                                                                                  : COFFER_KEY_KIND_WEBDAV,
-                                       self->cancellable, more_credentials_cb, g_object_ref (self));
+          coffer_engine_lookup_credentials_async (engine, dest, self->cancellable, more_credentials_cb,
+                                                  g_object_ref (self));
           return;
         }
       dest->bandwidth_limit = (guint64) g_settings_get_uint (self->settings, "bandwidth-limit") * 1024;

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* CofferEngine: signing in to cloud accounts through rclone. Kept apart
- * from coffer-engine.c: it needs no repository and runs beside the
- * repository jobs. */
+/* CofferEngine: signing in to cloud accounts through rclone, saving and
+ * listing rclone remotes. These operations need no repository
+ * (COFFER_ENGINE_NEEDS_NOTHING) and run beside the repository ones. */
 #define G_LOG_DOMAIN "coffer-engine"
 
 #include <glib/gi18n.h>
 
-#include "coffer-engine.h"
+#include "coffer-engine-private.h"
 #include "coffer-error.h"
 #include "coffer-rclone.h"
 
@@ -17,15 +17,18 @@ typedef struct
   CofferEngineUrlFunc  url_func;
   gpointer             url_data;
   GMainContext        *context;
-} SignIn;
+  char                *signed_in; /* out: the remote's name */
+} SignInData;
+
+COFFER_ENGINE_DEFINE_DATA (SignInData, sign_in_data)
 
 static void
-sign_in_free (SignIn *s)
+sign_in_data_clear (SignInData *s)
 {
   g_free (s->type);
   g_free (s->name);
-  g_main_context_unref (s->context);
-  g_free (s);
+  g_clear_pointer (&s->context, g_main_context_unref);
+  g_free (s->signed_in);
 }
 
 typedef struct
@@ -58,7 +61,7 @@ url_call_free (gpointer data)
 static void
 url_from_thread (const char *url, gpointer user_data)
 {
-  SignIn *s = user_data;
+  SignInData *s = user_data;
   UrlCall *call;
 
   if (s->url_func == NULL)
@@ -70,42 +73,32 @@ url_from_thread (const char *url, gpointer user_data)
   g_main_context_invoke_full (s->context, G_PRIORITY_DEFAULT, url_call_run, call, url_call_free);
 }
 
-static void
-sign_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+sign_in_call (CofferRepository *unused, gpointer task_data, GCancellable *cancellable, GError **error)
 {
-  SignIn *s = task_data;
+  SignInData *s = task_data;
   g_autoptr(CofferSecret) token = NULL;
   g_autofree char *name = NULL;
-  GError *error = NULL;
 
   token = coffer_rclone_authorize (coffer_rclone_backend_for_type (s->type), url_from_thread, s,
-                                   cancellable, &error);
+                                   cancellable, error);
   if (token == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
+    return FALSE;
   /* Signing in again replaces the token of the same remote, so that
    * backups already set up on "rclone:NAME:…" work again. Only after the
    * new sign-in succeeded: a cancelled one keeps the old. */
   if (s->name != NULL)
     {
       name = g_strdup (s->name);
-      if (!coffer_rclone_remote_remove (name, cancellable, &error))
-        {
-          g_task_return_error (task, error);
-          return;
-        }
+      if (!coffer_rclone_remote_remove (name, cancellable, error))
+        return FALSE;
     }
   else
     name = coffer_rclone_remote_unused_name (s->type);
-  if (!coffer_rclone_remote_add (name, s->type, NULL, 0, NULL, NULL, NULL, token, cancellable,
-                                 &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  g_task_return_pointer (task, g_steal_pointer (&name), g_free);
+  if (!coffer_rclone_remote_add (name, s->type, NULL, 0, NULL, NULL, NULL, token, cancellable, error))
+    return FALSE;
+  s->signed_in = g_steal_pointer (&name);
+  return TRUE;
 }
 
 void
@@ -113,36 +106,41 @@ coffer_engine_sign_in_async (CofferEngine *self, const char *type, const char *n
                              CofferEngineUrlFunc url_func, gpointer url_data, GCancellable *cancellable,
                              GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  SignIn *s;
+  SignInData *s;
+  GTask *task;
 
   g_return_if_fail (COFFER_IS_ENGINE (self));
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, coffer_engine_sign_in_async);
+  task = _coffer_engine_task_new (self, coffer_engine_sign_in_async, COFFER_ENGINE_NEEDS_NOTHING,
+                                  cancellable, callback, user_data);
   if (!coffer_rclone_type_is_oauth (type))
     {
       g_task_return_new_error (task, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
                                _("Coffer cannot sign in to “%s” by itself."), type);
+      g_object_unref (task);
       return;
     }
-  s = g_new0 (SignIn, 1);
+  s = sign_in_data_new ();
   s->type = g_strdup (type);
   s->name = g_strdup (name);
   s->url_func = url_func;
   s->url_data = url_data;
   s->context = g_main_context_ref_thread_default ();
-  g_task_set_task_data (task, s, (GDestroyNotify) sign_in_free);
-  /* No check_cancellable: cancelling must reach rclone, which the thread
+  /* No check_cancellable: cancelling must reach rclone, which the call
    * then stops; the result comes only once it has. */
   g_task_set_return_on_cancel (task, FALSE);
-  g_task_run_in_thread (task, sign_in_thread);
+  _coffer_engine_task_run (task, sign_in_call, s, sign_in_data_free);
 }
 
 char *
 coffer_engine_sign_in_finish (CofferEngine *self, GAsyncResult *result, GError **error)
 {
+  SignInData *s;
+
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
+  s = _coffer_engine_task_get_data (result);
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return NULL;
+  return g_steal_pointer (&s->signed_in);
 }
 
 /* ---- saving a remote ---- */
@@ -152,10 +150,12 @@ typedef struct
   char         *name, *type, *host, *user, *key_file;
   gint          port;
   CofferSecret *secret;
-} SaveRemote;
+} SaveRemoteData;
+
+COFFER_ENGINE_DEFINE_DATA (SaveRemoteData, save_remote_data)
 
 static void
-save_remote_free (SaveRemote *r)
+save_remote_data_clear (SaveRemoteData *r)
 {
   g_free (r->name);
   g_free (r->type);
@@ -163,22 +163,17 @@ save_remote_free (SaveRemote *r)
   g_free (r->user);
   g_free (r->key_file);
   g_clear_pointer (&r->secret, coffer_secret_free);
-  g_free (r);
 }
 
-static void
-save_remote_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+save_remote_call (CofferRepository *unused, gpointer task_data, GCancellable *cancellable, GError **error)
 {
-  SaveRemote *r = task_data;
-  GError *error = NULL;
+  SaveRemoteData *r = task_data;
 
   /* Replaced each time: the password may have been corrected. */
-  if (!coffer_rclone_remote_remove (r->name, cancellable, &error)
-      || !coffer_rclone_remote_add (r->name, r->type, r->host, r->port, r->user, r->key_file, NULL,
-                                    r->secret, cancellable, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  return coffer_rclone_remote_remove (r->name, cancellable, error)
+         && coffer_rclone_remote_add (r->name, r->type, r->host, r->port, r->user, r->key_file, NULL,
+                                      r->secret, cancellable, error);
 }
 
 void
@@ -187,10 +182,13 @@ coffer_engine_save_remote_async (CofferEngine *self, const char *name, const cha
                                  const CofferSecret *secret, GCancellable *cancellable,
                                  GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  SaveRemote *r = g_new0 (SaveRemote, 1);
+  SaveRemoteData *r;
+  GTask *task;
 
   g_return_if_fail (COFFER_IS_ENGINE (self));
+  task = _coffer_engine_task_new (self, coffer_engine_save_remote_async, COFFER_ENGINE_NEEDS_NOTHING,
+                                  cancellable, callback, user_data);
+  r = save_remote_data_new ();
   r->name = g_strdup (name);
   r->type = g_strdup (type);
   r->host = g_strdup (host);
@@ -198,10 +196,7 @@ coffer_engine_save_remote_async (CofferEngine *self, const char *name, const cha
   r->user = g_strdup (user);
   r->key_file = g_strdup (key_file);
   r->secret = secret ? coffer_secret_dup (secret) : NULL;
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, coffer_engine_save_remote_async);
-  g_task_set_task_data (task, r, (GDestroyNotify) save_remote_free);
-  g_task_run_in_thread (task, save_remote_thread);
+  _coffer_engine_task_run (task, save_remote_call, r, save_remote_data_free);
 }
 
 gboolean
@@ -213,27 +208,48 @@ coffer_engine_save_remote_finish (CofferEngine *self, GAsyncResult *result, GErr
 
 /* ---- rclone's own remotes ---- */
 
-static void
-list_remotes_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+typedef struct
 {
-  g_task_return_pointer (task, coffer_rclone_list_own_remotes (cancellable), (GDestroyNotify) g_strfreev);
+  char **remotes;   /* out */
+} ListRemotesData;
+
+COFFER_ENGINE_DEFINE_DATA (ListRemotesData, list_remotes_data)
+
+static void
+list_remotes_data_clear (ListRemotesData *data)
+{
+  g_strfreev (data->remotes);
+}
+
+static gboolean
+list_remotes_call (CofferRepository *unused, gpointer task_data, GCancellable *cancellable, GError **error)
+{
+  ListRemotesData *data = task_data;
+
+  data->remotes = coffer_rclone_list_own_remotes (cancellable);
+  return TRUE;
 }
 
 void
 coffer_engine_list_rclone_remotes_async (CofferEngine *self, GCancellable *cancellable,
                                          GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  GTask *task;
 
   g_return_if_fail (COFFER_IS_ENGINE (self));
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, coffer_engine_list_rclone_remotes_async);
-  g_task_run_in_thread (task, list_remotes_thread);
+  task = _coffer_engine_task_new (self, coffer_engine_list_rclone_remotes_async, COFFER_ENGINE_NEEDS_NOTHING,
+                                  cancellable, callback, user_data);
+  _coffer_engine_task_run (task, list_remotes_call, list_remotes_data_new (), list_remotes_data_free);
 }
 
 char **
 coffer_engine_list_rclone_remotes_finish (CofferEngine *self, GAsyncResult *result, GError **error)
 {
+  ListRemotesData *data;
+
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
+  data = _coffer_engine_task_get_data (result);
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return NULL;
+  return g_steal_pointer (&data->remotes);
 }

@@ -71,6 +71,21 @@ void     coffer_engine_test_connection_async  (CofferEngine *self, const CofferD
 gboolean coffer_engine_test_connection_finish (CofferEngine *self, GAsyncResult *result,
                                                gboolean *out_has_repository, GError **error);
 
+/* Server credentials of a WebDAV or S3 destination in the keyring, under
+ * its location (kind webdav-password or s3-secret-key). lookup's result is
+ * the secret, or NULL with an error when there is none; save stores
+ * dest->secret (callback may be NULL). */
+void          coffer_engine_lookup_credentials_async  (CofferEngine *self, const CofferDestination *dest,
+                                                       GCancellable *cancellable,
+                                                       GAsyncReadyCallback callback, gpointer user_data);
+CofferSecret *coffer_engine_lookup_credentials_finish (CofferEngine *self, GAsyncResult *result,
+                                                       GError **error);
+void          coffer_engine_save_credentials_async    (CofferEngine *self, const CofferDestination *dest,
+                                                       GCancellable *cancellable,
+                                                       GAsyncReadyCallback callback, gpointer user_data);
+gboolean      coffer_engine_save_credentials_finish   (CofferEngine *self, GAsyncResult *result,
+                                                       GError **error);
+
 /* Reads the id of the repository at dest without any key: *out_id is the
  * id (hex), or NULL when the place can be reached and holds no repository. */
 void     coffer_engine_peek_repository_id_async  (CofferEngine *self, const CofferDestination *dest,
@@ -118,6 +133,15 @@ void     coffer_engine_verify_recovery_key_async  (CofferEngine *self, const cha
                                                    GAsyncReadyCallback callback, gpointer user_data);
 gboolean coffer_engine_verify_recovery_key_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 gint64   coffer_engine_get_recovery_key_tested    (CofferEngine *self);
+
+/* Writes the emergency kit for the recovery key (formatted as shown) to
+ * path as a PDF, replacing a file there (the file chooser asked), with the
+ * open repository's location and id. */
+void     coffer_engine_save_emergency_kit_async  (CofferEngine *self, const char *path,
+                                                  const CofferSecret *formatted_key,
+                                                  GCancellable *cancellable,
+                                                  GAsyncReadyCallback callback, gpointer user_data);
+gboolean coffer_engine_save_emergency_kit_finish (CofferEngine *self, GAsyncResult *result, GError **error);
 
 /* Two-phase replacement (coffer_repository_begin/commit_recovery_key_replacement):
  * replace makes and returns the new key without writing anything; commit

@@ -8,7 +8,6 @@
 #include "coffer-authority-dialog.h"
 #include "coffer-category-item.h"
 #include "coffer-destination-item.h"
-#include "coffer-keyring.h"
 #include "coffer-password-strength.h"
 #include "coffer-preferences-window.h"
 #include "coffer-recovery-wizard.h"
@@ -579,10 +578,7 @@ add_finish (CofferPreferencesWindow *self)
   g_autofree char *message = NULL;
 
   if (dest->secret != NULL)
-    coffer_keyring_store_async (dest->location,
-                                g_str_has_prefix (dest->location, "s3://") ? COFFER_KEY_KIND_S3
-                                                                           : COFFER_KEY_KIND_WEBDAV,
-                                _("Coffer backup location"), dest->secret, NULL, NULL, NULL);
+    coffer_engine_save_credentials_async (coffer_application_get_engine (self->app), dest, NULL, NULL, NULL);
   g_list_store_append (coffer_application_get_destinations (self->app), self->adding);
   coffer_application_save_destinations (self->app);
   /* Translators: %s is the name of a destination (a drive, folder or server) */

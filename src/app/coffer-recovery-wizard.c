@@ -185,47 +185,14 @@ copy_activated (GtkWidget *widget, const char *action, GVariant *param)
   toast (self, _("Recovery key copied. Paste it somewhere safe, then clear the clipboard."));
 }
 
-/* Emergency kit, written in a thread. */
-typedef struct
-{
-  char         *path;
-  CofferSecret *formatted;
-  char         *location;
-  char         *repo_id;
-} KitJob;
-
-static void
-kit_job_free (KitJob *job)
-{
-  g_free (job->path);
-  coffer_secret_free (job->formatted);
-  g_free (job->location);
-  g_free (job->repo_id);
-  g_free (job);
-}
-
-static void
-kit_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  KitJob *job = task_data;
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
-  GError *error = NULL;
-
-  /* The file chooser already asked before replacing a file. */
-  g_unlink (job->path);
-  if (!coffer_emergency_kit_write_pdf (job->path, job->formatted, job->location, job->repo_id, now, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
-}
-
+/* Emergency kit, written by the engine in a worker thread. */
 static void
 kit_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  CofferRecoveryWizard *self = COFFER_RECOVERY_WIZARD (source);
+  g_autoptr(CofferRecoveryWizard) self = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (!coffer_engine_save_emergency_kit_finish (COFFER_ENGINE (source), result, &error))
     {
       g_autofree char *message = g_strdup_printf (_("The emergency kit could not be saved: %s"), error->message);
       toast (self, message);
@@ -237,16 +204,8 @@ kit_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 void
 coffer_recovery_wizard_save_kit (CofferRecoveryWizard *self, const char *path)
 {
-  CofferRepository *repository = coffer_engine_get_repository (wizard_engine (self));
-  g_autoptr(GTask) task = g_task_new (self, self->cancellable, kit_written_cb, NULL);
-  KitJob *job = g_new0 (KitJob, 1);
-
-  job->path = g_strdup (path);
-  job->formatted = coffer_secret_dup (self->formatted);
-  job->location = repository ? coffer_repository_describe (repository) : g_strdup ("");
-  job->repo_id = g_strdup (repository ? coffer_repository_get_id (repository) : "");
-  g_task_set_task_data (task, job, (GDestroyNotify) kit_job_free);
-  g_task_run_in_thread (task, kit_thread);
+  coffer_engine_save_emergency_kit_async (wizard_engine (self), path, self->formatted, self->cancellable,
+                                          kit_written_cb, g_object_ref (self));
 }
 
 static void

@@ -350,6 +350,42 @@ typedef struct
   guint keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
 } CofferRetention;
 
+/* One category's part of coffer_backup_categories_run. */
+typedef struct
+{
+  char           *category_id;
+  CofferSnapshot *snapshot;      /* the new snapshot, or NULL when error is set */
+  GError         *error;         /* why the backup of this category failed */
+  GPtrArray      *skipped;       /* char *, "path: reason"; may be NULL */
+  GError         *forget_error;  /* retention could not remove old backups */
+} CofferCategoryBackup;
+
+void coffer_category_backup_free (CofferCategoryBackup *backup);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CofferCategoryBackup, coffer_category_backup_free)
+
+/* Called before each category's backup (backup NULL) and after it (its
+ * result, valid during the call), in the calling thread: for a front end
+ * that shows each category as it goes (the CLI prints a line each). */
+typedef void (*CofferCategoryBackupFunc) (const char *category_id, const CofferCategoryBackup *backup,
+                                          gpointer user_data);
+
+/* What a backup run over several categories does, for every front end:
+ * per category in the order given, its stored exclude patterns are first
+ * brought in line with excludes (nullable: category id -> char **, the
+ * patterns it should have; failing to is only logged), then it is backed up
+ * (coffer_backup_run) and, when retention (nullable) keeps anything, its
+ * old backups are forgotten (coffer_forget_run). A category that fails does
+ * not stop the others; cancelling does: then FALSE with
+ * G_IO_ERROR_CANCELLED and no results. Otherwise TRUE with *results (element
+ * type CofferCategoryBackup), one per category, in order. each (nullable)
+ * sees every category before and after its backup (also the one a cancel
+ * stopped, with its G_IO_ERROR_CANCELLED). */
+gboolean coffer_backup_categories_run (CofferRepository *self, const char * const *category_ids,
+                                       GHashTable *excludes, const CofferRetention *retention,
+                                       CofferProgressFunc progress, gpointer progress_data,
+                                       CofferCategoryBackupFunc each, gpointer each_data,
+                                       GPtrArray **results, GCancellable *cancellable, GError **error);
+
 /* Deletes the snapshot objects that the retention policy does not keep
  * (per category). Returns the forgotten snapshots in *forgotten. A policy
  * with every field 0 is refused (it would forget everything). */

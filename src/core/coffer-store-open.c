@@ -8,8 +8,9 @@
  *   s3://bucket[/prefix]                 -> S3 (endpoint/region in options)
  *   rclone:REMOTE:path                   -> any rclone remote (coffer-store-rclone.c)
  *
- * Secrets come from the environment or the keyring (attribute "repository" =
- * the location without user information), never from the URL. */
+ * Secrets come from the options (typed in this session), the environment
+ * or the keyring (attribute "repository" = the location without user
+ * information), never from the URL. */
 #include "coffer-store-private.h"
 #include "coffer-keyring.h"
 #include "coffer-error.h"
@@ -69,9 +70,24 @@ static CofferStore *
 wrap (CofferStore *inner, const CofferStoreOptions *options)
 {
   g_autoptr(CofferStore) owned = inner;
+  CofferStore *store = coffer_store_retry_new (inner, options ? options->max_connections : 0,
+                                               options ? options->bandwidth_limit : 0);
 
-  return coffer_store_retry_new (inner, options ? options->max_connections : 0,
-                                 options ? options->bandwidth_limit : 0);
+  if (options != NULL && options->max_tries != 0)
+    coffer_store_retry_set_policy (COFFER_STORE_RETRY (store), options->max_tries, 0, 0);
+  return store;
+}
+
+/* Typed credentials from the options: the secret, and the user when given. */
+static gboolean
+typed_credentials (const CofferStoreOptions *options, char **user, CofferSecret **secret)
+{
+  if (options == NULL || options->secret == NULL)
+    return FALSE;
+  if (options->user != NULL && options->user[0] != '\0')
+    *user = g_strdup (options->user);
+  *secret = coffer_secret_dup (options->secret);
+  return TRUE;
 }
 
 static CofferStore *
@@ -85,14 +101,18 @@ open_webdav (GUri *uri, const char *location, const CofferStoreOptions *options,
   g_autofree char *http_str = NULL;
   CofferStore *store;
 
-  if (g_uri_get_user (uri) != NULL && g_uri_get_user (uri)[0] != '\0')
-    user = g_uri_unescape_string (g_uri_get_user (uri), NULL);
-  else if (g_getenv ("COFFER_WEBDAV_USER") != NULL && g_getenv ("COFFER_WEBDAV_USER")[0])
-    user = g_strdup (g_getenv ("COFFER_WEBDAV_USER"));
+  /* Typed in this session: then nothing else is consulted. */
+  if (!typed_credentials (options, &user, &password))
+    {
+      if (g_uri_get_user (uri) != NULL && g_uri_get_user (uri)[0] != '\0')
+        user = g_uri_unescape_string (g_uri_get_user (uri), NULL);
+      else if (g_getenv ("COFFER_WEBDAV_USER") != NULL && g_getenv ("COFFER_WEBDAV_USER")[0])
+        user = g_strdup (g_getenv ("COFFER_WEBDAV_USER"));
 
-  password = secret_from_env ("COFFER_WEBDAV_PASSWORD");
-  if (password == NULL && user != NULL)
-    password = secret_from_keyring (repository, COFFER_KEY_KIND_WEBDAV);
+      password = secret_from_env ("COFFER_WEBDAV_PASSWORD");
+      if (password == NULL && user != NULL)
+        password = secret_from_keyring (repository, COFFER_KEY_KIND_WEBDAV);
+    }
   if (user != NULL && password == NULL)
     {
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
@@ -131,9 +151,12 @@ open_s3 (GUri *uri, const char *location, const CofferStoreOptions *options, GEr
                    _("The address “%s” names no bucket; write s3://BUCKET/PREFIX."), location);
       return NULL;
     }
-  if (g_uri_get_user (uri) != NULL && g_uri_get_user (uri)[0] != '\0')
+  /* Typed in this session first; a typed secret without a key id takes
+   * the id from the address or the environment. */
+  typed_credentials (options, &key_id, &secret);
+  if (key_id == NULL && g_uri_get_user (uri) != NULL && g_uri_get_user (uri)[0] != '\0')
     key_id = g_uri_unescape_string (g_uri_get_user (uri), NULL);
-  else if (g_getenv ("AWS_ACCESS_KEY_ID") != NULL && g_getenv ("AWS_ACCESS_KEY_ID")[0])
+  else if (key_id == NULL && g_getenv ("AWS_ACCESS_KEY_ID") != NULL && g_getenv ("AWS_ACCESS_KEY_ID")[0])
     key_id = g_strdup (g_getenv ("AWS_ACCESS_KEY_ID"));
   if (key_id == NULL)
     {
@@ -142,7 +165,8 @@ open_s3 (GUri *uri, const char *location, const CofferStoreOptions *options, GEr
                    "in the address as s3://KEYID@BUCKET/PREFIX."), repository);
       return NULL;
     }
-  secret = secret_from_env ("AWS_SECRET_ACCESS_KEY");
+  if (secret == NULL)
+    secret = secret_from_env ("AWS_SECRET_ACCESS_KEY");
   if (secret == NULL)
     secret = secret_from_keyring (repository, COFFER_KEY_KIND_S3);
   if (secret == NULL)

@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "coffer-secret.h"
+
 G_BEGIN_DECLS
 
 /* CofferStore: where a repository's objects live. Names are relative
@@ -111,14 +113,24 @@ typedef struct
   guint       max_connections;   /* 0 = backend default */
   guint64     bandwidth_limit;   /* bytes per second, 0 = unlimited */
   const char *ca_file;       /* extra CA bundle (tests), NULL = system */
+  /* Credentials typed in this session, for webdav(s):// and s3:// (borrowed,
+   * used only while opening). When secret is set, it and user (the WebDAV
+   * user or S3 access key id; NULL or "" = the address's user, or for S3
+   * AWS_ACCESS_KEY_ID) are used instead of the environment and the keyring,
+   * so a front end never has to put a secret into the environment. */
+  const char         *user;
+  const CofferSecret *secret;
+  /* Tries per request of the retrying layer, without backoff; 0 = its
+   * default policy. 1 suits a question someone is waiting for. */
+  guint               max_tries;
 } CofferStoreOptions;
 
 /* Opens a store for a location: an absolute or relative path or file:// URI
  * (local), any other GIO URI, webdav:// or webdavs://host[:port]/path,
  * s3://bucket/prefix, rclone:REMOTE:path (starts `rclone serve webdav` at
- * once, see coffer-rclone.h). Credentials come from the environment
- * (COFFER_WEBDAV_USER/COFFER_WEBDAV_PASSWORD, AWS_ACCESS_KEY_ID/
- * AWS_SECRET_ACCESS_KEY) or the keyring. Remote stores are wrapped in the
+ * once, see coffer-rclone.h). Credentials come from options (user,
+ * secret), else the environment (COFFER_WEBDAV_USER/COFFER_WEBDAV_PASSWORD,
+ * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) or the keyring. Remote stores are wrapped in the
  * retrying transfer layer. Does not contact the server (except that an
  * rclone location starts rclone, which connects). */
 CofferStore *coffer_store_open (const char *location, const CofferStoreOptions *options,

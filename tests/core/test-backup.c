@@ -2,7 +2,8 @@
 /* Backup and restore end to end on a real local store: every kind of file,
  * sizes around the chunk bounds, a sparse file above 4 GiB, extended
  * attributes, the files cache, skipped paths, newer files on restore,
- * partial restores, the per-category lock, forget and prune. */
+ * partial restores, the per-category lock, forget and prune, a run over
+ * several categories. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -911,6 +912,95 @@ test_forget_prune (Fixture *f, gconstpointer data)
   }
 }
 
+/* ---- several categories in one run (the app's scheduled backup) ---- */
+
+/* Records "before:ID" and "after:ID" as coffer_backup_categories_run calls. */
+static void
+each_category_cb (const char *category_id, const CofferCategoryBackup *backup, gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_strdup_printf ("%s:%s", backup ? "after" : "before", category_id));
+  if (backup != NULL)
+    g_assert_cmpstr (backup->category_id, ==, category_id);
+}
+
+static void
+test_categories_run (Fixture *f, gconstpointer data)
+{
+  g_autofree char *other_src = fixture_dir ("src-other");
+  g_autofree char *a = NULL, *b = NULL;
+  g_autoptr(GHashTable) excludes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                          (GDestroyNotify) g_strfreev);
+  const char *skip[] = { "*.skip", NULL };
+  CofferRetention keep_last = { .keep_last = 1 };
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  g_autoptr(GPtrArray) results = NULL;
+  g_autoptr(GError) error = NULL;
+
+  fixture_make_small_tree (f->src, 71);
+  fixture_make_small_tree (other_src, 72);
+  a = fixture_add_category (f->repo, "First", COFFER_LEVEL_STANDARD, f->src);
+  b = fixture_add_category (f->repo, "Second", COFFER_LEVEL_STANDARD, other_src);
+  g_hash_table_insert (excludes, g_strdup (a), g_strdupv ((char **) skip));
+
+  for (guint run = 0; run < 2; run++)
+    {
+      const char *ids[] = { a, "0000000000000000", b, NULL };
+
+      g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+
+      g_clear_pointer (&results, g_ptr_array_unref);
+      g_assert_true (coffer_backup_categories_run (f->repo, ids, excludes, &keep_last, NULL, NULL,
+                                                   each_category_cb, seen, &results, NULL, &error));
+      g_assert_no_error (error);
+      /* Before and after each category, in order. */
+      g_assert_cmpuint (seen->len, ==, 6);
+      for (guint i = 0; i < 3; i++)
+        {
+          g_autofree char *before = g_strdup_printf ("before:%s", ids[i]);
+          g_autofree char *after = g_strdup_printf ("after:%s", ids[i]);
+
+          g_assert_cmpstr (g_ptr_array_index (seen, 2 * i), ==, before);
+          g_assert_cmpstr (g_ptr_array_index (seen, 2 * i + 1), ==, after);
+        }
+      /* One result per category, in order; the failing one does not stop
+       * the one after it. */
+      g_assert_cmpuint (results->len, ==, 3);
+      for (guint i = 0; i < 3; i++)
+        {
+          const CofferCategoryBackup *r = g_ptr_array_index (results, i);
+
+          g_assert_cmpstr (r->category_id, ==, ids[i]);
+          g_assert_true ((r->snapshot == NULL) == (i == 1));
+          g_assert_true ((r->error != NULL) == (i == 1));
+          g_assert_null (r->forget_error);
+        }
+    }
+  /* The exclude patterns were stored, and retention kept one backup each. */
+  {
+    g_autoptr(CofferCategory) first = coffer_repository_find_category (f->repo, a, NULL, &error);
+    g_autoptr(GPtrArray) snaps_a = coffer_repository_list_snapshots (f->repo, a, NULL, &error);
+    g_autoptr(GPtrArray) snaps_b = coffer_repository_list_snapshots (f->repo, b, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstrv (first->excludes, skip);
+    g_assert_cmpuint (snaps_a->len, ==, 1);
+    g_assert_cmpuint (snaps_b->len, ==, 1);
+  }
+
+  /* Cancelled: FALSE, no results. */
+  g_clear_pointer (&results, g_ptr_array_unref);
+  g_cancellable_cancel (cancelled);
+  {
+    const char *ids[] = { a, b, NULL };
+
+    g_assert_false (coffer_backup_categories_run (f->repo, ids, NULL, NULL, NULL, NULL, NULL, NULL, &results,
+                                                  cancelled, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_null (results);
+  }
+  coffer_test_rmtree (other_src);
+}
+
 static void
 test_prune_repack (Fixture *f, gconstpointer data)
 {
@@ -988,6 +1078,7 @@ main (int argc, char **argv)
   ADD ("/backup/restore-selected", test_restore_selected);
   ADD ("/backup/busy", test_busy);
   ADD ("/backup/forget-prune", test_forget_prune);
+  ADD ("/backup/categories-run", test_categories_run);
   ADD ("/backup/prune-repack", test_prune_repack);
 #undef ADD
   return g_test_run ();

@@ -70,13 +70,41 @@ static CofferStore *
 open_store (CofferTestServer *s)
 {
   g_autoptr(GError) error = NULL;
-  CofferStore *store = coffer_store_open (coffer_test_server_get_location (s),
-                                          coffer_test_server_get_options (s), &error);
+  CofferStoreOptions options = *coffer_test_server_get_options (s);
+  CofferStore *store;
 
-  g_assert_no_error (error);
   /* The retry layer would wait out a dead server; one try tells. */
-  coffer_store_retry_set_policy (COFFER_STORE_RETRY (store), 1, 0, 0);
+  options.max_tries = 1;
+  store = coffer_store_open (coffer_test_server_get_location (s), &options, &error);
+  g_assert_no_error (error);
   return store;
+}
+
+/* Credentials typed in a session (CofferStoreOptions.user/secret, as the app
+ * passes them) win over the environment and the keyring, either way. */
+static void
+check_typed_credentials (CofferTestServer *s, gboolean env_is_wrong)
+{
+  CofferStoreOptions options = *coffer_test_server_get_options (s);
+  g_autoptr(CofferSecret) secret = coffer_secret_new_from_string (env_is_wrong ? coffer_test_server_get_password (s)
+                                                                               : "wrong-secret");
+  g_autoptr(CofferStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+
+  options.user = coffer_test_server_get_user (s);
+  options.secret = secret;
+  store = coffer_store_open (coffer_test_server_get_location (s), &options, &error);
+  g_assert_no_error (error);
+  if (env_is_wrong)
+    {
+      g_assert_true (coffer_store_probe_write (store, NULL, &error));
+      g_assert_no_error (error);
+    }
+  else
+    {
+      g_assert_false (coffer_store_probe_write (store, NULL, &error));
+      g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH);
+    }
 }
 
 static void
@@ -106,6 +134,7 @@ test_remote (gconstpointer data)
     g_assert_true (coffer_store_probe_write (store, NULL, &error));
     g_assert_no_error (error);
   }
+  check_typed_credentials (s, FALSE);
 
   /* Refused credentials. */
   g_setenv (s3 ? "AWS_SECRET_ACCESS_KEY" : "COFFER_WEBDAV_PASSWORD", "wrong-secret", TRUE);
@@ -115,6 +144,7 @@ test_remote (gconstpointer data)
     g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH);
     g_clear_error (&error);
   }
+  check_typed_credentials (s, TRUE);
   run = coffer_init (endpoint, location, bad);
   g_assert_cmpint (run.status, ==, 1);
   g_assert_nonnull (strstr (run.err, "refused the credentials"));
@@ -127,6 +157,8 @@ test_remote (gconstpointer data)
     coffer_test_server_stop (s);
     g_assert_false (coffer_store_probe_write (store, NULL, &error));
     g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NETWORK);
+    /* CofferStoreOptions.max_tries: one try, not the default retries. */
+    g_assert_cmpuint (coffer_store_retry_get_retries (COFFER_STORE_RETRY (store)), ==, 0);
     g_test_message ("dead server: %s", error->message);
     g_clear_error (&error);
   }

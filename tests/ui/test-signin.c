@@ -4,14 +4,17 @@
  * Cancel leaves no rclone running; a sign-in that the "browser" (curl,
  * following the redirects, played by the test) completes puts the token in
  * the keyring. The provider is tests/integration/fake-oauth.py on
- * 127.0.0.1, the only fake in the tests. Runs under run-with-keyring.sh
- * (a real gnome-keyring-daemon). */
+ * 127.0.0.1, the only fake in the tests. Also: server credentials through
+ * the engine's keyring calls. Runs under run-with-keyring.sh (a real
+ * gnome-keyring-daemon). */
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include "coffer-engine.h"
+#include "coffer-error.h"
 #include "coffer-keyring.h"
 #include "coffer-rclone.h"
 #include "coffer-setup-assistant.h"
@@ -394,6 +397,58 @@ test_destination (void)
   ui_test_quit (app);
 }
 
+/* Server credentials go to the keyring and come back through the engine
+ * (coffer_engine_save/lookup_credentials), under the destination's location. */
+static void
+result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static gboolean
+have_result (gpointer data)
+{
+  return *(GAsyncResult **) data != NULL;
+}
+
+static void
+test_credentials (void)
+{
+  g_autoptr(CofferEngine) engine = NULL;
+  g_autoptr(CofferDestination) dest = coffer_destination_new ("webdavs://dav.example.org/coffer-credentials");
+  g_autoptr(CofferDestination) other = coffer_destination_new ("s3://coffer-credentials-bucket/x");
+  g_autoptr(CofferSecret) found = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+
+  if (!coffer_keyring_is_available ())
+    {
+      g_test_skip ("no keyring (run under run-with-keyring.sh service)");
+      return;
+    }
+  engine = coffer_engine_new ();
+  dest->secret = coffer_secret_new_from_string ("dav password 1");
+  coffer_engine_save_credentials_async (engine, dest, NULL, result_cb, &result);
+  ui_test_wait_for (have_result, &result, 30, "credentials saved");
+  g_assert_true (coffer_engine_save_credentials_finish (engine, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  coffer_engine_lookup_credentials_async (engine, dest, NULL, result_cb, &result);
+  ui_test_wait_for (have_result, &result, 30, "credentials found");
+  found = coffer_engine_lookup_credentials_finish (engine, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (found->data, found->len, dest->secret->data, dest->secret->len);
+  g_clear_object (&result);
+
+  /* Another location (and kind) has none. */
+  coffer_engine_lookup_credentials_async (engine, other, NULL, result_cb, &result);
+  ui_test_wait_for (have_result, &result, 30, "no credentials");
+  g_assert_null (coffer_engine_lookup_credentials_finish (engine, result, &error));
+  g_assert_error (error, COFFER_KEYRING_ERROR, COFFER_KEYRING_ERROR_NOT_FOUND);
+  g_clear_object (&result);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -406,5 +461,6 @@ main (int argc, char **argv)
     g_setenv ("DBUS_SESSION_BUS_ADDRESS", bus, TRUE);
   g_unsetenv ("COFFER_KEYRING");
   g_test_add_func ("/ui/destination", test_destination);
+  g_test_add_func ("/ui/credentials", test_credentials);
   return ui_test_run (tmp);
 }
