@@ -100,6 +100,65 @@ print_backup_summary (CofferCli            *cli,
 
 /* ---- backup ---- */
 
+typedef struct
+{
+  CofferCli *cli;
+  GPtrArray *categories;   /* CofferCategory: the ones backed up, for their names */
+  gint64     start;        /* of the current category */
+  int        failure;      /* the first failure's exit status */
+  gboolean   any_skipped;
+} BackupRun;
+
+/* Before each category (backup NULL) and after it: its lines, as it goes. */
+static void
+backup_each_cb (const char *category_id, const CofferCategoryBackup *backup, gpointer user_data)
+{
+  BackupRun *run = user_data;
+  const CofferCategory *c = NULL;
+  guint n_skipped = backup != NULL && backup->skipped != NULL ? backup->skipped->len : 0;
+
+  if (backup == NULL)
+    {
+      coffer_cli_progress_reset ();
+      run->start = g_get_monotonic_time ();
+      return;
+    }
+  coffer_cli_progress_clear ();
+  for (guint i = 0; i < run->categories->len && c == NULL; i++)
+    if (g_strcmp0 (((const CofferCategory *) run->categories->pdata[i])->id, category_id) == 0)
+      c = run->categories->pdata[i];
+  g_return_if_fail (c != NULL);
+
+  for (guint j = 0; j < n_skipped; j++)
+    {
+      g_autofree char *shown = coffer_cli_display_name (backup->skipped->pdata[j]);
+      coffer_cli_error (run->cli, _("skipped %s"), shown);
+    }
+  if (backup->snapshot == NULL)
+    {
+      int s;
+
+      /* A cancel is said once, for the whole run. */
+      if (g_error_matches (backup->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      s = coffer_cli_report_error (run->cli, backup->error);
+      if (run->failure == COFFER_EXIT_OK)
+        run->failure = s;
+      return;
+    }
+  print_backup_summary (run->cli, c, backup->snapshot, n_skipped,
+                        (g_get_monotonic_time () - run->start) / (double) G_USEC_PER_SEC);
+  if (n_skipped > 0)
+    {
+      coffer_cli_warning (run->cli, ngettext ("%u path of “%s” could not be read; the snapshot was "
+                                              "written without it.",
+                                              "%u paths of “%s” could not be read; the snapshot was "
+                                              "written without them.", n_skipped),
+                          n_skipped, c->name);
+      run->any_skipped = TRUE;
+    }
+}
+
 gboolean
 coffer_cli_cmd_backup (CofferCli  *cli,
                        int         argc,
@@ -109,6 +168,9 @@ coffer_cli_cmd_backup (CofferCli  *cli,
   g_autoptr(GError) local_error = NULL;
   g_auto(GStrv) names = NULL;
   g_autoptr(GPtrArray) categories = NULL;
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autoptr(GPtrArray) results = NULL;
+  BackupRun run = { NULL, NULL, 0, COFFER_EXIT_OK, FALSE };
   int failure = COFFER_EXIT_OK;
   gboolean any_skipped = FALSE;
   GOptionEntry entries[] = {
@@ -133,12 +195,12 @@ coffer_cli_cmd_backup (CofferCli  *cli,
   if (categories == NULL)
     return FALSE;
 
+  run.cli = cli;
+  run.categories = categories;
+  ids = g_ptr_array_new ();
   for (guint i = 0; i < categories->len; i++)
     {
       const CofferCategory *c = categories->pdata[i];
-      g_autoptr(GPtrArray) skipped = NULL;
-      g_autoptr(CofferSnapshot) snapshot = NULL;
-      gint64 start = g_get_monotonic_time ();
 
       /* Folders belong to a computer: a category another computer made has
        * none here until they are set; without --category it is left out. */
@@ -148,45 +210,30 @@ coffer_cli_cmd_backup (CofferCli  *cli,
                                   "'coffer category set %s --add-path PATH'."), c->name, c->name);
           continue;
         }
-      g_clear_error (&local_error);
-      coffer_cli_progress_reset ();
-      snapshot = coffer_backup_run (cli->repository, c->id, coffer_cli_progress_cb, cli,
-                                    &skipped, cli->cancellable, &local_error);
-      coffer_cli_progress_clear ();
-
-      for (guint j = 0; skipped != NULL && j < skipped->len; j++)
-        {
-          g_autofree char *shown = coffer_cli_display_name (skipped->pdata[j]);
-          coffer_cli_error (cli, _("skipped %s"), shown);
-        }
-
-      if (snapshot == NULL)
-        {
-          int s = coffer_cli_report_error (cli, local_error);
-
-          if (s == COFFER_EXIT_CANCELLED)
-            {
-              coffer_cli_hint (cli, "%s", _("The next backup continues where this one stopped."));
-              return coffer_cli_fail_reported (error, s);
-            }
-          if (failure == COFFER_EXIT_OK)
-            failure = s;
-          continue;
-        }
-
-      print_backup_summary (cli, c, snapshot, skipped != NULL ? skipped->len : 0,
-                            (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC);
-
-      if (skipped != NULL && skipped->len > 0)
-        {
-          coffer_cli_warning (cli, ngettext ("%u path of “%s” could not be read; the snapshot was "
-                                             "written without it.",
-                                             "%u paths of “%s” could not be read; the snapshot was "
-                                             "written without them.", skipped->len),
-                              skipped->len, c->name);
-          any_skipped = TRUE;
-        }
+      g_ptr_array_add (ids, c->id);
     }
+  g_ptr_array_add (ids, NULL);
+
+  /* The policy of a backup over several categories is the core's (the app
+   * uses it too); the CLI prints each category as it goes. */
+  if (!coffer_backup_categories_run (cli->repository, (const char * const *) ids->pdata, NULL, NULL,
+                                     coffer_cli_progress_cb, cli, backup_each_cb, &run, &results,
+                                     cli->cancellable, &local_error))
+    {
+      int s;
+
+      coffer_cli_progress_clear ();
+      if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      s = coffer_cli_report_error (cli, local_error);
+      coffer_cli_hint (cli, "%s", _("The next backup continues where this one stopped."));
+      return coffer_cli_fail_reported (error, s);
+    }
+  failure = run.failure;
+  any_skipped = run.any_skipped;
 
   /* Each failure was reported as it happened; the first one is the exit
    * status. */
