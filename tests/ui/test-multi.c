@@ -22,24 +22,6 @@
 
 static char *tmp;
 
-static gboolean
-state_ready (gpointer data)
-{
-  return coffer_application_get_state (data) == COFFER_APP_STATE_READY;
-}
-
-static gboolean
-state_error (gpointer data)
-{
-  return coffer_application_get_state (data) == COFFER_APP_STATE_ERROR;
-}
-
-static gboolean
-state_locked (gpointer data)
-{
-  return coffer_application_get_state (data) == COFFER_APP_STATE_LOCKED;
-}
-
 static guint idle_count;
 
 static void
@@ -213,11 +195,11 @@ test_multi (void)
   g_application_activate (G_APPLICATION (app));
   window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
   g_assert_nonnull (window);
-  ui_test_wait_for (state_locked, app, 60, "locked");
+  ui_test_wait_for (ui_test_app_is_locked, app, 60, "locked");
   unlock = gtk_widget_get_template_child (GTK_WIDGET (window), COFFER_TYPE_WINDOW, "unlock_entry");
   gtk_editable_set_text (GTK_EDITABLE (unlock), PASSWORD);
   g_signal_emit_by_name (unlock, "entry-activated");
-  ui_test_wait_for (state_ready, app, 60, "ready");
+  ui_test_wait_for (ui_test_app_is_ready, app, 60, "ready");
   /* One destination: no list, as before. */
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (window),
                                                       COFFER_TYPE_WINDOW, "destinations_group"))));
@@ -381,7 +363,7 @@ test_multi (void)
    * opened, yet the main page (not the error page) shows both, and Back Up
    * Now still backs up to the second one. */
   coffer_application_open_repository (app, NULL);
-  ui_test_wait_for (state_error, app, 60, "first destination cannot be opened");
+  ui_test_wait_for (ui_test_app_is_error, app, 60, "first destination cannot be opened");
   g_assert_cmpstr (gtk_stack_get_visible_child_name (GTK_STACK (gtk_widget_get_template_child (
                      GTK_WIDGET (window), COFFER_TYPE_WINDOW, "stack"))), ==, "main");
   g_assert_true (g_str_has_prefix (row_text (window, 0, NULL), "Not connected."));
@@ -392,7 +374,7 @@ test_multi (void)
 
   /* The first drive is back: it is opened again. */
   g_assert_cmpint (g_rename (away, first), ==, 0);
-  ui_test_wait_for (state_ready, app, 60, "first destination opened again");
+  ui_test_wait_for (ui_test_app_is_ready, app, 60, "first destination opened again");
 
   /* What changes in the first destination's categories follows at the next
    * backup: another folder, and Advanced protection (a category made

@@ -21,18 +21,6 @@
 static char *tmp;
 
 static gboolean
-state_ready (gpointer data)
-{
-  return coffer_application_get_state (data) == COFFER_APP_STATE_READY;
-}
-
-static gboolean
-state_locked (gpointer data)
-{
-  return coffer_application_get_state (data) == COFFER_APP_STATE_LOCKED;
-}
-
-static gboolean
 restore_loaded (gpointer data)
 {
   return !coffer_restore_window_get_loading (data) && coffer_restore_window_get_n_snapshots (data) > 0 &&
@@ -131,11 +119,11 @@ test_restore_elsewhere (void)
   g_application_activate (G_APPLICATION (app));
   window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
   g_assert_nonnull (window);
-  ui_test_wait_for (state_locked, app, 60, "locked");
+  ui_test_wait_for (ui_test_app_is_locked, app, 60, "locked");
   unlock = gtk_widget_get_template_child (GTK_WIDGET (window), COFFER_TYPE_WINDOW, "unlock_entry");
   gtk_editable_set_text (GTK_EDITABLE (unlock), PASSWORD);
   g_signal_emit_by_name (unlock, "entry-activated");
-  ui_test_wait_for (state_ready, app, 60, "ready");
+  ui_test_wait_for (ui_test_app_is_ready, app, 60, "ready");
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.restore", NULL));
   restore = COFFER_RESTORE_WINDOW (ui_test_find_window (COFFER_TYPE_RESTORE_WINDOW));

@@ -53,61 +53,17 @@ set_dac_override (gboolean on)
   g_assert_cmpint (syscall (SYS_capset, &header, data), ==, 0);
 }
 
-static gboolean
-state_ready (gpointer data)
-{
-  return coffer_application_get_state (data) == COFFER_APP_STATE_READY;
-}
-
-static gboolean
-state_locked (gpointer data)
-{
-  return coffer_application_get_state (data) == COFFER_APP_STATE_LOCKED;
-}
-
-static gboolean
-history_grew (gpointer data)
-{
-  CofferApplication *app = data;
-  guint want = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (app), "want"));
-
-  return coffer_history_get_n_entries (coffer_application_get_history (app)) >= want &&
-         !coffer_engine_get_busy (coffer_application_get_engine (app));
-}
-
-static void
-backup_now_and_wait (CofferApplication *app)
-{
-  guint n = coffer_history_get_n_entries (coffer_application_get_history (app));
-
-  g_object_set_data (G_OBJECT (app), "want", GUINT_TO_POINTER (n + 1));
-  g_action_group_activate_action (G_ACTION_GROUP (app), "backup-now", NULL);
-  ui_test_wait_for (history_grew, app, 120, "backup");
-}
-
 static GtkWidget *
 child (CofferWindow *window, const char *name)
 {
   return GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (window), COFFER_TYPE_WINDOW, name));
 }
 
-static const char *
-status_title (CofferWindow *window)
-{
-  return adw_preferences_row_get_title (ADW_PREFERENCES_ROW (child (window, "status_row")));
-}
-
-static const char *
-status_subtitle (CofferWindow *window)
-{
-  return adw_action_row_get_subtitle (ADW_ACTION_ROW (child (window, "status_row")));
-}
-
 static void
 assert_green (CofferApplication *app, CofferWindow *window)
 {
   g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_NONE);
-  g_assert_true (g_str_has_prefix (status_title (window), "Last backed up"));
+  g_assert_true (g_str_has_prefix (ui_test_status_title (window), "Last backed up"));
   g_assert_true (gtk_widget_has_css_class (child (window, "status_icon"), "success"));
   g_assert_false (gtk_widget_get_visible (child (window, "status_button")));
 }
@@ -235,14 +191,14 @@ test_problems (void)
   g_application_activate (G_APPLICATION (app));
   window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
   g_assert_nonnull (window);
-  ui_test_wait_for (state_locked, app, 60, "locked");
+  ui_test_wait_for (ui_test_app_is_locked, app, 60, "locked");
   unlock = gtk_widget_get_template_child (GTK_WIDGET (window), COFFER_TYPE_WINDOW, "unlock_entry");
   gtk_editable_set_text (GTK_EDITABLE (unlock), PASSWORD);
   g_signal_emit_by_name (unlock, "entry-activated");
-  ui_test_wait_for (state_ready, app, 60, "ready");
+  ui_test_wait_for (ui_test_app_is_ready, app, 60, "ready");
   button = child (window, "status_button");
 
-  backup_now_and_wait (app);
+  ui_test_backup_now_and_wait (app);
   entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
   g_assert_true (entry->success);
   assert_green (app, window);
@@ -250,14 +206,14 @@ test_problems (void)
   /* 1. A file that cannot be read: backed up without it, and said so. */
   coffer_test_write_random (private_file, 3000, 77);
   g_assert_cmpint (g_chmod (private_file, 0), ==, 0);
-  backup_now_and_wait (app);
+  ui_test_backup_now_and_wait (app);
   entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
   g_test_message ("skipped: %s / %s", entry->summary, entry->details);
   g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_SKIPPED);
-  g_assert_cmpstr (status_title (window), ==, "Some files could not be backed up");
-  g_assert_nonnull (strstr (status_subtitle (window), "Skipped ~/Pictures/private.jpg"));
-  g_assert_nonnull (strstr (status_subtitle (window), g_strerror (EACCES)));
-  g_assert_nonnull (strstr (status_subtitle (window), "Everything else was backed up just now"));
+  g_assert_cmpstr (ui_test_status_title (window), ==, "Some files could not be backed up");
+  g_assert_nonnull (strstr (ui_test_status_subtitle (window), "Skipped ~/Pictures/private.jpg"));
+  g_assert_nonnull (strstr (ui_test_status_subtitle (window), g_strerror (EACCES)));
+  g_assert_nonnull (strstr (ui_test_status_subtitle (window), "Everything else was backed up just now"));
   assert_style (window, "warning");
   g_assert_true (gtk_widget_get_visible (button));
   g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, "_Try Again");
@@ -269,12 +225,12 @@ test_problems (void)
     GNotification *before = coffer_application_get_last_notification (app);
     g_autofree char *other = g_build_filename (pictures, "other.jpg", NULL);
 
-    backup_now_and_wait (app);
+    ui_test_backup_now_and_wait (app);
     g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_SKIPPED);
     g_assert_true (coffer_application_get_last_notification (app) == before);
     coffer_test_write_random (other, 2000, 78);
     g_assert_cmpint (g_chmod (other, 0), ==, 0);
-    backup_now_and_wait (app);
+    ui_test_backup_now_and_wait (app);
     g_assert_true (coffer_application_get_last_notification (app) != before);
     g_assert_cmpint (g_unlink (other), ==, 0);
   }
@@ -282,14 +238,14 @@ test_problems (void)
   window = COFFER_WINDOW (ui_test_find_window (COFFER_TYPE_WINDOW));
   g_assert_nonnull (window);
   button = child (window, "status_button");
-  g_assert_cmpstr (status_title (window), ==, "Some files could not be backed up");
+  g_assert_cmpstr (ui_test_status_title (window), ==, "Some files could not be backed up");
   /* Readable again: Try Again makes it green. */
   g_assert_cmpint (g_chmod (private_file, 0644), ==, 0);
   {
     guint n = coffer_history_get_n_entries (coffer_application_get_history (app));
     g_object_set_data (G_OBJECT (app), "want", GUINT_TO_POINTER (n + 1));
     g_assert_true (gtk_widget_activate (button));
-    ui_test_wait_for (history_grew, app, 120, "backup after Try Again");
+    ui_test_wait_for (ui_test_history_grew, app, 120, "backup after Try Again");
   }
   assert_green (app, window);
 
@@ -304,7 +260,7 @@ test_problems (void)
 
     g_assert_cmpint (fd, >=, 0);
     g_assert_cmpint (flock (fd, LOCK_EX | LOCK_NB), ==, 0);
-    backup_now_and_wait (app);
+    ui_test_backup_now_and_wait (app);
     close (fd);
   }
   entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
@@ -312,30 +268,30 @@ test_problems (void)
   g_assert_false (entry->success);
   g_assert_true (g_str_has_prefix (entry->summary, "Backed up 1 category"));
   g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_PARTIAL);
-  g_assert_cmpstr (status_title (window), ==, "Some categories could not be backed up");
-  g_assert_nonnull (strstr (status_subtitle (window), "Documents: Another backup of this category is running"));
+  g_assert_cmpstr (ui_test_status_title (window), ==, "Some categories could not be backed up");
+  g_assert_nonnull (strstr (ui_test_status_subtitle (window), "Documents: Another backup of this category is running"));
   /* Not a successful backup: the time is still that of the last full one. */
   g_assert_cmpint (g_settings_get_int64 (settings, "last-backup"), ==, last_good);
-  g_assert_nonnull (strstr (status_subtitle (window), "Last successful backup 3 hours ago"));
+  g_assert_nonnull (strstr (ui_test_status_subtitle (window), "Last successful backup 3 hours ago"));
   assert_style (window, "warning");
   g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, "_Try Again");
   ui_test_screenshot (GTK_WIDGET (window), "status-partial");
-  backup_now_and_wait (app);
+  ui_test_backup_now_and_wait (app);
   assert_green (app, window);
 
   /* 3. The password was changed at the provider: the server refuses the
    * one Coffer has. */
   coffer_test_server_change_password (server, "changed-at-the-provider");
-  backup_now_and_wait (app);
+  ui_test_backup_now_and_wait (app);
   entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
   g_test_message ("auth: %s / %s", entry->summary, entry->details);
   g_assert_false (entry->success);
   g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_AUTH);
-  g_assert_cmpstr (status_title (window), ==, "The backup server refused the sign-in");
-  g_assert_nonnull (strstr (status_subtitle (window),
+  g_assert_cmpstr (ui_test_status_title (window), ==, "The backup server refused the sign-in");
+  g_assert_nonnull (strstr (ui_test_status_subtitle (window),
                             "127.0.0.1 does not accept the user name or password Coffer has."));
   g_assert_nonnull (strstr (entry->details, "HTTP 401"));
-  g_assert_nonnull (strstr (status_subtitle (window), "Last successful backup just now"));
+  g_assert_nonnull (strstr (ui_test_status_subtitle (window), "Last successful backup just now"));
   assert_style (window, "error");
   g_assert_true (gtk_widget_get_visible (button));
   g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, "_Sign In Again");
@@ -365,12 +321,12 @@ test_problems (void)
       if (attempt == 0)
         {
           g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_AUTH);
-          g_assert_cmpstr (status_title (window), ==, "The backup server refused the sign-in");
+          g_assert_cmpstr (ui_test_status_title (window), ==, "The backup server refused the sign-in");
         }
     }
-  ui_test_wait_for (state_ready, app, 60, "opened with the new password");
+  ui_test_wait_for (ui_test_app_is_ready, app, 60, "opened with the new password");
   g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_NONE);
-  backup_now_and_wait (app);
+  ui_test_backup_now_and_wait (app);
   entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
   g_assert_true (entry->success);
   assert_green (app, window);
@@ -378,13 +334,13 @@ test_problems (void)
   /* 4. The server is down: a calm warning that it is not answering. */
   set_dac_override (TRUE);   /* to remove what the server's children wrote */
   coffer_test_server_stop (server);
-  backup_now_and_wait (app);
+  ui_test_backup_now_and_wait (app);
   entry = coffer_history_get_entry (coffer_application_get_history (app), 0);
   g_test_message ("network: %s / %s", entry->summary, entry->details);
   g_assert_false (entry->success);
   g_assert_cmpint (coffer_application_get_problem (app, NULL), ==, COFFER_BACKUP_PROBLEM_NETWORK);
-  g_assert_cmpstr (status_title (window), ==, "127.0.0.1 is not answering");
-  g_assert_nonnull (strstr (status_subtitle (window), "Last successful backup just now"));
+  g_assert_cmpstr (ui_test_status_title (window), ==, "127.0.0.1 is not answering");
+  g_assert_nonnull (strstr (ui_test_status_subtitle (window), "Last successful backup just now"));
   assert_style (window, "warning");
   g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, "_Try Again");
   ui_test_screenshot (GTK_WIDGET (window), "status-server-not-answering");

@@ -34,39 +34,10 @@ unmount_at_exit (void)
 }
 
 static gboolean
-state_ready (gpointer data)
-{
-  return coffer_application_get_state (data) == COFFER_APP_STATE_READY;
-}
-
-static gboolean
-state_error (gpointer data)
-{
-  return coffer_application_get_state (data) == COFFER_APP_STATE_ERROR;
-}
-
-static gboolean
 state_not_error (gpointer data)
 {
   CofferAppState state = coffer_application_get_state (data);
   return state == COFFER_APP_STATE_READY || state == COFFER_APP_STATE_LOCKED;
-}
-
-static gboolean
-state_locked (gpointer data)
-{
-  return coffer_application_get_state (data) == COFFER_APP_STATE_LOCKED;
-}
-
-/* data: the app; waits until the history has grown to the count stored on it. */
-static gboolean
-history_grew (gpointer data)
-{
-  CofferApplication *app = data;
-  guint want = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (app), "want"));
-
-  return coffer_history_get_n_entries (coffer_application_get_history (app)) >= want &&
-         !coffer_engine_get_busy (coffer_application_get_engine (app));
 }
 
 static gboolean
@@ -76,32 +47,10 @@ problem_is_disconnected (gpointer data)
          !coffer_engine_get_busy (coffer_application_get_engine (data));
 }
 
-static void
-backup_now_and_wait (CofferApplication *app)
-{
-  guint n = coffer_history_get_n_entries (coffer_application_get_history (app));
-
-  g_object_set_data (G_OBJECT (app), "want", GUINT_TO_POINTER (n + 1));
-  g_action_group_activate_action (G_ACTION_GROUP (app), "backup-now", NULL);
-  ui_test_wait_for (history_grew, app, 120, "backup");
-}
-
 static GtkWidget *
 child (CofferWindow *window, const char *name)
 {
   return GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (window), COFFER_TYPE_WINDOW, name));
-}
-
-static const char *
-status_title (CofferWindow *window)
-{
-  return adw_preferences_row_get_title (ADW_PREFERENCES_ROW (child (window, "status_row")));
-}
-
-static const char *
-status_subtitle (CofferWindow *window)
-{
-  return adw_action_row_get_subtitle (ADW_ACTION_ROW (child (window, "status_row")));
 }
 
 static void
@@ -193,11 +142,11 @@ step_open_and_unlock (Status *s)
   coffer_application_open_repository (s->app, NULL);
   g_application_activate (G_APPLICATION (s->app));
   find_window (s);
-  ui_test_wait_for (state_locked, s->app, 60, "locked");
+  ui_test_wait_for (ui_test_app_is_locked, s->app, 60, "locked");
   unlock = gtk_widget_get_template_child (GTK_WIDGET (s->window), COFFER_TYPE_WINDOW, "unlock_entry");
   gtk_editable_set_text (GTK_EDITABLE (unlock), PASSWORD);
   g_signal_emit_by_name (unlock, "entry-activated");
-  ui_test_wait_for (state_ready, s->app, 60, "ready");
+  ui_test_wait_for (ui_test_app_is_ready, s->app, 60, "ready");
 }
 
 /* The progress card while the scan still counts: the amount found so far,
@@ -238,10 +187,10 @@ step_good_backup (Status *s)
 {
   const CofferHistoryEntry *entry;
 
-  backup_now_and_wait (s->app);
+  ui_test_backup_now_and_wait (s->app);
   entry = coffer_history_get_entry (coffer_application_get_history (s->app), 0);
   g_assert_true (entry->success);
-  g_assert_true (g_str_has_prefix (status_title (s->window), "Last backed up"));
+  g_assert_true (g_str_has_prefix (ui_test_status_title (s->window), "Last backed up"));
   g_assert_true (gtk_widget_has_css_class (s->icon, "success"));
   g_assert_false (gtk_widget_get_visible (s->button));
   ui_test_screenshot (GTK_WIDGET (s->window), "status-backed-up");
@@ -261,10 +210,10 @@ step_drive_unplugged (Status *s)
   g_settings_set_int64 (s->settings, "last-backup", g_get_real_time () / G_USEC_PER_SEC - 2 * 3600);
   g_assert_cmpint (g_rename (s->drive, s->away), ==, 0);
   before = coffer_application_get_last_notification (s->app);
-  backup_now_and_wait (s->app);
+  ui_test_backup_now_and_wait (s->app);
   g_assert_cmpint (coffer_application_get_problem (s->app, NULL), ==, COFFER_BACKUP_PROBLEM_DISCONNECTED);
-  g_assert_cmpstr (status_title (s->window), ==, "The drive “Backup” is not connected");
-  g_assert_nonnull (strstr (status_subtitle (s->window), "Last successful backup 2 hours ago"));
+  g_assert_cmpstr (ui_test_status_title (s->window), ==, "The drive “Backup” is not connected");
+  g_assert_nonnull (strstr (ui_test_status_subtitle (s->window), "Last successful backup 2 hours ago"));
   g_assert_true (gtk_widget_has_css_class (s->icon, "warning"));
   g_assert_false (gtk_widget_has_css_class (s->icon, "error"));
   g_assert_false (gtk_widget_has_css_class (s->icon, "success"));
@@ -294,11 +243,11 @@ step_drive_back (Status *s)
 
   g_object_set_data (G_OBJECT (s->app), "want", GUINT_TO_POINTER (n + 1));
   g_assert_cmpint (g_rename (s->away, s->drive), ==, 0);
-  ui_test_wait_for (history_grew, s->app, 120, "backup after the drive came back");
+  ui_test_wait_for (ui_test_history_grew, s->app, 120, "backup after the drive came back");
   entry = coffer_history_get_entry (coffer_application_get_history (s->app), 0);
   g_assert_true (entry->success);
   g_assert_cmpint (coffer_application_get_problem (s->app, NULL), ==, COFFER_BACKUP_PROBLEM_NONE);
-  g_assert_true (g_str_has_prefix (status_title (s->window), "Last backed up"));
+  g_assert_true (g_str_has_prefix (ui_test_status_title (s->window), "Last backed up"));
   g_assert_false (gtk_widget_get_visible (s->button));
   ui_test_screenshot (GTK_WIDGET (s->window), "status-drive-back");
 }
@@ -317,7 +266,7 @@ step_read_only_destination (Status *s)
   coffer_test_write_random (new_file, 30000, 99);
   gtk_window_close (GTK_WINDOW (s->window));
   before = coffer_application_get_last_notification (s->app);
-  backup_now_and_wait (s->app);
+  ui_test_backup_now_and_wait (s->app);
   g_assert_true (coffer_application_get_last_notification (s->app) != before);
   g_assert_nonnull (coffer_application_get_last_notification (s->app));
   g_assert_cmpint (coffer_application_get_problem (s->app, NULL), ==, COFFER_BACKUP_PROBLEM_SETTINGS);
@@ -329,9 +278,9 @@ step_read_only_destination (Status *s)
 
   g_application_activate (G_APPLICATION (s->app));
   find_window (s);
-  g_assert_cmpstr (status_title (s->window), ==, "The backup location does not accept the backup");
-  g_assert_true (g_str_has_prefix (status_subtitle (s->window), "The backup location does not allow writing.\n"));
-  g_assert_nonnull (strstr (status_subtitle (s->window), "Last successful backup"));
+  g_assert_cmpstr (ui_test_status_title (s->window), ==, "The backup location does not accept the backup");
+  g_assert_true (g_str_has_prefix (ui_test_status_subtitle (s->window), "The backup location does not allow writing.\n"));
+  g_assert_nonnull (strstr (ui_test_status_subtitle (s->window), "Last successful backup"));
   g_assert_true (gtk_widget_has_css_class (s->icon, "error"));
   g_assert_true (gtk_widget_get_visible (s->button));
   g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (s->button)), ==, "Open _Preferences");
@@ -355,7 +304,7 @@ step_open_while_unplugged (Status *s)
     }
   g_assert_cmpint (g_rename (s->drive, s->away), ==, 0);
   coffer_application_open_repository (s->app, NULL);
-  ui_test_wait_for (state_error, s->app, 60, "opening fails");
+  ui_test_wait_for (ui_test_app_is_error, s->app, 60, "opening fails");
   g_assert_cmpint (coffer_application_get_problem (s->app, NULL), ==, COFFER_BACKUP_PROBLEM_DISCONNECTED);
   g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (page)), ==,
                    "The drive “Backup” is not connected");

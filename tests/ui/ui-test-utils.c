@@ -305,3 +305,61 @@ ui_test_run_cli_va (const char *who, const char *home, const char *repo, const c
     return NULL;
   return g_steal_pointer (&output);
 }
+
+/* ---- the application's state and the main window's status row ---- */
+
+gboolean
+ui_test_app_is_ready (gpointer app)
+{
+  return coffer_application_get_state (app) == COFFER_APP_STATE_READY;
+}
+
+gboolean
+ui_test_app_is_locked (gpointer app)
+{
+  return coffer_application_get_state (app) == COFFER_APP_STATE_LOCKED;
+}
+
+gboolean
+ui_test_app_is_error (gpointer app)
+{
+  return coffer_application_get_state (app) == COFFER_APP_STATE_ERROR;
+}
+
+gboolean
+ui_test_history_grew (gpointer data)
+{
+  CofferApplication *app = data;
+  guint want = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (app), "want"));
+
+  return coffer_history_get_n_entries (coffer_application_get_history (app)) >= want &&
+         !coffer_engine_get_busy (coffer_application_get_engine (app));
+}
+
+void
+ui_test_backup_now_and_wait (CofferApplication *app)
+{
+  guint n = coffer_history_get_n_entries (coffer_application_get_history (app));
+
+  g_object_set_data (G_OBJECT (app), "want", GUINT_TO_POINTER (n + 1));
+  g_action_group_activate_action (G_ACTION_GROUP (app), "backup-now", NULL);
+  ui_test_wait_for (ui_test_history_grew, app, 120, "backup");
+}
+
+static GtkWidget *
+window_child (CofferWindow *window, const char *name)
+{
+  return GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (window), COFFER_TYPE_WINDOW, name));
+}
+
+const char *
+ui_test_status_title (CofferWindow *window)
+{
+  return adw_preferences_row_get_title (ADW_PREFERENCES_ROW (window_child (window, "status_row")));
+}
+
+const char *
+ui_test_status_subtitle (CofferWindow *window)
+{
+  return adw_action_row_get_subtitle (ADW_ACTION_ROW (window_child (window, "status_row")));
+}

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <adwaita.h>
 #include "coffer-application.h"
+#include "coffer-window.h"
 
 G_BEGIN_DECLS
 
@@ -42,5 +43,18 @@ int    ui_test_run (char *tmp);
  * output with who as prefix; returns it, or NULL when the command failed. */
 char  *ui_test_run_cli_va (const char *who, const char *home, const char *repo, const char *password,
                            const char *first, va_list ap);
+
+/* Conditions for ui_test_wait_for; data: the CofferApplication. */
+gboolean ui_test_app_is_ready  (gpointer app);
+gboolean ui_test_app_is_locked (gpointer app);
+gboolean ui_test_app_is_error  (gpointer app);
+/* data: the app; TRUE once its history has as many entries as the number
+ * set on it as "want" and the engine is idle. */
+gboolean ui_test_history_grew  (gpointer data);
+/* Back Up Now, then waits for its history entry. */
+void     ui_test_backup_now_and_wait (CofferApplication *app);
+/* The main window's status row. */
+const char *ui_test_status_title    (CofferWindow *window);
+const char *ui_test_status_subtitle (CofferWindow *window);
 
 G_END_DECLS
