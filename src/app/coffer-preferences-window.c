@@ -429,21 +429,21 @@ destination_response_cb (AdwMessageDialog *dialog, const char *response, CofferP
     coffer_preferences_window_change_destination (self, dest);
 }
 
-static void
-change_destination_activated (GtkWidget *widget, const char *action, GVariant *param)
+/* A dialog asking for a location (a folder, with Choose Folder…, or a
+ * server address) and, for servers, a user name and a secret; the entries
+ * are on the dialog as "location", "user" and "secret". Returns the box the
+ * caller may add to. */
+static GtkWidget *
+location_dialog_new (CofferPreferencesWindow *self, const char *heading, const char *body,
+                     const char *location_name, GtkWidget **out_box)
 {
-  CofferPreferencesWindow *self = COFFER_PREFERENCES_WINDOW (widget);
   GtkWidget *dialog, *box, *location, *user, *secret, *choose;
 
-  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Change the Backup Location"),
-                                   _("Point Coffer at a copy of this backup — moved to another drive, server "
-                                     "or bucket — or at an empty place to start a new backup there. Nothing "
-                                     "is moved or deleted."));
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), heading, body);
   box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
   location = gtk_entry_new ();
   gtk_entry_set_placeholder_text (GTK_ENTRY (location), _("Folder, webdavs://server/path or s3://bucket/folder"));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (location), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  _("New backup location"), -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (location), GTK_ACCESSIBLE_PROPERTY_LABEL, location_name, -1);
   choose = gtk_button_new_with_mnemonic (_("_Choose Folder…"));
   g_signal_connect (choose, "clicked", G_CALLBACK (destination_choose_cb), location);
   user = gtk_entry_new ();
@@ -459,13 +459,28 @@ change_destination_activated (GtkWidget *widget, const char *action, GVariant *p
   gtk_box_append (GTK_BOX (box), user);
   gtk_box_append (GTK_BOX (box), secret);
   adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), box);
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
-                                    "change", _("_Change Location"), NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "change", ADW_RESPONSE_SUGGESTED);
   adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
   g_object_set_data (G_OBJECT (dialog), "location", location);
   g_object_set_data (G_OBJECT (dialog), "user", user);
   g_object_set_data (G_OBJECT (dialog), "secret", secret);
+  *out_box = box;
+  return dialog;
+}
+
+static void
+change_destination_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferPreferencesWindow *self = COFFER_PREFERENCES_WINDOW (widget);
+  GtkWidget *box;
+  GtkWidget *dialog = location_dialog_new (self, _("Change the Backup Location"),
+                                           _("Point Coffer at a copy of this backup — moved to another drive, "
+                                             "server or bucket — or at an empty place to start a new backup "
+                                             "there. Nothing is moved or deleted."),
+                                           _("New backup location"), &box);
+
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
+                                    "change", _("_Change Location"), NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "change", ADW_RESPONSE_SUGGESTED);
   g_signal_connect (dialog, "response", G_CALLBACK (destination_response_cb), self);
   gtk_window_present (GTK_WINDOW (dialog));
 }
@@ -869,48 +884,25 @@ static void
 add_destination_activated (GtkWidget *widget, const char *action, GVariant *param)
 {
   CofferPreferencesWindow *self = COFFER_PREFERENCES_WINDOW (widget);
-  GtkWidget *dialog, *box, *location, *user, *secret, *choose, *test, *result;
+  GtkWidget *box, *test, *result;
+  GtkWidget *dialog = location_dialog_new (self, _("Add a Destination"),
+                                           _("Choose an empty folder, drive or server to start a new backup of "
+                                             "the same categories there, with the same backup password, or a "
+                                             "place that holds another Coffer backup of yours."),
+                                           _("Location of the other destination"), &box);
 
-  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Add a Destination"),
-                                   _("Choose an empty folder, drive or server to start a new backup of the same "
-                                     "categories there, with the same backup password, or a place that holds "
-                                     "another Coffer backup of yours."));
-  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
-  location = gtk_entry_new ();
-  gtk_entry_set_placeholder_text (GTK_ENTRY (location), _("Folder, webdavs://server/path or s3://bucket/folder"));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (location), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  _("Location of the other destination"), -1);
-  choose = gtk_button_new_with_mnemonic (_("_Choose Folder…"));
-  g_signal_connect (choose, "clicked", G_CALLBACK (destination_choose_cb), location);
-  user = gtk_entry_new ();
-  gtk_entry_set_placeholder_text (GTK_ENTRY (user), _("User name or access key ID (servers only)"));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (user), GTK_ACCESSIBLE_PROPERTY_LABEL, _("User name"), -1);
-  secret = gtk_password_entry_new ();
-  gtk_password_entry_set_show_peek_icon (GTK_PASSWORD_ENTRY (secret), TRUE);
-  g_object_set (secret, "placeholder-text", _("Password or secret key (servers only)"), NULL);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (secret), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  _("Password or secret key"), -1);
   test = gtk_button_new_with_mnemonic (_("_Test Connection"));
   g_signal_connect (test, "clicked", G_CALLBACK (add_test_clicked_cb), dialog);
   result = gtk_label_new (NULL);
   gtk_label_set_wrap (GTK_LABEL (result), TRUE);
   gtk_label_set_xalign (GTK_LABEL (result), 0);
   gtk_widget_set_visible (result, FALSE);
-  gtk_box_append (GTK_BOX (box), location);
-  gtk_box_append (GTK_BOX (box), choose);
-  gtk_box_append (GTK_BOX (box), user);
-  gtk_box_append (GTK_BOX (box), secret);
   gtk_box_append (GTK_BOX (box), test);
   gtk_box_append (GTK_BOX (box), result);
-  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), box);
   adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
                                     "add", _("_Add Destination"), NULL);
   adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "add", ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
   g_object_set_data (G_OBJECT (dialog), "prefs", self);
-  g_object_set_data (G_OBJECT (dialog), "location", location);
-  g_object_set_data (G_OBJECT (dialog), "user", user);
-  g_object_set_data (G_OBJECT (dialog), "secret", secret);
   g_object_set_data (G_OBJECT (dialog), "result", result);
   g_signal_connect_object (dialog, "response", G_CALLBACK (add_response_cb), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));
