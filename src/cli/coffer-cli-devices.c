@@ -392,23 +392,13 @@ coffer_cli_cmd_devices (CofferCli *cli, int argc, char **argv, GError **error)
     { "remove", devices_remove },
     { "trust", devices_trust },
   };
-  const char *unknown;
-  g_autofree char *shown = NULL;
-
-  if (!coffer_cli_run_subcommand (cli, "devices", subs, G_N_ELEMENTS (subs),
-                                  "  coffer devices list [--json]\n"
-                                  "  coffer devices join [--name NAME] [--no-wait] [--status] [--complete]\n"
-                                  "  coffer devices approve ID [--code CODE]\n"
-                                  "  coffer devices remove ID [--keep ID]… [--yes]\n"
-                                  "  coffer devices trust [--name NAME]",
-                                  _("Run 'coffer devices SUBCOMMAND --help' for details."),
-                                  _("No devices subcommand given (list, join, approve, remove or trust)."),
-                                  &unknown, argc, argv, error))
-    return FALSE;
-  if (unknown == NULL)
-    return TRUE;
-
-  shown = coffer_cli_display_name (unknown);
-  return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, _("Use list, join, approve, remove or trust."),
-                          _("“%s” is not a devices subcommand."), shown);
+  return coffer_cli_run_subcommand (cli, "devices", subs, G_N_ELEMENTS (subs),
+                                    "  coffer devices list [--json]\n"
+                                    "  coffer devices join [--name NAME] [--no-wait] [--status] [--complete]\n"
+                                    "  coffer devices approve ID [--code CODE]\n"
+                                    "  coffer devices remove ID [--keep ID]… [--yes]\n"
+                                    "  coffer devices trust [--name NAME]",
+                                    _("Run 'coffer devices SUBCOMMAND --help' for details."),
+                                    _("No devices subcommand given (list, join, approve, remove or trust)."),
+                                    argc, argv, error);
 }

@@ -161,14 +161,14 @@ typedef struct
 /* Runs the subcommand of `coffer GROUP` named by the first positional
  * argument. Without one, prints "Usage:", usage and details (on stdout with
  * --help, and returns TRUE; else on stderr, and fails with missing as a
- * usage error). An unknown name is returned in *unknown (else NULL), with
- * TRUE and nothing run or printed: the group fails with its own words.
+ * usage error). An unknown name fails as a usage error that names it and
+ * the group, with a hint naming every subcommand.
  * Every command group dispatches through this: in describe mode it runs
  * each subcommand so that their options are known (a group that took its
  * word itself would not be). */
 gboolean coffer_cli_run_subcommand (CofferCli *cli, const char *group, const CofferCliSubcommand *subs,
                                     gsize n_subs, const char *usage, const char *details,
-                                    const char *missing, const char **unknown, int argc, char **argv,
+                                    const char *missing, int argc, char **argv,
                                     GError **error);
 
 const char *coffer_cli_get_location (CofferCli *cli);

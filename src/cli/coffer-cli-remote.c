@@ -265,24 +265,14 @@ coffer_cli_cmd_remote (CofferCli *cli, int argc, char **argv, GError **error)
     { "list", remote_list },
     { "remove", remote_remove },
   };
-  const char *unknown;
-  g_autofree char *shown = NULL;
-
-  if (!coffer_cli_run_subcommand (cli, "remote", subs, G_N_ELEMENTS (subs),
-                                  "  coffer remote add sftp NAME --host HOST [--port PORT] --user USER "
-                                  "(--password-file FILE | --key-file FILE)\n"
-                                  "  coffer remote add gdrive|onedrive|dropbox|pcloud|box NAME\n"
-                                  "  coffer remote add b2 NAME --account ID --key-file FILE\n"
-                                  "  coffer remote list [--json]\n"
-                                  "  coffer remote remove NAME",
-                                  _("Run 'coffer remote SUBCOMMAND --help' for details."),
-                                  _("No remote subcommand given (add, list or remove)."),
-                                  &unknown, argc, argv, error))
-    return FALSE;
-  if (unknown == NULL)
-    return TRUE;
-
-  shown = coffer_cli_display_name (unknown);
-  return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, _("Use add, list or remove."),
-                          _("“%s” is not a remote subcommand."), shown);
+  return coffer_cli_run_subcommand (cli, "remote", subs, G_N_ELEMENTS (subs),
+                                    "  coffer remote add sftp NAME --host HOST [--port PORT] --user USER "
+                                    "(--password-file FILE | --key-file FILE)\n"
+                                    "  coffer remote add gdrive|onedrive|dropbox|pcloud|box NAME\n"
+                                    "  coffer remote add b2 NAME --account ID --key-file FILE\n"
+                                    "  coffer remote list [--json]\n"
+                                    "  coffer remote remove NAME",
+                                    _("Run 'coffer remote SUBCOMMAND --help' for details."),
+                                    _("No remote subcommand given (add, list or remove)."),
+                                    argc, argv, error);
 }

@@ -670,25 +670,15 @@ coffer_cli_cmd_category (CofferCli  *cli,
     { "remove", category_remove },
     { "set", category_set },
   };
-  const char *unknown;
-  g_autofree char *shown = NULL;
-
-  if (!coffer_cli_run_subcommand (cli, "category", subs, G_N_ELEMENTS (subs),
-                                  "  coffer category add NAME [--level standard|advanced] [--exclude PATTERN]… PATH…\n"
-                                  "  coffer category list [--json]\n"
-                                  "  coffer category remove NAME [--yes]\n"
-                                  "  coffer category set NAME [--add-path P]… [--remove-path P]… [--exclude P]… "
-                                  "[--no-exclude P]…",
-                                  _("Run 'coffer category SUBCOMMAND --help' for details."),
-                                  _("No category subcommand given (add, list, remove or set)."),
-                                  &unknown, argc, argv, error))
-    return FALSE;
-  if (unknown == NULL)
-    return TRUE;
-
-  shown = coffer_cli_display_name (unknown);
-  return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, _("Use add, list, remove or set."),
-                          _("“%s” is not a category subcommand."), shown);
+  return coffer_cli_run_subcommand (cli, "category", subs, G_N_ELEMENTS (subs),
+                                    "  coffer category add NAME [--level standard|advanced] [--exclude PATTERN]… PATH…\n"
+                                    "  coffer category list [--json]\n"
+                                    "  coffer category remove NAME [--yes]\n"
+                                    "  coffer category set NAME [--add-path P]… [--remove-path P]… [--exclude P]… "
+                                    "[--no-exclude P]…",
+                                    _("Run 'coffer category SUBCOMMAND --help' for details."),
+                                    _("No category subcommand given (add, list, remove or set)."),
+                                    argc, argv, error);
 }
 
 /* ---- protect ---- */
@@ -1181,21 +1171,11 @@ coffer_cli_cmd_recovery_key (CofferCli  *cli,
     { "kit", coffer_cli_recovery_key_kit },
     { "share", coffer_cli_recovery_key_share },
   };
-  const char *unknown;
-  g_autofree char *shown = NULL;
-
-  if (!coffer_cli_run_subcommand (cli, "recovery-key", subs, G_N_ELEMENTS (subs),
-                                  "  coffer recovery-key verify\n  coffer recovery-key replace [--output FILE] [--confirm-file FILE]\n"
-                                  "  coffer recovery-key status\n  coffer recovery-key kit --output FILE\n"
-                                  "  coffer recovery-key share [--needed K] [--count N] --output DIR",
-                                  _("Run 'coffer recovery-key SUBCOMMAND --help' for details."),
-                                  _("No recovery-key subcommand given (verify, replace, status, kit or share)."),
-                                  &unknown, argc, argv, error))
-    return FALSE;
-  if (unknown == NULL)
-    return TRUE;
-
-  shown = coffer_cli_display_name (unknown);
-  return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, _("Use verify, replace, status or kit."),
-                          _("“%s” is not a recovery-key subcommand."), shown);
+  return coffer_cli_run_subcommand (cli, "recovery-key", subs, G_N_ELEMENTS (subs),
+                                    "  coffer recovery-key verify\n  coffer recovery-key replace [--output FILE] [--confirm-file FILE]\n"
+                                    "  coffer recovery-key status\n  coffer recovery-key kit --output FILE\n"
+                                    "  coffer recovery-key share [--needed K] [--count N] --output DIR",
+                                    _("Run 'coffer recovery-key SUBCOMMAND --help' for details."),
+                                    _("No recovery-key subcommand given (verify, replace, status, kit or share)."),
+                                    argc, argv, error);
 }

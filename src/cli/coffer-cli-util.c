@@ -592,14 +592,12 @@ coffer_cli_run_subcommand (CofferCli                 *cli,
                            const char                *usage,
                            const char                *details,
                            const char                *missing,
-                           const char               **unknown,
                            int                        argc,
                            char                     **argv,
                            GError                   **error)
 {
   const char *sub;
 
-  *unknown = NULL;
   if (cli->describe != NULL)
     {
       for (gsize i = 0; i < n_subs; i++)
@@ -638,8 +636,22 @@ coffer_cli_run_subcommand (CofferCli                 *cli,
         }
     }
 
-  *unknown = sub;
-  return TRUE;
+  {
+    g_autofree char *shown = coffer_cli_display_name (sub);
+    g_autoptr(GString) names = g_string_new (NULL);
+    g_autofree char *hint = NULL;
+
+    /* "Use a, b or c.": every subcommand there is. */
+    for (gsize i = 0; i + 1 < n_subs; i++)
+      g_string_append_printf (names, i > 0 ? ", %s" : "%s", subs[i].name);
+    /* Translators: "Use list, join, approve or remove.": the first %s is a
+     * comma-separated list of subcommands, the second the last one */
+    hint = n_subs > 1 ? g_strdup_printf (_("Use %s or %s."), names->str, subs[n_subs - 1].name)
+                      : g_strdup_printf (_("Use %s."), subs[0].name);
+    /* Translators: "“lst” is not a subcommand of “coffer devices”." */
+    return coffer_cli_fail (error, COFFER_CLI_ERROR_USAGE, hint, _("“%s” is not a subcommand of “coffer %s”."),
+                            shown, group);
+  }
 }
 
 /* ---- Progress ---- */

@@ -178,7 +178,7 @@ test_errors (void)
                  "for details");
   sub_typo = run_de (FALSE, ARGS ("devices", "lsit"));
   assert_status (sub_typo, 2);
-  assert_german (sub_typo->err, "„lsit“ ist kein Unterbefehl von devices.", "is not a devices subcommand");
+  assert_german (sub_typo->err, "„lsit“ ist kein Unterbefehl von „coffer devices“.", "is not a subcommand of");
 
   g_assert_cmpint (g_mkdir_with_parents (empty, 0700), ==, 0);
   missing = run_de (FALSE, ARGS ("snapshots", "--repo", empty));
