@@ -1487,8 +1487,12 @@ engine_busy_cb (CofferApplication *self)
                                          || (more && self->state == COFFER_APP_STATE_ERROR)));
   action = g_action_map_lookup_action (G_ACTION_MAP (self), "cancel");
   g_simple_action_set_enabled (G_SIMPLE_ACTION (action), busy);
+  /* The restore window reads the other destinations too (the first one
+   * unplugged is when a backup is needed most). */
   action = g_action_map_lookup_action (G_ACTION_MAP (self), "restore");
-  g_simple_action_set_enabled (G_SIMPLE_ACTION (action), self->state == COFFER_APP_STATE_READY);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (action),
+                               self->state == COFFER_APP_STATE_READY
+                               || (more && self->state == COFFER_APP_STATE_ERROR));
   if (busy != self->was_busy)
     {
       self->was_busy = busy;

@@ -6,16 +6,34 @@
 
 #include "coffer-a11y.h"
 #include "coffer-category-item.h"
+#include "coffer-destination-item.h"
 #include "coffer-error.h"
 #include "coffer-file-item.h"
 #include "coffer-restore-window.h"
+
+/* What the window found out about a destination it tried to read. */
+typedef enum
+{
+  SOURCE_UNKNOWN,
+  SOURCE_OK,
+  SOURCE_UNPLUGGED,     /* the drive or folder is not there */
+  SOURCE_FAILED,        /* anything else: the server, the credentials… */
+} SourceState;
+
+#define NO_SOURCE G_MAXUINT
 
 struct _CofferRestoreWindow
 {
   AdwWindow           parent_instance;
 
   CofferApplication  *app;
-  CofferEngine       *engine;
+  CofferEngine       *engine;          /* the chosen destination's */
+  GPtrArray          *items;           /* CofferDestinationItem: the destinations besides the first */
+  guint               source;          /* 0: the first destination, i: items[i - 1] */
+  SourceState        *source_states;   /* one per destination */
+  guint               fallback_from;   /* the destination that could not be read at opening, or NO_SOURCE */
+  gboolean            choosing;        /* opening: goes on to the next destination that can be read */
+  gboolean            updating_sources;
   GCancellable       *cancellable;     /* browsing; replaced on each navigation */
   GPtrArray          *category_ids;
   GPtrArray          *snapshots;       /* CofferSnapshot, newest first */
@@ -45,6 +63,10 @@ struct _CofferRestoreWindow
   char               *pending_folder;  /* opened once the category of a search result is shown */
   char               *restore_category;   /* the category the last restore used */
   GPtrArray          *restore_snapshots;  /* with restore_category: [0] is used */
+  GtkWidget          *source_box;
+  GtkDropDown        *destination_dropdown;
+  GtkWidget          *source_note_box;
+  GtkLabel           *source_note_label;
   GtkDropDown        *category_dropdown;
   GtkDropDown        *snapshot_dropdown;
   GtkLabel           *path_label;
@@ -75,6 +97,11 @@ static void toast (CofferRestoreWindow *self, const char *message)
 }
 
 static const char *current_category (CofferRestoreWindow *self);
+static const char *engine_category (CofferRestoreWindow *self, const char *first_id);
+static void progress_cb (CofferRestoreWindow *self, const CofferProgress *progress);
+static void load_source (CofferRestoreWindow *self);
+static void source_failed (CofferRestoreWindow *self, const GError *error);
+static void source_ok (CofferRestoreWindow *self);
 
 /* In an all-categories search each result carries its category; its latest
  * snapshot is in self->latest. */
@@ -307,7 +334,7 @@ coffer_restore_window_open_folder (CofferRestoreWindow *self, const char *path)
   gtk_label_set_text (self->path_label, display);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.up", !g_str_equal (self->path, "/"));
   set_loading (self, TRUE);
-  coffer_engine_list_dir_async (self->engine, current_category (self), snapshot, self->path,
+  coffer_engine_list_dir_async (self->engine, engine_category (self, current_category (self)), snapshot, self->path,
                                 new_cancellable (self), list_dir_cb, g_object_ref (self));
 }
 
@@ -388,7 +415,8 @@ search_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 typedef struct
 {
   CofferRestoreWindow *self;
-  char                *category_id;
+  char                *category_id;   /* the first destination's id, as the window knows categories */
+  char                *own_id;        /* its id in the chosen destination */
   GCancellable        *cancellable;
 } SearchAll;
 
@@ -397,6 +425,7 @@ search_all_free (SearchAll *sa)
 {
   g_object_unref (sa->self);
   g_free (sa->category_id);
+  g_free (sa->own_id);
   g_object_unref (sa->cancellable);
   g_free (sa);
 }
@@ -455,7 +484,7 @@ search_all_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_da
       return;
     }
   g_hash_table_replace (sa->self->latest, g_strdup (sa->category_id), snapshots);
-  coffer_engine_search_async (COFFER_ENGINE (source), sa->category_id, g_ptr_array_index (snapshots, 0), text,
+  coffer_engine_search_async (COFFER_ENGINE (source), sa->own_id, g_ptr_array_index (snapshots, 0), text,
                               500, sa->cancellable, search_all_results_cb, sa);
 }
 
@@ -467,15 +496,25 @@ search_all (CofferRestoreWindow *self)
 
   g_list_store_remove_all (self->files);
   set_loading (self, TRUE);
-  self->searches_pending = self->category_ids->len;
+  /* One more than the searches, so that none can finish the search before
+   * all were started; dropped below. */
+  self->searches_pending = 1;
   for (guint i = 0; i < self->category_ids->len; i++)
     {
-      SearchAll *sa = g_new0 (SearchAll, 1);
+      const char *own = engine_category (self, g_ptr_array_index (self->category_ids, i));
+      SearchAll *sa;
+
+      if (own == NULL)
+        continue;   /* never backed up to the chosen destination */
+      sa = g_new0 (SearchAll, 1);
       sa->self = g_object_ref (self);
       sa->category_id = g_strdup (g_ptr_array_index (self->category_ids, i));
+      sa->own_id = g_strdup (own);
       sa->cancellable = g_object_ref (cancellable);
-      coffer_engine_list_snapshots_async (self->engine, sa->category_id, cancellable, search_all_snapshots_cb, sa);
+      self->searches_pending++;
+      coffer_engine_list_snapshots_async (self->engine, own, cancellable, search_all_snapshots_cb, sa);
     }
+  search_all_done (self);
 }
 
 static void
@@ -497,7 +536,7 @@ search_changed_cb (CofferRestoreWindow *self)
       return;
     }
   set_loading (self, TRUE);
-  coffer_engine_search_async (self->engine, current_category (self), snapshot, text, 500,
+  coffer_engine_search_async (self->engine, engine_category (self, current_category (self)), snapshot, text, 500,
                               new_cancellable (self), search_cb, g_object_ref (self));
 }
 
@@ -574,9 +613,15 @@ list_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (snapshots == NULL)
     {
       gtk_drop_down_set_model (self->snapshot_dropdown, NULL);
-      show_error (self, error);
+      /* The destination itself cannot be read (unplugged, server away,
+       * credentials refused): say so, or go on to the next one. */
+      if (error->domain == COFFER_STORE_ERROR)
+        source_failed (self, error);
+      else
+        show_error (self, error);
       return;
     }
+  source_ok (self);
   for (guint i = 0; snapshots != NULL && i < snapshots->len; i++)
     {
       g_autofree char *when = coffer_restore_window_describe_snapshot (snapshots, i);
@@ -603,12 +648,307 @@ static void
 category_selected_cb (CofferRestoreWindow *self)
 {
   const char *id = current_category (self);
+  const char *own;
 
-  if (id == NULL)
+  if (id == NULL || self->engine == NULL)
     return;
+  if (coffer_engine_get_repository (self->engine) == NULL)
+    {
+      /* Not opened (yet): open it, or say why it cannot be. */
+      load_source (self);
+      return;
+    }
+  own = engine_category (self, id);
+  if (own == NULL)
+    {
+      g_autofree char *name = NULL;
+      g_autofree char *text = NULL;
+      CofferDestinationItem *item = g_ptr_array_index (self->items, self->source - 1);
+
+      /* Only another destination can lack one: it gets the categories at
+       * its first backup. */
+      name = coffer_destination_item_dup_name (item);
+      g_cancellable_cancel (self->cancellable);
+      set_loading (self, FALSE);
+      g_clear_pointer (&self->snapshots, g_ptr_array_unref);
+      gtk_drop_down_set_model (self->snapshot_dropdown, NULL);
+      g_list_store_remove_all (self->files);
+      /* Translators: %s is the name of a destination (a drive, folder or server) */
+      text = g_strdup_printf (_("This category has not been backed up to “%s” yet."), name);
+      adw_status_page_set_icon_name (self->empty_page, "document-open-recent-symbolic");
+      adw_status_page_set_title (self->empty_page, _("No Backups Yet"));
+      adw_status_page_set_description (self->empty_page, text);
+      gtk_stack_set_visible_child_name (self->stack, "empty");
+      return;
+    }
   set_loading (self, TRUE);
-  coffer_engine_list_snapshots_async (self->engine, id, new_cancellable (self), list_snapshots_cb,
+  coffer_engine_list_snapshots_async (self->engine, own, new_cancellable (self), list_snapshots_cb,
                                       g_object_ref (self));
+}
+
+/* ---- destinations: where the window reads from ---- */
+
+static CofferDestinationItem *
+source_item (CofferRestoreWindow *self, guint i)
+{
+  return i > 0 && i <= self->items->len ? g_ptr_array_index (self->items, i - 1) : NULL;
+}
+
+static const char *
+engine_category (CofferRestoreWindow *self, const char *first_id)
+{
+  CofferDestinationItem *item = source_item (self, self->source);
+
+  /* Category ids are per repository: the window knows the first
+   * destination's, each other destination maps them to its own. */
+  return item != NULL ? coffer_destination_item_lookup_category (item, first_id) : first_id;
+}
+
+static char *
+source_name (CofferRestoreWindow *self, guint i)
+{
+  CofferDestinationItem *item = source_item (self, i);
+
+  return item != NULL ? coffer_destination_item_dup_name (item) : coffer_application_dup_destination_name (self->app);
+}
+
+static gboolean
+source_is_local (CofferRestoreWindow *self, guint i)
+{
+  CofferDestinationItem *item = source_item (self, i);
+  g_autoptr(CofferDestination) first = item == NULL ? coffer_application_dup_destination (self->app) : NULL;
+  g_autofree char *path = coffer_destination_local_path (item != NULL ? coffer_destination_item_get_location (item)
+                                                                      : first->location);
+  return path != NULL;
+}
+
+/* The chooser's entries: each destination's name and what is known of it. */
+static void
+update_sources (CofferRestoreWindow *self)
+{
+  g_autoptr(GtkStringList) names = gtk_string_list_new (NULL);
+  guint n = self->items->len + 1;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *name = source_name (self, i);
+      g_autofree char *label = NULL;
+
+      if (self->source_states[i] == SOURCE_UNPLUGGED)
+        /* Translators: an entry of the "Restore from" chooser; %s is a drive, folder or server */
+        label = g_strdup_printf (_("%s — not connected"), name);
+      else if (self->source_states[i] == SOURCE_FAILED)
+        /* Translators: an entry of the "Restore from" chooser; %s is a drive, folder or server */
+        label = g_strdup_printf (_("%s — cannot be read"), name);
+      else
+        label = g_steal_pointer (&name);
+      gtk_string_list_append (names, label);
+    }
+  self->updating_sources = TRUE;
+  gtk_drop_down_set_model (self->destination_dropdown, G_LIST_MODEL (names));
+  gtk_drop_down_set_selected (self->destination_dropdown, self->source);
+  self->updating_sources = FALSE;
+}
+
+static void
+set_engine (CofferRestoreWindow *self, CofferEngine *engine)
+{
+  if (self->engine == engine)
+    return;
+  if (self->engine != NULL)
+    g_signal_handlers_disconnect_by_data (self->engine, self);
+  g_set_object (&self->engine, engine);
+  g_signal_connect_object (self->engine, "progress", G_CALLBACK (progress_cb), self, G_CONNECT_SWAPPED);
+}
+
+/* The chosen destination answered. At opening, when that is not the first
+ * one, says why the window shows another. */
+static void
+source_ok (CofferRestoreWindow *self)
+{
+  gboolean changed = self->source_states[self->source] != SOURCE_OK;
+
+  self->source_states[self->source] = SOURCE_OK;
+  if (self->choosing)
+    {
+      self->choosing = FALSE;
+      if (self->fallback_from != NO_SOURCE)
+        {
+          g_autofree char *away = source_name (self, self->fallback_from);
+          g_autofree char *here = source_name (self, self->source);
+          g_autofree char *text = NULL;
+
+          if (self->source_states[self->fallback_from] != SOURCE_UNPLUGGED)
+            /* Translators: both %s are names of destinations (a drive, folder or server) */
+            text = g_strdup_printf (_("The backup at “%s” cannot be read — showing the backup at “%s”."), away, here);
+          else if (source_is_local (self, self->fallback_from))
+            /* Translators: both %s are names of destinations (a drive, folder or server) */
+            text = g_strdup_printf (_("The drive “%s” is not connected — showing the backup at “%s”."), away, here);
+          else
+            /* Translators: both %s are names of destinations (a drive, folder or server) */
+            text = g_strdup_printf (_("“%s” cannot be reached — showing the backup at “%s”."), away, here);
+          gtk_label_set_text (self->source_note_label, text);
+          gtk_widget_set_visible (self->source_note_box, TRUE);
+        }
+    }
+  if (changed)
+    update_sources (self);
+}
+
+/* The chosen destination cannot be read (error NULL: the first one, which
+ * the application could not open). At opening the next one is tried;
+ * otherwise the window says what is wrong instead of showing an empty list
+ * that would look like "no backups". */
+static void
+source_failed (CofferRestoreWindow *self, const GError *error)
+{
+  g_autofree char *message = NULL;
+  g_autofree char *name = source_name (self, self->source);
+  gboolean unplugged;
+
+  set_loading (self, FALSE);
+  if (error == NULL)
+    {
+      const char *problem = NULL;
+
+      unplugged = coffer_application_get_problem (self->app, &problem) == COFFER_BACKUP_PROBLEM_DISCONNECTED;
+      message = g_strdup (coffer_application_get_state_message (self->app) ? coffer_application_get_state_message (self->app)
+                          : problem ? problem : _("The backup could not be opened."));
+    }
+  else
+    {
+      unplugged = g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE);
+      message = coffer_engine_describe_error (error);
+    }
+  g_debug ("Destination %u (%s) cannot be read: %s", self->source, name, message);
+  self->source_states[self->source] = unplugged ? SOURCE_UNPLUGGED : SOURCE_FAILED;
+  if (self->choosing && self->source + 1 < self->items->len + 1)
+    {
+      if (self->fallback_from == NO_SOURCE)
+        self->fallback_from = self->source;
+      self->source++;
+      update_sources (self);
+      load_source (self);
+      return;
+    }
+  self->choosing = FALSE;
+  update_sources (self);
+  {
+    g_autofree char *escaped = g_markup_escape_text (message, -1);
+    g_autofree char *title = NULL;
+
+    if (unplugged)
+      /* Translators: a title; %s is the name of a drive or folder */
+      title = g_strdup_printf (_("“%s” Is Not Connected"), name);
+    adw_status_page_set_icon_name (self->empty_page, "dialog-warning-symbolic");
+    adw_status_page_set_title (self->empty_page, title ? title : _("This Backup Cannot Be Shown"));
+    adw_status_page_set_description (self->empty_page, escaped);
+    gtk_stack_set_visible_child_name (self->stack, "empty");
+  }
+}
+
+static void
+source_open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferRestoreWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!coffer_engine_open_finish (COFFER_ENGINE (source), result, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && COFFER_ENGINE (source) == self->engine)
+        source_failed (self, error);
+      return;
+    }
+  if (COFFER_ENGINE (source) == self->engine)
+    category_selected_cb (self);
+}
+
+static void
+open_item (CofferRestoreWindow *self, CofferDestinationItem *item)
+{
+  g_autoptr(CofferDestination) dest = coffer_destination_item_dup_destination (item);
+  GSettings *settings = coffer_application_get_settings (self->app);
+
+  /* As the application opens it for a backup: with the backup password
+   * of this session (or this computer's key), and the same upload limit,
+   * since a backup started meanwhile uses the repository opened here. */
+  dest->bandwidth_limit = (guint64) g_settings_get_uint (settings, "bandwidth-limit") * 1024;
+  coffer_engine_open_async (coffer_destination_item_get_engine (item), dest,
+                            coffer_engine_get_password (coffer_application_get_engine (self->app)),
+                            self->cancellable, source_open_cb, g_object_ref (self));
+}
+
+static void
+source_credentials_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CofferRestoreWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSecret) secret = coffer_engine_lookup_credentials_finish (COFFER_ENGINE (source), result, &error);
+  CofferDestinationItem *item = source_item (self, self->source);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || item == NULL
+      || coffer_destination_item_get_engine (item) != COFFER_ENGINE (source))
+    return;
+  if (secret == NULL)
+    g_debug ("No credentials in the keyring: %s", error->message);
+  else
+    coffer_destination_item_set_secret (item, secret);
+  g_object_set_data (G_OBJECT (item), "looked-up", GINT_TO_POINTER (TRUE));
+  open_item (self, item);
+}
+
+/* Reads the chosen destination: its engine, opened when needed, then the
+ * snapshots of the category shown. */
+static void
+load_source (CofferRestoreWindow *self)
+{
+  CofferDestinationItem *item = source_item (self, self->source);
+  g_autoptr(CofferDestination) dest = NULL;
+  GCancellable *cancellable = new_cancellable (self);
+
+  g_clear_pointer (&self->snapshots, g_ptr_array_unref);
+  gtk_drop_down_set_model (self->snapshot_dropdown, NULL);
+  g_list_store_remove_all (self->files);
+  g_hash_table_remove_all (self->latest);
+  g_clear_pointer (&self->pending_folder, g_free);
+  gtk_widget_set_visible (self->where_box, FALSE);
+  set_engine (self, item != NULL ? coffer_destination_item_get_engine (item) : coffer_application_get_engine (self->app));
+  if (coffer_engine_get_repository (self->engine) != NULL)
+    {
+      category_selected_cb (self);
+      return;
+    }
+  if (item == NULL)
+    {
+      source_failed (self, NULL);
+      return;
+    }
+  set_loading (self, TRUE);
+  dest = coffer_destination_item_dup_destination (item);
+  if (dest->secret == NULL && coffer_destination_local_path (dest->location) == NULL
+      && !g_object_get_data (G_OBJECT (item), "looked-up")
+      && (g_str_has_prefix (dest->location, "webdav") || g_str_has_prefix (dest->location, "s3://")))
+    {
+      coffer_engine_lookup_credentials_async (self->engine, dest, cancellable, source_credentials_cb,
+                                              g_object_ref (self));
+      return;
+    }
+  open_item (self, item);
+}
+
+static void
+destination_selected_cb (CofferRestoreWindow *self)
+{
+  guint i = gtk_drop_down_get_selected (self->destination_dropdown);
+
+  if (self->updating_sources || i == GTK_INVALID_LIST_POSITION || i > self->items->len)
+    return;
+  /* Chosen by the user: this one, also when it cannot be read. */
+  self->choosing = FALSE;
+  self->fallback_from = NO_SOURCE;
+  gtk_widget_set_visible (self->source_note_box, FALSE);
+  self->source = i;
+  load_source (self);
 }
 
 /* ---- restoring ---- */
@@ -841,11 +1181,12 @@ restore_with_flags (CofferRestoreWindow *self, const char * const *paths, const 
   gtk_label_set_text (self->status_label, _("Preparing…"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "restore.restore-to", FALSE);
+  /* The chosen destination's engine, with its own id of the category. */
   if (strip != NULL)
-    coffer_engine_restore_mapped_async (self->engine, category, snapshot, paths, g_get_home_dir (), strip, flags,
-                                        restore_cb, g_object_ref (self));
+    coffer_engine_restore_mapped_async (self->engine, engine_category (self, category), snapshot, paths,
+                                        g_get_home_dir (), strip, flags, restore_cb, g_object_ref (self));
   else
-    coffer_engine_restore_async (self->engine, category, snapshot, paths, target, flags,
+    coffer_engine_restore_async (self->engine, engine_category (self, category), snapshot, paths, target, flags,
                                  restore_cb, g_object_ref (self));
 }
 
@@ -1047,6 +1388,17 @@ show_withheld_activated (GtkWidget *widget, const char *action, GVariant *param)
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* The restore runs on the chosen destination's engine, which the
+ * application's app.cancel does not know about. */
+static void
+cancel_activated (GtkWidget *widget, const char *action, GVariant *param)
+{
+  CofferRestoreWindow *self = COFFER_RESTORE_WINDOW (widget);
+
+  if (self->engine != NULL)
+    coffer_engine_cancel (self->engine);
+}
+
 static void
 restore_activated (GtkWidget *widget, const char *action, GVariant *param)
 {
@@ -1166,6 +1518,8 @@ coffer_restore_window_dispose (GObject *object)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->engine);
+  g_clear_pointer (&self->items, g_ptr_array_unref);
+  g_clear_pointer (&self->source_states, g_free);
   g_clear_object (&self->files);
   g_clear_object (&self->selection);
   g_clear_pointer (&self->category_ids, g_ptr_array_unref);
@@ -1195,18 +1549,21 @@ coffer_restore_window_class_init (CofferRestoreWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/cofferapp/Coffer/coffer-restore-window.ui");
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, CofferRestoreWindow, name)
   BIND (toast_overlay); BIND (window_title); BIND (search_bar); BIND (search_button); BIND (search_entry); BIND (category_dropdown);
-  BIND (search_all_check);
+  BIND (search_all_check); BIND (source_box); BIND (destination_dropdown); BIND (source_note_box);
+  BIND (source_note_label);
   BIND (snapshot_dropdown); BIND (path_label); BIND (stack); BIND (column_view); BIND (loading_spinner);
   BIND (empty_page); BIND (status_label); BIND (where_box); BIND (where_label); BIND (progress_bar); BIND (cancel_button);
 #undef BIND
   gtk_widget_class_bind_template_callback (widget_class, search_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, category_selected_cb);
+  gtk_widget_class_bind_template_callback (widget_class, destination_selected_cb);
   gtk_widget_class_bind_template_callback (widget_class, snapshot_selected_cb);
   gtk_widget_class_bind_template_callback (widget_class, row_activated_cb);
 
   gtk_widget_class_install_action (widget_class, "restore.up", NULL, up_activated);
   gtk_widget_class_install_action (widget_class, "restore.restore", NULL, restore_activated);
   gtk_widget_class_install_action (widget_class, "restore.restore-to", NULL, restore_to_activated);
+  gtk_widget_class_install_action (widget_class, "restore.cancel", NULL, cancel_activated);
   gtk_widget_class_install_action (widget_class, "restore.open-target", NULL, open_target_activated);
   gtk_widget_class_install_action (widget_class, "restore.show-withheld", NULL, show_withheld_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Up, GDK_ALT_MASK, "restore.up", NULL);
@@ -1223,6 +1580,8 @@ coffer_restore_window_init (CofferRestoreWindow *self)
   self->category_ids = g_ptr_array_new_with_free_func (g_free);
   self->latest = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   self->path = g_strdup ("/");
+  self->items = g_ptr_array_new_with_free_func (g_object_unref);
+  self->fallback_from = NO_SOURCE;
   gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
   add_column (self, _("Name"), G_CALLBACK (setup_name_cb), G_CALLBACK (bind_name_cb), TRUE);
   add_column (self, _("Size"), G_CALLBACK (setup_text_cb), G_CALLBACK (bind_size_cb), FALSE);
@@ -1239,9 +1598,25 @@ coffer_restore_window_new (CofferApplication *app)
   GListModel *categories = G_LIST_MODEL (coffer_application_get_categories (app));
   g_autoptr(GtkStringList) names = gtk_string_list_new (NULL);
 
+  GListModel *destinations = G_LIST_MODEL (coffer_application_get_destinations (app));
+  const char *problem = NULL;
+
   self->app = app;
-  self->engine = g_object_ref (coffer_application_get_engine (app));
-  g_signal_connect_object (self->engine, "progress", G_CALLBACK (progress_cb), self, G_CONNECT_SWAPPED);
+  /* With more than one destination the window reads any of them: at
+   * opening the first one that can be read, then the one chosen. */
+  for (guint i = 0; i < g_list_model_get_n_items (destinations); i++)
+    g_ptr_array_add (self->items, g_list_model_get_item (destinations, i));
+  self->source_states = g_new0 (SourceState, self->items->len + 1);
+  if (coffer_application_get_problem (app, &problem) == COFFER_BACKUP_PROBLEM_DISCONNECTED)
+    self->source_states[0] = SOURCE_UNPLUGGED;
+  for (guint i = 0; i < self->items->len; i++)
+    if (coffer_destination_item_get_status (g_ptr_array_index (self->items, i), NULL)
+        == COFFER_DESTINATION_STATUS_UNPLUGGED)
+      self->source_states[i + 1] = SOURCE_UNPLUGGED;
+  self->choosing = self->items->len > 0;
+  gtk_widget_set_visible (self->source_box, self->items->len > 0);
+  if (self->items->len > 0)
+    update_sources (self);
 
   for (guint i = 0; i < g_list_model_get_n_items (categories); i++)
     {
@@ -1257,7 +1632,7 @@ coffer_restore_window_new (CofferApplication *app)
   if (self->category_ids->len > 0)
     {
       gtk_drop_down_set_selected (self->category_dropdown, 0);
-      category_selected_cb (self);
+      load_source (self);
     }
   return self;
 }
