@@ -126,6 +126,16 @@ current_snapshot (CofferRestoreWindow *self)
   return self->snapshots && i < self->snapshots->len ? g_ptr_array_index (self->snapshots, i) : NULL;
 }
 
+/* An empty list rather than none: GTK 4.8's drop-down keeps showing the
+ * last entry without a model. */
+static void
+clear_snapshot_list (CofferRestoreWindow *self)
+{
+  g_autoptr(GtkStringList) none = gtk_string_list_new (NULL);
+
+  gtk_drop_down_set_model (self->snapshot_dropdown, G_LIST_MODEL (none));
+}
+
 /* ---- where the original place is on this computer ---- */
 
 static gboolean
@@ -612,7 +622,7 @@ list_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   self->snapshots = snapshots;
   if (snapshots == NULL)
     {
-      gtk_drop_down_set_model (self->snapshot_dropdown, NULL);
+      clear_snapshot_list (self);
       /* The destination itself cannot be read (unplugged, server away,
        * credentials refused): say so, or go on to the next one. */
       if (error->domain == COFFER_STORE_ERROR)
@@ -630,7 +640,7 @@ list_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (snapshots->len == 0)
     {
-      gtk_drop_down_set_model (self->snapshot_dropdown, NULL);
+      clear_snapshot_list (self);
       g_list_store_remove_all (self->files);
       adw_status_page_set_icon_name (self->empty_page, "document-open-recent-symbolic");
       adw_status_page_set_title (self->empty_page, _("No Backups Yet"));
@@ -671,7 +681,7 @@ category_selected_cb (CofferRestoreWindow *self)
       g_cancellable_cancel (self->cancellable);
       set_loading (self, FALSE);
       g_clear_pointer (&self->snapshots, g_ptr_array_unref);
-      gtk_drop_down_set_model (self->snapshot_dropdown, NULL);
+      clear_snapshot_list (self);
       g_list_store_remove_all (self->files);
       /* Translators: %s is the name of a destination (a drive, folder or server) */
       text = g_strdup_printf (_("This category has not been backed up to “%s” yet."), name);
@@ -818,7 +828,9 @@ source_failed (CofferRestoreWindow *self, const GError *error)
   else
     {
       unplugged = g_error_matches (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_UNREACHABLE);
-      message = coffer_engine_describe_error (error);
+      /* The title says it is not connected; the store's sentence says
+       * which folder is missing. */
+      message = unplugged ? g_strdup (error->message) : coffer_engine_describe_error (error);
     }
   g_debug ("Destination %u (%s) cannot be read: %s", self->source, name, message);
   self->source_states[self->source] = unplugged ? SOURCE_UNPLUGGED : SOURCE_FAILED;
@@ -833,16 +845,34 @@ source_failed (CofferRestoreWindow *self, const GError *error)
     }
   self->choosing = FALSE;
   update_sources (self);
+  /* Nothing of another destination stays on screen: no point in time, no
+   * folder, nothing to restore. */
+  clear_snapshot_list (self);
+  gtk_label_set_text (self->path_label, "");
+  g_list_store_remove_all (self->files);
+  gtk_widget_set_visible (self->where_box, FALSE);
   {
-    g_autofree char *escaped = g_markup_escape_text (message, -1);
+    g_autofree char *description = NULL;
     g_autofree char *title = NULL;
 
     if (unplugged)
-      /* Translators: a title; %s is the name of a drive or folder */
-      title = g_strdup_printf (_("“%s” Is Not Connected"), name);
+      {
+        /* Translators: a title; %s is the name of a drive or folder */
+        title = g_strdup_printf (_("“%s” Is Not Connected"), name);
+        description = self->items->len > 0
+                      ? g_strdup_printf ("%s\n\n%s", message,
+                                         _("Connect it to restore from it, or choose another place to restore "
+                                           "from above."))
+                      : g_strdup (message);
+      }
+    else
+      description = g_strdup (message);
     adw_status_page_set_icon_name (self->empty_page, "dialog-warning-symbolic");
     adw_status_page_set_title (self->empty_page, title ? title : _("This Backup Cannot Be Shown"));
-    adw_status_page_set_description (self->empty_page, escaped);
+    {
+      g_autofree char *escaped = g_markup_escape_text (description, -1);
+      adw_status_page_set_description (self->empty_page, escaped);
+    }
     gtk_stack_set_visible_child_name (self->stack, "empty");
   }
 }
@@ -907,10 +937,11 @@ load_source (CofferRestoreWindow *self)
   GCancellable *cancellable = new_cancellable (self);
 
   g_clear_pointer (&self->snapshots, g_ptr_array_unref);
-  gtk_drop_down_set_model (self->snapshot_dropdown, NULL);
+  clear_snapshot_list (self);
   g_list_store_remove_all (self->files);
   g_hash_table_remove_all (self->latest);
   g_clear_pointer (&self->pending_folder, g_free);
+  gtk_label_set_text (self->path_label, "");
   gtk_widget_set_visible (self->where_box, FALSE);
   set_engine (self, item != NULL ? coffer_destination_item_get_engine (item) : coffer_application_get_engine (self->app));
   if (coffer_engine_get_repository (self->engine) != NULL)
