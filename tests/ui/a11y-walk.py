@@ -9,7 +9,9 @@ pages are walked when the test shows them.
 usage: a11y-walk.py PID [WINDOW-TITLE...]
 Exit status 0 when every control has a name, 1 when some have none, 2 when
 the application or a window did not appear on the accessibility bus.
-A11Y_LIST=1 prints every control with its name, A11Y_DUMP=1 the whole tree."""
+A11Y_LIST=1 prints every control with its name, A11Y_DUMP=1 the whole tree.
+A11Y_EXPECT="NAME|NAME…" also fails (exit 1) when no control has one of
+these names, to check that a given control is read out as it should be."""
 import os
 import re
 import sys
@@ -66,6 +68,7 @@ def walk(acc, path, problems, counts, depth=0):
     is_control = role in CONTROL_ROLES or (role == pyatspi.ROLE_TEXT and states.contains(pyatspi.STATE_EDITABLE))
     if is_control:
         counts[0] += 1
+        counts.append(name.strip())
         if LIST:
             print(f"{acc.getRoleName()}: {name!r}")
         # Without a name GTK 4.8 falls back to the type name of the widget
@@ -120,7 +123,11 @@ def main():
     print(f"{counts[0]} controls in {len(windows)} window(s): {sorted(found)}")
     for p in problems:
         print("NO NAME: " + p)
-    return 1 if problems else 0
+    named = set(counts[1:])
+    missing = [n for n in os.environ.get("A11Y_EXPECT", "").split("|") if n and n not in named]
+    for n in missing:
+        print(f"NO CONTROL NAMED: {n!r}")
+    return 1 if problems or missing else 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 /* Every control has a name a screen reader speaks. The real windows (main
  * window with a category expanded and the backup progress shown,
  * preferences, setup assistant pages, restore window with the search bar
- * open, recovery key dialog) are put on screen, and tests/ui/a11y-walk.py
+ * open and its "Restore from" chooser, recovery key dialog) are put on screen, and tests/ui/a11y-walk.py
  * walks their AT-SPI tree over a private accessibility bus (a11y-test.sh):
  * any button, toggle, switch, entry, drop-down or progress bar without a
  * name fails the test. The app keeps iterating its main loop while the
@@ -46,13 +46,15 @@ walker_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 /* Walks the showing windows of this process (those titled as given, when
- * any) and fails on unnamed controls; name is used for the screenshot. */
+ * any) and fails on unnamed controls, and on a name of expect ("A|B", or
+ * NULL) that no control has; name is used for the screenshot. */
 static void
-assert_all_named (GtkWidget *shown, const char *name, const char * const *titles)
+assert_all_named_expect (GtkWidget *shown, const char *name, const char * const *titles, const char *expect)
 {
   g_autofree char *walker = g_test_build_filename (G_TEST_DIST, "a11y-walk.py", NULL);
   g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GObject) holder = g_object_new (G_TYPE_OBJECT, NULL);
   g_autoptr(GError) error = NULL;
@@ -69,8 +71,10 @@ assert_all_named (GtkWidget *shown, const char *name, const char * const *titles
   for (guint i = 0; titles != NULL && titles[i] != NULL; i++)
     g_ptr_array_add (argv, (char *) titles[i]);
   g_ptr_array_add (argv, NULL);
-  proc = g_subprocess_newv ((const char * const *) argv->pdata,
-                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE, &error);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  if (expect != NULL)
+    g_subprocess_launcher_setenv (launcher, "A11Y_EXPECT", expect, TRUE);
+  proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_subprocess_wait_async (proc, NULL, walker_done_cb, holder);
   ui_test_wait_for (subprocess_done, holder, 60, "AT-SPI walk");
@@ -86,6 +90,12 @@ assert_all_named (GtkWidget *shown, const char *name, const char * const *titles
       g_printerr ("%s: controls without an accessible name (or no AT-SPI tree):\n%s", name, buf);
       g_test_fail ();
     }
+}
+
+static void
+assert_all_named (GtkWidget *shown, const char *name, const char * const *titles)
+{
+  assert_all_named_expect (shown, name, titles, NULL);
 }
 
 #define TITLES(...) ((const char * const []) { __VA_ARGS__, NULL })
@@ -256,7 +266,10 @@ test_main_windows (void)
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (template_child (GTK_WIDGET (restore),
                                                                    COFFER_TYPE_RESTORE_WINDOW,
                                                                    "search_button")), TRUE);
-  assert_all_named (GTK_WIDGET (restore), "a11y-restore-window", NULL);
+  /* With two destinations it has the "Restore from" chooser. */
+  g_assert_true (gtk_widget_get_visible (template_child (GTK_WIDGET (restore), COFFER_TYPE_RESTORE_WINDOW,
+                                                         "source_box")));
+  assert_all_named_expect (GTK_WIDGET (restore), "a11y-restore-window", NULL, "Restore from");
   gtk_window_destroy (restore);
 
   /* The recovery key dialog: testing the key, and replacing it (intro). */
