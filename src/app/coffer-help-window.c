@@ -24,6 +24,10 @@ coffer_help_window_new (GtkWindow *parent)
          "choose Restore to put them back where they were, or Restore To… to put them into a folder you "
          "choose. A file you changed since the backup is never replaced without asking; Keep Both puts "
          "the backup’s copy beside it.") },
+    { N_("More Than One Destination"),
+      N_("Each destination is a backup of its own. Restore Files opens on the first one that can be read; "
+         "when that is not the first, it says why (the drive is not connected, say). Choose another one "
+         "under Restore from to see its backups.") },
     { N_("A New Computer"),
       N_("Install Coffer, choose “Restore from an existing backup” and the same backup place. Open it "
          "with your backup password, your recovery key or the approval of a trusted computer. Coffer then "

@@ -628,7 +628,12 @@ list_snapshots_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       if (error->domain == COFFER_STORE_ERROR)
         source_failed (self, error);
       else
-        show_error (self, error);
+        {
+          /* The category's trouble, not the destination's: the next
+           * destination would not do better. */
+          self->choosing = FALSE;
+          show_error (self, error);
+        }
       return;
     }
   source_ok (self);
