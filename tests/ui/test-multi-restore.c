@@ -6,8 +6,10 @@
  * from there; chosen again, the first one shows that it is not connected,
  * not an empty list that would look like "no backups"; plugged back, it is
  * read again. With one destination there is no chooser. Real repositories
- * in folders (a folder renamed away is what an unmount looks like to
- * Coffer), real backups, real windows. */
+ * (a folder renamed away is what an unmount looks like to Coffer), the
+ * second one in a folder and, when the integration tests are built, on a
+ * real Apache WebDAV server (the USB drive and the cloud); real backups,
+ * real windows. */
 #include <string.h>
 #include <glib/gstdio.h>
 
@@ -18,6 +20,9 @@
 #include "coffer-window.h"
 #include "test-utils.h"
 #include "ui-test-utils.h"
+#ifdef COFFER_TEST_SERVERS
+#include "servers.h"
+#endif
 
 #define PASSWORD "a long and unusual backup passphrase"
 
@@ -81,10 +86,10 @@ visible_page (CofferRestoreWindow *restore)
 
 /* The snapshots of Photos in the repository at dir, read with the core. */
 static guint
-count_snapshots (const char *dir)
+count_snapshots (const char *location, const CofferStoreOptions *options)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(CofferStore) store = coffer_store_open (dir, NULL, &error);
+  g_autoptr(CofferStore) store = coffer_store_open (location, options, &error);
   g_autoptr(CofferRepository) repository = NULL;
   g_autoptr(CofferSecret) password = coffer_secret_new_from_string (PASSWORD);
   g_autoptr(GPtrArray) snapshots = NULL;
@@ -102,10 +107,10 @@ count_snapshots (const char *dir)
 
 /* A repository at dir with a category Photos; returns its id there. */
 static char *
-make_repository (const char *dir, const char * const *paths)
+make_repository (const char *location, const CofferStoreOptions *options, const char * const *paths)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(CofferStore) store = coffer_store_open (dir, NULL, &error);
+  g_autoptr(CofferStore) store = coffer_store_open (location, options, &error);
   g_autoptr(CofferSecret) password = coffer_secret_new_from_string (PASSWORD);
   g_autoptr(CofferSecret) key = NULL;
   g_autoptr(CofferRepository) repository = NULL;
@@ -131,15 +136,23 @@ open_restore_window (CofferWindow *window)
   return restore;
 }
 
+/* The first destination is a folder named first_name (the drive); second
+ * is the location of the other one, opened with options. shot: a prefix
+ * for the screenshots. */
 static void
-test_multi_restore (void)
+multi_restore (const char *first_name, const char *second, const CofferStoreOptions *options, const char *shot)
 {
   g_autoptr(CofferApplication) app = ui_test_app_new ();
-  g_autofree char *first = g_build_filename (tmp, "First", NULL);
-  g_autofree char *second = g_build_filename (tmp, "Second", NULL);
-  g_autofree char *away = g_build_filename (tmp, "First-unplugged", NULL);
+  g_autofree char *first = g_build_filename (tmp, first_name, NULL);
+  g_autofree char *away = g_strconcat (first, "-unplugged", NULL);
   g_autofree char *source = g_build_filename (g_get_home_dir (), "Pictures", NULL);
   g_autofree char *lost = g_build_filename (source, "IMG_0001.jpg", NULL);
+  g_autofree char *second_name = coffer_destination_name_for_location (second);
+  g_autofree char *note = NULL;
+  g_autofree char *unplugged_entry = g_strdup_printf ("%s — not connected", first_name);
+  g_autofree char *unplugged_title = g_strdup_printf ("“%s” Is Not Connected", first_name);
+  g_autofree char *shot_second = g_strconcat (shot, "-from-second", NULL);
+  g_autofree char *shot_first = g_strconcat (shot, "-first-away", NULL);
   g_autofree char *first_id = NULL;
   g_autofree char *second_id = NULL;
   g_autofree char *original = NULL;
@@ -152,6 +165,7 @@ test_multi_restore (void)
   GSettings *settings;
   GObject *unlock;
 
+  coffer_test_rmtree (source);
   g_mkdir_with_parents (source, 0755);
   for (guint i = 0; i < 3; i++)
     {
@@ -160,8 +174,8 @@ test_multi_restore (void)
     }
   g_assert_true (g_file_get_contents (lost, &original, &original_len, NULL));
   /* Two repositories, each with its own id of Photos. */
-  first_id = make_repository (first, paths);
-  second_id = make_repository (second, paths);
+  first_id = make_repository (first, NULL, paths);
+  second_id = make_repository (second, options, paths);
   g_assert_cmpstr (first_id, !=, second_id);
 
   settings = coffer_application_get_settings (app);
@@ -200,8 +214,8 @@ test_multi_restore (void)
   g_action_group_activate_action (G_ACTION_GROUP (app), "backup-now", NULL);
   ui_test_wait_for (both_backed_up, app, 120, "backup to both destinations");
   g_assert_cmpstr (coffer_destination_item_lookup_category (item, first_id), ==, second_id);
-  g_assert_cmpuint (count_snapshots (first), ==, 1);
-  g_assert_cmpuint (count_snapshots (second), ==, 1);
+  g_assert_cmpuint (count_snapshots (first, NULL), ==, 1);
+  g_assert_cmpuint (count_snapshots (second, options), ==, 1);
 
   /* The first drive is unplugged, and Coffer starts without it. */
   g_assert_cmpint (g_rename (first, away), ==, 0);
@@ -214,16 +228,16 @@ test_multi_restore (void)
   ui_test_wait_for (restore_loaded, restore, 60, "the second destination's backup");
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (child (restore, "source_box"))));
   g_assert_cmpuint (gtk_drop_down_get_selected (GTK_DROP_DOWN (child (restore, "destination_dropdown"))), ==, 1);
-  g_assert_cmpstr (chooser_entry (restore, 0), ==, "First — not connected");
-  g_assert_cmpstr (chooser_entry (restore, 1), ==, "Second");
+  g_assert_cmpstr (chooser_entry (restore, 0), ==, unplugged_entry);
+  g_assert_cmpstr (chooser_entry (restore, 1), ==, second_name);
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (child (restore, "source_note_box"))));
-  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (child (restore, "source_note_label"))), ==,
-                   "The drive “First” is not connected — showing the backup at “Second”.");
+  note = g_strdup_printf ("The drive “%s” is not connected — showing the backup at “%s”.", first_name, second_name);
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (child (restore, "source_note_label"))), ==, note);
   g_assert_cmpuint (coffer_restore_window_get_n_snapshots (restore), ==, 1);
   g_assert_cmpstr (coffer_restore_window_get_path (restore), ==, source);
   g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 3);
   ui_test_flush (GTK_WIDGET (restore));
-  ui_test_screenshot (GTK_WIDGET (restore), "multi-restore-from-second");
+  ui_test_screenshot (GTK_WIDGET (restore), shot_second);
 
   /* Search works on the chosen destination. */
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (child (restore, "search_button")), TRUE);
@@ -253,7 +267,7 @@ test_multi_restore (void)
   ui_test_wait_for (not_loading, restore, 60, "the first destination");
   g_assert_cmpstr (visible_page (restore), ==, "empty");
   g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (child (restore, "empty_page"))), ==,
-                   "“First” Is Not Connected");
+                   unplugged_title);
   g_test_message ("first: %s", adw_status_page_get_description (ADW_STATUS_PAGE (child (restore, "empty_page"))));
   g_assert_nonnull (strstr (adw_status_page_get_description (ADW_STATUS_PAGE (child (restore, "empty_page"))),
                             "not connected"));
@@ -261,7 +275,7 @@ test_multi_restore (void)
   g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 0);
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (child (restore, "source_note_box"))));
   ui_test_flush (GTK_WIDGET (restore));
-  ui_test_screenshot (GTK_WIDGET (restore), "multi-restore-first-away");
+  ui_test_screenshot (GTK_WIDGET (restore), shot_first);
   gtk_window_destroy (GTK_WINDOW (restore));
 
   /* Plugged back: the application opens it again, and the window reads
@@ -271,7 +285,7 @@ test_multi_restore (void)
   restore = open_restore_window (window);
   ui_test_wait_for (restore_loaded, restore, 60, "the first destination's backup");
   g_assert_cmpuint (gtk_drop_down_get_selected (GTK_DROP_DOWN (child (restore, "destination_dropdown"))), ==, 0);
-  g_assert_cmpstr (chooser_entry (restore, 0), ==, "First");
+  g_assert_cmpstr (chooser_entry (restore, 0), ==, first_name);
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (child (restore, "source_note_box"))));
 
   /* Unplugged while the window is open: the first one, read from its open
@@ -283,18 +297,46 @@ test_multi_restore (void)
   ui_test_wait_for (not_loading, restore, 60, "the first destination, unplugged");
   g_assert_cmpstr (visible_page (restore), ==, "empty");
   g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (child (restore, "empty_page"))), ==,
-                   "“First” Is Not Connected");
-  g_assert_cmpstr (chooser_entry (restore, 0), ==, "First — not connected");
+                   unplugged_title);
+  g_assert_cmpstr (chooser_entry (restore, 0), ==, unplugged_entry);
   gtk_window_destroy (GTK_WINDOW (restore));
   g_assert_cmpint (g_rename (away, first), ==, 0);
 
   ui_test_quit (app);
 }
 
+static void
+test_multi_restore_folders (void)
+{
+  g_autofree char *second = g_build_filename (tmp, "Second", NULL);
+
+  multi_restore ("First", second, NULL, "multi-restore");
+}
+
+#ifdef COFFER_TEST_SERVERS
+/* The USB drive and the cloud: the second destination on Apache mod_dav. */
+static void
+test_multi_restore_webdav (void)
+{
+  CofferTestServer *server = coffer_test_server_start (COFFER_TEST_SERVER_APACHE_BASIC);
+
+  /* Its credentials as the keyring would give them. */
+  coffer_test_server_set_env (server);
+  multi_restore ("USB", coffer_test_server_get_location (server), coffer_test_server_get_options (server),
+                 "multi-restore-webdav");
+  coffer_test_server_stop (server);
+}
+#endif
+
+/* One application per process (a second one could not register on the
+ * test's session bus): meson runs each case on its own with -p. */
 int
 main (int argc, char *argv[])
 {
   tmp = ui_test_init (&argc, &argv);
-  g_test_add_func ("/ui/multi-restore/first-unplugged", test_multi_restore);
+  g_test_add_func ("/ui/multi-restore/first-unplugged", test_multi_restore_folders);
+#ifdef COFFER_TEST_SERVERS
+  g_test_add_func ("/ui/multi-restore/first-unplugged-second-on-webdav", test_multi_restore_webdav);
+#endif
   return ui_test_run (tmp);
 }
