@@ -260,6 +260,21 @@ multi_restore (const char *first_name, const char *second, const CofferStoreOpti
     g_assert_true (g_file_get_contents (lost, &got, &got_len, NULL));
     g_assert_cmpmem (got, got_len, original, original_len);
   }
+  /* Restore To… also reads the chosen destination. */
+  {
+    g_autofree char *target = g_strconcat (tmp, "/restored-", shot, NULL);
+    g_autofree char *copy = g_build_filename (target, "IMG_0001.jpg", NULL);
+    g_autofree char *got = NULL;
+    const char *one[] = { lost, NULL };
+    gsize got_len = 0;
+
+    g_mkdir_with_parents (target, 0755);
+    coffer_restore_window_restore (restore, one, target);
+    ui_test_wait_for (restore_finished, restore, 60, "restore into a folder from the second destination");
+    g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
+    g_assert_true (g_file_get_contents (copy, &got, &got_len, NULL));
+    g_assert_cmpmem (got, got_len, original, original_len);
+  }
 
   /* Chosen again, the first one says it is not connected: no list that
    * looks like "no backups". */
