@@ -100,6 +100,7 @@ static const char *current_category (CofferRestoreWindow *self);
 static const char *engine_category (CofferRestoreWindow *self, const char *first_id);
 static void progress_cb (CofferRestoreWindow *self, const CofferProgress *progress);
 static void load_source (CofferRestoreWindow *self);
+static void end_choosing (CofferRestoreWindow *self);
 static void source_failed (CofferRestoreWindow *self, const GError *error);
 static void source_ok (CofferRestoreWindow *self);
 
@@ -683,6 +684,7 @@ category_selected_cb (CofferRestoreWindow *self)
       /* Only another destination can lack one: it gets the categories at
        * its first backup. */
       name = coffer_destination_item_dup_name (item);
+      end_choosing (self);
       g_cancellable_cancel (self->cancellable);
       set_loading (self, FALSE);
       g_clear_pointer (&self->snapshots, g_ptr_array_unref);
@@ -776,14 +778,11 @@ set_engine (CofferRestoreWindow *self, CofferEngine *engine)
   g_signal_connect_object (self->engine, "progress", G_CALLBACK (progress_cb), self, G_CONNECT_SWAPPED);
 }
 
-/* The chosen destination answered. At opening, when that is not the first
+/* At opening, once a destination is shown: when that is not the first
  * one, says why the window shows another. */
 static void
-source_ok (CofferRestoreWindow *self)
+end_choosing (CofferRestoreWindow *self)
 {
-  gboolean changed = self->source_states[self->source] != SOURCE_OK;
-
-  self->source_states[self->source] = SOURCE_OK;
   if (self->choosing)
     {
       self->choosing = FALSE;
@@ -806,6 +805,16 @@ source_ok (CofferRestoreWindow *self)
           gtk_widget_set_visible (self->source_note_box, TRUE);
         }
     }
+}
+
+/* The chosen destination answered. */
+static void
+source_ok (CofferRestoreWindow *self)
+{
+  gboolean changed = self->source_states[self->source] != SOURCE_OK;
+
+  self->source_states[self->source] = SOURCE_OK;
+  end_choosing (self);
   if (changed)
     update_sources (self);
 }

@@ -216,6 +216,31 @@ multi_restore (const char *first_name, const char *second, const CofferStoreOpti
   g_assert_cmpstr (coffer_destination_item_lookup_category (item, first_id), ==, second_id);
   g_assert_cmpuint (count_snapshots (first, NULL), ==, 1);
   g_assert_cmpuint (count_snapshots (second, options), ==, 1);
+  /* A category made since, not backed up to the second destination yet. */
+  {
+    g_autofree char *documents = g_build_filename (g_get_home_dir (), "Documents", NULL);
+    const char *doc_paths[] = { documents, NULL };
+    const char *excludes[] = { NULL };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CofferStore) store = coffer_store_open (first, NULL, &error);
+    g_autoptr(CofferRepository) repository = NULL;
+    g_autoptr(CofferSecret) password = coffer_secret_new_from_string (PASSWORD);
+    g_autoptr(CofferCategory) made = NULL;
+    g_autoptr(CofferCategoryItem) later = coffer_category_item_new ("Documents", doc_paths);
+
+    g_assert_no_error (error);
+    repository = coffer_repository_open (store, NULL, &error);
+    g_assert_no_error (error);
+    coffer_repository_set_password (repository, password);
+    coffer_repository_unlock (repository, NULL, &error);
+    g_assert_no_error (error);
+    made = coffer_repository_add_category (repository, "Documents", COFFER_LEVEL_STANDARD, doc_paths, excludes,
+                                           NULL, &error);
+    g_assert_no_error (error);
+    coffer_category_item_set_id (later, made->id);
+    g_list_store_append (coffer_application_get_categories (app), later);
+    coffer_application_save_categories (app);
+  }
 
   /* The first drive is unplugged, and Coffer starts without it. */
   g_assert_cmpint (g_rename (first, away), ==, 0);
@@ -238,6 +263,19 @@ multi_restore (const char *first_name, const char *second, const CofferStoreOpti
   g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 3);
   ui_test_flush (GTK_WIDGET (restore));
   ui_test_screenshot (GTK_WIDGET (restore), shot_second);
+
+  /* A category not backed up there yet says so (its id is not mapped). */
+  {
+    g_autofree char *not_yet = g_strdup_printf ("This category has not been backed up to “%s” yet.", second_name);
+
+    gtk_drop_down_set_selected (GTK_DROP_DOWN (child (restore, "category_dropdown")), 1);
+    ui_test_wait_for (not_loading, restore, 60, "a category not backed up to the second destination");
+    g_assert_cmpstr (visible_page (restore), ==, "empty");
+    g_assert_cmpstr (adw_status_page_get_description (ADW_STATUS_PAGE (child (restore, "empty_page"))), ==, not_yet);
+    gtk_drop_down_set_selected (GTK_DROP_DOWN (child (restore, "category_dropdown")), 0);
+    ui_test_wait_for (restore_loaded, restore, 60, "Photos again");
+    g_assert_cmpstr (coffer_restore_window_get_path (restore), ==, source);
+  }
 
   /* Search works on the chosen destination. */
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (child (restore, "search_button")), TRUE);
