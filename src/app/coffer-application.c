@@ -74,7 +74,17 @@ gboolean
 coffer_application_get_busy (CofferApplication *self)
 {
   g_return_val_if_fail (COFFER_IS_APPLICATION (self), FALSE);
-  return self->first_running || self->more_running || coffer_engine_get_busy (self->engine);
+  if (self->first_running || self->more_running || coffer_engine_get_busy (self->engine))
+    return TRUE;
+  /* A restore from another destination (the restore window) runs on that
+   * destination's engine. */
+  for (guint i = 0; self->destinations != NULL && i < g_list_model_get_n_items (G_LIST_MODEL (self->destinations)); i++)
+    {
+      g_autoptr(CofferDestinationItem) item = g_list_model_get_item (G_LIST_MODEL (self->destinations), i);
+      if (coffer_engine_get_busy (coffer_destination_item_get_engine (item)))
+        return TRUE;
+    }
+  return FALSE;
 }
 
 void
@@ -1381,10 +1391,12 @@ cancel_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 
   coffer_engine_cancel (self->engine);
   if (self->more_running)
+    self->more_cancelled = TRUE;
+  /* The backup to another destination, or a restore from one. */
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->destinations)); i++)
     {
-      self->more_cancelled = TRUE;
-      if (self->more_item != NULL)
-        coffer_engine_cancel (coffer_destination_item_get_engine (self->more_item));
+      g_autoptr(CofferDestinationItem) item = g_list_model_get_item (G_LIST_MODEL (self->destinations), i);
+      coffer_engine_cancel (coffer_destination_item_get_engine (item));
     }
 }
 
@@ -1521,6 +1533,8 @@ destinations_changed_cb (GListModel *model, guint position, guint removed, guint
     {
       g_autoptr(CofferDestinationItem) item = g_list_model_get_item (model, i);
       g_signal_connect_object (item, "reconnected", G_CALLBACK (destination_reconnected_cb), self, 0);
+      g_signal_connect_object (coffer_destination_item_get_engine (item), "notify::busy",
+                               G_CALLBACK (engine_busy_cb), self, G_CONNECT_SWAPPED);
     }
   engine_busy_cb (self);
   reschedule (self);

@@ -292,8 +292,14 @@ multi_restore (const char *first_name, const char *second, const CofferStoreOpti
     g_autofree char *got = NULL;
     gsize got_len = 0;
 
+    g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (app), "backup-now"));
     coffer_restore_window_restore (restore, one, NULL);
+    /* The restore runs on the second destination's engine: the
+     * application is busy, so no backup starts there meanwhile. */
+    g_assert_true (coffer_application_get_busy (app));
+    g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (app), "backup-now"));
     ui_test_wait_for (restore_finished, restore, 60, "restore from the second destination");
+    g_assert_false (coffer_application_get_busy (app));
     g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
     g_assert_true (g_file_get_contents (lost, &got, &got_len, NULL));
     g_assert_cmpmem (got, got_len, original, original_len);
