@@ -300,7 +300,10 @@ start_child_once_locked (CofferStoreRclone *self, gboolean *port_taken,
   /* rclone's SFTP backend checks every upload by running md5sum on the
    * server in a new SSH session (seconds each). Coffer names packs by
    * their hash and authenticates every byte it reads, so it needs no such
-   * check. A default only: a remote's own setting wins. */
+   * check. Like the settings below, a default only: Coffer's own
+   * environment may set another value, and a remote defined in the
+   * environment (RCLONE_CONFIG_NAME_…) keeps its own; a setting in
+   * rclone's configuration file does not win over these variables. */
   g_subprocess_launcher_setenv (l, "RCLONE_SFTP_DISABLE_HASHCHECK", "true", FALSE);
   /* rclone keeps 64 SFTP writes of 32 KiB in flight per upload, which
    * fills OpenSSH's whole 2 MiB channel window: sshd then allocates and
