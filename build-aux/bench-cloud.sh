@@ -60,9 +60,12 @@ bytes=$(du -sb --apparent-size "$data" | cut -f1)
 files=$(find "$data" -type f | wc -l)
 work=$(mktemp -d "${COFFER_BENCH_TMP:-$(dirname "$data")}/coffer-bench-cloud.XXXXXX")
 pids=()
+sshd_pid=
 cleanup() {
   # Closing a server's stdin stops it (and removes its files).
   for fd in 20 21 22; do eval "exec $fd>&-" 2>/dev/null || true; done
+  # sshd runs until it is told to stop.
+  [ -z "${sshd_pid:-}" ] || kill "$sshd_pid" 2>/dev/null || true
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
