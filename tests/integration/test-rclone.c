@@ -23,9 +23,17 @@
  *      --read-data is clean, the restore is byte-exact.
  *  /rclone/kill-coffer  coffer is killed with SIGKILL mid-backup: its
  *      rclone dies with it (checked through a pidfd on its pid); the next
- *      backup completes and check --read-data is clean. */
+ *      backup completes and check --read-data is clean.
+ *  /rclone/child-env  (in process) what the store gives its rclone child:
+ *      the settings that save CPU time (RCLONE_IGNORE_CHECKSUM only for
+ *      local-disk remotes, whether the environment or a config file
+ *      defines them; RCLONE_SFTP_DISABLE_HASHCHECK, RCLONE_SFTP_CONCURRENCY)
+ *      are in its environment, a user's own setting wins, argv holds no
+ *      password, and objects go up and come back through it. */
 #include "servers.h"
 #include "test-utils.h"
+#include "coffer-rclone.h"
+#include "coffer-store.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -674,6 +682,129 @@ test_kill_coffer (void)
   ctx_free (c);
 }
 
+/* ---- the child's environment ---- */
+
+/* The value of name in process pid's initial environment, or NULL. */
+static char *
+proc_getenv (GPid pid, const char *name)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/environ", (int) pid);
+  g_autofree char *text = NULL;
+  gsize len = 0, n = strlen (name);
+
+  g_assert_true (g_file_get_contents (path, &text, &len, NULL));
+  for (gsize off = 0; off < len; off += strlen (text + off) + 1)
+    if (strncmp (text + off, name, n) == 0 && text[off + n] == '=')
+      return g_strdup (text + off + n + 1);
+  return NULL;
+}
+
+/* Opens a store on remote_path, checks a put and a get through it, and
+ * returns the value of name in its rclone's environment. */
+static char *
+child_env_of (Ctx *c, const char *remote_path, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferStore) store = coffer_store_rclone_new (remote_path, NULL, NULL, &error);
+  g_autoptr(GBytes) data = g_bytes_new_static ("pack bytes", 10);
+  g_autoptr(GBytes) back = NULL;
+  g_autofree char *cmdline_path = NULL, *cmdline = NULL, *htpasswd = NULL;
+  static guint serial;
+  g_autofree char *obj = g_strdup_printf ("categories/x/packs/ab/obj-%u", serial++);
+  gsize len = 0;
+  gboolean ok;
+  GPid pid;
+
+  g_assert_no_error (error);
+  pid = coffer_store_rclone_get_pid (COFFER_STORE_RCLONE (store));
+  g_assert_cmpint (pid, >, 0);
+  ok = coffer_store_put (store, obj, data, COFFER_PUT_CREATE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  back = coffer_store_get (store, obj, 0, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (back, data));
+  /* The password is only in the htpasswd file, never in argv. */
+  cmdline_path = g_strdup_printf ("/proc/%d/cmdline", (int) pid);
+  g_assert_true (g_file_get_contents (cmdline_path, &cmdline, &len, NULL));
+  for (gsize off = 0; off < len; off += strlen (cmdline + off) + 1)
+    {
+      g_assert_null (strstr (cmdline + off, "{SHA}"));
+      if (g_str_has_suffix (cmdline + off, "/htpasswd"))
+        htpasswd = g_strdup (cmdline + off);
+    }
+  g_assert_nonnull (htpasswd);
+  {
+    g_autofree char *line = NULL;
+    g_assert_true (g_file_get_contents (htpasswd, &line, NULL, NULL));
+    g_assert_nonnull (strstr (line, ":{SHA}"));
+  }
+  return proc_getenv (pid, name);
+}
+
+static void
+test_child_env (void)
+{
+  Ctx *c = ctx_new ();
+  g_autofree char *conf = g_build_filename (c->root, "rclone.conf", NULL);
+  g_autofree char *conf_text = NULL;
+  g_autofree char *loc = g_strdup_printf ("loc:%s", c->storage);
+  g_autofree char *cfg = g_strdup_printf ("cfg:%s", c->storage);
+  g_autofree char *other = g_strdup_printf ("other:%s", c->storage);
+  char *v;
+
+  /* In process: the store reads this process's environment. */
+  for (guint i = 0; c->env[i] != NULL; i++)
+    {
+      g_auto(GStrv) kv = g_strsplit (c->env[i], "=", 2);
+      if (g_str_has_prefix (kv[0], "XDG_") || g_str_has_prefix (kv[0], "RCLONE_"))
+        g_setenv (kv[0], kv[1], TRUE);
+    }
+  /* A remote of rclone's own configuration file: rclone is asked for its
+   * type. An alias is not a local disk (to Coffer: its backend is not
+   * known to hash each upload in vain), so rclone's check stays on. */
+  conf_text = g_strdup_printf ("[cfg]\ntype = local\n\n[other]\ntype = alias\nremote = %s\n",
+                               c->root);
+  g_assert_true (g_file_set_contents (conf, conf_text, -1, NULL));
+  g_setenv ("RCLONE_CONFIG", conf, TRUE);
+  g_unsetenv ("RCLONE_IGNORE_CHECKSUM");
+
+  /* Defined in the environment (RCLONE_CONFIG_LOC_TYPE=local). */
+  v = child_env_of (c, loc, "RCLONE_IGNORE_CHECKSUM");
+  g_assert_cmpstr (v, ==, "true");
+  g_free (v);
+  /* Not this one: with it rclone 1.60 calls an SFTP upload that took
+   * longer than a second "corrupted on transfer". */
+  v = child_env_of (c, loc, "RCLONE_SFTP_SET_MODTIME");
+  g_assert_null (v);
+  v = child_env_of (c, loc, "RCLONE_SFTP_DISABLE_HASHCHECK");
+  g_assert_cmpstr (v, ==, "true");
+  g_free (v);
+  v = child_env_of (c, loc, "RCLONE_SFTP_CONCURRENCY");
+  g_assert_cmpstr (v, ==, "16");
+  g_free (v);
+  v = child_env_of (c, loc, "RCLONE_ASK_PASSWORD");
+  g_assert_cmpstr (v, ==, "false");
+  g_free (v);
+
+  v = child_env_of (c, cfg, "RCLONE_IGNORE_CHECKSUM");
+  g_assert_cmpstr (v, ==, "true");
+  g_free (v);
+
+  v = child_env_of (c, other, "RCLONE_IGNORE_CHECKSUM");
+  g_assert_null (v);
+
+  /* The user's own setting wins. */
+  g_setenv ("RCLONE_IGNORE_CHECKSUM", "false", TRUE);
+  v = child_env_of (c, loc, "RCLONE_IGNORE_CHECKSUM");
+  g_assert_cmpstr (v, ==, "false");
+  g_free (v);
+  g_unsetenv ("RCLONE_IGNORE_CHECKSUM");
+
+  assert_no_rclone_left (c);
+  ctx_free (c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -683,5 +814,6 @@ main (int argc, char **argv)
   g_test_add_func ("/rclone/sftp-password", test_sftp_password);
   g_test_add_func ("/rclone/kill-rclone", test_kill_rclone);
   g_test_add_func ("/rclone/kill-coffer", test_kill_coffer);
+  g_test_add_func ("/rclone/child-env", test_child_env);
   return g_test_run ();
 }
