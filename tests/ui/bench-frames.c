@@ -59,6 +59,8 @@ typedef struct
 {
   gint64  start;          /* when the timer should have fired */
   gint64  length;         /* how late it fired */
+  gint64  on_cpu;         /* the main thread's time running meanwhile */
+  gint64  runnable;       /* ... and waiting for a CPU (schedstat) */
   double  fraction;       /* of the backup's bytes done then, -1 while unknown */
   gboolean busy;          /* the engine was still busy */
 } Stall;
@@ -142,6 +144,8 @@ typedef struct
   /* main loop */
   guint              timer;
   gint64             last_fire;
+  gint64             last_on_cpu;
+  gint64             last_runnable;
   guint              n_fires;
   GArray            *stalls;        /* Stall, every late firing over 1 ms */
 
@@ -229,12 +233,29 @@ animate_cb (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
 
 /* ---- the main loop ---- */
 
+/* The calling thread's time on a CPU and waiting for one, in µs, from
+ * /proc/thread-self/schedstat; both 0 where the kernel has none. */
+static void
+thread_times (gint64 *on_cpu, gint64 *runnable)
+{
+  g_autofree char *text = NULL;
+  char *end = NULL;
+
+  *on_cpu = *runnable = 0;
+  if (!g_file_get_contents ("/proc/thread-self/schedstat", &text, NULL, NULL))
+    return;
+  *on_cpu = g_ascii_strtoll (text, &end, 10) / 1000;
+  *runnable = g_ascii_strtoll (end, NULL, 10) / 1000;
+}
+
 static gboolean
 timer_cb (gpointer data)
 {
   Bench *bench = data;
   gint64 now = g_get_monotonic_time ();
+  gint64 on_cpu, runnable;
 
+  thread_times (&on_cpu, &runnable);
   if (bench->recording && bench->last_fire != 0)
     {
       gint64 late = now - bench->last_fire - TIMER_MS * 1000;
@@ -243,12 +264,15 @@ timer_cb (gpointer data)
       if (late >= 1000)
         {
           Stall stall = { bench->last_fire + TIMER_MS * 1000, late,
+                          on_cpu - bench->last_on_cpu, runnable - bench->last_runnable,
                           bench->bytes_total > 0 ? (double) bench->bytes_done / bench->bytes_total : -1,
                           coffer_engine_get_busy (coffer_application_get_engine (bench->app)) };
           g_array_append_val (bench->stalls, stall);
         }
     }
   bench->last_fire = now;
+  bench->last_on_cpu = on_cpu;
+  bench->last_runnable = runnable;
   __atomic_store_n (&heartbeat, now, __ATOMIC_RELEASE);
   return G_SOURCE_CONTINUE;
 }
@@ -350,6 +374,12 @@ describe_stall (Bench *bench, const Stall *stall)
   if (stall->length - accounted >= 1000)
     g_string_append_printf (text, "%sother main-loop work %.0f ms", text->len ? ", " : "",
                             (stall->length - accounted) / 1000.0);
+  /* Time neither running nor runnable: waiting on something (the X
+   * server's reply, a lock, the disk). */
+  if (stall->on_cpu > 0 || stall->runnable > 0)
+    g_string_append_printf (text, "; main thread running %.0f ms, waiting for a CPU %.0f ms, blocked %.0f ms",
+                            stall->on_cpu / 1000.0, stall->runnable / 1000.0,
+                            MAX (0, stall->length + TIMER_MS * 1000 - stall->on_cpu - stall->runnable) / 1000.0);
   if (!stall->busy)
     g_string_append (text, "; after the backup ended (its results shown)");
   else if (stall->fraction < 0)
@@ -472,6 +502,24 @@ report (Bench *bench, guint64 data_bytes, guint64 data_files)
   print_series ("frame work (update+layout+paint)", work);
   g_print ("# main loop: %u firings of a %u ms timer, longest stall %.1f ms, %u stalls over %u ms\n",
            bench->n_fires, TIMER_MS, longest / 1000.0, over, STALL_US / 1000);
+  {
+    gint64 on_cpu = 0, runnable = 0, total = 0;
+
+    for (guint i = 0; i < stalls->len; i++)
+      {
+        const Stall *stall = &g_array_index (stalls, Stall, i);
+        if (stall->length > STALL_US)
+          {
+            total += stall->length + TIMER_MS * 1000;
+            on_cpu += stall->on_cpu;
+            runnable += stall->runnable;
+          }
+      }
+    if (over > 0)
+      g_print ("# in the stalls over %u ms: main thread running %.0f %%, waiting for a CPU %.0f %%, blocked %.0f %%\n",
+               STALL_US / 1000, 100.0 * on_cpu / total, 100.0 * runnable / total,
+               100.0 * MAX (0, total - on_cpu - runnable) / total);
+  }
   for (guint i = 0; i < MIN (stalls->len, TOP_STALLS); i++)
     {
       const Stall *stall = &g_array_index (stalls, Stall, i);
