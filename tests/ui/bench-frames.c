@@ -65,7 +65,7 @@ typedef struct
   gboolean busy;          /* the engine was still busy */
 } Stall;
 
-#define MAX_SAMPLES 64
+#define MAX_SAMPLES 1024
 #define MAX_FRAMES 40
 
 /* Stacks of the main thread taken while it stalls. */
