@@ -144,6 +144,7 @@ typedef struct
   GArray            *frame_work;    /* gint64, before-paint end to after-paint */
   gint64             phase_mark;
   gint64             frame_mark;
+  guint              n_layouts;     /* frames with a layout phase */
 
   /* main loop */
   guint              timer;
@@ -200,6 +201,8 @@ update_cb (GdkFrameClock *clock, Bench *bench)
 static void
 layout_cb (GdkFrameClock *clock, Bench *bench)
 {
+  if (bench->recording)
+    bench->n_layouts++;
   phase_end (bench, EVENT_LAYOUT);
 }
 
@@ -509,7 +512,7 @@ report (Bench *bench, guint64 data_bytes, guint64 data_files)
   g_print ("# data: %.1f MB in %" G_GUINT64_FORMAT " files\n", data_bytes / 1e6, data_files);
   g_print ("# backup: %.1f s, %u progress updates%s\n", (bench->finished - bench->started) / 1e6, bench->n_progress,
            bench->freeze_card ? " (progress card frozen: COFFER_BENCH_FREEZE_CARD)" : "");
-  g_print ("# frames: %u\n", bench->frame_times->len);
+  g_print ("# frames: %u, %u of them with a layout phase\n", bench->frame_times->len, bench->n_layouts);
   print_series ("frame interval (frame clock)", clock_intervals);
   print_series ("frame interval (wall clock at after-paint)", wall_intervals);
   print_series ("frame work (update+layout+paint)", work);
