@@ -6,7 +6,7 @@
 # goes the wrong way.
 # usage: check-repository-layers.sh SOURCE_ROOT
 set -eu
-cd "$1/src/core"
+cd "$1/src/core/engine"
 
 # file:level, bottom first
 layers="coffer-repository-config.c:0
@@ -25,7 +25,7 @@ trap 'rm -rf "$tmp"' EXIT
 # not a call).
 for entry in $layers; do
   f=${entry%%:*}
-  [ -f "$f" ] || { echo "missing: src/core/$f"; exit 1; }
+  [ -f "$f" ] || { echo "missing: src/core/engine/$f"; exit 1; }
   awk '
     {
       line = $0; out = ""
@@ -59,7 +59,7 @@ for entry in $layers; do
     [ "$other_level" -lt "$level" ] && continue
     [ -s "$tmp/$g.defs" ] || continue
     for name in $(grep -owF -f "$tmp/$g.defs" "$tmp/$f.code" | sort -u); do
-      echo "src/core/$f (level $level) calls $name of src/core/$g (level $other_level)"
+      echo "src/core/engine/$f (level $level) calls $name of src/core/engine/$g (level $other_level)"
       status=1
     done
   done

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* S3 replies (src/core/coffer-store-s3.c): a hostile server answers every
+/* S3 replies (src/core/store/coffer-store-s3.c): a hostile server answers every
  * request with the fuzz input: ListObjectsV2 (ListBucketResult, with
  * continuation tokens), DeleteObjects results, error documents (Code,
  * Message) and odd statuses. The real store lists, deletes many, gets and

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* AWS Signature V4 inputs (src/core/coffer-sigv4.c): object names come
+/* AWS Signature V4 inputs (src/core/store/coffer-sigv4.c): object names come
  * from server listings, query strings and header values from the store's
  * requests. The input is split at newlines into method, path, query,
  * header name, header value, region and date; every string function and

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The --repo location (src/core/coffer-store-open.c): a path, file://,
+/* The --repo location (src/core/store/coffer-store-open.c): a path, file://,
  * webdav(s):// or s3:// URL, or another GIO URI. Credentials come from the
  * environment set here; opening contacts no server. */
 #include "fuzz-common.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* WebDAV replies (src/core/coffer-store-webdav.c): a hostile server answers
+/* WebDAV replies (src/core/store/coffer-store-webdav.c): a hostile server answers
  * every request with the fuzz input (PROPFIND multistatus XML, error
  * bodies, odd statuses). The real store lists (walking collections), stats,
  * gets and deletes against it. A listing must end: a server that answers

@@ -230,25 +230,113 @@ coffer_pack_padded_size (guint64 size)
   return p;
 }
 
+/* coffer_pack_writer_finish, step 1. Fisher-Yates with an unbiased CSPRNG
+ * (or, repacking, a keyed stream from seed with 64 bits per draw): the
+ * order in the pack says nothing about the order of the data. */
+static void
+pack_writer_shuffle (CofferPackWriter *writer,
+                     const guint8      seed[32])
+{
+  guint n = writer->blobs->len;
+  guint8 shuffle_key[randombytes_SEEDBYTES];
+  g_autofree guint64 *shuffle = NULL;
+
+  if (writer->deterministic)
+    {
+      derive (seed, "shuffle", shuffle_key, sizeof shuffle_key);
+      shuffle = g_malloc (MAX (n, 1) * sizeof (guint64));
+      randombytes_buf_deterministic (shuffle, MAX (n, 1) * sizeof (guint64), shuffle_key);
+      sodium_memzero (shuffle_key, sizeof shuffle_key);
+    }
+
+  for (guint i = n; i > 1; i--)
+    {
+      guint j = writer->deterministic ? (guint) (shuffle[i - 1] % i) : randombytes_uniform (i);
+      PendingBlob tmp = g_array_index (writer->blobs, PendingBlob, i - 1);
+
+      g_array_index (writer->blobs, PendingBlob, i - 1) = g_array_index (writer->blobs, PendingBlob, j);
+      g_array_index (writer->blobs, PendingBlob, j) = tmp;
+    }
+}
+
+/* Step 2: each blob's entry, at offsets in the order of the blobs, added
+ * to result; returns the header's "a(ayyuuu)" and the blobs' total size.
+ * Offsets first, so the pack can be built in one buffer of exactly its
+ * size (a GByteArray would round 16 MiB up to 32). */
+static GVariant *
+pack_writer_layout (CofferPackWriter *writer,
+                    GArray           *result,
+                    gsize            *blob_area_out)
+{
+  g_autoptr(GVariantBuilder) builder = g_variant_builder_new (G_VARIANT_TYPE ("a(ayyuuu)"));
+  gsize blob_area = 0;
+
+  for (guint i = 0; i < writer->blobs->len; i++)
+    {
+      PendingBlob *blob = &g_array_index (writer->blobs, PendingBlob, i);
+      CofferPackEntry entry;
+
+      memcpy (entry.id, blob->id, COFFER_ID_BYTES);
+      entry.type = blob->type;
+      entry.offset = blob_area;
+      entry.length = g_bytes_get_size (blob->sealed);
+      entry.raw_length = blob->raw_length;
+      g_array_append_val (result, entry);
+      blob_area += entry.length;
+      g_variant_builder_add (builder, "(@ayyuuu)",
+                             g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, entry.id,
+                                                        COFFER_ID_BYTES, 1),
+                             entry.type, entry.offset, entry.length, entry.raw_length);
+    }
+  *blob_area_out = blob_area;
+  return g_variant_ref_sink (g_variant_builder_end (builder));
+}
+
+/* Step 3: the sealed header at dest: nonce | ciphertext | tag, the
+ * plaintext padded to header_plain_len. */
+static void
+pack_writer_seal_header (CofferPackWriter *writer,
+                         GVariant         *header,
+                         gsize             header_plain_len,
+                         const guint8      seed[32],
+                         guint8           *dest)
+{
+  guint8 ad[sizeof PACK_HEADER_AD - 1 + 4];
+  unsigned long long clen = 0;
+  guint8 *plain;
+
+  plain = g_malloc0 (header_plain_len);
+  coffer_put_u32_le (plain, PACK_HEADER_VERSION);
+  coffer_put_u32_le (plain + 4, g_variant_get_size (header));
+  g_variant_store (header, plain + PACK_HEADER_PREFIX);
+
+  if (writer->deterministic)
+    derive (seed, "header-nonce", dest, NONCE_BYTES);
+  else
+    randombytes_buf (dest, NONCE_BYTES);
+  header_ad (writer->epoch, ad);
+  crypto_aead_xchacha20poly1305_ietf_encrypt (dest + NONCE_BYTES, &clen,
+                                              plain, header_plain_len,
+                                              ad, sizeof ad, NULL,
+                                              dest, writer->data_key->data);
+  g_assert (clen == header_plain_len + TAG_BYTES);
+  g_free (plain);
+}
+
 GBytes *
 coffer_pack_writer_finish (CofferPackWriter *writer,
                            guint8            out_id[COFFER_ID_BYTES],
                            GArray          **entries)
 {
   g_autoptr(GArray) result = NULL;
-  g_autoptr(GVariantBuilder) builder = NULL;
   g_autoptr(GVariant) header = NULL;
   guint8 *data;
   gsize total;
-  guint8 ad[sizeof PACK_HEADER_AD - 1 + 4];
-  unsigned long long clen = 0;
   gsize header_plain_len;
   gsize blob_area;
   gsize filler;
-  guint8 *plain;
   guint n, bucket;
-  guint8 seed[32], shuffle_key[randombytes_SEEDBYTES];
-  g_autofree guint64 *shuffle = NULL;
+  guint8 seed[32] = { 0 };  /* only repacking uses it */
 
   g_return_val_if_fail (writer != NULL, NULL);
   g_return_val_if_fail (!writer->finished, NULL);
@@ -266,47 +354,11 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
        * the same header plaintext (SIV-style); the shuffle and filler stay
        * unpredictable to anyone without the data key. */
       crypto_generichash_final (&writer->input, seed, sizeof seed);
-      derive (seed, "shuffle", shuffle_key, sizeof shuffle_key);
-      shuffle = g_malloc (MAX (n, 1) * sizeof (guint64));
-      randombytes_buf_deterministic (shuffle, MAX (n, 1) * sizeof (guint64), shuffle_key);
     }
-
-  /* Fisher-Yates with an unbiased CSPRNG (or, repacking, a keyed stream
-   * with 64 bits per draw): the order in the pack says nothing about the
-   * order of the data. */
-  for (guint i = n; i > 1; i--)
-    {
-      guint j = writer->deterministic ? (guint) (shuffle[i - 1] % i) : randombytes_uniform (i);
-      PendingBlob tmp = g_array_index (writer->blobs, PendingBlob, i - 1);
-
-      g_array_index (writer->blobs, PendingBlob, i - 1) = g_array_index (writer->blobs, PendingBlob, j);
-      g_array_index (writer->blobs, PendingBlob, j) = tmp;
-    }
+  pack_writer_shuffle (writer, seed);
 
   result = g_array_sized_new (FALSE, TRUE, sizeof (CofferPackEntry), n);
-  builder = g_variant_builder_new (G_VARIANT_TYPE ("a(ayyuuu)"));
-
-  /* Offsets first, so the pack can be built in one buffer of exactly its
-   * size (a GByteArray would round 16 MiB up to 32). */
-  blob_area = 0;
-  for (guint i = 0; i < n; i++)
-    {
-      PendingBlob *blob = &g_array_index (writer->blobs, PendingBlob, i);
-      CofferPackEntry entry;
-
-      memcpy (entry.id, blob->id, COFFER_ID_BYTES);
-      entry.type = blob->type;
-      entry.offset = blob_area;
-      entry.length = g_bytes_get_size (blob->sealed);
-      entry.raw_length = blob->raw_length;
-      g_array_append_val (result, entry);
-      blob_area += entry.length;
-      g_variant_builder_add (builder, "(@ayyuuu)",
-                             g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, entry.id,
-                                                        COFFER_ID_BYTES, 1),
-                             entry.type, entry.offset, entry.length, entry.raw_length);
-    }
-  header = g_variant_ref_sink (g_variant_builder_end (builder));
+  header = pack_writer_layout (writer, result, &blob_area);
   /* The header's length tells only the bucket of the entry count, and the
    * pack's size only a bucket of its contents (filler of random bytes
    * between the blobs and the header, which no entry points into): see
@@ -345,25 +397,8 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
     randombytes_buf (data + blob_area, filler);
   blob_area += filler;
 
-  plain = g_malloc0 (header_plain_len);
-  coffer_put_u32_le (plain, PACK_HEADER_VERSION);
-  coffer_put_u32_le (plain + 4, g_variant_get_size (header));
-  g_variant_store (header, plain + PACK_HEADER_PREFIX);
-
-  /* nonce | ciphertext | tag */
-  if (writer->deterministic)
-    derive (seed, "header-nonce", data + blob_area, NONCE_BYTES);
-  else
-    randombytes_buf (data + blob_area, NONCE_BYTES);
+  pack_writer_seal_header (writer, header, header_plain_len, seed, data + blob_area);
   sodium_memzero (seed, sizeof seed);
-  sodium_memzero (shuffle_key, sizeof shuffle_key);
-  header_ad (writer->epoch, ad);
-  crypto_aead_xchacha20poly1305_ietf_encrypt (data + blob_area + NONCE_BYTES, &clen,
-                                              plain, header_plain_len,
-                                              ad, sizeof ad, NULL,
-                                              data + blob_area, writer->data_key->data);
-  g_assert (clen == header_plain_len + TAG_BYTES);
-  g_free (plain);
 
   {
     guint8 *trailer = data + total - COFFER_PACK_TRAILER_BYTES;
@@ -432,46 +467,18 @@ compare_entry_offset (gconstpointer a,
   return (ea->offset > eb->offset) - (ea->offset < eb->offset);
 }
 
-GArray *
-coffer_pack_read_header (const CofferSecret  *data_key,
-                         guint32              epoch,
-                         const guint8        *header,
-                         gsize                header_len,
-                         guint64              pack_size,
-                         GError             **error)
+/* coffer_pack_read_header, step 1: the header's plaintext, authenticated
+ * under the data key and the epoch. */
+static GBytes *
+pack_header_decrypt (const CofferSecret  *data_key,
+                     guint32              epoch,
+                     const guint8        *header,
+                     gsize                header_len,
+                     GError             **error)
 {
-  g_autoptr(GArray) entries = NULL;
-  g_autoptr(GArray) sorted = NULL;
-  g_autoptr(GVariant) variant = NULL;
-  g_autoptr(GVariantIter) iter = NULL;
-  g_autoptr(GBytes) plain = NULL;
-  g_autoptr(GBytes) entries_bytes = NULL;
-  const guint8 *p;
-  gsize plain_len;
   guint8 ad[sizeof PACK_HEADER_AD - 1 + 4];
   unsigned long long mlen = 0;
-  guint64 blob_area;
-  GVariant *id_variant;
   guint8 *buffer;
-  guint32 version;
-  guint8 type;
-  guint32 offset, length, raw_length;
-
-  g_return_val_if_fail (data_key != NULL && data_key->len == COFFER_KEY_BYTES, NULL);
-  g_return_val_if_fail (header != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  coffer_core_init ();
-
-  if (header_len < NONCE_BYTES + TAG_BYTES ||
-      pack_size < COFFER_PACK_TRAILER_BYTES ||
-      header_len > pack_size - COFFER_PACK_TRAILER_BYTES)
-    {
-      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   _("The pack is damaged: its header length does not fit its size."));
-      return NULL;
-    }
-  blob_area = pack_size - COFFER_PACK_TRAILER_BYTES - header_len;
 
   header_ad (epoch, ad);
   buffer = g_malloc (MAX (header_len - NONCE_BYTES - TAG_BYTES, 1));
@@ -484,8 +491,28 @@ coffer_pack_read_header (const CofferSecret  *data_key,
                    _("The pack header is damaged or was modified: it failed authentication."));
       return NULL;
     }
-  plain = g_bytes_new_take (buffer, mlen);
-  p = g_bytes_get_data (plain, &plain_len);
+  return g_bytes_new_take (buffer, mlen);
+}
+
+static void
+set_bad_format (GError **error)
+{
+  g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+               _("The pack header is damaged: it is not in the expected format."));
+}
+
+/* Step 2: an iterator over the "(ayyuuu)" entries of the plaintext, in
+ * either version of the header. */
+static GVariantIter *
+pack_header_entries_iter (GBytes  *plain,
+                          GError **error)
+{
+  g_autoptr(GVariant) variant = NULL;
+  g_autoptr(GBytes) entries_bytes = NULL;
+  GVariantIter *iter = NULL;
+  gsize plain_len;
+  const guint8 *p = g_bytes_get_data (plain, &plain_len);
+  guint32 version;
 
   /* Both versions start with the version as a u32 LE: in version 1 it is
    * the first member of the GVariant "(ua(ayyuuu))" that is the whole
@@ -527,6 +554,23 @@ coffer_pack_read_header (const CofferSecret  *data_key,
                    version);
       return NULL;
     }
+  return iter;
+
+bad_format:
+  set_bad_format (error);
+  return NULL;
+}
+
+/* Step 3: the entries, each within the blob area and well formed. */
+static GArray *
+pack_header_read_entries (GVariantIter  *iter,
+                          guint64        blob_area,
+                          GError       **error)
+{
+  g_autoptr(GArray) entries = NULL;
+  GVariant *id_variant;
+  guint8 type;
+  guint32 offset, length, raw_length;
 
   entries = g_array_sized_new (FALSE, TRUE, sizeof (CofferPackEntry), g_variant_iter_n_children (iter));
   while (g_variant_iter_next (iter, "(@ayyuuu)", &id_variant, &type, &offset, &length, &raw_length))
@@ -555,8 +599,16 @@ coffer_pack_read_header (const CofferSecret  *data_key,
       entry.raw_length = raw_length;
       g_array_append_val (entries, entry);
     }
+  return g_steal_pointer (&entries);
+}
 
-  sorted = g_array_copy (entries);
+/* Step 4: no two entries overlap. */
+static gboolean
+pack_entries_check_overlap (GArray  *entries,
+                            GError **error)
+{
+  g_autoptr(GArray) sorted = g_array_copy (entries);
+
   g_array_sort (sorted, compare_entry_offset);
   for (guint i = 1; i < sorted->len; i++)
     {
@@ -567,14 +619,49 @@ coffer_pack_read_header (const CofferSecret  *data_key,
         {
           g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
                        _("The pack header is damaged: two entries overlap."));
-          return NULL;
+          return FALSE;
         }
     }
+  return TRUE;
+}
 
+GArray *
+coffer_pack_read_header (const CofferSecret  *data_key,
+                         guint32              epoch,
+                         const guint8        *header,
+                         gsize                header_len,
+                         guint64              pack_size,
+                         GError             **error)
+{
+  g_autoptr(GArray) entries = NULL;
+  g_autoptr(GVariantIter) iter = NULL;
+  g_autoptr(GBytes) plain = NULL;
+  guint64 blob_area;
+
+  g_return_val_if_fail (data_key != NULL && data_key->len == COFFER_KEY_BYTES, NULL);
+  g_return_val_if_fail (header != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  coffer_core_init ();
+
+  if (header_len < NONCE_BYTES + TAG_BYTES ||
+      pack_size < COFFER_PACK_TRAILER_BYTES ||
+      header_len > pack_size - COFFER_PACK_TRAILER_BYTES)
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+                   _("The pack is damaged: its header length does not fit its size."));
+      return NULL;
+    }
+  blob_area = pack_size - COFFER_PACK_TRAILER_BYTES - header_len;
+
+  plain = pack_header_decrypt (data_key, epoch, header, header_len, error);
+  if (plain == NULL)
+    return NULL;
+  iter = pack_header_entries_iter (plain, error);
+  if (iter == NULL)
+    return NULL;
+  entries = pack_header_read_entries (iter, blob_area, error);
+  if (entries == NULL || !pack_entries_check_overlap (entries, error))
+    return NULL;
   return g_steal_pointer (&entries);
-
-bad_format:
-  g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-               _("The pack header is damaged: it is not in the expected format."));
-  return NULL;
 }

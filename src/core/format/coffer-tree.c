@@ -247,6 +247,37 @@ tree_corrupt (GError **error, gsize index, const char *what)
   return NULL;
 }
 
+/* coffer_tree_parse, one step of entry i: its extended attributes, as
+ * name, value pairs in entry->xattrs. */
+static gboolean
+tree_entry_parse_xattrs (CofferTreeEntry  *entry,
+                         GVariant         *xattrs_v,
+                         gsize             i,
+                         GError          **error)
+{
+  gsize n_xattrs = g_variant_n_children (xattrs_v);
+
+  entry->xattrs = g_ptr_array_sized_new (2 * n_xattrs);
+  for (gsize k = 0; k < n_xattrs; k++)
+    {
+      g_autoptr(GVariant) xname_v = NULL;
+      g_autoptr(GVariant) xvalue_v = NULL;
+      const char *xname;
+      gsize xname_len;
+
+      g_variant_get_child (xattrs_v, k, "(@ay@ay)", &xname_v, &xvalue_v);
+      xname = g_variant_get_fixed_array (xname_v, &xname_len, 1);
+      if (xname_len == 0 || memchr (xname, '\0', xname_len) != NULL)
+        {
+          tree_corrupt (error, i, _("bad extended attribute name"));
+          return FALSE;
+        }
+      g_ptr_array_add (entry->xattrs, g_strndup (xname, xname_len));
+      g_ptr_array_add (entry->xattrs, g_variant_get_data_as_bytes (xvalue_v));
+    }
+  return TRUE;
+}
+
 GPtrArray *
 coffer_tree_parse (GBytes  *data,
                    GError **error)
@@ -290,7 +321,7 @@ coffer_tree_parse (GBytes  *data,
       const char *name, *link, *problem;
       const guint8 *content;
       const guint64 *holes;
-      gsize name_len, link_len, content_len, n_holes, n_xattrs;
+      gsize name_len, link_len, content_len, n_holes;
       guint8 type;
       guint32 mode, uid, gid;
       guint64 size, inode, rdev;
@@ -337,22 +368,8 @@ coffer_tree_parse (GBytes  *data,
           g_array_append_vals (entry->holes, holes, 2 * n_holes);
         }
 
-      n_xattrs = g_variant_n_children (xattrs_v);
-      entry->xattrs = g_ptr_array_sized_new (2 * n_xattrs);
-      for (gsize k = 0; k < n_xattrs; k++)
-        {
-          g_autoptr(GVariant) xname_v = NULL;
-          g_autoptr(GVariant) xvalue_v = NULL;
-          const char *xname;
-          gsize xname_len;
-
-          g_variant_get_child (xattrs_v, k, "(@ay@ay)", &xname_v, &xvalue_v);
-          xname = g_variant_get_fixed_array (xname_v, &xname_len, 1);
-          if (xname_len == 0 || memchr (xname, '\0', xname_len) != NULL)
-            return tree_corrupt (error, i, _("bad extended attribute name"));
-          g_ptr_array_add (entry->xattrs, g_strndup (xname, xname_len));
-          g_ptr_array_add (entry->xattrs, g_variant_get_data_as_bytes (xvalue_v));
-        }
+      if (!tree_entry_parse_xattrs (entry, xattrs_v, i, error))
+        return NULL;
     }
 
   return g_steal_pointer (&result);

@@ -487,6 +487,85 @@ sweep (Prune *p, gint64 grace_seconds, guint64 *deleted, GError **error)
   return TRUE;
 }
 
+/* prune_category, step 1: every blob the snapshots use marked in p->used,
+ * with the index and the snapshots in *snaps_out. */
+static gboolean
+prune_mark (Prune *p, GPtrArray **snaps_out, GError **error)
+{
+  /* The index first, then the snapshots: a backup on another computer
+   * that finishes in between (its index object, then its snapshot) leaves
+   * a snapshot whose data this index does not have yet. Then everything
+   * is read again, as if the prune had started a moment later. */
+  for (guint attempt = 1;; attempt++)
+    {
+      g_autoptr(GError) mark_error = NULL;
+      gboolean marked = TRUE;
+
+      g_clear_pointer (&p->used, g_hash_table_unref);
+      g_clear_pointer (snaps_out, g_ptr_array_unref);
+      p->used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      _coffer_repository_drop_index (p->repo, p->keys);
+      p->index = _coffer_repository_get_index (p->repo, p->keys, p->cancellable, error);
+      if (p->index == NULL)
+        return FALSE;
+      *snaps_out = _coffer_repository_load_snapshots (p->repo, p->keys, p->cancellable, error);
+      if (*snaps_out == NULL)
+        return FALSE;
+      for (guint i = 0; i < (*snaps_out)->len && marked; i++)
+        {
+          p->epoch = ((CofferSnapshot *) g_ptr_array_index (*snaps_out, i))->epoch;
+          marked = mark_tree (p, ((CofferSnapshot *) g_ptr_array_index (*snaps_out, i))->tree, &mark_error);
+        }
+      if (marked)
+        break;
+      if (attempt >= 3 || !g_error_matches (mark_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT))
+        {
+          g_propagate_error (error, g_steal_pointer (&mark_error));
+          return FALSE;
+        }
+      g_debug ("prune: reading the index and the snapshots again after: %s", mark_error->message);
+    }
+  return TRUE;
+}
+
+/* Step 2: each pack of the index sorted: unused (doomed), mostly unused
+ * (repacked, then doomed), or kept with its entries in new_index. */
+static gboolean
+prune_sort_packs (Prune *p, GHashTable *packs, CofferIndex *new_index, GHashTable *new_packs,
+                  GHashTable *writers, GPtrArray *doomed, gboolean *changed, GError **error)
+{
+  GHashTableIter iter;
+  gpointer k, v;
+
+  g_hash_table_iter_init (&iter, packs);
+  while (g_hash_table_iter_next (&iter, &k, &v))
+    {
+      PackUse *u = v;
+      guint8 id[COFFER_ID_BYTES];
+
+      coffer_hex_decode (k, id, sizeof id);
+      if (u->used_bytes == 0)
+        {
+          g_ptr_array_add (doomed, g_strdup (k));
+          *changed = TRUE;
+        }
+      else if (u->total_bytes - u->used_bytes > REPACK_UNUSED_FRACTION * u->total_bytes)
+        {
+          if (!repack (p, k, u, new_index, new_packs, writers, error))
+            return FALSE;
+          g_ptr_array_add (doomed, g_strdup (k));
+          *changed = TRUE;
+        }
+      else
+        for (guint i = 0; i < u->entries->len; i++)
+          {
+            CofferIndexEntry *e = &g_array_index (u->entries, CofferIndexEntry, i);
+            coffer_index_add (new_index, e->id, e->type, id, e->offset, e->length, e->raw_length);
+          }
+    }
+  return TRUE;
+}
+
 static gboolean
 prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_seconds,
                 CofferProgressFunc progress, gpointer progress_data, guint64 *deleted,
@@ -504,8 +583,6 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
   g_autoptr(GHashTable) writers = g_hash_table_new_full (NULL, NULL, NULL,
                                                         (GDestroyNotify) coffer_pack_writer_free);
   Tally tally;
-  GHashTableIter iter;
-  gpointer k, v;
   gboolean changed = FALSE;
   int lock_fd;
   gboolean ok = FALSE;
@@ -517,70 +594,15 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
     return FALSE;
 
   p->meter = meter;
-  /* The index first, then the snapshots: a backup on another computer
-   * that finishes in between (its index object, then its snapshot) leaves
-   * a snapshot whose data this index does not have yet. Then everything
-   * is read again, as if the prune had started a moment later. */
-  for (guint attempt = 1;; attempt++)
-    {
-      g_autoptr(GError) mark_error = NULL;
-      gboolean marked = TRUE;
-
-      g_clear_pointer (&p->used, g_hash_table_unref);
-      g_clear_pointer (&snaps, g_ptr_array_unref);
-      p->used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      _coffer_repository_drop_index (self, keys);
-      p->index = _coffer_repository_get_index (self, keys, cancellable, error);
-      if (p->index == NULL)
-        goto out;
-      snaps = _coffer_repository_load_snapshots (self, keys, cancellable, error);
-      if (snaps == NULL)
-        goto out;
-      for (guint i = 0; i < snaps->len && marked; i++)
-        {
-          p->epoch = ((CofferSnapshot *) g_ptr_array_index (snaps, i))->epoch;
-          marked = mark_tree (p, ((CofferSnapshot *) g_ptr_array_index (snaps, i))->tree, &mark_error);
-        }
-      if (marked)
-        break;
-      if (attempt >= 3 || !g_error_matches (mark_error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT))
-        {
-          g_propagate_error (error, g_steal_pointer (&mark_error));
-          goto out;
-        }
-      g_debug ("prune: reading the index and the snapshots again after: %s", mark_error->message);
-    }
+  if (!prune_mark (p, &snaps, error))
+    goto out;
 
   tally.p = p;
   tally.packs = packs;
   coffer_index_foreach (p->index, tally_entry, &tally);
 
-  g_hash_table_iter_init (&iter, packs);
-  while (g_hash_table_iter_next (&iter, &k, &v))
-    {
-      PackUse *u = v;
-      guint8 id[COFFER_ID_BYTES];
-
-      coffer_hex_decode (k, id, sizeof id);
-      if (u->used_bytes == 0)
-        {
-          g_ptr_array_add (doomed, g_strdup (k));
-          changed = TRUE;
-        }
-      else if (u->total_bytes - u->used_bytes > REPACK_UNUSED_FRACTION * u->total_bytes)
-        {
-          if (!repack (p, k, u, new_index, new_packs, writers, error))
-            goto out;
-          g_ptr_array_add (doomed, g_strdup (k));
-          changed = TRUE;
-        }
-      else
-        for (guint i = 0; i < u->entries->len; i++)
-          {
-            CofferIndexEntry *e = &g_array_index (u->entries, CofferIndexEntry, i);
-            coffer_index_add (new_index, e->id, e->type, id, e->offset, e->length, e->raw_length);
-          }
-    }
+  if (!prune_sort_packs (p, packs, new_index, new_packs, writers, doomed, &changed, error))
+    goto out;
   if (!flush_writers (p, writers, new_index, new_packs, error))
     goto out;
 

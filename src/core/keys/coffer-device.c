@@ -300,6 +300,78 @@ coffer_device_envelope_peek_account_key_id (GBytes *envelope,
   return TRUE;
 }
 
+/* coffer_device_envelope_open, step 1: the clear header of the envelope,
+ * and that it was sealed to device_pk. */
+static gboolean
+device_envelope_check_outer (const guint8  *data,
+                             gsize          len,
+                             const guint8   device_pk[COFFER_DEVICE_PUBLIC_KEY_BYTES],
+                             GError       **error)
+{
+  guint8 expected[32];
+
+  if (len < NAME_OFFSET || memcmp (data, "CFDE", 4) != 0)
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+                   _("The device key envelope is damaged: it is too short or not a device envelope."));
+      return FALSE;
+    }
+  if (data[4] != ENVELOPE_VERSION)
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_UNSUPPORTED,
+                   _("The device key envelope has version %u, which this version of Coffer does not know."),
+                   data[4]);
+      return FALSE;
+    }
+  if (data[5] != COFFER_OBJECT_DEVICE_ENVELOPE || data[6] != 0 || data[7] != 0)
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+                   _("The device key envelope is damaged: its header is not valid."));
+      return FALSE;
+    }
+
+  recipient_hash (device_pk, expected);
+  if (sodium_memcmp (expected, data + 40, 32) != 0)
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY,
+                   _("The device key envelope was made for another device, so this computer cannot open it."));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Step 2: the sealed header, for this repository and this device. */
+static gboolean
+device_envelope_check_inner (const CofferSecret  *inner,
+                             const guint8         repo_id[COFFER_REPO_ID_BYTES],
+                             const char          *device_id,
+                             GError             **error)
+{
+  guint8 expected[32];
+
+  if (memcmp (inner->data, "CFDK", 4) != 0 || inner->data[4] != ENVELOPE_VERSION ||
+      inner->data[5] != COFFER_OBJECT_DEVICE_ENVELOPE || inner->data[6] != 0 || inner->data[7] != 0)
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+                   _("The device key envelope is damaged: its sealed header is not valid."));
+      return FALSE;
+    }
+  if (sodium_memcmp (inner->data + 8, repo_id, COFFER_REPO_ID_BYTES) != 0)
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+                   _("The device key envelope belongs to another repository."));
+      return FALSE;
+    }
+  device_id_hash (device_id, expected);
+  if (sodium_memcmp (inner->data + 24, expected, 32) != 0)
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
+                   _("The device key envelope belongs to another device."));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 CofferSecret *
 coffer_device_envelope_open (const CofferSecret *device_sk,
                              const guint8        device_pk[COFFER_DEVICE_PUBLIC_KEY_BYTES],
@@ -314,7 +386,6 @@ coffer_device_envelope_open (const CofferSecret *device_sk,
   g_autoptr(CofferSecret) name = NULL;
   g_autoptr(GBytes) name_env = NULL;
   g_autofree char *object = NULL;
-  guint8 expected[32];
   guint8 key_id[COFFER_ACCOUNT_KEY_ID_BYTES];
   const guint8 *data;
   gsize len;
@@ -327,33 +398,8 @@ coffer_device_envelope_open (const CofferSecret *device_sk,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   data = g_bytes_get_data (envelope, &len);
-  if (len < NAME_OFFSET || memcmp (data, "CFDE", 4) != 0)
-    {
-      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   _("The device key envelope is damaged: it is too short or not a device envelope."));
-      return NULL;
-    }
-  if (data[4] != ENVELOPE_VERSION)
-    {
-      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_UNSUPPORTED,
-                   _("The device key envelope has version %u, which this version of Coffer does not know."),
-                   data[4]);
-      return NULL;
-    }
-  if (data[5] != COFFER_OBJECT_DEVICE_ENVELOPE || data[6] != 0 || data[7] != 0)
-    {
-      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   _("The device key envelope is damaged: its header is not valid."));
-      return NULL;
-    }
-
-  recipient_hash (device_pk, expected);
-  if (sodium_memcmp (expected, data + 40, 32) != 0)
-    {
-      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_WRONG_KEY,
-                   _("The device key envelope was made for another device, so this computer cannot open it."));
-      return NULL;
-    }
+  if (!device_envelope_check_outer (data, len, device_pk, error))
+    return NULL;
 
   inner = coffer_secret_new (INNER_LEN);
   if (crypto_box_seal_open (inner->data, data + OUTER_HEADER_LEN, SEALED_LEN,
@@ -364,26 +410,8 @@ coffer_device_envelope_open (const CofferSecret *device_sk,
       return NULL;
     }
 
-  if (memcmp (inner->data, "CFDK", 4) != 0 || inner->data[4] != ENVELOPE_VERSION ||
-      inner->data[5] != COFFER_OBJECT_DEVICE_ENVELOPE || inner->data[6] != 0 || inner->data[7] != 0)
-    {
-      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   _("The device key envelope is damaged: its sealed header is not valid."));
-      return NULL;
-    }
-  if (sodium_memcmp (inner->data + 8, repo_id, COFFER_REPO_ID_BYTES) != 0)
-    {
-      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   _("The device key envelope belongs to another repository."));
-      return NULL;
-    }
-  device_id_hash (device_id, expected);
-  if (sodium_memcmp (inner->data + 24, expected, 32) != 0)
-    {
-      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_CORRUPT,
-                   _("The device key envelope belongs to another device."));
-      return NULL;
-    }
+  if (!device_envelope_check_inner (inner, repo_id, device_id, error))
+    return NULL;
 
   account_key = coffer_secret_new_from_data (inner->data + 88, COFFER_KEY_BYTES);
   coffer_account_key_id (account_key, key_id);

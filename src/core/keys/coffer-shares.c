@@ -310,28 +310,15 @@ share_from_payload (const guint8 *payload,
   return share;
 }
 
-CofferShare *
-coffer_share_parse (const char  *text,
-                    GError     **error)
+/* coffer_share_parse, step 1: the base32 symbols of the text, separators
+ * skipped, exactly COFFER_SHARE_CHARS of them. */
+static CofferSecret *
+share_symbols (const char  *text,
+               GError     **error)
 {
-  g_autoptr(CofferSecret) symbols = NULL;
-  g_autoptr(CofferSecret) payload = NULL;
+  g_autoptr(CofferSecret) symbols = coffer_secret_new (COFFER_SHARE_CHARS);
   guint count = 0;
-  int substitution = -1;
-  guint n_swaps = 0, swap = 0;
 
-  g_return_val_if_fail (text != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  coffer_core_init ();
-  if (!g_utf8_validate (text, -1, NULL))
-    {
-      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   _("The share contains characters that are not text."));
-      return NULL;
-    }
-
-  symbols = coffer_secret_new (COFFER_SHARE_CHARS);
   for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
     {
       gunichar c = g_utf8_get_char (p);
@@ -373,16 +360,19 @@ coffer_share_parse (const char  *text,
                    count, COFFER_SHARE_CHARS);
       return NULL;
     }
+  return g_steal_pointer (&symbols);
+}
 
-  payload = coffer_secret_new (PAYLOAD_BYTES);
-  if (syndromes_zero (symbols->data))
-    {
-      if (decode (symbols->data, payload->data))
-        return share_from_payload (payload->data, error);
-      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO,
-                   _("The share looks mistyped: several characters seem wrong. Check it against the share sheet."));
-      return NULL;
-    }
+/* Step 2, for symbols that do not decode: which single wrong character or
+ * which swapped neighbours would make them decode, as a
+ * COFFER_CRYPTO_ERROR_TYPO. payload is scratch space for the decoding. */
+static void
+share_typo_error (CofferSecret  *symbols,
+                  CofferSecret  *payload,
+                  GError       **error)
+{
+  int substitution = -1;
+  guint n_swaps = 0, swap = 0;
 
   /* One wrong character: it lies in one codeword, the other is clean. */
   for (guint c = 0; c < CODEWORDS; c++)
@@ -423,6 +413,41 @@ coffer_share_parse (const char  *text,
     }
 
   _coffer_typo_error (error, TRUE, substitution, n_swaps, swap);
+}
+
+CofferShare *
+coffer_share_parse (const char  *text,
+                    GError     **error)
+{
+  g_autoptr(CofferSecret) symbols = NULL;
+  g_autoptr(CofferSecret) payload = NULL;
+
+  g_return_val_if_fail (text != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  coffer_core_init ();
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
+                   _("The share contains characters that are not text."));
+      return NULL;
+    }
+
+  symbols = share_symbols (text, error);
+  if (symbols == NULL)
+    return NULL;
+
+  payload = coffer_secret_new (PAYLOAD_BYTES);
+  if (syndromes_zero (symbols->data))
+    {
+      if (decode (symbols->data, payload->data))
+        return share_from_payload (payload->data, error);
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO,
+                   _("The share looks mistyped: several characters seem wrong. Check it against the share sheet."));
+      return NULL;
+    }
+
+  share_typo_error (symbols, payload, error);
   return NULL;
 }
 

@@ -348,31 +348,15 @@ _coffer_typo_error (GError  **error,
                  _("The recovery key looks mistyped: %s"), advice);
 }
 
-CofferSecret *
-coffer_recovery_key_parse (const char  *text,
-                           GError     **error)
+/* coffer_recovery_key_parse, step 1: the base32 symbols of the text,
+ * separators skipped, exactly COFFER_RECOVERY_KEY_CHARS of them. */
+static CofferSecret *
+recovery_key_symbols (const char  *text,
+                      GError     **error)
 {
-  g_autoptr(CofferSecret) symbols = NULL;
-  g_autoptr(CofferSecret) key = NULL;
+  g_autoptr(CofferSecret) symbols = coffer_secret_new (COFFER_RECOVERY_KEY_CHARS);
   guint count = 0;
-  guint8 s1, s2;
-  int substitution = -1;
-  guint n_swaps = 0, swap = 0;
 
-  g_return_val_if_fail (text != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  gf_init ();
-  coffer_core_init ();
-
-  if (!g_utf8_validate (text, -1, NULL))
-    {
-      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
-                   _("The recovery key contains characters that are not text."));
-      return NULL;
-    }
-
-  symbols = coffer_secret_new (COFFER_RECOVERY_KEY_CHARS);
   for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
     {
       gunichar c = g_utf8_get_char (p);
@@ -412,21 +396,21 @@ coffer_recovery_key_parse (const char  *text,
                    count, COFFER_RECOVERY_KEY_CHARS);
       return NULL;
     }
+  return g_steal_pointer (&symbols);
+}
 
-  key = coffer_secret_new (COFFER_RECOVERY_KEY_BYTES);
-  s1 = rs_syndrome (symbols->data, 1);
-  s2 = rs_syndrome (symbols->data, 2);
-
-  if (s1 == 0 && s2 == 0)
-    {
-      if (decode_symbols (symbols->data, key->data))
-        return g_steal_pointer (&key);
-      /* A valid Reed-Solomon word with the wrong hash bits: at least three
-       * wrong characters. */
-      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO,
-                   _("The recovery key looks mistyped: several characters seem wrong. Check it against the emergency kit."));
-      return NULL;
-    }
+/* Step 2, for symbols that do not decode (syndromes s1, s2): which single
+ * wrong character or which swapped neighbours would make them decode, as a
+ * COFFER_CRYPTO_ERROR_TYPO. key is scratch space for the decoding. */
+static void
+recovery_key_typo_error (CofferSecret  *symbols,
+                         CofferSecret  *key,
+                         guint8         s1,
+                         guint8         s2,
+                         GError       **error)
+{
+  int substitution = -1;
+  guint n_swaps = 0, swap = 0;
 
   /* Hypothesis 1: one wrong character. e a^j = S1, e a^2j = S2 with
    * degree j = 27 - i, so a^j = S2 / S1 and e = S1^2 / S2. */
@@ -465,5 +449,48 @@ coffer_recovery_key_parse (const char  *text,
     }
 
   _coffer_typo_error (error, FALSE, substitution, n_swaps, swap);
+}
+
+CofferSecret *
+coffer_recovery_key_parse (const char  *text,
+                           GError     **error)
+{
+  g_autoptr(CofferSecret) symbols = NULL;
+  g_autoptr(CofferSecret) key = NULL;
+  guint8 s1, s2;
+
+  g_return_val_if_fail (text != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  gf_init ();
+  coffer_core_init ();
+
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_INVALID,
+                   _("The recovery key contains characters that are not text."));
+      return NULL;
+    }
+
+  symbols = recovery_key_symbols (text, error);
+  if (symbols == NULL)
+    return NULL;
+
+  key = coffer_secret_new (COFFER_RECOVERY_KEY_BYTES);
+  s1 = rs_syndrome (symbols->data, 1);
+  s2 = rs_syndrome (symbols->data, 2);
+
+  if (s1 == 0 && s2 == 0)
+    {
+      if (decode_symbols (symbols->data, key->data))
+        return g_steal_pointer (&key);
+      /* A valid Reed-Solomon word with the wrong hash bits: at least three
+       * wrong characters. */
+      g_set_error (error, COFFER_CRYPTO_ERROR, COFFER_CRYPTO_ERROR_TYPO,
+                   _("The recovery key looks mistyped: several characters seem wrong. Check it against the emergency kit."));
+      return NULL;
+    }
+
+  recovery_key_typo_error (symbols, key, s1, s2, error);
   return NULL;
 }

@@ -189,6 +189,37 @@ marker_path (Reencrypt *r)
   return g_build_filename (dir, "reencrypt-running", NULL);
 }
 
+/* coffer_repository_reencrypt_category, one step: each snapshot of todo
+ * copied under the newest epoch and the original deleted (or, where an
+ * interrupted run left the copy in done, only deleted). Oldest first, so
+ * that parents are renamed before their children. */
+static gboolean
+reencrypt_snapshots (Reencrypt *r, GPtrArray *todo, GHashTable *done, GHashTable *renamed,
+                     GError **error)
+{
+  for (guint i = 0; i < todo->len; i++)
+    {
+      CofferSnapshot *s = g_ptr_array_index (todo, i);
+      g_autofree char *key = snapshot_key (s);
+      const char *copy = g_hash_table_lookup (done, key);
+
+      if (g_cancellable_set_error_if_cancelled (r->cancellable, error))
+        return FALSE;
+      if (copy != NULL)
+        {
+          /* Interrupted between writing the copy and deleting the original. */
+          g_hash_table_insert (renamed, g_strdup (s->id), g_strdup (copy));
+          if (!delete_snapshot (r, s->id, error))
+            return FALSE;
+        }
+      else if (!reencrypt_snapshot (r, s, renamed, error))
+        return FALSE;
+      coffer_progress_meter_add (r->meter, 1, 0, 0, NULL);
+      coffer_progress_meter_report (r->meter, TRUE);
+    }
+  return TRUE;
+}
+
 gboolean
 coffer_repository_reencrypt_category (CofferRepository *self, const char *category_id,
                                       CofferProgressFunc progress, gpointer progress_data,
@@ -254,27 +285,8 @@ coffer_repository_reencrypt_category (CofferRepository *self, const char *catego
   if (todo->len > 0)
     g_file_set_contents (marker, "", 0, NULL);
 
-  /* Oldest first, so that parents are renamed before their children. */
-  for (guint i = 0; i < todo->len; i++)
-    {
-      CofferSnapshot *s = g_ptr_array_index (todo, i);
-      g_autofree char *key = snapshot_key (s);
-      const char *copy = g_hash_table_lookup (done, key);
-
-      if (g_cancellable_set_error_if_cancelled (cancellable, &local_error))
-        goto out;
-      if (copy != NULL)
-        {
-          /* Interrupted between writing the copy and deleting the original. */
-          g_hash_table_insert (renamed, g_strdup (s->id), g_strdup (copy));
-          if (!delete_snapshot (r, s->id, &local_error))
-            goto out;
-        }
-      else if (!reencrypt_snapshot (r, s, renamed, &local_error))
-        goto out;
-      coffer_progress_meter_add (r->meter, 1, 0, 0, NULL);
-      coffer_progress_meter_report (r->meter, TRUE);
-    }
+  if (!reencrypt_snapshots (r, todo, done, renamed, &local_error))
+    goto out;
 
   if (!coffer_pack_sink_finish (r->sink, &local_error))
     goto out;

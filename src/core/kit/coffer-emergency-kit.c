@@ -350,6 +350,32 @@ fail:
 
 typedef void (*DrawFunc) (cairo_t *cr, gpointer data);
 
+/* write_pdf, one step: the page drawn into a PDF streamed to target. */
+static cairo_status_t
+draw_pdf (StreamTarget *target,
+          const char   *title,
+          DrawFunc      draw,
+          gpointer      data)
+{
+  cairo_surface_t *surface;
+  cairo_t *cr;
+  cairo_status_t status;
+
+  surface = cairo_pdf_surface_create_for_stream (write_to_fd, target, PAGE_WIDTH, PAGE_HEIGHT);
+  cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_TITLE, title);
+  cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_CREATOR, "Coffer");
+  cr = cairo_create (surface);
+  draw (cr, data);
+  cairo_show_page (cr);
+  status = cairo_status (cr);
+  cairo_destroy (cr);
+  cairo_surface_finish (surface);
+  if (status == CAIRO_STATUS_SUCCESS)
+    status = cairo_surface_status (surface);
+  cairo_surface_destroy (surface);
+  return status;
+}
+
 /* Writes one page drawn by draw to path: mode 0600 under a temporary name,
  * fsync, then renamed into place without ever replacing a file. share says
  * which document it is (the share sheet or the emergency kit), for messages
@@ -366,8 +392,6 @@ write_pdf (const char         *path,
   g_autofree char *base = NULL;
   g_autofree char *tmp = NULL;
   StreamTarget target = { -1, 0 };
-  cairo_surface_t *surface;
-  cairo_t *cr;
   cairo_status_t status;
   gboolean ok = FALSE;
 
@@ -397,18 +421,7 @@ write_pdf (const char         *path,
       return FALSE;
     }
 
-  surface = cairo_pdf_surface_create_for_stream (write_to_fd, &target, PAGE_WIDTH, PAGE_HEIGHT);
-  cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_TITLE, title);
-  cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_CREATOR, "Coffer");
-  cr = cairo_create (surface);
-  draw (cr, data);
-  cairo_show_page (cr);
-  status = cairo_status (cr);
-  cairo_destroy (cr);
-  cairo_surface_finish (surface);
-  if (status == CAIRO_STATUS_SUCCESS)
-    status = cairo_surface_status (surface);
-  cairo_surface_destroy (surface);
+  status = draw_pdf (&target, title, draw, data);
 
   if (target.error != 0)
     {

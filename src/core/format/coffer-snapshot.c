@@ -175,6 +175,73 @@ lookup (GHashTable          *dict,
   return TRUE;
 }
 
+/* coffer_snapshot_parse, step 1: key → value of the dictionary, each key
+ * once. The keys point into v. */
+static GHashTable *
+snapshot_dict (GVariant  *v,
+               GError   **error)
+{
+  g_autoptr(GHashTable) dict = NULL;
+  GVariantIter iter;
+  const char *key;
+  GVariant *child;
+
+  dict = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) g_variant_unref);
+  g_variant_iter_init (&iter, v);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &child))
+    {
+      if (g_hash_table_contains (dict, key))
+        {
+          g_variant_unref (child);
+          snapshot_corrupt (error, key, _("repeated"));
+          return NULL;
+        }
+      g_hash_table_insert (dict, (gpointer) key, child);
+    }
+  return g_steal_pointer (&dict);
+}
+
+/* Step 2: "paths" (and "paths-raw" where a path is not UTF-8), absolute. */
+static gboolean
+snapshot_parse_paths (GHashTable      *dict,
+                      CofferSnapshot  *snap,
+                      GError         **error)
+{
+  GVariant *value;
+  GVariant *raw;
+  gsize n;
+
+  if (!lookup (dict, "paths", G_VARIANT_TYPE ("as"), TRUE, &value, error))
+    return FALSE;
+  n = g_variant_n_children (value);
+  if (!lookup (dict, "paths-raw", G_VARIANT_TYPE ("aay"), FALSE, &raw, error))
+    return FALSE;
+  if (raw != NULL && g_variant_n_children (raw) != n)
+    {
+      snapshot_corrupt (error, "paths-raw", _("does not match “paths”"));
+      return FALSE;
+    }
+  snap->paths = g_new0 (char *, n + 1);
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) path_v = g_variant_get_child_value (raw != NULL ? raw : value, i);
+      const char *path;
+      gsize path_len;
+
+      if (raw != NULL)
+        path = g_variant_get_fixed_array (path_v, &path_len, 1);
+      else
+        path = g_variant_get_string (path_v, &path_len);
+      if (!path_valid (path, path_len))
+        {
+          snapshot_corrupt (error, "paths", _("not an absolute path"));
+          return FALSE;
+        }
+      snap->paths[i] = g_strndup (path, path_len);
+    }
+  return TRUE;
+}
+
 #define LOOKUP(key, type, required, out) \
   G_STMT_START { \
     if (!lookup (dict, key, G_VARIANT_TYPE (type), required, out, error)) \
@@ -189,9 +256,6 @@ coffer_snapshot_parse (GBytes  *data,
   g_autoptr(GHashTable) dict = NULL;
   g_autoptr(CofferSnapshot) snap = NULL;
   GVariant *value;
-  GVariantIter iter;
-  const char *key;
-  GVariant *child;
   const guint8 *tree;
   gsize len;
 
@@ -202,17 +266,9 @@ coffer_snapshot_parse (GBytes  *data,
   if (v == NULL)
     return snapshot_corrupt (error, "", _("not a valid dictionary"));
 
-  dict = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) g_variant_unref);
-  g_variant_iter_init (&iter, v);
-  while (g_variant_iter_next (&iter, "{&sv}", &key, &child))
-    {
-      if (g_hash_table_contains (dict, key))
-        {
-          g_variant_unref (child);
-          return snapshot_corrupt (error, key, _("repeated"));
-        }
-      g_hash_table_insert (dict, (gpointer) key, child);
-    }
+  dict = snapshot_dict (v, error);
+  if (dict == NULL)
+    return NULL;
 
   LOOKUP ("version", "u", TRUE, &value);
   if (g_variant_get_uint32 (value) != SNAPSHOT_VERSION)
@@ -243,30 +299,8 @@ coffer_snapshot_parse (GBytes  *data,
   LOOKUP ("category-name", "s", FALSE, &value);
   snap->category_name = g_strdup (value != NULL ? g_variant_get_string (value, NULL) : "");
 
-  LOOKUP ("paths", "as", TRUE, &value);
-  {
-    GVariant *raw;
-    gsize n = g_variant_n_children (value);
-
-    LOOKUP ("paths-raw", "aay", FALSE, &raw);
-    if (raw != NULL && g_variant_n_children (raw) != n)
-      return snapshot_corrupt (error, "paths-raw", _("does not match “paths”"));
-    snap->paths = g_new0 (char *, n + 1);
-    for (gsize i = 0; i < n; i++)
-      {
-        g_autoptr(GVariant) path_v = g_variant_get_child_value (raw != NULL ? raw : value, i);
-        const char *path;
-        gsize path_len;
-
-        if (raw != NULL)
-          path = g_variant_get_fixed_array (path_v, &path_len, 1);
-        else
-          path = g_variant_get_string (path_v, &path_len);
-        if (!path_valid (path, path_len))
-          return snapshot_corrupt (error, "paths", _("not an absolute path"));
-        snap->paths[i] = g_strndup (path, path_len);
-      }
-  }
+  if (!snapshot_parse_paths (dict, snap, error))
+    return NULL;
 
   LOOKUP ("tree", "ay", TRUE, &value);
   tree = g_variant_get_fixed_array (value, &len, 1);

@@ -510,6 +510,88 @@ set_blob_error (GError       **error,
                _("The backup blob %s is damaged: %s."), hex, what);
 }
 
+/* coffer_blob_open, step 1: the decrypted frame's flags, length fields
+ * and padding. */
+static gboolean
+blob_frame_check (const guint8   id[COFFER_ID_BYTES],
+                  const guint8  *frame,
+                  gsize          frame_len,
+                  guint8        *flags_out,
+                  guint32       *payload_len_out,
+                  GError       **error)
+{
+  guint8 flags = frame[0];
+  guint32 payload_len = coffer_get_u32_le (frame + 1);
+
+  if ((flags & ~FRAME_FLAG_ZSTD) != 0)
+    {
+      set_blob_error (error, id, _("it uses features this version of Coffer does not know"));
+      return FALSE;
+    }
+  if ((gsize) payload_len > frame_len - FRAME_HEADER_BYTES ||
+      coffer_padme_length (FRAME_HEADER_BYTES + (guint64) payload_len) != frame_len)
+    {
+      set_blob_error (error, id, _("its length fields are inconsistent"));
+      return FALSE;
+    }
+  for (gsize i = FRAME_HEADER_BYTES + payload_len; i < frame_len; i++)
+    {
+      if (frame[i] != 0)
+        {
+          set_blob_error (error, id, _("its padding is not zero"));
+          return FALSE;
+        }
+    }
+  *flags_out = flags;
+  *payload_len_out = payload_len;
+  return TRUE;
+}
+
+/* Step 2 of a compressed blob: the payload inflated, within
+ * COFFER_BLOB_MAX_BYTES. */
+static GBytes *
+blob_inflate (const guint8   id[COFFER_ID_BYTES],
+              const guint8  *payload,
+              guint32        payload_len,
+              GError       **error)
+{
+  unsigned long long content_size;
+  gsize frame_size, got;
+  guint8 *out;
+
+  /* The declared content size bounds the allocation; a hostile
+   * repository cannot make us inflate more than 64 MiB. */
+  content_size = ZSTD_getFrameContentSize (payload, payload_len);
+  if (content_size == ZSTD_CONTENTSIZE_UNKNOWN || content_size == ZSTD_CONTENTSIZE_ERROR)
+    {
+      set_blob_error (error, id, _("its compressed data has no valid size"));
+      return NULL;
+    }
+  if (content_size > COFFER_BLOB_MAX_BYTES)
+    {
+      set_blob_error (error, id, _("it declares a size larger than any blob Coffer writes"));
+      return NULL;
+    }
+  frame_size = ZSTD_findFrameCompressedSize (payload, payload_len);
+  if (ZSTD_isError (frame_size) || frame_size != payload_len)
+    {
+      set_blob_error (error, id, _("its compressed data is malformed"));
+      return NULL;
+    }
+
+  out = g_malloc (MAX (content_size, 1));
+  got = ZSTD_decompressDCtx (get_dctx (get_zstd_thread_state ()),
+                             out, content_size, payload, payload_len);
+  if (ZSTD_isError (got) || got != content_size)
+    {
+      sodium_memzero (out, content_size);
+      g_free (out);
+      set_blob_error (error, id, _("its compressed data is malformed"));
+      return NULL;
+    }
+  return g_bytes_new_take (out, content_size);
+}
+
 GBytes *
 coffer_blob_open (const CofferSecret *data_key,
                   const guint8        id[COFFER_ID_BYTES],
@@ -519,9 +601,9 @@ coffer_blob_open (const CofferSecret *data_key,
                   GError            **error)
 {
   g_autoptr(GBytes) frame_bytes = NULL;
+  GBytes *result;
   guint8 ad[BLOB_AD_BYTES];
   unsigned long long mlen = 0;
-  const guint8 *payload;
   guint8 *frame;
   gsize frame_len;
   guint32 payload_len;
@@ -562,29 +644,8 @@ coffer_blob_open (const CofferSecret *data_key,
    * is freed, and never returned. */
   frame_bytes = g_bytes_new_with_free_func (frame, frame_len, g_free, frame);
 
-  flags = frame[0];
-  payload_len = coffer_get_u32_le (frame + 1);
-  payload = frame + FRAME_HEADER_BYTES;
-
-  if ((flags & ~FRAME_FLAG_ZSTD) != 0)
-    {
-      set_blob_error (error, id, _("it uses features this version of Coffer does not know"));
-      goto fail;
-    }
-  if ((gsize) payload_len > frame_len - FRAME_HEADER_BYTES ||
-      coffer_padme_length (FRAME_HEADER_BYTES + (guint64) payload_len) != frame_len)
-    {
-      set_blob_error (error, id, _("its length fields are inconsistent"));
-      goto fail;
-    }
-  for (gsize i = FRAME_HEADER_BYTES + payload_len; i < frame_len; i++)
-    {
-      if (frame[i] != 0)
-        {
-          set_blob_error (error, id, _("its padding is not zero"));
-          goto fail;
-        }
-    }
+  if (!blob_frame_check (id, frame, frame_len, &flags, &payload_len, error))
+    goto fail;
 
   if (!(flags & FRAME_FLAG_ZSTD))
     {
@@ -595,44 +656,10 @@ coffer_blob_open (const CofferSecret *data_key,
         }
       return g_bytes_new_from_bytes (frame_bytes, FRAME_HEADER_BYTES, payload_len);
     }
-  else
-    {
-      unsigned long long content_size;
-      gsize frame_size, got;
-      guint8 *out;
-
-      /* The declared content size bounds the allocation; a hostile
-       * repository cannot make us inflate more than 64 MiB. */
-      content_size = ZSTD_getFrameContentSize (payload, payload_len);
-      if (content_size == ZSTD_CONTENTSIZE_UNKNOWN || content_size == ZSTD_CONTENTSIZE_ERROR)
-        {
-          set_blob_error (error, id, _("its compressed data has no valid size"));
-          goto fail;
-        }
-      if (content_size > COFFER_BLOB_MAX_BYTES)
-        {
-          set_blob_error (error, id, _("it declares a size larger than any blob Coffer writes"));
-          goto fail;
-        }
-      frame_size = ZSTD_findFrameCompressedSize (payload, payload_len);
-      if (ZSTD_isError (frame_size) || frame_size != payload_len)
-        {
-          set_blob_error (error, id, _("its compressed data is malformed"));
-          goto fail;
-        }
-
-      out = g_malloc (MAX (content_size, 1));
-      got = ZSTD_decompressDCtx (get_dctx (get_zstd_thread_state ()),
-                                 out, content_size, payload, payload_len);
-      if (ZSTD_isError (got) || got != content_size)
-        {
-          sodium_memzero (out, content_size);
-          g_free (out);
-          set_blob_error (error, id, _("its compressed data is malformed"));
-          goto fail;
-        }
-      return g_bytes_new_take (out, content_size);
-    }
+  result = blob_inflate (id, frame + FRAME_HEADER_BYTES, payload_len, error);
+  if (result == NULL)
+    goto fail;
+  return result;
 
 fail:
   sodium_memzero (frame, frame_len);

@@ -232,6 +232,62 @@ read_pack (Check *c, const char *hex, GArray *indexed, GError **error)
   return TRUE;
 }
 
+/* check_category, one step: every pack the index names is in the
+ * repository and long enough for its entries. */
+static void
+check_pack_sizes (Check *c, EntriesByPack *groups, PackList *packs)
+{
+  GHashTableIter iter;
+  gpointer k, v;
+
+  g_hash_table_iter_init (&iter, groups->by_pack);
+  while (g_hash_table_iter_next (&iter, &k, &v))
+    {
+      guint64 *size = g_hash_table_lookup (packs->sizes, k);
+      GArray *entries = v;
+      guint64 end = 0;
+
+      if (size == NULL)
+        {
+          problem (c, _("pack %.16s is missing from the repository"), (char *) k);
+          continue;
+        }
+      for (guint i = 0; i < entries->len; i++)
+        {
+          CofferIndexEntry *e = &g_array_index (entries, CofferIndexEntry, i);
+          end = MAX (end, (guint64) e->offset + e->length);
+        }
+      if (end + COFFER_PACK_TRAILER_BYTES > *size)
+        problem (c, _("pack %.16s is truncated"), (char *) k);
+    }
+}
+
+/* Another: percent of the packs, chosen at random, downloaded and checked
+ * (read_pack). */
+static gboolean
+check_read_sample (Check *c, EntriesByPack *groups, PackList *packs, gdouble percent, GError **error)
+{
+  g_autoptr(GPtrArray) chosen = g_ptr_array_new ();
+  guint64 total = 0;
+  GHashTableIter iter;
+  gpointer k, v;
+
+  g_hash_table_iter_init (&iter, groups->by_pack);
+  while (g_hash_table_iter_next (&iter, &k, &v))
+    if (g_hash_table_contains (packs->sizes, k)
+        && (percent >= 100 || randombytes_uniform (10000) < (guint32) (percent * 100)))
+      {
+        g_ptr_array_add (chosen, k);
+        total += *(guint64 *) g_hash_table_lookup (packs->sizes, k);
+      }
+  coffer_progress_meter_set_totals (c->meter, 0, total);
+  for (guint i = 0; i < chosen->len; i++)
+    if (!read_pack (c, g_ptr_array_index (chosen, i),
+                    g_hash_table_lookup (groups->by_pack, g_ptr_array_index (chosen, i)), error))
+      return FALSE;
+  return TRUE;
+}
+
 static gboolean
 check_category (CofferRepository *self, CofferCategoryKeys *keys, gdouble percent,
                 CofferProgressFunc progress, gpointer progress_data,
@@ -284,26 +340,7 @@ check_category (CofferRepository *self, CofferCategoryKeys *keys, gdouble percen
     goto out;
 
   coffer_index_foreach (c.index, group_entry, &groups);
-  g_hash_table_iter_init (&iter, groups.by_pack);
-  while (g_hash_table_iter_next (&iter, &k, &v))
-    {
-      guint64 *size = g_hash_table_lookup (packs.sizes, k);
-      GArray *entries = v;
-      guint64 end = 0;
-
-      if (size == NULL)
-        {
-          problem (&c, _("pack %.16s is missing from the repository"), (char *) k);
-          continue;
-        }
-      for (guint i = 0; i < entries->len; i++)
-        {
-          CofferIndexEntry *e = &g_array_index (entries, CofferIndexEntry, i);
-          end = MAX (end, (guint64) e->offset + e->length);
-        }
-      if (end + COFFER_PACK_TRAILER_BYTES > *size)
-        problem (&c, _("pack %.16s is truncated"), (char *) k);
-    }
+  check_pack_sizes (&c, &groups, &packs);
 
   for (guint i = 0; i < snapshots->len; i++)
     {
@@ -313,25 +350,8 @@ check_category (CofferRepository *self, CofferCategoryKeys *keys, gdouble percen
         goto out;
     }
 
-  if (percent > 0)
-    {
-      g_autoptr(GPtrArray) chosen = g_ptr_array_new ();
-      guint64 total = 0;
-
-      g_hash_table_iter_init (&iter, groups.by_pack);
-      while (g_hash_table_iter_next (&iter, &k, &v))
-        if (g_hash_table_contains (packs.sizes, k)
-            && (percent >= 100 || randombytes_uniform (10000) < (guint32) (percent * 100)))
-          {
-            g_ptr_array_add (chosen, k);
-            total += *(guint64 *) g_hash_table_lookup (packs.sizes, k);
-          }
-      coffer_progress_meter_set_totals (c.meter, 0, total);
-      for (guint i = 0; i < chosen->len; i++)
-        if (!read_pack (&c, g_ptr_array_index (chosen, i),
-                        g_hash_table_lookup (groups.by_pack, g_ptr_array_index (chosen, i)), error))
-          goto out;
-    }
+  if (percent > 0 && !check_read_sample (&c, &groups, &packs, percent, error))
+    goto out;
   ok = TRUE;
 
 out:

@@ -502,6 +502,41 @@ coffer_index_get_n_blobs (CofferIndex *index)
   return n;
 }
 
+/* coffer_index_remove_packs, one step: alternates in removed packs go;
+ * the others are renumbered and can replace a primary location in a
+ * removed pack. Returns them by id. */
+static GHashTable *
+renumber_alternates_locked (CofferIndex    *index,
+                            const gboolean *removed,
+                            const guint32  *renumber)
+{
+  GHashTable *promotable = g_hash_table_new (coffer_id_hash, coffer_id_equal);
+  g_autoptr(GPtrArray) keep = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, index->alternates);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      Record *r = key;
+
+      g_hash_table_iter_steal (&iter);
+      if (removed[record_pack (r)])
+        {
+          g_free (r);
+          continue;
+        }
+      record_set_pack (r, renumber[record_pack (r)]);
+      g_ptr_array_add (keep, r);
+    }
+  for (guint k = 0; k < keep->len; k++)
+    {
+      g_hash_table_add (index->alternates, keep->pdata[k]);
+      g_hash_table_insert (promotable, keep->pdata[k], keep->pdata[k]);
+    }
+  return promotable;
+}
+
 void
 coffer_index_remove_packs (CofferIndex *index,
                            GHashTable  *pack_ids)
@@ -510,8 +545,6 @@ coffer_index_remove_packs (CofferIndex *index,
   g_autofree guint32 *renumber = NULL;
   g_autoptr(GPtrArray) new_packs = NULL;
   g_autoptr(GHashTable) promotable = NULL;
-  GHashTableIter iter;
-  gpointer key;
   Record *out;
   gsize o = 0;
   guint n_packs, n_removed = 0;
@@ -553,32 +586,7 @@ coffer_index_remove_packs (CofferIndex *index,
       g_ptr_array_add (new_packs, g_steal_pointer (&index->packs->pdata[p]));
     }
 
-  /* Alternates in removed packs go; the others are renumbered and can
-   * replace a primary location in a removed pack. */
-  promotable = g_hash_table_new (coffer_id_hash, coffer_id_equal);
-  {
-    g_autoptr(GPtrArray) keep = g_ptr_array_new ();
-
-    g_hash_table_iter_init (&iter, index->alternates);
-    while (g_hash_table_iter_next (&iter, &key, NULL))
-      {
-        Record *r = key;
-
-        g_hash_table_iter_steal (&iter);
-        if (removed[record_pack (r)])
-          {
-            g_free (r);
-            continue;
-          }
-        record_set_pack (r, renumber[record_pack (r)]);
-        g_ptr_array_add (keep, r);
-      }
-    for (guint k = 0; k < keep->len; k++)
-      {
-        g_hash_table_add (index->alternates, keep->pdata[k]);
-        g_hash_table_insert (promotable, keep->pdata[k], keep->pdata[k]);
-      }
-  }
+  promotable = renumber_alternates_locked (index, removed, renumber);
 
   out = g_new (Record, MAX (index->n_sorted, 1));
   for (gsize i = 0; i < index->n_sorted; i++)
@@ -781,6 +789,87 @@ corrupt (GError **error, const char *what)
   return FALSE;
 }
 
+/* coffer_index_merge, step 1: the entries of an index object as records
+ * (pack numbers still those of the object). */
+static Record *
+index_read_entries (GVariant  *entries,
+                    gsize      n_packs,
+                    GError   **error)
+{
+  gsize n_entries = g_variant_n_children (entries);
+  g_autofree Record *run = g_new (Record, MAX (n_entries, 1));
+
+  for (gsize i = 0; i < n_entries; i++)
+    {
+      g_autoptr(GVariant) entry = g_variant_get_child_value (entries, i);
+      g_autoptr(GVariant) id = NULL;
+      guint8 type;
+      guint32 pack, offset, length, raw_length;
+
+      g_variant_get (entry, "(@ayyuuuu)", &id, &type, &pack, &offset, &length, &raw_length);
+      if (g_variant_get_size (id) != COFFER_ID_BYTES)
+        {
+          corrupt (error, _("bad blob id"));
+          return NULL;
+        }
+      if (!blob_type_valid (type))
+        {
+          corrupt (error, _("unknown blob type"));
+          return NULL;
+        }
+      if (pack >= n_packs)
+        {
+          corrupt (error, _("pack number out of range"));
+          return NULL;
+        }
+      record_init (&run[i], g_variant_get_data (id), type, pack, offset, length, raw_length);
+    }
+  return g_steal_pointer (&run);
+}
+
+/* Step 2: the validated records added to the index, their pack numbers
+ * turned into the index's own. */
+static gboolean
+index_add_run (CofferIndex  *index,
+               GVariant     *packs,
+               Record       *run,
+               gsize         n_entries,
+               GError      **error)
+{
+  gsize n_packs = g_variant_n_children (packs);
+  g_autofree guint32 *local_pack = NULL;
+
+  g_rw_lock_writer_lock (&index->lock);
+  local_pack = g_new (guint32, MAX (n_packs, 1));
+  for (gsize i = 0; i < n_packs; i++)
+    {
+      g_autoptr(GVariant) id = g_variant_get_child_value (packs, i);
+
+      if (!pack_number_locked (index, g_variant_get_data (id), &local_pack[i]))
+        {
+          g_rw_lock_writer_unlock (&index->lock);
+          return corrupt (error, _("too many packs"));
+        }
+    }
+  for (gsize i = 0; i < n_entries; i++)
+    record_set_pack (&run[i], local_pack[record_pack (&run[i])]);
+
+  if (n_entries < 1024)
+    {
+      for (gsize i = 0; i < n_entries; i++)
+        add_locked (index, &run[i]);
+    }
+  else
+    {
+      /* Large objects are merged into the sorted table in one pass. */
+      merge_pending_locked (index);
+      qsort (run, n_entries, sizeof (Record), record_compare);
+      merge_run_locked (index, run, n_entries);
+    }
+  g_rw_lock_writer_unlock (&index->lock);
+  return TRUE;
+}
+
 gboolean
 coffer_index_merge (CofferIndex  *index,
                     GBytes       *plaintext,
@@ -792,7 +881,6 @@ coffer_index_merge (CofferIndex  *index,
   g_autoptr(GVariant) entries = NULL;
   g_autoptr(GVariant) names = NULL;
   g_autofree Record *run = NULL;
-  g_autofree guint32 *local_pack = NULL;
   g_autoptr(GStrvBuilder) names_builder = NULL;
   guint32 version;
   gsize n_packs, n_entries, n_names;
@@ -834,23 +922,9 @@ coffer_index_merge (CofferIndex  *index,
         return corrupt (error, _("bad pack id"));
     }
 
-  run = g_new (Record, MAX (n_entries, 1));
-  for (gsize i = 0; i < n_entries; i++)
-    {
-      g_autoptr(GVariant) entry = g_variant_get_child_value (entries, i);
-      g_autoptr(GVariant) id = NULL;
-      guint8 type;
-      guint32 pack, offset, length, raw_length;
-
-      g_variant_get (entry, "(@ayyuuuu)", &id, &type, &pack, &offset, &length, &raw_length);
-      if (g_variant_get_size (id) != COFFER_ID_BYTES)
-        return corrupt (error, _("bad blob id"));
-      if (!blob_type_valid (type))
-        return corrupt (error, _("unknown blob type"));
-      if (pack >= n_packs)
-        return corrupt (error, _("pack number out of range"));
-      record_init (&run[i], g_variant_get_data (id), type, pack, offset, length, raw_length);
-    }
+  run = index_read_entries (entries, n_packs, error);
+  if (run == NULL)
+    return FALSE;
 
   names_builder = g_strv_builder_new ();
   for (gsize i = 0; i < n_names; i++)
@@ -864,34 +938,8 @@ coffer_index_merge (CofferIndex  *index,
     }
 
   /* Everything is valid: add it. */
-  g_rw_lock_writer_lock (&index->lock);
-  local_pack = g_new (guint32, MAX (n_packs, 1));
-  for (gsize i = 0; i < n_packs; i++)
-    {
-      g_autoptr(GVariant) id = g_variant_get_child_value (packs, i);
-
-      if (!pack_number_locked (index, g_variant_get_data (id), &local_pack[i]))
-        {
-          g_rw_lock_writer_unlock (&index->lock);
-          return corrupt (error, _("too many packs"));
-        }
-    }
-  for (gsize i = 0; i < n_entries; i++)
-    record_set_pack (&run[i], local_pack[record_pack (&run[i])]);
-
-  if (n_entries < 1024)
-    {
-      for (gsize i = 0; i < n_entries; i++)
-        add_locked (index, &run[i]);
-    }
-  else
-    {
-      /* Large objects are merged into the sorted table in one pass. */
-      merge_pending_locked (index);
-      qsort (run, n_entries, sizeof (Record), record_compare);
-      merge_run_locked (index, run, n_entries);
-    }
-  g_rw_lock_writer_unlock (&index->lock);
+  if (!index_add_run (index, packs, run, n_entries, error))
+    return FALSE;
 
   if (supersedes != NULL)
     *supersedes = g_strv_builder_end (names_builder);
