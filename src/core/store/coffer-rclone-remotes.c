@@ -304,6 +304,40 @@ find_auth_url (GByteArray *err)
   return g_strndup (start, end - start);
 }
 
+/* The token rclone authorize printed between its markers on stdout, or
+ * NULL with an error that quotes what it said on stderr. */
+static CofferSecret *
+token_from_output (GSubprocess *p, GByteArray *out, GByteArray *err, const char *backend,
+                   GError **error)
+{
+  const char *text = (const char *) out->data;
+  gsize len = out->len;
+  const char *begin = len ? g_strstr_len (text, len, TOKEN_BEGIN) : NULL;
+  const char *end = begin ? g_strstr_len (begin, len - (begin - text), TOKEN_END) : NULL;
+
+  if (!g_subprocess_get_if_exited (p) || g_subprocess_get_exit_status (p) != 0
+      || begin == NULL || end == NULL)
+    {
+      g_autofree char *said = g_strndup ((const char *) err->data, err->len);
+      g_strstrip (said);
+      if (said[0] != '\0')
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                     _("rclone authorize %s did not return a token (was the sign-in in the "
+                       "browser cancelled?). rclone said: %s"), backend, said);
+      else
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
+                     _("rclone authorize %s did not return a token (was the sign-in in the browser "
+                       "cancelled?)."), backend);
+      return NULL;
+    }
+  begin += strlen (TOKEN_BEGIN);
+  while (begin < end && g_ascii_isspace (*begin))
+    begin++;
+  while (end > begin && g_ascii_isspace (end[-1]))
+    end--;
+  return coffer_secret_new_from_data ((const guint8 *) begin, end - begin);
+}
+
 CofferSecret *
 coffer_rclone_authorize (const char *backend, CofferRcloneUrlFunc url_func, gpointer user_data,
                          GCancellable *cancellable, GError **error)
@@ -384,36 +418,7 @@ coffer_rclone_authorize (const char *backend, CofferRcloneUrlFunc url_func, gpoi
     }
   g_subprocess_wait (p, NULL, NULL);
 
-  {
-    const char *text = (const char *) out->data;
-    gsize len = out->len;
-    const char *begin = len ? g_strstr_len (text, len, TOKEN_BEGIN) : NULL;
-    const char *end = begin ? g_strstr_len (begin, len - (begin - text), TOKEN_END) : NULL;
-
-    if (!g_subprocess_get_if_exited (p) || g_subprocess_get_exit_status (p) != 0
-        || begin == NULL || end == NULL)
-      {
-        g_autofree char *said = g_strndup ((const char *) err->data, err->len);
-        g_strstrip (said);
-        if (said[0] != '\0')
-          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
-                       _("rclone authorize %s did not return a token (was the sign-in in the "
-                         "browser cancelled?). rclone said: %s"), backend, said);
-        else
-          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
-                       _("rclone authorize %s did not return a token (was the sign-in in the browser "
-                         "cancelled?)."), backend);
-      }
-    else
-      {
-        begin += strlen (TOKEN_BEGIN);
-        while (begin < end && g_ascii_isspace (*begin))
-          begin++;
-        while (end > begin && g_ascii_isspace (end[-1]))
-          end--;
-        token = coffer_secret_new_from_data ((const guint8 *) begin, end - begin);
-      }
-  }
+  token = token_from_output (p, out, err, backend, error);
   byte_array_wipe (out);
   return token;
 }

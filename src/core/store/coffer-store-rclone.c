@@ -267,27 +267,13 @@ skips_checksum (const char *type)
   return g_strcmp0 (type, "local") == 0;
 }
 
-/* Starts the child on a free port and points a new inner store at it.
- * Called with lock held. *port_taken says that another process took the
- * port first, so that trying again may help (the message is translated and
- * cannot tell). */
-static gboolean
-start_child_once_locked (CofferStoreRclone *self, gboolean *port_taken,
-                         GCancellable *cancellable, GError **error)
+/* The launcher of rclone serve: stdin closed, its log in LOG, Coffer's
+ * defaults and the remote's configuration in its environment (never in
+ * argv), and a child setup that ends it with Coffer. */
+static GSubprocessLauncher *
+child_launcher_new (CofferStoreRclone *self, const char *log)
 {
-  g_autoptr(GSubprocessLauncher) l = NULL;
-  g_autofree char *addr = NULL, *log = NULL, *htpasswd = NULL, *base = NULL;
-  g_autoptr(GSubprocess) child = NULL;
-  g_autoptr(GPtrArray) secrets = g_ptr_array_new ();
-  CofferStore *inner;
-  guint16 port;
-
-  port = free_port (error);
-  if (port == 0)
-    return FALSE;
-  addr = g_strdup_printf ("127.0.0.1:%u", port);
-  log = g_build_filename (self->dir, "rclone.log", NULL);
-  htpasswd = g_build_filename (self->dir, "htpasswd", NULL);
+  GSubprocessLauncher *l;
 
   l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   /* rclone must never wait for a config password on Coffer's terminal. */
@@ -341,28 +327,20 @@ start_child_once_locked (CofferStoreRclone *self, gboolean *port_taken,
         }
     }
 
-  {
-    const char *argv[] = {
-      "rclone", "serve", "webdav", self->remote_path,
-      "--addr", addr,
-      "--htpasswd", htpasswd,
-      /* Coffer is the only writer through this server, and its listings
-       * must see what other computers wrote: do not cache directories. */
-      "--dir-cache-time", "0s",
-      "--vfs-cache-mode", "off",
-      NULL };
-    child = spawn_from_spawner (l, argv, error);
-  }
-  if (child == NULL)
-    {
-      g_prefix_error (error, _("Could not start rclone (is it installed?): "));
-      return FALSE;
-    }
+  return l;
+}
 
+/* Waits until the child answers on PORT. When it died or never answered,
+ * it is stopped and the error says what rclone logged; *port_taken says
+ * that another process took the port first. */
+static gboolean
+wait_until_serving (CofferStoreRclone *self, GSubprocess *child, guint16 port, const char *addr,
+                    gboolean *port_taken, GCancellable *cancellable, GError **error)
+{
   for (guint i = 0;; i++)
     {
       if (port_answers (port))
-        break;
+        return TRUE;
       if (child_is_dead (child) || i >= READY_ATTEMPTS)
         {
           g_autofree char *tail = log_tail (self);
@@ -393,6 +371,50 @@ start_child_once_locked (CofferStoreRclone *self, gboolean *port_taken,
           return FALSE;
         }
     }
+}
+
+/* Starts the child on a free port and points a new inner store at it.
+ * Called with lock held. *port_taken says that another process took the
+ * port first, so that trying again may help (the message is translated and
+ * cannot tell). */
+static gboolean
+start_child_once_locked (CofferStoreRclone *self, gboolean *port_taken,
+                         GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GSubprocessLauncher) l = NULL;
+  g_autofree char *addr = NULL, *log = NULL, *htpasswd = NULL, *base = NULL;
+  g_autoptr(GSubprocess) child = NULL;
+  CofferStore *inner;
+  guint16 port;
+
+  port = free_port (error);
+  if (port == 0)
+    return FALSE;
+  addr = g_strdup_printf ("127.0.0.1:%u", port);
+  log = g_build_filename (self->dir, "rclone.log", NULL);
+  htpasswd = g_build_filename (self->dir, "htpasswd", NULL);
+
+  l = child_launcher_new (self, log);
+  {
+    const char *argv[] = {
+      "rclone", "serve", "webdav", self->remote_path,
+      "--addr", addr,
+      "--htpasswd", htpasswd,
+      /* Coffer is the only writer through this server, and its listings
+       * must see what other computers wrote: do not cache directories. */
+      "--dir-cache-time", "0s",
+      "--vfs-cache-mode", "off",
+      NULL };
+    child = spawn_from_spawner (l, argv, error);
+  }
+  if (child == NULL)
+    {
+      g_prefix_error (error, _("Could not start rclone (is it installed?): "));
+      return FALSE;
+    }
+
+  if (!wait_until_serving (self, child, port, addr, port_taken, cancellable, error))
+    return FALSE;
 
   base = g_strdup_printf ("http://%s/", addr);
   inner = coffer_store_webdav_new (base, self->user, self->password, NULL, error);
