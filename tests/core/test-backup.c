@@ -1062,6 +1062,96 @@ test_prune_repack (Fixture *f, gconstpointer data)
   }
 }
 
+/* ---- repository and restore folders on other file systems ---- */
+
+/* Names below dir starting with prefix (left-overs of a restore). */
+static guint
+count_prefixed (const char *dir, const char *prefix)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_prefix (name, prefix))
+      n++;
+  return n;
+}
+
+/* The repository on tmpfs (/dev/shm) while the data, the restore folder and
+ * the working folder are elsewhere, and the other way round: the packs and
+ * index objects are made durable file by file (no syncfs of whichever file
+ * system the working folder is on), and so is every restored file, more
+ * of them than one batch of the restore's syncing. */
+static void
+test_other_filesystems (Fixture *f, gconstpointer data)
+{
+  g_autofree char *shm = NULL;
+  g_autofree char *shm_store = NULL;
+  g_autofree char *shm_target = NULL;
+  g_autofree char *target = fixture_dir ("restore-elsewhere");
+  g_autofree char *many = child (f->src, "many");
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *cid = NULL;
+  g_autofree char *cid2 = NULL;
+  g_autoptr(CofferSnapshot) snap = NULL;
+  g_autoptr(CofferSnapshot) snap2 = NULL;
+  CofferRepository *repo;
+  CofferSecret *rk = NULL;
+
+  shm = g_strdup ("/dev/shm/coffer-test-XXXXXX");
+  if (access ("/dev/shm", W_OK) != 0 || g_mkdtemp (shm) == NULL)
+    {
+      g_test_skip ("/dev/shm is not writable here");
+      return;
+    }
+  shm_store = g_build_filename (shm, "store", NULL);
+  shm_target = g_build_filename (shm, "restore", NULL);
+
+  fixture_make_small_tree (f->src, 7);
+  g_assert_cmpint (g_mkdir_with_parents (many, 0755), ==, 0);
+  for (guint i = 0; i < 700; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("file-%04u", i);
+      g_autofree char *path = child (many, name);
+      coffer_test_write_random (path, 100 + i * 7, i);
+    }
+
+  /* Repository on tmpfs, working folder on the data's file system. */
+  g_assert_cmpint (chdir (f->src), ==, 0);
+  repo = fixture_create (shm_store, PASSWORD, &rk);
+  coffer_secret_free (rk);
+  cid = fixture_add_category (repo, "Elsewhere", COFFER_LEVEL_STANDARD, f->src);
+  snap = fixture_backup (repo, cid);
+  g_assert_cmpuint (snap->files, ==, 703);
+  fixture_restore (repo, cid, snap, target);
+  {
+    g_autofree char *copy = fixture_restored (target, f->src);
+    coffer_test_assert_same_tree (f->src, copy, TRUE);
+    g_assert_cmpuint (count_prefixed (target, ".coffer-restore"), ==, 0);
+    g_assert_cmpuint (count_prefixed (copy, ".coffer-restore"), ==, 0);
+  }
+
+  /* Restored onto tmpfs, working folder there too. */
+  g_assert_cmpint (g_mkdir_with_parents (shm_target, 0700), ==, 0);
+  g_assert_cmpint (chdir (shm), ==, 0);
+  fixture_restore (repo, cid, snap, shm_target);
+  {
+    g_autofree char *copy = fixture_restored (shm_target, f->src);
+    coffer_test_assert_same_tree (f->src, copy, TRUE);
+  }
+  fixture_assert_check_clean (repo, cid, 100);
+  fixture_close (&repo);
+
+  /* The fixture's repository (not on tmpfs) while the working folder is. */
+  cid2 = fixture_add_category (f->repo, "Here", COFFER_LEVEL_STANDARD, f->src);
+  snap2 = fixture_backup (f->repo, cid2);
+  g_assert_cmpuint (snap2->files, ==, 703);
+
+  g_assert_cmpint (chdir (cwd), ==, 0);
+  coffer_test_rmtree (shm);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1080,6 +1170,7 @@ main (int argc, char **argv)
   ADD ("/backup/forget-prune", test_forget_prune);
   ADD ("/backup/categories-run", test_categories_run);
   ADD ("/backup/prune-repack", test_prune_repack);
+  ADD ("/backup/other-filesystems", test_other_filesystems);
 #undef ADD
   return g_test_run ();
 }
