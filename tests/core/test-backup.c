@@ -1062,6 +1062,70 @@ test_prune_repack (Fixture *f, gconstpointer data)
   }
 }
 
+/* ---- the local index cache across runs ---- */
+
+static void
+reopen (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+
+  fixture_close (&f->repo);
+  f->repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* Each run after the first loads the index from this computer's cache plus
+ * the index objects added since; after a prune (objects removed and
+ * superseded) it is rebuilt. A file whose blobs the prune deleted, backed
+ * up again, must be uploaded again, not found in a stale index. */
+static void
+test_index_cache (Fixture *f, gconstpointer data)
+{
+  g_autofree char *cid = NULL;
+  g_autofree char *gen0 = child (f->src, "generation-0");
+  g_autoptr(GPtrArray) forgotten = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSnapshot) last = NULL;
+  CofferRetention keep_last = { .keep_last = 1 };
+  guint64 deleted = 0;
+
+  cid = fixture_add_category (f->repo, "Cached", COFFER_LEVEL_STANDARD, f->src);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("generation-%u", i);
+      g_autofree char *prev = g_strdup_printf ("generation-%u", i - 1);
+      g_autofree char *path = child (f->src, name);
+      g_autofree char *prev_path = child (f->src, prev);
+      g_autoptr(CofferSnapshot) s = NULL;
+
+      coffer_test_write_random (path, 2 * MiB, 700 + i);
+      if (i > 0)
+        g_unlink (prev_path);
+      s = fixture_backup (f->repo, cid);
+      g_assert_cmpuint (s->added_bytes, >, MiB);
+      reopen (f);
+    }
+  g_assert_true (coffer_forget_run (f->repo, cid, &keep_last, FALSE, &forgotten, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (coffer_prune_run (f->repo, cid, 0, NULL, NULL, &deleted, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (deleted, >=, 2 * MiB);
+  reopen (f);
+
+  /* generation-0 again: its blobs were pruned. */
+  coffer_test_write_random (gen0, 2 * MiB, 700);
+  last = fixture_backup (f->repo, cid);
+  g_assert_cmpuint (last->added_bytes, >, MiB);
+  reopen (f);
+  fixture_assert_check_clean (f->repo, cid, 100);
+  {
+    g_autofree char *target = fixture_dir ("restore");
+    g_autofree char *copy = fixture_restored (target, f->src);
+    fixture_restore (f->repo, cid, last, target);
+    coffer_test_assert_same_tree (f->src, copy, TRUE);
+  }
+}
+
 /* ---- repository and restore folders on other file systems ---- */
 
 /* Names below dir starting with prefix (left-overs of a restore). */
@@ -1171,6 +1235,7 @@ main (int argc, char **argv)
   ADD ("/backup/categories-run", test_categories_run);
   ADD ("/backup/prune-repack", test_prune_repack);
   ADD ("/backup/other-filesystems", test_other_filesystems);
+  ADD ("/backup/index-cache", test_index_cache);
 #undef ADD
   return g_test_run ();
 }
