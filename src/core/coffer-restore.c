@@ -69,7 +69,7 @@ typedef struct
  * batch at a time so that at most about 2 * SYNC_BATCH files are open, and
  * the end of the restore waits on the rest. On ext4 and XFS, whose journal commits in order, a batch waits only
  * for its data (sync_file_range, no cache flush per file) and one commit
- * per file system at the end (fsync of a new file there) makes every
+ * per file system at the end (fsync of a short-lived file there) makes every
  * file's metadata and, through the commit's cache flush, its data durable.
  * Elsewhere each file gets an fdatasync and each folder whose entries
  * changed an fsync. tmpfs needs neither. docs/PERFORMANCE.md "Syncing". */
@@ -542,7 +542,8 @@ note_dir (Restore *r, const char *path, gboolean and_self)
 
 /* The end of a restore: waits on the files not yet waited on, then makes
  * them durable with one journal commit per ext4 or XFS file system (an
- * fsync of a new, empty file in one of the restore's folders there), or
+ * fsync of a new, empty file in one of the restore's folders there, removed
+ * before the commit, with the folder's times put back), or
  * with an fsync per folder elsewhere. */
 static void
 sync_all (Restore *r)
@@ -573,10 +574,15 @@ sync_all (Restore *r)
 
               if (cfd >= 0)
                 {
+                  /* Gone again before the commit, and the folder gets back
+                   * the times it had (restored ones), in the same commit. */
+                  struct timespec times[2] = { st.st_atim, st.st_mtim };
+
+                  g_unlink (tmp);
+                  futimens (fd, times);
                   if (fsync (cfd) != 0)
                     errsv = errno;
                   close (cfd);
-                  g_unlink (tmp);
                   if (errsv == 0)
                     g_hash_table_add (committed, g_memdup2 (&dev, sizeof dev));
                 }
