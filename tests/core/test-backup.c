@@ -1062,6 +1062,181 @@ test_prune_repack (Fixture *f, gconstpointer data)
   }
 }
 
+/* ---- the local index cache across runs ---- */
+
+static void
+reopen (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+
+  fixture_close (&f->repo);
+  f->repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* Each run after the first loads the index from this computer's cache plus
+ * the index objects added since; after a prune (objects removed and
+ * superseded) it is rebuilt. A file whose blobs the prune deleted, backed
+ * up again, must be uploaded again, not found in a stale index. */
+static void
+test_index_cache (Fixture *f, gconstpointer data)
+{
+  g_autofree char *cid = NULL;
+  g_autofree char *gen0 = child (f->src, "generation-0");
+  g_autoptr(GPtrArray) forgotten = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CofferSnapshot) last = NULL;
+  CofferRetention keep_last = { .keep_last = 1 };
+  guint64 deleted = 0;
+
+  cid = fixture_add_category (f->repo, "Cached", COFFER_LEVEL_STANDARD, f->src);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("generation-%u", i);
+      g_autofree char *prev = g_strdup_printf ("generation-%u", i - 1);
+      g_autofree char *path = child (f->src, name);
+      g_autofree char *prev_path = child (f->src, prev);
+      g_autoptr(CofferSnapshot) s = NULL;
+
+      coffer_test_write_random (path, 2 * MiB, 700 + i);
+      if (i > 0)
+        g_unlink (prev_path);
+      s = fixture_backup (f->repo, cid);
+      g_assert_cmpuint (s->added_bytes, >, MiB);
+      reopen (f);
+    }
+  g_assert_true (coffer_forget_run (f->repo, cid, &keep_last, FALSE, &forgotten, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (coffer_prune_run (f->repo, cid, 0, NULL, NULL, &deleted, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (deleted, >=, 2 * MiB);
+  reopen (f);
+
+  /* generation-0 again: its blobs were pruned. */
+  coffer_test_write_random (gen0, 2 * MiB, 700);
+  last = fixture_backup (f->repo, cid);
+  g_assert_cmpuint (last->added_bytes, >, MiB);
+  reopen (f);
+  fixture_assert_check_clean (f->repo, cid, 100);
+  {
+    g_autofree char *target = fixture_dir ("restore");
+    g_autofree char *copy = fixture_restored (target, f->src);
+    fixture_restore (f->repo, cid, last, target);
+    coffer_test_assert_same_tree (f->src, copy, TRUE);
+  }
+}
+
+/* ---- repository and restore folders on other file systems ---- */
+
+/* Names below dir starting with prefix (left-overs of a restore). */
+static guint
+count_prefixed (const char *dir, const char *prefix)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_prefix (name, prefix))
+      n++;
+  return n;
+}
+
+/* Every folder below src has the same modification time in copy (the end
+ * of a restore must not leave a trace in any of them). */
+static void
+assert_folder_times (const char *src, const char *copy)
+{
+  g_autoptr(GDir) d = g_dir_open (src, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (d);
+  assert_same_mtime_ns (src, copy);
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *a = child (src, name);
+      g_autofree char *b = child (copy, name);
+
+      if (g_file_test (a, G_FILE_TEST_IS_DIR) && !g_file_test (a, G_FILE_TEST_IS_SYMLINK))
+        assert_folder_times (a, b);
+    }
+}
+
+/* The repository on tmpfs (/dev/shm) while the data, the restore folder and
+ * the working folder are elsewhere, and the other way round: the packs and
+ * index objects are made durable file by file (no syncfs of whichever file
+ * system the working folder is on), and so is every restored file, more
+ * of them than one batch of the restore's syncing. */
+static void
+test_other_filesystems (Fixture *f, gconstpointer data)
+{
+  g_autofree char *shm = NULL;
+  g_autofree char *shm_store = NULL;
+  g_autofree char *shm_target = NULL;
+  g_autofree char *target = fixture_dir ("restore-elsewhere");
+  g_autofree char *many = child (f->src, "many");
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *cid = NULL;
+  g_autofree char *cid2 = NULL;
+  g_autoptr(CofferSnapshot) snap = NULL;
+  g_autoptr(CofferSnapshot) snap2 = NULL;
+  CofferRepository *repo;
+  CofferSecret *rk = NULL;
+
+  shm = g_strdup ("/dev/shm/coffer-test-XXXXXX");
+  if (access ("/dev/shm", W_OK) != 0 || g_mkdtemp (shm) == NULL)
+    {
+      g_test_skip ("/dev/shm is not writable here");
+      return;
+    }
+  shm_store = g_build_filename (shm, "store", NULL);
+  shm_target = g_build_filename (shm, "restore", NULL);
+
+  fixture_make_small_tree (f->src, 7);
+  g_assert_cmpint (g_mkdir_with_parents (many, 0755), ==, 0);
+  for (guint i = 0; i < 700; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("file-%04u", i);
+      g_autofree char *path = child (many, name);
+      coffer_test_write_random (path, 100 + i * 7, i);
+    }
+
+  /* Repository on tmpfs, working folder on the data's file system. */
+  g_assert_cmpint (chdir (f->src), ==, 0);
+  repo = fixture_create (shm_store, PASSWORD, &rk);
+  coffer_secret_free (rk);
+  cid = fixture_add_category (repo, "Elsewhere", COFFER_LEVEL_STANDARD, f->src);
+  snap = fixture_backup (repo, cid);
+  g_assert_cmpuint (snap->files, ==, 703);
+  fixture_restore (repo, cid, snap, target);
+  {
+    g_autofree char *copy = fixture_restored (target, f->src);
+    coffer_test_assert_same_tree (f->src, copy, TRUE);
+    assert_folder_times (f->src, copy);
+    g_assert_cmpuint (count_prefixed (target, ".coffer-restore"), ==, 0);
+    g_assert_cmpuint (count_prefixed (copy, ".coffer-restore"), ==, 0);
+  }
+
+  /* Restored onto tmpfs, working folder there too. */
+  g_assert_cmpint (g_mkdir_with_parents (shm_target, 0700), ==, 0);
+  g_assert_cmpint (chdir (shm), ==, 0);
+  fixture_restore (repo, cid, snap, shm_target);
+  {
+    g_autofree char *copy = fixture_restored (shm_target, f->src);
+    coffer_test_assert_same_tree (f->src, copy, TRUE);
+  }
+  fixture_assert_check_clean (repo, cid, 100);
+  fixture_close (&repo);
+
+  /* The fixture's repository (not on tmpfs) while the working folder is. */
+  cid2 = fixture_add_category (f->repo, "Here", COFFER_LEVEL_STANDARD, f->src);
+  snap2 = fixture_backup (f->repo, cid2);
+  g_assert_cmpuint (snap2->files, ==, 703);
+
+  g_assert_cmpint (chdir (cwd), ==, 0);
+  coffer_test_rmtree (shm);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1080,6 +1255,8 @@ main (int argc, char **argv)
   ADD ("/backup/forget-prune", test_forget_prune);
   ADD ("/backup/categories-run", test_categories_run);
   ADD ("/backup/prune-repack", test_prune_repack);
+  ADD ("/backup/other-filesystems", test_other_filesystems);
+  ADD ("/backup/index-cache", test_index_cache);
 #undef ADD
   return g_test_run ();
 }

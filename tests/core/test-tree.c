@@ -166,6 +166,127 @@ test_tree_round_trip (void)
   }
 }
 
+/* What GVariant itself makes of entries (already sorted): the reference
+ * that coffer_tree_serialize's own writer must match byte for byte. */
+static GBytes *
+gvariant_reference (GPtrArray *sorted)
+{
+  GVariantBuilder builder;
+  g_autoptr(GVariant) v = NULL;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a" ENTRY_TYPE));
+  for (guint i = 0; i < sorted->len; i++)
+    {
+      const CofferTreeEntry *e = sorted->pdata[i];
+      GVariantBuilder xattrs;
+      const char *link = e->link_target != NULL ? e->link_target : "";
+
+      g_variant_builder_init (&xattrs, G_VARIANT_TYPE ("a(ayay)"));
+      for (guint k = 0; e->xattrs != NULL && k + 1 < e->xattrs->len; k += 2)
+        {
+          const char *xname = e->xattrs->pdata[k];
+          g_variant_builder_add (&xattrs, "(@ay@ay)",
+                                 g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, xname, strlen (xname), 1),
+                                 g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, e->xattrs->pdata[k + 1],
+                                                           TRUE));
+        }
+      g_variant_builder_add (&builder, "(@ayyuuutxxtt@ay@a(ayay)@ay@a(tt))",
+                             g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, e->name, strlen (e->name), 1),
+                             (guint8) e->type, e->mode, e->uid, e->gid, e->size, e->mtime_ns, e->ctime_ns,
+                             e->inode, e->rdev,
+                             g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, link, strlen (link), 1),
+                             g_variant_builder_end (&xattrs),
+                             g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, e->content->data, e->content->len, 1),
+                             g_variant_new_fixed_array (G_VARIANT_TYPE ("(tt)"),
+                                                        e->holes != NULL ? e->holes->data : NULL,
+                                                        e->holes != NULL ? e->holes->len / 2 : 0,
+                                                        2 * sizeof (guint64)));
+    }
+  v = g_variant_ref_sink (g_variant_new ("(u@a" ENTRY_TYPE ")", 1, g_variant_builder_end (&builder)));
+  g_assert_true (G_BYTE_ORDER == G_LITTLE_ENDIAN);
+  return g_variant_get_data_as_bytes (v);
+}
+
+static int
+compare_entry_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(CofferTreeEntry * const *) a)->name, (*(CofferTreeEntry * const *) b)->name);
+}
+
+/* The tree writer is GVariant's normal form exactly: random listings from
+ * empty to ones large enough for 2- and 4-byte framing offsets, with
+ * links, extended attributes (empty values too), holes and long contents. */
+static void
+test_tree_gvariant_exact (void)
+{
+  GRand *rand = g_rand_new_with_seed (11);
+  static const guint counts[] = { 0, 1, 2, 3, 7, 40, 300, 3000 };
+
+  for (guint round = 0; round < G_N_ELEMENTS (counts) * 4; round++)
+    {
+      g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) coffer_tree_entry_free);
+      g_autoptr(GBytes) ours = NULL;
+      g_autoptr(GBytes) reference = NULL;
+      guint n = counts[round % G_N_ELEMENTS (counts)];
+
+      for (guint i = 0; i < n; i++)
+        {
+          g_autofree char *name = g_strdup_printf ("%0*u-entry", (int) g_rand_int_range (rand, 1, 40), i);
+          guint kind = g_rand_int_range (rand, 0, 4);
+          CofferTreeEntry *e = coffer_tree_entry_new (name, kind == 0 ? COFFER_NODE_SYMLINK
+                                                            : kind == 1 ? COFFER_NODE_DIR : COFFER_NODE_FILE);
+
+          e->mode = kind == 1 ? 0755 : 0644;
+          e->uid = g_rand_int (rand);
+          e->gid = g_rand_int (rand);
+          e->mtime_ns = (gint64) g_rand_int (rand) * 1000 - 7;
+          e->ctime_ns = -(gint64) g_rand_int (rand);
+          e->inode = ((guint64) g_rand_int (rand) << 32) | g_rand_int (rand);
+          e->rdev = g_rand_int_range (rand, 0, 3);
+          if (kind == 0)
+            e->link_target = g_strnfill (g_rand_int_range (rand, 1, round % 5 == 4 ? 70000 : 200), 'l');
+          else if (kind == 1)
+            {
+              guint8 id[COFFER_ID_BYTES];
+              fill_id (id, i);
+              g_byte_array_append (e->content, id, sizeof id);
+            }
+          else
+            {
+              guint blobs = g_rand_int_range (rand, 0, round % 3 == 2 ? 3000 : 4);
+              for (guint b = 0; b < blobs; b++)
+                {
+                  guint8 id[COFFER_ID_BYTES];
+                  fill_id (id, b);
+                  g_byte_array_append (e->content, id, sizeof id);
+                }
+              e->size = blobs * 1000;
+              if (blobs > 1 && g_rand_boolean (rand))
+                {
+                  guint64 hole[2] = { 0, 500 };
+                  e->holes = g_array_new (FALSE, FALSE, sizeof (guint64));
+                  g_array_append_vals (e->holes, hole, 2);
+                }
+            }
+          for (guint x = g_rand_int_range (rand, 0, 3); x > 0; x--)
+            {
+              g_autofree char *xname = g_strdup_printf ("user.attr%u", x);
+              g_autoptr(GBytes) value = x == 1 ? g_bytes_new ("", 0) : g_bytes_new ("\0value\1", 7);
+              coffer_tree_entry_add_xattr (e, xname, value);
+            }
+          g_ptr_array_add (entries, e);
+        }
+      ours = coffer_tree_serialize (entries);
+      g_assert_nonnull (ours);
+      g_ptr_array_sort (entries, compare_entry_names);
+      reference = gvariant_reference (entries);
+      if (!g_bytes_equal (ours, reference))
+        g_error ("round %u (%u entries): %" G_GSIZE_FORMAT " bytes written, GVariant makes %" G_GSIZE_FORMAT,
+                 round, n, g_bytes_get_size (ours), g_bytes_get_size (reference));
+    }
+  g_rand_free (rand);
+}
+
 static void
 test_tree_large (void)
 {
@@ -406,6 +527,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/tree/round-trip", test_tree_round_trip);
   g_test_add_func ("/tree/large", test_tree_large);
+  g_test_add_func ("/tree/gvariant-exact", test_tree_gvariant_exact);
   g_test_add_func ("/tree/reject", test_tree_reject);
   g_test_add_func ("/tree/garbage", test_tree_garbage);
   g_test_add_func ("/tree/serialize-refuses-duplicates", test_tree_serialize_refuses);

@@ -76,18 +76,123 @@ index_load_cache (CofferCategoryKeys *keys, const char *cache_path, const char *
   lines = g_strsplit (cached_digest, "\n", -1);
   keys->index_names = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 1; lines[i] != NULL; i++)
-    if (*lines[i])
+    if (*lines[i] && *lines[i] != '-')
       g_ptr_array_add (keys->index_names, g_strdup (lines[i]));
   keys->index = index;
   return TRUE;
 }
 
-/* Best effort: a failing cache only costs time next run. */
+static gboolean index_read_object (CofferRepository *self, CofferCategoryKeys *keys, const char *prefix,
+                                   const char *name, GHashTable *superseded, GBytes **out_plain,
+                                   GCancellable *cancellable, GError **error);
+
+/* The local cache when it was built from some of these objects (names, with
+ * prefix): only the objects added since are read and merged into it, so a
+ * backup does not parse every index object again after the previous backup
+ * added some. Refused (FALSE, nothing changed) when an object the cache
+ * holds is gone or is superseded by a new one (a prune or a repack): then
+ * the index is rebuilt from all of them. *superseded gets the objects the
+ * cache knows to be superseded, plus those the new ones supersede. */
+static gboolean
+index_load_cache_incremental (CofferRepository *self, CofferCategoryKeys *keys, const char *prefix,
+                              GPtrArray *names, const char *cache_path, const char *digest_path,
+                              GHashTable **out_superseded, GCancellable *cancellable)
+{
+  g_autofree char *cached = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GHashTable) live = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) superseded = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GPtrArray) fresh = g_ptr_array_new ();
+  g_autoptr(GPtrArray) plains = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr(GPtrArray) index_names = NULL;
+  g_autoptr(GError) error = NULL;
+  GHashTableIter iter;
+  gpointer key;
+  gsize plen = strlen (prefix);
+  gboolean has_sentinel = FALSE;
+  CofferIndex *index;
+
+  if (!g_file_get_contents (digest_path, &cached, NULL, NULL))
+    return FALSE;
+  lines = g_strsplit (cached, "\n", -1);
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      if (g_str_equal (lines[i], "-"))
+        has_sentinel = TRUE;
+      else if (*lines[i] == '-')
+        g_hash_table_add (superseded, g_strconcat (prefix, lines[i] + 1, NULL));
+      else if (*lines[i])
+        g_hash_table_add (live, lines[i]);
+    }
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+
+      g_hash_table_add (listed, (gpointer) (name + plen));
+      if (!g_hash_table_contains (live, name + plen) && !g_hash_table_contains (superseded, name))
+        g_ptr_array_add (fresh, (gpointer) name);
+    }
+  g_hash_table_iter_init (&iter, live);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_hash_table_contains (listed, key))
+      return FALSE;   /* removed since: a prune */
+  if (!has_sentinel)
+    return FALSE;     /* written before superseded objects were listed in it */
+  for (guint i = 0; i < fresh->len; i++)
+    {
+      GBytes *plain = NULL;
+
+      if (!index_read_object (self, keys, prefix, g_ptr_array_index (fresh, i), superseded, &plain,
+                              cancellable, &error))
+        return FALSE;
+      g_ptr_array_add (plains, plain);
+    }
+  g_hash_table_iter_init (&iter, live);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      g_autofree char *full = g_strconcat (prefix, key, NULL);
+      if (g_hash_table_contains (superseded, full))
+        return FALSE;   /* a new object replaces one the cache holds: a repack */
+    }
+  index = coffer_index_load (cache_path, NULL);
+  if (index == NULL)
+    return FALSE;
+  index_names = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 1; lines[i] != NULL; i++)
+    if (*lines[i] && *lines[i] != '-')
+      g_ptr_array_add (index_names, g_strdup (lines[i]));
+  for (guint i = 0; i < fresh->len; i++)
+    {
+      const char *name = g_ptr_array_index (fresh, i);
+      g_auto(GStrv) sup = NULL;
+
+      if (g_hash_table_contains (superseded, name) || g_ptr_array_index (plains, i) == NULL)
+        continue;
+      if (!coffer_index_merge (index, g_ptr_array_index (plains, i), &sup, &error))
+        {
+          coffer_index_free (index);
+          return FALSE;
+        }
+      g_ptr_array_add (index_names, g_strdup (name + plen));
+    }
+  g_debug ("index of %s: the local cache and %u new objects", keys->id, fresh->len);
+  keys->index = index;
+  keys->index_names = g_steal_pointer (&index_names);
+  *out_superseded = g_steal_pointer (&superseded);
+  return TRUE;
+}
+
+/* Best effort: a failing cache only costs time next run. The names file:
+ * the digest of the listing, the live objects' names, a line "-", and "-"
+ * before the name of each object known to be superseded (prefix left out). */
 static void
 index_save_cache (CofferCategoryKeys *keys, const char *cache_path, const char *digest_path,
-                  const char *digest)
+                  const char *digest, const char *prefix, GHashTable *superseded)
 {
   GString *s;
+  GHashTableIter iter;
+  gpointer key;
 
   if (!coffer_index_save (keys->index, cache_path, NULL))
     return;
@@ -95,6 +200,11 @@ index_save_cache (CofferCategoryKeys *keys, const char *cache_path, const char *
   g_string_append_c (s, '\n');
   for (guint i = 0; i < keys->index_names->len; i++)
     g_string_append_printf (s, "%s\n", (char *) g_ptr_array_index (keys->index_names, i));
+  g_string_append (s, "-\n");
+  g_hash_table_iter_init (&iter, superseded);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (g_str_has_prefix (key, prefix))
+      g_string_append_printf (s, "-%s\n", (char *) key + strlen (prefix));
   g_file_set_contents (digest_path, s->str, s->len, NULL);
   g_string_free (s, TRUE);
 }
@@ -193,6 +303,13 @@ _coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
       index = keys->index;
       goto out;
     }
+  if (index_load_cache_incremental (self, keys, prefix, names, cache_path, digest_path, &superseded,
+                                    cancellable))
+    {
+      index = keys->index;
+      index_save_cache (keys, cache_path, digest_path, digest, prefix, superseded);
+      goto out;
+    }
 
   plains = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   superseded = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -224,7 +341,7 @@ _coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
     }
   keys->index = index;
   keys->index_names = g_steal_pointer (&live);
-  index_save_cache (keys, cache_path, digest_path, digest);
+  index_save_cache (keys, cache_path, digest_path, digest, prefix, superseded);
 
 out:
   g_rec_mutex_unlock (lock);

@@ -6,10 +6,13 @@
  * fsync and then published: create-only with renameat2(RENAME_NOREPLACE)
  * (or link()+unlink() where the filesystem lacks it), replace with rename().
  * The directory is fsynced afterwards so the name survives a power cut.
- * COFFER_PUT_CREATE_UNSYNCED (packs) skips both fsyncs and only starts the
- * write-back; coffer_store_flush() then makes everything durable with one
- * syncfs() before the index that names those packs is written (group
- * commit: one journal commit instead of one per pack). */
+ * COFFER_PUT_CREATE_UNSYNCED (packs) skips both fsyncs, only starts the
+ * write-back and remembers the object and its folders; coffer_store_flush()
+ * then fdatasyncs exactly those objects and fsyncs those folders before the
+ * index that names the packs is written (group commit: the write-back of
+ * every pack overlaps, and the first fdatasync's journal commit covers the
+ * others' metadata). Not syncfs(): that would also wait for every other
+ * program's dirty data on the same file system. */
 #include "coffer-store-private.h"
 #include "coffer-error.h"
 
@@ -37,6 +40,11 @@ struct _CofferStoreLocal
   GFile *root;
   char *root_path;   /* NULL when the location is not a local path */
   gboolean use_gio;
+
+  /* COFFER_PUT_CREATE_UNSYNCED objects not yet made durable by flush. */
+  GMutex pending_lock;
+  GPtrArray *pending_files;   /* full paths */
+  GHashTable *pending_dirs;   /* set of full paths of folders whose entries changed */
 };
 
 static void coffer_store_local_iface_init (CofferStoreInterface *iface);
@@ -208,6 +216,52 @@ write_all (int fd, const guint8 *buf, gsize len, int *errsv)
   return TRUE;
 }
 
+/* Notes an unsynced object for coffer_store_local_flush: the file, its
+ * folder, and when the folder was new, the folders above it up to the root
+ * (their entries changed too). */
+static void
+remember_unsynced (CofferStoreLocal *self, const char *path, const char *dir, gboolean new_dir)
+{
+  g_mutex_lock (&self->pending_lock);
+  g_ptr_array_add (self->pending_files, g_strdup (path));
+  g_hash_table_add (self->pending_dirs, g_strdup (dir));
+  if (new_dir)
+    {
+      g_autofree char *up = g_path_get_dirname (dir);
+      gsize root_len = strlen (self->root_path);
+
+      while (strlen (up) >= root_len && !g_hash_table_contains (self->pending_dirs, up))
+        {
+          char *next = g_path_get_dirname (up);
+
+          g_hash_table_add (self->pending_dirs, g_steal_pointer (&up));
+          if (g_str_equal (next, "/") || g_str_equal (next, "."))
+            {
+              g_free (next);
+              break;
+            }
+          up = next;
+        }
+    }
+  g_mutex_unlock (&self->pending_lock);
+}
+
+/* fdatasync of one file by name: the data and what is needed to read it
+ * back (size, blocks), not its times. */
+static int
+datasync_path (const char *path)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  int errsv = 0;
+
+  if (fd < 0)
+    return errno;
+  if (fdatasync (fd) != 0 && errno != EINVAL && errno != ENOTSUP)
+    errsv = errno;
+  close (fd);
+  return errsv;
+}
+
 /* Create-only publish of tmp as path. Returns 0 or an errno. */
 static int
 publish_noreplace (const char *tmp, const char *path)
@@ -244,6 +298,7 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
   gsize len;
   const guint8 *buf = g_bytes_get_data (data, &len);
   int errsv = 0;
+  gboolean new_dir;
   int fd;
 
   if (mode != COFFER_PUT_REPLACE && g_file_test (path, G_FILE_TEST_EXISTS))
@@ -253,6 +308,7 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
       return FALSE;
     }
 
+  new_dir = !g_file_test (dir, G_FILE_TEST_IS_DIR);
   if (g_mkdir_with_parents (dir, 0777) != 0)
     {
       set_errno_error (error, errno, C_("store action", "create the folder"), dir);
@@ -301,7 +357,10 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
       return FALSE;
     }
   if (mode == COFFER_PUT_CREATE_UNSYNCED)
-    return TRUE;
+    {
+      remember_unsynced (self, path, dir, new_dir);
+      return TRUE;
+    }
   return fsync_dir (dir, error);
 }
 
@@ -1064,21 +1123,50 @@ static gboolean
 coffer_store_local_flush (CofferStore *store, GCancellable *cancellable, GError **error)
 {
   CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
-  int fd;
+  g_autoptr(GPtrArray) files = NULL;
+  g_autoptr(GHashTable) dirs = NULL;
+  GHashTableIter iter;
+  gpointer key;
+  gboolean ok = TRUE;
 
   if (!native (self))
     return TRUE;   /* GIO puts are synced as they go */
-  fd = open (self->root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || syncfs (fd) != 0)
+  g_mutex_lock (&self->pending_lock);
+  files = g_steal_pointer (&self->pending_files);
+  dirs = g_steal_pointer (&self->pending_dirs);
+  self->pending_files = g_ptr_array_new_with_free_func (g_free);
+  self->pending_dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_mutex_unlock (&self->pending_lock);
+
+  /* The files first: their write-back was started when they were put. */
+  for (guint i = 0; ok && i < files->len; i++)
     {
-      int errsv = errno;
-      if (fd >= 0)
-        close (fd);
-      set_errno_error (error, errsv, C_("store action", "flush"), self->root_path);
-      return FALSE;
+      const char *path = g_ptr_array_index (files, i);
+      int errsv = datasync_path (path);
+
+      if (errsv != 0)
+        {
+          set_errno_error (error, errsv, C_("store action", "flush"), path);
+          ok = FALSE;
+        }
     }
-  close (fd);
-  return TRUE;
+  /* Then the names. */
+  g_hash_table_iter_init (&iter, dirs);
+  while (ok && g_hash_table_iter_next (&iter, &key, NULL))
+    ok = fsync_dir (key, error);
+
+  if (!ok)
+    {
+      /* Whatever was not made durable is still owed by the next flush. */
+      g_mutex_lock (&self->pending_lock);
+      for (guint i = 0; i < files->len; i++)
+        g_ptr_array_add (self->pending_files, g_strdup (g_ptr_array_index (files, i)));
+      g_hash_table_iter_init (&iter, dirs);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        g_hash_table_add (self->pending_dirs, g_strdup (key));
+      g_mutex_unlock (&self->pending_lock);
+    }
+  return ok;
 }
 
 static char *
@@ -1112,6 +1200,9 @@ coffer_store_local_finalize (GObject *object)
 
   g_clear_object (&self->root);
   g_clear_pointer (&self->root_path, g_free);
+  g_clear_pointer (&self->pending_files, g_ptr_array_unref);
+  g_clear_pointer (&self->pending_dirs, g_hash_table_unref);
+  g_mutex_clear (&self->pending_lock);
   G_OBJECT_CLASS (coffer_store_local_parent_class)->finalize (object);
 }
 
@@ -1124,6 +1215,9 @@ coffer_store_local_class_init (CofferStoreLocalClass *klass)
 static void
 coffer_store_local_init (CofferStoreLocal *self)
 {
+  g_mutex_init (&self->pending_lock);
+  self->pending_files = g_ptr_array_new_with_free_func (g_free);
+  self->pending_dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 CofferStore *
