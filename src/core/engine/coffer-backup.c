@@ -781,6 +781,91 @@ start_scan (Backup *b, Scan *scan)
   return g_thread_new ("coffer-scan", scan_thread, scan);
 }
 
+/* The snapshot of a finished run: its tree, counts, parent and a sequence
+ * number above every snapshot of the category this computer has seen. */
+static CofferSnapshot *
+snapshot_for_run (Backup *b, GPtrArray *snapshots, gint64 start_time)
+{
+  CofferRepository *self = b->repo;
+  CofferSnapshot *snap;
+
+  snap = coffer_snapshot_new ();
+  snap->time = start_time;
+  snap->end_time = g_get_real_time ();
+  snap->device_id = g_strdup (self->device_id ? self->device_id : "");
+  snap->hostname = g_strdup (g_get_host_name ());
+  snap->category_id = g_strdup (b->keys->id);
+  snap->category_name = g_strdup (b->keys->info->name);
+  snap->paths = g_strdupv (b->keys->info->paths);
+  memcpy (snap->tree, b->root_tree, COFFER_ID_BYTES);
+  if (snapshots->len > 0)
+    {
+      CofferSnapshot *last = g_ptr_array_index (snapshots, snapshots->len - 1);
+      snap->parent = g_strdup (last->id);
+    }
+  {
+    g_autofree char *group = g_strdup_printf ("category %s", b->keys->id);
+    guint64 seq = coffer_state_get_uint (self->state, group, "seq");
+    for (guint i = 0; i < snapshots->len; i++)
+      seq = MAX (seq, ((CofferSnapshot *) g_ptr_array_index (snapshots, i))->seq);
+    snap->seq = seq + 1;
+  }
+  snap->epoch = b->ek->epoch;
+  snap->files = b->files;
+  snap->dirs = b->dirs;
+  snap->bytes = b->bytes;
+  snap->added_bytes = coffer_pack_sink_get_uploaded (b->sink);
+  snap->skipped = b->skipped->len;
+  snap->partial = b->skipped->len > 0;
+  return snap;
+}
+
+/* Walks the category's folders with the worker pool and waits until every
+ * file and folder was stored; the root tree is then in b->root_tree. */
+static void
+walk_and_drain (Backup *b)
+{
+  RootNode *roots;
+  DirNode *root;
+  guint n_workers;
+
+  n_workers = MAX (2, g_get_num_processors ());
+  b->max_jobs = n_workers * 4;
+  b->workers = g_thread_pool_new (worker_func, b, n_workers, FALSE, NULL);
+
+  roots = build_roots (b->keys->info->paths);
+  clear_selected_children (roots);
+  root = dir_node_new (NULL, NULL);
+  walk_root (b, root, roots, "");
+  /* Drain: files, then the root tree, then the packs. */
+  g_thread_pool_free (b->workers, FALSE, TRUE);
+  b->workers = NULL;
+  dir_child_done (b, root);
+  root_node_free (roots);
+}
+
+/* What a run works with: the category's index (the run adds what it
+ * uploads, so later files deduplicate against earlier ones), this
+ * computer's files cache, the chunker and the pack sink. */
+static gboolean
+open_run (Backup *b, GError **error)
+{
+  g_autofree char *cache_dir = NULL;
+  g_autofree char *cache_path = NULL;
+
+  b->index = _coffer_repository_get_index (b->repo, b->keys, b->cancellable, error);
+  if (b->index == NULL)
+    return FALSE;
+  cache_dir = coffer_state_get_cache_dir (b->repo->state, b->keys->id);
+  cache_path = g_build_filename (cache_dir, "files.sqlite", NULL);
+  b->cache = coffer_files_cache_open (cache_path, error);
+  if (b->cache == NULL)
+    return FALSE;
+  b->chunker = coffer_chunker_new (b->ek->gear_key, COFFER_CHUNK_MIN, COFFER_CHUNK_AVG, COFFER_CHUNK_MAX);
+  b->sink = coffer_pack_sink_new (b->repo, b->keys, b->index, b->meter, b->cancellable);
+  return TRUE;
+}
+
 CofferSnapshot *
 coffer_backup_run (CofferRepository *self, const char *category_id,
                    CofferProgressFunc progress, gpointer progress_data,
@@ -791,15 +876,10 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
   g_autoptr(GPtrArray) snapshots = NULL;
   g_autoptr(CofferSnapshot) snap = NULL;
   g_autoptr(GError) run_error = NULL;
-  g_autofree char *cache_dir = NULL;
-  g_autofree char *cache_path = NULL;
   g_autofree char *marker = NULL;
-  RootNode *roots = NULL;
-  DirNode *root;
   int lock_fd = -1;
   Scan scan = { 0 };
   GThread *scanner = NULL;
-  guint n_workers;
   gint64 start_time = g_get_real_time ();
   CofferSnapshot *result = NULL;
 
@@ -838,18 +918,8 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
   snapshots = _coffer_repository_load_snapshots (self, b->keys, cancellable, &run_error);
   if (snapshots == NULL)
     goto out;
-  /* The run adds what it uploads to the loaded index, so later files
-   * deduplicate against earlier ones. */
-  b->index = _coffer_repository_get_index (self, b->keys, cancellable, &run_error);
-  if (b->index == NULL)
+  if (!open_run (b, &run_error))
     goto out;
-  cache_dir = coffer_state_get_cache_dir (self->state, b->keys->id);
-  cache_path = g_build_filename (cache_dir, "files.sqlite", NULL);
-  b->cache = coffer_files_cache_open (cache_path, &run_error);
-  if (b->cache == NULL)
-    goto out;
-  b->chunker = coffer_chunker_new (b->ek->gear_key, COFFER_CHUNK_MIN, COFFER_CHUNK_AVG, COFFER_CHUNK_MAX);
-  b->sink = coffer_pack_sink_new (self, b->keys, b->index, b->meter, cancellable);
   scanner = start_scan (b, &scan);
 
   marker = running_marker (b);
@@ -857,50 +927,12 @@ coffer_backup_run (CofferRepository *self, const char *category_id,
     coffer_pack_sink_recover_orphans (b->sink);
   g_file_set_contents (marker, "", 0, NULL);
 
-  n_workers = MAX (2, g_get_num_processors ());
-  b->max_jobs = n_workers * 4;
-  b->workers = g_thread_pool_new (worker_func, b, n_workers, FALSE, NULL);
-
-  roots = build_roots (b->keys->info->paths);
-  clear_selected_children (roots);
-  root = dir_node_new (NULL, NULL);
-  walk_root (b, root, roots, "");
-  /* Drain: files, then the root tree, then the packs. */
-  g_thread_pool_free (b->workers, FALSE, TRUE);
-  b->workers = NULL;
-  dir_child_done (b, root);
+  walk_and_drain (b);
   if (!coffer_pack_sink_finish (b->sink, &run_error))
     goto out;
   g_assert (b->have_root);
 
-  snap = coffer_snapshot_new ();
-  snap->time = start_time;
-  snap->end_time = g_get_real_time ();
-  snap->device_id = g_strdup (self->device_id ? self->device_id : "");
-  snap->hostname = g_strdup (g_get_host_name ());
-  snap->category_id = g_strdup (b->keys->id);
-  snap->category_name = g_strdup (b->keys->info->name);
-  snap->paths = g_strdupv (b->keys->info->paths);
-  memcpy (snap->tree, b->root_tree, COFFER_ID_BYTES);
-  if (snapshots->len > 0)
-    {
-      CofferSnapshot *last = g_ptr_array_index (snapshots, snapshots->len - 1);
-      snap->parent = g_strdup (last->id);
-    }
-  {
-    g_autofree char *group = g_strdup_printf ("category %s", b->keys->id);
-    guint64 seq = coffer_state_get_uint (self->state, group, "seq");
-    for (guint i = 0; i < snapshots->len; i++)
-      seq = MAX (seq, ((CofferSnapshot *) g_ptr_array_index (snapshots, i))->seq);
-    snap->seq = seq + 1;
-  }
-  snap->epoch = b->ek->epoch;
-  snap->files = b->files;
-  snap->dirs = b->dirs;
-  snap->bytes = b->bytes;
-  snap->added_bytes = coffer_pack_sink_get_uploaded (b->sink);
-  snap->skipped = b->skipped->len;
-  snap->partial = b->skipped->len > 0;
+  snap = snapshot_for_run (b, snapshots, start_time);
 
   if (_coffer_repository_write_snapshot (self, b->keys, snap, cancellable, &run_error) == NULL)
     goto out;
@@ -918,7 +950,6 @@ out:
   if (b->workers != NULL)
     g_thread_pool_free (b->workers, FALSE, TRUE);
   g_clear_pointer (&b->sink, coffer_pack_sink_free);
-  g_clear_pointer (&roots, root_node_free);
   g_clear_pointer (&b->cache, coffer_files_cache_free);
   g_clear_pointer (&b->chunker, coffer_chunker_free);
   g_clear_pointer (&b->meter, coffer_progress_meter_free);

@@ -971,6 +971,25 @@ above_strip (const char *snap_path, const char *strip)
   return strip != NULL && strncmp (strip, snap_path, n) == 0 && (strip[n] == '/' || strip[n] == '\0');
 }
 
+/* Whether SNAP_PATH is one of PATHS or inside one (*selected), or a folder
+ * on the way to one (*on_the_way). */
+static void
+match_paths (const char * const *paths, const char *snap_path, gboolean *selected,
+             gboolean *on_the_way)
+{
+  gsize n = strlen (snap_path);
+
+  for (guint j = 0; paths != NULL && paths[j] != NULL; j++)
+    {
+      if (g_str_has_prefix (snap_path, paths[j])
+          && (snap_path[strlen (paths[j])] == '/' || snap_path[strlen (paths[j])] == '\0'
+              || g_str_has_suffix (paths[j], "/")))
+        *selected = TRUE;
+      else if (strncmp (paths[j], snap_path, n) == 0 && paths[j][n] == '/')
+        *on_the_way = TRUE;
+    }
+}
+
 /* path_in_snapshot: "/home/me"; selected: does everything below count? */
 static gboolean
 restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
@@ -986,16 +1005,7 @@ restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
       gboolean selected = paths == NULL;
       gboolean on_the_way = FALSE;
 
-      for (guint j = 0; paths != NULL && paths[j] != NULL; j++)
-        {
-          gsize n = strlen (snap_path);
-          if (g_str_has_prefix (snap_path, paths[j])
-              && (snap_path[strlen (paths[j])] == '/' || snap_path[strlen (paths[j])] == '\0'
-                  || g_str_has_suffix (paths[j], "/")))
-            selected = TRUE;
-          else if (strncmp (paths[j], snap_path, n) == 0 && paths[j][n] == '/')
-            on_the_way = TRUE;
-        }
+      match_paths (paths, snap_path, &selected, &on_the_way);
       if (!selected && !on_the_way)
         continue;
       if (selected && paths != NULL && (r->flags & COFFER_RESTORE_INTO_TARGET))
@@ -1108,6 +1118,101 @@ coffer_restore_run_full (CofferRepository *self, const char *category_id,
                                     progress_data, conflicts, result, cancellable, error);
 }
 
+/* PATH without trailing slashes ("/" stays). */
+static char *
+without_trailing_slashes (const char *path)
+{
+  char *p = g_strdup (path);
+
+  while (strlen (p) > 1 && g_str_has_suffix (p, "/"))
+    p[strlen (p) - 1] = '\0';
+  return p;
+}
+
+/* The paths to restore without trailing slashes, or NULL. */
+static char **
+normalized_paths (const char * const *paths)
+{
+  char **norm_paths;
+  guint n;
+
+  if (paths == NULL)
+    return NULL;
+  n = g_strv_length ((char **) paths);
+  norm_paths = g_new0 (char *, n + 1);
+  for (guint i = 0; i < n; i++)
+    norm_paths[i] = without_trailing_slashes (paths[i]);
+  return norm_paths;
+}
+
+/* Remembers which folder the target is, so that the restore never writes
+ * through a link to it that it made itself. */
+static void
+remember_target (Restore *r, const char *target)
+{
+  struct stat st;
+
+  if (target == NULL || stat (target, &st) != 0)
+    return;
+  r->target_known = TRUE;
+  r->target_dev = st.st_dev;
+  r->target_ino = st.st_ino;
+}
+
+/* The second and later names of each hard-linked file, linked to the first. */
+static void
+restore_hard_links (Restore *r)
+{
+  for (guint i = 0; i < r->links->len && r->error == NULL; i++)
+    {
+      FileJob *job = g_ptr_array_index (r->links, i);
+      g_autofree char *key = g_strdup_printf ("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
+                                              job->entry->rdev, job->entry->inode);
+      g_autoptr(GError) link_error = NULL;
+
+      if (!restore_hard_link (r, g_hash_table_lookup (r->link_groups, key), job->path, job->entry, &link_error)
+          && link_error != NULL)
+        set_error (r, g_steal_pointer (&link_error));
+    }
+}
+
+/* Folder metadata last, deepest first, so writing files does not change
+ * their times again. */
+static void
+restore_folder_metadata (Restore *r)
+{
+  for (guint i = r->dirs->len; i > 0; i--)
+    {
+      DirTimes *dt = g_ptr_array_index (r->dirs, i - 1);
+      struct timespec times[2];
+
+      if (r->is_root && lchown (dt->path, dt->uid, dt->gid) != 0)
+        g_debug ("could not restore the owner of %s", dt->path);
+      chmod (dt->path, dt->mode);
+      if (dt->mtime_ns == 0)
+        continue;   /* a folder on the way to a backed-up path: no times recorded */
+      times[0].tv_sec = dt->mtime_ns / 1000000000;
+      times[0].tv_nsec = dt->mtime_ns % 1000000000;
+      times[1] = times[0];
+      utimensat (AT_FDCWD, dt->path, times, 0);
+    }
+}
+
+static void
+restore_clear (Restore *r)
+{
+  g_clear_pointer (&r->conflicts, g_ptr_array_unref);
+  g_ptr_array_unref (r->dirs);
+  g_hash_table_unref (r->link_groups);
+  g_ptr_array_unref (r->links);
+  g_ptr_array_unref (r->unsynced);
+  g_hash_table_unref (r->sync_dirs);
+  g_free (r->last_dir);
+  coffer_progress_meter_free (r->meter);
+  g_mutex_clear (&r->lock);
+  g_cond_clear (&r->cond);
+}
+
 gboolean
 coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
                            const CofferSnapshot *snapshot, const char * const *paths,
@@ -1136,38 +1241,14 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
       set_errno_error (NULL, error, errno, C_("store action", "create the folder"), target);
       return FALSE;
     }
-  if (target != NULL)
-    {
-      struct stat st;
-      if (stat (target, &st) == 0)
-        {
-          r->target_known = TRUE;
-          r->target_dev = st.st_dev;
-          r->target_ino = st.st_ino;
-        }
-    }
-  if (paths != NULL)
-    {
-      guint n = g_strv_length ((char **) paths);
-      norm_paths = g_new0 (char *, n + 1);
-      for (guint i = 0; i < n; i++)
-        {
-          char *p = g_strdup (paths[i]);
-          while (strlen (p) > 1 && g_str_has_suffix (p, "/"))
-            p[strlen (p) - 1] = '\0';
-          norm_paths[i] = p;
-        }
-    }
+  remember_target (r, target);
+  norm_paths = normalized_paths (paths);
 
   r->repo = self;
   r->snapshot = snapshot;
   r->started_ns = g_get_real_time () * 1000;
   if (strip_prefix != NULL && target != NULL)
-    {
-      strip = g_strdup (strip_prefix);
-      while (strlen (strip) > 1 && g_str_has_suffix (strip, "/"))
-        strip[strlen (strip) - 1] = '\0';
-    }
+    strip = without_trailing_slashes (strip_prefix);
   r->target = target;
   r->strip = strip;
   r->flags = flags;
@@ -1201,36 +1282,10 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
   if (walk_error != NULL)
     set_error (r, g_steal_pointer (&walk_error));
 
-  for (guint i = 0; i < r->links->len && r->error == NULL; i++)
-    {
-      FileJob *job = g_ptr_array_index (r->links, i);
-      g_autofree char *key = g_strdup_printf ("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
-                                              job->entry->rdev, job->entry->inode);
-      g_autoptr(GError) link_error = NULL;
+  restore_hard_links (r);
 
-      if (!restore_hard_link (r, g_hash_table_lookup (r->link_groups, key), job->path, job->entry, &link_error)
-          && link_error != NULL)
-        set_error (r, g_steal_pointer (&link_error));
-    }
-
-  /* Folder metadata last, deepest first, so writing files does not change
-   * their times again. */
   if (r->error == NULL && (flags & COFFER_RESTORE_DRY_RUN) == 0)
-    for (guint i = r->dirs->len; i > 0; i--)
-      {
-        DirTimes *dt = g_ptr_array_index (r->dirs, i - 1);
-        struct timespec times[2];
-
-        if (r->is_root && lchown (dt->path, dt->uid, dt->gid) != 0)
-          g_debug ("could not restore the owner of %s", dt->path);
-        chmod (dt->path, dt->mode);
-        if (dt->mtime_ns == 0)
-          continue;   /* a folder on the way to a backed-up path: no times recorded */
-        times[0].tv_sec = dt->mtime_ns / 1000000000;
-        times[0].tv_nsec = dt->mtime_ns % 1000000000;
-        times[1] = times[0];
-        utimensat (AT_FDCWD, dt->path, times, 0);
-      }
+    restore_folder_metadata (r);
 
   if (r->error == NULL && (flags & COFFER_RESTORE_DRY_RUN) == 0)
     sync_all (r);
@@ -1254,15 +1309,6 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
     result->withheld = g_atomic_int_get (&r->withheld);
   if (conflicts != NULL)
     *conflicts = g_steal_pointer (&r->conflicts);
-  g_clear_pointer (&r->conflicts, g_ptr_array_unref);
-  g_ptr_array_unref (r->dirs);
-  g_hash_table_unref (r->link_groups);
-  g_ptr_array_unref (r->links);
-  g_ptr_array_unref (r->unsynced);
-  g_hash_table_unref (r->sync_dirs);
-  g_free (r->last_dir);
-  coffer_progress_meter_free (r->meter);
-  g_mutex_clear (&r->lock);
-  g_cond_clear (&r->cond);
+  restore_clear (r);
   return ok;
 }
