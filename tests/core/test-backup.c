@@ -1184,11 +1184,11 @@ test_other_filesystems (Fixture *f, gconstpointer data)
   CofferSecret *rk = NULL;
 
   shm = g_strdup ("/dev/shm/coffer-test-XXXXXX");
-  if (access ("/dev/shm", W_OK) != 0 || g_mkdtemp (shm) == NULL)
-    {
-      g_test_skip ("/dev/shm is not writable here");
-      return;
-    }
+  /* /dev/shm is a tmpfs on every Linux system the tests run on (Debian,
+   * CI as root): a second file system is what this test is about, so its
+   * absence is a failure, not a reason to skip. */
+  if (g_mkdtemp (shm) == NULL)
+    g_error ("cannot make a folder in /dev/shm: %s", g_strerror (errno));
   shm_store = g_build_filename (shm, "store", NULL);
   shm_target = g_build_filename (shm, "restore", NULL);
 
