@@ -608,6 +608,10 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
 
   if (changed || (keys->index_names != NULL && keys->index_names->len > 1))
     {
+      /* The repacked packs must be on the disk before the index that names
+       * them (and the plan that deletes the packs they replace). */
+      if (!coffer_store_flush (coffer_repository_get_store (self), cancellable, error))
+        goto out;
       for (guint i = 0; keys->index_names != NULL && i < keys->index_names->len; i++)
         g_ptr_array_add (superseded, g_strdup (g_ptr_array_index (keys->index_names, i)));
       g_ptr_array_add (superseded, NULL);
