@@ -48,22 +48,9 @@ backup_done (gpointer data)
 }
 
 static gboolean
-restore_loaded (gpointer data)
-{
-  return !coffer_restore_window_get_loading (data) && coffer_restore_window_get_n_snapshots (data) > 0 &&
-         g_list_model_get_n_items (coffer_restore_window_get_files (data)) > 0;
-}
-
-static gboolean
 restore_idle (gpointer data)
 {
   return !coffer_restore_window_get_loading (data);
-}
-
-static gboolean
-restore_finished (gpointer data)
-{
-  return coffer_restore_window_get_result (data) != NULL || coffer_restore_window_get_dialog (data) != NULL;
 }
 
 static gboolean
@@ -299,14 +286,14 @@ test_backup_and_restore (void)
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.restore", NULL));
   restore = COFFER_RESTORE_WINDOW (ui_test_find_window (COFFER_TYPE_RESTORE_WINDOW));
   g_assert_nonnull (restore);
-  ui_test_wait_for (restore_loaded, restore, 60, "snapshot listing");
+  ui_test_wait_for (ui_test_restore_loaded, restore, 60, "snapshot listing");
   g_assert_cmpstr (coffer_restore_window_get_path (restore), ==, source);
   ui_test_screenshot (GTK_WIDGET (restore), "restore");
   coffer_restore_window_open_folder (restore, sub);
-  ui_test_wait_for (restore_loaded, restore, 60, "folder listing");
+  ui_test_wait_for (ui_test_restore_loaded, restore, 60, "folder listing");
   g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 4);
   coffer_restore_window_open_folder (restore, source);
-  ui_test_wait_for (restore_loaded, restore, 60, "folder listing");
+  ui_test_wait_for (ui_test_restore_loaded, restore, 60, "folder listing");
 
   /* Search walks the snapshot. */
   {
@@ -319,7 +306,7 @@ test_backup_and_restore (void)
                                                                                     "search_button")), TRUE);
     gtk_editable_set_text (GTK_EDITABLE (search), "img_0006");
     g_signal_emit_by_name (search, "search-changed");
-    ui_test_wait_for (restore_loaded, restore, 60, "search");
+    ui_test_wait_for (ui_test_restore_loaded, restore, 60, "search");
     g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 1);
     found = g_list_model_get_item (coffer_restore_window_get_files (restore), 0);
     g_assert_true (g_str_has_suffix (coffer_file_item_get_path (found), "/2024/Holiday/IMG_0006.jpg"));
@@ -341,14 +328,14 @@ test_backup_and_restore (void)
       ui_test_wait_for (restore_idle, restore, 60, "search");
       g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 0);
       gtk_check_button_set_active (GTK_CHECK_BUTTON (all), TRUE);
-      ui_test_wait_for (restore_loaded, restore, 60, "search in all categories");
+      ui_test_wait_for (ui_test_restore_loaded, restore, 60, "search in all categories");
       g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 1);
       letter = g_list_model_get_item (coffer_restore_window_get_files (restore), 0);
       g_assert_true (g_str_has_suffix (coffer_file_item_get_path (letter), "/Letters/To Grandma.txt"));
       ui_test_screenshot (GTK_WIDGET (restore), "restore-search-all");
       gtk_selection_model_select_item (gtk_column_view_get_model (GTK_COLUMN_VIEW (view)), 0, TRUE);
       coffer_restore_window_restore (restore, NULL, letter_target);
-      ui_test_wait_for (restore_finished, restore, 120, "restore of a letter");
+      ui_test_wait_for (ui_test_restore_finished, restore, 120, "restore of a letter");
       g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
       g_assert_true (g_file_get_contents (letter_copy, &contents, NULL, NULL));
       g_assert_cmpstr (contents, ==, "Dear Grandma,\n");
@@ -357,7 +344,7 @@ test_backup_and_restore (void)
     }
     gtk_editable_set_text (GTK_EDITABLE (search), "");
     g_signal_emit_by_name (search, "search-changed");
-    ui_test_wait_for (restore_loaded, restore, 60, "folder listing");
+    ui_test_wait_for (ui_test_restore_loaded, restore, 60, "folder listing");
   }
 
   /* Restore To… with nothing selected asks first; the folder shown then
@@ -368,7 +355,7 @@ test_backup_and_restore (void)
   g_assert_false (g_file_test (app_target, G_FILE_TEST_EXISTS));   /* nothing restored before the answer */
   ui_test_screenshot (coffer_restore_window_get_dialog (restore), "restore-everything-question");
   adw_message_dialog_response (ADW_MESSAGE_DIALOG (coffer_restore_window_get_dialog (restore)), "restore");
-  ui_test_wait_for (restore_finished, restore, 120, "restore");
+  ui_test_wait_for (ui_test_restore_finished, restore, 120, "restore");
   g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
   app_restored = g_build_filename (app_target, "Pictures", NULL);
   coffer_test_assert_same_tree (source, app_restored, FALSE);
@@ -399,7 +386,7 @@ test_backup_and_restore (void)
       }
     g_assert_true (selected);
     coffer_restore_window_restore (restore, NULL, one_target);
-    ui_test_wait_for (restore_finished, restore, 120, "restore of one file");
+    ui_test_wait_for (ui_test_restore_finished, restore, 120, "restore of one file");
     g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
     coffer_test_assert_same_tree (original, one, FALSE);
     gtk_selection_model_unselect_all (model);
@@ -441,7 +428,7 @@ test_backup_and_restore (void)
     g_assert_true (g_file_set_contents (changed, "edited after the backup", -1, NULL));
     g_assert_cmpint (g_unlink (deleted), ==, 0);
     coffer_restore_window_restore (restore, everything, NULL);
-    ui_test_wait_for (restore_finished, restore, 120, "restore to the original place");
+    ui_test_wait_for (ui_test_restore_finished, restore, 120, "restore to the original place");
     g_assert_nonnull (coffer_restore_window_get_dialog (restore));
     ui_test_screenshot (coffer_restore_window_get_dialog (restore), "restore-conflict");
     adw_message_dialog_response (ADW_MESSAGE_DIALOG (coffer_restore_window_get_dialog (restore)), "keep");
@@ -455,10 +442,10 @@ test_backup_and_restore (void)
       g_autofree char *backed_up = g_build_filename (app_restored, "IMG_0001.jpg", NULL);
 
       coffer_restore_window_restore (restore, everything, NULL);
-      ui_test_wait_for (restore_finished, restore, 120, "restore to the original place again");
+      ui_test_wait_for (ui_test_restore_finished, restore, 120, "restore to the original place again");
       g_assert_nonnull (coffer_restore_window_get_dialog (restore));
       adw_message_dialog_response (ADW_MESSAGE_DIALOG (coffer_restore_window_get_dialog (restore)), "keep-both");
-      ui_test_wait_for (restore_finished, restore, 120, "keep both");
+      ui_test_wait_for (ui_test_restore_finished, restore, 120, "keep both");
       g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
       g_clear_pointer (&contents, g_free);
       g_assert_true (g_file_get_contents (changed, &contents, &len, NULL));

@@ -28,25 +28,6 @@
 
 static char *tmp;
 
-static gboolean
-restore_loaded (gpointer data)
-{
-  return !coffer_restore_window_get_loading (data) && coffer_restore_window_get_n_snapshots (data) > 0 &&
-         g_list_model_get_n_items (coffer_restore_window_get_files (data)) > 0;
-}
-
-static gboolean
-restore_finished (gpointer data)
-{
-  return coffer_restore_window_get_result (data) != NULL || coffer_restore_window_get_dialog (data) != NULL;
-}
-
-static gboolean
-not_loading (gpointer data)
-{
-  return !coffer_restore_window_get_loading (data);
-}
-
 /* Both destinations had their backup: the second one's status is set when
  * its turn is over, and the application is idle after the last. */
 static gboolean
@@ -198,7 +179,7 @@ multi_restore (const char *first_name, const char *second, const CofferStoreOpti
 
   /* One destination: the window looks as it always did, no chooser. */
   restore = open_restore_window (window);
-  ui_test_wait_for (not_loading, restore, 60, "restore window with one destination");
+  ui_test_wait_for (ui_test_restore_idle, restore, 60, "restore window with one destination");
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (child (restore, "source_box"))));
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (child (restore, "source_note_box"))));
   gtk_window_destroy (GTK_WINDOW (restore));
@@ -250,7 +231,7 @@ multi_restore (const char *first_name, const char *second, const CofferStoreOpti
 
   /* Restore still opens, on the second destination, and says why. */
   restore = open_restore_window (window);
-  ui_test_wait_for (restore_loaded, restore, 60, "the second destination's backup");
+  ui_test_wait_for (ui_test_restore_loaded, restore, 60, "the second destination's backup");
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (child (restore, "source_box"))));
   g_assert_cmpuint (gtk_drop_down_get_selected (GTK_DROP_DOWN (child (restore, "destination_dropdown"))), ==, 1);
   g_assert_cmpstr (chooser_entry (restore, 0), ==, unplugged_entry);
@@ -269,11 +250,11 @@ multi_restore (const char *first_name, const char *second, const CofferStoreOpti
     g_autofree char *not_yet = g_strdup_printf ("This category has not been backed up to “%s” yet.", second_name);
 
     gtk_drop_down_set_selected (GTK_DROP_DOWN (child (restore, "category_dropdown")), 1);
-    ui_test_wait_for (not_loading, restore, 60, "a category not backed up to the second destination");
+    ui_test_wait_for (ui_test_restore_idle, restore, 60, "a category not backed up to the second destination");
     g_assert_cmpstr (visible_page (restore), ==, "empty");
     g_assert_cmpstr (adw_status_page_get_description (ADW_STATUS_PAGE (child (restore, "empty_page"))), ==, not_yet);
     gtk_drop_down_set_selected (GTK_DROP_DOWN (child (restore, "category_dropdown")), 0);
-    ui_test_wait_for (restore_loaded, restore, 60, "Photos again");
+    ui_test_wait_for (ui_test_restore_loaded, restore, 60, "Photos again");
     g_assert_cmpstr (coffer_restore_window_get_path (restore), ==, source);
   }
 
@@ -281,7 +262,7 @@ multi_restore (const char *first_name, const char *second, const CofferStoreOpti
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (child (restore, "search_button")), TRUE);
   gtk_editable_set_text (GTK_EDITABLE (child (restore, "search_entry")), "IMG_0002");
   g_signal_emit_by_name (child (restore, "search_entry"), "search-changed");
-  ui_test_wait_for (restore_loaded, restore, 60, "search in the second destination");
+  ui_test_wait_for (ui_test_restore_loaded, restore, 60, "search in the second destination");
   g_assert_cmpuint (g_list_model_get_n_items (coffer_restore_window_get_files (restore)), ==, 1);
   gtk_editable_set_text (GTK_EDITABLE (child (restore, "search_entry")), "");
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (child (restore, "search_button")), FALSE);
@@ -298,7 +279,7 @@ multi_restore (const char *first_name, const char *second, const CofferStoreOpti
      * application is busy, so no backup starts there meanwhile. */
     g_assert_true (coffer_application_get_busy (app));
     g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (app), "backup-now"));
-    ui_test_wait_for (restore_finished, restore, 60, "restore from the second destination");
+    ui_test_wait_for (ui_test_restore_finished, restore, 60, "restore from the second destination");
     g_assert_false (coffer_application_get_busy (app));
     g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
     g_assert_true (g_file_get_contents (lost, &got, &got_len, NULL));
@@ -314,7 +295,7 @@ multi_restore (const char *first_name, const char *second, const CofferStoreOpti
 
     g_mkdir_with_parents (target, 0755);
     coffer_restore_window_restore (restore, one, target);
-    ui_test_wait_for (restore_finished, restore, 60, "restore into a folder from the second destination");
+    ui_test_wait_for (ui_test_restore_finished, restore, 60, "restore into a folder from the second destination");
     g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
     g_assert_true (g_file_get_contents (copy, &got, &got_len, NULL));
     g_assert_cmpmem (got, got_len, original, original_len);
@@ -323,7 +304,7 @@ multi_restore (const char *first_name, const char *second, const CofferStoreOpti
   /* Chosen again, the first one says it is not connected: no list that
    * looks like "no backups". */
   gtk_drop_down_set_selected (GTK_DROP_DOWN (child (restore, "destination_dropdown")), 0);
-  ui_test_wait_for (not_loading, restore, 60, "the first destination");
+  ui_test_wait_for (ui_test_restore_idle, restore, 60, "the first destination");
   g_assert_cmpstr (visible_page (restore), ==, "empty");
   g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (child (restore, "empty_page"))), ==,
                    unplugged_title);
@@ -342,7 +323,7 @@ multi_restore (const char *first_name, const char *second, const CofferStoreOpti
   g_assert_cmpint (g_rename (away, first), ==, 0);
   ui_test_wait_for (ui_test_app_is_ready, app, 60, "first destination opened again");
   restore = open_restore_window (window);
-  ui_test_wait_for (restore_loaded, restore, 60, "the first destination's backup");
+  ui_test_wait_for (ui_test_restore_loaded, restore, 60, "the first destination's backup");
   g_assert_cmpuint (gtk_drop_down_get_selected (GTK_DROP_DOWN (child (restore, "destination_dropdown"))), ==, 0);
   g_assert_cmpstr (chooser_entry (restore, 0), ==, first_name);
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (child (restore, "source_note_box"))));
@@ -351,9 +332,9 @@ multi_restore (const char *first_name, const char *second, const CofferStoreOpti
    * repository, says so too. */
   g_assert_cmpint (g_rename (first, away), ==, 0);
   gtk_drop_down_set_selected (GTK_DROP_DOWN (child (restore, "destination_dropdown")), 1);
-  ui_test_wait_for (restore_loaded, restore, 60, "the second destination, chosen");
+  ui_test_wait_for (ui_test_restore_loaded, restore, 60, "the second destination, chosen");
   gtk_drop_down_set_selected (GTK_DROP_DOWN (child (restore, "destination_dropdown")), 0);
-  ui_test_wait_for (not_loading, restore, 60, "the first destination, unplugged");
+  ui_test_wait_for (ui_test_restore_idle, restore, 60, "the first destination, unplugged");
   g_assert_cmpstr (visible_page (restore), ==, "empty");
   g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (child (restore, "empty_page"))), ==,
                    unplugged_title);

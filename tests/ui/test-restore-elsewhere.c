@@ -20,19 +20,6 @@
 
 static char *tmp;
 
-static gboolean
-restore_loaded (gpointer data)
-{
-  return !coffer_restore_window_get_loading (data) && coffer_restore_window_get_n_snapshots (data) > 0 &&
-         g_list_model_get_n_items (coffer_restore_window_get_files (data)) > 0;
-}
-
-static gboolean
-restore_finished (gpointer data)
-{
-  return coffer_restore_window_get_result (data) != NULL || coffer_restore_window_get_dialog (data) != NULL;
-}
-
 /* path holds what coffer_test_write_random (len, seed) wrote. */
 static void
 assert_random_contents (const char *path, gsize len, guint32 seed)
@@ -128,7 +115,7 @@ test_restore_elsewhere (void)
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.restore", NULL));
   restore = COFFER_RESTORE_WINDOW (ui_test_find_window (COFFER_TYPE_RESTORE_WINDOW));
   g_assert_nonnull (restore);
-  ui_test_wait_for (restore_loaded, restore, 60, "snapshot listing");
+  ui_test_wait_for (ui_test_restore_loaded, restore, 60, "snapshot listing");
   g_assert_cmpstr (coffer_restore_window_get_path (restore), ==, old_pictures);
 
   /* The window says where Restore puts the files. */
@@ -148,7 +135,7 @@ test_restore_elsewhere (void)
   }
   ui_test_screenshot (coffer_restore_window_get_dialog (restore), "restore-everything-another-home");
   adw_message_dialog_response (ADW_MESSAGE_DIALOG (coffer_restore_window_get_dialog (restore)), "restore");
-  ui_test_wait_for (restore_finished, restore, 60, "restore");
+  ui_test_wait_for (ui_test_restore_finished, restore, 60, "restore");
   g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
 
   /* In this home folder, and not at the old place. */
@@ -181,7 +168,7 @@ test_restore_elsewhere (void)
     const char *one[] = { in_backup, NULL };
 
     coffer_restore_window_restore (restore, one, NULL);
-    ui_test_wait_for (restore_finished, restore, 60, "restore of one file");
+    ui_test_wait_for (ui_test_restore_finished, restore, 60, "restore of one file");
   }
   g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
   assert_random_contents (photo, 40000, 1);
@@ -196,7 +183,7 @@ test_restore_elsewhere (void)
     const char *one[] = { in_backup, NULL };
 
     coffer_restore_window_restore (restore, one, NULL);
-    ui_test_wait_for (restore_finished, restore, 60, "restore in place");
+    ui_test_wait_for (ui_test_restore_finished, restore, 60, "restore in place");
     g_assert_cmpstr (coffer_restore_window_get_result (restore), ==, "");
     assert_random_contents (in_backup, 40000, 1);
     g_assert_cmpstr (coffer_restore_window_get_toast (restore), ==, "Files restored");

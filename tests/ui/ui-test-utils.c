@@ -4,6 +4,7 @@
 #include "coffer-secret.h"
 #include "test-utils.h"
 #include "ui-test-utils.h"
+#include "coffer-restore-window.h"
 
 char *
 ui_test_init (int *argc, char ***argv)
@@ -362,4 +363,23 @@ const char *
 ui_test_status_subtitle (CofferWindow *window)
 {
   return adw_action_row_get_subtitle (ADW_ACTION_ROW (window_child (window, "status_row")));
+}
+
+gboolean
+ui_test_restore_loaded (gpointer window)
+{
+  return !coffer_restore_window_get_loading (window) && coffer_restore_window_get_n_snapshots (window) > 0
+         && g_list_model_get_n_items (coffer_restore_window_get_files (window)) > 0;
+}
+
+gboolean
+ui_test_restore_finished (gpointer window)
+{
+  return coffer_restore_window_get_result (window) != NULL || coffer_restore_window_get_dialog (window) != NULL;
+}
+
+gboolean
+ui_test_restore_idle (gpointer window)
+{
+  return !coffer_restore_window_get_loading (window);
 }

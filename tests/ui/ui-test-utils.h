@@ -51,6 +51,12 @@ gboolean ui_test_app_is_error  (gpointer app);
 /* data: the app; TRUE once its history has as many entries as the number
  * set on it as "want" and the engine is idle. */
 gboolean ui_test_history_grew  (gpointer data);
+/* Conditions for ui_test_wait_for; data: a CofferRestoreWindow. Loaded:
+ * done loading, with a point in time and files listed. Finished: a restore
+ * ended with a result or a dialog. Not loading: whatever it shows. */
+gboolean ui_test_restore_loaded   (gpointer window);
+gboolean ui_test_restore_finished (gpointer window);
+gboolean ui_test_restore_idle     (gpointer window);
 /* Back Up Now, then waits for its history entry. */
 void     ui_test_backup_now_and_wait (CofferApplication *app);
 /* The main window's status row. */
