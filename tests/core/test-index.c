@@ -257,6 +257,108 @@ dump_index (CofferIndex *index, guint *count)
   return check.dump;
 }
 
+/* The reference for /index/gvariant-exact: the index object built with
+ * GVariantBuilder, as coffer_index_serialize did before it wrote the
+ * normal form itself. Object pack numbers in order of first use. */
+typedef struct
+{
+  GHashTable      *only;        /* pack hex -> (nothing), or NULL */
+  GHashTable      *numbers;     /* pack hex -> number + 1 */
+  GVariantBuilder *packs;
+  GVariantBuilder *entries;
+} ReferenceData;
+
+static void
+reference_cb (const CofferIndexEntry *entry, const guint8 *pack_id, gpointer user_data)
+{
+  ReferenceData *data = user_data;
+  g_autoptr(GString) hex = g_string_new (NULL);
+  guint number;
+
+  for (guint i = 0; i < COFFER_ID_BYTES; i++)
+    g_string_append_printf (hex, "%02x", pack_id[i]);
+  if (data->only != NULL && !g_hash_table_contains (data->only, hex->str))
+    return;
+  number = GPOINTER_TO_UINT (g_hash_table_lookup (data->numbers, hex->str));
+  if (number == 0)
+    {
+      number = g_hash_table_size (data->numbers) + 1;
+      g_hash_table_insert (data->numbers, g_strdup (hex->str), GUINT_TO_POINTER (number));
+      g_variant_builder_add_value (data->packs,
+                                   g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, pack_id,
+                                                              COFFER_ID_BYTES, 1));
+    }
+  g_variant_builder_add (data->entries, "(@ayyuuuu)",
+                         g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, entry->id, COFFER_ID_BYTES, 1),
+                         (guint8) entry->type, (guint32) (number - 1),
+                         entry->offset, entry->length, entry->raw_length);
+}
+
+static GBytes *
+reference_serialize (CofferIndex *index, GHashTable *only, const char * const *supersedes)
+{
+  static const char * const none[] = { NULL };
+  g_autoptr(GHashTable) numbers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GVariantBuilder packs, entries;
+  ReferenceData data = { only, numbers, &packs, &entries };
+  g_autoptr(GVariant) v = NULL;
+
+  g_variant_builder_init (&packs, G_VARIANT_TYPE ("aay"));
+  g_variant_builder_init (&entries, G_VARIANT_TYPE ("a(ayyuuuu)"));
+  coffer_index_foreach (index, reference_cb, &data);
+  v = g_variant_ref_sink (g_variant_new ("(u@aay@a(ayyuuuu)^as)", (guint32) 1,
+                                         g_variant_builder_end (&packs),
+                                         g_variant_builder_end (&entries),
+                                         supersedes != NULL ? supersedes : none));
+  if (G_BYTE_ORDER == G_BIG_ENDIAN)
+    {
+      g_autoptr(GVariant) swapped = g_variant_byteswap (v);
+      return g_variant_get_data_as_bytes (swapped);
+    }
+  return g_variant_get_data_as_bytes (v);
+}
+
+/* coffer_index_serialize writes GVariant's normal form itself: byte for
+ * byte what GLib's serialiser makes, for empty, small (1-byte framing
+ * offsets), middle (2-byte) and large (4-byte) objects, with and without
+ * superseded names and a pack filter, alternates included. */
+static void
+test_index_gvariant_exact (void)
+{
+  const guint sizes[] = { 0, 1, 3, 4, 100, 1100, 1200, 5000 };
+  const char *names[] = { "00ff", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", NULL };
+  const char *empty[] = { NULL };
+
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
+    for (guint variant = 0; variant < 4; variant++)
+      {
+        g_autoptr(CofferIndex) index = coffer_index_new ();
+        g_autoptr(GHashTable) only = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+        const char * const *supersedes = variant == 1 ? names : variant == 2 ? empty : NULL;
+        g_autoptr(GBytes) mine = NULL;
+        g_autoptr(GBytes) theirs = NULL;
+
+        add_standard (index, 0, sizes[s]);
+        if (sizes[s] > 2)
+          {
+            guint8 id[COFFER_ID_BYTES], p5[COFFER_ID_BYTES];
+
+            make_id (id, 1, 0);
+            make_pack (p5, 5);
+            coffer_index_add (index, id, COFFER_BLOB_DATA, p5, 7, 8, 9);
+          }
+        if (variant == 3)
+          {
+            g_hash_table_add (only, pack_hex (5));
+            g_hash_table_add (only, pack_hex (6));
+          }
+        mine = coffer_index_serialize (index, variant == 3 ? only : NULL, supersedes);
+        theirs = reference_serialize (index, variant == 3 ? only : NULL, supersedes);
+        g_assert_cmpmem (g_bytes_get_data (mine, NULL), g_bytes_get_size (mine),
+                         g_bytes_get_data (theirs, NULL), g_bytes_get_size (theirs));
+      }
+}
+
 static void
 test_index_serialize (void)
 {
@@ -682,6 +784,7 @@ main (int argc, char **argv)
   g_test_add_func ("/index/duplicates", test_index_duplicates);
   g_test_add_func ("/index/concurrency", test_index_concurrency);
   g_test_add_func ("/index/serialize", test_index_serialize);
+  g_test_add_func ("/index/gvariant-exact", test_index_gvariant_exact);
   g_test_add_func ("/index/hostile", test_index_hostile);
   g_test_add_func ("/index/save-load", test_index_save_load);
   g_test_add_func ("/index/corrupt-cache", test_index_corrupt_cache);

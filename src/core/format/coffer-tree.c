@@ -8,6 +8,7 @@
 #include "coffer-tree.h"
 #include "coffer-error.h"
 #include "coffer-variant-private.h"
+#include "coffer-variant-writer.h"
 
 #define TREE_VERSION 1
 #define TREE_TYPE_STRING "(ua(ayyuuutxxttaya(ayay)aya(tt)))"
@@ -165,58 +166,6 @@ entry_problem (CofferNodeType type,
 /* ---- GVariant serialisation (docs/FORMAT.md "Trees"), little-endian ---- */
 
 static void
-put_le (GByteArray *out, guint64 value, guint size)
-{
-  guint8 buf[8];
-
-  for (guint i = 0; i < size; i++)
-    buf[i] = (guint8) (value >> (8 * i));
-  g_byte_array_append (out, buf, size);
-}
-
-static void
-put_zeros (GByteArray *out, gsize n)
-{
-  static const guint8 zeros[8] = { 0 };
-
-  g_byte_array_append (out, zeros, n);
-}
-
-/* Zeros up to the next multiple of align after start. */
-static void
-pad_to (GByteArray *out, gsize start, gsize align)
-{
-  put_zeros (out, (align - (out->len - start) % align) % align);
-}
-
-/* GVariant's framing-offset size for a container of body bytes and n offsets. */
-static guint
-offset_size (gsize body, gsize n)
-{
-  if (body + n <= G_MAXUINT8)
-    return 1;
-  if (body + 2 * n <= G_MAXUINT16)
-    return 2;
-  if ((guint64) body + 4 * n <= G_MAXUINT32)
-    return 4;
-  return 8;
-}
-
-/* Appends the n framing offsets ends[] of a container whose body is the
- * last body bytes of out: in order for an array, last first for a tuple. */
-static void
-put_offsets (GByteArray *out, gsize body, const gsize *ends, gsize n, gboolean tuple)
-{
-  guint size;
-
-  if (n == 0)
-    return;
-  size = offset_size (body, n);
-  for (gsize i = 0; i < n; i++)
-    put_le (out, ends[tuple ? n - 1 - i : i], size);
-}
-
-static void
 put_entry (GByteArray *out, const CofferTreeEntry *e)
 {
   gsize start = out->len;
@@ -225,17 +174,17 @@ put_entry (GByteArray *out, const CofferTreeEntry *e)
 
   g_byte_array_append (out, (const guint8 *) e->name, strlen (e->name));
   ends[0] = out->len - start;
-  put_le (out, (guint8) e->type, 1);
-  pad_to (out, start, 4);
-  put_le (out, e->mode, 4);
-  put_le (out, e->uid, 4);
-  put_le (out, e->gid, 4);
-  pad_to (out, start, 8);
-  put_le (out, e->size, 8);
-  put_le (out, (guint64) e->mtime_ns, 8);
-  put_le (out, (guint64) e->ctime_ns, 8);
-  put_le (out, e->inode, 8);
-  put_le (out, e->rdev, 8);
+  _coffer_gvw_put_le (out, (guint8) e->type, 1);
+  _coffer_gvw_pad_to (out, start, 4);
+  _coffer_gvw_put_le (out, e->mode, 4);
+  _coffer_gvw_put_le (out, e->uid, 4);
+  _coffer_gvw_put_le (out, e->gid, 4);
+  _coffer_gvw_pad_to (out, start, 8);
+  _coffer_gvw_put_le (out, e->size, 8);
+  _coffer_gvw_put_le (out, (guint64) e->mtime_ns, 8);
+  _coffer_gvw_put_le (out, (guint64) e->ctime_ns, 8);
+  _coffer_gvw_put_le (out, e->inode, 8);
+  _coffer_gvw_put_le (out, e->rdev, 8);
   g_byte_array_append (out, (const guint8 *) link, strlen (link));
   ends[1] = out->len - start;
   {
@@ -254,19 +203,19 @@ put_entry (GByteArray *out, const CofferTreeEntry *e)
 
         g_byte_array_append (out, (const guint8 *) xname, nlen);
         g_byte_array_append (out, value != NULL ? value : (const guint8 *) "", vlen);
-        put_offsets (out, nlen + vlen, &name_end, 1, TRUE);
+        _coffer_gvw_put_offsets (out, nlen + vlen, &name_end, 1, TRUE);
         xends[k] = out->len - xstart;
       }
-    put_offsets (out, out->len - xstart, xends, n, FALSE);
+    _coffer_gvw_put_offsets (out, out->len - xstart, xends, n, FALSE);
   }
   ends[2] = out->len - start;
   if (e->content != NULL)
     g_byte_array_append (out, e->content->data, e->content->len);
   ends[3] = out->len - start;
-  pad_to (out, start, 8);
+  _coffer_gvw_pad_to (out, start, 8);
   for (guint k = 0; e->holes != NULL && k < e->holes->len; k++)
-    put_le (out, g_array_index (e->holes, guint64, k), 8);
-  put_offsets (out, out->len - start, ends, 4, TRUE);
+    _coffer_gvw_put_le (out, g_array_index (e->holes, guint64, k), 8);
+  _coffer_gvw_put_offsets (out, out->len - start, ends, 4, TRUE);
 }
 
 GBytes *
@@ -310,19 +259,19 @@ coffer_tree_serialize (GPtrArray *entries)
    * entries), little-endian, written directly: GVariantBuilder spent ~160 000
    * instructions per entry (docs/PERFORMANCE.md "Per-file cost"). */
   out = g_byte_array_sized_new (64 + sorted->len * 160);
-  put_le (out, TREE_VERSION, 4);
-  put_zeros (out, 4);                    /* the array is 8-aligned */
+  _coffer_gvw_put_le (out, TREE_VERSION, 4);
+  _coffer_gvw_put_zeros (out, 4);                    /* the array is 8-aligned */
   {
     gsize start = out->len;
     g_autofree gsize *ends = g_new (gsize, MAX (sorted->len, 1));
 
     for (guint i = 0; i < sorted->len; i++)
       {
-        pad_to (out, start, 8);
+        _coffer_gvw_pad_to (out, start, 8);
         put_entry (out, sorted->pdata[i]);
         ends[i] = out->len - start;
       }
-    put_offsets (out, out->len - start, ends, sorted->len, FALSE);
+    _coffer_gvw_put_offsets (out, out->len - start, ends, sorted->len, FALSE);
   }
   return g_byte_array_free_to_bytes (out);
 }
