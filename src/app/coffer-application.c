@@ -13,6 +13,7 @@
 #include "coffer-restore-window.h"
 #include "coffer-setup-assistant.h"
 #include "coffer-window.h"
+#include "coffer-worker-pool.h"
 
 struct _CofferApplication
 {
@@ -1556,6 +1557,9 @@ coffer_application_startup (GApplication *app)
   static const char *close_accels[] = { "<primary>w", NULL };
 
   G_APPLICATION_CLASS (coffer_application_parent_class)->startup (app);
+  /* Backups and restores run below the window's priority: a backup keeps
+   * every core busy, and the window must still draw and answer. */
+  coffer_worker_pool_set_nice (COFFER_WORKER_NICE_APP);
 
   adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions), self);

@@ -33,12 +33,15 @@
 #include <execinfo.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <glib/gstdio.h>
 
 #include "coffer-category-item.h"
 #include "coffer-repository.h"
 #include "coffer-window.h"
+#include "coffer-worker-pool.h"
 #include "test-utils.h"
 #include "ui-test-utils.h"
 
@@ -162,6 +165,7 @@ typedef struct
   guint64            bytes_total;
   guint64            files_done;
   gboolean           freeze_card;
+  int                thread_nice;   /* highest nice of the process's threads seen */
 } Bench;
 
 static void
@@ -287,6 +291,36 @@ timer_cb (gpointer data)
 
 /* ---- ::progress, around the window's handler ---- */
 
+/* The highest nice value among the process's worker threads now: the backup's
+ * workers run lowered in the app (coffer-worker-pool.h). Field 19 of
+ * /proc/self/task/TID/stat, counted after the ")" that ends the name. */
+static int
+highest_thread_nice (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *tid;
+  int highest = -20;
+
+  while (dir != NULL && (tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc/self/task", tid, "stat", NULL);
+      g_autofree char *stat = NULL;
+      g_auto(GStrv) fields = NULL;
+      const char *end;
+
+      if (!g_file_get_contents (path, &stat, NULL, NULL) || (end = strrchr (stat, ')')) == NULL)
+        continue;
+      fields = g_strsplit (end + 2, " ", 0);
+      /* fields[0] is field 3 (state): nice, field 19, is fields[16]. */
+      /* GLib's pool threads and Coffer's own; not Mesa's, whose disk
+       * cache thread runs at nice 19 by itself. */
+      if (g_strv_length (fields) > 16
+          && (strstr (stat, " (pool-") != NULL || strstr (stat, " (coffer-") != NULL))
+        highest = MAX (highest, atoi (fields[16]));
+    }
+  return highest;
+}
+
 static void
 progress_after_cb (CofferEngine *engine, const CofferProgress *progress, Bench *bench)
 {
@@ -297,6 +331,7 @@ progress_after_cb (CofferEngine *engine, const CofferProgress *progress, Bench *
   bench->bytes_done = progress->bytes_done;
   bench->bytes_total = progress->bytes_total;
   bench->files_done = progress->files_done;
+  bench->thread_nice = MAX (bench->thread_nice, highest_thread_nice ());
 }
 
 static void
@@ -643,6 +678,7 @@ test_bench_frames (void)
   GObject *unlock;
   guint tick;
 
+  bench.thread_nice = -20;
   if (source == NULL || *source == '\0')
     {
       guint64 size = (mb != NULL ? g_ascii_strtoull (mb, NULL, 10) : 4) * 1024 * 1024;
@@ -662,6 +698,10 @@ test_bench_frames (void)
   category_id = create_repository (repo, source);
 
   app = ui_test_app_new ();
+  /* For an A/B of the workers' priority: COFFER_BENCH_WORKER_NICE=0 runs
+   * them at the window's priority, as before the app lowered them. */
+  if (g_getenv ("COFFER_BENCH_WORKER_NICE") != NULL)
+    coffer_worker_pool_set_nice (atoi (g_getenv ("COFFER_BENCH_WORKER_NICE")));
   {
     const char *paths[] = { source, NULL };
     GSettings *settings = coffer_application_get_settings (app);
@@ -748,6 +788,8 @@ test_bench_frames (void)
     g_print ("# history: %s\n", entry->summary);
   }
   report (&bench, data_bytes, data_files);
+  g_print ("# backup threads: nice %d, the window's %d\n", bench.thread_nice,
+           getpriority (PRIO_PROCESS, 0));
 
   /* The instrument worked: the backup read every byte, and the frame
    * clock and the timer were seen. No time is asserted. */
@@ -756,6 +798,12 @@ test_bench_frames (void)
   g_assert_cmpuint (bench.files_done, ==, data_files);
   g_assert_cmpuint (bench.frame_times->len, >=, 2);
   g_assert_cmpuint (bench.n_fires, >, 0);
+  /* The app runs the backup's threads below the window. */
+  g_assert_cmpint (bench.thread_nice, ==,
+                   MIN (getpriority (PRIO_PROCESS, 0)
+                        + (g_getenv ("COFFER_BENCH_WORKER_NICE") != NULL
+                           ? atoi (g_getenv ("COFFER_BENCH_WORKER_NICE")) : COFFER_WORKER_NICE_APP),
+                        19));
 
   g_array_unref (bench.frame_times);
   g_array_unref (bench.paint_walls);

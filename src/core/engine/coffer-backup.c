@@ -29,6 +29,7 @@
 #include "coffer-files-cache.h"
 #include "coffer-pack-sink.h"
 #include "coffer-repository-private.h"
+#include "coffer-worker-pool.h"
 
 #define CACHE_COMMIT_EVERY (30 * G_USEC_PER_SEC)
 #define MAX_XATTR_SIZE     (64 * 1024)
@@ -755,6 +756,8 @@ scan_thread (gpointer data)
   Scan *scan = data;
   char **paths = scan->b->keys->info->paths;
 
+  _coffer_worker_thread_lower ();
+
   for (guint i = 0; paths[i] != NULL && !g_atomic_int_get (&scan->stop); i++)
     {
       struct stat st;
@@ -831,14 +834,14 @@ walk_and_drain (Backup *b)
 
   n_workers = MAX (2, g_get_num_processors ());
   b->max_jobs = n_workers * 4;
-  b->workers = g_thread_pool_new (worker_func, b, n_workers, FALSE, NULL);
+  b->workers = _coffer_worker_pool_new (worker_func, b, n_workers);
 
   roots = build_roots (b->keys->info->paths);
   clear_selected_children (roots);
   root = dir_node_new (NULL, NULL);
   walk_root (b, root, roots, "");
   /* Drain: files, then the root tree, then the packs. */
-  g_thread_pool_free (b->workers, FALSE, TRUE);
+  _coffer_worker_pool_free (b->workers);
   b->workers = NULL;
   dir_child_done (b, root);
   root_node_free (roots);
@@ -948,7 +951,7 @@ out:
       g_thread_join (scanner);
     }
   if (b->workers != NULL)
-    g_thread_pool_free (b->workers, FALSE, TRUE);
+    _coffer_worker_pool_free (b->workers);
   g_clear_pointer (&b->sink, coffer_pack_sink_free);
   g_clear_pointer (&b->cache, coffer_files_cache_free);
   g_clear_pointer (&b->chunker, coffer_chunker_free);

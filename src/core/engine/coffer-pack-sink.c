@@ -12,6 +12,7 @@
 #include "coffer-error.h"
 #include "coffer-pack.h"
 #include "coffer-pack-sink.h"
+#include "coffer-worker-pool.h"
 
 /* AddressSanitizer replaces malloc; glibc's malloc_trim then walks heaps
  * that were never set up and crashes. */
@@ -317,7 +318,7 @@ coffer_pack_sink_new (CofferRepository *repo, CofferCategoryKeys *keys, CofferIn
   g_cond_init (&sink->cond);
   sink->delta = coffer_index_new ();
   sink->pending = g_hash_table_new_full (coffer_id_hash, coffer_id_equal, g_free, NULL);
-  sink->uploaders = g_thread_pool_new (upload_func, sink, MAX_UPLOADS, FALSE, NULL);
+  sink->uploaders = _coffer_worker_pool_new (upload_func, sink, MAX_UPLOADS);
   return sink;
 }
 
@@ -362,7 +363,7 @@ coffer_pack_sink_finish (CofferPackSink *sink, GError **error)
 {
   gboolean ok = coffer_pack_sink_commit (sink, error);
 
-  g_thread_pool_free (sink->uploaders, FALSE, TRUE);
+  _coffer_worker_pool_free (sink->uploaders);
   sink->uploaders = NULL;
   return ok;
 }
@@ -384,7 +385,7 @@ coffer_pack_sink_free (CofferPackSink *sink)
   if (sink == NULL)
     return;
   if (sink->uploaders != NULL)
-    g_thread_pool_free (sink->uploaders, FALSE, TRUE);
+    _coffer_worker_pool_free (sink->uploaders);
   g_clear_pointer (&sink->data_pack, coffer_pack_writer_free);
   g_clear_pointer (&sink->tree_pack, coffer_pack_writer_free);
   g_clear_pointer (&sink->delta, coffer_index_free);

@@ -27,6 +27,7 @@
 
 #include "coffer-error.h"
 #include "coffer-repository-private.h"
+#include "coffer-worker-pool.h"
 
 typedef struct
 {
@@ -1269,7 +1270,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
   /* Restore waits on writes more than on the CPU: more workers than cores. */
   n_workers = MAX (4, 2 * g_get_num_processors ());
   r->max_jobs = n_workers * 4;
-  r->workers = g_thread_pool_new (worker_func, r, n_workers, FALSE, NULL);
+  r->workers = _coffer_worker_pool_new (worker_func, r, n_workers);
 
   if (_coffer_repository_get_index (self, r->keys, cancellable, &walk_error) != NULL)
     {
@@ -1278,7 +1279,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
       if (tree != NULL)
         restore_tree (r, tree, "", (const char * const *) norm_paths, r->strip, &walk_error);
     }
-  g_thread_pool_free (r->workers, FALSE, TRUE);
+  _coffer_worker_pool_free (r->workers);
   if (walk_error != NULL)
     set_error (r, g_steal_pointer (&walk_error));
 

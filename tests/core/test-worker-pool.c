@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Worker threads below the process's priority (coffer-worker-pool.h): the
+ * app lowers the threads of backups and restores so its window keeps a
+ * CPU. Each thread of a pool must run its jobs lowered by the increment,
+ * the calling thread and GLib's shared threads must keep their priority,
+ * and with no increment (the CLI) nothing changes. */
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "coffer-worker-pool.h"
+
+static int
+thread_nice (void)
+{
+  return getpriority (PRIO_PROCESS, (pid_t) syscall (SYS_gettid));
+}
+
+typedef struct
+{
+  GMutex  lock;
+  GArray *seen;   /* int: each job's thread's nice value */
+} Seen;
+
+static void
+record_job (gpointer data, gpointer user_data)
+{
+  Seen *seen = user_data;
+  int nice = thread_nice ();
+
+  g_mutex_lock (&seen->lock);
+  g_array_append_val (seen->seen, nice);
+  g_mutex_unlock (&seen->lock);
+}
+
+static GArray *
+run_jobs (guint n_jobs, gboolean worker_pool)
+{
+  Seen seen = { 0 };
+  GThreadPool *pool;
+
+  g_mutex_init (&seen.lock);
+  seen.seen = g_array_new (FALSE, FALSE, sizeof (int));
+  pool = worker_pool ? _coffer_worker_pool_new (record_job, &seen, 3)
+                     : g_thread_pool_new (record_job, &seen, 3, FALSE, NULL);
+  for (guint i = 0; i < n_jobs; i++)
+    g_thread_pool_push (pool, GUINT_TO_POINTER (i + 1), NULL);
+  if (worker_pool)
+    _coffer_worker_pool_free (pool);
+  else
+    g_thread_pool_free (pool, FALSE, TRUE);
+  g_mutex_clear (&seen.lock);
+  return seen.seen;
+}
+
+static void
+test_lowered (void)
+{
+  int base = thread_nice ();
+  g_autoptr(GArray) lowered = NULL;
+  g_autoptr(GArray) shared = NULL;
+  g_autoptr(GArray) unchanged = NULL;
+
+  g_assert_cmpint (base, <=, 14);
+
+  coffer_worker_pool_set_nice (5);
+  lowered = run_jobs (64, TRUE);
+  g_assert_cmpuint (lowered->len, ==, 64);
+  for (guint i = 0; i < lowered->len; i++)
+    g_assert_cmpint (g_array_index (lowered, int, i), ==, base + 5);
+  g_assert_cmpint (thread_nice (), ==, base);
+
+  /* GLib's shared threads never ran a lowered job, so they keep the
+   * process's priority. */
+  shared = run_jobs (64, FALSE);
+  for (guint i = 0; i < shared->len; i++)
+    g_assert_cmpint (g_array_index (shared, int, i), ==, base);
+
+  /* No increment: the pool's threads run at the process's priority. */
+  coffer_worker_pool_set_nice (0);
+  unchanged = run_jobs (16, TRUE);
+  for (guint i = 0; i < unchanged->len; i++)
+    g_assert_cmpint (g_array_index (unchanged, int, i), ==, base);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/worker-pool/lowered", test_lowered);
+  return g_test_run ();
+}
