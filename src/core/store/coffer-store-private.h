@@ -33,6 +33,9 @@ CofferStore *coffer_store_webdav_new (const char *base_uri, const char *user,
  * is a Nextcloud files URL (…/remote.php/dav/files/USER/…). 0 = never. */
 void coffer_store_webdav_set_chunking (CofferStoreWebdav *self, guint64 threshold,
                                        guint64 chunk_size);
+/* A listing that would send more PROPFINDs than this fails (INVALID); the
+ * default allows a repository of 1000 categories. Tests lower it. */
+void coffer_store_webdav_set_max_list_collections (CofferStoreWebdav *self, guint max);
 
 /* S3. endpoint is "https://s3.amazonaws.com"-like or NULL for AWS;
  * prefix without leading or trailing '/' (may be ""). */
@@ -45,6 +48,9 @@ CofferStore *coffer_store_s3_new (const char *endpoint, const char *region, gboo
 /* Objects larger than part_size are sent as multipart uploads of part_size
  * parts (S3 needs parts of at least 5 MiB except the last). */
 void coffer_store_s3_set_part_size (CofferStoreS3 *self, guint64 part_size);
+/* A listing of more pages than this fails (INVALID); the default allows
+ * 100 million objects. Tests lower it. */
+void coffer_store_s3_set_max_list_pages (CofferStoreS3 *self, guint max);
 /* Deletes many objects with DeleteObjects (1000 per request), or one by one
  * where the provider lacks it. */
 gboolean coffer_store_s3_delete_many (CofferStoreS3 *self, const char * const *names,

@@ -17,6 +17,9 @@
 
 #define DEFAULT_PART_SIZE (64 * 1024 * 1024)
 #define PROBE_MAX_SIZE (1024 * 1024)
+/* More pages than the largest repository has (100 million objects at S3's
+ * 1000 a page): a server handing out a new token for every page. */
+#define DEFAULT_MAX_LIST_PAGES 100000
 
 typedef enum
 {
@@ -41,6 +44,7 @@ struct _CofferStoreS3
   char *access_key_id;
   CofferSecret *secret_key;
   guint64 part_size;
+  guint max_list_pages;
 
   gint inm;              /* InmSupport, atomic */
   gint no_batch_delete;  /* atomic */
@@ -621,7 +625,7 @@ coffer_store_s3_list (CofferStore *store, const char *prefix, CofferStoreListFun
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   gsize plen = strlen (self->prefix);
 
-  for (;;)
+  for (guint page = 0;; page++)
     {
       g_autofree char *query = NULL;
       S3Response r = { 0 };
@@ -695,6 +699,15 @@ coffer_store_s3_list (CofferStore *store, const char *prefix, CofferStoreListFun
           g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
                        _("The S3 server %s sent a truncated listing without a continuation "
                        "token."), self->host);
+          return FALSE;
+        }
+      /* A server that hands out a new token for every page would list
+       * forever (docs/SECURITY.md "Size limits"). */
+      if (page + 1 >= self->max_list_pages)
+        {
+          g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                       _("The S3 server %s sent more than %u pages of listing; that is not a "
+                         "Coffer backup, and the listing would not end."), self->host, self->max_list_pages);
           return FALSE;
         }
       /* A token seen before would list the same pages forever. */
@@ -862,6 +875,7 @@ static void
 coffer_store_s3_init (CofferStoreS3 *self)
 {
   self->part_size = DEFAULT_PART_SIZE;
+  self->max_list_pages = DEFAULT_MAX_LIST_PAGES;
 }
 
 CofferStore *
@@ -942,4 +956,12 @@ coffer_store_s3_set_part_size (CofferStoreS3 *self, guint64 part_size)
 {
   g_return_if_fail (COFFER_IS_STORE_S3 (self));
   self->part_size = MAX (part_size, 5 * 1024 * 1024);
+}
+
+void
+coffer_store_s3_set_max_list_pages (CofferStoreS3 *self, guint max)
+{
+  g_return_if_fail (COFFER_IS_STORE_S3 (self));
+  g_return_if_fail (max > 0);
+  self->max_list_pages = max;
 }

@@ -17,6 +17,12 @@
 
 #define DEFAULT_CHUNK_THRESHOLD (64 * 1024 * 1024)
 #define DEFAULT_CHUNK_SIZE (16 * 1024 * 1024)
+/* A repository has 262 folders per category (docs/FORMAT.md §1) and a few
+ * dozen more: a listing that visits more folders than 1000 categories
+ * have is not a Coffer repository, but a server making the walk go on
+ * without end (a reply naming sub-collections by relative references
+ * makes every level deeper than the last). docs/SECURITY.md "Size limits". */
+#define DEFAULT_MAX_LIST_COLLECTIONS (1000 * 262 + 1024)
 
 static const char propfind_body[] =
   "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
@@ -37,6 +43,8 @@ struct _CofferStoreWebdav
   char *nc_uploads;        /* Nextcloud uploads collection URL, or NULL */
   guint64 chunk_threshold;
   guint64 chunk_size;
+
+  guint max_list_collections;
 
   GMutex lock;
   GHashTable *collections; /* relative collection paths known to exist ("" = base) */
@@ -759,6 +767,7 @@ typedef struct
   gpointer user_data;
   GCancellable *cancellable;
   gboolean stopped;
+  guint collections;       /* PROPFINDs sent so far */
 } ListCtx;
 
 static gboolean
@@ -772,6 +781,14 @@ walk (CofferStoreWebdav *self, const char *rel, ListCtx *ctx, int depth, GError 
 
   if (depth > 64)
     return TRUE;
+  if (++ctx->collections > self->max_list_collections)
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                   _("The WebDAV server %s listed more than %u folders; that is not a Coffer "
+                     "backup, and the listing would not end."),
+                   g_uri_get_host (self->base), self->max_list_collections);
+      return FALSE;
+    }
   entries = dav_propfind (self, url, "1", rel[0] ? rel : "/", ctx->cancellable, &local_error);
   if (entries == NULL)
     {
@@ -835,7 +852,7 @@ coffer_store_webdav_list (CofferStore *store, const char *prefix, CofferStoreLis
                           gpointer user_data, GCancellable *cancellable, GError **error)
 {
   CofferStoreWebdav *self = COFFER_STORE_WEBDAV (store);
-  ListCtx ctx = { prefix, func, user_data, cancellable, FALSE };
+  ListCtx ctx = { prefix, func, user_data, cancellable, FALSE, 0 };
   const char *slash = strrchr (prefix, '/');
   g_autofree char *rel = slash ? g_strndup (prefix, slash - prefix) : g_strdup ("");
 
@@ -917,6 +934,7 @@ coffer_store_webdav_init (CofferStoreWebdav *self)
   self->collections = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->chunk_threshold = DEFAULT_CHUNK_THRESHOLD;
   self->chunk_size = DEFAULT_CHUNK_SIZE;
+  self->max_list_collections = DEFAULT_MAX_LIST_COLLECTIONS;
 }
 
 /* "…/remote.php/dav/files/USER/…" -> "…/remote.php/dav/uploads/USER/" */
@@ -1001,4 +1019,12 @@ coffer_store_webdav_set_chunking (CofferStoreWebdav *self, guint64 threshold, gu
   self->chunk_threshold = threshold;
   if (chunk_size > 0)
     self->chunk_size = chunk_size;
+}
+
+void
+coffer_store_webdav_set_max_list_collections (CofferStoreWebdav *self, guint max)
+{
+  g_return_if_fail (COFFER_IS_STORE_WEBDAV (self));
+  g_return_if_fail (max > 0);
+  self->max_list_collections = max;
 }
