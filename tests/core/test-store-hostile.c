@@ -14,10 +14,10 @@
 #include "coffer-error.h"
 #include "coffer-store.h"
 #include "coffer-store-private.h"
+#include "test-http-server.h"
 
 static GMutex lock;
 static guint requests;
-static char *base_url;   /* "http://127.0.0.1:PORT/" */
 
 static void
 handler (SoupServer *server, SoupServerMessage *msg, const char *path,
@@ -65,46 +65,6 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *path,
   soup_server_message_set_response (msg, "application/xml", SOUP_MEMORY_COPY, body, strlen (body));
 }
 
-static gpointer
-server_thread (gpointer data)
-{
-  GMainContext *ctx = g_main_context_new ();
-  g_autoptr(GMainLoop) loop = g_main_loop_new (ctx, FALSE);
-  g_autoptr(SoupServer) server = NULL;
-  g_autoptr(GError) error = NULL;
-  GSList *uris;
-
-  g_main_context_push_thread_default (ctx);
-  server = soup_server_new (NULL, NULL);
-  soup_server_add_handler (server, NULL, handler, NULL, NULL);
-  g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
-  g_assert_no_error (error);
-  uris = soup_server_get_uris (server);
-  g_mutex_lock (&lock);
-  base_url = g_uri_to_string (uris->data);
-  g_mutex_unlock (&lock);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  g_main_loop_run (loop);
-  return NULL;
-}
-
-static const char *
-server_start (void)
-{
-  g_thread_new ("hostile-server", server_thread, NULL);
-  for (;;)
-    {
-      gboolean up;
-
-      g_mutex_lock (&lock);
-      up = base_url != NULL;
-      g_mutex_unlock (&lock);
-      if (up)
-        return base_url;
-      g_usleep (1000);   /* start-up only, not test synchronisation */
-    }
-}
-
 static guint
 take_requests (void)
 {
@@ -127,7 +87,7 @@ count_name (const char *name, guint64 size, gpointer user_data)
 static void
 test_webdav_endless_walk (void)
 {
-  g_autofree char *base = g_strconcat (server_start (), "dav/repo/", NULL);
+  g_autofree char *base = g_strconcat (test_http_server_start (handler), "dav/repo/", NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(CofferStore) store = coffer_store_webdav_new (base, NULL, NULL, NULL, &error);
   guint names = 0;
@@ -155,7 +115,7 @@ test_s3_endless_pages (void)
   g_autoptr(CofferStore) store = NULL;
   guint names = 0;
 
-  store = coffer_store_s3_new (server_start (), "us-east-1", TRUE, "bucket", "repo",
+  store = coffer_store_s3_new (test_http_server_start (handler), "us-east-1", TRUE, "bucket", "repo",
                                "access-key", secret, NULL, &error);
   g_assert_no_error (error);
   coffer_store_s3_set_max_list_pages (COFFER_STORE_S3 (store), 250);

@@ -8,12 +8,12 @@
 #include <libsoup/soup.h>
 
 #include "fuzz-common.h"
+#include "test-http-server.h"
 
 static GMutex fuzz_http_lock;
 static GBytes *fuzz_http_body;
 static guint fuzz_http_status = 200;
 static guint fuzz_http_requests;
-static char *fuzz_http_base;   /* "http://127.0.0.1:PORT/" */
 
 static const guint fuzz_http_statuses[] = { 200, 207, 200, 207, 404, 403, 500, 400, 501, 412, 409, 301 };
 
@@ -39,44 +39,11 @@ fuzz_http_handler (SoupServer *server, SoupServerMessage *msg, const char *path,
     soup_message_body_append_bytes (soup_server_message_get_response_body (msg), body);
 }
 
-static gpointer
-fuzz_http_thread (gpointer data)
-{
-  GMainContext *ctx = g_main_context_new ();
-  g_autoptr(GMainLoop) loop = g_main_loop_new (ctx, FALSE);
-  g_autoptr(SoupServer) server = NULL;
-  g_autoptr(GError) error = NULL;
-  GSList *uris;
-
-  g_main_context_push_thread_default (ctx);
-  server = soup_server_new (NULL, NULL);
-  soup_server_add_handler (server, NULL, fuzz_http_handler, NULL, NULL);
-  g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
-  g_assert_no_error (error);
-  uris = soup_server_get_uris (server);
-  g_mutex_lock (&fuzz_http_lock);
-  fuzz_http_base = g_uri_to_string (uris->data);
-  g_mutex_unlock (&fuzz_http_lock);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  g_main_loop_run (loop);
-  return NULL;
-}
-
 /* Starts the server; returns its base URL. */
 static inline const char *
 fuzz_http_start (void)
 {
-  g_thread_new ("fuzz-http", fuzz_http_thread, NULL);
-  for (;;)
-    {
-      gboolean up;
-      g_mutex_lock (&fuzz_http_lock);
-      up = fuzz_http_base != NULL;
-      g_mutex_unlock (&fuzz_http_lock);
-      if (up)
-        return fuzz_http_base;
-      g_usleep (1000);   /* start-up only, not test synchronisation */
-    }
+  return test_http_server_start (fuzz_http_handler);
 }
 
 /* Sets what every request gets from now on. */

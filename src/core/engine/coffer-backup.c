@@ -55,7 +55,7 @@ typedef struct
   GCond               cond;
   guint               jobs;        /* files being processed */
   GPtrArray          *skipped;
-  GThreadPool        *workers;
+  CofferWorkerPool   *workers;
 
   guint8              root_tree[COFFER_ID_BYTES];
   gboolean            have_root;
@@ -488,7 +488,7 @@ submit_file (Backup *b, DirNode *dir, CofferTreeEntry *entry, const char *path, 
     g_cond_wait (&b->cond, &b->lock);
   b->jobs++;
   g_mutex_unlock (&b->lock);
-  g_thread_pool_push (b->workers, job, NULL);
+  _coffer_worker_pool_push (b->workers, job);
 }
 
 static int
@@ -834,7 +834,7 @@ walk_and_drain (Backup *b)
 
   n_workers = MAX (2, g_get_num_processors ());
   b->max_jobs = n_workers * 4;
-  b->workers = _coffer_worker_pool_new (worker_func, b, n_workers);
+  b->workers = _coffer_worker_pool_new ("coffer-backup", worker_func, b, n_workers);
 
   roots = build_roots (b->keys->info->paths);
   clear_selected_children (roots);

@@ -38,7 +38,7 @@ struct _CofferPackSink
   CofferIndex         *index;       /* loaded index + everything uploaded */
   CofferProgressMeter *meter;
   GCancellable        *cancellable;
-  GThreadPool         *uploaders;
+  CofferWorkerPool    *uploaders;
 
   GMutex               lock;        /* everything below */
   GCond                cond;
@@ -160,7 +160,7 @@ flush_pack_locked (CofferPackSink *sink, CofferPackWriter **writer, gsize target
   job = g_new0 (UploadJob, 1);
   job->writer = g_steal_pointer (writer);
   sink->uploads++;
-  g_thread_pool_push (sink->uploaders, job, NULL);
+  _coffer_worker_pool_push (sink->uploaders, job);
 }
 
 void
@@ -318,7 +318,7 @@ coffer_pack_sink_new (CofferRepository *repo, CofferCategoryKeys *keys, CofferIn
   g_cond_init (&sink->cond);
   sink->delta = coffer_index_new ();
   sink->pending = g_hash_table_new_full (coffer_id_hash, coffer_id_equal, g_free, NULL);
-  sink->uploaders = _coffer_worker_pool_new (upload_func, sink, MAX_UPLOADS);
+  sink->uploaders = _coffer_worker_pool_new ("coffer-upload", upload_func, sink, MAX_UPLOADS);
   return sink;
 }
 

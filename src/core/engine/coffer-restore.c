@@ -39,7 +39,7 @@ typedef struct
   CofferRestoreFlags  flags;
   GCancellable       *cancellable;
   CofferProgressMeter *meter;
-  GThreadPool        *workers;
+  CofferWorkerPool   *workers;
   GMutex              lock;
   GCond               cond;
   guint               jobs;
@@ -939,7 +939,7 @@ submit (Restore *r, const char *path, const CofferTreeEntry *e)
     g_cond_wait (&r->cond, &r->lock);
   r->jobs++;
   g_mutex_unlock (&r->lock);
-  g_thread_pool_push (r->workers, job, NULL);
+  _coffer_worker_pool_push (r->workers, job);
 }
 
 /* Where snap_path goes on disk. Without a target: where it was. With one:
@@ -1270,7 +1270,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
   /* Restore waits on writes more than on the CPU: more workers than cores. */
   n_workers = MAX (4, 2 * g_get_num_processors ());
   r->max_jobs = n_workers * 4;
-  r->workers = _coffer_worker_pool_new (worker_func, r, n_workers);
+  r->workers = _coffer_worker_pool_new ("coffer-restore", worker_func, r, n_workers);
 
   if (_coffer_repository_get_index (self, r->keys, cancellable, &walk_error) != NULL)
     {

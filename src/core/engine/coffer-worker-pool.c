@@ -2,11 +2,10 @@
 /* Worker threads at a lower priority than the process (coffer-worker-pool.h).
  *
  * On Linux a nice value belongs to a thread: setpriority (PRIO_PROCESS,
- * gettid (), …) changes only the calling thread. An unprivileged thread
- * can lower its priority but not raise it again, so the pools here own
- * their threads (exclusive GThreadPools); they end when the pool is freed
- * and never go back to GLib's shared threads, which the app's other
- * background work uses. */
+ * gettid (), …) changes only the calling thread, and an unprivileged thread
+ * can lower its priority but not raise it again. So the threads here are
+ * the pool's own, started with it and joined when it is freed; none of
+ * them ever runs anything else. */
 #include <errno.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -14,23 +13,29 @@
 
 #include "coffer-worker-pool.h"
 
-static int worker_nice;   /* atomic */
-
-typedef struct
+struct _CofferWorkerPool
 {
-  GFunc    func;
-  gpointer user_data;
-} PoolData;
+  GFunc        func;
+  gpointer     user_data;
+  GAsyncQueue *queue;     /* jobs, then one STOP per thread */
+  GPtrArray   *threads;   /* GThread * */
+};
 
-static GPrivate lowered = G_PRIVATE_INIT (NULL);
-static GHashTable *pool_data;   /* GThreadPool * -> PoolData *, under pool_lock */
-static GMutex pool_lock;
+static int worker_nice;   /* atomic */
+static char stop_marker;
+#define STOP ((gpointer) &stop_marker)
 
 void
 coffer_worker_pool_set_nice (int increment)
 {
   g_return_if_fail (increment >= 0 && increment <= 19);
   g_atomic_int_set (&worker_nice, increment);
+}
+
+int
+coffer_worker_pool_get_nice (void)
+{
+  return g_atomic_int_get (&worker_nice);
 }
 
 void
@@ -41,9 +46,8 @@ _coffer_worker_thread_lower (void)
   pid_t tid;
   int current;
 
-  if (increment == 0 || g_private_get (&lowered) != NULL)
+  if (increment == 0)
     return;
-  g_private_set (&lowered, GINT_TO_POINTER (1));
   tid = (pid_t) syscall (SYS_gettid);
   errno = 0;
   current = getpriority (PRIO_PROCESS, tid);
@@ -56,51 +60,52 @@ _coffer_worker_thread_lower (void)
 #endif
 }
 
-static void
-pool_func (gpointer data, gpointer user_data)
+static gpointer
+worker_thread (gpointer data)
 {
-  PoolData *pd = user_data;
+  CofferWorkerPool *pool = data;
+  gpointer job;
 
   _coffer_worker_thread_lower ();
-  pd->func (data, pd->user_data);
+  while ((job = g_async_queue_pop (pool->queue)) != STOP)
+    pool->func (job, pool->user_data);
+  return NULL;
 }
 
-GThreadPool *
-_coffer_worker_pool_new (GFunc    func,
-                         gpointer user_data,
-                         guint    n_threads)
+CofferWorkerPool *
+_coffer_worker_pool_new (const char *name,
+                         GFunc       func,
+                         gpointer    user_data,
+                         guint       n_threads)
 {
-  PoolData *pd = g_new0 (PoolData, 1);
-  g_autoptr(GError) error = NULL;
-  GThreadPool *pool;
+  CofferWorkerPool *pool = g_new0 (CofferWorkerPool, 1);
 
-  pd->func = func;
-  pd->user_data = user_data;
-  pool = g_thread_pool_new (pool_func, pd, n_threads, TRUE, &error);
-  if (pool == NULL)
-    {
-      /* Threads could not be started now (resource limits): GLib's shared
-       * threads then, at the process's priority. */
-      g_debug ("worker pool: %s", error->message);
-      pool = g_thread_pool_new (func, user_data, n_threads, FALSE, NULL);
-      g_free (pd);
-      return pool;
-    }
-  g_mutex_lock (&pool_lock);
-  if (pool_data == NULL)
-    pool_data = g_hash_table_new_full (NULL, NULL, NULL, g_free);
-  g_hash_table_insert (pool_data, pool, pd);
-  g_mutex_unlock (&pool_lock);
+  g_return_val_if_fail (func != NULL && n_threads > 0, NULL);
+  pool->func = func;
+  pool->user_data = user_data;
+  pool->queue = g_async_queue_new ();
+  pool->threads = g_ptr_array_new ();
+  for (guint i = 0; i < n_threads; i++)
+    g_ptr_array_add (pool->threads, g_thread_new (name, worker_thread, pool));
   return pool;
 }
 
-/* Waits for every queued job, then frees the pool (and its threads). */
 void
-_coffer_worker_pool_free (GThreadPool *pool)
+_coffer_worker_pool_push (CofferWorkerPool *pool,
+                          gpointer          job)
 {
-  g_thread_pool_free (pool, FALSE, TRUE);
-  g_mutex_lock (&pool_lock);
-  if (pool_data != NULL)
-    g_hash_table_remove (pool_data, pool);
-  g_mutex_unlock (&pool_lock);
+  g_return_if_fail (pool != NULL && job != NULL && job != STOP);
+  g_async_queue_push (pool->queue, job);
+}
+
+void
+_coffer_worker_pool_free (CofferWorkerPool *pool)
+{
+  for (guint i = 0; i < pool->threads->len; i++)
+    g_async_queue_push (pool->queue, STOP);
+  for (guint i = 0; i < pool->threads->len; i++)
+    g_thread_join (pool->threads->pdata[i]);
+  g_ptr_array_unref (pool->threads);
+  g_async_queue_unref (pool->queue);
+  g_free (pool);
 }
