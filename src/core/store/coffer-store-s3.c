@@ -614,6 +614,50 @@ coffer_store_s3_delete (CofferStore *store, const char *name, GCancellable *canc
 
 /* ---- list ---- */
 
+/* coffer_store_s3_list, one page: hands each key below the store's prefix
+ * to func, notes IsTruncated and NextContinuationToken. FALSE when func
+ * asked to stop. */
+static gboolean
+list_page_read (CofferStoreS3       *self,
+                xmlNodePtr           root,
+                CofferStoreListFunc  func,
+                gpointer             user_data,
+                gboolean            *truncated,
+                char               **token)
+{
+  gsize plen = strlen (self->prefix);
+
+  for (xmlNodePtr n = root->children; n; n = n->next)
+    {
+      if (n->type != XML_ELEMENT_NODE)
+        continue;
+      if (xmlStrEqual (n->name, BAD_CAST "Contents"))
+        {
+          g_autofree char *k = xml_child_text (n, "Key");
+          g_autofree char *sz = xml_child_text (n, "Size");
+          if (k == NULL || !g_str_has_prefix (k, self->prefix) || k[plen] == '\0'
+              || g_str_has_suffix (k, "/"))
+            continue;
+          if (!func (k + plen, sz ? g_ascii_strtoull (sz, NULL, 10) : 0, user_data))
+            return FALSE;
+        }
+      else if (xmlStrEqual (n->name, BAD_CAST "IsTruncated"))
+        {
+          xmlChar *t = xmlNodeGetContent (n);
+          *truncated = g_ascii_strcasecmp ((const char *) t, "true") == 0;
+          xmlFree (t);
+        }
+      else if (xmlStrEqual (n->name, BAD_CAST "NextContinuationToken"))
+        {
+          xmlChar *t = xmlNodeGetContent (n);
+          g_free (*token);
+          *token = g_strdup ((const char *) t);
+          xmlFree (t);
+        }
+    }
+  return TRUE;
+}
+
 static gboolean
 coffer_store_s3_list (CofferStore *store, const char *prefix, CofferStoreListFunc func,
                       gpointer user_data, GCancellable *cancellable, GError **error)
@@ -623,7 +667,6 @@ coffer_store_s3_list (CofferStore *store, const char *prefix, CofferStoreListFun
   g_autofree char *eprefix = coffer_sigv4_uri_encode (fprefix, FALSE);
   g_autofree char *token = NULL;
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  gsize plen = strlen (self->prefix);
 
   for (guint page = 0;; page++)
     {
@@ -632,6 +675,7 @@ coffer_store_s3_list (CofferStore *store, const char *prefix, CofferStoreListFun
       xmlDocPtr doc;
       xmlNodePtr root;
       gboolean truncated = FALSE;
+      gboolean stopped;
 
       if (token)
         {
@@ -661,38 +705,9 @@ coffer_store_s3_list (CofferStore *store, const char *prefix, CofferStoreListFun
           return FALSE;
         }
       g_clear_pointer (&token, g_free);
-      for (xmlNodePtr n = root->children; n; n = n->next)
-        {
-          if (n->type != XML_ELEMENT_NODE)
-            continue;
-          if (xmlStrEqual (n->name, BAD_CAST "Contents"))
-            {
-              g_autofree char *k = xml_child_text (n, "Key");
-              g_autofree char *sz = xml_child_text (n, "Size");
-              if (k == NULL || !g_str_has_prefix (k, self->prefix) || k[plen] == '\0'
-                  || g_str_has_suffix (k, "/"))
-                continue;
-              if (!func (k + plen, sz ? g_ascii_strtoull (sz, NULL, 10) : 0, user_data))
-                {
-                  xmlFreeDoc (doc);
-                  return TRUE;
-                }
-            }
-          else if (xmlStrEqual (n->name, BAD_CAST "IsTruncated"))
-            {
-              xmlChar *t = xmlNodeGetContent (n);
-              truncated = g_ascii_strcasecmp ((const char *) t, "true") == 0;
-              xmlFree (t);
-            }
-          else if (xmlStrEqual (n->name, BAD_CAST "NextContinuationToken"))
-            {
-              xmlChar *t = xmlNodeGetContent (n);
-              token = g_strdup ((const char *) t);
-              xmlFree (t);
-            }
-        }
+      stopped = !list_page_read (self, root, func, user_data, &truncated, &token);
       xmlFreeDoc (doc);
-      if (!truncated)
+      if (stopped || !truncated)
         return TRUE;
       if (token == NULL || token[0] == '\0')
         {
