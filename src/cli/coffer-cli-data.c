@@ -1019,6 +1019,10 @@ coffer_cli_cmd_check (CofferCli  *cli,
       ok = coffer_check_run (cli->repository, c->id, read_data_percent, coffer_cli_progress_cb, cli,
                              &problems, cli->cancellable, &local_error);
       coffer_cli_progress_clear ();
+      /* Problems found come with an error that only counts them: list
+       * them (below), not the count. */
+      if (problems != NULL && problems->len > 0)
+        g_clear_error (&local_error);
       if (local_error != NULL)
         {
           int s = coffer_cli_report_error (cli, local_error);

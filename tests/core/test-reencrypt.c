@@ -513,6 +513,101 @@ test_prune_keeps_epochs_apart (void)
   }
 }
 
+static gboolean
+collect_name (const char *name, guint64 size, gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_path_get_basename (name));
+  return TRUE;
+}
+
+static GPtrArray *
+index_objects (CofferRepository *repo, const char *cid)
+{
+  g_autofree char *prefix = g_strdup_printf ("categories/%s/index/", cid);
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (coffer_store_list (coffer_repository_get_store (repo), prefix, collect_name, names,
+                                    NULL, &error));
+  g_assert_no_error (error);
+  return names;
+}
+
+/* A prune killed after it wrote its complete index X (superseding I1 and
+ * I2) but before it deleted them leaves I1 and I2 superseded by X. The
+ * next prune writes its own complete index and deletes what its index
+ * replaced: if that were only X (the live object), deleting X would bring
+ * I1 and I2 back to life, naming the pack of a forgotten snapshot that
+ * this prune deletes ("pack ... is missing", found by the chaos test). The
+ * new index must supersede, and the prune delete, every index object it
+ * listed. */
+static void
+test_prune_superseded_stay_superseded (void)
+{
+  g_autofree char *store_dir = fixture_dir ("store-superseded");
+  g_autofree char *src = fixture_dir ("src-superseded");
+  g_autofree char *f1 = g_build_filename (src, "f1.bin", NULL);
+  g_autofree char *f2 = g_build_filename (src, "f2.bin", NULL);
+  g_autofree char *cid = NULL;
+  g_autoptr(CofferSecret) rk = NULL;
+  g_auto(FixtureRepository) repo = NULL;
+  g_autoptr(CofferSnapshot) a = NULL;
+  g_autoptr(CofferSnapshot) b = NULL;
+  g_autoptr(GPtrArray) before = NULL;
+  g_autoptr(GPtrArray) after = NULL;
+  g_autoptr(GError) error = NULL;
+
+  fixture_fresh_computer ();
+  repo = fixture_create (store_dir, PASSWORD, &rk);
+  cid = fixture_add_category (repo, "Photos", COFFER_LEVEL_STANDARD, src);
+  coffer_test_write_random (f1, 600 * 1024, 41);
+  a = fixture_backup (repo, cid);
+  g_assert_cmpint (g_unlink (f1), ==, 0);
+  coffer_test_write_random (f2, 600 * 1024, 42);
+  b = fixture_backup (repo, cid);
+
+  /* X: what the killed prune wrote. */
+  before = index_objects (repo, cid);
+  g_assert_cmpuint (before->len, ==, 2);
+  {
+    CofferCategoryKeys *keys = _coffer_repository_get_category (repo, cid, NULL, &error);
+    CofferIndex *index;
+
+    g_assert_no_error (error);
+    _coffer_repository_drop_index (repo, keys);
+    index = _coffer_repository_get_index (repo, keys, NULL, &error);
+    g_assert_no_error (error);
+    g_ptr_array_add (before, NULL);
+    g_assert_true (_coffer_repository_write_index (repo, keys, index, NULL,
+                                                   (const char * const *) before->pdata, NULL, NULL, &error));
+    g_assert_no_error (error);
+  }
+  /* Forget a: the pack of f1 is unused. */
+  {
+    g_autofree char *name = g_strdup_printf ("categories/%s/snapshots/%s", cid, a->id);
+    g_assert_true (coffer_store_delete (coffer_repository_get_store (repo), name, NULL, &error));
+    g_assert_no_error (error);
+  }
+  fixture_close (&repo);
+  repo = fixture_open (store_dir, NULL, rk, &error);
+  g_assert_no_error (error);
+  g_assert_true (coffer_prune_run (repo, cid, 0, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  /* One index object is left: the new one. */
+  after = index_objects (repo, cid);
+  g_assert_cmpuint (after->len, ==, 1);
+  for (guint i = 0; i + 1 < before->len; i++)
+    g_assert_cmpstr (g_ptr_array_index (after, 0), !=, g_ptr_array_index (before, i));
+
+  /* Another computer (no index cache) finds every pack it is told of. */
+  fixture_close (&repo);
+  fixture_fresh_computer ();
+  repo = fixture_open (store_dir, NULL, rk, &error);
+  g_assert_no_error (error);
+  fixture_assert_check_clean (repo, cid, 100);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -520,5 +615,6 @@ main (int argc, char **argv)
   g_test_add_func ("/reencrypt/after-advanced", test_reencrypt);
   g_test_add_func ("/reencrypt/resume", test_resume);
   g_test_add_func ("/prune/epochs-apart", test_prune_keeps_epochs_apart);
+  g_test_add_func ("/prune/superseded-stay-superseded", test_prune_superseded_stay_superseded);
   return g_test_run ();
 }

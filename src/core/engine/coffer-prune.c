@@ -606,14 +606,20 @@ prune_category (CofferRepository *self, CofferCategoryKeys *keys, gint64 grace_s
   if (!flush_writers (p, writers, new_index, new_packs, error))
     goto out;
 
-  if (changed || (keys->index_names != NULL && keys->index_names->len > 1))
+  if (changed || (keys->index_listed != NULL && keys->index_listed->len > 1))
     {
       /* The repacked packs must be on the disk before the index that names
        * them (and the plan that deletes the packs they replace). */
       if (!coffer_store_flush (coffer_repository_get_store (self), cancellable, error))
         goto out;
-      for (guint i = 0; keys->index_names != NULL && i < keys->index_names->len; i++)
-        g_ptr_array_add (superseded, g_strdup (g_ptr_array_index (keys->index_names, i)));
+      /* The new index is complete: it supersedes every index object that
+       * was there when the index was loaded, not only the live ones. An
+       * object already superseded by a live one (a prune killed before it
+       * deleted it) would otherwise come back to life when the plan below
+       * deletes the object that superseded it, naming packs this prune
+       * deletes (found by the chaos test, docs/SECURITY.md). */
+      for (guint i = 0; keys->index_listed != NULL && i < keys->index_listed->len; i++)
+        g_ptr_array_add (superseded, g_strdup (g_ptr_array_index (keys->index_listed, i)));
       g_ptr_array_add (superseded, NULL);
       if (!_coffer_repository_write_index (self, keys, new_index, NULL,
                                            (const char * const *) superseded->pdata, NULL, cancellable, error))

@@ -59,6 +59,7 @@ _coffer_category_keys_free (gpointer data)
   g_clear_pointer (&keys->info, coffer_category_free);
   g_clear_pointer (&keys->index, coffer_index_free);
   g_clear_pointer (&keys->index_names, g_ptr_array_unref);
+  g_clear_pointer (&keys->index_listed, g_ptr_array_unref);
   g_clear_pointer (&keys->refused, g_hash_table_unref);
   g_free (keys->meta_creator);
   g_free (keys->info_device);

@@ -65,6 +65,9 @@ typedef struct
   CofferCategory  *info;       /* name, level, paths, excludes */
   CofferIndex     *index;      /* loaded lazily, under the repository lock */
   GPtrArray       *index_names; /* names of the live index objects merged into index */
+  GPtrArray       *index_listed; /* every index object listed when index was loaded
+                                  * (live, superseded or refused): a complete new
+                                  * index supersedes them all (coffer-prune.c) */
   guint64          meta_counter; /* "counter" of meta/<cid> as read or last written */
   char            *meta_creator; /* "device" of meta/<cid>: whose folders the top-level
                                   * paths are (NULL: unknown, a description from before

@@ -298,6 +298,11 @@ _coffer_repository_get_index (CofferRepository *self, CofferCategoryKeys *keys,
   cache_path = g_build_filename (cache_dir, "index.cache", NULL);
   digest_path = g_build_filename (cache_dir, "index.names", NULL);
   digest = names_digest (names);
+  g_clear_pointer (&keys->index_listed, g_ptr_array_unref);
+  keys->index_listed = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < names->len; i++)
+    g_ptr_array_add (keys->index_listed,
+                     g_strdup ((const char *) g_ptr_array_index (names, i) + strlen (prefix)));
   if (index_load_cache (keys, cache_path, digest_path, digest))
     {
       index = keys->index;
@@ -356,6 +361,7 @@ _coffer_repository_drop_index (CofferRepository *self, CofferCategoryKeys *keys)
   g_rec_mutex_lock (lock);
   g_clear_pointer (&keys->index, coffer_index_free);
   g_clear_pointer (&keys->index_names, g_ptr_array_unref);
+  g_clear_pointer (&keys->index_listed, g_ptr_array_unref);
   g_rec_mutex_unlock (lock);
 }
 
