@@ -326,7 +326,8 @@ pack_writer_seal_header (CofferPackWriter *writer,
   plain = g_malloc0 (header_plain_len);
   coffer_put_u32_le (plain, PACK_HEADER_VERSION);
   coffer_put_u32_le (plain + 4, header->len);
-  memcpy (plain + PACK_HEADER_PREFIX, header->data, header->len);
+  if (header->len > 0)   /* an empty pack's header has no entries (and no data) */
+    memcpy (plain + PACK_HEADER_PREFIX, header->data, header->len);
 
   if (writer->deterministic)
     derive (seed, "header-nonce", dest, NONCE_BYTES);
