@@ -3,6 +3,7 @@
 
 #include "coffer-crypto.h"
 #include "coffer-index.h"
+#include "coffer-pack-reader.h"
 #include "coffer-repository.h"
 #include "coffer-state.h"
 
@@ -264,6 +265,15 @@ GBytes *_coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys
 GPtrArray *_coffer_repository_read_tree (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
                                          const guint8 id[COFFER_ID_BYTES],
                                          GCancellable *cancellable, GError **error);
+/* The same through a pack reader (coffer-pack-reader.h), for an operation
+ * that reads many blobs in the order they were packed. */
+GBytes *_coffer_repository_read_blob_via (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
+                                          const guint8 id[COFFER_ID_BYTES], CofferBlobType type,
+                                          CofferPackReader *reader,
+                                          GCancellable *cancellable, GError **error);
+GPtrArray *_coffer_repository_read_tree_via (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
+                                             const guint8 id[COFFER_ID_BYTES], CofferPackReader *reader,
+                                             GCancellable *cancellable, GError **error);
 gboolean _coffer_repository_write_index (CofferRepository *self, CofferCategoryKeys *keys,
                                          CofferIndex *delta, GHashTable *only_packs,
                                          const char * const *supersedes, char **out_name,

@@ -668,6 +668,14 @@ _coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys, 
                               const guint8 id[COFFER_ID_BYTES], CofferBlobType type,
                               GCancellable *cancellable, GError **error)
 {
+  return _coffer_repository_read_blob_via (self, keys, epoch, id, type, NULL, cancellable, error);
+}
+
+GBytes *
+_coffer_repository_read_blob_via (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
+                                  const guint8 id[COFFER_ID_BYTES], CofferBlobType type,
+                                  CofferPackReader *reader, GCancellable *cancellable, GError **error)
+{
   CofferIndex *index = _coffer_repository_get_index (self, keys, cancellable, error);
   CofferEpochKeys *ek = coffer_category_keys_epoch (keys, epoch);
   CofferIndexEntry entry;
@@ -691,8 +699,12 @@ _coffer_repository_read_blob (CofferRepository *self, CofferCategoryKeys *keys, 
       return NULL;
     }
   pack = _coffer_pack_name (keys->id, coffer_index_get_pack_id (index, entry.pack));
-  sealed = coffer_store_get (self->store, pack, entry.offset, entry.length,
-                             cancellable, &last_error);
+  if (reader != NULL)
+    sealed = _coffer_pack_reader_get (reader, pack, entry.pack, entry.offset, entry.length,
+                                      cancellable, &last_error);
+  else
+    sealed = coffer_store_get (self->store, pack, entry.offset, entry.length,
+                               cancellable, &last_error);
   if (sealed == NULL)
     {
       /* A pack that is gone or shorter than the index says is damage to
@@ -744,8 +756,16 @@ GPtrArray *
 _coffer_repository_read_tree (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
                               const guint8 id[COFFER_ID_BYTES], GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GBytes) data = _coffer_repository_read_blob (self, keys, epoch, id, COFFER_BLOB_TREE,
-                                                         cancellable, error);
+  return _coffer_repository_read_tree_via (self, keys, epoch, id, NULL, cancellable, error);
+}
+
+GPtrArray *
+_coffer_repository_read_tree_via (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
+                                  const guint8 id[COFFER_ID_BYTES], CofferPackReader *reader,
+                                  GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GBytes) data = _coffer_repository_read_blob_via (self, keys, epoch, id, COFFER_BLOB_TREE,
+                                                             reader, cancellable, error);
 
   if (data == NULL)
     return NULL;

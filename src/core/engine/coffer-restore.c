@@ -40,6 +40,7 @@ typedef struct
   GCancellable       *cancellable;
   CofferProgressMeter *meter;
   CofferWorkerPool   *workers;
+  CofferPackReader   *reader;     /* blobs in the order they were packed, a window at a time */
   GMutex              lock;
   GCond               cond;
   guint               jobs;
@@ -646,9 +647,8 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
 
       if (failed (r))
         goto fail_quiet;
-      blob = _coffer_repository_read_blob (r->repo, r->keys, r->snapshot->epoch, e->content->data + off,
-                                           COFFER_BLOB_DATA,
-                                           r->cancellable, error);
+      blob = _coffer_repository_read_blob_via (r->repo, r->keys, r->snapshot->epoch, e->content->data + off,
+                                               COFFER_BLOB_DATA, r->reader, r->cancellable, error);
       if (blob == NULL)
         goto fail;
       data = g_bytes_get_data (blob, &len);
@@ -1041,8 +1041,8 @@ restore_tree (Restore *r, GPtrArray *tree, const char *path_in_snapshot,
 
           if (dest != NULL && !ensure_dir (r, dest, e, &created, error))
             return FALSE;
-          sub = _coffer_repository_read_tree (r->repo, r->keys, r->snapshot->epoch, e->content->data,
-                                              r->cancellable, error);
+          sub = _coffer_repository_read_tree_via (r->repo, r->keys, r->snapshot->epoch, e->content->data,
+                                                  r->reader, r->cancellable, error);
           if (sub == NULL)
             return FALSE;
           if (!restore_tree (r, sub, snap_path, selected ? NULL : paths, sub_strip, error))
@@ -1214,6 +1214,42 @@ restore_clear (Restore *r)
   g_cond_clear (&r->cond);
 }
 
+/* Walks the snapshot's trees from the top, restoring the files through
+ * the workers and reading blobs through a pack reader; the walk's error
+ * (the workers' go to r->error) in error. */
+static void
+restore_walk (Restore *r, const char * const *norm_paths, GError **error)
+{
+  g_autoptr(GPtrArray) tree = NULL;
+  CofferIndex *index;
+  /* Restore waits on writes more than on the CPU: more workers than cores. */
+  guint n_workers = MAX (4, 2 * g_get_num_processors ());
+
+  r->max_jobs = n_workers * 4;
+  r->workers = _coffer_worker_pool_new ("coffer-restore", worker_func, r, n_workers);
+  index = _coffer_repository_get_index (r->repo, r->keys, r->cancellable, error);
+  if (index != NULL)
+    {
+      /* Whole packs (12 MiB as the backup writes them) for the workers
+       * and the trees; a restore of whole snapshots needs most of each. */
+      r->reader = _coffer_pack_reader_new (r->repo->store, index, MIN (n_workers, 6) + 1,
+                                           norm_paths == NULL || norm_paths[0] == NULL);
+      tree = _coffer_repository_read_tree_via (r->repo, r->keys, r->snapshot->epoch, r->snapshot->tree,
+                                               r->reader, r->cancellable, error);
+      if (tree != NULL)
+        restore_tree (r, tree, "", norm_paths, r->strip, error);
+    }
+  _coffer_worker_pool_free (r->workers);
+  if (r->reader != NULL)
+    {
+      guint64 requests, bytes;
+      _coffer_pack_reader_get_stats (r->reader, &requests, &bytes);
+      g_debug ("restore: %" G_GUINT64_FORMAT " reads of %" G_GUINT64_FORMAT " bytes from the store",
+               requests, bytes);
+    }
+  g_clear_pointer (&r->reader, _coffer_pack_reader_free);
+}
+
 gboolean
 coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
                            const CofferSnapshot *snapshot, const char * const *paths,
@@ -1225,10 +1261,8 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
   g_autofree char *strip = NULL;
   Restore rs = { 0 };
   Restore *r = &rs;
-  g_autoptr(GPtrArray) tree = NULL;
   g_autoptr(GError) walk_error = NULL;
   g_auto(GStrv) norm_paths = NULL;
-  guint n_workers;
   gboolean ok;
 
   g_return_val_if_fail (COFFER_IS_REPOSITORY (self), FALSE);
@@ -1267,19 +1301,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
   coffer_progress_meter_set_totals (r->meter, snapshot->files, snapshot->bytes);
   g_mutex_init (&r->lock);
   g_cond_init (&r->cond);
-  /* Restore waits on writes more than on the CPU: more workers than cores. */
-  n_workers = MAX (4, 2 * g_get_num_processors ());
-  r->max_jobs = n_workers * 4;
-  r->workers = _coffer_worker_pool_new ("coffer-restore", worker_func, r, n_workers);
-
-  if (_coffer_repository_get_index (self, r->keys, cancellable, &walk_error) != NULL)
-    {
-      tree = _coffer_repository_read_tree (self, r->keys, snapshot->epoch, snapshot->tree, cancellable,
-                                           &walk_error);
-      if (tree != NULL)
-        restore_tree (r, tree, "", (const char * const *) norm_paths, r->strip, &walk_error);
-    }
-  _coffer_worker_pool_free (r->workers);
+  restore_walk (r, (const char * const *) norm_paths, &walk_error);
   if (walk_error != NULL)
     set_error (r, g_steal_pointer (&walk_error));
 
