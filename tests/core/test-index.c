@@ -478,6 +478,132 @@ assert_merge_fails (GBytes *bytes, gint code)
   g_assert_cmpuint (coffer_index_get_n_blobs (index), ==, 0);
 }
 
+/* Merges plain with index objects read fast or the GVariant way; the
+ * result's serialised form and names, or its error. */
+static GBytes *
+merge_way (GBytes *plain, gboolean fast, GStrv *names, GError **error)
+{
+  g_autoptr(CofferIndex) index = coffer_index_new ();
+
+  _coffer_index_set_fast_read (fast);
+  if (!coffer_index_merge (index, plain, names, error))
+    return NULL;
+  return coffer_index_serialize (index, NULL, (const char * const *) *names);
+}
+
+static void
+assert_ways_agree (GBytes *plain)
+{
+  g_autoptr(GError) e1 = NULL, e2 = NULL;
+  g_auto(GStrv) n1 = NULL, n2 = NULL;
+  g_autoptr(GBytes) fast = merge_way (plain, TRUE, &n1, &e1);
+  g_autoptr(GBytes) slow = merge_way (plain, FALSE, &n2, &e2);
+
+  _coffer_index_set_fast_read (TRUE);
+  if (slow == NULL)
+    {
+      g_assert_null (fast);
+      g_assert_nonnull (e1);
+      g_assert_error (e1, e2->domain, e2->code);
+      g_assert_cmpstr (e1->message, ==, e2->message);
+      return;
+    }
+  g_assert_no_error (e1);
+  g_assert_true (g_bytes_equal (fast, slow));
+  g_assert_true (g_strv_equal ((const char * const *) n1, (const char * const *) n2));
+}
+
+/* coffer_index_merge reads objects without GVariant when they are in the
+ * normal form coffer_index_serialize writes (docs/PERFORMANCE.md "Reading
+ * index objects"), and the GVariant way otherwise: on valid objects of
+ * every framing size and on thousands of damaged ones (random bytes,
+ * framing offsets, truncation, extension, ids of other lengths) both ways
+ * must accept the same objects with the same content and refuse the rest
+ * with the same message. */
+static void
+test_index_fast_read_agrees (void)
+{
+  const guint sizes[] = { 0, 1, 4, 100, 1200, 5000 };
+  const char *names[] = { "00ff", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", NULL };
+  g_autoptr(GRand) rand = g_rand_new_with_seed (20261205);
+
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
+    for (guint with_names = 0; with_names < 2; with_names++)
+      {
+        g_autoptr(CofferIndex) index = coffer_index_new ();
+        g_autoptr(GBytes) valid = NULL;
+        const guint8 *data;
+        gsize size;
+        guint before = _coffer_index_get_fast_reads ();
+
+        add_standard (index, 0, sizes[s]);
+        valid = coffer_index_serialize (index, NULL, with_names ? names : NULL);
+        assert_ways_agree (valid);
+        g_assert_cmpuint (_coffer_index_get_fast_reads (), ==, before + 1);
+        data = g_bytes_get_data (valid, &size);
+        for (guint m = 0; m < 400; m++)
+          {
+            g_autofree guint8 *copy = g_malloc (size + 8);
+            g_autoptr(GBytes) damaged = NULL;
+            gsize len = size;
+            guint kind = g_rand_int_range (rand, 0, 5);
+
+            memcpy (copy, data, size);
+            if (kind == 0 && size > 0)        /* any byte */
+              copy[g_rand_int_range (rand, 0, size)] = g_rand_int_range (rand, 0, 256);
+            else if (kind == 1 && size > 0)   /* the framing at the end */
+              {
+                gsize back = g_rand_int_range (rand, 0, MIN (size, 24));
+                copy[size - 1 - back] ^= 1 << g_rand_int_range (rand, 0, 8);
+              }
+            else if (kind == 2)               /* cut short */
+              len = g_rand_int_range (rand, 0, size + 1);
+            else if (kind == 3)               /* longer */
+              {
+                gsize extra = g_rand_int_range (rand, 1, 9);
+                memset (copy + size, g_rand_int_range (rand, 0, 2) ? 0 : 0x35, extra);
+                len = size + extra;
+              }
+            else if (size > 8)                /* an entry's bytes */
+              {
+                gsize at = 4 + 32 * (sizes[s] > 0) + g_rand_int_range (rand, 0, 56 * 2);
+                copy[MIN (size - 1, at)] ^= 0x10;
+              }
+            damaged = g_bytes_new (copy, len);
+            assert_ways_agree (damaged);
+          }
+      }
+
+  /* Ids of other lengths: valid GVariant, refused by both ways alike. */
+  for (guint bad = 0; bad < 2; bad++)
+    {
+      guint8 id[40] = { 1 };
+      GVariantBuilder packs, entries;
+      g_autoptr(GVariant) v = NULL;
+      static const char * const none[] = { NULL };
+
+      g_variant_builder_init (&packs, G_VARIANT_TYPE ("aay"));
+      g_variant_builder_init (&entries, G_VARIANT_TYPE ("a(ayyuuuu)"));
+      g_variant_builder_add_value (&packs, g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, id,
+                                                                       bad == 0 ? 31 : 32, 1));
+      g_variant_builder_add (&entries, "(@ayyuuuu)",
+                             g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, id, bad == 1 ? 33 : 32, 1),
+                             (guint8) COFFER_BLOB_DATA, 0u, 0u, 1u, 1u);
+      v = g_variant_ref_sink (g_variant_new ("(u@aay@a(ayyuuuu)^as)", (guint32) 1,
+                                             g_variant_builder_end (&packs),
+                                             g_variant_builder_end (&entries), none));
+      {
+        g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes (v);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(CofferIndex) index = coffer_index_new ();
+
+        assert_ways_agree (bytes);
+        g_assert_false (coffer_index_merge (index, bytes, NULL, &error));
+        g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT);
+      }
+    }
+}
+
 static void
 test_index_hostile (void)
 {
@@ -786,6 +912,7 @@ main (int argc, char **argv)
   g_test_add_func ("/index/serialize", test_index_serialize);
   g_test_add_func ("/index/gvariant-exact", test_index_gvariant_exact);
   g_test_add_func ("/index/hostile", test_index_hostile);
+  g_test_add_func ("/index/fast-read-agrees", test_index_fast_read_agrees);
   g_test_add_func ("/index/save-load", test_index_save_load);
   g_test_add_func ("/index/corrupt-cache", test_index_corrupt_cache);
   g_test_add_func ("/index/remove-packs", test_index_remove_packs);

@@ -2,7 +2,8 @@
 /* Index objects (docs/FORMAT.md "Index"). Byte 0 bit 0 set: the rest is
  * the zstd-compressed form, decompressed with the engine's own bound as
  * the index loader does; clear: the rest is the GVariant itself. It is
- * merged into an index; what merged must serialise and merge again. */
+ * merged into an index; what merged must serialise and merge again, and
+ * the fast reading of index objects must agree with GVariant's. */
 #include "fuzz-common.h"
 #include "coffer-index.h"
 #include "coffer-repository-private.h"
@@ -38,7 +39,30 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   else
     plain = g_bytes_ref (bytes);
 
-  if (coffer_index_merge (index, plain, &supersedes, &error))
+  /* The GVariant way must agree with the fast one (coffer-index.c). */
+  {
+    g_autoptr(CofferIndex) slow = coffer_index_new ();
+    g_autoptr(GError) slow_error = NULL;
+    g_auto(GStrv) slow_sup = NULL;
+    gboolean slow_ok;
+
+    _coffer_index_set_fast_read (FALSE);
+    slow_ok = coffer_index_merge (slow, plain, &slow_sup, &slow_error);
+    _coffer_index_set_fast_read (TRUE);
+    if (coffer_index_merge (index, plain, &supersedes, &error) != slow_ok)
+      g_error ("the fast and the GVariant reading of an index object disagree");
+    if (slow_ok)
+      {
+        g_autoptr(GBytes) a = coffer_index_serialize (index, NULL, (const char * const *) supersedes);
+        g_autoptr(GBytes) b = coffer_index_serialize (slow, NULL, (const char * const *) slow_sup);
+        if (!g_bytes_equal (a, b))
+          g_error ("the fast and the GVariant reading of an index object read different things");
+      }
+    else
+      g_assert_cmpstr (error->message, ==, slow_error->message);
+  }
+
+  if (error == NULL)
     {
       g_autoptr(GBytes) again = coffer_index_serialize (index, NULL, (const char * const *) supersedes);
       g_autoptr(CofferIndex) copy = coffer_index_new ();

@@ -56,6 +56,12 @@ gboolean coffer_index_merge     (CofferIndex *index, GBytes *plaintext,
                                  char ***supersedes, GError **error);
 
 /* Local cache: the sorted table in a file, memory-mapped on load. */
+/* Tests only: FALSE makes coffer_index_merge read every object the
+ * GVariant way (coffer-index.c, "Reading index objects without GVariant"). */
+void     _coffer_index_set_fast_read (gboolean enabled);
+/* How many objects were read that way so far. */
+guint    _coffer_index_get_fast_reads (void);
+
 gboolean     coffer_index_save  (CofferIndex *index, const char *path, GError **error);
 CofferIndex *coffer_index_load  (const char *path, GError **error);
 
