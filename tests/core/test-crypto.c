@@ -478,6 +478,48 @@ test_blob_round_trip (void)
     }
 }
 
+/* Blobs stored raw are encrypted straight from the plaintext
+ * (encrypt_raw_frame), not by libsodium's one-shot function: every length
+ * around the 64-byte block layout (the 5-byte frame header shifts the
+ * plaintext against the blocks) and the padding must open with libsodium's
+ * decryption, for data and tree blobs, and a flipped byte anywhere must
+ * not. */
+static void
+test_blob_seal_raw_direct (void)
+{
+  g_autoptr(CofferSecret) key = coffer_secret_new_random (32);
+  gsize max = (1 << 20) + 4099;
+  g_autofree guint8 *random = g_malloc (max);
+  g_autofree guint8 *out = g_malloc (coffer_blob_sealed_max (max));
+  gsize lens[] = { 0, 1, 2, 58, 59, 60, 61, 63, 64, 65, 122, 123, 124, 125, 187, 188, 1000, 4096,
+                   4097, 65536 + 7, 1 << 20, (1 << 20) + 4099 };
+
+  randombytes_buf (random, max);
+  for (guint i = 0; i < G_N_ELEMENTS (lens) + 40; i++)
+    {
+      gsize len = i < G_N_ELEMENTS (lens) ? lens[i] : 1 + randombytes_uniform (300000);
+      CofferBlobType type = i % 2 ? COFFER_BLOB_TREE : COFFER_BLOB_DATA;
+      guint8 id[32];
+      g_autoptr(GBytes) opened = NULL;
+      g_autoptr(GError) error = NULL;
+      gsize n, at;
+
+      randombytes_buf (id, sizeof id);
+      n = coffer_blob_seal_into (key, id, type, random, len, out);
+      g_assert_cmpuint (n, ==, coffer_blob_sealed_max (len));   /* stored raw */
+      opened = coffer_blob_open (key, id, type, out, n, &error);
+      g_assert_no_error (error);
+      g_assert_cmpmem (g_bytes_get_data (opened, NULL), g_bytes_get_size (opened), random, len);
+      g_clear_pointer (&opened, g_bytes_unref);
+
+      at = randombytes_uniform (n);
+      out[at] ^= 0x01;
+      opened = coffer_blob_open (key, id, type, out, n, &error);
+      g_assert_null (opened);
+      g_assert_nonnull (error);
+    }
+}
+
 static void
 test_blob_seal_into (void)
 {
@@ -931,6 +973,7 @@ main (int argc, char **argv)
   g_test_add_func ("/crypto/padme", test_padme);
   g_test_add_func ("/crypto/blob/round-trip", test_blob_round_trip);
   g_test_add_func ("/crypto/blob/seal-into", test_blob_seal_into);
+  g_test_add_func ("/crypto/blob/seal-raw-direct", test_blob_seal_raw_direct);
   g_test_add_func ("/crypto/blob/tamper", test_blob_tamper);
   g_test_add_func ("/crypto/blob/threads", test_blob_threads);
   g_test_add_func ("/crypto/blob/hostile-frames", test_blob_hostile_frames);

@@ -301,12 +301,21 @@ coffer_padme_length (guint64 len)
 
 /* ---- Blobs ---- */
 
+/* Key material of encrypt_raw_frame (below), in sodium_malloc memory. */
 typedef struct
 {
-  ZSTD_CCtx *cctx;
-  ZSTD_DCtx *dctx;
-  guint8    *sample;       /* SAMPLE_BYTES */
-  guint8    *sample_out;   /* ZSTD_compressBound (SAMPLE_BYTES) */
+  guint8                            subkey[crypto_core_hchacha20_OUTPUTBYTES];
+  guint8                            block0[64];
+  crypto_onetimeauth_poly1305_state poly;
+} AeadScratch;
+
+typedef struct
+{
+  ZSTD_CCtx   *cctx;
+  ZSTD_DCtx   *dctx;
+  guint8      *sample;       /* SAMPLE_BYTES */
+  guint8      *sample_out;   /* ZSTD_compressBound (SAMPLE_BYTES) */
+  AeadScratch *aead;         /* sodium_malloc */
 } ZstdThreadState;
 
 static void
@@ -318,6 +327,8 @@ zstd_thread_state_free (gpointer data)
   ZSTD_freeDCtx (state->dctx);
   g_free (state->sample);
   g_free (state->sample_out);
+  if (state->aead != NULL)
+    sodium_free (state->aead);
   g_free (state);
 }
 
@@ -420,6 +431,81 @@ coffer_blob_sealed_max (gsize len)
 
   return NONCE_BYTES + coffer_padme_length (FRAME_HEADER_BYTES + (guint64) len) + TAG_BYTES;
 }
+/* The frame of a blob stored uncompressed (flags, payload length, the
+ * plaintext, zero padding to frame_len) sealed into frame without first
+ * copying the plaintext there: XChaCha20-Poly1305-IETF computed as
+ * libsodium's crypto_aead_xchacha20poly1305_ietf_encrypt does (an
+ * HChaCha20 subkey from the key and the nonce's first 16 bytes; ChaCha20
+ * with the nonce's last 8 bytes, block 0 the Poly1305 key, the message
+ * from block 1; the tag over ad, ciphertext, zero padding to 16 and both
+ * lengths), with the keystream applied to the plaintext where it lies.
+ * The copy cost 8.7 % of a backup of random data (docs/PERFORMANCE.md
+ * "Sealing without a copy"); /crypto/seal-raw-direct opens the result with
+ * libsodium's decryption for every boundary of the block layout. Writes
+ * frame_len + TAG_BYTES bytes. */
+static void
+encrypt_raw_frame (ZstdThreadState *state, guint8 *frame, const guint8 *plaintext, gsize len,
+                   gsize frame_len, const guint8 *ad, gsize ad_len, const guint8 nonce[NONCE_BYTES],
+                   const guint8 *key)
+{
+  static const guint8 zeros[16] = { 0 };
+  AeadScratch *s;
+  guint8 n2[crypto_stream_chacha20_ietf_NONCEBYTES] = { 0 };
+  guint8 lengths[16];
+  gsize data_end = FRAME_HEADER_BYTES + len;       /* end of the plaintext in the frame */
+  gsize first = MIN (frame_len, 64);
+  gsize mid_end = MAX (data_end / 64 * 64, 64);    /* block-aligned, <= data_end when > 64 */
+
+  if (state->aead == NULL)
+    {
+      state->aead = sodium_malloc (sizeof (AeadScratch));
+      if (state->aead == NULL)
+        g_error ("Out of secure memory.");
+    }
+  s = state->aead;
+  memcpy (n2 + 4, nonce + 16, 8);
+  crypto_core_hchacha20 (s->subkey, nonce, key, NULL);
+  memset (s->block0, 0, sizeof s->block0);
+  crypto_stream_chacha20_ietf_xor_ic (s->block0, s->block0, sizeof s->block0, n2, 0, s->subkey);
+  crypto_onetimeauth_poly1305_init (&s->poly, s->block0);
+
+  /* Block 1: the header and the plaintext's first 59 bytes, in place. */
+  frame[0] = 0;
+  coffer_put_u32_le (frame + 1, (guint32) len);
+  if (len > 0)
+    memcpy (frame + FRAME_HEADER_BYTES, plaintext, MIN (len, first - FRAME_HEADER_BYTES));
+  if (data_end < first)
+    memset (frame + data_end, 0, first - data_end);
+  crypto_stream_chacha20_ietf_xor_ic (frame, frame, first, n2, 1, s->subkey);
+  if (frame_len > 64)
+    {
+      gsize from_plaintext = data_end > mid_end ? data_end - mid_end : 0;
+
+      /* Whole blocks straight from the plaintext. */
+      if (mid_end > 64)
+        crypto_stream_chacha20_ietf_xor_ic (frame + 64, plaintext + 64 - FRAME_HEADER_BYTES, mid_end - 64,
+                                            n2, 2, s->subkey);
+      /* The rest of the plaintext and the padding, in place. */
+      memcpy (frame + mid_end, plaintext + mid_end - FRAME_HEADER_BYTES, from_plaintext);
+      memset (frame + mid_end + from_plaintext, 0, frame_len - mid_end - from_plaintext);
+      crypto_stream_chacha20_ietf_xor_ic (frame + mid_end, frame + mid_end, frame_len - mid_end, n2,
+                                          (guint32) (1 + mid_end / 64), s->subkey);
+    }
+
+  crypto_onetimeauth_poly1305_update (&s->poly, ad, ad_len);
+  crypto_onetimeauth_poly1305_update (&s->poly, zeros, (16 - ad_len % 16) % 16);
+  crypto_onetimeauth_poly1305_update (&s->poly, frame, frame_len);
+  crypto_onetimeauth_poly1305_update (&s->poly, zeros, (16 - frame_len % 16) % 16);
+  for (guint i = 0; i < 8; i++)
+    {
+      lengths[i] = (guint8) ((guint64) ad_len >> (8 * i));
+      lengths[8 + i] = (guint8) ((guint64) frame_len >> (8 * i));
+    }
+  crypto_onetimeauth_poly1305_update (&s->poly, lengths, sizeof lengths);
+  crypto_onetimeauth_poly1305_final (&s->poly, frame + frame_len);
+  sodium_memzero (s, sizeof *s);
+}
+
 
 gsize
 coffer_blob_seal_into (const CofferSecret *data_key,
@@ -462,8 +548,14 @@ coffer_blob_seal_into (const CofferSecret *data_key,
           payload_len = csize;
         }
     }
-  if (!(flags & FRAME_FLAG_ZSTD) && len > 0)
-    memcpy (payload, plaintext, len);
+  if (!(flags & FRAME_FLAG_ZSTD))
+    {
+      frame_len = coffer_padme_length (FRAME_HEADER_BYTES + len);
+      randombytes_buf (out, NONCE_BYTES);
+      blob_ad (id, type, ad);
+      encrypt_raw_frame (state, frame, plaintext, len, frame_len, ad, sizeof ad, out, data_key->data);
+      return NONCE_BYTES + frame_len + TAG_BYTES;
+    }
 
   frame[0] = flags;
   coffer_put_u32_le (frame + 1, (guint32) payload_len);
