@@ -274,6 +274,32 @@ test_threads (Fixture *f, gconstpointer data)
   _coffer_pack_reader_free (td.reader);
 }
 
+/* A window serves only the pack it was read from, whatever pack number
+ * the caller gives (an index read again meanwhile could number packs
+ * differently). */
+static void
+test_name_checked (Fixture *f, gconstpointer data)
+{
+  CofferPackReader *reader = _coffer_pack_reader_new (f->store, f->index, 2, TRUE);
+  const CofferIndexEntry *e = &g_array_index (f->where, CofferIndexEntry, 2);
+  g_autofree char *other = g_build_filename (f->dir, "packs", "zz", NULL);
+  g_autofree char *other_file = g_build_filename (other, "other", NULL);
+  gsize size = e->offset + e->length + 64;
+  g_autofree guint8 *bytes = g_malloc (size);
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GError) error = NULL;
+
+  randombytes_buf (bytes, size);
+  g_assert_cmpint (g_mkdir_with_parents (other, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (other_file, (const char *) bytes, size, NULL));
+  assert_blob (f, reader, 0);
+  assert_blob (f, reader, 1);   /* pack 0 is in memory now */
+  got = _coffer_pack_reader_get (reader, "packs/zz/other", e->pack, e->offset, e->length, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got), bytes + e->offset, e->length);
+  _coffer_pack_reader_free (reader);
+}
+
 /* Cancelled: the answer, with no read behind it. */
 static void
 test_cancelled (Fixture *f, gconstpointer data)
@@ -304,6 +330,7 @@ main (int argc, char **argv)
   ADD ("/pack-reader/truncated-pack", test_truncated_pack);
   ADD ("/pack-reader/evicted", test_evicted);
   ADD ("/pack-reader/threads", test_threads);
+  ADD ("/pack-reader/name-checked", test_name_checked);
   ADD ("/pack-reader/cancelled", test_cancelled);
   return g_test_run ();
 }

@@ -15,6 +15,7 @@ typedef enum
 typedef struct
 {
   guint32     pack;
+  char       *pack_name; /* checked too: bytes come only from the pack asked for */
   guint64     start;
   guint64     end;
   WindowState state;
@@ -48,6 +49,7 @@ struct _CofferPackReader
 static void
 window_free (Window *w)
 {
+  g_free (w->pack_name);
   g_clear_pointer (&w->data, g_bytes_unref);
   g_free (w);
 }
@@ -119,12 +121,13 @@ _coffer_pack_reader_get_stats (CofferPackReader *reader, guint64 *requests, guin
 
 /* Under the lock: the window of pack that covers the range, if any. */
 static GList *
-find_window_locked (CofferPackReader *reader, guint32 pack, guint64 offset, guint64 end)
+find_window_locked (CofferPackReader *reader, const char *pack_name, guint32 pack, guint64 offset,
+                    guint64 end)
 {
   for (GList *l = reader->windows.head; l != NULL; l = l->next)
     {
       Window *w = l->data;
-      if (w->pack == pack && w->start <= offset && end <= w->end)
+      if (w->pack == pack && w->start <= offset && end <= w->end && strcmp (w->pack_name, pack_name) == 0)
         return l;
     }
   return NULL;
@@ -195,7 +198,7 @@ _coffer_pack_reader_get (CofferPackReader *reader, const char *pack_name, guint3
   g_return_val_if_fail (pack_name != NULL, NULL);
 
   g_mutex_lock (&reader->lock);
-  while ((l = find_window_locked (reader, pack, offset, end)) != NULL)
+  while ((l = find_window_locked (reader, pack_name, pack, offset, end)) != NULL)
     {
       w = l->data;
       if (w->state == WINDOW_READY)
@@ -216,6 +219,7 @@ _coffer_pack_reader_get (CofferPackReader *reader, const char *pack_name, guint3
 
   w = g_new0 (Window, 1);
   w->pack = pack;
+  w->pack_name = g_strdup (pack_name);
   w->start = reader->packs[pack].start;
   w->end = reader->packs[pack].end;
   w->state = WINDOW_READING;
