@@ -266,7 +266,7 @@ GPtrArray *_coffer_repository_read_tree (CofferRepository *self, CofferCategoryK
                                          const guint8 id[COFFER_ID_BYTES],
                                          GCancellable *cancellable, GError **error);
 /* The same through a pack reader (coffer-pack-reader.h), for an operation
- * that reads many blobs in the order they were packed. */
+ * that reads many blobs (a restore): whole packs once most of one is needed. */
 GBytes *_coffer_repository_read_blob_via (CofferRepository *self, CofferCategoryKeys *keys, guint32 epoch,
                                           const guint8 id[COFFER_ID_BYTES], CofferBlobType type,
                                           CofferPackReader *reader,

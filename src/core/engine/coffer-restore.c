@@ -40,7 +40,7 @@ typedef struct
   GCancellable       *cancellable;
   CofferProgressMeter *meter;
   CofferWorkerPool   *workers;
-  CofferPackReader   *reader;     /* blobs in the order they were packed, a window at a time */
+  CofferPackReader   *reader;     /* whole packs once most of them is needed (coffer-pack-reader.h) */
   GMutex              lock;
   GCond               cond;
   guint               jobs;
