@@ -520,6 +520,80 @@ test_blob_seal_raw_direct (void)
     }
 }
 
+static gpointer
+unref_elsewhere (gpointer data)
+{
+  g_bytes_unref (data);
+  return NULL;
+}
+
+typedef struct
+{
+  const CofferSecret *key;
+  const guint8       *id;
+  GBytes             *sealed;
+} OpenData;
+
+static gpointer
+open_elsewhere (gpointer data)
+{
+  OpenData *od = data;
+
+  return coffer_blob_open (od->key, od->id, COFFER_BLOB_DATA, g_bytes_get_data (od->sealed, NULL),
+                           g_bytes_get_size (od->sealed), NULL);
+}
+
+/* Opening blob after blob, each freed before the next: the buffers are
+ * reused (a compressed blob needs two: the decrypted frame and the
+ * inflated data), and the bytes are right every time. Bytes freed on
+ * another thread, or after the thread that opened them ended, are fine. */
+static void
+test_blob_open_reuses (void)
+{
+  g_autoptr(CofferSecret) key = coffer_secret_new_random (32);
+  g_autofree guint8 *text = make_text (300000);
+  g_autofree guint8 *random = g_malloc (200000);
+  g_autoptr(GBytes) raw = NULL;
+  g_autoptr(GBytes) packed = NULL;
+  guint8 id_raw[32], id_packed[32];
+  guint made;
+
+  randombytes_buf (random, 200000);
+  randombytes_buf (id_raw, sizeof id_raw);
+  randombytes_buf (id_packed, sizeof id_packed);
+  raw = coffer_blob_seal (key, id_raw, COFFER_BLOB_DATA, random, 200000);
+  packed = coffer_blob_seal (key, id_packed, COFFER_BLOB_DATA, text, 300000);
+  g_assert_cmpuint (g_bytes_get_size (packed), <, 150000);
+
+  made = _coffer_blob_get_buffers_made ();
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gboolean is_raw = i % 2 == 0;
+      GBytes *sealed = is_raw ? raw : packed;
+      g_autoptr(GBytes) opened = coffer_blob_open (key, is_raw ? id_raw : id_packed, COFFER_BLOB_DATA,
+                                                   g_bytes_get_data (sealed, NULL),
+                                                   g_bytes_get_size (sealed), &error);
+      g_assert_no_error (error);
+      g_assert_cmpmem (g_bytes_get_data (opened, NULL), g_bytes_get_size (opened),
+                       is_raw ? random : text, is_raw ? 200000 : 300000);
+    }
+  g_assert_cmpuint (_coffer_blob_get_buffers_made () - made, <=, 3);
+
+  {
+    g_autoptr(GError) error = NULL;
+    GBytes *opened = coffer_blob_open (key, id_packed, COFFER_BLOB_DATA, g_bytes_get_data (packed, NULL),
+                                       g_bytes_get_size (packed), &error);
+    g_assert_no_error (error);
+    g_thread_join (g_thread_new ("unref", unref_elsewhere, opened));
+  }
+  {
+    OpenData od = { key, id_raw, raw };
+    g_autoptr(GBytes) opened = g_thread_join (g_thread_new ("open", open_elsewhere, &od));
+    g_assert_cmpmem (g_bytes_get_data (opened, NULL), g_bytes_get_size (opened), random, 200000);
+  }
+}
+
 static void
 test_blob_seal_into (void)
 {
@@ -974,6 +1048,7 @@ main (int argc, char **argv)
   g_test_add_func ("/crypto/blob/round-trip", test_blob_round_trip);
   g_test_add_func ("/crypto/blob/seal-into", test_blob_seal_into);
   g_test_add_func ("/crypto/blob/seal-raw-direct", test_blob_seal_raw_direct);
+  g_test_add_func ("/crypto/blob/open-reuses-buffers", test_blob_open_reuses);
   g_test_add_func ("/crypto/blob/tamper", test_blob_tamper);
   g_test_add_func ("/crypto/blob/threads", test_blob_threads);
   g_test_add_func ("/crypto/blob/hostile-frames", test_blob_hostile_frames);

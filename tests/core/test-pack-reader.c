@@ -237,6 +237,33 @@ test_evicted (Fixture *f, gconstpointer data)
   _coffer_pack_reader_free (reader);
 }
 
+/* Six packs read one after the other with room for one window: the
+ * buffer a pushed-out window was read into is used for the next one
+ * instead of fresh memory (docs/PERFORMANCE.md "Restore buffers"), and a
+ * slice handed out stays valid after the reader is freed. */
+static void
+test_buffers_reused (Fixture *f, gconstpointer data)
+{
+  CofferPackReader *reader = NULL;
+  g_autoptr(GBytes) kept = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 requests, bytes;
+
+  for (guint p = 1; p < 6; p++)
+    add_pack (f, N_BLOBS);
+  reader = _coffer_pack_reader_new (f->store, f->index, 1, TRUE);
+  for (guint i = 0; i < 6 * N_BLOBS; i++)
+    assert_blob (f, reader, i);
+  _coffer_pack_reader_get_stats (reader, &requests, &bytes);
+  g_assert_cmpuint (requests, ==, 12);   /* per pack: its first blob, then the whole */
+  g_assert_cmpuint (_coffer_pack_reader_get_buffers_made (reader), <=, 2);
+
+  kept = get (f, reader, 5 * N_BLOBS + 7, &error);
+  g_assert_no_error (error);
+  _coffer_pack_reader_free (reader);
+  g_assert_true (g_bytes_equal (kept, g_ptr_array_index (f->blobs, 5 * N_BLOBS + 7)));
+}
+
 typedef struct
 {
   Fixture          *f;
@@ -329,6 +356,7 @@ main (int argc, char **argv)
   ADD ("/pack-reader/few", test_few);
   ADD ("/pack-reader/truncated-pack", test_truncated_pack);
   ADD ("/pack-reader/evicted", test_evicted);
+  ADD ("/pack-reader/buffers-reused", test_buffers_reused);
   ADD ("/pack-reader/threads", test_threads);
   ADD ("/pack-reader/name-checked", test_name_checked);
   ADD ("/pack-reader/cancelled", test_cancelled);

@@ -107,6 +107,38 @@ test_ranged_get (Fixture *f, gconstpointer use_gio)
   g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID);
 }
 
+/* read_into: exactly the range into the caller's buffer and nothing
+ * beyond it, directly and through the retrying layer (which remote stores
+ * are wrapped in); a range past the end and a missing object are the same
+ * errors as for get. */
+static void
+test_read_into (Fixture *f, gconstpointer use_gio)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) data = bytes_str ("0123456789abcdef");
+  g_autoptr(CofferStore) retry = coffer_store_retry_new (f->store, 0, 0);
+  CofferStore *stores[] = { f->store, retry };
+  guint8 buf[8];
+
+  g_assert_true (coffer_store_put (f->store, "obj", data, COFFER_PUT_CREATE, NULL, &error));
+  for (guint i = 0; i < G_N_ELEMENTS (stores); i++)
+    {
+      memset (buf, 'x', sizeof buf);
+      g_assert_true (coffer_store_read_into (stores[i], "obj", 4, 5, buf, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpmem (buf, 6, "45678x", 6);
+      g_assert_true (coffer_store_read_into (stores[i], "obj", 15, 1, buf, NULL, &error));
+      g_assert_cmpint (buf[0], ==, 'f');
+
+      g_assert_false (coffer_store_read_into (stores[i], "obj", 10, 7, buf, NULL, &error));
+      g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID);
+      g_clear_error (&error);
+      g_assert_false (coffer_store_read_into (stores[i], "missing", 0, 1, buf, NULL, &error));
+      g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND);
+      g_clear_error (&error);
+    }
+}
+
 static gboolean
 collect (const char *name, guint64 size, gpointer user_data)
 {
@@ -348,6 +380,7 @@ main (int argc, char **argv)
       }
       ADD ("create-replace", test_create_replace);
       ADD ("ranged-get", test_ranged_get);
+      ADD ("read-into", test_read_into);
       ADD ("list", test_list);
       ADD ("delete-not-found", test_delete_not_found);
       ADD ("invalid-names", test_invalid_names);

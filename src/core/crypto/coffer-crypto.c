@@ -309,6 +309,23 @@ typedef struct
   crypto_onetimeauth_poly1305_state poly;
 } AeadScratch;
 
+/* A buffer a blob is opened into. Given back when its bytes are freed, it
+ * waits in the freeing thread's spares for the next blob: fresh memory
+ * for every blob costs a page fault per 4 KiB page when it is first
+ * written, 40 % of a restore's faults (docs/PERFORMANCE.md "Restore
+ * buffers"). What it held is overwritten by the next blob, as freed heap
+ * memory would be; keys never go into one. */
+typedef struct
+{
+  gsize   capacity;
+  guint8 *data;
+} BlobBuffer;
+
+/* Two per thread: a compressed blob is decrypted into one and inflated
+ * into the other. Larger buffers than a usual blob are not kept. */
+#define SPARE_BLOB_BUFFERS 2
+#define SPARE_BLOB_MAX     (16u * 1024 * 1024)
+
 typedef struct
 {
   ZSTD_CCtx   *cctx;
@@ -316,13 +333,31 @@ typedef struct
   guint8      *sample;       /* SAMPLE_BYTES */
   guint8      *sample_out;   /* ZSTD_compressBound (SAMPLE_BYTES) */
   AeadScratch *aead;         /* sodium_malloc */
+  BlobBuffer  *spare[SPARE_BLOB_BUFFERS];
 } ZstdThreadState;
+
+static gint blob_buffers_made;
+
+guint
+_coffer_blob_get_buffers_made (void)
+{
+  return (guint) g_atomic_int_get (&blob_buffers_made);
+}
+
+static void
+blob_buffer_free (BlobBuffer *b)
+{
+  g_free (b->data);
+  g_free (b);
+}
 
 static void
 zstd_thread_state_free (gpointer data)
 {
   ZstdThreadState *state = data;
 
+  for (guint i = 0; i < SPARE_BLOB_BUFFERS; i++)
+    g_clear_pointer (&state->spare[i], blob_buffer_free);
   ZSTD_freeCCtx (state->cctx);
   ZSTD_freeDCtx (state->dctx);
   g_free (state->sample);
@@ -345,6 +380,62 @@ get_zstd_thread_state (void)
       g_private_set (&zstd_thread_state, state);
     }
   return state;
+}
+
+/* A buffer of at least length bytes, a spare one of this thread's when
+ * one is large enough. */
+static BlobBuffer *
+blob_buffer_take (gsize length)
+{
+  ZstdThreadState *state = get_zstd_thread_state ();
+  BlobBuffer *b;
+  int best = -1;
+
+  for (int i = 0; i < SPARE_BLOB_BUFFERS; i++)
+    if (state->spare[i] != NULL && state->spare[i]->capacity >= length
+        && (best < 0 || state->spare[i]->capacity < state->spare[best]->capacity))
+      best = i;
+  if (best >= 0)
+    return g_steal_pointer (&state->spare[best]);
+  g_atomic_int_inc (&blob_buffers_made);
+  b = g_new (BlobBuffer, 1);
+  b->capacity = MAX (length, 64 * 1024);
+  b->data = g_malloc (b->capacity);
+  return b;
+}
+
+/* GDestroyNotify of an opened blob's bytes: kept by the thread that frees
+ * them (in place of a smaller spare), else freed. */
+static void
+blob_buffer_give (gpointer data)
+{
+  BlobBuffer *b = data;
+  ZstdThreadState *state = g_private_get (&zstd_thread_state);
+  int slot = -1;
+
+  if (state == NULL || b->capacity > SPARE_BLOB_MAX)
+    {
+      blob_buffer_free (b);
+      return;
+    }
+  /* An empty slot, else the smallest spare when it is smaller. */
+  for (int i = 0; i < SPARE_BLOB_BUFFERS && slot < 0; i++)
+    if (state->spare[i] == NULL)
+      slot = i;
+  if (slot < 0)
+    {
+      slot = 0;
+      for (int i = 1; i < SPARE_BLOB_BUFFERS; i++)
+        if (state->spare[i]->capacity < state->spare[slot]->capacity)
+          slot = i;
+      if (state->spare[slot]->capacity >= b->capacity)
+        {
+          blob_buffer_free (b);
+          return;
+        }
+    }
+  g_clear_pointer (&state->spare[slot], blob_buffer_free);
+  state->spare[slot] = b;
 }
 
 static ZSTD_CCtx *
@@ -656,7 +747,7 @@ blob_inflate (const guint8   id[COFFER_ID_BYTES],
 {
   unsigned long long content_size;
   gsize frame_size, got;
-  guint8 *out;
+  BlobBuffer *out;
 
   /* The declared content size bounds the allocation; a hostile
    * repository cannot make us inflate more than 64 MiB. */
@@ -678,17 +769,17 @@ blob_inflate (const guint8   id[COFFER_ID_BYTES],
       return NULL;
     }
 
-  out = g_malloc (MAX (content_size, 1));
+  out = blob_buffer_take (content_size);
   got = ZSTD_decompressDCtx (get_dctx (get_zstd_thread_state ()),
-                             out, content_size, payload, payload_len);
+                             out->data, content_size, payload, payload_len);
   if (ZSTD_isError (got) || got != content_size)
     {
-      sodium_memzero (out, content_size);
-      g_free (out);
+      sodium_memzero (out->data, content_size);
+      blob_buffer_free (out);
       set_blob_error (error, id, _("its compressed data is malformed"));
       return NULL;
     }
-  return g_bytes_new_take (out, content_size);
+  return g_bytes_new_with_free_func (out->data, content_size, blob_buffer_give, out);
 }
 
 GBytes *
@@ -703,6 +794,7 @@ coffer_blob_open (const CofferSecret *data_key,
   GBytes *result;
   guint8 ad[BLOB_AD_BYTES];
   unsigned long long mlen = 0;
+  BlobBuffer *buffer;
   guint8 *frame;
   gsize frame_len;
   guint32 payload_len;
@@ -728,12 +820,13 @@ coffer_blob_open (const CofferSecret *data_key,
     }
 
   blob_ad (id, type, ad);
-  frame = g_malloc (frame_len);
+  buffer = blob_buffer_take (frame_len);
+  frame = buffer->data;
   if (crypto_aead_xchacha20poly1305_ietf_decrypt (frame, &mlen, NULL,
                                                   sealed + NONCE_BYTES, sealed_len - NONCE_BYTES,
                                                   ad, sizeof ad, sealed, data_key->data) != 0)
     {
-      g_free (frame);
+      blob_buffer_give (buffer);
       set_blob_error (error, id, _("it failed authentication (wrong key, modified, or not the blob of "
                                    "that id and type)"));
       return NULL;
@@ -741,7 +834,7 @@ coffer_blob_open (const CofferSecret *data_key,
   g_assert (mlen == frame_len);
   /* From here on frame holds plaintext: on failure it is wiped before it
    * is freed, and never returned. */
-  frame_bytes = g_bytes_new_with_free_func (frame, frame_len, g_free, frame);
+  frame_bytes = g_bytes_new_with_free_func (frame, frame_len, blob_buffer_give, buffer);
 
   if (!blob_frame_check (id, frame, frame_len, &flags, &payload_len, error))
     goto fail;

@@ -46,5 +46,7 @@ GBytes *_coffer_pack_reader_get (CofferPackReader *reader, const char *pack_name
 /* Requests the reader made to the store (whole packs and single blobs)
  * and the bytes they asked for, for tests and measurements. */
 void _coffer_pack_reader_get_stats (CofferPackReader *reader, guint64 *requests, guint64 *bytes);
+/* How many buffers whole reads needed so far (the rest reused one). */
+guint _coffer_pack_reader_get_buffers_made (CofferPackReader *reader);
 
 G_END_DECLS

@@ -364,10 +364,13 @@ local_put_native (CofferStoreLocal *self, const char *name, GBytes *data, Coffer
   return fsync_dir (dir, error);
 }
 
-/* max_size: 0, or the largest whole object to read (get_limited). */
-static GBytes *
-local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guint64 length,
-                  guint64 max_size, GCancellable *cancellable, GError **error)
+/* Reads length (0: to the end) bytes at offset of name into into (when
+ * not NULL, it holds length bytes) or a new buffer, returned in *out.
+ * max_size: 0, or the largest whole object to read (get_limited). */
+static gboolean
+local_read_native (CofferStoreLocal *self, const char *name, guint64 offset, guint64 length,
+                   guint64 max_size, guint8 *into, guint8 **out, guint64 *out_length,
+                   GCancellable *cancellable, GError **error)
 {
   g_autofree char *path = g_build_filename (self->root_path, name, NULL);
   struct stat st;
@@ -384,14 +387,14 @@ local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guin
                      _("The object “%s” does not exist."), name);
       else
         set_errno_error (error, errsv, C_("store action", "open"), name);
-      return NULL;
+      return FALSE;
     }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
     {
       close (fd);
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND,
                    _("The object “%s” does not exist."), name);
-      return NULL;
+      return FALSE;
     }
   if (offset > (guint64) st.st_size || (length > 0 && offset + length > (guint64) st.st_size))
     {
@@ -399,18 +402,18 @@ local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guin
       g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
                    _("The object “%s” is %" PRIu64 " bytes long, shorter than the "
                    "requested range."), name, (guint64) st.st_size);
-      return NULL;
+      return FALSE;
     }
   if (max_size > 0 && (guint64) st.st_size > max_size)
     {
       close (fd);
       coffer_store_set_too_large_error (error, name, st.st_size, max_size);
-      return NULL;
+      return FALSE;
     }
   if (length == 0)
     length = st.st_size - offset;
 
-  buf = g_malloc (MAX (length, 1));
+  buf = into != NULL ? into : g_malloc (MAX (length, 1));
   while (done < length)
     {
       ssize_t n = pread (fd, buf + done, MIN (length - done, (guint64) 1 << 30),
@@ -420,25 +423,43 @@ local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guin
       if (n <= 0)
         {
           int errsv = n < 0 ? errno : EIO;
-          g_free (buf);
+          if (buf != into)
+            g_free (buf);
           close (fd);
           if (n == 0)
             g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
                          _("The object “%s” became shorter while it was read."), name);
           else
             set_errno_error (error, errsv, C_("store action", "read"), name);
-          return NULL;
+          return FALSE;
         }
       done += n;
       if (g_cancellable_is_cancelled (cancellable))
         {
-          g_free (buf);
+          if (buf != into)
+            g_free (buf);
           close (fd);
           g_cancellable_set_error_if_cancelled (cancellable, error);
-          return NULL;
+          return FALSE;
         }
     }
   close (fd);
+  if (out != NULL)
+    *out = buf;
+  if (out_length != NULL)
+    *out_length = length;
+  return TRUE;
+}
+
+static GBytes *
+local_get_native (CofferStoreLocal *self, const char *name, guint64 offset, guint64 length,
+                  guint64 max_size, GCancellable *cancellable, GError **error)
+{
+  guint8 *buf;
+
+  if (!local_read_native (self, name, offset, length, max_size, NULL, &buf, &length,
+                          cancellable, error))
+    return NULL;
   return g_bytes_new_take (buf, length);
 }
 
@@ -957,6 +978,34 @@ coffer_store_local_get (CofferStore *store, const char *name, guint64 offset, gu
   return bytes;
 }
 
+/* Straight into the caller's buffer from a local folder; through GIO
+ * (other locations) a read and a copy. */
+static gboolean
+coffer_store_local_read_into (CofferStore *store, const char *name, guint64 offset, guint64 length,
+                              guint8 *buf, GCancellable *cancellable, GError **error)
+{
+  CofferStoreLocal *self = COFFER_STORE_LOCAL (store);
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (native (self))
+    {
+      if (local_read_native (self, name, offset, length, 0, buf, NULL, NULL, cancellable, error))
+        return TRUE;
+      check_missing_root (self, cancellable, error);
+      return FALSE;
+    }
+  bytes = local_get_gio (self, name, offset, length, 0, cancellable, error);
+  if (bytes == NULL)
+    {
+      check_missing_root (self, cancellable, error);
+      return FALSE;
+    }
+  memcpy (buf, g_bytes_get_data (bytes, NULL), length);
+  return TRUE;
+}
+
 /* The size comes from the open file, and only that many bytes are read
  * (a file that grows meanwhile is cut off at the size checked). */
 static GBytes *
@@ -1185,6 +1234,7 @@ coffer_store_local_iface_init (CofferStoreInterface *iface)
   iface->put = coffer_store_local_put;
   iface->get = coffer_store_local_get;
   iface->get_limited = coffer_store_local_get_limited;
+  iface->read_into = coffer_store_local_read_into;
   iface->list = coffer_store_local_list;
   iface->delete = coffer_store_local_delete;
   iface->stat = coffer_store_local_stat;

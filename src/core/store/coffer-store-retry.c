@@ -231,6 +231,33 @@ coffer_store_retry_get (CofferStore *store, const char *name, guint64 offset, gu
   return NULL;
 }
 
+static gboolean
+coffer_store_retry_read_into (CofferStore *store, const char *name, guint64 offset, guint64 length,
+                              guint8 *buf, GCancellable *cancellable, GError **error)
+{
+  CofferStoreRetry *self = COFFER_STORE_RETRY (store);
+  g_autoptr(GError) last = NULL;
+
+  for (guint attempt = 1; attempt <= self->max_tries; attempt++)
+    {
+      gboolean ok;
+
+      if (attempt > 1 && !backoff (self, attempt, last, cancellable, error))
+        return FALSE;
+      g_clear_error (&last);
+      if (!acquire_slot (self, cancellable, error))
+        return FALSE;
+      ok = coffer_store_read_into (self->inner, name, offset, length, buf, cancellable, &last);
+      release_slot (self);
+      if (ok)
+        return throttle (self, length, cancellable, error);
+      if (!retryable (last))
+        break;
+    }
+  g_propagate_error (error, g_steal_pointer (&last));
+  return FALSE;
+}
+
 static GBytes *
 coffer_store_retry_get_limited (CofferStore *store, const char *name, guint64 max_size,
                                 GCancellable *cancellable, GError **error)
@@ -396,6 +423,7 @@ coffer_store_retry_iface_init (CofferStoreInterface *iface)
   iface->put = coffer_store_retry_put;
   iface->get = coffer_store_retry_get;
   iface->get_limited = coffer_store_retry_get_limited;
+  iface->read_into = coffer_store_retry_read_into;
   iface->list = coffer_store_retry_list;
   iface->delete = coffer_store_retry_delete;
   iface->stat = coffer_store_retry_stat;

@@ -43,6 +43,36 @@ coffer_store_get (CofferStore *self, const char *name, guint64 offset, guint64 l
   return COFFER_STORE_GET_IFACE (self)->get (self, name, offset, length, cancellable, error);
 }
 
+gboolean
+coffer_store_read_into (CofferStore *self, const char *name, guint64 offset, guint64 length,
+                        guint8 *buf, GCancellable *cancellable, GError **error)
+{
+  CofferStoreInterface *iface;
+  g_autoptr(GBytes) bytes = NULL;
+
+  g_return_val_if_fail (COFFER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (length > 0 && buf != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!coffer_store_check_name (name, error))
+    return FALSE;
+  iface = COFFER_STORE_GET_IFACE (self);
+  if (iface->read_into != NULL)
+    return iface->read_into (self, name, offset, length, buf, cancellable, error);
+  bytes = iface->get (self, name, offset, length, cancellable, error);
+  if (bytes == NULL)
+    return FALSE;
+  if (g_bytes_get_size (bytes) != length)
+    {
+      g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_INVALID,
+                   _("The object “%s” is shorter than the requested range."), name);
+      return FALSE;
+    }
+  memcpy (buf, g_bytes_get_data (bytes, NULL), length);
+  return TRUE;
+}
+
 static void
 set_too_large (GError **error, const char *name, guint64 size, guint64 max_size)
 {

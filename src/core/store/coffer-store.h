@@ -62,12 +62,24 @@ struct _CofferStoreInterface
    * get() of exactly that many bytes. */
   GBytes  *(*get_limited) (CofferStore *self, const char *name, guint64 max_size,
                            GCancellable *cancellable, GError **error);
+  /* Exactly length (> 0) bytes from offset into the caller's buffer, so a
+   * reader can use one buffer for many reads. Optional: NULL means get()
+   * and a copy. */
+  gboolean (*read_into) (CofferStore *self, const char *name, guint64 offset, guint64 length,
+                         guint8 *buf, GCancellable *cancellable, GError **error);
 };
 
 gboolean coffer_store_put    (CofferStore *self, const char *name, GBytes *data,
                               CofferPutMode mode, GCancellable *cancellable, GError **error);
 GBytes  *coffer_store_get    (CofferStore *self, const char *name, guint64 offset,
                               guint64 length, GCancellable *cancellable, GError **error);
+/* Reads exactly length (> 0) bytes at offset of name into buf; an object
+ * shorter than offset + length is COFFER_STORE_ERROR_INVALID. On failure
+ * buf holds anything. A reader that reuses one buffer for many reads
+ * avoids the kernel's work of handing it fresh memory every time. */
+gboolean coffer_store_read_into (CofferStore *self, const char *name, guint64 offset,
+                                 guint64 length, guint8 *buf, GCancellable *cancellable,
+                                 GError **error);
 /* Reads a whole object of at most max_size bytes. A larger one is refused
  * with COFFER_STORE_ERROR_INVALID before its body is read or memory is
  * allocated for it: the storage decides how large an object is, and a
