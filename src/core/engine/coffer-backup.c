@@ -324,6 +324,47 @@ record_holes (CofferTreeEntry *entry, const char *path, const struct stat *st)
   close (fd);
 }
 
+/* The buffer a worker reads files into, kept for its next file: a fresh
+ * one per file cost a page fault per 4 KiB page the kernel copied into
+ * it, 46 % of a first backup's faults (docs/PERFORMANCE.md "Backup
+ * buffers"). Freed when the worker thread ends with the backup. */
+typedef struct
+{
+  guint8 *data;
+  gsize   capacity;
+} ReadBuffer;
+
+static void
+read_buffer_free (gpointer data)
+{
+  ReadBuffer *rb = data;
+
+  g_free (rb->data);
+  g_free (rb);
+}
+
+static GPrivate read_buffer = G_PRIVATE_INIT (read_buffer_free);
+
+/* This thread's read buffer with room for at least want bytes, keeping
+ * what it holds. */
+static ReadBuffer *
+read_buffer_reserve (gsize want)
+{
+  ReadBuffer *rb = g_private_get (&read_buffer);
+
+  if (rb == NULL)
+    {
+      rb = g_new0 (ReadBuffer, 1);
+      g_private_set (&read_buffer, rb);
+    }
+  if (rb->capacity < want)
+    {
+      rb->data = g_realloc (rb->data, want);
+      rb->capacity = want;
+    }
+  return rb;
+}
+
 /* Reads, chunks and stores one file; fills entry->content. */
 static gboolean
 process_file (Backup *b, FileJob *job, GError **error)
@@ -333,7 +374,8 @@ process_file (Backup *b, FileJob *job, GError **error)
    * most max bytes) after every 4 MiB consumed. */
   gsize window = max + 4 * 1024 * 1024;
   gsize cap = MIN ((gsize) job->st.st_size + 1, window);
-  g_autofree guint8 *buf = NULL;
+  ReadBuffer *rb;
+  guint8 *buf;
   gsize start = 0, filled = 0;
   gboolean eof = FALSE;
   guint64 total = 0;
@@ -349,7 +391,9 @@ process_file (Backup *b, FileJob *job, GError **error)
       return FALSE;
     }
   posix_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  buf = g_malloc (MAX (cap, 1));
+  rb = read_buffer_reserve (cap);
+  buf = rb->data;
+  cap = MAX (cap, MIN (rb->capacity, window));
   g_byte_array_set_size (job->entry->content, 0);
   g_clear_pointer (&job->entry->holes, g_array_unref);
   if (maybe_sparse (&job->st))
@@ -371,7 +415,7 @@ process_file (Backup *b, FileJob *job, GError **error)
           if (filled == cap && cap < window)
             {
               cap = window;
-              buf = g_realloc (buf, cap);
+              buf = read_buffer_reserve (cap)->data;
             }
           while (filled < cap && !eof)
             {

@@ -2,34 +2,15 @@
 /* Whole packs read once for a restore (coffer-pack-reader.h). */
 #include <string.h>
 
+#include "coffer-buffer-pool.h"
 #include "coffer-pack-reader.h"
 
 #define WHOLE_READS_PER_PACK 2
-/* Read buffers kept for the next whole read. Fresh memory for each read
- * costs a page fault per 4 KiB page when the kernel copies the pack into
- * it (half of a restore's faults, docs/PERFORMANCE.md "Restore buffers");
- * a window is usually freed just before the next one is read, so one or
- * two spares are reused over and over. */
+/* Buffers whole reads go into, kept for the next one (a window is usually
+ * freed just before the next is read, so one or two spares are reused
+ * over and over): docs/PERFORMANCE.md "Restore buffers". */
 #define SPARE_BUFFERS 2
 #define BUFFER_ROUNDING (1024 * 1024)
-
-/* Shared by the reader and every buffer whose bytes are still handed out
- * (a slice can outlive the reader). */
-typedef struct
-{
-  gint       ref;
-  GMutex     lock;
-  GPtrArray *spare;   /* Buffer * */
-  gboolean   closed;  /* the reader is gone: buffers are freed, not kept */
-  guint      made;
-} BufferPool;
-
-typedef struct
-{
-  BufferPool *pool;
-  gsize       capacity;
-  guint8     *data;
-} Buffer;
 
 typedef enum
 {
@@ -64,90 +45,13 @@ struct _CofferPackReader
   GMutex       lock;        /* everything below */
   GCond        cond;        /* a window was read (or failed) */
   GQueue       windows;     /* Window *, most recently used first */
-  BufferPool  *pool;
+  CofferBufferPool *pool;
   guint        max_windows;
   PackInfo    *packs;       /* by index pack number */
   guint        n_packs;
   guint64      requests;
   guint64      bytes;
 };
-
-static void
-buffer_free (Buffer *b)
-{
-  g_free (b->data);
-  g_free (b);
-}
-
-static void
-pool_unref (BufferPool *pool)
-{
-  if (!g_atomic_int_dec_and_test (&pool->ref))
-    return;
-  g_ptr_array_unref (pool->spare);
-  g_mutex_clear (&pool->lock);
-  g_free (pool);
-}
-
-/* A buffer of at least length bytes: a spare one when one is large
- * enough, else a new one (a spare too small is freed, so the pool never
- * holds more than SPARE_BUFFERS). */
-static Buffer *
-buffer_take (BufferPool *pool, gsize length)
-{
-  Buffer *b = NULL;
-  guint best = 0;
-
-  g_mutex_lock (&pool->lock);
-  for (guint i = 0; i < pool->spare->len; i++)
-    {
-      Buffer *s = g_ptr_array_index (pool->spare, i);
-      if (s->capacity >= length && (b == NULL || s->capacity < b->capacity))
-        {
-          b = s;
-          best = i;
-        }
-    }
-  if (b != NULL)
-    g_ptr_array_steal_index_fast (pool->spare, best);
-  else
-    {
-      if (pool->spare->len > 0)
-        g_ptr_array_remove_index_fast (pool->spare, 0);   /* frees it */
-      pool->made++;
-    }
-  g_mutex_unlock (&pool->lock);
-  if (b == NULL)
-    {
-      b = g_new0 (Buffer, 1);
-      b->capacity = (length + BUFFER_ROUNDING - 1) / BUFFER_ROUNDING * BUFFER_ROUNDING;
-      b->data = g_malloc (MAX (b->capacity, 1));
-    }
-  g_atomic_int_inc (&pool->ref);
-  b->pool = pool;
-  return b;
-}
-
-/* GDestroyNotify of a window's bytes, on whichever thread drops the last
- * slice. */
-static void
-buffer_give (gpointer data)
-{
-  Buffer *b = data;
-  BufferPool *pool = b->pool;
-
-  g_mutex_lock (&pool->lock);
-  if (!pool->closed && pool->spare->len < SPARE_BUFFERS)
-    {
-      b->pool = NULL;
-      g_ptr_array_add (pool->spare, b);
-      b = NULL;
-    }
-  g_mutex_unlock (&pool->lock);
-  if (b != NULL)
-    buffer_free (b);
-  pool_unref (pool);
-}
 
 static void
 window_free (Window *w)
@@ -190,10 +94,8 @@ _coffer_pack_reader_new (CofferStore *store, CofferIndex *index, guint max_windo
   g_mutex_init (&reader->lock);
   g_cond_init (&reader->cond);
   g_queue_init (&reader->windows);
-  reader->pool = g_new0 (BufferPool, 1);
-  reader->pool->ref = 1;
-  g_mutex_init (&reader->pool->lock);
-  reader->pool->spare = g_ptr_array_new_with_free_func ((GDestroyNotify) buffer_free);
+  reader->pool = _coffer_buffer_pool_new (SPARE_BUFFERS, SPARE_BUFFERS * (gsize) COFFER_PACK_READER_MAX_WINDOW,
+                                          BUFFER_ROUNDING);
   reader->max_windows = max_windows;
   reader->n_packs = coffer_index_get_n_packs (index);
   reader->packs = g_new0 (PackInfo, MAX (reader->n_packs, 1));
@@ -207,11 +109,7 @@ _coffer_pack_reader_free (CofferPackReader *reader)
   if (reader == NULL)
     return;
   g_queue_clear_full (&reader->windows, (GDestroyNotify) window_free);
-  g_mutex_lock (&reader->pool->lock);
-  reader->pool->closed = TRUE;
-  g_ptr_array_set_size (reader->pool->spare, 0);
-  g_mutex_unlock (&reader->pool->lock);
-  pool_unref (reader->pool);
+  _coffer_buffer_pool_free (reader->pool);
   g_free (reader->packs);
   g_cond_clear (&reader->cond);
   g_mutex_clear (&reader->lock);
@@ -234,13 +132,8 @@ _coffer_pack_reader_get_stats (CofferPackReader *reader, guint64 *requests, guin
 guint
 _coffer_pack_reader_get_buffers_made (CofferPackReader *reader)
 {
-  guint made;
-
   g_return_val_if_fail (reader != NULL, 0);
-  g_mutex_lock (&reader->pool->lock);
-  made = reader->pool->made;
-  g_mutex_unlock (&reader->pool->lock);
-  return made;
+  return _coffer_buffer_pool_get_made (reader->pool);
 }
 
 /* Under the lock: the window of pack that covers the range, if any. */
@@ -354,13 +247,13 @@ _coffer_pack_reader_get (CofferPackReader *reader, const char *pack_name, guint3
   g_mutex_unlock (&reader->lock);
 
   {
-    Buffer *b = buffer_take (reader->pool, w->end - w->start);
+    CofferPoolBuffer *b = _coffer_buffer_pool_take (reader->pool, w->end - w->start);
     if (coffer_store_read_into (reader->store, pack_name, w->start, w->end - w->start, b->data,
                                 cancellable, &window_error))
-      data = g_bytes_new_with_free_func (b->data, w->end - w->start, buffer_give, b);
+      data = _coffer_pool_buffer_to_bytes (b, w->end - w->start);
     else
       {
-        buffer_give (b);
+        _coffer_pool_buffer_give (b);
         data = NULL;
       }
   }

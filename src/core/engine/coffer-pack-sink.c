@@ -8,6 +8,7 @@
 #include <glib/gi18n-lib.h>
 #include <inttypes.h>
 
+#include "coffer-buffer-pool.h"
 #include "coffer-bytes.h"
 #include "coffer-error.h"
 #include "coffer-pack.h"
@@ -28,6 +29,12 @@
 #define TREE_PACK_TARGET   (4 * 1024 * 1024)
 #define MAX_UPLOADS        2
 #define CHECKPOINT_PACKS   32
+/* Sealed blobs of at least SEAL_POOL_MIN bytes go into buffers kept for
+ * the next ones (docs/PERFORMANCE.md "Backup buffers"): at most
+ * SEAL_POOL_BYTES in spares, about what one pack in the making holds.
+ * Smaller ones come from malloc's heaps as before. */
+#define SEAL_POOL_MIN      (128 * 1024)
+#define SEAL_POOL_BYTES    (24 * 1024 * 1024)
 
 struct _CofferPackSink
 {
@@ -39,6 +46,7 @@ struct _CofferPackSink
   CofferProgressMeter *meter;
   GCancellable        *cancellable;
   CofferWorkerPool    *uploaders;
+  CofferBufferPool    *seal_pool;
 
   GMutex               lock;        /* everything below */
   GCond                cond;
@@ -163,6 +171,27 @@ flush_pack_locked (CofferPackSink *sink, CofferPackWriter **writer, gsize target
   _coffer_worker_pool_push (sink->uploaders, job);
 }
 
+/* The blob sealed, a large one into a buffer of the sink's pool. */
+static GBytes *
+seal (CofferPackSink *sink, CofferBlobType type, const guint8 *data, gsize len,
+      const guint8 id[COFFER_ID_BYTES])
+{
+  gsize max = coffer_blob_sealed_max (len);
+  CofferPoolBuffer *buffer;
+  gsize n;
+
+  if (max < SEAL_POOL_MIN || len > COFFER_BLOB_MAX_BYTES)
+    return coffer_blob_seal (sink->ek->data_key, id, type, data, len);
+  buffer = _coffer_buffer_pool_take (sink->seal_pool, max);
+  n = coffer_blob_seal_into (sink->ek->data_key, id, type, data, len, buffer->data);
+  if (n == 0)
+    {
+      _coffer_pool_buffer_give (buffer);
+      return NULL;
+    }
+  return _coffer_pool_buffer_to_bytes (buffer, n);
+}
+
 void
 coffer_pack_sink_store (CofferPackSink *sink, CofferBlobType type,
                         const guint8 *data, gsize len, guint8 id[COFFER_ID_BYTES])
@@ -184,7 +213,7 @@ coffer_pack_sink_store (CofferPackSink *sink, CofferBlobType type,
   g_mutex_unlock (&sink->lock);
 
   /* Sealing (compression + encryption) runs outside the lock. */
-  sealed = coffer_blob_seal (sink->ek->data_key, id, type, data, len);
+  sealed = seal (sink, type, data, len, id);
 
   g_mutex_lock (&sink->lock);
   writer = type == COFFER_BLOB_TREE ? &sink->tree_pack : &sink->data_pack;
@@ -319,6 +348,7 @@ coffer_pack_sink_new (CofferRepository *repo, CofferCategoryKeys *keys, CofferIn
   sink->delta = coffer_index_new ();
   sink->pending = g_hash_table_new_full (coffer_id_hash, coffer_id_equal, g_free, NULL);
   sink->uploaders = _coffer_worker_pool_new ("coffer-upload", upload_func, sink, MAX_UPLOADS);
+  sink->seal_pool = _coffer_buffer_pool_new (G_MAXUINT, SEAL_POOL_BYTES, SEAL_POOL_MIN);
   return sink;
 }
 
@@ -390,6 +420,7 @@ coffer_pack_sink_free (CofferPackSink *sink)
   g_clear_pointer (&sink->tree_pack, coffer_pack_writer_free);
   g_clear_pointer (&sink->delta, coffer_index_free);
   g_clear_pointer (&sink->pending, g_hash_table_unref);
+  g_clear_pointer (&sink->seal_pool, _coffer_buffer_pool_free);
   g_clear_error (&sink->error);
   g_mutex_clear (&sink->lock);
   g_cond_clear (&sink->cond);
