@@ -321,10 +321,11 @@ typedef struct
   guint8 *data;
 } BlobBuffer;
 
-/* Two per thread: a compressed blob is decrypted into one and inflated
- * into the other. Larger buffers than a usual blob are not kept. */
+/* Two per thread (a compressed blob is decrypted into one and inflated
+ * into the other), of at most 12 MiB together: room for the largest chunk
+ * (8 MiB), while a restore's workers keep little more than they use. */
 #define SPARE_BLOB_BUFFERS 2
-#define SPARE_BLOB_MAX     (16u * 1024 * 1024)
+#define SPARE_BLOB_BYTES   (12u * 1024 * 1024)
 
 typedef struct
 {
@@ -411,14 +412,16 @@ blob_buffer_give (gpointer data)
 {
   BlobBuffer *b = data;
   ZstdThreadState *state = g_private_get (&zstd_thread_state);
+  gsize total = 0;
   int slot = -1;
 
-  if (state == NULL || b->capacity > SPARE_BLOB_MAX)
+  if (state == NULL || b->capacity > SPARE_BLOB_BYTES)
     {
       blob_buffer_free (b);
       return;
     }
-  /* An empty slot, else the smallest spare when it is smaller. */
+  /* In an empty slot, else in place of the smallest spare when that is
+   * smaller. */
   for (int i = 0; i < SPARE_BLOB_BUFFERS && slot < 0; i++)
     if (state->spare[i] == NULL)
       slot = i;
@@ -436,6 +439,20 @@ blob_buffer_give (gpointer data)
     }
   g_clear_pointer (&state->spare[slot], blob_buffer_free);
   state->spare[slot] = b;
+  /* Then the smallest go until the spares fit SPARE_BLOB_BYTES. */
+  for (int i = 0; i < SPARE_BLOB_BUFFERS; i++)
+    if (state->spare[i] != NULL)
+      total += state->spare[i]->capacity;
+  while (total > SPARE_BLOB_BYTES)
+    {
+      int smallest = -1;
+      for (int i = 0; i < SPARE_BLOB_BUFFERS; i++)
+        if (state->spare[i] != NULL
+            && (smallest < 0 || state->spare[i]->capacity < state->spare[smallest]->capacity))
+          smallest = i;
+      total -= state->spare[smallest]->capacity;
+      g_clear_pointer (&state->spare[smallest], blob_buffer_free);
+    }
 }
 
 static ZSTD_CCtx *

@@ -91,7 +91,7 @@ GBytes *coffer_blob_open (const CofferSecret *data_key,
                           GError            **error);
 /* coffer_blob_open's buffers are reused: when the bytes it returned are
  * freed, the thread that frees them keeps the buffer (up to two, of at
- * most 16 MiB) for the next blob it opens. How many it had to allocate so
+ * most 12 MiB together) for the next blob it opens. How many it had to allocate so
  * far, for tests. */
 guint   _coffer_blob_get_buffers_made (void);
 /* The same into caller buffers, for the hot path. out must hold

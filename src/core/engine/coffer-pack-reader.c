@@ -7,9 +7,9 @@
 
 #define WHOLE_READS_PER_PACK 2
 /* Buffers whole reads go into, kept for the next one (a window is usually
- * freed just before the next is read, so one or two spares are reused
- * over and over): docs/PERFORMANCE.md "Restore buffers". */
-#define SPARE_BUFFERS 2
+ * freed just before the next is read, so one spare is reused over and
+ * over): docs/PERFORMANCE.md "Restore buffers". */
+#define SPARE_BUFFERS 1
 #define BUFFER_ROUNDING (1024 * 1024)
 
 typedef enum
