@@ -16,6 +16,7 @@ build_pkgs=(
 test_pkgs=(
   dbus dbus-x11 gnome-keyring xvfb xauth
   apache2 rclone python3 time curl
+  iproute2 util-linux   # own-loopback.sh: ip, unshare
   openssh-server
   libsecret-tools poppler-utils fonts-dejavu-core
   at-spi2-core python3-pyatspi

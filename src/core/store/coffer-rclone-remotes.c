@@ -248,7 +248,8 @@ coffer_rclone_remote_env (const char *name, GHashTable **env_out,
 #define TOKEN_BEGIN "--->"
 #define TOKEN_END "<---End paste"
 /* Where rclone authorize waits for the browser. */
-#define AUTH_URL_PREFIX "http://127.0.0.1:53682/auth"
+#define AUTH_LISTEN "127.0.0.1:53682"
+#define AUTH_URL_PREFIX "http://" AUTH_LISTEN "/auth"
 
 /* Runs in the child between fork and exec: die with the thread that waits
  * for it (it lives as long as the sign-in). */
@@ -287,6 +288,25 @@ byte_array_wipe (GByteArray *buf)
   g_byte_array_unref (buf);
 }
 
+/* Writes what rclone said on stderr to ours, for a terminal user to see
+ * the address to open if the browser does not (it carries no secret: the
+ * token comes on stdout). */
+static void
+pass_on (const guint8 *data, gsize len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (STDERR_FILENO, data, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return;
+      data += n;
+      len -= n;
+    }
+}
+
 /* The sign-in address in what rclone wrote to stderr so far, or NULL. */
 static char *
 find_auth_url (GByteArray *err)
@@ -318,9 +338,15 @@ token_from_output (GSubprocess *p, GByteArray *out, GByteArray *err, const char 
   if (!g_subprocess_get_if_exited (p) || g_subprocess_get_exit_status (p) != 0
       || begin == NULL || end == NULL)
     {
-      g_autofree char *said = g_strndup ((const char *) err->data, err->len);
+      g_autofree char *said = err->len ? g_strndup ((const char *) err->data, err->len)
+                                       : g_strdup ("");
       g_strstrip (said);
-      if (said[0] != '\0')
+      if (strstr (said, AUTH_LISTEN) != NULL && strstr (said, "address already in use") != NULL)
+        g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_FAILED,
+                     _("Another sign-in is still waiting for its browser: rclone could not "
+                       "listen on %s, which something else is using. Finish or close that "
+                       "sign-in (or the other rclone), then try again."), AUTH_LISTEN);
+      else if (said[0] != '\0')
         g_set_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_AUTH,
                      _("rclone authorize %s did not return a token (was the sign-in in the "
                        "browser cancelled?). rclone said: %s"), backend, said);
@@ -355,12 +381,11 @@ coffer_rclone_authorize (const char *backend, CofferRcloneUrlFunc url_func, gpoi
 
   /* With url_func the caller opens the browser (through the OpenURI portal
    * inside Flatpak); otherwise rclone opens it and says on stderr what to
-   * open if it cannot. */
+   * open if it cannot, which goes on to ours. Its stderr is kept either way
+   * for the error message. */
   if (url_func != NULL)
     argv[3] = "--auth-no-open-browser";
-  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                                 | (url_func != NULL ? G_SUBPROCESS_FLAGS_STDERR_PIPE
-                                                     : G_SUBPROCESS_FLAGS_NONE));
+  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_set_stdin_file_path (l, "/dev/null");
   g_subprocess_launcher_setenv (l, "RCLONE_ASK_PASSWORD", "false", TRUE);
   g_subprocess_launcher_set_child_setup (l, authorize_child_setup, GINT_TO_POINTER (getpid ()),
@@ -373,8 +398,7 @@ coffer_rclone_authorize (const char *backend, CofferRcloneUrlFunc url_func, gpoi
       return NULL;
     }
   out_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (g_subprocess_get_stdout_pipe (p)));
-  if (url_func != NULL)
-    err_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (g_subprocess_get_stderr_pipe (p)));
+  err_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (g_subprocess_get_stderr_pipe (p)));
 
   while (out_fd >= 0 || err_fd >= 0)
     {
@@ -394,8 +418,12 @@ coffer_rclone_authorize (const char *backend, CofferRcloneUrlFunc url_func, gpoi
         out_fd = -1;
       if (pfd[1].revents)
         {
+          guint seen = err->len;
+
           if (!read_some (err_fd, err))
             err_fd = -1;
+          else if (url_func == NULL)
+            pass_on (err->data + seen, err->len - seen);
           else if (!url_seen)
             {
               g_autofree char *url = find_auth_url (err);

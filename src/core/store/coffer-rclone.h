@@ -53,8 +53,10 @@ CofferSecret *coffer_rclone_obscure (const CofferSecret *password, GCancellable 
 /* Signs in to an OAuth backend ("drive", "dropbox", …) with `rclone
  * authorize` and returns the token rclone printed (never written to disk).
  * With url_func, rclone does not open the browser itself: url_func gets the
- * address to open (called in the calling thread, once). Blocks until the
- * sign-in is done; cancelling kills rclone (G_IO_ERROR_CANCELLED). */
+ * address to open (called in the calling thread, once); without, rclone
+ * opens it and what rclone says goes on to stderr. Blocks until the
+ * sign-in is done; cancelling kills rclone (G_IO_ERROR_CANCELLED). While
+ * another sign-in holds 127.0.0.1:53682 it fails at once and says so. */
 typedef void (*CofferRcloneUrlFunc) (const char *url, gpointer user_data);
 CofferSecret *coffer_rclone_authorize (const char *backend, CofferRcloneUrlFunc url_func,
                                        gpointer user_data, GCancellable *cancellable,
