@@ -9,7 +9,7 @@
  *              with the password alone;
  *   counter    an older description under the same epoch (old folders);
  *   removed    a removed category put back;
- *   config     config rolled back from format version 2 to 1;
+ *   config     config rolled back from format version 3 to 1;
  *   accept     the user accepts a rollback with the recovery key.
  *
  * The adversary only copies and writes files in the local store folder. */
@@ -280,12 +280,12 @@ test_config (void)
 
   config = get_object (&e, "config");
   v1 = g_string_new_len (g_bytes_get_data (config, NULL), g_bytes_get_size (config));
-  g_assert_nonnull (strstr (v1->str, "version=2\n"));
-  g_string_replace (v1, "version=2\n", "version=1\n", 1);
+  g_assert_nonnull (strstr (v1->str, "version=3\n"));
+  g_string_replace (v1, "version=3\n", "version=1\n", 1);
   v1_bytes = g_bytes_new (v1->str, v1->len);
   put_object (&e, "config", v1_bytes);
 
-  /* This computer has seen version 2: refused. */
+  /* This computer has seen version 3: refused. */
   repo = fixture_open (e.store_dir, PASSWORD, NULL, &error);
   g_assert_no_error (error);
   cats = coffer_repository_list_categories (repo, NULL, &error);
@@ -295,8 +295,8 @@ test_config (void)
   g_clear_error (&error);
   fixture_close (&repo);
 
-  /* A new computer cannot tell; its next write (with version-2 objects)
-   * makes the config say version 2 again, so 0.1.0 clients refuse it. */
+  /* A new computer cannot tell; its next write (with version-3 objects)
+   * makes the config say version 3 again, so older clients refuse it. */
   fixture_fresh_computer ();
   repo = fixture_open (e.store_dir, PASSWORD, rk, &error);
   g_assert_no_error (error);
@@ -310,7 +310,7 @@ test_config (void)
   }
   g_clear_pointer (&config, g_bytes_unref);
   config = get_object (&e, "config");
-  g_assert_nonnull (g_strstr_len (g_bytes_get_data (config, NULL), g_bytes_get_size (config), "version=2\n"));
+  g_assert_nonnull (g_strstr_len (g_bytes_get_data (config, NULL), g_bytes_get_size (config), "version=3\n"));
   env_clear (&e);
 }
 

@@ -1008,7 +1008,7 @@ test_accept_rollback (void)
 
   g_assert_true (g_file_get_contents (config, &text, NULL, NULL));
   v1 = g_string_new (text);
-  g_assert_cmpuint (g_string_replace (v1, "version=2\n", "version=1\n", 1), ==, 1);
+  g_assert_cmpuint (g_string_replace (v1, "version=3\n", "version=1\n", 1), ==, 1);
   g_chmod (config, 0644);
   g_assert_true (g_file_set_contents (config, v1->str, v1->len, NULL));
 

@@ -54,15 +54,39 @@ test_blake2b_vectors (void)
               "10ebb67700b1868efb4417987acf4690ae9d972fb7a590c2f02871799aaa4786"
               "b5e996e8f0f4eb981fc214b005f42d2ff4233499391653df7aefcbc13fc51568");
 
-  /* BLAKE2b-256 through coffer_hash */
-  coffer_hash ((const guint8 *) "abc", 3, out32);
+  /* BLAKE2b-256 through coffer_hash (hash suite 0) */
+  coffer_hash (COFFER_HASH_SUITE_BLAKE2B, (const guint8 *) "abc", 3, out32);
   assert_hex (out32, 32, "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319");
-  coffer_hash (NULL, 0, out32);
+  coffer_hash (COFFER_HASH_SUITE_BLAKE2B, NULL, 0, out32);
   assert_hex (out32, 32, "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8");
 
   /* Keyed BLAKE2b-256 blob id (checked with Python's hashlib.blake2b) */
-  coffer_blob_id (key32, (const guint8 *) "abc", 3, out32);
+  coffer_blob_id (COFFER_HASH_SUITE_BLAKE2B, key32, (const guint8 *) "abc", 3, out32);
   assert_hex (out32, 32, "d63a32d3e44738d7907f964316c241adaba0abfeabc32349677578a15a203f7f");
+}
+
+/* Hash suite 1: pack names SHA-256 (FIPS 180-2 "abc" and the empty
+ * string), blob ids HMAC-SHA-256 (RFC 2104; values from Python's hmac and
+ * hashlib), also over 1 MiB, where nettle's SHA-NI code runs. */
+static void
+test_sha256_suite (void)
+{
+  g_autoptr(CofferSecret) key32 = counting_key (32);
+  g_autofree guint8 *big = g_malloc (1 << 20);
+  guint8 out32[32];
+
+  for (gsize i = 0; i < (1 << 20); i++)
+    big[i] = (guint8) (i * 7 + 3);
+  coffer_hash (COFFER_HASH_SUITE_SHA256, (const guint8 *) "abc", 3, out32);
+  assert_hex (out32, 32, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  coffer_hash (COFFER_HASH_SUITE_SHA256, NULL, 0, out32);
+  assert_hex (out32, 32, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  coffer_hash (COFFER_HASH_SUITE_SHA256, big, 1 << 20, out32);
+  assert_hex (out32, 32, "172c15dc2e12b50e523d8e657cbe7fbb11c1053252bbf1e1431077d57d8128fd");
+  coffer_blob_id (COFFER_HASH_SUITE_SHA256, key32, (const guint8 *) "abc", 3, out32);
+  assert_hex (out32, 32, "f0133729c4163dede81e21cd47839256da58171238c8a0d874397c73b14e1e47");
+  coffer_blob_id (COFFER_HASH_SUITE_SHA256, key32, big, 1 << 20, out32);
+  assert_hex (out32, 32, "de701a6f52ce2bc8667246ef322a990a1a64c59490b34b33c9b91d2e52538af4");
 }
 
 static void
@@ -1038,6 +1062,7 @@ main (int argc, char **argv)
   coffer_core_init ();
 
   g_test_add_func ("/crypto/blake2b-vectors", test_blake2b_vectors);
+  g_test_add_func ("/crypto/sha256-suite", test_sha256_suite);
   g_test_add_func ("/crypto/subkeys", test_subkeys);
   g_test_add_func ("/crypto/hex", test_hex);
   g_test_add_func ("/crypto/secret/basics", test_secret_basics);

@@ -96,7 +96,7 @@ static void
 plant_trees (Hostile *h, GBytes **trees, guint n, guint8 (*ids)[COFFER_ID_BYTES])
 {
   CofferEpochKeys *ek = coffer_category_keys_newest (h->keys);
-  g_autoptr(CofferPackWriter) w = coffer_pack_writer_new (ek->data_key, ek->epoch);
+  g_autoptr(CofferPackWriter) w = coffer_pack_writer_new (ek->data_key, ek->epoch, ek->suite);
   g_autoptr(GArray) entries = NULL;
   g_autoptr(GBytes) pack = NULL;
   g_autoptr(CofferIndex) delta = coffer_index_new ();
@@ -110,7 +110,7 @@ plant_trees (Hostile *h, GBytes **trees, guint n, guint8 (*ids)[COFFER_ID_BYTES]
       const guint8 *data = g_bytes_get_data (trees[i], &len);
       g_autoptr(GBytes) sealed = NULL;
 
-      coffer_blob_id (ek->blob_id_key, data, len, ids[i]);
+      coffer_blob_id (ek->suite, ek->blob_id_key, data, len, ids[i]);
       sealed = coffer_blob_seal (ek->data_key, ids[i], COFFER_BLOB_TREE, data, len);
       coffer_pack_writer_add (w, ids[i], COFFER_BLOB_TREE, sealed, len);
     }
@@ -272,7 +272,9 @@ test_tree_bomb (void)
       else
         {
           guint8 below[COFFER_ID_BYTES];
-          coffer_blob_id (coffer_category_keys_newest (h.keys)->blob_id_key,
+          CofferEpochKeys *newest = coffer_category_keys_newest (h.keys);
+
+          coffer_blob_id (newest->suite, newest->blob_id_key,
                           g_bytes_get_data (trees[level - 1], NULL),
                           g_bytes_get_size (trees[level - 1]), below);
           add_entry (&b, "a", 1, COFFER_NODE_DIR, below, COFFER_ID_BYTES, NULL);

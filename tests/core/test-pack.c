@@ -41,7 +41,7 @@ make_blobs (const CofferSecret *key,
       randombytes_buf (data, len);
       blob.plain = g_bytes_new_take (data, len);
       blob.type = (i % 3 == 0) ? COFFER_BLOB_TREE : COFFER_BLOB_DATA;
-      coffer_blob_id (id_key, data, len, blob.id);
+      coffer_blob_id (COFFER_HASH_SUITE_NEW, id_key, data, len, blob.id);
       blob.sealed = coffer_blob_seal (key, blob.id, blob.type, data, len);
       g_array_append_val (blobs, blob);
     }
@@ -56,7 +56,7 @@ write_pack_mode (const CofferSecret *key,
                  guint8              id[COFFER_ID_BYTES],
                  GArray            **entries)
 {
-  g_autoptr(CofferPackWriter) writer = coffer_pack_writer_new (key, epoch);
+  g_autoptr(CofferPackWriter) writer = coffer_pack_writer_new (key, epoch, COFFER_HASH_SUITE_NEW);
   gsize expected_size = 0;
 
   if (deterministic)
@@ -124,9 +124,24 @@ test_round_trip (void)
   pack = write_pack (key, 7, blobs, pack_id, &written);
   data = g_bytes_get_data (pack, &size);
 
-  /* The name is BLAKE2b-256 of the bytes: verifiable without keys. */
-  coffer_hash (data, size, hash);
+  /* The name is SHA-256 of the bytes (hash suite 1, what new epochs
+   * use): verifiable without keys. */
+  coffer_hash (COFFER_HASH_SUITE_SHA256, data, size, hash);
   g_assert_cmpmem (hash, 32, pack_id, 32);
+  /* A pack of a suite-0 epoch is named by BLAKE2b-256 of its bytes. */
+  {
+    g_autoptr(CofferPackWriter) w0 = coffer_pack_writer_new (key, 7, COFFER_HASH_SUITE_BLAKE2B);
+    TestBlob *blob = &g_array_index (blobs, TestBlob, 0);
+    g_autoptr(GBytes) p0 = NULL;
+    guint8 id0[32];
+
+    coffer_pack_writer_add (w0, blob->id, blob->type, blob->sealed, g_bytes_get_size (blob->plain));
+    p0 = coffer_pack_writer_finish (w0, id0, NULL);
+    coffer_hash (COFFER_HASH_SUITE_BLAKE2B, g_bytes_get_data (p0, NULL), g_bytes_get_size (p0), hash);
+    g_assert_cmpmem (hash, 32, id0, 32);
+    coffer_hash (COFFER_HASH_SUITE_SHA256, g_bytes_get_data (p0, NULL), g_bytes_get_size (p0), hash);
+    g_assert_true (memcmp (hash, id0, 32) != 0);
+  }
   g_assert_cmpmem (data + size - 4, 4, "CFP1", 4);
 
   g_assert_true (coffer_pack_parse_trailer (data + size - 12, size, &header_len, &epoch, &error));

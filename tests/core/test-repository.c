@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The repository and its ways in: create/open, format version, password,
  * recovery key, Standard vs Advanced on a computer that has never seen the
- * repository, password change. */
+ * repository, password change, the hash suites of key epochs. */
 #include <string.h>
 #include <glib/gstdio.h>
 
 #include "coffer-recovery-key.h"
+#include "coffer-repository-private.h"
 #include "repo-fixture.h"
 
 #define PASSWORD "correct horse battery staple"
@@ -108,9 +109,9 @@ test_unsupported_version (Fixture *f, gconstpointer data)
   g_autoptr(CofferStore) store = fixture_store (f->store_dir);
 
   g_assert_true (g_file_get_contents (config, &text, NULL, NULL));
-  g_assert_nonnull (strstr (text, "version=2\n"));
+  g_assert_nonnull (strstr (text, "version=3\n"));
   changed = g_string_new (text);
-  g_string_replace (changed, "version=2\n", "version=3\n", 1);
+  g_string_replace (changed, "version=3\n", "version=4\n", 1);
   g_chmod (config, 0644);
   g_assert_true (g_file_set_contents (config, changed->str, changed->len, NULL));
 
@@ -118,8 +119,8 @@ test_unsupported_version (Fixture *f, gconstpointer data)
   g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_UNSUPPORTED_VERSION);
   g_assert_null (repo);
   /* Names both versions and what to do. */
-  g_assert_nonnull (strstr (error->message, "version 3"));
-  g_assert_nonnull (strstr (error->message, "2"));
+  g_assert_nonnull (strstr (error->message, "version 4"));
+  g_assert_nonnull (strstr (error->message, "3"));
   g_assert_nonnull (strstr (error->message, "newer Coffer"));
 }
 
@@ -490,6 +491,149 @@ test_check_authority (Fixture *f, gconstpointer data)
   g_assert_cmpint (coffer_repository_get_recovery_key_tested (f->repo), ==, 0);
 }
 
+/* Names of the packs in the store, as a set. */
+static GHashTable *
+list_packs (const char *store_dir, const char *cid)
+{
+  g_autofree char *root = g_build_filename (store_dir, "categories", cid, "packs", NULL);
+  g_autoptr(GDir) dir = g_dir_open (root, 0, NULL);
+  GHashTable *packs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  const char *sub;
+
+  g_assert_nonnull (dir);
+  while ((sub = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (root, sub, NULL);
+      g_autoptr(GDir) inner = g_dir_open (path, 0, NULL);
+      const char *name;
+
+      while (inner != NULL && (name = g_dir_read_name (inner)) != NULL)
+        g_hash_table_add (packs, g_build_filename (path, name, NULL));
+    }
+  return packs;
+}
+
+/* Asserts that every pack not in before is named by suite's hash of its
+ * bytes (SHA-256 computed by GLib, not by Coffer) and not by the other's;
+ * returns how many there were. */
+static guint
+assert_new_packs_named (GHashTable *before, GHashTable *after, CofferHashSuite suite)
+{
+  GHashTableIter it;
+  gpointer key;
+  guint n = 0;
+
+  g_hash_table_iter_init (&it, after);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    {
+      g_autoptr(GBytes) bytes = NULL;
+      g_autofree char *sha256 = NULL;
+      g_autofree char *name = g_path_get_basename (key);
+      guint8 blake[COFFER_ID_BYTES];
+      char blake_hex[2 * COFFER_ID_BYTES + 1];
+
+      if (before != NULL && g_hash_table_contains (before, key))
+        continue;
+      bytes = fixture_read (key);
+      sha256 = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+      coffer_hash (COFFER_HASH_SUITE_BLAKE2B, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), blake);
+      for (guint i = 0; i < COFFER_ID_BYTES; i++)
+        g_snprintf (blake_hex + 2 * i, 3, "%02x", blake[i]);
+      g_assert_cmpstr (name, ==, suite == COFFER_HASH_SUITE_SHA256 ? sha256 : blake_hex);
+      n++;
+    }
+  return n;
+}
+
+/* A category whose key epoch is of hash suite 0 (every category of a
+ * repository before format version 3): new backups into it keep BLAKE2b,
+ * its backups restore and pass a full check; a key rotation starts a
+ * suite-1 (SHA-256) epoch beside it, and both epochs' backups restore. */
+static void
+test_hash_suites (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cid = fixture_add_category (f->repo, "Docs", COFFER_LEVEL_ADVANCED, f->src);
+  g_autofree char *name = g_strdup_printf ("categories/%s/keys/account", cid);
+  g_autofree char *path = g_build_filename (f->store_dir, name, NULL);
+  g_autoptr(GBytes) env = fixture_read (path);
+  g_autoptr(CofferSecret) plain = NULL;
+  g_autoptr(GByteArray) v2 = g_byte_array_new ();
+  g_autoptr(GBytes) sealed = NULL;
+  g_autoptr(GHashTable) first = NULL;
+  g_autoptr(GHashTable) second = NULL;
+  g_autoptr(GPtrArray) snaps = NULL;
+  g_autofree char *target = fixture_dir ("restore-first");
+  g_autofree char *copy = fixture_restored (target, f->src);
+  g_autofree char *older = fixture_dir ("src-first");
+  CofferCategoryKeys *keys;
+
+  /* A new category's only epoch is of suite 1: "CKS3", suite byte 1. */
+  plain = coffer_envelope_open (f->repo->account_key, f->repo->raw_id, COFFER_OBJECT_CATEGORY_ACCOUNT,
+                                name, env, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (plain->len, ==, 8 + 45);
+  g_assert_cmpmem (plain->data, 4, "CKS3", 4);
+  g_assert_cmpuint (plain->data[8 + 12], ==, COFFER_HASH_SUITE_SHA256);
+
+  /* Rewritten as "CKS2" (epoch, retired, key): suite 0, as before. */
+  g_byte_array_append (v2, (const guint8 *) "CKS2", 4);
+  g_byte_array_append (v2, plain->data + 4, 4);
+  g_byte_array_append (v2, plain->data + 8, 12);
+  g_byte_array_append (v2, plain->data + 8 + 13, 32);
+  sealed = coffer_envelope_seal (f->repo->account_key, f->repo->raw_id, COFFER_OBJECT_CATEGORY_ACCOUNT,
+                                 name, v2->data, v2->len);
+  g_chmod (path, 0644);
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (sealed, NULL), g_bytes_get_size (sealed), NULL));
+  fixture_close (&f->repo);
+  f->repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+  keys = _coffer_repository_get_category (f->repo, cid, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (coffer_category_keys_newest (keys)->suite, ==, COFFER_HASH_SUITE_BLAKE2B);
+
+  {
+    g_autoptr(CofferSnapshot) snap = fixture_backup (f->repo, cid);
+  }
+  first = list_packs (f->store_dir, cid);
+  g_assert_cmpuint (assert_new_packs_named (NULL, first, COFFER_HASH_SUITE_BLAKE2B), >, 0);
+  assert_restores (f->repo, cid, f->src);
+  fixture_assert_check_clean (f->repo, cid, 100);
+  fixture_make_small_tree (older, 7);   /* the same contents as f->src now */
+
+  /* A rotation adds an epoch of suite 1; the old one keeps suite 0. */
+  g_assert_true (_coffer_repository_rotate_category (f->repo, cid, f->repo->account_key,
+                                                     f->repo->account_key, NULL, &error));
+  g_assert_no_error (error);
+  keys = _coffer_repository_get_category (f->repo, cid, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (keys->epochs->len, ==, 2);
+  g_assert_cmpuint (((CofferEpochKeys *) keys->epochs->pdata[0])->suite, ==, COFFER_HASH_SUITE_BLAKE2B);
+  g_assert_cmpuint (((CofferEpochKeys *) keys->epochs->pdata[1])->suite, ==, COFFER_HASH_SUITE_SHA256);
+  {
+    g_autofree char *changed = g_build_filename (f->src, "a", "b", "two.bin", NULL);
+    coffer_test_write_random (changed, 400 * 1024, 8);
+  }
+  {
+    g_autoptr(CofferSnapshot) snap = fixture_backup (f->repo, cid);
+  }
+  second = list_packs (f->store_dir, cid);
+  g_assert_cmpuint (assert_new_packs_named (first, second, COFFER_HASH_SUITE_SHA256), >, 0);
+
+  /* Read again from the store, by a computer that has never seen it. */
+  fixture_close (&f->repo);
+  fixture_fresh_computer ();
+  f->repo = fixture_open (f->store_dir, PASSWORD, f->rk, &error);
+  g_assert_no_error (error);
+  assert_restores (f->repo, cid, f->src);
+  snaps = coffer_repository_list_snapshots (f->repo, cid, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (snaps->len, ==, 2);
+  fixture_restore (f->repo, cid, snaps->pdata[0], target);
+  coffer_test_assert_same_tree (older, copy, FALSE);
+  fixture_assert_check_clean (f->repo, cid, 100);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -506,6 +650,7 @@ main (int argc, char **argv)
   ADD ("/repository/recovery-key-verify", test_recovery_key_verify);
   ADD ("/repository/recovery-key-replace-two-phase", test_recovery_key_replace_two_phase);
   ADD ("/repository/check-authority", test_check_authority);
+  ADD ("/repository/hash-suites", test_hash_suites);
 #undef ADD
   return g_test_run ();
 }

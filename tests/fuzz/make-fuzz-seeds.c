@@ -226,6 +226,25 @@ main (int argc, char **argv)
     g_byte_array_append (ks, key, 32);
     seed ("repo", "account", (const guint8 *) "\x03", 1, ks->data, ks->len);
     seed ("repo", "password", (const guint8 *) "\x05", 1, ks->data, ks->len);
+    /* CKS3: epoch 0 retired, epoch 1 of hash suite 1 (SHA-256). */
+    {
+      g_autoptr(GByteArray) ks3 = g_byte_array_new ();
+      guint8 two[4] = { 2, 0, 0, 0 }, one[4] = { 1, 0, 0, 0 };
+      guint8 retired[8] = { 1, 0, 0, 0, 0, 0, 0, 0 }, newest[8] = { 0 };
+      guint8 suite0 = 0, suite1 = 1;
+
+      g_byte_array_append (ks3, (const guint8 *) "CKS3", 4);
+      g_byte_array_append (ks3, two, 4);
+      g_byte_array_append (ks3, epoch, 4);
+      g_byte_array_append (ks3, retired, 8);
+      g_byte_array_append (ks3, &suite0, 1);
+      g_byte_array_append (ks3, key, 32);
+      g_byte_array_append (ks3, one, 4);
+      g_byte_array_append (ks3, newest, 8);
+      g_byte_array_append (ks3, &suite1, 1);
+      g_byte_array_append (ks3, key, 32);
+      seed ("repo", "account-cks3", (const guint8 *) "\x03", 1, ks3->data, ks3->len);
+    }
     seed ("repo", "recovery-plain", (const guint8 *) "\x02", 1, key, 32);
   }
 

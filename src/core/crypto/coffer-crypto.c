@@ -3,6 +3,8 @@
 
 #include <sodium.h>
 #include <zstd.h>
+#include <nettle/hmac.h>
+#include <nettle/sha2.h>
 #include <glib/gi18n-lib.h>
 #include <inttypes.h>
 
@@ -92,28 +94,55 @@ coffer_crypto_derive_subkey (const CofferSecret *key,
 /* ---- Hashes ---- */
 
 void
-coffer_hash (const guint8 *data,
-             gsize         len,
-             guint8        out[COFFER_ID_BYTES])
+coffer_hash (CofferHashSuite suite,
+             const guint8   *data,
+             gsize           len,
+             guint8          out[COFFER_ID_BYTES])
 {
+  struct sha256_ctx ctx;
+
   g_return_if_fail (data != NULL || len == 0);
+  g_return_if_fail (suite <= COFFER_HASH_SUITE_LAST);
 
   coffer_core_init ();
-  crypto_generichash (out, COFFER_ID_BYTES, data, len, NULL, 0);
+  if (suite == COFFER_HASH_SUITE_BLAKE2B)
+    {
+      crypto_generichash (out, COFFER_ID_BYTES, data, len, NULL, 0);
+      return;
+    }
+  /* nettle picks SHA-NI / ARMv8 SHA2 instructions where the CPU has them
+   * (libsodium's SHA-256 never does). */
+  sha256_init (&ctx);
+  sha256_update (&ctx, len, data);
+  sha256_digest (&ctx, SHA256_DIGEST_SIZE, out);
 }
 
 void
-coffer_blob_id (const CofferSecret *blob_id_key,
+coffer_blob_id (CofferHashSuite     suite,
+                const CofferSecret *blob_id_key,
                 const guint8       *data,
                 gsize               len,
                 guint8              out[COFFER_ID_BYTES])
 {
+  struct hmac_sha256_ctx ctx;
+
   g_return_if_fail (blob_id_key != NULL);
   g_return_if_fail (blob_id_key->len == COFFER_KEY_BYTES);
   g_return_if_fail (data != NULL || len == 0);
+  g_return_if_fail (suite <= COFFER_HASH_SUITE_LAST);
 
   coffer_core_init ();
-  crypto_generichash (out, COFFER_ID_BYTES, data, len, blob_id_key->data, blob_id_key->len);
+  if (suite == COFFER_HASH_SUITE_BLAKE2B)
+    {
+      crypto_generichash (out, COFFER_ID_BYTES, data, len, blob_id_key->data, blob_id_key->len);
+      return;
+    }
+  /* Keyed per blob: two compressions, nothing against hashing the blob.
+   * The keyed state lives on this stack frame only and is wiped. */
+  hmac_sha256_set_key (&ctx, blob_id_key->len, blob_id_key->data);
+  hmac_sha256_update (&ctx, len, data);
+  hmac_sha256_digest (&ctx, SHA256_DIGEST_SIZE, out);
+  sodium_memzero (&ctx, sizeof ctx);
 }
 
 /* BLAKE2b-256 (key = key, label || nonce) */

@@ -106,14 +106,30 @@ gsize   coffer_blob_seal_into  (const CofferSecret *data_key,
 /* Largest blob payload coffer_blob_open accepts (after decompression). */
 #define COFFER_BLOB_MAX_BYTES (64u * 1024 * 1024)
 
-/* Keyed BLAKE2b-256 of plaintext with the blob-id subkey. */
-void coffer_blob_id (const CofferSecret *blob_id_key,
+/* The hash functions of a key epoch: how its blob ids and its packs'
+ * names are made (docs/FORMAT.md "Hash suites"). Named by each epoch of a
+ * category key set; the values are part of the repository format. */
+typedef enum
+{
+  COFFER_HASH_SUITE_BLAKE2B = 0,  /* ids: keyed BLAKE2b-256; pack names: BLAKE2b-256 */
+  COFFER_HASH_SUITE_SHA256  = 1,  /* ids: HMAC-SHA-256; pack names: SHA-256 (SHA-NI,
+                                     ARMv8 SHA2 where the CPU has them) */
+} CofferHashSuite;
+#define COFFER_HASH_SUITE_LAST COFFER_HASH_SUITE_SHA256
+/* What new key epochs use. */
+#define COFFER_HASH_SUITE_NEW  COFFER_HASH_SUITE_SHA256
+
+/* The blob id of plaintext: the suite's keyed hash with the blob-id
+ * subkey. */
+void coffer_blob_id (CofferHashSuite     suite,
+                     const CofferSecret *blob_id_key,
                      const guint8       *data,
                      gsize               len,
                      guint8              out[COFFER_ID_BYTES]);
 
-/* Unkeyed BLAKE2b-256 (pack names, object names). */
-void coffer_hash (const guint8 *data, gsize len, guint8 out[COFFER_ID_BYTES]);
+/* The suite's unkeyed hash (pack names). */
+void coffer_hash (CofferHashSuite suite, const guint8 *data, gsize len,
+                  guint8 out[COFFER_ID_BYTES]);
 
 /* Padmé: the padded length for a length L (leaks O(log log L) bits). */
 guint64 coffer_padme_length (guint64 len);

@@ -141,6 +141,30 @@ group_entry (const CofferIndexEntry *entry, const guint8 *pack_id, gpointer user
   g_array_append_val (arr, *entry);
 }
 
+/* TRUE if the pack's bytes hash to its name, under the hash suite of the
+ * epoch its trailer names; under any suite when the trailer does not say
+ * (then the header check below reports it). */
+static gboolean
+pack_matches_name (Check *c, const guint8 *data, gsize len, const guint8 id[COFFER_ID_BYTES])
+{
+  CofferEpochKeys *ek = NULL;
+  guint32 header_len, epoch;
+  guint8 hash[COFFER_ID_BYTES];
+
+  if (len >= COFFER_PACK_TRAILER_BYTES
+      && coffer_pack_parse_trailer (data + len - COFFER_PACK_TRAILER_BYTES, len, &header_len, &epoch, NULL))
+    ek = coffer_category_keys_epoch (c->keys, epoch);
+  for (guint suite = 0; suite <= COFFER_HASH_SUITE_LAST; suite++)
+    {
+      if (ek != NULL && suite != ek->suite)
+        continue;
+      coffer_hash (suite, data, len, hash);
+      if (sodium_memcmp (hash, id, COFFER_ID_BYTES) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* Downloads a pack, checks its name, header and every blob. */
 static gboolean
 read_pack (Check *c, const char *hex, GArray *indexed, GError **error)
@@ -149,7 +173,7 @@ read_pack (Check *c, const char *hex, GArray *indexed, GError **error)
   g_autoptr(GBytes) pack = NULL;
   g_autoptr(GArray) entries = NULL;
   g_autoptr(GError) local_error = NULL;
-  guint8 id[COFFER_ID_BYTES], hash[COFFER_ID_BYTES];
+  guint8 id[COFFER_ID_BYTES];
   const guint8 *data;
   gsize len;
   guint32 header_len, epoch;
@@ -170,8 +194,7 @@ read_pack (Check *c, const char *hex, GArray *indexed, GError **error)
       return TRUE;
     }
   data = g_bytes_get_data (pack, &len);
-  coffer_hash (data, len, hash);
-  if (sodium_memcmp (hash, id, sizeof id) != 0)
+  if (!pack_matches_name (c, data, len, id))
     {
       problem (c, _("pack %.16s is damaged (its contents do not match its name)"), hex);
       return TRUE;
@@ -223,7 +246,7 @@ read_pack (Check *c, const char *hex, GArray *indexed, GError **error)
           problem (c, _("pack %.16s: a piece of data is damaged: %s"), hex, blob_error->message);
           continue;
         }
-      coffer_blob_id (ek->blob_id_key, g_bytes_get_data (plain, NULL), g_bytes_get_size (plain), check);
+      coffer_blob_id (ek->suite, ek->blob_id_key, g_bytes_get_data (plain, NULL), g_bytes_get_size (plain), check);
       if (sodium_memcmp (check, ie->id, COFFER_ID_BYTES) != 0)
         problem (c, _("pack %.16s: a piece of data does not match its id"), hex);
       coffer_progress_meter_add (c->meter, 0, ie->length, 0, NULL);

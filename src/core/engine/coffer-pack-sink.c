@@ -200,7 +200,7 @@ coffer_pack_sink_store (CofferPackSink *sink, CofferBlobType type,
   CofferPackWriter **writer;
   gsize target;
 
-  coffer_blob_id (sink->ek->blob_id_key, data, len, id);
+  coffer_blob_id (sink->ek->suite, sink->ek->blob_id_key, data, len, id);
   if (coffer_index_contains (sink->index, id))
     return;
   g_mutex_lock (&sink->lock);
@@ -219,7 +219,7 @@ coffer_pack_sink_store (CofferPackSink *sink, CofferBlobType type,
   writer = type == COFFER_BLOB_TREE ? &sink->tree_pack : &sink->data_pack;
   target = type == COFFER_BLOB_TREE ? TREE_PACK_TARGET : PACK_TARGET_SIZE;
   if (*writer == NULL)
-    *writer = coffer_pack_writer_new (sink->ek->data_key, sink->ek->epoch);
+    *writer = coffer_pack_writer_new (sink->ek->data_key, sink->ek->epoch, sink->ek->suite);
   coffer_pack_writer_add (*writer, id, type, sealed, len);
   if (coffer_pack_writer_get_size (*writer) >= target)
     flush_pack_locked (sink, writer, target);

@@ -355,7 +355,7 @@ repack (Prune *p, const char *hex, PackUse *use, CofferIndex *new_index, GHashTa
       writer = g_hash_table_lookup (writers, GUINT_TO_POINTER (epoch));
       if (writer == NULL)
         {
-          writer = coffer_pack_writer_new (ek->data_key, ek->epoch);
+          writer = coffer_pack_writer_new (ek->data_key, ek->epoch, ek->suite);
           coffer_pack_writer_set_deterministic (writer);
           g_hash_table_insert (writers, GUINT_TO_POINTER (epoch), writer);
         }

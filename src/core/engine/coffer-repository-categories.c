@@ -10,9 +10,11 @@
 #include "coffer-repository-private.h"
 
 #define KEYSET_MAGIC_V1 "CKS1"
-#define KEYSET_MAGIC "CKS2"
+#define KEYSET_MAGIC_V2 "CKS2"
+#define KEYSET_MAGIC "CKS3"
 #define KEYSET_ENTRY_V1 (4 + COFFER_KEY_BYTES)
-#define KEYSET_ENTRY (4 + 8 + COFFER_KEY_BYTES)
+#define KEYSET_ENTRY_V2 (4 + 8 + COFFER_KEY_BYTES)
+#define KEYSET_ENTRY (4 + 8 + 1 + COFFER_KEY_BYTES)
 #define META_VERSION 3
 #define PASSWORD_MAGIC "CFPW"
 #define PASSWORD_HEADER_BYTES (8 + COFFER_SALT_BYTES + 16)
@@ -34,11 +36,12 @@ epoch_keys_free (gpointer data)
 }
 
 static CofferEpochKeys *
-epoch_keys_new (guint32 epoch, CofferSecret *key)
+epoch_keys_new (guint32 epoch, CofferHashSuite suite, CofferSecret *key)
 {
   CofferEpochKeys *ek = g_new0 (CofferEpochKeys, 1);
 
   ek->epoch = epoch;
+  ek->suite = suite;
   ek->key = key;
   ek->data_key = coffer_crypto_derive_subkey (key, COFFER_SUBKEY_DATA);
   ek->blob_id_key = coffer_crypto_derive_subkey (key, COFFER_SUBKEY_BLOB_ID);
@@ -66,9 +69,9 @@ _coffer_category_keys_free (gpointer data)
   g_free (keys);
 }
 
-/* "CKS2" | count (u32 LE) | count x (epoch u32 LE | retired i64 LE | key 32),
- * in secure memory. retired: microseconds since 1970 (UTC) when a newer
- * epoch was added; 0 for the newest epoch. */
+/* "CKS3" | count (u32 LE) | count x (epoch u32 LE | retired i64 LE |
+ * hash suite u8 | key 32), in secure memory. retired: microseconds since
+ * 1970 (UTC) when a newer epoch was added; 0 for the newest epoch. */
 static CofferSecret *
 keyset_serialize (GPtrArray *epochs)
 {
@@ -98,7 +101,8 @@ keyset_serialize (GPtrArray *epochs)
       le = GUINT32_TO_LE (ek->epoch);
       memcpy (p, &le, 4);
       memcpy (p + 4, &retired, 8);
-      memcpy (p + 12, ek->key->data, COFFER_KEY_BYTES);
+      p[12] = (guint8) ek->suite;
+      memcpy (p + 13, ek->key->data, COFFER_KEY_BYTES);
       p += KEYSET_ENTRY;
     }
   return out;
@@ -110,16 +114,21 @@ keyset_parse (const CofferSecret *plain, GError **error)
   g_autoptr(GPtrArray) epochs = g_ptr_array_new_with_free_func (epoch_keys_free);
   guint32 count;
   const guint8 *p = plain->data;
-  gboolean v2;
+  guint version;
   gsize entry;
 
   if (plain->len < 8)
     goto corrupt;
-  /* Version 1 (Coffer 0.1.0) did not record when epochs were retired. */
-  v2 = memcmp (p, KEYSET_MAGIC, 4) == 0;
-  if (!v2 && memcmp (p, KEYSET_MAGIC_V1, 4) != 0)
+  /* Version 1 (Coffer 0.1.0) did not record when epochs were retired,
+   * versions 1 and 2 not the hash suite (always BLAKE2b then). */
+  if (memcmp (p, KEYSET_MAGIC, 4) == 0)
+    version = 3, entry = KEYSET_ENTRY;
+  else if (memcmp (p, KEYSET_MAGIC_V2, 4) == 0)
+    version = 2, entry = KEYSET_ENTRY_V2;
+  else if (memcmp (p, KEYSET_MAGIC_V1, 4) == 0)
+    version = 1, entry = KEYSET_ENTRY_V1;
+  else
     goto corrupt;
-  entry = v2 ? KEYSET_ENTRY : KEYSET_ENTRY_V1;
   memcpy (&count, p + 4, 4);
   count = GUINT32_FROM_LE (count);
   if (count == 0 || count > MAX_EPOCHS || plain->len != 8 + (gsize) count * entry)
@@ -129,13 +138,14 @@ keyset_parse (const CofferSecret *plain, GError **error)
     {
       guint32 epoch;
       gint64 retired = 0;
+      CofferHashSuite suite = COFFER_HASH_SUITE_BLAKE2B;
       CofferEpochKeys *ek;
 
       memcpy (&epoch, p, 4);
       epoch = GUINT32_FROM_LE (epoch);
       if (i > 0 && epoch <= ((CofferEpochKeys *) g_ptr_array_index (epochs, i - 1))->epoch)
         goto corrupt;
-      if (v2)
+      if (version >= 2)
         {
           memcpy (&retired, p + 4, 8);
           retired = GINT64_FROM_LE (retired);
@@ -146,7 +156,14 @@ keyset_parse (const CofferSecret *plain, GError **error)
                   && retired < ((CofferEpochKeys *) g_ptr_array_index (epochs, i - 1))->retired))
             goto corrupt;
         }
-      ek = epoch_keys_new (epoch, coffer_secret_new_from_data (p + entry - COFFER_KEY_BYTES, COFFER_KEY_BYTES));
+      if (version >= 3)
+        {
+          if (p[12] > COFFER_HASH_SUITE_LAST)
+            goto corrupt;
+          suite = (CofferHashSuite) p[12];
+        }
+      ek = epoch_keys_new (epoch, suite,
+                           coffer_secret_new_from_data (p + entry - COFFER_KEY_BYTES, COFFER_KEY_BYTES));
       ek->retired = retired;
       g_ptr_array_add (epochs, ek);
       p += entry;
@@ -167,7 +184,7 @@ keyset_copy (GPtrArray *epochs)
   for (guint i = 0; i < epochs->len; i++)
     {
       CofferEpochKeys *ek = g_ptr_array_index (epochs, i);
-      CofferEpochKeys *dup = epoch_keys_new (ek->epoch, coffer_secret_dup (ek->key));
+      CofferEpochKeys *dup = epoch_keys_new (ek->epoch, ek->suite, coffer_secret_dup (ek->key));
 
       dup->retired = ek->retired;
       g_ptr_array_add (copy, dup);
@@ -198,7 +215,8 @@ keyset_add_epoch (GPtrArray *epochs, GError **error)
       if (ek->retired == 0)
         ek->retired = now;
     }
-  g_ptr_array_add (epochs, epoch_keys_new (newest->epoch + 1, coffer_secret_new_random (COFFER_KEY_BYTES)));
+  g_ptr_array_add (epochs, epoch_keys_new (newest->epoch + 1, COFFER_HASH_SUITE_NEW,
+                                           coffer_secret_new_random (COFFER_KEY_BYTES)));
   return TRUE;
 }
 
@@ -1151,7 +1169,8 @@ coffer_repository_add_category (CofferRepository *self, const char *name, Coffer
     g_autofree char *cid = coffer_hex_encode (raw, sizeof raw);
     keys = category_keys_new (cid, g_ptr_array_new_with_free_func (epoch_keys_free));
   }
-  g_ptr_array_add (keys->epochs, epoch_keys_new (0, coffer_secret_new_random (COFFER_KEY_BYTES)));
+  g_ptr_array_add (keys->epochs, epoch_keys_new (0, COFFER_HASH_SUITE_NEW,
+                                                 coffer_secret_new_random (COFFER_KEY_BYTES)));
   keys->info = g_new0 (CofferCategory, 1);
   keys->info->id = g_strdup (keys->id);
   keys->info->name = g_strdup (name);

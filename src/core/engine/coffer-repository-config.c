@@ -81,7 +81,7 @@ _coffer_repository_config_parse (CofferRepository *self, GBytes *bytes, GError *
                    _("The repository configuration has no valid repository id."));
       return FALSE;
     }
-  /* The chunker parameters are fixed in format versions 1 and 2; a config that
+  /* The chunker parameters are fixed in format versions 1 to 3; a config that
    * names others was not written by Coffer and is refused rather than
    * trusted (it is not authenticated). */
   if (g_key_file_get_uint64 (kf, "chunker", "min-size", NULL) != COFFER_CHUNK_MIN
@@ -99,7 +99,7 @@ _coffer_repository_config_parse (CofferRepository *self, GBytes *bytes, GError *
 }
 
 /* config is not authenticated: the version it says is only believed
- * upwards. A computer that has seen version 2 here refuses a config that
+ * upwards. A computer that has seen version 3 here refuses a config that
  * says 1 again (an older copy put back), until the user accepts it. */
 void
 _coffer_repository_config_check_rollback (CofferRepository *self)
@@ -130,9 +130,9 @@ _coffer_repository_config_rolled_back (CofferRepository *self, GError **error)
   return TRUE;
 }
 
-/* Rewrites config as version 2, keeping its id, creation time and chunker
+/* Rewrites config as the current version, keeping its id, creation time and chunker
  * settings, so that Coffer 0.1.0 refuses the repository ("install a newer
- * Coffer") instead of misreading the version-2 objects in it. */
+ * Coffer") instead of misreading the newer objects in it. */
 gboolean
 _coffer_repository_upgrade_format (CofferRepository *self, GCancellable *cancellable, GError **error)
 {

@@ -45,6 +45,7 @@ struct _CofferRepository
 typedef struct
 {
   guint32       epoch;
+  CofferHashSuite suite;       /* how its blob ids and pack names are made */
   CofferSecret *key;
   CofferSecret *data_key;
   CofferSecret *blob_id_key;

@@ -741,7 +741,7 @@ _coffer_repository_read_blob_via (CofferRepository *self, CofferCategoryKeys *ke
         return NULL;
       }
     data = g_bytes_get_data (plain, &len);
-    coffer_blob_id (ek->blob_id_key, data, len, check);
+    coffer_blob_id (ek->suite, ek->blob_id_key, data, len, check);
     if (sodium_memcmp (check, id, COFFER_ID_BYTES) != 0)
       {
         g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,

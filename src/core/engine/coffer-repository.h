@@ -17,9 +17,10 @@ G_BEGIN_DECLS
 #define COFFER_TYPE_REPOSITORY (coffer_repository_get_type ())
 G_DECLARE_FINAL_TYPE (CofferRepository, coffer_repository, COFFER, REPOSITORY, GObject)
 
-/* Format version written to new repositories; version 1 (Coffer 0.1.0) is
- * still read (docs/FORMAT.md "Changes from version 1"). */
-#define COFFER_FORMAT_VERSION 2
+/* Format version written to new repositories (and to the config of an
+ * older one before anything of this version is written to it); versions 1
+ * (Coffer 0.1.0) and 2 are still read (docs/FORMAT.md "Format versions"). */
+#define COFFER_FORMAT_VERSION 3
 #define COFFER_FORMAT_VERSION_MIN 1
 
 /* Creates a repository in an empty store: config, account key, recovery key

@@ -43,6 +43,7 @@ struct _CofferPackWriter
 {
   CofferSecret *data_key;
   guint32       epoch;
+  CofferHashSuite suite;
   GArray       *blobs;   /* PendingBlob */
   gsize         size;
   gboolean      finished;
@@ -71,16 +72,19 @@ pending_blob_clear (gpointer data)
 
 CofferPackWriter *
 coffer_pack_writer_new (const CofferSecret *data_key,
-                        guint32             epoch)
+                        guint32             epoch,
+                        CofferHashSuite     suite)
 {
   CofferPackWriter *writer;
 
   g_return_val_if_fail (data_key != NULL, NULL);
   g_return_val_if_fail (data_key->len == COFFER_KEY_BYTES, NULL);
+  g_return_val_if_fail (suite <= COFFER_HASH_SUITE_LAST, NULL);
 
   writer = g_new0 (CofferPackWriter, 1);
   writer->data_key = coffer_secret_dup (data_key);
   writer->epoch = epoch;
+  writer->suite = suite;
   writer->blobs = g_array_new (FALSE, TRUE, sizeof (PendingBlob));
   g_array_set_clear_func (writer->blobs, pending_blob_clear);
   return writer;
@@ -427,7 +431,7 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
     memcpy (trailer + 8, PACK_MAGIC, 4);
   }
 
-  coffer_hash (data, total, out_id);
+  coffer_hash (writer->suite, data, total, out_id);
 
   if (entries != NULL)
     *entries = g_steal_pointer (&result);

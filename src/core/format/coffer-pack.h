@@ -32,7 +32,9 @@ typedef struct
 
 typedef struct _CofferPackWriter CofferPackWriter;
 
-CofferPackWriter *coffer_pack_writer_new   (const CofferSecret *data_key, guint32 epoch);
+/* A pack of one key epoch; suite is that epoch's (it names the pack). */
+CofferPackWriter *coffer_pack_writer_new   (const CofferSecret *data_key, guint32 epoch,
+                                            CofferHashSuite suite);
 void              coffer_pack_writer_free  (CofferPackWriter *writer);
 /* Before the first blob: the pack's shuffle, filler and header nonce are
  * derived from a hash, keyed with the data key, of the blobs added, so the
