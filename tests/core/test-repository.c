@@ -632,6 +632,26 @@ test_hash_suites (Fixture *f, gconstpointer data)
   fixture_restore (f->repo, cid, snaps->pdata[0], target);
   coffer_test_assert_same_tree (older, copy, FALSE);
   fixture_assert_check_clean (f->repo, cid, 100);
+
+  /* Re-encrypting moves the suite-0 backup into the suite-1 epoch: then
+   * every pack left is named by SHA-256, and both backups still restore. */
+  g_assert_true (coffer_repository_reencrypt_category (f->repo, cid, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(GHashTable) left = list_packs (f->store_dir, cid);
+    g_autoptr(GPtrArray) again = coffer_repository_list_snapshots (f->repo, cid, NULL, &error);
+    g_autofree char *target2 = fixture_dir ("restore-reencrypted");
+    g_autofree char *copy2 = fixture_restored (target2, f->src);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (assert_new_packs_named (NULL, left, COFFER_HASH_SUITE_SHA256), ==,
+                      g_hash_table_size (left));
+    g_assert_cmpuint (again->len, ==, 2);
+    fixture_restore (f->repo, cid, again->pdata[0], target2);
+    coffer_test_assert_same_tree (older, copy2, FALSE);
+  }
+  assert_restores (f->repo, cid, f->src);
+  fixture_assert_check_clean (f->repo, cid, 100);
 }
 
 int
