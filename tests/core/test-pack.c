@@ -543,6 +543,33 @@ test_deterministic (void)
   g_assert_true (shuffled);
 }
 
+/* Packs finished one after the other, each freed before the next, share
+ * one buffer (a fresh one costs a page fault per page written); a pack
+ * still held when the next finishes gets a buffer of its own, and its
+ * bytes stay its own. */
+static void
+test_buffers_reused (void)
+{
+  g_autoptr(CofferSecret) key = coffer_secret_new_random (32);
+  g_autoptr(GArray) blobs = make_blobs (key, 6);
+  g_autoptr(GBytes) held = NULL;
+  g_autoptr(GBytes) copy = NULL;
+  guint8 id[32];
+  guint before;
+
+  g_bytes_unref (write_pack (key, 1, blobs, id, NULL));
+  before = _coffer_pack_get_buffers_made ();
+  for (guint i = 0; i < 5; i++)
+    g_bytes_unref (write_pack (key, 1, blobs, id, NULL));
+  g_assert_cmpuint (_coffer_pack_get_buffers_made (), ==, before);
+
+  held = write_pack (key, 1, blobs, id, NULL);
+  copy = g_bytes_new (g_bytes_get_data (held, NULL), g_bytes_get_size (held));
+  g_bytes_unref (write_pack (key, 2, blobs, id, NULL));
+  g_assert_cmpuint (_coffer_pack_get_buffers_made (), ==, before + 1);
+  g_assert_true (g_bytes_equal (held, copy));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -557,6 +584,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pack/tamper-trailer", test_tamper_trailer);
   g_test_add_func ("/pack/tamper-header", test_tamper_header);
   g_test_add_func ("/pack/entries-bounds", test_entries_bounds);
+  g_test_add_func ("/pack/buffers-reused", test_buffers_reused);
 
   return g_test_run ();
 }

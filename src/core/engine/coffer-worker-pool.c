@@ -78,9 +78,10 @@ _coffer_worker_pool_new (const char *name,
                          gpointer    user_data,
                          guint       n_threads)
 {
-  CofferWorkerPool *pool = g_new0 (CofferWorkerPool, 1);
+  CofferWorkerPool *pool;
 
   g_return_val_if_fail (func != NULL && n_threads > 0, NULL);
+  pool = g_new0 (CofferWorkerPool, 1);
   pool->func = func;
   pool->user_data = user_data;
   pool->queue = g_async_queue_new ();

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-#include <malloc.h>
 #include <string.h>
 
 #include <sodium.h>
 #include <glib/gi18n-lib.h>
 
+#include "coffer-buffer-pool.h"
 #include "coffer-bytes.h"
 #include "coffer-pack.h"
 #include "coffer-variant-writer.h"
@@ -178,39 +178,27 @@ coffer_pack_writer_get_count (CofferPackWriter *writer)
  * each: a new pack-sized buffer costs a page fault for every page written,
  * which was a large part of a backup's system time. One buffer is kept:
  * measured on the benchmark, it saves most of those faults, while each
- * further one raised peak memory more than it saved time. */
+ * further one raised peak memory more than it saved time. The pool lives
+ * as long as the process. */
 #define POOL_BUFFERS     1
 #define POOL_BUFFER_SIZE (32 * 1024 * 1024)
 
-static GMutex   pool_lock;
-static guint8  *pool[POOL_BUFFERS];
-static guint    pool_n;
-
-static guint8 *
-pack_buffer_take (gsize total)
+static CofferBufferPool *
+pack_pool (void)
 {
-  guint8 *buf = NULL;
+  static CofferBufferPool *pool;
 
-  if (total > POOL_BUFFER_SIZE)
-    return g_malloc (total);
-  g_mutex_lock (&pool_lock);
-  if (pool_n > 0)
-    buf = pool[--pool_n];
-  g_mutex_unlock (&pool_lock);
-  return buf != NULL ? buf : g_malloc (POOL_BUFFER_SIZE);
+  if (g_once_init_enter (&pool))
+    g_once_init_leave (&pool, _coffer_buffer_pool_new (POOL_BUFFERS,
+                                                       POOL_BUFFERS * (gsize) POOL_BUFFER_SIZE,
+                                                       POOL_BUFFER_SIZE));
+  return pool;
 }
 
-static void
-pack_buffer_give (gpointer data)
+guint
+_coffer_pack_get_buffers_made (void)
 {
-  g_mutex_lock (&pool_lock);
-  if (pool_n < POOL_BUFFERS && malloc_usable_size (data) >= POOL_BUFFER_SIZE)
-    {
-      pool[pool_n++] = data;
-      data = NULL;
-    }
-  g_mutex_unlock (&pool_lock);
-  g_free (data);
+  return _coffer_buffer_pool_get_made (pack_pool ());
 }
 
 guint
@@ -353,6 +341,7 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
 {
   g_autoptr(GArray) result = NULL;
   g_autoptr(GByteArray) header = NULL;
+  CofferPoolBuffer *buffer;
   guint8 *data;
   gsize total;
   gsize header_plain_len;
@@ -393,7 +382,8 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
   total = blob_area + NONCE_BYTES + header_plain_len + TAG_BYTES + COFFER_PACK_TRAILER_BYTES;
   filler = coffer_pack_padded_size (total) - total;
   total += filler;
-  data = pack_buffer_take (total);
+  buffer = _coffer_buffer_pool_take (pack_pool (), total);
+  data = buffer->data;
 
   for (guint i = 0; i < n; i++)
     {
@@ -436,7 +426,7 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
   if (entries != NULL)
     *entries = g_steal_pointer (&result);
 
-  return g_bytes_new_with_free_func (data, total, pack_buffer_give, data);
+  return _coffer_pool_buffer_to_bytes (buffer, total);
 }
 
 gboolean

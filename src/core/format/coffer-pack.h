@@ -56,6 +56,10 @@ GBytes *coffer_pack_writer_finish    (CofferPackWriter *writer,
                                       guint8            out_id[COFFER_ID_BYTES],
                                       GArray          **entries);
 
+/* Pack buffers allocated so far: finished packs reuse the buffer of one
+ * freed before (for tests and measurements). */
+guint   _coffer_pack_get_buffers_made (void);
+
 /* Writer policy (informative, docs/FORMAT.md "Packs"): the number of entry
  * slots in a header for n blobs (a power of two, at least 16), and the size
  * a pack of size bytes is padded to (a power of two of at least 64 KiB up to

@@ -142,13 +142,21 @@ backoff (CofferStoreRetry *self, guint attempt, const GError *last, GCancellable
   return sleep_cancellable (delay, cancellable, error);
 }
 
+/* One try of a call, made while holding a connection slot; attempt is
+ * 1-based. Returns FALSE with error on failure. */
+typedef gboolean (*TryFunc) (CofferStoreRetry *self, gpointer call, guint attempt,
+                             GCancellable *cancellable, GError **error);
+
+/* Runs try until it succeeds, fails with an error that is not retryable,
+ * or max_tries are used, with a backoff between tries. throttle_bytes are
+ * taken from the bandwidth bucket before each try (what a put sends; a get
+ * throttles what it received, after the call). On failure the last try's
+ * error. */
 static gboolean
-coffer_store_retry_put (CofferStore *store, const char *name, GBytes *data, CofferPutMode mode,
-                        GCancellable *cancellable, GError **error)
+with_retries (CofferStoreRetry *self, TryFunc try, gpointer call, guint64 throttle_bytes,
+              GCancellable *cancellable, GError **error)
 {
-  CofferStoreRetry *self = COFFER_STORE_RETRY (store);
   g_autoptr(GError) last = NULL;
-  gboolean ambiguous = FALSE;
 
   for (guint attempt = 1; attempt <= self->max_tries; attempt++)
     {
@@ -157,44 +165,108 @@ coffer_store_retry_put (CofferStore *store, const char *name, GBytes *data, Coff
       if (attempt > 1 && !backoff (self, attempt, last, cancellable, error))
         return FALSE;
       g_clear_error (&last);
-      if (!throttle (self, g_bytes_get_size (data), cancellable, error)
+      if (!throttle (self, throttle_bytes, cancellable, error)
           || !acquire_slot (self, cancellable, error))
         return FALSE;
-      ok = coffer_store_put (self->inner, name, data, mode, cancellable, &last);
+      ok = try (self, call, attempt, cancellable, &last);
       release_slot (self);
       if (ok)
         return TRUE;
-
-      if (ambiguous && mode != COFFER_PUT_REPLACE
-          && g_error_matches (last, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS))
-        {
-          g_autoptr(GError) stat_error = NULL;
-          guint64 size = 0;
-          gboolean stat_ok;
-
-          if (!acquire_slot (self, cancellable, error))
-            return FALSE;
-          stat_ok = coffer_store_stat (self->inner, name, &size, cancellable, &stat_error);
-          release_slot (self);
-          if (stat_ok && size == g_bytes_get_size (data))
-            {
-              g_debug ("“%s” landed before the connection failed", name);
-              return TRUE;
-            }
-          if (!stat_ok && retryable (stat_error))
-            {
-              g_clear_error (&last);
-              last = g_steal_pointer (&stat_error);
-              continue;
-            }
-          break;
-        }
       if (!retryable (last))
         break;
-      ambiguous = TRUE;
     }
   g_propagate_error (error, g_steal_pointer (&last));
   return FALSE;
+}
+
+typedef struct
+{
+  const char   *name;
+  GBytes       *data;      /* put */
+  CofferPutMode mode;      /* put */
+  guint64       offset;    /* get, read_into */
+  guint64       length;    /* get, read_into */
+  guint64       max_size;  /* get_limited */
+  guint8       *buf;       /* read_into */
+  guint64      *size;      /* stat */
+  GBytes       *result;    /* get, get_limited */
+} Call;
+
+static gboolean
+try_put (CofferStoreRetry *self, gpointer data, guint attempt, GCancellable *cancellable,
+         GError **error)
+{
+  Call *c = data;
+  g_autoptr(GError) put_error = NULL;
+  guint64 size = 0;
+
+  if (coffer_store_put (self->inner, c->name, c->data, c->mode, cancellable, &put_error))
+    return TRUE;
+  /* After a try that failed in a way that may have landed (every try but
+   * the first follows one), EXISTS from a create-only put is our own
+   * object if it has the size we sent: names are content hashes or random. */
+  if (attempt > 1 && c->mode != COFFER_PUT_REPLACE
+      && g_error_matches (put_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS))
+    {
+      g_autoptr(GError) stat_error = NULL;
+
+      if (coffer_store_stat (self->inner, c->name, &size, cancellable, &stat_error)
+          && size == g_bytes_get_size (c->data))
+        {
+          g_debug ("“%s” landed before the connection failed", c->name);
+          return TRUE;
+        }
+      /* A retryable failure to look is tried again; otherwise EXISTS. */
+      if (stat_error != NULL && retryable (stat_error))
+        {
+          g_propagate_error (error, g_steal_pointer (&stat_error));
+          return FALSE;
+        }
+    }
+  g_propagate_error (error, g_steal_pointer (&put_error));
+  return FALSE;
+}
+
+static gboolean
+coffer_store_retry_put (CofferStore *store, const char *name, GBytes *data, CofferPutMode mode,
+                        GCancellable *cancellable, GError **error)
+{
+  Call c = { .name = name, .data = data, .mode = mode };
+
+  return with_retries (COFFER_STORE_RETRY (store), try_put, &c, g_bytes_get_size (data),
+                       cancellable, error);
+}
+
+static gboolean
+try_get (CofferStoreRetry *self, gpointer data, guint attempt, GCancellable *cancellable,
+         GError **error)
+{
+  Call *c = data;
+
+  c->result = coffer_store_get (self->inner, c->name, c->offset, c->length, cancellable, error);
+  return c->result != NULL;
+}
+
+static gboolean
+try_get_limited (CofferStoreRetry *self, gpointer data, guint attempt, GCancellable *cancellable,
+                 GError **error)
+{
+  Call *c = data;
+
+  c->result = coffer_store_get_limited (self->inner, c->name, c->max_size, cancellable, error);
+  return c->result != NULL;
+}
+
+/* What a get returns, once its bytes are taken from the bandwidth bucket. */
+static GBytes *
+throttled_result (CofferStoreRetry *self, Call *c, GCancellable *cancellable, GError **error)
+{
+  if (!throttle (self, g_bytes_get_size (c->result), cancellable, error))
+    {
+      g_bytes_unref (c->result);
+      return NULL;
+    }
+  return c->result;
 }
 
 static GBytes *
@@ -202,60 +274,11 @@ coffer_store_retry_get (CofferStore *store, const char *name, guint64 offset, gu
                         GCancellable *cancellable, GError **error)
 {
   CofferStoreRetry *self = COFFER_STORE_RETRY (store);
-  g_autoptr(GError) last = NULL;
+  Call c = { .name = name, .offset = offset, .length = length };
 
-  for (guint attempt = 1; attempt <= self->max_tries; attempt++)
-    {
-      GBytes *bytes;
-
-      if (attempt > 1 && !backoff (self, attempt, last, cancellable, error))
-        return NULL;
-      g_clear_error (&last);
-      if (!acquire_slot (self, cancellable, error))
-        return NULL;
-      bytes = coffer_store_get (self->inner, name, offset, length, cancellable, &last);
-      release_slot (self);
-      if (bytes != NULL)
-        {
-          if (!throttle (self, g_bytes_get_size (bytes), cancellable, error))
-            {
-              g_bytes_unref (bytes);
-              return NULL;
-            }
-          return bytes;
-        }
-      if (!retryable (last))
-        break;
-    }
-  g_propagate_error (error, g_steal_pointer (&last));
-  return NULL;
-}
-
-static gboolean
-coffer_store_retry_read_into (CofferStore *store, const char *name, guint64 offset, guint64 length,
-                              guint8 *buf, GCancellable *cancellable, GError **error)
-{
-  CofferStoreRetry *self = COFFER_STORE_RETRY (store);
-  g_autoptr(GError) last = NULL;
-
-  for (guint attempt = 1; attempt <= self->max_tries; attempt++)
-    {
-      gboolean ok;
-
-      if (attempt > 1 && !backoff (self, attempt, last, cancellable, error))
-        return FALSE;
-      g_clear_error (&last);
-      if (!acquire_slot (self, cancellable, error))
-        return FALSE;
-      ok = coffer_store_read_into (self->inner, name, offset, length, buf, cancellable, &last);
-      release_slot (self);
-      if (ok)
-        return throttle (self, length, cancellable, error);
-      if (!retryable (last))
-        break;
-    }
-  g_propagate_error (error, g_steal_pointer (&last));
-  return FALSE;
+  if (!with_retries (self, try_get, &c, 0, cancellable, error))
+    return NULL;
+  return throttled_result (self, &c, cancellable, error);
 }
 
 static GBytes *
@@ -263,38 +286,38 @@ coffer_store_retry_get_limited (CofferStore *store, const char *name, guint64 ma
                                 GCancellable *cancellable, GError **error)
 {
   CofferStoreRetry *self = COFFER_STORE_RETRY (store);
-  g_autoptr(GError) last = NULL;
+  Call c = { .name = name, .max_size = max_size };
 
   /* A too-large object is COFFER_STORE_ERROR_INVALID: not retried. */
-  for (guint attempt = 1; attempt <= self->max_tries; attempt++)
-    {
-      GBytes *bytes;
+  if (!with_retries (self, try_get_limited, &c, 0, cancellable, error))
+    return NULL;
+  return throttled_result (self, &c, cancellable, error);
+}
 
-      if (attempt > 1 && !backoff (self, attempt, last, cancellable, error))
-        return NULL;
-      g_clear_error (&last);
-      if (!acquire_slot (self, cancellable, error))
-        return NULL;
-      bytes = coffer_store_get_limited (self->inner, name, max_size, cancellable, &last);
-      release_slot (self);
-      if (bytes != NULL)
-        {
-          if (!throttle (self, g_bytes_get_size (bytes), cancellable, error))
-            {
-              g_bytes_unref (bytes);
-              return NULL;
-            }
-          return bytes;
-        }
-      if (!retryable (last))
-        break;
-    }
-  g_propagate_error (error, g_steal_pointer (&last));
-  return NULL;
+static gboolean
+try_read_into (CofferStoreRetry *self, gpointer data, guint attempt, GCancellable *cancellable,
+               GError **error)
+{
+  Call *c = data;
+
+  return coffer_store_read_into (self->inner, c->name, c->offset, c->length, c->buf, cancellable,
+                                 error);
+}
+
+static gboolean
+coffer_store_retry_read_into (CofferStore *store, const char *name, guint64 offset, guint64 length,
+                              guint8 *buf, GCancellable *cancellable, GError **error)
+{
+  CofferStoreRetry *self = COFFER_STORE_RETRY (store);
+  Call c = { .name = name, .offset = offset, .length = length, .buf = buf };
+
+  return with_retries (self, try_read_into, &c, 0, cancellable, error)
+         && throttle (self, length, cancellable, error);
 }
 
 typedef struct
 {
+  const char *prefix;
   CofferStoreListFunc func;
   gpointer user_data;
   GHashTable *seen;   /* names already reported (a retried listing starts over) */
@@ -318,31 +341,43 @@ list_wrap_cb (const char *name, guint64 size, gpointer user_data)
 }
 
 static gboolean
+try_list (CofferStoreRetry *self, gpointer data, guint attempt, GCancellable *cancellable,
+          GError **error)
+{
+  ListWrap *w = data;
+  g_autoptr(GError) list_error = NULL;
+
+  /* Stopped by the caller's function: done, whatever the store said. */
+  if (coffer_store_list (self->inner, w->prefix, list_wrap_cb, w, cancellable, &list_error)
+      || w->stopped)
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&list_error));
+  return FALSE;
+}
+
+static gboolean
 coffer_store_retry_list (CofferStore *store, const char *prefix, CofferStoreListFunc func,
                          gpointer user_data, GCancellable *cancellable, GError **error)
 {
-  CofferStoreRetry *self = COFFER_STORE_RETRY (store);
-  g_autoptr(GError) last = NULL;
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  ListWrap w = { func, user_data, seen, FALSE };
+  ListWrap w = { prefix, func, user_data, seen, FALSE };
 
-  for (guint attempt = 1; attempt <= self->max_tries; attempt++)
-    {
-      gboolean ok;
+  return with_retries (COFFER_STORE_RETRY (store), try_list, &w, 0, cancellable, error);
+}
 
-      if (attempt > 1 && !backoff (self, attempt, last, cancellable, error))
-        return FALSE;
-      g_clear_error (&last);
-      if (!acquire_slot (self, cancellable, error))
-        return FALSE;
-      ok = coffer_store_list (self->inner, prefix, list_wrap_cb, &w, cancellable, &last);
-      release_slot (self);
-      if (ok || w.stopped)
-        return TRUE;
-      if (!retryable (last))
-        break;
-    }
-  g_propagate_error (error, g_steal_pointer (&last));
+static gboolean
+try_delete (CofferStoreRetry *self, gpointer data, guint attempt, GCancellable *cancellable,
+            GError **error)
+{
+  Call *c = data;
+  g_autoptr(GError) delete_error = NULL;
+
+  if (coffer_store_delete (self->inner, c->name, cancellable, &delete_error))
+    return TRUE;
+  /* An earlier try deleted it but the answer was lost. */
+  if (attempt > 1 && g_error_matches (delete_error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&delete_error));
   return FALSE;
 }
 
@@ -350,59 +385,27 @@ static gboolean
 coffer_store_retry_delete (CofferStore *store, const char *name, GCancellable *cancellable,
                            GError **error)
 {
-  CofferStoreRetry *self = COFFER_STORE_RETRY (store);
-  g_autoptr(GError) last = NULL;
-  gboolean ambiguous = FALSE;
+  Call c = { .name = name };
 
-  for (guint attempt = 1; attempt <= self->max_tries; attempt++)
-    {
-      gboolean ok;
+  return with_retries (COFFER_STORE_RETRY (store), try_delete, &c, 0, cancellable, error);
+}
 
-      if (attempt > 1 && !backoff (self, attempt, last, cancellable, error))
-        return FALSE;
-      g_clear_error (&last);
-      if (!acquire_slot (self, cancellable, error))
-        return FALSE;
-      ok = coffer_store_delete (self->inner, name, cancellable, &last);
-      release_slot (self);
-      if (ok)
-        return TRUE;
-      /* The first try deleted it but the answer was lost. */
-      if (ambiguous && g_error_matches (last, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND))
-        return TRUE;
-      if (!retryable (last))
-        break;
-      ambiguous = TRUE;
-    }
-  g_propagate_error (error, g_steal_pointer (&last));
-  return FALSE;
+static gboolean
+try_stat (CofferStoreRetry *self, gpointer data, guint attempt, GCancellable *cancellable,
+          GError **error)
+{
+  Call *c = data;
+
+  return coffer_store_stat (self->inner, c->name, c->size, cancellable, error);
 }
 
 static gboolean
 coffer_store_retry_stat (CofferStore *store, const char *name, guint64 *size,
                          GCancellable *cancellable, GError **error)
 {
-  CofferStoreRetry *self = COFFER_STORE_RETRY (store);
-  g_autoptr(GError) last = NULL;
+  Call c = { .name = name, .size = size };
 
-  for (guint attempt = 1; attempt <= self->max_tries; attempt++)
-    {
-      gboolean ok;
-
-      if (attempt > 1 && !backoff (self, attempt, last, cancellable, error))
-        return FALSE;
-      g_clear_error (&last);
-      if (!acquire_slot (self, cancellable, error))
-        return FALSE;
-      ok = coffer_store_stat (self->inner, name, size, cancellable, &last);
-      release_slot (self);
-      if (ok)
-        return TRUE;
-      if (!retryable (last))
-        break;
-    }
-  g_propagate_error (error, g_steal_pointer (&last));
-  return FALSE;
+  return with_retries (COFFER_STORE_RETRY (store), try_stat, &c, 0, cancellable, error);
 }
 
 static char *
