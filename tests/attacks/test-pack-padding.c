@@ -49,7 +49,7 @@ make_blobs (const CofferSecret *key, const CofferSecret *id_key, guint n, gsize 
       guint8 *data = g_malloc (len);
 
       randombytes_buf (data, len);
-      coffer_blob_id (COFFER_HASH_SUITE_NEW, id_key, data, len, b.id);
+      coffer_blob_id (COFFER_HASH_SUITE_SHA256, id_key, data, len, b.id);
       b.sealed = coffer_blob_seal (key, b.id, COFFER_BLOB_DATA, data, len);
       b.plain = g_bytes_new_take (data, len);
       g_array_append_val (blobs, b);
@@ -60,7 +60,7 @@ make_blobs (const CofferSecret *key, const CofferSecret *id_key, guint n, gsize 
 static GBytes *
 write_pack (const CofferSecret *key, GArray *blobs)
 {
-  g_autoptr(CofferPackWriter) writer = coffer_pack_writer_new (key, 3, COFFER_HASH_SUITE_NEW);
+  g_autoptr(CofferPackWriter) writer = coffer_pack_writer_new (key, 3, COFFER_HASH_SUITE_SHA256);
   guint8 id[COFFER_ID_BYTES];
 
   for (guint i = 0; i < blobs->len; i++)

@@ -65,6 +65,54 @@ test_blake2b_vectors (void)
   assert_hex (out32, 32, "d63a32d3e44738d7907f964316c241adaba0abfeabc32349677578a15a203f7f");
 }
 
+/* The CPU check agrees with what the kernel says the CPU has
+ * (/proc/cpuinfo: "sha_ni" on x86, "sha2" on arm64), and new epochs take
+ * SHA-256 exactly then, unless a test forces a suite. */
+static void
+test_cpu_suite (void)
+{
+  g_autofree char *cpuinfo = NULL;
+  g_autofree char *testing = g_strdup (g_getenv ("COFFER_TESTING"));
+  g_auto(GStrv) lines = NULL;
+  gboolean listed = FALSE;
+
+  g_assert_true (g_file_get_contents ("/proc/cpuinfo", &cpuinfo, NULL, NULL));
+  lines = g_strsplit (cpuinfo, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *colon = strchr (lines[i], ':');
+      g_auto(GStrv) words = NULL;
+
+      if (colon == NULL
+          || !(g_str_has_prefix (lines[i], "flags") || g_str_has_prefix (lines[i], "Features")))
+        continue;
+      words = g_strsplit (colon + 1, " ", -1);
+      listed = g_strv_contains ((const char * const *) words, "sha_ni")
+               || g_strv_contains ((const char * const *) words, "sha2");
+      break;
+    }
+  g_test_message ("this CPU %s SHA-256 instructions", listed ? "has" : "has no");
+  g_assert_cmpint (coffer_cpu_has_sha256 (), ==, listed);
+
+  g_unsetenv ("COFFER_TEST_HASH_SUITE");
+  g_assert_cmpint (coffer_hash_suite_for_new_epoch (), ==,
+                   listed ? COFFER_HASH_SUITE_SHA256 : COFFER_HASH_SUITE_BLAKE2B);
+  g_setenv ("COFFER_TESTING", "1", TRUE);
+  g_setenv ("COFFER_TEST_HASH_SUITE", "0", TRUE);
+  g_assert_cmpint (coffer_hash_suite_for_new_epoch (), ==, COFFER_HASH_SUITE_BLAKE2B);
+  g_setenv ("COFFER_TEST_HASH_SUITE", "1", TRUE);
+  g_assert_cmpint (coffer_hash_suite_for_new_epoch (), ==, COFFER_HASH_SUITE_SHA256);
+  /* Not without COFFER_TESTING=1. */
+  g_setenv ("COFFER_TESTING", "0", TRUE);
+  g_assert_cmpint (coffer_hash_suite_for_new_epoch (), ==,
+                   listed ? COFFER_HASH_SUITE_SHA256 : COFFER_HASH_SUITE_BLAKE2B);
+  if (testing != NULL)
+    g_setenv ("COFFER_TESTING", testing, TRUE);
+  else
+    g_unsetenv ("COFFER_TESTING");
+  g_unsetenv ("COFFER_TEST_HASH_SUITE");
+}
+
 /* Hash suite 1: pack names SHA-256 (FIPS 180-2 "abc" and the empty
  * string), blob ids HMAC-SHA-256 (RFC 2104; values from Python's hmac and
  * hashlib), also over 1 MiB, where nettle's SHA-NI code runs. */
@@ -1063,6 +1111,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/crypto/blake2b-vectors", test_blake2b_vectors);
   g_test_add_func ("/crypto/sha256-suite", test_sha256_suite);
+  g_test_add_func ("/crypto/cpu-suite", test_cpu_suite);
   g_test_add_func ("/crypto/subkeys", test_subkeys);
   g_test_add_func ("/crypto/hex", test_hex);
   g_test_add_func ("/crypto/secret/basics", test_secret_basics);

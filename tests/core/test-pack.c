@@ -41,7 +41,7 @@ make_blobs (const CofferSecret *key,
       randombytes_buf (data, len);
       blob.plain = g_bytes_new_take (data, len);
       blob.type = (i % 3 == 0) ? COFFER_BLOB_TREE : COFFER_BLOB_DATA;
-      coffer_blob_id (COFFER_HASH_SUITE_NEW, id_key, data, len, blob.id);
+      coffer_blob_id (COFFER_HASH_SUITE_SHA256, id_key, data, len, blob.id);
       blob.sealed = coffer_blob_seal (key, blob.id, blob.type, data, len);
       g_array_append_val (blobs, blob);
     }
@@ -56,7 +56,7 @@ write_pack_mode (const CofferSecret *key,
                  guint8              id[COFFER_ID_BYTES],
                  GArray            **entries)
 {
-  g_autoptr(CofferPackWriter) writer = coffer_pack_writer_new (key, epoch, COFFER_HASH_SUITE_NEW);
+  g_autoptr(CofferPackWriter) writer = coffer_pack_writer_new (key, epoch, COFFER_HASH_SUITE_SHA256);
   gsize expected_size = 0;
 
   if (deterministic)

@@ -5,6 +5,12 @@
 #include <zstd.h>
 #include <nettle/hmac.h>
 #include <nettle/sha2.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
+#include <asm/hwcap.h>
+#endif
 #include <glib/gi18n-lib.h>
 #include <inttypes.h>
 
@@ -92,6 +98,31 @@ coffer_crypto_derive_subkey (const CofferSecret *key,
 }
 
 /* ---- Hashes ---- */
+
+gboolean
+coffer_cpu_has_sha256 (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned int a, b, c, d;
+
+  /* CPUID leaf 7, sub-leaf 0: EBX bit 29 is the SHA extensions. */
+  return __get_cpuid_count (7, 0, &a, &b, &c, &d) && (b & (1u << 29)) != 0;
+#elif defined(__aarch64__)
+  return (getauxval (AT_HWCAP) & HWCAP_SHA2) != 0;
+#else
+  return FALSE;
+#endif
+}
+
+CofferHashSuite
+coffer_hash_suite_for_new_epoch (void)
+{
+  const char *forced = g_getenv ("COFFER_TEST_HASH_SUITE");
+
+  if (forced != NULL && g_strcmp0 (g_getenv ("COFFER_TESTING"), "1") == 0)
+    return g_str_equal (forced, "1") ? COFFER_HASH_SUITE_SHA256 : COFFER_HASH_SUITE_BLAKE2B;
+  return coffer_cpu_has_sha256 () ? COFFER_HASH_SUITE_SHA256 : COFFER_HASH_SUITE_BLAKE2B;
+}
 
 void
 coffer_hash (CofferHashSuite suite,

@@ -215,7 +215,7 @@ keyset_add_epoch (GPtrArray *epochs, GError **error)
       if (ek->retired == 0)
         ek->retired = now;
     }
-  g_ptr_array_add (epochs, epoch_keys_new (newest->epoch + 1, COFFER_HASH_SUITE_NEW,
+  g_ptr_array_add (epochs, epoch_keys_new (newest->epoch + 1, coffer_hash_suite_for_new_epoch (),
                                            coffer_secret_new_random (COFFER_KEY_BYTES)));
   return TRUE;
 }
@@ -1169,7 +1169,7 @@ coffer_repository_add_category (CofferRepository *self, const char *name, Coffer
     g_autofree char *cid = coffer_hex_encode (raw, sizeof raw);
     keys = category_keys_new (cid, g_ptr_array_new_with_free_func (epoch_keys_free));
   }
-  g_ptr_array_add (keys->epochs, epoch_keys_new (0, COFFER_HASH_SUITE_NEW,
+  g_ptr_array_add (keys->epochs, epoch_keys_new (0, coffer_hash_suite_for_new_epoch (),
                                                  coffer_secret_new_random (COFFER_KEY_BYTES)));
   keys->info = g_new0 (CofferCategory, 1);
   keys->info->id = g_strdup (keys->id);
