@@ -661,6 +661,36 @@ test_hash_suites (Fixture *f, gconstpointer data)
   g_unsetenv ("COFFER_TEST_HASH_SUITE");
 }
 
+/* A key set naming a hash suite no Coffer knows is refused, not read
+ * with a guessed hash (it could only come from someone with the account
+ * key: the set is sealed). */
+static void
+test_unknown_hash_suite (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cid = fixture_add_category (f->repo, "Docs", COFFER_LEVEL_ADVANCED, f->src);
+  g_autofree char *name = g_strdup_printf ("categories/%s/keys/account", cid);
+  g_autofree char *path = g_build_filename (f->store_dir, name, NULL);
+  g_autoptr(GBytes) env = fixture_read (path);
+  g_autoptr(CofferSecret) plain = NULL;
+  g_autoptr(GBytes) sealed = NULL;
+
+  plain = coffer_envelope_open (f->repo->account_key, f->repo->raw_id, COFFER_OBJECT_CATEGORY_ACCOUNT,
+                                name, env, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (plain->data, 4, "CKS3", 4);
+  plain->data[8 + 12] = COFFER_HASH_SUITE_LAST + 1;
+  sealed = coffer_envelope_seal (f->repo->account_key, f->repo->raw_id, COFFER_OBJECT_CATEGORY_ACCOUNT,
+                                 name, plain->data, plain->len);
+  g_chmod (path, 0644);
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (sealed, NULL), g_bytes_get_size (sealed), NULL));
+  fixture_close (&f->repo);
+  f->repo = fixture_open (f->store_dir, PASSWORD, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (_coffer_repository_get_category (f->repo, cid, NULL, &error));
+  g_assert_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -678,6 +708,7 @@ main (int argc, char **argv)
   ADD ("/repository/recovery-key-replace-two-phase", test_recovery_key_replace_two_phase);
   ADD ("/repository/check-authority", test_check_authority);
   ADD ("/repository/hash-suites", test_hash_suites);
+  ADD ("/repository/unknown-hash-suite", test_unknown_hash_suite);
 #undef ADD
   return g_test_run ();
 }
