@@ -564,6 +564,10 @@ test_buffers_reused (void)
   g_assert_cmpuint (_coffer_pack_get_buffers_made (), ==, before);
 
   held = write_pack (key, 1, blobs, id, NULL);
+  /* Page-aligned, and a multiple of 4 KiB long: the local store writes it
+   * with O_DIRECT (test-store-local /store-local/posix/direct-packs). */
+  g_assert_cmpuint ((guintptr) g_bytes_get_data (held, NULL) % 4096, ==, 0);
+  g_assert_cmpuint (g_bytes_get_size (held) % 4096, ==, 0);
   copy = g_bytes_new (g_bytes_get_data (held, NULL), g_bytes_get_size (held));
   g_bytes_unref (write_pack (key, 2, blobs, id, NULL));
   g_assert_cmpuint (_coffer_pack_get_buffers_made (), ==, before + 1);

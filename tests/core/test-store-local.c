@@ -6,8 +6,12 @@
 #include "coffer-secret.h"
 #include "test-utils.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <glib/gstdio.h>
 
@@ -337,6 +341,124 @@ test_no_space (Fixture *f, gconstpointer use_gio)
   g_test_trap_assert_passed ();
 }
 
+/* Pages of path that are in the page cache. */
+static gsize
+resident_pages (const char *path, gsize len)
+{
+  gsize page = sysconf (_SC_PAGESIZE), n = (len + page - 1) / page, resident = 0;
+  g_autofree unsigned char *vec = g_malloc (n);
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  void *map;
+
+  g_assert_cmpint (fd, >=, 0);
+  map = mmap (NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+  g_assert_true (map != MAP_FAILED);
+  g_assert_cmpint (mincore (map, len, vec), ==, 0);
+  for (gsize i = 0; i < n; i++)
+    resident += vec[i] & 1;
+  munmap (map, len);
+  close (fd);
+  return resident;
+}
+
+/* Whether the file system under dir takes O_DIRECT writes. */
+static gboolean
+takes_direct (const char *dir)
+{
+  g_autofree char *probe = g_build_filename (dir, "direct-probe", NULL);
+  int fd = open (probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0600);
+
+  if (fd < 0)
+    {
+      g_assert_cmpint (errno, ==, EINVAL);
+      return FALSE;
+    }
+  close (fd);
+  g_unlink (probe);
+  return TRUE;
+}
+
+/* Packs (create-only, unsynced) whose buffer and length are aligned to
+ * 4 KiB are written with O_DIRECT: they do not pass through the page
+ * cache (checked with mincore where the file system takes O_DIRECT);
+ * anything unaligned is written normally; both read back exactly, also
+ * after the group flush. */
+static void
+test_direct_packs (Fixture *f, gconstpointer use_gio)
+{
+  const gsize len = 256 * 1024;
+  guint8 *aligned = g_aligned_alloc (len, 1, 4096);
+  g_autofree guint8 *unaligned = g_malloc (len + 1);
+  g_autoptr(GBytes) a = NULL;
+  g_autoptr(GBytes) u = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *a_path = g_build_filename (f->dir, "packs", "aa", "aligned", NULL);
+  gboolean direct = takes_direct (f->dir);
+
+  for (gsize i = 0; i < len; i++)
+    aligned[i] = unaligned[i + 1] = (guint8) (i * 31 + 7);
+  a = g_bytes_new_with_free_func (aligned, len, g_aligned_free, aligned);
+  u = g_bytes_new_static (unaligned + 1, len - 100);
+
+  g_assert_true (coffer_store_put (f->store, "packs/aa/aligned", a, COFFER_PUT_CREATE_UNSYNCED, NULL,
+                                   &error));
+  g_assert_no_error (error);
+  g_test_message ("O_DIRECT %s here; %zu of %zu pages cached after the put",
+                  direct ? "taken" : "refused", resident_pages (a_path, len), len / 4096);
+  if (direct)
+    g_assert_cmpuint (resident_pages (a_path, len), ==, 0);
+  g_assert_true (coffer_store_put (f->store, "packs/aa/unaligned", u, COFFER_PUT_CREATE_UNSYNCED,
+                                   NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (coffer_store_flush (f->store, NULL, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 2; i++)
+    {
+      GBytes *want = i == 0 ? a : u;
+      g_autoptr(GBytes) got = coffer_store_get (f->store, i == 0 ? "packs/aa/aligned" : "packs/aa/unaligned",
+                                                0, 0, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (g_bytes_equal (got, want));
+    }
+  /* Create-only as before. */
+  g_assert_false (coffer_store_put (f->store, "packs/aa/aligned", a, COFFER_PUT_CREATE_UNSYNCED, NULL,
+                                    &error));
+  g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_EXISTS);
+}
+
+/* A full disk while a pack is written with O_DIRECT: NO_SPACE, and no
+ * partial object or temporary file (RLIMIT_FSIZE, as in no-space). */
+static void
+test_no_space_direct (Fixture *f, gconstpointer use_gio)
+{
+  if (g_test_subprocess ())
+    {
+      struct rlimit rl = { 64 * 1024, 64 * 1024 };
+      const gsize len = 1024 * 1024;
+      guint8 *big = g_aligned_alloc0 (len, 1, 4096);
+      g_autoptr(GBytes) data = g_bytes_new_with_free_func (big, len, g_aligned_free, big);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *d = g_build_filename (f->dir, "packs", NULL);
+      g_autoptr(GDir) dir = NULL;
+
+      signal (SIGXFSZ, SIG_IGN);
+      g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &rl), ==, 0);
+      g_assert_false (coffer_store_put (f->store, "packs/big", data, COFFER_PUT_CREATE_UNSYNCED, NULL,
+                                        &error));
+      g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NO_SPACE);
+      g_clear_error (&error);
+      g_assert_false (coffer_store_stat (f->store, "packs/big", NULL, NULL, &error));
+      g_assert_error (error, COFFER_STORE_ERROR, COFFER_STORE_ERROR_NOT_FOUND);
+      dir = g_dir_open (d, 0, NULL);
+      g_assert_nonnull (dir);
+      g_assert_null (g_dir_read_name (dir));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 static void
 test_describe_and_open (void)
 {
@@ -391,6 +513,10 @@ main (int argc, char **argv)
    * checked this way. */
   g_test_add ("/store-local/posix/no-space", Fixture, GINT_TO_POINTER (0), setup, test_no_space,
               teardown);
+  g_test_add ("/store-local/posix/no-space-direct", Fixture, GINT_TO_POINTER (0), setup,
+              test_no_space_direct, teardown);
+  g_test_add ("/store-local/posix/direct-packs", Fixture, GINT_TO_POINTER (0), setup,
+              test_direct_packs, teardown);
   {
     }
   g_test_add_func ("/store-local/describe-and-open", test_describe_and_open);

@@ -15,10 +15,14 @@ struct _CofferBufferPool
   guint      made;
 };
 
+/* Buffers start on a page boundary, so that a store can write them
+ * straight to the disk (O_DIRECT needs aligned memory). */
+#define BUFFER_ALIGNMENT 4096
+
 static void
 buffer_free (CofferPoolBuffer *b)
 {
-  g_free (b->data);
+  g_aligned_free (b->data);
   g_free (b);
 }
 
@@ -92,7 +96,7 @@ _coffer_buffer_pool_take (CofferBufferPool *pool, gsize length)
     {
       b = g_new0 (CofferPoolBuffer, 1);
       b->capacity = MAX ((length + pool->rounding - 1) / pool->rounding * pool->rounding, 1);
-      b->data = g_malloc (b->capacity);
+      b->data = g_aligned_alloc (b->capacity, 1, BUFFER_ALIGNMENT);
     }
   g_atomic_int_inc (&pool->ref);
   b->pool = pool;

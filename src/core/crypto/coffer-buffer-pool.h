@@ -15,7 +15,9 @@ G_BEGIN_DECLS
  * of at most max_spare_bytes in all, and handed out again for any request
  * it is large enough for. Thread-safe; a buffer may be given back on any
  * thread, also after the owner freed the pool (it is then freed). The
- * contents of a buffer handed out are whatever it held before. */
+ * contents of a buffer handed out are whatever it held before. Buffers
+ * start on a 4 KiB boundary (the local store writes packs from them with
+ * O_DIRECT). */
 typedef struct _CofferBufferPool CofferBufferPool;
 
 typedef struct
