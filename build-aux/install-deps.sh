@@ -17,6 +17,7 @@ test_pkgs=(
   dbus dbus-x11 gnome-keyring xvfb xauth
   apache2 rclone python3 time curl
   iproute2 util-linux   # own-loopback.sh: ip, unshare
+  btrfs-progs xfsprogs  # test-restore-sync: btrfs and XFS images
   openssh-server
   libsecret-tools poppler-utils fonts-dejavu-core
   at-spi2-core python3-pyatspi

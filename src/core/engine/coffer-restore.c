@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Restore: walks a snapshot's trees and writes files through a worker pool.
  * Every blob is authenticated and its id re-computed before a byte is
- * written; files are written to a temporary name beside the target and
- * renamed into place (temporaries a killed restore left are removed when
- * a later restore writes into that folder again); modes, owners (when
+ * written; files are written unnamed (O_TMPFILE) and linked under their
+ * name when complete, or, where the file system cannot make unnamed files,
+ * to a temporary name beside the target and renamed into place
+ * (temporaries a killed restore left are removed when a later restore
+ * writes into that folder again); coffer-restore-sync.c makes them
+ * durable; modes, owners (when
  * permitted), times and extended attributes follow; folder times are set last, deepest first. An existing
  * file is never replaced by an older copy without COFFER_RESTORE_OVERWRITE.
  * What could grant privileges (setuid/setgid bits, security.* and trusted.*
@@ -27,6 +30,7 @@
 
 #include "coffer-error.h"
 #include "coffer-repository-private.h"
+#include "coffer-restore-sync.h"
 #include "coffer-worker-pool.h"
 
 typedef struct
@@ -58,48 +62,8 @@ typedef struct
   gint64              started_ns;   /* wall clock, for stale temporaries */
   dev_t               target_dev;   /* the restore folder as it was at the start */
   ino_t               target_ino;
-  GPtrArray          *unsynced;     /* SyncItem: written, not yet durable (under lock) */
-  gboolean            syncing;      /* a worker is waiting on a batch (under lock) */
-  GHashTable         *sync_dirs;    /* main thread: folders whose entries changed */
-  char               *last_dir;     /* the one of them noted last */
+  CofferRestoreSync  *sync;         /* making the restored files durable */
 } Restore;
-
-/* Durability without syncfs() (which would wait for every other program's
- * dirty data on the file system too): each file's write-back starts when
- * it is written and the file stays open; full batches of SYNC_BATCH files
- * are then waited on (and closed) by the worker that filled the batch, one
- * batch at a time so that at most about 2 * SYNC_BATCH files are open, and
- * the end of the restore waits on the rest. On ext4 and XFS, whose journal commits in order, a batch waits only
- * for its data (sync_file_range, no cache flush per file) and one commit
- * per file system at the end (fsync of a short-lived file there) makes every
- * file's metadata and, through the commit's cache flush, its data durable.
- * Elsewhere each file gets an fdatasync and each folder whose entries
- * changed an fsync. tmpfs needs neither. docs/PERFORMANCE.md "Syncing". */
-#define SYNC_BATCH 128
-
-typedef enum
-{
-  SYNC_NONE,      /* tmpfs, ramfs */
-  SYNC_ORDERED,   /* ext4, XFS: wait for the data; the journal commit at the end does the rest */
-  SYNC_FILE,      /* everything else: fdatasync per file, fsync per folder */
-} SyncKind;
-
-typedef struct
-{
-  SyncKind kind;
-  int      fd;       /* open until waited on */
-  char     path[];   /* for messages */
-} SyncItem;
-
-static void
-sync_item_free (gpointer data)
-{
-  SyncItem *item = data;
-
-  if (item->fd >= 0)
-    close (item->fd);
-  g_free (item);
-}
 
 /* Folders on the way to the backed-up paths are not all counted in a
  * snapshot's statistics; a path has at most PATH_MAX / 2 of them. */
@@ -109,6 +73,7 @@ typedef struct
 {
   char            *path;
   CofferTreeEntry *entry;
+  CofferSyncKind   sync_kind;   /* of its folder (coffer-restore-sync.h) */
 } FileJob;
 
 typedef struct
@@ -157,7 +122,7 @@ target_gone (Restore *r)
 /* Errors name the restore folder: a full disk, a file too large for its
  * file system, and the folder going away are about the target, not about
  * the one file that met them. Whatever was restored before is complete
- * under its own name (files are written to a temporary and renamed). */
+ * under its own name (files get their name only when complete). */
 static void
 set_errno_error (Restore *r, GError **error, int saved, const char *what, const char *path)
 {
@@ -405,207 +370,101 @@ write_blob (int fd, const guint8 *data, gsize len, guint64 pos, const GArray *ho
   return TRUE;
 }
 
-#ifndef EXT4_SUPER_MAGIC
-#define EXT4_SUPER_MAGIC 0xEF53
-#endif
-#ifndef XFS_SUPER_MAGIC
-#define XFS_SUPER_MAGIC 0x58465342
-#endif
-#ifndef TMPFS_MAGIC
-#define TMPFS_MAGIC 0x01021994
-#endif
-#ifndef RAMFS_MAGIC
-#define RAMFS_MAGIC 0x858458f6
-#endif
-
-static SyncKind
-sync_kind_of (int fd)
-{
-  struct statfs sfs;
-
-  if (fstatfs (fd, &sfs) != 0)
-    return SYNC_FILE;
-  switch ((unsigned long) sfs.f_type)
-    {
-    case TMPFS_MAGIC:
-    case RAMFS_MAGIC:
-      return SYNC_NONE;
-    case EXT4_SUPER_MAGIC:
-    case XFS_SUPER_MAGIC:
-      return SYNC_ORDERED;
-    default:
-      return SYNC_FILE;
-    }
-}
-
-/* Waits until one restored file's data (SYNC_ORDERED) or data and size
- * (SYNC_FILE) are on the disk, and closes it. 0 or an errno. */
-static int
-sync_one (SyncItem *item)
-{
-  int errsv = 0;
-
-  if (item->kind == SYNC_ORDERED)
-    {
-      if (sync_file_range (item->fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
-                                           | SYNC_FILE_RANGE_WAIT_AFTER) != 0
-          && fdatasync (item->fd) != 0)
-        errsv = errno;
-    }
-  else if (fdatasync (item->fd) != 0 && errno != EINVAL && errno != ENOTSUP)
-    errsv = errno;
-  if (close (item->fd) != 0 && errsv == 0 && errno != EINTR)
-    errsv = errno;
-  item->fd = -1;
-  return errsv;
-}
-
+/* A file or folder that could not be made durable (coffer-restore-sync.h). */
 static void
-sync_items (Restore *r, GPtrArray *items)
+sync_failed (int errsv, const char *path, gpointer user_data)
 {
-  for (guint i = 0; i < items->len; i++)
-    {
-      SyncItem *item = g_ptr_array_index (items, i);
-      int errsv = sync_one (item);
+  Restore *r = user_data;
+  g_autoptr(GError) error = NULL;
 
-      if (errsv != 0)
-        {
-          g_autoptr(GError) error = NULL;
-          set_errno_error (r, &error, errsv, C_("store action", "write"), item->path);
-          set_error (r, g_steal_pointer (&error));
-        }
-    }
-}
-
-/* A restored file at path, still open as fd (taken over: closed once it
- * has been waited on): start its write-back now and wait for it later, in
- * a batch. */
-static void
-queue_sync (Restore *r, int fd, const char *path)
-{
-  SyncKind kind = sync_kind_of (fd);
-  g_autoptr(GPtrArray) batch = NULL;
-  SyncItem *item;
-  gsize n;
-
-  if (kind == SYNC_NONE)
-    {
-      close (fd);
-      return;
-    }
-  sync_file_range (fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-  n = strlen (path);
-  item = g_malloc (sizeof (SyncItem) + n + 1);
-  item->kind = kind;
-  item->fd = fd;
-  memcpy (item->path, path, n + 1);
-  g_mutex_lock (&r->lock);
-  while (r->syncing && r->unsynced->len >= SYNC_BATCH)
-    g_cond_wait (&r->cond, &r->lock);
-  g_ptr_array_add (r->unsynced, item);
-  if (!r->syncing && r->unsynced->len >= SYNC_BATCH)
-    {
-      batch = g_steal_pointer (&r->unsynced);
-      r->unsynced = g_ptr_array_new_with_free_func (sync_item_free);
-      r->syncing = TRUE;
-    }
-  g_mutex_unlock (&r->lock);
-  if (batch == NULL)
-    return;
-  sync_items (r, batch);
-  g_mutex_lock (&r->lock);
-  r->syncing = FALSE;
-  g_cond_broadcast (&r->cond);
-  g_mutex_unlock (&r->lock);
+  set_errno_error (r, &error, errsv, C_("store action", "write"), path);
+  set_error (r, g_steal_pointer (&error));
 }
 
 /* The folder of path, whose entries this restore changed; with
- * and_self, path's own times and mode too. Main thread only. */
-static void
+ * and_self, path's own times and mode too. Main thread only. Returns how
+ * files in that folder are made durable. */
+static CofferSyncKind
 note_dir (Restore *r, const char *path, gboolean and_self)
 {
-  const char *slash = strrchr (path, '/');
-
   if ((r->flags & COFFER_RESTORE_DRY_RUN) != 0)
-    return;
-  /* Most calls are for the same folder as the one before. */
-  if (slash == NULL || r->last_dir == NULL || strlen (r->last_dir) != (gsize) (slash - path)
-      || strncmp (path, r->last_dir, slash - path) != 0)
-    {
-      char *dir = g_path_get_dirname (path);
-
-      g_free (r->last_dir);
-      r->last_dir = g_strdup (dir);
-      g_hash_table_add (r->sync_dirs, dir);
-    }
-  if (and_self)
-    g_hash_table_add (r->sync_dirs, g_strdup (path));
+    return COFFER_SYNC_NONE;
+  return _coffer_restore_sync_note (r->sync, path, and_self);
 }
 
-/* The end of a restore: waits on the files not yet waited on, then makes
- * them durable with one journal commit per ext4 or XFS file system (an
- * fsync of a new, empty file in one of the restore's folders there, removed
- * before the commit, with the folder's times put back), or
- * with an fsync per folder elsewhere. */
-static void
-sync_all (Restore *r)
+/* A new file for the restored copy of dir/base, open for writing: unnamed
+ * (O_TMPFILE, *tmp NULL) where the file system makes such files, so that
+ * neither a half-written file nor a temporary name is ever seen, even
+ * after a crash, and the folder is not locked while the file system finds
+ * an inode for it; elsewhere a hidden temporary beside it (*tmp its path).
+ * -1 with errno on failure. */
+static int
+create_unnamed (const char *dir, const char *base, char **tmp)
 {
-  g_autoptr(GHashTable) committed = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  GHashTableIter iter;
-  gpointer key;
+  int fd;
 
-  sync_items (r, r->unsynced);
-  g_ptr_array_set_size (r->unsynced, 0);
-  g_hash_table_iter_init (&iter, r->sync_dirs);
-  while (!failed (r) && g_hash_table_iter_next (&iter, &key, NULL))
+  *tmp = NULL;
+#ifdef O_TMPFILE
+  fd = open (dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+    return fd;
+#endif
+  if (strlen (base) > 180)
+    *tmp = g_strdup_printf ("%s/.coffer-restore-XXXXXX", dir);
+  else
+    *tmp = g_strdup_printf ("%s/.coffer-restore-%s-XXXXXX", dir, base);
+  fd = g_mkstemp_full (*tmp, O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0)
+    g_clear_pointer (tmp, g_free);
+  return fd;
+}
+
+/* Gives the written file fd its name path: renames tmp, or links the
+ * unnamed file (through /proc, which needs no privilege, or with
+ * AT_EMPTY_PATH where there is no /proc); a file already at path is
+ * replaced as a rename replaces it, through a temporary name. FALSE
+ * with errno on failure. */
+static gboolean
+publish (int fd, const char *dir, const char *tmp, const char *path)
+{
+  char proc[64];
+
+  if (tmp != NULL)
+    return rename (tmp, path) == 0;
+  g_snprintf (proc, sizeof proc, "/proc/self/fd/%d", fd);
+  if (linkat (AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+    return TRUE;
+  if (errno == ENOENT && !g_file_test ("/proc/self/fd", G_FILE_TEST_IS_DIR)
+      && linkat (fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
+    return TRUE;
+  if (errno != EEXIST)
+    return FALSE;
+  for (guint attempt = 0; attempt < 100; attempt++)
     {
-      const char *dir = key;
-      int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      struct stat st;
-      int errsv = 0;
+      g_autofree char *name = g_strdup_printf ("%s/.coffer-restore-%08x", dir, g_random_int ());
+      int errsv;
 
-      if (fd < 0)
-        continue;   /* gone since, or not ours to open: nothing of ours left to keep there */
-      if (fstat (fd, &st) == 0 && sync_kind_of (fd) == SYNC_ORDERED)
+      if (linkat (AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) != 0
+          && linkat (fd, "", AT_FDCWD, name, AT_EMPTY_PATH) != 0)
         {
-          gint64 dev = st.st_dev;
-          if (!g_hash_table_contains (committed, &dev))
-            {
-              g_autofree char *tmp = g_build_filename (dir, ".coffer-restore-commit-XXXXXX", NULL);
-              int cfd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
-
-              if (cfd >= 0)
-                {
-                  /* Gone again before the commit, and the folder gets back
-                   * the times it had (restored ones), in the same commit. */
-                  struct timespec times[2] = { st.st_atim, st.st_mtim };
-
-                  g_unlink (tmp);
-                  futimens (fd, times);
-                  if (fsync (cfd) != 0)
-                    errsv = errno;
-                  close (cfd);
-                  if (errsv == 0)
-                    g_hash_table_add (committed, g_memdup2 (&dev, sizeof dev));
-                }
-              else if (fsync (fd) != 0)   /* a folder we cannot write in: its own commit */
-                errsv = errno;
-            }
+          if (errno == EEXIST)
+            continue;
+          return FALSE;
         }
-      else if (fsync (fd) != 0 && errno != EINVAL && errno != ENOTSUP && errno != EBADF)
-        errsv = errno;
-      close (fd);
-      if (errsv != 0)
-        {
-          g_autoptr(GError) error = NULL;
-          set_errno_error (r, &error, errsv, C_("store action", "write"), dir);
-          set_error (r, g_steal_pointer (&error));
-        }
+      if (rename (name, path) == 0)
+        return TRUE;
+      errsv = errno;
+      g_unlink (name);
+      errno = errsv;
+      return FALSE;
     }
+  errno = EEXIST;
+  return FALSE;
 }
 
 static gboolean
-restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **error)
+restore_file (Restore *r, const char *path, const CofferTreeEntry *e, CofferSyncKind kind,
+              GError **error)
 {
   g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *base = g_path_get_basename (path);
@@ -627,13 +486,7 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
       coffer_progress_meter_add (r->meter, 1, e->size, 0, path);
       return TRUE;
     }
-  tmp = g_strdup_printf ("%s/.coffer-restore-%s-XXXXXX", dir, base);
-  if (strlen (base) > 180)
-    {
-      g_free (tmp);
-      tmp = g_strdup_printf ("%s/.coffer-restore-XXXXXX", dir);
-    }
-  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
+  fd = create_unnamed (dir, base, &tmp);
   if (fd < 0)
     {
       set_errno_error (r, error, errno, C_("store action", "create"), path);
@@ -674,22 +527,24 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, GError **e
                    display, written, e->size);
       goto fail;
     }
-  apply_metadata (r, fd, tmp, e);
-  if (rename (tmp, path) != 0)
+  apply_metadata (r, fd, tmp != NULL ? tmp : path, e);
+  if (!publish (fd, dir, tmp, path))
     {
       set_errno_error (r, error, errno, C_("store action", "replace"), path);
       close (fd);
-      g_unlink (tmp);
+      if (tmp != NULL)
+        g_unlink (tmp);
       return FALSE;
     }
-  queue_sync (r, fd, path);
+  _coffer_restore_sync_file (r->sync, fd, path, kind);
   coffer_progress_meter_add (r->meter, 1, 0, 0, NULL);
   return TRUE;
 
 fail:
 fail_quiet:
   close (fd);
-  g_unlink (tmp);
+  if (tmp != NULL)
+    g_unlink (tmp);
   return FALSE;
 }
 
@@ -710,7 +565,7 @@ worker_func (gpointer data, gpointer user_data)
   Restore *r = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!failed (r) && !restore_file (r, job->path, job->entry, &error) && error != NULL)
+  if (!failed (r) && !restore_file (r, job->path, job->entry, job->sync_kind, &error) && error != NULL)
     set_error (r, g_steal_pointer (&error));
 
   g_mutex_lock (&r->lock);
@@ -881,15 +736,17 @@ restore_special (Restore *r, const char *path, const CofferTreeEntry *e, GError 
  * first one's restored copy when that is what the backup holds and
  * nothing is in the way; otherwise restored as a file of its own. */
 static gboolean
-restore_hard_link (Restore *r, const char *first, const char *path, const CofferTreeEntry *e, GError **error)
+restore_hard_link (Restore *r, const char *first, const FileJob *job, GError **error)
 {
+  const char *path = job->path;
+  const CofferTreeEntry *e = job->entry;
   g_autofree char *dir = g_path_get_dirname (path);
   struct stat fst, pst;
 
   if ((r->flags & COFFER_RESTORE_DRY_RUN) != 0 || lstat (path, &pst) == 0 || lstat (first, &fst) != 0
       || !S_ISREG (fst.st_mode) || (guint64) fst.st_size != e->size
       || (gint64) fst.st_mtim.tv_sec * 1000000000 + fst.st_mtim.tv_nsec != e->mtime_ns)
-    return restore_file (r, path, e, error);
+    return restore_file (r, path, e, job->sync_kind, error);
   /* Under a temporary name first, then renamed: like every restored file. */
   for (guint attempt = 0; attempt < 100; attempt++)
     {
@@ -899,7 +756,7 @@ restore_hard_link (Restore *r, const char *first, const char *path, const Coffer
         {
           if (errno == EEXIST)
             continue;
-          return restore_file (r, path, e, error);   /* no links here (EXDEV, EPERM…) */
+          return restore_file (r, path, e, job->sync_kind, error);   /* no links here (EXDEV, EPERM…) */
         }
       if (rename (tmp, path) != 0)
         {
@@ -911,7 +768,7 @@ restore_hard_link (Restore *r, const char *first, const char *path, const Coffer
       coffer_progress_meter_add (r->meter, 1, e->size, 0, path);
       return TRUE;
     }
-  return restore_file (r, path, e, error);
+  return restore_file (r, path, e, job->sync_kind, error);
 }
 
 static void
@@ -921,7 +778,7 @@ submit (Restore *r, const char *path, const CofferTreeEntry *e)
 
   job->path = g_strdup (path);
   job->entry = entry_copy (e);
-  note_dir (r, path, FALSE);
+  job->sync_kind = note_dir (r, path, FALSE);
   /* Later members of a hard-link group wait until every file is written. */
   if (e->type == COFFER_NODE_FILE && e->rdev != 0 && e->inode != 0)
     {
@@ -1171,7 +1028,7 @@ restore_hard_links (Restore *r)
                                               job->entry->rdev, job->entry->inode);
       g_autoptr(GError) link_error = NULL;
 
-      if (!restore_hard_link (r, g_hash_table_lookup (r->link_groups, key), job->path, job->entry, &link_error)
+      if (!restore_hard_link (r, g_hash_table_lookup (r->link_groups, key), job, &link_error)
           && link_error != NULL)
         set_error (r, g_steal_pointer (&link_error));
     }
@@ -1206,9 +1063,7 @@ restore_clear (Restore *r)
   g_ptr_array_unref (r->dirs);
   g_hash_table_unref (r->link_groups);
   g_ptr_array_unref (r->links);
-  g_ptr_array_unref (r->unsynced);
-  g_hash_table_unref (r->sync_dirs);
-  g_free (r->last_dir);
+  _coffer_restore_sync_free (r->sync);
   coffer_progress_meter_free (r->meter);
   g_mutex_clear (&r->lock);
   g_cond_clear (&r->cond);
@@ -1293,8 +1148,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
   r->dirs = g_ptr_array_new_with_free_func (dir_times_free);
   r->link_groups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   r->links = g_ptr_array_new_with_free_func (file_job_free);
-  r->unsynced = g_ptr_array_new_with_free_func (sync_item_free);
-  r->sync_dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  r->sync = _coffer_restore_sync_new (sync_failed, r);
   if (target != NULL)
     note_dir (r, target, TRUE);
   r->meter = coffer_progress_meter_new ("restore", r->keys->info->name, progress, progress_data);
@@ -1311,7 +1165,7 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
     restore_folder_metadata (r);
 
   if (r->error == NULL && (flags & COFFER_RESTORE_DRY_RUN) == 0)
-    sync_all (r);
+    _coffer_restore_sync_finish (r->sync);
   if (r->error == NULL)
     g_cancellable_set_error_if_cancelled (cancellable, &r->error);
   coffer_progress_meter_finish (r->meter);
