@@ -421,23 +421,31 @@ create_unnamed (const char *dir, const char *base, char **tmp)
   return fd;
 }
 
-/* Gives the written file fd its name path: renames tmp, or links the
- * unnamed file (through /proc, which needs no privilege, or with
- * AT_EMPTY_PATH where there is no /proc); a file already at path is
- * replaced as a rename replaces it, through a temporary name. FALSE
- * with errno on failure. */
+/* Gives the unnamed file fd the name path: through /proc, which needs no
+ * privilege, or with AT_EMPTY_PATH where there is no /proc. FALSE with
+ * errno (EEXIST: something is at path). */
 static gboolean
-publish (int fd, const char *dir, const char *tmp, const char *path)
+link_unnamed (int fd, const char *path)
 {
   char proc[64];
 
-  if (tmp != NULL)
-    return rename (tmp, path) == 0;
   g_snprintf (proc, sizeof proc, "/proc/self/fd/%d", fd);
   if (linkat (AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
     return TRUE;
-  if (errno == ENOENT && !g_file_test ("/proc/self/fd", G_FILE_TEST_IS_DIR)
-      && linkat (fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
+  if (errno != ENOENT || g_file_test ("/proc/self/fd", G_FILE_TEST_IS_DIR))
+    return FALSE;
+  return linkat (fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0;
+}
+
+/* Gives the written file fd its name path: renames tmp, or links the
+ * unnamed file; a file already at path is replaced as a rename replaces
+ * it, through a temporary name. FALSE with errno on failure. */
+static gboolean
+publish (int fd, const char *dir, const char *tmp, const char *path)
+{
+  if (tmp != NULL)
+    return rename (tmp, path) == 0;
+  if (link_unnamed (fd, path))
     return TRUE;
   if (errno != EEXIST)
     return FALSE;
@@ -446,8 +454,7 @@ publish (int fd, const char *dir, const char *tmp, const char *path)
       g_autofree char *name = g_strdup_printf ("%s/.coffer-restore-%08x", dir, g_random_int ());
       int errsv;
 
-      if (linkat (AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) != 0
-          && linkat (fd, "", AT_FDCWD, name, AT_EMPTY_PATH) != 0)
+      if (!link_unnamed (fd, name))
         {
           if (errno == EEXIST)
             continue;
