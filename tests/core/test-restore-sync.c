@@ -169,7 +169,7 @@ assert_no_temporary_names (CofferRepository *repo, const char *cid, const Coffer
   g_autoptr(GError) error = NULL;
   int ifd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
   guint created = 0;
-  char buf[64 * 1024] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
+  char buf[64 * 1024];
   ssize_t n;
 
   g_assert_cmpint (ifd, >=, 0);
@@ -190,15 +190,18 @@ assert_no_temporary_names (CofferRepository *repo, const char *cid, const Coffer
   if (!coffer_restore_run_full (repo, cid, snap, NULL, target, 0, NULL, NULL, NULL, NULL, NULL, &error))
     g_error ("restore again: %s", error->message);
   while ((n = read (ifd, buf, sizeof buf)) > 0)
-    for (char *p = buf; p < buf + n; p += sizeof (struct inotify_event) + ((struct inotify_event *) p)->len)
+    for (gsize off = 0; off + sizeof (struct inotify_event) <= (gsize) n;)
       {
-        const struct inotify_event *ev = (const struct inotify_event *) p;
+        struct inotify_event ev;
+        const char *name = buf + off + sizeof ev;
 
+        memcpy (&ev, buf + off, sizeof ev);
+        off += sizeof ev + ev.len;
         /* The empty file whose fsync is the journal commit (ORDERED). */
-        if (g_str_has_prefix (ev->name, ".coffer-restore-commit-"))
+        if (g_str_has_prefix (name, ".coffer-restore-commit-"))
           continue;
-        if (!g_str_has_prefix (ev->name, "file-"))
-          g_error ("a name other than a restored file's appeared: %s", ev->name);
+        if (!g_str_has_prefix (name, "file-"))
+          g_error ("a name other than a restored file's appeared: %s", name);
         created++;
       }
   close (ifd);
