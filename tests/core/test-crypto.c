@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <math.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <sodium.h>
@@ -8,6 +10,7 @@
 
 #include "coffer-crypto.h"
 #include "coffer-error.h"
+#include "coffer-nonce.h"
 #include "coffer-secret.h"
 
 static void
@@ -1103,6 +1106,59 @@ test_kdf_caps (void)
   g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
 }
 
+/* Nonces come from a per-thread buffer: distinct, one system call per
+ * ~170 of them, and a forked child never hands out what its parent will. */
+static void
+test_public_random (void)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
+                                                      (GDestroyNotify) g_bytes_unref, NULL);
+  guint before = _coffer_public_random_get_refills ();
+  guint8 big[300] = { 0 }, zero[300] = { 0 };
+  guint8 mine[24], theirs[24];
+  int fds[2];
+  pid_t pid;
+  int status;
+
+  for (guint i = 0; i < 1000; i++)
+    {
+      guint8 n[24];
+
+      _coffer_public_random (n, sizeof n);
+      g_assert_true (g_hash_table_add (seen, g_bytes_new (n, sizeof n)));
+    }
+  /* 24 000 bytes from 4 KiB fills: at most 6 more (one per call before). */
+  g_assert_cmpuint (_coffer_public_random_get_refills () - before, <=, 7);
+  g_assert_cmpuint (_coffer_public_random_get_refills () - before, >=, 5);
+
+  /* Large requests go to the generator directly. */
+  before = _coffer_public_random_get_refills ();
+  _coffer_public_random (big, sizeof big);
+  g_assert_cmpint (memcmp (big, zero, sizeof big), !=, 0);
+  g_assert_cmpuint (_coffer_public_random_get_refills (), ==, before);
+
+  /* After fork() the child refills: what it draws next differs from what
+   * the parent draws next from the same buffer. */
+  _coffer_public_random (mine, 1);   /* the buffer is filled and in use */
+  g_assert_no_errno (pipe (fds));
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      guint8 n[24];
+
+      _coffer_public_random (n, sizeof n);
+      _exit (write (fds[1], n, sizeof n) == sizeof n ? 0 : 1);
+    }
+  close (fds[1]);
+  g_assert_cmpint (read (fds[0], theirs, sizeof theirs), ==, sizeof theirs);
+  close (fds[0]);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  _coffer_public_random (mine, sizeof mine);
+  g_assert_cmpint (memcmp (mine, theirs, sizeof mine), !=, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1119,6 +1175,7 @@ main (int argc, char **argv)
   g_test_add_func ("/crypto/envelope/round-trip", test_envelope_round_trip);
   g_test_add_func ("/crypto/envelope/tamper", test_envelope_tamper);
   g_test_add_func ("/crypto/padme", test_padme);
+  g_test_add_func ("/crypto/public-random", test_public_random);
   g_test_add_func ("/crypto/blob/round-trip", test_blob_round_trip);
   g_test_add_func ("/crypto/blob/seal-into", test_blob_seal_into);
   g_test_add_func ("/crypto/blob/seal-raw-direct", test_blob_seal_raw_direct);

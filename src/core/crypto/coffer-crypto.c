@@ -17,6 +17,7 @@
 #include "coffer-bytes.h"
 #include "coffer-crypto.h"
 #include "coffer-error.h"
+#include "coffer-nonce.h"
 
 /* ---- Constants of the repository format (docs/FORMAT.md) ---- */
 
@@ -719,7 +720,7 @@ coffer_blob_seal_into (const CofferSecret *data_key,
   if (!(flags & FRAME_FLAG_ZSTD))
     {
       frame_len = coffer_padme_length (FRAME_HEADER_BYTES + len);
-      randombytes_buf (out, NONCE_BYTES);
+      _coffer_public_random (out, NONCE_BYTES);
       blob_ad (id, type, ad);
       encrypt_raw_frame (state, frame, plaintext, len, frame_len, ad, sizeof ad, out, data_key->data);
       return NONCE_BYTES + frame_len + TAG_BYTES;
@@ -731,7 +732,7 @@ coffer_blob_seal_into (const CofferSecret *data_key,
   g_assert (frame_len <= coffer_padme_length (FRAME_HEADER_BYTES + len));
   memset (payload + payload_len, 0, frame_len - FRAME_HEADER_BYTES - payload_len);
 
-  randombytes_buf (out, NONCE_BYTES);
+  _coffer_public_random (out, NONCE_BYTES);
   blob_ad (id, type, ad);
   /* In place: libsodium allows the ciphertext to overwrite the message. */
   crypto_aead_xchacha20poly1305_ietf_encrypt (frame, &clen, frame, frame_len,

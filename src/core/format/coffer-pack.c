@@ -6,6 +6,7 @@
 
 #include "coffer-buffer-pool.h"
 #include "coffer-bytes.h"
+#include "coffer-nonce.h"
 #include "coffer-pack.h"
 #include "coffer-variant-writer.h"
 #include "coffer-error.h"
@@ -223,9 +224,11 @@ coffer_pack_padded_size (guint64 size)
   return p;
 }
 
-/* coffer_pack_writer_finish, step 1. Fisher-Yates with an unbiased CSPRNG
- * (or, repacking, a keyed stream from seed with 64 bits per draw): the
- * order in the pack says nothing about the order of the data. */
+/* coffer_pack_writer_finish, step 1. Fisher-Yates driven by a keyed
+ * stream with 64 bits per draw (bias below 2^-40 for any pack), keyed by
+ * a fresh random seed (one system call per pack instead of one per blob),
+ * or, repacking, by one derived from seed: the order in the pack says
+ * nothing about the order of the data. */
 static void
 pack_writer_shuffle (CofferPackWriter *writer,
                      const guint8      seed[32])
@@ -234,17 +237,19 @@ pack_writer_shuffle (CofferPackWriter *writer,
   guint8 shuffle_key[randombytes_SEEDBYTES];
   g_autofree guint64 *shuffle = NULL;
 
+  if (n < 2)
+    return;
   if (writer->deterministic)
-    {
-      derive (seed, "shuffle", shuffle_key, sizeof shuffle_key);
-      shuffle = g_malloc (MAX (n, 1) * sizeof (guint64));
-      randombytes_buf_deterministic (shuffle, MAX (n, 1) * sizeof (guint64), shuffle_key);
-      sodium_memzero (shuffle_key, sizeof shuffle_key);
-    }
+    derive (seed, "shuffle", shuffle_key, sizeof shuffle_key);
+  else
+    randombytes_buf (shuffle_key, sizeof shuffle_key);
+  shuffle = g_malloc (n * sizeof (guint64));
+  randombytes_buf_deterministic (shuffle, n * sizeof (guint64), shuffle_key);
+  sodium_memzero (shuffle_key, sizeof shuffle_key);
 
   for (guint i = n; i > 1; i--)
     {
-      guint j = writer->deterministic ? (guint) (shuffle[i - 1] % i) : randombytes_uniform (i);
+      guint j = (guint) (shuffle[i - 1] % i);
       PendingBlob tmp = g_array_index (writer->blobs, PendingBlob, i - 1);
 
       g_array_index (writer->blobs, PendingBlob, i - 1) = g_array_index (writer->blobs, PendingBlob, j);
@@ -324,7 +329,7 @@ pack_writer_seal_header (CofferPackWriter *writer,
   if (writer->deterministic)
     derive (seed, "header-nonce", dest, NONCE_BYTES);
   else
-    randombytes_buf (dest, NONCE_BYTES);
+    _coffer_public_random (dest, NONCE_BYTES);
   header_ad (writer->epoch, ad);
   crypto_aead_xchacha20poly1305_ietf_encrypt (dest + NONCE_BYTES, &clen,
                                               plain, header_plain_len,
@@ -407,7 +412,7 @@ coffer_pack_writer_finish (CofferPackWriter *writer,
       sodium_memzero (filler_key, sizeof filler_key);
     }
   else
-    randombytes_buf (data + blob_area, filler);
+    _coffer_public_random (data + blob_area, filler);
   blob_area += filler;
 
   pack_writer_seal_header (writer, header, header_plain_len, seed, data + blob_area);
