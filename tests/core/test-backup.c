@@ -1237,6 +1237,81 @@ test_other_filesystems (Fixture *f, gconstpointer data)
   coffer_test_rmtree (shm);
 }
 
+/* Checkpoints (an index object every CHECKPOINT_PACKS packs, here every
+ * pack) are written by the pack sink's own thread while the walk goes on:
+ * the run writes several index objects, all before its snapshot, and the
+ * repository checks clean and restores. 80 files of 1 MiB: the walk can
+ * hand over the last ones only after three 12 MiB packs were filled, and
+ * the third waited for one to land, so a checkpoint is due while it
+ * walks. */
+static void
+test_checkpoints (Fixture *f, gconstpointer data)
+{
+  g_autofree char *cid = NULL;
+  g_autoptr(CofferSnapshot) snap = NULL;
+  g_autofree char *target = fixture_dir ("restore");
+  g_autofree char *index_dir = NULL;
+  g_autofree char *snap_dir = NULL;
+  g_autoptr(GDir) d = NULL;
+  const char *name;
+  struct timespec newest_index = { 0, 0 }, oldest_snapshot = { G_MAXINT64, 0 };
+  guint n_index = 0;
+
+  for (guint i = 0; i < 80; i++)
+    {
+      g_autofree char *file = g_strdup_printf ("photo-%02u.jpg", i);
+      g_autofree char *path = child (f->src, file);
+      coffer_test_write_random (path, MiB, 7000 + i);
+    }
+  cid = fixture_add_category (f->repo, "Photos", COFFER_LEVEL_STANDARD, f->src);
+  g_setenv ("COFFER_TEST_CHECKPOINT_PACKS", "1", TRUE);
+  snap = fixture_backup (f->repo, cid);
+  g_unsetenv ("COFFER_TEST_CHECKPOINT_PACKS");
+  g_assert_cmpuint (snap->files, ==, 80);
+
+  index_dir = g_build_filename (f->store_dir, "categories", cid, "index", NULL);
+  snap_dir = g_build_filename (f->store_dir, "categories", cid, "snapshots", NULL);
+  d = g_dir_open (index_dir, 0, NULL);
+  g_assert_nonnull (d);
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = child (index_dir, name);
+      struct stat st;
+
+      g_assert_cmpint (stat (path, &st), ==, 0);
+      n_index++;
+      if (st.st_mtim.tv_sec > newest_index.tv_sec
+          || (st.st_mtim.tv_sec == newest_index.tv_sec && st.st_mtim.tv_nsec > newest_index.tv_nsec))
+        newest_index = st.st_mtim;
+    }
+  g_clear_pointer (&d, g_dir_close);
+  /* At least one checkpoint during the walk, and the final one. */
+  g_assert_cmpuint (n_index, >=, 2);
+  d = g_dir_open (snap_dir, 0, NULL);
+  g_assert_nonnull (d);
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = child (snap_dir, name);
+      struct stat st;
+
+      g_assert_cmpint (stat (path, &st), ==, 0);
+      if (st.st_mtim.tv_sec < oldest_snapshot.tv_sec
+          || (st.st_mtim.tv_sec == oldest_snapshot.tv_sec && st.st_mtim.tv_nsec < oldest_snapshot.tv_nsec))
+        oldest_snapshot = st.st_mtim;
+    }
+  g_assert_cmpint (oldest_snapshot.tv_sec, <, G_MAXINT64);
+  g_assert_true (newest_index.tv_sec < oldest_snapshot.tv_sec
+                 || (newest_index.tv_sec == oldest_snapshot.tv_sec
+                     && newest_index.tv_nsec <= oldest_snapshot.tv_nsec));
+
+  fixture_assert_check_clean (f->repo, cid, 100);
+  fixture_restore (f->repo, cid, snap, target);
+  {
+    g_autofree char *copy = fixture_restored (target, f->src);
+    coffer_test_assert_same_tree (f->src, copy, TRUE);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1257,6 +1332,7 @@ main (int argc, char **argv)
   ADD ("/backup/prune-repack", test_prune_repack);
   ADD ("/backup/other-filesystems", test_other_filesystems);
   ADD ("/backup/index-cache", test_index_cache);
+  ADD ("/backup/checkpoints", test_checkpoints);
 #undef ADD
   return g_test_run ();
 }

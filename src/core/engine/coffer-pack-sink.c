@@ -4,6 +4,7 @@
  * size after upload and made durable with coffer_store_flush, then the
  * index delta that names them; the caller writes the snapshot last. */
 #include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
 #include <glib/gi18n-lib.h>
 #include <inttypes.h>
@@ -46,6 +47,7 @@ struct _CofferPackSink
   CofferProgressMeter *meter;
   GCancellable        *cancellable;
   CofferWorkerPool    *uploaders;
+  CofferWorkerPool    *committer;   /* one thread: checkpoints, off the walk */
   CofferBufferPool    *seal_pool;
 
   GMutex               lock;        /* everything below */
@@ -56,6 +58,8 @@ struct _CofferPackSink
   GHashTable          *pending;     /* ids sealed into a pack, not uploaded yet */
   guint                uploads;     /* full packs detached and not yet landed */
   guint                packs_since_checkpoint;
+  guint                checkpoint_packs;  /* CHECKPOINT_PACKS; fewer in tests */
+  gboolean             checkpointing; /* a checkpoint is queued or running */
   guint64              uploaded;
   GError              *error;
 };
@@ -246,17 +250,34 @@ write_delta (CofferPackSink *sink, GError **error)
   return _coffer_repository_write_index (sink->repo, sink->keys, delta, NULL, NULL, NULL, NULL, error);
 }
 
+static void
+checkpoint_func (gpointer data, gpointer user_data)
+{
+  CofferPackSink *sink = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!write_delta (sink, &error))
+    coffer_pack_sink_fail (sink, g_steal_pointer (&error));
+  g_mutex_lock (&sink->lock);
+  sink->checkpointing = FALSE;
+  g_cond_broadcast (&sink->cond);
+  g_mutex_unlock (&sink->lock);
+}
+
+/* A checkpoint (flush the packs, then the index object naming them) runs
+ * in the sink's own thread, so the walk keeps handing files to the
+ * workers while the disk flushes (docs/PERFORMANCE.md "Checkpoints off
+ * the walk"). One at a time: the next is queued only when it is done. */
 void
 coffer_pack_sink_maybe_checkpoint (CofferPackSink *sink)
 {
-  gboolean due;
-  g_autoptr(GError) error = NULL;
-
   g_mutex_lock (&sink->lock);
-  due = sink->packs_since_checkpoint >= CHECKPOINT_PACKS;
+  if (sink->packs_since_checkpoint >= sink->checkpoint_packs && !sink->checkpointing)
+    {
+      sink->checkpointing = TRUE;
+      _coffer_worker_pool_push (sink->committer, sink);
+    }
   g_mutex_unlock (&sink->lock);
-  if (due && !write_delta (sink, &error))
-    coffer_pack_sink_fail (sink, g_steal_pointer (&error));
 }
 
 static gboolean
@@ -346,8 +367,12 @@ coffer_pack_sink_new (CofferRepository *repo, CofferCategoryKeys *keys, CofferIn
   g_mutex_init (&sink->lock);
   g_cond_init (&sink->cond);
   sink->delta = coffer_index_new ();
+  sink->checkpoint_packs = CHECKPOINT_PACKS;
+  if (g_strcmp0 (g_getenv ("COFFER_TESTING"), "1") == 0 && g_getenv ("COFFER_TEST_CHECKPOINT_PACKS") != NULL)
+    sink->checkpoint_packs = MAX (1, atoi (g_getenv ("COFFER_TEST_CHECKPOINT_PACKS")));
   sink->pending = g_hash_table_new_full (coffer_id_hash, coffer_id_equal, g_free, NULL);
   sink->uploaders = _coffer_worker_pool_new ("coffer-upload", upload_func, sink, MAX_UPLOADS);
+  sink->committer = _coffer_worker_pool_new ("coffer-commit", checkpoint_func, sink, 1);
   sink->seal_pool = _coffer_buffer_pool_new (G_MAXUINT, SEAL_POOL_BYTES, SEAL_POOL_MIN);
   return sink;
 }
@@ -377,7 +402,7 @@ coffer_pack_sink_commit (CofferPackSink *sink, GError **error)
   g_mutex_lock (&sink->lock);
   flush_pack_locked (sink, &sink->data_pack, 0);
   flush_pack_locked (sink, &sink->tree_pack, 0);
-  while (sink->uploads > 0)
+  while (sink->uploads > 0 || sink->checkpointing)
     g_cond_wait (&sink->cond, &sink->lock);
   g_mutex_unlock (&sink->lock);
 
@@ -393,8 +418,8 @@ coffer_pack_sink_finish (CofferPackSink *sink, GError **error)
 {
   gboolean ok = coffer_pack_sink_commit (sink, error);
 
-  _coffer_worker_pool_free (sink->uploaders);
-  sink->uploaders = NULL;
+  g_clear_pointer (&sink->committer, _coffer_worker_pool_free);
+  g_clear_pointer (&sink->uploaders, _coffer_worker_pool_free);
   return ok;
 }
 
@@ -414,8 +439,9 @@ coffer_pack_sink_free (CofferPackSink *sink)
 {
   if (sink == NULL)
     return;
-  if (sink->uploaders != NULL)
-    _coffer_worker_pool_free (sink->uploaders);
+  /* A queued checkpoint still runs: it records what landed. */
+  g_clear_pointer (&sink->committer, _coffer_worker_pool_free);
+  g_clear_pointer (&sink->uploaders, _coffer_worker_pool_free);
   g_clear_pointer (&sink->data_pack, coffer_pack_writer_free);
   g_clear_pointer (&sink->tree_pack, coffer_pack_writer_free);
   g_clear_pointer (&sink->delta, coffer_index_free);
