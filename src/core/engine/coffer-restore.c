@@ -30,6 +30,7 @@
 
 #include "coffer-error.h"
 #include "coffer-repository-private.h"
+#include "coffer-restore-direct.h"
 #include "coffer-restore-sync.h"
 #include "coffer-worker-pool.h"
 
@@ -65,6 +66,7 @@ typedef struct
   dev_t               target_dev;   /* the restore folder as it was at the start */
   ino_t               target_ino;
   CofferRestoreSync  *sync;         /* making the restored files durable */
+  CofferBufferPool   *stages;       /* staging buffers of direct writes (coffer-restore-direct.h) */
 } Restore;
 
 /* Folders on the way to the backed-up paths are not all counted in a
@@ -471,6 +473,81 @@ publish (int fd, const char *dir, const char *tmp, const char *path)
   return FALSE;
 }
 
+/* Writes e's content into the new file fd: large files without recorded
+ * holes past the page cache (coffer-restore-direct.h); a blob of zeros (a
+ * snapshot from before holes were recorded) ends that, so that write_blob
+ * can leave it a hole. FALSE on failure, without an error when the
+ * restore already failed elsewhere. */
+static gboolean
+write_content (Restore *r, int fd, const char *path, const CofferTreeEntry *e, CofferSyncKind kind,
+               GError **error)
+{
+  guint64 written = 0;
+  gboolean sparse = FALSE;
+  CofferDirectOut out = { 0 };
+  gboolean direct, ok = TRUE;
+  int errsv = 0;
+
+  direct = kind != COFFER_SYNC_NONE && e->holes == NULL && e->size >= COFFER_DIRECT_MIN_FILE
+           && _coffer_direct_out_start (&out, fd, r->stages);
+  for (guint off = 0; e->content != NULL && off < e->content->len; off += COFFER_ID_BYTES)
+    {
+      g_autoptr(GBytes) blob = NULL;
+      const guint8 *data;
+      gsize len;
+
+      if (failed (r))
+        {
+          _coffer_direct_out_clear (&out);
+          return FALSE;
+        }
+      blob = _coffer_repository_read_blob_via (r->repo, r->keys, r->snapshot->epoch, e->content->data + off,
+                                               COFFER_BLOB_DATA, r->reader, r->cancellable, error);
+      if (blob == NULL)
+        {
+          _coffer_direct_out_clear (&out);
+          return FALSE;
+        }
+      data = g_bytes_get_data (blob, &len);
+      if (direct && len >= 4096 && is_zero (data, len))
+        {
+          direct = FALSE;
+          ok = _coffer_direct_out_finish (&out);
+        }
+      if (ok && direct)
+        ok = _coffer_direct_out_write (&out, data, len);
+      else if (ok)
+        ok = write_blob (fd, data, len, written, e->holes, &sparse);
+      if (!ok)
+        {
+          errsv = errno;
+          break;
+        }
+      written += len;
+      coffer_progress_meter_add (r->meter, 0, len, 0, path);
+      coffer_progress_meter_report (r->meter, FALSE);
+    }
+  if (ok && direct && !(ok = _coffer_direct_out_finish (&out)))
+    errsv = errno;
+  _coffer_direct_out_clear (&out);
+  if (ok && sparse && !(ok = ftruncate (fd, written) == 0))
+    errsv = errno;
+  if (!ok)
+    {
+      set_errno_error (r, error, errsv, C_("store action", "write"), path);
+      return FALSE;
+    }
+  if (written != e->size)
+    {
+      g_autofree char *display = g_filename_display_name (path);
+      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
+                   _("The backup of %s is inconsistent (%" PRIu64 " bytes instead of %" PRIu64 ")."),
+                   display, written, e->size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 restore_file (Restore *r, const char *path, const CofferTreeEntry *e, CofferSyncKind kind,
               GError **error)
@@ -479,8 +556,6 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, CofferSync
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *tmp = NULL;
   g_autofree char *beside = keep_both_name (r, path, e);
-  guint64 written = 0;
-  gboolean sparse = FALSE;
   int fd;
 
   if (beside != NULL)
@@ -501,40 +576,12 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, CofferSync
       set_errno_error (r, error, errno, C_("store action", "create"), path);
       return FALSE;
     }
-  for (guint off = 0; e->content != NULL && off < e->content->len; off += COFFER_ID_BYTES)
+  if (!write_content (r, fd, path, e, kind, error))
     {
-      g_autoptr(GBytes) blob = NULL;
-      const guint8 *data;
-      gsize len;
-
-      if (failed (r))
-        goto fail_quiet;
-      blob = _coffer_repository_read_blob_via (r->repo, r->keys, r->snapshot->epoch, e->content->data + off,
-                                               COFFER_BLOB_DATA, r->reader, r->cancellable, error);
-      if (blob == NULL)
-        goto fail;
-      data = g_bytes_get_data (blob, &len);
-      if (!write_blob (fd, data, len, written, e->holes, &sparse))
-        {
-          set_errno_error (r, error, errno, C_("store action", "write"), path);
-          goto fail;
-        }
-      written += len;
-      coffer_progress_meter_add (r->meter, 0, len, 0, path);
-      coffer_progress_meter_report (r->meter, FALSE);
-    }
-  if (sparse && ftruncate (fd, written) != 0)
-    {
-      set_errno_error (r, error, errno, C_("store action", "write"), path);
-      goto fail;
-    }
-  if (written != e->size)
-    {
-      g_autofree char *display = g_filename_display_name (path);
-      g_set_error (error, COFFER_REPO_ERROR, COFFER_REPO_ERROR_CORRUPT,
-                   _("The backup of %s is inconsistent (%" PRIu64 " bytes instead of %" PRIu64 ")."),
-                   display, written, e->size);
-      goto fail;
+      close (fd);
+      if (tmp != NULL)
+        g_unlink (tmp);
+      return FALSE;
     }
   apply_metadata (r, fd, tmp != NULL ? tmp : path, e);
   if (!publish (fd, dir, tmp, path))
@@ -548,13 +595,6 @@ restore_file (Restore *r, const char *path, const CofferTreeEntry *e, CofferSync
   _coffer_restore_sync_file (r->sync, fd, path, kind);
   coffer_progress_meter_add (r->meter, 1, 0, 0, NULL);
   return TRUE;
-
-fail:
-fail_quiet:
-  close (fd);
-  if (tmp != NULL)
-    g_unlink (tmp);
-  return FALSE;
 }
 
 static void
@@ -1101,6 +1141,7 @@ restore_clear (Restore *r)
   g_ptr_array_unref (r->links);
   g_clear_pointer (&r->pending, g_ptr_array_unref);
   _coffer_restore_sync_free (r->sync);
+  g_clear_pointer (&r->stages, _coffer_buffer_pool_free);
   coffer_progress_meter_free (r->meter);
   g_mutex_clear (&r->lock);
   g_cond_clear (&r->cond);
@@ -1187,6 +1228,8 @@ coffer_restore_run_mapped (CofferRepository *self, const char *category_id,
   r->link_groups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   r->links = g_ptr_array_new_with_free_func (file_job_free);
   r->sync = _coffer_restore_sync_new (sync_failed, r);
+  /* One stage per worker at a time; kept for the next file. */
+  r->stages = _coffer_buffer_pool_new (16, 16 * COFFER_DIRECT_STAGE, COFFER_DIRECT_STAGE);
   if (target != NULL)
     note_dir (r, target, TRUE);
   r->meter = coffer_progress_meter_new ("restore", r->keys->info->name, progress, progress_data);
